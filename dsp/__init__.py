@@ -1,0 +1,35 @@
+"""Numba core: calibration, orientation, thigh angle, reps, sets, metrics.
+
+Public entry points
+-------------------
+analyze(samples, settings, source) -> Analysis
+    Whole-recording analysis (the streaming path run over one chunk).
+Pipeline / init_state / step / finish
+    The streaming path: ``step(settings, state, chunk) -> (state, events)``.
+
+Only numpy and numba are imported here.
+"""
+
+from hipflex.dsp.types import (
+    SCHEMA,
+    Analysis,
+    Gap,
+    ImuSamples,
+    Quality,
+    Rejection,
+    Rep,
+    RepSet,
+    Settings,
+)
+
+__all__ = [
+    "SCHEMA",
+    "Analysis",
+    "Gap",
+    "ImuSamples",
+    "Quality",
+    "Rejection",
+    "Rep",
+    "RepSet",
+    "Settings",
+]

@@ -1,0 +1,385 @@
+"""Typed values passed between pipeline stages.
+
+Everything here is a frozen dataclass: inputs (:class:`ImuSamples`), the
+analysis settings (:class:`Settings`) and the results (:class:`Rep`,
+:class:`RepSet`, :class:`Quality`, :class:`Analysis`).  The JSON contract of
+``hipflex analyze`` is :meth:`Analysis.to_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "SCHEMA",
+    "Analysis",
+    "Gap",
+    "ImuSamples",
+    "Quality",
+    "Rejection",
+    "Rep",
+    "RepSet",
+    "Settings",
+]
+
+SCHEMA = "hipflex.analysis/1"
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class ImuSamples:
+    """A block of timestamped IMU samples from one sensor.
+
+    Parameters
+    ----------
+    time_s : ndarray, shape (n,)
+        Sample times in seconds, any origin, strictly increasing.  Gaps (lost
+        samples) and jitter are allowed; the core reconstructs the timeline.
+    acc_g : ndarray, shape (n, 3)
+        Specific force in g (1 g = 9.80665 m/s^2), sensor frame.
+    gyr_dps : ndarray, shape (n, 3) or None
+        Angular rate in degrees per second, sensor frame; ``None`` for
+        accelerometer-only sensors such as the Polar H10.
+
+    Notes
+    -----
+    Arrays are converted to contiguous float64 on construction.  NaN marks a
+    dropped value; a row with any NaN in ``acc_g`` is treated as lost.
+    """
+
+    time_s: FloatArray
+    acc_g: FloatArray
+    gyr_dps: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        t = np.ascontiguousarray(self.time_s, dtype=np.float64).reshape(-1)
+        a = np.ascontiguousarray(self.acc_g, dtype=np.float64)
+        if a.ndim != 2 or a.shape[1] != 3:
+            raise ValueError(f"acc_g must have shape (n, 3), got {a.shape}")
+        if a.shape[0] != t.shape[0]:
+            raise ValueError(f"acc_g has {a.shape[0]} rows but time_s has {t.shape[0]}")
+        object.__setattr__(self, "time_s", t)
+        object.__setattr__(self, "acc_g", a)
+        if self.gyr_dps is not None:
+            g = np.ascontiguousarray(self.gyr_dps, dtype=np.float64)
+            if g.shape != a.shape:
+                raise ValueError(f"gyr_dps must have shape {a.shape}, got {g.shape}")
+            object.__setattr__(self, "gyr_dps", g)
+
+    def __len__(self) -> int:
+        return int(self.time_s.shape[0])
+
+    @property
+    def has_gyro(self) -> bool:
+        """True when angular rate is present."""
+        return self.gyr_dps is not None
+
+    def slice(self, start: int, stop: int) -> ImuSamples:
+        """Rows ``start:stop`` as a new block (views, no copy)."""
+        g = None if self.gyr_dps is None else self.gyr_dps[start:stop]
+        return ImuSamples(self.time_s[start:stop], self.acc_g[start:stop], g)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Analysis settings.  Defaults are the recommended values.
+
+    Attributes
+    ----------
+    min_rom_deg : float
+        Smallest rise from a local low that counts as a rep, degrees.  The
+        same amount of descent from the peak confirms the rep (hysteresis).
+    set_gap_s : float
+        A pause longer than this between one rep's end and the next rep's
+        start splits sets, seconds.
+    hold_band_deg : float
+        Hold time is the time spent within this many degrees of the peak.
+    onset_fraction : float
+        A rep starts where theta was last within this fraction of the rise of
+        its low, and ends where it first comes within this fraction of the
+        fall to the trough that follows (0.05 = 5 %).
+    candidate_deg : float
+        Excursions at least this large that never reach ``min_rom_deg`` are
+        reported as rejected candidates in the diagnostics.
+    settle_s : float
+        A rep is closed when theta has not set a new low for this long after
+        the peak was confirmed, seconds.
+    calib_still_s : float
+        Length of the quiet standing period that calibrates gravity direction
+        and gyro bias, seconds.
+    still_gyr_dps : float
+        Largest deviation of angular rate from its window mean that still
+        counts as quiet, deg/s.
+    still_acc_g : float
+        Largest deviation of any accelerometer axis from its window mean that
+        still counts as quiet, g.
+    lock_deg : float
+        The first excursion of the thigh this far from standing fixes the
+        flexion axis and its sign (positive = towards that excursion).
+    max_interp_gap_s : float
+        Gaps up to this long are bridged by linear interpolation; longer gaps
+        end any rep in progress and re-anchor the orientation.
+    lever_arm_m : float
+        Prior distance of the sensor below the hip joint (accelerometer-only
+        pendulum model; also used to remove rotational acceleration before
+        the gyro filter's accelerometer correction), metres.
+    acc_range_g : float or None
+        Accelerometer full-scale range for clip counting; ``None`` detects
+        plateaus at the standard ranges 2/4/8/16 g.
+    tilt_tau_s : float
+        Time constant of the accelerometer correction of the gyro filter, s.
+    history_s : float
+        Length of angle history kept for rep metrics; longer reps are
+        rejected with reason ``too_long``, seconds.
+    """
+
+    min_rom_deg: float = 20.0
+    set_gap_s: float = 8.0
+    hold_band_deg: float = 10.0
+    onset_fraction: float = 0.05
+    candidate_deg: float = 8.0
+    settle_s: float = 0.5
+    calib_still_s: float = 2.0
+    still_gyr_dps: float = 6.0
+    still_acc_g: float = 0.06
+    lock_deg: float = 30.0
+    max_interp_gap_s: float = 0.25
+    lever_arm_m: float = 0.22
+    acc_range_g: float | None = None
+    tilt_tau_s: float = 2.0
+    history_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        positive = {
+            "min_rom_deg": self.min_rom_deg,
+            "set_gap_s": self.set_gap_s,
+            "hold_band_deg": self.hold_band_deg,
+            "candidate_deg": self.candidate_deg,
+            "settle_s": self.settle_s,
+            "calib_still_s": self.calib_still_s,
+            "still_gyr_dps": self.still_gyr_dps,
+            "still_acc_g": self.still_acc_g,
+            "lock_deg": self.lock_deg,
+            "max_interp_gap_s": self.max_interp_gap_s,
+            "lever_arm_m": self.lever_arm_m,
+            "tilt_tau_s": self.tilt_tau_s,
+            "history_s": self.history_s,
+        }
+        for name, value in positive.items():
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"setting {name} must be a positive number, got {value!r}")
+        if not 0.0 < self.onset_fraction < 0.5:
+            raise ValueError(f"setting onset_fraction must be in (0, 0.5), got {self.onset_fraction!r}")
+        if self.candidate_deg >= self.min_rom_deg:
+            raise ValueError("setting candidate_deg must be smaller than min_rom_deg")
+        if self.acc_range_g is not None and not self.acc_range_g > 0:
+            raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting by name, for provenance in results."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Rep:
+    """One hip-flexion rep; times in the input's own time base.
+
+    Attributes
+    ----------
+    index : int
+        Position of the rep within its set (0-based).
+    start_s, peak_s, end_s : float
+        Onset of the rise, maximum of theta, and return, seconds.
+    peak_flexion_deg : float
+        Flexion angle at the peak, degrees.
+    rom_deg : float
+        Peak angle minus the low the rise started from, degrees.
+    flexion_time_s : float
+        Time from 10 % to 90 % of the rise, seconds.
+    peak_flexion_velocity_dps, mean_flexion_velocity_dps : float
+        Largest d(theta)/dt between start and peak, and rom / (peak - start),
+        deg/s.
+    hold_s : float
+        Time within ``hold_band_deg`` of the peak between start and end, s.
+    confidence : float
+        0..1; lowered by interpolated or clipped samples inside the rep and,
+        for accelerometer-only sensors, by the filter's angle uncertainty.
+    """
+
+    index: int
+    start_s: float
+    peak_s: float
+    end_s: float
+    peak_flexion_deg: float
+    rom_deg: float
+    flexion_time_s: float
+    peak_flexion_velocity_dps: float
+    mean_flexion_velocity_dps: float
+    hold_s: float
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping in contract field order."""
+        return {
+            "index": self.index,
+            "start_s": _r(self.start_s, 4),
+            "peak_s": _r(self.peak_s, 4),
+            "end_s": _r(self.end_s, 4),
+            "peak_flexion_deg": _r(self.peak_flexion_deg, 2),
+            "rom_deg": _r(self.rom_deg, 2),
+            "flexion_time_s": _r(self.flexion_time_s, 4),
+            "peak_flexion_velocity_dps": _r(self.peak_flexion_velocity_dps, 1),
+            "mean_flexion_velocity_dps": _r(self.mean_flexion_velocity_dps, 1),
+            "hold_s": _r(self.hold_s, 3),
+            "confidence": _r(self.confidence, 3),
+        }
+
+
+@dataclass(frozen=True)
+class RepSet:
+    """A run of reps separated by less than ``set_gap_s``.
+
+    ``cadence_rpm`` is 60 (n - 1) / (last peak - first peak), ``None`` for a
+    single rep; ``velocity_loss_pct`` is (fastest - last) / fastest * 100 on
+    peak flexion velocity.
+    """
+
+    index: int
+    start_s: float
+    end_s: float
+    cadence_rpm: float | None
+    velocity_loss_pct: float
+    reps: tuple[Rep, ...]
+
+    @property
+    def rep_count(self) -> int:
+        """Number of reps in the set."""
+        return len(self.reps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping in contract field order."""
+        return {
+            "index": self.index,
+            "start_s": _r(self.start_s, 4),
+            "end_s": _r(self.end_s, 4),
+            "rep_count": self.rep_count,
+            "cadence_rpm": None if self.cadence_rpm is None else _r(self.cadence_rpm, 2),
+            "velocity_loss_pct": _r(self.velocity_loss_pct, 2),
+            "reps": [r.to_dict() for r in self.reps],
+        }
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of lost samples found from the time column, seconds."""
+
+    start_s: float
+    end_s: float
+    bridged: bool
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the gap, seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A candidate excursion that did not become a rep, and why.
+
+    ``reason`` is one of ``rom_below_min`` (rose at least ``candidate_deg``
+    but less than ``min_rom_deg``), ``gap`` (a long gap interrupted it) or
+    ``too_long`` (longer than the angle history).
+    """
+
+    time_s: float
+    reason: str
+    rom_deg: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """What the estimate rests on, and what went wrong in the input."""
+
+    gaps: int
+    lost_s: float
+    clipped_samples: int
+    orientation: Literal["gyro+acc", "acc-only"]
+    angle_model: str
+    calibrated_at_s: float | None
+    skipped_before_calibration_s: float
+    gap_list: tuple[Gap, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (contract fields first, then diagnostics)."""
+        return {
+            "gaps": self.gaps,
+            "lost_s": _r(self.lost_s, 3),
+            "clipped_samples": self.clipped_samples,
+            "orientation": self.orientation,
+            "angle_model": self.angle_model,
+            "calibrated_at_s": None if self.calibrated_at_s is None else _r(self.calibrated_at_s, 4),
+            "skipped_before_calibration_s": _r(self.skipped_before_calibration_s, 3),
+            "rejected_candidates": [
+                {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)}
+                for r in self.rejections
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of analysing one recording."""
+
+    source: str
+    settings: Settings
+    sample_rate_hz: float
+    duration_s: float
+    has_gyro: bool
+    quality: Quality
+    sets: tuple[RepSet, ...]
+    version: str = field(default="")
+
+    @property
+    def rep_count(self) -> int:
+        """Total reps over all sets."""
+        return sum(s.rep_count for s in self.sets)
+
+    @property
+    def reps(self) -> tuple[Rep, ...]:
+        """All reps in time order."""
+        return tuple(r for s in self.sets for r in s.reps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``hipflex.analysis/1`` JSON document."""
+        return {
+            "schema": SCHEMA,
+            "hipflex_version": self.version,
+            "source": self.source,
+            "settings": self.settings.to_dict(),
+            "sample_rate_hz": _r(self.sample_rate_hz, 3),
+            "duration_s": _r(self.duration_s, 3),
+            "sensor": {"gyro": self.has_gyro},
+            "quality": self.quality.to_dict(),
+            "rep_count": self.rep_count,
+            "sets": [s.to_dict() for s in self.sets],
+        }
+
+
+def _r(x: float, nd: int) -> float | None:
+    """Round for JSON; non-finite values become ``None`` (JSON has no NaN)."""
+    xf = float(x)
+    if not np.isfinite(xf):
+        return None
+    return round(xf, nd)

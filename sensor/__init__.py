@@ -1,0 +1,1 @@
+"""Devices and files to timestamped samples: BLE clients, decoders, importers, simulator."""

@@ -1,0 +1,1 @@
+"""CLI, local API, storage and dashboard."""
