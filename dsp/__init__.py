@@ -10,6 +10,25 @@ Pipeline / init_state / step / finish
 Only numpy and numba are imported here.
 """
 
+from hipflex.dsp.events import (
+    AngleBlock,
+    CalibratedEvent,
+    Event,
+    GapEvent,
+    RejectionEvent,
+    RepEvent,
+    RepPeakEvent,
+    SetEvent,
+)
+from hipflex.dsp.pipeline import (
+    StreamState,
+    analyze,
+    analyze_with_angle,
+    finish,
+    init_state,
+    result,
+    step,
+)
 from hipflex.dsp.types import (
     SCHEMA,
     Analysis,
@@ -25,11 +44,26 @@ from hipflex.dsp.types import (
 __all__ = [
     "SCHEMA",
     "Analysis",
+    "AngleBlock",
+    "CalibratedEvent",
+    "Event",
     "Gap",
+    "GapEvent",
     "ImuSamples",
     "Quality",
     "Rejection",
+    "RejectionEvent",
     "Rep",
+    "RepEvent",
+    "RepPeakEvent",
     "RepSet",
+    "SetEvent",
     "Settings",
+    "StreamState",
+    "analyze",
+    "analyze_with_angle",
+    "finish",
+    "init_state",
+    "result",
+    "step",
 ]

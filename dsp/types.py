@@ -137,6 +137,18 @@ class Settings:
     history_s : float
         Length of angle history kept for rep metrics; longer reps are
         rejected with reason ``too_long``, seconds.
+    gyro_bias_tau_s : float
+        Time constant of gyro bias learning while the thigh rests, seconds.
+    pendulum_jerk_rad_s3 : float
+        Accelerometer-only filter: spectral density scale of the thigh's
+        angular jerk (motion model noise), rad/s^3 per sqrt(Hz).
+    pendulum_acc_noise_g : float
+        Accelerometer-only filter: measurement noise of the sagittal specific
+        force, including unmodelled hip motion, g.
+    max_learn_s : float
+        Longest wait for a quiet window (from the first row) and then for the
+        first excursion; after it the quietest window / the evidence so far is
+        used, seconds.
     """
 
     min_rom_deg: float = 20.0
@@ -154,6 +166,10 @@ class Settings:
     acc_range_g: float | None = None
     tilt_tau_s: float = 2.0
     history_s: float = 60.0
+    gyro_bias_tau_s: float = 10.0
+    pendulum_jerk_rad_s3: float = 300.0
+    pendulum_acc_noise_g: float = 0.05
+    max_learn_s: float = 120.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -170,6 +186,10 @@ class Settings:
             "lever_arm_m": self.lever_arm_m,
             "tilt_tau_s": self.tilt_tau_s,
             "history_s": self.history_s,
+            "gyro_bias_tau_s": self.gyro_bias_tau_s,
+            "pendulum_jerk_rad_s3": self.pendulum_jerk_rad_s3,
+            "pendulum_acc_noise_g": self.pendulum_acc_noise_g,
+            "max_learn_s": self.max_learn_s,
         }
         for name, value in positive.items():
             if not (np.isfinite(value) and value > 0):

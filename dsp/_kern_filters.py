@@ -1,0 +1,297 @@
+"""Per-sample orientation kernels: gyro tilt filter and accelerometer-only pendulum filter.
+
+Both produce the flexion angle theta (deg) and its rate (deg/s) for one
+sample and update the float state in place.  They are private; the public
+path is :mod:`hipflex.dsp.pipeline`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hipflex.dsp._jit import njit
+from hipflex.dsp._layout import (
+    DEG,
+    F_BIAS,
+    F_FAST_S,
+    F_P,
+    F_PREV_OA,
+    F_PREV_W,
+    F_REST_S,
+    F_UP,
+    F_X,
+    G0_MPS2,
+    P_A,
+    P_BIAS_TAU,
+    P_EKF_Q,
+    P_EKF_R,
+    P_LEVER_M,
+    P_STILL_GYR,
+    P_TILT_TAU,
+    P_U,
+    P_W,
+    RAD,
+)
+
+__all__: list[str] = []
+
+# After a long gap the accelerometer correction runs with this time constant
+# until the filter has re-anchored (F_FAST_S counts down), seconds.
+_FAST_TAU_S = 0.15
+# Gyro samples quieter than this (and a steady accelerometer) count as rest
+# for bias learning only after REST_MIN_S of continuous rest.
+_REST_MIN_S = 0.5
+# Width of the |f| - 1 g gate on the accelerometer correction, g.
+_ACC_GATE_G = 0.06
+# Rate at which the accelerometer correction is halved, rad/s (~40 deg/s).
+_RATE_GATE = 0.7
+
+
+@njit
+def _tilt_step(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ax: float,
+    ay: float,
+    az: float,
+    gx: float,
+    gy: float,
+    gz: float,
+    dt: float,
+    clipped: bool,
+) -> tuple[float, float]:
+    """Advance the gyro+accelerometer tilt filter by one sample.
+
+    Tracks the world "up" direction in the sensor frame.  The gyro rotates
+    it (trapezoidal rate, exact Rodrigues rotation, so 25 Hz ballistic reps
+    do not lose angle); the accelerometer pulls it back with time constant
+    ``P_TILT_TAU`` after removing the thigh's rotational acceleration about
+    the hip (tangential L*alpha and centripetal L*omega^2 along the learned
+    axes).  The pull is gated by how far |f| is from 1 g and by the rate.
+
+    Returns
+    -------
+    theta_deg, rate_dps : float
+    """
+    wx = (gx - fs[F_BIAS]) * DEG
+    wy = (gy - fs[F_BIAS + 1]) * DEG
+    wz = (gz - fs[F_BIAS + 2]) * DEG
+    # A world-fixed vector seen from the sensor turns by -omega dt.
+    rx = -0.5 * (wx + fs[F_PREV_W]) * dt
+    ry = -0.5 * (wy + fs[F_PREV_W + 1]) * dt
+    rz = -0.5 * (wz + fs[F_PREV_W + 2]) * dt
+    fs[F_PREV_W] = wx
+    fs[F_PREV_W + 1] = wy
+    fs[F_PREV_W + 2] = wz
+    ux = fs[F_UP]
+    uy = fs[F_UP + 1]
+    uz = fs[F_UP + 2]
+    ang = math.sqrt(rx * rx + ry * ry + rz * rz)
+    if ang > 1e-12:
+        kx = rx / ang
+        ky = ry / ang
+        kz = rz / ang
+        c = math.cos(ang)
+        s = math.sin(ang)
+        kdot = kx * ux + ky * uy + kz * uz
+        cx = ky * uz - kz * uy
+        cy = kz * ux - kx * uz
+        cz = kx * uy - ky * ux
+        ux, uy, uz = (
+            ux * c + cx * s + kx * kdot * (1.0 - c),
+            uy * c + cy * s + ky * kdot * (1.0 - c),
+            uz * c + cz * s + kz * kdot * (1.0 - c),
+        )
+
+    # Flexion rate and its derivative about the learned axis.
+    oa = wx * prm[P_A] + wy * prm[P_A + 1] + wz * prm[P_A + 2]
+    alpha = (oa - fs[F_PREV_OA]) / dt
+    fs[F_PREV_OA] = oa
+
+    fnorm_raw = math.sqrt(ax * ax + ay * ay + az * az)
+    if not clipped and fnorm_raw > 0.2:
+        # Remove the rigid rotation of a sensor L below the hip (g units).
+        lg = prm[P_LEVER_M] / G0_MPS2
+        tan_g = lg * alpha
+        cen_g = lg * oa * oa
+        fx = ax - tan_g * prm[P_W] - cen_g * prm[P_U]
+        fy = ay - tan_g * prm[P_W + 1] - cen_g * prm[P_U + 1]
+        fz = az - tan_g * prm[P_W + 2] - cen_g * prm[P_U + 2]
+        fn = math.sqrt(fx * fx + fy * fy + fz * fz)
+        if fn > 0.2:
+            en = (fn - 1.0) / _ACC_GATE_G
+            wrate = math.sqrt(wx * wx + wy * wy + wz * wz) / _RATE_GATE
+            weight = math.exp(-0.5 * en * en) / (1.0 + wrate * wrate)
+            tau = prm[P_TILT_TAU]
+            if fs[F_FAST_S] > 0.0:
+                tau = _FAST_TAU_S
+                fs[F_FAST_S] -= dt
+                weight = 1.0
+            k = dt / tau * weight
+            if k > 1.0:
+                k = 1.0
+            ux += k * (fx / fn - ux)
+            uy += k * (fy / fn - uy)
+            uz += k * (fz / fn - uz)
+    n = math.sqrt(ux * ux + uy * uy + uz * uz)
+    ux /= n
+    uy /= n
+    uz /= n
+    fs[F_UP] = ux
+    fs[F_UP + 1] = uy
+    fs[F_UP + 2] = uz
+
+    # Gyro bias: learn slowly while the thigh is at rest (rate and |f| steady).
+    dev = math.sqrt(
+        (gx - fs[F_BIAS]) ** 2 + (gy - fs[F_BIAS + 1]) ** 2 + (gz - fs[F_BIAS + 2]) ** 2
+    )
+    if dev < prm[P_STILL_GYR] and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
+        fs[F_REST_S] += dt
+    else:
+        fs[F_REST_S] = 0.0
+    if fs[F_REST_S] > _REST_MIN_S:
+        kb = dt / prm[P_BIAS_TAU]
+        fs[F_BIAS] += kb * (gx - fs[F_BIAS])
+        fs[F_BIAS + 1] += kb * (gy - fs[F_BIAS + 1])
+        fs[F_BIAS + 2] += kb * (gz - fs[F_BIAS + 2])
+
+    up_u = ux * prm[P_U] + uy * prm[P_U + 1] + uz * prm[P_U + 2]
+    up_w = ux * prm[P_W] + uy * prm[P_W + 1] + uz * prm[P_W + 2]
+    return math.atan2(up_w, up_u) * RAD, oa * RAD
+
+
+@njit
+def _pendulum_step(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ax: float,
+    ay: float,
+    az: float,
+    dt: float,
+    clipped: bool,
+) -> tuple[float, float, float]:
+    """Advance the accelerometer-only thigh pendulum filter by one sample.
+
+    An extended Kalman filter on x = (theta, theta', theta'') with a
+    constant-acceleration motion model (white jerk).  The measurement is the
+    specific force in the sagittal plane of a sensor L below the hip:
+
+        f.w = sin(theta) + L theta'' / g0      (gravity + tangential)
+        f.u = cos(theta) + L theta'^2 / g0     (gravity + centripetal)
+
+    so fast swings are modelled instead of low-passed away.  Innovations far
+    outside their covariance (foot strikes, wobble) inflate the measurement
+    noise; clipped samples are predicted only.
+
+    Returns
+    -------
+    theta_deg, rate_dps, sigma_deg : float
+        Angle, rate and the filter's angle standard deviation.
+    """
+    x0 = fs[F_X]
+    x1 = fs[F_X + 1]
+    x2 = fs[F_X + 2]
+    # P as scalars (symmetric), row-major slots.
+    p00 = fs[F_P]
+    p01 = fs[F_P + 1]
+    p02 = fs[F_P + 2]
+    p11 = fs[F_P + 4]
+    p12 = fs[F_P + 5]
+    p22 = fs[F_P + 8]
+
+    # Predict: F = [[1, dt, dt^2/2], [0, 1, dt], [0, 0, 1]].
+    h2 = 0.5 * dt * dt
+    x0 = x0 + dt * x1 + h2 * x2
+    x1 = x1 + dt * x2
+    # F P F^T, expanded: A = F P, then N = A F^T (symmetric).
+    a00 = p00 + dt * p01 + h2 * p02
+    a01 = p01 + dt * p11 + h2 * p12
+    a02 = p02 + dt * p12 + h2 * p22
+    a11 = p11 + dt * p12
+    a12 = p12 + dt * p22
+    n00 = a00 + dt * a01 + h2 * a02
+    n01 = a01 + dt * a02
+    n02 = a02
+    n11 = a11 + dt * a12
+    n12 = a12
+    n22 = p22
+    q = prm[P_EKF_Q]
+    dt2 = dt * dt
+    dt3 = dt2 * dt
+    n00 += q * dt3 * dt2 / 20.0
+    n01 += q * dt3 * dt / 8.0
+    n02 += q * dt3 / 6.0
+    n11 += q * dt3 / 3.0
+    n12 += q * dt2 / 2.0
+    n22 += q * dt
+
+    if not clipped:
+        fw = ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]
+        fu = ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]
+        lg = prm[P_LEVER_M] / G0_MPS2
+        s0 = math.sin(x0)
+        c0 = math.cos(x0)
+        # Innovation.
+        v0 = fw - (s0 + lg * x2)
+        v1 = fu - (c0 + lg * x1 * x1)
+        # H = [[c0, 0, lg], [-s0, 2 lg x1, 0]].
+        h00 = c0
+        h02 = lg
+        h10 = -s0
+        h11 = 2.0 * lg * x1
+        # PH^T (3x2).
+        b00 = n00 * h00 + n02 * h02
+        b10 = n01 * h00 + n12 * h02
+        b20 = n02 * h00 + n22 * h02
+        b01 = n00 * h10 + n01 * h11
+        b11 = n01 * h10 + n11 * h11
+        b21 = n02 * h10 + n12 * h11
+        r = prm[P_EKF_R] * prm[P_EKF_R]
+        s00 = h00 * b00 + h02 * b20 + r
+        s01 = h00 * b01 + h02 * b21
+        s11 = h10 * b01 + h11 * b11 + r
+        det = s00 * s11 - s01 * s01
+        nis = (v0 * v0 * s11 - 2.0 * v0 * v1 * s01 + v1 * v1 * s00) / det
+        if nis > 9.0:
+            # Robust update: inflate R until the innovation is plausible.
+            infl = nis / 9.0
+            r2 = r * infl
+            s00 += r2 - r
+            s11 += r2 - r
+            det = s00 * s11 - s01 * s01
+        i00 = s11 / det
+        i01 = -s01 / det
+        i11 = s00 / det
+        k00 = b00 * i00 + b01 * i01
+        k01 = b00 * i01 + b01 * i11
+        k10 = b10 * i00 + b11 * i01
+        k11 = b10 * i01 + b11 * i11
+        k20 = b20 * i00 + b21 * i01
+        k21 = b20 * i01 + b21 * i11
+        x0 += k00 * v0 + k01 * v1
+        x1 += k10 * v0 + k11 * v1
+        x2 += k20 * v0 + k21 * v1
+        # P = P - K (PH^T)^T.
+        n00 -= k00 * b00 + k01 * b01
+        n01 -= k00 * b10 + k01 * b11
+        n02 -= k00 * b20 + k01 * b21
+        n11 -= k10 * b10 + k11 * b11
+        n12 -= k10 * b20 + k11 * b21
+        n22 -= k20 * b20 + k21 * b21
+
+    fs[F_X] = x0
+    fs[F_X + 1] = x1
+    fs[F_X + 2] = x2
+    fs[F_P] = n00
+    fs[F_P + 1] = n01
+    fs[F_P + 2] = n02
+    fs[F_P + 3] = n01
+    fs[F_P + 4] = n11
+    fs[F_P + 5] = n12
+    fs[F_P + 6] = n02
+    fs[F_P + 7] = n12
+    fs[F_P + 8] = n22
+    sig = math.sqrt(n00) if n00 > 0.0 else 0.0
+    return x0 * RAD, x1 * RAD, sig * RAD

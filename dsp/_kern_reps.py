@@ -1,0 +1,359 @@
+"""Rep detection (hysteresis state machine) and per-rep metrics over the angle history.
+
+The detector sees one processed sample at a time.  A rep is a rise of at
+least ``min_rom`` from a local low, confirmed when theta falls ``min_rom``
+below the peak (the live "peak" event), and closed when theta either starts
+the next rise or has set no new low for ``settle_s`` (the final "rep" event
+with every metric).  Metrics read the ring-buffered history of theta, its
+rate and the sample times.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hipflex.dsp._jit import njit
+from hipflex.dsp._layout import (
+    E_CONF,
+    E_END,
+    E_FLEX_T,
+    E_HOLD,
+    E_LOW_DEG,
+    E_MEAN_VEL,
+    E_PEAK_DEG,
+    E_PEAK_T,
+    E_PEAK_VEL,
+    E_ROM,
+    E_START,
+    EV_KIND,
+    EV_PEAK,
+    EV_REJECT,
+    EV_REP,
+    F_CAND_PEAK,
+    F_LOW,
+    F_PEAK,
+    F_T_HAT,
+    F_TROUGH,
+    H_FLAG,
+    H_SIGMA,
+    H_THETA,
+    H_TIME,
+    H_VEL,
+    I_CAND_ACTIVE,
+    I_CAND_IDX,
+    I_CAP,
+    I_LOW_IDX,
+    I_PEAK_IDX,
+    I_PHASE,
+    I_TROUGH_IDX,
+    P_CAND,
+    P_HOLD_BAND,
+    P_MIN_ROM,
+    P_ONSET_FRAC,
+    P_SETTLE_S,
+    PHASE_FALL,
+    PHASE_RISE,
+    PHASE_SEEK,
+    REJ_ROM,
+    REJ_TOO_LONG,
+)
+
+__all__: list[str] = []
+
+# Metrics need the samples around the low, so a rep may use at most this
+# fraction of the history ring.
+_MAX_REP_FRACTION = 0.9
+
+
+@njit
+def _h(hist: np.ndarray, cap: int, idx: int, col: int) -> float:
+    return hist[idx & (cap - 1), col]
+
+
+@njit
+def _cross_time(hist: np.ndarray, cap: int, i: int, level: float) -> float:
+    """Time at which the segment from sample i to i+1 crosses ``level`` (linear)."""
+    y0 = _h(hist, cap, i, H_THETA)
+    y1 = _h(hist, cap, i + 1, H_THETA)
+    t0 = _h(hist, cap, i, H_TIME)
+    t1 = _h(hist, cap, i + 1, H_TIME)
+    if y1 == y0:
+        return t0
+    f = (level - y0) / (y1 - y0)
+    f = min(max(f, 0.0), 1.0)
+    return t0 + f * (t1 - t0)
+
+
+@njit
+def _parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
+    """Offset (samples, |d| <= 0.5) and value of the vertex through three samples."""
+    den = y0 - 2.0 * y1 + y2
+    if den >= 0.0:
+        return 0.0, y1
+    d = 0.5 * (y0 - y2) / den
+    d = min(max(d, -0.5), 0.5)
+    return d, y1 - 0.25 * (y0 - y2) * d
+
+
+@njit
+def _rep_metrics(
+    prm: np.ndarray,
+    hist: np.ndarray,
+    cap: int,
+    low_idx: int,
+    low_val: float,
+    peak_idx: int,
+    trough_idx: int,
+    trough_val: float,
+    row: np.ndarray,
+) -> None:
+    """Fill an event row with every per-rep metric of the analysis contract.
+
+    Parameters
+    ----------
+    hist : ndarray, shape (cap, 5)
+        Ring of (theta_deg, rate_dps, time_s, flag, sigma_deg).
+    low_idx, peak_idx, trough_idx : int
+        Processed-sample indices of the low before the rise, the peak sample
+        and the lowest sample after it (``trough_idx >= peak_idx + 1``).
+    row : ndarray, shape (14,)
+        Output; see ``E_*`` in ``_layout``.
+    """
+    frac = prm[P_ONSET_FRAC]
+    # Peak: parabolic vertex through the top three samples.
+    t1 = _h(hist, cap, peak_idx, H_TIME)
+    dpk, theta_p = _parabolic(
+        _h(hist, cap, peak_idx - 1, H_THETA),
+        _h(hist, cap, peak_idx, H_THETA),
+        _h(hist, cap, peak_idx + 1, H_THETA),
+    )
+    if dpk >= 0.0:
+        t_peak = t1 + dpk * (_h(hist, cap, peak_idx + 1, H_TIME) - t1)
+    else:
+        t_peak = t1 + dpk * (t1 - _h(hist, cap, peak_idx - 1, H_TIME))
+    rise = theta_p - low_val
+
+    # Onset: last sample before the peak within `frac` of the rise above the low.
+    lvl = low_val + frac * rise
+    j = peak_idx
+    while j > low_idx and _h(hist, cap, j, H_THETA) > lvl:
+        j -= 1
+    start_idx = j
+    t_start = _cross_time(hist, cap, j, lvl) if j < peak_idx else _h(hist, cap, j, H_TIME)
+
+    # 10-90 %: last upward crossings before the peak.
+    l90 = low_val + 0.9 * rise
+    l10 = low_val + 0.1 * rise
+    j = peak_idx
+    while j > start_idx and _h(hist, cap, j, H_THETA) >= l90:
+        j -= 1
+    t90 = _cross_time(hist, cap, j, l90)
+    while j > start_idx and _h(hist, cap, j, H_THETA) >= l10:
+        j -= 1
+    t10 = _cross_time(hist, cap, j, l10)
+
+    # Peak flexion rate between onset and peak, refined by a parabola.
+    best = -1e300
+    bi = start_idx
+    for i in range(start_idx, peak_idx + 1):
+        v = _h(hist, cap, i, H_VEL)
+        if v > best:
+            best = v
+            bi = i
+    _, vmax = _parabolic(
+        _h(hist, cap, bi - 1, H_VEL), best, _h(hist, cap, bi + 1, H_VEL)
+    )
+
+    # Return: first sample after the peak within `frac` of the fall to the trough.
+    lvl_e = trough_val + frac * (theta_p - trough_val)
+    k = peak_idx + 1
+    while k < trough_idx and _h(hist, cap, k, H_THETA) > lvl_e:
+        k += 1
+    end_idx = k
+    t_end = _cross_time(hist, cap, k - 1, lvl_e)
+
+    # Hold: time within the band below the peak, linear between samples.
+    lvl_h = theta_p - prm[P_HOLD_BAND]
+    hold = 0.0
+    for i in range(start_idx, end_idx):
+        y0 = _h(hist, cap, i, H_THETA)
+        y1 = _h(hist, cap, i + 1, H_THETA)
+        dt = _h(hist, cap, i + 1, H_TIME) - _h(hist, cap, i, H_TIME)
+        if y0 >= lvl_h and y1 >= lvl_h:
+            hold += dt
+        elif y0 >= lvl_h or y1 >= lvl_h:
+            hi = max(y0, y1)
+            lo = min(y0, y1)
+            hold += dt * (hi - lvl_h) / (hi - lo)
+
+    # Confidence: share of measured (not bridged or clipped) samples, and
+    # for the pendulum filter its angle uncertainty at the peak.
+    nflag = 0.0
+    for i in range(start_idx, end_idx + 1):
+        nflag += _h(hist, cap, i, H_FLAG)
+    conf = 1.0 - nflag / (end_idx - start_idx + 1)
+    sig = _h(hist, cap, peak_idx, H_SIGMA)
+    conf = conf / (1.0 + (sig / 3.0) ** 2)
+
+    dur = t_peak - t_start
+    row[EV_KIND] = EV_REP
+    row[E_START] = t_start
+    row[E_PEAK_T] = t_peak
+    row[E_END] = t_end
+    row[E_PEAK_DEG] = theta_p
+    row[E_ROM] = rise
+    row[E_FLEX_T] = t90 - t10
+    row[E_PEAK_VEL] = vmax
+    row[E_MEAN_VEL] = rise / dur if dur > 0.0 else math.nan
+    row[E_HOLD] = hold
+    row[E_CONF] = conf
+    row[E_LOW_DEG] = low_val
+
+
+@njit
+def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float) -> int:
+    ev[n_ev, :] = 0.0
+    ev[n_ev, EV_KIND] = EV_REJECT
+    ev[n_ev, 1] = t
+    ev[n_ev, 2] = reason
+    ev[n_ev, 3] = rom
+    return n_ev + 1
+
+
+@njit
+def _close_rep(
+    prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int
+) -> int:
+    """Finalise the confirmed rep held in the state and emit its metrics."""
+    cap = ist[I_CAP]
+    ev[n_ev, :] = 0.0
+    _rep_metrics(
+        prm,
+        hist,
+        cap,
+        ist[I_LOW_IDX],
+        fs[F_LOW],
+        ist[I_PEAK_IDX],
+        ist[I_TROUGH_IDX],
+        fs[F_TROUGH],
+        ev[n_ev],
+    )
+    return n_ev + 1
+
+
+@njit
+def _detect(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    s: int,
+    theta: float,
+    ev: np.ndarray,
+    n_ev: int,
+) -> int:
+    """Feed processed sample ``s`` (already written to the history) to the detector.
+
+    Returns the new number of event rows in ``ev``.
+    """
+    cap = ist[I_CAP]
+    min_rom = prm[P_MIN_ROM]
+    phase = ist[I_PHASE]
+    if phase == PHASE_SEEK:
+        if theta < fs[F_LOW] or s - ist[I_LOW_IDX] > cap // 2:
+            # A new low; lows older than half the history are forgotten so a
+            # rep's low is always still in the ring.
+            fs[F_LOW] = theta
+            ist[I_LOW_IDX] = s
+            ist[I_CAND_ACTIVE] = 0
+        if theta >= fs[F_LOW] + min_rom:
+            ist[I_PHASE] = PHASE_RISE
+            fs[F_PEAK] = theta
+            ist[I_PEAK_IDX] = s
+            ist[I_CAND_ACTIVE] = 0
+        elif ist[I_CAND_ACTIVE] == 1:
+            if theta > fs[F_CAND_PEAK]:
+                fs[F_CAND_PEAK] = theta
+                ist[I_CAND_IDX] = s
+            elif theta <= fs[F_CAND_PEAK] - prm[P_CAND]:
+                n_ev = _emit_reject(
+                    ev, n_ev, _h(hist, cap, ist[I_CAND_IDX], H_TIME), REJ_ROM, fs[F_CAND_PEAK] - fs[F_LOW]
+                )
+                ist[I_CAND_ACTIVE] = 0
+                fs[F_LOW] = theta
+                ist[I_LOW_IDX] = s
+        elif theta >= fs[F_LOW] + prm[P_CAND]:
+            ist[I_CAND_ACTIVE] = 1
+            fs[F_CAND_PEAK] = theta
+            ist[I_CAND_IDX] = s
+    elif phase == PHASE_RISE:
+        if theta > fs[F_PEAK]:
+            fs[F_PEAK] = theta
+            ist[I_PEAK_IDX] = s
+        elif theta <= fs[F_PEAK] - min_rom:
+            ist[I_PHASE] = PHASE_FALL
+            fs[F_TROUGH] = theta
+            ist[I_TROUGH_IDX] = s
+            ev[n_ev, :] = 0.0
+            ev[n_ev, EV_KIND] = EV_PEAK
+            ev[n_ev, 1] = _h(hist, cap, ist[I_PEAK_IDX], H_TIME)
+            ev[n_ev, 2] = fs[F_PEAK]
+            ev[n_ev, 3] = fs[F_PEAK] - fs[F_LOW]
+            n_ev += 1
+        if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
+            n_ev = _emit_reject(ev, n_ev, fs[F_T_HAT], REJ_TOO_LONG, fs[F_PEAK] - fs[F_LOW])
+            ist[I_PHASE] = PHASE_SEEK
+            fs[F_LOW] = theta
+            ist[I_LOW_IDX] = s
+    else:  # PHASE_FALL
+        if theta < fs[F_TROUGH]:
+            fs[F_TROUGH] = theta
+            ist[I_TROUGH_IDX] = s
+        if theta >= fs[F_TROUGH] + min_rom:
+            # The next rise has begun from this trough.
+            n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+            ist[I_PHASE] = PHASE_RISE
+            fs[F_LOW] = fs[F_TROUGH]
+            ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
+            fs[F_PEAK] = theta
+            ist[I_PEAK_IDX] = s
+        elif (
+            fs[F_T_HAT] - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S]
+            or s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION)
+        ):
+            n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+            ist[I_PHASE] = PHASE_SEEK
+            fs[F_LOW] = fs[F_TROUGH]
+            ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
+            ist[I_CAND_ACTIVE] = 0
+    return n_ev
+
+
+@njit
+def _interrupt(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    ev: np.ndarray,
+    n_ev: int,
+    reason: float,
+) -> int:
+    """End whatever the detector holds: at a long gap or at the end of the stream.
+
+    A confirmed rep is closed with the data so far; a rise that was never
+    confirmed is rejected with ``reason`` (``REJ_GAP`` or ``REJ_UNFINISHED``).  The next sample starts a new
+    search for a low.
+    """
+    phase = ist[I_PHASE]
+    cap = ist[I_CAP]
+    if phase == PHASE_FALL:
+        n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+    elif phase == PHASE_RISE:
+        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), reason, fs[F_PEAK] - fs[F_LOW])
+    ist[I_PHASE] = PHASE_SEEK
+    ist[I_CAND_ACTIVE] = 0
+    fs[F_LOW] = math.inf
+    return n_ev

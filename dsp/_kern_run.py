@@ -1,0 +1,257 @@
+"""The per-sample main loop: timeline reconstruction, gap bridging, clip counting,
+orientation and rep detection, over one chunk of rows.
+
+One kernel serves live chunks and whole files: the state arrays carry
+everything between calls, so any chunking gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hipflex.dsp._jit import njit
+from hipflex.dsp._kern_filters import _pendulum_step, _tilt_step
+from hipflex.dsp._kern_reps import _detect, _interrupt
+from hipflex.dsp._layout import (
+    EV_GAP,
+    EV_KIND,
+    F_FAST_S,
+    F_LAST_SIGMA,
+    F_LOST_S,
+    F_PERIOD,
+    F_PREV_ACC,
+    F_PREV_GYR,
+    F_PREV_OA,
+    F_PREV_RAW,
+    F_PREV_W,
+    F_T_HAT,
+    H_FLAG,
+    H_SIGMA,
+    H_THETA,
+    H_TIME,
+    H_VEL,
+    I_CAP,
+    I_CLIPPED,
+    I_GAPS,
+    I_PREV_CLIP,
+    I_SAMPLE,
+    I_STARTED,
+    P_ACC_RANGE,
+    P_HAS_GYRO,
+    P_MAX_INTERP_S,
+    REJ_GAP,
+    REJ_UNFINISHED,
+)
+
+__all__: list[str] = []
+
+# Timeline phase-locked loop gains (critically damped second order): the
+# reconstructed time follows the input time column with jitter attenuated and
+# tracks a sample period that differs from nominal (clock drift).
+_PLL_ALPHA = 0.1
+_PLL_BETA = 0.0025
+# After a long gap the accelerometer re-anchors the tilt filter this long, s.
+_REANCHOR_S = 1.0
+# Standard accelerometer ranges, g, and the relative tolerance of a plateau.
+_RANGES_G = (2.0, 4.0, 8.0, 16.0)
+_CLIP_TOL = 2e-3
+
+
+@njit
+def _at_range(v: float, range_g: float) -> bool:
+    a = abs(v)
+    if range_g > 0.0:
+        return a >= range_g * (1.0 - _CLIP_TOL)
+    for r in _RANGES_G:
+        if abs(a - r) <= r * _CLIP_TOL:
+            return True
+    return False
+
+
+@njit
+def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> bool:
+    """Count clipped samples; True if this row is clipped on any axis.
+
+    With a known range a value at full scale is clipped.  Without one, a
+    value sitting at a standard range (2/4/8/16 g) on two consecutive rows is
+    a saturation plateau; both rows count.
+    """
+    rng = prm[P_ACC_RANGE]
+    any_clip = False
+    for c in range(3):
+        v = ax if c == 0 else (ay if c == 1 else az)
+        flag = 0
+        if _at_range(v, rng):
+            if rng > 0.0:
+                flag = 1
+            elif abs(v - fs[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL:
+                flag = 1
+                if ist[I_PREV_CLIP + c] == 0:
+                    ist[I_CLIPPED] += 1  # the plateau's first row
+        if flag == 1:
+            any_clip = True
+        ist[I_PREV_CLIP + c] = flag
+        fs[F_PREV_RAW + c] = v
+    if any_clip:
+        ist[I_CLIPPED] += 1
+    return any_clip
+
+
+@njit
+def _process(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    t: float,
+    ax: float,
+    ay: float,
+    az: float,
+    gx: float,
+    gy: float,
+    gz: float,
+    flag: float,
+    clipped: bool,
+    ev: np.ndarray,
+    n_ev: int,
+) -> tuple[float, int]:
+    """Orientation + history + detector for one processed sample."""
+    dt = fs[F_PERIOD]
+    if prm[P_HAS_GYRO] > 0.0:
+        theta, vel = _tilt_step(prm, fs, ax, ay, az, gx, gy, gz, dt, clipped)
+        sig = 0.0
+    else:
+        theta, vel, sig = _pendulum_step(prm, fs, ax, ay, az, dt, clipped)
+    fs[F_LAST_SIGMA] = sig
+    s = ist[I_SAMPLE]
+    slot = s & (ist[I_CAP] - 1)
+    hist[slot, H_THETA] = theta
+    hist[slot, H_VEL] = vel
+    hist[slot, H_TIME] = t
+    hist[slot, H_FLAG] = 1.0 if (flag > 0.0 or clipped) else 0.0
+    hist[slot, H_SIGMA] = sig
+    fs[F_T_HAT] = t
+    n_ev = _detect(prm, fs, ist, hist, s, theta, ev, n_ev)
+    ist[I_SAMPLE] = s + 1
+    return theta, n_ev
+
+
+@njit
+def _run_chunk(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    time_s: np.ndarray,
+    acc_g: np.ndarray,
+    gyr_dps: np.ndarray,
+    out_theta: np.ndarray,
+    ev: np.ndarray,
+) -> tuple[int, int]:
+    """Process rows until the input ends or the event buffer is nearly full.
+
+    Parameters
+    ----------
+    time_s : ndarray, shape (n,)
+    acc_g, gyr_dps : ndarray, shape (n, 3)
+        ``gyr_dps`` is ignored (may be an empty (n, 3) array) without gyro.
+    out_theta : ndarray, shape (n,)
+        Flexion angle at each input row, deg (NaN for dropped rows).
+    ev : ndarray, shape (m, 14)
+        Event rows written from 0.
+
+    Returns
+    -------
+    rows_done, n_events : int
+    """
+    has_gyro = prm[P_HAS_GYRO] > 0.0
+    n = time_s.shape[0]
+    n_ev = 0
+    max_ev = ev.shape[0] - 4
+    k = 0
+    while k < n and n_ev < max_ev:
+        t_in = time_s[k]
+        ax = acc_g[k, 0]
+        ay = acc_g[k, 1]
+        az = acc_g[k, 2]
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        if has_gyro:
+            gx = gyr_dps[k, 0]
+            gy = gyr_dps[k, 1]
+            gz = gyr_dps[k, 2]
+        if math.isnan(t_in + ax + ay + az + gx + gy + gz):
+            out_theta[k] = math.nan
+            k += 1
+            continue
+        clipped = _clip_flags(prm, fs, ist, ax, ay, az)
+        period = fs[F_PERIOD]
+        if ist[I_STARTED] == 0:
+            ist[I_STARTED] = 1
+            fs[F_T_HAT] = t_in
+            theta, n_ev = _process(prm, fs, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clipped, ev, n_ev)
+        else:
+            t_hat = fs[F_T_HAT]
+            steps = math.floor((t_in - t_hat) / period + 0.5)
+            if steps < 1:
+                steps = 1
+            missing = steps - 1
+            if missing > 0:
+                gap_s = missing * period
+                fs[F_LOST_S] += gap_s
+                ist[I_GAPS] += 1
+                bridged = gap_s <= prm[P_MAX_INTERP_S]
+                ev[n_ev, :] = 0.0
+                ev[n_ev, EV_KIND] = EV_GAP
+                ev[n_ev, 1] = t_hat
+                ev[n_ev, 2] = t_in
+                ev[n_ev, 3] = 1.0 if bridged else 0.0
+                n_ev += 1
+                if bridged:
+                    # Linear bridge in every channel; flagged in the history.
+                    for j in range(1, steps):
+                        f = j / steps
+                        th = t_hat + j * period
+                        bx = fs[F_PREV_ACC] + f * (ax - fs[F_PREV_ACC])
+                        by = fs[F_PREV_ACC + 1] + f * (ay - fs[F_PREV_ACC + 1])
+                        bz = fs[F_PREV_ACC + 2] + f * (az - fs[F_PREV_ACC + 2])
+                        hx = fs[F_PREV_GYR] + f * (gx - fs[F_PREV_GYR])
+                        hy = fs[F_PREV_GYR + 1] + f * (gy - fs[F_PREV_GYR + 1])
+                        hz = fs[F_PREV_GYR + 2] + f * (gz - fs[F_PREV_GYR + 2])
+                        _, n_ev = _process(
+                            prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, False, ev, n_ev
+                        )
+                    t_hat = fs[F_T_HAT]
+                else:
+                    # Too long to bridge: close what the detector holds, restart
+                    # the timeline here and let the accelerometer re-anchor.
+                    n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
+                    fs[F_FAST_S] = _REANCHOR_S
+                    fs[F_PREV_W] = 0.0
+                    fs[F_PREV_W + 1] = 0.0
+                    fs[F_PREV_W + 2] = 0.0
+                    fs[F_PREV_OA] = 0.0
+                    t_hat = t_in - period
+            pred = t_hat + period
+            err = t_in - pred
+            t_new = pred + _PLL_ALPHA * err
+            fs[F_PERIOD] = period + _PLL_BETA * err
+            theta, n_ev = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clipped, ev, n_ev)
+        fs[F_PREV_ACC] = ax
+        fs[F_PREV_ACC + 1] = ay
+        fs[F_PREV_ACC + 2] = az
+        fs[F_PREV_GYR] = gx
+        fs[F_PREV_GYR + 1] = gy
+        fs[F_PREV_GYR + 2] = gz
+        out_theta[k] = theta
+        k += 1
+    return k, n_ev
+
+
+@njit
+def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> int:
+    """Close a confirmed rep still open at the end of the stream."""
+    return _interrupt(prm, fs, ist, hist, ev, 0, REJ_UNFINISHED)

@@ -1,0 +1,110 @@
+"""Named slots of the flat arrays that carry kernel parameters and state.
+
+numba kernels take contiguous float64/int64 arrays; these module-level
+integer constants are compile-time constants inside the kernels, so the
+names cost nothing at run time and keep the kernels readable.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []  # private module: imported by name only inside hipflex.dsp
+
+G0_MPS2 = 9.80665
+DEG = 0.017453292519943295  # radians per degree
+RAD = 57.29577951308232  # degrees per radian
+
+# ---- parameters (float64) -------------------------------------------------
+P_MIN_ROM = 0
+P_CAND = 1
+P_ONSET_FRAC = 2
+P_HOLD_BAND = 3
+P_SETTLE_S = 4
+P_MAX_INTERP_S = 5
+P_LEVER_M = 6
+P_TILT_TAU = 7
+P_ACC_RANGE = 8  # 0 = auto-detect plateaus at 2/4/8/16 g
+P_HAS_GYRO = 9
+P_U = 10  # 10..12 thigh "up" (gravity at standing), sensor frame
+P_W = 13  # 13..15 anterior direction of the thigh, sensor frame
+P_A = 16  # 16..18 flexion axis a = w x u, sensor frame
+P_STILL_GYR = 19
+P_EKF_Q = 20  # jerk spectral density, (rad/s^3)^2 / Hz
+P_EKF_R = 21  # accelerometer measurement std, g
+P_BIAS_TAU = 22
+P_N = 23
+
+# ---- float state ------------------------------------------------------------
+F_T_HAT = 0  # reconstructed time of the last processed sample, s
+F_PERIOD = 1  # sample period, s (tracked by a phase-locked loop)
+F_PREV_ACC = 2  # 2..4 last raw accelerometer row, g (for bridging gaps)
+F_PREV_GYR = 5  # 5..7 last raw gyro row, deg/s
+F_UP = 8  # 8..10 world "up" in the sensor frame
+F_BIAS = 11  # 11..13 gyro bias, deg/s
+F_PREV_W = 14  # 14..16 previous bias-corrected rate, rad/s
+F_PREV_OA = 17  # previous flexion rate, rad/s
+F_REST_S = 18  # time at rest so far, s
+F_FAST_S = 19  # remaining time of fast re-anchoring after a long gap, s
+F_X = 20  # 20..22 pendulum filter state: theta rad, rate rad/s, accel rad/s^2
+F_P = 23  # 23..31 its 3x3 covariance, row-major
+F_LOW = 32
+F_PEAK = 33
+F_TROUGH = 34
+F_CAND_PEAK = 35
+F_PREV_RAW = 36  # 36..38 last accelerometer row as received (clip plateau test)
+F_LOST_S = 39
+F_LAST_SIGMA = 40
+F_N = 41
+
+# ---- int state ----------------------------------------------------------------
+I_STARTED = 0
+I_SAMPLE = 1  # processed-sample counter (including bridged samples)
+I_PHASE = 2  # 0 seeking a rise, 1 rising / at peak, 2 descending after a confirmed peak
+I_LOW_IDX = 3
+I_PEAK_IDX = 4
+I_TROUGH_IDX = 5
+I_CAND_ACTIVE = 6
+I_CAND_IDX = 7
+I_CLIPPED = 8
+I_PREV_CLIP = 9  # 9..11 previous sample's per-axis plateau flags
+I_GAPS = 12
+I_CAP = 13  # history capacity (power of two)
+I_N = 14
+
+PHASE_SEEK = 0
+PHASE_RISE = 1
+PHASE_FALL = 2
+
+# ---- history ring columns ------------------------------------------------------
+H_THETA = 0  # deg
+H_VEL = 1  # deg/s
+H_TIME = 2  # s, input time base
+H_FLAG = 3  # 1 if the sample was bridged across a gap or clipped
+H_SIGMA = 4  # angle std, deg (0 with gyro)
+H_N = 5
+
+# ---- event rows ------------------------------------------------------------------
+EV_KIND = 0
+EV_REP = 1
+EV_PEAK = 2
+EV_REJECT = 3
+EV_GAP = 4
+EV_N = 14
+# rep rows: kind, start, peak, end, peak_deg, rom, flex_time, peak_vel, mean_vel, hold, confidence, low_deg
+E_START = 1
+E_PEAK_T = 2
+E_END = 3
+E_PEAK_DEG = 4
+E_ROM = 5
+E_FLEX_T = 6
+E_PEAK_VEL = 7
+E_MEAN_VEL = 8
+E_HOLD = 9
+E_CONF = 10
+E_LOW_DEG = 11
+# peak rows: kind, time, peak_deg, rom so far
+# reject rows: kind, time, reason, rom
+REJ_ROM = 1.0
+REJ_GAP = 2.0
+REJ_TOO_LONG = 3.0
+REJ_UNFINISHED = 4.0
+# gap rows: kind, start, end, bridged

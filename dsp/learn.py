@@ -1,0 +1,346 @@
+"""The learning phase: calibration from the first quiet standing period, then the flexion axis.
+
+Before any angle can be computed the core must know, in the sensor frame,
+
+1. the direction of gravity while standing (the thigh's "up", ``u``) and the
+   gyro bias -- from the first quiet window of ``calib_still_s``;
+2. the flexion axis ``a`` and its sign -- from the first excursion of the thigh
+   ``lock_deg`` away from standing: the excursion's direction is "forward"
+   (positive flexion).  With a gyro the axis is the principal axis of the
+   angular rate perpendicular to ``u``; without one it is the principal
+   direction in which the low-passed accelerometer leaves ``u`` (gravity,
+   tangential and centripetal acceleration all lie in the sagittal plane).
+
+So any mounting rotation works and no calibration pose is needed.  Each
+decision at row ``k`` depends only on rows ``<= k``, and the scans resume
+where they stopped, so the outcome does not depend on how the stream was
+chunked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hipflex.dsp._jit import njit
+from hipflex.dsp._layout import RAD
+
+__all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_lock"]
+
+# Longest gap allowed inside a calibration window, s.
+_MAX_WINDOW_GAP_S = 0.25
+# |mean acc| may differ from 1 g by this much in a quiet window (scale errors).
+_GRAVITY_TOL_G = 0.2
+# Time constant of the low-pass on the accelerometer used to find the first
+# excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
+_LOCK_LP_TAU_S = 0.15
+
+# Resumable quiet-window search state (float64 slots).
+Q_SCANNED = 0  # rows already tested
+Q_BEST_SCORE = 1
+Q_BEST_END = 2
+Q_N = 3
+
+# Resumable lock scan state.
+L_SCANNED = 0  # rows already fed (absolute index into the buffer)
+L_LP = 1  # 1..3 low-passed accelerometer
+L_MAX_TILT = 4
+L_MAX_ROW = 5
+L_LOCK_ROW = 6  # -1 until locked
+L_S = 7  # 7..15 accumulated 3x3 scatter of the axis evidence
+L_LAST_T = 16
+L_N = 17
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """Result of the quiet standing period.
+
+    Attributes
+    ----------
+    start_row, end_row : int
+        Buffer rows of the window (inclusive); analysis starts at ``start_row``.
+    up : ndarray, shape (3,)
+        Unit gravity direction ("up") in the sensor frame while standing.
+    gyro_bias_dps : ndarray, shape (3,)
+        Mean angular rate over the window (zeros without gyro), deg/s.
+    period_s : float
+        Median sample interval in the window, s.
+    quiet : bool
+        False when no window met the thresholds and the quietest one was used.
+    """
+
+    start_row: int
+    end_row: int
+    up: np.ndarray
+    gyro_bias_dps: np.ndarray
+    period_s: float
+    quiet: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Axes:
+    """Thigh axes in the sensor frame: ``u`` up, ``w`` anterior, ``a = w x u`` flexion axis."""
+
+    u: np.ndarray
+    w: np.ndarray
+    a: np.ndarray
+
+
+@njit
+def _window_score(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    j0: int,
+    k: int,
+    still_acc: float,
+    still_gyr: float,
+) -> float:
+    """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable."""
+    m = np.zeros(6)
+    cnt = 0
+    for i in range(j0, k + 1):
+        for c in range(3):
+            m[c] += acc[i, c]
+            if has_gyro:
+                m[3 + c] += gyr[i, c]
+        if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
+            return math.inf
+        if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
+            return math.inf
+        if i > j0 and t[i] - t[i - 1] > _MAX_WINDOW_GAP_S:
+            return math.inf
+        cnt += 1
+    if cnt < 10:
+        return math.inf
+    m /= cnt
+    g = math.sqrt(m[0] ** 2 + m[1] ** 2 + m[2] ** 2)
+    if abs(g - 1.0) > _GRAVITY_TOL_G:
+        return math.inf
+    worst = 0.0
+    for i in range(j0, k + 1):
+        for c in range(3):
+            d = abs(acc[i, c] - m[c]) / still_acc
+            if d > worst:
+                worst = d
+            if has_gyro:
+                d = abs(gyr[i, c] - m[3 + c]) / still_gyr
+                if d > worst:
+                    worst = d
+    return worst
+
+
+@njit
+def _scan_quiet(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    qs: np.ndarray,
+) -> int:
+    """Test windows ending at rows ``qs[Q_SCANNED]..n-1``; return the first quiet end row or -1."""
+    n = t.shape[0]
+    k = int(qs[Q_SCANNED])
+    j0 = 0
+    while k < n:
+        tk = t[k]
+        if not math.isnan(tk) and tk - t[0] >= win_s * 0.95:
+            while j0 < k and t[j0 + 1] <= tk - win_s:
+                j0 += 1
+            if tk - t[j0] >= win_s * 0.95:
+                sc = _window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr)
+                if sc < qs[Q_BEST_SCORE]:
+                    qs[Q_BEST_SCORE] = sc
+                    qs[Q_BEST_END] = k
+                if sc <= 1.0:
+                    qs[Q_SCANNED] = k + 1
+                    return k
+        k += 1
+    qs[Q_SCANNED] = n
+    return -1
+
+
+def find_quiet_window(
+    time_s: np.ndarray,
+    acc_g: np.ndarray,
+    gyr_dps: np.ndarray | None,
+    win_s: float,
+    still_acc_g: float,
+    still_gyr_dps: float,
+    qstate: np.ndarray,
+    force: bool,
+) -> Calibration | None:
+    """Continue the search for the first quiet standing window.
+
+    Parameters
+    ----------
+    time_s, acc_g, gyr_dps : ndarray, shapes (n,), (n, 3), (n, 3) or None
+        Every row buffered so far (the search resumes at ``qstate``).
+    qstate : ndarray, shape (3,)
+        Search progress, updated in place; start from :func:`new_quiet_state`.
+    force : bool
+        If no quiet window exists, fall back to the quietest window seen.
+
+    Returns
+    -------
+    Calibration or None
+        None while no window has been found (and ``force`` is false).
+    """
+    has_gyro = gyr_dps is not None
+    gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
+    end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, qstate)
+    quiet = end >= 0
+    if not quiet:
+        if not force or not np.isfinite(qstate[Q_BEST_SCORE]):
+            return None
+        end = int(qstate[Q_BEST_END])
+    start = int(np.searchsorted(time_s, time_s[end] - win_s, side="right"))
+    start = max(0, min(start, end))
+    seg_a = acc_g[start : end + 1]
+    mean_a = seg_a.mean(axis=0)
+    up = mean_a / np.linalg.norm(mean_a)
+    bias = (
+        gyr_dps[start : end + 1].mean(axis=0) if gyr_dps is not None else np.zeros(3, dtype=np.float64)
+    )
+    dts = np.diff(time_s[start : end + 1])
+    period = float(np.median(dts))
+    return Calibration(start, end, up, np.ascontiguousarray(bias, dtype=np.float64), period, quiet)
+
+
+def new_quiet_state() -> np.ndarray:
+    """Fresh quiet-window search state."""
+    qs = np.zeros(Q_N)
+    qs[Q_BEST_SCORE] = np.inf
+    qs[Q_BEST_END] = -1
+    return qs
+
+
+def new_lock_state(cal: Calibration, acc_g: np.ndarray) -> np.ndarray:
+    """Fresh lock-scan state starting at the end of the calibration window."""
+    ls = np.zeros(L_N)
+    ls[L_SCANNED] = cal.end_row + 1
+    ls[L_LP : L_LP + 3] = acc_g[cal.start_row : cal.end_row + 1].mean(axis=0)
+    ls[L_LOCK_ROW] = -1
+    ls[L_MAX_ROW] = -1
+    ls[L_LAST_T] = np.nan
+    return ls
+
+
+@njit
+def _scan_lock(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    up: np.ndarray,
+    bias: np.ndarray,
+    lock_deg: float,
+    ls: np.ndarray,
+) -> int:
+    """Feed rows to the excursion finder; return the lock row or -1."""
+    n = t.shape[0]
+    k = int(ls[L_SCANNED])
+    while k < n:
+        ok = not math.isnan(t[k] + acc[k, 0] + acc[k, 1] + acc[k, 2])
+        if has_gyro and ok:
+            ok = not math.isnan(gyr[k, 0] + gyr[k, 1] + gyr[k, 2])
+        if ok:
+            dt = 0.0 if math.isnan(ls[L_LAST_T]) else t[k] - ls[L_LAST_T]
+            ls[L_LAST_T] = t[k]
+            al = dt / (_LOCK_LP_TAU_S + dt)
+            for c in range(3):
+                ls[L_LP + c] += al * (acc[k, c] - ls[L_LP + c])
+            lx = ls[L_LP]
+            ly = ls[L_LP + 1]
+            lz = ls[L_LP + 2]
+            ln = math.sqrt(lx * lx + ly * ly + lz * lz)
+            if ln > 1e-9:
+                cosang = (lx * up[0] + ly * up[1] + lz * up[2]) / ln
+                cosang = min(1.0, max(-1.0, cosang))
+                tilt = math.acos(cosang) * RAD
+                # Evidence for the axis: the rate (gyro) or the low-passed
+                # deviation from up (accelerometer), both perpendicular to up.
+                if has_gyro:
+                    e0 = gyr[k, 0] - bias[0]
+                    e1 = gyr[k, 1] - bias[1]
+                    e2 = gyr[k, 2] - bias[2]
+                else:
+                    e0 = lx / ln
+                    e1 = ly / ln
+                    e2 = lz / ln
+                d = e0 * up[0] + e1 * up[1] + e2 * up[2]
+                e0 -= d * up[0]
+                e1 -= d * up[1]
+                e2 -= d * up[2]
+                ev = (e0, e1, e2)
+                for r in range(3):
+                    for c in range(3):
+                        ls[L_S + 3 * r + c] += ev[r] * ev[c]
+                if tilt > ls[L_MAX_TILT]:
+                    ls[L_MAX_TILT] = tilt
+                    ls[L_MAX_ROW] = k
+                if tilt >= lock_deg:
+                    ls[L_LOCK_ROW] = k
+                    ls[L_SCANNED] = k + 1
+                    return k
+        k += 1
+    ls[L_SCANNED] = n
+    return -1
+
+
+def scan_lock(
+    time_s: np.ndarray,
+    acc_g: np.ndarray,
+    gyr_dps: np.ndarray | None,
+    cal: Calibration,
+    lock_deg: float,
+    lstate: np.ndarray,
+) -> int:
+    """Continue looking for the first excursion of ``lock_deg``; the row or -1."""
+    gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
+    return int(
+        _scan_lock(time_s, acc_g, gyr, gyr_dps is not None, cal.up, cal.gyro_bias_dps, lock_deg, lstate)
+    )
+
+
+def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:
+    """Fix the thigh axes from the evidence gathered by :func:`scan_lock`.
+
+    The principal direction of the evidence is the flexion axis (gyro) or the
+    anterior direction (accelerometer only).  The sign of the anterior
+    direction ``w`` makes the excursion that ended the scan (the first one to
+    reach ``lock_deg``, or the last low-passed deviation when forced) positive
+    flexion.
+    """
+    u = cal.up
+    lp = lstate[L_LP : L_LP + 3]
+    dev = lp - np.dot(lp, u) * u
+    scatter = lstate[L_S : L_S + 9].reshape(3, 3)
+    if np.all(np.isfinite(scatter)) and np.trace(scatter) > 0.0:
+        vec = np.linalg.eigh(scatter)[1][:, -1]
+        is_rotation_axis = has_gyro
+    else:
+        vec = dev
+        is_rotation_axis = False
+    vec = vec - np.dot(vec, u) * u
+    if np.linalg.norm(vec) < 1e-9:
+        # No motion at all: any perpendicular will do; no reps can be found.
+        vec = np.cross(u, [1.0, 0.0, 0.0])
+        if np.linalg.norm(vec) < 1e-6:
+            vec = np.cross(u, [0.0, 1.0, 0.0])
+        is_rotation_axis = False
+    vec = vec / np.linalg.norm(vec)
+    w = np.cross(u, vec) if is_rotation_axis else vec
+    if np.dot(w, dev) < 0.0:
+        w = -w
+    w = w / np.linalg.norm(w)
+    a = np.cross(w, u)
+    a = a / np.linalg.norm(a)
+    return Axes(np.ascontiguousarray(u), np.ascontiguousarray(w), np.ascontiguousarray(a))
