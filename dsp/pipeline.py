@@ -127,16 +127,16 @@ def _check_chunk(state: StreamState, chunk: ImuSamples) -> None:
         want = "with" if state.has_gyro else "without"
         raise ValueError(f"this stream was started {want} gyro; the chunk does not match")
     t = chunk.time_s
-    valid = t[~np.isnan(t)]
-    if valid.size == 0:
+    if t.size == 0:
         return
-    bad = np.flatnonzero(np.diff(valid) <= 0)
+    nan = np.flatnonzero(~np.isfinite(t))
+    if nan.size:
+        raise ValueError(f"time is not a finite number at row {int(nan[0])} of the chunk")
+    bad = np.flatnonzero(np.diff(t) <= 0)
     if bad.size:
         raise ValueError(f"time does not increase at row {int(bad[0]) + 1} of the chunk")
-    if not math.isnan(state.last_time_s) and valid[0] <= state.last_time_s:
-        raise ValueError(
-            f"time goes backwards between chunks ({valid[0]:.6f} s after {state.last_time_s:.6f} s)"
-        )
+    if not math.isnan(state.last_time_s) and t[0] <= state.last_time_s:
+        raise ValueError(f"time goes backwards between chunks ({t[0]:.6f} s after {state.last_time_s:.6f} s)")
 
 
 def _make_kernel(settings: Settings, has_gyro: bool, cal: Calibration, axes: Axes) -> _Kernel:
@@ -244,7 +244,13 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
 
 
 def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
-    """Advance calibration and the axis lock over the buffered rows."""
+    """Advance calibration and the axis lock over the buffered rows.
+
+    Each search only looks at rows up to ``max_learn_s`` after its own start;
+    the fallback (quietest window, evidence so far) is taken once a row past
+    that limit has arrived, or at the end of the stream.  Both decisions thus
+    depend on rows, not on where chunks happened to end.
+    """
     t, acc, gyr = state.buf_t, state.buf_acc, state.buf_gyr
     if t.size == 0:
         return state
@@ -252,24 +258,25 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     qstate = state.qstate.copy()
     lstate = None if state.lstate is None else state.lstate.copy()
     if cal is None:
-        span = float(np.nanmax(t) - t[0])
+        lim = int(np.searchsorted(t, t[0] + settings.max_learn_s, side="right"))
         cal = find_quiet_window(
-            t,
-            acc,
-            gyr,
+            t[:lim],
+            acc[:lim],
+            None if gyr is None else gyr[:lim],
             settings.calib_still_s,
             settings.still_acc_g,
             settings.still_gyr_dps,
             qstate,
-            force=force or span >= settings.max_learn_s,
+            force=force or lim < t.size,
         )
         if cal is not None:
             lstate = new_lock_state(cal, acc)
     axes = None
     if cal is not None and lstate is not None:
-        row = scan_lock(t, acc, gyr, cal, settings.lock_deg, lstate)
-        waited = float(np.nanmax(t) - t[cal.end_row])
-        if row >= 0 or force or waited >= settings.max_learn_s:
+        lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
+        gyr_lim = None if gyr is None else gyr[:lim]
+        row = scan_lock(t[:lim], acc[:lim], gyr_lim, cal, settings.lock_deg, lstate)
+        if row >= 0 or force or lim < t.size:
             axes = lock_axes(cal, lstate, state.has_gyro)
     return dataclasses.replace(state, qstate=qstate, lstate=lstate, cal=cal, axes=axes)
 
@@ -299,11 +306,8 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     _check_chunk(state, chunk)
     if len(chunk) == 0:
         return state, []
-    valid_t = chunk.time_s[~np.isnan(chunk.time_s)]
-    first = state.first_time_s
-    if math.isnan(first) and valid_t.size:
-        first = float(valid_t[0])
-    last = float(valid_t[-1]) if valid_t.size else state.last_time_s
+    first = state.first_time_s if state.rows else float(chunk.time_s[0])
+    last = float(chunk.time_s[-1])
     state = dataclasses.replace(state, rows=state.rows + len(chunk), first_time_s=first, last_time_s=last)
     gyr = chunk.gyr_dps if chunk.gyr_dps is not None else _EMPTY3
     if state.running:
