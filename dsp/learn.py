@@ -25,7 +25,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipflex.dsp._jit import njit
-from hipflex.dsp._layout import RAD
+from hipflex.dsp._kern_filters import _tilt_step
+from hipflex.dsp._layout import (
+    F_BIAS,
+    F_N,
+    F_UP,
+    P_A,
+    P_BIAS_TAU,
+    P_N,
+    P_STILL_GYR,
+    P_TILT_TAU,
+    P_U,
+    P_W,
+    RAD,
+)
 
 __all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_lock"]
 
@@ -51,7 +64,9 @@ L_MAX_ROW = 5
 L_LOCK_ROW = 6  # -1 until locked
 L_S = 7  # 7..15 accumulated 3x3 scatter of the axis evidence
 L_LAST_T = 16
-L_N = 17
+L_FS = 17  # embedded tilt-filter float state (gyro lock scan)
+L_PRM = L_FS + F_N  # embedded tilt-filter parameters
+L_N = L_PRM + P_N
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,15 +237,40 @@ def new_quiet_state() -> np.ndarray:
     return qs
 
 
-def new_lock_state(cal: Calibration, acc_g: np.ndarray) -> np.ndarray:
-    """Fresh lock-scan state starting at the end of the calibration window."""
+def new_lock_state(
+    cal: Calibration, acc_g: np.ndarray, tilt_tau_s: float, still_gyr_dps: float, bias_tau_s: float
+) -> np.ndarray:
+    """Fresh lock-scan state starting at the end of the calibration window.
+
+    With a gyro the scan tracks "up" with the same tilt filter the core uses
+    (no lever-arm compensation yet: the axes are not known), so the first
+    excursion is measured by rotation, not by the accelerometer alone.
+    """
     ls = np.zeros(L_N)
     ls[L_SCANNED] = cal.end_row + 1
     ls[L_LP : L_LP + 3] = acc_g[cal.start_row : cal.end_row + 1].mean(axis=0)
     ls[L_LOCK_ROW] = -1
     ls[L_MAX_ROW] = -1
     ls[L_LAST_T] = np.nan
+    fs = ls[L_FS : L_FS + F_N]
+    fs[F_UP : F_UP + 3] = cal.up
+    fs[F_BIAS : F_BIAS + 3] = cal.gyro_bias_dps
+    prm = ls[L_PRM : L_PRM + P_N]
+    prm[P_U : P_U + 3] = cal.up
+    perp = _any_perpendicular(cal.up)
+    prm[P_W : P_W + 3] = perp
+    prm[P_A : P_A + 3] = np.cross(perp, cal.up)
+    prm[P_TILT_TAU] = tilt_tau_s
+    prm[P_STILL_GYR] = still_gyr_dps
+    prm[P_BIAS_TAU] = bias_tau_s
     return ls
+
+
+def _any_perpendicular(u: np.ndarray) -> np.ndarray:
+    v = np.cross(u, [1.0, 0.0, 0.0])
+    if np.linalg.norm(v) < 1e-6:
+        v = np.cross(u, [0.0, 1.0, 0.0])
+    return np.asarray(v / np.linalg.norm(v), dtype=np.float64)
 
 
 @njit
@@ -257,9 +297,28 @@ def _scan_lock(
             al = dt / (_LOCK_LP_TAU_S + dt)
             for c in range(3):
                 ls[L_LP + c] += al * (acc[k, c] - ls[L_LP + c])
-            lx = ls[L_LP]
-            ly = ls[L_LP + 1]
-            lz = ls[L_LP + 2]
+            if has_gyro:
+                if dt > 0.0:
+                    fsv = ls[L_FS : L_FS + F_N]
+                    _tilt_step(
+                        ls[L_PRM : L_PRM + P_N],
+                        fsv,
+                        acc[k, 0],
+                        acc[k, 1],
+                        acc[k, 2],
+                        gyr[k, 0],
+                        gyr[k, 1],
+                        gyr[k, 2],
+                        dt,
+                        False,
+                    )
+                lx = ls[L_FS + F_UP]
+                ly = ls[L_FS + F_UP + 1]
+                lz = ls[L_FS + F_UP + 2]
+            else:
+                lx = ls[L_LP]
+                ly = ls[L_LP + 1]
+                lz = ls[L_LP + 2]
             ln = math.sqrt(lx * lx + ly * ly + lz * lz)
             if ln > 1e-9:
                 cosang = (lx * up[0] + ly * up[1] + lz * up[2]) / ln
@@ -268,6 +327,8 @@ def _scan_lock(
                 # Evidence for the axis: the rate (gyro) or the low-passed
                 # deviation from up (accelerometer), both perpendicular to up.
                 if has_gyro:
+                    # The rotation axis itself (not forced perpendicular to
+                    # up: a miscalibrated accelerometer must not tilt it).
                     e0 = gyr[k, 0] - bias[0]
                     e1 = gyr[k, 1] - bias[1]
                     e2 = gyr[k, 2] - bias[2]
@@ -275,10 +336,10 @@ def _scan_lock(
                     e0 = lx / ln
                     e1 = ly / ln
                     e2 = lz / ln
-                d = e0 * up[0] + e1 * up[1] + e2 * up[2]
-                e0 -= d * up[0]
-                e1 -= d * up[1]
-                e2 -= d * up[2]
+                    d = e0 * up[0] + e1 * up[1] + e2 * up[2]
+                    e0 -= d * up[0]
+                    e1 -= d * up[1]
+                    e2 -= d * up[2]
                 ev = (e0, e1, e2)
                 for r in range(3):
                     for c in range(3):
@@ -313,34 +374,37 @@ def scan_lock(
 def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:
     """Fix the thigh axes from the evidence gathered by :func:`scan_lock`.
 
-    The principal direction of the evidence is the flexion axis (gyro) or the
-    anterior direction (accelerometer only).  The sign of the anterior
-    direction ``w`` makes the excursion that ended the scan (the first one to
-    reach ``lock_deg``, or the last low-passed deviation when forced) positive
-    flexion.
+    With a gyro the flexion axis ``a`` is the principal axis of the angular
+    rate, and ``u`` is the standing gravity direction made perpendicular to
+    it, so the angle is the rotation about ``a`` even if the accelerometer
+    is miscalibrated.  Without a gyro ``w`` is the principal direction in
+    which the low-passed accelerometer left ``u``.  The sign makes the
+    excursion that ended the scan (the first to reach ``lock_deg``, or the
+    last state when forced) positive flexion.
     """
     u = cal.up
-    lp = lstate[L_LP : L_LP + 3]
-    dev = lp - np.dot(lp, u) * u
+    cur = lstate[L_FS + F_UP : L_FS + F_UP + 3] if has_gyro else lstate[L_LP : L_LP + 3]
+    dev = cur - np.dot(cur, u) * u
     scatter = lstate[L_S : L_S + 9].reshape(3, 3)
+    vec = dev
     if np.all(np.isfinite(scatter)) and np.trace(scatter) > 0.0:
         vec = np.linalg.eigh(scatter)[1][:, -1]
-        is_rotation_axis = has_gyro
-    else:
-        vec = dev
-        is_rotation_axis = False
-    vec = vec - np.dot(vec, u) * u
     if np.linalg.norm(vec) < 1e-9:
-        # No motion at all: any perpendicular will do; no reps can be found.
-        vec = np.cross(u, [1.0, 0.0, 0.0])
-        if np.linalg.norm(vec) < 1e-6:
-            vec = np.cross(u, [0.0, 1.0, 0.0])
-        is_rotation_axis = False
+        vec = _any_perpendicular(u)  # no motion at all: no reps can be found
     vec = vec / np.linalg.norm(vec)
-    w = np.cross(u, vec) if is_rotation_axis else vec
+    if has_gyro and abs(np.dot(vec, u)) < 0.7:
+        a = vec
+        u_s = u - np.dot(u, a) * a
+        u_s = u_s / np.linalg.norm(u_s)
+        w = np.cross(u_s, a)
+    else:
+        u_s = u
+        w = vec - np.dot(vec, u) * u
+        if np.linalg.norm(w) < 1e-9:
+            w = _any_perpendicular(u)
+        w = w / np.linalg.norm(w)
     if np.dot(w, dev) < 0.0:
         w = -w
-    w = w / np.linalg.norm(w)
-    a = np.cross(w, u)
+    a = np.cross(w, u_s)
     a = a / np.linalg.norm(a)
-    return Axes(np.ascontiguousarray(u), np.ascontiguousarray(w), np.ascontiguousarray(a))
+    return Axes(np.ascontiguousarray(u_s), np.ascontiguousarray(w), np.ascontiguousarray(a))

@@ -160,7 +160,7 @@ def _make_kernel(settings: Settings, has_gyro: bool, cal: Calibration, axes: Axe
     prm[L.P_BIAS_TAU] = settings.gyro_bias_tau_s
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
-    fs[L.F_UP : L.F_UP + 3] = axes.u
+    fs[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
     fs[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
     # Pendulum filter starts at standing, at rest, fairly certain.
     fs[L.F_P + 0] = (2.0 * L.DEG) ** 2
@@ -270,7 +270,9 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             force=force or lim < t.size,
         )
         if cal is not None:
-            lstate = new_lock_state(cal, acc)
+            lstate = new_lock_state(
+                cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s
+            )
     axes = None
     if cal is not None and lstate is not None:
         lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
