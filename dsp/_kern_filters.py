@@ -27,7 +27,9 @@ from hipflex.dsp._layout import (
     P_BIAS_TAU,
     P_EKF_Q,
     P_EKF_R,
+    P_G_CAL,
     P_LEVER_M,
+    P_OFFSET_M,
     P_STILL_GYR,
     P_TILT_TAU,
     P_U,
@@ -110,6 +112,12 @@ def _tilt_step(
     alpha = (oa - fs[F_PREV_OA]) / dt
     fs[F_PREV_OA] = oa
 
+    # In units of the gravity measured while standing: scale and bias errors of
+    # a few percent must not read as acceleration.
+    gcal = prm[P_G_CAL]
+    ax /= gcal
+    ay /= gcal
+    az /= gcal
     fnorm_raw = math.sqrt(ax * ax + ay * ay + az * az)
     if not clipped and fnorm_raw > 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).
@@ -162,6 +170,19 @@ def _tilt_step(
     return math.atan2(up_w, up_u) * RAD, oa * RAD
 
 
+# Pendulum filter: physical bounds keep a filter that was fed nonsense
+# (impacts, a dropped sensor) from running away, and the robust update never
+# inflates the measurement noise more than _MAX_INFLATION times.
+_MAX_RATE = 40.0  # rad/s (2300 deg/s)
+_MAX_ACCEL = 2000.0  # rad/s^2
+_MAX_INFLATION = 100.0
+
+
+@njit
+def _clamp(v: float, lo: float, hi: float) -> float:
+    return lo if v < lo else (hi if v > hi else v)
+
+
 @njit
 def _pendulum_step(
     prm: np.ndarray,
@@ -178,12 +199,16 @@ def _pendulum_step(
     constant-acceleration motion model (white jerk).  The measurement is the
     specific force in the sagittal plane of a sensor L below the hip:
 
-        f.w = sin(theta) + L theta'' / g0      (gravity + tangential)
-        f.u = cos(theta) + L theta'^2 / g0     (gravity + centripetal)
+        f.w = sin(theta) + (L theta'' - d theta'^2) / g0   (gravity + tangential)
+        f.u = cos(theta) + (L theta'^2 + d theta'') / g0   (gravity + centripetal)
+
+    with L the sensor's distance below the hip and d its offset in front of
+    the femur axis (priors from the settings)
 
     so fast swings are modelled instead of low-passed away.  Innovations far
     outside their covariance (foot strikes, wobble) inflate the measurement
-    noise; clipped samples are predicted only.
+    noise (at most ``_MAX_INFLATION`` times); clipped samples are predicted
+    only; the state is kept within physical bounds.
 
     Returns
     -------
@@ -228,35 +253,41 @@ def _pendulum_step(
     n22 += q * dt
 
     if not clipped:
-        fw = ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]
-        fu = ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]
+        # In units of the gravity measured while standing, so a sensor that
+        # reads 1.05 g at rest is not taken to be spinning (centripetal term).
+        gcal = prm[P_G_CAL]
+        fw = (ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]) / gcal
+        fu = (ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]) / gcal
         lg = prm[P_LEVER_M] / G0_MPS2
+        dg = prm[P_OFFSET_M] / G0_MPS2
         s0 = math.sin(x0)
         c0 = math.cos(x0)
         # Innovation.
-        v0 = fw - (s0 + lg * x2)
-        v1 = fu - (c0 + lg * x1 * x1)
-        # H = [[c0, 0, lg], [-s0, 2 lg x1, 0]].
+        v0 = fw - (s0 + lg * x2 - dg * x1 * x1)
+        v1 = fu - (c0 + lg * x1 * x1 + dg * x2)
+        # H = [[c0, -2 dg x1, lg], [-s0, 2 lg x1, dg]].
         h00 = c0
+        h01 = -2.0 * dg * x1
         h02 = lg
         h10 = -s0
         h11 = 2.0 * lg * x1
+        h12 = dg
         # PH^T (3x2).
-        b00 = n00 * h00 + n02 * h02
-        b10 = n01 * h00 + n12 * h02
-        b20 = n02 * h00 + n22 * h02
-        b01 = n00 * h10 + n01 * h11
-        b11 = n01 * h10 + n11 * h11
-        b21 = n02 * h10 + n12 * h11
+        b00 = n00 * h00 + n01 * h01 + n02 * h02
+        b10 = n01 * h00 + n11 * h01 + n12 * h02
+        b20 = n02 * h00 + n12 * h01 + n22 * h02
+        b01 = n00 * h10 + n01 * h11 + n02 * h12
+        b11 = n01 * h10 + n11 * h11 + n12 * h12
+        b21 = n02 * h10 + n12 * h11 + n22 * h12
         r = prm[P_EKF_R] * prm[P_EKF_R]
-        s00 = h00 * b00 + h02 * b20 + r
-        s01 = h00 * b01 + h02 * b21
-        s11 = h10 * b01 + h11 * b11 + r
+        s00 = h00 * b00 + h01 * b10 + h02 * b20 + r
+        s01 = h00 * b01 + h01 * b11 + h02 * b21
+        s11 = h10 * b01 + h11 * b11 + h12 * b21 + r
         det = s00 * s11 - s01 * s01
         nis = (v0 * v0 * s11 - 2.0 * v0 * v1 * s01 + v1 * v1 * s00) / det
         if nis > 9.0:
             # Robust update: inflate R until the innovation is plausible.
-            infl = nis / 9.0
+            infl = min(nis / 9.0, _MAX_INFLATION)
             r2 = r * infl
             s00 += r2 - r
             s11 += r2 - r
@@ -281,6 +312,10 @@ def _pendulum_step(
         n12 -= k10 * b20 + k11 * b21
         n22 -= k20 * b20 + k21 * b21
 
+    # Keep the state physical; theta stays in (-pi, pi].
+    x0 = math.atan2(math.sin(x0), math.cos(x0))
+    x1 = _clamp(x1, -_MAX_RATE, _MAX_RATE)
+    x2 = _clamp(x2, -_MAX_ACCEL, _MAX_ACCEL)
     fs[F_X] = x0
     fs[F_X + 1] = x1
     fs[F_X + 2] = x2

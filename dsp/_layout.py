@@ -31,7 +31,9 @@ P_STILL_GYR = 19
 P_EKF_Q = 20  # jerk spectral density, (rad/s^3)^2 / Hz
 P_EKF_R = 21  # accelerometer measurement std, g
 P_BIAS_TAU = 22
-P_N = 23
+P_OFFSET_M = 23  # prior anterior offset of the sensor from the femur axis, m
+P_G_CAL = 24  # |accelerometer| during the calibration stand, in the sensor's g
+P_N = 25
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -45,6 +47,7 @@ F_PREV_OA = 17  # previous flexion rate, rad/s
 F_REST_S = 18  # time at rest so far, s
 F_FAST_S = 19  # remaining time of fast re-anchoring after a long gap, s
 F_X = 20  # 20..22 pendulum filter state: theta rad, rate rad/s, accel rad/s^2
+PX = 3  # size of the pendulum filter state
 F_P = 23  # 23..31 its 3x3 covariance, row-major
 F_LOW = 32
 F_PEAK = 33

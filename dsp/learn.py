@@ -32,6 +32,7 @@ from hipflex.dsp._layout import (
     F_UP,
     P_A,
     P_BIAS_TAU,
+    P_G_CAL,
     P_N,
     P_STILL_GYR,
     P_TILT_TAU,
@@ -49,6 +50,13 @@ _GRAVITY_TOL_G = 0.2
 # Time constant of the low-pass on the accelerometer used to find the first
 # excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
 _LOCK_LP_TAU_S = 0.15
+# Without a gyro the lock also needs the low-passed vector near 1 g (the swing
+# is not dominated by its own acceleration), and the sign comes from a slower
+# low-pass: the thigh spends its time forward of standing, while the offset
+# term -d theta'^2 of a front-mounted sensor points backwards during fast
+# swings and can dominate a short average.
+_LOCK_STATIC_G = 0.25
+_SIGN_LP_TAU_S = 1.0
 
 # Resumable quiet-window search state (float64 slots).
 Q_SCANNED = 0  # rows already tested
@@ -64,7 +72,8 @@ L_MAX_ROW = 5
 L_LOCK_ROW = 6  # -1 until locked
 L_S = 7  # 7..15 accumulated 3x3 scatter of the axis evidence
 L_LAST_T = 16
-L_FS = 17  # embedded tilt-filter float state (gyro lock scan)
+L_SLOW = 17  # 17..19 slowly low-passed accelerometer (sign of an acc-only lock)
+L_FS = 20  # embedded tilt-filter float state (gyro lock scan)
 L_PRM = L_FS + F_N  # embedded tilt-filter parameters
 L_N = L_PRM + P_N
 
@@ -83,6 +92,9 @@ class Calibration:
         Mean angular rate over the window (zeros without gyro), deg/s.
     period_s : float
         Median sample interval in the window, s.
+    gravity_g : float
+        Magnitude of the mean accelerometer reading in the window (1 for a
+        perfect sensor), in the sensor's g.
     quiet : bool
         False when no window met the thresholds and the quietest one was used.
     """
@@ -93,6 +105,7 @@ class Calibration:
     gyro_bias_dps: np.ndarray
     period_s: float
     quiet: bool
+    gravity_g: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,7 +239,8 @@ def find_quiet_window(
     )
     dts = np.diff(time_s[start : end + 1])
     period = float(np.median(dts))
-    return Calibration(start, end, up, np.ascontiguousarray(bias, dtype=np.float64), period, quiet)
+    gravity = float(np.linalg.norm(mean_a))
+    return Calibration(start, end, up, np.ascontiguousarray(bias, dtype=np.float64), period, quiet, gravity)
 
 
 def new_quiet_state() -> np.ndarray:
@@ -249,6 +263,7 @@ def new_lock_state(
     ls = np.zeros(L_N)
     ls[L_SCANNED] = cal.end_row + 1
     ls[L_LP : L_LP + 3] = acc_g[cal.start_row : cal.end_row + 1].mean(axis=0)
+    ls[L_SLOW : L_SLOW + 3] = ls[L_LP : L_LP + 3]
     ls[L_LOCK_ROW] = -1
     ls[L_MAX_ROW] = -1
     ls[L_LAST_T] = np.nan
@@ -263,6 +278,7 @@ def new_lock_state(
     prm[P_TILT_TAU] = tilt_tau_s
     prm[P_STILL_GYR] = still_gyr_dps
     prm[P_BIAS_TAU] = bias_tau_s
+    prm[P_G_CAL] = cal.gravity_g
     return ls
 
 
@@ -295,8 +311,10 @@ def _scan_lock(
             dt = 0.0 if math.isnan(ls[L_LAST_T]) else t[k] - ls[L_LAST_T]
             ls[L_LAST_T] = t[k]
             al = dt / (_LOCK_LP_TAU_S + dt)
+            al_slow = dt / (_SIGN_LP_TAU_S + dt)
             for c in range(3):
                 ls[L_LP + c] += al * (acc[k, c] - ls[L_LP + c])
+                ls[L_SLOW + c] += al_slow * (acc[k, c] - ls[L_SLOW + c])
             if has_gyro:
                 if dt > 0.0:
                     fsv = ls[L_FS : L_FS + F_N]
@@ -347,7 +365,8 @@ def _scan_lock(
                 if tilt > ls[L_MAX_TILT]:
                     ls[L_MAX_TILT] = tilt
                     ls[L_MAX_ROW] = k
-                if tilt >= lock_deg:
+                steady = has_gyro or abs(ln - 1.0) <= _LOCK_STATIC_G
+                if tilt >= lock_deg and steady:
                     ls[L_LOCK_ROW] = k
                     ls[L_SCANNED] = k + 1
                     return k
@@ -383,8 +402,11 @@ def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:
     last state when forced) positive flexion.
     """
     u = cal.up
-    cur = lstate[L_FS + F_UP : L_FS + F_UP + 3] if has_gyro else lstate[L_LP : L_LP + 3]
+    cur = lstate[L_FS + F_UP : L_FS + F_UP + 3] if has_gyro else lstate[L_SLOW : L_SLOW + 3]
     dev = cur - np.dot(cur, u) * u
+    if not has_gyro and np.linalg.norm(dev) < 0.05:
+        fast = lstate[L_LP : L_LP + 3]
+        dev = fast - np.dot(fast, u) * u
     scatter = lstate[L_S : L_S + 9].reshape(3, 3)
     vec = dev
     if np.all(np.isfinite(scatter)) and np.trace(scatter) > 0.0:

@@ -158,14 +158,15 @@ def _make_kernel(settings: Settings, has_gyro: bool, cal: Calibration, axes: Axe
     prm[L.P_EKF_Q] = settings.pendulum_jerk_rad_s3**2
     prm[L.P_EKF_R] = settings.pendulum_acc_noise_g
     prm[L.P_BIAS_TAU] = settings.gyro_bias_tau_s
+    prm[L.P_OFFSET_M] = settings.sensor_offset_m
+    prm[L.P_G_CAL] = cal.gravity_g
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
     fs[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
     fs[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
-    # Pendulum filter starts at standing, at rest, fairly certain.
-    fs[L.F_P + 0] = (2.0 * L.DEG) ** 2
-    fs[L.F_P + 4] = (5.0 * L.DEG) ** 2
-    fs[L.F_P + 8] = 1.0
+    # Pendulum filter starts at standing, at rest, fairly certain of the angle.
+    p0 = np.diag([(2.0 * L.DEG) ** 2, (5.0 * L.DEG) ** 2, 1.0])
+    fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
     fs[L.F_LOW] = math.inf
     ist = np.zeros(L.I_N, dtype=np.int64)
     cap = 1 << max(8, math.ceil(math.log2(settings.history_s / cal.period_s)))
@@ -332,7 +333,9 @@ def _start_if_learned(settings: Settings, state: StreamState) -> tuple[StreamSta
     if state.axes is None or state.cal is None:
         return state, []
     cal = state.cal
-    kern = _make_kernel(settings, state.has_gyro, cal, state.axes)
+    axes = state.axes if state.has_gyro else _confirm_sign(settings, state, cal, state.axes)
+    kern = _make_kernel(settings, state.has_gyro, cal, axes)
+    state = dataclasses.replace(state, axes=axes)
     t = state.buf_t
     gyr = state.buf_gyr if state.buf_gyr is not None else _EMPTY3
     s = cal.start_row
@@ -344,6 +347,28 @@ def _start_if_learned(settings: Settings, state: StreamState) -> tuple[StreamSta
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
     return state, [CalibratedEvent(cal_t, cal.quiet), AngleBlock(t, theta), *events]
+
+
+def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes) -> Axes:
+    """Accelerometer only: make the thigh's larger excursions positive.
+
+    The lock's sign comes from a low-passed accelerometer, which the offset
+    term of a front-mounted sensor can mislead during fast swings; the
+    filter's angle over the whole buffer is a far more reliable witness.
+    """
+    kern = _make_kernel(settings, False, cal, axes)
+    s = cal.start_row
+    t = state.buf_t[s:]
+    theta = np.full(t.shape[0], np.nan)
+    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+    done = 0
+    while done < t.shape[0]:
+        acc = state.buf_acc[s + done :]
+        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc, _EMPTY3, theta[done:], ev)
+        done += k
+    if np.all(np.isnan(theta)) or np.nanmax(theta) >= -np.nanmin(theta):
+        return axes
+    return Axes(axes.u, -axes.w, -axes.a)
 
 
 def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Event]]:

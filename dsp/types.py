@@ -129,6 +129,10 @@ class Settings:
         Prior distance of the sensor below the hip joint (accelerometer-only
         pendulum model; also used to remove rotational acceleration before
         the gyro filter's accelerometer correction), metres.
+    sensor_offset_m : float
+        Prior anterior offset of the sensor from the femur axis (about 0.07 on
+        the front of the thigh, 0 on the side); the accelerometer-only filter
+        refines it, metres.
     acc_range_g : float or None
         Accelerometer full-scale range for clip counting; ``None`` detects
         plateaus at the standard ranges 2/4/8/16 g.
@@ -163,6 +167,7 @@ class Settings:
     lock_deg: float = 30.0
     max_interp_gap_s: float = 0.25
     lever_arm_m: float = 0.22
+    sensor_offset_m: float = 0.03
     acc_range_g: float | None = None
     tilt_tau_s: float = 2.0
     history_s: float = 60.0
