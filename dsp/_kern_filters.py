@@ -39,9 +39,11 @@ from hipflex.dsp._layout import (
 
 __all__: list[str] = []
 
-# After a long gap the accelerometer correction runs with this time constant
-# until the filter has re-anchored (F_FAST_S counts down), seconds.
-_FAST_TAU_S = 0.15
+# After a gap the gyro has missed part of the rotation: until F_FAST_S has
+# counted down the accelerometer (rotation-compensated) corrects with this time
+# constant, without the rate gate and with a wide |f| gate, seconds / g.
+_FAST_TAU_S = 0.3
+_FAST_GATE_G = 0.5
 # Gyro samples quieter than this (and a steady accelerometer) count as rest
 # for bias learning only after REST_MIN_S of continuous rest.
 _REST_MIN_S = 0.5
@@ -129,14 +131,16 @@ def _tilt_step(
         fz = az - tan_g * prm[P_W + 2] - cen_g * prm[P_U + 2]
         fn = math.sqrt(fx * fx + fy * fy + fz * fz)
         if fn > 0.2:
-            en = (fn - 1.0) / _ACC_GATE_G
-            wrate = math.sqrt(wx * wx + wy * wy + wz * wz) / _RATE_GATE
-            weight = math.exp(-0.5 * en * en) / (1.0 + wrate * wrate)
-            tau = prm[P_TILT_TAU]
             if fs[F_FAST_S] > 0.0:
+                en = (fn - 1.0) / _FAST_GATE_G
+                weight = math.exp(-0.5 * en * en)
                 tau = _FAST_TAU_S
                 fs[F_FAST_S] -= dt
-                weight = 1.0
+            else:
+                en = (fn - 1.0) / _ACC_GATE_G
+                wrate = math.sqrt(wx * wx + wy * wy + wz * wz) / _RATE_GATE
+                weight = math.exp(-0.5 * en * en) / (1.0 + wrate * wrate)
+                tau = prm[P_TILT_TAU]
             k = dt / tau * weight
             if k > 1.0:
                 k = 1.0

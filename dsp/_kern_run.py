@@ -17,6 +17,7 @@ from hipflex.dsp._kern_reps import _detect, _interrupt
 from hipflex.dsp._layout import (
     EV_GAP,
     EV_KIND,
+    F_BIAS,
     F_FAST_S,
     F_LAST_SIGMA,
     F_LOST_S,
@@ -52,8 +53,11 @@ __all__: list[str] = []
 # tracks a sample period that differs from nominal (clock drift).
 _PLL_ALPHA = 0.1
 _PLL_BETA = 0.0025
-# After a long gap the accelerometer re-anchors the tilt filter this long, s.
-_REANCHOR_S = 1.0
+# After a gap longer than _REANCHOR_GAP_S (bridged or not) the accelerometer
+# re-anchors the tilt filter faster for _REANCHOR_S: the gyro saw nothing of
+# the rotation during the gap.
+_REANCHOR_S = 2.0
+_REANCHOR_GAP_S = 0.25
 # Standard accelerometer ranges, g, and the relative tolerance of a plateau.
 _RANGES_G = (2.0, 4.0, 8.0, 16.0)
 _CLIP_TOL = 2e-3
@@ -210,17 +214,28 @@ def _run_chunk(
                 ev[n_ev, 2] = t_in
                 ev[n_ev, 3] = 1.0 if bridged else 0.0
                 n_ev += 1
+                hold = gap_s > _REANCHOR_GAP_S
+                if hold:
+                    fs[F_FAST_S] = _REANCHOR_S
                 if bridged:
                     # Linear bridge in every channel; flagged in the history.
+                    # Over a longer gap interpolating the rate invents rotation
+                    # (a swing's up and down rates do not average linearly), so
+                    # the orientation is held and the accelerometer re-anchors it.
                     for j in range(1, steps):
                         f = j / steps
                         th = t_hat + j * period
                         bx = fs[F_PREV_ACC] + f * (ax - fs[F_PREV_ACC])
                         by = fs[F_PREV_ACC + 1] + f * (ay - fs[F_PREV_ACC + 1])
                         bz = fs[F_PREV_ACC + 2] + f * (az - fs[F_PREV_ACC + 2])
-                        hx = fs[F_PREV_GYR] + f * (gx - fs[F_PREV_GYR])
-                        hy = fs[F_PREV_GYR + 1] + f * (gy - fs[F_PREV_GYR + 1])
-                        hz = fs[F_PREV_GYR + 2] + f * (gz - fs[F_PREV_GYR + 2])
+                        if hold:
+                            hx = fs[F_BIAS]
+                            hy = fs[F_BIAS + 1]
+                            hz = fs[F_BIAS + 2]
+                        else:
+                            hx = fs[F_PREV_GYR] + f * (gx - fs[F_PREV_GYR])
+                            hy = fs[F_PREV_GYR + 1] + f * (gy - fs[F_PREV_GYR + 1])
+                            hz = fs[F_PREV_GYR + 2] + f * (gz - fs[F_PREV_GYR + 2])
                         _, n_ev = _process(
                             prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, False, ev, n_ev
                         )
@@ -229,7 +244,6 @@ def _run_chunk(
                     # Too long to bridge: close what the detector holds, restart
                     # the timeline here and let the accelerometer re-anchor.
                     n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
-                    fs[F_FAST_S] = _REANCHOR_S
                     fs[F_PREV_W] = 0.0
                     fs[F_PREV_W + 1] = 0.0
                     fs[F_PREV_W + 2] = 0.0

@@ -43,8 +43,6 @@ from hipflex.dsp._layout import (
 
 __all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_lock"]
 
-# Longest gap allowed inside a calibration window, s.
-_MAX_WINDOW_GAP_S = 0.25
 # |mean acc| may differ from 1 g by this much in a quiet window (scale errors).
 _GRAVITY_TOL_G = 0.2
 # Time constant of the low-pass on the accelerometer used to find the first
@@ -127,6 +125,7 @@ def _window_score(
     k: int,
     still_acc: float,
     still_gyr: float,
+    max_gap_s: float,
 ) -> float:
     """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable."""
     m = np.zeros(6)
@@ -140,7 +139,7 @@ def _window_score(
             return math.inf
         if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
             return math.inf
-        if i > j0 and t[i] - t[i - 1] > _MAX_WINDOW_GAP_S:
+        if i > j0 and t[i] - t[i - 1] > max_gap_s:
             return math.inf
         cnt += 1
     if cnt < 10:
@@ -171,6 +170,7 @@ def _scan_quiet(
     win_s: float,
     still_acc: float,
     still_gyr: float,
+    max_gap_s: float,
     qs: np.ndarray,
 ) -> int:
     """Test windows ending at rows ``qs[Q_SCANNED]..n-1``; return the first quiet end row or -1."""
@@ -183,7 +183,7 @@ def _scan_quiet(
             while j0 < k and t[j0 + 1] <= tk - win_s:
                 j0 += 1
             if tk - t[j0] >= win_s * 0.95:
-                sc = _window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr)
+                sc = _window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr, max_gap_s)
                 if sc < qs[Q_BEST_SCORE]:
                     qs[Q_BEST_SCORE] = sc
                     qs[Q_BEST_END] = k
@@ -202,6 +202,7 @@ def find_quiet_window(
     win_s: float,
     still_acc_g: float,
     still_gyr_dps: float,
+    max_gap_s: float,
     qstate: np.ndarray,
     force: bool,
 ) -> Calibration | None:
@@ -211,6 +212,8 @@ def find_quiet_window(
     ----------
     time_s, acc_g, gyr_dps : ndarray, shapes (n,), (n, 3), (n, 3) or None
         Every row buffered so far (the search resumes at ``qstate``).
+    max_gap_s : float
+        Longest gap (lost packets) allowed inside the window, s.
     qstate : ndarray, shape (3,)
         Search progress, updated in place; start from :func:`new_quiet_state`.
     force : bool
@@ -223,7 +226,7 @@ def find_quiet_window(
     """
     has_gyro = gyr_dps is not None
     gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
-    end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, qstate)
+    end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, max_gap_s, qstate)
     quiet = end >= 0
     if not quiet:
         if not force or not np.isfinite(qstate[Q_BEST_SCORE]):

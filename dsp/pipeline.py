@@ -267,6 +267,7 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             settings.calib_still_s,
             settings.still_acc_g,
             settings.still_gyr_dps,
+            settings.max_interp_gap_s,
             qstate,
             force=force or lim < t.size,
         )

@@ -123,8 +123,9 @@ class Settings:
         The first excursion of the thigh this far from standing fixes the
         flexion axis and its sign (positive = towards that excursion).
     max_interp_gap_s : float
-        Gaps up to this long are bridged by linear interpolation; longer gaps
-        end any rep in progress and re-anchor the orientation.
+        Gaps up to this long are bridged by linear interpolation (and allowed
+        inside the calibration window); longer gaps end any rep in progress
+        and re-anchor the orientation, seconds.
     lever_arm_m : float
         Prior distance of the sensor below the hip joint (accelerometer-only
         pendulum model; also used to remove rotational acceleration before
@@ -165,7 +166,7 @@ class Settings:
     still_gyr_dps: float = 6.0
     still_acc_g: float = 0.06
     lock_deg: float = 30.0
-    max_interp_gap_s: float = 0.25
+    max_interp_gap_s: float = 1.0
     lever_arm_m: float = 0.22
     sensor_offset_m: float = 0.03
     acc_range_g: float | None = None
