@@ -1,0 +1,96 @@
+"""The ``hipflex`` command line.
+
+``main(argv)`` builds an argparse parser with one subparser per registered
+command (see :mod:`hipflex.service.commands`), runs the chosen command and
+returns its exit status.  Exit status 2 means bad usage or bad input, 1 an
+unexpected error (shown as one line; ``--debug`` shows the traceback), 130 an
+interrupt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from hipflex import __version__
+from hipflex.service.commands import UsageError, load_commands
+
+__all__ = ["build_parser", "main"]
+
+PROG = "hipflex"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: global options and every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Thigh IMU -> counted hip-flexion reps with contraction speed, hold, ROM and cadence.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in load_commands():
+        p = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description or command.help,
+            epilog=command.epilog or None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,
+        )
+        # SUPPRESS keeps a global --debug given before the command from being reset here.
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks of unexpected errors",
+        )
+        command.add_arguments(p)
+        p.set_defaults(_run=command.run, _parser=p)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args))
+    except UsageError as exc:
+        args._parser.print_usage(sys.stderr)
+        print(f"{PROG} {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); stop quietly and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        hint = "" if args.debug else " (run with --debug to see the traceback)"
+        print(f"{PROG}: unexpected error: {type(exc).__name__}: {_one_line(str(exc))}{hint}", file=sys.stderr)
+        return 1

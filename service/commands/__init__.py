@@ -1,0 +1,58 @@
+"""Subcommands of the ``hipflex`` command line, one module per command.
+
+Each module in :data:`COMMAND_MODULES` exposes ``COMMAND``, a :class:`Command`.
+To add a subcommand, write ``service/commands/<name>.py`` with a ``COMMAND`` and add
+its module name to the tuple.  Command modules are imported whenever the parser is
+built (also for ``--help``), so they must import only the standard library at the
+top and import heavy things (numpy, numba, fastapi, bleak) inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["COMMAND_MODULES", "Command", "UsageError", "load_commands"]
+
+#: Modules that define subcommands, in ``--help`` order.
+COMMAND_MODULES: tuple[str, ...] = ("hipflex.service.commands.analyze",)
+
+
+class UsageError(Exception):
+    """Bad command-line options found after parsing; reported like argparse errors (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``hipflex`` subcommand.
+
+    Parameters
+    ----------
+    name : str
+        The word after ``hipflex``.
+    help : str
+        One line for ``hipflex --help``.
+    add_arguments : callable
+        ``add_arguments(parser)`` declares the options.
+    run : callable
+        ``run(args) -> int`` does the work and returns the exit status; may
+        raise :class:`UsageError`.
+    description : str
+        Longer text for ``hipflex NAME --help`` (defaults to ``help``).
+    epilog : str
+        Text after the options in ``hipflex NAME --help`` (examples).
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str = ""
+    epilog: str = ""
+
+
+def load_commands() -> list[Command]:
+    """Every registered command, in :data:`COMMAND_MODULES` order."""
+    return [importlib.import_module(name).COMMAND for name in COMMAND_MODULES]

@@ -1,0 +1,229 @@
+"""``hipflex analyze PATH...``: recordings in, one analysis per file out (table or JSON Lines).
+
+Only the standard library is imported at module level; the loaders, the numba
+core and rich are imported in :func:`run`, so that ``hipflex --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from hipflex.service.commands import Command, UsageError
+
+if TYPE_CHECKING:
+    from hipflex.dsp.types import Analysis, Settings
+    from hipflex.sensor.formats import LoadOptions
+
+__all__ = ["COMMAND", "add_arguments", "build_load_options", "build_settings", "run"]
+
+EPILOG = """\
+examples:
+  hipflex analyze session.csv
+  hipflex analyze --json a.csv b.csv > results.jsonl
+  hipflex analyze trial.csv --time-col time --acc-cols Ax3,Ay3,Az3 --acc-unit m/s2 \\
+      --gyro-cols Gx3,Gy3,Gz3 --gyro-unit dps
+  hipflex analyze trial.csv --columns eurobench:3
+
+exit status: 0 all files analysed, 2 bad usage or at least one bad input file
+(one line on stderr per bad file; the other files are still analysed),
+1 an unexpected error.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the options of ``hipflex analyze``."""
+    p.add_argument("paths", nargs="+", metavar="PATH", help="recordings to analyse, in output order")
+    p.add_argument(
+        "--format",
+        default="auto",
+        metavar="FMT",
+        help="input format: auto (default: recognise from the contents), csv, or another registered "
+        "importer (polar, metabase, capture when installed)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON document per line (JSON Lines)")
+    p.add_argument("--min-rom-deg", type=float, metavar="DEG", help="smallest rise that counts as a rep (20)")
+    p.add_argument("--set-gap-s", type=float, metavar="S", help="pause that splits sets, seconds (8)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr (when a terminal)")
+    g = p.add_argument_group(
+        "column mapping (any CSV; implies --format csv)",
+        "Name the columns to read; other columns are ignored. Start from a preset with --columns and "
+        "override parts of it, or give the columns one by one (defaults: time_s in s, acc_x_g,acc_y_g,"
+        "acc_z_g in g, no gyro).",
+    )
+    g.add_argument(
+        "--columns",
+        metavar="PRESET",
+        help="named mapping: eurobench[:N] (Eurobench BENCH files, IMU N, 3 = thigh), hipflex[:acc]",
+    )
+    g.add_argument("--time-col", metavar="NAME", help="time column")
+    g.add_argument("--time-unit", metavar="UNIT", help="s (default), ms, us or ns")
+    g.add_argument("--acc-cols", metavar="X,Y,Z", help="accelerometer columns")
+    g.add_argument("--acc-unit", metavar="UNIT", help="g (default), mg or m/s2")
+    g.add_argument("--gyro-cols", metavar="X,Y,Z", help="gyroscope columns, or 'none'")
+    g.add_argument("--gyro-unit", metavar="UNIT", help="dps (default) or rad/s")
+
+
+_MAPPING_FLAGS = ("columns", "time_col", "time_unit", "acc_cols", "acc_unit", "gyro_cols", "gyro_unit")
+
+
+def _triple(flag: str, text: str) -> tuple[str, str, str]:
+    parts = [c.strip() for c in text.split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"{flag} needs three comma-separated column names (x,y,z), got {text!r}")
+    return (parts[0], parts[1], parts[2])
+
+
+def build_load_options(args: argparse.Namespace) -> LoadOptions:
+    """Loader options from the column-mapping flags (``UsageError`` when inconsistent)."""
+    from hipflex.sensor.csv_io import column_preset
+    from hipflex.sensor.formats import AUTO, ColumnMap, LoadOptions, get_format
+
+    try:
+        fmt = get_format(args.format) if args.format != AUTO else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not any(getattr(args, f) is not None for f in _MAPPING_FLAGS):
+        return LoadOptions()
+    if fmt is not None and not fmt.column_mapping:
+        raise UsageError(f"column mapping options do not apply to --format {fmt.name}")
+    try:
+        cmap = column_preset(args.columns) if args.columns is not None else ColumnMap()
+        changes: dict[str, Any] = {}
+        if args.time_col is not None:
+            changes["time_col"] = args.time_col.strip()
+        if args.acc_cols is not None:
+            changes["acc_cols"] = _triple("--acc-cols", args.acc_cols)
+        if args.gyro_cols is not None:
+            none = args.gyro_cols.strip().lower() == "none"
+            changes["gyro_cols"] = None if none else _triple("--gyro-cols", args.gyro_cols)
+        for unit in ("time_unit", "acc_unit", "gyro_unit"):
+            if getattr(args, unit) is not None:
+                changes[unit] = getattr(args, unit)
+        return LoadOptions(columns=dataclasses.replace(cmap, **changes))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    """Analysis settings from the defaults and the flags given."""
+    from hipflex.dsp.types import Settings
+
+    changes: dict[str, float] = {}
+    if args.set_gap_s is not None:
+        changes["set_gap_s"] = args.set_gap_s
+    if args.min_rom_deg is not None:
+        changes["min_rom_deg"] = args.min_rom_deg
+        # Keep the diagnostic candidate threshold below a small --min-rom-deg.
+        default_candidate = Settings().candidate_deg
+        if args.min_rom_deg <= default_candidate:
+            changes["candidate_deg"] = 0.4 * args.min_rom_deg
+    try:
+        return Settings(**changes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar on stderr; yields ``advance(label)``.  A no-op unless enabled."""
+    if not enabled:
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("analysing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+        redirect_stdout=sys.stdout.isatty(),
+        redirect_stderr=True,
+    ) as bar:
+        task = bar.add_task("", total=total)
+
+        def advance(label: str) -> None:
+            bar.update(task, advance=1, description=label)
+
+        yield advance
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse every path in order; returns 0, or 2 if any file was bad input, or 1."""
+    options = build_load_options(args)
+    settings = build_settings(args)
+
+    from hipflex import __version__
+    from hipflex.dsp import analyze
+    from hipflex.sensor.formats import InputError, load_samples
+
+    debug = bool(getattr(args, "debug", False))
+    emit: Callable[[Analysis], None]
+    if args.json:
+
+        def emit(result: Analysis) -> None:
+            sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+            sys.stdout.flush()
+
+    else:
+        from hipflex.service.commands.report import print_analysis, stdout_console
+
+        console = stdout_console()
+
+        def emit(result: Analysis) -> None:
+            print_analysis(console, result)
+
+    status = 0
+    paths: Sequence[str] = args.paths
+    with _progress(bool(args.progress) and sys.stderr.isatty(), len(paths)) as advance:
+        for path in paths:
+            try:
+                samples = load_samples(path, args.format, options)
+                result = analyze(samples, settings, source=path)
+                result = dataclasses.replace(result, source=path, version=__version__)
+                emit(result)
+            except BrokenPipeError:
+                raise
+            except InputError as exc:
+                print(f"hipflex: {_one_line(exc)}", file=sys.stderr)
+                status = 2
+            except ValueError as exc:  # the core rejects what it cannot analyse
+                if debug:
+                    traceback.print_exc()
+                print(f"hipflex: {path}: {_one_line(exc)}", file=sys.stderr)
+                status = 2
+            except Exception as exc:
+                if debug:
+                    traceback.print_exc()
+                hint = "" if debug else " (run with --debug to see the traceback)"
+                print(
+                    f"hipflex: {path}: unexpected error: {type(exc).__name__}: {_one_line(exc)}{hint}",
+                    file=sys.stderr,
+                )
+                status = max(status, 1)
+            advance(path)
+    return status
+
+
+COMMAND = Command(
+    name="analyze",
+    help="count reps and measure them in recorded files",
+    description="Analyse recordings: one result per PATH, in order (a table, or JSON Lines with --json).",
+    add_arguments=add_arguments,
+    run=run,
+    epilog=EPILOG,
+)

@@ -1,0 +1,122 @@
+"""Readable rich tables for an :class:`~hipflex.dsp.types.Analysis` (``hipflex analyze`` without ``--json``).
+
+Imported only when tables are printed; other commands (``demo``) may reuse it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from hipflex.dsp.types import Analysis, RepSet
+
+__all__ = ["print_analysis", "quality_line", "stdout_console", "summary_line"]
+
+
+def stdout_console() -> Console:
+    """A console on stdout: the terminal's width, or 120 columns when stdout is a file or a pipe."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(width=120, highlight=False)
+
+
+def _f(x: float | None, nd: int = 1) -> str:
+    if x is None or x != x:  # None or NaN
+        return "-"
+    return f"{x:.{nd}f}"
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if v == v]
+    return sum(finite) / len(finite) if finite else None
+
+
+def summary_line(result: Analysis) -> str:
+    """``path: 100 Hz, 93.2 s, gyro+acc; 50 reps in 5 sets``."""
+    sets = len(result.sets)
+    return (
+        f"{result.source}: {result.sample_rate_hz:.4g} Hz, {result.duration_s:.1f} s, "
+        f"{result.quality.orientation}; {result.rep_count} rep{'s' if result.rep_count != 1 else ''} "
+        f"in {sets} set{'s' if sets != 1 else ''}"
+    )
+
+
+def quality_line(result: Analysis) -> str:
+    """Gaps, lost time, clipping, orientation model and calibration in one line."""
+    q = result.quality
+    calibrated = "not calibrated" if q.calibrated_at_s is None else f"calibrated at {q.calibrated_at_s:.2f} s"
+    parts = [
+        f"{q.gaps} gap{'s' if q.gaps != 1 else ''} ({q.lost_s:.2f} s lost)",
+        f"{q.clipped_samples} clipped samples",
+        f"orientation {q.orientation} ({q.angle_model})",
+        calibrated,
+    ]
+    if q.skipped_before_calibration_s > 0:
+        parts.append(f"{q.skipped_before_calibration_s:.1f} s skipped before calibration")
+    if q.rejections:
+        parts.append(f"{len(q.rejections)} rejected candidates")
+    return "quality: " + ", ".join(parts)
+
+
+def _sets_table(sets: Sequence[RepSet]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, title="sets", title_justify="left", pad_edge=False)
+    for name in ("set", "reps", "start s", "end s", "cadence rpm", "vel. loss %", "peak °", "ROM °",
+                 "peak °/s", "hold s"):  # fmt: skip
+        t.add_column(name, justify="right")
+    for s in sets:
+        t.add_row(
+            str(s.index + 1),
+            str(s.rep_count),
+            _f(s.start_s, 2),
+            _f(s.end_s, 2),
+            _f(s.cadence_rpm, 1),
+            _f(s.velocity_loss_pct, 1),
+            _f(_mean([r.peak_flexion_deg for r in s.reps])),
+            _f(_mean([r.rom_deg for r in s.reps])),
+            _f(_mean([r.peak_flexion_velocity_dps for r in s.reps]), 0),
+            _f(_mean([r.hold_s for r in s.reps]), 2),
+        )
+    return t
+
+
+def _reps_table(sets: Sequence[RepSet]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, title="reps", title_justify="left", pad_edge=False)
+    for name in ("set", "rep", "start s", "peak s", "end s", "peak °", "ROM °", "rise s", "peak °/s",
+                 "mean °/s", "hold s", "conf."):  # fmt: skip
+        t.add_column(name, justify="right")
+    for s in sets:
+        for r in s.reps:
+            t.add_row(
+                str(s.index + 1),
+                str(r.index + 1),
+                _f(r.start_s, 2),
+                _f(r.peak_s, 2),
+                _f(r.end_s, 2),
+                _f(r.peak_flexion_deg),
+                _f(r.rom_deg),
+                _f(r.flexion_time_s, 3),
+                _f(r.peak_flexion_velocity_dps, 0),
+                _f(r.mean_flexion_velocity_dps, 0),
+                _f(r.hold_s, 2),
+                _f(r.confidence, 2),
+            )
+    return t
+
+
+def print_analysis(console: Console, result: Analysis) -> None:
+    """Print the summary line, the sets and reps tables and the quality line.
+
+    Sets and reps are numbered from 1 here (the JSON ``index`` fields count from 0).
+    """
+    console.print(summary_line(result), style="bold", markup=False)
+    if result.sets:
+        console.print(_sets_table(result.sets))
+        console.print(_reps_table(result.sets))
+    else:
+        console.print("no reps found", markup=False)
+    console.print(quality_line(result), markup=False)
+    console.print()

@@ -1,0 +1,333 @@
+"""``hipflex`` command line, run as a real process (``python -m hipflex``) wherever it matters."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import hipflex
+from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.csv_io import write_csv
+from hipflex.service.cli import main
+
+T0 = 100.0
+N_REPS = 5
+
+
+def thigh_session(fs: float = 100.0, gyro: bool = True, seed: int = 0) -> ImuSamples:
+    """3 s of quiet standing, then five 70° hip-flexion reps (0.5 s up, 0.4 s hold, 0.5 s down).
+
+    Rigid pendulum, sensor 0.2 m below the hip on the front of the thigh; right-handed
+    sensor frame: x up the thigh, z forward, y towards the body's right.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 3.0 + N_REPS * 2.0 + 3.0, 1.0 / fs)
+    theta = np.zeros_like(t)
+    for k in range(N_REPS):
+        u = t - (3.0 + 2.0 * k)
+        up, down = np.clip(u / 0.5, 0, 1), np.clip((u - 0.9) / 0.5, 0, 1)
+        theta += np.radians(70.0) * ((1 - np.cos(np.pi * up)) - (1 - np.cos(np.pi * down))) / 2
+    w = np.gradient(theta, t)
+    dw = np.gradient(w, t)
+    r, g = 0.2, 9.80665
+    fx = r * (np.cos(theta) * dw - np.sin(theta) * w**2)  # world: x forward, z up
+    fz = r * (np.sin(theta) * dw + np.cos(theta) * w**2) + g
+    acc = np.column_stack([-np.sin(theta) * fx + np.cos(theta) * fz, 0 * t,
+                           np.cos(theta) * fx + np.sin(theta) * fz]) / g  # fmt: skip
+    acc += rng.normal(0, 0.005, acc.shape)
+    gyr = np.column_stack([0 * t, np.degrees(w), 0 * t]) + rng.normal(0, 0.3, acc.shape)
+    return ImuSamples(t + T0, acc, gyr if gyro else None)
+
+
+def cli(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
+    return subprocess.run(
+        [sys.executable, "-m", "hipflex", *args], cwd=cwd, text=True, timeout=300, **streams
+    )
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with good recordings (plain, acc-only, third-party layout) and the bad ones users try."""
+    d = tmp_path_factory.mktemp("cli")
+    s = thigh_session()
+    write_csv(d / "good.csv", s, comments=["synthetic: 5 reps of 70 degrees"])
+    write_csv(d / "acc_only.csv", thigh_session(gyro=False))
+
+    lines = (d / "good.csv").read_text().splitlines()
+    header_at = next(i for i, line in enumerate(lines) if line.startswith("time_s"))
+    body = lines[header_at + 1 :]
+    for i in (600, 601, 905):  # three lost samples inside reps 2 and 4
+        body[i] = body[i].split(",")[0] + ",,,,,,"
+    noisy = [*lines[: header_at + 1], *body[:400], "# marker: set starts", "", *body[400:], "# end"]
+    (d / "comments_nan.csv").write_text("\n".join(noisy) + "\n")
+
+    assert s.gyr_dps is not None
+    third = ["Index;T_ms;AX;AY;AZ;GX;GY;GZ;Battery"]
+    for i in range(len(s)):
+        vals = [s.time_s[i] * 1e3, *(s.acc_g[i] * 9.80665), *np.radians(s.gyr_dps[i])]
+        third.append(f"{i};" + ";".join(f"{v:.9f}" for v in vals) + ";97")
+    (d / "third.csv").write_text("\n".join(third) + "\n")
+
+    good_rows = body[:300]
+    header = "time_s,acc_x_g,acc_y_g,acc_z_g,gyro_x_dps,gyro_y_dps,gyro_z_dps"
+    bad = {
+        "empty.csv": "",
+        "header_only.csv": header + "\n",
+        "wrong_columns.csv": "t,ax,ay,az\n0,0,0,1\n0.01,0,0,1\n",
+        "text_in_numbers.csv": "\n".join([header, *good_rows[:5], "100.05,0.1,zero,1,0,0,0", *good_rows[6:]]),
+        "backwards.csv": "\n".join([header, *reversed(good_rows)]),
+        "two_samples.csv": "\n".join([header, *good_rows[:2]]),
+    }
+    for name, text in bad.items():
+        (d / name).write_text(text)
+    (d / "a_folder").mkdir()
+    return d
+
+
+BAD_INPUTS = {
+    "empty.csv": "file is empty",
+    "header_only.csv": "no data rows",
+    "wrong_columns.csv": "missing column(s) time_s",
+    "text_in_numbers.csv": "line 7, column 'acc_y_g': 'zero' is not a number",
+    "backwards.csv": "line 3: time goes backwards",
+    "two_samples.csv": "too short",
+    "a_folder": "is a directory",
+    "missing.csv": "no such file",
+}
+
+
+# ------------------------------------------------------------------ basics
+
+
+def test_version(tmp_path: Path) -> None:
+    out = cli("--version", cwd=tmp_path)
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"hipflex {hipflex.__version__}"
+
+
+def test_no_command_is_a_usage_error(tmp_path: Path) -> None:
+    out = cli(cwd=tmp_path)
+    assert out.returncode == 2
+    assert "usage: hipflex" in out.stderr
+
+
+def test_analyze_help_documents_the_column_mapping(tmp_path: Path) -> None:
+    out = cli("analyze", "--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for flag in ("--json", "--format", "--columns", "--time-col", "--acc-cols", "--acc-unit", "--gyro-unit"):
+        assert flag in out.stdout
+
+
+def test_help_imports_no_numerics() -> None:
+    code = "import sys; from hipflex.service.cli import build_parser; build_parser(); print(sorted(" \
+           "m for m in ('numpy', 'numba', 'rich', 'fastapi') if m in sys.modules))"  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["table", "json"])
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line_naming_the_file(work: Path, name: str, json_flag: list[str]) -> None:
+    out = cli("analyze", *json_flag, name, cwd=work)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    assert f"{name}: " in lines[0]
+    assert BAD_INPUTS[name] in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_good_files_still_analysed_in_order_around_bad_ones(work: Path) -> None:
+    out = cli(
+        "analyze", "--json", "good.csv", "empty.csv", "acc_only.csv", "missing.csv", "good.csv", cwd=work
+    )
+    assert out.returncode == 2
+    docs = json_lines(out.stdout)
+    assert [d["source"] for d in docs] == ["good.csv", "acc_only.csv", "good.csv"]
+    errors = out.stderr.splitlines()
+    assert len(errors) == 2
+    assert "empty.csv: file is empty" in errors[0] and "missing.csv: no such file" in errors[1]
+    assert "Traceback" not in out.stderr
+
+
+def test_settings_errors_are_usage_errors(work: Path) -> None:
+    out = cli("analyze", "--min-rom-deg", "-3", "good.csv", cwd=work)
+    assert out.returncode == 2
+    assert "min_rom_deg must be a positive number" in out.stderr and "Traceback" not in out.stderr
+    out = cli("analyze", "--format", "nope", "good.csv", cwd=work)
+    assert out.returncode == 2 and "unknown format 'nope'" in out.stderr
+    out = cli("analyze", "--acc-cols", "AX,AY", "good.csv", cwd=work)
+    assert out.returncode == 2 and "--acc-cols needs three comma-separated column names" in out.stderr
+    out = cli("analyze", "--columns", "nope", "good.csv", cwd=work)
+    assert out.returncode == 2 and "unknown column preset 'nope'" in out.stderr
+
+
+# ------------------------------------------------------------------ results
+
+
+def test_json_result_follows_the_contract(work: Path) -> None:
+    out = cli("analyze", "--json", "good.csv", cwd=work)
+    assert out.returncode == 0, out.stderr
+    (doc,) = json_lines(out.stdout)
+    assert doc["schema"] == "hipflex.analysis/1"
+    assert doc["hipflex_version"] == hipflex.__version__
+    assert doc["source"] == "good.csv"
+    assert doc["settings"]["min_rom_deg"] == 20.0 and doc["settings"]["set_gap_s"] == 8.0
+    assert doc["sample_rate_hz"] == pytest.approx(100.0)
+    assert doc["sensor"] == {"gyro": True}
+    assert doc["quality"]["orientation"] == "gyro+acc"
+    assert doc["rep_count"] == N_REPS
+    assert len(doc["sets"]) == 1
+    reps = doc["sets"][0]["reps"]
+    assert [r["index"] for r in reps] == list(range(N_REPS))
+    peaks = [r["peak_s"] for r in reps]  # the input's own time base, not shifted to zero
+    assert all(T0 + 3.0 + 2.0 * k < p < T0 + 3.0 + 2.0 * k + 1.0 for k, p in enumerate(peaks))
+
+
+def test_settings_flags_are_used_and_reported(work: Path) -> None:
+    out = cli("analyze", "--json", "--min-rom-deg", "5", "--set-gap-s", "1.5", "good.csv", cwd=work)
+    assert out.returncode == 0, out.stderr
+    (doc,) = json_lines(out.stdout)
+    assert doc["settings"]["min_rom_deg"] == 5.0 and doc["settings"]["set_gap_s"] == 1.5
+    assert doc["settings"]["candidate_deg"] < 5.0
+    out = cli("analyze", "--json", "--min-rom-deg", "80", "good.csv", cwd=work)
+    assert json_lines(out.stdout)[0]["rep_count"] == 0  # the reps rise 70°
+
+
+def test_comments_and_dropouts(work: Path) -> None:
+    out = cli("analyze", "--json", "comments_nan.csv", cwd=work)
+    assert out.returncode == 0, out.stderr
+    (doc,) = json_lines(out.stdout)
+    assert doc["rep_count"] == N_REPS
+    assert doc["duration_s"] == pytest.approx(15.99, abs=0.02)
+    assert doc["quality"]["lost_s"] > 0
+
+
+def test_column_mapping_matches_the_plain_file(work: Path) -> None:
+    plain = json_lines(cli("analyze", "--json", "good.csv", cwd=work).stdout)[0]
+    out = cli("analyze", "--json", "third.csv", "--time-col", "T_ms", "--time-unit", "ms",
+              "--acc-cols", "AX,AY,AZ", "--acc-unit", "m/s2", "--gyro-cols", "GX,GY,GZ",
+              "--gyro-unit", "rad/s", cwd=work)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (mapped,) = json_lines(out.stdout)
+    assert mapped["source"] == "third.csv"
+    assert mapped["sensor"] == {"gyro": True}
+    assert mapped["rep_count"] == plain["rep_count"] == N_REPS
+    for a, b in zip(mapped["sets"][0]["reps"], plain["sets"][0]["reps"], strict=True):
+        assert a["peak_s"] == pytest.approx(b["peak_s"], abs=1e-3)
+        assert a["peak_flexion_deg"] == pytest.approx(b["peak_flexion_deg"], abs=0.2)
+
+
+def test_column_mapping_problems_name_the_file(work: Path) -> None:
+    out = cli("analyze", "third.csv", "--time-col", "T_ms", "--acc-cols", "AX,AY,AQ", cwd=work)
+    assert out.returncode == 2
+    (line,) = out.stderr.splitlines()
+    assert "third.csv: unknown column(s) AQ (--acc-cols); found: Index,T_ms,AX,AY,AZ,GX,GY,GZ,Battery" in line
+    out = cli("analyze", "third.csv", "--time-col", "T_ms", "--acc-cols", "AX,AY,AZ", cwd=work)
+    assert out.returncode == 2
+    assert "looks like m/s^2, not g (use --acc-unit m/s2" in out.stderr
+
+
+def test_readable_table(work: Path) -> None:
+    out = cli("analyze", "good.csv", "acc_only.csv", cwd=work)
+    assert out.returncode == 0, out.stderr
+    assert "good.csv: 100 Hz, 16.0 s, gyro+acc; 5 reps in 1 set" in out.stdout
+    assert "acc_only.csv: 100 Hz, 16.0 s, acc-only;" in out.stdout
+    assert "cadence rpm" in out.stdout and "peak °/s" in out.stdout
+    assert out.stdout.count("quality: ") == 2
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(work: Path) -> None:
+    out = cli("analyze", "--json", "--progress", "good.csv", "acc_only.csv", cwd=work)
+    assert out.returncode == 0
+    assert out.stderr == ""
+    assert [d["source"] for d in json_lines(out.stdout)] == ["good.csv", "acc_only.csv"]
+
+
+def test_progress_on_a_terminal_keeps_results_on_stdout(work: Path) -> None:
+    leader, follower = pty.openpty()
+    try:
+        out = cli("analyze", "--json", "--progress", "good.csv", "empty.csv", "acc_only.csv", cwd=work,
+                  stderr=follower, env={**os.environ, "TERM": "xterm"})  # fmt: skip
+    finally:
+        os.close(follower)
+    chunks = []
+    try:
+        while data := os.read(leader, 65536):
+            chunks.append(data)
+    except OSError:  # EIO once the pty is drained
+        pass
+    os.close(leader)
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert out.returncode == 2
+    assert [d["source"] for d in json_lines(out.stdout)] == ["good.csv", "acc_only.csv"]
+    assert "empty.csv: file is empty" in terminal
+
+
+def test_no_web_or_ble_stack_on_the_analyze_path(work: Path) -> None:
+    code = ("import sys; from hipflex.service.cli import main; rc = main(['analyze', '--json', 'good.csv']); "
+            "print(rc, sorted(m for m in ('fastapi', 'uvicorn', 'bleak') if m in sys.modules), "
+            "file=sys.stderr)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=work, capture_output=True, text=True, timeout=300)
+    assert out.stderr.strip().splitlines()[-1] == "0 []"
+
+
+# ------------------------------------------------------------------ unexpected errors (in process)
+
+
+def test_unexpected_error_is_one_line_with_a_debug_hint(
+    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hipflex.sensor.formats as formats
+
+    def broken(*args: object, **kw: object) -> ImuSamples:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(formats, "load_samples", broken)
+    monkeypatch.chdir(work)
+    assert main(["analyze", "good.csv"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "hipflex: good.csv: unexpected error: RuntimeError: boom second line "
+        "(run with --debug to see the traceback)"
+    ]
+    assert main(["--debug", "analyze", "good.csv"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+    assert main(["analyze", "--debug", "good.csv"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ third-party data
+
+
+@pytest.mark.shared_data
+def test_eurobench_preset_and_explicit_flags_agree(shared_data: Path, tmp_path: Path) -> None:
+    path = shared_data / "eurobench_bench_sit_to_stand" / "input" / "subject_01_5sts_chair_raw_01.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    explicit = cli("analyze", str(path), "--json", "--format", "csv", "--time-col", "time",
+                   "--acc-cols", "Ax3,Ay3,Az3", "--acc-unit", "m/s2", "--gyro-cols", "Gx3,Gy3,Gz3",
+                   "--gyro-unit", "dps", cwd=tmp_path)  # fmt: skip
+    preset = cli("analyze", str(path), "--json", "--columns", "eurobench:3", cwd=tmp_path)
+    assert explicit.returncode == 0, explicit.stderr
+    assert preset.stdout == explicit.stdout
+    (doc,) = json_lines(preset.stdout)
+    assert doc["sample_rate_hz"] == pytest.approx(128, rel=0.02)
+    assert doc["sensor"] == {"gyro": True}
