@@ -173,8 +173,8 @@ class Settings:
     tilt_tau_s: float = 2.0
     history_s: float = 60.0
     gyro_bias_tau_s: float = 10.0
-    pendulum_jerk_rad_s3: float = 300.0
-    pendulum_acc_noise_g: float = 0.05
+    pendulum_jerk_rad_s3: float = 100.0
+    pendulum_acc_noise_g: float = 0.03
     max_learn_s: float = 120.0
 
     def __post_init__(self) -> None:
