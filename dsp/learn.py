@@ -130,17 +130,21 @@ def _window_score(
     """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable."""
     m = np.zeros(6)
     cnt = 0
+    last_t = math.nan
     for i in range(j0, k + 1):
+        # Rows with NaN values are dropouts: skipped, but the time since the
+        # last valid row must stay within the allowed gap.
+        if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
+            continue
+        if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
+            continue
+        if not math.isnan(last_t) and t[i] - last_t > max_gap_s:
+            return math.inf
+        last_t = t[i]
         for c in range(3):
             m[c] += acc[i, c]
             if has_gyro:
                 m[3 + c] += gyr[i, c]
-        if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
-            return math.inf
-        if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
-            return math.inf
-        if i > j0 and t[i] - t[i - 1] > max_gap_s:
-            return math.inf
         cnt += 1
     if cnt < 10:
         return math.inf
@@ -150,6 +154,10 @@ def _window_score(
         return math.inf
     worst = 0.0
     for i in range(j0, k + 1):
+        if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
+            continue
+        if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
+            continue
         for c in range(3):
             d = abs(acc[i, c] - m[c]) / still_acc
             if d > worst:
@@ -235,12 +243,16 @@ def find_quiet_window(
     start = int(np.searchsorted(time_s, time_s[end] - win_s, side="right"))
     start = max(0, min(start, end))
     seg_a = acc_g[start : end + 1]
+    ok = ~np.isnan(seg_a).any(axis=1)
+    if gyr_dps is not None:
+        ok &= ~np.isnan(gyr_dps[start : end + 1]).any(axis=1)
+    seg_a = seg_a[ok]
     mean_a = seg_a.mean(axis=0)
     up = mean_a / np.linalg.norm(mean_a)
     bias = (
-        gyr_dps[start : end + 1].mean(axis=0) if gyr_dps is not None else np.zeros(3, dtype=np.float64)
+        gyr_dps[start : end + 1][ok].mean(axis=0) if gyr_dps is not None else np.zeros(3, dtype=np.float64)
     )
-    dts = np.diff(time_s[start : end + 1])
+    dts = np.diff(time_s[start : end + 1][ok])
     period = float(np.median(dts))
     gravity = float(np.linalg.norm(mean_a))
     return Calibration(start, end, up, np.ascontiguousarray(bias, dtype=np.float64), period, quiet, gravity)
@@ -265,7 +277,7 @@ def new_lock_state(
     """
     ls = np.zeros(L_N)
     ls[L_SCANNED] = cal.end_row + 1
-    ls[L_LP : L_LP + 3] = acc_g[cal.start_row : cal.end_row + 1].mean(axis=0)
+    ls[L_LP : L_LP + 3] = np.nanmean(acc_g[cal.start_row : cal.end_row + 1], axis=0)
     ls[L_SLOW : L_SLOW + 3] = ls[L_LP : L_LP + 3]
     ls[L_LOCK_ROW] = -1
     ls[L_MAX_ROW] = -1
