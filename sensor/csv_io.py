@@ -79,7 +79,11 @@ def _eurobench(arg: str) -> ColumnMap:
     return ColumnMap(
         time_col="time",
         acc_cols=(f"Ax{imu}", f"Ay{imu}", f"Az{imu}"),
-        gyro_cols=(f"Gx{imu}", f"Gy{imu}", f"Gz{imu}"),
+        # These files' gyro z axis is mirrored relative to the accelerometer:
+        # rotating the sitting gravity vector by the integrated gyro matches the
+        # standing accelerometer within 1-3 deg only with z negated (41-79 deg
+        # off otherwise), so the preset negates it.
+        gyro_cols=(f"Gx{imu}", f"Gy{imu}", f"-Gz{imu}"),
         time_unit="s",
         acc_unit="m/s2",
         gyro_unit="dps",
@@ -95,7 +99,7 @@ def _plain(arg: str) -> ColumnMap:
 #: Named column mappings for ``--columns NAME[:ARG]``.
 COLUMN_PRESETS: dict[str, ColumnPreset] = {
     "eurobench": ColumnPreset(
-        "Eurobench BENCH CSV (time in s, Ax/Ay/Az m/s^2, Gx/Gy/Gz deg/s); ':N' picks IMU N: "
+        "Eurobench BENCH CSV (time in s, Ax/Ay/Az m/s^2, Gx/Gy/-Gz deg/s); ':N' picks IMU N: "
         "1 foot, 2 shank, 3 thigh (default), 4 pelvis, 5 trunk",
         _eurobench,
     ),
@@ -343,7 +347,22 @@ def read_csv(path: str | Path) -> ImuSamples:
     return validate_samples(path, data[:, 0], data[:, 1:4], gyr, lines)
 
 
+def _sign(table: _Table, wanted: str) -> float:
+    """-1 for an axis named ``-NAME`` (negated) unless a column is literally called that."""
+    if wanted.startswith("-") and _find_exact(table, wanted) is None:
+        return -1.0
+    return 1.0
+
+
+def _find_exact(table: _Table, wanted: str) -> int | None:
+    names = table.names
+    exact = [i for i, n in enumerate(names) if n == _clean_name(wanted)]
+    return exact[0] if len(exact) == 1 else None
+
+
 def _find(table: _Table, wanted: str) -> int | None:
+    if wanted.startswith("-") and len(wanted) > 1 and _find_exact(table, wanted) is None:
+        wanted = wanted[1:]  # "-Gz3": the column Gz3, negated (see _sign)
     names = table.names
     exact = [i for i, n in enumerate(names) if n == _clean_name(wanted)]
     if len(exact) > 1:
@@ -389,7 +408,9 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
         if absent:
             raise _header_problem(table, f"unknown column(s) {','.join(absent)} ({flag})")
     cols = [i for n in columns.names if (i := _find(table, n)) is not None]
+    signs = np.array([_sign(table, n) for n in columns.names])
     data, lines = _parse(table, cols, strict=False)
+    data = data * signs
     t = data[:, 0] * TIME_UNITS[columns.time_unit]
     acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
     gyr = None if columns.gyro_cols is None else data[:, 4:7] * GYRO_UNITS[columns.gyro_unit]

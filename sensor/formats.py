@@ -126,7 +126,8 @@ class ColumnMap:
     Notes
     -----
     Names match exactly after stripping spaces and quotes, or else
-    case-insensitively when that is unambiguous.  Other columns are ignored.
+    case-insensitively when that is unambiguous.  A name written ``-NAME``
+    reads column ``NAME`` negated (for sensors whose axes are mirrored).  Other columns are ignored.
     Unit spellings such as ``m/s^2`` and ``deg/s`` are normalised.
     """
 

@@ -28,7 +28,7 @@ examples:
   hipflex analyze session.csv
   hipflex analyze --json a.csv b.csv > results.jsonl
   hipflex analyze trial.csv --time-col time --acc-cols Ax3,Ay3,Az3 --acc-unit m/s2 \\
-      --gyro-cols Gx3,Gy3,Gz3 --gyro-unit dps
+      --gyro-cols Gx3,Gy3,-Gz3 --gyro-unit dps
   hipflex analyze trial.csv --columns eurobench:3
 
 exit status: 0 all files analysed, 2 bad usage or at least one bad input file

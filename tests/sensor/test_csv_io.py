@@ -340,7 +340,7 @@ def test_presets() -> None:
     thigh = column_preset("eurobench:3")
     assert thigh == column_preset("eurobench")
     assert thigh.time_col == "time" and thigh.acc_cols == ("Ax3", "Ay3", "Az3")
-    assert thigh.gyro_cols == ("Gx3", "Gy3", "Gz3") and thigh.acc_unit == "m/s2" and thigh.gyro_unit == "dps"
+    assert thigh.gyro_cols == ("Gx3", "Gy3", "-Gz3") and thigh.acc_unit == "m/s2" and thigh.gyro_unit == "dps"
     assert column_preset("hipflex").gyro_cols == PLAIN_GYRO
     assert column_preset("hipflex:acc").gyro_cols is None
     with pytest.raises(ValueError, match="unknown column preset 'nope'"):
@@ -400,10 +400,22 @@ def test_eurobench_thigh_imu_reads_through_the_preset(shared_data: Path) -> None
         pytest.skip(f"{path} not found")
     s = load_samples(path, options=LoadOptions(columns=column_preset("eurobench:3")))
     explicit = ColumnMap(time_col="time", acc_cols=("Ax3", "Ay3", "Az3"), acc_unit="m/s2",
-                         gyro_cols=("Gx3", "Gy3", "Gz3"), gyro_unit="dps")  # fmt: skip
+                         gyro_cols=("Gx3", "Gy3", "-Gz3"), gyro_unit="dps")  # fmt: skip
     same = load_samples(path, "csv", LoadOptions(columns=explicit))
     np.testing.assert_array_equal(s.acc_g, same.acc_g)
     assert s.gyr_dps is not None
     assert 1.0 / np.median(np.diff(s.time_s)) == pytest.approx(128, rel=0.02)
     assert 14 < s.time_s[-1] - s.time_s[0] < 20
     assert np.median(np.linalg.norm(s.acc_g, axis=1)) == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_minus_prefix_negates_a_mapped_axis(tmp_path: Path) -> None:
+    path = tmp_path / "mirrored.csv"
+    t = np.arange(0, 3, 0.01)
+    rows = "\n".join(f"{x:.2f},0,0,1,1.5,-2.5,3.5" for x in t)
+    path.write_text("time,ax,ay,az,gx,gy,gz\n" + rows + "\n")
+    cols = ColumnMap(time_col="time", acc_cols=("ax", "ay", "-az"), gyro_cols=("-gx", "gy", "-gz"))
+    s = load_samples(path, "csv", LoadOptions(columns=cols))
+    assert s.gyr_dps is not None
+    np.testing.assert_array_equal(s.acc_g[0], [0.0, 0.0, -1.0])
+    np.testing.assert_array_equal(s.gyr_dps[0], [-1.5, -2.5, -3.5])

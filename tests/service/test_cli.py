@@ -323,7 +323,7 @@ def test_eurobench_preset_and_explicit_flags_agree(shared_data: Path, tmp_path: 
     if not path.is_file():
         pytest.skip(f"{path} not found")
     explicit = cli("analyze", str(path), "--json", "--format", "csv", "--time-col", "time",
-                   "--acc-cols", "Ax3,Ay3,Az3", "--acc-unit", "m/s2", "--gyro-cols", "Gx3,Gy3,Gz3",
+                   "--acc-cols", "Ax3,Ay3,Az3", "--acc-unit", "m/s2", "--gyro-cols", "Gx3,Gy3,-Gz3",
                    "--gyro-unit", "dps", cwd=tmp_path)  # fmt: skip
     preset = cli("analyze", str(path), "--json", "--columns", "eurobench:3", cwd=tmp_path)
     assert explicit.returncode == 0, explicit.stderr
