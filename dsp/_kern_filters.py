@@ -334,3 +334,19 @@ def _pendulum_step(
     fs[F_P + 8] = n22
     sig = math.sqrt(n00) if n00 > 0.0 else 0.0
     return x0 * RAD, x1 * RAD, sig * RAD
+
+
+@njit
+def _pendulum_reanchor(fs: np.ndarray) -> None:
+    """After a long gap: forget the rate and acceleration, and most of the angle.
+
+    Coasting on the pre-gap motion would invent a swing; the measurements
+    after the gap re-anchor the angle within a few samples.
+    """
+    fs[F_X + 1] = 0.0
+    fs[F_X + 2] = 0.0
+    for i in range(9):
+        fs[F_P + i] = 0.0
+    fs[F_P] = (30.0 / RAD) ** 2
+    fs[F_P + 4] = (50.0 / RAD) ** 2
+    fs[F_P + 8] = 100.0

@@ -88,13 +88,17 @@ def _cross_time(hist: np.ndarray, cap: int, i: int, level: float) -> float:
 
 @njit
 def _parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
-    """Offset (samples, |d| <= 0.5) and value of the vertex through three samples."""
+    """Offset (samples, |d| <= 0.5) and value of the parabola through three samples.
+
+    The offset is the vertex clamped to half a sample either side; the value
+    is the parabola at that offset (the vertex value when it is inside).
+    """
     den = y0 - 2.0 * y1 + y2
     if den >= 0.0:
         return 0.0, y1
     d = 0.5 * (y0 - y2) / den
     d = min(max(d, -0.5), 0.5)
-    return d, y1 - 0.25 * (y0 - y2) * d
+    return d, y1 + 0.5 * (y2 - y0) * d + 0.5 * den * d * d
 
 
 @njit

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit
-from hipflex.dsp._kern_filters import _pendulum_step, _tilt_step
+from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
 from hipflex.dsp._kern_reps import _detect, _interrupt
 from hipflex.dsp._layout import (
     EV_GAP,
@@ -76,30 +76,25 @@ def _at_range(v: float, range_g: float) -> bool:
 
 @njit
 def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> bool:
-    """Count clipped samples; True if this row is clipped on any axis.
+    """Count clipped rows; True if this row is clipped on any axis.
 
     With a known range a value at full scale is clipped.  Without one, a
     value sitting at a standard range (2/4/8/16 g) on two consecutive rows is
-    a saturation plateau; both rows count.
+    a saturation plateau, and the plateau's first row counts too.  Each row
+    counts once however many axes are clipped.
     """
     rng = prm[P_ACC_RANGE]
     any_clip = False
     for c in range(3):
         v = ax if c == 0 else (ay if c == 1 else az)
-        flag = 0
-        if _at_range(v, rng):
-            if rng > 0.0:
-                flag = 1
-            elif abs(v - fs[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL:
-                flag = 1
-                if ist[I_PREV_CLIP + c] == 0:
-                    ist[I_CLIPPED] += 1  # the plateau's first row
-        if flag == 1:
+        if _at_range(v, rng) and (rng > 0.0 or abs(v - fs[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL):
             any_clip = True
-        ist[I_PREV_CLIP + c] = flag
         fs[F_PREV_RAW + c] = v
     if any_clip:
         ist[I_CLIPPED] += 1
+        if rng <= 0.0 and ist[I_PREV_CLIP] == 0:
+            ist[I_CLIPPED] += 1  # the plateau's first row, not counted on its own
+    ist[I_PREV_CLIP] = 1 if any_clip else 0
     return any_clip
 
 
@@ -244,6 +239,8 @@ def _run_chunk(
                     # Too long to bridge: close what the detector holds, restart
                     # the timeline here and let the accelerometer re-anchor.
                     n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
+                    if not has_gyro:
+                        _pendulum_reanchor(fs)
                     fs[F_PREV_W] = 0.0
                     fs[F_PREV_W + 1] = 0.0
                     fs[F_PREV_W + 2] = 0.0

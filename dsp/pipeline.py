@@ -29,6 +29,8 @@ from hipflex.dsp.events import (
     SetEvent,
 )
 from hipflex.dsp.learn import (
+    L_LOCK_ROW,
+    L_SCANNED,
     Axes,
     Calibration,
     find_quiet_window,
@@ -253,8 +255,8 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     depend on rows, not on where chunks happened to end.
     """
     t, acc, gyr = state.buf_t, state.buf_acc, state.buf_gyr
-    if t.size == 0:
-        return state
+    if t.size == 0 or state.axes is not None:
+        return state  # nothing yet, or locked and waiting for the sign window
     cal = state.cal
     qstate = state.qstate.copy()
     lstate = None if state.lstate is None else state.lstate.copy()
@@ -329,12 +331,26 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     return _start_if_learned(settings, _learn(settings, state, force=False))
 
 
-def _start_if_learned(settings: Settings, state: StreamState) -> tuple[StreamState, list[Event]]:
-    """Once calibrated and locked, run the kernel over the buffer and switch to streaming."""
-    if state.axes is None or state.cal is None:
+def _start_if_learned(
+    settings: Settings, state: StreamState, at_end: bool = False
+) -> tuple[StreamState, list[Event]]:
+    """Once calibrated and locked, run the kernel over the buffer and switch to streaming.
+
+    Without a gyro the sign is confirmed over a fixed span after the lock
+    row, so streaming starts once that span is buffered (or the stream ends).
+    """
+    if state.axes is None or state.cal is None or state.lstate is None:
         return state, []
     cal = state.cal
-    axes = state.axes if state.has_gyro else _confirm_sign(settings, state, cal, state.axes)
+    axes = state.axes
+    if not state.has_gyro:
+        lock_row = int(state.lstate[L_LOCK_ROW])
+        if lock_row < 0:
+            lock_row = int(state.lstate[L_SCANNED]) - 1
+        stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
+        if stop >= state.buf_t.size and not at_end:
+            return state, []
+        axes = _confirm_sign(settings, state, cal, axes, stop)
     kern = _make_kernel(settings, state.has_gyro, cal, axes)
     state = dataclasses.replace(state, axes=axes)
     t = state.buf_t
@@ -350,16 +366,17 @@ def _start_if_learned(settings: Settings, state: StreamState) -> tuple[StreamSta
     return state, [CalibratedEvent(cal_t, cal.quiet), AngleBlock(t, theta), *events]
 
 
-def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes) -> Axes:
+def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> Axes:
     """Accelerometer only: make the thigh's larger excursions positive.
 
     The lock's sign comes from a low-passed accelerometer, which the offset
     term of a front-mounted sensor can mislead during fast swings; the
-    filter's angle over the whole buffer is a far more reliable witness.
+    filter's angle over buffer rows ``cal.start_row:stop`` is a far more
+    reliable witness.
     """
     kern = _make_kernel(settings, False, cal, axes)
     s = cal.start_row
-    t = state.buf_t[s:]
+    t = state.buf_t[s:stop]
     theta = np.full(t.shape[0], np.nan)
     ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
     done = 0
@@ -379,7 +396,7 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
     events: list[Event] = []
     if not state.running:
         state = _learn(settings, state, force=True)
-        state, events = _start_if_learned(settings, state)
+        state, events = _start_if_learned(settings, state, at_end=True)
     if state.kernel is not None:
         kern = state.kernel.copy()
         ev = np.zeros((8, L.EV_N))

@@ -150,6 +150,11 @@ class Settings:
     pendulum_acc_noise_g : float
         Accelerometer-only filter: measurement noise of the sagittal specific
         force, including unmodelled hip motion, g.
+    sign_confirm_s : float
+        Accelerometer only: the sign of the flexion axis is confirmed on the
+        filter's angle from calibration until this long after the lock (the
+        thigh's larger excursions are flexion), so the first reps of an
+        accelerometer-only session are reported up to this much later, s.
     max_learn_s : float
         Longest wait for a quiet window (from the first row) and then for the
         first excursion; after it the quietest window / the evidence so far is
@@ -175,6 +180,7 @@ class Settings:
     gyro_bias_tau_s: float = 10.0
     pendulum_jerk_rad_s3: float = 100.0
     pendulum_acc_noise_g: float = 0.03
+    sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0
 
     def __post_init__(self) -> None:
@@ -195,6 +201,7 @@ class Settings:
             "gyro_bias_tau_s": self.gyro_bias_tau_s,
             "pendulum_jerk_rad_s3": self.pendulum_jerk_rad_s3,
             "pendulum_acc_noise_g": self.pendulum_acc_noise_g,
+            "sign_confirm_s": self.sign_confirm_s,
             "max_learn_s": self.max_learn_s,
         }
         for name, value in positive.items():
@@ -204,6 +211,8 @@ class Settings:
             raise ValueError(f"setting onset_fraction must be in (0, 0.5), got {self.onset_fraction!r}")
         if self.candidate_deg >= self.min_rom_deg:
             raise ValueError("setting candidate_deg must be smaller than min_rom_deg")
+        if not (np.isfinite(self.sensor_offset_m) and abs(self.sensor_offset_m) <= 0.3):
+            raise ValueError(f"setting sensor_offset_m must be a finite offset within +-0.3 m, got {self.sensor_offset_m!r}")
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
 
