@@ -1,0 +1,371 @@
+"""Orientation kernels (``_tilt_step``, ``_pendulum_step``) against their twins in ``tests/naive.py``.
+
+The twins do the same arithmetic in a different order (scipy rotations,
+numpy matrix products), so kernel and twin agree to rounding: states are
+compared slot by slot with ``rtol=1e-9`` (``atol=1e-12`` for slots that pass
+through zero).  Rows with NaN never reach these kernels: ``_run_chunk`` skips
+them (tested in ``test_kern_run.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import naive
+import numpy as np
+import pytest
+from kit import assert_slots_close
+from scipy.spatial.transform import Rotation
+
+from hipflex.dsp import _kern_filters as kf
+from hipflex.dsp import _layout as L
+from hipflex.dsp._kern_filters import _pendulum_step, _tilt_step
+
+G0 = 9.80665
+
+
+def _frame(seed: int) -> np.ndarray:
+    """A random sensor mounting: columns u, w, a = w x u."""
+    m = Rotation.random(rng=np.random.default_rng(seed)).as_matrix()
+    m[:, 2] = np.cross(m[:, 1], m[:, 0])
+    return m
+
+
+def _tilt_arrays(frame: np.ndarray, lever_m: float = 0.22) -> tuple[np.ndarray, np.ndarray]:
+    prm = np.zeros(L.P_N)
+    prm[L.P_U : L.P_U + 3] = frame[:, 0]
+    prm[L.P_W : L.P_W + 3] = frame[:, 1]
+    prm[L.P_A : L.P_A + 3] = frame[:, 2]
+    prm[L.P_LEVER_M] = lever_m
+    prm[L.P_TILT_TAU] = 2.0
+    prm[L.P_STILL_GYR] = 6.0
+    prm[L.P_BIAS_TAU] = 10.0
+    prm[L.P_G_CAL] = 1.0
+    fs = np.zeros(L.F_N)
+    fs[L.F_UP : L.F_UP + 3] = frame[:, 0]
+    return prm, fs
+
+
+def _run_tilt(step, prm, fs, acc, gyr, dt, clipped):
+    """Feed rows through a tilt step function; return (theta, rate) per row."""
+    out = np.empty((acc.shape[0], 2))
+    for i in range(acc.shape[0]):
+        out[i] = step(prm, fs, *acc[i], *gyr[i], float(dt[i]), bool(clipped[i]))
+    return out
+
+
+def _both_tilt(prm, fs, acc, gyr, dt, clipped):
+    fs_k, fs_t = fs.copy(), fs.copy()
+    out_k = _run_tilt(_tilt_step, prm, fs_k, acc, gyr, dt, clipped)
+    out_t = _run_tilt(naive.tilt_step, prm, fs_t, acc, gyr, dt, clipped)
+    return out_k, fs_k, out_t, fs_t
+
+
+# ---------------------------------------------------------------------------
+# gyro tilt filter
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tilt_static_sensor_stays_at_standing(seed: int) -> None:
+    frame = _frame(seed)
+    prm, fs = _tilt_arrays(frame)
+    bias = np.array([0.7, -1.2, 0.4])
+    fs[L.F_BIAS : L.F_BIAS + 3] = bias
+    n = 300
+    acc = np.tile(frame[:, 0], (n, 1))
+    gyr = np.tile(bias, (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, 0.01), np.zeros(n, bool))
+    np.testing.assert_allclose(out_k, 0.0, atol=1e-9)
+    np.testing.assert_allclose(out_t, 0.0, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+    # At rest long enough for bias learning, which keeps the (correct) bias.
+    assert fs_k[L.F_REST_S] == pytest.approx(n * 0.01)
+    np.testing.assert_allclose(fs_k[L.F_BIAS : L.F_BIAS + 3], bias, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_tilt_pure_rotation_about_flexion_axis_integrates_exactly(seed: int) -> None:
+    # The thigh already swings at a steady 200 deg/s; the accelerometer reads
+    # gravity plus the centripetal term the filter removes, so the correction
+    # target equals the gyro prediction and theta is exactly rate * time.
+    frame = _frame(seed)
+    prm, fs = _tilt_arrays(frame, lever_m=0.22)
+    rate = 200.0
+    omega = np.deg2rad(rate)
+    fs[L.F_PREV_W : L.F_PREV_W + 3] = omega * frame[:, 2]
+    fs[L.F_PREV_OA] = omega
+    n, dt = 100, 0.004
+    theta = np.deg2rad(rate * dt * np.arange(1, n + 1))
+    fu = np.cos(theta) + 0.22 * omega**2 / G0
+    fw = np.sin(theta)
+    acc = np.outer(fu, frame[:, 0]) + np.outer(fw, frame[:, 1])
+    gyr = np.tile(rate * frame[:, 2], (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    np.testing.assert_allclose(out_k[:, 0], np.rad2deg(theta), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(out_k[:, 1], rate, rtol=1e-12)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+@pytest.mark.parametrize("step", [_tilt_step, naive.tilt_step])
+def test_tilt_accelerometer_scale_error_is_not_motion(step) -> None:
+    # The accelerometer reads 1.04 g standing; calibration measured that.
+    # Gravity is then exactly "up", |f| is 1 calibrated g, and the thigh is at rest.
+    frame = _frame(8)
+    prm, fs = _tilt_arrays(frame)
+    prm[L.P_G_CAL] = 1.04
+    n = 100
+    acc = np.tile(1.04 * frame[:, 0], (n, 1))
+    out = _run_tilt(step, prm, fs, acc, np.zeros((n, 3)), np.full(n, 0.01), np.zeros(n, bool))
+    np.testing.assert_allclose(out, 0.0, atol=1e-9)
+    assert fs[L.F_REST_S] == pytest.approx(n * 0.01)
+
+
+def test_tilt_rotation_about_another_axis_is_not_flexion() -> None:
+    # Rotating about the thigh's long axis (u) leaves "up" along u: no flexion.
+    frame = _frame(5)
+    prm, fs = _tilt_arrays(frame)
+    n = 50
+    acc = np.tile(frame[:, 0], (n, 1))
+    gyr = np.tile(90.0 * frame[:, 0], (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, 0.01), np.zeros(n, bool))
+    np.testing.assert_allclose(out_k, 0.0, atol=1e-9)
+    np.testing.assert_allclose(out_t, out_k, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tilt_matches_twin_on_random_rows(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    frame = _frame(seed)
+    prm, fs = _tilt_arrays(frame, lever_m=rng.uniform(0.1, 0.3))
+    prm[L.P_G_CAL] = rng.uniform(0.95, 1.05)  # accelerometer scale error learned at calibration
+    fs[L.F_UP : L.F_UP + 3] = frame[:, 0] + rng.normal(0, 0.05, 3)
+    fs[L.F_UP : L.F_UP + 3] /= np.linalg.norm(fs[L.F_UP : L.F_UP + 3])
+    fs[L.F_BIAS : L.F_BIAS + 3] = rng.normal(0, 1, 3)
+    if seed % 2:
+        fs[L.F_FAST_S] = 0.3  # re-anchoring after a long gap
+    n = 400
+    # Alternate moving and quiet stretches so the rest counter and bias learning engage.
+    moving = (np.arange(n) // 80) % 2 == 0
+    theta = np.cumsum(np.where(moving, rng.normal(0, 0.05, n), 0.0))
+    acc = np.outer(np.cos(theta), frame[:, 0]) + np.outer(np.sin(theta), frame[:, 1])
+    acc += rng.normal(0, 0.01, acc.shape) + np.where(moving, rng.normal(0, 0.2, n), 0.0)[:, None]
+    gyr = rng.normal(0, 1.0, (n, 3)) + fs[L.F_BIAS : L.F_BIAS + 3]
+    gyr += np.where(moving, rng.normal(0, 150.0, n), 0.0)[:, None] * frame[:, 2]
+    dt = rng.uniform(0.005, 0.04, n)
+    clipped = rng.random(n) < 0.05
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, dt, clipped)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+    assert fs_k[L.F_BIAS] != fs[L.F_BIAS]  # bias learning did run
+
+
+def test_tilt_fast_reanchoring_pulls_up_to_gravity() -> None:
+    frame = _frame(6)
+    prm, fs = _tilt_arrays(frame)
+    # The filter believes the thigh is flexed 40 deg; the sensor is standing still.
+    th0 = np.deg2rad(40.0)
+    fs[L.F_UP : L.F_UP + 3] = np.cos(th0) * frame[:, 0] + np.sin(th0) * frame[:, 1]
+    dt = 0.01
+    n = round(3 * kf._FAST_TAU_S / dt)  # three fast time constants
+    acc = np.tile(frame[:, 0], (n, 1))
+    gyr = np.zeros((n, 3))
+    slow = _run_tilt(_tilt_step, prm, fs.copy(), acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    fs[L.F_FAST_S] = n * dt
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    assert abs(out_k[-1, 0]) < 40.0 * math.exp(-2.0) < slow[-1, 0]
+    assert fs_k[L.F_FAST_S] == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_tilt_learns_gyro_bias_at_rest() -> None:
+    frame = _frame(7)
+    prm, fs = _tilt_arrays(frame)
+    true_bias = np.array([2.0, -1.5, 1.0])  # within still_gyr_dps of the (zero) bias estimate
+    n, dt = 6000, 0.01  # 60 s = 6 bias time constants
+    acc = np.tile(frame[:, 0], (n, 1))
+    gyr = np.tile(true_bias, (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    np.testing.assert_allclose(fs_k[L.F_BIAS : L.F_BIAS + 3], true_bias, rtol=0.01)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+# ---------------------------------------------------------------------------
+# accelerometer-only pendulum filter
+# ---------------------------------------------------------------------------
+
+
+def _pendulum_arrays(frame: np.ndarray, lever_m: float = 0.22, offset_m: float = 0.0):
+    prm = np.zeros(L.P_N)
+    prm[L.P_U : L.P_U + 3] = frame[:, 0]
+    prm[L.P_W : L.P_W + 3] = frame[:, 1]
+    prm[L.P_A : L.P_A + 3] = frame[:, 2]
+    prm[L.P_LEVER_M] = lever_m
+    prm[L.P_OFFSET_M] = offset_m
+    prm[L.P_EKF_Q] = 300.0**2
+    prm[L.P_EKF_R] = 0.05
+    prm[L.P_G_CAL] = 1.0
+    fs = np.zeros(L.F_N)
+    x0 = [0.0, 0.0, 0.0, 1.0, lever_m, offset_m][: L.PX]
+    fs[L.F_X : L.F_X + L.PX] = x0
+    p0 = np.diag([(2 * L.DEG) ** 2, (5 * L.DEG) ** 2, 1.0, 0.05**2, 0.05**2, 0.05**2][: L.PX])
+    fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
+    return prm, fs
+
+
+def _run_pend(step, prm, fs, acc, dt, clipped):
+    out = np.empty((acc.shape[0], 3))
+    for i in range(acc.shape[0]):
+        out[i] = step(prm, fs, *acc[i], float(dt[i]), bool(clipped[i]))
+    return out
+
+
+def _both_pend(prm, fs, acc, dt, clipped):
+    fs_k, fs_t = fs.copy(), fs.copy()
+    out_k = _run_pend(_pendulum_step, prm, fs_k, acc, dt, clipped)
+    out_t = _run_pend(naive.pendulum_step, prm, fs_t, acc, dt, clipped)
+    return out_k, fs_k, out_t, fs_t
+
+
+def _sagittal(frame: np.ndarray, fw: np.ndarray, fu: np.ndarray) -> np.ndarray:
+    return np.outer(fu, frame[:, 0]) + np.outer(fw, frame[:, 1])
+
+
+def test_pendulum_jacobian_twin_matches_finite_differences() -> None:
+    # The twin's hand-derived H is itself checked against its measurement model.
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        m = np.array([rng.uniform(-2, 2), rng.normal(0, 5), rng.normal(0, 50), 1.1, 0.2, 0.05])
+        num = np.empty((2, 6))
+        for j in range(6):
+            e = np.zeros(6)
+            e[j] = 1e-6 * max(1.0, abs(m[j]))
+            num[:, j] = (naive.pendulum_measurement(m + e) - naive.pendulum_measurement(m - e)) / (2 * e[j])
+        np.testing.assert_allclose(naive.pendulum_jacobian(m), num, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pendulum_static_standing_stays_at_zero(seed: int) -> None:
+    frame = _frame(seed)
+    prm, fs = _pendulum_arrays(frame)
+    n = 300
+    acc = np.tile(frame[:, 0], (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    np.testing.assert_allclose(out_k[:, :2], 0.0, atol=1e-9)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-10)
+    assert_slots_close(fs_k, fs_t, "F_")
+    # Longer (kernel only): the angle std settles to a steady state (the
+    # Riccati fixed point) instead of growing without bound.
+    long_n = 20000
+    out = _run_pend(
+        _pendulum_step,
+        prm,
+        fs_k,
+        np.tile(frame[:, 0], (long_n, 1)),
+        np.full(long_n, 0.01),
+        np.zeros(long_n, bool),
+    )
+    np.testing.assert_allclose(out[:, :2], 0.0, atol=1e-9)
+    assert np.isfinite(out[-1, 2]) and out[-1, 2] > 0
+    assert out[-1, 2] == pytest.approx(out[-2, 2], rel=1e-9)
+
+
+def test_pendulum_converges_to_a_held_tilt() -> None:
+    frame = _frame(2)
+    prm, fs = _pendulum_arrays(frame)
+    n = 400
+    th = np.deg2rad(40.0)
+    acc = np.tile(np.cos(th) * frame[:, 0] + np.sin(th) * frame[:, 1], (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    assert out_k[-1, 0] == pytest.approx(40.0, abs=0.05)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-10)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_pendulum_tracks_a_fast_swing_with_its_model() -> None:
+    # 80 deg in 0.3 s: tangential and centripetal terms reach ~0.6 g.  The
+    # filter models them; the DESIGN target for acc-only angles is 6 deg.
+    import synth
+
+    frame = _frame(3)
+    prm, fs = _pendulum_arrays(frame, lever_m=0.22, offset_m=0.03)
+    t = np.arange(0, 3.0, 0.01)
+    th, om, al = synth.theta_of(t, [synth.Bump(0.5, 0.3, 0.3, 0.4, 80.0), synth.Bump(1.8, 0.3, 0.0, 0.4, 60.0)])
+    fw = np.sin(th) + (0.22 * al - 0.03 * om**2) / G0
+    fu = np.cos(th) + (0.22 * om**2 + 0.03 * al) / G0
+    acc = _sagittal(frame, fw, fu)
+    n = t.size
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    assert np.max(np.abs(out_k[:, 0] - np.rad2deg(th))) < 6.0
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_pendulum_clipped_sample_is_predicted_only() -> None:
+    frame = _frame(4)
+    prm, fs = _pendulum_arrays(frame)
+    fs[L.F_X : L.F_X + 3] = [0.5, 2.0, -3.0]
+    dt = 0.02
+    fs_k = fs.copy()
+    _pendulum_step(prm, fs_k, 9.0, -9.0, 9.0, dt, True)  # garbage acceleration, ignored
+    x = fs[L.F_X : L.F_X + 3]
+    np.testing.assert_allclose(
+        fs_k[L.F_X : L.F_X + 3],
+        [x[0] + dt * x[1] + 0.5 * dt * dt * x[2], x[1] + dt * x[2], x[2]],
+        rtol=1e-12,
+    )
+    fs_t = fs.copy()
+    naive.pendulum_step(prm, fs_t, 9.0, -9.0, 9.0, dt, True)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_pendulum_impact_is_down_weighted() -> None:
+    # A 3 g foot strike: the robust update inflates R, so theta barely moves.
+    frame = _frame(5)
+    prm, fs = _pendulum_arrays(frame)
+    n = 200
+    acc = np.tile(frame[:, 0], (n, 1))
+    acc[150] += 3.0 * frame[:, 1]
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    assert abs(out_k[150, 0]) < 5.0
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-10)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_pendulum_state_is_kept_physical() -> None:
+    frame = _frame(6)
+    prm, fs = _pendulum_arrays(frame)
+    fs[L.F_X : L.F_X + 3] = [4.0, 100.0, -1e5]  # past pi, 5700 deg/s, absurd acceleration
+    fs_k = fs.copy()
+    theta, rate, _ = _pendulum_step(prm, fs_k, *frame[:, 0], 0.01, True)
+    assert -180.0 < theta <= 180.0
+    assert abs(rate) <= math.degrees(40.0) + 1e-9
+    fs_t = fs.copy()
+    naive.pendulum_step(prm, fs_t, *frame[:, 0], 0.01, True)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    frame = _frame(10 + seed)
+    prm, fs = _pendulum_arrays(frame, lever_m=rng.uniform(0.15, 0.3), offset_m=rng.uniform(0, 0.07))
+    prm[L.P_EKF_Q] = rng.uniform(50, 500) ** 2
+    prm[L.P_EKF_R] = rng.uniform(0.02, 0.1)
+    prm[L.P_G_CAL] = rng.uniform(0.95, 1.05)
+    n = 400
+    theta = np.cumsum(rng.normal(0, 0.03, n))
+    fw = np.sin(theta) + rng.normal(0, 0.05, n)
+    fu = np.cos(theta) + rng.normal(0, 0.05, n)
+    acc = _sagittal(frame, fw, fu) + rng.normal(0, 0.02, (n, 3))
+    spikes = rng.random(n) < 0.03
+    acc[spikes] += rng.normal(0, 2.0, (int(spikes.sum()), 3))  # impacts
+    dt = rng.uniform(0.005, 0.04, n)
+    clipped = rng.random(n) < 0.05
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, dt, clipped)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")

@@ -1,0 +1,323 @@
+"""Rep metrics, detector and interrupt kernels against their twins in ``tests/naive.py``.
+
+Hand-made cases have metrics worked out by hand; seeded random histories
+compare kernel and twin (``rtol=1e-9``: the same formulas, evaluated in a
+different order).  The detector sees no NaN: ``_run_chunk`` drops NaN rows
+before orientation (see ``test_kern_run.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import naive
+import numpy as np
+import pytest
+from kit import assert_slots_close, kernel_arrays
+
+from hipflex.dsp import Settings
+from hipflex.dsp import _layout as L
+from hipflex.dsp._kern_reps import _detect, _interrupt, _parabolic, _rep_metrics
+
+FRAME = np.eye(3)[:, [2, 0, 1]]  # u = z, w = x, a = w x u = -y ... any orthonormal frame will do
+FRAME[:, 2] = np.cross(FRAME[:, 1], FRAME[:, 0])
+
+
+def _prm(onset: float = 0.05, band: float = 10.0) -> np.ndarray:
+    prm = np.zeros(L.P_N)
+    prm[L.P_ONSET_FRAC] = onset
+    prm[L.P_HOLD_BAND] = band
+    return prm
+
+
+def _ring(theta, vel, time, flag=None, sigma=None, cap: int = 64, offset: int = 0) -> np.ndarray:
+    """History ring holding plain arrays as processed samples ``offset, offset + 1, ...``."""
+    n = len(theta)
+    hist = np.full((cap, L.H_N), np.nan)  # unused slots must not be read
+    cols = {
+        L.H_THETA: theta,
+        L.H_VEL: vel,
+        L.H_TIME: time,
+        L.H_FLAG: np.zeros(n) if flag is None else flag,
+        L.H_SIGMA: np.zeros(n) if sigma is None else sigma,
+    }
+    for col, values in cols.items():
+        for i in range(n):
+            hist[(offset + i) % cap, col] = values[i]
+    return hist
+
+
+def _metrics(fn, prm, hist, cap, low, low_val, peak, trough, trough_val) -> np.ndarray:
+    row = np.zeros(L.EV_N)
+    fn(prm, hist, cap, low, low_val, peak, trough, trough_val, row)
+    return row
+
+
+# A triangular rep sampled every 0.1 s from t = 100 s (see the test for the hand calculation).
+TRI_THETA = np.array([0, 0, 0, 10, 20, 30, 40, 30, 20, 10, 0, 0, 0], dtype=float)
+TRI_VEL = np.array([0, 0, 50, 100, 100, 150, 50, -100, -100, -100, -100, 0, 0], dtype=float)
+TRI_TIME = 100.0 + 0.1 * np.arange(TRI_THETA.size)
+
+
+@pytest.mark.parametrize("offset", [0, 10, 60])  # 10 and 60: the rep wraps around the ring
+@pytest.mark.parametrize("fn", [_rep_metrics, naive.rep_metrics], ids=["kernel", "twin"])
+def test_metrics_of_a_triangular_rep_by_hand(fn, offset: int) -> None:
+    cap = 16 if offset == 10 else 64
+    hist = _ring(TRI_THETA, TRI_VEL, TRI_TIME, cap=cap, offset=offset)
+    row = _metrics(fn, _prm(), hist, cap, offset + 2, 0.0, offset + 6, offset + 10, 0.0)
+    assert row[L.EV_KIND] == L.EV_REP
+    # Peak: the parabola through 30, 40, 30 has its vertex on the middle sample.
+    assert row[L.E_PEAK_DEG] == pytest.approx(40.0, rel=1e-12)
+    assert row[L.E_PEAK_T] == pytest.approx(100.6, rel=1e-12)
+    assert row[L.E_ROM] == pytest.approx(40.0, rel=1e-12)
+    assert row[L.E_LOW_DEG] == 0.0
+    # Start: 5 % of the rise (2 deg) is crossed 0.2 of the way from sample 2 to 3.
+    assert row[L.E_START] == pytest.approx(100.22, rel=1e-12)
+    # 10 % (4 deg) at 100.24 s, 90 % (36 deg) 0.6 of the way from sample 5 to 6.
+    assert row[L.E_FLEX_T] == pytest.approx(100.56 - 100.24, rel=1e-9)
+    # Peak velocity: the largest rate from start to peak is 150 at sample 5 with
+    # neighbours 100 and 50: vertex offset -1/6, value 150 + 25^2 / 300.
+    assert row[L.E_PEAK_VEL] == pytest.approx(150 + 625 / 300, rel=1e-12)
+    assert row[L.E_MEAN_VEL] == pytest.approx(40.0 / (100.6 - 100.22), rel=1e-9)
+    # End: 2 deg above the trough is reached 0.8 of the way from sample 9 to 10.
+    assert row[L.E_END] == pytest.approx(100.98, rel=1e-12)
+    # Hold: within 10 deg of 40 from sample 5 to sample 7 (theta >= 30).
+    assert row[L.E_HOLD] == pytest.approx(0.2, rel=1e-9)
+    assert row[L.E_CONF] == 1.0
+
+
+@pytest.mark.parametrize("fn", [_rep_metrics, naive.rep_metrics], ids=["kernel", "twin"])
+def test_metrics_asymmetric_peak_and_confidence(fn) -> None:
+    theta = TRI_THETA.copy()
+    theta[7] = 36.0  # neighbours 30 and 36: vertex 3/14 sample after the peak sample
+    flag = np.zeros(theta.size)
+    flag[[3, 8]] = 1.0  # two bridged samples among the nine from start to end
+    sigma = np.zeros(theta.size)
+    sigma[6] = 3.0  # angle std 3 deg at the peak halves the confidence
+    hist = _ring(theta, TRI_VEL, TRI_TIME, flag, sigma)
+    row = _metrics(fn, _prm(), hist, 64, 2, 0.0, 6, 10, 0.0)
+    d = 3.0 / 14.0
+    assert row[L.E_PEAK_DEG] == pytest.approx(40.0 + 0.25 * 6.0 * d, rel=1e-12)
+    assert row[L.E_PEAK_T] == pytest.approx(100.6 + 0.1 * d, rel=1e-12)
+    assert row[L.E_CONF] == pytest.approx((1 - 2 / 9) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("fn", [_parabolic, naive.parabolic], ids=["kernel", "twin"])
+def test_parabolic_vertex(fn) -> None:
+    assert fn(1.0, 2.0, 1.0) == (0.0, 2.0)
+    d, v = fn(30.0, 40.0, 36.0)
+    assert d == pytest.approx(3 / 14, rel=1e-12)
+    assert v == pytest.approx(40.0 + 1.5 * 3 / 14, rel=1e-12)
+    assert fn(1.0, 0.0, 1.0) == (0.0, 0.0)  # convex: no vertex, the middle sample
+    assert fn(10.0, 20.0, 30.0) == (0.0, 20.0)  # a straight line has no vertex either
+
+
+def test_parabolic_value_lies_on_the_parabola_when_the_offset_is_clamped() -> None:
+    # Through (-1, 160), (0, 150), (1, 0): y = -70 x^2 - 80 x + 150, vertex at x = -4/7,
+    # outside the half-sample window; at the clamped offset -0.5 the parabola is 172.5.
+    d, v = _parabolic(160.0, 150.0, 0.0)
+    assert d == -0.5
+    assert naive.parabolic(160.0, 150.0, 0.0) == (-0.5, 172.5)
+    assert v == pytest.approx(172.5, rel=1e-12)
+
+
+def _random_rep(rng: np.random.Generator, n: int = 120):
+    """A noisy smooth rep with the indices the detector would hand to the metrics."""
+    dt = rng.uniform(0.005, 0.04)
+    t = 50.0 + dt * np.arange(n) + rng.normal(0, 0.05 * dt, n)
+    x = np.arange(n)
+    c0, c1 = rng.uniform(0.2, 0.4) * n, rng.uniform(0.55, 0.75) * n
+    width = rng.uniform(0.04, 0.12) * n
+    amp = rng.uniform(25, 120)
+    theta = amp * (np.tanh((x - c0) / width) - np.tanh((x - c1) / width)) / 2
+    theta += rng.normal(0, 0.3, n) + rng.uniform(-10, 10)
+    vel = np.gradient(theta, t) + rng.normal(0, 2.0, n)
+    low = 1 + int(np.argmin(theta[1 : int(c0)]))
+    peak = low + 1 + int(np.argmax(theta[low + 1 : n - 2]))
+    trough = peak + 1 + int(np.argmin(theta[peak + 1 :]))
+    flag = (rng.random(n) < 0.1).astype(float)
+    sigma = np.abs(rng.normal(0, 2, n))
+    return theta, vel, t, flag, sigma, low, peak, trough
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_metrics_match_twin_on_random_reps(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    theta, vel, t, flag, sigma, low, peak, trough = _random_rep(rng)
+    cap, offset = 256, int(rng.integers(0, 1000))
+    hist = _ring(theta, vel, t, flag, sigma, cap=cap, offset=offset)
+    prm = _prm(onset=rng.uniform(0.02, 0.2), band=rng.uniform(3, 15))
+    args = (prm, hist, cap, offset + low, theta[low], offset + peak, offset + trough, theta[trough])
+    row_k = _metrics(_rep_metrics, *args)
+    row_t = _metrics(naive.rep_metrics, *args)
+    assert_slots_close(row_k, row_t, "E_", rtol=1e-9, atol=1e-9)
+    assert row_k[L.E_START] < row_k[L.E_PEAK_T] < row_k[L.E_END]
+    assert 0.0 <= row_k[L.E_CONF] <= 1.0
+
+
+# ---------------------------------------------------------------------------
+# the detector
+# ---------------------------------------------------------------------------
+
+
+def _detector_state(**changes: float):
+    settings = Settings(**changes)
+    return kernel_arrays(settings, True, FRAME, 0.01)
+
+
+class _Feeder:
+    """Feeds samples to a detector implementation the way ``_process`` does."""
+
+    def __init__(self, fn, state) -> None:
+        self.fn = fn
+        self.prm, self.fs, self.ist, self.hist = (np.array(a) for a in state)
+        self.events: list[np.ndarray] = []
+
+    def feed(self, theta: float, t: float) -> None:
+        s = int(self.ist[L.I_SAMPLE])
+        cap = int(self.ist[L.I_CAP])
+        self.hist[s % cap] = [theta, 0.0, t, 0.0, 0.0]
+        if s > 0:  # a rate for the metrics: backward difference
+            prev = self.hist[(s - 1) % cap]
+            self.hist[s % cap, L.H_VEL] = (theta - prev[L.H_THETA]) / (t - prev[L.H_TIME])
+        self.fs[L.F_T_HAT] = t
+        ev = np.zeros((8, L.EV_N))
+        n = self.fn(self.prm, self.fs, self.ist, self.hist, s, theta, ev, 0)
+        self.events.extend(ev[:n].copy())
+        self.ist[L.I_SAMPLE] = s + 1
+
+    def kinds(self) -> list[int]:
+        return [int(e[L.EV_KIND]) for e in self.events]
+
+
+def _feed_both(thetas, dt: float = 0.01, t0: float = 10.0, **settings: float):
+    state = _detector_state(**settings)
+    k, tw = _Feeder(_detect, state), _Feeder(naive.detect, state)
+    for i, th in enumerate(thetas):
+        for f in (k, tw):
+            f.feed(float(th), t0 + i * dt)
+    assert len(k.events) == len(tw.events)
+    for a, b in zip(k.events, tw.events, strict=True):
+        assert_slots_close(a, b, "E_")
+    assert_slots_close(k.fs, tw.fs, "F_")
+    assert_slots_close(k.ist, tw.ist, "I_", rtol=0, atol=0)
+    return k
+
+
+def _ramp(a: float, b: float, n: int) -> np.ndarray:
+    return np.linspace(a, b, n, endpoint=False)
+
+
+def test_detect_one_rep_then_settle() -> None:
+    # Samples every 10 ms from t = 10 s: 20 at 0, up 2 deg per sample to 60 (sample 50),
+    # down 2 deg per sample to 0 (sample 80), then rest.
+    thetas = np.concatenate([np.zeros(20), _ramp(0, 60, 30), _ramp(60, 0, 30), np.zeros(100)])
+    state = _detector_state()
+    k = _Feeder(_detect, state)
+    for i, th in enumerate(thetas[:128]):
+        k.feed(float(th), 10.0 + 0.01 * i)
+    # Confirmed at sample 60 (40 deg, min_rom below the peak); not closed yet:
+    # the trough (sample 80, 10.80 s) has not been the low for settle_s = 0.5 s.
+    assert k.kinds() == [L.EV_PEAK]
+    peak = k.events[0]
+    assert peak[1] == pytest.approx(10.5)
+    assert peak[2] == 60.0 and peak[3] == 60.0
+    for i in range(128, 132):  # 0.5 s after the trough: sample 130 (+-1 for rounding of the times)
+        k.feed(0.0, 10.0 + 0.01 * i)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    rep = k.events[1]
+    assert rep[L.E_PEAK_T] == pytest.approx(10.5) and rep[L.E_ROM] == 60.0
+    assert rep[L.E_START] == pytest.approx(10.215)  # 3 deg between samples 21 (2) and 22 (4)
+    assert rep[L.E_END] == pytest.approx(10.785)  # 3 deg between samples 78 (4) and 79 (2)
+    assert int(k.ist[L.I_PHASE]) == L.PHASE_SEEK
+    # and the twin agrees over the whole sequence
+    both = _feed_both(thetas)
+    assert both.kinds() == [L.EV_PEAK, L.EV_REP]
+
+
+def test_detect_back_to_back_reps_close_at_the_next_rise() -> None:
+    one = np.concatenate([_ramp(0, 60, 30), _ramp(60, 0, 30)])
+    thetas = np.concatenate([np.zeros(10), one, one, one, np.zeros(80)])
+    k = _feed_both(thetas)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP] * 3
+
+
+def test_detect_small_excursion_is_a_rejected_candidate() -> None:
+    thetas = np.concatenate([np.zeros(10), _ramp(0, 12, 10), _ramp(12, 0, 10), np.zeros(10)])
+    k = _feed_both(thetas)
+    assert k.kinds() == [L.EV_REJECT]
+    rej = k.events[0]
+    assert rej[2] == L.REJ_ROM
+    assert rej[3] == 12.0
+    assert rej[1] == pytest.approx(10.0 + 0.01 * 20)  # the time of the candidate's peak
+    # Fidgeting below candidate_deg (8) is not even a candidate.
+    assert _feed_both(np.concatenate([np.zeros(10), _ramp(0, 5, 5), _ramp(5, 0, 5)])).events == []
+
+
+def test_detect_rise_longer_than_history_is_rejected() -> None:
+    # history 2 s at 100 Hz: a 256-sample ring; a rise may last 90 % of it.
+    thetas = np.concatenate([np.zeros(5), _ramp(0, 30, 10), np.full(300, 30.0)])
+    k = _feed_both(thetas, history_s=2.0)
+    assert k.kinds() == [L.EV_REJECT]
+    assert k.events[0][2] == L.REJ_TOO_LONG
+    assert k.events[0][3] == 30.0
+
+
+def test_detect_forgets_lows_older_than_half_the_history() -> None:
+    # A single sample at -15, then 200 samples (> 128) at 0: the low is replaced,
+    # so a later excursion to 15 deg and down to -10 is a candidate, not a 30 deg rep.
+    thetas = np.concatenate([[-15.0], np.zeros(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
+    k = _feed_both(thetas, history_s=2.0)
+    assert k.kinds() == [L.EV_REJECT]
+    assert k.events[0][2] == L.REJ_ROM
+    assert k.events[0][3] == 15.0
+    # With the low still in memory (a longer history) the same excursion is a rep.
+    k = _feed_both(thetas, history_s=10.0)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_detect_matches_twin_on_random_walks(seed: int) -> None:
+    rng = np.random.default_rng(300 + seed)
+    n = 3000
+    steps = rng.normal(0, 1.5, n)
+    bursts = rng.random(n) < 0.02
+    steps[bursts] += rng.normal(0, 25, int(bursts.sum()))
+    thetas = np.cumsum(steps)
+    thetas -= np.linspace(0, thetas[-1], n)  # no long drift
+    k = _feed_both(thetas, dt=rng.uniform(0.005, 0.04), history_s=3.0)
+    assert L.EV_REP in k.kinds() and L.EV_REJECT in k.kinds()
+
+
+# ---------------------------------------------------------------------------
+# interrupt (long gap, end of stream)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "expect"),
+    [(15, []), (35, [L.EV_REJECT]), (70, [L.EV_REP])],  # seeking, rising, descending
+)
+@pytest.mark.parametrize("reason", [L.REJ_GAP, L.REJ_UNFINISHED])
+def test_interrupt_in_each_phase(n_samples: int, expect: list[float], reason: float) -> None:
+    thetas = np.concatenate([np.zeros(10), _ramp(0, 60, 30), _ramp(60, 0, 30)])[:n_samples]
+    k = _feed_both(thetas)
+    assert k.kinds() == ([L.EV_PEAK] if n_samples == 70 else [])
+    state = (k.prm, k.fs, k.ist, k.hist)
+    results = []
+    for fn in (_interrupt, naive.interrupt):
+        prm, fs, ist, hist = (np.array(a) for a in state)
+        ev = np.zeros((8, L.EV_N))
+        n = fn(prm, fs, ist, hist, ev, 0, reason)
+        assert [int(e[L.EV_KIND]) for e in ev[:n]] == expect
+        assert int(ist[L.I_PHASE]) == L.PHASE_SEEK
+        assert math.isinf(fs[L.F_LOW])
+        results.append((ev[:n], fs, ist))
+    (ev_k, fs_k, ist_k), (ev_t, fs_t, ist_t) = results
+    for a, b in zip(ev_k, ev_t, strict=True):
+        assert_slots_close(a, b, "E_")
+    assert_slots_close(fs_k, fs_t, "F_")
+    assert_slots_close(ist_k, ist_t, "I_", rtol=0, atol=0)
+    if expect == [L.EV_REJECT]:
+        assert ev_k[0][2] == reason
+        assert ev_k[0][3] == pytest.approx(48.0)  # the unconfirmed rise reached 48 deg

@@ -1,0 +1,978 @@
+"""Slow, obvious twins of the numba kernels in :mod:`hipflex.dsp`.
+
+Each function here is re-derived from the definition of what its kernel
+computes (the kernel docstrings and DESIGN.md), written for a reader rather
+than for speed: rotations are :class:`scipy.spatial.transform.Rotation`
+objects, the Kalman filter uses explicit ``F, Q, H, S, K`` matrices, rep
+metrics work on plain arrays and the detector is a readable state machine.
+
+Every twin takes exactly the arguments of its numba counterpart and updates
+the same state arrays (``_layout`` slots) in place, so tests can run both on
+copies of one state and compare slot by slot.
+
+The tuning constants (gates, time constants, bounds) are imported from the
+kernel modules: they are design choices, not definitions, and the twins test
+the algorithms that use them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from hipflex.dsp import _kern_filters as kf
+from hipflex.dsp import _kern_run as kr
+from hipflex.dsp import learn as kl
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION
+from hipflex.dsp._layout import (
+    E_CONF,
+    E_END,
+    E_FLEX_T,
+    E_HOLD,
+    E_LOW_DEG,
+    E_MEAN_VEL,
+    E_PEAK_DEG,
+    E_PEAK_T,
+    E_PEAK_VEL,
+    E_ROM,
+    E_START,
+    EV_GAP,
+    EV_KIND,
+    EV_PEAK,
+    EV_REJECT,
+    EV_REP,
+    F_BIAS,
+    F_CAND_PEAK,
+    F_FAST_S,
+    F_LAST_SIGMA,
+    F_LOST_S,
+    F_LOW,
+    F_N,
+    F_P,
+    F_PEAK,
+    F_PERIOD,
+    F_PREV_ACC,
+    F_PREV_GYR,
+    F_PREV_OA,
+    F_PREV_RAW,
+    F_PREV_W,
+    F_REST_S,
+    F_T_HAT,
+    F_TROUGH,
+    F_UP,
+    F_X,
+    G0_MPS2,
+    H_FLAG,
+    H_SIGMA,
+    H_THETA,
+    H_TIME,
+    H_VEL,
+    I_CAND_ACTIVE,
+    I_CAND_IDX,
+    I_CAP,
+    I_CLIPPED,
+    I_GAPS,
+    I_LOW_IDX,
+    I_PEAK_IDX,
+    I_PHASE,
+    I_PREV_CLIP,
+    I_SAMPLE,
+    I_STARTED,
+    I_TROUGH_IDX,
+    P_A,
+    P_ACC_RANGE,
+    P_BIAS_TAU,
+    P_CAND,
+    P_EKF_Q,
+    P_EKF_R,
+    P_G_CAL,
+    P_HAS_GYRO,
+    P_HOLD_BAND,
+    P_LEVER_M,
+    P_MAX_INTERP_S,
+    P_MIN_ROM,
+    P_N,
+    P_OFFSET_M,
+    P_ONSET_FRAC,
+    P_SETTLE_S,
+    P_STILL_GYR,
+    P_TILT_TAU,
+    P_U,
+    P_W,
+    PHASE_FALL,
+    PHASE_RISE,
+    PHASE_SEEK,
+    PX,
+    REJ_GAP,
+    REJ_ROM,
+    REJ_TOO_LONG,
+    REJ_UNFINISHED,
+)
+
+__all__ = [
+    "detect",
+    "finish",
+    "interrupt",
+    "parabolic",
+    "pendulum_jacobian",
+    "pendulum_measurement",
+    "pendulum_reanchor",
+    "pendulum_step",
+    "rep_metrics",
+    "rep_metrics_plain",
+    "run_chunk",
+    "scan_lock",
+    "scan_quiet",
+    "tilt_step",
+    "window_score",
+]
+
+
+def _vec(arr: np.ndarray, slot: int) -> np.ndarray:
+    """The three slots starting at ``slot`` as a vector (a copy)."""
+    return np.array(arr[slot : slot + 3], dtype=np.float64)
+
+
+# =============================================================================
+# Orientation: gyro tilt filter
+# =============================================================================
+
+
+def tilt_step(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ax: float,
+    ay: float,
+    az: float,
+    gx: float,
+    gy: float,
+    gz: float,
+    dt: float,
+    clipped: bool,
+) -> tuple[float, float]:
+    """Twin of ``_tilt_step``: world "up" seen from the sensor, gyro-propagated, accelerometer-corrected.
+
+    1. The sensor turns by the bias-corrected rate; a world-fixed vector seen
+       from the sensor turns the other way.  Over one sample the rotation
+       vector is ``-mean(omega_prev, omega) * dt`` (trapezoidal rate), applied
+       exactly as a rotation.
+    2. The accelerometer (in units of the calibration gravity) minus the
+       thigh's rotational acceleration about the hip (tangential
+       ``L alpha w`` and centripetal ``L omega_a^2 u``) is gravity's
+       direction; "up" moves towards it by the fraction ``dt / tau * weight``,
+       the weight falling off with ``| |f| - 1 g |`` and with the rotation
+       rate (while re-anchoring after a gap: a short tau, a wider |f| gate
+       and no rate gate).
+    3. The gyro bias follows the raw rate slowly once the thigh has been at
+       rest for a while.
+    4. The flexion angle is the direction of "up" in the (u, w) plane.
+    """
+    u_axis, w_axis, a_axis = _vec(prm, P_U), _vec(prm, P_W), _vec(prm, P_A)
+    f = np.array([ax, ay, az]) / prm[P_G_CAL]  # in units of the gravity measured while standing
+    raw_rate = np.array([gx, gy, gz])
+    bias = _vec(fs, F_BIAS)
+
+    # 1. propagate
+    omega = np.deg2rad(raw_rate - bias)
+    omega_prev = _vec(fs, F_PREV_W)
+    turn = Rotation.from_rotvec(-0.5 * (omega + omega_prev) * dt)
+    up = turn.apply(_vec(fs, F_UP))
+    fs[F_PREV_W : F_PREV_W + 3] = omega
+
+    # 2. correct
+    flex_rate = float(omega @ a_axis)
+    flex_accel = (flex_rate - fs[F_PREV_OA]) / dt
+    fs[F_PREV_OA] = flex_rate
+    if not clipped and np.linalg.norm(f) > 0.2:
+        lever_g = prm[P_LEVER_M] / G0_MPS2
+        gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
+        g_norm = np.linalg.norm(gravity)
+        if g_norm > 0.2:
+            if fs[F_FAST_S] > 0.0:  # re-anchoring: short tau, wide |f| gate, no rate gate
+                weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._FAST_GATE_G) ** 2)
+                tau = kf._FAST_TAU_S
+                fs[F_FAST_S] -= dt
+            else:
+                weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._ACC_GATE_G) ** 2)
+                weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
+                tau = prm[P_TILT_TAU]
+            gain = min(dt / tau * weight, 1.0)
+            up = up + gain * (gravity / g_norm - up)
+    up = up / np.linalg.norm(up)
+    fs[F_UP : F_UP + 3] = up
+
+    # 3. gyro bias
+    at_rest = np.linalg.norm(raw_rate - bias) < prm[P_STILL_GYR] and abs(np.linalg.norm(f) - 1.0) < 0.1 and not clipped
+    fs[F_REST_S] = fs[F_REST_S] + dt if at_rest else 0.0
+    if fs[F_REST_S] > kf._REST_MIN_S:
+        fs[F_BIAS : F_BIAS + 3] = bias + dt / prm[P_BIAS_TAU] * (raw_rate - bias)
+
+    # 4. angle
+    theta = math.degrees(math.atan2(up @ w_axis, up @ u_axis))
+    return theta, math.degrees(flex_rate)
+
+
+# =============================================================================
+# Orientation: accelerometer-only pendulum EKF
+# =============================================================================
+
+
+# The pendulum filter's state starts with the kinematic triple (theta, theta',
+# theta''); a 6-state variant also estimates the gravity scale s, the lever
+# arm L and the offset d.  With 3 states those are 1, and the priors in prm.
+_AUGMENTED_BOUNDS = ((0.3, 3.0), (0.05, 0.45), (-0.15, 0.15))  # s, L m, d m
+
+
+def _model_state(x: np.ndarray, prm: np.ndarray) -> np.ndarray:
+    """The full model vector (theta, theta', theta'', s, L, d) for a filter state ``x``."""
+    if x.shape[0] == 6:
+        return np.array(x)
+    return np.array([*x[:3], 1.0, prm[P_LEVER_M], prm[P_OFFSET_M]])
+
+
+def pendulum_measurement(m: np.ndarray) -> np.ndarray:
+    """Predicted sagittal specific force ``(f.w, f.u)``, g, for m = (theta, theta', theta'', s, L, d)."""
+    th, om, al, scale, lever, offset = m
+    return np.array(
+        [
+            scale * math.sin(th) + (lever * al - offset * om**2) / G0_MPS2,
+            scale * math.cos(th) + (lever * om**2 + offset * al) / G0_MPS2,
+        ]
+    )
+
+
+def pendulum_jacobian(m: np.ndarray) -> np.ndarray:
+    """d(measurement)/dm, shape (2, 6), differentiated by hand from :func:`pendulum_measurement`."""
+    th, om, al, scale, lever, offset = m
+    g = G0_MPS2
+    return np.array(
+        [
+            [scale * math.cos(th), -2 * offset * om / g, lever / g, math.sin(th), al / g, -(om**2) / g],
+            [-scale * math.sin(th), 2 * lever * om / g, offset / g, math.cos(th), om**2 / g, al / g],
+        ]
+    )
+
+
+def _pendulum_fq(prm: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Transition matrix F and process noise Q of the pendulum filter for one step."""
+    f = np.eye(PX)
+    f[0, 1] = dt
+    f[0, 2] = dt * dt / 2
+    f[1, 2] = dt
+    q = np.zeros((PX, PX))
+    # White jerk of spectral density q through a triple integrator.
+    q[:3, :3] = prm[P_EKF_Q] * np.array(
+        [
+            [dt**5 / 20, dt**4 / 8, dt**3 / 6],
+            [dt**4 / 8, dt**3 / 3, dt**2 / 2],
+            [dt**3 / 6, dt**2 / 2, dt],
+        ]
+    )
+    if PX == 6:  # random walks of s, L and d
+        q[3, 3] = kf._SCALE_WALK**2 * dt
+        q[4, 4] = kf._GEOM_WALK**2 * dt
+        q[5, 5] = kf._GEOM_WALK**2 * dt
+    return f, q
+
+
+def pendulum_step(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ax: float,
+    ay: float,
+    az: float,
+    dt: float,
+    clipped: bool,
+) -> tuple[float, float, float]:
+    """Twin of ``_pendulum_step``: a textbook EKF predict/update with explicit matrices.
+
+    ``x = F x``, ``P = F P F^T + Q``; then with ``z = (f.w, f.u)``,
+    ``v = z - h(x)``, ``S = H P H^T + R``, NIS ``v^T S^-1 v``; if NIS > 9
+    the measurement noise is inflated by ``NIS / 9`` (at most
+    ``_MAX_INFLATION``); ``K = P H^T S^-1``, ``x += K v``,
+    ``P = (I - K H) P`` symmetrised.  Clipped samples skip the update.
+    Finally theta is wrapped to (-pi, pi] and rate and acceleration (and
+    any augmented states) are clamped to their physical ranges.
+    """
+    x = np.array(fs[F_X : F_X + PX])
+    p = np.array(fs[F_P : F_P + PX * PX]).reshape(PX, PX)
+    f_mat, q_mat = _pendulum_fq(prm, dt)
+    x = f_mat @ x
+    p = f_mat @ p @ f_mat.T + q_mat
+    if not clipped:
+        f = np.array([ax, ay, az]) / prm[P_G_CAL]  # in units of the calibration gravity
+        z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
+        m = _model_state(x, prm)
+        v = z - pendulum_measurement(m)
+        h = pendulum_jacobian(m)[:, :PX]
+        r = prm[P_EKF_R] ** 2 * np.eye(2)
+        s = h @ p @ h.T + r
+        nis = float(v @ np.linalg.solve(s, v))
+        if nis > 9.0:
+            s = h @ p @ h.T + r * min(nis / 9.0, kf._MAX_INFLATION)
+        k = p @ h.T @ np.linalg.inv(s)
+        x = x + k @ v
+        p = (np.eye(PX) - k @ h) @ p
+        p = 0.5 * (p + p.T)
+    x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
+    x[1] = np.clip(x[1], -kf._MAX_RATE, kf._MAX_RATE)
+    x[2] = np.clip(x[2], -kf._MAX_ACCEL, kf._MAX_ACCEL)
+    for i, (lo, hi) in enumerate(_AUGMENTED_BOUNDS[: PX - 3]):
+        x[3 + i] = np.clip(x[3 + i], lo, hi)
+    fs[F_X : F_X + PX] = x
+    fs[F_P : F_P + PX * PX] = p.ravel()
+    sigma = math.sqrt(p[0, 0]) if p[0, 0] > 0 else 0.0
+    return math.degrees(x[0]), math.degrees(x[1]), math.degrees(sigma)
+
+
+def pendulum_reanchor(fs: np.ndarray) -> None:
+    """Twin of ``_pendulum_reanchor``: after a long gap keep the angle estimate, forget the motion.
+
+    Rate and acceleration become zero under a wide prior: angle std 30 deg,
+    rate std 50 deg/s, acceleration std 10 rad/s^2, uncorrelated.
+    """
+    fs[F_X + 1 : F_X + 3] = 0.0
+    p = np.zeros((PX, PX))
+    p[:3, :3] = np.diag([math.radians(30.0) ** 2, math.radians(50.0) ** 2, 10.0**2])
+    fs[F_P : F_P + PX * PX] = p.ravel()
+
+
+# =============================================================================
+# Rep metrics and the detector
+# =============================================================================
+
+
+def parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
+    """Vertex of the parabola through (-1, y0), (0, y1), (1, y2).
+
+    Returns the offset (clamped to half a sample either way) and the
+    parabola's value at that offset; ``(0, y1)`` if the parabola is not
+    concave.
+    """
+    # y(x) = a x^2 + b x + c through the three points (Lagrange, by hand).
+    a = 0.5 * (y0 + y2) - y1
+    b = 0.5 * (y2 - y0)
+    c = y1
+    if not a < 0:
+        return 0.0, y1
+    d = float(np.clip(-b / (2 * a), -0.5, 0.5))
+    return d, float(a * d * d + b * d + c)
+
+
+def _time_at_level(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
+    """Time at which the straight line from (t0, y0) to (t1, y1) reaches ``level``, kept within [t0, t1]."""
+    if y1 == y0:
+        return t0
+    frac = float(np.clip((level - y0) / (y1 - y0), 0.0, 1.0))
+    return t0 + frac * (t1 - t0)
+
+
+def _time_above(t0: float, t1: float, y0: float, y1: float, level: float) -> float:
+    """Length of time the straight line from (t0, y0) to (t1, y1) spends at or above ``level``."""
+    if y0 == y1:
+        return (t1 - t0) if y0 >= level else 0.0
+    s = float(np.clip((level - y0) / (y1 - y0), 0.0, 1.0))  # where the line crosses, as a fraction
+    above = (1.0 - s) if y1 > y0 else s
+    return above * (t1 - t0)
+
+
+def rep_metrics_plain(
+    theta: np.ndarray,
+    vel: np.ndarray,
+    time: np.ndarray,
+    flag: np.ndarray,
+    sigma: np.ndarray,
+    low: int,
+    low_val: float,
+    peak: int,
+    trough: int,
+    trough_val: float,
+    onset_frac: float,
+    hold_band: float,
+) -> dict[str, float]:
+    """Every per-rep metric from plain arrays; indices are positions in those arrays.
+
+    Definitions (DESIGN.md, ``_rep_metrics``): the peak is the parabolic
+    vertex through the top three samples; the rep starts at the last sample
+    before the peak within ``onset_frac`` of the rise above the low (exact
+    time by linear interpolation), ends where theta first comes within
+    ``onset_frac`` of the fall to the trough; flexion time is between the
+    last upward 10 % and 90 % crossings of the rise; peak velocity is the
+    largest rate between start and peak, refined by a parabola; hold is the
+    time within ``hold_band`` of the peak, linear between samples;
+    confidence is the share of measured samples divided by
+    ``1 + (sigma_peak / 3)^2``.
+    """
+    # Peak
+    d, theta_peak = parabolic(theta[peak - 1], theta[peak], theta[peak + 1])
+    # fractional sample index -> time, linear between the samples
+    t_peak = float(np.interp(peak + d, [peak - 1, peak, peak + 1], time[peak - 1 : peak + 2]))
+    rise = theta_peak - low_val
+
+    # Start: last sample at or below the onset level, searching back from the peak to the low.
+    onset_level = low_val + onset_frac * rise
+    below = [j for j in range(low, peak + 1) if theta[j] <= onset_level]
+    start = max(below) if below else low
+    if start < peak:
+        t_start = _time_at_level(time[start], time[start + 1], theta[start], theta[start + 1], onset_level)
+    else:
+        t_start = time[start]
+
+    # 10 % and 90 % of the rise: the last upward crossings before the peak.
+    l90 = low_val + 0.9 * rise
+    l10 = low_val + 0.1 * rise
+    under90 = [j for j in range(start + 1, peak + 1) if theta[j] < l90]
+    j90 = max(under90) if under90 else start
+    under10 = [j for j in range(start + 1, j90 + 1) if theta[j] < l10]
+    j10 = max(under10) if under10 else start
+    t90 = _time_at_level(time[j90], time[j90 + 1], theta[j90], theta[j90 + 1], l90)
+    t10 = _time_at_level(time[j10], time[j10 + 1], theta[j10], theta[j10 + 1], l10)
+
+    # Peak velocity between start and peak.
+    best = start + int(np.argmax(vel[start : peak + 1]))
+    _, v_peak = parabolic(vel[best - 1], vel[best], vel[best + 1])
+
+    # End: first sample after the peak within onset_frac of the fall to the trough.
+    end_level = trough_val + onset_frac * (theta_peak - trough_val)
+    after = [k for k in range(peak + 1, trough) if theta[k] <= end_level]
+    end = min(after) if after else trough
+    t_end = _time_at_level(time[end - 1], time[end], theta[end - 1], theta[end], end_level)
+
+    # Hold
+    hold_level = theta_peak - hold_band
+    hold = sum(_time_above(time[i], time[i + 1], theta[i], theta[i + 1], hold_level) for i in range(start, end))
+
+    measured = 1.0 - float(np.mean(flag[start : end + 1]))
+    confidence = measured / (1.0 + (sigma[peak] / 3.0) ** 2)
+    duration = t_peak - t_start
+    return {
+        "start": t_start,
+        "peak_t": t_peak,
+        "end": t_end,
+        "peak_deg": theta_peak,
+        "rom": rise,
+        "flex_t": t90 - t10,
+        "peak_vel": v_peak,
+        "mean_vel": rise / duration if duration > 0 else math.nan,
+        "hold": hold,
+        "conf": confidence,
+        "low_deg": low_val,
+    }
+
+
+_METRIC_SLOTS = {
+    "start": E_START,
+    "peak_t": E_PEAK_T,
+    "end": E_END,
+    "peak_deg": E_PEAK_DEG,
+    "rom": E_ROM,
+    "flex_t": E_FLEX_T,
+    "peak_vel": E_PEAK_VEL,
+    "mean_vel": E_MEAN_VEL,
+    "hold": E_HOLD,
+    "conf": E_CONF,
+    "low_deg": E_LOW_DEG,
+}
+
+
+def _unring(hist: np.ndarray, cap: int, first: int, last: int) -> np.ndarray:
+    """History rows of processed samples ``first..last`` (inclusive) as a plain (n, H_N) array."""
+    return np.array([hist[i % cap] for i in range(first, last + 1)])
+
+
+def rep_metrics(
+    prm: np.ndarray,
+    hist: np.ndarray,
+    cap: int,
+    low_idx: int,
+    low_val: float,
+    peak_idx: int,
+    trough_idx: int,
+    trough_val: float,
+    row: np.ndarray,
+) -> None:
+    """Twin of ``_rep_metrics``: unroll the ring into plain arrays, then :func:`rep_metrics_plain`."""
+    first = low_idx - 1  # the velocity parabola may look one sample before the low
+    h = _unring(hist, cap, first, trough_idx)
+    m = rep_metrics_plain(
+        h[:, H_THETA],
+        h[:, H_VEL],
+        h[:, H_TIME],
+        h[:, H_FLAG],
+        h[:, H_SIGMA],
+        low_idx - first,
+        low_val,
+        peak_idx - first,
+        trough_idx - first,
+        trough_val,
+        prm[P_ONSET_FRAC],
+        prm[P_HOLD_BAND],
+    )
+    row[EV_KIND] = EV_REP
+    for name, slot in _METRIC_SLOTS.items():
+        row[slot] = m[name]
+
+
+@dataclass
+class _Detector:
+    """Readable view of the detector's slots in the state arrays."""
+
+    phase: int
+    low: float
+    low_idx: int
+    peak: float
+    peak_idx: int
+    trough: float
+    trough_idx: int
+    cand_active: bool
+    cand_peak: float
+    cand_idx: int
+
+    @classmethod
+    def load(cls, fs: np.ndarray, ist: np.ndarray) -> _Detector:
+        return cls(
+            int(ist[I_PHASE]),
+            float(fs[F_LOW]),
+            int(ist[I_LOW_IDX]),
+            float(fs[F_PEAK]),
+            int(ist[I_PEAK_IDX]),
+            float(fs[F_TROUGH]),
+            int(ist[I_TROUGH_IDX]),
+            bool(ist[I_CAND_ACTIVE]),
+            float(fs[F_CAND_PEAK]),
+            int(ist[I_CAND_IDX]),
+        )
+
+    def store(self, fs: np.ndarray, ist: np.ndarray) -> None:
+        ist[I_PHASE] = self.phase
+        fs[F_LOW] = self.low
+        ist[I_LOW_IDX] = self.low_idx
+        fs[F_PEAK] = self.peak
+        ist[I_PEAK_IDX] = self.peak_idx
+        fs[F_TROUGH] = self.trough
+        ist[I_TROUGH_IDX] = self.trough_idx
+        ist[I_CAND_ACTIVE] = int(self.cand_active)
+        fs[F_CAND_PEAK] = self.cand_peak
+        ist[I_CAND_IDX] = self.cand_idx
+
+
+class _Events:
+    """Appends event rows to the kernel's event array."""
+
+    def __init__(self, ev: np.ndarray, n: int) -> None:
+        self.ev = ev
+        self.n = n
+
+    def add(self, *values: float) -> np.ndarray:
+        row = self.ev[self.n]
+        row[:] = 0.0
+        row[: len(values)] = values
+        self.n += 1
+        return row
+
+
+def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out: _Events) -> None:
+    row = out.add(EV_REP)
+    rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, row)
+
+
+def detect(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    s: int,
+    theta: float,
+    ev: np.ndarray,
+    n_ev: int,
+) -> int:
+    """Twin of ``_detect``: the rep state machine, one sample at a time.
+
+    seeking a rise
+        Track the lowest theta (a low older than half the history is
+        replaced).  Rising ``min_rom`` above it starts a rise.  A smaller
+        excursion of at least ``candidate_deg`` that falls back by
+        ``candidate_deg`` is reported as rejected (``rom_below_min``) and
+        the search restarts from where it fell to.
+    rising
+        Track the peak.  Falling ``min_rom`` below it confirms it (a peak
+        event) and starts the descent.  A rise longer than 90 % of the
+        history is rejected (``too_long``).
+    descending
+        Track the trough.  Rising ``min_rom`` above it closes the rep and
+        starts the next rise from the trough; so does (into seeking) no new
+        trough for ``settle_s`` or a rep longer than 90 % of the history.
+    """
+    cap = int(ist[I_CAP])
+    min_rom = prm[P_MIN_ROM]
+    cand = prm[P_CAND]
+    too_long = int(cap * _MAX_REP_FRACTION)
+    now = fs[F_T_HAT]
+    det = _Detector.load(fs, ist)
+    out = _Events(ev, n_ev)
+
+    def time_of(idx: int) -> float:
+        return float(hist[idx % cap, H_TIME])
+
+    if det.phase == PHASE_SEEK:
+        if theta < det.low or s - det.low_idx > cap // 2:
+            det.low, det.low_idx, det.cand_active = theta, s, False
+        if theta >= det.low + min_rom:
+            det.phase, det.peak, det.peak_idx, det.cand_active = PHASE_RISE, theta, s, False
+        elif det.cand_active:
+            if theta > det.cand_peak:
+                det.cand_peak, det.cand_idx = theta, s
+            elif theta <= det.cand_peak - cand:
+                out.add(EV_REJECT, time_of(det.cand_idx), REJ_ROM, det.cand_peak - det.low)
+                det.cand_active = False
+                det.low, det.low_idx = theta, s
+        elif theta >= det.low + cand:
+            det.cand_active, det.cand_peak, det.cand_idx = True, theta, s
+    elif det.phase == PHASE_RISE:
+        if theta > det.peak:
+            det.peak, det.peak_idx = theta, s
+        elif theta <= det.peak - min_rom:
+            det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
+            out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
+        if det.phase == PHASE_RISE and s - det.low_idx > too_long:
+            out.add(EV_REJECT, now, REJ_TOO_LONG, det.peak - det.low)
+            det.phase, det.low, det.low_idx = PHASE_SEEK, theta, s
+    else:
+        if theta < det.trough:
+            det.trough, det.trough_idx = theta, s
+        if theta >= det.trough + min_rom:
+            _close_rep(prm, hist, cap, det, out)
+            det.phase = PHASE_RISE
+            det.low, det.low_idx = det.trough, det.trough_idx
+            det.peak, det.peak_idx = theta, s
+        elif now - time_of(det.trough_idx) >= prm[P_SETTLE_S] or s - det.low_idx > too_long:
+            _close_rep(prm, hist, cap, det, out)
+            det.phase = PHASE_SEEK
+            det.low, det.low_idx = det.trough, det.trough_idx
+            det.cand_active = False
+    det.store(fs, ist)
+    return out.n
+
+
+def interrupt(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    ev: np.ndarray,
+    n_ev: int,
+    reason: float,
+) -> int:
+    """Twin of ``_interrupt``: close a confirmed rep, reject an unconfirmed rise, restart the search."""
+    cap = int(ist[I_CAP])
+    det = _Detector.load(fs, ist)
+    out = _Events(ev, n_ev)
+    if det.phase == PHASE_FALL:
+        _close_rep(prm, hist, cap, det, out)
+    elif det.phase == PHASE_RISE:
+        out.add(EV_REJECT, hist[det.peak_idx % cap, H_TIME], reason, det.peak - det.low)
+    det.phase = PHASE_SEEK
+    det.cand_active = False
+    det.low = math.inf
+    det.store(fs, ist)
+    return out.n
+
+
+# =============================================================================
+# The main loop
+# =============================================================================
+
+
+def _at_full_scale(v: float, range_g: float) -> bool:
+    """|v| at the known range, or (range 0 = unknown) at one of the standard ranges."""
+    tol = kr._CLIP_TOL
+    if range_g > 0:
+        return abs(v) >= range_g * (1 - tol)
+    return any(abs(abs(v) - r) <= r * tol for r in kr._RANGES_G)
+
+
+def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray) -> bool:
+    """Is this row clipped?  Count clipped rows, each row once.
+
+    With a known range a value at full scale is clipped.  Without one, a
+    value at a standard range repeated on consecutive rows is a saturation
+    plateau, and every row of it is a clipped sample.  A plateau's first row
+    was processed before the repeat showed it up: it is counted (unless
+    already counted) when the second row arrives, but not flagged.
+    ``I_PREV_CLIP`` remembers whether the previous row was counted.
+    """
+    range_g = prm[P_ACC_RANGE]
+    prev_raw = _vec(fs, F_PREV_RAW)
+    if range_g > 0:
+        clipped = any(_at_full_scale(v, range_g) for v in acc)
+    else:
+        clipped = any(
+            _at_full_scale(v, 0.0) and abs(v - p) <= abs(v) * kr._CLIP_TOL for v, p in zip(acc, prev_raw, strict=True)
+        )
+    if clipped:
+        ist[I_CLIPPED] += 1
+        if range_g <= 0 and not ist[I_PREV_CLIP]:
+            ist[I_CLIPPED] += 1  # the plateau's first row
+    ist[I_PREV_CLIP] = int(clipped)
+    fs[F_PREV_RAW : F_PREV_RAW + 3] = acc
+    return clipped
+
+
+def _process(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    t: float,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    bridged: bool,
+    clipped: bool,
+    out: _Events,
+) -> float:
+    """Orientation, history and detector for one processed sample; returns theta."""
+    dt = fs[F_PERIOD]
+    if prm[P_HAS_GYRO] > 0:
+        theta, vel = tilt_step(prm, fs, *acc, *gyr, dt, clipped)
+        sigma = 0.0
+    else:
+        theta, vel, sigma = pendulum_step(prm, fs, *acc, dt, clipped)
+    fs[F_LAST_SIGMA] = sigma
+    s = int(ist[I_SAMPLE])
+    cap = int(ist[I_CAP])
+    hist[s % cap] = [theta, vel, t, 1.0 if (bridged or clipped) else 0.0, sigma]
+    fs[F_T_HAT] = t
+    out.n = detect(prm, fs, ist, hist, s, theta, out.ev, out.n)
+    ist[I_SAMPLE] = s + 1
+    return theta
+
+
+def run_chunk(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    time_s: np.ndarray,
+    acc_g: np.ndarray,
+    gyr_dps: np.ndarray,
+    out_theta: np.ndarray,
+    ev: np.ndarray,
+) -> tuple[int, int]:
+    """Twin of ``_run_chunk``: rows in, processed samples through the filters and the detector.
+
+    Per row: a row with a NaN is lost (angle NaN, nothing else happens).
+    Otherwise the row's place on the reconstructed timeline is
+    ``steps = floor((t - t_hat) / P + 0.5)`` periods after the last
+    processed sample (at least one).  ``steps - 1`` missing samples are a
+    gap: short gaps (``<= max_interp``) are bridged by samples linearly
+    interpolated between the previous row and this one (flagged in the
+    history; over gaps longer than ``_REANCHOR_GAP_S`` the bridge holds the
+    rotation and the tilt filter re-anchors on the accelerometer); longer
+    ones interrupt the detector, make the pendulum filter forget its motion
+    and restart the timeline at this row.  A phase-locked loop then places
+    the sample at ``pred + alpha (t - pred)`` and nudges the period by
+    ``beta (t - pred)``.  Stops early when the event buffer is nearly full.
+    """
+    has_gyro = prm[P_HAS_GYRO] > 0
+    out = _Events(ev, 0)
+    for k in range(time_s.shape[0]):
+        if out.n >= ev.shape[0] - 4:
+            return k, out.n
+        t = float(time_s[k])
+        acc = np.array(acc_g[k], dtype=np.float64)
+        gyr = np.array(gyr_dps[k], dtype=np.float64) if has_gyro else np.zeros(3)
+        if math.isnan(t) or np.isnan(acc).any() or np.isnan(gyr).any():
+            out_theta[k] = math.nan
+            continue
+        clipped = clip_flags(prm, fs, ist, acc)
+        if not ist[I_STARTED]:
+            ist[I_STARTED] = 1
+            fs[F_T_HAT] = t
+            theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped, out)
+        else:
+            period = fs[F_PERIOD]
+            t_hat = fs[F_T_HAT]
+            steps = max(1, math.floor((t - t_hat) / period + 0.5))
+            if steps > 1:
+                gap_s = (steps - 1) * period
+                bridged = gap_s <= prm[P_MAX_INTERP_S]
+                fs[F_LOST_S] += gap_s
+                ist[I_GAPS] += 1
+                out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
+                # The gyro missed the rotation in a longer gap: re-anchor on the accelerometer.
+                hold = gap_s > kr._REANCHOR_GAP_S
+                if hold:
+                    fs[F_FAST_S] = kr._REANCHOR_S
+                if bridged:
+                    prev_acc, prev_gyr = _vec(fs, F_PREV_ACC), _vec(fs, F_PREV_GYR)
+                    for j in range(1, steps):
+                        a_j = np.array([np.interp(j, [0, steps], [prev_acc[c], acc[c]]) for c in range(3)])
+                        if hold:  # no rotation invented: the rate is the bias
+                            g_j = _vec(fs, F_BIAS)
+                        else:
+                            g_j = np.array([np.interp(j, [0, steps], [prev_gyr[c], gyr[c]]) for c in range(3)])
+                        _process(prm, fs, ist, hist, t_hat + j * period, a_j, g_j, True, False, out)
+                    t_hat = fs[F_T_HAT]
+                else:
+                    out.n = interrupt(prm, fs, ist, hist, ev, out.n, REJ_GAP)
+                    if not has_gyro:
+                        pendulum_reanchor(fs)
+                    fs[F_PREV_W : F_PREV_W + 3] = 0.0
+                    fs[F_PREV_OA] = 0.0
+                    t_hat = t - period
+            predicted = t_hat + period
+            error = t - predicted
+            fs[F_PERIOD] = period + kr._PLL_BETA * error
+            theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped, out)
+        fs[F_PREV_ACC : F_PREV_ACC + 3] = acc
+        fs[F_PREV_GYR : F_PREV_GYR + 3] = gyr
+        out_theta[k] = theta
+    return time_s.shape[0], out.n
+
+
+def finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> int:
+    """Twin of ``_finish``: interrupt the detector at the end of the stream."""
+    return interrupt(prm, fs, ist, hist, ev, 0, REJ_UNFINISHED)
+
+
+# =============================================================================
+# Learning: quiet window and axis lock
+# =============================================================================
+
+
+def window_score(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    j0: int,
+    k: int,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+) -> float:
+    """Twin of ``_window_score``: largest deviation from the window mean in units of its threshold.
+
+    Rows with a NaN are dropouts and left out.  ``inf`` (unusable) when the
+    valid rows are more than ``max_gap_s`` apart somewhere, fewer than 10,
+    or their mean accelerometer is more than ``_GRAVITY_TOL_G`` away from 1 g.
+    """
+    rows = np.arange(j0, k + 1)
+    valid = ~np.isnan(acc[rows]).any(axis=1)
+    if has_gyro:
+        valid &= ~np.isnan(gyr[rows]).any(axis=1)
+    rows = rows[valid]
+    if (np.diff(t[rows]) > max_gap_s).any():
+        return math.inf
+    if rows.size < 10:
+        return math.inf
+    a = acc[rows]
+    mean_a = a.mean(axis=0)
+    if abs(np.linalg.norm(mean_a) - 1.0) > kl._GRAVITY_TOL_G:
+        return math.inf
+    score = float(np.abs(a - mean_a).max()) / still_acc
+    if has_gyro:
+        g = gyr[rows]
+        score = max(score, float(np.abs(g - g.mean(axis=0)).max()) / still_gyr)
+    return score
+
+
+def scan_quiet(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    qs: np.ndarray,
+) -> int:
+    """Twin of ``_scan_quiet``: the first row ending a quiet window of ``win_s``, or -1.
+
+    A window ending at row k starts at the last row at or before
+    ``t[k] - win_s`` and is scored once it spans at least 95 % of
+    ``win_s``; the best (lowest) score so far is remembered; the scan
+    resumes after the rows already tested.
+    """
+    n = t.shape[0]
+    for k in range(int(qs[kl.Q_SCANNED]), n):
+        if t[k] - t[0] < 0.95 * win_s:
+            continue
+        j0 = int(np.searchsorted(t, t[k] - win_s, side="right")) - 1
+        j0 = min(max(j0, 0), k)
+        if t[k] - t[j0] < 0.95 * win_s:
+            continue
+        score = window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr, max_gap_s)
+        if score < qs[kl.Q_BEST_SCORE]:
+            qs[kl.Q_BEST_SCORE] = score
+            qs[kl.Q_BEST_END] = k
+        if score <= 1.0:
+            qs[kl.Q_SCANNED] = k + 1
+            return k
+    qs[kl.Q_SCANNED] = n
+    return -1
+
+
+def scan_lock(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    up: np.ndarray,
+    bias: np.ndarray,
+    lock_deg: float,
+    ls: np.ndarray,
+) -> int:
+    """Twin of ``_scan_lock``: watch the thigh leave standing; return the row where it is ``lock_deg`` away.
+
+    The thigh's current "up" is the tilt filter's (with gyro, run on its own
+    state inside ``ls``) or a low-passed accelerometer (time constant
+    ``_LOCK_LP_TAU_S``; this low-pass and a slower one for the sign,
+    ``_SIGN_LP_TAU_S``, run in both cases).  Each valid row adds ``e e^T`` to
+    the axis evidence, ``e`` the bias-corrected rate (gyro) or the current
+    direction's component perpendicular to ``up``.  Without a gyro the lock
+    also needs the low-passed vector within ``_LOCK_STATIC_G`` of 1 g.
+    """
+    n = t.shape[0]
+    lp = ls[kl.L_LP : kl.L_LP + 3]  # views: updated in place
+    slow = ls[kl.L_SLOW : kl.L_SLOW + 3]
+    scatter = ls[kl.L_S : kl.L_S + 9].reshape(3, 3)
+    tilt_fs = ls[kl.L_FS : kl.L_FS + F_N]
+    tilt_prm = ls[kl.L_PRM : kl.L_PRM + P_N]
+    for k in range(int(ls[kl.L_SCANNED]), n):
+        a_k = acc[k]
+        g_k = gyr[k] if has_gyro else np.zeros(3)
+        if math.isnan(t[k]) or np.isnan(a_k).any() or np.isnan(g_k).any():
+            continue
+        dt = 0.0 if math.isnan(ls[kl.L_LAST_T]) else t[k] - ls[kl.L_LAST_T]
+        ls[kl.L_LAST_T] = t[k]
+        lp += dt / (kl._LOCK_LP_TAU_S + dt) * (a_k - lp)
+        slow += dt / (kl._SIGN_LP_TAU_S + dt) * (a_k - slow)
+        if has_gyro:
+            if dt > 0:
+                tilt_step(tilt_prm, tilt_fs, *a_k, *g_k, dt, False)
+            current = _vec(tilt_fs, F_UP)
+        else:
+            current = lp.copy()
+        length = np.linalg.norm(current)
+        if length <= 1e-9:
+            continue
+        direction = current / length
+        tilt = math.degrees(math.acos(float(np.clip(direction @ up, -1.0, 1.0))))
+        evidence = g_k - bias if has_gyro else direction - (direction @ up) * up
+        scatter += np.outer(evidence, evidence)
+        if tilt > ls[kl.L_MAX_TILT]:
+            ls[kl.L_MAX_TILT] = tilt
+            ls[kl.L_MAX_ROW] = k
+        # Without a gyro, lock only where |f| is near 1 g (not dominated by the swing's own acceleration).
+        steady = has_gyro or abs(length - 1.0) <= kl._LOCK_STATIC_G
+        if tilt >= lock_deg and steady:
+            ls[kl.L_LOCK_ROW] = k
+            ls[kl.L_SCANNED] = k + 1
+            return k
+    ls[kl.L_SCANNED] = n
+    return -1
