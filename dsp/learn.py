@@ -130,7 +130,8 @@ def _window_score(
     """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable."""
     m = np.zeros(6)
     cnt = 0
-    last_t = math.nan
+    # Dropouts at the window's edges count like gaps inside it.
+    last_t = t[j0]
     for i in range(j0, k + 1):
         # Rows with NaN values are dropouts: skipped, but the time since the
         # last valid row must stay within the allowed gap.
@@ -138,7 +139,7 @@ def _window_score(
             continue
         if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
             continue
-        if not math.isnan(last_t) and t[i] - last_t > max_gap_s:
+        if t[i] - last_t > max_gap_s:
             return math.inf
         last_t = t[i]
         for c in range(3):
@@ -146,7 +147,7 @@ def _window_score(
             if has_gyro:
                 m[3 + c] += gyr[i, c]
         cnt += 1
-    if cnt < 10:
+    if cnt < 10 or t[k] - last_t > max_gap_s:
         return math.inf
     m /= cnt
     g = math.sqrt(m[0] ** 2 + m[1] ** 2 + m[2] ** 2)

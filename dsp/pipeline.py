@@ -336,21 +336,19 @@ def _start_if_learned(
 ) -> tuple[StreamState, list[Event]]:
     """Once calibrated and locked, run the kernel over the buffer and switch to streaming.
 
-    Without a gyro the sign is confirmed over a fixed span after the lock
-    row, so streaming starts once that span is buffered (or the stream ends).
+    The sign is confirmed over a fixed span after the lock row, so streaming
+    starts once that span is buffered (or the stream ends).
     """
     if state.axes is None or state.cal is None or state.lstate is None:
         return state, []
     cal = state.cal
-    axes = state.axes
-    if not state.has_gyro:
-        lock_row = int(state.lstate[L_LOCK_ROW])
-        if lock_row < 0:
-            lock_row = int(state.lstate[L_SCANNED]) - 1
-        stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
-        if stop >= state.buf_t.size and not at_end:
-            return state, []
-        axes = _confirm_sign(settings, state, cal, axes, stop)
+    lock_row = int(state.lstate[L_LOCK_ROW])
+    if lock_row < 0:
+        lock_row = max(cal.end_row, int(state.lstate[L_SCANNED]) - 1)
+    stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
+    if stop >= state.buf_t.size and not at_end:
+        return state, []
+    axes = _confirm_sign(settings, state, cal, state.axes, stop)
     kern = _make_kernel(settings, state.has_gyro, cal, axes)
     state = dataclasses.replace(state, axes=axes)
     t = state.buf_t
@@ -367,22 +365,23 @@ def _start_if_learned(
 
 
 def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> Axes:
-    """Accelerometer only: make the thigh's larger excursions positive.
+    """Make the thigh's larger excursions positive (flexion).
 
-    The lock's sign comes from a low-passed accelerometer, which the offset
-    term of a front-mounted sensor can mislead during fast swings; the
-    filter's angle over buffer rows ``cal.start_row:stop`` is a far more
-    reliable witness.
+    The lock takes its sign from the first excursion, which can be a step
+    backwards, or (accelerometer only) a low-pass misled by the offset term of
+    a front-mounted sensor during fast swings; the angle over buffer rows
+    ``cal.start_row:stop`` is a far more reliable witness.
     """
-    kern = _make_kernel(settings, False, cal, axes)
+    kern = _make_kernel(settings, state.has_gyro, cal, axes)
     s = cal.start_row
     t = state.buf_t[s:stop]
+    gyr = state.buf_gyr[s:stop] if state.buf_gyr is not None else _EMPTY3
     theta = np.full(t.shape[0], np.nan)
     ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
     done = 0
     while done < t.shape[0]:
-        acc = state.buf_acc[s + done :]
-        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc, _EMPTY3, theta[done:], ev)
+        acc = state.buf_acc[s + done : stop]
+        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc, gyr[done:], theta[done:], ev)
         done += k
     if np.all(np.isnan(theta)) or np.nanmax(theta) >= -np.nanmin(theta):
         return axes

@@ -151,10 +151,10 @@ class Settings:
         Accelerometer-only filter: measurement noise of the sagittal specific
         force, including unmodelled hip motion, g.
     sign_confirm_s : float
-        Accelerometer only: the sign of the flexion axis is confirmed on the
-        filter's angle from calibration until this long after the lock (the
-        thigh's larger excursions are flexion), so the first reps of an
-        accelerometer-only session are reported up to this much later, s.
+        The sign of the flexion axis is confirmed on the angle from
+        calibration until this long after the lock (the thigh's larger
+        excursions are flexion), so the first reps of a session are reported
+        up to this much later, s.
     max_learn_s : float
         Longest wait for a quiet window (from the first row) and then for the
         first excursion; after it the quietest window / the evidence so far is
@@ -212,7 +212,7 @@ class Settings:
         if self.candidate_deg >= self.min_rom_deg:
             raise ValueError("setting candidate_deg must be smaller than min_rom_deg")
         if not (np.isfinite(self.sensor_offset_m) and abs(self.sensor_offset_m) <= 0.3):
-            raise ValueError(f"setting sensor_offset_m must be a finite offset within +-0.3 m, got {self.sensor_offset_m!r}")
+            raise ValueError(f"setting sensor_offset_m must be finite and within +-0.3 m, got {self.sensor_offset_m!r}")
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
 

@@ -857,7 +857,8 @@ def window_score(
     """Twin of ``_window_score``: largest deviation from the window mean in units of its threshold.
 
     Rows with a NaN are dropouts and left out.  ``inf`` (unusable) when the
-    valid rows are more than ``max_gap_s`` apart somewhere, fewer than 10,
+    valid rows (with the window's first and last row times as edges) are more
+    than ``max_gap_s`` apart somewhere, fewer than 10,
     or their mean accelerometer is more than ``_GRAVITY_TOL_G`` away from 1 g.
     """
     rows = np.arange(j0, k + 1)
@@ -865,7 +866,8 @@ def window_score(
     if has_gyro:
         valid &= ~np.isnan(gyr[rows]).any(axis=1)
     rows = rows[valid]
-    if (np.diff(t[rows]) > max_gap_s).any():
+    # The window's edges count too: dropouts at its start or end are gaps.
+    if rows.size == 0 or (np.diff(np.concatenate([[t[j0]], t[rows], [t[k]]])) > max_gap_s).any():
         return math.inf
     if rows.size < 10:
         return math.inf

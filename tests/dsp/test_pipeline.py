@@ -55,6 +55,7 @@ MODES = {
     "gyro": (True, SETTINGS),
     "acc-only": (False, SETTINGS),
     "acc-only-early": (False, Settings(sign_confirm_s=1.0)),
+    "gyro-early": (True, Settings(sign_confirm_s=1.0)),
 }
 BATCH = {mode: analyze_with_angle(RECORDINGS[gyro].samples, cfg, "synth") for mode, (gyro, cfg) in MODES.items()}
 
@@ -135,7 +136,7 @@ def test_events_account_for_every_rep_and_every_row(mode: str) -> None:
     assert sum(len(b.angle_deg) for b in blocks) == len(samples)
 
 
-@pytest.mark.parametrize("mode", ["gyro", "acc-only-early"])
+@pytest.mark.parametrize("mode", ["gyro-early", "acc-only-early"])
 def test_reps_are_reported_live(mode: str) -> None:
     # Streaming must start inside the recording, so the chunk tests above run
     # the kernel on live chunks and reps arrive before the stream ends.
