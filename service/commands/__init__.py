@@ -17,7 +17,11 @@ from dataclasses import dataclass
 __all__ = ["COMMAND_MODULES", "Command", "UsageError", "load_commands"]
 
 #: Modules that define subcommands, in ``--help`` order.
-COMMAND_MODULES: tuple[str, ...] = ("hipflex.service.commands.analyze",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "hipflex.service.commands.analyze",
+    "hipflex.service.commands.serve",
+    "hipflex.service.commands.demo",
+)
 
 
 class UsageError(Exception):

@@ -1,0 +1,240 @@
+"""The local API: :func:`create_app` builds the FastAPI application from :class:`ServiceSettings`.
+
+Nothing is created at import time.  The app's lifespan opens the store,
+recovers sessions a killed server left ``running``, and starts the session
+manager; on shutdown it stops every session cleanly.  Routes live in
+:mod:`hipflex.service.routes` under ``/api/v1``; the dashboard (static files
+in ``service/static/``) is served at ``/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hipflex import __version__
+from hipflex.sensor.formats import InputError
+from hipflex.service.deps import AppContext
+from hipflex.service.devices import BleakDeviceBackend, DeviceBackend, DeviceNotFound, DevicesUnavailable
+from hipflex.service.live import SessionManager, TooManySessions
+from hipflex.service.recovery import recover_sessions
+from hipflex.service.routes import API_PREFIX, ROUTERS
+from hipflex.service.schemas import StreamMessage
+from hipflex.service.security import AuthMiddleware, BodyLimitMiddleware, BodyTooLarge
+from hipflex.service.settings import ServiceSettings
+from hipflex.service.sources import SourceError
+from hipflex.service.store import Store
+
+__all__ = ["STATIC_DIR", "create_app"]
+
+log = logging.getLogger("hipflex.service")
+
+#: Where the dashboard's files live.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+DESCRIPTION = """\
+The hipflex local API: live hip-flexion sessions from Bluetooth sensors, the simulator or recordings,
+their reps and sets, exports, and the analysis of uploaded files.
+
+* Every path is under `/api/v1`. Errors are JSON `{"detail": "<one line>"}` (422 adds `errors`).
+* Live stream of a session: Server-Sent Events at `GET /api/v1/sessions/{id}/events`, or the WebSocket
+  `/api/v1/sessions/{id}/ws`; each message is one JSON `StreamMessage` (see the schemas): `angle`
+  (about 25 Hz), `rep_peak`, `rep`, `set`, `status`. Resume with `after_seq`.
+* When the server has a token (any bind other than localhost), send `Authorization: Bearer <token>`, or
+  `?token=<token>` on streams and the dashboard page.
+"""
+
+_PLACEHOLDER = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hipflex</title></head>
+<body><h1>hipflex</h1><p>The dashboard is not installed in this build.</p>
+<p>API: <a href="/docs">/docs</a> (OpenAPI at <a href="/openapi.json">/openapi.json</a>),
+sessions at <a href="/api/v1/sessions">/api/v1/sessions</a>.</p></body></html>
+"""
+
+
+def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _validation_message(errors: list[Any]) -> str:
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "invalid request: " + "; ".join(parts) + more
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code)
+        return JSONResponse({"detail": _one_line(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]  # fmt: skip
+        return _error(422, _validation_message(errors), errors=errors)
+
+    async def expected(request: Request, exc: Exception) -> Response:
+        status = {
+            BodyTooLarge: 413,
+            SourceError: 422,
+            InputError: 422,
+            DeviceNotFound: 404,
+            TooManySessions: 429,
+            DevicesUnavailable: 503,
+        }
+        code = next((v for k, v in status.items() if isinstance(exc, k)), 422)
+        detail = _one_line(exc) if not isinstance(exc, DeviceNotFound) else f"device {exc} not known"
+        return _error(code, detail)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for cls in (BodyTooLarge, SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable):
+        app.add_exception_handler(cls, expected)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Add the stream message schemas to the components (the WebSocket is not an OpenAPI operation)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes, tags=app.openapi_tags)  # fmt: skip
+            ref = "#/components/schemas/{model}"
+            msg = TypeAdapter(StreamMessage).json_schema(ref_template=ref)
+            comps = schema.setdefault("components", {}).setdefault("schemas", {})
+            comps.update(msg.pop("$defs", {}))
+            comps["StreamMessage"] = msg
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _install_dashboard(app: FastAPI, static_dir: Path) -> None:
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> Response:
+        index = static_dir / "index.html"
+        if index.is_file():
+            return FileResponse(index, media_type="text/html")
+        return HTMLResponse(_PLACEHOLDER)
+
+    if static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=static_dir), name="static")
+        app.mount("/", StaticFiles(directory=static_dir), name="dashboard-files")
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    devices: DeviceBackend | None = None,
+    static_dir: Path | None = None,
+) -> FastAPI:
+    """Build the API application.
+
+    Parameters
+    ----------
+    settings : ServiceSettings
+        A non-loopback ``host`` requires ``settings.token`` (see
+        :meth:`ServiceSettings.with_token`).
+    devices : DeviceBackend, optional
+        Bluetooth backend (default: :class:`BleakDeviceBackend`); tests pass a fake.
+    static_dir : Path, optional
+        Dashboard files (default ``service/static``).
+
+    Returns
+    -------
+    FastAPI
+
+    Raises
+    ------
+    ValueError
+        A non-loopback host without a token.
+    """
+    if settings.requires_token and settings.token is None:
+        raise ValueError(
+            f"binding to {settings.host} needs a token (ServiceSettings.with_token() makes one); "
+            "without one, bind to 127.0.0.1"
+        )
+    backend = devices if devices is not None else BleakDeviceBackend()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(settings.capture_dir.mkdir, parents=True, exist_ok=True)
+        store = await asyncio.to_thread(Store, settings.db_path)
+        recovered = await asyncio.to_thread(recover_sessions, store)
+        if recovered:
+            log.warning("recovered %d interrupted session(s): %s", len(recovered), ", ".join(recovered))
+        manager = SessionManager(settings, store, backend)
+        app.state.hipflex = AppContext(settings, store, manager, backend)
+        try:
+            yield
+        finally:
+            await manager.shutdown()
+            await backend.aclose()
+            app.state.hipflex = None
+            store.close()
+
+    app = FastAPI(
+        title="hipflex",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "sessions", "description": "Live sessions, their reps and sets, exports."},
+            {"name": "stream", "description": "Live messages of a session (SSE; WebSocket at .../ws)."},
+            {"name": "devices", "description": "Bluetooth sensors."},
+            {"name": "analyze", "description": "Analysis of uploaded recordings."},
+            {"name": "health", "description": "Liveness."},
+        ],
+    )
+    app.state.hipflex = None
+    app.state.settings = settings
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    _install_error_handlers(app)
+    _install_openapi(app)
+    _install_dashboard(app, static_dir if static_dir is not None else STATIC_DIR)
+
+    # Middleware: the last added is the outermost. CORS must answer preflights before auth.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes + 64 * 1024,  # multipart framing
+        upload_paths=(f"{API_PREFIX}/analyze",),
+    )
+    app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.token is None)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    return app

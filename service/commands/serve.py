@@ -1,0 +1,118 @@
+"""``hipflex serve``: run the local API and dashboard.
+
+Only the standard library is imported at module level; FastAPI, uvicorn and
+the app are imported in :func:`run`, so ``hipflex analyze`` never pays for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hipflex.service.commands import Command, UsageError
+
+if TYPE_CHECKING:
+    from hipflex.service.settings import ServiceSettings
+
+__all__ = ["COMMAND", "add_arguments", "add_server_arguments", "build_service_settings", "run"]
+
+EPILOG = """\
+examples:
+  hipflex serve                                # http://127.0.0.1:8765/, data in ~/.local/share/hipflex
+  hipflex serve --port 9000 --db ./hipflex.db
+  hipflex serve --host 0.0.0.0                 # other machines: prints a token to use
+
+Binding to anything but 127.0.0.1/localhost requires a token: --token, $HIPFLEX_TOKEN,
+or a generated one printed at start-up.  Clients send 'Authorization: Bearer <token>'
+(or ?token= on streams and the dashboard page).  Ctrl-C stops cleanly: running sessions
+are finished and stored.  A session interrupted by a crash is recovered from its raw
+log at the next start.
+"""
+
+
+def add_server_arguments(p: argparse.ArgumentParser, default_port: int = 8765) -> None:
+    """Options shared by ``serve`` and ``demo``."""
+    p.add_argument("--port", type=int, default=default_port, help=f"TCP port, 0 for any free one ({default_port})")
+    p.add_argument("--db", type=Path, metavar="PATH", help="SQLite database (default: the user data folder)")
+    p.add_argument("--capture-dir", type=Path, metavar="DIR", help="folder for raw sample logs (beside the db)")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the options of ``hipflex serve``."""
+    p.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1); others need a token")
+    add_server_arguments(p)
+    p.add_argument("--token", default=os.environ.get("HIPFLEX_TOKEN"), help="API token ($HIPFLEX_TOKEN)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow a browser origin besides the server's own (repeatable)")  # fmt: skip
+    p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload to /api/v1/analyze (50)")
+
+
+def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettings:
+    """Service settings from the options (``UsageError`` when inconsistent)."""
+    from hipflex.service.settings import ServiceSettings, default_data_dir
+
+    db = args.db if args.db is not None else default_data_dir() / "hipflex.db"
+    capture = args.capture_dir if args.capture_dir is not None else db.parent / "captures"
+    try:
+        return ServiceSettings(
+            host=host,
+            port=args.port,
+            db_path=db.expanduser(),
+            capture_dir=capture.expanduser(),
+            token=getattr(args, "token", None) or None,
+            cors_origins=tuple(getattr(args, "cors_origin", ())),
+            max_upload_bytes=int(getattr(args, "max_upload_mb", 50.0) * 1024 * 1024),
+        ).with_token()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    settings = build_service_settings(args, args.host)
+
+    import logging
+
+    from hipflex.service.app import create_app
+    from hipflex.service.server import Server, bind_socket, make_config
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        print(f"hipflex serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{host}:{port}/"
+    app = create_app(settings)
+    server = Server(make_config(app, log_level=args.log_level))
+    print(f"hipflex serving on {url}  (database {settings.db_path})", flush=True)
+    if settings.token is not None:
+        print(f"token: {settings.token}", flush=True)
+        print(f"dashboard: {url}?token={settings.token}", flush=True)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    if not server.started:
+        print("hipflex serve: the server did not start (see the log above)", file=sys.stderr)
+        return 1
+    print("hipflex: stopped", file=sys.stderr)
+    return 0
+
+
+COMMAND = Command(
+    name="serve",
+    help="run the local API and dashboard",
+    description="Run the local API (/api/v1) and the dashboard on this machine.",
+    add_arguments=add_arguments,
+    run=run,
+    epilog=EPILOG,
+)

@@ -1,0 +1,85 @@
+"""Injected dependencies of the route handlers (``Annotated`` aliases).
+
+The app keeps one :class:`AppContext` in ``app.state.hipflex``, built by the
+lifespan of :func:`hipflex.service.app.create_app`; handlers receive its parts
+through these dependencies, never through module globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException
+from fastapi.requests import HTTPConnection
+
+from hipflex.service.devices import DeviceBackend
+from hipflex.service.live import SessionManager
+from hipflex.service.settings import ServiceSettings
+from hipflex.service.store import SessionRecord, Store
+
+__all__ = [
+    "AppContext",
+    "DevicesDep",
+    "ManagerDep",
+    "SettingsDep",
+    "StoreDep",
+    "get_context",
+    "get_devices",
+    "get_manager",
+    "get_settings",
+    "get_store",
+    "session_or_404",
+]
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Everything a running app shares between requests."""
+
+    settings: ServiceSettings
+    store: Store
+    manager: SessionManager
+    devices: DeviceBackend
+
+
+def get_context(conn: HTTPConnection) -> AppContext:
+    """The app's context (503 while the app is starting or stopping)."""
+    ctx = getattr(conn.app.state, "hipflex", None)
+    if ctx is None:
+        raise HTTPException(503, "the server is starting or shutting down")
+    return ctx
+
+
+def get_settings(ctx: Annotated[AppContext, Depends(get_context)]) -> ServiceSettings:
+    """Service settings."""
+    return ctx.settings
+
+
+def get_store(ctx: Annotated[AppContext, Depends(get_context)]) -> Store:
+    """The SQLite store."""
+    return ctx.store
+
+
+def get_manager(ctx: Annotated[AppContext, Depends(get_context)]) -> SessionManager:
+    """The live session manager."""
+    return ctx.manager
+
+
+def get_devices(ctx: Annotated[AppContext, Depends(get_context)]) -> DeviceBackend:
+    """The Bluetooth device backend."""
+    return ctx.devices
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+ManagerDep = Annotated[SessionManager, Depends(get_manager)]
+DevicesDep = Annotated[DeviceBackend, Depends(get_devices)]
+
+
+def session_or_404(store: Store, session_id: str) -> SessionRecord:
+    """The session, or an HTTP 404 naming it."""
+    record = store.get_session(session_id)
+    if record is None:
+        raise HTTPException(404, f"session {session_id!r} not found")
+    return record

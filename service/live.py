@@ -1,0 +1,324 @@
+"""Live sessions: a sample source, the DSP off the event loop, and the fan-out to clients.
+
+A :class:`LiveSession` runs two tasks on the event loop.  The producer pulls
+items from the :class:`~hipflex.service.sources.SampleSource` and stamps them
+with their arrival time; the consumer hands every chunk to the session's
+:class:`~hipflex.service.worker.SessionWorker` in the manager's thread pool
+(one call at a time per session, so the pipeline sees chunks in order; the
+numba kernels release the GIL) and publishes the returned messages on the
+session's :class:`~hipflex.service.hub.Hub`.  The pipeline never waits for a
+client.
+
+:class:`SessionManager` creates, stops and lists the running sessions, and
+on shutdown stops them all cleanly (they end ``stopped``, with their final
+analysis stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hipflex import __version__
+from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.service.devices import DeviceBackend
+from hipflex.service.hub import Hub
+from hipflex.service.rawlog import SampleLog
+from hipflex.service.settings import ServiceSettings
+from hipflex.service.sources import ReplaySource, SampleSource, SimulatorSource, SourceError, SourceStatus
+from hipflex.service.store import SessionRecord, Store
+from hipflex.service.worker import SessionWorker
+
+__all__ = [
+    "LiveSession",
+    "SessionManager",
+    "SessionSpec",
+    "TooManySessions",
+    "session_settings",
+]
+
+#: Without a chunk for this long, a running session reports the state ``gap``, seconds.
+GAP_TIMEOUT_S = 1.5
+
+
+class TooManySessions(RuntimeError):
+    """The limit of sessions running at once is reached."""
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What to run; the API's ``SessionCreate`` body as a plain value (see its field docs)."""
+
+    source: Literal["simulator", "replay", "device"]
+    drill: str = "ballistic"
+    fs_hz: float = 100.0
+    has_gyro: bool = True
+    seed: int = 0
+    n_sets: int = 3
+    capture_path: str | None = None
+    format: str = "auto"
+    speed: float = 1.0
+    device_address: str | None = None
+    label: str | None = None
+    side: Literal["left", "right"] | None = None
+    min_rom_deg: float | None = None
+    set_gap_s: float | None = None
+
+
+def session_settings(base: Settings, min_rom_deg: float | None, set_gap_s: float | None) -> Settings:
+    """``base`` with the overrides a session or upload may give (as ``hipflex analyze`` applies them).
+
+    A ``min_rom_deg`` at or below the default candidate threshold also lowers
+    ``candidate_deg`` to 0.4 of it, so the diagnostics stay below the rep
+    threshold.  Raises ``ValueError`` with the setting's message.
+    """
+    changes: dict[str, float] = {}
+    if set_gap_s is not None:
+        changes["set_gap_s"] = set_gap_s
+    if min_rom_deg is not None:
+        changes["min_rom_deg"] = min_rom_deg
+        if min_rom_deg <= Settings().candidate_deg:
+            changes["candidate_deg"] = 0.4 * min_rom_deg
+    return base.replace(**changes) if changes else base
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
+
+
+_END = object()
+
+
+class LiveSession:
+    """One running session.
+
+    Parameters
+    ----------
+    session_id : str
+    source : SampleSource
+        Already opened.
+    worker : SessionWorker
+    hub : Hub
+    executor : ThreadPoolExecutor
+        Where the worker runs.
+    on_done : callable
+        Called with the session once it has finished and stored its result.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        source: SampleSource,
+        worker: SessionWorker,
+        hub: Hub,
+        executor: ThreadPoolExecutor,
+        on_done: Callable[[LiveSession], None],
+    ) -> None:
+        self.id = session_id
+        self.source = source
+        self.worker = worker
+        self.hub = hub
+        self.executor = executor
+        self.on_done = on_done
+        self.analysis: Analysis | None = None
+        self.done = asyncio.Event()
+        self._inbox: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        self._producer: asyncio.Task[None] | None = None
+        self._consumer: asyncio.Task[None] | None = None
+
+    @property
+    def live_state(self) -> str:
+        """calibrating, running, gap, reconnecting or stopped."""
+        return self.worker.live_state
+
+    @property
+    def backlog(self) -> int:
+        """Items received but not yet analysed."""
+        return self._inbox.qsize()
+
+    def start(self) -> None:
+        """Start streaming."""
+        self.hub.publish([self.worker.status()])
+        self._producer = asyncio.create_task(self._produce(), name=f"hipflex-source-{self.id}")
+        self._consumer = asyncio.create_task(self._consume(), name=f"hipflex-session-{self.id}")
+
+    async def _produce(self) -> None:
+        try:
+            async for item in self.source.stream():
+                self._inbox.put_nowait((time.time(), item))
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # a source failure ends the session as failed, with the reason
+            self._inbox.put_nowait((time.time(), _Failure(f"{type(exc).__name__}: {exc}")))
+        finally:
+            self._inbox.put_nowait((time.time(), _END))
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        status, error = "stopped", None
+        try:
+            while True:
+                try:
+                    received_at, item = await asyncio.wait_for(self._inbox.get(), GAP_TIMEOUT_S)
+                except TimeoutError:
+                    if self.worker.live_state == "running":
+                        self.hub.publish([self.worker.status("gap")])
+                    continue
+                if item is _END:
+                    break
+                if isinstance(item, _Failure):
+                    status, error = "failed", item.message
+                elif isinstance(item, SourceStatus):
+                    self._on_status(item)
+                elif isinstance(item, ImuSamples):
+                    msgs = await loop.run_in_executor(self.executor, self.worker.process, item, received_at)
+                    self.hub.publish(msgs)
+        except Exception as exc:  # the pipeline rejected the data: keep what was analysed
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            if self._producer is not None:
+                self._producer.cancel()
+        finally:
+            await self._finish(loop, status, error)
+
+    def _on_status(self, item: SourceStatus) -> None:
+        if item.battery_pct is not None:
+            self.worker.battery_pct = item.battery_pct
+        if item.state == "reconnecting":
+            state = "reconnecting"
+        else:
+            state = "running" if self.worker.state.running else "calibrating"
+        self.hub.publish([self.worker.status(state)])
+
+    async def _finish(self, loop: asyncio.AbstractEventLoop, status: str, error: str | None) -> None:
+        if self._producer is not None and not self._producer.done():
+            self._producer.cancel()
+            await asyncio.gather(self._producer, return_exceptions=True)
+        try:
+            self.analysis, msgs = await loop.run_in_executor(self.executor, self.worker.finish, status, error)
+            self.hub.publish(msgs)
+        finally:
+            self.hub.close()
+            self.done.set()
+            self.on_done(self)
+
+    async def stop(self) -> None:
+        """Stop the source, analyse what arrived, store the result; returns when done."""
+        if self._producer is not None:
+            self._producer.cancel()
+        await self.done.wait()
+
+
+class SessionManager:
+    """Creates and tracks the running sessions.
+
+    Parameters
+    ----------
+    settings : ServiceSettings
+    store : Store
+    devices : DeviceBackend
+    """
+
+    def __init__(self, settings: ServiceSettings, store: Store, devices: DeviceBackend) -> None:
+        self.settings = settings
+        self.store = store
+        self.devices = devices
+        self._sessions: dict[str, LiveSession] = {}
+        workers = min(32, (os.cpu_count() or 2) + 4)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hipflex-dsp")
+
+    def live(self, session_id: str) -> LiveSession | None:
+        """The running session with this id, if any."""
+        return self._sessions.get(session_id)
+
+    @property
+    def running(self) -> list[LiveSession]:
+        """Sessions running now."""
+        return list(self._sessions.values())
+
+    def _source(self, spec: SessionSpec) -> SampleSource:
+        if spec.source == "simulator":
+            return SimulatorSource(spec.drill, spec.fs_hz, spec.has_gyro, spec.seed, spec.n_sets, spec.speed)
+        if spec.source == "replay":
+            if not spec.capture_path:
+                raise SourceError("a replay session needs capture_path")
+            from pathlib import Path
+
+            return ReplaySource(Path(spec.capture_path), spec.format, spec.speed, self.settings.allowed_replay_dirs())
+        if not spec.device_address:
+            raise SourceError("a device session needs device_address")
+        return self.devices.source(spec.device_address)
+
+    async def start(self, spec: SessionSpec) -> SessionRecord:
+        """Open the source, create the session and start streaming.
+
+        Raises
+        ------
+        TooManySessions
+        SourceError
+            Bad parameters, unreadable recording, path not allowed.
+        DevicesUnavailable
+            A device session without Bluetooth.
+        """
+        if len(self._sessions) >= self.settings.max_sessions:
+            raise TooManySessions(f"{len(self._sessions)} sessions are running, the most allowed at once")
+        try:
+            settings = session_settings(self.settings.analysis, spec.min_rom_deg, spec.set_gap_s)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
+        source = self._source(spec)
+        await source.open()
+        params = dataclasses.asdict(spec)
+        record = self.store.create_session(
+            source=spec.source,
+            params=params,
+            settings=settings.to_dict(),
+            version=__version__,
+            raw_log_dir=self.settings.capture_dir,
+            label=spec.label,
+            side=spec.side,
+            device_address=spec.device_address,
+        )
+        comments = (
+            f"hipflex {__version__} raw sample log of session {record.id} ({spec.source})",
+            "time_s in s, acc in g, gyro in deg/s; empty values = lost samples",
+        )
+        try:
+            log = SampleLog(self.settings.capture_dir / f"{record.id}.csv", source.has_gyro, comments)
+        except OSError as exc:
+            self.store.finish_session(record.id, "failed", None, 0, error=f"cannot write the raw log: {exc}")
+            raise SourceError(f"cannot write the raw log in {self.settings.capture_dir}: {exc.strerror}") from None
+        worker = SessionWorker(record.id, settings, source.has_gyro, log, self.store, self.settings.angle_rate_hz)
+        hub = Hub(self.settings.client_queue)
+        live = LiveSession(record.id, source, worker, hub, self.executor, self._forget)
+        self._sessions[record.id] = live
+        self.store.update_progress(record.id, 0, None, None, source.has_gyro)
+        live.start()
+        return self.store.get_session(record.id) or record
+
+    def _forget(self, live: LiveSession) -> None:
+        self._sessions.pop(live.id, None)
+
+    async def stop(self, session_id: str) -> bool:
+        """Stop a running session; False when it is not running."""
+        live = self._sessions.get(session_id)
+        if live is None:
+            return False
+        await live.stop()
+        return True
+
+    def close_streams(self) -> None:
+        """End every client stream (the server is shutting down)."""
+        for live in list(self._sessions.values()):
+            live.hub.close()
+
+    async def shutdown(self) -> None:
+        """Stop every session (each ends ``stopped`` with its analysis stored) and the thread pool."""
+        await asyncio.gather(*(s.stop() for s in list(self._sessions.values())), return_exceptions=True)
+        await asyncio.to_thread(self.executor.shutdown, True)

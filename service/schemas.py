@@ -1,0 +1,335 @@
+"""Pydantic models of the API: request bodies, responses and live stream messages.
+
+Field names, units and rounding follow the analysis contract
+(``hipflex.analysis/1``, see :meth:`hipflex.dsp.types.Analysis.to_dict`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ADDRESS_PATTERN",
+    "AnalysisOut",
+    "AngleMessage",
+    "DeviceList",
+    "DeviceOut",
+    "ErrorOut",
+    "HealthOut",
+    "QualityOut",
+    "RepMessage",
+    "RepOut",
+    "RepPeakMessage",
+    "RepRow",
+    "SessionCreate",
+    "SessionOut",
+    "SessionPage",
+    "SetMessage",
+    "SetOut",
+    "SetRow",
+    "StatusMessage",
+    "StreamMessage",
+]
+
+#: A Bluetooth address (``A0:9E:1A:12:34:56``) or a CoreBluetooth UUID (macOS).
+ADDRESS_PATTERN = r"^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})$"
+
+Drill = Literal["ballistic", "hold", "strength", "march", "stride"]
+LiveState = Literal["calibrating", "running", "gap", "reconnecting", "stopped"]
+SessionStatus = Literal["running", "stopped", "failed", "recovered"]
+DeviceKind = Literal["polar", "metawear", "unknown"]
+
+_REP_EXAMPLE: dict[str, Any] = {
+    "index": 0, "start_s": 12.31, "peak_s": 12.52, "end_s": 13.4, "peak_flexion_deg": 84.1, "rom_deg": 83.0,
+    "flexion_time_s": 0.12, "peak_flexion_velocity_dps": 912.0, "mean_flexion_velocity_dps": 520.0,
+    "hold_s": 0.31, "confidence": 0.98,
+}  # fmt: skip
+
+
+class ErrorOut(BaseModel):
+    """Every error response: one clear line in ``detail`` (validation errors add ``errors``)."""
+
+    detail: str = Field(examples=["session 'abc' not found"])
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Validation errors (422 only): location, message and type of each."
+    )
+
+
+class HealthOut(BaseModel):
+    """Liveness."""
+
+    status: Literal["ok"] = "ok"
+    version: str = Field(examples=["0.1.0"])
+
+
+# ---------------------------------------------------------------------------- contract
+
+
+class RepOut(BaseModel):
+    """One rep (contract fields). Times in the input's time base; ``null`` where not computable."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_REP_EXAMPLE]})
+
+    index: int = Field(description="Position in its set, 0-based.")
+    start_s: float | None = Field(description="Onset of the rise, s.")
+    peak_s: float | None = Field(description="Maximum of the flexion angle, s.")
+    end_s: float | None = Field(description="Return, s.")
+    peak_flexion_deg: float | None = Field(description="Flexion angle at the peak, degrees.")
+    rom_deg: float | None = Field(description="Peak minus the low the rise started from, degrees.")
+    flexion_time_s: float | None = Field(description="10 % to 90 % of the rise: contraction speed, s.")
+    peak_flexion_velocity_dps: float | None = Field(description="Largest dθ/dt on the rise, deg/s.")
+    mean_flexion_velocity_dps: float | None = Field(description="rom / (peak - start), deg/s.")
+    hold_s: float | None = Field(description="Time within hold_band_deg of the peak, s.")
+    confidence: float | None = Field(description="0..1.")
+
+
+class SetOut(BaseModel):
+    """One set with its reps (contract fields)."""
+
+    index: int
+    start_s: float | None
+    end_s: float | None
+    rep_count: int
+    cadence_rpm: float | None = Field(description="60 (n-1) / (last peak - first peak); null for one rep.")
+    velocity_loss_pct: float | None = Field(description="(fastest - last) / fastest * 100, peak velocity.")
+    reps: list[RepOut]
+
+
+class RejectedOut(BaseModel):
+    """An excursion that did not become a rep."""
+
+    time_s: float | None
+    reason: str = Field(examples=["rom_below_min"])
+    rom_deg: float | None
+
+
+class QualityOut(BaseModel):
+    """What the estimate rests on and what went wrong in the input."""
+
+    gaps: int
+    lost_s: float | None
+    clipped_samples: int
+    orientation: Literal["gyro+acc", "acc-only"]
+    angle_model: str
+    calibrated_at_s: float | None
+    skipped_before_calibration_s: float | None
+    rejected_candidates: list[RejectedOut]
+
+
+class SensorOut(BaseModel):
+    """Sensor capabilities."""
+
+    gyro: bool
+
+
+class AnalysisOut(BaseModel):
+    """The ``hipflex.analysis/1`` document, as ``hipflex analyze --json`` prints it."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_: Literal["hipflex.analysis/1"] = Field(alias="schema")
+    hipflex_version: str
+    source: str = Field(description="The file as given (CLI), the upload's name, or the session's raw log.")
+    settings: dict[str, float | None] = Field(description="Every analysis setting used, by name (units in names).")
+    sample_rate_hz: float | None
+    duration_s: float | None
+    sensor: SensorOut
+    quality: QualityOut
+    rep_count: int
+    sets: list[SetOut]
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+class SessionCreate(BaseModel):
+    """Start a live session.
+
+    ``simulator`` plays a deterministic simulated session (``drill``, ``fs_hz``,
+    ``has_gyro``, ``seed``, ``n_sets``); ``replay`` plays a recording
+    (``capture_path``, ``format``); both at ``speed`` times real time.
+    ``device`` streams a connected sensor (``device_address``).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"source": "simulator", "drill": "ballistic", "fs_hz": 100, "seed": 1, "speed": 1, "side": "left"},
+                {"source": "replay", "capture_path": "session.csv", "speed": 10},
+            ]
+        },
+    )
+
+    source: Literal["simulator", "replay", "device"]
+    drill: Drill = Field(default="ballistic", description="Simulator drill.")
+    fs_hz: float = Field(default=100.0, ge=10.0, le=500.0, description="Simulator sample rate, Hz.")
+    has_gyro: bool = Field(default=True, description="Simulated sensor has a gyro.")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Simulator seed (same seed, same samples).")
+    n_sets: int = Field(default=3, ge=1, le=6, description="Simulator: number of sets.")
+    capture_path: str | None = Field(
+        default=None, min_length=1, max_length=4096,
+        description="Replay: the recording (relative paths are in the server's capture folder).",
+    )  # fmt: skip
+    format: str = Field(default="auto", max_length=32, pattern=r"^[a-z0-9_-]+$", description="Replay file format.")
+    speed: float = Field(default=1.0, gt=0.0, le=1000.0, description="Playback speed, times real time.")
+    device_address: str | None = Field(default=None, pattern=ADDRESS_PATTERN, description="Device sessions.")
+    label: str | None = Field(default=None, max_length=200)
+    side: Literal["left", "right"] | None = None
+    min_rom_deg: float | None = Field(default=None, gt=0.0, le=180.0, description="Override: smallest rep, deg.")
+    set_gap_s: float | None = Field(default=None, gt=0.0, le=3600.0, description="Override: set pause, s.")
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> SessionCreate:
+        if self.source == "replay" and not self.capture_path:
+            raise ValueError("a replay session needs capture_path")
+        if self.source == "device" and not self.device_address:
+            raise ValueError("a device session needs device_address")
+        return self
+
+
+class SessionOut(BaseModel):
+    """A session's summary."""
+
+    id: str = Field(examples=["3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8"])
+    status: SessionStatus = Field(description="running, stopped, failed, or recovered (after a server crash).")
+    live_state: LiveState | None = Field(description="While running: what the stream is doing now.")
+    source: Literal["simulator", "replay", "device"]
+    label: str | None
+    side: Literal["left", "right"] | None
+    device_address: str | None
+    params: dict[str, Any] = Field(description="The request that started the session.")
+    created_at: str
+    started_at: str | None
+    ended_at: str | None
+    rep_count: int
+    set_count: int
+    sample_count: int
+    first_sample_s: float | None
+    last_sample_s: float | None
+    sample_rate_hz: float | None
+    quality: QualityOut | None = Field(description="From the final analysis (null while running).")
+    settings: dict[str, float | None] = Field(description="Analysis settings used (provenance).")
+    hipflex_version: str
+    raw_log: str = Field(description="Server path of the raw sample log (plain hipflex CSV).")
+    error: str | None
+
+
+class SessionPage(BaseModel):
+    """A page of sessions, newest first."""
+
+    items: list[SessionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SetRow(BaseModel):
+    """A set summary; ``closed`` is false for the set in progress."""
+
+    index: int
+    start_s: float | None
+    end_s: float | None
+    rep_count: int
+    cadence_rpm: float | None
+    velocity_loss_pct: float | None
+    closed: bool
+
+
+class RepRow(RepOut):
+    """A rep with its set and its number in the session (0-based)."""
+
+    set_index: int
+    number: int
+
+
+# ---------------------------------------------------------------------------- devices
+
+
+class DeviceOut(BaseModel):
+    """A Bluetooth sensor."""
+
+    address: str = Field(examples=["A0:9E:1A:12:34:56"])
+    name: str | None = Field(examples=["Polar Sense 12345678"])
+    kind: DeviceKind
+    rssi_dbm: int | None
+    connected: bool
+    battery_pct: int | None
+    last_seen: str | None
+
+
+class DeviceList(BaseModel):
+    """Devices."""
+
+    items: list[DeviceOut]
+
+
+# ---------------------------------------------------------------------------- stream messages
+
+
+class _Msg(BaseModel):
+    seq: int = Field(description="Increasing per session; resume with after_seq / Last-Event-ID.")
+
+
+class AngleMessage(_Msg):
+    """Flexion angle, decimated to about 25 Hz (``null`` before calibration and for lost rows)."""
+
+    type: Literal["angle"]
+    t: list[float] = Field(description="Sample times, s (input time base).")
+    deg: list[float | None] = Field(description="Flexion angle, degrees.")
+
+
+class RepPeakMessage(_Msg):
+    """A peak was confirmed; the full rep follows as ``rep``."""
+
+    type: Literal["rep_peak"]
+    number: int
+    peak_s: float | None
+    peak_flexion_deg: float | None
+    rom_deg: float | None
+    received_at: float | None = Field(description="Host time (Unix s) of the chunk that confirmed it.")
+
+
+class RepMessage(_Msg):
+    """A completed rep."""
+
+    type: Literal["rep"]
+    set_index: int
+    number: int
+    rep: RepOut
+    received_at: float | None
+
+
+class SetMessage(_Msg):
+    """A set closed."""
+
+    type: Literal["set"]
+    set: SetOut
+    received_at: float | None
+
+
+class GapOut(BaseModel):
+    """Samples lost between two times."""
+
+    start_s: float
+    end_s: float
+    bridged: bool
+
+
+class StatusMessage(_Msg):
+    """The stream's state changed (also sent first on connect, and last)."""
+
+    type: Literal["status"]
+    state: LiveState
+    battery_pct: int | None
+    rep_count: int
+    calibrated_at_s: float | None = None
+    gap: GapOut | None = None
+    session_status: SessionStatus | None = Field(default=None, description="With state 'stopped'.")
+
+
+StreamMessage = Annotated[
+    AngleMessage | RepPeakMessage | RepMessage | SetMessage | StatusMessage, Field(discriminator="type")
+]

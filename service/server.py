@@ -1,0 +1,102 @@
+"""Running the app under uvicorn: in the foreground (``hipflex serve``) or in a thread (demo, tests).
+
+:class:`Server` is a uvicorn server that ends the app's live streams when it
+starts shutting down; otherwise an open Server-Sent Events response would
+hold a graceful shutdown until its timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+__all__ = ["Server", "ServerThread", "bind_socket"]
+
+
+class Server(uvicorn.Server):
+    """uvicorn server that closes the app's streams before waiting for connections."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app = self.config.app
+        ctx = getattr(getattr(app, "state", None), "hipflex", None)
+        if ctx is not None:
+            ctx.manager.close_streams()
+        await super().shutdown(sockets)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket (port 0 picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def make_config(app: FastAPI, **options: Any) -> uvicorn.Config:
+    """uvicorn settings used everywhere: app lifespan on, quiet access log, short graceful shutdown."""
+    defaults: dict[str, Any] = {
+        "lifespan": "on",
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+        "ws_ping_interval": 20.0,
+    }
+    return uvicorn.Config(app, **{**defaults, **options})
+
+
+class ServerThread:
+    """The app served on a socket by a background thread.
+
+    Parameters
+    ----------
+    app : FastAPI
+    host : str
+        Bind address.
+    port : int
+        0 picks a free port; read :attr:`port` after :meth:`start`.
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+        self.host = host
+        self.sock = bind_socket(host, port)
+        self.port = int(self.sock.getsockname()[1])
+        self.server = Server(make_config(app, **options))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, name="hipflex-server", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> ServerThread:
+        """Start serving; returns once the app's start-up (and crash recovery) is done."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the server failed to start (see the log above)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start within {timeout_s:g} s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Shut down cleanly (sessions are stopped and stored) and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout_s)
+        self.sock.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
