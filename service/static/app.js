@@ -9,7 +9,6 @@ const WINDOW_S = 20;       // seconds of angle trace on screen
 const HOLD_BAND_DEG = 10;  // hold = time within this band below the peak (the DSP's hold_band_deg)
 const EXCURSION_DEG = 20;  // a fall this far below the running peak ends the live excursion (min_rom_deg)
 const MAX_BARS = 40;       // reps shown in the speed chart
-const TRACE_MAX_SAMPLES = 20000; // bound memory even if a source streams at a very high rate
 
 const $ = (id) => document.getElementById(id);
 const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -37,13 +36,9 @@ async function api(path, { method = 'GET', body } = {}) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) {
-    // The service answers 4xx with {"detail": ...}; show that rather than a bare status code.
-    let msg = `${res.status} ${res.statusText}`;
-    try {
-      const j = await res.json();
-      if (j.detail) msg += `: ${typeof j.detail === 'string' ? j.detail : JSON.stringify(j.detail)}`;
-    } catch { /* body was not JSON */ }
-    throw new Error(msg);
+    // The service answers errors with {"detail": "<one line>"}; show that, not a bare status code.
+    const detail = await res.json().then((j) => j.detail, () => null);
+    throw new Error(`${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`);
   }
   return res.json();
 }
@@ -104,10 +99,14 @@ function onMessage(msg) {
       renderCount();
       state.dirty = true;
       break;
-    case 'rep': addRep(msg.set_index, msg.rep); renderReps(); break;
+    case 'rep': addRep(msg.set_index, msg.rep); renderReps(); historySoon(); break;
     case 'set': addSet(msg.set); renderReps(); loadHistory(); break;
     case 'status':
-      state.device = { state: msg.state, battery: msg.battery_pct ?? state.device.battery };
+      state.device = {
+        state: msg.state,
+        battery: msg.battery_pct ?? state.device.battery,
+        gapS: msg.gap ? msg.gap.end_s - msg.gap.start_s : null,
+      };
       state.serverCount = Math.max(state.serverCount, msg.rep_count ?? 0);
       if (msg.state === 'stopped') finishSession(msg.session_status);
       renderCount();
@@ -127,7 +126,7 @@ function onAngle(ts, degs) {
   // Drop what scrolled out of the window (in one splice, not per sample).
   const cutoff = tr.t[tr.t.length - 1] - WINDOW_S - 1;
   let drop = 0;
-  while (drop < tr.t.length && (tr.t[drop] < cutoff || tr.t.length - drop > TRACE_MAX_SAMPLES)) drop++;
+  while (drop < tr.t.length && tr.t[drop] < cutoff) drop++;
   if (drop) { tr.t.splice(0, drop); tr.deg.splice(0, drop); }
   state.peaks = state.peaks.filter(([t]) => t >= cutoff);
   updateHold();
@@ -149,19 +148,22 @@ function holdSample(t, d) {
     h.deg.push(d);
     h.max = Math.max(h.max, d);
     h.inBand = d >= h.max - HOLD_BAND_DEG;
-    if (d < h.max - EXCURSION_DEG) Object.assign(h, { phase: 'down', min: d, inBand: false });
+    // The excursion is over: settle its value now (at high playback speed a whole rep fits in one chunk).
+    if (d < h.max - EXCURSION_DEG) Object.assign(h, { phase: 'down', min: d, inBand: false, value: holdTime(h) });
   }
+}
+
+function holdTime(h) {
+  const floor = h.max - HOLD_BAND_DEG;
+  let sum = 0;
+  for (let i = 1; i < h.t.length; i++) if (h.deg[i] >= floor && h.deg[i - 1] >= floor) sum += h.t[i] - h.t[i - 1];
+  return sum;
 }
 
 function updateHold() {
   const h = state.hold;
-  if (h.phase === 'up') {
-    // Recomputed per chunk (not per sample): an excursion is a few hundred samples at most.
-    const floor = h.max - HOLD_BAND_DEG;
-    let sum = 0;
-    for (let i = 1; i < h.t.length; i++) if (h.deg[i] >= floor && h.deg[i - 1] >= floor) sum += h.t[i] - h.t[i - 1];
-    h.value = sum;
-  }
+  // Recomputed per chunk (not per sample): an excursion is a few hundred samples at most.
+  if (h.phase === 'up') h.value = holdTime(h);
   $('hold-timer').textContent = `${fmt(h.value, 1)} s`;
   $('hold-state').textContent = h.inBand ? 'near peak' : '';
 }
@@ -174,7 +176,9 @@ function disconnect() {
   state.transport = null;
 }
 
-// WebSocket first; if it never opens (not offered, or a proxy that strips upgrades) fall back to SSE.
+// WebSocket first.  The server sends a status message first on every connection, so a socket that
+// closes before any message (not offered, or a proxy that accepts the upgrade and then drops it)
+// means WebSockets don't work from here: fall back to SSE.
 function connect(id) {
   disconnect();
   const url = new URL(`${API}/sessions/${encodeURIComponent(id)}/ws`, location.href);
@@ -183,12 +187,12 @@ function connect(id) {
   if (state.seq) url.searchParams.set('after_seq', String(state.seq)); // resume, don't replay
   const ws = new WebSocket(url);
   const live = { close: () => ws.close(), closedByUs: false };
-  let opened = false;
-  ws.onopen = () => { opened = true; state.transport = 'WebSocket'; renderStatus(); };
-  ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+  let received = false;
+  ws.onopen = () => { state.transport = 'WebSocket'; renderStatus(); };
+  ws.onmessage = (ev) => { received = true; onMessage(JSON.parse(ev.data)); };
   ws.onclose = () => {
     if (live.closedByUs || state.live !== live) return;
-    if (!opened) { connectSse(id); return; }
+    if (!received) { connectSse(id); return; }
     state.transport = null;
     renderStatus();
     // Dropped after working (e.g. the client fell behind): resume from the last message seen.
@@ -342,6 +346,12 @@ function emptyRow(tbody, text, cols) {
   tbody.replaceChildren(tr);
 }
 
+// Rep counts in the history change with every rep; refresh it at most every few seconds while live.
+let historyTimer = null;
+function historySoon() {
+  historyTimer ??= setTimeout(() => { historyTimer = null; loadHistory(); }, 3000);
+}
+
 async function loadHistory() {
   try {
     sessions = listOf(await api('/sessions'));
@@ -427,18 +437,23 @@ function allReps() {
 }
 
 function renderCount() {
-  $('rep-count').textContent = String(Math.max(state.reps.size + state.pending.size, state.serverCount));
+  const n = String(Math.max(state.reps.size + state.pending.size, state.serverCount));
+  $('rep-count').textContent = n;
+  // Keep the current session's history row in step between history reloads.
+  const row = state.session && $('history').querySelector(`tr[data-session-id="${CSS.escape(state.session.id)}"]`);
+  if (row && !state.ended) row.cells[5].textContent = n;
 }
 
 function renderReps() {
   renderCount();
   const reps = allReps();
   const last = reps.at(-1)?.rep;
-  $('last-peak').textContent = last ? `${fmt(last.peak_flexion_deg, 1)}°` : '–';
-  $('last-rom').textContent = last ? `${fmt(last.rom_deg, 1)}°` : '–';
-  $('last-vel').textContent = last ? `${fmt(last.peak_flexion_velocity_dps, 0)} °/s` : '–';
-  $('last-ftime').textContent = last ? `${fmt(last.flexion_time_s * 1000, 0)} ms` : '–';
-  $('last-hold').textContent = last ? `${fmt(last.hold_s, 2)} s` : '–';
+  const show = (id, x, nd, unit) => { $(id).textContent = last ? `${fmt(x, nd)}${unit}` : '–'; };
+  show('last-peak', last?.peak_flexion_deg, 1, '°');
+  show('last-rom', last?.rom_deg, 1, '°');
+  show('last-vel', last?.peak_flexion_velocity_dps, 0, ' °/s');
+  show('last-ftime', last?.flexion_time_s * 1000, 0, ' ms');
+  show('last-hold', last?.hold_s, 2, ' s');
   renderSets(reps);
   drawSpeed(reps.slice(-MAX_BARS));
 }
@@ -496,10 +511,13 @@ function renderStatus() {
   const parts = [];
   let cls = '';
   if (!state.session) parts.push('No session selected');
-  else if (state.ended) parts.push(`Session ${state.session.status || 'ended'}`);
+  else if (state.ended) {
+    parts.push(`Session ${state.session.status || 'ended'}`);
+    if (state.session.error) { parts.push(state.session.error); cls = 'bad'; }
+  }
   else {
     const [text, c] = DEVICE_TEXT[state.device.state] || ['Waiting for data', 'warn'];
-    parts.push(text);
+    parts.push(state.device.state === 'gap' && state.device.gapS ? `${text} (${fmt(state.device.gapS, 1)} s)` : text);
     cls = c;
     parts.push(state.transport ? `live via ${state.transport}` : 'connecting…');
     if (!state.transport) cls = 'warn';
@@ -650,7 +668,8 @@ $('stop').addEventListener('click', stopSession);
 $('refresh').addEventListener('click', loadHistory);
 $('compare-form').addEventListener('submit', compare);
 for (const ext of ['csv', 'json']) $(`export-${ext}`).addEventListener('click', exportClick);
-new ResizeObserver(() => { state.dirty = true; renderReps(); }).observe(document.body);
+// Canvases are drawn at their CSS width: redraw when the layout changes it.
+new ResizeObserver(() => { state.dirty = true; renderReps(); }).observe($('angle-canvas'));
 
 renderAll();
 requestAnimationFrame(frame);
