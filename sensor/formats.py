@@ -53,7 +53,12 @@ __all__ = [
 ]
 
 #: Modules that define the built-in formats (each exposes ``FORMATS``), in sniffing order.
-BUILTIN_FORMAT_MODULES: tuple[str, ...] = ("hipflex.sensor.csv_io",)
+BUILTIN_FORMAT_MODULES: tuple[str, ...] = (
+    "hipflex.sensor.csv_io",
+    "hipflex.sensor.replay",
+    "hipflex.sensor.import_metabase",
+    "hipflex.sensor.import_polar_logger",
+)
 
 #: Format name meaning "recognise the file from its contents".
 AUTO = "auto"

@@ -1,0 +1,496 @@
+"""Replay a capture: raw notifications -> :class:`~hipflex.dsp.types.ImuSamples`, and back in time.
+
+Decoding goes through the same pure decoders as the live clients:
+
+- **Polar** (``device.kind == "polar"``): data notifications ->
+  :func:`~hipflex.sensor.pmd_frames.decode_pmd_frame` (with each stream's FACTOR) ->
+  per-sample device times by :func:`~hipflex.sensor.pmd_timing.assign_sample_times`
+  (nominal rate from the header).  Control-point indications are followed too: a START
+  reply that carries a FACTOR replaces the stream's factor and restarts its timing, a
+  device-initiated stop restarts it, and a ``disconnected`` event clears all of it, as
+  the Polar SDK does.
+- **MetaWear** (``device.kind == "metawear"``): data notifications ->
+  :class:`~hipflex.sensor.metawear.MetaWearDecoder` -> sample times counted from the
+  configured rate and anchored on host arrival time by
+  :class:`~hipflex.sensor.metawear_timing.MetaWearClock`, re-anchored after
+  ``disconnected`` / ``reconnected`` / ``stream_started`` events.
+
+**Output time base**: seconds on the host clock since the capture started
+(``t - started_host_s``).  Polar device time is mapped onto it by one offset per
+clock segment: the last sample of the first frame is placed at that notification's
+host arrival time, and every later sample at ``anchor + (device_ns - anchor_ns) * 1e-9``,
+so sample spacing is exactly the device's.  A new segment (new anchor) starts only when
+the device clock goes backwards (an H10 that forgot its time) or disagrees with the
+host by more than :data:`REANCHOR_S`; its samples are kept after the earlier ones.
+Lost frames stay holes in the time column (reported in :attr:`DecodedCapture.gaps`);
+nothing is interpolated or invented.  Gaps are found from the sample times alone, never
+from arrival times or from ``gap`` events (those are informational).
+
+**Merging** the gyroscope onto the accelerometer uses
+:func:`~hipflex.sensor.merge.merge_acc_gyro` with the header's nominal rates: the Verity
+Sense sends ACC and GYRO at the same rate, so each accelerometer sample takes the gyro
+sample nearest in device time within half a period (else NaN: a dropout row), and only
+the time span both streams cover is kept.
+
+:class:`ReplaySource` (:mod:`hipflex.sensor.replay_source`, re-exported here) yields the
+raw records again, at the original pace (times a ``speed`` factor) or as fast as
+possible, for the live pipeline and the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.capture import (
+    HEADER_KEY,
+    Capture,
+    CaptureEvent,
+    CaptureFormatError,
+    CaptureHeader,
+    CaptureProblem,
+    CaptureRecord,
+    Notification,
+    read_capture,
+)
+from hipflex.sensor.formats import FileFormat, InputError, LoadOptions, validate_samples
+from hipflex.sensor.merge import merge_acc_gyro
+from hipflex.sensor.metawear import (
+    ACC_LSB_PER_G,
+    GYRO_LSB_PER_DPS,
+    METAWEAR_NOTIFY_UUID,
+    ImuChip,
+    MetaWearDecodeError,
+    MetaWearDecoder,
+    MetaWearSensor,
+)
+from hipflex.sensor.metawear_timing import MetaWearClock
+from hipflex.sensor.pmd_control import (
+    PMD_CONTROL_POINT_UUID,
+    PMD_DATA_UUID,
+    PmdMeasurementStopped,
+    PmdOpCode,
+    PmdResponseAssembler,
+    parse_cp_indication,
+)
+from hipflex.sensor.pmd_frames import PmdDecodeError, PmdMeasurementType, decode_pmd_frame
+from hipflex.sensor.pmd_timing import PmdTimestampError, PmdTimingState, assign_sample_times
+from hipflex.sensor.replay_source import ReplaySource
+
+__all__ = [
+    "FORMATS",
+    "REANCHOR_S",
+    "CaptureDecodeError",
+    "CaptureGap",
+    "DecodedCapture",
+    "ReplaySource",
+    "StreamSamples",
+    "decode_capture",
+    "load_capture",
+]
+
+_log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+
+#: A Polar frame whose mapped time disagrees with its host arrival time by more than
+#: this starts a new clock segment, seconds (BLE delivery lags are well under it).
+REANCHOR_S: Final = 10.0
+_GAP_RATIO: Final = 1.5
+_PMD_STREAMS: Final = {PmdMeasurementType.ACC: "acc", PmdMeasurementType.GYRO: "gyro"}
+_MW_STREAMS: Final = {MetaWearSensor.ACC: "acc", MetaWearSensor.GYRO: "gyro"}
+
+
+class CaptureDecodeError(InputError):
+    """A capture whose notifications do not decode into accelerometer samples."""
+
+
+@dataclass(frozen=True)
+class CaptureGap:
+    """Samples missing from one stream, in the output time base.
+
+    Attributes
+    ----------
+    stream : str
+        ``"acc"`` or ``"gyro"``.
+    before_s, after_s : float
+        Times of the samples either side of the hole, seconds.
+    lost_samples : int
+        Estimated samples missing, from the nominal rate.
+    reason : str
+        ``"loss"`` (lost notifications), ``"reconnect"`` (link drop) or
+        ``"clock_reset"`` (device clock jumped; new clock segment).
+    """
+
+    stream: str
+    before_s: float
+    after_s: float
+    lost_samples: int
+    reason: str
+
+    @property
+    def duration_s(self) -> float:
+        """Time between the samples either side of the gap, seconds."""
+        return self.after_s - self.before_s
+
+
+@dataclass(frozen=True, eq=False)
+class StreamSamples:
+    """One decoded stream before merging: times (s, output time base) and values (g or deg/s)."""
+
+    name: str
+    time_s: FloatArray
+    values: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedCapture:
+    """The result of decoding a capture.
+
+    Attributes
+    ----------
+    header : CaptureHeader
+        The capture's header.
+    samples : ImuSamples
+        Merged samples (not yet checked by :func:`~hipflex.sensor.formats.validate_samples`).
+    streams : mapping of str to StreamSamples
+        Each decoded stream on its own timeline.
+    gaps : tuple of CaptureGap
+        Holes found in the streams, in time order.
+    merge_rule : str or None
+        How the gyroscope was aligned (``None`` without one).
+    decoded_notifications : int
+        Data notifications decoded.
+    ignored_notifications : int
+        Notifications that carry no IMU data hipflex uses (other characteristics,
+        other measurements, control-point replies).
+    problems : tuple of CaptureProblem
+        Lines skipped by the reader and notifications that failed to decode.
+    """
+
+    header: CaptureHeader
+    samples: ImuSamples
+    streams: Mapping[str, StreamSamples]
+    gaps: tuple[CaptureGap, ...]
+    merge_rule: str | None
+    decoded_notifications: int
+    ignored_notifications: int
+    problems: tuple[CaptureProblem, ...] = ()
+
+
+@dataclass
+class _Streams:
+    """Per-stream chunks of (times, values) and bookkeeping shared by both decoders."""
+
+    rates_hz: dict[str, float]
+    chunks: dict[str, list[tuple[FloatArray, FloatArray]]] = field(default_factory=dict)
+    last_s: dict[str, float] = field(default_factory=dict)
+    gaps: list[CaptureGap] = field(default_factory=list)
+    problems: list[CaptureProblem] = field(default_factory=list)
+    decoded: int = 0
+    ignored: int = 0
+
+    def add(self, name: str, time_s: FloatArray, values: FloatArray, reason: str = "loss") -> None:
+        """Append a block; drops samples not after the last kept one and notes holes."""
+        last = self.last_s.get(name)
+        if last is not None:
+            keep = time_s > last
+            if not keep.all():
+                _log.warning("%d %s samples at or before an earlier sample were dropped", (~keep).sum(), name)
+                time_s, values = time_s[keep], values[keep]
+            if time_s.size == 0:
+                return
+            period = 1.0 / self.rates_hz[name]
+            if time_s[0] - last > _GAP_RATIO * period:
+                lost = max(0, round((time_s[0] - last) / period) - 1)
+                self.gaps.append(CaptureGap(name, last, float(time_s[0]), lost, reason))
+        self.chunks.setdefault(name, []).append((time_s, values))
+        self.last_s[name] = float(time_s[-1])
+
+    def problem(self, line: int, reason: str) -> None:
+        self.problems.append(CaptureProblem(line, reason))
+        if len(self.problems) <= 20:
+            _log.warning("capture line %d skipped: %s", line, reason)
+
+    def stream(self, name: str) -> StreamSamples | None:
+        parts = self.chunks.get(name)
+        if not parts:
+            return None
+        return StreamSamples(name, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+class _PolarDecoder:
+    """Polar PMD notifications -> per-stream samples on the host time base."""
+
+    def __init__(self, header: CaptureHeader, origin_s: float) -> None:
+        self.origin_s = origin_s
+        self.measurements = {m: name for m, name in _PMD_STREAMS.items() if name in header.streams}
+        rates = {name: header.streams[name].sample_rate_hz for name in self.measurements.values()}
+        self.factor = {m: header.streams[name].factor for m, name in self.measurements.items()}
+        self.out = _Streams(rates)
+        self.timing = PmdTimingState()
+        self.assembler = PmdResponseAssembler()
+        self.anchor: tuple[int, float] | None = None  # (device ns, output s) of one instant
+        self.pending_reason: dict[str, str] = {}  # why the next hole of a stream happened
+
+    def feed(self, rec: CaptureRecord) -> None:
+        if isinstance(rec, CaptureEvent):
+            self._event(rec)
+        elif rec.char_uuid == PMD_DATA_UUID:
+            self._data(rec)
+        elif rec.char_uuid == PMD_CONTROL_POINT_UUID:
+            self._control(rec)
+        else:
+            self.out.ignored += 1
+
+    def _restart(self, measurement: int | None, reason: str) -> None:
+        self.timing = self.timing.reset(measurement)
+        names = self.measurements.values() if measurement is None else [self.measurements.get(measurement)]
+        for name in names:
+            if name is not None:
+                self.pending_reason[name] = reason
+
+    def _event(self, rec: CaptureEvent) -> None:
+        if rec.event == "disconnected":
+            self._restart(None, "reconnect")
+        elif rec.event in ("stream_started", "stream_stopped"):
+            by_name = {name: m for m, name in self.measurements.items()}
+            m = by_name.get(str(rec.info.get("stream", "")))
+            factor = rec.info.get("factor")
+            if m is not None and isinstance(factor, int | float) and math.isfinite(factor) and factor != 0:
+                self.factor[m] = float(factor)
+            self._restart(m, "reconnect")
+
+    def _control(self, rec: Notification) -> None:
+        self.out.ignored += 1
+        try:
+            parsed = parse_cp_indication(rec.data)
+            if isinstance(parsed, PmdMeasurementStopped):
+                for m in parsed.measurements:
+                    self._restart(m & 0x3F, "reconnect")
+                return
+            self.assembler, response = self.assembler.feed(rec.data)
+        except PmdDecodeError:
+            return  # a feature read or something else that is no response
+        if response is None or not response.ok or response.opcode != PmdOpCode.REQUEST_MEASUREMENT_START:
+            return
+        m = response.measurement & 0x3F
+        factor = response.settings().factor if response.params else None
+        if m in self.factor and factor is not None and math.isfinite(factor) and factor != 0:
+            self.factor[m] = factor
+        self._restart(m, "reconnect")
+
+    def _to_output(self, time_ns: NDArray[np.int64]) -> FloatArray:
+        assert self.anchor is not None
+        anchor_ns, anchor_s = self.anchor
+        return anchor_s + (time_ns - anchor_ns).astype(np.float64) * 1e-9
+
+    def _data(self, rec: Notification) -> None:
+        m = rec.data[0] & 0x3F if rec.data else -1
+        name = self.measurements.get(m)
+        if name is None:
+            self.out.ignored += 1
+            return
+        try:
+            frame = decode_pmd_frame(rec.data, self.factor[m])
+        except PmdDecodeError as exc:
+            self.out.problem(rec.line, f"undecodable PMD frame: {exc}")
+            return
+        rate = self.out.rates_hz[name]
+        reason = self.pending_reason.pop(name, "loss")
+        try:
+            self.timing, times = assign_sample_times(self.timing, frame, rate)
+        except PmdTimestampError:
+            # The device clock went backwards: every stream starts a new clock segment.
+            self.timing, self.anchor = PmdTimingState(), None
+            reason = "clock_reset" if reason == "loss" else reason
+            try:
+                self.timing, times = assign_sample_times(self.timing, frame, rate)
+            except PmdTimestampError as exc:
+                self.out.problem(rec.line, f"untimeable PMD frame: {exc}")
+                return
+        arrival_s = rec.t_s - self.origin_s
+        if self.anchor is not None:
+            drift = float(self._to_output(np.array([frame.timestamp_ns], dtype=np.int64))[0]) - arrival_s
+            if abs(drift) > REANCHOR_S:
+                _log.warning("PMD device clock off the host clock by %.1f s: new clock segment", drift)
+                self.anchor = None
+                reason = "clock_reset" if reason == "loss" else reason
+                self.timing = PmdTimingState().with_previous(m, frame.frame_type, frame.timestamp_ns)
+        if self.anchor is None:
+            # Place the frame's last sample at its arrival, after everything already kept.
+            after = max(self.out.last_s.values(), default=-math.inf)
+            span_s = (int(times.time_ns[-1]) - int(times.time_ns[0])) * 1e-9
+            anchor_s = max(arrival_s, after + span_s + 1.0 / rate) if self.out.last_s else arrival_s
+            self.anchor = (frame.timestamp_ns, anchor_s)
+        time_s = self._to_output(times.time_ns)
+        self.out.decoded += 1
+        self.out.add(name, time_s, frame.values.astype(np.float64, copy=False), reason)
+
+
+class _MetaWearDecoder:
+    """MetaWear notifications -> per-stream samples timed from the configured rates."""
+
+    def __init__(self, header: CaptureHeader, origin_s: float, path: str) -> None:
+        self.origin_s = origin_s
+        acc = header.streams["acc"]
+        gyro = header.streams.get("gyro")
+        try:
+            acc_chip = ImuChip(str(acc.chip).lower())
+            gyro_chip = None if gyro is None else ImuChip(str(gyro.chip).lower())
+            acc_range = _whole(acc.range_g, ACC_LSB_PER_G, "acc range_g")
+            gyro_range = 2000 if gyro is None else _whole(gyro.range_dps, GYRO_LSB_PER_DPS, "gyro range_dps")
+            self.decoder = MetaWearDecoder(acc_chip, acc_range, gyro_chip, gyro_range)
+        except ValueError as exc:
+            chips = ", ".join(c.value for c in ImuChip)
+            raise CaptureFormatError(path, f"bad MetaWear stream settings: {exc} (chip: {chips})") from None
+        rates = {name: s.sample_rate_hz for name, s in header.streams.items()}
+        self.clocks = {name: MetaWearClock(rate) for name, rate in rates.items()}
+        self.out = _Streams(rates)
+
+    def feed(self, rec: CaptureRecord) -> None:
+        if isinstance(rec, CaptureEvent):
+            if rec.event in ("disconnected", "reconnected", "stream_started"):
+                only = rec.info.get("stream") if rec.event == "stream_started" else None
+                for name, clock in self.clocks.items():
+                    if only in (None, name):
+                        self.clocks[name] = clock.reanchor()
+            return
+        if rec.char_uuid != METAWEAR_NOTIFY_UUID:
+            self.out.ignored += 1
+            return
+        try:
+            packet = self.decoder.decode(rec.data)
+        except MetaWearDecodeError as exc:
+            self.out.problem(rec.line, f"undecodable MetaWear notification: {exc}")
+            return
+        if packet is None:
+            self.out.ignored += 1
+            return
+        name = _MW_STREAMS[packet.sensor]
+        self.clocks[name], timing = self.clocks[name].advance(rec.t_s, packet.n_samples)
+        self.out.decoded += 1
+        reason = "loss"
+        if timing.gap is not None and timing.gap.reconnect:
+            reason = "reconnect"
+        self.out.add(name, timing.time_s - self.origin_s, packet.values, reason)
+
+
+def _whole(value: float | None, table: Mapping[int, float], what: str) -> int:
+    if value is None or float(value) not in table:
+        raise ValueError(f"{what} must be one of {sorted(table)}, got {value!r}")
+    return int(value)
+
+
+def decode_capture(source: Capture | str | Path) -> DecodedCapture:
+    """Decode a capture into samples through the device decoders.
+
+    Parameters
+    ----------
+    source : Capture or str or Path
+        A capture read with :func:`~hipflex.sensor.capture.read_capture`, or its file.
+
+    Returns
+    -------
+    DecodedCapture
+        Samples in seconds since the capture started (host clock), acceleration in g,
+        angular rate in deg/s (``None`` without a gyroscope stream).
+
+    Raises
+    ------
+    CaptureFormatError
+        Not a capture, or a header the decoders cannot use (unknown device kind,
+        missing MetaWear chip or range).
+    CaptureDecodeError
+        No accelerometer sample could be decoded.
+    """
+    capture = source if isinstance(source, Capture) else read_capture(source)
+    path = str(capture.path) if capture.path is not None else "<capture>"
+    header = capture.header
+    origin_s = header.started_host_s if header.started_host_s is not None else 0.0
+    decoder: _PolarDecoder | _MetaWearDecoder
+    if header.device.kind == "polar":
+        decoder = _PolarDecoder(header, origin_s)
+    elif header.device.kind == "metawear":
+        decoder = _MetaWearDecoder(header, origin_s, path)
+    else:
+        raise CaptureFormatError(path, f"device kind {header.device.kind!r} is not supported (known: polar, metawear)")
+    for rec in capture.records:
+        decoder.feed(rec)
+    out = decoder.out
+    problems = (*capture.problems, *out.problems)
+    acc = out.stream("acc")
+    if acc is None:
+        first = f"; first problem: line {out.problems[0].line}: {out.problems[0].reason}" if out.problems else ""
+        raise CaptureDecodeError(
+            path,
+            f"no accelerometer samples decoded from {len(capture.notifications)} notifications "
+            f"({len(out.problems)} undecodable){first}",
+        )
+    streams = {name: s for name in ("acc", "gyro") if (s := out.stream(name)) is not None}
+    gyro = streams.get("gyro")
+    if "gyro" in header.streams and gyro is None:
+        _log.warning("%s: the header lists a gyroscope stream but no gyroscope sample was decoded", path)
+    rule = None
+    if gyro is None:
+        samples = ImuSamples(acc.time_s, acc.values)
+    else:
+        try:
+            merged = merge_acc_gyro(
+                acc.time_s,
+                acc.values,
+                gyro.time_s,
+                gyro.values,
+                acc_period_s=1.0 / header.streams["acc"].sample_rate_hz,
+                gyr_period_s=1.0 / header.streams["gyro"].sample_rate_hz,
+            )
+        except ValueError as exc:
+            raise CaptureDecodeError(path, str(exc)) from None
+        samples = ImuSamples(merged.time_s, merged.acc_g, merged.gyr_dps)
+        rule = merged.rule
+    gaps = tuple(sorted(out.gaps, key=lambda g: (g.before_s, g.stream)))
+    return DecodedCapture(header, samples, MappingProxyType(streams), gaps, rule, out.decoded, out.ignored, problems)
+
+
+def load_capture(path: str | Path, options: LoadOptions | None = None) -> ImuSamples:
+    """Read and decode a capture file and apply the shared input checks (the ``capture`` format).
+
+    Raises
+    ------
+    InputError
+        Any problem with the file (one line naming it and the problem).
+    """
+    decoded = decode_capture(Path(path))
+    skipped = len(decoded.problems)
+    if skipped:
+        _log.warning("%s: %d line(s) or notification(s) skipped (see the messages above)", path, skipped)
+    s = decoded.samples
+    return validate_samples(path, s.time_s, s.acc_g, s.gyr_dps)
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+def _sniff(path: Path, head: str) -> bool:
+    first = head.lstrip().split("\n", 1)[0]
+    return first.startswith("{") and f'"{HEADER_KEY}"' in first
+
+
+#: The formats this module provides (see :mod:`hipflex.sensor.formats`).
+FORMATS: tuple[FileFormat, ...] = (
+    FileFormat(
+        name="capture",
+        description="hipflex capture log (JSON Lines of raw BLE notifications), decoded like the live device",
+        load=load_capture,
+        sniff=_sniff,
+    ),
+)
