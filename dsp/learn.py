@@ -48,13 +48,16 @@ _GRAVITY_TOL_G = 0.2
 # Time constant of the low-pass on the accelerometer used to find the first
 # excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
 _LOCK_LP_TAU_S = 0.15
-# Without a gyro the lock also needs the low-passed vector near 1 g (the swing
-# is not dominated by its own acceleration), and the sign comes from a slower
-# low-pass: the thigh spends its time forward of standing, while the offset
-# term -d theta'^2 of a front-mounted sensor points backwards during fast
-# swings and can dominate a short average.
-_LOCK_STATIC_G = 0.25
+# Without a gyro the provisional sign comes from a slower low-pass: the thigh
+# spends its time forward of standing, while the offset term -d theta'^2 of a
+# front-mounted sensor points backwards during fast swings and can dominate a
+# short average.  (The pipeline then confirms the sign on the filter's angle.)
 _SIGN_LP_TAU_S = 1.0
+# Without a gyro the low-passed accelerometer understates the tilt of a fast
+# swing (its centripetal term points along the thigh): a march to 80 deg shows
+# ~26 deg.  Its lock fires at this fraction of lock_deg instead; the sign is
+# confirmed later on the filter's angle, so an early lock is safe.
+_ACC_LOCK_FRACTION = 0.6
 
 # Resumable quiet-window search state (float64 slots).
 Q_SCANNED = 0  # rows already tested
@@ -381,8 +384,7 @@ def _scan_lock(
                 if tilt > ls[L_MAX_TILT]:
                     ls[L_MAX_TILT] = tilt
                     ls[L_MAX_ROW] = k
-                steady = has_gyro or abs(ln - 1.0) <= _LOCK_STATIC_G
-                if tilt >= lock_deg and steady:
+                if tilt >= (lock_deg if has_gyro else lock_deg * _ACC_LOCK_FRACTION):
                     ls[L_LOCK_ROW] = k
                     ls[L_SCANNED] = k + 1
                     return k

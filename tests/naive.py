@@ -936,8 +936,7 @@ def scan_lock(
     ``_LOCK_LP_TAU_S``; this low-pass and a slower one for the sign,
     ``_SIGN_LP_TAU_S``, run in both cases).  Each valid row adds ``e e^T`` to
     the axis evidence, ``e`` the bias-corrected rate (gyro) or the current
-    direction's component perpendicular to ``up``.  Without a gyro the lock
-    also needs the low-passed vector within ``_LOCK_STATIC_G`` of 1 g.
+    direction's component perpendicular to ``up``.
     """
     n = t.shape[0]
     lp = ls[kl.L_LP : kl.L_LP + 3]  # views: updated in place
@@ -970,9 +969,7 @@ def scan_lock(
         if tilt > ls[kl.L_MAX_TILT]:
             ls[kl.L_MAX_TILT] = tilt
             ls[kl.L_MAX_ROW] = k
-        # Without a gyro, lock only where |f| is near 1 g (not dominated by the swing's own acceleration).
-        steady = has_gyro or abs(length - 1.0) <= kl._LOCK_STATIC_G
-        if tilt >= lock_deg and steady:
+        if tilt >= (lock_deg if has_gyro else lock_deg * kl._ACC_LOCK_FRACTION):
             ls[kl.L_LOCK_ROW] = k
             ls[kl.L_SCANNED] = k + 1
             return k
