@@ -259,11 +259,12 @@ def test_scan_lock_matches_twin_and_locks_on_the_first_excursion(seed: int, gyro
     assert row_k == row_t
     np.testing.assert_allclose(lk, lt, rtol=1e-9, atol=1e-9)
     # True theta reaches the lock angle (30 deg; 0.6 x 30 without a gyro) at row
-    # 'cross'; the gyro-tracked tilt follows at once, the low-passed
-    # accelerometer (tau 0.15 s) a few rows later.
+    # 'cross'; the gyro-tracked tilt follows at once.  The low-passed
+    # accelerometer (tau 0.15 s) lags, but also sees the swing's forward
+    # tangential acceleration, so it may fire a few rows early.
     lock = 30.0 if gyro else 30.0 * learn._ACC_LOCK_FRACTION
     cross = int(np.argmax(rec.theta_deg >= lock))
-    assert cross - 1 <= row_k <= cross + (2 if gyro else 15)
+    assert cross - (1 if gyro else 10) <= row_k <= cross + (2 if gyro else 15)
     assert lk[learn.L_LOCK_ROW] == row_k and lk[learn.L_SCANNED] == row_k + 1
 
 
