@@ -233,9 +233,10 @@ class _PolarDecoder:
 
     def __init__(self, header: CaptureHeader, origin_s: float) -> None:
         self.origin_s = origin_s
-        self.measurements = {m: name for m, name in _PMD_STREAMS.items() if name in header.streams}
+        # Keyed by the measurement byte as an int (frames carry plain ints).
+        self.measurements: dict[int, str] = {int(m): name for m, name in _PMD_STREAMS.items() if name in header.streams}
         rates = {name: header.streams[name].sample_rate_hz for name in self.measurements.values()}
-        self.factor = {m: header.streams[name].factor for m, name in self.measurements.items()}
+        self.factor: dict[int, float] = {m: header.streams[name].factor for m, name in self.measurements.items()}
         self.out = _Streams(rates)
         self.timing = PmdTimingState()
         self.assembler = PmdResponseAssembler()

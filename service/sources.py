@@ -18,11 +18,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast, runtime_checkable
 
 import numpy as np
 
 from hipflex.dsp.types import ImuSamples
+
+if TYPE_CHECKING:
+    from hipflex.sensor.simulate import Drill
 
 __all__ = [
     "ReplaySource",
@@ -150,11 +153,15 @@ class SimulatorSource(_PreparedSource):
         self.drill, self.fs_hz, self.gyro, self.seed, self.n_sets = drill, fs_hz, has_gyro, seed, n_sets
 
     async def open(self) -> None:
-        from hipflex.sensor.simulate import simulate_drill
+        from hipflex.sensor.simulate import DRILLS, simulate_drill
+
+        if self.drill not in DRILLS:
+            raise SourceError(f"simulator: unknown drill {self.drill!r}; drills: {', '.join(DRILLS)}")
+        drill = cast("Drill", self.drill)
 
         def make() -> ImuSamples:
             sim = simulate_drill(
-                self.drill,
+                drill,  # type: ignore[arg-type]  # checked when the session is created
                 fs_hz=self.fs_hz, has_gyro=self.gyro, seed=self.seed, n_sets=self.n_sets,
             )  # fmt: skip
             return sim.samples
@@ -203,10 +210,14 @@ class ReplaySource(_PreparedSource):
     async def open(self) -> None:
         from hipflex.sensor.formats import InputError, load_samples
 
-        path = self._check_allowed()
+        def load() -> ImuSamples:
+            return load_samples(self._check_allowed(), self.fmt)
+
         try:
-            self.samples = await asyncio.to_thread(load_samples, path, self.fmt)
+            self.samples = await asyncio.to_thread(load)
         except InputError as exc:
             raise SourceError(" ".join(str(exc).split())) from None
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise SourceError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
         except ValueError as exc:  # unknown format name
             raise SourceError(f"{self.path}: {exc}") from None

@@ -173,7 +173,7 @@ class MetaWearPeripheral(EmulatedPeripheral):
         self._acc_table, self._gyro_table = _config_tables(chip)
         acc_default = acc_config_command(chip, 100.0, 2)
         gyro_default = gyro_config_command(100.0, 2000)
-        self._imus = {
+        self._imus: dict[int, _Imu] = {
             MetaWearModule.ACCELEROMETER: _Imu(
                 MetaWearSensor.ACC,
                 MetaWearModule.ACCELEROMETER,

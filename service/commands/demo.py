@@ -49,11 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def make_recording(folder: Path, drill: str, seed: int = DEMO_SEED) -> Path:
     """Write the demo recording of one drill (plain hipflex CSV, 100 Hz, with gyro); returns its path."""
     from hipflex.sensor.csv_io import write_csv
-    from hipflex.sensor.simulate import simulate_drill
+    from hipflex.sensor.simulate import DRILLS, simulate_drill
 
     path = folder / f"demo-{drill}.csv"
     if not path.exists():
-        sim = simulate_drill(drill, fs_hz=100.0, has_gyro=True, seed=seed, n_sets=2)
+        which = next(d for d in DRILLS if d == drill)
+        sim = simulate_drill(which, fs_hz=100.0,  # type: ignore[arg-type]  # argparse choices
+                              has_gyro=True, seed=seed, n_sets=2)
         write_csv(path, sim.samples, comments=[f"hipflex demo recording: simulated {drill}, seed {seed}"])
     return path
 

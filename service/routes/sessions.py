@@ -35,29 +35,31 @@ _CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
 def session_out(record: SessionRecord, live: LiveSession | None) -> SessionOut:
     """The summary of a session, with live progress while it runs."""
     analysis = record.analysis or {}
-    return SessionOut(
-        id=record.id,
-        status=record.status,
-        live_state=live.live_state if live is not None else None,
-        source=record.source,
-        label=record.label,
-        side=record.side,
-        device_address=record.device_address,
-        params=record.params,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        ended_at=record.ended_at,
-        rep_count=record.rep_count,
-        set_count=record.set_count,
-        sample_count=live.worker.rows if live is not None else record.sample_count,
-        first_sample_s=record.first_sample_s,
-        last_sample_s=live.worker.last_s if live is not None else record.last_sample_s,
-        sample_rate_hz=analysis.get("sample_rate_hz"),
-        quality=analysis.get("quality"),
-        settings=record.settings,
-        hipflex_version=record.hipflex_version,
-        raw_log=record.raw_log,
-        error=record.error,
+    return SessionOut.model_validate(
+        {
+            "id": record.id,
+            "status": record.status,
+            "live_state": live.live_state if live is not None else None,
+            "source": record.source,
+            "label": record.label,
+            "side": record.side,
+            "device_address": record.device_address,
+            "params": record.params,
+            "created_at": record.created_at,
+            "started_at": record.started_at,
+            "ended_at": record.ended_at,
+            "rep_count": record.rep_count,
+            "set_count": record.set_count,
+            "sample_count": live.worker.rows if live is not None else record.sample_count,
+            "first_sample_s": record.first_sample_s,
+            "last_sample_s": live.worker.last_s if live is not None else record.last_sample_s,
+            "sample_rate_hz": analysis.get("sample_rate_hz"),
+            "quality": analysis.get("quality"),
+            "settings": record.settings,
+            "hipflex_version": record.hipflex_version,
+            "raw_log": record.raw_log,
+            "error": record.error,
+        }
     )
 
 

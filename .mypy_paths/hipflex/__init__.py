@@ -1,0 +1,1 @@
+../../hipflex/__init__.py

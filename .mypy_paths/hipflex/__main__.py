@@ -1,0 +1,1 @@
+../../hipflex/__main__.py
