@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from hipflex import __version__
 from hipflex.sensor.formats import InputError
@@ -32,8 +33,8 @@ from hipflex.service.devices import BleakDeviceBackend, DeviceBackend, DeviceNot
 from hipflex.service.live import SessionManager, TooManySessions
 from hipflex.service.recovery import recover_sessions
 from hipflex.service.routes import API_PREFIX, ROUTERS
-from hipflex.service.schemas import StreamMessage
-from hipflex.service.security import AuthMiddleware, BodyLimitMiddleware, BodyTooLarge
+from hipflex.service.schemas import ErrorOut, StreamMessage
+from hipflex.service.security import AuthMiddleware, BodyLimitMiddleware
 from hipflex.service.settings import ServiceSettings
 from hipflex.service.sources import SourceError
 from hipflex.service.store import Store
@@ -65,6 +66,14 @@ sessions at <a href="/api/v1/sessions">/api/v1/sessions</a>.</p></body></html>
 """
 
 
+#: Errors any API operation may answer with (documented on every operation).
+_COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed request (a body that is not JSON, a Host not allowed)."},
+    401: {"model": ErrorOut, "description": "Token missing or wrong (servers bound beyond localhost)."},
+    413: {"model": ErrorOut, "description": "Request body larger than the server accepts."},
+}
+
+
 def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
@@ -82,12 +91,24 @@ def _validation_message(errors: list[Any]) -> str:
     return "invalid request: " + "; ".join(parts) + more
 
 
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if isinstance(route, BaseRoute) and regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code in (204, 304):
             return Response(status_code=exc.status_code)
-        return JSONResponse({"detail": _one_line(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            headers["Allow"] = ", ".join(_allowed_methods(app, request.url.path))
+        return JSONResponse({"detail": _one_line(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -97,7 +118,6 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def expected(request: Request, exc: Exception) -> Response:
         status = {
-            BodyTooLarge: 413,
             SourceError: 422,
             InputError: 422,
             DeviceNotFound: 404,
@@ -114,9 +134,27 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    for cls in (BodyTooLarge, SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable):
+    for cls in (SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable):
         app.add_exception_handler(cls, expected)
     app.add_exception_handler(Exception, unexpected)
+
+
+def _use_error_model(schema: dict[str, Any]) -> None:
+    """Document 422s as the ``ErrorOut`` the error handler really sends (FastAPI assumes its own)."""
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    comps = schema["components"]["schemas"]
+    if "ErrorOut" not in comps:
+        comps.update(TypeAdapter(ErrorOut).json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}))
+        comps["ErrorOut"] = TypeAdapter(ErrorOut).json_schema(ref_template="#/components/schemas/{model}")
+        comps["ErrorOut"].pop("$defs", None)
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            bad = op.get("responses", {}).get("422")
+            if bad is not None:
+                bad["content"] = {"application/json": {"schema": ref}}
+                bad.setdefault("description", "Validation Error")
+    comps.pop("HTTPValidationError", None)
+    comps.pop("ValidationError", None)
 
 
 def _install_openapi(app: FastAPI) -> None:
@@ -131,6 +169,7 @@ def _install_openapi(app: FastAPI) -> None:
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
             comps.update(msg.pop("$defs", {}))
             comps["StreamMessage"] = msg
+            _use_error_model(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -138,6 +177,8 @@ def _install_openapi(app: FastAPI) -> None:
 
 
 def _install_dashboard(app: FastAPI, static_dir: Path) -> None:
+    """``/`` serves ``index.html`` (or a placeholder); ``/<file>`` and ``/static/...`` serve its assets."""
+
     @app.get("/", include_in_schema=False)
     async def dashboard() -> Response:
         index = static_dir / "index.html"
@@ -145,9 +186,15 @@ def _install_dashboard(app: FastAPI, static_dir: Path) -> None:
             return FileResponse(index, media_type="text/html")
         return HTMLResponse(_PLACEHOLDER)
 
+    @app.get("/{name}", include_in_schema=False)
+    async def dashboard_file(name: str) -> Response:
+        path = static_dir / name
+        if name.startswith(".") or not path.is_file():
+            raise StarletteHTTPException(404, f"{name!r} not found")
+        return FileResponse(path)
+
     if static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
-        app.mount("/", StaticFiles(directory=static_dir), name="dashboard-files")
 
 
 def create_app(
@@ -217,7 +264,7 @@ def create_app(
     app.state.hipflex = None
     app.state.settings = settings
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=_COMMON_ERRORS)
     _install_error_handlers(app)
     _install_openapi(app)
     _install_dashboard(app, static_dir if static_dir is not None else STATIC_DIR)

@@ -45,6 +45,8 @@ __all__ = [
 
 #: Without a chunk for this long, a running session reports the state ``gap``, seconds.
 GAP_TIMEOUT_S = 1.5
+#: Source items waiting for the pipeline, at most.
+INBOX_SIZE = 16
 
 
 class TooManySessions(RuntimeError):
@@ -129,7 +131,9 @@ class LiveSession:
         self.on_done = on_done
         self.analysis: Analysis | None = None
         self.done = asyncio.Event()
-        self._inbox: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        # Bounded: a simulator or replay that outruns the pipeline waits (falls behind real time);
+        # a device's transport buffers on its side.
+        self._inbox: asyncio.Queue[tuple[float, Any]] = asyncio.Queue(maxsize=INBOX_SIZE)
         self._producer: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
 
@@ -152,13 +156,13 @@ class LiveSession:
     async def _produce(self) -> None:
         try:
             async for item in self.source.stream():
-                self._inbox.put_nowait((time.time(), item))
+                await self._inbox.put((time.time(), item))
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # a source failure ends the session as failed, with the reason
-            self._inbox.put_nowait((time.time(), _Failure(f"{type(exc).__name__}: {exc}")))
+            await self._inbox.put((time.time(), _Failure(f"{type(exc).__name__}: {exc}")))
         finally:
-            self._inbox.put_nowait((time.time(), _END))
+            await self._inbox.put((time.time(), _END))
 
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ __all__ = [
     "DeviceList",
     "DeviceOut",
     "ErrorOut",
+    "FieldError",
     "HealthOut",
     "QualityOut",
     "RepMessage",
@@ -48,11 +49,19 @@ _REP_EXAMPLE: dict[str, Any] = {
 }  # fmt: skip
 
 
+class FieldError(BaseModel):
+    """One validation error."""
+
+    loc: list[str | int] = Field(description="Where: ['body', 'fs_hz'], ['query', 'limit'], ...")
+    msg: str
+    type: str
+
+
 class ErrorOut(BaseModel):
     """Every error response: one clear line in ``detail`` (validation errors add ``errors``)."""
 
     detail: str = Field(examples=["session 'abc' not found"])
-    errors: list[dict[str, Any]] | None = Field(
+    errors: list[FieldError] | None = Field(
         default=None, description="Validation errors (422 only): location, message and type of each."
     )
 
@@ -178,7 +187,7 @@ class SessionCreate(BaseModel):
     device_address: str | None = Field(default=None, pattern=ADDRESS_PATTERN, description="Device sessions.")
     label: str | None = Field(default=None, max_length=200)
     side: Literal["left", "right"] | None = None
-    min_rom_deg: float | None = Field(default=None, gt=0.0, le=180.0, description="Override: smallest rep, deg.")
+    min_rom_deg: float | None = Field(default=None, ge=1.0, le=180.0, description="Override: smallest rep, deg.")
     set_gap_s: float | None = Field(default=None, gt=0.0, le=3600.0, description="Override: set pause, s.")
 
     @model_validator(mode="after")

@@ -8,7 +8,8 @@
   rebinding from a web page.
 * :class:`BodyLimitMiddleware`: a declared ``Content-Length`` over the limit
   is refused with 413 before the body is read; a body that grows past it
-  while streaming raises :class:`BodyTooLarge` (answered with 413).
+  while streaming is answered with 413 at once, and the app is told the
+  client disconnected.
 """
 
 from __future__ import annotations
@@ -23,17 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hipflex.service.settings import is_loopback_host
 
-__all__ = ["COOKIE_NAME", "AuthMiddleware", "BodyLimitMiddleware", "BodyTooLarge"]
+__all__ = ["COOKIE_NAME", "AuthMiddleware", "BodyLimitMiddleware"]
 
 COOKIE_NAME = "hipflex_token"
-
-
-class BodyTooLarge(Exception):
-    """The request body is larger than allowed."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"request body too large: the limit is {limit} bytes")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -179,14 +172,24 @@ class BodyLimitMiddleware:
                 await _json_error(send, 413, f"request body too large: {size} bytes, the limit is {limit} bytes")
                 return
         seen = 0
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(limit)
+                    # Answer now and tell the app the client went away; whatever it answers is dropped.
+                    refused = True
+                    await _json_error(send, 413, f"request body too large: the limit is {limit} bytes")
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded_send)

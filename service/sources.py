@@ -161,7 +161,7 @@ class SimulatorSource(_PreparedSource):
 
         def make() -> ImuSamples:
             sim = simulate_drill(
-                drill,  # type: ignore[arg-type]  # checked when the session is created
+                drill,
                 fs_hz=self.fs_hz, has_gyro=self.gyro, seed=self.seed, n_sets=self.n_sets,
             )  # fmt: skip
             return sim.samples

@@ -54,8 +54,7 @@ def make_recording(folder: Path, drill: str, seed: int = DEMO_SEED) -> Path:
     path = folder / f"demo-{drill}.csv"
     if not path.exists():
         which = next(d for d in DRILLS if d == drill)
-        sim = simulate_drill(which, fs_hz=100.0,  # type: ignore[arg-type]  # argparse choices
-                              has_gyro=True, seed=seed, n_sets=2)
+        sim = simulate_drill(which, fs_hz=100.0, has_gyro=True, seed=seed, n_sets=2)
         write_csv(path, sim.samples, comments=[f"hipflex demo recording: simulated {drill}, seed {seed}"])
     return path
 

@@ -55,7 +55,7 @@ async def analyze_upload(
     file: Annotated[UploadFile, File(description="The recording (plain CSV or any registered format).")],
     settings: SettingsDep,
     format: Annotated[str, Query(max_length=32, description="Format name, or 'auto'.")] = "auto",
-    min_rom_deg: Annotated[float | None, Query(gt=0, le=180, description="Smallest rep, degrees.")] = None,
+    min_rom_deg: Annotated[float | None, Query(ge=1, le=180, description="Smallest rep, degrees.")] = None,
     set_gap_s: Annotated[float | None, Query(gt=0, le=3600, description="Pause that splits sets, s.")] = None,
 ) -> Response:
     """The same contract as ``hipflex analyze --json`` (``source`` is the uploaded file's name)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,7 +14,7 @@ import httpx
 from hipflex.service.devices import DeviceInfo, DeviceNotFound, DevicesUnavailable
 from hipflex.service.sources import SampleSource, SimulatorSource, SourceError
 
-__all__ = ["ADDRESSES", "FakeDevices", "LiveServer", "NoBluetooth", "sse_messages", "ws_messages"]
+__all__ = ["ADDRESSES", "FakeDevices", "LiveServer", "NoBluetooth", "serve", "sse_messages", "ws_messages"]
 
 ADDRESSES = ("A0:9E:1A:00:00:01", "C4:AA:BB:00:00:02")
 
@@ -88,7 +90,8 @@ class LiveServer:
         while True:
             s = self.client.get(f"/api/v1/sessions/{session_id}").json()
             if s["status"] != "running":
-                return s  # type: ignore[no-any-return]
+                out: dict[str, Any] = s
+                return out
             assert time.monotonic() < deadline, f"session {session_id} still running after {timeout_s} s"
             time.sleep(0.05)
 
@@ -119,3 +122,17 @@ def ws_messages(url: str, timeout_s: float = 60.0) -> tuple[list[dict[str, Any]]
             pass
         code = ws.close_code
     return out, code
+
+
+@contextmanager
+def serve(settings: Any, **app_options: Any) -> Iterator[httpx.Client]:
+    """``create_app(settings, **app_options)`` on a free loopback port; yields a client for it."""
+    from hipflex.service.app import create_app
+    from hipflex.service.server import ServerThread
+
+    server = ServerThread(create_app(settings, **app_options)).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30.0) as client:
+            yield client
+    finally:
+        server.stop()

@@ -30,7 +30,8 @@ def cli_json(capsys: pytest.CaptureFixture[str], path: str) -> dict[str, Any]:
     capsys.readouterr()
     assert main(["analyze", "--json", path]) == 0
     out = capsys.readouterr().out
-    return json.loads(out)  # type: ignore[no-any-return]
+    doc: dict[str, Any] = json.loads(out)
+    return doc
 
 
 def flat_reps(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -99,7 +100,7 @@ def test_simulator_session_streams_rest_and_exports_agree(
     doc = api.get(f"/api/v1/sessions/{sid}/export.json").json()
     assert doc["source"] == final["raw_log"]
     assert doc == cli_json(capsys, final["raw_log"])
-    direct = analyze(simulate_drill(SIM["drill"], fs_hz=100.0, has_gyro=True, seed=3, n_sets=2).samples)
+    direct = analyze(simulate_drill("ballistic", fs_hz=100.0, has_gyro=True, seed=3, n_sets=2).samples)
     assert doc["sets"] == [s.to_dict() for s in direct.sets]
     assert flat_reps(doc) == [m["rep"] for m in reps]
 

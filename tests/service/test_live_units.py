@@ -1,0 +1,189 @@
+"""The live path's parts: fan-out with bounded client buffers, messages, chunk tidying, the raw log, the store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hipflex.dsp import AngleBlock, analyze
+from hipflex.dsp.types import ImuSamples, Settings
+from hipflex.sensor.formats import load_samples
+from hipflex.sensor.simulate import simulate_drill
+from hipflex.service.devices import BleakDeviceBackend
+from hipflex.service.hub import Hub
+from hipflex.service.live import SessionManager, SessionSpec, session_settings
+from hipflex.service.messages import AngleDecimator
+from hipflex.service.rawlog import SampleLog, format_rows
+from hipflex.service.settings import ServiceSettings
+from hipflex.service.sources import paced_chunks
+from hipflex.service.store import SCHEMA_VERSION, Store
+from hipflex.service.worker import tidy_chunk
+
+
+def _msg(kind: str, i: int) -> dict[str, object]:
+    return {"type": kind, "i": i}
+
+
+@pytest.mark.asyncio
+async def test_hub_skips_angles_then_drops_a_slow_client_without_blocking() -> None:
+    hub = Hub(queue_size=8)
+    slow, fast = hub.subscribe(), hub.subscribe()
+    got: list[str] = []
+    for i in range(40):
+        hub.publish([_msg("angle", i), _msg("rep", i)] if i % 4 == 0 else [_msg("angle", i)])
+        while (item := await fast.get(timeout_s=1)) is not None and len(fast):
+            got.append(item[2])
+        if item is not None:
+            got.append(item[2])
+    # The fast client saw everything, in order.
+    assert [json.loads(t)["seq"] for t in got] == list(range(1, hub.seq + 1))
+    # The slow one skipped angles from half full, then was dropped when reps filled it.
+    assert slow.skipped > 0 and slow.dropped and slow.closed and await slow.get() is None
+    assert hub.subscriber_count == 1 and hub.dropped == 1
+    # A client that resumes gets the history it missed (reps only, no angles), then live messages.
+    again = hub.subscribe(after_seq=3)
+    history = [json.loads(again._buf[i][2]) for i in range(len(again))]
+    assert all(m["type"] == "rep" and m["seq"] > 3 for m in history) and len(history) == 9
+    hub.close()
+    assert again.closed and hub.subscribe().closed
+
+
+@pytest.mark.asyncio
+async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
+    settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", client_queue=48)
+    store = Store(settings.db_path)
+    manager = SessionManager(settings, store, BleakDeviceBackend())
+    try:
+        rec = await manager.start(SessionSpec(source="simulator", drill="march", seed=1, n_sets=3, speed=200))
+        live = manager.live(rec.id)
+        assert live is not None
+        stuck, reader = live.hub.subscribe(), live.hub.subscribe()
+        reps = []
+        while (item := await asyncio.wait_for(reader.get(), 30)) is not None:
+            if item[1] == "rep":
+                reps.append(json.loads(item[2])["rep"])
+        await asyncio.wait_for(live.done.wait(), 30)
+        assert stuck.dropped and len(stuck) == 0
+        assert live.analysis is not None and [r.to_dict() for r in live.analysis.reps] == reps
+        assert store.get_session(rec.id).status == "stopped"  # type: ignore[union-attr]
+        assert manager.live(rec.id) is None
+    finally:
+        await manager.shutdown()
+        store.close()
+
+
+@pytest.mark.asyncio
+async def test_shutdown_stops_running_sessions_cleanly(tmp_path: Path) -> None:
+    settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", max_sessions=2)
+    store = Store(settings.db_path)
+    manager = SessionManager(settings, store, BleakDeviceBackend())
+    a = await manager.start(SessionSpec(source="simulator", speed=2))
+    await manager.start(SessionSpec(source="simulator", drill="hold", speed=2))
+    from hipflex.service.live import TooManySessions
+
+    with pytest.raises(TooManySessions):
+        await manager.start(SessionSpec(source="simulator"))
+    await asyncio.sleep(0.5)
+    await manager.shutdown()
+    rec = store.get_session(a.id)
+    assert rec is not None and rec.status == "stopped" and rec.sample_count > 0 and rec.analysis is not None
+    rows = [line for line in Path(rec.raw_log).read_text().splitlines() if line[:1].isdigit()]
+    assert len(rows) == rec.sample_count
+    store.close()
+
+
+@pytest.mark.asyncio
+async def test_paced_chunks_follow_the_clock() -> None:
+    t = np.arange(0, 2.0, 0.01)
+    samples = ImuSamples(t, np.tile([0.0, 0.0, 1.0], (t.size, 1)))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    chunks = [(loop.time() - start, c) async for c in paced_chunks(samples, speed=4.0)]
+    assert np.array_equal(np.concatenate([c.time_s for _, c in chunks]), t)
+    assert 0.45 < chunks[-1][0] < 0.7  # 2 s of samples at 4x
+    for wall, c in chunks:  # no row is released before its time
+        assert c.time_s[-1] / 4.0 <= wall + 1e-3
+
+
+def test_angle_decimator_keeps_about_25_hz_across_chunks() -> None:
+    dec = AngleDecimator(25.0)
+    t = np.arange(0, 10, 1 / 200) + 100.0
+    deg = np.sin(t)
+    deg[:50] = np.nan
+    out = []
+    for lo in range(0, t.size, 37):
+        m = dec(AngleBlock(t[lo : lo + 37], deg[lo : lo + 37]))
+        if m is not None:
+            out.append(m)
+    ts = [x for m in out for x in m["t"]]
+    assert len(ts) == 250 and np.allclose(np.diff(ts), 0.04, atol=0.006)
+    assert out[0]["deg"][0] is None and all(m["type"] == "angle" for m in out)
+
+
+def test_tidy_chunk_matches_the_file_readers() -> None:
+    t = np.array([1.0, 2.0, 2.0, 3.0, 2.5, 4.0])
+    acc = np.ones((6, 3))
+    acc[3, 1] = np.nan
+    gyr = np.zeros((6, 3))
+    gyr[5, 0] = np.nan
+    out = tidy_chunk(ImuSamples(t, acc, gyr), after_s=1.0)
+    assert out.time_s.tolist() == [2.0, 3.0, 4.0]
+    assert np.isnan(out.acc_g[1]).all() and np.isnan(out.gyr_dps[1]).all()  # type: ignore[index]
+    assert np.isnan(out.acc_g[2]).all() and np.isnan(out.gyr_dps[2]).all()  # type: ignore[index]
+    clean = ImuSamples(t[:2], acc[:2])
+    assert tidy_chunk(clean, None) is clean
+
+
+def test_raw_log_is_lossless_and_readable_by_analyze(tmp_path: Path) -> None:
+    sim = simulate_drill("stride", fs_hz=208.0, seed=5, n_sets=1).samples
+    acc = sim.acc_g.copy()
+    gyr = sim.gyr_dps.copy()  # type: ignore[union-attr]
+    acc[100:110] = gyr[100:110] = np.nan  # a dropout: whole rows, as every reader gives them
+    samples = ImuSamples(sim.time_s + 1234.5678, acc, gyr)
+    path = tmp_path / "log.csv"
+    with SampleLog(path, True, comments=("provenance line",)) as log:
+        for lo in range(0, len(samples), 333):
+            log.append(samples.slice(lo, lo + 333))
+    back = load_samples(path)
+    assert np.array_equal(back.time_s, samples.time_s)
+    assert np.array_equal(back.acc_g, samples.acc_g, equal_nan=True)
+    assert np.array_equal(back.gyr_dps, samples.gyr_dps, equal_nan=True)  # type: ignore[arg-type]
+    assert analyze(back).to_dict() == analyze(samples).to_dict()
+    assert path.read_text().startswith("# provenance line\ntime_s,acc_x_g,acc_y_g,acc_z_g,gyro_x_dps,")
+    assert format_rows(ImuSamples(np.array([1.5]), np.full((1, 3), np.nan))) == "1.5,,,\n"
+    with pytest.raises(ValueError, match="closed"):
+        log.append(samples.slice(0, 1))
+
+
+def test_store_schema_version_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    rec = store.create_session(source="simulator", params={"a": 1}, settings=Settings().to_dict(), version="9",
+                               raw_log_dir=tmp_path, label="x", side="right")  # fmt: skip
+    store.upsert_device("A0:9E:1A:00:00:01", "Polar H10", "polar", -60, None)
+    store.upsert_device("A0:9E:1A:00:00:01", None, "polar", None, 80)
+    store.close()
+    again = Store(path)
+    got = again.get_session(rec.id)
+    assert got is not None and got.params == {"a": 1} and got.side == "right" and got.hipflex_version == "9"
+    dev = again.device("A0:9E:1A:00:00:01")
+    assert dev is not None and dev["name"] == "Polar H10" and dev["battery_pct"] == 80 and dev["rssi_dbm"] == -60
+    again._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    again.close()
+    with pytest.raises(RuntimeError, match="newer"):
+        Store(path)
+
+
+def test_session_settings_follow_the_cli_rules() -> None:
+    base = Settings()
+    assert session_settings(base, None, None) is base
+    s = session_settings(base, 5.0, 3.0)
+    assert s.min_rom_deg == 5.0 and s.candidate_deg == pytest.approx(2.0) and s.set_gap_s == 3.0
+    assert session_settings(base, 30.0, None).candidate_deg == base.candidate_deg
+    assert math.isclose(session_settings(base, 8.0, None).candidate_deg, 3.2)

@@ -1,0 +1,62 @@
+"""``hipflex serve`` and ``hipflex demo`` as real processes; ``hipflex analyze`` stays free of the web stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from hipflex.sensor.csv_io import write_csv
+from hipflex.sensor.simulate import simulate_drill
+from hipflex.service.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_analyze_does_not_import_the_web_stack(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    write_csv(path, simulate_drill("ballistic", fs_hz=50.0, seed=1, n_sets=1).samples)
+    code = (
+        "import sys; from hipflex.service.cli import main; "
+        f"status = main(['analyze', '--json', {str(path)!r}]); "
+        "heavy = sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'pydantic') if m in sys.modules); "
+        "print(status, heavy, file=sys.stderr)"
+    )
+    r = run("-c", code)
+    assert r.stderr.strip().splitlines()[-1] == "0 []", r.stderr
+
+
+def test_serve_and_demo_are_registered() -> None:
+    for command in ("serve", "demo"):
+        r = run("-m", "hipflex", command, "--help")
+        assert r.returncode == 0 and "--port" in r.stdout and "--db" in r.stdout
+    assert "--host" in run("-m", "hipflex", "serve", "--help").stdout
+    assert main(["demo", "--speed", "0"]) == 2
+
+
+def test_demo_streams_a_recording_through_the_live_path(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    r = run("-m", "hipflex", "demo", "--once", "--speed", "200", "--port", "0", "--db", str(db), "--drill", "march")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("hipflex demo: dashboard at http://127.0.0.1:")
+    assert "stopped" in lines[-1] and " reps in " in lines[-1]
+    assert int(lines[-1].split(", ")[1].split()[0]) > 10
+    assert db.exists() and (tmp_path / "captures" / "demo-march.csv").exists()
+
+
+def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
+    from hipflex.service.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    sock.listen()
+    try:
+        port = str(sock.getsockname()[1])
+        r = run("-m", "hipflex", "serve", "--port", port, "--db", str(tmp_path / "x.db"))
+        assert r.returncode == 2 and "cannot listen" in r.stderr
+    finally:
+        sock.close()
