@@ -187,3 +187,81 @@ def test_session_settings_follow_the_cli_rules() -> None:
     assert s.min_rom_deg == 5.0 and s.candidate_deg == pytest.approx(2.0) and s.set_gap_s == 3.0
     assert session_settings(base, 30.0, None).candidate_deg == base.candidate_deg
     assert math.isclose(session_settings(base, 8.0, None).candidate_deg, 3.2)
+
+
+class ScriptedSource:
+    """A device-like source: battery, a drop and reconnect, silence, and optionally a failure."""
+
+    kind = "device"
+
+    def __init__(self, samples: ImuSamples, fail: bool) -> None:
+        self.samples, self.fail = samples, fail
+
+    @property
+    def has_gyro(self) -> bool:
+        return True
+
+    async def open(self) -> None:
+        return None
+
+    async def stream(self):  # type: ignore[no-untyped-def]
+        from hipflex.service.sources import SourceStatus
+
+        yield SourceStatus("running", battery_pct=90)
+        for lo in range(0, CUT, 400):  # calibrates within these rows
+            yield self.samples.slice(lo, lo + 400)
+        yield SourceStatus("reconnecting")
+        await asyncio.sleep(0.1)
+        yield SourceStatus("running", battery_pct=89)
+        await asyncio.sleep(0.5)  # silence while running: the session reports a gap
+        if self.fail:
+            raise ConnectionError("link lost for good")
+        for lo in range(CUT, len(self.samples), 400):
+            yield self.samples.slice(lo, lo + 400)
+
+
+CUT = 1200
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fail", [False, True])
+async def test_device_states_gaps_and_failures_reach_clients(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: bool
+) -> None:
+    import hipflex.service.live as live_mod
+
+    monkeypatch.setattr(live_mod, "GAP_TIMEOUT_S", 0.2)
+    samples = simulate_drill("ballistic", fs_hz=100.0, seed=8, n_sets=1).samples
+
+    class Backend(BleakDeviceBackend):
+        def source(self, address: str) -> ScriptedSource:  # type: ignore[override]
+            return ScriptedSource(samples, fail)
+
+    settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap")
+    store = Store(settings.db_path)
+    manager = SessionManager(settings, store, Backend())
+    try:
+        rec = await manager.start(SessionSpec(source="device", device_address="A0:9E:1A:00:00:01"))
+        live = manager.live(rec.id)
+        assert live is not None
+        sub = live.hub.subscribe()
+        msgs = []
+        while (item := await asyncio.wait_for(sub.get(), 30)) is not None:
+            msgs.append(json.loads(item[2]))
+        status = [(m["state"], m["battery_pct"]) for m in msgs if m["type"] == "status"]
+        want = [("calibrating", None), ("calibrating", 90), ("running", 90), ("reconnecting", 90), ("running", 89),
+                ("gap", 89)]  # fmt: skip
+        assert status[: len(want)] == want
+        assert status[len(want) :] == ([] if fail else [("running", 89)]) + [("stopped", 89)]
+        final = store.get_session(rec.id)
+        assert final is not None and final.analysis is not None
+        if fail:
+            assert final.status == "failed" and final.error == "ConnectionError: link lost for good"
+            assert msgs[-1]["session_status"] == "failed"
+            assert final.sample_count == CUT
+        else:
+            assert final.status == "stopped" and final.error is None
+            assert final.analysis == analyze(samples, source=final.raw_log).to_dict()
+    finally:
+        await manager.shutdown()
+        store.close()
