@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from hipflex.service.live import SessionManager, SessionSpec, session_settings
 from hipflex.service.messages import AngleDecimator
 from hipflex.service.rawlog import SampleLog, format_rows
 from hipflex.service.settings import ServiceSettings
-from hipflex.service.sources import paced_chunks
+from hipflex.service.sources import SourceItem, SourceStatus, paced_chunks
 from hipflex.service.store import SCHEMA_VERSION, Store
 from hipflex.service.worker import tidy_chunk
 
@@ -204,8 +205,7 @@ class ScriptedSource:
     async def open(self) -> None:
         return None
 
-    async def stream(self):  # type: ignore[no-untyped-def]
-        from hipflex.service.sources import SourceStatus
+    async def stream(self) -> AsyncIterator[SourceItem]:
 
         yield SourceStatus("running", battery_pct=90)
         for lo in range(0, CUT, 400):  # calibrates within these rows
@@ -234,7 +234,7 @@ async def test_device_states_gaps_and_failures_reach_clients(
     samples = simulate_drill("ballistic", fs_hz=100.0, seed=8, n_sets=1).samples
 
     class Backend(BleakDeviceBackend):
-        def source(self, address: str) -> ScriptedSource:  # type: ignore[override]
+        def source(self, address: str) -> ScriptedSource:
             return ScriptedSource(samples, fail)
 
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap")
