@@ -202,6 +202,24 @@ class SessionCreate(BaseModel):
 class SessionOut(BaseModel):
     """A session's summary."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8", "status": "running", "live_state": "running",
+                    "source": "simulator", "label": "left thigh", "side": "left", "device_address": None,
+                    "params": {"source": "simulator", "drill": "ballistic", "fs_hz": 100.0, "seed": 1, "speed": 1.0},
+                    "created_at": "2026-05-02T10:00:00.000Z", "started_at": "2026-05-02T10:00:00.000Z",
+                    "ended_at": None, "rep_count": 12, "set_count": 1, "sample_count": 2400,
+                    "first_sample_s": 0.005, "last_sample_s": 24.0, "sample_rate_hz": None, "quality": None,
+                    "settings": {"min_rom_deg": 20.0, "set_gap_s": 8.0}, "hipflex_version": "0.1.0",
+                    "raw_log": "/home/me/.local/share/hipflex/captures/3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8.csv",
+                    "error": None,
+                }
+            ]
+        }
+    )  # fmt: skip
+
     id: str = Field(examples=["3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8"])
     status: SessionStatus = Field(description="running, stopped, failed, or recovered (after a server crash).")
     live_state: LiveState | None = Field(description="While running: what the stream is doing now.")
@@ -258,7 +276,7 @@ class RepRow(RepOut):
 
 
 class DeviceOut(BaseModel):
-    """A Bluetooth sensor."""
+    """A Bluetooth sensor; ``battery_pct`` and ``connected`` are live while the server talks to it."""
 
     address: str = Field(examples=["A0:9E:1A:12:34:56"])
     name: str | None = Field(examples=["Polar Sense 12345678"])
