@@ -3,7 +3,8 @@
 ``cache=True`` keeps a second run from recompiling; ``nogil=True`` lets the
 service run several sensors' kernels on threads.  fastmath is restricted to
 flags that cannot change NaN/Inf semantics: dropouts arrive as NaN and must
-stay NaN (so never ``nnan``/``ninf``, which ``fastmath=True`` would include).
+stay NaN (so never the no-NaN and no-Inf flags, which the plain boolean fastmath
+option would include).
 """
 
 from __future__ import annotations
