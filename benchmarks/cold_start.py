@@ -1,0 +1,170 @@
+"""Cold start of ``hipflex analyze``: first run without numba caches, then cached runs.
+
+Run: ``/work/venv/bin/python benchmarks/cold_start.py [--runs 5] [--isolated]``.
+
+Each row is a fresh interpreter, ``[sys.executable, "-m", "hipflex", "analyze", FILE, "--json"]``,
+timed from spawn to exit (wall time) on a small simulated CSV (a ballistic session, three sets,
+100 Hz; one file with gyro columns and one without).  "first run" deletes the numba caches
+before the run (``find <repo> -name '*.nbi' -delete -o -name '*.nbc' -delete``, plus
+``$NUMBA_CACHE_DIR`` when set), so numba compiles every kernel the analysis reaches and writes
+the caches; "cached" runs load them.  Baselines: an empty interpreter, ``import hipflex.dsp``
+(numpy + numba + the kernel modules, nothing compiled) and ``hipflex --version``.
+
+``--isolated`` leaves the repository's caches alone (other processes on a shared machine may
+be using them) and points ``NUMBA_CACHE_DIR`` of the child processes at a fresh temporary
+directory instead; the measurement is the same.
+
+The last line is machine-readable:
+``cold_start: first <x> s, cached <x> s, import <x> s, python <x> s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _perfkit import machine_lines, print_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def clear_caches(env: dict[str, str], isolated: bool) -> int:
+    """Delete numba cache files; return how many.
+
+    Under the repository and ``$NUMBA_CACHE_DIR`` when set; only under ``$NUMBA_CACHE_DIR``
+    (the temporary directory) when ``isolated``.
+    """
+    roots = [] if isolated else [str(REPO)]
+    if env.get("NUMBA_CACHE_DIR"):
+        roots.append(env["NUMBA_CACHE_DIR"])
+    deleted = 0
+    for root in roots:
+        if not Path(root).exists():
+            continue
+        out = subprocess.run(
+            ["find", root, "(", "-name", "*.nbi", "-o", "-name", "*.nbc", ")", "-print", "-delete"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        deleted += len(out.stdout.split())
+    return deleted
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Wall time of one child process, seconds, and its stdout; raises if it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return dt, proc.stdout
+
+
+def rep_count(stdout: str) -> str:
+    """``rep_count`` of the first JSON line of ``hipflex analyze --json``."""
+    try:
+        return str(json.loads(stdout.splitlines()[0])["rep_count"])
+    except (IndexError, KeyError, ValueError):
+        return "?"
+
+
+def make_inputs(folder: Path) -> tuple[Path, Path, int]:
+    """A small simulated CSV with gyro and the same without; returns the paths and the true reps."""
+    from hipflex.dsp import ImuSamples
+    from hipflex.sensor.csv_io import write_csv
+    from hipflex.sensor.simulate import simulate_drill
+
+    sim = simulate_drill("ballistic", fs_hz=100.0, seed=7, n_sets=3)
+    gyro, acc = folder / "ballistic_100hz_gyro.csv", folder / "ballistic_100hz_acc.csv"
+    s = sim.samples
+    write_csv(gyro, s, ["simulated: ballistic, 3 sets, 100 Hz, seed 7 (benchmarks/cold_start.py)"])
+    write_csv(acc, ImuSamples(s.time_s, s.acc_g, None), ["same session, gyro columns dropped"])
+    return gyro, acc, len(sim.truth.reps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; returns the exit status."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5, help="cached runs (and baseline runs) per row")
+    ap.add_argument(
+        "--isolated", action="store_true", help="use a fresh NUMBA_CACHE_DIR instead of deleting the repo's caches"
+    )
+    args = ap.parse_args(argv)
+    py = sys.executable
+
+    print("hipflex cold-start benchmark (`python -m hipflex analyze FILE --json`, fresh interpreter per run)")
+    for line in machine_lines():
+        print(line)
+
+    with tempfile.TemporaryDirectory(prefix="hipflex-cold-") as tmp:
+        env = dict(os.environ)
+        if args.isolated:
+            env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba-cache")
+            print(f"caches: isolated, NUMBA_CACHE_DIR={env['NUMBA_CACHE_DIR']} (repository caches untouched)")
+        else:
+            where = f"{REPO}" + (f" and {env['NUMBA_CACHE_DIR']}" if env.get("NUMBA_CACHE_DIR") else "")
+            print(f"caches: deleted under {where} before each first run")
+        gyro, acc, n_true = make_inputs(Path(tmp))
+        print(f"input: {gyro.name} ({gyro.stat().st_size / 1024:.0f} KiB), {acc.name}; {n_true} true reps")
+
+        rows: list[list[str]] = []
+
+        def add(label: str, what: str, times: list[float], reps: str = "-") -> None:
+            rows.append(
+                [
+                    label,
+                    what,
+                    str(len(times)),
+                    f"{min(times) * 1e3:.0f}",
+                    f"{statistics.median(times) * 1e3:.0f}",
+                    f"{max(times) * 1e3:.0f}",
+                    reps,
+                ]
+            )
+
+        base = [timed([py, "-c", "pass"], env)[0] for _ in range(args.runs)]
+        add("python -c pass", "interpreter start", base)
+        imp = [timed([py, "-c", "import hipflex.dsp"], env)[0] for _ in range(args.runs)]
+        add("import hipflex.dsp", "numpy + numba + kernel modules", imp)
+        ver = [timed([py, "-m", "hipflex", "--version"], env)[0] for _ in range(args.runs)]
+        add("hipflex --version", "CLI start, no analysis", ver)
+
+        first: dict[str, float] = {}
+        cached: dict[str, list[float]] = {}
+        for label, path in (("acc+gyro", gyro), ("acc-only", acc)):
+            cmd = [py, "-m", "hipflex", "analyze", str(path), "--json"]
+            n_deleted = clear_caches(env, args.isolated)
+            dt, out = timed(cmd, env)
+            first[label] = dt
+            add(f"analyze {label}, first run", f"caches deleted ({n_deleted} files): compile", [dt], rep_count(out))
+            runs = [timed(cmd, env) for _ in range(args.runs)]
+            cached[label] = [t for t, _ in runs]
+            add(f"analyze {label}, cached", "numba caches loaded", cached[label], rep_count(runs[-1][1]))
+
+    print()
+    print_table(
+        ["run", "what", "n", "min ms", "median ms", "max ms", "reps"],
+        rows,
+        title=f"wall time per fresh process (true reps in the file: {n_true})",
+        left=2,
+    )
+    print()
+    print(
+        f"cold_start: first {first['acc+gyro']:.2f} s, cached {statistics.median(cached['acc+gyro']):.2f} s, "
+        f"import {statistics.median(imp):.2f} s, python {statistics.median(base):.2f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
