@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numba
 
-__all__ = ["FASTMATH_FLAGS", "njit", "njit_parallel"]
+__all__ = ["FASTMATH_FLAGS", "njit", "njit_inline", "njit_parallel"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,11 +22,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 FASTMATH_FLAGS = frozenset({"contract", "arcp", "nsz"})
 
 
+# error_model="numpy": float division follows IEEE (x/0 gives inf or NaN, as
+# dropouts already do) instead of Python's ZeroDivisionError check on every
+# division in the hot loop.
+
+
 def njit(fn: F) -> F:
     """Compile ``fn`` as a cached, GIL-free numba kernel."""
-    return numba.njit(cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS))(fn)  # type: ignore[return-value]
+    return numba.njit(  # type: ignore[return-value]
+        cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
+    )(fn)
+
+
+def njit_inline(fn: F) -> F:
+    """Like :func:`njit`, inlined into its callers at numba's IR level.
+
+    For the small per-sample helpers of the main loop: a call that passes
+    arrays costs atomic reference counting on each of them (a fifth of the
+    loop's time when measured); inlining removes the call.
+    """
+    return numba.njit(  # type: ignore[return-value]
+        cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
+    )(fn)
 
 
 def njit_parallel(fn: F) -> F:
     """Like :func:`njit` with ``parallel=True``: only for batches of independent recordings."""
-    return numba.njit(cache=True, nogil=True, parallel=True, fastmath=set(FASTMATH_FLAGS))(fn)  # type: ignore[return-value]
+    return numba.njit(  # type: ignore[return-value]
+        cache=True, nogil=True, parallel=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
+    )(fn)

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit
+from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
@@ -53,7 +53,7 @@ _ACC_GATE_G = 0.06
 _RATE_GATE = 0.7
 
 
-@njit
+@njit_inline
 def _tilt_step(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -92,22 +92,28 @@ def _tilt_step(
     ux = fs[F_UP]
     uy = fs[F_UP + 1]
     uz = fs[F_UP + 2]
-    ang = math.sqrt(rx * rx + ry * ry + rz * rz)
-    if ang > 1e-12:
-        kx = rx / ang
-        ky = ry / ang
-        kz = rz / ang
+    # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2, a = |r|.  For
+    # the small per-sample angles of >= 50 Hz sampling, series (exact to
+    # rounding for a < 0.2 rad) save the square root and the trig calls.
+    a2 = rx * rx + ry * ry + rz * rz
+    if a2 < 0.04:
+        c = 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 / 40320.0)))
+        sa = 1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0 - a2 * (1.0 / 5040.0 - a2 / 362880.0)))
+        ca = 0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 * (1.0 / 40320.0 - a2 / 3628800.0)))
+    else:
+        ang = math.sqrt(a2)
         c = math.cos(ang)
-        s = math.sin(ang)
-        kdot = kx * ux + ky * uy + kz * uz
-        cx = ky * uz - kz * uy
-        cy = kz * ux - kx * uz
-        cz = kx * uy - ky * ux
-        ux, uy, uz = (
-            ux * c + cx * s + kx * kdot * (1.0 - c),
-            uy * c + cy * s + ky * kdot * (1.0 - c),
-            uz * c + cz * s + kz * kdot * (1.0 - c),
-        )
+        sa = math.sin(ang) / ang
+        ca = (1.0 - c) / a2
+    rdot = rx * ux + ry * uy + rz * uz
+    cx = ry * uz - rz * uy
+    cy = rz * ux - rx * uz
+    cz = rx * uy - ry * ux
+    ux, uy, uz = (
+        ux * c + cx * sa + rx * rdot * ca,
+        uy * c + cy * sa + ry * rdot * ca,
+        uz * c + cz * sa + rz * rdot * ca,
+    )
 
     # Flexion rate and its derivative about the learned axis.
     oa = wx * prm[P_A] + wy * prm[P_A + 1] + wz * prm[P_A + 2]
@@ -138,8 +144,9 @@ def _tilt_step(
                 fs[F_FAST_S] -= dt
             else:
                 en = (fn - 1.0) / _ACC_GATE_G
-                wrate = math.sqrt(wx * wx + wy * wy + wz * wz) / _RATE_GATE
-                weight = math.exp(-0.5 * en * en) / (1.0 + wrate * wrate)
+                wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
+                # Beyond 12 widths the weight is below 1e-31: skip the exp.
+                weight = math.exp(-0.5 * en * en) / (1.0 + wrate2) if en * en < 144.0 else 0.0
                 tau = prm[P_TILT_TAU]
             k = dt / tau * weight
             if k > 1.0:
@@ -182,12 +189,12 @@ _MAX_ACCEL = 2000.0  # rad/s^2
 _MAX_INFLATION = 100.0
 
 
-@njit
+@njit_inline
 def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else (hi if v > hi else v)
 
 
-@njit
+@njit_inline
 def _pendulum_step(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -317,7 +324,11 @@ def _pendulum_step(
         n22 -= k20 * b20 + k21 * b21
 
     # Keep the state physical; theta stays in (-pi, pi].
-    x0 = math.atan2(math.sin(x0), math.cos(x0))
+    # A plain +-2 pi wrap (theta moves far less than pi per sample).
+    if x0 > math.pi:
+        x0 -= 2.0 * math.pi
+    elif x0 <= -math.pi:
+        x0 += 2.0 * math.pi
     x1 = _clamp(x1, -_MAX_RATE, _MAX_RATE)
     x2 = _clamp(x2, -_MAX_ACCEL, _MAX_ACCEL)
     fs[F_X] = x0

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit
+from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -67,7 +67,7 @@ __all__: list[str] = []
 _MAX_REP_FRACTION = 0.9
 
 
-@njit
+@njit_inline
 def _h(hist: np.ndarray, cap: int, idx: int, col: int) -> float:
     return hist[idx & (cap - 1), col]
 
@@ -216,7 +216,7 @@ def _rep_metrics(
     row[E_LOW_DEG] = low_val
 
 
-@njit
+@njit_inline
 def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float) -> int:
     ev[n_ev, :] = 0.0
     ev[n_ev, EV_KIND] = EV_REJECT
@@ -247,7 +247,7 @@ def _close_rep(
     return n_ev + 1
 
 
-@njit
+@njit_inline
 def _detect(
     prm: np.ndarray,
     fs: np.ndarray,

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit
+from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
 from hipflex.dsp._kern_reps import _detect, _interrupt
 from hipflex.dsp._layout import (
@@ -63,7 +63,7 @@ _RANGES_G = (2.0, 4.0, 8.0, 16.0)
 _CLIP_TOL = 2e-3
 
 
-@njit
+@njit_inline
 def _at_range(v: float, range_g: float) -> bool:
     a = abs(v)
     if range_g > 0.0:
@@ -74,7 +74,7 @@ def _at_range(v: float, range_g: float) -> bool:
     return False
 
 
-@njit
+@njit_inline
 def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> bool:
     """Count clipped rows; True if this row is clipped on any axis.
 
@@ -98,7 +98,7 @@ def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay:
     return any_clip
 
 
-@njit
+@njit_inline
 def _process(
     prm: np.ndarray,
     fs: np.ndarray,

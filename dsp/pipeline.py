@@ -322,12 +322,14 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
         state, events, theta = _run(settings, state, kern, chunk.time_s, chunk.acc_g, gyr)
         state = dataclasses.replace(state, kernel=kern)
         return state, [AngleBlock(chunk.time_s, theta), *events]
-    state = dataclasses.replace(
-        state,
-        buf_t=np.concatenate([state.buf_t, chunk.time_s]),
-        buf_acc=np.concatenate([state.buf_acc, chunk.acc_g]),
-        buf_gyr=None if state.buf_gyr is None else np.concatenate([state.buf_gyr, gyr]),
-    )
+    if state.buf_t.size == 0:
+        # The first chunk (a whole file in batch mode) is used as it is, not copied.
+        buf_t, buf_acc, buf_gyr = chunk.time_s, chunk.acc_g, None if state.buf_gyr is None else gyr
+    else:
+        buf_t = np.concatenate([state.buf_t, chunk.time_s])
+        buf_acc = np.concatenate([state.buf_acc, chunk.acc_g])
+        buf_gyr = None if state.buf_gyr is None else np.concatenate([state.buf_gyr, gyr])
+    state = dataclasses.replace(state, buf_t=buf_t, buf_acc=buf_acc, buf_gyr=buf_gyr)
     return _start_if_learned(settings, _learn(settings, state, force=False))
 
 
