@@ -16,6 +16,7 @@ from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
     F_FAST_S,
+    F_G_EST,
     F_P,
     F_PREV_OA,
     F_PREV_W,
@@ -187,6 +188,12 @@ def _tilt_step(
 _MAX_RATE = 40.0  # rad/s (2300 deg/s)
 _MAX_ACCEL = 2000.0  # rad/s^2
 _MAX_INFLATION = 100.0
+# Gravity-magnitude tracking of the pendulum filter: only while |f| is within
+# _REST_DEV of the estimate (not the filter's own rate: a wrong magnitude makes
+# the filter spin, which would close such a gate), time constant
+# _GRAVITY_TAU_S (s), slow enough not to absorb slow swings' centripetal terms.
+_REST_DEV = 0.1
+_GRAVITY_TAU_S = 20.0
 
 
 @njit_inline
@@ -264,9 +271,14 @@ def _pendulum_step(
     n22 += q * dt
 
     if not clipped:
-        # In units of the gravity measured while standing, so a sensor that
-        # reads 1.05 g at rest is not taken to be spinning (centripetal term).
-        gcal = prm[P_G_CAL]
+        # In units of the gravity the sensor reads at rest, so a sensor that
+        # reads 1.05 g standing is not taken to be spinning (centripetal term).
+        # Tracked slowly while |f| is near it: scale drifts over long streams.
+        gcal = fs[F_G_EST]
+        fn = math.sqrt(ax * ax + ay * ay + az * az)
+        if abs(fn / gcal - 1.0) < _REST_DEV:
+            gcal += dt / _GRAVITY_TAU_S * (fn - gcal)
+            fs[F_G_EST] = gcal
         fw = (ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]) / gcal
         fu = (ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]) / gcal
         lg = prm[P_LEVER_M] / G0_MPS2

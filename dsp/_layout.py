@@ -56,7 +56,8 @@ F_CAND_PEAK = 35
 F_PREV_RAW = 36  # 36..38 last accelerometer row as received (clip plateau test)
 F_LOST_S = 39
 F_LAST_SIGMA = 40
-F_N = 41
+F_G_EST = 41  # pendulum filter: gravity magnitude, tracked at rest, in the sensor's g
+F_N = 42
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -164,6 +164,7 @@ def _make_kernel(settings: Settings, has_gyro: bool, cal: Calibration, axes: Axe
     prm[L.P_G_CAL] = cal.gravity_g
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
+    fs[L.F_G_EST] = cal.gravity_g
     fs[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
     fs[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
     # Pendulum filter starts at standing, at rest, fairly certain of the angle.

@@ -47,6 +47,7 @@ from hipflex.dsp._layout import (
     F_BIAS,
     F_CAND_PEAK,
     F_FAST_S,
+    F_G_EST,
     F_LAST_SIGMA,
     F_LOST_S,
     F_LOW,
@@ -303,7 +304,13 @@ def pendulum_step(
     x = f_mat @ x
     p = f_mat @ p @ f_mat.T + q_mat
     if not clipped:
-        f = np.array([ax, ay, az]) / prm[P_G_CAL]  # in units of the calibration gravity
+        # In units of the gravity read at rest, tracked slowly while the rate is small.
+        raw = np.array([ax, ay, az])
+        g_est = fs[F_G_EST]
+        if abs(np.linalg.norm(raw) / g_est - 1.0) < kf._REST_DEV:
+            g_est += dt / kf._GRAVITY_TAU_S * (np.linalg.norm(raw) - g_est)
+            fs[F_G_EST] = g_est
+        f = raw / g_est
         z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
         m = _model_state(x, prm)
         v = z - pendulum_measurement(m)
