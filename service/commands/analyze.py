@@ -44,8 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--format",
         default="auto",
         metavar="FMT",
-        help="input format: auto (default: recognise from the contents), csv, or another registered "
-        "importer (polar, metabase, capture when installed)",
+        help="input format: auto (default: recognise from the contents), csv (plain or column-mapped), "
+        "polar (Polar Sensor Logger ACC/GYRO .txt), metabase (MetaMotion CSV export), capture (hipflex "
+        "capture log .jsonl)",
     )
     p.add_argument("--json", action="store_true", help="one JSON document per line (JSON Lines)")
     p.add_argument("--min-rom-deg", type=float, metavar="DEG", help="smallest rise that counts as a rep (20)")
