@@ -1,0 +1,719 @@
+"""What every live BLE sensor client shares: link, capture, decoding off the callback, reconnects.
+
+:class:`BleSensorClient` implements :class:`~hipflex.sensor.client.SensorClient` over the
+stock :class:`bleak.BleakClient` and :func:`bleak_retry_connector.establish_connection`
+(the backend is injected through :class:`~hipflex.sensor.client.BleBackends`); the Polar
+and MetaWear subclasses add their protocol (subscriptions, start and stop commands).
+
+Data path, in order:
+
+1. **BLE callback** (on the event loop): read the clock, append the raw bytes to the
+   :class:`~hipflex.sensor.capture.CaptureWriter` (an in-memory append; a background
+   thread writes to disk every second) and put the record on a queue.  Nothing else,
+   so a slow consumer can never stall the link.
+2. **Consumer task**: takes whatever is queued and decodes it in a worker thread with
+   :class:`~hipflex.sensor.live_decode.LiveDecoder` (the decoders of
+   :func:`~hipflex.sensor.replay.decode_capture`, fed the same records in the same
+   order, so replay == live), updates the clock mapping and emits chunks and gaps.
+3. **samples()**: the caller's iterator over chunks and status events.
+
+Link events go through the same capture-then-queue path as notifications
+(``disconnected``, ``reconnected``, ``stream_started``, ``stream_stopped``, ``gap``), so
+the decoder and a later replay see one and the same record sequence.
+
+Reconnects: a drop while streaming wakes the supervisor task, which logs the drop,
+waits ``ReconnectPolicy.delay_s(attempt)`` (0.5, 1, 2, 4, 8, 8 ... s), reconnects with
+``establish_connection``, re-subscribes and restarts the streams (the subclass resets
+what the device left running), until it succeeds, ``max_attempts`` is reached or the
+client is stopped.  The per-stream timing state resets through the logged events.
+A stream that goes silent while connected for ``stall_timeout_s`` is restarted; if it
+stays silent the link is dropped and the reconnect path takes over.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Final
+
+import numpy as np
+from bleak import BleakClient
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
+
+from hipflex.sensor.ble.model import BATTERY_LEVEL_UUID
+from hipflex.sensor.capture import CaptureEvent, CaptureHeader, CaptureRecord, CaptureWriteError, CaptureWriter
+from hipflex.sensor.capture import Notification as CaptureNotification
+from hipflex.sensor.client import (
+    Battery,
+    BleBackends,
+    ClientItem,
+    Connected,
+    Disconnected,
+    Gap,
+    Reconnecting,
+    ReconnectPolicy,
+    SampleChunk,
+)
+from hipflex.sensor.clock import ClockSync
+from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError, StreamFailed, translate_ble_error
+from hipflex.sensor.live_decode import LiveDecoder
+
+__all__ = ["BAD_FRAMES_LIMIT", "BleSensorClient", "ClientStats"]
+
+_log = logging.getLogger(__name__)
+
+#: This many undecodable data notifications in a row (with none decoded since the stream
+#: started) end the session: the link or the firmware is not delivering usable frames.
+BAD_FRAMES_LIMIT: Final = 20
+_DRAIN_MAX: Final = 512  # records decoded per worker hop, at most
+_FIRMWARE_UUID: Final = "00002a26-0000-1000-8000-00805f9b34fb"
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client (mutated by the client; read them, do not write)."""
+
+    notifications: int = 0  #: raw notifications and indications received
+    decoded_notifications: int = 0  #: data notifications decoded into samples
+    undecodable: int = 0  #: data notifications the decoder skipped (logged)
+    samples: int = 0  #: rows handed out
+    gaps: int = 0  #: gaps reported
+    reconnects: int = 0  #: successful reconnects
+    stream_restarts: int = 0  #: restarts without a reconnect (device stop, stall)
+    dropped_after_stop: int = 0  #: notifications that arrived after the end of the session
+    repeats: int = 0  #: notifications delivered twice (logged as ``duplicate`` events, not decoded)
+
+
+class _End:
+    """Marker: no more items."""
+
+
+_END: Final = _End()
+
+
+class BleSensorClient(abc.ABC):
+    """Base of the live clients (see the module notes for the data path).
+
+    Parameters
+    ----------
+    device : BLEDevice or str
+        The sensor, from a scan (preferred) or its address.
+    capture_path : str or Path or None
+        Where to write the capture log (JSON Lines); ``None`` records nothing to disk.
+    overwrite : bool
+        Replace an existing capture file.
+    backends : BleBackends or None
+        Injected bleak backends and clock (tests, emulators).
+    reconnect : ReconnectPolicy or None
+        Backoff after a mid-stream drop.
+    command_timeout_s : float
+        How long to wait for a control-point reply, seconds.
+    stall_timeout_s : float or None
+        A connected stream silent for this long (host seconds) is restarted; ``None``
+        disables the watchdog (emulators on manual time).
+    executor : ThreadPoolExecutor or None
+        Where decoding runs (one worker keeps the order); by default a private one.
+    """
+
+    kind: ClassVar[str] = ""
+    service_uuid: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        device: BLEDevice | str,
+        *,
+        capture_path: str | Path | None = None,
+        overwrite: bool = False,
+        backends: BleBackends | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        command_timeout_s: float = 10.0,
+        stall_timeout_s: float | None = 10.0,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.backends = backends or BleBackends()
+        self._clock: Callable[[], float] = self.backends.clock or time.monotonic
+        self._device = device if isinstance(device, BLEDevice) else None
+        self._address = device.address if isinstance(device, BLEDevice) else str(device)
+        self._name = (device.name if isinstance(device, BLEDevice) else None) or self._address
+        self.capture_path = None if capture_path is None else Path(capture_path)
+        self._overwrite = overwrite
+        self.reconnect_policy = reconnect or ReconnectPolicy()
+        self.command_timeout_s = float(command_timeout_s)
+        self.stall_timeout_s = stall_timeout_s
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="hipflex-decode")
+        self.stats = ClientStats()
+        self.clock_sync = ClockSync()
+        self.firmware = ""
+        self.battery_pct: int | None = None
+        self._client: BleakClient | None = None
+        self._header: CaptureHeader | None = None
+        self._writer: CaptureWriter | None = None
+        self._decoder: LiveDecoder | None = None
+        self._early: list[CaptureRecord] = []  # records before the header exists
+        self._records: asyncio.Queue[CaptureRecord | None] = asyncio.Queue()
+        self._out: asyncio.Queue[ClientItem | _End | BaseException] = asyncio.Queue()
+        self._wake: asyncio.Queue[str] = asyncio.Queue()
+        self._ops = asyncio.Lock()  # one stream operation (start, stop, restart, reconnect) at a time
+        self._recording = True
+        self._state = "idle"  # idle, connected, streaming, recovering, stopping, closed, failed
+        self._fatal: BaseException | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._bad_run = 0
+        self._last_data_loop_s = 0.0
+        self._t0_host_s = 0.0
+        self._t0_unix_s = 0.0
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def name(self) -> str:
+        """Advertised name of the sensor."""
+        return self._name
+
+    @property
+    def address(self) -> str:
+        """Bluetooth address (a UUID on macOS)."""
+        return self._address
+
+    @property
+    def mtu(self) -> int:
+        """ATT MTU of the current link (23 when not connected)."""
+        client = self._client
+        return client.mtu_size if client is not None and client.is_connected else 23
+
+    @property
+    def header(self) -> CaptureHeader | None:
+        """The capture header (after :meth:`connect`)."""
+        return self._header
+
+    @property
+    def state(self) -> str:
+        """``idle``, ``connected``, ``streaming``, ``recovering``, ``stopping``, ``closed`` or ``failed``."""
+        return self._state
+
+    @property
+    @abc.abstractmethod
+    def has_gyro(self) -> bool:
+        """Whether chunks carry angular rate."""
+
+    # ------------------------------------------------------------------ subclass hooks
+    @abc.abstractmethod
+    async def _on_link_up(self, client: BleakClient, first: bool) -> None:
+        """Subscribe (through :meth:`_subscribe`) and learn what the device is."""
+
+    @abc.abstractmethod
+    def _capture_header(self, started_unix_s: float, started_host_s: float) -> CaptureHeader:
+        """The capture header; called once, after the first :meth:`_on_link_up`."""
+
+    @abc.abstractmethod
+    async def _start_streams(self, client: BleakClient, restart: bool) -> None:
+        """Start every stream (``restart``: after a reconnect or a device stop; reset leftovers)."""
+
+    @abc.abstractmethod
+    async def _stop_streams(self, client: BleakClient) -> None:
+        """Stop every stream."""
+
+    def _on_value(self, uuid: str, data: bytes, t_s: float) -> None:  # noqa: B027 (optional hook)
+        """React to a notification inside the callback (route replies); cheap only."""
+
+    def _is_repeat(self, uuid: str, data: bytes) -> bool:
+        """True for a notification delivered twice (only a timestamped protocol can tell)."""
+        return False
+
+    def _on_link_lost(self) -> None:  # noqa: B027 (optional hook)
+        """The link dropped: fail pending command waits."""
+
+    # ------------------------------------------------------------------ lifecycle
+    async def connect(self) -> None:
+        """Find the sensor, connect (with retries), subscribe and open the capture log.
+
+        Raises
+        ------
+        SensorError
+            :class:`~hipflex.sensor.errors.NoAdapter`, ``PermissionDenied``,
+            ``DeviceNotFound``, ``DeviceBusy`` or ``StreamFailed`` with the reason.
+        """
+        if self._state != "idle":
+            return
+        self._t0_host_s, self._t0_unix_s = self._clock(), time.time()
+        device = await self._resolve_device()
+        try:
+            await self._open_link(device, attempts=4, first=True)
+            self._open_capture()
+        except BaseException:
+            await self._close_link()
+            self._close_capture()
+            raise
+        self._state = "connected"
+
+    async def start(self) -> None:
+        """Start streaming; chunks and events flow into :meth:`samples`.
+
+        Raises
+        ------
+        SensorError
+            The device refused the stream (``StreamFailed`` names the setting).
+        """
+        if self._state == "idle":
+            await self.connect()
+        if self._state != "connected":
+            return
+        self._consumer = asyncio.get_running_loop().create_task(self._consume(), name=f"decode {self.name}")
+        client = self._client
+        assert client is not None
+        async with self._ops:
+            try:
+                await self._start_streams(client, restart=False)
+            except (BleakError, TimeoutError, OSError) as exc:
+                raise translate_ble_error(exc, doing="start streaming from", target=self.name) from exc
+        self._state = "streaming"
+        self._last_data_loop_s = asyncio.get_running_loop().time()
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name=f"link {self.name}")
+        self._emit(Connected(self._clock(), self.name, self.address, self.mtu, reconnect=False))
+
+    async def stop(self) -> None:
+        """Stop the streams; :meth:`samples` ends after the last decoded chunk."""
+        if self._state not in ("streaming", "recovering"):
+            return
+        self._state = "stopping"
+        async with self._ops:
+            client = self._client
+            if client is not None and client.is_connected:
+                try:
+                    await self._stop_streams(client)
+                except (BleakError, TimeoutError, OSError, SensorError) as exc:
+                    _log.warning("%s: stopping the streams failed (%s); disconnecting anyway", self.name, exc)
+        self._end_recording()
+        await self._cancel(self._supervisor)
+        if self._consumer is not None:
+            await asyncio.shield(self._consumer)
+
+    async def disconnect(self) -> None:
+        """Stop (when streaming), drop the link and close the capture log.  Idempotent."""
+        if self._state in ("streaming", "recovering"):
+            await self.stop()
+        if self._state == "closed":
+            return
+        self._end_recording()
+        await self._cancel(self._supervisor)
+        if self._consumer is not None and not self._consumer.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._consumer), 10.0)
+        self._state = "closed"
+        await self._close_link()
+        self._close_capture()
+        if self._own_executor:
+            self._executor.shutdown(wait=False)
+
+    async def samples(self) -> AsyncIterator[ClientItem]:
+        """Decoded chunks and status events until the session ends.
+
+        Raises
+        ------
+        SensorError
+            The session failed (after every sample decoded before the failure).
+        """
+        while True:
+            item = await self._out.get()
+            if isinstance(item, _End):
+                self._out.put_nowait(item)  # a second iterator ends too
+                return
+            if isinstance(item, BaseException):
+                self._out.put_nowait(_END)
+                raise item
+            yield item
+
+    async def __aenter__(self) -> BleSensorClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.disconnect()
+
+    # ------------------------------------------------------------------ link
+    async def _resolve_device(self) -> BLEDevice:
+        if self._device is not None:
+            return self._device
+        from hipflex.sensor.scan import find_sensor
+
+        found = await find_sensor(self._address, backends=self.backends)
+        self._device, self._name = found.device, found.info.name
+        self._address = found.device.address
+        return found.device
+
+    async def _open_link(self, device: BLEDevice, *, attempts: int, first: bool) -> BleakClient:
+        try:
+            client = await establish_connection(
+                BleakClient,
+                device,
+                self.name,
+                disconnected_callback=self._on_disconnected,
+                max_attempts=attempts,
+                **self.backends.client_options(),
+            )
+        except Exception as exc:
+            raise translate_ble_error(exc, doing="connect to", target=self.name) from exc
+        try:
+            await self._acquire_mtu(client)
+            await self._on_link_up(client, first)
+            if first:
+                self.firmware = await self._read_text(client, _FIRMWARE_UUID)
+            await self._read_battery(client)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            if isinstance(exc, BleakError | TimeoutError | OSError):
+                raise translate_ble_error(exc, doing="set up", target=self.name) from exc
+            raise
+        self._client = client
+        return client
+
+    @staticmethod
+    async def _acquire_mtu(client: BleakClient) -> None:
+        # BlueZ knows the negotiated MTU only after an Acquire* call; others know it at connect.
+        backend = getattr(client, "_backend", None)
+        acquire = getattr(backend, "_acquire_mtu", None)
+        if acquire is not None:
+            with contextlib.suppress(Exception):
+                await acquire()
+
+    async def _read_text(self, client: BleakClient, uuid: str) -> str:
+        if client.services.get_characteristic(uuid) is None:
+            return ""
+        try:
+            return bytes(await client.read_gatt_char(uuid)).decode("utf-8", errors="replace").strip("\x00 ")
+        except (BleakError, TimeoutError):
+            return ""
+
+    async def _read_battery(self, client: BleakClient) -> None:
+        char = client.services.get_characteristic(BATTERY_LEVEL_UUID)
+        if char is None:
+            return
+        with contextlib.suppress(BleakError, TimeoutError):
+            value = await client.read_gatt_char(char)
+            if value:
+                self._battery(int(value[0]), self._clock())
+            if "notify" in char.properties:
+                await self._subscribe(client, BATTERY_LEVEL_UUID)
+
+    def _battery(self, pct: int, t_s: float) -> None:
+        self.battery_pct = pct
+        self._emit(Battery(t_s, pct))
+
+    async def _subscribe(self, client: BleakClient, uuid: str) -> None:
+        """Enable notifications or indications of ``uuid`` into the capture path."""
+
+        def on_value(_sender: Any, data: bytearray) -> None:
+            # The BLE callback: timestamp, capture, enqueue, route. No decoding here.
+            t_s = self._clock()
+            raw = bytes(data)
+            self.stats.notifications += 1
+            if self._is_repeat(uuid, raw):
+                # Kept in the capture as an event (bytes and all), never decoded: a repeated
+                # frame would otherwise come out as repeated samples.
+                self.stats.repeats += 1
+                self._record(CaptureEvent(t_s, "duplicate", {"char_uuid": uuid, "hex": raw.hex()}))
+                return
+            self._record(CaptureNotification(t_s, uuid, raw))
+            if uuid == BATTERY_LEVEL_UUID and raw:
+                self._battery(raw[0], t_s)
+            else:
+                self._on_value(uuid, raw, t_s)
+
+        await client.start_notify(uuid, on_value)
+
+    def _on_disconnected(self, client: BleakClient) -> None:
+        # bleak (like BlueZ) calls this on every disconnect, ours included, and for old links.
+        if client is not self._client:
+            return
+        self._client = None
+        self._on_link_lost()
+        if self._state in ("streaming",):
+            self._wake.put_nowait("link lost")
+
+    async def _close_link(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            self._on_link_lost()
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+
+    # ------------------------------------------------------------------ capture and queue
+    def _open_capture(self) -> None:
+        header = self._capture_header(self._t0_unix_s, self._t0_host_s)
+        if self.capture_path is not None:
+            try:
+                self._writer = CaptureWriter(self.capture_path, header, clock=self._clock, overwrite=self._overwrite)
+            except FileExistsError:
+                raise StreamFailed(
+                    f"{self.capture_path} already exists; choose another file or allow overwriting"
+                ) from None
+            except OSError as exc:
+                raise StreamFailed(f"cannot write the capture {self.capture_path}: {exc.strerror or exc}") from None
+            header = self._writer.header
+        self._header = header
+        self._decoder = LiveDecoder(header, str(self.capture_path or "<live>"))
+        early, self._early = self._early, []
+        for rec in early:
+            self._record(rec)
+
+    def _close_capture(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except CaptureWriteError as exc:
+                _log.error("%s: %s", self.name, exc)
+
+    def _record(self, rec: CaptureRecord) -> None:
+        """Capture first, then queue for decoding: the file and the decoder see the same records."""
+        if not self._recording:
+            if isinstance(rec, CaptureNotification):
+                self.stats.dropped_after_stop += 1
+            return
+        if self._header is None:
+            self._early.append(rec)
+            return
+        writer = self._writer
+        if writer is not None:
+            try:
+                if isinstance(rec, CaptureNotification):
+                    writer.write_notification(rec.char_uuid, rec.data, t_s=rec.t_s)
+                else:
+                    writer.write_event(rec.event, t_s=rec.t_s, **dict(rec.info))
+            except CaptureWriteError as exc:
+                self._fail(StreamFailed(f"recording stopped: {exc}"))
+                return
+        self._records.put_nowait(rec)
+
+    def _event(self, name: str, **info: Any) -> None:
+        self._record(CaptureEvent(self._clock(), name, info))
+
+    def _log_gap(self, gap: Gap) -> None:
+        # Straight to the file: "gap" lines are informational (the decoders find gaps from
+        # sample times and ignore them), and the last ones are found after recording ends.
+        writer = self._writer
+        if writer is None or writer.closed:
+            return
+        try:
+            writer.write_event(
+                "gap", stream=gap.stream, start_s=gap.start_s, end_s=gap.end_s,
+                lost_samples=gap.lost_samples, reason=gap.reason,
+            )  # fmt: skip
+        except CaptureWriteError as exc:
+            _log.error("%s: %s", self.name, exc)
+
+    def _emit(self, item: ClientItem) -> None:
+        self._out.put_nowait(item)
+
+    def _end_recording(self) -> None:
+        if self._recording:
+            self._recording = False
+            self._records.put_nowait(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            _log.error("%s: %s", self.name, exc)
+            self._fatal = exc
+        self._state = "failed"
+        self._end_recording()
+
+    # ------------------------------------------------------------------ decoding (consumer)
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        done = False
+        while not done:
+            batch: list[CaptureRecord] = []
+            rec = await self._records.get()
+            while True:
+                if rec is None:
+                    done = True
+                    break
+                batch.append(rec)
+                if len(batch) >= _DRAIN_MAX or self._records.empty():
+                    break
+                rec = self._records.get_nowait()
+            if batch:
+                try:
+                    items = await loop.run_in_executor(self._executor, self._decode, batch)
+                except SensorError as exc:
+                    self._fail(exc)
+                    items = []
+                self._publish(items)
+        tail = await loop.run_in_executor(self._executor, self._decode_finish)
+        self._publish(tail)
+        self._out.put_nowait(self._fatal if self._fatal is not None else _END)
+
+    def _publish(self, items: list[ClientItem]) -> None:
+        for item in items:
+            if isinstance(item, Gap):
+                self.stats.gaps += 1
+                _log.info("%s: %s gap of %.3f s (%s)", self.name, item.stream, item.duration_s, item.reason)
+                self._log_gap(item)
+            elif isinstance(item, SampleChunk):
+                self.stats.samples += len(item)
+                self._last_data_loop_s = asyncio.get_running_loop().time()
+            self._emit(item)
+
+    def _decode(self, batch: list[CaptureRecord]) -> list[ClientItem]:
+        """Worker thread: feed records to the decoder, collect gaps and one merged chunk."""
+        decoder = self._decoder
+        assert decoder is not None
+        items: list[ClientItem] = []
+        parts = []
+        received = None
+        for rec in batch:
+            update = decoder.feed(rec)
+            if isinstance(rec, CaptureNotification):
+                if update.newest_s is not None:
+                    self.clock_sync.observe(update.newest_s, rec.t_s)
+                    self.stats.decoded_notifications += 1
+                    self._bad_run = 0
+                elif update.problems:
+                    self.stats.undecodable += len(update.problems)
+                    self._bad_run += len(update.problems)
+                    if self._bad_run >= BAD_FRAMES_LIMIT and self.stats.decoded_notifications == 0:
+                        raise StreamFailed(self._bad_frames_message(update.problems[-1].reason))
+            items += [Gap(g.before_s, g.after_s, g.reason, g.stream, g.lost_samples) for g in update.gaps]
+            if update.samples is not None and len(update.samples):
+                parts.append(update.samples)
+                received = rec.t_s
+        if parts and received is not None:
+            items.append(self._chunk(parts, received))
+        return items
+
+    def _decode_finish(self) -> list[ClientItem]:
+        tail = self._decoder.finish() if self._decoder is not None else None
+        if tail is None or len(tail) == 0:
+            return []
+        return [self._chunk([tail], self._clock())]
+
+    def _chunk(self, parts: list[Any], received_s: float) -> SampleChunk:
+        from hipflex.dsp.types import ImuSamples
+
+        if len(parts) == 1:
+            samples = parts[0]
+        else:
+            gyr = None if parts[0].gyr_dps is None else np.concatenate([p.gyr_dps for p in parts])
+            samples = ImuSamples(
+                np.concatenate([p.time_s for p in parts]), np.concatenate([p.acc_g for p in parts]), gyr
+            )
+        est = self.clock_sync.estimate
+        host = est.to_host(samples.time_s) if est is not None else samples.time_s + self._t0_host_s
+        return SampleChunk(samples, received_s, np.asarray(host, dtype=np.float64))
+
+    def _bad_frames_message(self, reason: str) -> str:
+        mtu = self.mtu
+        hint = (
+            f" The link's ATT MTU is {mtu} bytes, so notifications carry at most {mtu - 3} bytes; the sensor "
+            "sends bigger frames. Use an adapter/OS that negotiates a larger MTU."
+            if mtu <= 64
+            else ""
+        )
+        return (
+            f"{self.name} sends data that cannot be decoded ({BAD_FRAMES_LIMIT} notifications in a row; "
+            f"last: {reason}).{hint}"
+        )
+
+    # ------------------------------------------------------------------ supervision
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        strikes = 0
+        while self._state in ("streaming", "recovering"):
+            timeout = self.stall_timeout_s
+            try:
+                reason = await asyncio.wait_for(self._wake.get(), timeout)
+            except TimeoutError:
+                if loop.time() - self._last_data_loop_s < (timeout or 0.0):
+                    strikes = 0
+                    continue
+                strikes += 1
+                reason = "stalled" if strikes == 1 else "still stalled"
+            if self._state != "streaming":
+                return
+            if reason == "link lost":
+                strikes = 0
+                await self._recover(reason)
+            elif reason == "still stalled":
+                _log.warning("%s: no data for %.0f s after a restart; dropping the link", self.name, timeout)
+                client = self._client
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        await client.disconnect()  # the disconnected callback starts the reconnect
+            else:
+                await self._restart(reason)
+
+    async def _restart(self, reason: str) -> None:
+        """Restart the streams on the live link (device-initiated stop, stall)."""
+        _log.warning("%s: restarting the streams (%s)", self.name, reason)
+        async with self._ops:
+            client = self._client
+            if client is None or self._state != "streaming":
+                return
+            try:
+                await self._start_streams(client, restart=True)
+                self.stats.stream_restarts += 1
+            except (BleakError, TimeoutError, OSError, SensorError) as exc:
+                _log.warning("%s: restart failed (%s); dropping the link to reconnect", self.name, exc)
+                with contextlib.suppress(Exception):
+                    await client.disconnect()
+        self._last_data_loop_s = asyncio.get_running_loop().time()
+
+    async def _recover(self, reason: str) -> None:
+        self._state = "recovering"
+        self._event("disconnected", reason=reason)
+        self._emit(Disconnected(self._clock(), reason, will_reconnect=True))
+        policy = self.reconnect_policy
+        attempt, last_error = 0, ""
+        while self._state == "recovering":
+            attempt += 1
+            delay = policy.delay_s(attempt)
+            self._emit(Reconnecting(self._clock(), attempt, delay, last_error))
+            await asyncio.sleep(delay)
+            if self._state != "recovering":
+                return
+            try:
+                async with self._ops:
+                    assert self._device is not None
+                    client = await self._open_link(self._device, attempts=policy.connect_attempts, first=False)
+                    self._event("reconnected", attempt=attempt)
+                    await self._start_streams(client, restart=True)
+                if not client.is_connected or self._client is not client:
+                    raise StreamFailed("the link dropped again while the streams restarted")
+            except (NoAdapter, PermissionDenied) as exc:
+                self._fail(exc)
+                return
+            except (SensorError, BleakError, TimeoutError, OSError) as exc:
+                last_error = " ".join(str(exc).split()) or type(exc).__name__
+                _log.info("%s: reconnect attempt %d failed: %s", self.name, attempt, last_error)
+                await self._close_link()
+                if policy.max_attempts is not None and attempt >= policy.max_attempts:
+                    self._fail(StreamFailed(f"lost {self.name} and gave up after {attempt} attempts: {last_error}"))
+                    return
+                continue
+            self.stats.reconnects += 1
+            self._state = "streaming"
+            self._last_data_loop_s = asyncio.get_running_loop().time()
+            self._emit(Connected(self._clock(), self.name, self.address, self.mtu, reconnect=True))
+            return
+
+    @staticmethod
+    async def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is None or task.done() or task is asyncio.current_task():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
