@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hipflex.service.commands.analyze",
     "hipflex.service.commands.serve",
     "hipflex.service.commands.demo",
+    "hipflex.service.commands.scan",
+    "hipflex.service.commands.record",
 )
 
 

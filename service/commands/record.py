@@ -1,0 +1,247 @@
+"""``hipflex record DEVICE --out FILE.jsonl``: stream a sensor to a capture log with a live rep count.
+
+Connects to the sensor (an address, or part of its name, as ``hipflex scan`` shows it),
+streams until ``--duration`` or Ctrl-C, writes every raw notification to the capture log
+(JSON Lines, flushed every second) and runs the analysis live.  Ctrl-C stops the streams,
+finishes the analysis and closes the log; a second Ctrl-C abandons the clean stop.
+The capture replays to the same analysis: ``hipflex analyze FILE.jsonl``.
+
+Only the standard library is imported at module level; bleak, numpy and the core are
+imported in :func:`run`.  ``HIPFLEX_BLE_BACKEND`` swaps in emulated sensors
+(:mod:`hipflex.sensor.ble_world`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from hipflex.service.commands import Command, UsageError
+
+__all__ = ["COMMAND", "LiveDisplay", "add_arguments", "run"]
+
+EPILOG = """\
+examples:
+  hipflex record "Polar H10" --out session.jsonl            # until Ctrl-C
+  hipflex record A0:9E:1A:12:34:56 --out s.jsonl --duration 120 --rate 100
+  hipflex record metawear --out s.jsonl --json > analysis.json
+
+exit status: 0 recorded (stopped by --duration or Ctrl-C), 2 bad usage or the sensor
+could not be used (no adapter, permission denied, not found, busy, refused to stream),
+with one line on stderr saying why; 130 a second Ctrl-C.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the options of ``hipflex record``."""
+    p.add_argument("device", metavar="DEVICE", help="sensor address, or part of its name (see hipflex scan)")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE.jsonl", help="capture log to write")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        metavar="HZ",
+        help="sample rate: H10 25/50/100/200 (200), Verity Sense 52 or 26-416 in SDK mode (52), "
+        "MetaMotion 25-800 (100)",
+    )
+    p.add_argument("--range-g", type=int, default=8, metavar="G", help="accelerometer range, +/- g (8)")
+    p.add_argument("--no-gyro", dest="gyro", action="store_false", help="stream acceleration only")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE.jsonl when it exists")
+    p.add_argument("--scan-timeout", type=float, default=10.0, metavar="S", help="how long to look for it (10)")
+    p.add_argument("--json", action="store_true", help="print the final analysis as one JSON line on stdout")
+
+
+class LiveDisplay:
+    """What the terminal shows: a status line redrawn in place on a TTY, one line per event otherwise."""
+
+    def __init__(self, out: TextIO, tty: bool) -> None:
+        self.out, self.tty = out, tty
+        self.reps = 0
+        self.sets = 0
+        self.last_peak_deg: float | None = None
+        self.gaps = 0
+        self.lost_s = 0.0
+        self.battery: int | None = None
+        self.elapsed_s = 0.0
+        self.state = "connecting"
+
+    def _line(self) -> str:
+        peak = "" if self.last_peak_deg is None else f"  last {self.last_peak_deg:.0f} deg"
+        battery = "" if self.battery is None else f"  battery {self.battery} %"
+        gaps = f"  gaps {self.gaps} ({self.lost_s:.1f} s)" if self.gaps else ""
+        m, s = divmod(int(self.elapsed_s), 60)
+        return f"{self.state} {m:02d}:{s:02d}  reps {self.reps}  sets {self.sets}{peak}{gaps}{battery}"
+
+    def note(self, text: str) -> None:
+        """An event worth a line of its own."""
+        if self.tty:
+            self.out.write("\r\x1b[K" + text + "\n")
+            self.refresh()
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def refresh(self) -> None:
+        """Redraw the status line (TTY only)."""
+        if self.tty:
+            self.out.write("\r\x1b[K" + self._line())
+            self.out.flush()
+
+    def close(self) -> None:
+        """End the status line."""
+        if self.tty:
+            self.out.write("\r\x1b[K" + self._line() + "\n")
+            self.out.flush()
+
+
+def _error(text: str) -> int:
+    print(f"hipflex record: {' '.join(str(text).split())}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record; returns the exit status (see the epilog)."""
+    if args.duration is not None and not args.duration > 0:
+        raise UsageError("--duration must be positive")
+    if args.rate is not None and not 0 < args.rate <= 1000:
+        raise UsageError("--rate must be in (0, 1000] Hz")
+    if not args.scan_timeout > 0:
+        raise UsageError("--scan-timeout must be positive")
+    if args.out.exists() and not args.overwrite:
+        return _error(f"{args.out} already exists; choose another file or add --overwrite")
+    if not args.out.parent.is_dir():
+        return _error(f"{args.out}: folder {args.out.parent} does not exist")
+    logging.basicConfig(level=logging.WARNING, format="hipflex: %(message)s")
+    logging.getLogger("bumble").setLevel(logging.ERROR)  # the emulated link's own chatter
+    try:
+        return asyncio.run(_record(args))
+    except KeyboardInterrupt:
+        print("hipflex record: interrupted; the capture log keeps everything up to the last second", file=sys.stderr)
+        return 130
+
+
+async def _record(args: argparse.Namespace) -> int:
+    from hipflex.sensor.ble_world import ENV_VAR, ble_world
+    from hipflex.sensor.errors import SensorError
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+
+    def on_sigint() -> None:
+        if stop.is_set() and main is not None:
+            main.cancel()  # a second Ctrl-C: give up on the clean stop
+        stop.set()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers on some platforms
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        async with ble_world(os.environ.get(ENV_VAR), rate_hz=args.rate) as backends:
+            return await _session(args, backends, stop)
+    except (SensorError, ValueError) as exc:
+        return _error(str(exc))
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event) -> int:
+    import time
+
+    from hipflex.dsp.events import RepEvent, SetEvent
+    from hipflex.sensor.client import Battery, Connected, Disconnected, Gap, Reconnecting, SampleChunk
+    from hipflex.sensor.live_analysis import LiveAnalysis
+    from hipflex.sensor.scan import find_sensor, open_sensor
+
+    display = LiveDisplay(sys.stderr, sys.stderr.isatty())
+    clock = backends.clock or time.monotonic
+    found = await find_sensor(args.device, args.scan_timeout, backends=backends)
+    display.note(f"found {found.info.name} ({found.info.model}, {found.info.address})")
+    client = open_sensor(
+        found, sample_rate_hz=args.rate, range_g=args.range_g, gyro=args.gyro,
+        capture_path=args.out, overwrite=args.overwrite, backends=backends,
+    )  # fmt: skip
+    analysis = LiveAnalysis(source=str(args.out))
+    async with client:
+        await client.start()
+        started = clock()
+
+        async def stopper() -> None:
+            while not stop.is_set():
+                if args.duration is not None and clock() - started >= args.duration:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.05)
+            display.state = "stopping"
+            await client.stop()
+
+        watcher = asyncio.create_task(stopper())
+        try:
+            async for item in client.samples():
+                display.elapsed_s = clock() - started
+                if isinstance(item, SampleChunk):
+                    for event in await analysis.feed(item.samples):
+                        if isinstance(event, RepEvent):
+                            display.reps, display.last_peak_deg = event.number + 1, event.rep.peak_flexion_deg
+                            display.sets = event.set_index + 1
+                            if not display.tty:
+                                display.note(f"rep {display.reps}: peak {event.rep.peak_flexion_deg:.1f} deg "
+                                             f"at {event.rep.peak_s:.2f} s")  # fmt: skip
+                        elif isinstance(event, SetEvent):
+                            display.sets = event.set.index + 1
+                elif isinstance(item, Connected):
+                    display.state = "recording"
+                    again = "reconnected to" if item.reconnect else "streaming from"
+                    display.note(f"{again} {item.name} (ATT MTU {item.mtu}); Ctrl-C stops")
+                elif isinstance(item, Disconnected):
+                    display.state = "reconnecting"
+                    why = "" if item.reason == "link lost" else f" ({item.reason})"
+                    display.note(f"link lost{why}; reconnecting")
+                elif isinstance(item, Reconnecting) and item.attempt > 1:
+                    display.note(f"reconnect attempt {item.attempt} in {item.delay_s:g} s ({item.last_error})")
+                elif isinstance(item, Gap):
+                    display.gaps += 1
+                    display.lost_s += item.duration_s
+                    display.note(f"gap in {item.stream}: {item.duration_s:.2f} s ({item.reason})")
+                elif isinstance(item, Battery):
+                    display.battery = item.pct
+                display.refresh()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+    display.close()
+    if analysis.rows == 0:
+        return _error(f"{found.info.name} sent no samples; {args.out} holds what was received")
+    result = await analysis.finish()
+    s = client.stats
+    print(
+        f"recorded {args.out}: {result.duration_s:.1f} s at {result.sample_rate_hz:.4g} Hz, {result.rep_count} reps "
+        f"in {len(result.sets)} sets, {len(result.quality.gap_list)} gaps ({result.quality.lost_s:.1f} s lost), "
+        f"{s.reconnects} reconnects; analyse again with: hipflex analyze {args.out}",
+        file=sys.stderr,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+    return 0
+
+
+COMMAND = Command(
+    name="record",
+    help="stream a sensor to a capture log with a live rep count (Ctrl-C stops)",
+    add_arguments=add_arguments,
+    run=run,
+    description="Connect to a Polar H10 / Verity Sense or MetaMotion, stream its accelerometer (and gyroscope) "
+    "into a capture log, and count reps live. Dropped links are reconnected; the gaps are recorded.",
+    epilog=EPILOG,
+)

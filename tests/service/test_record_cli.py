@@ -1,0 +1,161 @@
+"""``hipflex scan`` and ``hipflex record`` against emulated sensors (``HIPFLEX_BLE_BACKEND``).
+
+Emulated time runs 50 times faster than real time, for the sensors and the recorder's
+clock alike, so a 20-second recording takes under a second.  Ctrl-C is tested on a
+real process with a real SIGINT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hipflex.sensor.ble_world import ENV_VAR, parse_world
+from hipflex.sensor.capture import read_capture
+from hipflex.service.cli import main
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    def use(spec: str) -> None:
+        monkeypatch.setenv(ENV_VAR, spec)
+
+    return use
+
+
+def test_scan_lists_the_emulated_sensors(world: Callable[[str], None], capsys: pytest.CaptureFixture[str]) -> None:
+    world("fake:all")
+    assert main(["scan", "--timeout", "0.2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["NAME", "ADDRESS", "KIND", "MODEL", "RSSI", "BATTERY"]
+    assert len(out) == 4 and any("Verity Sense" in line and "87 %" in line for line in out)
+    assert main(["scan", "--timeout", "0.2", "--json", "--no-battery"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["kind"] for r in rows} == {"polar", "metawear"} and all(r["battery_pct"] is None for r in rows)
+
+
+def test_scan_with_nothing_in_range(world: Callable[[str], None], capsys: pytest.CaptureFixture[str]) -> None:
+    world("fake:empty")
+    assert main(["scan", "--timeout", "0.1"]) == 0
+    assert "no supported sensor found within 0.1 s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("spec", "args", "message"),
+    [
+        ("fake:no-adapter", [], "no Bluetooth adapter available (BlueZ/D-Bus not running"),
+        ("fake:denied", [], "Bluetooth permission denied"),
+        ("fake:empty", [], "no supported sensor matching 'h10' found within 0.2 s"),
+        ("fake:busy", [], "the sensor or the adapter is busy; close other apps"),
+        ("fake:h10", ["--rate", "333"], "cannot stream at 333 Hz, +/-8 g; rates: 25, 50, 100, 200 Hz"),
+        ("nope:h10", [], "HIPFLEX_BLE_BACKEND: tier must be 'fake' or 'bumble'"),
+    ],
+)
+def test_record_errors_are_one_line_and_exit_2(
+    world: Callable[[str], None],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    spec: str,
+    args: list[str],
+    message: str,
+) -> None:
+    world(spec)
+    out = tmp_path / "s.jsonl"
+    code = main(["record", "h10", "--out", str(out), "--scan-timeout", "0.2", "--duration", "1", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("hipflex record: ") and message in err[-1]
+
+
+def test_scan_errors_exit_2(world: Callable[[str], None], capsys: pytest.CaptureFixture[str]) -> None:
+    world("fake:denied")
+    assert main(["scan", "--timeout", "0.1"]) == 2
+    assert capsys.readouterr().err.startswith("hipflex scan: cannot scan for sensors: Bluetooth permission denied")
+
+
+def test_existing_capture_is_not_overwritten(
+    world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world("fake:h10")
+    out = tmp_path / "s.jsonl"
+    out.write_text("precious\n")
+    assert main(["record", "h10", "--out", str(out), "--duration", "1"]) == 2
+    assert "already exists; choose another file or add --overwrite" in capsys.readouterr().err
+    assert out.read_text() == "precious\n"
+
+
+def test_record_counts_reps_live_and_matches_analyze(
+    world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world("fake:h10,speed=50")
+    out = tmp_path / "s.jsonl"
+    assert main(["record", "Polar H10", "--out", str(out), "--duration", "40", "--rate", "100", "--json"]) == 0
+    captured = capsys.readouterr()
+    live = captured.out
+    assert "streaming from Polar H10 0A1B2C3D (ATT MTU 247)" in captured.err
+    reps = [line for line in captured.err.splitlines() if line.startswith("rep ")]
+    assert len(reps) >= 10 and reps[0].startswith("rep 1: peak ")
+    assert f"recorded {out}: " in captured.err and "analyse again with: hipflex analyze" in captured.err
+    result = json.loads(live)
+    assert result["rep_count"] == len(reps) and result["sample_rate_hz"] == 100.0
+    # The capture replays to the live analysis, byte for byte.
+    assert main(["analyze", "--json", str(out)]) == 0
+    assert capsys.readouterr().out == live
+    capture = read_capture(out)
+    assert capture.header.device.model == "H10" and not capture.truncated_tail
+
+
+def test_record_reconnects_through_drops(
+    world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world("fake:h10-drops,speed=20")  # drops at 20 s and 40 s; a 0.5 s backoff is 10 emulated seconds
+    out = tmp_path / "s.jsonl"
+    assert main(["record", "h10", "--out", str(out), "--duration", "50", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("link lost; reconnecting") == 2 and err.count("reconnected to Polar H10") == 2
+    assert "(reconnect)" in err and "(loss)" in err
+    events = [e.event for e in read_capture(out).events]
+    assert events.count("disconnected") == events.count("reconnected") == 2
+
+
+def test_parse_world() -> None:
+    spec = parse_world("bumble:all,speed=5,seed=3")
+    assert (spec.tier, spec.scenario, spec.speed, spec.seed) == ("bumble", "all", 5.0, 3)
+    with pytest.raises(ValueError, match="unknown scenario 'h11'"):
+        parse_world("fake:h11")
+    with pytest.raises(ValueError, match="bad option"):
+        parse_world("fake:h10,speed=-1")
+
+
+def test_ctrl_c_stops_cleanly_and_closes_the_log(tmp_path: Path) -> None:
+    out = tmp_path / "s.jsonl"
+    env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hipflex", "record", "h10", "--out", str(out), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in proc.stderr:  # wait until it streams, then for the first rep
+        if line.startswith("rep 1:") or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "recorded " in stderr
+    result = json.loads(stdout)
+    assert result["rep_count"] >= 1
+    capture = read_capture(out)
+    assert not capture.truncated_tail and capture.skipped_lines == 0
+    assert [e.event for e in capture.events][-1] == "stream_stopped"
