@@ -1,8 +1,7 @@
 """Helpers for the live-client tests: simulated sessions, a time pump for emulators, collectors.
 
-Emulators run on manual time (``time_scale=None``); :class:`Pump` advances emulated time
-in steps and waits until the link has delivered what each step produced, so a session
-runs as fast as the link allows, deterministically, with no real-time waiting.  The
+Emulators run on manual time (``time_scale=None``), driven by
+:class:`~hipflex.sensor.emulated_session.ManualPump` as fast as the link delivers.  The
 client's clock is the emulator's uptime (plus :data:`HOST_T0_S`), so arrival times and
 device times advance together as they would in real life.
 """
@@ -19,9 +18,26 @@ import numpy as np
 from hipflex.dsp.pipeline import analyze
 from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.sensor.client import ClientItem, Gap, SampleChunk
+from hipflex.sensor.emulated_session import ManualPump, until
 from hipflex.sensor.live_analysis import LiveAnalysis
 from hipflex.sensor.sim_plan import Drill, Segment, SessionPlan, _draw_set
 from hipflex.sensor.simulate import Mounting, SensorModel, Simulation, simulate
+
+__all__ = [
+    "HOST_T0_S",
+    "START_NS",
+    "Pump",
+    "analyse_live",
+    "analysis_json",
+    "gaps",
+    "holes",
+    "live_samples",
+    "long_session",
+    "of_type",
+    "reference_analysis",
+    "run_session",
+    "until",
+]
 
 #: Host clock when an emulator's uptime is 0, seconds.
 HOST_T0_S = 100.0
@@ -44,66 +60,8 @@ def long_session(duration_s: float, fs_hz: float, *, has_gyro: bool, seed: int =
     return simulate(SessionPlan(tuple(segs)), Mounting.random(np.random.default_rng(seed + 1)), sensor, seed)
 
 
-async def until(condition: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.0003) -> None:
-    """Wait (host time) until ``condition()`` holds."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(poll_s)
-
-
-class Pump:
-    """Advances a manual-time emulator while its client streams.
-
-    Parameters
-    ----------
-    emu : EmulatedPeripheral
-        Hosted emulator (``time_scale=None``).
-    client : BleSensorClient
-        The client under test.
-    step_s : float
-        Emulated seconds per step (arrival times are quantised to it).
-    outage_s : float
-        Emulated seconds the device keeps sampling into the void after a drop before
-        the host gets it back.
-    """
-
-    def __init__(self, emu: Any, client: Any, *, step_s: float = 0.5, outage_s: float = 2.0) -> None:
-        self.emu, self.client = emu, client
-        self.step_s, self.outage_s = step_s, outage_s
-        self.outages = 0
-
-    def _sent(self) -> int:
-        return int(self.emu.stats.sent) + len(getattr(self.emu, "responses", ()))
-
-    async def step(self) -> None:
-        """One step; returns when the client has received what it produced (or the link dropped)."""
-        server, stats = self.emu.server, self.client.stats
-        base = stats.notifications - self._sent()
-        self.emu.advance(self.step_s)
-        target = self._sent() + base
-        await until(lambda: stats.notifications >= target or not server.is_connected)
-
-    async def run(self, until_s: float, *, stop: bool = True) -> None:
-        """Pump until emulator uptime ``until_s``; then stop the client."""
-        client, emu = self.client, self.emu
-        reconnects = client.stats.reconnects
-        while emu.uptime_s() < until_s and client.state in ("streaming", "recovering"):
-            if client.state == "streaming" and emu.server.is_connected:
-                reconnects = client.stats.reconnects
-                await self.step()
-                continue
-            # The link is down: the device samples on for the outage, then the host reconnects.
-            self.outages += 1
-            for _ in range(round(self.outage_s / 0.2)):
-                emu.advance(0.2)
-                await asyncio.sleep(0)
-
-            def back(r: int = reconnects) -> bool:
-                return client.stats.reconnects > r or client.state not in ("streaming", "recovering")
-
-            await until(back)
-        if stop:
-            await client.stop()
+#: The pump lives in the library (fixtures and benchmarks use it too).
+Pump = ManualPump
 
 
 async def run_session(client: Any, drive: Callable[[], Coroutine[Any, Any, None]]) -> list[ClientItem]:
