@@ -1,12 +1,12 @@
 """Live (streaming) path: per-notification latency, algorithmic delay, CPU and memory per sensor.
 
-Run: ``/work/venv/bin/python benchmarks/live.py [--chunk 36] [--minutes 5] [--hour-minutes 60]``.
+Run: ``/work/venv/bin/python benchmarks/live.py [--chunk 36] [--minutes 5] [--hour-minutes 60] [--ble-seconds 20]``.
 
 The streaming core is driven directly: simulated recordings (:mod:`hipflex.sensor.simulate`,
 mixed drills, 200 Hz, default sensor errors, 0.5 ms jitter) are cut into chunks of ``--chunk``
 rows -- what one BLE notification carries (36 samples at 200 Hz = 180 ms) -- and each chunk is
 handed to :func:`hipflex.dsp.step`, as fast as possible.  No BLE transport, decoder, event loop
-or queue is in the path (``benchmarks/live_service.py`` measures the service end to end).
+or queue is in the path (``benchmarks/live_service.py`` measures the service end to end; section 5 adds the BLE client).
 
 1. Latency (acc+gyro and acc-only): wall time from handing a chunk to ``step`` until it
    returns -- for the chunks whose events include a ``RepPeakEvent`` (peak confirmed: theta
@@ -22,6 +22,10 @@ or queue is in the path (``benchmarks/live_service.py`` measures the service end
    200 Hz sensor costs), and RSS (``VmRSS`` from ``/proc/self/status``) before and after.
 4. One sensor over a ``--hour-minutes`` simulated stream: RSS and step time at intervals
    (memory should stay flat; step time should not grow with the session's length).
+5. Through the real client (``_ble_live.py``; ``--ble-seconds 0`` skips it): 1, 5 and 20
+   emulated H10s streaming in real time over bumble's in-process link to unmodified
+   ``BleakClient`` + ``PolarClient`` + ``LiveAnalysis``: notification -> rep event latency
+   (p50/p95/p99), the algorithmic delay apart, CPU and RSS.  Adds ``--ble-seconds`` x 3 s.
 
 The last line is machine-readable:
 ``live: chunk <N> rows, peak p50 <x> us p99 <x> us, delay p50 <x> ms, cpu <x> us per sensor-s``.
@@ -220,6 +224,33 @@ def stream_hour(session: Session, rows: int, settings: Settings, every_min: floa
     return out
 
 
+def ble_section(args: argparse.Namespace) -> None:
+    """5. Through the real client over the bumble link (see ``_ble_live.py``)."""
+    from _ble_live import ballistic_sessions, ble_rows, run_ble
+
+    counts = [int(x) for x in args.ble_sensors.split(",")]
+    runs = run_ble(counts, args.ble_seconds, ballistic_sessions(4, args.seed + 2000))
+    print_table(
+        ["sensors", "event", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "confirm p50 ms", "frame p50 ms",
+         "notif/s", "CPU cores", "RSS MiB", "RSS delta MiB"],
+        ble_rows(runs),
+        title=f"5. through the client: emulated H10s (ACC 200 Hz, real-time pacing) -> bumble link (real ATT, "
+        f"MTU 247, 39 samples per notification) -> unmodified BleakClient -> PolarClient (capture, decode "
+        f"thread) -> LiveAnalysis (thread pool), {args.ble_seconds:g} s per row. Latency: BLE callback of the "
+        "notification completing the chunk -> step() returned the event, host time. Algorithmic delay apart: "
+        "detected peak -> confirming sample, and -> last sample of its notification (simulated time). CPU and "
+        "RSS include the emulators and both bumble stacks.",
+        left=2,
+    )  # fmt: skip
+    worst = runs[-1]
+    print(
+        f"live_ble: {worst.sensors} sensors, notification->RepPeakEvent p50 {np.percentile(worst.peak_ms, 50):.1f} ms "
+        f"p99 {np.percentile(worst.peak_ms, 99):.1f} ms, cpu {worst.cpu_cores:.2f} cores"
+        if worst.peak_ms
+        else f"live_ble: {worst.sensors} sensors, no rep events in {args.ble_seconds:g} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the tables; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -230,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hour-minutes", type=float, default=60.0, help="length of the memory stream")
     ap.add_argument("--every", type=float, default=5.0, help="memory stream: report interval, minutes")
     ap.add_argument("--seed", type=int, default=101, help="first simulation seed")
+    ap.add_argument("--ble-seconds", type=float, default=20.0, help="section 5, real seconds per count (0: skip)")
+    ap.add_argument("--ble-sensors", default="1,5,20", help="section 5: emulated sensor counts")
     args = ap.parse_args(argv)
     settings = Settings()
     counts = [int(x) for x in args.sensors.split(",")]
@@ -366,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({len(hour.samples):,} rows, {len(hour.truth_reps)} true reps): RSS and step time per "
         f"{args.every:g}-minute interval (CPU is cumulative)",
     )
+
+    if args.ble_seconds > 0:
+        print()
+        ble_section(args)
 
     g = runs[0]
     one = loads[0]
