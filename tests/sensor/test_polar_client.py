@@ -241,6 +241,25 @@ async def test_corrupt_and_unknown_frames_are_skipped_with_a_reason(
     assert_replay_equals_live(items, tmp_path / "capture.jsonl")
 
 
+async def test_a_capture_cut_mid_line_keeps_everything_before(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    emu = h10()
+    _, backends, _ = fake_world(emu)
+    client = await polar_client(backends, tmp_path)
+    items = await run_session(client, lambda: Pump(emu, client).run(6.0))
+    path = tmp_path / "capture.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    data_lines = [i for i, line in enumerate(lines) if PMD_DATA_UUID.encode() in line]
+    cut = data_lines[len(data_lines) // 2]
+    path.write_bytes(b"".join(lines[:cut]) + lines[cut][: len(lines[cut]) // 2])  # a crash while writing
+    with caplog.at_level(logging.INFO):
+        capture = read_capture(path)
+    assert capture.truncated_tail and "last line cut short" in caplog.text
+    replay = decode_capture(capture).samples
+    live = live_samples(items)
+    assert 0 < len(replay) < len(live)
+    np.testing.assert_array_equal(replay.time_s, live.time_s[: len(replay)])  # nothing before the cut is lost
+
+
 async def test_stall_watchdog_restarts_a_silent_stream(tmp_path: Path) -> None:
     emu = h10()
     _, backends, _ = fake_world(emu)

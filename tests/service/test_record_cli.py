@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from hipflex.dsp.pipeline import analyze
 from hipflex.sensor.ble_world import ENV_VAR, parse_world
 from hipflex.sensor.capture import read_capture
+from hipflex.sensor.replay import decode_capture
 from hipflex.service.cli import main
 
 
@@ -159,3 +161,29 @@ def test_ctrl_c_stops_cleanly_and_closes_the_log(tmp_path: Path) -> None:
     capture = read_capture(out)
     assert not capture.truncated_tail and capture.skipped_lines == 0
     assert [e.event for e in capture.events][-1] == "stream_stopped"
+
+
+def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path) -> None:
+    out = tmp_path / "s.jsonl"
+    env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hipflex", "record", "h10", "--out", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    reps = 0
+    for line in proc.stderr:
+        reps += line.startswith("rep ")
+        if reps == 3:
+            break
+    time.sleep(1.3)  # past one flush interval of the capture writer
+    proc.kill()  # no clean-up at all: a crash
+    proc.communicate(timeout=30)
+    capture = read_capture(out)
+    assert capture.skipped_lines == 0  # at most a cut last line, skipped with a logged reason
+    decoded = decode_capture(out)
+    assert decoded.samples.time_s[-1] - decoded.samples.time_s[0] > 8.0  # the reps seen live are on disk
+    assert analyze(decoded.samples).rep_count >= 3
