@@ -270,10 +270,14 @@ class BleSensorClient(abc.ABC):
         if self._state != "connected":
             return
         self._consumer = asyncio.get_running_loop().create_task(self._consume(), name=f"decode {self.name}")
-        client = self._client
-        assert client is not None
         async with self._ops:
             try:
+                client = self._client
+                if client is None or not client.is_connected:  # dropped between connect() and start()
+                    assert self._device is not None
+                    self._event("disconnected", reason="link lost before the start")
+                    client = await self._open_link(self._device, attempts=4, first=False)
+                    self._event("reconnected", attempt=1)
                 await self._start_streams(client, restart=False)
             except (BleakError, TimeoutError, OSError) as exc:
                 raise translate_ble_error(exc, doing="start streaming from", target=self.name) from exc
@@ -286,6 +290,8 @@ class BleSensorClient(abc.ABC):
         """Stop the streams; :meth:`samples` ends after the last decoded chunk."""
         if self._state not in ("streaming", "recovering"):
             return
+        if self._state == "recovering":
+            await self._cancel(self._supervisor)  # no point waiting out connection attempts
         self._state = "stopping"
         async with self._ops:
             client = self._client

@@ -147,7 +147,10 @@ async def _record(args: argparse.Namespace) -> int:
         async with ble_world(os.environ.get(ENV_VAR), rate_hz=args.rate) as backends:
             return await _session(args, backends, stop)
     except (SensorError, ValueError) as exc:
-        return _error(str(exc))
+        kept = ""
+        if isinstance(exc, SensorError) and args.out.exists() and args.out.stat().st_size > 0:
+            kept = f"; {args.out} keeps what was recorded (hipflex analyze {args.out})"
+        return _error(f"{exc}{kept}")
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
     finally:

@@ -186,6 +186,29 @@ async def test_gives_up_after_max_attempts_and_keeps_what_it_had(tmp_path: Path)
     assert len(decode_capture(tmp_path / "capture.jsonl").samples) >= 300  # two seconds at 200 Hz, minus the frame
 
 
+async def test_stop_does_not_wait_for_a_sensor_out_of_range(tmp_path: Path) -> None:
+    emu = h10()
+    _, backends, peripheral = fake_world(emu)
+    client = await polar_client(backends, tmp_path)
+
+    async def drive() -> None:
+        await Pump(emu, client).run(1.0, stop=False)
+        peripheral.in_range = False  # walked away: connection attempts now wait for their timeout (20 s)
+        peripheral.disconnect()
+        await until(lambda: client.state == "recovering")
+        await asyncio.sleep(0.05)  # inside establish_connection by now
+        try:
+            await asyncio.wait_for(asyncio.shield(client.stop()), 1.0)
+        except TimeoutError:
+            peripheral.in_range = True  # let the pending attempt end, so the session can
+            await client.stop()
+            raise AssertionError("stop() waited for the connection attempts") from None
+
+    items = await run_session(client, drive)
+    assert of_type(items, Reconnecting) and len(live_samples(items)) > 100
+    assert read_capture(tmp_path / "capture.jsonl").events[-1].event == "disconnected"
+
+
 async def test_invalid_mtu_is_a_clear_error(tmp_path: Path) -> None:
     profile = dataclasses.replace(H10_PROFILE, min_att_mtu=232)
     emu = PolarPmdPeripheral(profile, time_scale=None)
