@@ -39,59 +39,38 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Final
 
-import numpy as np
 from bleak import BleakClient
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from hipflex.sensor.ble.model import BATTERY_LEVEL_UUID
-from hipflex.sensor.capture import CaptureEvent, CaptureHeader, CaptureRecord, CaptureWriteError, CaptureWriter
+from hipflex.sensor.ble_pipeline import BAD_FRAMES_LIMIT, ClientStats, DecodeWorker, RecordSink
+from hipflex.sensor.ble_recovery import LinkRecovery
+from hipflex.sensor.capture import CaptureEvent, CaptureHeader, CaptureRecord
 from hipflex.sensor.capture import Notification as CaptureNotification
 from hipflex.sensor.client import (
     Battery,
     BleBackends,
     ClientItem,
     Connected,
-    Disconnected,
     Gap,
-    Reconnecting,
     ReconnectPolicy,
     SampleChunk,
 )
 from hipflex.sensor.clock import ClockSync
-from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError, StreamFailed, translate_ble_error
-from hipflex.sensor.live_decode import LiveDecoder
+from hipflex.sensor.errors import SensorError, translate_ble_error
 
 __all__ = ["BAD_FRAMES_LIMIT", "BleSensorClient", "ClientStats"]
 
 _log = logging.getLogger(__name__)
 
-#: This many undecodable data notifications in a row (with none decoded since the stream
-#: started) end the session: the link or the firmware is not delivering usable frames.
-BAD_FRAMES_LIMIT: Final = 20
 _DRAIN_MAX: Final = 512  # records decoded per worker hop, at most
 _FIRMWARE_UUID: Final = "00002a26-0000-1000-8000-00805f9b34fb"
-
-
-@dataclass
-class ClientStats:
-    """Counters of one client (mutated by the client; read them, do not write)."""
-
-    notifications: int = 0  #: raw notifications and indications received
-    decoded_notifications: int = 0  #: data notifications decoded into samples
-    undecodable: int = 0  #: data notifications the decoder skipped (logged)
-    samples: int = 0  #: rows handed out
-    gaps: int = 0  #: gaps reported
-    reconnects: int = 0  #: successful reconnects
-    stream_restarts: int = 0  #: restarts without a reconnect (device stop, stall)
-    dropped_after_stop: int = 0  #: notifications that arrived after the end of the session
-    repeats: int = 0  #: notifications delivered twice (logged as ``duplicate`` events, not decoded)
 
 
 class _End:
@@ -101,7 +80,7 @@ class _End:
 _END: Final = _End()
 
 
-class BleSensorClient(abc.ABC):
+class BleSensorClient(LinkRecovery, abc.ABC):
     """Base of the live clients (see the module notes for the data path).
 
     Parameters
@@ -157,20 +136,15 @@ class BleSensorClient(abc.ABC):
         self.firmware = ""
         self.battery_pct: int | None = None
         self._client: BleakClient | None = None
-        self._header: CaptureHeader | None = None
-        self._writer: CaptureWriter | None = None
-        self._decoder: LiveDecoder | None = None
-        self._early: list[CaptureRecord] = []  # records before the header exists
-        self._records: asyncio.Queue[CaptureRecord | None] = asyncio.Queue()
+        self._sink = RecordSink(self.stats, self._fail)
+        self._worker: DecodeWorker | None = None
         self._out: asyncio.Queue[ClientItem | _End | BaseException] = asyncio.Queue()
         self._wake: asyncio.Queue[str] = asyncio.Queue()
         self._ops = asyncio.Lock()  # one stream operation (start, stop, restart, reconnect) at a time
-        self._recording = True
         self._state = "idle"  # idle, connected, streaming, recovering, stopping, closed, failed
         self._fatal: BaseException | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
-        self._bad_run = 0
         self._last_data_loop_s = 0.0
         self._t0_host_s = 0.0
         self._t0_unix_s = 0.0
@@ -195,7 +169,7 @@ class BleSensorClient(abc.ABC):
     @property
     def header(self) -> CaptureHeader | None:
         """The capture header (after :meth:`connect`)."""
-        return self._header
+        return self._sink.header
 
     @property
     def state(self) -> str:
@@ -224,14 +198,14 @@ class BleSensorClient(abc.ABC):
     async def _stop_streams(self, client: BleakClient) -> None:
         """Stop every stream."""
 
-    def _on_value(self, uuid: str, data: bytes, t_s: float) -> None:  # noqa: B027 (optional hook)
+    def _on_value(self, uuid: str, data: bytes, t_s: float) -> None:
         """React to a notification inside the callback (route replies); cheap only."""
 
     def _is_repeat(self, uuid: str, data: bytes) -> bool:
         """True for a notification delivered twice (only a timestamped protocol can tell)."""
         return False
 
-    def _on_link_lost(self) -> None:  # noqa: B027 (optional hook)
+    def _on_link_lost(self) -> None:
         """The link dropped: fail pending command waits."""
 
     # ------------------------------------------------------------------ lifecycle
@@ -460,75 +434,24 @@ class BleSensorClient(abc.ABC):
     # ------------------------------------------------------------------ capture and queue
     def _open_capture(self) -> None:
         header = self._capture_header(self._t0_unix_s, self._t0_host_s)
-        if self.capture_path is not None:
-            try:
-                self._writer = CaptureWriter(self.capture_path, header, clock=self._clock, overwrite=self._overwrite)
-            except FileExistsError:
-                raise StreamFailed(
-                    f"{self.capture_path} already exists; choose another file or allow overwriting"
-                ) from None
-            except OSError as exc:
-                raise StreamFailed(f"cannot write the capture {self.capture_path}: {exc.strerror or exc}") from None
-            header = self._writer.header
-        self._header = header
-        self._decoder = LiveDecoder(header, str(self.capture_path or "<live>"))
-        early, self._early = self._early, []
-        for rec in early:
-            self._record(rec)
+        header = self._sink.open(header, self.capture_path, overwrite=self._overwrite, clock=self._clock)
+        self._worker = DecodeWorker(header, self.stats, self.clock_sync, self.name, lambda: self.mtu)
 
     def _close_capture(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            try:
-                writer.close()
-            except CaptureWriteError as exc:
-                _log.error("%s: %s", self.name, exc)
+        self._sink.close()
 
     def _record(self, rec: CaptureRecord) -> None:
         """Capture first, then queue for decoding: the file and the decoder see the same records."""
-        if not self._recording:
-            if isinstance(rec, CaptureNotification):
-                self.stats.dropped_after_stop += 1
-            return
-        if self._header is None:
-            self._early.append(rec)
-            return
-        writer = self._writer
-        if writer is not None:
-            try:
-                if isinstance(rec, CaptureNotification):
-                    writer.write_notification(rec.char_uuid, rec.data, t_s=rec.t_s)
-                else:
-                    writer.write_event(rec.event, t_s=rec.t_s, **dict(rec.info))
-            except CaptureWriteError as exc:
-                self._fail(StreamFailed(f"recording stopped: {exc}"))
-                return
-        self._records.put_nowait(rec)
+        self._sink.record(rec)
 
     def _event(self, name: str, **info: Any) -> None:
-        self._record(CaptureEvent(self._clock(), name, info))
-
-    def _log_gap(self, gap: Gap) -> None:
-        # Straight to the file: "gap" lines are informational (the decoders find gaps from
-        # sample times and ignore them), and the last ones are found after recording ends.
-        writer = self._writer
-        if writer is None or writer.closed:
-            return
-        try:
-            writer.write_event(
-                "gap", stream=gap.stream, start_s=gap.start_s, end_s=gap.end_s,
-                lost_samples=gap.lost_samples, reason=gap.reason,
-            )  # fmt: skip
-        except CaptureWriteError as exc:
-            _log.error("%s: %s", self.name, exc)
+        self._sink.record(CaptureEvent(self._clock(), name, info))
 
     def _emit(self, item: ClientItem) -> None:
         self._out.put_nowait(item)
 
     def _end_recording(self) -> None:
-        if self._recording:
-            self._recording = False
-            self._records.put_nowait(None)
+        self._sink.end()
 
     def _fail(self, exc: BaseException) -> None:
         if self._fatal is None:
@@ -543,24 +466,24 @@ class BleSensorClient(abc.ABC):
         done = False
         while not done:
             batch: list[CaptureRecord] = []
-            rec = await self._records.get()
+            rec = await self._sink.queue.get()
             while True:
                 if rec is None:
                     done = True
                     break
                 batch.append(rec)
-                if len(batch) >= _DRAIN_MAX or self._records.empty():
+                if len(batch) >= _DRAIN_MAX or self._sink.queue.empty():
                     break
-                rec = self._records.get_nowait()
-            if batch:
+                rec = self._sink.queue.get_nowait()
+            if batch and self._worker is not None:
                 try:
-                    items = await loop.run_in_executor(self._executor, self._decode, batch)
+                    items = await loop.run_in_executor(self._executor, self._worker.decode, batch)
                 except SensorError as exc:
                     self._fail(exc)
                     items = []
                 self._publish(items)
-        tail = await loop.run_in_executor(self._executor, self._decode_finish)
-        self._publish(tail)
+        if self._worker is not None:
+            self._publish(await loop.run_in_executor(self._executor, self._worker.finish, self._clock()))
         self._out.put_nowait(self._fatal if self._fatal is not None else _END)
 
     def _publish(self, items: list[ClientItem]) -> None:
@@ -568,153 +491,11 @@ class BleSensorClient(abc.ABC):
             if isinstance(item, Gap):
                 self.stats.gaps += 1
                 _log.info("%s: %s gap of %.3f s (%s)", self.name, item.stream, item.duration_s, item.reason)
-                self._log_gap(item)
+                self._sink.log_gap(item)
             elif isinstance(item, SampleChunk):
                 self.stats.samples += len(item)
                 self._last_data_loop_s = asyncio.get_running_loop().time()
             self._emit(item)
-
-    def _decode(self, batch: list[CaptureRecord]) -> list[ClientItem]:
-        """Worker thread: feed records to the decoder, collect gaps and one merged chunk."""
-        decoder = self._decoder
-        assert decoder is not None
-        items: list[ClientItem] = []
-        parts = []
-        received = None
-        for rec in batch:
-            update = decoder.feed(rec)
-            if isinstance(rec, CaptureNotification):
-                if update.newest_s is not None:
-                    self.clock_sync.observe(update.newest_s, rec.t_s)
-                    self.stats.decoded_notifications += 1
-                    self._bad_run = 0
-                elif update.problems:
-                    self.stats.undecodable += len(update.problems)
-                    self._bad_run += len(update.problems)
-                    if self._bad_run >= BAD_FRAMES_LIMIT and self.stats.decoded_notifications == 0:
-                        raise StreamFailed(self._bad_frames_message(update.problems[-1].reason))
-            items += [Gap(g.before_s, g.after_s, g.reason, g.stream, g.lost_samples) for g in update.gaps]
-            if update.samples is not None and len(update.samples):
-                parts.append(update.samples)
-                received = rec.t_s
-        if parts and received is not None:
-            items.append(self._chunk(parts, received))
-        return items
-
-    def _decode_finish(self) -> list[ClientItem]:
-        tail = self._decoder.finish() if self._decoder is not None else None
-        if tail is None or len(tail) == 0:
-            return []
-        return [self._chunk([tail], self._clock())]
-
-    def _chunk(self, parts: list[Any], received_s: float) -> SampleChunk:
-        from hipflex.dsp.types import ImuSamples
-
-        if len(parts) == 1:
-            samples = parts[0]
-        else:
-            gyr = None if parts[0].gyr_dps is None else np.concatenate([p.gyr_dps for p in parts])
-            samples = ImuSamples(
-                np.concatenate([p.time_s for p in parts]), np.concatenate([p.acc_g for p in parts]), gyr
-            )
-        est = self.clock_sync.estimate
-        host = est.to_host(samples.time_s) if est is not None else samples.time_s + self._t0_host_s
-        return SampleChunk(samples, received_s, np.asarray(host, dtype=np.float64))
-
-    def _bad_frames_message(self, reason: str) -> str:
-        mtu = self.mtu
-        hint = (
-            f" The link's ATT MTU is {mtu} bytes, so notifications carry at most {mtu - 3} bytes; the sensor "
-            "sends bigger frames. Use an adapter/OS that negotiates a larger MTU."
-            if mtu <= 64
-            else ""
-        )
-        return (
-            f"{self.name} sends data that cannot be decoded ({BAD_FRAMES_LIMIT} notifications in a row; "
-            f"last: {reason}).{hint}"
-        )
-
-    # ------------------------------------------------------------------ supervision
-    async def _supervise(self) -> None:
-        loop = asyncio.get_running_loop()
-        strikes = 0
-        while self._state in ("streaming", "recovering"):
-            timeout = self.stall_timeout_s
-            try:
-                reason = await asyncio.wait_for(self._wake.get(), timeout)
-            except TimeoutError:
-                if loop.time() - self._last_data_loop_s < (timeout or 0.0):
-                    strikes = 0
-                    continue
-                strikes += 1
-                reason = "stalled" if strikes == 1 else "still stalled"
-            if self._state != "streaming":
-                return
-            if reason == "link lost":
-                strikes = 0
-                await self._recover(reason)
-            elif reason == "still stalled":
-                _log.warning("%s: no data for %.0f s after a restart; dropping the link", self.name, timeout)
-                client = self._client
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        await client.disconnect()  # the disconnected callback starts the reconnect
-            else:
-                await self._restart(reason)
-
-    async def _restart(self, reason: str) -> None:
-        """Restart the streams on the live link (device-initiated stop, stall)."""
-        _log.warning("%s: restarting the streams (%s)", self.name, reason)
-        async with self._ops:
-            client = self._client
-            if client is None or self._state != "streaming":
-                return
-            try:
-                await self._start_streams(client, restart=True)
-                self.stats.stream_restarts += 1
-            except (BleakError, TimeoutError, OSError, SensorError) as exc:
-                _log.warning("%s: restart failed (%s); dropping the link to reconnect", self.name, exc)
-                with contextlib.suppress(Exception):
-                    await client.disconnect()
-        self._last_data_loop_s = asyncio.get_running_loop().time()
-
-    async def _recover(self, reason: str) -> None:
-        self._state = "recovering"
-        self._event("disconnected", reason=reason)
-        self._emit(Disconnected(self._clock(), reason, will_reconnect=True))
-        policy = self.reconnect_policy
-        attempt, last_error = 0, ""
-        while self._state == "recovering":
-            attempt += 1
-            delay = policy.delay_s(attempt)
-            self._emit(Reconnecting(self._clock(), attempt, delay, last_error))
-            await asyncio.sleep(delay)
-            if self._state != "recovering":
-                return
-            try:
-                async with self._ops:
-                    assert self._device is not None
-                    client = await self._open_link(self._device, attempts=policy.connect_attempts, first=False)
-                    self._event("reconnected", attempt=attempt)
-                    await self._start_streams(client, restart=True)
-                if not client.is_connected or self._client is not client:
-                    raise StreamFailed("the link dropped again while the streams restarted")
-            except (NoAdapter, PermissionDenied) as exc:
-                self._fail(exc)
-                return
-            except (SensorError, BleakError, TimeoutError, OSError) as exc:
-                last_error = " ".join(str(exc).split()) or type(exc).__name__
-                _log.info("%s: reconnect attempt %d failed: %s", self.name, attempt, last_error)
-                await self._close_link()
-                if policy.max_attempts is not None and attempt >= policy.max_attempts:
-                    self._fail(StreamFailed(f"lost {self.name} and gave up after {attempt} attempts: {last_error}"))
-                    return
-                continue
-            self.stats.reconnects += 1
-            self._state = "streaming"
-            self._last_data_loop_s = asyncio.get_running_loop().time()
-            self._emit(Connected(self._clock(), self.name, self.address, self.mtu, reconnect=True))
-            return
 
     @staticmethod
     async def _cancel(task: asyncio.Task[None] | None) -> None:
