@@ -79,8 +79,10 @@ class ManualPump:
             # from the same state (and in-flight values are not stamped after the outage).
             reconnects = self.client.stats.reconnects
             await until(
-                lambda: not server.is_connected
-                and (self.client.state != "streaming" or self.client.stats.reconnects > reconnects)
+                lambda: (
+                    not server.is_connected
+                    and (self.client.state != "streaming" or self.client.stats.reconnects > reconnects)
+                )
             )
             return
         target = self._sent() + base
