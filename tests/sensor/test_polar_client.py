@@ -42,7 +42,15 @@ from hipflex.dsp.pipeline import analyze
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.ble import FakePeripheral, FakeRadio
 from hipflex.sensor.capture import read_capture
-from hipflex.sensor.client import BleBackends, ClientItem, Connected, Disconnected, Reconnecting, ReconnectPolicy
+from hipflex.sensor.client import (
+    BleBackends,
+    ClientItem,
+    Connected,
+    Disconnected,
+    Reconnecting,
+    ReconnectPolicy,
+    SensorClient,
+)
 from hipflex.sensor.emulator import H10_PROFILE, VERITY_SENSE_PROFILE, DeviceClock, FaultPlan, PolarPmdPeripheral
 from hipflex.sensor.errors import StreamFailed
 from hipflex.sensor.pmd_control import PMD_CONTROL_POINT_UUID, PMD_DATA_UUID
@@ -408,6 +416,7 @@ async def test_commands_wait_for_subscriptions(tmp_path: Path) -> None:
     emu = h10()
     _, backends, peripheral = fake_world(emu)
     client = await polar_client(backends, tmp_path)
+    assert isinstance(client, SensorClient)
     async with client:
         # Both subscriptions exist before the first control-point write.
         assert peripheral.is_subscribed(PMD_CONTROL_POINT_UUID) and peripheral.is_subscribed(PMD_DATA_UUID)
