@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 
 from hipflex import __version__
+from hipflex.sensor.ble_world import ble_world, parse_world
 from hipflex.sensor.formats import InputError
 from hipflex.service.deps import AppContext
-from hipflex.service.devices import BleakDeviceBackend, DeviceBackend, DeviceNotFound, DevicesUnavailable
+from hipflex.service.devices import DeviceBackend, DeviceNotFound, DevicesUnavailable
 from hipflex.service.live import SessionManager, TooManySessions
 from hipflex.service.recovery import recover_sessions
 from hipflex.service.routes import API_PREFIX, ROUTERS
 from hipflex.service.schemas import ErrorOut, StreamMessage
 from hipflex.service.security import AuthMiddleware, BodyLimitMiddleware
+from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
 from hipflex.service.sources import SourceError
 from hipflex.service.store import Store
@@ -211,7 +213,11 @@ def create_app(
         A non-loopback ``host`` requires ``settings.token`` (see
         :meth:`ServiceSettings.with_token`).
     devices : DeviceBackend, optional
-        Bluetooth backend (default: :class:`BleakDeviceBackend`); tests pass a fake.
+        Bluetooth backend.  By default a
+        :class:`~hipflex.service.sensor_devices.SensorDeviceBackend` that connects and streams
+        through the live sensor clients, writing each connected sensor's capture log into
+        ``settings.capture_dir``; it uses the OS's Bluetooth, or the emulated sensors that
+        ``settings.ble_backend`` names (``HIPFLEX_BLE_BACKEND``).  Tests pass a fake.
     static_dir : Path, optional
         Dashboard files (default ``service/static``).
 
@@ -222,31 +228,38 @@ def create_app(
     Raises
     ------
     ValueError
-        A non-loopback host without a token.
+        A non-loopback host without a token, or a malformed ``settings.ble_backend``.
     """
     if settings.requires_token and settings.token is None:
         raise ValueError(
             f"binding to {settings.host} needs a token (ServiceSettings.with_token() makes one); "
             "without one, bind to 127.0.0.1"
         )
-    backend = devices if devices is not None else BleakDeviceBackend()
+    if devices is None and settings.ble_backend:
+        parse_world(settings.ble_backend)  # fail now, not in the lifespan
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(settings.capture_dir.mkdir, parents=True, exist_ok=True)
-        store = await asyncio.to_thread(Store, settings.db_path)
-        recovered = await asyncio.to_thread(recover_sessions, store)
-        if recovered:
-            log.warning("recovered %d interrupted session(s): %s", len(recovered), ", ".join(recovered))
-        manager = SessionManager(settings, store, backend)
-        app.state.hipflex = AppContext(settings, store, manager, backend)
-        try:
-            yield
-        finally:
-            await manager.shutdown()
-            await backend.aclose()
-            app.state.hipflex = None
-            store.close()
+        async with AsyncExitStack() as stack:
+            backend = devices
+            if backend is None:
+                # The emulated world (if any) lives as long as the app: its radio runs on this loop.
+                backends = await stack.enter_async_context(ble_world(settings.ble_backend))
+                backend = SensorDeviceBackend(backends, capture_dir=settings.capture_dir)
+            store = await asyncio.to_thread(Store, settings.db_path)
+            recovered = await asyncio.to_thread(recover_sessions, store)
+            if recovered:
+                log.warning("recovered %d interrupted session(s): %s", len(recovered), ", ".join(recovered))
+            manager = SessionManager(settings, store, backend)
+            app.state.hipflex = AppContext(settings, store, manager, backend)
+            try:
+                yield
+            finally:
+                await manager.shutdown()
+                await backend.aclose()
+                app.state.hipflex = None
+                store.close()
 
     app = FastAPI(
         title="hipflex",

@@ -1,12 +1,12 @@
 """The seam between the API and Bluetooth sensors.
 
-The routes talk to a :class:`DeviceBackend`.  :class:`BleakDeviceBackend`
-scans with bleak when it is installed and an adapter is present; connecting
-and streaming need the sensor layer's BLE transport (``hipflex.sensor.ble``
-clients), which plugs in here through :meth:`DeviceBackend.source`.  Until
-then, and whenever there is no adapter, the calls raise
-:class:`DevicesUnavailable`, which the API answers with 503 and the message.
-Tests inject a fake backend through ``create_app(..., devices=...)``.
+The routes talk to a :class:`DeviceBackend`.  The app's default is
+:class:`~hipflex.service.sensor_devices.SensorDeviceBackend`, which scans, connects and
+streams through the live sensor clients (:mod:`hipflex.sensor`).  :class:`BleakDeviceBackend`
+is a minimal scan-only backend over plain bleak: connecting through it raises
+:class:`DevicesUnavailable`.  Whenever Bluetooth cannot be used (no adapter, no
+permission) a backend raises :class:`DevicesUnavailable`, which the API answers with
+503 and the message.  Tests inject a fake backend through ``create_app(..., devices=...)``.
 """
 
 from __future__ import annotations
@@ -89,13 +89,13 @@ class DeviceBackend(Protocol):
 
 
 _NO_TRANSPORT = (
-    "connecting to sensors needs the BLE transport (hipflex.sensor.ble clients), which this build does "
-    "not provide yet; use a 'simulator' or 'replay' session"
+    "this device backend only scans; connecting to sensors needs SensorDeviceBackend "
+    "(hipflex.service.sensor_devices, the server's default)"
 )
 
 
 class BleakDeviceBackend:
-    """Scanning through bleak; connections wait for the sensor layer's transport."""
+    """Scanning through plain bleak, nothing more (the API's default is ``SensorDeviceBackend``)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, DeviceInfo] = {}

@@ -8,9 +8,8 @@ opened), and ``source`` hands a live session a :class:`SensorSource` that starts
 streams and turns client items into what :class:`~hipflex.service.live.LiveSession`
 consumes (``ImuSamples`` chunks and ``SourceStatus`` for battery and reconnects).
 
-Plug it in with ``create_app(settings, devices=SensorDeviceBackend(capture_dir=settings.capture_dir))``
-(the default backend of :mod:`hipflex.service.devices` only scans).  Errors keep the API's
-meaning: no adapter or no permission is :class:`DevicesUnavailable` (503), an unknown or
+:func:`~hipflex.service.app.create_app` uses ``SensorDeviceBackend(capture_dir=settings.capture_dir)``
+unless another backend is injected (``devices=``).  Errors keep the API's meaning: no adapter or no permission is :class:`DevicesUnavailable` (503), an unknown or
 silent sensor :class:`DeviceNotFound` (404), a sensor that refuses to stream a
 :class:`~hipflex.service.sources.SourceError` (422).
 """

@@ -92,6 +92,10 @@ class ServiceSettings:
         Rate of the decimated angle trace sent to stream clients, Hz.
     max_sessions : int
         Most sessions running at once.
+    ble_backend : str or None
+        Emulated Bluetooth sensors instead of the OS's adapter, in the syntax of
+        ``HIPFLEX_BLE_BACKEND`` (``fake:h10``, ``bumble:all,speed=10``; see
+        :mod:`hipflex.sensor.ble_world`).  ``None`` (the default) uses the real radio.
     """
 
     host: str = "127.0.0.1"
@@ -107,6 +111,7 @@ class ServiceSettings:
     client_queue: int = 512
     angle_rate_hz: float = 25.0
     max_sessions: int = 64
+    ble_backend: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))

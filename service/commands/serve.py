@@ -25,6 +25,9 @@ examples:
   hipflex serve --port 9000 --db ./hipflex.db
   hipflex serve --host 0.0.0.0                 # other machines: prints a token to use
 
+Device sessions connect to real sensors through the OS's Bluetooth; HIPFLEX_BLE_BACKEND
+(e.g. fake:h10 or bumble:all) swaps in emulated ones, as for hipflex scan / record.
+
 Binding to anything but 127.0.0.1/localhost requires a token: --token, $HIPFLEX_TOKEN,
 or a generated one printed at start-up.  Clients send 'Authorization: Bearer <token>'
 (or ?token= on streams and the dashboard page).  Ctrl-C stops cleanly: running sessions
@@ -53,11 +56,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettings:
     """Service settings from the options (``UsageError`` when inconsistent)."""
+    from hipflex.sensor.ble_world import ENV_VAR, parse_world
     from hipflex.service.settings import ServiceSettings, default_data_dir
 
     db = args.db if args.db is not None else default_data_dir() / "hipflex.db"
     capture = args.capture_dir if args.capture_dir is not None else db.parent / "captures"
+    ble_backend = os.environ.get(ENV_VAR) or None
     try:
+        if ble_backend is not None:
+            parse_world(ble_backend)
         return ServiceSettings(
             host=host,
             port=args.port,
@@ -66,6 +73,7 @@ def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettin
             token=getattr(args, "token", None) or None,
             cors_origins=tuple(getattr(args, "cors_origin", ())),
             max_upload_bytes=int(getattr(args, "max_upload_mb", 50.0) * 1024 * 1024),
+            ble_backend=ble_backend,
         ).with_token()
     except ValueError as exc:
         raise UsageError(str(exc)) from None

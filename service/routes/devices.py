@@ -17,7 +17,7 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown device."},
-    503: {"model": ErrorOut, "description": "Bluetooth is not available (no adapter, or no BLE transport)."},
+    503: {"model": ErrorOut, "description": "Bluetooth is not available (no adapter, or no permission)."},
 }
 
 Address = Annotated[str, Path(pattern=ADDRESS_PATTERN, description="Bluetooth address or macOS device UUID.")]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from svc_kit import serve
+import pytest
+from svc_kit import FakeDevices, serve
 
 from hipflex.sensor.ble import FakeRadio
 from hipflex.sensor.client import BleBackends
@@ -69,3 +70,37 @@ def test_unknown_sensor_is_404_and_no_adapter_is_503(service_settings: ServiceSe
     with serve(service_settings, devices=SensorDeviceBackend(BleBackends(scanner=_NoAdapterScanner))) as c:
         r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
+
+
+def test_the_default_backend_connects_and_streams_through_the_live_clients(service_settings: ServiceSettings) -> None:
+    # No devices= injected: the app's own backend, over the emulated radio HIPFLEX_BLE_BACKEND names.
+    settings = service_settings.replace(ble_backend="fake:h10,speed=20")
+    with serve(settings) as c:
+        r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
+        assert r.status_code == 200, r.text
+        (item,) = r.json()["items"]
+        address = item["address"]
+        assert item["name"] == "Polar H10 0A1B2C3D" and item["rssi_dbm"] is not None
+        r = c.post(f"/api/v1/devices/{address}/connect")
+        assert r.status_code == 200 and r.json()["connected"] is True, r.text
+        r = c.post("/api/v1/sessions", json={"source": "device", "device_address": address})
+        assert r.status_code == 201, r.text
+        session = r.json()["id"]
+        deadline = time.monotonic() + 30
+        while c.get(f"/api/v1/sessions/{session}").json()["rep_count"] < 3:
+            assert time.monotonic() < deadline, "no reps from the emulated sensor"
+            time.sleep(0.05)
+        assert c.post(f"/api/v1/sessions/{session}/stop").status_code == 200
+        assert c.get(f"/api/v1/sessions/{session}").json()["status"] == "stopped"
+    # The sensor's capture log went to the settings' capture folder, beside the session's raw log.
+    (capture,) = settings.capture_dir.glob("*.jsonl")
+    assert decode_capture(capture).header.device.model == "H10"
+    assert (settings.capture_dir / f"{session}.csv").exists()
+
+
+def test_a_malformed_ble_backend_is_refused_up_front(service_settings: ServiceSettings) -> None:
+    from hipflex.service.app import create_app
+
+    with pytest.raises(ValueError, match="unknown scenario 'h11'"):
+        create_app(service_settings.replace(ble_backend="fake:h11"))
+    create_app(service_settings.replace(ble_backend="fake:h11"), devices=FakeDevices())  # not used: no error

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hipflex.sensor.csv_io import write_csv
 from hipflex.sensor.simulate import simulate_drill
 from hipflex.service.cli import main
@@ -60,3 +62,45 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
         assert r.returncode == 2 and "cannot listen" in r.stderr
     finally:
         sock.close()
+
+
+def test_serve_takes_emulated_sensors_from_the_environment(tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    env = {**os.environ, "HIPFLEX_BLE_BACKEND": "fake:h10"}
+    args = [sys.executable, "-m", "hipflex", "serve", "--port", "0", "--db", str(tmp_path / "x.db")]
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("hipflex serving on http://127.0.0.1:"), first
+        url = first.split()[3]
+        deadline = time.monotonic() + 60
+        while True:  # the address is printed before uvicorn listens on it
+            try:
+                urllib.request.urlopen(url + "api/v1/health", timeout=30).close()
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the server did not come up"
+                time.sleep(0.1)
+        with urllib.request.urlopen(url + "api/v1/devices/scan?timeout_s=0.2", timeout=30) as resp:
+            (item,) = json.loads(resp.read())["items"]
+        assert item["name"] == "Polar H10 0A1B2C3D" and item["kind"] == "polar"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_serve_refuses_a_malformed_ble_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HIPFLEX_BLE_BACKEND", "radio:h10")
+    assert main(["serve", "--port", "0", "--db", str(tmp_path / "x.db")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "hipflex serve: error: HIPFLEX_BLE_BACKEND: tier must be 'fake' or 'bumble', got 'radio'"
