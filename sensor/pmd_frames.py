@@ -15,6 +15,7 @@ encoders are plain numpy since only tests and the emulator call them.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
@@ -31,6 +32,7 @@ __all__ = [
     "PmdFrame",
     "PmdFrameFormat",
     "PmdMeasurementType",
+    "PmdRepeatFilter",
     "decode_pmd_frame",
     "encode_acc_frame_raw",
     "encode_delta_frame",
@@ -199,6 +201,40 @@ class PmdFrame:
     def timestamp_unix_ns(self) -> int:
         """:attr:`timestamp_ns` moved to the Unix epoch (still the device clock)."""
         return self.timestamp_ns + PMD_EPOCH_UNIX_NS
+
+
+class PmdRepeatFilter:
+    """Recognises a PMD data notification delivered twice.
+
+    A data frame's header holds its measurement, the device time of its last sample and
+    its frame type; the same header twice among the last few frames is one frame delivered
+    twice (BLE stacks do that now and then), never new data: a device clock that resets
+    brings new times, not an exact repeat.  The live clients and replay use one rule, so
+    that a capture replays to the samples the live session had.
+
+    Parameters
+    ----------
+    window : int
+        How many recent frame headers are remembered (default 8).
+    """
+
+    def __init__(self, window: int = 8) -> None:
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        self._recent: deque[bytes] = deque(maxlen=window)
+
+    def is_repeat(self, data: bytes | bytearray | memoryview) -> bool:
+        """True when ``data`` repeats a recent frame; otherwise remembers it and returns False.
+
+        Notifications shorter than a frame header are never repeats.
+        """
+        if len(data) < HEADER_BYTES:
+            return False
+        key = bytes(data[:HEADER_BYTES])
+        if key in self._recent:
+            return True
+        self._recent.append(key)
+        return False
 
 
 # Kernel status codes, turned into messages by _raise_delta_error.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -49,7 +48,7 @@ from hipflex.sensor.pmd_control import (
     build_stop,
     parse_features,
 )
-from hipflex.sensor.pmd_frames import PmdDecodeError, PmdMeasurementType
+from hipflex.sensor.pmd_frames import PmdDecodeError, PmdMeasurementType, PmdRepeatFilter
 
 __all__ = ["H10", "POLAR_MODELS", "VERITY_SENSE", "PolarClient", "PolarModel", "PolarSettings", "polar_model"]
 
@@ -210,7 +209,7 @@ class PolarClient(BleSensorClient):
         self._commander = _Commander()
         self._streams: tuple[_Stream, ...] = ()
         self._sdk_mode = False
-        self._recent_frames: deque[bytes] = deque(maxlen=8)
+        self._repeats = PmdRepeatFilter()
 
     @property
     def has_gyro(self) -> bool:
@@ -289,15 +288,8 @@ class PolarClient(BleSensorClient):
         self._commander.abort()
 
     def _is_repeat(self, uuid: str, data: bytes) -> bool:
-        # A frame carries the device time of its last sample: the same (type, time) twice is
-        # one frame delivered twice.  A clock reset brings new times, never an exact repeat.
-        if uuid != PMD_DATA_UUID or len(data) < 10:
-            return False
-        key = data[:10]
-        if key in self._recent_frames:
-            return True
-        self._recent_frames.append(key)
-        return False
+        # The same rule as replay (PolarCaptureDecoder), so the capture replays to the same samples.
+        return uuid == PMD_DATA_UUID and self._repeats.is_repeat(data)
 
     # ------------------------------------------------------------------ streams
     async def _request(self, client: BleakClient, payload: bytes) -> PmdResponse:
