@@ -16,7 +16,9 @@ A capture is a text file, one JSON object per line::
   by ``host_clock``), the characteristic UUID (lower-case, 128-bit) and the value bytes as
   lower-case hex.
 - An **event** line holds ``t``, ``event`` (``disconnected``, ``reconnected``,
-  ``stream_started``, ``stream_stopped``, ``gap``, or a newer kind) and any further keys.
+  ``stream_started``, ``stream_stopped``, ``gap``, ``duplicate``, or a newer kind) and any
+  further keys.  ``duplicate`` keeps a notification the client received twice
+  (``char_uuid``, ``hex``) without decoding it.
 
 :class:`CaptureWriter` buffers lines in memory and a background thread hands them to the
 operating system at least every ``flush_interval_s`` (1 s), so a killed process loses at

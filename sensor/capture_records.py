@@ -38,8 +38,9 @@ CAPTURE_VERSION: Final = 1
 HEADER_KEY: Final = "hipflex_capture"
 #: Device kinds the replay decoders understand.
 DEVICE_KINDS: Final = ("polar", "metawear")
-#: Event kinds written by hipflex clients (readers accept others too).
-EVENT_KINDS: Final = ("disconnected", "reconnected", "stream_started", "stream_stopped", "gap")
+#: Event kinds written by hipflex clients (readers accept others too).  ``duplicate`` stands
+#: for a notification delivered twice (its ``char_uuid`` and ``hex`` are kept; it is not decoded).
+EVENT_KINDS: Final = ("disconnected", "reconnected", "stream_started", "stream_stopped", "gap", "duplicate")
 #: Stream names of the header's ``streams`` object.
 STREAM_NAMES: Final = ("acc", "gyro")
 

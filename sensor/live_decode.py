@@ -3,10 +3,9 @@
 The live clients must produce exactly the samples a replay of their capture produces,
 so that ``hipflex analyze capture.jsonl`` reproduces the live session byte for byte.
 Rather than re-implementing the capture decoders, :class:`LiveDecoder` drives the very
-per-record decoders :func:`~hipflex.sensor.replay.decode_capture` uses (they are
-incremental by design: one ``feed(record)`` per capture line) and takes the samples
-each record adds.  (They are private to :mod:`hipflex.sensor.replay`; a public
-incremental decoder there would remove this coupling.)
+per-record decoders :func:`~hipflex.sensor.replay.decode_capture` uses
+(:func:`~hipflex.sensor.replay.capture_decoder`: incremental by design, one
+``feed(record)`` per capture line) and takes the samples each record adds.
 
 The one batch step of ``decode_capture`` is the gyroscope merge
 (:func:`~hipflex.sensor.merge.merge_acc_gyro`, ``nearest`` rule, nominal periods).
@@ -29,7 +28,7 @@ from numpy.typing import NDArray
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.capture import CaptureHeader, CaptureProblem, CaptureRecord
 from hipflex.sensor.merge import SAME_RATE_TOLERANCE, align_nearest
-from hipflex.sensor.replay import CaptureGap, _MetaWearDecoder, _PolarDecoder
+from hipflex.sensor.replay import CaptureGap, MetaWearCaptureDecoder, PolarCaptureDecoder, capture_decoder
 
 __all__ = ["DecodeUpdate", "LiveDecoder", "NearestMerger"]
 
@@ -171,17 +170,8 @@ class LiveDecoder:
     """
 
     def __init__(self, header: CaptureHeader, path: str = "<live>") -> None:
-        from hipflex.sensor.capture import CaptureFormatError
-
-        origin_s = header.started_host_s if header.started_host_s is not None else 0.0
         self.header = header
-        self._decoder: _PolarDecoder | _MetaWearDecoder
-        if header.device.kind == "polar":
-            self._decoder = _PolarDecoder(header, origin_s)
-        elif header.device.kind == "metawear":
-            self._decoder = _MetaWearDecoder(header, origin_s, path)
-        else:
-            raise CaptureFormatError(path, f"device kind {header.device.kind!r} is not supported")
+        self._decoder: PolarCaptureDecoder | MetaWearCaptureDecoder = capture_decoder(header, path)
         self.has_gyro = "gyro" in header.streams
         self._merger: NearestMerger | None = None
         if self.has_gyro:

@@ -23,7 +23,11 @@ so sample spacing is exactly the device's.  A new segment (new anchor) starts on
 the device clock goes backwards (an H10 that forgot its time) or disagrees with the
 host by more than :data:`REANCHOR_S`; its samples are kept after the earlier ones.
 Lost frames stay holes in the time column (reported in :attr:`DecodedCapture.gaps`);
-nothing is interpolated or invented.  Gaps are found from the sample times alone, never
+nothing is interpolated or invented.  A data frame delivered twice (the same header among
+the last few frames, :class:`~hipflex.sensor.pmd_frames.PmdRepeatFilter`) is dropped and
+counted in :attr:`DecodedCapture.duplicates`, exactly as the live client drops it (it logs
+a ``duplicate`` event instead of the notification; those are counted too): it is
+neither a repeated sample nor a device clock reset.  Gaps are found from the sample times alone, never
 from arrival times or from ``gap`` events (those are informational).
 
 **Merging** the gyroscope onto the accelerometer uses
@@ -31,6 +35,12 @@ from arrival times or from ``gap`` events (those are informational).
 Sense sends ACC and GYRO at the same rate, so each accelerometer sample takes the gyro
 sample nearest in device time within half a period (else NaN: a dropout row), and only
 the time span both streams cover is kept.
+
+The per-record decoders, :class:`PolarCaptureDecoder` and :class:`MetaWearCaptureDecoder`
+(:func:`capture_decoder` picks one for a header), are incremental: one ``feed(record)``
+per capture line, samples accumulating in :class:`CaptureStreams`.  :func:`decode_capture`
+runs a whole capture through one; the live clients' :class:`~hipflex.sensor.live_decode.LiveDecoder`
+feeds it record by record, so live and replay decode alike.
 
 :class:`ReplaySource` (:mod:`hipflex.sensor.replay_source`, re-exported here) yields the
 raw records again, at the original pace (times a ``speed`` factor) or as fast as
@@ -82,7 +92,7 @@ from hipflex.sensor.pmd_control import (
     PmdResponseAssembler,
     parse_cp_indication,
 )
-from hipflex.sensor.pmd_frames import PmdDecodeError, PmdMeasurementType, decode_pmd_frame
+from hipflex.sensor.pmd_frames import PmdDecodeError, PmdMeasurementType, PmdRepeatFilter, decode_pmd_frame
 from hipflex.sensor.pmd_timing import PmdTimestampError, PmdTimingState, assign_sample_times
 from hipflex.sensor.replay_source import ReplaySource
 
@@ -91,9 +101,13 @@ __all__ = [
     "REANCHOR_S",
     "CaptureDecodeError",
     "CaptureGap",
+    "CaptureStreams",
     "DecodedCapture",
+    "MetaWearCaptureDecoder",
+    "PolarCaptureDecoder",
     "ReplaySource",
     "StreamSamples",
+    "capture_decoder",
     "decode_capture",
     "load_capture",
 ]
@@ -175,6 +189,9 @@ class DecodedCapture:
         other measurements, control-point replies).
     problems : tuple of CaptureProblem
         Lines skipped by the reader and notifications that failed to decode.
+    duplicates : int
+        Notifications delivered twice and not decoded: ``duplicate`` events the live
+        client logged, plus data frames repeated in the capture itself.
     """
 
     header: CaptureHeader
@@ -185,11 +202,34 @@ class DecodedCapture:
     decoded_notifications: int
     ignored_notifications: int
     problems: tuple[CaptureProblem, ...] = ()
+    duplicates: int = 0
 
 
 @dataclass
-class _Streams:
-    """Per-stream chunks of (times, values) and bookkeeping shared by both decoders."""
+class CaptureStreams:
+    """What a capture decoder has produced so far: per-stream samples and bookkeeping.
+
+    Attributes
+    ----------
+    rates_hz : dict of str to float
+        Nominal rate of each stream (from the header), Hz.
+    chunks : dict of str to list of (ndarray, ndarray)
+        Each stream's decoded blocks of (times in seconds, values), in order; a consumer
+        may take and clear them (the live decoder does).
+    last_s : dict of str to float
+        Time of each stream's newest kept sample, seconds.
+    gaps : list of CaptureGap
+        Holes found so far.
+    problems : list of CaptureProblem
+        Notifications that failed to decode.
+    decoded : int
+        Data notifications decoded.
+    ignored : int
+        Notifications that carry no IMU data hipflex uses.
+    duplicates : int
+        Notifications delivered twice (``duplicate`` events and repeated data frames),
+        not decoded.
+    """
 
     rates_hz: dict[str, float]
     chunks: dict[str, list[tuple[FloatArray, FloatArray]]] = field(default_factory=dict)
@@ -198,6 +238,7 @@ class _Streams:
     problems: list[CaptureProblem] = field(default_factory=list)
     decoded: int = 0
     ignored: int = 0
+    duplicates: int = 0
 
     def add(self, name: str, time_s: FloatArray, values: FloatArray, reason: str = "loss") -> None:
         """Append a block; drops samples not after the last kept one and notes holes."""
@@ -217,19 +258,40 @@ class _Streams:
         self.last_s[name] = float(time_s[-1])
 
     def problem(self, line: int, reason: str) -> None:
+        """Note a notification that could not be used (the first 20 are logged)."""
         self.problems.append(CaptureProblem(line, reason))
         if len(self.problems) <= 20:
             _log.warning("capture line %d skipped: %s", line, reason)
 
     def stream(self, name: str) -> StreamSamples | None:
+        """Everything still held for ``name``, joined (``None`` when nothing is)."""
         parts = self.chunks.get(name)
         if not parts:
             return None
         return StreamSamples(name, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
-class _PolarDecoder:
-    """Polar PMD notifications -> per-stream samples on the host time base."""
+class PolarCaptureDecoder:
+    """Polar PMD capture records -> per-stream samples on the output time base, one record at a time.
+
+    Parameters
+    ----------
+    header : CaptureHeader
+        The capture's header (a ``polar`` device): stream rates and FACTORs.
+    origin_s : float
+        Host time that becomes 0 s of the output (``header.started_host_s``).
+
+    Attributes
+    ----------
+    out : CaptureStreams
+        The samples, gaps, problems and counters so far.
+
+    Notes
+    -----
+    See the module notes for the timing rules.  A data frame delivered twice is dropped
+    and counted in ``out.duplicates`` (the rule of the live client,
+    :class:`~hipflex.sensor.pmd_frames.PmdRepeatFilter`), never taken for a clock reset.
+    """
 
     def __init__(self, header: CaptureHeader, origin_s: float) -> None:
         self.origin_s = origin_s
@@ -237,13 +299,15 @@ class _PolarDecoder:
         self.measurements: dict[int, str] = {int(m): name for m, name in _PMD_STREAMS.items() if name in header.streams}
         rates = {name: header.streams[name].sample_rate_hz for name in self.measurements.values()}
         self.factor: dict[int, float] = {m: header.streams[name].factor for m, name in self.measurements.items()}
-        self.out = _Streams(rates)
+        self.out = CaptureStreams(rates)
         self.timing = PmdTimingState()
         self.assembler = PmdResponseAssembler()
+        self.repeats = PmdRepeatFilter()
         self.anchor: tuple[int, float] | None = None  # (device ns, output s) of one instant
         self.pending_reason: dict[str, str] = {}  # why the next hole of a stream happened
 
     def feed(self, rec: CaptureRecord) -> None:
+        """Decode one record (notification or event) into :attr:`out`."""
         if isinstance(rec, CaptureEvent):
             self._event(rec)
         elif rec.char_uuid == PMD_DATA_UUID:
@@ -261,7 +325,9 @@ class _PolarDecoder:
                 self.pending_reason[name] = reason
 
     def _event(self, rec: CaptureEvent) -> None:
-        if rec.event == "disconnected":
+        if rec.event == "duplicate":
+            self.out.duplicates += 1  # the live client dropped it: nothing to decode
+        elif rec.event == "disconnected":
             self._restart(None, "reconnect")
         elif rec.event in ("stream_started", "stream_stopped"):
             by_name = {name: m for m, name in self.measurements.items()}
@@ -296,6 +362,11 @@ class _PolarDecoder:
         return anchor_s + (time_ns - anchor_ns).astype(np.float64) * 1e-9
 
     def _data(self, rec: Notification) -> None:
+        if self.repeats.is_repeat(rec.data):
+            # Delivered twice: the live client would have logged a ``duplicate`` event instead.
+            self.out.duplicates += 1
+            _log.debug("capture line %d: PMD frame delivered twice, dropped", rec.line)
+            return
         m = rec.data[0] & 0x3F if rec.data else -1
         name = self.measurements.get(m)
         if name is None:
@@ -338,8 +409,28 @@ class _PolarDecoder:
         self.out.add(name, time_s, frame.values.astype(np.float64, copy=False), reason)
 
 
-class _MetaWearDecoder:
-    """MetaWear notifications -> per-stream samples timed from the configured rates."""
+class MetaWearCaptureDecoder:
+    """MetaWear capture records -> per-stream samples timed from the configured rates, one at a time.
+
+    Parameters
+    ----------
+    header : CaptureHeader
+        The capture's header (a ``metawear`` device): chips, ranges and rates.
+    origin_s : float
+        Host time that becomes 0 s of the output (``header.started_host_s``).
+    path : str
+        Name of the capture, for messages.
+
+    Attributes
+    ----------
+    out : CaptureStreams
+        The samples, gaps, problems and counters so far.
+
+    Raises
+    ------
+    CaptureFormatError
+        Chip or range settings the decoder does not know.
+    """
 
     def __init__(self, header: CaptureHeader, origin_s: float, path: str) -> None:
         self.origin_s = origin_s
@@ -356,11 +447,14 @@ class _MetaWearDecoder:
             raise CaptureFormatError(path, f"bad MetaWear stream settings: {exc} (chip: {chips})") from None
         rates = {name: s.sample_rate_hz for name, s in header.streams.items()}
         self.clocks = {name: MetaWearClock(rate) for name, rate in rates.items()}
-        self.out = _Streams(rates)
+        self.out = CaptureStreams(rates)
 
     def feed(self, rec: CaptureRecord) -> None:
+        """Decode one record (notification or event) into :attr:`out`."""
         if isinstance(rec, CaptureEvent):
-            if rec.event in ("disconnected", "reconnected", "stream_started"):
+            if rec.event == "duplicate":
+                self.out.duplicates += 1
+            elif rec.event in ("disconnected", "reconnected", "stream_started"):
                 only = rec.info.get("stream") if rec.event == "stream_started" else None
                 for name, clock in self.clocks.items():
                     if only in (None, name):
@@ -392,6 +486,33 @@ def _whole(value: float | None, table: Mapping[int, float], what: str) -> int:
     return int(value)
 
 
+def capture_decoder(header: CaptureHeader, path: str = "<capture>") -> PolarCaptureDecoder | MetaWearCaptureDecoder:
+    """The per-record decoder for a capture's device, with its output origin at ``header.started_host_s``.
+
+    Parameters
+    ----------
+    header : CaptureHeader
+        The capture's header.
+    path : str
+        Name of the capture, for messages.
+
+    Returns
+    -------
+    PolarCaptureDecoder or MetaWearCaptureDecoder
+
+    Raises
+    ------
+    CaptureFormatError
+        A device kind or settings the decoders cannot use.
+    """
+    origin_s = header.started_host_s if header.started_host_s is not None else 0.0
+    if header.device.kind == "polar":
+        return PolarCaptureDecoder(header, origin_s)
+    if header.device.kind == "metawear":
+        return MetaWearCaptureDecoder(header, origin_s, path)
+    raise CaptureFormatError(path, f"device kind {header.device.kind!r} is not supported (known: polar, metawear)")
+
+
 def decode_capture(source: Capture | str | Path) -> DecodedCapture:
     """Decode a capture into samples through the device decoders.
 
@@ -417,17 +538,12 @@ def decode_capture(source: Capture | str | Path) -> DecodedCapture:
     capture = source if isinstance(source, Capture) else read_capture(source)
     path = str(capture.path) if capture.path is not None else "<capture>"
     header = capture.header
-    origin_s = header.started_host_s if header.started_host_s is not None else 0.0
-    decoder: _PolarDecoder | _MetaWearDecoder
-    if header.device.kind == "polar":
-        decoder = _PolarDecoder(header, origin_s)
-    elif header.device.kind == "metawear":
-        decoder = _MetaWearDecoder(header, origin_s, path)
-    else:
-        raise CaptureFormatError(path, f"device kind {header.device.kind!r} is not supported (known: polar, metawear)")
+    decoder = capture_decoder(header, path)
     for rec in capture.records:
         decoder.feed(rec)
     out = decoder.out
+    if out.duplicates:
+        _log.info("%s: %d notification(s) delivered twice were dropped", path, out.duplicates)
     problems = (*capture.problems, *out.problems)
     acc = out.stream("acc")
     if acc is None:
@@ -459,7 +575,9 @@ def decode_capture(source: Capture | str | Path) -> DecodedCapture:
         samples = ImuSamples(merged.time_s, merged.acc_g, merged.gyr_dps)
         rule = merged.rule
     gaps = tuple(sorted(out.gaps, key=lambda g: (g.before_s, g.stream)))
-    return DecodedCapture(header, samples, MappingProxyType(streams), gaps, rule, out.decoded, out.ignored, problems)
+    return DecodedCapture(
+        header, samples, MappingProxyType(streams), gaps, rule, out.decoded, out.ignored, problems, out.duplicates
+    )
 
 
 def load_capture(path: str | Path, options: LoadOptions | None = None) -> ImuSamples:

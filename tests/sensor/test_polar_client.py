@@ -41,7 +41,7 @@ from client_kit import (
 from hipflex.dsp.pipeline import analyze
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.ble import FakePeripheral, FakeRadio
-from hipflex.sensor.capture import read_capture
+from hipflex.sensor.capture import EVENT_KINDS, read_capture
 from hipflex.sensor.client import (
     BleBackends,
     ClientItem,
@@ -347,6 +347,10 @@ async def test_ten_minutes_of_h10_with_drops_and_disconnects_over_bumble(tmp_pat
 
     # Replay of the capture written live: the same samples, and the same analysis byte for byte.
     assert_replay_equals_live(items, capture)
+    # The repeats were logged as ``duplicate`` events (a registered kind) and replay counts them.
+    kinds = [e.event for e in read_capture(capture).events]
+    assert set(kinds) <= set(EVENT_KINDS) and kinds.count("duplicate") == client.stats.repeats > 0
+    assert decode_capture(capture).duplicates == client.stats.repeats
     live_json = analysis_json(await analyse_live(items, str(capture)))
     replay_json = analysis_json(analyze(decode_capture(capture).samples, source=str(capture)))
     assert live_json == replay_json

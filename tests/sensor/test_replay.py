@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hipflex.dsp import analyze
 from hipflex.sensor.capture import (
     Capture,
     CaptureEvent,
@@ -36,6 +38,7 @@ from hipflex.sensor.sim_capture import (
     verity_notifications,
     write_capture,
 )
+from hipflex.sensor.simulate import simulate_drill
 
 HOST_T0 = 5000.0
 H10 = DeviceInfo("polar", "H10", "Polar H10 1A2B3C4D", "A0:9E:1A:1A:2B:3C", "3.1.1")
@@ -200,13 +203,16 @@ def test_undecodable_notifications_are_skipped_and_reported() -> None:
     t = np.arange(n) / fs
     acc = known_acc(n, 9)
     recs: list[CaptureRecord] = list(h10_acc_notifications(t, acc, host_t0_s=HOST_T0))
-    bad = Notification(recs[2].t_s + 0.001, PMD_DATA_UUID, recs[2].data[:-1], line=99)
+    cut = recs[2].data[:-1]
+    bad = Notification(recs[2].t_s + 0.001, PMD_DATA_UUID, cut[:1] + bytes([cut[1] ^ 0xFF]) + cut[2:], line=99)
     ecg = Notification(recs[2].t_s + 0.002, PMD_DATA_UUID, bytes([0, *range(9), 0]))
     other = Notification(recs[2].t_s + 0.003, "00002a37-0000-1000-8000-00805f9b34fb", b"\x00\x48")
-    out = decode_capture(capture(header(H10, acc=StreamSettings(fs)), [*recs, bad, ecg, other]))
+    # A cut copy of a frame already decoded (same header) is that frame again, not a problem.
+    again = Notification(recs[3].t_s + 0.001, PMD_DATA_UUID, recs[3].data[:-1], line=100)
+    out = decode_capture(capture(header(H10, acc=StreamSettings(fs)), [*recs, bad, ecg, other, again]))
     np.testing.assert_array_equal(out.samples.acc_g, acc)
     assert [p.line for p in out.problems] == [99] and "truncated" in out.problems[0].reason
-    assert out.ignored_notifications == 2
+    assert out.ignored_notifications == 2 and out.duplicates == 1
 
 
 def test_no_accelerometer_data_is_an_input_error(tmp_path: Path) -> None:
@@ -277,3 +283,47 @@ def test_replay_source_uses_the_injected_sleep() -> None:
     np.testing.assert_allclose(slept, [1.0, 2.0, 3.0, 4.0], atol=0.05)
     with pytest.raises(ValueError, match="speed"):
         ReplaySource(cap, speed=0.0)
+
+
+def _drill_capture(tmp_path: Path, name: str, edit: Callable[[list[CaptureRecord]], None]) -> Path:
+    """A ballistic set from the H10 (100 Hz, 53 frames), its notifications changed by ``edit``, as a capture."""
+    sim = simulate_drill("ballistic", fs_hz=100.0, has_gyro=False, seed=21, n_sets=1).samples
+    t = sim.time_s - sim.time_s[0]
+    recs: list[CaptureRecord] = list(h10_acc_notifications(t, sim.acc_g, host_t0_s=HOST_T0, latency_s=0.02))
+    edit(recs)
+    path = tmp_path / f"{name}.jsonl"
+    write_capture(path, header(H10, acc=StreamSettings(100.0, range_g=8, resolution_bits=16)), recs)
+    return path
+
+
+def _analysis(path: Path) -> dict[str, object]:
+    out = analyze(load_samples(path)).to_dict()
+    out.pop("source")
+    return out
+
+
+def test_a_duplicated_notification_is_dropped_not_taken_for_a_clock_reset(tmp_path: Path) -> None:
+    def again_at_once(recs: list[CaptureRecord]) -> None:
+        recs.insert(31, Notification(recs[30].t_s + 0.001, PMD_DATA_UUID, recs[30].data))
+
+    def again_later(recs: list[CaptureRecord]) -> None:  # re-sent after three newer frames
+        recs.insert(44, Notification(recs[43].t_s + 0.001, PMD_DATA_UUID, recs[40].data))
+
+    def logged_by_the_client(recs: list[CaptureRecord]) -> None:  # what the live client writes instead
+        info = {"char_uuid": PMD_DATA_UUID, "hex": recs[30].data.hex()}
+        recs.insert(31, CaptureEvent(recs[30].t_s + 0.001, "duplicate", info))
+
+    clean = _drill_capture(tmp_path, "clean", lambda recs: None)
+    want = decode_capture(clean)
+    assert want.duplicates == 0 and want.gaps == ()
+    want_analysis = _analysis(clean)
+    assert want_analysis["rep_count"] >= 5
+    for edit in (again_at_once, again_later, logged_by_the_client):
+        path = _drill_capture(tmp_path, edit.__name__, edit)
+        got = decode_capture(path)
+        # No repeated samples, no new clock segment, no gap: exactly the clean capture's samples.
+        np.testing.assert_array_equal(got.samples.time_s, want.samples.time_s)
+        np.testing.assert_array_equal(got.samples.acc_g, want.samples.acc_g)
+        assert got.gaps == () and got.problems == (), edit.__name__
+        assert got.duplicates == 1 and got.decoded_notifications == want.decoded_notifications
+        assert _analysis(path) == want_analysis, edit.__name__
