@@ -9,8 +9,9 @@ streams and turns client items into what :class:`~hipflex.service.live.LiveSessi
 consumes (``ImuSamples`` chunks and ``SourceStatus`` for battery and reconnects).
 
 :func:`~hipflex.service.app.create_app` uses ``SensorDeviceBackend(capture_dir=settings.capture_dir)``
-unless another backend is injected (``devices=``).  Errors keep the API's meaning: no adapter or no permission is :class:`DevicesUnavailable` (503), an unknown or
-silent sensor :class:`DeviceNotFound` (404), a sensor that refuses to stream a
+unless another backend is injected (``devices=``).  Errors keep the API's meaning: no
+adapter or no permission is :class:`DevicesUnavailable` (503), an unknown or silent sensor
+:class:`DeviceNotFound` (404), a sensor that refuses to stream a
 :class:`~hipflex.service.sources.SourceError` (422).
 """
 
