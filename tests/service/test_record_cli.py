@@ -7,8 +7,10 @@ real process with a real SIGINT.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from hipflex.dsp.pipeline import analyze
 from hipflex.sensor.ble_world import ENV_VAR, parse_world
 from hipflex.sensor.capture import read_capture
 from hipflex.sensor.replay import decode_capture
+from hipflex.sensor.simulate import simulate_drill
 from hipflex.service.cli import main
 
 
@@ -187,3 +190,56 @@ def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path)
     decoded = decode_capture(out)
     assert decoded.samples.time_s[-1] - decoded.samples.time_s[0] > 8.0  # the reps seen live are on disk
     assert analyze(decoded.samples).rep_count >= 3
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so ``hipflex record`` redraws its status line."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_record_on_a_terminal_redraws_a_live_rep_count(
+    world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    analyze(simulate_drill("ballistic", fs_hz=100.0, has_gyro=False, seed=1, n_sets=1).samples)  # compile first
+    world("fake:h10,speed=10")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    out = tmp_path / "s.jsonl"
+    assert main(["record", "h10", "--out", str(out), "--duration", "40", "--rate", "100", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    text = terminal.getvalue()
+    assert "\nrep " not in text  # no line per rep: the count is on the status line
+    frames = [f.rstrip("\n") for f in text.split("\r\x1b[K") if f.startswith(("recording ", "stopping "))]
+    counts = [(f.split()[0], int(f.split("  reps ")[1].split()[0])) for f in frames]
+    assert counts == sorted(counts, key=lambda c: (c[0] == "stopping", c[1]))  # the count only grows
+    assert any(state == "recording" and reps > 0 for state, reps in counts)  # live, not only at the end
+    assert counts[-1] == ("stopping", result["rep_count"]) and result["rep_count"] >= 5
+    assert text.endswith("\n") and "recorded " in text.splitlines()[-1]
+
+
+_CONSOLE_ERRORS = [
+    ("scan", "fake:no-adapter", "hipflex scan: cannot scan for sensors: no Bluetooth adapter available"),
+    ("scan", "fake:denied", "hipflex scan: cannot scan for sensors: Bluetooth permission denied"),
+    ("record", "fake:no-adapter", "hipflex record: cannot scan for sensors: no Bluetooth adapter available"),
+    ("record", "fake:denied", "hipflex record: cannot scan for sensors: Bluetooth permission denied"),
+    ("record", "fake:empty", "hipflex record: no supported sensor matching 'h10' found within 0.5 s"),
+    ("record", "fake:busy", "hipflex record: cannot connect to Polar H10 0A1B2C3D: the sensor or the adapter is busy"),
+]
+
+
+@pytest.mark.parametrize(("command", "spec", "message"), _CONSOLE_ERRORS)
+def test_console_script_says_what_is_wrong_in_one_line(tmp_path: Path, command: str, spec: str, message: str) -> None:
+    script = shutil.which("hipflex", path=str(Path(sys.executable).parent))
+    assert script is not None, "the hipflex console script is not installed beside this Python"
+    out = tmp_path / "s.jsonl"
+    args = ["--timeout", "0.5"] if command == "scan" else ["h10", "--out", str(out), "--scan-timeout", "0.5"]
+    r = subprocess.run(
+        [script, command, *args], env={**os.environ, ENV_VAR: spec}, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("hipflex")]
+    assert len(errors) == 1 and errors[0].startswith(message), r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert not out.exists()  # a sensor that could not be used leaves no empty capture behind
