@@ -101,6 +101,25 @@ class LiveDisplay:
             self.out.write("\r\x1b[K" + self._line() + "\n")
             self.out.flush()
 
+    def rep(self, number: int, set_index: int, peak_deg: float, peak_s: float) -> None:
+        """Rep ``number`` (from 1) is complete: count it (a line of its own when not on a terminal)."""
+        self.reps, self.sets, self.last_peak_deg = number, set_index + 1, peak_deg
+        if not self.tty:
+            self.note(f"rep {number}: peak {peak_deg:.1f} deg at {peak_s:.2f} s")
+
+    def finish(self, result: Any) -> None:
+        """Count the reps only the end of the stream completed (the last one, often), then end the line.
+
+        Parameters
+        ----------
+        result : Analysis
+            The final analysis; its first :attr:`reps` reps were counted live.
+        """
+        done = [(s.index, r) for s in result.sets for r in s.reps]
+        for number, (set_index, r) in enumerate(done[self.reps :], start=self.reps + 1):
+            self.rep(number, set_index, r.peak_flexion_deg, r.peak_s)
+        self.close()
+
 
 def _error(text: str) -> int:
     print(f"hipflex record: {' '.join(str(text).split())}", file=sys.stderr)
@@ -195,11 +214,8 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
                 if isinstance(item, SampleChunk):
                     for event in await analysis.feed(item.samples):
                         if isinstance(event, RepEvent):
-                            display.reps, display.last_peak_deg = event.number + 1, event.rep.peak_flexion_deg
-                            display.sets = event.set_index + 1
-                            if not display.tty:
-                                display.note(f"rep {display.reps}: peak {event.rep.peak_flexion_deg:.1f} deg "
-                                             f"at {event.rep.peak_s:.2f} s")  # fmt: skip
+                            r = event.rep
+                            display.rep(event.number + 1, event.set_index, r.peak_flexion_deg, r.peak_s)
                         elif isinstance(event, SetEvent):
                             display.sets = event.set.index + 1
                 elif isinstance(item, Connected):
@@ -223,10 +239,11 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-    display.close()
     if analysis.rows == 0:
+        display.close()
         return _error(f"{found.info.name} sent no samples; {args.out} holds what was received")
     result = await analysis.finish()
+    display.finish(result)
     s = client.stats
     print(
         f"recorded {args.out}: {result.duration_s:.1f} s at {result.sample_rate_hz:.4g} Hz, {result.rep_count} reps "

@@ -26,6 +26,7 @@ from hipflex.sensor.capture import read_capture
 from hipflex.sensor.replay import decode_capture
 from hipflex.sensor.simulate import simulate_drill
 from hipflex.service.cli import main
+from hipflex.service.commands.record import LiveDisplay
 
 
 @pytest.fixture
@@ -243,3 +244,23 @@ def test_console_script_says_what_is_wrong_in_one_line(tmp_path: Path, command: 
     assert len(errors) == 1 and errors[0].startswith(message), r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
     assert not out.exists()  # a sensor that could not be used leaves no empty capture behind
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_reps_completed_only_by_the_end_of_the_stream_are_counted_too(tty: bool) -> None:
+    result = analyze(simulate_drill("ballistic", fs_hz=100.0, has_gyro=False, seed=1, n_sets=2).samples)
+    reps = [r for s in result.sets for r in s.reps]
+    n = len(reps)
+    assert n >= 10 and len(result.sets) == 2
+    out = io.StringIO()
+    display = LiveDisplay(out, tty)
+    display.reps, display.sets = n - 2, 2  # the last two were completed by finish(), after the stream
+    display.finish(result)
+    assert display.reps == n == result.rep_count
+    if tty:
+        assert out.getvalue().endswith(f"  reps {n}  sets 2  last {reps[-1].peak_flexion_deg:.0f} deg\n")
+    else:
+        assert out.getvalue().splitlines() == [
+            f"rep {n - 1}: peak {reps[-2].peak_flexion_deg:.1f} deg at {reps[-2].peak_s:.2f} s",
+            f"rep {n}: peak {reps[-1].peak_flexion_deg:.1f} deg at {reps[-1].peak_s:.2f} s",
+        ]
