@@ -214,9 +214,7 @@ def _fill_empty(lines: list[str], d: str) -> list[str]:
 
 
 def _loadtxt(lines: list[str], d: str, usecols: list[int] | None) -> NDArray[np.float64]:
-    return np.loadtxt(
-        lines, dtype=np.float64, delimiter=d, quotechar='"', comments="#", ndmin=2, usecols=usecols
-    )
+    return np.loadtxt(lines, dtype=np.float64, delimiter=d, quotechar='"', comments="#", ndmin=2, usecols=usecols)
 
 
 def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArray[np.float64], list[int]]:
@@ -235,9 +233,7 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
         fields = u.split(d)
         lineno = int(numbers[j])
         if strict and len(fields) != len(names):
-            raise InputError(
-                table.source, f"line {lineno} has {len(fields)} fields but the header has {len(names)}"
-            )
+            raise InputError(table.source, f"line {lineno} has {len(fields)} fields but the header has {len(names)}")
         if len(fields) < need:
             raise InputError(
                 table.source,
@@ -337,9 +333,7 @@ def read_csv(path: str | Path) -> ImuSamples:
             parts.append(f"missing column(s) {','.join(missing)}")
         if unknown:
             parts.append(f"unknown column(s) {_listed(unknown)}")
-        raise _header_problem(
-            table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})"
-        )
+        raise _header_problem(table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})")
     wanted = (PLAIN_TIME, *PLAIN_ACC, *(PLAIN_GYRO if all(has_gyro) else ()))
     cols = [names.index(c) for c in wanted]
     data, lines = _parse(table, cols, strict=True)

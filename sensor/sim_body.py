@@ -129,9 +129,7 @@ class Mounting:
             placement=placement,
             rotation_deg=euler_zyx_deg(m),
             distance_below_hip_m=float(rng.uniform(0.15, 0.30)),
-            surface_offset_m=float(
-                rng.uniform(0.05, 0.09) if placement == "front" else rng.uniform(0.06, 0.10)
-            ),
+            surface_offset_m=float(rng.uniform(0.05, 0.09) if placement == "front" else rng.uniform(0.06, 0.10)),
             leg=leg,
         )
 

@@ -222,9 +222,7 @@ def hold_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
         low = final_low(rng) if i == n - 1 else float(rng.uniform(0.0, 3.0))
         keys.add(t, low)
         reps.append(RepKeys(rise, t_peak, t))
-        tremors.append(
-            Tremor(t_peak, t_peak + hold[i], float(rng.uniform(0.03, 0.08)), float(rng.uniform(6.0, 10.0)))
-        )
+        tremors.append(Tremor(t_peak, t_peak + hold[i], float(rng.uniform(0.03, 0.08)), float(rng.uniform(6.0, 10.0))))
         if i < n - 1:
             t += gaps[i]
             keys.add(t, low)
@@ -253,9 +251,7 @@ def strength_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion
     low = 0.0
     for i in range(n):
         # Slow reps still fade a little: ROM drops by up to ~8 degrees over the set.
-        rom = float(
-            np.clip(rom_set - 8.0 * i / max(n - 1, 1) * rng.uniform() + 4 * rng.standard_normal(), 50, 90)
-        )
+        rom = float(np.clip(rom_set - 8.0 * i / max(n - 1, 1) * rng.uniform() + 4 * rng.standard_normal(), 50, 90))
         peak = low + rom
         rise = t
         t_peak = t + up[i]

@@ -116,9 +116,7 @@ def _rest_events(
             dur = rng.uniform(1.0, 2.0)
             if t + dur > b - 1.0:
                 break
-            shakes.append(
-                _Shake(t, t + dur, rng.uniform(0.8, 2.0), rng.uniform(2.0, 4.0), rng.uniform(3.5, 6.0))
-            )
+            shakes.append(_Shake(t, t + dur, rng.uniform(0.8, 2.0), rng.uniform(2.0, 4.0), rng.uniform(3.5, 6.0)))
             t += dur
         t += rng.uniform(1.5, 4.0)
 
@@ -126,9 +124,7 @@ def _rest_events(
 def _concat(items: list[Impacts]) -> Impacts:
     if not items:
         return Impacts.empty()
-    return Impacts(
-        *(np.concatenate([getattr(x, f) for x in items]) for f in ("time_s", "peak_g", "sigma_s", "wobble"))
-    )
+    return Impacts(*(np.concatenate([getattr(x, f) for x in items]) for f in ("time_s", "peak_g", "sigma_s", "wobble")))
 
 
 def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
@@ -194,9 +190,7 @@ def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
                 )
     rotation_extra = Track.zeros(ts.shape[0])
     for sh in shakes:
-        add_windowed_sinusoid(
-            theta, ts, sh.start_s, sh.end_s, 0.25, sh.amp_deg, sh.freq_hz, rng.uniform(0, 6.3)
-        )
+        add_windowed_sinusoid(theta, ts, sh.start_s, sh.end_s, 0.25, sh.amp_deg, sh.freq_hz, rng.uniform(0, 6.3))
         add_windowed_sinusoid(
             rotation_extra, ts, sh.start_s, sh.end_s, 0.25, sh.rot_amp_deg, sh.freq_hz, rng.uniform(0, 6.3)
         )
@@ -235,9 +229,7 @@ def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
         trans_amp_m = trans_g * G_MPS2 / (2 * np.pi * freq_hz) ** 2
         add_damped_bursts(trans, ts, strikes.time_s, trans_amp_m * strikes.wobble, freq_hz, decay_s)
         spike = Track.zeros(ts.shape[0])
-        add_gaussian_bumps(
-            spike, ts, strikes.time_s, -strikes.peak_g * G_MPS2 * strikes.sigma_s**2, strikes.sigma_s
-        )
+        add_gaussian_bumps(spike, ts, strikes.time_s, -strikes.peak_g * G_MPS2 * strikes.sigma_s**2, strikes.sigma_s)
         tissue = spike.outer(spike_dir) + trans.outer(trans_dir)
 
     kin = ThighKinematics(

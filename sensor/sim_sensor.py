@@ -120,9 +120,7 @@ class SensorModel:
     @classmethod
     def polar_h10(cls, fs_hz: float = 200.0) -> SensorModel:
         """Polar H10 chest strap: accelerometer only, +-8 g, 16-bit mG samples (25/50/100/200 Hz)."""
-        return cls(
-            fs_hz=fs_hz, has_gyro=False, acc_range_g=8.0, acc_bias_g=0.02, acc_noise_g=0.006, acc_lsb_g=0.001
-        )
+        return cls(fs_hz=fs_hz, has_gyro=False, acc_range_g=8.0, acc_bias_g=0.02, acc_noise_g=0.006, acc_lsb_g=0.001)
 
     @classmethod
     def verity_sense(cls, fs_hz: float = 52.0) -> SensorModel:
@@ -225,9 +223,7 @@ def _boxcar_sample(t_s: FloatArray, x: FloatArray, at_s: FloatArray, width_s: fl
     dt = np.diff(t_s)[:, None]
     integral = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(0.5 * (x[1:] + x[:-1]) * dt, axis=0)])
     lo, hi = at_s - 0.5 * width_s, at_s + 0.5 * width_s
-    cols = [
-        np.interp(hi, t_s, integral[:, j]) - np.interp(lo, t_s, integral[:, j]) for j in range(x.shape[1])
-    ]
+    cols = [np.interp(hi, t_s, integral[:, j]) - np.interp(lo, t_s, integral[:, j]) for j in range(x.shape[1])]
     return np.stack(cols, axis=1) / width_s
 
 
@@ -303,9 +299,7 @@ def sample_signals(
     if model.has_gyro and gyr_dps is not None:
         gyr_scale = 1.0 + model.gyr_scale_err * rs[2].standard_normal(3)
         gyr_bias = model.gyr_bias_dps * rs[2].standard_normal(3)
-        walk = np.cumsum(
-            model.gyr_bias_walk_dps * np.sqrt(width) * rs[3].standard_normal((k.size, 3)), axis=0
-        )
+        walk = np.cumsum(model.gyr_bias_walk_dps * np.sqrt(width) * rs[3].standard_normal((k.size, 3)), axis=0)
         gyr = _boxcar_sample(t_s, gyr_dps, t_true, width) * gyr_scale + gyr_bias + walk
         gyr += model.gyr_noise_dps * rs[4].standard_normal(gyr.shape)
         gyr = _quantise_clip(gyr, model.gyr_lsb_dps, model.gyr_range_dps)

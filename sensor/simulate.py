@@ -218,9 +218,7 @@ def simulate(plan: SessionPlan, mounting: Mounting, sensor: SensorModel, seed: i
     motion = build_motion(plan, np.random.default_rng(streams[0]))
     kin = motion.kinematics
     body = rigid_body_signals(kin, mounting)
-    sampled = sample_signals(
-        kin.time_s, body.acc_g, body.gyr_dps if sensor.has_gyro else None, sensor, streams[1]
-    )
+    sampled = sample_signals(kin.time_s, body.acc_g, body.gyr_dps if sensor.has_gyro else None, sensor, streams[1])
     off = sensor.time_offset_s
     truth = Truth(
         time_s=kin.time_s + off,

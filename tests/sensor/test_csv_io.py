@@ -50,9 +50,7 @@ def write(tmp_path: Path, text: str, name: str = "rec.csv") -> Path:
     return path
 
 
-def samples(
-    n: int = 500, fs: float = 100.0, t0: float = 1234.5, gyro: bool = True, seed: int = 0
-) -> ImuSamples:
+def samples(n: int = 500, fs: float = 100.0, t0: float = 1234.5, gyro: bool = True, seed: int = 0) -> ImuSamples:
     rng = np.random.default_rng(seed)
     t = t0 + np.arange(n) / fs
     acc = rng.normal(0, 0.1, (n, 3)) + np.array([0.0, 0.0, 1.0])

@@ -177,9 +177,7 @@ def test_non_data_and_malformed_notifications() -> None:
 )
 def test_encode_decode_round_trip(chip: ImuChip, sensor: MetaWearSensor, n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    rng_value = (
-        int(rng.choice([2, 4, 8, 16])) if sensor is ACC else int(rng.choice([125, 250, 500, 1000, 2000]))
-    )
+    rng_value = int(rng.choice([2, 4, 8, 16])) if sensor is ACC else int(rng.choice([125, 250, 500, 1000, 2000]))
     values = rng.uniform(-rng_value, rng_value, size=(n, 3))
     data = encode_data_notification(sensor, chip, values, rng_value)
     dec = MetaWearDecoder(
@@ -191,9 +189,7 @@ def test_encode_decode_round_trip(chip: ImuChip, sensor: MetaWearSensor, n: int,
     p = dec.decode(data)
     assert p is not None and p.sensor is sensor and p.n_samples == n and p.packed == (n == 3)
     lsb_per_unit = (
-        32768 / rng_value
-        if sensor is ACC
-        else {125: 262.4, 250: 131.2, 500: 65.6, 1000: 32.8, 2000: 16.4}[rng_value]
+        32768 / rng_value if sensor is ACC else {125: 262.4, 250: 131.2, 500: 65.6, 1000: 32.8, 2000: 16.4}[rng_value]
     )
     inside = np.abs(values * lsb_per_unit) < 32767  # +/-2000 deg/s x 16.4 slightly exceeds int16
     assert np.all(np.abs(p.values - values)[inside] <= 0.5 / lsb_per_unit + 1e-12)

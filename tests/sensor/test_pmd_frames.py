@@ -296,9 +296,7 @@ def count_arrays(draw: st.DrawFn, lo: int, hi: int, channels: int = 3, max_n: in
     rng = np.random.default_rng(seed)
     # Random walks with random step sizes exercise every delta width; clip to the range.
     step = draw(st.sampled_from([1, 3, 40, 1000, 70000]))
-    walk = rng.integers(lo, hi, size=(1, channels)) + np.cumsum(
-        rng.integers(-step, step + 1, (n, channels)), 0
-    )
+    walk = rng.integers(lo, hi, size=(1, channels)) + np.cumsum(rng.integers(-step, step + 1, (n, channels)), 0)
     return np.clip(walk, lo, hi).astype(np.int64)
 
 
@@ -344,15 +342,11 @@ def test_raw_round_trip_counts_and_g(counts: np.ndarray, ts: int) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), channels=st.sampled_from([1, 3, 4]), resolution=st.sampled_from([8, 16, 22, 24]))
-def test_kernel_matches_naive_twin_on_arbitrary_blocks(
-    data: st.DataObject, channels: int, resolution: int
-) -> None:
+def test_kernel_matches_naive_twin_on_arbitrary_blocks(data: st.DataObject, channels: int, resolution: int) -> None:
     """Arbitrary (also non-minimal) widths and garbage padding bits, straight from bytes."""
     from hipflex.sensor.pmd_frames import _decode_delta_kernel
 
-    ref = data.draw(
-        st.binary(min_size=channels * ((resolution + 7) // 8), max_size=channels * ((resolution + 7) // 8))
-    )
+    ref = data.draw(st.binary(min_size=channels * ((resolution + 7) // 8), max_size=channels * ((resolution + 7) // 8)))
     payload = bytearray(ref)
     for _ in range(data.draw(st.integers(0, 4))):
         w, n = data.draw(st.integers(0, 32)), data.draw(st.integers(1, 40))

@@ -92,9 +92,7 @@ def test_integrated_gyro_reproduces_true_angle_for_pure_flexion() -> None:
     assert np.abs(body.gyr_dps - np.outer(rate, axis)).max() < 1e-9
 
     # The same through the sampled (ideal) device at 52 Hz.
-    sampled = sample_signals(
-        kin.time_s, body.acc_g, body.gyr_dps, SensorModel.ideal(52.0), np.random.SeedSequence(1)
-    )
+    sampled = sample_signals(kin.time_s, body.acc_g, body.gyr_dps, SensorModel.ideal(52.0), np.random.SeedSequence(1))
     s = sampled.samples
     assert s.gyr_dps is not None
     r = s.gyr_dps @ axis
@@ -160,9 +158,7 @@ def _dense_ramp(duration_s: float) -> tuple[np.ndarray, np.ndarray]:
 
 def test_loss_removes_configured_fraction_in_bursts() -> None:
     ts, acc = _dense_ramp(600.0)
-    model = dataclasses.replace(
-        SensorModel.ideal(100.0, has_gyro=False), loss_fraction=0.05, loss_burst_samples=10
-    )
+    model = dataclasses.replace(SensorModel.ideal(100.0, has_gyro=False), loss_fraction=0.05, loss_burst_samples=10)
     out = sample_signals(ts, acc, None, model, np.random.SeedSequence(3))
     idx = out.device_index
     n_total = round(600.0 * 100.0) - 1
@@ -196,9 +192,7 @@ def test_jitter_moves_reported_times_only() -> None:
 
 def test_clock_drift_stretches_reported_times() -> None:
     ts, acc = _dense_ramp(100.0)
-    model = dataclasses.replace(
-        SensorModel.ideal(100.0, has_gyro=False), clock_drift_ppm=200.0, time_offset_s=7.0
-    )
+    model = dataclasses.replace(SensorModel.ideal(100.0, has_gyro=False), clock_drift_ppm=200.0, time_offset_s=7.0)
     out = sample_signals(ts, acc, None, model, np.random.SeedSequence(2))
     # The device samples 200 ppm fast but counts nominal periods: its clock runs ahead of true time.
     np.testing.assert_allclose(out.samples.time_s - 7.0, out.true_time_s * (1 + 200e-6), atol=1e-9)
@@ -323,9 +317,7 @@ def test_same_seed_same_simulation_other_seed_differs() -> None:
     np.testing.assert_array_equal(a.samples.acc_g, b.samples.acc_g)
     np.testing.assert_array_equal(a.truth.angle_deg, b.truth.angle_deg)
     assert a.truth.reps == b.truth.reps
-    assert a.samples.acc_g.shape != c.samples.acc_g.shape or not np.array_equal(
-        a.samples.acc_g, c.samples.acc_g
-    )
+    assert a.samples.acc_g.shape != c.samples.acc_g.shape or not np.array_equal(a.samples.acc_g, c.samples.acc_g)
 
 
 def test_motion_does_not_depend_on_sensor_or_mounting() -> None:

@@ -49,9 +49,7 @@ def thigh_session(fs: float = 100.0, gyro: bool = True, seed: int = 0) -> ImuSam
 
 def cli(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
-    return subprocess.run(
-        [sys.executable, "-m", "hipflex", *args], cwd=cwd, text=True, timeout=300, **streams
-    )
+    return subprocess.run([sys.executable, "-m", "hipflex", *args], cwd=cwd, text=True, timeout=300, **streams)
 
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:
@@ -155,9 +153,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_file(work: Path, name: str, 
 
 
 def test_good_files_still_analysed_in_order_around_bad_ones(work: Path) -> None:
-    out = cli(
-        "analyze", "--json", "good.csv", "empty.csv", "acc_only.csv", "missing.csv", "good.csv", cwd=work
-    )
+    out = cli("analyze", "--json", "good.csv", "empty.csv", "acc_only.csv", "missing.csv", "good.csv", cwd=work)
     assert out.returncode == 2
     docs = json_lines(out.stdout)
     assert [d["source"] for d in docs] == ["good.csv", "acc_only.csv", "good.csv"]
@@ -305,8 +301,7 @@ def test_unexpected_error_is_one_line_with_a_debug_hint(
     assert main(["analyze", "good.csv"]) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [
-        "hipflex: good.csv: unexpected error: RuntimeError: boom second line "
-        "(run with --debug to see the traceback)"
+        "hipflex: good.csv: unexpected error: RuntimeError: boom second line (run with --debug to see the traceback)"
     ]
     assert main(["--debug", "analyze", "good.csv"]) == 1
     assert "Traceback" in capsys.readouterr().err
