@@ -15,9 +15,12 @@ from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
-    F_FAST_S,
     F_G_EST,
+    F_NLL,
     F_P,
+    F_PG_CNT,
+    F_PG_S,
+    F_PG_SUM,
     F_PREV_OA,
     F_PREV_W,
     F_REST_S,
@@ -29,6 +32,7 @@ from hipflex.dsp._layout import (
     P_EKF_Q,
     P_EKF_R,
     P_G_CAL,
+    P_ID,
     P_LEVER_M,
     P_OFFSET_M,
     P_STILL_GYR,
@@ -40,11 +44,6 @@ from hipflex.dsp._layout import (
 
 __all__: list[str] = []
 
-# After a gap the gyro has missed part of the rotation: until F_FAST_S has
-# counted down the accelerometer (rotation-compensated) corrects with this time
-# constant, without the rate gate and with a wide |f| gate, seconds / g.
-_FAST_TAU_S = 0.3
-_FAST_GATE_G = 0.5
 # Gyro samples quieter than this (and a steady accelerometer) count as rest
 # for bias learning only after REST_MIN_S of continuous rest.
 _REST_MIN_S = 0.5
@@ -75,6 +74,9 @@ def _tilt_step(
     ``P_TILT_TAU`` after removing the thigh's rotational acceleration about
     the hip (tangential L*alpha and centripetal L*omega^2 along the learned
     axes).  The pull is gated by how far |f| is from 1 g and by the rate.
+    Inside a post-gap window (``F_PG_S > 0``, see ``_kern_gap``) there is
+    no pull: the compensated specific force is summed in world coordinates
+    instead, for the window's end to re-anchor "up" on.
 
     Returns
     -------
@@ -116,9 +118,24 @@ def _tilt_step(
         uz * c + cz * sa + rz * rdot * ca,
     )
 
+    in_window = fs[F_PG_S] > 0.0
+    if in_window:
+        # Post-gap window: the sum of specific force turns with the sensor
+        # like any world-fixed vector, so it stays the world-frame sum.
+        sx = fs[F_PG_SUM]
+        sy = fs[F_PG_SUM + 1]
+        sz = fs[F_PG_SUM + 2]
+        sdot = rx * sx + ry * sy + rz * sz
+        fs[F_PG_SUM] = sx * c + (ry * sz - rz * sy) * sa + rx * sdot * ca
+        fs[F_PG_SUM + 1] = sy * c + (rz * sx - rx * sz) * sa + ry * sdot * ca
+        fs[F_PG_SUM + 2] = sz * c + (rx * sy - ry * sx) * sa + rz * sdot * ca
+
     # Flexion rate and its derivative about the learned axis.
     oa = wx * prm[P_A] + wy * prm[P_A + 1] + wz * prm[P_A + 2]
-    alpha = (oa - fs[F_PREV_OA]) / dt
+    # F_PREV_OA is NaN when the previous rate was not measured (the first row
+    # after a gap): the angular acceleration is unknown, taken as 0.
+    alpha_known = not math.isnan(fs[F_PREV_OA])
+    alpha = (oa - fs[F_PREV_OA]) / dt if alpha_known else 0.0
     fs[F_PREV_OA] = oa
 
     # In units of the gravity measured while standing: scale and bias errors of
@@ -137,19 +154,22 @@ def _tilt_step(
         fy = ay - tan_g * prm[P_W + 1] - cen_g * prm[P_U + 1]
         fz = az - tan_g * prm[P_W + 2] - cen_g * prm[P_U + 2]
         fn = math.sqrt(fx * fx + fy * fy + fz * fz)
-        if fn > 0.2:
-            if fs[F_FAST_S] > 0.0:
-                en = (fn - 1.0) / _FAST_GATE_G
-                weight = math.exp(-0.5 * en * en)
-                tau = _FAST_TAU_S
-                fs[F_FAST_S] -= dt
-            else:
-                en = (fn - 1.0) / _ACC_GATE_G
-                wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
-                # Beyond 12 widths the weight is below 1e-31: skip the exp.
-                weight = math.exp(-0.5 * en * en) / (1.0 + wrate2) if en * en < 144.0 else 0.0
-                tau = prm[P_TILT_TAU]
-            k = dt / tau * weight
+        if in_window:
+            # Summed, not applied: the hip's own accelerations (bounce, foot
+            # strikes) average out over a stride, not over one sample.  Not
+            # without the tangential term: there is no |f| gate here, and a
+            # swing's L*alpha reaches several g.
+            if alpha_known:
+                fs[F_PG_SUM] += fx
+                fs[F_PG_SUM + 1] += fy
+                fs[F_PG_SUM + 2] += fz
+                fs[F_PG_CNT] += 1.0
+        elif fn > 0.2:
+            en = (fn - 1.0) / _ACC_GATE_G
+            wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
+            # Beyond 12 widths the weight is below 1e-31: skip the exp.
+            weight = math.exp(-0.5 * en * en) / (1.0 + wrate2) if en * en < 144.0 else 0.0
+            k = dt / prm[P_TILT_TAU] * weight
             if k > 1.0:
                 k = 1.0
             ux += k * (fx / fn - ux)
@@ -164,9 +184,7 @@ def _tilt_step(
     fs[F_UP + 2] = uz
 
     # Gyro bias: learn slowly while the thigh is at rest (rate and |f| steady).
-    dev = math.sqrt(
-        (gx - fs[F_BIAS]) ** 2 + (gy - fs[F_BIAS + 1]) ** 2 + (gz - fs[F_BIAS + 2]) ** 2
-    )
+    dev = math.sqrt((gx - fs[F_BIAS]) ** 2 + (gy - fs[F_BIAS + 1]) ** 2 + (gz - fs[F_BIAS + 2]) ** 2)
     if dev < prm[P_STILL_GYR] and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
         fs[F_REST_S] += dt
     else:
@@ -188,6 +206,8 @@ def _tilt_step(
 _MAX_RATE = 40.0  # rad/s (2300 deg/s)
 _MAX_ACCEL = 2000.0  # rad/s^2
 _MAX_INFLATION = 100.0
+# Cap on one innovation's share of the identification likelihood (NIS units).
+_NIS_CAP = 25.0
 # Gravity-magnitude tracking of the pendulum filter: only while |f| is within
 # _REST_DEV of the estimate (not the filter's own rate: a wrong magnitude makes
 # the filter spin, which would close such a gate), time constant
@@ -308,6 +328,10 @@ def _pendulum_step(
         s11 = h10 * b01 + h11 * b11 + h12 * b21 + r
         det = s00 * s11 - s01 * s01
         nis = (v0 * v0 * s11 - 2.0 * v0 * v1 * s01 + v1 * v1 * s00) / det
+        if prm[P_ID] > 0.0:
+            # Gaussian innovation likelihood, capped like the robust update so
+            # a foot strike does not outvote a swing (see identify.py).
+            fs[F_NLL] += 0.5 * (math.log(det) + min(nis, _NIS_CAP))
         if nis > 9.0:
             # Robust update: inflate R until the innovation is plausible.
             infl = min(nis / 9.0, _MAX_INFLATION)

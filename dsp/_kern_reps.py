@@ -34,7 +34,6 @@ from hipflex.dsp._layout import (
     F_CAND_PEAK,
     F_LOW,
     F_PEAK,
-    F_T_HAT,
     F_TROUGH,
     H_FLAG,
     H_SIGMA,
@@ -44,9 +43,11 @@ from hipflex.dsp._layout import (
     I_CAND_ACTIVE,
     I_CAND_IDX,
     I_CAP,
+    I_DET,
     I_LOW_IDX,
     I_PEAK_IDX,
     I_PHASE,
+    I_SAMPLE,
     I_TROUGH_IDX,
     P_CAND,
     P_HOLD_BAND,
@@ -166,9 +167,7 @@ def _rep_metrics(
         if v > best:
             best = v
             bi = i
-    _, vmax = _parabolic(
-        _h(hist, cap, bi - 1, H_VEL), best, _h(hist, cap, bi + 1, H_VEL)
-    )
+    _, vmax = _parabolic(_h(hist, cap, bi - 1, H_VEL), best, _h(hist, cap, bi + 1, H_VEL))
 
     # Return: first sample after the peak within `frac` of the fall to the trough.
     lvl_e = trough_val + frac * (theta_p - trough_val)
@@ -227,9 +226,7 @@ def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float)
 
 
 @njit
-def _close_rep(
-    prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int
-) -> int:
+def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
     """Finalise the confirmed rep held in the state and emit its metrics."""
     cap = ist[I_CAP]
     ev[n_ev, :] = 0.0
@@ -307,7 +304,7 @@ def _detect(
             ev[n_ev, 3] = fs[F_PEAK] - fs[F_LOW]
             n_ev += 1
         if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
-            n_ev = _emit_reject(ev, n_ev, fs[F_T_HAT], REJ_TOO_LONG, fs[F_PEAK] - fs[F_LOW])
+            n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fs[F_PEAK] - fs[F_LOW])
             ist[I_PHASE] = PHASE_SEEK
             fs[F_LOW] = theta
             ist[I_LOW_IDX] = s
@@ -323,10 +320,9 @@ def _detect(
             ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
             fs[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
-        elif (
-            fs[F_T_HAT] - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S]
-            or s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION)
-        ):
+        elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
+            I_LOW_IDX
+        ] > int(cap * _MAX_REP_FRACTION):
             n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
             ist[I_PHASE] = PHASE_SEEK
             fs[F_LOW] = fs[F_TROUGH]
@@ -360,4 +356,23 @@ def _interrupt(
     ist[I_PHASE] = PHASE_SEEK
     ist[I_CAND_ACTIVE] = 0
     fs[F_LOW] = math.inf
+    return n_ev
+
+
+@njit_inline
+def _catch_up(
+    prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int, max_ev: int
+) -> int:
+    """Feed the detector every processed sample it has not read yet, while ``ev`` has room.
+
+    The detector reads the history, not the filters, so it may lag them: after
+    a gap it waits until the post-gap window has corrected the history.
+    """
+    cap = ist[I_CAP]
+    s = ist[I_DET]
+    end = ist[I_SAMPLE]
+    while s < end and n_ev < max_ev:
+        n_ev = _detect(prm, fs, ist, hist, s, hist[s & (cap - 1), H_THETA], ev, n_ev)
+        s += 1
+    ist[I_DET] = s
     return n_ev

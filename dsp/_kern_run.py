@@ -13,15 +13,16 @@ import numpy as np
 
 from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
-from hipflex.dsp._kern_reps import _detect, _interrupt
+from hipflex.dsp._kern_gap import _pg_finish, _pg_start
+from hipflex.dsp._kern_reps import _catch_up, _interrupt
 from hipflex.dsp._layout import (
     EV_GAP,
     EV_KIND,
     F_BIAS,
-    F_FAST_S,
     F_LAST_SIGMA,
     F_LOST_S,
     F_PERIOD,
+    F_PG_S,
     F_PREV_ACC,
     F_PREV_GYR,
     F_PREV_OA,
@@ -35,7 +36,10 @@ from hipflex.dsp._layout import (
     H_VEL,
     I_CAP,
     I_CLIPPED,
+    I_DET,
     I_GAPS,
+    I_PG_END,
+    I_PG_GAP0,
     I_PREV_CLIP,
     I_SAMPLE,
     I_STARTED,
@@ -53,11 +57,17 @@ __all__: list[str] = []
 # tracks a sample period that differs from nominal (clock drift).
 _PLL_ALPHA = 0.1
 _PLL_BETA = 0.0025
-# After a gap longer than _REANCHOR_GAP_S (bridged or not) the accelerometer
-# re-anchors the tilt filter faster for _REANCHOR_S: the gyro saw nothing of
-# the rotation during the gap.
-_REANCHOR_S = 2.0
+# Over a gap longer than _REANCHOR_GAP_S (bridged or not) the gyro missed
+# rotation: the bridge holds the orientation and, with a gyro, a post-gap window
+# of _PG_WINDOW_S (about two strides, s) re-anchors it (see _kern_gap).
 _REANCHOR_GAP_S = 0.25
+_PG_WINDOW_S = 1.5
+# The detector waits for an open window, and its rep metrics read up to 90 %
+# of the history ring back from the sample it reads, so the window (bridge
+# included) may span at most this fraction of the ring: with the default
+# history that is several seconds more than the longest window; with a short
+# history_s the window ends early.
+_PG_RING_DIV = 16
 # Standard accelerometer ranges, g, and the relative tolerance of a plateau.
 _RANGES_G = (2.0, 4.0, 8.0, 16.0)
 _CLIP_TOL = 2e-3
@@ -113,10 +123,12 @@ def _process(
     gz: float,
     flag: float,
     clipped: bool,
-    ev: np.ndarray,
-    n_ev: int,
-) -> tuple[float, int]:
-    """Orientation + history + detector for one processed sample."""
+) -> float:
+    """Orientation + history for one processed sample; returns theta, deg.
+
+    The detector reads the history afterwards (``_catch_up``), at once or,
+    after a gap, when the post-gap window has corrected it.
+    """
     dt = fs[F_PERIOD]
     if prm[P_HAS_GYRO] > 0.0:
         theta, vel = _tilt_step(prm, fs, ax, ay, az, gx, gy, gz, dt, clipped)
@@ -132,9 +144,12 @@ def _process(
     hist[slot, H_FLAG] = 1.0 if (flag > 0.0 or clipped) else 0.0
     hist[slot, H_SIGMA] = sig
     fs[F_T_HAT] = t
-    n_ev = _detect(prm, fs, ist, hist, s, theta, ev, n_ev)
     ist[I_SAMPLE] = s + 1
-    return theta, n_ev
+    if fs[F_PG_S] > 0.0:
+        fs[F_PG_S] -= dt
+        if fs[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:
+            _pg_finish(prm, fs, ist, hist)
+    return theta
 
 
 @njit
@@ -169,6 +184,8 @@ def _run_chunk(
     n = time_s.shape[0]
     n_ev = 0
     max_ev = ev.shape[0] - 4
+    if fs[F_PG_S] <= 0.0:
+        n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
     k = 0
     while k < n and n_ev < max_ev:
         t_in = time_s[k]
@@ -186,20 +203,35 @@ def _run_chunk(
             out_theta[k] = math.nan
             k += 1
             continue
-        clipped = _clip_flags(prm, fs, ist, ax, ay, az)
         period = fs[F_PERIOD]
-        if ist[I_STARTED] == 0:
-            ist[I_STARTED] = 1
-            fs[F_T_HAT] = t_in
-            theta, n_ev = _process(prm, fs, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clipped, ev, n_ev)
-        else:
-            t_hat = fs[F_T_HAT]
-            steps = math.floor((t_in - t_hat) / period + 0.5)
+        started = ist[I_STARTED] != 0
+        missing = 0
+        gap_s = 0.0
+        if started:
+            steps = math.floor((t_in - fs[F_T_HAT]) / period + 0.5)
             if steps < 1:
                 steps = 1
             missing = steps - 1
+            gap_s = missing * period
+            # A gap that opens a window or interrupts the detector: settle the
+            # previous window and the detector first.  Shorter gaps are bridged
+            # inside an open window (a lost row must not end it after a few
+            # samples: "up" would be re-anchored on them alone).
+            settle = gap_s > prm[P_MAX_INTERP_S] or (has_gyro and gap_s > _REANCHOR_GAP_S)
+            if missing > 0 and settle and (fs[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
+                if fs[F_PG_S] > 0.0:
+                    _pg_finish(prm, fs, ist, hist)
+                n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
+                if ist[I_DET] < ist[I_SAMPLE]:
+                    break  # no room for the events: this row again next call
+        clipped = _clip_flags(prm, fs, ist, ax, ay, az)
+        if not started:
+            ist[I_STARTED] = 1
+            fs[F_T_HAT] = t_in
+            theta = _process(prm, fs, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clipped)
+        else:
+            t_hat = fs[F_T_HAT]
             if missing > 0:
-                gap_s = missing * period
                 fs[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
                 bridged = gap_s <= prm[P_MAX_INTERP_S]
@@ -210,13 +242,28 @@ def _run_chunk(
                 ev[n_ev, 3] = 1.0 if bridged else 0.0
                 n_ev += 1
                 hold = gap_s > _REANCHOR_GAP_S
-                if hold:
-                    fs[F_FAST_S] = _REANCHOR_S
+                window = hold and has_gyro
+                if not bridged:
+                    # Too long to bridge: close what the detector holds, restart
+                    # the timeline here and let the accelerometer re-anchor.
+                    n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
+                    if not has_gyro:
+                        _pendulum_reanchor(fs)
+                    fs[F_PREV_W] = 0.0
+                    fs[F_PREV_W + 1] = 0.0
+                    fs[F_PREV_W + 2] = 0.0
+                    fs[F_PREV_OA] = 0.0
+                    t_hat = t_in - period
+                if window:
+                    _pg_start(fs, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
                 if bridged:
                     # Linear bridge in every channel; flagged in the history.
                     # Over a longer gap interpolating the rate invents rotation
                     # (a swing's up and down rates do not average linearly), so
-                    # the orientation is held and the accelerometer re-anchors it.
+                    # the orientation is held; the post-gap window re-anchors it
+                    # and redraws the bridge (the accelerometer-only filter
+                    # takes the bridged rows as measurements).  Inside a window
+                    # bridged rows are no measurements (processed as clipped).
                     for j in range(1, steps):
                         f = j / steps
                         th = t_hat + j * period
@@ -231,26 +278,20 @@ def _run_chunk(
                             hx = fs[F_PREV_GYR] + f * (gx - fs[F_PREV_GYR])
                             hy = fs[F_PREV_GYR + 1] + f * (gy - fs[F_PREV_GYR + 1])
                             hz = fs[F_PREV_GYR + 2] + f * (gz - fs[F_PREV_GYR + 2])
-                        _, n_ev = _process(
-                            prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, False, ev, n_ev
-                        )
+                        _process(prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, fs[F_PG_S] > 0.0)
                     t_hat = fs[F_T_HAT]
-                else:
-                    # Too long to bridge: close what the detector holds, restart
-                    # the timeline here and let the accelerometer re-anchor.
-                    n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
-                    if not has_gyro:
-                        _pendulum_reanchor(fs)
-                    fs[F_PREV_W] = 0.0
-                    fs[F_PREV_W + 1] = 0.0
-                    fs[F_PREV_W + 2] = 0.0
-                    fs[F_PREV_OA] = 0.0
-                    t_hat = t_in - period
+                if window:
+                    ist[I_PG_END] = ist[I_SAMPLE]
+                    # The rate before this row was not measured: its angular
+                    # acceleration is unknown (NaN; see _tilt_step).
+                    fs[F_PREV_OA] = math.nan
             pred = t_hat + period
             err = t_in - pred
             t_new = pred + _PLL_ALPHA * err
             fs[F_PERIOD] = period + _PLL_BETA * err
-            theta, n_ev = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clipped, ev, n_ev)
+            theta = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clipped)
+        if fs[F_PG_S] <= 0.0:
+            n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
         fs[F_PREV_ACC] = ax
         fs[F_PREV_ACC + 1] = ay
         fs[F_PREV_ACC + 2] = az
@@ -263,6 +304,15 @@ def _run_chunk(
 
 
 @njit
-def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> int:
-    """Close a confirmed rep still open at the end of the stream."""
-    return _interrupt(prm, fs, ist, hist, ev, 0, REJ_UNFINISHED)
+def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
+    """End of the stream: close a post-gap window, let the detector catch up, close an open rep.
+
+    Returns the number of event rows and whether everything is done (call
+    again with an emptied ``ev`` when it is not).
+    """
+    if fs[F_PG_S] > 0.0:
+        _pg_finish(prm, fs, ist, hist)
+    n_ev = _catch_up(prm, fs, ist, hist, ev, 0, ev.shape[0] - 4)
+    if ist[I_DET] < ist[I_SAMPLE]:
+        return n_ev, False
+    return _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_UNFINISHED), True

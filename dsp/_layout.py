@@ -33,7 +33,8 @@ P_EKF_R = 21  # accelerometer measurement std, g
 P_BIAS_TAU = 22
 P_OFFSET_M = 23  # prior anterior offset of the sensor from the femur axis, m
 P_G_CAL = 24  # |accelerometer| during the calibration stand, in the sensor's g
-P_N = 25
+P_ID = 25  # 1 while identifying the lever arm: the pendulum filter sums F_NLL
+P_N = 26
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -45,7 +46,7 @@ F_BIAS = 11  # 11..13 gyro bias, deg/s
 F_PREV_W = 14  # 14..16 previous bias-corrected rate, rad/s
 F_PREV_OA = 17  # previous flexion rate, rad/s
 F_REST_S = 18  # time at rest so far, s
-F_FAST_S = 19  # remaining time of fast re-anchoring after a long gap, s
+F_PG_S = 19  # remaining time of the post-gap window (gyro), s; > 0 while it runs
 F_X = 20  # 20..22 pendulum filter state: theta rad, rate rad/s, accel rad/s^2
 PX = 3  # size of the pendulum filter state
 F_P = 23  # 23..31 its 3x3 covariance, row-major
@@ -57,7 +58,10 @@ F_PREV_RAW = 36  # 36..38 last accelerometer row as received (clip plateau test)
 F_LOST_S = 39
 F_LAST_SIGMA = 40
 F_G_EST = 41  # pendulum filter: gravity magnitude, tracked at rest, in the sensor's g
-F_N = 42
+F_PG_SUM = 42  # 42..44 post-gap window: sum of compensated specific force, current sensor frame
+F_PG_CNT = 45  # post-gap window: number of samples in that sum
+F_NLL = 46  # pendulum filter: negative log-likelihood of its innovations (with P_ID)
+F_N = 47
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
@@ -72,7 +76,10 @@ I_CLIPPED = 8
 I_PREV_CLIP = 9  # 1 if the previous row was counted as clipped (10, 11 spare)
 I_GAPS = 12
 I_CAP = 13  # history capacity (power of two)
-I_N = 14
+I_DET = 14  # next processed sample the detector will read from the history
+I_PG_GAP0 = 15  # post-gap window: first sample bridged across the gap
+I_PG_END = 16  # post-gap window: first measured sample after the gap
+I_N = 17
 
 PHASE_SEEK = 0
 PHASE_RISE = 1

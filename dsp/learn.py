@@ -238,7 +238,12 @@ def find_quiet_window(
     """
     has_gyro = gyr_dps is not None
     gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
-    end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, max_gap_s, qstate)
+    # A gap is the time lost, as the main loop counts it: the step between the
+    # rows around it less one sample period (taken from the first two rows so
+    # that every call of a growing buffer uses the same value).
+    period = float(time_s[1] - time_s[0]) if time_s.shape[0] > 1 else 0.0
+    period = min(period, 0.1) if period > 0.0 else 0.0
+    end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, max_gap_s + period, qstate)
     quiet = end >= 0
     if not quiet:
         if not force or not np.isfinite(qstate[Q_BEST_SCORE]):
@@ -253,9 +258,7 @@ def find_quiet_window(
     seg_a = seg_a[ok]
     mean_a = seg_a.mean(axis=0)
     up = mean_a / np.linalg.norm(mean_a)
-    bias = (
-        gyr_dps[start : end + 1][ok].mean(axis=0) if gyr_dps is not None else np.zeros(3, dtype=np.float64)
-    )
+    bias = gyr_dps[start : end + 1][ok].mean(axis=0) if gyr_dps is not None else np.zeros(3, dtype=np.float64)
     dts = np.diff(time_s[start : end + 1][ok])
     period = float(np.median(dts))
     gravity = float(np.linalg.norm(mean_a))
@@ -403,9 +406,7 @@ def scan_lock(
 ) -> int:
     """Continue looking for the first excursion of ``lock_deg``; the row or -1."""
     gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
-    return int(
-        _scan_lock(time_s, acc_g, gyr, gyr_dps is not None, cal.up, cal.gyro_bias_dps, lock_deg, lstate)
-    )
+    return int(_scan_lock(time_s, acc_g, gyr, gyr_dps is not None, cal.up, cal.gyro_bias_dps, lock_deg, lstate))
 
 
 def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:

@@ -28,6 +28,7 @@ from hipflex.dsp.events import (
     RepPeakEvent,
     SetEvent,
 )
+from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import (
     L_LOCK_ROW,
     L_SCANNED,
@@ -97,6 +98,7 @@ class StreamState:
     cal: Calibration | None = None
     cal_time_s: float = math.nan
     axes: Axes | None = None
+    lever: LeverFit | None = None
     kernel: _Kernel | None = None
     n_reps: int = 0
     closed_sets: tuple[RepSet, ...] = ()
@@ -141,15 +143,22 @@ def _check_chunk(state: StreamState, chunk: ImuSamples) -> None:
         raise ValueError(f"time goes backwards between chunks ({t[0]:.6f} s after {state.last_time_s:.6f} s)")
 
 
-def _make_kernel(settings: Settings, has_gyro: bool, cal: Calibration, axes: Axes) -> _Kernel:
+def _make_kernel(
+    settings: Settings,
+    has_gyro: bool,
+    cal: Calibration,
+    axes: Axes,
+    lever: LeverFit | None = None,
+    identify: bool = False,
+) -> _Kernel:
     prm = np.zeros(L.P_N)
     prm[L.P_MIN_ROM] = settings.min_rom_deg
     prm[L.P_CAND] = settings.candidate_deg
     prm[L.P_ONSET_FRAC] = settings.onset_fraction
     prm[L.P_HOLD_BAND] = settings.hold_band_deg
     prm[L.P_SETTLE_S] = settings.settle_s
-    prm[L.P_MAX_INTERP_S] = settings.max_interp_gap_s
-    prm[L.P_LEVER_M] = settings.lever_arm_m
+    prm[L.P_MAX_INTERP_S] = settings.max_bridge_gyro_s if has_gyro else settings.max_interp_gap_s
+    prm[L.P_LEVER_M] = settings.lever_arm_m if lever is None else lever.lever_arm_m
     prm[L.P_TILT_TAU] = settings.tilt_tau_s
     prm[L.P_ACC_RANGE] = settings.acc_range_g or 0.0
     prm[L.P_HAS_GYRO] = 1.0 if has_gyro else 0.0
@@ -160,7 +169,8 @@ def _make_kernel(settings: Settings, has_gyro: bool, cal: Calibration, axes: Axe
     prm[L.P_EKF_Q] = settings.pendulum_jerk_rad_s3**2
     prm[L.P_EKF_R] = settings.pendulum_acc_noise_g
     prm[L.P_BIAS_TAU] = settings.gyro_bias_tau_s
-    prm[L.P_OFFSET_M] = settings.sensor_offset_m
+    prm[L.P_OFFSET_M] = settings.sensor_offset_m if lever is None else lever.sensor_offset_m
+    prm[L.P_ID] = 1.0 if identify else 0.0
     prm[L.P_G_CAL] = cal.gravity_g
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
@@ -188,9 +198,7 @@ def _run(
     ev = np.zeros((min(n, _EVENT_ROWS) + 8, L.EV_N))
     done = 0
     while done < n:
-        k, n_ev = _run_chunk(
-            kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
-        )
+        k, n_ev = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
         state = _absorb(settings, state, ev[:n_ev], events)
         done += k
     return state, events, theta
@@ -270,14 +278,12 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             settings.calib_still_s,
             settings.still_acc_g,
             settings.still_gyr_dps,
-            settings.max_interp_gap_s,
+            settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s,
             qstate,
             force=force or lim < t.size,
         )
         if cal is not None:
-            lstate = new_lock_state(
-                cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s
-            )
+            lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
     axes = None
     if cal is not None and lstate is not None:
         lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
@@ -334,9 +340,7 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     return _start_if_learned(settings, _learn(settings, state, force=False))
 
 
-def _start_if_learned(
-    settings: Settings, state: StreamState, at_end: bool = False
-) -> tuple[StreamState, list[Event]]:
+def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = False) -> tuple[StreamState, list[Event]]:
     """Once calibrated and locked, run the kernel over the buffer and switch to streaming.
 
     The sign is confirmed over a fixed span after the lock row, so streaming
@@ -352,8 +356,9 @@ def _start_if_learned(
     if stop >= state.buf_t.size and not at_end:
         return state, []
     axes = _confirm_sign(settings, state, cal, state.axes, stop)
-    kern = _make_kernel(settings, state.has_gyro, cal, axes)
-    state = dataclasses.replace(state, axes=axes)
+    lever = None if state.has_gyro or not settings.identify_lever else _identify(settings, state, cal, axes, stop)
+    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
+    state = dataclasses.replace(state, axes=axes, lever=lever)
     t = state.buf_t
     gyr = state.buf_gyr if state.buf_gyr is not None else _EMPTY3
     s = cal.start_row
@@ -391,6 +396,25 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     return Axes(axes.u, -axes.w, -axes.a)
 
 
+def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> LeverFit:
+    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on."""
+    s = cal.start_row
+    t = state.buf_t[s:stop]
+    acc = state.buf_acc[s:stop]
+    theta = np.full(t.shape[0], np.nan)
+    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+
+    def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
+        kern = _make_kernel(settings, False, cal, axes, LeverFit(lever_arm_m, sensor_offset_m, True, 0.0), True)
+        done = 0
+        while done < t.shape[0]:
+            k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], _EMPTY3, theta[done:], ev)
+            done += k
+        return float(kern.fs[L.F_NLL])
+
+    return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
+
+
 def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Event]]:
     """End the stream: force the learning phase if needed, close the open rep and set."""
     if state.finished:
@@ -401,14 +425,26 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
         state, events = _start_if_learned(settings, state, at_end=True)
     if state.kernel is not None:
         kern = state.kernel.copy()
-        ev = np.zeros((8, L.EV_N))
-        n_ev = _finish(kern.prm, kern.fs, kern.ist, kern.hist, ev)
-        state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
+        ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+        done = False
+        while not done:
+            n_ev, done = _finish(kern.prm, kern.fs, kern.ist, kern.hist, ev)
+            state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
     if state.open_reps:
         last = make_set(len(state.closed_sets), state.open_reps)
         events.append(SetEvent(last))
         state = dataclasses.replace(state, closed_sets=(*state.closed_sets, last), open_reps=())
     return dataclasses.replace(state, finished=True), events
+
+
+def _pendulum_model(lever: LeverFit | None) -> str:
+    text = "thigh pendulum EKF (gravity + tangential + centripetal acceleration)"
+    if lever is None or not lever.identified:
+        return text + "; sensor position from the settings"
+    return (
+        text + f"; sensor {100 * lever.lever_arm_m:.1f} cm below the hip, {100 * lever.sensor_offset_m:.1f} cm in"
+        " front of the femur, identified from the first motion"
+    )
 
 
 def result(settings: Settings, state: StreamState, source: str = "") -> Analysis:
@@ -428,7 +464,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         angle_model=(
             "gyro tilt filter, accelerometer-corrected with hip-rotation compensation"
             if state.has_gyro
-            else "thigh pendulum EKF (gravity + tangential + centripetal acceleration)"
+            else _pendulum_model(state.lever)
         ),
         calibrated_at_s=state.cal_time_s if has_cal else None,
         skipped_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,

@@ -126,6 +126,16 @@ class Settings:
         Gaps up to this long are bridged by linear interpolation (and allowed
         inside the calibration window); longer gaps end any rep in progress
         and re-anchor the orientation, seconds.
+    max_bridge_gyro_s : float
+        With a gyro, gaps up to this long are bridged: the orientation after
+        the gap is re-anchored from the accelerometer averaged over a window
+        and the gap redrawn as a cubic between the angles and rates on either
+        side, so a rep whose peak was lost is still counted; seconds.
+    identify_lever : bool
+        Accelerometer only: choose ``lever_arm_m`` and ``sensor_offset_m``
+        from the first seconds of motion (a likelihood test over candidate
+        positions, see :mod:`hipflex.dsp.identify`); the settings' values are
+        the fallback when the motion does not tell.
     lever_arm_m : float
         Prior distance of the sensor below the hip joint (accelerometer-only
         pendulum model; also used to remove rotational acceleration before
@@ -172,6 +182,7 @@ class Settings:
     still_acc_g: float = 0.06
     lock_deg: float = 30.0
     max_interp_gap_s: float = 1.0
+    max_bridge_gyro_s: float = 2.0
     lever_arm_m: float = 0.22
     sensor_offset_m: float = 0.03
     acc_range_g: float | None = None
@@ -182,6 +193,7 @@ class Settings:
     pendulum_acc_noise_g: float = 0.03
     sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0
+    identify_lever: bool = True
 
     def __post_init__(self) -> None:
         positive = {
@@ -195,6 +207,7 @@ class Settings:
             "still_acc_g": self.still_acc_g,
             "lock_deg": self.lock_deg,
             "max_interp_gap_s": self.max_interp_gap_s,
+            "max_bridge_gyro_s": self.max_bridge_gyro_s,
             "lever_arm_m": self.lever_arm_m,
             "tilt_tau_s": self.tilt_tau_s,
             "history_s": self.history_s,
@@ -367,8 +380,7 @@ class Quality:
             "calibrated_at_s": None if self.calibrated_at_s is None else _r(self.calibrated_at_s, 4),
             "skipped_before_calibration_s": _r(self.skipped_before_calibration_s, 3),
             "rejected_candidates": [
-                {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)}
-                for r in self.rejections
+                {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)} for r in self.rejections
             ],
         }
 

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.interpolate import CubicHermiteSpline
 from scipy.spatial.transform import Rotation
 
 from hipflex.dsp import _kern_filters as kf
@@ -46,15 +47,18 @@ from hipflex.dsp._layout import (
     EV_REP,
     F_BIAS,
     F_CAND_PEAK,
-    F_FAST_S,
     F_G_EST,
     F_LAST_SIGMA,
     F_LOST_S,
     F_LOW,
     F_N,
+    F_NLL,
     F_P,
     F_PEAK,
     F_PERIOD,
+    F_PG_CNT,
+    F_PG_S,
+    F_PG_SUM,
     F_PREV_ACC,
     F_PREV_GYR,
     F_PREV_OA,
@@ -75,9 +79,12 @@ from hipflex.dsp._layout import (
     I_CAND_IDX,
     I_CAP,
     I_CLIPPED,
+    I_DET,
     I_GAPS,
     I_LOW_IDX,
     I_PEAK_IDX,
+    I_PG_END,
+    I_PG_GAP0,
     I_PHASE,
     I_PREV_CLIP,
     I_SAMPLE,
@@ -92,6 +99,7 @@ from hipflex.dsp._layout import (
     P_G_CAL,
     P_HAS_GYRO,
     P_HOLD_BAND,
+    P_ID,
     P_LEVER_M,
     P_MAX_INTERP_S,
     P_MIN_ROM,
@@ -114,6 +122,7 @@ from hipflex.dsp._layout import (
 )
 
 __all__ = [
+    "catch_up",
     "detect",
     "finish",
     "interrupt",
@@ -122,6 +131,8 @@ __all__ = [
     "pendulum_measurement",
     "pendulum_reanchor",
     "pendulum_step",
+    "pg_finish",
+    "pg_start",
     "rep_metrics",
     "rep_metrics_plain",
     "run_chunk",
@@ -165,8 +176,13 @@ def tilt_step(
        ``L alpha w`` and centripetal ``L omega_a^2 u``) is gravity's
        direction; "up" moves towards it by the fraction ``dt / tau * weight``,
        the weight falling off with ``| |f| - 1 g |`` and with the rotation
-       rate (while re-anchoring after a gap: a short tau, a wider |f| gate
-       and no rate gate).
+       rate.  Inside a post-gap window (``F_PG_S > 0``) there is no
+       correction: the gyro alone moves "up", and that gravity estimate is
+       added to a running sum kept in world coordinates (the sum turns with
+       the same rotation as "up"), for :func:`pg_finish` to re-anchor from.
+       The angular acceleration is the change of the flexion rate since the
+       previous sample; when that rate was not measured (``F_PREV_OA`` is
+       NaN after a gap) it is taken as 0 and the sample is not summed.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while.
     4. The flexion angle is the direction of "up" in the (u, w) plane.
@@ -182,25 +198,27 @@ def tilt_step(
     turn = Rotation.from_rotvec(-0.5 * (omega + omega_prev) * dt)
     up = turn.apply(_vec(fs, F_UP))
     fs[F_PREV_W : F_PREV_W + 3] = omega
+    in_window = fs[F_PG_S] > 0.0
+    if in_window:  # the window's sum of gravity estimates is a world-fixed vector too
+        fs[F_PG_SUM : F_PG_SUM + 3] = turn.apply(_vec(fs, F_PG_SUM))
 
     # 2. correct
     flex_rate = float(omega @ a_axis)
-    flex_accel = (flex_rate - fs[F_PREV_OA]) / dt
+    accel_known = not math.isnan(fs[F_PREV_OA])  # NaN: the previous rate was not measured
+    flex_accel = (flex_rate - fs[F_PREV_OA]) / dt if accel_known else 0.0
     fs[F_PREV_OA] = flex_rate
     if not clipped and np.linalg.norm(f) > 0.2:
         lever_g = prm[P_LEVER_M] / G0_MPS2
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
         g_norm = np.linalg.norm(gravity)
-        if g_norm > 0.2:
-            if fs[F_FAST_S] > 0.0:  # re-anchoring: short tau, wide |f| gate, no rate gate
-                weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._FAST_GATE_G) ** 2)
-                tau = kf._FAST_TAU_S
-                fs[F_FAST_S] -= dt
-            else:
-                weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._ACC_GATE_G) ** 2)
-                weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
-                tau = prm[P_TILT_TAU]
-            gain = min(dt / tau * weight, 1.0)
+        if in_window:  # summed for the re-anchoring, not applied; not without the tangential term
+            if accel_known:
+                fs[F_PG_SUM : F_PG_SUM + 3] += gravity
+                fs[F_PG_CNT] += 1
+        elif g_norm > 0.2:
+            weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._ACC_GATE_G) ** 2)
+            weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
+            gain = min(dt / prm[P_TILT_TAU] * weight, 1.0)
             up = up + gain * (gravity / g_norm - up)
     up = up / np.linalg.norm(up)
     fs[F_UP : F_UP + 3] = up
@@ -318,6 +336,8 @@ def pendulum_step(
         r = prm[P_EKF_R] ** 2 * np.eye(2)
         s = h @ p @ h.T + r
         nis = float(v @ np.linalg.solve(s, v))
+        if prm[P_ID] > 0.0:  # identification: capped Gaussian innovation likelihood
+            fs[F_NLL] += 0.5 * (np.log(np.linalg.det(s)) + min(nis, kf._NIS_CAP))
         if nis > 9.0:
             s = h @ p @ h.T + r * min(nis / 9.0, kf._MAX_INFLATION)
         k = p @ h.T @ np.linalg.inv(s)
@@ -612,12 +632,15 @@ def detect(
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
         trough for ``settle_s`` or a rep longer than 90 % of the history.
+
+    Sample ``s`` is already in the history, and "now" is its time there: the
+    detector may read the history later than the filters wrote it.
     """
     cap = int(ist[I_CAP])
     min_rom = prm[P_MIN_ROM]
     cand = prm[P_CAND]
     too_long = int(cap * _MAX_REP_FRACTION)
-    now = fs[F_T_HAT]
+    now = float(hist[s % cap, H_TIME])
     det = _Detector.load(fs, ist)
     out = _Events(ev, n_ev)
 
@@ -688,6 +711,88 @@ def interrupt(
     return out.n
 
 
+def catch_up(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    ev: np.ndarray,
+    n_ev: int,
+    max_ev: int,
+) -> int:
+    """Twin of ``_catch_up``: the detector reads the history samples it has not seen, oldest first.
+
+    ``I_DET`` is the next one; reading stops at the newest processed sample
+    or as soon as ``max_ev`` event rows are filled (so a later call resumes).
+    """
+    cap = int(ist[I_CAP])
+    while ist[I_DET] < ist[I_SAMPLE] and n_ev < max_ev:
+        s = int(ist[I_DET])
+        n_ev = detect(prm, fs, ist, hist, s, float(hist[s % cap, H_THETA]), ev, n_ev)
+        ist[I_DET] = s + 1
+    return n_ev
+
+
+# =============================================================================
+# The post-gap window (gyro)
+# =============================================================================
+
+
+def pg_start(fs: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
+    """Twin of ``_pg_start``: open a window of ``duration_s`` with an empty sum.
+
+    The next sample to be processed is the window's first: the first bridged
+    sample of the gap, or the first measured one after an unbridged gap.
+    """
+    fs[F_PG_S] = duration_s
+    fs[F_PG_SUM : F_PG_SUM + 3] = 0.0
+    fs[F_PG_CNT] = 0.0
+    ist[I_PG_GAP0] = ist[I_SAMPLE]
+    ist[I_PG_END] = ist[I_SAMPLE]
+
+
+def _flexion_deg(prm: np.ndarray, up: np.ndarray) -> float:
+    """Flexion angle of a world "up" direction seen in the sensor frame, deg."""
+    return math.degrees(math.atan2(up @ _vec(prm, P_W), up @ _vec(prm, P_U)))
+
+
+def pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
+    """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
+
+    1. "Up" becomes the direction of the window's sum of gravity estimates
+       (unchanged if nothing was summed).
+    2. Every sample measured after the gap (``I_PG_END`` to the newest) was
+       tracked by the gyro from the wrong start: it moves by the change of
+       the current angle that this makes, taken the short way round.
+    3. The bridged samples (``I_PG_GAP0 .. I_PG_END - 1``) are redrawn as the
+       cubic Hermite spline in time that joins the last sample before the gap
+       to the first one after it, matching angle and rate at both ends; their
+       rate becomes the spline's derivative.
+    """
+    fs[F_PG_S] = 0.0
+    cap = int(ist[I_CAP])
+    newest = int(ist[I_SAMPLE]) - 1
+    first_bridged = int(ist[I_PG_GAP0])
+    first_after = int(ist[I_PG_END])
+    total = _vec(fs, F_PG_SUM)
+    shift = 0.0
+    if fs[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
+        before = _flexion_deg(prm, _vec(fs, F_UP))
+        up = total / np.linalg.norm(total)
+        fs[F_UP : F_UP + 3] = up
+        shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
+    for i in range(first_after, newest + 1):
+        hist[i % cap, H_THETA] += shift
+    if first_bridged >= 1 and first_bridged < first_after <= newest:
+        a = hist[(first_bridged - 1) % cap]
+        b = hist[first_after % cap]
+        spline = CubicHermiteSpline([a[H_TIME], b[H_TIME]], [a[H_THETA], b[H_THETA]], [a[H_VEL], b[H_VEL]])
+        for i in range(first_bridged, first_after):
+            row = hist[i % cap]
+            row[H_THETA] = spline(row[H_TIME])
+            row[H_VEL] = spline(row[H_TIME], 1)
+
+
 # =============================================================================
 # The main loop
 # =============================================================================
@@ -728,6 +833,10 @@ def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray
     return clipped
 
 
+def _window_open(fs: np.ndarray) -> bool:
+    return bool(fs[F_PG_S] > 0.0)
+
+
 def _process(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -738,9 +847,14 @@ def _process(
     gyr: np.ndarray,
     bridged: bool,
     clipped: bool,
-    out: _Events,
 ) -> float:
-    """Orientation, history and detector for one processed sample; returns theta."""
+    """Orientation and history for one processed sample (the detector reads it later); returns theta.
+
+    An open post-gap window counts down by the sample period and is closed
+    (:func:`pg_finish`) by the sample that uses it up, or earlier by the
+    sample that makes it (from its first bridged sample) ``1 / _PG_RING_DIV``
+    of the history ring long.
+    """
     dt = fs[F_PERIOD]
     if prm[P_HAS_GYRO] > 0:
         theta, vel = tilt_step(prm, fs, *acc, *gyr, dt, clipped)
@@ -752,8 +866,12 @@ def _process(
     cap = int(ist[I_CAP])
     hist[s % cap] = [theta, vel, t, 1.0 if (bridged or clipped) else 0.0, sigma]
     fs[F_T_HAT] = t
-    out.n = detect(prm, fs, ist, hist, s, theta, out.ev, out.n)
     ist[I_SAMPLE] = s + 1
+    if _window_open(fs):
+        fs[F_PG_S] -= dt
+        window_samples = ist[I_SAMPLE] - ist[I_PG_GAP0]
+        if not _window_open(fs) or window_samples >= cap // kr._PG_RING_DIV:
+            pg_finish(prm, fs, ist, hist)
     return theta
 
 
@@ -768,7 +886,7 @@ def run_chunk(
     out_theta: np.ndarray,
     ev: np.ndarray,
 ) -> tuple[int, int]:
-    """Twin of ``_run_chunk``: rows in, processed samples through the filters and the detector.
+    """Twin of ``_run_chunk``: rows in, processed samples through the filters, the history read by the detector.
 
     Per row: a row with a NaN is lost (angle NaN, nothing else happens).
     Otherwise the row's place on the reconstructed timeline is
@@ -776,17 +894,32 @@ def run_chunk(
     processed sample (at least one).  ``steps - 1`` missing samples are a
     gap: short gaps (``<= max_interp``) are bridged by samples linearly
     interpolated between the previous row and this one (flagged in the
-    history; over gaps longer than ``_REANCHOR_GAP_S`` the bridge holds the
-    rotation and the tilt filter re-anchors on the accelerometer); longer
-    ones interrupt the detector, make the pendulum filter forget its motion
-    and restart the timeline at this row.  A phase-locked loop then places
-    the sample at ``pred + alpha (t - pred)`` and nudges the period by
-    ``beta (t - pred)``.  Stops early when the event buffer is nearly full.
+    history); longer ones interrupt the detector, make the pendulum filter
+    forget its motion and restart the timeline at this row.  Over a gap
+    longer than ``_REANCHOR_GAP_S`` the bridge holds the rotation (the rate
+    is the bias) and, with a gyro, a post-gap window of ``_PG_WINDOW_S``
+    (plus the bridge) opens at the gap; the first measured sample after the
+    gap is remembered for the redraw, and its angular acceleration is
+    unknown (the rate before it was not measured).  Bridged samples inside a
+    window are no measurements (processed as clipped).  A phase-locked loop
+    then places the row's sample at ``pred + alpha (t - pred)`` and nudges
+    the period by ``beta (t - pred)``.
+
+    The detector reads each processed sample from the history once no
+    window is open: at the start of a call and after every row.  Before a
+    gap that opens a window or is not bridged, an open window is closed
+    early and the detector catches up (the interrupt needs it); if the event
+    rows run out first the row is left for the next call.  Shorter gaps are
+    bridged inside an open window.  Stops early when the event buffer is
+    nearly full.
     """
     has_gyro = prm[P_HAS_GYRO] > 0
+    room = ev.shape[0] - 4
     out = _Events(ev, 0)
+    if not _window_open(fs):
+        out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
     for k in range(time_s.shape[0]):
-        if out.n >= ev.shape[0] - 4:
+        if out.n >= room:
             return k, out.n
         t = float(time_s[k])
         acc = np.array(acc_g[k], dtype=np.float64)
@@ -794,25 +927,41 @@ def run_chunk(
         if math.isnan(t) or np.isnan(acc).any() or np.isnan(gyr).any():
             out_theta[k] = math.nan
             continue
+        started = bool(ist[I_STARTED])
+        period = fs[F_PERIOD]
+        steps = max(1, math.floor((t - fs[F_T_HAT]) / period + 0.5)) if started else 1
+        gap_s = (steps - 1) * period
+        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+        detector_behind = ist[I_DET] < ist[I_SAMPLE]
+        if steps > 1 and opens_window_or_interrupts and (_window_open(fs) or detector_behind):
+            if _window_open(fs):
+                pg_finish(prm, fs, ist, hist)
+            out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
+            if ist[I_DET] < ist[I_SAMPLE]:
+                return k, out.n  # no room for the detector's events: this row again next call
         clipped = clip_flags(prm, fs, ist, acc)
-        if not ist[I_STARTED]:
+        if not started:
             ist[I_STARTED] = 1
             fs[F_T_HAT] = t
-            theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped, out)
+            theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped)
         else:
-            period = fs[F_PERIOD]
             t_hat = fs[F_T_HAT]
-            steps = max(1, math.floor((t - t_hat) / period + 0.5))
             if steps > 1:
-                gap_s = (steps - 1) * period
                 bridged = gap_s <= prm[P_MAX_INTERP_S]
                 fs[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
                 out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
-                # The gyro missed the rotation in a longer gap: re-anchor on the accelerometer.
-                hold = gap_s > kr._REANCHOR_GAP_S
-                if hold:
-                    fs[F_FAST_S] = kr._REANCHOR_S
+                hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
+                window = hold and has_gyro
+                if not bridged:
+                    out.n = interrupt(prm, fs, ist, hist, ev, out.n, REJ_GAP)
+                    if not has_gyro:
+                        pendulum_reanchor(fs)
+                    fs[F_PREV_W : F_PREV_W + 3] = 0.0
+                    fs[F_PREV_OA] = 0.0
+                    t_hat = t - period
+                if window:
+                    pg_start(fs, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
                 if bridged:
                     prev_acc, prev_gyr = _vec(fs, F_PREV_ACC), _vec(fs, F_PREV_GYR)
                     for j in range(1, steps):
@@ -821,28 +970,36 @@ def run_chunk(
                             g_j = _vec(fs, F_BIAS)
                         else:
                             g_j = np.array([np.interp(j, [0, steps], [prev_gyr[c], gyr[c]]) for c in range(3)])
-                        _process(prm, fs, ist, hist, t_hat + j * period, a_j, g_j, True, False, out)
+                        _process(prm, fs, ist, hist, t_hat + j * period, a_j, g_j, True, _window_open(fs))
                     t_hat = fs[F_T_HAT]
-                else:
-                    out.n = interrupt(prm, fs, ist, hist, ev, out.n, REJ_GAP)
-                    if not has_gyro:
-                        pendulum_reanchor(fs)
-                    fs[F_PREV_W : F_PREV_W + 3] = 0.0
-                    fs[F_PREV_OA] = 0.0
-                    t_hat = t - period
+                if window:
+                    ist[I_PG_END] = ist[I_SAMPLE]  # the sample about to be processed
+                    fs[F_PREV_OA] = math.nan  # the rate before it was not measured
             predicted = t_hat + period
             error = t - predicted
             fs[F_PERIOD] = period + kr._PLL_BETA * error
-            theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped, out)
+            theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped)
+        if not _window_open(fs):
+            out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
         fs[F_PREV_ACC : F_PREV_ACC + 3] = acc
         fs[F_PREV_GYR : F_PREV_GYR + 3] = gyr
         out_theta[k] = theta
     return time_s.shape[0], out.n
 
 
-def finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> int:
-    """Twin of ``_finish``: interrupt the detector at the end of the stream."""
-    return interrupt(prm, fs, ist, hist, ev, 0, REJ_UNFINISHED)
+def finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
+    """Twin of ``_finish``: close an open window, let the detector catch up, then interrupt it.
+
+    Returns the event rows written and whether the stream is done; when the
+    rows ran out before the detector caught up (``False``) call again with an
+    emptied ``ev``.
+    """
+    if _window_open(fs):
+        pg_finish(prm, fs, ist, hist)
+    n_ev = catch_up(prm, fs, ist, hist, ev, 0, ev.shape[0] - 4)
+    if ist[I_DET] < ist[I_SAMPLE]:
+        return n_ev, False
+    return interrupt(prm, fs, ist, hist, ev, n_ev, REJ_UNFINISHED), True
 
 
 # =============================================================================

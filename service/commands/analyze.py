@@ -126,7 +126,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         if args.min_rom_deg <= default_candidate:
             changes["candidate_deg"] = 0.4 * args.min_rom_deg
     try:
-        return Settings(**changes)
+        return Settings().replace(**changes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

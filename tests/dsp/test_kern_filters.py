@@ -17,7 +17,6 @@ import pytest
 from kit import assert_slots_close
 from scipy.spatial.transform import Rotation
 
-from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_filters import _pendulum_step, _tilt_step
 
@@ -145,7 +144,11 @@ def test_tilt_matches_twin_on_random_rows(seed: int) -> None:
     fs[L.F_UP : L.F_UP + 3] /= np.linalg.norm(fs[L.F_UP : L.F_UP + 3])
     fs[L.F_BIAS : L.F_BIAS + 3] = rng.normal(0, 1, 3)
     if seed % 2:
-        fs[L.F_FAST_S] = 0.3  # re-anchoring after a long gap
+        # Inside a post-gap window (never closed here: _process counts it down)
+        # with some specific force already summed.
+        fs[L.F_PG_S] = 0.3
+        fs[L.F_PG_SUM : L.F_PG_SUM + 3] = rng.normal(0, 5, 3)
+        fs[L.F_PG_CNT] = 7.0
     n = 400
     # Alternate moving and quiet stretches so the rest counter and bias learning engage.
     moving = (np.arange(n) // 80) % 2 == 0
@@ -160,25 +163,63 @@ def test_tilt_matches_twin_on_random_rows(seed: int) -> None:
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
     assert fs_k[L.F_BIAS] != fs[L.F_BIAS]  # bias learning did run
+    if seed % 2:
+        assert fs_k[L.F_PG_CNT] == 7.0 + np.sum(~clipped)  # every unclipped row was summed
 
 
-def test_tilt_fast_reanchoring_pulls_up_to_gravity() -> None:
+def _swing(frame: np.ndarray, n: int, dt: float, to_deg: float, seed: int, lever_m: float = 0.22):
+    """A thigh flexing from 0 to ``to_deg`` (smoothstep over the first half) then still, bouncing.
+
+    Returns the true angle (deg), the accelerometer rows (gravity, the
+    rotational terms the filter removes, and zero-mean random "bounce" of
+    0.3 g on every axis) and the gyro rows (the flexion rate).
+    """
+    t = dt * np.arange(1, n + 1)
+    x = np.clip(t / (0.5 * n * dt), 0.0, 1.0)
+    amp = np.deg2rad(to_deg)
+    th = amp * x**3 * (10 - 15 * x + 6 * x * x)
+    om = np.where(x < 1.0, amp * 30 * x * x * (1 - x) ** 2 / (0.5 * n * dt), 0.0)
+    al = np.gradient(om, dt)
+    fu = np.cos(th) + lever_m * om**2 / G0
+    fw = np.sin(th) + lever_m * al / G0
+    acc = np.outer(fu, frame[:, 0]) + np.outer(fw, frame[:, 1])
+    acc += np.random.default_rng(seed).normal(0, 0.3, acc.shape)
+    gyr = np.outer(np.rad2deg(om), frame[:, 2])
+    return np.rad2deg(th), acc, gyr
+
+
+def test_tilt_window_sums_gravity_in_the_world_frame_without_correcting() -> None:
+    # After a gap the filter believes the thigh is flexed 40 deg; in fact it is
+    # standing and then flexes to 60 deg while the accelerometer bounces by
+    # 0.3 g.  Inside the window the gyro alone moves "up" (the 40 deg error
+    # stays exactly), and the sum of specific force, kept in world
+    # coordinates, points to the true "up" at the end (60 deg), not to the
+    # average orientation over the window.
     frame = _frame(6)
     prm, fs = _tilt_arrays(frame)
-    # The filter believes the thigh is flexed 40 deg; the sensor is standing still.
     th0 = np.deg2rad(40.0)
     fs[L.F_UP : L.F_UP + 3] = np.cos(th0) * frame[:, 0] + np.sin(th0) * frame[:, 1]
-    dt = 0.01
-    n = round(3 * kf._FAST_TAU_S / dt)  # three fast time constants
-    acc = np.tile(frame[:, 0], (n, 1))
-    gyr = np.zeros((n, 3))
-    slow = _run_tilt(_tilt_step, prm, fs.copy(), acc, gyr, np.full(n, dt), np.zeros(n, bool))
-    fs[L.F_FAST_S] = n * dt
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), np.zeros(n, bool))
-    assert abs(out_k[-1, 0]) < 40.0 * math.exp(-2.0) < slow[-1, 0]
-    assert fs_k[L.F_FAST_S] == pytest.approx(0.0, abs=1e-9)
+    fs[L.F_PG_S] = 1.5
+    n, dt = 150, 0.01
+    truth, acc, gyr = _swing(frame, n, dt, 60.0, seed=6)
+    clipped = np.zeros(n, bool)
+    clipped[[10, 70, 71]] = True  # clipped rows are not summed
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), clipped)
+    # Exactly the gyro's (trapezoidal) integral from the wrong start.
+    rate = gyr @ frame[:, 2]
+    integral = np.cumsum(0.5 * (rate + np.concatenate([[0.0], rate[:-1]])) * dt)
+    np.testing.assert_allclose(out_k[:, 0], 40.0 + integral, rtol=0, atol=1e-9)
+    assert fs_k[L.F_PG_CNT] == n - 3
+    total = fs_k[L.F_PG_SUM : L.F_PG_SUM + 3]
+    summed_deg = math.degrees(math.atan2(total @ frame[:, 1], total @ frame[:, 0]))
+    assert summed_deg == pytest.approx(60.0, abs=2.0)
+    assert fs_k[L.F_PG_S] == 1.5  # counted down by the main loop, not here
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
+    # Outside a window the same rows pull "up" only slowly towards the bouncing gravity.
+    fs[L.F_PG_S] = 0.0
+    out = _run_tilt(_tilt_step, prm, fs.copy(), acc, gyr, np.full(n, dt), clipped)
+    assert 0.0 < abs(out[-1, 0] - (truth[-1] + 40.0)) < 10.0
 
 
 def test_tilt_learns_gyro_bias_at_rest() -> None:
@@ -358,6 +399,7 @@ def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
     prm[L.P_EKF_Q] = rng.uniform(50, 500) ** 2
     prm[L.P_EKF_R] = rng.uniform(0.02, 0.1)
     prm[L.P_G_CAL] = rng.uniform(0.95, 1.05)
+    prm[L.P_ID] = float(seed % 2)  # half the cases also sum the identification likelihood
     fs[L.F_G_EST] = prm[L.P_G_CAL]
     n = 400
     theta = np.cumsum(rng.normal(0, 0.03, n))
@@ -371,6 +413,7 @@ def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
     out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, dt, clipped)
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
+    assert (fs_k[L.F_NLL] != 0.0) == (seed % 2 == 1)
 
 
 def test_pendulum_tracks_a_changed_gravity_scale_at_rest_instead_of_spinning() -> None:

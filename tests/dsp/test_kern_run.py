@@ -34,8 +34,9 @@ def _state(gyro: bool, **settings: float | None):
     return kernel_arrays(Settings(**settings), gyro, synth.DEFAULT_FRAME, PERIOD)
 
 
-# Bridge gaps up to 0.5 s; hold the rotation over bridges longer than _REANCHOR_GAP_S.
-SCENARIO_SETTINGS = {"max_interp_gap_s": 0.5}
+# Bridge gaps up to 0.5 s (with and without gyro); hold the rotation over bridges
+# longer than _REANCHOR_GAP_S.
+SCENARIO_SETTINGS = {"max_interp_gap_s": 0.5, "max_bridge_gyro_s": 0.5}
 
 
 def _run(fn, state, t, acc, gyr, ev_rows: int = EV_ROWS):
@@ -142,7 +143,8 @@ def test_finish_matches_twin(gyro: bool) -> None:
     for run, fin in ((_run_chunk, _finish), (naive.run_chunk, naive.finish)):
         r = _run(run, state, t[:stop], acc[:stop], gyr[:stop])
         ev = np.zeros((8, L.EV_N))
-        n = fin(r["prm"], r["fs"], r["ist"], r["hist"], ev)
+        n, done = fin(r["prm"], r["fs"], r["ist"], r["hist"], ev)
+        assert done
         results.append((ev[:n], r))
     (ev_k, r_k), (ev_t, r_t) = results
     assert ev_k[:, L.EV_KIND].tolist() == [L.EV_REP]
@@ -281,7 +283,7 @@ def test_gap_bridged_up_to_max_interp(fn, gap_rows: int, max_interp_s: float, br
     keep = np.ones(n, bool)
     keep[280 : 280 + gap_rows] = False
     acc, gyr = _static(n)
-    r = _run(fn, _state(True, max_interp_gap_s=max_interp_s), t[keep], acc[keep], gyr[keep])
+    r = _run(fn, _state(True, max_bridge_gyro_s=max_interp_s), t[keep], acc[keep], gyr[keep])
     assert r["ist"][L.I_GAPS] == 1
     assert r["fs"][L.F_LOST_S] == pytest.approx(gap_rows * PERIOD, rel=1e-9)
     gap = r["ev"][0]
@@ -290,9 +292,18 @@ def test_gap_bridged_up_to_max_interp(fn, gap_rows: int, max_interp_s: float, br
     assert gap[2] == t[280 + gap_rows]
     assert gap[3] == (1.0 if bridged else 0.0)
     assert r["ist"][L.I_SAMPLE] == (n if bridged else n - gap_rows)
-    # After a gap longer than _REANCHOR_GAP_S the tilt filter re-anchors fast.
-    reanchoring = gap_rows * PERIOD > kr._REANCHOR_GAP_S
-    assert (r["fs"][L.F_FAST_S] > 0.0) == reanchoring
+    # A gap longer than _REANCHOR_GAP_S opens a post-gap window (still open
+    # 0.2 s later) from the gap's first sample; the detector waits for it.
+    window = gap_rows * PERIOD > kr._REANCHOR_GAP_S
+    assert (r["fs"][L.F_PG_S] > 0.0) == window
+    if window:
+        assert r["ist"][L.I_PG_GAP0] == 280
+        assert r["ist"][L.I_PG_END] == (280 + gap_rows if bridged else 280)
+        assert r["fs"][L.F_PG_S] == pytest.approx(kr._PG_WINDOW_S - 0.2, abs=1e-6)
+        # The measured rows after the gap but the first: the rate before it
+        # was not measured, so its tangential acceleration is unknown.
+        assert r["fs"][L.F_PG_CNT] == 19
+    assert r["ist"][L.I_DET] == (280 if window else r["ist"][L.I_SAMPLE])
     np.testing.assert_allclose(r["theta"], 0.0, atol=1e-9)
 
 
@@ -345,3 +356,182 @@ def test_nan_row_angle_is_nan_and_first_row_starts_the_timeline() -> None:
         assert r["hist"][0 % cap, L.H_TIME] == t[1]  # the first valid row starts the timeline
         # A dropped row is a missing sample: bridged, one gap.
         assert r["ist"][L.I_GAPS] == 1 and r["ist"][L.I_SAMPLE] == 9
+
+
+# ---------------------------------------------------------------------------
+# post-gap windows (gyro): gaps longer than _REANCHOR_GAP_S
+# ---------------------------------------------------------------------------
+
+# Rows cut out of a 12 s, 100 Hz drill (peaks at rows 145, 285, 425, ..., 985):
+# 0.40 s bridged (window 1); 0.30 s bridged 0.4 s later (ends window 1 early,
+# opens window 2); one lost row inside window 2 (bridged inside it); 0.55 s
+# bridged over the third rep's peak (window 3); 2.50 s, too long to bridge
+# (interrupt, then window 4); 0.50 s bridged 0.5 s before the end (the stream
+# ends inside window 5).
+WINDOW_CUTS = [(150, 190), (230, 260), (300, 301), (420, 475), (600, 850), (1100, 1150)]
+
+
+def _window_recording(gyro: bool, seed: int, extra: str = ""):
+    rec = synth.record(
+        synth.drill(7, start_s=1.0, period_s=1.4),
+        12.0,
+        FS_HZ,
+        gyro=gyro,
+        acc_noise_g=0.003,
+        gyr_noise_dps=0.5,
+        gyr_bias_dps=(0.3, -0.2, 0.1),
+        seed=seed,
+        t_origin=1000.0,
+    )
+    s = rec.samples
+    t, acc = s.time_s.copy(), s.acc_g.copy()
+    gyr = s.gyr_dps.copy() if gyro else np.zeros((0, 3))
+    rng = np.random.default_rng(seed)
+    # Always some jitter: with exact periods, sums of periods land on the
+    # thresholds (0.5 s of rest, settle_s) and an ulp decides.
+    t += rng.uniform(-0.2, 0.2, t.size) * PERIOD
+    if "nan" in extra:
+        rows = np.flatnonzero(rng.random(t.size) < 0.02)
+        acc[rows, rng.integers(0, 3, rows.size)] = np.nan
+    keep = np.ones(t.size, bool)
+    for a, b in WINDOW_CUTS:
+        keep[a:b] = False
+    return t[keep], acc[keep], (gyr[keep] if gyro else gyr), rec
+
+
+def _finish_all(fin, r: dict, ev_rows: int = EV_ROWS) -> np.ndarray:
+    """Call a ``_finish`` implementation until it is done; the event rows of all calls."""
+    rows = []
+    for _ in range(1000):
+        ev = np.zeros((ev_rows, L.EV_N))
+        n, done = fin(r["prm"], r["fs"], r["ist"], r["hist"], ev)
+        rows.append(ev[:n].copy())
+        if done:
+            return np.concatenate(rows)
+    raise AssertionError("_finish never done")
+
+
+@pytest.mark.parametrize("extra", ["", "nan"])
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+def test_windows_match_twin(gyro: bool, extra: str) -> None:
+    t, acc, gyr, _ = _window_recording(gyro, seed=21, extra=extra)
+    state = _state(gyro)
+    k = _run(_run_chunk, state, t, acc, gyr)
+    tw = _run(naive.run_chunk, state, t, acc, gyr)
+    _assert_same(k, tw)
+    gaps = k["ev"][k["ev"][:, L.EV_KIND] == L.EV_GAP]
+    cut = gaps[gaps[:, 2] - gaps[:, 1] > 0.25]
+    assert cut[:, 3].tolist() == [1.0, 1.0, 1.0, 0.0, 1.0]
+    if gyro:
+        # The stream ends inside the last window: the detector still waits for it.
+        assert k["fs"][L.F_PG_S] > 0.0
+        assert k["ist"][L.I_DET] == k["ist"][L.I_PG_GAP0] < k["ist"][L.I_SAMPLE]
+    ev_k = _finish_all(_finish, k)
+    ev_t = _finish_all(naive.finish, tw)
+    assert ev_k.shape == ev_t.shape
+    for a, b in zip(ev_k, ev_t, strict=True):
+        assert_slots_close(a, b, "E_", rtol=RTOL, atol=ATOL)
+    _assert_same(k, tw)
+    assert k["fs"][L.F_PG_S] == 0.0
+    assert k["ist"][L.I_DET] == k["ist"][L.I_SAMPLE]
+    # Seven reps: the 2.5 s cut swallows two; the one whose peak was lost in
+    # the 0.55 s cut is found (with a gyro, at its height: the bridge is redrawn).
+    ev = np.concatenate([k["ev"], ev_k])
+    reps = ev[ev[:, L.EV_KIND] == L.EV_REP]
+    assert reps.shape[0] == 5
+    if gyro:
+        assert reps[:, L.E_PEAK_DEG] == pytest.approx([70.0] * 5, abs=1.5)
+
+
+@pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
+def test_windows_row_by_row_with_a_tiny_event_buffer_equal_one_call(fn) -> None:
+    # Room for 2 event rows per call, one row per call: the detector's catch-up
+    # after a window fills the buffer, calls stop early (or before a gap row)
+    # and resume; events, angles and state come out exactly as in one call.
+    t, acc, gyr, _ = _window_recording(True, seed=22, extra="nan")
+    state = _state(True)
+    fin = _finish if fn is _run_chunk else naive.finish
+    whole = _run(fn, state, t, acc, gyr)
+    whole_ev = np.concatenate([whole["ev"], _finish_all(fin, whole)])
+    prm, fs, ist, hist = copies(*state)
+    theta = np.full(t.size, -999.0)
+    events = []
+    pos = stalls = 0
+    while pos < t.size:
+        ev = np.zeros((6, L.EV_N))
+        done, n_ev = fn(prm, fs, ist, hist, t[pos : pos + 1], acc[pos : pos + 1], gyr[pos : pos + 1], theta[pos:], ev)
+        assert n_ev > 0 or done == 1  # every call makes progress
+        stalls += done == 0
+        events.append(ev[:n_ev].copy())
+        pos += done
+    assert stalls > 0  # the buffer did run out before some rows
+    events.append(_finish_all(fin, {"prm": prm, "fs": fs, "ist": ist, "hist": hist}, ev_rows=6))
+    np.testing.assert_array_equal(np.concatenate(events), whole_ev)
+    np.testing.assert_array_equal(theta, whole["theta"])
+    for key, arr in (("fs", fs), ("ist", ist), ("hist", hist)):
+        np.testing.assert_array_equal(arr, whole[key])
+    assert (whole_ev[:, L.EV_KIND] == L.EV_REP).sum() == 5
+
+
+@pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
+def test_lost_row_inside_a_window_is_bridged_without_ending_it(fn) -> None:
+    # 0.4 s lost, then one row lost 0.1 s later: the window goes on (a window
+    # ended after ten rows would re-anchor "up" on those alone).
+    n = 350
+    t = 10.0 + PERIOD * np.arange(n)
+    keep = np.ones(n, bool)
+    keep[200:240] = False
+    keep[250] = False
+    acc, gyr = _static(n)
+    r = _run(fn, _state(True), t[keep], acc[keep], gyr[keep])
+    assert r["ist"][L.I_GAPS] == 2
+    assert r["ist"][L.I_PG_GAP0] == 200 and r["ist"][L.I_PG_END] == 240
+    assert r["fs"][L.F_PG_S] == pytest.approx(kr._PG_WINDOW_S + 0.4 - 1.5, abs=1e-6)
+    # Summed: the measured rows after the gap (row 250 was lost) but the
+    # first, whose angular acceleration is unknown.
+    assert r["fs"][L.F_PG_CNT] == (n - 240 - 1) - 1
+    cap = int(r["ist"][L.I_CAP])
+    assert r["hist"][250 % cap, L.H_FLAG] == 1.0
+
+
+def test_first_row_after_a_gap_is_not_summed() -> None:
+    # 0.4 s lost in the middle of a fast swing (about 330 deg/s when the rows
+    # come back).  The rate before the first row after the gap was not
+    # measured: its tangential acceleration L*alpha is unknown (taken from the
+    # held rate it would be ~10 g) and it must not enter the window's sum.
+    bumps = [synth.Bump(1.0 + 1.2 * k, 0.3, 0.1, 0.4, 70.0) for k in range(5)]
+    rec = synth.record(bumps, 8.0, FS_HZ, gyro=True, t_origin=50.0, acc_noise_g=0.003, gyr_noise_dps=0.5)
+    s = rec.samples
+    keep = np.ones(len(s), bool)
+    keep[240:280] = False
+    t, acc, gyr = s.time_s[keep], s.acc_g[keep], s.gyr_dps[keep]
+    t = t + np.random.default_rng(3).uniform(-0.2, 0.2, t.size) * PERIOD  # no ties at thresholds
+    results = [_run(fn, _state(True), t, acc, gyr) for fn in (_run_chunk, naive.run_chunk)]
+    _assert_same(*results)
+    r = results[0]
+    cap = int(r["ist"][L.I_CAP])
+    h = np.array([r["hist"][i % cap] for i in range(280, int(r["ist"][L.I_SAMPLE]))])
+    truth = np.interp(h[:, L.H_TIME], s.time_s, rec.theta_deg)
+    assert np.max(np.abs(h[:, L.H_THETA] - truth)) < 1.0
+
+
+@pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
+def test_window_ends_early_to_stay_inside_a_short_history(fn) -> None:
+    # history_s = 2 s: a 256-sample ring at 100 Hz.  A 1.5 s bridged gap would
+    # open a 3 s window: the redraw would read samples the ring no longer
+    # holds, and the detector (waiting for the window) would read rows that
+    # newer ones overwrote.  The window ends after 256 / 16 samples instead;
+    # the reps after the gap are all found, with their own angles.
+    bumps = [synth.Bump(1.0 + 1.2 * k, 0.3, 0.1, 0.4, 60.0) for k in (0, 1, 4, 5, 6)]
+    rec = synth.record(bumps, 9.0, FS_HZ, gyro=True, t_origin=50.0)
+    s = rec.samples
+    keep = np.ones(len(s), bool)
+    keep[350:500] = False  # 3.5 .. 5.0 s, standing
+    t, acc, gyr = s.time_s[keep], s.acc_g[keep], s.gyr_dps[keep]
+    r = _run(fn, _state(True, history_s=2.0), t, acc, gyr)
+    assert int(r["ist"][L.I_CAP]) == 256
+    fin = _finish if fn is _run_chunk else naive.finish
+    ev = np.concatenate([r["ev"], _finish_all(fin, r)])
+    reps = ev[ev[:, L.EV_KIND] == L.EV_REP]
+    assert reps[:, L.E_PEAK_DEG] == pytest.approx([60.0] * 5, abs=1.0)
+    assert r["hist"][:, L.H_THETA].min() > -1.0 and r["hist"][:, L.H_THETA].max() < 61.0

@@ -13,7 +13,9 @@ from hipflex.dsp import SCHEMA, Analysis, Gap, ImuSamples, Quality, Rejection, R
 from hipflex.dsp.sets import make_set
 
 POSITIVE_FIELDS = [
-    f.name for f in dataclasses.fields(Settings) if f.name not in {"onset_fraction", "acc_range_g", "sensor_offset_m"}
+    f.name
+    for f in dataclasses.fields(Settings)
+    if f.name not in {"onset_fraction", "acc_range_g", "sensor_offset_m", "identify_lever"}
 ]
 
 

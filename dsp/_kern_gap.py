@@ -1,0 +1,117 @@
+"""The post-gap window of the gyro tilt filter.
+
+Over a gap longer than a few samples the gyro has missed part of the thigh's
+rotation, so the orientation after the gap is unknown.  One accelerometer
+sample cannot tell (a running hip bounces by a g or more), but the hip's own
+accelerations average out over a stride: for a window after the gap the tilt
+filter runs on the gyro alone while it sums the rotation-compensated specific
+force in a world-fixed frame, and at the window's end the sum's direction is
+"up".  The history of the window is then shifted by the angle this corrects,
+the samples bridged across the gap are redrawn as a cubic between the angles
+and rates on either side (a swing's peak inside the gap keeps its shape), and
+only then does the detector read them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._layout import (
+    F_PG_CNT,
+    F_PG_S,
+    F_PG_SUM,
+    F_UP,
+    H_THETA,
+    H_TIME,
+    H_VEL,
+    I_CAP,
+    I_PG_END,
+    I_PG_GAP0,
+    I_SAMPLE,
+    P_U,
+    P_W,
+    RAD,
+)
+
+__all__: list[str] = []
+
+
+@njit_inline
+def _pg_start(fs: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
+    """Open a post-gap window of ``duration_s``; the next processed sample is the gap's first."""
+    fs[F_PG_S] = duration_s
+    fs[F_PG_SUM] = 0.0
+    fs[F_PG_SUM + 1] = 0.0
+    fs[F_PG_SUM + 2] = 0.0
+    fs[F_PG_CNT] = 0.0
+    ist[I_PG_GAP0] = ist[I_SAMPLE]
+    ist[I_PG_END] = ist[I_SAMPLE]
+
+
+@njit_inline
+def _theta_of(prm: np.ndarray, ux: float, uy: float, uz: float) -> float:
+    """Flexion angle (deg) of the world "up" direction seen in the sensor frame."""
+    up_u = ux * prm[P_U] + uy * prm[P_U + 1] + uz * prm[P_U + 2]
+    up_w = ux * prm[P_W] + uy * prm[P_W + 1] + uz * prm[P_W + 2]
+    return math.atan2(up_w, up_u) * RAD
+
+
+@njit
+def _pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
+    """Close the post-gap window: re-anchor "up" and correct the window's history.
+
+    Parameters
+    ----------
+    prm, fs, ist : ndarray
+        Kernel parameters and state (see ``_layout``).
+    hist : ndarray, shape (cap, 5)
+        History ring; samples ``I_PG_GAP0 - 1 .. I_SAMPLE - 1`` must be in it.
+    """
+    fs[F_PG_S] = 0.0
+    cap = ist[I_CAP]
+    last = ist[I_SAMPLE] - 1
+    g0 = ist[I_PG_GAP0]
+    e0 = ist[I_PG_END]
+    shift = 0.0
+    sx = fs[F_PG_SUM]
+    sy = fs[F_PG_SUM + 1]
+    sz = fs[F_PG_SUM + 2]
+    sn = math.sqrt(sx * sx + sy * sy + sz * sz)
+    if fs[F_PG_CNT] > 0.0 and sn > 0.0:
+        old = _theta_of(prm, fs[F_UP], fs[F_UP + 1], fs[F_UP + 2])
+        fs[F_UP] = sx / sn
+        fs[F_UP + 1] = sy / sn
+        fs[F_UP + 2] = sz / sn
+        shift = _theta_of(prm, fs[F_UP], fs[F_UP + 1], fs[F_UP + 2]) - old
+        if shift > 180.0:
+            shift -= 360.0
+        elif shift < -180.0:
+            shift += 360.0
+    for i in range(e0, last + 1):
+        hist[i & (cap - 1), H_THETA] += shift
+    if e0 > g0 and g0 >= 1 and e0 <= last:
+        a = (g0 - 1) & (cap - 1)
+        b = e0 & (cap - 1)
+        ta = hist[a, H_TIME]
+        h = hist[b, H_TIME] - ta
+        ya = hist[a, H_THETA]
+        yb = hist[b, H_THETA]
+        ma = hist[a, H_VEL] * h
+        mb = hist[b, H_VEL] * h
+        for i in range(g0, e0):
+            j = i & (cap - 1)
+            x = (hist[j, H_TIME] - ta) / h
+            x2 = x * x
+            x3 = x2 * x
+            hist[j, H_THETA] = (
+                (2.0 * x3 - 3.0 * x2 + 1.0) * ya
+                + (x3 - 2.0 * x2 + x) * ma
+                + (3.0 * x2 - 2.0 * x3) * yb
+                + (x3 - x2) * mb
+            )
+            hist[j, H_VEL] = (
+                (6.0 * x2 - 6.0 * x) * (ya - yb) + (3.0 * x2 - 4.0 * x + 1.0) * ma + (3.0 * x2 - 2.0 * x) * mb
+            ) / h
