@@ -135,9 +135,7 @@ def real_tables(root: Path) -> str:
     if not root.is_dir():
         return f"Real recordings skipped: {root} is absent."
     lines = ["## Real recordings\n", "### Eurobench BENCH sit-to-stand (thigh IMU3, 5 reps per trial)\n"]
-    lines.append(
-        "| trial | seat-force count | hipflex acc+gyro | hipflex acc-only | peak angles (gyro) ° | note |"
-    )
+    lines.append("| trial | seat-force count | hipflex acc+gyro | hipflex acc-only | peak angles (gyro) ° | note |")
     lines.append("|---|---|---|---|---|---|")
     for name, ref, g, a, peaks, note in eurobench_counts(root):
         pk = ", ".join(f"{p:.0f}" for p in peaks)

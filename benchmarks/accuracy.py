@@ -140,9 +140,7 @@ def score(
         in_set = [i for i, p in enumerate(peaks) if a - 1.0 <= p <= b + 1.0]
         t_set = [r for r in truth if r.set_index == si]
         res.set_count_errors.append(len(in_set) - len(t_set))
-        res.set_fully_sampled.append(
-            not any(a0 - 0.05 <= tr.peak_s <= b0 + 0.05 for tr in t_set for a0, b0 in gaps)
-        )
+        res.set_fully_sampled.append(not any(a0 - 0.05 <= tr.peak_s <= b0 + 0.05 for tr in t_set for a0, b0 in gaps))
         matched: list[tuple[TrueRep, int]] = []
         for tr in t_set:
             cands = [i for i in in_set if i not in used and tr.start_s <= peaks[i] <= tr.end_s]

@@ -49,9 +49,7 @@ class Row:
 def thigh_signal(n: int, rate_hz: float, scale: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / rate_hz
-    swing = np.stack(
-        [np.sin(2 * np.pi * 1.2 * t), np.cos(2 * np.pi * 1.2 * t), 0.3 * np.sin(2 * np.pi * 2.4 * t)], 1
-    )
+    swing = np.stack([np.sin(2 * np.pi * 1.2 * t), np.cos(2 * np.pi * 1.2 * t), 0.3 * np.sin(2 * np.pi * 2.4 * t)], 1)
     return scale * swing + 0.02 * scale * rng.standard_normal((n, 3))
 
 
@@ -68,10 +66,7 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
 def naive_delta(payload: bytes, channels: int = 3, ref_bytes: int = 2) -> list[list[int]]:
     """Pure-Python baseline: the obvious bit-at-a-time loop."""
     rows = [
-        [
-            int.from_bytes(payload[c * ref_bytes : (c + 1) * ref_bytes], "little", signed=True)
-            for c in range(channels)
-        ]
+        [int.from_bytes(payload[c * ref_bytes : (c + 1) * ref_bytes], "little", signed=True) for c in range(channels)]
     ]
     pos = channels * ref_bytes
     while pos < len(payload):
@@ -140,9 +135,7 @@ def run(frames: int, repeats: int) -> list[Row]:
     few = verity_acc[: max(1, frames // 50)]  # the pure-Python baseline is slow
     rows = [
         Row("H10 raw ACC 0x01, 200 Hz", 200.0, 36, best_time(decode_all(h10), repeats) / frames),
-        Row(
-            "H10 raw ACC + sample times", 200.0, 36, best_time(decode_and_time(h10, 200.0), repeats) / frames
-        ),
+        Row("H10 raw ACC + sample times", 200.0, 36, best_time(decode_and_time(h10, 200.0), repeats) / frames),
         Row("Verity delta ACC 0x81, 52 Hz", 52.0, 71, best_time(decode_all(verity_acc), repeats) / frames),
         Row("Verity delta GYRO 0x80, 52 Hz", 52.0, 71, best_time(decode_all(verity_gyro), repeats) / frames),
         Row(
