@@ -372,6 +372,20 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     return state, [CalibratedEvent(cal_t, cal.quiet), AngleBlock(t, theta), *events]
 
 
+def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
+    """Run ``kern`` over buffer rows ``start:stop`` for its state alone (events dropped); the angle, deg."""
+    t = state.buf_t[start:stop]
+    gyr = state.buf_gyr[start:stop] if state.buf_gyr is not None else _EMPTY3
+    acc = state.buf_acc[start:stop]
+    theta = np.full(t.shape[0], np.nan)
+    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+    done = 0
+    while done < t.shape[0]:
+        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        done += k
+    return theta
+
+
 def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> Axes:
     """Make the thigh's larger excursions positive (flexion).
 
@@ -380,17 +394,7 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     a front-mounted sensor during fast swings; the angle over buffer rows
     ``cal.start_row:stop`` is a far more reliable witness.
     """
-    kern = _make_kernel(settings, state.has_gyro, cal, axes)
-    s = cal.start_row
-    t = state.buf_t[s:stop]
-    gyr = state.buf_gyr[s:stop] if state.buf_gyr is not None else _EMPTY3
-    theta = np.full(t.shape[0], np.nan)
-    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
-    done = 0
-    while done < t.shape[0]:
-        acc = state.buf_acc[s + done : stop]
-        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc, gyr[done:], theta[done:], ev)
-        done += k
+    theta = _run_span(_make_kernel(settings, state.has_gyro, cal, axes), state, cal.start_row, stop)
     if np.all(np.isnan(theta)) or np.nanmax(theta) >= -np.nanmin(theta):
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
@@ -398,18 +402,10 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
 
 def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> LeverFit:
     """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on."""
-    s = cal.start_row
-    t = state.buf_t[s:stop]
-    acc = state.buf_acc[s:stop]
-    theta = np.full(t.shape[0], np.nan)
-    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
 
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
         kern = _make_kernel(settings, False, cal, axes, LeverFit(lever_arm_m, sensor_offset_m, True, 0.0), True)
-        done = 0
-        while done < t.shape[0]:
-            k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], _EMPTY3, theta[done:], ev)
-            done += k
+        _run_span(kern, state, cal.start_row, stop)
         return float(kern.fs[L.F_NLL])
 
     return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
