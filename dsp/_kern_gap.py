@@ -8,7 +8,8 @@ filter runs on the gyro alone while it sums the rotation-compensated specific
 force in a world-fixed frame, and at the window's end the sum's direction is
 "up".  The history of the window is then shifted by the angle this corrects,
 the samples bridged across the gap are redrawn as a cubic between the angles
-and rates on either side (a swing's peak inside the gap keeps its shape), and
+and rates on either side (a swing's peak inside the gap keeps its shape;
+between ends that describe a move one way the cubic is kept monotone), and
 only then does the detector read them.
 """
 
@@ -37,6 +38,11 @@ from hipflex.dsp._layout import (
 )
 
 __all__: list[str] = []
+
+# A rate at the end of a bridge points back (the thigh turned inside the gap,
+# e.g. a rep's peak) only beyond this fraction of the secant slope: smaller
+# ones are noise at rest.
+_TURN_FRAC = 0.25
 
 
 @njit_inline
@@ -101,6 +107,16 @@ def _pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         yb = hist[b, H_THETA]
         ma = hist[a, H_VEL] * h
         mb = hist[b, H_VEL] * h
+        d = yb - ya
+        if d != 0.0 and ma * d >= -_TURN_FRAC * d * d and mb * d >= -_TURN_FRAC * d * d:
+            # Ends that describe a move one way: keep the cubic between them
+            # (rates at most 3x the secant, Fritsch-Carlson).  Unlimited, a
+            # gap from a fast swing to rest was drawn overshooting the rest
+            # angle by tens of degrees, a false low for the next rep.
+            if abs(ma) > 3.0 * abs(d):
+                ma = 3.0 * d
+            if abs(mb) > 3.0 * abs(d):
+                mb = 3.0 * d
         for i in range(g0, e0):
             j = i & (cap - 1)
             x = (hist[j, H_TIME] - ta) / h

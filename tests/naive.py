@@ -25,6 +25,7 @@ from scipy.interpolate import CubicHermiteSpline
 from scipy.spatial.transform import Rotation
 
 from hipflex.dsp import _kern_filters as kf
+from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
 from hipflex.dsp._kern_reps import _MAX_REP_FRACTION
@@ -767,7 +768,12 @@ def pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray
     3. The bridged samples (``I_PG_GAP0 .. I_PG_END - 1``) are redrawn as the
        cubic Hermite spline in time that joins the last sample before the gap
        to the first one after it, matching angle and rate at both ends; their
-       rate becomes the spline's derivative.
+       rate becomes the spline's derivative.  If the ends describe a move one
+       way (neither rate points against the secant slope by more than
+       ``_TURN_FRAC`` of it) the rates are first limited to three times the
+       secant slope (Fritsch-Carlson), so the spline does not overshoot the
+       end angles; otherwise the thigh turned inside the gap and the rates
+       are used as measured.
     """
     fs[F_PG_S] = 0.0
     cap = int(ist[I_CAP])
@@ -786,7 +792,12 @@ def pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray
     if first_bridged >= 1 and first_bridged < first_after <= newest:
         a = hist[(first_bridged - 1) % cap]
         b = hist[first_after % cap]
-        spline = CubicHermiteSpline([a[H_TIME], b[H_TIME]], [a[H_THETA], b[H_THETA]], [a[H_VEL], b[H_VEL]])
+        secant = (b[H_THETA] - a[H_THETA]) / (b[H_TIME] - a[H_TIME])
+        rates = np.array([a[H_VEL], b[H_VEL]])
+        one_way = secant != 0 and all(r * secant >= -kg._TURN_FRAC * secant**2 for r in rates)
+        if one_way:
+            rates = np.clip(rates, -3 * abs(secant), 3 * abs(secant))
+        spline = CubicHermiteSpline([a[H_TIME], b[H_TIME]], [a[H_THETA], b[H_THETA]], rates)
         for i in range(first_bridged, first_after):
             row = hist[i % cap]
             row[H_THETA] = spline(row[H_TIME])

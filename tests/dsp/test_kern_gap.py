@@ -117,6 +117,29 @@ def test_pg_finish_hermite_matches_the_rates_at_both_ends() -> None:
     assert bridge.max() > 60.0 + 10.0
 
 
+def test_pg_finish_keeps_a_one_way_bridge_between_its_end_angles() -> None:
+    # The thigh was falling fast (40 deg, -300 deg/s) when the rows stopped and
+    # stands still (0 deg, a little noise on the rate) 1.6 s later.  The plain
+    # cubic would dip ~45 deg below standing (a false low); with the rates
+    # limited to three times the secant slope (-25 deg/s) it stays between the
+    # end angles.
+    n, gap0, end = 25, 5, 20
+    theta = [40.0] * 5 + [40.0] * 15 + [0.0] * 5
+    vel = [-300.0] * 5 + [0.0] * 15 + [0.4] * 5
+    _, _, hist = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel, 0.0, 0.0))
+    bridge = hist[gap0 - 1 : end + 1, L.H_THETA]
+    assert np.all(np.diff(bridge[:-3]) < 0.0)
+    assert bridge.max() == 40.0 and bridge.min() > -0.1  # the 0.4 deg/s at rest: a hair's overshoot
+    # Its rate: the cubic's derivative with -75 deg/s (not -300) at the start.
+    x, h = 0.1 / 1.6, 1.6  # the first bridged sample
+    want = (6 * x * x - 6 * x) * 40.0 / h + (3 * x * x - 4 * x + 1) * -75.0 + (3 * x * x - 2 * x) * 0.4
+    assert hist[gap0, L.H_VEL] == pytest.approx(want, rel=1e-9)
+    # A turn inside the gap (the rate at the far end points back) keeps the rates as measured.
+    vel_turn = [-300.0] * 5 + [0.0] * 15 + [200.0] * 5
+    _, _, hist = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel_turn, 0.0, 0.0))
+    assert hist[gap0 - 1 : end + 1, L.H_THETA].min() < -20.0
+
+
 @pytest.mark.parametrize(("before", "after", "shift"), [(170.0, -170.0, 20.0), (-175.0, 165.0, -20.0)])
 def test_pg_finish_shift_takes_the_short_way_round(before: float, after: float, shift: float) -> None:
     theta = [before] * 10

@@ -211,6 +211,23 @@ def test_find_quiet_window_calibrates_gravity_bias_and_period() -> None:
     assert t[cal.end_row] - t[cal.start_row] == pytest.approx(2.0, abs=0.05)
 
 
+@pytest.mark.parametrize(("lost_rows", "quiet"), [(50, True), (52, False)])
+def test_find_quiet_window_counts_a_gap_as_the_time_lost(lost_rows: int, quiet: bool) -> None:
+    # 50 rows (1.00 s) lost from a 50 Hz stand: the rows around them are 1.02 s
+    # apart, but the main loop counts (and bridges) a 1.00 s gap, so a window
+    # allowing 1.01 s gaps holds it.  52 rows (1.04 s) are too many.
+    t, acc, gyr = _still(300)
+    keep = np.ones(t.size, bool)
+    keep[120 : 120 + lost_rows] = False
+    t, acc, gyr = t[keep], acc[keep], gyr[keep]
+    cal = find_quiet_window(t, acc, gyr, 3.0, STILL_ACC, STILL_GYR, 1.01, new_quiet_state(), force=False)
+    if quiet:
+        assert cal is not None and cal.quiet
+        assert cal.start_row < 120 <= cal.end_row  # the window spans the gap
+    else:
+        assert cal is None or t[cal.start_row] > t[119]
+
+
 # ---------------------------------------------------------------------------
 # axis lock
 # ---------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Recordings are a few seconds of the synthetic thigh (``synth.py``) at 50 Hz:
 3 s of quiet standing, then reps, so the learning phase (2 s calibration
 window, 30 deg lock excursion) happens inside the recording and hypothesis
-can split it anywhere.
+can split it anywhere.  The last gap tests use simulated sessions from
+``hipflex.sensor.simulate`` (100 Hz, sensor errors, random mountings).
 """
 
 from __future__ import annotations
@@ -314,39 +315,197 @@ def _peaks_near(reps, times) -> bool:
     return len(reps) == len(times) and all(abs(r.peak_s - t) < 0.15 for r, t in zip(reps, times, strict=True))
 
 
+# Longer than max_interp_gap_s (1 s) and max_bridge_gyro_s (2 s): never bridged.
+LONG_GAP_S = 2.5
+
+
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 def test_long_gap_in_an_unconfirmed_rise_rejects_it(gyro: bool) -> None:
-    # 2 s lost from 4.66 s: rep 2 has risen past min_rom but was never confirmed.
-    got = analyze(_with_gap(gyro, 4.66, 2.0), SETTINGS)
+    # 2.5 s lost from 4.66 s: rep 2 has risen past min_rom but was never confirmed.
+    got = analyze(_with_gap(gyro, 4.66, LONG_GAP_S), SETTINGS)
     assert got.quality.gaps == 1
     (gap,) = got.quality.gap_list
     assert not gap.bridged
-    assert gap.end_s - gap.start_s == pytest.approx(2.02)  # the last row before, the first after
-    assert got.quality.lost_s == pytest.approx(2.0, rel=1e-3)
+    assert gap.end_s - gap.start_s == pytest.approx(LONG_GAP_S + 0.02)  # the last row before, the first after
+    assert got.quality.lost_s == pytest.approx(LONG_GAP_S, rel=1e-3)
     assert [r.reason for r in got.quality.rejections] == ["gap"]
     assert got.quality.rejections[0].time_s < 4.66
     assert _peaks_near(got.reps, [GAP_BUMPS[i].peak_t for i in (0, 2, 3)])
 
 
 def test_long_gap_does_not_invent_a_rep_accelerometer_only() -> None:
-    got = analyze(_with_gap(False, 4.55, 2.0), SETTINGS)
+    got = analyze(_with_gap(False, 4.55, LONG_GAP_S), SETTINGS)
     assert _peaks_near(got.reps, [GAP_BUMPS[i].peak_t for i in (0, 2, 3)])
 
 
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 def test_long_gap_after_a_confirmed_peak_closes_the_rep(gyro: bool) -> None:
-    # 2 s lost from 5.2 s: rep 2 already fell min_rom below its peak.
-    got = analyze(_with_gap(gyro, 5.2, 2.0), SETTINGS)
+    # 2.5 s lost from 5.2 s: rep 2 already fell min_rom below its peak.
+    got = analyze(_with_gap(gyro, 5.2, LONG_GAP_S), SETTINGS)
     assert got.quality.gaps == 1 and not got.quality.gap_list[0].bridged
-    assert got.quality.lost_s == pytest.approx(2.0, rel=1e-3)
+    assert got.quality.lost_s == pytest.approx(LONG_GAP_S, rel=1e-3)
     assert not got.quality.rejections
     assert _peaks_near(got.reps, [b.peak_t for b in GAP_BUMPS])
     assert got.reps[1].end_s < 5.2  # closed with the data it had
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: _confirm_sign judges the sign on the angle trace, which a post-gap window does not "
+    "correct (only the history is); a gap that hides a rise before the sign is confirmed can flip it",
+)
+def test_gap_hiding_a_rise_before_the_sign_is_confirmed_keeps_the_sign() -> None:
+    # 0.5 s lost from 4.4 s, over the rise of rep 2 (inside the sign_confirm_s
+    # span after the lock).  The held orientation misses the rise, so the trace
+    # reads the fall that follows as -70 deg, as far below standing as rep 1
+    # was above it.
+    got = analyze(_with_gap(True, 4.4, 0.5), SETTINGS)
+    assert got.rep_count >= 3
+    assert all(r.peak_flexion_deg > 30.0 for r in got.reps)
+
+
 def test_rejection_events_match_the_quality_list() -> None:
-    _, _, events = _stream(_with_gap(True, 4.66, 2.0), [])
+    _, _, events = _stream(_with_gap(True, 4.66, LONG_GAP_S), [])
     rej = [e.rejection for e in events if isinstance(e, RejectionEvent)]
-    analysis, _, _ = _stream(_with_gap(True, 4.66, 2.0), range(0, 600, 7))
+    analysis, _, _ = _stream(_with_gap(True, 4.66, LONG_GAP_S), range(0, 600, 7))
     assert rej == list(analysis.quality.rejections)
     assert math.isfinite(rej[0].rom_deg) and rej[0].rom_deg >= SETTINGS.min_rom_deg
+
+
+# ---------------------------------------------------------------------------
+# gaps with a gyro: bridged up to max_bridge_gyro_s, post-gap windows
+# ---------------------------------------------------------------------------
+
+
+def test_gyro_bridges_gaps_up_to_max_bridge_gyro_s() -> None:
+    # 1.5 s lost from 5.1 s, on the way down of rep 2: longer than
+    # max_interp_gap_s, so bridged with a gyro only.
+    for gyro in (False, True):
+        got = analyze(_with_gap(gyro, 5.1, 1.5), SETTINGS)
+        (gap,) = got.quality.gap_list
+        assert gap.bridged == gyro
+        assert got.quality.lost_s == pytest.approx(1.5, rel=1e-3)
+    assert _peaks_near(got.reps, [b.peak_t for b in GAP_BUMPS])
+    assert not got.quality.rejections
+    # Rep 2 ends inside the bridge, redrawn from its fall to rest without a
+    # false low below standing: rep 3 rises from standing, at its own start.
+    assert 5.1 < got.reps[1].end_s < 6.6
+    assert got.reps[2].start_s == pytest.approx(8.05, abs=0.1)
+    assert got.reps[2].rom_deg == pytest.approx(70.0, abs=2.0)
+
+
+# A drill streamed with gaps over 0.25 s, so that post-gap windows open in the
+# running kernel: 0.5 s during the learning phase's buffer, 0.4 s bridged over
+# a rep's peak, 0.3 s bridged 0.3 s later (ends that window early), one lost
+# row inside the next window, 2.5 s not bridged, and 0.5 s bridged 0.4 s
+# before the end (the stream ends inside its window).
+GAPPY_CFG = Settings(sign_confirm_s=1.0)
+GAPPY_CUTS = [(4.1, 4.6), (6.0, 6.4), (6.7, 7.0), (7.5, 7.52), (9.0, 11.5), (13.1, 13.6)]
+
+
+def _gappy() -> ImuSamples:
+    bumps = synth.drill(7, start_s=3.0, period_s=1.4, amp_deg=70.0)
+    rec = synth.record(bumps, 14.0, FS_HZ, gyro=True, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=5)
+    s = rec.samples
+    t = s.time_s - s.time_s[0]
+    keep = np.ones(t.size, bool)
+    for a, b in GAPPY_CUTS:
+        keep &= ~((t >= a) & (t < b - 1e-9))
+    idx = np.flatnonzero(keep)
+    return ImuSamples(s.time_s[idx], s.acc_g[idx], s.gyr_dps[idx])
+
+
+GAPPY = _gappy()
+GAPPY_BATCH = analyze_with_angle(GAPPY, GAPPY_CFG, "synth")
+GAPPY_ROW = {a: int(np.searchsorted(GAPPY.time_s - GAPPY.time_s[0], a)) for a, _ in GAPPY_CUTS}
+
+
+def test_gappy_fixture_opens_windows_in_the_running_kernel() -> None:
+    analysis, _ = GAPPY_BATCH
+    gaps = [g for g in analysis.quality.gap_list if g.end_s - g.start_s > 0.25]
+    assert [g.bridged for g in gaps] == [True, True, True, False, True]
+    assert analysis.quality.calibrated_at_s is not None
+    # Streaming (rows through the kernel one chunk at a time) starts before the second cut.
+    state = init_state(GAPPY_CFG, True)
+    state, _ = step(GAPPY_CFG, state, GAPPY.slice(0, GAPPY_ROW[6.0]))
+    assert state.running
+
+
+@settings(max_examples=30, deadline=None)
+@given(cuts=st.lists(st.integers(1, len(GAPPY) - 1), max_size=40))
+@example(cuts=[r + d for r in GAPPY_ROW.values() for d in range(-3, 4)])  # 1-row chunks at every gap
+def test_random_chunks_with_post_gap_windows_give_exactly_the_batch_result(cuts: list[int]) -> None:
+    analysis, angle, _ = _stream(GAPPY, cuts, GAPPY_CFG)
+    batch, batch_angle = GAPPY_BATCH
+    assert analysis == batch
+    np.testing.assert_array_equal(angle, batch_angle)
+
+
+def test_one_row_chunks_with_post_gap_windows_give_exactly_the_batch_result() -> None:
+    # One row per step: the event buffer holds 9 rows, so the detector's
+    # catch-up after a window runs out of room and resumes in later steps.
+    analysis, angle, events = _stream(GAPPY, range(len(GAPPY)), GAPPY_CFG)
+    batch, batch_angle = GAPPY_BATCH
+    assert analysis == batch
+    np.testing.assert_array_equal(angle, batch_angle)
+    assert [e.number for e in events if isinstance(e, RepEvent)] == list(range(batch.rep_count))
+
+
+# ---------------------------------------------------------------------------
+# gaps in simulated sessions (hipflex.sensor.simulate: sensor errors, random mounting)
+# ---------------------------------------------------------------------------
+
+
+def _cut(samples: ImuSamples, lost: np.ndarray) -> ImuSamples:
+    keep = ~lost
+    gyr = None if samples.gyr_dps is None else samples.gyr_dps[keep]
+    return ImuSamples(samples.time_s[keep], samples.acc_g[keep], gyr)
+
+
+@pytest.mark.parametrize(
+    ("drill", "seed", "before_peak_s"),
+    [("march", 3, 0.10), ("march", 6, 0.10), ("hold", 1, 0.25)],
+)
+def test_rep_whose_peak_falls_in_a_gap_is_counted_at_its_height(drill: str, seed: int, before_peak_s: float) -> None:
+    # 0.5 s of rows lost from shortly before a rep's peak (100 Hz, acc+gyro).
+    # The bridge is redrawn between the angles and rates on either side and the
+    # orientation re-anchored after it: the rep is counted, its peak near the
+    # truth (a held orientation and a fast re-anchor lost 10-20 deg of a march
+    # rep's peak, and put a hold rep's peak over a second late).
+    from hipflex.sensor.simulate import simulate_drill
+
+    sim = simulate_drill(drill, fs_hz=100.0, seed=seed, n_sets=1)  # type: ignore[arg-type]
+    truth = sim.truth.reps
+    hidden = truth[len(truth) // 2]
+    t = sim.samples.time_s
+    start = hidden.peak_s - before_peak_s
+    got = analyze(_cut(sim.samples, (t > start) & (t < start + 0.5)), SETTINGS)
+    (gap,) = got.quality.gap_list
+    assert gap.bridged and gap.start_s < hidden.peak_s < gap.end_s
+    assert got.rep_count == len(truth)
+    rep = min(got.reps, key=lambda r: abs(r.peak_s - hidden.peak_s))
+    assert rep.peak_flexion_deg == pytest.approx(hidden.peak_deg, abs=10.0)
+    assert rep.peak_s == pytest.approx(hidden.peak_s, abs=0.25)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lost_row_just_after_a_gap_in_running_does_not_spoil_the_angle(seed: int) -> None:
+    # Strides: 0.4 s lost, then one more row 50 ms later.  The post-gap window
+    # must average the accelerometer over its whole length (a foot strike
+    # reads several g); ended by the lost row after five samples it
+    # re-anchored on those and put the next reps' peaks 30-50 deg too high.
+    from hipflex.sensor.simulate import simulate_drill
+
+    sim = simulate_drill("stride", fs_hz=100.0, seed=seed, n_sets=1)
+    truth = sim.truth.reps
+    g0 = truth[len(truth) // 2].peak_s - 0.2
+    t = sim.samples.time_s
+    lost = (t > g0) & (t < g0 + 0.4)
+    lost[int(np.searchsorted(t, g0 + 0.45))] = True
+    got = analyze(_cut(sim.samples, lost), SETTINGS)
+    assert got.rep_count == len(truth)
+    after = [r for r in truth if g0 + 0.4 < r.peak_s < g0 + 3.0]
+    assert len(after) >= 2
+    for r in after:
+        est = min(got.reps, key=lambda e: abs(e.peak_s - r.peak_s))
+        assert est.peak_flexion_deg == pytest.approx(r.peak_deg, abs=8.0)
