@@ -85,6 +85,4 @@ class RejectionEvent:
     rejection: Rejection
 
 
-Event = (
-    AngleBlock | CalibratedEvent | RepPeakEvent | RepEvent | SetEvent | GapEvent | RejectionEvent
-)
+Event = AngleBlock | CalibratedEvent | RepPeakEvent | RepEvent | SetEvent | GapEvent | RejectionEvent
