@@ -27,8 +27,8 @@ from numpy.typing import NDArray
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.capture import CaptureHeader, CaptureProblem, CaptureRecord
+from hipflex.sensor.capture_decode import CaptureGap, MetaWearCaptureDecoder, PolarCaptureDecoder, capture_decoder
 from hipflex.sensor.merge import SAME_RATE_TOLERANCE, align_nearest
-from hipflex.sensor.replay import CaptureGap, MetaWearCaptureDecoder, PolarCaptureDecoder, capture_decoder
 
 __all__ = ["DecodeUpdate", "LiveDecoder", "NearestMerger"]
 

@@ -15,6 +15,7 @@ from hipflex.dsp import analyze
 from hipflex.sensor.capture import (
     Capture,
     CaptureEvent,
+    CaptureFormatError,
     CaptureHeader,
     CaptureRecord,
     DeviceInfo,
@@ -27,7 +28,6 @@ from hipflex.sensor.metawear import ImuChip
 from hipflex.sensor.pmd_control import PMD_CONTROL_POINT_UUID, PMD_DATA_UUID
 from hipflex.sensor.replay import (
     CaptureDecodeError,
-    CaptureFormatError,
     ReplaySource,
     decode_capture,
 )
