@@ -17,6 +17,7 @@ import numpy as np
 
 from hipflex import __version__
 from hipflex.dsp import _layout as L
+from hipflex.dsp._kern_gap import _pg_finish
 from hipflex.dsp._kern_run import _finish, _run_chunk
 from hipflex.dsp.events import (
     AngleBlock,
@@ -392,10 +393,22 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
     a front-mounted sensor during fast swings; the angle over buffer rows
-    ``cal.start_row:stop`` is a far more reliable witness.
+    ``cal.start_row:stop`` is a far more reliable witness.  It is read from
+    the kernel's history once any post-gap window is closed: the live trace
+    of a window is the gyro's uncorrected guess, which after a gap that hid a
+    rise reads the following fall as a deep excursion the wrong way.
     """
-    theta = _run_span(_make_kernel(settings, state.has_gyro, cal, axes), state, cal.start_row, stop)
-    if np.all(np.isnan(theta)) or np.nanmax(theta) >= -np.nanmin(theta):
+    kern = _make_kernel(settings, state.has_gyro, cal, axes)
+    theta = _run_span(kern, state, cal.start_row, stop)
+    if kern.fs[L.F_PG_S] > 0.0:
+        _pg_finish(kern.prm, kern.fs, kern.ist, kern.hist)
+    kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
+    if kept.shape[0] == 0:
+        return axes
+    # Rows older than the ring (a long learning phase) count with their live angle.
+    older = theta[state.buf_t[cal.start_row : stop] < kept[:, L.H_TIME].min()]
+    seen = np.concatenate([older, kept[:, L.H_THETA]])
+    if np.all(np.isnan(seen)) or np.nanmax(seen) >= -np.nanmin(seen):
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
 

@@ -349,11 +349,6 @@ def test_long_gap_after_a_confirmed_peak_closes_the_rep(gyro: bool) -> None:
     assert got.reps[1].end_s < 5.2  # closed with the data it had
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: _confirm_sign judges the sign on the angle trace, which a post-gap window does not "
-    "correct (only the history is); a gap that hides a rise before the sign is confirmed can flip it",
-)
 def test_gap_hiding_a_rise_before_the_sign_is_confirmed_keeps_the_sign() -> None:
     # 0.5 s lost from 4.4 s, over the rise of rep 2 (inside the sign_confirm_s
     # span after the lock).  The held orientation misses the rise, so the trace
