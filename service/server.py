@@ -2,7 +2,9 @@
 
 :class:`Server` is a uvicorn server that ends the app's live streams when it
 starts shutting down; otherwise an open Server-Sent Events response would
-hold a graceful shutdown until its timeout.
+hold a graceful shutdown until its timeout.  Its ``on_started`` callback runs
+once uvicorn listens (after the app's start-up), so whoever announces the
+address never announces it before a client can connect.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -19,7 +22,24 @@ __all__ = ["Server", "ServerThread", "bind_socket"]
 
 
 class Server(uvicorn.Server):
-    """uvicorn server that closes the app's streams before waiting for connections."""
+    """uvicorn server that reports when it listens and closes the app's streams before waiting for connections.
+
+    Parameters
+    ----------
+    config : uvicorn.Config
+    on_started : callable, optional
+        Called without arguments on the event loop once the app's start-up is done and
+        the sockets accept connections (not called when start-up fails).
+    """
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app = self.config.app
@@ -66,7 +86,8 @@ class ServerThread:
         self.host = host
         self.sock = bind_socket(host, port)
         self.port = int(self.sock.getsockname()[1])
-        self.server = Server(make_config(app, **options))
+        self._listening = threading.Event()
+        self.server = Server(make_config(app, **options), on_started=self._listening.set)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, name="hipflex-server", daemon=True
         )
@@ -78,15 +99,14 @@ class ServerThread:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> ServerThread:
-        """Start serving; returns once the app's start-up (and crash recovery) is done."""
+        """Start serving; returns once the app's start-up (and crash recovery) is done and it listens."""
         self.thread.start()
         deadline = time.monotonic() + timeout_s
-        while not self.server.started:
+        while not self._listening.wait(0.05):
             if not self.thread.is_alive():
                 raise RuntimeError("the server failed to start (see the log above)")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start within {timeout_s:g} s")
-            time.sleep(0.02)
         return self
 
     def stop(self, timeout_s: float = 30.0) -> None:

@@ -98,11 +98,14 @@ def run(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{port}/"
     app = create_app(settings)
-    server = Server(make_config(app, log_level=args.log_level))
-    print(f"hipflex serving on {url}  (database {settings.db_path})", flush=True)
-    if settings.token is not None:
-        print(f"token: {settings.token}", flush=True)
-        print(f"dashboard: {url}?token={settings.token}", flush=True)
+
+    def announce() -> None:  # once uvicorn listens: a client that reads the URL can connect at once
+        print(f"hipflex serving on {url}  (database {settings.db_path})", flush=True)
+        if settings.token is not None:
+            print(f"token: {settings.token}", flush=True)
+            print(f"dashboard: {url}?token={settings.token}", flush=True)
+
+    server = Server(make_config(app, log_level=args.log_level), on_started=announce)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,43 @@ def test_demo_streams_a_recording_through_the_live_path(tmp_path: Path) -> None:
     assert db.exists() and (tmp_path / "captures" / "demo-march.csv").exists()
 
 
+def _first_line_then_connect(args: list[str], prefix: str) -> tuple[str, int]:
+    """Start the console script, wait for the line with the URL, then connect at once (no retry).
+
+    Returns the URL and the status of ``GET /api/v1/health`` sent right after the line appeared.
+    """
+    import signal
+    import urllib.request
+
+    script = shutil.which("hipflex", path=str(Path(sys.executable).parent))
+    assert script is not None, "the hipflex console script is not installed beside this Python"
+    proc = subprocess.Popen([script, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(prefix), (line, proc.stderr.read() if proc.poll() is not None else "")
+        url = next(word for word in line.split() if word.startswith("http://"))
+        with urllib.request.urlopen(url + "api/v1/health", timeout=30) as resp:
+            return url, resp.status
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+
+
+def test_serve_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
+    url, status = _first_line_then_connect(
+        ["serve", "--port", "0", "--db", str(tmp_path / "x.db")], "hipflex serving on http://127.0.0.1:"
+    )
+    assert status == 200 and url.endswith("/")
+
+
+def test_demo_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
+    url, status = _first_line_then_connect(
+        ["demo", "--port", "0", "--db", str(tmp_path / "x.db"), "--speed", "50"], "hipflex demo: dashboard at http://"
+    )
+    assert status == 200 and url.endswith("/")
+
+
 def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     from hipflex.service.server import bind_socket
 
@@ -68,8 +106,6 @@ def test_serve_takes_emulated_sensors_from_the_environment(tmp_path: Path) -> No
     import json
     import os
     import signal
-    import time
-    import urllib.error
     import urllib.request
 
     env = {**os.environ, "HIPFLEX_BLE_BACKEND": "fake:h10"}
@@ -79,15 +115,7 @@ def test_serve_takes_emulated_sensors_from_the_environment(tmp_path: Path) -> No
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith("hipflex serving on http://127.0.0.1:"), first
-        url = first.split()[3]
-        deadline = time.monotonic() + 60
-        while True:  # the address is printed before uvicorn listens on it
-            try:
-                urllib.request.urlopen(url + "api/v1/health", timeout=30).close()
-                break
-            except urllib.error.URLError:
-                assert time.monotonic() < deadline and proc.poll() is None, "the server did not come up"
-                time.sleep(0.1)
+        url = first.split()[3]  # printed once uvicorn listens: no retry needed
         with urllib.request.urlopen(url + "api/v1/devices/scan?timeout_s=0.2", timeout=30) as resp:
             (item,) = json.loads(resp.read())["items"]
         assert item["name"] == "Polar H10 0A1B2C3D" and item["kind"] == "polar"
