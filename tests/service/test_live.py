@@ -6,13 +6,15 @@ import csv
 import io
 import itertools
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from svc_kit import LiveServer, sse_messages, ws_messages
+from svc_kit import FakeDevices, LiveServer, sse_messages, ws_messages
 
 from hipflex.dsp import analyze
 from hipflex.sensor.csv_io import write_csv
@@ -186,3 +188,30 @@ def test_device_session_through_the_backend(live_server: LiveServer) -> None:
     assert api.post(f"/api/v1/devices/{address}/disconnect").json()["connected"] is False
     listed = api.get("/api/v1/devices").json()["items"]
     assert {d["address"] for d in listed} == set(live_server.devices.radio)
+
+
+def test_closing_an_sse_client_early_stops_the_writes(service_settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A client that goes away mid-stream is detached; asyncio never logs writes to the closed socket."""
+    from hipflex.service.app import create_app
+    from hipflex.service.server import ServerThread
+
+    app = create_app(service_settings, devices=FakeDevices())
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30.0) as api:
+        r = api.post("/api/v1/sessions", json={"source": "simulator", **SIM, "speed": 20})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        hub = app.state.hipflex.manager.live(sid).hub
+        for _ in range(5):
+            with api.stream("GET", f"/api/v1/sessions/{sid}/events") as resp:
+                assert resp.status_code == 200
+                lines = itertools.islice(resp.iter_lines(), 40)  # a few messages, then hang up
+                assert sum(line.startswith("data:") for line in lines) >= 10
+        deadline = time.monotonic() + 10
+        while hub.subscriber_count:  # the server notices the hang-ups and detaches the clients
+            assert time.monotonic() < deadline, f"{hub.subscriber_count} closed SSE clients still attached"
+            time.sleep(0.05)
+        time.sleep(0.5)  # more live messages go out while no one listens
+        assert api.post(f"/api/v1/sessions/{sid}/stop").json()["status"] == "stopped"
+    sends = [r.getMessage() for r in caplog.records if "socket.send() raised exception" in r.getMessage()]
+    assert sends == []
