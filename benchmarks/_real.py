@@ -74,7 +74,11 @@ def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], 
         header, _ = _read_header_csv(path)
         acc = data[:, [header.index(c) for c in ("Ax3", "Ay3", "Az3")]]
         rest_g = float(np.linalg.norm(acc[:50].mean(axis=0)) / 9.80665)
-        note = "" if abs(rest_g - 1.0) < 0.1 else f"accelerometer reads {rest_g:.2f} g at rest"
+        notes = [] if abs(rest_g - 1.0) < 0.1 else [f"accelerometer reads {rest_g:.2f} g at rest"]
+        skipped_s = g.quality.skipped_before_calibration_s
+        if skipped_s > 1.0:
+            notes.append(f"no 2 s still stretch before the reps: {skipped_s:.1f} s skipped before calibration")
+        note = "; ".join(notes)
         out.append((path.name, ref, g.rep_count, a.rep_count, [r.peak_flexion_deg for r in g.reps], note))
     return out
 

@@ -44,7 +44,14 @@ from hipflex.dsp._layout import (
 __all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_lock"]
 
 # |mean acc| may differ from 1 g by this much in a quiet window (scale errors).
+# Beyond it a window is not quiet, but it still competes for the fallback by
+# how far beyond it is: a still window of a sensor that reads 1.31 g at rest is
+# a better reference than a moving one that happens to average 1 g (Eurobench
+# subject 03: the moving window gave a 61 deg/s gyro bias).
 _GRAVITY_TOL_G = 0.2
+# A window's mean gyro rate is its bias estimate; MEMS gyro biases stay within
+# a few deg/s, so a mean beyond this is a slow steady turn, not stillness.
+_MAX_BIAS_DPS = 20.0
 # Time constant of the low-pass on the accelerometer used to find the first
 # excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
 _LOCK_LP_TAU_S = 0.15
@@ -130,7 +137,12 @@ def _window_score(
     still_gyr: float,
     max_gap_s: float,
 ) -> float:
-    """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable."""
+    """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable.
+
+    The mean's distance from 1 g (over ``_GRAVITY_TOL_G``) and the mean gyro
+    rate (over ``_MAX_BIAS_DPS``) count as deviations too, so that a window
+    failing either is never quiet but the fallback still ranks it.
+    """
     m = np.zeros(6)
     cnt = 0
     # Dropouts at the window's edges count like gaps inside it.
@@ -154,9 +166,9 @@ def _window_score(
         return math.inf
     m /= cnt
     g = math.sqrt(m[0] ** 2 + m[1] ** 2 + m[2] ** 2)
-    if abs(g - 1.0) > _GRAVITY_TOL_G:
-        return math.inf
-    worst = 0.0
+    worst = abs(g - 1.0) / _GRAVITY_TOL_G
+    if has_gyro:
+        worst = max(worst, math.sqrt(m[3] ** 2 + m[4] ** 2 + m[5] ** 2) / _MAX_BIAS_DPS)
     for i in range(j0, k + 1):
         if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
             continue

@@ -1033,8 +1033,9 @@ def window_score(
 
     Rows with a NaN are dropouts and left out.  ``inf`` (unusable) when the
     valid rows (with the window's first and last row times as edges) are more
-    than ``max_gap_s`` apart somewhere, fewer than 10,
-    or their mean accelerometer is more than ``_GRAVITY_TOL_G`` away from 1 g.
+    than ``max_gap_s`` apart somewhere, or fewer than 10.  The mean
+    accelerometer's distance from 1 g (in units of ``_GRAVITY_TOL_G``) and the
+    mean gyro rate (in units of ``_MAX_BIAS_DPS``) are deviations too.
     """
     rows = np.arange(j0, k + 1)
     valid = ~np.isnan(acc[rows]).any(axis=1)
@@ -1048,12 +1049,11 @@ def window_score(
         return math.inf
     a = acc[rows]
     mean_a = a.mean(axis=0)
-    if abs(np.linalg.norm(mean_a) - 1.0) > kl._GRAVITY_TOL_G:
-        return math.inf
-    score = float(np.abs(a - mean_a).max()) / still_acc
+    score = max(abs(np.linalg.norm(mean_a) - 1.0) / kl._GRAVITY_TOL_G, float(np.abs(a - mean_a).max()) / still_acc)
     if has_gyro:
         g = gyr[rows]
         score = max(score, float(np.abs(g - g.mean(axis=0)).max()) / still_gyr)
+        score = max(score, float(np.linalg.norm(g.mean(axis=0))) / kl._MAX_BIAS_DPS)
     return score
 
 

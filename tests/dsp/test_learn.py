@@ -21,6 +21,8 @@ from scipy.spatial.transform import Rotation
 
 from hipflex.dsp import learn
 from hipflex.dsp.learn import (
+    _GRAVITY_TOL_G,
+    _MAX_BIAS_DPS,
     _scan_lock,
     _scan_quiet,
     _window_score,
@@ -52,7 +54,11 @@ def _still(n: int, up=(0.0, 0.0, 1.0), bias=(0.5, -0.25, 0.125)):  # sums of the
 
 def test_window_score_by_hand() -> None:
     t, acc, gyr = _still(20)
-    assert _score_both(t, acc, gyr, True, 0, 19) == (0.0, 0.0)
+    # Perfectly steady: only the mean gyro rate (the bias) counts, against _MAX_BIAS_DPS.
+    bias_score = float(np.linalg.norm(gyr[0])) / _MAX_BIAS_DPS
+    for score in _score_both(t, acc, gyr, True, 0, 19):
+        assert score == pytest.approx(bias_score, rel=1e-12)
+    assert _score_both(t, acc, gyr, False, 0, 19) == (0.0, 0.0)
     # One row off by 0.03 g: the mean moves by 0.03 / 20, the row is 0.0285 g from it.
     acc[5, 0] += 0.03
     for score in _score_both(t, acc, gyr, True, 0, 19):
@@ -65,7 +71,20 @@ def test_window_score_by_hand() -> None:
         assert score == pytest.approx(0.0285 / STILL_ACC, rel=1e-12)
 
 
-@pytest.mark.parametrize("fault", ["dropouts too long", "time gap", "nine rows", "not gravity"])
+def test_window_score_ranks_windows_that_are_not_gravity_or_turn_steadily() -> None:
+    # Still, but the sensor reads 1.31 g (Eurobench subject 03): not quiet, yet
+    # ranked by how far it is (0.31 / 0.2), ahead of any window that moves more.
+    t, acc, gyr = _still(40)
+    for score in _score_both(t, acc * 1.31, gyr, True, 0, 39):
+        assert score == pytest.approx(0.31 / _GRAVITY_TOL_G, rel=1e-9)
+    # A steady 60 deg/s turn has no deviation from its mean but is no bias: 60 / 20.
+    gyr[:, 1] = 60.0
+    gyr[:, 0] = gyr[:, 2] = 0.0
+    for score in _score_both(t, acc, gyr, True, 0, 39):
+        assert score == pytest.approx(60.0 / _MAX_BIAS_DPS, rel=1e-12)
+
+
+@pytest.mark.parametrize("fault", ["dropouts too long", "time gap", "nine rows"])
 def test_window_score_unusable_windows(fault: str) -> None:
     t, acc, gyr = _still(40)
     k = 39
@@ -73,10 +92,8 @@ def test_window_score_unusable_windows(fault: str) -> None:
         acc[10:23, 1] = np.nan  # 13 rows: valid rows 0.28 s apart > MAX_GAP_S
     elif fault == "time gap":
         t[10:] += 0.3  # one step of 0.32 s
-    elif fault == "nine rows":
-        k = 8
     else:
-        acc *= 1.3
+        k = 8
     assert _score_both(t, acc, gyr, True, 0, k) == (math.inf, math.inf)
 
 
