@@ -10,19 +10,33 @@ for any chunking and the client's samples equal a replay of its capture,
 
 The state is created on the first chunk, when it is known whether a gyroscope
 reports (a Verity Sense whose gyroscope never answers streams acceleration alone).
+
+:func:`warm_up` readies the numba kernels before a stream starts: on a fresh install
+the first analysis in a process compiles them (about half a minute), and a live
+session would otherwise show its first reps only after that; with numba's on-disk
+cache warm (``cache=True``) it takes about a second.  ``hipflex record``, ``serve``
+and ``demo`` call it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Executor
+import logging
+import threading
+import time
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from hipflex.dsp.events import Event, RepEvent, RepPeakEvent
 from hipflex.dsp.pipeline import StreamState, finish, init_state, result, step
 from hipflex.dsp.types import Analysis, ImuSamples, Settings
 
-__all__ = ["LiveAnalysis"]
+__all__ = ["WARM_UP_CHUNK_ROWS", "LiveAnalysis", "warm_up"]
+
+_log = logging.getLogger(__name__)
+
+#: Rows per chunk fed by :func:`warm_up` (a few BLE notifications' worth).
+WARM_UP_CHUNK_ROWS = 36
 
 
 class LiveAnalysis:
@@ -97,3 +111,57 @@ class LiveAnalysis:
                 self.peaks += 1
             elif isinstance(e, RepEvent):
                 self.reps += 1
+
+
+def _warm_up_now() -> None:
+    """Analyse a short simulated session with and without gyroscope, chunk by chunk, as a live stream."""
+    from hipflex.sensor.simulate import simulate_drill  # only needed here
+
+    started = time.perf_counter()
+    for has_gyro in (True, False):
+        # One set of ballistic reps: calibration, the axis lock, the sign window, reps, a set, the finish.
+        samples = simulate_drill("ballistic", fs_hz=52.0, has_gyro=has_gyro, seed=1, n_sets=1).samples
+        analysis = LiveAnalysis(source="warm-up")
+        for start in range(0, len(samples), WARM_UP_CHUNK_ROWS):
+            analysis.feed_sync(samples.slice(start, min(start + WARM_UP_CHUNK_ROWS, len(samples))))
+        analysis.finish_sync()
+    _log.info("analysis ready in %.1f s", time.perf_counter() - started)
+
+
+def warm_up(*, background: bool = False) -> Future[None]:
+    """Compile the analysis kernels (or load them from numba's cache) before a stream needs them.
+
+    Runs :class:`LiveAnalysis` over a short simulated session, with and without
+    gyroscope, in live-sized chunks, so that every kernel the live path calls from
+    Python exists for the argument types live chunks have (contiguous float64).
+    Afterwards the first chunk of a real stream is analysed at once instead of
+    waiting for numba.  Cheap when already done in this process.
+
+    Parameters
+    ----------
+    background : bool
+        Run in a daemon thread and return at once (the kernels release the GIL; numba
+        serialises compilation, so an analysis that starts meanwhile simply waits for
+        the kernel it needs).  Otherwise run in the calling thread.
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Done when the kernels are ready.  It never holds an exception: a failed
+        warm-up is logged (the analysis then compiles on first use, as without it).
+    """
+    done: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            _warm_up_now()
+        except Exception:
+            _log.warning("analysis warm-up failed; the first chunks will compile it", exc_info=True)
+        finally:
+            done.set_result(None)
+
+    if background:
+        threading.Thread(target=run, name="hipflex-warm-up", daemon=True).start()
+    else:
+        run()
+    return done
