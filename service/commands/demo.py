@@ -4,7 +4,9 @@ Starts the server on 127.0.0.1 (a temporary database unless ``--db``),
 writes a small simulated recording made deterministically by the simulator,
 starts a replay session of it through the API (raw log, live DSP, store,
 streams), prints the dashboard URL and keeps going, one drill after another,
-until Ctrl-C.  Only the standard library is imported at module level.
+until Ctrl-C.  The analysis is prepared (:func:`~hipflex.sensor.live_analysis.warm_up`)
+while the server starts, and the first session waits for it.  Only the standard
+library is imported at module level.
 """
 
 from __future__ import annotations
@@ -80,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
     import logging
 
+    from hipflex.sensor.live_analysis import warm_up
     from hipflex.service.app import create_app
     from hipflex.service.server import ServerThread
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ready = warm_up(background=True)  # while the server starts
     try:
         server = ServerThread(create_app(settings), "127.0.0.1", settings.port, log_level=args.log_level)
     except OSError:
@@ -98,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
             import webbrowser
 
             webbrowser.open(url)
+        if not ready.done():  # so the dashboard shows the first recording live, not after a compilation
+            print("  preparing analysis...", flush=True)
+            ready.result()
         i = 0
         while True:
             drill = drills[i % len(drills)]

@@ -177,18 +177,41 @@ async def _record(args: argparse.Namespace) -> int:
             loop.remove_signal_handler(signal.SIGINT)
 
 
+async def _analysis_ready(ready: asyncio.Future[None], stop: asyncio.Event, display: LiveDisplay) -> bool:
+    """Wait for the analysis warm-up before connecting (so the first reps show live); False if Ctrl-C came first.
+
+    Waiting before the connection, not after it, keeps the sensor's link from idling
+    through a first-run compilation.
+    """
+    if ready.done():
+        return True
+    display.state = "preparing"
+    display.note("preparing analysis...")
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    display.state = "connecting"
+    return ready.done()
+
+
 async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event) -> int:
     import time
 
     from hipflex.dsp.events import RepEvent, SetEvent
     from hipflex.sensor.client import Battery, Connected, Disconnected, Gap, Reconnecting, SampleChunk
-    from hipflex.sensor.live_analysis import LiveAnalysis
+    from hipflex.sensor.live_analysis import LiveAnalysis, warm_up
     from hipflex.sensor.scan import find_sensor, open_sensor
 
     display = LiveDisplay(sys.stderr, sys.stderr.isatty())
     clock = backends.clock or time.monotonic
+    ready = asyncio.wrap_future(warm_up(background=True))  # compile (or load) the analysis while scanning
     found = await find_sensor(args.device, args.scan_timeout, backends=backends)
     display.note(f"found {found.info.name} ({found.info.model}, {found.info.address})")
+    if not await _analysis_ready(ready, stop, display):
+        print("hipflex record: interrupted before streaming started; nothing was recorded", file=sys.stderr)
+        return 130
     client = open_sensor(
         found, sample_rate_hz=args.rate, range_g=args.range_g, gyro=args.gyro,
         capture_path=args.out, overwrite=args.overwrite, backends=backends,

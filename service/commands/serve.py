@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     import logging
 
+    from hipflex.sensor.live_analysis import warm_up
     from hipflex.service.app import create_app
     from hipflex.service.server import Server, bind_socket, make_config
 
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"dashboard: {url}?token={settings.token}", flush=True)
 
     server = Server(make_config(app, log_level=args.log_level), on_started=announce)
+    warm_up(background=True)  # compiled (or loaded from numba's cache) before the first session needs it
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

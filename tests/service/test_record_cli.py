@@ -14,9 +14,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,6 +135,45 @@ def test_record_reconnects_through_drops(
     assert events.count("disconnected") == events.count("reconnected") == 2
 
 
+def test_record_prepares_the_analysis_before_it_streams(
+    world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hipflex.sensor import live_analysis
+    from hipflex.sensor.live_analysis import LiveAnalysis
+
+    world("fake:h10,speed=50")
+    events: list[str] = []
+    first_chunk = threading.Event()
+
+    def slow_warm_up(*, background: bool = False) -> Future[None]:
+        assert background  # it overlaps the scan
+        done: Future[None] = Future()
+
+        def run() -> None:
+            events.append("warm-up started")
+            first_chunk.wait(2.0)  # a recorder that streamed before the analysis is ready would feed a chunk now
+            events.append("warm-up done")
+            done.set_result(None)
+
+        threading.Thread(target=run, daemon=True).start()
+        return done
+
+    feed_sync = LiveAnalysis.feed_sync
+
+    def feed(self: LiveAnalysis, samples: Any) -> Any:
+        if not first_chunk.is_set():
+            events.append("first chunk analysed")
+            first_chunk.set()
+        return feed_sync(self, samples)
+
+    monkeypatch.setattr(live_analysis, "warm_up", slow_warm_up)
+    monkeypatch.setattr(LiveAnalysis, "feed_sync", feed)
+    assert main(["record", "h10", "--out", str(tmp_path / "s.jsonl"), "--duration", "5"]) == 0
+    assert events == ["warm-up started", "warm-up done", "first chunk analysed"]
+    err = capsys.readouterr().err
+    assert err.index("found Polar H10") < err.index("preparing analysis...") < err.index("streaming from")
+
+
 def test_parse_world() -> None:
     spec = parse_world("bumble:all,speed=5,seed=3")
     assert (spec.tier, spec.scenario, spec.speed, spec.seed) == ("bumble", "all", 5.0, 3)
@@ -203,8 +245,7 @@ class _Terminal(io.StringIO):
 def test_record_on_a_terminal_redraws_a_live_rep_count(
     world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    analyze(simulate_drill("ballistic", fs_hz=100.0, has_gyro=False, seed=1, n_sets=1).samples)  # compile first
-    world("fake:h10,speed=10")
+    world("fake:h10,speed=10")  # record prepares the analysis itself before it streams
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     out = tmp_path / "s.jsonl"

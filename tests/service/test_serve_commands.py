@@ -43,8 +43,10 @@ def test_serve_and_demo_are_registered() -> None:
 
 def test_demo_streams_a_recording_through_the_live_path(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    r = run("-m", "hipflex", "demo", "--once", "--speed", "200", "--port", "0", "--db", str(db), "--drill", "march")
+    r = run("-m", "hipflex", "demo", "--once", "--speed", "200", "--port", "0", "--db", str(db), "--drill", "march",
+            "--log-level", "info")  # fmt: skip
     assert r.returncode == 0, r.stderr
+    assert "hipflex.sensor.live_analysis: analysis ready in " in r.stderr  # warmed up before the first session
     lines = r.stdout.splitlines()
     assert lines[0].startswith("hipflex demo: dashboard at http://127.0.0.1:")
     assert "stopped" in lines[-1] and " reps in " in lines[-1]
@@ -73,6 +75,30 @@ def _first_line_then_connect(args: list[str], prefix: str) -> tuple[str, int]:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_serve_prepares_the_analysis_in_the_background(tmp_path: Path) -> None:
+    import signal
+    import threading
+
+    db = str(tmp_path / "x.db")
+    args = [sys.executable, "-m", "hipflex", "serve", "--port", "0", "--db", db, "--log-level", "info"]
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(300, proc.send_signal, [signal.SIGINT])  # ends the loop below if the line never comes
+    watchdog.start()
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        assert proc.stdout.readline().startswith("hipflex serving on ")  # serving does not wait for it
+        for line in proc.stderr:
+            if "hipflex.sensor.live_analysis: analysis ready in " in line:
+                break
+        else:
+            raise AssertionError("the server never said the analysis was ready")
+    finally:
+        watchdog.cancel()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
 
 
 def test_serve_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
