@@ -8,8 +8,10 @@ identifiers in the manufacturer data and the usual names count as well.
 :func:`scan_sensors` reports name, address, kind, model, RSSI and battery level; the
 battery comes from Battery Service data in the advertisement when present, otherwise
 from a short connection reading Battery Level (0x2A19), which ``read_battery=False``
-skips.  :func:`find_sensor` resolves what a user typed (an address, or part of a name)
-to a ``BLEDevice`` and :func:`open_sensor` builds the client for its kind.
+skips; when that read fails, :attr:`SensorInfo.battery_note` says why (most often the
+sensor is connected to another app, which keeps others from connecting).
+:func:`find_sensor` resolves what a user typed (an address, or part of a name) to a
+``BLEDevice`` and :func:`open_sensor` builds the client for its kind.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from bleak.backends.scanner import AdvertisementData
 
 from hipflex.sensor.ble.model import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from hipflex.sensor.client import BleBackends
-from hipflex.sensor.errors import DeviceNotFound, translate_ble_error
+from hipflex.sensor.errors import DeviceBusy, DeviceNotFound, translate_ble_error
 from hipflex.sensor.metawear import METAWEAR_SERVICE_UUID
 from hipflex.sensor.pmd_control import PMD_SERVICE_UUID
 
 __all__ = [
+    "BATTERY_BUSY",
+    "BATTERY_NO_ANSWER",
+    "BATTERY_NO_SERVICE",
+    "BATTERY_READ_FAILED",
     "MBIENTLAB_COMPANY_ID",
     "POLAR_COMPANY_ID",
     "FoundSensor",
@@ -49,6 +55,16 @@ SensorKind = Literal["polar", "metawear"]
 #: Bluetooth SIG company identifiers seen in the manufacturer data.
 POLAR_COMPANY_ID: Final = 0x006B
 MBIENTLAB_COMPANY_ID: Final = 0x067E
+
+# Why a battery level could not be read (SensorInfo.battery_note).
+#: The connection was refused as busy: another app (a phone, Polar Flow, MetaBase) holds the sensor.
+BATTERY_BUSY: Final = "busy (connected elsewhere)"
+#: The sensor did not answer the connection (asleep, out of range, or also held elsewhere).
+BATTERY_NO_ANSWER: Final = "no answer"
+#: Connected, but it has no Battery Level characteristic.
+BATTERY_NO_SERVICE: Final = "no battery service"
+#: Any other failure (the log at INFO level has the error).
+BATTERY_READ_FAILED: Final = "read failed"
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,10 @@ class SensorInfo:
         Signal strength of the strongest advertisement seen, dBm.
     battery_pct : int or None
         Battery level, percent, when known.
+    battery_note : str or None
+        Why ``battery_pct`` is ``None`` when a read was tried and failed: one of
+        :data:`BATTERY_BUSY`, :data:`BATTERY_NO_ANSWER`, :data:`BATTERY_NO_SERVICE`,
+        :data:`BATTERY_READ_FAILED`; ``None`` when the level is known or was not read.
     """
 
     name: str
@@ -77,6 +97,7 @@ class SensorInfo:
     model: str
     rssi_dbm: int | None = None
     battery_pct: int | None = None
+    battery_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,17 +158,28 @@ async def _scan(
 
 async def read_battery(device: BLEDevice, backends: BleBackends | None = None, timeout_s: float = 5.0) -> int | None:
     """Battery Level of one sensor over a short connection; ``None`` when it cannot be read."""
-    backends = backends or BleBackends()
+    return (await _read_battery(device, backends or BleBackends(), timeout_s))[0]
+
+
+async def _read_battery(
+    device: BLEDevice, backends: BleBackends, timeout_s: float = 5.0
+) -> tuple[int | None, str | None]:
+    """(level, None), or (None, why not: a ``BATTERY_*`` note)."""
     try:
         async with asyncio.timeout(timeout_s):
             async with BleakClient(device, **backends.client_options()) as client:
                 if client.services.get_characteristic(BATTERY_LEVEL_UUID) is None:
-                    return None
+                    return None, BATTERY_NO_SERVICE
                 value = await client.read_gatt_char(BATTERY_LEVEL_UUID)
-                return int(value[0]) if value else None
+                return (int(value[0]), None) if value else (None, BATTERY_READ_FAILED)
     except Exception as exc:  # an unreadable battery is a missing cell, not a failed scan
         _log.info("battery of %s not read: %s", device.address, exc)
-        return None
+        error = translate_ble_error(exc, doing="read the battery of", target=device.address)
+        if isinstance(error, DeviceBusy):
+            return None, BATTERY_BUSY
+        if isinstance(error, DeviceNotFound):
+            return None, BATTERY_NO_ANSWER
+        return None, BATTERY_READ_FAILED
 
 
 async def scan_sensors(
@@ -165,7 +197,8 @@ async def scan_sensors(
     out = []
     for device, info in found.values():
         if read_batteries and info.battery_pct is None:
-            info = replace(info, battery_pct=await read_battery(device, backends))
+            pct, note = await _read_battery(device, backends)
+            info = replace(info, battery_pct=pct, battery_note=note)
         out.append(info)
     return sorted(out, key=lambda i: (-(i.rssi_dbm if i.rssi_dbm is not None else -999), i.name))
 

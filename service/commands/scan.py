@@ -41,8 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON array instead of a table")
 
 
+def _battery(row: dict[str, Any]) -> str:
+    if row["battery_pct"] is not None:
+        return f"{row['battery_pct']} %"
+    return row.get("battery_note") or "-"  # why it could not be read ("busy (connected elsewhere)"), or not read
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """Aligned columns: name, address, kind, model, RSSI, battery."""
+    """Aligned columns: name, address, kind, model, RSSI, battery (or why it is unknown)."""
     head = ("NAME", "ADDRESS", "KIND", "MODEL", "RSSI", "BATTERY")
     cells = [
         (
@@ -51,7 +57,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             r["kind"],
             r["model"],
             "-" if r["rssi_dbm"] is None else f"{r['rssi_dbm']} dBm",
-            "-" if r["battery_pct"] is None else f"{r['battery_pct']} %",
+            _battery(r),
         )
         for r in rows
     ]
@@ -99,6 +105,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     description="Listen for Polar H10 / Verity Sense and MbientLab MetaMotion sensors and list them, strongest "
-    "signal first. Battery levels that are not advertised are read over a short connection.",
+    "signal first. Battery levels that are not advertised are read over a short connection; when that fails, "
+    "the BATTERY column says why (e.g. 'busy (connected elsewhere)').",
     epilog=EPILOG,
 )

@@ -28,7 +28,15 @@ from hipflex.sensor.errors import (
     StreamFailed,
     translate_ble_error,
 )
-from hipflex.sensor.scan import classify_advertisement, find_sensor, open_sensor, scan_sensors
+from hipflex.sensor.scan import (
+    BATTERY_BUSY,
+    BATTERY_NO_ANSWER,
+    BATTERY_READ_FAILED,
+    classify_advertisement,
+    find_sensor,
+    open_sensor,
+    scan_sensors,
+)
 
 
 def adv(name: str | None = None, uuids: tuple[str, ...] = (), **kw: Any) -> AdvertisementData:
@@ -64,9 +72,30 @@ async def test_scan_lists_supported_sensors_with_rssi_and_battery() -> None:
     assert set(by_model) == {"H10", "Verity Sense", "MetaMotion"}
     assert by_model["H10"].battery_pct == 64 and by_model["MetaMotion"].battery_pct == 12
     assert by_model["H10"].kind == "polar" and by_model["MetaMotion"].kind == "metawear"
-    assert all(s.rssi_dbm == -60 for s in found)
+    assert all(s.rssi_dbm == -60 and s.battery_note is None for s in found)
     quick = await scan_sensors(0.05, backends=backends, read_batteries=False)
-    assert all(s.battery_pct is None for s in quick)
+    assert all(s.battery_pct is None and s.battery_note is None for s in quick)  # not read: nothing to explain
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("error", "note"),
+    [
+        (lambda: BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"]), BATTERY_BUSY),
+        (lambda: BleakOutOfConnectionSlotsError("no free connection slot"), BATTERY_BUSY),
+        (TimeoutError, BATTERY_NO_ANSWER),
+        (lambda: BleakError("GATT error 0x85"), BATTERY_READ_FAILED),
+    ],
+)
+async def test_scan_says_why_a_battery_could_not_be_read(error: Any, note: str) -> None:
+    radio = FakeRadio()
+    h10 = radio.add(PolarPmdPeripheral(time_scale=None, battery_pct=64))
+    radio.add(MetaWearPeripheral(time_scale=None, battery_pct=12))
+    h10.fail_next_connects(1, error=error)  # busy: connected to a phone app, say
+    found = await scan_sensors(0.05, backends=BleBackends(radio.client_backend, radio.scanner_backend))
+    by_model = {s.model: s for s in found}
+    assert by_model["H10"].battery_pct is None and by_model["H10"].battery_note == note
+    assert by_model["MetaMotion"].battery_pct == 12 and by_model["MetaMotion"].battery_note is None
 
 
 @pytest.mark.asyncio

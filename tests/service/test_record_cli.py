@@ -48,7 +48,21 @@ def test_scan_lists_the_emulated_sensors(world: Callable[[str], None], capsys: p
     assert len(out) == 4 and any("Verity Sense" in line and "87 %" in line for line in out)
     assert main(["scan", "--timeout", "0.2", "--json", "--no-battery"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["kind"] for r in rows} == {"polar", "metawear"} and all(r["battery_pct"] is None for r in rows)
+    assert {r["kind"] for r in rows} == {"polar", "metawear"}
+    assert all(r["battery_pct"] is None and r["battery_note"] is None for r in rows)  # not read, so no reason
+
+
+def test_scan_says_why_a_busy_sensor_has_no_battery(
+    world: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world("fake:busy")  # the H10 is connected elsewhere: it advertises, but refuses the battery read
+    assert main(["scan", "--timeout", "0.2"]) == 0
+    head, row = capsys.readouterr().out.splitlines()
+    assert row.startswith("Polar H10 0A1B2C3D") and row.split("dBm")[1].strip() == "busy (connected elsewhere)"
+    assert row.index("busy") == head.index("BATTERY")
+    assert main(["scan", "--timeout", "0.2", "--json"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["battery_pct"] is None and item["battery_note"] == "busy (connected elsewhere)"
 
 
 def test_scan_with_nothing_in_range(world: Callable[[str], None], capsys: pytest.CaptureFixture[str]) -> None:
