@@ -193,7 +193,10 @@ class ReplaySource(_PreparedSource):
         self, path: Path, fmt: str = "auto", speed: float = 1.0, allowed_dirs: tuple[Path, ...] | None = None
     ) -> None:
         super().__init__(speed)
-        self.path = Path(path).expanduser()
+        try:
+            self.path = Path(path).expanduser()
+        except RuntimeError:  # "~name" of a user that does not exist here
+            raise SourceError(f"{path}: cannot expand '~' (no such user's home folder)") from None
         self.fmt = fmt
         self.allowed_dirs = allowed_dirs
 

@@ -70,6 +70,9 @@ def test_replay_of_a_bad_file_is_422_naming_it(client: httpx.Client, tmp_path: P
     bad.write_text("time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n")
     r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(bad)})
     assert r.status_code == 422 and r.json()["detail"].startswith(f"{bad}: too short")
+    # "~name" of a user that does not exist (schemathesis found this one as a 500).
+    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "~no-such-user-9/x.csv"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("~no-such-user-9/x.csv: cannot expand '~'")
     assert client.get("/api/v1/sessions").json()["total"] == 0
 
 
