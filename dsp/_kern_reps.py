@@ -359,7 +359,7 @@ def _interrupt(
     return n_ev
 
 
-@njit_inline
+@njit
 def _catch_up(
     prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int, max_ev: int
 ) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
-from hipflex.dsp._kern_reps import _catch_up, _interrupt
+from hipflex.dsp._kern_reps import _catch_up, _detect, _interrupt
 from hipflex.dsp._layout import (
     EV_GAP,
     EV_KIND,
@@ -291,7 +291,14 @@ def _run_chunk(
             fs[F_PERIOD] = period + _PLL_BETA * err
             theta = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clipped)
         if fs[F_PG_S] <= 0.0:
-            n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
+            d = ist[I_DET]
+            if d == ist[I_SAMPLE] - 1 and n_ev < max_ev:
+                # The common case, inlined: the detector reads the sample just
+                # processed.  (_catch_up is a call: after a window it has many.)
+                n_ev = _detect(prm, fs, ist, hist, d, hist[d & (ist[I_CAP] - 1), H_THETA], ev, n_ev)
+                ist[I_DET] = d + 1
+            else:
+                n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
         fs[F_PREV_ACC] = ax
         fs[F_PREV_ACC + 1] = ay
         fs[F_PREV_ACC + 2] = az
