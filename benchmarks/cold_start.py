@@ -15,7 +15,9 @@ be using them) and points ``NUMBA_CACHE_DIR`` of the child processes at a fresh 
 directory instead; the measurement is the same.
 
 The last line is machine-readable:
-``cold_start: first <x> s, cached <x> s, import <x> s, python <x> s``.
+``cold_start: first <x> s, cached <x> s, import <x> s, python <x> s, warm-up first <x> s, cached <x> s``.
+The live warm-up (``hipflex.sensor.live_analysis.warm_up``, run by ``hipflex record``, ``serve``
+and ``demo`` before streaming) is timed the same way, first without caches, then cached.
 """
 
 from __future__ import annotations
@@ -150,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
             runs = [timed(cmd, env) for _ in range(args.runs)]
             cached[label] = [t for t, _ in runs]
             add(f"analyze {label}, cached", "numba caches loaded", cached[label], rep_count(runs[-1][1]))
+        # What `hipflex record`, `serve` and `demo` do before streaming (live path, both modes).
+        warm = [py, "-c", "from hipflex.sensor.live_analysis import warm_up; warm_up()"]
+        n_deleted = clear_caches(env, args.isolated)
+        warm_first = timed(warm, env)[0]
+        add("live warm_up(), first run", f"caches deleted ({n_deleted} files): compile", [warm_first])
+        warm_cached = [timed(warm, env)[0] for _ in range(args.runs)]
+        add("live warm_up(), cached", "numba caches loaded", warm_cached)
 
     print()
     print_table(
@@ -161,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"cold_start: first {first['acc+gyro']:.2f} s, cached {statistics.median(cached['acc+gyro']):.2f} s, "
-        f"import {statistics.median(imp):.2f} s, python {statistics.median(base):.2f} s"
+        f"import {statistics.median(imp):.2f} s, python {statistics.median(base):.2f} s, "
+        f"warm-up first {warm_first:.2f} s, cached {statistics.median(warm_cached):.2f} s"
     )
     return 0
 
