@@ -66,6 +66,10 @@ __all__: list[str] = []
 # Metrics need the samples around the low, so a rep may use at most this
 # fraction of the history ring.
 _MAX_REP_FRACTION = 0.9
+# Longest time from a rep's low to min_rom above it, s.  No drill's rise takes
+# this long (slow strength reps take 1-3 s); without it a filter's dip after a
+# hold stayed the low of a rest for 11 s, and a 16 deg fidget counted as a rep.
+_MAX_RISE_S = 6.0
 
 
 @njit_inline
@@ -263,9 +267,15 @@ def _detect(
     min_rom = prm[P_MIN_ROM]
     phase = ist[I_PHASE]
     if phase == PHASE_SEEK:
-        if theta < fs[F_LOW] or s - ist[I_LOW_IDX] > cap // 2:
-            # A new low; lows older than half the history are forgotten so a
-            # rep's low is always still in the ring.
+        low_idx = ist[I_LOW_IDX]
+        if (
+            theta < fs[F_LOW]
+            or s - low_idx > cap // 2
+            or _h(hist, cap, s, H_TIME) - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S
+        ):
+            # A new low.  Lows older than half the history are forgotten so a
+            # rep's low is always still in the ring, and lows older than
+            # _MAX_RISE_S because no rise takes that long.
             fs[F_LOW] = theta
             ist[I_LOW_IDX] = s
             ist[I_CAND_ACTIVE] = 0

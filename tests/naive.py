@@ -28,7 +28,7 @@ from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
-from hipflex.dsp._kern_reps import _MAX_REP_FRACTION
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -620,8 +620,8 @@ def detect(
     """Twin of ``_detect``: the rep state machine, one sample at a time.
 
     seeking a rise
-        Track the lowest theta (a low older than half the history is
-        replaced).  Rising ``min_rom`` above it starts a rise.  A smaller
+        Track the lowest theta (a low older than half the history or than
+        ``_MAX_RISE_S`` is replaced).  Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
         the search restarts from where it fell to.
@@ -649,7 +649,7 @@ def detect(
         return float(hist[idx % cap, H_TIME])
 
     if det.phase == PHASE_SEEK:
-        if theta < det.low or s - det.low_idx > cap // 2:
+        if theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
             det.low, det.low_idx, det.cand_active = theta, s, False
         if theta >= det.low + min_rom:
             det.phase, det.peak, det.peak_idx, det.cand_active = PHASE_RISE, theta, s, False

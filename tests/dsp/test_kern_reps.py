@@ -17,7 +17,7 @@ from kit import assert_slots_close, kernel_arrays
 
 from hipflex.dsp import Settings
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_reps import _detect, _interrupt, _parabolic, _rep_metrics
+from hipflex.dsp._kern_reps import _MAX_RISE_S, _detect, _interrupt, _parabolic, _rep_metrics
 
 FRAME = np.eye(3)[:, [2, 0, 1]]  # u = z, w = x, a = w x u = -y ... any orthonormal frame will do
 FRAME[:, 2] = np.cross(FRAME[:, 1], FRAME[:, 0])
@@ -274,6 +274,20 @@ def test_detect_forgets_lows_older_than_half_the_history() -> None:
     # With the low still in memory (a longer history) the same excursion is a rep.
     k = _feed_both(thetas, history_s=10.0)
     assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+
+
+@pytest.mark.parametrize(("quiet_s", "kinds"), [(8.0, [L.EV_REJECT]), (4.0, [L.EV_PEAK, L.EV_REP])])
+def test_detect_forgets_lows_older_than_max_rise_s(quiet_s: float, kinds: list[int]) -> None:
+    # A dip to -4 deg (a filter ringing after a hold), quiet_s at 0, then an 18 deg fidget
+    # back down to -4: 22 deg above the dip, but a dip more than _MAX_RISE_S (6 s) old is
+    # no rep's low, and 18 deg above the rest is a rejected candidate.
+    dt = 0.05
+    thetas = np.concatenate(
+        [np.zeros(10), [-4.0], np.zeros(round(quiet_s / dt)), _ramp(0, 18, 10), _ramp(18, -4, 11), np.full(40, -4.0)]
+    )
+    k = _feed_both(thetas, dt=dt)
+    assert k.kinds() == kinds
+    assert k.events[0][3] == pytest.approx(18.0 if quiet_s > _MAX_RISE_S else 22.0)
 
 
 @pytest.mark.parametrize("seed", range(6))
