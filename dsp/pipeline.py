@@ -398,7 +398,13 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     of a window is the gyro's uncorrected guess, which after a gap that hid a
     rise reads the following fall as a deep excursion the wrong way.
     """
-    kern = _make_kernel(settings, state.has_gyro, cal, axes)
+    # Without a gyro, with no offset in front of the femur: then the pendulum
+    # model is symmetric in the sign, and the two signs' traces mirror each
+    # other.  With the prior offset one sign's filter can spin through +-180 deg
+    # (a side-mounted sensor, whose true offset is ~0, in a march at 200 Hz),
+    # and its garbage trace decided the sign.
+    lever = None if state.has_gyro else LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
+    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
     theta = _run_span(kern, state, cal.start_row, stop)
     if kern.fs[L.F_PG_S] > 0.0:
         _pg_finish(kern.prm, kern.fs, kern.ist, kern.hist)
