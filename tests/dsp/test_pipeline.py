@@ -509,7 +509,7 @@ def test_lost_row_just_after_a_gap_in_running_does_not_spoil_the_angle(seed: int
 def test_sign_of_a_side_mounted_sensor_without_gyro_is_judged_on_a_symmetric_model() -> None:
     # A march at 200 Hz, accelerometer only (+-4 g), the sensor on the side of the
     # thigh 30 cm below the hip (seed 93 of the accuracy suite's tuning seeds).  The
-    # sign used to be judged with the prior 7 cm offset in front of the femur, which
+    # sign used to be judged with the prior 3 cm offset in front of the femur, which
     # made the correct sign's filter spin through +-180 deg; the whole session came
     # out mirrored (flexion read as extension, no true rep matched).
     from hipflex.sensor.simulate import Mounting, SensorModel, plan_session, simulate
