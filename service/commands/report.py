@@ -14,7 +14,7 @@ from rich.table import Table
 
 from hipflex.dsp.types import Analysis, RepSet
 
-__all__ = ["print_analysis", "quality_line", "stdout_console", "summary_line"]
+__all__ = ["calibration_hint", "print_analysis", "quality_line", "stdout_console", "summary_line"]
 
 
 def stdout_console() -> Console:
@@ -60,6 +60,20 @@ def quality_line(result: Analysis) -> str:
     if q.rejections:
         parts.append(f"{len(q.rejections)} rejected candidates")
     return "quality: " + ", ".join(parts)
+
+
+def calibration_hint(result: Analysis) -> str | None:
+    """A plain-language line when calibration came late or never (the rows before it are not analysed)."""
+    q = result.quality
+    advice = "stand still for about 2 s at the start of a recording"
+    if q.calibrated_at_s is None:
+        return f"hint: no still stretch of about 2 s anywhere, so nothing could be analysed; {advice}"
+    if result.duration_s > 0 and q.skipped_before_calibration_s > max(5.0, 0.25 * result.duration_s):
+        return (
+            f"hint: the first still stretch came {q.skipped_before_calibration_s:.1f} s into the recording "
+            f"(of {result.duration_s:.1f} s); reps before it were not counted. Next time, {advice}"
+        )
+    return None
 
 
 def _sets_table(sets: Sequence[RepSet]) -> Table:
@@ -119,4 +133,7 @@ def print_analysis(console: Console, result: Analysis) -> None:
     else:
         console.print("no reps found", markup=False)
     console.print(quality_line(result), markup=False)
+    hint = calibration_hint(result)
+    if hint is not None:
+        console.print(hint, markup=False)
     console.print()
