@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.backends.scanner import AdvertisementData
 from bleak.exc import (
     BleakBluetoothNotAvailableError,
     BleakBluetoothNotAvailableReason,
@@ -17,6 +17,7 @@ from bleak_retry_connector import BleakNotFoundError, BleakOutOfConnectionSlotsE
 
 from hipflex.sensor.ble import AdvertisementSpec, FakeRadio
 from hipflex.sensor.ble.model import BATTERY_SERVICE_UUID
+from hipflex.sensor.ble_world import _NoAdapterScanner
 from hipflex.sensor.client import BleBackends
 from hipflex.sensor.emulator import VERITY_SENSE_PROFILE, MetaWearPeripheral, PolarPmdPeripheral
 from hipflex.sensor.errors import (
@@ -123,23 +124,10 @@ async def test_find_sensor_by_name_part_or_address() -> None:
         await find_sensor("Polar H9", 0.05, backends=backends)
 
 
-class _BrokenScanner(BaseBleakScanner):
-    error: BaseException = FileNotFoundError(2, "No such file or directory")
-
-    def __init__(self, detection_callback: Any, service_uuids: Any, scanning_mode: str = "active", **kw: Any):
-        super().__init__(detection_callback, service_uuids)
-
-    async def start(self) -> None:
-        raise self.error
-
-    async def stop(self) -> None:
-        pass
-
-
 @pytest.mark.asyncio
 async def test_missing_dbus_is_no_adapter() -> None:
     with pytest.raises(NoAdapter, match=r"no Bluetooth adapter available .*systemctl status bluetooth"):
-        await scan_sensors(0.05, backends=BleBackends(scanner=_BrokenScanner))
+        await scan_sensors(0.05, backends=BleBackends(scanner=_NoAdapterScanner))
 
 
 @pytest.mark.parametrize(
