@@ -132,14 +132,17 @@ def score(
     reps = list(est.reps)
     peaks = np.array([r.peak_s for r in reps])
     gaps = [(g.start_s, g.end_s) for g in est.quality.gap_list]
+    hidden = np.array([t for s in est.sets for t in s.hidden_peaks_s])  # counted, never matched
     for a, b in rests:
         if b - a > 1.0:
             res.rest_reps += int(np.sum((peaks > a + 0.5) & (peaks < b - 0.5)))
     used: set[int] = set()
     for si, (a, b) in enumerate(sets):
         in_set = [i for i, p in enumerate(peaks) if a - 1.0 <= p <= b + 1.0]
+        h_set = [float(t) for t in hidden if a - 1.0 <= t <= b + 1.0]
         t_set = [r for r in truth if r.set_index == si]
-        res.set_count_errors.append(len(in_set) - len(t_set))
+        n_est = len(in_set) + len(h_set)
+        res.set_count_errors.append(n_est - len(t_set))
         res.set_fully_sampled.append(not any(a0 - 0.05 <= tr.peak_s <= b0 + 0.05 for tr in t_set for a0, b0 in gaps))
         matched: list[tuple[TrueRep, int]] = []
         for tr in t_set:
@@ -157,9 +160,10 @@ def score(
             res.peak_vel_err_pct.append(100.0 * (r.peak_flexion_velocity_dps - v_true) / v_true)
             res.flex_time_err_s.append(r.flexion_time_s - tr.flexion_time_s)
             res.hold_err_s.append(r.hold_s - tr.hold_s)
-        if len(in_set) == len(t_set) and len(t_set) >= 2:
+        if n_est == len(t_set) and len(t_set) >= 2:
             tc = 60.0 * (len(t_set) - 1) / (t_set[-1].peak_s - t_set[0].peak_s)
-            ec = 60.0 * (len(in_set) - 1) / (peaks[in_set[-1]] - peaks[in_set[0]])
+            est_peaks = sorted([*peaks[in_set], *h_set])
+            ec = 60.0 * (n_est - 1) / (est_peaks[-1] - est_peaks[0])
             res.cadence_err_pct.append(100.0 * (ec - tc) / tc)
 
 

@@ -114,11 +114,16 @@ class StreamState:
         return self.kernel is not None
 
     @property
+    def rep_count(self) -> int:
+        """Reps so far: every completed rep plus the swings closed sets found hidden in gaps."""
+        return self.n_reps + sum(len(s.hidden_peaks_s) for s in self.closed_sets)
+
+    @property
     def sets(self) -> tuple[RepSet, ...]:
         """Closed sets plus the set in progress."""
         if not self.open_reps:
             return self.closed_sets
-        return (*self.closed_sets, make_set(len(self.closed_sets), self.open_reps))
+        return (*self.closed_sets, make_set(len(self.closed_sets), self.open_reps, self.gaps))
 
 
 def init_state(settings: Settings, has_gyro: bool) -> StreamState:
@@ -216,7 +221,7 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
         kind = row[L.EV_KIND]
         if kind == L.EV_REP:
             if open_reps and row[L.E_START] - open_reps[-1].end_s >= settings.set_gap_s:
-                done_set = make_set(len(closed), open_reps)
+                done_set = make_set(len(closed), open_reps, gaps)
                 closed.append(done_set)
                 events.append(SetEvent(done_set))
                 open_reps = []
@@ -446,7 +451,7 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
             n_ev, done = _finish(kern.prm, kern.fs, kern.ist, kern.hist, ev)
             state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
     if state.open_reps:
-        last = make_set(len(state.closed_sets), state.open_reps)
+        last = make_set(len(state.closed_sets), state.open_reps, state.gaps)
         events.append(SetEvent(last))
         state = dataclasses.replace(state, closed_sets=(*state.closed_sets, last), open_reps=())
     return dataclasses.replace(state, finished=True), events

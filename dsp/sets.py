@@ -1,4 +1,23 @@
-"""Grouping reps into sets and the per-set summaries (cadence, velocity loss)."""
+"""Grouping reps into sets and the per-set summaries (cadence, velocity loss).
+
+A set also counts the swings that lost packets hid completely (a 25 Hz
+Polar H10 packs over a second of samples into one notification, and a
+march or stride swing lasts less than that).  Such a swing leaves no
+samples, so it has no metrics; it is inferred from the set's rhythm only
+where the evidence is plain:
+
+* the set has at least ``_MIN_CLEAN`` intervals between consecutive peaks
+  with no lost packets in them, all within ``_RHYTHM_TOL`` of their median
+  ``P`` (a steady tempo);
+* the interval around a gap is close (``_FIT_TOL``) to ``k + 1`` periods
+  for some ``k >= 1``;
+* each of the ``k`` evenly spaced peaks it implies falls inside a gap
+  (or within ``_GAP_MARGIN`` P of one: the swing's top half may be lost
+  while its edges were sampled).
+
+A pause in a set without lost packets is never filled, nor is a swing lost
+at either end of a set (nothing brackets it).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +25,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hipflex.dsp.types import Rep, RepSet
+from hipflex.dsp.types import Gap, Rep, RepSet
 
-__all__ = ["cadence_rpm", "make_set", "velocity_loss_pct"]
+__all__ = ["cadence_rpm", "hidden_peaks", "make_set", "velocity_loss_pct"]
+
+_MIN_CLEAN = 3
+_RHYTHM_TOL = 0.3
+_FIT_TOL = 0.2
+_GAP_MARGIN = 0.25
 
 
 def cadence_rpm(peak_times_s: Sequence[float]) -> float | None:
@@ -31,15 +55,65 @@ def velocity_loss_pct(peak_velocities_dps: Sequence[float]) -> float:
     return (fastest - float(v[-1])) / fastest * 100.0
 
 
-def make_set(index: int, reps: Sequence[Rep]) -> RepSet:
-    """A :class:`RepSet` from its reps (already indexed within the set)."""
+def hidden_peaks(peak_times_s: Sequence[float], gaps: Sequence[Gap]) -> tuple[float, ...]:
+    """Peak times of swings that gaps hid completely, inferred from the set's tempo.
+
+    Parameters
+    ----------
+    peak_times_s : sequence of float, shape (n,)
+        The measured peaks of one set, increasing, s.
+    gaps : sequence of Gap
+        Lost-packet gaps of the recording (any; those outside the set are ignored).
+
+    Returns
+    -------
+    tuple of float
+        Estimated peak times, s, increasing; empty unless the module's
+        conditions hold.
+    """
+    pk = np.asarray(peak_times_s, dtype=np.float64)
+    if pk.size < _MIN_CLEAN + 1 or not gaps:
+        return ()
+    spans = [(g.start_s, g.end_s) for g in gaps if g.end_s > pk[0] and g.start_s < pk[-1]]
+    if not spans:
+        return ()
+    iv = np.diff(pk)
+    gapped = np.array([any(a < pk[i + 1] and b > pk[i] for a, b in spans) for i in range(iv.size)])
+    clean = iv[~gapped]
+    if clean.size < _MIN_CLEAN:
+        return ()
+    period = float(np.median(clean))
+    if period <= 0.0 or float(np.max(np.abs(clean / period - 1.0))) > _RHYTHM_TOL:
+        return ()
+    margin = _GAP_MARGIN * period
+    out: list[float] = []
+    for i in np.flatnonzero(gapped):
+        k = round(float(iv[i]) / period) - 1
+        if k < 1 or abs(float(iv[i]) / ((k + 1) * period) - 1.0) > _FIT_TOL:
+            continue
+        step = float(iv[i]) / (k + 1)
+        implied = [float(pk[i]) + j * step for j in range(1, k + 1)]
+        if all(any(a - margin <= t <= b + margin for a, b in spans) for t in implied):
+            out.extend(implied)
+    return tuple(out)
+
+
+def make_set(index: int, reps: Sequence[Rep], gaps: Sequence[Gap] = ()) -> RepSet:
+    """A :class:`RepSet` from its reps (already indexed within the set) and the gaps so far.
+
+    The cadence counts the swings :func:`hidden_peaks` infers: they are
+    interior, so they change ``n`` but not the first or last peak.
+    """
     if not reps:
         raise ValueError("a set needs at least one rep")
+    peaks = [r.peak_s for r in reps]
+    hidden = hidden_peaks(peaks, gaps)
     return RepSet(
         index=index,
         start_s=reps[0].start_s,
         end_s=reps[-1].end_s,
-        cadence_rpm=cadence_rpm([r.peak_s for r in reps]),
+        cadence_rpm=cadence_rpm(sorted([*peaks, *hidden])),
         velocity_loss_pct=velocity_loss_pct([r.peak_flexion_velocity_dps for r in reps]),
         reps=tuple(reps),
+        hidden_peaks_s=hidden,
     )

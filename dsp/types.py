@@ -299,7 +299,10 @@ class RepSet:
 
     ``cadence_rpm`` is 60 (n - 1) / (last peak - first peak), ``None`` for a
     single rep; ``velocity_loss_pct`` is (fastest - last) / fastest * 100 on
-    peak flexion velocity.
+    peak flexion velocity.  ``hidden_peaks_s`` are the estimated peak times,
+    s, of swings that lost packets hid completely, inferred from the set's
+    tempo (see :mod:`hipflex.dsp.sets`); they count in ``rep_count`` and
+    ``cadence_rpm`` but have no entry in ``reps`` (nothing was measured).
     """
 
     index: int
@@ -308,11 +311,12 @@ class RepSet:
     cadence_rpm: float | None
     velocity_loss_pct: float
     reps: tuple[Rep, ...]
+    hidden_peaks_s: tuple[float, ...] = ()
 
     @property
     def rep_count(self) -> int:
-        """Number of reps in the set."""
-        return len(self.reps)
+        """Reps in the set: the measured ones plus those hidden in gaps."""
+        return len(self.reps) + len(self.hidden_peaks_s)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping in contract field order."""
@@ -323,6 +327,7 @@ class RepSet:
             "rep_count": self.rep_count,
             "cadence_rpm": None if self.cadence_rpm is None else _r(self.cadence_rpm, 2),
             "velocity_loss_pct": _r(self.velocity_loss_pct, 2),
+            "hidden_peaks_s": [_r(t, 4) for t in self.hidden_peaks_s],
             "reps": [r.to_dict() for r in self.reps],
         }
 

@@ -90,7 +90,7 @@ def ended_session_messages(store: Store, record: SessionRecord) -> list[dict[str
                          "received_at": None})  # fmt: skip
         body = {k: v for k, v in s.items() if k != "closed"}
         msgs.append({"type": "set", "set": {**body, "reps": set_reps}, "received_at": None})
-    msgs.append(status_message("stopped", None, len(reps), session_status=record.status))
+    msgs.append(status_message("stopped", None, record.rep_count, session_status=record.status))
     for seq, m in enumerate(msgs, start=1):
         m["seq"] = seq
     return msgs

@@ -103,6 +103,11 @@ class SetOut(BaseModel):
     rep_count: int
     cadence_rpm: float | None = Field(description="60 (n-1) / (last peak - first peak); null for one rep.")
     velocity_loss_pct: float | None = Field(description="(fastest - last) / fastest * 100, peak velocity.")
+    hidden_peaks_s: list[float] = Field(
+        default_factory=list,
+        description="Estimated peak times of swings lost packets hid completely, inferred from the set's tempo; "
+        "counted in rep_count and cadence_rpm, absent from reps (nothing was measured).",
+    )
     reps: list[RepOut]
 
 
@@ -262,6 +267,7 @@ class SetRow(BaseModel):
     rep_count: int
     cadence_rpm: float | None
     velocity_loss_pct: float | None
+    hidden_peaks_s: list[float] = Field(default_factory=list, description="See SetOut.hidden_peaks_s.")
     closed: bool
 
 

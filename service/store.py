@@ -41,7 +41,13 @@ REP_FIELDS: tuple[str, ...] = (
     "peak_flexion_velocity_dps", "mean_flexion_velocity_dps", "hold_s", "confidence",
 )  # fmt: skip
 #: Contract fields of a set (without its reps).
-SET_FIELDS: tuple[str, ...] = ("index", "start_s", "end_s", "rep_count", "cadence_rpm", "velocity_loss_pct")
+SET_FIELDS: tuple[str, ...] = (
+    "index", "start_s", "end_s", "rep_count", "cadence_rpm", "velocity_loss_pct", "hidden_peaks_s",
+)  # fmt: skip
+_SET_INSERT = (
+    "INSERT OR REPLACE INTO sets (session_id, set_index, start_s, end_s, rep_count, cadence_rpm, "
+    "velocity_loss_pct, hidden_peaks_json, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -102,6 +108,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session_id, number)
     );
     """,
+    # 2: swings hidden in lost packets, counted in rep_count (hipflex.dsp.sets.hidden_peaks).
+    "ALTER TABLE sets ADD COLUMN hidden_peaks_json TEXT NOT NULL DEFAULT '[]'",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -140,6 +148,12 @@ class SessionRecord:
 
 def _rep_values(rep: dict[str, Any]) -> list[Any]:
     return [rep[f] for f in REP_FIELDS[1:]]
+
+
+def _set_values(session_id: str, d: dict[str, Any], closed: bool) -> tuple[Any, ...]:
+    """Row for :data:`_SET_INSERT` from a set's contract dict."""
+    return (session_id, d["index"], d["start_s"], d["end_s"], d["rep_count"], d["cadence_rpm"],
+            d["velocity_loss_pct"], json.dumps(d["hidden_peaks_s"]), int(closed))  # fmt: skip
 
 
 class Store:
@@ -245,7 +259,9 @@ class Store:
 
     _SESSION_SELECT = (
         "SELECT s.*, p.settings_json, p.hipflex_version, "
-        "(SELECT COUNT(*) FROM reps r WHERE r.session_id = s.id) AS rep_count, "
+        "(SELECT COUNT(*) FROM reps r WHERE r.session_id = s.id) + "
+        "(SELECT COALESCE(SUM(json_array_length(t.hidden_peaks_json)), 0) FROM sets t WHERE t.session_id = s.id) "
+        "AS rep_count, "
         "(SELECT COUNT(*) FROM sets t WHERE t.session_id = s.id) AS set_count "
         "FROM sessions s JOIN provenance p ON p.id = s.provenance_id"
     )
@@ -324,13 +340,8 @@ class Store:
 
     def put_set(self, session_id: str, rep_set: RepSet, closed: bool) -> None:
         """Insert or update a set summary."""
-        d = rep_set.to_dict()
         with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO sets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, d["index"], d["start_s"], d["end_s"], d["rep_count"], d["cadence_rpm"],
-                 d["velocity_loss_pct"], int(closed)),
-            )  # fmt: skip
+            db.execute(_SET_INSERT, _set_values(session_id, rep_set.to_dict(), closed))
 
     def finish_session(
         self,
@@ -355,11 +366,7 @@ class Store:
                 number = 0
                 for s in analysis.sets:
                     sd = s.to_dict()
-                    db.execute(
-                        "INSERT INTO sets VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                        (session_id, sd["index"], sd["start_s"], sd["end_s"], sd["rep_count"],
-                         sd["cadence_rpm"], sd["velocity_loss_pct"]),
-                    )  # fmt: skip
+                    db.execute(_SET_INSERT, _set_values(session_id, sd, True))
                     for rd in sd["reps"]:
                         db.execute(
                             "INSERT INTO reps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -395,6 +402,7 @@ class Store:
                 "rep_count": r["rep_count"],
                 "cadence_rpm": r["cadence_rpm"],
                 "velocity_loss_pct": r["velocity_loss_pct"],
+                "hidden_peaks_s": json.loads(r["hidden_peaks_json"]),
                 "closed": bool(r["closed"]),
             }
             for r in rows

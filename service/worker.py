@@ -97,8 +97,8 @@ class SessionWorker:
 
     @property
     def rep_count(self) -> int:
-        """Reps completed so far."""
-        return self.state.n_reps
+        """Reps completed so far (with swings closed sets found hidden in gaps)."""
+        return self.state.rep_count
 
     def status(self, state: str | None = None, **extra: Any) -> dict[str, Any]:
         """A status message for the current (or a new) state."""

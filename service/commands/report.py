@@ -84,7 +84,7 @@ def _sets_table(sets: Sequence[RepSet]) -> Table:
     for s in sets:
         t.add_row(
             str(s.index + 1),
-            str(s.rep_count),
+            f"{s.rep_count} ({len(s.hidden_peaks_s)} in gaps)" if s.hidden_peaks_s else str(s.rep_count),
             _f(s.start_s, 2),
             _f(s.end_s, 2),
             _f(s.cadence_rpm, 1),

@@ -487,7 +487,9 @@ function renderSets(reps) {
     const tr = document.createElement('tr');
     tr.dataset.setIndex = String(i);
     cell(tr, String(i + 1));
-    cell(tr, String(s.rep_count));
+    // Swings lost packets hid count in rep_count; say how many so the rep rows add up.
+    const hidden = s.hidden_peaks_s?.length ?? 0;
+    cell(tr, hidden ? `${s.rep_count} (${hidden} in gaps)` : String(s.rep_count));
     cell(tr, fmt(s.cadence_rpm, 1));
     cell(tr, fmt(s.velocity_loss_pct, 1));
     cell(tr, fmt(Math.max(...reps.map((r) => r.peak_flexion_velocity_dps)), 0));

@@ -7,8 +7,8 @@ import pytest
 import synth
 
 from hipflex.dsp import RepEvent, SetEvent, Settings, analyze, finish, init_state, step
-from hipflex.dsp.sets import cadence_rpm, make_set, velocity_loss_pct
-from hipflex.dsp.types import Rep
+from hipflex.dsp.sets import cadence_rpm, hidden_peaks, make_set, velocity_loss_pct
+from hipflex.dsp.types import Gap, ImuSamples, Rep
 
 
 def _rep(index: int, peak_s: float, vel: float, start_s: float | None = None, end_s: float | None = None):
@@ -42,7 +42,10 @@ def test_make_set_summarises_its_reps() -> None:
     assert s.cadence_rpm == pytest.approx(60.0 * 2 / 3.0)
     assert s.velocity_loss_pct == pytest.approx(30.0)
     d = s.to_dict()
-    assert list(d) == ["index", "start_s", "end_s", "rep_count", "cadence_rpm", "velocity_loss_pct", "reps"]
+    assert list(d) == [
+        "index", "start_s", "end_s", "rep_count", "cadence_rpm", "velocity_loss_pct", "hidden_peaks_s", "reps",
+    ]  # fmt: skip
+    assert d["hidden_peaks_s"] == []
     assert d["rep_count"] == 3 and d["cadence_rpm"] == 40.0 and d["velocity_loss_pct"] == 30.0
     assert make_set(0, reps[:1]).cadence_rpm is None
     with pytest.raises(ValueError, match="at least one rep"):
@@ -115,3 +118,69 @@ def test_set_events_close_each_set_once(two_sets) -> None:
     first_set_at = next(i for i, e in enumerate(events) if isinstance(e, SetEvent))
     assert events.index(reps[3]) == first_set_at + 1
     assert np.isclose(sets[0].end_s, reps[2].rep.end_s)
+
+
+# A steady march: a peak every 0.7 s.
+_MARCH = [100.0 + 0.7 * k for k in range(12)]
+
+
+def _without(peaks: list[float], *drop: int) -> list[float]:
+    return [p for i, p in enumerate(peaks) if i not in drop]
+
+
+def test_a_swing_hidden_in_a_gap_is_inferred_from_the_tempo() -> None:
+    peaks = _without(_MARCH, 6)  # 104.2 lost
+    got = hidden_peaks(peaks, [Gap(103.95, 104.5, True)])
+    assert got == pytest.approx([104.2], abs=1e-9)
+    # Two swings in one long gap.
+    got2 = hidden_peaks(_without(_MARCH, 5, 6), [Gap(103.3, 104.55, False)])
+    assert got2 == pytest.approx([103.5, 104.2], abs=1e-9)
+    # The peak itself was lost, its edges sampled: within a quarter period of the gap.
+    assert hidden_peaks(peaks, [Gap(104.25, 104.4, True)]) == pytest.approx([104.2], abs=1e-9)
+
+
+def test_a_hidden_swing_counts_in_rep_count_and_cadence() -> None:
+    peaks = _without(_MARCH, 6)
+    reps = [_rep(i, p, 300.0, p - 0.3, p + 0.3) for i, p in enumerate(peaks)]
+    full = make_set(0, [_rep(i, p, 300.0, p - 0.3, p + 0.3) for i, p in enumerate(_MARCH)])
+    s = make_set(0, reps, [Gap(103.95, 104.5, True)])
+    assert len(s.reps) == 11 and s.rep_count == 12 == full.rep_count
+    assert s.cadence_rpm == pytest.approx(full.cadence_rpm)
+    assert s.to_dict()["hidden_peaks_s"] == [104.2]
+    assert make_set(0, reps).rep_count == 11  # no gap, no inference
+
+
+@pytest.mark.parametrize(
+    ("peaks", "gaps", "why"),
+    [
+        (_without(_MARCH, 6), [], "a pause with every packet received is a pause"),
+        (_without(_MARCH, 6), [Gap(101.0, 101.2, True)], "the gap is elsewhere"),
+        (_without(_MARCH, 6), [Gap(103.85, 103.95, True)], "the gap is far from the implied peak"),
+        ([100.0, 100.7, 101.4, 102.1, 103.15, 103.85], [Gap(102.4, 102.9, True)], "1.5 periods: not a whole swing"),
+        ([100.0, 100.7, 101.0, 101.7, 103.1, 103.8], [Gap(102.2, 102.6, True)], "no steady tempo"),
+        ([100.0, 100.7, 102.1, 102.8], [Gap(101.2, 101.6, True)], "too few clean intervals to trust a tempo"),
+        (_MARCH[:8], [Gap(105.6, 106.4, False)], "a swing lost after the last peak has nothing after it"),
+    ],
+)
+def test_no_swing_is_inferred_without_plain_evidence(peaks: list[float], gaps: list[Gap], why: str) -> None:
+    assert hidden_peaks(peaks, gaps) == (), why
+
+
+def test_a_march_at_25_hz_counts_the_swing_a_lost_notification_hid() -> None:
+    # A 25 Hz gyro sensor in a high-knee march; one notification (0.6 s) lost
+    # over a swing in the middle of the second set, as a Polar H10 at 25 Hz
+    # loses over a second per notification.
+    from hipflex.sensor.simulate import Mounting, SensorModel, plan_session, simulate
+
+    rng = np.random.default_rng(7)
+    plan = plan_session("march", rng, n_sets=2)
+    sim = simulate(plan, Mounting.random(rng), SensorModel(fs_hz=25.0, has_gyro=True), seed=7)
+    truth = [r for r in sim.truth.reps if r.set_index == 1]
+    target = truth[len(truth) // 2]
+    s = sim.samples
+    keep = np.abs(s.time_s - target.peak_s) > 0.3
+    lossy = ImuSamples(s.time_s[keep], s.acc_g[keep], None if s.gyr_dps is None else s.gyr_dps[keep])
+    second = analyze(lossy, Settings()).sets[1]
+    assert second.rep_count == len(truth)
+    assert len(second.reps) == len(truth) - 1
+    assert second.hidden_peaks_s == pytest.approx([target.peak_s], abs=0.1)

@@ -190,6 +190,32 @@ def test_store_schema_version_and_reopen(tmp_path: Path) -> None:
         Store(path)
 
 
+def test_store_migrates_a_version_1_file_and_counts_swings_hidden_in_gaps(tmp_path: Path) -> None:
+    import sqlite3
+
+    from hipflex.dsp.sets import make_set
+    from hipflex.dsp.types import Gap, Rep
+    from hipflex.service.store import MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    db.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    db.close()
+    store = Store(path)
+    assert store.schema_version == SCHEMA_VERSION
+    rec = store.create_session(source="simulator", params={}, settings=Settings().to_dict(), version="9",
+                               raw_log_dir=tmp_path)  # fmt: skip
+    peaks = [10.0 + 0.7 * k for k in range(8) if k != 4]  # the swing at 12.8 s was lost
+    reps = [Rep(i, p - 0.3, p, p + 0.3, 80.0, 78.0, 0.2, 400.0, 200.0, 0.1, 1.0) for i, p in enumerate(peaks)]
+    for i, r in enumerate(reps):
+        store.add_rep(rec.id, i, 0, r)
+    store.put_set(rec.id, make_set(0, reps, [Gap(12.6, 13.1, True)]), closed=True)
+    (row,) = store.sets(rec.id)
+    assert row["rep_count"] == 8 and row["hidden_peaks_s"] == [12.8]
+    got = store.get_session(rec.id)
+    assert got is not None and got.rep_count == 8 and len(store.reps(rec.id)) == 7
+
+
 def test_session_settings_follow_the_cli_rules() -> None:
     base = Settings()
     assert session_settings(base, None, None) is base
