@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._kern_smooth import _smooth_span
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -37,6 +38,8 @@ from hipflex.dsp._layout import (
     F_TROUGH,
     H_FLAG,
     H_SIGMA,
+    H_STHETA,
+    H_SVEL,
     H_THETA,
     H_TIME,
     H_VEL,
@@ -50,6 +53,7 @@ from hipflex.dsp._layout import (
     I_SAMPLE,
     I_TROUGH_IDX,
     P_CAND,
+    P_HAS_GYRO,
     P_HOLD_BAND,
     P_MIN_ROM,
     P_ONSET_FRAC,
@@ -78,10 +82,10 @@ def _h(hist: np.ndarray, cap: int, idx: int, col: int) -> float:
 
 
 @njit
-def _cross_time(hist: np.ndarray, cap: int, i: int, level: float) -> float:
-    """Time at which the segment from sample i to i+1 crosses ``level`` (linear)."""
-    y0 = _h(hist, cap, i, H_THETA)
-    y1 = _h(hist, cap, i + 1, H_THETA)
+def _cross_time(hist: np.ndarray, cap: int, col: int, i: int, level: float) -> float:
+    """Time at which column ``col`` crosses ``level`` between samples i and i+1 (linear)."""
+    y0 = _h(hist, cap, i, col)
+    y1 = _h(hist, cap, i + 1, col)
     t0 = _h(hist, cap, i, H_TIME)
     t1 = _h(hist, cap, i + 1, H_TIME)
     if y1 == y0:
@@ -116,17 +120,24 @@ def _rep_metrics(
     peak_idx: int,
     trough_idx: int,
     trough_val: float,
+    th: int,
+    pk: int,
+    vel: int,
     row: np.ndarray,
 ) -> None:
     """Fill an event row with every per-rep metric of the analysis contract.
 
     Parameters
     ----------
-    hist : ndarray, shape (cap, 5)
-        Ring of (theta_deg, rate_dps, time_s, flag, sigma_deg).
+    hist : ndarray, shape (cap, H_N) or (cap, H_N_PENDULUM)
+        Ring of (theta_deg, rate_dps, time_s, flag, sigma_deg, ...).
     low_idx, peak_idx, trough_idx : int
         Processed-sample indices of the low before the rise, the peak sample
         and the lowest sample after it (``trough_idx >= peak_idx + 1``).
+    th, pk, vel : int
+        History columns to read: the angle for the level crossings (deg),
+        the angle for the peak and the hold (deg) and the rate (deg/s); the
+        filter's, or for ``pk`` and ``vel`` the smoothed ones.
     row : ndarray, shape (14,)
         Output; see ``E_*`` in ``_layout``.
     """
@@ -134,9 +145,9 @@ def _rep_metrics(
     # Peak: parabolic vertex through the top three samples.
     t1 = _h(hist, cap, peak_idx, H_TIME)
     dpk, theta_p = _parabolic(
-        _h(hist, cap, peak_idx - 1, H_THETA),
-        _h(hist, cap, peak_idx, H_THETA),
-        _h(hist, cap, peak_idx + 1, H_THETA),
+        _h(hist, cap, peak_idx - 1, pk),
+        _h(hist, cap, peak_idx, pk),
+        _h(hist, cap, peak_idx + 1, pk),
     )
     if dpk >= 0.0:
         t_peak = t1 + dpk * (_h(hist, cap, peak_idx + 1, H_TIME) - t1)
@@ -147,46 +158,46 @@ def _rep_metrics(
     # Onset: last sample before the peak within `frac` of the rise above the low.
     lvl = low_val + frac * rise
     j = peak_idx
-    while j > low_idx and _h(hist, cap, j, H_THETA) > lvl:
+    while j > low_idx and _h(hist, cap, j, th) > lvl:
         j -= 1
     start_idx = j
-    t_start = _cross_time(hist, cap, j, lvl) if j < peak_idx else _h(hist, cap, j, H_TIME)
+    t_start = _cross_time(hist, cap, th, j, lvl) if j < peak_idx else _h(hist, cap, j, H_TIME)
 
     # 10-90 %: last upward crossings before the peak.
     l90 = low_val + 0.9 * rise
     l10 = low_val + 0.1 * rise
     j = peak_idx
-    while j > start_idx and _h(hist, cap, j, H_THETA) >= l90:
+    while j > start_idx and _h(hist, cap, j, th) >= l90:
         j -= 1
-    t90 = _cross_time(hist, cap, j, l90)
-    while j > start_idx and _h(hist, cap, j, H_THETA) >= l10:
+    t90 = _cross_time(hist, cap, th, j, l90)
+    while j > start_idx and _h(hist, cap, j, th) >= l10:
         j -= 1
-    t10 = _cross_time(hist, cap, j, l10)
+    t10 = _cross_time(hist, cap, th, j, l10)
 
     # Peak flexion rate between onset and peak, refined by a parabola.
     best = -1e300
     bi = start_idx
     for i in range(start_idx, peak_idx + 1):
-        v = _h(hist, cap, i, H_VEL)
+        v = _h(hist, cap, i, vel)
         if v > best:
             best = v
             bi = i
-    _, vmax = _parabolic(_h(hist, cap, bi - 1, H_VEL), best, _h(hist, cap, bi + 1, H_VEL))
+    _, vmax = _parabolic(_h(hist, cap, bi - 1, vel), best, _h(hist, cap, bi + 1, vel))
 
     # Return: first sample after the peak within `frac` of the fall to the trough.
     lvl_e = trough_val + frac * (theta_p - trough_val)
     k = peak_idx + 1
-    while k < trough_idx and _h(hist, cap, k, H_THETA) > lvl_e:
+    while k < trough_idx and _h(hist, cap, k, th) > lvl_e:
         k += 1
     end_idx = k
-    t_end = _cross_time(hist, cap, k - 1, lvl_e)
+    t_end = _cross_time(hist, cap, th, k - 1, lvl_e)
 
     # Hold: time within the band below the peak, linear between samples.
     lvl_h = theta_p - prm[P_HOLD_BAND]
     hold = 0.0
     for i in range(start_idx, end_idx):
-        y0 = _h(hist, cap, i, H_THETA)
-        y1 = _h(hist, cap, i + 1, H_THETA)
+        y0 = _h(hist, cap, i, pk)
+        y1 = _h(hist, cap, i + 1, pk)
         dt = _h(hist, cap, i + 1, H_TIME) - _h(hist, cap, i, H_TIME)
         if y0 >= lvl_h and y1 >= lvl_h:
             hold += dt
@@ -230,21 +241,45 @@ def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float)
 
 
 @njit
+def _argext(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
+    """Index in ``lo..hi`` of the first largest value of column ``col``."""
+    best = lo
+    bv = _h(hist, cap, lo, col)
+    for i in range(lo + 1, hi + 1):
+        v = _h(hist, cap, i, col)
+        if v > bv:
+            bv = v
+            best = i
+    return best
+
+
+@njit
 def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
-    """Finalise the confirmed rep held in the state and emit its metrics."""
+    """Finalise the confirmed rep held in the state and emit its metrics.
+
+    Without a gyro the peak (its angle, time and the hold around it) and the
+    flexion rate come from the angle smoothed over the detector's low..trough
+    (``_smooth_span``); the low, the trough and the level crossings (start,
+    end, 10-90 % time) stay with the filter, because the smoother, which
+    knows a rise is coming, starts it early (its white-jerk model has no
+    abrupt onset).  The span ends at the trough, not at the sample that
+    closes the rep, so the result does not hinge on exactly when the settle
+    time runs out.
+    """
     cap = ist[I_CAP]
+    low_idx = ist[I_LOW_IDX]
+    peak_idx = ist[I_PEAK_IDX]
+    trough_idx = ist[I_TROUGH_IDX]
+    pk = H_THETA
+    vel = H_VEL
+    if prm[P_HAS_GYRO] <= 0.0:
+        _smooth_span(prm, hist, cap, low_idx - 1, trough_idx)
+        pk = H_STHETA
+        vel = H_SVEL
+        # The smoothed peak, a sample on either side inside the span.
+        peak_idx = _argext(hist, cap, pk, low_idx, trough_idx - 1)
     ev[n_ev, :] = 0.0
-    _rep_metrics(
-        prm,
-        hist,
-        cap,
-        ist[I_LOW_IDX],
-        fs[F_LOW],
-        ist[I_PEAK_IDX],
-        ist[I_TROUGH_IDX],
-        fs[F_TROUGH],
-        ev[n_ev],
-    )
+    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, pk, vel, ev[n_ev])
     return n_ev + 1
 
 

@@ -21,6 +21,7 @@ from hipflex.dsp._layout import (
     F_BIAS,
     F_LAST_SIGMA,
     F_LOST_S,
+    F_P,
     F_PERIOD,
     F_PG_S,
     F_PREV_ACC,
@@ -29,11 +30,15 @@ from hipflex.dsp._layout import (
     F_PREV_RAW,
     F_PREV_W,
     F_T_HAT,
+    F_X,
+    H_DT,
     H_FLAG,
+    H_P,
     H_SIGMA,
     H_THETA,
     H_TIME,
     H_VEL,
+    H_X,
     I_CAP,
     I_CLIPPED,
     I_DET,
@@ -138,6 +143,17 @@ def _process(
     fs[F_LAST_SIGMA] = sig
     s = ist[I_SAMPLE]
     slot = s & (ist[I_CAP] - 1)
+    if prm[P_HAS_GYRO] <= 0.0:
+        # The posterior the rep smoother reads (_kern_smooth).
+        for i in range(3):
+            hist[slot, H_X + i] = fs[F_X + i]
+        hist[slot, H_P] = fs[F_P]
+        hist[slot, H_P + 1] = fs[F_P + 1]
+        hist[slot, H_P + 2] = fs[F_P + 2]
+        hist[slot, H_P + 3] = fs[F_P + 4]
+        hist[slot, H_P + 4] = fs[F_P + 5]
+        hist[slot, H_P + 5] = fs[F_P + 8]
+        hist[slot, H_DT] = dt
     hist[slot, H_THETA] = theta
     hist[slot, H_VEL] = vel
     hist[slot, H_TIME] = t

@@ -91,7 +91,15 @@ H_VEL = 1  # deg/s
 H_TIME = 2  # s, input time base
 H_FLAG = 3  # 1 if the sample was bridged across a gap or clipped
 H_SIGMA = 4  # angle std, deg (0 with gyro)
-H_N = 5
+H_N = 5  # columns with a gyro
+# Accelerometer only, the rows also keep the pendulum filter's posterior, which
+# the smoother reads when a rep closes (_kern_smooth), and what it wrote.
+H_X = 5  # 5..7 filtered state: theta rad, rate rad/s, accel rad/s^2
+H_P = 8  # 8..13 its covariance: p00, p01, p02, p11, p12, p22
+H_DT = 14  # the prediction step that led to this row, s
+H_STHETA = 15  # smoothed theta, deg
+H_SVEL = 16  # smoothed rate, deg/s
+H_N_PENDULUM = 17
 
 # ---- event rows ------------------------------------------------------------------
 EV_KIND = 0

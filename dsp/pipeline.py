@@ -190,7 +190,7 @@ def _make_kernel(
     ist = np.zeros(L.I_N, dtype=np.int64)
     cap = 1 << max(8, math.ceil(math.log2(settings.history_s / cal.period_s)))
     ist[L.I_CAP] = cap
-    hist = np.zeros((cap, L.H_N))
+    hist = np.zeros((cap, L.H_N if has_gyro else L.H_N_PENDULUM))
     return _Kernel(np.ascontiguousarray(prm), fs, ist, hist)
 
 

@@ -71,11 +71,17 @@ from hipflex.dsp._layout import (
     F_UP,
     F_X,
     G0_MPS2,
+    H_DT,
     H_FLAG,
+    H_N,
+    H_P,
     H_SIGMA,
+    H_STHETA,
+    H_SVEL,
     H_THETA,
     H_TIME,
     H_VEL,
+    H_X,
     I_CAND_ACTIVE,
     I_CAND_IDX,
     I_CAP,
@@ -420,8 +426,12 @@ def rep_metrics_plain(
     trough_val: float,
     onset_frac: float,
     hold_band: float,
+    peak_theta: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Every per-rep metric from plain arrays; indices are positions in those arrays.
+
+    ``peak_theta`` (default ``theta``) is the angle the peak and the hold are
+    read from; the level crossings read ``theta``.
 
     Definitions (DESIGN.md, ``_rep_metrics``): the peak is the parabolic
     vertex through the top three samples; the rep starts at the last sample
@@ -434,8 +444,9 @@ def rep_metrics_plain(
     confidence is the share of measured samples divided by
     ``1 + (sigma_peak / 3)^2``.
     """
+    pth = theta if peak_theta is None else peak_theta
     # Peak
-    d, theta_peak = parabolic(theta[peak - 1], theta[peak], theta[peak + 1])
+    d, theta_peak = parabolic(pth[peak - 1], pth[peak], pth[peak + 1])
     # fractional sample index -> time, linear between the samples
     t_peak = float(np.interp(peak + d, [peak - 1, peak, peak + 1], time[peak - 1 : peak + 2]))
     rise = theta_peak - low_val
@@ -471,7 +482,7 @@ def rep_metrics_plain(
 
     # Hold
     hold_level = theta_peak - hold_band
-    hold = sum(_time_above(time[i], time[i + 1], theta[i], theta[i + 1], hold_level) for i in range(start, end))
+    hold = sum(_time_above(time[i], time[i + 1], pth[i], pth[i + 1], hold_level) for i in range(start, end))
 
     measured = 1.0 - float(np.mean(flag[start : end + 1]))
     confidence = measured / (1.0 + (sigma[peak] / 3.0) ** 2)
@@ -520,14 +531,21 @@ def rep_metrics(
     peak_idx: int,
     trough_idx: int,
     trough_val: float,
+    th: int,
+    pk: int,
+    vel: int,
     row: np.ndarray,
 ) -> None:
-    """Twin of ``_rep_metrics``: unroll the ring into plain arrays, then :func:`rep_metrics_plain`."""
+    """Twin of ``_rep_metrics``: unroll the ring into plain arrays, then :func:`rep_metrics_plain`.
+
+    ``th``, ``pk`` and ``vel`` are the history columns of the angle for the
+    level crossings, the angle for the peak and the hold, and the rate.
+    """
     first = low_idx - 1  # the velocity parabola may look one sample before the low
     h = _unring(hist, cap, first, trough_idx)
     m = rep_metrics_plain(
-        h[:, H_THETA],
-        h[:, H_VEL],
+        h[:, th],
+        h[:, vel],
         h[:, H_TIME],
         h[:, H_FLAG],
         h[:, H_SIGMA],
@@ -538,6 +556,7 @@ def rep_metrics(
         trough_val,
         prm[P_ONSET_FRAC],
         prm[P_HOLD_BAND],
+        h[:, pk],
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():
@@ -602,9 +621,55 @@ class _Events:
         return row
 
 
+def smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: int) -> None:
+    """Twin of ``_smooth_span``: a textbook Rauch-Tung-Striebel backward pass with explicit matrices.
+
+    ``m_last = x_last``; for k = last-1 .. first: ``P^- = F P_k F^T + Q``,
+    ``C = P_k F^T (P^-)^-1``, ``m_k = x_k + C (m_{k+1} - F x_k)`` with the
+    angle difference wrapped, then the angle wrapped to (-pi, pi].  F and Q
+    are the filter's for the step dt stored with sample k+1.  Writes the
+    smoothed angle and rate (deg, deg/s).
+    """
+
+    def posterior(k: int) -> tuple[np.ndarray, np.ndarray]:
+        row = hist[k % cap]
+        p00, p01, p02, p11, p12, p22 = row[H_P : H_P + 6]
+        return np.array(row[H_X : H_X + 3]), np.array([[p00, p01, p02], [p01, p11, p12], [p02, p12, p22]])
+
+    m, _ = posterior(last)
+    hist[last % cap, H_STHETA] = math.degrees(m[0])
+    hist[last % cap, H_SVEL] = math.degrees(m[1])
+    for k in range(last - 1, first - 1, -1):
+        x, p = posterior(k)
+        f_mat, q_mat = _pendulum_fq(prm, float(hist[(k + 1) % cap, H_DT]))
+        p_pred = f_mat @ p @ f_mat.T + q_mat
+        if np.linalg.det(p_pred) > 0.0:
+            d = m - f_mat @ x
+            d[0] = math.atan2(math.sin(d[0]), math.cos(d[0]))
+            m = x + p @ f_mat.T @ np.linalg.solve(p_pred, d)
+            m[0] = math.atan2(math.sin(m[0]), math.cos(m[0]))
+        else:
+            m = x
+        hist[k % cap, H_STHETA] = math.degrees(m[0])
+        hist[k % cap, H_SVEL] = math.degrees(m[1])
+
+
 def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out: _Events) -> None:
+    """Emit the rep's metrics; without a gyro the peak, hold and rate from the smoothed angle.
+
+    The angle is smoothed over the detector's low..trough; its peak is the
+    first highest sample in low..trough-1.  Low, trough and the level
+    crossings stay with the filter.
+    """
     row = out.add(EV_REP)
-    rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, row)
+    if prm[P_HAS_GYRO] > 0:
+        rep_metrics(
+            prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_THETA, H_VEL, row
+        )
+        return
+    smooth_span(prm, hist, cap, det.low_idx - 1, det.trough_idx)
+    peak = max(range(det.low_idx, det.trough_idx), key=lambda i: (hist[i % cap, H_STHETA], -i))
+    rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_THETA, H_STHETA, H_SVEL, row)
 
 
 def detect(
@@ -875,7 +940,12 @@ def _process(
     fs[F_LAST_SIGMA] = sigma
     s = int(ist[I_SAMPLE])
     cap = int(ist[I_CAP])
-    hist[s % cap] = [theta, vel, t, 1.0 if (bridged or clipped) else 0.0, sigma]
+    hist[s % cap, :H_N] = [theta, vel, t, 1.0 if (bridged or clipped) else 0.0, sigma]
+    if prm[P_HAS_GYRO] == 0:  # the posterior the rep smoother reads
+        p = fs[F_P : F_P + 9].reshape(3, 3)
+        hist[s % cap, H_X : H_X + 3] = fs[F_X : F_X + 3]
+        hist[s % cap, H_P : H_P + 6] = p[np.triu_indices(3)]
+        hist[s % cap, H_DT] = dt
     fs[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
     if _window_open(fs):

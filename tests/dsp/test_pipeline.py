@@ -127,8 +127,11 @@ def test_events_account_for_every_rep_and_every_row(mode: str) -> None:
     assert [e.rep for e in reps] == list(analysis.reps)
     peaks = [e for e in events if isinstance(e, RepPeakEvent)]
     assert len(peaks) == 3
+    # The live peak event is the filter's peak; without a gyro the rep event
+    # refines it with the smoothed angle (within the acc-only accuracy target).
+    tol = 1.0 if gyro else 6.0
     for peak, rep in zip(peaks, reps, strict=True):
-        assert peak.number == rep.number and peak.peak_flexion_deg == pytest.approx(rep.rep.peak_flexion_deg, abs=1.0)
+        assert peak.number == rep.number and peak.peak_flexion_deg == pytest.approx(rep.rep.peak_flexion_deg, abs=tol)
     assert len([e for e in events if isinstance(e, CalibratedEvent)]) == 1
     assert [e.set for e in events if isinstance(e, SetEvent)] == list(analysis.sets)
     # AngleBlocks cover every input row exactly once, in order.
