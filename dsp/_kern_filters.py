@@ -36,6 +36,8 @@ from hipflex.dsp._layout import (
     P_LEVER_M,
     P_OFFSET_M,
     P_STILL_GYR,
+    P_THETA_MAX,
+    P_THETA_MIN,
     P_TILT_TAU,
     P_U,
     P_W,
@@ -360,11 +362,25 @@ def _pendulum_step(
         n22 -= k20 * b20 + k21 * b21
 
     # Keep the state physical; theta stays in (-pi, pi].
-    # A plain +-2 pi wrap (theta moves far less than pi per sample).
+    # A plain +-2 pi wrap (theta moves far less than pi per sample), then the
+    # thigh's range.
     if x0 > math.pi:
         x0 -= 2.0 * math.pi
     elif x0 <= -math.pi:
         x0 += 2.0 * math.pi
+    # A thigh does not swing past its range.  Without this bound a filter
+    # that overshoots a fast swing beyond 90 deg (where gravity along w,
+    # sin(theta), is the same on both sides) could turn over the top and wrap:
+    # a spurious rep and a peak off by 100 deg and more.  At the bound the
+    # motion outward stops.
+    if x0 > prm[P_THETA_MAX]:
+        x0 = prm[P_THETA_MAX]
+        x1 = min(x1, 0.0)
+        x2 = min(x2, 0.0)
+    elif x0 < prm[P_THETA_MIN]:
+        x0 = prm[P_THETA_MIN]
+        x1 = max(x1, 0.0)
+        x2 = max(x2, 0.0)
     x1 = _clamp(x1, -_MAX_RATE, _MAX_RATE)
     x2 = _clamp(x2, -_MAX_ACCEL, _MAX_ACCEL)
     fs[F_X] = x0

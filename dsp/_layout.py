@@ -34,7 +34,9 @@ P_BIAS_TAU = 22
 P_OFFSET_M = 23  # prior anterior offset of the sensor from the femur axis, m
 P_G_CAL = 24  # |accelerometer| during the calibration stand, in the sensor's g
 P_ID = 25  # 1 while identifying the lever arm: the pendulum filter sums F_NLL
-P_N = 26
+P_THETA_MAX = 26  # pendulum filter: largest flexion angle, rad
+P_THETA_MIN = 27  # pendulum filter: largest extension, as a (negative) angle, rad
+P_N = 28
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s

@@ -178,6 +178,8 @@ def _make_kernel(
     prm[L.P_OFFSET_M] = settings.sensor_offset_m if lever is None else lever.sensor_offset_m
     prm[L.P_ID] = 1.0 if identify else 0.0
     prm[L.P_G_CAL] = cal.gravity_g
+    prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
+    prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
     fs[L.F_G_EST] = cal.gravity_g

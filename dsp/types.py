@@ -160,6 +160,10 @@ class Settings:
     pendulum_acc_noise_g : float
         Accelerometer-only filter: measurement noise of the sagittal specific
         force, including unmodelled hip motion, g.
+    pendulum_max_flexion_deg, pendulum_max_extension_deg : float
+        Accelerometer-only filter: the thigh's range from standing, forward
+        and back, degrees.  The filter's angle stays inside it, so a filter
+        that overshoots a fast swing cannot turn over the top.
     sign_confirm_s : float
         The sign of the flexion axis is confirmed on the angle from
         calibration until this long after the lock (the thigh's larger
@@ -191,6 +195,8 @@ class Settings:
     gyro_bias_tau_s: float = 10.0
     pendulum_jerk_rad_s3: float = 100.0
     pendulum_acc_noise_g: float = 0.03
+    pendulum_max_flexion_deg: float = 120.0
+    pendulum_max_extension_deg: float = 60.0
     sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0
     identify_lever: bool = True
@@ -226,6 +232,15 @@ class Settings:
             raise ValueError("setting candidate_deg must be smaller than min_rom_deg")
         if not (np.isfinite(self.sensor_offset_m) and abs(self.sensor_offset_m) <= 0.3):
             raise ValueError(f"setting sensor_offset_m must be finite and within +-0.3 m, got {self.sensor_offset_m!r}")
+        if not self.min_rom_deg < self.pendulum_max_flexion_deg < 180.0:
+            raise ValueError(
+                "setting pendulum_max_flexion_deg must be above min_rom_deg and below 180, "
+                f"got {self.pendulum_max_flexion_deg!r}"
+            )
+        if not 0.0 < self.pendulum_max_extension_deg < 180.0:
+            raise ValueError(
+                f"setting pendulum_max_extension_deg must be in (0, 180), got {self.pendulum_max_extension_deg!r}"
+            )
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
 

@@ -115,6 +115,8 @@ from hipflex.dsp._layout import (
     P_ONSET_FRAC,
     P_SETTLE_S,
     P_STILL_GYR,
+    P_THETA_MAX,
+    P_THETA_MIN,
     P_TILT_TAU,
     P_U,
     P_W,
@@ -320,8 +322,10 @@ def pendulum_step(
     the measurement noise is inflated by ``NIS / 9`` (at most
     ``_MAX_INFLATION``); ``K = P H^T S^-1``, ``x += K v``,
     ``P = (I - K H) P`` symmetrised.  Clipped samples skip the update.
-    Finally theta is wrapped to (-pi, pi] and rate and acceleration (and
-    any augmented states) are clamped to their physical ranges.
+    Finally theta is wrapped to (-pi, pi] and held within the thigh's range
+    ``[P_THETA_MIN, P_THETA_MAX]`` (outward rate and acceleration zeroed at a
+    bound), and rate and acceleration (and any augmented states) are clamped
+    to their physical ranges.
     """
     x = np.array(fs[F_X : F_X + PX])
     p = np.array(fs[F_P : F_P + PX * PX]).reshape(PX, PX)
@@ -352,6 +356,11 @@ def pendulum_step(
         p = (np.eye(PX) - k @ h) @ p
         p = 0.5 * (p + p.T)
     x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
+    # The thigh's range: at a bound the angle stops and so does any motion outward.
+    if x[0] > prm[P_THETA_MAX]:
+        x[0], x[1], x[2] = prm[P_THETA_MAX], min(x[1], 0.0), min(x[2], 0.0)
+    elif x[0] < prm[P_THETA_MIN]:
+        x[0], x[1], x[2] = prm[P_THETA_MIN], max(x[1], 0.0), max(x[2], 0.0)
     x[1] = np.clip(x[1], -kf._MAX_RATE, kf._MAX_RATE)
     x[2] = np.clip(x[2], -kf._MAX_ACCEL, kf._MAX_ACCEL)
     for i, (lo, hi) in enumerate(_AUGMENTED_BOUNDS[: PX - 3]):

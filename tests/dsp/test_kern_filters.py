@@ -250,6 +250,8 @@ def _pendulum_arrays(frame: np.ndarray, lever_m: float = 0.22, offset_m: float =
     prm[L.P_EKF_Q] = 300.0**2
     prm[L.P_EKF_R] = 0.05
     prm[L.P_G_CAL] = 1.0
+    prm[L.P_THETA_MAX] = np.deg2rad(120.0)  # the Settings defaults
+    prm[L.P_THETA_MIN] = np.deg2rad(-60.0)
     fs = np.zeros(L.F_N)
     fs[L.F_G_EST] = 1.0  # the pendulum filter's gravity magnitude starts at the calibration's
     x0 = [0.0, 0.0, 0.0, 1.0, lever_m, offset_m][: L.PX]
@@ -314,6 +316,27 @@ def test_pendulum_static_standing_stays_at_zero(seed: int) -> None:
     np.testing.assert_allclose(out[:, :2], 0.0, atol=1e-9)
     assert np.isfinite(out[-1, 2]) and out[-1, 2] > 0
     assert out[-1, 2] == pytest.approx(out[-2, 2], rel=1e-9)
+
+
+@pytest.mark.parametrize("held_deg", [150.0, 179.0, -100.0])
+def test_pendulum_stays_within_the_thighs_range(held_deg: float) -> None:
+    # Gravity as for a thigh beyond its range (as a filter on the wrong side
+    # of 90 deg would see it): the angle stops at the bound instead of going
+    # on over the top and wrapping to the other side.
+    frame = _frame(3)
+    prm, fs = _pendulum_arrays(frame)
+    n = 600
+    dt = np.full(n, 0.01)
+    ramp = np.deg2rad(np.linspace(0.0, held_deg, n // 2))
+    th = np.concatenate([ramp, np.full(n - ramp.size, ramp[-1])])
+    acc = np.outer(np.cos(th), frame[:, 0]) + np.outer(np.sin(th), frame[:, 1])
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, dt, np.zeros(n, bool))
+    lo, hi = np.rad2deg(prm[L.P_THETA_MIN]), np.rad2deg(prm[L.P_THETA_MAX])
+    assert np.all((out_k[:, 0] >= lo - 1e-9) & (out_k[:, 0] <= hi + 1e-9))
+    assert out_k[-1, 0] == pytest.approx(hi if held_deg > 0 else lo, abs=1e-9)
+    assert np.all(np.abs(np.diff(out_k[:, 0])) < 30.0)  # no wrap
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
 
 
 def test_pendulum_converges_to_a_held_tilt() -> None:

@@ -15,7 +15,15 @@ from hipflex.dsp.sets import make_set
 POSITIVE_FIELDS = [
     f.name
     for f in dataclasses.fields(Settings)
-    if f.name not in {"onset_fraction", "acc_range_g", "sensor_offset_m", "identify_lever"}
+    if f.name
+    not in {
+        "onset_fraction",
+        "acc_range_g",
+        "sensor_offset_m",
+        "identify_lever",
+        "pendulum_max_flexion_deg",
+        "pendulum_max_extension_deg",
+    }
 ]
 
 
@@ -31,6 +39,23 @@ def test_default_settings_are_valid_and_listed() -> None:
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf])
 def test_settings_reject_non_positive_values(name: str, bad: float) -> None:
     with pytest.raises(ValueError, match=f"setting {name} must be a positive number"):
+        Settings(**{name: bad})
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("pendulum_max_flexion_deg", 20.0),  # not above min_rom_deg: no rep could be seen
+        ("pendulum_max_flexion_deg", 180.0),
+        ("pendulum_max_flexion_deg", math.nan),
+        ("pendulum_max_extension_deg", 0.0),
+        ("pendulum_max_extension_deg", 180.0),
+        ("pendulum_max_extension_deg", -10.0),
+        ("pendulum_max_extension_deg", math.inf),
+    ],
+)
+def test_settings_reject_a_thigh_range_outside_its_limits(name: str, bad: float) -> None:
+    with pytest.raises(ValueError, match=f"setting {name} must be"):
         Settings(**{name: bad})
 
 
