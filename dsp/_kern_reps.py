@@ -82,10 +82,10 @@ def _h(hist: np.ndarray, cap: int, idx: int, col: int) -> float:
 
 
 @njit
-def _cross_time(hist: np.ndarray, cap: int, col: int, i: int, level: float) -> float:
-    """Time at which column ``col`` crosses ``level`` between samples i and i+1 (linear)."""
-    y0 = _h(hist, cap, i, col)
-    y1 = _h(hist, cap, i + 1, col)
+def _cross_time(hist: np.ndarray, cap: int, i: int, level: float) -> float:
+    """Time at which the segment from sample i to i+1 crosses ``level`` (linear)."""
+    y0 = _h(hist, cap, i, H_THETA)
+    y1 = _h(hist, cap, i + 1, H_THETA)
     t0 = _h(hist, cap, i, H_TIME)
     t1 = _h(hist, cap, i + 1, H_TIME)
     if y1 == y0:
@@ -120,7 +120,6 @@ def _rep_metrics(
     peak_idx: int,
     trough_idx: int,
     trough_val: float,
-    th: int,
     pk: int,
     vel: int,
     row: np.ndarray,
@@ -134,10 +133,10 @@ def _rep_metrics(
     low_idx, peak_idx, trough_idx : int
         Processed-sample indices of the low before the rise, the peak sample
         and the lowest sample after it (``trough_idx >= peak_idx + 1``).
-    th, pk, vel : int
-        History columns to read: the angle for the level crossings (deg),
-        the angle for the peak and the hold (deg) and the rate (deg/s); the
-        filter's, or for ``pk`` and ``vel`` the smoothed ones.
+    pk, vel : int
+        History columns of the angle for the peak and the hold (deg) and of
+        the rate (deg/s): the filter's or the smoothed ones.  The low, the
+        trough and the level crossings always read the filter's angle.
     row : ndarray, shape (14,)
         Output; see ``E_*`` in ``_layout``.
     """
@@ -158,21 +157,21 @@ def _rep_metrics(
     # Onset: last sample before the peak within `frac` of the rise above the low.
     lvl = low_val + frac * rise
     j = peak_idx
-    while j > low_idx and _h(hist, cap, j, th) > lvl:
+    while j > low_idx and _h(hist, cap, j, H_THETA) > lvl:
         j -= 1
     start_idx = j
-    t_start = _cross_time(hist, cap, th, j, lvl) if j < peak_idx else _h(hist, cap, j, H_TIME)
+    t_start = _cross_time(hist, cap, j, lvl) if j < peak_idx else _h(hist, cap, j, H_TIME)
 
     # 10-90 %: last upward crossings before the peak.
     l90 = low_val + 0.9 * rise
     l10 = low_val + 0.1 * rise
     j = peak_idx
-    while j > start_idx and _h(hist, cap, j, th) >= l90:
+    while j > start_idx and _h(hist, cap, j, H_THETA) >= l90:
         j -= 1
-    t90 = _cross_time(hist, cap, th, j, l90)
-    while j > start_idx and _h(hist, cap, j, th) >= l10:
+    t90 = _cross_time(hist, cap, j, l90)
+    while j > start_idx and _h(hist, cap, j, H_THETA) >= l10:
         j -= 1
-    t10 = _cross_time(hist, cap, th, j, l10)
+    t10 = _cross_time(hist, cap, j, l10)
 
     # Peak flexion rate between onset and peak, refined by a parabola.
     best = -1e300
@@ -187,10 +186,10 @@ def _rep_metrics(
     # Return: first sample after the peak within `frac` of the fall to the trough.
     lvl_e = trough_val + frac * (theta_p - trough_val)
     k = peak_idx + 1
-    while k < trough_idx and _h(hist, cap, k, th) > lvl_e:
+    while k < trough_idx and _h(hist, cap, k, H_THETA) > lvl_e:
         k += 1
     end_idx = k
-    t_end = _cross_time(hist, cap, th, k - 1, lvl_e)
+    t_end = _cross_time(hist, cap, k - 1, lvl_e)
 
     # Hold: time within the band below the peak, linear between samples.
     lvl_h = theta_p - prm[P_HOLD_BAND]
@@ -241,7 +240,7 @@ def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float)
 
 
 @njit
-def _argext(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
+def _argmax_col(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
     """Index in ``lo..hi`` of the first largest value of column ``col``."""
     best = lo
     bv = _h(hist, cap, lo, col)
@@ -277,9 +276,9 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         pk = H_STHETA
         vel = H_SVEL
         # The smoothed peak, a sample on either side inside the span.
-        peak_idx = _argext(hist, cap, pk, low_idx, trough_idx - 1)
+        peak_idx = _argmax_col(hist, cap, pk, low_idx, trough_idx - 1)
     ev[n_ev, :] = 0.0
-    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, pk, vel, ev[n_ev])
+    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], pk, vel, ev[n_ev])
     return n_ev + 1
 
 

@@ -540,20 +540,19 @@ def rep_metrics(
     peak_idx: int,
     trough_idx: int,
     trough_val: float,
-    th: int,
     pk: int,
     vel: int,
     row: np.ndarray,
 ) -> None:
     """Twin of ``_rep_metrics``: unroll the ring into plain arrays, then :func:`rep_metrics_plain`.
 
-    ``th``, ``pk`` and ``vel`` are the history columns of the angle for the
-    level crossings, the angle for the peak and the hold, and the rate.
+    ``pk`` and ``vel`` are the history columns of the angle for the peak and
+    the hold and of the rate; the level crossings read ``H_THETA``.
     """
     first = low_idx - 1  # the velocity parabola may look one sample before the low
     h = _unring(hist, cap, first, trough_idx)
     m = rep_metrics_plain(
-        h[:, th],
+        h[:, H_THETA],
         h[:, vel],
         h[:, H_TIME],
         h[:, H_FLAG],
@@ -672,13 +671,11 @@ def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out:
     """
     row = out.add(EV_REP)
     if prm[P_HAS_GYRO] > 0:
-        rep_metrics(
-            prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_THETA, H_VEL, row
-        )
+        rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)
         return
     smooth_span(prm, hist, cap, det.low_idx - 1, det.trough_idx)
     peak = max(range(det.low_idx, det.trough_idx), key=lambda i: (hist[i % cap, H_STHETA], -i))
-    rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_THETA, H_STHETA, H_SVEL, row)
+    rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_STHETA, H_SVEL, row)
 
 
 def detect(

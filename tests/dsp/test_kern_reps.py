@@ -49,7 +49,7 @@ def _ring(theta, vel, time, flag=None, sigma=None, cap: int = 64, offset: int = 
 
 def _metrics(fn, prm, hist, cap, low, low_val, peak, trough, trough_val) -> np.ndarray:
     row = np.zeros(L.EV_N)
-    fn(prm, hist, cap, low, low_val, peak, trough, trough_val, L.H_THETA, L.H_THETA, L.H_VEL, row)
+    fn(prm, hist, cap, low, low_val, peak, trough, trough_val, L.H_THETA, L.H_VEL, row)
     return row
 
 
