@@ -224,6 +224,40 @@ def _clamp(v: float, lo: float, hi: float) -> float:
 
 
 @njit_inline
+def _predict_cov(
+    p00: float, p01: float, p02: float, p11: float, p12: float, p22: float, dt: float, q: float
+) -> tuple[float, float, float, float, float, float]:
+    """Predicted covariance F P F^T + Q of the pendulum filter (the six distinct entries).
+
+    F = [[1, dt, dt^2/2], [0, 1, dt], [0, 0, 1]]; Q is white jerk of
+    spectral density ``q`` through the triple integrator.  Shared by the
+    filter and the rep smoother (``_kern_smooth``), which must predict alike.
+    """
+    h2 = 0.5 * dt * dt
+    # F P F^T, expanded: A = F P, then N = A F^T (symmetric).
+    a00 = p00 + dt * p01 + h2 * p02
+    a01 = p01 + dt * p11 + h2 * p12
+    a02 = p02 + dt * p12 + h2 * p22
+    a11 = p11 + dt * p12
+    a12 = p12 + dt * p22
+    n00 = a00 + dt * a01 + h2 * a02
+    n01 = a01 + dt * a02
+    n02 = a02
+    n11 = a11 + dt * a12
+    n12 = a12
+    n22 = p22
+    dt2 = dt * dt
+    dt3 = dt2 * dt
+    n00 += q * dt3 * dt2 / 20.0
+    n01 += q * dt3 * dt / 8.0
+    n02 += q * dt3 / 6.0
+    n11 += q * dt3 / 3.0
+    n12 += q * dt2 / 2.0
+    n22 += q * dt
+    return n00, n01, n02, n11, n12, n22
+
+
+@njit_inline
 def _pendulum_step(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -270,27 +304,7 @@ def _pendulum_step(
     h2 = 0.5 * dt * dt
     x0 = x0 + dt * x1 + h2 * x2
     x1 = x1 + dt * x2
-    # F P F^T, expanded: A = F P, then N = A F^T (symmetric).
-    a00 = p00 + dt * p01 + h2 * p02
-    a01 = p01 + dt * p11 + h2 * p12
-    a02 = p02 + dt * p12 + h2 * p22
-    a11 = p11 + dt * p12
-    a12 = p12 + dt * p22
-    n00 = a00 + dt * a01 + h2 * a02
-    n01 = a01 + dt * a02
-    n02 = a02
-    n11 = a11 + dt * a12
-    n12 = a12
-    n22 = p22
-    q = prm[P_EKF_Q]
-    dt2 = dt * dt
-    dt3 = dt2 * dt
-    n00 += q * dt3 * dt2 / 20.0
-    n01 += q * dt3 * dt / 8.0
-    n02 += q * dt3 / 6.0
-    n11 += q * dt3 / 3.0
-    n12 += q * dt2 / 2.0
-    n22 += q * dt
+    n00, n01, n02, n11, n12, n22 = _predict_cov(p00, p01, p02, p11, p12, p22, dt, prm[P_EKF_Q])
 
     if not clipped:
         # In units of the gravity the sensor reads at rest, so a sensor that

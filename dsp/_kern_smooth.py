@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit
+from hipflex.dsp._kern_filters import _predict_cov
 from hipflex.dsp._layout import H_DT, H_P, H_STHETA, H_SVEL, H_X, P_EKF_Q, RAD
 
 __all__: list[str] = []
@@ -49,9 +50,6 @@ def _smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: 
     is not positive definite is not smoothed (``m_k = x_k``).
     """
     q = prm[P_EKF_Q]
-    a = np.empty((3, 3))
-    pp = np.empty((3, 3))
-    inv = np.empty((3, 3))
     sl = last & (cap - 1)
     m0 = hist[sl, H_X]
     m1 = hist[sl, H_X + 1]
@@ -71,62 +69,33 @@ def _smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: 
         p11 = hist[sk, H_P + 3]
         p12 = hist[sk, H_P + 4]
         p22 = hist[sk, H_P + 5]
-        # A = P F^T, F = [[1, dt, dt^2/2], [0, 1, dt], [0, 0, 1]].
-        a[0, 0] = p00 + dt * p01 + h2 * p02
-        a[0, 1] = p01 + dt * p02
-        a[0, 2] = p02
-        a[1, 0] = p01 + dt * p11 + h2 * p12
-        a[1, 1] = p11 + dt * p12
-        a[1, 2] = p12
-        a[2, 0] = p02 + dt * p12 + h2 * p22
-        a[2, 1] = p12 + dt * p22
-        a[2, 2] = p22
-        # Predicted covariance F A + Q.
-        dt3 = dt * dt * dt
-        for j in range(3):
-            pp[0, j] = a[0, j] + dt * a[1, j] + h2 * a[2, j]
-            pp[1, j] = a[1, j] + dt * a[2, j]
-            pp[2, j] = a[2, j]
-        pp[0, 0] += q * dt3 * dt * dt / 20.0
-        pp[0, 1] += q * dt3 * dt / 8.0
-        pp[1, 0] += q * dt3 * dt / 8.0
-        pp[0, 2] += q * dt3 / 6.0
-        pp[2, 0] += q * dt3 / 6.0
-        pp[1, 1] += q * dt3 / 3.0
-        pp[1, 2] += q * dt * dt / 2.0
-        pp[2, 1] += q * dt * dt / 2.0
-        pp[2, 2] += q * dt
-        # Inverse by cofactors (pp is symmetric in exact arithmetic).
-        c00 = pp[1, 1] * pp[2, 2] - pp[1, 2] * pp[2, 1]
-        c01 = pp[1, 2] * pp[2, 0] - pp[1, 0] * pp[2, 2]
-        c02 = pp[1, 0] * pp[2, 1] - pp[1, 1] * pp[2, 0]
-        det = pp[0, 0] * c00 + pp[0, 1] * c01 + pp[0, 2] * c02
-        if not (det > 0.0 and math.isfinite(det)):
-            m0 = x0
-            m1 = x1
-            m2 = x2
-        else:
-            inv[0, 0] = c00 / det
-            inv[1, 0] = c01 / det
-            inv[2, 0] = c02 / det
-            inv[0, 1] = (pp[0, 2] * pp[2, 1] - pp[0, 1] * pp[2, 2]) / det
-            inv[1, 1] = (pp[0, 0] * pp[2, 2] - pp[0, 2] * pp[2, 0]) / det
-            inv[2, 1] = (pp[0, 1] * pp[2, 0] - pp[0, 0] * pp[2, 1]) / det
-            inv[0, 2] = (pp[0, 1] * pp[1, 2] - pp[0, 2] * pp[1, 1]) / det
-            inv[1, 2] = (pp[0, 2] * pp[1, 0] - pp[0, 0] * pp[1, 2]) / det
-            inv[2, 2] = (pp[0, 0] * pp[1, 1] - pp[0, 1] * pp[1, 0]) / det
-            # d = m_{k+1} - F x_k, the angle part wrapped.
+        # The filter's own prediction to k+1 (symmetric, six entries).
+        n00, n01, n02, n11, n12, n22 = _predict_cov(p00, p01, p02, p11, p12, p22, dt, q)
+        # Inverse by cofactors (symmetric).
+        c00 = n11 * n22 - n12 * n12
+        c01 = n12 * n02 - n01 * n22
+        c02 = n01 * n12 - n11 * n02
+        det = n00 * c00 + n01 * c01 + n02 * c02
+        if det > 0.0 and math.isfinite(det):
+            c11 = n00 * n22 - n02 * n02
+            c12 = n01 * n02 - n00 * n12
+            c22 = n00 * n11 - n01 * n01
+            # d = m_{k+1} - F x_k, the angle part wrapped; e = (P^-)^-1 d.
             d0 = m0 - (x0 + dt * x1 + h2 * x2)
             d0 = math.atan2(math.sin(d0), math.cos(d0))
             d1 = m1 - (x1 + dt * x2)
             d2 = m2 - x2
-            # m_k = x_k + A inv d.
-            e0 = inv[0, 0] * d0 + inv[0, 1] * d1 + inv[0, 2] * d2
-            e1 = inv[1, 0] * d0 + inv[1, 1] * d1 + inv[1, 2] * d2
-            e2 = inv[2, 0] * d0 + inv[2, 1] * d1 + inv[2, 2] * d2
-            m0 = x0 + a[0, 0] * e0 + a[0, 1] * e1 + a[0, 2] * e2
-            m1 = x1 + a[1, 0] * e0 + a[1, 1] * e1 + a[1, 2] * e2
-            m2 = x2 + a[2, 0] * e0 + a[2, 1] * e1 + a[2, 2] * e2
+            e0 = (c00 * d0 + c01 * d1 + c02 * d2) / det
+            e1 = (c01 * d0 + c11 * d1 + c12 * d2) / det
+            e2 = (c02 * d0 + c12 * d1 + c22 * d2) / det
+            # m_k = x_k + P_k F^T e.
+            m0 = x0 + (p00 + dt * p01 + h2 * p02) * e0 + (p01 + dt * p02) * e1 + p02 * e2
+            m1 = x1 + (p01 + dt * p11 + h2 * p12) * e0 + (p11 + dt * p12) * e1 + p12 * e2
+            m2 = x2 + (p02 + dt * p12 + h2 * p22) * e0 + (p12 + dt * p22) * e1 + p22 * e2
             m0 = math.atan2(math.sin(m0), math.cos(m0))
+        else:
+            m0 = x0
+            m1 = x1
+            m2 = x2
         hist[sk, H_STHETA] = m0 * RAD
         hist[sk, H_SVEL] = m1 * RAD
