@@ -26,6 +26,8 @@ from hipflex.dsp._layout import (
     F_REST_S,
     F_UP,
     F_X,
+    F_ZLP,
+    F_ZSTILL_S,
     G0_MPS2,
     P_A,
     P_BIAS_TAU,
@@ -41,6 +43,7 @@ from hipflex.dsp._layout import (
     P_TILT_TAU,
     P_U,
     P_W,
+    P_ZUPT_S,
     RAD,
 )
 
@@ -216,6 +219,15 @@ _NIS_CAP = 25.0
 # _GRAVITY_TAU_S (s), slow enough not to absorb slow swings' centripetal terms.
 _REST_DEV = 0.1
 _GRAVITY_TAU_S = 20.0
+# Zero-velocity update: once the specific force has stayed within _ZUPT_DEV_G
+# of its _ZUPT_TAU_S low-pass, and within _ZUPT_GRAVITY of gravity, for
+# P_ZUPT_S (a setting), the thigh is still, and its rate and acceleration are observed
+# to be zero (std _ZUPT_RATE_SD rad/s, _ZUPT_ACCEL_SD rad/s^2).
+_ZUPT_TAU_S = 0.1
+_ZUPT_DEV_G = 0.04
+_ZUPT_GRAVITY = 0.05
+_ZUPT_RATE_SD = 0.01
+_ZUPT_ACCEL_SD = 0.1
 
 
 @njit_inline
@@ -255,6 +267,47 @@ def _predict_cov(
     n12 += q * dt2 / 2.0
     n22 += q * dt
     return n00, n01, n02, n11, n12, n22
+
+
+@njit_inline
+def _observe_zero(
+    j: int,
+    sd: float,
+    x0: float,
+    x1: float,
+    x2: float,
+    p00: float,
+    p01: float,
+    p02: float,
+    p11: float,
+    p12: float,
+    p22: float,
+) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """Kalman update of the pendulum state on the pseudo-measurement x_j = 0 (std ``sd``).
+
+    ``j`` is 1 (rate) or 2 (acceleration).  Returns the state and the six
+    distinct covariance entries.
+    """
+    # Column j of P: c_i = P_ij.
+    c0 = p01 if j == 1 else p02
+    c1 = p11 if j == 1 else p12
+    c2 = p12 if j == 1 else p22
+    v = -(x1 if j == 1 else x2)
+    s = (c1 if j == 1 else c2) + sd * sd
+    k0 = c0 / s
+    k1 = c1 / s
+    k2 = c2 / s
+    return (
+        x0 + k0 * v,
+        x1 + k1 * v,
+        x2 + k2 * v,
+        p00 - k0 * c0,
+        p01 - k0 * c1,
+        p02 - k0 * c2,
+        p11 - k1 * c1,
+        p12 - k1 * c2,
+        p22 - k2 * c2,
+    )
 
 
 @njit_inline
@@ -374,6 +427,30 @@ def _pendulum_step(
         n11 -= k10 * b10 + k11 * b11
         n12 -= k10 * b20 + k11 * b21
         n22 -= k20 * b20 + k21 * b21
+
+        # Zero-velocity update.  A thigh at rest leaves the pendulum model
+        # a free oscillation about its angle (sin theta + L theta''/g
+        # balances with a ~1 s period), which the accelerometer alone
+        # cannot tell from a swing; stillness of the specific force can.
+        a = 1.0 - math.exp(-dt / _ZUPT_TAU_S) if dt > 0.0 else 0.0
+        fs[F_ZLP] += a * (ax - fs[F_ZLP])
+        fs[F_ZLP + 1] += a * (ay - fs[F_ZLP + 1])
+        fs[F_ZLP + 2] += a * (az - fs[F_ZLP + 2])
+        dev = max(abs(ax - fs[F_ZLP]), abs(ay - fs[F_ZLP + 1]), abs(az - fs[F_ZLP + 2]))
+        if dev < _ZUPT_DEV_G * gcal and abs(fn / gcal - 1.0) < _ZUPT_GRAVITY:
+            fs[F_ZSTILL_S] += dt
+        else:
+            fs[F_ZSTILL_S] = 0.0
+        # (Half a sample's slack: summed sample periods must not miss the mark by a rounding error.)
+        if prm[P_ZUPT_S] > 0.0 and fs[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:
+            x0, x1, x2, n00, n01, n02, n11, n12, n22 = _observe_zero(
+                1, _ZUPT_RATE_SD, x0, x1, x2, n00, n01, n02, n11, n12, n22
+            )
+            x0, x1, x2, n00, n01, n02, n11, n12, n22 = _observe_zero(
+                2, _ZUPT_ACCEL_SD, x0, x1, x2, n00, n01, n02, n11, n12, n22
+            )
+    else:
+        fs[F_ZSTILL_S] = 0.0
 
     # Keep the state physical; theta stays in (-pi, pi].
     # A plain +-2 pi wrap (theta moves far less than pi per sample), then the

@@ -37,6 +37,7 @@ from hipflex.dsp._layout import (
     F_PEAK,
     F_TROUGH,
     H_FLAG,
+    H_FLAG_BRIDGED,
     H_SIGMA,
     H_STHETA,
     H_SVEL,
@@ -209,7 +210,8 @@ def _rep_metrics(
     # for the pendulum filter its angle uncertainty at the peak.
     nflag = 0.0
     for i in range(start_idx, end_idx + 1):
-        nflag += _h(hist, cap, i, H_FLAG)
+        if _h(hist, cap, i, H_FLAG) > 0.0:
+            nflag += 1.0
     conf = 1.0 - nflag / (end_idx - start_idx + 1)
     sig = _h(hist, cap, peak_idx, H_SIGMA)
     conf = conf / (1.0 + (sig / 3.0) ** 2)
@@ -298,6 +300,11 @@ def _detect(
     Returns the new number of event rows in ``ev``.
     """
     cap = ist[I_CAP]
+    if prm[P_HAS_GYRO] <= 0.0 and _h(hist, cap, s, H_FLAG) == H_FLAG_BRIDGED:
+        # Without a gyro a bridged row is the filter's guess from a straight
+        # line between measurements, and a guess can carry a fidget into a
+        # 20 deg swing: only measured rows move the detector.
+        return n_ev
     min_rom = prm[P_MIN_ROM]
     phase = ist[I_PHASE]
     if phase == PHASE_SEEK:
@@ -400,6 +407,31 @@ def _interrupt(
     ist[I_PHASE] = PHASE_SEEK
     ist[I_CAND_ACTIVE] = 0
     fs[F_LOW] = math.inf
+    return n_ev
+
+
+@njit
+def _carry(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    ev: np.ndarray,
+    n_ev: int,
+) -> int:
+    """Carry the detector across a gap it may not see into (accelerometer only).
+
+    A confirmed rep is closed with the data so far, as at the end of its
+    settle time, and the search for the next rise starts from its trough; a
+    rise in progress or the search for one goes on after the gap, so a
+    descent or a rise that fell in the gap shows as a step.
+    """
+    if ist[I_PHASE] == PHASE_FALL:
+        n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+        ist[I_PHASE] = PHASE_SEEK
+        fs[F_LOW] = fs[F_TROUGH]
+        ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
+        ist[I_CAND_ACTIVE] = 0
     return n_ev
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
-from hipflex.dsp._kern_reps import _catch_up, _detect, _interrupt
+from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
 from hipflex.dsp._layout import (
     EV_GAP,
     EV_KIND,
@@ -29,10 +29,13 @@ from hipflex.dsp._layout import (
     F_PREV_OA,
     F_PREV_RAW,
     F_PREV_W,
+    F_REANCHOR_S,
     F_T_HAT,
     F_X,
     H_DT,
     H_FLAG,
+    H_FLAG_BRIDGED,
+    H_FLAG_CLIPPED,
     H_P,
     H_SIGMA,
     H_THETA,
@@ -67,6 +70,12 @@ _PLL_BETA = 0.0025
 # of _PG_WINDOW_S (about two strides, s) re-anchors it (see _kern_gap).
 _REANCHOR_GAP_S = 0.25
 _PG_WINDOW_S = 1.5
+# Without a gyro, the detector carries its state across an unbridged gap up
+# to this long (s) and reads on once the re-anchored filter has had
+# _REANCHOR_SETTLE_S to converge (those rows are flagged as bridged): a hold's rise or
+# descent that fell in the gap shows as a step.  Longer gaps end the rep.
+_CARRY_GAP_S = 4.0
+_REANCHOR_SETTLE_S = 0.3
 # The detector waits for an open window, and its rep metrics read up to 90 %
 # of the history ring back from the sample it reads, so the window (bridge
 # included) may span at most this fraction of the ring: with the default
@@ -157,7 +166,10 @@ def _process(
     hist[slot, H_THETA] = theta
     hist[slot, H_VEL] = vel
     hist[slot, H_TIME] = t
-    hist[slot, H_FLAG] = 1.0 if (flag > 0.0 or clipped) else 0.0
+    if fs[F_REANCHOR_S] > 0.0:
+        fs[F_REANCHOR_S] -= dt
+        flag = 1.0
+    hist[slot, H_FLAG] = H_FLAG_BRIDGED if flag > 0.0 else (H_FLAG_CLIPPED if clipped else 0.0)
     hist[slot, H_SIGMA] = sig
     fs[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
@@ -223,6 +235,7 @@ def _run_chunk(
         started = ist[I_STARTED] != 0
         missing = 0
         gap_s = 0.0
+        reanchored = False
         if started:
             steps = math.floor((t_in - fs[F_T_HAT]) / period + 0.5)
             if steps < 1:
@@ -260,11 +273,17 @@ def _run_chunk(
                 hold = gap_s > _REANCHOR_GAP_S
                 window = hold and has_gyro
                 if not bridged:
-                    # Too long to bridge: close what the detector holds, restart
-                    # the timeline here and let the accelerometer re-anchor.
-                    n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
+                    # Too long to bridge: restart the timeline here and let the
+                    # accelerometer re-anchor; close what the detector holds
+                    # unless it carries across (see _CARRY_GAP_S).
+                    if has_gyro or gap_s > _CARRY_GAP_S:
+                        n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
+                    else:
+                        n_ev = _carry(prm, fs, ist, hist, ev, n_ev)
                     if not has_gyro:
                         _pendulum_reanchor(fs)
+                        fs[F_REANCHOR_S] = _REANCHOR_SETTLE_S
+                        reanchored = True
                     fs[F_PREV_W] = 0.0
                     fs[F_PREV_W + 1] = 0.0
                     fs[F_PREV_W + 2] = 0.0
@@ -306,6 +325,10 @@ def _run_chunk(
             t_new = pred + _PLL_ALPHA * err
             fs[F_PERIOD] = period + _PLL_BETA * err
             theta = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clipped)
+            if reanchored:
+                # No prediction links this row to the one before the gap: the
+                # rep smoother must not carry it back (_kern_smooth).
+                hist[(ist[I_SAMPLE] - 1) & (ist[I_CAP] - 1), H_DT] = math.nan
         if fs[F_PG_S] <= 0.0:
             d = ist[I_DET]
             if d == ist[I_SAMPLE] - 1 and n_ev < max_ev:

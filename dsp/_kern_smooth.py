@@ -47,7 +47,9 @@ def _smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: 
     F(dt) and the white-jerk Q(dt): ``C = P_k F^T (F P_k F^T + Q)^-1`` and
     ``m_k = x_k + C (m_{k+1} - F x_k)`` (angle difference wrapped to
     (-pi, pi]).  Only the means are needed.  A step whose predicted covariance
-    is not positive definite is not smoothed (``m_k = x_k``).
+    is not positive definite is not smoothed (``m_k = x_k``); nor is one with
+    no prediction (``H_DT`` NaN: the filter re-anchored after a gap, and the
+    NaN makes the determinant NaN).
     """
     q = prm[P_EKF_Q]
     sl = last & (cap - 1)

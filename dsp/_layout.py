@@ -36,7 +36,8 @@ P_G_CAL = 24  # |accelerometer| during the calibration stand, in the sensor's g
 P_ID = 25  # 1 while identifying the lever arm: the pendulum filter sums F_NLL
 P_THETA_MAX = 26  # pendulum filter: largest flexion angle, rad
 P_THETA_MIN = 27  # pendulum filter: largest extension, as a (negative) angle, rad
-P_N = 28
+P_ZUPT_S = 28  # pendulum filter: stillness time before a zero-velocity update, s (0 = never)
+P_N = 29
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -63,7 +64,10 @@ F_G_EST = 41  # pendulum filter: gravity magnitude, tracked at rest, in the sens
 F_PG_SUM = 42  # 42..44 post-gap window: sum of compensated specific force, current sensor frame
 F_PG_CNT = 45  # post-gap window: number of samples in that sum
 F_NLL = 46  # pendulum filter: negative log-likelihood of its innovations (with P_ID)
-F_N = 47
+F_ZLP = 47  # 47..49 pendulum filter: low-passed specific force, g (stillness test)
+F_ZSTILL_S = 50  # pendulum filter: how long the specific force has looked still, s
+F_REANCHOR_S = 51  # pendulum filter: remaining re-convergence time after a re-anchor, s
+F_N = 52
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
@@ -91,14 +95,16 @@ PHASE_FALL = 2
 H_THETA = 0  # deg
 H_VEL = 1  # deg/s
 H_TIME = 2  # s, input time base
-H_FLAG = 3  # 1 if the sample was bridged across a gap or clipped
+H_FLAG = 3  # 1 bridged across a gap (or the acc-only filter re-converging after one), 2 clipped, else 0
+H_FLAG_BRIDGED = 1.0
+H_FLAG_CLIPPED = 2.0
 H_SIGMA = 4  # angle std, deg (0 with gyro)
 H_N = 5  # columns with a gyro
 # Accelerometer only, the rows also keep the pendulum filter's posterior, which
 # the smoother reads when a rep closes (_kern_smooth), and what it wrote.
 H_X = 5  # 5..7 filtered state: theta rad, rate rad/s, accel rad/s^2
 H_P = 8  # 8..13 its covariance: p00, p01, p02, p11, p12, p22
-H_DT = 14  # the prediction step that led to this row, s
+H_DT = 14  # the prediction step that led to this row, s (NaN: re-anchored, no prediction)
 H_STHETA = 15  # smoothed theta, deg
 H_SVEL = 16  # smoothed rate, deg/s
 H_N_PENDULUM = 17

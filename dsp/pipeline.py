@@ -180,9 +180,11 @@ def _make_kernel(
     prm[L.P_G_CAL] = cal.gravity_g
     prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
+    prm[L.P_ZUPT_S] = settings.pendulum_still_s
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
     fs[L.F_G_EST] = cal.gravity_g
+    fs[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g
     fs[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
     fs[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
     # Pendulum filter starts at standing, at rest, fairly certain of the angle.

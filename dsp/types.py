@@ -164,6 +164,11 @@ class Settings:
         Accelerometer-only filter: the thigh's range from standing, forward
         and back, degrees.  The filter's angle stays inside it, so a filter
         that overshoots a fast swing cannot turn over the top.
+    pendulum_still_s : float
+        Accelerometer-only filter: once the specific force has looked still
+        (steady and within 5 % of gravity) for this long, the thigh's rate
+        and acceleration are observed to be zero (a zero-velocity update),
+        seconds; 0 turns it off.
     sign_confirm_s : float
         The sign of the flexion axis is confirmed on the angle from
         calibration until this long after the lock (the thigh's larger
@@ -197,6 +202,7 @@ class Settings:
     pendulum_acc_noise_g: float = 0.03
     pendulum_max_flexion_deg: float = 120.0
     pendulum_max_extension_deg: float = 60.0
+    pendulum_still_s: float = 0.2
     sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0
     identify_lever: bool = True
@@ -240,6 +246,10 @@ class Settings:
         if not 0.0 < self.pendulum_max_extension_deg < 180.0:
             raise ValueError(
                 f"setting pendulum_max_extension_deg must be in (0, 180), got {self.pendulum_max_extension_deg!r}"
+            )
+        if not (np.isfinite(self.pendulum_still_s) and self.pendulum_still_s >= 0.0):
+            raise ValueError(
+                f"setting pendulum_still_s must be zero or a positive number, got {self.pendulum_still_s!r}"
             )
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")

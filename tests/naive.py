@@ -65,14 +65,19 @@ from hipflex.dsp._layout import (
     F_PREV_OA,
     F_PREV_RAW,
     F_PREV_W,
+    F_REANCHOR_S,
     F_REST_S,
     F_T_HAT,
     F_TROUGH,
     F_UP,
     F_X,
+    F_ZLP,
+    F_ZSTILL_S,
     G0_MPS2,
     H_DT,
     H_FLAG,
+    H_FLAG_BRIDGED,
+    H_FLAG_CLIPPED,
     H_N,
     H_P,
     H_SIGMA,
@@ -120,6 +125,7 @@ from hipflex.dsp._layout import (
     P_TILT_TAU,
     P_U,
     P_W,
+    P_ZUPT_S,
     PHASE_FALL,
     PHASE_RISE,
     PHASE_SEEK,
@@ -321,7 +327,11 @@ def pendulum_step(
     ``v = z - h(x)``, ``S = H P H^T + R``, NIS ``v^T S^-1 v``; if NIS > 9
     the measurement noise is inflated by ``NIS / 9`` (at most
     ``_MAX_INFLATION``); ``K = P H^T S^-1``, ``x += K v``,
-    ``P = (I - K H) P`` symmetrised.  Clipped samples skip the update.
+    ``P = (I - K H) P`` symmetrised.  Then the zero-velocity update: once the
+    raw specific force has stayed within ``_ZUPT_DEV_G`` of its low-pass and
+    within ``_ZUPT_GRAVITY`` of gravity for ``P_ZUPT_S``, rate and
+    acceleration are observed to be zero.  Clipped samples skip both updates
+    (and end the stillness).
     Finally theta is wrapped to (-pi, pi] and held within the thigh's range
     ``[P_THETA_MIN, P_THETA_MAX]`` (outward rate and acceleration zeroed at a
     bound), and rate and acceleration (and any augmented states) are clamped
@@ -355,6 +365,24 @@ def pendulum_step(
         x = x + k @ v
         p = (np.eye(PX) - k @ h) @ p
         p = 0.5 * (p + p.T)
+        # Zero-velocity update: the raw specific force against its low-pass
+        # (time constant _ZUPT_TAU_S); still for P_ZUPT_S -> observe rate and
+        # acceleration to be zero, one joint update with diagonal R.
+        lp = _vec(fs, F_ZLP) + (1.0 - math.exp(-dt / kf._ZUPT_TAU_S)) * (raw - _vec(fs, F_ZLP))
+        fs[F_ZLP : F_ZLP + 3] = lp
+        still = np.max(np.abs(raw - lp)) < kf._ZUPT_DEV_G * g_est
+        still &= abs(np.linalg.norm(raw) / g_est - 1.0) < kf._ZUPT_GRAVITY
+        fs[F_ZSTILL_S] = fs[F_ZSTILL_S] + dt if still else 0.0
+        if prm[P_ZUPT_S] > 0.0 and fs[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:  # half a sample's slack
+            hz = np.zeros((2, PX))
+            hz[0, 1] = hz[1, 2] = 1.0
+            rz = np.diag([kf._ZUPT_RATE_SD**2, kf._ZUPT_ACCEL_SD**2])
+            kz = p @ hz.T @ np.linalg.inv(hz @ p @ hz.T + rz)
+            x = x + kz @ (-(hz @ x))
+            p = (np.eye(PX) - kz @ hz) @ p
+            p = 0.5 * (p + p.T)
+    else:
+        fs[F_ZSTILL_S] = 0.0
     x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
     # The thigh's range: at a bound the angle stops and so does any motion outward.
     if x[0] > prm[P_THETA_MAX]:
@@ -493,7 +521,7 @@ def rep_metrics_plain(
     hold_level = theta_peak - hold_band
     hold = sum(_time_above(time[i], time[i + 1], pth[i], pth[i + 1], hold_level) for i in range(start, end))
 
-    measured = 1.0 - float(np.mean(flag[start : end + 1]))
+    measured = 1.0 - float(np.mean(flag[start : end + 1] > 0))
     confidence = measured / (1.0 + (sigma[peak] / 3.0) ** 2)
     duration = t_peak - t_start
     return {
@@ -635,7 +663,8 @@ def smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: i
     ``m_last = x_last``; for k = last-1 .. first: ``P^- = F P_k F^T + Q``,
     ``C = P_k F^T (P^-)^-1``, ``m_k = x_k + C (m_{k+1} - F x_k)`` with the
     angle difference wrapped, then the angle wrapped to (-pi, pi].  F and Q
-    are the filter's for the step dt stored with sample k+1.  Writes the
+    are the filter's for the step dt stored with sample k+1; where that is
+    NaN (the filter re-anchored after a gap) ``m_k = x_k``.  Writes the
     smoothed angle and rate (deg, deg/s).
     """
 
@@ -649,7 +678,13 @@ def smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: i
     hist[last % cap, H_SVEL] = math.degrees(m[1])
     for k in range(last - 1, first - 1, -1):
         x, p = posterior(k)
-        f_mat, q_mat = _pendulum_fq(prm, float(hist[(k + 1) % cap, H_DT]))
+        dt = float(hist[(k + 1) % cap, H_DT])
+        if math.isnan(dt):  # the filter re-anchored at k+1: nothing links the two
+            m = x
+            hist[k % cap, H_STHETA] = math.degrees(m[0])
+            hist[k % cap, H_SVEL] = math.degrees(m[1])
+            continue
+        f_mat, q_mat = _pendulum_fq(prm, dt)
         p_pred = f_mat @ p @ f_mat.T + q_mat
         if np.linalg.det(p_pred) > 0.0:
             d = m - f_mat @ x
@@ -706,9 +741,12 @@ def detect(
         trough for ``settle_s`` or a rep longer than 90 % of the history.
 
     Sample ``s`` is already in the history, and "now" is its time there: the
-    detector may read the history later than the filters wrote it.
+    detector may read the history later than the filters wrote it.  Without
+    a gyro a bridged row (``H_FLAG_BRIDGED``) is not read at all.
     """
     cap = int(ist[I_CAP])
+    if prm[P_HAS_GYRO] == 0 and hist[s % cap, H_FLAG] == H_FLAG_BRIDGED:
+        return n_ev
     min_rom = prm[P_MIN_ROM]
     cand = prm[P_CAND]
     too_long = int(cap * _MAX_REP_FRACTION)
@@ -780,6 +818,17 @@ def interrupt(
     det.cand_active = False
     det.low = math.inf
     det.store(fs, ist)
+    return out.n
+
+
+def carry(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+    """Twin of ``_carry``: close a confirmed rep and seek from its trough; anything else goes on."""
+    det = _Detector.load(fs, ist)
+    out = _Events(ev, n_ev)
+    if det.phase == PHASE_FALL:
+        _close_rep(prm, hist, int(ist[I_CAP]), det, out)
+        det.phase, det.low, det.low_idx, det.cand_active = PHASE_SEEK, det.trough, det.trough_idx, False
+        det.store(fs, ist)
     return out.n
 
 
@@ -946,7 +995,11 @@ def _process(
     fs[F_LAST_SIGMA] = sigma
     s = int(ist[I_SAMPLE])
     cap = int(ist[I_CAP])
-    hist[s % cap, :H_N] = [theta, vel, t, 1.0 if (bridged or clipped) else 0.0, sigma]
+    if fs[F_REANCHOR_S] > 0.0:  # the pendulum filter re-converging after a gap: read like a bridged row
+        fs[F_REANCHOR_S] -= dt
+        bridged = True
+    flag = H_FLAG_BRIDGED if bridged else (H_FLAG_CLIPPED if clipped else 0.0)
+    hist[s % cap, :H_N] = [theta, vel, t, flag, sigma]
     if prm[P_HAS_GYRO] == 0:  # the posterior the rep smoother reads
         p = fs[F_P : F_P + 9].reshape(3, 3)
         hist[s % cap, H_X : H_X + 3] = fs[F_X : F_X + 3]
@@ -981,8 +1034,12 @@ def run_chunk(
     processed sample (at least one).  ``steps - 1`` missing samples are a
     gap: short gaps (``<= max_interp``) are bridged by samples linearly
     interpolated between the previous row and this one (flagged in the
-    history); longer ones interrupt the detector, make the pendulum filter
-    forget its motion and restart the timeline at this row.  Over a gap
+    history); longer ones make the pendulum filter forget its motion and
+    restart the timeline at this row, and interrupt the detector (without a
+    gyro only beyond ``_CARRY_GAP_S``; within it a confirmed rep is closed
+    and anything else goes on, see :func:`carry`: the pendulum filter's rows for
+    ``_REANCHOR_SETTLE_S`` after it are flagged as bridged, and the row after
+    the gap has no prediction step, ``H_DT`` NaN).  Over a gap
     longer than ``_REANCHOR_GAP_S`` the bridge holds the rotation (the rate
     is the bias) and, with a gyro, a post-gap window of ``_PG_WINDOW_S``
     (plus the bridge) opens at the gap; the first measured sample after the
@@ -1033,6 +1090,7 @@ def run_chunk(
             theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped)
         else:
             t_hat = fs[F_T_HAT]
+            reanchored = False
             if steps > 1:
                 bridged = gap_s <= prm[P_MAX_INTERP_S]
                 fs[F_LOST_S] += gap_s
@@ -1041,9 +1099,15 @@ def run_chunk(
                 hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
                 window = hold and has_gyro
                 if not bridged:
-                    out.n = interrupt(prm, fs, ist, hist, ev, out.n, REJ_GAP)
+                    # Without a gyro the detector carries across gaps up to _CARRY_GAP_S.
+                    if has_gyro or gap_s > kr._CARRY_GAP_S:
+                        out.n = interrupt(prm, fs, ist, hist, ev, out.n, REJ_GAP)
+                    else:
+                        out.n = carry(prm, fs, ist, hist, ev, out.n)
                     if not has_gyro:
                         pendulum_reanchor(fs)
+                        fs[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
+                        reanchored = True
                     fs[F_PREV_W : F_PREV_W + 3] = 0.0
                     fs[F_PREV_OA] = 0.0
                     t_hat = t - period
@@ -1066,6 +1130,8 @@ def run_chunk(
             error = t - predicted
             fs[F_PERIOD] = period + kr._PLL_BETA * error
             theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped)
+            if reanchored:  # no prediction from before the gap: the smoother stops here
+                hist[(int(ist[I_SAMPLE]) - 1) % int(ist[I_CAP]), H_DT] = math.nan
         if not _window_open(fs):
             out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
         fs[F_PREV_ACC : F_PREV_ACC + 3] = acc

@@ -423,18 +423,27 @@ def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
     prm[L.P_EKF_R] = rng.uniform(0.02, 0.1)
     prm[L.P_G_CAL] = rng.uniform(0.95, 1.05)
     prm[L.P_ID] = float(seed % 2)  # half the cases also sum the identification likelihood
+    prm[L.P_ZUPT_S] = rng.uniform(0.1, 0.3)
     fs[L.F_G_EST] = prm[L.P_G_CAL]
+    fs[L.F_ZLP : L.F_ZLP + 3] = frame[:, 0] * prm[L.P_G_CAL]
     n = 400
     theta = np.cumsum(rng.normal(0, 0.03, n))
-    fw = np.sin(theta) + rng.normal(0, 0.05, n)
-    fu = np.cos(theta) + rng.normal(0, 0.05, n)
-    acc = _sagittal(frame, fw, fu) + rng.normal(0, 0.02, (n, 3))
-    spikes = rng.random(n) < 0.03
+    theta[150:260] = theta[150]  # a still stretch: the zero-velocity update fires
+    noise = np.where(np.arange(n)[:, None] < 150, 0.05, 0.002)
+    noise[260:] = 0.05
+    fw = np.sin(theta) + rng.normal(0, 1.0, n) * noise[:, 0]
+    fu = np.cos(theta) + rng.normal(0, 1.0, n) * noise[:, 0]
+    acc = _sagittal(frame, fw, fu) * prm[L.P_G_CAL] + rng.normal(0, 0.4, (n, 3)) * noise
+    spikes = (rng.random(n) < 0.03) & (noise[:, 0] > 0.01)
     acc[spikes] += rng.normal(0, 2.0, (int(spikes.sum()), 3))  # impacts
-    dt = rng.uniform(0.005, 0.04, n)
-    clipped = rng.random(n) < 0.05
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, dt, clipped)
-    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    dt = np.where(noise[:, 0] > 0.01, rng.uniform(0.005, 0.04, n), 0.01)
+    clipped = (rng.random(n) < 0.05) & (noise[:, 0] > 0.01)
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc[:260], dt[:260], clipped[:260])
+    assert fs_k[L.F_ZSTILL_S] >= prm[L.P_ZUPT_S] + 0.1  # still for a while
+    assert abs(fs_k[L.F_X + 1]) < 1e-3  # rate observed to be zero
+    assert_slots_close(fs_k, fs_t, "F_")
+    out_k2, fs_k, out_t2, fs_t = _both_pend(prm, fs_k, acc[260:], dt[260:], clipped[260:])
+    np.testing.assert_allclose(np.vstack([out_t, out_t2]), np.vstack([out_k, out_k2]), rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
     assert (fs_k[L.F_NLL] != 0.0) == (seed % 2 == 1)
 
@@ -455,3 +464,28 @@ def test_pendulum_tracks_a_changed_gravity_scale_at_rest_instead_of_spinning() -
     # it must die away (without tracking it stays at tens of deg/s).
     assert np.max(np.abs(out[-100:, 1])) < 5.0
     assert np.max(np.abs(out[-100:, 1])) < 0.5 * np.max(np.abs(out[2000:2100, 1]))
+
+
+@pytest.mark.parametrize("step", [_pendulum_step, naive.pendulum_step], ids=["kernel", "twin"])
+def test_pendulum_zero_velocity_update_stops_ringing_at_rest(step) -> None:
+    # The filter leaves a swing with the thigh already still at 10 deg but a
+    # rate of 60 deg/s left in its state: the pendulum model then oscillates
+    # about 10 deg, because sin(theta) + L theta''/g can balance the
+    # measurements.  Once the specific force has been steady for
+    # pendulum_still_s, rate and acceleration are observed to be zero.
+    frame = _frame(5)
+    held = np.deg2rad(10.0)
+    n, dt = 150, 0.01
+    acc = np.tile(_sagittal(frame, np.array([np.sin(held)]), np.array([np.cos(held)]))[0], (n, 1))
+    acc += np.random.default_rng(5).normal(0, 0.003, acc.shape)
+    rates = {}
+    for still_s in (0.0, 0.2):
+        prm, fs = _pendulum_arrays(frame)
+        prm[L.P_ZUPT_S] = still_s
+        fs[L.F_ZLP : L.F_ZLP + 3] = acc[0]
+        fs[L.F_X : L.F_X + 3] = [held, np.deg2rad(60.0), 0.0]
+        out = _run_pend(step, prm, fs, acc, np.full(n, dt), np.zeros(n, bool))
+        rates[still_s] = np.abs(out[30:, 1]).max()  # deg/s, from 0.3 s on
+        if still_s:
+            assert np.abs(out[30:, 0] - 10.0).max() < 1.5
+    assert rates[0.2] < 1.0 < 5.0 < rates[0.0]

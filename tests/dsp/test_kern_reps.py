@@ -173,10 +173,10 @@ class _Feeder:
         self.prm, self.fs, self.ist, self.hist = (np.array(a) for a in state)
         self.events: list[np.ndarray] = []
 
-    def feed(self, theta: float, t: float) -> None:
+    def feed(self, theta: float, t: float, flag: float = 0.0) -> None:
         s = int(self.ist[L.I_SAMPLE])
         cap = int(self.ist[L.I_CAP])
-        self.hist[s % cap] = [theta, 0.0, t, 0.0, 0.0]
+        self.hist[s % cap] = [theta, 0.0, t, flag, 0.0]
         if s > 0:  # a rate for the metrics: backward difference
             prev = self.hist[(s - 1) % cap]
             self.hist[s % cap, L.H_VEL] = (theta - prev[L.H_THETA]) / (t - prev[L.H_TIME])
@@ -233,6 +233,27 @@ def test_detect_one_rep_then_settle() -> None:
     # and the twin agrees over the whole sequence
     both = _feed_both(thetas)
     assert both.kinds() == [L.EV_PEAK, L.EV_REP]
+
+
+@pytest.mark.parametrize("fn", [_detect, naive.detect], ids=["kernel", "twin"])
+@pytest.mark.parametrize(
+    ("gyro", "flag", "confirmed"),
+    [
+        (False, L.H_FLAG_BRIDGED, False),  # without a gyro a bridged row is a guess: not read
+        (False, L.H_FLAG_CLIPPED, True),  # a clipped row was measured
+        (True, L.H_FLAG_BRIDGED, True),  # with a gyro the bridge is the gyro's (redrawn after a window)
+    ],
+    ids=["acc-only-bridged", "acc-only-clipped", "gyro-bridged"],
+)
+def test_detect_reads_bridged_rows_only_with_a_gyro(fn, gyro: bool, flag: float, confirmed: bool) -> None:
+    # A 30 deg excursion whose rows above 5 deg are all flagged; fed until it
+    # has fallen back (confirmation), before any settle time could close it.
+    thetas = np.concatenate([np.zeros(20), _ramp(0, 30, 15), _ramp(30, 0, 15), np.zeros(20)])
+    f = _Feeder(fn, _detector_state())
+    f.prm[L.P_HAS_GYRO] = 1.0 if gyro else 0.0
+    for i, th in enumerate(thetas):
+        f.feed(float(th), 10.0 + 0.01 * i, flag if th > 5.0 else 0.0)
+    assert f.kinds() == ([L.EV_PEAK] if confirmed else [])
 
 
 def test_detect_back_to_back_reps_close_at_the_next_rise() -> None:

@@ -321,8 +321,9 @@ def test_clip_plateau_on_one_axis_counts_every_row(fn) -> None:
     r = _run(fn, _state(True), t, acc, gyr)
     assert r["ist"][L.I_CLIPPED] == 5
     cap = int(r["ist"][L.I_CAP])
-    # Rows 101..104 were known to be clipped when they arrived and are flagged.
-    assert [r["hist"][i % cap, L.H_FLAG] for i in range(99, 106)] == [0, 0, 1, 1, 1, 1, 0]
+    # Rows 101..104 were known to be clipped when they arrived and are flagged as clipped.
+    c = L.H_FLAG_CLIPPED
+    assert [r["hist"][i % cap, L.H_FLAG] for i in range(99, 106)] == [0, 0, c, c, c, c, 0]
 
 
 @pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])

@@ -322,10 +322,9 @@ def _peaks_near(reps, times) -> bool:
 LONG_GAP_S = 2.5
 
 
-@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
-def test_long_gap_in_an_unconfirmed_rise_rejects_it(gyro: bool) -> None:
+def test_long_gap_in_an_unconfirmed_rise_rejects_it() -> None:
     # 2.5 s lost from 4.66 s: rep 2 has risen past min_rom but was never confirmed.
-    got = analyze(_with_gap(gyro, 4.66, LONG_GAP_S), SETTINGS)
+    got = analyze(_with_gap(True, 4.66, LONG_GAP_S), SETTINGS)
     assert got.quality.gaps == 1
     (gap,) = got.quality.gap_list
     assert not gap.bridged
@@ -334,6 +333,38 @@ def test_long_gap_in_an_unconfirmed_rise_rejects_it(gyro: bool) -> None:
     assert [r.reason for r in got.quality.rejections] == ["gap"]
     assert got.quality.rejections[0].time_s < 4.66
     assert _peaks_near(got.reps, [GAP_BUMPS[i].peak_t for i in (0, 2, 3)])
+
+
+def test_long_gap_after_a_rise_counts_the_rep_whose_descent_it_hid_accelerometer_only() -> None:
+    # The same 2.5 s: without a gyro the detector carries its state across a
+    # gap of up to 4 s, and the angle after it is down again: the descent was
+    # in the gap.  The rep is counted, peaking where the data ends, ending
+    # after the gap, and its confidence says most of it was not measured.
+    got = analyze(_with_gap(False, 4.66, LONG_GAP_S), SETTINGS)
+    assert not got.quality.rejections
+    assert len(got.reps) == 4
+    hidden = got.reps[1]
+    assert 4.4 < hidden.peak_s < 4.66 < 4.66 + LONG_GAP_S < hidden.end_s
+    assert hidden.confidence < 0.5 < min(r.confidence for r in got.reps if r is not hidden)
+    # A gap longer than that still ends the rise, with a rejection.
+    longer = analyze(_with_gap(False, 4.66, 4.5), SETTINGS)
+    assert [r.reason for r in longer.quality.rejections] == ["gap"]
+    assert _peaks_near(longer.reps, [GAP_BUMPS[i].peak_t for i in (0, 3)])
+
+
+def test_long_gap_hiding_the_rise_into_a_hold_counts_the_rep_accelerometer_only() -> None:
+    # A 1.5 s gap (too long to bridge) over the rise of a 2.5 s hold at 80 deg:
+    # the angle after it is up, so the rise happened in the gap; the rep's
+    # descent is measured.  (Before the carry this rep was lost.)
+    bumps = [synth.Bump(3.0, 0.4, 2.5, 0.5, 80.0), synth.Bump(8.0, 0.4, 2.5, 0.5, 80.0)]
+    rec = synth.record(bumps, 13.0, FS_HZ, gyro=False, acc_noise_g=0.003, seed=9)
+    s = rec.samples
+    keep = ~((s.time_s >= 7.8) & (s.time_s < 9.3))
+    got = analyze(ImuSamples(s.time_s[keep], s.acc_g[keep], None), SETTINGS)
+    assert got.quality.gaps == 1 and not got.quality.gap_list[0].bridged
+    assert len(got.reps) == 2
+    assert got.reps[1].start_s < 9.3 < got.reps[1].end_s
+    assert got.reps[1].peak_flexion_deg == pytest.approx(80.0, abs=6.0)
 
 
 def test_long_gap_does_not_invent_a_rep_accelerometer_only() -> None:

@@ -23,6 +23,7 @@ POSITIVE_FIELDS = [
         "identify_lever",
         "pendulum_max_flexion_deg",
         "pendulum_max_extension_deg",
+        "pendulum_still_s",
     }
 ]
 
@@ -170,3 +171,10 @@ def test_analysis_reps_in_time_order() -> None:
 def test_settings_reject_a_non_finite_sensor_offset(bad: float) -> None:
     with pytest.raises(ValueError, match="sensor_offset_m"):
         Settings(sensor_offset_m=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, math.nan, math.inf])
+def test_settings_reject_a_bad_pendulum_still_time(bad: float) -> None:
+    with pytest.raises(ValueError, match="pendulum_still_s"):
+        Settings(pendulum_still_s=bad)
+    assert Settings(pendulum_still_s=0.0).pendulum_still_s == 0.0  # 0 turns the update off
