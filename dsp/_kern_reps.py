@@ -285,6 +285,17 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
 
 
 @njit_inline
+def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+    """Close the confirmed rep at its trough and seek the next rise from there."""
+    n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+    ist[I_PHASE] = PHASE_SEEK
+    fs[F_LOW] = fs[F_TROUGH]
+    ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
+    ist[I_CAND_ACTIVE] = 0
+    return n_ev
+
+
+@njit_inline
 def _detect(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -374,11 +385,7 @@ def _detect(
         elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
             I_LOW_IDX
         ] > int(cap * _MAX_REP_FRACTION):
-            n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
-            ist[I_PHASE] = PHASE_SEEK
-            fs[F_LOW] = fs[F_TROUGH]
-            ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
-            ist[I_CAND_ACTIVE] = 0
+            n_ev = _settle_rep(prm, fs, ist, hist, ev, n_ev)
     return n_ev
 
 
@@ -427,11 +434,7 @@ def _carry(
     descent or a rise that fell in the gap shows as a step.
     """
     if ist[I_PHASE] == PHASE_FALL:
-        n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
-        ist[I_PHASE] = PHASE_SEEK
-        fs[F_LOW] = fs[F_TROUGH]
-        ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
-        ist[I_CAND_ACTIVE] = 0
+        n_ev = _settle_rep(prm, fs, ist, hist, ev, n_ev)
     return n_ev
 
 
