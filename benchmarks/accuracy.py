@@ -36,6 +36,10 @@ from hipflex.dsp import Analysis, Settings, analyze
 DRILLS = ("ballistic", "hold", "strength", "march", "stride")
 RATES_HZ = (25.0, 52.0, 100.0, 200.0)
 IMPAIRMENTS = ("clean", "loss", "jitter", "clip", "all")
+# Quiet standing before the first set in the short-stand block, s.
+SHORT_STAND_S = (1.0, 2.0)
+# The short-stand block's seeds start this far above the main suite's.
+SHORT_STAND_SEED_OFFSET = 50_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Case:
     has_gyro: bool
     impairment: str
     seed: int
+    stand_s: float = 3.0  # quiet standing before the first set
 
 
 @dataclass
@@ -67,8 +72,12 @@ class CaseResult:
     error: str = ""
 
 
-def make_cases(seed_base: int, seeds_per_cell: int) -> list[Case]:
-    """Every drill x rate x mode, impairments cycling, fresh seeds."""
+def make_cases(seed_base: int, seeds_per_cell: int, short_stand: bool = False) -> list[Case]:
+    """Every drill x rate x mode, impairments cycling, fresh seeds.
+
+    With ``short_stand`` each session starts moving after only 1-2 s of quiet
+    standing (``SHORT_STAND_S``) instead of 3 s.
+    """
     cases = []
     seed = seed_base
     for drill in DRILLS:
@@ -76,7 +85,11 @@ def make_cases(seed_base: int, seeds_per_cell: int) -> list[Case]:
             for has_gyro in (True, False):
                 for k in range(seeds_per_cell):
                     imp = IMPAIRMENTS[(seed + k) % len(IMPAIRMENTS)]
-                    cases.append(Case(drill, fs, has_gyro, imp, seed))
+                    stand_s = 3.0
+                    if short_stand:
+                        lo, hi = SHORT_STAND_S
+                        stand_s = lo + (hi - lo) * ((seed * 0.6180339887) % 1.0)
+                    cases.append(Case(drill, fs, has_gyro, imp, seed, stand_s))
                     seed += 1
     return cases
 
@@ -110,7 +123,7 @@ def evaluate(case: Case) -> CaseResult:
     mounting = Mounting.random(rng)
     res = CaseResult(case, mounting.placement)
     try:
-        plan = plan_session(case.drill, rng, n_sets=3)  # type: ignore[arg-type]
+        plan = plan_session(case.drill, rng, n_sets=3, stand_s=case.stand_s)  # type: ignore[arg-type]
         sim = simulate(plan, mounting, _sensor_for(case, rng), seed=case.seed)
         est = analyze(sim.samples, Settings())
     except Exception as exc:  # a benchmark reports failures, it does not stop
@@ -237,25 +250,39 @@ def markdown(rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def simulated_table(seed_base: int, seeds_per_cell: int, workers: int) -> tuple[str, list[CaseResult]]:
-    """Run the simulated suite and return its Markdown table."""
+def simulated_table(
+    seed_base: int, seeds_per_cell: int, workers: int, short_stand_per_cell: int = 1
+) -> tuple[str, list[CaseResult]]:
+    """Run the simulated suite (and its short-stand block) and return its Markdown table."""
     cases = make_cases(seed_base, seeds_per_cell)
+    short = make_cases(seed_base + SHORT_STAND_SEED_OFFSET, short_stand_per_cell, short_stand=True)
     t0 = time.perf_counter()
     with cf.ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(evaluate, cases, chunksize=2))
+        results = list(pool.map(evaluate, cases + short, chunksize=2))
+    main_results, short_results = results[: len(cases)], results[len(cases) :]
     rows = []
     for gyro in (True, False):
         mode = "acc+gyro" if gyro else "acc-only"
-        group = [r for r in results if r.case.has_gyro == gyro]
+        group = [r for r in main_results if r.case.has_gyro == gyro]
         rows.append(summarise(group, f"**{mode}, all**"))
         for drill in DRILLS:
             rows.append(summarise([r for r in group if r.case.drill == drill], f"{mode}, {drill}"))
         for fs in RATES_HZ:
             rows.append(summarise([r for r in group if r.case.fs_hz == fs], f"{mode}, {fs:g} Hz"))
+        if short_results:
+            lo, hi = SHORT_STAND_S
+            label = f"{mode}, {lo:g}-{hi:g} s stand first"
+            rows.append(summarise([r for r in short_results if r.case.has_gyro == gyro], label))
     table = markdown(rows)
     elapsed = time.perf_counter() - t0
     last = seed_base + len(cases) - 1
-    table += f"\n\n{len(cases)} simulated sessions, seeds {seed_base}..{last}, {elapsed:.0f} s."
+    table += f"\n\n{len(cases)} simulated sessions, seeds {seed_base}..{last}"
+    if short:
+        table += (
+            f"; the 'stand first' rows are {len(short)} more, seeds {short[0].seed}..{short[-1].seed}, that start"
+            f" moving after {SHORT_STAND_S[0]:g}-{SHORT_STAND_S[1]:g} s of standing instead of 3 s"
+        )
+    table += f"; {elapsed:.0f} s."
     return table, results
 
 
@@ -264,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed-base", type=int, default=100_000, help="first seed (tuning used < 10000)")
     ap.add_argument("--seeds-per-cell", type=int, default=2, help="sessions per drill x rate x mode")
+    ap.add_argument(
+        "--short-stand-per-cell", type=int, default=1, help="sessions per cell that start after a 1-2 s stand (0: none)"
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     default_data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     ap.add_argument("--data", type=Path, default=default_data)
@@ -279,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "Rep errors are over true reps matched by a counted peak inside them; 'true reps unmatched %' are the\n"
         "others (a peak lost in a gap, a missed rep, or a whole session whose sign came out wrong).\n"
     )
-    table, results = simulated_table(args.seed_base, args.seeds_per_cell, args.workers)
+    table, results = simulated_table(args.seed_base, args.seeds_per_cell, args.workers, args.short_stand_per_cell)
     print(table)
     if args.failures:
         for r in results:
@@ -288,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                 c = r.case
                 print(
                     f"  seed {c.seed} {c.drill} {c.fs_hz:g} Hz gyro={c.has_gyro} {c.impairment} "
-                    f"{r.placement}: set errors {r.set_count_errors} rest reps {r.rest_reps} {r.error}"
+                    f"stand {c.stand_s:.1f} s {r.placement}: set errors {r.set_count_errors} "
+                    f"rest reps {r.rest_reps} {r.error}"
                 )
     if not args.no_real:
         from _real import real_tables

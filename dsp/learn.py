@@ -43,15 +43,13 @@ from hipflex.dsp._layout import (
 
 __all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_lock"]
 
-# |mean acc| may differ from 1 g by this much in a quiet window (scale errors).
-# Beyond it a window is not quiet, but it still competes for the fallback by
-# how far beyond it is: a still window of a sensor that reads 1.31 g at rest is
-# a better reference than a moving one that happens to average 1 g (Eurobench
-# subject 03: the moving window gave a 61 deg/s gyro bias).
-_GRAVITY_TOL_G = 0.2
 # A window's mean gyro rate is its bias estimate; MEMS gyro biases stay within
 # a few deg/s, so a mean beyond this is a slow steady turn, not stillness.
 _MAX_BIAS_DPS = 20.0
+# The gyro's stillness is judged on its running mean over this window, s: a
+# noisy gyro's single samples are not a movement (Eurobench subject 03 reads
+# up to 9.7 deg/s seated, 3.4 deg/s RMS), while a sway or a fidget lasts longer.
+_STILL_AVG_S = 0.1
 # Time constant of the low-pass on the accelerometer used to find the first
 # excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
 _LOCK_LP_TAU_S = 0.15
@@ -65,6 +63,12 @@ _SIGN_LP_TAU_S = 1.0
 # ~26 deg.  Its lock fires at this fraction of lock_deg instead; the sign is
 # confirmed later on the filter's angle, so an early lock is safe.
 _ACC_LOCK_FRACTION = 0.6
+
+# With a gyro its principal axis is the flexion axis unless it lies within
+# acos(this) = 18 deg of "up": that is a turn about the vertical, not a
+# flexion.  The test is loose because an accelerometer with per-axis scale
+# errors tilts "up" (Eurobench subject 03: |axis . up| = 0.72, a true 90 deg).
+_GYRO_AXIS_MAX_COS = 0.95
 
 # Resumable quiet-window search state (float64 slots).
 Q_SCANNED = 0  # rows already tested
@@ -139,9 +143,13 @@ def _window_score(
 ) -> float:
     """Quietness of rows j0..k: max deviation / threshold (<= 1 is quiet); inf if unusable.
 
-    The mean's distance from 1 g (over ``_GRAVITY_TOL_G``) and the mean gyro
-    rate (over ``_MAX_BIAS_DPS``) count as deviations too, so that a window
-    failing either is never quiet but the fallback still ranks it.
+    Each accelerometer sample, and the gyro's running mean over
+    ``_STILL_AVG_S``, are compared with the window's mean; the mean gyro rate
+    counts against ``_MAX_BIAS_DPS`` (a steady turn is no bias).  The mean's
+    magnitude is not tested: a sensor's scale or offset error is the same in
+    every still window (Eurobench subject 03 reads 1.31 g at rest), so it can
+    neither make a window quiet nor rank one; the filters work in units of the
+    gravity the window reads.
     """
     m = np.zeros(6)
     cnt = 0
@@ -150,9 +158,7 @@ def _window_score(
     for i in range(j0, k + 1):
         # Rows with NaN values are dropouts: skipped, but the time since the
         # last valid row must stay within the allowed gap.
-        if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
-            continue
-        if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
+        if not _row_ok(acc, gyr, has_gyro, i):
             continue
         if t[i] - last_t > max_gap_s:
             return math.inf
@@ -165,24 +171,43 @@ def _window_score(
     if cnt < 10 or t[k] - last_t > max_gap_s:
         return math.inf
     m /= cnt
-    g = math.sqrt(m[0] ** 2 + m[1] ** 2 + m[2] ** 2)
-    worst = abs(g - 1.0) / _GRAVITY_TOL_G
+    worst = 0.0
     if has_gyro:
-        worst = max(worst, math.sqrt(m[3] ** 2 + m[4] ** 2 + m[5] ** 2) / _MAX_BIAS_DPS)
+        worst = math.sqrt(m[3] ** 2 + m[4] ** 2 + m[5] ** 2) / _MAX_BIAS_DPS
+    run = np.zeros(3)  # sum of the gyro rows in the running window
+    n_run = 0
+    p = j0  # first row of the running window
     for i in range(j0, k + 1):
-        if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
-            continue
-        if has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]):
+        if not _row_ok(acc, gyr, has_gyro, i):
             continue
         for c in range(3):
             d = abs(acc[i, c] - m[c]) / still_acc
             if d > worst:
                 worst = d
-            if has_gyro:
-                d = abs(gyr[i, c] - m[3 + c]) / still_gyr
-                if d > worst:
-                    worst = d
+        if has_gyro:
+            for c in range(3):
+                run[c] += gyr[i, c]
+            n_run += 1
+            while t[p] <= t[i] - _STILL_AVG_S:
+                if _row_ok(acc, gyr, has_gyro, p):
+                    for c in range(3):
+                        run[c] -= gyr[p, c]
+                    n_run -= 1
+                p += 1
+            if t[i] - t[j0] >= _STILL_AVG_S:
+                for c in range(3):
+                    d = abs(run[c] / n_run - m[3 + c]) / still_gyr
+                    if d > worst:
+                        worst = d
     return worst
+
+
+@njit
+def _row_ok(acc: np.ndarray, gyr: np.ndarray, has_gyro: bool, i: int) -> bool:
+    """Row ``i`` has every value it needs (a NaN is a dropout)."""
+    if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
+        return False
+    return not (has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]))
 
 
 @njit
@@ -421,7 +446,7 @@ def scan_lock(
     return int(_scan_lock(time_s, acc_g, gyr, gyr_dps is not None, cal.up, cal.gyro_bias_dps, lock_deg, lstate))
 
 
-def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:
+def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool, rate_scatter: np.ndarray | None = None) -> Axes:
     """Fix the thigh axes from the evidence gathered by :func:`scan_lock`.
 
     With a gyro the flexion axis ``a`` is the principal axis of the angular
@@ -431,6 +456,17 @@ def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:
     which the low-passed accelerometer left ``u``.  The sign makes the
     excursion that ended the scan (the first to reach ``lock_deg``, or the
     last state when forced) positive flexion.
+
+    Parameters
+    ----------
+    cal : Calibration
+    lstate : ndarray, shape (L_N,)
+        The lock scan's state.
+    has_gyro : bool
+    rate_scatter : ndarray, shape (3, 3), optional
+        With a gyro: the scatter of bias-corrected angular rate, (deg/s)^2,
+        over more motion than the scan saw (the pipeline passes the span the
+        sign is confirmed on); its principal axis replaces the scan's.
     """
     u = cal.up
     cur = lstate[L_FS + F_UP : L_FS + F_UP + 3] if has_gyro else lstate[L_SLOW : L_SLOW + 3]
@@ -439,13 +475,15 @@ def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool) -> Axes:
         fast = lstate[L_LP : L_LP + 3]
         dev = fast - np.dot(fast, u) * u
     scatter = lstate[L_S : L_S + 9].reshape(3, 3)
+    if has_gyro and rate_scatter is not None and np.all(np.isfinite(rate_scatter)) and np.trace(rate_scatter) > 0.0:
+        scatter = rate_scatter
     vec = dev
     if np.all(np.isfinite(scatter)) and np.trace(scatter) > 0.0:
         vec = np.linalg.eigh(scatter)[1][:, -1]
     if np.linalg.norm(vec) < 1e-9:
         vec = _any_perpendicular(u)  # no motion at all: no reps can be found
     vec = vec / np.linalg.norm(vec)
-    if has_gyro and abs(np.dot(vec, u)) < 0.7:
+    if has_gyro and abs(np.dot(vec, u)) < _GYRO_AXIS_MAX_COS:
         a = vec
         u_s = u - np.dot(u, a) * a
         u_s = u_s / np.linalg.norm(u_s)

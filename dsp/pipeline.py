@@ -365,7 +365,15 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
     if stop >= state.buf_t.size and not at_end:
         return state, []
-    axes = _confirm_sign(settings, state, cal, state.axes, stop)
+    axes = state.axes
+    if state.has_gyro and state.buf_gyr is not None:
+        # The flexion axis from all the motion until the sign is confirmed, not
+        # only the first lock_deg of the first excursion, which can be mostly a
+        # lift-off jolt (Eurobench subject 03: 48 deg off the flexion axis).
+        rate = state.buf_gyr[cal.end_row + 1 : stop] - cal.gyro_bias_dps
+        rate = rate[~np.isnan(rate).any(axis=1)]
+        axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
+    axes = _confirm_sign(settings, state, cal, axes, stop)
     lever = None if state.has_gyro or not settings.identify_lever else _identify(settings, state, cal, axes, stop)
     kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
     state = dataclasses.replace(state, axes=axes, lever=lever)

@@ -186,7 +186,7 @@ class Settings:
     onset_fraction: float = 0.05
     candidate_deg: float = 8.0
     settle_s: float = 0.5
-    calib_still_s: float = 2.0
+    calib_still_s: float = 1.0
     still_gyr_dps: float = 6.0
     still_acc_g: float = 0.06
     lock_deg: float = 30.0

@@ -127,10 +127,10 @@ def nominal_set_duration_s(drill: Drill, n_reps: int, period_s: float | None = N
     return SET_LEAD_S + core + SET_TAIL_S
 
 
-def plan_session(drill: Drill, rng: np.random.Generator, n_sets: int = 3) -> SessionPlan:
+def plan_session(drill: Drill, rng: np.random.Generator, n_sets: int = 3, stand_s: float = 3.0) -> SessionPlan:
     """A typical session of one drill.
 
-    3 s of quiet standing (the calibration period), then ``n_sets`` sets
+    ``stand_s`` of quiet standing (the calibration period), then ``n_sets`` sets
     separated by rests of 12–25 s, then 3–5 s of standing before the
     recording stops.
 
@@ -144,6 +144,9 @@ def plan_session(drill: Drill, rng: np.random.Generator, n_sets: int = 3) -> Ses
         Source of rep counts, cadences and rest lengths.
     n_sets : int
         Number of sets, at least 1.
+    stand_s : float
+        Quiet standing before the first set, s (> 0).  People who start
+        moving at once leave 1-2 s; the calibration needs ``calib_still_s``.
 
     Returns
     -------
@@ -153,7 +156,7 @@ def plan_session(drill: Drill, rng: np.random.Generator, n_sets: int = 3) -> Ses
         raise ValueError(f"unknown drill {drill!r}; expected one of {DRILLS}")
     if n_sets < 1:
         raise ValueError(f"n_sets must be at least 1, got {n_sets}")
-    segs: list[Segment] = [Segment("stand", 3.0)]
+    segs: list[Segment] = [Segment("stand", stand_s)]
     for i in range(n_sets):
         if i > 0:
             segs.append(Segment("rest", float(rng.uniform(12.0, 25.0))))

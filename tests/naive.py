@@ -1175,9 +1175,13 @@ def window_score(
 
     Rows with a NaN are dropouts and left out.  ``inf`` (unusable) when the
     valid rows (with the window's first and last row times as edges) are more
-    than ``max_gap_s`` apart somewhere, or fewer than 10.  The mean
-    accelerometer's distance from 1 g (in units of ``_GRAVITY_TOL_G``) and the
-    mean gyro rate (in units of ``_MAX_BIAS_DPS``) are deviations too.
+    than ``max_gap_s`` apart somewhere, or fewer than 10.  Deviations: every
+    accelerometer value from the mean (over ``still_acc``); with a gyro, the
+    mean of the valid rows in ``(t_i - _STILL_AVG_S, t_i]`` from the window's
+    mean gyro rate, for every valid row ``i`` at least ``_STILL_AVG_S`` after
+    the window's first row (over ``still_gyr``), and the mean rate itself
+    (over ``_MAX_BIAS_DPS``).  The magnitude of the mean acceleration is not
+    looked at.
     """
     rows = np.arange(j0, k + 1)
     valid = ~np.isnan(acc[rows]).any(axis=1)
@@ -1190,12 +1194,16 @@ def window_score(
     if rows.size < 10:
         return math.inf
     a = acc[rows]
-    mean_a = a.mean(axis=0)
-    score = max(abs(np.linalg.norm(mean_a) - 1.0) / kl._GRAVITY_TOL_G, float(np.abs(a - mean_a).max()) / still_acc)
+    score = float(np.abs(a - a.mean(axis=0)).max()) / still_acc
     if has_gyro:
         g = gyr[rows]
-        score = max(score, float(np.abs(g - g.mean(axis=0)).max()) / still_gyr)
-        score = max(score, float(np.linalg.norm(g.mean(axis=0))) / kl._MAX_BIAS_DPS)
+        mean_g = g.mean(axis=0)
+        score = max(score, float(np.linalg.norm(mean_g)) / kl._MAX_BIAS_DPS)
+        for i in rows:
+            if t[i] - t[j0] < kl._STILL_AVG_S:
+                continue
+            recent = rows[(t[rows] > t[i] - kl._STILL_AVG_S) & (rows <= i)]
+            score = max(score, float(np.abs(gyr[recent].mean(axis=0) - mean_g).max()) / still_gyr)
     return score
 
 

@@ -65,9 +65,10 @@ def quality_line(result: Analysis) -> str:
 def calibration_hint(result: Analysis) -> str | None:
     """A plain-language line when calibration came late or never (the rows before it are not analysed)."""
     q = result.quality
-    advice = "stand still for about 2 s at the start of a recording"
+    still_s = result.settings.calib_still_s
+    advice = f"stand still for at least {still_s:g} s at the start of a recording"
     if q.calibrated_at_s is None:
-        return f"hint: no still stretch of about 2 s anywhere, so nothing could be analysed; {advice}"
+        return f"hint: no still stretch of {still_s:g} s anywhere, so nothing could be analysed; {advice}"
     if result.duration_s > 0 and q.skipped_before_calibration_s > max(5.0, 0.25 * result.duration_s):
         return (
             f"hint: the first still stretch came {q.skipped_before_calibration_s:.1f} s into the recording "

@@ -164,3 +164,37 @@ def record(
 def drill(n_reps: int = 3, start_s: float = 3.0, period_s: float = 1.4, amp_deg: float = 70.0) -> list[Bump]:
     """``n_reps`` equal reps after ``start_s`` of quiet standing."""
     return [Bump(start_s + i * period_s, 0.35, 0.2, 0.45, amp_deg) for i in range(n_reps)]
+
+
+def record_two_axes(
+    flexion: Sequence[Bump],
+    abduction: Sequence[Bump],
+    duration_s: float,
+    fs_hz: float = 100.0,
+    *,
+    mount_rotvec: Sequence[float] = (0.3, -0.5, 0.2),
+) -> Recording:
+    """A thigh that also swings sideways, sensor at the hip (gravity only).
+
+    The thigh's orientation is ``R_y(theta) R_x(phi) M`` (world z up, x
+    anterior): flexion ``theta`` about the lateral axis, abduction ``phi``
+    (the ``abduction`` bumps) about the anterior axis, ``M`` the mounting.
+    The accelerometer reads "up" in sensor coordinates; the gyro the body
+    rate, from central differences of the orientation (second-order accurate).
+    """
+    from scipy.spatial.transform import Rotation
+
+    n = round(duration_s * fs_hz)
+    t = np.arange(n) / fs_hz
+    theta = theta_of(t, flexion)[0]
+    phi = theta_of(t, abduction)[0]
+    mount = Rotation.from_rotvec(np.asarray(mount_rotvec, dtype=np.float64))
+    orient = Rotation.from_rotvec(np.outer(theta, [0.0, 1.0, 0.0])) * Rotation.from_rotvec(
+        np.outer(phi, [1.0, 0.0, 0.0])
+    )
+    q = orient * mount
+    acc = q.inv().apply([0.0, 0.0, 1.0])
+    gyr = np.zeros((n, 3))
+    step = q[:-2].inv() * q[2:]
+    gyr[1:-1] = np.rad2deg(step.as_rotvec()) * fs_hz / 2.0
+    return Recording(ImuSamples(t, acc, gyr), np.rad2deg(theta), tuple(flexion))

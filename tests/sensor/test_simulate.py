@@ -320,6 +320,16 @@ def test_same_seed_same_simulation_other_seed_differs() -> None:
     assert a.samples.acc_g.shape != c.samples.acc_g.shape or not np.array_equal(a.samples.acc_g, c.samples.acc_g)
 
 
+def test_a_session_can_start_after_a_short_stand() -> None:
+    short = plan_session("march", np.random.default_rng(2), n_sets=1, stand_s=1.2)
+    usual = plan_session("march", np.random.default_rng(2), n_sets=1)
+    assert (short.segments[0].kind, short.segments[0].duration_s) == ("stand", 1.2)
+    assert usual.segments[0].duration_s == 3.0
+    assert short.segments[1:] == usual.segments[1:]
+    sim = simulate(short, Mounting("front", (0, 0, 0)), SensorModel(fs_hz=50.0), seed=2)
+    assert 1.2 < sim.truth.reps[0].low_s - sim.truth.time_s[0] < 2.5
+
+
 def test_motion_does_not_depend_on_sensor_or_mounting() -> None:
     plan = plan_session("ballistic", np.random.default_rng(1), n_sets=1)
     a = simulate(plan, Mounting("front", (0, 0, 0)), SensorModel.polar_h10(), seed=5)
@@ -333,6 +343,8 @@ def test_invalid_inputs_are_rejected() -> None:
         Segment("set", 10.0, "ballistic", 0)
     with pytest.raises(ValueError, match="drill"):
         plan_session(cast(Any, "jumping"), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="duration_s must be positive"):
+        plan_session("hold", np.random.default_rng(0), stand_s=0.0)
     with pytest.raises(ValueError, match="placement"):
         Mounting(cast(Any, "back"), (0, 0, 0))
     with pytest.raises(ValueError, match="loss_fraction"):

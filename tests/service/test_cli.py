@@ -251,7 +251,7 @@ def test_readable_table(work: Path) -> None:
 
 
 def test_table_says_when_calibration_came_late(work: Path, tmp_path: Path) -> None:
-    # The same reps without the quiet stand before them: the first 2 s of stillness is the
+    # The same reps without the quiet stand before them: the first 1 s of stillness is the
     # final rest, so every rep is skipped; the table says why in words, the JSON has the figures.
     s = thigh_session()
     keep = s.time_s >= T0 + 3.0
@@ -262,7 +262,7 @@ def test_table_says_when_calibration_came_late(work: Path, tmp_path: Path) -> No
     text = " ".join(out.stdout.split())  # the console wraps long lines
     assert "0 reps" in text and "skipped before calibration" in text
     assert "hint: the first still stretch came 9." in text and "reps before it were not counted" in text
-    assert "stand still for about 2 s at the start" in text
+    assert "stand still for at least 1 s at the start" in text
     (result,) = json_lines(cli("analyze", "--json", str(tmp_path / "no_stand.csv"), cwd=work).stdout)
     assert result["quality"]["skipped_before_calibration_s"] > 9.0
     assert "hint:" not in cli("analyze", "good.csv", cwd=work).stdout
