@@ -31,6 +31,7 @@ from hipflex.dsp.pipeline import (
 )
 from hipflex.dsp.types import (
     SCHEMA,
+    UNRELIABLE_REST_MISMATCH_DEG,
     Analysis,
     Gap,
     ImuSamples,
@@ -43,6 +44,7 @@ from hipflex.dsp.types import (
 
 __all__ = [
     "SCHEMA",
+    "UNRELIABLE_REST_MISMATCH_DEG",
     "Analysis",
     "AngleBlock",
     "CalibratedEvent",

@@ -67,7 +67,10 @@ F_NLL = 46  # pendulum filter: negative log-likelihood of its innovations (with 
 F_ZLP = 47  # 47..49 pendulum filter: low-passed specific force, g (stillness test)
 F_ZSTILL_S = 50  # pendulum filter: how long the specific force has looked still, s
 F_REANCHOR_S = 51  # pendulum filter: remaining re-convergence time after a re-anchor, s
-F_N = 52
+F_REST_DIFF_DEG = 52  # tilt filter: largest |F_REST_DIFF_LP| so far, deg
+F_REST_DIFF_LP = 53  # tilt filter: accelerometer angle - filter angle at rest, low-passed, deg
+F_REST_AVG_S = 54  # tilt filter: time F_REST_DIFF_LP has averaged in this rest, s (0: not at rest)
+F_N = 55
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -502,6 +502,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         skipped_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,
         gap_list=state.gaps,
         rejections=state.rejections,
+        rest_mismatch_deg=float(kern.fs[L.F_REST_DIFF_DEG]) if kern is not None and state.has_gyro else None,
     )
     duration = state.last_time_s - state.first_time_s if state.rows else 0.0
     return Analysis(

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "SCHEMA",
+    "UNRELIABLE_REST_MISMATCH_DEG",
     "Analysis",
     "Gap",
     "ImuSamples",
@@ -385,9 +386,24 @@ class Rejection:
     rom_deg: float
 
 
+#: Beyond this ``Quality.rest_mismatch_deg`` the angles are not to be trusted, deg.
+#: Sound sensors: simulated sessions without lost packets stay below 9, the
+#: Eurobench thigh units of subjects 01/02 below 3; the faulty one of 03 reads 28.
+UNRELIABLE_REST_MISMATCH_DEG = 15.0
+
+
 @dataclass(frozen=True)
 class Quality:
-    """What the estimate rests on, and what went wrong in the input."""
+    """What the estimate rests on, and what went wrong in the input.
+
+    ``rest_mismatch_deg`` (gyro+acc only, else None) is the largest
+    difference between the accelerometer's flexion angle and the reported
+    angle on rows where the thigh was at rest, deg.  A sound, firmly strapped
+    sensor stays within a few degrees; beyond ``UNRELIABLE_REST_MISMATCH_DEG``
+    the gyro's turns do not match the accelerometer's (a gyro scale error, or
+    a sensor turning in its strap), and the angles are not to be trusted
+    though the counts may be.
+    """
 
     gaps: int
     lost_s: float
@@ -398,6 +414,12 @@ class Quality:
     skipped_before_calibration_s: float
     gap_list: tuple[Gap, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+    rest_mismatch_deg: float | None = None
+
+    @property
+    def angles_reliable(self) -> bool:
+        """False when ``rest_mismatch_deg`` exceeds ``UNRELIABLE_REST_MISMATCH_DEG``."""
+        return self.rest_mismatch_deg is None or self.rest_mismatch_deg <= UNRELIABLE_REST_MISMATCH_DEG
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (contract fields first, then diagnostics)."""
@@ -409,6 +431,7 @@ class Quality:
             "angle_model": self.angle_model,
             "calibrated_at_s": None if self.calibrated_at_s is None else _r(self.calibrated_at_s, 4),
             "skipped_before_calibration_s": _r(self.skipped_before_calibration_s, 3),
+            "rest_mismatch_deg": None if self.rest_mismatch_deg is None else _r(self.rest_mismatch_deg, 1),
             "rejected_candidates": [
                 {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)} for r in self.rejections
             ],

@@ -129,6 +129,10 @@ class QualityOut(BaseModel):
     angle_model: str
     calibrated_at_s: float | None
     skipped_before_calibration_s: float | None
+    rest_mismatch_deg: float | None = Field(
+        default=None,
+        description="gyro+acc: largest accelerometer-vs-reported angle difference at rest, deg (beyond 15: unreliable)",
+    )
     rejected_candidates: list[RejectedOut]
 
 

@@ -66,6 +66,9 @@ from hipflex.dsp._layout import (
     F_PREV_RAW,
     F_PREV_W,
     F_REANCHOR_S,
+    F_REST_AVG_S,
+    F_REST_DIFF_DEG,
+    F_REST_DIFF_LP,
     F_REST_S,
     F_T_HAT,
     F_TROUGH,
@@ -201,6 +204,7 @@ def tilt_step(
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while.
     4. The flexion angle is the direction of "up" in the (u, w) plane.
+    5. At rest, how far the accelerometer's own angle is from it.
     """
     u_axis, w_axis, a_axis = _vec(prm, P_U), _vec(prm, P_W), _vec(prm, P_A)
     f = np.array([ax, ay, az]) / prm[P_G_CAL]  # in units of the gravity measured while standing
@@ -246,6 +250,21 @@ def tilt_step(
 
     # 4. angle
     theta = math.degrees(math.atan2(up @ w_axis, up @ u_axis))
+
+    # 5. at rest (past _REST_MIN_S, outside a post-gap window, not clipped):
+    # the accelerometer's angle minus the filter's, wrapped to +-180 deg and
+    # low-passed from the first such row of the rest; its largest magnitude.
+    if fs[F_REST_S] == 0.0:
+        fs[F_REST_AVG_S] = 0.0
+    elif fs[F_REST_S] > kf._REST_MIN_S and not in_window and not clipped:
+        diff = math.degrees(math.atan2(f @ w_axis, f @ u_axis)) - theta
+        diff = (diff + 180.0) % 360.0 - 180.0
+        if fs[F_REST_AVG_S] == 0.0:
+            fs[F_REST_DIFF_LP] = diff
+        else:
+            fs[F_REST_DIFF_LP] += min(dt / kf._REST_DIFF_TAU_S, 1.0) * (diff - fs[F_REST_DIFF_LP])
+        fs[F_REST_AVG_S] += dt
+        fs[F_REST_DIFF_DEG] = max(fs[F_REST_DIFF_DEG], abs(fs[F_REST_DIFF_LP]))
     return theta, math.degrees(flex_rate)
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from hipflex.dsp.types import Analysis, RepSet
 
-__all__ = ["calibration_hint", "print_analysis", "quality_line", "stdout_console", "summary_line"]
+__all__ = ["angle_warning", "calibration_hint", "print_analysis", "quality_line", "stdout_console", "summary_line"]
 
 
 def stdout_console() -> Console:
@@ -59,7 +59,21 @@ def quality_line(result: Analysis) -> str:
         parts.append(f"{q.skipped_before_calibration_s:.1f} s skipped before calibration")
     if q.rejections:
         parts.append(f"{len(q.rejections)} rejected candidates")
+    if q.rest_mismatch_deg is not None:
+        parts.append(f"angle within {q.rest_mismatch_deg:.0f}° of the accelerometer at rest")
     return "quality: " + ", ".join(parts)
+
+
+def angle_warning(result: Analysis) -> str | None:
+    """A plain-language line when the gyro's angle and the accelerometer disagreed at rest."""
+    q = result.quality
+    if q.angles_reliable or q.rest_mismatch_deg is None:
+        return None
+    return (
+        f"warning: at rest the angle was up to {q.rest_mismatch_deg:.0f}° from what the accelerometer reads, so the "
+        "angles (peak, ROM, velocity) are unreliable though the counts may be right: the gyro's turns do not match "
+        "its accelerometer (a faulty unit, or a sensor turning in its strap), or lost packets hid a movement"
+    )
 
 
 def calibration_hint(result: Analysis) -> str | None:
@@ -134,7 +148,7 @@ def print_analysis(console: Console, result: Analysis) -> None:
     else:
         console.print("no reps found", markup=False)
     console.print(quality_line(result), markup=False)
-    hint = calibration_hint(result)
-    if hint is not None:
-        console.print(hint, markup=False)
+    for note in (angle_warning(result), calibration_hint(result)):
+        if note is not None:
+            console.print(note, markup=False)
     console.print()

@@ -22,18 +22,22 @@ T0 = 100.0
 N_REPS = 5
 
 
-def thigh_session(fs: float = 100.0, gyro: bool = True, seed: int = 0) -> ImuSamples:
-    """3 s of quiet standing, then five 70° hip-flexion reps (0.5 s up, 0.4 s hold, 0.5 s down).
+def thigh_session(
+    fs: float = 100.0, gyro: bool = True, seed: int = 0, hold_s: float = 0.4, gyro_scale: float = 1.0
+) -> ImuSamples:
+    """3 s of quiet standing, then five 70° hip-flexion reps (0.5 s up, ``hold_s`` hold, 0.5 s down, 0.6 s rest).
 
     Rigid pendulum, sensor 0.2 m below the hip on the front of the thigh; right-handed
-    sensor frame: x up the thigh, z forward, y towards the body's right.
+    sensor frame: x up the thigh, z forward, y towards the body's right.  ``gyro_scale``
+    multiplies the gyro's readings (a miscalibrated unit).
     """
     rng = np.random.default_rng(seed)
-    t = np.arange(0.0, 3.0 + N_REPS * 2.0 + 3.0, 1.0 / fs)
+    period_s = 1.6 + hold_s
+    t = np.arange(0.0, 3.0 + N_REPS * period_s + 3.0, 1.0 / fs)
     theta = np.zeros_like(t)
     for k in range(N_REPS):
-        u = t - (3.0 + 2.0 * k)
-        up, down = np.clip(u / 0.5, 0, 1), np.clip((u - 0.9) / 0.5, 0, 1)
+        u = t - (3.0 + period_s * k)
+        up, down = np.clip(u / 0.5, 0, 1), np.clip((u - 0.5 - hold_s) / 0.5, 0, 1)
         theta += np.radians(70.0) * ((1 - np.cos(np.pi * up)) - (1 - np.cos(np.pi * down))) / 2
     w = np.gradient(theta, t)
     dw = np.gradient(w, t)
@@ -43,7 +47,7 @@ def thigh_session(fs: float = 100.0, gyro: bool = True, seed: int = 0) -> ImuSam
     acc = np.column_stack([-np.sin(theta) * fx + np.cos(theta) * fz, 0 * t,
                            np.cos(theta) * fx + np.sin(theta) * fz]) / g  # fmt: skip
     acc += rng.normal(0, 0.005, acc.shape)
-    gyr = np.column_stack([0 * t, np.degrees(w), 0 * t]) + rng.normal(0, 0.3, acc.shape)
+    gyr = np.column_stack([0 * t, np.degrees(w), 0 * t]) * gyro_scale + rng.normal(0, 0.3, acc.shape)
     return ImuSamples(t + T0, acc, gyr if gyro else None)
 
 
@@ -266,6 +270,20 @@ def test_table_says_when_calibration_came_late(work: Path, tmp_path: Path) -> No
     (result,) = json_lines(cli("analyze", "--json", str(tmp_path / "no_stand.csv"), cwd=work).stdout)
     assert result["quality"]["skipped_before_calibration_s"] > 9.0
     assert "hint:" not in cli("analyze", "good.csv", cwd=work).stdout
+
+
+def test_table_warns_when_the_gyro_and_the_accelerometer_disagree_at_rest(work: Path, tmp_path: Path) -> None:
+    # Holds of 1.5 s, gyro reading 1.6x: the counts stand, the angles do not, and the table says so.
+    write_csv(tmp_path / "scaled.csv", thigh_session(hold_s=1.5, gyro_scale=1.6))
+    write_csv(tmp_path / "sound.csv", thigh_session(hold_s=1.5))
+    out = cli("analyze", str(tmp_path / "scaled.csv"), str(tmp_path / "sound.csv"), cwd=work)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert text.count("5 reps in 1 set") == 2
+    assert text.count("warning: at rest the angle was up to") == 1
+    assert text.index("warning:") < text.index("sound.csv")  # under the scaled file's table
+    scaled, sound = json_lines(cli("analyze", "--json", "scaled.csv", "sound.csv", cwd=tmp_path).stdout)
+    assert scaled["quality"]["rest_mismatch_deg"] > 15 > 3 > sound["quality"]["rest_mismatch_deg"]
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(work: Path) -> None:
