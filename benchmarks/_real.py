@@ -59,8 +59,8 @@ def _load_eurobench(path: Path, with_gyro: bool) -> ImuSamples:
     return load_samples(path, "csv", LoadOptions(columns=ColumnMap(**cols)))  # type: ignore[arg-type]
 
 
-def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], str]]:
-    """(file, seat count, gyro count, acc-only count, gyro peak angles, note) per 5STS trial."""
+def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], float | None, str]]:
+    """(file, seat count, gyro count, acc-only count, gyro peak angles, rest mismatch deg, note) per 5STS trial."""
     out = []
     for path in sorted((root / "eurobench_bench_sit_to_stand" / "input").glob("*_5sts_*.csv")):
         ref = seat_unloadings(path)
@@ -68,7 +68,7 @@ def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], 
             g = analyze(_load_eurobench(path, True), Settings())
             a = analyze(_load_eurobench(path, False), Settings())
         except Exception as exc:
-            out.append((path.name, ref, -1, -1, [], f"{type(exc).__name__}: {exc}"))
+            out.append((path.name, ref, -1, -1, [], None, f"{type(exc).__name__}: {exc}"))
             continue
         _, data = _read_header_csv(path)
         header, _ = _read_header_csv(path)
@@ -77,9 +77,12 @@ def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], 
         notes = [] if abs(rest_g - 1.0) < 0.1 else [f"accelerometer reads {rest_g:.2f} g at rest"]
         skipped_s = g.quality.skipped_before_calibration_s
         if skipped_s > 1.0:
-            notes.append(f"no 2 s still stretch before the reps: {skipped_s:.1f} s skipped before calibration")
+            notes.append(f"no still stretch before the reps: {skipped_s:.1f} s skipped before calibration")
+        if not g.quality.angles_reliable:
+            notes.append("gyro and accelerometer disagree at rest: angles unreliable")
         note = "; ".join(notes)
-        out.append((path.name, ref, g.rep_count, a.rep_count, [r.peak_flexion_deg for r in g.reps], note))
+        peaks = [r.peak_flexion_deg for r in g.reps]
+        out.append((path.name, ref, g.rep_count, a.rep_count, peaks, g.quality.rest_mismatch_deg, note))
     return out
 
 
@@ -139,11 +142,15 @@ def real_tables(root: Path) -> str:
     if not root.is_dir():
         return f"Real recordings skipped: {root} is absent."
     lines = ["## Real recordings\n", "### Eurobench BENCH sit-to-stand (thigh IMU3, 5 reps per trial)\n"]
-    lines.append("| trial | seat-force count | hipflex acc+gyro | hipflex acc-only | peak angles (gyro) ° | note |")
-    lines.append("|---|---|---|---|---|---|")
-    for name, ref, g, a, peaks, note in eurobench_counts(root):
+    lines.append(
+        "| trial | seat-force count | hipflex acc+gyro | hipflex acc-only | peak angles (gyro) ° "
+        "| rest mismatch ° | note |"
+    )
+    lines.append("|---|---|---|---|---|---|---|")
+    for name, ref, g, a, peaks, mismatch, note in eurobench_counts(root):
         pk = ", ".join(f"{p:.0f}" for p in peaks)
-        lines.append(f"| {name} | {ref} | {g} | {a} | {pk} | {note} |")
+        mm = "" if mismatch is None else f"{mismatch:.1f}"
+        lines.append(f"| {name} | {ref} | {g} | {a} | {pk} | {mm} | {note} |")
     lines.append("\n### CMU-MBL SUB22: right-thigh gyro flexion velocity vs reference hip-angle velocity\n")
     lines.append("| exercise | reps | peak ratio (thigh/hip) median | correlation median | RMS diff deg/s |")
     lines.append("|---|---|---|---|---|")

@@ -7,9 +7,11 @@ Before any angle can be computed the core must know, in the sensor frame,
 2. the flexion axis ``a`` and its sign -- from the first excursion of the thigh
    ``lock_deg`` away from standing: the excursion's direction is "forward"
    (positive flexion).  With a gyro the axis is the principal axis of the
-   angular rate perpendicular to ``u``; without one it is the principal
-   direction in which the low-passed accelerometer leaves ``u`` (gravity,
-   tangential and centripetal acceleration all lie in the sagittal plane).
+   angular rate (the pipeline passes :func:`lock_axes` the rate over the
+   longer span on which it confirms the sign); without one it is the
+   principal direction in which the low-passed accelerometer leaves ``u``
+   (gravity, tangential and centripetal acceleration all lie in the sagittal
+   plane).
 
 So any mounting rotation works and no calibration pose is needed.  Each
 decision at row ``k`` depends only on rows ``<= k``, and the scans resume
@@ -66,8 +68,9 @@ _ACC_LOCK_FRACTION = 0.6
 
 # With a gyro its principal axis is the flexion axis unless it lies within
 # acos(this) = 18 deg of "up": that is a turn about the vertical, not a
-# flexion.  The test is loose because an accelerometer with per-axis scale
-# errors tilts "up" (Eurobench subject 03: |axis . up| = 0.72, a true 90 deg).
+# flexion.  The test is loose because a miscalibrated accelerometer (offsets,
+# per-axis scale errors) tilts "up" (Eurobench subject 03: |axis . up| = 0.72,
+# where a sound unit reads about 0).
 _GYRO_AXIS_MAX_COS = 0.95
 
 # Resumable quiet-window search state (float64 slots).

@@ -113,10 +113,11 @@ class Settings:
         the peak was confirmed, seconds.
     calib_still_s : float
         Length of the quiet standing period that calibrates gravity direction
-        and gyro bias, seconds.
+        and gyro bias, seconds (1 s: people often start moving 1-2 s after
+        pressing record).
     still_gyr_dps : float
-        Largest deviation of angular rate from its window mean that still
-        counts as quiet, deg/s.
+        Largest deviation of the angular rate, averaged over 0.1 s, from its
+        window mean that still counts as quiet, deg/s.
     still_acc_g : float
         Largest deviation of any accelerometer axis from its window mean that
         still counts as quiet, g.
