@@ -217,10 +217,11 @@ def _tilt_step(
         # subject 03: ~30 deg after each stand-up; sound units a few deg).
         # Low-passed: the first sample of the next movement can pass the rest
         # test on the gyro while the accelerometer already swings.
-        acc_theta = math.atan2(
-            ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2], ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]
-        )
-        diff = (acc_theta * RAD - theta + 180.0) % 360.0 - 180.0
+        # The angle from "up" to the accelerometer in the (u, w) plane, in
+        # (-180, 180]: atan2 of their cross and dot products.
+        f_u = ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]
+        f_w = ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]
+        diff = math.atan2(f_w * up_u - f_u * up_w, f_u * up_u + f_w * up_w) * RAD
         if fs[F_REST_AVG_S] == 0.0:
             fs[F_REST_DIFF_LP] = diff
         else:
