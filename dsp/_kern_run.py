@@ -67,8 +67,11 @@ _PLL_ALPHA = 0.1
 _PLL_BETA = 0.0025
 # Over a gap longer than _REANCHOR_GAP_S (bridged or not) the gyro missed
 # rotation: the bridge holds the orientation and, with a gyro, a post-gap window
-# of _PG_WINDOW_S (about two strides, s) re-anchors it (see _kern_gap).
-_REANCHOR_GAP_S = 0.25
+# of _PG_WINDOW_S (about two strides, s) re-anchors it (see _kern_gap).  A
+# straight line between the rates either side of 0.17 s inside a ballistic
+# swing missed up to 8 deg, and the tilt pull, gated off while the thigh
+# swings, left it in every peak of the set (0.25 s until session 7).
+_REANCHOR_GAP_S = 0.1
 _PG_WINDOW_S = 1.5
 # Without a gyro, the detector carries its state across an unbridged gap up
 # to this long (s) and reads on once the re-anchored filter has had

@@ -274,7 +274,7 @@ def test_timeline_pll_attenuates_jitter() -> None:
 @pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
 @pytest.mark.parametrize(
     ("gap_rows", "max_interp_s", "bridged"),
-    [(10, 0.25, True), (24, 0.25, True), (26, 0.25, False), (40, 0.5, True), (200, 0.25, False)],
+    [(8, 0.25, True), (24, 0.25, True), (26, 0.25, False), (40, 0.5, True), (200, 0.25, False)],
 )
 def test_gap_bridged_up_to_max_interp(fn, gap_rows: int, max_interp_s: float, bridged: bool) -> None:
     # gap_rows missing samples at 100 Hz, 20 rows before the end of a static recording.

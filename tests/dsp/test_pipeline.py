@@ -462,6 +462,22 @@ def test_rejection_events_match_the_quality_list() -> None:
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("offset_s", [0.3, 0.5, 0.7, 0.95])
+def test_a_short_gap_in_a_fast_swing_does_not_tilt_the_reps_after_it(offset_s: float) -> None:
+    # 0.17 s lost inside the second of six 70 deg reps at 100 Hz (rates to 290
+    # deg/s).  Bridged with a straight line between the rates either side, the
+    # gyro missed up to 8 deg of rotation, carried into every later peak; a gap
+    # over _REANCHOR_GAP_S (0.1 s) now opens a post-gap window that re-anchors.
+    bumps = synth.drill(6, start_s=3.0, period_s=1.0, amp_deg=70.0)
+    s = synth.record(bumps, 12.0, 100.0, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=6).samples
+    assert s.gyr_dps is not None
+    lost = (s.time_s > bumps[1].t0 + offset_s) & (s.time_s < bumps[1].t0 + offset_s + 0.17)
+    analysis = analyze(ImuSamples(s.time_s[~lost], s.acc_g[~lost], s.gyr_dps[~lost]), SETTINGS)
+    assert analysis.rep_count == 6
+    for rep in analysis.reps:
+        assert rep.peak_flexion_deg == pytest.approx(70.0, abs=1.0)
+
+
 def test_gyro_bridges_gaps_up_to_max_bridge_gyro_s() -> None:
     # 1.5 s lost from 5.1 s, on the way down of rep 2: longer than
     # max_interp_gap_s, so bridged with a gyro only.
