@@ -70,8 +70,7 @@ def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], 
         except Exception as exc:
             out.append((path.name, ref, -1, -1, [], None, f"{type(exc).__name__}: {exc}"))
             continue
-        _, data = _read_header_csv(path)
-        header, _ = _read_header_csv(path)
+        header, data = _read_header_csv(path)
         acc = data[:, [header.index(c) for c in ("Ax3", "Ay3", "Az3")]]
         rest_g = float(np.linalg.norm(acc[:50].mean(axis=0)) / 9.80665)
         notes = [] if abs(rest_g - 1.0) < 0.1 else [f"accelerometer reads {rest_g:.2f} g at rest"]

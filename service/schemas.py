@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG
+
 __all__ = [
     "ADDRESS_PATTERN",
     "AnalysisOut",
@@ -131,7 +133,10 @@ class QualityOut(BaseModel):
     skipped_before_calibration_s: float | None
     rest_mismatch_deg: float | None = Field(
         default=None,
-        description="gyro+acc: largest accelerometer-vs-reported angle difference at rest, deg (beyond 15: unreliable)",
+        description=(
+            "gyro+acc: largest accelerometer-vs-reported angle difference at rest, deg"
+            f" (beyond {UNRELIABLE_REST_MISMATCH_DEG:g}: unreliable)"
+        ),
     )
     rejected_candidates: list[RejectedOut]
 
