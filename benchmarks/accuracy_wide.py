@@ -210,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", default="300000:300100", help="A:B (B excluded) or a comma list; tuning: < 10000")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    default_data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    default_data = Path(
+        os.environ.get("HIPFLEX_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
     ap.add_argument("--data", type=Path, default=default_data)
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
     ap.add_argument("--no-sim", action="store_true", help="only the real recordings")
