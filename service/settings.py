@@ -83,8 +83,9 @@ class ServiceSettings:
         Analysis settings of live sessions and uploads (a session may override
         ``min_rom_deg`` and ``set_gap_s``).
     replay_dirs : tuple of Path or None
-        Folders a replay session may read from.  ``None`` allows any readable
-        path on a loopback host and only :attr:`capture_dir` otherwise.
+        Folders a replay session may read from besides :attr:`capture_dir`
+        (always allowed; relative replay paths are read from it).  Nothing
+        outside these folders is ever read, whatever the bind.
     client_queue : int
         Messages buffered per stream client; a client that falls this far
         behind is dropped (angle messages are skipped from half full).
@@ -145,11 +146,14 @@ class ServiceSettings:
             return dataclasses.replace(self, token=secrets.token_urlsafe(24))
         return self
 
-    def allowed_replay_dirs(self) -> tuple[Path, ...] | None:
-        """Folders replay may read from; ``None`` means any path."""
-        if self.replay_dirs is not None:
-            return self.replay_dirs
-        return None if self.loopback else (self.capture_dir,)
+    def allowed_replay_dirs(self) -> tuple[Path, ...]:
+        """Folders replay may read from: the capture folder first (relative paths), then :attr:`replay_dirs`.
+
+        Whatever the bind: on loopback any local process (and, through a
+        configured CORS origin, a web page) can call the API, so no bind may
+        read arbitrary files.
+        """
+        return (self.capture_dir, *(self.replay_dirs or ()))
 
     def replace(self, **changes: object) -> ServiceSettings:
         """A copy with some settings changed (validated)."""

@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow a browser origin besides the server's own (repeatable)")  # fmt: skip
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload to /api/v1/analyze (50)")
+    p.add_argument("--replay-dir", action="append", default=[], type=Path, metavar="DIR",
+                   help="a folder replay sessions may read besides the capture folder (repeatable)")  # fmt: skip
 
 
 def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettings:
@@ -74,6 +76,7 @@ def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettin
             cors_origins=tuple(getattr(args, "cors_origin", ())),
             max_upload_bytes=int(getattr(args, "max_upload_mb", 50.0) * 1024 * 1024),
             ble_backend=ble_backend,
+            replay_dirs=tuple(d.expanduser() for d in getattr(args, "replay_dir", ())) or None,
         ).with_token()
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -63,13 +63,13 @@ def test_non_json_body_is_422(client: httpx.Client) -> None:
     assert r.status_code == 422
 
 
-def test_replay_of_a_bad_file_is_422_naming_it(client: httpx.Client, tmp_path: Path) -> None:
-    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(tmp_path / "nope.csv")})
-    assert r.status_code == 422 and r.json()["detail"] == f"{tmp_path / 'nope.csv'}: no such file"
-    bad = tmp_path / "bad.csv"
-    bad.write_text("time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n")
-    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(bad)})
-    assert r.status_code == 422 and r.json()["detail"].startswith(f"{bad}: too short")
+def test_replay_of_a_bad_file_is_422_naming_it(live_server: LiveServer) -> None:
+    client, capture = live_server.client, live_server.settings.capture_dir
+    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(capture / "nope.csv")})
+    assert r.status_code == 422 and r.json()["detail"] == "nope.csv: no such file"
+    (capture / "bad.csv").write_text("time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n")
+    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "bad.csv"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("bad.csv: too short")
     # "~name" of a user that does not exist (schemathesis found this one as a 500).
     r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "~no-such-user-9/x.csv"})
     assert r.status_code == 422 and r.json()["detail"].startswith("~no-such-user-9/x.csv: cannot expand '~'")

@@ -128,9 +128,9 @@ def test_replay_session_equals_analyze_of_the_file(
     live_server: LiveServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sim = simulate_drill("march", fs_hz=50.0, has_gyro=False, seed=11, n_sets=1)
-    path = tmp_path / "march.csv"
+    path = live_server.settings.capture_dir / "march.csv"  # replay reads only the capture folder
     write_csv(path, sim.samples)
-    r = live_server.client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(path), "speed": 40})
+    r = live_server.client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "march.csv", "speed": 40})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     msgs, _ = ws_messages(f"{live_server.ws_url}/api/v1/sessions/{sid}/ws")
