@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -29,6 +30,9 @@ from starlette.routing import BaseRoute
 from hipflex import __version__
 from hipflex.sensor.ble_world import ble_world, parse_world
 from hipflex.sensor.formats import InputError
+from hipflex.service.analysis_pool import AnalysisPool, Cancelled, PoolBusy
+from hipflex.service.datafolder import prepare_data, remove_tmp
+from hipflex.service.datalock import DataLock
 from hipflex.service.deps import AppContext
 from hipflex.service.devices import DeviceBackend, DeviceNotFound, DevicesUnavailable
 from hipflex.service.live import SessionManager, TooManySessions
@@ -125,6 +129,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             DeviceNotFound: 404,
             TooManySessions: 429,
             DevicesUnavailable: 503,
+            PoolBusy: 503,
+            Cancelled: 503,
         }
         code = next((v for k, v in status.items() if isinstance(exc, k)), 422)
         detail = _one_line(exc) if not isinstance(exc, DeviceNotFound) else f"device {exc} not known"
@@ -136,8 +142,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    for cls in (SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable):
+    async def database(request: Request, exc: Exception) -> Response:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return _error(503, "the database cannot be read or written; restart the server to check it")
+
+    for cls in (SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable, PoolBusy, Cancelled):
         app.add_exception_handler(cls, expected)
+    app.add_exception_handler(sqlite3.DatabaseError, database)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -204,6 +215,7 @@ def create_app(
     *,
     devices: DeviceBackend | None = None,
     static_dir: Path | None = None,
+    data_lock: DataLock | None = None,
 ) -> FastAPI:
     """Build the API application.
 
@@ -220,6 +232,10 @@ def create_app(
         ``settings.ble_backend`` names (``HIPFLEX_BLE_BACKEND``).  Tests pass a fake.
     static_dir : Path, optional
         Dashboard files (default ``service/static``).
+    data_lock : DataLock, optional
+        The database's lock, already taken with
+        :func:`~hipflex.service.datafolder.prepare_data` (``hipflex serve`` does so to
+        refuse in one line); by default the app's start-up takes it and prepares the data.
 
     Returns
     -------
@@ -242,6 +258,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(settings.capture_dir.mkdir, parents=True, exist_ok=True)
         async with AsyncExitStack() as stack:
+            lock = data_lock
+            if lock is None:  # hipflex serve prepares before uvicorn starts, to refuse in one line
+                lock = DataLock(settings.lock_path, settings.db_path)
+                await asyncio.to_thread(prepare_data, settings, lock)
+            stack.callback(lock.release)
+            stack.callback(remove_tmp, settings)
             backend = devices
             if backend is None:
                 # The emulated world (if any) lives as long as the app: its radio runs on this loop.
@@ -251,11 +273,13 @@ def create_app(
             recovered = await asyncio.to_thread(recover_sessions, store)
             if recovered:
                 log.warning("recovered %d interrupted session(s): %s", len(recovered), ", ".join(recovered))
-            manager = SessionManager(settings, store, backend)
-            app.state.hipflex = AppContext(settings, store, manager, backend)
+            pool = AnalysisPool(settings.analysis_workers, settings.analysis_waiting)
+            manager = SessionManager(settings, store, backend, pool)
+            app.state.hipflex = AppContext(settings, store, manager, backend, pool)
             try:
                 yield
             finally:
+                pool.shutdown()
                 await manager.shutdown()
                 await backend.aclose()
                 app.state.hipflex = None

@@ -104,8 +104,10 @@ class ServerThread:
         deadline = time.monotonic() + timeout_s
         while not self._listening.wait(0.05):
             if not self.thread.is_alive():
+                self.sock.close()
                 raise RuntimeError("the server failed to start (see the log above)")
             if time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"the server did not start within {timeout_s:g} s")
         return self
 

@@ -97,6 +97,12 @@ class ServiceSettings:
         Emulated Bluetooth sensors instead of the OS's adapter, in the syntax of
         ``HIPFLEX_BLE_BACKEND`` (``fake:h10``, ``bumble:all,speed=10``; see
         :mod:`hipflex.sensor.ble_world`).  ``None`` (the default) uses the real radio.
+    analysis_workers : int
+        Threads that parse and analyse uploads and replayed files (a pool of
+        their own: the routes never wait behind them).
+    analysis_waiting : int
+        Uploads or replays admitted to wait for a thread; beyond, the server
+        answers 503 (bounds the memory of many concurrent uploads).
     """
 
     host: str = "127.0.0.1"
@@ -113,6 +119,8 @@ class ServiceSettings:
     angle_rate_hz: float = 25.0
     max_sessions: int = 64
     ble_backend: str | None = None
+    analysis_workers: int = 2
+    analysis_waiting: int = 4
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))
@@ -124,9 +132,11 @@ class ServiceSettings:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.token is not None and len(self.token) < 8:
             raise ValueError("token must be at least 8 characters")
-        for name in ("max_upload_bytes", "max_body_bytes", "client_queue", "max_sessions"):
+        for name in ("max_upload_bytes", "max_body_bytes", "client_queue", "max_sessions", "analysis_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.analysis_waiting < 0:
+            raise ValueError("analysis_waiting must not be negative")
         if not 0 < self.angle_rate_hz <= 1000:
             raise ValueError("angle_rate_hz must be in (0, 1000]")
 
@@ -134,6 +144,16 @@ class ServiceSettings:
     def loopback(self) -> bool:
         """True when the server binds to this machine only."""
         return is_loopback_host(self.host)
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file that keeps a second server off this database (``<db>.lock``)."""
+        return self.db_path.with_name(self.db_path.name + ".lock")
+
+    @property
+    def upload_tmp_dir(self) -> Path:
+        """The server's own temporary folder (``<db>.tmp``), emptied at start and at shutdown."""
+        return self.db_path.with_name(self.db_path.name + ".tmp")
 
     @property
     def requires_token(self) -> bool:

@@ -28,6 +28,7 @@ from hipflex.dsp.types import ImuSamples
 
 if TYPE_CHECKING:
     from hipflex.sensor.simulate import Drill
+    from hipflex.service.analysis_pool import AnalysisPool
 
 __all__ = [
     "ReplaySource",
@@ -192,12 +193,19 @@ class ReplaySource(_PreparedSource):
         With folders, error messages name the file relative to its folder and
         never quote the file's content, so a client learns nothing about files
         it may not read.
+    pool : AnalysisPool, optional
+        Where the file is parsed (a server passes its bounded pool); by default a worker thread.
     """
 
     kind = "replay"
 
     def __init__(
-        self, path: Path, fmt: str = "auto", speed: float = 1.0, allowed_dirs: tuple[Path, ...] | None = None
+        self,
+        path: Path,
+        fmt: str = "auto",
+        speed: float = 1.0,
+        allowed_dirs: tuple[Path, ...] | None = None,
+        pool: AnalysisPool | None = None,
     ) -> None:
         super().__init__(speed)
         self.shown = str(path)
@@ -207,6 +215,7 @@ class ReplaySource(_PreparedSource):
             raise SourceError(f"{path}: cannot expand '~' (no such user's home folder)") from None
         self.fmt = fmt
         self.allowed_dirs = allowed_dirs
+        self.pool = pool
 
     def _check_allowed(self) -> Path:
         """The path to read; refuses paths outside the folders before touching the file."""
@@ -241,7 +250,10 @@ class ReplaySource(_PreparedSource):
             return load_samples(path, self.fmt)
 
         try:
-            self.samples = await asyncio.to_thread(load)
+            if self.pool is not None:
+                self.samples = await self.pool.run(lambda _cancel: load())
+            else:
+                self.samples = await asyncio.to_thread(load)
         except SourceError:
             raise
         except InputError as exc:

@@ -207,7 +207,8 @@ def test_openapi_documents_every_route_and_the_stream_messages(client: httpx.Cli
 def test_dashboard_is_served(client: httpx.Client, service_settings: ServiceSettings, tmp_path: Path) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    with serve(service_settings, static_dir=tmp_path / "none") as c:
+    other = service_settings.replace(db_path=tmp_path / "other" / "hipflex.db")  # one server per database
+    with serve(other, static_dir=tmp_path / "none") as c:
         r = c.get("/")
         assert r.status_code == 200 and "dashboard is not installed" in r.text
         assert c.get("/app.js").status_code == 404
