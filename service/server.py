@@ -88,9 +88,13 @@ class ServerThread:
         self.port = int(self.sock.getsockname()[1])
         self._listening = threading.Event()
         self.server = Server(make_config(app, **options), on_started=self._listening.set)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, name="hipflex-server", daemon=True
-        )
+        self.thread = threading.Thread(target=self._run, name="hipflex-server", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        except SystemExit:  # uvicorn exits when the app's start-up fails; start() reports it
+            pass
 
     @property
     def url(self) -> str:

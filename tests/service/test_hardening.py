@@ -8,13 +8,23 @@ mechanism, not the capacity (``benchmarks/hostile_clients.py`` measures that).
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from svc_kit import LiveServer
+import httpx
+import pytest
+from fastapi import HTTPException
+from svc_kit import LiveServer, serve
 
 from hipflex.sensor.csv_io import write_csv
 from hipflex.sensor.simulate import simulate_drill
+from hipflex.service.cli import main
 
 SECRET = "s3cr3t-c0ntent-line"
 
@@ -67,3 +77,180 @@ def test_replay_of_a_fifo_is_refused_at_once(live_server: LiveServer) -> None:
         # Without the fix the server's thread waits in open() for a writer: give it one so teardown ends.
         fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
         os.close(fd)
+
+
+def _upload(client: httpx.Client, name: str, content: bytes, timeout_s: float = 20.0) -> httpx.Response:
+    return client.post("/api/v1/analyze", files={"file": (name, content, "text/csv")}, timeout=timeout_s)
+
+
+def test_a_wide_header_or_a_long_line_is_refused_in_linear_time(live_server: LiveServer) -> None:
+    # 40,000 columns took the quadratic duplicate check 31 s; the refusal now needs one pass.
+    wide = ",".join(f"c{i}" for i in range(40_000)).encode() + b"\n" + b"1\n"
+    r = _upload(live_server.client, "wide.csv", wide, timeout_s=10.0)
+    assert r.status_code == 422 and "header line is 268889 characters long" in r.json()["detail"]
+    wide = ",".join(f"c{i}" for i in range(4_000)).encode() + b"\n" + b"1\n"
+    r = _upload(live_server.client, "wide.csv", wide, timeout_s=10.0)
+    assert r.status_code == 422 and "4000 columns; the most accepted is" in r.json()["detail"]
+    long_line = b"time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n" + b"1" * 200_000 + b",0,0,1\n"
+    r = _upload(live_server.client, "long.csv", long_line)
+    assert r.status_code == 422 and "line 3 is 200006 characters long" in r.json()["detail"]
+    # Repeated names are still found (in one pass).
+    r = _upload(live_server.client, "dup.csv", b"time_s,acc_x_g,acc_y_g,acc_z_g,acc_x_g\n0,0,0,1,0\n")
+    assert r.status_code == 422 and "'acc_x_g' appears more than once" in r.json()["detail"]
+
+
+def test_uploads_run_in_a_bounded_pool_of_their_own(
+    service_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Analyses wait in their own pool (1 running + 1 waiting here); more get 503; routes never wait;
+    a job whose client hangs up is told to stop; shutdown removes the server's temporary files."""
+    import hipflex.service.routes.analyze as analyze_route
+
+    started, release = threading.Event(), threading.Event()
+    cancelled: list[bool] = []
+
+    def blocking_analyse(*args: Any) -> dict[str, Any]:
+        cancel = args[-1] if isinstance(args[-1], threading.Event) else threading.Event()
+        started.set()
+        while not (release.is_set() or cancel.is_set()):
+            time.sleep(0.02)
+        cancelled.append(cancel.is_set())
+        raise HTTPException(422, "stopped by the test")
+
+    monkeypatch.setattr(analyze_route, "_analyse", blocking_analyse)
+    settings = service_settings.replace(analysis_workers=1, analysis_waiting=1)
+    stale = settings.upload_tmp_dir / "upload-left-by-a-killed-server"
+    stale.mkdir(parents=True)
+    with serve(settings) as c:
+        assert not stale.exists()  # emptied at start
+        url = f"{c.base_url}/api/v1/analyze"
+        # Two clients that will hang up: one running, one waiting.
+        hanging = [_hanging_upload(url) for _ in range(2)]
+        try:
+            assert started.wait(10)
+            deadline = time.monotonic() + 10
+            r = _upload(c, "third.csv", b"x")
+            while r.status_code != 503 and time.monotonic() < deadline:  # the second may still be on its way
+                r = _upload(c, "third.csv", b"x")
+            assert r.status_code == 503 and "retry later" in r.json()["detail"]
+            assert c.get("/api/v1/sessions", timeout=5.0).status_code == 200  # routes do not wait for them
+        finally:
+            for sock in hanging:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while not cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cancelled == [True]  # the running job was told its client left (the waiting one never ran)
+        release.set()
+    assert not settings.upload_tmp_dir.exists()
+
+
+def _hanging_upload(url: str) -> socket.socket:
+    """Send a complete multipart upload on a raw socket and keep the connection open without reading."""
+    parsed = httpx.URL(url)
+    body, ctype = _multipart(b"time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n")
+    sock = socket.create_connection((parsed.host, parsed.port))
+    head = (f"POST {parsed.raw_path.decode()} HTTP/1.1\r\nHost: 127.0.0.1:{parsed.port}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def _multipart(content: bytes) -> tuple[bytes, str]:
+    boundary = "hipflexboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
+            f"Content-Type: text/csv\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_the_session_limit_holds_under_concurrent_requests(service_settings: Any) -> None:
+    settings = service_settings.replace(max_sessions=2)
+    body = {"source": "simulator", "drill": "march", "n_sets": 1, "speed": 20}
+    with serve(settings) as c:
+        url = f"{c.base_url}/api/v1/sessions"
+        barrier = threading.Barrier(8)
+
+        def post(_: int) -> int:
+            with httpx.Client(timeout=30.0) as own:
+                barrier.wait()
+                return own.post(url, json=body).status_code
+
+        with ThreadPoolExecutor(8) as ex:
+            codes = list(ex.map(post, range(8)))
+        assert sorted(codes) == [201, 201] + [429] * 6, codes
+        for s in c.get("/api/v1/sessions").json()["items"]:
+            c.post(f"/api/v1/sessions/{s['id']}/stop")
+
+
+def test_a_second_server_on_the_same_database_refuses_to_start(
+    service_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve(service_settings) as c:
+        assert c.get("/api/v1/health").status_code == 200
+        with pytest.raises(RuntimeError, match="failed to start"):
+            with serve(service_settings):
+                pass
+        capsys.readouterr()
+        code = main(["serve", "--port", "0", "--db", str(service_settings.db_path)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and f"PID {os.getpid()}" in err[0], err
+        assert c.get("/api/v1/health").status_code == 200  # the first one carries on
+    with serve(service_settings) as c:  # the lock went with the first server
+        assert c.get("/api/v1/health").status_code == 200
+
+
+def _damaged_copy(path: Path) -> None:
+    """A real database with sessions, then 8 KiB of garbage in the middle of the file."""
+    from hipflex.dsp.types import Settings
+    from hipflex.service.store import Store
+
+    store = Store(path)
+    for i in range(150):
+        store.create_session(source="simulator", params={"i": i, "pad": "x" * 200}, settings=Settings().to_dict(),
+                             version="0", raw_log_dir=path.parent)  # fmt: skip
+    store.close()
+    size = path.stat().st_size
+    assert size > 32 * 1024
+    with open(path, "r+b") as fh:
+        fh.seek(size // 2 // 4096 * 4096)
+        fh.write(bytes(range(256)) * 32)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "bare header", "truncated", "middle"])
+def test_a_damaged_database_is_moved_aside_and_a_fresh_one_started(
+    service_settings: Any, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = service_settings.db_path
+    db.parent.mkdir(parents=True)
+    if damage == "garbage":
+        db.write_bytes(os.urandom(5000))
+    elif damage == "bare header":
+        db.write_bytes(b"SQLite format 3\x00")
+    else:
+        _damaged_copy(db)
+        if damage == "truncated":
+            with open(db, "r+b") as fh:
+                fh.truncate(1500)
+    with caplog.at_level(logging.WARNING, logger="hipflex.service"), serve(service_settings) as c:
+        r = c.get("/api/v1/sessions")
+        assert r.status_code == 200 and r.json()["total"] == 0
+        assert c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 50}).status_code == 201
+    moved = list(db.parent.glob("hipflex.db.corrupt-*"))
+    assert len(moved) == 1 and moved[0].name.startswith("hipflex.db.corrupt-2")
+    assert any(str(moved[0]) in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_foreign_database_is_refused_in_one_line(service_settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    db = service_settings.db_path
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    con.close()
+    code = main(["serve", "--port", "0", "--db", str(db)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "is not a hipflex database" in err[0], err
+    with sqlite3.connect(db) as con:  # untouched
+        assert con.execute("SELECT name FROM sqlite_master").fetchall() == [("invoices",)]
+    con.close()
