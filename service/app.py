@@ -39,7 +39,12 @@ from hipflex.service.live import SessionManager, TooManySessions
 from hipflex.service.recovery import recover_sessions
 from hipflex.service.routes import API_PREFIX, ROUTERS
 from hipflex.service.schemas import ErrorOut, StreamMessage
-from hipflex.service.security import AuthMiddleware, BodyLimitMiddleware
+from hipflex.service.security import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    OriginMiddleware,
+    SecurityHeadersMiddleware,
+)
 from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
 from hipflex.service.sources import SourceError
@@ -142,6 +147,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+
     async def database(request: Request, exc: Exception) -> Response:
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
         return _error(503, "the database cannot be read or written; restart the server to check it")
@@ -313,7 +319,9 @@ def create_app(
         upload_limit=settings.max_upload_bytes + 64 * 1024,  # multipart framing
         upload_paths=(f"{API_PREFIX}/analyze",),
     )
+    app.add_middleware(OriginMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.token is None)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside auth: refusals carry the headers too
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -160,7 +160,7 @@ def test_uploads_and_bodies_are_bounded(service_settings: ServiceSettings, recor
 
 def test_devices_without_bluetooth_are_503(service_settings: ServiceSettings) -> None:
     with serve(service_settings, devices=NoBluetooth()) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 1})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 1})
         assert r.status_code == 503 and r.json()["detail"].startswith("Bluetooth is not available")
         assert c.post(f"/api/v1/devices/{ADDRESSES[0]}/connect").status_code == 503
         assert c.get("/api/v1/devices").json() == {"items": []}
@@ -169,13 +169,13 @@ def test_devices_without_bluetooth_are_503(service_settings: ServiceSettings) ->
 def test_default_backend_answers_503_without_an_adapter(service_settings: ServiceSettings) -> None:
     # The app's own backend on a machine without Bluetooth (emulated, so the test does not depend on this one).
     with serve(service_settings.replace(ble_backend="fake:no-adapter")) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 0.2})
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
         r = c.post(f"/api/v1/devices/{ADDRESSES[0]}/connect")
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
         r = c.post("/api/v1/sessions", json={"source": "device", "device_address": ADDRESSES[0]})
         assert r.status_code == 422 and "not connected; connect it first" in r.json()["detail"]
-        assert c.get("/api/v1/devices/scan", params={"timeout_s": 31}).status_code == 422
+        assert c.post("/api/v1/devices/scan", params={"timeout_s": 31}).status_code == 422
 
 
 def test_device_paths_are_validated(client: httpx.Client) -> None:

@@ -254,3 +254,63 @@ def test_a_foreign_database_is_refused_in_one_line(service_settings: Any, capsys
     with sqlite3.connect(db) as con:  # untouched
         assert con.execute("SELECT name FROM sqlite_master").fetchall() == [("invoices",)]
     con.close()
+
+
+def _server_side_sockets(server: Any) -> list[socket.socket]:
+    conns = server.server.server_state.connections
+    return [p.transport.get_extra_info("socket") for p in conns if p.transport is not None]
+
+
+def test_responses_are_not_delayed_by_nagle(service_settings: Any) -> None:
+    """Every accepted connection has TCP_NODELAY (else each keep-alive response waits for a delayed ACK)."""
+    from hipflex.service.app import create_app
+    from hipflex.service.server import ServerThread
+
+    with ServerThread(create_app(service_settings)) as server, httpx.Client(base_url=server.url) as c:
+        assert c.get("/api/v1/health").status_code == 200
+        socks = _server_side_sockets(server)
+        assert socks and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in socks)
+
+
+def test_foreign_pages_cannot_change_state_or_open_streams(service_settings: Any) -> None:
+    """What a page on another origin can send (a form POST, a fetch, a WebSocket) is refused with 403."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    settings = service_settings.replace(cors_origins=("http://dash.example",))
+    with serve(settings) as c:
+        own = str(c.base_url).rstrip("/")
+        sid = c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 1}).json()["id"]
+        ws = f"{own.replace('http', 'ws', 1)}/api/v1/sessions/{sid}/ws"
+        for origin in ("http://evil.example", "null", own.replace("127.0.0.1", "localhost")):
+            # The form a page can submit without any script, and a fetch of the body-less stop.
+            form = {"origin": origin, "content-type": "application/x-www-form-urlencoded"}
+            r = c.post(f"/api/v1/sessions/{sid}/stop", headers=form, content=b"")
+            assert r.status_code == 403 and "cross-origin" in r.json()["detail"], (origin, r.text)
+            r = c.post("/api/v1/analyze", headers={"origin": origin}, files={"file": ("a.csv", b"x")})
+            assert r.status_code == 403
+            assert c.post("/api/v1/devices/scan", headers={"origin": origin}).status_code == 403
+            with pytest.raises(InvalidStatus) as info:
+                with connect(ws, origin=origin, open_timeout=10):  # type: ignore[arg-type]
+                    pass
+            assert info.value.response.status_code == 403
+        assert c.get(f"/api/v1/sessions/{sid}").json()["status"] == "running"
+        # Scanning is not a GET any more (a GET must not touch the radio or the store).
+        assert c.get("/api/v1/devices/scan").status_code == 422  # "scan" is no device address
+        # The server's own page and the configured origin may; so may clients that are not browsers.
+        with connect(ws, origin=own, open_timeout=10) as conn:  # type: ignore[arg-type]
+            assert conn.recv(timeout=10)
+        r = c.post(f"/api/v1/sessions/{sid}/stop", headers={"origin": "http://dash.example"})
+        assert r.status_code == 200 and r.json()["status"] == "stopped"
+        assert c.post(f"/api/v1/sessions/{sid}/stop", headers={"origin": own}).status_code == 200
+
+
+def test_every_response_forbids_framing_sniffing_and_foreign_scripts(service_settings: Any) -> None:
+    with serve(service_settings) as c:
+        for path in ("/", "/app.js", "/api/v1/health", "/api/v1/sessions/nope", "/docs"):
+            r = c.get(path)
+            assert r.headers["x-frame-options"] == "DENY", path
+            assert r.headers["x-content-type-options"] == "nosniff", path
+            csp = r.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, path
+        assert "script-src 'self';" in c.get("/").headers["content-security-policy"]  # no inline, no CDN

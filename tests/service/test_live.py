@@ -177,7 +177,7 @@ def test_device_session_through_the_backend(live_server: LiveServer) -> None:
     assert api.get(f"/api/v1/devices/{address}").status_code == 404
     r = api.post("/api/v1/sessions", json={"source": "device", "device_address": address})
     assert r.status_code == 422 and "connect" in r.json()["detail"]
-    found = api.get("/api/v1/devices/scan", params={"timeout_s": 0.5}).json()["items"]
+    found = api.post("/api/v1/devices/scan", params={"timeout_s": 0.5}).json()["items"]
     assert {d["address"] for d in found} == set(live_server.devices.radio)
     assert api.post(f"/api/v1/devices/{address}/connect").json()["connected"] is True
     status = api.get(f"/api/v1/devices/{address}").json()
