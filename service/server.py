@@ -18,6 +18,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from hipflex.service.guard import guarded_protocol, install_log_limits
+
 __all__ = ["Server", "ServerThread", "bind_socket"]
 
 
@@ -66,14 +68,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def make_config(app: FastAPI, **options: Any) -> uvicorn.Config:
-    """uvicorn settings used everywhere: app lifespan on, quiet access log, short graceful shutdown."""
+    """uvicorn settings used everywhere: app lifespan on, quiet access log, short graceful shutdown.
+
+    The app's :class:`~hipflex.service.settings.ServiceSettings` (``app.state.settings``) give the
+    header timeout and the connection cap of :func:`~hipflex.service.guard.guarded_protocol`.
+    """
+    settings = getattr(app.state, "settings", None)
+    header_timeout_s = getattr(settings, "header_timeout_s", 10.0)
     defaults: dict[str, Any] = {
         "lifespan": "on",
         "log_level": "warning",
         "access_log": False,
         "timeout_graceful_shutdown": 5,
         "ws_ping_interval": 20.0,
+        "timeout_keep_alive": 5,
+        "http": guarded_protocol(header_timeout_s, getattr(settings, "max_connections", 256)),
     }
+    install_log_limits()
     return uvicorn.Config(app, **{**defaults, **options})
 
 

@@ -103,6 +103,12 @@ class ServiceSettings:
     analysis_waiting : int
         Uploads or replays admitted to wait for a thread; beyond, the server
         answers 503 (bounds the memory of many concurrent uploads).
+    header_timeout_s : float
+        A request's headers must arrive within this time, and its body must
+        not stall longer, or the connection is closed, seconds.
+    max_connections : int
+        Connections open at once; a new one beyond is closed at once (keeps
+        file descriptors for the sessions and the database).
     """
 
     host: str = "127.0.0.1"
@@ -121,6 +127,8 @@ class ServiceSettings:
     ble_backend: str | None = None
     analysis_workers: int = 2
     analysis_waiting: int = 4
+    header_timeout_s: float = 10.0
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))
@@ -132,9 +140,12 @@ class ServiceSettings:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.token is not None and len(self.token) < 8:
             raise ValueError("token must be at least 8 characters")
-        for name in ("max_upload_bytes", "max_body_bytes", "client_queue", "max_sessions", "analysis_workers"):
+        for name in ("max_upload_bytes", "max_body_bytes", "client_queue", "max_sessions", "analysis_workers",
+                     "max_connections"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if not 0 < self.header_timeout_s <= 3600:
+            raise ValueError("header_timeout_s must be in (0, 3600]")
         if self.analysis_waiting < 0:
             raise ValueError("analysis_waiting must not be negative")
         if not 0 < self.angle_rate_hz <= 1000:

@@ -314,3 +314,71 @@ def test_every_response_forbids_framing_sniffing_and_foreign_scripts(service_set
             csp = r.headers["content-security-policy"]
             assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, path
         assert "script-src 'self';" in c.get("/").headers["content-security-policy"]  # no inline, no CDN
+
+
+def _closed_by_server(sock: socket.socket, within_s: float) -> bool:
+    """True when the server closes the connection within ``within_s`` (reads until EOF)."""
+    sock.settimeout(within_s)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
+
+
+def test_slow_clients_are_timed_out_and_connections_capped(service_settings: Any) -> None:
+    settings = service_settings.replace(header_timeout_s=1.0, max_connections=4)
+    with serve(settings) as c:
+        port = c.base_url.port
+        assert port is not None
+        # Three clients that send their headers a byte at a time, and one that stalls in its body.
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        for s in slow:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHo")
+        body = socket.create_connection(("127.0.0.1", port))
+        body.sendall(b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"source\"")  # fmt: skip
+        time.sleep(0.3)
+        # The cap is reached: a fifth connection is closed at once, before any work.
+        extra = socket.create_connection(("127.0.0.1", port))
+        extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert _closed_by_server(extra, 5.0)
+        # Dribbling bytes does not keep a connection alive past the header timeout.
+        for _ in range(3):
+            for s in slow:
+                s.sendall(b"s")
+            time.sleep(0.2)
+        assert all(_closed_by_server(s, 5.0) for s in slow)
+        assert _closed_by_server(body, 5.0)
+        for s in (*slow, body, extra):
+            s.close()
+        # Normal requests (and an idle-then-reused keep-alive connection) are served again.
+        assert c.get("/api/v1/health").status_code == 200
+        assert c.get("/api/v1/sessions").status_code == 200
+
+
+def test_repeated_log_lines_are_rate_limited() -> None:
+    from hipflex.service.guard import RateLimitFilter
+
+    logger = logging.getLogger("hipflex.test.flood")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler, limit = Keep(), RateLimitFilter(interval_s=3600)
+    logger.addHandler(handler)
+    logger.addFilter(limit)
+    try:
+        for _ in range(1000):
+            logger.error("socket.accept() out of system resource: %s", "Too many open files")
+        logger.error("another message")
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(limit)
+    assert [r.getMessage() for r in records] == [
+        "socket.accept() out of system resource: Too many open files", "another message"]  # fmt: skip
