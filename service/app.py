@@ -320,7 +320,7 @@ def create_app(
         upload_paths=(f"{API_PREFIX}/analyze",),
     )
     app.add_middleware(OriginMiddleware, allowed_origins=settings.cors_origins)
-    app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.token is None)
+    app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.loopback)
     app.add_middleware(SecurityHeadersMiddleware)  # outside auth: refusals carry the headers too
     if settings.cors_origins:
         app.add_middleware(

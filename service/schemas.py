@@ -227,7 +227,7 @@ class SessionOut(BaseModel):
                     "ended_at": None, "rep_count": 12, "set_count": 1, "sample_count": 2400,
                     "first_sample_s": 0.005, "last_sample_s": 24.0, "sample_rate_hz": None, "quality": None,
                     "settings": {"min_rom_deg": 20.0, "set_gap_s": 8.0}, "hipflex_version": "0.1.0",
-                    "raw_log": "/home/me/.local/share/hipflex/captures/3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8.csv",
+                    "raw_log": "3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8.csv",
                     "error": None,
                 }
             ]
@@ -254,7 +254,7 @@ class SessionOut(BaseModel):
     quality: QualityOut | None = Field(description="From the final analysis (null while running).")
     settings: dict[str, float | None] = Field(description="Analysis settings used (provenance).")
     hipflex_version: str
-    raw_log: str = Field(description="Server path of the raw sample log (plain hipflex CSV).")
+    raw_log: str = Field(description="File name of the raw sample log (plain hipflex CSV) in the capture folder.")
     error: str | None
 
 

@@ -1,11 +1,12 @@
 """ASGI middleware: token authentication, Host checking and request size limits.
 
 * :class:`AuthMiddleware`: with a token, every HTTP request and WebSocket
-  must carry it (``Authorization: Bearer``, ``?token=``, or the
-  ``hipflex_token`` cookie that a ``?token=`` page load sets, so the
-  dashboard's own requests are authenticated).  Without a token (loopback
-  only) the ``Host`` header must name this machine, which defeats DNS
-  rebinding from a web page.
+  must carry it (``Authorization: Bearer``, or the ``hipflex_token_<port>``
+  cookie that loading the dashboard with ``?token=`` sets, so the dashboard's
+  own requests and streams are authenticated; ``?token=`` itself counts only
+  on the dashboard page and the streams).  On a loopback bind the ``Host``
+  header must name this machine, token or not, which defeats DNS rebinding
+  from a web page.
 * :class:`OriginMiddleware`: a browser names the page that sends a request
   in ``Origin``; every state-changing request (any method but GET, HEAD and
   OPTIONS) and every WebSocket handshake from another origin than the
@@ -35,7 +36,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hipflex.service.settings import is_loopback_host
 
-__all__ = ["COOKIE_NAME", "AuthMiddleware", "BodyLimitMiddleware", "OriginMiddleware", "SecurityHeadersMiddleware"]
+__all__ = [
+    "COOKIE_NAME",
+    "AuthMiddleware",
+    "BodyLimitMiddleware",
+    "OriginMiddleware",
+    "SecurityHeadersMiddleware",
+    "cookie_name",
+]
 
 COOKIE_NAME = "hipflex_token"
 
@@ -67,6 +75,21 @@ async def _json_error(send: Send, status: int, detail: str, headers: Iterable[tu
     await send({"type": "http.response.body", "body": body})
 
 
+def cookie_name(scope: Scope) -> str:
+    """``hipflex_token_<port>``: cookies ignore ports, so the name keeps two local servers' tokens apart
+    (and tells other services on the host which cookie is not theirs)."""
+    server = scope.get("server")
+    port = server[1] if server and len(server) > 1 and server[1] else ""
+    return f"{COOKIE_NAME}_{port}" if port else COOKIE_NAME
+
+
+def _query_token_allowed(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    if scope["type"] == "websocket":
+        return True
+    return scope.get("method") in ("GET", "HEAD") and (path == "/" or path.endswith("/events"))
+
+
 class AuthMiddleware:
     """Token and Host checks for HTTP and WebSocket.
 
@@ -85,13 +108,18 @@ class AuthMiddleware:
         self.check_host = check_host
 
     def _presented(self, scope: Scope) -> tuple[str | None, bool]:
-        """The token the client presented, and whether it came as ``?token=``."""
+        """The token the client presented, and whether it came as ``?token=``.
+
+        ``?token=`` counts only where a browser cannot send a header: the dashboard page
+        and the streams (a token in a URL ends up in histories and logs).
+        """
         auth = _header(scope, b"authorization")
         if auth and auth[:7].lower() == "bearer ":
             return auth[7:].strip(), False
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if query.get("token"):
-            return query["token"][0], True
+        if _query_token_allowed(scope):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if query.get("token"):
+                return query["token"][0], True
         cookie = _header(scope, b"cookie")
         if cookie:
             jar: SimpleCookie = SimpleCookie()
@@ -99,8 +127,9 @@ class AuthMiddleware:
                 jar.load(cookie)
             except Exception:
                 return None, False
-            if COOKIE_NAME in jar:
-                return jar[COOKIE_NAME].value, False
+            name = cookie_name(scope)
+            if name in jar:
+                return jar[name].value, False
         return None, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,11 +151,11 @@ class AuthMiddleware:
             what = "missing" if presented is None else "wrong"
             await self._refuse(
                 kind, send, 401,
-                f"token {what}: send 'Authorization: Bearer <token>' (or ?token= for streams and the dashboard)",
+                f"token {what}: send 'Authorization: Bearer <token>' (or ?token= on streams and the dashboard page)",
             )  # fmt: skip
             return
         if kind == "http" and from_query:
-            cookie = f"{COOKIE_NAME}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode()
+            cookie = f"{cookie_name(scope)}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode()
 
             async def send_with_cookie(message: Message) -> None:
                 if message["type"] == "http.response.start":

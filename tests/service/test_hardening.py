@@ -99,9 +99,7 @@ def test_a_wide_header_or_a_long_line_is_refused_in_linear_time(live_server: Liv
     assert r.status_code == 422 and "'acc_x_g' appears more than once" in r.json()["detail"]
 
 
-def test_uploads_run_in_a_bounded_pool_of_their_own(
-    service_settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Analyses wait in their own pool (1 running + 1 waiting here); more get 503; routes never wait;
     a job whose client hangs up is told to stop; shutdown removes the server's temporary files."""
     import hipflex.service.routes.analyze as analyze_route
@@ -382,3 +380,23 @@ def test_repeated_log_lines_are_rate_limited() -> None:
         logger.removeFilter(limit)
     assert [r.getMessage() for r in records] == [
         "socket.accept() out of system resource: Too many open files", "another message"]  # fmt: skip
+
+
+def test_tokens_stay_out_of_urls_and_other_ports(service_settings: Any) -> None:
+    token = "tok-for-hardening-tests"
+    with serve(service_settings.replace(token=token)) as c:  # loopback with a token
+        port = c.base_url.port
+        bearer = {"authorization": f"Bearer {token}"}
+        # ?token= only where a browser cannot send a header: the dashboard page and the streams.
+        assert c.get("/api/v1/sessions", params={"token": token}).status_code == 401
+        assert c.post("/api/v1/sessions", params={"token": token}, json={"source": "simulator"}).status_code == 401
+        assert c.get("/api/v1/sessions/x/events", params={"token": token}).status_code == 404
+        c.cookies.clear()
+        # The cookie is named after the port: another local service (or hipflex server) never gets it.
+        cookie = c.get("/", params={"token": token}).headers["set-cookie"]
+        assert cookie.startswith(f"hipflex_token_{port}={token};")
+        c.cookies.clear()
+        # On a loopback bind the Host check holds with a token too (DNS rebinding).
+        r = c.get("/api/v1/health", headers={**bearer, "host": f"attacker.example:{port}"})
+        assert r.status_code == 400
+        assert c.get("/api/v1/health", headers=bearer).status_code == 200

@@ -100,8 +100,9 @@ def test_simulator_session_streams_rest_and_exports_agree(
     # export.json is exactly `hipflex analyze --json` on the raw log, and the reps are those of the
     # simulated samples analysed directly (the raw log is lossless).
     doc = api.get(f"/api/v1/sessions/{sid}/export.json").json()
-    assert doc["source"] == final["raw_log"]
-    assert doc == cli_json(capsys, final["raw_log"])
+    assert doc["source"] == final["raw_log"] == f"{sid}.csv"  # a name in the capture folder, no server path
+    raw_log = live_server.settings.capture_dir / final["raw_log"]
+    assert doc == {**cli_json(capsys, str(raw_log)), "source": final["raw_log"]}
     direct = analyze(simulate_drill("ballistic", fs_hz=100.0, has_gyro=True, seed=3, n_sets=2).samples)
     assert doc["sets"] == [s.to_dict() for s in direct.sets]
     assert flat_reps(doc) == [m["rep"] for m in reps]
@@ -141,7 +142,7 @@ def test_replay_session_equals_analyze_of_the_file(
     assert doc["sensor"]["gyro"] is False and final["rep_count"] == from_file["rep_count"] > 5
     assert [m["rep"] for m in msgs if m["type"] == "rep"] == flat_reps(from_file)
     # The raw log holds exactly the file's samples.
-    logged, original = load_samples(final["raw_log"]), load_samples(path)
+    logged, original = load_samples(live_server.settings.capture_dir / final["raw_log"]), load_samples(path)
     assert (logged.time_s == original.time_s).all() and (logged.acc_g == original.acc_g).all()
 
 
@@ -159,7 +160,7 @@ def test_stop_keeps_what_arrived_and_lists_newest_first(live_server: LiveServer)
     assert 0 < stopped["sample_count"] < 10_000
     doc = api.get(f"/api/v1/sessions/{slow['id']}/export.json").json()
     assert doc["duration_s"] == pytest.approx(stopped["last_sample_s"] - stopped["first_sample_s"], abs=1e-3)
-    assert len(load_samples(stopped["raw_log"])) == stopped["sample_count"]
+    assert len(load_samples(live_server.settings.capture_dir / stopped["raw_log"])) == stopped["sample_count"]
     # Stopping again is harmless.
     assert api.post(f"/api/v1/sessions/{slow['id']}/stop").json()["status"] == "stopped"
     live_server.wait_ended(fast["id"])
