@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match
 
 from hipflex import __version__
 from hipflex.sensor.ble_world import ble_world, parse_world
@@ -102,12 +102,20 @@ def _validation_message(errors: list[Any]) -> str:
     return "invalid request: " + "; ".join(parts) + more
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Methods some route answers on ``path``, asked through the routes' public ``matches``.
+
+    (Included routers are not plain routes with a ``path_regex`` any more, so reading
+    those gave an empty ``Allow``.)
+    """
     methods: set[str] = set()
-    for route in app.router.routes:
-        regex = getattr(route, "path_regex", None)
-        if isinstance(route, BaseRoute) and regex is not None and regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
+    for method in _METHODS:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+        if any(isinstance(r, BaseRoute) and r.matches(scope)[0] == Match.FULL for r in app.router.routes):
+            methods.add(method)
     return sorted(methods)
 
 

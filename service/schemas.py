@@ -155,7 +155,7 @@ class AnalysisOut(BaseModel):
     schema_: Literal["hipflex.analysis/1"] = Field(alias="schema")
     hipflex_version: str
     source: str = Field(description="The file as given (CLI), the upload's name, or the session's raw log.")
-    settings: dict[str, float | None] = Field(description="Every analysis setting used, by name (units in names).")
+    settings: dict[str, bool | float | None] = Field(description="Every analysis setting used, by name (units in names).")
     sample_rate_hz: float | None
     duration_s: float | None
     sensor: SensorOut
@@ -197,7 +197,7 @@ class SessionCreate(BaseModel):
         description="Replay: the recording (relative paths are in the server's capture folder).",
     )  # fmt: skip
     format: str = Field(default="auto", max_length=32, pattern=r"^[a-z0-9_-]+$", description="Replay file format.")
-    speed: float = Field(default=1.0, gt=0.0, le=1000.0, description="Playback speed, times real time.")
+    speed: float = Field(default=1.0, ge=0.01, le=1000.0, description="Playback speed, times real time.")
     device_address: str | None = Field(default=None, pattern=ADDRESS_PATTERN, description="Device sessions.")
     label: str | None = Field(default=None, max_length=200)
     side: Literal["left", "right"] | None = None
@@ -252,7 +252,7 @@ class SessionOut(BaseModel):
     last_sample_s: float | None
     sample_rate_hz: float | None
     quality: QualityOut | None = Field(description="From the final analysis (null while running).")
-    settings: dict[str, float | None] = Field(description="Analysis settings used (provenance).")
+    settings: dict[str, bool | float | None] = Field(description="Analysis settings used (provenance).")
     hipflex_version: str
     raw_log: str = Field(description="File name of the raw sample log (plain hipflex CSV) in the capture folder.")
     error: str | None

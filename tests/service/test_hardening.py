@@ -71,7 +71,7 @@ def test_replay_of_a_fifo_is_refused_at_once(live_server: LiveServer) -> None:
     fifo = live_server.settings.capture_dir / "pipe.csv"
     os.mkfifo(fifo)
     try:
-        code, text = _replay(live_server, "pipe.csv")
+        code, text = _replay(live_server, str(fifo))
         assert code == 422 and "not a regular file" in text
     finally:
         # Without the fix the server's thread waits in open() for a writer: give it one so teardown ends.
@@ -400,3 +400,20 @@ def test_tokens_stay_out_of_urls_and_other_ports(service_settings: Any) -> None:
         r = c.get("/api/v1/health", headers={**bearer, "host": f"attacker.example:{port}"})
         assert r.status_code == 400
         assert c.get("/api/v1/health", headers=bearer).status_code == 200
+
+
+def test_contract_nits(live_server: LiveServer) -> None:
+    c = live_server.client
+    # 405 names the methods that are allowed.
+    assert c.post("/api/v1/health").headers["allow"] == "GET"
+    assert c.put("/api/v1/sessions").headers["allow"] == "GET, POST"
+    # A speed so small that the session would never advance is refused.
+    r = c.post("/api/v1/sessions", json={"source": "simulator", "speed": 5e-324})
+    assert r.status_code == 422 and "speed" in r.json()["detail"]
+    # Settings keep their types (identify_lever is a boolean, not 1.0), and the schema says so.
+    s = c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 50}).json()
+    assert s["settings"]["identify_lever"] is True
+    assert s["raw_log"] == f"{s['id']}.csv"  # no server path in replies
+    c.post(f"/api/v1/sessions/{s['id']}/stop")
+    schema = c.get("/openapi.json").json()["components"]["schemas"]["SessionOut"]["properties"]["settings"]
+    assert {"type": "boolean"} in schema["additionalProperties"]["anyOf"]
