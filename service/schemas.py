@@ -155,7 +155,9 @@ class AnalysisOut(BaseModel):
     schema_: Literal["hipflex.analysis/1"] = Field(alias="schema")
     hipflex_version: str
     source: str = Field(description="The file as given (CLI), the upload's name, or the session's raw log.")
-    settings: dict[str, bool | float | None] = Field(description="Every analysis setting used, by name (units in names).")
+    settings: dict[str, bool | float | None] = Field(
+        description="Every analysis setting used, by name (units in names)."
+    )
     sample_rate_hz: float | None
     duration_s: float | None
     sensor: SensorOut
