@@ -102,6 +102,15 @@ def main() -> int:
         except httpx.HTTPError as exc:
             return f"{['wide', 'rows', 'fifo'][i % 3]} {type(exc).__name__}"
 
+    with httpx.Client(base_url=url, timeout=30.0) as c:  # the same probe before the attack (machine load)
+        quiet = []
+        for _ in range(40):
+            t0 = time.perf_counter()
+            c.get("/api/v1/sessions")
+            quiet.append((time.perf_counter() - t0) * 1e3)
+            time.sleep(0.05)
+    print(f"GET /sessions before the attack: p50={np.percentile(quiet, 50):.1f} ms "
+          f"p95={np.percentile(quiet, 95):.1f} ms")  # fmt: skip
     slow = []
     for _ in range(args.slow):
         try:
