@@ -120,26 +120,28 @@ def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monke
     stale = settings.upload_tmp_dir / "upload-left-by-a-killed-server"
     stale.mkdir(parents=True)
     with serve(settings) as c:
-        assert not stale.exists()  # emptied at start
-        url = f"{c.base_url}/api/v1/analyze"
-        # Two clients that will hang up: one running, one waiting.
-        hanging = [_hanging_upload(url) for _ in range(2)]
         try:
-            assert started.wait(10)
+            assert not stale.exists()  # emptied at start
+            url = f"{c.base_url}/api/v1/analyze"
+            # Two clients that will hang up: one running, one waiting.
+            hanging = [_hanging_upload(url) for _ in range(2)]
+            try:
+                assert started.wait(10)
+                deadline = time.monotonic() + 10
+                r = _upload(c, "third.csv", b"x", timeout_s=5.0)
+                while r.status_code != 503 and time.monotonic() < deadline:  # the second may still be on its way
+                    r = _upload(c, "third.csv", b"x", timeout_s=5.0)
+                assert r.status_code == 503 and "retry later" in r.json()["detail"]
+                assert c.get("/api/v1/sessions", timeout=5.0).status_code == 200  # routes do not wait for them
+            finally:
+                for sock in hanging:
+                    sock.close()
             deadline = time.monotonic() + 10
-            r = _upload(c, "third.csv", b"x")
-            while r.status_code != 503 and time.monotonic() < deadline:  # the second may still be on its way
-                r = _upload(c, "third.csv", b"x")
-            assert r.status_code == 503 and "retry later" in r.json()["detail"]
-            assert c.get("/api/v1/sessions", timeout=5.0).status_code == 200  # routes do not wait for them
+            while not cancelled and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert cancelled == [True]  # the running job was told its client left (the waiting one never ran)
         finally:
-            for sock in hanging:
-                sock.close()
-        deadline = time.monotonic() + 10
-        while not cancelled and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert cancelled == [True]  # the running job was told its client left (the waiting one never ran)
-        release.set()
+            release.set()  # (a server without the pool would otherwise never stop)
     assert not settings.upload_tmp_dir.exists()
 
 
@@ -214,7 +216,7 @@ def _damaged_copy(path: Path) -> None:
         fh.write(bytes(range(256)) * 32)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "bare header", "truncated", "middle"])
+@pytest.mark.parametrize("damage", ["garbage", "bare_header", "truncated", "middle"])
 def test_a_damaged_database_is_moved_aside_and_a_fresh_one_started(
     service_settings: Any, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -222,7 +224,7 @@ def test_a_damaged_database_is_moved_aside_and_a_fresh_one_started(
     db.parent.mkdir(parents=True)
     if damage == "garbage":
         db.write_bytes(os.urandom(5000))
-    elif damage == "bare header":
+    elif damage == "bare_header":
         db.write_bytes(b"SQLite format 3\x00")
     else:
         _damaged_copy(db)
@@ -314,12 +316,13 @@ def test_every_response_forbids_framing_sniffing_and_foreign_scripts(service_set
         assert "script-src 'self';" in c.get("/").headers["content-security-policy"]  # no inline, no CDN
 
 
-def _closed_by_server(sock: socket.socket, within_s: float) -> bool:
-    """True when the server closes the connection within ``within_s`` (reads until EOF)."""
+def _closed_by_server(sock: socket.socket, within_s: float, answered: list[bytes] | None = None) -> bool:
+    """True when the server closes the connection within ``within_s`` (reads until EOF into ``answered``)."""
     sock.settimeout(within_s)
+    got = answered if answered is not None else []
     try:
-        while sock.recv(4096):
-            pass
+        while chunk := sock.recv(4096):
+            got.append(chunk)
     except TimeoutError:
         return False
     except ConnectionResetError:
@@ -343,7 +346,8 @@ def test_slow_clients_are_timed_out_and_connections_capped(service_settings: Any
         # The cap is reached: a fifth connection is closed at once, before any work.
         extra = socket.create_connection(("127.0.0.1", port))
         extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert _closed_by_server(extra, 5.0)
+        answer: list[bytes] = []
+        assert _closed_by_server(extra, 5.0, answer) and answer == []  # closed unanswered
         # Dribbling bytes does not keep a connection alive past the header timeout.
         for _ in range(3):
             for s in slow:
