@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -106,11 +107,19 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Methods some route answers on ``path``, asked through the routes' public ``matches``.
+    """Methods allowed on ``path``: as the OpenAPI schema documents them for API paths (a literal path such
+    as ``/devices/scan`` wins over ``/devices/{address}``, as routing does), else as the routes answer.
 
-    (Included routers are not plain routes with a ``path_regex`` any more, so reading
-    those gave an empty ``Allow``.)
+    (Included routers are not plain routes with a ``path_regex`` any more, so reading those gave an
+    empty ``Allow``.)
     """
+    paths: dict[str, dict[str, Any]] = app.openapi().get("paths", {})
+    if path in paths:
+        return sorted(m.upper() for m in paths[path])
+    for template, ops in paths.items():
+        parts = re.split(r"(\{[^}/]+\})", template)
+        if re.fullmatch("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts), path):
+            return sorted(m.upper() for m in ops)
     methods: set[str] = set()
     for method in _METHODS:
         scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}

@@ -62,6 +62,12 @@ async def scan(
     return DeviceList(items=[_out(info, store.device(info.address)) for info in found])
 
 
+@router.get("/scan", include_in_schema=False)
+async def scan_by_get() -> None:
+    """405, not the device ``scan``: a GET must not use the radio or write the store."""
+    raise HTTPException(405, "scanning is a POST (it uses the radio and remembers what it finds)")
+
+
 @router.get("", summary="Known sensors")
 async def list_devices(devices: DevicesDep, store: StoreDep) -> DeviceList:
     """Every sensor seen by a scan or a connection, most recently seen first, with live status."""
