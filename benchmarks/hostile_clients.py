@@ -54,12 +54,29 @@ def short_rows(mb: float) -> bytes:
     return ("time_s,acc_x_g,acc_y_g,acc_z_g\n" + "".join(f"{i / 100:.2f},0,0,1\n" for i in range(n))).encode()
 
 
+def probe_main(url: str) -> int:
+    """The probe, in a process of its own (the attackers' threads must not slow its measurement):
+    prints one latency in ms per line until its stdin closes."""
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    with httpx.Client(base_url=url, timeout=60.0) as c:
+        while not done.is_set():
+            t0 = time.perf_counter()
+            c.get("/api/v1/sessions")
+            print(f"{(time.perf_counter() - t0) * 1e3:.2f}", flush=True)
+            time.sleep(0.05)
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--probe":
+        return probe_main(sys.argv[2])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--rows-mb", type=float, default=20.0)
     p.add_argument("--wide-columns", type=int, default=200_000)
     p.add_argument("--slow", type=int, default=100)
+    p.add_argument("--kinds", default="wide,rows,fifo", help="which hostile requests to cycle through")
     args = p.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="hipflex-hostile-"))
@@ -77,32 +94,34 @@ def main() -> int:
     wide = ",".join(f"c{i}" for i in range(args.wide_columns)).encode() + b"\n1\n"
     rows = short_rows(args.rows_mb)
     print(f"payloads: wide header {len(wide) / 1e6:.1f} MB, short rows {len(rows) / 1e6:.1f} MB")
-    stop, latencies, peak = threading.Event(), [], [rss_mib(proc.pid)]
+    stop, peak = threading.Event(), [rss_mib(proc.pid)]
 
-    def probe() -> None:
-        with httpx.Client(base_url=url, timeout=30.0) as c:
-            while not stop.is_set():
-                t0 = time.perf_counter()
-                c.get("/api/v1/sessions")
-                latencies.append((time.perf_counter() - t0) * 1e3)
-                peak.append(rss_mib(proc.pid))
-                time.sleep(0.05)
+    def sample_rss() -> None:
+        while not stop.is_set():
+            peak.append(rss_mib(proc.pid))
+            time.sleep(0.05)
+
+    kinds = args.kinds.split(",")
 
     def hostile(i: int) -> str:
+        kind = kinds[i % len(kinds)]
         try:
             with httpx.Client(base_url=url, timeout=120.0) as c:
-                kind = i % 3
-                if kind == 0:
+                if kind == "wide":
                     r = c.post("/api/v1/analyze", files={"file": ("wide.csv", wide)})
-                elif kind == 1:
+                elif kind == "rows":
                     r = c.post("/api/v1/analyze", files={"file": ("rows.csv", rows)})
                 else:
                     r = c.post("/api/v1/sessions", json={"source": "replay", "capture_path": "pipe.csv"})
-                return f"{['wide', 'rows', 'fifo'][kind]} {r.status_code}"
+                return f"{kind} {r.status_code}"
         except httpx.HTTPError as exc:
-            return f"{['wide', 'rows', 'fifo'][i % 3]} {type(exc).__name__}"
+            return f"{kind} {type(exc).__name__}"
 
-    with httpx.Client(base_url=url, timeout=30.0) as c:  # the same probe before the attack (machine load)
+    with httpx.Client(base_url=url, timeout=120.0) as c:  # the same probe before the attack (machine load)
+        # One short session first: it waits for the analysis kernels the server prepares as it starts.
+        sid = c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 50}).json()["id"]
+        while c.get(f"/api/v1/sessions/{sid}").json()["status"] == "running":
+            time.sleep(0.2)
         quiet = []
         for _ in range(40):
             t0 = time.perf_counter()
@@ -119,14 +138,20 @@ def main() -> int:
             slow.append(s)
         except OSError:
             break
-    prober = threading.Thread(target=probe)
-    prober.start()
+    prober = subprocess.Popen([sys.executable, __file__, "--probe", url], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert prober.stdout is not None
+    prober.stdout.readline()  # the probe runs: start the attack
+    sampler = threading.Thread(target=sample_rss)
+    sampler.start()
     t0 = time.monotonic()
     with ThreadPoolExecutor(args.clients) as ex:
         answers = Counter(ex.map(hostile, range(args.clients)))
     attack_s = time.monotonic() - t0
     stop.set()
-    prober.join()
+    sampler.join()
+    out, _ = prober.communicate("", timeout=60)
+    latencies = [float(x) for x in out.split()]
     for s in slow:
         s.close()
     lat = np.asarray(latencies)

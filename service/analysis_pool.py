@@ -17,14 +17,17 @@ from exiting on Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import queue
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from typing import TypeVar
 
-__all__ = ["AnalysisPool", "Cancelled", "PoolBusy"]
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["AnalysisPool", "Cancelled", "PoolBusy", "UploadGate"]
 
 log = logging.getLogger("hipflex.service")
 
@@ -146,3 +149,47 @@ class AnalysisPool:
             event.set()
         for _ in self._threads:
             self._queue.put(None)
+
+
+class UploadGate:
+    """Admit at most ``limit`` upload requests at once, before their bodies are read.
+
+    The pool refuses a job only once its request body has been received and
+    parsed (multipart parsing runs on the event loop); fifty concurrent uploads
+    would all be parsed first.  The gate answers 503 at once, without reading
+    the body, while ``limit`` uploads are in progress (the pool's capacity).
+
+    Parameters
+    ----------
+    app : ASGI app
+    limit : int
+        Uploads in progress at once.
+    paths : iterable of str
+        The upload paths (POST).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, paths: Iterable[str]) -> None:
+        self.app = app
+        self.limit = limit
+        self.paths = frozenset(paths)
+        self.in_progress = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        if self.in_progress >= self.limit:
+            body = json.dumps({"detail": f"{self.in_progress} uploads are in progress, the most at once; retry later"})
+            await send({
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", b"1"), (b"connection", b"close")],
+            })  # fmt: skip
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1

@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Match
 from hipflex import __version__
 from hipflex.sensor.ble_world import ble_world, parse_world
 from hipflex.sensor.formats import InputError
-from hipflex.service.analysis_pool import AnalysisPool, Cancelled, PoolBusy
+from hipflex.service.analysis_pool import AnalysisPool, Cancelled, PoolBusy, UploadGate
 from hipflex.service.datafolder import prepare_data, remove_tmp
 from hipflex.service.datalock import DataLock
 from hipflex.service.deps import AppContext
@@ -335,6 +335,11 @@ def create_app(
         limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes + 64 * 1024,  # multipart framing
         upload_paths=(f"{API_PREFIX}/analyze",),
+    )
+    app.add_middleware(
+        UploadGate,
+        limit=settings.analysis_workers + settings.analysis_waiting,
+        paths=(f"{API_PREFIX}/analyze",),
     )
     app.add_middleware(OriginMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.loopback)

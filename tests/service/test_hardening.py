@@ -133,6 +133,13 @@ def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monke
                     r = _upload(c, "third.csv", b"x", timeout_s=5.0)
                 assert r.status_code == 503 and "retry later" in r.json()["detail"]
                 assert c.get("/api/v1/sessions", timeout=5.0).status_code == 200  # routes do not wait for them
+                # While full, an upload is refused before its body is read (no parsing of bodies to refuse).
+                port = c.base_url.port
+                with socket.create_connection(("127.0.0.1", port)) as raw:
+                    raw.sendall(b"POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
+                                b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")  # fmt: skip
+                    raw.settimeout(5.0)
+                    assert raw.recv(4096).startswith(b"HTTP/1.1 503")
             finally:
                 for sock in hanging:
                     sock.close()
