@@ -119,7 +119,11 @@ def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monke
     settings = service_settings.replace(analysis_workers=1, analysis_waiting=1)
     stale = settings.upload_tmp_dir / "upload-left-by-a-killed-server"
     stale.mkdir(parents=True)
-    with serve(settings) as c:
+    from hipflex.service.app import create_app
+    from hipflex.service.server import ServerThread
+
+    app = create_app(settings)
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30.0) as c:
         try:
             assert not stale.exists()  # emptied at start
             url = f"{c.base_url}/api/v1/analyze"
@@ -128,9 +132,9 @@ def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monke
             try:
                 assert started.wait(10)
                 deadline = time.monotonic() + 10
+                while app.state.hipflex.pool.admitted < 2 and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 r = _upload(c, "third.csv", b"x", timeout_s=5.0)
-                while r.status_code != 503 and time.monotonic() < deadline:  # the second may still be on its way
-                    r = _upload(c, "third.csv", b"x", timeout_s=5.0)
                 assert r.status_code == 503 and "retry later" in r.json()["detail"]
                 assert c.get("/api/v1/sessions", timeout=5.0).status_code == 200  # routes do not wait for them
                 # While full, an upload is refused before its body is read (no parsing of bodies to refuse).
