@@ -51,6 +51,9 @@ LP_TAU_S = 0.2
 # gyro's bias drifts, and a broken gyro can hold the lock back for long.
 MAX_JUDGE_S = 30.0
 FIT_OFFSET = False
+# Rows after the first step longer than this are not judged, s: what the
+# thigh did in the gap is unknown to the gyro.
+MAX_GAP_S = 0.1
 # The least-squares fit uses low-passed rows about this far apart, s: the
 # low-pass leaves nothing faster to see.
 JUDGE_STEP_S = 0.02
@@ -71,8 +74,16 @@ SCALE_SPAN = 3.0
 # A fitted scale replaces its base only when it reduces the residual by
 # this factor.
 SCALE_GAIN = 0.6
-# Residuals within this factor of the best count as ties; the simplest wins.
+# Residuals within this factor of the best, plus TIE_DEG, count as ties; the
+# simplest wins.  (Motion about one axis cannot tell what the others' noise
+# is mapped to: a mirror of the flexion axis ties with every candidate that
+# also mirrors it, to a fraction of a degree.)
 TIE_FACTOR = 1.1
+TIE_DEG = 0.5
+# A fitted scale within this fraction of its base is not called a fault:
+# sound units' gyros are calibrated to a few per cent (per axis), and the
+# rigid model's own bias is of that order too.
+MIN_SCALE_ERROR = 0.1
 # The free scale is fitted for this many of the best candidates.
 N_REFINE = 3
 
@@ -375,6 +386,11 @@ def check_gyro_frame(
     keep = np.isfinite(t) & np.isfinite(acc_g).all(axis=1) & np.isfinite(gyr_dps).all(axis=1)
     if t.size:
         keep &= t <= t[0] + MAX_JUDGE_S
+        # The gyro cannot carry gravity across lost rows: judge up to the first long gap.
+        tv = t[keep]
+        long_gap = np.flatnonzero(np.diff(tv) > MAX_GAP_S)
+        if long_gap.size:
+            keep &= t <= tv[long_gap[0]]
     ident = np.eye(3)
     if np.count_nonzero(keep) < 10:
         return GyroFrameCheck("too_little_motion", None, ident, math.nan, math.nan, 0.0)
@@ -409,7 +425,7 @@ def check_gyro_frame(
             return fit_residual(rows, sc * p)[0]
 
         s_best, r_s = _golden_log_scale(at_scale, base / SCALE_SPAN, base * SCALE_SPAN)
-        if r_s < SCALE_GAIN * r_b:
+        if r_s < SCALE_GAIN * r_b and abs(math.log(s_best / base)) >= math.log1p(MIN_SCALE_ERROR):
             head = text_b if base == 1.0 else text_b.replace(_scale_text(base), "").rstrip(", ")
             text = ", ".join(filter(None, [head, _scale_text(s_best)]))
             turn = fit_residual(rows, s_best * perm)[1]
@@ -417,7 +433,7 @@ def check_gyro_frame(
     best_r = min(v[0] for v in scored)
     # Near-ties go to the simplest correction (the identity first).
     r_best, cx_best, m_best, text, turn = min(
-        (v for v in scored if v[0] <= TIE_FACTOR * best_r), key=lambda v: (v[1], v[0])
+        (v for v in scored if v[0] <= TIE_FACTOR * best_r + TIE_DEG), key=lambda v: (v[1], v[0])
     )
     if turn < MIN_MOTION_DEG:
         return GyroFrameCheck("too_little_motion", None, ident, r_id, r_best, turn)
