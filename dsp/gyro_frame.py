@@ -50,7 +50,6 @@ LP_TAU_S = 0.2
 # Only this much of the learning phase is judged, s from its first row: the
 # gyro's bias drifts, and a broken gyro can hold the lock back for long.
 MAX_JUDGE_S = 30.0
-FIT_OFFSET = False
 # Rows after the first step longer than this are not judged, s, unless the
 # thigh was still across it (turned less than MAX_GAP_TURN_DEG, deg): what
 # it did in the gap is unknown to the gyro.
@@ -66,9 +65,8 @@ MIN_MOTION_DEG = 20.0
 # as given ("clearly better": a sound gyro's residual is what the rigid
 # model leaves out, a wrong frame's the whole wrong rotation on top).
 MAX_RESIDUAL_RATIO = 0.4
-# A gyro (as given, or corrected) explains the accelerometer when the rigid
-# model's residual is at most this fraction of the turn judged; a correction
-# must, and a gyro as given that does not is a mismatch.
+# A correction explains the accelerometer when the rigid model's residual
+# with it is at most this fraction of the turn judged; it must, to be applied.
 MAX_FIT_FRACTION = 0.1
 # Scales of the free fit are searched within this factor of the base
 # scales 1 and 180/pi.
@@ -317,10 +315,11 @@ def fit_residual(rows: _Rows, matrix: np.ndarray) -> tuple[float, float]:
     """How well the gyro corrected by ``matrix`` explains what the accelerometer reads.
 
     The model of the accelerometer is rigid rotation about a fixed point
-    (the hip): ``f = |g| g_dir + alpha x r + omega x (omega x r) + b``, with
+    (the hip): ``f = |g| g_dir + alpha x r + omega x (omega x r)``, with
     ``g_dir`` propagated by the corrected rate from the stand, ``alpha``
-    its derivative, and the lever ``r`` and an accelerometer offset ``b``
-    fitted by least squares (both enter linearly).  Model and measurement
+    its derivative, and the lever ``r`` fitted by least squares (it enters
+    linearly).  (An accelerometer offset as a free term too made the
+    candidates harder to tell apart: it absorbs part of a wrong rotation.)  Model and measurement
     pass through the same low-pass, which keeps the model exact and averages
     out what it leaves out (impacts, the hip's own brief accelerations).
 
@@ -342,10 +341,7 @@ def fit_residual(rows: _Rows, matrix: np.ndarray) -> tuple[float, float]:
     acc_lp = rows.acc_lp[:: rows.stride][ok]
     m = lp.shape[0]
     y = (acc_lp - lp[:, :3]).reshape(-1)
-    x = lp[:, 3:].reshape(m, 3, 3)
-    if FIT_OFFSET:
-        x = np.concatenate([x, np.broadcast_to(np.eye(3), (m, 3, 3))], axis=2)
-    x = x.reshape(3 * m, -1)
+    x = lp[:, 3:].reshape(3 * m, 3)
     # Normal equations: a tiny system (lstsq of the tall matrix costs 100x more).
     beta = np.linalg.lstsq(x.T @ x, x.T @ y, rcond=1e-12)[0]
     pred = (x @ beta).reshape(m, 3) + lp[:, :3]
@@ -461,7 +457,11 @@ def check_gyro_frame(
     explains = r_best <= MAX_FIT_FRACTION * turn
     if cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
         return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn)
-    if r_id > MAX_FIT_FRACTION * turn:
+    # A mismatch: some correction fits clearly better than the gyro as given
+    # (it is outside the band of the best), yet none well enough to apply.
+    # When nothing fits better than the gyro as given, it is the rigid model
+    # that fails (walking moves the hip), not the gyro.
+    if r_id > TIE_FACTOR * best_r + TIE_DEG:
         return GyroFrameCheck("mismatch", None, ident, r_id, r_best, turn)
     return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn)
 

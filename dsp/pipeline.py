@@ -379,9 +379,8 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     if stop >= state.buf_t.size and not at_end:
         return state, []
     if state.has_gyro:
-        state = _check_gyro_frame(state, cal, stop)
-        assert state.cal is not None
-        cal = state.cal
+        state, cal = _check_gyro_frame(state, cal, stop)
+    assert state.axes is not None and state.lstate is not None
     axes = state.axes
     if state.has_gyro and state.buf_gyr is not None:
         # The flexion axis from all the motion until the sign is confirmed, not
@@ -407,7 +406,7 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     return state, [CalibratedEvent(cal_t, cal.quiet), AngleBlock(t, theta), *events]
 
 
-def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> StreamState:
+def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[StreamState, Calibration]:
     """Judge the gyro's frame on buffer rows ``cal.start_row:stop``; apply the correction it finds.
 
     The learning phase's rows are those the lock and the sign are decided
@@ -416,21 +415,18 @@ def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> Stream
     here and to every later chunk in :func:`step`; the bias measured on the
     stand turns with it.
     """
-    assert state.buf_gyr is not None
+    gyr = state.buf_gyr
+    assert gyr is not None
     s = cal.start_row
     check = check_gyro_frame(
-        state.buf_t[s:stop], state.buf_acc[s:stop], state.buf_gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g
+        state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g
     )
     state = dataclasses.replace(state, gyro_frame=check)
     if check.verdict != "corrected":
-        return state
+        return state, cal
     m = check.matrix
-    bias = np.ascontiguousarray(m @ cal.gyro_bias_dps)
-    return dataclasses.replace(
-        state,
-        buf_gyr=np.ascontiguousarray(state.buf_gyr @ m.T),
-        cal=dataclasses.replace(cal, gyro_bias_dps=bias),
-    )
+    cal = dataclasses.replace(cal, gyro_bias_dps=np.ascontiguousarray(m @ cal.gyro_bias_dps))
+    return dataclasses.replace(state, buf_gyr=np.ascontiguousarray(gyr @ m.T), cal=cal), cal
 
 
 def _correct_gyro(state: StreamState, gyr: np.ndarray) -> np.ndarray:
