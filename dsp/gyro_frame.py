@@ -55,8 +55,9 @@ MAX_JUDGE_S = 30.0
 # it did in the gap is unknown to the gyro.
 MAX_GAP_S = 0.1
 MAX_GAP_TURN_DEG = 3.0
-# The least-squares fit uses low-passed rows about this far apart, s: the
-# low-pass leaves nothing faster to see.
+# The fit runs on rows averaged over blocks about this long, s (and the
+# least squares on low-passed rows this far apart): the low-pass leaves
+# nothing faster to see.
 JUDGE_STEP_S = 0.02
 # The best correction must turn gravity at least this far for the motion to
 # tell candidates apart, deg.
@@ -88,7 +89,7 @@ TIE_DEG = 0.5
 # rigid model's own bias is of that order too.
 MIN_SCALE_ERROR = 0.1
 # The free scale is fitted for this many of the best candidates.
-N_REFINE = 3
+N_REFINE = 2
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,79 @@ def _model_rows(
     return math.acos(min(1.0, max(-1.0, max_cos))) * RAD
 
 
+@njit
+def _fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
+    """Least-squares lever ``r`` for the model rows of :func:`_model_rows`; the RMS residual angle, deg.
+
+    ``cols[j]`` is the low-passed model at row ``j * stride`` (gravity part
+    ``cols[j, :3]``, lever matrix ``cols[j, 3:]`` row-major) and
+    ``acc_lp[j * stride]`` the low-passed accelerometer; rows with a NaN in
+    either are skipped.  ``r`` solves the normal equations with a ridge of 1e-9 of
+    their trace (motion about one axis leaves the lever along it unseen).
+    The residual of a row is the angle between the accelerometer and
+    ``gravity part + lever matrix @ r``.
+    """
+    m = cols.shape[0]
+    a = np.zeros((3, 3))
+    b = np.zeros(3)
+    for j in range(m):
+        ok = not math.isnan(acc_lp[j * stride, 0] + acc_lp[j * stride, 1] + acc_lp[j * stride, 2])
+        for c in range(12):
+            if math.isnan(cols[j, c]):
+                ok = False
+        if not ok:
+            continue
+        for i in range(3):
+            y = acc_lp[j * stride, i] - cols[j, i]
+            for p in range(3):
+                xp = cols[j, 3 + 3 * i + p]
+                b[p] += xp * y
+                for q in range(3):
+                    a[p, q] += xp * cols[j, 3 + 3 * i + q]
+    ridge = 1e-9 * (a[0, 0] + a[1, 1] + a[2, 2]) + 1e-300
+    for i in range(3):
+        a[i, i] += ridge
+    # 3x3 inverse by cofactors (the matrix is symmetric positive definite).
+    c00 = a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]
+    c01 = a[1, 2] * a[2, 0] - a[1, 0] * a[2, 2]
+    c02 = a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]
+    det = a[0, 0] * c00 + a[0, 1] * c01 + a[0, 2] * c02
+    r0 = r1 = r2 = 0.0
+    if det > 0.0:
+        c10 = a[0, 2] * a[2, 1] - a[0, 1] * a[2, 2]
+        c11 = a[0, 0] * a[2, 2] - a[0, 2] * a[2, 0]
+        c12 = a[0, 1] * a[2, 0] - a[0, 0] * a[2, 1]
+        c20 = a[0, 1] * a[1, 2] - a[0, 2] * a[1, 1]
+        c21 = a[0, 2] * a[1, 0] - a[0, 0] * a[1, 2]
+        c22 = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+        r0 = (c00 * b[0] + c10 * b[1] + c20 * b[2]) / det
+        r1 = (c01 * b[0] + c11 * b[1] + c21 * b[2]) / det
+        r2 = (c02 * b[0] + c12 * b[1] + c22 * b[2]) / det
+    total = 0.0
+    cnt = 0
+    for j in range(m):
+        ok = not math.isnan(acc_lp[j * stride, 0] + acc_lp[j * stride, 1] + acc_lp[j * stride, 2])
+        for c in range(12):
+            if math.isnan(cols[j, c]):
+                ok = False
+        if not ok:
+            continue
+        dot = 0.0
+        pn = 0.0
+        an = 0.0
+        for i in range(3):
+            pred = cols[j, i] + cols[j, 3 + 3 * i] * r0 + cols[j, 4 + 3 * i] * r1 + cols[j, 5 + 3 * i] * r2
+            f = acc_lp[j * stride, i]
+            dot += pred * f
+            pn += pred * pred
+            an += f * f
+        cosang = dot / math.sqrt(pn * an)
+        ang = math.acos(min(1.0, max(-1.0, cosang))) * RAD
+        total += ang * ang
+        cnt += 1
+    return math.sqrt(total / cnt) if cnt > 0 else math.inf
+
+
 def lowpass_rows(time_s: np.ndarray, x: np.ndarray, tau_s: float) -> np.ndarray:
     """First-order low-pass of each column of ``x`` over time (see ``_lowpass_rows``).
 
@@ -336,18 +410,21 @@ def fit_residual(rows: _Rows, matrix: np.ndarray) -> tuple[float, float]:
     turn = _model_rows(
         rows.time_s, rows.rate_dps, rows.accel_dps2, m_c, rows.up, rows.gravity_g, LP_TAU_S, rows.stride, cols
     )
-    ok = np.isfinite(cols).all(axis=1)
-    lp = cols[ok]
-    acc_lp = rows.acc_lp[:: rows.stride][ok]
-    m = lp.shape[0]
-    y = (acc_lp - lp[:, :3]).reshape(-1)
-    x = lp[:, 3:].reshape(3 * m, 3)
-    # Normal equations: a tiny system (lstsq of the tall matrix costs 100x more).
-    beta = np.linalg.lstsq(x.T @ x, x.T @ y, rcond=1e-12)[0]
-    pred = (x @ beta).reshape(m, 3) + lp[:, :3]
-    cos = np.einsum("ij,ij->i", pred, acc_lp) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(acc_lp, axis=1))
-    ang = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    return float(np.sqrt(np.mean(ang * ang))), float(turn)
+    return _fit_lever(cols, rows.acc_lp, rows.stride), float(turn)
+
+
+def _block_means(t: np.ndarray, acc: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows averaged over consecutive blocks about ``JUDGE_STEP_S`` long (contiguous float64).
+
+    The fit needs no finer rows (its low-pass is ten times slower), and
+    at 200 Hz this makes the check four times cheaper.
+    """
+    k = int(JUDGE_STEP_S / float(np.median(np.diff(t)))) if t.size > 1 else 1
+    m = t.size // k if k > 1 else 0
+    if m < 10:
+        return (np.ascontiguousarray(t), np.ascontiguousarray(acc), np.ascontiguousarray(rate, dtype=np.float64))
+    out = [np.ascontiguousarray(x[: m * k].reshape(m, k, -1).mean(axis=1)) for x in (t[:, None], acc, rate)]
+    return np.ascontiguousarray(out[0][:, 0]), out[1], out[2]
 
 
 def _still_across(gap_s: float, acc0: np.ndarray, acc1: np.ndarray, rate0: np.ndarray, rate1: np.ndarray) -> bool:
@@ -411,10 +488,10 @@ def check_gyro_frame(
     ident = np.eye(3)
     if np.count_nonzero(keep) < 10:
         return GyroFrameCheck("too_little_motion", None, ident, math.nan, math.nan, 0.0)
-    acc = np.ascontiguousarray(acc_g[keep], dtype=np.float64)
-    tk = np.ascontiguousarray(t[keep])
+    tk, acc, rate = _block_means(
+        t[keep], np.asarray(acc_g[keep], dtype=np.float64), gyr_dps[keep] - np.asarray(bias_dps, dtype=np.float64)
+    )
     u = np.asarray(up, dtype=np.float64)
-    rate = np.ascontiguousarray(gyr_dps[keep] - np.asarray(bias_dps, dtype=np.float64), dtype=np.float64)
     rows = _Rows(
         tk,
         acc,
@@ -466,7 +543,7 @@ def check_gyro_frame(
     return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn)
 
 
-def _golden_log_scale(f: Callable[[float], float], lo: float, hi: float, iters: int = 16) -> tuple[float, float]:
+def _golden_log_scale(f: Callable[[float], float], lo: float, hi: float, iters: int = 12) -> tuple[float, float]:
     """Minimise ``f(scale)`` over ``[lo, hi]`` by golden-section search on log(scale)."""
     phi = (math.sqrt(5.0) - 1.0) / 2.0
     a, b = math.log(lo), math.log(hi)

@@ -1388,3 +1388,21 @@ def model_rows(
         if k % stride == 0:
             out[k // stride] = lp
     return worst
+
+
+def fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
+    """Twin of ``gyro_frame._fit_lever``: ridge least squares for the lever, then the RMS residual angle, deg."""
+    rows = [j for j in range(cols.shape[0]) if not (np.isnan(cols[j]).any() or np.isnan(acc_lp[j * stride]).any())]
+    if not rows:
+        return math.inf
+    gravity = np.array([cols[j, :3] for j in rows])
+    lever = np.array([cols[j, 3:].reshape(3, 3) for j in rows])
+    acc = np.array([acc_lp[j * stride] for j in rows])
+    x = lever.reshape(-1, 3)
+    y = (acc - gravity).reshape(-1)
+    a = x.T @ x
+    a = a + (1e-9 * np.trace(a) + 1e-300) * np.eye(3)
+    r = np.linalg.solve(a, x.T @ y)
+    pred = gravity + lever @ r
+    cos = np.sum(pred * acc, axis=1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(acc, axis=1))
+    return float(np.sqrt(np.mean(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) ** 2)))

@@ -73,6 +73,23 @@ def test_model_rows_matches_its_twin(seed: int, stride: int, fs_hz: float) -> No
     assert turn == pytest.approx(turn_twin, abs=1e-6)
 
 
+@given(st.integers(0, 10_000), st.sampled_from([1, 3]), st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_fit_lever_matches_its_twin(seed: int, stride: int, planar: bool) -> None:
+    t, rate, accel = _motion(300, 100.0, seed)
+    if planar:  # motion about one axis: the lever along it is unseen (the ridge picks the least-norm lever)
+        rate[:, [0, 2]] = 0.0
+        accel[:, [0, 2]] = 0.0
+    rows = (300 + stride - 1) // stride
+    cols = np.empty((rows, 12))
+    gf._model_rows(t, rate, accel, np.eye(3), np.array([0.0, 0.0, 1.0]), 1.0, 0.2, stride, cols)
+    rng = np.random.default_rng(seed)
+    acc_lp = rng.normal(0.0, 0.1, (300, 3)) + np.array([0.0, 0.0, 1.0])
+    acc_lp[rng.integers(0, 300, 3)] = np.nan
+    got = gf._fit_lever(cols, acc_lp, stride)
+    assert got == pytest.approx(naive.fit_lever(cols, acc_lp, stride), rel=1e-6, abs=1e-6)
+
+
 @given(st.integers(0, 10_000))
 @settings(max_examples=25, deadline=None)
 def test_lowpass_rows_matches_its_twin(seed: int) -> None:
