@@ -66,6 +66,9 @@ MIN_MOTION_DEG = 20.0
 # as given ("clearly better": a sound gyro's residual is what the rigid
 # model leaves out, a wrong frame's the whole wrong rotation on top).
 MAX_RESIDUAL_RATIO = 0.4
+# The gyro as given is blind to the motion when it turns less than this
+# fraction of the accelerometer's low-passed tilt.
+GYRO_BLIND_FRACTION = 1.0 / 3.0
 # A correction explains the accelerometer when the rigid model's residual
 # with it is at most this fraction of the turn judged; it must, to be applied.
 MAX_FIT_FRACTION = 0.1
@@ -529,17 +532,25 @@ def check_gyro_frame(
     r_best, cx_best, m_best, text, turn = min(
         (v for v in scored if v[0] <= TIE_FACTOR * best_r + TIE_DEG), key=lambda v: (v[1], v[0])
     )
-    if turn < MIN_MOTION_DEG:
-        return GyroFrameCheck("too_little_motion", None, ident, r_id, r_best, turn)
     explains = r_best <= MAX_FIT_FRACTION * turn
-    if cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
+    if turn >= MIN_MOTION_DEG and cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
         return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn)
-    # A mismatch: some correction fits clearly better than the gyro as given
-    # (it is outside the band of the best), yet none well enough to apply.
-    # When nothing fits better than the gyro as given, it is the rigid model
-    # that fails (walking moves the hip), not the gyro.
-    if r_id > TIE_FACTOR * best_r + TIE_DEG:
-        return GyroFrameCheck("mismatch", None, ident, r_id, r_best, turn)
+    # The accelerometer's own tilt (low-passed: it understates a fast swing,
+    # never overstates a turn by much) against the turn of the gyro as given:
+    # a gyro that hardly turns while the thigh does (rad/s read as deg/s)
+    # is a mismatch even where no rigid model fits (walking).
+    cos_tilt = (rows.acc_lp @ rows.up) / np.linalg.norm(rows.acc_lp, axis=1)
+    acc_tilt = float(np.degrees(np.arccos(np.clip(np.nanmin(cos_tilt), -1.0, 1.0))))
+    blind = acc_tilt >= MIN_MOTION_DEG and scored[0][4] < GYRO_BLIND_FRACTION * acc_tilt
+    motion = max(turn, acc_tilt)
+    # A mismatch also when some correction fits clearly better than the gyro
+    # as given (it is outside the band of the best), yet none well enough to
+    # apply.  When nothing fits better than the gyro as given, it is the rigid
+    # model that fails (walking moves the hip), not the gyro.
+    if blind or (turn >= MIN_MOTION_DEG and r_id > TIE_FACTOR * best_r + TIE_DEG):
+        return GyroFrameCheck("mismatch", None, ident, r_id, r_best, motion)
+    if turn < MIN_MOTION_DEG:
+        return GyroFrameCheck("too_little_motion", None, ident, r_id, r_best, motion)
     return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn)
 
 

@@ -155,6 +155,20 @@ def test_sound_gyros_are_never_corrected(drill: str) -> None:
         assert np.array_equal(check.matrix, np.eye(3))
 
 
+@pytest.mark.parametrize("drill", ["ballistic", "hold", "strength", "march", "stride"])
+def test_rad_per_s_given_as_deg_per_s_never_passes_silently(drill: str) -> None:
+    # Corrected where the rigid model fits; where it does not (walking moves
+    # the hip) the gyro that hardly turns while the accelerometer tilts is a
+    # mismatch, never "consistent" or "too little motion".
+    sim = simulate_drill(drill, fs_hz=52.0, seed=4100)  # type: ignore[arg-type]
+    got = analyze(_corrupt(sim.samples, CORRUPTIONS["rad/s as deg/s"]), SETTINGS)
+    check = got.quality.gyro_frame
+    assert check is not None and check.verdict in ("corrected", "mismatch")
+    if check.verdict == "corrected":
+        assert check.correction is not None and "rad/s read as deg/s" in check.correction
+        assert got.rep_count == analyze(sim.samples, SETTINGS).rep_count
+
+
 def test_a_gyro_turned_off_every_candidate_is_flagged_not_corrected() -> None:
     # The gyro's frame turned 35 deg about a tilted axis against the
     # accelerometer's: no mirror, swap or scale fits, so nothing is applied
