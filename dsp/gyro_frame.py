@@ -233,17 +233,23 @@ def _model_rows(
             r0 = -0.5 * (v0 + w0) * dt
             r1 = -0.5 * (v1 + w1) * dt
             r2 = -0.5 * (v2 + w2) * dt
-            ang = math.sqrt(r0 * r0 + r1 * r1 + r2 * r2)
-            if ang > 0.0:
-                k0 = r0 / ang
-                k1 = r1 / ang
-                k2 = r2 / ang
-                c = math.cos(ang)
-                s = math.sin(ang)
-                kd = (k0 * g0 + k1 * g1 + k2 * g2) * (1.0 - c)
-                y0 = g0 * c + (k1 * g2 - k2 * g1) * s + k0 * kd
-                y1 = g1 * c + (k2 * g0 - k0 * g2) * s + k1 * kd
-                y2 = g2 * c + (k0 * g1 - k1 * g0) * s + k2 * kd
+            a2 = r0 * r0 + r1 * r1 + r2 * r2
+            if a2 > 0.0:
+                # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2;
+                # series for the small angles of 50 Hz blocks save the trig.
+                if a2 < 0.04:
+                    c = 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 / 40320.0)))
+                    sa = 1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0 - a2 * (1.0 / 5040.0 - a2 / 362880.0)))
+                    ca = 0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 * (1.0 / 40320.0 - a2 / 3628800.0)))
+                else:
+                    ang = math.sqrt(a2)
+                    c = math.cos(ang)
+                    sa = math.sin(ang) / ang
+                    ca = (1.0 - c) / a2
+                rd = (r0 * g0 + r1 * g1 + r2 * g2) * ca
+                y0 = g0 * c + (r1 * g2 - r2 * g1) * sa + r0 * rd
+                y1 = g1 * c + (r2 * g0 - r0 * g2) * sa + r1 * rd
+                y2 = g2 * c + (r0 * g1 - r1 * g0) * sa + r2 * rd
                 gn = math.sqrt(y0 * y0 + y1 * y1 + y2 * y2)
                 g0 = y0 / gn
                 g1 = y1 / gn
@@ -505,17 +511,27 @@ def check_gyro_frame(
         lowpass_rows(tk, acc, LP_TAU_S),
         max(1, int(JUDGE_STEP_S / float(np.median(np.diff(tk))))) if tk.size > 1 else 1,
     )
+    r_id, id_turn = fit_residual(rows, ident)
+    # The accelerometer's own tilt (low-passed: it understates a fast swing,
+    # never overstates a turn by much) against the turn of the gyro as given:
+    # a gyro that hardly turns while the thigh does is "blind".  Then only the
+    # scale 180/pi can fit (rad/s read as deg/s), otherwise only scale 1: a
+    # signed permutation keeps the rate's magnitude.
+    cos_tilt = (rows.acc_lp @ rows.up) / np.linalg.norm(rows.acc_lp, axis=1)
+    acc_tilt = float(np.degrees(np.arccos(np.clip(np.nanmin(cos_tilt), -1.0, 1.0))))
+    blind = acc_tilt >= MIN_MOTION_DEG and id_turn < GYRO_BLIND_FRACTION * acc_tilt
+    base = RAD if blind else 1.0
     # (residual, complexity, matrix, text, turn) of every candidate fitted.
-    scored: list[tuple[float, int, np.ndarray, str, float]] = []
-    for base in (1.0, RAD):
-        for c in candidates():
-            r, turn = fit_residual(rows, base * c.matrix)
-            text = c.description if base == 1.0 else ", ".join(filter(None, [c.description, _scale_text(base)]))
-            scored.append((r, c.complexity + (base != 1.0), base * c.matrix, text, turn))
-    r_id = scored[0][0]
-    # A free scale around each base, for the identity and the best few others.
-    for r_b, cx, m_b, text_b, _ in [scored[0], *sorted(scored[1:], key=lambda v: v[0])[:N_REFINE]]:
-        base = float(np.abs(m_b).sum() / 3.0)
+    scored: list[tuple[float, int, np.ndarray, str, float]] = [(r_id, 0, ident, "", id_turn)]
+    for c in candidates():
+        if base == 1.0 and c.complexity == 0:
+            continue
+        r, turn = fit_residual(rows, base * c.matrix)
+        text = c.description if base == 1.0 else ", ".join(filter(None, [c.description, _scale_text(base)]))
+        scored.append((r, c.complexity + (base != 1.0), base * c.matrix, text, turn))
+    # A free scale around the base, for the identity (unless blind) and the best few others.
+    others = sorted(scored[1:], key=lambda v: v[0])[:N_REFINE]
+    for r_b, cx, m_b, text_b, _ in others if blind else [scored[0], *others]:
         perm = m_b / base
 
         def at_scale(sc: float, p: np.ndarray = perm) -> float:
@@ -535,15 +551,9 @@ def check_gyro_frame(
     explains = r_best <= MAX_FIT_FRACTION * turn
     if turn >= MIN_MOTION_DEG and cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
         return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn)
-    # The accelerometer's own tilt (low-passed: it understates a fast swing,
-    # never overstates a turn by much) against the turn of the gyro as given:
-    # a gyro that hardly turns while the thigh does (rad/s read as deg/s)
-    # is a mismatch even where no rigid model fits (walking).
-    cos_tilt = (rows.acc_lp @ rows.up) / np.linalg.norm(rows.acc_lp, axis=1)
-    acc_tilt = float(np.degrees(np.arccos(np.clip(np.nanmin(cos_tilt), -1.0, 1.0))))
-    blind = acc_tilt >= MIN_MOTION_DEG and scored[0][4] < GYRO_BLIND_FRACTION * acc_tilt
     motion = max(turn, acc_tilt)
-    # A mismatch also when some correction fits clearly better than the gyro
+    # A blind gyro not corrected is a mismatch, even where no rigid model fits
+    # (walking).  A mismatch also when some correction fits clearly better than the gyro
     # as given (it is outside the band of the best), yet none well enough to
     # apply.  When nothing fits better than the gyro as given, it is the rigid
     # model that fails (walking moves the hip), not the gyro.
@@ -554,7 +564,7 @@ def check_gyro_frame(
     return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn)
 
 
-def _golden_log_scale(f: Callable[[float], float], lo: float, hi: float, iters: int = 12) -> tuple[float, float]:
+def _golden_log_scale(f: Callable[[float], float], lo: float, hi: float, iters: int = 10) -> tuple[float, float]:
     """Minimise ``f(scale)`` over ``[lo, hi]`` by golden-section search on log(scale)."""
     phi = (math.sqrt(5.0) - 1.0) / 2.0
     a, b = math.log(lo), math.log(hi)
