@@ -91,6 +91,10 @@ TIE_DEG = 0.5
 # sound units' gyros are calibrated to a few per cent (per axis), and the
 # rigid model's own bias is of that order too.
 MIN_SCALE_ERROR = 0.1
+# Candidates are screened on rows averaged over blocks this long, s, and
+# the best N_FINE of them fitted on the fine rows.
+SCREEN_STEP_S = 0.05
+N_FINE = 6
 # The free scale is fitted for this many of the best candidates.
 N_REFINE = 2
 
@@ -422,13 +426,28 @@ def fit_residual(rows: _Rows, matrix: np.ndarray) -> tuple[float, float]:
     return _fit_lever(cols, rows.acc_lp, rows.stride), float(turn)
 
 
-def _block_means(t: np.ndarray, acc: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows averaged over consecutive blocks about ``JUDGE_STEP_S`` long (contiguous float64).
+def _rows(t: np.ndarray, acc: np.ndarray, rate: np.ndarray, up: np.ndarray, gravity_g: float) -> _Rows:
+    return _Rows(
+        t,
+        acc,
+        rate,
+        np.ascontiguousarray(np.gradient(rate, t, axis=0)),
+        np.ascontiguousarray(up / np.linalg.norm(up)),
+        float(gravity_g),
+        lowpass_rows(t, acc, LP_TAU_S),
+        max(1, int(JUDGE_STEP_S / float(np.median(np.diff(t))))) if t.size > 1 else 1,
+    )
+
+
+def _block_means(
+    t: np.ndarray, acc: np.ndarray, rate: np.ndarray, step_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows averaged over consecutive blocks about ``step_s`` long (contiguous float64).
 
     The fit needs no finer rows (its low-pass is ten times slower), and
     at 200 Hz this makes the check four times cheaper.
     """
-    k = int(JUDGE_STEP_S / float(np.median(np.diff(t)))) if t.size > 1 else 1
+    k = int(step_s / float(np.median(np.diff(t)))) if t.size > 1 else 1
     m = t.size // k if k > 1 else 0
     if m < 10:
         return (np.ascontiguousarray(t), np.ascontiguousarray(acc), np.ascontiguousarray(rate, dtype=np.float64))
@@ -497,19 +516,11 @@ def check_gyro_frame(
     ident = np.eye(3)
     if np.count_nonzero(keep) < 10:
         return GyroFrameCheck("too_little_motion", None, ident, math.nan, math.nan, 0.0)
-    tk, acc, rate = _block_means(
-        t[keep], np.asarray(acc_g[keep], dtype=np.float64), gyr_dps[keep] - np.asarray(bias_dps, dtype=np.float64)
-    )
+    acc_k = np.asarray(acc_g[keep], dtype=np.float64)
+    rate_k = gyr_dps[keep] - np.asarray(bias_dps, dtype=np.float64)
     u = np.asarray(up, dtype=np.float64)
-    rows = _Rows(
-        tk,
-        acc,
-        rate,
-        np.ascontiguousarray(np.gradient(rate, tk, axis=0)),
-        np.ascontiguousarray(u / np.linalg.norm(u)),
-        float(gravity_g),
-        lowpass_rows(tk, acc, LP_TAU_S),
-        max(1, int(JUDGE_STEP_S / float(np.median(np.diff(tk))))) if tk.size > 1 else 1,
+    rows, coarse = (
+        _rows(*_block_means(t[keep], acc_k, rate_k, st), u, gravity_g) for st in (JUDGE_STEP_S, SCREEN_STEP_S)
     )
     r_id, id_turn = fit_residual(rows, ident)
     # The accelerometer's own tilt (low-passed: it understates a fast swing,
@@ -521,27 +532,33 @@ def check_gyro_frame(
     acc_tilt = float(np.degrees(np.arccos(np.clip(np.nanmin(cos_tilt), -1.0, 1.0))))
     blind = acc_tilt >= MIN_MOTION_DEG and id_turn < GYRO_BLIND_FRACTION * acc_tilt
     base = RAD if blind else 1.0
-    # (residual, complexity, matrix, text, turn) of every candidate fitted.
-    scored: list[tuple[float, int, np.ndarray, str, float]] = [(r_id, 0, ident, "", id_turn)]
+    # Every candidate is screened on coarser rows; the best few are fitted on
+    # the fine rows, and only those are judged.  (residual, complexity,
+    # matrix, text, turn) of each.
+    screened: list[tuple[float, int, np.ndarray, str]] = []
     for c in candidates():
         if base == 1.0 and c.complexity == 0:
             continue
-        r, turn = fit_residual(rows, base * c.matrix)
         text = c.description if base == 1.0 else ", ".join(filter(None, [c.description, _scale_text(base)]))
-        scored.append((r, c.complexity + (base != 1.0), base * c.matrix, text, turn))
-    # A free scale around the base, for the identity (unless blind) and the best few others.
+        screened.append((fit_residual(coarse, base * c.matrix)[0], c.complexity + (base != 1.0), base * c.matrix, text))
+    scored: list[tuple[float, int, np.ndarray, str, float]] = [(r_id, 0, ident, "", id_turn)]
+    for _, cx, m_c, text in sorted(screened, key=lambda v: v[0])[:N_FINE]:
+        r_c, turn_c = fit_residual(rows, m_c)
+        scored.append((r_c, cx, m_c, text, turn_c))
+    # A free scale around the base (searched on the coarse rows), for the
+    # identity (unless blind) and the best few others.
     others = sorted(scored[1:], key=lambda v: v[0])[:N_REFINE]
     for r_b, cx, m_b, text_b, _ in others if blind else [scored[0], *others]:
         perm = m_b / base
 
         def at_scale(sc: float, p: np.ndarray = perm) -> float:
-            return fit_residual(rows, sc * p)[0]
+            return fit_residual(coarse, sc * p)[0]
 
-        s_best, r_s = _golden_log_scale(at_scale, base / SCALE_SPAN, base * SCALE_SPAN)
+        s_best = _golden_log_scale(at_scale, base / SCALE_SPAN, base * SCALE_SPAN)[0]
+        r_s, turn = fit_residual(rows, s_best * perm)
         if r_s < SCALE_GAIN * r_b and abs(math.log(s_best / base)) >= math.log1p(MIN_SCALE_ERROR):
             head = text_b if base == 1.0 else text_b.replace(_scale_text(base), "").rstrip(", ")
             text = ", ".join(filter(None, [head, _scale_text(s_best)]))
-            turn = fit_residual(rows, s_best * perm)[1]
             scored.append((r_s, cx + (base == 1.0), s_best * perm, text, turn))
     best_r = min(v[0] for v in scored)
     # Near-ties go to the simplest correction (the identity first).
