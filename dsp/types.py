@@ -430,6 +430,22 @@ class GyroFrameCheck:
     corrected_residual_deg: float
     motion_deg: float
 
+    def __eq__(self, other: object) -> bool:
+        """Field by field (the matrix element-wise), so that equal analyses compare equal."""
+        if not isinstance(other, GyroFrameCheck):
+            return NotImplemented
+        return (
+            (self.verdict, self.correction) == (other.verdict, other.correction)
+            and np.array_equal(self.matrix, other.matrix)
+            and np.array_equal(
+                [self.residual_deg, self.corrected_residual_deg, self.motion_deg],
+                [other.residual_deg, other.corrected_residual_deg, other.motion_deg],
+                equal_nan=True,
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (the matrix as a list of rows)."""
         return {
