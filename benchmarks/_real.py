@@ -50,25 +50,29 @@ def seat_unloadings(path: Path) -> int:
     return int(np.sum(below[1:] & ~below[:-1]))
 
 
-def _load_eurobench(path: Path, with_gyro: bool) -> ImuSamples:
+def _load_eurobench(path: Path, with_gyro: bool, raw_gyro: bool = False) -> ImuSamples:
     from hipflex.sensor.formats import ColumnMap, LoadOptions, load_samples
 
     cols = dict(EUROBENCH_COLUMNS)
     if not with_gyro:
         cols["gyro_cols"] = None
+    elif raw_gyro:  # the files' own axes, z not negated: the gyro-frame check must find the mirror
+        cols["gyro_cols"] = ("Gx3", "Gy3", "Gz3")
     return load_samples(path, "csv", LoadOptions(columns=ColumnMap(**cols)))  # type: ignore[arg-type]
 
 
-def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], float | None, str]]:
-    """(file, seat count, gyro count, acc-only count, gyro peak angles, rest mismatch deg, note) per 5STS trial."""
+def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], float | None, str, int, str]]:
+    """Per 5STS trial: (file, seat count, gyro count, acc-only count, gyro peak angles, rest mismatch deg, note,
+    gyro count with the raw axes (Gz3 not negated), what the gyro-frame check said about the raw axes)."""
     out = []
     for path in sorted((root / "eurobench_bench_sit_to_stand" / "input").glob("*_5sts_*.csv")):
         ref = seat_unloadings(path)
         try:
             g = analyze(_load_eurobench(path, True), Settings())
             a = analyze(_load_eurobench(path, False), Settings())
+            raw = analyze(_load_eurobench(path, True, raw_gyro=True), Settings())
         except Exception as exc:
-            out.append((path.name, ref, -1, -1, [], None, f"{type(exc).__name__}: {exc}"))
+            out.append((path.name, ref, -1, -1, [], None, f"{type(exc).__name__}: {exc}", -1, ""))
             continue
         header, data = _read_header_csv(path)
         acc = data[:, [header.index(c) for c in ("Ax3", "Ay3", "Az3")]]
@@ -79,9 +83,14 @@ def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], 
             notes.append(f"no still stretch before the reps: {skipped_s:.1f} s skipped before calibration")
         if not g.quality.angles_reliable:
             notes.append("gyro and accelerometer disagree at rest: angles unreliable")
+        if g.quality.gyro_frame_mismatch:
+            notes.append("gyro does not turn gravity as the accelerometer sees it: warned")
         note = "; ".join(notes)
         peaks = [r.peak_flexion_deg for r in g.reps]
-        out.append((path.name, ref, g.rep_count, a.rep_count, peaks, g.quality.rest_mismatch_deg, note))
+        check = raw.quality.gyro_frame
+        raw_note = "" if check is None else (check.correction or check.verdict)
+        mismatch = g.quality.rest_mismatch_deg
+        out.append((path.name, ref, g.rep_count, a.rep_count, peaks, mismatch, note, raw.rep_count, raw_note))
     return out
 
 
@@ -143,13 +152,13 @@ def real_tables(root: Path) -> str:
     lines = ["## Real recordings\n", "### Eurobench BENCH sit-to-stand (thigh IMU3, 5 reps per trial)\n"]
     lines.append(
         "| trial | seat-force count | hipflex acc+gyro | hipflex acc-only | peak angles (gyro) ° "
-        "| rest mismatch ° | note |"
+        "| rest mismatch ° | raw gyro axes (Gz3): count, gyro frame | note |"
     )
-    lines.append("|---|---|---|---|---|---|---|")
-    for name, ref, g, a, peaks, mismatch, note in eurobench_counts(root):
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for name, ref, g, a, peaks, mismatch, note, raw_n, raw_note in eurobench_counts(root):
         pk = ", ".join(f"{p:.0f}" for p in peaks)
         mm = "" if mismatch is None else f"{mismatch:.1f}"
-        lines.append(f"| {name} | {ref} | {g} | {a} | {pk} | {mm} | {note} |")
+        lines.append(f"| {name} | {ref} | {g} | {a} | {pk} | {mm} | {raw_n}, {raw_note} | {note} |")
     lines.append("\n### CMU-MBL SUB22: right-thigh gyro flexion velocity vs reference hip-angle velocity\n")
     lines.append("| exercise | reps | peak ratio (thigh/hip) median | correlation median | RMS diff deg/s |")
     lines.append("|---|---|---|---|---|")

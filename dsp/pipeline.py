@@ -29,6 +29,7 @@ from hipflex.dsp.events import (
     RepPeakEvent,
     SetEvent,
 )
+from hipflex.dsp.gyro_frame import check_gyro_frame
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import (
     L_LOCK_ROW,
@@ -42,7 +43,17 @@ from hipflex.dsp.learn import (
     scan_lock,
 )
 from hipflex.dsp.sets import make_set
-from hipflex.dsp.types import Analysis, Gap, ImuSamples, Quality, Rejection, Rep, RepSet, Settings
+from hipflex.dsp.types import (
+    Analysis,
+    Gap,
+    GyroFrameCheck,
+    ImuSamples,
+    Quality,
+    Rejection,
+    Rep,
+    RepSet,
+    Settings,
+)
 from hipflex.dsp.validate import check_gravity_g, check_samples
 
 __all__ = [
@@ -101,6 +112,7 @@ class StreamState:
     cal_time_s: float = math.nan
     axes: Axes | None = None
     lever: LeverFit | None = None
+    gyro_frame: GyroFrameCheck | None = None
     kernel: _Kernel | None = None
     n_reps: int = 0
     closed_sets: tuple[RepSet, ...] = ()
@@ -338,6 +350,7 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     if state.running:
         assert state.kernel is not None
         kern = state.kernel.copy()
+        gyr = _correct_gyro(state, gyr)
         state, events, theta = _run(settings, state, kern, chunk.time_s, chunk.acc_g, gyr)
         state = dataclasses.replace(state, kernel=kern)
         return state, [AngleBlock(chunk.time_s, theta), *events]
@@ -367,6 +380,9 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
     if stop >= state.buf_t.size and not at_end:
         return state, []
+    if state.has_gyro:
+        state, cal = _check_gyro_frame(state, cal, stop)
+    assert state.axes is not None and state.lstate is not None
     axes = state.axes
     if state.has_gyro and state.buf_gyr is not None:
         # The flexion axis from all the motion until the sign is confirmed, not
@@ -390,6 +406,37 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
     return state, [CalibratedEvent(cal_t, cal.quiet), AngleBlock(t, theta), *events]
+
+
+def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[StreamState, Calibration]:
+    """Judge the gyro's frame on buffer rows ``cal.start_row:stop``; apply the correction it finds.
+
+    The learning phase's rows are those the lock and the sign are decided
+    on, so every later decision (axes, sign, angles) sees the corrected
+    rate.  The correction is a fixed 3x3 matrix, applied to the whole buffer
+    here and to every later chunk in :func:`step`; the bias measured on the
+    stand turns with it.
+    """
+    gyr = state.buf_gyr
+    assert gyr is not None
+    s = cal.start_row
+    check = check_gyro_frame(
+        state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g
+    )
+    state = dataclasses.replace(state, gyro_frame=check)
+    if check.verdict != "corrected":
+        return state, cal
+    m = check.matrix
+    cal = dataclasses.replace(cal, gyro_bias_dps=np.ascontiguousarray(m @ cal.gyro_bias_dps))
+    return dataclasses.replace(state, buf_gyr=np.ascontiguousarray(gyr @ m.T), cal=cal), cal
+
+
+def _correct_gyro(state: StreamState, gyr: np.ndarray) -> np.ndarray:
+    """The chunk's gyro rows with the frame correction found in the learning phase (if any)."""
+    check = state.gyro_frame
+    if check is None or check.verdict != "corrected" or gyr.shape[0] == 0:
+        return gyr
+    return np.ascontiguousarray(gyr @ check.matrix.T)
 
 
 def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
@@ -505,6 +552,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         gap_list=state.gaps,
         rejections=state.rejections,
         rest_mismatch_deg=float(kern.fs[L.F_REST_DIFF_DEG]) if kern is not None and state.has_gyro else None,
+        gyro_frame=state.gyro_frame,
     )
     duration = state.last_time_s - state.first_time_s if state.rows else 0.0
     return Analysis(

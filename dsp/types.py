@@ -20,6 +20,7 @@ __all__ = [
     "UNRELIABLE_REST_MISMATCH_DEG",
     "Analysis",
     "Gap",
+    "GyroFrameCheck",
     "ImuSamples",
     "Quality",
     "Rejection",
@@ -395,6 +396,70 @@ class Rejection:
 UNRELIABLE_REST_MISMATCH_DEG = 15.0
 
 
+@dataclass(frozen=True, eq=False)
+class GyroFrameCheck:
+    """Whether the gyro turns gravity the way the accelerometer sees it turn (see ``dsp.gyro_frame``).
+
+    Attributes
+    ----------
+    verdict : str
+        ``consistent`` (the gyro as given fits), ``corrected`` (one
+        correction clearly fits better and was applied to every row),
+        ``mismatch`` (the gyro as given fits badly and no correction clearly
+        fits: the angles are not to be trusted) or ``too_little_motion``
+        (gravity did not turn far enough in the learning phase to judge).
+    correction : str or None
+        What was corrected, e.g. ``"z axis mirrored"``, ``"scaled x0.62"``,
+        ``"rad/s read as deg/s (x57.3)"``; None unless corrected.
+    matrix : ndarray, shape (3, 3)
+        The correction applied: ``rate_used = matrix @ rate_given``.
+    residual_deg : float
+        RMS angle between the gravity direction propagated with the gyro as
+        given and the accelerometer's, both low-passed, over the learning
+        phase, deg.
+    corrected_residual_deg : float
+        The same for the best correction found (equal to ``residual_deg``
+        when it is consistent or not judged), deg.
+    motion_deg : float
+        Largest turn of the accelerometer's low-passed gravity direction
+        from the calibration stand over those rows, deg.
+    """
+
+    verdict: Literal["consistent", "corrected", "mismatch", "too_little_motion"]
+    correction: str | None
+    matrix: FloatArray
+    residual_deg: float
+    corrected_residual_deg: float
+    motion_deg: float
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field (the matrix element-wise), so that equal analyses compare equal."""
+        if not isinstance(other, GyroFrameCheck):
+            return NotImplemented
+        return (
+            (self.verdict, self.correction) == (other.verdict, other.correction)
+            and np.array_equal(self.matrix, other.matrix)
+            and np.array_equal(
+                [self.residual_deg, self.corrected_residual_deg, self.motion_deg],
+                [other.residual_deg, other.corrected_residual_deg, other.motion_deg],
+                equal_nan=True,
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (the matrix as a list of rows)."""
+        return {
+            "verdict": self.verdict,
+            "correction": self.correction,
+            "matrix": [[_r(float(v), 4) for v in row] for row in self.matrix],
+            "residual_deg": _r(self.residual_deg, 1),
+            "corrected_residual_deg": _r(self.corrected_residual_deg, 1),
+            "motion_deg": _r(self.motion_deg, 1),
+        }
+
+
 @dataclass(frozen=True)
 class Quality:
     """What the estimate rests on, and what went wrong in the input.
@@ -406,6 +471,10 @@ class Quality:
     the gyro's turns do not match the accelerometer's (a gyro scale error, or
     a sensor turning in its strap), and the angles are not to be trusted
     though the counts may be.
+
+    ``gyro_frame`` (gyro+acc only, once learned, else None) says whether
+    the gyro's frame agreed with the accelerometer's and what correction,
+    if any, was applied to it; ``gyro_correction`` is its short text.
     """
 
     gaps: int
@@ -418,6 +487,17 @@ class Quality:
     gap_list: tuple[Gap, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     rest_mismatch_deg: float | None = None
+    gyro_frame: GyroFrameCheck | None = None
+
+    @property
+    def gyro_correction(self) -> str | None:
+        """What was corrected in the gyro's frame (e.g. ``"z axis mirrored"``), or None."""
+        return None if self.gyro_frame is None else self.gyro_frame.correction
+
+    @property
+    def gyro_frame_mismatch(self) -> bool:
+        """True when the gyro fits its accelerometer badly and no correction clearly fits."""
+        return self.gyro_frame is not None and self.gyro_frame.verdict == "mismatch"
 
     @property
     def angles_reliable(self) -> bool:
@@ -435,6 +515,8 @@ class Quality:
             "calibrated_at_s": None if self.calibrated_at_s is None else _r(self.calibrated_at_s, 4),
             "skipped_before_calibration_s": _r(self.skipped_before_calibration_s, 3),
             "rest_mismatch_deg": None if self.rest_mismatch_deg is None else _r(self.rest_mismatch_deg, 1),
+            "gyro_correction": self.gyro_correction,
+            "gyro_frame": None if self.gyro_frame is None else self.gyro_frame.to_dict(),
             "rejected_candidates": [
                 {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)} for r in self.rejections
             ],

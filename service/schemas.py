@@ -20,6 +20,7 @@ __all__ = [
     "DeviceOut",
     "ErrorOut",
     "FieldError",
+    "GyroFrameOut",
     "HealthOut",
     "QualityOut",
     "RepMessage",
@@ -121,6 +122,17 @@ class RejectedOut(BaseModel):
     rom_deg: float | None
 
 
+class GyroFrameOut(BaseModel):
+    """Whether the gyro turned gravity the way the accelerometer saw it turn."""
+
+    verdict: Literal["consistent", "corrected", "mismatch", "too_little_motion"]
+    correction: str | None = Field(examples=["z axis mirrored"])
+    matrix: list[list[float | None]] = Field(description="correction applied: rate used = matrix @ rate given")
+    residual_deg: float | None = Field(description="RMS gravity-direction residual of the gyro as given, deg")
+    corrected_residual_deg: float | None = Field(description="the same for the best correction found, deg")
+    motion_deg: float | None = Field(description="turn of gravity the verdict rests on, deg")
+
+
 class QualityOut(BaseModel):
     """What the estimate rests on and what went wrong in the input."""
 
@@ -138,6 +150,10 @@ class QualityOut(BaseModel):
             f" (beyond {UNRELIABLE_REST_MISMATCH_DEG:g}: unreliable)"
         ),
     )
+    gyro_correction: str | None = Field(
+        default=None, description="gyro+acc: what was corrected in the gyro's frame (e.g. 'z axis mirrored'), or null"
+    )
+    gyro_frame: GyroFrameOut | None = Field(default=None, description="gyro+acc: the gyro-frame check")
     rejected_candidates: list[RejectedOut]
 
 

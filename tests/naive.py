@@ -1394,3 +1394,90 @@ def scan_lock(
             return k
     ls[kl.L_SCANNED] = n
     return -1
+
+
+def lowpass_rows(t: np.ndarray, x: np.ndarray, tau_s: float, out: np.ndarray) -> None:
+    """Twin of ``gyro_frame._lowpass_rows``: y += dt / (tau + dt) * (x - y), from the first whole row."""
+    state: np.ndarray | None = None
+    last_t = math.nan
+    for k in range(t.shape[0]):
+        if math.isnan(t[k]) or np.isnan(x[k]).any():
+            out[k] = np.nan
+            continue
+        if state is None:
+            state = x[k].astype(float).copy()
+        else:
+            dt = t[k] - last_t
+            state = state + dt / (tau_s + dt) * (x[k] - state)
+        last_t = t[k]
+        out[k] = state
+
+
+def model_rows(
+    t: np.ndarray,
+    rate: np.ndarray,
+    accel: np.ndarray,
+    m: np.ndarray,
+    up: np.ndarray,
+    gravity_g: float,
+    tau_s: float,
+    stride: int,
+    out: np.ndarray,
+) -> float:
+    """Twin of ``gyro_frame._model_rows``: the low-passed rigid-rotation model, every stride-th row.
+
+    Gravity, seen from the sensor, turns by the rotation vector
+    ``-(omega_prev + omega) / 2 * dt``; the lever's acceleration is
+    ``alpha x r + omega x (omega x r)`` written as a matrix acting on ``r``.
+    """
+    g = np.asarray(up, dtype=float).copy()
+    w_prev = np.zeros(3)
+    last_t = math.nan
+    lp = np.zeros(12)
+    worst = 0.0
+    for k in range(t.shape[0]):
+        w = m @ rate[k] * math.pi / 180.0
+        if math.isnan(t[k]) or np.isnan(w).any():
+            if k % stride == 0:
+                out[k // stride] = np.nan
+            continue
+        alpha = m @ accel[k] * math.pi / 180.0
+        if np.isnan(alpha).any():
+            alpha = np.zeros(3)
+        al = 1.0
+        if not math.isnan(last_t):
+            dt = t[k] - last_t
+            al = dt / (tau_s + dt)
+            g = Rotation.from_rotvec(-0.5 * (w + w_prev) * dt).apply(g)
+            g = g / np.linalg.norm(g)
+        last_t = t[k]
+        w_prev = w
+        worst = max(worst, math.degrees(math.acos(float(np.clip(g @ up, -1.0, 1.0)))))
+
+        def cross_matrix(v: np.ndarray) -> np.ndarray:
+            return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+
+        lever = cross_matrix(alpha) + cross_matrix(w) @ cross_matrix(w)
+        x = np.concatenate([gravity_g * g, lever.ravel()])
+        lp = lp + al * (x - lp)
+        if k % stride == 0:
+            out[k // stride] = lp
+    return worst
+
+
+def fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
+    """Twin of ``gyro_frame._fit_lever``: ridge least squares for the lever, then the RMS residual angle, deg."""
+    rows = [j for j in range(cols.shape[0]) if not (np.isnan(cols[j]).any() or np.isnan(acc_lp[j * stride]).any())]
+    if not rows:
+        return math.inf
+    gravity = np.array([cols[j, :3] for j in rows])
+    lever = np.array([cols[j, 3:].reshape(3, 3) for j in rows])
+    acc = np.array([acc_lp[j * stride] for j in rows])
+    x = lever.reshape(-1, 3)
+    y = (acc - gravity).reshape(-1)
+    a = x.T @ x
+    a = a + (1e-9 * np.trace(a) + 1e-300) * np.eye(3)
+    r = np.linalg.solve(a, x.T @ y)
+    pred = gravity + lever @ r
+    cos = np.sum(pred * acc, axis=1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(acc, axis=1))
+    return float(np.sqrt(np.mean(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) ** 2)))

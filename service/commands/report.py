@@ -14,7 +14,15 @@ from rich.table import Table
 
 from hipflex.dsp.types import Analysis, RepSet
 
-__all__ = ["angle_warning", "calibration_hint", "print_analysis", "quality_line", "stdout_console", "summary_line"]
+__all__ = [
+    "angle_warning",
+    "calibration_hint",
+    "gyro_frame_warning",
+    "print_analysis",
+    "quality_line",
+    "stdout_console",
+    "summary_line",
+]
 
 
 def stdout_console() -> Console:
@@ -61,7 +69,21 @@ def quality_line(result: Analysis) -> str:
         parts.append(f"{len(q.rejections)} rejected candidates")
     if q.rest_mismatch_deg is not None:
         parts.append(f"angle within {q.rest_mismatch_deg:.0f}° of the accelerometer at rest")
+    if q.gyro_correction is not None:
+        parts.append(f"gyro corrected: {q.gyro_correction}")
     return "quality: " + ", ".join(parts)
+
+
+def gyro_frame_warning(result: Analysis) -> str | None:
+    """A plain-language line when the gyro turned gravity unlike the accelerometer and no correction fitted."""
+    check = result.quality.gyro_frame
+    if check is None or check.verdict != "mismatch":
+        return None
+    return (
+        f"warning: the gyro does not turn gravity the way the accelerometer sees it turn ({check.residual_deg:.0f}° "
+        f"RMS over a {check.motion_deg:.0f}° motion, no axis mirror, swap or scale fits clearly), so the angles and "
+        "possibly the counts are unreliable: check the gyro's axes and unit against the accelerometer's"
+    )
 
 
 def angle_warning(result: Analysis) -> str | None:
@@ -148,7 +170,7 @@ def print_analysis(console: Console, result: Analysis) -> None:
     else:
         console.print("no reps found", markup=False)
     console.print(quality_line(result), markup=False)
-    for note in (angle_warning(result), calibration_hint(result)):
+    for note in (gyro_frame_warning(result), angle_warning(result), calibration_hint(result)):
         if note is not None:
             console.print(note, markup=False)
     console.print()

@@ -305,12 +305,16 @@ def test_rest_mismatch_reports_a_gyro_that_turns_more_than_the_thigh(gyro_scale:
     # accelerometer shows once the thigh rests there; a 3 % scale error stays
     # within a few degrees.  (A rest
     # back where the rep started shows nothing: the fall undoes the rise.)
-    bumps = [synth.Bump(3.0 + 3.5 * i, 0.35, 1.5, 0.45, 70.0) for i in range(3)]
-    rec = synth.record(bumps, 14.0, FS_HZ, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=5)
+    # The scale error sets in after the learning phase (a unit going wrong
+    # mid-session), where the gyro-frame check cannot see it.
+    bumps = [synth.Bump(3.0 + 3.5 * i, 0.35, 1.5, 0.45, 70.0) for i in range(5)]
+    rec = synth.record(bumps, 21.0, FS_HZ, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=5)
     s = rec.samples
     assert s.gyr_dps is not None
-    q = analyze(ImuSamples(s.time_s, s.acc_g, s.gyr_dps * gyro_scale), SETTINGS).quality
+    late = np.where(s.time_s >= 13.0, gyro_scale, 1.0)[:, None]
+    q = analyze(ImuSamples(s.time_s, s.acc_g, s.gyr_dps * late), SETTINGS).quality
     assert q.rest_mismatch_deg is not None
+    assert q.gyro_frame is not None and q.gyro_frame.verdict == "consistent"
     if gyro_scale > 1.5:
         assert q.rest_mismatch_deg > UNRELIABLE_REST_MISMATCH_DEG
         assert not q.angles_reliable
@@ -318,6 +322,11 @@ def test_rest_mismatch_reports_a_gyro_that_turns_more_than_the_thigh(gyro_scale:
         assert q.rest_mismatch_deg < 5.0
         assert q.angles_reliable
     assert q.to_dict()["rest_mismatch_deg"] == pytest.approx(q.rest_mismatch_deg, abs=0.05)
+    # Scaled from the first row, the learning phase sees it and corrects it:
+    # then the angle agrees with the accelerometer at rest.
+    q_all = analyze(ImuSamples(s.time_s, s.acc_g, s.gyr_dps * gyro_scale), SETTINGS).quality
+    assert q_all.rest_mismatch_deg is not None and q_all.rest_mismatch_deg < 5.0
+    assert (q_all.gyro_correction is not None) == (gyro_scale > 1.5)
     # Without a gyro there is nothing to compare: None, and reliable.
     q_acc = analyze(ImuSamples(s.time_s, s.acc_g, None), SETTINGS).quality
     assert q_acc.rest_mismatch_deg is None and q_acc.angles_reliable

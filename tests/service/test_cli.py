@@ -23,13 +23,21 @@ N_REPS = 5
 
 
 def thigh_session(
-    fs: float = 100.0, gyro: bool = True, seed: int = 0, hold_s: float = 0.4, gyro_scale: float = 1.0
+    fs: float = 100.0,
+    gyro: bool = True,
+    seed: int = 0,
+    hold_s: float = 0.4,
+    gyro_scale: float = 1.0,
+    gyro_scale_from_s: float = 0.0,
+    gyro_frame: np.ndarray | None = None,
 ) -> ImuSamples:
     """3 s of quiet standing, then five 70° hip-flexion reps (0.5 s up, ``hold_s`` hold, 0.5 s down, 0.6 s rest).
 
     Rigid pendulum, sensor 0.2 m below the hip on the front of the thigh; right-handed
     sensor frame: x up the thigh, z forward, y towards the body's right.  ``gyro_scale``
-    multiplies the gyro's readings (a miscalibrated unit).
+    multiplies the gyro's readings from ``gyro_scale_from_s`` on (a miscalibrated unit,
+    or one that goes wrong mid-session); ``gyro_frame`` turns them (rate given =
+    ``gyro_frame @ true rate``: a gyro whose axes disagree with the accelerometer's).
     """
     rng = np.random.default_rng(seed)
     period_s = 1.6 + hold_s
@@ -47,7 +55,10 @@ def thigh_session(
     acc = np.column_stack([-np.sin(theta) * fx + np.cos(theta) * fz, 0 * t,
                            np.cos(theta) * fx + np.sin(theta) * fz]) / g  # fmt: skip
     acc += rng.normal(0, 0.005, acc.shape)
-    gyr = np.column_stack([0 * t, np.degrees(w), 0 * t]) * gyro_scale + rng.normal(0, 0.3, acc.shape)
+    scale = np.where(t >= gyro_scale_from_s, gyro_scale, 1.0)[:, None]
+    gyr = np.column_stack([0 * t, np.degrees(w), 0 * t]) * scale + rng.normal(0, 0.3, acc.shape)
+    if gyro_frame is not None:
+        gyr = gyr @ gyro_frame.T
     return ImuSamples(t + T0, acc, gyr if gyro else None)
 
 
@@ -273,8 +284,10 @@ def test_table_says_when_calibration_came_late(work: Path, tmp_path: Path) -> No
 
 
 def test_table_warns_when_the_gyro_and_the_accelerometer_disagree_at_rest(work: Path, tmp_path: Path) -> None:
-    # Holds of 1.5 s, gyro reading 1.6x: the counts stand, the angles do not, and the table says so.
-    write_csv(tmp_path / "scaled.csv", thigh_session(hold_s=1.5, gyro_scale=1.6))
+    # Holds of 1.5 s, the gyro reading 1.6x from 11.5 s on (after the learning
+    # phase, which judged it sound): the counts stand, the angles do not, and
+    # the table says so.
+    write_csv(tmp_path / "scaled.csv", thigh_session(hold_s=1.5, gyro_scale=1.6, gyro_scale_from_s=11.5))
     write_csv(tmp_path / "sound.csv", thigh_session(hold_s=1.5))
     out = cli("analyze", str(tmp_path / "scaled.csv"), str(tmp_path / "sound.csv"), cwd=work)
     assert out.returncode == 0, out.stderr
@@ -284,6 +297,36 @@ def test_table_warns_when_the_gyro_and_the_accelerometer_disagree_at_rest(work: 
     assert text.index("warning:") < text.index("sound.csv")  # under the scaled file's table
     scaled, sound = json_lines(cli("analyze", "--json", "scaled.csv", "sound.csv", cwd=tmp_path).stdout)
     assert scaled["quality"]["rest_mismatch_deg"] > 15 > 3 > sound["quality"]["rest_mismatch_deg"]
+
+
+def test_table_says_what_was_corrected_in_the_gyro_frame_and_warns_when_nothing_fits(
+    work: Path, tmp_path: Path
+) -> None:
+    # A gyro scaled 1.6x throughout, one with its flexion axis (y) mirrored:
+    # both corrected, counted and measured as the sound one, and said in the
+    # quality line.  One turned 35 deg about its x axis fits no correction: a warning.
+    turned = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(0.61), -np.sin(0.61)], [0.0, np.sin(0.61), np.cos(0.61)]])
+    write_csv(tmp_path / "scaled.csv", thigh_session(hold_s=1.5, gyro_scale=1.6))
+    write_csv(tmp_path / "mirrored.csv", thigh_session(gyro_frame=np.diag([1.0, -1.0, 1.0])))
+    write_csv(tmp_path / "turned.csv", thigh_session(gyro_frame=turned))
+    out = cli("analyze", "scaled.csv", "mirrored.csv", "turned.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "gyro corrected: scaled x0.6" in text
+    assert "gyro corrected: y axis mirrored" in text
+    assert text.count("warning: the gyro does not turn gravity the way the accelerometer sees it turn") == 1
+    assert text.index("warning: the gyro") > text.index("turned.csv")
+    scaled, mirrored, turned_out = json_lines(cli("analyze", "--json", "scaled.csv", "mirrored.csv", "turned.csv",
+                                                  cwd=tmp_path).stdout)  # fmt: skip
+    for doc in (scaled, mirrored):
+        assert doc["rep_count"] == 5
+        assert doc["quality"]["gyro_frame"]["verdict"] == "corrected"
+        assert doc["quality"]["rest_mismatch_deg"] < 5
+        for rep in doc["sets"][0]["reps"]:
+            assert rep["peak_flexion_deg"] == pytest.approx(70.0, abs=2.0)
+    assert mirrored["quality"]["gyro_correction"] == "y axis mirrored"
+    assert turned_out["quality"]["gyro_correction"] is None
+    assert turned_out["quality"]["gyro_frame"]["verdict"] == "mismatch"
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(work: Path) -> None:
