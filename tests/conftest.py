@@ -5,10 +5,12 @@
 * ``shared_data`` is the folder of third-party recordings beside the repository
   (``../shared/data``); tests that use it are marked ``shared_data`` and skip with a
   clear reason when it is absent (it is not redistributed with the code).
+  ``HIPFLEX_SHARED_DATA`` names another folder (a git worktree has no ``../shared``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,8 +38,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` relative to the repository root; skips the test when it is absent."""
-    path = REPO_ROOT.parent / "shared" / "data"
+    """``../shared/data`` relative to the repository root (or ``$HIPFLEX_SHARED_DATA``); skips when absent."""
+    path = Path(os.environ.get("HIPFLEX_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
     if not path.is_dir():
         pytest.skip(f"third-party recordings not found at {path} (they are not part of the repository)")
     return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hipflex.dsp import Settings, analyze
+from hipflex.dsp import ImuSamples, Settings, analyze
 from hipflex.sensor.csv_io import column_preset
 from hipflex.sensor.formats import LoadOptions, load_samples
 
@@ -41,3 +41,26 @@ def test_eurobench_subject_03_thigh_accelerometer_is_not_calibrated(shared_data:
     samples = load_samples(_trial(shared_data, "03"), options=LoadOptions(columns=column_preset("eurobench:3")))
     rest_g = float(np.linalg.norm(np.mean(samples.acc_g[:50], axis=0)))
     assert rest_g > 1.2
+
+
+def _utd_squat_clips(shared_data: Path) -> list[Path]:
+    folder = shared_data / "utd_mhad_thigh_squat" / "raw" / "Inertial"
+    clips = sorted(folder.glob("a27_s*_t*_inertial.mat"))
+    if not clips:
+        pytest.skip(f"no UTD-MHAD squat clips in {folder}")
+    return clips
+
+
+def test_utd_mhad_single_squats_count_one_each(shared_data: Path) -> None:
+    """31 clips of one squat each (8 subjects), right thigh, 50 Hz, started almost at once:
+    17 of them have no still second before the squat, so calibration comes after it."""
+    from scipy.io import loadmat
+
+    clips = _utd_squat_clips(shared_data)
+    assert len(clips) == 31
+    counts = {}
+    for path in clips:
+        d = np.asarray(loadmat(str(path))["d_iner"], dtype=np.float64)  # acc g, gyro deg/s
+        t = np.arange(d.shape[0]) / 50.0  # no time column; 50 Hz (dataset documentation)
+        counts[path.stem] = analyze(ImuSamples(t, d[:, :3], d[:, 3:]), Settings()).rep_count
+    assert counts == {name: 1 for name in counts}
