@@ -1,11 +1,12 @@
-"""The learning phase: calibration from the first quiet standing period, then the flexion axis.
+"""The learning phase: calibration from the first quiet period, then the flexion axis.
 
 Before any angle can be computed the core must know, in the sensor frame,
 
-1. the direction of gravity while standing (the thigh's "up", ``u``) and the
-   gyro bias -- from the first quiet window of ``calib_still_s``;
+1. the direction of gravity at rest (the thigh's "up", ``u``) and the gyro
+   bias -- from the first quiet window of ``calib_still_s``, wherever it is;
 2. the flexion axis ``a`` and its sign -- from the first excursion of the thigh
-   ``lock_deg`` away from standing: the excursion's direction is "forward"
+   ``lock_deg`` away from that pose, after the window or (read backwards from
+   it, :func:`scan_before`) before it: the excursion's direction is "forward"
    (positive flexion).  With a gyro the axis is the principal axis of the
    angular rate (the pipeline passes :func:`lock_axes` the rate over the
    longer span on which it confirms the sign); without one it is the
