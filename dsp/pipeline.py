@@ -271,6 +271,40 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
     )
 
 
+def _short_quiet_window(
+    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, max_gap_s: float
+) -> tuple[Calibration, float, float] | None:
+    """The stillest quiet window of the longest of ``_SHORT_WINDOW_FRACTIONS`` of ``calib_still_s`` that has one.
+
+    Called when no window of ``calib_still_s`` in the rows is still: a shorter
+    one that is (the pause before a squat, the stand after it) knows the rest
+    pose and the gyro bias far better than a window through a movement, whose
+    mean rate is no bias.  Of those the stillest, not the first: a brief pause
+    at the bottom of a squat is less still than standing.
+
+    Returns
+    -------
+    (Calibration, window_s, motion) or None
+    """
+    for frac in _SHORT_WINDOW_FRACTIONS:
+        win_s = settings.calib_still_s * frac
+        qs = new_quiet_state()
+
+        def search(force: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
+            return find_quiet_window(
+                t, acc, gyr, win_s, settings.still_acc_g, settings.still_gyr_dps, max_gap_s, qs, force=force
+            )
+
+        if search(False) is None:
+            continue
+        while search(False) is not None:
+            pass  # every quiet window, for the stillest
+        best = search(True)  # the stillest window seen (reported as not quiet by the search)
+        assert best is not None
+        return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
+    return None
+
+
 def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     """Advance calibration and the axis lock over the buffered rows.
 
@@ -303,19 +337,9 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         )
         score = float(qstate[Q_BEST_SCORE])
         if cal is not None and not cal.quiet:
-            # No window of calib_still_s is still: a shorter one that is (the
-            # pause before a squat, the stand after it) knows the rest pose and
-            # the gyro bias far better than a window through a movement, whose
-            # mean rate is no bias.
-            for frac in _SHORT_WINDOW_FRACTIONS:
-                qs = new_quiet_state()
-                short = find_quiet_window(
-                    t[:lim], acc[:lim], g_lim, win_s * frac, settings.still_acc_g, settings.still_gyr_dps,
-                    max_gap_s, qs, force=False,
-                )  # fmt: skip
-                if short is not None:
-                    cal, win_s, score = short, win_s * frac, float(qs[Q_BEST_SCORE])
-                    break
+            short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s)
+            if short is not None:
+                cal, win_s, score = short
         if cal is not None:
             cal = dataclasses.replace(cal, window_s=win_s, motion=score)
             lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
