@@ -534,8 +534,16 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     # other.  With the prior offset one sign's filter can spin through +-180 deg
     # (a side-mounted sensor, whose true offset is ~0, in a march at 200 Hz),
     # and its garbage trace decided the sign.
+    # The thigh's range must not break that symmetry either: a trace whose
+    # flexions come out backwards is held at the extension bound (60 deg),
+    # where the filter, fed a thigh beyond it, turns out garbage, and one
+    # spurious spike forwards outweighed the whole set (a ballistic set
+    # before the calibration window, 52 Hz, clipped at 4 g: every rep
+    # counted the wrong way round).  The same bound both ways.
     lever = None if state.has_gyro else LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
-    kern = _start_kernel(settings, state, cal, axes, lever)
+    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
+    kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
+    _rewind(kern, state, cal)
     theta = _run_span(kern, state, 0, stop)
     if kern.fs[L.F_PG_S] > 0.0:
         _pg_finish(kern.prm, kern.fs, kern.ist, kern.hist)
