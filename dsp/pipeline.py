@@ -553,6 +553,12 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     # Rows older than the ring (a long learning phase) count with their live angle.
     older = theta[state.buf_t[:stop] < kept[:, L.H_TIME].min()]
     seen = np.concatenate([older, kept[:, L.H_THETA]])
+    # An excursion leaves the rest pose and comes back.  Rows before the thigh
+    # first came within candidate_deg of it (a recording that starts
+    # mid-movement, one whose quietest window lies inside the only rep) show
+    # the end of one at most, never its size.
+    near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
+    seen = seen[near[0] :] if near.size else seen
     if np.all(np.isnan(seen)) or np.nanmax(seen) >= -np.nanmin(seen):
         return axes
     return Axes(axes.u, -axes.w, -axes.a)

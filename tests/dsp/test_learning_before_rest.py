@@ -196,3 +196,20 @@ def test_the_sign_does_not_depend_on_the_provisional_one_accelerometer_only(
     got = analyze(samples, SETTINGS)
     assert got.rep_count == len(bumps)
     assert all(r.peak_flexion_deg > SETTINGS.min_rom_deg for r in got.reps)  # flexions, not the returns
+
+
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+def test_a_recording_that_starts_inside_a_step_back_keeps_the_flexions_positive(gyro: bool) -> None:
+    # The first row is in the middle of a 50 deg step back (the thigh behind
+    # the standing line), then the thigh stands and flexes three times by
+    # 40 deg.  Only the end of the step back is in the recording: it is no
+    # excursion of known size and must not outvote the flexions for the sign
+    # (tightly cut rep files: CMU-MBL SqSL rep 1, StepUpH rep 2).
+    bumps = [synth.Bump(-0.4, 0.35, 0.2, 0.45, -50.0), *synth.drill(3, start_s=2.2, period_s=1.4, amp_deg=40.0)]
+    rec = synth.record(bumps, 7.0, 50.0, gyro=gyro, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=10)
+    assert rec.theta_deg[0] < -45.0
+    got = analyze(rec.samples, SETTINGS)
+    assert got.quality.analysed_before_calibration_s > 0.5
+    assert got.rep_count == 3
+    for rep in got.reps:
+        assert rep.peak_flexion_deg == pytest.approx(40.0, abs=3.0 if gyro else 6.0)
