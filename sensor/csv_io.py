@@ -40,6 +40,7 @@ from hipflex.sensor.formats import (
     LoadOptions,
     validate_samples,
 )
+from hipflex.sensor.limits import check_header, check_line_lengths, first_repeated
 
 __all__ = [
     "COLUMN_PRESETS",
@@ -187,11 +188,13 @@ def _table(path: Path, text: str) -> _Table:
             raise InputError(path, "has only comment lines, no header line")
         pos, lineno = end + 1, lineno + 1
     delimiter = _detect_delimiter(line)
+    check_header(path, line, delimiter)  # before any per-column work
     names = [_clean_name(n) for n in line.split(delimiter)]
     body = "" if end < 0 else text[end + 1 :]
     lines = body.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    check_line_lengths(path, lines, lineno + 1)
     numbers = None
     if "#" in body or "" in lines:
         keep = [j for j, s in enumerate(lines) if (u := s.strip()) and u[0] != "#"]
@@ -317,9 +320,9 @@ def read_csv(path: str | Path) -> ImuSamples:
     names = table.names
     if _numeric_header(table):
         raise _header_problem(table, "no header line")
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        raise InputError(path, f"column {repeated[0]!r} appears more than once in the header")
+    repeated = first_repeated(names)  # one pass: a hostile header may be wide
+    if repeated is not None:
+        raise InputError(path, f"column {repeated!r} appears more than once in the header")
     unknown = [n for n in names if n and n not in _PLAIN_ALL]
     has_gyro = [g in names for g in PLAIN_GYRO]
     missing = [c for c in (PLAIN_TIME, *PLAIN_ACC) if c not in names]

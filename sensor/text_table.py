@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.sensor.formats import InputError
+from hipflex.sensor.limits import check_header, check_line_lengths
 
 __all__ = ["MAX_BAD_FRACTION", "RowProblem", "TextTable", "parse_columns", "read_table"]
 
@@ -102,12 +103,14 @@ def read_table(path: str | Path) -> TextTable:
     _, header = numbered[0]
     counts = [header.count(d) for d in _DELIMITERS]
     delimiter = _DELIMITERS[int(np.argmax(counts))] if max(counts) else ","
+    check_header(path, header, delimiter)  # before any per-column work
     names = [_clean(n) for n in header.split(delimiter)]
     while names and not names[-1]:
         names.pop()
     body = numbered[1:]
     if not body:
         raise InputError(path, "has a header line but no data rows")
+    check_line_lengths(path, [s for _, s in body], numbers=[n for n, _ in body])
     return TextTable(
         source=path,
         names=tuple(names),

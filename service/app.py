@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -24,18 +26,26 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match
 
 from hipflex import __version__
 from hipflex.sensor.ble_world import ble_world, parse_world
 from hipflex.sensor.formats import InputError
+from hipflex.service.analysis_pool import AnalysisPool, Cancelled, PoolBusy, UploadGate
+from hipflex.service.datafolder import prepare_data, remove_tmp
+from hipflex.service.datalock import DataLock
 from hipflex.service.deps import AppContext
 from hipflex.service.devices import DeviceBackend, DeviceNotFound, DevicesUnavailable
 from hipflex.service.live import SessionManager, TooManySessions
 from hipflex.service.recovery import recover_sessions
 from hipflex.service.routes import API_PREFIX, ROUTERS
 from hipflex.service.schemas import ErrorOut, StreamMessage
-from hipflex.service.security import AuthMiddleware, BodyLimitMiddleware
+from hipflex.service.security import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    OriginMiddleware,
+    SecurityHeadersMiddleware,
+)
 from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
 from hipflex.service.sources import SourceError
@@ -93,12 +103,28 @@ def _validation_message(errors: list[Any]) -> str:
     return "invalid request: " + "; ".join(parts) + more
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Methods allowed on ``path``: as the OpenAPI schema documents them for API paths (a literal path such
+    as ``/devices/scan`` wins over ``/devices/{address}``, as routing does), else as the routes answer.
+
+    (Included routers are not plain routes with a ``path_regex`` any more, so reading those gave an
+    empty ``Allow``.)
+    """
+    paths: dict[str, dict[str, Any]] = app.openapi().get("paths", {})
+    if path in paths:
+        return sorted(m.upper() for m in paths[path])
+    for template, ops in paths.items():
+        parts = re.split(r"(\{[^}/]+\})", template)
+        if re.fullmatch("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts), path):
+            return sorted(m.upper() for m in ops)
     methods: set[str] = set()
-    for route in app.router.routes:
-        regex = getattr(route, "path_regex", None)
-        if isinstance(route, BaseRoute) and regex is not None and regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
+    for method in _METHODS:
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": []}
+        if any(isinstance(r, BaseRoute) and r.matches(scope)[0] == Match.FULL for r in app.router.routes):
+            methods.add(method)
     return sorted(methods)
 
 
@@ -125,6 +151,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             DeviceNotFound: 404,
             TooManySessions: 429,
             DevicesUnavailable: 503,
+            PoolBusy: 503,
+            Cancelled: 503,
         }
         code = next((v for k, v in status.items() if isinstance(exc, k)), 422)
         detail = _one_line(exc) if not isinstance(exc, DeviceNotFound) else f"device {exc} not known"
@@ -136,8 +164,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    for cls in (SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable):
+
+    async def database(request: Request, exc: Exception) -> Response:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return _error(503, "the database cannot be read or written; restart the server to check it")
+
+    for cls in (SourceError, InputError, DeviceNotFound, TooManySessions, DevicesUnavailable, PoolBusy, Cancelled):
         app.add_exception_handler(cls, expected)
+    app.add_exception_handler(sqlite3.DatabaseError, database)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -204,6 +238,7 @@ def create_app(
     *,
     devices: DeviceBackend | None = None,
     static_dir: Path | None = None,
+    data_lock: DataLock | None = None,
 ) -> FastAPI:
     """Build the API application.
 
@@ -220,6 +255,10 @@ def create_app(
         ``settings.ble_backend`` names (``HIPFLEX_BLE_BACKEND``).  Tests pass a fake.
     static_dir : Path, optional
         Dashboard files (default ``service/static``).
+    data_lock : DataLock, optional
+        The database's lock, already taken with
+        :func:`~hipflex.service.datafolder.prepare_data` (``hipflex serve`` does so to
+        refuse in one line); by default the app's start-up takes it and prepares the data.
 
     Returns
     -------
@@ -242,6 +281,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(settings.capture_dir.mkdir, parents=True, exist_ok=True)
         async with AsyncExitStack() as stack:
+            lock = data_lock
+            if lock is None:  # hipflex serve prepares before uvicorn starts, to refuse in one line
+                lock = DataLock(settings.lock_path, settings.db_path)
+                await asyncio.to_thread(prepare_data, settings, lock)
+            stack.callback(lock.release)
+            stack.callback(remove_tmp, settings)
             backend = devices
             if backend is None:
                 # The emulated world (if any) lives as long as the app: its radio runs on this loop.
@@ -251,11 +296,13 @@ def create_app(
             recovered = await asyncio.to_thread(recover_sessions, store)
             if recovered:
                 log.warning("recovered %d interrupted session(s): %s", len(recovered), ", ".join(recovered))
-            manager = SessionManager(settings, store, backend)
-            app.state.hipflex = AppContext(settings, store, manager, backend)
+            pool = AnalysisPool(settings.analysis_workers, settings.analysis_waiting)
+            manager = SessionManager(settings, store, backend, pool)
+            app.state.hipflex = AppContext(settings, store, manager, backend, pool)
             try:
                 yield
             finally:
+                pool.shutdown()
                 await manager.shutdown()
                 await backend.aclose()
                 app.state.hipflex = None
@@ -289,7 +336,14 @@ def create_app(
         upload_limit=settings.max_upload_bytes + 64 * 1024,  # multipart framing
         upload_paths=(f"{API_PREFIX}/analyze",),
     )
-    app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.token is None)
+    app.add_middleware(
+        UploadGate,
+        limit=settings.analysis_workers + settings.analysis_waiting,
+        paths=(f"{API_PREFIX}/analyze",),
+    )
+    app.add_middleware(OriginMiddleware, allowed_origins=settings.cors_origins)
+    app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.loopback)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside auth: refusals carry the headers too
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

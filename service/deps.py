@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.requests import HTTPConnection
 
+from hipflex.service.analysis_pool import AnalysisPool
 from hipflex.service.devices import DeviceBackend
 from hipflex.service.live import SessionManager
 from hipflex.service.settings import ServiceSettings
@@ -22,11 +23,13 @@ __all__ = [
     "AppContext",
     "DevicesDep",
     "ManagerDep",
+    "PoolDep",
     "SettingsDep",
     "StoreDep",
     "get_context",
     "get_devices",
     "get_manager",
+    "get_pool",
     "get_settings",
     "get_store",
     "session_or_404",
@@ -41,6 +44,7 @@ class AppContext:
     store: Store
     manager: SessionManager
     devices: DeviceBackend
+    pool: AnalysisPool
 
 
 def get_context(conn: HTTPConnection) -> AppContext:
@@ -71,10 +75,16 @@ def get_devices(ctx: Annotated[AppContext, Depends(get_context)]) -> DeviceBacke
     return ctx.devices
 
 
+def get_pool(ctx: Annotated[AppContext, Depends(get_context)]) -> AnalysisPool:
+    """The pool for CPU-heavy work on uploaded or replayed files."""
+    return ctx.pool
+
+
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ManagerDep = Annotated[SessionManager, Depends(get_manager)]
 DevicesDep = Annotated[DeviceBackend, Depends(get_devices)]
+PoolDep = Annotated[AnalysisPool, Depends(get_pool)]
 
 
 def session_or_404(store: Store, session_id: str) -> SessionRecord:

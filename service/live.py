@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from hipflex import __version__
 from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.service.analysis_pool import AnalysisPool
 from hipflex.service.devices import DeviceBackend
 from hipflex.service.hub import Hub
 from hipflex.service.rawlog import SampleLog
@@ -227,13 +228,19 @@ class SessionManager:
     settings : ServiceSettings
     store : Store
     devices : DeviceBackend
+    pool : AnalysisPool, optional
+        Where replayed files are parsed.
     """
 
-    def __init__(self, settings: ServiceSettings, store: Store, devices: DeviceBackend) -> None:
+    def __init__(
+        self, settings: ServiceSettings, store: Store, devices: DeviceBackend, pool: AnalysisPool | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.devices = devices
+        self.pool = pool
         self._sessions: dict[str, LiveSession] = {}
+        self._opening = 0  # sessions past the limit check whose source is still opening
         workers = min(32, (os.cpu_count() or 2) + 4)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hipflex-dsp")
 
@@ -254,7 +261,8 @@ class SessionManager:
                 raise SourceError("a replay session needs capture_path")
             from pathlib import Path
 
-            return ReplaySource(Path(spec.capture_path), spec.format, spec.speed, self.settings.allowed_replay_dirs())
+            allowed = self.settings.allowed_replay_dirs()
+            return ReplaySource(Path(spec.capture_path), spec.format, spec.speed, allowed, self.pool)
         if not spec.device_address:
             raise SourceError("a device session needs device_address")
         return self.devices.source(spec.device_address)
@@ -270,8 +278,18 @@ class SessionManager:
         DevicesUnavailable
             A device session without Bluetooth.
         """
-        if len(self._sessions) >= self.settings.max_sessions:
-            raise TooManySessions(f"{len(self._sessions)} sessions are running, the most allowed at once")
+        # Check and reserve in one step, before the first await: otherwise every request that arrives while
+        # others open their sources passes the check (300 concurrent requests all got a session).
+        taken = len(self._sessions) + self._opening
+        if taken >= self.settings.max_sessions:
+            raise TooManySessions(f"{taken} sessions are running or starting, the most allowed at once")
+        self._opening += 1
+        try:
+            return await self._start(spec)
+        finally:
+            self._opening -= 1
+
+    async def _start(self, spec: SessionSpec) -> SessionRecord:
         try:
             settings = session_settings(self.settings.analysis, spec.min_rom_deg, spec.set_gap_s)
         except ValueError as exc:

@@ -45,7 +45,7 @@ def recover_session(store: Store, record: SessionRecord) -> None:
     try:
         repair_log(path)
         samples = load_samples(path, "csv")
-        analysis = analyze(samples, Settings(**record.settings), source=str(path))
+        analysis = analyze(samples, Settings(**record.settings), source=path.name)  # as a live session names it
     except (InputError, ValueError) as exc:
         store.finish_session(
             record.id, "recovered", None, record.sample_count,

@@ -165,7 +165,9 @@ class AnalysisOut(BaseModel):
     schema_: Literal["hipflex.analysis/1"] = Field(alias="schema")
     hipflex_version: str
     source: str = Field(description="The file as given (CLI), the upload's name, or the session's raw log.")
-    settings: dict[str, float | None] = Field(description="Every analysis setting used, by name (units in names).")
+    settings: dict[str, bool | float | None] = Field(
+        description="Every analysis setting used, by name (units in names)."
+    )
     sample_rate_hz: float | None
     duration_s: float | None
     sensor: SensorOut
@@ -207,7 +209,7 @@ class SessionCreate(BaseModel):
         description="Replay: the recording (relative paths are in the server's capture folder).",
     )  # fmt: skip
     format: str = Field(default="auto", max_length=32, pattern=r"^[a-z0-9_-]+$", description="Replay file format.")
-    speed: float = Field(default=1.0, gt=0.0, le=1000.0, description="Playback speed, times real time.")
+    speed: float = Field(default=1.0, ge=0.01, le=1000.0, description="Playback speed, times real time.")
     device_address: str | None = Field(default=None, pattern=ADDRESS_PATTERN, description="Device sessions.")
     label: str | None = Field(default=None, max_length=200)
     side: Literal["left", "right"] | None = None
@@ -237,7 +239,7 @@ class SessionOut(BaseModel):
                     "ended_at": None, "rep_count": 12, "set_count": 1, "sample_count": 2400,
                     "first_sample_s": 0.005, "last_sample_s": 24.0, "sample_rate_hz": None, "quality": None,
                     "settings": {"min_rom_deg": 20.0, "set_gap_s": 8.0}, "hipflex_version": "0.1.0",
-                    "raw_log": "/home/me/.local/share/hipflex/captures/3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8.csv",
+                    "raw_log": "3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8.csv",
                     "error": None,
                 }
             ]
@@ -262,9 +264,9 @@ class SessionOut(BaseModel):
     last_sample_s: float | None
     sample_rate_hz: float | None
     quality: QualityOut | None = Field(description="From the final analysis (null while running).")
-    settings: dict[str, float | None] = Field(description="Analysis settings used (provenance).")
+    settings: dict[str, bool | float | None] = Field(description="Analysis settings used (provenance).")
     hipflex_version: str
-    raw_log: str = Field(description="Server path of the raw sample log (plain hipflex CSV).")
+    raw_log: str = Field(description="File name of the raw sample log (plain hipflex CSV) in the capture folder.")
     error: str | None
 
 

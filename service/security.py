@@ -1,11 +1,22 @@
 """ASGI middleware: token authentication, Host checking and request size limits.
 
 * :class:`AuthMiddleware`: with a token, every HTTP request and WebSocket
-  must carry it (``Authorization: Bearer``, ``?token=``, or the
-  ``hipflex_token`` cookie that a ``?token=`` page load sets, so the
-  dashboard's own requests are authenticated).  Without a token (loopback
-  only) the ``Host`` header must name this machine, which defeats DNS
-  rebinding from a web page.
+  must carry it (``Authorization: Bearer``, or the ``hipflex_token_<port>``
+  cookie that loading the dashboard with ``?token=`` sets, so the dashboard's
+  own requests and streams are authenticated; ``?token=`` itself counts only
+  on the dashboard page and the streams).  On a loopback bind the ``Host``
+  header must name this machine, token or not, which defeats DNS rebinding
+  from a web page.
+* :class:`OriginMiddleware`: a browser names the page that sends a request
+  in ``Origin``; every state-changing request (any method but GET, HEAD and
+  OPTIONS) and every WebSocket handshake from another origin than the
+  server's own or the configured CORS origins is refused with 403.  A plain
+  HTML form or a script on any web page could otherwise stop sessions or
+  read streams: CORS protects only what a page can *read*, not what it can
+  *send*, and WebSockets are not covered by CORS at all.
+* :class:`SecurityHeadersMiddleware`: ``Content-Security-Policy``,
+  ``X-Frame-Options: DENY`` and ``X-Content-Type-Options: nosniff`` on every
+  response (no framing, no scripts from elsewhere, no type sniffing).
 * :class:`BodyLimitMiddleware`: a declared ``Content-Length`` over the limit
   is refused with 413 before the body is read; a body that grows past it
   while streaming is answered with 413 at once, and the app is told the
@@ -15,16 +26,24 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hipflex.service.settings import is_loopback_host
 
-__all__ = ["COOKIE_NAME", "AuthMiddleware", "BodyLimitMiddleware"]
+__all__ = [
+    "COOKIE_NAME",
+    "AuthMiddleware",
+    "BodyLimitMiddleware",
+    "OriginMiddleware",
+    "SecurityHeadersMiddleware",
+    "cookie_name",
+]
 
 COOKIE_NAME = "hipflex_token"
 
@@ -56,6 +75,21 @@ async def _json_error(send: Send, status: int, detail: str, headers: Iterable[tu
     await send({"type": "http.response.body", "body": body})
 
 
+def cookie_name(scope: Scope) -> str:
+    """``hipflex_token_<port>``: cookies ignore ports, so the name keeps two local servers' tokens apart
+    (and tells other services on the host which cookie is not theirs)."""
+    server = scope.get("server")
+    port = server[1] if server and len(server) > 1 and server[1] else ""
+    return f"{COOKIE_NAME}_{port}" if port else COOKIE_NAME
+
+
+def _query_token_allowed(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    if scope["type"] == "websocket":
+        return True
+    return scope.get("method") in ("GET", "HEAD") and (path == "/" or path.endswith("/events"))
+
+
 class AuthMiddleware:
     """Token and Host checks for HTTP and WebSocket.
 
@@ -74,13 +108,18 @@ class AuthMiddleware:
         self.check_host = check_host
 
     def _presented(self, scope: Scope) -> tuple[str | None, bool]:
-        """The token the client presented, and whether it came as ``?token=``."""
+        """The token the client presented, and whether it came as ``?token=``.
+
+        ``?token=`` counts only where a browser cannot send a header: the dashboard page
+        and the streams (a token in a URL ends up in histories and logs).
+        """
         auth = _header(scope, b"authorization")
         if auth and auth[:7].lower() == "bearer ":
             return auth[7:].strip(), False
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if query.get("token"):
-            return query["token"][0], True
+        if _query_token_allowed(scope):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if query.get("token"):
+                return query["token"][0], True
         cookie = _header(scope, b"cookie")
         if cookie:
             jar: SimpleCookie = SimpleCookie()
@@ -88,8 +127,9 @@ class AuthMiddleware:
                 jar.load(cookie)
             except Exception:
                 return None, False
-            if COOKIE_NAME in jar:
-                return jar[COOKIE_NAME].value, False
+            name = cookie_name(scope)
+            if name in jar:
+                return jar[name].value, False
         return None, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,11 +151,11 @@ class AuthMiddleware:
             what = "missing" if presented is None else "wrong"
             await self._refuse(
                 kind, send, 401,
-                f"token {what}: send 'Authorization: Bearer <token>' (or ?token= for streams and the dashboard)",
+                f"token {what}: send 'Authorization: Bearer <token>' (or ?token= on streams and the dashboard page)",
             )  # fmt: skip
             return
         if kind == "http" and from_query:
-            cookie = f"{COOKIE_NAME}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode()
+            cookie = f"{cookie_name(scope)}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode()
 
             async def send_with_cookie(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -193,3 +233,95 @@ class BodyLimitMiddleware:
                 await send(message)
 
         await self.app(scope, counted, guarded_send)
+
+
+#: Methods that never change state (CORS "safe" methods); every other one is checked.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class OriginMiddleware:
+    """Refuse state-changing requests and WebSocket handshakes from foreign browser origins.
+
+    A request without ``Origin`` is not from a browser page (browsers send it
+    on every POST and every WebSocket handshake) and passes; the token and Host
+    checks still apply.  ``Origin: null`` (sandboxed frames, files) is refused.
+
+    Parameters
+    ----------
+    app : ASGI app
+    allowed_origins : iterable of str
+        Origins allowed besides the server's own (``*`` allows every origin).
+    """
+
+    def __init__(self, app: ASGIApp, allowed_origins: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+
+    def _allowed(self, scope: Scope, origin: str) -> bool:
+        origin = origin.strip().rstrip("/").lower()
+        if "*" in self.allowed or origin in self.allowed:
+            return True
+        parts = urlsplit(origin)
+        host = (_header(scope, b"host") or "").strip().lower()
+        own = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        return parts.scheme == own and bool(parts.netloc) and parts.netloc == host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        checked = kind == "websocket" or (kind == "http" and scope["method"] not in SAFE_METHODS)
+        origin = _header(scope, b"origin") if checked else None
+        if origin is None or self._allowed(scope, origin):
+            await self.app(scope, receive, send)
+            return
+        detail = f"cross-origin request from {origin[:100]!r} refused (see --cors-origin)"
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+            return
+        await _json_error(send, 403, detail)
+
+
+#: The dashboard's policy: its own files only; streams to this host only; never framed.
+_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'{ws}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+#: The API docs pages load Swagger UI / ReDoc from their CDN and start them with an inline script.
+_DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+             "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+             "font-src https://fonts.gstatic.com; "
+             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+             "connect-src 'self'; worker-src blob:; base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
+_DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+_HOST_CHARS = re.compile(r"^[A-Za-z0-9.:\[\]-]{1,255}$")
+
+
+class SecurityHeadersMiddleware:
+    """Add ``Content-Security-Policy``, ``X-Frame-Options`` and ``X-Content-Type-Options`` to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in _DOCS_PATHS:
+            csp = _DOCS_CSP
+        else:
+            # Older browsers do not count ws://<own host> as 'self': name it (a Host with other characters
+            # than a host name's gets no WebSocket source rather than an injected directive).
+            host = (_header(scope, b"host") or "").strip()
+            csp = _CSP.format(ws=f" ws://{host} wss://{host}" if _HOST_CHARS.match(host) else "")
+        extra = [
+            (b"content-security-policy", csp.encode("latin-1")),
+            (b"x-frame-options", b"DENY"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", ())}
+                added = [(k, v) for k, v in extra if k not in names]
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -18,6 +18,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from hipflex.service.guard import guarded_protocol, install_log_limits
+
 __all__ = ["Server", "ServerThread", "bind_socket"]
 
 
@@ -50,23 +52,39 @@ class Server(uvicorn.Server):
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket (port 0 picks a free port)."""
+    """A listening-ready TCP socket (port 0 picks a free port).
+
+    The protocol must be named: an accepted socket inherits it, and asyncio
+    sets ``TCP_NODELAY`` only on sockets whose protocol is ``IPPROTO_TCP``.
+    With protocol 0, Nagle's algorithm held every keep-alive response's last
+    segment for the client's delayed ACK (~40 ms per request).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     return sock
 
 
 def make_config(app: FastAPI, **options: Any) -> uvicorn.Config:
-    """uvicorn settings used everywhere: app lifespan on, quiet access log, short graceful shutdown."""
+    """uvicorn settings used everywhere: app lifespan on, quiet access log, short graceful shutdown.
+
+    The app's :class:`~hipflex.service.settings.ServiceSettings` (``app.state.settings``) give the
+    header timeout and the connection cap of :func:`~hipflex.service.guard.guarded_protocol`.
+    """
+    settings = getattr(app.state, "settings", None)
+    header_timeout_s = getattr(settings, "header_timeout_s", 10.0)
     defaults: dict[str, Any] = {
         "lifespan": "on",
         "log_level": "warning",
         "access_log": False,
         "timeout_graceful_shutdown": 5,
         "ws_ping_interval": 20.0,
+        "timeout_keep_alive": 5,
+        "http": guarded_protocol(header_timeout_s, getattr(settings, "max_connections", 256)),
     }
+    install_log_limits()
     return uvicorn.Config(app, **{**defaults, **options})
 
 
@@ -88,9 +106,13 @@ class ServerThread:
         self.port = int(self.sock.getsockname()[1])
         self._listening = threading.Event()
         self.server = Server(make_config(app, **options), on_started=self._listening.set)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, name="hipflex-server", daemon=True
-        )
+        self.thread = threading.Thread(target=self._run, name="hipflex-server", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        except SystemExit:  # uvicorn exits when the app's start-up fails; start() reports it
+            pass
 
     @property
     def url(self) -> str:
@@ -104,8 +126,10 @@ class ServerThread:
         deadline = time.monotonic() + timeout_s
         while not self._listening.wait(0.05):
             if not self.thread.is_alive():
+                self.sock.close()
                 raise RuntimeError("the server failed to start (see the log above)")
             if time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"the server did not start within {timeout_s:g} s")
         return self
 

@@ -83,8 +83,9 @@ class ServiceSettings:
         Analysis settings of live sessions and uploads (a session may override
         ``min_rom_deg`` and ``set_gap_s``).
     replay_dirs : tuple of Path or None
-        Folders a replay session may read from.  ``None`` allows any readable
-        path on a loopback host and only :attr:`capture_dir` otherwise.
+        Folders a replay session may read from besides :attr:`capture_dir`
+        (always allowed; relative replay paths are read from it).  Nothing
+        outside these folders is ever read, whatever the bind.
     client_queue : int
         Messages buffered per stream client; a client that falls this far
         behind is dropped (angle messages are skipped from half full).
@@ -96,6 +97,18 @@ class ServiceSettings:
         Emulated Bluetooth sensors instead of the OS's adapter, in the syntax of
         ``HIPFLEX_BLE_BACKEND`` (``fake:h10``, ``bumble:all,speed=10``; see
         :mod:`hipflex.sensor.ble_world`).  ``None`` (the default) uses the real radio.
+    analysis_workers : int
+        Threads that parse and analyse uploads and replayed files (a pool of
+        their own: the routes never wait behind them).
+    analysis_waiting : int
+        Uploads or replays admitted to wait for a thread; beyond, the server
+        answers 503 (bounds the memory of many concurrent uploads).
+    header_timeout_s : float
+        A request's headers must arrive within this time, and its body must
+        not stall longer, or the connection is closed, seconds.
+    max_connections : int
+        Connections open at once; a new one beyond is closed at once (keeps
+        file descriptors for the sessions and the database).
     """
 
     host: str = "127.0.0.1"
@@ -112,6 +125,10 @@ class ServiceSettings:
     angle_rate_hz: float = 25.0
     max_sessions: int = 64
     ble_backend: str | None = None
+    analysis_workers: int = 2
+    analysis_waiting: int = 4
+    header_timeout_s: float = 10.0
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))
@@ -123,9 +140,14 @@ class ServiceSettings:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.token is not None and len(self.token) < 8:
             raise ValueError("token must be at least 8 characters")
-        for name in ("max_upload_bytes", "max_body_bytes", "client_queue", "max_sessions"):
+        for name in ("max_upload_bytes", "max_body_bytes", "client_queue", "max_sessions", "analysis_workers",
+                     "max_connections"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if not 0 < self.header_timeout_s <= 3600:
+            raise ValueError("header_timeout_s must be in (0, 3600]")
+        if self.analysis_waiting < 0:
+            raise ValueError("analysis_waiting must not be negative")
         if not 0 < self.angle_rate_hz <= 1000:
             raise ValueError("angle_rate_hz must be in (0, 1000]")
 
@@ -133,6 +155,16 @@ class ServiceSettings:
     def loopback(self) -> bool:
         """True when the server binds to this machine only."""
         return is_loopback_host(self.host)
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file that keeps a second server off this database (``<db>.lock``)."""
+        return self.db_path.with_name(self.db_path.name + ".lock")
+
+    @property
+    def upload_tmp_dir(self) -> Path:
+        """The server's own temporary folder (``<db>.tmp``), emptied at start and at shutdown."""
+        return self.db_path.with_name(self.db_path.name + ".tmp")
 
     @property
     def requires_token(self) -> bool:
@@ -145,11 +177,14 @@ class ServiceSettings:
             return dataclasses.replace(self, token=secrets.token_urlsafe(24))
         return self
 
-    def allowed_replay_dirs(self) -> tuple[Path, ...] | None:
-        """Folders replay may read from; ``None`` means any path."""
-        if self.replay_dirs is not None:
-            return self.replay_dirs
-        return None if self.loopback else (self.capture_dir,)
+    def allowed_replay_dirs(self) -> tuple[Path, ...]:
+        """Folders replay may read from: the capture folder first (relative paths), then :attr:`replay_dirs`.
+
+        Whatever the bind: on loopback any local process (and, through a
+        configured CORS origin, a web page) can call the API, so no bind may
+        read arbitrary files.
+        """
+        return (self.capture_dir, *(self.replay_dirs or ()))
 
     def replace(self, **changes: object) -> ServiceSettings:
         """A copy with some settings changed (validated)."""

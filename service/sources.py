@@ -15,6 +15,8 @@ are registered) and plays it in its own time base at ``speed`` times real time.
 from __future__ import annotations
 
 import asyncio
+import re
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from hipflex.dsp.types import ImuSamples
 
 if TYPE_CHECKING:
     from hipflex.sensor.simulate import Drill
+    from hipflex.service.analysis_pool import AnalysisPool
 
 __all__ = [
     "ReplaySource",
@@ -35,6 +38,7 @@ __all__ = [
     "SourceItem",
     "SourceStatus",
     "paced_chunks",
+    "without_content",
 ]
 
 #: Wall-clock interval between chunks of a paced source, seconds (a BLE notification rhythm).
@@ -178,49 +182,124 @@ class ReplaySource(_PreparedSource):
     Parameters
     ----------
     path : Path
-        The recording.
+        The recording; a relative path is read from the first of ``allowed_dirs``.
     fmt : str
         Format name, or ``"auto"``.
     speed : float
         Playback speed (1 = real time).
     allowed_dirs : tuple of Path or None
-        Folders the path must lie in; ``None`` allows any path.
+        Folders the path must lie in (after resolving symbolic links); ``None``
+        allows any path (library use only: the server always passes its folders).
+        With folders, error messages name the file relative to its folder and
+        never quote the file's content, so a client learns nothing about files
+        it may not read.
+    pool : AnalysisPool, optional
+        Where the file is parsed (a server passes its bounded pool); by default a worker thread.
     """
 
     kind = "replay"
 
     def __init__(
-        self, path: Path, fmt: str = "auto", speed: float = 1.0, allowed_dirs: tuple[Path, ...] | None = None
+        self,
+        path: Path,
+        fmt: str = "auto",
+        speed: float = 1.0,
+        allowed_dirs: tuple[Path, ...] | None = None,
+        pool: AnalysisPool | None = None,
     ) -> None:
         super().__init__(speed)
+        self.shown = str(path)
         try:
             self.path = Path(path).expanduser()
         except RuntimeError:  # "~name" of a user that does not exist here
             raise SourceError(f"{path}: cannot expand '~' (no such user's home folder)") from None
         self.fmt = fmt
         self.allowed_dirs = allowed_dirs
+        self.pool = pool
 
     def _check_allowed(self) -> Path:
+        """The path to read; refuses paths outside the folders before touching the file."""
         if self.allowed_dirs is None:
             return self.path
-        base = self.allowed_dirs[0]
+        base = Path(self.allowed_dirs[0])
+        # resolve() follows symbolic links, so a link inside a folder to a file outside is refused too;
+        # nothing about the file (not even whether it exists) is looked at before this check.
         resolved = (self.path if self.path.is_absolute() else base / self.path).resolve()
         for root in self.allowed_dirs:
-            if resolved.is_relative_to(Path(root).resolve()):
+            real_root = Path(root).resolve()
+            if resolved.is_relative_to(real_root):
+                self.shown = str(resolved.relative_to(real_root))
                 return resolved
-        raise SourceError(f"{self.path}: replay may only read files inside the capture folder")
+        raise SourceError(
+            f"{self.shown}: replay reads only files in the capture folder (or the configured replay folders); "
+            "upload other recordings to /api/v1/analyze"
+        )
+
+    def _problem(self, problem: str) -> str:
+        text = " ".join(problem.split())
+        if self.allowed_dirs is None:
+            return f"{self.shown}: {text}"
+        return f"{self.shown}: {without_content(text)}"
 
     async def open(self) -> None:
         from hipflex.sensor.formats import InputError, load_samples
 
         def load() -> ImuSamples:
-            return load_samples(self._check_allowed(), self.fmt)
+            path = self._check_allowed()
+            _require_regular_file(path, self.shown)
+            return load_samples(path, self.fmt)
 
         try:
-            self.samples = await asyncio.to_thread(load)
+            if self.pool is not None:
+                self.samples = await self.pool.run(lambda _cancel: load())
+            else:
+                self.samples = await asyncio.to_thread(load)
+        except SourceError:
+            raise
         except InputError as exc:
-            raise SourceError(" ".join(str(exc).split())) from None
+            raise SourceError(self._problem(exc.problem)) from None
         except OSError as exc:  # e.g. a name too long for the file system
-            raise SourceError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
+            raise SourceError(f"{self.shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
         except ValueError as exc:  # unknown format name
-            raise SourceError(f"{self.path}: {exc}") from None
+            raise SourceError(self._problem(str(exc))) from None
+
+
+#: A quoted fragment of an error message (a column name or a value from the file).
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+#: "unknown column(s) a,b,c" lists header names from the file.
+_UNKNOWN_LIST = re.compile(r"(unknown column\(s\))[^;()]*")
+#: "[unit]" quotes a unit from the file's header.
+_BRACKETED = re.compile(r"\[(?!,)[^\]]*\]")
+
+
+def without_content(problem: str) -> str:
+    """An error message without what it quotes from the file.
+
+    Readers quote header names and bad values to help a person fix their file;
+    a server must not echo a file's content to a client, so the list after
+    ``found:`` and after ``unknown column(s)`` is dropped, and every quoted or
+    bracketed fragment except the plain format's own column names becomes ``…``.
+    """
+    from hipflex.sensor.csv_io import PLAIN_ACC, PLAIN_GYRO, PLAIN_TIME
+
+    known = {PLAIN_TIME, *PLAIN_ACC, *PLAIN_GYRO}
+    head = re.split(r";?\s*found:", problem, maxsplit=1)[0]
+    head = _UNKNOWN_LIST.sub(r"\1 ", head)
+    head = _BRACKETED.sub("[…]", head)
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(0)[1:-1] in known else "'…'", head)
+
+
+def _require_regular_file(path: Path, shown: str) -> None:
+    """Refuse anything but a regular file before opening it.
+
+    Opening a FIFO blocks until a writer appears (a worker thread lost for
+    good), and a device file may never end; ``stat`` never blocks.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SourceError(f"{shown}: no such file") from None
+    except OSError as exc:
+        raise SourceError(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if not stat.S_ISREG(mode):
+        raise SourceError(f"{shown}: not a regular file")

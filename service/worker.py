@@ -151,7 +151,7 @@ class SessionWorker:
         return self._result(self.state)
 
     def _result(self, state: Any) -> Analysis:
-        return result(self.settings, state, source=str(self.log.path))
+        return result(self.settings, state, source=self.log.path.name)  # no server path in documents
 
     def finish(self, status: str, error: str | None = None) -> tuple[Analysis, list[dict[str, Any]]]:
         """End the stream: close the log, finish the pipeline, store the final analysis."""

@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="allow a browser origin besides the server's own (repeatable)")  # fmt: skip
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload to /api/v1/analyze (50)")
+    p.add_argument("--replay-dir", action="append", default=[], type=Path, metavar="DIR",
+                   help="a folder replay sessions may read besides the capture folder (repeatable)")  # fmt: skip
 
 
 def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettings:
@@ -74,6 +76,7 @@ def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettin
             cors_origins=tuple(getattr(args, "cors_origin", ())),
             max_upload_bytes=int(getattr(args, "max_upload_mb", 50.0) * 1024 * 1024),
             ble_backend=ble_backend,
+            replay_dirs=tuple(d.expanduser() for d in getattr(args, "replay_dir", ())) or None,
         ).with_token()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -87,18 +90,31 @@ def run(args: argparse.Namespace) -> int:
 
     from hipflex.sensor.live_analysis import warm_up
     from hipflex.service.app import create_app
+    from hipflex.service.datafolder import DatabaseRefused, prepare_data
+    from hipflex.service.datalock import DataFolderLocked, DataLock
     from hipflex.service.server import Server, bind_socket, make_config
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Lock and check the data before uvicorn starts, so that refusing is one line, not a start-up traceback.
+    lock = DataLock(settings.lock_path, settings.db_path)
+    try:
+        prepare_data(settings, lock)
+    except (DataFolderLocked, DatabaseRefused) as exc:
+        print(f"hipflex serve: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"hipflex serve: cannot use {settings.db_path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     try:
         sock = bind_socket(settings.host, settings.port)
     except OSError as exc:
+        lock.release()
         print(f"hipflex serve: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{port}/"
-    app = create_app(settings)
+    app = create_app(settings, data_lock=lock)
 
     def announce() -> None:  # once uvicorn listens: a client that reads the URL can connect at once
         print(f"hipflex serving on {url}  (database {settings.db_path})", flush=True)
@@ -114,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         sock.close()
+        lock.release()
     if not server.started:
         print("hipflex serve: the server did not start (see the log above)", file=sys.stderr)
         return 1

@@ -46,17 +46,26 @@ def _remember(store: StoreDep, info: DeviceInfo) -> None:
     store.upsert_device(info.address, info.name, info.kind, info.rssi_dbm, info.battery_pct)
 
 
-@router.get("/scan", summary="Scan for sensors", responses=_ERRORS)
+@router.post("/scan", summary="Scan for sensors", responses=_ERRORS)
 async def scan(
     devices: DevicesDep,
     store: StoreDep,
     timeout_s: Annotated[float, Query(gt=0, le=30, description="How long to listen, seconds.")] = 5.0,
 ) -> DeviceList:
-    """Listen for advertising sensors (Polar, MetaWear and others); found devices are remembered."""
+    """Listen for advertising sensors (Polar, MetaWear and others); found devices are remembered.
+
+    A POST: it uses the radio and writes to the store, so a foreign web page must not trigger it
+    (see the Origin check)."""
     found = await devices.scan(timeout_s)
     for info in found:
         await asyncio.to_thread(_remember, store, info)
     return DeviceList(items=[_out(info, store.device(info.address)) for info in found])
+
+
+@router.get("/scan", include_in_schema=False)
+async def scan_by_get() -> None:
+    """405, not the device ``scan``: a GET must not use the radio or write the store."""
+    raise HTTPException(405, "scanning is a POST (it uses the radio and remembers what it finds)")
 
 
 @router.get("", summary="Known sensors")

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
@@ -57,7 +58,7 @@ def session_out(record: SessionRecord, live: LiveSession | None) -> SessionOut:
             "quality": analysis.get("quality"),
             "settings": record.settings,
             "hipflex_version": record.hipflex_version,
-            "raw_log": record.raw_log,
+            "raw_log": PurePath(record.raw_log).name,  # in the capture folder; no server paths in replies
             "error": record.error,
         }
     )

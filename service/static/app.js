@@ -5,6 +5,13 @@
 const API = '/api/v1';
 // A token is only needed when the service binds beyond loopback; the page takes it from its own URL.
 const TOKEN = new URLSearchParams(location.search).get('token');
+// Loading the page with ?token= set an HttpOnly cookie that authenticates the streams; take the token out
+// of the address bar so it is not kept in the history or copied with the link.
+if (TOKEN) {
+  const clean = new URL(location.href);
+  clean.searchParams.delete('token');
+  history.replaceState(null, '', clean.pathname + clean.search + clean.hash);
+}
 const WINDOW_S = 20;       // seconds of angle trace on screen
 const HOLD_BAND_DEG = 10;  // hold = time within this band below the peak (the DSP's hold_band_deg)
 const EXCURSION_DEG = 20;  // a fall this far below the running peak ends the live excursion (min_rom_deg)
@@ -22,13 +29,6 @@ const mean = (xs) => {
 };
 
 // ---- HTTP ----------------------------------------------------------------------------------------
-
-function withToken(path) {
-  if (!TOKEN) return path;
-  const u = new URL(path, location.href);
-  u.searchParams.set('token', TOKEN);
-  return u.pathname + u.search;
-}
 
 async function api(path, { method = 'GET', body } = {}) {
   const headers = {};
@@ -183,7 +183,7 @@ function connect(id) {
   disconnect();
   const url = new URL(`${API}/sessions/${encodeURIComponent(id)}/ws`, location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  if (TOKEN) url.searchParams.set('token', TOKEN); // browsers cannot set headers on a WebSocket
+  // No ?token= here: the page's cookie authenticates the handshake (a URL would put the token in logs).
   if (state.seq) url.searchParams.set('after_seq', String(state.seq)); // resume, don't replay
   const ws = new WebSocket(url);
   const live = { close: () => ws.close(), closedByUs: false };
@@ -202,7 +202,7 @@ function connect(id) {
 }
 
 function connectSse(id) {
-  const es = new EventSource(withToken(`${API}/sessions/${encodeURIComponent(id)}/events`));
+  const es = new EventSource(`${API}/sessions/${encodeURIComponent(id)}/events`); // the cookie authenticates it
   const live = { close: () => es.close(), closedByUs: false };
   // Accept both plain "data:" messages and named events ("event: rep"); the JSON's own type wins.
   const handler = (ev) => onMessage({ type: ev.type, ...JSON.parse(ev.data) });
@@ -313,7 +313,7 @@ async function exportClick(ev) {
 function setExportLink(a, id, ext) {
   const path = `${API}/sessions/${encodeURIComponent(id)}/export.${ext}`;
   a.dataset.path = path;
-  a.href = withToken(path);
+  a.href = path; // the page's cookie authenticates a plain link too
   a.download = `hipflex-${id}.${ext}`;
   a.removeAttribute('aria-disabled');
 }

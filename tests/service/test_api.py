@@ -63,13 +63,13 @@ def test_non_json_body_is_422(client: httpx.Client) -> None:
     assert r.status_code == 422
 
 
-def test_replay_of_a_bad_file_is_422_naming_it(client: httpx.Client, tmp_path: Path) -> None:
-    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(tmp_path / "nope.csv")})
-    assert r.status_code == 422 and r.json()["detail"] == f"{tmp_path / 'nope.csv'}: no such file"
-    bad = tmp_path / "bad.csv"
-    bad.write_text("time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n")
-    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(bad)})
-    assert r.status_code == 422 and r.json()["detail"].startswith(f"{bad}: too short")
+def test_replay_of_a_bad_file_is_422_naming_it(live_server: LiveServer) -> None:
+    client, capture = live_server.client, live_server.settings.capture_dir
+    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(capture / "nope.csv")})
+    assert r.status_code == 422 and r.json()["detail"] == "nope.csv: no such file"
+    (capture / "bad.csv").write_text("time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,0,1\n")
+    r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "bad.csv"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("bad.csv: too short")
     # "~name" of a user that does not exist (schemathesis found this one as a 500).
     r = client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "~no-such-user-9/x.csv"})
     assert r.status_code == 422 and r.json()["detail"].startswith("~no-such-user-9/x.csv: cannot expand '~'")
@@ -160,7 +160,7 @@ def test_uploads_and_bodies_are_bounded(service_settings: ServiceSettings, recor
 
 def test_devices_without_bluetooth_are_503(service_settings: ServiceSettings) -> None:
     with serve(service_settings, devices=NoBluetooth()) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 1})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 1})
         assert r.status_code == 503 and r.json()["detail"].startswith("Bluetooth is not available")
         assert c.post(f"/api/v1/devices/{ADDRESSES[0]}/connect").status_code == 503
         assert c.get("/api/v1/devices").json() == {"items": []}
@@ -169,13 +169,13 @@ def test_devices_without_bluetooth_are_503(service_settings: ServiceSettings) ->
 def test_default_backend_answers_503_without_an_adapter(service_settings: ServiceSettings) -> None:
     # The app's own backend on a machine without Bluetooth (emulated, so the test does not depend on this one).
     with serve(service_settings.replace(ble_backend="fake:no-adapter")) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 0.2})
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
         r = c.post(f"/api/v1/devices/{ADDRESSES[0]}/connect")
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
         r = c.post("/api/v1/sessions", json={"source": "device", "device_address": ADDRESSES[0]})
         assert r.status_code == 422 and "not connected; connect it first" in r.json()["detail"]
-        assert c.get("/api/v1/devices/scan", params={"timeout_s": 31}).status_code == 422
+        assert c.post("/api/v1/devices/scan", params={"timeout_s": 31}).status_code == 422
 
 
 def test_device_paths_are_validated(client: httpx.Client) -> None:
@@ -207,7 +207,8 @@ def test_openapi_documents_every_route_and_the_stream_messages(client: httpx.Cli
 def test_dashboard_is_served(client: httpx.Client, service_settings: ServiceSettings, tmp_path: Path) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    with serve(service_settings, static_dir=tmp_path / "none") as c:
+    other = service_settings.replace(db_path=tmp_path / "other" / "hipflex.db")  # one server per database
+    with serve(other, static_dir=tmp_path / "none") as c:
         r = c.get("/")
         assert r.status_code == 200 and "dashboard is not installed" in r.text
         assert c.get("/app.js").status_code == 404

@@ -100,8 +100,9 @@ def test_simulator_session_streams_rest_and_exports_agree(
     # export.json is exactly `hipflex analyze --json` on the raw log, and the reps are those of the
     # simulated samples analysed directly (the raw log is lossless).
     doc = api.get(f"/api/v1/sessions/{sid}/export.json").json()
-    assert doc["source"] == final["raw_log"]
-    assert doc == cli_json(capsys, final["raw_log"])
+    assert doc["source"] == final["raw_log"] == f"{sid}.csv"  # a name in the capture folder, no server path
+    raw_log = live_server.settings.capture_dir / final["raw_log"]
+    assert doc == {**cli_json(capsys, str(raw_log)), "source": final["raw_log"]}
     direct = analyze(simulate_drill("ballistic", fs_hz=100.0, has_gyro=True, seed=3, n_sets=2).samples)
     assert doc["sets"] == [s.to_dict() for s in direct.sets]
     assert flat_reps(doc) == [m["rep"] for m in reps]
@@ -128,9 +129,9 @@ def test_replay_session_equals_analyze_of_the_file(
     live_server: LiveServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     sim = simulate_drill("march", fs_hz=50.0, has_gyro=False, seed=11, n_sets=1)
-    path = tmp_path / "march.csv"
+    path = live_server.settings.capture_dir / "march.csv"  # replay reads only the capture folder
     write_csv(path, sim.samples)
-    r = live_server.client.post("/api/v1/sessions", json={"source": "replay", "capture_path": str(path), "speed": 40})
+    r = live_server.client.post("/api/v1/sessions", json={"source": "replay", "capture_path": "march.csv", "speed": 40})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     msgs, _ = ws_messages(f"{live_server.ws_url}/api/v1/sessions/{sid}/ws")
@@ -141,7 +142,7 @@ def test_replay_session_equals_analyze_of_the_file(
     assert doc["sensor"]["gyro"] is False and final["rep_count"] == from_file["rep_count"] > 5
     assert [m["rep"] for m in msgs if m["type"] == "rep"] == flat_reps(from_file)
     # The raw log holds exactly the file's samples.
-    logged, original = load_samples(final["raw_log"]), load_samples(path)
+    logged, original = load_samples(live_server.settings.capture_dir / final["raw_log"]), load_samples(path)
     assert (logged.time_s == original.time_s).all() and (logged.acc_g == original.acc_g).all()
 
 
@@ -159,7 +160,7 @@ def test_stop_keeps_what_arrived_and_lists_newest_first(live_server: LiveServer)
     assert 0 < stopped["sample_count"] < 10_000
     doc = api.get(f"/api/v1/sessions/{slow['id']}/export.json").json()
     assert doc["duration_s"] == pytest.approx(stopped["last_sample_s"] - stopped["first_sample_s"], abs=1e-3)
-    assert len(load_samples(stopped["raw_log"])) == stopped["sample_count"]
+    assert len(load_samples(live_server.settings.capture_dir / stopped["raw_log"])) == stopped["sample_count"]
     # Stopping again is harmless.
     assert api.post(f"/api/v1/sessions/{slow['id']}/stop").json()["status"] == "stopped"
     live_server.wait_ended(fast["id"])
@@ -177,7 +178,7 @@ def test_device_session_through_the_backend(live_server: LiveServer) -> None:
     assert api.get(f"/api/v1/devices/{address}").status_code == 404
     r = api.post("/api/v1/sessions", json={"source": "device", "device_address": address})
     assert r.status_code == 422 and "connect" in r.json()["detail"]
-    found = api.get("/api/v1/devices/scan", params={"timeout_s": 0.5}).json()["items"]
+    found = api.post("/api/v1/devices/scan", params={"timeout_s": 0.5}).json()["items"]
     assert {d["address"] for d in found} == set(live_server.devices.radio)
     assert api.post(f"/api/v1/devices/{address}/connect").json()["connected"] is True
     status = api.get(f"/api/v1/devices/{address}").json()

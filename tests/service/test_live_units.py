@@ -296,7 +296,7 @@ async def test_device_states_gaps_and_failures_reach_clients(
             assert final.sample_count == CUT
         else:
             assert final.status == "stopped" and final.error is None
-            assert final.analysis == analyze(samples, source=final.raw_log).to_dict()
+            assert final.analysis == analyze(samples, source=Path(final.raw_log).name).to_dict()
     finally:
         await manager.shutdown()
         store.close()

@@ -71,7 +71,7 @@ def test_sigkill_mid_session_then_restart_recovers_it(tmp_path: Path) -> None:
         proc.kill()  # SIGKILL: no shutdown code runs
         proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    raw_log = Path(before["raw_log"])
+    raw_log = tmp_path / "captures" / Path(before["raw_log"]).name
     logged = load_samples(raw_log, "csv")
     total = len(simulate_drill("ballistic", fs_hz=100.0, seed=9, n_sets=3).samples)
     assert before["sample_count"] <= len(logged) < total  # killed mid-session, nothing analysed was lost
@@ -87,7 +87,7 @@ def test_sigkill_mid_session_then_restart_recovers_it(tmp_path: Path) -> None:
         assert [rep_key(r) for r in reps_after[: len(reps_before)]] == [rep_key(r) for r in reps_before]
         # And the stored analysis is `hipflex analyze` of the raw log.
         doc = httpx.get(f"{url}/api/v1/sessions/{sid}/export.json").json()
-        assert doc == json.loads(json.dumps(analyze(logged, Settings(), source=str(raw_log)).to_dict()))
+        assert doc == json.loads(json.dumps(analyze(logged, Settings(), source=raw_log.name).to_dict()))
         listed = httpx.get(f"{url}/api/v1/sessions", params={"status": "recovered"}).json()
         assert [x["id"] for x in listed["items"]] == [sid]
     finally:
@@ -111,7 +111,7 @@ def test_recover_sessions_repairs_a_torn_log(tmp_path: Path) -> None:
     assert recover_sessions(store) == [rec.id, empty.id]
     got = store.get_session(rec.id)
     assert got is not None and got.status == "recovered" and got.sample_count == 1200
-    assert got.analysis == analyze(samples.slice(0, 1200), source=rec.raw_log).to_dict()
+    assert got.analysis == analyze(samples.slice(0, 1200), source=Path(rec.raw_log).name).to_dict()
     assert got.rep_count == got.analysis["rep_count"] > 0
     gone = store.get_session(empty.id)
     assert gone is not None and gone.status == "recovered" and "before any sample" in (gone.error or "")

@@ -55,7 +55,8 @@ def test_every_request_and_stream_needs_the_token(service_settings: ServiceSetti
         r = c.get("/", params={"token": TOKEN})
         assert r.status_code == 200
         cookie = r.headers["set-cookie"]
-        assert cookie.startswith("hipflex_token=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert cookie.startswith(f"hipflex_token_{c.base_url.port}=") and "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
         assert c.get("/api/v1/sessions").status_code == 200  # the client kept the cookie
         c.cookies.clear()
         assert c.get("/api/v1/sessions").status_code == 401

@@ -36,7 +36,7 @@ def emulated_h10() -> BleBackends:
 def test_device_session_through_the_api(service_settings: ServiceSettings, tmp_path: Path) -> None:
     devices = SensorDeviceBackend(emulated_h10(), capture_dir=tmp_path / "ble")
     with serve(service_settings, devices=devices) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 0.2})
         assert r.status_code == 200, r.text
         (item,) = r.json()["items"]
         address = item["address"]
@@ -68,7 +68,7 @@ def test_unknown_sensor_is_404_and_no_adapter_is_503(service_settings: ServiceSe
     with serve(service_settings, devices=SensorDeviceBackend(emulated_h10(), find_timeout_s=0.2)) as c:
         assert c.post("/api/v1/devices/AA:BB:CC:DD:EE:FF/connect").status_code == 404
     with serve(service_settings, devices=SensorDeviceBackend(BleBackends(scanner=_NoAdapterScanner))) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 0.2})
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
 
 
@@ -76,7 +76,7 @@ def test_the_default_backend_connects_and_streams_through_the_live_clients(servi
     # No devices= injected: the app's own backend, over the emulated radio HIPFLEX_BLE_BACKEND names.
     settings = service_settings.replace(ble_backend="fake:h10,speed=20")
     with serve(settings) as c:
-        r = c.get("/api/v1/devices/scan", params={"timeout_s": 0.2})
+        r = c.post("/api/v1/devices/scan", params={"timeout_s": 0.2})
         assert r.status_code == 200, r.text
         (item,) = r.json()["items"]
         address = item["address"]

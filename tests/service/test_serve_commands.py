@@ -142,7 +142,7 @@ def test_serve_takes_emulated_sensors_from_the_environment(tmp_path: Path) -> No
         first = proc.stdout.readline()
         assert first.startswith("hipflex serving on http://127.0.0.1:"), first
         url = first.split()[3]  # printed once uvicorn listens: no retry needed
-        with urllib.request.urlopen(url + "api/v1/devices/scan?timeout_s=0.2", timeout=30) as resp:
+        with urllib.request.urlopen(url + "api/v1/devices/scan?timeout_s=0.2", data=b"", timeout=30) as resp:
             (item,) = json.loads(resp.read())["items"]
         assert item["name"] == "Polar H10 0A1B2C3D" and item["kind"] == "polar"
     finally:
