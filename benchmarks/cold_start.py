@@ -1,6 +1,6 @@
 """Cold start of ``hipflex analyze``: first run without numba caches, then cached runs.
 
-Run: ``/work/venv/bin/python benchmarks/cold_start.py [--runs 5] [--isolated]``.
+Run: ``python benchmarks/cold_start.py [--runs 5] [--isolated]``.
 
 Each row is a fresh interpreter, ``[sys.executable, "-m", "hipflex", "analyze", FILE, "--json"]``,
 timed from spawn to exit (wall time) on a small simulated CSV (a ballistic session, three sets,

@@ -1,6 +1,6 @@
 """Decode throughput of the BLE byte decoders, per notification as the live path calls them.
 
-Run: ``/work/venv/bin/python benchmarks/decode.py [--frames N] [--repeats R]``.
+Run: ``python benchmarks/decode.py [--frames N] [--repeats R]``.
 
 Frames are built with hipflex's own encoders from a synthetic thigh-like signal
 (slow swing plus noise), at realistic sizes: H10 raw ACC at 200 Hz, 36 samples per

@@ -1,6 +1,6 @@
 """Live (streaming) path: per-notification latency, algorithmic delay, CPU and memory per sensor.
 
-Run: ``/work/venv/bin/python benchmarks/live.py [--chunk 36] [--minutes 5] [--hour-minutes 60] [--ble-seconds 20]``.
+Run: ``python benchmarks/live.py [--chunk 36] [--minutes 5] [--hour-minutes 60] [--ble-seconds 20]``.
 
 The streaming core is driven directly: simulated recordings (:mod:`hipflex.sensor.simulate`,
 mixed drills, 200 Hz, default sensor errors, 0.5 ms jitter) are cut into chunks of ``--chunk``

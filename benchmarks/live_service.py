@@ -1,6 +1,6 @@
 """Live service under load: simulated sensors and WebSocket clients against a real server.
 
-Run: ``/work/venv/bin/python benchmarks/live_service.py [--sensors 20] [--fs-hz 200] [--clients 10]
+Run: ``python benchmarks/live_service.py [--sensors 20] [--fs-hz 200] [--clients 10]
 [--duration-s 45]``.
 
 The server is a separate process (``python -m hipflex serve`` on a free loopback port, with a

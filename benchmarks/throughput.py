@@ -1,6 +1,6 @@
 """Offline throughput of the hipflex analysis against peers, measured in one process and one run.
 
-Run: ``/work/venv/bin/python benchmarks/throughput.py [--samples 1050000] [--sessions 16]
+Run: ``python benchmarks/throughput.py [--samples 1050000] [--sessions 16]
 [--repeats 5] [--workers N]``.
 
 Input: ``--sessions`` simulated sessions (:mod:`hipflex.sensor.simulate`) of mixed drills --

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._kern_censor import _censored_update
 from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
@@ -345,7 +346,7 @@ def _pendulum_step(
     ay: float,
     az: float,
     dt: float,
-    clipped: bool,
+    clip: int,
 ) -> tuple[float, float, float]:
     """Advance the accelerometer-only thigh pendulum filter by one sample.
 
@@ -361,8 +362,10 @@ def _pendulum_step(
 
     so fast swings are modelled instead of low-passed away.  Innovations far
     outside their covariance (foot strikes, wobble) inflate the measurement
-    noise (at most ``_MAX_INFLATION`` times); clipped samples are predicted
-    only; the state is kept within physical bounds.
+    noise (at most ``_MAX_INFLATION`` times); the state is kept within
+    physical bounds.  ``clip`` (bits 0-2: x, y, z) marks axes at full scale:
+    such a row is a censored measurement (``_kern_censor``), the axes that
+    measured are used and a clipped one only as the bound it is.
 
     Returns
     -------
@@ -386,7 +389,7 @@ def _pendulum_step(
     x1 = x1 + dt * x2
     n00, n01, n02, n11, n12, n22 = _predict_cov(p00, p01, p02, p11, p12, p22, dt, prm[P_EKF_Q])
 
-    if not clipped:
+    if clip == 0:
         # In units of the gravity the sensor reads at rest, so a sensor that
         # reads 1.05 g standing is not taken to be spinning (centripetal term).
         # Tracked slowly while |f| is near it: scale drifts over long streams.
@@ -477,7 +480,12 @@ def _pendulum_step(
                 2, _ZUPT_ACCEL_SD, x0, x1, x2, n00, n01, n02, n11, n12, n22
             )
     else:
+        # A clipped row: no stillness, no gravity tracking, no share of the
+        # identification likelihood (its axes differ from row to row).
         fs[F_ZSTILL_S] = 0.0
+        x0, x1, x2, n00, n01, n02, n11, n12, n22 = _censored_update(
+            prm, ax, ay, az, clip, fs[F_G_EST], _MAX_INFLATION, x0, x1, x2, n00, n01, n02, n11, n12, n22
+        )
 
     # Keep the state physical; theta stays in (-pi, pi].
     # A plain +-2 pi wrap (theta moves far less than pi per sample), then the

@@ -88,6 +88,9 @@ _PG_RING_DIV = 16
 # Standard accelerometer ranges, g, and the relative tolerance of a plateau.
 _RANGES_G = (2.0, 4.0, 8.0, 16.0)
 _CLIP_TOL = 2e-3
+# _clip_flags: bits 0-2 an axis at full scale, this bit a row counted as clipped.
+_CLIP_AXES = 7
+_CLIP_ROW = 8
 
 
 @njit_inline
@@ -102,27 +105,36 @@ def _at_range(v: float, range_g: float) -> bool:
 
 
 @njit_inline
-def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> bool:
-    """Count clipped rows; True if this row is clipped on any axis.
+def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> int:
+    """Count clipped rows; return this row's clip bits.
 
-    With a known range a value at full scale is clipped.  Without one, a
-    value sitting at a standard range (2/4/8/16 g) on two consecutive rows is
-    a saturation plateau, and the plateau's first row counts too.  Each row
-    counts once however many axes are clipped.
+    Bits 0-2 (x, y, z): the axis reads a full-scale value, so it is a bound
+    on the specific force, not a value (the filters treat it as one).  Bit 3
+    (``_CLIP_ROW``): the row counts as clipped.  With a known range a value at
+    full scale is clipped.  Without one, a value sitting at a standard range
+    (2/4/8/16 g) on two consecutive rows is a saturation plateau, and the
+    plateau's first row counts too.  Each row counts once however many axes
+    are clipped.  A single value at a standard range does not count, but its
+    axis is still taken as a bound: if it was a true value, the bound is that
+    value, and a filter held to it loses little.
     """
     rng = prm[P_ACC_RANGE]
+    bits = 0
     any_clip = False
     for c in range(3):
         v = ax if c == 0 else (ay if c == 1 else az)
-        if _at_range(v, rng) and (rng > 0.0 or abs(v - fs[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL):
-            any_clip = True
+        if _at_range(v, rng):
+            bits |= 1 << c
+            if rng > 0.0 or abs(v - fs[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL:
+                any_clip = True
         fs[F_PREV_RAW + c] = v
     if any_clip:
+        bits |= _CLIP_ROW
         ist[I_CLIPPED] += 1
         if rng <= 0.0 and ist[I_PREV_CLIP] == 0:
             ist[I_CLIPPED] += 1  # the plateau's first row, not counted on its own
     ist[I_PREV_CLIP] = 1 if any_clip else 0
-    return any_clip
+    return bits
 
 
 @njit_inline
@@ -139,19 +151,21 @@ def _process(
     gy: float,
     gz: float,
     flag: float,
-    clipped: bool,
+    clip: int,
 ) -> float:
     """Orientation + history for one processed sample; returns theta, deg.
 
-    The detector reads the history afterwards (``_catch_up``), at once or,
-    after a gap, when the post-gap window has corrected it.
+    ``clip`` holds the row's clip bits (``_clip_flags``).  The detector
+    reads the history afterwards (``_catch_up``), at once or, after a gap,
+    when the post-gap window has corrected it.
     """
     dt = fs[F_PERIOD]
     if prm[P_HAS_GYRO] > 0.0:
-        theta, vel = _tilt_step(prm, fs, ax, ay, az, gx, gy, gz, dt, clipped)
+        # Any axis at full scale: the row's direction is not gravity's.
+        theta, vel = _tilt_step(prm, fs, ax, ay, az, gx, gy, gz, dt, clip != 0)
         sig = 0.0
     else:
-        theta, vel, sig = _pendulum_step(prm, fs, ax, ay, az, dt, clipped)
+        theta, vel, sig = _pendulum_step(prm, fs, ax, ay, az, dt, clip & _CLIP_AXES)
     fs[F_LAST_SIGMA] = sig
     s = ist[I_SAMPLE]
     slot = s & (ist[I_CAP] - 1)
@@ -172,7 +186,7 @@ def _process(
     if fs[F_REANCHOR_S] > 0.0:
         fs[F_REANCHOR_S] -= dt
         flag = 1.0
-    hist[slot, H_FLAG] = H_FLAG_BRIDGED if flag > 0.0 else (H_FLAG_CLIPPED if clipped else 0.0)
+    hist[slot, H_FLAG] = H_FLAG_BRIDGED if flag > 0.0 else (H_FLAG_CLIPPED if clip & _CLIP_ROW else 0.0)
     hist[slot, H_SIGMA] = sig
     fs[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
@@ -256,11 +270,11 @@ def _run_chunk(
                 n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
                 if ist[I_DET] < ist[I_SAMPLE]:
                     break  # no room for the events: this row again next call
-        clipped = _clip_flags(prm, fs, ist, ax, ay, az)
+        clip = _clip_flags(prm, fs, ist, ax, ay, az)
         if not started:
             ist[I_STARTED] = 1
             fs[F_T_HAT] = t_in
-            theta = _process(prm, fs, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clipped)
+            theta = _process(prm, fs, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clip)
         else:
             t_hat = fs[F_T_HAT]
             if missing > 0:
@@ -316,7 +330,9 @@ def _run_chunk(
                             hx = fs[F_PREV_GYR] + f * (gx - fs[F_PREV_GYR])
                             hy = fs[F_PREV_GYR + 1] + f * (gy - fs[F_PREV_GYR + 1])
                             hz = fs[F_PREV_GYR + 2] + f * (gz - fs[F_PREV_GYR + 2])
-                        _process(prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, fs[F_PG_S] > 0.0)
+                        _process(
+                            prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, _CLIP_ROW if fs[F_PG_S] > 0.0 else 0
+                        )
                     t_hat = fs[F_T_HAT]
                 if window:
                     ist[I_PG_END] = ist[I_SAMPLE]
@@ -327,7 +343,7 @@ def _run_chunk(
             err = t_in - pred
             t_new = pred + _PLL_ALPHA * err
             fs[F_PERIOD] = period + _PLL_BETA * err
-            theta = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clipped)
+            theta = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clip)
             if reanchored:
                 # No prediction links this row to the one before the gap: the
                 # rep smoother must not carry it back (_kern_smooth).

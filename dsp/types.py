@@ -147,8 +147,10 @@ class Settings:
         the front of the thigh, 0 on the side); the accelerometer-only filter
         refines it, metres.
     acc_range_g : float or None
-        Accelerometer full-scale range for clip counting; ``None`` detects
-        plateaus at the standard ranges 2/4/8/16 g.
+        Accelerometer full-scale range, g: values at it are clipped (counted,
+        and taken by the filters as bounds, not values); ``None`` counts
+        plateaus at the standard ranges 2/4/8/16 g and takes any value at one
+        of them as a bound.
     tilt_tau_s : float
         Time constant of the accelerometer correction of the gyro filter, s.
     history_s : float

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 from scipy.spatial.transform import Rotation
+from scipy.special import erfcx
 
+from hipflex.dsp import _kern_censor as kc
 from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
@@ -338,7 +340,7 @@ def pendulum_step(
     ay: float,
     az: float,
     dt: float,
-    clipped: bool,
+    clip: int,
 ) -> tuple[float, float, float]:
     """Twin of ``_pendulum_step``: a textbook EKF predict/update with explicit matrices.
 
@@ -349,8 +351,9 @@ def pendulum_step(
     ``P = (I - K H) P`` symmetrised.  Then the zero-velocity update: once the
     raw specific force has stayed within ``_ZUPT_DEV_G`` of its low-pass and
     within ``_ZUPT_GRAVITY`` of gravity for ``P_ZUPT_S``, rate and
-    acceleration are observed to be zero.  Clipped samples skip both updates
-    (and end the stillness).
+    acceleration are observed to be zero.  A row with clipped axes (``clip``
+    bits 0-2) skips both and ends the stillness; it is a censored measurement
+    instead (:func:`censored_update`).
     Finally theta is wrapped to (-pi, pi] and held within the thigh's range
     ``[P_THETA_MIN, P_THETA_MAX]`` (outward rate and acceleration zeroed at a
     bound), and rate and acceleration (and any augmented states) are clamped
@@ -361,7 +364,7 @@ def pendulum_step(
     f_mat, q_mat = _pendulum_fq(prm, dt)
     x = f_mat @ x
     p = f_mat @ p @ f_mat.T + q_mat
-    if not clipped:
+    if clip == 0:
         # In units of the gravity read at rest, tracked slowly while the rate is small.
         raw = np.array([ax, ay, az])
         g_est = fs[F_G_EST]
@@ -402,6 +405,9 @@ def pendulum_step(
             p = 0.5 * (p + p.T)
     else:
         fs[F_ZSTILL_S] = 0.0
+        x, p = censored_update(
+            prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fs[F_G_EST], x, p
+        )
     x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
     # The thigh's range: at a bound the angle stops and so does any motion outward.
     if x[0] > prm[P_THETA_MAX]:
@@ -416,6 +422,67 @@ def pendulum_step(
     fs[F_P : F_P + PX * PX] = p.ravel()
     sigma = math.sqrt(p[0, 0]) if p[0, 0] > 0 else 0.0
     return math.degrees(x[0]), math.degrees(x[1]), math.degrees(sigma)
+
+
+def _truncated_moments(bound: float, mean: float, var: float) -> tuple[float, float]:
+    """Mean and variance of N(mean, var) given that it lies beyond ``bound`` (away from zero)."""
+    sign = 1.0 if bound > 0 else -1.0
+    sd = math.sqrt(var)
+    alpha = sign * (bound - mean) / sd
+    lam = math.sqrt(2.0 / math.pi) / float(erfcx(alpha / math.sqrt(2.0)))  # phi(alpha) / Q(alpha)
+    return mean + sign * sd * lam, var * (1.0 + alpha * lam - lam * lam)
+
+
+def censored_update(
+    prm: np.ndarray, raw: np.ndarray, clipped: list[bool], g_est: float, x: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of ``_censored_update``: the pendulum filter's update on a row with clipped axes.
+
+    Each sensor axis c is a scalar measurement ``f_c = W_c f.w + U_c f.u``
+    linearised at the prediction; the measured axes first, then the clipped
+    ones, each as a reading known only to lie beyond its full-scale value:
+    the state moves by the Kalman gain times (truncated-normal mean -
+    predicted reading), and the covariance loses the gain times the variance
+    the truncation removed.  NIS: measured axes ``v^2 / s``, a clipped axis
+    ``alpha^2`` when its bound lies ``alpha > 0`` standard deviations beyond
+    the prediction; over the chi-square gate of that many axes, the update is
+    redone with R inflated by NIS / gate (at most ``_MAX_INFLATION``).
+    """
+    f = raw / g_est
+    m = _model_state(x, prm)
+    frame = np.stack([_vec(prm, P_W), _vec(prm, P_U)], axis=1)  # row c: axis c's share of (f.w, f.u)
+    pred = frame @ pendulum_measurement(m)
+    jac = frame @ pendulum_jacobian(m)[:, :PX]
+    order = [c for c in range(3) if not clipped[c]] + [c for c in range(3) if clipped[c]]
+    r = prm[P_EKF_R] ** 2
+
+    def run(infl: float) -> tuple[np.ndarray, np.ndarray, float, int]:
+        xs, ps = x.copy(), p.copy()
+        nis, n = 0.0, 0
+        for c in order:
+            h = jac[c]
+            z_pred = pred[c] + h @ (xs - x)
+            s = float(h @ ps @ h) + r * infl
+            k = ps @ h / s
+            if clipped[c]:
+                mean, var = _truncated_moments(f[c], z_pred, s)
+                alpha = math.copysign(1.0, f[c]) * (f[c] - z_pred) / math.sqrt(s)
+                xs = xs + k * (mean - z_pred)
+                ps = ps - np.outer(k, k) * (s - var)
+                if alpha > 0:
+                    nis, n = nis + alpha**2, n + 1
+            else:
+                v = f[c] - z_pred
+                xs = xs + k * v
+                ps = ps - np.outer(k, k) * s
+                nis, n = nis + v * v / s, n + 1
+        return xs, ps, nis, n
+
+    xs, ps, nis, n = run(1.0)
+    gate = {1: kc._NIS_GATE_1, 2: kc._NIS_GATE_2, 3: kc._NIS_GATE_3}.get(n, math.inf)
+    if nis > gate:
+        xs, ps, _, _ = run(min(nis / gate, kf._MAX_INFLATION))
+    return xs, 0.5 * (ps + ps.T)
 
 
 def pendulum_reanchor(fs: np.ndarray) -> None:
@@ -956,20 +1023,22 @@ def _at_full_scale(v: float, range_g: float) -> bool:
     return any(abs(abs(v) - r) <= r * tol for r in kr._RANGES_G)
 
 
-def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray) -> bool:
-    """Is this row clipped?  Count clipped rows, each row once.
+def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray) -> tuple[bool, list[bool]]:
+    """Is this row clipped, and which axes read a full-scale value?  Count clipped rows, each row once.
 
     With a known range a value at full scale is clipped.  Without one, a
     value at a standard range repeated on consecutive rows is a saturation
     plateau, and every row of it is a clipped sample.  A plateau's first row
     was processed before the repeat showed it up: it is counted (unless
     already counted) when the second row arrives, but not flagged.
-    ``I_PREV_CLIP`` remembers whether the previous row was counted.
+    ``I_PREV_CLIP`` remembers whether the previous row was counted.  Every
+    axis at a full-scale value is a bound for the filters, plateau or not.
     """
     range_g = prm[P_ACC_RANGE]
     prev_raw = _vec(fs, F_PREV_RAW)
+    axes = [_at_full_scale(v, range_g) for v in acc]
     if range_g > 0:
-        clipped = any(_at_full_scale(v, range_g) for v in acc)
+        clipped = any(axes)
     else:
         clipped = any(
             _at_full_scale(v, 0.0) and abs(v - p) <= abs(v) * kr._CLIP_TOL for v, p in zip(acc, prev_raw, strict=True)
@@ -980,7 +1049,7 @@ def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray
             ist[I_CLIPPED] += 1  # the plateau's first row
     ist[I_PREV_CLIP] = int(clipped)
     fs[F_PREV_RAW : F_PREV_RAW + 3] = acc
-    return clipped
+    return clipped, axes
 
 
 def _window_open(fs: np.ndarray) -> bool:
@@ -997,8 +1066,13 @@ def _process(
     gyr: np.ndarray,
     bridged: bool,
     clipped: bool,
+    clip_axes: list[bool] | None = None,
 ) -> float:
     """Orientation and history for one processed sample (the detector reads it later); returns theta.
+
+    ``clipped``: the row counts as clipped; ``clip_axes``: which axes read a
+    full-scale value (the gyro filter ignores the accelerometer if any does;
+    the pendulum filter takes them as bounds).
 
     An open post-gap window counts down by the sample period and is closed
     (:func:`pg_finish`) by the sample that uses it up, or earlier by the
@@ -1006,11 +1080,12 @@ def _process(
     of the history ring long.
     """
     dt = fs[F_PERIOD]
+    axes = clip_axes if clip_axes is not None else [False, False, False]
     if prm[P_HAS_GYRO] > 0:
-        theta, vel = tilt_step(prm, fs, *acc, *gyr, dt, clipped)
+        theta, vel = tilt_step(prm, fs, *acc, *gyr, dt, clipped or any(axes))
         sigma = 0.0
     else:
-        theta, vel, sigma = pendulum_step(prm, fs, *acc, dt, clipped)
+        theta, vel, sigma = pendulum_step(prm, fs, *acc, dt, sum(1 << c for c in range(3) if axes[c]))
     fs[F_LAST_SIGMA] = sigma
     s = int(ist[I_SAMPLE])
     cap = int(ist[I_CAP])
@@ -1102,11 +1177,11 @@ def run_chunk(
             out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
             if ist[I_DET] < ist[I_SAMPLE]:
                 return k, out.n  # no room for the detector's events: this row again next call
-        clipped = clip_flags(prm, fs, ist, acc)
+        clipped, clip_axes = clip_flags(prm, fs, ist, acc)
         if not started:
             ist[I_STARTED] = 1
             fs[F_T_HAT] = t
-            theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped)
+            theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped, clip_axes)
         else:
             t_hat = fs[F_T_HAT]
             reanchored = False
@@ -1148,7 +1223,7 @@ def run_chunk(
             predicted = t_hat + period
             error = t - predicted
             fs[F_PERIOD] = period + kr._PLL_BETA * error
-            theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped)
+            theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped, clip_axes)
             if reanchored:  # no prediction from before the gap: the smoother stops here
                 hist[(int(ist[I_SAMPLE]) - 1) % int(ist[I_CAP]), H_DT] = math.nan
         if not _window_open(fs):

@@ -264,7 +264,7 @@ def _pendulum_arrays(frame: np.ndarray, lever_m: float = 0.22, offset_m: float =
 def _run_pend(step, prm, fs, acc, dt, clipped):
     out = np.empty((acc.shape[0], 3))
     for i in range(acc.shape[0]):
-        out[i] = step(prm, fs, *acc[i], float(dt[i]), bool(clipped[i]))
+        out[i] = step(prm, fs, *acc[i], float(dt[i]), int(clipped[i]))
     return out
 
 
@@ -370,22 +370,67 @@ def test_pendulum_tracks_a_fast_swing_with_its_model() -> None:
     assert_slots_close(fs_k, fs_t, "F_")
 
 
-def test_pendulum_clipped_sample_is_predicted_only() -> None:
-    frame = _frame(4)
+def _predicted_force(prm: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The pendulum model's specific force for state x, sensor axes, g."""
+    m = np.array([*x[:3], 1.0, prm[L.P_LEVER_M], prm[L.P_OFFSET_M]])
+    fw, fu = naive.pendulum_measurement(m)
+    return fw * prm[L.P_W : L.P_W + 3] + fu * prm[L.P_U : L.P_U + 3]
+
+
+def test_pendulum_clipped_axes_the_prediction_already_exceeds_are_predicted_only() -> None:
+    # Every axis at full scale, and the predicted force lies beyond each bound:
+    # the bounds say nothing the prediction does not already satisfy.
+    frame = Rotation.from_euler("xyz", [60, -20, 30], degrees=True).as_matrix()  # ~0.5 g on every axis
+    frame[:, 2] = np.cross(frame[:, 1], frame[:, 0])
     prm, fs = _pendulum_arrays(frame)
+    prm[L.P_EKF_Q] = 5.0**2  # a confident prediction: +-0.07 g on each axis
     fs[L.F_X : L.F_X + 3] = [0.5, 2.0, -3.0]
     dt = 0.02
-    fs_k = fs.copy()
-    _pendulum_step(prm, fs_k, 9.0, -9.0, 9.0, dt, True)  # garbage acceleration, ignored
     x = fs[L.F_X : L.F_X + 3]
-    np.testing.assert_allclose(
-        fs_k[L.F_X : L.F_X + 3],
-        [x[0] + dt * x[1] + 0.5 * dt * dt * x[2], x[1] + dt * x[2], x[2]],
-        rtol=1e-12,
-    )
+    x_pred = np.array([x[0] + dt * x[1] + 0.5 * dt * dt * x[2], x[1] + dt * x[2], x[2]])
+    pred = _predicted_force(prm, x_pred)
+    assert np.abs(pred).min() > 0.4
+    bound = 0.05 * np.sign(pred)  # 0.35 g and more (5 standard deviations) closer to zero
+    fs_k = fs.copy()
+    _pendulum_step(prm, fs_k, *bound, dt, 7)
+    # The truncated normal's mean moves by phi(alpha) / Q(alpha) sd, < 1e-5 sd at alpha < -5.
+    np.testing.assert_allclose(fs_k[L.F_X : L.F_X + 3], x_pred, rtol=1e-6, atol=1e-6)
     fs_t = fs.copy()
-    naive.pendulum_step(prm, fs_t, 9.0, -9.0, 9.0, dt, True)
+    naive.pendulum_step(prm, fs_t, *bound, dt, 7)
     assert_slots_close(fs_k, fs_t, "F_")
+
+
+@pytest.mark.parametrize("range_g", [1.5, 2.0])
+def test_pendulum_clipped_axis_is_a_bound_not_a_value(range_g: float) -> None:
+    # A fast swing to 80 deg whose specific force reaches ~3-4 g, read by an
+    # accelerometer that clips at +-range_g.  Taken as a bound (the clip bits),
+    # the angle follows the swing; taken as values, the clipped axes say the
+    # thigh accelerates less than it does and the filter lags it.
+    frame = _frame(7)
+    prm, fs = _pendulum_arrays(frame, lever_m=0.25, offset_m=0.03)
+    fs[L.F_ZLP : L.F_ZLP + 3] = frame[:, 0]
+    dt = 0.005
+    t = np.arange(0.0, 1.2, dt)
+    s = np.clip((t - 0.2) / 0.25, 0.0, 1.0)
+    th = np.deg2rad(80.0) * (s * s * s * (10 - 15 * s + 6 * s * s))  # minimum-jerk rise, then a hold
+    om = np.gradient(th, dt)
+    al = np.gradient(om, dt)
+    fw = np.sin(th) + (0.25 * al - 0.03 * om**2) / G0
+    fu = np.cos(th) + (0.25 * om**2 + 0.03 * al) / G0
+    acc = _sagittal(frame, fw, fu)
+    assert np.abs(acc).max() > 1.5 * range_g  # much of the swing is clipped
+    clipped = np.clip(acc, -range_g, range_g)
+    bits = ((np.abs(clipped) >= range_g) * np.array([1, 2, 4])).sum(axis=1)
+    assert np.count_nonzero(bits) > 10
+    out = {}
+    for name, mask in (("bound", bits), ("value", np.zeros_like(bits))):
+        out[name], fs_k, out_t, fs_t = _both_pend(prm, fs.copy(), clipped, np.full(t.size, dt), mask)
+        np.testing.assert_allclose(out_t, out[name], rtol=1e-8, atol=1e-8)
+        assert_slots_close(fs_k, fs_t, "F_")
+    swing = (t > 0.2) & (t < 0.6)
+    err = {k: np.abs(v[:, 0] - np.rad2deg(th))[swing].max() for k, v in out.items()}
+    assert err["bound"] < 0.5 * err["value"], err
+    assert err["bound"] < 8.0, err
 
 
 def test_pendulum_impact_is_down_weighted() -> None:
@@ -406,11 +451,11 @@ def test_pendulum_state_is_kept_physical() -> None:
     prm, fs = _pendulum_arrays(frame)
     fs[L.F_X : L.F_X + 3] = [4.0, 100.0, -1e5]  # past pi, 5700 deg/s, absurd acceleration
     fs_k = fs.copy()
-    theta, rate, _ = _pendulum_step(prm, fs_k, *frame[:, 0], 0.01, True)
+    theta, rate, _ = _pendulum_step(prm, fs_k, *frame[:, 0], 0.01, 7)
     assert -180.0 < theta <= 180.0
     assert abs(rate) <= math.degrees(40.0) + 1e-9
     fs_t = fs.copy()
-    naive.pendulum_step(prm, fs_t, *frame[:, 0], 0.01, True)
+    naive.pendulum_step(prm, fs_t, *frame[:, 0], 0.01, 7)
     assert_slots_close(fs_k, fs_t, "F_")
 
 
@@ -437,7 +482,8 @@ def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
     spikes = (rng.random(n) < 0.03) & (noise[:, 0] > 0.01)
     acc[spikes] += rng.normal(0, 2.0, (int(spikes.sum()), 3))  # impacts
     dt = np.where(noise[:, 0] > 0.01, rng.uniform(0.005, 0.04, n), 0.01)
-    clipped = (rng.random(n) < 0.05) & (noise[:, 0] > 0.01)
+    # Rows with random axes at full scale (censored: some bounds beyond the prediction, some not).
+    clipped = np.where((rng.random(n) < 0.05) & (noise[:, 0] > 0.01), rng.integers(1, 8, n), 0)
     out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc[:260], dt[:260], clipped[:260])
     assert fs_k[L.F_ZSTILL_S] >= prm[L.P_ZUPT_S] + 0.1  # still for a while
     assert abs(fs_k[L.F_X + 1]) < 1e-3  # rate observed to be zero

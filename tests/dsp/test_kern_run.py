@@ -335,6 +335,28 @@ def test_clip_known_range_counts_full_scale_rows(fn) -> None:
     assert r["ist"][L.I_CLIPPED] == 3
 
 
+@pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
+def test_full_scale_values_are_not_summed_in_a_post_gap_window(fn) -> None:
+    # After a 0.4 s gap the gyro filter sums the specific force to re-anchor
+    # "up" on, with no |f| gate.  Values at a standard range are bounds, not
+    # values: not summed, whether or not they form a plateau (only the
+    # plateau counts as clipped).  Before, the lone values and a plateau's
+    # first row were summed as if the thigh accelerated at 4 g.
+    n = 340
+    t = 10.0 + PERIOD * np.arange(n)
+    keep = np.ones(n, bool)
+    keep[280:320] = False
+    acc, gyr = _static(n)
+    acc[325, 0] = 4.0  # lone full-scale values
+    acc[330, 1] = -2.0
+    acc[334:336, 2] = 8.0  # a two-row plateau
+    r = _run(fn, _state(True, max_bridge_gyro_s=0.5), t[keep], acc[keep], gyr[keep])
+    assert r["fs"][L.F_PG_S] > 0.0  # the window is still open
+    assert r["ist"][L.I_CLIPPED] == 2
+    # 20 measured rows after the gap: the first (its rate before unknown) and the four at full scale are not summed.
+    assert r["fs"][L.F_PG_CNT] == 15
+
+
 def test_clip_plateau_on_two_axes_counts_each_row_once() -> None:
     acc, gyr = _static(200)
     acc[100:105, 0] = 4.0
