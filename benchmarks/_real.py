@@ -78,9 +78,8 @@ def eurobench_counts(root: Path) -> list[tuple[str, int, int, int, list[float], 
         acc = data[:, [header.index(c) for c in ("Ax3", "Ay3", "Az3")]]
         rest_g = float(np.linalg.norm(acc[:50].mean(axis=0)) / 9.80665)
         notes = [] if abs(rest_g - 1.0) < 0.1 else [f"accelerometer reads {rest_g:.2f} g at rest"]
-        skipped_s = g.quality.skipped_before_calibration_s
-        if skipped_s > 1.0:
-            notes.append(f"no still stretch before the reps: {skipped_s:.1f} s skipped before calibration")
+        if g.quality.calibration != "quiet window":
+            notes.append(f"rest pose from the {g.quality.calibration}")
         if not g.quality.angles_reliable:
             notes.append("gyro and accelerometer disagree at rest: angles unreliable")
         if g.quality.gyro_frame_mismatch:

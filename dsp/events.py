@@ -22,7 +22,10 @@ __all__ = [
 
 @dataclass(frozen=True, eq=False)
 class AngleBlock:
-    """Flexion angle at each input row of a chunk (NaN before calibration or for dropped rows).
+    """Flexion angle at each input row of a chunk (NaN for dropped rows).
+
+    Until calibration the rows are buffered; they are released in one block,
+    with their angles, once the learning phase ends.
 
     Attributes
     ----------
@@ -36,7 +39,11 @@ class AngleBlock:
 
 @dataclass(frozen=True)
 class CalibratedEvent:
-    """The quiet standing window was found and the flexion axis fixed; angles start here."""
+    """The rest pose and the flexion axis are known; ``time_s`` is where the calibration window starts.
+
+    ``quiet`` is False when no window met the stillness thresholds and the
+    quietest one was used.  Angles and reps from the first row on follow.
+    """
 
     time_s: float
     quiet: bool
@@ -57,11 +64,17 @@ class RepPeakEvent:
 
 @dataclass(frozen=True)
 class RepEvent:
-    """A rep is complete with every metric; ``set_index`` is the set it belongs to."""
+    """A rep is complete with every metric; ``set_index`` is the set it belongs to.
+
+    ``late`` is True for a rep that began before the calibration window: live,
+    it could only be analysed once the rest pose was known, so it arrives with
+    the calibration, long after it happened.
+    """
 
     number: int
     set_index: int
     rep: Rep
+    late: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""The learning phase: calibration from the first quiet standing period, then the flexion axis.
+"""The learning phase: calibration from the first quiet period, then the flexion axis.
 
 Before any angle can be computed the core must know, in the sensor frame,
 
-1. the direction of gravity while standing (the thigh's "up", ``u``) and the
-   gyro bias -- from the first quiet window of ``calib_still_s``;
+1. the direction of gravity at rest (the thigh's "up", ``u``) and the gyro
+   bias -- from the first quiet window of ``calib_still_s``, wherever it is;
 2. the flexion axis ``a`` and its sign -- from the first excursion of the thigh
-   ``lock_deg`` away from standing: the excursion's direction is "forward"
+   ``lock_deg`` away from that pose, after the window or (read backwards from
+   it, :func:`scan_before`) before it: the excursion's direction is "forward"
    (positive flexion).  With a gyro the axis is the principal axis of the
    angular rate (the pipeline passes :func:`lock_axes` the rate over the
    longer span on which it confirms the sign); without one it is the
@@ -21,6 +22,7 @@ chunked.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -43,7 +45,7 @@ from hipflex.dsp._layout import (
     RAD,
 )
 
-__all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_lock"]
+__all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_before", "scan_lock"]
 
 # A window's mean gyro rate is its bias estimate; MEMS gyro biases stay within
 # a few deg/s, so a mean beyond this is a slow steady turn, not stillness.
@@ -100,7 +102,7 @@ class Calibration:
     Attributes
     ----------
     start_row, end_row : int
-        Buffer rows of the window (inclusive); analysis starts at ``start_row``.
+        Buffer rows of the window (inclusive).
     up : ndarray, shape (3,)
         Unit gravity direction ("up") in the sensor frame while standing.
     gyro_bias_dps : ndarray, shape (3,)
@@ -112,6 +114,11 @@ class Calibration:
         perfect sensor), in the sensor's g.
     quiet : bool
         False when no window met the thresholds and the quietest one was used.
+    window_s : float
+        Length of the window searched for, s (NaN if not recorded).
+    motion : float
+        The window's largest deviation as a multiple of the stillness
+        thresholds (at most 1 when ``quiet``; NaN if not recorded).
     """
 
     start_row: int
@@ -121,6 +128,8 @@ class Calibration:
     period_s: float
     quiet: bool
     gravity_g: float = 1.0
+    window_s: float = math.nan
+    motion: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)
@@ -447,6 +456,68 @@ def scan_lock(
     """Continue looking for the first excursion of ``lock_deg``; the row or -1."""
     gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
     return int(_scan_lock(time_s, acc_g, gyr, gyr_dps is not None, cal.up, cal.gyro_bias_dps, lock_deg, lstate))
+
+
+def scan_before(
+    time_s: np.ndarray,
+    acc_g: np.ndarray,
+    gyr_dps: np.ndarray | None,
+    cal: Calibration,
+    lock_deg: float,
+    lstate: np.ndarray,
+) -> float:
+    """Scan the rows before the calibration window, backwards from it; the largest tilt seen, deg.
+
+    People press record and start: the quiet window can come after the first
+    reps (a squat clip that rests at the end).  Read backwards in time (times
+    negated, the gyro and its bias negated) the rows are a recording that
+    starts at rest in the calibrated pose, so the same excursion finder tracks
+    the thigh back to row 0.  Its axis evidence is added to ``lstate``; if the
+    thigh went ``lock_deg`` from the rest pose before the window, the lock is
+    set at the window's end (``L_LOCK_ROW``): the excursion has been seen.
+
+    Parameters
+    ----------
+    time_s, acc_g, gyr_dps : ndarray, shapes (n,), (n, 3), (n, 3) or None
+        The buffered rows (at least up to ``cal.end_row``).
+    cal : Calibration
+    lock_deg : float
+        Excursion that fixes the axes, deg (as for :func:`scan_lock`).
+    lstate : ndarray, shape (L_N,)
+        The forward scan's fresh state (:func:`new_lock_state`), updated in place.
+
+    Returns
+    -------
+    float
+        Largest tilt from the rest pose before the window, deg (0 if the window starts at row 0).
+    """
+    s = cal.start_row
+    if s <= 0:
+        return 0.0
+    has_gyro = gyr_dps is not None
+    # Rows s, s-1, ..., 0: the first is inside the window (at rest), so the
+    # first step back has its true time step.
+    t_rev = np.ascontiguousarray(-time_s[s::-1])
+    acc_rev = np.ascontiguousarray(acc_g[s::-1])
+    gyr_rev = np.ascontiguousarray(-gyr_dps[s::-1]) if gyr_dps is not None else np.zeros((0, 3))
+    rev_cal = dataclasses.replace(cal, gyro_bias_dps=np.ascontiguousarray(-cal.gyro_bias_dps))
+    back = new_lock_state(
+        rev_cal,
+        acc_g,
+        float(lstate[L_PRM + P_TILT_TAU]),
+        float(lstate[L_PRM + P_STILL_GYR]),
+        float(lstate[L_PRM + P_BIAS_TAU]),
+    )
+    back[L_SCANNED] = 0
+    # An infinite lock angle: scan every row, gathering the axis evidence.
+    _scan_lock(t_rev, acc_rev, gyr_rev, has_gyro, rev_cal.up, rev_cal.gyro_bias_dps, math.inf, back)
+    # The rate's scatter is the same read backwards (its sign does not matter);
+    # so is the accelerometer's deviation from up.
+    lstate[L_S : L_S + 9] += back[L_S : L_S + 9]
+    tilt = float(back[L_MAX_TILT])
+    if tilt >= (lock_deg if has_gyro else lock_deg * _ACC_LOCK_FRACTION):
+        lstate[L_LOCK_ROW] = cal.end_row
+    return tilt
 
 
 def lock_axes(cal: Calibration, lstate: np.ndarray, has_gyro: bool, rate_scatter: np.ndarray | None = None) -> Axes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -34,12 +35,14 @@ from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import (
     L_LOCK_ROW,
     L_SCANNED,
+    Q_BEST_SCORE,
     Axes,
     Calibration,
     find_quiet_window,
     lock_axes,
     new_lock_state,
     new_quiet_state,
+    scan_before,
     scan_lock,
 )
 from hipflex.dsp.sets import make_set
@@ -73,6 +76,9 @@ _REASONS = {
     L.REJ_UNFINISHED: "unfinished",
 }
 _EVENT_ROWS = 4096
+# Without a quiet window of calib_still_s, quiet windows this much shorter are
+# searched (longest first) before the quietest full window is taken.
+_SHORT_WINDOW_FRACTIONS = (0.5, 0.25)
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -278,6 +284,40 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
     )
 
 
+def _short_quiet_window(
+    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, max_gap_s: float
+) -> tuple[Calibration, float, float] | None:
+    """The stillest quiet window of the longest of ``_SHORT_WINDOW_FRACTIONS`` of ``calib_still_s`` that has one.
+
+    Called when no window of ``calib_still_s`` in the rows is still: a shorter
+    one that is (the pause before a squat, the stand after it) knows the rest
+    pose and the gyro bias far better than a window through a movement, whose
+    mean rate is no bias.  Of those the stillest, not the first: a brief pause
+    at the bottom of a squat is less still than standing.
+
+    Returns
+    -------
+    (Calibration, window_s, motion) or None
+    """
+    for frac in _SHORT_WINDOW_FRACTIONS:
+        win_s = settings.calib_still_s * frac
+        qs = new_quiet_state()
+
+        def search(force: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
+            return find_quiet_window(
+                t, acc, gyr, win_s, settings.still_acc_g, settings.still_gyr_dps, max_gap_s, qs, force=force
+            )
+
+        if search(False) is None:
+            continue
+        while search(False) is not None:
+            pass  # every quiet window, for the stillest
+        best = search(True)  # the stillest window seen (reported as not quiet by the search)
+        assert best is not None
+        return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
+    return None
+
+
 def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     """Advance calibration and the axis lock over the buffered rows.
 
@@ -294,25 +334,40 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     lstate = None if state.lstate is None else state.lstate.copy()
     if cal is None:
         lim = int(np.searchsorted(t, t[0] + settings.max_learn_s, side="right"))
+        g_lim = None if gyr is None else gyr[:lim]
+        max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
+        win_s = settings.calib_still_s
         cal = find_quiet_window(
             t[:lim],
             acc[:lim],
-            None if gyr is None else gyr[:lim],
-            settings.calib_still_s,
+            g_lim,
+            win_s,
             settings.still_acc_g,
             settings.still_gyr_dps,
-            settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s,
+            max_gap_s,
             qstate,
             force=force or lim < t.size,
         )
+        score = float(qstate[Q_BEST_SCORE])
+        if cal is not None and not cal.quiet:
+            short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s)
+            if short is not None:
+                cal, win_s, score = short
         if cal is not None:
             check_gravity_g(cal.gravity_g)
+            cal = dataclasses.replace(cal, window_s=win_s, motion=score)
             lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
+            # The thigh may have moved before it first rested (people press
+            # record and start): those rows count as evidence too, and an
+            # excursion among them locks the axes at once.
+            scan_before(t, acc, gyr, cal, settings.lock_deg, lstate)
     axes = None
     if cal is not None and lstate is not None:
         lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
         gyr_lim = None if gyr is None else gyr[:lim]
-        row = scan_lock(t[:lim], acc[:lim], gyr_lim, cal, settings.lock_deg, lstate)
+        row = int(lstate[L_LOCK_ROW])
+        if row < 0:
+            row = scan_lock(t[:lim], acc[:lim], gyr_lim, cal, settings.lock_deg, lstate)
         if row >= 0 or force or lim < t.size:
             axes = lock_axes(cal, lstate, state.has_gyro)
     return dataclasses.replace(state, qstate=qstate, lstate=lstate, cal=cal, axes=axes)
@@ -366,10 +421,13 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
 
 
 def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = False) -> tuple[StreamState, list[Event]]:
-    """Once calibrated and locked, run the kernel over the buffer and switch to streaming.
+    """Once calibrated and locked, run the kernel over the buffer from its first row and switch to streaming.
 
     The sign is confirmed over a fixed span after the lock row, so streaming
-    starts once that span is buffered (or the stream ends).
+    starts once that span is buffered (or the stream ends).  The rows before
+    the calibration window are analysed too (the thigh's pose at row 0 is
+    found by running the filter back from the window, :func:`_rewind`); the
+    reps among them are emitted now, late, and their events say so.
     """
     if state.axes is None or state.cal is None or state.lstate is None:
         return state, []
@@ -385,23 +443,26 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     assert state.axes is not None and state.lstate is not None
     axes = state.axes
     if state.has_gyro and state.buf_gyr is not None:
-        # The flexion axis from all the motion until the sign is confirmed, not
-        # only the first lock_deg of the first excursion, which can be mostly a
-        # lift-off jolt (Eurobench subject 03: 48 deg off the flexion axis).
-        rate = state.buf_gyr[cal.end_row + 1 : stop] - cal.gyro_bias_dps
+        # The flexion axis from all the motion until the sign is confirmed
+        # (before the calibration window too), not only the first lock_deg of
+        # the first excursion, which can be mostly a lift-off jolt (Eurobench
+        # subject 03: 48 deg off the flexion axis).
+        rate = state.buf_gyr[:stop] - cal.gyro_bias_dps
         rate = rate[~np.isnan(rate).any(axis=1)]
         axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
     axes = _confirm_sign(settings, state, cal, axes, stop)
     lever = None if state.has_gyro or not settings.identify_lever else _identify(settings, state, cal, axes, stop)
-    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
+    kern = _start_kernel(settings, state, cal, axes, lever)
     state = dataclasses.replace(state, axes=axes, lever=lever)
     t = state.buf_t
     gyr = state.buf_gyr if state.buf_gyr is not None else _EMPTY3
-    s = cal.start_row
-    cal_t = float(t[s])
+    cal_t = float(t[cal.start_row])
     state = dataclasses.replace(state, kernel=kern, cal_time_s=cal_t)
-    state, events, theta_tail = _run(settings, state, kern, t[s:], state.buf_acc[s:], gyr[s:])
-    theta = np.concatenate([np.full(s, np.nan), theta_tail])
+    state, events, theta = _run(settings, state, kern, t, state.buf_acc, gyr)
+    # Reps that began before the rest pose was known are reported only now.
+    events = [
+        dataclasses.replace(e, late=True) if isinstance(e, RepEvent) and e.rep.start_s < cal_t else e for e in events
+    ]
     state = dataclasses.replace(
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
@@ -439,6 +500,58 @@ def _correct_gyro(state: StreamState, gyr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gyr @ check.matrix.T)
 
 
+def _start_kernel(
+    settings: Settings,
+    state: StreamState,
+    cal: Calibration,
+    axes: Axes,
+    lever: LeverFit | None,
+    identify: bool = False,
+) -> _Kernel:
+    """A kernel ready to run from buffer row 0 (see :func:`_rewind`)."""
+    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, identify)
+    _rewind(kern, state, cal)
+    return kern
+
+
+def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
+    """Set the orientation of a fresh kernel to the thigh's at buffer row 0.
+
+    The kernel starts at rest in the calibrated pose, which holds at the
+    window, not at row 0 if the thigh moved before it.  Run backwards in time
+    from the window (times, gyro and gyro bias negated) the same filters
+    track the thigh back to row 0: the gyro turns "up" back exactly, and the
+    pendulum model is the same backwards (its rate changes sign, its
+    acceleration does not).  The state found there starts the forward run.
+    """
+    s = cal.start_row
+    if s <= 0:
+        return
+    back = _Kernel(kern.prm, kern.fs.copy(), kern.ist.copy(), kern.hist.copy())
+    back.fs[L.F_BIAS : L.F_BIAS + 3] = -cal.gyro_bias_dps
+    t = np.ascontiguousarray(-state.buf_t[s::-1])
+    acc = np.ascontiguousarray(state.buf_acc[s::-1])
+    gyr = np.ascontiguousarray(-state.buf_gyr[s::-1]) if state.buf_gyr is not None else _EMPTY3
+    theta = np.empty(t.shape[0])
+    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+    done = 0
+    while done < t.shape[0]:
+        k, _ = _run_chunk(back.prm, back.fs, back.ist, back.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        done += k
+    if back.fs[L.F_PG_S] > 0.0:
+        _pg_finish(back.prm, back.fs, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
+    fs = kern.fs
+    fs[L.F_UP : L.F_UP + 3] = back.fs[L.F_UP : L.F_UP + 3]
+    fs[L.F_G_EST] = back.fs[L.F_G_EST]
+    fs[L.F_ZLP : L.F_ZLP + 3] = back.fs[L.F_ZLP : L.F_ZLP + 3]
+    # Pendulum state (theta, rate, acceleration): forwards the rate is negated,
+    # and with it its covariances with the angle and the acceleration.
+    flip = np.array([1.0, -1.0, 1.0])
+    fs[L.F_X : L.F_X + L.PX] = back.fs[L.F_X : L.F_X + L.PX] * flip
+    p = back.fs[L.F_P : L.F_P + L.PX * L.PX].reshape(L.PX, L.PX)
+    fs[L.F_P : L.F_P + L.PX * L.PX] = (p * np.outer(flip, flip)).ravel()
+
+
 def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
     """Run ``kern`` over buffer rows ``start:stop`` for its state alone (events dropped); the angle, deg."""
     t = state.buf_t[start:stop]
@@ -458,8 +571,9 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
-    a front-mounted sensor during fast swings; the angle over buffer rows
-    ``cal.start_row:stop`` is a far more reliable witness.  It is read from
+    a front-mounted sensor during fast swings, or (calibrated after the first
+    reps) nothing at all; the angle over buffer rows ``0:stop`` is a far more
+    reliable witness.  It is read from
     the kernel's history once any post-gap window is closed: the live trace
     of a window is the gyro's uncorrected guess, which after a gap that hid a
     rise reads the following fall as a deep excursion the wrong way.
@@ -469,17 +583,31 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     # other.  With the prior offset one sign's filter can spin through +-180 deg
     # (a side-mounted sensor, whose true offset is ~0, in a march at 200 Hz),
     # and its garbage trace decided the sign.
+    # The thigh's range must not break that symmetry either: a trace whose
+    # flexions come out backwards is held at the extension bound (60 deg),
+    # where the filter, fed a thigh beyond it, turns out garbage, and one
+    # spurious spike forwards outweighed the whole set (a ballistic set
+    # before the calibration window, 52 Hz, clipped at 4 g: every rep
+    # counted the wrong way round).  The same bound both ways.
     lever = None if state.has_gyro else LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
     kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
-    theta = _run_span(kern, state, cal.start_row, stop)
+    kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
+    _rewind(kern, state, cal)
+    theta = _run_span(kern, state, 0, stop)
     if kern.fs[L.F_PG_S] > 0.0:
         _pg_finish(kern.prm, kern.fs, kern.ist, kern.hist)
     kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
     if kept.shape[0] == 0:
         return axes
     # Rows older than the ring (a long learning phase) count with their live angle.
-    older = theta[state.buf_t[cal.start_row : stop] < kept[:, L.H_TIME].min()]
+    older = theta[state.buf_t[:stop] < kept[:, L.H_TIME].min()]
     seen = np.concatenate([older, kept[:, L.H_THETA]])
+    # An excursion leaves the rest pose and comes back.  Rows before the thigh
+    # first came within candidate_deg of it (a recording that starts
+    # mid-movement, one whose quietest window lies inside the only rep) show
+    # the end of one at most, never its size.
+    near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
+    seen = seen[near[0] :] if near.size else seen
     if np.all(np.isnan(seen)) or np.nanmax(seen) >= -np.nanmin(seen):
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
@@ -489,8 +617,8 @@ def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Ax
     """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on."""
 
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
-        kern = _make_kernel(settings, False, cal, axes, LeverFit(lever_arm_m, sensor_offset_m, True, 0.0), True)
-        _run_span(kern, state, cal.start_row, stop)
+        kern = _start_kernel(settings, state, cal, axes, LeverFit(lever_arm_m, sensor_offset_m, True, 0.0), True)
+        _run_span(kern, state, 0, stop)
         return float(kern.fs[L.F_NLL])
 
     return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
@@ -528,6 +656,16 @@ def _pendulum_model(lever: LeverFit | None) -> str:
     )
 
 
+def _calibration_kind(
+    settings: Settings, cal: Calibration | None
+) -> Literal["quiet window", "short quiet window", "quietest window"] | None:
+    if cal is None:
+        return None
+    if not cal.quiet:
+        return "quietest window"
+    return "short quiet window" if cal.window_s < settings.calib_still_s else "quiet window"
+
+
 def result(settings: Settings, state: StreamState, source: str = "") -> Analysis:
     """The analysis so far (complete after :func:`finish`)."""
     kern = state.kernel
@@ -537,6 +675,8 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
     if kern is None and state.buf_t.size > 1:
         period = float(np.median(np.diff(state.buf_t)))
     has_cal = not math.isnan(state.cal_time_s)
+    duration = state.last_time_s - state.first_time_s if state.rows else 0.0
+    cal = state.cal if has_cal else None
     quality = Quality(
         gaps=len(state.gaps),
         lost_s=lost,
@@ -548,13 +688,17 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
             else _pendulum_model(state.lever)
         ),
         calibrated_at_s=state.cal_time_s if has_cal else None,
-        skipped_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,
+        # Every row is analysed once calibrated; before, none is.
+        skipped_before_calibration_s=0.0 if has_cal else duration,
         gap_list=state.gaps,
         rejections=state.rejections,
         rest_mismatch_deg=float(kern.fs[L.F_REST_DIFF_DEG]) if kern is not None and state.has_gyro else None,
         gyro_frame=state.gyro_frame,
+        calibration=_calibration_kind(settings, cal),
+        calibration_window_s=None if cal is None else cal.window_s,
+        calibration_motion=None if cal is None or not math.isfinite(cal.motion) else cal.motion,
+        analysed_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,
     )
-    duration = state.last_time_s - state.first_time_s if state.rows else 0.0
     return Analysis(
         source=source,
         settings=settings,

@@ -475,6 +475,19 @@ class Quality:
     ``gyro_frame`` (gyro+acc only, once learned, else None) says whether
     the gyro's frame agreed with the accelerometer's and what correction,
     if any, was applied to it; ``gyro_correction`` is its short text.
+
+    The rest pose comes from the first window of ``calib_still_s`` that meets
+    the stillness thresholds (``calibration`` "quiet window"); if none does
+    within ``max_learn_s``, from the first quiet window of half or a quarter
+    of that ("short quiet window"), else from the quietest full window
+    ("quietest window").  ``calibration_window_s`` is the window's length;
+    ``calibration_motion`` its largest deviation as a multiple of the
+    thresholds (``still_acc_g``, ``still_gyr_dps``): at most 1 for a quiet
+    window, the larger the less certain the rest pose and every angle.
+    ``calibrated_at_s`` is where the window starts; the rows before it are
+    analysed too (``analysed_before_calibration_s`` of them), so
+    ``skipped_before_calibration_s`` is 0 once calibrated, and the whole
+    recording when nothing could be calibrated (shorter than the window).
     """
 
     gaps: int
@@ -487,6 +500,10 @@ class Quality:
     gap_list: tuple[Gap, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     rest_mismatch_deg: float | None = None
+    calibration: Literal["quiet window", "short quiet window", "quietest window"] | None = None
+    calibration_window_s: float | None = None
+    calibration_motion: float | None = None
+    analysed_before_calibration_s: float = 0.0
     gyro_frame: GyroFrameCheck | None = None
 
     @property
@@ -514,6 +531,10 @@ class Quality:
             "angle_model": self.angle_model,
             "calibrated_at_s": None if self.calibrated_at_s is None else _r(self.calibrated_at_s, 4),
             "skipped_before_calibration_s": _r(self.skipped_before_calibration_s, 3),
+            "calibration": self.calibration,
+            "calibration_window_s": None if self.calibration_window_s is None else _r(self.calibration_window_s, 3),
+            "calibration_motion": None if self.calibration_motion is None else _r(self.calibration_motion, 2),
+            "analysed_before_calibration_s": _r(self.analysed_before_calibration_s, 3),
             "rest_mismatch_deg": None if self.rest_mismatch_deg is None else _r(self.rest_mismatch_deg, 1),
             "gyro_correction": self.gyro_correction,
             "gyro_frame": None if self.gyro_frame is None else self.gyro_frame.to_dict(),

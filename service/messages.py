@@ -107,6 +107,7 @@ def event_messages(events: list[Event], decimate: AngleDecimator, received_at: f
                 "number": e.number,
                 "rep": e.rep.to_dict(),
                 "received_at": received_at,
+                "late": e.late,
             })  # fmt: skip
         elif isinstance(e, SetEvent):
             out.append({"type": "set", "set": e.set.to_dict(), "received_at": received_at})

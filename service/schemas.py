@@ -142,7 +142,17 @@ class QualityOut(BaseModel):
     orientation: Literal["gyro+acc", "acc-only"]
     angle_model: str
     calibrated_at_s: float | None
-    skipped_before_calibration_s: float | None
+    skipped_before_calibration_s: float | None = Field(
+        default=None, description="s not analysed: 0 once calibrated (the rows before are analysed too)"
+    )
+    calibration: Literal["quiet window", "short quiet window", "quietest window"] | None = Field(
+        default=None, description="what the rest pose rests on: a still window, a shorter one, or none was still"
+    )
+    calibration_window_s: float | None = None
+    calibration_motion: float | None = Field(
+        default=None, description="the window's largest deviation / the stillness thresholds (<= 1: still)"
+    )
+    analysed_before_calibration_s: float | None = None
     rest_mismatch_deg: float | None = Field(
         default=None,
         description=(
@@ -360,6 +370,9 @@ class RepMessage(_Msg):
     number: int
     rep: RepOut
     received_at: float | None
+    late: bool = Field(
+        default=False, description="began before calibration: analysed only once the rest pose was known"
+    )
 
 
 class SetMessage(_Msg):

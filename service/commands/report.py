@@ -65,6 +65,8 @@ def quality_line(result: Analysis) -> str:
     ]
     if q.skipped_before_calibration_s > 0:
         parts.append(f"{q.skipped_before_calibration_s:.1f} s skipped before calibration")
+    if q.calibration is not None and q.calibration != "quiet window":
+        parts.append(f"rest pose from the {q.calibration} ({q.calibration_window_s:g} s)")
     if q.rejections:
         parts.append(f"{len(q.rejections)} rejected candidates")
     if q.rest_mismatch_deg is not None:
@@ -99,16 +101,17 @@ def angle_warning(result: Analysis) -> str | None:
 
 
 def calibration_hint(result: Analysis) -> str | None:
-    """A plain-language line when calibration came late or never (the rows before it are not analysed)."""
+    """A plain-language line when the rest pose is uncertain (no still stretch) or nothing could be analysed."""
     q = result.quality
     still_s = result.settings.calib_still_s
     advice = f"stand still for at least {still_s:g} s at the start of a recording"
     if q.calibrated_at_s is None:
-        return f"hint: no still stretch of {still_s:g} s anywhere, so nothing could be analysed; {advice}"
-    if result.duration_s > 0 and q.skipped_before_calibration_s > max(5.0, 0.25 * result.duration_s):
+        return f"hint: no stretch of {still_s:g} s in the recording to learn the rest pose on, so nothing was analysed"
+    if q.calibration == "quietest window":
+        motion = "" if q.calibration_motion is None else f" (it moved {q.calibration_motion:.1f}x the stillness limit)"
         return (
-            f"hint: the first still stretch came {q.skipped_before_calibration_s:.1f} s into the recording "
-            f"(of {result.duration_s:.1f} s); reps before it were not counted. Next time, {advice}"
+            f"hint: the thigh was never still for {still_s:g} s; the rest pose comes from the quietest stretch "
+            f"at {q.calibrated_at_s:.1f} s{motion}, so the angles are less certain. Next time, {advice}"
         )
     return None
 

@@ -265,9 +265,9 @@ def test_readable_table(work: Path) -> None:
     assert out.stdout.count("quality: ") == 2
 
 
-def test_table_says_when_calibration_came_late(work: Path, tmp_path: Path) -> None:
+def test_reps_before_the_first_still_stretch_are_counted(work: Path, tmp_path: Path) -> None:
     # The same reps without the quiet stand before them: the first 1 s of stillness is the
-    # final rest, so every rep is skipped; the table says why in words, the JSON has the figures.
+    # final rest, and the rows before it are analysed too; the JSON says how much that was.
     s = thigh_session()
     keep = s.time_s >= T0 + 3.0
     assert s.gyr_dps is not None
@@ -275,12 +275,25 @@ def test_table_says_when_calibration_came_late(work: Path, tmp_path: Path) -> No
     out = cli("analyze", str(tmp_path / "no_stand.csv"), cwd=work)
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())  # the console wraps long lines
-    assert "0 reps" in text and "skipped before calibration" in text
-    assert "hint: the first still stretch came 9." in text and "reps before it were not counted" in text
-    assert "stand still for at least 1 s at the start" in text
+    assert f"{N_REPS} reps" in text and "skipped before calibration" not in text and "hint:" not in text
     (result,) = json_lines(cli("analyze", "--json", str(tmp_path / "no_stand.csv"), cwd=work).stdout)
-    assert result["quality"]["skipped_before_calibration_s"] > 9.0
-    assert "hint:" not in cli("analyze", "good.csv", cwd=work).stdout
+    assert result["rep_count"] == N_REPS
+    assert result["quality"]["analysed_before_calibration_s"] > 9.0
+    assert result["quality"]["skipped_before_calibration_s"] == 0.0
+    assert result["quality"]["calibration"] == "quiet window"
+
+
+def test_hint_says_when_no_stretch_was_still() -> None:
+    from dataclasses import replace
+
+    from hipflex.dsp import analyze
+    from hipflex.service.commands.report import calibration_hint
+
+    good = analyze(thigh_session())
+    assert calibration_hint(good) is None
+    moving = replace(good, quality=replace(good.quality, calibration="quietest window", calibration_motion=3.2))
+    hint = calibration_hint(moving)
+    assert hint is not None and "never still" in hint and "3.2x" in hint and "less certain" in hint
 
 
 def test_table_warns_when_the_gyro_and_the_accelerometer_disagree_at_rest(work: Path, tmp_path: Path) -> None:
