@@ -136,9 +136,10 @@ def test_events_account_for_every_rep_and_every_row(mode: str) -> None:
         assert peak.number == rep.number and peak.peak_flexion_deg == pytest.approx(rep.rep.peak_flexion_deg, abs=tol)
     assert len([e for e in events if isinstance(e, CalibratedEvent)]) == 1
     assert [e.set for e in events if isinstance(e, SetEvent)] == list(analysis.sets)
-    # AngleBlocks cover every input row exactly once, in order.
+    # AngleBlocks cover every input row exactly once, in order, at its
+    # re-timed time (on clean stamps the input time, up to rounding).
     blocks = [e for e in events if isinstance(e, AngleBlock)]
-    np.testing.assert_array_equal(np.concatenate([b.time_s for b in blocks]), samples.time_s)
+    np.testing.assert_allclose(np.concatenate([b.time_s for b in blocks]), samples.time_s, rtol=0, atol=1e-9)
     assert sum(len(b.angle_deg) for b in blocks) == len(samples)
 
 
@@ -226,18 +227,22 @@ def _samples(t, gyro: bool = True) -> ImuSamples:
 
 
 def test_time_going_backwards_within_a_chunk_is_rejected() -> None:
-    with pytest.raises(ValueError, match="time does not increase at row 2 of the chunk"):
+    with pytest.raises(ValueError, match="time goes backwards at row 2 of the chunk"):
         step(SETTINGS, init_state(SETTINGS, True), _samples([0.0, 0.02, 0.01, 0.03]))
-    with pytest.raises(ValueError, match="time does not increase at row 1"):
-        step(SETTINGS, init_state(SETTINGS, True), _samples([0.0, 0.0, 0.01]))
 
 
 def test_time_going_backwards_between_chunks_is_rejected() -> None:
     state, _ = step(SETTINGS, init_state(SETTINGS, True), _samples([0.0, 0.02, 0.04]))
     with pytest.raises(ValueError, match="time goes backwards between chunks"):
         step(SETTINGS, state, _samples([0.03, 0.05]))
-    with pytest.raises(ValueError, match="time goes backwards between chunks"):
-        step(SETTINGS, state, _samples([0.04, 0.06]))  # a repeated time is not progress either
+
+
+def test_equal_stamps_are_a_burst_not_an_error() -> None:
+    # A phone stamps a notification's rows on arrival: equal times, within a
+    # chunk and across chunks, are accepted and every row is kept.
+    state, _ = step(SETTINGS, init_state(SETTINGS, True), _samples([0.0, 0.0, 0.0, 0.06]))
+    state, _ = step(SETTINGS, state, _samples([0.06, 0.06, 0.12]))
+    assert state.rows == 7
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -278,7 +283,7 @@ def test_reps_after_a_short_stand_are_all_counted(gyro: bool) -> None:
     bumps = synth.drill(3, start_s=1.3, period_s=1.3, amp_deg=70.0)
     rec = synth.record(bumps, 7.0, FS_HZ, gyro=gyro, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=4)
     analysis = analyze(rec.samples, SETTINGS)
-    assert analysis.quality.calibrated_at_s == 0.0
+    assert analysis.quality.calibrated_at_s == pytest.approx(0.0, abs=1e-9)  # re-timed: up to rounding
     assert analysis.rep_count == 3
     for rep, bump in zip(analysis.reps, bumps, strict=True):
         assert rep.peak_flexion_deg == pytest.approx(bump.amp_deg, abs=3.0 if gyro else 6.0)

@@ -1,0 +1,123 @@
+"""The timeline step every row passes first: stamps -> a regular grid (see ``_kern_time``).
+
+Streaming and batch share it: rows are held back only until the period is
+bootstrapped (the first ``_BOOT_ROWS`` rows spanning at least ``_BOOT_S``),
+then re-timed one by one as they arrive, so the times (and so everything
+downstream) do not depend on how the stream was chunked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hipflex.dsp import _layout as L
+from hipflex.dsp._kern_time import _bootstrap_period, _retime, _spread, new_timeline
+from hipflex.dsp.types import ImuSamples
+
+__all__ = ["Timeline", "retime"]
+
+# The period is bootstrapped from at least this many rows spanning at least
+# this long: a few of the longest phone notifications (70 rows) and enough
+# jitter samples for the envelope to be within a small fraction of a period.
+_BOOT_ROWS = 160
+_BOOT_S = 2.0
+_EMPTY3 = np.zeros((0, 3), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Timeline:
+    """Timeline state: rows held until the period is known, then the kernel state.
+
+    Attributes
+    ----------
+    state : ndarray or None
+        Kernel state (``_layout`` T_ slots); None until bootstrapped.
+    period0_s : float
+        The bootstrapped period, s (NaN before): fixed for the stream, so
+        decisions that need a period before the running estimate (the quiet
+        window's gap allowance) do not depend on chunking.
+    pend_t, pend_acc, pend_gyr : ndarray
+        Rows held before the bootstrap (input times, s).
+    """
+
+    state: np.ndarray | None = None
+    period0_s: float = float("nan")
+    pend_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pend_acc: np.ndarray = field(default_factory=lambda: _EMPTY3)
+    pend_gyr: np.ndarray | None = None
+
+    @property
+    def period_s(self) -> float:
+        """The current period estimate, s (NaN before the bootstrap)."""
+        return float(self.state[L.T_P]) if self.state is not None else float("nan")
+
+    @property
+    def lost_s(self) -> float:
+        """Time of the rows found lost so far, s."""
+        return float(self.state[L.T_LOST_S]) if self.state is not None else 0.0
+
+
+def _boot_row(t: np.ndarray) -> int:
+    """First row at which the bootstrap condition holds, or -1."""
+    if t.size < _BOOT_ROWS:
+        return -1
+    ok = np.flatnonzero(t[_BOOT_ROWS - 1 :] - t[0] >= _BOOT_S)
+    return int(ok[0]) + _BOOT_ROWS - 1 if ok.size else -1
+
+
+def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[Timeline, ImuSamples]:
+    """Pass ``chunk`` through the timeline; return the new state and the rows released, re-timed.
+
+    Parameters
+    ----------
+    timeline : Timeline
+        Not modified.
+    chunk : ImuSamples
+        The next rows; times non-decreasing (equal stamps within a burst are fine).
+    final : bool
+        The stream ends: bootstrap from whatever rows there are.
+
+    Returns
+    -------
+    timeline : Timeline
+    released : ImuSamples
+        Rows whose grid times are now known, in order (empty while the period
+        is being bootstrapped), with ``time_s`` on the grid, s.
+
+    Raises
+    ------
+    ValueError
+        At the end of a stream whose rows all carry the same time.
+    """
+    if timeline.state is not None:
+        st = timeline.state.copy()
+        out = np.empty(len(chunk))
+        _retime(st, chunk.time_s, out)
+        return Timeline(st, timeline.period0_s), ImuSamples(out, chunk.acc_g, chunk.gyr_dps)
+    if timeline.pend_t.size:
+        t = np.concatenate([timeline.pend_t, chunk.time_s])
+        acc = np.concatenate([timeline.pend_acc, chunk.acc_g])
+        gyr = None
+        if chunk.gyr_dps is not None:
+            gyr = np.concatenate([timeline.pend_gyr if timeline.pend_gyr is not None else _EMPTY3, chunk.gyr_dps])
+    else:
+        t, acc, gyr = chunk.time_s, chunk.acc_g, chunk.gyr_dps
+    k = _boot_row(t)
+    if k < 0 and not final:
+        return Timeline(None, float("nan"), t, acc, gyr), ImuSamples(t[:0], acc[:0], None if gyr is None else gyr[:0])
+    if t.size == 0:
+        return timeline, chunk
+    boot = np.ascontiguousarray(t[: k + 1] if k >= 0 else t)
+    period = float(_bootstrap_period(boot))
+    if not period > 0.0:
+        raise ValueError(f"all {t.size} rows carry the same time ({t[0]:.6f} s): the sample rate is unknown")
+    # A first pass over the bootstrap rows measures the stamps' spread, so a
+    # row late by lost rows is recognised from the first row on.
+    dry = new_timeline(period)
+    out = np.empty(t.size)
+    _retime(dry, boot, out)
+    st = new_timeline(period, float(_spread(dry)))
+    _retime(st, np.ascontiguousarray(t), out)
+    return Timeline(st, period), ImuSamples(out, acc, gyr)
