@@ -35,6 +35,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit
 from hipflex.dsp._layout import (
+    T_BLOCK,
     T_CUR_MAX,
     T_CUR_MIN,
     T_CUR_MIN_IDX,
@@ -42,6 +43,7 @@ from hipflex.dsp._layout import (
     T_CUR_N,
     T_E1,
     T_E2,
+    T_ENV_NOISE,
     T_IDX,
     T_LINE,
     T_LOST_S,
@@ -54,43 +56,84 @@ from hipflex.dsp._layout import (
     T_ROWS,
     T_S1,
     T_S2,
+    T_S3,
+    T_S4,
 )
 
 __all__: list[str] = []
 
-# Rows per block of offset statistics: longer than the longest notification a
-# phone stamps at once (about 70 rows), so every block holds a burst's end.
+# Rows per block of offset statistics with unbursty stamps; bursty stamps get
+# blocks of about _BLOCK_NOTIFY notifications (up to _BLOCK_MAX rows), so every
+# block's envelope is the fastest of several arrivals.
 _BLOCK = 128
-# The period is the envelope's slope over up to this many blocks (4096 rows).
+_BLOCK_NOTIFY = 8
+_BLOCK_MAX = 1024
+# The period is the envelope's slope over up to this many blocks.
 _RING_BLOCKS = T_RING_N
 # The phase moves this fraction of the way to its target per row, and never
 # more than _PHASE_STEP of a period (the grid stays strictly increasing).
 _PHASE_GAIN = 0.05
-_PHASE_STEP = 0.25
+_PHASE_STEP = 0.02
 # A row (or a block's envelope) must be this many periods beyond what the
 # stamping explains before rows count as lost: half a period, the rounding
-# point of a whole row.
+# point of a whole row ...
 _LOSS_MARGIN = 0.5
+# Envelope points per bootstrap (each run of rows holds two or more of the
+# notifications the bootstrap waits for).
+_BOOT_SEGMENTS = 4
+# ... plus this many times the envelope's own block-to-block noise (arrival
+# latency that varies from notification to notification).
+_ENV_NOISE_K = 2.0
+# The envelope noise is a running mean over the first blocks, then an
+# exponential average with this gain; one block's change counts at most a
+# period (a loss it contains is not noise).
+_ENV_NOISE_GAIN = 0.1
 
 
-def new_timeline(period_s: float, spread_s: float = math.inf) -> np.ndarray:
-    """Fresh timeline state for a bootstrapped period and stamp spread, s (inf: unknown)."""
+def block_rows(period_s: float, spread_s: float) -> int:
+    """Rows per block for stamps with this spread: ``_BLOCK``, or several notifications of bursty stamps."""
+    if not spread_s > 2.0 * period_s:
+        return _BLOCK
+    want = _BLOCK_NOTIFY * (spread_s / period_s + 1.0)
+    return int(min(_BLOCK_MAX, max(_BLOCK, 2 ** math.ceil(math.log2(want)))))
+
+
+def new_timeline(period_s: float, spread_s: float = math.inf, rows: int = _BLOCK, noise_s: float = 0.0) -> np.ndarray:
+    """Fresh timeline state.
+
+    Parameters
+    ----------
+    period_s : float
+        Bootstrapped period, s.
+    spread_s : float
+        Spread of the stamps around the envelope, s (inf: unknown, no loss is
+        judged row by row until a block has measured it).
+    rows : int
+        Rows per block.
+    noise_s : float
+        Block-to-block noise of the envelope, s.
+    """
     ts = np.zeros(T_N)
     ts[T_P] = period_s
     ts[T_CUR_MIN] = math.inf
     ts[T_CUR_MAX] = -math.inf
     ts[T_E1] = math.inf
     ts[T_E2] = math.inf
-    ts[T_S1] = spread_s
-    ts[T_S2] = spread_s
+    for j in (T_S1, T_S2, T_S3, T_S4):
+        ts[j] = spread_s
+    ts[T_BLOCK] = rows
+    ts[T_ENV_NOISE] = noise_s
     return ts
 
 
 @njit
 def _spread(ts: np.ndarray) -> float:
-    """The stamps' spread: the smaller of the last two blocks' (inf before any is known)."""
-    s = min(ts[T_S1], ts[T_S2])
-    if s < math.inf:
+    """The stamps' spread: the largest of the last four blocks' (the current one's before any is known)."""
+    s = -math.inf
+    for j in (T_S1, T_S2, T_S3, T_S4):
+        if ts[j] < math.inf:
+            s = max(s, ts[j])
+    if s > -math.inf:
         return s
     if ts[T_CUR_N] > 0.0:
         return ts[T_CUR_MAX] - ts[T_CUR_MIN]
@@ -101,30 +144,32 @@ def _spread(ts: np.ndarray) -> float:
 def _bootstrap_period(t: np.ndarray) -> float:
     """Period from the stamps' lower envelope over rows ``t`` (s); 0 if they span no time.
 
-    The crude rate (span / rows) is refined by the line through the lowest
-    offset in each half of the rows: both are the same phase of the stamping
-    (a burst's last row, jitter's lower edge), so the slope between them is
-    the sampling period, unbiased by where the span happened to start or end.
-    Rows lost between the two points make it slightly long; the running
-    estimate then corrects it.
+    The rows are cut into ``_BOOT_SEGMENTS`` runs; in each the row lowest
+    against the crude rate (span / rows) is an envelope point, the same phase
+    of the stamping in every run (a burst's last row, jitter's lower edge).
+    The period is the median slope between neighbouring points: unbiased by
+    where the span starts or ends, and by rows lost between one pair.
     """
     n = t.shape[0]
     if n < 2 or not t[n - 1] > t[0]:
         return 0.0
     crude = (t[n - 1] - t[0]) / (n - 1)
-    if n < 4:
+    k = min(_BOOT_SEGMENTS, n // 2)
+    if k < 2:
         return crude
-    h = n // 2
-    i1 = 0
-    i2 = h
-    for i in range(n):
-        u = t[i] - crude * i
-        if i < h:
-            if u < t[i1] - crude * i1:
-                i1 = i
-        elif u < t[i2] - crude * i2:
-            i2 = i
-    p = (t[i2] - t[i1]) / (i2 - i1)
+    pts = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        a = j * n // k
+        b = (j + 1) * n // k
+        best = a
+        for i in range(a, b):
+            if t[i] - crude * i < t[best] - crude * best:
+                best = i
+        pts[j] = best
+    slopes = np.empty(k - 1)
+    for j in range(k - 1):
+        slopes[j] = (t[pts[j + 1]] - t[pts[j]]) / max(1, pts[j + 1] - pts[j])
+    p = float(np.median(slopes))
     return p if p > 0.0 else crude
 
 
@@ -143,13 +188,12 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             line = ts[T_LINE] + p
             idx = ts[T_IDX] + 1.0
         u = t - line
-        spread = min(ts[T_S1], ts[T_S2])
+        spread = max(ts[T_S1], ts[T_S2], ts[T_S3], ts[T_S4])
         if spread < math.inf:
             # Lost rows: later than the envelope by more than the spread the
-            # stamping showed in both recent blocks (a lossy block's own spread
-            # is inflated by the step it contains).
+            # stamping showed in the recent blocks and the envelope's noise.
             env = min(ts[T_E1], ts[T_CUR_MIN])
-            m = math.floor((u - env - spread) / p + _LOSS_MARGIN)
+            m = math.floor((u - env - spread - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
             if m >= 1:
                 line += m * p
                 idx += m
@@ -172,38 +216,49 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             lim = _PHASE_STEP * p
             ts[T_PHASE] += min(lim, max(-lim, dphi))
         t_out[k] = line + ts[T_PHASE]
-        if ts[T_CUR_N] >= _BLOCK:
+        if ts[T_CUR_N] >= ts[T_BLOCK]:
             e_new = ts[T_CUR_MIN]
             s_new = ts[T_CUR_MAX] - ts[T_CUR_MIN]
             min_idx = ts[T_CUR_MIN_IDX]
             if ts[T_E1] < math.inf:
                 # A loss hidden inside the spread: the whole block sits later.
-                m = math.floor((e_new - ts[T_E1]) / p + _LOSS_MARGIN)
+                noise = ts[T_ENV_NOISE]
+                m = math.floor((e_new - ts[T_E1] - _ENV_NOISE_K * noise) / p + _LOSS_MARGIN)
                 if m >= 1:
                     line += m * p
                     idx += m
                     e_new -= m * p
                     min_idx += m
                     ts[T_LOST_S] += m * p
+                g = max(_ENV_NOISE_GAIN, 1.0 / ts[T_NBLK]) if ts[T_NBLK] >= 1.0 else 1.0
+                ts[T_ENV_NOISE] = noise + g * (min(abs(e_new - ts[T_E1]), 0.5 * p) - noise)
             min_t = ts[T_CUR_MIN_T]
             j = int(ts[T_NBLK]) % _RING_BLOCKS
             ts[T_RING + 2 * j] = min_idx
             ts[T_RING + 2 * j + 1] = min_t
             ts[T_NBLK] += 1.0
             ts[T_E2] = ts[T_E1]
+            ts[T_S4] = ts[T_S3]
+            ts[T_S3] = ts[T_S2]
             ts[T_S2] = ts[T_S1]
             ts[T_E1] = e_new
             ts[T_S1] = s_new
             ts[T_CUR_N] = 0.0
             ts[T_CUR_MIN] = math.inf
             ts[T_CUR_MAX] = -math.inf
-            # The period: slope of the envelope points, oldest kept to newest.
+            # The period: the median slope between neighbouring envelope
+            # points in the ring (a loss found late steps one pair only).
             nb = int(ts[T_NBLK])
             if nb >= 2:
-                o = (nb - _RING_BLOCKS) % _RING_BLOCKS if nb > _RING_BLOCKS else 0
-                d_idx = min_idx - ts[T_RING + 2 * o]
-                if d_idx >= _BLOCK:
-                    ts[T_P] = (min_t - ts[T_RING + 2 * o + 1]) / d_idx
+                k = min(nb, _RING_BLOCKS)
+                slopes = np.empty(k - 1)
+                for q in range(k - 1):
+                    a = (nb - k + q) % _RING_BLOCKS
+                    b = (a + 1) % _RING_BLOCKS
+                    slopes[q] = (ts[T_RING + 2 * b + 1] - ts[T_RING + 2 * a + 1]) / max(
+                        1.0, ts[T_RING + 2 * b] - ts[T_RING + 2 * a]
+                    )
+                ts[T_P] = np.median(slopes)
         ts[T_LINE] = line
         ts[T_IDX] = idx
         ts[T_ROWS] += 1.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_time import _bootstrap_period, _retime, _spread, new_timeline
+from hipflex.dsp._kern_time import _bootstrap_period, _retime, _spread, block_rows, new_timeline
 from hipflex.dsp.types import ImuSamples
 
 __all__ = ["Timeline", "retime"]
@@ -23,6 +23,7 @@ __all__ = ["Timeline", "retime"]
 # jitter samples for the envelope to be within a small fraction of a period.
 _BOOT_ROWS = 160
 _BOOT_S = 2.0
+_BOOT_JUMPS = 8.0
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -60,11 +61,19 @@ class Timeline:
 
 
 def _boot_row(t: np.ndarray) -> int:
-    """First row at which the bootstrap condition holds, or -1."""
+    """First row at which the bootstrap condition holds, or -1.
+
+    At least ``_BOOT_ROWS`` rows over ``_BOOT_S``, and ``_BOOT_JUMPS`` times
+    the longest step between stamps so far: with bursty stamps that is
+    several notifications, so their spread and latency are measured.
+    """
     if t.size < _BOOT_ROWS:
         return -1
-    ok = np.flatnonzero(t[_BOOT_ROWS - 1 :] - t[0] >= _BOOT_S)
-    return int(ok[0]) + _BOOT_ROWS - 1 if ok.size else -1
+    longest = np.maximum.accumulate(np.concatenate(([0.0], np.diff(t))))
+    span = t - t[0]
+    ok = np.flatnonzero((span >= _BOOT_S) & (span >= _BOOT_JUMPS * longest))
+    ok = ok[ok >= _BOOT_ROWS - 1]
+    return int(ok[0]) if ok.size else -1
 
 
 def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[Timeline, ImuSamples]:
@@ -118,6 +127,7 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     dry = new_timeline(period)
     out = np.empty(t.size)
     _retime(dry, boot, out)
-    st = new_timeline(period, float(_spread(dry)))
+    spread = float(_spread(dry))
+    st = new_timeline(period, spread, block_rows(period, spread), float(dry[L.T_ENV_NOISE]))
     _retime(st, np.ascontiguousarray(t), out)
     return Timeline(st, period), ImuSamples(out, acc, gyr)
