@@ -16,8 +16,9 @@ Everything is estimated from the stamps over many rows:
 - the offsets ``u = stamp - L`` are summarised per block of ``_BLOCK`` rows:
   their minimum (the envelope; a burst's last row, jitter's lower edge) and
   spread (max - min: the burst length or the jitter band);
-- a row is late by lost rows only when its offset exceeds the envelope by more
-  than the measured spread plus half a period (never "one late row = a gap");
+- a row is late by lost rows only when its offset is whole periods beyond
+  where the measured spread expects it (the middle of a jitter band, the top
+  of a burst's) plus the envelope's noise (never "one late row = a gap");
   a loss hidden inside the spread (inside a burst) shows as the next block's
   envelope rising by at least half a period, and is counted then;
 - the phase follows the envelope plus half the spread (at most half a
@@ -98,7 +99,9 @@ def block_rows(period_s: float, spread_s: float) -> int:
     return int(min(_BLOCK_MAX, max(_BLOCK, 2 ** math.ceil(math.log2(want)))))
 
 
-def new_timeline(period_s: float, spread_s: float = math.inf, rows: int = _BLOCK, noise_s: float = 0.0) -> np.ndarray:
+def new_timeline(
+    period_s: float, spread_s: float = math.inf, rows: int = _BLOCK, noise_s: float = 0.0, envelope_s: float = math.inf
+) -> np.ndarray:
     """Fresh timeline state.
 
     Parameters
@@ -112,12 +115,17 @@ def new_timeline(period_s: float, spread_s: float = math.inf, rows: int = _BLOCK
         Rows per block.
     noise_s : float
         Block-to-block noise of the envelope, s.
+    envelope_s : float
+        Lowest offset of the first rows' stamps from the line that starts at
+        the first stamp, s (inf: unknown).  With arrival-time bursts the first
+        row is stamped a whole notification late; this puts the grid, from
+        the first row on, where the stamps' envelope says.
     """
     ts = np.zeros(T_N)
     ts[T_P] = period_s
     ts[T_CUR_MIN] = math.inf
     ts[T_CUR_MAX] = -math.inf
-    ts[T_E1] = math.inf
+    ts[T_E1] = envelope_s
     ts[T_E2] = math.inf
     for j in (T_S1, T_S2, T_S3, T_S4):
         ts[j] = spread_s
@@ -138,6 +146,21 @@ def _spread(ts: np.ndarray) -> float:
     if ts[T_CUR_N] > 0.0:
         return ts[T_CUR_MAX] - ts[T_CUR_MIN]
     return math.inf
+
+
+@njit
+def _spread_centre(spread: float, p: float) -> float:
+    """Where in the spread a row is expected, s: its middle for jitter, its top for bursts.
+
+    Jitter narrower than a period puts a row anywhere in the band, so a row
+    is ``m`` rows late when it is ``m`` periods past the band's middle.  A
+    burst's first row (the one after a jump) sits at the top of the band, so
+    there only what is beyond the top counts.  Between one and two periods
+    the two blend continuously.
+    """
+    if spread <= p:
+        return 0.5 * spread
+    return spread - 0.5 * p * max(0.0, 2.0 - spread / p)
 
 
 @njit
@@ -189,11 +212,11 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             idx = ts[T_IDX] + 1.0
         u = t - line
         spread = max(ts[T_S1], ts[T_S2], ts[T_S3], ts[T_S4])
-        if spread < math.inf:
+        env = min(ts[T_E1], ts[T_CUR_MIN])
+        if spread < math.inf and env < math.inf:
             # Lost rows: later than the envelope by more than the spread the
             # stamping showed in the recent blocks and the envelope's noise.
-            env = min(ts[T_E1], ts[T_CUR_MIN])
-            m = math.floor((u - env - spread - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
+            m = math.floor((u - env - _spread_centre(spread, p) - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
             if m >= 1:
                 line += m * p
                 idx += m

@@ -128,6 +128,7 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     out = np.empty(t.size)
     _retime(dry, boot, out)
     spread = float(_spread(dry))
-    st = new_timeline(period, spread, block_rows(period, spread), float(dry[L.T_ENV_NOISE]))
+    envelope = float(np.min(boot - boot[0] - period * np.arange(boot.size)))
+    st = new_timeline(period, spread, block_rows(period, spread), float(dry[L.T_ENV_NOISE]), envelope)
     _retime(st, np.ascontiguousarray(t), out)
     return Timeline(st, period), ImuSamples(out, acc, gyr)

@@ -1319,3 +1319,87 @@ def scan_lock(
             return k
     ls[kl.L_SCANNED] = n
     return -1
+
+
+# ---- timeline (dsp/_kern_time.py) ------------------------------------------------
+
+
+def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
+    """Twin of ``_kern_time._retime``: stamps -> grid, written for a reader.
+
+    Each row takes the next grid slot (line + period).  Its offset from the
+    line is compared with what the stamping explains: the envelope (lowest
+    offset lately) plus where the spread (largest block range of the last
+    four) expects it, plus twice the envelope's noise; anything half a period
+    beyond that is whole lost rows.  Blocks of rows summarise the offsets; when a block's
+    envelope sits whole periods above the previous one, rows were lost
+    inside it.  The period is the median slope between the blocks' envelope
+    points; the phase creeps towards envelope + half the spread (at most half
+    a period).
+    """
+    from hipflex.dsp import _kern_time as kt
+    from hipflex.dsp import _layout as tl
+
+    def spread_now() -> float:
+        known = [ts[j] for j in (tl.T_S1, tl.T_S2, tl.T_S3, tl.T_S4) if ts[j] < math.inf]
+        if known:
+            return max(known)
+        return ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN] if ts[tl.T_CUR_N] > 0 else math.inf
+
+    for k, t in enumerate(t_in):
+        p = ts[tl.T_P]
+        first = ts[tl.T_ROWS] == 0
+        line, idx = (t, 0.0) if first else (ts[tl.T_LINE] + p, ts[tl.T_IDX] + 1)
+        if first:
+            ts[tl.T_PHASE] = 0.0
+        offset = t - line
+        spread = max(ts[tl.T_S1], ts[tl.T_S2], ts[tl.T_S3], ts[tl.T_S4])
+        envelope = min(ts[tl.T_E1], ts[tl.T_CUR_MIN])
+        if spread < math.inf and envelope < math.inf:
+            # A row of a jitter band may be anywhere in it (expect its middle);
+            # a burst's first row is at its top; blended between P and 2 P.
+            centre = 0.5 * spread if spread <= p else spread - 0.5 * p * max(0.0, 2.0 - spread / p)
+            late = offset - envelope - centre - kt._ENV_NOISE_K * ts[tl.T_ENV_NOISE]
+            lost = math.floor(late / p + kt._LOSS_MARGIN)
+            if lost >= 1:
+                line, idx, offset = line + lost * p, idx + lost, offset - lost * p
+                ts[tl.T_LOST_S] += lost * p
+        if offset < ts[tl.T_CUR_MIN]:
+            ts[tl.T_CUR_MIN], ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T] = offset, idx, t
+        ts[tl.T_CUR_MAX] = max(ts[tl.T_CUR_MAX], offset)
+        ts[tl.T_CUR_N] += 1
+        target = min(ts[tl.T_E1], ts[tl.T_CUR_MIN]) + 0.5 * min(spread_now(), p)
+        if first:
+            ts[tl.T_PHASE] = target
+        else:
+            step = kt._PHASE_GAIN * (target - ts[tl.T_PHASE])
+            ts[tl.T_PHASE] += float(np.clip(step, -kt._PHASE_STEP * p, kt._PHASE_STEP * p))
+        t_out[k] = line + ts[tl.T_PHASE]
+        if ts[tl.T_CUR_N] >= ts[tl.T_BLOCK]:
+            env_new, spread_new = ts[tl.T_CUR_MIN], ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN]
+            min_idx, min_t = ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T]
+            if ts[tl.T_E1] < math.inf:
+                noise = ts[tl.T_ENV_NOISE]
+                lost = math.floor((env_new - ts[tl.T_E1] - kt._ENV_NOISE_K * noise) / p + kt._LOSS_MARGIN)
+                if lost >= 1:
+                    line, idx = line + lost * p, idx + lost
+                    env_new, min_idx = env_new - lost * p, min_idx + lost
+                    ts[tl.T_LOST_S] += lost * p
+                gain = max(kt._ENV_NOISE_GAIN, 1.0 / ts[tl.T_NBLK]) if ts[tl.T_NBLK] >= 1 else 1.0
+                ts[tl.T_ENV_NOISE] = noise + gain * (min(abs(env_new - ts[tl.T_E1]), 0.5 * p) - noise)
+            slot = int(ts[tl.T_NBLK]) % tl.T_RING_N
+            ts[tl.T_RING + 2 * slot], ts[tl.T_RING + 2 * slot + 1] = min_idx, min_t
+            ts[tl.T_NBLK] += 1
+            ts[tl.T_E2] = ts[tl.T_E1]
+            ts[tl.T_S4], ts[tl.T_S3], ts[tl.T_S2] = ts[tl.T_S3], ts[tl.T_S2], ts[tl.T_S1]
+            ts[tl.T_E1], ts[tl.T_S1] = env_new, spread_new
+            ts[tl.T_CUR_N], ts[tl.T_CUR_MIN], ts[tl.T_CUR_MAX] = 0.0, math.inf, -math.inf
+            blocks = int(ts[tl.T_NBLK])
+            if blocks >= 2:
+                kept = min(blocks, tl.T_RING_N)
+                slots = [(blocks - kept + q) % tl.T_RING_N for q in range(kept)]
+                points = [(ts[tl.T_RING + 2 * j], ts[tl.T_RING + 2 * j + 1]) for j in slots]
+                slopes = [(b[1] - a[1]) / max(1.0, b[0] - a[0]) for a, b in zip(points, points[1:])]
+                ts[tl.T_P] = float(np.median(slopes))
+        ts[tl.T_LINE], ts[tl.T_IDX] = line, idx
+        ts[tl.T_ROWS] += 1
