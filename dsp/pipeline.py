@@ -44,6 +44,7 @@ from hipflex.dsp.learn import (
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.timeline import Timeline, retime
 from hipflex.dsp.types import Analysis, Gap, ImuSamples, Quality, Rejection, Rep, RepSet, Settings
+from hipflex.dsp.validate import check_gravity_g, check_samples
 
 __all__ = [
     "StreamState",
@@ -300,6 +301,7 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             period_s=state.timeline.period0_s,
         )
         if cal is not None:
+            check_gravity_g(cal.gravity_g)
             lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
     axes = None
     if cal is not None and lstate is not None:
@@ -335,7 +337,7 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     """
     if state.finished:
         raise ValueError("the stream is finished; start a new state")
-    _check_chunk(state, chunk)
+    _check_chunk(state, check_samples(chunk, "chunk"))
     if len(chunk) == 0:
         return state, []
     first = state.first_time_s if state.rows else float(chunk.time_s[0])
@@ -547,6 +549,7 @@ def analyze_with_angle(
 ) -> tuple[Analysis, np.ndarray]:
     """Analyse a whole recording; also return the flexion angle at every row, deg."""
     settings = settings or Settings()
+    check_samples(samples)
     if len(samples) < 2:
         raise ValueError(f"{len(samples)} samples: too few to analyse")
     state = init_state(settings, samples.has_gyro)

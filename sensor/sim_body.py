@@ -75,10 +75,12 @@ class Mounting:
 
     Attributes
     ----------
-    placement : {"front", "side"}
-        Anterior or lateral thigh surface.  Base sensor axes: front -> x out
-        of the skin (anterior), y left, z up the thigh; side -> x out of the
-        skin (lateral), z up the thigh, y = z cross x.
+    placement : {"front", "side", "around"}
+        Anterior or lateral thigh surface, or anywhere ``azimuth_deg`` around
+        it.  Base sensor axes: front -> x out of the skin (anterior), y left,
+        z up the thigh; side -> x out of the skin (lateral), z up the thigh,
+        y = z cross x; around -> x out of the skin at ``azimuth_deg``, z up
+        the thigh, y = z cross x (front and side are azimuths 0 and 90).
     rotation_deg : (rx, ry, rz)
         Extra rotation of the sensor axes relative to the base, degrees,
         applied as ``R_z(rz) R_y(ry) R_x(rx)`` (any angles, e.g. upside down).
@@ -88,17 +90,24 @@ class Mounting:
         From the femur axis to the skin under the sensor, metres.
     leg : {"right", "left"}
         Instrumented leg (sets the lateral side and out-of-plane signs).
+    azimuth_deg : float
+        With ``placement="around"``: where on the thigh's circumference the
+        sensor sits, degrees from anterior towards lateral (0 front, 90 the
+        outer side, 180 back, 270 the inner side).  Ignored otherwise.
     """
 
-    placement: Literal["front", "side"]
+    placement: Literal["front", "side", "around"]
     rotation_deg: tuple[float, float, float]
     distance_below_hip_m: float = 0.22
     surface_offset_m: float = 0.07
     leg: Literal["right", "left"] = "right"
+    azimuth_deg: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.placement not in ("front", "side"):
-            raise ValueError(f"placement must be 'front' or 'side', got {self.placement!r}")
+        if self.placement not in ("front", "side", "around"):
+            raise ValueError(f"placement must be 'front', 'side' or 'around', got {self.placement!r}")
+        if not np.isfinite(self.azimuth_deg):
+            raise ValueError(f"azimuth_deg must be finite, got {self.azimuth_deg!r}")
         if self.leg not in ("right", "left"):
             raise ValueError(f"leg must be 'right' or 'left', got {self.leg!r}")
         rot = tuple(float(r) for r in self.rotation_deg)
@@ -133,6 +142,34 @@ class Mounting:
             leg=leg,
         )
 
+    @classmethod
+    def anywhere(cls, rng: np.random.Generator, distance_range_m: tuple[float, float] = (0.10, 0.35)) -> Mounting:
+        """Anywhere on the thigh, any rotation, either leg.
+
+        The azimuth is uniform from 45 degrees on the inner front, over the
+        front and the outer side, to the back of the thigh (-45..225
+        degrees: where a strap's sensor ends up, short of the inner thigh
+        between the legs), the rotation uniform (Haar), the distance below
+        the hip uniform in ``distance_range_m`` (metres) and the skin
+        0.05-0.10 m from the femur axis.
+        """
+        rot = cls.random(rng).rotation_deg
+        lo, hi = distance_range_m
+        leg: Literal["right", "left"] = "right" if rng.random() < 0.5 else "left"
+        return cls(
+            placement="around",
+            rotation_deg=rot,
+            distance_below_hip_m=float(rng.uniform(lo, hi)),
+            surface_offset_m=float(rng.uniform(0.05, 0.10)),
+            leg=leg,
+            azimuth_deg=float(rng.uniform(-45.0, 225.0)),
+        )
+
+    @property
+    def effective_azimuth_deg(self) -> float:
+        """Azimuth of the sensor around the thigh, degrees (front 0, side 90)."""
+        return {"front": 0.0, "side": 90.0}.get(self.placement, self.azimuth_deg)
+
     @property
     def side_sign(self) -> float:
         """+1 for the left leg (lateral is +y), -1 for the right."""
@@ -140,14 +177,23 @@ class Mounting:
 
     def rotation_matrix(self) -> FloatArray:
         """``R_mount``: sensor axes -> thigh axes, shape (3, 3)."""
-        base = np.eye(3) if self.placement == "front" else _rot(2, self.side_sign * np.pi / 2)
+        if self.placement == "front":
+            base = np.eye(3)
+        elif self.placement == "side":
+            base = _rot(2, self.side_sign * np.pi / 2)
+        else:
+            base = _rot(2, self.side_sign * np.radians(self.azimuth_deg))
         return base @ matrix_from_euler_zyx_deg(self.rotation_deg)
 
     def position_m(self) -> FloatArray:
         """``r_mount``: sensor position in the thigh frame relative to the hip joint, metres, (3,)."""
         if self.placement == "front":
             return np.array([self.surface_offset_m, 0.0, -self.distance_below_hip_m])
-        return np.array([0.0, self.side_sign * self.surface_offset_m, -self.distance_below_hip_m])
+        if self.placement == "side":
+            return np.array([0.0, self.side_sign * self.surface_offset_m, -self.distance_below_hip_m])
+        az = np.radians(self.azimuth_deg)
+        d = self.surface_offset_m
+        return np.array([d * np.cos(az), self.side_sign * d * np.sin(az), -self.distance_below_hip_m])
 
 
 @dataclass(frozen=True, eq=False)

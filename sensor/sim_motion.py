@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .sim_activity import LIE_FLEXION_DEG, lie_then_stand, walk_bout
 from .sim_body import G_MPS2, ThighKinematics
 from .sim_drills import Impacts, RepKeys, SetMotion, ballistic_set, hold_set, strength_set
 from .sim_gait import march_set, stride_set
@@ -142,8 +143,21 @@ def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
     SessionMotion
     """
     theta_k, hip_y_k, hip_z_k, hip_vx_k = KeyBuilder(), KeyBuilder(), KeyBuilder(), KeyBuilder()
+    for i, seg in enumerate(plan.segments):
+        if seg.kind == "lie" and i > 0:
+            raise ValueError("a 'lie' segment can only open a session (lying down from standing would be a rise)")
+    # Only a session that opens lying down draws its lying angle (older plans keep their random streams).
+    lie_deg = float(rng.uniform(*LIE_FLEXION_DEG)) if plan.segments[0].kind == "lie" else 0.0
+    other_motions: list[SetMotion] = []  # walks and the getting up: moving, but no reps
+    if lie_deg:
+        lying = lie_then_stand(rng, 0.0, plan.segments[0], lie_deg)
+        theta_k.extend(lying.theta_keys)
+        if lying.hip_z_keys is not None:
+            hip_z_k.extend(lying.hip_z_keys)
+        other_motions.append(lying)
     for kb in (theta_k, hip_y_k, hip_z_k, hip_vx_k):
-        kb.add(0.0, 0.0)
+        if not kb.t_s:
+            kb.add(0.0, 0.0)
     sets: list[tuple[float, float]] = []
     rests: list[tuple[float, float]] = []
     set_motions: list[SetMotion] = []
@@ -152,6 +166,22 @@ def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
     phases: list[tuple[float, float, int]] = []
     t = 0.0
     for seg in plan.segments:
+        if seg.kind == "lie":
+            rests.append((t, t + seg.duration_s))
+            phases.append((t, t + seg.duration_s, 0))
+            t += seg.duration_s
+            continue
+        if seg.kind == "walk":
+            wm = walk_bout(rng, t, seg)
+            theta_k.extend(wm.theta_keys)
+            for kb, keys in ((hip_z_k, wm.hip_z_keys), (hip_vx_k, wm.hip_vx_keys)):
+                if keys is not None:
+                    kb.extend(keys)
+            other_motions.append(wm)
+            rests.append((t, wm.end_s))
+            phases.append((t, wm.end_s, 2))
+            t = wm.end_s
+            continue
         if seg.kind == "set":
             sm = generate_set(rng, t, seg)
             theta_k.extend(sm.theta_keys)
@@ -204,11 +234,11 @@ def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
     hx = smooth_noise(ts, rng, 1.0, sched(0.002, 0.007, 0.015))
     hy = smooth_noise(ts, rng, 1.0, sched(0.002, 0.007, 0.015)) + quintic_track(ts, hip_y_k.build())
     hz = smooth_noise(ts, rng, 1.5, sched(0.001, 0.002, 0.003)) + quintic_track(ts, hip_z_k.build())
-    contra = _concat([sm.contra for sm in set_motions])
+    contra = _concat([sm.contra for sm in set_motions + other_motions])
     add_gaussian_bumps(hz, ts, contra.time_s, -contra.peak_g * G_MPS2 * contra.sigma_s**2, contra.sigma_s)
     hip_acc = np.stack([hx.ddy + quintic_track(ts, hip_vx_k.build()).dy, hy.ddy, hz.ddy], axis=1)
 
-    strikes = _concat([sm.strikes for sm in set_motions])
+    strikes = _concat([sm.strikes for sm in set_motions + other_motions])
     wobble: Track | None = None
     wobble_axis: FloatArray | None = None
     tissue: Track | None = None

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 Drill = Literal["ballistic", "hold", "strength", "march", "stride"]
-SegmentKind = Literal["stand", "rest", "set"]
+SegmentKind = Literal["stand", "rest", "set", "walk", "lie"]
 DRILLS: tuple[Drill, ...] = get_args(Drill)
 
 #: Standing time inside a set before the first rise, seconds.
@@ -49,9 +49,14 @@ class Segment:
 
     Attributes
     ----------
-    kind : {"stand", "rest", "set"}
+    kind : {"stand", "rest", "set", "walk", "lie"}
         ``stand``: quiet standing (calibration); ``rest``: standing with sway,
-        weight shifts, fidgets and leg shakes; ``set``: reps of ``drill``.
+        weight shifts, fidgets and leg shakes; ``set``: reps of ``drill``;
+        ``walk``: walking (thigh swings of 20-35 degrees, no reps of the
+        session, e.g. to a bench and back between sets); ``lie``: lying on
+        the back (thigh horizontal, ~90 degrees of flexion in the world
+        frame), then sitting up and standing up by the segment's end (only
+        as the first segment: lying down from standing would be a rise).
     duration_s : float
         Length of a stand or rest, seconds; for a set, its planned length
         (periodic drills fit their cadence to it; hold and strength sets fit
@@ -69,7 +74,7 @@ class Segment:
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(SegmentKind):
-            raise ValueError(f"segment kind must be stand, rest or set, got {self.kind!r}")
+            raise ValueError(f"segment kind must be stand, rest, set, walk or lie, got {self.kind!r}")
         if not (np.isfinite(self.duration_s) and self.duration_s > 0):
             raise ValueError(f"segment duration_s must be positive, got {self.duration_s!r}")
         if self.kind == "set":

@@ -3,12 +3,15 @@
 * ``--run-hardware`` opts in to tests marked ``hardware`` (they need a real BLE sensor);
   without it they are skipped with that reason.
 * ``shared_data`` is the folder of third-party recordings beside the repository
-  (``../shared/data``); tests that use it are marked ``shared_data`` and skip with a
-  clear reason when it is absent (it is not redistributed with the code).
+  (``../shared/data``, or the folder named by the environment variable
+  ``HIPFLEX_SHARED_DATA``, e.g. from a git worktree elsewhere); tests that use it are
+  marked ``shared_data`` and skip with a clear reason when it is absent (it is not
+  redistributed with the code).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -37,7 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` relative to the repository root; skips the test when it is absent."""
-    path = REPO_ROOT.parent / "shared" / "data"
+    path = Path(os.environ.get("HIPFLEX_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
     if not path.is_dir():
         pytest.skip(f"third-party recordings not found at {path} (they are not part of the repository)")
     return path

@@ -1,0 +1,67 @@
+"""The dsp boundary refuses input in the wrong type or units, with a message that says what was expected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import synth
+
+from hipflex.dsp import ImuSamples, Settings, analyze, finish, init_state, step
+
+G_MPS2 = 9.80665
+
+
+def _session(gyro: bool = True) -> ImuSamples:
+    return synth.record(synth.drill(n_reps=4), 12.0, 50.0, gyro=gyro, acc_noise_g=0.002, seed=3).samples
+
+
+def _scaled(s: ImuSamples, acc_factor: float) -> ImuSamples:
+    return ImuSamples(s.time_s, s.acc_g * acc_factor, s.gyr_dps)
+
+
+def test_analyze_of_a_bare_array_says_what_it_expects() -> None:
+    s = _session()
+    table = np.column_stack([s.time_s, s.acc_g])
+    with pytest.raises(TypeError, match=r"ImuSamples\(time_s, acc_g.*got ndarray"):
+        analyze(table)  # type: ignore[arg-type]
+
+
+def test_step_of_a_bare_array_says_what_it_expects() -> None:
+    settings = Settings()
+    state = init_state(settings, has_gyro=False)
+    with pytest.raises(TypeError, match=r"chunk must be hipflex\.dsp\.ImuSamples"):
+        step(settings, state, np.zeros((10, 4)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("gyro", [True, False])
+@pytest.mark.parametrize(
+    ("factor", "unit"), [(G_MPS2, "m/s\\^2"), (1000.0, "mg"), (1.0 / G_MPS2, "divided by 9.81")]
+)
+def test_acceleration_in_another_unit_is_refused(gyro: bool, factor: float, unit: str) -> None:
+    with pytest.raises(ValueError, match=f"acc_g must be in g.*{unit}"):
+        analyze(_scaled(_session(gyro), factor))
+
+
+def test_acceleration_in_m_s2_is_refused_when_streamed_in_small_chunks() -> None:
+    s = _scaled(_session(), G_MPS2)
+    settings = Settings()
+    state = init_state(settings, has_gyro=True)
+    with pytest.raises(ValueError, match="looks like m/s"):
+        for i in range(0, len(s), 7):
+            state, _ = step(settings, state, s.slice(i, i + 7))
+        finish(settings, state)
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.31])
+def test_a_scale_error_of_a_real_unit_is_still_analysed(factor: float) -> None:
+    # Eurobench subject 03's accelerometer reads 1.31 g at rest: a miscalibrated
+    # unit in g, not another unit.
+    assert analyze(_scaled(_session(), factor)).rep_count == 4
+
+
+def test_infinite_acceleration_is_refused_with_its_row() -> None:
+    s = _session(gyro=False)
+    acc = s.acc_g.copy()
+    acc[17, 1] = np.inf
+    with pytest.raises(ValueError, match="acc_g is infinite at row 17"):
+        analyze(ImuSamples(s.time_s, acc))
