@@ -30,13 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _truth import true_reps  # noqa: E402
-from accuracy import DRILLS, RATES_HZ, Case, CaseResult, score  # noqa: E402
+from _truth import true_reps
+from accuracy import DRILLS, RATES_HZ, Case, CaseResult, score
 
-from hipflex.dsp import Settings, analyze  # noqa: E402
-from hipflex.sensor.formats import validate_samples  # noqa: E402
-from hipflex.sensor.sim_sensor import SensorModel  # noqa: E402
-from hipflex.sensor.simulate import simulate_drill  # noqa: E402
+from hipflex.dsp import Settings, analyze
+from hipflex.sensor.formats import validate_samples
+from hipflex.sensor.sim_sensor import SensorModel
+from hipflex.sensor.simulate import simulate_drill
 
 MODELS = (
     "clean",
@@ -104,7 +104,9 @@ def evaluate(seed: int) -> list[TimingResult]:
         sensor = SensorModel(fs_hz=case.fs_hz, has_gyro=case.has_gyro, time_offset_s=1000.0, **timing)  # type: ignore[arg-type]
         res = TimingResult(model, case, CaseResult(case, "random"))
         try:
-            sim = simulate_drill(case.drill, fs_hz=case.fs_hz, has_gyro=case.has_gyro, seed=seed, n_sets=3, sensor=sensor)
+            sim = simulate_drill(
+                case.drill, fs_hz=case.fs_hz, has_gyro=case.has_gyro, seed=seed, n_sets=3, sensor=sensor
+            )
             s = sim.samples
             if sensor.duplicate_rows or sensor.swapped_pairs:
                 s = validate_samples("sim", s.time_s, s.acc_g, s.gyr_dps)  # what every loader does
@@ -180,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with cf.ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         results = [r for rs in pool.map(evaluate, seeds) for r in rs]
-    print(f"## Timestamp models: {len(seeds)} sessions x {len(MODELS)} models, seeds {seeds[0]}..{seeds[-1]}; "
-          f"{time.perf_counter() - t0:.0f} s\n")
+    print(
+        f"## Timestamp models: {len(seeds)} sessions x {len(MODELS)} models, seeds {seeds[0]}..{seeds[-1]}; "
+        f"{time.perf_counter() - t0:.0f} s\n"
+    )
     print(table(results))
     for r in results:
         if r.scored.error:

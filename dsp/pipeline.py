@@ -570,7 +570,7 @@ def analyze(samples: ImuSamples, settings: Settings | None = None, source: str =
     Parameters
     ----------
     samples : ImuSamples
-        The recording; times strictly increasing, NaN rows are dropouts.
+        The recording; times non-decreasing (re-timed onto a regular grid), NaN rows are dropouts.
     settings : Settings, optional
         Defaults to ``Settings()``.
     source : str

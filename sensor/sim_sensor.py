@@ -377,7 +377,8 @@ def sample_signals(
     index = k[keep].astype(np.int64)
     order = _file_faults(len(samples), model, rs[8])
     if order is not None:
-        samples = ImuSamples(samples.time_s[order], samples.acc_g[order], None if gyr is None else samples.gyr_dps[order])
+        g = samples.gyr_dps
+        samples = ImuSamples(samples.time_s[order], samples.acc_g[order], None if g is None else g[order])
         index = index[order]
         t_kept = t_true[keep][order]
         walk_kept = None if walk is None else walk[keep][order]

@@ -17,6 +17,7 @@ the algorithms that use them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -1399,7 +1400,7 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                 kept = min(blocks, tl.T_RING_N)
                 slots = [(blocks - kept + q) % tl.T_RING_N for q in range(kept)]
                 points = [(ts[tl.T_RING + 2 * j], ts[tl.T_RING + 2 * j + 1]) for j in slots]
-                slopes = [(b[1] - a[1]) / max(1.0, b[0] - a[0]) for a, b in zip(points, points[1:])]
+                slopes = [(b[1] - a[1]) / max(1.0, b[0] - a[0]) for a, b in itertools.pairwise(points)]
                 ts[tl.T_P] = float(np.median(slopes))
         ts[tl.T_LINE], ts[tl.T_IDX] = line, idx
         ts[tl.T_ROWS] += 1
