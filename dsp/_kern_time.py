@@ -12,7 +12,8 @@ Everything is estimated from the stamps over many rows:
 
 - the period is the slope of the stamps' lower envelope against the grid
   index (rows per unit time over up to ``_RING_BLOCKS`` blocks of rows, lost
-  rows included), re-estimated after every block, so clock drift is tracked;
+  rows included: the median slope from each block's envelope point to the
+  newest), re-estimated after every block, so clock drift is tracked;
 - the offsets ``u = stamp - L`` are summarised per block of ``_BLOCK`` rows:
   their minimum (the envelope; a burst's last row, jitter's lower edge) and
   spread (max - min: the burst length or the jitter band);
@@ -79,9 +80,6 @@ _PHASE_STEP = 0.02
 # stamping explains before rows count as lost: half a period, the rounding
 # point of a whole row ...
 _LOSS_MARGIN = 0.5
-# Envelope points per bootstrap (each run of rows holds two or more of the
-# notifications the bootstrap waits for).
-_BOOT_SEGMENTS = 4
 # ... plus this many times the envelope's own block-to-block noise (arrival
 # latency that varies from notification to notification).
 _ENV_NOISE_K = 2.0
@@ -150,50 +148,59 @@ def _spread(ts: np.ndarray) -> float:
 
 @njit
 def _spread_centre(spread: float, p: float) -> float:
-    """Where in the spread a row is expected, s: its middle for jitter, its top for bursts.
+    """Where in the spread a row is expected, s (a row half a period past it is a row late).
 
-    Jitter narrower than a period puts a row anywhere in the band, so a row
-    is ``m`` rows late when it is ``m`` periods past the band's middle.  A
+    Jitter narrower than a period puts a row anywhere in the band ``[0, S]``
+    and a row after one lost row in ``[P, P + S]``; the boundary is put three
+    quarters of the way across the free space between them, since a missed
+    loss is found a block later while a false one is never undone.  A
     burst's first row (the one after a jump) sits at the top of the band, so
-    there only what is beyond the top counts.  Between one and two periods
-    the two blend continuously.
+    there only what is half a period beyond the top counts.  Between one and
+    two periods the two blend continuously.
     """
     if spread <= p:
-        return 0.5 * spread
+        return 0.25 * (spread + p)
     return spread - 0.5 * p * max(0.0, 2.0 - spread / p)
 
 
 @njit
-def _bootstrap_period(t: np.ndarray) -> float:
-    """Period from the stamps' lower envelope over rows ``t`` (s); 0 if they span no time.
+def _bootstrap_period(t: np.ndarray, idx: np.ndarray) -> float:
+    """Period from the stamps' lower envelope over rows ``t`` at grid indices ``idx`` (s); 0 if no time passes.
 
-    The rows are cut into ``_BOOT_SEGMENTS`` runs; in each the row lowest
-    against the crude rate (span / rows) is an envelope point, the same phase
-    of the stamping in every run (a burst's last row, jitter's lower edge).
-    The period is the median slope between neighbouring points: unbiased by
-    where the span starts or ends, and by rows lost between one pair.
+    Every stamp is the sampling instant plus a delay that is never negative
+    for arrival-time stamps (and bounded below for jitter), so the line
+    under all points (row, stamp) that hugs them closest -- the lower convex
+    hull's edge above the middle row -- has the sampling period as its slope
+    (the clock-skew estimate of the linear-programming kind).  It rests on
+    the least-delayed stamps, a whole span apart, not on one or two rows.
+    Rows lost within the span make it slightly long; the running estimate
+    then corrects it.
     """
     n = t.shape[0]
     if n < 2 or not t[n - 1] > t[0]:
         return 0.0
-    crude = (t[n - 1] - t[0]) / (n - 1)
-    k = min(_BOOT_SEGMENTS, n // 2)
-    if k < 2:
+    crude = (t[n - 1] - t[0]) / (idx[n - 1] - idx[0])
+    if n < 4:
         return crude
-    pts = np.empty(k, dtype=np.int64)
-    for j in range(k):
-        a = j * n // k
-        b = (j + 1) * n // k
-        best = a
-        for i in range(a, b):
-            if t[i] - crude * i < t[best] - crude * best:
-                best = i
-        pts[j] = best
-    slopes = np.empty(k - 1)
-    for j in range(k - 1):
-        slopes[j] = (t[pts[j + 1]] - t[pts[j]]) / max(1, pts[j + 1] - pts[j])
-    p = float(np.median(slopes))
-    return p if p > 0.0 else crude
+    hull = np.empty(n, dtype=np.int64)
+    h = 0
+    for i in range(n):
+        while h >= 2:
+            a = hull[h - 2]
+            b = hull[h - 1]
+            # Keep only left turns: drop b when it lies on or above the chord a-i.
+            if (idx[b] - idx[a]) * (t[i] - t[a]) - (t[b] - t[a]) * (idx[i] - idx[a]) <= 0.0:
+                h -= 1
+            else:
+                break
+        hull[h] = i
+        h += 1
+    mid = 0.5 * (idx[0] + idx[n - 1])
+    for j in range(h - 1):
+        if idx[hull[j + 1]] >= mid:
+            p = (t[hull[j + 1]] - t[hull[j]]) / (idx[hull[j + 1]] - idx[hull[j]])
+            return p if p > 0.0 else crude
+    return crude
 
 
 @njit
@@ -215,7 +222,10 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
         env = min(ts[T_E1], ts[T_CUR_MIN])
         if spread < math.inf and env < math.inf:
             # Lost rows: later than the envelope by more than the spread the
-            # stamping showed in the recent blocks and the envelope's noise.
+            # stamping showed in the recent blocks, widened by how much the
+            # blocks' spreads differ (notifications of varying size: the next
+            # may be longer than any seen), and the envelope's noise.
+            spread += spread - min(ts[T_S1], ts[T_S2], ts[T_S3], ts[T_S4])
             m = math.floor((u - env - _spread_centre(spread, p) - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
             if m >= 1:
                 line += m * p
@@ -269,18 +279,16 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             ts[T_CUR_N] = 0.0
             ts[T_CUR_MIN] = math.inf
             ts[T_CUR_MAX] = -math.inf
-            # The period: the median slope between neighbouring envelope
-            # points in the ring (a loss found late steps one pair only).
+            # The period: the median slope from each older envelope point in
+            # the ring to the newest (long baselines average the arrival
+            # latency out; a loss found late biases only the spans across it).
             nb = int(ts[T_NBLK])
             if nb >= 2:
                 k = min(nb, _RING_BLOCKS)
                 slopes = np.empty(k - 1)
                 for q in range(k - 1):
                     a = (nb - k + q) % _RING_BLOCKS
-                    b = (a + 1) % _RING_BLOCKS
-                    slopes[q] = (ts[T_RING + 2 * b + 1] - ts[T_RING + 2 * a + 1]) / max(
-                        1.0, ts[T_RING + 2 * b] - ts[T_RING + 2 * a]
-                    )
+                    slopes[q] = (min_t - ts[T_RING + 2 * a + 1]) / max(1.0, min_idx - ts[T_RING + 2 * a])
                 ts[T_P] = np.median(slopes)
         ts[T_LINE] = line
         ts[T_IDX] = idx

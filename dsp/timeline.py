@@ -19,11 +19,12 @@ from hipflex.dsp.types import ImuSamples
 __all__ = ["Timeline", "retime"]
 
 # The period is bootstrapped from at least this many rows spanning at least
-# this long: a few of the longest phone notifications (70 rows) and enough
-# jitter samples for the envelope to be within a small fraction of a period.
+# this long, and at least _BOOT_JUMPS times the longest step between stamps
+# (with arrival-time bursts: that many notifications, so the least-delayed
+# ones a long span apart fix the rate within about 0.1 %).
 _BOOT_ROWS = 160
 _BOOT_S = 2.0
-_BOOT_JUMPS = 8.0
+_BOOT_JUMPS = 16.0
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -58,6 +59,51 @@ class Timeline:
     def lost_s(self) -> float:
         """Time of the rows found lost so far, s."""
         return float(self.state[L.T_LOST_S]) if self.state is not None else 0.0
+
+
+def _boot_period(t: np.ndarray) -> float:
+    """The bootstrapped period, s, with rows lost inside the bootstrap counted (0: no time passes).
+
+    The envelope slope over row numbers is too long by the rows lost in the
+    span (a lost notification of 70 rows in 16 is 6 %).  Each jump of the
+    stamps spans the rows of the notification it starts plus any lost before
+    it; a jump whose excess over those rows' time stands out from the others'
+    (latency) by whole periods is counted as that many lost rows, and the
+    slope is taken again over the grid index.  Stamps that are not bursty
+    (about one row per step) get the least-squares slope over the grid index
+    instead: with jitter every row tells, not only the lowest few.
+    """
+    idx = np.arange(t.size, dtype=np.float64)
+    p = float(_bootstrap_period(t, idx))
+    if not p > 0.0:
+        return p
+    for _ in range(2):
+        # A jump: a step of at least half a period (a burst's rows, stamped
+        # together or a little apart, are no jumps).
+        jumps = np.flatnonzero(np.diff(t) > 0.5 * p) + 1
+        if jumps.size < 4:
+            break
+        bounds = np.concatenate([jumps, [t.size]])
+        rows = np.diff(bounds)  # rows of the notification each jump starts
+        excess = t[jumps] - t[jumps - 1] - rows * p
+        med = float(np.median(excess))
+        scale = 1.4826 * float(np.median(np.abs(excess - med)))
+        lost = np.where(excess - med > 3.0 * scale + 0.5 * p, np.round((excess - med) / p), 0.0)
+        if not lost.any():
+            break
+        idx = np.arange(t.size, dtype=np.float64)
+        for j, m in zip(jumps, lost, strict=True):
+            if m > 0:
+                idx[j:] += m
+        p = float(_bootstrap_period(t, idx))
+    jumps = np.flatnonzero(np.diff(t) > 0.5 * p) + 1
+    if jumps.size >= 4 and np.median(np.diff(jumps)) < 2.0:
+        # Not bursty: jitter about the sampling instants, symmetric as far as
+        # anyone knows, so every row counts (least squares), not the extremes.
+        slope = float(np.polyfit(idx - idx[0], t - t[0], 1)[0])
+        if abs(slope / p - 1.0) < 0.05:
+            p = slope
+    return p
 
 
 def _boot_row(t: np.ndarray) -> int:
@@ -119,7 +165,7 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     if t.size == 0:
         return timeline, chunk
     boot = np.ascontiguousarray(t[: k + 1] if k >= 0 else t)
-    period = float(_bootstrap_period(boot))
+    period = _boot_period(boot)
     if not period > 0.0:
         raise ValueError(f"all {t.size} rows carry the same time ({t[0]:.6f} s): the sample rate is unknown")
     # A first pass over the bootstrap rows measures the stamps' spread, so a
@@ -130,5 +176,10 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     spread = float(_spread(dry))
     envelope = float(np.min(boot - boot[0] - period * np.arange(boot.size)))
     st = new_timeline(period, spread, block_rows(period, spread), float(dry[L.T_ENV_NOISE]), envelope)
+    # The dry blocks' own spreads, so their variation is known from the start.
+    seen = [float(dry[j]) for j in (L.T_S1, L.T_S2, L.T_S3, L.T_S4) if dry[j] < np.inf]
+    for i, j in enumerate((L.T_S1, L.T_S2, L.T_S3, L.T_S4)):
+        if seen:
+            st[j] = seen[i % len(seen)]
     _retime(st, np.ascontiguousarray(t), out)
     return Timeline(st, period), ImuSamples(out, acc, gyr)

@@ -17,7 +17,6 @@ the algorithms that use them.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -1331,11 +1330,12 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
     Each row takes the next grid slot (line + period).  Its offset from the
     line is compared with what the stamping explains: the envelope (lowest
     offset lately) plus where the spread (largest block range of the last
-    four) expects it, plus twice the envelope's noise; anything half a period
+    four, widened by how much those ranges differ) expects it, plus twice
+    the envelope's noise; anything half a period
     beyond that is whole lost rows.  Blocks of rows summarise the offsets; when a block's
     envelope sits whole periods above the previous one, rows were lost
-    inside it.  The period is the median slope between the blocks' envelope
-    points; the phase creeps towards envelope + half the spread (at most half
+    inside it.  The period is the median slope from each block's envelope point
+    to the newest; the phase creeps towards envelope + half the spread (at most half
     a period).
     """
     from hipflex.dsp import _kern_time as kt
@@ -1357,9 +1357,11 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
         spread = max(ts[tl.T_S1], ts[tl.T_S2], ts[tl.T_S3], ts[tl.T_S4])
         envelope = min(ts[tl.T_E1], ts[tl.T_CUR_MIN])
         if spread < math.inf and envelope < math.inf:
-            # A row of a jitter band may be anywhere in it (expect its middle);
-            # a burst's first row is at its top; blended between P and 2 P.
-            centre = 0.5 * spread if spread <= p else spread - 0.5 * p * max(0.0, 2.0 - spread / p)
+            # Widened by how much the recent blocks' spreads differ.
+            spread += spread - min(ts[tl.T_S1], ts[tl.T_S2], ts[tl.T_S3], ts[tl.T_S4])
+            # A row of a jitter band [0, S] is late when past S + 3/4 (P - S); a
+            # burst's first row is at its top; blended between P and 2 P.
+            centre = 0.25 * (spread + p) if spread <= p else spread - 0.5 * p * max(0.0, 2.0 - spread / p)
             late = offset - envelope - centre - kt._ENV_NOISE_K * ts[tl.T_ENV_NOISE]
             lost = math.floor(late / p + kt._LOSS_MARGIN)
             if lost >= 1:
@@ -1400,7 +1402,8 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                 kept = min(blocks, tl.T_RING_N)
                 slots = [(blocks - kept + q) % tl.T_RING_N for q in range(kept)]
                 points = [(ts[tl.T_RING + 2 * j], ts[tl.T_RING + 2 * j + 1]) for j in slots]
-                slopes = [(b[1] - a[1]) / max(1.0, b[0] - a[0]) for a, b in itertools.pairwise(points)]
+                newest = points[-1]
+                slopes = [(newest[1] - a[1]) / max(1.0, newest[0] - a[0]) for a in points[:-1]]
                 ts[tl.T_P] = float(np.median(slopes))
         ts[tl.T_LINE], ts[tl.T_IDX] = line, idx
         ts[tl.T_ROWS] += 1

@@ -153,7 +153,7 @@ def test_retime_kernel_matches_its_twin(seed: int) -> None:
         t = np.maximum.accumulate(t)
     keep = rng.random(n) > 0.01
     t = np.ascontiguousarray(t[keep])
-    p0 = _bootstrap_period(t[:400])
+    p0 = _bootstrap_period(t[:400], np.arange(400.0))
     assert p0 == pytest.approx(period, rel=0.03)
     ts_fast, ts_slow = new_timeline(p0, 2 * period, 256, 0.1 * period), None
     ts_slow = ts_fast.copy()
