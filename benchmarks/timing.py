@@ -7,7 +7,10 @@ same rows lost) differs -- and scored against the truth as in
 ``accuracy.py``.  The table gives, per model and mode: sets exact, the worst
 set, the reported sample rate's largest error, gaps and lost time without
 loss (should be 0), the lost time's error with loss, and how many sessions
-count exactly as with clean stamps.
+count exactly as with clean stamps ("loss 2%" is the reference for the two
+loss rows: the same rows lost, clean stamps).  Loss is the simulator's
+row-level burst loss, so with arrival stamps part of a notification can be
+lost -- a loss hidden inside the burst's latency noise is not found.
 
     python benchmarks/timing.py --seeds 300000:300040 --workers 1
 
@@ -45,6 +48,7 @@ MODELS = (
     "arrival bursts",
     "bursts +-100 ppm",
     "dup + swapped rows",
+    "loss 2%",
     "loss 2% + jitter 45%",
     "loss 2% + bursts",
 )
@@ -66,6 +70,7 @@ def _timing(model: str, fs_hz: float, rng: np.random.Generator) -> dict[str, obj
         "arrival bursts": bursts,
         "bursts +-100 ppm": dict(bursts, clock_drift_ppm=float(rng.choice([-100.0, 100.0]))),
         "dup + swapped rows": dict(jitter_s=0.1 * p, duplicate_rows=3, swapped_pairs=3),
+        "loss 2%": dict(loss_fraction=0.02),
         "loss 2% + jitter 45%": dict(jitter, loss_fraction=0.02),
         "loss 2% + bursts": dict(bursts, loss_fraction=0.02),
     }
