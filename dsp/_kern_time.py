@@ -76,6 +76,8 @@ _RING_BLOCKS = T_RING_N
 # more than _PHASE_STEP of a period (the grid stays strictly increasing).
 _PHASE_GAIN = 0.05
 _PHASE_STEP = 0.02
+# Stamps within this fraction of a period of their grid time are kept as they are.
+_SNAP = 1e-3
 # A row (or a block's envelope) must be this many periods beyond what the
 # stamping explains before rows count as lost: half a period, the rounding
 # point of a whole row ...
@@ -249,6 +251,10 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             lim = _PHASE_STEP * p
             ts[T_PHASE] += min(lim, max(-lim, dphi))
         t_out[k] = line + ts[T_PHASE]
+        if abs(t - t_out[k]) <= _SNAP * p:
+            # A stamp on the grid (up to how files round their times) is kept
+            # as it is: clean recordings reach the core unchanged.
+            t_out[k] = t
         if ts[T_CUR_N] >= ts[T_BLOCK]:
             e_new = ts[T_CUR_MIN]
             s_new = ts[T_CUR_MAX] - ts[T_CUR_MIN]

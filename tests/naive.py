@@ -1378,6 +1378,8 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             step = kt._PHASE_GAIN * (target - ts[tl.T_PHASE])
             ts[tl.T_PHASE] += float(np.clip(step, -kt._PHASE_STEP * p, kt._PHASE_STEP * p))
         t_out[k] = line + ts[tl.T_PHASE]
+        if abs(t - t_out[k]) <= kt._SNAP * p:  # on the grid already: kept as stamped
+            t_out[k] = t
         if ts[tl.T_CUR_N] >= ts[tl.T_BLOCK]:
             env_new, spread_new = ts[tl.T_CUR_MIN], ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN]
             min_idx, min_t = ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T]
