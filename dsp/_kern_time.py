@@ -21,7 +21,8 @@ Everything is estimated from the stamps over many rows:
   where the measured spread expects it (the middle of a jitter band, the top
   of a burst's) plus the envelope's noise (never "one late row = a gap");
   a loss hidden inside the spread (inside a burst) shows as the next block's
-  envelope rising by at least half a period, and is counted then;
+  envelope rising by at least half a period: it is counted then, and the
+  phase takes the time up (no gap at a place nobody knows);
 - the phase follows the envelope plus half the spread (at most half a
   period): the centre of a jitter band, just after a burst's last stamp.
 
@@ -47,6 +48,7 @@ from hipflex.dsp._layout import (
     T_E2,
     T_ENV_NOISE,
     T_IDX,
+    T_LATE_S,
     T_LINE,
     T_LOST_S,
     T_N,
@@ -261,16 +263,22 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             min_idx = ts[T_CUR_MIN_IDX]
             if ts[T_E1] < math.inf:
                 # A loss hidden inside the spread: the whole block sits later.
+                # Where in the block the rows went is unknown, so they are
+                # counted (grid index, lost time) but no gap is put here: a
+                # bridge at the wrong place would add rotation that never
+                # happened.  The envelope stays raised and the phase takes
+                # the time up over the next rows.
                 noise = ts[T_ENV_NOISE]
                 m = math.floor((e_new - ts[T_E1] - _ENV_NOISE_K * noise) / p + _LOSS_MARGIN)
+                resid = e_new - ts[T_E1]
                 if m >= 1:
-                    line += m * p
                     idx += m
-                    e_new -= m * p
                     min_idx += m
+                    resid -= m * p
                     ts[T_LOST_S] += m * p
+                    ts[T_LATE_S] += m * p
                 g = max(_ENV_NOISE_GAIN, 1.0 / ts[T_NBLK]) if ts[T_NBLK] >= 1.0 else 1.0
-                ts[T_ENV_NOISE] = noise + g * (min(abs(e_new - ts[T_E1]), 0.5 * p) - noise)
+                ts[T_ENV_NOISE] = noise + g * (min(abs(resid), 0.5 * p) - noise)
             min_t = ts[T_CUR_MIN_T]
             j = int(ts[T_NBLK]) % _RING_BLOCKS
             ts[T_RING + 2 * j] = min_idx

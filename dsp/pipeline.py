@@ -512,6 +512,9 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
     """The analysis so far (complete after :func:`finish`)."""
     kern = state.kernel
     lost = float(kern.fs[L.F_LOST_S]) if kern is not None else 0.0
+    # Rows the timeline found lost only from a block's envelope rising (their
+    # place unknown, so no gap marks them) count as lost time too.
+    lost += state.timeline.late_lost_s
     clipped = int(kern.ist[L.I_CLIPPED]) if kern is not None else 0
     period = state.timeline.period_s
     has_cal = not math.isnan(state.cal_time_s)

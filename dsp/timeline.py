@@ -60,6 +60,11 @@ class Timeline:
         """Time of the rows found lost so far, s."""
         return float(self.state[L.T_LOST_S]) if self.state is not None else 0.0
 
+    @property
+    def late_lost_s(self) -> float:
+        """Of ``lost_s``, the time found only from a block's envelope (no gap marks it), s."""
+        return float(self.state[L.T_LATE_S]) if self.state is not None else 0.0
+
 
 def _boot_period(t: np.ndarray) -> float:
     """The bootstrapped period, s, with rows lost inside the bootstrap counted (0: no time passes).

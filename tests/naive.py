@@ -1334,7 +1334,7 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
     the envelope's noise; anything half a period
     beyond that is whole lost rows.  Blocks of rows summarise the offsets; when a block's
     envelope sits whole periods above the previous one, rows were lost
-    inside it.  The period is the median slope from each block's envelope point
+    inside it: counted, while the phase takes the time up.  The period is the median slope from each block's envelope point
     to the newest; the phase creeps towards envelope + half the spread (at most half
     a period).
     """
@@ -1386,12 +1386,13 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             if ts[tl.T_E1] < math.inf:
                 noise = ts[tl.T_ENV_NOISE]
                 lost = math.floor((env_new - ts[tl.T_E1] - kt._ENV_NOISE_K * noise) / p + kt._LOSS_MARGIN)
-                if lost >= 1:
-                    line, idx = line + lost * p, idx + lost
-                    env_new, min_idx = env_new - lost * p, min_idx + lost
+                rise = env_new - ts[tl.T_E1]
+                if lost >= 1:  # counted, but the phase (not a gap) takes the time up
+                    idx, min_idx, rise = idx + lost, min_idx + lost, rise - lost * p
                     ts[tl.T_LOST_S] += lost * p
+                    ts[tl.T_LATE_S] += lost * p
                 gain = max(kt._ENV_NOISE_GAIN, 1.0 / ts[tl.T_NBLK]) if ts[tl.T_NBLK] >= 1 else 1.0
-                ts[tl.T_ENV_NOISE] = noise + gain * (min(abs(env_new - ts[tl.T_E1]), 0.5 * p) - noise)
+                ts[tl.T_ENV_NOISE] = noise + gain * (min(abs(rise), 0.5 * p) - noise)
             slot = int(ts[tl.T_NBLK]) % tl.T_RING_N
             ts[tl.T_RING + 2 * slot], ts[tl.T_RING + 2 * slot + 1] = min_idx, min_t
             ts[tl.T_NBLK] += 1
