@@ -1334,9 +1334,9 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
     the envelope's noise; anything half a period
     beyond that is whole lost rows.  Blocks of rows summarise the offsets; when a block's
     envelope sits whole periods above the previous one, rows were lost
-    inside it: counted, while the phase takes the time up.  The period is the median slope from each block's envelope point
-    to the newest; the phase creeps towards envelope + half the spread (at most half
-    a period).
+    inside it: counted, while the phase takes the time up.  The period is
+    the median slope from each block's envelope point to the newest; the
+    phase creeps towards envelope + half the spread (at most half a period).
     """
     from hipflex.dsp import _kern_time as kt
     from hipflex.dsp import _layout as tl
