@@ -55,6 +55,7 @@ from hipflex.dsp._layout import (
     T_NBLK,
     T_P,
     T_PHASE,
+    T_PREV_U,
     T_RING,
     T_RING_N,
     T_ROWS,
@@ -78,6 +79,9 @@ _RING_BLOCKS = T_RING_N
 # more than _PHASE_STEP of a period (the grid stays strictly increasing).
 _PHASE_GAIN = 0.05
 _PHASE_STEP = 0.02
+# A loss found only from a block's envelope of up to this many rows is taken
+# up by the phase (no gap at a place nobody knows); more makes the grid jump.
+_LATE_ABSORB_ROWS = 2
 # Stamps within this fraction of a period of their grid time are kept as they are.
 _SNAP = 1e-3
 # A row (or a block's envelope) must be this many periods beyond what the
@@ -138,16 +142,28 @@ def new_timeline(
 
 @njit
 def _spread(ts: np.ndarray) -> float:
-    """The stamps' spread: the largest of the last four blocks' (the current one's before any is known)."""
-    s = -math.inf
+    """The stamps' spread a row may sit in above the envelope, s (inf before any is known).
+
+    From the last four blocks' spreads: the second largest (a block that
+    holds a loss it did not see has its spread inflated by the step),
+    widened by how much the blocks differ (notifications of varying size:
+    the next may be longer than any seen).  Before any block, the current
+    one's.
+    """
+    v = np.empty(4)
+    n = 0
     for j in (T_S1, T_S2, T_S3, T_S4):
         if ts[j] < math.inf:
-            s = max(s, ts[j])
-    if s > -math.inf:
-        return s
-    if ts[T_CUR_N] > 0.0:
-        return ts[T_CUR_MAX] - ts[T_CUR_MIN]
-    return math.inf
+            v[n] = ts[j]
+            n += 1
+    if n == 0:
+        if ts[T_CUR_N] > 0.0:
+            return ts[T_CUR_MAX] - ts[T_CUR_MIN]
+        return math.inf
+    w = np.sort(v[:n])
+    if n >= 3:
+        return 2.0 * w[n - 2] - w[0]
+    return w[0]
 
 
 @njit
@@ -222,20 +238,20 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             line = ts[T_LINE] + p
             idx = ts[T_IDX] + 1.0
         u = t - line
-        spread = max(ts[T_S1], ts[T_S2], ts[T_S3], ts[T_S4])
+        spread = _spread(ts) if ts[T_S1] < math.inf else math.inf
         env = min(ts[T_E1], ts[T_CUR_MIN])
-        if spread < math.inf and env < math.inf:
+        # A loss is a step: the row must also be at least half a period later
+        # than the row before it says (a clock slewing 2 % per row is no loss).
+        if spread < math.inf and env < math.inf and u - ts[T_PREV_U] > _LOSS_MARGIN * p:
             # Lost rows: later than the envelope by more than the spread the
-            # stamping showed in the recent blocks, widened by how much the
-            # blocks' spreads differ (notifications of varying size: the next
-            # may be longer than any seen), and the envelope's noise.
-            spread += spread - min(ts[T_S1], ts[T_S2], ts[T_S3], ts[T_S4])
+            # stamping showed in the recent blocks and the envelope's noise.
             m = math.floor((u - env - _spread_centre(spread, p) - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
             if m >= 1:
                 line += m * p
                 idx += m
                 u -= m * p
                 ts[T_LOST_S] += m * p
+        ts[T_PREV_U] = u
         if u < ts[T_CUR_MIN]:
             ts[T_CUR_MIN] = u
             ts[T_CUR_MIN_IDX] = idx
@@ -271,12 +287,17 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                 noise = ts[T_ENV_NOISE]
                 m = math.floor((e_new - ts[T_E1] - _ENV_NOISE_K * noise) / p + _LOSS_MARGIN)
                 resid = e_new - ts[T_E1]
+                if m > _LATE_ABSORB_ROWS:
+                    # Too much time for the phase to take up: the grid jumps.
+                    line += m * p
+                    e_new -= m * p
                 if m >= 1:
                     idx += m
                     min_idx += m
                     resid -= m * p
                     ts[T_LOST_S] += m * p
-                    ts[T_LATE_S] += m * p
+                    if m <= _LATE_ABSORB_ROWS:
+                        ts[T_LATE_S] += m * p
                 g = max(_ENV_NOISE_GAIN, 1.0 / ts[T_NBLK]) if ts[T_NBLK] >= 1.0 else 1.0
                 ts[T_ENV_NOISE] = noise + g * (min(abs(resid), 0.5 * p) - noise)
             min_t = ts[T_CUR_MIN_T]

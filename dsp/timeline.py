@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_time import _bootstrap_period, _retime, _spread, block_rows, new_timeline
+from hipflex.dsp._kern_time import _bootstrap_period, _retime, block_rows, new_timeline
 from hipflex.dsp.types import ImuSamples
 
 __all__ = ["Timeline", "retime"]
@@ -25,6 +25,8 @@ __all__ = ["Timeline", "retime"]
 _BOOT_ROWS = 160
 _BOOT_S = 2.0
 _BOOT_JUMPS = 16.0
+# Rows per run over which the bootstrap measures the stamps' spread.
+_SPREAD_RUN = 128
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -66,8 +68,8 @@ class Timeline:
         return float(self.state[L.T_LATE_S]) if self.state is not None else 0.0
 
 
-def _boot_period(t: np.ndarray) -> float:
-    """The bootstrapped period, s, with rows lost inside the bootstrap counted (0: no time passes).
+def _boot_period(t: np.ndarray) -> tuple[float, np.ndarray]:
+    """The bootstrapped period, s (0: no time passes), and each row's grid index, lost rows counted.
 
     The envelope slope over row numbers is too long by the rows lost in the
     span (a lost notification of 70 rows in 16 is 6 %).  Each jump of the
@@ -81,7 +83,7 @@ def _boot_period(t: np.ndarray) -> float:
     idx = np.arange(t.size, dtype=np.float64)
     p = float(_bootstrap_period(t, idx))
     if not p > 0.0:
-        return p
+        return p, idx
     for _ in range(2):
         # A jump: a step of at least half a period (a burst's rows, stamped
         # together or a little apart, are no jumps).
@@ -108,7 +110,7 @@ def _boot_period(t: np.ndarray) -> float:
         slope = float(np.polyfit(idx - idx[0], t - t[0], 1)[0])
         if abs(slope / p - 1.0) < 0.05:
             p = slope
-    return p
+    return p, idx
 
 
 def _boot_row(t: np.ndarray) -> int:
@@ -170,21 +172,22 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     if t.size == 0:
         return timeline, chunk
     boot = np.ascontiguousarray(t[: k + 1] if k >= 0 else t)
-    period = _boot_period(boot)
+    period, idx = _boot_period(boot)
     if not period > 0.0:
         raise ValueError(f"all {t.size} rows carry the same time ({t[0]:.6f} s): the sample rate is unknown")
-    # A first pass over the bootstrap rows measures the stamps' spread, so a
-    # row late by lost rows is recognised from the first row on.
-    dry = new_timeline(period)
-    out = np.empty(t.size)
-    _retime(dry, boot, out)
-    spread = float(_spread(dry))
-    envelope = float(np.min(boot - boot[0] - period * np.arange(boot.size)))
-    st = new_timeline(period, spread, block_rows(period, spread), float(dry[L.T_ENV_NOISE]), envelope)
-    # The dry blocks' own spreads, so their variation is known from the start.
-    seen = [float(dry[j]) for j in (L.T_S1, L.T_S2, L.T_S3, L.T_S4) if dry[j] < np.inf]
+    # The stamps' offsets from the bootstrapped grid (lost rows counted), in
+    # runs of a block: their ranges are the spread a row may sit in, their
+    # lowest points the envelope and its noise, known from the first row on.
+    u = boot - boot[0] - period * (idx - idx[0])
+    runs = [u[i : i + _SPREAD_RUN] for i in range(0, u.size, _SPREAD_RUN)]
+    runs = [r for r in runs if r.size >= _SPREAD_RUN // 4] or [u]
+    spreads = [float(r.max() - r.min()) for r in runs]
+    lows = np.array([r.min() for r in runs])
+    noise = float(np.mean(np.minimum(np.abs(np.diff(lows)), 0.5 * period))) if lows.size > 1 else 0.0
+    spread = sorted(spreads)[-2] if len(spreads) >= 3 else min(spreads)
+    st = new_timeline(period, spread, block_rows(period, spread), noise, float(u.min()))
     for i, j in enumerate((L.T_S1, L.T_S2, L.T_S3, L.T_S4)):
-        if seen:
-            st[j] = seen[i % len(seen)]
+        st[j] = spreads[-1 - (i % len(spreads))]
+    out = np.empty(t.size)
     _retime(st, np.ascontiguousarray(t), out)
     return Timeline(st, period), ImuSamples(out, acc, gyr)

@@ -1341,11 +1341,16 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
     from hipflex.dsp import _kern_time as kt
     from hipflex.dsp import _layout as tl
 
-    def spread_now() -> float:
-        known = [ts[j] for j in (tl.T_S1, tl.T_S2, tl.T_S3, tl.T_S4) if ts[j] < math.inf]
-        if known:
-            return max(known)
-        return ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN] if ts[tl.T_CUR_N] > 0 else math.inf
+    def block_spread() -> float:
+        # The second largest of the last four blocks' spreads (one may hold an
+        # unseen loss), widened by how much they differ; before any block the
+        # current one's.
+        known = sorted(ts[j] for j in (tl.T_S1, tl.T_S2, tl.T_S3, tl.T_S4) if ts[j] < math.inf)
+        if not known:
+            return ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN] if ts[tl.T_CUR_N] > 0 else math.inf
+        if len(known) >= 3:
+            return known[-2] + (known[-2] - known[0])
+        return known[0]
 
     for k, t in enumerate(t_in):
         p = ts[tl.T_P]
@@ -1354,11 +1359,10 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
         if first:
             ts[tl.T_PHASE] = 0.0
         offset = t - line
-        spread = max(ts[tl.T_S1], ts[tl.T_S2], ts[tl.T_S3], ts[tl.T_S4])
+        spread = block_spread() if ts[tl.T_S1] < math.inf else math.inf
         envelope = min(ts[tl.T_E1], ts[tl.T_CUR_MIN])
-        if spread < math.inf and envelope < math.inf:
-            # Widened by how much the recent blocks' spreads differ.
-            spread += spread - min(ts[tl.T_S1], ts[tl.T_S2], ts[tl.T_S3], ts[tl.T_S4])
+        # ... and only on a step of at least half a period from the row before.
+        if spread < math.inf and envelope < math.inf and offset - ts[tl.T_PREV_U] > kt._LOSS_MARGIN * p:
             # A row of a jitter band [0, S] is late when past S + 3/4 (P - S); a
             # burst's first row is at its top; blended between P and 2 P.
             centre = 0.25 * (spread + p) if spread <= p else spread - 0.5 * p * max(0.0, 2.0 - spread / p)
@@ -1367,11 +1371,12 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             if lost >= 1:
                 line, idx, offset = line + lost * p, idx + lost, offset - lost * p
                 ts[tl.T_LOST_S] += lost * p
+        ts[tl.T_PREV_U] = offset
         if offset < ts[tl.T_CUR_MIN]:
             ts[tl.T_CUR_MIN], ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T] = offset, idx, t
         ts[tl.T_CUR_MAX] = max(ts[tl.T_CUR_MAX], offset)
         ts[tl.T_CUR_N] += 1
-        target = min(ts[tl.T_E1], ts[tl.T_CUR_MIN]) + 0.5 * min(spread_now(), p)
+        target = min(ts[tl.T_E1], ts[tl.T_CUR_MIN]) + 0.5 * min(block_spread(), p)
         if first:
             ts[tl.T_PHASE] = target
         else:
@@ -1387,10 +1392,13 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                 noise = ts[tl.T_ENV_NOISE]
                 lost = math.floor((env_new - ts[tl.T_E1] - kt._ENV_NOISE_K * noise) / p + kt._LOSS_MARGIN)
                 rise = env_new - ts[tl.T_E1]
-                if lost >= 1:  # counted, but the phase (not a gap) takes the time up
+                if lost > kt._LATE_ABSORB_ROWS:  # too much for the phase: the grid jumps
+                    line, env_new = line + lost * p, env_new - lost * p
+                if lost >= 1:  # counted; a little is taken up by the phase, not a gap
                     idx, min_idx, rise = idx + lost, min_idx + lost, rise - lost * p
                     ts[tl.T_LOST_S] += lost * p
-                    ts[tl.T_LATE_S] += lost * p
+                    if lost <= kt._LATE_ABSORB_ROWS:
+                        ts[tl.T_LATE_S] += lost * p
                 gain = max(kt._ENV_NOISE_GAIN, 1.0 / ts[tl.T_NBLK]) if ts[tl.T_NBLK] >= 1 else 1.0
                 ts[tl.T_ENV_NOISE] = noise + gain * (min(abs(rise), 0.5 * p) - noise)
             slot = int(ts[tl.T_NBLK]) % tl.T_RING_N
