@@ -63,6 +63,7 @@ from hipflex.dsp._layout import (
     T_S2,
     T_S3,
     T_S4,
+    T_SPREAD,
 )
 
 __all__: list[str] = []
@@ -136,6 +137,7 @@ def new_timeline(
     for j in (T_S1, T_S2, T_S3, T_S4):
         ts[j] = spread_s
     ts[T_BLOCK] = rows
+    ts[T_SPREAD] = spread_s
     ts[T_ENV_NOISE] = noise_s
     return ts
 
@@ -238,7 +240,7 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             line = ts[T_LINE] + p
             idx = ts[T_IDX] + 1.0
         u = t - line
-        spread = _spread(ts) if ts[T_S1] < math.inf else math.inf
+        spread = ts[T_SPREAD]
         env = min(ts[T_E1], ts[T_CUR_MIN])
         # A loss is a step: the row must also be at least half a period later
         # than the row before it says (a clock slewing 2 % per row is no loss).
@@ -261,7 +263,10 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
         ts[T_CUR_N] += 1.0
         # Phase target: the envelope plus half the spread, at most half a period.
         env = min(ts[T_E1], ts[T_CUR_MIN])
-        target = env + 0.5 * min(_spread(ts), p)
+        sp = ts[T_SPREAD]
+        if sp == math.inf:  # no block measured yet: the current one's range
+            sp = ts[T_CUR_MAX] - ts[T_CUR_MIN]
+        target = env + 0.5 * min(sp, p)
         if ts[T_ROWS] == 0.0:
             ts[T_PHASE] = target
         else:
@@ -311,6 +316,7 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             ts[T_S2] = ts[T_S1]
             ts[T_E1] = e_new
             ts[T_S1] = s_new
+            ts[T_SPREAD] = _spread(ts)
             ts[T_CUR_N] = 0.0
             ts[T_CUR_MIN] = math.inf
             ts[T_CUR_MAX] = -math.inf

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_time import _bootstrap_period, _retime, block_rows, new_timeline
+from hipflex.dsp._kern_time import _bootstrap_period, _retime, _spread, block_rows, new_timeline
 from hipflex.dsp.types import ImuSamples
 
 __all__ = ["Timeline", "retime"]
@@ -188,6 +188,7 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     st = new_timeline(period, spread, block_rows(period, spread), noise, float(u.min()))
     for i, j in enumerate((L.T_S1, L.T_S2, L.T_S3, L.T_S4)):
         st[j] = spreads[-1 - (i % len(spreads))]
+    st[L.T_SPREAD] = _spread(st)
     out = np.empty(t.size)
     _retime(st, np.ascontiguousarray(t), out)
     return Timeline(st, period), ImuSamples(out, acc, gyr)

@@ -1359,7 +1359,7 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
         if first:
             ts[tl.T_PHASE] = 0.0
         offset = t - line
-        spread = block_spread() if ts[tl.T_S1] < math.inf else math.inf
+        spread = ts[tl.T_SPREAD]  # the blocks' spread, as of the last block
         envelope = min(ts[tl.T_E1], ts[tl.T_CUR_MIN])
         # ... and only on a step of at least half a period from the row before.
         if spread < math.inf and envelope < math.inf and offset - ts[tl.T_PREV_U] > kt._LOSS_MARGIN * p:
@@ -1376,7 +1376,8 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             ts[tl.T_CUR_MIN], ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T] = offset, idx, t
         ts[tl.T_CUR_MAX] = max(ts[tl.T_CUR_MAX], offset)
         ts[tl.T_CUR_N] += 1
-        target = min(ts[tl.T_E1], ts[tl.T_CUR_MIN]) + 0.5 * min(block_spread(), p)
+        known = ts[tl.T_SPREAD] if ts[tl.T_SPREAD] < math.inf else ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN]
+        target = min(ts[tl.T_E1], ts[tl.T_CUR_MIN]) + 0.5 * min(known, p)
         if first:
             ts[tl.T_PHASE] = target
         else:
@@ -1407,6 +1408,7 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
             ts[tl.T_E2] = ts[tl.T_E1]
             ts[tl.T_S4], ts[tl.T_S3], ts[tl.T_S2] = ts[tl.T_S3], ts[tl.T_S2], ts[tl.T_S1]
             ts[tl.T_E1], ts[tl.T_S1] = env_new, spread_new
+            ts[tl.T_SPREAD] = block_spread()
             ts[tl.T_CUR_N], ts[tl.T_CUR_MIN], ts[tl.T_CUR_MAX] = 0.0, math.inf, -math.inf
             blocks = int(ts[tl.T_NBLK])
             if blocks >= 2:
