@@ -138,3 +138,35 @@ REJ_GAP = 2.0
 REJ_TOO_LONG = 3.0
 REJ_UNFINISHED = 4.0
 # gap rows: kind, start, end, bridged
+
+# ---- timeline state (float64; dsp/_kern_time.py) ---------------------------------
+# The timeline re-times the input rows onto a regular grid before anything else
+# reads them: grid index (lost rows counted), a line L = L0 + P * index, and a
+# slowly moving phase added to it.  Offsets u = t_in - L are summarised per block
+# of rows (minimum = the stamps' lower envelope, max - min = their spread).
+T_P = 0  # sample period, s (bootstrapped, then re-estimated from the envelope slope)
+T_LINE = 1  # the line's time at the last row, s
+T_PHASE = 2  # phase added to the line, s
+T_IDX = 3  # grid index of the last row (lost rows included)
+T_ROWS = 4  # rows re-timed so far
+T_CUR_N = 5  # rows in the current block
+T_CUR_MIN = 6  # current block: smallest offset, s
+T_CUR_MAX = 7  # current block: largest offset, s
+T_CUR_MIN_IDX = 8  # current block: grid index of the row with the smallest offset
+T_CUR_MIN_T = 9  # current block: input time of that row, s
+T_E1 = 10  # last completed block: smallest offset, s
+T_S1 = 11  # last completed block: spread (largest - smallest offset), s
+T_E2 = 12  # the block before: smallest offset, s
+T_S2 = 13  # the block before: spread, s
+T_NBLK = 14  # completed blocks
+T_LOST_S = 15  # time of the rows the timeline found lost, s
+T_BLOCK = 16  # rows per block (from the bootstrap: several notifications of bursty stamps)
+T_S3 = 17  # spreads of the two blocks before T_S2, s
+T_S4 = 18
+T_ENV_NOISE = 19  # mean change of the envelope from block to block (latency noise), s
+T_LATE_S = 20  # of T_LOST_S, the time found only by a block's envelope (absorbed by the phase, no gap), s
+T_PREV_U = 21  # offset of the previous row from the line, s
+T_SPREAD = 22  # the spread a row may sit in above the envelope (from the blocks, see _spread), s
+T_RING = 23  # 23.. ring of block envelope points (grid index, input time), T_RING_N pairs
+T_RING_N = 32
+T_N = T_RING + 2 * T_RING_N

@@ -30,6 +30,7 @@ class AngleBlock:
     Attributes
     ----------
     time_s : ndarray, shape (n,)
+        The rows' times on the re-timed grid (see :mod:`hipflex.dsp.timeline`), s.
     angle_deg : ndarray, shape (n,)
     """
 

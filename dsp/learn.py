@@ -266,6 +266,7 @@ def find_quiet_window(
     max_gap_s: float,
     qstate: np.ndarray,
     force: bool,
+    period_s: float | None = None,
 ) -> Calibration | None:
     """Continue the search for the first quiet standing window.
 
@@ -279,6 +280,9 @@ def find_quiet_window(
         Search progress, updated in place; start from :func:`new_quiet_state`.
     force : bool
         If no quiet window exists, fall back to the quietest window seen.
+    period_s : float, optional
+        The sample period, s (the pipeline's timeline estimates it from many
+        rows).  If omitted, the median interval of the rows given.
 
     Returns
     -------
@@ -288,10 +292,11 @@ def find_quiet_window(
     has_gyro = gyr_dps is not None
     gyr = gyr_dps if gyr_dps is not None else np.zeros((0, 3))
     # A gap is the time lost, as the main loop counts it: the step between the
-    # rows around it less one sample period (taken from the first two rows so
-    # that every call of a growing buffer uses the same value).
-    period = float(time_s[1] - time_s[0]) if time_s.shape[0] > 1 else 0.0
-    period = min(period, 0.1) if period > 0.0 else 0.0
+    # rows around it less one sample period (one value for the whole stream,
+    # so that every call of a growing buffer uses the same one).
+    if period_s is None:
+        period_s = float(np.median(np.diff(time_s))) if time_s.shape[0] > 1 else 0.0
+    period = min(period_s, 0.1) if period_s > 0.0 else 0.0
     end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, max_gap_s + period, qstate)
     quiet = end >= 0
     if not quiet:

@@ -46,6 +46,7 @@ from hipflex.dsp.learn import (
     scan_lock,
 )
 from hipflex.dsp.sets import make_set
+from hipflex.dsp.timeline import Timeline, retime
 from hipflex.dsp.types import (
     Analysis,
     Gap,
@@ -99,13 +100,16 @@ class _Kernel:
 class StreamState:
     """Everything the core carries from one chunk to the next.
 
-    Create it with :func:`init_state`; never mutate it.  While learning
+    Create it with :func:`init_state`; never mutate it.  Rows first pass
+    the timeline (``timeline``), which holds them until the sample period is
+    bootstrapped and then releases them re-timed on a regular grid.  While learning
     (before calibration and the axis lock) rows are buffered; afterwards the
     kernel arrays in ``kernel`` carry the filters, the timeline and the
     detector, and only results are accumulated here.
     """
 
     has_gyro: bool
+    timeline: Timeline = field(default_factory=Timeline)
     rows: int = 0
     first_time_s: float = math.nan
     last_time_s: float = math.nan
@@ -161,10 +165,12 @@ def _check_chunk(state: StreamState, chunk: ImuSamples) -> None:
     nan = np.flatnonzero(~np.isfinite(t))
     if nan.size:
         raise ValueError(f"time is not a finite number at row {int(nan[0])} of the chunk")
-    bad = np.flatnonzero(np.diff(t) <= 0)
+    # Equal stamps are a burst stamped on arrival (the timeline re-times
+    # them); only time going backwards is an error.
+    bad = np.flatnonzero(np.diff(t) < 0)
     if bad.size:
-        raise ValueError(f"time does not increase at row {int(bad[0]) + 1} of the chunk")
-    if not math.isnan(state.last_time_s) and t[0] <= state.last_time_s:
+        raise ValueError(f"time goes backwards at row {int(bad[0]) + 1} of the chunk")
+    if not math.isnan(state.last_time_s) and t[0] < state.last_time_s:
         raise ValueError(f"time goes backwards between chunks ({t[0]:.6f} s after {state.last_time_s:.6f} s)")
 
 
@@ -285,7 +291,7 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
 
 
 def _short_quiet_window(
-    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, max_gap_s: float
+    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, max_gap_s: float, period_s: float
 ) -> tuple[Calibration, float, float] | None:
     """The stillest quiet window of the longest of ``_SHORT_WINDOW_FRACTIONS`` of ``calib_still_s`` that has one.
 
@@ -305,7 +311,16 @@ def _short_quiet_window(
 
         def search(force: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
             return find_quiet_window(
-                t, acc, gyr, win_s, settings.still_acc_g, settings.still_gyr_dps, max_gap_s, qs, force=force
+                t,
+                acc,
+                gyr,
+                win_s,
+                settings.still_acc_g,
+                settings.still_gyr_dps,
+                max_gap_s,
+                qs,
+                force=force,
+                period_s=period_s,
             )
 
         if search(False) is None:
@@ -347,10 +362,11 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             max_gap_s,
             qstate,
             force=force or lim < t.size,
+            period_s=state.timeline.period0_s,
         )
         score = float(qstate[Q_BEST_SCORE])
         if cal is not None and not cal.quiet:
-            short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s)
+            short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s, state.timeline.period0_s)
             if short is not None:
                 cal, win_s, score = short
         if cal is not None:
@@ -383,15 +399,17 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     state : StreamState
         From :func:`init_state` or a previous ``step``; not modified.
     chunk : ImuSamples
-        The next rows, times strictly increasing and after the previous chunk.
+        The next rows, times non-decreasing and not before the previous
+        chunk's (rows stamped together on arrival may share a time).
 
     Returns
     -------
     state : StreamState
     events : list of Event
         An :class:`AngleBlock` for every row once the learning phase ends
-        (the rows buffered while learning are released in one block), then
-        rep, set, gap and rejection events in time order.
+        (the rows held while the period is bootstrapped and the rows buffered
+        while learning are released in one block; times on the re-timed
+        grid), then rep, set, gap and rejection events in time order.
     """
     if state.finished:
         raise ValueError("the stream is finished; start a new state")
@@ -401,6 +419,15 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
     first = state.first_time_s if state.rows else float(chunk.time_s[0])
     last = float(chunk.time_s[-1])
     state = dataclasses.replace(state, rows=state.rows + len(chunk), first_time_s=first, last_time_s=last)
+    timeline, chunk = retime(state.timeline, chunk)
+    state = dataclasses.replace(state, timeline=timeline)
+    return _feed(settings, state, chunk)
+
+
+def _feed(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[StreamState, list[Event]]:
+    """Run re-timed rows through learning or the running kernel."""
+    if len(chunk) == 0:
+        return state, []
     gyr = chunk.gyr_dps if chunk.gyr_dps is not None else _EMPTY3
     if state.running:
         assert state.kernel is not None
@@ -629,9 +656,14 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
     if state.finished:
         return state, []
     events: list[Event] = []
+    if state.timeline.state is None and state.rows:
+        timeline, rows = retime(state.timeline, _no_rows(state.has_gyro), final=True)
+        state = dataclasses.replace(state, timeline=timeline)
+        state, events = _feed(settings, state, rows)
     if not state.running:
         state = _learn(settings, state, force=True)
-        state, events = _start_if_learned(settings, state, at_end=True)
+        state, more = _start_if_learned(settings, state, at_end=True)
+        events.extend(more)
     if state.kernel is not None:
         kern = state.kernel.copy()
         ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
@@ -644,6 +676,10 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
         events.append(SetEvent(last))
         state = dataclasses.replace(state, closed_sets=(*state.closed_sets, last), open_reps=())
     return dataclasses.replace(state, finished=True), events
+
+
+def _no_rows(has_gyro: bool) -> ImuSamples:
+    return ImuSamples(np.zeros(0), _EMPTY3, _EMPTY3 if has_gyro else None)
 
 
 def _pendulum_model(lever: LeverFit | None) -> str:
@@ -670,10 +706,11 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
     """The analysis so far (complete after :func:`finish`)."""
     kern = state.kernel
     lost = float(kern.fs[L.F_LOST_S]) if kern is not None else 0.0
+    # Rows the timeline found lost only from a block's envelope rising (their
+    # place unknown, so no gap marks them) count as lost time too.
+    lost += state.timeline.late_lost_s
     clipped = int(kern.ist[L.I_CLIPPED]) if kern is not None else 0
-    period = float(kern.fs[L.F_PERIOD]) if kern is not None else math.nan
-    if kern is None and state.buf_t.size > 1:
-        period = float(np.median(np.diff(state.buf_t)))
+    period = state.timeline.period_s
     has_cal = not math.isnan(state.cal_time_s)
     duration = state.last_time_s - state.first_time_s if state.rows else 0.0
     cal = state.cal if has_cal else None
@@ -737,7 +774,7 @@ def analyze(samples: ImuSamples, settings: Settings | None = None, source: str =
     Parameters
     ----------
     samples : ImuSamples
-        The recording; times strictly increasing, NaN rows are dropouts.
+        The recording; times non-decreasing (re-timed onto a regular grid), NaN rows are dropouts.
     settings : Settings, optional
         Defaults to ``Settings()``.
     source : str

@@ -41,7 +41,8 @@ class ImuSamples:
     Parameters
     ----------
     time_s : ndarray, shape (n,)
-        Sample times in seconds, any origin, strictly increasing.  Gaps (lost
+        Sample times in seconds, any origin, non-decreasing (rows stamped
+        together on arrival may share a time).  Gaps (lost
         samples) and jitter are allowed; the core reconstructs the timeline.
     acc_g : ndarray, shape (n, 3)
         Specific force in g (1 g = 9.80665 m/s^2), sensor frame.

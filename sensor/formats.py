@@ -315,6 +315,12 @@ def load_samples(path: str | Path, fmt: str = AUTO, options: LoadOptions | None 
     return chosen.load(path, options)
 
 
+def _same_rows(x: np.ndarray) -> np.ndarray:
+    """For each row after the first: equal to the row before in every column (NaN equals NaN)."""
+    a, b = x[1:], x[:-1]
+    return np.all((a == b) | (np.isnan(a) & np.isnan(b)), axis=1)
+
+
 def validate_samples(
     source: str | Path,
     time_s: ArrayLike,
@@ -340,8 +346,9 @@ def validate_samples(
     Returns
     -------
     ImuSamples
-        Strictly increasing time.  A row with any NaN value is NaN in all of
-        acc (and gyro): a dropout that the core bridges or reports.
+        Non-decreasing time (rows stamped together on arrival keep their
+        shared time; the core re-times them).  A row with any NaN value is NaN
+        in all of acc (and gyro): a dropout that the core bridges or reports.
 
     Raises
     ------
@@ -353,9 +360,11 @@ def validate_samples(
 
     Notes
     -----
-    A few out-of-order rows (less than 1 % of the rows are at or before the
-    latest earlier time) are repaired by a stable sort on time, after which
-    rows that repeat an earlier timestamp exactly are dropped (the first is kept).
+    A few out-of-order rows (less than 1 % of the rows are before the
+    latest earlier time: a swapped pair) are repaired by a stable sort on
+    time.  A row that repeats the row before it exactly (same time, same
+    values) is a duplicate and is dropped; rows that share a time but not
+    their values are distinct samples stamped together and are all kept.
     """
     t = np.asarray(time_s, dtype=np.float64).reshape(-1)
     acc = np.asarray(acc_g, dtype=np.float64).reshape(-1, 3)
@@ -375,7 +384,7 @@ def validate_samples(
 
     if n > 1:
         prior_max = np.maximum.accumulate(t)[:-1]
-        late = np.flatnonzero(t[1:] <= prior_max) + 1
+        late = np.flatnonzero(t[1:] < prior_max) + 1
         if late.size:
             if late.size >= REPAIR_LIMIT * n:
                 i = int(late[0])
@@ -388,7 +397,11 @@ def validate_samples(
             order = np.argsort(t, kind="stable")
             t, acc = t[order], acc[order]
             gyr = None if gyr is None else gyr[order]
-            keep = np.concatenate(([True], np.diff(t) > 0))
+        dup = (t[1:] == t[:-1]) & _same_rows(acc)
+        if gyr is not None:
+            dup &= _same_rows(gyr)
+        if dup.any():
+            keep = np.concatenate(([True], ~dup))
             t, acc = t[keep], acc[keep]
             gyr = None if gyr is None else gyr[keep]
             n = t.shape[0]

@@ -22,8 +22,20 @@ one impairment on or off never changes the others):
    device counts its samples at exactly ``1 / fs_hz`` each: a sample taken
    at true time t is reported at ``offset + t (1 + ppm * 1e-6)`` (positive
    ppm: the device samples fast, its timestamps run ahead of the truth
-   grid).  Jitter is Gaussian, clipped to +-0.4 sample periods so times
-   stay increasing.
+   grid).  Jitter is Gaussian (``jitter_s`` its std) or uniform
+   (``jitter_s`` its half-width), clipped to +-``jitter_max_period`` sample
+   periods (0.4 by default) so times stay increasing.
+7. **Arrival-time stamps** (``notify_rows`` > 0, instead of jitter): the
+   rows travel in notifications of ``notify_rows`` (+- ``notify_rows_var``)
+   consecutive samples, and a phone logger stamps each row with the arrival
+   time of its notification on the phone's clock (``time_offset_s`` + true
+   time, so the device's clock drift shows): its last sample's time plus a
+   latency uniform in ``[0, notify_latency_s]``, plus a small increasing
+   spread (up to ``notify_spread_s``) across its rows: near-equal or equal
+   stamps, then a jump.  Lost rows leave the rest of their notification.
+8. **File faults**: ``duplicate_rows`` rows repeated verbatim (same time,
+   same values) and ``swapped_pairs`` pairs of neighbouring rows written in
+   the wrong order (what a logger's buffer can do; loaders repair both).
 """
 
 from __future__ import annotations
@@ -73,6 +85,23 @@ class SensorModel:
         Origin of the reported time column, seconds.
     clock_drift_ppm : float
         True rate = ``fs_hz * (1 + ppm * 1e-6)``.
+    jitter_kind : str
+        ``"gaussian"`` (``jitter_s`` is the std) or ``"uniform"`` (``jitter_s``
+        is the half-width).
+    jitter_max_period : float
+        Jitter is clipped to +- this many sample periods (< 0.5).
+    notify_rows : int
+        Rows per notification stamped on arrival (0: stamped when sampled).
+    notify_rows_var : int
+        Each notification's row count varies uniformly by up to this many rows.
+    notify_latency_s : float
+        Largest arrival latency of a notification after its last sample, s.
+    notify_spread_s : float
+        Largest spread of the stamps within one notification, s (0: equal).
+    duplicate_rows : int
+        Rows written twice (same time, same values).
+    swapped_pairs : int
+        Pairs of neighbouring rows written in swapped order.
     """
 
     fs_hz: float
@@ -93,6 +122,14 @@ class SensorModel:
     jitter_s: float = 0.0
     time_offset_s: float = 0.0
     clock_drift_ppm: float = 0.0
+    jitter_kind: str = "gaussian"
+    jitter_max_period: float = 0.4
+    notify_rows: int = 0
+    notify_rows_var: int = 0
+    notify_latency_s: float = 0.0
+    notify_spread_s: float = 0.0
+    duplicate_rows: int = 0
+    swapped_pairs: int = 0
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.fs_hz) and 0 < self.fs_hz <= 500):
@@ -116,6 +153,22 @@ class SensorModel:
             raise ValueError("time_offset_s and clock_drift_ppm must be finite")
         if abs(self.clock_drift_ppm) >= 1e4:
             raise ValueError(f"clock_drift_ppm must be within +-1e4, got {self.clock_drift_ppm!r}")
+        self._check_timing()
+
+    def _check_timing(self) -> None:
+        if self.jitter_kind not in ("gaussian", "uniform"):
+            raise ValueError(f"jitter_kind must be 'gaussian' or 'uniform', got {self.jitter_kind!r}")
+        if not 0.0 <= self.jitter_max_period < 0.5:
+            raise ValueError(f"jitter_max_period must be in [0, 0.5), got {self.jitter_max_period!r}")
+        for name in ("notify_rows", "notify_rows_var", "duplicate_rows", "swapped_pairs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.notify_rows and self.notify_rows_var >= self.notify_rows:
+            raise ValueError("notify_rows_var must be smaller than notify_rows")
+        for name in ("notify_latency_s", "notify_spread_s"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
 
     @classmethod
     def polar_h10(cls, fs_hz: float = 200.0) -> SensorModel:
@@ -280,7 +333,7 @@ def sample_signals(
     -------
     SampledSignals
     """
-    rs = [np.random.default_rng(s) for s in seed.spawn(7)]
+    rs = [np.random.default_rng(s) for s in seed.spawn(9)]
     fs_true = model.fs_hz * (1.0 + model.clock_drift_ppm * 1e-6)
     width = 1.0 / fs_true
     first = float(t_s[0]) + 0.5 * width
@@ -305,10 +358,13 @@ def sample_signals(
         gyr = _quantise_clip(gyr, model.gyr_lsb_dps, model.gyr_range_dps)
 
     keep = _keep_mask(k.size, model.loss_fraction, model.loss_burst_samples, rs[5])
-    period = 1.0 / model.fs_hz
-    jitter = np.clip(model.jitter_s * rs[6].standard_normal(k.size), -0.4 * period, 0.4 * period)
     # The device counts nominal periods: its clock runs (1 + ppm) fast against true time.
-    reported = model.time_offset_s + t_true * (fs_true / model.fs_hz) + jitter
+    device_s = model.time_offset_s + t_true * (fs_true / model.fs_hz)
+    if model.notify_rows > 0:
+        # A phone stamps on its own clock: the device's drift shows in the stamps.
+        reported = _arrival_stamps(model.time_offset_s + t_true, model, rs[7])
+    else:
+        reported = device_s + _jitter(k.size, model, rs[6])
 
     samples = ImuSamples(reported[keep], acc[keep], None if gyr is None else gyr[keep])
     errors = SensorErrors(
@@ -318,4 +374,51 @@ def sample_signals(
         gyr_scale=gyr_scale,
         gyr_bias_walk_dps=None if walk is None else walk[keep],
     )
-    return SampledSignals(samples, k[keep].astype(np.int64), t_true[keep], errors)
+    index = k[keep].astype(np.int64)
+    order = _file_faults(len(samples), model, rs[8])
+    if order is not None:
+        g = samples.gyr_dps
+        samples = ImuSamples(samples.time_s[order], samples.acc_g[order], None if g is None else g[order])
+        index = index[order]
+        t_kept = t_true[keep][order]
+        walk_kept = None if walk is None else walk[keep][order]
+        errors = dataclasses.replace(errors, gyr_bias_walk_dps=walk_kept)
+        return SampledSignals(samples, index, t_kept, errors)
+    return SampledSignals(samples, index, t_true[keep], errors)
+
+
+def _jitter(n: int, model: SensorModel, rng: np.random.Generator) -> FloatArray:
+    """Reported-time jitter of each sample, s."""
+    lim = model.jitter_max_period / model.fs_hz
+    if model.jitter_kind == "uniform":
+        return np.clip(rng.uniform(-model.jitter_s, model.jitter_s, n), -lim, lim)
+    return np.clip(model.jitter_s * rng.standard_normal(n), -lim, lim)
+
+
+def _arrival_stamps(host_s: FloatArray, model: SensorModel, rng: np.random.Generator) -> FloatArray:
+    """Stamps of a phone logger: every row of a notification gets (about) its arrival time, s."""
+    n = host_s.size
+    out = np.empty(n)
+    pos = 0
+    while pos < n:
+        var = model.notify_rows_var
+        size = model.notify_rows + (int(rng.integers(-var, var + 1)) if var else 0)
+        stop = min(n, pos + size)
+        arrival = host_s[stop - 1] + rng.uniform(0.0, model.notify_latency_s)
+        spread = np.sort(rng.uniform(0.0, model.notify_spread_s, stop - pos)) if model.notify_spread_s else 0.0
+        out[pos:stop] = arrival + spread
+        pos = stop
+    # A notification arriving early cannot be stamped before the one before it.
+    return np.maximum.accumulate(out)
+
+
+def _file_faults(n: int, model: SensorModel, rng: np.random.Generator) -> NDArray[np.int64] | None:
+    """Row order with duplicated rows and swapped neighbours (None: none asked for)."""
+    if not (model.duplicate_rows or model.swapped_pairs) or n < 4:
+        return None
+    order = np.arange(n)
+    swaps = rng.choice(np.arange(1, n - 2, 3), size=min(model.swapped_pairs, (n - 3) // 3), replace=False)
+    for i in swaps:  # pairs spaced at least three rows apart never overlap
+        order[i], order[i + 1] = order[i + 1], order[i]
+    dups = np.sort(rng.choice(n, size=min(model.duplicate_rows, n), replace=False))
+    return np.insert(order, dups + 1, order[dups])

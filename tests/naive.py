@@ -1481,3 +1481,104 @@ def fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
     pred = gravity + lever @ r
     cos = np.sum(pred * acc, axis=1) / (np.linalg.norm(pred, axis=1) * np.linalg.norm(acc, axis=1))
     return float(np.sqrt(np.mean(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) ** 2)))
+
+
+# ---- timeline (dsp/_kern_time.py) ------------------------------------------------
+
+
+def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
+    """Twin of ``_kern_time._retime``: stamps -> grid, written for a reader.
+
+    Each row takes the next grid slot (line + period).  Its offset from the
+    line is compared with what the stamping explains: the envelope (lowest
+    offset lately) plus where the spread (largest block range of the last
+    four, widened by how much those ranges differ) expects it, plus twice
+    the envelope's noise; anything half a period
+    beyond that is whole lost rows.  Blocks of rows summarise the offsets; when a block's
+    envelope sits whole periods above the previous one, rows were lost
+    inside it: counted, while the phase takes the time up.  The period is
+    the median slope from each block's envelope point to the newest; the
+    phase creeps towards envelope + half the spread (at most half a period).
+    """
+    from hipflex.dsp import _kern_time as kt
+    from hipflex.dsp import _layout as tl
+
+    def block_spread() -> float:
+        # The second largest of the last four blocks' spreads (one may hold an
+        # unseen loss), widened by how much they differ; before any block the
+        # current one's.
+        known = sorted(ts[j] for j in (tl.T_S1, tl.T_S2, tl.T_S3, tl.T_S4) if ts[j] < math.inf)
+        if not known:
+            return ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN] if ts[tl.T_CUR_N] > 0 else math.inf
+        if len(known) >= 3:
+            return known[-2] + (known[-2] - known[0])
+        return known[0]
+
+    for k, t in enumerate(t_in):
+        p = ts[tl.T_P]
+        first = ts[tl.T_ROWS] == 0
+        line, idx = (t, 0.0) if first else (ts[tl.T_LINE] + p, ts[tl.T_IDX] + 1)
+        if first:
+            ts[tl.T_PHASE] = 0.0
+        offset = t - line
+        spread = ts[tl.T_SPREAD]  # the blocks' spread, as of the last block
+        envelope = min(ts[tl.T_E1], ts[tl.T_CUR_MIN])
+        # ... and only on a step of at least half a period from the row before.
+        if spread < math.inf and envelope < math.inf and offset - ts[tl.T_PREV_U] > kt._LOSS_MARGIN * p:
+            # A row of a jitter band [0, S] is late when past S + 3/4 (P - S); a
+            # burst's first row is at its top; blended between P and 2 P.
+            centre = 0.25 * (spread + p) if spread <= p else spread - 0.5 * p * max(0.0, 2.0 - spread / p)
+            late = offset - envelope - centre - kt._ENV_NOISE_K * ts[tl.T_ENV_NOISE]
+            lost = math.floor(late / p + kt._LOSS_MARGIN)
+            if lost >= 1:
+                line, idx, offset = line + lost * p, idx + lost, offset - lost * p
+                ts[tl.T_LOST_S] += lost * p
+        ts[tl.T_PREV_U] = offset
+        if offset < ts[tl.T_CUR_MIN]:
+            ts[tl.T_CUR_MIN], ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T] = offset, idx, t
+        ts[tl.T_CUR_MAX] = max(ts[tl.T_CUR_MAX], offset)
+        ts[tl.T_CUR_N] += 1
+        known = ts[tl.T_SPREAD] if ts[tl.T_SPREAD] < math.inf else ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN]
+        target = min(ts[tl.T_E1], ts[tl.T_CUR_MIN]) + 0.5 * min(known, p)
+        if first:
+            ts[tl.T_PHASE] = target
+        else:
+            step = kt._PHASE_GAIN * (target - ts[tl.T_PHASE])
+            ts[tl.T_PHASE] += float(np.clip(step, -kt._PHASE_STEP * p, kt._PHASE_STEP * p))
+        t_out[k] = line + ts[tl.T_PHASE]
+        if abs(t - t_out[k]) <= kt._SNAP * p:  # on the grid already: kept as stamped
+            t_out[k] = t
+        if ts[tl.T_CUR_N] >= ts[tl.T_BLOCK]:
+            env_new, spread_new = ts[tl.T_CUR_MIN], ts[tl.T_CUR_MAX] - ts[tl.T_CUR_MIN]
+            min_idx, min_t = ts[tl.T_CUR_MIN_IDX], ts[tl.T_CUR_MIN_T]
+            if ts[tl.T_E1] < math.inf:
+                noise = ts[tl.T_ENV_NOISE]
+                lost = math.floor((env_new - ts[tl.T_E1] - kt._ENV_NOISE_K * noise) / p + kt._LOSS_MARGIN)
+                rise = env_new - ts[tl.T_E1]
+                if lost > kt._LATE_ABSORB_ROWS:  # too much for the phase: the grid jumps
+                    line, env_new = line + lost * p, env_new - lost * p
+                if lost >= 1:  # counted; a little is taken up by the phase, not a gap
+                    idx, min_idx, rise = idx + lost, min_idx + lost, rise - lost * p
+                    ts[tl.T_LOST_S] += lost * p
+                    if lost <= kt._LATE_ABSORB_ROWS:
+                        ts[tl.T_LATE_S] += lost * p
+                gain = max(kt._ENV_NOISE_GAIN, 1.0 / ts[tl.T_NBLK]) if ts[tl.T_NBLK] >= 1 else 1.0
+                ts[tl.T_ENV_NOISE] = noise + gain * (min(abs(rise), 0.5 * p) - noise)
+            slot = int(ts[tl.T_NBLK]) % tl.T_RING_N
+            ts[tl.T_RING + 2 * slot], ts[tl.T_RING + 2 * slot + 1] = min_idx, min_t
+            ts[tl.T_NBLK] += 1
+            ts[tl.T_E2] = ts[tl.T_E1]
+            ts[tl.T_S4], ts[tl.T_S3], ts[tl.T_S2] = ts[tl.T_S3], ts[tl.T_S2], ts[tl.T_S1]
+            ts[tl.T_E1], ts[tl.T_S1] = env_new, spread_new
+            ts[tl.T_SPREAD] = block_spread()
+            ts[tl.T_CUR_N], ts[tl.T_CUR_MIN], ts[tl.T_CUR_MAX] = 0.0, math.inf, -math.inf
+            blocks = int(ts[tl.T_NBLK])
+            if blocks >= 2:
+                kept = min(blocks, tl.T_RING_N)
+                slots = [(blocks - kept + q) % tl.T_RING_N for q in range(kept)]
+                points = [(ts[tl.T_RING + 2 * j], ts[tl.T_RING + 2 * j + 1]) for j in slots]
+                newest = points[-1]
+                slopes = [(newest[1] - a[1]) / max(1.0, newest[0] - a[0]) for a in points[:-1]]
+                ts[tl.T_P] = float(np.median(slopes))
+        ts[tl.T_LINE], ts[tl.T_IDX] = line, idx
+        ts[tl.T_ROWS] += 1

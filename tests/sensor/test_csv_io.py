@@ -233,13 +233,26 @@ def test_time_going_backwards_names_the_first_bad_line(tmp_path: Path) -> None:
 def test_a_few_out_of_order_rows_are_sorted_and_exact_duplicates_dropped(tmp_path: Path) -> None:
     data = rows(n=1000)
     data[500], data[501] = data[501], data[500]  # swapped pair
-    data.insert(700, data[699].split(",")[0] + ",9,9,9")  # repeated timestamp, different values
+    data.insert(800, data[799])  # a row written twice
+    data.insert(700, data[699].split(",")[0] + ",9,9,9")  # a second sample stamped at the same time
     s = read_csv(write(tmp_path, "\n".join([HEADER, *data])))
-    assert len(s) == 1000
-    assert np.all(np.diff(s.time_s) > 0)
-    assert s.time_s[500] == pytest.approx(55.0)
-    assert s.acc_g[699, 0] != 9.0  # the first row with a repeated time is kept
-    assert not (s.acc_g == 9.0).any()
+    assert len(s) == 1001
+    assert np.all(np.diff(s.time_s) >= 0)
+    assert s.time_s[500] == pytest.approx(55.0) and s.time_s[501] == pytest.approx(55.01)
+    # The shared time keeps both samples, in file order.
+    assert s.time_s[699] == s.time_s[700] and s.acc_g[699, 0] != 9.0 and s.acc_g[700, 0] == 9.0
+    assert np.count_nonzero(np.diff(s.time_s) == 0) == 1  # the duplicate is gone
+
+
+def test_rows_stamped_on_arrival_are_all_kept(tmp_path: Path) -> None:
+    # A phone logger stamps a notification's rows with its arrival time: runs
+    # of equal times, then a jump.  Every row is a sample.
+    n = 600
+    t = 50.0 + 0.01 * (np.arange(n) // 20 * 20 + 19)
+    data = [f"{ti:.4f},{0.001 * i:.4f},0.0,1.0" for i, ti in enumerate(t)]
+    s = read_csv(write(tmp_path, "\n".join([HEADER, *data])))
+    assert len(s) == n
+    np.testing.assert_allclose(s.acc_g[:, 0], 0.001 * np.arange(n), rtol=0, atol=1e-12)  # every row, in order
 
 
 def test_values_in_m_per_s2_labelled_as_g_are_refused(tmp_path: Path) -> None:

@@ -1,0 +1,336 @@
+"""The timeline: input stamps -> one regular grid of sample times, lost rows counted.
+
+A sensor samples at a fixed rate; what arrives are stamps that may jitter
+around the sampling instants (up to nearly half a period), arrive in bursts
+(a phone stamps a notification's 10-70 rows on arrival: near-equal stamps,
+then a jump), drift against the host clock, or miss rows (lost packets).  The
+kernel puts every row on a grid ``L + phase`` where the line ``L`` advances by
+the period ``P`` per row (by ``(1 + m) P`` after ``m`` lost rows), so the core
+downstream sees one clean time base whatever the stamping.
+
+Everything is estimated from the stamps over many rows:
+
+- the period is the slope of the stamps' lower envelope against the grid
+  index (rows per unit time over up to ``_RING_BLOCKS`` blocks of rows, lost
+  rows included: the median slope from each block's envelope point to the
+  newest), re-estimated after every block, so clock drift is tracked;
+- the offsets ``u = stamp - L`` are summarised per block of ``_BLOCK`` rows:
+  their minimum (the envelope; a burst's last row, jitter's lower edge) and
+  spread (max - min: the burst length or the jitter band);
+- a row is late by lost rows only when its offset is whole periods beyond
+  where the measured spread expects it (the middle of a jitter band, the top
+  of a burst's) plus the envelope's noise (never "one late row = a gap");
+  a loss hidden inside the spread (inside a burst) shows as the next block's
+  envelope rising by at least half a period: it is counted then, and the
+  phase takes the time up (no gap at a place nobody knows);
+- the phase follows the envelope plus half the spread (at most half a
+  period): the centre of a jitter band, just after a burst's last stamp.
+
+Each output depends only on the rows before it and the state, so any
+chunking gives the same times.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hipflex.dsp._jit import njit
+from hipflex.dsp._layout import (
+    T_BLOCK,
+    T_CUR_MAX,
+    T_CUR_MIN,
+    T_CUR_MIN_IDX,
+    T_CUR_MIN_T,
+    T_CUR_N,
+    T_E1,
+    T_E2,
+    T_ENV_NOISE,
+    T_IDX,
+    T_LATE_S,
+    T_LINE,
+    T_LOST_S,
+    T_N,
+    T_NBLK,
+    T_P,
+    T_PHASE,
+    T_PREV_U,
+    T_RING,
+    T_RING_N,
+    T_ROWS,
+    T_S1,
+    T_S2,
+    T_S3,
+    T_S4,
+    T_SPREAD,
+)
+
+__all__: list[str] = []
+
+# Rows per block of offset statistics with unbursty stamps; bursty stamps get
+# blocks of about _BLOCK_NOTIFY notifications (up to _BLOCK_MAX rows), so every
+# block's envelope is the fastest of several arrivals.
+_BLOCK = 128
+_BLOCK_NOTIFY = 8
+_BLOCK_MAX = 1024
+# The period is the envelope's slope over up to this many blocks.
+_RING_BLOCKS = T_RING_N
+# The phase moves this fraction of the way to its target per row, and never
+# more than _PHASE_STEP of a period (the grid stays strictly increasing).
+_PHASE_GAIN = 0.05
+_PHASE_STEP = 0.02
+# A loss found only from a block's envelope of up to this many rows is taken
+# up by the phase (no gap at a place nobody knows); more makes the grid jump.
+_LATE_ABSORB_ROWS = 2
+# Stamps within this fraction of a period of their grid time are kept as they are.
+_SNAP = 1e-3
+# A row (or a block's envelope) must be this many periods beyond what the
+# stamping explains before rows count as lost: half a period, the rounding
+# point of a whole row ...
+_LOSS_MARGIN = 0.5
+# ... plus this many times the envelope's own block-to-block noise (arrival
+# latency that varies from notification to notification).
+_ENV_NOISE_K = 2.0
+# The envelope noise is a running mean over the first blocks, then an
+# exponential average with this gain; one block's change counts at most a
+# period (a loss it contains is not noise).
+_ENV_NOISE_GAIN = 0.1
+
+
+def block_rows(period_s: float, spread_s: float) -> int:
+    """Rows per block for stamps with this spread: ``_BLOCK``, or several notifications of bursty stamps."""
+    if not spread_s > 2.0 * period_s:
+        return _BLOCK
+    want = _BLOCK_NOTIFY * (spread_s / period_s + 1.0)
+    return int(min(_BLOCK_MAX, max(_BLOCK, 2 ** math.ceil(math.log2(want)))))
+
+
+def new_timeline(
+    period_s: float, spread_s: float = math.inf, rows: int = _BLOCK, noise_s: float = 0.0, envelope_s: float = math.inf
+) -> np.ndarray:
+    """Fresh timeline state.
+
+    Parameters
+    ----------
+    period_s : float
+        Bootstrapped period, s.
+    spread_s : float
+        Spread of the stamps around the envelope, s (inf: unknown, no loss is
+        judged row by row until a block has measured it).
+    rows : int
+        Rows per block.
+    noise_s : float
+        Block-to-block noise of the envelope, s.
+    envelope_s : float
+        Lowest offset of the first rows' stamps from the line that starts at
+        the first stamp, s (inf: unknown).  With arrival-time bursts the first
+        row is stamped a whole notification late; this puts the grid, from
+        the first row on, where the stamps' envelope says.
+    """
+    ts = np.zeros(T_N)
+    ts[T_P] = period_s
+    ts[T_CUR_MIN] = math.inf
+    ts[T_CUR_MAX] = -math.inf
+    ts[T_E1] = envelope_s
+    ts[T_E2] = math.inf
+    for j in (T_S1, T_S2, T_S3, T_S4):
+        ts[j] = spread_s
+    ts[T_BLOCK] = rows
+    ts[T_SPREAD] = spread_s
+    ts[T_ENV_NOISE] = noise_s
+    return ts
+
+
+@njit
+def _spread(ts: np.ndarray) -> float:
+    """The stamps' spread a row may sit in above the envelope, s (inf before any is known).
+
+    From the last four blocks' spreads: the second largest (a block that
+    holds a loss it did not see has its spread inflated by the step),
+    widened by how much the blocks differ (notifications of varying size:
+    the next may be longer than any seen).  Before any block, the current
+    one's.
+    """
+    v = np.empty(4)
+    n = 0
+    for j in (T_S1, T_S2, T_S3, T_S4):
+        if ts[j] < math.inf:
+            v[n] = ts[j]
+            n += 1
+    if n == 0:
+        if ts[T_CUR_N] > 0.0:
+            return ts[T_CUR_MAX] - ts[T_CUR_MIN]
+        return math.inf
+    w = np.sort(v[:n])
+    if n >= 3:
+        return 2.0 * w[n - 2] - w[0]
+    return w[0]
+
+
+@njit
+def _spread_centre(spread: float, p: float) -> float:
+    """Where in the spread a row is expected, s (a row half a period past it is a row late).
+
+    Jitter narrower than a period puts a row anywhere in the band ``[0, S]``
+    and a row after one lost row in ``[P, P + S]``; the boundary is put three
+    quarters of the way across the free space between them, since a missed
+    loss is found a block later while a false one is never undone.  A
+    burst's first row (the one after a jump) sits at the top of the band, so
+    there only what is half a period beyond the top counts.  Between one and
+    two periods the two blend continuously.
+    """
+    if spread <= p:
+        return 0.25 * (spread + p)
+    return spread - 0.5 * p * max(0.0, 2.0 - spread / p)
+
+
+@njit
+def _bootstrap_period(t: np.ndarray, idx: np.ndarray) -> float:
+    """Period from the stamps' lower envelope over rows ``t`` at grid indices ``idx`` (s); 0 if no time passes.
+
+    Every stamp is the sampling instant plus a delay that is never negative
+    for arrival-time stamps (and bounded below for jitter), so the line
+    under all points (row, stamp) that hugs them closest -- the lower convex
+    hull's edge above the middle row -- has the sampling period as its slope
+    (the clock-skew estimate of the linear-programming kind).  It rests on
+    the least-delayed stamps, a whole span apart, not on one or two rows.
+    Rows lost within the span make it slightly long; the running estimate
+    then corrects it.
+    """
+    n = t.shape[0]
+    if n < 2 or not t[n - 1] > t[0]:
+        return 0.0
+    crude = (t[n - 1] - t[0]) / (idx[n - 1] - idx[0])
+    if n < 4:
+        return crude
+    hull = np.empty(n, dtype=np.int64)
+    h = 0
+    for i in range(n):
+        while h >= 2:
+            a = hull[h - 2]
+            b = hull[h - 1]
+            # Keep only left turns: drop b when it lies on or above the chord a-i.
+            if (idx[b] - idx[a]) * (t[i] - t[a]) - (t[b] - t[a]) * (idx[i] - idx[a]) <= 0.0:
+                h -= 1
+            else:
+                break
+        hull[h] = i
+        h += 1
+    mid = 0.5 * (idx[0] + idx[n - 1])
+    for j in range(h - 1):
+        if idx[hull[j + 1]] >= mid:
+            p = (t[hull[j + 1]] - t[hull[j]]) / (idx[hull[j + 1]] - idx[hull[j]])
+            return p if p > 0.0 else crude
+    return crude
+
+
+@njit
+def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
+    """Re-time rows ``t_in`` (non-decreasing, s) onto the grid; write ``t_out``; update ``ts``."""
+    n = t_in.shape[0]
+    for k in range(n):
+        t = t_in[k]
+        p = ts[T_P]
+        if ts[T_ROWS] == 0.0:
+            line = t
+            idx = 0.0
+            ts[T_PHASE] = 0.0
+        else:
+            line = ts[T_LINE] + p
+            idx = ts[T_IDX] + 1.0
+        u = t - line
+        spread = ts[T_SPREAD]
+        env = min(ts[T_E1], ts[T_CUR_MIN])
+        # A loss is a step: the row must also be at least half a period later
+        # than the row before it says (a clock slewing 2 % per row is no loss).
+        if spread < math.inf and env < math.inf and u - ts[T_PREV_U] > _LOSS_MARGIN * p:
+            # Lost rows: later than the envelope by more than the spread the
+            # stamping showed in the recent blocks and the envelope's noise.
+            m = math.floor((u - env - _spread_centre(spread, p) - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
+            if m >= 1:
+                line += m * p
+                idx += m
+                u -= m * p
+                ts[T_LOST_S] += m * p
+        ts[T_PREV_U] = u
+        if u < ts[T_CUR_MIN]:
+            ts[T_CUR_MIN] = u
+            ts[T_CUR_MIN_IDX] = idx
+            ts[T_CUR_MIN_T] = t
+        if u > ts[T_CUR_MAX]:
+            ts[T_CUR_MAX] = u
+        ts[T_CUR_N] += 1.0
+        # Phase target: the envelope plus half the spread, at most half a period.
+        env = min(ts[T_E1], ts[T_CUR_MIN])
+        sp = ts[T_SPREAD]
+        if sp == math.inf:  # no block measured yet: the current one's range
+            sp = ts[T_CUR_MAX] - ts[T_CUR_MIN]
+        target = env + 0.5 * min(sp, p)
+        if ts[T_ROWS] == 0.0:
+            ts[T_PHASE] = target
+        else:
+            dphi = _PHASE_GAIN * (target - ts[T_PHASE])
+            lim = _PHASE_STEP * p
+            ts[T_PHASE] += min(lim, max(-lim, dphi))
+        t_out[k] = line + ts[T_PHASE]
+        if abs(t - t_out[k]) <= _SNAP * p:
+            # A stamp on the grid (up to how files round their times) is kept
+            # as it is: clean recordings reach the core unchanged.
+            t_out[k] = t
+        if ts[T_CUR_N] >= ts[T_BLOCK]:
+            e_new = ts[T_CUR_MIN]
+            s_new = ts[T_CUR_MAX] - ts[T_CUR_MIN]
+            min_idx = ts[T_CUR_MIN_IDX]
+            if ts[T_E1] < math.inf:
+                # A loss hidden inside the spread: the whole block sits later.
+                # Where in the block the rows went is unknown, so they are
+                # counted (grid index, lost time) but no gap is put here: a
+                # bridge at the wrong place would add rotation that never
+                # happened.  The envelope stays raised and the phase takes
+                # the time up over the next rows.
+                noise = ts[T_ENV_NOISE]
+                m = math.floor((e_new - ts[T_E1] - _ENV_NOISE_K * noise) / p + _LOSS_MARGIN)
+                resid = e_new - ts[T_E1]
+                if m > _LATE_ABSORB_ROWS:
+                    # Too much time for the phase to take up: the grid jumps.
+                    line += m * p
+                    e_new -= m * p
+                if m >= 1:
+                    idx += m
+                    min_idx += m
+                    resid -= m * p
+                    ts[T_LOST_S] += m * p
+                    if m <= _LATE_ABSORB_ROWS:
+                        ts[T_LATE_S] += m * p
+                g = max(_ENV_NOISE_GAIN, 1.0 / ts[T_NBLK]) if ts[T_NBLK] >= 1.0 else 1.0
+                ts[T_ENV_NOISE] = noise + g * (min(abs(resid), 0.5 * p) - noise)
+            min_t = ts[T_CUR_MIN_T]
+            j = int(ts[T_NBLK]) % _RING_BLOCKS
+            ts[T_RING + 2 * j] = min_idx
+            ts[T_RING + 2 * j + 1] = min_t
+            ts[T_NBLK] += 1.0
+            ts[T_E2] = ts[T_E1]
+            ts[T_S4] = ts[T_S3]
+            ts[T_S3] = ts[T_S2]
+            ts[T_S2] = ts[T_S1]
+            ts[T_E1] = e_new
+            ts[T_S1] = s_new
+            ts[T_SPREAD] = _spread(ts)
+            ts[T_CUR_N] = 0.0
+            ts[T_CUR_MIN] = math.inf
+            ts[T_CUR_MAX] = -math.inf
+            # The period: the median slope from each older envelope point in
+            # the ring to the newest (long baselines average the arrival
+            # latency out; a loss found late biases only the spans across it).
+            nb = int(ts[T_NBLK])
+            if nb >= 2:
+                k = min(nb, _RING_BLOCKS)
+                slopes = np.empty(k - 1)
+                for q in range(k - 1):
+                    a = (nb - k + q) % _RING_BLOCKS
+                    slopes[q] = (min_t - ts[T_RING + 2 * a + 1]) / max(1.0, min_idx - ts[T_RING + 2 * a])
+                ts[T_P] = np.median(slopes)
+        ts[T_LINE] = line
+        ts[T_IDX] = idx
+        ts[T_ROWS] += 1.0
