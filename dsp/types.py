@@ -26,6 +26,7 @@ __all__ = [
     "Rep",
     "RepSet",
     "Settings",
+    "Walk",
 ]
 
 SCHEMA = "hipflex.analysis/1"
@@ -180,6 +181,29 @@ class Settings:
         Longest wait for a quiet window (from the first row) and then for the
         first excursion; after it the quietest window / the evidence so far is
         used, seconds.
+    gait_min_extension_deg : float
+        Walking (see :mod:`hipflex.dsp.gait`; its steps are not reps): every
+        swing of a walk after its first starts at least this far behind the
+        standing pose (gait extends the thigh 10-20 degrees behind standing
+        on every stride; drills return to about the rest pose), degrees.
+        Recommended 1 (the calibrated standing pose can be a degree or two
+        off); 0 allowed.
+    gait_max_flexion_deg : float
+        A step's peak flexion is at most this (level walking: 20-35 degrees;
+        marching 60-90), degrees.  Recommended 40.
+    gait_extension_fraction : float
+        Or, whatever its peak, its low lies behind standing by at least this
+        fraction of its rise (a walk whose angle reads stretched, such as a
+        phone in a pocket without gyro; marching: a few percent).
+        Recommended 0.15.
+    gait_min_stride_s, gait_max_stride_s : float
+        Every stride of a walk (peak to peak) lasts this long (walking at
+        60-140 steps/min; running turns over at 150 and faster), seconds.
+        Recommended 0.85 and 2.0.
+    gait_min_strides : int
+        Swings in a row that make a walk (one more when a swing's peak is
+        above ``gait_max_flexion_deg``); a rep that could be a step is held
+        back until the run is decided.  Recommended 2.
     """
 
     min_rom_deg: float = 20.0
@@ -208,6 +232,12 @@ class Settings:
     sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0
     identify_lever: bool = True
+    gait_min_extension_deg: float = 1.0
+    gait_max_flexion_deg: float = 40.0
+    gait_extension_fraction: float = 0.15
+    gait_min_stride_s: float = 0.85
+    gait_max_stride_s: float = 2.0
+    gait_min_strides: int = 2
 
     def __post_init__(self) -> None:
         positive = {
@@ -230,6 +260,9 @@ class Settings:
             "pendulum_acc_noise_g": self.pendulum_acc_noise_g,
             "sign_confirm_s": self.sign_confirm_s,
             "max_learn_s": self.max_learn_s,
+            "gait_max_flexion_deg": self.gait_max_flexion_deg,
+            "gait_extension_fraction": self.gait_extension_fraction,
+            "gait_min_stride_s": self.gait_min_stride_s,
         }
         for name, value in positive.items():
             if not (np.isfinite(value) and value > 0):
@@ -253,6 +286,16 @@ class Settings:
             raise ValueError(
                 f"setting pendulum_still_s must be zero or a positive number, got {self.pendulum_still_s!r}"
             )
+        if not (np.isfinite(self.gait_min_extension_deg) and self.gait_min_extension_deg >= 0.0):
+            raise ValueError(
+                f"setting gait_min_extension_deg must be zero or positive, got {self.gait_min_extension_deg!r}"
+            )
+        if not (np.isfinite(self.gait_max_stride_s) and self.gait_max_stride_s > self.gait_min_stride_s):
+            raise ValueError(
+                f"setting gait_max_stride_s must be above gait_min_stride_s, got {self.gait_max_stride_s!r}"
+            )
+        if not (isinstance(self.gait_min_strides, int) and self.gait_min_strides >= 2):
+            raise ValueError(f"setting gait_min_strides must be an integer >= 2, got {self.gait_min_strides!r}")
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
 
@@ -374,12 +417,33 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Walk:
+    """A run of swings classified as walking (see :mod:`hipflex.dsp.gait`); its steps are not reps.
+
+    ``start_s`` is the start of its first counted step, ``end_s`` the end of
+    its last, s; ``strides`` counts every forward swing of the instrumented
+    thigh in it, including those too small to be reps.
+    """
+
+    start_s: float
+    end_s: float
+    strides: int
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the walk, seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A candidate excursion that did not become a rep, and why.
 
     ``reason`` is one of ``rom_below_min`` (rose at least ``candidate_deg``
-    but less than ``min_rom_deg``), ``gap`` (a long gap interrupted it) or
-    ``too_long`` (longer than the angle history).
+    but less than ``min_rom_deg``), ``gap`` (a long gap interrupted it),
+    ``too_long`` (longer than the angle history), ``unfinished`` or
+    ``walking`` (a step of a walk, :mod:`hipflex.dsp.gait`; ``time_s`` is its
+    peak).
     """
 
     time_s: float
@@ -404,6 +468,10 @@ class Quality:
     the gyro's turns do not match the accelerometer's (a gyro scale error, or
     a sensor turning in its strap), and the angles are not to be trusted
     though the counts may be.
+
+    ``walks`` are the runs of swings classified as walking
+    (:mod:`hipflex.dsp.gait`): their steps are not reps; each is also listed
+    in ``rejections`` with reason ``walking``.
     """
 
     gaps: int
@@ -416,6 +484,17 @@ class Quality:
     gap_list: tuple[Gap, ...] = ()
     rejections: tuple[Rejection, ...] = ()
     rest_mismatch_deg: float | None = None
+    walks: tuple[Walk, ...] = ()
+
+    @property
+    def walking_s(self) -> float:
+        """Total time classified as walking, seconds."""
+        return sum(w.duration_s for w in self.walks)
+
+    @property
+    def walking_strides(self) -> int:
+        """Forward swings of the instrumented thigh in all walks."""
+        return sum(w.strides for w in self.walks)
 
     @property
     def angles_reliable(self) -> bool:
@@ -433,6 +512,9 @@ class Quality:
             "calibrated_at_s": None if self.calibrated_at_s is None else _r(self.calibrated_at_s, 4),
             "skipped_before_calibration_s": _r(self.skipped_before_calibration_s, 3),
             "rest_mismatch_deg": None if self.rest_mismatch_deg is None else _r(self.rest_mismatch_deg, 1),
+            "walking_s": _r(self.walking_s, 3),
+            "walking_strides": self.walking_strides,
+            "walks": [{"start_s": _r(w.start_s, 4), "end_s": _r(w.end_s, 4), "strides": w.strides} for w in self.walks],
             "rejected_candidates": [
                 {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)} for r in self.rejections
             ],

