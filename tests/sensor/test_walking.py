@@ -7,10 +7,12 @@ exactly with the walking classifier (the test is that the walks add no reps to t
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from hipflex.dsp import Settings, analyze
+from hipflex.dsp import RejectionEvent, RepEvent, Settings, analyze, finish, init_state, result, step
 from hipflex.sensor.sim_body import Mounting
 from hipflex.sensor.sim_plan import nominal_set_duration_s
 from hipflex.sensor.sim_wide import draw_wide_case, simulate_wide
@@ -83,3 +85,27 @@ def test_strides_at_a_slow_jog_still_count(has_gyro: bool) -> None:
     est = analyze(sim.samples, Settings())
     assert est.rep_count == len(sim.truth.reps) == n
     assert est.quality.walks == ()
+
+
+@pytest.mark.parametrize(("drill", "chunk_seed"), [("march", 1), ("stride", 2)])
+def test_walks_streamed_in_random_chunks_give_exactly_the_batch_result(drill: str, chunk_seed: int) -> None:
+    """The classifier holds reps back across chunks; any chunking must still give the batch analysis,
+    and every rep and every walking step is announced exactly once."""
+    sim = simulate_wide(draw_wide_case(_WALKS_BETWEEN[drill]))
+    samples, cfg = sim.samples, Settings()
+    batch = analyze(samples, cfg)
+    rng = np.random.default_rng(chunk_seed)
+    cuts = np.cumsum(rng.integers(1, 400, size=len(samples)))
+    bounds = [0, *[int(c) for c in cuts if c < len(samples)], len(samples)]
+    state = init_state(cfg, samples.has_gyro)
+    events: list[object] = []
+    for a, b in itertools.pairwise(bounds):
+        state, ev = step(cfg, state, samples.slice(a, b))
+        events += ev
+    state, ev = finish(cfg, state)
+    events += ev
+    streamed = result(cfg, state)
+    assert streamed.to_dict() == batch.to_dict()
+    assert [e.rep for e in events if isinstance(e, RepEvent)] == list(batch.reps)
+    walking = [e.rejection for e in events if isinstance(e, RejectionEvent) and e.rejection.reason == "walking"]
+    assert walking == [r for r in batch.quality.rejections if r.reason == "walking"] and walking
