@@ -106,12 +106,18 @@ class GaitState:
     walks: tuple[Walk, ...] = ()
 
 
-def gait_shaped(settings: Settings, rep: Rep) -> bool:
+def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
     """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg``,
-    or its low behind standing by at least ``gait_extension_fraction`` of its rise."""
+    or (with a gyro) its low behind standing by at least ``gait_extension_fraction`` of its rise.
+
+    Without a gyro the angle's extremes are the pendulum filter's, which
+    foot strikes stretch both ways: a march's low reads 10-25 degrees behind
+    standing there, as a walk's peak in a pocket reads 50-65 degrees, so
+    the extension says nothing and only the flexion bound is used.
+    """
     if rep.peak_flexion_deg <= settings.gait_max_flexion_deg:
         return True
-    return rep.rom_deg - rep.peak_flexion_deg >= settings.gait_extension_fraction * rep.rom_deg
+    return has_gyro and rep.rom_deg - rep.peak_flexion_deg >= settings.gait_extension_fraction * rep.rom_deg
 
 
 def from_extension(settings: Settings, rep: Rep) -> bool:
@@ -188,8 +194,10 @@ def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
     return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
 
 
-def feed_rep(settings: Settings, g: GaitState, rep: Rep) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Take the next rep the detector found.
+def feed_rep(
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
 
     A run may start with a swing from standing (the first step of a walk);
     every later swing of it must come from extension.
@@ -202,7 +210,7 @@ def feed_rep(settings: Settings, g: GaitState, rep: Rep) -> tuple[GaitState, tup
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
-    step = gait_shaped(settings, rep)
+    step = gait_shaped(settings, rep, has_gyro)
     if step and g.peaks_s and from_extension(settings, rep) and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         return _extend(settings, g, rep.peak_s, rep.end_s, rep)
     g, released = _close(settings, g)

@@ -14,14 +14,14 @@ def _swing(peak_s: float, peak_deg: float, low_deg: float, rise_s: float = 0.4) 
     return Rep(0, peak_s - rise_s, peak_s, peak_s + rise_s, peak_deg, peak_deg - low_deg, 0.2, 100.0, 50.0, 0.1, 1.0)
 
 
-def _run(swings: list[Rep | float]) -> tuple[list[Rep], list[Rep], GaitState]:
+def _run(swings: list[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
     """Feed reps and small candidates (a float: the candidate's peak time); all counted reps and all steps."""
     g = GaitState()
     counted: list[Rep] = []
     steps: list[Rep] = []
     for s in swings:
         if isinstance(s, Rep):
-            g, released, st = feed_rep(S, g, s)
+            g, released, st = feed_rep(S, g, s, has_gyro)
         else:
             g, released, st = feed_candidate(S, g, s)
         counted += released
@@ -49,7 +49,7 @@ def test_march_swings_at_walking_cadence_are_reps_at_once() -> None:
     # High knees return to about standing: low -3 of a 75 degree rise is 4 %, and the peak is no gait's.
     g = GaitState()
     for k in range(10):
-        g, released, steps = feed_rep(S, g, _swing(10.0 + 1.1 * k, 75.0, -3.0))
+        g, released, steps = feed_rep(S, g, _swing(10.0 + 1.1 * k, 75.0, -3.0), True)
         assert len(released) == 1 and steps == ()
 
 
@@ -87,3 +87,13 @@ def test_gait_settings_are_validated_and_written_into_the_json() -> None:
         Settings(gait_min_strides=1)
     with pytest.raises(ValueError, match="gait_min_extension_deg"):
         Settings(gait_min_extension_deg=-1.0)
+
+
+def test_a_walk_flexing_45_degrees_is_walking_with_a_gyro_but_not_on_the_extension_alone_without() -> None:
+    # Flexion 45 from 15 of extension (a third of the rise): a long stride with a gyro.  Without one
+    # the same figures are what foot strikes make of a march's low, so the extension does not count.
+    walk = [_swing(10.0 + 1.05 * k, 45.0, -15.0) for k in range(8)]
+    counted, steps, _ = _run(walk, has_gyro=True)
+    assert counted == [] and steps == walk
+    counted, steps, _ = _run(walk, has_gyro=False)
+    assert counted == walk and steps == []
