@@ -15,14 +15,15 @@ rhythm:
   rest pose.  The first step of a walk starts from standing;
 * **the flexion is that of gait**: the peak stays at or below
   ``gait_max_flexion_deg`` (thigh flexion peaks at about 20-35 degrees in
-  level walking, Kadaba et al. 1990; marching and high knees reach 60-90,
+  level walking, Kadaba et al. 1990, and rises with walking speed, Lelas et
+  al. 2003, doi:10.1016/S0966-6362(02)00060-7: the young walkers of the
+  Marpino recordings reach 40-45 degrees with a gyro; marching and high knees reach 60-90,
   strides and sprints 45-90, Novacheck 1998,
-  doi:10.1016/S0966-6362(97)00038-6), or, where the measured angle is
-  stretched (an accelerometer-only estimate of a phone swinging in a pocket
-  reads walking peaks of 40-65 degrees), the extension is a large part of
-  the swing: the low lies behind standing by at least
-  ``gait_extension_fraction`` of the rise.  Marching stays within a few
-  degrees of standing at its low (a few percent of its rise);
+  doi:10.1016/S0966-6362(97)00038-6).  The share of the swing behind
+  standing is not used: the standing reference of a session can be off by
+  10 degrees (a gyro calibrated on the move, or an accelerometer-only
+  filter whose extremes foot strikes stretch), and then a march's low reads
+  10-25 degrees behind standing just as a walk's does;
 * **the rhythm is a walking cadence**: every stride of the run (peak to
   peak) lasts ``gait_min_stride_s`` to ``gait_max_stride_s``.  Adults walk
   at 80-140 steps/min, a stride of 0.86-1.5 s (Tudor-Locke et al. 2019,
@@ -33,10 +34,8 @@ rhythm:
   still.  Every stride must fit, not their median, so that a jog at 0.8 s
   per stride never passes on one lucky pair of strides;
 * **it goes on**: ``gait_min_strides`` such swings in a row, or one more
-  when a swing's peak is above ``gait_max_flexion_deg`` (the extension alone
-  then says gait, and a run's swings have it too) or when a swing too small
-  to be a rep is among them (weaker evidence: a lunge is a small step back
-  and a rep).  Once a walk is
+  when a swing too small to be a rep is among them (weaker evidence: a
+  lunge is a small step back and a rep).  Once a walk is
   confirmed, a stride is accepted within ``_LINK_TOL`` of the cadence range,
   or up to two of the walk's own strides (a swing too small to be seen).
 
@@ -106,18 +105,9 @@ class GaitState:
     walks: tuple[Walk, ...] = ()
 
 
-def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
-    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg``,
-    or (with a gyro) its low behind standing by at least ``gait_extension_fraction`` of its rise.
-
-    Without a gyro the angle's extremes are the pendulum filter's, which
-    foot strikes stretch both ways: a march's low reads 10-25 degrees behind
-    standing there, as a walk's peak in a pocket reads 50-65 degrees, so
-    the extension says nothing and only the flexion bound is used.
-    """
-    if rep.peak_flexion_deg <= settings.gait_max_flexion_deg:
-        return True
-    return has_gyro and rep.rom_deg - rep.peak_flexion_deg >= settings.gait_extension_fraction * rep.rom_deg
+def gait_shaped(settings: Settings, rep: Rep) -> bool:
+    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg``."""
+    return rep.peak_flexion_deg <= settings.gait_max_flexion_deg
 
 
 def from_extension(settings: Settings, rep: Rep) -> bool:
@@ -175,11 +165,9 @@ def _extend(
         return g, (), () if rep is None else (rep,)
     pending = g.pending if rep is None else (*g.pending, rep)
     g = dataclasses.replace(g, pending=pending, peaks_s=peaks, end_s=max(g.end_s, end_s))
-    # Reps that flex no more than gait does need only the rhythm to be steps.  One more swing
-    # where the extension alone says gait (a run flexes more, but so does a stretched angle), or
-    # where a swing too small to be a rep is part of the evidence (a lunge's small step back).
-    weak = len(peaks) > len(pending) or any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in pending)
-    need = settings.gait_min_strides + (1 if weak else 0)
+    # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
+    # small step back and its rep are two swings at a walking interval).
+    need = settings.gait_min_strides + (1 if len(peaks) > len(pending) else 0)
     if len(peaks) < need:
         return g, (), ()
     if _cadence_ok(settings, peaks):
@@ -194,10 +182,8 @@ def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
     return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
 
 
-def feed_rep(
-    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool
-) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
+def feed_rep(settings: Settings, g: GaitState, rep: Rep) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found.
 
     A run may start with a swing from standing (the first step of a walk);
     every later swing of it must come from extension.
@@ -210,7 +196,7 @@ def feed_rep(
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
-    step = gait_shaped(settings, rep, has_gyro)
+    step = gait_shaped(settings, rep)
     if step and g.peaks_s and from_extension(settings, rep) and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         return _extend(settings, g, rep.peak_s, rep.end_s, rep)
     g, released = _close(settings, g)

@@ -190,20 +190,15 @@ class Settings:
         off); 0 allowed.
     gait_max_flexion_deg : float
         A step's peak flexion is at most this (level walking: 20-35 degrees;
-        marching 60-90), degrees.  Recommended 40.
-    gait_extension_fraction : float
-        Or, whatever its peak, its low lies behind standing by at least this
-        fraction of its rise (a walk whose angle reads stretched, such as a
-        phone in a pocket without gyro; marching: a few percent).
-        Recommended 0.15.
+        fast walking up to about 45; marching 60-90), degrees.  Recommended 45.
     gait_min_stride_s, gait_max_stride_s : float
         Every stride of a walk (peak to peak) lasts this long (walking at
         60-140 steps/min; running turns over at 150 and faster), seconds.
         Recommended 0.85 and 2.0.
     gait_min_strides : int
-        Swings in a row that make a walk (one more when a swing's peak is
-        above ``gait_max_flexion_deg``); a rep that could be a step is held
-        back until the run is decided.  Recommended 2.
+        Swings in a row that make a walk (one more when a swing too small to
+        be a rep is among them); a rep that could be a step is held back
+        until the run is decided.  Recommended 2.
     """
 
     min_rom_deg: float = 20.0
@@ -233,8 +228,7 @@ class Settings:
     max_learn_s: float = 120.0
     identify_lever: bool = True
     gait_min_extension_deg: float = 1.0
-    gait_max_flexion_deg: float = 40.0
-    gait_extension_fraction: float = 0.15
+    gait_max_flexion_deg: float = 45.0
     gait_min_stride_s: float = 0.85
     gait_max_stride_s: float = 2.0
     gait_min_strides: int = 2
@@ -261,7 +255,6 @@ class Settings:
             "sign_confirm_s": self.sign_confirm_s,
             "max_learn_s": self.max_learn_s,
             "gait_max_flexion_deg": self.gait_max_flexion_deg,
-            "gait_extension_fraction": self.gait_extension_fraction,
             "gait_min_stride_s": self.gait_min_stride_s,
         }
         for name, value in positive.items():

@@ -121,10 +121,9 @@ _OXFORD = [
 
 
 # An accelerometer-only phone in a pocket reads these walks' swings as 40-65 degree rises (the angle is
-# stretched by the phone swinging in the pocket, as foot strikes stretch an accelerometer-only march's
-# low 10-25 degrees behind standing): without a gyro the classifier trusts only the flexion bound
-# (gait_max_flexion_deg, 40), so these walks stay reps as before.  Telling them apart needs evidence
-# beyond the angle (heel-strike jolts, forward travel), which it does not use yet.
+# stretched by the phone swinging in the pocket): above gait_max_flexion_deg (45), so by their flexion
+# they are a march's swings and they stay reps as before.  Telling them apart needs evidence beyond the
+# angle (heel-strike jolts, forward travel), which the classifier does not use yet.
 _OXFORD_STRETCHED = {
     "Pixel_Jamie_Hard_FrontPocket_1",
     "Samsung_Carmelo_Hard_FrontPocket_2",
