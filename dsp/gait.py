@@ -17,7 +17,11 @@ rhythm:
   ``gait_max_flexion_deg`` (thigh flexion peaks at about 20-35 degrees in
   level walking, Kadaba et al. 1990, and rises with walking speed, Lelas et
   al. 2003, doi:10.1016/S0966-6362(02)00060-7: the young walkers of the
-  Marpino recordings reach 40-45 degrees with a gyro; marching and high knees reach 60-90,
+  Marpino recordings reach 40-45 degrees with a gyro), and, with a gyro,
+  the rise from the low to the peak is at most ``gait_max_rom_deg`` (the
+  thigh's sagittal range in walking is about 40-45 degrees, Kadaba et al.
+  1990, more when fast: the Marpino walkers rise up to 57; a march rises
+  60-95 whatever the reference); marching and high knees reach 60-90,
   strides and sprints 45-90, Novacheck 1998,
   doi:10.1016/S0966-6362(97)00038-6).  The share of the swing behind
   standing is not used: the standing reference of a session can be off by
@@ -105,9 +109,19 @@ class GaitState:
     walks: tuple[Walk, ...] = ()
 
 
-def gait_shaped(settings: Settings, rep: Rep) -> bool:
-    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg``."""
-    return rep.peak_flexion_deg <= settings.gait_max_flexion_deg
+def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
+    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg`` and,
+    with a gyro, its rise at most ``gait_max_rom_deg``.
+
+    The rise does not depend on where standing is, so it holds where the
+    reference has drifted (a march read 15-20 degrees low peaks at 43-50 but
+    still rises 60-70).  Without a gyro the filter's extremes are stretched
+    by foot strikes and by a phone swinging in a pocket (walks read rises of
+    55-75), so there the rise says nothing.
+    """
+    if rep.peak_flexion_deg > settings.gait_max_flexion_deg:
+        return False
+    return not has_gyro or rep.rom_deg <= settings.gait_max_rom_deg
 
 
 def from_extension(settings: Settings, rep: Rep) -> bool:
@@ -182,8 +196,10 @@ def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
     return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
 
 
-def feed_rep(settings: Settings, g: GaitState, rep: Rep) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Take the next rep the detector found.
+def feed_rep(
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
 
     A run may start with a swing from standing (the first step of a walk);
     every later swing of it must come from extension.
@@ -196,7 +212,7 @@ def feed_rep(settings: Settings, g: GaitState, rep: Rep) -> tuple[GaitState, tup
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
-    step = gait_shaped(settings, rep)
+    step = gait_shaped(settings, rep, has_gyro)
     if step and g.peaks_s and from_extension(settings, rep) and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         return _extend(settings, g, rep.peak_s, rep.end_s, rep)
     g, released = _close(settings, g)

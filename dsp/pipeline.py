@@ -269,7 +269,7 @@ def _absorb(
                 hold_s=float(row[L.E_HOLD]),
                 confidence=float(row[L.E_CONF]),
             )
-            gait, released, steps = feed_rep(settings, gait, rep)
+            gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro)
             walked(steps)
             count(released)
         elif kind == L.EV_PEAK:

@@ -191,6 +191,11 @@ class Settings:
     gait_max_flexion_deg : float
         A step's peak flexion is at most this (level walking: 20-35 degrees;
         fast walking up to about 45; marching 60-90), degrees.  Recommended 45.
+    gait_max_rom_deg : float
+        With a gyro, a step also rises at most this from its low (walking
+        swings the thigh through 40-57 degrees; a march rises 60-95 even where
+        the standing reference has drifted); without one the rise is not
+        used (foot strikes stretch it), degrees.  Recommended 60.
     gait_min_stride_s, gait_max_stride_s : float
         Every stride of a walk (peak to peak) lasts this long (walking at
         60-140 steps/min; running turns over at 150 and faster), seconds.
@@ -229,6 +234,7 @@ class Settings:
     identify_lever: bool = True
     gait_min_extension_deg: float = 1.0
     gait_max_flexion_deg: float = 45.0
+    gait_max_rom_deg: float = 60.0
     gait_min_stride_s: float = 0.85
     gait_max_stride_s: float = 2.0
     gait_min_strides: int = 2
@@ -255,6 +261,7 @@ class Settings:
             "sign_confirm_s": self.sign_confirm_s,
             "max_learn_s": self.max_learn_s,
             "gait_max_flexion_deg": self.gait_max_flexion_deg,
+            "gait_max_rom_deg": self.gait_max_rom_deg,
             "gait_min_stride_s": self.gait_min_stride_s,
         }
         for name, value in positive.items():

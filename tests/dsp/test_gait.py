@@ -14,14 +14,14 @@ def _swing(peak_s: float, peak_deg: float, low_deg: float, rise_s: float = 0.4) 
     return Rep(0, peak_s - rise_s, peak_s, peak_s + rise_s, peak_deg, peak_deg - low_deg, 0.2, 100.0, 50.0, 0.1, 1.0)
 
 
-def _run(swings: list[Rep | float]) -> tuple[list[Rep], list[Rep], GaitState]:
+def _run(swings: list[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
     """Feed reps and small candidates (a float: the candidate's peak time); all counted reps and all steps."""
     g = GaitState()
     counted: list[Rep] = []
     steps: list[Rep] = []
     for s in swings:
         if isinstance(s, Rep):
-            g, released, st = feed_rep(S, g, s)
+            g, released, st = feed_rep(S, g, s, has_gyro)
         else:
             g, released, st = feed_candidate(S, g, s)
         counted += released
@@ -49,7 +49,7 @@ def test_march_swings_at_walking_cadence_are_reps_at_once() -> None:
     # High knees return to about standing: low -3 of a 75 degree rise is 4 %, and the peak is no gait's.
     g = GaitState()
     for k in range(10):
-        g, released, steps = feed_rep(S, g, _swing(10.0 + 1.1 * k, 75.0, -3.0))
+        g, released, steps = feed_rep(S, g, _swing(10.0 + 1.1 * k, 75.0, -3.0), True)
         assert len(released) == 1 and steps == ()
 
 
@@ -78,7 +78,7 @@ def test_two_steps_across_a_room_are_a_walk_but_one_is_not() -> None:
 
 def test_gait_settings_are_validated_and_written_into_the_json() -> None:
     d = Settings().to_dict()
-    for name in ("gait_min_extension_deg", "gait_max_flexion_deg", "gait_min_stride_s"):
+    for name in ("gait_min_extension_deg", "gait_max_flexion_deg", "gait_max_rom_deg"):
         assert name in d
     assert d["gait_max_stride_s"] == 2.0 and d["gait_min_strides"] == 2
     with pytest.raises(ValueError, match="gait_max_stride_s"):
@@ -95,3 +95,14 @@ def test_a_march_whose_standing_reference_is_off_is_reps() -> None:
     march = [_swing(10.0 + 0.95 * k, 58.0 + 3 * (k % 4), -10.0 - k % 5) for k in range(12)]
     counted, steps, _ = _run(march)
     assert counted == march and steps == []
+
+
+def test_a_march_read_20_degrees_low_is_reps_with_a_gyro() -> None:
+    # A gyro march whose reference drifted: peaks 42-44 from lows of -20, at 1.05 s per swing.  Its rise
+    # (62-64) is no walk's, wherever standing is.
+    march = [_swing(10.0 + 1.05 * k, 42.0 + k % 3, -20.0) for k in range(10)]
+    counted, steps, _ = _run(march)
+    assert counted == march and steps == []
+    # Without a gyro the rise is not evidence (foot strikes and pockets stretch it): flexion alone decides.
+    counted, steps, _ = _run(march, has_gyro=False)
+    assert counted == [] and steps == march
