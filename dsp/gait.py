@@ -21,10 +21,11 @@ rhythm:
   the rise from the low to the peak is at most ``gait_max_rom_deg`` (the
   thigh's sagittal range in walking is about 40-45 degrees, Kadaba et al.
   1990, more when fast: the Marpino walkers rise up to 57; a march rises
-  60-95 whatever the reference); marching and high knees reach 60-90,
-  strides and sprints 45-90, Novacheck 1998,
-  doi:10.1016/S0966-6362(97)00038-6).  The share of the swing behind
-  standing is not used: the standing reference of a session can be off by
+  60-95 whatever the reference).  Marching and high knees reach 60-90
+  degrees, strides and sprints 45-90 (Novacheck 1998,
+  doi:10.1016/S0966-6362(97)00038-6).  How much of the rise lies behind
+  standing is not used (only that it starts there): the standing
+  reference of a session can be off by
   10 degrees (a gyro calibrated on the move, or an accelerometer-only
   filter whose extremes foot strikes stretch), and then a march's low reads
   10-25 degrees behind standing just as a walk's does;
