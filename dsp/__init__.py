@@ -40,6 +40,7 @@ from hipflex.dsp.types import (
     Rep,
     RepSet,
     Settings,
+    Walk,
 )
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "SetEvent",
     "Settings",
     "StreamState",
+    "Walk",
     "analyze",
     "analyze_with_angle",
     "finish",

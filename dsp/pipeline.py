@@ -30,6 +30,7 @@ from hipflex.dsp.events import (
     RepPeakEvent,
     SetEvent,
 )
+from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.gyro_frame import check_gyro_frame
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import (
@@ -129,6 +130,7 @@ class StreamState:
     open_reps: tuple[Rep, ...] = ()
     gaps: tuple[Gap, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+    gait: GaitState = field(default_factory=GaitState)
     finished: bool = False
 
     @property
@@ -239,23 +241,47 @@ def _run(
     return state, events, theta
 
 
-def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: list[Event]) -> StreamState:
-    """Turn kernel event rows into typed events and accumulate results."""
+def _absorb(
+    settings: Settings, state: StreamState, rows: np.ndarray, events: list[Event], at_end: bool = False
+) -> StreamState:
+    """Turn kernel event rows into typed events and accumulate results.
+
+    Every rep passes through the walking classifier (:mod:`hipflex.dsp.gait`)
+    first: it is counted once that knows it is not a walking step, which for
+    a swing that could be one is up to ``gait_min_strides - 1`` swings later;
+    ``at_end`` releases what it still holds.
+    """
     n_reps = state.n_reps
     closed = list(state.closed_sets)
     open_reps = list(state.open_reps)
     gaps = list(state.gaps)
     rejections = list(state.rejections)
-    for row in rows:
-        kind = row[L.EV_KIND]
-        if kind == L.EV_REP:
-            if open_reps and row[L.E_START] - open_reps[-1].end_s >= settings.set_gap_s:
+    gait = state.gait
+
+    def count(reps: tuple[Rep, ...]) -> None:
+        nonlocal n_reps, open_reps
+        for rep in reps:
+            if open_reps and rep.start_s - open_reps[-1].end_s >= settings.set_gap_s:
                 done_set = make_set(len(closed), open_reps, gaps)
                 closed.append(done_set)
                 events.append(SetEvent(done_set))
                 open_reps = []
+            rep = dataclasses.replace(rep, index=len(open_reps))
+            open_reps.append(rep)
+            events.append(RepEvent(n_reps, len(closed), rep))
+            n_reps += 1
+
+    def walked(steps: tuple[Rep, ...]) -> None:
+        for rep in steps:
+            rej = Rejection(rep.peak_s, "walking", rep.rom_deg)
+            rejections.append(rej)
+            events.append(RejectionEvent(rej))
+
+    for row in rows:
+        kind = row[L.EV_KIND]
+        if kind == L.EV_REP:
             rep = Rep(
-                index=len(open_reps),
+                index=0,
                 start_s=float(row[L.E_START]),
                 peak_s=float(row[L.E_PEAK_T]),
                 end_s=float(row[L.E_END]),
@@ -267,19 +293,26 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
                 hold_s=float(row[L.E_HOLD]),
                 confidence=float(row[L.E_CONF]),
             )
-            open_reps.append(rep)
-            events.append(RepEvent(n_reps, len(closed), rep))
-            n_reps += 1
+            gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro)
+            walked(steps)
+            count(released)
         elif kind == L.EV_PEAK:
             events.append(RepPeakEvent(n_reps, float(row[1]), float(row[2]), float(row[3])))
         elif kind == L.EV_REJECT:
             rej = Rejection(float(row[1]), _REASONS[float(row[2])], float(row[3]))
             rejections.append(rej)
             events.append(RejectionEvent(rej))
+            if row[2] == L.REJ_ROM:
+                gait, released, steps = feed_candidate(settings, gait, rej.time_s)
+                walked(steps)
+                count(released)
         elif kind == L.EV_GAP:
             gap = Gap(float(row[1]), float(row[2]), bool(row[3] > 0))
             gaps.append(gap)
             events.append(GapEvent(gap))
+    if at_end:
+        gait, released = flush(settings, gait)
+        count(released)
     return dataclasses.replace(
         state,
         n_reps=n_reps,
@@ -287,6 +320,7 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
         open_reps=tuple(open_reps),
         gaps=tuple(gaps),
         rejections=tuple(rejections),
+        gait=gait,
     )
 
 
@@ -671,6 +705,7 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
         while not done:
             n_ev, done = _finish(kern.prm, kern.fs, kern.ist, kern.hist, ev)
             state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
+    state = _absorb(settings, state, np.zeros((0, L.EV_N)), events, at_end=True)
     if state.open_reps:
         last = make_set(len(state.closed_sets), state.open_reps, state.gaps)
         events.append(SetEvent(last))
@@ -735,6 +770,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         calibration_window_s=None if cal is None else cal.window_s,
         calibration_motion=None if cal is None or not math.isfinite(cal.motion) else cal.motion,
         analysed_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,
+        walks=walks_so_far(settings, state.gait),
     )
     return Analysis(
         source=source,

@@ -27,6 +27,7 @@ __all__ = [
     "Rep",
     "RepSet",
     "Settings",
+    "Walk",
 ]
 
 SCHEMA = "hipflex.analysis/1"
@@ -184,6 +185,29 @@ class Settings:
         Longest wait for a quiet window (from the first row) and then for the
         first excursion; after it the quietest window / the evidence so far is
         used, seconds.
+    gait_min_extension_deg : float
+        Walking (see :mod:`hipflex.dsp.gait`; its steps are not reps): every
+        swing of a walk after its first starts at least this far behind the
+        standing pose (gait extends the thigh 10-20 degrees behind standing
+        on every stride; drills return to about the rest pose), degrees.
+        Recommended 1 (the calibrated standing pose can be a degree or two
+        off); 0 allowed.
+    gait_max_flexion_deg : float
+        A step's peak flexion is at most this (level walking: 20-35 degrees;
+        fast walking up to about 45; marching 60-90), degrees.  Recommended 45.
+    gait_max_rom_deg : float
+        With a gyro, a step also rises at most this from its low (walking
+        swings the thigh through 40-57 degrees; a march rises 60-95 even where
+        the standing reference has drifted); without one the rise is not
+        used (foot strikes stretch it), degrees.  Recommended 60.
+    gait_min_stride_s, gait_max_stride_s : float
+        Every stride of a walk (peak to peak) lasts this long (walking at
+        60-140 steps/min; running turns over at 150 and faster), seconds.
+        Recommended 0.85 and 2.0.
+    gait_min_strides : int
+        Swings in a row that make a walk (one more when a swing too small to
+        be a rep is among them); a rep that could be a step is held back
+        until the run is decided.  Recommended 2.
     """
 
     min_rom_deg: float = 20.0
@@ -212,6 +236,12 @@ class Settings:
     sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0
     identify_lever: bool = True
+    gait_min_extension_deg: float = 1.0
+    gait_max_flexion_deg: float = 45.0
+    gait_max_rom_deg: float = 60.0
+    gait_min_stride_s: float = 0.85
+    gait_max_stride_s: float = 2.0
+    gait_min_strides: int = 2
 
     def __post_init__(self) -> None:
         positive = {
@@ -234,6 +264,9 @@ class Settings:
             "pendulum_acc_noise_g": self.pendulum_acc_noise_g,
             "sign_confirm_s": self.sign_confirm_s,
             "max_learn_s": self.max_learn_s,
+            "gait_max_flexion_deg": self.gait_max_flexion_deg,
+            "gait_max_rom_deg": self.gait_max_rom_deg,
+            "gait_min_stride_s": self.gait_min_stride_s,
         }
         for name, value in positive.items():
             if not (np.isfinite(value) and value > 0):
@@ -257,6 +290,16 @@ class Settings:
             raise ValueError(
                 f"setting pendulum_still_s must be zero or a positive number, got {self.pendulum_still_s!r}"
             )
+        if not (np.isfinite(self.gait_min_extension_deg) and self.gait_min_extension_deg >= 0.0):
+            raise ValueError(
+                f"setting gait_min_extension_deg must be zero or positive, got {self.gait_min_extension_deg!r}"
+            )
+        if not (np.isfinite(self.gait_max_stride_s) and self.gait_max_stride_s > self.gait_min_stride_s):
+            raise ValueError(
+                f"setting gait_max_stride_s must be above gait_min_stride_s, got {self.gait_max_stride_s!r}"
+            )
+        if not (isinstance(self.gait_min_strides, int) and self.gait_min_strides >= 2):
+            raise ValueError(f"setting gait_min_strides must be an integer >= 2, got {self.gait_min_strides!r}")
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
 
@@ -378,12 +421,33 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Walk:
+    """A run of swings classified as walking (see :mod:`hipflex.dsp.gait`); its steps are not reps.
+
+    ``start_s`` is the start of its first counted step, ``end_s`` the end of
+    its last, s; ``strides`` counts every forward swing of the instrumented
+    thigh in it, including those too small to be reps.
+    """
+
+    start_s: float
+    end_s: float
+    strides: int
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the walk, seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A candidate excursion that did not become a rep, and why.
 
     ``reason`` is one of ``rom_below_min`` (rose at least ``candidate_deg``
-    but less than ``min_rom_deg``), ``gap`` (a long gap interrupted it) or
-    ``too_long`` (longer than the angle history).
+    but less than ``min_rom_deg``), ``gap`` (a long gap interrupted it),
+    ``too_long`` (longer than the angle history), ``unfinished`` or
+    ``walking`` (a step of a walk, :mod:`hipflex.dsp.gait`; ``time_s`` is its
+    peak).
     """
 
     time_s: float
@@ -489,6 +553,10 @@ class Quality:
     analysed too (``analysed_before_calibration_s`` of them), so
     ``skipped_before_calibration_s`` is 0 once calibrated, and the whole
     recording when nothing could be calibrated (shorter than the window).
+
+    ``walks`` are the runs of swings classified as walking
+    (:mod:`hipflex.dsp.gait`): their steps are not reps; each is also listed
+    in ``rejections`` with reason ``walking``.
     """
 
     gaps: int
@@ -507,6 +575,8 @@ class Quality:
     analysed_before_calibration_s: float = 0.0
     gyro_frame: GyroFrameCheck | None = None
 
+    walks: tuple[Walk, ...] = ()
+
     @property
     def gyro_correction(self) -> str | None:
         """What was corrected in the gyro's frame (e.g. ``"z axis mirrored"``), or None."""
@@ -516,6 +586,16 @@ class Quality:
     def gyro_frame_mismatch(self) -> bool:
         """True when the gyro fits its accelerometer badly and no correction clearly fits."""
         return self.gyro_frame is not None and self.gyro_frame.verdict == "mismatch"
+
+    @property
+    def walking_s(self) -> float:
+        """Total time classified as walking, seconds."""
+        return sum(w.duration_s for w in self.walks)
+
+    @property
+    def walking_strides(self) -> int:
+        """Forward swings of the instrumented thigh in all walks."""
+        return sum(w.strides for w in self.walks)
 
     @property
     def angles_reliable(self) -> bool:
@@ -539,6 +619,9 @@ class Quality:
             "rest_mismatch_deg": None if self.rest_mismatch_deg is None else _r(self.rest_mismatch_deg, 1),
             "gyro_correction": self.gyro_correction,
             "gyro_frame": None if self.gyro_frame is None else self.gyro_frame.to_dict(),
+            "walking_s": _r(self.walking_s, 3),
+            "walking_strides": self.walking_strides,
+            "walks": [{"start_s": _r(w.start_s, 4), "end_s": _r(w.end_s, 4), "strides": w.strides} for w in self.walks],
             "rejected_candidates": [
                 {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)} for r in self.rejections
             ],

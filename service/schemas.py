@@ -35,6 +35,7 @@ __all__ = [
     "SetRow",
     "StatusMessage",
     "StreamMessage",
+    "WalkOut",
 ]
 
 #: A Bluetooth address (``A0:9E:1A:12:34:56``) or a CoreBluetooth UUID (macOS).
@@ -133,6 +134,14 @@ class GyroFrameOut(BaseModel):
     motion_deg: float | None = Field(description="turn of gravity the verdict rests on, deg")
 
 
+class WalkOut(BaseModel):
+    """A run of swings classified as walking: steps, not reps."""
+
+    start_s: float | None
+    end_s: float | None
+    strides: int = Field(description="Forward swings of the instrumented thigh in the walk.")
+
+
 class QualityOut(BaseModel):
     """What the estimate rests on and what went wrong in the input."""
 
@@ -164,6 +173,9 @@ class QualityOut(BaseModel):
         default=None, description="gyro+acc: what was corrected in the gyro's frame (e.g. 'z axis mirrored'), or null"
     )
     gyro_frame: GyroFrameOut | None = Field(default=None, description="gyro+acc: the gyro-frame check")
+    walking_s: float | None = Field(default=0.0, description="Time classified as walking (not reps), s.")
+    walking_strides: int = Field(default=0, description="Forward swings of the instrumented thigh in all walks.")
+    walks: list[WalkOut] = Field(default_factory=list, description="Runs of swings classified as walking.")
     rejected_candidates: list[RejectedOut]
 
 

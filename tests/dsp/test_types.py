@@ -24,6 +24,9 @@ POSITIVE_FIELDS = [
         "pendulum_max_flexion_deg",
         "pendulum_max_extension_deg",
         "pendulum_still_s",
+        "gait_min_extension_deg",  # zero allowed; these three are checked in tests/dsp/test_gait.py
+        "gait_max_stride_s",
+        "gait_min_strides",
     }
 ]
 

@@ -107,27 +107,44 @@ _OXFORD = [
 ]
 
 
-# Since the rows before the calibration window are analysed (and a still half second at the start is
-# taken when no second is still) these three count 17-31 % too many strides (main: within 5 %).
-_OXFORD_PRECAL = {
-    "Samsung_Carmelo_Hard_FrontPocket_1": "180 for 138: calibrated on the still half second before the walk",
-    "Samsung_Dario_Hard_FrontPocket_1": "184 for 153: the walk before the window changes the acc-only axis",
-    "Samsung_Dario_Hard_FrontPocket_2": "181 for 152: calibrated on the still half second before the walk",
+# An accelerometer-only phone in a pocket reads these walks' swings as 40-65 degree rises (the angle is
+# stretched by the phone swinging in the pocket): above gait_max_flexion_deg (45), so by their flexion
+# they are a march's swings and they stay reps as before.  Telling them apart needs evidence beyond the
+# angle (heel-strike jolts, forward travel), which the classifier does not use yet.
+_OXFORD_STRETCHED = {
+    "Pixel_Jamie_Hard_FrontPocket_1",
+    "Samsung_Carmelo_Hard_FrontPocket_2",
+    "Samsung_Dario_Hard_FrontPocket_1",
+    "Samsung_Dario_Hard_FrontPocket_2",
+    "user1_frontpocket_1506422223341",
+    "user2_frontpocket_1506422217391",
 }
 
 
-def _oxford_param(name: str) -> object:
-    if name in _OXFORD_PRECAL:
-        reason = f"regressed by issue 14 cause 2 (wip/precal): {_OXFORD_PRECAL[name]}"
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-    return name
-
-
-@pytest.mark.parametrize("name", [_oxford_param(n) for n in _OXFORD])
-def test_oxford_pocket_walk_strides_within_5_percent(shared_data: Path, name: str) -> None:
-    """Accelerometer only, uneven 100-400 Hz: forward swings of the pocket's thigh = pad steps / 2."""
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="stretched pocket angles"))
+        if n in _OXFORD_STRETCHED
+        else n
+        for n in _OXFORD
+    ],
+)
+def test_oxford_pocket_walk_is_walking_with_strides_within_5_percent(shared_data: Path, name: str) -> None:
+    """Accelerometer only, uneven 100-400 Hz: walking, not reps; its strides = pad steps / 2, within 5 %."""
     case = real_kit.case(shared_data, "oxford", name)
-    assert case.passes(analyze(case.samples, Settings()).rep_count)
+    result = analyze(case.samples, Settings())
+    assert case.passes(result.quality.walking_strides)
+    assert result.rep_count <= 2  # a first or last swing of a walk that stops and starts
+
+
+@pytest.mark.parametrize("name", _OXFORD)
+def test_oxford_pocket_walk_forward_swings_within_5_percent(shared_data: Path, name: str) -> None:
+    """Every forward swing of the pocket's thigh is either a step of a walk or (where the walk is not told
+    from a drill) a rep: together they are the pad steps / 2, within 5 %."""
+    case = real_kit.case(shared_data, "oxford", name)
+    result = analyze(case.samples, Settings())
+    assert case.passes(result.quality.walking_strides + result.rep_count)
 
 
 _MARPINO = [
@@ -149,10 +166,13 @@ _MARPINO = [
 
 
 @pytest.mark.parametrize("name", _MARPINO)
-def test_marpino_thigh_strides_within_one_of_the_foot(shared_data: Path, name: str) -> None:
-    """The reference (the authors' foot ZUPT swing phases) is weak, +-1: a first or last half swing."""
+def test_marpino_thigh_walk_is_walking_with_strides_within_one_of_the_foot(shared_data: Path, name: str) -> None:
+    """The reference (the authors' foot ZUPT swing phases) is weak, +-1: a first or last half swing.
+    The walk is walking, not reps: at most that one swing is counted as a rep."""
     case = real_kit.case(shared_data, "marpino", name)
-    assert abs(analyze(case.samples, Settings()).rep_count - case.expected) <= 1
+    result = analyze(case.samples, Settings())
+    assert abs(result.quality.walking_strides - case.expected) <= 1
+    assert result.rep_count <= 1
 
 
 def test_ebbelaar_wrist_sets_load_and_analyse(shared_data: Path) -> None:

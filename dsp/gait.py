@@ -1,0 +1,254 @@
+"""Telling walking from a drill: swings of level gait are steps, not reps.
+
+Walking between sets swings the thigh forward once per stride by 20 degrees
+and more, which the rep definition alone would count.  A run of swings is a
+walk when the physics of level gait hold for every swing in it and for its
+rhythm:
+
+* **the swing passes through standing into extension**: every swing of
+  the run after its first starts at least ``gait_min_extension_deg`` behind
+  the standing pose.  In level walking the thigh extends 10-20 degrees
+  behind the vertical in late stance on every stride (Kadaba, Ramakrishnan
+  & Wootten 1990, doi:10.1002/jor.1100080310; Winter, *Biomechanics and
+  Motor Control of Human Movement*, 4th ed. 2009, doi:10.1002/9780470549148),
+  while marching, high knees and strength or rehab reps return to about the
+  rest pose.  The first step of a walk starts from standing;
+* **the flexion is that of gait**: the peak stays at or below
+  ``gait_max_flexion_deg`` (thigh flexion peaks at about 20-35 degrees in
+  level walking, Kadaba et al. 1990, and rises with walking speed, Lelas et
+  al. 2003, doi:10.1016/S0966-6362(02)00060-7: the young walkers of the
+  Marpino recordings reach 40-45 degrees with a gyro), and, with a gyro,
+  the rise from the low to the peak is at most ``gait_max_rom_deg`` (the
+  thigh's sagittal range in walking is about 40-45 degrees, Kadaba et al.
+  1990, more when fast: the Marpino walkers rise up to 57; a march rises
+  60-95 whatever the reference).  Marching and high knees reach 60-90
+  degrees, strides and sprints 45-90 (Novacheck 1998,
+  doi:10.1016/S0966-6362(97)00038-6).  How much of the rise lies behind
+  standing is not used (only that it starts there): the standing
+  reference of a session can be off by
+  10 degrees (a gyro calibrated on the move, or an accelerometer-only
+  filter whose extremes foot strikes stretch), and then a march's low reads
+  10-25 degrees behind standing just as a walk's does;
+* **the rhythm is a walking cadence**: every stride of the run (peak to
+  peak) lasts ``gait_min_stride_s`` to ``gait_max_stride_s``.  Adults walk
+  at 80-140 steps/min, a stride of 0.86-1.5 s (Tudor-Locke et al. 2019,
+  doi:10.1186/s12966-019-0769-6; slow or frail walkers down to 60
+  steps/min, 2 s); running, even a slow jog, turns over at 150 steps/min and
+  faster (a stride of 0.8 s or less: Heiderscheit et al. 2011,
+  doi:10.1249/MSS.0b013e3181ebedf4), and a stride drill or a sprint faster
+  still.  Every stride must fit, not their median, so that a jog at 0.8 s
+  per stride never passes on one lucky pair of strides;
+* **it goes on**: ``gait_min_strides`` such swings in a row, or one more
+  when a swing too small to be a rep is among them (weaker evidence: a
+  lunge is a small step back and a rep).  Once a walk is
+  confirmed, a stride is accepted within ``_LINK_TOL`` of the cadence range,
+  or up to two of the walk's own strides (a swing too small to be seen).
+
+Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
+(rejected as ``rom_below_min``) keep a walk going and count as its strides
+when they fall on its rhythm: a slow walker's swings straddle 20 degrees.
+
+A walk's ``strides`` are its span from first to last swing peak divided by
+its stride (the median of its strides at a walking cadence), plus one: a
+swing too small to be seen still counts, a jolt half a stride on (the other
+foot's strike, which an accelerometer-only angle can read as a small swing)
+does not.  Heel-strike jolts themselves are not used yet.
+
+Reps of a possible walk are held back until the run is decided: a rep that
+could be a step is reported when the next swing comes (at most
+``gait_min_strides`` swings late), or when the stream ends (a live
+``rep_peak`` event may then not be followed by a rep).  The decision
+depends only on the sequence of swings, so any chunking of the input gives
+the batch result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hipflex.dsp.types import Rep, Settings, Walk
+
+__all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension", "gait_shaped", "walks_so_far"]
+
+#: A single stride may fall this fraction outside the cadence range (the range bounds the median).
+_LINK_TOL = 0.25
+
+
+@dataclass(frozen=True)
+class GaitState:
+    """The swings of the current run and the walks closed so far (immutable).
+
+    Attributes
+    ----------
+    pending : tuple of Rep
+        Gait-shaped reps of a run not yet long enough to decide, held back.
+    peaks_s : tuple of float
+        Peak times of every swing of the current run (reps and small
+        candidates), s.
+    reps_in_run : tuple of Rep
+        Reps of a run confirmed as a walk (its steps).
+    walking : bool
+        The current run is a confirmed walk.
+    start_s : float
+        Start of the current run's first swing, s (NaN: no run).
+    end_s : float
+        End of its last swing, s.
+    walks : tuple of Walk
+        Walks closed so far.
+    """
+
+    pending: tuple[Rep, ...] = ()
+    peaks_s: tuple[float, ...] = ()
+    reps_in_run: tuple[Rep, ...] = ()
+    walking: bool = False
+    start_s: float = math.nan
+    end_s: float = math.nan
+    walks: tuple[Walk, ...] = ()
+
+
+def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
+    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg`` and,
+    with a gyro, its rise at most ``gait_max_rom_deg``.
+
+    The rise does not depend on where standing is, so it holds where the
+    reference has drifted (a march read 15-20 degrees low peaks at 43-50 but
+    still rises 60-70).  Without a gyro the filter's extremes are stretched
+    by foot strikes and by a phone swinging in a pocket (walks read rises of
+    55-75), so there the rise says nothing.
+    """
+    if rep.peak_flexion_deg > settings.gait_max_flexion_deg:
+        return False
+    return not has_gyro or rep.rom_deg <= settings.gait_max_rom_deg
+
+
+def from_extension(settings: Settings, rep: Rep) -> bool:
+    """True when the swing started at least ``gait_min_extension_deg`` behind standing."""
+    return rep.peak_flexion_deg - rep.rom_deg <= -settings.gait_min_extension_deg
+
+
+def _link_ok(settings: Settings, dt_s: float) -> bool:
+    return (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt_s <= (1.0 + _LINK_TOL) * settings.gait_max_stride_s
+
+
+def _period_s(settings: Settings, peaks_s: tuple[float, ...]) -> float:
+    """The run's stride: the median of its strides at a walking cadence (all of them if none is)."""
+    dt = np.diff(np.asarray(peaks_s))
+    ok = dt[(dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)]
+    return float(np.median(ok if ok.size else dt))
+
+
+def _cadence_ok(settings: Settings, peaks_s: tuple[float, ...]) -> bool:
+    """Every stride of the run so far at a walking cadence (a run is decided once: no lucky median)."""
+    dt = np.diff(np.asarray(peaks_s))
+    return bool(np.all((dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)))
+
+
+def _walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
+    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
+    if _link_ok(settings, dt_s):
+        return True
+    return g.walking and dt_s <= (2.0 + _LINK_TOL) * _period_s(settings, g.peaks_s)
+
+
+def _walk(settings: Settings, g: GaitState) -> Walk:
+    """The run as a walk; strides counted on its rhythm, so a swing too small to be seen still counts."""
+    span_s = g.peaks_s[-1] - g.peaks_s[0]
+    return Walk(g.start_s, g.end_s, 1 + round(span_s / _period_s(settings, g.peaks_s)))
+
+
+def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
+    """End the current run: a walk is recorded, an undecided run's reps are released as reps."""
+    if g.walking:
+        return GaitState(walks=(*g.walks, _walk(settings, g))), ()
+    return GaitState(walks=g.walks), g.pending
+
+
+def _extend(
+    settings: Settings, g: GaitState, peak_s: float, end_s: float, rep: Rep | None
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Add a swing on the run's rhythm; decide the run once it is long enough.
+
+    Returns the state, reps released as reps and reps found to be steps.
+    """
+    peaks = (*g.peaks_s, peak_s)
+    if g.walking:
+        g = dataclasses.replace(g, peaks_s=peaks, end_s=max(g.end_s, end_s))
+        return g, (), () if rep is None else (rep,)
+    pending = g.pending if rep is None else (*g.pending, rep)
+    g = dataclasses.replace(g, pending=pending, peaks_s=peaks, end_s=max(g.end_s, end_s))
+    # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
+    # small step back and its rep are two swings at a walking interval).
+    need = settings.gait_min_strides + (1 if len(peaks) > len(pending) else 0)
+    if len(peaks) < need:
+        return g, (), ()
+    if _cadence_ok(settings, peaks):
+        return dataclasses.replace(g, walking=True, pending=()), (), pending
+    # Not a walking rhythm: count what was held back, and look again from this swing.
+    if rep is None:
+        return GaitState(peaks_s=(peak_s,), start_s=peak_s, end_s=end_s, walks=g.walks), pending, ()
+    return _start(rep, g.walks), pending[:-1], ()
+
+
+def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
+    return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
+
+
+def feed_rep(
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
+
+    A run may start with a swing from standing (the first step of a walk);
+    every later swing of it must come from extension.
+
+    Returns
+    -------
+    state : GaitState
+    released : tuple of Rep
+        Reps to count now, in time order (earlier held-back reps first).
+    steps : tuple of Rep
+        Reps now known to be walking steps (not to be counted).
+    """
+    step = gait_shaped(settings, rep, has_gyro)
+    if step and g.peaks_s and from_extension(settings, rep) and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
+        return _extend(settings, g, rep.peak_s, rep.end_s, rep)
+    g, released = _close(settings, g)
+    if step:
+        return _start(rep, g.walks), released, ()
+    return g, (*released, rep), ()
+
+
+def feed_candidate(
+    settings: Settings, g: GaitState, time_s: float
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
+
+    A swing closer than a stride to the last one (a fidget within a step)
+    is ignored; one after a longer pause starts a new run.  Returns the
+    state, reps released as reps and reps found to be steps.
+    """
+    if g.peaks_s:
+        # Within a walk, its own stride: a jolt half a stride on (the other foot's strike) is no swing.
+        stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s) if g.walking else settings.gait_min_stride_s
+        if time_s - g.peaks_s[-1] < stride_s:
+            return g, (), ()
+    if g.peaks_s and _walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
+        return _extend(settings, g, time_s, time_s, None)
+    g, released = _close(settings, g)
+    return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()
+
+
+def flush(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
+    """The stream ended: close the run; return the reps still held back (to be counted)."""
+    return _close(settings, g)
+
+
+def walks_so_far(settings: Settings, g: GaitState) -> tuple[Walk, ...]:
+    """Closed walks plus the one in progress."""
+    if g.walking:
+        return (*g.walks, _walk(settings, g))
+    return g.walks

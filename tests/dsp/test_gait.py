@@ -1,0 +1,108 @@
+"""Walking is not reps: the gait classifier on hand-made swing sequences, and its settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
+from hipflex.dsp.types import Rep, Settings
+
+S = Settings()
+
+
+def _swing(peak_s: float, peak_deg: float, low_deg: float, rise_s: float = 0.4) -> Rep:
+    return Rep(0, peak_s - rise_s, peak_s, peak_s + rise_s, peak_deg, peak_deg - low_deg, 0.2, 100.0, 50.0, 0.1, 1.0)
+
+
+def _run(swings: list[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
+    """Feed reps and small candidates (a float: the candidate's peak time); all counted reps and all steps."""
+    g = GaitState()
+    counted: list[Rep] = []
+    steps: list[Rep] = []
+    for s in swings:
+        if isinstance(s, Rep):
+            g, released, st = feed_rep(S, g, s, has_gyro)
+        else:
+            g, released, st = feed_candidate(S, g, s)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    return counted + list(released), steps, g
+
+
+def test_a_walk_is_steps_not_reps_and_its_first_step_from_standing_belongs_to_it() -> None:
+    # First step from standing (low 0), then every swing from 8-12 degrees of extension, 1.1 s strides.
+    walk = [_swing(10.0, 22.0, 0.0)] + [_swing(10.0 + 1.1 * k, 25.0 + k % 3, -10.0 - k % 2) for k in range(1, 7)]
+    counted, steps, g = _run(walk)
+    assert counted == [] and steps == walk
+    (w,) = walks_so_far(S, g)
+    assert w.strides == 7 and w.start_s == walk[0].start_s and w.end_s == walk[-1].end_s
+
+
+def test_small_swings_on_the_rhythm_are_strides_of_the_walk() -> None:
+    seq: list[Rep | float] = [10.0, _swing(11.2, 24.0, -9.0), 12.3, _swing(13.5, 23.0, -8.0), 14.6]
+    counted, steps, g = _run(seq)
+    assert counted == [] and len(steps) == 2 and g.walks[0].strides == 5
+
+
+def test_march_swings_at_walking_cadence_are_reps_at_once() -> None:
+    # High knees return to about standing: low -3 of a 75 degree rise is 4 %, and the peak is no gait's.
+    g = GaitState()
+    for k in range(10):
+        g, released, steps = feed_rep(S, g, _swing(10.0 + 1.1 * k, 75.0, -3.0), True)
+        assert len(released) == 1 and steps == ()
+
+
+def test_strides_at_a_slow_jog_are_reps() -> None:
+    # A jog turns over at 150+ steps/min (a stride of 0.8 s or less), with 50 degrees of flexion.
+    jog = [_swing(10.0 + 0.78 * k, 50.0, -18.0, 0.3) for k in range(12)]
+    counted, steps, _ = _run(jog)
+    assert counted == jog and steps == []
+
+
+@pytest.mark.parametrize(("low_deg", "period_s"), [(0.0, 1.2), (0.5, 1.5), (-3.0, 2.6)])
+def test_small_reps_from_rest_or_at_a_rehab_tempo_are_reps(low_deg: float, period_s: float) -> None:
+    # Leg raises of 20-40 degrees that return to the rest pose, or swing back at 2.6 s per rep.
+    reps = [_swing(10.0 + period_s * k, 30.0, low_deg, 0.8) for k in range(10)]
+    counted, steps, g = _run(reps)
+    assert counted == reps and steps == [] and g.walks == ()
+
+
+def test_two_steps_across_a_room_are_a_walk_but_one_is_not() -> None:
+    counted, steps, _ = _run([_swing(10.0, 24.0, 0.0), _swing(11.1, 26.0, -9.0)])
+    assert counted == [] and len(steps) == 2
+    one = _swing(10.0, 24.0, -9.0)
+    counted, steps, _ = _run([one])
+    assert counted == [one] and steps == []
+
+
+def test_gait_settings_are_validated_and_written_into_the_json() -> None:
+    d = Settings().to_dict()
+    for name in ("gait_min_extension_deg", "gait_max_flexion_deg", "gait_max_rom_deg"):
+        assert name in d
+    assert d["gait_max_stride_s"] == 2.0 and d["gait_min_strides"] == 2
+    with pytest.raises(ValueError, match="gait_max_stride_s"):
+        Settings(gait_min_stride_s=1.5, gait_max_stride_s=1.0)
+    with pytest.raises(ValueError, match="gait_min_strides"):
+        Settings(gait_min_strides=1)
+    with pytest.raises(ValueError, match="gait_min_extension_deg"):
+        Settings(gait_min_extension_deg=-1.0)
+
+
+def test_a_march_whose_standing_reference_is_off_is_reps() -> None:
+    # A march read 10 degrees low (a gyro calibrated on the move): lows 10-14 behind "standing", peaks
+    # 58-70, at walking cadence.  Its flexion is no gait's, whatever its extension seems to be.
+    march = [_swing(10.0 + 0.95 * k, 58.0 + 3 * (k % 4), -10.0 - k % 5) for k in range(12)]
+    counted, steps, _ = _run(march)
+    assert counted == march and steps == []
+
+
+def test_a_march_read_20_degrees_low_is_reps_with_a_gyro() -> None:
+    # A gyro march whose reference drifted: peaks 42-44 from lows of -20, at 1.05 s per swing.  Its rise
+    # (62-64) is no walk's, wherever standing is.
+    march = [_swing(10.0 + 1.05 * k, 42.0 + k % 3, -20.0) for k in range(10)]
+    counted, steps, _ = _run(march)
+    assert counted == march and steps == []
+    # Without a gyro the rise is not evidence (foot strikes and pockets stretch it): flexion alone decides.
+    counted, steps, _ = _run(march, has_gyro=False)
+    assert counted == [] and steps == march
