@@ -198,12 +198,17 @@ def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
 
 
 def feed_rep(
-    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool = True
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
 
     A run may start with a swing from standing (the first step of a walk);
-    every later swing of it must come from extension.
+    every later swing of it must come from extension.  Both tests read the
+    angle against standing, so without a still calibration window
+    (``standing_known`` false: the rest pose is the quietest stretch of a
+    moving recording, possibly mid-swing) no swing is taken for a step: a
+    march read from a reference half-way up its swings would dip "behind
+    standing" and peak low, like a walk.
 
     Returns
     -------
@@ -213,7 +218,7 @@ def feed_rep(
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
-    step = gait_shaped(settings, rep, has_gyro)
+    step = standing_known and gait_shaped(settings, rep, has_gyro)
     if step and g.peaks_s and from_extension(settings, rep) and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         return _extend(settings, g, rep.peak_s, rep.end_s, rep)
     g, released = _close(settings, g)

@@ -293,7 +293,8 @@ def _absorb(
                 hold_s=float(row[L.E_HOLD]),
                 confidence=float(row[L.E_CONF]),
             )
-            gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro)
+            standing_known = state.cal is not None and state.cal.quiet
+            gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro, standing_known)
             walked(steps)
             count(released)
         elif kind == L.EV_PEAK:
