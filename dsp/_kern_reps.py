@@ -34,7 +34,10 @@ from hipflex.dsp._layout import (
     EV_REP,
     F_CAND_PEAK,
     F_LOW,
+    F_MREF,
+    F_MT0,
     F_PEAK,
+    F_RLOW,
     F_TROUGH,
     H_FLAG,
     H_FLAG_BRIDGED,
@@ -51,6 +54,8 @@ from hipflex.dsp._layout import (
     I_LOW_IDX,
     I_PEAK_IDX,
     I_PHASE,
+    I_RESTED,
+    I_RLOW_IDX,
     I_SAMPLE,
     I_TROUGH_IDX,
     P_CAND,
@@ -58,10 +63,12 @@ from hipflex.dsp._layout import (
     P_HOLD_BAND,
     P_MIN_ROM,
     P_ONSET_FRAC,
+    P_SET_GAP_S,
     P_SETTLE_S,
     PHASE_FALL,
     PHASE_RISE,
     PHASE_SEEK,
+    REJ_RESTED,
     REJ_ROM,
     REJ_TOO_LONG,
 )
@@ -75,6 +82,11 @@ _MAX_REP_FRACTION = 0.9
 # this long (slow strength reps take 1-3 s); without it a filter's dip after a
 # hold stayed the low of a rest for 11 s, and a 16 deg fidget counted as a rep.
 _MAX_RISE_S = 6.0
+# The thigh rests once theta has stayed within half of candidate_deg (the
+# smallest excursion the detector considers) of one level for this long, s.
+# A rest re-bases a stale low: a rep's low is where the thigh was when the
+# motion that made it began, not a low from before the rest.
+_REST_S = 1.0
 
 
 @njit_inline
@@ -296,6 +308,60 @@ def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarr
 
 
 @njit_inline
+def _rise_rest(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    s: int,
+    theta: float,
+    still_s: float,
+    ev: np.ndarray,
+    n_ev: int,
+) -> int:
+    """Rest during a rise that is not confirmed yet; returns the new number of event rows.
+
+    A rest at the top is a hold, and the rise stays pending: the fall after
+    it confirms the rep.  But a rise that ended in a rest may never come back
+    down (the return to standing after a set's last backward swing), and the
+    motion after the rest then belongs to a new rise.  So from the rest on,
+    the lowest theta is kept, and
+
+    * a rise of ``min_rom`` above it re-bases the rep: the earlier rise is
+      rejected (``REJ_RESTED``) and the rep's low is where the thigh was when
+      the new motion began;
+    * a pause in motion of ``set_gap_s`` (the pause that separates sets, far
+      longer than any hold) rejects the earlier rise, and the search for a
+      low starts at the rest level.
+    """
+    if still_s >= _REST_S and (ist[I_RESTED] == 0 or theta < fs[F_RLOW]):
+        ist[I_RESTED] = 1
+        fs[F_RLOW] = theta
+        ist[I_RLOW_IDX] = s
+    elif ist[I_RESTED] == 1 and theta < fs[F_RLOW]:
+        fs[F_RLOW] = theta
+        ist[I_RLOW_IDX] = s
+    if ist[I_RESTED] == 0:
+        return n_ev
+    cap = ist[I_CAP]
+    if still_s >= prm[P_SET_GAP_S]:
+        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fs[F_PEAK] - fs[F_LOW])
+        ist[I_PHASE] = PHASE_SEEK
+        ist[I_RESTED] = 0
+        ist[I_CAND_ACTIVE] = 0
+        fs[F_LOW] = theta
+        ist[I_LOW_IDX] = s
+    elif theta >= fs[F_RLOW] + prm[P_MIN_ROM]:
+        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fs[F_PEAK] - fs[F_LOW])
+        ist[I_RESTED] = 0
+        fs[F_LOW] = fs[F_RLOW]
+        ist[I_LOW_IDX] = ist[I_RLOW_IDX]
+        fs[F_PEAK] = theta
+        ist[I_PEAK_IDX] = s
+    return n_ev
+
+
+@njit_inline
 def _detect(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -318,13 +384,27 @@ def _detect(
         return n_ev
     min_rom = prm[P_MIN_ROM]
     phase = ist[I_PHASE]
+    now = _h(hist, cap, s, H_TIME)
+    # Motion or rest: how long theta has stayed within the band around the
+    # level the current motionless stretch started at.
+    if not abs(theta - fs[F_MREF]) <= 0.5 * prm[P_CAND]:
+        fs[F_MREF] = theta
+        fs[F_MT0] = now
+    still_s = now - fs[F_MT0]
     if phase == PHASE_SEEK:
         low_idx = ist[I_LOW_IDX]
-        if (
-            theta < fs[F_LOW]
-            or s - low_idx > cap // 2
-            or _h(hist, cap, s, H_TIME) - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S
-        ):
+        if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fs[F_MT0]:
+            # The thigh rests, and the low is from before the rest: the next
+            # rise starts from the rest level (or a dip below it), so a
+            # candidate that never came back down is over.
+            if ist[I_CAND_ACTIVE] == 1:
+                n_ev = _emit_reject(
+                    ev, n_ev, _h(hist, cap, ist[I_CAND_IDX], H_TIME), REJ_ROM, fs[F_CAND_PEAK] - fs[F_LOW]
+                )
+            fs[F_LOW] = theta
+            ist[I_LOW_IDX] = s
+            ist[I_CAND_ACTIVE] = 0
+        elif theta < fs[F_LOW] or s - low_idx > cap // 2 or now - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S:
             # A new low.  Lows older than half the history are forgotten so a
             # rep's low is always still in the ring, and lows older than
             # _MAX_RISE_S because no rise takes that long.
@@ -336,6 +416,7 @@ def _detect(
             fs[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
             ist[I_CAND_ACTIVE] = 0
+            ist[I_RESTED] = 0
         elif ist[I_CAND_ACTIVE] == 1:
             if theta > fs[F_CAND_PEAK]:
                 fs[F_CAND_PEAK] = theta
@@ -365,6 +446,8 @@ def _detect(
             ev[n_ev, 2] = fs[F_PEAK]
             ev[n_ev, 3] = fs[F_PEAK] - fs[F_LOW]
             n_ev += 1
+        if ist[I_PHASE] == PHASE_RISE:
+            n_ev = _rise_rest(prm, fs, ist, hist, s, theta, still_s, ev, n_ev)
         if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
             n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fs[F_PEAK] - fs[F_LOW])
             ist[I_PHASE] = PHASE_SEEK
@@ -382,6 +465,7 @@ def _detect(
             ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
             fs[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
+            ist[I_RESTED] = 0
         elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
             I_LOW_IDX
         ] > int(cap * _MAX_REP_FRACTION):
@@ -413,7 +497,9 @@ def _interrupt(
         n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), reason, fs[F_PEAK] - fs[F_LOW])
     ist[I_PHASE] = PHASE_SEEK
     ist[I_CAND_ACTIVE] = 0
+    ist[I_RESTED] = 0
     fs[F_LOW] = math.inf
+    fs[F_MREF] = math.nan
     return n_ev
 
 

@@ -59,6 +59,7 @@ _REASONS = {
     L.REJ_GAP: "gap",
     L.REJ_TOO_LONG: "too_long",
     L.REJ_UNFINISHED: "unfinished",
+    L.REJ_RESTED: "rested",
 }
 _EVENT_ROWS = 4096
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
@@ -181,6 +182,7 @@ def _make_kernel(
     prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
+    prm[L.P_SET_GAP_S] = settings.set_gap_s
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
     fs[L.F_G_EST] = cal.gravity_g
@@ -191,6 +193,7 @@ def _make_kernel(
     p0 = np.diag([(2.0 * L.DEG) ** 2, (5.0 * L.DEG) ** 2, 1.0])
     fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
     fs[L.F_LOW] = math.inf
+    fs[L.F_MREF] = math.nan  # no motionless stretch yet
     ist = np.zeros(L.I_N, dtype=np.int64)
     cap = 1 << max(8, math.ceil(math.log2(settings.history_s / cal.period_s)))
     ist[L.I_CAP] = cap

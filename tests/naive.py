@@ -28,7 +28,7 @@ from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
-from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _REST_S
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -52,10 +52,13 @@ from hipflex.dsp._layout import (
     F_LAST_SIGMA,
     F_LOST_S,
     F_LOW,
+    F_MREF,
+    F_MT0,
     F_N,
     F_NLL,
     F_P,
     F_PEAK,
+    F_RLOW,
     F_PERIOD,
     F_PG_CNT,
     F_PG_S,
@@ -102,6 +105,8 @@ from hipflex.dsp._layout import (
     I_PG_GAP0,
     I_PHASE,
     I_PREV_CLIP,
+    I_RESTED,
+    I_RLOW_IDX,
     I_SAMPLE,
     I_STARTED,
     I_TROUGH_IDX,
@@ -121,6 +126,7 @@ from hipflex.dsp._layout import (
     P_N,
     P_OFFSET_M,
     P_ONSET_FRAC,
+    P_SET_GAP_S,
     P_SETTLE_S,
     P_STILL_GYR,
     P_THETA_MAX,
@@ -134,6 +140,7 @@ from hipflex.dsp._layout import (
     PHASE_SEEK,
     PX,
     REJ_GAP,
+    REJ_RESTED,
     REJ_ROM,
     REJ_TOO_LONG,
     REJ_UNFINISHED,
@@ -632,6 +639,11 @@ class _Detector:
     cand_active: bool
     cand_peak: float
     cand_idx: int
+    rest_ref: float
+    rest_t0: float
+    rested: bool
+    rest_low: float
+    rest_low_idx: int
 
     @classmethod
     def load(cls, fs: np.ndarray, ist: np.ndarray) -> _Detector:
@@ -646,6 +658,11 @@ class _Detector:
             bool(ist[I_CAND_ACTIVE]),
             float(fs[F_CAND_PEAK]),
             int(ist[I_CAND_IDX]),
+            float(fs[F_MREF]),
+            float(fs[F_MT0]),
+            bool(ist[I_RESTED]),
+            float(fs[F_RLOW]),
+            int(ist[I_RLOW_IDX]),
         )
 
     def store(self, fs: np.ndarray, ist: np.ndarray) -> None:
@@ -659,6 +676,11 @@ class _Detector:
         ist[I_CAND_ACTIVE] = int(self.cand_active)
         fs[F_CAND_PEAK] = self.cand_peak
         ist[I_CAND_IDX] = self.cand_idx
+        fs[F_MREF] = self.rest_ref
+        fs[F_MT0] = self.rest_t0
+        ist[I_RESTED] = int(self.rested)
+        fs[F_RLOW] = self.rest_low
+        ist[I_RLOW_IDX] = self.rest_low_idx
 
 
 class _Events:
@@ -746,14 +768,19 @@ def detect(
 
     seeking a rise
         Track the lowest theta (a low older than half the history or than
-        ``_MAX_RISE_S`` is replaced).  Rising ``min_rom`` above it starts a rise.  A smaller
+        ``_MAX_RISE_S`` is replaced, and so is a low from before a rest,
+        by the rest level; a candidate still open then is rejected).  Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
         the search restarts from where it fell to.
     rising
         Track the peak.  Falling ``min_rom`` below it confirms it (a peak
         event) and starts the descent.  A rise longer than 90 % of the
-        history is rejected (``too_long``).
+        history is rejected (``too_long``).  Once theta has stayed within
+        ``candidate_deg / 2`` of one level for ``_REST_S`` (a rest), the lowest
+        theta from then on is kept: rising ``min_rom`` above it rejects the
+        earlier rise (``rested``) and starts the rise from there; resting
+        ``set_gap_s`` rejects it and seeks from the rest level.
     descending
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
@@ -776,11 +803,20 @@ def detect(
     def time_of(idx: int) -> float:
         return float(hist[idx % cap, H_TIME])
 
+    # Rest: theta within cand/2 of the level a motionless stretch began at.
+    if not abs(theta - det.rest_ref) <= cand / 2:
+        det.rest_ref, det.rest_t0 = theta, now
+    still_s = now - det.rest_t0
     if det.phase == PHASE_SEEK:
-        if theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
+        if still_s >= _REST_S and time_of(det.low_idx) < det.rest_t0:
+            if det.cand_active:
+                out.add(EV_REJECT, time_of(det.cand_idx), REJ_ROM, det.cand_peak - det.low)
+            det.low, det.low_idx, det.cand_active = theta, s, False
+        elif theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
             det.low, det.low_idx, det.cand_active = theta, s, False
         if theta >= det.low + min_rom:
             det.phase, det.peak, det.peak_idx, det.cand_active = PHASE_RISE, theta, s, False
+            det.rested = False
         elif det.cand_active:
             if theta > det.cand_peak:
                 det.cand_peak, det.cand_idx = theta, s
@@ -796,6 +832,20 @@ def detect(
         elif theta <= det.peak - min_rom:
             det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
             out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
+        if det.phase == PHASE_RISE and (still_s >= _REST_S or det.rested):
+            # From a rest on, keep the lowest theta; a rise of min_rom above it
+            # or a pause of set_gap_s ends the pending rise (rejected, "rested").
+            if theta < det.rest_low or not det.rested:
+                det.rest_low, det.rest_low_idx, det.rested = theta, s, True
+            if still_s >= prm[P_SET_GAP_S]:
+                out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
+                det.phase, det.rested, det.cand_active = PHASE_SEEK, False, False
+                det.low, det.low_idx = theta, s
+            elif theta >= det.rest_low + min_rom:
+                out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
+                det.rested = False
+                det.low, det.low_idx = det.rest_low, det.rest_low_idx
+                det.peak, det.peak_idx = theta, s
         if det.phase == PHASE_RISE and s - det.low_idx > too_long:
             out.add(EV_REJECT, now, REJ_TOO_LONG, det.peak - det.low)
             det.phase, det.low, det.low_idx = PHASE_SEEK, theta, s
@@ -807,6 +857,7 @@ def detect(
             det.phase = PHASE_RISE
             det.low, det.low_idx = det.trough, det.trough_idx
             det.peak, det.peak_idx = theta, s
+            det.rested = False
         elif now - time_of(det.trough_idx) >= prm[P_SETTLE_S] or s - det.low_idx > too_long:
             _close_rep(prm, hist, cap, det, out)
             det.phase = PHASE_SEEK
@@ -835,7 +886,9 @@ def interrupt(
         out.add(EV_REJECT, hist[det.peak_idx % cap, H_TIME], reason, det.peak - det.low)
     det.phase = PHASE_SEEK
     det.cand_active = False
+    det.rested = False
     det.low = math.inf
+    det.rest_ref = math.nan
     det.store(fs, ist)
     return out.n
 

@@ -284,10 +284,15 @@ def test_detect_rise_longer_than_history_is_rejected() -> None:
     assert k.events[0][3] == 30.0
 
 
+def _restless(n: int) -> np.ndarray:
+    """n samples jittering between 0 and 4.5 deg: never a rest (which would re-base the low by itself)."""
+    return np.resize([0.0, 4.5], n)
+
+
 def test_detect_forgets_lows_older_than_half_the_history() -> None:
-    # A single sample at -15, then 200 samples (> 128) at 0: the low is replaced,
+    # A single sample at -15, then 200 samples (> 128) jittering at 0..4.5: the low is replaced,
     # so a later excursion to 15 deg and down to -10 is a candidate, not a 30 deg rep.
-    thetas = np.concatenate([[-15.0], np.zeros(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
+    thetas = np.concatenate([[-15.0], _restless(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
     k = _feed_both(thetas, history_s=2.0)
     assert k.kinds() == [L.EV_REJECT]
     assert k.events[0][2] == L.REJ_ROM
@@ -299,12 +304,13 @@ def test_detect_forgets_lows_older_than_half_the_history() -> None:
 
 @pytest.mark.parametrize(("quiet_s", "kinds"), [(8.0, [L.EV_REJECT]), (4.0, [L.EV_PEAK, L.EV_REP])])
 def test_detect_forgets_lows_older_than_max_rise_s(quiet_s: float, kinds: list[int]) -> None:
-    # A dip to -4 deg (a filter ringing after a hold), quiet_s at 0, then an 18 deg fidget
-    # back down to -4: 22 deg above the dip, but a dip more than _MAX_RISE_S (6 s) old is
-    # no rep's low, and 18 deg above the rest is a rejected candidate.
+    # A dip to -4 deg (a filter ringing after a hold), quiet_s of jitter at 0..4.5 (no rest, which
+    # would re-base the low by itself), then an 18 deg fidget back down to -4: 22 deg above
+    # the dip, but a dip more than _MAX_RISE_S (6 s) old is no rep's low, and 18 deg above
+    # the jitter is a rejected candidate.
     dt = 0.05
     thetas = np.concatenate(
-        [np.zeros(10), [-4.0], np.zeros(round(quiet_s / dt)), _ramp(0, 18, 10), _ramp(18, -4, 11), np.full(40, -4.0)]
+        [np.zeros(10), [-4.0], _restless(round(quiet_s / dt)), _ramp(0, 18, 10), _ramp(18, -4, 11), np.full(40, -4.0)]
     )
     k = _feed_both(thetas, dt=dt)
     assert k.kinds() == kinds
@@ -356,3 +362,52 @@ def test_interrupt_in_each_phase(n_samples: int, expect: list[float], reason: fl
     if expect == [L.EV_REJECT]:
         assert ev_k[0][2] == reason
         assert ev_k[0][3] == pytest.approx(48.0)  # the unconfirmed rise reached 48 deg
+
+
+# ---------------------------------------------------------------------------
+# rests: a rep's low belongs to the motion that made it (issue 14, cause 3)
+# ---------------------------------------------------------------------------
+
+
+def _rep_rows(k: _Feeder) -> list[np.ndarray]:
+    return [e for e in k.events if e[L.EV_KIND] == L.EV_REP]
+
+
+@pytest.mark.parametrize("rest_s", [3.0, 10.0])  # shorter and longer than set_gap_s (8 s)
+def test_detect_rise_that_ends_in_a_rest_does_not_reach_across_it(rest_s: float) -> None:
+    # A backward swing to -20 and the return to standing (a 20 deg "rise" that never
+    # comes back down), a rest at 0, then a 60 deg rep.  The rep starts where the thigh
+    # was when it began to move (0 deg, after the rest), not at the -20 before the rest.
+    dt = 0.02
+    thetas = np.concatenate(
+        [np.zeros(20), _ramp(0, -20, 10), _ramp(-20, 0, 20), np.zeros(round(rest_s / dt)), _ramp(0, 60, 30)]
+    )
+    thetas = np.concatenate([thetas, _ramp(60, 0, 30), np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    rejects = [e for e in k.events if e[L.EV_KIND] == L.EV_REJECT]
+    assert [e[2] for e in rejects] == [L.REJ_RESTED]
+    (rep,) = _rep_rows(k)
+    t_move = 10.0 + dt * (50 + round(rest_s / dt))  # the sample the last rise leaves 0 deg
+    assert rep[L.E_ROM] == pytest.approx(60.0)
+    assert rep[L.E_START] == pytest.approx(t_move, abs=2 * dt)
+    assert rep[L.E_FLEX_T] < 0.6
+
+
+def test_detect_hold_at_the_top_is_still_one_rep() -> None:
+    # 0 -> 90 deg, held motionless 5 s (a rest at the top: the rise stays pending), back to 0.
+    dt = 0.02
+    thetas = np.concatenate([np.zeros(20), _ramp(0, 90, 25), np.full(250, 90.0), _ramp(90, 0, 25), np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    rep = _rep_rows(k)[0]
+    assert rep[L.E_ROM] == pytest.approx(90.0, abs=1.0)
+    assert rep[L.E_HOLD] == pytest.approx(5.0, abs=0.2)
+
+
+def test_detect_low_from_before_a_rest_is_replaced() -> None:
+    # A dip to -15, 2 s at rest at 0 (less than _MAX_RISE_S), then a 15 deg excursion down
+    # to -10: the low is the rest level, so it is a rejected candidate, not a 30 deg rep.
+    thetas = np.concatenate([[-15.0], np.zeros(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
+    k = _feed_both(thetas)
+    assert L.EV_REP not in k.kinds()
+    assert [e[3] for e in k.events if e[2] == L.REJ_ROM][-1] == pytest.approx(15.0)
