@@ -185,6 +185,9 @@ def _rep_metrics(
     while j > start_idx and _h(hist, cap, j, H_THETA) >= l10:
         j -= 1
     t10 = _cross_time(hist, cap, j, l10)
+    # A rise reaches 90 % before its top: a vertex placed earlier (the
+    # parabola through three sparse samples) is a sampling artefact.
+    t_peak = max(t_peak, t90)
 
     # Peak flexion rate between onset and peak, refined by a parabola.
     best = -1e300
@@ -195,6 +198,14 @@ def _rep_metrics(
             best = v
             bi = i
     _, vmax = _parabolic(_h(hist, cap, bi - 1, vel), best, _h(hist, cap, bi + 1, vel))
+    if not vmax > 0.0:
+        # The rate column disagrees with the rise it should explain (the
+        # accelerometer, not the gyro, moved the angle): the largest
+        # d(theta)/dt between onset and peak, from the angle itself.
+        for i in range(start_idx, peak_idx):
+            dt = _h(hist, cap, i + 1, H_TIME) - _h(hist, cap, i, H_TIME)
+            if dt > 0.0:
+                vmax = max(vmax, (_h(hist, cap, i + 1, pk) - _h(hist, cap, i, pk)) / dt)
 
     # Return: first sample after the peak within `frac` of the fall to the trough.
     lvl_e = trough_val + frac * (theta_p - trough_val)
@@ -202,7 +213,7 @@ def _rep_metrics(
     while k < trough_idx and _h(hist, cap, k, H_THETA) > lvl_e:
         k += 1
     end_idx = k
-    t_end = _cross_time(hist, cap, k - 1, lvl_e)
+    t_end = max(_cross_time(hist, cap, k - 1, lvl_e), t_peak)
 
     # Hold: time within the band below the peak, linear between samples.
     lvl_h = theta_p - prm[P_HOLD_BAND]
@@ -278,22 +289,47 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
     abrupt onset).  The span ends at the trough, not at the sample that
     closes the rep, so the result does not hinge on exactly when the settle
     time runs out.
+
+    The smoothed angle refines what the filter detected; it does not
+    overrule the detection piecemeal.  Where it puts the peak less than
+    ``min_rom`` above the low, the better estimate says there was no rep (a
+    rejected candidate, ``REJ_ROM``); where its metrics contradict the rise
+    the filter saw (a peak outside it, no positive rate in it), the rep
+    keeps the filter's own metrics, which satisfy the contract by
+    construction (issue 14: reps with negative peaks and rom below
+    ``min_rom`` came from re-reading a smoothed angle that disagreed).
     """
     cap = ist[I_CAP]
     low_idx = ist[I_LOW_IDX]
     peak_idx = ist[I_PEAK_IDX]
     trough_idx = ist[I_TROUGH_IDX]
-    pk = H_THETA
-    vel = H_VEL
+    row = ev[n_ev]
+    row[:] = 0.0
     if prm[P_HAS_GYRO] <= 0.0:
         _smooth_span(prm, hist, cap, low_idx - 1, trough_idx)
-        pk = H_STHETA
-        vel = H_SVEL
         # The smoothed peak, a sample on either side inside the span.
-        peak_idx = _argmax_col(hist, cap, pk, low_idx, trough_idx - 1)
-    ev[n_ev, :] = 0.0
-    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], pk, vel, ev[n_ev])
+        s_peak = _argmax_col(hist, cap, H_STHETA, low_idx, trough_idx - 1)
+        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], H_STHETA, H_SVEL, row)
+        if row[E_ROM] < prm[P_MIN_ROM]:
+            return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
+        if _rep_ok(prm, row):
+            return n_ev + 1
+        row[:] = 0.0
+    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, H_VEL, row)
     return n_ev + 1
+
+
+@njit_inline
+def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
+    """Whether a rep row keeps the contract's per-rep invariants (``hipflex.dsp.contract``)."""
+    rise_s = row[E_PEAK_T] - row[E_START]
+    return (
+        row[E_START] < row[E_PEAK_T] <= row[E_END]
+        and row[E_ROM] >= prm[P_MIN_ROM]
+        and 0.0 < row[E_FLEX_T] < rise_s
+        and row[E_PEAK_VEL] > 0.0
+        and math.isfinite(row[E_MEAN_VEL] + row[E_PEAK_DEG] + row[E_HOLD] + row[E_CONF] + row[E_PEAK_VEL])
+    )
 
 
 @njit_inline

@@ -10,6 +10,7 @@ copies the kernel arrays before running, so an old state can be reused.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from hipflex import __version__
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_gap import _pg_finish
 from hipflex.dsp._kern_run import _finish, _run_chunk
+from hipflex.dsp.contract import CONTRACT_REASON_PREFIX, Violation, rep_violations
 from hipflex.dsp.events import (
     AngleBlock,
     CalibratedEvent,
@@ -62,6 +64,8 @@ _REASONS = {
     L.REJ_RESTED: "rested",
 }
 _EVENT_ROWS = 4096
+_MAX_CAP_LOG2 = 17
+_log = logging.getLogger(__name__)
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -195,7 +199,9 @@ def _make_kernel(
     fs[L.F_LOW] = math.inf
     fs[L.F_MREF] = math.nan  # no motionless stretch yet
     ist = np.zeros(L.I_N, dtype=np.int64)
-    cap = 1 << max(8, math.ceil(math.log2(settings.history_s / cal.period_s)))
+    # At most 2**17 rows (history_s at over 2 kHz): a period estimated from
+    # arrival-time stamps (rows 1 us apart) asked for 2**26 rows, 8 GB.
+    cap = 1 << max(8, min(_MAX_CAP_LOG2, math.ceil(math.log2(settings.history_s / cal.period_s))))
     ist[L.I_CAP] = cap
     hist = np.zeros((cap, L.H_N if has_gyro else L.H_N_PENDULUM))
     return _Kernel(np.ascontiguousarray(prm), fs, ist, hist)
@@ -227,13 +233,9 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
     for row in rows:
         kind = row[L.EV_KIND]
         if kind == L.EV_REP:
-            if open_reps and row[L.E_START] - open_reps[-1].end_s >= settings.set_gap_s:
-                done_set = make_set(len(closed), open_reps, gaps)
-                closed.append(done_set)
-                events.append(SetEvent(done_set))
-                open_reps = []
+            prev = open_reps[-1] if open_reps else (closed[-1].reps[-1] if closed else None)
             rep = Rep(
-                index=len(open_reps),
+                index=0,
                 start_s=float(row[L.E_START]),
                 peak_s=float(row[L.E_PEAK_T]),
                 end_s=float(row[L.E_END]),
@@ -245,6 +247,21 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
                 hold_s=float(row[L.E_HOLD]),
                 confidence=float(row[L.E_CONF]),
             )
+            bad = rep_violations(rep, settings.min_rom_deg, None if prev is None else prev.peak_s)
+            if bad:
+                # The safety net: the core should never get here (the property
+                # tests check that it does not); a rep that breaks the contract
+                # is withheld and said, never emitted.
+                rej = _contract_rejection(rep, bad)
+                rejections.append(rej)
+                events.append(RejectionEvent(rej))
+                continue
+            if open_reps and rep.start_s - open_reps[-1].end_s >= settings.set_gap_s:
+                done_set = make_set(len(closed), open_reps, gaps)
+                closed.append(done_set)
+                events.append(SetEvent(done_set))
+                open_reps = []
+            rep = dataclasses.replace(rep, index=len(open_reps))
             open_reps.append(rep)
             events.append(RepEvent(n_reps, len(closed), rep))
             n_reps += 1
@@ -266,6 +283,19 @@ def _absorb(settings: Settings, state: StreamState, rows: np.ndarray, events: li
         gaps=tuple(gaps),
         rejections=tuple(rejections),
     )
+
+
+def _contract_rejection(rep: Rep, bad: list[Violation]) -> Rejection:
+    """The rejected candidate a rep that breaks the contract becomes (reason ``contract:<first kind>``)."""
+    kind = bad[0].kind
+    _log.warning(
+        "withheld a rep that breaks the analysis contract (%s): %s",
+        ", ".join(f"{v.kind}: {v.detail}" for v in bad),
+        rep,
+    )
+    when = next((t for t in (rep.peak_s, rep.start_s, rep.end_s) if math.isfinite(t)), 0.0)
+    rom = rep.rom_deg if math.isfinite(rep.rom_deg) else 0.0
+    return Rejection(when, CONTRACT_REASON_PREFIX + kind, rom)
 
 
 def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:

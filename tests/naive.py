@@ -58,7 +58,6 @@ from hipflex.dsp._layout import (
     F_NLL,
     F_P,
     F_PEAK,
-    F_RLOW,
     F_PERIOD,
     F_PG_CNT,
     F_PG_S,
@@ -73,6 +72,7 @@ from hipflex.dsp._layout import (
     F_REST_DIFF_DEG,
     F_REST_DIFF_LP,
     F_REST_S,
+    F_RLOW,
     F_T_HAT,
     F_TROUGH,
     F_UP,
@@ -532,16 +532,21 @@ def rep_metrics_plain(
     j10 = max(under10) if under10 else start
     t90 = _time_at_level(time[j90], time[j90 + 1], theta[j90], theta[j90 + 1], l90)
     t10 = _time_at_level(time[j10], time[j10 + 1], theta[j10], theta[j10 + 1], l10)
+    t_peak = max(t_peak, t90)  # the rise reaches 90 % before its top
 
-    # Peak velocity between start and peak.
+    # Peak velocity between start and peak; when the rate column has no positive
+    # value there, the largest slope of the peak angle between consecutive samples.
     best = start + int(np.argmax(vel[start : peak + 1]))
     _, v_peak = parabolic(vel[best - 1], vel[best], vel[best + 1])
+    if not v_peak > 0:
+        slopes = [(pth[i + 1] - pth[i]) / (time[i + 1] - time[i]) for i in range(start, peak) if time[i + 1] > time[i]]
+        v_peak = max([v_peak, *slopes])
 
     # End: first sample after the peak within onset_frac of the fall to the trough.
     end_level = trough_val + onset_frac * (theta_peak - trough_val)
     after = [k for k in range(peak + 1, trough) if theta[k] <= end_level]
     end = min(after) if after else trough
-    t_end = _time_at_level(time[end - 1], time[end], theta[end - 1], theta[end], end_level)
+    t_end = max(_time_at_level(time[end - 1], time[end], theta[end - 1], theta[end], end_level), t_peak)
 
     # Hold
     hold_level = theta_peak - hold_band
@@ -746,12 +751,31 @@ def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out:
     crossings stay with the filter.
     """
     row = out.add(EV_REP)
-    if prm[P_HAS_GYRO] > 0:
-        rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)
-        return
-    smooth_span(prm, hist, cap, det.low_idx - 1, det.trough_idx)
-    peak = max(range(det.low_idx, det.trough_idx), key=lambda i: (hist[i % cap, H_STHETA], -i))
-    rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_STHETA, H_SVEL, row)
+    if prm[P_HAS_GYRO] == 0:
+        smooth_span(prm, hist, cap, det.low_idx - 1, det.trough_idx)
+        peak = max(range(det.low_idx, det.trough_idx), key=lambda i: (hist[i % cap, H_STHETA], -i))
+        rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_STHETA, H_SVEL, row)
+        if row[E_ROM] < prm[P_MIN_ROM]:  # the smoothed angle says: no rep
+            when, rom = float(row[E_PEAK_T]), float(row[E_ROM])
+            row[:] = 0.0
+            row[:4] = [EV_REJECT, when, REJ_ROM, rom]
+            return
+        if rep_ok(prm, row):
+            return
+        row[:] = 0.0
+    rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)
+
+
+def rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
+    """The contract's per-rep invariants on an event row (twin of ``_rep_ok``)."""
+    numbers = [row[E_MEAN_VEL], row[E_PEAK_DEG], row[E_HOLD], row[E_CONF], row[E_PEAK_VEL]]
+    return bool(
+        row[E_START] < row[E_PEAK_T] <= row[E_END]
+        and row[E_ROM] >= prm[P_MIN_ROM]
+        and 0.0 < row[E_FLEX_T] < row[E_PEAK_T] - row[E_START]
+        and row[E_PEAK_VEL] > 0.0
+        and all(math.isfinite(x) for x in numbers)
+    )
 
 
 def detect(
@@ -769,7 +793,8 @@ def detect(
     seeking a rise
         Track the lowest theta (a low older than half the history or than
         ``_MAX_RISE_S`` is replaced, and so is a low from before a rest,
-        by the rest level; a candidate still open then is rejected).  Rising ``min_rom`` above it starts a rise.  A smaller
+        by the rest level; a candidate still open then is rejected).
+        Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
         the search restarts from where it fell to.
@@ -1147,7 +1172,11 @@ def run_chunk(
         period = fs[F_PERIOD]
         steps = max(1, math.floor((t - fs[F_T_HAT]) / period + 0.5)) if started else 1
         gap_s = (steps - 1) * period
-        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+        # a bridge of more rows than a sixteenth of the ring is not bridged (it would overrun the history)
+        overrun = steps - 1 > ist[I_CAP] // kr._PG_RING_DIV
+        opens_window_or_interrupts = (
+            gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+        )
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fs) or detector_behind):
             if _window_open(fs):
@@ -1164,7 +1193,7 @@ def run_chunk(
             t_hat = fs[F_T_HAT]
             reanchored = False
             if steps > 1:
-                bridged = gap_s <= prm[P_MAX_INTERP_S]
+                bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
                 fs[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
                 out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
