@@ -1174,9 +1174,7 @@ def run_chunk(
         gap_s = (steps - 1) * period
         # a bridge of more rows than a sixteenth of the ring is not bridged (it would overrun the history)
         overrun = steps - 1 > ist[I_CAP] // kr._PG_RING_DIV
-        opens_window_or_interrupts = (
-            gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
-        )
+        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fs) or detector_behind):
             if _window_open(fs):
