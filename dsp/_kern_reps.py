@@ -294,7 +294,8 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
     overrule the detection piecemeal.  Where it puts the peak less than
     ``min_rom`` above the low, the better estimate says there was no rep (a
     rejected candidate, ``REJ_ROM``); where its metrics contradict the rise
-    the filter saw (a peak outside it, no positive rate in it), the rep
+    the filter saw (a peak outside its top half, a rep that would break the
+    contract), the rep
     keeps the filter's own metrics, which satisfy the contract by
     construction (issue 14: reps with negative peaks and rom below
     ``min_rom`` came from re-reading a smoothed angle that disagreed).
@@ -312,7 +313,9 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], H_STHETA, H_SVEL, row)
         if row[E_ROM] < prm[P_MIN_ROM]:
             return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
-        if _rep_ok(prm, row):
+        # Consistent: the smoothed peak is in the top half of the rise the
+        # filter saw, and the rep keeps the contract.
+        if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fs[F_LOW] + fs[F_PEAK]) and _rep_ok(prm, row):
             return n_ev + 1
         row[:] = 0.0
     _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, H_VEL, row)

@@ -760,7 +760,8 @@ def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out:
             row[:] = 0.0
             row[:4] = [EV_REJECT, when, REJ_ROM, rom]
             return
-        if rep_ok(prm, row):
+        top_half = hist[peak % cap, H_THETA] >= (det.low + det.peak) / 2
+        if top_half and rep_ok(prm, row):
             return
         row[:] = 0.0
     rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)

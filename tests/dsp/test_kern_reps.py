@@ -411,3 +411,79 @@ def test_detect_low_from_before_a_rest_is_replaced() -> None:
     k = _feed_both(thetas)
     assert L.EV_REP not in k.kinds()
     assert [e[3] for e in k.events if e[2] == L.REJ_ROM][-1] == pytest.approx(15.0)
+
+
+# ---------------------------------------------------------------------------
+# the contract's invariants by construction (issue 14, cause 4)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [_rep_metrics, naive.rep_metrics], ids=["kernel", "twin"])
+def test_metrics_of_a_rise_in_one_sparse_step_keep_the_flexion_time_inside_the_rise(fn) -> None:
+    # 0, 0, 80, 100, 0 every 0.1 s: the parabola puts the vertex a third of a sample before
+    # the top sample, 0.13 s earlier than the 90 % crossing; a flexion time longer than
+    # the rise.  The peak time is not before the 90 % crossing.
+    theta = np.array([0.0, 0.0, 80.0, 100.0, 0.0, 0.0])
+    time = 100.0 + 0.1 * np.arange(theta.size)
+    hist = _ring(theta, np.gradient(theta, time), time)
+    row = _metrics(fn, _prm(), hist, 64, 1, 0.0, 3, 4, 0.0)
+    assert row[L.E_START] < row[L.E_PEAK_T] <= row[L.E_END]
+    assert 0.0 < row[L.E_FLEX_T] < row[L.E_PEAK_T] - row[L.E_START]
+
+
+@pytest.mark.parametrize("fn", [_rep_metrics, naive.rep_metrics], ids=["kernel", "twin"])
+def test_peak_velocity_from_the_angle_when_the_rate_column_disagrees(fn) -> None:
+    # The angle rose 40 deg while the gyro's rate read negative throughout (the
+    # accelerometer, not the gyro, moved the angle): the peak velocity is the angle's
+    # largest slope between start and peak, 100 deg / 0.1 s, never negative.
+    hist = _ring(TRI_THETA, -np.abs(TRI_VEL) - 1.0, TRI_TIME)
+    row = _metrics(fn, _prm(), hist, 64, 2, 0.0, 6, 10, 0.0)
+    assert row[L.E_PEAK_VEL] == pytest.approx(100.0)
+
+
+def _smooth_disagrees(fn, smoothed_deg: np.ndarray) -> np.ndarray:
+    """Close a confirmed 40 deg acc-only rep whose smoothed angle is ``smoothed_deg``; return the event row.
+
+    With zero covariances the smoother keeps each filtered state, so the smoothed
+    angle is the filter state's (``H_X``) and can be set apart from ``H_THETA``.
+    """
+    state = kernel_arrays(Settings(), False, FRAME, 0.1)
+    prm, fs, ist, hist = (np.array(a) for a in state)
+    cap = int(ist[L.I_CAP])
+    n = TRI_THETA.size
+    hist[:n, L.H_THETA] = TRI_THETA
+    hist[:n, L.H_VEL] = TRI_VEL
+    hist[:n, L.H_TIME] = TRI_TIME
+    hist[:n, L.H_X] = np.deg2rad(smoothed_deg)
+    hist[:n, L.H_X + 1] = np.deg2rad(np.gradient(smoothed_deg, TRI_TIME))
+    hist[:n, L.H_P : L.H_P + 6] = 0.0
+    hist[:n, L.H_DT] = 0.1
+    ist[L.I_PHASE] = L.PHASE_FALL
+    ist[L.I_LOW_IDX], fs[L.F_LOW] = 2, 0.0
+    ist[L.I_PEAK_IDX], fs[L.F_PEAK] = 6, 40.0
+    ist[L.I_TROUGH_IDX], fs[L.F_TROUGH] = 10, 0.0
+    ist[L.I_SAMPLE] = ist[L.I_DET] = n
+    ev = np.zeros((4, L.EV_N))
+    n_ev = fn(prm, fs, ist, hist, ev, 0, L.REJ_UNFINISHED)
+    assert n_ev == 1 and cap > n
+    return ev[0]
+
+
+@pytest.mark.parametrize("fn", [_interrupt, naive.interrupt], ids=["kernel", "twin"])
+def test_acc_only_smoothed_rise_below_min_rom_is_no_rep(fn) -> None:
+    # The filter rose 40 deg, the smoothed angle only 12: the better estimate says no rep.
+    row = _smooth_disagrees(fn, 0.3 * TRI_THETA)
+    assert row[L.EV_KIND] == L.EV_REJECT and row[2] == L.REJ_ROM
+    assert row[3] == pytest.approx(12.0, abs=1.0)
+
+
+@pytest.mark.parametrize("fn", [_interrupt, naive.interrupt], ids=["kernel", "twin"])
+def test_acc_only_smoothed_peak_outside_the_rise_gives_way_to_the_filter(fn) -> None:
+    # The smoothed angle peaks at the low (a filter that spun round): its rep would peak
+    # at its start.  The rep keeps the filter's metrics instead.
+    smoothed = TRI_THETA.copy()
+    smoothed[2] = 60.0
+    row = _smooth_disagrees(fn, smoothed)
+    assert row[L.EV_KIND] == L.EV_REP
+    assert row[L.E_PEAK_T] == pytest.approx(100.6) and row[L.E_ROM] == pytest.approx(40.0)
+    assert row[L.E_START] < row[L.E_PEAK_T]
