@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synth import drill, record
 
-from hipflex.dsp import Settings
+from hipflex.dsp import ImuSamples, Settings, analyze
 from hipflex.dsp import _layout as L
 from hipflex.dsp.contract import CONTRACT_REASON_PREFIX, rep_violations, set_violations, violations
-from hipflex.dsp.pipeline import _absorb, init_state
+from hipflex.dsp.pipeline import _absorb, finish, init_state, result, step
 from hipflex.dsp.types import Analysis, Rep, RepSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -129,3 +130,35 @@ def test_simulated_sessions_keep_the_contract(block: int) -> None:
         samples = simulated(seed)
         rng = np.random.default_rng(seed) if k % 2 else None  # whole, or in random chunks
         _assert_contract(analyse_in_chunks(samples, Settings(), rng))
+
+
+# ---------------------------------------------------------------------------
+# root causes the properties exposed, each on its own
+# ---------------------------------------------------------------------------
+
+
+def _bursty_swings() -> ImuSamples:
+    """Ten 70 deg reps at 100 Hz, stamped on arrival: notifications of 20 rows 1 us apart, 0.2 s between them."""
+    rec = record(drill(10, start_s=3.0, period_s=1.4), 20.0, 100.0, gyro=True, acc_noise_g=0.003, seed=3)
+    n = len(rec.samples)
+    t = 100.0 + (np.arange(n) // 20) * 0.2 + (np.arange(n) % 20) * 1e-6
+    return ImuSamples(t, rec.samples.acc_g, rec.samples.gyr_dps)
+
+
+def test_arrival_time_stamps_neither_blow_up_the_history_nor_overrun_it() -> None:
+    # The period learned from rows 1 us apart is 1 us: the history ring asked for 2**26
+    # rows (8 GB with the accelerometer-only columns), and each 0.2 s jump was bridged
+    # with 200,000 rows, which overwrote the rep in progress (reps with start = peak = end).
+    cfg = Settings()
+    samples = _bursty_swings()
+    state, _ = step(cfg, init_state(cfg, True), samples)
+    assert state.kernel is not None and state.kernel.hist.shape[0] <= 1 << 17
+    state, _ = finish(cfg, state)
+    _assert_contract(result(cfg, state))
+
+
+def test_an_accelerometer_that_reads_no_gravity_gives_no_calibration_and_no_warning() -> None:
+    # All-zero rows (a dead sensor) used to divide by zero while learning "up".
+    t = np.arange(500) / 50.0
+    est = analyze(ImuSamples(t, np.zeros((500, 3)), np.zeros((500, 3))), Settings())
+    assert est.rep_count == 0 and est.quality.calibrated_at_s is None
