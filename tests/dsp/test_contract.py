@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synth import drill, record
 
 from hipflex.dsp import ImuSamples, Settings, analyze
 from hipflex.dsp import _layout as L
@@ -137,20 +136,22 @@ def test_simulated_sessions_keep_the_contract(block: int) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _bursty_swings() -> ImuSamples:
-    """Ten 70 deg reps at 100 Hz, stamped on arrival: notifications of 20 rows 1 us apart, 0.2 s between them."""
-    rec = record(drill(10, start_s=3.0, period_s=1.4), 20.0, 100.0, gyro=True, acc_noise_g=0.003, seed=3)
-    n = len(rec.samples)
-    t = 100.0 + (np.arange(n) // 20) * 0.2 + (np.arange(n) % 20) * 1e-6
-    return ImuSamples(t, rec.samples.acc_g, rec.samples.gyr_dps)
+def _bursty_garbage() -> ImuSamples:
+    """2 s standing, then 28 s of garbage at 400 Hz, stamped on arrival: rows 1 us apart in tens, 25 ms between."""
+    rng = np.random.default_rng(0)
+    n = 12000
+    acc, gyr = rng.uniform(-16.0, 16.0, (n, 3)), rng.uniform(-2000.0, 2000.0, (n, 3))
+    acc[:800], gyr[:800] = [0.0, 0.0, 1.0], 0.0
+    t = 100.0 + (np.arange(n) // 10) * 0.025 + (np.arange(n) % 10) * 1e-6
+    return ImuSamples(t, acc, gyr)
 
 
 def test_arrival_time_stamps_neither_blow_up_the_history_nor_overrun_it() -> None:
     # The period learned from rows 1 us apart is 1 us: the history ring asked for 2**26
     # rows (8 GB with the accelerometer-only columns), and each 0.2 s jump was bridged
     # with 200,000 rows, which overwrote the rep in progress (reps with start = peak = end).
-    cfg = Settings()
-    samples = _bursty_swings()
+    cfg = Settings(min_rom_deg=45.0)
+    samples = _bursty_garbage()
     state, _ = step(cfg, init_state(cfg, True), samples)
     assert state.kernel is not None and state.kernel.hist.shape[0] <= 1 << 17
     state, _ = finish(cfg, state)
