@@ -434,12 +434,9 @@ def _detect(
         low_idx = ist[I_LOW_IDX]
         if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fs[F_MT0]:
             # The thigh rests, and the low is from before the rest: the next
-            # rise starts from the rest level (or a dip below it), so a
-            # candidate that never came back down is over.
-            if ist[I_CAND_ACTIVE] == 1:
-                n_ev = _emit_reject(
-                    ev, n_ev, _h(hist, cap, ist[I_CAND_IDX], H_TIME), REJ_ROM, fs[F_CAND_PEAK] - fs[F_LOW]
-                )
+            # rise starts from the rest level (or a dip below it).  A
+            # candidate that never came back down is dropped: it was a shift
+            # of the rest level, not an excursion.
             fs[F_LOW] = theta
             ist[I_LOW_IDX] = s
             ist[I_CAND_ACTIVE] = 0

@@ -794,7 +794,7 @@ def detect(
     seeking a rise
         Track the lowest theta (a low older than half the history or than
         ``_MAX_RISE_S`` is replaced, and so is a low from before a rest,
-        by the rest level; a candidate still open then is rejected).
+        by the rest level; a candidate still open then is dropped).
         Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
@@ -835,8 +835,6 @@ def detect(
     still_s = now - det.rest_t0
     if det.phase == PHASE_SEEK:
         if still_s >= _REST_S and time_of(det.low_idx) < det.rest_t0:
-            if det.cand_active:
-                out.add(EV_REJECT, time_of(det.cand_idx), REJ_ROM, det.cand_peak - det.low)
             det.low, det.low_idx, det.cand_active = theta, s, False
         elif theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
             det.low, det.low_idx, det.cand_active = theta, s, False
