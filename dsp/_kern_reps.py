@@ -34,7 +34,10 @@ from hipflex.dsp._layout import (
     EV_REP,
     F_CAND_PEAK,
     F_LOW,
+    F_MREF,
+    F_MT0,
     F_PEAK,
+    F_RLOW,
     F_TROUGH,
     H_FLAG,
     H_FLAG_BRIDGED,
@@ -51,6 +54,8 @@ from hipflex.dsp._layout import (
     I_LOW_IDX,
     I_PEAK_IDX,
     I_PHASE,
+    I_RESTED,
+    I_RLOW_IDX,
     I_SAMPLE,
     I_TROUGH_IDX,
     P_CAND,
@@ -58,10 +63,12 @@ from hipflex.dsp._layout import (
     P_HOLD_BAND,
     P_MIN_ROM,
     P_ONSET_FRAC,
+    P_SET_GAP_S,
     P_SETTLE_S,
     PHASE_FALL,
     PHASE_RISE,
     PHASE_SEEK,
+    REJ_RESTED,
     REJ_ROM,
     REJ_TOO_LONG,
 )
@@ -75,6 +82,11 @@ _MAX_REP_FRACTION = 0.9
 # this long (slow strength reps take 1-3 s); without it a filter's dip after a
 # hold stayed the low of a rest for 11 s, and a 16 deg fidget counted as a rep.
 _MAX_RISE_S = 6.0
+# The thigh rests once theta has stayed within half of candidate_deg (the
+# smallest excursion the detector considers) of one level for this long, s.
+# A rest re-bases a stale low: a rep's low is where the thigh was when the
+# motion that made it began, not a low from before the rest.
+_REST_S = 1.0
 
 
 @njit_inline
@@ -173,6 +185,9 @@ def _rep_metrics(
     while j > start_idx and _h(hist, cap, j, H_THETA) >= l10:
         j -= 1
     t10 = _cross_time(hist, cap, j, l10)
+    # A rise reaches 90 % before its top: a vertex placed earlier (the
+    # parabola through three sparse samples) is a sampling artefact.
+    t_peak = max(t_peak, t90)
 
     # Peak flexion rate between onset and peak, refined by a parabola.
     best = -1e300
@@ -183,6 +198,14 @@ def _rep_metrics(
             best = v
             bi = i
     _, vmax = _parabolic(_h(hist, cap, bi - 1, vel), best, _h(hist, cap, bi + 1, vel))
+    if not vmax > 0.0:
+        # The rate column disagrees with the rise it should explain (the
+        # accelerometer, not the gyro, moved the angle): the largest
+        # d(theta)/dt between onset and peak, from the angle itself.
+        for i in range(start_idx, peak_idx):
+            dt = _h(hist, cap, i + 1, H_TIME) - _h(hist, cap, i, H_TIME)
+            if dt > 0.0:
+                vmax = max(vmax, (_h(hist, cap, i + 1, pk) - _h(hist, cap, i, pk)) / dt)
 
     # Return: first sample after the peak within `frac` of the fall to the trough.
     lvl_e = trough_val + frac * (theta_p - trough_val)
@@ -190,7 +213,7 @@ def _rep_metrics(
     while k < trough_idx and _h(hist, cap, k, H_THETA) > lvl_e:
         k += 1
     end_idx = k
-    t_end = _cross_time(hist, cap, k - 1, lvl_e)
+    t_end = max(_cross_time(hist, cap, k - 1, lvl_e), t_peak)
 
     # Hold: time within the band below the peak, linear between samples.
     lvl_h = theta_p - prm[P_HOLD_BAND]
@@ -266,22 +289,50 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
     abrupt onset).  The span ends at the trough, not at the sample that
     closes the rep, so the result does not hinge on exactly when the settle
     time runs out.
+
+    The smoothed angle refines what the filter detected; it does not
+    overrule the detection piecemeal.  Where it puts the peak less than
+    ``min_rom`` above the low, the better estimate says there was no rep (a
+    rejected candidate, ``REJ_ROM``); where its metrics contradict the rise
+    the filter saw (a peak outside its top half, a rep that would break the
+    contract), the rep
+    keeps the filter's own metrics, which satisfy the contract by
+    construction (issue 14: reps with negative peaks and rom below
+    ``min_rom`` came from re-reading a smoothed angle that disagreed).
     """
     cap = ist[I_CAP]
     low_idx = ist[I_LOW_IDX]
     peak_idx = ist[I_PEAK_IDX]
     trough_idx = ist[I_TROUGH_IDX]
-    pk = H_THETA
-    vel = H_VEL
+    row = ev[n_ev]
+    row[:] = 0.0
     if prm[P_HAS_GYRO] <= 0.0:
         _smooth_span(prm, hist, cap, low_idx - 1, trough_idx)
-        pk = H_STHETA
-        vel = H_SVEL
         # The smoothed peak, a sample on either side inside the span.
-        peak_idx = _argmax_col(hist, cap, pk, low_idx, trough_idx - 1)
-    ev[n_ev, :] = 0.0
-    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], pk, vel, ev[n_ev])
+        s_peak = _argmax_col(hist, cap, H_STHETA, low_idx, trough_idx - 1)
+        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], H_STHETA, H_SVEL, row)
+        if row[E_ROM] < prm[P_MIN_ROM]:
+            return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
+        # Consistent: the smoothed peak is in the top half of the rise the
+        # filter saw, and the rep keeps the contract.
+        if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fs[F_LOW] + fs[F_PEAK]) and _rep_ok(prm, row):
+            return n_ev + 1
+        row[:] = 0.0
+    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, H_VEL, row)
     return n_ev + 1
+
+
+@njit_inline
+def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
+    """Whether a rep row keeps the contract's per-rep invariants (``hipflex.dsp.contract``)."""
+    rise_s = row[E_PEAK_T] - row[E_START]
+    return (
+        row[E_START] < row[E_PEAK_T] <= row[E_END]
+        and row[E_ROM] >= prm[P_MIN_ROM]
+        and 0.0 < row[E_FLEX_T] < rise_s
+        and row[E_PEAK_VEL] > 0.0
+        and math.isfinite(row[E_MEAN_VEL] + row[E_PEAK_DEG] + row[E_HOLD] + row[E_CONF] + row[E_PEAK_VEL])
+    )
 
 
 @njit_inline
@@ -292,6 +343,60 @@ def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarr
     fs[F_LOW] = fs[F_TROUGH]
     ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
     ist[I_CAND_ACTIVE] = 0
+    return n_ev
+
+
+@njit_inline
+def _rise_rest(
+    prm: np.ndarray,
+    fs: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    s: int,
+    theta: float,
+    still_s: float,
+    ev: np.ndarray,
+    n_ev: int,
+) -> int:
+    """Rest during a rise that is not confirmed yet; returns the new number of event rows.
+
+    A rest at the top is a hold, and the rise stays pending: the fall after
+    it confirms the rep.  But a rise that ended in a rest may never come back
+    down (the return to standing after a set's last backward swing), and the
+    motion after the rest then belongs to a new rise.  So from the rest on,
+    the lowest theta is kept, and
+
+    * a rise of ``min_rom`` above it re-bases the rep: the earlier rise is
+      rejected (``REJ_RESTED``) and the rep's low is where the thigh was when
+      the new motion began;
+    * a pause in motion of ``set_gap_s`` (the pause that separates sets, far
+      longer than any hold) rejects the earlier rise, and the search for a
+      low starts at the rest level.
+    """
+    if still_s >= _REST_S and (ist[I_RESTED] == 0 or theta < fs[F_RLOW]):
+        ist[I_RESTED] = 1
+        fs[F_RLOW] = theta
+        ist[I_RLOW_IDX] = s
+    elif ist[I_RESTED] == 1 and theta < fs[F_RLOW]:
+        fs[F_RLOW] = theta
+        ist[I_RLOW_IDX] = s
+    if ist[I_RESTED] == 0:
+        return n_ev
+    cap = ist[I_CAP]
+    if still_s >= prm[P_SET_GAP_S]:
+        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fs[F_PEAK] - fs[F_LOW])
+        ist[I_PHASE] = PHASE_SEEK
+        ist[I_RESTED] = 0
+        ist[I_CAND_ACTIVE] = 0
+        fs[F_LOW] = theta
+        ist[I_LOW_IDX] = s
+    elif theta >= fs[F_RLOW] + prm[P_MIN_ROM]:
+        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fs[F_PEAK] - fs[F_LOW])
+        ist[I_RESTED] = 0
+        fs[F_LOW] = fs[F_RLOW]
+        ist[I_LOW_IDX] = ist[I_RLOW_IDX]
+        fs[F_PEAK] = theta
+        ist[I_PEAK_IDX] = s
     return n_ev
 
 
@@ -318,13 +423,24 @@ def _detect(
         return n_ev
     min_rom = prm[P_MIN_ROM]
     phase = ist[I_PHASE]
+    now = _h(hist, cap, s, H_TIME)
+    # Motion or rest: how long theta has stayed within the band around the
+    # level the current motionless stretch started at.
+    if not abs(theta - fs[F_MREF]) <= 0.5 * prm[P_CAND]:
+        fs[F_MREF] = theta
+        fs[F_MT0] = now
+    still_s = now - fs[F_MT0]
     if phase == PHASE_SEEK:
         low_idx = ist[I_LOW_IDX]
-        if (
-            theta < fs[F_LOW]
-            or s - low_idx > cap // 2
-            or _h(hist, cap, s, H_TIME) - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S
-        ):
+        if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fs[F_MT0]:
+            # The thigh rests, and the low is from before the rest: the next
+            # rise starts from the rest level (or a dip below it).  A
+            # candidate that never came back down is dropped: it was a shift
+            # of the rest level, not an excursion.
+            fs[F_LOW] = theta
+            ist[I_LOW_IDX] = s
+            ist[I_CAND_ACTIVE] = 0
+        elif theta < fs[F_LOW] or s - low_idx > cap // 2 or now - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S:
             # A new low.  Lows older than half the history are forgotten so a
             # rep's low is always still in the ring, and lows older than
             # _MAX_RISE_S because no rise takes that long.
@@ -336,6 +452,7 @@ def _detect(
             fs[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
             ist[I_CAND_ACTIVE] = 0
+            ist[I_RESTED] = 0
         elif ist[I_CAND_ACTIVE] == 1:
             if theta > fs[F_CAND_PEAK]:
                 fs[F_CAND_PEAK] = theta
@@ -365,6 +482,8 @@ def _detect(
             ev[n_ev, 2] = fs[F_PEAK]
             ev[n_ev, 3] = fs[F_PEAK] - fs[F_LOW]
             n_ev += 1
+        if ist[I_PHASE] == PHASE_RISE:
+            n_ev = _rise_rest(prm, fs, ist, hist, s, theta, still_s, ev, n_ev)
         if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
             n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fs[F_PEAK] - fs[F_LOW])
             ist[I_PHASE] = PHASE_SEEK
@@ -382,6 +501,7 @@ def _detect(
             ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
             fs[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
+            ist[I_RESTED] = 0
         elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
             I_LOW_IDX
         ] > int(cap * _MAX_REP_FRACTION):
@@ -413,7 +533,9 @@ def _interrupt(
         n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), reason, fs[F_PEAK] - fs[F_LOW])
     ist[I_PHASE] = PHASE_SEEK
     ist[I_CAND_ACTIVE] = 0
+    ist[I_RESTED] = 0
     fs[F_LOW] = math.inf
+    fs[F_MREF] = math.nan
     return n_ev
 
 

@@ -252,6 +252,7 @@ def _run_chunk(
         started = ist[I_STARTED] != 0
         missing = 0
         gap_s = 0.0
+        overrun = False
         reanchored = False
         if started:
             steps = math.floor((t_in - fs[F_T_HAT]) / period + 0.5)
@@ -263,7 +264,11 @@ def _run_chunk(
             # previous window and the detector first.  Shorter gaps are bridged
             # inside an open window (a lost row must not end it after a few
             # samples: "up" would be re-anchored on them alone).
-            settle = gap_s > prm[P_MAX_INTERP_S] or (has_gyro and gap_s > _REANCHOR_GAP_S)
+            # A bridge may not overrun the history the detector still reads
+            # (a period taken from rows stamped 1 us apart made one gap of
+            # 0.1 s 100,000 rows, which overwrote the rep in progress).
+            overrun = missing > ist[I_CAP] // _PG_RING_DIV
+            settle = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > _REANCHOR_GAP_S)
             if missing > 0 and settle and (fs[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
                 if fs[F_PG_S] > 0.0:
                     _pg_finish(prm, fs, ist, hist)
@@ -280,7 +285,7 @@ def _run_chunk(
             if missing > 0:
                 fs[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
-                bridged = gap_s <= prm[P_MAX_INTERP_S]
+                bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
                 ev[n_ev, :] = 0.0
                 ev[n_ev, EV_KIND] = EV_GAP
                 ev[n_ev, 1] = t_hat

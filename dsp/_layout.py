@@ -37,7 +37,8 @@ P_ID = 25  # 1 while identifying the lever arm: the pendulum filter sums F_NLL
 P_THETA_MAX = 26  # pendulum filter: largest flexion angle, rad
 P_THETA_MIN = 27  # pendulum filter: largest extension, as a (negative) angle, rad
 P_ZUPT_S = 28  # pendulum filter: stillness time before a zero-velocity update, s (0 = never)
-P_N = 29
+P_SET_GAP_S = 29  # detector: a pause in motion this long ends an unconfirmed rise, s
+P_N = 30
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -70,7 +71,10 @@ F_REANCHOR_S = 51  # pendulum filter: remaining re-convergence time after a re-a
 F_REST_DIFF_DEG = 52  # tilt filter: largest |F_REST_DIFF_LP| so far, deg
 F_REST_DIFF_LP = 53  # tilt filter: accelerometer angle - filter angle at rest, low-passed, deg
 F_REST_AVG_S = 54  # tilt filter: time F_REST_DIFF_LP has averaged in this rest, s (0: not at rest)
-F_N = 55
+F_MREF = 55  # detector: angle at the start of the current motionless stretch, deg (NaN: none)
+F_MT0 = 56  # detector: time that stretch started, s
+F_RLOW = 57  # detector: lowest angle since the thigh rested during an unconfirmed rise, deg
+F_N = 58
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
@@ -88,7 +92,9 @@ I_CAP = 13  # history capacity (power of two)
 I_DET = 14  # next processed sample the detector will read from the history
 I_PG_GAP0 = 15  # post-gap window: first sample bridged across the gap
 I_PG_END = 16  # post-gap window: first measured sample after the gap
-I_N = 17
+I_RESTED = 17  # detector: 1 once the thigh rested during the unconfirmed rise in progress
+I_RLOW_IDX = 18  # detector: sample of F_RLOW
+I_N = 19
 
 PHASE_SEEK = 0
 PHASE_RISE = 1
@@ -137,6 +143,7 @@ REJ_ROM = 1.0
 REJ_GAP = 2.0
 REJ_TOO_LONG = 3.0
 REJ_UNFINISHED = 4.0
+REJ_RESTED = 5.0
 # gap rows: kind, start, end, bridged
 
 # ---- timeline state (float64; dsp/_kern_time.py) ---------------------------------

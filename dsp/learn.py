@@ -310,6 +310,10 @@ def find_quiet_window(
     if gyr_dps is not None:
         ok &= ~np.isnan(gyr_dps[start : end + 1]).any(axis=1)
     seg_a = seg_a[ok]
+    if seg_a.shape[0] < 2 or not np.linalg.norm(seg_a.mean(axis=0)) > 0.0:
+        # No gravity to stand on (an accelerometer reading zeros, or nothing
+        # measured): no calibration, hence no angle and no reps.
+        return None
     mean_a = seg_a.mean(axis=0)
     up = mean_a / np.linalg.norm(mean_a)
     bias = gyr_dps[start : end + 1][ok].mean(axis=0) if gyr_dps is not None else np.zeros(3, dtype=np.float64)

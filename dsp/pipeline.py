@@ -10,6 +10,7 @@ copies the kernel arrays before running, so an old state can be reused.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,6 +21,7 @@ from hipflex import __version__
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_gap import _pg_finish
 from hipflex.dsp._kern_run import _finish, _run_chunk
+from hipflex.dsp.contract import CONTRACT_REASON_PREFIX, Violation, rep_violations
 from hipflex.dsp.events import (
     AngleBlock,
     CalibratedEvent,
@@ -76,11 +78,14 @@ _REASONS = {
     L.REJ_GAP: "gap",
     L.REJ_TOO_LONG: "too_long",
     L.REJ_UNFINISHED: "unfinished",
+    L.REJ_RESTED: "rested",
 }
 _EVENT_ROWS = 4096
 # Without a quiet window of calib_still_s, quiet windows this much shorter are
 # searched (longest first) before the quietest full window is taken.
 _SHORT_WINDOW_FRACTIONS = (0.5, 0.25)
+_MAX_CAP_LOG2 = 17
+_log = logging.getLogger(__name__)
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -208,6 +213,7 @@ def _make_kernel(
     prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
+    prm[L.P_SET_GAP_S] = settings.set_gap_s
     fs = np.zeros(L.F_N)
     fs[L.F_PERIOD] = cal.period_s
     fs[L.F_G_EST] = cal.gravity_g
@@ -218,8 +224,11 @@ def _make_kernel(
     p0 = np.diag([(2.0 * L.DEG) ** 2, (5.0 * L.DEG) ** 2, 1.0])
     fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
     fs[L.F_LOW] = math.inf
+    fs[L.F_MREF] = math.nan  # no motionless stretch yet
     ist = np.zeros(L.I_N, dtype=np.int64)
-    cap = 1 << max(8, math.ceil(math.log2(settings.history_s / cal.period_s)))
+    # At most 2**17 rows (history_s at over 2 kHz): a period estimated from
+    # arrival-time stamps (rows 1 us apart) asked for 2**26 rows, 8 GB.
+    cap = 1 << max(8, min(_MAX_CAP_LOG2, math.ceil(math.log2(settings.history_s / cal.period_s))))
     ist[L.I_CAP] = cap
     hist = np.zeros((cap, L.H_N if has_gyro else L.H_N_PENDULUM))
     return _Kernel(np.ascontiguousarray(prm), fs, ist, hist)
@@ -261,6 +270,16 @@ def _absorb(
     def count(reps: tuple[Rep, ...]) -> None:
         nonlocal n_reps, open_reps
         for rep in reps:
+            prev = open_reps[-1] if open_reps else (closed[-1].reps[-1] if closed else None)
+            bad = rep_violations(rep, settings.min_rom_deg, None if prev is None else prev.peak_s)
+            if bad:
+                # The safety net: the core should never get here (the property
+                # tests check that it does not); a rep that breaks the contract
+                # is withheld and said, never emitted.
+                rej = _contract_rejection(rep, bad)
+                rejections.append(rej)
+                events.append(RejectionEvent(rej))
+                continue
             if open_reps and rep.start_s - open_reps[-1].end_s >= settings.set_gap_s:
                 done_set = make_set(len(closed), open_reps, gaps)
                 closed.append(done_set)
@@ -366,6 +385,19 @@ def _short_quiet_window(
         assert best is not None
         return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
     return None
+
+
+def _contract_rejection(rep: Rep, bad: list[Violation]) -> Rejection:
+    """The rejected candidate a rep that breaks the contract becomes (reason ``contract:<first kind>``)."""
+    kind = bad[0].kind
+    _log.warning(
+        "withheld a rep that breaks the analysis contract (%s): %s",
+        ", ".join(f"{v.kind}: {v.detail}" for v in bad),
+        rep,
+    )
+    when = next((t for t in (rep.peak_s, rep.start_s, rep.end_s) if math.isfinite(t)), 0.0)
+    rom = rep.rom_deg if math.isfinite(rep.rom_deg) else 0.0
+    return Rejection(when, CONTRACT_REASON_PREFIX + kind, rom)
 
 
 def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:

@@ -445,9 +445,13 @@ class Rejection:
 
     ``reason`` is one of ``rom_below_min`` (rose at least ``candidate_deg``
     but less than ``min_rom_deg``), ``gap`` (a long gap interrupted it),
-    ``too_long`` (longer than the angle history), ``unfinished`` or
-    ``walking`` (a step of a walk, :mod:`hipflex.dsp.gait`; ``time_s`` is its
-    peak).
+    ``too_long`` (longer than the angle history), ``unfinished`` (the stream
+    ended in the rise), ``walking`` (a step of a walk, :mod:`hipflex.dsp.gait`;
+    ``time_s`` is its peak), ``rested`` (the rise ended in a rest and never came
+    back down: the motion after the rest began a new rise, or the pause
+    reached ``set_gap_s``) or ``contract:<kind>`` (the rep broke an invariant
+    of the analysis contract, :mod:`hipflex.dsp.contract`; withheld, with a
+    logged warning).
     """
 
     time_s: float

@@ -30,7 +30,7 @@ from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
-from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _REST_S
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -54,6 +54,8 @@ from hipflex.dsp._layout import (
     F_LAST_SIGMA,
     F_LOST_S,
     F_LOW,
+    F_MREF,
+    F_MT0,
     F_N,
     F_NLL,
     F_P,
@@ -72,6 +74,7 @@ from hipflex.dsp._layout import (
     F_REST_DIFF_DEG,
     F_REST_DIFF_LP,
     F_REST_S,
+    F_RLOW,
     F_T_HAT,
     F_TROUGH,
     F_UP,
@@ -104,6 +107,8 @@ from hipflex.dsp._layout import (
     I_PG_GAP0,
     I_PHASE,
     I_PREV_CLIP,
+    I_RESTED,
+    I_RLOW_IDX,
     I_SAMPLE,
     I_STARTED,
     I_TROUGH_IDX,
@@ -123,6 +128,7 @@ from hipflex.dsp._layout import (
     P_N,
     P_OFFSET_M,
     P_ONSET_FRAC,
+    P_SET_GAP_S,
     P_SETTLE_S,
     P_STILL_GYR,
     P_THETA_MAX,
@@ -136,6 +142,7 @@ from hipflex.dsp._layout import (
     PHASE_SEEK,
     PX,
     REJ_GAP,
+    REJ_RESTED,
     REJ_ROM,
     REJ_TOO_LONG,
     REJ_UNFINISHED,
@@ -592,16 +599,21 @@ def rep_metrics_plain(
     j10 = max(under10) if under10 else start
     t90 = _time_at_level(time[j90], time[j90 + 1], theta[j90], theta[j90 + 1], l90)
     t10 = _time_at_level(time[j10], time[j10 + 1], theta[j10], theta[j10 + 1], l10)
+    t_peak = max(t_peak, t90)  # the rise reaches 90 % before its top
 
-    # Peak velocity between start and peak.
+    # Peak velocity between start and peak; when the rate column has no positive
+    # value there, the largest slope of the peak angle between consecutive samples.
     best = start + int(np.argmax(vel[start : peak + 1]))
     _, v_peak = parabolic(vel[best - 1], vel[best], vel[best + 1])
+    if not v_peak > 0:
+        slopes = [(pth[i + 1] - pth[i]) / (time[i + 1] - time[i]) for i in range(start, peak) if time[i + 1] > time[i]]
+        v_peak = max([v_peak, *slopes])
 
     # End: first sample after the peak within onset_frac of the fall to the trough.
     end_level = trough_val + onset_frac * (theta_peak - trough_val)
     after = [k for k in range(peak + 1, trough) if theta[k] <= end_level]
     end = min(after) if after else trough
-    t_end = _time_at_level(time[end - 1], time[end], theta[end - 1], theta[end], end_level)
+    t_end = max(_time_at_level(time[end - 1], time[end], theta[end - 1], theta[end], end_level), t_peak)
 
     # Hold
     hold_level = theta_peak - hold_band
@@ -699,6 +711,11 @@ class _Detector:
     cand_active: bool
     cand_peak: float
     cand_idx: int
+    rest_ref: float
+    rest_t0: float
+    rested: bool
+    rest_low: float
+    rest_low_idx: int
 
     @classmethod
     def load(cls, fs: np.ndarray, ist: np.ndarray) -> _Detector:
@@ -713,6 +730,11 @@ class _Detector:
             bool(ist[I_CAND_ACTIVE]),
             float(fs[F_CAND_PEAK]),
             int(ist[I_CAND_IDX]),
+            float(fs[F_MREF]),
+            float(fs[F_MT0]),
+            bool(ist[I_RESTED]),
+            float(fs[F_RLOW]),
+            int(ist[I_RLOW_IDX]),
         )
 
     def store(self, fs: np.ndarray, ist: np.ndarray) -> None:
@@ -726,6 +748,11 @@ class _Detector:
         ist[I_CAND_ACTIVE] = int(self.cand_active)
         fs[F_CAND_PEAK] = self.cand_peak
         ist[I_CAND_IDX] = self.cand_idx
+        fs[F_MREF] = self.rest_ref
+        fs[F_MT0] = self.rest_t0
+        ist[I_RESTED] = int(self.rested)
+        fs[F_RLOW] = self.rest_low
+        ist[I_RLOW_IDX] = self.rest_low_idx
 
 
 class _Events:
@@ -791,12 +818,32 @@ def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out:
     crossings stay with the filter.
     """
     row = out.add(EV_REP)
-    if prm[P_HAS_GYRO] > 0:
-        rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)
-        return
-    smooth_span(prm, hist, cap, det.low_idx - 1, det.trough_idx)
-    peak = max(range(det.low_idx, det.trough_idx), key=lambda i: (hist[i % cap, H_STHETA], -i))
-    rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_STHETA, H_SVEL, row)
+    if prm[P_HAS_GYRO] == 0:
+        smooth_span(prm, hist, cap, det.low_idx - 1, det.trough_idx)
+        peak = max(range(det.low_idx, det.trough_idx), key=lambda i: (hist[i % cap, H_STHETA], -i))
+        rep_metrics(prm, hist, cap, det.low_idx, det.low, peak, det.trough_idx, det.trough, H_STHETA, H_SVEL, row)
+        if row[E_ROM] < prm[P_MIN_ROM]:  # the smoothed angle says: no rep
+            when, rom = float(row[E_PEAK_T]), float(row[E_ROM])
+            row[:] = 0.0
+            row[:4] = [EV_REJECT, when, REJ_ROM, rom]
+            return
+        top_half = hist[peak % cap, H_THETA] >= (det.low + det.peak) / 2
+        if top_half and rep_ok(prm, row):
+            return
+        row[:] = 0.0
+    rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)
+
+
+def rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
+    """The contract's per-rep invariants on an event row (twin of ``_rep_ok``)."""
+    numbers = [row[E_MEAN_VEL], row[E_PEAK_DEG], row[E_HOLD], row[E_CONF], row[E_PEAK_VEL]]
+    return bool(
+        row[E_START] < row[E_PEAK_T] <= row[E_END]
+        and row[E_ROM] >= prm[P_MIN_ROM]
+        and 0.0 < row[E_FLEX_T] < row[E_PEAK_T] - row[E_START]
+        and row[E_PEAK_VEL] > 0.0
+        and all(math.isfinite(x) for x in numbers)
+    )
 
 
 def detect(
@@ -813,14 +860,20 @@ def detect(
 
     seeking a rise
         Track the lowest theta (a low older than half the history or than
-        ``_MAX_RISE_S`` is replaced).  Rising ``min_rom`` above it starts a rise.  A smaller
+        ``_MAX_RISE_S`` is replaced, and so is a low from before a rest,
+        by the rest level; a candidate still open then is dropped).
+        Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
         the search restarts from where it fell to.
     rising
         Track the peak.  Falling ``min_rom`` below it confirms it (a peak
         event) and starts the descent.  A rise longer than 90 % of the
-        history is rejected (``too_long``).
+        history is rejected (``too_long``).  Once theta has stayed within
+        ``candidate_deg / 2`` of one level for ``_REST_S`` (a rest), the lowest
+        theta from then on is kept: rising ``min_rom`` above it rejects the
+        earlier rise (``rested``) and starts the rise from there; resting
+        ``set_gap_s`` rejects it and seeks from the rest level.
     descending
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
@@ -843,11 +896,18 @@ def detect(
     def time_of(idx: int) -> float:
         return float(hist[idx % cap, H_TIME])
 
+    # Rest: theta within cand/2 of the level a motionless stretch began at.
+    if not abs(theta - det.rest_ref) <= cand / 2:
+        det.rest_ref, det.rest_t0 = theta, now
+    still_s = now - det.rest_t0
     if det.phase == PHASE_SEEK:
-        if theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
+        if still_s >= _REST_S and time_of(det.low_idx) < det.rest_t0:
+            det.low, det.low_idx, det.cand_active = theta, s, False
+        elif theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
             det.low, det.low_idx, det.cand_active = theta, s, False
         if theta >= det.low + min_rom:
             det.phase, det.peak, det.peak_idx, det.cand_active = PHASE_RISE, theta, s, False
+            det.rested = False
         elif det.cand_active:
             if theta > det.cand_peak:
                 det.cand_peak, det.cand_idx = theta, s
@@ -863,6 +923,20 @@ def detect(
         elif theta <= det.peak - min_rom:
             det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
             out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
+        if det.phase == PHASE_RISE and (still_s >= _REST_S or det.rested):
+            # From a rest on, keep the lowest theta; a rise of min_rom above it
+            # or a pause of set_gap_s ends the pending rise (rejected, "rested").
+            if theta < det.rest_low or not det.rested:
+                det.rest_low, det.rest_low_idx, det.rested = theta, s, True
+            if still_s >= prm[P_SET_GAP_S]:
+                out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
+                det.phase, det.rested, det.cand_active = PHASE_SEEK, False, False
+                det.low, det.low_idx = theta, s
+            elif theta >= det.rest_low + min_rom:
+                out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
+                det.rested = False
+                det.low, det.low_idx = det.rest_low, det.rest_low_idx
+                det.peak, det.peak_idx = theta, s
         if det.phase == PHASE_RISE and s - det.low_idx > too_long:
             out.add(EV_REJECT, now, REJ_TOO_LONG, det.peak - det.low)
             det.phase, det.low, det.low_idx = PHASE_SEEK, theta, s
@@ -874,6 +948,7 @@ def detect(
             det.phase = PHASE_RISE
             det.low, det.low_idx = det.trough, det.trough_idx
             det.peak, det.peak_idx = theta, s
+            det.rested = False
         elif now - time_of(det.trough_idx) >= prm[P_SETTLE_S] or s - det.low_idx > too_long:
             _close_rep(prm, hist, cap, det, out)
             det.phase = PHASE_SEEK
@@ -902,7 +977,9 @@ def interrupt(
         out.add(EV_REJECT, hist[det.peak_idx % cap, H_TIME], reason, det.peak - det.low)
     det.phase = PHASE_SEEK
     det.cand_active = False
+    det.rested = False
     det.low = math.inf
+    det.rest_ref = math.nan
     det.store(fs, ist)
     return out.n
 
@@ -1169,7 +1246,9 @@ def run_chunk(
         period = fs[F_PERIOD]
         steps = max(1, math.floor((t - fs[F_T_HAT]) / period + 0.5)) if started else 1
         gap_s = (steps - 1) * period
-        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+        # a bridge of more rows than a sixteenth of the ring is not bridged (it would overrun the history)
+        overrun = steps - 1 > ist[I_CAP] // kr._PG_RING_DIV
+        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fs) or detector_behind):
             if _window_open(fs):
@@ -1186,7 +1265,7 @@ def run_chunk(
             t_hat = fs[F_T_HAT]
             reanchored = False
             if steps > 1:
-                bridged = gap_s <= prm[P_MAX_INTERP_S]
+                bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
                 fs[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
                 out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)

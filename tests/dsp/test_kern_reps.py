@@ -284,10 +284,15 @@ def test_detect_rise_longer_than_history_is_rejected() -> None:
     assert k.events[0][3] == 30.0
 
 
+def _restless(n: int) -> np.ndarray:
+    """n samples jittering between 0 and 4.5 deg: never a rest (which would re-base the low by itself)."""
+    return np.resize([0.0, 4.5], n)
+
+
 def test_detect_forgets_lows_older_than_half_the_history() -> None:
-    # A single sample at -15, then 200 samples (> 128) at 0: the low is replaced,
+    # A single sample at -15, then 200 samples (> 128) jittering at 0..4.5: the low is replaced,
     # so a later excursion to 15 deg and down to -10 is a candidate, not a 30 deg rep.
-    thetas = np.concatenate([[-15.0], np.zeros(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
+    thetas = np.concatenate([[-15.0], _restless(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
     k = _feed_both(thetas, history_s=2.0)
     assert k.kinds() == [L.EV_REJECT]
     assert k.events[0][2] == L.REJ_ROM
@@ -299,12 +304,13 @@ def test_detect_forgets_lows_older_than_half_the_history() -> None:
 
 @pytest.mark.parametrize(("quiet_s", "kinds"), [(8.0, [L.EV_REJECT]), (4.0, [L.EV_PEAK, L.EV_REP])])
 def test_detect_forgets_lows_older_than_max_rise_s(quiet_s: float, kinds: list[int]) -> None:
-    # A dip to -4 deg (a filter ringing after a hold), quiet_s at 0, then an 18 deg fidget
-    # back down to -4: 22 deg above the dip, but a dip more than _MAX_RISE_S (6 s) old is
-    # no rep's low, and 18 deg above the rest is a rejected candidate.
+    # A dip to -4 deg (a filter ringing after a hold), quiet_s of jitter at 0..4.5 (no rest, which
+    # would re-base the low by itself), then an 18 deg fidget back down to -4: 22 deg above
+    # the dip, but a dip more than _MAX_RISE_S (6 s) old is no rep's low, and 18 deg above
+    # the jitter is a rejected candidate.
     dt = 0.05
     thetas = np.concatenate(
-        [np.zeros(10), [-4.0], np.zeros(round(quiet_s / dt)), _ramp(0, 18, 10), _ramp(18, -4, 11), np.full(40, -4.0)]
+        [np.zeros(10), [-4.0], _restless(round(quiet_s / dt)), _ramp(0, 18, 10), _ramp(18, -4, 11), np.full(40, -4.0)]
     )
     k = _feed_both(thetas, dt=dt)
     assert k.kinds() == kinds
@@ -356,3 +362,128 @@ def test_interrupt_in_each_phase(n_samples: int, expect: list[float], reason: fl
     if expect == [L.EV_REJECT]:
         assert ev_k[0][2] == reason
         assert ev_k[0][3] == pytest.approx(48.0)  # the unconfirmed rise reached 48 deg
+
+
+# ---------------------------------------------------------------------------
+# rests: a rep's low belongs to the motion that made it (issue 14, cause 3)
+# ---------------------------------------------------------------------------
+
+
+def _rep_rows(k: _Feeder) -> list[np.ndarray]:
+    return [e for e in k.events if e[L.EV_KIND] == L.EV_REP]
+
+
+@pytest.mark.parametrize("rest_s", [3.0, 10.0])  # shorter and longer than set_gap_s (8 s)
+def test_detect_rise_that_ends_in_a_rest_does_not_reach_across_it(rest_s: float) -> None:
+    # A backward swing to -20 and the return to standing (a 20 deg "rise" that never
+    # comes back down), a rest at 0, then a 60 deg rep.  The rep starts where the thigh
+    # was when it began to move (0 deg, after the rest), not at the -20 before the rest.
+    dt = 0.02
+    thetas = np.concatenate(
+        [np.zeros(20), _ramp(0, -20, 10), _ramp(-20, 0, 20), np.zeros(round(rest_s / dt)), _ramp(0, 60, 30)]
+    )
+    thetas = np.concatenate([thetas, _ramp(60, 0, 30), np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    rejects = [e for e in k.events if e[L.EV_KIND] == L.EV_REJECT]
+    assert [e[2] for e in rejects] == [L.REJ_RESTED]
+    (rep,) = _rep_rows(k)
+    t_move = 10.0 + dt * (50 + round(rest_s / dt))  # the sample the last rise leaves 0 deg
+    assert rep[L.E_ROM] == pytest.approx(60.0)
+    assert rep[L.E_START] == pytest.approx(t_move, abs=2 * dt)
+    assert rep[L.E_FLEX_T] < 0.6
+
+
+def test_detect_hold_at_the_top_is_still_one_rep() -> None:
+    # 0 -> 90 deg, held motionless 5 s (a rest at the top: the rise stays pending), back to 0.
+    dt = 0.02
+    thetas = np.concatenate([np.zeros(20), _ramp(0, 90, 25), np.full(250, 90.0), _ramp(90, 0, 25), np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    rep = _rep_rows(k)[0]
+    assert rep[L.E_ROM] == pytest.approx(90.0, abs=1.0)
+    assert rep[L.E_HOLD] == pytest.approx(5.0, abs=0.2)
+
+
+def test_detect_low_from_before_a_rest_is_replaced() -> None:
+    # A dip to -15, 2 s at rest at 0 (less than _MAX_RISE_S), then a 15 deg excursion down
+    # to -10: the low is the rest level, so it is a rejected candidate, not a 30 deg rep.
+    thetas = np.concatenate([[-15.0], np.zeros(200), _ramp(0, 15, 10), _ramp(15, -10, 10), np.full(60, -10.0)])
+    k = _feed_both(thetas)
+    assert L.EV_REP not in k.kinds()
+    assert [e[3] for e in k.events if e[2] == L.REJ_ROM][-1] == pytest.approx(15.0)
+
+
+# ---------------------------------------------------------------------------
+# the contract's invariants by construction (issue 14, cause 4)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [_rep_metrics, naive.rep_metrics], ids=["kernel", "twin"])
+def test_metrics_of_a_rise_in_one_sparse_step_keep_the_flexion_time_inside_the_rise(fn) -> None:
+    # 0, 0, 80, 100, 0 every 0.1 s: the parabola puts the vertex a third of a sample before
+    # the top sample, 0.13 s earlier than the 90 % crossing; a flexion time longer than
+    # the rise.  The peak time is not before the 90 % crossing.
+    theta = np.array([0.0, 0.0, 80.0, 100.0, 0.0, 0.0])
+    time = 100.0 + 0.1 * np.arange(theta.size)
+    hist = _ring(theta, np.gradient(theta, time), time)
+    row = _metrics(fn, _prm(), hist, 64, 1, 0.0, 3, 4, 0.0)
+    assert row[L.E_START] < row[L.E_PEAK_T] <= row[L.E_END]
+    assert 0.0 < row[L.E_FLEX_T] < row[L.E_PEAK_T] - row[L.E_START]
+
+
+@pytest.mark.parametrize("fn", [_rep_metrics, naive.rep_metrics], ids=["kernel", "twin"])
+def test_peak_velocity_from_the_angle_when_the_rate_column_disagrees(fn) -> None:
+    # The angle rose 40 deg while the gyro's rate read negative throughout (the
+    # accelerometer, not the gyro, moved the angle): the peak velocity is the angle's
+    # largest slope between start and peak, 100 deg / 0.1 s, never negative.
+    hist = _ring(TRI_THETA, -np.abs(TRI_VEL) - 1.0, TRI_TIME)
+    row = _metrics(fn, _prm(), hist, 64, 2, 0.0, 6, 10, 0.0)
+    assert row[L.E_PEAK_VEL] == pytest.approx(100.0)
+
+
+def _smooth_disagrees(fn, smoothed_deg: np.ndarray) -> np.ndarray:
+    """Close a confirmed 40 deg acc-only rep whose smoothed angle is ``smoothed_deg``; return the event row.
+
+    With zero covariances the smoother keeps each filtered state, so the smoothed
+    angle is the filter state's (``H_X``) and can be set apart from ``H_THETA``.
+    """
+    state = kernel_arrays(Settings(), False, FRAME, 0.1)
+    prm, fs, ist, hist = (np.array(a) for a in state)
+    cap = int(ist[L.I_CAP])
+    n = TRI_THETA.size
+    hist[:n, L.H_THETA] = TRI_THETA
+    hist[:n, L.H_VEL] = TRI_VEL
+    hist[:n, L.H_TIME] = TRI_TIME
+    hist[:n, L.H_X] = np.deg2rad(smoothed_deg)
+    hist[:n, L.H_X + 1] = np.deg2rad(np.gradient(smoothed_deg, TRI_TIME))
+    hist[:n, L.H_P : L.H_P + 6] = 0.0
+    hist[:n, L.H_DT] = 0.1
+    ist[L.I_PHASE] = L.PHASE_FALL
+    ist[L.I_LOW_IDX], fs[L.F_LOW] = 2, 0.0
+    ist[L.I_PEAK_IDX], fs[L.F_PEAK] = 6, 40.0
+    ist[L.I_TROUGH_IDX], fs[L.F_TROUGH] = 10, 0.0
+    ist[L.I_SAMPLE] = ist[L.I_DET] = n
+    ev = np.zeros((4, L.EV_N))
+    n_ev = fn(prm, fs, ist, hist, ev, 0, L.REJ_UNFINISHED)
+    assert n_ev == 1 and cap > n
+    return ev[0]
+
+
+@pytest.mark.parametrize("fn", [_interrupt, naive.interrupt], ids=["kernel", "twin"])
+def test_acc_only_smoothed_rise_below_min_rom_is_no_rep(fn) -> None:
+    # The filter rose 40 deg, the smoothed angle only 12: the better estimate says no rep.
+    row = _smooth_disagrees(fn, 0.3 * TRI_THETA)
+    assert row[L.EV_KIND] == L.EV_REJECT and row[2] == L.REJ_ROM
+    assert row[3] == pytest.approx(12.0, abs=1.0)
+
+
+@pytest.mark.parametrize("fn", [_interrupt, naive.interrupt], ids=["kernel", "twin"])
+def test_acc_only_smoothed_peak_outside_the_rise_gives_way_to_the_filter(fn) -> None:
+    # The smoothed angle peaks at the low (a filter that spun round): its rep would peak
+    # at its start.  The rep keeps the filter's metrics instead.
+    smoothed = TRI_THETA.copy()
+    smoothed[2] = 60.0
+    row = _smooth_disagrees(fn, smoothed)
+    assert row[L.EV_KIND] == L.EV_REP
+    assert row[L.E_PEAK_T] == pytest.approx(100.6) and row[L.E_ROM] == pytest.approx(40.0)
+    assert row[L.E_START] < row[L.E_PEAK_T]

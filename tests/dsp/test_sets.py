@@ -184,3 +184,27 @@ def test_a_march_at_25_hz_counts_the_swing_a_lost_notification_hid() -> None:
     assert second.rep_count == len(truth)
     assert len(second.reps) == len(truth) - 1
     assert second.hidden_peaks_s == pytest.approx([target.peak_s], abs=0.1)
+
+
+def test_a_stride_sets_last_return_to_standing_does_not_join_two_sets() -> None:
+    # Issue 14, cause 3: a runner's last swing back to -20 deg and the ~20 deg return to
+    # standing began a "rise" that the next set's first swing completed 18 s later, so the
+    # first two sets (19 + 17 reps) came out as one of 36 with a 17 s flexion time.  The
+    # rest re-bases the low; the sets split on the pause in motion.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from accuracy import Case, _sensor_for  # the benchmark's own session recipe
+
+    from hipflex.sensor.simulate import Mounting, plan_session, simulate
+
+    case = Case("stride", 100.0, True, "loss", 150036, 1.3475285932072438)
+    rng = np.random.default_rng(case.seed)
+    mounting = Mounting.random(rng)
+    plan = plan_session(case.drill, rng, n_sets=3, stand_s=case.stand_s)
+    sim = simulate(plan, mounting, _sensor_for(case, rng), seed=case.seed)
+    est = analyze(sim.samples, Settings())
+    truth = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
+    assert [s.rep_count for s in est.sets] == truth
+    assert max(r.flexion_time_s for r in est.reps) < 1.0
