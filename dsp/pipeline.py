@@ -437,7 +437,7 @@ def _learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             if short is not None:
                 cal, win_s, score = short
         if cal is not None:
-            check_gravity_g(cal.gravity_g)
+            check_gravity_g(cal.gravity_g, score)
             cal = dataclasses.replace(cal, window_s=win_s, motion=score)
             lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
             # The thigh may have moved before it first rested (people press

@@ -61,7 +61,7 @@ def check_samples(samples: object, what: str = "samples") -> ImuSamples:
     return samples
 
 
-def check_gravity_g(gravity_g: float) -> None:
+def check_gravity_g(gravity_g: float, motion: float = 0.0) -> None:
     """Raise if the accelerometer's reading at rest says it is not in g.
 
     Parameters
@@ -69,6 +69,14 @@ def check_gravity_g(gravity_g: float) -> None:
     gravity_g : float
         Magnitude of the mean accelerometer reading over the calibration
         window, in the units given (should be about 1).
+    motion : float
+        The window's largest deviation as a multiple of the stillness
+        thresholds (at most 1 when still).  The mean of a window through
+        motion (the quietest of a recording that never rests, or garbage) need
+        not be gravity.  So another unit is only named when the window,
+        converted to g, would be still (a still sensor in m/s^2 deviates 9.8
+        times as much in these units as in g: real noise of 0.005 g alone
+        makes it "move"), and an unknown unit only when the window is still.
 
     Raises
     ------
@@ -77,12 +85,14 @@ def check_gravity_g(gravity_g: float) -> None:
     """
     if _GRAVITY_MIN_G <= gravity_g <= _GRAVITY_MAX_G or math.isnan(gravity_g):
         return
-    if 0.5 * _MPS2_PER_G <= gravity_g <= 2.0 * _MPS2_PER_G:
+    if 0.5 * _MPS2_PER_G <= gravity_g <= 2.0 * _MPS2_PER_G and motion <= _MPS2_PER_G:
         hint = "which looks like m/s^2: divide by 9.80665"
-    elif 500.0 <= gravity_g <= 2000.0:
+    elif 500.0 <= gravity_g <= 2000.0 and motion <= 1000.0:
         hint = "which looks like mg: divide by 1000"
-    elif 0.5 / _MPS2_PER_G <= gravity_g <= 2.0 / _MPS2_PER_G:
+    elif 0.5 / _MPS2_PER_G <= gravity_g <= 2.0 / _MPS2_PER_G and motion <= 1.0:
         hint = "which looks like g divided by 9.81 once too often"
-    else:
+    elif motion <= 1.0:
         hint = "which is no unit of acceleration hipflex knows"
+    else:
+        return
     raise ValueError(f"acc_g must be in g (about 1 at rest); the accelerometer reads {gravity_g:.3g} at rest, {hint}")

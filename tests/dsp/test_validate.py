@@ -65,3 +65,27 @@ def test_infinite_acceleration_is_refused_with_its_row() -> None:
     acc[17, 1] = np.inf
     with pytest.raises(ValueError, match="acc_g is infinite at row 17"):
         analyze(ImuSamples(s.time_s, acc))
+
+
+def test_a_still_reading_of_no_known_unit_is_refused() -> None:
+    with pytest.raises(ValueError, match="reads 3 at rest, which is no unit of acceleration hipflex knows"):
+        analyze(_scaled(_session(), 3.0))
+
+
+def test_a_recording_that_never_rests_is_not_judged_by_its_mean() -> None:
+    # No still window: the calibration falls back on the quietest stretch of
+    # the motion, whose mean is not gravity, so a mean of 2.07 g is no error.
+    rng = np.random.default_rng(5)
+    n = 600
+    t = np.arange(n) / 50.0
+    acc = rng.normal(0.0, 1.0, (n, 3)) + np.array([0.0, 0.0, 2.07])
+    got = analyze(ImuSamples(t, acc))
+    assert got.quality.calibration == "quietest window"
+
+
+def test_m_s2_with_a_real_sensors_noise_is_refused() -> None:
+    # 0.01 g of noise is 0.1 "g" in m/s^2: no window is still by the g
+    # thresholds, but converted to g it would be, and its mean is 9.8.
+    s = synth.record(synth.drill(n_reps=4), 12.0, 100.0, gyro=False, acc_noise_g=0.01, seed=4).samples
+    with pytest.raises(ValueError, match="looks like m/s"):
+        analyze(_scaled(s, G_MPS2))
