@@ -65,6 +65,23 @@ _RATE_GATE = 0.7
 
 
 @njit_inline
+def _rotation_coefficients(a2: float) -> tuple[float, float, float]:
+    """``cos a``, ``sin(a)/a`` and ``(1 - cos a)/a^2`` of a rotation by ``a = sqrt(a2)`` rad (Rodrigues).
+
+    For the small per-sample angles of >= 50 Hz sampling, series (exact to
+    rounding for a < 0.2 rad) save the square root and the trig calls.
+    """
+    if a2 < 0.04:
+        c = 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 / 40320.0)))
+        sa = 1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0 - a2 * (1.0 / 5040.0 - a2 / 362880.0)))
+        ca = 0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 * (1.0 / 40320.0 - a2 / 3628800.0)))
+        return c, sa, ca
+    ang = math.sqrt(a2)
+    c = math.cos(ang)
+    return c, math.sin(ang) / ang, (1.0 - c) / a2
+
+
+@njit_inline
 def _tilt_step(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -106,19 +123,9 @@ def _tilt_step(
     ux = fs[F_UP]
     uy = fs[F_UP + 1]
     uz = fs[F_UP + 2]
-    # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2, a = |r|.  For
-    # the small per-sample angles of >= 50 Hz sampling, series (exact to
-    # rounding for a < 0.2 rad) save the square root and the trig calls.
+    # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2, a = |r|.
     a2 = rx * rx + ry * ry + rz * rz
-    if a2 < 0.04:
-        c = 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 / 40320.0)))
-        sa = 1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0 - a2 * (1.0 / 5040.0 - a2 / 362880.0)))
-        ca = 0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 * (1.0 / 40320.0 - a2 / 3628800.0)))
-    else:
-        ang = math.sqrt(a2)
-        c = math.cos(ang)
-        sa = math.sin(ang) / ang
-        ca = (1.0 - c) / a2
+    c, sa, ca = _rotation_coefficients(a2)
     rdot = rx * ux + ry * uy + rz * uz
     cx = ry * uz - rz * uy
     cy = rz * ux - rx * uz

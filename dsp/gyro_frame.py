@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipflex.dsp._jit import njit
+from hipflex.dsp._kern_filters import _rotation_coefficients
 from hipflex.dsp._layout import DEG, RAD
 from hipflex.dsp.types import GyroFrameCheck
 
@@ -239,17 +240,8 @@ def _model_rows(
             r2 = -0.5 * (v2 + w2) * dt
             a2 = r0 * r0 + r1 * r1 + r2 * r2
             if a2 > 0.0:
-                # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2;
-                # series for the small angles of 50 Hz blocks save the trig.
-                if a2 < 0.04:
-                    c = 1.0 - a2 * (0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 / 40320.0)))
-                    sa = 1.0 - a2 * (1.0 / 6.0 - a2 * (1.0 / 120.0 - a2 * (1.0 / 5040.0 - a2 / 362880.0)))
-                    ca = 0.5 - a2 * (1.0 / 24.0 - a2 * (1.0 / 720.0 - a2 * (1.0 / 40320.0 - a2 / 3628800.0)))
-                else:
-                    ang = math.sqrt(a2)
-                    c = math.cos(ang)
-                    sa = math.sin(ang) / ang
-                    ca = (1.0 - c) / a2
+                # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2.
+                c, sa, ca = _rotation_coefficients(a2)
                 rd = (r0 * g0 + r1 * g1 + r2 * g2) * ca
                 y0 = g0 * c + (r1 * g2 - r2 * g1) * sa + r0 * rd
                 y1 = g1 * c + (r2 * g0 - r0 * g2) * sa + r1 * rd

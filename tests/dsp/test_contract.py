@@ -114,7 +114,16 @@ def test_no_hostile_input_makes_the_core_break_the_contract(
     if len(samples) < 2:
         return
     cfg = Settings(min_rom_deg=min_rom_deg, candidate_deg=min(8.0, min_rom_deg / 2))
-    _assert_contract(analyse_in_chunks(samples, cfg, rng if chunked else None))
+    try:
+        analysis = analyse_in_chunks(samples, cfg, rng if chunked else None)
+    except ValueError as err:
+        # The boundary's unit check may refuse it (a still stretch reading,
+        # say, 2.6 g is no accelerometer in g): nothing is emitted then, and
+        # the refusal says why.  Any other exception fails the test.
+        if not str(err).startswith("acc_g must be in g"):
+            raise
+        return
+    _assert_contract(analysis)
 
 
 # ---------------------------------------------------------------------------
