@@ -14,6 +14,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+from _real_data import _three_row_csv  # one parser of the CMU-MBL three-row header (benchmarks/ is on sys.path)
 
 from hipflex.dsp import Settings, analyze
 from hipflex.dsp.types import ImuSamples
@@ -129,19 +130,6 @@ def cmu_velocity(root: Path) -> list[tuple[str, int, float, float, float]]:
             out.append((ex_dir.name, len(ratios), float(np.median(ratios)), float(np.median(corrs)),
                         float(np.median(rmss))))  # fmt: skip
     return out
-
-
-def _three_row_csv(path: Path) -> dict[tuple[str, str, str], np.ndarray]:
-    with path.open() as fh:
-        rows = list(csv.reader(fh))
-    seg, qty, comp = rows[0], rows[1], rows[2]
-    data = np.array([[float(x) if x else np.nan for x in r] for r in rows[3:]])
-    cols: dict[tuple[str, str, str], np.ndarray] = {}
-    for i in range(1, len(seg)):
-        key = (seg[i], qty[i], comp[i])
-        if key not in cols:  # Orientation has two "S" columns; keep the first
-            cols[key] = data[:, i]
-    return cols
 
 
 def real_tables(root: Path) -> str:
