@@ -73,7 +73,23 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {
         "description": "text/event-stream: each event's `data` is one JSON StreamMessage, its `id` the seq.",
         "content": {
             "text/event-stream": {
-                "schema": {"type": "string"},
+                # One event of the stream (OpenAPI 3.1 has no itemSchema; tools
+                # such as schemathesis read `schema` as the per-event schema, as
+                # OpenAPI 3.2's itemSchema): its data is a JSON StreamMessage.
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/StreamMessage"},
+                        },
+                        "event": {"type": "string"},
+                        "id": {"type": "string"},
+                        "retry": {"type": "integer"},
+                    },
+                },
                 "x-item-schema": {"$ref": "#/components/schemas/StreamMessage"},
             }
         },
