@@ -151,7 +151,8 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
     Raises
     ------
     ValueError
-        At the end of a stream whose rows all carry the same time.
+        At the end of a stream of two or more rows that all carry the same
+        time (a single row is dropped: it has no period).
     """
     if timeline.state is not None:
         st = timeline.state.copy()
@@ -171,6 +172,10 @@ def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[
         return Timeline(None, float("nan"), t, acc, gyr), ImuSamples(t[:0], acc[:0], None if gyr is None else gyr[:0])
     if t.size == 0:
         return timeline, chunk
+    if t.size == 1:
+        # The stream ended after one row (a live session stopped at once): one
+        # row has no period and nothing to analyse; it is dropped, not an error.
+        return Timeline(None, float("nan")), ImuSamples(t[:0], acc[:0], None if gyr is None else gyr[:0])
     boot = np.ascontiguousarray(t[: k + 1] if k >= 0 else t)
     period, idx = _boot_period(boot)
     if not period > 0.0:

@@ -221,7 +221,6 @@ class SessionCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {"source": "simulator", "drill": "ballistic", "fs_hz": 100, "seed": 1, "speed": 1, "side": "left"},
-                {"source": "replay", "capture_path": "session.csv", "speed": 10},
             ]
         },
     )
@@ -234,7 +233,8 @@ class SessionCreate(BaseModel):
     n_sets: int = Field(default=3, ge=1, le=6, description="Simulator: number of sets.")
     capture_path: str | None = Field(
         default=None, min_length=1, max_length=4096,
-        description="Replay: the recording (relative paths are in the server's capture folder).",
+        description="Replay: the recording (relative paths are in the server's capture folder), for example "
+        '{"source": "replay", "capture_path": "session.csv", "speed": 10} once session.csv is there.',
     )  # fmt: skip
     format: str = Field(default="auto", max_length=32, pattern=r"^[a-z0-9_-]+$", description="Replay file format.")
     speed: float = Field(default=1.0, ge=0.01, le=1000.0, description="Playback speed, times real time.")

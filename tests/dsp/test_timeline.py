@@ -179,3 +179,12 @@ def test_retimed_grid_is_strictly_increasing_and_keeps_every_row() -> None:
     assert tl.lost_s == 0.0
     # Each row on the grid lies within a notification (70 rows) of its stamp.
     assert np.all(np.abs(out.time_s - s.time_s) < 71 / FS_HZ)
+
+
+def test_a_stream_that_ends_after_one_row_finishes_without_an_error() -> None:
+    # A live session stopped right after its first notification row.
+    settings = Settings()
+    state = init_state(settings, has_gyro=True)
+    state, _ = step(settings, state, ImuSamples(np.array([0.005]), np.array([[0.0, 0.0, 1.0]]), np.zeros((1, 3))))
+    state, _ = finish(settings, state)
+    assert result(settings, state).rep_count == 0

@@ -434,3 +434,15 @@ def test_contract_nits(live_server: LiveServer) -> None:
     c.post(f"/api/v1/sessions/{s['id']}/stop")
     schema = c.get("/openapi.json").json()["components"]["schemas"]["SessionOut"]["properties"]["settings"]
     assert {"type": "boolean"} in schema["additionalProperties"]["anyOf"]
+
+
+def test_every_documented_session_example_is_accepted(live_server: LiveServer) -> None:
+    # The schema's own examples must work as given (a replay of a file that is
+    # not there was one of them, and every tool that sends examples got a 422).
+    c = live_server.client
+    examples = c.get("/openapi.json").json()["components"]["schemas"]["SessionCreate"]["examples"]
+    assert examples
+    for body in examples:
+        r = c.post("/api/v1/sessions", json=body)
+        assert r.status_code == 201, (body, r.text)
+        c.post(f"/api/v1/sessions/{r.json()['id']}/stop")
