@@ -218,6 +218,9 @@ class SessionCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        # JSON types as the schema gives them: true/false or "3" are no numbers and 0/1 no booleans
+        # (lax parsing took "seed": false as seed 0 and "has_gyro": 0 as false).
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"source": "simulator", "drill": "ballistic", "fs_hz": 100, "seed": 1, "speed": 1, "side": "left"},

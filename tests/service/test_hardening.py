@@ -427,6 +427,10 @@ def test_contract_nits(live_server: LiveServer) -> None:
     # A speed so small that the session would never advance is refused.
     r = c.post("/api/v1/sessions", json={"source": "simulator", "speed": 5e-324})
     assert r.status_code == 422 and "speed" in r.json()["detail"]
+    # A boolean or a string is no integer (lax parsing took "seed": false as seed 0).
+    for bad in ({"seed": False}, {"seed": "3"}, {"n_sets": True}, {"has_gyro": 0}):
+        r = c.post("/api/v1/sessions", json={"source": "simulator", **bad})
+        assert r.status_code == 422, (bad, r.text)
     # Settings keep their types (identify_lever is a boolean, not 1.0), and the schema says so.
     s = c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 50}).json()
     assert s["settings"]["identify_lever"] is True
