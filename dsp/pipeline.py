@@ -822,7 +822,7 @@ def analyze_with_angle(
 ) -> tuple[Analysis, np.ndarray]:
     """Analyse a whole recording; also return the flexion angle at every row, deg."""
     settings = settings or Settings()
-    check_samples(samples)
+    check_samples(samples, values=False)  # step() scans the values once
     if len(samples) < 2:
         raise ValueError(f"{len(samples)} samples: too few to analyse")
     state = init_state(settings, samples.has_gyro)

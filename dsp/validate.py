@@ -27,7 +27,7 @@ _GRAVITY_MAX_G = 2.0
 _MPS2_PER_G = 9.80665
 
 
-def check_samples(samples: object, what: str = "samples") -> ImuSamples:
+def check_samples(samples: object, what: str = "samples", values: bool = True) -> ImuSamples:
     """Return ``samples`` if it is an :class:`ImuSamples` with finite-or-NaN values; raise otherwise.
 
     Parameters
@@ -36,6 +36,9 @@ def check_samples(samples: object, what: str = "samples") -> ImuSamples:
         What the caller passed.
     what : str
         The argument's name, for the message.
+    values : bool
+        Also scan the values (False: the type alone, for a caller that hands
+        the samples on to :func:`~hipflex.dsp.step`, which scans them).
 
     Raises
     ------
@@ -50,6 +53,8 @@ def check_samples(samples: object, what: str = "samples") -> ImuSamples:
             f"{what} must be hipflex.dsp.ImuSamples(time_s, acc_g, gyr_dps=None) with time in s, acceleration "
             f"in g and angular rate in deg/s; got {type(samples).__name__}"
         )
+    if not values:
+        return samples
     for name, arr in (("acc_g", samples.acc_g), ("gyr_dps", samples.gyr_dps)):
         if arr is None:
             continue
