@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from hipflex.sensor.formats import (
     ColumnMap,
     FileFormat,
     InputError,
+    LoadCancelled,
     LoadOptions,
     validate_samples,
 )
@@ -258,23 +260,42 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
     return np.asarray(rows, dtype=np.float64), kept
 
 
-def _parse(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Columns ``cols`` of every data row as float64, and each row's file line number."""
+#: Data lines parsed at once: a cancel request is seen within one chunk (about 0.1 s of parsing).
+CHUNK_LINES = 100_000
+
+
+def _parse(
+    table: _Table, cols: Sequence[int], strict: bool, cancel: threading.Event | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Columns ``cols`` of every data row as float64, and each row's file line number.
+
+    The lines are parsed in chunks of :data:`CHUNK_LINES`, with ``cancel``
+    checked between them; any chunk loadtxt cannot take sends the whole table
+    through the line-by-line pass, so the result does not depend on the chunking.
+    """
     use_all = list(cols) == list(range(len(table.names)))
     usecols = None if use_all else list(cols)
-    shape = (len(table.lines), len(cols))
-    try:
-        data = _loadtxt(table.lines, table.delimiter, usecols)
-    except ValueError:
-        # Most often empty fields (dropouts): fill them with nan and try once more.
+    d, lines = table.delimiter, table.lines
+    parts = []
+    for a in range(0, len(lines), CHUNK_LINES):
+        if cancel is not None and cancel.is_set():
+            raise LoadCancelled(f"{table.source}: loading cancelled")
+        chunk = lines[a : a + CHUNK_LINES]
         try:
-            data = _loadtxt(_fill_empty(table.lines, table.delimiter), table.delimiter, usecols)
+            data = _loadtxt(chunk, d, usecols)
         except ValueError:
-            data = None
-    if data is not None and data.shape == shape:
-        return data, table.line_numbers()
-    data, kept = _parse_slow(table, cols, strict)
-    return data, np.asarray(kept, dtype=np.int64)
+            # Most often empty fields (dropouts): fill them with nan and try once more.
+            try:
+                data = _loadtxt(_fill_empty(chunk, d), d, usecols)
+            except ValueError:
+                data = None
+        if data is None or data.shape != (len(chunk), len(cols)):
+            slow, kept = _parse_slow(table, cols, strict)
+            return slow, np.asarray(kept, dtype=np.int64)
+        parts.append(data)
+    if not parts:  # (_table refuses a table without data lines)
+        return np.empty((0, len(cols))), table.line_numbers()
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), table.line_numbers()
 
 
 def _listed(names: Iterable[str]) -> str:
@@ -296,13 +317,15 @@ def _header_problem(table: _Table, problem: str) -> InputError:
     return InputError(table.source, f"{problem}; found: {_listed(table.names)}")
 
 
-def read_csv(path: str | Path) -> ImuSamples:
+def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuSamples:
     """Read a plain hipflex CSV file.
 
     Parameters
     ----------
     path : str or Path
         The file.
+    cancel : threading.Event, optional
+        Checked between chunks of rows; when set, :class:`LoadCancelled` is raised.
 
     Returns
     -------
@@ -339,7 +362,7 @@ def read_csv(path: str | Path) -> ImuSamples:
         raise _header_problem(table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})")
     wanted = (PLAIN_TIME, *PLAIN_ACC, *(PLAIN_GYRO if all(has_gyro) else ()))
     cols = [names.index(c) for c in wanted]
-    data, lines = _parse(table, cols, strict=True)
+    data, lines = _parse(table, cols, strict=True, cancel=cancel)
     gyr = data[:, 4:7] if all(has_gyro) else None
     return validate_samples(path, data[:, 0], data[:, 1:4], gyr, lines)
 
@@ -370,7 +393,7 @@ def _find(table: _Table, wanted: str) -> int | None:
     return loose[0] if len(loose) == 1 else None
 
 
-def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
+def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.Event | None = None) -> ImuSamples:
     """Read any delimited text file through a column mapping.
 
     Parameters
@@ -380,6 +403,8 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
         detected from the header); ``#`` comment lines and empty fields allowed.
     columns : ColumnMap
         Which columns hold time, acceleration and angular rate, and their units.
+    cancel : threading.Event, optional
+        As in :func:`read_csv`.
 
     Returns
     -------
@@ -406,7 +431,7 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
             raise _header_problem(table, f"unknown column(s) {','.join(absent)} ({flag})")
     cols = [i for n in columns.names if (i := _find(table, n)) is not None]
     signs = np.array([_sign(table, n) for n in columns.names])
-    data, lines = _parse(table, cols, strict=False)
+    data, lines = _parse(table, cols, strict=False, cancel=cancel)
     data = data * signs
     t = data[:, 0] * TIME_UNITS[columns.time_unit]
     acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
@@ -469,8 +494,8 @@ def _sniff_plain(path: Path, head: str) -> bool:
 
 def _load(path: Path, options: LoadOptions) -> ImuSamples:
     if options.columns is not None:
-        return read_mapped_csv(path, options.columns)
-    return read_csv(path)
+        return read_mapped_csv(path, options.columns, cancel=options.cancel)
+    return read_csv(path, cancel=options.cancel)
 
 
 #: The formats this module provides (see :mod:`hipflex.sensor.formats`).

@@ -27,11 +27,14 @@ from typing import TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AnalysisPool", "Cancelled", "PoolBusy", "UploadGate"]
+__all__ = ["AnalysisPool", "Cancelled", "Disconnected", "PoolBusy", "UploadGate"]
 
 log = logging.getLogger("hipflex.service")
 
 T = TypeVar("T")
+
+#: A request's ``is_disconnected``: answers True once its client hung up.
+Disconnected = Callable[[], Awaitable[bool]]
 
 #: How often a waiting request asks whether its client is still there, seconds.
 POLL_S = 0.2
@@ -101,7 +104,7 @@ class AnalysisPool:
     async def run(
         self,
         fn: Callable[[threading.Event], T],
-        is_disconnected: Callable[[], Awaitable[bool]] | None = None,
+        is_disconnected: Disconnected | None = None,
     ) -> T:
         """Run ``fn(cancel_event)`` on the pool and return its result.
 
@@ -126,9 +129,11 @@ class AnalysisPool:
         cancel = threading.Event()
         self._events.add(cancel)
         fut: Future[object] = Future()
+        wrapped = asyncio.wrap_future(fut)
+        # A job abandoned by its request ends later with Cancelled: retrieve it, so asyncio does not log it.
+        wrapped.add_done_callback(lambda f: None if f.cancelled() else f.exception())
         try:
             self._queue.put((fn, cancel, fut))
-            wrapped = asyncio.wrap_future(fut)
             while True:
                 done, _ = await asyncio.wait({wrapped}, timeout=POLL_S if is_disconnected else None)
                 if done:
