@@ -20,6 +20,7 @@ for the error message.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import threading
@@ -162,6 +163,25 @@ def _is_number(text: str) -> bool:
     return True
 
 
+#: Characters decoded or split at once.  A server parses uploads on threads beside its event
+#: loop; one C call over a whole 50 MB file (decoding, ``str.split``) held the GIL for 0.2 s.
+_PIECE_CHARS = 1 << 18
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 (with or without BOM), else Latin-1, decoded in pieces of :data:`_PIECE_CHARS` bytes."""
+    view = memoryview(raw)
+    for encoding in ("utf-8-sig", "latin-1"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            parts = [decoder.decode(view[a : a + _PIECE_CHARS]) for a in range(0, len(raw), _PIECE_CHARS)]
+            parts.append(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            continue
+        return "".join(parts)
+    raise AssertionError("latin-1 decodes any bytes")
+
+
 def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
@@ -169,15 +189,31 @@ def _read_text(path: Path) -> str:
         raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
     if b"\x00" in raw[:8192]:
         raise InputError(path, "is not a text file (it contains binary data)")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    return _decode(raw)
+
+
+def _split_lines(path: Path, text: str, start: int, first_line: int) -> tuple[list[str], int]:
+    """``text[start:].split("\\n")`` in pieces of about :data:`_PIECE_CHARS` characters, refusing too long
+    lines piece by piece (:func:`~hipflex.sensor.limits.check_line_lengths`); also the number of blank lines.
+    """
+    lines: list[str] = []
+    blank = 0
+    pos, n = start, len(text)
+    while pos <= n:
+        cut = text.find("\n", pos + _PIECE_CHARS) if pos + _PIECE_CHARS < n else -1
+        part = text[pos:cut].split("\n") if cut >= 0 else text[pos:].split("\n")
+        check_line_lengths(path, part, first_line + len(lines))
+        blank += part.count("")
+        lines.extend(part)
+        if cut < 0:
+            break
+        pos = cut + 1
+    return lines, blank
 
 
 def _table(path: Path, text: str) -> _Table:
     """Split off the header (first line that is neither blank nor a comment)."""
-    if not text.strip():
+    if not text or text.isspace():
         raise InputError(path, "file is empty")
     pos, lineno = 0, 1
     while True:
@@ -192,20 +228,19 @@ def _table(path: Path, text: str) -> _Table:
     delimiter = _detect_delimiter(line)
     check_header(path, line, delimiter)  # before any per-column work
     names = [_clean_name(n) for n in line.split(delimiter)]
-    body = "" if end < 0 else text[end + 1 :]
-    lines = body.split("\n")
+    lines, blank = ([], 0) if end < 0 else _split_lines(path, text, end + 1, lineno + 1)
     if lines and lines[-1] == "":
         lines.pop()
-    check_line_lengths(path, lines, lineno + 1)
+        blank -= 1
     numbers = None
-    if "#" in body or "" in lines:
+    if blank or (end >= 0 and text.find("#", end + 1) >= 0):
         keep = [j for j, s in enumerate(lines) if (u := s.strip()) and u[0] != "#"]
         lines = [lines[j] for j in keep]
         numbers = np.asarray(keep, dtype=np.int64) + (lineno + 1)
     if not lines:
         raise InputError(path, "has a header line but no data rows")
     # A last line cut short by a crash mid-write is dropped.
-    if len(lines) > 1 and not body.endswith("\n") and lines[-1].count(delimiter) + 1 < len(names):
+    if len(lines) > 1 and not text.endswith("\n") and lines[-1].count(delimiter) + 1 < len(names):
         lines.pop()
         if numbers is not None:
             numbers = numbers[:-1]
@@ -260,8 +295,9 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
     return np.asarray(rows, dtype=np.float64), kept
 
 
-#: Data lines parsed at once: a cancel request is seen within one chunk (about 0.1 s of parsing).
-CHUNK_LINES = 100_000
+#: Data lines parsed at once: a cancel request is seen within a chunk, and no call into loadtxt holds
+#: the GIL for long (about 4 ms; a server parses on threads beside its event loop).
+CHUNK_LINES = 10_000
 
 
 def _parse(
@@ -276,7 +312,7 @@ def _parse(
     use_all = list(cols) == list(range(len(table.names)))
     usecols = None if use_all else list(cols)
     d, lines = table.delimiter, table.lines
-    parts = []
+    out = np.empty((len(lines), len(cols)), dtype=np.float64)
     for a in range(0, len(lines), CHUNK_LINES):
         if cancel is not None and cancel.is_set():
             raise LoadCancelled(f"{table.source}: loading cancelled")
@@ -292,10 +328,8 @@ def _parse(
         if data is None or data.shape != (len(chunk), len(cols)):
             slow, kept = _parse_slow(table, cols, strict)
             return slow, np.asarray(kept, dtype=np.int64)
-        parts.append(data)
-    if not parts:  # (_table refuses a table without data lines)
-        return np.empty((0, len(cols))), table.line_numbers()
-    return (parts[0] if len(parts) == 1 else np.concatenate(parts)), table.line_numbers()
+        out[a : a + len(chunk)] = data
+    return out, table.line_numbers()
 
 
 def _listed(names: Iterable[str]) -> str:
