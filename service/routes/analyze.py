@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from hipflex.service.analysis_pool import Cancelled
 from hipflex.service.deps import PoolDep, SettingsDep
 from hipflex.service.live import session_settings
-from hipflex.service.schemas import AnalysisOut, ErrorOut
+from hipflex.service.schemas import MAX_MIN_ROM_DEG, AnalysisOut, ErrorOut
 from hipflex.service.uploads import FILE_FIELD, extract_file, multipart_boundary, receive_body
 
 __all__ = ["router"]
@@ -102,7 +102,7 @@ async def analyze_upload(
     settings: SettingsDep,
     pool: PoolDep,
     format: Annotated[str, Query(max_length=32, description="Format name, or 'auto'.")] = "auto",
-    min_rom_deg: Annotated[float | None, Query(ge=1, le=180, description="Smallest rep, degrees.")] = None,
+    min_rom_deg: Annotated[float | None, Query(ge=1, lt=MAX_MIN_ROM_DEG, description="Smallest rep, degrees.")] = None,
     set_gap_s: Annotated[float | None, Query(gt=0, le=3600, description="Pause that splits sets, s.")] = None,
 ) -> Response:
     """The same contract as ``hipflex analyze --json`` (``source`` is the uploaded file's name)."""
