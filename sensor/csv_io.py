@@ -20,11 +20,10 @@ for the error message.
 
 from __future__ import annotations
 
-import codecs
 import io
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,8 @@ from hipflex.sensor.formats import (
     LoadOptions,
     validate_samples,
 )
-from hipflex.sensor.limits import check_header, check_line_lengths, first_repeated
+from hipflex.sensor.limits import MAX_LINE_CHARS, check_header, first_repeated
+from hipflex.sensor.text_lines import TextLines, file_encoding, split_lines
 
 __all__ = [
     "COLUMN_PRESETS",
@@ -131,19 +131,17 @@ def column_preset(spec: str) -> ColumnMap:
 
 @dataclass
 class _Table:
-    """Header and data lines of a delimited text file (comments and blank lines may remain)."""
+    """Header and data lines of a delimited text file (blank and comment lines left out)."""
 
     source: Path
     names: list[str]
     delimiter: str
-    lines: list[str]
-    first_line: int  # file line number of lines[0] when ``numbers`` is None
-    numbers: NDArray[np.int64] | None  # file line number of each entry of ``lines``
+    lines: TextLines
+    first_line: int  # file line number of the line after the header (index 0 of ``lines.edges``)
 
     def line_numbers(self) -> NDArray[np.int64]:
-        if self.numbers is not None:
-            return self.numbers
-        return np.arange(self.first_line, self.first_line + len(self.lines), dtype=np.int64)
+        """The file line number of each data line."""
+        return self.lines.indices() + self.first_line
 
 
 def _clean_name(name: str) -> str:
@@ -163,88 +161,50 @@ def _is_number(text: str) -> bool:
     return True
 
 
-#: Characters decoded or split at once.  A server parses uploads on threads beside its event
-#: loop; one C call over a whole 50 MB file (decoding, ``str.split``) held the GIL for 0.2 s.
-_PIECE_CHARS = 1 << 18
-
-
-def _decode(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), else Latin-1, decoded in pieces of :data:`_PIECE_CHARS` bytes."""
-    view = memoryview(raw)
-    for encoding in ("utf-8-sig", "latin-1"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            parts = [decoder.decode(view[a : a + _PIECE_CHARS]) for a in range(0, len(raw), _PIECE_CHARS)]
-            parts.append(decoder.decode(b"", final=True))
-        except UnicodeDecodeError:
-            continue
-        return "".join(parts)
-    raise AssertionError("latin-1 decodes any bytes")
-
-
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
     if b"\x00" in raw[:8192]:
         raise InputError(path, "is not a text file (it contains binary data)")
-    return _decode(raw)
+    return raw
 
 
-def _split_lines(path: Path, text: str, start: int, first_line: int) -> tuple[list[str], int]:
-    """``text[start:].split("\\n")`` in pieces of about :data:`_PIECE_CHARS` characters, refusing too long
-    lines piece by piece (:func:`~hipflex.sensor.limits.check_line_lengths`); also the number of blank lines.
-    """
-    lines: list[str] = []
-    blank = 0
-    pos, n = start, len(text)
-    while pos <= n:
-        cut = text.find("\n", pos + _PIECE_CHARS) if pos + _PIECE_CHARS < n else -1
-        part = text[pos:cut].split("\n") if cut >= 0 else text[pos:].split("\n")
-        check_line_lengths(path, part, first_line + len(lines))
-        blank += part.count("")
-        lines.extend(part)
-        if cut < 0:
-            break
-        pos = cut + 1
-    return lines, blank
-
-
-def _table(path: Path, text: str) -> _Table:
-    """Split off the header (first line that is neither blank nor a comment)."""
-    if not text or text.isspace():
+def _table(path: Path, raw: bytes) -> _Table:
+    """Split off the header (first line that is neither blank nor a comment); the rest stays bytes."""
+    if not raw.strip():
         raise InputError(path, "file is empty")
-    pos, lineno = 0, 1
+    encoding, pos = file_encoding(raw)
+    lineno, blank_only = 1, True
     while True:
-        end = text.find("\n", pos)
-        line = text[pos:] if end < 0 else text[pos:end]
+        end = raw.find(b"\n", pos)
+        line = (raw[pos:] if end < 0 else raw[pos:end]).decode(encoding)
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             break
+        blank_only = blank_only and not stripped
         if end < 0:
-            raise InputError(path, "has only comment lines, no header line")
+            raise InputError(path, "file is empty" if blank_only else "has only comment lines, no header line")
         pos, lineno = end + 1, lineno + 1
     delimiter = _detect_delimiter(line)
     check_header(path, line, delimiter)  # before any per-column work
     names = [_clean_name(n) for n in line.split(delimiter)]
-    lines, blank = ([], 0) if end < 0 else _split_lines(path, text, end + 1, lineno + 1)
-    if lines and lines[-1] == "":
-        lines.pop()
-        blank -= 1
-    numbers = None
-    if blank or (end >= 0 and text.find("#", end + 1) >= 0):
-        keep = [j for j, s in enumerate(lines) if (u := s.strip()) and u[0] != "#"]
-        lines = [lines[j] for j in keep]
-        numbers = np.asarray(keep, dtype=np.int64) + (lineno + 1)
-    if not lines:
+    start = len(raw) if end < 0 else end + 1
+    lines = split_lines(raw, start, encoding)
+    lines.check_lengths(path, lineno + 1, MAX_LINE_CHARS)
+    if lines.has_empty() or raw.find(b"#", start) >= 0:  # (lines of only spaces are data otherwise)
+        lines = lines.without_blank_and_comments()
+    if not len(lines):
         raise InputError(path, "has a header line but no data rows")
     # A last line cut short by a crash mid-write is dropped.
-    if len(lines) > 1 and not text.endswith("\n") and lines[-1].count(delimiter) + 1 < len(names):
-        lines.pop()
-        if numbers is not None:
-            numbers = numbers[:-1]
-    return _Table(path, names, delimiter, lines, lineno + 1, numbers)
+    if (
+        len(lines) > 1
+        and not raw.endswith(b"\n")
+        and lines.chunk(len(lines) - 1, len(lines))[0].count(delimiter) + 1 < len(names)
+    ):
+        lines = lines.without_last()
+    return _Table(path, names, delimiter, lines, lineno + 1)
 
 
 def _fill_empty(lines: list[str], d: str) -> list[str]:
@@ -257,6 +217,11 @@ def _loadtxt(lines: list[str], d: str, usecols: list[int] | None) -> NDArray[np.
     return np.loadtxt(lines, dtype=np.float64, delimiter=d, quotechar='"', comments="#", ndmin=2, usecols=usecols)
 
 
+def _all_lines(table: _Table) -> Iterator[str]:
+    for a in range(0, len(table.lines), CHUNK_LINES):
+        yield from table.lines.chunk(a, a + CHUNK_LINES)
+
+
 def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArray[np.float64], list[int]]:
     """Line-by-line parse that names the first bad line; also accepts what loadtxt rejects."""
     d, names = table.delimiter, table.names
@@ -264,7 +229,7 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
     rows: list[list[float]] = []
     kept: list[int] = []
     need = max(cols) + 1
-    for j, line in enumerate(table.lines):
+    for j, line in enumerate(_all_lines(table)):
         u = line.strip()
         if not u or u[0] == "#":
             continue
@@ -311,12 +276,12 @@ def _parse(
     """
     use_all = list(cols) == list(range(len(table.names)))
     usecols = None if use_all else list(cols)
-    d, lines = table.delimiter, table.lines
-    out = np.empty((len(lines), len(cols)), dtype=np.float64)
-    for a in range(0, len(lines), CHUNK_LINES):
+    d, n = table.delimiter, len(table.lines)
+    out = np.empty((n, len(cols)), dtype=np.float64)
+    for a in range(0, n, CHUNK_LINES):
         if cancel is not None and cancel.is_set():
             raise LoadCancelled(f"{table.source}: loading cancelled")
-        chunk = lines[a : a + CHUNK_LINES]
+        chunk = table.lines.chunk(a, a + CHUNK_LINES)
         try:
             data = _loadtxt(chunk, d, usecols)
         except ValueError:
@@ -373,7 +338,7 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuS
         (see :func:`~hipflex.sensor.formats.validate_samples`).
     """
     path = Path(path)
-    table = _table(path, _read_text(path))
+    table = _table(path, _read_bytes(path))
     names = table.names
     if _numeric_header(table):
         raise _header_problem(table, "no header line")
@@ -453,7 +418,7 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.E
         :func:`read_csv` reports.
     """
     path = Path(path)
-    table = _table(path, _read_text(path))
+    table = _table(path, _read_bytes(path))
     if _find(table, columns.time_col) is None:
         raise _header_problem(table, f"no time column {columns.time_col!r} (--time-col)")
     roles = [("--acc-cols", columns.acc_cols)]
