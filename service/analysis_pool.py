@@ -21,13 +21,14 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AnalysisPool", "Cancelled", "Disconnected", "PoolBusy", "UploadGate"]
+__all__ = ["AnalysisPool", "ByteBudget", "Cancelled", "Disconnected", "PoolBusy", "UploadGate"]
 
 log = logging.getLogger("hipflex.service")
 
@@ -48,6 +49,45 @@ class Cancelled(RuntimeError):
     """The job's client went away, or the server is stopping."""
 
 
+class ByteBudget:
+    """At most ``limit_bytes`` of input files parsed and analysed at once.
+
+    Parsing takes several times a file's size in memory (six times for rows of
+    14 bytes), so the pool's thread count alone does not bound it: two uploads
+    at the size limit took the server past 1 GB.  A job holds its file's size
+    (at most the whole budget: a larger file runs alone) while it parses and
+    analyses; a job that does not fit waits, watching its cancel event.
+
+    Parameters
+    ----------
+    limit_bytes : int
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        if limit_bytes < 1:
+            raise ValueError("limit_bytes must be positive")
+        self.limit_bytes = limit_bytes
+        self.used_bytes = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, nbytes: int, cancel: threading.Event) -> Iterator[None]:
+        """Hold ``nbytes`` of the budget for the ``with`` block (waits for room; raises :class:`Cancelled`)."""
+        n = min(max(int(nbytes), 0), self.limit_bytes)
+        with self._cond:
+            while self.used_bytes + n > self.limit_bytes:
+                if cancel.is_set():
+                    raise Cancelled("cancelled while waiting for memory")
+                self._cond.wait(POLL_S)
+            self.used_bytes += n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used_bytes -= n
+                self._cond.notify_all()
+
+
 _Job = tuple[Callable[[threading.Event], object], threading.Event, "Future[object]"]
 
 
@@ -60,13 +100,16 @@ class AnalysisPool:
         Jobs running at once.
     max_waiting : int
         Jobs admitted beyond the running ones; later ones get :class:`PoolBusy`.
+    budget_bytes : int
+        Bytes of input files that jobs parse at once (:attr:`budget`, which jobs hold themselves).
     """
 
-    def __init__(self, workers: int = 2, max_waiting: int = 4) -> None:
+    def __init__(self, workers: int = 2, max_waiting: int = 4, budget_bytes: int = 64 * 1024 * 1024) -> None:
         if workers < 1 or max_waiting < 0:
             raise ValueError("workers must be positive and max_waiting not negative")
         self.workers = workers
         self.capacity = workers + max_waiting
+        self.budget = ByteBudget(budget_bytes)
         self._admitted = 0
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -159,10 +202,10 @@ class AnalysisPool:
 class UploadGate:
     """Admit at most ``limit`` upload requests at once, before their bodies are read.
 
-    The pool refuses a job only once its request body has been received and
-    parsed (multipart parsing runs on the event loop); fifty concurrent uploads
-    would all be parsed first.  The gate answers 503 at once, without reading
-    the body, while ``limit`` uploads are in progress (the pool's capacity).
+    The pool refuses a job only once its request body has been received (the
+    body is streamed to disk first); fifty concurrent uploads would all be
+    received first.  The gate answers 503 at once, without reading the body,
+    while ``limit`` uploads are in progress (the pool's capacity).
 
     Parameters
     ----------

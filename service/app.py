@@ -298,7 +298,7 @@ def create_app(
             recovered = await asyncio.to_thread(recover_sessions, store)
             if recovered:
                 log.warning("recovered %d interrupted session(s): %s", len(recovered), ", ".join(recovered))
-            pool = AnalysisPool(settings.analysis_workers, settings.analysis_waiting)
+            pool = AnalysisPool(settings.analysis_workers, settings.analysis_waiting, settings.max_upload_bytes)
             manager = SessionManager(settings, store, backend, pool)
             app.state.hipflex = AppContext(settings, store, manager, backend, pool)
             try:

@@ -258,9 +258,14 @@ class ReplaySource(_PreparedSource):
             # The loader checks ``cancel`` between chunks: a client that hangs up stops the parsing.
             return load_samples(path, self.fmt, LoadOptions(cancel=cancel))
 
+        def load_in_budget(cancel: threading.Event) -> ImuSamples:
+            assert self.pool is not None
+            with self.pool.budget.hold(_size(self._check_allowed()), cancel):
+                return load(cancel)
+
         try:
             if self.pool is not None:
-                self.samples = await self.pool.run(load, is_disconnected=self.is_disconnected)
+                self.samples = await self.pool.run(load_in_budget, is_disconnected=self.is_disconnected)
             else:
                 self.samples = await asyncio.to_thread(load, threading.Event())
         except SourceError:
@@ -298,6 +303,14 @@ def without_content(problem: str) -> str:
     head = _UNKNOWN_LIST.sub(r"\1 ", head)
     head = _BRACKETED.sub("[…]", head)
     return _QUOTED.sub(lambda m: m.group(0) if m.group(0)[1:-1] in known else "'…'", head)
+
+
+def _size(path: Path) -> int:
+    """The file's size in bytes (0 when it cannot be seen; loading then says why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _require_regular_file(path: Path, shown: str) -> None:

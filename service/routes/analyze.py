@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from hipflex.service.analysis_pool import Cancelled
+from hipflex.service.analysis_pool import ByteBudget, Cancelled
 from hipflex.service.deps import PoolDep, SettingsDep
 from hipflex.service.live import session_settings
 from hipflex.service.schemas import MAX_MIN_ROM_DEG, AnalysisOut, ErrorOut
@@ -59,11 +59,12 @@ _BODY: dict[str, Any] = {
 FRAMING_BYTES = 64 * 1024
 
 
-def _analyse(body: Path, boundary: bytes, fmt: str, settings: Any, cancel: Event) -> bytes:
+def _analyse(body: Path, boundary: bytes, fmt: str, settings: Any, budget: ByteBudget, cancel: Event) -> bytes:
     """Extract the file from the saved body, load it and analyse it; the JSON document (runs on the pool).
 
     ``cancel`` is checked between the stages and by the multipart and CSV
     parsers between their chunks (the client went away, the server stops).
+    Parsing and analysing hold the file's size of the pool's memory ``budget``.
     """
     from hipflex.dsp import analyze
     from hipflex.sensor.formats import InputError, LoadCancelled, LoadOptions, load_samples
@@ -72,10 +73,12 @@ def _analyse(body: Path, boundary: bytes, fmt: str, settings: Any, cancel: Event
     name, path = upload.name, upload.path
     body.unlink()  # the disk holds one copy of the file while it is analysed
     try:
-        samples = load_samples(path, fmt, LoadOptions(cancel=cancel))
-        if cancel.is_set():
-            raise Cancelled(f"analysis of {name} cancelled")
-        result = analyze(samples, settings, source=name)
+        with budget.hold(path.stat().st_size, cancel):
+            samples = load_samples(path, fmt, LoadOptions(cancel=cancel))
+            if cancel.is_set():
+                raise Cancelled(f"analysis of {name} cancelled")
+            result = analyze(samples, settings, source=name)
+            del samples
     except LoadCancelled:
         raise Cancelled(f"analysis of {name} cancelled") from None
     except InputError as exc:
@@ -123,7 +126,7 @@ async def analyze_upload(
         body = folder / "body"
         await receive_body(request, body, settings.max_upload_bytes + FRAMING_BYTES)
         doc = await pool.run(
-            partial(_analyse, body, boundary, format, analysis_settings),
+            partial(_analyse, body, boundary, format, analysis_settings, pool.budget),
             is_disconnected=request.is_disconnected,
         )
     finally:

@@ -122,3 +122,40 @@ def test_a_replay_load_stops_when_its_client_hangs_up(service_settings: Any, mon
         assert _wait(lambda: pool.admitted == 0, 60)
         assert sum(parsed) < rows, "the whole file was parsed after its client left"
         assert c.get("/api/v1/sessions").json()["total"] == 0  # no session for a client that left
+
+
+def test_parses_hold_a_byte_budget_so_big_files_do_not_overlap() -> None:
+    """Two uploads at the size limit took the server past 1 GB: parsing takes ~6x the file."""
+    from hipflex.service.analysis_pool import ByteBudget, Cancelled
+
+    budget = ByteBudget(50)
+    inside, overlap = [0], [0]
+    lock = threading.Lock()
+
+    def job(nbytes: int) -> None:
+        with budget.hold(nbytes, threading.Event()):
+            with lock:
+                inside[0] += 1
+                overlap[0] = max(overlap[0], inside[0])
+            time.sleep(0.05)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=job, args=(30,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert overlap[0] == 1 and budget.used_bytes == 0
+    # Small files share it; a file larger than the budget runs alone instead of never.
+    with budget.hold(20, threading.Event()), budget.hold(20, threading.Event()):
+        assert budget.used_bytes == 40
+    with budget.hold(10**9, threading.Event()):
+        assert budget.used_bytes == 50
+    # A job waiting for room stops when its client goes away.
+    cancel = threading.Event()
+    with budget.hold(50, threading.Event()):
+        cancel.set()
+        with pytest.raises(Cancelled):
+            with budget.hold(1, cancel):
+                pass
