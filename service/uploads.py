@@ -161,7 +161,8 @@ class _FileCatcher:
             return
         self.name = _clean_name(options[b"filename"])
         # The file keeps its suffix (``upload.csv``): readers may recognise a format by it.
-        self.path = self.folder / f"upload{Path(self.name).suffix[:16]}"
+        suffix = "".join(c for c in Path(self.name).suffix if c.isascii() and (c.isalnum() or c in "._-"))
+        self.path = self.folder / f"upload{suffix[:16]}"
         self._out = open(self.path, "wb")  # closed at the part's end, or by close()
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:

@@ -159,3 +159,12 @@ def test_parses_hold_a_byte_budget_so_big_files_do_not_overlap() -> None:
         with pytest.raises(Cancelled):
             with budget.hold(1, cancel):
                 pass
+
+
+def test_a_file_name_with_a_nul_byte_is_no_server_error(live_server: Any) -> None:
+    # The file keeps its suffix on disk; a NUL byte in it made open() raise and the API answer 500.
+    body = (b'--bb\r\nContent-Disposition: form-data; name="file"; filename="a.c\x00sv"\r\n\r\n'
+            + _recording(500) + b"\r\n--bb--\r\n")  # fmt: skip
+    r = live_server.client.post("/api/v1/analyze", content=body,
+                                headers={"content-type": "multipart/form-data; boundary=bb"})  # fmt: skip
+    assert r.status_code == 200, r.text
