@@ -301,8 +301,8 @@ class SessionManager:
             raise SourceError(str(exc)) from None
         source = self._source(spec, is_disconnected)
         await source.open()
-        if is_disconnected is not None and await is_disconnected():  # nobody wants the session any more
-            raise Cancelled("the client went away while the source opened")
+        if spec.source == "replay" and is_disconnected is not None and await is_disconnected():
+            raise Cancelled("the client went away while the recording loaded")  # nobody wants the session
         params = dataclasses.asdict(spec)
         record = self.store.create_session(
             source=spec.source,
