@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +38,12 @@ from hipflex.sensor.formats import (
     ColumnMap,
     FileFormat,
     InputError,
+    LoadCancelled,
     LoadOptions,
     validate_samples,
 )
-from hipflex.sensor.limits import check_header, check_line_lengths, first_repeated
+from hipflex.sensor.limits import MAX_LINE_CHARS, check_header, first_repeated
+from hipflex.sensor.text_lines import TextLines, file_encoding, split_lines
 
 __all__ = [
     "COLUMN_PRESETS",
@@ -128,19 +131,17 @@ def column_preset(spec: str) -> ColumnMap:
 
 @dataclass
 class _Table:
-    """Header and data lines of a delimited text file (comments and blank lines may remain)."""
+    """Header and data lines of a delimited text file (blank and comment lines left out)."""
 
     source: Path
     names: list[str]
     delimiter: str
-    lines: list[str]
-    first_line: int  # file line number of lines[0] when ``numbers`` is None
-    numbers: NDArray[np.int64] | None  # file line number of each entry of ``lines``
+    lines: TextLines
+    first_line: int  # file line number of the line after the header (index 0 of ``lines.edges``)
 
     def line_numbers(self) -> NDArray[np.int64]:
-        if self.numbers is not None:
-            return self.numbers
-        return np.arange(self.first_line, self.first_line + len(self.lines), dtype=np.int64)
+        """The file line number of each data line."""
+        return self.lines.indices() + self.first_line
 
 
 def _clean_name(name: str) -> str:
@@ -160,54 +161,50 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
     if b"\x00" in raw[:8192]:
         raise InputError(path, "is not a text file (it contains binary data)")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    return raw
 
 
-def _table(path: Path, text: str) -> _Table:
-    """Split off the header (first line that is neither blank nor a comment)."""
-    if not text.strip():
+def _table(path: Path, raw: bytes) -> _Table:
+    """Split off the header (first line that is neither blank nor a comment); the rest stays bytes."""
+    if not raw.strip():
         raise InputError(path, "file is empty")
-    pos, lineno = 0, 1
+    encoding, pos = file_encoding(raw)
+    lineno, blank_only = 1, True
     while True:
-        end = text.find("\n", pos)
-        line = text[pos:] if end < 0 else text[pos:end]
+        end = raw.find(b"\n", pos)
+        line = (raw[pos:] if end < 0 else raw[pos:end]).decode(encoding)
         stripped = line.strip()
         if stripped and not stripped.startswith("#"):
             break
+        blank_only = blank_only and not stripped
         if end < 0:
-            raise InputError(path, "has only comment lines, no header line")
+            raise InputError(path, "file is empty" if blank_only else "has only comment lines, no header line")
         pos, lineno = end + 1, lineno + 1
     delimiter = _detect_delimiter(line)
     check_header(path, line, delimiter)  # before any per-column work
     names = [_clean_name(n) for n in line.split(delimiter)]
-    body = "" if end < 0 else text[end + 1 :]
-    lines = body.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    check_line_lengths(path, lines, lineno + 1)
-    numbers = None
-    if "#" in body or "" in lines:
-        keep = [j for j, s in enumerate(lines) if (u := s.strip()) and u[0] != "#"]
-        lines = [lines[j] for j in keep]
-        numbers = np.asarray(keep, dtype=np.int64) + (lineno + 1)
-    if not lines:
+    start = len(raw) if end < 0 else end + 1
+    lines = split_lines(raw, start, encoding)
+    lines.check_lengths(path, lineno + 1, MAX_LINE_CHARS)
+    if lines.has_empty() or raw.find(b"#", start) >= 0:  # (lines of only spaces are data otherwise)
+        lines = lines.without_blank_and_comments()
+    if not len(lines):
         raise InputError(path, "has a header line but no data rows")
     # A last line cut short by a crash mid-write is dropped.
-    if len(lines) > 1 and not body.endswith("\n") and lines[-1].count(delimiter) + 1 < len(names):
-        lines.pop()
-        if numbers is not None:
-            numbers = numbers[:-1]
-    return _Table(path, names, delimiter, lines, lineno + 1, numbers)
+    if (
+        len(lines) > 1
+        and not raw.endswith(b"\n")
+        and lines.chunk(len(lines) - 1, len(lines))[0].count(delimiter) + 1 < len(names)
+    ):
+        lines = lines.without_last()
+    return _Table(path, names, delimiter, lines, lineno + 1)
 
 
 def _fill_empty(lines: list[str], d: str) -> list[str]:
@@ -220,6 +217,11 @@ def _loadtxt(lines: list[str], d: str, usecols: list[int] | None) -> NDArray[np.
     return np.loadtxt(lines, dtype=np.float64, delimiter=d, quotechar='"', comments="#", ndmin=2, usecols=usecols)
 
 
+def _all_lines(table: _Table) -> Iterator[str]:
+    for a in range(0, len(table.lines), CHUNK_LINES):
+        yield from table.lines.chunk(a, a + CHUNK_LINES)
+
+
 def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArray[np.float64], list[int]]:
     """Line-by-line parse that names the first bad line; also accepts what loadtxt rejects."""
     d, names = table.delimiter, table.names
@@ -227,7 +229,7 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
     rows: list[list[float]] = []
     kept: list[int] = []
     need = max(cols) + 1
-    for j, line in enumerate(table.lines):
+    for j, line in enumerate(_all_lines(table)):
         u = line.strip()
         if not u or u[0] == "#":
             continue
@@ -258,23 +260,41 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
     return np.asarray(rows, dtype=np.float64), kept
 
 
-def _parse(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Columns ``cols`` of every data row as float64, and each row's file line number."""
+#: Data lines parsed at once: a cancel request is seen within a chunk, and no call into loadtxt holds
+#: the GIL for long (about 4 ms; a server parses on threads beside its event loop).
+CHUNK_LINES = 10_000
+
+
+def _parse(
+    table: _Table, cols: Sequence[int], strict: bool, cancel: threading.Event | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Columns ``cols`` of every data row as float64, and each row's file line number.
+
+    The lines are parsed in chunks of :data:`CHUNK_LINES`, with ``cancel``
+    checked between them; any chunk loadtxt cannot take sends the whole table
+    through the line-by-line pass, so the result does not depend on the chunking.
+    """
     use_all = list(cols) == list(range(len(table.names)))
     usecols = None if use_all else list(cols)
-    shape = (len(table.lines), len(cols))
-    try:
-        data = _loadtxt(table.lines, table.delimiter, usecols)
-    except ValueError:
-        # Most often empty fields (dropouts): fill them with nan and try once more.
+    d, n = table.delimiter, len(table.lines)
+    out = np.empty((n, len(cols)), dtype=np.float64)
+    for a in range(0, n, CHUNK_LINES):
+        if cancel is not None and cancel.is_set():
+            raise LoadCancelled(f"{table.source}: loading cancelled")
+        chunk = table.lines.chunk(a, a + CHUNK_LINES)
         try:
-            data = _loadtxt(_fill_empty(table.lines, table.delimiter), table.delimiter, usecols)
+            data = _loadtxt(chunk, d, usecols)
         except ValueError:
-            data = None
-    if data is not None and data.shape == shape:
-        return data, table.line_numbers()
-    data, kept = _parse_slow(table, cols, strict)
-    return data, np.asarray(kept, dtype=np.int64)
+            # Most often empty fields (dropouts): fill them with nan and try once more.
+            try:
+                data = _loadtxt(_fill_empty(chunk, d), d, usecols)
+            except ValueError:
+                data = None
+        if data is None or data.shape != (len(chunk), len(cols)):
+            slow, kept = _parse_slow(table, cols, strict)
+            return slow, np.asarray(kept, dtype=np.int64)
+        out[a : a + len(chunk)] = data
+    return out, table.line_numbers()
 
 
 def _listed(names: Iterable[str]) -> str:
@@ -296,13 +316,15 @@ def _header_problem(table: _Table, problem: str) -> InputError:
     return InputError(table.source, f"{problem}; found: {_listed(table.names)}")
 
 
-def read_csv(path: str | Path) -> ImuSamples:
+def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuSamples:
     """Read a plain hipflex CSV file.
 
     Parameters
     ----------
     path : str or Path
         The file.
+    cancel : threading.Event, optional
+        Checked between chunks of rows; when set, :class:`LoadCancelled` is raised.
 
     Returns
     -------
@@ -316,7 +338,7 @@ def read_csv(path: str | Path) -> ImuSamples:
         (see :func:`~hipflex.sensor.formats.validate_samples`).
     """
     path = Path(path)
-    table = _table(path, _read_text(path))
+    table = _table(path, _read_bytes(path))
     names = table.names
     if _numeric_header(table):
         raise _header_problem(table, "no header line")
@@ -339,7 +361,7 @@ def read_csv(path: str | Path) -> ImuSamples:
         raise _header_problem(table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})")
     wanted = (PLAIN_TIME, *PLAIN_ACC, *(PLAIN_GYRO if all(has_gyro) else ()))
     cols = [names.index(c) for c in wanted]
-    data, lines = _parse(table, cols, strict=True)
+    data, lines = _parse(table, cols, strict=True, cancel=cancel)
     gyr = data[:, 4:7] if all(has_gyro) else None
     return validate_samples(path, data[:, 0], data[:, 1:4], gyr, lines)
 
@@ -370,7 +392,7 @@ def _find(table: _Table, wanted: str) -> int | None:
     return loose[0] if len(loose) == 1 else None
 
 
-def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
+def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.Event | None = None) -> ImuSamples:
     """Read any delimited text file through a column mapping.
 
     Parameters
@@ -380,6 +402,8 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
         detected from the header); ``#`` comment lines and empty fields allowed.
     columns : ColumnMap
         Which columns hold time, acceleration and angular rate, and their units.
+    cancel : threading.Event, optional
+        As in :func:`read_csv`.
 
     Returns
     -------
@@ -394,7 +418,7 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
         :func:`read_csv` reports.
     """
     path = Path(path)
-    table = _table(path, _read_text(path))
+    table = _table(path, _read_bytes(path))
     if _find(table, columns.time_col) is None:
         raise _header_problem(table, f"no time column {columns.time_col!r} (--time-col)")
     roles = [("--acc-cols", columns.acc_cols)]
@@ -406,7 +430,7 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
             raise _header_problem(table, f"unknown column(s) {','.join(absent)} ({flag})")
     cols = [i for n in columns.names if (i := _find(table, n)) is not None]
     signs = np.array([_sign(table, n) for n in columns.names])
-    data, lines = _parse(table, cols, strict=False)
+    data, lines = _parse(table, cols, strict=False, cancel=cancel)
     data = data * signs
     t = data[:, 0] * TIME_UNITS[columns.time_unit]
     acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
@@ -469,8 +493,8 @@ def _sniff_plain(path: Path, head: str) -> bool:
 
 def _load(path: Path, options: LoadOptions) -> ImuSamples:
     if options.columns is not None:
-        return read_mapped_csv(path, options.columns)
-    return read_csv(path)
+        return read_mapped_csv(path, options.columns, cancel=options.cancel)
+    return read_csv(path, cancel=options.cancel)
 
 
 #: The formats this module provides (see :mod:`hipflex.sensor.formats`).

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "ColumnMap",
     "FileFormat",
     "InputError",
+    "LoadCancelled",
     "LoadOptions",
     "format_names",
     "get_format",
@@ -99,6 +101,10 @@ class InputError(ValueError):
         self.source = str(source)
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
+
+
+class LoadCancelled(RuntimeError):
+    """Loading stopped because :attr:`LoadOptions.cancel` was set (not a problem with the file)."""
 
 
 def _unit(kind: str, value: str, table: dict[str, float]) -> str:
@@ -168,9 +174,14 @@ class LoadOptions:
     columns : ColumnMap or None
         Generic column mapping for third-party CSV files (only formats with
         ``column_mapping=True`` accept it); ``None`` reads the format's own layout.
+    cancel : threading.Event or None
+        Set by another thread to stop loading (a server whose client went away):
+        loaders that parse in chunks check it between chunks and raise
+        :class:`LoadCancelled`; every loader is checked once before it starts.
     """
 
     columns: ColumnMap | None = None
+    cancel: threading.Event | None = None
 
 
 Loader = Callable[[Path, LoadOptions], ImuSamples]
@@ -312,6 +323,8 @@ def load_samples(path: str | Path, fmt: str = AUTO, options: LoadOptions | None 
     _check_path(path)
     if chosen is None:
         chosen = sniff_format(path)
+    if options.cancel is not None and options.cancel.is_set():
+        raise LoadCancelled(f"{path}: loading cancelled")
     return chosen.load(path, options)
 
 

@@ -111,6 +111,7 @@ class SensorDeviceBackend:
         self.find_timeout_s = find_timeout_s
         self._seen: dict[str, SensorInfo] = {}
         self._clients: dict[str, Any] = {}
+        self._handed: dict[str, Any] = {}  # the client of each address last handed to a session
 
     @staticmethod
     def _info(info: SensorInfo, connected: bool = False, battery: int | None = None) -> DeviceInfo:
@@ -175,11 +176,13 @@ class SensorDeviceBackend:
             Not connected (connect it first), or already streaming into another session.
         """
         client = self._clients.get(address)
-        if client is None or client.state != "connected":
+        if client is None or client.state != "connected" or self._handed.get(address) is client:
             state = "not connected" if client is None else f"busy ({client.state})"
             raise SourceError(f"device {address} is {state}; connect it first (one session per sensor)")
         # A client streams once (the session disconnects it at the end): the next session on
-        # this sensor connects afresh.
+        # this sensor connects afresh. It is taken now, not when its stream starts: a second
+        # request in between got the same sensor.
+        self._handed[address] = client
         return SensorSource(client)
 
     async def aclose(self) -> None:

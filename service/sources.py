@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import stat
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from hipflex.dsp.types import ImuSamples
 
 if TYPE_CHECKING:
     from hipflex.sensor.simulate import Drill
-    from hipflex.service.analysis_pool import AnalysisPool
+    from hipflex.service.analysis_pool import AnalysisPool, Disconnected
 
 __all__ = [
     "ReplaySource",
@@ -195,6 +196,10 @@ class ReplaySource(_PreparedSource):
         it may not read.
     pool : AnalysisPool, optional
         Where the file is parsed (a server passes its bounded pool); by default a worker thread.
+    is_disconnected : async callable, optional
+        The opening request's: polled while the file loads on ``pool``; once its
+        client hung up the loader stops at its next chunk and :meth:`open` raises
+        :class:`~hipflex.service.analysis_pool.Cancelled`.
     """
 
     kind = "replay"
@@ -206,6 +211,7 @@ class ReplaySource(_PreparedSource):
         speed: float = 1.0,
         allowed_dirs: tuple[Path, ...] | None = None,
         pool: AnalysisPool | None = None,
+        is_disconnected: Disconnected | None = None,
     ) -> None:
         super().__init__(speed)
         self.shown = str(path)
@@ -216,6 +222,7 @@ class ReplaySource(_PreparedSource):
         self.fmt = fmt
         self.allowed_dirs = allowed_dirs
         self.pool = pool
+        self.is_disconnected = is_disconnected
 
     def _check_allowed(self) -> Path:
         """The path to read; refuses paths outside the folders before touching the file."""
@@ -242,20 +249,29 @@ class ReplaySource(_PreparedSource):
         return f"{self.shown}: {without_content(text)}"
 
     async def open(self) -> None:
-        from hipflex.sensor.formats import InputError, load_samples
+        from hipflex.sensor.formats import InputError, LoadCancelled, LoadOptions, load_samples
+        from hipflex.service.analysis_pool import Cancelled
 
-        def load() -> ImuSamples:
+        def load(cancel: threading.Event) -> ImuSamples:
             path = self._check_allowed()
             _require_regular_file(path, self.shown)
-            return load_samples(path, self.fmt)
+            # The loader checks ``cancel`` between chunks: a client that hangs up stops the parsing.
+            return load_samples(path, self.fmt, LoadOptions(cancel=cancel))
+
+        def load_in_budget(cancel: threading.Event) -> ImuSamples:
+            assert self.pool is not None
+            with self.pool.budget.hold(_size(self._check_allowed()), cancel):
+                return load(cancel)
 
         try:
             if self.pool is not None:
-                self.samples = await self.pool.run(lambda _cancel: load())
+                self.samples = await self.pool.run(load_in_budget, is_disconnected=self.is_disconnected)
             else:
-                self.samples = await asyncio.to_thread(load)
+                self.samples = await asyncio.to_thread(load, threading.Event())
         except SourceError:
             raise
+        except LoadCancelled:
+            raise Cancelled(f"{self.shown}: loading cancelled") from None
         except InputError as exc:
             raise SourceError(self._problem(exc.problem)) from None
         except OSError as exc:  # e.g. a name too long for the file system
@@ -287,6 +303,14 @@ def without_content(problem: str) -> str:
     head = _UNKNOWN_LIST.sub(r"\1 ", head)
     head = _BRACKETED.sub("[…]", head)
     return _QUOTED.sub(lambda m: m.group(0) if m.group(0)[1:-1] in known else "'…'", head)
+
+
+def _size(path: Path) -> int:
+    """The file's size in bytes (0 when it cannot be seen; loading then says why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _require_regular_file(path: Path, shown: str) -> None:

@@ -450,3 +450,21 @@ def test_every_documented_session_example_is_accepted(live_server: LiveServer) -
         r = c.post("/api/v1/sessions", json=body)
         assert r.status_code == 201, (body, r.text)
         c.post(f"/api/v1/sessions/{r.json()['id']}/stop")
+
+
+def test_every_rep_threshold_the_schema_allows_is_accepted(live_server: LiveServer) -> None:
+    # schemathesis: min_rom_deg=179 was schema-valid and got a 422 (the analysis needs it below the
+    # pendulum's largest flexion). The schema now gives the real bound; values inside it work.
+    c = live_server.client
+    spec = c.get("/openapi.json").json()
+    field = spec["components"]["schemas"]["SessionCreate"]["properties"]["min_rom_deg"]["anyOf"][0]
+    query = next(p for p in spec["paths"]["/api/v1/analyze"]["post"]["parameters"] if p["name"] == "min_rom_deg")
+    bound = field.get("exclusiveMaximum", field.get("maximum"))
+    assert query["schema"]["anyOf"][0].get("exclusiveMaximum", query["schema"]["anyOf"][0].get("maximum")) == bound
+    r = c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 50, "min_rom_deg": bound - 0.5})
+    assert r.status_code == 201, r.text
+    c.post(f"/api/v1/sessions/{r.json()['id']}/stop")
+    rec = "time_s,acc_x_g,acc_y_g,acc_z_g\n" + "".join(f"{i / 50:.2f},0,0,1\n" for i in range(500))
+    r = c.post("/api/v1/analyze", params={"min_rom_deg": bound - 0.5}, files={"file": ("a.csv", rec.encode())})
+    assert r.status_code == 200, r.text
+    assert c.post("/api/v1/sessions", json={"source": "simulator", "min_rom_deg": bound}).status_code == 422
