@@ -107,7 +107,7 @@ def hostile(kind: str, rng: np.random.Generator, fs_hz: float, dur_s: float, gyr
 
 def simulated(seed: int) -> ImuSamples:
     """A session from the project simulator: random drill, rate, range, mounting, impairments, gyro or not."""
-    from hipflex.sensor.simulate import DRILLS, Mounting, SensorModel, plan_session, simulate
+    from hipflex.sensor.sim.simulate import DRILLS, Mounting, SensorModel, plan_session, simulate
 
     rng = np.random.default_rng(seed)
     sensor = SensorModel(

@@ -6,7 +6,7 @@ and the rep count it should give at default settings, or ``None`` where the
 truth is not clear enough to judge a count (see each loader).  The data
 README (``../shared/data/README.md``) documents every format used here.
 Used by ``accuracy_wide.py`` (the real-recordings table) and by
-``tests/sensor/test_real_recordings.py`` (through ``tests/sensor/real_kit.py``).
+``tests/sensor/files/test_real_recordings.py`` (through ``tests/sensor/files/real_kit.py``).
 """
 
 from __future__ import annotations
@@ -299,8 +299,9 @@ def ebbelaar(root: Path) -> list[RealCase]:
 
 def eurobench(root: Path, raw_mapping: bool = False) -> list[RealCase]:
     """5 reps per 5STS trial; ``raw_mapping`` reads the gyro z axis as stored (mirrored, README 1)."""
-    from hipflex.sensor.csv_io import column_preset
-    from hipflex.sensor.formats import LoadOptions, load_samples
+    from hipflex.sensor.files.csv_io import column_preset
+    from hipflex.sensor.format_spec import LoadOptions
+    from hipflex.sensor.formats import load_samples
 
     cols = column_preset("eurobench:3")
     if raw_mapping:

@@ -40,7 +40,8 @@ def _analyse(src: IO[bytes], name: str, fmt: str, settings: Any, tmp_root: Path,
     ``cancel`` is checked between the stages (the client went away, the server stops).
     """
     from hipflex.dsp import analyze
-    from hipflex.sensor.formats import InputError, load_samples
+    from hipflex.sensor.format_spec import InputError
+    from hipflex.sensor.formats import load_samples
 
     def check() -> None:
         if cancel.is_set():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hipflex.dsp import Settings, analyze
-from hipflex.sensor.simulate import Mounting, Segment, SensorModel, SessionPlan, Simulation, plan_session, simulate
+from hipflex.sensor.sim.simulate import Mounting, Segment, SensorModel, SessionPlan, Simulation, plan_session, simulate
 
 
 def _session(drill: str, fs_hz: float, range_g: float, seed: int) -> Simulation:

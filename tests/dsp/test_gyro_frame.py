@@ -1,6 +1,6 @@
 """The gyro-frame check: a gyro whose frame disagrees with its accelerometer is found, corrected or flagged.
 
-Simulated sessions (``hipflex.sensor.simulate``) with the gyro's columns
+Simulated sessions (``hipflex.sensor.sim.simulate``) with the gyro's columns
 corrupted the ways real files are -- an axis mirrored, two axes swapped, a
 1.6x scale, rad/s given as deg/s -- must count and measure as the sound
 session does; sound sessions must never be "corrected"; chunking must not
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hipflex.dsp import ImuSamples, Settings, analyze, finish, init_state, result, step
 from hipflex.dsp import gyro_frame as gf
 from hipflex.dsp.types import Analysis
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.sim.simulate import simulate_drill
 
 SETTINGS = Settings()
 MIRROR_Z = np.diag([1.0, 1.0, -1.0])
@@ -211,7 +211,8 @@ def test_a_corrected_stream_gives_the_batch_result_for_any_chunking(cuts: list[i
 
 
 def _eurobench(path: Path, gz: str) -> ImuSamples:
-    from hipflex.sensor.formats import ColumnMap, LoadOptions, load_samples
+    from hipflex.sensor.format_spec import ColumnMap, LoadOptions
+    from hipflex.sensor.formats import load_samples
 
     cols = ColumnMap(
         time_col="time", acc_cols=("Ax3", "Ay3", "Az3"), gyro_cols=("Gx3", "Gy3", gz), acc_unit="m/s2", gyro_unit="dps"

@@ -18,9 +18,9 @@ from naive import naive_retime
 from hipflex.dsp import Analysis, ImuSamples, Settings, analyze, finish, init_state, result, step
 from hipflex.dsp._kern_time import _bootstrap_period, _retime, new_timeline
 from hipflex.dsp.timeline import Timeline, retime
-from hipflex.sensor.formats import validate_samples
-from hipflex.sensor.sim_sensor import SensorModel
-from hipflex.sensor.simulate import Simulation, simulate_drill
+from hipflex.sensor.format_spec import validate_samples
+from hipflex.sensor.sim.sensor import SensorModel
+from hipflex.sensor.sim.simulate import Simulation, simulate_drill
 
 FS_HZ = 100.0
 SEED = 7

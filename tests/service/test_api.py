@@ -11,9 +11,10 @@ import httpx
 import pytest
 from svc_kit import ADDRESSES, LiveServer, NoBluetooth, serve, ws_messages
 
-from hipflex.sensor.csv_io import write_csv
-from hipflex.sensor.formats import InputError, load_samples
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.sensor.format_spec import InputError
+from hipflex.sensor.formats import load_samples
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 from hipflex.service.settings import ServiceSettings
 

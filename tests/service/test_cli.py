@@ -15,7 +15,7 @@ import pytest
 
 import hipflex
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.csv_io import write_csv
+from hipflex.sensor.files.csv_io import write_csv
 from hipflex.service.cli import main
 
 T0 = 100.0
@@ -287,7 +287,7 @@ def test_hint_says_when_no_stretch_was_still() -> None:
     from dataclasses import replace
 
     from hipflex.dsp import analyze
-    from hipflex.service.commands.report import calibration_hint
+    from hipflex.service.report import calibration_hint
 
     good = analyze(thigh_session())
     assert calibration_hint(good) is None

@@ -22,8 +22,8 @@ import pytest
 from fastapi import HTTPException
 from svc_kit import LiveServer, serve
 
-from hipflex.sensor.csv_io import write_csv
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 
 SECRET = "s3cr3t-c0ntent-line"

@@ -17,9 +17,9 @@ import pytest
 from svc_kit import FakeDevices, LiveServer, sse_messages, ws_messages
 
 from hipflex.dsp import analyze
-from hipflex.sensor.csv_io import write_csv
+from hipflex.sensor.files.csv_io import write_csv
 from hipflex.sensor.formats import load_samples
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 
 SIM = {"drill": "ballistic", "fs_hz": 100.0, "has_gyro": True, "seed": 3, "n_sets": 2}

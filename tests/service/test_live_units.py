@@ -14,12 +14,12 @@ import pytest
 from hipflex.dsp import AngleBlock, analyze
 from hipflex.dsp.types import ImuSamples, Settings
 from hipflex.sensor.formats import load_samples
-from hipflex.sensor.simulate import simulate_drill
-from hipflex.service.devices import BleakDeviceBackend
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.hub import Hub
 from hipflex.service.live import SessionManager, SessionSpec, session_settings
 from hipflex.service.messages import AngleDecimator
 from hipflex.service.rawlog import SampleLog, format_rows
+from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
 from hipflex.service.sources import SourceItem, SourceStatus, paced_chunks
 from hipflex.service.store import SCHEMA_VERSION, Store
@@ -58,7 +58,7 @@ async def test_hub_skips_angles_then_drops_a_slow_client_without_blocking() -> N
 async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", client_queue=48)
     store = Store(settings.db_path)
-    manager = SessionManager(settings, store, BleakDeviceBackend())
+    manager = SessionManager(settings, store, SensorDeviceBackend())
     try:
         rec = await manager.start(SessionSpec(source="simulator", drill="march", seed=1, n_sets=3, speed=200))
         live = manager.live(rec.id)
@@ -91,7 +91,7 @@ async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
 async def test_shutdown_stops_running_sessions_cleanly(tmp_path: Path) -> None:
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", max_sessions=2)
     store = Store(settings.db_path)
-    manager = SessionManager(settings, store, BleakDeviceBackend())
+    manager = SessionManager(settings, store, SensorDeviceBackend())
     a = await manager.start(SessionSpec(source="simulator", speed=2))
     await manager.start(SessionSpec(source="simulator", drill="hold", speed=2))
     from hipflex.service.live import TooManySessions
@@ -268,7 +268,7 @@ async def test_device_states_gaps_and_failures_reach_clients(
     monkeypatch.setattr(live_mod, "GAP_TIMEOUT_S", 0.2)
     samples = simulate_drill("ballistic", fs_hz=100.0, seed=8, n_sets=1).samples
 
-    class Backend(BleakDeviceBackend):
+    class Backend(SensorDeviceBackend):
         def source(self, address: str) -> ScriptedSource:
             return ScriptedSource(samples, fail)
 

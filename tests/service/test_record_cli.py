@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from hipflex.dsp.pipeline import analyze
-from hipflex.sensor.ble_world import ENV_VAR, parse_world
-from hipflex.sensor.capture import read_capture
-from hipflex.sensor.replay import decode_capture
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.capture.log import read_capture
+from hipflex.sensor.capture.replay import decode_capture
+from hipflex.sensor.emulate.world import ENV_VAR, parse_world
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 from hipflex.service.commands.record import LiveDisplay
 
@@ -152,8 +152,8 @@ def test_record_reconnects_through_drops(
 def test_record_prepares_the_analysis_before_it_streams(
     world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hipflex.sensor import live_analysis
-    from hipflex.sensor.live_analysis import LiveAnalysis
+    from hipflex.service import live_analysis
+    from hipflex.service.live_analysis import LiveAnalysis
 
     world("fake:h10,speed=50")
     events: list[str] = []

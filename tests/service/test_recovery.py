@@ -16,7 +16,7 @@ import pytest
 from hipflex.dsp import analyze
 from hipflex.dsp.types import Settings
 from hipflex.sensor.formats import load_samples
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.rawlog import SampleLog, repair_log
 from hipflex.service.recovery import recover_sessions
 from hipflex.service.server import bind_socket

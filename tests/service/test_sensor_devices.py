@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from svc_kit import FakeDevices, serve
 
-from hipflex.sensor.ble import FakeRadio
-from hipflex.sensor.client import BleBackends
-from hipflex.sensor.emulator import PolarPmdPeripheral
-from hipflex.sensor.emulator.source import SampleSource
-from hipflex.sensor.replay import decode_capture
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.capture.replay import decode_capture
+from hipflex.sensor.emulate.ble import FakeRadio
+from hipflex.sensor.emulate.devices import PolarPmdPeripheral
+from hipflex.sensor.emulate.devices.source import SampleSource
+from hipflex.sensor.live.client import BleBackends
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
 
@@ -63,7 +63,7 @@ def test_device_session_through_the_api(service_settings: ServiceSettings, tmp_p
 
 
 def test_unknown_sensor_is_404_and_no_adapter_is_503(service_settings: ServiceSettings) -> None:
-    from hipflex.sensor.ble_world import _NoAdapterScanner
+    from hipflex.sensor.emulate.world import _NoAdapterScanner
 
     with serve(service_settings, devices=SensorDeviceBackend(emulated_h10(), find_timeout_s=0.2)) as c:
         assert c.post("/api/v1/devices/AA:BB:CC:DD:EE:FF/connect").status_code == 404

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hipflex.sensor.csv_io import write_csv
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_demo_streams_a_recording_through_the_live_path(tmp_path: Path) -> None:
     r = run("-m", "hipflex", "demo", "--once", "--speed", "200", "--port", "0", "--db", str(db), "--drill", "march",
             "--log-level", "info")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "hipflex.sensor.live_analysis: analysis ready in " in r.stderr  # warmed up before the first session
+    assert "hipflex.service.live_analysis: analysis ready in " in r.stderr  # warmed up before the first session
     lines = r.stdout.splitlines()
     assert lines[0].startswith("hipflex demo: dashboard at http://127.0.0.1:")
     assert "stopped" in lines[-1] and " reps in " in lines[-1]
@@ -90,7 +90,7 @@ def test_serve_prepares_the_analysis_in_the_background(tmp_path: Path) -> None:
         assert proc.stderr is not None and proc.stdout is not None
         assert proc.stdout.readline().startswith("hipflex serving on ")  # serving does not wait for it
         for line in proc.stderr:
-            if "hipflex.sensor.live_analysis: analysis ready in " in line:
+            if "hipflex.service.live_analysis: analysis ready in " in line:
                 break
         else:
             raise AssertionError("the server never said the analysis was ready")
