@@ -21,6 +21,7 @@ import numpy as np
 
 from hipflex.dsp import Settings, analyze
 from hipflex.dsp.types import ImuSamples
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
 
 __all__ = [
     "CLEAR_ROM_BAND",
@@ -39,7 +40,7 @@ __all__ = [
     "utd_mhad",
 ]
 
-G = 9.80665
+G = STANDARD_GRAVITY_MPS2
 #: A set's reps are "clear" when every rep's ROM is at least (1 + band) x min_rom_deg and
 #: "clearly too small" when every one is below (1 - band) x min_rom_deg; in between the count
 #: depends on how the angle is measured, so it is not judged.  The band covers the error of

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from hipflex.dsp.types import ImuSamples
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
 
 __all__ = [
     "ACC_UNITS",
@@ -47,8 +48,6 @@ MIN_SAMPLES = 10
 #: Largest fraction of rows whose out-of-order time is repaired by sorting.
 REPAIR_LIMIT = 0.01
 
-STANDARD_GRAVITY = 9.80665
-
 TimeUnit = Literal["s", "ms", "us", "ns"]
 AccUnit = Literal["g", "mg", "m/s2"]
 GyroUnit = Literal["dps", "rad/s"]
@@ -56,7 +55,7 @@ GyroUnit = Literal["dps", "rad/s"]
 #: Seconds per unit of the time column.
 TIME_UNITS: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 #: g per unit of the accelerometer columns.
-ACC_UNITS: dict[str, float] = {"g": 1.0, "mg": 1e-3, "m/s2": 1.0 / STANDARD_GRAVITY}
+ACC_UNITS: dict[str, float] = {"g": 1.0, "mg": 1e-3, "m/s2": 1.0 / STANDARD_GRAVITY_MPS2}
 #: deg/s per unit of the gyroscope columns.
 GYRO_UNITS: dict[str, float] = {"dps": 1.0, "rad/s": 180.0 / math.pi}
 

@@ -8,7 +8,8 @@ scaling rules (FACTOR from the START reply, x1000 for compressed ACC type 0) and
 the SDK test vectors are in ``../shared/reference/ble.md`` sections 1.5-1.7.
 
 Everything here is pure and synchronous: no I/O, no clocks.  The delta decoder is
-a numba kernel because it runs once per notification on the hot path; the
+a numba kernel (with :mod:`hipflex.dsp._jit`'s options, like every kernel) because it
+runs once per notification on the hot path; the
 encoders are plain numpy since only tests and the emulator call them.
 """
 
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from hipflex.dsp._jit import njit
 
 __all__ = [
     "COMPRESSED_FLAG",
@@ -241,7 +243,7 @@ class PmdRepeatFilter:
 _OK, _SHORT_REF, _SHORT_HEADER, _BAD_WIDTH, _ZERO_COUNT, _SHORT_BLOCK = range(6)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit  # the project's one set of numba options (integer-only kernel: they change nothing here)
 def _decode_delta_kernel(
     payload: NDArray[np.uint8], channels: int, resolution_bits: int
 ) -> tuple[NDArray[np.int64], int, int]:

@@ -31,10 +31,11 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
+
 from .track import Track
 
 __all__ = [
-    "G_MPS2",
     "BodySignals",
     "Mounting",
     "ThighKinematics",
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-G_MPS2 = 9.80665
 
 
 def _rot(axis: int, angle_rad: float) -> FloatArray:
@@ -304,7 +304,7 @@ def rigid_body_signals(kin: ThighKinematics, mounting: Mounting) -> BodySignals:
         r = r + d.y
         rel = np.cross(domega, r) + np.cross(omega, np.cross(omega, r)) + 2.0 * np.cross(omega, d.dy) + d.ddy
     # Hip acceleration minus gravity, rotated into the thigh frame: R_thigh^T = R_z(-c) R_x(-a) R_y(theta).
-    hip = kin.hip_acc_mps2 + np.array([0.0, 0.0, G_MPS2])
+    hip = kin.hip_acc_mps2 + np.array([0.0, 0.0, STANDARD_GRAVITY_MPS2])
     f_thigh = m_t(_ry(hip, th)) + rel
 
     gyr = omega
@@ -321,4 +321,4 @@ def rigid_body_signals(kin: ThighKinematics, mounting: Mounting) -> BodySignals:
         gyr = wob_t(omega) + np.outer(kin.wobble_rad.dy, axis)
     rm = mounting.rotation_matrix()
     # Row vectors: R_mount^T v == v @ R_mount.
-    return BodySignals(acc_g=(f_thigh @ rm) / G_MPS2, gyr_dps=np.degrees(gyr @ rm))
+    return BodySignals(acc_g=(f_thigh @ rm) / STANDARD_GRAVITY_MPS2, gyr_dps=np.degrees(gyr @ rm))

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2 as G_MPS2
+
 from .activity import LIE_FLEXION_DEG, lie_then_stand, walk_bout
-from .body import G_MPS2, ThighKinematics
+from .body import ThighKinematics
 from .drills import Impacts, RepKeys, SetMotion, ballistic_set, hold_set, strength_set
 from .gait import march_set, stride_set
 from .plan import Drill, Segment, SessionPlan

@@ -222,21 +222,6 @@ class SensorModel:
             gyr_lsb_dps=0.0,
         )
 
-    def with_impairments(self, rng: np.random.Generator) -> SensorModel:
-        """A copy with random transport impairments of the accuracy conditions.
-
-        Packet loss 0-4 % in bursts of ~10 samples, timestamp jitter up to
-        0.2 sample periods, an arbitrary time origin (0-10^5 s) and clock
-        drift within +-50 ppm.
-        """
-        return dataclasses.replace(
-            self,
-            loss_fraction=float(rng.uniform(0.0, 0.04)),
-            jitter_s=float(rng.uniform(0.0, 0.2) / self.fs_hz),
-            time_offset_s=float(np.round(rng.uniform(0.0, 1e5), 3)),
-            clock_drift_ppm=float(rng.uniform(-50.0, 50.0)),
-        )
-
 
 @dataclass(frozen=True, eq=False)
 class SensorErrors:

@@ -122,10 +122,6 @@ class Truth:
     sets: tuple[tuple[float, float], ...]
     rests: tuple[tuple[float, float], ...]
 
-    def angle_at(self, t_s: FloatArray | float) -> FloatArray:
-        """True angle interpolated at times ``t_s`` (samples' time base), degrees."""
-        return np.asarray(np.interp(t_s, self.time_s, self.angle_deg), dtype=np.float64)
-
 
 @dataclass(frozen=True, eq=False)
 class Simulation:

@@ -88,11 +88,6 @@ class SampleSource:
         self._done = False
         self._warned_nonfinite = False
 
-    @property
-    def rows_loaded(self) -> int:
-        """Rows pulled from the underlying source so far."""
-        return self._total
-
     def cursor(self) -> SampleCursor:
         """A new independent read position at row 0."""
         return SampleCursor(self)

@@ -142,6 +142,20 @@ async def test_scan_finds_emulated_sensors_by_service_uuid(air: BumbleAir) -> No
         await until(lambda: len(scanner.discovered_devices) == 2)
 
 
+async def test_a_peripheral_out_of_range_stops_advertising_until_it_is_back(air: BumbleAir) -> None:
+    peripheral = await air.add_peripheral(PolarPmdPeripheral(time_scale=None))
+    assert peripheral.in_range and peripheral.advertising
+    await peripheral.set_in_range(False)
+    assert not peripheral.in_range and not peripheral.advertising
+    missing = await BleakScanner.find_device_by_filter(
+        lambda d, a: PMD_SERVICE_UUID in a.service_uuids, 0.3, backend=air.scanner_backend
+    )
+    assert missing is None
+    await peripheral.set_in_range(True)
+    assert peripheral.advertising
+    assert (await find_h10(air)).address == peripheral.address
+
+
 # ------------------------------------------------------------------------------------------------ Polar H10
 async def test_h10_session_over_real_att(air: BumbleAir) -> None:
     source = random_source()

@@ -8,8 +8,8 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2 as G_MPS2
 from hipflex.sensor.sim.body import (
-    G_MPS2,
     Mounting,
     ThighKinematics,
     euler_zyx_deg,
