@@ -27,6 +27,7 @@ from hipflex.dsp.pipeline import analyze
 from hipflex.sensor.capture.log import read_capture
 from hipflex.sensor.capture.replay import decode_capture
 from hipflex.sensor.emulate.world import ENV_VAR, parse_world
+from hipflex.sensor.format_spec import InputError
 from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 from hipflex.service.commands.record import LiveDisplay
@@ -223,6 +224,15 @@ def test_ctrl_c_stops_cleanly_and_closes_the_log(tmp_path: Path) -> None:
     assert [e.event for e in capture.events][-1] == "stream_stopped"
 
 
+def _seconds_on_disk(path: Path) -> float:
+    """Seconds of samples a capture being written holds so far (its last line may be cut)."""
+    try:
+        t = decode_capture(path).samples.time_s
+    except (OSError, InputError):  # not created yet, or only the header so far
+        return 0.0
+    return float(t[-1] - t[0]) if len(t) > 1 else 0.0
+
+
 def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
@@ -239,7 +249,11 @@ def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path)
         reps += line.startswith("rep ")
         if reps == 3:
             break
-    time.sleep(1.3)  # past one flush interval of the capture writer
+    # Kill once the reps seen live are on disk (the writer flushes about once a second).
+    deadline = time.monotonic() + 60
+    while _seconds_on_disk(out) <= 8.0:
+        assert time.monotonic() < deadline, "the capture writer did not flush the reps seen live"
+        time.sleep(0.05)
     proc.kill()  # no clean-up at all: a crash
     proc.communicate(timeout=30)
     capture = read_capture(out)

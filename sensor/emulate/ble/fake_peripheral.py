@@ -121,6 +121,9 @@ class FakePeripheral:
         Every write the central made, in order.
     connect_count : int
         Successful connections so far.
+    connect_attempts : int
+        Connection requests that reached the peripheral (successful, failed or pending), so a
+        test can wait for an attempt to be under way instead of sleeping.
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class FakePeripheral:
         self.in_range = True
         self.writes: list[WriteRecord] = []
         self.connect_count = 0
+        self.connect_attempts = 0
         self._failures: list[Callable[[], BaseException]] = []
         self._link: _Link | None = None
         self._services = [ServiceSpec(GENERIC_ACCESS_UUID, [self._device_name_spec()]), *services]
@@ -284,6 +288,7 @@ class FakePeripheral:
             Out of range (or already connected) for ``timeout_s``, or a scripted failure.
         """
         await asyncio.sleep(0)  # the connect request travels
+        self.connect_attempts += 1
         if self._failures:
             raise self._failures.pop(0)()
         async with asyncio.timeout(timeout_s):

@@ -255,19 +255,36 @@ async def _collect(source: ReplaySource) -> tuple[list[CaptureRecord], float]:
 
 def test_replay_source_paces_records_by_speed() -> None:
     cap = _records(50, 0.01)  # 0.49 s of records
-    got, elapsed = asyncio.run(_collect(ReplaySource(cap, speed=2.0)))
-    assert got == list(cap.records)
-    assert 0.2 <= elapsed < 2.0
+    now = [0.0]  # the loop's clock, moved only by the injected sleep: no wall time is measured
+    released: list[float] = []
+
+    async def sleep(delay_s: float) -> None:
+        now[0] += delay_s
+
+    async def run() -> list[CaptureRecord]:
+        asyncio.get_running_loop().time = lambda: now[0]  # type: ignore[method-assign]
+        got = []
+        async for rec in ReplaySource(cap, speed=2.0, sleep=sleep):
+            released.append(now[0])
+            got.append(rec)
+        return got
+
+    assert asyncio.run(run()) == list(cap.records)
+    # Each record comes out at its own time divided by the speed, never earlier or later.
+    np.testing.assert_allclose(released, [(r.t_s - cap.records[0].t_s) / 2.0 for r in cap.records], atol=1e-9)
 
 
 def test_replay_source_as_fast_as_possible_from_a_file(tmp_path: Path) -> None:
     cap = _records(500, 1.0)  # 499 s of records
     path = tmp_path / "c.jsonl"
     write_capture(path, cap.header, cap.records)
-    source = ReplaySource(path, speed=None)
+    async def never(delay_s: float) -> None:
+        raise AssertionError(f"as fast as possible must not wait ({delay_s} s)")
+
+    source = ReplaySource(path, speed=None, sleep=never)
     assert source.header.device == H10
-    got, elapsed = asyncio.run(_collect(source))
-    assert [r.t_s for r in got] == [r.t_s for r in cap.records] and elapsed < 5.0
+    got, _ = asyncio.run(_collect(source))
+    assert [r.t_s for r in got] == [r.t_s for r in cap.records]
     assert read_capture(path).records == tuple(got)
 
 

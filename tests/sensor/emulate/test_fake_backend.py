@@ -71,6 +71,7 @@ from hipflex.sensor.polar.control import (
     parse_cp_response,
 )
 from hipflex.sensor.polar.frames import PmdDecodeError, PmdMeasurementType, decode_pmd_frame
+from hipflex.sensor.sim.simulate import simulate_drill
 
 pytestmark = pytest.mark.asyncio
 
@@ -139,7 +140,11 @@ async def test_scan_by_service_uuid_reports_advertisement(radio: FakeRadio) -> N
     radio.add(scripted())
     radio.add(FakePeripheral("F0:00:00:00:00:02", advertisement=AdvertisementSpec("Other", ("180d",))))
     async with BleakScanner(service_uuids=[SVC], backend=FakeScanner, radio=radio) as scanner:
-        await asyncio.sleep(0.02)
+        # Until the matching sensor is seen: one advertising round reports every peripheral at
+        # once, so by then the other one has been on the air too (and must have been filtered).
+        async with asyncio.timeout(5):
+            while not scanner.discovered_devices:
+                await asyncio.sleep(0.002)
     found = scanner.discovered_devices_and_advertisement_data
     assert list(found) == ["F0:00:00:00:00:01"]
     device, adv = found["F0:00:00:00:00:01"]
@@ -477,8 +482,7 @@ async def test_forget_time_restarts_the_h10_clock_from_2019(radio: FakeRadio) ->
 
 
 async def test_simulator_session_streams_through_the_h10(radio: FakeRadio) -> None:
-    simulate = pytest.importorskip("hipflex.sensor.sim.simulate")
-    sim = simulate.simulate_drill("ballistic", fs_hz=200, has_gyro=False, seed=1, n_sets=1)
+    sim = simulate_drill("ballistic", fs_hz=200, has_gyro=False, seed=1, n_sets=1)
     h10, peripheral = await polar_session(radio, source=sim.samples)
     async with BleakClient(peripheral.address, backend=radio.client_backend) as client:
         cp, data = await subscribe_pmd(client)

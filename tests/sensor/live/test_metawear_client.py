@@ -147,14 +147,19 @@ async def test_rate_both_sensors_cannot_share_is_refused() -> None:
         MetaWearSettings(range_g=3)
 
 
-bumble = pytest.importorskip("hipflex.sensor.emulate.ble.bumble_backend", reason="needs the bumble test dependency")
+def bumble_air() -> Any:
+    """A bumble link; skips without the bumble test dependency (an import error of our own module fails)."""
+    pytest.importorskip("bumble", reason="needs the bumble test dependency")
+    from hipflex.sensor.emulate.ble.bumble_backend import BumbleAir
+
+    return BumbleAir()
 
 
 async def test_metamotion_session_over_bumble_replays_identically(tmp_path: Path) -> None:
     sim = simulate_drill("march", fs_hz=100.0, has_gyro=True, seed=11, n_sets=2)
     faults = FaultPlan(drop_fraction=0.02, disconnect_at_s=(25.0,), seed=3)
     board = MetaWearPeripheral(ImuChip.BMI270, source=sim.samples, time_scale=None, faults=faults)
-    async with bumble.BumbleAir() as air:
+    async with bumble_air() as air:
         await air.add_peripheral(board)
         backends = BleBackends(air.client_backend, air.scanner_backend, clock=lambda: HOST_T0_S + board.uptime_s())
         client = await metawear_client(backends, tmp_path, sample_rate_hz=100.0, range_g=16)

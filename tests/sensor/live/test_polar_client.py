@@ -203,9 +203,10 @@ async def test_stop_does_not_wait_for_a_sensor_out_of_range(tmp_path: Path) -> N
     async def drive() -> None:
         await Pump(emu, client).run(1.0, stop=False)
         peripheral.in_range = False  # walked away: connection attempts now wait for their timeout (20 s)
+        attempts = peripheral.connect_attempts
         peripheral.disconnect()
-        await until(lambda: client.state == "recovering")
-        await asyncio.sleep(0.05)  # inside establish_connection by now
+        await until(lambda: client.state == "recovering" and peripheral.connect_attempts > attempts)
+        # A connection attempt is pending (out of range it waits for its timeout): stop now.
         try:
             await asyncio.wait_for(asyncio.shield(client.stop()), 1.0)
         except TimeoutError:
@@ -318,7 +319,12 @@ async def test_unsupported_rate_is_refused_before_streaming(tmp_path: Path) -> N
 
 
 # ------------------------------------------------------------------------------------------------ tier 2
-bumble = pytest.importorskip("hipflex.sensor.emulate.ble.bumble_backend", reason="needs the bumble test dependency")
+def bumble_air() -> Any:
+    """A bumble link; skips without the bumble test dependency (an import error of our own module fails)."""
+    pytest.importorskip("bumble", reason="needs the bumble test dependency")
+    from hipflex.sensor.emulate.ble.bumble_backend import BumbleAir
+
+    return BumbleAir()
 
 
 async def test_ten_minutes_of_h10_with_drops_and_disconnects_over_bumble(tmp_path: Path) -> None:
@@ -328,7 +334,7 @@ async def test_ten_minutes_of_h10_with_drops_and_disconnects_over_bumble(tmp_pat
         keep_streaming_on_disconnect=True, seed=4,
     )  # fmt: skip
     emu = PolarPmdPeripheral(source=sim.samples, time_scale=None, clock=DeviceClock(START_NS), faults=faults)
-    async with bumble.BumbleAir() as air:
+    async with bumble_air() as air:
         await air.add_peripheral(emu)
         backends = BleBackends(air.client_backend, air.scanner_backend, clock=lambda: HOST_T0_S + emu.uptime_s())
         client = await polar_client(backends, tmp_path)
@@ -386,7 +392,7 @@ async def test_verity_acc_and_gyro_over_bumble(tmp_path: Path) -> None:
         VERITY_SENSE_PROFILE, source=source(6000, 52.0), time_scale=None, clock=DeviceClock(START_NS),
         faults=FaultPlan(disconnect_at_s=(30.0,), drop_fraction=0.03, seed=2),
     )  # fmt: skip
-    async with bumble.BumbleAir() as air:
+    async with bumble_air() as air:
         await air.add_peripheral(emu)
         backends = BleBackends(air.client_backend, air.scanner_backend, clock=lambda: HOST_T0_S + emu.uptime_s())
         client = await polar_client(backends, tmp_path)
