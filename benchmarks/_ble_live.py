@@ -35,7 +35,7 @@ from _perfkit import Session, rss_kib
 from hipflex.dsp.events import AngleBlock, CalibratedEvent, RepEvent, RepPeakEvent
 from hipflex.sensor.emulate.ble.bumble_backend import BumbleAir
 from hipflex.sensor.emulate.devices import DeviceClock, PolarPmdPeripheral
-from hipflex.sensor.emulate.devices.source import SampleSource
+from hipflex.sensor.emulate.devices.source import SampleFeed
 from hipflex.sensor.live.client import BleBackends, SampleChunk
 from hipflex.sensor.live.opener import open_sensor
 from hipflex.sensor.live.scan import find_sensor
@@ -75,7 +75,7 @@ async def _stream(client: Any, seconds: float, run: BleRun) -> None:
         stopper = asyncio.create_task(stop_later())
         async for item in client.samples():
             if not isinstance(item, SampleChunk):
-                run.gaps += type(item).__name__ == "Gap"
+                run.gaps += type(item).__name__ == "StreamGap"
                 continue
             events = await analysis.feed(item.samples)
             now = time.monotonic()
@@ -102,7 +102,7 @@ async def _stream(client: Any, seconds: float, run: BleRun) -> None:
 async def _emulators(air: BumbleAir, sessions: list[Session], n: int) -> list[PolarPmdPeripheral]:
     emus = []
     for i in range(n):
-        source = SampleSource(sessions[i % len(sessions)].samples, loop=True)
+        source = SampleFeed(sessions[i % len(sessions)].samples, loop=True)
         emu = PolarPmdPeripheral(device_id=f"{i:08X}", source=source, time_scale=1.0, clock=DeviceClock.from_host())
         await air.add_peripheral(emu)
         emus.append(emu)

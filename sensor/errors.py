@@ -25,10 +25,10 @@ from bleak.exc import (
 
 __all__ = [
     "DeviceBusy",
-    "DeviceNotFound",
     "NoAdapter",
     "PermissionDenied",
     "SensorError",
+    "SensorNotFound",
     "StreamFailed",
     "translate_ble_error",
 ]
@@ -46,7 +46,7 @@ class PermissionDenied(SensorError):
     """The operating system refused access to Bluetooth."""
 
 
-class DeviceNotFound(SensorError):
+class SensorNotFound(SensorError):
     """No matching sensor answered (not advertising, out of range, asleep)."""
 
 
@@ -148,16 +148,16 @@ def translate_ble_error(exc: BaseException, *, doing: str, target: str = "") -> 
     ):
         return DeviceBusy(f"cannot {what}: the sensor or the adapter is busy; {_BUSY_HINT} ({original})")
     if isinstance(exc, BleakDeviceNotFoundError) or type(exc).__name__ == "BleakNotFoundError":
-        return DeviceNotFound(
+        return SensorNotFound(
             f"cannot {what}: the sensor did not answer; wake it (strap it on, press its button), bring it "
             f"closer, and make sure no other app is connected to it ({original})"
         )
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return DeviceNotFound(
+        return SensorNotFound(
             f"cannot {what}: timed out; the sensor is out of range, asleep, or connected to another app ({original})"
         )
     if any(s in text for s in _NOT_FOUND_TEXT):
-        return DeviceNotFound(f"cannot {what}: the sensor is gone ({original})")
+        return SensorNotFound(f"cannot {what}: the sensor is gone ({original})")
     if isinstance(exc, BleakError):
         return StreamFailed(f"cannot {what}: Bluetooth error ({original})")
     return StreamFailed(f"cannot {what}: {original}")

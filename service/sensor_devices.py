@@ -24,8 +24,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from hipflex.sensor.errors import DeviceNotFound as SensorNotFound
-from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError
+from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError, SensorNotFound
 from hipflex.sensor.live.client import Battery, BleBackends, Connected, Disconnected, Reconnecting, SampleChunk
 from hipflex.sensor.live.opener import open_sensor
 from hipflex.sensor.live.scan import SensorInfo, find_sensor, scan_sensors

@@ -21,12 +21,12 @@ __all__ = [
     "EVENT_KINDS",
     "HEADER_KEY",
     "STREAM_NAMES",
+    "CaptureDevice",
     "CaptureEvent",
     "CaptureFormatError",
     "CaptureHeader",
     "CaptureProblem",
     "CaptureRecord",
-    "DeviceInfo",
     "Notification",
     "StreamSettings",
     "record_from_json",
@@ -54,7 +54,7 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
-class DeviceInfo:
+class CaptureDevice:
     """Which sensor was recorded.
 
     Attributes
@@ -145,7 +145,7 @@ class CaptureHeader:
 
     Attributes
     ----------
-    device : DeviceInfo
+    device : CaptureDevice
         The recorded sensor.
     streams : mapping of str to StreamSettings
         ``"acc"`` and optionally ``"gyro"``.
@@ -161,7 +161,7 @@ class CaptureHeader:
         Further header keys, kept as read (provenance, client version, ...).
     """
 
-    device: DeviceInfo
+    device: CaptureDevice
     streams: Mapping[str, StreamSettings]
     started_unix_s: float | None = None
     started_host_s: float | None = None
@@ -200,7 +200,8 @@ class CaptureHeader:
         if version > CAPTURE_VERSION:
             raise ValueError(f"capture version {version} is newer than this hipflex reads ({CAPTURE_VERSION})")
         dev = obj["device"]
-        device = DeviceInfo(**{k: str(dev.get(k, "") or "") for k in ("kind", "model", "name", "address", "firmware")})
+        fields = ("kind", "model", "name", "address", "firmware")
+        device = CaptureDevice(**{k: str(dev.get(k, "") or "") for k in fields})
         streams = {str(name): StreamSettings.from_dict(s) for name, s in dict(obj["streams"]).items()}
         known = {HEADER_KEY, "device", "streams", "started_unix_s", "started_host_s", "host_clock"}
         started_unix, started_host = obj.get("started_unix_s"), obj.get("started_host_s")

@@ -43,7 +43,7 @@ incremental: one ``feed(record)`` per capture line, samples accumulating in
 clients' :class:`~hipflex.sensor.live.decode.LiveDecoder` feeds it record by record, so live
 and replay decode alike.
 
-:class:`ReplaySource` (:mod:`hipflex.sensor.capture.replay_source`, re-exported here) yields the
+:class:`CaptureReplay` (:mod:`hipflex.sensor.capture.replay_source`, re-exported here) yields the
 raw records again, at the original pace (times a ``speed`` factor) or as fast as
 possible, for the live pipeline and the API.
 """
@@ -67,7 +67,7 @@ from hipflex.sensor.capture.decode import (
     capture_decoder,
 )
 from hipflex.sensor.capture.log import HEADER_KEY, Capture, CaptureHeader, CaptureProblem, read_capture
-from hipflex.sensor.capture.replay_source import ReplaySource
+from hipflex.sensor.capture.replay_source import CaptureReplay
 from hipflex.sensor.format_spec import FileFormat, InputError, LoadOptions, validate_samples
 from hipflex.sensor.merge import merge_acc_gyro
 
@@ -76,11 +76,11 @@ __all__ = [
     "REANCHOR_S",
     "CaptureDecodeError",
     "CaptureGap",
+    "CaptureReplay",
     "CaptureStreams",
     "DecodedCapture",
     "MetaWearCaptureDecoder",
     "PolarCaptureDecoder",
-    "ReplaySource",
     "StreamSamples",
     "capture_decoder",
     "decode_capture",

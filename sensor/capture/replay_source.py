@@ -1,6 +1,6 @@
 """Replay source: a capture's raw records yielded again, at the original pace or as fast as possible.
 
-The live pipeline and the API consume a :class:`ReplaySource` exactly like a device's
+The live pipeline and the API consume a :class:`CaptureReplay` exactly like a device's
 stream of notifications, so a recorded session goes through the same path as a live
 one.  Records are yielded unchanged (notification bytes, host times, events); pacing
 follows the records' host times ``t``, divided by ``speed``, measured from the first
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from hipflex.sensor.capture.log import Capture, CaptureReader, CaptureRecord
 
-__all__ = ["ReplaySource"]
+__all__ = ["CaptureReplay"]
 
 
-class ReplaySource:
+class CaptureReplay:
     """Yields a capture's raw records again, paced like the original or as fast as possible.
 
     Parameters
@@ -35,7 +35,7 @@ class ReplaySource:
     Examples
     --------
     >>> async def count(path):  # doctest: +SKIP
-    ...     return sum([1 async for _ in ReplaySource(path, speed=None)])
+    ...     return sum([1 async for _ in CaptureReplay(path, speed=None)])
     """
 
     def __init__(

@@ -113,7 +113,7 @@ class _DeniedScanner(_NoAdapterScanner):
 
 def _emulators(spec: WorldSpec, rate_hz: float | None) -> list[Any]:
     from hipflex.sensor.emulate.devices import VERITY_SENSE_PROFILE, FaultPlan, MetaWearPeripheral, PolarPmdPeripheral
-    from hipflex.sensor.emulate.devices.source import SampleSource
+    from hipflex.sensor.emulate.devices.source import SampleFeed
     from hipflex.sensor.metawear.protocol import ImuChip
     from hipflex.sensor.sim.simulate import simulate_drill
 
@@ -124,7 +124,7 @@ def _emulators(spec: WorldSpec, rate_hz: float | None) -> list[Any]:
     for kind in SCENARIOS[spec.scenario]:
         rate = rate_hz or _DEFAULT_RATE_HZ[kind]
         sim = simulate_drill("ballistic", fs_hz=rate, has_gyro=kind != "h10", seed=spec.seed, n_sets=3)
-        source = SampleSource(sim.samples, loop=True)
+        source = SampleFeed(sim.samples, loop=True)
         if kind == "h10":
             out.append(PolarPmdPeripheral(source=source, time_scale=spec.speed, faults=faults))
         elif kind == "verity":

@@ -3,12 +3,12 @@
 A :class:`SensorClient` connects to one sensor, starts its streams and yields, from
 :meth:`SensorClient.samples`, decoded :class:`SampleChunk` values interleaved with typed
 status events (:class:`Connected`, :class:`Disconnected`, :class:`Reconnecting`,
-:class:`Gap`, :class:`Battery`).  Implementations: :class:`~hipflex.sensor.live.polar_client.PolarClient`
+:class:`StreamGap`, :class:`Battery`).  Implementations: :class:`~hipflex.sensor.live.polar_client.PolarClient`
 (H10, Verity Sense) and :class:`~hipflex.sensor.live.metawear_client.MetaWearClient`.
 
 Time bases
 ----------
-- **Session time** (``SampleChunk.samples.time_s``, ``Gap.start_s``): seconds since the
+- **Session time** (``SampleChunk.samples.time_s``, ``StreamGap.start_s``): seconds since the
   capture started on the host clock, with sample spacing from the device clock (Polar)
   or from the configured rate (MetaWear) -- exactly what
   :func:`~hipflex.sensor.capture.replay.decode_capture` returns for the capture the client
@@ -41,12 +41,12 @@ __all__ = [
     "ClientItem",
     "Connected",
     "Disconnected",
-    "Gap",
     "ReconnectPolicy",
     "Reconnecting",
     "SampleChunk",
     "SensorClient",
     "StatusEvent",
+    "StreamGap",
 ]
 
 
@@ -137,7 +137,7 @@ class Reconnecting:
 
 
 @dataclass(frozen=True)
-class Gap:
+class StreamGap:
     """Samples missing from a stream, found from sample (device) times, never arrival times.
 
     Attributes
@@ -183,7 +183,7 @@ class Battery:
     pct: int
 
 
-StatusEvent: TypeAlias = Connected | Disconnected | Reconnecting | Gap | Battery
+StatusEvent: TypeAlias = Connected | Disconnected | Reconnecting | StreamGap | Battery
 ClientItem: TypeAlias = SampleChunk | StatusEvent
 
 

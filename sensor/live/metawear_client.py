@@ -30,7 +30,7 @@ from bleak import BleakClient
 from bleak.exc import BleakError
 
 from hipflex import __version__
-from hipflex.sensor.capture.log import CaptureHeader, DeviceInfo, StreamSettings
+from hipflex.sensor.capture.log import CaptureDevice, CaptureHeader, StreamSettings
 from hipflex.sensor.errors import StreamFailed
 from hipflex.sensor.live.session import BleSensorClient
 from hipflex.sensor.metawear.protocol import (
@@ -196,7 +196,7 @@ class MetaWearClient(BleSensorClient):
         number = f", model {self.model_number}" if self.model_number else ""
         model = f"MetaMotion ({self.acc_chip.value.upper()}{number})"
         return CaptureHeader(
-            DeviceInfo("metawear", model, self.name, self.address, self.firmware),
+            CaptureDevice("metawear", model, self.name, self.address, self.firmware),
             streams,
             started_unix_s=started_unix_s,
             started_host_s=started_host_s,

@@ -30,7 +30,7 @@ from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.capture.log import CaptureHeader, CaptureRecord, CaptureWriteError, CaptureWriter
 from hipflex.sensor.capture.log import Notification as CaptureNotification
 from hipflex.sensor.errors import StreamFailed
-from hipflex.sensor.live.client import ClientItem, Gap, SampleChunk
+from hipflex.sensor.live.client import ClientItem, SampleChunk, StreamGap
 from hipflex.sensor.live.clock import ClockSync
 from hipflex.sensor.live.decode import LiveDecoder
 
@@ -123,7 +123,7 @@ class RecordSink:
                 return
         self.queue.put_nowait(rec)
 
-    def log_gap(self, gap: Gap) -> None:
+    def log_gap(self, gap: StreamGap) -> None:
         """A ``gap`` line, straight to the file.
 
         Informational: the decoders find gaps from sample times and ignore these lines, and
@@ -207,7 +207,7 @@ class DecodeWorker:
                     self._bad_run += len(update.problems)
                     if self._bad_run >= BAD_FRAMES_LIMIT and self.stats.decoded_notifications == 0:
                         raise StreamFailed(self._bad_frames_message(update.problems[-1].reason))
-            items += [Gap(g.before_s, g.after_s, g.reason, g.stream, g.lost_samples) for g in update.gaps]
+            items += [StreamGap(g.before_s, g.after_s, g.reason, g.stream, g.lost_samples) for g in update.gaps]
             if update.samples is not None and len(update.samples):
                 parts.append(update.samples)
                 received = rec.t_s

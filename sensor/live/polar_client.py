@@ -30,7 +30,7 @@ from bleak import BleakClient
 from bleak.exc import BleakError
 
 from hipflex import __version__
-from hipflex.sensor.capture.log import CaptureHeader, DeviceInfo, StreamSettings
+from hipflex.sensor.capture.log import CaptureDevice, CaptureHeader, StreamSettings
 from hipflex.sensor.errors import StreamFailed
 from hipflex.sensor.live.session import BleSensorClient
 from hipflex.sensor.polar.control import (
@@ -254,7 +254,7 @@ class PolarClient(BleSensorClient):
                     ps.sample_rate_hz, range_dps=ps.range, resolution_bits=ps.resolution_bits
                 )
         return CaptureHeader(
-            DeviceInfo("polar", self.model.model, self.name, self.address, self.firmware),
+            CaptureDevice("polar", self.model.model, self.name, self.address, self.firmware),
             streams,
             started_unix_s=started_unix_s,
             started_host_s=started_host_s,

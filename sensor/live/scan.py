@@ -26,7 +26,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from hipflex.sensor.errors import DeviceBusy, DeviceNotFound, translate_ble_error
+from hipflex.sensor.errors import DeviceBusy, SensorNotFound, translate_ble_error
 from hipflex.sensor.live.client import BleBackends
 from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from hipflex.sensor.metawear.protocol import METAWEAR_SERVICE_UUID
@@ -176,7 +176,7 @@ async def _read_battery(
         error = translate_ble_error(exc, doing="read the battery of", target=device.address)
         if isinstance(error, DeviceBusy):
             return None, BATTERY_BUSY
-        if isinstance(error, DeviceNotFound):
+        if isinstance(error, SensorNotFound):
             return None, BATTERY_NO_ANSWER
         return None, BATTERY_READ_FAILED
 
@@ -212,7 +212,7 @@ async def find_sensor(query: str, timeout_s: float = 10.0, *, backends: BleBacke
 
     Raises
     ------
-    DeviceNotFound
+    SensorNotFound
         Nothing matching advertised within ``timeout_s``.
     SensorError
         The scan failed (no adapter, no permission).
@@ -221,7 +221,7 @@ async def find_sensor(query: str, timeout_s: float = 10.0, *, backends: BleBacke
     hits = [(d, i) for d, i in found.values() if _matches(query, i)]
     if not hits:
         seen = ", ".join(sorted(i.name for _, i in found.values())) or "none"
-        raise DeviceNotFound(
+        raise SensorNotFound(
             f"no supported sensor matching {query!r} found within {timeout_s:g} s (sensors seen: {seen}); "
             "wake it (strap it on or press its button), make sure no phone app is connected to it, and "
             "check `hipflex scan`"

@@ -56,9 +56,9 @@ from hipflex.sensor.live.client import (
     BleBackends,
     ClientItem,
     Connected,
-    Gap,
     ReconnectPolicy,
     SampleChunk,
+    StreamGap,
 )
 from hipflex.sensor.live.clock import ClockSync
 from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID
@@ -217,7 +217,7 @@ class BleSensorClient(LinkRecovery, abc.ABC):
         ------
         SensorError
             :class:`~hipflex.sensor.errors.NoAdapter`, ``PermissionDenied``,
-            ``DeviceNotFound``, ``DeviceBusy`` or ``StreamFailed`` with the reason.
+            ``SensorNotFound``, ``DeviceBusy`` or ``StreamFailed`` with the reason.
         """
         if self._state != "idle":
             return
@@ -487,7 +487,7 @@ class BleSensorClient(LinkRecovery, abc.ABC):
 
     def _publish(self, items: list[ClientItem]) -> None:
         for item in items:
-            if isinstance(item, Gap):
+            if isinstance(item, StreamGap):
                 self.stats.gaps += 1
                 _log.info("%s: %s gap of %.3f s (%s)", self.name, item.stream, item.duration_s, item.reason)
                 self._sink.log_gap(item)

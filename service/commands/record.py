@@ -200,7 +200,7 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
     import time
 
     from hipflex.dsp.events import RepEvent, SetEvent
-    from hipflex.sensor.live.client import Battery, Connected, Disconnected, Gap, Reconnecting, SampleChunk
+    from hipflex.sensor.live.client import Battery, Connected, Disconnected, Reconnecting, SampleChunk, StreamGap
     from hipflex.sensor.live.opener import open_sensor
     from hipflex.sensor.live.scan import find_sensor
     from hipflex.service.live_analysis import LiveAnalysis, warm_up
@@ -252,7 +252,7 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
                     display.note(f"link lost{why}; reconnecting")
                 elif isinstance(item, Reconnecting) and item.attempt > 1:
                     display.note(f"reconnect attempt {item.attempt} in {item.delay_s:g} s ({item.last_error})")
-                elif isinstance(item, Gap):
+                elif isinstance(item, StreamGap):
                     display.gaps += 1
                     display.lost_s += item.duration_s
                     display.note(f"gap in {item.stream}: {item.duration_s:.2f} s ({item.reason})")

@@ -31,6 +31,7 @@ def recordings() -> list[ImuSamples]:
     return _recordings()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pool", ["threads", "given-executor"])
 def test_each_result_is_the_one_at_a_time_analysis(recordings: list[ImuSamples], pool: str) -> None:
     settings = Settings()

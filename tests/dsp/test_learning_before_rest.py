@@ -147,6 +147,7 @@ def _stream(samples: ImuSamples, cuts: list[int]):
     return stream_result(LATE_CFG, state, "late"), steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 @settings(max_examples=15, deadline=None)
 @given(cuts=st.lists(st.integers(1, N_LATE - 1), max_size=30))

@@ -97,6 +97,7 @@ def test_batch_finds_the_synthetic_reps() -> None:
             assert bump.t0 - 0.1 < rep.start_s < rep.peak_s < rep.end_s
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(MODES))
 @settings(max_examples=30, deadline=None)
 @given(cuts=st.lists(st.integers(1, N_ROWS - 1), max_size=40))
@@ -559,6 +560,7 @@ def test_gappy_fixture_opens_windows_in_the_running_kernel() -> None:
     assert state.running
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(cuts=st.lists(st.integers(1, len(GAPPY) - 1), max_size=40))
 @example(cuts=[r + d for r in GAPPY_ROW.values() for d in range(-3, 4)])  # 1-row chunks at every gap
@@ -639,6 +641,7 @@ def test_lost_row_just_after_a_gap_in_running_does_not_spoil_the_angle(seed: int
         assert est.peak_flexion_deg == pytest.approx(r.peak_deg, abs=8.0)
 
 
+@pytest.mark.slow
 def test_sign_of_a_side_mounted_sensor_without_gyro_is_judged_on_a_symmetric_model() -> None:
     # A march at 200 Hz, accelerometer only (+-4 g), the sensor on the side of the
     # thigh 30 cm below the hip (seed 93 of the accuracy suite's tuning seeds).  The

@@ -55,6 +55,7 @@ print(json.dumps({"fresh": fresh, "warmed": warmed, "first_chunk": streamed, "en
 """
 
 
+@pytest.mark.slow
 def test_after_warm_up_the_first_live_chunk_compiles_nothing() -> None:
     assert len(CAPTURES) >= 3  # H10 (accelerometer only), Verity Sense and MetaMotion (with gyroscope)
     r = subprocess.run(

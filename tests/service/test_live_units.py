@@ -56,6 +56,7 @@ async def test_hub_skips_angles_then_drops_a_slow_client_without_blocking() -> N
     assert again.closed and hub.subscribe().closed
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", client_queue=48)
@@ -89,6 +90,7 @@ async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_shutdown_stops_running_sessions_cleanly(tmp_path: Path) -> None:
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", max_sessions=2)
@@ -280,6 +282,7 @@ class ScriptedSource:
 CUT = 1200
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fail", [False, True])
 async def test_device_states_gaps_and_failures_reach_clients(

@@ -41,6 +41,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
     return use
 
 
+@pytest.mark.slow
 def test_scan_lists_the_emulated_sensors(world: Callable[[str], None], capsys: pytest.CaptureFixture[str]) -> None:
     world("fake:all")
     assert main(["scan", "--timeout", "0.2"]) == 0
@@ -53,6 +54,7 @@ def test_scan_lists_the_emulated_sensors(world: Callable[[str], None], capsys: p
     assert all(r["battery_pct"] is None and r["battery_note"] is None for r in rows)  # not read, so no reason
 
 
+@pytest.mark.slow
 def test_scan_says_why_a_busy_sensor_has_no_battery(
     world: Callable[[str], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,6 +74,7 @@ def test_scan_with_nothing_in_range(world: Callable[[str], None], capsys: pytest
     assert "no supported sensor found within 0.1 s" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("spec", "args", "message"),
     [
@@ -116,6 +119,7 @@ def test_existing_capture_is_not_overwritten(
     assert out.read_text() == "precious\n"
 
 
+@pytest.mark.slow
 def test_record_counts_reps_live_and_matches_analyze(
     world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,6 +141,7 @@ def test_record_counts_reps_live_and_matches_analyze(
     assert capture.header.device.model == "H10" and not capture.truncated_tail
 
 
+@pytest.mark.slow
 def test_record_reconnects_through_drops(
     world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -150,6 +155,7 @@ def test_record_reconnects_through_drops(
     assert events.count("disconnected") == events.count("reconnected") == 2
 
 
+@pytest.mark.slow
 def test_record_prepares_the_analysis_before_it_streams(
     world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -198,6 +204,7 @@ def test_parse_world() -> None:
         parse_world("fake:h10,speed=-1")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_closes_the_log(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
@@ -233,6 +240,7 @@ def _seconds_on_disk(path: Path) -> float:
     return float(t[-1] - t[0]) if len(t) > 1 else 0.0
 
 
+@pytest.mark.slow
 def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
@@ -270,6 +278,7 @@ class _Terminal(io.StringIO):
         return True
 
 
+@pytest.mark.slow
 def test_record_on_a_terminal_redraws_a_live_rep_count(
     world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -299,6 +308,7 @@ _CONSOLE_ERRORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "spec", "message"), _CONSOLE_ERRORS)
 def test_console_script_says_what_is_wrong_in_one_line(tmp_path: Path, command: str, spec: str, message: str) -> None:
     script = shutil.which("hipflex", path=str(Path(sys.executable).parent))

@@ -3,7 +3,7 @@
 Each emulator is a :class:`~hipflex.sensor.emulate.ble.model.PeripheralModel`: host it in the fake
 backend (``FakeRadio().add(PolarPmdPeripheral())``) for millisecond state-machine tests, or
 on bumble's in-process link (``await BumbleAir().add_peripheral(...)``) for real ATT.
-Samples come from a pluggable :class:`SampleSource` (e.g. the simulator's ``ImuSamples``);
+Samples come from a pluggable :class:`SampleFeed` (e.g. the simulator's ``ImuSamples``);
 faults come from a :class:`FaultPlan`.  Nothing here imports bumble.
 """
 
@@ -21,7 +21,7 @@ from hipflex.sensor.emulate.devices.polar_profiles import (
     PmdMeasurementSpec,
     PolarProfile,
 )
-from hipflex.sensor.emulate.devices.source import SampleCursor, SampleSource, SourceLike, as_sample_source
+from hipflex.sensor.emulate.devices.source import SampleCursor, SampleFeed, SourceLike, as_sample_feed
 
 __all__ = [
     "H10_PROFILE",
@@ -38,7 +38,7 @@ __all__ = [
     "PolarPmdPeripheral",
     "PolarProfile",
     "SampleCursor",
-    "SampleSource",
+    "SampleFeed",
     "SourceLike",
-    "as_sample_source",
+    "as_sample_feed",
 ]

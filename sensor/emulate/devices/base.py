@@ -37,7 +37,7 @@ from hipflex.sensor.emulate.ble.model import (
 )
 from hipflex.sensor.emulate.devices.clock import DeviceClock
 from hipflex.sensor.emulate.devices.faults import FaultPlan
-from hipflex.sensor.emulate.devices.source import SampleSource, SourceLike, as_sample_source
+from hipflex.sensor.emulate.devices.source import SampleFeed, SourceLike, as_sample_feed
 from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 
 __all__ = ["DEVICE_INFORMATION_UUID", "EmulatedPeripheral", "EmulatorStats"]
@@ -92,7 +92,7 @@ class EmulatedPeripheral(abc.ABC):
     name : str
         Device name (advertised local name and GAP name).
     source : SourceLike
-        Where samples come from (:class:`~hipflex.sensor.emulate.devices.source.SampleSource`).
+        Where samples come from (:class:`~hipflex.sensor.emulate.devices.source.SampleFeed`).
     faults : FaultPlan or None
         Injected faults; none by default.
     time_scale : float or None
@@ -127,7 +127,7 @@ class EmulatedPeripheral(abc.ABC):
         if not 0 <= battery_pct <= 100:
             raise ValueError(f"battery_pct must be 0..100, got {battery_pct}")
         self._name = name
-        self.source: SampleSource = as_sample_source(source)
+        self.source: SampleFeed = as_sample_feed(source)
         self.faults = faults or FaultPlan()
         self.time_scale = time_scale
         self.clock: DeviceClock = clock or DeviceClock.from_host()

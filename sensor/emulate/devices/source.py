@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from hipflex.dsp.types import ImuSamples
 
-__all__ = ["BlockLike", "SampleCursor", "SampleSource", "SourceLike", "as_sample_source"]
+__all__ = ["BlockLike", "SampleCursor", "SampleFeed", "SourceLike", "as_sample_feed"]
 
 _log = logging.getLogger(__name__)
 
@@ -47,12 +47,12 @@ def _as_block(block: BlockLike) -> tuple[FloatArray, FloatArray | None]:
     return acc, gyr
 
 
-class SampleSource:
+class SampleFeed:
     """Rows of specific force (g) and angular rate (deg/s) for an emulated sensor.
 
     Parameters
     ----------
-    source : ImuSamples, callable, iterable, SampleSource or None
+    source : ImuSamples, callable, iterable, SampleFeed or None
         - ``ImuSamples`` (e.g. ``Simulation.samples``): its rows, in order;
         - a zero-argument callable returning the next block, or ``None`` when done;
         - an iterable of blocks ``(acc_g, gyr_dps or None)`` or ``ImuSamples``;
@@ -68,8 +68,8 @@ class SampleSource:
 
     def __init__(self, source: SourceLike = None, *, loop: bool = False) -> None:
         self._blocks: Iterator[BlockLike]
-        if isinstance(source, SampleSource):
-            raise TypeError("already a SampleSource; use as_sample_source() to accept either")
+        if isinstance(source, SampleFeed):
+            raise TypeError("already a SampleFeed; use as_sample_feed() to accept either")
         if source is None:
             still = (np.tile([0.0, 0.0, 1.0], (256, 1)), np.zeros((256, 3)))
             self._blocks = itertools.repeat(still)
@@ -138,19 +138,19 @@ class SampleSource:
         return row >= self._total
 
 
-#: Anything :class:`SampleSource` accepts (or a ready ``SampleSource``).
-SourceLike: TypeAlias = SampleSource | ImuSamples | Callable[[], BlockLike | None] | Iterable[BlockLike] | None
+#: Anything :class:`SampleFeed` accepts (or a ready ``SampleFeed``).
+SourceLike: TypeAlias = SampleFeed | ImuSamples | Callable[[], BlockLike | None] | Iterable[BlockLike] | None
 
 
-def as_sample_source(source: SourceLike, *, loop: bool = False) -> SampleSource:
-    """``source`` itself when it is a :class:`SampleSource`, else a new one wrapping it."""
-    return source if isinstance(source, SampleSource) else SampleSource(source, loop=loop)
+def as_sample_feed(source: SourceLike, *, loop: bool = False) -> SampleFeed:
+    """``source`` itself when it is a :class:`SampleFeed`, else a new one wrapping it."""
+    return source if isinstance(source, SampleFeed) else SampleFeed(source, loop=loop)
 
 
 class SampleCursor:
-    """A read position in a :class:`SampleSource`; each emulated stream owns one."""
+    """A read position in a :class:`SampleFeed`; each emulated stream owns one."""
 
-    def __init__(self, source: SampleSource) -> None:
+    def __init__(self, source: SampleFeed) -> None:
         self.source = source
         self.position = 0
 

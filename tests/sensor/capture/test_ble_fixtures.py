@@ -25,6 +25,7 @@ def without_version(obj: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in obj.items() if k != "hipflex_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("folder", FIXTURES)
 def test_golden_analysis_matches_the_capture(folder: str) -> None:
     capture = f"{folder}/capture.jsonl"

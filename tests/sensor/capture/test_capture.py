@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from hipflex.sensor.capture.log import (
+    CaptureDevice,
     CaptureDiskFullError,
     CaptureEvent,
     CaptureFormatError,
     CaptureHeader,
     CaptureReader,
     CaptureWriter,
-    DeviceInfo,
     Notification,
     StreamSettings,
     read_capture,
@@ -30,7 +30,7 @@ from hipflex.sensor.capture.log import (
 from hipflex.sensor.format_spec import InputError
 from hipflex.sensor.polar.control import PMD_DATA_UUID
 
-DEVICE = DeviceInfo("polar", "Verity Sense", "Polar Sense B5A8C12F", "A0:9E:1A:B5:A8:C1", "2.1.0")
+DEVICE = CaptureDevice("polar", "Verity Sense", "Polar Sense B5A8C12F", "A0:9E:1A:B5:A8:C1", "2.1.0")
 STREAMS = {
     "acc": StreamSettings(52.0, range_g=8, resolution_bits=16, factor=1.0),
     "gyro": StreamSettings(52.0, range_dps=2000, resolution_bits=16, factor=0.5),
@@ -122,8 +122,8 @@ def test_flushes_within_the_interval_without_close(tmp_path: Path) -> None:
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
-    from hipflex.sensor.capture.log import CaptureHeader, CaptureWriter, DeviceInfo, StreamSettings
-    w = CaptureWriter(sys.argv[1], CaptureHeader(DeviceInfo("polar", "H10"), {"acc": StreamSettings(200.0)}))
+    from hipflex.sensor.capture.log import CaptureHeader, CaptureWriter, CaptureDevice, StreamSettings
+    w = CaptureWriter(sys.argv[1], CaptureHeader(CaptureDevice("polar", "H10"), {"acc": StreamSettings(200.0)}))
     print("ready", flush=True)
     i = 0
     while True:
@@ -134,6 +134,7 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_survives_sigkill_losing_at_most_about_a_second(tmp_path: Path) -> None:
     path = tmp_path / "killed.jsonl"
     proc = subprocess.Popen(

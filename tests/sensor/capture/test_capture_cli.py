@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hipflex.sensor.capture.log import CaptureHeader, DeviceInfo, StreamSettings
+from hipflex.sensor.capture.log import CaptureDevice, CaptureHeader, StreamSettings
 from hipflex.sensor.sim.capture import verity_notifications, write_capture
 from hipflex.sensor.sim.simulate import SensorModel, simulate_drill
 
@@ -29,6 +29,7 @@ def without_version(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "hipflex_version"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["auto", "capture"])
 def test_fixture_analysis_equals_expected(fmt: str) -> None:
     expected = json.loads((REPO_ROOT / FIXTURE / "expected.json").read_text())
@@ -50,6 +51,7 @@ def test_fixture_is_small_described_and_right() -> None:
     assert expected["quality"]["gaps"] == len(meta["lost_notifications"])
 
 
+@pytest.mark.slow
 def test_fixture_regenerates_identically() -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / "fixtures" / "regenerate.py"), "--check"],
@@ -69,7 +71,7 @@ def verity_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]
     assert s.gyr_dps is not None
     path = tmp_path_factory.mktemp("cap") / "verity.jsonl"
     header = CaptureHeader(
-        DeviceInfo("polar", "Verity Sense", "Polar Sense 0000", "", "2.1.0"),
+        CaptureDevice("polar", "Verity Sense", "Polar Sense 0000", "", "2.1.0"),
         {"acc": StreamSettings(52.0, range_g=8), "gyro": StreamSettings(52.0, range_dps=2000, factor=0.5)},
         started_unix_s=1.7e9,
         started_host_s=100.0,
@@ -79,6 +81,7 @@ def verity_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]
     return path, len(sim.truth.reps)
 
 
+@pytest.mark.slow
 def test_cli_analyses_a_capture_as_json(verity_capture: tuple[Path, int]) -> None:
     path, n_reps = verity_capture
     proc = cli("analyze", path.name, "--json", cwd=path.parent)
@@ -90,6 +93,7 @@ def test_cli_analyses_a_capture_as_json(verity_capture: tuple[Path, int]) -> Non
     assert doc["sample_rate_hz"] == pytest.approx(52.0, rel=0.01)
 
 
+@pytest.mark.slow
 def test_cli_keeps_going_past_a_corrupt_line_and_rejects_a_non_capture(
     verity_capture: tuple[Path, int], tmp_path: Path
 ) -> None:
@@ -109,6 +113,7 @@ def test_cli_keeps_going_past_a_corrupt_line_and_rejects_a_non_capture(
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_reads_metabase_and_polar_logger_exports(tmp_path: Path) -> None:
     n = 52 * 10
     t_ns = 762_000_000_000_000_000 + np.rint(np.arange(n) * 1e9 / 52).astype(np.int64)

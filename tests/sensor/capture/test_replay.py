@@ -14,18 +14,18 @@ import pytest
 from hipflex.dsp import analyze
 from hipflex.sensor.capture.log import (
     Capture,
+    CaptureDevice,
     CaptureEvent,
     CaptureFormatError,
     CaptureHeader,
     CaptureRecord,
-    DeviceInfo,
     Notification,
     StreamSettings,
     read_capture,
 )
 from hipflex.sensor.capture.replay import (
     CaptureDecodeError,
-    ReplaySource,
+    CaptureReplay,
     decode_capture,
 )
 from hipflex.sensor.format_spec import InputError
@@ -42,12 +42,12 @@ from hipflex.sensor.sim.capture import (
 from hipflex.sensor.sim.simulate import simulate_drill
 
 HOST_T0 = 5000.0
-H10 = DeviceInfo("polar", "H10", "Polar H10 1A2B3C4D", "A0:9E:1A:1A:2B:3C", "3.1.1")
-VERITY = DeviceInfo("polar", "Verity Sense", "Polar Sense B5A8C12F", "A0:9E:1A:B5:A8:C1", "2.1.0")
-META = DeviceInfo("metawear", "MetaMotion S", "MetaWear", "C4:27:32:BE:25:5C", "1.7.3")
+H10 = CaptureDevice("polar", "H10", "Polar H10 1A2B3C4D", "A0:9E:1A:1A:2B:3C", "3.1.1")
+VERITY = CaptureDevice("polar", "Verity Sense", "Polar Sense B5A8C12F", "A0:9E:1A:B5:A8:C1", "2.1.0")
+META = CaptureDevice("metawear", "MetaMotion S", "MetaWear", "C4:27:32:BE:25:5C", "1.7.3")
 
 
-def header(device: DeviceInfo, **streams: StreamSettings) -> CaptureHeader:
+def header(device: CaptureDevice, **streams: StreamSettings) -> CaptureHeader:
     return CaptureHeader(device, streams, started_unix_s=1.7e9, started_host_s=HOST_T0)
 
 
@@ -223,7 +223,7 @@ def test_no_accelerometer_data_is_an_input_error(tmp_path: Path) -> None:
         load_samples(path)
     assert isinstance(info.value, InputError)
     unknown = tmp_path / "unknown.jsonl"
-    write_capture(unknown, header(DeviceInfo("movesense"), acc=StreamSettings(104.0)), [])
+    write_capture(unknown, header(CaptureDevice("movesense"), acc=StreamSettings(104.0)), [])
     with pytest.raises(InputError, match="device kind 'movesense' is not supported"):
         load_samples(unknown, "capture")
 
@@ -246,7 +246,7 @@ def _records(n: int = 50, dt: float = 0.01) -> Capture:
     return capture(header(H10, acc=StreamSettings(100.0)), list(recs))
 
 
-async def _collect(source: ReplaySource) -> tuple[list[CaptureRecord], float]:
+async def _collect(source: CaptureReplay) -> tuple[list[CaptureRecord], float]:
     loop = asyncio.get_running_loop()
     start = loop.time()
     got = [rec async for rec in source]
@@ -264,7 +264,7 @@ def test_replay_source_paces_records_by_speed() -> None:
     async def run() -> list[CaptureRecord]:
         asyncio.get_running_loop().time = lambda: now[0]  # type: ignore[method-assign]
         got = []
-        async for rec in ReplaySource(cap, speed=2.0, sleep=sleep):
+        async for rec in CaptureReplay(cap, speed=2.0, sleep=sleep):
             released.append(now[0])
             got.append(rec)
         return got
@@ -281,7 +281,7 @@ def test_replay_source_as_fast_as_possible_from_a_file(tmp_path: Path) -> None:
     async def never(delay_s: float) -> None:
         raise AssertionError(f"as fast as possible must not wait ({delay_s} s)")
 
-    source = ReplaySource(path, speed=None, sleep=never)
+    source = CaptureReplay(path, speed=None, sleep=never)
     assert source.header.device == H10
     got, _ = asyncio.run(_collect(source))
     assert [r.t_s for r in got] == [r.t_s for r in cap.records]
@@ -295,12 +295,12 @@ def test_replay_source_uses_the_injected_sleep() -> None:
         slept.append(s)
 
     cap = _records(5, 10.0)
-    got, _ = asyncio.run(_collect(ReplaySource(cap, speed=10.0, sleep=fake_sleep)))
+    got, _ = asyncio.run(_collect(CaptureReplay(cap, speed=10.0, sleep=fake_sleep)))
     assert len(got) == 5
     # Due times count from the start (the fake sleep does not pass time): 1, 2, 3, 4 s.
     np.testing.assert_allclose(slept, [1.0, 2.0, 3.0, 4.0], atol=0.05)
     with pytest.raises(ValueError, match="speed"):
-        ReplaySource(cap, speed=0.0)
+        CaptureReplay(cap, speed=0.0)
 
 
 def _drill_capture(tmp_path: Path, name: str, edit: Callable[[list[CaptureRecord]], None]) -> Path:
@@ -320,6 +320,7 @@ def _analysis(path: Path) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_a_duplicated_notification_is_dropped_not_taken_for_a_clock_reset(tmp_path: Path) -> None:
     def again_at_once(recs: list[CaptureRecord]) -> None:
         recs.insert(31, Notification(recs[30].t_s + 0.001, PMD_DATA_UUID, recs[30].data))

@@ -141,6 +141,7 @@ async def test_scan_finds_emulated_sensors_by_service_uuid(air: BumbleAir) -> No
         await until(lambda: len(scanner.discovered_devices) == 2)
 
 
+@pytest.mark.slow
 async def test_a_peripheral_out_of_range_stops_advertising_until_it_is_back(air: BumbleAir) -> None:
     peripheral = await air.add_peripheral(PolarPmdPeripheral(time_scale=None))
     assert peripheral.in_range and peripheral.advertising
@@ -211,6 +212,7 @@ async def test_frames_fit_the_negotiated_mtu(air: BumbleAir) -> None:
     assert [decode_pmd_frame(v).n_samples for v in data.values] == [36, 36]  # 180 ms of 200 Hz per frame
 
 
+@pytest.mark.slow
 async def test_drop_restart_with_retries_and_already_in_state(air: BumbleAir) -> None:
     # Uptime starts at the first connection; connecting and discovery take ~2 emulated s at 20x.
     faults = FaultPlan(disconnect_at_s=(10.0,), keep_streaming_on_disconnect=True)

@@ -234,6 +234,7 @@ async def test_peripheral_disconnect_fires_disconnected_callback(radio: FakeRadi
     await client.disconnect()
 
 
+@pytest.mark.slow
 async def test_establish_connection_retries_past_two_timeouts(radio: FakeRadio) -> None:
     peripheral = radio.add(scripted())
     device = await BleakScanner.find_device_by_name("Sensor X", 1.0, backend=radio.scanner_backend)

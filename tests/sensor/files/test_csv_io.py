@@ -131,6 +131,7 @@ def test_a_last_line_cut_short_by_a_crash_is_dropped(tmp_path: Path) -> None:
     assert len(s) == 300
 
 
+@pytest.mark.slow
 def test_large_file_with_dropouts_and_comments(tmp_path: Path) -> None:
     n = 200_000
     s = samples(n=n, gyro=True, seed=3)

@@ -157,6 +157,7 @@ def test_gyro_outside_the_accelerometer_time_is_an_input_error(tmp_path: Path) -
         load_samples(acc_path)
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_ebbelaar_metamotion_recordings_load(shared_data: Path) -> None:
     folder = shared_data / "ebbelaar_barbell_wrist_metamotion" / "raw"

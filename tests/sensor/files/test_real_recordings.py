@@ -75,6 +75,7 @@ _BILKENT_JUDGED = {
 }
 
 
+@pytest.mark.slow
 def test_bilkent_truth_reproduces_the_data_readme(shared_data: Path) -> None:
     """'rep_count_min_rom_20 is 10 for 11 sets, 0 for 6 sets and null for 10 sets' (data README 6),
     from each rep's accelerometer-tilt ROM with the loader's +-20 % band around min_rom_deg."""
@@ -136,6 +137,7 @@ def _xfail_if(name: str, reasons: dict[str, str]) -> object:
     return name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [_xfail_if(n, _OXFORD_NOT_WALKING) for n in _OXFORD])
 def test_oxford_pocket_walk_is_walking_with_strides_within_5_percent(shared_data: Path, name: str) -> None:
     """Accelerometer only, uneven 100-400 Hz: walking, not reps; its strides = pad steps / 2, within 5 %."""
@@ -145,6 +147,7 @@ def test_oxford_pocket_walk_is_walking_with_strides_within_5_percent(shared_data
     assert result.rep_count <= 2  # a first or last swing of a walk that stops and starts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", [_xfail_if(n, {m: _OXFORD_NOT_WALKING[m] for m in _OXFORD_PRECAL_MISCOUNT}) for n in _OXFORD]
 )
@@ -174,6 +177,7 @@ _MARPINO = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _MARPINO)
 def test_marpino_thigh_walk_is_walking_with_strides_within_one_of_the_foot(shared_data: Path, name: str) -> None:
     """The reference (the authors' foot ZUPT swing phases) is weak, +-1: a first or last half swing.
@@ -184,6 +188,7 @@ def test_marpino_thigh_walk_is_walking_with_strides_within_one_of_the_foot(share
     assert result.rep_count <= 1
 
 
+@pytest.mark.slow
 def test_ebbelaar_wrist_sets_load_and_analyse(shared_data: Path) -> None:
     """Wrist MetaMotion pairs (acc 12.5 Hz, gyro 25 Hz): not a thigh, so counts are not judged, but
     every file must load through the MetaBase importer and analyse without an error."""
@@ -236,6 +241,7 @@ _CMU_REASON = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
     _CMU_RIGHT + [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=_CMU_REASON)) for n in sorted(_CMU_LATE)],

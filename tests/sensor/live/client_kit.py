@@ -18,7 +18,7 @@ import numpy as np
 from hipflex.dsp.pipeline import analyze
 from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.sensor.emulate.pump import ManualPump, until
-from hipflex.sensor.live.client import ClientItem, Gap, SampleChunk
+from hipflex.sensor.live.client import ClientItem, SampleChunk, StreamGap
 from hipflex.sensor.sim.plan import Drill, Segment, SessionPlan, _draw_set
 from hipflex.sensor.sim.simulate import Mounting, SensorModel, Simulation, simulate
 from hipflex.service.live_analysis import LiveAnalysis
@@ -93,9 +93,9 @@ def of_type(items: list[ClientItem], cls: type) -> list[Any]:
     return [i for i in items if isinstance(i, cls)]
 
 
-def gaps(items: list[ClientItem]) -> list[Gap]:
-    """Gap events, in order."""
-    return of_type(items, Gap)
+def gaps(items: list[ClientItem]) -> list[StreamGap]:
+    """StreamGap events, in order."""
+    return of_type(items, StreamGap)
 
 
 async def analyse_live(items: list[ClientItem], source: str) -> Analysis:

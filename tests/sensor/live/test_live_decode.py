@@ -48,6 +48,7 @@ def merge_in_pieces(ta: Any, a: Any, tg: Any, g: Any, period_s: float, cuts_a: A
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 10_000),

@@ -113,6 +113,7 @@ async def test_board_without_gyro_streams_acceleration_alone(tmp_path: Path) -> 
     assert_replay_equals_live(items, tmp_path / "capture.jsonl")
 
 
+@pytest.mark.slow
 async def test_reconnect_resends_stop_and_start_and_reanchors(tmp_path: Path) -> None:
     board = MetaWearPeripheral(
         ImuChip.BMI270, source=source(), time_scale=None, faults=FaultPlan(disconnect_at_s=(4.0,))
@@ -155,6 +156,7 @@ def bumble_air() -> Any:
     return BumbleAir()
 
 
+@pytest.mark.slow
 async def test_metamotion_session_over_bumble_replays_identically(tmp_path: Path) -> None:
     sim = simulate_drill("march", fs_hz=100.0, has_gyro=True, seed=11, n_sets=2)
     faults = FaultPlan(drop_fraction=0.02, disconnect_at_s=(25.0,), seed=3)

@@ -155,6 +155,7 @@ async def test_device_initiated_stop_restarts_the_stream(tmp_path: Path) -> None
     assert_replay_equals_live(items, tmp_path / "capture.jsonl")
 
 
+@pytest.mark.slow
 async def test_reconnects_with_backoff_after_a_drop(tmp_path: Path) -> None:
     emu = h10(faults=FaultPlan(disconnect_at_s=(3.0,), keep_streaming_on_disconnect=True))
     _, backends, peripheral = fake_world(emu)
@@ -178,6 +179,7 @@ async def test_reconnects_with_backoff_after_a_drop(tmp_path: Path) -> None:
     assert_replay_equals_live(items, tmp_path / "capture.jsonl")
 
 
+@pytest.mark.slow
 async def test_gives_up_after_max_attempts_and_keeps_what_it_had(tmp_path: Path) -> None:
     emu = h10(faults=FaultPlan(disconnect_at_s=(2.0,)))
     _, backends, peripheral = fake_world(emu)
@@ -327,6 +329,7 @@ def bumble_air() -> Any:
     return BumbleAir()
 
 
+@pytest.mark.slow
 async def test_ten_minutes_of_h10_with_drops_and_disconnects_over_bumble(tmp_path: Path) -> None:
     sim = long_session(600.0, 200.0, has_gyro=False)
     faults = FaultPlan(
@@ -387,6 +390,7 @@ async def test_ten_minutes_of_h10_with_drops_and_disconnects_over_bumble(tmp_pat
     assert sum(abs(g.peak_s - r.peak_s) < 0.02 for r, g in zip(ref_clear, got_clear, strict=True)) >= 148
 
 
+@pytest.mark.slow
 async def test_verity_acc_and_gyro_over_bumble(tmp_path: Path) -> None:
     emu = PolarPmdPeripheral(
         VERITY_SENSE_PROFILE, source=source(6000, 52.0), time_scale=None, clock=DeviceClock(START_NS),

@@ -20,10 +20,10 @@ from hipflex.sensor.emulate.devices import VERITY_SENSE_PROFILE, MetaWearPeriphe
 from hipflex.sensor.emulate.world import _NoAdapterScanner
 from hipflex.sensor.errors import (
     DeviceBusy,
-    DeviceNotFound,
     NoAdapter,
     PermissionDenied,
     SensorError,
+    SensorNotFound,
     StreamFailed,
     translate_ble_error,
 )
@@ -120,7 +120,7 @@ async def test_find_sensor_by_name_part_or_address() -> None:
     assert h10.info.model == "H10" and h10.device.address == "F0:00:00:00:00:01"
     client = open_sensor(h10, sample_rate_hz=100)
     assert type(client).__name__ == "PolarClient" and client.settings.sample_rate_hz == 100
-    with pytest.raises(DeviceNotFound, match=r"no supported sensor matching 'Polar H9' .*sensors seen: MetaWear"):
+    with pytest.raises(SensorNotFound, match=r"no supported sensor matching 'Polar H9' .*sensors seen: MetaWear"):
         await find_sensor("Polar H9", 0.05, backends=backends)
 
 
@@ -149,9 +149,9 @@ async def test_missing_dbus_is_no_adapter() -> None:
         (BleakDBusError("org.freedesktop.DBus.Error.AccessDenied", ["Rejected"]), PermissionDenied, "denied"),
         (BleakDBusError("org.bluez.Error.InProgress", ["In Progress"]), DeviceBusy, "close other apps"),
         (BleakOutOfConnectionSlotsError("no slot"), DeviceBusy, "busy"),
-        (BleakDeviceNotFoundError("AA", "Device with address AA was not found"), DeviceNotFound, "did not answer"),
-        (BleakNotFoundError("gave up"), DeviceNotFound, "did not answer"),
-        (TimeoutError(), DeviceNotFound, "out of range, asleep, or connected to another app"),
+        (BleakDeviceNotFoundError("AA", "Device with address AA was not found"), SensorNotFound, "did not answer"),
+        (BleakNotFoundError("gave up"), SensorNotFound, "did not answer"),
+        (TimeoutError(), SensorNotFound, "out of range, asleep, or connected to another app"),
         (BleakError("Characteristic 42 not readable"), StreamFailed, "Bluetooth error"),
     ],
 )

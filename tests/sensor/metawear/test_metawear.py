@@ -168,6 +168,7 @@ def test_non_data_and_malformed_notifications() -> None:
         MetaWearDecoder(BMI160, acc_range_g=3)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(
     chip=st.sampled_from([BMI160, BMI270]),
@@ -291,6 +292,7 @@ def test_late_first_notification_anchor_moves_earlier_but_times_stay_increasing(
     np.testing.assert_allclose(np.diff(times), 0.01, rtol=0.02 + 1e-9)
 
 
+@pytest.mark.slow
 def test_slow_board_clock_gives_no_false_gaps() -> None:
     rng = np.random.default_rng(5)
     arrivals = packed_arrivals(100.0, 20000, rng, rate_error=-0.005)  # 10 min, 0.5 % slow

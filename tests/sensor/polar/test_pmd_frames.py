@@ -300,6 +300,7 @@ def count_arrays(draw: st.DrawFn, lo: int, hi: int, channels: int = 3, max_n: in
     return np.clip(walk, lo, hi).astype(np.int64)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     counts=count_arrays(-(2**15), 2**15 - 1),
@@ -331,6 +332,7 @@ def test_float_bit_delta_round_trip(counts: np.ndarray, block: int) -> None:
     np.testing.assert_array_equal(decode_pmd_frame(data).counts, counts)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(counts=count_arrays(-(2**15), 2**15 - 1), ts=timestamps)
 def test_raw_round_trip_counts_and_g(counts: np.ndarray, ts: int) -> None:
@@ -340,6 +342,7 @@ def test_raw_round_trip_counts_and_g(counts: np.ndarray, ts: int) -> None:
     assert encode_acc_frame_raw(ts, f.values) == encode_raw_frame(ACC, 0x01, ts, counts)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(data=st.data(), channels=st.sampled_from([1, 3, 4]), resolution=st.sampled_from([8, 16, 22, 24]))
 def test_kernel_matches_naive_twin_on_arbitrary_blocks(data: st.DataObject, channels: int, resolution: int) -> None:

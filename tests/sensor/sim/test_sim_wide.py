@@ -13,6 +13,7 @@ from hipflex.sensor.sim.simulate import Segment, SensorModel, SessionPlan, plan_
 from hipflex.sensor.sim.wide import LEAD_IN_KINDS, draw_wide_case, simulate_wide, trim_start
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("placement, azimuth_deg", [("front", 0.0), ("side", 90.0)])
 @pytest.mark.parametrize("leg", ["right", "left"])
 def test_around_at_0_and_90_degrees_is_front_and_side(placement: str, azimuth_deg: float, leg: str) -> None:
@@ -79,6 +80,7 @@ def test_wide_cases_are_deterministic_and_cover_every_lead_in() -> None:
     assert m.placement == "around" and 0.10 <= m.distance_below_hip_m <= 0.35
 
 
+@pytest.mark.slow
 def test_midset_start_cuts_at_a_true_peak_and_keeps_only_whole_reps() -> None:
     seed = next(s for s in range(100) if draw_wide_case(s).lead_in == "midset")
     case = draw_wide_case(seed)

@@ -120,6 +120,7 @@ def test_specific_force_matches_pendulum_formula(distance_m: float, offset_m: fl
     assert np.abs(big_l * w2).max() > 3 * g
 
 
+@pytest.mark.slow
 def test_mounting_rotation_rotates_measured_vectors() -> None:
     plan = plan_session("march", np.random.default_rng(5), n_sets=1)
     ideal = SensorModel.ideal(100.0)
@@ -156,6 +157,7 @@ def _dense_ramp(duration_s: float) -> tuple[np.ndarray, np.ndarray]:
     return ts, acc
 
 
+@pytest.mark.slow
 def test_loss_removes_configured_fraction_in_bursts() -> None:
     ts, acc = _dense_ramp(600.0)
     model = dataclasses.replace(SensorModel.ideal(100.0, has_gyro=False), loss_fraction=0.05, loss_burst_samples=10)
@@ -246,6 +248,7 @@ def _rest_ptp_deg(sim: Simulation) -> list[float]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drill", DRILLS)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_drill_truth_has_planned_clear_reps_and_quiet_rests(drill: Drill, seed: int) -> None:
@@ -272,6 +275,7 @@ def _cadence_hz(sim: Simulation) -> float:
     return float(1.0 / np.mean(np.diff(peaks)))
 
 
+@pytest.mark.slow
 def test_drill_specific_ranges() -> None:
     b = simulate_drill("ballistic", fs_hz=50.0, seed=3, n_sets=2)
     roms = np.array([r.rom_deg for r in b.truth.reps])
@@ -307,6 +311,7 @@ def test_truth_velocity_is_the_derivative_of_the_angle() -> None:
 # --- determinism -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_same_simulation_other_seed_differs() -> None:
     sensor = dataclasses.replace(SensorModel.verity_sense(), loss_fraction=0.02, jitter_s=0.003)
     a = simulate_drill("march", fs_hz=52.0, seed=21, n_sets=1, sensor=sensor)

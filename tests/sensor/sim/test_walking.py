@@ -31,6 +31,7 @@ def _walk_case(drill: str) -> object:
     return drill
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drill", [_walk_case(d) for d in sorted(_WALKS_BETWEEN)])
 def test_walks_between_sets_add_no_reps_and_every_set_counts_in_full(drill: str) -> None:
     case = draw_wide_case(_WALKS_BETWEEN[drill])
@@ -68,6 +69,7 @@ _ACC_ONLY_FIRST_STEP = pytest.mark.xfail(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("seed", "has_gyro"),
     [(11, True), pytest.param(11, False, marks=_ACC_ONLY_FIRST_STEP), (12, True), (12, False), (13, True), (13, False)],
@@ -97,6 +99,7 @@ def test_strides_at_a_slow_jog_still_count(has_gyro: bool) -> None:
     assert est.quality.walks == ()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("drill", "chunk_seed"), [("march", 1), ("stride", 2)])
 def test_walks_streamed_in_random_chunks_give_exactly_the_batch_result(drill: str, chunk_seed: int) -> None:
     """The classifier holds reps back across chunks; any chunking must still give the batch analysis,
