@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
+from hipflex.sensor.errors import SensorLayerError
 
 __all__ = [
     "ACC_UNITS",
@@ -66,7 +67,7 @@ _UNIT_ALIASES = {
 }  # fmt: skip
 
 
-class InputError(ValueError):
+class InputError(SensorLayerError, ValueError):
     """A recording cannot be read; the message is one line naming the file and the problem."""
 
     def __init__(self, source: str | Path, problem: str) -> None:

@@ -62,6 +62,7 @@ from hipflex.sensor.capture.records import (
     StreamSettings,
     record_from_json,
 )
+from hipflex.sensor.errors import SensorLayerError
 
 __all__ = [
     "CAPTURE_VERSION",
@@ -91,7 +92,7 @@ _RESERVED = frozenset({"t", "event", "char", "data"})
 _MAX_LOGGED_PROBLEMS = 20
 
 
-class CaptureWriteError(OSError):
+class CaptureWriteError(SensorLayerError, OSError):
     """Writing the capture failed; what was written before stays in the file."""
 
 

@@ -26,7 +26,8 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from hipflex.sensor.errors import DeviceBusy, SensorNotFound, translate_ble_error
+from hipflex.sensor.errors import DeviceBusy, SensorNotFound
+from hipflex.sensor.live.ble_errors import translate_ble_error
 from hipflex.sensor.live.client import BleBackends
 from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from hipflex.sensor.metawear.protocol import METAWEAR_SERVICE_UUID

@@ -50,7 +50,8 @@ from bleak_retry_connector import establish_connection
 
 from hipflex.sensor.capture.log import CaptureEvent, CaptureHeader, CaptureRecord
 from hipflex.sensor.capture.log import Notification as CaptureNotification
-from hipflex.sensor.errors import SensorError, translate_ble_error
+from hipflex.sensor.errors import SensorError
+from hipflex.sensor.live.ble_errors import translate_ble_error
 from hipflex.sensor.live.client import (
     Battery,
     BleBackends,

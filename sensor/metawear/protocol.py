@@ -21,6 +21,8 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from hipflex.sensor.errors import SensorLayerError
+
 __all__ = [
     "ACC_LSB_PER_G",
     "GYRO_LSB_PER_DPS",
@@ -60,7 +62,7 @@ _SAMPLE_BYTES: Final = 6  # x, y, z as int16
 _PACKED_SAMPLES: Final = 3  # 20-byte packed notification fits the default MTU of 23
 
 
-class MetaWearDecodeError(ValueError):
+class MetaWearDecodeError(SensorLayerError, ValueError):
     """Bytes from a MetaWear board that do not form the expected message."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Final
 
+from hipflex.sensor.errors import SensorLayerError
 from hipflex.sensor.polar.frames import PmdDecodeError, PmdMeasurementType
 
 __all__ = [
@@ -118,7 +119,7 @@ _SETTING_SIZE: Final = {
 }
 
 
-class PmdStatusError(RuntimeError):
+class PmdStatusError(SensorLayerError, RuntimeError):
     """A control-point request that the device refused; ``status`` says why."""
 
     def __init__(self, response: PmdResponse) -> None:

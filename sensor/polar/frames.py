@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hipflex.dsp._jit import njit
+from hipflex.sensor.errors import SensorLayerError
 
 __all__ = [
     "COMPRESSED_FLAG",
@@ -57,7 +58,7 @@ _ATT_NOTIFY_OVERHEAD: Final = 3
 _MAX_DELTA_BITS: Final = 32
 
 
-class PmdDecodeError(ValueError):
+class PmdDecodeError(SensorLayerError, ValueError):
     """Bytes from a Polar device that do not form a valid PMD message."""
 
 

@@ -25,8 +25,8 @@ from hipflex.sensor.errors import (
     SensorError,
     SensorNotFound,
     StreamFailed,
-    translate_ble_error,
 )
+from hipflex.sensor.live.ble_errors import translate_ble_error
 from hipflex.sensor.live.client import BleBackends
 from hipflex.sensor.live.gatt_uuids import BATTERY_SERVICE_UUID
 from hipflex.sensor.live.opener import open_sensor
