@@ -1,7 +1,9 @@
-"""``hipflex`` command line, run as a real process (``python -m hipflex``) wherever it matters."""
+"""``hipflex`` command line: in process (``main``), and as a real process (``python -m hipflex``) where it matters."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pty
@@ -62,7 +64,16 @@ def thigh_session(
     return ImuSamples(t + T0, acc, gyr if gyro else None)
 
 
-def cli(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``hipflex ARGS`` run in this process (``main``), in ``cwd``, with its output captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["hipflex", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m hipflex ARGS`` as a real process: for what only a process shows (a terminal, the entry point)."""
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
     return subprocess.run([sys.executable, "-m", "hipflex", *args], cwd=cwd, text=True, timeout=300, **streams)
 
@@ -126,7 +137,7 @@ BAD_INPUTS = {
 
 
 def test_version(tmp_path: Path) -> None:
-    out = cli("--version", cwd=tmp_path)
+    out = cli_process("--version", cwd=tmp_path)  # the module entry point, as a process
     assert out.returncode == 0
     assert out.stdout.strip() == f"hipflex {hipflex.__version__}"
 
@@ -154,7 +165,6 @@ def test_help_imports_no_numerics() -> None:
 # ------------------------------------------------------------------ bad input
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["table", "json"])
 @pytest.mark.parametrize("name", list(BAD_INPUTS))
 def test_bad_input_exits_2_with_one_line_naming_the_file(work: Path, name: str, json_flag: list[str]) -> None:
@@ -180,7 +190,6 @@ def test_good_files_still_analysed_in_order_around_bad_ones(work: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.slow
 def test_settings_errors_are_usage_errors(work: Path) -> None:
     out = cli("analyze", "--min-rom-deg", "-3", "good.csv", cwd=work)
     assert out.returncode == 2
@@ -196,7 +205,6 @@ def test_settings_errors_are_usage_errors(work: Path) -> None:
 # ------------------------------------------------------------------ results
 
 
-@pytest.mark.slow
 def test_json_result_follows_the_contract(work: Path) -> None:
     out = cli("analyze", "--json", "good.csv", cwd=work)
     assert out.returncode == 0, out.stderr
@@ -216,7 +224,6 @@ def test_json_result_follows_the_contract(work: Path) -> None:
     assert all(T0 + 3.0 + 2.0 * k < p < T0 + 3.0 + 2.0 * k + 1.0 for k, p in enumerate(peaks))
 
 
-@pytest.mark.slow
 def test_settings_flags_are_used_and_reported(work: Path) -> None:
     out = cli("analyze", "--json", "--min-rom-deg", "5", "--set-gap-s", "1.5", "good.csv", cwd=work)
     assert out.returncode == 0, out.stderr
@@ -227,7 +234,6 @@ def test_settings_flags_are_used_and_reported(work: Path) -> None:
     assert json_lines(out.stdout)[0]["rep_count"] == 0  # the reps rise 70°
 
 
-@pytest.mark.slow
 def test_comments_and_dropouts(work: Path) -> None:
     out = cli("analyze", "--json", "comments_nan.csv", cwd=work)
     assert out.returncode == 0, out.stderr
@@ -237,7 +243,6 @@ def test_comments_and_dropouts(work: Path) -> None:
     assert doc["quality"]["lost_s"] > 0
 
 
-@pytest.mark.slow
 def test_column_mapping_matches_the_plain_file(work: Path) -> None:
     plain = json_lines(cli("analyze", "--json", "good.csv", cwd=work).stdout)[0]
     out = cli("analyze", "--json", "third.csv", "--time-col", "T_ms", "--time-unit", "ms",
@@ -253,7 +258,6 @@ def test_column_mapping_matches_the_plain_file(work: Path) -> None:
         assert a["peak_flexion_deg"] == pytest.approx(b["peak_flexion_deg"], abs=0.2)
 
 
-@pytest.mark.slow
 def test_column_mapping_problems_name_the_file(work: Path) -> None:
     out = cli("analyze", "third.csv", "--time-col", "T_ms", "--acc-cols", "AX,AY,AQ", cwd=work)
     assert out.returncode == 2
@@ -264,7 +268,6 @@ def test_column_mapping_problems_name_the_file(work: Path) -> None:
     assert "looks like m/s^2, not g (use --acc-unit m/s2" in out.stderr
 
 
-@pytest.mark.slow
 def test_readable_table(work: Path) -> None:
     out = cli("analyze", "good.csv", "acc_only.csv", cwd=work)
     assert out.returncode == 0, out.stderr
@@ -274,7 +277,6 @@ def test_readable_table(work: Path) -> None:
     assert out.stdout.count("quality: ") == 2
 
 
-@pytest.mark.slow
 def test_reps_before_the_first_still_stretch_are_counted(work: Path, tmp_path: Path) -> None:
     # The same reps without the quiet stand before them: the first 1 s of stillness is the
     # final rest, and the rows before it are analysed too; the JSON says how much that was.
@@ -306,7 +308,6 @@ def test_hint_says_when_no_stretch_was_still() -> None:
     assert hint is not None and "never still" in hint and "3.2x" in hint and "less certain" in hint
 
 
-@pytest.mark.slow
 def test_table_warns_when_the_gyro_and_the_accelerometer_disagree_at_rest(work: Path, tmp_path: Path) -> None:
     # Holds of 1.5 s, the gyro reading 1.6x from 11.5 s on (after the learning
     # phase, which judged it sound): the counts stand, the angles do not, and
@@ -323,7 +324,6 @@ def test_table_warns_when_the_gyro_and_the_accelerometer_disagree_at_rest(work: 
     assert scaled["quality"]["rest_mismatch_deg"] > 15 > 3 > sound["quality"]["rest_mismatch_deg"]
 
 
-@pytest.mark.slow
 def test_table_says_what_was_corrected_in_the_gyro_frame_and_warns_when_nothing_fits(
     work: Path, tmp_path: Path
 ) -> None:
@@ -354,7 +354,6 @@ def test_table_says_what_was_corrected_in_the_gyro_frame_and_warns_when_nothing_
     assert turned_out["quality"]["gyro_frame"]["verdict"] == "mismatch"
 
 
-@pytest.mark.slow
 def test_progress_is_silent_when_stderr_is_not_a_terminal(work: Path) -> None:
     out = cli("analyze", "--json", "--progress", "good.csv", "acc_only.csv", cwd=work)
     assert out.returncode == 0
@@ -366,7 +365,7 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(work: Path) -> None:
 def test_progress_on_a_terminal_keeps_results_on_stdout(work: Path) -> None:
     leader, follower = pty.openpty()
     try:
-        out = cli("analyze", "--json", "--progress", "good.csv", "empty.csv", "acc_only.csv", cwd=work,
+        out = cli_process("analyze", "--json", "--progress", "good.csv", "empty.csv", "acc_only.csv", cwd=work,
                   stderr=follower, env={**os.environ, "TERM": "xterm"})  # fmt: skip
     finally:
         os.close(follower)
@@ -419,7 +418,6 @@ def test_unexpected_error_is_one_line_with_a_debug_hint(
 # ------------------------------------------------------------------ third-party data
 
 
-@pytest.mark.slow
 @pytest.mark.shared_data
 def test_eurobench_preset_and_explicit_flags_agree(shared_data: Path, tmp_path: Path) -> None:
     path = shared_data / "eurobench_bench_sit_to_stand" / "input" / "subject_01_5sts_chair_raw_01.csv"
