@@ -10,7 +10,7 @@ in memory and go out, in order, when it opens.
 :class:`DecodeWorker` runs in the client's worker thread: it feeds the queued records to
 :class:`~hipflex.sensor.live.decode.LiveDecoder` (the decoders of ``decode_capture``),
 keeps the :class:`~hipflex.sensor.live.clock.ClockSync` mapping up to date, turns the gaps
-found into :class:`~hipflex.sensor.live.client.Gap` events and the new rows of a batch into
+found into :class:`~hipflex.sensor.live.client.StreamGap` events and the new rows of a batch into
 one :class:`~hipflex.sensor.live.client.SampleChunk`, and ends the session when nothing the
 device sends can be decoded.
 """
