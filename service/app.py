@@ -30,8 +30,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from hipflex import __version__
-from hipflex.sensor.ble_world import ble_world, parse_world
-from hipflex.sensor.formats import InputError, format_names
+from hipflex.sensor.emulate.world import ble_world, parse_world
+from hipflex.sensor.format_spec import InputError
+from hipflex.sensor.formats import format_names
 from hipflex.service.analysis_pool import AnalysisPool, Cancelled, PoolBusy, UploadGate
 from hipflex.service.datafolder import prepare_data, remove_tmp
 from hipflex.service.datalock import DataLock

@@ -1,8 +1,8 @@
 """The API's device seam filled in with the live sensor clients.
 
 :class:`SensorDeviceBackend` implements :class:`~hipflex.service.devices.DeviceBackend`
-over :mod:`hipflex.sensor.scan`, :class:`~hipflex.sensor.polar_client.PolarClient` and
-:class:`~hipflex.sensor.metawear_client.MetaWearClient`: ``scan`` lists supported
+over :mod:`hipflex.sensor.live.scan`, :class:`~hipflex.sensor.live.polar_client.PolarClient` and
+:class:`~hipflex.sensor.live.metawear_client.MetaWearClient`: ``scan`` lists supported
 sensors, ``connect`` finds and connects one (subscriptions, chip discovery, capture log
 opened), and ``source`` hands a live session a :class:`SensorSource` that starts the
 streams and turns client items into what :class:`~hipflex.service.live.LiveSession`
@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from hipflex.sensor.client import Battery, BleBackends, Connected, Disconnected, Reconnecting, SampleChunk
-from hipflex.sensor.errors import DeviceNotFound as SensorNotFound
-from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError
-from hipflex.sensor.scan import SensorInfo, find_sensor, open_sensor, scan_sensors
+from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError, SensorNotFound
+from hipflex.sensor.live.client import Battery, BleBackends, Connected, Disconnected, Reconnecting, SampleChunk
+from hipflex.sensor.live.opener import open_sensor
+from hipflex.sensor.live.scan import SensorInfo, find_sensor, scan_sensors
 from hipflex.service.devices import DeviceInfo, DeviceNotFound, DevicesUnavailable
 from hipflex.service.sources import SourceError, SourceItem, SourceStatus
 

@@ -28,7 +28,7 @@ import numpy as np
 from hipflex.dsp.types import ImuSamples
 
 if TYPE_CHECKING:
-    from hipflex.sensor.simulate import Drill
+    from hipflex.sensor.sim.simulate import Drill
     from hipflex.service.analysis_pool import AnalysisPool, Disconnected
 
 __all__ = [
@@ -131,7 +131,7 @@ class _PreparedSource:
 
 
 class SimulatorSource(_PreparedSource):
-    """A simulated session of one drill (:func:`hipflex.sensor.simulate.simulate_drill`).
+    """A simulated session of one drill (:func:`hipflex.sensor.sim.simulate.simulate_drill`).
 
     Parameters
     ----------
@@ -158,7 +158,7 @@ class SimulatorSource(_PreparedSource):
         self.drill, self.fs_hz, self.gyro, self.seed, self.n_sets = drill, fs_hz, has_gyro, seed, n_sets
 
     async def open(self) -> None:
-        from hipflex.sensor.simulate import DRILLS, simulate_drill
+        from hipflex.sensor.sim.simulate import DRILLS, simulate_drill
 
         if self.drill not in DRILLS:
             raise SourceError(f"simulator: unknown drill {self.drill!r}; drills: {', '.join(DRILLS)}")
@@ -249,7 +249,8 @@ class ReplaySource(_PreparedSource):
         return f"{self.shown}: {without_content(text)}"
 
     async def open(self) -> None:
-        from hipflex.sensor.formats import InputError, LoadCancelled, LoadOptions, load_samples
+        from hipflex.sensor.format_spec import InputError, LoadCancelled, LoadOptions
+        from hipflex.sensor.formats import load_samples
         from hipflex.service.analysis_pool import Cancelled
 
         def load(cancel: threading.Event) -> ImuSamples:
@@ -296,7 +297,7 @@ def without_content(problem: str) -> str:
     ``found:`` and after ``unknown column(s)`` is dropped, and every quoted or
     bracketed fragment except the plain format's own column names becomes ``…``.
     """
-    from hipflex.sensor.csv_io import PLAIN_ACC, PLAIN_GYRO, PLAIN_TIME
+    from hipflex.sensor.files.csv_io import PLAIN_ACC, PLAIN_GYRO, PLAIN_TIME
 
     known = {PLAIN_TIME, *PLAIN_ACC, *PLAIN_GYRO}
     head = re.split(r";?\s*found:", problem, maxsplit=1)[0]

@@ -67,7 +67,8 @@ def _analyse(body: Path, boundary: bytes, fmt: str, settings: Any, budget: ByteB
     Parsing and analysing hold the file's size of the pool's memory ``budget``.
     """
     from hipflex.dsp import analyze
-    from hipflex.sensor.formats import InputError, LoadCancelled, LoadOptions, load_samples
+    from hipflex.sensor.format_spec import InputError, LoadCancelled, LoadOptions
+    from hipflex.sensor.formats import load_samples
 
     upload = extract_file(body, boundary, body.parent, cancel)
     name, path = upload.name, upload.path

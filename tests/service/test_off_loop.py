@@ -93,7 +93,7 @@ def test_a_replay_load_stops_when_its_client_hangs_up(service_settings: Any, mon
     Before, the file was parsed to the end and a session started streaming for nobody;
     fifty such requests kept the pool busy for as long as their files took to parse.
     """
-    import hipflex.sensor.csv_io as csv_io
+    import hipflex.sensor.files.csv_io as csv_io
 
     chunk_lines, rows = 500, 20_000  # 40 chunks of a slowed parser: 10 s to parse it all
     real_loadtxt = csv_io._loadtxt
