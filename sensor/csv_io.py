@@ -13,9 +13,12 @@ An empty field (or ``nan``) is a dropout.  Any other CSV can be read with a
 and gyroscope columns and their units, or with a named preset such as
 ``eurobench:3`` (see :data:`COLUMN_PRESETS`).
 
-Parsing uses :func:`numpy.loadtxt` on the data lines (about a second per
-million rows); when that fails, a line-by-line pass finds the first bad line
-for the error message.
+Parsing streams the file through pyarrow's multithreaded CSV reader
+(:mod:`hipflex.sensor.csv_fast`; about 0.2 s per million rows) straight into
+float64 arrays.  A file it does not handle -- anything unusual, and every
+file with an error -- goes to the careful reader: :func:`numpy.loadtxt` on the
+data lines, then a line-by-line pass that accepts what it can and names the
+first bad line and column in the error message.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.csv_fast import Selection, read_columns
 from hipflex.sensor.formats import (
     ACC_UNITS,
     GYRO_UNITS,
@@ -296,28 +300,10 @@ def _header_problem(table: _Table, problem: str) -> InputError:
     return InputError(table.source, f"{problem}; found: {_listed(table.names)}")
 
 
-def read_csv(path: str | Path) -> ImuSamples:
-    """Read a plain hipflex CSV file.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-
-    Returns
-    -------
-    ImuSamples
-        In the file's own time base; gyro ``None`` without gyro columns.
-
-    Raises
-    ------
-    InputError
-        Missing, unknown or repeated columns, text in a number, time problems
-        (see :func:`~hipflex.sensor.formats.validate_samples`).
-    """
-    path = Path(path)
-    table = _table(path, _read_text(path))
+def _plain_cols(table: _Table) -> list[int]:
+    """Field indices of time, acc (and gyro) in a plain file's header (``InputError`` when it does not fit)."""
     names = table.names
+    path = table.source
     if _numeric_header(table):
         raise _header_problem(table, "no header line")
     repeated = first_repeated(names)  # one pass: a hostile header may be wide
@@ -338,9 +324,64 @@ def read_csv(path: str | Path) -> ImuSamples:
             parts.append(f"unknown column(s) {_listed(unknown)}")
         raise _header_problem(table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})")
     wanted = (PLAIN_TIME, *PLAIN_ACC, *(PLAIN_GYRO if all(has_gyro) else ()))
-    cols = [names.index(c) for c in wanted]
+    return [names.index(c) for c in wanted]
+
+
+def _header_table(path: Path, line: str) -> _Table:
+    """A table of just the header line (for the fast path, which never splits the data into lines)."""
+    delimiter = _detect_delimiter(line)
+    check_header(path, line, delimiter)
+    return _Table(path, [_clean_name(n) for n in line.split(delimiter)], delimiter, [], 0, None)
+
+
+def _fast(path: Path, choose: Callable[[str], Selection]) -> ImuSamples | None:
+    """Read with pyarrow (:mod:`.csv_fast`); ``None`` sends the file to the careful reader.
+
+    The careful reader also produces every error message, so that they name the line.
+    """
+    arrays = read_columns(path, choose)
+    if arrays is None:
+        return None
+    try:
+        return validate_samples(path, *arrays)
+    except InputError:
+        return None
+
+
+def read_csv(path: str | Path) -> ImuSamples:
+    """Read a plain hipflex CSV file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    ImuSamples
+        In the file's own time base; gyro ``None`` without gyro columns.
+
+    Raises
+    ------
+    InputError
+        Missing, unknown or repeated columns, text in a number, time problems
+        (see :func:`~hipflex.sensor.formats.validate_samples`).
+    """
+    path = Path(path)
+
+    def choose(line: str) -> Selection:
+        table = _header_table(path, line)
+        cols = _plain_cols(table)
+        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
+        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro)
+
+    fast = _fast(path, choose)
+    if fast is not None:
+        return fast
+    table = _table(path, _read_text(path))
+    cols = _plain_cols(table)
     data, lines = _parse(table, cols, strict=True)
-    gyr = data[:, 4:7] if all(has_gyro) else None
+    gyr = data[:, 4:7] if len(cols) == 7 else None
     return validate_samples(path, data[:, 0], data[:, 1:4], gyr, lines)
 
 
@@ -394,7 +435,33 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
         :func:`read_csv` reports.
     """
     path = Path(path)
+
+    def choose(line: str) -> Selection:
+        table = _header_table(path, line)
+        cols, signs = _mapped_cols(table, columns)
+        units = [TIME_UNITS[columns.time_unit], *[ACC_UNITS[columns.acc_unit]] * 3]
+        units += [GYRO_UNITS[columns.gyro_unit]] * 3
+        f = [float(sign * unit) for sign, unit in zip(signs, units, strict=False)]
+        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
+        gyro_f = (f[4], f[5], f[6]) if len(cols) == 7 else (1.0, 1.0, 1.0)
+        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro,
+                         f[0], (f[1], f[2], f[3]), gyro_f)  # fmt: skip
+
+    fast = _fast(path, choose)
+    if fast is not None:
+        return fast
     table = _table(path, _read_text(path))
+    cols, signs = _mapped_cols(table, columns)
+    data, lines = _parse(table, cols, strict=False)
+    data = data * signs
+    t = data[:, 0] * TIME_UNITS[columns.time_unit]
+    acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
+    gyr = None if columns.gyro_cols is None else data[:, 4:7] * GYRO_UNITS[columns.gyro_unit]
+    return validate_samples(path, t, acc, gyr, lines)
+
+
+def _mapped_cols(table: _Table, columns: ColumnMap) -> tuple[list[int], NDArray[np.float64]]:
+    """Field indices of the mapped columns and their signs (``InputError`` when one is missing)."""
     if _find(table, columns.time_col) is None:
         raise _header_problem(table, f"no time column {columns.time_col!r} (--time-col)")
     roles = [("--acc-cols", columns.acc_cols)]
@@ -406,12 +473,7 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap) -> ImuSamples:
             raise _header_problem(table, f"unknown column(s) {','.join(absent)} ({flag})")
     cols = [i for n in columns.names if (i := _find(table, n)) is not None]
     signs = np.array([_sign(table, n) for n in columns.names])
-    data, lines = _parse(table, cols, strict=False)
-    data = data * signs
-    t = data[:, 0] * TIME_UNITS[columns.time_unit]
-    acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
-    gyr = None if columns.gyro_cols is None else data[:, 4:7] * GYRO_UNITS[columns.gyro_unit]
-    return validate_samples(path, t, acc, gyr, lines)
+    return cols, signs
 
 
 # ---------------------------------------------------------------------------- writing
