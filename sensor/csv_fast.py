@@ -114,7 +114,8 @@ class _Body(io.RawIOBase):
         if not raw:
             self._eof = True
             self._carry = b""
-            return self._last_line(data)
+            block = self._checked(data[:end])  # first: it tells whether data lines came before the last
+            return block + self._last_line(data[end:])
         if end == 0:
             if len(data) > 4 * MAX_LINE_CHARS:  # a line this long is refused by the careful reader
                 raise _GiveUp
