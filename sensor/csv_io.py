@@ -343,7 +343,7 @@ def _fast(path: Path, choose: Callable[[str], Selection]) -> ImuSamples | None:
     if arrays is None:
         return None
     try:
-        return validate_samples(path, *arrays)
+        return validate_samples(path, *arrays, owned=True)  # fresh arrays: no copies for lost rows
     except InputError:
         return None
 

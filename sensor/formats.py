@@ -350,6 +350,8 @@ def validate_samples(
     acc_g: ArrayLike,
     gyr_dps: ArrayLike | None = None,
     line_numbers: ArrayLike | None = None,
+    *,
+    owned: bool = False,
 ) -> ImuSamples:
     """Check and tidy decoded samples; the shared last step of every importer.
 
@@ -365,6 +367,10 @@ def validate_samples(
         Angular rate in deg/s.  An all-NaN gyroscope is dropped (``None``).
     line_numbers : array_like of int, shape (n,), optional
         File line of each row, for messages (otherwise rows are named).
+    owned : bool
+        The arrays are the caller's to give away (float64, not used afterwards): lost rows
+        are written in place instead of into copies (a reader's own fresh arrays; saves the
+        copies of a long recording's acc and gyro).
 
     Returns
     -------
@@ -437,11 +443,11 @@ def validate_samples(
     lost = _nan_rows(acc)
     if gyr is not None:
         lost |= _nan_rows(gyr)
-    if lost.any():  # copy before writing: the caller's arrays are not ours to change
-        acc = acc.copy()
+    if lost.any():  # copy before writing, unless the caller gave its arrays away
+        acc = acc if owned else acc.copy()
         acc[lost] = np.nan
         if gyr is not None:
-            gyr = gyr.copy()
+            gyr = gyr if owned else gyr.copy()
             gyr[lost] = np.nan
 
     duration = float(t[-1] - t[0])

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor import csv_io
-from hipflex.sensor.formats import ColumnMap, InputError, LoadOptions, load_samples
+from hipflex.sensor.formats import ColumnMap, InputError, LoadOptions, load_samples, validate_samples
 
 HEADER = "time_s,acc_x_g,acc_y_g,acc_z_g"
 HEADER_GYRO = HEADER + ",gyro_x_dps,gyro_y_dps,gyro_z_dps"
@@ -256,6 +256,18 @@ def test_mapped_file_with_units_signs_and_a_text_column(tmp_path: Path, paths: P
     assert s.time_s[1] - s.time_s[0] == pytest.approx(0.02)
     assert s.acc_g[0, 1] == pytest.approx(0.2 / 9.80665)
     assert s.gyr_dps is not None and s.gyr_dps[10, 2] == pytest.approx(-np.degrees(0.03))
+
+
+def test_validate_samples_writes_lost_rows_in_place_only_when_given_the_arrays() -> None:
+    t = np.arange(300) / 100.0
+    acc = np.tile([0.0, 0.0, 1.0], (300, 1))
+    gyr = np.zeros((300, 3))
+    gyr[5, 1] = np.nan
+    kept = validate_samples("x", t, acc, gyr)
+    assert np.isfinite(acc).all() and not np.shares_memory(kept.acc_g, acc)
+    given = validate_samples("x", t, acc, gyr, owned=True)
+    assert np.isnan(acc[5]).all() and np.shares_memory(given.acc_g, acc) and np.shares_memory(given.gyr_dps, gyr)
+    np.testing.assert_array_equal(given.acc_g, kept.acc_g)
 
 
 # ------------------------------------------------------------------ generated files
