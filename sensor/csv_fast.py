@@ -134,8 +134,9 @@ class _Body(io.RawIOBase):
         # A carriage return ends a line only before a newline for the careful reader.
         if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
             raise _GiveUp
-        # pyarrow reads "nan(...)" as NaN; Python's float() refuses it.
-        if b"(" in block:
+        # pyarrow reads "nan(...)" as NaN; Python's float() refuses it.  A NUL byte is left to
+        # the careful reader (it refuses one near the start as binary).
+        if b"(" in block or b"\x00" in block:
             raise _GiveUp
         for i in range(0, len(block), _WINDOW):
             if block.find(b"\n", i, i + _WINDOW) < 0:
@@ -257,7 +258,9 @@ class _Columns:
 def _estimate_rows(first: bytes, size_b: int) -> int:
     """Rows in a body of ``size_b`` bytes, from the line density of its first bytes (+10 %)."""
     lines = first.count(b"\n")
-    return int(1.1 * size_b * (lines + 1) / max(len(first), 1)) + 16
+    if lines < 8:  # too few to tell (the outputs then grow as needed)
+        return 1024
+    return int(1.1 * size_b * lines / len(first)) + 16
 
 
 def read_columns(

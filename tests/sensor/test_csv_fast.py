@@ -246,6 +246,17 @@ def test_a_large_file_is_read_in_many_blocks(tmp_path: Path, paths: Paths) -> No
     assert len(s) == n + 5
 
 
+def test_outputs_grow_when_later_rows_are_shorter_than_the_first(tmp_path: Path, paths: Paths) -> None:
+    # The arrays are sized from the first 64 KiB's line density: long rows first, short rows later.
+    n_long, n_short = 2_000, 60_000
+    t = 5.0 + np.arange(n_long + n_short) / 100.0
+    lines = [HEADER]
+    lines += [f"{t[i]:.15f},{0.1:.15f},{0.2:.15f},{0.97:.15f}" for i in range(n_long)]
+    lines += [f"{t[i]:.2f},0.1,0.2,0.97" for i in range(n_long, n_long + n_short)]
+    s = check(write(tmp_path, "\n".join(lines) + "\n"), paths)
+    assert len(s) == n_long + n_short
+
+
 def test_mapped_file_with_units_signs_and_a_text_column(tmp_path: Path, paths: Paths) -> None:
     lines = ["# exported by some app", "Index;Date;T_ms;AX;AY;AZ;GX;GY;GZ"]
     for i in range(400):
