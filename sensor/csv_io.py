@@ -13,9 +13,9 @@ An empty field (or ``nan``) is a dropout.  Any other CSV can be read with a
 and gyroscope columns and their units, or with a named preset such as
 ``eurobench:3`` (see :data:`COLUMN_PRESETS`).
 
-Parsing streams the file through pyarrow's multithreaded CSV reader
-(:mod:`hipflex.sensor.csv_fast`; about 0.2 s per million rows) straight into
-float64 arrays.  A file it does not handle -- anything unusual, and every
+Parsing streams the file through pyarrow's CSV parser
+(:mod:`hipflex.sensor.csv_fast`; about 0.35 s of CPU per million rows)
+straight into float64 arrays.  A file it does not handle -- anything unusual, and every
 file with an error -- goes to the careful reader: :func:`numpy.loadtxt` on the
 data lines, then a line-by-line pass that accepts what it can and names the
 first bad line and column in the error message.
