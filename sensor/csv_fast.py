@@ -224,7 +224,8 @@ def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:
     try:
         # pyarrow's streaming reader, not its multithreaded table reader: on a 1.26 M-row file the
         # table reader's worker threads left 80-130 MB of freed blocks resident (glibc arenas),
-        # more than the whole recording's arrays, for ~0.2 s less parsing on two idle cores.
+        # more than the whole recording's arrays, and it parsed no faster on the shared 2-core
+        # machine we measured on (0.25-0.3 s either way).
         # Blocks from the system allocator in small blocks keep what stays resident small
         # (pyarrow's default pool, mimalloc, kept ~30 MB more at the peak).
         yield from pacsv.open_csv(
