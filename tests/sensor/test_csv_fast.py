@@ -7,6 +7,7 @@ still the fallback) and, for plain files, with the slow obvious twin in ``csv_tw
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -343,3 +344,18 @@ def test_generated_files_read_the_same_by_both_paths(tmp_path: Path, paths: Path
         np.testing.assert_array_equal(got.acc_g[~lost], acc[~lost])
         if gyr is not None and got.gyr_dps is not None:
             np.testing.assert_array_equal(got.gyr_dps[~lost], gyr[~lost])
+
+
+MAPPED = ColumnMap(time_col="TIME_S", acc_cols=("acc_x_g", "-acc_y_g", "acc_z_g"), acc_unit="m/s2",
+                   gyro_cols=("-gyro_x_dps", "gyro_y_dps", "gyro_z_dps"), gyro_unit="rad/s")  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=plain_files())
+def test_generated_files_read_the_same_through_a_column_mapping(tmp_path: Path, paths: Paths, data: bytes) -> None:
+    path = tmp_path / "gen.csv"
+    path.write_bytes(data)
+    cols = MAPPED if b"gyro_x_dps" in data else dataclasses.replace(MAPPED, gyro_cols=None)
+    got = default(path, cols)
+    event("fast path" if paths.fast_used[-1] else "careful reader")
+    assert_same(got, careful(path, cols))
