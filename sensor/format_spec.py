@@ -196,10 +196,16 @@ def read_head(path: Path, size: int = 8192) -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
-def _same_rows(x: np.ndarray) -> np.ndarray:
-    """For each row after the first: equal to the row before in every column (NaN equals NaN)."""
-    a, b = x[1:], x[:-1]
+def _same_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows`` (indices >= 1): equal to the row before in every column (NaN equals NaN)."""
+    a, b = x[rows], x[rows - 1]
     return np.all((a == b) | (np.isnan(a) & np.isnan(b)), axis=1)
+
+
+def _nan_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of an (n, 3) array with a NaN in any column."""
+    # Column by column: a third of the time of np.isnan(x).any(axis=1) on a long recording.
+    return np.isnan(x[:, 0]) | np.isnan(x[:, 1]) | np.isnan(x[:, 2])
 
 
 def validate_samples(
@@ -208,6 +214,8 @@ def validate_samples(
     acc_g: ArrayLike,
     gyr_dps: ArrayLike | None = None,
     line_numbers: ArrayLike | None = None,
+    *,
+    owned: bool = False,
 ) -> ImuSamples:
     """Check and tidy decoded samples; the shared last step of every importer.
 
@@ -223,6 +231,10 @@ def validate_samples(
         Angular rate in deg/s.  An all-NaN gyroscope is dropped (``None``).
     line_numbers : array_like of int, shape (n,), optional
         File line of each row, for messages (otherwise rows are named).
+    owned : bool
+        The arrays are the caller's to give away (float64, not used afterwards): lost rows
+        are written in place instead of into copies (a reader's own fresh arrays; saves the
+        copies of a long recording's acc and gyro).
 
     Returns
     -------
@@ -278,25 +290,28 @@ def validate_samples(
             order = np.argsort(t, kind="stable")
             t, acc = t[order], acc[order]
             gyr = None if gyr is None else gyr[order]
-        dup = (t[1:] == t[:-1]) & _same_rows(acc)
+        # Only rows that share their time with the row before can repeat it.
+        same_t = np.flatnonzero(t[1:] == t[:-1]) + 1
+        dup = same_t[_same_rows(acc, same_t)]
         if gyr is not None:
-            dup &= _same_rows(gyr)
-        if dup.any():
-            keep = np.concatenate(([True], ~dup))
+            dup = dup[_same_rows(gyr, dup)]
+        if dup.size:
+            keep = np.ones(n, dtype=bool)
+            keep[dup] = False
             t, acc = t[keep], acc[keep]
             gyr = None if gyr is None else gyr[keep]
             n = t.shape[0]
 
     if gyr is not None and np.isnan(gyr).all():
         gyr = None
-    lost = np.isnan(acc).any(axis=1)
+    lost = _nan_rows(acc)
     if gyr is not None:
-        lost |= np.isnan(gyr).any(axis=1)
-    if lost.any():  # copy before writing: the caller's arrays are not ours to change
-        acc = acc.copy()
+        lost |= _nan_rows(gyr)
+    if lost.any():  # copy before writing, unless the caller gave its arrays away
+        acc = acc if owned else acc.copy()
         acc[lost] = np.nan
         if gyr is not None:
-            gyr = gyr.copy()
+            gyr = gyr if owned else gyr.copy()
             gyr[lost] = np.nan
 
     duration = float(t[-1] - t[0])
@@ -308,8 +323,8 @@ def validate_samples(
         )
     if lost.all():
         raise InputError(source, "no accelerometer values (every row is empty or NaN)")
-    valid = acc[~lost]
-    valid = valid[:: max(1, valid.shape[0] // 20000)]
+    valid_rows = np.flatnonzero(~lost)  # (indices, not a copy of every valid row)
+    valid = acc[valid_rows[:: max(1, valid_rows.shape[0] // 20000)]]
     norm = float(np.median(np.sqrt((valid * valid).sum(axis=1))))
     if 4.0 < norm < 20.0:
         raise InputError(

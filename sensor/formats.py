@@ -3,26 +3,27 @@
 ``load_samples(path, fmt="auto", options)`` is the single entry point that turns a
 recording on disk into :class:`~hipflex.dsp.types.ImuSamples`.  Each format is a
 :class:`~hipflex.sensor.format_spec.FileFormat` (a name, a loader, a sniffer); the
-built-in ones (:data:`BUILTIN_FORMATS`: plain CSV, the capture log, MetaBase, Polar Sensor
-Logger) come from modules that each expose ``FORMATS``.  Adding
-an importer means writing that module and adding it to the tuple (or calling
-:func:`register_format` from a plugin or a test).  The registry imports the importers,
-never the other way round: they build on :mod:`hipflex.sensor.format_spec`.
+built-in ones (plain CSV, the capture log, MetaBase, Polar Sensor Logger, in that sniffing
+order) come from modules that each expose ``FORMATS``; each module is imported only when
+sniffing or a lookup reaches it, so ``hipflex analyze`` on a plain CSV never imports the
+others.  Adding an importer means writing that module and adding it to
+:func:`_builtin_modules` (or calling :func:`register_format` from a plugin or a test).  The
+registry imports the importers, never the other way round: they build on
+:mod:`hipflex.sensor.format_spec`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.capture import replay
-from hipflex.sensor.files import csv_io, import_metabase, import_polar_logger
 from hipflex.sensor.format_spec import FileFormat, InputError, LoadCancelled, LoadOptions, read_head
 
 __all__ = [
     "AUTO",
-    "BUILTIN_FORMATS",
     "FALLBACK_FORMAT",
     "format_names",
     "get_format",
@@ -31,13 +32,35 @@ __all__ = [
     "sniff_format",
 ]
 
-#: The built-in formats, in sniffing order.
-BUILTIN_FORMATS: tuple[FileFormat, ...] = (
-    *csv_io.FORMATS,
-    *replay.FORMATS,
-    *import_metabase.FORMATS,
-    *import_polar_logger.FORMATS,
-)
+
+def _csv_io() -> ModuleType:
+    from hipflex.sensor.files import csv_io
+
+    return csv_io
+
+
+def _replay() -> ModuleType:
+    from hipflex.sensor.capture import replay
+
+    return replay
+
+
+def _metabase() -> ModuleType:
+    from hipflex.sensor.files import import_metabase
+
+    return import_metabase
+
+
+def _polar_logger() -> ModuleType:
+    from hipflex.sensor.files import import_polar_logger
+
+    return import_polar_logger
+
+
+def _builtin_modules() -> tuple[Callable[[], ModuleType], ...]:
+    """The built-in importers in sniffing order, each imported when first called."""
+    # Plain function-level imports (not importlib strings): the layer test sees them.
+    return (_csv_io, _replay, _metabase, _polar_logger)
 
 #: Format name meaning "recognise the file from its contents".
 AUTO = "auto"
@@ -47,8 +70,20 @@ FALLBACK_FORMAT = "csv"
 
 @functools.cache
 def _registry() -> dict[str, FileFormat]:
-    """Format name -> format, built on first use from :data:`BUILTIN_FORMATS`."""
-    return {fmt.name: fmt for fmt in BUILTIN_FORMATS}
+    """Format name -> format, built on first use from every built-in module."""
+    return {fmt.name: fmt for module in _builtin_modules() for fmt in module().FORMATS}
+
+
+def _in_order() -> Iterator[FileFormat]:
+    """Every format in sniffing order, importing a built-in module only when it is reached.
+
+    Once the registry is built (a format registered, or all names asked for) it is the order.
+    """
+    if _registry.cache_info().currsize:
+        yield from _registry().values()
+        return
+    for module in _builtin_modules():
+        yield from module().FORMATS
 
 
 def register_format(fmt: FileFormat, *, replace: bool = False) -> None:
@@ -74,6 +109,9 @@ def format_names() -> list[str]:
 
 def get_format(name: str) -> FileFormat:
     """The format called ``name``; ``ValueError`` naming the known ones otherwise."""
+    for fmt in _in_order():
+        if fmt.name == name:
+            return fmt
     table = _registry()
     if name not in table:
         raise ValueError(f"unknown format {name!r}; known formats: {', '.join([AUTO, *table])}")
@@ -98,7 +136,7 @@ def _check_path(path: Path) -> None:
 def sniff_format(path: Path) -> FileFormat:
     """The first registered format whose sniffer accepts the file, else the fallback."""
     head = read_head(path)
-    for fmt in _registry().values():
+    for fmt in _in_order():
         try:
             if fmt.sniff(path, head):
                 return fmt

@@ -13,9 +13,12 @@ An empty field (or ``nan``) is a dropout.  Any other CSV can be read with a
 and gyroscope columns and their units, or with a named preset such as
 ``eurobench:3`` (see :data:`COLUMN_PRESETS`).
 
-Parsing uses :func:`numpy.loadtxt` on the data lines (about a second per
-million rows); when that fails, a line-by-line pass finds the first bad line
-for the error message.
+Parsing streams the file through pyarrow's CSV parser
+(:mod:`hipflex.sensor.files.csv_fast`; about 0.35 s of CPU per million rows)
+straight into float64 arrays.  A file it does not handle -- anything unusual, and every
+file with an error -- goes to the careful reader: :func:`numpy.loadtxt` on the
+data lines, then a line-by-line pass that accepts what it can and names the
+first bad line and column in the error message.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.files.csv_fast import Selection, read_columns
 from hipflex.sensor.files.limits import MAX_LINE_CHARS, check_header, first_repeated
 from hipflex.sensor.files.text_lines import TextLines, file_encoding, split_lines
 from hipflex.sensor.format_spec import (
@@ -316,6 +320,55 @@ def _header_problem(table: _Table, problem: str) -> InputError:
     return InputError(table.source, f"{problem}; found: {_listed(table.names)}")
 
 
+def _plain_cols(table: _Table) -> list[int]:
+    """Field indices of time, acc (and gyro) in a plain file's header (``InputError`` when it does not fit)."""
+    names = table.names
+    path = table.source
+    if _numeric_header(table):
+        raise _header_problem(table, "no header line")
+    repeated = first_repeated(names)  # one pass: a hostile header may be wide
+    if repeated is not None:
+        raise InputError(path, f"column {repeated!r} appears more than once in the header")
+    unknown = [n for n in names if n and n not in _PLAIN_ALL]
+    has_gyro = [g in names for g in PLAIN_GYRO]
+    missing = [c for c in (PLAIN_TIME, *PLAIN_ACC) if c not in names]
+    if any(has_gyro) and not all(has_gyro):
+        missing += [g for g, h in zip(PLAIN_GYRO, has_gyro, strict=True) if not h]
+    if PLAIN_TIME in missing and not unknown and len(missing) < 4:
+        raise _header_problem(table, f"no time column {PLAIN_TIME!r}")
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {','.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s) {_listed(unknown)}")
+        raise _header_problem(table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})")
+    wanted = (PLAIN_TIME, *PLAIN_ACC, *(PLAIN_GYRO if all(has_gyro) else ()))
+    return [names.index(c) for c in wanted]
+
+
+def _header_table(path: Path, line: str) -> _Table:
+    """A table of just the header line (for the fast path, which never splits the data into lines)."""
+    delimiter = _detect_delimiter(line)
+    check_header(path, line, delimiter)
+    names = [_clean_name(n) for n in line.split(delimiter)]
+    return _Table(path, names, delimiter, split_lines(b"", 0, "utf-8"), 0)
+
+
+def _fast(path: Path, choose: Callable[[str], Selection], cancel: threading.Event | None) -> ImuSamples | None:
+    """Read with pyarrow (:mod:`.csv_fast`); ``None`` sends the file to the careful reader.
+
+    The careful reader also produces every error message, so that they name the line.
+    """
+    arrays = read_columns(path, choose, cancel)
+    if arrays is None:
+        return None
+    try:
+        return validate_samples(path, *arrays, owned=True)  # fresh arrays: no copies for lost rows
+    except InputError:
+        return None
+
+
 def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuSamples:
     """Read a plain hipflex CSV file.
 
@@ -338,31 +391,20 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuS
         (see :func:`~hipflex.sensor.format_spec.validate_samples`).
     """
     path = Path(path)
+
+    def choose(line: str) -> Selection:
+        table = _header_table(path, line)
+        cols = _plain_cols(table)
+        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
+        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro)
+
+    fast = _fast(path, choose, cancel)
+    if fast is not None:
+        return fast
     table = _table(path, _read_bytes(path))
-    names = table.names
-    if _numeric_header(table):
-        raise _header_problem(table, "no header line")
-    repeated = first_repeated(names)  # one pass: a hostile header may be wide
-    if repeated is not None:
-        raise InputError(path, f"column {repeated!r} appears more than once in the header")
-    unknown = [n for n in names if n and n not in _PLAIN_ALL]
-    has_gyro = [g in names for g in PLAIN_GYRO]
-    missing = [c for c in (PLAIN_TIME, *PLAIN_ACC) if c not in names]
-    if any(has_gyro) and not all(has_gyro):
-        missing += [g for g, h in zip(PLAIN_GYRO, has_gyro, strict=True) if not h]
-    if PLAIN_TIME in missing and not unknown and len(missing) < 4:
-        raise _header_problem(table, f"no time column {PLAIN_TIME!r}")
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {','.join(missing)}")
-        if unknown:
-            parts.append(f"unknown column(s) {_listed(unknown)}")
-        raise _header_problem(table, f"not a hipflex CSV: {'; '.join(parts)} (expected {_EXPECTED}; {_MAPPING_HINT})")
-    wanted = (PLAIN_TIME, *PLAIN_ACC, *(PLAIN_GYRO if all(has_gyro) else ()))
-    cols = [names.index(c) for c in wanted]
+    cols = _plain_cols(table)
     data, lines = _parse(table, cols, strict=True, cancel=cancel)
-    gyr = data[:, 4:7] if all(has_gyro) else None
+    gyr = data[:, 4:7] if len(cols) == 7 else None
     return validate_samples(path, data[:, 0], data[:, 1:4], gyr, lines)
 
 
@@ -418,7 +460,33 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.E
         :func:`read_csv` reports.
     """
     path = Path(path)
+
+    def choose(line: str) -> Selection:
+        table = _header_table(path, line)
+        cols, signs = _mapped_cols(table, columns)
+        units = [TIME_UNITS[columns.time_unit], *[ACC_UNITS[columns.acc_unit]] * 3]
+        units += [GYRO_UNITS[columns.gyro_unit]] * 3
+        f = [float(sign * unit) for sign, unit in zip(signs, units, strict=False)]
+        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
+        gyro_f = (f[4], f[5], f[6]) if len(cols) == 7 else (1.0, 1.0, 1.0)
+        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro,
+                         f[0], (f[1], f[2], f[3]), gyro_f)  # fmt: skip
+
+    fast = _fast(path, choose, cancel)
+    if fast is not None:
+        return fast
     table = _table(path, _read_bytes(path))
+    cols, signs = _mapped_cols(table, columns)
+    data, lines = _parse(table, cols, strict=False, cancel=cancel)
+    data = data * signs
+    t = data[:, 0] * TIME_UNITS[columns.time_unit]
+    acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
+    gyr = None if columns.gyro_cols is None else data[:, 4:7] * GYRO_UNITS[columns.gyro_unit]
+    return validate_samples(path, t, acc, gyr, lines)
+
+
+def _mapped_cols(table: _Table, columns: ColumnMap) -> tuple[list[int], NDArray[np.float64]]:
+    """Field indices of the mapped columns and their signs (``InputError`` when one is missing)."""
     if _find(table, columns.time_col) is None:
         raise _header_problem(table, f"no time column {columns.time_col!r} (--time-col)")
     roles = [("--acc-cols", columns.acc_cols)]
@@ -430,12 +498,7 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.E
             raise _header_problem(table, f"unknown column(s) {','.join(absent)} ({flag})")
     cols = [i for n in columns.names if (i := _find(table, n)) is not None]
     signs = np.array([_sign(table, n) for n in columns.names])
-    data, lines = _parse(table, cols, strict=False, cancel=cancel)
-    data = data * signs
-    t = data[:, 0] * TIME_UNITS[columns.time_unit]
-    acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
-    gyr = None if columns.gyro_cols is None else data[:, 4:7] * GYRO_UNITS[columns.gyro_unit]
-    return validate_samples(path, t, acc, gyr, lines)
+    return cols, signs
 
 
 # ---------------------------------------------------------------------------- writing

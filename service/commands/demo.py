@@ -16,7 +16,6 @@ import json
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,8 @@ def make_recording(folder: Path, drill: str, seed: int = DEMO_SEED) -> Path:
 
 
 def _call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    import urllib.request  # here, not at the top: every command's module is imported by the CLI
+
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method,
                                  headers={"content-type": "application/json"})  # fmt: skip

@@ -14,7 +14,6 @@ imported in :func:`run`.  ``HIPFLEX_BLE_BACKEND`` swaps in emulated sensors
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import logging
@@ -22,9 +21,12 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hipflex.service.commands import Command, UsageError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["COMMAND", "LiveDisplay", "add_arguments", "run"]
 
@@ -140,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         return _error(f"{args.out}: folder {args.out.parent} does not exist")
     logging.basicConfig(level=logging.WARNING, format="hipflex: %(message)s")
     logging.getLogger("bumble").setLevel(logging.ERROR)  # the emulated link's own chatter
+    import asyncio  # here and below, not at the top: every command's module is imported by the CLI
+
     try:
         return asyncio.run(_record(args))
     except KeyboardInterrupt:
@@ -148,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(args: argparse.Namespace) -> int:
+    import asyncio
+
     from hipflex.sensor.emulate.world import ENV_VAR, ble_world
     from hipflex.sensor.errors import SensorError
 
@@ -183,6 +189,8 @@ async def _analysis_ready(ready: asyncio.Future[None], stop: asyncio.Event, disp
     Waiting before the connection, not after it, keeps the sensor's link from idling
     through a first-run compilation.
     """
+    import asyncio
+
     if ready.done():
         return True
     display.state = "preparing"
@@ -197,6 +205,7 @@ async def _analysis_ready(ready: asyncio.Future[None], stop: asyncio.Event, disp
 
 
 async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event) -> int:
+    import asyncio
     import time
 
     from hipflex.dsp.events import RepEvent, SetEvent

@@ -8,7 +8,6 @@ imported in :func:`run`.  ``HIPFLEX_BLE_BACKEND`` swaps in emulated sensors (see
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -80,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     """Scan, print the table (or JSON); exit 2 with one line when Bluetooth cannot be used."""
     if not 0 < args.timeout <= 120:
         raise UsageError("--timeout must be in (0, 120] seconds")
+    import asyncio  # here, not at the top: every command's module is imported by the CLI
+
     from hipflex.sensor.errors import SensorError
 
     try:

@@ -87,25 +87,44 @@ def test_an_upload_cut_off_mid_body_leaves_no_file(service_settings: Any) -> Non
         assert _wait(lambda: not any(service_settings.upload_tmp_dir.glob("upload-*")), 20)
 
 
-def test_a_replay_load_stops_when_its_client_hangs_up(service_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("reader", ["fast", "careful"])
+def test_a_replay_load_stops_when_its_client_hangs_up(
+    service_settings: Any, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
     """A client asks to replay a long recording and hangs up: the parsing stops, no session starts.
 
     Before, the file was parsed to the end and a session started streaming for nobody;
-    fifty such requests kept the pool busy for as long as their files took to parse.
+    fifty such requests kept the pool busy for as long as their files took to parse.  Both
+    readers are slowed: pyarrow's (blocks of a plain file) and the careful one (chunks of lines).
     """
+    import hipflex.sensor.files.csv_fast as csv_fast
     import hipflex.sensor.files.csv_io as csv_io
 
-    chunk_lines, rows = 500, 20_000  # 40 chunks of a slowed parser: 10 s to parse it all
-    real_loadtxt = csv_io._loadtxt
+    rows = 20_000
     parsed: list[int] = []
+    if reader == "careful":
+        chunk_lines = 500  # 40 chunks of a slowed parser: 10 s to parse it all
+        real_loadtxt = csv_io._loadtxt
 
-    def slow_loadtxt(lines: list[str], *args: Any) -> Any:
-        parsed.append(len(lines))
-        time.sleep(0.25)
-        return real_loadtxt(lines, *args)
+        def slow_loadtxt(lines: list[str], *args: Any) -> Any:
+            parsed.append(len(lines))
+            time.sleep(0.25)
+            return real_loadtxt(lines, *args)
 
-    monkeypatch.setattr(csv_io, "CHUNK_LINES", chunk_lines, raising=False)
-    monkeypatch.setattr(csv_io, "_loadtxt", slow_loadtxt)
+        monkeypatch.setattr(csv_io, "CHUNK_LINES", chunk_lines, raising=False)
+        monkeypatch.setattr(csv_io, "_loadtxt", slow_loadtxt)
+        monkeypatch.setattr(csv_io, "read_columns", lambda *a, **k: None)
+    else:
+        real_batches = csv_fast._batches
+
+        def slow_batches(*args: Any) -> Any:
+            for batch in real_batches(*args):
+                parsed.append(batch.num_rows)
+                time.sleep(1.0)
+                yield batch
+
+        monkeypatch.setattr(csv_fast, "_CHUNK", 16384)  # ~20 blocks for the 20,000 rows
+        monkeypatch.setattr(csv_fast, "_batches", slow_batches)
     capture: Path = service_settings.capture_dir
     capture.mkdir(parents=True, exist_ok=True)
     (capture / "long.csv").write_bytes(_recording(rows))

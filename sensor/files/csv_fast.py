@@ -1,0 +1,327 @@
+"""The fast path of the CSV readers: pyarrow's multithreaded parser over the file's bytes.
+
+:func:`read_columns` streams a delimited text file through :func:`pyarrow.csv.open_csv` and
+writes the chosen columns straight into contiguous float64 arrays (time, acceleration,
+angular rate), never holding the file as text or as a list of lines.  On the way, each block
+of bytes is checked and tidied so that the result is exactly what the careful line-by-line
+reader in :mod:`hipflex.sensor.files.csv_io` produces:
+
+- the header is the first line that is neither blank nor a ``#`` comment (a UTF-8 byte-order
+  mark is skipped); comment lines after it are removed, blank lines are skipped by pyarrow;
+- empty fields (and ``nan``) become NaN, quoted numbers are read, CRLF line ends are accepted;
+- a last line without a newline that has too few fields (cut short by a crash) is dropped.
+
+It handles the common case only.  Anything unusual -- a file that is not UTF-8, a lone carriage
+return, a ``#`` after data on a line, a line that may exceed
+:data:`~hipflex.sensor.files.limits.MAX_LINE_CHARS`, a row with the wrong number of fields, a field
+that is not a number -- makes it give up (:func:`read_columns` returns ``None``) and the caller
+runs the careful reader, which accepts what it can and names the file, line and column of
+what it cannot.  So every error message comes from one place.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hipflex.sensor.files.limits import MAX_LINE_CHARS
+from hipflex.sensor.format_spec import InputError, LoadCancelled
+
+__all__ = ["Selection", "read_columns"]
+
+#: Bytes read from the file at a time (and pyarrow's block size): 256 KiB blocks left ~10 MB
+#: resident after a 1.26 M-row file, 1 MiB blocks ~25-45 MB, at the same speed.
+_CHUNK = 1 << 18
+#: A line longer than MAX_LINE_CHARS contains a whole aligned window of this size without a
+#: newline; a window without one sends the file to the careful reader, which checks exactly.
+_WINDOW = MAX_LINE_CHARS // 2
+_BOM = codecs.BOM_UTF8
+#: ASCII whitespace, what :meth:`bytes.strip` removes.
+_SPACE = b" \t\n\r\x0b\x0c"
+
+
+class _GiveUp(Exception):
+    """The fast path does not handle this file; the careful reader will."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which fields of each row to read, and the factor each is multiplied by.
+
+    Attributes
+    ----------
+    n_fields : int
+        Fields in the header (every row must have exactly this many).
+    delimiter : str
+        One of ``,``, ``;``, tab.
+    time_col : int
+        Field index of the time.
+    acc_cols, gyro_cols : tuple of 3 int
+        Field indices of the accelerometer and gyroscope axes (``gyro_cols`` may be ``None``).
+    time_scale : float
+        Factor to seconds.
+    acc_scale, gyro_scale : tuple of 3 float
+        Factor of each axis to g or deg/s, sign included (``-1`` for a negated axis).
+    """
+
+    n_fields: int
+    delimiter: str
+    time_col: int
+    acc_cols: tuple[int, int, int]
+    gyro_cols: tuple[int, int, int] | None = None
+    time_scale: float = 1.0
+    acc_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    gyro_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+class _Body(io.RawIOBase):
+    """The data lines of a file, as pyarrow reads them: checked, with comment lines removed.
+
+    Raises :class:`_GiveUp` (through pyarrow) at the first thing the fast path does not handle.
+    """
+
+    def __init__(self, fh: BinaryIO, first: bytes, n_fields: int, delimiter: str) -> None:
+        self._fh = fh
+        self._carry = first  # bytes after the header not yet passed on
+        self._n_fields = n_fields
+        self._delimiter = delimiter.encode()
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._pending = b""
+        self._emitted = False
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = _CHUNK if size is None or size < 0 else size
+        while not self._pending and not self._eof:
+            self._pending = self._next()
+        out, self._pending = self._pending[:want], self._pending[want:]
+        return out
+
+    def _next(self) -> bytes:
+        """The next block of whole, checked data lines (or the tidied last line at the end)."""
+        raw = self._fh.read(_CHUNK)
+        data = self._carry + raw
+        end = data.rfind(b"\n") + 1
+        if not raw:
+            self._eof = True
+            self._carry = b""
+            block = self._checked(data[:end])  # first: it tells whether data lines came before the last
+            return block + self._last_line(data[end:])
+        if end == 0:
+            if len(data) > 4 * MAX_LINE_CHARS:  # a line this long is refused by the careful reader
+                raise _GiveUp
+            self._carry = data
+            return b""
+        block, self._carry = data[:end], data[end:]
+        return self._checked(block)
+
+    def _checked(self, block: bytes) -> bytes:
+        if not block.isascii() or self._utf8.getstate()[0]:
+            try:
+                self._utf8.decode(block)
+            except UnicodeDecodeError:
+                raise _GiveUp from None
+        # A carriage return ends a line only before a newline for the careful reader.
+        if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+            raise _GiveUp
+        # pyarrow reads "nan(...)" as NaN; Python's float() refuses it.  A NUL byte is left to
+        # the careful reader (it refuses one near the start as binary).
+        if b"(" in block or b"\x00" in block:
+            raise _GiveUp
+        for i in range(0, len(block), _WINDOW):
+            if block.find(b"\n", i, i + _WINDOW) < 0:
+                raise _GiveUp
+        if b"#" in block:
+            block = _drop_comment_lines(block)
+        self._emitted = self._emitted or bool(block.strip(_SPACE))
+        return block
+
+    def _last_line(self, line: bytes) -> bytes:
+        """The last line of a file that does not end with a newline: kept, dropped or given up on."""
+        if not line:
+            return b""
+        others = self._emitted  # data lines came before this one
+        line = self._checked(line + b"\n")[:-1]
+        stripped = line.strip(_SPACE)
+        if not stripped:
+            return b""  # a blank or comment line
+        # Cut short by a crash mid-write (fewer fields than the header): dropped, as the
+        # careful reader does when other data lines came before it.
+        if others and line.count(self._delimiter) + 1 < self._n_fields:
+            return b""
+        return line
+
+
+def _drop_comment_lines(block: bytes) -> bytes:
+    """``block`` without its ``#`` comment lines; a ``#`` after data on a line gives up."""
+    kept: list[bytes] = []
+    for line in block.split(b"\n"):
+        if b"#" in line:
+            if line.strip(_SPACE).startswith(b"#"):
+                continue
+            raise _GiveUp  # the careful reader strips such a comment (and may reject the line)
+        kept.append(line)
+    return b"\n".join(kept)
+
+
+def _header(fh: BinaryIO) -> tuple[str, bytes] | None:
+    """The header line (decoded) and the bytes after it that were already read.
+
+    ``None`` when the file is binary, empty, has no header line or no line end after it.
+    """
+    data = fh.read(_CHUNK)
+    if b"\x00" in data[:8192]:
+        return None
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            if len(data) - pos > 4 * MAX_LINE_CHARS:
+                return None
+            more = fh.read(_CHUNK)
+            if not more:
+                return None
+            data, pos = data[pos:] + more, 0
+            continue
+        try:
+            line = data[pos:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return line, data[end + 1 :]
+        pos = end + 1
+
+
+def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    cols = sorted({sel.time_col, *sel.acc_cols, *(sel.gyro_cols or ())})
+    read = pacsv.ReadOptions(column_names=names, block_size=_CHUNK, use_threads=True)
+    parse = pacsv.ParseOptions(
+        delimiter=sel.delimiter, quote_char='"', double_quote=True, escape_char=False,
+        newlines_in_values=False, ignore_empty_lines=True,
+    )  # fmt: skip
+    convert = pacsv.ConvertOptions(
+        column_types={names[i]: pa.float64() for i in cols},
+        include_columns=[names[i] for i in cols],
+        null_values=[""],  # an empty field is a dropout; "NA", "null" and the like are not numbers
+        quoted_strings_can_be_null=True,
+    )
+    try:
+        # pyarrow's streaming reader, not its multithreaded table reader: on a 1.26 M-row file the
+        # table reader's worker threads left 80-130 MB of freed blocks resident (glibc arenas),
+        # more than the whole recording's arrays, and it parsed no faster on the shared 2-core
+        # machine we measured on (0.25-0.3 s either way).
+        # Blocks from the system allocator in small blocks keep what stays resident small
+        # (pyarrow's default pool, mimalloc, kept ~30 MB more at the peak).
+        yield from pacsv.open_csv(
+            body, read_options=read, parse_options=parse, convert_options=convert,
+            memory_pool=pa.system_memory_pool(),
+        )  # fmt: skip
+    except pa.ArrowException:  # a row with the wrong number of fields, a field that is not a number
+        raise _GiveUp from None
+
+
+class _Columns:
+    """Growing contiguous float64 outputs, filled batch by batch (spare capacity is never touched)."""
+
+    def __init__(self, widths: Sequence[int], capacity: int) -> None:
+        self.capacity = max(capacity, 1024)
+        self.arrays = [np.empty((self.capacity, w), dtype=np.float64) for w in widths]
+        self.n = 0
+
+    def reserve(self, m: int) -> None:
+        if self.n + m > self.capacity:
+            self.capacity = max(2 * self.capacity, self.n + m)
+            for a in self.arrays:  # realloc: large blocks are remapped, not copied
+                a.resize((self.capacity, a.shape[1]), refcheck=False)
+
+    def trim(self) -> list[NDArray[np.float64]]:
+        for a in self.arrays:
+            a.resize((self.n, a.shape[1]), refcheck=False)
+        return self.arrays
+
+
+def _estimate_rows(first: bytes, size_b: int) -> int:
+    """Rows in a body of ``size_b`` bytes, from the line density of its first bytes (+10 %)."""
+    lines = first.count(b"\n")
+    if lines < 8:  # too few to tell (the outputs then grow as needed)
+        return 1024
+    return int(1.1 * size_b * lines / len(first)) + 16
+
+
+def read_columns(
+    path: Path, choose: Callable[[str], Selection], cancel: threading.Event | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None] | None:
+    """Time, acceleration and angular rate of a delimited text file, or ``None``.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    choose : callable
+        Given the header line, returns the :class:`Selection` (raises
+        :class:`~hipflex.sensor.format_spec.InputError` when the header does not fit).
+    cancel : threading.Event, optional
+        Checked between blocks; when set, :class:`~hipflex.sensor.format_spec.LoadCancelled`
+        is raised (a server whose client went away).
+
+    Returns
+    -------
+    (time, acc, gyro) or None
+        Contiguous float64 arrays of shape (n,), (n, 3) and (n, 3) (gyro ``None`` without
+        gyro columns), scaled by the selection's factors; NaN marks an empty field.  ``None``
+        when the fast path does not handle the file (anything unusual, including every kind of
+        error: the careful reader then reports it).
+    """
+    try:
+        with open(path, "rb") as fh:
+            found = _header(fh)
+            if found is None:
+                return None
+            line, first = found
+            sel = choose(line)
+            names = [f"f{i}" for i in range(sel.n_fields)]
+            body = _Body(fh, first, sel.n_fields, sel.delimiter)
+            groups: list[tuple[tuple[int, ...], tuple[float, ...]]] = [
+                ((sel.time_col,), (sel.time_scale,)),
+                (sel.acc_cols, sel.acc_scale),
+            ]
+            if sel.gyro_cols is not None:
+                groups.append((sel.gyro_cols, sel.gyro_scale))
+            size_b = path.stat().st_size
+            out = _Columns([len(c) for c, _ in groups], _estimate_rows(first[:65536], size_b))
+            for batch in _batches(body, sel, names):
+                if cancel is not None and cancel.is_set():
+                    raise LoadCancelled(f"{path}: loading cancelled")
+                m = batch.num_rows
+                out.reserve(m)
+                for (cols, _), arr in zip(groups, out.arrays, strict=True):
+                    for j, c in enumerate(cols):
+                        arr[out.n : out.n + m, j] = batch.column(names[c]).to_numpy(zero_copy_only=False)
+                out.n += m
+    except (_GiveUp, InputError, OSError):
+        return None
+    if out.n == 0:
+        return None
+    arrays = out.trim()
+    for (_, scales), arr in zip(groups, arrays, strict=True):
+        if any(s != 1.0 for s in scales):
+            arr *= np.asarray(scales)  # x * (sign * unit) is bitwise (x * sign) * unit
+    t, acc = arrays[0].reshape(-1), arrays[1]
+    return t, acc, (arrays[2] if sel.gyro_cols is not None else None)

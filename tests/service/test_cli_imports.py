@@ -1,0 +1,39 @@
+"""``hipflex analyze`` imports only what it uses (issue 17: start-up is part of every run)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.files.csv_io import write_csv
+
+#: Modules the analysis of a plain CSV does not need: other commands' (web server, BLE,
+#: the demo's HTTP client, the table printer) and the other file formats' importers.
+UNUSED = (
+    "asyncio", "urllib.request", "rich", "fastapi", "uvicorn", "bleak",
+    "hipflex.sensor.capture", "hipflex.sensor.capture.replay", "hipflex.sensor.files.import_metabase",
+    "hipflex.sensor.files.import_polar_logger", "hipflex.service.app",
+)  # fmt: skip
+
+
+def test_loading_a_plain_csv_through_the_cli_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    path = tmp_path / "rec.csv"
+    t = np.arange(600) / 100.0
+    write_csv(path, ImuSamples(t, np.tile([0.0, 0.0, 1.0], (600, 1)), np.zeros((600, 3))))
+    # What `hipflex analyze --json` does before the analysis: parse the arguments, load the file.
+    code = (
+        "import sys\n"
+        "from hipflex.service.cli import build_parser\n"
+        "from hipflex.service.commands.analyze import build_load_options\n"
+        "args = build_parser().parse_args(['analyze', '--json', sys.argv[1]])\n"
+        "from hipflex.sensor.formats import load_samples\n"
+        "assert len(load_samples(sys.argv[1], args.format, build_load_options(args))) == 600\n"
+        f"print(sorted(m for m in {UNUSED!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
