@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from hipflex.sensor.errors import SensorLayerError
 from hipflex.sensor.files.limits import MAX_LINE_CHARS
 from hipflex.sensor.format_spec import InputError, LoadCancelled
 
@@ -48,7 +49,7 @@ _BOM = codecs.BOM_UTF8
 _SPACE = b" \t\n\r\x0b\x0c"
 
 
-class _GiveUp(Exception):
+class _GiveUp(SensorLayerError):
     """The fast path does not handle this file; the careful reader will."""
 
 
