@@ -12,6 +12,7 @@ buffer's first row (:func:`_rewind`).  The search primitives are in
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,7 @@ from hipflex.dsp.learn import (
     L_LOCK_ROW,
     L_SCANNED,
     Q_BEST_SCORE,
+    Q_SCANNED,
     Axes,
     Calibration,
     find_quiet_window,
@@ -46,6 +48,17 @@ __all__ = ["correct_gyro", "learn", "ready_kernel"]
 # Without a quiet window of calib_still_s, quiet windows this much shorter are
 # searched (longest first) before the quietest full window is taken.
 _SHORT_WINDOW_FRACTIONS = (0.5, 0.25)
+# A still stretch whose gravity lies this far from the calibrated pose's is
+# another pose of the thigh, deg: halfway to a right angle.  Lying on the
+# back or sitting (thigh horizontal) is ~90 deg from standing, a hold at a
+# knee lift 80-100 deg, while a standing rest sways within ~10 deg of itself.
+_OTHER_POSE_DEG = 45.0
+# Still stretches within this of the calibrated pose are that pose again,
+# deg: a standing rest sways a few degrees, while the top pause of a rep
+# after lying down is 10-20 deg from the lying pose.
+_SAME_POSE_DEG = 10.0
+# A quiet window needs this many rows (find_quiet_window's minimum is 10).
+_MIN_WINDOW_ROWS = 11
 
 
 def _short_quiet_window(
@@ -130,11 +143,7 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         if cal is not None:
             check_gravity_g(cal.gravity_g, score)
             cal = dataclasses.replace(cal, window_s=win_s, motion=score)
-            lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
-            # The thigh may have moved before it first rested (people press
-            # record and start): those rows count as evidence too, and an
-            # excursion among them locks the axes at once.
-            scan_before(t, acc, gyr, cal, settings.lock_deg, lstate)
+            lstate = _begin_lock(settings, t, acc, gyr, cal)
     axes = None
     if cal is not None and lstate is not None:
         lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
@@ -147,24 +156,45 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     return dataclasses.replace(state, qstate=qstate, lstate=lstate, cal=cal, axes=axes)
 
 
-def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -> tuple[StreamState, _Kernel] | None:
-    """Once calibrated and locked, run the kernel over the buffer from its first row and switch to streaming.
+def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -> tuple[StreamState, _Kernel | None]:
+    """Once calibrated and locked, a kernel ready to run over the buffer from its first row (else None).
 
-    The sign is confirmed over a fixed span after the lock row, so streaming
-    starts once that span is buffered (or the stream ends).  The rows before
-    the calibration window are analysed too (the thigh's pose at row 0 is
-    found by running the filter back from the window, :func:`_rewind`); the
-    reps among them are emitted now, late, and their events say so.
+    The sign is confirmed over a fixed span after the lock row, so the
+    kernel is ready once that span is buffered (or the stream ends).  If over
+    that span the thigh came to rest in a clearly different pose and did not
+    rest in the calibrated one again (:func:`_settled_elsewhere`), the rest
+    pose is re-learned there first, and the span runs on from the new lock.
+    The rows before the calibration window are analysed too: the kernel
+    starts at the thigh's pose at row 0, found by running the filter back
+    from the window (:func:`_rewind`).
     """
-    if state.axes is None or state.cal is None or state.lstate is None:
-        return None
-    cal = state.cal
-    lock_row = int(state.lstate[L_LOCK_ROW])
-    if lock_row < 0:
-        lock_row = max(cal.end_row, int(state.lstate[L_SCANNED]) - 1)
-    stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
-    if stop >= state.buf_t.size and not at_end:
-        return None
+    while True:
+        if state.axes is None or state.cal is None or state.lstate is None:
+            return state, None
+        cal = state.cal
+        lock_row = int(state.lstate[L_LOCK_ROW])
+        if lock_row < 0:
+            lock_row = max(cal.end_row, int(state.lstate[L_SCANNED]) - 1)
+        stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
+        if stop >= state.buf_t.size and not at_end:
+            return state, None
+        decided, new = _settled_elsewhere(settings, state, cal, stop, at_end)
+        if not decided:
+            return state, None
+        if new is None:
+            break
+        # The rest pose is re-learned: the calibration moves to the new
+        # window (always later in the buffer, so this ends), the axes are
+        # locked afresh from it, and the span to confirm the sign is counted
+        # from the new lock.
+        state = dataclasses.replace(
+            state,
+            cal=new,
+            lstate=_begin_lock(settings, state.buf_t, state.buf_acc, state.buf_gyr, new),
+            axes=None,
+            recalibrated_from_s=(*state.recalibrated_from_s, float(state.buf_t[cal.start_row])),
+        )
+        state = learn(settings, state, force=at_end)
     if state.has_gyro:
         state, cal = _check_gyro_frame(state, cal, stop)
     assert state.axes is not None and state.lstate is not None
@@ -182,6 +212,136 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     kern = _start_kernel(settings, state, cal, axes, lever)
     state = dataclasses.replace(state, axes=axes, lever=lever)
     return state, kern
+
+
+def _quiet_windows(settings: Settings, state: StreamState, start: int, stop: int, win_s: float) -> list[Calibration]:
+    """Quiet windows of ``win_s`` in buffer rows ``start:stop`` (row numbers of the buffer), in time order.
+
+    The stillness test is the calibration's (:func:`find_quiet_window`).
+    After each window found the search skips half a window ahead: every
+    still stretch of ``win_s`` or longer still shows, at a fraction of the
+    cost of testing every end row.
+    """
+    t = state.buf_t[start:stop]
+    acc = state.buf_acc[start:stop]
+    gyr = None if state.buf_gyr is None else state.buf_gyr[start:stop]
+    max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
+    qs = new_quiet_state()
+    out: list[Calibration] = []
+    while True:
+        w = find_quiet_window(
+            t,
+            acc,
+            gyr,
+            win_s,
+            settings.still_acc_g,
+            settings.still_gyr_dps,
+            max_gap_s,
+            qs,
+            force=False,
+            period_s=state.timeline.period0_s,
+        )
+        if w is None:
+            return out
+        out.append(dataclasses.replace(w, start_row=w.start_row + start, end_row=w.end_row + start, window_s=win_s))
+        qs[Q_SCANNED] = max(qs[Q_SCANNED], np.searchsorted(t, t[w.end_row] + 0.5 * win_s, side="left"))
+
+
+def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(np.dot(u, v), -1.0, 1.0))))
+
+
+def _settled_elsewhere(
+    settings: Settings, state: StreamState, cal: Calibration, stop: int, at_end: bool
+) -> tuple[bool, Calibration | None]:
+    """A new rest pose, if the thigh settled in a clearly different pose and did not rest in the calibrated one again.
+
+    The rest pose is where the thigh rests between its movements, not
+    necessarily where it was first still: a recording may start lying down
+    or seated (then the person stands up and begins), or inside a hold.  Over
+    buffer rows ``cal.end_row + 1:stop`` (the span the sign is confirmed on)
+    every still stretch (quiet windows of the shortest calibration window)
+    is read for its pose.  A stretch more than ``_OTHER_POSE_DEG`` from the
+    calibrated pose is another pose; it becomes the rest pose if for
+    ``sign_confirm_s`` after it the thigh never dwells in the calibrated
+    pose again (:func:`_dwell_end`: a hold returns to standing within
+    seconds; someone who stood up after lying stays up).  The calibration is
+    then the first quiet window in the new pose of the longest calibration
+    length found there.  Every decision depends on buffered rows alone: while the
+    span after a candidate is not all buffered (and the stream goes on),
+    the candidate is left for a later call, which sees the same rows.
+
+    Returns
+    -------
+    (decided, Calibration or None)
+        ``decided`` is False while rows the decision needs are still to come;
+        the calibration is the new rest pose's, or None to keep ``cal``.
+    """
+    # The shortest calibration window, but long enough to hold enough rows at a low rate.
+    shortest = max(settings.calib_still_s * min(_SHORT_WINDOW_FRACTIONS), _MIN_WINDOW_ROWS * cal.period_s)
+    first = cal.end_row + 1
+    windows = _quiet_windows(settings, state, first, stop, shortest)
+    t = state.buf_t
+    i = 0
+    while i < len(windows):
+        w = windows[i]
+        if _angle_deg(w.up, cal.up) <= _OTHER_POSE_DEG:
+            i += 1
+            continue
+        until = int(np.searchsorted(t, t[w.end_row] + settings.sign_confirm_s, side="right"))
+        if until >= t.size and not at_end:
+            return False, None
+        back = _dwell_end(state, cal.up, w.end_row + 1, until, settings.calib_still_s * min(_SHORT_WINDOW_FRACTIONS))
+        if back < 0:
+            return True, _rest_window(settings, state, w, until, cal.up)
+        # The thigh came back to rest in the calibrated pose: the other
+        # pose was a hold, not a new rest.  Look on after the return.
+        at = back
+        i = next((k for k, x in enumerate(windows) if x.start_row > at), len(windows))
+    return True, None
+
+
+def _dwell_end(state: StreamState, up: np.ndarray, start: int, stop: int, dwell_s: float) -> int:
+    """The last row of the first dwell in pose ``up`` in buffer rows ``start:stop``, or -1.
+
+    A dwell is a run of rows whose accelerometer lies within
+    ``_SAME_POSE_DEG`` of ``up`` for ``dwell_s`` or longer.  Rows, not
+    quiet windows: at a low rate a quiet window needs more rows than the
+    thigh's pause between two holds lasts (12.5 Hz: 0.9 s).
+    """
+    t = state.buf_t[start:stop]
+    acc = state.buf_acc[start:stop]
+    norm = np.linalg.norm(acc, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (acc @ up) / norm
+    near = np.concatenate([[False], cos >= math.cos(math.radians(_SAME_POSE_DEG)), [False]])
+    edges = np.flatnonzero(np.diff(near.astype(np.int8)))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if t[b - 1] - t[a] >= dwell_s:
+            return start + int(b) - 1
+    return -1
+
+
+def _rest_window(settings: Settings, state: StreamState, w: Calibration, until: int, old_up: np.ndarray) -> Calibration:
+    """The calibration in the pose of ``w``: its first quiet window of the longest calibration length, from ``w`` on."""
+    for frac in (1.0, *_SHORT_WINDOW_FRACTIONS):
+        win_s = settings.calib_still_s * frac
+        for x in _quiet_windows(settings, state, w.start_row, until, win_s):
+            if _angle_deg(x.up, w.up) < _angle_deg(x.up, old_up):
+                return dataclasses.replace(x, motion=math.nan)
+    return w
+
+
+def _begin_lock(
+    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, cal: Calibration
+) -> np.ndarray:
+    """A lock-scan state starting at ``cal``, with the rows before the window already read (backwards)."""
+    lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
+    # The thigh may have moved before it first rested (people press
+    # record and start): those rows count as evidence too, and an
+    # excursion among them locks the axes at once.
+    scan_before(t, acc, gyr, cal, settings.lock_deg, lstate)
+    return lstate
 
 
 def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[StreamState, Calibration]:

@@ -98,6 +98,7 @@ class StreamState:
     axes: Axes | None = None
     lever: LeverFit | None = None
     gyro_frame: GyroFrameCheck | None = None
+    recalibrated_from_s: tuple[float, ...] = ()
     kernel: _Kernel | None = None
     n_reps: int = 0
     closed_sets: tuple[RepSet, ...] = ()
@@ -341,10 +342,9 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     by running the filter back from the window); the reps among them are
     emitted now, late, and their events say so.
     """
-    ready = ready_kernel(settings, state, at_end)
-    if ready is None:
+    state, kern = ready_kernel(settings, state, at_end)
+    if kern is None:
         return state, []
-    state, kern = ready
     assert state.cal is not None
     cal = state.cal
 
@@ -360,7 +360,8 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     state = dataclasses.replace(
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
-    return state, [CalibratedEvent(cal_t, cal.quiet), AngleBlock(t, theta), *events]
+    calibrated = CalibratedEvent(cal_t, cal.quiet, state.recalibrated_from_s)
+    return state, [calibrated, AngleBlock(t, theta), *events]
 
 
 def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Event]]:
@@ -448,6 +449,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         calibration_window_s=None if cal is None else cal.window_s,
         calibration_motion=None if cal is None or not math.isfinite(cal.motion) else cal.motion,
         analysed_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,
+        recalibrated_from_s=state.recalibrated_from_s,
         walks=walks_so_far(settings, state.gait),
     )
     return Analysis(
