@@ -57,6 +57,11 @@ _OTHER_POSE_DEG = 45.0
 # deg: a standing rest sways a few degrees, while the top pause of a rep
 # after lying down is 10-20 deg from the lying pose.
 _SAME_POSE_DEG = 10.0
+# The shortest rest in the calibrated pose that is a return to it, as a
+# fraction of calib_still_s (see _settled_elsewhere).
+_REST_FRACTION = 0.5
+# The gyro's stillness is read through a running mean over this, s (as the quiet test does).
+_STILL_AVG_S = 0.1
 # A quiet window needs this many rows (find_quiet_window's minimum is 10).
 _MIN_WINDOW_ROWS = 11
 
@@ -260,14 +265,13 @@ def _settled_elsewhere(
     necessarily where it was first still: a recording may start lying down
     or seated (then the person stands up and begins), or inside a hold.  Over
     buffer rows ``cal.end_row + 1:stop`` (the span the sign is confirmed on)
-    every still stretch (quiet windows of the shortest calibration window)
-    is read for its pose.  A stretch more than ``_OTHER_POSE_DEG`` from the
-    calibrated pose is another pose; it becomes the rest pose if for
-    ``sign_confirm_s`` after it the thigh never dwells in the calibrated
-    pose again (:func:`_dwell_end`: a hold returns to standing within
-    seconds; someone who stood up after lying stays up).  The calibration is
-    then the first quiet window in the new pose of the longest calibration
-    length found there.  Every decision depends on buffered rows alone: while the
+    every quiet window of ``calib_still_s`` is read for its pose.  One more
+    than ``_OTHER_POSE_DEG`` from the calibrated pose, whose mean rate is
+    the calibrated gyro bias, is another pose; it becomes the rest pose if for
+    ``sign_confirm_s`` after it the thigh never rests in the calibrated
+    pose again (:func:`_rest_end`: a hold returns to standing within
+    seconds; someone who stood up after lying stays up), and is then the
+    calibration window.  Every decision depends on buffered rows alone: while the
     span after a candidate is not all buffered (and the stream goes on),
     the candidate is left for a later call, which sees the same rows.
 
@@ -277,59 +281,89 @@ def _settled_elsewhere(
         ``decided`` is False while rows the decision needs are still to come;
         the calibration is the new rest pose's, or None to keep ``cal``.
     """
-    # The shortest calibration window, but long enough to hold enough rows at a low rate.
-    shortest = max(settings.calib_still_s * min(_SHORT_WINDOW_FRACTIONS), _MIN_WINDOW_ROWS * cal.period_s)
-    first = cal.end_row + 1
-    windows = _quiet_windows(settings, state, first, stop, shortest)
+    # The new pose must hold a calibration window, and its mean rate must be
+    # the calibrated bias (the quiet test alone lets a slow steady turn of up
+    # to 20 deg/s pass, such as the top of a slow rep).
+    win_s = max(settings.calib_still_s, _MIN_WINDOW_ROWS * cal.period_s)
+    windows = [
+        w
+        for w in _quiet_windows(settings, state, cal.end_row + 1, stop, win_s)
+        if _angle_deg(w.up, cal.up) > _OTHER_POSE_DEG
+        and float(np.max(np.abs(w.gyro_bias_dps - cal.gyro_bias_dps))) <= settings.still_gyr_dps
+    ]
+    # A return is a rest of half a calibration window: longer than the pause
+    # at the top of a slow rep (0.15-0.4 s), which after lying down can be
+    # in the lying pose; a hold drill's standing between holds is 0.8-3 s.
+    rest_s = settings.calib_still_s * _REST_FRACTION
     t = state.buf_t
     i = 0
     while i < len(windows):
         w = windows[i]
-        if _angle_deg(w.up, cal.up) <= _OTHER_POSE_DEG:
-            i += 1
-            continue
         until = int(np.searchsorted(t, t[w.end_row] + settings.sign_confirm_s, side="right"))
         if until >= t.size and not at_end:
             return False, None
-        back = _dwell_end(state, cal.up, w.end_row + 1, until, settings.calib_still_s * min(_SHORT_WINDOW_FRACTIONS))
+        back = _rest_end(settings, state, cal, w.end_row + 1, until, rest_s)
         if back < 0:
-            return True, _rest_window(settings, state, w, until, cal.up)
+            return True, dataclasses.replace(w, motion=math.nan)
         # The thigh came back to rest in the calibrated pose: the other
         # pose was a hold, not a new rest.  Look on after the return.
-        at = back
-        i = next((k for k, x in enumerate(windows) if x.start_row > at), len(windows))
+        i = next((k for k, x in enumerate(windows) if x.start_row > back), len(windows))
     return True, None
 
 
-def _dwell_end(state: StreamState, up: np.ndarray, start: int, stop: int, dwell_s: float) -> int:
-    """The last row of the first dwell in pose ``up`` in buffer rows ``start:stop``, or -1.
+def _rest_end(settings: Settings, state: StreamState, cal: Calibration, start: int, stop: int, rest_s: float) -> int:
+    """The last row of the first rest in the pose of ``cal`` in buffer rows ``start:stop``, or -1.
 
-    A dwell is a run of rows whose accelerometer lies within
-    ``_SAME_POSE_DEG`` of ``up`` for ``dwell_s`` or longer.  Rows, not
-    quiet windows: at a low rate a quiet window needs more rows than the
-    thigh's pause between two holds lasts (12.5 Hz: 0.9 s).
+    A rest there is ``rest_s`` or more of rows whose accelerometer lies
+    within ``_SAME_POSE_DEG`` of ``cal.up``, stays within ``still_acc_g`` of
+    its mean, and (with a gyro) whose rate is the calibrated bias within
+    ``still_gyr_dps`` (:func:`_rate_still`): the thigh is still, not passing slowly through the pose
+    (the top of a slow rep after lying down).  The calibration's own quiet
+    test asks for at least 10 rows, more than the thigh's pause between two
+    holds may last at a low rate (12.5 Hz: 0.8 s); this one asks for 3.
     """
     t = state.buf_t[start:stop]
     acc = state.buf_acc[start:stop]
+    gyr = None if state.buf_gyr is None else state.buf_gyr[start:stop]
     norm = np.linalg.norm(acc, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cos = (acc @ up) / norm
+        cos = (acc @ cal.up) / norm
     near = np.concatenate([[False], cos >= math.cos(math.radians(_SAME_POSE_DEG)), [False]])
     edges = np.flatnonzero(np.diff(near.astype(np.int8)))
     for a, b in zip(edges[::2], edges[1::2], strict=True):
-        if t[b - 1] - t[a] >= dwell_s:
-            return start + int(b) - 1
+        if t[b - 1] - t[a] < rest_s:
+            continue
+        j = int(a)
+        while j < b:
+            k = int(np.searchsorted(t, t[j] + rest_s, side="left"))
+            if k >= b:
+                break
+            # Rows in the run are finite (NaN rows, dropouts, are never near).
+            seg = acc[j : k + 1]
+            still = k - j >= 2 and float(np.max(np.abs(seg - seg.mean(axis=0)))) <= settings.still_acc_g
+            if still and gyr is not None:
+                still = _rate_still(gyr[j : k + 1] - cal.gyro_bias_dps, cal.period_s, settings.still_gyr_dps)
+            if still:
+                return start + k
+            # Half a window on: every still stretch of rest_s still shows.
+            j = max(j + 1, int(np.searchsorted(t, t[j] + 0.5 * rest_s, side="left")))
     return -1
 
 
-def _rest_window(settings: Settings, state: StreamState, w: Calibration, until: int, old_up: np.ndarray) -> Calibration:
-    """The calibration in the pose of ``w``: its first quiet window of the longest calibration length, from ``w`` on."""
-    for frac in (1.0, *_SHORT_WINDOW_FRACTIONS):
-        win_s = settings.calib_still_s * frac
-        for x in _quiet_windows(settings, state, w.start_row, until, win_s):
-            if _angle_deg(x.up, w.up) < _angle_deg(x.up, old_up):
-                return dataclasses.replace(x, motion=math.nan)
-    return w
+def _rate_still(rate_dps: np.ndarray, period_s: float, still_gyr_dps: float) -> bool:
+    """True if the bias-free rate, averaged over 0.1 s as the quiet test reads it, stays within ``still_gyr_dps``.
+
+    Averaged, because a noisy gyro's single samples are no movement; not
+    over the whole stretch, because the rate at the top of a rep changes
+    sign there and would average out.
+    """
+    rate = rate_dps[np.isfinite(rate_dps).all(axis=1)]
+    if rate.shape[0] == 0:
+        return False
+    n = max(1, min(rate.shape[0], round(_STILL_AVG_S / period_s)))
+    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(rate, axis=0)])
+    avg = (csum[n:] - csum[:-n]) / n
+    return float(np.max(np.abs(avg))) <= still_gyr_dps
 
 
 def _begin_lock(
