@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +28,6 @@ from hipflex.dsp.learn import (
     L_LOCK_ROW,
     L_SCANNED,
     Q_BEST_SCORE,
-    Q_SCANNED,
     Axes,
     Calibration,
     find_quiet_window,
@@ -62,6 +62,8 @@ _SAME_POSE_DEG = 10.0
 _REST_FRACTION = 0.5
 # The gyro's stillness is read through a running mean over this, s (as the quiet test does).
 _STILL_AVG_S = 0.1
+# Windows of another pose are tested at end rows this far apart, s.
+_SCAN_STEP_S = 0.05
 # A quiet window needs this many rows (find_quiet_window's minimum is 10).
 _MIN_WINDOW_ROWS = 11
 
@@ -219,37 +221,66 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     return state, kern
 
 
-def _quiet_windows(settings: Settings, state: StreamState, start: int, stop: int, win_s: float) -> list[Calibration]:
-    """Quiet windows of ``win_s`` in buffer rows ``start:stop`` (row numbers of the buffer), in time order.
+def _other_pose_windows(
+    settings: Settings, state: StreamState, cal: Calibration, start: int, stop: int, win_s: float
+) -> Iterator[Calibration]:
+    """Quiet windows of ``win_s`` in buffer rows ``start:stop`` in another pose than ``cal``'s, in time order.
 
-    The stillness test is the calibration's (:func:`find_quiet_window`).
-    After each window found the search skips half a window ahead: every
-    still stretch of ``win_s`` or longer still shows, at a fraction of the
-    cost of testing every end row.
+    Another pose: the window's mean gravity is more than ``_OTHER_POSE_DEG``
+    from ``cal.up``, and its mean rate is the calibrated gyro bias within
+    ``still_gyr_dps`` (the quiet test alone lets a slow steady turn of up to
+    20 deg/s pass, such as the top of a slow rep).  The stillness test is the
+    calibration's (:func:`find_quiet_window`), run only on windows whose mean
+    pose is far (found for all end rows at once from running sums) and at
+    end rows ``_SCAN_STEP_S`` apart: a still stretch ``_SCAN_STEP_S`` longer
+    than the window always shows.  After a window the search skips half a
+    window on.
     """
     t = state.buf_t[start:stop]
     acc = state.buf_acc[start:stop]
     gyr = None if state.buf_gyr is None else state.buf_gyr[start:stop]
+    n = t.shape[0]
+    if n < _MIN_WINDOW_ROWS:
+        return
+    ok = np.isfinite(acc).all(axis=1)
+    if gyr is not None:
+        ok &= np.isfinite(gyr).all(axis=1)
+    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(np.where(ok[:, None], acc, 0.0), axis=0)])
+    first = np.searchsorted(t, t - win_s, side="right") - 1  # the quiet test's first row of the window ending at k
+    first = np.maximum(first, 0)
+    mean = csum[np.arange(1, n + 1)] - csum[first]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (mean @ cal.up) / np.linalg.norm(mean, axis=1)
+    far = (cos < math.cos(math.radians(_OTHER_POSE_DEG))) & (t - t[first] >= 0.95 * win_s)
     max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
-    qs = new_quiet_state()
-    out: list[Calibration] = []
-    while True:
+    step_rows = max(1, round(_SCAN_STEP_S / cal.period_s))
+    k = 0
+    while k < n:
+        if not far[k]:
+            k += 1
+            continue
+        j = int(first[k])
         w = find_quiet_window(
-            t,
-            acc,
-            gyr,
+            t[j : k + 1],
+            acc[j : k + 1],
+            None if gyr is None else gyr[j : k + 1],
             win_s,
             settings.still_acc_g,
             settings.still_gyr_dps,
             max_gap_s,
-            qs,
+            new_quiet_state(),
             force=False,
             period_s=state.timeline.period0_s,
         )
-        if w is None:
-            return out
-        out.append(dataclasses.replace(w, start_row=w.start_row + start, end_row=w.end_row + start, window_s=win_s))
-        qs[Q_SCANNED] = max(qs[Q_SCANNED], np.searchsorted(t, t[w.end_row] + 0.5 * win_s, side="left"))
+        if w is not None:
+            # (It may end a few rows before k: the quiet test accepts 95 % of win_s.)
+            if float(np.max(np.abs(w.gyro_bias_dps - cal.gyro_bias_dps))) <= settings.still_gyr_dps:
+                yield dataclasses.replace(
+                    w, start_row=w.start_row + j + start, end_row=w.end_row + j + start, window_s=win_s
+                )
+            k = max(k + 1, int(np.searchsorted(t, t[k] + 0.5 * win_s, side="left")))
+        else:
+            k += step_rows
 
 
 def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
@@ -281,24 +312,16 @@ def _settled_elsewhere(
         ``decided`` is False while rows the decision needs are still to come;
         the calibration is the new rest pose's, or None to keep ``cal``.
     """
-    # The new pose must hold a calibration window, and its mean rate must be
-    # the calibrated bias (the quiet test alone lets a slow steady turn of up
-    # to 20 deg/s pass, such as the top of a slow rep).
     win_s = max(settings.calib_still_s, _MIN_WINDOW_ROWS * cal.period_s)
-    windows = [
-        w
-        for w in _quiet_windows(settings, state, cal.end_row + 1, stop, win_s)
-        if _angle_deg(w.up, cal.up) > _OTHER_POSE_DEG
-        and float(np.max(np.abs(w.gyro_bias_dps - cal.gyro_bias_dps))) <= settings.still_gyr_dps
-    ]
     # A return is a rest of half a calibration window: longer than the pause
     # at the top of a slow rep (0.15-0.4 s), which after lying down can be
     # in the lying pose; a hold drill's standing between holds is 0.8-3 s.
     rest_s = settings.calib_still_s * _REST_FRACTION
     t = state.buf_t
-    i = 0
-    while i < len(windows):
-        w = windows[i]
+    back = -1
+    for w in _other_pose_windows(settings, state, cal, cal.end_row + 1, stop, win_s):
+        if w.start_row <= back:
+            continue
         until = int(np.searchsorted(t, t[w.end_row] + settings.sign_confirm_s, side="right"))
         if until >= t.size and not at_end:
             return False, None
@@ -307,7 +330,6 @@ def _settled_elsewhere(
             return True, dataclasses.replace(w, motion=math.nan)
         # The thigh came back to rest in the calibrated pose: the other
         # pose was a hold, not a new rest.  Look on after the return.
-        i = next((k for k, x in enumerate(windows) if x.start_row > back), len(windows))
     return True, None
 
 
