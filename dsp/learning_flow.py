@@ -60,8 +60,6 @@ _SAME_POSE_DEG = 10.0
 # The shortest rest in the calibrated pose that is a return to it, as a
 # fraction of calib_still_s (see _settled_elsewhere).
 _REST_FRACTION = 0.5
-# The gyro's stillness is read through a running mean over this, s (as the quiet test does).
-_STILL_AVG_S = 0.1
 # Windows of another pose are tested at end rows this far apart, s.
 _SCAN_STEP_S = 0.05
 # A quiet window needs this many rows (find_quiet_window's minimum is 10).
@@ -260,6 +258,7 @@ def _other_pose_windows(
             k += 1
             continue
         j = int(first[k])
+        qs = new_quiet_state()
         w = find_quiet_window(
             t[j : k + 1],
             acc[j : k + 1],
@@ -268,7 +267,7 @@ def _other_pose_windows(
             settings.still_acc_g,
             settings.still_gyr_dps,
             max_gap_s,
-            new_quiet_state(),
+            qs,
             force=False,
             period_s=state.timeline.period0_s,
         )
@@ -276,7 +275,11 @@ def _other_pose_windows(
             # (It may end a few rows before k: the quiet test accepts 95 % of win_s.)
             if float(np.max(np.abs(w.gyro_bias_dps - cal.gyro_bias_dps))) <= settings.still_gyr_dps:
                 yield dataclasses.replace(
-                    w, start_row=w.start_row + j + start, end_row=w.end_row + j + start, window_s=win_s
+                    w,
+                    start_row=w.start_row + j + start,
+                    end_row=w.end_row + j + start,
+                    window_s=win_s,
+                    motion=float(qs[Q_BEST_SCORE]),
                 )
             k = max(k + 1, int(np.searchsorted(t, t[k] + 0.5 * win_s, side="left")))
         else:
@@ -299,12 +302,13 @@ def _settled_elsewhere(
     every quiet window of ``calib_still_s`` is read for its pose.  One more
     than ``_OTHER_POSE_DEG`` from the calibrated pose, whose mean rate is
     the calibrated gyro bias, is another pose; it becomes the rest pose if for
-    ``sign_confirm_s`` after it the thigh never rests in the calibrated
+    ``sign_confirm_s`` of measured time after it the thigh never rests in the calibrated
     pose again (:func:`_rest_end`: a hold returns to standing within
-    seconds; someone who stood up after lying stays up), and is then the
-    calibration window.  Every decision depends on buffered rows alone: while the
-    span after a candidate is not all buffered (and the stream goes on),
-    the candidate is left for a later call, which sees the same rows.
+    seconds; someone who stood up after lying stays up); the stillest
+    window of its still stretch is then the calibration window.  Every
+    decision depends on buffered rows alone: while the span after a
+    candidate is not all buffered (and the stream goes on), the candidate is
+    left for a later call, which sees the same rows.
 
     Returns
     -------
@@ -319,18 +323,47 @@ def _settled_elsewhere(
     rest_s = settings.calib_still_s * _REST_FRACTION
     t = state.buf_t
     back = -1
-    for w in _other_pose_windows(settings, state, cal, cal.end_row + 1, stop, win_s):
+    found = _other_pose_windows(settings, state, cal, cal.end_row + 1, stop, win_s)
+    for w in found:
         if w.start_row <= back:
             continue
-        until = int(np.searchsorted(t, t[w.end_row] + settings.sign_confirm_s, side="right"))
+        until = _after_measured(t, w.end_row, settings.sign_confirm_s, cal.period_s)
         if until >= t.size and not at_end:
             return False, None
         back = _rest_end(settings, state, cal, w.end_row + 1, until, rest_s)
         if back < 0:
-            return True, dataclasses.replace(w, motion=math.nan)
+            return True, _stillest(w, found)
         # The thigh came back to rest in the calibrated pose: the other
         # pose was a hold, not a new rest.  Look on after the return.
     return True, None
+
+
+def _stillest(w: Calibration, more: Iterator[Calibration]) -> Calibration:
+    """The stillest of ``w`` and the windows that follow it without a break (one still stretch).
+
+    The first quiet window of a new pose can still hold the end of the
+    movement into it (standing up eases in); as for a short window
+    (:func:`_short_quiet_window`), the stillest is the better pose.
+    """
+    best = prev = w
+    for x in more:
+        if x.start_row > prev.end_row:
+            break
+        if x.motion < best.motion:
+            best = x
+        prev = x
+    return best
+
+
+def _after_measured(t: np.ndarray, row: int, span_s: float, period_s: float) -> int:
+    """The first buffer row after ``row`` by which ``span_s`` of measured time has passed (``t.size`` if none).
+
+    Time lost in gaps does not count: a return to the old pose hidden by
+    lost packets must not make the other pose look like the one the thigh
+    stays in.
+    """
+    dt = np.minimum(np.diff(t[row:]), 2.0 * period_s)
+    return row + 1 + int(np.searchsorted(np.cumsum(dt), span_s, side="left"))
 
 
 def _rest_end(settings: Settings, state: StreamState, cal: Calibration, start: int, stop: int, rest_s: float) -> int:
@@ -338,9 +371,11 @@ def _rest_end(settings: Settings, state: StreamState, cal: Calibration, start: i
 
     A rest there is ``rest_s`` or more of rows whose accelerometer lies
     within ``_SAME_POSE_DEG`` of ``cal.up``, stays within ``still_acc_g`` of
-    its mean, and (with a gyro) whose rate is the calibrated bias within
-    ``still_gyr_dps`` (:func:`_rate_still`): the thigh is still, not passing slowly through the pose
-    (the top of a slow rep after lying down).  The calibration's own quiet
+    its mean, and (with a gyro) whose mean rate is the calibrated bias within
+    ``still_gyr_dps`` (a standing rest sways, and a noisy gyro's samples are
+    no movement; averaged they are the bias): the thigh rests there, it does
+    not pass slowly through the pose (the top of a slow rep after lying
+    down moves the accelerometer more).  The calibration's own quiet
     test asks for at least 10 rows, more than the thigh's pause between two
     holds may last at a low rate (12.5 Hz: 0.8 s); this one asks for 3.
     """
@@ -364,28 +399,15 @@ def _rest_end(settings: Settings, state: StreamState, cal: Calibration, start: i
             seg = acc[j : k + 1]
             still = k - j >= 2 and float(np.max(np.abs(seg - seg.mean(axis=0)))) <= settings.still_acc_g
             if still and gyr is not None:
-                still = _rate_still(gyr[j : k + 1] - cal.gyro_bias_dps, cal.period_s, settings.still_gyr_dps)
+                g = gyr[j : k + 1]
+                g = g[np.isfinite(g).all(axis=1)]
+                rate = g.mean(axis=0) - cal.gyro_bias_dps if g.shape[0] else np.full(3, np.inf)
+                still = float(np.max(np.abs(rate))) <= settings.still_gyr_dps
             if still:
                 return start + k
             # Half a window on: every still stretch of rest_s still shows.
             j = max(j + 1, int(np.searchsorted(t, t[j] + 0.5 * rest_s, side="left")))
     return -1
-
-
-def _rate_still(rate_dps: np.ndarray, period_s: float, still_gyr_dps: float) -> bool:
-    """True if the bias-free rate, averaged over 0.1 s as the quiet test reads it, stays within ``still_gyr_dps``.
-
-    Averaged, because a noisy gyro's single samples are no movement; not
-    over the whole stretch, because the rate at the top of a rep changes
-    sign there and would average out.
-    """
-    rate = rate_dps[np.isfinite(rate_dps).all(axis=1)]
-    if rate.shape[0] == 0:
-        return False
-    n = max(1, min(rate.shape[0], round(_STILL_AVG_S / period_s)))
-    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(rate, axis=0)])
-    avg = (csum[n:] - csum[:-n]) / n
-    return float(np.max(np.abs(avg))) <= still_gyr_dps
 
 
 def _begin_lock(
@@ -545,11 +567,23 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
 
 
 def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> LeverFit:
-    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on."""
+    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on.
+
+    After the rest pose was re-learned, only from the new calibration window
+    on: before it the person got up from lying or sitting, which moves the
+    hip, and a model of the thigh swinging about a fixed hip fitted to it
+    put the sensor 9 cm off (then every swing's angle is wrong).
+    """
+    first = cal.start_row if state.recalibrated_from_s else 0
 
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
-        kern = _start_kernel(settings, state, cal, axes, LeverFit(lever_arm_m, sensor_offset_m, True, 0.0), True)
-        _run_span(kern, state, 0, stop)
+        lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
+        if first > 0:
+            # The kernel starts at rest in the calibrated pose, where the window is.
+            kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, True)
+        else:
+            kern = _start_kernel(settings, state, cal, axes, lever, True)
+        _run_span(kern, state, first, stop)
         return float(kern.fs[L.F_NLL])
 
     return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
