@@ -1,11 +1,11 @@
 """Through-the-client live measurement for ``benchmarks/live.py`` (section 5): the real BLE path.
 
-Emulated Polar H10s (``hipflex.sensor.emulator``, ACC at 200 Hz, paced in real time,
+Emulated Polar H10s (``hipflex.sensor.emulate.devices``, ACC at 200 Hz, paced in real time,
 device clocks from the host) are hosted on bumble GATT servers; one
-:class:`~hipflex.sensor.polar_client.PolarClient` per sensor talks to its sensor through an
+:class:`~hipflex.sensor.live.polar_client.PolarClient` per sensor talks to its sensor through an
 unmodified ``bleak.BleakClient`` over bumble's in-process link (real ATT: MTU 247,
 notifications of 39 samples = 195 ms), writes the capture log, decodes in its worker
-thread, and :class:`~hipflex.sensor.live_analysis.LiveAnalysis` runs the streaming core
+thread, and :class:`~hipflex.service.live_analysis.LiveAnalysis` runs the streaming core
 in the event loop's thread pool.  Everything runs in this one process.
 
 Measured per sensor count (1, 5, 20):
@@ -33,12 +33,13 @@ import numpy as np
 from _perfkit import Session, rss_kib
 
 from hipflex.dsp.events import AngleBlock, CalibratedEvent, RepEvent, RepPeakEvent
-from hipflex.sensor.ble.bumble_backend import BumbleAir
-from hipflex.sensor.client import BleBackends, SampleChunk
-from hipflex.sensor.emulator import DeviceClock, PolarPmdPeripheral
-from hipflex.sensor.emulator.source import SampleSource
-from hipflex.sensor.live_analysis import LiveAnalysis
-from hipflex.sensor.scan import find_sensor, open_sensor
+from hipflex.sensor.emulate.ble.bumble_backend import BumbleAir
+from hipflex.sensor.emulate.devices import DeviceClock, PolarPmdPeripheral
+from hipflex.sensor.emulate.devices.source import SampleFeed
+from hipflex.sensor.live.client import BleBackends, SampleChunk
+from hipflex.sensor.live.opener import open_sensor
+from hipflex.sensor.live.scan import find_sensor
+from hipflex.service.live_analysis import LiveAnalysis
 
 __all__ = ["BleRun", "ble_rows", "run_ble"]
 
@@ -74,7 +75,7 @@ async def _stream(client: Any, seconds: float, run: BleRun) -> None:
         stopper = asyncio.create_task(stop_later())
         async for item in client.samples():
             if not isinstance(item, SampleChunk):
-                run.gaps += type(item).__name__ == "Gap"
+                run.gaps += type(item).__name__ == "StreamGap"
                 continue
             events = await analysis.feed(item.samples)
             now = time.monotonic()
@@ -101,7 +102,7 @@ async def _stream(client: Any, seconds: float, run: BleRun) -> None:
 async def _emulators(air: BumbleAir, sessions: list[Session], n: int) -> list[PolarPmdPeripheral]:
     emus = []
     for i in range(n):
-        source = SampleSource(sessions[i % len(sessions)].samples, loop=True)
+        source = SampleFeed(sessions[i % len(sessions)].samples, loop=True)
         emu = PolarPmdPeripheral(device_id=f"{i:08X}", source=source, time_scale=1.0, clock=DeviceClock.from_host())
         await air.add_peripheral(emu)
         emus.append(emu)
@@ -131,8 +132,8 @@ def ballistic_sessions(n: int, seed: int) -> list[Session]:
     (The mixed-drill sessions of ``_perfkit`` reach their first set later than a short
     real-time run lasts.)
     """
-    from hipflex.sensor.sim_plan import Segment, SessionPlan, _draw_set
-    from hipflex.sensor.simulate import Mounting, SensorModel, simulate
+    from hipflex.sensor.sim.plan import Segment, SessionPlan, _draw_set
+    from hipflex.sensor.sim.simulate import Mounting, SensorModel, simulate
 
     out = []
     for k in range(n):

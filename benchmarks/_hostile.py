@@ -10,12 +10,13 @@ import numpy as np
 
 from hipflex.dsp import Analysis, ImuSamples, Settings, analyze
 from hipflex.dsp.pipeline import finish, init_state, result, step
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
 
 __all__ = ["HOSTILE_KINDS", "RATES_HZ", "analyse_in_chunks", "hostile", "simulated"]
 
 HOSTILE_KINDS = ("garbage", "noise", "flat", "steps", "spikes", "swings", "clipped", "mixed")
 RATES_HZ = (12.5, 25.0, 52.0, 100.0, 200.0, 400.0)
-_G0 = 9.80665
+_G0 = STANDARD_GRAVITY_MPS2
 
 
 def _times(rng: np.random.Generator, n: int, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +108,7 @@ def hostile(kind: str, rng: np.random.Generator, fs_hz: float, dur_s: float, gyr
 
 def simulated(seed: int) -> ImuSamples:
     """A session from the project simulator: random drill, rate, range, mounting, impairments, gyro or not."""
-    from hipflex.sensor.simulate import DRILLS, Mounting, SensorModel, plan_session, simulate
+    from hipflex.sensor.sim.simulate import DRILLS, Mounting, SensorModel, plan_session, simulate
 
     rng = np.random.default_rng(seed)
     sensor = SensorModel(

@@ -4,7 +4,7 @@ Not a benchmark itself.  It provides
 
 * :func:`machine_lines` -- the machine and library versions every table is printed with;
 * :func:`simulate_sessions` / :func:`concatenate` -- long, realistic 200 Hz recordings from the
-  simulator (:mod:`hipflex.sensor.simulate`): sessions of mixed drills (ballistic, hold, strength,
+  simulator (:mod:`hipflex.sensor.sim.simulate`): sessions of mixed drills (ballistic, hold, strength,
   march, stride) with rests, one sensor strapped once, several sessions back to back;
 * :func:`best_of` -- best wall time of several runs after a warm-up;
 * :func:`rss_kib` -- resident memory from ``/proc/self/status``;
@@ -25,7 +25,7 @@ from importlib import metadata
 import numpy as np
 
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.simulate import (
+from hipflex.sensor.sim.simulate import (
     DRILLS,
     Mounting,
     Segment,
@@ -125,7 +125,7 @@ class Session:
 def mixed_plan(rng: np.random.Generator, duration_s: float) -> SessionPlan:
     """A session of sets of every drill in turn, with 12-25 s rests, about ``duration_s`` long.
 
-    The sets are drawn by :func:`hipflex.sensor.simulate.plan_session` (its rep counts,
+    The sets are drawn by :func:`hipflex.sensor.sim.simulate.plan_session` (its rep counts,
     cadences and set lengths); the session starts with 3 s of quiet standing (the
     calibration) and ends with 4 s of standing.
     """

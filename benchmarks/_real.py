@@ -52,7 +52,8 @@ def seat_unloadings(path: Path) -> int:
 
 
 def _load_eurobench(path: Path, with_gyro: bool, raw_gyro: bool = False) -> ImuSamples:
-    from hipflex.sensor.formats import ColumnMap, LoadOptions, load_samples
+    from hipflex.sensor.format_spec import ColumnMap, LoadOptions
+    from hipflex.sensor.formats import load_samples
 
     cols = dict(EUROBENCH_COLUMNS)
     if not with_gyro:

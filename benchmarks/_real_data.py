@@ -6,7 +6,7 @@ and the rep count it should give at default settings, or ``None`` where the
 truth is not clear enough to judge a count (see each loader).  The data
 README (``../shared/data/README.md``) documents every format used here.
 Used by ``accuracy_wide.py`` (the real-recordings table) and by
-``tests/sensor/test_real_recordings.py`` (through ``tests/sensor/real_kit.py``).
+``tests/sensor/files/test_real_recordings.py`` (through ``tests/sensor/files/real_kit.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 from hipflex.dsp import Settings, analyze
 from hipflex.dsp.types import ImuSamples
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
 
 __all__ = [
     "CLEAR_ROM_BAND",
@@ -39,7 +40,7 @@ __all__ = [
     "utd_mhad",
 ]
 
-G = 9.80665
+G = STANDARD_GRAVITY_MPS2
 #: A set's reps are "clear" when every rep's ROM is at least (1 + band) x min_rom_deg and
 #: "clearly too small" when every one is below (1 - band) x min_rom_deg; in between the count
 #: depends on how the angle is measured, so it is not judged.  The band covers the error of
@@ -299,8 +300,9 @@ def ebbelaar(root: Path) -> list[RealCase]:
 
 def eurobench(root: Path, raw_mapping: bool = False) -> list[RealCase]:
     """5 reps per 5STS trial; ``raw_mapping`` reads the gyro z axis as stored (mirrored, README 1)."""
-    from hipflex.sensor.csv_io import column_preset
-    from hipflex.sensor.formats import LoadOptions, load_samples
+    from hipflex.sensor.files.csv_io import column_preset
+    from hipflex.sensor.format_spec import LoadOptions
+    from hipflex.sensor.formats import load_samples
 
     cols = column_preset("eurobench:3")
     if raw_mapping:

@@ -95,7 +95,7 @@ def make_cases(seed_base: int, seeds_per_cell: int, short_stand: bool = False) -
 
 
 def _sensor_for(case: Case, rng: np.random.Generator):
-    from hipflex.sensor.simulate import SensorModel
+    from hipflex.sensor.sim.simulate import SensorModel
 
     loss = case.impairment in ("loss", "all")
     jitter = case.impairment in ("jitter", "all")
@@ -117,7 +117,7 @@ def _truth_windows(sim) -> list[tuple[int, float, float, float]]:
 
 def evaluate(case: Case) -> CaseResult:
     """Simulate, analyse and score one case."""
-    from hipflex.sensor.simulate import Mounting, plan_session, simulate
+    from hipflex.sensor.sim.simulate import Mounting, plan_session, simulate
 
     rng = np.random.default_rng(case.seed)
     mounting = Mounting.random(rng)

@@ -2,7 +2,7 @@
 
 Run ``python benchmarks/accuracy_wide.py --seeds 300000:300300`` (``--help``
 for options).  Each seed draws one session from the widened space
-(:mod:`hipflex.sensor.sim_wide`): any drill, 12.5-400 Hz, accelerometer-only
+(:mod:`hipflex.sensor.sim.wide`): any drill, 12.5-400 Hz, accelerometer-only
 or with a gyro, a +-2/4/8/16 g range, a sensor anywhere on the thigh at any
 rotation 10-35 cm below the hip, a recording that starts quietly, at once,
 walking, fidgeting, lying down or in the middle of a set, standing rests or
@@ -88,7 +88,7 @@ def _label(case) -> WideLabel:  # type: ignore[no-untyped-def]
 
 def evaluate(seed: int) -> WideResult:
     """Draw, simulate, analyse and score one session."""
-    from hipflex.sensor.sim_wide import draw_wide_case, simulate_wide
+    from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
 
     case = draw_wide_case(seed)
     label = _label(case)

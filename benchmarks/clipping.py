@@ -45,7 +45,7 @@ class ClipCase:
 
 
 def _plan(drill: str, rng: np.random.Generator):
-    from hipflex.sensor.simulate import Segment, SessionPlan, plan_session
+    from hipflex.sensor.sim.simulate import Segment, SessionPlan, plan_session
 
     if drill != "mixed":
         return plan_session(drill, rng, n_sets=3)  # type: ignore[arg-type]
@@ -62,7 +62,7 @@ def _plan(drill: str, rng: np.random.Generator):
 
 def evaluate(case: ClipCase) -> tuple[ClipCase, CaseResult, CaseResult, int]:
     """Simulate the session clipped and unclipped; score both; and count the clipped rows."""
-    from hipflex.sensor.simulate import Mounting, SensorModel, simulate
+    from hipflex.sensor.sim.simulate import Mounting, SensorModel, simulate
 
     out = []
     clipped = 0

@@ -16,7 +16,7 @@ directory instead; the measurement is the same.
 
 The last line is machine-readable:
 ``cold_start: first <x> s, cached <x> s, import <x> s, python <x> s, warm-up first <x> s, cached <x> s``.
-The live warm-up (``hipflex.sensor.live_analysis.warm_up``, run by ``hipflex record``, ``serve``
+The live warm-up (``hipflex.service.live_analysis.warm_up``, run by ``hipflex record``, ``serve``
 and ``demo`` before streaming) is timed the same way, first without caches, then cached.
 """
 
@@ -83,8 +83,8 @@ def rep_count(stdout: str) -> str:
 def make_inputs(folder: Path) -> tuple[Path, Path, int]:
     """A small simulated CSV with gyro and the same without; returns the paths and the true reps."""
     from hipflex.dsp import ImuSamples
-    from hipflex.sensor.csv_io import write_csv
-    from hipflex.sensor.simulate import simulate_drill
+    from hipflex.sensor.files.csv_io import write_csv
+    from hipflex.sensor.sim.simulate import simulate_drill
 
     sim = simulate_drill("ballistic", fs_hz=100.0, seed=7, n_sets=3)
     gyro, acc = folder / "ballistic_100hz_gyro.csv", folder / "ballistic_100hz_acc.csv"
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             cached[label] = [t for t, _ in runs]
             add(f"analyze {label}, cached", "numba caches loaded", cached[label], rep_count(runs[-1][1]))
         # What `hipflex record`, `serve` and `demo` do before streaming (live path, both modes).
-        warm = [py, "-c", "from hipflex.sensor.live_analysis import warm_up; warm_up()"]
+        warm = [py, "-c", "from hipflex.service.live_analysis import warm_up; warm_up()"]
         n_deleted = clear_caches(env, args.isolated)
         warm_first = timed(warm, env)[0]
         add("live warm_up(), first run", f"caches deleted ({n_deleted} files): compile", [warm_first])

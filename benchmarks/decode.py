@@ -24,14 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hipflex.sensor.metawear import ImuChip, MetaWearDecoder, MetaWearSensor, encode_data_notification
-from hipflex.sensor.pmd_frames import (
+from hipflex.sensor.metawear.protocol import ImuChip, MetaWearDecoder, MetaWearSensor, encode_data_notification
+from hipflex.sensor.polar.frames import (
     PmdMeasurementType,
     decode_pmd_frame,
     encode_acc_frame_raw,
     encode_delta_frame,
 )
-from hipflex.sensor.pmd_timing import PmdTimingState, assign_sample_times
+from hipflex.sensor.polar.timing import PmdTimingState, assign_sample_times
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/live.py [--chunk 36] [--minutes 5] [--hour-minutes 60] [--ble-seconds 20]``.
 
-The streaming core is driven directly: simulated recordings (:mod:`hipflex.sensor.simulate`,
+The streaming core is driven directly: simulated recordings (:mod:`hipflex.sensor.sim.simulate`,
 mixed drills, 200 Hz, default sensor errors, 0.5 ms jitter) are cut into chunks of ``--chunk``
 rows -- what one BLE notification carries (36 samples at 200 Hz = 180 ms) -- and each chunk is
 handed to :func:`hipflex.dsp.step`, as fast as possible.  No BLE transport, decoder, event loop

@@ -3,7 +3,7 @@
 Run: ``python benchmarks/throughput.py [--samples 1050000] [--sessions 16]
 [--repeats 5] [--workers N]``.
 
-Input: ``--sessions`` simulated sessions (:mod:`hipflex.sensor.simulate`) of mixed drills --
+Input: ``--sessions`` simulated sessions (:mod:`hipflex.sensor.sim.simulate`) of mixed drills --
 ballistic, hold, strength, march and stride sets with 12-25 s rests -- at 200 Hz with
 accelerometer and gyro, default sensor errors (bias, scale, noise, quantisation, +-8 g
 clipping) and 0.5 ms timestamp jitter, no packet loss (so every peer gets gap-free rows).

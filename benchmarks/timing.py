@@ -1,7 +1,7 @@
 """Timestamp models: does the count or a metric notice how rows were stamped?
 
 Each session (a drill at a rate, with or without gyro, from one seed) is
-simulated once per timestamp model of ``hipflex.sensor.sim_sensor`` -- the
+simulated once per timestamp model of ``hipflex.sensor.sim.sensor`` -- the
 same motion and sensor errors, only the stamping (and, for the loss rows, the
 same rows lost) differs -- and scored against the truth as in
 ``accuracy.py``.  The table gives, per model and mode: sets exact, the worst
@@ -37,9 +37,9 @@ from _truth import true_reps
 from accuracy import DRILLS, RATES_HZ, Case, CaseResult, score
 
 from hipflex.dsp import Settings, analyze
-from hipflex.sensor.formats import validate_samples
-from hipflex.sensor.sim_sensor import SensorModel
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.format_spec import validate_samples
+from hipflex.sensor.sim.sensor import SensorModel
+from hipflex.sensor.sim.simulate import simulate_drill
 
 MODELS = (
     "clean",

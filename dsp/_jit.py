@@ -1,4 +1,4 @@
-"""The one place that sets numba options for every kernel in :mod:`hipflex.dsp`.
+"""The one place that sets numba options for every kernel in hipflex (the dsp core and the PMD decoder).
 
 ``cache=True`` keeps a second run from recompiling; ``nogil=True`` lets the
 service run several sensors' kernels on threads.  fastmath is restricted to
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numba
 
-__all__ = ["FASTMATH_FLAGS", "njit", "njit_inline", "njit_parallel"]
+__all__ = ["FASTMATH_FLAGS", "njit", "njit_inline"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,9 +45,3 @@ def njit_inline(fn: F) -> F:
         cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
     )(fn)
 
-
-def njit_parallel(fn: F) -> F:
-    """Like :func:`njit` with ``parallel=True``: only for batches of independent recordings."""
-    return numba.njit(  # type: ignore[return-value]
-        cache=True, nogil=True, parallel=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
-    )(fn)

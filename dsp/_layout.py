@@ -7,9 +7,11 @@ names cost nothing at run time and keep the kernels readable.
 
 from __future__ import annotations
 
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
+
 __all__: list[str] = []  # private module: imported by name only inside hipflex.dsp
 
-G0_MPS2 = 9.80665
+G0_MPS2 = STANDARD_GRAVITY_MPS2
 DEG = 0.017453292519943295  # radians per degree
 RAD = 57.29577951308232  # degrees per radian
 

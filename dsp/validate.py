@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from hipflex.dsp.types import ImuSamples
+from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
 
 __all__ = ["check_gravity_g", "check_samples"]
 
@@ -24,7 +25,7 @@ __all__ = ["check_gravity_g", "check_samples"]
 # (m/s^2), 1000x (mg) or 1/9.8x (g given as m/s^2 converted twice).
 _GRAVITY_MIN_G = 0.5
 _GRAVITY_MAX_G = 2.0
-_MPS2_PER_G = 9.80665
+_MPS2_PER_G = STANDARD_GRAVITY_MPS2
 
 
 def check_samples(samples: object, what: str = "samples", values: bool = True) -> ImuSamples:

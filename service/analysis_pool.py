@@ -21,17 +21,21 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AnalysisPool", "Cancelled", "PoolBusy", "UploadGate"]
+__all__ = ["AnalysisPool", "ByteBudget", "Cancelled", "Disconnected", "PoolBusy", "UploadGate"]
 
 log = logging.getLogger("hipflex.service")
 
 T = TypeVar("T")
+
+#: A request's ``is_disconnected``: answers True once its client hung up.
+Disconnected = Callable[[], Awaitable[bool]]
 
 #: How often a waiting request asks whether its client is still there, seconds.
 POLL_S = 0.2
@@ -43,6 +47,45 @@ class PoolBusy(RuntimeError):
 
 class Cancelled(RuntimeError):
     """The job's client went away, or the server is stopping."""
+
+
+class ByteBudget:
+    """At most ``limit_bytes`` of input files parsed and analysed at once.
+
+    Parsing takes several times a file's size in memory (six times for rows of
+    14 bytes), so the pool's thread count alone does not bound it: two uploads
+    at the size limit took the server past 1 GB.  A job holds its file's size
+    (at most the whole budget: a larger file runs alone) while it parses and
+    analyses; a job that does not fit waits, watching its cancel event.
+
+    Parameters
+    ----------
+    limit_bytes : int
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        if limit_bytes < 1:
+            raise ValueError("limit_bytes must be positive")
+        self.limit_bytes = limit_bytes
+        self.used_bytes = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def hold(self, nbytes: int, cancel: threading.Event) -> Iterator[None]:
+        """Hold ``nbytes`` of the budget for the ``with`` block (waits for room; raises :class:`Cancelled`)."""
+        n = min(max(int(nbytes), 0), self.limit_bytes)
+        with self._cond:
+            while self.used_bytes + n > self.limit_bytes:
+                if cancel.is_set():
+                    raise Cancelled("cancelled while waiting for memory")
+                self._cond.wait(POLL_S)
+            self.used_bytes += n
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.used_bytes -= n
+                self._cond.notify_all()
 
 
 _Job = tuple[Callable[[threading.Event], object], threading.Event, "Future[object]"]
@@ -57,13 +100,16 @@ class AnalysisPool:
         Jobs running at once.
     max_waiting : int
         Jobs admitted beyond the running ones; later ones get :class:`PoolBusy`.
+    budget_bytes : int
+        Bytes of input files that jobs parse at once (:attr:`budget`, which jobs hold themselves).
     """
 
-    def __init__(self, workers: int = 2, max_waiting: int = 4) -> None:
+    def __init__(self, workers: int = 2, max_waiting: int = 4, budget_bytes: int = 64 * 1024 * 1024) -> None:
         if workers < 1 or max_waiting < 0:
             raise ValueError("workers must be positive and max_waiting not negative")
         self.workers = workers
         self.capacity = workers + max_waiting
+        self.budget = ByteBudget(budget_bytes)
         self._admitted = 0
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -101,7 +147,7 @@ class AnalysisPool:
     async def run(
         self,
         fn: Callable[[threading.Event], T],
-        is_disconnected: Callable[[], Awaitable[bool]] | None = None,
+        is_disconnected: Disconnected | None = None,
     ) -> T:
         """Run ``fn(cancel_event)`` on the pool and return its result.
 
@@ -126,9 +172,11 @@ class AnalysisPool:
         cancel = threading.Event()
         self._events.add(cancel)
         fut: Future[object] = Future()
+        wrapped = asyncio.wrap_future(fut)
+        # A job abandoned by its request ends later with Cancelled: retrieve it, so asyncio does not log it.
+        wrapped.add_done_callback(lambda f: None if f.cancelled() else f.exception())
         try:
             self._queue.put((fn, cancel, fut))
-            wrapped = asyncio.wrap_future(fut)
             while True:
                 done, _ = await asyncio.wait({wrapped}, timeout=POLL_S if is_disconnected else None)
                 if done:
@@ -154,10 +202,10 @@ class AnalysisPool:
 class UploadGate:
     """Admit at most ``limit`` upload requests at once, before their bodies are read.
 
-    The pool refuses a job only once its request body has been received and
-    parsed (multipart parsing runs on the event loop); fifty concurrent uploads
-    would all be parsed first.  The gate answers 503 at once, without reading
-    the body, while ``limit`` uploads are in progress (the pool's capacity).
+    The pool refuses a job only once its request body has been received (the
+    body is streamed to disk first); fifty concurrent uploads would all be
+    received first.  The gate answers 503 at once, without reading the body,
+    while ``limit`` uploads are in progress (the pool's capacity).
 
     Parameters
     ----------

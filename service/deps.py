@@ -2,7 +2,10 @@
 
 The app keeps one :class:`AppContext` in ``app.state.hipflex``, built by the
 lifespan of :func:`hipflex.service.app.create_app`; handlers receive its parts
-through these dependencies, never through module globals.
+through these dependencies, never through module globals.  They are ``async``
+although they never wait: FastAPI runs a plain ``def`` dependency on a worker
+thread, three thread hops per request that each waited for the GIL while uploads
+were parsed.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ class AppContext:
     pool: AnalysisPool
 
 
-def get_context(conn: HTTPConnection) -> AppContext:
+async def get_context(conn: HTTPConnection) -> AppContext:
     """The app's context (503 while the app is starting or stopping)."""
     ctx = getattr(conn.app.state, "hipflex", None)
     if ctx is None:
@@ -55,27 +58,27 @@ def get_context(conn: HTTPConnection) -> AppContext:
     return ctx
 
 
-def get_settings(ctx: Annotated[AppContext, Depends(get_context)]) -> ServiceSettings:
+async def get_settings(ctx: Annotated[AppContext, Depends(get_context)]) -> ServiceSettings:
     """Service settings."""
     return ctx.settings
 
 
-def get_store(ctx: Annotated[AppContext, Depends(get_context)]) -> Store:
+async def get_store(ctx: Annotated[AppContext, Depends(get_context)]) -> Store:
     """The SQLite store."""
     return ctx.store
 
 
-def get_manager(ctx: Annotated[AppContext, Depends(get_context)]) -> SessionManager:
+async def get_manager(ctx: Annotated[AppContext, Depends(get_context)]) -> SessionManager:
     """The live session manager."""
     return ctx.manager
 
 
-def get_devices(ctx: Annotated[AppContext, Depends(get_context)]) -> DeviceBackend:
+async def get_devices(ctx: Annotated[AppContext, Depends(get_context)]) -> DeviceBackend:
     """The Bluetooth device backend."""
     return ctx.devices
 
 
-def get_pool(ctx: Annotated[AppContext, Depends(get_context)]) -> AnalysisPool:
+async def get_pool(ctx: Annotated[AppContext, Depends(get_context)]) -> AnalysisPool:
     """The pool for CPU-heavy work on uploaded or replayed files."""
     return ctx.pool
 

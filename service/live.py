@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from hipflex import __version__
 from hipflex.dsp.types import Analysis, ImuSamples, Settings
-from hipflex.service.analysis_pool import AnalysisPool
+from hipflex.service.analysis_pool import AnalysisPool, Cancelled, Disconnected
 from hipflex.service.devices import DeviceBackend
 from hipflex.service.hub import Hub
 from hipflex.service.rawlog import SampleLog
@@ -253,7 +253,7 @@ class SessionManager:
         """Sessions running now."""
         return list(self._sessions.values())
 
-    def _source(self, spec: SessionSpec) -> SampleSource:
+    def _source(self, spec: SessionSpec, is_disconnected: Disconnected | None = None) -> SampleSource:
         if spec.source == "simulator":
             return SimulatorSource(spec.drill, spec.fs_hz, spec.has_gyro, spec.seed, spec.n_sets, spec.speed)
         if spec.source == "replay":
@@ -262,13 +262,16 @@ class SessionManager:
             from pathlib import Path
 
             allowed = self.settings.allowed_replay_dirs()
-            return ReplaySource(Path(spec.capture_path), spec.format, spec.speed, allowed, self.pool)
+            return ReplaySource(Path(spec.capture_path), spec.format, spec.speed, allowed, self.pool, is_disconnected)
         if not spec.device_address:
             raise SourceError("a device session needs device_address")
         return self.devices.source(spec.device_address)
 
-    async def start(self, spec: SessionSpec) -> SessionRecord:
+    async def start(self, spec: SessionSpec, is_disconnected: Disconnected | None = None) -> SessionRecord:
         """Open the source, create the session and start streaming.
+
+        ``is_disconnected`` (the request's) is polled while a recording loads:
+        when its client hangs up, the loading stops and no session is created.
 
         Raises
         ------
@@ -277,6 +280,8 @@ class SessionManager:
             Bad parameters, unreadable recording, path not allowed.
         DevicesUnavailable
             A device session without Bluetooth.
+        Cancelled
+            The client went away while the source opened.
         """
         # Check and reserve in one step, before the first await: otherwise every request that arrives while
         # others open their sources passes the check (300 concurrent requests all got a session).
@@ -285,17 +290,19 @@ class SessionManager:
             raise TooManySessions(f"{taken} sessions are running or starting, the most allowed at once")
         self._opening += 1
         try:
-            return await self._start(spec)
+            return await self._start(spec, is_disconnected)
         finally:
             self._opening -= 1
 
-    async def _start(self, spec: SessionSpec) -> SessionRecord:
+    async def _start(self, spec: SessionSpec, is_disconnected: Disconnected | None) -> SessionRecord:
         try:
             settings = session_settings(self.settings.analysis, spec.min_rom_deg, spec.set_gap_s)
         except ValueError as exc:
             raise SourceError(str(exc)) from None
-        source = self._source(spec)
+        source = self._source(spec, is_disconnected)
         await source.open()
+        if spec.source == "replay" and is_disconnected is not None and await is_disconnected():
+            raise Cancelled("the client went away while the recording loaded")  # nobody wants the session
         params = dataclasses.asdict(spec)
         record = self.store.create_session(
             source=spec.source,

@@ -36,7 +36,8 @@ def _mtime_iso(path: Path) -> str | None:
 
 def recover_session(store: Store, record: SessionRecord) -> None:
     """Re-analyse one interrupted session from its raw log and mark it ``recovered``."""
-    from hipflex.sensor.formats import InputError, load_samples
+    from hipflex.sensor.format_spec import InputError
+    from hipflex.sensor.formats import load_samples
 
     path = Path(record.raw_log)
     if not path.exists():

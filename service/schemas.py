@@ -10,10 +10,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG
+from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG, Settings
+
+#: Largest ``min_rom_deg`` a session or upload may ask for, exclusive: a rep threshold must stay below
+#: the flexion the pendulum model allows (the analysis refuses the settings otherwise).
+MAX_MIN_ROM_DEG = Settings().pendulum_max_flexion_deg
 
 __all__ = [
     "ADDRESS_PATTERN",
+    "MAX_MIN_ROM_DEG",
     "AnalysisOut",
     "AngleMessage",
     "DeviceList",
@@ -248,7 +253,9 @@ class SessionCreate(BaseModel):
     device_address: str | None = Field(default=None, pattern=ADDRESS_PATTERN, description="Device sessions.")
     label: str | None = Field(default=None, max_length=200)
     side: Literal["left", "right"] | None = None
-    min_rom_deg: float | None = Field(default=None, ge=1.0, le=180.0, description="Override: smallest rep, deg.")
+    min_rom_deg: float | None = Field(
+        default=None, ge=1.0, lt=MAX_MIN_ROM_DEG, description="Override: smallest rep, deg."
+    )
     set_gap_s: float | None = Field(default=None, gt=0.0, le=3600.0, description="Override: set pause, s.")
 
     @model_validator(mode="after")

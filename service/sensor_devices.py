@@ -1,8 +1,8 @@
 """The API's device seam filled in with the live sensor clients.
 
 :class:`SensorDeviceBackend` implements :class:`~hipflex.service.devices.DeviceBackend`
-over :mod:`hipflex.sensor.scan`, :class:`~hipflex.sensor.polar_client.PolarClient` and
-:class:`~hipflex.sensor.metawear_client.MetaWearClient`: ``scan`` lists supported
+over :mod:`hipflex.sensor.live.scan`, :class:`~hipflex.sensor.live.polar_client.PolarClient` and
+:class:`~hipflex.sensor.live.metawear_client.MetaWearClient`: ``scan`` lists supported
 sensors, ``connect`` finds and connects one (subscriptions, chip discovery, capture log
 opened), and ``source`` hands a live session a :class:`SensorSource` that starts the
 streams and turns client items into what :class:`~hipflex.service.live.LiveSession`
@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from hipflex.sensor.client import Battery, BleBackends, Connected, Disconnected, Reconnecting, SampleChunk
-from hipflex.sensor.errors import DeviceNotFound as SensorNotFound
-from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError
-from hipflex.sensor.scan import SensorInfo, find_sensor, open_sensor, scan_sensors
+from hipflex.sensor.errors import NoAdapter, PermissionDenied, SensorError, SensorNotFound
+from hipflex.sensor.live.client import Battery, BleBackends, Connected, Disconnected, Reconnecting, SampleChunk
+from hipflex.sensor.live.opener import open_sensor
+from hipflex.sensor.live.scan import SensorInfo, find_sensor, scan_sensors
 from hipflex.service.devices import DeviceInfo, DeviceNotFound, DevicesUnavailable
 from hipflex.service.sources import SourceError, SourceItem, SourceStatus
 
@@ -111,6 +111,7 @@ class SensorDeviceBackend:
         self.find_timeout_s = find_timeout_s
         self._seen: dict[str, SensorInfo] = {}
         self._clients: dict[str, Any] = {}
+        self._handed: dict[str, Any] = {}  # the client of each address last handed to a session
 
     @staticmethod
     def _info(info: SensorInfo, connected: bool = False, battery: int | None = None) -> DeviceInfo:
@@ -175,11 +176,13 @@ class SensorDeviceBackend:
             Not connected (connect it first), or already streaming into another session.
         """
         client = self._clients.get(address)
-        if client is None or client.state != "connected":
+        if client is None or client.state != "connected" or self._handed.get(address) is client:
             state = "not connected" if client is None else f"busy ({client.state})"
             raise SourceError(f"device {address} is {state}; connect it first (one session per sensor)")
         # A client streams once (the session disconnects it at the end): the next session on
-        # this sensor connects afresh.
+        # this sensor connects afresh. It is taken now, not when its stream starts: a second
+        # request in between got the same sensor.
+        self._handed[address] = client
         return SensorSource(client)
 
     async def aclose(self) -> None:

@@ -96,7 +96,7 @@ class ServiceSettings:
     ble_backend : str or None
         Emulated Bluetooth sensors instead of the OS's adapter, in the syntax of
         ``HIPFLEX_BLE_BACKEND`` (``fake:h10``, ``bumble:all,speed=10``; see
-        :mod:`hipflex.sensor.ble_world`).  ``None`` (the default) uses the real radio.
+        :mod:`hipflex.sensor.emulate.world`).  ``None`` (the default) uses the real radio.
     analysis_workers : int
         Threads that parse and analyse uploads and replayed files (a pool of
         their own: the routes never wait behind them).

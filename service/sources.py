@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import stat
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,8 @@ import numpy as np
 from hipflex.dsp.types import ImuSamples
 
 if TYPE_CHECKING:
-    from hipflex.sensor.simulate import Drill
-    from hipflex.service.analysis_pool import AnalysisPool
+    from hipflex.sensor.sim.simulate import Drill
+    from hipflex.service.analysis_pool import AnalysisPool, Disconnected
 
 __all__ = [
     "ReplaySource",
@@ -130,7 +131,7 @@ class _PreparedSource:
 
 
 class SimulatorSource(_PreparedSource):
-    """A simulated session of one drill (:func:`hipflex.sensor.simulate.simulate_drill`).
+    """A simulated session of one drill (:func:`hipflex.sensor.sim.simulate.simulate_drill`).
 
     Parameters
     ----------
@@ -157,7 +158,7 @@ class SimulatorSource(_PreparedSource):
         self.drill, self.fs_hz, self.gyro, self.seed, self.n_sets = drill, fs_hz, has_gyro, seed, n_sets
 
     async def open(self) -> None:
-        from hipflex.sensor.simulate import DRILLS, simulate_drill
+        from hipflex.sensor.sim.simulate import DRILLS, simulate_drill
 
         if self.drill not in DRILLS:
             raise SourceError(f"simulator: unknown drill {self.drill!r}; drills: {', '.join(DRILLS)}")
@@ -195,6 +196,10 @@ class ReplaySource(_PreparedSource):
         it may not read.
     pool : AnalysisPool, optional
         Where the file is parsed (a server passes its bounded pool); by default a worker thread.
+    is_disconnected : async callable, optional
+        The opening request's: polled while the file loads on ``pool``; once its
+        client hung up the loader stops at its next chunk and :meth:`open` raises
+        :class:`~hipflex.service.analysis_pool.Cancelled`.
     """
 
     kind = "replay"
@@ -206,6 +211,7 @@ class ReplaySource(_PreparedSource):
         speed: float = 1.0,
         allowed_dirs: tuple[Path, ...] | None = None,
         pool: AnalysisPool | None = None,
+        is_disconnected: Disconnected | None = None,
     ) -> None:
         super().__init__(speed)
         self.shown = str(path)
@@ -216,6 +222,7 @@ class ReplaySource(_PreparedSource):
         self.fmt = fmt
         self.allowed_dirs = allowed_dirs
         self.pool = pool
+        self.is_disconnected = is_disconnected
 
     def _check_allowed(self) -> Path:
         """The path to read; refuses paths outside the folders before touching the file."""
@@ -242,20 +249,30 @@ class ReplaySource(_PreparedSource):
         return f"{self.shown}: {without_content(text)}"
 
     async def open(self) -> None:
-        from hipflex.sensor.formats import InputError, load_samples
+        from hipflex.sensor.format_spec import InputError, LoadCancelled, LoadOptions
+        from hipflex.sensor.formats import load_samples
+        from hipflex.service.analysis_pool import Cancelled
 
-        def load() -> ImuSamples:
+        def load(cancel: threading.Event) -> ImuSamples:
             path = self._check_allowed()
             _require_regular_file(path, self.shown)
-            return load_samples(path, self.fmt)
+            # The loader checks ``cancel`` between chunks: a client that hangs up stops the parsing.
+            return load_samples(path, self.fmt, LoadOptions(cancel=cancel))
+
+        def load_in_budget(cancel: threading.Event) -> ImuSamples:
+            assert self.pool is not None
+            with self.pool.budget.hold(_size(self._check_allowed()), cancel):
+                return load(cancel)
 
         try:
             if self.pool is not None:
-                self.samples = await self.pool.run(lambda _cancel: load())
+                self.samples = await self.pool.run(load_in_budget, is_disconnected=self.is_disconnected)
             else:
-                self.samples = await asyncio.to_thread(load)
+                self.samples = await asyncio.to_thread(load, threading.Event())
         except SourceError:
             raise
+        except LoadCancelled:
+            raise Cancelled(f"{self.shown}: loading cancelled") from None
         except InputError as exc:
             raise SourceError(self._problem(exc.problem)) from None
         except OSError as exc:  # e.g. a name too long for the file system
@@ -280,13 +297,21 @@ def without_content(problem: str) -> str:
     ``found:`` and after ``unknown column(s)`` is dropped, and every quoted or
     bracketed fragment except the plain format's own column names becomes ``…``.
     """
-    from hipflex.sensor.csv_io import PLAIN_ACC, PLAIN_GYRO, PLAIN_TIME
+    from hipflex.sensor.files.csv_io import PLAIN_ACC, PLAIN_GYRO, PLAIN_TIME
 
     known = {PLAIN_TIME, *PLAIN_ACC, *PLAIN_GYRO}
     head = re.split(r";?\s*found:", problem, maxsplit=1)[0]
     head = _UNKNOWN_LIST.sub(r"\1 ", head)
     head = _BRACKETED.sub("[…]", head)
     return _QUOTED.sub(lambda m: m.group(0) if m.group(0)[1:-1] in known else "'…'", head)
+
+
+def _size(path: Path) -> int:
+    """The file's size in bytes (0 when it cannot be seen; loading then says why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _require_regular_file(path: Path, shown: str) -> None:

@@ -322,11 +322,6 @@ class Store:
                 (sample_count, first_s, last_s, int(has_gyro), session_id),
             )
 
-    def set_error(self, session_id: str, error: str) -> None:
-        """Attach an error message to a session (it keeps its status)."""
-        with self._tx() as db:
-            db.execute("UPDATE sessions SET error = ? WHERE id = ?", (error, session_id))
-
     # ------------------------------------------------------------------ live results
 
     def add_rep(self, session_id: str, number: int, set_index: int, rep: Rep) -> None:

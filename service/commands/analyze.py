@@ -19,7 +19,7 @@ from hipflex.service.commands import Command, UsageError
 
 if TYPE_CHECKING:
     from hipflex.dsp.types import Analysis, Settings
-    from hipflex.sensor.formats import LoadOptions
+    from hipflex.sensor.format_spec import LoadOptions
 
 __all__ = ["COMMAND", "add_arguments", "build_load_options", "build_settings", "run"]
 
@@ -83,8 +83,9 @@ def _triple(flag: str, text: str) -> tuple[str, str, str]:
 
 def build_load_options(args: argparse.Namespace) -> LoadOptions:
     """Loader options from the column-mapping flags (``UsageError`` when inconsistent)."""
-    from hipflex.sensor.csv_io import column_preset
-    from hipflex.sensor.formats import AUTO, ColumnMap, LoadOptions, get_format
+    from hipflex.sensor.files.csv_io import column_preset
+    from hipflex.sensor.format_spec import ColumnMap, LoadOptions
+    from hipflex.sensor.formats import AUTO, get_format
 
     try:
         fmt = get_format(args.format) if args.format != AUTO else None
@@ -170,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
 
     from hipflex import __version__
     from hipflex.dsp import analyze
-    from hipflex.sensor.formats import InputError, load_samples
+    from hipflex.sensor.format_spec import InputError
+    from hipflex.sensor.formats import load_samples
 
     debug = bool(getattr(args, "debug", False))
     emit: Callable[[Analysis], None]
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
     else:
-        from hipflex.service.commands.report import print_analysis, stdout_console
+        from hipflex.service.report import print_analysis, stdout_console
 
         console = stdout_console()
 

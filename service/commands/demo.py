@@ -4,7 +4,7 @@ Starts the server on 127.0.0.1 (a temporary database unless ``--db``),
 writes a small simulated recording made deterministically by the simulator,
 starts a replay session of it through the API (raw log, live DSP, store,
 streams), prints the dashboard URL and keeps going, one drill after another,
-until Ctrl-C.  The analysis is prepared (:func:`~hipflex.sensor.live_analysis.warm_up`)
+until Ctrl-C.  The analysis is prepared (:func:`~hipflex.service.live_analysis.warm_up`)
 while the server starts, and the first session waits for it.  Only the standard
 library is imported at module level.
 """
@@ -50,8 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def make_recording(folder: Path, drill: str, seed: int = DEMO_SEED) -> Path:
     """Write the demo recording of one drill (plain hipflex CSV, 100 Hz, with gyro); returns its path."""
-    from hipflex.sensor.csv_io import write_csv
-    from hipflex.sensor.simulate import DRILLS, simulate_drill
+    from hipflex.sensor.files.csv_io import write_csv
+    from hipflex.sensor.sim.simulate import DRILLS, simulate_drill
 
     path = folder / f"demo-{drill}.csv"
     if not path.exists():
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
     import logging
 
-    from hipflex.sensor.live_analysis import warm_up
     from hipflex.service.app import create_app
+    from hipflex.service.live_analysis import warm_up
     from hipflex.service.server import ServerThread
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -8,7 +8,7 @@ The capture replays to the same analysis: ``hipflex analyze FILE.jsonl``.
 
 Only the standard library is imported at module level; bleak, numpy and the core are
 imported in :func:`run`.  ``HIPFLEX_BLE_BACKEND`` swaps in emulated sensors
-(:mod:`hipflex.sensor.ble_world`).
+(:mod:`hipflex.sensor.emulate.world`).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _record(args: argparse.Namespace) -> int:
-    from hipflex.sensor.ble_world import ENV_VAR, ble_world
+    from hipflex.sensor.emulate.world import ENV_VAR, ble_world
     from hipflex.sensor.errors import SensorError
 
     loop = asyncio.get_running_loop()
@@ -200,9 +200,10 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
     import time
 
     from hipflex.dsp.events import RepEvent, SetEvent
-    from hipflex.sensor.client import Battery, Connected, Disconnected, Gap, Reconnecting, SampleChunk
-    from hipflex.sensor.live_analysis import LiveAnalysis, warm_up
-    from hipflex.sensor.scan import find_sensor, open_sensor
+    from hipflex.sensor.live.client import Battery, Connected, Disconnected, Reconnecting, SampleChunk, StreamGap
+    from hipflex.sensor.live.opener import open_sensor
+    from hipflex.sensor.live.scan import find_sensor
+    from hipflex.service.live_analysis import LiveAnalysis, warm_up
 
     display = LiveDisplay(sys.stderr, sys.stderr.isatty())
     clock = backends.clock or time.monotonic
@@ -251,7 +252,7 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
                     display.note(f"link lost{why}; reconnecting")
                 elif isinstance(item, Reconnecting) and item.attempt > 1:
                     display.note(f"reconnect attempt {item.attempt} in {item.delay_s:g} s ({item.last_error})")
-                elif isinstance(item, Gap):
+                elif isinstance(item, StreamGap):
                     display.gaps += 1
                     display.lost_s += item.duration_s
                     display.note(f"gap in {item.stream}: {item.duration_s:.2f} s ({item.reason})")

@@ -2,7 +2,7 @@
 
 Only the standard library is imported at module level; bleak and the sensor layer are
 imported in :func:`run`.  ``HIPFLEX_BLE_BACKEND`` swaps in emulated sensors (see
-:mod:`hipflex.sensor.ble_world`).
+:mod:`hipflex.sensor.emulate.world`).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 async def _scan(args: argparse.Namespace) -> list[dict[str, Any]]:
     from dataclasses import asdict
 
-    from hipflex.sensor.ble_world import ENV_VAR, ble_world
-    from hipflex.sensor.scan import scan_sensors
+    from hipflex.sensor.emulate.world import ENV_VAR, ble_world
+    from hipflex.sensor.live.scan import scan_sensors
 
     async with ble_world(os.environ.get(ENV_VAR)) as backends:
         found = await scan_sensors(args.timeout, backends=backends, read_batteries=args.battery)

@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettings:
     """Service settings from the options (``UsageError`` when inconsistent)."""
-    from hipflex.sensor.ble_world import ENV_VAR, parse_world
+    from hipflex.sensor.emulate.world import ENV_VAR, parse_world
     from hipflex.service.settings import ServiceSettings, default_data_dir
 
     db = args.db if args.db is not None else default_data_dir() / "hipflex.db"
@@ -88,10 +88,10 @@ def run(args: argparse.Namespace) -> int:
 
     import logging
 
-    from hipflex.sensor.live_analysis import warm_up
     from hipflex.service.app import create_app
     from hipflex.service.datafolder import DatabaseRefused, prepare_data
     from hipflex.service.datalock import DataFolderLocked, DataLock
+    from hipflex.service.live_analysis import warm_up
     from hipflex.service.server import Server, bind_socket, make_config
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -9,7 +9,7 @@ import json
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from hipflex.service.deps import ManagerDep, StoreDep, session_or_404
 from hipflex.service.live import LiveSession, SessionManager, SessionSpec
@@ -69,14 +69,14 @@ def _summary(store: StoreDep, manager: SessionManager, session_id: str) -> Sessi
 
 
 @router.post("", status_code=201, summary="Start a live session", responses=_CREATE_ERRORS)
-async def create_session(body: SessionCreate, manager: ManagerDep) -> SessionOut:
+async def create_session(body: SessionCreate, manager: ManagerDep, request: Request) -> SessionOut:
     """Start streaming from the simulator, a recording, or a connected sensor.
 
     Follow it live on ``GET /api/v1/sessions/{id}/events`` (SSE) or the
     WebSocket ``/api/v1/sessions/{id}/ws``.
     """
     spec = SessionSpec(**body.model_dump())
-    record = await manager.start(spec)
+    record = await manager.start(spec, request.is_disconnected)  # a hang-up stops loading a recording
     return session_out(record, manager.live(record.id))
 
 

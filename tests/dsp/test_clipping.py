@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hipflex.dsp import Settings, analyze
-from hipflex.sensor.simulate import Mounting, Segment, SensorModel, SessionPlan, Simulation, plan_session, simulate
+from hipflex.sensor.sim.simulate import Mounting, Segment, SensorModel, SessionPlan, Simulation, plan_session, simulate
 
 
 def _session(drill: str, fs_hz: float, range_g: float, seed: int) -> Simulation:
@@ -80,6 +80,7 @@ CASES = [
 SLACK_DEG = {4.0: 1.0, 2.0: 2.5}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("drill", "fs_hz", "range_g", "seed"), CASES, ids=[f"{c[0]}-{c[1]:g}Hz-{c[2]:g}g-{c[3]}" for c in CASES]
 )

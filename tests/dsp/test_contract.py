@@ -131,6 +131,7 @@ def test_no_hostile_input_makes_the_core_break_the_contract(
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", range(4))
 def test_simulated_sessions_keep_the_contract(block: int) -> None:
     for k in range(4):

@@ -1,6 +1,6 @@
 """The gyro-frame check: a gyro whose frame disagrees with its accelerometer is found, corrected or flagged.
 
-Simulated sessions (``hipflex.sensor.simulate``) with the gyro's columns
+Simulated sessions (``hipflex.sensor.sim.simulate``) with the gyro's columns
 corrupted the ways real files are -- an axis mirrored, two axes swapped, a
 1.6x scale, rad/s given as deg/s -- must count and measure as the sound
 session does; sound sessions must never be "corrected"; chunking must not
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hipflex.dsp import ImuSamples, Settings, analyze, finish, init_state, result, step
 from hipflex.dsp import gyro_frame as gf
 from hipflex.dsp.types import Analysis
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.sim.simulate import simulate_drill
 
 SETTINGS = Settings()
 MIRROR_Z = np.diag([1.0, 1.0, -1.0])
@@ -57,6 +57,7 @@ def _motion(n: int, fs_hz: float, seed: int) -> tuple[np.ndarray, np.ndarray, np
     return t, rate, accel
 
 
+@pytest.mark.slow
 @given(st.integers(0, 10_000), st.sampled_from([1, 2, 4]), st.sampled_from([25.0, 100.0]))
 @settings(max_examples=25, deadline=None)
 def test_model_rows_matches_its_twin(seed: int, stride: int, fs_hz: float) -> None:
@@ -116,6 +117,7 @@ def test_candidates_are_the_48_signed_permutations_identity_first() -> None:
 # -- simulated sessions -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CORRUPTIONS))
 @pytest.mark.parametrize(("drill", "fs_hz", "seed"), [("hold", 100.0, 7), ("strength", 52.0, 3)])
 def test_a_corrupted_gyro_counts_and_measures_as_the_sound_one(name: str, drill: str, fs_hz: float, seed: int) -> None:
@@ -144,6 +146,7 @@ def test_a_corrupted_gyro_counts_and_measures_as_the_sound_one(name: str, drill:
     assert sound.quality.gyro_correction is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drill", ["ballistic", "hold", "strength", "march", "stride"])
 def test_sound_gyros_are_never_corrected(drill: str) -> None:
     # Every drill at every rate, random mountings: the identity stays.
@@ -155,6 +158,7 @@ def test_sound_gyros_are_never_corrected(drill: str) -> None:
         assert np.array_equal(check.matrix, np.eye(3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drill", ["ballistic", "hold", "strength", "march", "stride"])
 def test_rad_per_s_given_as_deg_per_s_never_passes_silently(drill: str) -> None:
     # Corrected where the rigid model fits; where it does not (walking moves
@@ -169,6 +173,7 @@ def test_rad_per_s_given_as_deg_per_s_never_passes_silently(drill: str) -> None:
         assert got.rep_count == analyze(sim.samples, SETTINGS).rep_count
 
 
+@pytest.mark.slow
 def test_a_gyro_turned_off_every_candidate_is_flagged_not_corrected() -> None:
     # The gyro's frame turned 35 deg about a tilted axis against the
     # accelerometer's: no mirror, swap or scale fits, so nothing is applied
@@ -191,6 +196,7 @@ def test_no_motion_is_not_judged() -> None:
     assert check.verdict == "too_little_motion" and check.correction is None
 
 
+@pytest.mark.slow
 @given(st.lists(st.integers(1, 900), min_size=1, max_size=12))
 @settings(max_examples=10, deadline=None)
 def test_a_corrected_stream_gives_the_batch_result_for_any_chunking(cuts: list[int]) -> None:
@@ -211,7 +217,8 @@ def test_a_corrected_stream_gives_the_batch_result_for_any_chunking(cuts: list[i
 
 
 def _eurobench(path: Path, gz: str) -> ImuSamples:
-    from hipflex.sensor.formats import ColumnMap, LoadOptions, load_samples
+    from hipflex.sensor.format_spec import ColumnMap, LoadOptions
+    from hipflex.sensor.formats import load_samples
 
     cols = ColumnMap(
         time_col="time", acc_cols=("Ax3", "Ay3", "Az3"), gyro_cols=("Gx3", "Gy3", gz), acc_unit="m/s2", gyro_unit="dps"

@@ -222,6 +222,7 @@ def test_tilt_window_sums_gravity_in_the_world_frame_without_correcting() -> Non
     assert 0.0 < abs(out[-1, 0] - (truth[-1] + 40.0)) < 10.0
 
 
+@pytest.mark.slow
 def test_tilt_learns_gyro_bias_at_rest() -> None:
     frame = _frame(7)
     prm, fs = _tilt_arrays(frame)

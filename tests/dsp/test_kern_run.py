@@ -111,6 +111,7 @@ def _recording(gyro: bool, seed: int, scenario: str):
 SCENARIOS = ["clean", "jitter+nan", "gaps+clip", "drift+jitter+gaps+nan"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 def test_run_chunk_matches_twin(gyro: bool, scenario: str) -> None:
@@ -195,6 +196,7 @@ def test_chunked_kernel_equals_one_call(gyro: bool) -> None:
         np.testing.assert_array_equal(arr, whole[key])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
 def test_full_event_buffer_stops_early_and_resumes(fn) -> None:
     t, acc, gyr = _recording(True, seed=2, scenario="gaps")
@@ -244,6 +246,7 @@ def test_timeline_rounds_late_rows_to_the_nearest_sample(fn) -> None:
     assert r["hist"][[0, 1, 3, 4], L.H_FLAG].tolist() == [0.0] * 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
 def test_timeline_pll_tracks_clock_drift(fn) -> None:
     n = 2000
@@ -434,6 +437,7 @@ def _finish_all(fin, r: dict, ev_rows: int = EV_ROWS) -> np.ndarray:
     raise AssertionError("_finish never done")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", ["", "nan"])
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 def test_windows_match_twin(gyro: bool, extra: str) -> None:
@@ -466,6 +470,7 @@ def test_windows_match_twin(gyro: bool, extra: str) -> None:
         assert reps[:, L.E_PEAK_DEG] == pytest.approx([70.0] * 5, abs=1.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fn", [_run_chunk, naive.run_chunk], ids=["kernel", "twin"])
 def test_windows_row_by_row_with_a_tiny_event_buffer_equal_one_call(fn) -> None:
     # Room for 2 event rows per call, one row per call: the detector's catch-up

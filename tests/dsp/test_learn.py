@@ -178,6 +178,7 @@ def _quiet_both(t, acc, gyr, has_gyro, win_s=2.0, qs=None):
     return end_k, qk, end_t, qt
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("has_gyro", [True, False])
 @pytest.mark.parametrize("seed", range(4))
 def test_scan_quiet_finds_the_first_quiet_window(seed: int, has_gyro: bool) -> None:
@@ -191,6 +192,7 @@ def test_scan_quiet_finds_the_first_quiet_window(seed: int, has_gyro: bool) -> N
     assert qk[learn.Q_BEST_END] == end_k and qk[learn.Q_BEST_SCORE] <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_scan_quiet_dropouts_in_the_stand(seed: int) -> None:
     t, acc, gyr = _moving_then_still(seed)
@@ -208,6 +210,7 @@ def test_scan_quiet_dropouts_in_the_stand(seed: int) -> None:
     assert t[end_k] - 2.0 >= t[149]
 
 
+@pytest.mark.slow
 def test_scan_quiet_without_a_quiet_window_remembers_the_best() -> None:
     t, acc, gyr = _moving_then_still(0, n=260, move_until=260)
     acc[120:] = acc[120:] * 0.2 + 0.8 * np.array([0.0, 0.0, 1.0])  # calmer, still not quiet

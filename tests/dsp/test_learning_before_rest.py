@@ -40,8 +40,8 @@ _SETS = {"ballistic": (14, 0.6), "hold": (4, None), "strength": (6, None), "marc
 
 def _simulated(layout: str, drill: str, gyro: bool, seed: int):
     """A session that starts with a set at once; standing still only after it ("end") or between two sets."""
-    from hipflex.sensor.sim_plan import Segment, SessionPlan, nominal_set_duration_s
-    from hipflex.sensor.simulate import Mounting, SensorModel, simulate
+    from hipflex.sensor.sim.plan import Segment, SessionPlan, nominal_set_duration_s
+    from hipflex.sensor.sim.simulate import Mounting, SensorModel, simulate
 
     rng = np.random.default_rng(seed)
     n, period_s = _SETS[drill]
@@ -147,6 +147,7 @@ def _stream(samples: ImuSamples, cuts: list[int]):
     return stream_result(LATE_CFG, state, "late"), steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 @settings(max_examples=15, deadline=None)
 @given(cuts=st.lists(st.integers(1, N_LATE - 1), max_size=30))

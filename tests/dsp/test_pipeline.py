@@ -4,7 +4,7 @@ Recordings are a few seconds of the synthetic thigh (``synth.py``) at 50 Hz:
 3 s of quiet standing, then reps, so the learning phase (1 s calibration
 window, 30 deg lock excursion) happens inside the recording and hypothesis
 can split it anywhere.  The last gap tests use simulated sessions from
-``hipflex.sensor.simulate`` (100 Hz, sensor errors, random mountings).
+``hipflex.sensor.sim.simulate`` (100 Hz, sensor errors, random mountings).
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def test_batch_finds_the_synthetic_reps() -> None:
             assert bump.t0 - 0.1 < rep.start_s < rep.peak_s < rep.end_s
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(MODES))
 @settings(max_examples=30, deadline=None)
 @given(cuts=st.lists(st.integers(1, N_ROWS - 1), max_size=40))
@@ -559,6 +560,7 @@ def test_gappy_fixture_opens_windows_in_the_running_kernel() -> None:
     assert state.running
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(cuts=st.lists(st.integers(1, len(GAPPY) - 1), max_size=40))
 @example(cuts=[r + d for r in GAPPY_ROW.values() for d in range(-3, 4)])  # 1-row chunks at every gap
@@ -580,7 +582,7 @@ def test_one_row_chunks_with_post_gap_windows_give_exactly_the_batch_result() ->
 
 
 # ---------------------------------------------------------------------------
-# gaps in simulated sessions (hipflex.sensor.simulate: sensor errors, random mounting)
+# gaps in simulated sessions (hipflex.sensor.sim.simulate: sensor errors, random mounting)
 # ---------------------------------------------------------------------------
 
 
@@ -600,7 +602,7 @@ def test_rep_whose_peak_falls_in_a_gap_is_counted_at_its_height(drill: str, seed
     # orientation re-anchored after it: the rep is counted, its peak near the
     # truth (a held orientation and a fast re-anchor lost 10-20 deg of a march
     # rep's peak, and put a hold rep's peak over a second late).
-    from hipflex.sensor.simulate import simulate_drill
+    from hipflex.sensor.sim.simulate import simulate_drill
 
     sim = simulate_drill(drill, fs_hz=100.0, seed=seed, n_sets=1)  # type: ignore[arg-type]
     truth = sim.truth.reps
@@ -622,7 +624,7 @@ def test_lost_row_just_after_a_gap_in_running_does_not_spoil_the_angle(seed: int
     # must average the accelerometer over its whole length (a foot strike
     # reads several g); ended by the lost row after five samples it
     # re-anchored on those and put the next reps' peaks 30-50 deg too high.
-    from hipflex.sensor.simulate import simulate_drill
+    from hipflex.sensor.sim.simulate import simulate_drill
 
     sim = simulate_drill("stride", fs_hz=100.0, seed=seed, n_sets=1)
     truth = sim.truth.reps
@@ -639,13 +641,14 @@ def test_lost_row_just_after_a_gap_in_running_does_not_spoil_the_angle(seed: int
         assert est.peak_flexion_deg == pytest.approx(r.peak_deg, abs=8.0)
 
 
+@pytest.mark.slow
 def test_sign_of_a_side_mounted_sensor_without_gyro_is_judged_on_a_symmetric_model() -> None:
     # A march at 200 Hz, accelerometer only (+-4 g), the sensor on the side of the
     # thigh 30 cm below the hip (seed 93 of the accuracy suite's tuning seeds).  The
     # sign used to be judged with the prior 3 cm offset in front of the femur, which
     # made the correct sign's filter spin through +-180 deg; the whole session came
     # out mirrored (flexion read as extension, no true rep matched).
-    from hipflex.sensor.simulate import Mounting, SensorModel, plan_session, simulate
+    from hipflex.sensor.sim.simulate import Mounting, SensorModel, plan_session, simulate
 
     rng = np.random.default_rng(93)
     mounting = Mounting.random(rng)

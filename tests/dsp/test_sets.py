@@ -170,7 +170,7 @@ def test_a_march_at_25_hz_counts_the_swing_a_lost_notification_hid() -> None:
     # A 25 Hz gyro sensor in a high-knee march; one notification (0.6 s) lost
     # over a swing in the middle of the second set, as a Polar H10 at 25 Hz
     # loses over a second per notification.
-    from hipflex.sensor.simulate import Mounting, SensorModel, plan_session, simulate
+    from hipflex.sensor.sim.simulate import Mounting, SensorModel, plan_session, simulate
 
     rng = np.random.default_rng(7)
     plan = plan_session("march", rng, n_sets=2)
@@ -197,7 +197,7 @@ def test_a_stride_sets_last_return_to_standing_does_not_join_two_sets() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from accuracy import Case, _sensor_for  # the benchmark's own session recipe
 
-    from hipflex.sensor.simulate import Mounting, plan_session, simulate
+    from hipflex.sensor.sim.simulate import Mounting, plan_session, simulate
 
     case = Case("stride", 100.0, True, "loss", 150036, 1.3475285932072438)
     rng = np.random.default_rng(case.seed)

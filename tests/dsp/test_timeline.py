@@ -18,9 +18,9 @@ from naive import naive_retime
 from hipflex.dsp import Analysis, ImuSamples, Settings, analyze, finish, init_state, result, step
 from hipflex.dsp._kern_time import _bootstrap_period, _retime, new_timeline
 from hipflex.dsp.timeline import Timeline, retime
-from hipflex.sensor.formats import validate_samples
-from hipflex.sensor.sim_sensor import SensorModel
-from hipflex.sensor.simulate import Simulation, simulate_drill
+from hipflex.sensor.format_spec import validate_samples
+from hipflex.sensor.sim.sensor import SensorModel
+from hipflex.sensor.sim.simulate import Simulation, simulate_drill
 
 FS_HZ = 100.0
 SEED = 7
@@ -59,6 +59,7 @@ def _same_reps(got: Analysis, ref: Analysis, time_tol_s: float) -> None:
             assert a.cadence_rpm == pytest.approx(b.cadence_rpm, rel=0.005)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 @pytest.mark.parametrize("model", list(MODELS))
 def test_timestamp_models_change_neither_the_count_nor_the_metrics(model: str, gyro: bool) -> None:
@@ -74,6 +75,7 @@ def test_timestamp_models_change_neither_the_count_nor_the_metrics(model: str, g
     _same_reps(got, ref, time_tol_s=0.03)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 def test_real_loss_under_heavy_jitter_is_counted_as_lost(gyro: bool) -> None:
     timing = dict(MODELS["uniform jitter 45 %"], loss_fraction=0.02)
@@ -104,6 +106,7 @@ def test_lost_notifications_of_arrival_stamped_rows_are_counted() -> None:
     assert 3 <= got.quality.gaps <= 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
 def test_duplicated_and_swapped_rows_are_repaired_by_the_loader(gyro: bool) -> None:
     sim = _sim(gyro, duplicate_rows=3, swapped_pairs=3, **MODELS["gaussian jitter to 45 %"])

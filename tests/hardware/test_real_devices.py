@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from hipflex.dsp.pipeline import analyze
-from hipflex.sensor.client import Battery, Connected, SampleChunk
+from hipflex.sensor.capture.replay import decode_capture
 from hipflex.sensor.errors import NoAdapter, PermissionDenied
-from hipflex.sensor.replay import decode_capture
-from hipflex.sensor.scan import FoundSensor, SensorInfo, find_sensor, open_sensor, scan_sensors
+from hipflex.sensor.live.client import Battery, Connected, SampleChunk
+from hipflex.sensor.live.opener import open_sensor
+from hipflex.sensor.live.scan import FoundSensor, SensorInfo, find_sensor, scan_sensors
 
 pytestmark = [pytest.mark.hardware, pytest.mark.asyncio]
 

@@ -11,9 +11,10 @@ import httpx
 import pytest
 from svc_kit import ADDRESSES, LiveServer, NoBluetooth, serve, ws_messages
 
-from hipflex.sensor.csv_io import write_csv
-from hipflex.sensor.formats import InputError, load_samples
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.sensor.format_spec import InputError
+from hipflex.sensor.formats import load_samples
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 from hipflex.service.settings import ServiceSettings
 
@@ -30,10 +31,12 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_health(client: httpx.Client) -> None:
     assert client.get("/api/v1/health").json() == {"status": "ok", "version": "0.1.0"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "where"),
     [
@@ -76,18 +79,21 @@ def test_replay_of_a_bad_file_is_422_naming_it(live_server: LiveServer) -> None:
     assert client.get("/api/v1/sessions").json()["total"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", ["", "/sets", "/reps", "/export.json", "/export.csv", "/events"])
 def test_unknown_session_is_404(client: httpx.Client, suffix: str) -> None:
     r = client.get(f"/api/v1/sessions/0123abcd{suffix}")
     assert r.status_code == 404 and r.json() == {"detail": "session '0123abcd' not found"}
 
 
+@pytest.mark.slow
 def test_unknown_session_stop_and_websocket(live_server: LiveServer) -> None:
     assert live_server.client.post("/api/v1/sessions/0123abcd/stop").status_code == 404
     msgs, code = ws_messages(f"{live_server.ws_url}/api/v1/sessions/0123abcd/ws")
     assert msgs == [] and code == 4404
 
 
+@pytest.mark.slow
 def test_paging_is_validated(client: httpx.Client) -> None:
     assert client.get("/api/v1/sessions", params={"limit": 0}).status_code == 422
     assert client.get("/api/v1/sessions", params={"status": "lost"}).status_code == 422
@@ -96,6 +102,7 @@ def test_paging_is_validated(client: httpx.Client) -> None:
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_upload_gives_the_cli_document(
     client: httpx.Client, recording: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -115,6 +122,7 @@ def test_upload_gives_the_cli_document(
     assert doc["settings"]["set_gap_s"] == 2.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content",
     [b"time_s,acc_x_g,acc_y_g,acc_z_g\n", b"time_s,acc_x_g,acc_y_g,acc_z_g\n0,0,zero,1\n", b"", b"a,b\n1,2\n"],
@@ -130,15 +138,18 @@ def test_bad_uploads_are_422_with_the_input_error(client: httpx.Client, content:
     assert "\n" not in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_unknown_upload_format_is_422(client: httpx.Client) -> None:
     r = client.post("/api/v1/analyze", params={"format": "nope"}, files={"file": ("x.csv", b"a")})
     assert r.status_code == 422 and r.json()["detail"].startswith("unknown format 'nope'; known formats: auto, csv")
 
 
+@pytest.mark.slow
 def test_upload_without_a_file_is_422(client: httpx.Client) -> None:
     assert client.post("/api/v1/analyze").status_code == 422
 
 
+@pytest.mark.slow
 def test_uploads_and_bodies_are_bounded(service_settings: ServiceSettings, recording: Path) -> None:
     settings = service_settings.replace(max_upload_bytes=100_000, max_body_bytes=2_000)
     big = b"time_s,acc_x_g,acc_y_g,acc_z_g\n" + b"0.0,0.0,0.0,1.0\n" * 20_000
@@ -184,6 +195,7 @@ def test_device_paths_are_validated(client: httpx.Client) -> None:
     assert client.get("/api/v1/devices/AA:BB:CC:DD:EE:FF").status_code == 404
 
 
+@pytest.mark.slow
 def test_openapi_documents_every_route_and_the_stream_messages(client: httpx.Client) -> None:
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
@@ -204,6 +216,7 @@ def test_openapi_documents_every_route_and_the_stream_messages(client: httpx.Cli
             assert op.get("summary") and op.get("description"), f"{method} {path}"
 
 
+@pytest.mark.slow
 def test_dashboard_is_served(client: httpx.Client, service_settings: ServiceSettings, tmp_path: Path) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")

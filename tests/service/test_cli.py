@@ -1,7 +1,9 @@
-"""``hipflex`` command line, run as a real process (``python -m hipflex``) wherever it matters."""
+"""``hipflex`` command line: in process (``main``), and as a real process (``python -m hipflex``) where it matters."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pty
@@ -15,7 +17,7 @@ import pytest
 
 import hipflex
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.csv_io import write_csv
+from hipflex.sensor.files.csv_io import write_csv
 from hipflex.service.cli import main
 
 T0 = 100.0
@@ -62,7 +64,16 @@ def thigh_session(
     return ImuSamples(t + T0, acc, gyr if gyro else None)
 
 
-def cli(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``hipflex ARGS`` run in this process (``main``), in ``cwd``, with its output captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["hipflex", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args: str, cwd: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m hipflex ARGS`` as a real process: for what only a process shows (a terminal, the entry point)."""
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
     return subprocess.run([sys.executable, "-m", "hipflex", *args], cwd=cwd, text=True, timeout=300, **streams)
 
@@ -126,7 +137,7 @@ BAD_INPUTS = {
 
 
 def test_version(tmp_path: Path) -> None:
-    out = cli("--version", cwd=tmp_path)
+    out = cli_process("--version", cwd=tmp_path)  # the module entry point, as a process
     assert out.returncode == 0
     assert out.stdout.strip() == f"hipflex {hipflex.__version__}"
 
@@ -167,6 +178,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_file(work: Path, name: str, 
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_good_files_still_analysed_in_order_around_bad_ones(work: Path) -> None:
     out = cli("analyze", "--json", "good.csv", "empty.csv", "acc_only.csv", "missing.csv", "good.csv", cwd=work)
     assert out.returncode == 2
@@ -287,7 +299,7 @@ def test_hint_says_when_no_stretch_was_still() -> None:
     from dataclasses import replace
 
     from hipflex.dsp import analyze
-    from hipflex.service.commands.report import calibration_hint
+    from hipflex.service.report import calibration_hint
 
     good = analyze(thigh_session())
     assert calibration_hint(good) is None
@@ -349,10 +361,11 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(work: Path) -> None:
     assert [d["source"] for d in json_lines(out.stdout)] == ["good.csv", "acc_only.csv"]
 
 
+@pytest.mark.slow
 def test_progress_on_a_terminal_keeps_results_on_stdout(work: Path) -> None:
     leader, follower = pty.openpty()
     try:
-        out = cli("analyze", "--json", "--progress", "good.csv", "empty.csv", "acc_only.csv", cwd=work,
+        out = cli_process("analyze", "--json", "--progress", "good.csv", "empty.csv", "acc_only.csv", cwd=work,
                   stderr=follower, env={**os.environ, "TERM": "xterm"})  # fmt: skip
     finally:
         os.close(follower)
@@ -369,6 +382,7 @@ def test_progress_on_a_terminal_keeps_results_on_stdout(work: Path) -> None:
     assert "empty.csv: file is empty" in terminal
 
 
+@pytest.mark.slow
 def test_no_web_or_ble_stack_on_the_analyze_path(work: Path) -> None:
     code = ("import sys; from hipflex.service.cli import main; rc = main(['analyze', '--json', 'good.csv']); "
             "print(rc, sorted(m for m in ('fastapi', 'uvicorn', 'bleak') if m in sys.modules), "

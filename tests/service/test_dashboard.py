@@ -83,6 +83,7 @@ def _count(page: Page) -> int:
     return int(page.get_by_test_id("rep-count").inner_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("page_url", "transport"),
     [(None, "WebSocket"), ("dashboard-test-token", "WebSocket"), (None, "SSE")],

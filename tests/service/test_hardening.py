@@ -22,8 +22,8 @@ import pytest
 from fastapi import HTTPException
 from svc_kit import LiveServer, serve
 
-from hipflex.sensor.csv_io import write_csv
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 
 SECRET = "s3cr3t-c0ntent-line"
@@ -35,6 +35,7 @@ def _replay(live_server: LiveServer, path: str) -> tuple[int, str]:
     return r.status_code, r.text
 
 
+@pytest.mark.slow
 def test_replay_reads_only_the_capture_folder(live_server: LiveServer, tmp_path: Path) -> None:
     capture = live_server.settings.capture_dir
     outside = tmp_path / "outside"
@@ -83,6 +84,7 @@ def _upload(client: httpx.Client, name: str, content: bytes, timeout_s: float = 
     return client.post("/api/v1/analyze", files={"file": (name, content, "text/csv")}, timeout=timeout_s)
 
 
+@pytest.mark.slow
 def test_a_wide_header_or_a_long_line_is_refused_in_linear_time(live_server: LiveServer) -> None:
     # 40,000 columns took the quadratic duplicate check 31 s; the refusal now needs one pass.
     wide = ",".join(f"c{i}" for i in range(40_000)).encode() + b"\n" + b"1\n"
@@ -99,6 +101,7 @@ def test_a_wide_header_or_a_long_line_is_refused_in_linear_time(live_server: Liv
     assert r.status_code == 422 and "'acc_x_g' appears more than once" in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Analyses wait in their own pool (1 running + 1 waiting here); more get 503; routes never wait;
     a job whose client hangs up is told to stop; shutdown removes the server's temporary files."""
@@ -175,6 +178,7 @@ def _multipart(content: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+@pytest.mark.slow
 def test_the_session_limit_holds_under_concurrent_requests(service_settings: Any) -> None:
     settings = service_settings.replace(max_sessions=2)
     body = {"source": "simulator", "drill": "march", "n_sets": 1, "speed": 20}
@@ -194,6 +198,7 @@ def test_the_session_limit_holds_under_concurrent_requests(service_settings: Any
             c.post(f"/api/v1/sessions/{s['id']}/stop")
 
 
+@pytest.mark.slow
 def test_a_second_server_on_the_same_database_refuses_to_start(
     service_settings: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -228,6 +233,7 @@ def _damaged_copy(path: Path) -> None:
         fh.write(bytes(range(256)) * 32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "bare_header", "truncated", "middle"])
 def test_a_damaged_database_is_moved_aside_and_a_fresh_one_started(
     service_settings: Any, damage: str, caplog: pytest.LogCaptureFixture
@@ -273,6 +279,7 @@ def _server_side_sockets(server: Any) -> list[socket.socket]:
     return [p.transport.get_extra_info("socket") for p in conns if p.transport is not None]
 
 
+@pytest.mark.slow
 def test_responses_are_not_delayed_by_nagle(service_settings: Any) -> None:
     """Every accepted connection has TCP_NODELAY (else each keep-alive response waits for a delayed ACK)."""
     from hipflex.service.app import create_app
@@ -284,6 +291,7 @@ def test_responses_are_not_delayed_by_nagle(service_settings: Any) -> None:
         assert socks and all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in socks)
 
 
+@pytest.mark.slow
 def test_foreign_pages_cannot_change_state_or_open_streams(service_settings: Any) -> None:
     """What a page on another origin can send (a form POST, a fetch, a WebSocket) is refused with 403."""
     from websockets.exceptions import InvalidStatus
@@ -318,6 +326,7 @@ def test_foreign_pages_cannot_change_state_or_open_streams(service_settings: Any
         assert c.post(f"/api/v1/sessions/{sid}/stop", headers={"origin": own}).status_code == 200
 
 
+@pytest.mark.slow
 def test_every_response_forbids_framing_sniffing_and_foreign_scripts(service_settings: Any) -> None:
     with serve(service_settings) as c:
         for path in ("/", "/app.js", "/api/v1/health", "/api/v1/sessions/nope", "/docs"):
@@ -343,6 +352,7 @@ def _closed_by_server(sock: socket.socket, within_s: float, answered: list[bytes
     return True
 
 
+@pytest.mark.slow
 def test_slow_clients_are_timed_out_and_connections_capped(service_settings: Any) -> None:
     settings = service_settings.replace(header_timeout_s=1.0, max_connections=4)
     with serve(settings) as c:
@@ -419,6 +429,7 @@ def test_tokens_stay_out_of_urls_and_other_ports(service_settings: Any) -> None:
         assert c.get("/api/v1/health", headers=bearer).status_code == 200
 
 
+@pytest.mark.slow
 def test_contract_nits(live_server: LiveServer) -> None:
     c = live_server.client
     # 405 names the methods that are allowed.
@@ -440,6 +451,7 @@ def test_contract_nits(live_server: LiveServer) -> None:
     assert {"type": "boolean"} in schema["additionalProperties"]["anyOf"]
 
 
+@pytest.mark.slow
 def test_every_documented_session_example_is_accepted(live_server: LiveServer) -> None:
     # The schema's own examples must work as given (a replay of a file that is
     # not there was one of them, and every tool that sends examples got a 422).
@@ -450,3 +462,21 @@ def test_every_documented_session_example_is_accepted(live_server: LiveServer) -
         r = c.post("/api/v1/sessions", json=body)
         assert r.status_code == 201, (body, r.text)
         c.post(f"/api/v1/sessions/{r.json()['id']}/stop")
+
+
+def test_every_rep_threshold_the_schema_allows_is_accepted(live_server: LiveServer) -> None:
+    # schemathesis: min_rom_deg=179 was schema-valid and got a 422 (the analysis needs it below the
+    # pendulum's largest flexion). The schema now gives the real bound; values inside it work.
+    c = live_server.client
+    spec = c.get("/openapi.json").json()
+    field = spec["components"]["schemas"]["SessionCreate"]["properties"]["min_rom_deg"]["anyOf"][0]
+    query = next(p for p in spec["paths"]["/api/v1/analyze"]["post"]["parameters"] if p["name"] == "min_rom_deg")
+    bound = field.get("exclusiveMaximum", field.get("maximum"))
+    assert query["schema"]["anyOf"][0].get("exclusiveMaximum", query["schema"]["anyOf"][0].get("maximum")) == bound
+    r = c.post("/api/v1/sessions", json={"source": "simulator", "n_sets": 1, "speed": 50, "min_rom_deg": bound - 0.5})
+    assert r.status_code == 201, r.text
+    c.post(f"/api/v1/sessions/{r.json()['id']}/stop")
+    rec = "time_s,acc_x_g,acc_y_g,acc_z_g\n" + "".join(f"{i / 50:.2f},0,0,1\n" for i in range(500))
+    r = c.post("/api/v1/analyze", params={"min_rom_deg": bound - 0.5}, files={"file": ("a.csv", rec.encode())})
+    assert r.status_code == 200, r.text
+    assert c.post("/api/v1/sessions", json={"source": "simulator", "min_rom_deg": bound}).status_code == 422

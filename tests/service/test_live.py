@@ -17,9 +17,9 @@ import pytest
 from svc_kit import FakeDevices, LiveServer, sse_messages, ws_messages
 
 from hipflex.dsp import analyze
-from hipflex.sensor.csv_io import write_csv
+from hipflex.sensor.files.csv_io import write_csv
 from hipflex.sensor.formats import load_samples
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 
 SIM = {"drill": "ballistic", "fs_hz": 100.0, "has_gyro": True, "seed": 3, "n_sets": 2}
@@ -40,6 +40,7 @@ def flat_reps(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for s in doc["sets"] for r in s["reps"]]
 
 
+@pytest.mark.slow
 def test_simulator_session_streams_rest_and_exports_agree(
     live_server: LiveServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,6 +126,7 @@ def test_simulator_session_streams_rest_and_exports_agree(
     assert resumed == late[3:]
 
 
+@pytest.mark.slow
 def test_replay_session_equals_analyze_of_the_file(
     live_server: LiveServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -146,6 +148,7 @@ def test_replay_session_equals_analyze_of_the_file(
     assert (logged.time_s == original.time_s).all() and (logged.acc_g == original.acc_g).all()
 
 
+@pytest.mark.slow
 def test_stop_keeps_what_arrived_and_lists_newest_first(live_server: LiveServer) -> None:
     api = live_server.client
     slow = api.post("/api/v1/sessions", json={"source": "simulator", "drill": "hold", "speed": 4}).json()
@@ -172,6 +175,7 @@ def test_stop_keeps_what_arrived_and_lists_newest_first(live_server: LiveServer)
     assert api.get("/api/v1/sessions", params={"status": "running"}).json()["total"] == 0
 
 
+@pytest.mark.slow
 def test_device_session_through_the_backend(live_server: LiveServer) -> None:
     api = live_server.client
     address = "A0:9E:1A:00:00:01"
@@ -191,6 +195,7 @@ def test_device_session_through_the_backend(live_server: LiveServer) -> None:
     assert {d["address"] for d in listed} == set(live_server.devices.radio)
 
 
+@pytest.mark.slow
 def test_closing_an_sse_client_early_stops_the_writes(service_settings: Any, caplog: pytest.LogCaptureFixture) -> None:
     """A client that goes away mid-stream is detached; asyncio never logs writes to the closed socket."""
     from hipflex.service.app import create_app

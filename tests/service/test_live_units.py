@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,14 +15,15 @@ import pytest
 from hipflex.dsp import AngleBlock, analyze
 from hipflex.dsp.types import ImuSamples, Settings
 from hipflex.sensor.formats import load_samples
-from hipflex.sensor.simulate import simulate_drill
-from hipflex.service.devices import BleakDeviceBackend
+from hipflex.sensor.sim.simulate import simulate_drill
+from hipflex.service import sources as sources_mod
 from hipflex.service.hub import Hub
 from hipflex.service.live import SessionManager, SessionSpec, session_settings
 from hipflex.service.messages import AngleDecimator
 from hipflex.service.rawlog import SampleLog, format_rows
+from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
-from hipflex.service.sources import SourceItem, SourceStatus, paced_chunks
+from hipflex.service.sources import TICK_S, SourceItem, SourceStatus, paced_chunks
 from hipflex.service.store import SCHEMA_VERSION, Store
 from hipflex.service.worker import tidy_chunk
 
@@ -54,11 +56,12 @@ async def test_hub_skips_angles_then_drops_a_slow_client_without_blocking() -> N
     assert again.closed and hub.subscribe().closed
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", client_queue=48)
     store = Store(settings.db_path)
-    manager = SessionManager(settings, store, BleakDeviceBackend())
+    manager = SessionManager(settings, store, SensorDeviceBackend())
     try:
         rec = await manager.start(SessionSpec(source="simulator", drill="march", seed=1, n_sets=3, speed=200))
         live = manager.live(rec.id)
@@ -87,18 +90,23 @@ async def test_stuck_client_never_slows_the_pipeline(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_shutdown_stops_running_sessions_cleanly(tmp_path: Path) -> None:
     settings = ServiceSettings(db_path=tmp_path / "db", capture_dir=tmp_path / "cap", max_sessions=2)
     store = Store(settings.db_path)
-    manager = SessionManager(settings, store, BleakDeviceBackend())
+    manager = SessionManager(settings, store, SensorDeviceBackend())
     a = await manager.start(SessionSpec(source="simulator", speed=2))
     await manager.start(SessionSpec(source="simulator", drill="hold", speed=2))
     from hipflex.service.live import TooManySessions
 
     with pytest.raises(TooManySessions):
         await manager.start(SessionSpec(source="simulator"))
-    await asyncio.sleep(0.5)
+    live = manager.live(a.id)
+    assert live is not None
+    async with asyncio.timeout(30):  # shut down once samples have gone through, not after a fixed sleep
+        while live.worker.rows == 0:
+            await asyncio.sleep(0.01)
     await manager.shutdown()
     rec = store.get_session(a.id)
     assert rec is not None and rec.status == "stopped" and rec.sample_count > 0 and rec.analysis is not None
@@ -107,17 +115,33 @@ async def test_shutdown_stops_running_sessions_cleanly(tmp_path: Path) -> None:
     store.close()
 
 
+class _ManualClock:
+    """A loop clock that moves only when slept on: pacing tested without measuring wall time."""
+
+    def __init__(self) -> None:
+        self.now_s = 100.0
+
+    def time(self) -> float:
+        return self.now_s
+
+    async def sleep(self, delay_s: float) -> None:
+        self.now_s += delay_s
+
+
 @pytest.mark.asyncio
-async def test_paced_chunks_follow_the_clock() -> None:
+async def test_paced_chunks_follow_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _ManualClock()
+    monkeypatch.setattr(sources_mod, "asyncio", SimpleNamespace(get_running_loop=lambda: clock, sleep=clock.sleep))
     t = np.arange(0, 2.0, 0.01)
     samples = ImuSamples(t, np.tile([0.0, 0.0, 1.0], (t.size, 1)))
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    chunks = [(loop.time() - start, c) async for c in paced_chunks(samples, speed=4.0)]
+    start = clock.time()
+    chunks = [(clock.time() - start, c) async for c in paced_chunks(samples, speed=4.0)]
     assert np.array_equal(np.concatenate([c.time_s for _, c in chunks]), t)
-    assert 0.45 < chunks[-1][0] < 0.7  # 2 s of samples at 4x
-    for wall, c in chunks:  # no row is released before its time
-        assert c.time_s[-1] / 4.0 <= wall + 1e-3
+    assert len(chunks) > 10  # released over time, not at once
+    for wall, c in chunks:  # no row is released before its time, none later than a tick after it
+        assert c.time_s[-1] / 4.0 <= wall + 1e-9
+        assert wall <= c.time_s[0] / 4.0 + TICK_S + 1e-9
+    assert chunks[-1][0] == pytest.approx(t[-1] / 4.0, abs=TICK_S)  # 2 s of samples at 4x
 
 
 def test_angle_decimator_keeps_about_25_hz_across_chunks() -> None:
@@ -258,6 +282,7 @@ class ScriptedSource:
 CUT = 1200
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 @pytest.mark.parametrize("fail", [False, True])
 async def test_device_states_gaps_and_failures_reach_clients(
@@ -268,7 +293,7 @@ async def test_device_states_gaps_and_failures_reach_clients(
     monkeypatch.setattr(live_mod, "GAP_TIMEOUT_S", 0.2)
     samples = simulate_drill("ballistic", fs_hz=100.0, seed=8, n_sets=1).samples
 
-    class Backend(BleakDeviceBackend):
+    class Backend(SensorDeviceBackend):
         def source(self, address: str) -> ScriptedSource:
             return ScriptedSource(samples, fail)
 

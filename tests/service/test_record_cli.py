@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 
 from hipflex.dsp.pipeline import analyze
-from hipflex.sensor.ble_world import ENV_VAR, parse_world
-from hipflex.sensor.capture import read_capture
-from hipflex.sensor.replay import decode_capture
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.capture.log import read_capture
+from hipflex.sensor.capture.replay import decode_capture
+from hipflex.sensor.emulate.world import ENV_VAR, parse_world
+from hipflex.sensor.format_spec import InputError
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 from hipflex.service.commands.record import LiveDisplay
 
@@ -40,6 +41,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
     return use
 
 
+@pytest.mark.slow
 def test_scan_lists_the_emulated_sensors(world: Callable[[str], None], capsys: pytest.CaptureFixture[str]) -> None:
     world("fake:all")
     assert main(["scan", "--timeout", "0.2"]) == 0
@@ -52,6 +54,7 @@ def test_scan_lists_the_emulated_sensors(world: Callable[[str], None], capsys: p
     assert all(r["battery_pct"] is None and r["battery_note"] is None for r in rows)  # not read, so no reason
 
 
+@pytest.mark.slow
 def test_scan_says_why_a_busy_sensor_has_no_battery(
     world: Callable[[str], None], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -71,6 +74,7 @@ def test_scan_with_nothing_in_range(world: Callable[[str], None], capsys: pytest
     assert "no supported sensor found within 0.1 s" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("spec", "args", "message"),
     [
@@ -115,6 +119,7 @@ def test_existing_capture_is_not_overwritten(
     assert out.read_text() == "precious\n"
 
 
+@pytest.mark.slow
 def test_record_counts_reps_live_and_matches_analyze(
     world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -136,6 +141,7 @@ def test_record_counts_reps_live_and_matches_analyze(
     assert capture.header.device.model == "H10" and not capture.truncated_tail
 
 
+@pytest.mark.slow
 def test_record_reconnects_through_drops(
     world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -149,11 +155,12 @@ def test_record_reconnects_through_drops(
     assert events.count("disconnected") == events.count("reconnected") == 2
 
 
+@pytest.mark.slow
 def test_record_prepares_the_analysis_before_it_streams(
     world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hipflex.sensor import live_analysis
-    from hipflex.sensor.live_analysis import LiveAnalysis
+    from hipflex.service import live_analysis
+    from hipflex.service.live_analysis import LiveAnalysis
 
     world("fake:h10,speed=50")
     events: list[str] = []
@@ -197,6 +204,7 @@ def test_parse_world() -> None:
         parse_world("fake:h10,speed=-1")
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_closes_the_log(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
@@ -223,6 +231,16 @@ def test_ctrl_c_stops_cleanly_and_closes_the_log(tmp_path: Path) -> None:
     assert [e.event for e in capture.events][-1] == "stream_stopped"
 
 
+def _seconds_on_disk(path: Path) -> float:
+    """Seconds of samples a capture being written holds so far (its last line may be cut)."""
+    try:
+        t = decode_capture(path).samples.time_s
+    except (OSError, InputError):  # not created yet, or only the header so far
+        return 0.0
+    return float(t[-1] - t[0]) if len(t) > 1 else 0.0
+
+
+@pytest.mark.slow
 def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path) -> None:
     out = tmp_path / "s.jsonl"
     env = {**os.environ, ENV_VAR: "fake:h10,speed=20"}
@@ -239,7 +257,11 @@ def test_a_killed_recording_keeps_everything_but_the_last_second(tmp_path: Path)
         reps += line.startswith("rep ")
         if reps == 3:
             break
-    time.sleep(1.3)  # past one flush interval of the capture writer
+    # Kill once the reps seen live are on disk (the writer flushes about once a second).
+    deadline = time.monotonic() + 60
+    while _seconds_on_disk(out) <= 8.0:
+        assert time.monotonic() < deadline, "the capture writer did not flush the reps seen live"
+        time.sleep(0.05)
     proc.kill()  # no clean-up at all: a crash
     proc.communicate(timeout=30)
     capture = read_capture(out)
@@ -256,6 +278,7 @@ class _Terminal(io.StringIO):
         return True
 
 
+@pytest.mark.slow
 def test_record_on_a_terminal_redraws_a_live_rep_count(
     world: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -285,6 +308,7 @@ _CONSOLE_ERRORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "spec", "message"), _CONSOLE_ERRORS)
 def test_console_script_says_what_is_wrong_in_one_line(tmp_path: Path, command: str, spec: str, message: str) -> None:
     script = shutil.which("hipflex", path=str(Path(sys.executable).parent))

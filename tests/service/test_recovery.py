@@ -16,7 +16,7 @@ import pytest
 from hipflex.dsp import analyze
 from hipflex.dsp.types import Settings
 from hipflex.sensor.formats import load_samples
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.rawlog import SampleLog, repair_log
 from hipflex.service.recovery import recover_sessions
 from hipflex.service.server import bind_socket
@@ -53,6 +53,7 @@ def rep_key(r: dict[str, Any]) -> tuple[Any, ...]:
             r["peak_flexion_velocity_dps"], r["hold_s"])  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sigkill_mid_session_then_restart_recovers_it(tmp_path: Path) -> None:
     db, port = tmp_path / "hipflex.db", free_port()
     url = f"http://127.0.0.1:{port}"
@@ -97,6 +98,7 @@ def test_sigkill_mid_session_then_restart_recovers_it(tmp_path: Path) -> None:
     assert "stopped" in err
 
 
+@pytest.mark.slow
 def test_recover_sessions_repairs_a_torn_log(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite")
     rec = store.create_session(source="simulator", params={}, settings=Settings().to_dict(), version="0",

@@ -36,6 +36,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 CONTENT_CHECKED = {("POST", "/api/v1/sessions"), ("POST", "/api/v1/analyze")}
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case: Any, base_url: str) -> None:

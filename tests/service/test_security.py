@@ -36,6 +36,7 @@ def test_non_loopback_needs_a_token(service_settings: ServiceSettings) -> None:
         service_settings.replace(token="short")
 
 
+@pytest.mark.slow
 def test_every_request_and_stream_needs_the_token(service_settings: ServiceSettings) -> None:
     settings = service_settings.replace(host="0.0.0.0", token=TOKEN)
     with serve(settings) as c:
@@ -90,6 +91,7 @@ def test_loopback_without_token_refuses_foreign_host_names(service_settings: Ser
         assert ws_messages(ws) == ([], 4404)  # with a loopback Host the handshake is accepted
 
 
+@pytest.mark.slow
 def test_cors_is_off_unless_origins_are_configured(service_settings: ServiceSettings) -> None:
     preflight = {"origin": "http://dash.example", "access-control-request-method": "POST"}
     with serve(service_settings) as c:

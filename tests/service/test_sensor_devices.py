@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from svc_kit import FakeDevices, serve
 
-from hipflex.sensor.ble import FakeRadio
-from hipflex.sensor.client import BleBackends
-from hipflex.sensor.emulator import PolarPmdPeripheral
-from hipflex.sensor.emulator.source import SampleSource
-from hipflex.sensor.replay import decode_capture
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.capture.replay import decode_capture
+from hipflex.sensor.emulate.ble import FakeRadio
+from hipflex.sensor.emulate.devices import PolarPmdPeripheral
+from hipflex.sensor.emulate.devices.source import SampleFeed
+from hipflex.sensor.live.client import BleBackends
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
 
@@ -28,11 +28,12 @@ SPEED = 20.0
 def emulated_h10() -> BleBackends:
     sim = simulate_drill("ballistic", fs_hz=200.0, has_gyro=False, seed=4, n_sets=2)
     radio = FakeRadio()
-    radio.add(PolarPmdPeripheral(source=SampleSource(sim.samples, loop=True), time_scale=SPEED))
+    radio.add(PolarPmdPeripheral(source=SampleFeed(sim.samples, loop=True), time_scale=SPEED))
     t0 = time.monotonic()
     return BleBackends(radio.client_backend, radio.scanner_backend, clock=lambda: t0 + (time.monotonic() - t0) * SPEED)
 
 
+@pytest.mark.slow
 def test_device_session_through_the_api(service_settings: ServiceSettings, tmp_path: Path) -> None:
     devices = SensorDeviceBackend(emulated_h10(), capture_dir=tmp_path / "ble")
     with serve(service_settings, devices=devices) as c:
@@ -62,8 +63,9 @@ def test_device_session_through_the_api(service_settings: ServiceSettings, tmp_p
     assert len(decoded.samples) > 1000 and decoded.header.device.model == "H10"
 
 
+@pytest.mark.slow
 def test_unknown_sensor_is_404_and_no_adapter_is_503(service_settings: ServiceSettings) -> None:
-    from hipflex.sensor.ble_world import _NoAdapterScanner
+    from hipflex.sensor.emulate.world import _NoAdapterScanner
 
     with serve(service_settings, devices=SensorDeviceBackend(emulated_h10(), find_timeout_s=0.2)) as c:
         assert c.post("/api/v1/devices/AA:BB:CC:DD:EE:FF/connect").status_code == 404
@@ -72,6 +74,7 @@ def test_unknown_sensor_is_404_and_no_adapter_is_503(service_settings: ServiceSe
         assert r.status_code == 503 and "no Bluetooth adapter available" in r.json()["detail"]
 
 
+@pytest.mark.slow
 def test_the_default_backend_connects_and_streams_through_the_live_clients(service_settings: ServiceSettings) -> None:
     # No devices= injected: the app's own backend, over the emulated radio HIPFLEX_BLE_BACKEND names.
     settings = service_settings.replace(ble_backend="fake:h10,speed=20")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hipflex.sensor.csv_io import write_csv
-from hipflex.sensor.simulate import simulate_drill
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,6 +20,7 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_analyze_does_not_import_the_web_stack(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     write_csv(path, simulate_drill("ballistic", fs_hz=50.0, seed=1, n_sets=1).samples)
@@ -33,6 +34,7 @@ def test_analyze_does_not_import_the_web_stack(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines()[-1] == "0 []", r.stderr
 
 
+@pytest.mark.slow
 def test_serve_and_demo_are_registered() -> None:
     for command in ("serve", "demo"):
         r = run("-m", "hipflex", command, "--help")
@@ -41,12 +43,13 @@ def test_serve_and_demo_are_registered() -> None:
     assert main(["demo", "--speed", "0"]) == 2
 
 
+@pytest.mark.slow
 def test_demo_streams_a_recording_through_the_live_path(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     r = run("-m", "hipflex", "demo", "--once", "--speed", "200", "--port", "0", "--db", str(db), "--drill", "march",
             "--log-level", "info")  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "hipflex.sensor.live_analysis: analysis ready in " in r.stderr  # warmed up before the first session
+    assert "hipflex.service.live_analysis: analysis ready in " in r.stderr  # warmed up before the first session
     lines = r.stdout.splitlines()
     assert lines[0].startswith("hipflex demo: dashboard at http://127.0.0.1:")
     assert "stopped" in lines[-1] and " reps in " in lines[-1]
@@ -77,6 +80,7 @@ def _first_line_then_connect(args: list[str], prefix: str) -> tuple[str, int]:
         proc.communicate(timeout=60)
 
 
+@pytest.mark.slow
 def test_serve_prepares_the_analysis_in_the_background(tmp_path: Path) -> None:
     import signal
     import threading
@@ -90,7 +94,7 @@ def test_serve_prepares_the_analysis_in_the_background(tmp_path: Path) -> None:
         assert proc.stderr is not None and proc.stdout is not None
         assert proc.stdout.readline().startswith("hipflex serving on ")  # serving does not wait for it
         for line in proc.stderr:
-            if "hipflex.sensor.live_analysis: analysis ready in " in line:
+            if "hipflex.service.live_analysis: analysis ready in " in line:
                 break
         else:
             raise AssertionError("the server never said the analysis was ready")
@@ -101,6 +105,7 @@ def test_serve_prepares_the_analysis_in_the_background(tmp_path: Path) -> None:
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_serve_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
     url, status = _first_line_then_connect(
         ["serve", "--port", "0", "--db", str(tmp_path / "x.db")], "hipflex serving on http://127.0.0.1:"
@@ -108,6 +113,7 @@ def test_serve_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
     assert status == 200 and url.endswith("/")
 
 
+@pytest.mark.slow
 def test_demo_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
     url, status = _first_line_then_connect(
         ["demo", "--port", "0", "--db", str(tmp_path / "x.db"), "--speed", "50"], "hipflex demo: dashboard at http://"
@@ -115,6 +121,7 @@ def test_demo_prints_its_url_once_it_is_listening(tmp_path: Path) -> None:
     assert status == 200 and url.endswith("/")
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     from hipflex.service.server import bind_socket
 
@@ -128,6 +135,7 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
         sock.close()
 
 
+@pytest.mark.slow
 def test_serve_takes_emulated_sensors_from_the_environment(tmp_path: Path) -> None:
     import json
     import os

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from jsonschema_rs import Draft202012Validator  # schemathesis brings it
 from svc_kit import LiveServer
 
@@ -29,6 +30,7 @@ def _events(live_server: LiveServer, path: str) -> list[dict[str, Any]]:
     return events
 
 
+@pytest.mark.slow
 def test_every_event_of_the_live_stream_matches_the_documented_event_schema(live_server: LiveServer) -> None:
     api = live_server.client
     doc = api.get("/openapi.json").json()

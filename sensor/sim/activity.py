@@ -1,0 +1,114 @@
+"""Kinematics of what people do outside their sets: walking, and lying down before getting up.
+
+Neither produces reps of the session (the truth lists these spans as rests),
+but both move the thigh much more than the fidgets of a standing rest:
+
+* **walking** (:func:`walk_bout`): the thigh swings from 4-14 degrees behind
+  the standing line to 8-22 degrees in front of it once per stride
+  (1.0-1.25 s), the hip moves forward at 0.8-1.4 m/s and bounces, the
+  instrumented foot strikes the floor once per stride and the other foot
+  jolts the hip half a stride later.  Sagittal thigh angles in level walking
+  span roughly 30-45 degrees in gait laboratories; the short slow steps of
+  someone crossing a gym between sets are smaller, so the swing here is
+  12-36 degrees, on both sides of ``min_rom_deg`` (20).  By the contract's
+  definition a forward swing of 20 degrees or more is a rep, so a core that
+  counts none here must tell gait from the drills;
+* **lying on the back, then getting up** (:func:`lie_then_stand`): the thigh
+  is horizontal (82-95 degrees of flexion in the world frame: lying on the
+  back orients the thigh as a 90 degree knee lift does), the person sits up
+  (the thigh stays put) and stands up (flexion falls to standing while the
+  hip rises 0.35-0.5 m).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .drills import Impacts, SetMotion, round_extrema
+from .gait import _bounce_keys
+from .plan import Segment
+from .track import KeyBuilder
+
+__all__ = ["LIE_FLEXION_DEG", "lie_then_stand", "walk_bout"]
+
+#: Range of the thigh's world-frame flexion while lying on the back, degrees.
+LIE_FLEXION_DEG = (82.0, 95.0)
+
+
+def walk_bout(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
+    """Walking from ``t0`` for ``seg.duration_s`` seconds, starting and ending standing.
+
+    Returns a :class:`SetMotion` with no reps (its ``reps`` is empty): the
+    swings are steps, not reps of the session.
+    """
+    end = t0 + seg.duration_s
+    stride_s = rng.uniform(1.0, 1.25)
+    peak_set, low_set = rng.uniform(8.0, 22.0), rng.uniform(-14.0, -4.0)
+    v_walk = rng.uniform(0.8, 1.4)
+    keys = KeyBuilder()
+    keys.add(t0, 0.0)
+    t = t0 + rng.uniform(0.2, 0.5)
+    keys.add(t, 0.0)
+    strikes: list[tuple[float, float, float, float]] = []
+    contra: list[tuple[float, float, float, float]] = []
+    landings: list[float] = []
+    start = t
+    # Each stride: swing forward (~40 % of the stride), stance back to the low.
+    while t + stride_s + 0.8 < end:
+        p = stride_s * (1.0 + 0.03 * rng.standard_normal())
+        swing = p * rng.uniform(0.38, 0.45)
+        peak = float(np.clip(peak_set + 1.5 * rng.standard_normal(), 6.0, 24.0))
+        low = float(np.clip(low_set + 1.0 * rng.standard_normal(), -16.0, -2.0))
+        keys.add(t + swing, peak)
+        # Heel strike just after the peak; the thigh then extends through stance.
+        land = t + swing + 0.1 * p
+        strikes.append((land, rng.uniform(0.4, 1.0), rng.uniform(0.012, 0.02), 0.2))
+        contra.append((land + 0.5 * p, rng.uniform(0.2, 0.5), rng.uniform(0.014, 0.02), 0.0))
+        landings += [land, land + 0.5 * p]
+        keys.add(t + p, low)
+        t += p
+    stop = min(t + rng.uniform(0.5, 0.8), end - 0.05)
+    keys.add(stop, 0.0)
+    keys.add(end, 0.0)
+    round_extrema(keys, min_deg=4.0)
+    hip_z = _bounce_keys(start, end, [x for x in landings if x < stop], 0.06, rng.uniform(0.01, 0.025), 0.0, None)
+    vx = KeyBuilder()
+    vx.add(start, 0.0)
+    if t > start + 1.0:
+        vx.add(start + 0.6, v_walk)
+        vx.add(max(t - 0.6, start + 0.7), v_walk)
+    vx.add(stop, 0.0)
+    return SetMotion(
+        t0, end, keys.build(), (), hip_z_keys=hip_z, hip_vx_keys=vx.build(),
+        strikes=Impacts.of(strikes), contra=Impacts.of(contra),
+    )  # fmt: skip
+
+
+def lie_then_stand(rng: np.random.Generator, t0: float, seg: Segment, lie_deg: float) -> SetMotion:
+    """Lying on the back at ``lie_deg`` of flexion, then sitting up and standing up by the segment's end.
+
+    The last 2.5-4 s of the segment are the getting up: 1-2 s sitting up
+    (the thigh stays horizontal), then a 0.9-1.6 s stand-up in which the
+    flexion falls to standing and the hip rises 0.35-0.5 m; the segment ends
+    with the person standing still for at least 0.3 s.
+    """
+    end = t0 + seg.duration_s
+    sit_s, rise_s = rng.uniform(1.0, 2.0), rng.uniform(0.9, 1.6)
+    stand_up_end = end - max(0.3, 0.1 * seg.duration_s)
+    stand_up_start = max(t0 + 0.2, stand_up_end - rise_s)
+    sit_start = max(t0 + 0.1, stand_up_start - sit_s)
+    keys = KeyBuilder()
+    keys.add(t0, lie_deg)
+    keys.add(sit_start, lie_deg)
+    # Sitting up rolls the pelvis: the thigh settles a few degrees.
+    seated = float(lie_deg + rng.uniform(-6.0, 2.0))
+    keys.add(stand_up_start, seated)
+    keys.add(stand_up_end, 0.0)
+    keys.add(end, 0.0)
+    drop = rng.uniform(0.35, 0.5)
+    hz = KeyBuilder()
+    hz.add(t0, -drop)
+    hz.add(stand_up_start, -drop)
+    hz.add(stand_up_end, 0.0)
+    hz.add(end, 0.0)
+    return SetMotion(t0, end, keys.build(), (), hip_z_keys=hz.build())

@@ -1,0 +1,167 @@
+"""The streaming DSP over a live client's chunks, off the event loop.
+
+:class:`LiveAnalysis` runs :func:`hipflex.dsp.pipeline.step` on each
+:class:`~hipflex.sensor.live.client.SampleChunk` in a worker thread (the numba kernels
+release the GIL; one worker keeps the chunks in order) and
+:func:`~hipflex.dsp.pipeline.finish` at the end.  Because the core gives the same result
+for any chunking and the client's samples equal a replay of its capture,
+``LiveAnalysis`` over a live session and :func:`~hipflex.dsp.pipeline.analyze` over
+``decode_capture(capture)`` produce the same :class:`~hipflex.dsp.types.Analysis`.
+
+The state is created on the first chunk, when it is known whether a gyroscope
+reports (a Verity Sense whose gyroscope never answers streams acceleration alone).
+
+:func:`warm_up` readies the numba kernels before a stream starts: on a fresh install
+the first analysis in a process compiles them (about half a minute), and a live
+session would otherwise show its first reps only after that; with numba's on-disk
+cache warm (``cache=True``) it takes about a second.  ``hipflex record``, ``serve``
+and ``demo`` call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Executor, Future
+from typing import Any
+
+from hipflex.dsp.events import Event, RepEvent, RepPeakEvent
+from hipflex.dsp.pipeline import StreamState, finish, init_state, result, step
+from hipflex.dsp.types import Analysis, ImuSamples, Settings
+
+__all__ = ["WARM_UP_CHUNK_ROWS", "LiveAnalysis", "warm_up"]
+
+_log = logging.getLogger(__name__)
+
+#: Rows per chunk fed by :func:`warm_up` (a few BLE notifications' worth).
+WARM_UP_CHUNK_ROWS = 36
+
+
+class LiveAnalysis:
+    """Incremental analysis of one live session.
+
+    Parameters
+    ----------
+    settings : Settings or None
+        Analysis settings (default ``Settings()``).
+    source : str
+        Recorded in the result (use the capture path to match ``hipflex analyze``).
+    executor : Executor or None
+        Where ``step`` runs (default: the event loop's default executor).
+
+    Attributes
+    ----------
+    reps : int
+        Reps complete with every metric (what the final analysis counts).
+    peaks : int
+        Peaks confirmed by the fall after them: the earliest "rep!" signal (a few may
+        still be rejected later).
+    rows : int
+        Samples analysed.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, source: str = "", executor: Executor | None = None):
+        self.settings = settings or Settings()
+        self.source = source
+        self._executor = executor
+        self._state: StreamState | None = None
+        self._lock = asyncio.Lock()
+        self.reps = 0
+        self.peaks = 0
+        self.rows = 0
+
+    def feed_sync(self, samples: ImuSamples) -> list[Event]:
+        """Run the core over one chunk in the calling thread; returns its events."""
+        if len(samples) == 0:
+            return []
+        if self._state is None:
+            self._state = init_state(self.settings, samples.has_gyro)
+        self._state, events = step(self.settings, self._state, samples)
+        self.rows += len(samples)
+        self._count(events)
+        return events
+
+    def finish_sync(self) -> Analysis:
+        """Close the stream and return the analysis (calling thread)."""
+        if self._state is None:
+            raise ValueError("no samples were analysed")
+        self._state, events = finish(self.settings, self._state)
+        self._count(events)
+        return result(self.settings, self._state, self.source)
+
+    async def feed(self, samples: ImuSamples) -> list[Event]:
+        """:meth:`feed_sync` in the worker thread."""
+        async with self._lock:
+            return await self._run(self.feed_sync, samples)
+
+    async def finish(self) -> Analysis:
+        """:meth:`finish_sync` in the worker thread."""
+        async with self._lock:
+            out: Analysis = await self._run(self.finish_sync)
+            return out
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _count(self, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, RepPeakEvent):
+                self.peaks += 1
+            elif isinstance(e, RepEvent):
+                self.reps += 1
+
+
+def _warm_up_now() -> None:
+    """Analyse a short simulated session with and without gyroscope, chunk by chunk, as a live stream."""
+    from hipflex.sensor.sim.simulate import simulate_drill  # only needed here
+
+    started = time.perf_counter()
+    for has_gyro in (True, False):
+        # One set of ballistic reps: calibration, the axis lock, the sign window, reps, a set, the finish.
+        samples = simulate_drill("ballistic", fs_hz=52.0, has_gyro=has_gyro, seed=1, n_sets=1).samples
+        analysis = LiveAnalysis(source="warm-up")
+        for start in range(0, len(samples), WARM_UP_CHUNK_ROWS):
+            analysis.feed_sync(samples.slice(start, min(start + WARM_UP_CHUNK_ROWS, len(samples))))
+        analysis.finish_sync()
+    _log.info("analysis ready in %.1f s", time.perf_counter() - started)
+
+
+def warm_up(*, background: bool = False) -> Future[None]:
+    """Compile the analysis kernels (or load them from numba's cache) before a stream needs them.
+
+    Runs :class:`LiveAnalysis` over a short simulated session, with and without
+    gyroscope, in live-sized chunks, so that every kernel the live path calls from
+    Python exists for the argument types live chunks have (contiguous float64).
+    Afterwards the first chunk of a real stream is analysed at once instead of
+    waiting for numba.  Cheap when already done in this process.
+
+    Parameters
+    ----------
+    background : bool
+        Run in a daemon thread and return at once (the kernels release the GIL; numba
+        serialises compilation, so an analysis that starts meanwhile simply waits for
+        the kernel it needs).  Otherwise run in the calling thread.
+
+    Returns
+    -------
+    concurrent.futures.Future
+        Done when the kernels are ready.  It never holds an exception: a failed
+        warm-up is logged (the analysis then compiles on first use, as without it).
+    """
+    done: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            _warm_up_now()
+        except Exception:
+            _log.warning("analysis warm-up failed; the first chunks will compile it", exc_info=True)
+        finally:
+            done.set_result(None)
+
+    if background:
+        threading.Thread(target=run, name="hipflex-warm-up", daemon=True).start()
+    else:
+        run()
+    return done

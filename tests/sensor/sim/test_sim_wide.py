@@ -1,0 +1,104 @@
+"""Tests of the widened simulator: mountings around the thigh, walks, lying down, the wide case space."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hipflex.sensor.sim.activity import LIE_FLEXION_DEG
+from hipflex.sensor.sim.body import Mounting
+from hipflex.sensor.sim.simulate import Segment, SensorModel, SessionPlan, plan_session, simulate
+from hipflex.sensor.sim.wide import LEAD_IN_KINDS, draw_wide_case, simulate_wide, trim_start
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("placement, azimuth_deg", [("front", 0.0), ("side", 90.0)])
+@pytest.mark.parametrize("leg", ["right", "left"])
+def test_around_at_0_and_90_degrees_is_front_and_side(placement: str, azimuth_deg: float, leg: str) -> None:
+    plan = plan_session("march", np.random.default_rng(5), n_sets=1)
+    rot = (10.0, -20.0, 30.0)
+    named = Mounting(placement, rot, leg=leg)  # type: ignore[arg-type]
+    around = Mounting("around", rot, leg=leg, azimuth_deg=azimuth_deg)  # type: ignore[arg-type]
+    a = simulate(plan, named, SensorModel.ideal(100.0), seed=2)
+    b = simulate(plan, around, SensorModel.ideal(100.0), seed=2)
+    np.testing.assert_allclose(b.samples.acc_g, a.samples.acc_g, atol=1e-9)
+    assert a.samples.gyr_dps is not None and b.samples.gyr_dps is not None
+    np.testing.assert_allclose(b.samples.gyr_dps, a.samples.gyr_dps, atol=1e-7)
+
+
+def test_a_sensor_on_the_back_sees_the_front_mirrored() -> None:
+    """Behind the femur, out of the skin is backwards: at rest the two read the same gravity
+    (same axes up the thigh), in a swing their tangential terms have opposite lever signs."""
+    plan = plan_session("ballistic", np.random.default_rng(1), n_sets=1)
+    front = simulate(plan, Mounting("front", (0, 0, 0)), SensorModel.ideal(200.0), seed=3)
+    back = simulate(plan, Mounting("around", (0, 0, 0), azimuth_deg=180.0), SensorModel.ideal(200.0), seed=3)
+    still = slice(0, 100)
+    np.testing.assert_allclose(back.samples.acc_g[still, 2], front.samples.acc_g[still, 2], atol=1e-3)
+    np.testing.assert_allclose(back.samples.acc_g[still, 0], -front.samples.acc_g[still, 0], atol=1e-3)
+
+
+def test_walk_segment_swings_the_thigh_without_reps() -> None:
+    plan = SessionPlan((Segment("stand", 3.0), Segment("walk", 8.0), Segment("stand", 2.0)))
+    sim = simulate(plan, Mounting("front", (0, 0, 0)), SensorModel(fs_hz=100.0), seed=4)
+    assert sim.truth.reps == () and len(sim.truth.rests) == 3
+    a, b = sim.truth.rests[1]
+    inside = (sim.truth.time_s > a) & (sim.truth.time_s < b)
+    angle = sim.truth.angle_deg[inside]
+    # Steps: forward and back of standing by 2-24 degrees, several of them.
+    assert 6.0 < angle.max() < 25.0 and -17.0 < angle.min() < -2.0
+    crossings = np.sum((angle[1:] > 0) & (angle[:-1] <= 0))
+    assert crossings >= 4
+    # Foot strikes jolt the accelerometer while walking, not while standing.
+    acc = np.linalg.norm(sim.samples.acc_g, axis=1)
+    t = sim.samples.time_s
+    assert np.ptp(acc[(t > a) & (t < b)]) > 5 * np.ptp(acc[t < 2.5])
+
+
+def test_lying_first_then_standing_up() -> None:
+    plan = SessionPlan((Segment("lie", 8.0), Segment("stand", 2.0)))
+    sim = simulate(plan, Mounting("side", (0, 0, 0)), SensorModel(fs_hz=50.0), seed=6)
+    th, ts = sim.truth.angle_deg, sim.truth.time_s
+    lo, hi = LIE_FLEXION_DEG
+    assert lo - 1.0 < th[ts < 3.0].mean() < hi + 1.0
+    assert abs(th[ts > 8.5].mean()) < 2.0
+    # Lying on the back: gravity lies along the thigh's anterior axis (sensor x on the side: y), not along it.
+    acc = sim.samples.acc_g[sim.samples.time_s < 3.0].mean(axis=0)
+    assert abs(acc[2]) < 0.3 and np.linalg.norm(acc) > 0.9
+    with pytest.raises(ValueError, match="lie"):
+        simulate(SessionPlan((Segment("stand", 2.0), Segment("lie", 5.0))), Mounting("front", (0, 0, 0)),
+                 SensorModel(fs_hz=50.0), seed=1)  # fmt: skip
+
+
+def test_wide_cases_are_deterministic_and_cover_every_lead_in() -> None:
+    a, b = draw_wide_case(12345), draw_wide_case(12345)
+    assert a == b
+    kinds = {draw_wide_case(s).lead_in for s in range(60)}
+    assert kinds == set(LEAD_IN_KINDS)
+    m = draw_wide_case(7).mounting
+    assert m.placement == "around" and 0.10 <= m.distance_below_hip_m <= 0.35
+
+
+@pytest.mark.slow
+def test_midset_start_cuts_at_a_true_peak_and_keeps_only_whole_reps() -> None:
+    seed = next(s for s in range(100) if draw_wide_case(s).lead_in == "midset")
+    case = draw_wide_case(seed)
+    full = simulate_wide(dataclasses.replace(case, lead_in="none"))
+    cut = simulate_wide(case)
+    first = [r for r in full.truth.reps if r.set_index == 0]
+    start = first[case.midset_rep].peak_s
+    assert cut.samples.time_s[0] >= start and cut.samples.time_s[0] - start < 2.0 / case.sensor.fs_hz
+    kept = [r for r in cut.truth.reps if r.set_index == 0]
+    assert len(kept) == len(first) - case.midset_rep - 1 and all(r.low_s >= start for r in kept)
+    assert cut.truth.sets[0][0] == start
+    # The same session otherwise: every later rep is unchanged.
+    assert [r for r in cut.truth.reps if r.set_index > 0] == [r for r in full.truth.reps if r.set_index > 0]
+
+
+def test_trim_start_before_the_recording_changes_nothing() -> None:
+    sim = simulate(plan_session("hold", np.random.default_rng(2), n_sets=1), Mounting("front", (0, 0, 0)),
+                   SensorModel(fs_hz=25.0), seed=2)  # fmt: skip
+    same = trim_start(sim, float(sim.samples.time_s[0]) - 1.0)
+    np.testing.assert_array_equal(same.samples.acc_g, sim.samples.acc_g)
+    assert same.truth.reps == sim.truth.reps
