@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,11 +36,9 @@ from hipflex.dsp.learn import (
     scan_before,
     scan_lock,
 )
+from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.types import Settings
 from hipflex.dsp.validate import check_gravity_g
-
-if TYPE_CHECKING:
-    from hipflex.dsp.pipeline import StreamState
 
 __all__ = ["correct_gyro", "learn", "ready_kernel"]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -32,21 +31,20 @@ from hipflex.dsp.events import (
     RepPeakEvent,
     SetEvent,
 )
-from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
+from hipflex.dsp.gait import feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.identify import LeverFit
-from hipflex.dsp.learn import Axes, Calibration, new_quiet_state
+from hipflex.dsp.learn import Calibration
 from hipflex.dsp.learning_flow import correct_gyro, learn, ready_kernel
 from hipflex.dsp.sets import make_set
-from hipflex.dsp.timeline import Timeline, retime
+from hipflex.dsp.stream_state import StreamState
+from hipflex.dsp.timeline import retime
 from hipflex.dsp.types import (
     Analysis,
     Gap,
-    GyroFrameCheck,
     ImuSamples,
     Quality,
     Rejection,
     Rep,
-    RepSet,
     Settings,
 )
 from hipflex.dsp.validate import check_samples
@@ -69,61 +67,6 @@ _REASONS = {
     L.REJ_RESTED: "rested",
 }
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, eq=False)
-class StreamState:
-    """Everything the core carries from one chunk to the next.
-
-    Create it with :func:`init_state`; never mutate it.  Rows first pass
-    the timeline (``timeline``), which holds them until the sample period is
-    bootstrapped and then releases them re-timed on a regular grid.  While learning
-    (before calibration and the axis lock) rows are buffered; afterwards the
-    kernel arrays in ``kernel`` carry the filters, the timeline and the
-    detector, and only results are accumulated here.
-    """
-
-    has_gyro: bool
-    timeline: Timeline = field(default_factory=Timeline)
-    rows: int = 0
-    first_time_s: float = math.nan
-    last_time_s: float = math.nan
-    buf_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    buf_acc: np.ndarray = field(default_factory=lambda: _EMPTY3)
-    buf_gyr: np.ndarray | None = None
-    qstate: np.ndarray = field(default_factory=new_quiet_state)
-    lstate: np.ndarray | None = None
-    cal: Calibration | None = None
-    cal_time_s: float = math.nan
-    axes: Axes | None = None
-    lever: LeverFit | None = None
-    gyro_frame: GyroFrameCheck | None = None
-    recalibrated_from_s: tuple[float, ...] = ()
-    kernel: _Kernel | None = None
-    n_reps: int = 0
-    closed_sets: tuple[RepSet, ...] = ()
-    open_reps: tuple[Rep, ...] = ()
-    gaps: tuple[Gap, ...] = ()
-    rejections: tuple[Rejection, ...] = ()
-    gait: GaitState = field(default_factory=GaitState)
-    finished: bool = False
-
-    @property
-    def running(self) -> bool:
-        """True once calibration and the axis lock are done."""
-        return self.kernel is not None
-
-    @property
-    def rep_count(self) -> int:
-        """Reps so far: every completed rep plus the swings closed sets found hidden in gaps."""
-        return self.n_reps + sum(len(s.hidden_peaks_s) for s in self.closed_sets)
-
-    @property
-    def sets(self) -> tuple[RepSet, ...]:
-        """Closed sets plus the set in progress."""
-        if not self.open_reps:
-            return self.closed_sets
-        return (*self.closed_sets, make_set(len(self.closed_sets), self.open_reps, self.gaps))
 
 
 def init_state(settings: Settings, has_gyro: bool) -> StreamState:

@@ -27,8 +27,8 @@ SETTINGS = Settings()
 
 def _session(first: str, drill: str, gyro: bool, seed: int, fs_hz: float = 100.0):
     """``first`` ("lie" or "stand"), then two sets of ``drill`` with a standing rest between."""
-    from hipflex.sensor.sim_plan import Segment, SessionPlan, nominal_set_duration_s
-    from hipflex.sensor.simulate import Mounting, SensorModel, simulate
+    from hipflex.sensor.sim.plan import Segment, SessionPlan, nominal_set_duration_s
+    from hipflex.sensor.sim.simulate import Mounting, SensorModel, simulate
 
     rng = np.random.default_rng(seed)
     n = 5 if drill == "hold" else 8
@@ -99,7 +99,7 @@ def test_at_a_low_rate_the_standing_between_holds_is_still_a_return(seed: int) -
     # (up to 8 deg/s at single samples), and in seed 413 a 3 s gap hides one
     # stand.  Read sample by sample, or over a span that counts the gap, the
     # stands were no return and the first hold became the rest pose.
-    from hipflex.sensor.sim_wide import draw_wide_case, simulate_wide
+    from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
 
     sim = simulate_wide(draw_wide_case(seed))
     got = analyze(sim.samples, SETTINGS)
