@@ -43,11 +43,15 @@ class CalibratedEvent:
     """The rest pose and the flexion axis are known; ``time_s`` is where the calibration window starts.
 
     ``quiet`` is False when no window met the stillness thresholds and the
-    quietest one was used.  Angles and reps from the first row on follow.
+    quietest one was used.  ``recalibrated_from_s`` lists the starts of
+    earlier windows given up because the thigh then settled in a clearly
+    different pose (a recording that starts lying down).  Angles and reps
+    from the first row on follow.
     """
 
     time_s: float
     quiet: bool
+    recalibrated_from_s: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -557,6 +557,14 @@ class Quality:
     analysed too (``analysed_before_calibration_s`` of them), so
     ``skipped_before_calibration_s`` is 0 once calibrated, and the whole
     recording when nothing could be calibrated (shorter than the window).
+    The first still stretch need not be the rest pose (a recording that
+    starts lying down, seated, or inside a hold): if over the span the sign
+    is confirmed on the thigh comes to rest in a pose more than 45 deg from
+    the calibrated one and for ``sign_confirm_s`` does not rest in the
+    calibrated pose again, the rest pose is re-learned there (before any
+    angle is reported); ``recalibrated_from_s`` lists where the windows given
+    up started (empty when the first one stood), ``calibrated_at_s`` is the
+    window kept, and the rows before it are analysed from it.
 
     ``walks`` are the runs of swings classified as walking
     (:mod:`hipflex.dsp.gait`): their steps are not reps; each is also listed
@@ -578,6 +586,7 @@ class Quality:
     calibration_motion: float | None = None
     analysed_before_calibration_s: float = 0.0
     gyro_frame: GyroFrameCheck | None = None
+    recalibrated_from_s: tuple[float, ...] = ()
 
     walks: tuple[Walk, ...] = ()
 
@@ -620,6 +629,7 @@ class Quality:
             "calibration_window_s": None if self.calibration_window_s is None else _r(self.calibration_window_s, 3),
             "calibration_motion": None if self.calibration_motion is None else _r(self.calibration_motion, 2),
             "analysed_before_calibration_s": _r(self.analysed_before_calibration_s, 3),
+            "recalibrated_from_s": [_r(x, 4) for x in self.recalibrated_from_s],
             "rest_mismatch_deg": None if self.rest_mismatch_deg is None else _r(self.rest_mismatch_deg, 1),
             "gyro_correction": self.gyro_correction,
             "gyro_frame": None if self.gyro_frame is None else self.gyro_frame.to_dict(),

@@ -167,6 +167,10 @@ class QualityOut(BaseModel):
         default=None, description="the window's largest deviation / the stillness thresholds (<= 1: still)"
     )
     analysed_before_calibration_s: float | None = None
+    recalibrated_from_s: list[float] = Field(
+        default_factory=list,
+        description="starts of calibration windows given up: the thigh then settled in a clearly different pose, s",
+    )
     rest_mismatch_deg: float | None = Field(
         default=None,
         description=(

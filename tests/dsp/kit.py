@@ -9,8 +9,8 @@ import numpy as np
 
 from hipflex.dsp import Settings
 from hipflex.dsp import _layout as L
+from hipflex.dsp._kernel_setup import _make_kernel
 from hipflex.dsp.learn import Axes, Calibration
-from hipflex.dsp.pipeline import _make_kernel
 
 #: Event rows: how many the tests allocate.
 EV_ROWS = 512

@@ -179,20 +179,20 @@ def test_the_sign_does_not_depend_on_the_provisional_one_accelerometer_only(
     # a provisional sign from.  Traced the wrong way round, the flexions ran into
     # the extension bound (60 deg) and the filter's garbage there (a spike
     # forwards) outweighed them: the sign then depended on the provisional one.
-    from hipflex.dsp import pipeline
+    from hipflex.dsp import learning_flow
     from hipflex.dsp.learn import Axes
 
     bumps = [synth.Bump(0.2 + 0.75 * i, rise_s, 0.0, 1.3 * rise_s, amp_deg) for i in range(12)]
     rec = synth.record(bumps, 13.2, fs_hz, gyro=False, offset_m=0.08, lever_m=0.25, acc_noise_g=0.01, seed=3)
     samples = ImuSamples(rec.samples.time_s, np.clip(rec.samples.acc_g, -4.0, 4.0), None)
     state, _ = step(SETTINGS, init_state(SETTINGS, False), samples)
-    state = pipeline._learn(SETTINGS, state, force=True)
+    state = learning_flow.learn(SETTINGS, state, force=True)
     assert state.cal is not None and state.axes is not None
     assert state.cal.start_row > 0 and rec.theta_deg[state.cal.start_row] == 0.0  # the rest after the swings
     axes = state.axes
     stop = len(samples)
-    one = pipeline._confirm_sign(SETTINGS, state, state.cal, axes, stop)
-    other = pipeline._confirm_sign(SETTINGS, state, state.cal, Axes(axes.u, -axes.w, -axes.a), stop)
+    one = learning_flow._confirm_sign(SETTINGS, state, state.cal, axes, stop)
+    other = learning_flow._confirm_sign(SETTINGS, state, state.cal, Axes(axes.u, -axes.w, -axes.a), stop)
     np.testing.assert_array_equal(one.w, other.w)
     got = analyze(samples, SETTINGS)
     assert got.rep_count == len(bumps)

@@ -1,0 +1,86 @@
+"""The kernel's arrays and how they are set up from a calibration (shared by the learning flow and the pipeline)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hipflex.dsp import _layout as L
+from hipflex.dsp.identify import LeverFit
+from hipflex.dsp.learn import Axes, Calibration
+from hipflex.dsp.types import Settings
+
+__all__: list[str] = []  # private to dsp: the pipeline and the learning flow
+
+# Event rows the kernel may write per call before it returns.
+_EVENT_ROWS = 4096
+_MAX_CAP_LOG2 = 17
+_EMPTY3 = np.zeros((0, 3), dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Kernel:
+    """Arrays the numba kernels read and update (see ``_layout``)."""
+
+    prm: np.ndarray
+    fs: np.ndarray
+    ist: np.ndarray
+    hist: np.ndarray
+
+    def copy(self) -> _Kernel:
+        return _Kernel(self.prm, self.fs.copy(), self.ist.copy(), self.hist.copy())
+
+
+def _make_kernel(
+    settings: Settings,
+    has_gyro: bool,
+    cal: Calibration,
+    axes: Axes,
+    lever: LeverFit | None = None,
+    identify: bool = False,
+) -> _Kernel:
+    prm = np.zeros(L.P_N)
+    prm[L.P_MIN_ROM] = settings.min_rom_deg
+    prm[L.P_CAND] = settings.candidate_deg
+    prm[L.P_ONSET_FRAC] = settings.onset_fraction
+    prm[L.P_HOLD_BAND] = settings.hold_band_deg
+    prm[L.P_SETTLE_S] = settings.settle_s
+    prm[L.P_MAX_INTERP_S] = settings.max_bridge_gyro_s if has_gyro else settings.max_interp_gap_s
+    prm[L.P_LEVER_M] = settings.lever_arm_m if lever is None else lever.lever_arm_m
+    prm[L.P_TILT_TAU] = settings.tilt_tau_s
+    prm[L.P_ACC_RANGE] = settings.acc_range_g or 0.0
+    prm[L.P_HAS_GYRO] = 1.0 if has_gyro else 0.0
+    prm[L.P_U : L.P_U + 3] = axes.u
+    prm[L.P_W : L.P_W + 3] = axes.w
+    prm[L.P_A : L.P_A + 3] = axes.a
+    prm[L.P_STILL_GYR] = settings.still_gyr_dps
+    prm[L.P_EKF_Q] = settings.pendulum_jerk_rad_s3**2
+    prm[L.P_EKF_R] = settings.pendulum_acc_noise_g
+    prm[L.P_BIAS_TAU] = settings.gyro_bias_tau_s
+    prm[L.P_OFFSET_M] = settings.sensor_offset_m if lever is None else lever.sensor_offset_m
+    prm[L.P_ID] = 1.0 if identify else 0.0
+    prm[L.P_G_CAL] = cal.gravity_g
+    prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
+    prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
+    prm[L.P_ZUPT_S] = settings.pendulum_still_s
+    prm[L.P_SET_GAP_S] = settings.set_gap_s
+    fs = np.zeros(L.F_N)
+    fs[L.F_PERIOD] = cal.period_s
+    fs[L.F_G_EST] = cal.gravity_g
+    fs[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g
+    fs[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
+    fs[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
+    # Pendulum filter starts at standing, at rest, fairly certain of the angle.
+    p0 = np.diag([(2.0 * L.DEG) ** 2, (5.0 * L.DEG) ** 2, 1.0])
+    fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
+    fs[L.F_LOW] = math.inf
+    fs[L.F_MREF] = math.nan  # no motionless stretch yet
+    ist = np.zeros(L.I_N, dtype=np.int64)
+    # At most 2**17 rows (history_s at over 2 kHz): a period estimated from
+    # arrival-time stamps (rows 1 us apart) asked for 2**26 rows, 8 GB.
+    cap = 1 << max(8, min(_MAX_CAP_LOG2, math.ceil(math.log2(settings.history_s / cal.period_s))))
+    ist[L.I_CAP] = cap
+    hist = np.zeros((cap, L.H_N if has_gyro else L.H_N_PENDULUM))
+    return _Kernel(np.ascontiguousarray(prm), fs, ist, hist)

@@ -1,0 +1,586 @@
+"""The learning flow: calibration, the axis lock and the sign, and the kernel they start.
+
+The streaming core (:mod:`hipflex.dsp.pipeline`) buffers rows until the rest
+pose is known (:func:`learn`) and the sign of flexion is confirmed over
+``sign_confirm_s`` after the lock; :func:`ready_kernel` then checks the
+gyro's frame, fixes the axes and the sign, identifies an accelerometer-only
+sensor's position, and returns a kernel set to the thigh's pose at the
+buffer's first row (:func:`_rewind`).  The search primitives are in
+:mod:`hipflex.dsp.learn`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from hipflex.dsp import _layout as L
+from hipflex.dsp._kern_gap import _pg_finish
+from hipflex.dsp._kern_run import _run_chunk
+from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS, _Kernel, _make_kernel
+from hipflex.dsp.gyro_frame import check_gyro_frame
+from hipflex.dsp.identify import LeverFit, identify_lever
+from hipflex.dsp.learn import (
+    L_LOCK_ROW,
+    L_SCANNED,
+    Q_BEST_SCORE,
+    Axes,
+    Calibration,
+    find_quiet_window,
+    lock_axes,
+    new_lock_state,
+    new_quiet_state,
+    scan_before,
+    scan_lock,
+)
+from hipflex.dsp.stream_state import StreamState
+from hipflex.dsp.types import Settings
+from hipflex.dsp.validate import check_gravity_g
+
+__all__ = ["correct_gyro", "learn", "ready_kernel"]
+
+# Without a quiet window of calib_still_s, quiet windows this much shorter are
+# searched (longest first) before the quietest full window is taken.
+_SHORT_WINDOW_FRACTIONS = (0.5, 0.25)
+# A still stretch whose gravity lies this far from the calibrated pose's is
+# another pose of the thigh, deg: halfway to a right angle.  Lying on the
+# back or sitting (thigh horizontal) is ~90 deg from standing, a hold at a
+# knee lift 80-100 deg, while a standing rest sways within ~10 deg of itself.
+_OTHER_POSE_DEG = 45.0
+# Still stretches within this of the calibrated pose are that pose again,
+# deg: a standing rest sways a few degrees, while the top pause of a rep
+# after lying down is 10-20 deg from the lying pose.
+_SAME_POSE_DEG = 10.0
+# The shortest rest in the calibrated pose that is a return to it, as a
+# fraction of calib_still_s (see _settled_elsewhere).
+_REST_FRACTION = 0.5
+# Windows of another pose are tested at end rows this far apart, s.
+_SCAN_STEP_S = 0.05
+# A quiet window needs this many rows (find_quiet_window's minimum is 10).
+_MIN_WINDOW_ROWS = 11
+
+
+def _short_quiet_window(
+    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, max_gap_s: float, period_s: float
+) -> tuple[Calibration, float, float] | None:
+    """The stillest quiet window of the longest of ``_SHORT_WINDOW_FRACTIONS`` of ``calib_still_s`` that has one.
+
+    Called when no window of ``calib_still_s`` in the rows is still: a shorter
+    one that is (the pause before a squat, the stand after it) knows the rest
+    pose and the gyro bias far better than a window through a movement, whose
+    mean rate is no bias.  Of those the stillest, not the first: a brief pause
+    at the bottom of a squat is less still than standing.
+
+    Returns
+    -------
+    (Calibration, window_s, motion) or None
+    """
+    for frac in _SHORT_WINDOW_FRACTIONS:
+        win_s = settings.calib_still_s * frac
+        qs = new_quiet_state()
+
+        def search(force: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
+            return find_quiet_window(
+                t,
+                acc,
+                gyr,
+                win_s,
+                settings.still_acc_g,
+                settings.still_gyr_dps,
+                max_gap_s,
+                qs,
+                force=force,
+                period_s=period_s,
+            )
+
+        if search(False) is None:
+            continue
+        while search(False) is not None:
+            pass  # every quiet window, for the stillest
+        best = search(True)  # the stillest window seen (reported as not quiet by the search)
+        assert best is not None
+        return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
+    return None
+
+
+def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
+    """Advance calibration and the axis lock over the buffered rows.
+
+    Each search only looks at rows up to ``max_learn_s`` after its own start;
+    the fallback (quietest window, evidence so far) is taken once a row past
+    that limit has arrived, or at the end of the stream.  Both decisions thus
+    depend on rows, not on where chunks happened to end.
+    """
+    t, acc, gyr = state.buf_t, state.buf_acc, state.buf_gyr
+    if t.size == 0 or state.axes is not None:
+        return state  # nothing yet, or locked and waiting for the sign window
+    cal = state.cal
+    qstate = state.qstate.copy()
+    lstate = None if state.lstate is None else state.lstate.copy()
+    if cal is None:
+        lim = int(np.searchsorted(t, t[0] + settings.max_learn_s, side="right"))
+        g_lim = None if gyr is None else gyr[:lim]
+        max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
+        win_s = settings.calib_still_s
+        cal = find_quiet_window(
+            t[:lim],
+            acc[:lim],
+            g_lim,
+            win_s,
+            settings.still_acc_g,
+            settings.still_gyr_dps,
+            max_gap_s,
+            qstate,
+            force=force or lim < t.size,
+            period_s=state.timeline.period0_s,
+        )
+        score = float(qstate[Q_BEST_SCORE])
+        if cal is not None and not cal.quiet:
+            short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s, state.timeline.period0_s)
+            if short is not None:
+                cal, win_s, score = short
+        if cal is not None:
+            check_gravity_g(cal.gravity_g, score)
+            cal = dataclasses.replace(cal, window_s=win_s, motion=score)
+            lstate = _begin_lock(settings, t, acc, gyr, cal)
+    axes = None
+    if cal is not None and lstate is not None:
+        lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
+        gyr_lim = None if gyr is None else gyr[:lim]
+        row = int(lstate[L_LOCK_ROW])
+        if row < 0:
+            row = scan_lock(t[:lim], acc[:lim], gyr_lim, cal, settings.lock_deg, lstate)
+        if row >= 0 or force or lim < t.size:
+            axes = lock_axes(cal, lstate, state.has_gyro)
+    return dataclasses.replace(state, qstate=qstate, lstate=lstate, cal=cal, axes=axes)
+
+
+def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -> tuple[StreamState, _Kernel | None]:
+    """Once calibrated and locked, a kernel ready to run over the buffer from its first row (else None).
+
+    The sign is confirmed over a fixed span after the lock row, so the
+    kernel is ready once that span is buffered (or the stream ends).  If over
+    that span the thigh came to rest in a clearly different pose and did not
+    rest in the calibrated one again (:func:`_settled_elsewhere`), the rest
+    pose is re-learned there first, and the span runs on from the new lock.
+    The rows before the calibration window are analysed too: the kernel
+    starts at the thigh's pose at row 0, found by running the filter back
+    from the window (:func:`_rewind`).
+    """
+    while True:
+        if state.axes is None or state.cal is None or state.lstate is None:
+            return state, None
+        cal = state.cal
+        lock_row = int(state.lstate[L_LOCK_ROW])
+        if lock_row < 0:
+            lock_row = max(cal.end_row, int(state.lstate[L_SCANNED]) - 1)
+        stop = int(np.searchsorted(state.buf_t, state.buf_t[lock_row] + settings.sign_confirm_s, side="right"))
+        if stop >= state.buf_t.size and not at_end:
+            return state, None
+        decided, new = _settled_elsewhere(settings, state, cal, stop, at_end)
+        if not decided:
+            return state, None
+        if new is None:
+            break
+        # The rest pose is re-learned: the calibration moves to the new
+        # window (always later in the buffer, so this ends), the axes are
+        # locked afresh from it, and the span to confirm the sign is counted
+        # from the new lock.
+        state = dataclasses.replace(
+            state,
+            cal=new,
+            lstate=_begin_lock(settings, state.buf_t, state.buf_acc, state.buf_gyr, new),
+            axes=None,
+            recalibrated_from_s=(*state.recalibrated_from_s, float(state.buf_t[cal.start_row])),
+        )
+        state = learn(settings, state, force=at_end)
+    if state.has_gyro:
+        state, cal = _check_gyro_frame(state, cal, stop)
+    assert state.axes is not None and state.lstate is not None
+    axes = state.axes
+    if state.has_gyro and state.buf_gyr is not None:
+        # The flexion axis from all the motion until the sign is confirmed
+        # (before the calibration window too), not only the first lock_deg of
+        # the first excursion, which can be mostly a lift-off jolt (Eurobench
+        # subject 03: 48 deg off the flexion axis).
+        rate = state.buf_gyr[:stop] - cal.gyro_bias_dps
+        rate = rate[~np.isnan(rate).any(axis=1)]
+        axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
+    axes = _confirm_sign(settings, state, cal, axes, stop)
+    lever = None if state.has_gyro or not settings.identify_lever else _identify(settings, state, cal, axes, stop)
+    kern = _start_kernel(settings, state, cal, axes, lever)
+    state = dataclasses.replace(state, axes=axes, lever=lever)
+    return state, kern
+
+
+def _other_pose_windows(
+    settings: Settings, state: StreamState, cal: Calibration, start: int, stop: int, win_s: float
+) -> Iterator[Calibration]:
+    """Quiet windows of ``win_s`` in buffer rows ``start:stop`` in another pose than ``cal``'s, in time order.
+
+    Another pose: the window's mean gravity is more than ``_OTHER_POSE_DEG``
+    from ``cal.up``, and its mean rate is the calibrated gyro bias within
+    ``still_gyr_dps`` (the quiet test alone lets a slow steady turn of up to
+    20 deg/s pass, such as the top of a slow rep).  The stillness test is the
+    calibration's (:func:`find_quiet_window`), run only on windows whose mean
+    pose is far (found for all end rows at once from running sums) and at
+    end rows ``_SCAN_STEP_S`` apart: a still stretch ``_SCAN_STEP_S`` longer
+    than the window always shows.  After a window the search skips half a
+    window on.
+    """
+    t = state.buf_t[start:stop]
+    acc = state.buf_acc[start:stop]
+    gyr = None if state.buf_gyr is None else state.buf_gyr[start:stop]
+    n = t.shape[0]
+    if n < _MIN_WINDOW_ROWS:
+        return
+    ok = np.isfinite(acc).all(axis=1)
+    if gyr is not None:
+        ok &= np.isfinite(gyr).all(axis=1)
+    csum = np.concatenate([np.zeros((1, 3)), np.cumsum(np.where(ok[:, None], acc, 0.0), axis=0)])
+    first = np.searchsorted(t, t - win_s, side="right") - 1  # the quiet test's first row of the window ending at k
+    first = np.maximum(first, 0)
+    mean = csum[np.arange(1, n + 1)] - csum[first]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (mean @ cal.up) / np.linalg.norm(mean, axis=1)
+    far = (cos < math.cos(math.radians(_OTHER_POSE_DEG))) & (t - t[first] >= 0.95 * win_s)
+    max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
+    step_rows = max(1, round(_SCAN_STEP_S / cal.period_s))
+    k = 0
+    while k < n:
+        if not far[k]:
+            k += 1
+            continue
+        j = int(first[k])
+        qs = new_quiet_state()
+        w = find_quiet_window(
+            t[j : k + 1],
+            acc[j : k + 1],
+            None if gyr is None else gyr[j : k + 1],
+            win_s,
+            settings.still_acc_g,
+            settings.still_gyr_dps,
+            max_gap_s,
+            qs,
+            force=False,
+            period_s=state.timeline.period0_s,
+        )
+        if w is not None:
+            # (It may end a few rows before k: the quiet test accepts 95 % of win_s.)
+            if float(np.max(np.abs(w.gyro_bias_dps - cal.gyro_bias_dps))) <= settings.still_gyr_dps:
+                yield dataclasses.replace(
+                    w,
+                    start_row=w.start_row + j + start,
+                    end_row=w.end_row + j + start,
+                    window_s=win_s,
+                    motion=float(qs[Q_BEST_SCORE]),
+                )
+            k = max(k + 1, int(np.searchsorted(t, t[k] + 0.5 * win_s, side="left")))
+        else:
+            k += step_rows
+
+
+def _angle_deg(u: np.ndarray, v: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(np.dot(u, v), -1.0, 1.0))))
+
+
+def _settled_elsewhere(
+    settings: Settings, state: StreamState, cal: Calibration, stop: int, at_end: bool
+) -> tuple[bool, Calibration | None]:
+    """A new rest pose, if the thigh settled in a clearly different pose and did not rest in the calibrated one again.
+
+    The rest pose is where the thigh rests between its movements, not
+    necessarily where it was first still: a recording may start lying down
+    or seated (then the person stands up and begins), or inside a hold.  Over
+    buffer rows ``cal.end_row + 1:stop`` (the span the sign is confirmed on)
+    every quiet window of ``calib_still_s`` is read for its pose.  One more
+    than ``_OTHER_POSE_DEG`` from the calibrated pose, whose mean rate is
+    the calibrated gyro bias, is another pose; it becomes the rest pose if for
+    ``sign_confirm_s`` of measured time after it the thigh never rests in the calibrated
+    pose again (:func:`_rest_end`: a hold returns to standing within
+    seconds; someone who stood up after lying stays up); the stillest
+    window of its still stretch is then the calibration window.  Every
+    decision depends on buffered rows alone: while the span after a
+    candidate is not all buffered (and the stream goes on), the candidate is
+    left for a later call, which sees the same rows.
+
+    Returns
+    -------
+    (decided, Calibration or None)
+        ``decided`` is False while rows the decision needs are still to come;
+        the calibration is the new rest pose's, or None to keep ``cal``.
+    """
+    win_s = max(settings.calib_still_s, _MIN_WINDOW_ROWS * cal.period_s)
+    # A return is a rest of half a calibration window: longer than the pause
+    # at the top of a slow rep (0.15-0.4 s), which after lying down can be
+    # in the lying pose; a hold drill's standing between holds is 0.8-3 s.
+    rest_s = settings.calib_still_s * _REST_FRACTION
+    t = state.buf_t
+    back = -1
+    found = _other_pose_windows(settings, state, cal, cal.end_row + 1, stop, win_s)
+    for w in found:
+        if w.start_row <= back:
+            continue
+        until = _after_measured(t, w.end_row, settings.sign_confirm_s, cal.period_s)
+        if until >= t.size and not at_end:
+            return False, None
+        back = _rest_end(settings, state, cal, w.end_row + 1, until, rest_s)
+        if back < 0:
+            return True, _stillest(w, found)
+        # The thigh came back to rest in the calibrated pose: the other
+        # pose was a hold, not a new rest.  Look on after the return.
+    return True, None
+
+
+def _stillest(w: Calibration, more: Iterator[Calibration]) -> Calibration:
+    """The stillest of ``w`` and the windows that follow it without a break (one still stretch).
+
+    The first quiet window of a new pose can still hold the end of the
+    movement into it (standing up eases in); as for a short window
+    (:func:`_short_quiet_window`), the stillest is the better pose.
+    """
+    best = prev = w
+    for x in more:
+        if x.start_row > prev.end_row:
+            break
+        if x.motion < best.motion:
+            best = x
+        prev = x
+    return best
+
+
+def _after_measured(t: np.ndarray, row: int, span_s: float, period_s: float) -> int:
+    """The first buffer row after ``row`` by which ``span_s`` of measured time has passed (``t.size`` if none).
+
+    Time lost in gaps does not count: a return to the old pose hidden by
+    lost packets must not make the other pose look like the one the thigh
+    stays in.
+    """
+    dt = np.minimum(np.diff(t[row:]), 2.0 * period_s)
+    return row + 1 + int(np.searchsorted(np.cumsum(dt), span_s, side="left"))
+
+
+def _rest_end(settings: Settings, state: StreamState, cal: Calibration, start: int, stop: int, rest_s: float) -> int:
+    """The last row of the first rest in the pose of ``cal`` in buffer rows ``start:stop``, or -1.
+
+    A rest there is ``rest_s`` or more of rows whose accelerometer lies
+    within ``_SAME_POSE_DEG`` of ``cal.up``, stays within ``still_acc_g`` of
+    its mean, and (with a gyro) whose mean rate is the calibrated bias within
+    ``still_gyr_dps`` (a standing rest sways, and a noisy gyro's samples are
+    no movement; averaged they are the bias): the thigh rests there, it does
+    not pass slowly through the pose (the top of a slow rep after lying
+    down moves the accelerometer more).  The calibration's own quiet
+    test asks for at least 10 rows, more than the thigh's pause between two
+    holds may last at a low rate (12.5 Hz: 0.8 s); this one asks for 3.
+    """
+    t = state.buf_t[start:stop]
+    acc = state.buf_acc[start:stop]
+    gyr = None if state.buf_gyr is None else state.buf_gyr[start:stop]
+    norm = np.linalg.norm(acc, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (acc @ cal.up) / norm
+    near = np.concatenate([[False], cos >= math.cos(math.radians(_SAME_POSE_DEG)), [False]])
+    edges = np.flatnonzero(np.diff(near.astype(np.int8)))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if t[b - 1] - t[a] < rest_s:
+            continue
+        j = int(a)
+        while j < b:
+            k = int(np.searchsorted(t, t[j] + rest_s, side="left"))
+            if k >= b:
+                break
+            # Rows in the run are finite (NaN rows, dropouts, are never near).
+            seg = acc[j : k + 1]
+            still = k - j >= 2 and float(np.max(np.abs(seg - seg.mean(axis=0)))) <= settings.still_acc_g
+            if still and gyr is not None:
+                g = gyr[j : k + 1]
+                g = g[np.isfinite(g).all(axis=1)]
+                rate = g.mean(axis=0) - cal.gyro_bias_dps if g.shape[0] else np.full(3, np.inf)
+                still = float(np.max(np.abs(rate))) <= settings.still_gyr_dps
+            if still:
+                return start + k
+            # Half a window on: every still stretch of rest_s still shows.
+            j = max(j + 1, int(np.searchsorted(t, t[j] + 0.5 * rest_s, side="left")))
+    return -1
+
+
+def _begin_lock(
+    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, cal: Calibration
+) -> np.ndarray:
+    """A lock-scan state starting at ``cal``, with the rows before the window already read (backwards)."""
+    lstate = new_lock_state(cal, acc, settings.tilt_tau_s, settings.still_gyr_dps, settings.gyro_bias_tau_s)
+    # The thigh may have moved before it first rested (people press
+    # record and start): those rows count as evidence too, and an
+    # excursion among them locks the axes at once.
+    scan_before(t, acc, gyr, cal, settings.lock_deg, lstate)
+    return lstate
+
+
+def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[StreamState, Calibration]:
+    """Judge the gyro's frame on buffer rows ``cal.start_row:stop``; apply the correction it finds.
+
+    The learning phase's rows are those the lock and the sign are decided
+    on, so every later decision (axes, sign, angles) sees the corrected
+    rate.  The correction is a fixed 3x3 matrix, applied to the whole buffer
+    here and to every later chunk in :func:`step`; the bias measured on the
+    stand turns with it.
+    """
+    gyr = state.buf_gyr
+    assert gyr is not None
+    s = cal.start_row
+    check = check_gyro_frame(
+        state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g
+    )
+    state = dataclasses.replace(state, gyro_frame=check)
+    if check.verdict != "corrected":
+        return state, cal
+    m = check.matrix
+    cal = dataclasses.replace(cal, gyro_bias_dps=np.ascontiguousarray(m @ cal.gyro_bias_dps))
+    return dataclasses.replace(state, buf_gyr=np.ascontiguousarray(gyr @ m.T), cal=cal), cal
+
+
+def correct_gyro(state: StreamState, gyr: np.ndarray) -> np.ndarray:
+    """The chunk's gyro rows with the frame correction found in the learning phase (if any)."""
+    check = state.gyro_frame
+    if check is None or check.verdict != "corrected" or gyr.shape[0] == 0:
+        return gyr
+    return np.ascontiguousarray(gyr @ check.matrix.T)
+
+
+def _start_kernel(
+    settings: Settings,
+    state: StreamState,
+    cal: Calibration,
+    axes: Axes,
+    lever: LeverFit | None,
+    identify: bool = False,
+) -> _Kernel:
+    """A kernel ready to run from buffer row 0 (see :func:`_rewind`)."""
+    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, identify)
+    _rewind(kern, state, cal)
+    return kern
+
+
+def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
+    """Set the orientation of a fresh kernel to the thigh's at buffer row 0.
+
+    The kernel starts at rest in the calibrated pose, which holds at the
+    window, not at row 0 if the thigh moved before it.  Run backwards in time
+    from the window (times, gyro and gyro bias negated) the same filters
+    track the thigh back to row 0: the gyro turns "up" back exactly, and the
+    pendulum model is the same backwards (its rate changes sign, its
+    acceleration does not).  The state found there starts the forward run.
+    """
+    s = cal.start_row
+    if s <= 0:
+        return
+    back = _Kernel(kern.prm, kern.fs.copy(), kern.ist.copy(), kern.hist.copy())
+    back.fs[L.F_BIAS : L.F_BIAS + 3] = -cal.gyro_bias_dps
+    t = np.ascontiguousarray(-state.buf_t[s::-1])
+    acc = np.ascontiguousarray(state.buf_acc[s::-1])
+    gyr = np.ascontiguousarray(-state.buf_gyr[s::-1]) if state.buf_gyr is not None else _EMPTY3
+    theta = np.empty(t.shape[0])
+    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+    done = 0
+    while done < t.shape[0]:
+        k, _ = _run_chunk(back.prm, back.fs, back.ist, back.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        done += k
+    if back.fs[L.F_PG_S] > 0.0:
+        _pg_finish(back.prm, back.fs, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
+    fs = kern.fs
+    fs[L.F_UP : L.F_UP + 3] = back.fs[L.F_UP : L.F_UP + 3]
+    fs[L.F_G_EST] = back.fs[L.F_G_EST]
+    fs[L.F_ZLP : L.F_ZLP + 3] = back.fs[L.F_ZLP : L.F_ZLP + 3]
+    # Pendulum state (theta, rate, acceleration): forwards the rate is negated,
+    # and with it its covariances with the angle and the acceleration.
+    flip = np.array([1.0, -1.0, 1.0])
+    fs[L.F_X : L.F_X + L.PX] = back.fs[L.F_X : L.F_X + L.PX] * flip
+    p = back.fs[L.F_P : L.F_P + L.PX * L.PX].reshape(L.PX, L.PX)
+    fs[L.F_P : L.F_P + L.PX * L.PX] = (p * np.outer(flip, flip)).ravel()
+
+
+def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
+    """Run ``kern`` over buffer rows ``start:stop`` for its state alone (events dropped); the angle, deg."""
+    t = state.buf_t[start:stop]
+    gyr = state.buf_gyr[start:stop] if state.buf_gyr is not None else _EMPTY3
+    acc = state.buf_acc[start:stop]
+    theta = np.full(t.shape[0], np.nan)
+    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+    done = 0
+    while done < t.shape[0]:
+        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        done += k
+    return theta
+
+
+def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> Axes:
+    """Make the thigh's larger excursions positive (flexion).
+
+    The lock takes its sign from the first excursion, which can be a step
+    backwards, or (accelerometer only) a low-pass misled by the offset term of
+    a front-mounted sensor during fast swings, or (calibrated after the first
+    reps) nothing at all; the angle over buffer rows ``0:stop`` is a far more
+    reliable witness.  It is read from
+    the kernel's history once any post-gap window is closed: the live trace
+    of a window is the gyro's uncorrected guess, which after a gap that hid a
+    rise reads the following fall as a deep excursion the wrong way.
+    """
+    # Without a gyro, with no offset in front of the femur: then the pendulum
+    # model is symmetric in the sign, and the two signs' traces mirror each
+    # other.  With the prior offset one sign's filter can spin through +-180 deg
+    # (a side-mounted sensor, whose true offset is ~0, in a march at 200 Hz),
+    # and its garbage trace decided the sign.
+    # The thigh's range must not break that symmetry either: a trace whose
+    # flexions come out backwards is held at the extension bound (60 deg),
+    # where the filter, fed a thigh beyond it, turns out garbage, and one
+    # spurious spike forwards outweighed the whole set (a ballistic set
+    # before the calibration window, 52 Hz, clipped at 4 g: every rep
+    # counted the wrong way round).  The same bound both ways.
+    lever = None if state.has_gyro else LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
+    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
+    kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
+    _rewind(kern, state, cal)
+    theta = _run_span(kern, state, 0, stop)
+    if kern.fs[L.F_PG_S] > 0.0:
+        _pg_finish(kern.prm, kern.fs, kern.ist, kern.hist)
+    kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
+    if kept.shape[0] == 0:
+        return axes
+    # Rows older than the ring (a long learning phase) count with their live angle.
+    older = theta[state.buf_t[:stop] < kept[:, L.H_TIME].min()]
+    seen = np.concatenate([older, kept[:, L.H_THETA]])
+    # An excursion leaves the rest pose and comes back.  Rows before the thigh
+    # first came within candidate_deg of it (a recording that starts
+    # mid-movement, one whose quietest window lies inside the only rep) show
+    # the end of one at most, never its size.
+    near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
+    seen = seen[near[0] :] if near.size else seen
+    if np.all(np.isnan(seen)) or np.nanmax(seen) >= -np.nanmin(seen):
+        return axes
+    return Axes(axes.u, -axes.w, -axes.a)
+
+
+def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> LeverFit:
+    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on.
+
+    After the rest pose was re-learned, only from the new calibration window
+    on: before it the person got up from lying or sitting, which moves the
+    hip, and a model of the thigh swinging about a fixed hip fitted to it
+    put the sensor 9 cm off (then every swing's angle is wrong).
+    """
+    first = cal.start_row if state.recalibrated_from_s else 0
+
+    def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
+        lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
+        if first > 0:
+            # The kernel starts at rest in the calibrated pose, where the window is.
+            kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, True)
+        else:
+            kern = _start_kernel(settings, state, cal, axes, lever, True)
+        _run_span(kern, state, first, stop)
+        return float(kern.fs[L.F_NLL])
+
+    return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
