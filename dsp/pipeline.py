@@ -285,7 +285,8 @@ def _absorb(
                 closed.append(done_set)
                 events.append(SetEvent(done_set))
                 open_reps = []
-            rep = dataclasses.replace(rep, index=len(open_reps))
+            if rep.index != len(open_reps):
+                rep = _with_index(rep, len(open_reps))
             open_reps.append(rep)
             events.append(RepEvent(n_reps, len(closed), rep))
             n_reps += 1
@@ -296,30 +297,34 @@ def _absorb(
             rejections.append(rej)
             events.append(RejectionEvent(rej))
 
-    for row in rows:
+    standing_known = state.cal is not None and state.cal.quiet
+    # Python floats once for all rows: indexing a numpy row per field costs
+    # more than the rest of a rep's bookkeeping.
+    for row in rows.tolist():
         kind = row[L.EV_KIND]
         if kind == L.EV_REP:
             rep = Rep(
-                index=0,
-                start_s=float(row[L.E_START]),
-                peak_s=float(row[L.E_PEAK_T]),
-                end_s=float(row[L.E_END]),
-                peak_flexion_deg=float(row[L.E_PEAK_DEG]),
-                rom_deg=float(row[L.E_ROM]),
-                flexion_time_s=float(row[L.E_FLEX_T]),
-                peak_flexion_velocity_dps=float(row[L.E_PEAK_VEL]),
-                mean_flexion_velocity_dps=float(row[L.E_MEAN_VEL]),
-                hold_s=float(row[L.E_HOLD]),
-                confidence=float(row[L.E_CONF]),
+                0,
+                row[L.E_START],
+                row[L.E_PEAK_T],
+                row[L.E_END],
+                row[L.E_PEAK_DEG],
+                row[L.E_ROM],
+                row[L.E_FLEX_T],
+                row[L.E_PEAK_VEL],
+                row[L.E_MEAN_VEL],
+                row[L.E_HOLD],
+                row[L.E_CONF],
             )
-            standing_known = state.cal is not None and state.cal.quiet
             gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro, standing_known)
-            walked(steps)
-            count(released)
+            if steps:
+                walked(steps)
+            if released:
+                count(released)
         elif kind == L.EV_PEAK:
-            events.append(RepPeakEvent(n_reps, float(row[1]), float(row[2]), float(row[3])))
+            events.append(RepPeakEvent(n_reps, row[1], row[2], row[3]))
         elif kind == L.EV_REJECT:
-            rej = Rejection(float(row[1]), _REASONS[float(row[2])], float(row[3]))
+            rej = Rejection(row[1], _REASONS[row[2]], row[3])
             rejections.append(rej)
             events.append(RejectionEvent(rej))
             if row[2] == L.REJ_ROM:
@@ -327,7 +332,7 @@ def _absorb(
                 walked(steps)
                 count(released)
         elif kind == L.EV_GAP:
-            gap = Gap(float(row[1]), float(row[2]), bool(row[3] > 0))
+            gap = Gap(row[1], row[2], row[3] > 0)
             gaps.append(gap)
             events.append(GapEvent(gap))
     if at_end:
@@ -385,6 +390,23 @@ def _short_quiet_window(
         assert best is not None
         return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
     return None
+
+
+def _with_index(rep: Rep, index: int) -> Rep:
+    """``rep`` at position ``index`` of its set (``dataclasses.replace`` costs several times more per rep)."""
+    return Rep(
+        index,
+        rep.start_s,
+        rep.peak_s,
+        rep.end_s,
+        rep.peak_flexion_deg,
+        rep.rom_deg,
+        rep.flexion_time_s,
+        rep.peak_flexion_velocity_dps,
+        rep.mean_flexion_velocity_dps,
+        rep.hold_s,
+        rep.confidence,
+    )
 
 
 def _contract_rejection(rep: Rep, bad: list[Violation]) -> Rejection:
