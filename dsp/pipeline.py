@@ -169,14 +169,18 @@ def _check_chunk(state: StreamState, chunk: ImuSamples) -> None:
     t = chunk.time_s
     if t.size == 0:
         return
-    nan = np.flatnonzero(~np.isfinite(t))
-    if nan.size:
-        raise ValueError(f"time is not a finite number at row {int(nan[0])} of the chunk")
-    # Equal stamps are a burst stamped on arrival (the timeline re-times
-    # them); only time going backwards is an error.
-    bad = np.flatnonzero(np.diff(t) < 0)
-    if bad.size:
-        raise ValueError(f"time goes backwards at row {int(bad[0]) + 1} of the chunk")
+    steps = np.diff(t)
+    # The common case in one pass: with finite ends and no step negative or
+    # NaN, every time is finite and none goes backwards.
+    if not (math.isfinite(t[0]) and math.isfinite(t[-1]) and (steps.size == 0 or steps.min() >= 0.0)):
+        nan = np.flatnonzero(~np.isfinite(t))
+        if nan.size:
+            raise ValueError(f"time is not a finite number at row {int(nan[0])} of the chunk")
+        # Equal stamps are a burst stamped on arrival (the timeline re-times
+        # them); only time going backwards is an error.
+        bad = np.flatnonzero(steps < 0)
+        if bad.size:
+            raise ValueError(f"time goes backwards at row {int(bad[0]) + 1} of the chunk")
     if not math.isnan(state.last_time_s) and t[0] < state.last_time_s:
         raise ValueError(f"time goes backwards between chunks ({t[0]:.6f} s after {state.last_time_s:.6f} s)")
 
@@ -239,7 +243,7 @@ def _run(
 ) -> tuple[StreamState, list[Event], np.ndarray]:
     """Run the kernel over rows; convert event rows into typed events."""
     n = t.shape[0]
-    theta = np.full(n, np.nan)
+    theta = np.empty(n)  # the kernel writes every row it is given (NaN for a dropped one)
     events: list[Event] = []
     ev = np.zeros((min(n, _EVENT_ROWS) + 8, L.EV_N))
     done = 0
@@ -850,12 +854,14 @@ def analyze_with_angle(
     state = init_state(settings, samples.has_gyro)
     state, events = step(settings, state, samples)
     state, more = finish(settings, state)
+    blocks = [e.angle_deg for e in (*events, *more) if isinstance(e, AngleBlock)]
+    if len(blocks) == 1 and len(blocks[0]) == len(samples):
+        return result(settings, state, source), blocks[0]  # the common case: no copy
     angle = np.full(len(samples), np.nan)
     pos = 0
-    for e in (*events, *more):
-        if isinstance(e, AngleBlock):
-            angle[pos : pos + len(e.angle_deg)] = e.angle_deg
-            pos += len(e.angle_deg)
+    for block in blocks:
+        angle[pos : pos + len(block)] = block
+        pos += len(block)
     return result(settings, state, source), angle
 
 
