@@ -307,9 +307,15 @@ def _absorb(
     for row in rows.tolist():
         kind = row[L.EV_KIND]
         if kind == L.EV_REP:
+            # Built with the index count() will most likely give it (the next
+            # in the open set, or 0 for a new set), so that it need not be
+            # built again there; count() corrects it when reps held back by
+            # the walking classifier come first.
+            start_s = row[L.E_START]
+            index = len(open_reps) if open_reps and start_s - open_reps[-1].end_s < settings.set_gap_s else 0
             rep = Rep(
-                0,
-                row[L.E_START],
+                index,
+                start_s,
                 row[L.E_PEAK_T],
                 row[L.E_END],
                 row[L.E_PEAK_DEG],
