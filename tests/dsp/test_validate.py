@@ -78,6 +78,15 @@ def test_infinite_acceleration_among_lost_values_is_refused_with_its_row() -> No
         check_samples(ImuSamples(s.time_s, s.acc_g, gyr))
 
 
+def test_an_infinite_value_past_the_first_block_of_the_scan_is_refused_with_its_row() -> None:
+    # The scan goes in blocks of 65,536 values; row 30,000's are values 90,000-90,002.
+    n = 40_000
+    acc = np.tile([0.0, 0.0, 1.0], (n, 1))
+    acc[30_000, 2] = np.inf
+    with pytest.raises(ValueError, match="acc_g is infinite at row 30000"):
+        check_samples(ImuSamples(np.arange(n) / 100.0, acc))
+
+
 def test_a_still_reading_of_no_known_unit_is_refused() -> None:
     with pytest.raises(ValueError, match="reads 3 at rest, which is no unit of acceleration hipflex knows"):
         analyze(_scaled(_session(), 3.0))
