@@ -254,6 +254,23 @@ def _run(
     return state, events, theta
 
 
+def _with_index(rep: Rep, index: int) -> Rep:
+    """``rep`` at position ``index`` of its set (``dataclasses.replace`` costs several times more per rep)."""
+    return Rep(
+        index,
+        rep.start_s,
+        rep.peak_s,
+        rep.end_s,
+        rep.peak_flexion_deg,
+        rep.rom_deg,
+        rep.flexion_time_s,
+        rep.peak_flexion_velocity_dps,
+        rep.mean_flexion_velocity_dps,
+        rep.hold_s,
+        rep.confidence,
+    )
+
+
 def _absorb(
     settings: Settings, state: StreamState, rows: np.ndarray, events: list[Event], at_end: bool = False
 ) -> StreamState:
@@ -400,23 +417,6 @@ def _short_quiet_window(
         assert best is not None
         return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
     return None
-
-
-def _with_index(rep: Rep, index: int) -> Rep:
-    """``rep`` at position ``index`` of its set (``dataclasses.replace`` costs several times more per rep)."""
-    return Rep(
-        index,
-        rep.start_s,
-        rep.peak_s,
-        rep.end_s,
-        rep.peak_flexion_deg,
-        rep.rom_deg,
-        rep.flexion_time_s,
-        rep.peak_flexion_velocity_dps,
-        rep.mean_flexion_velocity_dps,
-        rep.hold_s,
-        rep.confidence,
-    )
 
 
 def _contract_rejection(rep: Rep, bad: list[Violation]) -> Rejection:
