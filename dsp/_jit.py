@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numba
 
-__all__ = ["FASTMATH_FLAGS", "njit", "njit_inline"]
+__all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,4 +44,35 @@ def njit_inline(fn: F) -> F:
     return numba.njit(  # type: ignore[return-value]
         cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
     )(fn)
+
+
+# ``_nrt`` is numba's switch for its runtime (reference counting and
+# allocation); numba's own tests use it, its type stubs do not list it.
+_BORROWED: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": set(FASTMATH_FLAGS),
+    "error_model": "numpy",
+    "_nrt": False,
+}
+
+
+def njit_borrowed(fn: F) -> F:
+    """Like :func:`njit`, without numba's reference counting (NRT off): for kernels that allocate nothing.
+
+    Every array such a kernel sees is borrowed from its caller for the
+    duration of the call, so counting references to it is pure cost: numba
+    increments and decrements an array's count (a ``lock``-prefixed atomic
+    each) for every inlined helper that receives it, wherever the helper's
+    branches keep LLVM's pruning pass from pairing them: in the main loop
+    two thirds of ``perf``'s samples fell on those atomics (session 9).  A
+    kernel compiled this way cannot allocate an array (numba refuses to
+    compile one that does).
+    """
+    return numba.njit(**_BORROWED)(fn)
+
+
+def njit_borrowed_inline(fn: F) -> F:
+    """Like :func:`njit_inline` for the helpers of :func:`njit_borrowed` kernels (NRT off)."""
+    return numba.njit(**_BORROWED, inline="always")(fn)
 

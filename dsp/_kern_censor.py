@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit_inline
+from hipflex.dsp._jit import njit_borrowed_inline
 from hipflex.dsp._layout import G0_MPS2, P_EKF_R, P_LEVER_M, P_OFFSET_M, P_U, P_W
 
 __all__: list[str] = []
@@ -41,7 +41,7 @@ _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 
 
-@njit_inline
+@njit_borrowed_inline
 def _beyond_bound(a: float, pred: float, s: float) -> tuple[float, float, float]:
     """A censored scalar measurement: the reading lies beyond ``a`` (away from zero).
 
@@ -66,7 +66,7 @@ def _beyond_bound(a: float, pred: float, s: float) -> tuple[float, float, float]
     return sign * sd * lam, shrink, alpha
 
 
-@njit_inline
+@njit_borrowed_inline
 def _censored_update(
     prm: np.ndarray,
     ax: float,

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_censor import _censored_update
 from hipflex.dsp._layout import (
     DEG,
@@ -64,7 +64,7 @@ _ACC_GATE_G = 0.06
 _RATE_GATE = 0.7
 
 
-@njit_inline
+@njit_borrowed_inline
 def _rotation_coefficients(a2: float) -> tuple[float, float, float]:
     """``cos a``, ``sin(a)/a`` and ``(1 - cos a)/a^2`` of a rotation by ``a = sqrt(a2)`` rad (Rodrigues).
 
@@ -81,7 +81,7 @@ def _rotation_coefficients(a2: float) -> tuple[float, float, float]:
     return c, math.sin(ang) / ang, (1.0 - c) / a2
 
 
-@njit_inline
+@njit_borrowed_inline
 def _tilt_step(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -265,12 +265,12 @@ _ZUPT_RATE_SD = 0.01
 _ZUPT_ACCEL_SD = 0.1
 
 
-@njit_inline
+@njit_borrowed_inline
 def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else (hi if v > hi else v)
 
 
-@njit_inline
+@njit_borrowed_inline
 def _predict_cov(
     p00: float, p01: float, p02: float, p11: float, p12: float, p22: float, dt: float, q: float
 ) -> tuple[float, float, float, float, float, float]:
@@ -304,7 +304,7 @@ def _predict_cov(
     return n00, n01, n02, n11, n12, n22
 
 
-@njit_inline
+@njit_borrowed_inline
 def _observe_zero(
     j: int,
     sd: float,
@@ -345,7 +345,7 @@ def _observe_zero(
     )
 
 
-@njit_inline
+@njit_borrowed_inline
 def _pendulum_step(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -532,7 +532,7 @@ def _pendulum_step(
     return x0 * RAD, x1 * RAD, sig * RAD
 
 
-@njit
+@njit_borrowed
 def _pendulum_reanchor(fs: np.ndarray) -> None:
     """After a long gap: forget the rate and acceleration, and most of the angle.
 

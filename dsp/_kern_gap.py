@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
     F_PG_CNT,
     F_PG_S,
@@ -45,7 +45,7 @@ __all__: list[str] = []
 _TURN_FRAC = 0.25
 
 
-@njit_inline
+@njit_borrowed_inline
 def _pg_start(fs: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     """Open a post-gap window of ``duration_s``; the next processed sample is the gap's first."""
     fs[F_PG_S] = duration_s
@@ -57,7 +57,7 @@ def _pg_start(fs: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     ist[I_PG_END] = ist[I_SAMPLE]
 
 
-@njit_inline
+@njit_borrowed_inline
 def _theta_of(prm: np.ndarray, ux: float, uy: float, uz: float) -> float:
     """Flexion angle (deg) of the world "up" direction seen in the sensor frame."""
     up_u = ux * prm[P_U] + uy * prm[P_U + 1] + uz * prm[P_U + 2]
@@ -65,7 +65,7 @@ def _theta_of(prm: np.ndarray, ux: float, uy: float, uz: float) -> float:
     return math.atan2(up_w, up_u) * RAD
 
 
-@njit
+@njit_borrowed
 def _pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Close the post-gap window: re-anchor "up" and correct the window's history.
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_smooth import _smooth_span
 from hipflex.dsp._layout import (
     E_CONF,
@@ -89,12 +89,12 @@ _MAX_RISE_S = 6.0
 _REST_S = 1.0
 
 
-@njit_inline
+@njit_borrowed_inline
 def _h(hist: np.ndarray, cap: int, idx: int, col: int) -> float:
     return hist[idx & (cap - 1), col]
 
 
-@njit
+@njit_borrowed
 def _cross_time(hist: np.ndarray, cap: int, i: int, level: float) -> float:
     """Time at which the segment from sample i to i+1 crosses ``level`` (linear)."""
     y0 = _h(hist, cap, i, H_THETA)
@@ -108,7 +108,7 @@ def _cross_time(hist: np.ndarray, cap: int, i: int, level: float) -> float:
     return t0 + f * (t1 - t0)
 
 
-@njit
+@njit_borrowed
 def _parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
     """Offset (samples, |d| <= 0.5) and value of the parabola through three samples.
 
@@ -123,7 +123,7 @@ def _parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
     return d, y1 + 0.5 * (y2 - y0) * d + 0.5 * den * d * d
 
 
-@njit
+@njit_borrowed
 def _rep_metrics(
     prm: np.ndarray,
     hist: np.ndarray,
@@ -254,7 +254,7 @@ def _rep_metrics(
     row[E_LOW_DEG] = low_val
 
 
-@njit_inline
+@njit_borrowed_inline
 def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float) -> int:
     ev[n_ev, :] = 0.0
     ev[n_ev, EV_KIND] = EV_REJECT
@@ -264,7 +264,7 @@ def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float)
     return n_ev + 1
 
 
-@njit
+@njit_borrowed
 def _argmax_col(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
     """Index in ``lo..hi`` of the first largest value of column ``col``."""
     best = lo
@@ -277,7 +277,7 @@ def _argmax_col(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
     return best
 
 
-@njit
+@njit_borrowed
 def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
     """Finalise the confirmed rep held in the state and emit its metrics.
 
@@ -322,7 +322,7 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
     return n_ev + 1
 
 
-@njit_inline
+@njit_borrowed_inline
 def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
     """Whether a rep row keeps the contract's per-rep invariants (``hipflex.dsp.contract``)."""
     rise_s = row[E_PEAK_T] - row[E_START]
@@ -335,7 +335,7 @@ def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
     )
 
 
-@njit_inline
+@njit_borrowed_inline
 def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
     """Close the confirmed rep at its trough and seek the next rise from there."""
     n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
@@ -346,7 +346,7 @@ def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarr
     return n_ev
 
 
-@njit_inline
+@njit_borrowed_inline
 def _rise_rest(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -400,7 +400,7 @@ def _rise_rest(
     return n_ev
 
 
-@njit_inline
+@njit_borrowed_inline
 def _detect(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -509,7 +509,7 @@ def _detect(
     return n_ev
 
 
-@njit
+@njit_borrowed
 def _interrupt(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -539,7 +539,7 @@ def _interrupt(
     return n_ev
 
 
-@njit
+@njit_borrowed
 def _carry(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -560,7 +560,7 @@ def _carry(
     return n_ev
 
 
-@njit
+@njit_borrowed
 def _catch_up(
     prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int, max_ev: int
 ) -> int:

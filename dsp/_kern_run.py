@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
@@ -93,7 +93,7 @@ _CLIP_AXES = 7
 _CLIP_ROW = 8
 
 
-@njit_inline
+@njit_borrowed_inline
 def _at_range(v: float, range_g: float) -> bool:
     a = abs(v)
     if range_g > 0.0:
@@ -104,7 +104,7 @@ def _at_range(v: float, range_g: float) -> bool:
     return False
 
 
-@njit_inline
+@njit_borrowed_inline
 def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> int:
     """Count clipped rows; return this row's clip bits.
 
@@ -137,7 +137,7 @@ def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay:
     return bits
 
 
-@njit_inline
+@njit_borrowed_inline
 def _process(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -197,7 +197,7 @@ def _process(
     return theta
 
 
-@njit
+@njit_borrowed
 def _run_chunk(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -373,7 +373,7 @@ def _run_chunk(
     return k, n_ev
 
 
-@njit
+@njit_borrowed
 def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
     """End of the stream: close a post-gap window, let the detector catch up, close an open rep.
 

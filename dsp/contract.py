@@ -84,6 +84,31 @@ def rep_violations(rep: Rep, min_rom_deg: float, prev_peak_s: float | None = Non
     where : str
         Label for the violations.
     """
+    r = rep
+    # The common case in one expression: a sum of numbers is finite only when
+    # every one of them is, and then the comparisons below are the checks
+    # that follow, all passing.  Anything else takes the itemised path.
+    total = (
+        r.start_s
+        + r.peak_s
+        + r.end_s
+        + r.peak_flexion_deg
+        + r.rom_deg
+        + r.flexion_time_s
+        + r.peak_flexion_velocity_dps
+        + r.mean_flexion_velocity_dps
+        + r.hold_s
+        + r.confidence
+    )
+    if (
+        math.isfinite(total)
+        and r.start_s < r.peak_s <= r.end_s
+        and r.rom_deg >= min_rom_deg
+        and 0.0 < r.flexion_time_s < r.peak_s - r.start_s
+        and r.peak_flexion_velocity_dps > 0.0
+        and (prev_peak_s is None or r.start_s > prev_peak_s)
+    ):
+        return []
     out: list[Violation] = []
 
     def bad(kind: str, detail: str) -> None:

@@ -164,6 +164,8 @@ def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]
     """End the current run: a walk is recorded, an undecided run's reps are released as reps."""
     if g.walking:
         return GaitState(walks=(*g.walks, _walk(settings, g))), ()
+    if not g.peaks_s and not g.pending and not g.reps_in_run and math.isnan(g.start_s) and math.isnan(g.end_s):
+        return g, ()  # no run: already the closed state (most reps of a drill pass here)
     return GaitState(walks=g.walks), g.pending
 
 

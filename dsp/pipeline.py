@@ -82,14 +82,18 @@ def _check_chunk(state: StreamState, chunk: ImuSamples) -> None:
     t = chunk.time_s
     if t.size == 0:
         return
-    nan = np.flatnonzero(~np.isfinite(t))
-    if nan.size:
-        raise ValueError(f"time is not a finite number at row {int(nan[0])} of the chunk")
-    # Equal stamps are a burst stamped on arrival (the timeline re-times
-    # them); only time going backwards is an error.
-    bad = np.flatnonzero(np.diff(t) < 0)
-    if bad.size:
-        raise ValueError(f"time goes backwards at row {int(bad[0]) + 1} of the chunk")
+    # The common case in one pass: with finite ends and every row at or after
+    # the one before (a NaN compares false), every time is finite and none
+    # goes backwards.
+    if not (math.isfinite(t[0]) and math.isfinite(t[-1]) and bool(np.all(t[1:] >= t[:-1]))):
+        nan = np.flatnonzero(~np.isfinite(t))
+        if nan.size:
+            raise ValueError(f"time is not a finite number at row {int(nan[0])} of the chunk")
+        # Equal stamps are a burst stamped on arrival (the timeline re-times
+        # them); only time going backwards is an error.
+        bad = np.flatnonzero(np.diff(t) < 0)
+        if bad.size:
+            raise ValueError(f"time goes backwards at row {int(bad[0]) + 1} of the chunk")
     if not math.isnan(state.last_time_s) and t[0] < state.last_time_s:
         raise ValueError(f"time goes backwards between chunks ({t[0]:.6f} s after {state.last_time_s:.6f} s)")
 
@@ -99,7 +103,7 @@ def _run(
 ) -> tuple[StreamState, list[Event], np.ndarray]:
     """Run the kernel over rows; convert event rows into typed events."""
     n = t.shape[0]
-    theta = np.full(n, np.nan)
+    theta = np.empty(n)  # the kernel writes every row it is given (NaN for a dropped one)
     events: list[Event] = []
     ev = np.zeros((min(n, _EVENT_ROWS) + 8, L.EV_N))
     done = 0
@@ -108,6 +112,23 @@ def _run(
         state = _absorb(settings, state, ev[:n_ev], events)
         done += k
     return state, events, theta
+
+
+def _with_index(rep: Rep, index: int) -> Rep:
+    """``rep`` at position ``index`` of its set (``dataclasses.replace`` costs several times more per rep)."""
+    return Rep(
+        index,
+        rep.start_s,
+        rep.peak_s,
+        rep.end_s,
+        rep.peak_flexion_deg,
+        rep.rom_deg,
+        rep.flexion_time_s,
+        rep.peak_flexion_velocity_dps,
+        rep.mean_flexion_velocity_dps,
+        rep.hold_s,
+        rep.confidence,
+    )
 
 
 def _absorb(
@@ -145,7 +166,8 @@ def _absorb(
                 closed.append(done_set)
                 events.append(SetEvent(done_set))
                 open_reps = []
-            rep = dataclasses.replace(rep, index=len(open_reps))
+            if rep.index != len(open_reps):
+                rep = _with_index(rep, len(open_reps))
             open_reps.append(rep)
             events.append(RepEvent(n_reps, len(closed), rep))
             n_reps += 1
@@ -156,30 +178,40 @@ def _absorb(
             rejections.append(rej)
             events.append(RejectionEvent(rej))
 
-    for row in rows:
+    standing_known = state.cal is not None and state.cal.quiet
+    # Python floats once for all rows: indexing a numpy row per field costs
+    # more than the rest of a rep's bookkeeping.
+    for row in rows.tolist():
         kind = row[L.EV_KIND]
         if kind == L.EV_REP:
+            # Built with the index count() will most likely give it (the next
+            # in the open set, or 0 for a new set), so that it need not be
+            # built again there; count() corrects it when reps held back by
+            # the walking classifier come first.
+            start_s = row[L.E_START]
+            index = len(open_reps) if open_reps and start_s - open_reps[-1].end_s < settings.set_gap_s else 0
             rep = Rep(
-                index=0,
-                start_s=float(row[L.E_START]),
-                peak_s=float(row[L.E_PEAK_T]),
-                end_s=float(row[L.E_END]),
-                peak_flexion_deg=float(row[L.E_PEAK_DEG]),
-                rom_deg=float(row[L.E_ROM]),
-                flexion_time_s=float(row[L.E_FLEX_T]),
-                peak_flexion_velocity_dps=float(row[L.E_PEAK_VEL]),
-                mean_flexion_velocity_dps=float(row[L.E_MEAN_VEL]),
-                hold_s=float(row[L.E_HOLD]),
-                confidence=float(row[L.E_CONF]),
+                index,
+                start_s,
+                row[L.E_PEAK_T],
+                row[L.E_END],
+                row[L.E_PEAK_DEG],
+                row[L.E_ROM],
+                row[L.E_FLEX_T],
+                row[L.E_PEAK_VEL],
+                row[L.E_MEAN_VEL],
+                row[L.E_HOLD],
+                row[L.E_CONF],
             )
-            standing_known = state.cal is not None and state.cal.quiet
             gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro, standing_known)
-            walked(steps)
-            count(released)
+            if steps:
+                walked(steps)
+            if released:
+                count(released)
         elif kind == L.EV_PEAK:
-            events.append(RepPeakEvent(n_reps, float(row[1]), float(row[2]), float(row[3])))
+            events.append(RepPeakEvent(n_reps, row[1], row[2], row[3]))
         elif kind == L.EV_REJECT:
-            rej = Rejection(float(row[1]), _REASONS[float(row[2])], float(row[3]))
+            rej = Rejection(row[1], _REASONS[row[2]], row[3])
             rejections.append(rej)
             events.append(RejectionEvent(rej))
             if row[2] == L.REJ_ROM:
@@ -187,7 +219,7 @@ def _absorb(
                 walked(steps)
                 count(released)
         elif kind == L.EV_GAP:
-            gap = Gap(float(row[1]), float(row[2]), bool(row[3] > 0))
+            gap = Gap(row[1], row[2], row[3] > 0)
             gaps.append(gap)
             events.append(GapEvent(gap))
     if at_end:
@@ -418,12 +450,14 @@ def analyze_with_angle(
     state = init_state(settings, samples.has_gyro)
     state, events = step(settings, state, samples)
     state, more = finish(settings, state)
+    blocks = [e.angle_deg for e in (*events, *more) if isinstance(e, AngleBlock)]
+    if len(blocks) == 1 and len(blocks[0]) == len(samples):
+        return result(settings, state, source), blocks[0]  # the common case: no copy
     angle = np.full(len(samples), np.nan)
     pos = 0
-    for e in (*events, *more):
-        if isinstance(e, AngleBlock):
-            angle[pos : pos + len(e.angle_deg)] = e.angle_deg
-            pos += len(e.angle_deg)
+    for block in blocks:
+        angle[pos : pos + len(block)] = block
+        pos += len(block)
     return result(settings, state, source), angle
 
 

@@ -27,6 +27,8 @@ _BOOT_S = 2.0
 _BOOT_JUMPS = 16.0
 # Rows per run over which the bootstrap measures the stamps' spread.
 _SPREAD_RUN = 128
+# Rows of the first prefix _boot_row searches (quadrupled until found).
+_BOOT_PREFIX = 4096
 _EMPTY3 = np.zeros((0, 3), dtype=np.float64)
 
 
@@ -122,11 +124,20 @@ def _boot_row(t: np.ndarray) -> int:
     """
     if t.size < _BOOT_ROWS:
         return -1
-    longest = np.maximum.accumulate(np.concatenate(([0.0], np.diff(t))))
-    span = t - t[0]
-    ok = np.flatnonzero((span >= _BOOT_S) & (span >= _BOOT_JUMPS * longest))
-    ok = ok[ok >= _BOOT_ROWS - 1]
-    return int(ok[0]) if ok.size else -1
+    # Whether row i qualifies depends on rows 0..i alone, so the first one is
+    # searched in growing prefixes (a whole recording passes here in batch).
+    m = _BOOT_PREFIX
+    while True:
+        head = t[:m]
+        longest = np.maximum.accumulate(np.concatenate(([0.0], np.diff(head))))
+        span = head - head[0]
+        ok = np.flatnonzero((span >= _BOOT_S) & (span >= _BOOT_JUMPS * longest))
+        ok = ok[ok >= _BOOT_ROWS - 1]
+        if ok.size:
+            return int(ok[0])
+        if m >= t.size:
+            return -1
+        m *= 4
 
 
 def retime(timeline: Timeline, chunk: ImuSamples, final: bool = False) -> tuple[Timeline, ImuSamples]:

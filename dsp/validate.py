@@ -17,6 +17,9 @@ import numpy as np
 from hipflex.dsp.types import ImuSamples
 from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
 
+#: Values per block of the infinity scan (a 64 KiB temporary).
+_SCAN_BLOCK = 1 << 16
+
 __all__ = ["check_gravity_g", "check_samples"]
 
 # How far from 1 g the still accelerometer may read and still be "in g":
@@ -59,9 +62,11 @@ def check_samples(samples: object, what: str = "samples", values: bool = True) -
     for name, arr in (("acc_g", samples.acc_g), ("gyr_dps", samples.gyr_dps)):
         if arr is None:
             continue
-        # One flat pass (a per-row reduction costs ten times as much); the row
-        # is only looked for when there is one.
-        if not np.isinf(arr.ravel()).any():
+        # One flat pass (a per-row reduction costs ten times as much), in
+        # blocks: a temporary as large as a long recording costs more in fresh
+        # pages than the scan itself.  The row is only looked for when there is one.
+        flat = arr.ravel()
+        if not any(np.isinf(flat[i : i + _SCAN_BLOCK]).any() for i in range(0, flat.size, _SCAN_BLOCK)):
             continue
         bad = np.flatnonzero(np.isinf(arr).any(axis=1))
         if bad.size:

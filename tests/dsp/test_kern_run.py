@@ -563,3 +563,22 @@ def test_window_ends_early_to_stay_inside_a_short_history(fn) -> None:
     reps = ev[ev[:, L.EV_KIND] == L.EV_REP]
     assert reps[:, L.E_PEAK_DEG] == pytest.approx([60.0] * 5, abs=1.0)
     assert r["hist"][:, L.H_THETA].min() > -1.0 and r["hist"][:, L.H_THETA].max() < 61.0
+
+
+def test_the_per_sample_kernels_count_no_references() -> None:
+    # numba's reference counting put two atomic operations per array per
+    # inlined helper into every sample (about two thirds of the loop's time);
+    # the kernels of the main loop borrow their arrays instead (njit_borrowed).
+    from numba.core.registry import CPUDispatcher
+
+    from hipflex.dsp import _kern_censor, _kern_filters, _kern_gap, _kern_reps
+
+    kernels = [
+        obj
+        for mod in (kr, _kern_reps, _kern_filters, _kern_gap, _kern_censor)
+        for obj in vars(mod).values()
+        if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == mod.__name__
+    ]
+    assert len(kernels) >= 25
+    counted = [k.py_func.__name__ for k in kernels if k.targetoptions.get("_nrt", True)]
+    assert counted == []

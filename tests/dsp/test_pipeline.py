@@ -265,6 +265,16 @@ def test_non_finite_time_is_rejected(bad: float) -> None:
         step(SETTINGS, init_state(SETTINGS, True), _samples([0.0, bad, 0.04]))
 
 
+@pytest.mark.parametrize(
+    ("t", "row"),
+    [([np.nan, 0.02, 0.04], 0), ([0.0, 0.02, np.inf], 2), ([0.0, 0.02, np.nan], 2), ([0.0, -np.inf, 0.04], 1)],
+)
+def test_non_finite_time_at_either_end_is_rejected_with_its_row(t: list[float], row: int) -> None:
+    # The check's one-pass common case reads the ends and the steps between rows.
+    with pytest.raises(ValueError, match=f"time is not a finite number at row {row} of the chunk"):
+        step(SETTINGS, init_state(SETTINGS, True), _samples(t))
+
+
 def test_chunk_gyro_must_match_the_stream() -> None:
     with pytest.raises(ValueError, match="started with gyro"):
         step(SETTINGS, init_state(SETTINGS, True), _samples([0.0, 0.02], gyro=False))

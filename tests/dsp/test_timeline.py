@@ -17,7 +17,7 @@ from naive import naive_retime
 
 from hipflex.dsp import Analysis, ImuSamples, Settings, analyze, finish, init_state, result, step
 from hipflex.dsp._kern_time import _bootstrap_period, _retime, new_timeline
-from hipflex.dsp.timeline import Timeline, retime
+from hipflex.dsp.timeline import _BOOT_JUMPS, _BOOT_ROWS, _BOOT_S, Timeline, _boot_row, retime
 from hipflex.sensor.format_spec import validate_samples
 from hipflex.sensor.sim.sensor import SensorModel
 from hipflex.sensor.sim.simulate import Simulation, simulate_drill
@@ -191,3 +191,26 @@ def test_a_stream_that_ends_after_one_row_finishes_without_an_error() -> None:
     state, _ = step(settings, state, ImuSamples(np.array([0.005]), np.array([[0.0, 0.0, 1.0]]), np.zeros((1, 3))))
     state, _ = finish(settings, state)
     assert result(settings, state).rep_count == 0
+
+
+def _boot_row_whole(t: np.ndarray) -> int:
+    """The bootstrap row found over the whole array at once (``_boot_row`` searches growing prefixes)."""
+    if t.size < _BOOT_ROWS:
+        return -1
+    longest = np.maximum.accumulate(np.concatenate(([0.0], np.diff(t))))
+    span = t - t[0]
+    ok = np.flatnonzero((span >= _BOOT_S) & (span >= _BOOT_JUMPS * longest))
+    ok = ok[ok >= _BOOT_ROWS - 1]
+    return int(ok[0]) if ok.size else -1
+
+
+@pytest.mark.parametrize("pause_s", [1.0, 5.0, 20.0, 50.0, 200.0])
+def test_boot_row_searched_in_prefixes_is_the_first_row_over_the_whole_stamps(pause_s: float) -> None:
+    # A pause in the stamps after row 100 pushes the bootstrap row (a span of
+    # 16 pauses) past the first prefixes, or past the end (-1 for 200 s):
+    # the prefix search must find the row the whole-array search finds.
+    t = np.arange(80_000) / FS_HZ
+    t[100:] += pause_s
+    assert _boot_row(t) == _boot_row_whole(t)
+    assert _boot_row(t[:3000]) == _boot_row_whole(t[:3000])
+    assert _boot_row(t[:150]) == -1

@@ -7,6 +7,7 @@ import pytest
 import synth
 
 from hipflex.dsp import ImuSamples, Settings, analyze, finish, init_state, step
+from hipflex.dsp.validate import check_samples
 
 G_MPS2 = 9.80665
 
@@ -65,6 +66,25 @@ def test_infinite_acceleration_is_refused_with_its_row() -> None:
     acc[17, 1] = np.inf
     with pytest.raises(ValueError, match="acc_g is infinite at row 17"):
         analyze(ImuSamples(s.time_s, acc))
+
+
+def test_infinite_acceleration_among_lost_values_is_refused_with_its_row() -> None:
+    # Lost values (NaN) around it do not hide an infinite one.
+    s = _session(gyro=True)
+    gyr = s.gyr_dps.copy()
+    gyr[5:9] = np.nan
+    gyr[40, 2] = -np.inf
+    with pytest.raises(ValueError, match="gyr_dps is infinite at row 40"):
+        check_samples(ImuSamples(s.time_s, s.acc_g, gyr))
+
+
+def test_an_infinite_value_past_the_first_block_of_the_scan_is_refused_with_its_row() -> None:
+    # The scan goes in blocks of 65,536 values; row 30,000's are values 90,000-90,002.
+    n = 40_000
+    acc = np.tile([0.0, 0.0, 1.0], (n, 1))
+    acc[30_000, 2] = np.inf
+    with pytest.raises(ValueError, match="acc_g is infinite at row 30000"):
+        check_samples(ImuSamples(np.arange(n) / 100.0, acc))
 
 
 def test_a_still_reading_of_no_known_unit_is_refused() -> None:
