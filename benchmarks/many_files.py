@@ -1,21 +1,23 @@
 """Many files: ``hipflex analyze DIR --json`` on a folder of recordings, one job against every core.
 
-Run: ``python benchmarks/many_files.py [--files 100] [--repeats 2] [--jobs N] [--minutes 1,3]``.
+Run: ``python benchmarks/many_files.py [--files 100] [--repeats 2] [--jobs N] [--minutes 1,3] [--keep DIR]``.
 
 The folder holds ``--files`` simulated sessions (:func:`_perfkit.mixed_plan`, one seed each,
 seeds from 500000): ``--minutes`` (1 to 3) minutes each, at 100 or 200 Hz, four in five with a gyro,
 written as plain hipflex CSV (:func:`hipflex.sensor.files.csv_io.write_csv`) into a temporary
-directory that is deleted at the end.
+directory that is deleted at the end (unless ``--keep``).
 
 Both commands are run once untimed (numba caches warm, files in the page cache), then
-``--repeats`` times each, alternating, as whole processes: ``[sys.executable, "-m", "hipflex",
+``--repeats`` rounds of each in turn, as whole processes: ``[sys.executable, "-m", "hipflex",
 "analyze", DIR, "--json", "--jobs", "1"]`` and the same with the default jobs (one per usable
 core) or ``--jobs N``.  The table shows the best wall time, the least CPU time (user + system)
-and the speed-up of the best wall times; the outputs of the two commands must be the same
-bytes (the run fails otherwise).  A third command, the shortest file analysed alone, measures
-the start-up that no number of cores shortens (interpreter, imports, loading the kernel
-caches); "after start-up" is the speed-up with it taken off both times.  The load average is
-printed before and after: the wall times mean little on a machine that other work keeps busy.
+and the speed-up of the best wall times; each round's own speed-up is printed too.  The outputs
+of the two commands must be the same bytes (the run fails otherwise).  A third command, the
+shortest file analysed alone, measures the start-up that no number of cores shortens
+(interpreter, imports, loading the kernel caches); "after start-up" is the speed-up with it
+taken off both times.  The load average is printed before and after: the wall times mean
+little on a machine that other work keeps busy.  ``--keep DIR`` writes the recordings into DIR
+(or reuses them from an earlier run) instead of a temporary directory.
 
 The last line is machine-readable: ``many_files: <files> files <rows> rows <s> s jobs=1 <s> s
 jobs=<n> <x> x start-up <s> s``.
@@ -83,18 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="timed runs of each command (2)")
     ap.add_argument("--jobs", type=int, help="jobs of the parallel run (default: hipflex's, one per core)")
     ap.add_argument("--minutes", default="1,3", metavar="LO,HI", help="session lengths, minutes (1,3)")
+    ap.add_argument("--keep", type=Path, metavar="DIR", help="write the recordings here and reuse them next time")
     a = ap.parse_args(argv)
     lo_min, hi_min = (float(x) for x in a.minutes.split(","))
     jobs = a.jobs or default_workers()
 
     with tempfile.TemporaryDirectory(prefix="hipflex-many-") as tmp:
-        folder = Path(tmp, "recordings")
-        folder.mkdir()
-        t0 = time.perf_counter()
-        with cf.ProcessPoolExecutor(max_workers=default_workers()) as pool:
-            todo = [(folder, FIRST_SEED + i, lo_min, hi_min) for i in range(a.files)]
-            rows = sum(pool.map(write_session, todo))
-        print(f"wrote {a.files} files, {rows} rows in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        folder = a.keep or Path(tmp, "recordings")
+        folder.mkdir(parents=True, exist_ok=True)
+        rows_file = folder / ".rows"  # hidden: not one of the folder's recordings
+        if a.keep is not None and rows_file.exists() and len(list(folder.glob("*.csv"))) == a.files:
+            rows = int(rows_file.read_text())
+        else:
+            t0 = time.perf_counter()
+            with cf.ProcessPoolExecutor(max_workers=default_workers()) as pool:
+                todo = [(folder, FIRST_SEED + i, lo_min, hi_min) for i in range(a.files)]
+                rows = sum(pool.map(write_session, todo))
+            rows_file.write_text(str(rows))
+            print(f"wrote {a.files} files, {rows} rows in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
         base = [sys.executable, "-m", "hipflex", "analyze", str(folder), "--json"]
         commands = {"1": [*base, "--jobs", "1"], str(jobs): base if a.jobs is None else [*base, "--jobs", str(jobs)]}
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # The part no core count shortens: interpreter, imports, loading the kernel caches
         # (the shortest file, analysed alone).
-        shortest = min(folder.iterdir(), key=lambda f: f.stat().st_size)
+        shortest = min(folder.glob("*.csv"), key=lambda f: f.stat().st_size)
         alone_label = f"one file alone ({shortest.stat().st_size // 1024} KiB)"
         commands["start-up"] = [sys.executable, "-m", "hipflex", "analyze", str(shortest), "--json"]
         outputs["start-up"] = Path(tmp, "one.jsonl")
@@ -130,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
 
     best = {k: min(v) for k, v in walls.items()}
     fixed = best.pop("start-up")
+    k = str(jobs)
+    # Each round's own ratio: background load that comes and goes falls on both runs of a round.
+    paired = sorted(w1 / wn for w1, wn in zip(walls["1"], walls[k], strict=True))
     table = [
         [f"--jobs {k}" + (" (default)" if k != "1" and a.jobs is None else ""), a.files, rows,
          f"{best[k]:.2f}", f"{min(cpus[k]):.2f}", f"{best['1'] / best[k]:.2f}x",
@@ -148,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         title=f"best of {a.repeats} whole processes each; outputs identical (byte for byte); "
         f"'after start-up' leaves out the wall time of one file alone",
     )
+    print(f"speed-up of each round (jobs=1 / jobs={k}, sorted): " + " ".join(f"{r:.2f}" for r in paired))
     print()
-    k = str(jobs)
     print(
         f"many_files: {a.files} files {rows} rows {best['1']:.3f} s jobs=1 {best[k]:.3f} s jobs={k} "
         f"{best['1'] / best[k]:.2f} x start-up {fixed:.3f} s"
