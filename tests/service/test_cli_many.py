@@ -205,3 +205,22 @@ def test_progress_bar_on_a_terminal_from_four_files_without_asking(many: Path) -
     assert [d["source"] for d in json_lines(stdout)] == GOOD[:3]
     code, stdout, terminal = _on_a_terminal(many, "--json", *GOOD[:3])
     assert code == 0 and terminal == ""
+
+
+# ------------------------------------------------------------------ real exports
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_a_folder_of_metabase_exports_gives_one_result_per_session(shared_data: Path, tmp_path: Path) -> None:
+    folder = shared_data / "ebbelaar_barbell_wrist_metamotion" / "raw"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found")
+    accelerometer = sorted(f.name for f in folder.iterdir() if "_Accelerometer_" in f.name)
+    out = cli("analyze", "--json", str(folder), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    docs = json_lines(out.stdout)
+    assert [Path(d["source"]).name for d in docs] == accelerometer  # the gyroscope files merged, not analysed again
+    assert all(d["sensor"]["gyro"] for d in docs)
+    first = cli("analyze", "--json", "--jobs", "1", str(folder / accelerometer[0]), cwd=tmp_path)
+    assert out.stdout.startswith(first.stdout)
