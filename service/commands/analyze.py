@@ -283,7 +283,8 @@ def run(args: argparse.Namespace) -> int:
 COMMAND = Command(
     name="analyze",
     help="count reps and measure them in recorded files",
-    description="Analyse recordings: one result per PATH, in order (a table, or JSON Lines with --json).",
+    description="Analyse recordings: one result per file (a folder: its recordings), in input order (a table, or JSON "
+    "Lines with --json).",
     add_arguments=add_arguments,
     run=run,
     epilog=EPILOG,
