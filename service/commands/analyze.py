@@ -11,35 +11,58 @@ import dataclasses
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hipflex.service.commands import Command, UsageError
+from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
 
 if TYPE_CHECKING:
     from hipflex.dsp.types import Analysis, Settings
     from hipflex.sensor.format_spec import LoadOptions
 
-__all__ = ["COMMAND", "add_arguments", "build_load_options", "build_settings", "run"]
+__all__ = ["COMMAND", "PROGRESS_FROM_FILES", "add_arguments", "build_load_options", "build_settings", "run"]
+
+#: With more files than this a progress bar is shown (on stderr, when it is a terminal) even
+#: without ``--progress``.
+PROGRESS_FROM_FILES = 3
 
 EPILOG = """\
 examples:
   hipflex analyze session.csv
   hipflex analyze --json a.csv b.csv > results.jsonl
+  hipflex analyze --json recordings/ > results.jsonl      (every recording in the folder)
   hipflex analyze trial.csv --time-col time --acc-cols Ax3,Ay3,Az3 --acc-unit m/s2 \\
       --gyro-cols Gx3,Gy3,-Gz3 --gyro-unit dps
   hipflex analyze trial.csv --columns eurobench:3
 
+A folder stands for its recordings: the files ending in .csv, .txt or .jsonl, sorted
+by name, not those in sub-folders unless --recursive; hidden files and the companion
+files of a session (a MetaBase gyroscope export, a Polar _GYRO.txt next to its
+_ACC.txt) are skipped.  Files are analysed on --jobs threads (default: every core)
+and written in input order, the same bytes as analysing each file alone.  A progress
+bar is shown on stderr, when it is a terminal, with --progress or more than 3 files.
+
 exit status: 0 all files analysed, 2 bad usage or at least one bad input file
-(one line on stderr per bad file; the other files are still analysed),
-1 an unexpected error.
+(one line on stderr per bad file, in input order; the other files are still
+analysed and written), 1 an unexpected error.
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the options of ``hipflex analyze``."""
-    p.add_argument("paths", nargs="+", metavar="PATH", help="recordings to analyse, in output order")
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="recordings or folders of recordings to analyse, in output order"
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="files analysed at once (default: one per core; 1 = one after another)",
+    )
+    p.add_argument("--recursive", "-r", action="store_true", help="a folder's sub-folders too")
     p.add_argument(
         "--format",
         default="auto",
@@ -51,7 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON document per line (JSON Lines)")
     p.add_argument("--min-rom-deg", type=float, metavar="DEG", help="smallest rise that counts as a rep (20)")
     p.add_argument("--set-gap-s", type=float, metavar="S", help="pause that splits sets, seconds (8)")
-    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr (when a terminal)")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help=f"show a progress bar on stderr (when a terminal) also for {PROGRESS_FROM_FILES} files or fewer",
+    )
     g = p.add_argument_group(
         "column mapping (any CSV; implies --format csv)",
         "Name the columns to read; other columns are ignored. Start from a preset with --columns and "
@@ -164,17 +191,63 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """What one file gave: a result, or the one-line error (and traceback) to print, in order."""
+
+    result: Analysis | None = None
+    error: str = ""
+    status: int = 0
+    traceback: str = ""
+
+
+def _jobs(args: argparse.Namespace, n_files: int) -> int:
+    from hipflex.dsp.batch import default_workers
+
+    jobs = args.jobs if args.jobs is not None else default_workers()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    return max(1, min(jobs, n_files))
+
+
 def run(args: argparse.Namespace) -> int:
-    """Analyse every path in order; returns 0, or 2 if any file was bad input, or 1."""
+    """Analyse every file (folders expanded) in input order; returns 0, or 2 if any was bad input, or 1."""
     options = build_load_options(args)
     settings = build_settings(args)
+    entries = expand_paths(args.paths, recursive=bool(args.recursive))
+    jobs = _jobs(args, len(entries))
+
+    import threading
 
     from hipflex import __version__
     from hipflex.dsp import analyze
     from hipflex.sensor.format_spec import InputError
     from hipflex.sensor.formats import load_samples
 
+    cancel = threading.Event()  # set when the run stops early, so that queued loads give up
+    options = dataclasses.replace(options, cancel=cancel)
     debug = bool(getattr(args, "debug", False))
+
+    def work(entry: Entry) -> _Outcome:
+        """Load and analyse one file (in a worker thread when ``jobs > 1``); never raises."""
+        path = entry.path
+        if entry.problem is not None:
+            return _Outcome(error=f"hipflex: {_one_line(entry.problem)}", status=2)
+        try:
+            samples = load_samples(path, args.format, options)
+            result = analyze(samples, settings, source=path)
+            return _Outcome(result=dataclasses.replace(result, source=path, version=__version__))
+        except InputError as exc:
+            return _Outcome(error=f"hipflex: {_one_line(exc)}", status=2)
+        except ValueError as exc:  # the core rejects what it cannot analyse
+            tb = traceback.format_exc() if debug else ""
+            return _Outcome(error=f"hipflex: {path}: {_one_line(exc)}", status=2, traceback=tb)
+        except Exception as exc:
+            tb = traceback.format_exc() if debug else ""
+            hint = "" if debug else " (run with --debug to see the traceback)"
+            line = f"hipflex: {path}: unexpected error: {type(exc).__name__}: {_one_line(exc)}{hint}"
+            return _Outcome(error=line, status=1, traceback=tb)
+
     emit: Callable[[Analysis], None]
     if args.json:
 
@@ -191,41 +264,27 @@ def run(args: argparse.Namespace) -> int:
             print_analysis(console, result)
 
     status = 0
-    paths: Sequence[str] = args.paths
-    with _progress(bool(args.progress) and sys.stderr.isatty(), len(paths)) as advance:
-        for path in paths:
-            try:
-                samples = load_samples(path, args.format, options)
-                result = analyze(samples, settings, source=path)
-                result = dataclasses.replace(result, source=path, version=__version__)
-                emit(result)
-            except BrokenPipeError:
-                raise
-            except InputError as exc:
-                print(f"hipflex: {_one_line(exc)}", file=sys.stderr)
-                status = 2
-            except ValueError as exc:  # the core rejects what it cannot analyse
-                if debug:
-                    traceback.print_exc()
-                print(f"hipflex: {path}: {_one_line(exc)}", file=sys.stderr)
-                status = 2
-            except Exception as exc:
-                if debug:
-                    traceback.print_exc()
-                hint = "" if debug else " (run with --debug to see the traceback)"
-                print(
-                    f"hipflex: {path}: unexpected error: {type(exc).__name__}: {_one_line(exc)}{hint}",
-                    file=sys.stderr,
-                )
-                status = max(status, 1)
-            advance(path)
+    show_bar = (bool(args.progress) or len(entries) > PROGRESS_FROM_FILES) and sys.stderr.isatty()
+    outcomes = ordered_map(work, entries, jobs, on_stop=cancel.set)
+    # closing(): a broken pipe or ^C stops the workers here, not whenever the generator is collected.
+    with _progress(show_bar, len(entries)) as advance, closing(outcomes):
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            if outcome.result is not None:
+                emit(outcome.result)
+            else:
+                if outcome.traceback:
+                    sys.stderr.write(outcome.traceback)
+                print(outcome.error, file=sys.stderr)
+                status = 2 if outcome.status == 2 else max(status, outcome.status)
+            advance(entry.path)
     return status
 
 
 COMMAND = Command(
     name="analyze",
     help="count reps and measure them in recorded files",
-    description="Analyse recordings: one result per PATH, in order (a table, or JSON Lines with --json).",
+    description="Analyse recordings: one result per file (a folder: its recordings), in input order (a table, or JSON "
+    "Lines with --json).",
     add_arguments=add_arguments,
     run=run,
     epilog=EPILOG,

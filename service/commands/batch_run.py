@@ -1,0 +1,182 @@
+"""Many recordings through ``hipflex analyze``: folder expansion and an ordered, bounded thread pool.
+
+The analysis of one file is independent of every other, and both halves of it let other
+threads run: the numba kernels are compiled ``nogil=True`` and pyarrow's CSV reader parses
+outside the GIL.  So a plain thread pool uses every core without the start-up cost of worker
+processes (each would import numba and load the kernel caches again).  Results come back in
+input order, whatever order the files finish in, so the output is the same bytes as
+analysing the files one at a time.
+
+Only the standard library is imported at module level (see :mod:`hipflex.service.commands`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["RECORDING_SUFFIXES", "Entry", "expand_paths", "ordered_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Name endings (case-insensitive) of the files a folder argument contributes: plain and
+#: MetaBase CSV, Polar Sensor Logger text exports, hipflex capture logs.
+RECORDING_SUFFIXES: tuple[str, ...] = (".csv", ".txt", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of work: a path as the user will see it, or a problem found before loading.
+
+    Parameters
+    ----------
+    path : str
+        The file (a folder's files are named as ``FOLDER/NAME``, in the user's spelling of
+        ``FOLDER``), or the folder itself when ``problem`` says it has no recordings.
+    problem : str or None
+        Set when there is nothing to analyse (reported like a bad file).
+    """
+
+    path: str
+    problem: str | None = None
+
+
+def _companions(files: list[Path]) -> set[Path]:
+    """Files of a folder that an importer reads together with another file of that folder.
+
+    A MetaBase gyroscope export is merged into its accelerometer export, and a Polar Sensor
+    Logger ``_GYRO.txt`` (or any other stream of the session) belongs to its ``_ACC.txt``;
+    analysed on their own they would only repeat that session or fail.
+    """
+    from hipflex.sensor.files.import_metabase import find_gyro_sibling, parse_metabase_name
+    from hipflex.sensor.files.import_polar_logger import find_stream_sibling
+
+    skip: set[Path] = set()
+    for f in files:
+        named = parse_metabase_name(f.name)
+        if named is not None and named.sensor == "accelerometer":
+            gyro = find_gyro_sibling(f)
+            if gyro is not None:
+                skip.add(gyro)
+        acc = find_stream_sibling(f, "ACC")
+        if acc is not None and acc != f:
+            skip.add(f)
+    return skip
+
+
+def _folder_files(folder: Path, recursive: bool) -> list[Path]:
+    """A folder's recordings, sorted by path; hidden files and folders are left out."""
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
+        here = [
+            Path(root, n)
+            for n in sorted(names)
+            if not n.startswith(".") and n.lower().endswith(RECORDING_SUFFIXES) and Path(root, n).is_file()
+        ]
+        skip = _companions(here)
+        found.extend(p for p in here if p not in skip)
+    return sorted(found)
+
+
+def expand_paths(paths: Iterable[str], recursive: bool = False) -> list[Entry]:
+    """The files to analyse, in order: each file argument as given, each folder replaced by its recordings.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        Command-line arguments (files or folders).
+    recursive : bool
+        Also take the recordings of sub-folders (depth first, sorted).
+
+    Returns
+    -------
+    list of Entry
+        A folder contributes the files whose names end in one of :data:`RECORDING_SUFFIXES`,
+        sorted, leaving out hidden files and the companion files of MetaBase and Polar
+        sessions (see :func:`_companions`); a folder with none gives one entry with a problem.
+        Anything else (missing files too) is passed through for the loader to judge.
+    """
+    out: list[Entry] = []
+    for arg in paths:
+        folder = Path(arg)
+        if not folder.is_dir():
+            out.append(Entry(arg))
+            continue
+        files = _folder_files(folder, recursive)
+        if not files:
+            where = "in it or its sub-folders" if recursive else "in it (--recursive looks in sub-folders)"
+            kinds = ", ".join(RECORDING_SUFFIXES)
+            out.append(Entry(arg, f"{arg}: is a directory with no recordings ({kinds}) {where}"))
+            continue
+        # os.path.join keeps the user's spelling of the folder ("data/", "./x"), so "source"
+        # is what analysing that file alone by the same name would give.
+        out.extend(Entry(os.path.join(arg, str(f.relative_to(folder)))) for f in files)
+    return out
+
+
+def ordered_map(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    jobs: int,
+    window: int | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> Generator[R, None, None]:
+    """``map(fn, items)`` on ``jobs`` threads, results in input order, at most ``window`` items taken ahead.
+
+    Parameters
+    ----------
+    fn : callable
+        The work for one item; runs in a worker thread (``jobs > 1``).  Should return its
+        failures rather than raise them (an exception is re-raised here, in order).
+    items : iterable
+        Consumed lazily: never more than ``window`` items are submitted and not yet yielded,
+        which bounds the memory held by finished results waiting for a slow earlier one.
+    jobs : int
+        Worker threads; 1 runs everything in the calling thread, one item at a time.
+    window : int, optional
+        Items in flight (running, queued or finished but not yet yielded); default
+        ``2 * jobs``, so that one long file does not leave the other workers idle at once.
+    on_stop : callable, optional
+        Called when the consumer stops early (an exception, or closing the generator), before
+        the queued items are cancelled and the running ones are waited for, e.g. to set a
+        cancel event that the loaders check.
+
+    Yields
+    ------
+    The results of ``fn``, in the order of ``items``.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if jobs == 1:
+        yield from map(fn, items)
+        return
+    limit = max(window if window is not None else 2 * jobs, jobs)
+    source = iter(items)
+    pending: deque[Future[R]] = deque()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hipflex-analyze")
+    finished = False
+    try:
+        for item in source:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= limit:
+                break
+        while pending:
+            result = pending.popleft().result()
+            # Refill before handing the result out, so the workers stay busy while the
+            # caller writes it.
+            for item in source:
+                pending.append(pool.submit(fn, item))
+                break
+            yield result
+        finished = True
+    finally:
+        if not finished and on_stop is not None:
+            on_stop()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,226 @@
+"""``hipflex analyze`` on many files and folders: every core, results in input order, same bytes as one at a time."""
+
+from __future__ import annotations
+
+import os
+import pty
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_cli import cli, cli_process, json_lines, thigh_session
+
+import hipflex.dsp
+from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
+
+GOOD = [f"s{i}.csv" for i in range(5)]
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five different good recordings (seeds, holds, one without gyro), a bad one, a folder of two."""
+    d = tmp_path_factory.mktemp("many")
+    for i, name in enumerate(GOOD):
+        write_csv(d / name, thigh_session(seed=i, hold_s=0.2 + 0.2 * i, gyro=i != 3))
+    (d / "empty.csv").write_text("")
+    sub = d / "folder"
+    (sub / "deeper").mkdir(parents=True)
+    (sub / ".hidden").mkdir()
+    write_csv(sub / "b.csv", thigh_session(seed=7))
+    write_csv(sub / "a.csv", thigh_session(seed=8, gyro=False))
+    write_csv(sub / "deeper" / "c.csv", thigh_session(seed=9))
+    write_csv(sub / ".hidden" / "d.csv", thigh_session(seed=10))
+    write_csv(sub / ".e.csv", thigh_session(seed=11))
+    (sub / "notes.md").write_text("not a recording\n")
+    (d / "nothing").mkdir()
+    (d / "nothing" / "notes.md").write_text("not a recording\n")
+    return d
+
+
+def alone(many: Path, *names: str, flags: tuple[str, ...] = ("--json",)) -> tuple[str, str]:
+    """stdout and stderr of analysing each file in its own ``hipflex analyze``, concatenated."""
+    outs = [cli("analyze", "--jobs", "1", *flags, name, cwd=many) for name in names]
+    return "".join(o.stdout for o in outs), "".join(o.stderr for o in outs)
+
+
+# ------------------------------------------------------------------ many files
+
+
+@pytest.mark.parametrize("flags", [("--json",), ()], ids=["json", "table"])
+def test_many_files_give_the_bytes_of_one_at_a_time_in_input_order(many: Path, flags: tuple[str, ...]) -> None:
+    order = ["s3.csv", "s0.csv", "empty.csv", "s4.csv", "missing.csv", "s1.csv", "s2.csv", "s0.csv"]
+    out = cli("analyze", "--jobs", "2", *flags, *order, cwd=many)
+    want_out, want_err = alone(many, *order, flags=flags)
+    assert out.returncode == 2  # bad files are reported at the end, after the others were written
+    assert out.stdout == want_out
+    assert out.stderr == want_err
+    assert out.stderr.splitlines() == ["hipflex: empty.csv: file is empty", "hipflex: missing.csv: no such file"]
+    if flags:
+        sources = [d["source"] for d in json_lines(out.stdout)]
+        assert sources == ["s3.csv", "s0.csv", "s4.csv", "s1.csv", "s2.csv", "s0.csv"]
+
+
+def test_jobs_1_and_jobs_2_write_the_same_bytes(many: Path) -> None:
+    one = cli("analyze", "--json", "--jobs", "1", *GOOD, "folder", cwd=many)
+    two = cli("analyze", "--json", "--jobs", "2", *GOOD, "folder", cwd=many)
+    assert one.returncode == two.returncode == 0
+    assert len(json_lines(one.stdout)) == len(GOOD) + 2
+    assert one.stdout == two.stdout and one.stderr == two.stderr == ""
+
+
+def test_jobs_must_be_positive(many: Path) -> None:
+    out = cli("analyze", "--jobs", "0", "s0.csv", cwd=many)
+    assert out.returncode == 2
+    assert "--jobs must be at least 1" in out.stderr and out.stdout == ""
+
+
+def test_analyses_overlap_with_two_jobs(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each analysis waits until another one has started too: only true with two running at once."""
+    real = hipflex.dsp.analyze
+    both_running = threading.Barrier(2, timeout=60.0)  # a safety net against a hang, not a timing check
+
+    def analyze(samples: ImuSamples, settings: Settings | None = None, source: str = "") -> Analysis:
+        both_running.wait()
+        return real(samples, settings, source)
+
+    monkeypatch.setattr(hipflex.dsp, "analyze", analyze)
+    out = cli("analyze", "--json", "--jobs", "2", "s0.csv", "s1.csv", "s2.csv", "s4.csv", cwd=many)
+    assert out.stderr == ""
+    assert out.returncode == 0
+    assert [d["source"] for d in json_lines(out.stdout)] == ["s0.csv", "s1.csv", "s2.csv", "s4.csv"]
+
+
+# ------------------------------------------------------------------ folders
+
+
+def test_a_folder_is_its_recordings_sorted_and_not_its_sub_folders(many: Path) -> None:
+    out = cli("analyze", "--json", "folder", cwd=many)
+    assert out.returncode == 0, out.stderr
+    assert [d["source"] for d in json_lines(out.stdout)] == ["folder/a.csv", "folder/b.csv"]
+    assert out.stdout == alone(many, "folder/a.csv", "folder/b.csv")[0]
+
+
+def test_recursive_adds_sub_folders_but_not_hidden_ones(many: Path) -> None:
+    out = cli("analyze", "--json", "--recursive", "folder/", "s0.csv", cwd=many)
+    assert out.returncode == 0, out.stderr
+    sources = [d["source"] for d in json_lines(out.stdout)]
+    assert sources == ["folder/a.csv", "folder/b.csv", "folder/deeper/c.csv", "s0.csv"]
+
+
+def test_a_folder_without_recordings_is_one_bad_input_line(many: Path) -> None:
+    out = cli("analyze", "--json", "s0.csv", "nothing", "s1.csv", cwd=many)
+    assert out.returncode == 2
+    assert [d["source"] for d in json_lines(out.stdout)] == ["s0.csv", "s1.csv"]
+    (line,) = out.stderr.splitlines()
+    assert line.startswith("hipflex: nothing: is a directory with no recordings (.csv, .txt, .jsonl)")
+
+
+def test_a_session_s_companion_files_are_not_analysed_again(tmp_path: Path) -> None:
+    names = [
+        "Leg _MetaWear_2024-03-01T10.15.00.000_C8_Accelerometer_100.000Hz_1.7.3.csv",
+        "Leg_MetaWear_2024-03-01T10.15.00.000_C8_Gyroscope_100.000Hz_1.7.3.csv",
+        "Polar_Sense_B5A8C12F_20240301_101500_ACC.txt",
+        "Polar_Sense_B5A8C12F_20240301_101500_GYRO.txt",
+        "Polar_Sense_B5A8C12F_20240301_101500_MAGN.txt",
+        "Polar_Sense_0000_20240301_101500_GYRO.txt",  # no ACC file: the user sees why it fails
+        "capture.jsonl",
+        "README.TXT",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("x\n")
+    got = [Path(e.path).name for e in expand_paths([str(tmp_path)])]
+    assert got == sorted([names[0], names[2], names[5], names[6], names[7]])
+
+
+def test_files_and_missing_paths_pass_through_unchanged(tmp_path: Path) -> None:
+    assert expand_paths(["b.csv", "missing/x.csv", "a"]) == [Entry("b.csv"), Entry("missing/x.csv"), Entry("a")]
+
+
+# ------------------------------------------------------------------ the pool
+
+
+def test_ordered_map_keeps_input_order_whatever_finishes_first() -> None:
+    release = threading.Event()
+
+    def slow_first(i: int) -> int:
+        if i == 0:
+            release.wait(60.0)  # a safety net: item 0 finishes only after item 5 has been worked on
+        if i == 5:
+            release.set()
+        return i * i
+
+    assert list(ordered_map(slow_first, range(12), jobs=2, window=8)) == [i * i for i in range(12)]
+
+
+def test_ordered_map_takes_only_a_window_of_items_ahead() -> None:
+    taken: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(100):
+            taken.append(i)
+            yield i
+
+    results = ordered_map(lambda i: i, items(), jobs=2, window=3)
+    assert next(results) == 0
+    assert len(taken) <= 4  # the window, and the one taken to refill it before handing out item 0
+    assert list(results) == list(range(1, 100))
+    assert len(taken) == 100
+
+
+def test_ordered_map_stops_cleanly_when_the_consumer_stops() -> None:
+    stopped = threading.Event()
+    results = ordered_map(lambda i: i, range(100), jobs=2, window=4, on_stop=stopped.set)
+    assert next(results) == 0
+    results.close()
+    assert stopped.is_set()
+
+
+# ------------------------------------------------------------------ the progress bar (a real terminal)
+
+
+def _on_a_terminal(many: Path, *args: str) -> tuple[int, str, str]:
+    leader, follower = pty.openpty()
+    try:
+        out = cli_process("analyze", *args, cwd=many, stderr=follower, env={**os.environ, "TERM": "xterm"})
+    finally:
+        os.close(follower)
+    chunks = []
+    try:
+        while data := os.read(leader, 65536):
+            chunks.append(data)
+    except OSError:  # EIO once the pty is drained
+        pass
+    os.close(leader)
+    return out.returncode, out.stdout, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_from_four_files_without_asking(many: Path) -> None:
+    code, stdout, terminal = _on_a_terminal(many, "--json", *GOOD[:3], "empty.csv")
+    assert code == 2
+    assert "analysing" in terminal and "empty.csv: file is empty" in terminal
+    assert [d["source"] for d in json_lines(stdout)] == GOOD[:3]
+    code, stdout, terminal = _on_a_terminal(many, "--json", *GOOD[:3])
+    assert code == 0 and terminal == ""
+
+
+# ------------------------------------------------------------------ real exports
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_a_folder_of_metabase_exports_gives_one_result_per_session(shared_data: Path, tmp_path: Path) -> None:
+    folder = shared_data / "ebbelaar_barbell_wrist_metamotion" / "raw"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found")
+    accelerometer = sorted(f.name for f in folder.iterdir() if "_Accelerometer_" in f.name)
+    out = cli("analyze", "--json", str(folder), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    docs = json_lines(out.stdout)
+    assert [Path(d["source"]).name for d in docs] == accelerometer  # the gyroscope files merged, not analysed again
+    assert all(d["sensor"]["gyro"] for d in docs)
+    first = cli("analyze", "--json", "--jobs", "1", str(folder / accelerometer[0]), cwd=tmp_path)
+    assert out.stdout.startswith(first.stdout)
