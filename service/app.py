@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import re
 import sqlite3
@@ -242,9 +243,17 @@ DOCS_ASSETS = "/docs-assets"
 
 
 def _install_docs(app: FastAPI) -> tuple[str, ...]:
-    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package, not a CDN; returns the CSP hashes
-    of the page's inline start-up script."""
-    import swagger_ui_bundle  # a dependency; imported here so that building no app needs it
+    """``/docs``: Swagger UI from the ``swagger-ui-py`` package's files, not a CDN; returns the CSP
+    hashes of the page's inline start-up script.
+
+    ``swagger-ui-py`` ships Swagger UI 5 (the ``swagger-ui-bundle`` package ships 4.15, which cannot
+    render the OpenAPI 3.1 that FastAPI writes).  Only its ``static`` folder is used: found without
+    importing the package, which would import its web-framework adapters.
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is missing (pip install swagger-ui-py): /docs needs it")
+    assets = Path(next(iter(spec.submodule_search_locations))) / "static"
 
     page = get_swagger_ui_html(
         openapi_url=app.openapi_url or "/openapi.json",
@@ -260,7 +269,7 @@ def _install_docs(app: FastAPI) -> tuple[str, ...]:
     async def docs() -> Response:
         return HTMLResponse(body)
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
     return inline_script_hashes(body.decode())
 
 
