@@ -193,7 +193,8 @@ def test_trace_route_needs_the_token_and_a_local_host(service_settings: Any) -> 
     settings = service_settings.replace(token="trace-test-token")
     with serve(settings) as c:
         auth = {"authorization": "Bearer trace-test-token"}
-        s = _finished_session(httpx.Client(base_url=str(c.base_url), headers=auth, timeout=30), seed=71)
+        with httpx.Client(base_url=str(c.base_url), headers=auth, timeout=30) as authed:
+            s = _finished_session(authed, seed=71)
         path = f"/api/v1/sessions/{s['id']}/trace"
         assert c.get(path).status_code == 401
         assert c.get(path, params={"token": "trace-test-token"}).status_code == 401  # not on a plain GET
