@@ -413,9 +413,9 @@ function historyRow(s) {
 }
 
 function fillCompareSelects() {
-  const taken = [];
+  const taken = [$('cmp-a'), $('cmp-b')].filter((sel) => sel.dataset.picked).map((sel) => sel.value);
   for (const [sel, side] of [[$('cmp-a'), 'left'], [$('cmp-b'), 'right']]) {
-    const keep = sel.value;
+    const keep = sel.dataset.picked ? sel.value : null; // a default is re-chosen as sessions come
     sel.replaceChildren(...sessions.map((s) => new Option(sessionName(s), s.id)));
     // Keep the user's pick; else the newest session of the usual side (A left, B right), else the
     // newest one: never the session the other select already shows, since comparing a session
@@ -767,6 +767,7 @@ $('stop').addEventListener('click', stopSession);
 $('refresh').addEventListener('click', loadHistory);
 $('follow').addEventListener('change', (ev) => { state.follow = ev.currentTarget.checked; });
 $('compare-form').addEventListener('submit', compare);
+for (const id of ['cmp-a', 'cmp-b']) $(id).addEventListener('change', (ev) => { ev.currentTarget.dataset.picked = '1'; });
 for (const ext of ['csv', 'json']) $(`export-${ext}`).addEventListener('click', exportClick);
 // Canvases are drawn at their CSS width: redraw when the layout changes it.
 new ResizeObserver(() => { state.dirty = true; renderReps(); }).observe($('angle-canvas'));

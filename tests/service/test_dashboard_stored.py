@@ -116,19 +116,26 @@ def test_speed_chart_axes_and_compare_defaults(live_server: Any) -> None:
     from playwright.sync_api import expect
 
     older = _finished_session(live_server.client, seed=51, label="older", side="left")
-    newer = _finished_session(live_server.client, seed=52, label="newer", side="left")
     problems: list[str] = []
     with chromium() as b:
         page = new_page(b, problems)
         page.add_init_script(FILL_TEXT_SPY)
         page.goto(live_server.url + "/")
-        expect(page.get_by_test_id("history").locator("tbody tr")).to_have_count(2)
+        expect(page.get_by_test_id("history").locator("tbody tr")).to_have_count(1)
         drawn = page.evaluate("window.__drawn.filter(([id]) => id === 'speed-canvas').map(([, t]) => t)")
         assert drawn and all("no reps yet" in t for t in drawn), drawn
 
+        # A second session arrives after the page loaded (as the demo's do): A and B then differ.
+        newer = _finished_session(live_server.client, seed=52, label="newer", side="left")
+        page.get_by_test_id("history-refresh").click()
+        expect(page.get_by_test_id("history").locator("tbody tr")).to_have_count(2)
         a, bsel = page.get_by_test_id("compare-a"), page.get_by_test_id("compare-b")
-        assert a.input_value() != bsel.input_value()
-        assert {a.input_value(), bsel.input_value()} == {older["id"], newer["id"]}
+        assert (a.input_value(), bsel.input_value()) == (newer["id"], older["id"])
+        # What the user picks stays picked, and the other select avoids it.
+        bsel.select_option(newer["id"])
+        page.get_by_test_id("history-refresh").click()
+        page.wait_for_timeout(300)
+        assert (a.input_value(), bsel.input_value()) == (older["id"], newer["id"])
 
         page.evaluate("window.__drawn.length = 0")
         page.locator(f"[data-testid=history] tr[data-session-id='{newer['id']}']").get_by_role("button").click()
