@@ -62,8 +62,11 @@ PIXELS_SCRIPT = """([testId, colourVar]) => {
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """A headless Chromium, closed afterwards."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect()'s own default is 5 s, too short on a loaded 2-core machine; tests that time a
+    # behaviour pass their own timeout.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
