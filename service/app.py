@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import re
 import sqlite3
@@ -22,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -47,6 +49,7 @@ from hipflex.service.security import (
     BodyLimitMiddleware,
     OriginMiddleware,
     SecurityHeadersMiddleware,
+    inline_script_hashes,
 )
 from hipflex.service.sensor_devices import SensorDeviceBackend
 from hipflex.service.settings import ServiceSettings
@@ -235,6 +238,41 @@ async def _build_routes(app: FastAPI) -> None:
         await app.router(scope, receive, send)
 
 
+#: Where ``/docs`` finds Swagger UI's files (served by the app: the page must work offline).
+DOCS_ASSETS = "/docs-assets"
+
+
+def _install_docs(app: FastAPI) -> tuple[str, ...]:
+    """``/docs``: Swagger UI from the ``swagger-ui-py`` package's files, not a CDN; returns the CSP
+    hashes of the page's inline start-up script.
+
+    ``swagger-ui-py`` ships Swagger UI 5 (the ``swagger-ui-bundle`` package ships 4.15, which cannot
+    render the OpenAPI 3.1 that FastAPI writes).  Only its ``static`` folder is used: found without
+    importing the package, which would import its web-framework adapters.
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is missing (pip install swagger-ui-py): /docs needs it")
+    assets = Path(next(iter(spec.submodule_search_locations))) / "static"
+
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        oauth2_redirect_url=None,  # the API has no OAuth2: no redirect page (with its inline script)
+    )
+    body = bytes(page.body)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return HTMLResponse(body)
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+    return inline_script_hashes(body.decode())
+
+
 def _install_dashboard(app: FastAPI, static_dir: Path) -> None:
     """``/`` serves ``index.html`` (or a placeholder); ``/<file>`` and ``/static/...`` serve its assets."""
 
@@ -339,6 +377,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by _install_docs from the package's files, not from a CDN
+        redoc_url=None,  # ReDoc exists only on a CDN; /docs covers the same
         openapi_tags=[
             {"name": "sessions", "description": "Live sessions, their reps and sets, exports."},
             {"name": "stream", "description": "Live messages of a session (SSE; WebSocket at .../ws)."},
@@ -353,6 +393,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX, responses=_COMMON_ERRORS)
     _install_error_handlers(app)
     _install_openapi(app)
+    docs_hashes = _install_docs(app)
     _install_dashboard(app, static_dir if static_dir is not None else STATIC_DIR)
 
     # Middleware: the last added is the outermost. CORS must answer preflights before auth.
@@ -369,7 +410,8 @@ def create_app(
     )
     app.add_middleware(OriginMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(AuthMiddleware, token=settings.token, check_host=settings.loopback)
-    app.add_middleware(SecurityHeadersMiddleware)  # outside auth: refusals carry the headers too
+    # Outside auth: refusals carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, docs_script_hashes=docs_hashes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

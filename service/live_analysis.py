@@ -31,12 +31,21 @@ from hipflex.dsp.events import Event, RepEvent, RepPeakEvent
 from hipflex.dsp.pipeline import StreamState, finish, init_state, result, step
 from hipflex.dsp.types import Analysis, ImuSamples, Settings
 
-__all__ = ["WARM_UP_CHUNK_ROWS", "LiveAnalysis", "warm_up"]
+__all__ = ["WARM_UP_CHUNK_ROWS", "LiveAnalysis", "preparing", "warm_up"]
 
 _log = logging.getLogger(__name__)
 
 #: Rows per chunk fed by :func:`warm_up` (a few BLE notifications' worth).
 WARM_UP_CHUNK_ROWS = 36
+
+# Warm-ups running in this process, so the API can tell a dashboard that the analysis is being prepared.
+_warming = 0
+_warming_lock = threading.Lock()
+
+
+def preparing() -> bool:
+    """Whether a :func:`warm_up` is running in this process now (``GET /health`` reports it)."""
+    return _warming > 0
 
 
 class LiveAnalysis:
@@ -153,11 +162,16 @@ def warm_up(*, background: bool = False) -> Future[None]:
     done: Future[None] = Future()
 
     def run() -> None:
+        global _warming
+        with _warming_lock:
+            _warming += 1
         try:
             _warm_up_now()
         except Exception:
             _log.warning("analysis warm-up failed; the first chunks will compile it", exc_info=True)
         finally:
+            with _warming_lock:
+                _warming -= 1
             done.set_result(None)
 
     if background:

@@ -40,6 +40,7 @@ __all__ = [
     "SetRow",
     "StatusMessage",
     "StreamMessage",
+    "TraceOut",
     "WalkOut",
 ]
 
@@ -80,6 +81,9 @@ class HealthOut(BaseModel):
 
     status: Literal["ok"] = "ok"
     version: str = Field(examples=["0.1.0"])
+    analysis: Literal["ready", "preparing"] = Field(
+        default="ready", description="`preparing` while the server readies the analysis kernels (first start)."
+    )
 
 
 # ---------------------------------------------------------------------------- contract
@@ -332,6 +336,14 @@ class SetRow(BaseModel):
     velocity_loss_pct: float | None
     hidden_peaks_s: list[float] = Field(default_factory=list, description="See SetOut.hidden_peaks_s.")
     closed: bool
+
+
+class TraceOut(BaseModel):
+    """A stored session's flexion angle, downsampled (``GET /sessions/{id}/trace``)."""
+
+    t: list[float] = Field(description="Row times, s (the recording's clock, as ``peak_s`` of the reps).")
+    deg: list[float | None] = Field(description="Thigh flexion angle, deg; null where unknown (lost rows).")
+    source_rows: int = Field(ge=0, description="Rows in the raw log the trace was computed from.")
 
 
 class RepRow(RepOut):

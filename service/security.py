@@ -25,6 +25,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import secrets
@@ -43,6 +45,7 @@ __all__ = [
     "OriginMiddleware",
     "SecurityHeadersMiddleware",
     "cookie_name",
+    "inline_script_hashes",
 ]
 
 COOKIE_NAME = "hipflex_token"
@@ -283,28 +286,45 @@ class OriginMiddleware:
 #: The dashboard's policy: its own files only; streams to this host only; never framed.
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'{ws}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")  # fmt: skip
-#: The API docs pages load Swagger UI / ReDoc from their CDN and start them with an inline script.
-_DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-             "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-             "font-src https://fonts.gstatic.com; "
-             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-             "connect-src 'self'; worker-src blob:; base-uri 'none'; frame-ancestors 'none'")  # fmt: skip
-_DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+#: The API docs page: Swagger UI's files are served by the app itself (so ``/docs`` works offline), and
+#: its one inline start-up script is allowed by its hash only ({scripts}), never any inline script.
+#: Swagger UI sets style attributes as it renders, hence inline styles (not scripts) on this page.
+_DOCS_CSP = ("default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+             "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+             "frame-ancestors 'none'")  # fmt: skip
+_DOCS_PATHS = frozenset({"/docs"})
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _HOST_CHARS = re.compile(r"^[A-Za-z0-9.:\[\]-]{1,255}$")
 
 
-class SecurityHeadersMiddleware:
-    """Add ``Content-Security-Policy``, ``X-Frame-Options`` and ``X-Content-Type-Options`` to every response."""
+def inline_script_hashes(html: str) -> tuple[str, ...]:
+    """CSP sources (``'sha256-...'``) for the inline ``<script>`` elements of a page the app serves."""
+    return tuple(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    )
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class SecurityHeadersMiddleware:
+    """Add ``Content-Security-Policy``, ``X-Frame-Options`` and ``X-Content-Type-Options`` to every response.
+
+    Parameters
+    ----------
+    app : ASGI app
+    docs_script_hashes : tuple of str
+        CSP hash sources of the inline scripts of ``/docs`` (see :func:`inline_script_hashes`).
+    """
+
+    def __init__(self, app: ASGIApp, docs_script_hashes: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.docs_csp = _DOCS_CSP.format(scripts="".join(" " + h for h in docs_script_hashes))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if scope["path"] in _DOCS_PATHS:
-            csp = _DOCS_CSP
+            csp = self.docs_csp
         else:
             # Older browsers do not count ws://<own host> as 'self': name it (a Host with other characters
             # than a host name's gets no WebSocket source rather than an injected directive).

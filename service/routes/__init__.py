@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hipflex.service.routes import analyze, devices, health, sessions, stream
+from hipflex.service.routes import analyze, devices, health, sessions, stream, trace
 
 __all__ = ["API_PREFIX", "ROUTERS"]
 
@@ -15,6 +15,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     devices.router,
     sessions.router,
+    trace.router,
     stream.router,
     analyze.router,
 )

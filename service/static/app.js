@@ -16,6 +16,7 @@ const WINDOW_S = 20;       // seconds of angle trace on screen
 const HOLD_BAND_DEG = 10;  // hold = time within this band below the peak (the DSP's hold_band_deg)
 const EXCURSION_DEG = 20;  // a fall this far below the running peak ends the live excursion (min_rom_deg)
 const MAX_BARS = 40;       // reps shown in the speed chart
+const POLL_MS = 1000;      // how often an idle page looks for a session that started (follow mode)
 
 const $ = (id) => document.getElementById(id);
 const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -52,6 +53,7 @@ const freshSession = () => ({
   serverCount: 0,       // rep_count from status messages: the floor for the counter
   device: { state: null, battery: null },
   trace: { t: [], deg: [] },
+  stored: null,         // {t, deg}: the whole angle trace of an ended session (GET .../trace)
   peaks: [],            // [t, deg] of rep_peak markers on the trace
   reps: new Map(),      // key(peak_s) -> {setIndex, rep}: confirmed reps
   pending: new Map(),   // key(peak_s) -> peak_s: peaks announced by rep_peak but not yet confirmed
@@ -66,6 +68,8 @@ const state = {
   ended: true,          // no more live data expected for the session on screen
   error: null,          // last error shown in the status line
   dirty: true,          // the angle canvas needs a redraw
+  follow: true,         // attach the newest running session when none is on screen or it ended
+  preparing: false,     // the server says it is preparing the analysis (GET /health)
   ...freshSession(),
 };
 
@@ -235,10 +239,23 @@ async function resync(id, reconnect) {
     for (const s of listOf(sets)) if (s.closed !== false) state.closedSets.set(s.index, s);
     state.error = null;
     if (reconnect && !state.ended) connect(id);
+    if (state.ended && summary.sample_count) loadTrace(id);
   } catch (err) {
     state.error = `Could not load session: ${err.message}`;
   }
   renderAll();
+}
+
+// An ended session's whole angle trace, recomputed by the server from its raw log.
+async function loadTrace(id) {
+  try {
+    const tr = await api(`/sessions/${encodeURIComponent(id)}/trace`);
+    if (state.session?.id !== id || !state.ended) return;
+    state.stored = tr.t.length ? tr : null;
+  } catch (err) {
+    state.stored = null; // no raw log (e.g. removed): the page still shows the stored reps
+  }
+  state.dirty = true;
 }
 
 async function attach(id) {
@@ -275,6 +292,7 @@ async function startDemo(ev) {
   $('start-demo').disabled = true;
   try {
     const s = await api('/sessions', { method: 'POST', body });
+    setFollow(true);
     await attach(s.id);
     loadHistory();
   } catch (err) {
@@ -381,7 +399,8 @@ function historyRow(s) {
   const td = cell(tr, '', 'actions');
   const view = Object.assign(document.createElement('button'), { type: 'button', className: 'small', textContent: 'View' });
   view.setAttribute('aria-label', `View session ${s.label || s.id}`);
-  view.addEventListener('click', () => attach(s.id));
+  // Viewing a stored session keeps it on screen; a running one is followed as usual.
+  view.addEventListener('click', () => { setFollow(s.status === 'running'); attach(s.id); });
   td.append(view);
   for (const ext of ['csv', 'json']) {
     const a = Object.assign(document.createElement('a'), { textContent: ext.toUpperCase() });
@@ -394,12 +413,16 @@ function historyRow(s) {
 }
 
 function fillCompareSelects() {
+  const taken = [$('cmp-a'), $('cmp-b')].filter((sel) => sel.dataset.picked).map((sel) => sel.value);
   for (const [sel, side] of [[$('cmp-a'), 'left'], [$('cmp-b'), 'right']]) {
-    const keep = sel.value;
+    const keep = sel.dataset.picked ? sel.value : null; // a default is re-chosen as sessions come
     sel.replaceChildren(...sessions.map((s) => new Option(sessionName(s), s.id)));
-    // Default to the newest left and right sessions, the usual comparison.
-    const pick = sessions.find((s) => s.id === keep) || sessions.find((s) => s.side === side);
-    if (pick) sel.value = pick.id;
+    // Keep the user's pick; else the newest session of the usual side (A left, B right), else the
+    // newest one: never the session the other select already shows, since comparing a session
+    // with itself tells nothing.
+    const free = sessions.filter((s) => !taken.includes(s.id));
+    const pick = sessions.find((s) => s.id === keep) || free.find((s) => s.side === side) || free[0] || sessions[0];
+    if (pick) { sel.value = pick.id; taken.push(pick.id); }
   }
 }
 
@@ -441,7 +464,8 @@ function renderCount() {
   $('rep-count').textContent = n;
   // Keep the current session's history row in step between history reloads.
   const row = state.session && $('history').querySelector(`tr[data-session-id="${CSS.escape(state.session.id)}"]`);
-  if (row && !state.ended) row.cells[5].textContent = n;
+  // Only while it runs: before its summary arrives (just after "View") the count is not known yet.
+  if (row && !state.ended && state.session.status === 'running') row.cells[5].textContent = n;
 }
 
 function renderReps() {
@@ -500,9 +524,13 @@ function renderSets(reps) {
   }));
 }
 
+// What the analysis is doing, in the athlete's terms.  "calibrating" lasts until the angle is set up:
+// a still moment (the rest pose) and about 8 s of the first movements (the flexion axis and its sign).
+// The analysis runs from the first row meanwhile, and the reps made so far are counted when it is
+// done, so the athlete need not wait: the page says so instead of asking them to stand still.
 const DEVICE_TEXT = {
-  calibrating: ['Calibrating: stand still', 'warn'],
-  running: ['Streaming', 'ok'],
+  calibrating: ['Setting up the angle: waiting for a still moment and the first movements; reps so far are counted then', 'warn'],
+  running: ['Counting reps', 'ok'],
   gap: ['Signal gap: samples lost', 'warn'],
   reconnecting: ['Sensor reconnecting…', 'warn'],
   stopped: ['Session stopped', ''],
@@ -512,7 +540,12 @@ function renderStatus() {
   const el = $('status');
   const parts = [];
   let cls = '';
-  if (!state.session) parts.push('No session selected');
+  if (!state.session) {
+    parts.push(state.preparing
+      ? 'Preparing the analysis: the session starts when it is ready'
+      : 'Waiting for a session: start one below or from the command line');
+    if (state.preparing) cls = 'warn';
+  }
   else if (state.ended) {
     parts.push(`Session ${state.session.status || 'ended'}`);
     if (state.session.error) { parts.push(state.session.error); cls = 'bad'; }
@@ -571,15 +604,21 @@ function prepare(canvas) {
   return { ctx, w, h };
 }
 
+// Live: the last WINDOW_S seconds, scrolling.  An ended session: its whole stored trace, with its
+// reps marked at their peaks.
 function drawAngle() {
   const { ctx, w, h } = prepare($('angle-canvas'));
-  const { t, deg } = state.trace;
+  const stored = state.ended ? state.stored : null;
+  const { t, deg } = stored || state.trace;
   const pad = { l: 44, r: 10, t: 10, b: 22 };
   const tEnd = t.length ? t[t.length - 1] : WINDOW_S;
+  const span = stored ? Math.max(tEnd - t[0], 1e-3) : WINDOW_S;
+  const tStart = tEnd - span;
   const finite = deg.filter(Number.isFinite);
-  const lo = Math.min(-20, ...finite);
-  const hi = Math.max(120, ...finite);
-  const x = (tt) => pad.l + ((tt - (tEnd - WINDOW_S)) / WINDOW_S) * (w - pad.l - pad.r);
+  let lo = -20;
+  let hi = 120;
+  for (const d of finite) { if (d < lo) lo = d; if (d > hi) hi = d; } // no spread: traces can be long
+  const x = (tt) => pad.l + ((tt - tStart) / span) * (w - pad.l - pad.r);
   const y = (d) => pad.t + ((hi - d) / (hi - lo)) * (h - pad.t - pad.b);
   ctx.strokeStyle = cssVar('--line');
   ctx.fillStyle = cssVar('--muted');
@@ -592,10 +631,16 @@ function drawAngle() {
   }
   ctx.textAlign = 'center';
   ctx.textBaseline = 'top';
-  for (let s = 0; s <= WINDOW_S; s += 5) ctx.fillText(s ? `−${s} s` : 'now', x(tEnd - s), h - pad.b + 5);
+  if (stored) {
+    // Seconds into the recording, about six labels whatever its length.
+    const step = niceStep(span / 6);
+    for (let s = Math.ceil(tStart / step) * step; s <= tEnd + 1e-9; s += step) ctx.fillText(`${fmt(s, step < 1 ? 1 : 0)} s`, x(s), h - pad.b + 5);
+  } else {
+    for (let s = 0; s <= WINDOW_S; s += 5) ctx.fillText(s ? `−${s} s` : 'now', x(tEnd - s), h - pad.b + 5);
+  }
   // The hold band of the current excursion, so the athlete can see the target zone.
   const hold = state.hold;
-  if (hold.phase === 'up') {
+  if (!stored && hold.phase === 'up') {
     ctx.fillStyle = 'rgba(11, 92, 173, 0.12)';
     ctx.fillRect(pad.l, y(hold.max), w - pad.l - pad.r, y(hold.max - HOLD_BAND_DEG) - y(hold.max));
   }
@@ -603,22 +648,39 @@ function drawAngle() {
   ctx.lineWidth = 2;
   ctx.beginPath();
   let pen = false;
+  let first = null; // time of the first point drawn: no peak dot before it
   for (let i = 0; i < t.length; i++) {
-    if (!Number.isFinite(deg[i]) || t[i] < tEnd - WINDOW_S) { pen = false; continue; }
+    if (!Number.isFinite(deg[i]) || t[i] < tStart) { pen = false; continue; }
     if (pen) ctx.lineTo(x(t[i]), y(deg[i])); else ctx.moveTo(x(t[i]), y(deg[i]));
+    first ??= t[i];
     pen = true;
   }
   ctx.stroke();
+  // Dots only where the trace is drawn: after attaching mid-session the stream names earlier peaks
+  // whose angles the page never received, and a dot in empty space would look like a lost trace.
+  const dots = stored
+    ? allReps().map(({ rep }) => [rep.peak_s, rep.peak_flexion_deg])
+    : state.peaks;
   ctx.fillStyle = cssVar('--accent2');
-  for (const [pt, pd] of state.peaks) {
-    if (pt < tEnd - WINDOW_S) continue;
+  for (const [pt, pd] of dots) {
+    if (first === null || pt < first || pt > tEnd || !Number.isFinite(pd)) continue;
     ctx.beginPath(); ctx.arc(x(pt), y(pd), 4, 0, 2 * Math.PI); ctx.fill();
   }
+  $('angle-canvas').setAttribute('aria-label', stored
+    ? `Thigh flexion angle over the whole session (${fmt(span, 0)} s), ${dots.length} reps marked`
+    : `Thigh flexion angle over the last ${WINDOW_S} seconds`);
   if (!t.length) {
     ctx.fillStyle = cssVar('--muted');
     ctx.textBaseline = 'middle';
-    ctx.fillText('No live data. Start a demo session or view one from the history.', w / 2, h / 2);
+    const msg = state.session ? 'No angle yet.' : 'No live data. Start a demo session or view one from the history.';
+    ctx.fillText(msg, w / 2, h / 2);
   }
+}
+
+// A round step (1, 2 or 5 times a power of ten) at least `raw`.
+function niceStep(raw) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-9)));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= raw);
 }
 
 // Two stacked bar panels over the same reps: peak flexion velocity and flexion time.
@@ -634,14 +696,21 @@ function drawSpeed(items) {
   ctx.textBaseline = 'middle';
   for (const p of panels) {
     const vals = items.map(({ rep }) => (Number.isFinite(rep[p.key]) ? rep[p.key] * p.scale : 0));
-    const vmax = Math.max(1, ...vals) * 1.1;
     ctx.strokeStyle = cssVar('--line');
     ctx.fillStyle = cssVar('--muted');
     ctx.textAlign = 'right';
+    // The axis top is a round number above the largest bar; with no bars there is no scale to show.
+    const top = Math.max(0, ...vals);
+    const vmax = top > 0 ? niceStep(top * 1.05 / 2) * 2 : 0;
     for (const f of [0, 0.5, 1]) {
       const yy = p.top + panelH * (1 - f);
       ctx.beginPath(); ctx.moveTo(pad.l, yy); ctx.lineTo(w - pad.r, yy); ctx.stroke();
-      ctx.fillText(`${fmt(vmax * f, 0)} ${p.unit}`, pad.l - 6, yy);
+      if (vmax > 0) ctx.fillText(`${fmt(vmax * f, vmax * f % 1 ? 1 : 0)} ${p.unit}`, pad.l - 6, yy);
+    }
+    if (!(vmax > 0)) {
+      ctx.textAlign = 'center';
+      ctx.fillText(`${p.unit === 'ms' ? 'Flexion time' : 'Peak velocity'}: no reps yet`, (pad.l + w - pad.r) / 2, p.top + panelH / 2);
+      continue;
     }
     items.forEach(({ setIndex }, i) => {
       const bh = (vals[i] / vmax) * panelH;
@@ -663,12 +732,42 @@ function frame() {
   requestAnimationFrame(frame);
 }
 
+// ---- following the newest session --------------------------------------------------------------
+
+function setFollow(on) {
+  state.follow = on;
+  $('follow').checked = on;
+}
+
+// While nothing runs on screen, look for a session that started (the demo starts one after the other,
+// and the first only once the analysis is prepared) and attach it; meanwhile say what the server does.
+async function watch() {
+  try {
+    if (state.follow && (!state.session || state.ended)) {
+      const [health, page] = await Promise.all([api('/health'), api('/sessions?status=running&limit=1')]);
+      state.preparing = health.analysis === 'preparing';
+      const running = listOf(page)[0];
+      if (running && running.id !== state.session?.id) {
+        await attach(running.id);
+        loadHistory();
+      } else {
+        renderStatus();
+      }
+    }
+  } catch (err) {
+    // The next round tries again; the status line shows errors from the requests the user makes.
+  }
+  setTimeout(watch, POLL_MS);
+}
+
 // ---- start ---------------------------------------------------------------------------------------
 
 $('demo-form').addEventListener('submit', startDemo);
 $('stop').addEventListener('click', stopSession);
 $('refresh').addEventListener('click', loadHistory);
+$('follow').addEventListener('change', (ev) => { state.follow = ev.currentTarget.checked; });
 $('compare-form').addEventListener('submit', compare);
+for (const id of ['cmp-a', 'cmp-b']) $(id).addEventListener('change', (ev) => { ev.currentTarget.dataset.picked = '1'; });
 for (const ext of ['csv', 'json']) $(`export-${ext}`).addEventListener('click', exportClick);
 // Canvases are drawn at their CSS width: redraw when the layout changes it.
 new ResizeObserver(() => { state.dirty = true; renderReps(); }).observe($('angle-canvas'));
@@ -680,7 +779,4 @@ api('/health').then((h) => { $('version').textContent = `hipflex ${h.version}`; 
   renderStatus();
 });
 // Pick up a session that is already running (e.g. started from the CLI or another tab).
-loadHistory().then((hist) => {
-  const running = hist?.find((s) => s.status === 'running');
-  if (running && !state.session) attach(running.id);
-});
+loadHistory().then(watch);

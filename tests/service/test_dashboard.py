@@ -18,26 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_kit import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO_ROOT / "out" / "dashboard.png"
-# Flags for a root, offline, display-less machine: without the background-networking ones Chromium
-# keeps trying to reach Google's hosts, which this network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SPEED = 8.0  # simulator playback speed: a few reps within seconds, still a readable trace
-TIMEOUT_MS = 90_000
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
