@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG, Settings
+from hipflex.sensor.sim.plan import Drill
+from hipflex.service.devices import DeviceKind
 
 #: Largest ``min_rom_deg`` a session or upload may ask for, exclusive: a rep threshold must stay below
 #: the flexion the pendulum model allows (the analysis refuses the settings otherwise).
@@ -46,10 +48,8 @@ __all__ = [
 #: A Bluetooth address (``A0:9E:1A:12:34:56``) or a CoreBluetooth UUID (macOS).
 ADDRESS_PATTERN = r"^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})$"
 
-Drill = Literal["ballistic", "hold", "strength", "march", "stride"]
 LiveState = Literal["calibrating", "running", "gap", "reconnecting", "stopped"]
 SessionStatus = Literal["running", "stopped", "failed", "recovered"]
-DeviceKind = Literal["polar", "metawear", "unknown"]
 
 _REP_EXAMPLE: dict[str, Any] = {
     "index": 0, "start_s": 12.31, "peak_s": 12.52, "end_s": 13.4, "peak_flexion_deg": 84.1, "rom_deg": 83.0,
