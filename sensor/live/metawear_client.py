@@ -39,6 +39,7 @@ from hipflex.sensor.metawear.protocol import (
     METAWEAR_COMMAND_UUID,
     METAWEAR_NOTIFY_UUID,
     METAWEAR_SERVICE_UUID,
+    READ_BIT,
     ImuChip,
     MetaWearDecodeError,
     MetaWearModuleInfo,
@@ -59,7 +60,6 @@ _log = logging.getLogger(__name__)
 
 #: Rates both Bosch sensors offer, so accelerometer and gyroscope run together, Hz.
 METAWEAR_RATES_HZ: Final = (25.0, 50.0, 100.0, 200.0, 400.0, 800.0)
-_READ: Final = 0x80
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class _Replies:
         self._waiters.clear()
 
     async def read(self, client: BleakClient, command: bytes, timeout_s: float) -> bytes:
-        key = (command[0], command[1] | _READ)
+        key = (command[0], command[1] | READ_BIT)
         waiter = asyncio.get_running_loop().create_future()
         self._waiters[key] = waiter
         try:
@@ -179,7 +179,7 @@ class MetaWearClient(BleSensorClient):
         _log.info("%s: %s accelerometer (rev %d)", self.name, chip.value.upper(), self.acc_info.revision)
 
     def _on_value(self, uuid: str, data: bytes, t_s: float) -> None:
-        if uuid == METAWEAR_NOTIFY_UUID and len(data) >= 2 and data[1] & _READ:
+        if uuid == METAWEAR_NOTIFY_UUID and len(data) >= 2 and data[1] & READ_BIT:
             self._replies.on_notification(data)
 
     def _on_link_lost(self) -> None:
