@@ -32,6 +32,7 @@ from bleak.exc import BleakError
 from hipflex import __version__
 from hipflex.sensor.capture.log import CaptureDevice, CaptureHeader, StreamSettings
 from hipflex.sensor.errors import StreamFailed
+from hipflex.sensor.live.gatt_uuids import MODEL_NUMBER_UUID
 from hipflex.sensor.live.session import BleSensorClient
 from hipflex.sensor.metawear.protocol import (
     ACC_LSB_PER_G,
@@ -175,7 +176,7 @@ class MetaWearClient(BleSensorClient):
             self.gyro_info = parse_module_info(await self._replies.read(client, discovery_command(0x13), t))
             if not self.gyro_info.present:
                 _log.warning("%s has no gyroscope: streaming the accelerometer alone", self.name)
-        self.model_number = await self._read_text(client, "00002a24-0000-1000-8000-00805f9b34fb")
+        self.model_number = await self._read_text(client, MODEL_NUMBER_UUID)
         _log.info("%s: %s accelerometer (rev %d)", self.name, chip.value.upper(), self.acc_info.revision)
 
     def _on_value(self, uuid: str, data: bytes, t_s: float) -> None:
