@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from hipflex import __version__
 from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.sensor.sim.plan import Drill
 from hipflex.service.analysis_pool import AnalysisPool, Cancelled, DisconnectCheck
 from hipflex.service.devices import DeviceBackend
 from hipflex.service.errors import ServiceLayerError
@@ -60,7 +61,7 @@ class SessionSpec:
     """What to run; the API's ``SessionCreate`` body as a plain value (see its field docs)."""
 
     source: Literal["simulator", "replay", "device"]
-    drill: str = "ballistic"
+    drill: Drill = "ballistic"
     fs_hz: float = 100.0
     has_gyro: bool = True
     seed: int = 0
