@@ -18,9 +18,10 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +33,10 @@ from hipflex.sensor.polar.frames import (
     encode_delta_frame,
 )
 from hipflex.sensor.polar.timing import PmdTimingState, assign_sample_times
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _perfkit import best_of  # the warm-up call covers numba compile or cache load
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,6 @@ def thigh_signal(n: int, rate_hz: float, scale: float, seed: int = 0) -> np.ndar
     t = np.arange(n) / rate_hz
     swing = np.stack([np.sin(2 * np.pi * 1.2 * t), np.cos(2 * np.pi * 1.2 * t), 0.3 * np.sin(2 * np.pi * 2.4 * t)], 1)
     return scale * swing + 0.02 * scale * rng.standard_normal((n, 3))
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: numba compile or cache load, allocator, branch predictors
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def naive_delta(payload: bytes, channels: int = 3, ref_bytes: int = 2) -> list[list[int]]:
@@ -134,21 +129,21 @@ def run(frames: int, repeats: int) -> list[Row]:
 
     few = verity_acc[: max(1, frames // 50)]  # the pure-Python baseline is slow
     rows = [
-        Row("H10 raw ACC 0x01, 200 Hz", 200.0, 36, best_time(decode_all(h10), repeats) / frames),
-        Row("H10 raw ACC + sample times", 200.0, 36, best_time(decode_and_time(h10, 200.0), repeats) / frames),
-        Row("Verity delta ACC 0x81, 52 Hz", 52.0, 71, best_time(decode_all(verity_acc), repeats) / frames),
-        Row("Verity delta GYRO 0x80, 52 Hz", 52.0, 71, best_time(decode_all(verity_gyro), repeats) / frames),
+        Row("H10 raw ACC 0x01, 200 Hz", 200.0, 36, best_of(decode_all(h10), repeats) / frames),
+        Row("H10 raw ACC + sample times", 200.0, 36, best_of(decode_and_time(h10, 200.0), repeats) / frames),
+        Row("Verity delta ACC 0x81, 52 Hz", 52.0, 71, best_of(decode_all(verity_acc), repeats) / frames),
+        Row("Verity delta GYRO 0x80, 52 Hz", 52.0, 71, best_of(decode_all(verity_gyro), repeats) / frames),
         Row(
             "Verity delta ACC, pure-Python baseline",
             52.0,
             71,
-            best_time(lambda: [naive_delta(b[10:]) for b in few], repeats) / len(few),
+            best_of(lambda: [naive_delta(b[10:]) for b in few], repeats) / len(few),
         ),
         Row(
             "MetaWear packed ACC, 100 Hz",
             100.0,
             3,
-            best_time(lambda: [mw.decode(b) for b in metawear], repeats) / frames,
+            best_of(lambda: [mw.decode(b) for b in metawear], repeats) / frames,
         ),
     ]
     return rows

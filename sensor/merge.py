@@ -88,6 +88,16 @@ def median_period_s(time_s: ArrayLike) -> float:
     return float(np.median(np.diff(t)))
 
 
+def _resample_arrays(
+    ref_time_s: ArrayLike, time_s: ArrayLike, values: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The inputs of a resampler as float64 arrays (values as rows), and its all-NaN output."""
+    ref = np.asarray(ref_time_s, dtype=np.float64)
+    t = np.asarray(time_s, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64).reshape(t.shape[0], -1)
+    return ref, t, v, np.full((ref.shape[0], v.shape[1]), np.nan)
+
+
 def align_nearest(ref_time_s: ArrayLike, time_s: ArrayLike, values: ArrayLike, tolerance_s: float) -> FloatArray:
     """Values of the sample nearest to each reference time, NaN beyond ``tolerance_s``.
 
@@ -106,10 +116,7 @@ def align_nearest(ref_time_s: ArrayLike, time_s: ArrayLike, values: ArrayLike, t
     -------
     ndarray, shape (n, k)
     """
-    ref = np.asarray(ref_time_s, dtype=np.float64)
-    t = np.asarray(time_s, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64).reshape(t.shape[0], -1)
-    out = np.full((ref.shape[0], v.shape[1]), np.nan)
+    ref, t, v, out = _resample_arrays(ref_time_s, time_s, values)
     if t.size == 0 or ref.size == 0:
         return out
     right = np.clip(np.searchsorted(t, ref), 1, t.size - 1) if t.size > 1 else np.zeros(ref.size, np.int64)
@@ -141,10 +148,7 @@ def interpolate_linear(ref_time_s: ArrayLike, time_s: ArrayLike, values: ArrayLi
     -------
     ndarray, shape (n, k)
     """
-    ref = np.asarray(ref_time_s, dtype=np.float64)
-    t = np.asarray(time_s, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64).reshape(t.shape[0], -1)
-    out = np.full((ref.shape[0], v.shape[1]), np.nan)
+    ref, t, v, out = _resample_arrays(ref_time_s, time_s, values)
     if t.size == 0 or ref.size == 0:
         return out
     if t.size == 1:

@@ -28,24 +28,26 @@ from typing import TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["AnalysisPool", "ByteBudget", "Cancelled", "Disconnected", "PoolBusy", "UploadGate"]
+from hipflex.service.errors import ServiceLayerError
+
+__all__ = ["AnalysisPool", "ByteBudget", "Cancelled", "DisconnectCheck", "PoolBusy", "UploadGate"]
 
 log = logging.getLogger("hipflex.service")
 
 T = TypeVar("T")
 
 #: A request's ``is_disconnected``: answers True once its client hung up.
-Disconnected = Callable[[], Awaitable[bool]]
+DisconnectCheck = Callable[[], Awaitable[bool]]
 
 #: How often a waiting request asks whether its client is still there, seconds.
 POLL_S = 0.2
 
 
-class PoolBusy(RuntimeError):
+class PoolBusy(ServiceLayerError, RuntimeError):
     """As many analyses as the server admits are already running or waiting."""
 
 
-class Cancelled(RuntimeError):
+class Cancelled(ServiceLayerError, RuntimeError):
     """The job's client went away, or the server is stopping."""
 
 
@@ -147,7 +149,7 @@ class AnalysisPool:
     async def run(
         self,
         fn: Callable[[threading.Event], T],
-        is_disconnected: Disconnected | None = None,
+        is_disconnected: DisconnectCheck | None = None,
     ) -> T:
         """Run ``fn(cancel_event)`` on the pool and return its result.
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hipflex.service.datalock import DataLock
+from hipflex.service.errors import ServiceLayerError
 from hipflex.service.settings import ServiceSettings
 from hipflex.service.store import SCHEMA_VERSION
 
@@ -33,7 +34,7 @@ log = logging.getLogger("hipflex.service")
 _OUR_TABLES = frozenset({"provenance", "devices", "sessions", "sets", "reps", "sqlite_sequence"})
 
 
-class DatabaseRefused(RuntimeError):
+class DatabaseRefused(ServiceLayerError, RuntimeError):
     """The database file is not one this server may use; the message is one line."""
 
 

@@ -13,10 +13,12 @@ import fcntl
 import os
 from pathlib import Path
 
+from hipflex.service.errors import ServiceLayerError
+
 __all__ = ["DataFolderLocked", "DataLock"]
 
 
-class DataFolderLocked(RuntimeError):
+class DataFolderLocked(ServiceLayerError, RuntimeError):
     """Another server uses this database; the message is one line naming its PID."""
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from hipflex.service.errors import ServiceLayerError
 from hipflex.service.sources import SampleSource
 
 __all__ = [
@@ -25,11 +26,11 @@ __all__ = [
 DeviceKind = Literal["polar", "metawear", "unknown"]
 
 
-class DevicesUnavailable(RuntimeError):
+class DevicesUnavailable(ServiceLayerError, RuntimeError):
     """Bluetooth cannot be used (no adapter, no permission, transport not installed)."""
 
 
-class DeviceNotFound(LookupError):
+class DeviceNotFound(ServiceLayerError, LookupError):
     """No device with that address is known."""
 
 

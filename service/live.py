@@ -27,8 +27,10 @@ from typing import Any, Literal
 
 from hipflex import __version__
 from hipflex.dsp.types import Analysis, ImuSamples, Settings
-from hipflex.service.analysis_pool import AnalysisPool, Cancelled, Disconnected
+from hipflex.sensor.sim.plan import Drill
+from hipflex.service.analysis_pool import AnalysisPool, Cancelled, DisconnectCheck
 from hipflex.service.devices import DeviceBackend
+from hipflex.service.errors import ServiceLayerError
 from hipflex.service.hub import Hub
 from hipflex.service.rawlog import SampleLog
 from hipflex.service.settings import ServiceSettings
@@ -50,7 +52,7 @@ GAP_TIMEOUT_S = 1.5
 INBOX_SIZE = 16
 
 
-class TooManySessions(RuntimeError):
+class TooManySessions(ServiceLayerError, RuntimeError):
     """The limit of sessions running at once is reached."""
 
 
@@ -59,7 +61,7 @@ class SessionSpec:
     """What to run; the API's ``SessionCreate`` body as a plain value (see its field docs)."""
 
     source: Literal["simulator", "replay", "device"]
-    drill: str = "ballistic"
+    drill: Drill = "ballistic"
     fs_hz: float = 100.0
     has_gyro: bool = True
     seed: int = 0
@@ -253,7 +255,7 @@ class SessionManager:
         """Sessions running now."""
         return list(self._sessions.values())
 
-    def _source(self, spec: SessionSpec, is_disconnected: Disconnected | None = None) -> SampleSource:
+    def _source(self, spec: SessionSpec, is_disconnected: DisconnectCheck | None = None) -> SampleSource:
         if spec.source == "simulator":
             return SimulatorSource(spec.drill, spec.fs_hz, spec.has_gyro, spec.seed, spec.n_sets, spec.speed)
         if spec.source == "replay":
@@ -267,7 +269,7 @@ class SessionManager:
             raise SourceError("a device session needs device_address")
         return self.devices.source(spec.device_address)
 
-    async def start(self, spec: SessionSpec, is_disconnected: Disconnected | None = None) -> SessionRecord:
+    async def start(self, spec: SessionSpec, is_disconnected: DisconnectCheck | None = None) -> SessionRecord:
         """Open the source, create the session and start streaming.
 
         ``is_disconnected`` (the request's) is polled while a recording loads:
@@ -294,7 +296,7 @@ class SessionManager:
         finally:
             self._opening -= 1
 
-    async def _start(self, spec: SessionSpec, is_disconnected: Disconnected | None) -> SessionRecord:
+    async def _start(self, spec: SessionSpec, is_disconnected: DisconnectCheck | None) -> SessionRecord:
         try:
             settings = session_settings(self.settings.analysis, spec.min_rom_deg, spec.set_gap_s)
         except ValueError as exc:

@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG, Settings
+from hipflex.sensor.sim.plan import Drill
+from hipflex.service.devices import DeviceKind
+from hipflex.service.live import SessionSpec
 
 #: Largest ``min_rom_deg`` a session or upload may ask for, exclusive: a rep threshold must stay below
 #: the flexion the pendulum model allows (the analysis refuses the settings otherwise).
@@ -47,10 +50,11 @@ __all__ = [
 #: A Bluetooth address (``A0:9E:1A:12:34:56``) or a CoreBluetooth UUID (macOS).
 ADDRESS_PATTERN = r"^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})$"
 
-Drill = Literal["ballistic", "hold", "strength", "march", "stride"]
 LiveState = Literal["calibrating", "running", "gap", "reconnecting", "stopped"]
 SessionStatus = Literal["running", "stopped", "failed", "recovered"]
-DeviceKind = Literal["polar", "metawear", "unknown"]
+
+# The simulator's and replay's defaults have one home: the session value the API body becomes.
+_SPEC = SessionSpec
 
 _REP_EXAMPLE: dict[str, Any] = {
     "index": 0, "start_s": 12.31, "peak_s": 12.52, "end_s": 13.4, "peak_flexion_deg": 84.1, "rom_deg": 83.0,
@@ -242,18 +246,20 @@ class SessionCreate(BaseModel):
     )
 
     source: Literal["simulator", "replay", "device"]
-    drill: Drill = Field(default="ballistic", description="Simulator drill.")
-    fs_hz: float = Field(default=100.0, ge=10.0, le=500.0, description="Simulator sample rate, Hz.")
-    has_gyro: bool = Field(default=True, description="Simulated sensor has a gyro.")
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Simulator seed (same seed, same samples).")
-    n_sets: int = Field(default=3, ge=1, le=6, description="Simulator: number of sets.")
+    drill: Drill = Field(default=_SPEC.drill, description="Simulator drill.")
+    fs_hz: float = Field(default=_SPEC.fs_hz, ge=10.0, le=500.0, description="Simulator sample rate, Hz.")
+    has_gyro: bool = Field(default=_SPEC.has_gyro, description="Simulated sensor has a gyro.")
+    seed: int = Field(default=_SPEC.seed, ge=0, le=2**32 - 1, description="Simulator seed (same seed, same samples).")
+    n_sets: int = Field(default=_SPEC.n_sets, ge=1, le=6, description="Simulator: number of sets.")
     capture_path: str | None = Field(
         default=None, min_length=1, max_length=4096,
         description="Replay: the recording (relative paths are in the server's capture folder), for example "
         '{"source": "replay", "capture_path": "session.csv", "speed": 10} once session.csv is there.',
     )  # fmt: skip
-    format: str = Field(default="auto", max_length=32, pattern=r"^[a-z0-9_-]+$", description="Replay file format.")
-    speed: float = Field(default=1.0, ge=0.01, le=1000.0, description="Playback speed, times real time.")
+    format: str = Field(
+        default=_SPEC.format, max_length=32, pattern=r"^[a-z0-9_-]+$", description="Replay file format."
+    )
+    speed: float = Field(default=_SPEC.speed, ge=0.01, le=1000.0, description="Playback speed, times real time.")
     device_address: str | None = Field(default=None, pattern=ADDRESS_PATTERN, description="Device sessions.")
     label: str | None = Field(default=None, max_length=200)
     side: Literal["left", "right"] | None = None

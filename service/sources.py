@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias, cast, runtime_ch
 import numpy as np
 
 from hipflex.dsp.types import ImuSamples
+from hipflex.service.errors import ServiceLayerError
 
 if TYPE_CHECKING:
     from hipflex.sensor.sim.simulate import Drill
-    from hipflex.service.analysis_pool import AnalysisPool, Disconnected
+    from hipflex.service.analysis_pool import AnalysisPool, DisconnectCheck
 
 __all__ = [
     "ReplaySource",
@@ -46,7 +47,7 @@ __all__ = [
 TICK_S = 0.04
 
 
-class SourceError(ValueError):
+class SourceError(ServiceLayerError, ValueError):
     """A source cannot be opened (bad file, path not allowed); the message is for the user."""
 
 
@@ -211,7 +212,7 @@ class ReplaySource(_PreparedSource):
         speed: float = 1.0,
         allowed_dirs: tuple[Path, ...] | None = None,
         pool: AnalysisPool | None = None,
-        is_disconnected: Disconnected | None = None,
+        is_disconnected: DisconnectCheck | None = None,
     ) -> None:
         super().__init__(speed)
         self.shown = str(path)

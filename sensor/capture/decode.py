@@ -46,7 +46,7 @@ from hipflex.sensor.polar.control import (
     parse_cp_indication,
 )
 from hipflex.sensor.polar.frames import PmdDecodeError, PmdMeasurementType, PmdRepeatFilter, decode_pmd_frame
-from hipflex.sensor.polar.timing import PmdTimestampError, PmdTimingState, assign_sample_times
+from hipflex.sensor.polar.timing import DEFAULT_GAP_RATIO, PmdTimestampError, PmdTimingState, assign_sample_times
 
 __all__ = [
     "REANCHOR_S",
@@ -65,7 +65,6 @@ FloatArray = NDArray[np.float64]
 #: A Polar frame whose mapped time disagrees with its host arrival time by more than
 #: this starts a new clock segment, seconds (BLE delivery lags are well under it).
 REANCHOR_S: Final = 10.0
-_GAP_RATIO: Final = 1.5
 _PMD_STREAMS: Final = {PmdMeasurementType.ACC: "acc", PmdMeasurementType.GYRO: "gyro"}
 _MW_STREAMS: Final = {MetaWearSensor.ACC: "acc", MetaWearSensor.GYRO: "gyro"}
 
@@ -154,7 +153,7 @@ class CaptureStreams:
             if time_s.size == 0:
                 return
             period = 1.0 / self.rates_hz[name]
-            if time_s[0] - last > _GAP_RATIO * period:
+            if time_s[0] - last > DEFAULT_GAP_RATIO * period:
                 lost = max(0, round((time_s[0] - last) / period) - 1)
                 self.gaps.append(CaptureGap(name, last, float(time_s[0]), lost, reason))
         self.chunks.setdefault(name, []).append((time_s, values))

@@ -39,9 +39,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.files.text_table import TextTable, parse_columns, read_table
+from hipflex.sensor.files.text_table import TextTable, merge_gyro_export, parse_columns, read_table
 from hipflex.sensor.format_spec import FileFormat, InputError, LoadOptions, validate_samples
-from hipflex.sensor.merge import merge_acc_gyro, tidy_stream
 
 __all__ = ["FORMATS", "MetaBaseName", "find_gyro_sibling", "parse_metabase_name", "read_metabase"]
 
@@ -186,12 +185,7 @@ def read_metabase(path: str | Path, *, gyro_path: str | Path | None = None) -> I
         raise InputError(path, f"gyroscope file {gpath} not found")
     gt, gyr, _ = _read_sensor(read_table(gpath), _GYRO_COLS, "gyroscope")
     base = validate_samples(path, t, acc, None, lines)
-    try:
-        gt, gyr = tidy_stream(gt, gyr)
-        merged = merge_acc_gyro(base.time_s, base.acc_g, gt, gyr, rule="linear")
-    except ValueError as exc:
-        raise InputError(path, f"cannot merge the gyroscope file {gpath.name}: {exc}") from None
-    return validate_samples(path, merged.time_s, merged.acc_g, merged.gyr_dps)
+    return merge_gyro_export(path, base, gt, gyr, gpath, "linear", "gyroscope")
 
 
 def _load(path: Path, options: LoadOptions) -> ImuSamples:

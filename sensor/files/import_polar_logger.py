@@ -37,9 +37,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.files.text_table import TextTable, parse_columns, read_table
+from hipflex.sensor.files.text_table import TextTable, merge_gyro_export, parse_columns, read_table
 from hipflex.sensor.format_spec import ACC_UNITS, GYRO_UNITS, FileFormat, InputError, LoadOptions, validate_samples
-from hipflex.sensor.merge import merge_acc_gyro, tidy_stream
 
 __all__ = ["FORMATS", "find_stream_sibling", "read_polar_logger"]
 
@@ -148,12 +147,7 @@ def read_polar_logger(path: str | Path, *, gyro_path: str | Path | None = None) 
     if gkind != "gyro":
         raise InputError(gpath, "expected a GYRO file (X [dps];Y [dps];Z [dps])")
     base = validate_samples(path, t, acc, None, lines)
-    try:
-        gt, gyr = tidy_stream(gt, gyr)
-        merged = merge_acc_gyro(base.time_s, base.acc_g, gt, gyr, rule="auto")
-    except ValueError as exc:
-        raise InputError(path, f"cannot merge the GYRO file {gpath.name}: {exc}") from None
-    return validate_samples(path, merged.time_s, merged.acc_g, merged.gyr_dps)
+    return merge_gyro_export(path, base, gt, gyr, gpath, "auto", "GYRO")
 
 
 def _load(path: Path, options: LoadOptions) -> ImuSamples:

@@ -23,10 +23,12 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.files.limits import check_header, check_line_lengths
-from hipflex.sensor.format_spec import InputError
+from hipflex.sensor.format_spec import InputError, validate_samples
+from hipflex.sensor.merge import MergeRule, merge_acc_gyro, tidy_stream
 
-__all__ = ["MAX_BAD_FRACTION", "RowProblem", "TextTable", "parse_columns", "read_table"]
+__all__ = ["MAX_BAD_FRACTION", "RowProblem", "TextTable", "merge_gyro_export", "parse_columns", "read_table"]
 
 _log = logging.getLogger(__name__)
 
@@ -206,3 +208,37 @@ def parse_columns(
     if len(problems) > _MAX_LOGGED:
         _log.warning("%s: %d more unreadable rows skipped", table.source, len(problems) - _MAX_LOGGED)
     return data, kept, tuple(problems)
+
+
+def merge_gyro_export(
+    path: Path, base: ImuSamples, gyro_time_s: NDArray[np.float64], gyr_dps: NDArray[np.float64], gyro_path: Path,
+    rule: MergeRule, what: str,
+) -> ImuSamples:  # fmt: skip
+    """The accelerometer samples of an export with the gyroscope of its sibling file merged in.
+
+    Parameters
+    ----------
+    path : Path
+        The accelerometer file (named in errors).
+    base : ImuSamples
+        Its validated samples.
+    gyro_time_s, gyr_dps : ndarray
+        The gyroscope file's times, seconds, and rates, deg/s, as read.
+    gyro_path : Path
+        The gyroscope file (named in errors).
+    rule : str
+        :func:`~hipflex.sensor.merge.merge_acc_gyro`'s rule.
+    what : str
+        How the app names the gyroscope file (``"gyroscope"``, ``"GYRO"``).
+
+    Raises
+    ------
+    InputError
+        The streams cannot be merged, or the merged samples fail the shared checks.
+    """
+    try:
+        gt, gyr = tidy_stream(gyro_time_s, gyr_dps)
+        merged = merge_acc_gyro(base.time_s, base.acc_g, gt, gyr, rule=rule)
+    except ValueError as exc:
+        raise InputError(path, f"cannot merge the {what} file {gyro_path.name}: {exc}") from None
+    return validate_samples(path, merged.time_s, merged.acc_g, merged.gyr_dps)

@@ -42,11 +42,10 @@ from typing import Final, overload
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_GAP_RATIO", "ClockEstimate", "ClockSync", "DeviceGap", "GapTracker"]
+from hipflex.sensor.polar.timing import DEFAULT_GAP_RATIO
 
-#: A jump between consecutive frames longer than this many sample periods is a gap;
-#: the same rule as :mod:`hipflex.sensor.polar.timing` and :mod:`hipflex.sensor.capture.replay`.
-DEFAULT_GAP_RATIO: Final = 1.5
+__all__ = ["ClockEstimate", "ClockSync", "DeviceGap", "GapTracker"]
+
 # Theil-Sen is O(bins^2); more bins than this add nothing but time.
 _MAX_FIT_BINS: Final = 120
 

@@ -32,6 +32,7 @@ from bleak.exc import BleakError
 from hipflex import __version__
 from hipflex.sensor.capture.log import CaptureDevice, CaptureHeader, StreamSettings
 from hipflex.sensor.errors import StreamFailed
+from hipflex.sensor.live.gatt_uuids import MODEL_NUMBER_UUID
 from hipflex.sensor.live.session import BleSensorClient
 from hipflex.sensor.metawear.protocol import (
     ACC_LSB_PER_G,
@@ -39,6 +40,7 @@ from hipflex.sensor.metawear.protocol import (
     METAWEAR_COMMAND_UUID,
     METAWEAR_NOTIFY_UUID,
     METAWEAR_SERVICE_UUID,
+    READ_BIT,
     ImuChip,
     MetaWearDecodeError,
     MetaWearModuleInfo,
@@ -59,7 +61,6 @@ _log = logging.getLogger(__name__)
 
 #: Rates both Bosch sensors offer, so accelerometer and gyroscope run together, Hz.
 METAWEAR_RATES_HZ: Final = (25.0, 50.0, 100.0, 200.0, 400.0, 800.0)
-_READ: Final = 0x80
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class _Replies:
         self._waiters.clear()
 
     async def read(self, client: BleakClient, command: bytes, timeout_s: float) -> bytes:
-        key = (command[0], command[1] | _READ)
+        key = (command[0], command[1] | READ_BIT)
         waiter = asyncio.get_running_loop().create_future()
         self._waiters[key] = waiter
         try:
@@ -175,11 +176,11 @@ class MetaWearClient(BleSensorClient):
             self.gyro_info = parse_module_info(await self._replies.read(client, discovery_command(0x13), t))
             if not self.gyro_info.present:
                 _log.warning("%s has no gyroscope: streaming the accelerometer alone", self.name)
-        self.model_number = await self._read_text(client, "00002a24-0000-1000-8000-00805f9b34fb")
+        self.model_number = await self._read_text(client, MODEL_NUMBER_UUID)
         _log.info("%s: %s accelerometer (rev %d)", self.name, chip.value.upper(), self.acc_info.revision)
 
     def _on_value(self, uuid: str, data: bytes, t_s: float) -> None:
-        if uuid == METAWEAR_NOTIFY_UUID and len(data) >= 2 and data[1] & _READ:
+        if uuid == METAWEAR_NOTIFY_UUID and len(data) >= 2 and data[1] & READ_BIT:
             self._replies.on_notification(data)
 
     def _on_link_lost(self) -> None:

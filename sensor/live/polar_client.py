@@ -35,6 +35,7 @@ from hipflex.sensor.errors import StreamFailed
 from hipflex.sensor.live.session import BleSensorClient
 from hipflex.sensor.polar.control import (
     CP_RESPONSE_CODE,
+    MEASUREMENT_STOPPED_CODE,
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_SERVICE_UUID,
@@ -53,8 +54,6 @@ from hipflex.sensor.polar.frames import PmdDecodeError, PmdMeasurementType, PmdR
 __all__ = ["H10", "POLAR_MODELS", "VERITY_SENSE", "PolarClient", "PolarModel", "PolarSettings", "polar_model"]
 
 _log = logging.getLogger(__name__)
-
-_STOPPED_CODE: Final = 0x01  # first byte of ONLINE_MEASUREMENT_STOPPED
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,7 @@ class PolarClient(BleSensorClient):
             return
         if data[0] == CP_RESPONSE_CODE:
             self._commander.on_indication(data)
-        elif data[0] == _STOPPED_CODE and self.state == "streaming":
+        elif data[0] == MEASUREMENT_STOPPED_CODE and self.state == "streaming":
             _log.warning("%s stopped streaming on its own (types %s)", self.name, data[1:].hex(" "))
             self._wake.put_nowait("device stopped streaming")
 

@@ -30,16 +30,14 @@ from hipflex.sensor.errors import DeviceBusy, SensorNotFound
 from hipflex.sensor.live.ble_errors import translate_ble_error
 from hipflex.sensor.live.client import BleBackends
 from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
-from hipflex.sensor.metawear.protocol import METAWEAR_SERVICE_UUID
-from hipflex.sensor.polar.control import PMD_SERVICE_UUID
+from hipflex.sensor.metawear.protocol import MBIENTLAB_COMPANY_ID, METAWEAR_SERVICE_UUID
+from hipflex.sensor.polar.control import PMD_SERVICE_UUID, POLAR_COMPANY_ID
 
 __all__ = [
     "BATTERY_BUSY",
     "BATTERY_NO_ANSWER",
     "BATTERY_NO_SERVICE",
     "BATTERY_READ_FAILED",
-    "MBIENTLAB_COMPANY_ID",
-    "POLAR_COMPANY_ID",
     "FoundSensor",
     "SensorInfo",
     "SensorKind",
@@ -52,9 +50,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 SensorKind = Literal["polar", "metawear"]
-#: Bluetooth SIG company identifiers seen in the manufacturer data.
-POLAR_COMPANY_ID: Final = 0x006B
-MBIENTLAB_COMPANY_ID: Final = 0x067E
 
 # Why a battery level could not be read (SensorInfo.battery_note).
 #: The connection was refused as busy: another app (a phone, Polar Flow, MetaBase) holds the sensor.

@@ -62,7 +62,7 @@ from hipflex.sensor.live.client import (
     StreamGap,
 )
 from hipflex.sensor.live.clock import ClockSync
-from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID
+from hipflex.sensor.live.gatt_uuids import BATTERY_LEVEL_UUID, FIRMWARE_REVISION_UUID
 from hipflex.sensor.live.pipeline import BAD_FRAMES_LIMIT, ClientStats, DecodeWorker, RecordSink
 from hipflex.sensor.live.recovery import LinkRecovery
 from hipflex.sensor.live.scan import find_sensor
@@ -72,7 +72,6 @@ __all__ = ["BAD_FRAMES_LIMIT", "BleSensorClient", "ClientStats"]
 _log = logging.getLogger(__name__)
 
 _DRAIN_MAX: Final = 512  # records decoded per worker hop, at most
-_FIRMWARE_UUID: Final = "00002a26-0000-1000-8000-00805f9b34fb"
 
 
 class _End:
@@ -350,7 +349,7 @@ class BleSensorClient(LinkRecovery, abc.ABC):
             await self._acquire_mtu(client)
             await self._on_link_up(client, first)
             if first:
-                self.firmware = await self._read_text(client, _FIRMWARE_UUID)
+                self.firmware = await self._read_text(client, FIRMWARE_REVISION_UUID)
             await self._read_battery(client)
         except BaseException as exc:
             with contextlib.suppress(Exception):

@@ -26,9 +26,12 @@ from hipflex.sensor.errors import SensorLayerError
 __all__ = [
     "ACC_LSB_PER_G",
     "GYRO_LSB_PER_DPS",
+    "MBIENTLAB_COMPANY_ID",
     "METAWEAR_COMMAND_UUID",
     "METAWEAR_NOTIFY_UUID",
     "METAWEAR_SERVICE_UUID",
+    "PACKED_SAMPLES",
+    "READ_BIT",
     "ImuChip",
     "MetaWearDecodeError",
     "MetaWearDecoder",
@@ -51,15 +54,17 @@ __all__ = [
 METAWEAR_SERVICE_UUID: Final = "326a9000-85cb-9195-d9dd-464cfbbae75a"
 METAWEAR_COMMAND_UUID: Final = "326a9001-85cb-9195-d9dd-464cfbbae75a"
 METAWEAR_NOTIFY_UUID: Final = "326a9006-85cb-9195-d9dd-464cfbbae75a"
+#: Bluetooth SIG company identifier of MbientLab Inc. (advertised manufacturer data).
+MBIENTLAB_COMPANY_ID: Final = 0x067E
 
 #: Accelerometer sensitivity per range, LSB per g.
 ACC_LSB_PER_G: Final = {2: 16384.0, 4: 8192.0, 8: 4096.0, 16: 2048.0}
 #: Gyroscope sensitivity per range, LSB per deg/s.
 GYRO_LSB_PER_DPS: Final = {2000: 16.4, 1000: 32.8, 500: 65.6, 250: 131.2, 125: 262.4}
 
-_READ: Final = 0x80  # bit 7 of the register turns a write into a read
+READ_BIT: Final = 0x80  # bit 7 of the register turns a write into a read
 _SAMPLE_BYTES: Final = 6  # x, y, z as int16
-_PACKED_SAMPLES: Final = 3  # 20-byte packed notification fits the default MTU of 23
+PACKED_SAMPLES: Final = 3  # 20-byte packed notification fits the default MTU of 23
 
 
 class MetaWearDecodeError(SensorLayerError, ValueError):
@@ -133,7 +138,7 @@ def _code(table: dict[float, int], odr_hz: float, what: str) -> int:
 
 def discovery_command(module: int) -> bytes:
     """Ask a module for its implementation and revision (``[module, 0x80]``)."""
-    return bytes([module, _READ])
+    return bytes([module, READ_BIT])
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,7 @@ def parse_module_info(reply: bytes | bytearray) -> MetaWearModuleInfo:
     MetaWearDecodeError
         Not a discovery reply.
     """
-    if len(reply) < 2 or reply[1] != _READ:
+    if len(reply) < 2 or reply[1] != READ_BIT:
         raise MetaWearDecodeError(f"not a module discovery reply: {bytes(reply).hex(' ')}")
     if len(reply) <= 2:
         return MetaWearModuleInfo(reply[0], False)
@@ -395,7 +400,7 @@ class MetaWearDecoder:
         if route is None:
             return None
         sensor, packed = route
-        n = _PACKED_SAMPLES if packed else 1
+        n = PACKED_SAMPLES if packed else 1
         if len(data) != 2 + n * _SAMPLE_BYTES:
             kind = "packed " if packed else ""
             raise MetaWearDecodeError(
@@ -433,11 +438,11 @@ def encode_data_notification(
         Packed register; by default packed when three samples are given.
     """
     v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] not in (1, _PACKED_SAMPLES) or not np.all(np.isfinite(v)):
+    if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] not in (1, PACKED_SAMPLES) or not np.all(np.isfinite(v)):
         raise ValueError(f"values must be finite with shape (1, 3) or (3, 3), got {v.shape}")
-    is_packed = v.shape[0] == _PACKED_SAMPLES if packed is None else packed
-    if v.shape[0] != (_PACKED_SAMPLES if is_packed else 1):
-        kind, need = ("packed", _PACKED_SAMPLES) if is_packed else ("single", 1)
+    is_packed = v.shape[0] == PACKED_SAMPLES if packed is None else packed
+    if v.shape[0] != (PACKED_SAMPLES if is_packed else 1):
+        kind, need = ("packed", PACKED_SAMPLES) if is_packed else ("single", 1)
         raise ValueError(f"a {kind} notification takes {need} sample(s), got {v.shape[0]}")
     table = ACC_LSB_PER_G if sensor is MetaWearSensor.ACC else GYRO_LSB_PER_DPS
     if range_value not in table:

@@ -26,9 +26,12 @@ from hipflex.sensor.polar.frames import PmdDecodeError, PmdMeasurementType
 
 __all__ = [
     "CP_RESPONSE_CODE",
+    "MEASUREMENT_STOPPED_CODE",
     "PMD_CONTROL_POINT_UUID",
     "PMD_DATA_UUID",
     "PMD_SERVICE_UUID",
+    "POLAR_COMPANY_ID",
+    "RESPONSE_HEADER_BYTES",
     "PmdFeatures",
     "PmdMeasurementStopped",
     "PmdOpCode",
@@ -54,11 +57,15 @@ _log = logging.getLogger(__name__)
 PMD_SERVICE_UUID: Final = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 PMD_CONTROL_POINT_UUID: Final = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
 PMD_DATA_UUID: Final = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+#: Bluetooth SIG company identifier of Polar Electro Oy (advertised manufacturer data).
+POLAR_COMPANY_ID: Final = 0x006B
 #: First byte of every control-point response indication.
 CP_RESPONSE_CODE: Final = 0xF0
 _FEATURE_READ_CODE: Final = 0x0F
-_MEASUREMENT_STOPPED_CODE: Final = 0x01
-_RESPONSE_HEADER_BYTES: Final = 5
+#: First byte of a device-initiated ONLINE_MEASUREMENT_STOPPED indication.
+MEASUREMENT_STOPPED_CODE: Final = 0x01
+#: Bytes before the parameters of a control-point response.
+RESPONSE_HEADER_BYTES: Final = 5
 
 
 class PmdOpCode(IntEnum):
@@ -401,7 +408,7 @@ def parse_cp_response(packet: bytes | bytearray) -> PmdResponse:
     if status != PmdStatus.SUCCESS:
         return PmdResponse(op, measurement, status)
     more = len(data) > 4 and data[4] != 0
-    return PmdResponse(op, measurement, status, more, data[_RESPONSE_HEADER_BYTES:])
+    return PmdResponse(op, measurement, status, more, data[RESPONSE_HEADER_BYTES:])
 
 
 def parse_cp_indication(data: bytes | bytearray) -> PmdResponse | PmdMeasurementStopped:
@@ -412,7 +419,7 @@ def parse_cp_indication(data: bytes | bytearray) -> PmdResponse | PmdMeasurement
     PmdDecodeError
         Neither kind.
     """
-    if len(data) >= 1 and data[0] == _MEASUREMENT_STOPPED_CODE:
+    if len(data) >= 1 and data[0] == MEASUREMENT_STOPPED_CODE:
         return PmdMeasurementStopped(tuple(data[1:]))
     return parse_cp_response(data)
 

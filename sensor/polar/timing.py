@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 #: A frame interval longer than this many nominal frame durations is a gap.  One lost
-#: frame makes the ratio about 2; Verity rate wander stays well under 1.5.
+#: frame makes the ratio about 2; Verity rate wander stays well under 1.5.  The one home of
+#: the rule: the live clock (:mod:`hipflex.sensor.live.clock`) and the capture decoder use it too.
 DEFAULT_GAP_RATIO = 1.5
 
 

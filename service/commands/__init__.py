@@ -14,6 +14,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hipflex.service.errors import ServiceLayerError
+
 __all__ = ["COMMAND_MODULES", "Command", "UsageError", "load_commands"]
 
 #: Modules that define subcommands, in ``--help`` order.
@@ -26,7 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class UsageError(Exception):
+class UsageError(ServiceLayerError):
     """Bad command-line options found after parsing; reported like argparse errors (exit 2)."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,7 +14,9 @@ import httpx
 from hipflex.service.devices import DeviceInfo, DeviceNotFound, DevicesUnavailable
 from hipflex.service.sources import SampleSource, SimulatorSource, SourceError
 
-__all__ = ["ADDRESSES", "FakeDevices", "LiveServer", "NoBluetooth", "serve", "sse_messages", "ws_messages"]
+__all__ = [
+    "ADDRESSES", "FakeDevices", "LiveServer", "NoBluetooth", "serve", "sse_messages", "wait_until", "ws_messages",
+]  # fmt: skip
 
 ADDRESSES = ("A0:9E:1A:00:00:01", "C4:AA:BB:00:00:02")
 
@@ -94,6 +96,14 @@ class LiveServer:
                 return out
             assert time.monotonic() < deadline, f"session {session_id} still running after {timeout_s} s"
             time.sleep(0.05)
+
+
+def wait_until(cond: Callable[[], object], timeout_s: float, what: str) -> None:
+    """Poll ``cond`` until it is true: a wait on the event that matters, failing with ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, f"still waiting after {timeout_s} s for {what}"
+        time.sleep(0.02)
 
 
 def sse_messages(client: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.files.csv_io import write_csv
@@ -20,6 +21,7 @@ UNUSED = (
 )  # fmt: skip
 
 
+@pytest.mark.slow  # a child interpreter
 def test_loading_a_plain_csv_through_the_cli_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
     path = tmp_path / "rec.csv"
     t = np.arange(600) / 100.0

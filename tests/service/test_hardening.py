@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import HTTPException
-from svc_kit import LiveServer, serve
+from svc_kit import LiveServer, serve, wait_until
 
 from hipflex.sensor.files.csv_io import write_csv
 from hipflex.sensor.sim.simulate import simulate_drill
@@ -150,10 +150,9 @@ def test_uploads_run_in_a_bounded_pool_of_their_own(service_settings: Any, monke
             finally:
                 for sock in hanging:
                     sock.close()
-            deadline = time.monotonic() + 10
-            while not cancelled and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)  # the waiting job may have started before its request noticed the hang-up
+            # Every admitted job has ended (a job frees its place only after it returns, a waiting one
+            # that never started at once), so each job that ran has said whether it was told to stop.
+            wait_until(lambda: app.state.hipflex.pool.admitted == 0, 10, "the hung-up jobs to end")
             assert cancelled and all(cancelled)  # every job that ran was told its client left
         finally:
             release.set()  # (a server without the pool would otherwise never stop)
@@ -354,10 +353,13 @@ def _closed_by_server(sock: socket.socket, within_s: float, answered: list[bytes
 
 @pytest.mark.slow
 def test_slow_clients_are_timed_out_and_connections_capped(service_settings: Any) -> None:
+    from hipflex.service.app import create_app
+    from hipflex.service.server import ServerThread
+
     settings = service_settings.replace(header_timeout_s=1.0, max_connections=4)
-    with serve(settings) as c:
-        port = c.base_url.port
-        assert port is not None
+    with ServerThread(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30.0) as c:
+        port = server.port
+        open_connections = server.server.server_state.connections
         # Three clients that send their headers a byte at a time, and one that stalls in its body.
         slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
         for s in slow:
@@ -365,7 +367,7 @@ def test_slow_clients_are_timed_out_and_connections_capped(service_settings: Any
         body = socket.create_connection(("127.0.0.1", port))
         body.sendall(b"POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{\"source\"")  # fmt: skip
-        time.sleep(0.3)
+        wait_until(lambda: len(open_connections) == 4, 10, "the server to hold the four connections")
         # The cap is reached: a fifth connection is closed at once, before any work.
         extra = socket.create_connection(("127.0.0.1", port))
         extra.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

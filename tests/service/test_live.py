@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from svc_kit import FakeDevices, LiveServer, sse_messages, ws_messages
+from svc_kit import FakeDevices, LiveServer, sse_messages, wait_until, ws_messages
 
 from hipflex.dsp import analyze
 from hipflex.sensor.files.csv_io import write_csv
@@ -153,7 +153,8 @@ def test_stop_keeps_what_arrived_and_lists_newest_first(live_server: LiveServer)
     api = live_server.client
     slow = api.post("/api/v1/sessions", json={"source": "simulator", "drill": "hold", "speed": 4}).json()
     fast = api.post("/api/v1/sessions", json={"source": "simulator", "drill": "stride", "speed": 200}).json()
-    time.sleep(1.5)
+    # Stop once 3 s of samples (100 Hz) reached the slow session, a recording long enough to load (not a fixed sleep).
+    wait_until(lambda: api.get(f"/api/v1/sessions/{slow['id']}").json()["sample_count"] >= 300, 30, "3 s of samples")
     running = api.get(f"/api/v1/sessions/{slow['id']}").json()
     assert running["status"] == "running" and running["live_state"] in ("calibrating", "running")
     r = api.post(f"/api/v1/sessions/{slow['id']}/stop")

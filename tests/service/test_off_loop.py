@@ -87,6 +87,7 @@ def test_an_upload_cut_off_mid_body_leaves_no_file(service_settings: Any) -> Non
         assert _wait(lambda: not any(service_settings.upload_tmp_dir.glob("upload-*")), 20)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reader", ["fast", "careful"])
 def test_a_replay_load_stops_when_its_client_hangs_up(
     service_settings: Any, monkeypatch: pytest.MonkeyPatch, reader: str

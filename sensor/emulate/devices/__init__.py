@@ -12,11 +12,10 @@ from __future__ import annotations
 from hipflex.sensor.emulate.devices.base import EmulatedPeripheral, EmulatorStats
 from hipflex.sensor.emulate.devices.clock import H10_RESET_DEVICE_NS, DeviceClock
 from hipflex.sensor.emulate.devices.faults import FaultPlan
-from hipflex.sensor.emulate.devices.metawear_device import MBIENTLAB_COMPANY_ID, MetaWearPeripheral
+from hipflex.sensor.emulate.devices.metawear_device import MetaWearPeripheral
 from hipflex.sensor.emulate.devices.polar_device import PolarPmdPeripheral
 from hipflex.sensor.emulate.devices.polar_profiles import (
     H10_PROFILE,
-    POLAR_COMPANY_ID,
     VERITY_SENSE_PROFILE,
     PmdMeasurementSpec,
     PolarProfile,
@@ -26,8 +25,6 @@ from hipflex.sensor.emulate.devices.source import SampleCursor, SampleFeed, Sour
 __all__ = [
     "H10_PROFILE",
     "H10_RESET_DEVICE_NS",
-    "MBIENTLAB_COMPANY_ID",
-    "POLAR_COMPANY_ID",
     "VERITY_SENSE_PROFILE",
     "DeviceClock",
     "EmulatedPeripheral",

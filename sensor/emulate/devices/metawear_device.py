@@ -36,9 +36,12 @@ from hipflex.sensor.emulate.devices.source import SampleCursor, SourceLike
 from hipflex.sensor.metawear.protocol import (
     ACC_LSB_PER_G,
     GYRO_LSB_PER_DPS,
+    MBIENTLAB_COMPANY_ID,
     METAWEAR_COMMAND_UUID,
     METAWEAR_NOTIFY_UUID,
     METAWEAR_SERVICE_UUID,
+    PACKED_SAMPLES,
+    READ_BIT,
     ImuChip,
     MetaWearModule,
     MetaWearSensor,
@@ -49,18 +52,14 @@ from hipflex.sensor.metawear.protocol import (
     gyro_start_commands,
 )
 
-__all__ = ["MBIENTLAB_COMPANY_ID", "MetaWearPeripheral"]
+__all__ = ["MetaWearPeripheral"]
 
 _log = logging.getLogger(__name__)
 
-#: Bluetooth SIG company identifier of MbientLab Inc.
-MBIENTLAB_COMPANY_ID: Final = 0x067E
 
-_READ: Final = 0x80
 _POWER, _INTERRUPT, _CONFIG = 0x01, 0x02, 0x03
 _BATTERY_REGISTER: Final = 0x0C
 _DEBUG_RESET, _DEBUG_DISCONNECT = 0x01, 0x06
-_PACKED_SAMPLES: Final = 3
 # Implementation bytes of the discovery reply, per chip (ble.md 2.1).
 _ACC_IMPL: Final = {ImuChip.BMI160: 1, ImuChip.BMI270: 4}
 _GYRO_IMPL: Final = {ImuChip.BMI160: 0, ImuChip.BMI270: 1}
@@ -245,11 +244,11 @@ class MetaWearPeripheral(EmulatedPeripheral):
             _log.debug("MetaWear: command too short: %s", data.hex(" "))
             return
         module, register, args = data[0], data[1], data[2:]
-        if register == _READ:
-            self._reply(bytes([module, _READ]) + self._module_info(module))
+        if register == READ_BIT:
+            self._reply(bytes([module, READ_BIT]) + self._module_info(module))
         elif module in self._imus:
             self._imu_command(self._imus[module], register, args)
-        elif module == MetaWearModule.SETTINGS and register == _READ | _BATTERY_REGISTER:
+        elif module == MetaWearModule.SETTINGS and register == READ_BIT | _BATTERY_REGISTER:
             self._reply(bytes([module, register, self.battery_pct]) + self.battery_mv.to_bytes(2, "little"))
         elif module == MetaWearModule.DEBUG and register in (_DEBUG_RESET, _DEBUG_DISCONNECT):
             if register == _DEBUG_RESET:
@@ -276,7 +275,7 @@ class MetaWearPeripheral(EmulatedPeripheral):
                 return
             imu.config = (args[0], args[1])
             imu.odr_hz, imu.range_value = found
-        elif register == _READ | _CONFIG:
+        elif register == READ_BIT | _CONFIG:
             self._reply(bytes([imu.module, register, *imu.config]))
         elif register == _INTERRUPT and len(args) >= 2:
             was = imu.streaming
@@ -329,10 +328,10 @@ class MetaWearPeripheral(EmulatedPeripheral):
         if imu.packed_reg in imu.subscribed:
             pending = np.concatenate([imu.packed_pending, values])
             end = first + values.shape[0]  # index after the last sample in `pending`
-            n_full = pending.shape[0] // _PACKED_SAMPLES * _PACKED_SAMPLES
-            for j in range(0, n_full, _PACKED_SAMPLES):
-                block = pending[j : j + _PACKED_SAMPLES]
-                last_index = end - pending.shape[0] + j + _PACKED_SAMPLES - 1
+            n_full = pending.shape[0] // PACKED_SAMPLES * PACKED_SAMPLES
+            for j in range(0, n_full, PACKED_SAMPLES):
+                block = pending[j : j + PACKED_SAMPLES]
+                last_index = end - pending.shape[0] + j + PACKED_SAMPLES - 1
                 msg = encode_data_notification(imu.sensor, self.chip, block, imu.range_value, packed=True)
                 self._emit_data(METAWEAR_NOTIFY_UUID, msg, imu.start_s + last_index * step_s)
             imu.packed_pending = pending[n_full:]

@@ -43,16 +43,18 @@ from hipflex.sensor.emulate.devices.clock import H10_RESET_DEVICE_NS, DeviceCloc
 from hipflex.sensor.emulate.devices.faults import FaultPlan
 from hipflex.sensor.emulate.devices.polar_profiles import (
     H10_PROFILE,
-    POLAR_COMPANY_ID,
     PmdMeasurementSpec,
     PolarProfile,
 )
 from hipflex.sensor.emulate.devices.source import SampleCursor, SourceLike
 from hipflex.sensor.polar.control import (
     CP_RESPONSE_CODE,
+    MEASUREMENT_STOPPED_CODE,
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_SERVICE_UUID,
+    POLAR_COMPANY_ID,
+    RESPONSE_HEADER_BYTES,
     PmdOpCode,
     PmdSettingType,
     PmdStatus,
@@ -71,8 +73,6 @@ __all__ = ["PolarPmdPeripheral"]
 
 _log = logging.getLogger(__name__)
 
-_STOPPED_CODE: Final = 0x01  # first byte of a device-initiated ONLINE_MEASUREMENT_STOPPED
-_RESPONSE_HEADER: Final = 5
 _KNOWN_OPCODES: Final = frozenset(int(op) for op in PmdOpCode)
 
 
@@ -198,7 +198,7 @@ class PolarPmdPeripheral(EmulatedPeripheral):
         types = bytes(sorted(self._streams))
         self._flush()
         self._streams.clear()
-        self._indicate(bytes([_STOPPED_CODE]) + types)
+        self._indicate(bytes([MEASUREMENT_STOPPED_CODE]) + types)
 
     def forget_time(self) -> None:
         """The H10 quirk: the clock restarts from 2019-01-01 now (it lost time off the strap)."""
@@ -220,7 +220,7 @@ class PolarPmdPeripheral(EmulatedPeripheral):
 
     def _respond(self, opcode: int, measurement: int, status: int, params: bytes = b"") -> None:
         # A reply that does not fit one indication continues in more packets (``more`` = 1).
-        room = max(self.server.att_mtu - ATT_NOTIFY_OVERHEAD - _RESPONSE_HEADER, 1)
+        room = max(self.server.att_mtu - ATT_NOTIFY_OVERHEAD - RESPONSE_HEADER_BYTES, 1)
         chunks = [params[i : i + room] for i in range(0, len(params), room)] or [b""]
         for i, chunk in enumerate(chunks):
             more = 1 if i < len(chunks) - 1 else 0

@@ -14,14 +14,11 @@ from hipflex.sensor.polar.frames import PmdMeasurementType
 
 __all__ = [
     "H10_PROFILE",
-    "POLAR_COMPANY_ID",
     "VERITY_SENSE_PROFILE",
     "PmdMeasurementSpec",
     "PolarProfile",
 ]
 
-#: Bluetooth SIG company identifier of Polar Electro Oy (advertised manufacturer data).
-POLAR_COMPANY_ID: Final = 0x006B
 
 _M = PmdMeasurementType
 

@@ -135,15 +135,14 @@ KILL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_survives_sigkill_losing_at_most_about_a_second(tmp_path: Path) -> None:
+def test_survives_sigkill_as_a_prefix_flushed_without_close(tmp_path: Path) -> None:
     path = tmp_path / "killed.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(2.5)
-        killed_at = time.monotonic()  # CLOCK_MONOTONIC is shared with the child
+        time.sleep(2.5)  # the scenario: record for a while (flushing without close), then crash
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -160,9 +159,7 @@ def test_survives_sigkill_losing_at_most_about_a_second(tmp_path: Path) -> None:
     assert len(seq) > 100
     assert seq == list(range(len(seq)))  # a prefix, nothing missing in the middle
     assert cap.skipped_lines == 0
-    lost_s = killed_at - cap.notifications[-1].t_s
-    # Flushed every 1 s; 0.5 s of slack for a loaded machine.
-    assert lost_s < 1.5, f"lost {lost_s:.2f} s"
+    # How much of the last second is lost is a timing claim: benchmarks/capture_loss.py measures it.
 
 
 def test_cut_last_line_is_skipped_with_a_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -27,7 +27,6 @@ from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.emulate.ble import AdvertisementSpec, CharacteristicSpec, GattError, GattServer, ServiceSpec
 from hipflex.sensor.emulate.ble.bumble_backend import BumbleAir, BumbleClient, BumbleScanner
 from hipflex.sensor.emulate.devices import (
-    POLAR_COMPANY_ID,
     VERITY_SENSE_PROFILE,
     DeviceClock,
     FaultPlan,
@@ -52,6 +51,7 @@ from hipflex.sensor.polar.control import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_SERVICE_UUID,
+    POLAR_COMPANY_ID,
     PmdStartSettings,
     PmdStatus,
     build_start,

@@ -235,6 +235,7 @@ def test_the_line_length_limit_holds_on_both_paths(tmp_path: Path, paths: Paths)
     assert msg == careful(path) and f"line 7 is {len(data[5])} characters long" in str(msg)
 
 
+@pytest.mark.slow
 def test_a_large_file_is_read_in_many_blocks(tmp_path: Path, paths: Paths) -> None:
     n = 120_000  # several pyarrow blocks, and more rows than the first block's estimate
     t = 10.0 + np.arange(n) / 200.0
@@ -330,6 +331,7 @@ def plain_files(draw: st.DrawFn) -> bytes:
     return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + text.encode()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=plain_files())
 def test_generated_files_read_the_same_by_both_paths(tmp_path: Path, paths: Paths, data: bytes) -> None:
@@ -351,6 +353,7 @@ MAPPED = ColumnMap(time_col="TIME_S", acc_cols=("acc_x_g", "-acc_y_g", "acc_z_g"
                    gyro_cols=("-gyro_x_dps", "gyro_y_dps", "gyro_z_dps"), gyro_unit="rad/s")  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=plain_files())
 def test_generated_files_read_the_same_through_a_column_mapping(tmp_path: Path, paths: Paths, data: bytes) -> None:

@@ -265,7 +265,9 @@ async def test_corrupt_and_unknown_frames_are_skipped_with_a_reason(
         await pump.run(2.0, stop=False)
         for data in bad:
             peripheral.notify(PMD_DATA_UUID, data)
-        await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):  # until the decoder has seen them, not a fixed sleep
+            while client.stats.undecodable < 3:
+                await asyncio.sleep(0.001)
         await pump.run(4.0)
 
     with caplog.at_level(logging.WARNING):
