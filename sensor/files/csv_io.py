@@ -213,7 +213,10 @@ def _table(path: Path, raw: bytes) -> _Table:
 
 def _fill_empty(lines: list[str], d: str) -> list[str]:
     """Write ``nan`` into empty fields (dropouts) so that loadtxt accepts them."""
-    pattern = re.compile(rf"(?:(?<={re.escape(d)})|^)[ \t]*(?={re.escape(d)}|\r?$)", re.M)
+    # Blanks in an empty field are spaces (and tabs, unless the tab is the delimiter: then a
+    # greedy [ \t]* swallowed the next delimiter and two empty fields became one).
+    blank = "[ ]*" if d == "\t" else "[ \t]*"
+    pattern = re.compile(rf"(?:(?<={re.escape(d)})|^){blank}(?={re.escape(d)}|\r?$)", re.M)
     return pattern.sub("nan", "\n".join(lines)).split("\n")
 
 
@@ -233,12 +236,16 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
     rows: list[list[float]] = []
     kept: list[int] = []
     need = max(cols) + 1
+    # Whitespace around a line is not data, except the delimiter itself: a tab-separated line
+    # ending in a tab has an empty last field (a dropout), as in the fast path.
+    ws = " \r\n\x0b\x0c" if d == "\t" else None
     for j, line in enumerate(_all_lines(table)):
         u = line.strip()
         if not u or u[0] == "#":
             continue
+        u = line.strip(ws)
         if "#" in u:
-            u = u[: u.index("#")].rstrip()
+            u = u[: u.index("#")].rstrip(ws)
         fields = u.split(d)
         lineno = int(numbers[j])
         if strict and len(fields) != len(names):

@@ -176,6 +176,27 @@ def test_semicolon_and_tab_files(tmp_path: Path, paths: Paths, d: str) -> None:
     assert len(s) == 300
 
 
+@pytest.mark.parametrize("careful_by", ["loadtxt", "line by line"])
+def test_tab_files_with_empty_fields_read_the_same_on_every_path(
+    tmp_path: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch, careful_by: str
+) -> None:
+    """Found by the generated-files property: with tab as the delimiter, the careful reader's
+    empty-field filler swallowed a delimiter ("4.8\\t\\t\\t0.0" became three fields) and its
+    line-by-line pass stripped a trailing tab as whitespace ("has 3 fields"); both are dropouts."""
+    if careful_by == "line by line":
+        def refuse(*args: object) -> None:
+            raise ValueError("forced: the line-by-line pass")
+
+        monkeypatch.setattr(csv_io, "_loadtxt", refuse)
+    data = rows(gyro=False, d="\t")
+    data[10] = data[10][: data[10].rindex("\t") + 1]  # empty last field
+    f = data[20].split("\t")
+    data[20] = "\t".join([f[0], "", "", f[3]])  # two empty fields side by side
+    s = check(write(tmp_path, "\n".join([HEADER.replace(",", "\t"), *data]) + "\n"), paths)
+    assert len(s) == 300
+    assert np.isnan(s.acc_g[[10, 20]]).all() and not np.isnan(s.acc_g[[9, 11, 19, 21]]).any()
+
+
 def test_empty_and_nan_fields_are_lost_samples(tmp_path: Path, paths: Paths) -> None:
     data = rows()
     data[3] = "50.0300,,,,,,"
