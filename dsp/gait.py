@@ -39,8 +39,14 @@ rhythm:
   still.  Every stride must fit, not their median, so that a jog at 0.8 s
   per stride never passes on one lucky pair of strides;
 * **it goes on**: ``gait_min_strides`` such swings in a row, or one more
-  when a swing too small to be a rep is among them (weaker evidence: a
-  lunge is a small step back and a rep).  Once a walk is
+  when a swing too small to be a rep is among them after the first (weaker
+  evidence: a lunge is a small step back and a rep; but a walk's first step
+  starts from standing, not from extension, and rises less than the steps
+  after it, so a small first swing and one step are a short walk).  The
+  first stride may be up to ``_LINK_TOL`` short (that first step's peak
+  comes early) when the strides after it confirm the walk on their own.  A
+  stride off the rhythm ends the run for the swings before it only: after
+  a pause, a walk's first steps still belong to it.  Once a walk is
   confirmed, a stride is accepted within ``_LINK_TOL`` of the cadence range,
   or up to two of the walk's own strides (a swing too small to be seen).
 
@@ -215,8 +221,12 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     n_body = sum(1 for t in peaks if t >= body_from_s)
     n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
-    # small step back and its rep are two swings at a walking interval).
-    need = settings.gait_min_strides + (1 if n_body > n_reps else 0)
+    # small step back and its rep are two swings at a walking interval) -- unless that small
+    # swing is the first: a walk's first step starts from standing, not from extension, and
+    # rises less than the steps after it (a two-stride walk across the room reads as a small
+    # swing and one rep from extension).
+    first_small = not any(r.peak_s == body_from_s for r in g.pending)
+    need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
     return dataclasses.replace(g, walking=True, pending=()), (), g.pending

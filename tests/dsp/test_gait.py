@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
@@ -14,7 +16,7 @@ def _swing(peak_s: float, peak_deg: float, low_deg: float, rise_s: float = 0.4) 
     return Rep(0, peak_s - rise_s, peak_s, peak_s + rise_s, peak_deg, peak_deg - low_deg, 0.2, 100.0, 50.0, 0.1, 1.0)
 
 
-def _run(swings: list[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
+def _run(swings: Sequence[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
     """Feed reps and small candidates (a float: the candidate's peak time); all counted reps and all steps."""
     g = GaitState()
     counted: list[Rep] = []
@@ -94,6 +96,22 @@ def test_the_first_step_from_standing_may_come_a_little_early() -> None:
     counted, steps, g = _run(walk, has_gyro=False)
     assert counted == [] and steps == walk
     assert g.walks[0].strides == 5 and g.walks[0].start_s == walk[0].start_s
+
+
+def test_a_small_first_step_and_one_step_from_extension_are_a_walk() -> None:
+    # A short walk: the first step from standing rises less than min_rom_deg (a candidate), the
+    # second rises 30 deg from 11 deg of extension, the last step into standing is too small to
+    # see (seeds 125, 187, 263, 296 of the widened simulator, with a gyro).
+    step = _swing(11.1, 20.0, -11.0)
+    counted, steps, g = _run([10.0, step])
+    assert counted == [] and steps == [step] and g.walks[0].strides == 2
+
+
+def test_a_rep_then_a_small_swing_still_needs_a_third_swing() -> None:
+    # The small swing after the rep is weaker evidence than a walk's small first step.
+    rep = _swing(10.0, 20.0, -11.0)
+    counted, steps, g = _run([rep, 11.1])
+    assert counted == [rep] and steps == [] and g.walks == ()
 
 
 def test_a_short_first_stride_alone_does_not_make_a_walk() -> None:
