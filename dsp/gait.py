@@ -39,8 +39,14 @@ rhythm:
   still.  Every stride must fit, not their median, so that a jog at 0.8 s
   per stride never passes on one lucky pair of strides;
 * **it goes on**: ``gait_min_strides`` such swings in a row, or one more
-  when a swing too small to be a rep is among them (weaker evidence: a
-  lunge is a small step back and a rep).  Once a walk is
+  when a swing too small to be a rep is among them after the first (weaker
+  evidence: a lunge is a small step back and a rep; but a walk's first step
+  starts from standing, not from extension, and rises less than the steps
+  after it, so a small first swing and one step are a short walk).  The
+  first stride may be up to ``_LINK_TOL`` short (that first step's peak
+  comes early) when the strides after it confirm the walk on their own.  A
+  stride off the rhythm ends the run for the swings before it only: after
+  a pause, a walk's first steps still belong to it.  Once a walk is
   confirmed, a stride is accepted within ``_LINK_TOL`` of the cadence range,
   or up to two of the walk's own strides (a swing too small to be seen).
 
@@ -141,12 +147,6 @@ def _period_s(settings: Settings, peaks_s: tuple[float, ...]) -> float:
     return float(np.median(ok if ok.size else dt))
 
 
-def _cadence_ok(settings: Settings, peaks_s: tuple[float, ...]) -> bool:
-    """Every stride of the run so far at a walking cadence (a run is decided once: no lucky median)."""
-    dt = np.diff(np.asarray(peaks_s))
-    return bool(np.all((dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)))
-
-
 def _walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
     """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
     if _link_ok(settings, dt_s):
@@ -182,17 +182,54 @@ def _extend(
         return g, (), () if rep is None else (rep,)
     pending = g.pending if rep is None else (*g.pending, rep)
     g = dataclasses.replace(g, pending=pending, peaks_s=peaks, end_s=max(g.end_s, end_s))
+    return _decide(settings, g)
+
+
+def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Decide an undecided run: a walk once enough swings follow each other at a walking cadence.
+
+    Every stride must be at a walking cadence, except that the first may be
+    up to ``_LINK_TOL`` short: the first step of a walk starts from standing,
+    not from extension, so its swing is shorter and its peak early (the run's
+    other strides must then confirm the walk on their own).  The swings
+    before a stride off the rhythm are no part of a walk (their reps are
+    counted); those after it may still begin one (the first steps after a
+    pause).  Returns the state, reps released as reps and reps found to be
+    steps.
+    """
+    peaks = g.peaks_s
+    dt = np.diff(np.asarray(peaks))
+    on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
+    if not on.all():
+        off = np.flatnonzero(~on)
+        lead = (
+            off.size == 1
+            and off[0] == 0
+            and (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt[0] < settings.gait_min_stride_s
+        )
+        if not lead:
+            # Drop the swings up to the last stride off the rhythm; what is left is on it.
+            first_s = peaks[int(off[-1]) + 1]
+            released = tuple(r for r in g.pending if r.peak_s < first_s)
+            kept = tuple(r for r in g.pending if r.peak_s >= first_s)
+            start_s = kept[0].start_s if kept and kept[0].peak_s == first_s else first_s
+            rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
+            rest, more, steps = _decide(settings, rest)
+            return rest, (*released, *more), steps
+    # The swings that must confirm the walk: all of them, or all after a short first stride.
+    body_from_s = peaks[0] if on.all() else peaks[1]
+    n_body = sum(1 for t in peaks if t >= body_from_s)
+    n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
-    # small step back and its rep are two swings at a walking interval).
-    need = settings.gait_min_strides + (1 if len(peaks) > len(pending) else 0)
-    if len(peaks) < need:
+    # small step back and its rep are two swings at a walking interval) -- unless that small
+    # swing is the first: a walk's first step starts from standing, not from extension, and
+    # rises less than the steps after it (a two-stride walk across the room reads as a small
+    # swing and one rep from extension).
+    first_small = not any(r.peak_s == body_from_s for r in g.pending)
+    need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
+    if n_body < need:
         return g, (), ()
-    if _cadence_ok(settings, peaks):
-        return dataclasses.replace(g, walking=True, pending=()), (), pending
-    # Not a walking rhythm: count what was held back, and look again from this swing.
-    if rep is None:
-        return GaitState(peaks_s=(peak_s,), start_s=peak_s, end_s=end_s, walks=g.walks), pending, ()
-    return _start(rep, g.walks), pending[:-1], ()
+    return dataclasses.replace(g, walking=True, pending=()), (), g.pending
 
 
 def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
@@ -14,7 +16,7 @@ def _swing(peak_s: float, peak_deg: float, low_deg: float, rise_s: float = 0.4) 
     return Rep(0, peak_s - rise_s, peak_s, peak_s + rise_s, peak_deg, peak_deg - low_deg, 0.2, 100.0, 50.0, 0.1, 1.0)
 
 
-def _run(swings: list[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
+def _run(swings: Sequence[Rep | float], has_gyro: bool = True) -> tuple[list[Rep], list[Rep], GaitState]:
     """Feed reps and small candidates (a float: the candidate's peak time); all counted reps and all steps."""
     g = GaitState()
     counted: list[Rep] = []
@@ -74,6 +76,57 @@ def test_two_steps_across_a_room_are_a_walk_but_one_is_not() -> None:
     one = _swing(10.0, 24.0, -9.0)
     counted, steps, _ = _run([one])
     assert counted == [one] and steps == []
+
+
+def test_a_pause_before_a_walk_does_not_make_its_first_step_a_rep() -> None:
+    # A small swing (a shuffle), 2.3 s of standing, then a walk at 1.1-1.7 s strides: the pause is
+    # off the walking rhythm, so the shuffle is no stride of the walk, but the steps after it are
+    # (seed 5078 of the widened simulator: the walk's first step was counted as a rep).
+    walk = [_swing(12.3, 21.0, -9.0), _swing(14.0, 35.0, -10.0), _swing(15.0, 27.0, -9.0)]
+    counted, steps, g = _run([10.0, *walk], has_gyro=False)
+    assert counted == [] and steps == walk
+    (w,) = g.walks
+    assert w.start_s == walk[0].start_s and w.strides == 3
+
+
+def test_the_first_step_from_standing_may_come_a_little_early() -> None:
+    # The first swing starts from standing, not from extension: its peak comes 0.84 s before the
+    # next one at a 1.0 s cadence (seeds 59 and 192 of the widened simulator, acc-only).
+    walk = [_swing(10.0, 26.0, 0.0)] + [_swing(10.84 + 1.0 * k, 30.0, -8.0) for k in range(4)]
+    counted, steps, g = _run(walk, has_gyro=False)
+    assert counted == [] and steps == walk
+    assert g.walks[0].strides == 5 and g.walks[0].start_s == walk[0].start_s
+
+
+def test_a_small_first_step_and_one_step_from_extension_are_a_walk() -> None:
+    # A short walk: the first step from standing rises less than min_rom_deg (a candidate), the
+    # second rises 30 deg from 11 deg of extension, the last step into standing is too small to
+    # see (seeds 125, 187, 263, 296 of the widened simulator, with a gyro).
+    step = _swing(11.1, 20.0, -11.0)
+    counted, steps, g = _run([10.0, step])
+    assert counted == [] and steps == [step] and g.walks[0].strides == 2
+
+
+def test_a_rep_then_a_small_swing_still_needs_a_third_swing() -> None:
+    # The small swing after the rep is weaker evidence than a walk's small first step.
+    rep = _swing(10.0, 20.0, -11.0)
+    counted, steps, g = _run([rep, 11.1])
+    assert counted == [rep] and steps == [] and g.walks == ()
+
+
+def test_a_short_first_stride_alone_does_not_make_a_walk() -> None:
+    # The early first stride is forgiven only when the strides after it confirm the walk themselves.
+    pair = [_swing(10.0, 26.0, 0.0), _swing(10.75, 30.0, -8.0)]
+    counted, steps, _ = _run(pair, has_gyro=False)
+    assert counted == pair and steps == []
+
+
+def test_a_rep_before_a_pause_is_still_a_rep_when_a_walk_follows() -> None:
+    # A rep 2.3 s before a walk is off its rhythm: it stays a rep, the walk's swings are steps.
+    rep = _swing(10.0, 30.0, -5.0)
+    walk = [_swing(12.3 + 1.1 * k, 25.0, -9.0) for k in range(4)]
+    counted, steps, _ = _run([rep, *walk], has_gyro=False)
+    assert counted == [rep] and steps == walk
 
 
 def test_gait_settings_are_validated_and_written_into_the_json() -> None:

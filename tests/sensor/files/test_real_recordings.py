@@ -114,7 +114,6 @@ _STRETCHED = "stretched pocket angles: an accelerometer-only phone swinging in a
 _STRETCHED += "gait_max_flexion_deg (45); telling them from a march needs heel-strike jolts, not used yet"
 _PRECAL = "rows before the calibration window are analysed (issue 14 cause 2): "
 _OXFORD_NOT_WALKING = {
-    "Pixel_Jamie_Hard_FrontPocket_1": "its 134 strides are told as walking, but 4 swings around the turns stay reps",
     "Pixel_Jamie_Hard_FrontPocket_2": "no still stretch (quietest window): standing is unknown, no swing is a step",
     "Samsung_Carmelo_Hard_FrontPocket_1": _PRECAL + "calibrated on the still half second before the walk",
     "Samsung_Carmelo_Hard_FrontPocket_2": _STRETCHED,

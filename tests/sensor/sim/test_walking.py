@@ -21,18 +21,8 @@ from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
 _WALKS_BETWEEN = {"strength": 5007, "hold": 5009, "ballistic": 5078, "stride": 5081, "march": 5107}
 
 
-def _walk_case(drill: str) -> object:
-    if drill == "ballistic":
-        # Since the merge with the detector's rest rule and the analysis before
-        # calibration: the first swing of the last walk (peak 21 deg, confidence
-        # 0.32) is counted as a rep; the walk's other three swings are steps.
-        reason = "the first step of the last walk stays a rep (seed 5078, acc-only, 12.5 Hz)"
-        return pytest.param(drill, marks=pytest.mark.xfail(strict=True, reason=reason))
-    return drill
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("drill", [_walk_case(d) for d in sorted(_WALKS_BETWEEN)])
+@pytest.mark.parametrize("drill", sorted(_WALKS_BETWEEN))
 def test_walks_between_sets_add_no_reps_and_every_set_counts_in_full(drill: str) -> None:
     case = draw_wide_case(_WALKS_BETWEEN[drill])
     assert case.drill == drill and case.between == "walks"
