@@ -137,7 +137,12 @@ def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay:
     return bits
 
 
-@njit_borrowed_inline
+# A call, not inlined at numba's IR level: _run_chunk calls it at three
+# places, and inlining re-typed and re-optimised the whole per-sample tree
+# (_tilt_step, _pendulum_step, ...) three times over -- 84 of the first run's
+# ~100 s of compiling (benchmarks/README.md, "Cold start").  With reference
+# counting off the call costs no atomics; the throughput did not change.
+@njit_borrowed
 def _process(
     prm: np.ndarray,
     fs: np.ndarray,
