@@ -100,7 +100,7 @@ def njit_borrowed_typed(signature: Any) -> Callable[[F], F]:
     """
 
     def wrap(fn: F) -> F:
-        return numba.njit(signature, **_BORROWED)(fn)  # type: ignore[no-any-return]
+        return numba.njit(signature, **_BORROWED)(fn)
 
     return wrap
 
