@@ -14,17 +14,7 @@ from typing import Any, TypeVar
 
 import numba
 
-__all__ = [
-    "F64_1D",
-    "F64_2D",
-    "FASTMATH_FLAGS",
-    "I64_1D",
-    "njit",
-    "njit_borrowed",
-    "njit_borrowed_inline",
-    "njit_borrowed_typed",
-    "njit_inline",
-]
+__all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,29 +70,6 @@ def njit_borrowed(fn: F) -> F:
     compile one that does).
     """
     return numba.njit(**_BORROWED)(fn)
-
-
-#: Types of the kernels' state arrays for explicit signatures: contiguous (C
-#: layout), writable, as every public wrapper hands them over.
-F64_1D = numba.float64[::1]
-F64_2D = numba.float64[:, ::1]
-I64_1D = numba.int64[::1]
-
-
-def njit_borrowed_typed(signature: Any) -> Callable[[F], F]:
-    """Like :func:`njit_borrowed`, compiled for ``signature`` only (eagerly, into the cache).
-
-    For kernels that other kernels call with constant arguments: numba types
-    a constant argument of a jitted call as a literal (``Literal[int](0)``)
-    and compiles a specialisation per distinct constant, a whole copy of the
-    kernel (and of what it calls) each time.  A fixed signature makes every
-    caller convert to it instead, so the kernel is compiled once.
-    """
-
-    def wrap(fn: F) -> F:
-        return numba.njit(signature, **_BORROWED)(fn)
-
-    return wrap
 
 
 def njit_borrowed_inline(fn: F) -> F:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-from hipflex.dsp._jit import F64_1D, F64_2D, I64_1D, njit_borrowed, njit_borrowed_inline, njit_borrowed_typed
+from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_smooth import _smooth_span
 from hipflex.dsp._layout import (
     E_CONF,
@@ -124,21 +123,7 @@ def _parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
     return d, y1 + 0.5 * (y2 - y0) * d + 0.5 * den * d * d
 
 
-@njit_borrowed_typed(
-    numba.void(
-        F64_1D,
-        F64_2D,
-        numba.int64,
-        numba.int64,
-        numba.float64,
-        numba.int64,
-        numba.int64,
-        numba.float64,
-        numba.int64,
-        numba.int64,
-        F64_1D,
-    )
-)
+@njit_borrowed
 def _rep_metrics(
     prm: np.ndarray,
     hist: np.ndarray,
@@ -292,20 +277,7 @@ def _argmax_col(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
     return best
 
 
-@njit_borrowed_inline
-def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
-    """Whether a rep row keeps the contract's per-rep invariants (``hipflex.dsp.contract``)."""
-    rise_s = row[E_PEAK_T] - row[E_START]
-    return (
-        row[E_START] < row[E_PEAK_T] <= row[E_END]
-        and row[E_ROM] >= prm[P_MIN_ROM]
-        and 0.0 < row[E_FLEX_T] < rise_s
-        and row[E_PEAK_VEL] > 0.0
-        and math.isfinite(row[E_MEAN_VEL] + row[E_PEAK_DEG] + row[E_HOLD] + row[E_CONF] + row[E_PEAK_VEL])
-    )
-
-
-@njit_borrowed_typed(numba.int64(F64_1D, F64_1D, I64_1D, F64_2D, F64_2D, numba.int64))
+@njit_borrowed
 def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
     """Finalise the confirmed rep held in the state and emit its metrics.
 
@@ -338,7 +310,11 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         _smooth_span(prm, hist, cap, low_idx - 1, trough_idx)
         # The smoothed peak, a sample on either side inside the span.
         s_peak = _argmax_col(hist, cap, H_STHETA, low_idx, trough_idx - 1)
-        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], H_STHETA, H_SVEL, row)
+        # The columns as int64, not as the literal constants numba would type them as:
+        # it compiles a called kernel once per distinct literal argument, and these
+        # two calls would make two copies of _rep_metrics (benchmarks/README.md, "The first run").
+        pk, vel = np.int64(H_STHETA), np.int64(H_SVEL)
+        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], pk, vel, row)
         if row[E_ROM] < prm[P_MIN_ROM]:
             return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
         # Consistent: the smoothed peak is in the top half of the rise the
@@ -346,8 +322,22 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fs[F_LOW] + fs[F_PEAK]) and _rep_ok(prm, row):
             return n_ev + 1
         row[:] = 0.0
-    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, H_VEL, row)
+    pk, vel = np.int64(H_THETA), np.int64(H_VEL)  # int64, as above
+    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], pk, vel, row)
     return n_ev + 1
+
+
+@njit_borrowed_inline
+def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
+    """Whether a rep row keeps the contract's per-rep invariants (``hipflex.dsp.contract``)."""
+    rise_s = row[E_PEAK_T] - row[E_START]
+    return (
+        row[E_START] < row[E_PEAK_T] <= row[E_END]
+        and row[E_ROM] >= prm[P_MIN_ROM]
+        and 0.0 < row[E_FLEX_T] < rise_s
+        and row[E_PEAK_VEL] > 0.0
+        and math.isfinite(row[E_MEAN_VEL] + row[E_PEAK_DEG] + row[E_HOLD] + row[E_CONF] + row[E_PEAK_VEL])
+    )
 
 
 @njit_borrowed_inline
@@ -575,7 +565,7 @@ def _carry(
     return n_ev
 
 
-@njit_borrowed_typed(numba.int64(F64_1D, F64_1D, I64_1D, F64_2D, F64_2D, numba.int64, numba.int64))
+@njit_borrowed
 def _catch_up(
     prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int, max_ev: int
 ) -> int:
