@@ -232,7 +232,7 @@ def _run_chunk(
     """
     has_gyro = prm[P_HAS_GYRO] > 0.0
     n = time_s.shape[0]
-    n_ev = np.int64(0)  # not the literal 0: see _finish
+    n_ev = int(0)  # noqa: UP018, RUF046 -- an int64, not the literal 0: see _finish
     max_ev = ev.shape[0] - 4
     if fs[F_PG_S] <= 0.0:
         n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
@@ -387,10 +387,10 @@ def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, 
     """
     if fs[F_PG_S] > 0.0:
         _pg_finish(prm, fs, ist, hist)
-    # int64, not the literal 0: numba compiles a called kernel once per
+    # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
     # distinct literal argument, so this would make a second _catch_up (and
     # _close_rep, _rep_metrics under it) specialised on that constant.
-    n_ev = _catch_up(prm, fs, ist, hist, ev, np.int64(0), ev.shape[0] - 4)
+    n_ev = _catch_up(prm, fs, ist, hist, ev, int(0), ev.shape[0] - 4)  # noqa: UP018, RUF046
     if ist[I_DET] < ist[I_SAMPLE]:
         return n_ev, False
     return _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_UNFINISHED), True
