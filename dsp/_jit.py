@@ -75,4 +75,3 @@ def njit_borrowed(fn: F) -> F:
 def njit_borrowed_inline(fn: F) -> F:
     """Like :func:`njit_inline` for the helpers of :func:`njit_borrowed` kernels (NRT off)."""
     return numba.njit(**_BORROWED, inline="always")(fn)
-

@@ -310,7 +310,11 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         _smooth_span(prm, hist, cap, low_idx - 1, trough_idx)
         # The smoothed peak, a sample on either side inside the span.
         s_peak = _argmax_col(hist, cap, H_STHETA, low_idx, trough_idx - 1)
-        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], H_STHETA, H_SVEL, row)
+        # int() makes the columns int64, not the literal constants numba would type them as:
+        # it compiles a called kernel once per distinct literal argument, and these
+        # two calls would make two copies of _rep_metrics (benchmarks/README.md, "The first run").
+        pk, vel = int(H_STHETA), int(H_SVEL)
+        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], pk, vel, row)
         if row[E_ROM] < prm[P_MIN_ROM]:
             return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
         # Consistent: the smoothed peak is in the top half of the rise the
@@ -318,7 +322,8 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fs[F_LOW] + fs[F_PEAK]) and _rep_ok(prm, row):
             return n_ev + 1
         row[:] = 0.0
-    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], H_THETA, H_VEL, row)
+    pk, vel = int(H_THETA), int(H_VEL)  # int64, as above
+    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], pk, vel, row)
     return n_ev + 1
 
 

@@ -137,7 +137,12 @@ def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay:
     return bits
 
 
-@njit_borrowed_inline
+# A call, not inlined at numba's IR level: _run_chunk calls it at three
+# places, and inlining re-typed and re-optimised the whole per-sample tree
+# (_tilt_step, _pendulum_step, ...) three times over -- 84 of the first run's
+# ~100 s of compiling (benchmarks/README.md, "Cold start").  With reference
+# counting off the call costs no atomics; the throughput did not change.
+@njit_borrowed
 def _process(
     prm: np.ndarray,
     fs: np.ndarray,
@@ -227,7 +232,7 @@ def _run_chunk(
     """
     has_gyro = prm[P_HAS_GYRO] > 0.0
     n = time_s.shape[0]
-    n_ev = 0
+    n_ev = int(0)  # noqa: UP018, RUF046 -- an int64, not the literal 0: see _finish
     max_ev = ev.shape[0] - 4
     if fs[F_PG_S] <= 0.0:
         n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
@@ -382,7 +387,10 @@ def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, 
     """
     if fs[F_PG_S] > 0.0:
         _pg_finish(prm, fs, ist, hist)
-    n_ev = _catch_up(prm, fs, ist, hist, ev, 0, ev.shape[0] - 4)
+    # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
+    # distinct literal argument, so this would make a second _catch_up (and
+    # _close_rep, _rep_metrics under it) specialised on that constant.
+    n_ev = _catch_up(prm, fs, ist, hist, ev, int(0), ev.shape[0] - 4)  # noqa: UP018, RUF046
     if ist[I_DET] < ist[I_SAMPLE]:
         return n_ev, False
     return _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_UNFINISHED), True

@@ -122,6 +122,13 @@ class LiveAnalysis:
                 self.reps += 1
 
 
+def _kernels_ready() -> bool:
+    """Whether this process has the main loop's kernel (compiled or loaded from the cache)."""
+    from hipflex.dsp._kern_run import _run_chunk
+
+    return bool(getattr(_run_chunk, "signatures", ()))
+
+
 def _warm_up_now() -> None:
     """Analyse a short simulated session with and without gyroscope, chunk by chunk, as a live stream."""
     from hipflex.sensor.sim.simulate import simulate_drill  # only needed here
@@ -137,7 +144,7 @@ def _warm_up_now() -> None:
     _log.info("analysis ready in %.1f s", time.perf_counter() - started)
 
 
-def warm_up(*, background: bool = False) -> Future[None]:
+def warm_up(*, background: bool = False, announce: str | None = None) -> Future[None]:
     """Compile the analysis kernels (or load them from numba's cache) before a stream needs them.
 
     Runs :class:`LiveAnalysis` over a short simulated session, with and without
@@ -152,6 +159,10 @@ def warm_up(*, background: bool = False) -> Future[None]:
         Run in a daemon thread and return at once (the kernels release the GIL; numba
         serialises compilation, so an analysis that starts meanwhile simply waits for
         the kernel it needs).  Otherwise run in the calling thread.
+    announce : str or None
+        When given (the command's name, e.g. ``"hipflex record"``) and numba's cache is
+        cold, say on stderr that the analysis is being prepared, with progress
+        (:func:`hipflex.service.first_run.preparing`).
 
     Returns
     -------
@@ -166,7 +177,13 @@ def warm_up(*, background: bool = False) -> Future[None]:
         with _warming_lock:
             _warming += 1
         try:
-            _warm_up_now()
+            if announce is None:
+                _warm_up_now()
+            else:
+                from hipflex.service.first_run import preparing
+
+                with preparing("live", announce, ready=_kernels_ready):
+                    _warm_up_now()
         except Exception:
             _log.warning("analysis warm-up failed; the first chunks will compile it", exc_info=True)
         finally:

@@ -7,6 +7,10 @@
   ``HIPFLEX_SHARED_DATA``, e.g. from a git worktree elsewhere); tests that use it are
   marked ``shared_data`` and skip with a clear reason when it is absent (it is not
   redistributed with the code).
+* The first-run notice ("preparing the analysis", :mod:`hipflex.service.first_run`) is
+  silenced for the whole session (and the processes it starts), so that a test's stderr
+  does not depend on whether an earlier test compiled the kernels; the notice's own
+  tests switch it back on.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+os.environ["HIPFLEX_NO_FIRST_RUN_NOTICE"] = "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -219,6 +219,35 @@ def run(args: argparse.Namespace) -> int:
 
     import threading
 
+    from hipflex.service.first_run import preparing
+
+    # Importing the core compiles its fixed-signature kernels when the cache is cold,
+    # the first analysis the others: both inside ``preparing``.
+    with preparing("analyze", "hipflex", ready=_kernels_ready):
+        return _analyze_paths(args, options, settings)
+
+
+def _kernels_ready() -> bool:
+    """Whether the kernels of both kinds of recording are now compiled and cached.
+
+    False when nothing was analysed (every file was bad input).  After a first run
+    on recordings of one kind only (acc-only, say), the other kind's kernels (the
+    gyro frame check) are compiled here, still under the notice, so that a later
+    run on the other kind does not compile unannounced.
+    """
+    from hipflex.dsp import gyro_frame
+    from hipflex.dsp._kern_run import _run_chunk
+
+    if not getattr(_run_chunk, "signatures", ()):
+        return False
+    if not getattr(gyro_frame._fit_lever, "signatures", ()):
+        from hipflex.service.live_analysis import warm_up
+
+        warm_up().result()  # a short simulated session with and without gyro
+    return True
+
+
+def _analyze_paths(args: argparse.Namespace, options: LoadOptions, settings: Settings) -> int:
     from hipflex import __version__
     from hipflex.dsp import analyze
     from hipflex.sensor.format_spec import InputError

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from hipflex.service.server import ServerThread
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ready = warm_up(background=True)  # while the server starts
+    ready = warm_up(background=True, announce="hipflex demo")  # while the server starts
     try:
         server = ServerThread(create_app(settings), "127.0.0.1", settings.port, log_level=args.log_level)
     except OSError:
@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
             import webbrowser
 
             webbrowser.open(url)
-        if not ready.done():  # so the dashboard shows the first recording live, not after a compilation
-            print("  preparing analysis...", flush=True)
-            ready.result()
+        # So the dashboard shows the first recording live, not after a compilation
+        # (announced on stderr with progress when the cache is cold).
+        ready.result()
         i = 0
         while True:
             drill = drills[i % len(drills)]

@@ -216,7 +216,8 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
 
     display = LiveDisplay(sys.stderr, sys.stderr.isatty())
     clock = backends.clock or time.monotonic
-    ready = asyncio.wrap_future(warm_up(background=True))  # compile (or load) the analysis while scanning
+    # Compile (or load) the analysis while scanning.
+    ready = asyncio.wrap_future(warm_up(background=True, announce="hipflex record"))
     found = await find_sensor(args.device, args.scan_timeout, backends=backends)
     display.note(f"found {found.info.name} ({found.info.model}, {found.info.address})")
     if not await _analysis_ready(ready, stop, display):

@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"dashboard: {url}?token={settings.token}", flush=True)
 
     server = Server(make_config(app, log_level=args.log_level), on_started=announce)
-    warm_up(background=True)  # compiled (or loaded from numba's cache) before the first session needs it
+    # Compiled (or loaded from numba's cache) before the first session needs it.
+    warm_up(background=True, announce="hipflex serve")
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -166,7 +166,7 @@ def test_record_prepares_the_analysis_before_it_streams(
     events: list[str] = []
     first_chunk = threading.Event()
 
-    def slow_warm_up(*, background: bool = False) -> Future[None]:
+    def slow_warm_up(*, background: bool = False, announce: str | None = None) -> Future[None]:
         assert background  # it overlaps the scan
         done: Future[None] = Future()
 

@@ -1,0 +1,211 @@
+"""Say so when a command compiles the analysis: "preparing the analysis (first run only)", with progress.
+
+The numba kernels of :mod:`hipflex.dsp` are compiled on their first use after an
+install (or after an upgrade changes their source) and kept in numba's on-disk
+cache; every later run loads them in well under a second.  The first run
+otherwise looks like a hang, so ``analyze``, ``demo``, ``serve`` and ``record``
+wrap the code that compiles in :func:`preparing`.
+
+Whether the cache is cold is decided by a marker file written after a
+successful first run, named after what numba's own cache is keyed by: the
+versions of hipflex, numba and Python and the modification time and size of
+every source file of :mod:`hipflex.dsp` (numba invalidates a kernel's cache
+when its file's stamp changes).  The marker lives where numba keeps the cache:
+``$NUMBA_CACHE_DIR`` when set, else the package's ``__pycache__`` folder when
+writable, else the user's cache folder.  Numba's compile events
+(``numba:compile``) drive the progress: kernels compiled out of the kernels
+defined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["FIRST_RUN_ESTIMATE_S", "QUIET_ENV", "is_prepared", "marker_path", "preparing"]
+
+#: Set (non-empty) to silence the notice: the test suite does, so that a test's
+#: stderr does not depend on whether an earlier test compiled the kernels.
+QUIET_ENV = "HIPFLEX_NO_FIRST_RUN_NOTICE"
+
+#: What the first ``hipflex analyze`` took to compile on a loaded 2-core machine
+#: (benchmarks/README.md, "Cold start"); shown as the expected wait.
+FIRST_RUN_ESTIMATE_S = 20
+
+
+def _dsp_folder() -> Path:
+    spec = importlib.util.find_spec("hipflex.dsp")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - broken install
+        raise ImportError("hipflex.dsp not found")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _cache_root(dsp: Path) -> Path:
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    if env:
+        return Path(env)
+    pycache = dsp / "__pycache__"
+    if os.access(pycache if pycache.exists() else dsp, os.W_OK):
+        return pycache
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hipflex"
+
+
+def marker_path(what: str) -> Path:
+    """The file that says the kernels ``what`` needs (``"analyze"``, ``"live"``) are compiled and cached."""
+    from hipflex import __version__
+
+    dsp = _dsp_folder()
+    h = hashlib.sha1(f"{__version__} {platform.python_version()} {_numba_version()}".encode())
+    for src in sorted(dsp.glob("*.py")):
+        st = src.stat()
+        h.update(f"{src.name} {st.st_mtime} {st.st_size}".encode())
+    return _cache_root(dsp) / f"hipflex-prepared-{what}-{h.hexdigest()[:16]}"
+
+
+def _numba_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("numba")
+    except PackageNotFoundError:  # pragma: no cover - numba is a dependency
+        return "?"
+
+
+def is_prepared(what: str) -> bool:
+    """Whether a previous run compiled and cached what ``what`` needs (see the module text)."""
+    try:
+        return marker_path(what).exists()
+    except OSError:
+        return False
+
+
+def _kernels_defined() -> int:
+    """Kernels of the loaded :mod:`hipflex.dsp` modules that are compiled on their own (not inlined)."""
+    from numba.core.registry import CPUDispatcher
+
+    n = 0
+    for name, mod in list(sys.modules.items()):
+        if not name.startswith("hipflex.dsp.") or mod is None:
+            continue
+        for obj in list(vars(mod).values()):
+            if (
+                isinstance(obj, CPUDispatcher)
+                and obj.__module__ == name
+                and obj.targetoptions.get("inline", "never") == "never"
+            ):
+                n += 1
+    return n
+
+
+class _Progress:
+    """Counts hipflex kernels compiled (numba's compile events) and redraws one stderr line."""
+
+    def __init__(self, stream: TextIO, prefix: str, live: bool):
+        self.stream = stream
+        self.prefix = prefix
+        self.live = live
+        self.done: set[str] = set()
+        self.total = 0
+        self.started = time.perf_counter()
+        self._lock = threading.Lock()
+
+    def compiled(self, name: str) -> None:
+        with self._lock:
+            self.done.add(name)
+            self.draw()
+
+    def draw(self) -> None:
+        if not self.live:
+            return
+        total = max(self.total, len(self.done))
+        count = f"{len(self.done)}/{total} kernels" if total else f"{len(self.done)} kernels"
+        elapsed = time.perf_counter() - self.started
+        self.stream.write(f"\r{self.prefix}: {count}, {elapsed:.0f} s")
+        self.stream.flush()
+
+
+@contextmanager
+def preparing(
+    what: str,
+    prog: str,
+    *,
+    ready: Callable[[], bool],
+    stream: TextIO | None = None,
+) -> Iterator[None]:
+    """Announce and follow the compiling of the analysis kernels in the body, when the cache is cold.
+
+    Parameters
+    ----------
+    what : str
+        Which set of kernels the body compiles (``"analyze"``, ``"live"``): one marker each.
+    prog : str
+        Prefix of the message (``"hipflex"``, ``"hipflex record"``).
+    ready : callable
+        Called after the body: whether the kernels now exist (were compiled or loaded), so
+        that a body that analysed nothing (a bad input file) leaves the marker unwritten.
+    stream : text stream or None
+        Where the message goes (default ``sys.stderr``).  On a terminal one line shows the
+        kernels compiled so far and the seconds; otherwise one line before and one after.
+
+    Notes
+    -----
+    Nothing is announced when the environment variable ``HIPFLEX_NO_FIRST_RUN_NOTICE``
+    is set.  A warm cache costs one ``stat`` per dsp source file and nothing is printed.
+    """
+    out = stream if stream is not None else sys.stderr
+    if os.environ.get(QUIET_ENV) or is_prepared(what):
+        yield
+        return
+    live = bool(getattr(out, "isatty", lambda: False)())
+    prefix = f"{prog}: preparing the analysis (first run only, about {FIRST_RUN_ESTIMATE_S} s)"
+    progress = _Progress(out, prefix, live)
+    if live:
+        progress.draw()
+    else:
+        out.write(prefix + " ...\n")
+        out.flush()
+
+    from numba.core import event
+
+    class _Listener(event.Listener):
+        def on_start(self, ev: Any) -> None:
+            pass
+
+        def on_end(self, ev: Any) -> None:
+            disp = (ev.data or {}).get("dispatcher")
+            func = getattr(disp, "py_func", None)
+            module = getattr(func, "__module__", "") or ""
+            if module.startswith("hipflex.dsp.") and progress.total == 0:
+                progress.total = _kernels_defined()
+            if module.startswith("hipflex."):
+                progress.compiled(f"{module}.{getattr(func, '__qualname__', '?')}")
+
+    listener = _Listener()
+    event.register("numba:compile", listener)
+    ok = False
+    try:
+        yield
+        ok = ready()
+    finally:
+        event.unregister("numba:compile", listener)
+        elapsed = time.perf_counter() - progress.started
+        tail = f"ready after {elapsed:.0f} s ({len(progress.done)} kernels compiled)" if ok else "stopped"
+        out.write(f"\r{prefix}: {tail}\x1b[K\n" if live else f"{prog}: analysis {tail}\n")
+        out.flush()
+    if ok:
+        try:
+            path = marker_path(what)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("the numba kernels of hipflex.dsp are compiled and cached for these sources\n")
+        except OSError:
+            pass  # no writable cache folder: the message shows again next time, nothing worse

@@ -1,0 +1,118 @@
+"""The first-run notice: "preparing the analysis (first run only)" when numba's cache is cold, silence when warm."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.files.csv_io import write_csv
+from hipflex.service import first_run
+from hipflex.service.cli import main
+from hipflex.service.live_analysis import warm_up
+
+NOTICE = "preparing the analysis (first run only"
+
+
+@pytest.fixture
+def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder for the marker, and the notice switched back on (tests/conftest.py silences it)."""
+    folder = tmp_path / "numba-cache"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(folder))
+    monkeypatch.delenv(first_run.QUIET_ENV, raising=False)
+    return folder
+
+
+def small_csv(path: Path) -> Path:
+    """Ten seconds of a still thigh at 50 Hz with gyro: enough for the analysis to run its kernels."""
+    import numpy as np
+
+    n = 500
+    t = np.arange(n) / 50.0
+    acc = np.tile([1.0, 0.0, 0.0], (n, 1)) + 0.001 * np.random.default_rng(0).standard_normal((n, 3))
+    gyr = 0.1 * np.random.default_rng(1).standard_normal((n, 3))
+    write_csv(path, ImuSamples(t, acc, gyr), ["still thigh (tests/service/test_first_run.py)"])
+    return path
+
+
+def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        pass
+    assert out.getvalue().startswith(f"hipflex: {NOTICE}, about {first_run.FIRST_RUN_ESTIMATE_S} s)")
+    assert "hipflex: analysis ready after" in out.getvalue()
+    assert first_run.marker_path("analyze").parent == cold_cache
+    assert first_run.is_prepared("analyze")
+    again = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
+        pass
+    assert again.getvalue() == ""
+    # The live path keeps its own marker.
+    assert not first_run.is_prepared("live")
+
+
+def test_no_marker_when_nothing_was_prepared(cold_cache: Path) -> None:
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: False, stream=out):
+        pass
+    assert "hipflex: analysis stopped" in out.getvalue()
+    assert not first_run.is_prepared("analyze")
+
+
+def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        first_run_progress = out.getvalue()
+    assert first_run_progress.startswith(f"\rhipflex: {NOTICE}")
+    assert first_run_progress.endswith(": 0 kernels, 0 s")  # nothing compiled yet, no time passed
+    assert out.getvalue().endswith("\x1b[K\n")
+    assert out.getvalue().count("\n") == 1
+
+
+def test_analyze_announces_a_cold_cache_once(
+    cold_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = small_csv(tmp_path / "still.csv")
+    assert main(["analyze", "--json", str(path)]) == 0
+    first = capsys.readouterr()
+    assert f"hipflex: {NOTICE}" in first.err
+    assert main(["analyze", "--json", str(path)]) == 0
+    second = capsys.readouterr()
+    assert second.err == ""
+    assert second.out == first.out
+
+
+@pytest.mark.slow
+def test_live_warm_up_announces_a_cold_cache_once(cold_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    warm_up(announce="hipflex record").result()
+    assert f"hipflex record: {NOTICE}" in capsys.readouterr().err
+    warm_up(announce="hipflex record").result()
+    assert capsys.readouterr().err == ""
+    assert first_run.is_prepared("live")
+
+
+@pytest.mark.slow
+def test_first_process_compiles_visibly_the_second_quietly(tmp_path: Path) -> None:
+    """Real processes with an empty numba cache: numba compiles in the first one only."""
+    path = small_csv(tmp_path / "still.csv")
+    env = {k: v for k, v in os.environ.items() if k != first_run.QUIET_ENV}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
+    cmd = [sys.executable, "-m", "hipflex", "analyze", "--json", str(path)]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert f"hipflex: {NOTICE}" in first.stderr
+    n_compiled = int(first.stderr.split("(")[-1].split()[0])
+    assert n_compiled >= 10  # the analysis' kernels, compiled here, not in the second process
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == ""
+    assert second.stdout == first.stdout
