@@ -217,14 +217,11 @@ def run(args: argparse.Namespace) -> int:
     entries = expand_paths(args.paths, recursive=bool(args.recursive))
     jobs = _jobs(args, len(entries))
 
-    import threading
-
     from hipflex.service.first_run import preparing
 
-    # Importing the core compiles its fixed-signature kernels when the cache is cold,
-    # the first analysis the others: both inside ``preparing``.
+    # The first analysis compiles the kernels when the cache is cold: inside ``preparing``.
     with preparing("analyze", "hipflex", ready=_kernels_ready):
-        return _analyze_paths(args, options, settings)
+        return _analyze_paths(args, options, settings, entries, jobs)
 
 
 def _kernels_ready() -> bool:
@@ -247,7 +244,11 @@ def _kernels_ready() -> bool:
     return True
 
 
-def _analyze_paths(args: argparse.Namespace, options: LoadOptions, settings: Settings) -> int:
+def _analyze_paths(
+    args: argparse.Namespace, options: LoadOptions, settings: Settings, entries: list[Entry], jobs: int
+) -> int:
+    import threading
+
     from hipflex import __version__
     from hipflex.dsp import analyze
     from hipflex.sensor.format_spec import InputError
