@@ -84,7 +84,7 @@ def _rotation_coefficients(a2: float) -> tuple[float, float, float]:
 @njit_borrowed_inline
 def _tilt_step(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ax: float,
     ay: float,
     az: float,
@@ -110,19 +110,19 @@ def _tilt_step(
     -------
     theta_deg, rate_dps : float
     """
-    wx = (gx - fs[F_BIAS]) * DEG
-    wy = (gy - fs[F_BIAS + 1]) * DEG
-    wz = (gz - fs[F_BIAS + 2]) * DEG
+    wx = (gx - fstate[F_BIAS]) * DEG
+    wy = (gy - fstate[F_BIAS + 1]) * DEG
+    wz = (gz - fstate[F_BIAS + 2]) * DEG
     # A world-fixed vector seen from the sensor turns by -omega dt.
-    rx = -0.5 * (wx + fs[F_PREV_W]) * dt
-    ry = -0.5 * (wy + fs[F_PREV_W + 1]) * dt
-    rz = -0.5 * (wz + fs[F_PREV_W + 2]) * dt
-    fs[F_PREV_W] = wx
-    fs[F_PREV_W + 1] = wy
-    fs[F_PREV_W + 2] = wz
-    ux = fs[F_UP]
-    uy = fs[F_UP + 1]
-    uz = fs[F_UP + 2]
+    rx = -0.5 * (wx + fstate[F_PREV_W]) * dt
+    ry = -0.5 * (wy + fstate[F_PREV_W + 1]) * dt
+    rz = -0.5 * (wz + fstate[F_PREV_W + 2]) * dt
+    fstate[F_PREV_W] = wx
+    fstate[F_PREV_W + 1] = wy
+    fstate[F_PREV_W + 2] = wz
+    ux = fstate[F_UP]
+    uy = fstate[F_UP + 1]
+    uz = fstate[F_UP + 2]
     # v' = v cos a + (r x v) sin(a)/a + r (r.v) (1 - cos a)/a^2, a = |r|.
     a2 = rx * rx + ry * ry + rz * rz
     c, sa, ca = _rotation_coefficients(a2)
@@ -136,25 +136,25 @@ def _tilt_step(
         uz * c + cz * sa + rz * rdot * ca,
     )
 
-    in_window = fs[F_PG_S] > 0.0
+    in_window = fstate[F_PG_S] > 0.0
     if in_window:
         # Post-gap window: the sum of specific force turns with the sensor
         # like any world-fixed vector, so it stays the world-frame sum.
-        sx = fs[F_PG_SUM]
-        sy = fs[F_PG_SUM + 1]
-        sz = fs[F_PG_SUM + 2]
+        sx = fstate[F_PG_SUM]
+        sy = fstate[F_PG_SUM + 1]
+        sz = fstate[F_PG_SUM + 2]
         sdot = rx * sx + ry * sy + rz * sz
-        fs[F_PG_SUM] = sx * c + (ry * sz - rz * sy) * sa + rx * sdot * ca
-        fs[F_PG_SUM + 1] = sy * c + (rz * sx - rx * sz) * sa + ry * sdot * ca
-        fs[F_PG_SUM + 2] = sz * c + (rx * sy - ry * sx) * sa + rz * sdot * ca
+        fstate[F_PG_SUM] = sx * c + (ry * sz - rz * sy) * sa + rx * sdot * ca
+        fstate[F_PG_SUM + 1] = sy * c + (rz * sx - rx * sz) * sa + ry * sdot * ca
+        fstate[F_PG_SUM + 2] = sz * c + (rx * sy - ry * sx) * sa + rz * sdot * ca
 
     # Flexion rate and its derivative about the learned axis.
     oa = wx * prm[P_A] + wy * prm[P_A + 1] + wz * prm[P_A + 2]
     # F_PREV_OA is NaN when the previous rate was not measured (the first row
     # after a gap): the angular acceleration is unknown, taken as 0.
-    alpha_known = not math.isnan(fs[F_PREV_OA])
-    alpha = (oa - fs[F_PREV_OA]) / dt if alpha_known else 0.0
-    fs[F_PREV_OA] = oa
+    alpha_known = not math.isnan(fstate[F_PREV_OA])
+    alpha = (oa - fstate[F_PREV_OA]) / dt if alpha_known else 0.0
+    fstate[F_PREV_OA] = oa
 
     # In units of the gravity measured while standing: scale and bias errors of
     # a few percent must not read as acceleration.
@@ -178,10 +178,10 @@ def _tilt_step(
             # without the tangential term: there is no |f| gate here, and a
             # swing's L*alpha reaches several g.
             if alpha_known:
-                fs[F_PG_SUM] += fx
-                fs[F_PG_SUM + 1] += fy
-                fs[F_PG_SUM + 2] += fz
-                fs[F_PG_CNT] += 1.0
+                fstate[F_PG_SUM] += fx
+                fstate[F_PG_SUM + 1] += fy
+                fstate[F_PG_SUM + 2] += fz
+                fstate[F_PG_CNT] += 1.0
         elif fn > 0.2:
             en = (fn - 1.0) / _ACC_GATE_G
             wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
@@ -197,28 +197,28 @@ def _tilt_step(
     ux /= n
     uy /= n
     uz /= n
-    fs[F_UP] = ux
-    fs[F_UP + 1] = uy
-    fs[F_UP + 2] = uz
+    fstate[F_UP] = ux
+    fstate[F_UP + 1] = uy
+    fstate[F_UP + 2] = uz
 
     # Gyro bias: learn slowly while the thigh is at rest (rate and |f| steady).
-    dev = math.sqrt((gx - fs[F_BIAS]) ** 2 + (gy - fs[F_BIAS + 1]) ** 2 + (gz - fs[F_BIAS + 2]) ** 2)
+    dev = math.sqrt((gx - fstate[F_BIAS]) ** 2 + (gy - fstate[F_BIAS + 1]) ** 2 + (gz - fstate[F_BIAS + 2]) ** 2)
     if dev < prm[P_STILL_GYR] and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
-        fs[F_REST_S] += dt
+        fstate[F_REST_S] += dt
     else:
-        fs[F_REST_S] = 0.0
-    if fs[F_REST_S] > _REST_MIN_S:
+        fstate[F_REST_S] = 0.0
+    if fstate[F_REST_S] > _REST_MIN_S:
         kb = dt / prm[P_BIAS_TAU]
-        fs[F_BIAS] += kb * (gx - fs[F_BIAS])
-        fs[F_BIAS + 1] += kb * (gy - fs[F_BIAS + 1])
-        fs[F_BIAS + 2] += kb * (gz - fs[F_BIAS + 2])
+        fstate[F_BIAS] += kb * (gx - fstate[F_BIAS])
+        fstate[F_BIAS + 1] += kb * (gy - fstate[F_BIAS + 1])
+        fstate[F_BIAS + 2] += kb * (gz - fstate[F_BIAS + 2])
 
     up_u = ux * prm[P_U] + uy * prm[P_U + 1] + uz * prm[P_U + 2]
     up_w = ux * prm[P_W] + uy * prm[P_W + 1] + uz * prm[P_W + 2]
     theta = math.atan2(up_w, up_u) * RAD
-    if fs[F_REST_S] == 0.0:
-        fs[F_REST_AVG_S] = 0.0
-    elif fs[F_REST_S] > _REST_MIN_S and not in_window and not clipped:
+    if fstate[F_REST_S] == 0.0:
+        fstate[F_REST_AVG_S] = 0.0
+    elif fstate[F_REST_S] > _REST_MIN_S and not in_window and not clipped:
         # At rest the accelerometer reads gravity alone, so its angle checks
         # what the gyro carried the filter to since the last rest: a gyro
         # scale error or a sensor turning in its strap shows here (Eurobench
@@ -230,13 +230,13 @@ def _tilt_step(
         f_u = ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]
         f_w = ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]
         diff = math.atan2(f_w * up_u - f_u * up_w, f_u * up_u + f_w * up_w) * RAD
-        if fs[F_REST_AVG_S] == 0.0:
-            fs[F_REST_DIFF_LP] = diff
+        if fstate[F_REST_AVG_S] == 0.0:
+            fstate[F_REST_DIFF_LP] = diff
         else:
-            fs[F_REST_DIFF_LP] += min(dt / _REST_DIFF_TAU_S, 1.0) * (diff - fs[F_REST_DIFF_LP])
-        fs[F_REST_AVG_S] += dt
-        if abs(fs[F_REST_DIFF_LP]) > fs[F_REST_DIFF_DEG]:
-            fs[F_REST_DIFF_DEG] = abs(fs[F_REST_DIFF_LP])
+            fstate[F_REST_DIFF_LP] += min(dt / _REST_DIFF_TAU_S, 1.0) * (diff - fstate[F_REST_DIFF_LP])
+        fstate[F_REST_AVG_S] += dt
+        if abs(fstate[F_REST_DIFF_LP]) > fstate[F_REST_DIFF_DEG]:
+            fstate[F_REST_DIFF_DEG] = abs(fstate[F_REST_DIFF_LP])
     return theta, oa * RAD
 
 
@@ -348,7 +348,7 @@ def _observe_zero(
 @njit_borrowed_inline
 def _pendulum_step(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ax: float,
     ay: float,
     az: float,
@@ -379,16 +379,16 @@ def _pendulum_step(
     theta_deg, rate_dps, sigma_deg : float
         Angle, rate and the filter's angle standard deviation.
     """
-    x0 = fs[F_X]
-    x1 = fs[F_X + 1]
-    x2 = fs[F_X + 2]
+    x0 = fstate[F_X]
+    x1 = fstate[F_X + 1]
+    x2 = fstate[F_X + 2]
     # P as scalars (symmetric), row-major slots.
-    p00 = fs[F_P]
-    p01 = fs[F_P + 1]
-    p02 = fs[F_P + 2]
-    p11 = fs[F_P + 4]
-    p12 = fs[F_P + 5]
-    p22 = fs[F_P + 8]
+    p00 = fstate[F_P]
+    p01 = fstate[F_P + 1]
+    p02 = fstate[F_P + 2]
+    p11 = fstate[F_P + 4]
+    p12 = fstate[F_P + 5]
+    p22 = fstate[F_P + 8]
 
     # Predict: F = [[1, dt, dt^2/2], [0, 1, dt], [0, 0, 1]].
     h2 = 0.5 * dt * dt
@@ -400,11 +400,11 @@ def _pendulum_step(
         # In units of the gravity the sensor reads at rest, so a sensor that
         # reads 1.05 g standing is not taken to be spinning (centripetal term).
         # Tracked slowly while |f| is near it: scale drifts over long streams.
-        gcal = fs[F_G_EST]
+        gcal = fstate[F_G_EST]
         fn = math.sqrt(ax * ax + ay * ay + az * az)
         if abs(fn / gcal - 1.0) < _REST_DEV:
             gcal += dt / _GRAVITY_TAU_S * (fn - gcal)
-            fs[F_G_EST] = gcal
+            fstate[F_G_EST] = gcal
         fw = (ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]) / gcal
         fu = (ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]) / gcal
         lg = prm[P_LEVER_M] / G0_MPS2
@@ -437,7 +437,7 @@ def _pendulum_step(
         if prm[P_ID] > 0.0:
             # Gaussian innovation likelihood, capped like the robust update so
             # a foot strike does not outvote a swing (see identify.py).
-            fs[F_NLL] += 0.5 * (math.log(det) + min(nis, _NIS_CAP))
+            fstate[F_NLL] += 0.5 * (math.log(det) + min(nis, _NIS_CAP))
         if nis > 9.0:
             # Robust update: inflate R until the innovation is plausible.
             infl = min(nis / 9.0, _MAX_INFLATION)
@@ -470,16 +470,16 @@ def _pendulum_step(
         # balances with a ~1 s period), which the accelerometer alone
         # cannot tell from a swing; stillness of the specific force can.
         a = 1.0 - math.exp(-dt / _ZUPT_TAU_S) if dt > 0.0 else 0.0
-        fs[F_ZLP] += a * (ax - fs[F_ZLP])
-        fs[F_ZLP + 1] += a * (ay - fs[F_ZLP + 1])
-        fs[F_ZLP + 2] += a * (az - fs[F_ZLP + 2])
-        dev = max(abs(ax - fs[F_ZLP]), abs(ay - fs[F_ZLP + 1]), abs(az - fs[F_ZLP + 2]))
+        fstate[F_ZLP] += a * (ax - fstate[F_ZLP])
+        fstate[F_ZLP + 1] += a * (ay - fstate[F_ZLP + 1])
+        fstate[F_ZLP + 2] += a * (az - fstate[F_ZLP + 2])
+        dev = max(abs(ax - fstate[F_ZLP]), abs(ay - fstate[F_ZLP + 1]), abs(az - fstate[F_ZLP + 2]))
         if dev < _ZUPT_DEV_G * gcal and abs(fn / gcal - 1.0) < _ZUPT_GRAVITY:
-            fs[F_ZSTILL_S] += dt
+            fstate[F_ZSTILL_S] += dt
         else:
-            fs[F_ZSTILL_S] = 0.0
+            fstate[F_ZSTILL_S] = 0.0
         # (Half a sample's slack: summed sample periods must not miss the mark by a rounding error.)
-        if prm[P_ZUPT_S] > 0.0 and fs[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:
+        if prm[P_ZUPT_S] > 0.0 and fstate[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:
             x0, x1, x2, n00, n01, n02, n11, n12, n22 = _observe_zero(
                 1, _ZUPT_RATE_SD, x0, x1, x2, n00, n01, n02, n11, n12, n22
             )
@@ -489,9 +489,9 @@ def _pendulum_step(
     else:
         # A clipped row: no stillness, no gravity tracking, no share of the
         # identification likelihood (its axes differ from row to row).
-        fs[F_ZSTILL_S] = 0.0
+        fstate[F_ZSTILL_S] = 0.0
         x0, x1, x2, n00, n01, n02, n11, n12, n22 = _censored_update(
-            prm, ax, ay, az, clip, fs[F_G_EST], _MAX_INFLATION, x0, x1, x2, n00, n01, n02, n11, n12, n22
+            prm, ax, ay, az, clip, fstate[F_G_EST], _MAX_INFLATION, x0, x1, x2, n00, n01, n02, n11, n12, n22
         )
 
     # Keep the state physical; theta stays in (-pi, pi].
@@ -516,33 +516,33 @@ def _pendulum_step(
         x2 = max(x2, 0.0)
     x1 = _clamp(x1, -_MAX_RATE, _MAX_RATE)
     x2 = _clamp(x2, -_MAX_ACCEL, _MAX_ACCEL)
-    fs[F_X] = x0
-    fs[F_X + 1] = x1
-    fs[F_X + 2] = x2
-    fs[F_P] = n00
-    fs[F_P + 1] = n01
-    fs[F_P + 2] = n02
-    fs[F_P + 3] = n01
-    fs[F_P + 4] = n11
-    fs[F_P + 5] = n12
-    fs[F_P + 6] = n02
-    fs[F_P + 7] = n12
-    fs[F_P + 8] = n22
+    fstate[F_X] = x0
+    fstate[F_X + 1] = x1
+    fstate[F_X + 2] = x2
+    fstate[F_P] = n00
+    fstate[F_P + 1] = n01
+    fstate[F_P + 2] = n02
+    fstate[F_P + 3] = n01
+    fstate[F_P + 4] = n11
+    fstate[F_P + 5] = n12
+    fstate[F_P + 6] = n02
+    fstate[F_P + 7] = n12
+    fstate[F_P + 8] = n22
     sig = math.sqrt(n00) if n00 > 0.0 else 0.0
     return x0 * RAD, x1 * RAD, sig * RAD
 
 
 @njit_borrowed
-def _pendulum_reanchor(fs: np.ndarray) -> None:
+def _pendulum_reanchor(fstate: np.ndarray) -> None:
     """After a long gap: forget the rate and acceleration, and most of the angle.
 
     Coasting on the pre-gap motion would invent a swing; the measurements
     after the gap re-anchor the angle within a few samples.
     """
-    fs[F_X + 1] = 0.0
-    fs[F_X + 2] = 0.0
+    fstate[F_X + 1] = 0.0
+    fstate[F_X + 2] = 0.0
     for i in range(9):
-        fs[F_P + i] = 0.0
-    fs[F_P] = (30.0 / RAD) ** 2
-    fs[F_P + 4] = (50.0 / RAD) ** 2
-    fs[F_P + 8] = 100.0
+        fstate[F_P + i] = 0.0
+    fstate[F_P] = (30.0 / RAD) ** 2
+    fstate[F_P + 4] = (50.0 / RAD) ** 2
+    fstate[F_P + 8] = 100.0

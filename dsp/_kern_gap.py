@@ -46,13 +46,13 @@ _TURN_FRAC = 0.25
 
 
 @njit_borrowed_inline
-def _pg_start(fs: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
+def _pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     """Open a post-gap window of ``duration_s``; the next processed sample is the gap's first."""
-    fs[F_PG_S] = duration_s
-    fs[F_PG_SUM] = 0.0
-    fs[F_PG_SUM + 1] = 0.0
-    fs[F_PG_SUM + 2] = 0.0
-    fs[F_PG_CNT] = 0.0
+    fstate[F_PG_S] = duration_s
+    fstate[F_PG_SUM] = 0.0
+    fstate[F_PG_SUM + 1] = 0.0
+    fstate[F_PG_SUM + 2] = 0.0
+    fstate[F_PG_CNT] = 0.0
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
 
@@ -66,32 +66,32 @@ def _theta_of(prm: np.ndarray, ux: float, uy: float, uz: float) -> float:
 
 
 @njit_borrowed
-def _pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
+def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Close the post-gap window: re-anchor "up" and correct the window's history.
 
     Parameters
     ----------
-    prm, fs, ist : ndarray
+    prm, fstate, ist : ndarray
         Kernel parameters and state (see ``_layout``).
     hist : ndarray, shape (cap, 5)
         History ring; samples ``I_PG_GAP0 - 1 .. I_SAMPLE - 1`` must be in it.
     """
-    fs[F_PG_S] = 0.0
+    fstate[F_PG_S] = 0.0
     cap = ist[I_CAP]
     last = ist[I_SAMPLE] - 1
     g0 = ist[I_PG_GAP0]
     e0 = ist[I_PG_END]
     shift = 0.0
-    sx = fs[F_PG_SUM]
-    sy = fs[F_PG_SUM + 1]
-    sz = fs[F_PG_SUM + 2]
+    sx = fstate[F_PG_SUM]
+    sy = fstate[F_PG_SUM + 1]
+    sz = fstate[F_PG_SUM + 2]
     sn = math.sqrt(sx * sx + sy * sy + sz * sz)
-    if fs[F_PG_CNT] > 0.0 and sn > 0.0:
-        old = _theta_of(prm, fs[F_UP], fs[F_UP + 1], fs[F_UP + 2])
-        fs[F_UP] = sx / sn
-        fs[F_UP + 1] = sy / sn
-        fs[F_UP + 2] = sz / sn
-        shift = _theta_of(prm, fs[F_UP], fs[F_UP + 1], fs[F_UP + 2]) - old
+    if fstate[F_PG_CNT] > 0.0 and sn > 0.0:
+        old = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2])
+        fstate[F_UP] = sx / sn
+        fstate[F_UP + 1] = sy / sn
+        fstate[F_UP + 2] = sz / sn
+        shift = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2]) - old
         if shift > 180.0:
             shift -= 360.0
         elif shift < -180.0:

@@ -28,6 +28,12 @@ from hipflex.dsp._layout import (
     E_PEAK_VEL,
     E_ROM,
     E_START,
+    EJ_REASON,
+    EJ_ROM,
+    EJ_T,
+    EP_PEAK_DEG,
+    EP_ROM,
+    EP_T,
     EV_KIND,
     EV_PEAK,
     EV_REJECT,
@@ -133,8 +139,8 @@ def _rep_metrics(
     peak_idx: int,
     trough_idx: int,
     trough_val: float,
-    pk: int,
-    vel: int,
+    angle_col: int,
+    vel_col: int,
     row: np.ndarray,
 ) -> None:
     """Fill an event row with every per-rep metric of the analysis contract.
@@ -146,7 +152,7 @@ def _rep_metrics(
     low_idx, peak_idx, trough_idx : int
         Processed-sample indices of the low before the rise, the peak sample
         and the lowest sample after it (``trough_idx >= peak_idx + 1``).
-    pk, vel : int
+    angle_col, vel_col : int
         History columns of the angle for the peak and the hold (deg) and of
         the rate (deg/s): the filter's or the smoothed ones.  The low, the
         trough and the level crossings always read the filter's angle.
@@ -157,9 +163,9 @@ def _rep_metrics(
     # Peak: parabolic vertex through the top three samples.
     t1 = _h(hist, cap, peak_idx, H_TIME)
     dpk, theta_p = _parabolic(
-        _h(hist, cap, peak_idx - 1, pk),
-        _h(hist, cap, peak_idx, pk),
-        _h(hist, cap, peak_idx + 1, pk),
+        _h(hist, cap, peak_idx - 1, angle_col),
+        _h(hist, cap, peak_idx, angle_col),
+        _h(hist, cap, peak_idx + 1, angle_col),
     )
     if dpk >= 0.0:
         t_peak = t1 + dpk * (_h(hist, cap, peak_idx + 1, H_TIME) - t1)
@@ -193,11 +199,11 @@ def _rep_metrics(
     best = -1e300
     bi = start_idx
     for i in range(start_idx, peak_idx + 1):
-        v = _h(hist, cap, i, vel)
+        v = _h(hist, cap, i, vel_col)
         if v > best:
             best = v
             bi = i
-    _, vmax = _parabolic(_h(hist, cap, bi - 1, vel), best, _h(hist, cap, bi + 1, vel))
+    _, vmax = _parabolic(_h(hist, cap, bi - 1, vel_col), best, _h(hist, cap, bi + 1, vel_col))
     if not vmax > 0.0:
         # The rate column disagrees with the rise it should explain (the
         # accelerometer, not the gyro, moved the angle): the largest
@@ -205,7 +211,7 @@ def _rep_metrics(
         for i in range(start_idx, peak_idx):
             dt = _h(hist, cap, i + 1, H_TIME) - _h(hist, cap, i, H_TIME)
             if dt > 0.0:
-                vmax = max(vmax, (_h(hist, cap, i + 1, pk) - _h(hist, cap, i, pk)) / dt)
+                vmax = max(vmax, (_h(hist, cap, i + 1, angle_col) - _h(hist, cap, i, angle_col)) / dt)
 
     # Return: first sample after the peak within `frac` of the fall to the trough.
     lvl_e = trough_val + frac * (theta_p - trough_val)
@@ -219,8 +225,8 @@ def _rep_metrics(
     lvl_h = theta_p - prm[P_HOLD_BAND]
     hold = 0.0
     for i in range(start_idx, end_idx):
-        y0 = _h(hist, cap, i, pk)
-        y1 = _h(hist, cap, i + 1, pk)
+        y0 = _h(hist, cap, i, angle_col)
+        y1 = _h(hist, cap, i + 1, angle_col)
         dt = _h(hist, cap, i + 1, H_TIME) - _h(hist, cap, i, H_TIME)
         if y0 >= lvl_h and y1 >= lvl_h:
             hold += dt
@@ -258,9 +264,9 @@ def _rep_metrics(
 def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float) -> int:
     ev[n_ev, :] = 0.0
     ev[n_ev, EV_KIND] = EV_REJECT
-    ev[n_ev, 1] = t
-    ev[n_ev, 2] = reason
-    ev[n_ev, 3] = rom
+    ev[n_ev, EJ_T] = t
+    ev[n_ev, EJ_REASON] = reason
+    ev[n_ev, EJ_ROM] = rom
     return n_ev + 1
 
 
@@ -278,7 +284,9 @@ def _argmax_col(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
 
 
 @njit_borrowed
-def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+def _close_rep(
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int
+) -> int:
     """Finalise the confirmed rep held in the state and emit its metrics.
 
     Without a gyro the peak (its angle, time and the hold around it) and the
@@ -313,17 +321,21 @@ def _close_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarra
         # int() makes the columns int64, not the literal constants numba would type them as:
         # it compiles a called kernel once per distinct literal argument, and these
         # two calls would make two copies of _rep_metrics (benchmarks/README.md, "The first run").
-        pk, vel = int(H_STHETA), int(H_SVEL)
-        _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], s_peak, trough_idx, fs[F_TROUGH], pk, vel, row)
+        angle_col, vel_col = int(H_STHETA), int(H_SVEL)
+        _rep_metrics(
+            prm, hist, cap, low_idx, fstate[F_LOW], s_peak, trough_idx, fstate[F_TROUGH], angle_col, vel_col, row
+        )
         if row[E_ROM] < prm[P_MIN_ROM]:
             return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
         # Consistent: the smoothed peak is in the top half of the rise the
         # filter saw, and the rep keeps the contract.
-        if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fs[F_LOW] + fs[F_PEAK]) and _rep_ok(prm, row):
+        if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fstate[F_LOW] + fstate[F_PEAK]) and _rep_ok(prm, row):
             return n_ev + 1
         row[:] = 0.0
-    pk, vel = int(H_THETA), int(H_VEL)  # int64, as above
-    _rep_metrics(prm, hist, cap, low_idx, fs[F_LOW], peak_idx, trough_idx, fs[F_TROUGH], pk, vel, row)
+    angle_col, vel_col = int(H_THETA), int(H_VEL)  # int64, as above
+    _rep_metrics(
+        prm, hist, cap, low_idx, fstate[F_LOW], peak_idx, trough_idx, fstate[F_TROUGH], angle_col, vel_col, row
+    )
     return n_ev + 1
 
 
@@ -341,11 +353,13 @@ def _rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
 
 
 @njit_borrowed_inline
-def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+def _settle_rep(
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int
+) -> int:
     """Close the confirmed rep at its trough and seek the next rise from there."""
-    n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+    n_ev = _close_rep(prm, fstate, ist, hist, ev, n_ev)
     ist[I_PHASE] = PHASE_SEEK
-    fs[F_LOW] = fs[F_TROUGH]
+    fstate[F_LOW] = fstate[F_TROUGH]
     ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
     ist[I_CAND_ACTIVE] = 0
     return n_ev
@@ -354,7 +368,7 @@ def _settle_rep(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarr
 @njit_borrowed_inline
 def _rise_rest(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     s: int,
@@ -378,29 +392,33 @@ def _rise_rest(
       longer than any hold) rejects the earlier rise, and the search for a
       low starts at the rest level.
     """
-    if still_s >= _REST_S and (ist[I_RESTED] == 0 or theta < fs[F_RLOW]):
+    if still_s >= _REST_S and (ist[I_RESTED] == 0 or theta < fstate[F_RLOW]):
         ist[I_RESTED] = 1
-        fs[F_RLOW] = theta
+        fstate[F_RLOW] = theta
         ist[I_RLOW_IDX] = s
-    elif ist[I_RESTED] == 1 and theta < fs[F_RLOW]:
-        fs[F_RLOW] = theta
+    elif ist[I_RESTED] == 1 and theta < fstate[F_RLOW]:
+        fstate[F_RLOW] = theta
         ist[I_RLOW_IDX] = s
     if ist[I_RESTED] == 0:
         return n_ev
     cap = ist[I_CAP]
     if still_s >= prm[P_SET_GAP_S]:
-        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fs[F_PEAK] - fs[F_LOW])
+        n_ev = _emit_reject(
+            ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fstate[F_PEAK] - fstate[F_LOW]
+        )
         ist[I_PHASE] = PHASE_SEEK
         ist[I_RESTED] = 0
         ist[I_CAND_ACTIVE] = 0
-        fs[F_LOW] = theta
+        fstate[F_LOW] = theta
         ist[I_LOW_IDX] = s
-    elif theta >= fs[F_RLOW] + prm[P_MIN_ROM]:
-        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fs[F_PEAK] - fs[F_LOW])
+    elif theta >= fstate[F_RLOW] + prm[P_MIN_ROM]:
+        n_ev = _emit_reject(
+            ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fstate[F_PEAK] - fstate[F_LOW]
+        )
         ist[I_RESTED] = 0
-        fs[F_LOW] = fs[F_RLOW]
+        fstate[F_LOW] = fstate[F_RLOW]
         ist[I_LOW_IDX] = ist[I_RLOW_IDX]
-        fs[F_PEAK] = theta
+        fstate[F_PEAK] = theta
         ist[I_PEAK_IDX] = s
     return n_ev
 
@@ -408,7 +426,7 @@ def _rise_rest(
 @njit_borrowed_inline
 def _detect(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     s: int,
@@ -431,93 +449,93 @@ def _detect(
     now = _h(hist, cap, s, H_TIME)
     # Motion or rest: how long theta has stayed within the band around the
     # level the current motionless stretch started at.
-    if not abs(theta - fs[F_MREF]) <= 0.5 * prm[P_CAND]:
-        fs[F_MREF] = theta
-        fs[F_MT0] = now
-    still_s = now - fs[F_MT0]
+    if not abs(theta - fstate[F_MREF]) <= 0.5 * prm[P_CAND]:
+        fstate[F_MREF] = theta
+        fstate[F_MT0] = now
+    still_s = now - fstate[F_MT0]
     if phase == PHASE_SEEK:
         low_idx = ist[I_LOW_IDX]
-        if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fs[F_MT0]:
+        if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fstate[F_MT0]:
             # The thigh rests, and the low is from before the rest: the next
             # rise starts from the rest level (or a dip below it).  A
             # candidate that never came back down is dropped: it was a shift
             # of the rest level, not an excursion.
-            fs[F_LOW] = theta
+            fstate[F_LOW] = theta
             ist[I_LOW_IDX] = s
             ist[I_CAND_ACTIVE] = 0
-        elif theta < fs[F_LOW] or s - low_idx > cap // 2 or now - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S:
+        elif theta < fstate[F_LOW] or s - low_idx > cap // 2 or now - _h(hist, cap, low_idx, H_TIME) > _MAX_RISE_S:
             # A new low.  Lows older than half the history are forgotten so a
             # rep's low is always still in the ring, and lows older than
             # _MAX_RISE_S because no rise takes that long.
-            fs[F_LOW] = theta
+            fstate[F_LOW] = theta
             ist[I_LOW_IDX] = s
             ist[I_CAND_ACTIVE] = 0
-        if theta >= fs[F_LOW] + min_rom:
+        if theta >= fstate[F_LOW] + min_rom:
             ist[I_PHASE] = PHASE_RISE
-            fs[F_PEAK] = theta
+            fstate[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
             ist[I_CAND_ACTIVE] = 0
             ist[I_RESTED] = 0
         elif ist[I_CAND_ACTIVE] == 1:
-            if theta > fs[F_CAND_PEAK]:
-                fs[F_CAND_PEAK] = theta
+            if theta > fstate[F_CAND_PEAK]:
+                fstate[F_CAND_PEAK] = theta
                 ist[I_CAND_IDX] = s
-            elif theta <= fs[F_CAND_PEAK] - prm[P_CAND]:
+            elif theta <= fstate[F_CAND_PEAK] - prm[P_CAND]:
                 n_ev = _emit_reject(
-                    ev, n_ev, _h(hist, cap, ist[I_CAND_IDX], H_TIME), REJ_ROM, fs[F_CAND_PEAK] - fs[F_LOW]
+                    ev, n_ev, _h(hist, cap, ist[I_CAND_IDX], H_TIME), REJ_ROM, fstate[F_CAND_PEAK] - fstate[F_LOW]
                 )
                 ist[I_CAND_ACTIVE] = 0
-                fs[F_LOW] = theta
+                fstate[F_LOW] = theta
                 ist[I_LOW_IDX] = s
-        elif theta >= fs[F_LOW] + prm[P_CAND]:
+        elif theta >= fstate[F_LOW] + prm[P_CAND]:
             ist[I_CAND_ACTIVE] = 1
-            fs[F_CAND_PEAK] = theta
+            fstate[F_CAND_PEAK] = theta
             ist[I_CAND_IDX] = s
     elif phase == PHASE_RISE:
-        if theta > fs[F_PEAK]:
-            fs[F_PEAK] = theta
+        if theta > fstate[F_PEAK]:
+            fstate[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
-        elif theta <= fs[F_PEAK] - min_rom:
+        elif theta <= fstate[F_PEAK] - min_rom:
             ist[I_PHASE] = PHASE_FALL
-            fs[F_TROUGH] = theta
+            fstate[F_TROUGH] = theta
             ist[I_TROUGH_IDX] = s
             ev[n_ev, :] = 0.0
             ev[n_ev, EV_KIND] = EV_PEAK
-            ev[n_ev, 1] = _h(hist, cap, ist[I_PEAK_IDX], H_TIME)
-            ev[n_ev, 2] = fs[F_PEAK]
-            ev[n_ev, 3] = fs[F_PEAK] - fs[F_LOW]
+            ev[n_ev, EP_T] = _h(hist, cap, ist[I_PEAK_IDX], H_TIME)
+            ev[n_ev, EP_PEAK_DEG] = fstate[F_PEAK]
+            ev[n_ev, EP_ROM] = fstate[F_PEAK] - fstate[F_LOW]
             n_ev += 1
         if ist[I_PHASE] == PHASE_RISE:
-            n_ev = _rise_rest(prm, fs, ist, hist, s, theta, still_s, ev, n_ev)
+            n_ev = _rise_rest(prm, fstate, ist, hist, s, theta, still_s, ev, n_ev)
         if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
-            n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fs[F_PEAK] - fs[F_LOW])
+            n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fstate[F_PEAK] - fstate[F_LOW])
             ist[I_PHASE] = PHASE_SEEK
-            fs[F_LOW] = theta
+            fstate[F_LOW] = theta
             ist[I_LOW_IDX] = s
     else:  # PHASE_FALL
-        if theta < fs[F_TROUGH]:
-            fs[F_TROUGH] = theta
+        if theta < fstate[F_TROUGH]:
+            fstate[F_TROUGH] = theta
             ist[I_TROUGH_IDX] = s
-        if theta >= fs[F_TROUGH] + min_rom:
+        if theta >= fstate[F_TROUGH] + min_rom:
             # The next rise has begun from this trough.
-            n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+            n_ev = _close_rep(prm, fstate, ist, hist, ev, n_ev)
             ist[I_PHASE] = PHASE_RISE
-            fs[F_LOW] = fs[F_TROUGH]
+            fstate[F_LOW] = fstate[F_TROUGH]
             ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
-            fs[F_PEAK] = theta
+            fstate[F_PEAK] = theta
             ist[I_PEAK_IDX] = s
             ist[I_RESTED] = 0
         elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
             I_LOW_IDX
         ] > int(cap * _MAX_REP_FRACTION):
-            n_ev = _settle_rep(prm, fs, ist, hist, ev, n_ev)
+            n_ev = _settle_rep(prm, fstate, ist, hist, ev, n_ev)
     return n_ev
 
 
 @njit_borrowed
 def _interrupt(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     ev: np.ndarray,
@@ -533,21 +551,21 @@ def _interrupt(
     phase = ist[I_PHASE]
     cap = ist[I_CAP]
     if phase == PHASE_FALL:
-        n_ev = _close_rep(prm, fs, ist, hist, ev, n_ev)
+        n_ev = _close_rep(prm, fstate, ist, hist, ev, n_ev)
     elif phase == PHASE_RISE:
-        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), reason, fs[F_PEAK] - fs[F_LOW])
+        n_ev = _emit_reject(ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), reason, fstate[F_PEAK] - fstate[F_LOW])
     ist[I_PHASE] = PHASE_SEEK
     ist[I_CAND_ACTIVE] = 0
     ist[I_RESTED] = 0
-    fs[F_LOW] = math.inf
-    fs[F_MREF] = math.nan
+    fstate[F_LOW] = math.inf
+    fstate[F_MREF] = math.nan
     return n_ev
 
 
 @njit_borrowed
 def _carry(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     ev: np.ndarray,
@@ -561,13 +579,13 @@ def _carry(
     descent or a rise that fell in the gap shows as a step.
     """
     if ist[I_PHASE] == PHASE_FALL:
-        n_ev = _settle_rep(prm, fs, ist, hist, ev, n_ev)
+        n_ev = _settle_rep(prm, fstate, ist, hist, ev, n_ev)
     return n_ev
 
 
 @njit_borrowed
 def _catch_up(
-    prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int, max_ev: int
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int, max_ev: int
 ) -> int:
     """Feed the detector every processed sample it has not read yet, while ``ev`` has room.
 
@@ -578,7 +596,7 @@ def _catch_up(
     s = ist[I_DET]
     end = ist[I_SAMPLE]
     while s < end and n_ev < max_ev:
-        n_ev = _detect(prm, fs, ist, hist, s, hist[s & (cap - 1), H_THETA], ev, n_ev)
+        n_ev = _detect(prm, fstate, ist, hist, s, hist[s & (cap - 1), H_THETA], ev, n_ev)
         s += 1
     ist[I_DET] = s
     return n_ev

@@ -16,6 +16,9 @@ from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
 from hipflex.dsp._layout import (
+    EG_BRIDGED,
+    EG_T_HAT,
+    EG_T_IN,
     EV_GAP,
     EV_KIND,
     F_BIAS,
@@ -105,7 +108,7 @@ def _at_range(v: float, range_g: float) -> bool:
 
 
 @njit_borrowed_inline
-def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> int:
+def _clip_flags(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> int:
     """Count clipped rows; return this row's clip bits.
 
     Bits 0-2 (x, y, z): the axis reads a full-scale value, so it is a bound
@@ -125,9 +128,9 @@ def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay:
         v = ax if c == 0 else (ay if c == 1 else az)
         if _at_range(v, rng):
             bits |= 1 << c
-            if rng > 0.0 or abs(v - fs[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL:
+            if rng > 0.0 or abs(v - fstate[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL:
                 any_clip = True
-        fs[F_PREV_RAW + c] = v
+        fstate[F_PREV_RAW + c] = v
     if any_clip:
         bits |= _CLIP_ROW
         ist[I_CLIPPED] += 1
@@ -145,7 +148,7 @@ def _clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, ax: float, ay:
 @njit_borrowed
 def _process(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     t: float,
@@ -164,48 +167,48 @@ def _process(
     reads the history afterwards (``_catch_up``), at once or, after a gap,
     when the post-gap window has corrected it.
     """
-    dt = fs[F_PERIOD]
+    dt = fstate[F_PERIOD]
     if prm[P_HAS_GYRO] > 0.0:
         # Any axis at full scale: the row's direction is not gravity's.
-        theta, vel = _tilt_step(prm, fs, ax, ay, az, gx, gy, gz, dt, clip != 0)
+        theta, vel = _tilt_step(prm, fstate, ax, ay, az, gx, gy, gz, dt, clip != 0)
         sig = 0.0
     else:
-        theta, vel, sig = _pendulum_step(prm, fs, ax, ay, az, dt, clip & _CLIP_AXES)
-    fs[F_LAST_SIGMA] = sig
+        theta, vel, sig = _pendulum_step(prm, fstate, ax, ay, az, dt, clip & _CLIP_AXES)
+    fstate[F_LAST_SIGMA] = sig
     s = ist[I_SAMPLE]
     slot = s & (ist[I_CAP] - 1)
     if prm[P_HAS_GYRO] <= 0.0:
         # The posterior the rep smoother reads (_kern_smooth).
         for i in range(3):
-            hist[slot, H_X + i] = fs[F_X + i]
-        hist[slot, H_P] = fs[F_P]
-        hist[slot, H_P + 1] = fs[F_P + 1]
-        hist[slot, H_P + 2] = fs[F_P + 2]
-        hist[slot, H_P + 3] = fs[F_P + 4]
-        hist[slot, H_P + 4] = fs[F_P + 5]
-        hist[slot, H_P + 5] = fs[F_P + 8]
+            hist[slot, H_X + i] = fstate[F_X + i]
+        hist[slot, H_P] = fstate[F_P]
+        hist[slot, H_P + 1] = fstate[F_P + 1]
+        hist[slot, H_P + 2] = fstate[F_P + 2]
+        hist[slot, H_P + 3] = fstate[F_P + 4]
+        hist[slot, H_P + 4] = fstate[F_P + 5]
+        hist[slot, H_P + 5] = fstate[F_P + 8]
         hist[slot, H_DT] = dt
     hist[slot, H_THETA] = theta
     hist[slot, H_VEL] = vel
     hist[slot, H_TIME] = t
-    if fs[F_REANCHOR_S] > 0.0:
-        fs[F_REANCHOR_S] -= dt
+    if fstate[F_REANCHOR_S] > 0.0:
+        fstate[F_REANCHOR_S] -= dt
         flag = 1.0
     hist[slot, H_FLAG] = H_FLAG_BRIDGED if flag > 0.0 else (H_FLAG_CLIPPED if clip & _CLIP_ROW else 0.0)
     hist[slot, H_SIGMA] = sig
-    fs[F_T_HAT] = t
+    fstate[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
-    if fs[F_PG_S] > 0.0:
-        fs[F_PG_S] -= dt
-        if fs[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:
-            _pg_finish(prm, fs, ist, hist)
+    if fstate[F_PG_S] > 0.0:
+        fstate[F_PG_S] -= dt
+        if fstate[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:
+            _pg_finish(prm, fstate, ist, hist)
     return theta
 
 
 @njit_borrowed
 def _run_chunk(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     time_s: np.ndarray,
@@ -234,8 +237,8 @@ def _run_chunk(
     n = time_s.shape[0]
     n_ev = int(0)  # noqa: UP018, RUF046 -- an int64, not the literal 0: see _finish
     max_ev = ev.shape[0] - 4
-    if fs[F_PG_S] <= 0.0:
-        n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
+    if fstate[F_PG_S] <= 0.0:
+        n_ev = _catch_up(prm, fstate, ist, hist, ev, n_ev, max_ev)
     k = 0
     while k < n and n_ev < max_ev:
         t_in = time_s[k]
@@ -253,14 +256,14 @@ def _run_chunk(
             out_theta[k] = math.nan
             k += 1
             continue
-        period = fs[F_PERIOD]
+        period = fstate[F_PERIOD]
         started = ist[I_STARTED] != 0
         missing = 0
         gap_s = 0.0
         overrun = False
         reanchored = False
         if started:
-            steps = math.floor((t_in - fs[F_T_HAT]) / period + 0.5)
+            steps = math.floor((t_in - fstate[F_T_HAT]) / period + 0.5)
             if steps < 1:
                 steps = 1
             missing = steps - 1
@@ -274,28 +277,28 @@ def _run_chunk(
             # 0.1 s 100,000 rows, which overwrote the rep in progress).
             overrun = missing > ist[I_CAP] // _PG_RING_DIV
             settle = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > _REANCHOR_GAP_S)
-            if missing > 0 and settle and (fs[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
-                if fs[F_PG_S] > 0.0:
-                    _pg_finish(prm, fs, ist, hist)
-                n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
+            if missing > 0 and settle and (fstate[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
+                if fstate[F_PG_S] > 0.0:
+                    _pg_finish(prm, fstate, ist, hist)
+                n_ev = _catch_up(prm, fstate, ist, hist, ev, n_ev, max_ev)
                 if ist[I_DET] < ist[I_SAMPLE]:
                     break  # no room for the events: this row again next call
-        clip = _clip_flags(prm, fs, ist, ax, ay, az)
+        clip = _clip_flags(prm, fstate, ist, ax, ay, az)
         if not started:
             ist[I_STARTED] = 1
-            fs[F_T_HAT] = t_in
-            theta = _process(prm, fs, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clip)
+            fstate[F_T_HAT] = t_in
+            theta = _process(prm, fstate, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clip)
         else:
-            t_hat = fs[F_T_HAT]
+            t_hat = fstate[F_T_HAT]
             if missing > 0:
-                fs[F_LOST_S] += gap_s
+                fstate[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
                 bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
                 ev[n_ev, :] = 0.0
                 ev[n_ev, EV_KIND] = EV_GAP
-                ev[n_ev, 1] = t_hat
-                ev[n_ev, 2] = t_in
-                ev[n_ev, 3] = 1.0 if bridged else 0.0
+                ev[n_ev, EG_T_HAT] = t_hat
+                ev[n_ev, EG_T_IN] = t_in
+                ev[n_ev, EG_BRIDGED] = 1.0 if bridged else 0.0
                 n_ev += 1
                 hold = gap_s > _REANCHOR_GAP_S
                 window = hold and has_gyro
@@ -304,20 +307,20 @@ def _run_chunk(
                     # accelerometer re-anchor; close what the detector holds
                     # unless it carries across (see _CARRY_GAP_S).
                     if has_gyro or gap_s > _CARRY_GAP_S:
-                        n_ev = _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_GAP)
+                        n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
                     else:
-                        n_ev = _carry(prm, fs, ist, hist, ev, n_ev)
+                        n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
                     if not has_gyro:
-                        _pendulum_reanchor(fs)
-                        fs[F_REANCHOR_S] = _REANCHOR_SETTLE_S
+                        _pendulum_reanchor(fstate)
+                        fstate[F_REANCHOR_S] = _REANCHOR_SETTLE_S
                         reanchored = True
-                    fs[F_PREV_W] = 0.0
-                    fs[F_PREV_W + 1] = 0.0
-                    fs[F_PREV_W + 2] = 0.0
-                    fs[F_PREV_OA] = 0.0
+                    fstate[F_PREV_W] = 0.0
+                    fstate[F_PREV_W + 1] = 0.0
+                    fstate[F_PREV_W + 2] = 0.0
+                    fstate[F_PREV_OA] = 0.0
                     t_hat = t_in - period
                 if window:
-                    _pg_start(fs, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
+                    _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
                 if bridged:
                     # Linear bridge in every channel; flagged in the history.
                     # Over a longer gap interpolating the rate invents rotation
@@ -329,68 +332,80 @@ def _run_chunk(
                     for j in range(1, steps):
                         f = j / steps
                         th = t_hat + j * period
-                        bx = fs[F_PREV_ACC] + f * (ax - fs[F_PREV_ACC])
-                        by = fs[F_PREV_ACC + 1] + f * (ay - fs[F_PREV_ACC + 1])
-                        bz = fs[F_PREV_ACC + 2] + f * (az - fs[F_PREV_ACC + 2])
+                        bx = fstate[F_PREV_ACC] + f * (ax - fstate[F_PREV_ACC])
+                        by = fstate[F_PREV_ACC + 1] + f * (ay - fstate[F_PREV_ACC + 1])
+                        bz = fstate[F_PREV_ACC + 2] + f * (az - fstate[F_PREV_ACC + 2])
                         if hold:
-                            hx = fs[F_BIAS]
-                            hy = fs[F_BIAS + 1]
-                            hz = fs[F_BIAS + 2]
+                            hx = fstate[F_BIAS]
+                            hy = fstate[F_BIAS + 1]
+                            hz = fstate[F_BIAS + 2]
                         else:
-                            hx = fs[F_PREV_GYR] + f * (gx - fs[F_PREV_GYR])
-                            hy = fs[F_PREV_GYR + 1] + f * (gy - fs[F_PREV_GYR + 1])
-                            hz = fs[F_PREV_GYR + 2] + f * (gz - fs[F_PREV_GYR + 2])
+                            hx = fstate[F_PREV_GYR] + f * (gx - fstate[F_PREV_GYR])
+                            hy = fstate[F_PREV_GYR + 1] + f * (gy - fstate[F_PREV_GYR + 1])
+                            hz = fstate[F_PREV_GYR + 2] + f * (gz - fstate[F_PREV_GYR + 2])
                         _process(
-                            prm, fs, ist, hist, th, bx, by, bz, hx, hy, hz, 1.0, _CLIP_ROW if fs[F_PG_S] > 0.0 else 0
+                            prm,
+                            fstate,
+                            ist,
+                            hist,
+                            th,
+                            bx,
+                            by,
+                            bz,
+                            hx,
+                            hy,
+                            hz,
+                            1.0,
+                            _CLIP_ROW if fstate[F_PG_S] > 0.0 else 0,
                         )
-                    t_hat = fs[F_T_HAT]
+                    t_hat = fstate[F_T_HAT]
                 if window:
                     ist[I_PG_END] = ist[I_SAMPLE]
                     # The rate before this row was not measured: its angular
                     # acceleration is unknown (NaN; see _tilt_step).
-                    fs[F_PREV_OA] = math.nan
+                    fstate[F_PREV_OA] = math.nan
             pred = t_hat + period
             err = t_in - pred
             t_new = pred + _PLL_ALPHA * err
-            fs[F_PERIOD] = period + _PLL_BETA * err
-            theta = _process(prm, fs, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clip)
+            fstate[F_PERIOD] = period + _PLL_BETA * err
+            theta = _process(prm, fstate, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clip)
             if reanchored:
                 # No prediction links this row to the one before the gap: the
                 # rep smoother must not carry it back (_kern_smooth).
                 hist[(ist[I_SAMPLE] - 1) & (ist[I_CAP] - 1), H_DT] = math.nan
-        if fs[F_PG_S] <= 0.0:
+        if fstate[F_PG_S] <= 0.0:
             d = ist[I_DET]
             if d == ist[I_SAMPLE] - 1 and n_ev < max_ev:
                 # The common case, inlined: the detector reads the sample just
                 # processed.  (_catch_up is a call: after a window it has many.)
-                n_ev = _detect(prm, fs, ist, hist, d, hist[d & (ist[I_CAP] - 1), H_THETA], ev, n_ev)
+                n_ev = _detect(prm, fstate, ist, hist, d, hist[d & (ist[I_CAP] - 1), H_THETA], ev, n_ev)
                 ist[I_DET] = d + 1
             else:
-                n_ev = _catch_up(prm, fs, ist, hist, ev, n_ev, max_ev)
-        fs[F_PREV_ACC] = ax
-        fs[F_PREV_ACC + 1] = ay
-        fs[F_PREV_ACC + 2] = az
-        fs[F_PREV_GYR] = gx
-        fs[F_PREV_GYR + 1] = gy
-        fs[F_PREV_GYR + 2] = gz
+                n_ev = _catch_up(prm, fstate, ist, hist, ev, n_ev, max_ev)
+        fstate[F_PREV_ACC] = ax
+        fstate[F_PREV_ACC + 1] = ay
+        fstate[F_PREV_ACC + 2] = az
+        fstate[F_PREV_GYR] = gx
+        fstate[F_PREV_GYR + 1] = gy
+        fstate[F_PREV_GYR + 2] = gz
         out_theta[k] = theta
         k += 1
     return k, n_ev
 
 
 @njit_borrowed
-def _finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
+def _finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
     """End of the stream: close a post-gap window, let the detector catch up, close an open rep.
 
     Returns the number of event rows and whether everything is done (call
     again with an emptied ``ev`` when it is not).
     """
-    if fs[F_PG_S] > 0.0:
-        _pg_finish(prm, fs, ist, hist)
+    if fstate[F_PG_S] > 0.0:
+        _pg_finish(prm, fstate, ist, hist)
     # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
     # distinct literal argument, so this would make a second _catch_up (and
     # _close_rep, _rep_metrics under it) specialised on that constant.
-    n_ev = _catch_up(prm, fs, ist, hist, ev, int(0), ev.shape[0] - 4)  # noqa: UP018, RUF046
+    n_ev = _catch_up(prm, fstate, ist, hist, ev, int(0), ev.shape[0] - 4)  # noqa: UP018, RUF046
     if ist[I_DET] < ist[I_SAMPLE]:
         return n_ev, False
-    return _interrupt(prm, fs, ist, hist, ev, n_ev, REJ_UNFINISHED), True
+    return _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_UNFINISHED), True

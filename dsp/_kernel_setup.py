@@ -25,12 +25,12 @@ class _Kernel:
     """Arrays the numba kernels read and update (see ``_layout``)."""
 
     prm: np.ndarray
-    fs: np.ndarray
+    fstate: np.ndarray
     ist: np.ndarray
     hist: np.ndarray
 
     def copy(self) -> _Kernel:
-        return _Kernel(self.prm, self.fs.copy(), self.ist.copy(), self.hist.copy())
+        return _Kernel(self.prm, self.fstate.copy(), self.ist.copy(), self.hist.copy())
 
 
 def _make_kernel(
@@ -66,21 +66,21 @@ def _make_kernel(
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
     prm[L.P_SET_GAP_S] = settings.set_gap_s
-    fs = np.zeros(L.F_N)
-    fs[L.F_PERIOD] = cal.period_s
-    fs[L.F_G_EST] = cal.gravity_g
-    fs[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g
-    fs[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
-    fs[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
+    fstate = np.zeros(L.F_N)
+    fstate[L.F_PERIOD] = cal.period_s
+    fstate[L.F_G_EST] = cal.gravity_g
+    fstate[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g
+    fstate[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
+    fstate[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
     # Pendulum filter starts at standing, at rest, fairly certain of the angle.
     p0 = np.diag([(2.0 * L.DEG) ** 2, (5.0 * L.DEG) ** 2, 1.0])
-    fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
-    fs[L.F_LOW] = math.inf
-    fs[L.F_MREF] = math.nan  # no motionless stretch yet
+    fstate[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
+    fstate[L.F_LOW] = math.inf
+    fstate[L.F_MREF] = math.nan  # no motionless stretch yet
     ist = np.zeros(L.I_N, dtype=np.int64)
     # At most 2**17 rows (history_s at over 2 kHz): a period estimated from
     # arrival-time stamps (rows 1 us apart) asked for 2**26 rows, 8 GB.
     cap = 1 << max(8, min(_MAX_CAP_LOG2, math.ceil(math.log2(settings.history_s / cal.period_s))))
     ist[L.I_CAP] = cap
     hist = np.zeros((cap, L.H_N if has_gyro else L.H_N_PENDULUM))
-    return _Kernel(np.ascontiguousarray(prm), fs, ist, hist)
+    return _Kernel(np.ascontiguousarray(prm), fstate, ist, hist)

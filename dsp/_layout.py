@@ -140,7 +140,17 @@ E_HOLD = 9
 E_CONF = 10
 E_LOW_DEG = 11
 # peak rows: kind, time, peak_deg, rom so far
+EP_T = 1
+EP_PEAK_DEG = 2
+EP_ROM = 3
 # reject rows: kind, time, reason, rom
+EJ_T = 1
+EJ_REASON = 2
+EJ_ROM = 3
+# gap rows: kind, the grid time the gap starts at, the measured time after it, bridged (1.0) or not
+EG_T_HAT = 1
+EG_T_IN = 2
+EG_BRIDGED = 3
 REJ_ROM = 1.0
 REJ_GAP = 2.0
 REJ_TOO_LONG = 3.0

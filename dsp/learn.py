@@ -347,9 +347,9 @@ def new_lock_state(
     ls[L_LOCK_ROW] = -1
     ls[L_MAX_ROW] = -1
     ls[L_LAST_T] = np.nan
-    fs = ls[L_FS : L_FS + F_N]
-    fs[F_UP : F_UP + 3] = cal.up
-    fs[F_BIAS : F_BIAS + 3] = cal.gyro_bias_dps
+    fstate = ls[L_FS : L_FS + F_N]
+    fstate[F_UP : F_UP + 3] = cal.up
+    fstate[F_BIAS : F_BIAS + 3] = cal.gyro_bias_dps
     prm = ls[L_PRM : L_PRM + P_N]
     prm[P_U : P_U + 3] = cal.up
     perp = _any_perpendicular(cal.up)

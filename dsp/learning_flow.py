@@ -477,8 +477,8 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
     s = cal.start_row
     if s <= 0:
         return
-    back = _Kernel(kern.prm, kern.fs.copy(), kern.ist.copy(), kern.hist.copy())
-    back.fs[L.F_BIAS : L.F_BIAS + 3] = -cal.gyro_bias_dps
+    back = _Kernel(kern.prm, kern.fstate.copy(), kern.ist.copy(), kern.hist.copy())
+    back.fstate[L.F_BIAS : L.F_BIAS + 3] = -cal.gyro_bias_dps
     t = np.ascontiguousarray(-state.buf_t[s::-1])
     acc = np.ascontiguousarray(state.buf_acc[s::-1])
     gyr = np.ascontiguousarray(-state.buf_gyr[s::-1]) if state.buf_gyr is not None else _EMPTY3
@@ -486,20 +486,22 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
     ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
     done = 0
     while done < t.shape[0]:
-        k, _ = _run_chunk(back.prm, back.fs, back.ist, back.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        k, _ = _run_chunk(
+            back.prm, back.fstate, back.ist, back.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
+        )
         done += k
-    if back.fs[L.F_PG_S] > 0.0:
-        _pg_finish(back.prm, back.fs, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
-    fs = kern.fs
-    fs[L.F_UP : L.F_UP + 3] = back.fs[L.F_UP : L.F_UP + 3]
-    fs[L.F_G_EST] = back.fs[L.F_G_EST]
-    fs[L.F_ZLP : L.F_ZLP + 3] = back.fs[L.F_ZLP : L.F_ZLP + 3]
+    if back.fstate[L.F_PG_S] > 0.0:
+        _pg_finish(back.prm, back.fstate, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
+    fstate = kern.fstate
+    fstate[L.F_UP : L.F_UP + 3] = back.fstate[L.F_UP : L.F_UP + 3]
+    fstate[L.F_G_EST] = back.fstate[L.F_G_EST]
+    fstate[L.F_ZLP : L.F_ZLP + 3] = back.fstate[L.F_ZLP : L.F_ZLP + 3]
     # Pendulum state (theta, rate, acceleration): forwards the rate is negated,
     # and with it its covariances with the angle and the acceleration.
     flip = np.array([1.0, -1.0, 1.0])
-    fs[L.F_X : L.F_X + L.PX] = back.fs[L.F_X : L.F_X + L.PX] * flip
-    p = back.fs[L.F_P : L.F_P + L.PX * L.PX].reshape(L.PX, L.PX)
-    fs[L.F_P : L.F_P + L.PX * L.PX] = (p * np.outer(flip, flip)).ravel()
+    fstate[L.F_X : L.F_X + L.PX] = back.fstate[L.F_X : L.F_X + L.PX] * flip
+    p = back.fstate[L.F_P : L.F_P + L.PX * L.PX].reshape(L.PX, L.PX)
+    fstate[L.F_P : L.F_P + L.PX * L.PX] = (p * np.outer(flip, flip)).ravel()
 
 
 def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
@@ -511,7 +513,9 @@ def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.nd
     ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
     done = 0
     while done < t.shape[0]:
-        k, _ = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        k, _ = _run_chunk(
+            kern.prm, kern.fstate, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
+        )
         done += k
     return theta
 
@@ -544,8 +548,8 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
     _rewind(kern, state, cal)
     theta = _run_span(kern, state, 0, stop)
-    if kern.fs[L.F_PG_S] > 0.0:
-        _pg_finish(kern.prm, kern.fs, kern.ist, kern.hist)
+    if kern.fstate[L.F_PG_S] > 0.0:
+        _pg_finish(kern.prm, kern.fstate, kern.ist, kern.hist)
     kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
     if kept.shape[0] == 0:
         return axes
@@ -581,6 +585,6 @@ def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Ax
         else:
             kern = _start_kernel(settings, state, cal, axes, lever, True)
         _run_span(kern, state, first, stop)
-        return float(kern.fs[L.F_NLL])
+        return float(kern.fstate[L.F_NLL])
 
     return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)

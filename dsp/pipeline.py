@@ -108,7 +108,9 @@ def _run(
     ev = np.zeros((min(n, _EVENT_ROWS) + 8, L.EV_N))
     done = 0
     while done < n:
-        k, n_ev = _run_chunk(kern.prm, kern.fs, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev)
+        k, n_ev = _run_chunk(
+            kern.prm, kern.fstate, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
+        )
         state = _absorb(settings, state, ev[:n_ev], events)
         done += k
     return state, events, theta
@@ -209,17 +211,17 @@ def _absorb(
             if released:
                 count(released)
         elif kind == L.EV_PEAK:
-            events.append(RepPeakEvent(n_reps, row[1], row[2], row[3]))
+            events.append(RepPeakEvent(n_reps, row[L.EP_T], row[L.EP_PEAK_DEG], row[L.EP_ROM]))
         elif kind == L.EV_REJECT:
-            rej = Rejection(row[1], _REASONS[row[2]], row[3])
+            rej = Rejection(row[L.EJ_T], _REASONS[row[L.EJ_REASON]], row[L.EJ_ROM])
             rejections.append(rej)
             events.append(RejectionEvent(rej))
-            if row[2] == L.REJ_ROM:
+            if row[L.EJ_REASON] == L.REJ_ROM:
                 gait, released, steps = feed_candidate(settings, gait, rej.time_s)
                 walked(steps)
                 count(released)
         elif kind == L.EV_GAP:
-            gap = Gap(row[1], row[2], row[3] > 0)
+            gap = Gap(row[L.EG_T_HAT], row[L.EG_T_IN], row[L.EG_BRIDGED] > 0)
             gaps.append(gap)
             events.append(GapEvent(gap))
     if at_end:
@@ -357,7 +359,7 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
         ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
         done = False
         while not done:
-            n_ev, done = _finish(kern.prm, kern.fs, kern.ist, kern.hist, ev)
+            n_ev, done = _finish(kern.prm, kern.fstate, kern.ist, kern.hist, ev)
             state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
     state = _absorb(settings, state, np.zeros((0, L.EV_N)), events, at_end=True)
     if state.open_reps:
@@ -394,7 +396,7 @@ def _calibration_kind(
 def result(settings: Settings, state: StreamState, source: str = "") -> Analysis:
     """The analysis so far (complete after :func:`finish`)."""
     kern = state.kernel
-    lost = float(kern.fs[L.F_LOST_S]) if kern is not None else 0.0
+    lost = float(kern.fstate[L.F_LOST_S]) if kern is not None else 0.0
     # Rows the timeline found lost only from a block's envelope rising (their
     # place unknown, so no gap marks them) count as lost time too.
     lost += state.timeline.late_lost_s
@@ -418,7 +420,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         skipped_before_calibration_s=0.0 if has_cal else duration,
         gap_list=state.gaps,
         rejections=state.rejections,
-        rest_mismatch_deg=float(kern.fs[L.F_REST_DIFF_DEG]) if kern is not None and state.has_gyro else None,
+        rest_mismatch_deg=float(kern.fstate[L.F_REST_DIFF_DEG]) if kern is not None and state.has_gyro else None,
         gyro_frame=state.gyro_frame,
         calibration=_calibration_kind(settings, cal),
         calibration_window_s=None if cal is None else cal.window_s,

@@ -182,7 +182,7 @@ def _vec(arr: np.ndarray, slot: int) -> np.ndarray:
 
 def tilt_step(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ax: float,
     ay: float,
     az: float,
@@ -218,44 +218,44 @@ def tilt_step(
     u_axis, w_axis, a_axis = _vec(prm, P_U), _vec(prm, P_W), _vec(prm, P_A)
     f = np.array([ax, ay, az]) / prm[P_G_CAL]  # in units of the gravity measured while standing
     raw_rate = np.array([gx, gy, gz])
-    bias = _vec(fs, F_BIAS)
+    bias = _vec(fstate, F_BIAS)
 
     # 1. propagate
     omega = np.deg2rad(raw_rate - bias)
-    omega_prev = _vec(fs, F_PREV_W)
+    omega_prev = _vec(fstate, F_PREV_W)
     turn = Rotation.from_rotvec(-0.5 * (omega + omega_prev) * dt)
-    up = turn.apply(_vec(fs, F_UP))
-    fs[F_PREV_W : F_PREV_W + 3] = omega
-    in_window = fs[F_PG_S] > 0.0
+    up = turn.apply(_vec(fstate, F_UP))
+    fstate[F_PREV_W : F_PREV_W + 3] = omega
+    in_window = fstate[F_PG_S] > 0.0
     if in_window:  # the window's sum of gravity estimates is a world-fixed vector too
-        fs[F_PG_SUM : F_PG_SUM + 3] = turn.apply(_vec(fs, F_PG_SUM))
+        fstate[F_PG_SUM : F_PG_SUM + 3] = turn.apply(_vec(fstate, F_PG_SUM))
 
     # 2. correct
     flex_rate = float(omega @ a_axis)
-    accel_known = not math.isnan(fs[F_PREV_OA])  # NaN: the previous rate was not measured
-    flex_accel = (flex_rate - fs[F_PREV_OA]) / dt if accel_known else 0.0
-    fs[F_PREV_OA] = flex_rate
+    accel_known = not math.isnan(fstate[F_PREV_OA])  # NaN: the previous rate was not measured
+    flex_accel = (flex_rate - fstate[F_PREV_OA]) / dt if accel_known else 0.0
+    fstate[F_PREV_OA] = flex_rate
     if not clipped and np.linalg.norm(f) > 0.2:
         lever_g = prm[P_LEVER_M] / G0_MPS2
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
         g_norm = np.linalg.norm(gravity)
         if in_window:  # summed for the re-anchoring, not applied; not without the tangential term
             if accel_known:
-                fs[F_PG_SUM : F_PG_SUM + 3] += gravity
-                fs[F_PG_CNT] += 1
+                fstate[F_PG_SUM : F_PG_SUM + 3] += gravity
+                fstate[F_PG_CNT] += 1
         elif g_norm > 0.2:
             weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._ACC_GATE_G) ** 2)
             weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
             gain = min(dt / prm[P_TILT_TAU] * weight, 1.0)
             up = up + gain * (gravity / g_norm - up)
     up = up / np.linalg.norm(up)
-    fs[F_UP : F_UP + 3] = up
+    fstate[F_UP : F_UP + 3] = up
 
     # 3. gyro bias
     at_rest = np.linalg.norm(raw_rate - bias) < prm[P_STILL_GYR] and abs(np.linalg.norm(f) - 1.0) < 0.1 and not clipped
-    fs[F_REST_S] = fs[F_REST_S] + dt if at_rest else 0.0
-    if fs[F_REST_S] > kf._REST_MIN_S:
-        fs[F_BIAS : F_BIAS + 3] = bias + dt / prm[P_BIAS_TAU] * (raw_rate - bias)
+    fstate[F_REST_S] = fstate[F_REST_S] + dt if at_rest else 0.0
+    if fstate[F_REST_S] > kf._REST_MIN_S:
+        fstate[F_BIAS : F_BIAS + 3] = bias + dt / prm[P_BIAS_TAU] * (raw_rate - bias)
 
     # 4. angle
     theta = math.degrees(math.atan2(up @ w_axis, up @ u_axis))
@@ -263,17 +263,17 @@ def tilt_step(
     # 5. at rest (past _REST_MIN_S, outside a post-gap window, not clipped):
     # the accelerometer's angle minus the filter's, wrapped to +-180 deg and
     # low-passed from the first such row of the rest; its largest magnitude.
-    if fs[F_REST_S] == 0.0:
-        fs[F_REST_AVG_S] = 0.0
-    elif fs[F_REST_S] > kf._REST_MIN_S and not in_window and not clipped:
+    if fstate[F_REST_S] == 0.0:
+        fstate[F_REST_AVG_S] = 0.0
+    elif fstate[F_REST_S] > kf._REST_MIN_S and not in_window and not clipped:
         diff = math.degrees(math.atan2(f @ w_axis, f @ u_axis)) - theta
         diff = (diff + 180.0) % 360.0 - 180.0
-        if fs[F_REST_AVG_S] == 0.0:
-            fs[F_REST_DIFF_LP] = diff
+        if fstate[F_REST_AVG_S] == 0.0:
+            fstate[F_REST_DIFF_LP] = diff
         else:
-            fs[F_REST_DIFF_LP] += min(dt / kf._REST_DIFF_TAU_S, 1.0) * (diff - fs[F_REST_DIFF_LP])
-        fs[F_REST_AVG_S] += dt
-        fs[F_REST_DIFF_DEG] = max(fs[F_REST_DIFF_DEG], abs(fs[F_REST_DIFF_LP]))
+            fstate[F_REST_DIFF_LP] += min(dt / kf._REST_DIFF_TAU_S, 1.0) * (diff - fstate[F_REST_DIFF_LP])
+        fstate[F_REST_AVG_S] += dt
+        fstate[F_REST_DIFF_DEG] = max(fstate[F_REST_DIFF_DEG], abs(fstate[F_REST_DIFF_LP]))
     return theta, math.degrees(flex_rate)
 
 
@@ -342,7 +342,7 @@ def _pendulum_fq(prm: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
 
 def pendulum_step(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ax: float,
     ay: float,
     az: float,
@@ -366,18 +366,18 @@ def pendulum_step(
     bound), and rate and acceleration (and any augmented states) are clamped
     to their physical ranges.
     """
-    x = np.array(fs[F_X : F_X + PX])
-    p = np.array(fs[F_P : F_P + PX * PX]).reshape(PX, PX)
+    x = np.array(fstate[F_X : F_X + PX])
+    p = np.array(fstate[F_P : F_P + PX * PX]).reshape(PX, PX)
     f_mat, q_mat = _pendulum_fq(prm, dt)
     x = f_mat @ x
     p = f_mat @ p @ f_mat.T + q_mat
     if clip == 0:
         # In units of the gravity read at rest, tracked slowly while the rate is small.
         raw = np.array([ax, ay, az])
-        g_est = fs[F_G_EST]
+        g_est = fstate[F_G_EST]
         if abs(np.linalg.norm(raw) / g_est - 1.0) < kf._REST_DEV:
             g_est += dt / kf._GRAVITY_TAU_S * (np.linalg.norm(raw) - g_est)
-            fs[F_G_EST] = g_est
+            fstate[F_G_EST] = g_est
         f = raw / g_est
         z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
         m = _model_state(x, prm)
@@ -387,7 +387,7 @@ def pendulum_step(
         s = h @ p @ h.T + r
         nis = float(v @ np.linalg.solve(s, v))
         if prm[P_ID] > 0.0:  # identification: capped Gaussian innovation likelihood
-            fs[F_NLL] += 0.5 * (np.log(np.linalg.det(s)) + min(nis, kf._NIS_CAP))
+            fstate[F_NLL] += 0.5 * (np.log(np.linalg.det(s)) + min(nis, kf._NIS_CAP))
         if nis > 9.0:
             s = h @ p @ h.T + r * min(nis / 9.0, kf._MAX_INFLATION)
         k = p @ h.T @ np.linalg.inv(s)
@@ -397,12 +397,12 @@ def pendulum_step(
         # Zero-velocity update: the raw specific force against its low-pass
         # (time constant _ZUPT_TAU_S); still for P_ZUPT_S -> observe rate and
         # acceleration to be zero, one joint update with diagonal R.
-        lp = _vec(fs, F_ZLP) + (1.0 - math.exp(-dt / kf._ZUPT_TAU_S)) * (raw - _vec(fs, F_ZLP))
-        fs[F_ZLP : F_ZLP + 3] = lp
+        lp = _vec(fstate, F_ZLP) + (1.0 - math.exp(-dt / kf._ZUPT_TAU_S)) * (raw - _vec(fstate, F_ZLP))
+        fstate[F_ZLP : F_ZLP + 3] = lp
         still = np.max(np.abs(raw - lp)) < kf._ZUPT_DEV_G * g_est
         still &= abs(np.linalg.norm(raw) / g_est - 1.0) < kf._ZUPT_GRAVITY
-        fs[F_ZSTILL_S] = fs[F_ZSTILL_S] + dt if still else 0.0
-        if prm[P_ZUPT_S] > 0.0 and fs[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:  # half a sample's slack
+        fstate[F_ZSTILL_S] = fstate[F_ZSTILL_S] + dt if still else 0.0
+        if prm[P_ZUPT_S] > 0.0 and fstate[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:  # half a sample's slack
             hz = np.zeros((2, PX))
             hz[0, 1] = hz[1, 2] = 1.0
             rz = np.diag([kf._ZUPT_RATE_SD**2, kf._ZUPT_ACCEL_SD**2])
@@ -411,9 +411,9 @@ def pendulum_step(
             p = (np.eye(PX) - kz @ hz) @ p
             p = 0.5 * (p + p.T)
     else:
-        fs[F_ZSTILL_S] = 0.0
+        fstate[F_ZSTILL_S] = 0.0
         x, p = censored_update(
-            prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fs[F_G_EST], x, p
+            prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fstate[F_G_EST], x, p
         )
     x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
     # The thigh's range: at a bound the angle stops and so does any motion outward.
@@ -425,8 +425,8 @@ def pendulum_step(
     x[2] = np.clip(x[2], -kf._MAX_ACCEL, kf._MAX_ACCEL)
     for i, (lo, hi) in enumerate(_AUGMENTED_BOUNDS[: PX - 3]):
         x[3 + i] = np.clip(x[3 + i], lo, hi)
-    fs[F_X : F_X + PX] = x
-    fs[F_P : F_P + PX * PX] = p.ravel()
+    fstate[F_X : F_X + PX] = x
+    fstate[F_P : F_P + PX * PX] = p.ravel()
     sigma = math.sqrt(p[0, 0]) if p[0, 0] > 0 else 0.0
     return math.degrees(x[0]), math.degrees(x[1]), math.degrees(sigma)
 
@@ -492,16 +492,16 @@ def censored_update(
     return xs, 0.5 * (ps + ps.T)
 
 
-def pendulum_reanchor(fs: np.ndarray) -> None:
+def pendulum_reanchor(fstate: np.ndarray) -> None:
     """Twin of ``_pendulum_reanchor``: after a long gap keep the angle estimate, forget the motion.
 
     Rate and acceleration become zero under a wide prior: angle std 30 deg,
     rate std 50 deg/s, acceleration std 10 rad/s^2, uncorrelated.
     """
-    fs[F_X + 1 : F_X + 3] = 0.0
+    fstate[F_X + 1 : F_X + 3] = 0.0
     p = np.zeros((PX, PX))
     p[:3, :3] = np.diag([math.radians(30.0) ** 2, math.radians(50.0) ** 2, 10.0**2])
-    fs[F_P : F_P + PX * PX] = p.ravel()
+    fstate[F_P : F_P + PX * PX] = p.ravel()
 
 
 # =============================================================================
@@ -666,20 +666,20 @@ def rep_metrics(
     peak_idx: int,
     trough_idx: int,
     trough_val: float,
-    pk: int,
-    vel: int,
+    angle_col: int,
+    vel_col: int,
     row: np.ndarray,
 ) -> None:
     """Twin of ``_rep_metrics``: unroll the ring into plain arrays, then :func:`rep_metrics_plain`.
 
-    ``pk`` and ``vel`` are the history columns of the angle for the peak and
+    ``angle_col`` and ``vel_col`` are the history columns of the angle for the peak and
     the hold and of the rate; the level crossings read ``H_THETA``.
     """
     first = low_idx - 1  # the velocity parabola may look one sample before the low
     h = _unring(hist, cap, first, trough_idx)
     m = rep_metrics_plain(
         h[:, H_THETA],
-        h[:, vel],
+        h[:, vel_col],
         h[:, H_TIME],
         h[:, H_FLAG],
         h[:, H_SIGMA],
@@ -690,7 +690,7 @@ def rep_metrics(
         trough_val,
         prm[P_ONSET_FRAC],
         prm[P_HOLD_BAND],
-        h[:, pk],
+        h[:, angle_col],
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():
@@ -718,40 +718,40 @@ class _Detector:
     rest_low_idx: int
 
     @classmethod
-    def load(cls, fs: np.ndarray, ist: np.ndarray) -> _Detector:
+    def load(cls, fstate: np.ndarray, ist: np.ndarray) -> _Detector:
         return cls(
             int(ist[I_PHASE]),
-            float(fs[F_LOW]),
+            float(fstate[F_LOW]),
             int(ist[I_LOW_IDX]),
-            float(fs[F_PEAK]),
+            float(fstate[F_PEAK]),
             int(ist[I_PEAK_IDX]),
-            float(fs[F_TROUGH]),
+            float(fstate[F_TROUGH]),
             int(ist[I_TROUGH_IDX]),
             bool(ist[I_CAND_ACTIVE]),
-            float(fs[F_CAND_PEAK]),
+            float(fstate[F_CAND_PEAK]),
             int(ist[I_CAND_IDX]),
-            float(fs[F_MREF]),
-            float(fs[F_MT0]),
+            float(fstate[F_MREF]),
+            float(fstate[F_MT0]),
             bool(ist[I_RESTED]),
-            float(fs[F_RLOW]),
+            float(fstate[F_RLOW]),
             int(ist[I_RLOW_IDX]),
         )
 
-    def store(self, fs: np.ndarray, ist: np.ndarray) -> None:
+    def store(self, fstate: np.ndarray, ist: np.ndarray) -> None:
         ist[I_PHASE] = self.phase
-        fs[F_LOW] = self.low
+        fstate[F_LOW] = self.low
         ist[I_LOW_IDX] = self.low_idx
-        fs[F_PEAK] = self.peak
+        fstate[F_PEAK] = self.peak
         ist[I_PEAK_IDX] = self.peak_idx
-        fs[F_TROUGH] = self.trough
+        fstate[F_TROUGH] = self.trough
         ist[I_TROUGH_IDX] = self.trough_idx
         ist[I_CAND_ACTIVE] = int(self.cand_active)
-        fs[F_CAND_PEAK] = self.cand_peak
+        fstate[F_CAND_PEAK] = self.cand_peak
         ist[I_CAND_IDX] = self.cand_idx
-        fs[F_MREF] = self.rest_ref
-        fs[F_MT0] = self.rest_t0
+        fstate[F_MREF] = self.rest_ref
+        fstate[F_MT0] = self.rest_t0
         ist[I_RESTED] = int(self.rested)
-        fs[F_RLOW] = self.rest_low
+        fstate[F_RLOW] = self.rest_low
         ist[I_RLOW_IDX] = self.rest_low_idx
 
 
@@ -848,7 +848,7 @@ def rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
 
 def detect(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     s: int,
@@ -890,7 +890,7 @@ def detect(
     cand = prm[P_CAND]
     too_long = int(cap * _MAX_REP_FRACTION)
     now = float(hist[s % cap, H_TIME])
-    det = _Detector.load(fs, ist)
+    det = _Detector.load(fstate, ist)
     out = _Events(ev, n_ev)
 
     def time_of(idx: int) -> float:
@@ -954,13 +954,13 @@ def detect(
             det.phase = PHASE_SEEK
             det.low, det.low_idx = det.trough, det.trough_idx
             det.cand_active = False
-    det.store(fs, ist)
+    det.store(fstate, ist)
     return out.n
 
 
 def interrupt(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     ev: np.ndarray,
@@ -969,7 +969,7 @@ def interrupt(
 ) -> int:
     """Twin of ``_interrupt``: close a confirmed rep, reject an unconfirmed rise, restart the search."""
     cap = int(ist[I_CAP])
-    det = _Detector.load(fs, ist)
+    det = _Detector.load(fstate, ist)
     out = _Events(ev, n_ev)
     if det.phase == PHASE_FALL:
         _close_rep(prm, hist, cap, det, out)
@@ -980,24 +980,24 @@ def interrupt(
     det.rested = False
     det.low = math.inf
     det.rest_ref = math.nan
-    det.store(fs, ist)
+    det.store(fstate, ist)
     return out.n
 
 
-def carry(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+def carry(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
     """Twin of ``_carry``: close a confirmed rep and seek from its trough; anything else goes on."""
-    det = _Detector.load(fs, ist)
+    det = _Detector.load(fstate, ist)
     out = _Events(ev, n_ev)
     if det.phase == PHASE_FALL:
         _close_rep(prm, hist, int(ist[I_CAP]), det, out)
         det.phase, det.low, det.low_idx, det.cand_active = PHASE_SEEK, det.trough, det.trough_idx, False
-        det.store(fs, ist)
+        det.store(fstate, ist)
     return out.n
 
 
 def catch_up(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     ev: np.ndarray,
@@ -1012,7 +1012,7 @@ def catch_up(
     cap = int(ist[I_CAP])
     while ist[I_DET] < ist[I_SAMPLE] and n_ev < max_ev:
         s = int(ist[I_DET])
-        n_ev = detect(prm, fs, ist, hist, s, float(hist[s % cap, H_THETA]), ev, n_ev)
+        n_ev = detect(prm, fstate, ist, hist, s, float(hist[s % cap, H_THETA]), ev, n_ev)
         ist[I_DET] = s + 1
     return n_ev
 
@@ -1022,15 +1022,15 @@ def catch_up(
 # =============================================================================
 
 
-def pg_start(fs: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
+def pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     """Twin of ``_pg_start``: open a window of ``duration_s`` with an empty sum.
 
     The next sample to be processed is the window's first: the first bridged
     sample of the gap, or the first measured one after an unbridged gap.
     """
-    fs[F_PG_S] = duration_s
-    fs[F_PG_SUM : F_PG_SUM + 3] = 0.0
-    fs[F_PG_CNT] = 0.0
+    fstate[F_PG_S] = duration_s
+    fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
+    fstate[F_PG_CNT] = 0.0
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
 
@@ -1040,7 +1040,7 @@ def _flexion_deg(prm: np.ndarray, up: np.ndarray) -> float:
     return math.degrees(math.atan2(up @ _vec(prm, P_W), up @ _vec(prm, P_U)))
 
 
-def pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
+def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
     1. "Up" becomes the direction of the window's sum of gravity estimates
@@ -1058,17 +1058,17 @@ def pg_finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray
        end angles; otherwise the thigh turned inside the gap and the rates
        are used as measured.
     """
-    fs[F_PG_S] = 0.0
+    fstate[F_PG_S] = 0.0
     cap = int(ist[I_CAP])
     newest = int(ist[I_SAMPLE]) - 1
     first_bridged = int(ist[I_PG_GAP0])
     first_after = int(ist[I_PG_END])
-    total = _vec(fs, F_PG_SUM)
+    total = _vec(fstate, F_PG_SUM)
     shift = 0.0
-    if fs[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
-        before = _flexion_deg(prm, _vec(fs, F_UP))
+    if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
+        before = _flexion_deg(prm, _vec(fstate, F_UP))
         up = total / np.linalg.norm(total)
-        fs[F_UP : F_UP + 3] = up
+        fstate[F_UP : F_UP + 3] = up
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
     for i in range(first_after, newest + 1):
         hist[i % cap, H_THETA] += shift
@@ -1100,7 +1100,7 @@ def _at_full_scale(v: float, range_g: float) -> bool:
     return any(abs(abs(v) - r) <= r * tol for r in kr._RANGES_G)
 
 
-def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray) -> tuple[bool, list[bool]]:
+def clip_flags(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, acc: np.ndarray) -> tuple[bool, list[bool]]:
     """Is this row clipped, and which axes read a full-scale value?  Count clipped rows, each row once.
 
     With a known range a value at full scale is clipped.  Without one, a
@@ -1112,7 +1112,7 @@ def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray
     axis at a full-scale value is a bound for the filters, plateau or not.
     """
     range_g = prm[P_ACC_RANGE]
-    prev_raw = _vec(fs, F_PREV_RAW)
+    prev_raw = _vec(fstate, F_PREV_RAW)
     axes = [_at_full_scale(v, range_g) for v in acc]
     if range_g > 0:
         clipped = any(axes)
@@ -1125,17 +1125,17 @@ def clip_flags(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, acc: np.ndarray
         if range_g <= 0 and not ist[I_PREV_CLIP]:
             ist[I_CLIPPED] += 1  # the plateau's first row
     ist[I_PREV_CLIP] = int(clipped)
-    fs[F_PREV_RAW : F_PREV_RAW + 3] = acc
+    fstate[F_PREV_RAW : F_PREV_RAW + 3] = acc
     return clipped, axes
 
 
-def _window_open(fs: np.ndarray) -> bool:
-    return bool(fs[F_PG_S] > 0.0)
+def _window_open(fstate: np.ndarray) -> bool:
+    return bool(fstate[F_PG_S] > 0.0)
 
 
 def _process(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     t: float,
@@ -1156,39 +1156,39 @@ def _process(
     sample that makes it (from its first bridged sample) ``1 / _PG_RING_DIV``
     of the history ring long.
     """
-    dt = fs[F_PERIOD]
+    dt = fstate[F_PERIOD]
     axes = clip_axes if clip_axes is not None else [False, False, False]
     if prm[P_HAS_GYRO] > 0:
-        theta, vel = tilt_step(prm, fs, *acc, *gyr, dt, clipped or any(axes))
+        theta, vel = tilt_step(prm, fstate, *acc, *gyr, dt, clipped or any(axes))
         sigma = 0.0
     else:
-        theta, vel, sigma = pendulum_step(prm, fs, *acc, dt, sum(1 << c for c in range(3) if axes[c]))
-    fs[F_LAST_SIGMA] = sigma
+        theta, vel, sigma = pendulum_step(prm, fstate, *acc, dt, sum(1 << c for c in range(3) if axes[c]))
+    fstate[F_LAST_SIGMA] = sigma
     s = int(ist[I_SAMPLE])
     cap = int(ist[I_CAP])
-    if fs[F_REANCHOR_S] > 0.0:  # the pendulum filter re-converging after a gap: read like a bridged row
-        fs[F_REANCHOR_S] -= dt
+    if fstate[F_REANCHOR_S] > 0.0:  # the pendulum filter re-converging after a gap: read like a bridged row
+        fstate[F_REANCHOR_S] -= dt
         bridged = True
     flag = H_FLAG_BRIDGED if bridged else (H_FLAG_CLIPPED if clipped else 0.0)
     hist[s % cap, :H_N] = [theta, vel, t, flag, sigma]
     if prm[P_HAS_GYRO] == 0:  # the posterior the rep smoother reads
-        p = fs[F_P : F_P + 9].reshape(3, 3)
-        hist[s % cap, H_X : H_X + 3] = fs[F_X : F_X + 3]
+        p = fstate[F_P : F_P + 9].reshape(3, 3)
+        hist[s % cap, H_X : H_X + 3] = fstate[F_X : F_X + 3]
         hist[s % cap, H_P : H_P + 6] = p[np.triu_indices(3)]
         hist[s % cap, H_DT] = dt
-    fs[F_T_HAT] = t
+    fstate[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
-    if _window_open(fs):
-        fs[F_PG_S] -= dt
+    if _window_open(fstate):
+        fstate[F_PG_S] -= dt
         window_samples = ist[I_SAMPLE] - ist[I_PG_GAP0]
-        if not _window_open(fs) or window_samples >= cap // kr._PG_RING_DIV:
-            pg_finish(prm, fs, ist, hist)
+        if not _window_open(fstate) or window_samples >= cap // kr._PG_RING_DIV:
+            pg_finish(prm, fstate, ist, hist)
     return theta
 
 
 def run_chunk(
     prm: np.ndarray,
-    fs: np.ndarray,
+    fstate: np.ndarray,
     ist: np.ndarray,
     hist: np.ndarray,
     time_s: np.ndarray,
@@ -1231,8 +1231,8 @@ def run_chunk(
     has_gyro = prm[P_HAS_GYRO] > 0
     room = ev.shape[0] - 4
     out = _Events(ev, 0)
-    if not _window_open(fs):
-        out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
+    if not _window_open(fstate):
+        out.n = catch_up(prm, fstate, ist, hist, ev, out.n, room)
     for k in range(time_s.shape[0]):
         if out.n >= room:
             return k, out.n
@@ -1243,30 +1243,30 @@ def run_chunk(
             out_theta[k] = math.nan
             continue
         started = bool(ist[I_STARTED])
-        period = fs[F_PERIOD]
-        steps = max(1, math.floor((t - fs[F_T_HAT]) / period + 0.5)) if started else 1
+        period = fstate[F_PERIOD]
+        steps = max(1, math.floor((t - fstate[F_T_HAT]) / period + 0.5)) if started else 1
         gap_s = (steps - 1) * period
         # a bridge of more rows than a sixteenth of the ring is not bridged (it would overrun the history)
         overrun = steps - 1 > ist[I_CAP] // kr._PG_RING_DIV
         opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
-        if steps > 1 and opens_window_or_interrupts and (_window_open(fs) or detector_behind):
-            if _window_open(fs):
-                pg_finish(prm, fs, ist, hist)
-            out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
+        if steps > 1 and opens_window_or_interrupts and (_window_open(fstate) or detector_behind):
+            if _window_open(fstate):
+                pg_finish(prm, fstate, ist, hist)
+            out.n = catch_up(prm, fstate, ist, hist, ev, out.n, room)
             if ist[I_DET] < ist[I_SAMPLE]:
                 return k, out.n  # no room for the detector's events: this row again next call
-        clipped, clip_axes = clip_flags(prm, fs, ist, acc)
+        clipped, clip_axes = clip_flags(prm, fstate, ist, acc)
         if not started:
             ist[I_STARTED] = 1
-            fs[F_T_HAT] = t
-            theta = _process(prm, fs, ist, hist, t, acc, gyr, False, clipped, clip_axes)
+            fstate[F_T_HAT] = t
+            theta = _process(prm, fstate, ist, hist, t, acc, gyr, False, clipped, clip_axes)
         else:
-            t_hat = fs[F_T_HAT]
+            t_hat = fstate[F_T_HAT]
             reanchored = False
             if steps > 1:
                 bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
-                fs[F_LOST_S] += gap_s
+                fstate[F_LOST_S] += gap_s
                 ist[I_GAPS] += 1
                 out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
                 hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
@@ -1274,58 +1274,60 @@ def run_chunk(
                 if not bridged:
                     # Without a gyro the detector carries across gaps up to _CARRY_GAP_S.
                     if has_gyro or gap_s > kr._CARRY_GAP_S:
-                        out.n = interrupt(prm, fs, ist, hist, ev, out.n, REJ_GAP)
+                        out.n = interrupt(prm, fstate, ist, hist, ev, out.n, REJ_GAP)
                     else:
-                        out.n = carry(prm, fs, ist, hist, ev, out.n)
+                        out.n = carry(prm, fstate, ist, hist, ev, out.n)
                     if not has_gyro:
-                        pendulum_reanchor(fs)
-                        fs[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
+                        pendulum_reanchor(fstate)
+                        fstate[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
                         reanchored = True
-                    fs[F_PREV_W : F_PREV_W + 3] = 0.0
-                    fs[F_PREV_OA] = 0.0
+                    fstate[F_PREV_W : F_PREV_W + 3] = 0.0
+                    fstate[F_PREV_OA] = 0.0
                     t_hat = t - period
                 if window:
-                    pg_start(fs, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
+                    pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
                 if bridged:
-                    prev_acc, prev_gyr = _vec(fs, F_PREV_ACC), _vec(fs, F_PREV_GYR)
+                    prev_acc, prev_gyr = _vec(fstate, F_PREV_ACC), _vec(fstate, F_PREV_GYR)
                     for j in range(1, steps):
                         a_j = np.array([np.interp(j, [0, steps], [prev_acc[c], acc[c]]) for c in range(3)])
                         if hold:  # no rotation invented: the rate is the bias
-                            g_j = _vec(fs, F_BIAS)
+                            g_j = _vec(fstate, F_BIAS)
                         else:
                             g_j = np.array([np.interp(j, [0, steps], [prev_gyr[c], gyr[c]]) for c in range(3)])
-                        _process(prm, fs, ist, hist, t_hat + j * period, a_j, g_j, True, _window_open(fs))
-                    t_hat = fs[F_T_HAT]
+                        _process(prm, fstate, ist, hist, t_hat + j * period, a_j, g_j, True, _window_open(fstate))
+                    t_hat = fstate[F_T_HAT]
                 if window:
                     ist[I_PG_END] = ist[I_SAMPLE]  # the sample about to be processed
-                    fs[F_PREV_OA] = math.nan  # the rate before it was not measured
+                    fstate[F_PREV_OA] = math.nan  # the rate before it was not measured
             predicted = t_hat + period
             error = t - predicted
-            fs[F_PERIOD] = period + kr._PLL_BETA * error
-            theta = _process(prm, fs, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped, clip_axes)
+            fstate[F_PERIOD] = period + kr._PLL_BETA * error
+            theta = _process(
+                prm, fstate, ist, hist, predicted + kr._PLL_ALPHA * error, acc, gyr, False, clipped, clip_axes
+            )
             if reanchored:  # no prediction from before the gap: the smoother stops here
                 hist[(int(ist[I_SAMPLE]) - 1) % int(ist[I_CAP]), H_DT] = math.nan
-        if not _window_open(fs):
-            out.n = catch_up(prm, fs, ist, hist, ev, out.n, room)
-        fs[F_PREV_ACC : F_PREV_ACC + 3] = acc
-        fs[F_PREV_GYR : F_PREV_GYR + 3] = gyr
+        if not _window_open(fstate):
+            out.n = catch_up(prm, fstate, ist, hist, ev, out.n, room)
+        fstate[F_PREV_ACC : F_PREV_ACC + 3] = acc
+        fstate[F_PREV_GYR : F_PREV_GYR + 3] = gyr
         out_theta[k] = theta
     return time_s.shape[0], out.n
 
 
-def finish(prm: np.ndarray, fs: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
+def finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
     """Twin of ``_finish``: close an open window, let the detector catch up, then interrupt it.
 
     Returns the event rows written and whether the stream is done; when the
     rows ran out before the detector caught up (``False``) call again with an
     emptied ``ev``.
     """
-    if _window_open(fs):
-        pg_finish(prm, fs, ist, hist)
-    n_ev = catch_up(prm, fs, ist, hist, ev, 0, ev.shape[0] - 4)
+    if _window_open(fstate):
+        pg_finish(prm, fstate, ist, hist)
+    n_ev = catch_up(prm, fstate, ist, hist, ev, 0, ev.shape[0] - 4)
     if ist[I_DET] < ist[I_SAMPLE]:
         return n_ev, False
-    return interrupt(prm, fs, ist, hist, ev, n_ev, REJ_UNFINISHED), True
+    return interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_UNFINISHED), True
 
 
 # =============================================================================

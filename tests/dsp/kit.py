@@ -52,7 +52,7 @@ def kernel_arrays(
     up: np.ndarray | None = None,
     bias_dps: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fresh kernel arrays ``(prm, fs, ist, hist)`` for a sensor whose axes are the columns of ``frame``."""
+    """Fresh kernel arrays ``(prm, fstate, ist, hist)`` for a sensor whose axes are the columns of ``frame``."""
     u, w, a = (np.ascontiguousarray(frame[:, i]) for i in range(3))
     cal = Calibration(
         0,
@@ -63,7 +63,7 @@ def kernel_arrays(
         True,
     )
     k = _make_kernel(settings, has_gyro, cal, Axes(u, w, a))
-    return k.prm, k.fs, k.ist, k.hist
+    return k.prm, k.fstate, k.ist, k.hist
 
 
 def copies(*arrays: np.ndarray) -> list[np.ndarray]:

@@ -18,7 +18,7 @@ def _recordings() -> list[ImuSamples]:
     """Short sessions of different drills, rates and sensors (with and without gyro)."""
     cases = [("ballistic", 52.0, True, 3), ("march", 100.0, False, 4), ("hold", 25.0, True, 5),
              ("strength", 52.0, False, 6)]  # fmt: skip
-    return [simulate_drill(d, fs_hz=fs, has_gyro=g, seed=s, n_sets=1).samples for d, fs, g, s in cases]
+    return [simulate_drill(d, fs_hz=rate_hz, has_gyro=g, seed=s, n_sets=1).samples for d, rate_hz, g, s in cases]
 
 
 def _exact(a: Analysis) -> str:

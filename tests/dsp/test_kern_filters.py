@@ -40,21 +40,21 @@ def _tilt_arrays(frame: np.ndarray, lever_m: float = 0.22) -> tuple[np.ndarray, 
     prm[L.P_STILL_GYR] = 6.0
     prm[L.P_BIAS_TAU] = 10.0
     prm[L.P_G_CAL] = 1.0
-    fs = np.zeros(L.F_N)
-    fs[L.F_UP : L.F_UP + 3] = frame[:, 0]
-    return prm, fs
+    fstate = np.zeros(L.F_N)
+    fstate[L.F_UP : L.F_UP + 3] = frame[:, 0]
+    return prm, fstate
 
 
-def _run_tilt(step, prm, fs, acc, gyr, dt, clipped):
+def _run_tilt(step, prm, fstate, acc, gyr, dt, clipped):
     """Feed rows through a tilt step function; return (theta, rate) per row."""
     out = np.empty((acc.shape[0], 2))
     for i in range(acc.shape[0]):
-        out[i] = step(prm, fs, *acc[i], *gyr[i], float(dt[i]), bool(clipped[i]))
+        out[i] = step(prm, fstate, *acc[i], *gyr[i], float(dt[i]), bool(clipped[i]))
     return out
 
 
-def _both_tilt(prm, fs, acc, gyr, dt, clipped):
-    fs_k, fs_t = fs.copy(), fs.copy()
+def _both_tilt(prm, fstate, acc, gyr, dt, clipped):
+    fs_k, fs_t = fstate.copy(), fstate.copy()
     out_k = _run_tilt(_tilt_step, prm, fs_k, acc, gyr, dt, clipped)
     out_t = _run_tilt(naive.tilt_step, prm, fs_t, acc, gyr, dt, clipped)
     return out_k, fs_k, out_t, fs_t
@@ -68,13 +68,13 @@ def _both_tilt(prm, fs, acc, gyr, dt, clipped):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_tilt_static_sensor_stays_at_standing(seed: int) -> None:
     frame = _frame(seed)
-    prm, fs = _tilt_arrays(frame)
+    prm, fstate = _tilt_arrays(frame)
     bias = np.array([0.7, -1.2, 0.4])
-    fs[L.F_BIAS : L.F_BIAS + 3] = bias
+    fstate[L.F_BIAS : L.F_BIAS + 3] = bias
     n = 300
     acc = np.tile(frame[:, 0], (n, 1))
     gyr = np.tile(bias, (n, 1))
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, 0.01), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, 0.01), np.zeros(n, bool))
     np.testing.assert_allclose(out_k, 0.0, atol=1e-9)
     np.testing.assert_allclose(out_t, 0.0, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -89,18 +89,18 @@ def test_tilt_pure_rotation_about_flexion_axis_integrates_exactly(seed: int) -> 
     # gravity plus the centripetal term the filter removes, so the correction
     # target equals the gyro prediction and theta is exactly rate * time.
     frame = _frame(seed)
-    prm, fs = _tilt_arrays(frame, lever_m=0.22)
+    prm, fstate = _tilt_arrays(frame, lever_m=0.22)
     rate = 200.0
     omega = np.deg2rad(rate)
-    fs[L.F_PREV_W : L.F_PREV_W + 3] = omega * frame[:, 2]
-    fs[L.F_PREV_OA] = omega
+    fstate[L.F_PREV_W : L.F_PREV_W + 3] = omega * frame[:, 2]
+    fstate[L.F_PREV_OA] = omega
     n, dt = 100, 0.004
     theta = np.deg2rad(rate * dt * np.arange(1, n + 1))
     fu = np.cos(theta) + 0.22 * omega**2 / G0
     fw = np.sin(theta)
     acc = np.outer(fu, frame[:, 0]) + np.outer(fw, frame[:, 1])
     gyr = np.tile(rate * frame[:, 2], (n, 1))
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), np.zeros(n, bool))
     np.testing.assert_allclose(out_k[:, 0], np.rad2deg(theta), rtol=0, atol=1e-9)
     np.testing.assert_allclose(out_k[:, 1], rate, rtol=1e-12)
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
@@ -112,23 +112,23 @@ def test_tilt_accelerometer_scale_error_is_not_motion(step) -> None:
     # The accelerometer reads 1.04 g standing; calibration measured that.
     # Gravity is then exactly "up", |f| is 1 calibrated g, and the thigh is at rest.
     frame = _frame(8)
-    prm, fs = _tilt_arrays(frame)
+    prm, fstate = _tilt_arrays(frame)
     prm[L.P_G_CAL] = 1.04
     n = 100
     acc = np.tile(1.04 * frame[:, 0], (n, 1))
-    out = _run_tilt(step, prm, fs, acc, np.zeros((n, 3)), np.full(n, 0.01), np.zeros(n, bool))
+    out = _run_tilt(step, prm, fstate, acc, np.zeros((n, 3)), np.full(n, 0.01), np.zeros(n, bool))
     np.testing.assert_allclose(out, 0.0, atol=1e-9)
-    assert fs[L.F_REST_S] == pytest.approx(n * 0.01)
+    assert fstate[L.F_REST_S] == pytest.approx(n * 0.01)
 
 
 def test_tilt_rotation_about_another_axis_is_not_flexion() -> None:
     # Rotating about the thigh's long axis (u) leaves "up" along u: no flexion.
     frame = _frame(5)
-    prm, fs = _tilt_arrays(frame)
+    prm, fstate = _tilt_arrays(frame)
     n = 50
     acc = np.tile(frame[:, 0], (n, 1))
     gyr = np.tile(90.0 * frame[:, 0], (n, 1))
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, 0.01), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, 0.01), np.zeros(n, bool))
     np.testing.assert_allclose(out_k, 0.0, atol=1e-9)
     np.testing.assert_allclose(out_t, out_k, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -138,31 +138,31 @@ def test_tilt_rotation_about_another_axis_is_not_flexion() -> None:
 def test_tilt_matches_twin_on_random_rows(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     frame = _frame(seed)
-    prm, fs = _tilt_arrays(frame, lever_m=rng.uniform(0.1, 0.3))
+    prm, fstate = _tilt_arrays(frame, lever_m=rng.uniform(0.1, 0.3))
     prm[L.P_G_CAL] = rng.uniform(0.95, 1.05)  # accelerometer scale error learned at calibration
-    fs[L.F_UP : L.F_UP + 3] = frame[:, 0] + rng.normal(0, 0.05, 3)
-    fs[L.F_UP : L.F_UP + 3] /= np.linalg.norm(fs[L.F_UP : L.F_UP + 3])
-    fs[L.F_BIAS : L.F_BIAS + 3] = rng.normal(0, 1, 3)
+    fstate[L.F_UP : L.F_UP + 3] = frame[:, 0] + rng.normal(0, 0.05, 3)
+    fstate[L.F_UP : L.F_UP + 3] /= np.linalg.norm(fstate[L.F_UP : L.F_UP + 3])
+    fstate[L.F_BIAS : L.F_BIAS + 3] = rng.normal(0, 1, 3)
     if seed % 2:
         # Inside a post-gap window (never closed here: _process counts it down)
         # with some specific force already summed.
-        fs[L.F_PG_S] = 0.3
-        fs[L.F_PG_SUM : L.F_PG_SUM + 3] = rng.normal(0, 5, 3)
-        fs[L.F_PG_CNT] = 7.0
+        fstate[L.F_PG_S] = 0.3
+        fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = rng.normal(0, 5, 3)
+        fstate[L.F_PG_CNT] = 7.0
     n = 400
     # Alternate moving and quiet stretches so the rest counter and bias learning engage.
     moving = (np.arange(n) // 80) % 2 == 0
     theta = np.cumsum(np.where(moving, rng.normal(0, 0.05, n), 0.0))
     acc = np.outer(np.cos(theta), frame[:, 0]) + np.outer(np.sin(theta), frame[:, 1])
     acc += rng.normal(0, 0.01, acc.shape) + np.where(moving, rng.normal(0, 0.2, n), 0.0)[:, None]
-    gyr = rng.normal(0, 1.0, (n, 3)) + fs[L.F_BIAS : L.F_BIAS + 3]
+    gyr = rng.normal(0, 1.0, (n, 3)) + fstate[L.F_BIAS : L.F_BIAS + 3]
     gyr += np.where(moving, rng.normal(0, 150.0, n), 0.0)[:, None] * frame[:, 2]
     dt = rng.uniform(0.005, 0.04, n)
     clipped = rng.random(n) < 0.05
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, dt, clipped)
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, dt, clipped)
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
-    assert fs_k[L.F_BIAS] != fs[L.F_BIAS]  # bias learning did run
+    assert fs_k[L.F_BIAS] != fstate[L.F_BIAS]  # bias learning did run
     if seed % 2:
         assert fs_k[L.F_PG_CNT] == 7.0 + np.sum(~clipped)  # every unclipped row was summed
 
@@ -196,15 +196,15 @@ def test_tilt_window_sums_gravity_in_the_world_frame_without_correcting() -> Non
     # coordinates, points to the true "up" at the end (60 deg), not to the
     # average orientation over the window.
     frame = _frame(6)
-    prm, fs = _tilt_arrays(frame)
+    prm, fstate = _tilt_arrays(frame)
     th0 = np.deg2rad(40.0)
-    fs[L.F_UP : L.F_UP + 3] = np.cos(th0) * frame[:, 0] + np.sin(th0) * frame[:, 1]
-    fs[L.F_PG_S] = 1.5
+    fstate[L.F_UP : L.F_UP + 3] = np.cos(th0) * frame[:, 0] + np.sin(th0) * frame[:, 1]
+    fstate[L.F_PG_S] = 1.5
     n, dt = 150, 0.01
     truth, acc, gyr = _swing(frame, n, dt, 60.0, seed=6)
     clipped = np.zeros(n, bool)
     clipped[[10, 70, 71]] = True  # clipped rows are not summed
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), clipped)
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), clipped)
     # Exactly the gyro's (trapezoidal) integral from the wrong start.
     rate = gyr @ frame[:, 2]
     integral = np.cumsum(0.5 * (rate + np.concatenate([[0.0], rate[:-1]])) * dt)
@@ -217,20 +217,20 @@ def test_tilt_window_sums_gravity_in_the_world_frame_without_correcting() -> Non
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
     # Outside a window the same rows pull "up" only slowly towards the bouncing gravity.
-    fs[L.F_PG_S] = 0.0
-    out = _run_tilt(_tilt_step, prm, fs.copy(), acc, gyr, np.full(n, dt), clipped)
+    fstate[L.F_PG_S] = 0.0
+    out = _run_tilt(_tilt_step, prm, fstate.copy(), acc, gyr, np.full(n, dt), clipped)
     assert 0.0 < abs(out[-1, 0] - (truth[-1] + 40.0)) < 10.0
 
 
 @pytest.mark.slow
 def test_tilt_learns_gyro_bias_at_rest() -> None:
     frame = _frame(7)
-    prm, fs = _tilt_arrays(frame)
+    prm, fstate = _tilt_arrays(frame)
     true_bias = np.array([2.0, -1.5, 1.0])  # within still_gyr_dps of the (zero) bias estimate
     n, dt = 6000, 0.01  # 60 s = 6 bias time constants
     acc = np.tile(frame[:, 0], (n, 1))
     gyr = np.tile(true_bias, (n, 1))
-    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fs, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), np.zeros(n, bool))
     np.testing.assert_allclose(fs_k[L.F_BIAS : L.F_BIAS + 3], true_bias, rtol=0.01)
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -253,24 +253,24 @@ def _pendulum_arrays(frame: np.ndarray, lever_m: float = 0.22, offset_m: float =
     prm[L.P_G_CAL] = 1.0
     prm[L.P_THETA_MAX] = np.deg2rad(120.0)  # the Settings defaults
     prm[L.P_THETA_MIN] = np.deg2rad(-60.0)
-    fs = np.zeros(L.F_N)
-    fs[L.F_G_EST] = 1.0  # the pendulum filter's gravity magnitude starts at the calibration's
+    fstate = np.zeros(L.F_N)
+    fstate[L.F_G_EST] = 1.0  # the pendulum filter's gravity magnitude starts at the calibration's
     x0 = [0.0, 0.0, 0.0, 1.0, lever_m, offset_m][: L.PX]
-    fs[L.F_X : L.F_X + L.PX] = x0
+    fstate[L.F_X : L.F_X + L.PX] = x0
     p0 = np.diag([(2 * L.DEG) ** 2, (5 * L.DEG) ** 2, 1.0, 0.05**2, 0.05**2, 0.05**2][: L.PX])
-    fs[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
-    return prm, fs
+    fstate[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
+    return prm, fstate
 
 
-def _run_pend(step, prm, fs, acc, dt, clipped):
+def _run_pend(step, prm, fstate, acc, dt, clipped):
     out = np.empty((acc.shape[0], 3))
     for i in range(acc.shape[0]):
-        out[i] = step(prm, fs, *acc[i], float(dt[i]), int(clipped[i]))
+        out[i] = step(prm, fstate, *acc[i], float(dt[i]), int(clipped[i]))
     return out
 
 
-def _both_pend(prm, fs, acc, dt, clipped):
-    fs_k, fs_t = fs.copy(), fs.copy()
+def _both_pend(prm, fstate, acc, dt, clipped):
+    fs_k, fs_t = fstate.copy(), fstate.copy()
     out_k = _run_pend(_pendulum_step, prm, fs_k, acc, dt, clipped)
     out_t = _run_pend(naive.pendulum_step, prm, fs_t, acc, dt, clipped)
     return out_k, fs_k, out_t, fs_t
@@ -296,10 +296,10 @@ def test_pendulum_jacobian_twin_matches_finite_differences() -> None:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_pendulum_static_standing_stays_at_zero(seed: int) -> None:
     frame = _frame(seed)
-    prm, fs = _pendulum_arrays(frame)
+    prm, fstate = _pendulum_arrays(frame)
     n = 300
     acc = np.tile(frame[:, 0], (n, 1))
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fstate, acc, np.full(n, 0.01), np.zeros(n, bool))
     np.testing.assert_allclose(out_k[:, :2], 0.0, atol=1e-9)
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-10)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -325,13 +325,13 @@ def test_pendulum_stays_within_the_thighs_range(held_deg: float) -> None:
     # of 90 deg would see it): the angle stops at the bound instead of going
     # on over the top and wrapping to the other side.
     frame = _frame(3)
-    prm, fs = _pendulum_arrays(frame)
+    prm, fstate = _pendulum_arrays(frame)
     n = 600
     dt = np.full(n, 0.01)
     ramp = np.deg2rad(np.linspace(0.0, held_deg, n // 2))
     th = np.concatenate([ramp, np.full(n - ramp.size, ramp[-1])])
     acc = np.outer(np.cos(th), frame[:, 0]) + np.outer(np.sin(th), frame[:, 1])
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, dt, np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fstate, acc, dt, np.zeros(n, bool))
     lo, hi = np.rad2deg(prm[L.P_THETA_MIN]), np.rad2deg(prm[L.P_THETA_MAX])
     assert np.all((out_k[:, 0] >= lo - 1e-9) & (out_k[:, 0] <= hi + 1e-9))
     assert out_k[-1, 0] == pytest.approx(hi if held_deg > 0 else lo, abs=1e-9)
@@ -342,11 +342,11 @@ def test_pendulum_stays_within_the_thighs_range(held_deg: float) -> None:
 
 def test_pendulum_converges_to_a_held_tilt() -> None:
     frame = _frame(2)
-    prm, fs = _pendulum_arrays(frame)
+    prm, fstate = _pendulum_arrays(frame)
     n = 400
     th = np.deg2rad(40.0)
     acc = np.tile(np.cos(th) * frame[:, 0] + np.sin(th) * frame[:, 1], (n, 1))
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fstate, acc, np.full(n, 0.01), np.zeros(n, bool))
     assert out_k[-1, 0] == pytest.approx(40.0, abs=0.05)
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-10)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -358,14 +358,14 @@ def test_pendulum_tracks_a_fast_swing_with_its_model() -> None:
     import synth
 
     frame = _frame(3)
-    prm, fs = _pendulum_arrays(frame, lever_m=0.22, offset_m=0.03)
+    prm, fstate = _pendulum_arrays(frame, lever_m=0.22, offset_m=0.03)
     t = np.arange(0, 3.0, 0.01)
     th, om, al = synth.theta_of(t, [synth.Bump(0.5, 0.3, 0.3, 0.4, 80.0), synth.Bump(1.8, 0.3, 0.0, 0.4, 60.0)])
     fw = np.sin(th) + (0.22 * al - 0.03 * om**2) / G0
     fu = np.cos(th) + (0.22 * om**2 + 0.03 * al) / G0
     acc = _sagittal(frame, fw, fu)
     n = t.size
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fstate, acc, np.full(n, 0.01), np.zeros(n, bool))
     assert np.max(np.abs(out_k[:, 0] - np.rad2deg(th))) < 6.0
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -383,20 +383,20 @@ def test_pendulum_clipped_axes_the_prediction_already_exceeds_are_predicted_only
     # the bounds say nothing the prediction does not already satisfy.
     frame = Rotation.from_euler("xyz", [60, -20, 30], degrees=True).as_matrix()  # ~0.5 g on every axis
     frame[:, 2] = np.cross(frame[:, 1], frame[:, 0])
-    prm, fs = _pendulum_arrays(frame)
+    prm, fstate = _pendulum_arrays(frame)
     prm[L.P_EKF_Q] = 5.0**2  # a confident prediction: +-0.07 g on each axis
-    fs[L.F_X : L.F_X + 3] = [0.5, 2.0, -3.0]
+    fstate[L.F_X : L.F_X + 3] = [0.5, 2.0, -3.0]
     dt = 0.02
-    x = fs[L.F_X : L.F_X + 3]
+    x = fstate[L.F_X : L.F_X + 3]
     x_pred = np.array([x[0] + dt * x[1] + 0.5 * dt * dt * x[2], x[1] + dt * x[2], x[2]])
     pred = _predicted_force(prm, x_pred)
     assert np.abs(pred).min() > 0.4
     bound = 0.05 * np.sign(pred)  # 0.35 g and more (5 standard deviations) closer to zero
-    fs_k = fs.copy()
+    fs_k = fstate.copy()
     _pendulum_step(prm, fs_k, *bound, dt, 7)
     # The truncated normal's mean moves by phi(alpha) / Q(alpha) sd, < 1e-5 sd at alpha < -5.
     np.testing.assert_allclose(fs_k[L.F_X : L.F_X + 3], x_pred, rtol=1e-6, atol=1e-6)
-    fs_t = fs.copy()
+    fs_t = fstate.copy()
     naive.pendulum_step(prm, fs_t, *bound, dt, 7)
     assert_slots_close(fs_k, fs_t, "F_")
 
@@ -408,8 +408,8 @@ def test_pendulum_clipped_axis_is_a_bound_not_a_value(range_g: float) -> None:
     # the angle follows the swing; taken as values, the clipped axes say the
     # thigh accelerates less than it does and the filter lags it.
     frame = _frame(7)
-    prm, fs = _pendulum_arrays(frame, lever_m=0.25, offset_m=0.03)
-    fs[L.F_ZLP : L.F_ZLP + 3] = frame[:, 0]
+    prm, fstate = _pendulum_arrays(frame, lever_m=0.25, offset_m=0.03)
+    fstate[L.F_ZLP : L.F_ZLP + 3] = frame[:, 0]
     dt = 0.005
     t = np.arange(0.0, 1.2, dt)
     s = np.clip((t - 0.2) / 0.25, 0.0, 1.0)
@@ -425,7 +425,7 @@ def test_pendulum_clipped_axis_is_a_bound_not_a_value(range_g: float) -> None:
     assert np.count_nonzero(bits) > 10
     out = {}
     for name, mask in (("bound", bits), ("value", np.zeros_like(bits))):
-        out[name], fs_k, out_t, fs_t = _both_pend(prm, fs.copy(), clipped, np.full(t.size, dt), mask)
+        out[name], fs_k, out_t, fs_t = _both_pend(prm, fstate.copy(), clipped, np.full(t.size, dt), mask)
         np.testing.assert_allclose(out_t, out[name], rtol=1e-8, atol=1e-8)
         assert_slots_close(fs_k, fs_t, "F_")
     swing = (t > 0.2) & (t < 0.6)
@@ -437,11 +437,11 @@ def test_pendulum_clipped_axis_is_a_bound_not_a_value(range_g: float) -> None:
 def test_pendulum_impact_is_down_weighted() -> None:
     # A 3 g foot strike: the robust update inflates R, so theta barely moves.
     frame = _frame(5)
-    prm, fs = _pendulum_arrays(frame)
+    prm, fstate = _pendulum_arrays(frame)
     n = 200
     acc = np.tile(frame[:, 0], (n, 1))
     acc[150] += 3.0 * frame[:, 1]
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc, np.full(n, 0.01), np.zeros(n, bool))
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fstate, acc, np.full(n, 0.01), np.zeros(n, bool))
     assert abs(out_k[150, 0]) < 5.0
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-10)
     assert_slots_close(fs_k, fs_t, "F_")
@@ -449,13 +449,13 @@ def test_pendulum_impact_is_down_weighted() -> None:
 
 def test_pendulum_state_is_kept_physical() -> None:
     frame = _frame(6)
-    prm, fs = _pendulum_arrays(frame)
-    fs[L.F_X : L.F_X + 3] = [4.0, 100.0, -1e5]  # past pi, 5700 deg/s, absurd acceleration
-    fs_k = fs.copy()
+    prm, fstate = _pendulum_arrays(frame)
+    fstate[L.F_X : L.F_X + 3] = [4.0, 100.0, -1e5]  # past pi, 5700 deg/s, absurd acceleration
+    fs_k = fstate.copy()
     theta, rate, _ = _pendulum_step(prm, fs_k, *frame[:, 0], 0.01, 7)
     assert -180.0 < theta <= 180.0
     assert abs(rate) <= math.degrees(40.0) + 1e-9
-    fs_t = fs.copy()
+    fs_t = fstate.copy()
     naive.pendulum_step(prm, fs_t, *frame[:, 0], 0.01, 7)
     assert_slots_close(fs_k, fs_t, "F_")
 
@@ -464,14 +464,14 @@ def test_pendulum_state_is_kept_physical() -> None:
 def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
     rng = np.random.default_rng(200 + seed)
     frame = _frame(10 + seed)
-    prm, fs = _pendulum_arrays(frame, lever_m=rng.uniform(0.15, 0.3), offset_m=rng.uniform(0, 0.07))
+    prm, fstate = _pendulum_arrays(frame, lever_m=rng.uniform(0.15, 0.3), offset_m=rng.uniform(0, 0.07))
     prm[L.P_EKF_Q] = rng.uniform(50, 500) ** 2
     prm[L.P_EKF_R] = rng.uniform(0.02, 0.1)
     prm[L.P_G_CAL] = rng.uniform(0.95, 1.05)
     prm[L.P_ID] = float(seed % 2)  # half the cases also sum the identification likelihood
     prm[L.P_ZUPT_S] = rng.uniform(0.1, 0.3)
-    fs[L.F_G_EST] = prm[L.P_G_CAL]
-    fs[L.F_ZLP : L.F_ZLP + 3] = frame[:, 0] * prm[L.P_G_CAL]
+    fstate[L.F_G_EST] = prm[L.P_G_CAL]
+    fstate[L.F_ZLP : L.F_ZLP + 3] = frame[:, 0] * prm[L.P_G_CAL]
     n = 400
     theta = np.cumsum(rng.normal(0, 0.03, n))
     theta[150:260] = theta[150]  # a still stretch: the zero-velocity update fires
@@ -485,7 +485,7 @@ def test_pendulum_matches_twin_on_random_rows(seed: int) -> None:
     dt = np.where(noise[:, 0] > 0.01, rng.uniform(0.005, 0.04, n), 0.01)
     # Rows with random axes at full scale (censored: some bounds beyond the prediction, some not).
     clipped = np.where((rng.random(n) < 0.05) & (noise[:, 0] > 0.01), rng.integers(1, 8, n), 0)
-    out_k, fs_k, out_t, fs_t = _both_pend(prm, fs, acc[:260], dt[:260], clipped[:260])
+    out_k, fs_k, out_t, fs_t = _both_pend(prm, fstate, acc[:260], dt[:260], clipped[:260])
     assert fs_k[L.F_ZSTILL_S] >= prm[L.P_ZUPT_S] + 0.1  # still for a while
     assert abs(fs_k[L.F_X + 1]) < 1e-3  # rate observed to be zero
     assert_slots_close(fs_k, fs_t, "F_")
@@ -500,11 +500,11 @@ def test_pendulum_tracks_a_changed_gravity_scale_at_rest_instead_of_spinning() -
     # change over a long stream): the excess must go into the tracked gravity
     # magnitude, not into the centripetal term as a spinning thigh.
     frame = _frame(3)
-    prm, fs = _pendulum_arrays(frame, lever_m=0.22, offset_m=0.03)
+    prm, fstate = _pendulum_arrays(frame, lever_m=0.22, offset_m=0.03)
     n = 6000  # 60 s at 100 Hz
     acc = _sagittal(frame, np.zeros(n), np.full(n, 1.05))
-    out = _run_pend(_pendulum_step, prm, fs, acc, np.full(n, 0.01), np.zeros(n, dtype=bool))
-    assert fs[L.F_G_EST] == pytest.approx(1.05, abs=0.005)
+    out = _run_pend(_pendulum_step, prm, fstate, acc, np.full(n, 0.01), np.zeros(n, dtype=bool))
+    assert fstate[L.F_G_EST] == pytest.approx(1.05, abs=0.005)
     late = out[3000:]
     assert np.max(np.abs(late[:, 0])) < 1.0  # angle, deg
     # The rate the start-up mismatch induced is only weakly observable at rest;
@@ -527,11 +527,11 @@ def test_pendulum_zero_velocity_update_stops_ringing_at_rest(step) -> None:
     acc += np.random.default_rng(5).normal(0, 0.003, acc.shape)
     rates = {}
     for still_s in (0.0, 0.2):
-        prm, fs = _pendulum_arrays(frame)
+        prm, fstate = _pendulum_arrays(frame)
         prm[L.P_ZUPT_S] = still_s
-        fs[L.F_ZLP : L.F_ZLP + 3] = acc[0]
-        fs[L.F_X : L.F_X + 3] = [held, np.deg2rad(60.0), 0.0]
-        out = _run_pend(step, prm, fs, acc, np.full(n, dt), np.zeros(n, bool))
+        fstate[L.F_ZLP : L.F_ZLP + 3] = acc[0]
+        fstate[L.F_X : L.F_X + 3] = [held, np.deg2rad(60.0), 0.0]
+        out = _run_pend(step, prm, fstate, acc, np.full(n, dt), np.zeros(n, bool))
         rates[still_s] = np.abs(out[30:, 1]).max()  # deg/s, from 0.3 s on
         if still_s:
             assert np.abs(out[30:, 0] - 10.0).max() < 1.5

@@ -44,12 +44,12 @@ def _window_state(
     prm[L.P_U : L.P_U + 3] = FRAME[:, 0]
     prm[L.P_W : L.P_W + 3] = FRAME[:, 1]
     prm[L.P_A : L.P_A + 3] = FRAME[:, 2]
-    fs = np.zeros(L.F_N)
-    fs[L.F_UP : L.F_UP + 3] = _up(up_deg)
-    fs[L.F_PG_S] = 0.01
+    fstate = np.zeros(L.F_N)
+    fstate[L.F_UP : L.F_UP + 3] = _up(up_deg)
+    fstate[L.F_PG_S] = 0.01
     if sum_deg is not None:
-        fs[L.F_PG_SUM : L.F_PG_SUM + 3] = 37.5 * _up(sum_deg)  # any length
-        fs[L.F_PG_CNT] = 40.0
+        fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = 37.5 * _up(sum_deg)  # any length
+        fstate[L.F_PG_CNT] = 40.0
     ist = np.zeros(L.I_N, dtype=np.int64)
     ist[L.I_CAP] = cap
     ist[L.I_SAMPLE] = n
@@ -58,15 +58,15 @@ def _window_state(
     hist = np.full((cap, L.H_N), np.nan)  # samples outside first..n-1 must not be read
     for k, i in enumerate(range(first, n)):
         hist[i % cap] = [theta[k], vel[k], 50.0 + 0.1 * i, 0.0, 0.0]
-    return prm, fs, ist, hist
+    return prm, fstate, ist, hist
 
 
 def _finish_both(state):
     results = []
     for fn in (_pg_finish, naive.pg_finish):
-        prm, fs, ist, hist = (np.array(a) for a in state)
-        fn(prm, fs, ist, hist)
-        results.append((fs, ist, hist))
+        prm, fstate, ist, hist = (np.array(a) for a in state)
+        fn(prm, fstate, ist, hist)
+        results.append((fstate, ist, hist))
     (fs_k, ist_k, hist_k), (fs_t, ist_t, hist_t) = results
     assert_slots_close(fs_k, fs_t, "F_")
     assert_slots_close(ist_k, ist_t, "I_", rtol=0, atol=0)
@@ -85,9 +85,9 @@ def test_pg_finish_by_hand(cap: int, offset: int) -> None:
     first, gap0, end, n = offset + 10, offset + 11, offset + 21, offset + 26
     theta = [0.0] + [20.0] * 10 + [20.0] * 5  # the bridge held the orientation
     vel = [0.0] * 16
-    fs, _ist, hist = _finish_both(_window_state(cap, first, n, gap0, end, theta, vel, 20.0, 50.0))
-    assert fs[L.F_PG_S] == 0.0
-    np.testing.assert_allclose(fs[L.F_UP : L.F_UP + 3], _up(50.0), atol=1e-12)
+    fstate, _ist, hist = _finish_both(_window_state(cap, first, n, gap0, end, theta, vel, 20.0, 50.0))
+    assert fstate[L.F_PG_S] == 0.0
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(50.0), atol=1e-12)
     row = {i: hist[i % cap] for i in range(first, n)}
     for i in range(first, gap0):
         assert row[i][L.H_THETA] == 0.0  # before the gap: untouched
@@ -106,8 +106,8 @@ def test_pg_finish_hermite_matches_the_rates_at_both_ends() -> None:
     n, gap0, end = 30, 11, 21
     theta = [20.0 + 20.0 * (i - 10) for i in range(11)] + [20.0] * 10 + [60.0 - 15.0 * (i - 21) for i in range(21, 30)]
     vel = [200.0] * 11 + [0.0] * 10 + [-150.0] * 9
-    fs, _, hist = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel, 0.0, 0.0))
-    np.testing.assert_allclose(fs[L.F_UP : L.F_UP + 3], _up(0.0), atol=1e-12)  # no shift
+    fstate, _, hist = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel, 0.0, 0.0))
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(0.0), atol=1e-12)  # no shift
     bridge = hist[gap0 - 1 : end + 1, L.H_THETA]
     v = hist[gap0 - 1 : end + 1, L.H_VEL]
     assert bridge[0] == 20.0 and bridge[-1] == 60.0
@@ -150,22 +150,22 @@ def test_pg_finish_shift_takes_the_short_way_round(before: float, after: float, 
 
 def test_pg_finish_with_nothing_summed_keeps_up_and_only_redraws() -> None:
     theta = [0.0] * 5 + [0.0] * 5 + [30.0] * 5
-    fs, _, hist = _finish_both(_window_state(64, 0, 15, 5, 10, theta, [0.0] * 15, 30.0, None))
-    np.testing.assert_allclose(fs[L.F_UP : L.F_UP + 3], _up(30.0), atol=1e-12)
+    fstate, _, hist = _finish_both(_window_state(64, 0, 15, 5, 10, theta, [0.0] * 15, 30.0, None))
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(30.0), atol=1e-12)
     np.testing.assert_allclose(hist[10:15, L.H_THETA], 30.0)
     assert 0.0 < hist[7, L.H_THETA] < 30.0
 
 
 @pytest.mark.parametrize("fn", [_pg_start, naive.pg_start], ids=["kernel", "twin"])
 def test_pg_start_opens_an_empty_window_at_the_next_sample(fn) -> None:
-    fs = np.zeros(L.F_N)
-    fs[L.F_PG_SUM : L.F_PG_SUM + 3] = [1.0, 2.0, 3.0]  # left over from an earlier window
-    fs[L.F_PG_CNT] = 9.0
+    fstate = np.zeros(L.F_N)
+    fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = [1.0, 2.0, 3.0]  # left over from an earlier window
+    fstate[L.F_PG_CNT] = 9.0
     ist = np.zeros(L.I_N, dtype=np.int64)
     ist[L.I_SAMPLE] = 123
-    fn(fs, ist, 1.9)
-    assert fs[L.F_PG_S] == 1.9
-    assert fs[L.F_PG_SUM : L.F_PG_SUM + 4].tolist() == [0.0, 0.0, 0.0, 0.0]
+    fn(fstate, ist, 1.9)
+    assert fstate[L.F_PG_S] == 1.9
+    assert fstate[L.F_PG_SUM : L.F_PG_SUM + 4].tolist() == [0.0, 0.0, 0.0, 0.0]
     assert ist[L.I_PG_GAP0] == ist[L.I_PG_END] == 123
 
 
@@ -176,31 +176,31 @@ def test_pg_start_opens_an_empty_window_at_the_next_sample(fn) -> None:
 
 def _history_of_reps(n_reps: int = 5):
     """Kernel arrays whose history holds ``n_reps`` 60 deg triangles (100 Hz) that the detector has not read."""
-    prm, fs, ist, hist = kernel_arrays(Settings(), True, FRAME, 0.01)
+    prm, fstate, ist, hist = kernel_arrays(Settings(), True, FRAME, 0.01)
     one = np.concatenate([np.linspace(0, 60, 30, endpoint=False), np.linspace(60, 0, 30, endpoint=False)])
     theta = np.concatenate([np.zeros(20), *([one] * n_reps), np.zeros(80)])
     cap = int(ist[L.I_CAP])
     for i, th in enumerate(theta):
         hist[i % cap] = [th, 0.0 if i == 0 else (th - theta[i - 1]) / 0.01, 7.0 + 0.01 * i, 0.0, 0.0]
     ist[L.I_SAMPLE] = theta.size
-    return prm, fs, ist, hist
+    return prm, fstate, ist, hist
 
 
 @pytest.mark.parametrize("fn", [_catch_up, naive.catch_up], ids=["kernel", "twin"])
 def test_catch_up_resumes_where_the_event_rows_ran_out(fn) -> None:
     state = _history_of_reps()
-    prm, fs, ist, hist = (np.array(a) for a in state)
+    prm, fstate, ist, hist = (np.array(a) for a in state)
     ev = np.zeros((64, L.EV_N))
-    n = fn(prm, fs, ist, hist, ev, 0, 60)
+    n = fn(prm, fstate, ist, hist, ev, 0, 60)
     all_at_once = ev[:n].copy()
     assert all_at_once[:, L.EV_KIND].tolist() == [L.EV_PEAK, L.EV_REP] * 5
     assert ist[L.I_DET] == ist[L.I_SAMPLE]
     # Room for one row per call: the same rows, one at a time, then nothing.
-    prm, fs, ist, hist = (np.array(a) for a in state)
+    prm, fstate, ist, hist = (np.array(a) for a in state)
     rows = []
     for _ in range(12):
         ev = np.zeros((8, L.EV_N))
-        n = fn(prm, fs, ist, hist, ev, 3, 4)  # three rows already used by the caller
+        n = fn(prm, fstate, ist, hist, ev, 3, 4)  # three rows already used by the caller
         rows.extend(ev[3:n].copy())
     np.testing.assert_array_equal(np.array(rows), all_at_once)
     assert ist[L.I_DET] == ist[L.I_SAMPLE]
@@ -210,10 +210,10 @@ def test_catch_up_matches_twin() -> None:
     state = _history_of_reps(3)
     results = []
     for fn in (_catch_up, naive.catch_up):
-        prm, fs, ist, hist = (np.array(a) for a in state)
+        prm, fstate, ist, hist = (np.array(a) for a in state)
         ev = np.zeros((16, L.EV_N))
-        n = fn(prm, fs, ist, hist, ev, 0, 12)
-        results.append((ev[:n], fs, ist))
+        n = fn(prm, fstate, ist, hist, ev, 0, 12)
+        results.append((ev[:n], fstate, ist))
     (ev_k, fs_k, ist_k), (ev_t, fs_t, ist_t) = results
     assert ev_k.shape == ev_t.shape
     for a, b in zip(ev_k, ev_t, strict=True):

@@ -170,7 +170,7 @@ class _Feeder:
 
     def __init__(self, fn, state) -> None:
         self.fn = fn
-        self.prm, self.fs, self.ist, self.hist = (np.array(a) for a in state)
+        self.prm, self.fstate, self.ist, self.hist = (np.array(a) for a in state)
         self.events: list[np.ndarray] = []
 
     def feed(self, theta: float, t: float, flag: float = 0.0) -> None:
@@ -180,9 +180,9 @@ class _Feeder:
         if s > 0:  # a rate for the metrics: backward difference
             prev = self.hist[(s - 1) % cap]
             self.hist[s % cap, L.H_VEL] = (theta - prev[L.H_THETA]) / (t - prev[L.H_TIME])
-        self.fs[L.F_T_HAT] = t
+        self.fstate[L.F_T_HAT] = t
         ev = np.zeros((8, L.EV_N))
-        n = self.fn(self.prm, self.fs, self.ist, self.hist, s, theta, ev, 0)
+        n = self.fn(self.prm, self.fstate, self.ist, self.hist, s, theta, ev, 0)
         self.events.extend(ev[:n].copy())
         self.ist[L.I_SAMPLE] = s + 1
 
@@ -199,7 +199,7 @@ def _feed_both(thetas, dt: float = 0.01, t0: float = 10.0, **settings: float):
     assert len(k.events) == len(tw.events)
     for a, b in zip(k.events, tw.events, strict=True):
         assert_slots_close(a, b, "E_")
-    assert_slots_close(k.fs, tw.fs, "F_")
+    assert_slots_close(k.fstate, tw.fstate, "F_")
     assert_slots_close(k.ist, tw.ist, "I_", rtol=0, atol=0)
     return k
 
@@ -344,16 +344,16 @@ def test_interrupt_in_each_phase(n_samples: int, expect: list[float], reason: fl
     thetas = np.concatenate([np.zeros(10), _ramp(0, 60, 30), _ramp(60, 0, 30)])[:n_samples]
     k = _feed_both(thetas)
     assert k.kinds() == ([L.EV_PEAK] if n_samples == 70 else [])
-    state = (k.prm, k.fs, k.ist, k.hist)
+    state = (k.prm, k.fstate, k.ist, k.hist)
     results = []
     for fn in (_interrupt, naive.interrupt):
-        prm, fs, ist, hist = (np.array(a) for a in state)
+        prm, fstate, ist, hist = (np.array(a) for a in state)
         ev = np.zeros((8, L.EV_N))
-        n = fn(prm, fs, ist, hist, ev, 0, reason)
+        n = fn(prm, fstate, ist, hist, ev, 0, reason)
         assert [int(e[L.EV_KIND]) for e in ev[:n]] == expect
         assert int(ist[L.I_PHASE]) == L.PHASE_SEEK
-        assert math.isinf(fs[L.F_LOW])
-        results.append((ev[:n], fs, ist))
+        assert math.isinf(fstate[L.F_LOW])
+        results.append((ev[:n], fstate, ist))
     (ev_k, fs_k, ist_k), (ev_t, fs_t, ist_t) = results
     for a, b in zip(ev_k, ev_t, strict=True):
         assert_slots_close(a, b, "E_")
@@ -448,7 +448,7 @@ def _smooth_disagrees(fn, smoothed_deg: np.ndarray) -> np.ndarray:
     angle is the filter state's (``H_X``) and can be set apart from ``H_THETA``.
     """
     state = kernel_arrays(Settings(), False, FRAME, 0.1)
-    prm, fs, ist, hist = (np.array(a) for a in state)
+    prm, fstate, ist, hist = (np.array(a) for a in state)
     cap = int(ist[L.I_CAP])
     n = TRI_THETA.size
     hist[:n, L.H_THETA] = TRI_THETA
@@ -459,12 +459,12 @@ def _smooth_disagrees(fn, smoothed_deg: np.ndarray) -> np.ndarray:
     hist[:n, L.H_P : L.H_P + 6] = 0.0
     hist[:n, L.H_DT] = 0.1
     ist[L.I_PHASE] = L.PHASE_FALL
-    ist[L.I_LOW_IDX], fs[L.F_LOW] = 2, 0.0
-    ist[L.I_PEAK_IDX], fs[L.F_PEAK] = 6, 40.0
-    ist[L.I_TROUGH_IDX], fs[L.F_TROUGH] = 10, 0.0
+    ist[L.I_LOW_IDX], fstate[L.F_LOW] = 2, 0.0
+    ist[L.I_PEAK_IDX], fstate[L.F_PEAK] = 6, 40.0
+    ist[L.I_TROUGH_IDX], fstate[L.F_TROUGH] = 10, 0.0
     ist[L.I_SAMPLE] = ist[L.I_DET] = n
     ev = np.zeros((4, L.EV_N))
-    n_ev = fn(prm, fs, ist, hist, ev, 0, L.REJ_UNFINISHED)
+    n_ev = fn(prm, fstate, ist, hist, ev, 0, L.REJ_UNFINISHED)
     assert n_ev == 1 and cap > n
     return ev[0]
 

@@ -40,16 +40,16 @@ SCENARIO_SETTINGS = {"max_interp_gap_s": 0.5, "max_bridge_gyro_s": 0.5}
 
 
 def _run(fn, state, t, acc, gyr, ev_rows: int = EV_ROWS):
-    prm, fs, ist, hist = copies(*state)
+    prm, fstate, ist, hist = copies(*state)
     theta = np.full(t.shape[0], -999.0)
     ev = np.zeros((ev_rows, L.EV_N))
-    done, n_ev = fn(prm, fs, ist, hist, t, acc, gyr, theta, ev)
+    done, n_ev = fn(prm, fstate, ist, hist, t, acc, gyr, theta, ev)
     return {
         "done": done,
         "ev": ev[:n_ev].copy(),
         "theta": theta,
         "prm": prm,
-        "fs": fs,
+        "fstate": fstate,
         "ist": ist,
         "hist": hist,
     }
@@ -64,7 +64,7 @@ def _assert_same(k: dict, tw: dict) -> None:
     for a, b in zip(k["ev"], tw["ev"], strict=True):
         assert_slots_close(a, b, "E_", rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(k["theta"], tw["theta"], rtol=RTOL, atol=ATOL, equal_nan=True)
-    assert_slots_close(k["fs"], tw["fs"], "F_", rtol=RTOL, atol=ATOL)
+    assert_slots_close(k["fstate"], tw["fstate"], "F_", rtol=RTOL, atol=ATOL)
     assert_slots_close(k["ist"], tw["ist"], "I_", rtol=0, atol=0)
     np.testing.assert_allclose(k["hist"], tw["hist"], rtol=RTOL, atol=ATOL)
 
@@ -144,7 +144,7 @@ def test_finish_matches_twin(gyro: bool) -> None:
     for run, fin in ((_run_chunk, _finish), (naive.run_chunk, naive.finish)):
         r = _run(run, state, t[:stop], acc[:stop], gyr[:stop])
         ev = np.zeros((8, L.EV_N))
-        n, done = fin(r["prm"], r["fs"], r["ist"], r["hist"], ev)
+        n, done = fin(r["prm"], r["fstate"], r["ist"], r["hist"], ev)
         assert done
         results.append((ev[:n], r))
     (ev_k, r_k), (ev_t, r_t) = results
@@ -168,7 +168,7 @@ def test_nan_rows_are_exactly_rows_that_never_arrived(gyro: bool) -> None:
     assert np.isnan(with_nan["theta"][lost]).all()
     np.testing.assert_array_equal(with_nan["theta"][~lost], dropped["theta"])
     np.testing.assert_array_equal(with_nan["ev"], dropped["ev"])
-    for key in ("fs", "ist", "hist"):
+    for key in ("fstate", "ist", "hist"):
         np.testing.assert_array_equal(with_nan[key], dropped[key])
 
 
@@ -177,7 +177,7 @@ def test_chunked_kernel_equals_one_call(gyro: bool) -> None:
     t, acc, gyr = _recording(gyro, seed=7, scenario="drift+jitter+gaps+nan")
     state = _state(gyro, **SCENARIO_SETTINGS)
     whole = _run(_run_chunk, state, t, acc, gyr)
-    prm, fs, ist, hist = copies(*state)
+    prm, fstate, ist, hist = copies(*state)
     theta = np.full(t.size, -999.0)
     events = []
     rng = np.random.default_rng(7)
@@ -186,13 +186,13 @@ def test_chunked_kernel_equals_one_call(gyro: bool) -> None:
         stop = min(t.size, pos + int(rng.integers(1, 40)))
         ev = np.zeros((EV_ROWS, L.EV_N))
         g = gyr[pos:stop] if gyro else gyr
-        done, n_ev = _run_chunk(prm, fs, ist, hist, t[pos:stop], acc[pos:stop], g, theta[pos:stop], ev)
+        done, n_ev = _run_chunk(prm, fstate, ist, hist, t[pos:stop], acc[pos:stop], g, theta[pos:stop], ev)
         assert done == stop - pos
         events.append(ev[:n_ev])
         pos = stop
     np.testing.assert_array_equal(theta, whole["theta"])
     np.testing.assert_array_equal(np.concatenate(events), whole["ev"])
-    for key, arr in (("fs", fs), ("ist", ist), ("hist", hist)):
+    for key, arr in (("fstate", fstate), ("ist", ist), ("hist", hist)):
         np.testing.assert_array_equal(arr, whole[key])
 
 
@@ -202,21 +202,21 @@ def test_full_event_buffer_stops_early_and_resumes(fn) -> None:
     t, acc, gyr = _recording(True, seed=2, scenario="gaps")
     state = _state(True, **SCENARIO_SETTINGS)
     whole = _run(fn, state, t, acc, gyr)
-    prm, fs, ist, hist = copies(*state)
+    prm, fstate, ist, hist = copies(*state)
     theta = np.full(t.size, -999.0)
     events = []
     pos = 0
     calls = 0
     while pos < t.size:
         ev = np.zeros((6, L.EV_N))  # room for 2 rows before "nearly full"
-        done, n_ev = fn(prm, fs, ist, hist, t[pos:], acc[pos:], gyr[pos:], theta[pos:], ev)
+        done, n_ev = fn(prm, fstate, ist, hist, t[pos:], acc[pos:], gyr[pos:], theta[pos:], ev)
         events.append(ev[:n_ev].copy())
         pos += done
         calls += 1
     assert calls > 1
     np.testing.assert_array_equal(theta, whole["theta"])
     np.testing.assert_array_equal(np.concatenate(events), whole["ev"])
-    np.testing.assert_array_equal(fs, whole["fs"])
+    np.testing.assert_array_equal(fstate, whole["fstate"])
 
 
 # ---------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_timeline_rounds_late_rows_to_the_nearest_sample(fn) -> None:
     r = _run(fn, _state(True), t, acc, gyr)
     assert r["ist"][L.I_GAPS] == 1
     assert r["ist"][L.I_SAMPLE] == 5  # four rows and one bridged sample
-    assert r["fs"][L.F_LOST_S] == pytest.approx(PERIOD, rel=1e-2)
+    assert r["fstate"][L.F_LOST_S] == pytest.approx(PERIOD, rel=1e-2)
     assert r["ev"][:, L.EV_KIND].tolist() == [L.EV_GAP]
     assert r["ev"][0, 3] == 1.0
     cap = int(r["ist"][L.I_CAP])
@@ -254,9 +254,9 @@ def test_timeline_pll_tracks_clock_drift(fn) -> None:
     t = 50.0 + true_period * np.arange(n)
     acc, gyr = _static(n)
     r = _run(fn, _state(True), t, acc, gyr)
-    assert r["fs"][L.F_PERIOD] == pytest.approx(true_period, rel=1e-5)
+    assert r["fstate"][L.F_PERIOD] == pytest.approx(true_period, rel=1e-5)
     assert r["ist"][L.I_GAPS] == 0
-    assert r["fs"][L.F_T_HAT] == pytest.approx(t[-1], abs=1e-5)
+    assert r["fstate"][L.F_T_HAT] == pytest.approx(t[-1], abs=1e-5)
 
 
 def test_timeline_pll_attenuates_jitter() -> None:
@@ -288,7 +288,7 @@ def test_gap_bridged_up_to_max_interp(fn, gap_rows: int, max_interp_s: float, br
     acc, gyr = _static(n)
     r = _run(fn, _state(True, max_bridge_gyro_s=max_interp_s), t[keep], acc[keep], gyr[keep])
     assert r["ist"][L.I_GAPS] == 1
-    assert r["fs"][L.F_LOST_S] == pytest.approx(gap_rows * PERIOD, rel=1e-9)
+    assert r["fstate"][L.F_LOST_S] == pytest.approx(gap_rows * PERIOD, rel=1e-9)
     gap = r["ev"][0]
     assert gap[L.EV_KIND] == L.EV_GAP
     assert gap[1] == pytest.approx(t[279], abs=1e-9)
@@ -298,14 +298,14 @@ def test_gap_bridged_up_to_max_interp(fn, gap_rows: int, max_interp_s: float, br
     # A gap longer than _REANCHOR_GAP_S opens a post-gap window (still open
     # 0.2 s later) from the gap's first sample; the detector waits for it.
     window = gap_rows * PERIOD > kr._REANCHOR_GAP_S
-    assert (r["fs"][L.F_PG_S] > 0.0) == window
+    assert (r["fstate"][L.F_PG_S] > 0.0) == window
     if window:
         assert r["ist"][L.I_PG_GAP0] == 280
         assert r["ist"][L.I_PG_END] == (280 + gap_rows if bridged else 280)
-        assert r["fs"][L.F_PG_S] == pytest.approx(kr._PG_WINDOW_S - 0.2, abs=1e-6)
+        assert r["fstate"][L.F_PG_S] == pytest.approx(kr._PG_WINDOW_S - 0.2, abs=1e-6)
         # The measured rows after the gap but the first: the rate before it
         # was not measured, so its tangential acceleration is unknown.
-        assert r["fs"][L.F_PG_CNT] == 19
+        assert r["fstate"][L.F_PG_CNT] == 19
     assert r["ist"][L.I_DET] == (280 if window else r["ist"][L.I_SAMPLE])
     np.testing.assert_allclose(r["theta"], 0.0, atol=1e-9)
 
@@ -354,10 +354,10 @@ def test_full_scale_values_are_not_summed_in_a_post_gap_window(fn) -> None:
     acc[330, 1] = -2.0
     acc[334:336, 2] = 8.0  # a two-row plateau
     r = _run(fn, _state(True, max_bridge_gyro_s=0.5), t[keep], acc[keep], gyr[keep])
-    assert r["fs"][L.F_PG_S] > 0.0  # the window is still open
+    assert r["fstate"][L.F_PG_S] > 0.0  # the window is still open
     assert r["ist"][L.I_CLIPPED] == 2
     # 20 measured rows after the gap: the first (its rate before unknown) and the four at full scale are not summed.
-    assert r["fs"][L.F_PG_CNT] == 15
+    assert r["fstate"][L.F_PG_CNT] == 15
 
 
 def test_clip_plateau_on_two_axes_counts_each_row_once() -> None:
@@ -430,7 +430,7 @@ def _finish_all(fin, r: dict, ev_rows: int = EV_ROWS) -> np.ndarray:
     rows = []
     for _ in range(1000):
         ev = np.zeros((ev_rows, L.EV_N))
-        n, done = fin(r["prm"], r["fs"], r["ist"], r["hist"], ev)
+        n, done = fin(r["prm"], r["fstate"], r["ist"], r["hist"], ev)
         rows.append(ev[:n].copy())
         if done:
             return np.concatenate(rows)
@@ -451,7 +451,7 @@ def test_windows_match_twin(gyro: bool, extra: str) -> None:
     assert cut[:, 3].tolist() == [1.0, 1.0, 1.0, 0.0, 1.0]
     if gyro:
         # The stream ends inside the last window: the detector still waits for it.
-        assert k["fs"][L.F_PG_S] > 0.0
+        assert k["fstate"][L.F_PG_S] > 0.0
         assert k["ist"][L.I_DET] == k["ist"][L.I_PG_GAP0] < k["ist"][L.I_SAMPLE]
     ev_k = _finish_all(_finish, k)
     ev_t = _finish_all(naive.finish, tw)
@@ -459,7 +459,7 @@ def test_windows_match_twin(gyro: bool, extra: str) -> None:
     for a, b in zip(ev_k, ev_t, strict=True):
         assert_slots_close(a, b, "E_", rtol=RTOL, atol=ATOL)
     _assert_same(k, tw)
-    assert k["fs"][L.F_PG_S] == 0.0
+    assert k["fstate"][L.F_PG_S] == 0.0
     assert k["ist"][L.I_DET] == k["ist"][L.I_SAMPLE]
     # Seven reps: the 2.5 s cut swallows two; the one whose peak was lost in
     # the 0.55 s cut is found (with a gyro, at its height: the bridge is redrawn).
@@ -481,22 +481,24 @@ def test_windows_row_by_row_with_a_tiny_event_buffer_equal_one_call(fn) -> None:
     fin = _finish if fn is _run_chunk else naive.finish
     whole = _run(fn, state, t, acc, gyr)
     whole_ev = np.concatenate([whole["ev"], _finish_all(fin, whole)])
-    prm, fs, ist, hist = copies(*state)
+    prm, fstate, ist, hist = copies(*state)
     theta = np.full(t.size, -999.0)
     events = []
     pos = stalls = 0
     while pos < t.size:
         ev = np.zeros((6, L.EV_N))
-        done, n_ev = fn(prm, fs, ist, hist, t[pos : pos + 1], acc[pos : pos + 1], gyr[pos : pos + 1], theta[pos:], ev)
+        done, n_ev = fn(
+            prm, fstate, ist, hist, t[pos : pos + 1], acc[pos : pos + 1], gyr[pos : pos + 1], theta[pos:], ev
+        )
         assert n_ev > 0 or done == 1  # every call makes progress
         stalls += done == 0
         events.append(ev[:n_ev].copy())
         pos += done
     assert stalls > 0  # the buffer did run out before some rows
-    events.append(_finish_all(fin, {"prm": prm, "fs": fs, "ist": ist, "hist": hist}, ev_rows=6))
+    events.append(_finish_all(fin, {"prm": prm, "fstate": fstate, "ist": ist, "hist": hist}, ev_rows=6))
     np.testing.assert_array_equal(np.concatenate(events), whole_ev)
     np.testing.assert_array_equal(theta, whole["theta"])
-    for key, arr in (("fs", fs), ("ist", ist), ("hist", hist)):
+    for key, arr in (("fstate", fstate), ("ist", ist), ("hist", hist)):
         np.testing.assert_array_equal(arr, whole[key])
     assert (whole_ev[:, L.EV_KIND] == L.EV_REP).sum() == 5
 
@@ -514,10 +516,10 @@ def test_lost_row_inside_a_window_is_bridged_without_ending_it(fn) -> None:
     r = _run(fn, _state(True), t[keep], acc[keep], gyr[keep])
     assert r["ist"][L.I_GAPS] == 2
     assert r["ist"][L.I_PG_GAP0] == 200 and r["ist"][L.I_PG_END] == 240
-    assert r["fs"][L.F_PG_S] == pytest.approx(kr._PG_WINDOW_S + 0.4 - 1.5, abs=1e-6)
+    assert r["fstate"][L.F_PG_S] == pytest.approx(kr._PG_WINDOW_S + 0.4 - 1.5, abs=1e-6)
     # Summed: the measured rows after the gap (row 250 was lost) but the
     # first, whose angular acceleration is unknown.
-    assert r["fs"][L.F_PG_CNT] == (n - 240 - 1) - 1
+    assert r["fstate"][L.F_PG_CNT] == (n - 240 - 1) - 1
     cap = int(r["ist"][L.I_CAP])
     assert r["hist"][250 % cap, L.H_FLAG] == 1.0
 

@@ -28,10 +28,10 @@ SWINGS = [synth.Bump(t0=2.0 + 1.5 * i, rise_s=0.2, hold_s=0.3, fall_s=0.5, amp_d
 
 def _filter_history(seed: int = 0) -> tuple[np.ndarray, np.ndarray, int, synth.Recording]:
     rec = synth.record(SWINGS, 8.5, FS_HZ, gyro=False, acc_noise_g=0.01, seed=seed)
-    prm, fs, ist, hist = kernel_arrays(Settings(), False, synth.DEFAULT_FRAME, 1.0 / FS_HZ)
+    prm, fstate, ist, hist = kernel_arrays(Settings(), False, synth.DEFAULT_FRAME, 1.0 / FS_HZ)
     s = rec.samples
     theta = np.zeros(len(s))
-    _run_chunk(prm, fs, ist, hist, s.time_s, s.acc_g, np.zeros((0, 3)), theta, np.zeros((EV_ROWS, L.EV_N)))
+    _run_chunk(prm, fstate, ist, hist, s.time_s, s.acc_g, np.zeros((0, 3)), theta, np.zeros((EV_ROWS, L.EV_N)))
     assert ist[L.I_SAMPLE] == len(s) < ist[L.I_CAP]
     return prm, hist, int(ist[L.I_CAP]), rec
 
