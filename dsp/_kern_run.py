@@ -140,13 +140,7 @@ def _clip_flags(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, ax: float,
     return bits
 
 
-# A call, not inlined at numba's IR level: _run_chunk calls it at three
-# places, and inlining re-typed and re-optimised the whole per-sample tree
-# (_tilt_step, _pendulum_step, ...) three times over -- 84 of the first run's
-# ~100 s of compiling (benchmarks/README.md, "Cold start").  With reference
-# counting off the call costs no atomics; the throughput did not change.
-@njit_borrowed
-def _process(
+def _process_py(
     prm: np.ndarray,
     fstate: np.ndarray,
     ist: np.ndarray,
@@ -205,6 +199,17 @@ def _process(
     return theta
 
 
+
+
+# _run_chunk calls the per-sample step at three places.  Inlined at numba's IR level
+# at all three, the whole per-sample tree (_tilt_step, _pendulum_step, ...) was typed
+# and optimised three times over (84 of the first run's ~100 s of compiling;
+# benchmarks/README.md, "The first run"); called at all three, every regular row
+# paid for the call (1.83 -> 1.75x VQF.updateBatch in one quiet run).  So the regular
+# row's site inlines it and the two rare sites (the first row, rows bridged over a
+# gap) call one compiled copy: the tree is compiled twice.
+_process = njit_borrowed(_process_py)
+_process_inline = njit_borrowed_inline(_process_py)
 @njit_borrowed
 def _run_chunk(
     prm: np.ndarray,
@@ -368,7 +373,7 @@ def _run_chunk(
             err = t_in - pred
             t_new = pred + _PLL_ALPHA * err
             fstate[F_PERIOD] = period + _PLL_BETA * err
-            theta = _process(prm, fstate, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clip)
+            theta = _process_inline(prm, fstate, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clip)
             if reanchored:
                 # No prediction links this row to the one before the gap: the
                 # rep smoother must not carry it back (_kern_smooth).

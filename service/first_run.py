@@ -39,7 +39,7 @@ QUIET_ENV = "HIPFLEX_NO_FIRST_RUN_NOTICE"
 
 #: What the first ``hipflex analyze`` took to compile on a loaded 2-core machine
 #: (benchmarks/README.md, "Cold start"); shown as the expected wait.
-FIRST_RUN_ESTIMATE_S = 20
+FIRST_RUN_ESTIMATE_S = 30
 
 
 def _dsp_folder() -> Path:
