@@ -39,7 +39,7 @@ examples:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the options of ``hipflex demo``."""
-    add_server_arguments(p)
+    add_server_arguments(p, db_default="a temporary folder, removed at exit")
     p.add_argument("--speed", type=float, default=1.0, help="playback speed, times real time (1)")
     p.add_argument("--drill", choices=DEMO_DRILLS, help="play only this drill (default: each in turn)")
     p.add_argument("--once", action="store_true", help="exit after one recording")

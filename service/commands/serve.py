@@ -36,10 +36,12 @@ log at the next start.
 """
 
 
-def add_server_arguments(p: argparse.ArgumentParser, default_port: int = 8765) -> None:
-    """Options shared by ``serve`` and ``demo``."""
+def add_server_arguments(
+    p: argparse.ArgumentParser, default_port: int = 8765, db_default: str = "the user data folder"
+) -> None:
+    """Options shared by ``serve`` and ``demo``; ``db_default`` says where the database goes without ``--db``."""
     p.add_argument("--port", type=int, default=default_port, help=f"TCP port, 0 for any free one ({default_port})")
-    p.add_argument("--db", type=Path, metavar="PATH", help="SQLite database (default: the user data folder)")
+    p.add_argument("--db", type=Path, metavar="PATH", help=f"SQLite database (default: {db_default})")
     p.add_argument("--capture-dir", type=Path, metavar="DIR", help="folder for raw sample logs (beside the db)")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 

@@ -432,3 +432,14 @@ def test_eurobench_preset_and_explicit_flags_agree(shared_data: Path, tmp_path: 
     (doc,) = json_lines(preset.stdout)
     assert doc["sample_rate_hz"] == pytest.approx(128, rel=0.02)
     assert doc["sensor"] == {"gyro": True}
+
+
+@pytest.mark.parametrize(("command", "default"), [("demo", "a temporary folder"), ("serve", "the user data folder")])
+def test_db_help_says_where_the_database_goes_without_it(command: str, default: str) -> None:
+    """The demo's help said "the user data folder" while it used a temporary one (issue 18, point 11)."""
+    from hipflex.service.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if a.choices)  # type: ignore[union-attr]
+    text = " ".join(sub.choices[command].format_help().split())
+    assert f"SQLite database (default: {default}" in text
