@@ -378,6 +378,21 @@ def test_tables_fit_the_width_and_print_every_number_whole(
         assert len(headers) == len(REP_CELLS)  # nothing left out when there is room
 
 
+@pytest.mark.parametrize(
+    ("path", "width"),
+    [("a/b/c.csv", 4), ("abcdefghij/k.csv", 4), ("/data/long name/x.csv", 60), ("C:\\data\\run 1.csv", 8),
+     ("x/" + "y" * 25, 10), ("recordings/athlete one/session.csv", 24)],
+)  # fmt: skip
+def test_a_long_path_breaks_only_after_a_separator(path: str, width: int) -> None:
+    from hipflex.service.report import _path_lines
+
+    lines = _path_lines(path, width)
+    assert "".join(lines) == path and all(0 < len(line) <= width for line in lines)
+    for line, after in itertools.pairwise(lines):
+        # a break anywhere but after a separator only inside a name longer than a whole line
+        assert line[-1] in "/\\" or (len(line) == width and not any(c in "/\\" for c in line + after[:1]))
+
+
 def test_reps_before_the_first_still_stretch_are_counted(work: Path, tmp_path: Path) -> None:
     # The same reps without the quiet stand before them: the first 1 s of stillness is the
     # final rest, and the rows before it are analysed too; the JSON says how much that was.
