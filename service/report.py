@@ -5,11 +5,15 @@ Imported only when tables are printed; other commands (``demo``) may reuse it.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from hipflex.dsp.types import Analysis, RepSet
@@ -26,8 +30,8 @@ __all__ = [
 
 
 def stdout_console() -> Console:
-    """A console on stdout: the terminal's width, or 120 columns when stdout is a file or a pipe."""
-    if sys.stdout.isatty():
+    """A console on stdout: the terminal's width (or ``COLUMNS`` when set), else 120 columns for a file or pipe."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit():
         return Console(highlight=False)
     return Console(width=120, highlight=False)
 
@@ -116,13 +120,85 @@ def calibration_hint(result: Analysis) -> str | None:
     return None
 
 
-def _sets_table(sets: Sequence[RepSet]) -> Table:
-    t = Table(box=box.SIMPLE_HEAD, title="sets", title_justify="left", pad_edge=False)
-    for name in ("set", "reps", "start s", "end s", "cadence rpm", "vel. loss %", "peak °", "ROM °",
-                 "peak °/s", "hold s"):  # fmt: skip
-        t.add_column(name, justify="right")
-    for s in sets:
-        t.add_row(
+@dataclass(frozen=True)
+class _Column:
+    """One table column: its header (name, then unit on a second line) and how soon it is dropped when narrow.
+
+    ``drop_rank`` 0 is never dropped; higher ranks go first when the console is too narrow.
+    """
+
+    header: str
+    drop_rank: int = 0
+
+    @property
+    def label(self) -> str:
+        """The header on one line, as a footnote names it."""
+        return self.header.replace("\n", " ")
+
+
+_SET_COLUMNS = (
+    _Column("set"),
+    _Column("reps"),
+    _Column("start\ns", 5),
+    _Column("end\ns", 6),
+    _Column("cadence\nrpm", 3),
+    _Column("vel. loss\n%", 2),
+    _Column("mean\npeak °", 1),
+    _Column("mean\nROM °"),
+    _Column("mean\npeak °/s"),
+    _Column("mean\nhold s", 4),
+)
+
+_REP_COLUMNS = (
+    _Column("set"),
+    _Column("rep"),
+    _Column("start\ns", 5),
+    _Column("peak\ns"),
+    _Column("end\ns", 6),
+    _Column("peak\n°"),
+    _Column("ROM\n°"),
+    _Column("rise\ns", 7),
+    _Column("peak\n°/s"),
+    _Column("mean\n°/s", 8),
+    _Column("hold\ns", 4),
+    _Column("conf.", 9),
+)
+
+
+def _build(title: str, columns: Sequence[_Column], rows: Sequence[Sequence[str]], keep: Sequence[int]) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
+    for i in keep:
+        width = max([len(line) for line in columns[i].header.split("\n")] + [len(row[i]) for row in rows])
+        # no_wrap plus a min_width of the widest cell: a number is printed whole or its column is dropped.
+        t.add_column(columns[i].header, justify="right", no_wrap=True, min_width=width)
+    for row in rows:
+        t.add_row(*(row[i] for i in keep))
+    return t
+
+
+def _fitted_table(
+    console: Console, title: str, columns: Sequence[_Column], rows: Sequence[Sequence[str]]
+) -> tuple[Table, list[str]]:
+    """The table with as many columns as fit the console, dropping the least important first.
+
+    Returns the table and the labels of the dropped columns (for a footnote).
+    """
+    keep = list(range(len(columns)))
+    order = sorted((i for i, c in enumerate(columns) if c.drop_rank), key=lambda i: -columns[i].drop_rank)
+    dropped: list[str] = []
+    wide = console.options.update_width(10_000)
+    while True:
+        table = _build(title, columns, rows, keep)
+        if Measurement.get(console, wide, table).maximum <= console.width or not order:
+            return table, dropped
+        i = order.pop(0)
+        keep.remove(i)
+        dropped.append(columns[i].label)
+
+
+def _set_rows(sets: Sequence[RepSet]) -> list[list[str]]:
+    return [
+        [
             str(s.index + 1),
             f"{s.rep_count} ({len(s.hidden_peaks_s)} in gaps)" if s.hidden_peaks_s else str(s.rep_count),
             _f(s.start_s, 2),
@@ -133,43 +209,81 @@ def _sets_table(sets: Sequence[RepSet]) -> Table:
             _f(_mean([r.rom_deg for r in s.reps])),
             _f(_mean([r.peak_flexion_velocity_dps for r in s.reps]), 0),
             _f(_mean([r.hold_s for r in s.reps]), 2),
-        )
-    return t
+        ]
+        for s in sets
+    ]
 
 
-def _reps_table(sets: Sequence[RepSet]) -> Table:
-    t = Table(box=box.SIMPLE_HEAD, title="reps", title_justify="left", pad_edge=False)
-    for name in ("set", "rep", "start s", "peak s", "end s", "peak °", "ROM °", "rise s", "peak °/s",
-                 "mean °/s", "hold s", "conf."):  # fmt: skip
-        t.add_column(name, justify="right")
-    for s in sets:
-        for r in s.reps:
-            t.add_row(
-                str(s.index + 1),
-                str(r.index + 1),
-                _f(r.start_s, 2),
-                _f(r.peak_s, 2),
-                _f(r.end_s, 2),
-                _f(r.peak_flexion_deg),
-                _f(r.rom_deg),
-                _f(r.flexion_time_s, 3),
-                _f(r.peak_flexion_velocity_dps, 0),
-                _f(r.mean_flexion_velocity_dps, 0),
-                _f(r.hold_s, 2),
-                _f(r.confidence, 2),
-            )
-    return t
+def _rep_rows(sets: Sequence[RepSet]) -> list[list[str]]:
+    return [
+        [
+            str(s.index + 1),
+            str(r.index + 1),
+            _f(r.start_s, 2),
+            _f(r.peak_s, 2),
+            _f(r.end_s, 2),
+            _f(r.peak_flexion_deg),
+            _f(r.rom_deg),
+            _f(r.flexion_time_s, 3),
+            _f(r.peak_flexion_velocity_dps, 0),
+            _f(r.mean_flexion_velocity_dps, 0),
+            _f(r.hold_s, 2),
+            _f(r.confidence, 2),
+        ]
+        for s in sets
+        for r in s.reps
+    ]
+
+
+def _path_lines(path: str, width: int) -> list[str]:
+    """``path`` in lines of at most ``width`` characters, broken only after a path separator when it must be.
+
+    A single name longer than the line is folded (nothing else can fit it).
+    """
+    parts = re.findall(r"[^/\\]*[/\\]|[^/\\]+$", path) or [path]
+    lines = [""]
+    for part in parts:
+        while len(part) > width:  # one name longer than a line
+            if lines[-1]:
+                lines.append("")
+            lines[-1], part = part[:width], part[width:]
+            lines.append("")
+        if len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return [line for line in lines if line]
+
+
+def _print_summary(console: Console, result: Analysis) -> None:
+    line = summary_line(result)
+    if len(line) <= console.width:
+        console.print(line, style="bold", markup=False, no_wrap=True)
+        return
+    # Too long for one line: the path on its own line(s), broken only at separators, then the figures.
+    for part in _path_lines(result.source, console.width):
+        console.print(part, style="bold", markup=False, no_wrap=True, overflow="fold")
+    console.print("  " + line[len(result.source) + 2 :], style="bold", markup=False)
 
 
 def print_analysis(console: Console, result: Analysis) -> None:
     """Print the summary line, the sets and reps tables and the quality line.
 
-    Sets and reps are numbered from 1 here (the JSON ``index`` fields count from 0).
+    Sets and reps are numbered from 1 here (the JSON ``index`` fields count from 0).  The set table's
+    peak, ROM, velocity and hold are means over the set's reps and say so.  Tables fit the console's
+    width without cutting a number: headers put the unit on a second line, and when that is not enough
+    the least important columns are left out and a footnote names them.
     """
-    console.print(summary_line(result), style="bold", markup=False)
+    _print_summary(console, result)
     if result.sets:
-        console.print(_sets_table(result.sets))
-        console.print(_reps_table(result.sets))
+        for title, columns, rows in (("sets", _SET_COLUMNS, _set_rows(result.sets)),
+                                     ("reps", _REP_COLUMNS, _rep_rows(result.sets))):  # fmt: skip
+            table, dropped = _fitted_table(console, title, columns, rows)
+            console.print(table)
+            if dropped:
+                console.print(
+                    f"{title}: left out to fit {console.width} columns: {', '.join(dropped)} (all are in --json)",
+                    markup=False,
+                )
     else:
         console.print("no reps found", markup=False)
     console.print(quality_line(result), markup=False)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -273,8 +275,122 @@ def test_readable_table(work: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "good.csv: 100 Hz, 16.0 s, gyro+acc; 5 reps in 1 set" in out.stdout
     assert "acc_only.csv: 100 Hz, 16.0 s, acc-only;" in out.stdout
-    assert "cadence rpm" in out.stdout and "peak °/s" in out.stdout
+    headers, _ = _parse_table(out.stdout.splitlines(), "sets")
+    assert "cadence rpm" in headers and "mean peak °/s" in headers
     assert out.stdout.count("quality: ") == 2
+
+
+def _fmt(x: float | None, nd: int) -> str:
+    """A JSON value as the tables print it (``-`` for a missing one)."""
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def _mean_of(reps: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in reps if r[key] is not None]
+    return sum(values) / len(values) if values else None
+
+
+#: Every table column by its header (the two header lines joined), and its cell computed from the JSON.
+SET_CELLS: dict[str, Any] = {
+    "set": lambda s: str(s["index"] + 1),
+    "reps": lambda s: str(s["rep_count"]),
+    "start s": lambda s: _fmt(s["start_s"], 2),
+    "end s": lambda s: _fmt(s["end_s"], 2),
+    "cadence rpm": lambda s: _fmt(s["cadence_rpm"], 1),
+    "vel. loss %": lambda s: _fmt(s["velocity_loss_pct"], 1),
+    "mean peak °": lambda s: _fmt(_mean_of(s["reps"], "peak_flexion_deg"), 1),
+    "mean ROM °": lambda s: _fmt(_mean_of(s["reps"], "rom_deg"), 1),
+    "mean peak °/s": lambda s: _fmt(_mean_of(s["reps"], "peak_flexion_velocity_dps"), 0),
+    "mean hold s": lambda s: _fmt(_mean_of(s["reps"], "hold_s"), 2),
+}
+REP_CELLS: dict[str, Any] = {
+    "set": lambda s, r: str(s["index"] + 1),
+    "rep": lambda s, r: str(r["index"] + 1),
+    "start s": lambda s, r: _fmt(r["start_s"], 2),
+    "peak s": lambda s, r: _fmt(r["peak_s"], 2),
+    "end s": lambda s, r: _fmt(r["end_s"], 2),
+    "peak °": lambda s, r: _fmt(r["peak_flexion_deg"], 1),
+    "ROM °": lambda s, r: _fmt(r["rom_deg"], 1),
+    "rise s": lambda s, r: _fmt(r["flexion_time_s"], 3),
+    "peak °/s": lambda s, r: _fmt(r["peak_flexion_velocity_dps"], 0),
+    "mean °/s": lambda s, r: _fmt(r["mean_flexion_velocity_dps"], 0),
+    "hold s": lambda s, r: _fmt(r["hold_s"], 2),
+    "conf.": lambda s, r: _fmt(r["confidence"], 2),
+}
+
+
+def _parse_table(lines: list[str], title: str) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of the table titled ``title`` in printed text, by the right edges of its cells."""
+
+    def cells(line: str) -> dict[int, str]:  # right-justified cells, at least two spaces apart
+        return {m.end(): m.group() for m in re.finditer(r"\S+(?: \S+)*", line)}
+
+    top = next(i for i, line in enumerate(lines) if line.strip() == title)
+    rule = next(i for i in range(top, len(lines)) if lines[i].strip().startswith("─"))
+    body = [line for line in itertools.takewhile(str.strip, lines[rule + 1 :])]
+    edges = sorted(cells(body[0]))
+    assert all(sorted(cells(line)) == edges for line in body), body
+    heads = [cells(line) for line in lines[top + 1 : rule]]
+    assert all(set(h) <= set(edges) for h in heads), lines[top:rule]
+    headers = [" ".join(h[e] for h in heads if e in h) for e in edges]
+    return headers, [[cells(line)[e] for e in edges] for line in body]
+
+
+def _dropped(text: str, title: str) -> list[str]:
+    found = re.search(rf"{title}: left out to fit \d+ columns: (.*?) \(all are in --json\)", " ".join(text.split()))
+    return [] if found is None else found.group(1).split(", ")
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_tables_fit_the_width_and_print_every_number_whole(
+    columns: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long path with spaces, as on a laptop: the summary must not break inside it (only after a separator
+    # when the path alone is wider than the console).
+    path = "athlete one/2026-12-06 morning/hip flexion left side, session 3.csv"
+    (tmp_path / "athlete one" / "2026-12-06 morning").mkdir(parents=True)
+    write_csv(tmp_path / path, thigh_session(hold_s=0.35))
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = cli("analyze", path, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (doc,) = json_lines(cli("analyze", "--json", path, cwd=tmp_path).stdout)
+    lines = out.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    joined, k = "", 0
+    while len(joined) < len(path):
+        joined, k = joined + lines[k].rstrip(), k + 1
+    assert joined.startswith(path), lines[:3]
+    assert all(line.rstrip().endswith("/") for line in lines[: k - 1]), lines[:k]
+    assert k == 1 or len(path) > columns
+    assert "…" not in out.stdout
+    assert f"{doc['rep_count']} reps in {len(doc['sets'])} set" in " ".join(out.stdout.split())
+
+    headers, rows = _parse_table(lines, "sets")
+    assert sorted([*headers, *_dropped(out.stdout, "sets")]) == sorted(SET_CELLS)
+    assert {"set", "reps", "mean ROM °", "mean peak °/s"} <= set(headers)  # means say they are means
+    assert rows == [[SET_CELLS[h](s) for h in headers] for s in doc["sets"]]
+
+    headers, rows = _parse_table(lines, "reps")
+    assert sorted([*headers, *_dropped(out.stdout, "reps")]) == sorted(REP_CELLS)
+    assert {"set", "rep", "peak °", "ROM °", "peak °/s"} <= set(headers)
+    assert rows == [[REP_CELLS[h](s, r) for h in headers] for s in doc["sets"] for r in s["reps"]]
+    if columns >= 120:
+        assert len(headers) == len(REP_CELLS)  # nothing left out when there is room
+
+
+@pytest.mark.parametrize(
+    ("path", "width"),
+    [("a/b/c.csv", 4), ("abcdefghij/k.csv", 4), ("/data/long name/x.csv", 60), ("C:\\data\\run 1.csv", 8),
+     ("x/" + "y" * 25, 10), ("recordings/athlete one/session.csv", 24)],
+)  # fmt: skip
+def test_a_long_path_breaks_only_after_a_separator(path: str, width: int) -> None:
+    from hipflex.service.report import _path_lines
+
+    lines = _path_lines(path, width)
+    assert "".join(lines) == path and all(0 < len(line) <= width for line in lines)
+    for line, after in itertools.pairwise(lines):
+        # a break anywhere but after a separator only inside a name longer than a whole line
+        assert line[-1] in "/\\" or (len(line) == width and not any(c in "/\\" for c in line + after[:1]))
 
 
 def test_reps_before_the_first_still_stretch_are_counted(work: Path, tmp_path: Path) -> None:
