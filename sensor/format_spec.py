@@ -178,10 +178,19 @@ class LoadOptions:
         Set by another thread to stop loading (a server whose client went away):
         loaders that parse in chunks check it between chunks and raise
         :class:`LoadCancelled`; every loader is checked once before it starts.
+    header_rows : int
+        Lines of header of a plain hipflex CSV read without a column mapping: names on the
+        first, the others (a units line) skipped.  A mapping has its own
+        (:attr:`ColumnMap.header_rows`).
     """
 
     columns: ColumnMap | None = None
     cancel: threading.Event | None = None
+    header_rows: int = 1
+
+    def __post_init__(self) -> None:
+        if self.header_rows < 1:
+            raise ValueError(f"header_rows must be 1 or more without a column mapping, got {self.header_rows}")
 
 
 Loader = Callable[[Path, LoadOptions], ImuSamples]

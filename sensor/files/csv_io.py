@@ -414,7 +414,7 @@ def _fast(path: Path, choose: Callable[[str], Selection], cancel: threading.Even
         return None
 
 
-def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuSamples:
+def read_csv(path: str | Path, *, cancel: threading.Event | None = None, header_rows: int = 1) -> ImuSamples:
     """Read a plain hipflex CSV file.
 
     Parameters
@@ -423,6 +423,8 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuS
         The file.
     cancel : threading.Event, optional
         Checked between chunks of rows; when set, :class:`LoadCancelled` is raised.
+    header_rows : int
+        Lines of header: the names, then ``header_rows - 1`` lines (units) that are skipped.
 
     Returns
     -------
@@ -443,10 +445,10 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuS
         gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
         return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro)
 
-    fast = _fast(path, choose, cancel)
+    fast = _fast(path, choose, cancel) if header_rows == 1 else None
     if fast is not None:
         return fast
-    table = _table(path, _read_bytes(path))
+    table = _table(path, _read_bytes(path), header_rows)
     cols = _plain_cols(table)
     data, lines = _parse(table, cols, strict=True, cancel=cancel)
     gyr = data[:, 4:7] if len(cols) == 7 else None
@@ -622,7 +624,7 @@ def _sniff_plain(path: Path, head: str) -> bool:
 def _load(path: Path, options: LoadOptions) -> ImuSamples:
     if options.columns is not None:
         return read_mapped_csv(path, options.columns, cancel=options.cancel)
-    return read_csv(path, cancel=options.cancel)
+    return read_csv(path, cancel=options.cancel, header_rows=options.header_rows)
 
 
 #: The formats this module provides (see :mod:`hipflex.sensor.formats`).

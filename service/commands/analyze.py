@@ -148,8 +148,13 @@ def build_load_options(args: argparse.Namespace) -> LoadOptions:
         fmt = get_format(args.format) if args.format != AUTO else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not any(getattr(args, f) is not None for f in _MAPPING_FLAGS):
+    given = [f for f in _MAPPING_FLAGS if getattr(args, f) is not None]
+    if not given:
         return LoadOptions()
+    if given == ["header_rows"] and args.header_rows >= 1:  # a plain file with a units line: plain columns
+        if fmt is not None and fmt.name != "csv":
+            raise UsageError(f"--header-rows does not apply to --format {fmt.name}")
+        return LoadOptions(header_rows=args.header_rows)
     if fmt is not None and not fmt.column_mapping:
         raise UsageError(f"column mapping options do not apply to --format {fmt.name}")
     if args.header_rows == 0 and (args.time_col is None or args.acc_cols is None):

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hipflex.dsp.types import ImuSamples
+from hipflex.sensor.files.csv_io import write_csv
 from hipflex.sensor.format_spec import InputError, LoadOptions
 from hipflex.sensor.formats import load_samples
 from hipflex.service.cli import main
@@ -105,3 +107,19 @@ def test_header_rows_problems_reach_the_user_as_input_errors(raw: tuple[Path, Pa
     _, bare, _ = raw
     with pytest.raises(InputError, match=r"bare.csv: no column 7: the first line has 7 fields, numbered 0 to 6"):
         load_samples(bare, "auto", options("--no-header", "--time-col", "0", "--acc-cols", "1,2,7"))
+
+
+def test_header_rows_alone_reads_a_plain_file_with_a_units_line_gyro_included(tmp_path: Path) -> None:
+    t = np.arange(400) / 100
+    acc = np.column_stack([0.01 * np.sin(t), -0.02 + 0 * t, 0.99 + 0 * t])
+    write_csv(tmp_path / "plain.csv", ImuSamples(t, acc, np.column_stack([t, -t, 0 * t])))
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("time_s"))
+    (tmp_path / "units.csv").write_text("\n".join([*lines[: at + 1], "s,g,g,g,dps,dps,dps", *lines[at + 1 :]]) + "\n")
+    with pytest.raises(InputError, match=r"line \d+, column 'time_s': 's' is not a number; .*--header-rows 2\)$"):
+        load_samples(tmp_path / "units.csv", "auto", options())
+    got = load_samples(tmp_path / "units.csv", "auto", options("--header-rows", "2"))
+    want = load_samples(tmp_path / "plain.csv", "auto", options())
+    assert got.gyr_dps is not None and want.gyr_dps is not None
+    np.testing.assert_array_equal(got.acc_g, want.acc_g)
+    np.testing.assert_array_equal(got.gyr_dps, want.gyr_dps)
