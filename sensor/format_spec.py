@@ -108,6 +108,16 @@ class ColumnMap:
         Unit of the accelerometer columns.
     gyro_unit : {"dps", "rad/s"}
         Unit of the gyroscope columns.
+    acc_scale, gyro_scale : float
+        Factor each accelerometer (gyroscope) value is multiplied by before the unit
+        applies, for raw integer counts: raw/10000 g is ``acc_scale=1e-4`` with
+        ``acc_unit="g"``; raw mm/s^2 is ``acc_scale=1e-3`` with ``acc_unit="m/s2"``.
+    header_rows : int
+        Lines of header before the data.  ``1`` (default): one line of column names.
+        ``0``: no header; every column is then given by its field number counted from
+        0 (``time_col="0"``, ``acc_cols=("1", "2", "3")``; ``"-3"`` reads field 3 negated).
+        ``N > 1``: names come from the first header line, the next ``N - 1`` lines
+        (units, sensor labels) are skipped.
 
     Notes
     -----
@@ -123,6 +133,9 @@ class ColumnMap:
     time_unit: str = "s"
     acc_unit: str = "g"
     gyro_unit: str = "dps"
+    acc_scale: float = 1.0
+    gyro_scale: float = 1.0
+    header_rows: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "time_unit", _unit("time", self.time_unit, TIME_UNITS))
@@ -133,6 +146,18 @@ class ColumnMap:
                 raise ValueError(f"{name} needs three column names (x, y, z), got {list(cols)}")
         if not self.time_col.strip():
             raise ValueError("time_col must name a column")
+        for name, scale in (("acc_scale", self.acc_scale), ("gyro_scale", self.gyro_scale)):
+            if not (math.isfinite(scale) and scale != 0.0):
+                raise ValueError(f"{name} must be a finite number other than 0, got {scale!r}")
+        if self.header_rows < 0:
+            raise ValueError(f"header_rows must be 0 (no header) or more, got {self.header_rows}")
+        if self.header_rows == 0:
+            bad = [c for c in self.names if not c.strip().lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(
+                    "without a header, columns are field numbers counted from 0 "
+                    f"(e.g. --time-col 0 --acc-cols 1,2,3); got {','.join(bad)}"
+                )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -153,10 +178,19 @@ class LoadOptions:
         Set by another thread to stop loading (a server whose client went away):
         loaders that parse in chunks check it between chunks and raise
         :class:`LoadCancelled`; every loader is checked once before it starts.
+    header_rows : int
+        Lines of header of a plain hipflex CSV read without a column mapping: names on the
+        first, the others (a units line) skipped.  A mapping has its own
+        (:attr:`ColumnMap.header_rows`).
     """
 
     columns: ColumnMap | None = None
     cancel: threading.Event | None = None
+    header_rows: int = 1
+
+    def __post_init__(self) -> None:
+        if self.header_rows < 1:
+            raise ValueError(f"header_rows must be 1 or more without a column mapping, got {self.header_rows}")
 
 
 Loader = Callable[[Path, LoadOptions], ImuSamples]

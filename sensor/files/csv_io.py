@@ -27,7 +27,7 @@ import io
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +175,13 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
-def _table(path: Path, raw: bytes) -> _Table:
-    """Split off the header (first line that is neither blank nor a comment); the rest stays bytes."""
+def _table(path: Path, raw: bytes, header_rows: int = 1) -> _Table:
+    """Split off the header (first line that is neither blank nor a comment); the rest stays bytes.
+
+    ``header_rows`` as in :class:`~hipflex.sensor.format_spec.ColumnMap`: ``0`` makes the
+    first line data and names the fields ``"0"``, ``"1"``, ...; ``N > 1`` skips the ``N - 1``
+    lines after the names.
+    """
     if not raw.strip():
         raise InputError(path, "file is empty")
     encoding, pos = file_encoding(raw)
@@ -195,12 +200,17 @@ def _table(path: Path, raw: bytes) -> _Table:
     check_header(path, line, delimiter)  # before any per-column work
     names = [_clean_name(n) for n in line.split(delimiter)]
     start = len(raw) if end < 0 else end + 1
+    if header_rows == 0:  # the first line is data: fields are named by number
+        names = [str(i) for i in range(len(names))]
+        start, lineno = pos, lineno - 1
     lines = split_lines(raw, start, encoding)
     lines.check_lengths(path, lineno + 1, MAX_LINE_CHARS)
     if lines.has_empty() or raw.find(b"#", start) >= 0:  # (lines of only spaces are data otherwise)
         lines = lines.without_blank_and_comments()
+    if header_rows > 1:  # units or sensor labels under the names: not data
+        lines = replace(lines, keep=lines.indices()[header_rows - 1 :])
     if not len(lines):
-        raise InputError(path, "has a header line but no data rows")
+        raise InputError(path, "has no data rows" if header_rows == 0 else "has a header line but no data rows")
     # A last line cut short by a crash mid-write is dropped.
     if (
         len(lines) > 1
@@ -262,7 +272,8 @@ def _parse_slow(table: _Table, cols: Sequence[int], strict: bool) -> tuple[NDArr
                 row.append(float(f) if f else float("nan"))
             except ValueError:
                 raise InputError(
-                    table.source, f"line {lineno}, column {names[k]!r}: {f[:40]!r} is not a number"
+                    table.source,
+                    f"line {lineno}, column {names[k]!r}: {f[:40]!r} is not a number{_header_rows_hint(table, j)}",
                 ) from None
         rows.append(row)
         kept.append(lineno)
@@ -308,6 +319,32 @@ def _parse(
     return out, table.line_numbers()
 
 
+#: Leading data lines looked at for a header of more than one line.
+_MAX_HEADER_ROWS = 20
+
+
+def _text_line(line: str, d: str) -> bool:
+    """A line whose fields are all text (none a number, not all empty): a header line, not data."""
+    fields = [_clean_name(f) for f in line.split(d)]
+    named = [f for f in fields if f]
+    return bool(named) and not any(_is_number(f) for f in named)
+
+
+def _header_rows_hint(table: _Table, j: int = 0) -> str:
+    """A clause naming ``--header-rows N`` when data line ``j`` is among the first lines and all are text.
+
+    A units or labels line under the names ("s,g,g,g") is the usual cause of text where a
+    number should be, and of names repeated across sensors; ``""`` otherwise.
+    """
+    lines = table.lines.chunk(0, _MAX_HEADER_ROWS)
+    k = 0
+    while k < len(lines) and _text_line(lines[k], table.delimiter):
+        k += 1
+    if k == 0 or j >= k:
+        return ""
+    return f"; the file seems to have {k + 1} header rows (read it with --header-rows {k + 1})"
+
+
 def _listed(names: Iterable[str]) -> str:
     shown = [n for n in names]
     more = f",… ({len(shown)} columns)" if len(shown) > _MAX_LISTED else ""
@@ -335,7 +372,8 @@ def _plain_cols(table: _Table) -> list[int]:
         raise _header_problem(table, "no header line")
     repeated = first_repeated(names)  # one pass: a hostile header may be wide
     if repeated is not None:
-        raise InputError(path, f"column {repeated!r} appears more than once in the header")
+        hint = _header_rows_hint(table)
+        raise InputError(path, f"column {repeated!r} appears more than once in the header{hint}")
     unknown = [n for n in names if n and n not in _PLAIN_ALL]
     has_gyro = [g in names for g in PLAIN_GYRO]
     missing = [c for c in (PLAIN_TIME, *PLAIN_ACC) if c not in names]
@@ -376,7 +414,7 @@ def _fast(path: Path, choose: Callable[[str], Selection], cancel: threading.Even
         return None
 
 
-def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuSamples:
+def read_csv(path: str | Path, *, cancel: threading.Event | None = None, header_rows: int = 1) -> ImuSamples:
     """Read a plain hipflex CSV file.
 
     Parameters
@@ -385,6 +423,8 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuS
         The file.
     cancel : threading.Event, optional
         Checked between chunks of rows; when set, :class:`LoadCancelled` is raised.
+    header_rows : int
+        Lines of header: the names, then ``header_rows - 1`` lines (units) that are skipped.
 
     Returns
     -------
@@ -405,10 +445,10 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None) -> ImuS
         gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
         return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro)
 
-    fast = _fast(path, choose, cancel)
+    fast = _fast(path, choose, cancel) if header_rows == 1 else None
     if fast is not None:
         return fast
-    table = _table(path, _read_bytes(path))
+    table = _table(path, _read_bytes(path), header_rows)
     cols = _plain_cols(table)
     data, lines = _parse(table, cols, strict=True, cancel=cancel)
     gyr = data[:, 4:7] if len(cols) == 7 else None
@@ -434,7 +474,8 @@ def _find(table: _Table, wanted: str) -> int | None:
     names = table.names
     exact = [i for i, n in enumerate(names) if n == _clean_name(wanted)]
     if len(exact) > 1:
-        raise InputError(table.source, f"column {wanted!r} appears more than once in the header")
+        hint = _header_rows_hint(table)
+        raise InputError(table.source, f"column {wanted!r} appears more than once in the header{hint}")
     if exact:
         return exact[0]
     loose = [i for i, n in enumerate(names) if n.lower() == _clean_name(wanted).lower()]
@@ -471,29 +512,48 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.E
     def choose(line: str) -> Selection:
         table = _header_table(path, line)
         cols, signs = _mapped_cols(table, columns)
-        units = [TIME_UNITS[columns.time_unit], *[ACC_UNITS[columns.acc_unit]] * 3]
-        units += [GYRO_UNITS[columns.gyro_unit]] * 3
+        units = [TIME_UNITS[columns.time_unit], *[_acc_factor(columns)] * 3]
+        units += [_gyro_factor(columns)] * 3
         f = [float(sign * unit) for sign, unit in zip(signs, units, strict=False)]
         gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
         gyro_f = (f[4], f[5], f[6]) if len(cols) == 7 else (1.0, 1.0, 1.0)
         return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro,
                          f[0], (f[1], f[2], f[3]), gyro_f)  # fmt: skip
 
-    fast = _fast(path, choose, cancel)
+    # The fast path reads one header line; other layouts take the careful reader.
+    fast = _fast(path, choose, cancel) if columns.header_rows == 1 else None
     if fast is not None:
         return fast
-    table = _table(path, _read_bytes(path))
+    table = _table(path, _read_bytes(path), columns.header_rows)
     cols, signs = _mapped_cols(table, columns)
     data, lines = _parse(table, cols, strict=False, cancel=cancel)
     data = data * signs
     t = data[:, 0] * TIME_UNITS[columns.time_unit]
-    acc = data[:, 1:4] * ACC_UNITS[columns.acc_unit]
-    gyr = None if columns.gyro_cols is None else data[:, 4:7] * GYRO_UNITS[columns.gyro_unit]
+    acc = data[:, 1:4] * _acc_factor(columns)
+    gyr = None if columns.gyro_cols is None else data[:, 4:7] * _gyro_factor(columns)
     return validate_samples(path, t, acc, gyr, lines)
+
+
+def _acc_factor(columns: ColumnMap) -> float:
+    """g per raw accelerometer value: the scale, then the unit."""
+    return columns.acc_scale * ACC_UNITS[columns.acc_unit]
+
+
+def _gyro_factor(columns: ColumnMap) -> float:
+    """deg/s per raw gyroscope value: the scale, then the unit."""
+    return columns.gyro_scale * GYRO_UNITS[columns.gyro_unit]
 
 
 def _mapped_cols(table: _Table, columns: ColumnMap) -> tuple[list[int], NDArray[np.float64]]:
     """Field indices of the mapped columns and their signs (``InputError`` when one is missing)."""
+    if columns.header_rows == 0:  # numbered fields: say which numbers exist, not "no header"
+        n = len(table.names)
+        absent = [c for c in columns.names if _find(table, c) is None]
+        if absent:
+            raise InputError(
+                table.source,
+                f"no column {','.join(absent)}: the first line has {n} fields, numbered 0 to {n - 1} (--no-header)",
+            )
     if _find(table, columns.time_col) is None:
         raise _header_problem(table, f"no time column {columns.time_col!r} (--time-col)")
     roles = [("--acc-cols", columns.acc_cols)]
@@ -564,7 +624,7 @@ def _sniff_plain(path: Path, head: str) -> bool:
 def _load(path: Path, options: LoadOptions) -> ImuSamples:
     if options.columns is not None:
         return read_mapped_csv(path, options.columns, cancel=options.cancel)
-    return read_csv(path, cancel=options.cancel)
+    return read_csv(path, cancel=options.cancel, header_rows=options.header_rows)
 
 
 #: The formats this module provides (see :mod:`hipflex.sensor.formats`).

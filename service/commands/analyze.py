@@ -96,9 +96,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--acc-unit", metavar="UNIT", help="g (default), mg or m/s2")
     g.add_argument("--gyro-cols", metavar="X,Y,Z", help="gyroscope columns, or 'none'")
     g.add_argument("--gyro-unit", metavar="UNIT", help="dps (default) or rad/s")
+    g.add_argument(
+        "--acc-scale",
+        type=float,
+        metavar="X",
+        help="multiply accelerometer values by X before --acc-unit applies (raw/10000 g: 0.0001)",
+    )
+    g.add_argument(
+        "--gyro-scale",
+        type=float,
+        metavar="X",
+        help="multiply gyroscope values by X before --gyro-unit applies (raw/100 deg/s: 0.01)",
+    )
+    header = g.add_mutually_exclusive_group()
+    header.add_argument(
+        "--no-header",
+        action="store_const",
+        const=0,
+        dest="header_rows",
+        help="the file has no header line: give --time-col, --acc-cols (and --gyro-cols) as field "
+        "numbers counted from 0",
+    )
+    header.add_argument(
+        "--header-rows",
+        type=int,
+        metavar="N",
+        help="the file's header is N lines (names first, then units or labels, which are skipped)",
+    )
 
 
-_MAPPING_FLAGS = ("columns", "time_col", "time_unit", "acc_cols", "acc_unit", "gyro_cols", "gyro_unit")
+_MAPPING_FLAGS = (
+    "columns", "time_col", "time_unit", "acc_cols", "acc_unit", "gyro_cols", "gyro_unit",
+    "acc_scale", "gyro_scale", "header_rows",
+)  # fmt: skip
 
 
 def _triple(flag: str, text: str) -> tuple[str, str, str]:
@@ -118,10 +148,22 @@ def build_load_options(args: argparse.Namespace) -> LoadOptions:
         fmt = get_format(args.format) if args.format != AUTO else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not any(getattr(args, f) is not None for f in _MAPPING_FLAGS):
+    given = [f for f in _MAPPING_FLAGS if getattr(args, f) is not None]
+    if not given:
         return LoadOptions()
+    if given == ["header_rows"] and args.header_rows >= 1:  # a plain file with a units line: plain columns
+        if fmt is not None and fmt.name != "csv":
+            raise UsageError(f"--header-rows does not apply to --format {fmt.name}")
+        return LoadOptions(header_rows=args.header_rows)
     if fmt is not None and not fmt.column_mapping:
         raise UsageError(f"column mapping options do not apply to --format {fmt.name}")
+    if args.header_rows == 0 and (args.time_col is None or args.acc_cols is None):
+        raise UsageError(
+            "--no-header needs --time-col and --acc-cols as field numbers counted from 0 "
+            "(e.g. --no-header --time-col 0 --acc-cols 1,2,3 --gyro-cols 4,5,6)"
+        )
+    if args.header_rows == 0 and args.columns is not None:
+        raise UsageError("--no-header does not go with --columns (a preset names header columns)")
     try:
         cmap = column_preset(args.columns) if args.columns is not None else ColumnMap()
         changes: dict[str, Any] = {}
@@ -132,7 +174,7 @@ def build_load_options(args: argparse.Namespace) -> LoadOptions:
         if args.gyro_cols is not None:
             none = args.gyro_cols.strip().lower() == "none"
             changes["gyro_cols"] = None if none else _triple("--gyro-cols", args.gyro_cols)
-        for unit in ("time_unit", "acc_unit", "gyro_unit"):
+        for unit in ("time_unit", "acc_unit", "gyro_unit", "acc_scale", "gyro_scale", "header_rows"):
             if getattr(args, unit) is not None:
                 changes[unit] = getattr(args, unit)
         return LoadOptions(columns=dataclasses.replace(cmap, **changes))
