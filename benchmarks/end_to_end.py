@@ -56,7 +56,7 @@ from hipflex import __version__
 from hipflex.service.cli import build_parser
 build_parser().parse_args(["analyze", "--json", sys.argv[1]])  # imports every command's module, as the CLI does
 from hipflex.dsp import analyze
-from hipflex.dsp.types import Settings
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.sensor.formats import load_samples
 clock.append((time.perf_counter(), time.process_time()))
 path = sys.argv[1]

@@ -10,6 +10,7 @@ Pipeline / init_state / step / finish
 Only numpy and numba are imported here.
 """
 
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.events import (
     AngleBlock,
     CalibratedEvent,
@@ -39,7 +40,6 @@ from hipflex.dsp.types import (
     Rejection,
     Rep,
     RepSet,
-    Settings,
     Walk,
 )
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipflex.dsp import _layout as L
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Axes, Calibration
-from hipflex.dsp.types import Settings
 
 __all__: list[str] = []  # private to dsp: the pipeline and the learning flow
 

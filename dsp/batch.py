@@ -21,8 +21,9 @@ import os
 from collections.abc import Sequence
 from typing import Literal, overload
 
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.pipeline import analyze
-from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.dsp.types import Analysis, ImuSamples
 
 __all__ = ["analyze_many", "default_workers"]
 

@@ -76,7 +76,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hipflex.dsp.types import Rep, Settings, Walk
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.types import Rep, Walk
 
 __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension", "gait_shaped", "walks_so_far"]
 

@@ -21,6 +21,7 @@ from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_gap import _pg_finish
 from hipflex.dsp._kern_run import _run_chunk
 from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS, _Kernel, _make_kernel
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gyro_frame import check_gyro_frame
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import (
@@ -37,7 +38,6 @@ from hipflex.dsp.learn import (
     scan_lock,
 )
 from hipflex.dsp.stream_state import StreamState
-from hipflex.dsp.types import Settings
 from hipflex.dsp.validate import check_gravity_g
 
 __all__ = ["correct_gyro", "learn", "ready_kernel"]

@@ -20,6 +20,7 @@ from hipflex import __version__
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_run import _finish, _run_chunk
 from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS, _Kernel
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.contract import CONTRACT_REASON_PREFIX, Violation, rep_violations
 from hipflex.dsp.events import (
     AngleBlock,
@@ -38,15 +39,7 @@ from hipflex.dsp.learning_flow import correct_gyro, learn, ready_kernel
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.timeline import retime
-from hipflex.dsp.types import (
-    Analysis,
-    Gap,
-    ImuSamples,
-    Quality,
-    Rejection,
-    Rep,
-    Settings,
-)
+from hipflex.dsp.types import Analysis, Gap, ImuSamples, Quality, Rejection, Rep
 from hipflex.dsp.validate import check_samples
 
 __all__ = [

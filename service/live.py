@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from hipflex import __version__
-from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.sensor.sim.plan import Drill
 from hipflex.service.analysis_pool import AnalysisPool, Cancelled, DisconnectCheck
 from hipflex.service.devices import DeviceBackend

@@ -27,9 +27,10 @@ import time
 from concurrent.futures import Executor, Future
 from typing import Any
 
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.events import Event, RepEvent, RepPeakEvent
 from hipflex.dsp.pipeline import StreamState, finish, init_state, result, step
-from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.dsp.types import Analysis, ImuSamples
 
 __all__ = ["WARM_UP_CHUNK_ROWS", "LiveAnalysis", "preparing", "warm_up"]
 

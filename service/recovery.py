@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hipflex.dsp import analyze
-from hipflex.dsp.types import Settings
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.service.messages import status_message
 from hipflex.service.rawlog import repair_log
 from hipflex.service.store import SessionRecord, Store

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG, Settings
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.types import UNRELIABLE_REST_MISMATCH_DEG
 from hipflex.sensor.sim.plan import Drill
 from hipflex.service.devices import DeviceKind
 from hipflex.service.live import SessionSpec

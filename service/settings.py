@@ -2,7 +2,7 @@
 
 A frozen dataclass, built by the CLI from its options or by a test; nothing
 here reads the environment at import time.  Only the standard library and the
-analysis :class:`~hipflex.dsp.types.Settings` are imported, so the CLI can
+analysis :class:`~hipflex.dsp.analysis_settings.Settings` are imported, so the CLI can
 build settings without importing FastAPI.
 """
 
@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hipflex.dsp.types import Settings
+from hipflex.dsp.analysis_settings import Settings
 
 __all__ = [
     "LOOPBACK_NAMES",

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from hipflex.dsp import finish, init_state, result, step
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.events import CalibratedEvent, Event, GapEvent, RepEvent, SetEvent
-from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.service.messages import AngleDecimator, event_messages, status_message
 from hipflex.service.rawlog import SampleLog
 from hipflex.service.store import Store

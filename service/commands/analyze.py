@@ -19,7 +19,8 @@ from hipflex.service.commands import Command, UsageError
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
 
 if TYPE_CHECKING:
-    from hipflex.dsp.types import Analysis, Settings
+    from hipflex.dsp.analysis_settings import Settings
+    from hipflex.dsp.types import Analysis
     from hipflex.sensor.format_spec import LoadOptions
 
 __all__ = ["COMMAND", "PROGRESS_FROM_FILES", "add_arguments", "build_load_options", "build_settings", "run"]
@@ -184,7 +185,7 @@ def build_load_options(args: argparse.Namespace) -> LoadOptions:
 
 def build_settings(args: argparse.Namespace) -> Settings:
     """Analysis settings from the defaults and the flags given."""
-    from hipflex.dsp.types import Settings
+    from hipflex.dsp.analysis_settings import Settings
 
     changes: dict[str, float] = {}
     if args.set_gap_s is not None:

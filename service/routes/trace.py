@@ -70,8 +70,8 @@ def downsample_minmax(time_s: np.ndarray, angle_deg: np.ndarray, max_points: int
 
 
 def _trace(record: SessionRecord, max_points: int) -> TraceOut:
+    from hipflex.dsp.analysis_settings import Settings
     from hipflex.dsp.pipeline import analyze_with_angle
-    from hipflex.dsp.types import Settings
     from hipflex.sensor.format_spec import InputError
     from hipflex.sensor.formats import load_samples
 

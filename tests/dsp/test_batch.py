@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from hipflex.dsp import analyze
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.batch import analyze_many
-from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.sensor.sim.simulate import simulate_drill
 
 

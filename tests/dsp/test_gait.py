@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
-from hipflex.dsp.types import Rep, Settings
+from hipflex.dsp.types import Rep
 
 S = Settings()
 

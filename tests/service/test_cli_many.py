@@ -12,7 +12,8 @@ import pytest
 from test_cli import cli, cli_process, json_lines, thigh_session
 
 import hipflex.dsp
-from hipflex.dsp.types import Analysis, ImuSamples, Settings
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.sensor.files.csv_io import write_csv
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
 

@@ -217,7 +217,7 @@ def test_a_second_server_on_the_same_database_refuses_to_start(
 
 def _damaged_copy(path: Path) -> None:
     """A real database with sessions, then 8 KiB of garbage in the middle of the file."""
-    from hipflex.dsp.types import Settings
+    from hipflex.dsp.analysis_settings import Settings
     from hipflex.service.store import Store
 
     store = Store(path)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from hipflex.dsp import AngleBlock, analyze
-from hipflex.dsp.types import ImuSamples, Settings
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.formats import load_samples
 from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service import sources as sources_mod

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from hipflex.dsp import analyze
-from hipflex.dsp.types import Settings
+from hipflex.dsp.analysis_settings import Settings
 from hipflex.sensor.formats import load_samples
 from hipflex.sensor.sim.simulate import simulate_drill
 from hipflex.service.rawlog import SampleLog, repair_log
