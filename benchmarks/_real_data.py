@@ -300,7 +300,7 @@ def ebbelaar(root: Path) -> list[RealCase]:
 
 def eurobench(root: Path, raw_mapping: bool = False) -> list[RealCase]:
     """5 reps per 5STS trial; ``raw_mapping`` reads the gyro z axis as stored (mirrored, README 1)."""
-    from hipflex.sensor.files.csv_io import column_preset
+    from hipflex.sensor.files.column_presets import column_preset
     from hipflex.sensor.format_spec import LoadOptions
     from hipflex.sensor.formats import load_samples
 

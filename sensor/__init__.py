@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from hipflex.sensor.capture.log import read_capture
     from hipflex.sensor.capture.replay import decode_capture
     from hipflex.sensor.errors import SensorError, SensorLayerError
-    from hipflex.sensor.files.csv_io import column_preset, write_csv
+    from hipflex.sensor.files.column_presets import column_preset
+    from hipflex.sensor.files.csv_io import write_csv
     from hipflex.sensor.format_spec import ColumnMap, InputError, LoadOptions
     from hipflex.sensor.formats import format_names, load_samples
     from hipflex.sensor.sim.simulate import simulate, simulate_drill
@@ -38,7 +39,7 @@ _HOMES = {
     "decode_capture": "hipflex.sensor.capture.replay",
     "SensorError": "hipflex.sensor.errors",
     "SensorLayerError": "hipflex.sensor.errors",
-    "column_preset": "hipflex.sensor.files.csv_io",
+    "column_preset": "hipflex.sensor.files.column_presets",
     "write_csv": "hipflex.sensor.files.csv_io",
     "ColumnMap": "hipflex.sensor.format_spec",
     "InputError": "hipflex.sensor.format_spec",

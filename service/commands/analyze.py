@@ -141,7 +141,7 @@ def _triple(flag: str, text: str) -> tuple[str, str, str]:
 
 def build_load_options(args: argparse.Namespace) -> LoadOptions:
     """Loader options from the column-mapping flags (``UsageError`` when inconsistent)."""
-    from hipflex.sensor.files.csv_io import column_preset
+    from hipflex.sensor.files.column_presets import column_preset
     from hipflex.sensor.format_spec import ColumnMap, LoadOptions
     from hipflex.sensor.formats import AUTO, get_format
 

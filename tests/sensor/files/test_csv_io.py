@@ -10,9 +10,9 @@ import pytest
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor import formats
+from hipflex.sensor.files.column_presets import column_preset
 from hipflex.sensor.files.csv_io import (
     PLAIN_GYRO,
-    column_preset,
     read_csv,
     read_mapped_csv,
     write_csv,

@@ -10,7 +10,7 @@ import pytest
 import real_kit
 
 from hipflex.dsp import ImuSamples, Settings, analyze
-from hipflex.sensor.files.csv_io import column_preset
+from hipflex.sensor.files.column_presets import column_preset
 from hipflex.sensor.format_spec import LoadOptions
 from hipflex.sensor.formats import load_samples
 
