@@ -10,7 +10,9 @@ session).  The types (documented for clients in the OpenAPI components as
 * ``rep``: ``{"set_index", "number", "rep": {contract rep fields}}``;
 * ``set``: ``{"set": {contract set fields, with its reps}}`` when a set closes;
 * ``status``: ``{"state": "calibrating"|"running"|"gap"|"reconnecting"|"stopped",
-  "battery_pct", "rep_count", ...}``.
+  "battery_pct", "rep_count", "phase": "waiting_for_still"|"learning_axis"|"counting", ...}``
+  (``phase`` is what the analysis is doing, see :func:`hipflex.service.worker.analysis_phase`;
+  a status is also sent when it changes while calibrating).
 
 ``rep``, ``rep_peak`` and ``set`` carry ``received_at``: the host time (Unix
 seconds) at which the chunk that completed them arrived from the source.

@@ -443,6 +443,11 @@ class StatusMessage(_Msg):
     state: LiveState
     battery_pct: int | None
     rep_count: int
+    phase: Literal["waiting_for_still", "learning_axis", "counting"] | None = Field(
+        default=None,
+        description="What the analysis is doing: waiting for a still moment (to learn the rest pose), learning "
+        "the flexion axis from the first movements, or counting reps (reps made before are counted then).",
+    )
     calibrated_at_s: float | None = None
     gap: GapOut | None = None
     session_status: SessionStatus | None = Field(default=None, description="With state 'stopped'.")

@@ -21,15 +21,34 @@ import numpy as np
 from hipflex.dsp import finish, init_state, result, step
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.events import CalibratedEvent, Event, GapEvent, RepEvent, SetEvent
+from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.service.messages import AngleDecimator, event_messages, status_message
 from hipflex.service.rawlog import SampleLog
 from hipflex.service.store import Store
 
-__all__ = ["SessionWorker", "tidy_chunk"]
+__all__ = ["PHASES", "SessionWorker", "analysis_phase", "tidy_chunk"]
 
 #: Wall time between progress updates in the store, seconds.
 PROGRESS_INTERVAL_S = 1.0
+
+
+#: What the analysis is doing, in order: no rest pose yet (it waits for ``calib_still_s`` of stillness, or
+#: takes the quietest stretch once ``max_learn_s`` passed); rest pose known, the flexion axis and its sign
+#: are being learned from the first movements; the kernel runs and reps are counted.
+PHASES: tuple[str, ...] = ("waiting_for_still", "learning_axis", "counting")
+
+
+def analysis_phase(state: StreamState) -> str:
+    """The phase (one of :data:`PHASES`) the streaming analysis is in, read from its state.
+
+    Rows are buffered until the rest pose is known (``cal``) and then until the axis is locked
+    and the sign confirmed (the kernel starts, ``running``); reps made meanwhile are counted once
+    it starts.
+    """
+    if state.running:
+        return PHASES[2]
+    return PHASES[0] if state.cal is None else PHASES[1]
 
 
 def tidy_chunk(chunk: ImuSamples, after_s: float | None) -> ImuSamples:
@@ -105,7 +124,8 @@ class SessionWorker:
         """A status message for the current (or a new) state."""
         if state is not None:
             self.live_state = state
-        return status_message(self.live_state, self.battery_pct, self.rep_count, **extra)
+        phase = analysis_phase(self.state)
+        return status_message(self.live_state, self.battery_pct, self.rep_count, phase=phase, **extra)
 
     def process(self, chunk: ImuSamples, received_at: float) -> list[dict[str, Any]]:
         """Log, analyse and persist one chunk; returns its stream messages."""
@@ -113,12 +133,15 @@ class SessionWorker:
         if len(chunk) == 0:
             return []
         self.log.append(chunk)  # before analysis: a crash loses nothing that was analysed
+        phase = analysis_phase(self.state)
         self.state, events = step(self.settings, self.state, chunk)
         self.rows += len(chunk)
         if self.first_s is None:
             self.first_s = float(chunk.time_s[0])
         self.last_s = float(chunk.time_s[-1])
         out = self._side_effects(events)
+        if not self.state.running and analysis_phase(self.state) != phase and self.live_state == "calibrating":
+            out.append(self.status())  # the rest pose is known: now learning the axis (no event says so)
         if self.live_state == "gap":
             out.append(self.status("running" if self.state.running else "calibrating"))
         out.extend(event_messages(events, self.decimate, received_at))

@@ -51,7 +51,7 @@ const freshHold = () => ({ phase: 'down', min: Infinity, max: -Infinity, t: [], 
 const freshSession = () => ({
   seq: 0,               // last stream message seen, to resume after a dropped connection
   serverCount: 0,       // rep_count from status messages: the floor for the counter
-  device: { state: null, battery: null },
+  device: { state: null, phase: null, battery: null },
   trace: { t: [], deg: [] },
   stored: null,         // {t, deg}: the whole angle trace of an ended session (GET .../trace)
   peaks: [],            // [t, deg] of rep_peak markers on the trace
@@ -108,6 +108,7 @@ function onMessage(msg) {
     case 'status':
       state.device = {
         state: msg.state,
+        phase: msg.phase ?? state.device.phase,
         battery: msg.battery_pct ?? state.device.battery,
         gapS: msg.gap ? msg.gap.end_s - msg.gap.start_s : null,
       };
@@ -524,16 +525,20 @@ function renderSets(reps) {
   }));
 }
 
-// What the analysis is doing, in the athlete's terms.  "calibrating" lasts until the angle is set up:
-// a still moment (the rest pose) and about 8 s of the first movements (the flexion axis and its sign).
-// The analysis runs from the first row meanwhile, and the reps made so far are counted when it is
-// done, so the athlete need not wait: the page says so instead of asking them to stand still.
+// What the analysis is doing, in the athlete's terms.  While "calibrating" the status's phase says which
+// step the analysis is at: it waits for a still moment (the rest pose), then learns the flexion axis and
+// its sign from about 8 s of the first movements.  The analysis runs from the first row meanwhile, and
+// the reps made so far are counted when it is done, so the athlete need not wait: the page says so.
 const DEVICE_TEXT = {
-  calibrating: ['Setting up the angle: waiting for a still moment and the first movements; reps so far are counted then', 'warn'],
+  calibrating: ['Setting up the angle; reps so far are counted then', 'warn'],
   running: ['Counting reps', 'ok'],
   gap: ['Signal gap: samples lost', 'warn'],
   reconnecting: ['Sensor reconnecting…', 'warn'],
   stopped: ['Session stopped', ''],
+};
+const PHASE_TEXT = {
+  waiting_for_still: 'Waiting for a still moment to learn the rest pose; reps made meanwhile are counted then',
+  learning_axis: 'Learning the movement axis from the first movements; reps so far are counted then',
 };
 
 function renderStatus() {
@@ -551,7 +556,8 @@ function renderStatus() {
     if (state.session.error) { parts.push(state.session.error); cls = 'bad'; }
   }
   else {
-    const [text, c] = DEVICE_TEXT[state.device.state] || ['Waiting for data', 'warn'];
+    let [text, c] = DEVICE_TEXT[state.device.state] || ['Waiting for data', 'warn'];
+    if (state.device.state === 'calibrating' && PHASE_TEXT[state.device.phase]) text = PHASE_TEXT[state.device.phase];
     parts.push(state.device.state === 'gap' && state.device.gapS ? `${text} (${fmt(state.device.gapS, 1)} s)` : text);
     cls = c;
     parts.push(state.transport ? `live via ${state.transport}` : 'connecting…');

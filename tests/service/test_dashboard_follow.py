@@ -140,7 +140,8 @@ def test_page_follows_the_demo_to_its_next_session(live_server: Any) -> None:
 
 def test_status_says_what_the_analysis_does(live_server: Any) -> None:
     """Issue 18.3: while the angle is being set up the athlete already moves and the reps are counted
-    afterwards (``late``): the page says so, never "stand still", and says "counting" once it counts."""
+    afterwards (``late``): the page says which step the analysis is at (waiting for a still moment, then
+    learning the movement axis), never "stand still", and says "counting" once it counts."""
     from playwright.sync_api import expect
 
     problems: list[str] = []
@@ -148,7 +149,7 @@ def test_status_says_what_the_analysis_does(live_server: Any) -> None:
         page = new_page(browser, problems)
         page.add_init_script(STATUS_LOG_SCRIPT)
         # The session first, then the page (the angle is set up 3 s after the start): the page attaches
-        # a running session when it loads.
+        # a running session when it loads, and replays its status history.
         session = _start_demo_replay(live_server)
         page.goto(live_server.url + "/")
         expect(page.get_by_test_id("session-id")).to_have_text(f"session {session['id']}")
@@ -156,13 +157,15 @@ def test_status_says_what_the_analysis_does(live_server: Any) -> None:
         log: list[tuple[str, int]] = [tuple(x) for x in page.evaluate("window.__statusLog")]
     texts = [t for t, _ in log]
     assert not [t for t in texts if "stand still" in t.lower()], texts
-    setting_up = [n for t, n in log if "waiting for a still moment and the first movements" in t]
-    assert setting_up and max(setting_up) == 0, log  # said before the first (late) reps, while none showed
-    counting = [n for t, n in log if t.startswith("Counting reps")]
-    assert counting, log
-    first_setup = next(i for i, (t, _) in enumerate(log) if "still moment" in t)
-    first_counting = next(i for i, (t, _) in enumerate(log) if t.startswith("Counting reps"))
-    assert first_setup < first_counting
+    steps = ("Waiting for a still moment", "Learning the movement axis", "Counting reps")
+    firsts = []
+    for step in steps:
+        seen = [i for i, (t, _) in enumerate(log) if t.startswith(step)]
+        assert seen, (step, log)
+        firsts.append(seen[0])
+    assert firsts == sorted(firsts), log
+    setting_up = [n for t, n in log if t.startswith(steps[:2])]
+    assert max(setting_up) == 0, log  # said before the first (late) reps, while none showed
     assert not problems, problems
 
 

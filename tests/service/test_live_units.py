@@ -309,11 +309,15 @@ async def test_device_states_gaps_and_failures_reach_clients(
         msgs = []
         while (item := await asyncio.wait_for(sub.get(), 30)) is not None:
             msgs.append(json.loads(item[2]))
-        status = [(m["state"], m["battery_pct"]) for m in msgs if m["type"] == "status"]
-        want = [("calibrating", None), ("calibrating", 90), ("running", 90), ("reconnecting", 90), ("running", 89),
-                ("gap", 89)]  # fmt: skip
+        status = [(m["state"], m["battery_pct"], m["phase"]) for m in msgs if m["type"] == "status"]
+        # The phase says what the analysis does while calibrating: a status when the rest pose is known.
+        still, axis, counting = "waiting_for_still", "learning_axis", "counting"
+        want = [("calibrating", None, still), ("calibrating", 90, still), ("calibrating", 90, axis),
+                ("running", 90, counting), ("reconnecting", 90, counting), ("running", 89, counting),
+                ("gap", 89, counting)]  # fmt: skip
         assert status[: len(want)] == want
-        assert status[len(want) :] == ([] if fail else [("running", 89)]) + [("stopped", 89)]
+        end = [] if fail else [("running", 89, counting)]
+        assert status[len(want) :] == [*end, ("stopped", 89, counting)]
         final = store.get_session(rec.id)
         assert final is not None and final.analysis is not None
         if fail:
