@@ -29,7 +29,7 @@ def _stream(tmp_path: Path, samples: ImuSamples) -> Sent:
     worker = SessionWorker(rec.id, Settings(), samples.has_gyro, SampleLog(Path(rec.raw_log), samples.has_gyro),
                            store, 25.0)  # fmt: skip
     out: Sent = [(float("nan"), analysis_phase(worker.state), [worker.status()])]
-    n = int(round(CHUNK_S * 100))
+    n = round(CHUNK_S * 100)
     cal_seen = False
     for i in range(0, len(samples), n):
         chunk = samples.slice(i, min(i + n, len(samples)))
