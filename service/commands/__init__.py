@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hipflex.service.commands.demo",
     "hipflex.service.commands.scan",
     "hipflex.service.commands.record",
+    "hipflex.service.commands.report",
 )
 
 

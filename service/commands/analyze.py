@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hipflex.service.commands import Command, UsageError
@@ -75,6 +76,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON document per line (JSON Lines)")
     p.add_argument("--min-rom-deg", type=float, metavar="DEG", help="smallest rise that counts as a rep (20)")
     p.add_argument("--set-gap-s", type=float, metavar="S", help="pause that splits sets, seconds (8)")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE",
+        help="also draw the angle trace with sets and reps marked to FILE (.png or .svg; one recording; "
+        "needs matplotlib: pip install 'hipflex[report]')",
+    )
     p.add_argument(
         "--progress",
         action="store_true",
@@ -259,12 +267,47 @@ def run(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     entries = expand_paths(args.paths, recursive=bool(args.recursive))
     jobs = _jobs(args, len(entries))
+    if args.plot is not None:
+        _check_plot(args.plot, entries)
 
     from hipflex.service.first_run import preparing
 
     # The first analysis compiles the kernels when the cache is cold: inside ``preparing``.
     with preparing("analyze", "hipflex", ready=_kernels_ready):
-        return _analyze_paths(args, options, settings, entries, jobs)
+        status = _analyze_paths(args, options, settings, entries, jobs)
+        if status == 0 and args.plot is not None:
+            status = _plot(args, options, settings, entries[0].path)
+        return status
+
+
+def _check_plot(out: Path, entries: list[Entry]) -> None:
+    """``--plot`` needs one recording, a .png or .svg name in an existing folder, and matplotlib."""
+    from hipflex.service.coach_report.charts import PLOT_SUFFIXES, ChartsUnavailable, require_matplotlib
+
+    if len(entries) != 1:
+        raise UsageError(f"--plot draws one recording, got {len(entries)}; give one file")
+    if out.suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"--plot {out}: the picture is written as {' or '.join(PLOT_SUFFIXES)}, by its suffix")
+    if not out.parent.is_dir():
+        raise UsageError(f"--plot {out}: the folder {out.parent} does not exist")
+    try:
+        require_matplotlib()
+    except ChartsUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _plot(args: argparse.Namespace, options: LoadOptions, settings: Settings, path: str) -> int:
+    """Draw ``--plot`` for the one recording (analysed again with its angle trace: the tables never keep it)."""
+    from hipflex.service.coach_report.charts import save_trace_plot
+    from hipflex.service.coach_report.inputs import ReportInputError, load_file
+
+    try:
+        item = load_file(path, args.format, options, settings)
+        save_trace_plot(args.plot, item.time_s, item.angle_deg, item.analysis, title=item.title)
+    except (ReportInputError, OSError) as exc:
+        print(f"hipflex: --plot {args.plot}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _kernels_ready() -> bool:
