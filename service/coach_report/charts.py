@@ -42,8 +42,6 @@ PLOT_SUFFIXES: dict[str, str] = {".png": "png", ".svg": "svg"}
 #: Default figure sizes, inches: wide enough for a laptop screen or half of it.
 TRACE_SIZE_IN = (8.0, 3.0)
 BARS_SIZE_IN = (8.0, 5.0)
-#: Most points of the angle line: each bucket keeps its lowest and highest angle (every peak stays).
-TRACE_POINTS = 4000
 # Colours: the line, the peak markers, the shading of alternate sets, the bars of alternate sets.
 _LINE = "#1f4e79"
 _PEAK = "#c0392b"
@@ -63,12 +61,6 @@ def require_matplotlib() -> None:
         raise ChartsUnavailable(
             "the charts need matplotlib, which is not installed: pip install 'hipflex[report]' (or matplotlib)"
         )
-
-
-def _downsample(time_s: np.ndarray, angle_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from hipflex.service.routes.trace import downsample_minmax
-
-    return downsample_minmax(time_s, angle_deg, TRACE_POINTS)
 
 
 def trace_figure(
@@ -102,7 +94,9 @@ def _trace_figure(
 ) -> Figure:
     from matplotlib.figure import Figure
 
-    t, deg = _downsample(np.asarray(time_s, dtype=np.float64), np.asarray(angle_deg, dtype=np.float64))
+    # Every row is given: matplotlib's path simplification (on by default, for SVG too) merges rows closer
+    # than a fraction of a pixel and keeps the extremes, so an hour at 100 Hz stays a small file, peaks whole.
+    t, deg = np.asarray(time_s, dtype=np.float64), np.asarray(angle_deg, dtype=np.float64)
     fig = Figure(figsize=size_in, layout="constrained")
     ax = fig.add_subplot()
     for s in analysis.sets:

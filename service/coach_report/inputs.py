@@ -140,6 +140,7 @@ def _load_session(name: str, db_path: Path, side: Side | None) -> ReportInput:
 
     if not db_path.is_file():
         raise ReportInputError(f"{name}: no such file, and no database at {db_path} to look it up as a session id")
+    _check_database(name, db_path)
     store = Store(db_path)
     try:
         record = store.get_session(name)
@@ -159,6 +160,31 @@ def _load_session(name: str, db_path: Path, side: Side | None) -> ReportInput:
     analysis, time_s, angle = _analyse(name, lambda: load_samples(raw_log, "csv"), settings, raw_log.name)
     title = f"{record.label} ({record.id[:8]})" if record.label else f"session {record.id[:8]}"
     return ReportInput(name, title, "session", side or _side(record.side), analysis, time_s, angle)
+
+
+def _check_database(name: str, db_path: Path) -> None:
+    """Refuse a file that is not a hipflex database of this schema, reading only: a report never changes it
+    (:class:`~hipflex.service.store.Store` would create its tables in any SQLite file, or migrate an old one)."""
+    import sqlite3
+
+    from hipflex.service.store import SCHEMA_VERSION
+
+    try:
+        db = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            has_sessions = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sessions'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ReportInputError(f"{name}: cannot read the database {db_path}: {_one_line(exc)}") from None
+    if not has_sessions:
+        raise ReportInputError(f"{name}: no such file, and {db_path} is not a hipflex database")
+    if version != SCHEMA_VERSION:
+        raise ReportInputError(
+            f"{name}: the database {db_path} has schema version {version}, this hipflex reads {SCHEMA_VERSION} "
+            "(open it once with this hipflex's 'serve' to bring it up to date)"
+        )
 
 
 def _side(text: str | None) -> Side | None:

@@ -238,3 +238,18 @@ def test_analyze_plot_bad_usage(sides: Path, args: list[str], needle: str) -> No
     res = cli("analyze", *args, cwd=sides)
     assert res.returncode == 2 and needle in res.stderr.splitlines()[-1]
     assert res.stdout == "" and not (sides / args[-1]).exists()
+
+
+def test_report_never_changes_a_foreign_database(sides: Path, tmp_path: Path) -> None:
+    """An id looked up in a SQLite file that is not hipflex's: one line, and the file is left as it was."""
+    import sqlite3
+
+    db = tmp_path / "other.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE notes (text TEXT)")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    res = cli("report", "abc123", "--db", str(db), "-o", str(tmp_path / "r.html"), cwd=sides)
+    assert res.returncode == 2 and f"abc123: no such file, and {db} is not a hipflex database" in res.stderr
+    assert db.read_bytes() == before

@@ -27,7 +27,7 @@ def test_analyze_does_not_import_the_web_stack(tmp_path: Path) -> None:
     code = (
         "import sys; from hipflex.service.cli import main; "
         f"status = main(['analyze', '--json', {str(path)!r}]); "
-        "heavy = sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'pydantic') if m in sys.modules); "
+        "heavy = sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'pydantic', 'matplotlib') if m in sys.modules); "
         "print(status, heavy, file=sys.stderr)"
     )
     r = run("-c", code)
