@@ -181,7 +181,9 @@ def _rep_bars_figure(analysis: Analysis, title: str, size_in: tuple[float, float
         handles = [Patch(color=_SET_BARS[(k - 1) % 2], label=f"set {k}") for k in sets[:2]]
         if len(sets) > 2:
             handles = [Patch(color=_SET_BARS[0], label="odd sets"), Patch(color=_SET_BARS[1], label="even sets")]
-        axes[0].legend(handles=handles, loc="upper right", fontsize=7, frameon=False)
+        # Above the top panel, not over its bars.
+        axes[0].legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, fontsize=7,
+                       frameon=False, borderaxespad=0.2)  # fmt: skip
     else:
         axes[0].text(0.5, 0.5, "no reps", transform=axes[0].transAxes, ha="center", va="center")
     if title:

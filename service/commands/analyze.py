@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from hipflex.dsp.types import Analysis
     from hipflex.sensor.format_spec import LoadOptions
 
-__all__ = ["COMMAND", "PROGRESS_FROM_FILES", "add_arguments", "build_load_options", "build_settings", "run"]
+__all__ = [
+    "COMMAND",
+    "PROGRESS_FROM_FILES",
+    "add_arguments",
+    "add_mapping_arguments",
+    "build_load_options",
+    "build_settings",
+    "run",
+]
 
 #: With more files than this a progress bar is shown (on stderr, when it is a terminal) even
 #: without ``--progress``.
@@ -88,6 +96,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"show a progress bar on stderr (when a terminal) also for {PROGRESS_FROM_FILES} files or fewer",
     )
+    add_mapping_arguments(p)
+
+
+def add_mapping_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the column-mapping options (read by :func:`build_load_options`; ``hipflex report`` has them too)."""
     g = p.add_argument_group(
         "column mapping (any CSV; implies --format csv)",
         "Name the columns to read; other columns are ignored. Start from a preset with --columns and "

@@ -45,7 +45,7 @@ written), 1 an unexpected error.
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the options of ``hipflex report``."""
-    from hipflex.service.commands.analyze import _MAPPING_FLAGS
+    from hipflex.service.commands.analyze import add_mapping_arguments
 
     p.add_argument("inputs", nargs="*", metavar="SESSION_OR_FILE", help="recordings or stored session ids")
     p.add_argument("--left", metavar="SESSION_OR_FILE", help="the left thigh's recording or session")
@@ -58,8 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--min-rom-deg", type=float, metavar="DEG", help="smallest rise that counts as a rep in files (20)")
     p.add_argument("--set-gap-s", type=float, metavar="S", help="pause that splits sets in files, seconds (8)")
-    # Files are read with their format's own columns; the column-mapping options are analyze's.
-    p.set_defaults(**dict.fromkeys(_MAPPING_FLAGS))
+    add_mapping_arguments(p)  # as analyze's: for files (a stored session's raw log is a plain hipflex CSV)
 
 
 def pair_sides(items: list[ReportInput]) -> tuple[ReportInput, ReportInput] | None:
