@@ -147,9 +147,9 @@ def _report(
 COMMAND = Command(
     name="report",
     help="write a self-contained HTML report (charts, sets, left/right asymmetry)",
-    description="Write one HTML file a coach can send, per recording or stored session: the sets, the angle trace\n"
-    "with reps marked, per-rep velocity, flexion time and hold bars, and quality notes; left and right\n"
-    "side by side with an asymmetry index when both are given.",
+    description="Write one HTML file a coach can send, per recording or stored session: the sets,\n"
+    "the angle trace with reps marked, per-rep velocity, flexion time and hold bars, and\n"
+    "quality notes; left and right side by side with an asymmetry index when both are given.",
     add_arguments=add_arguments,
     run=run,
     epilog=EPILOG,
