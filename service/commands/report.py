@@ -26,20 +26,21 @@ EPILOG = """\
 examples:
   hipflex report session.csv -o report.html
   hipflex report --left ana_l.csv --right ana_r.csv -o ana.html
-  hipflex report 3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8 -o today.html     (a stored session, by id)
-  hipflex report left_thigh.csv right_thigh.csv -o both.html        (sides from the file names)
+  hipflex report 3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8 -o today.html  (a stored session)
+  hipflex report left_thigh.csv right_thigh.csv -o both.html  (sides from the names)
 
-An input is a recording file when such a file exists, else the id of a session stored by
-'hipflex serve' (in --db); a stored session is analysed again from its raw log with its own
-settings.  Sides: --left/--right, else a stored session's side, else a file name holding the
-word 'left' or 'right'.  With exactly one left and one right input they are shown side by
-side with an asymmetry index per metric, |L - R| / mean of L and R in %.
+An input is a recording file when such a file exists, else the id of a session
+stored by 'hipflex serve' (in --db); a stored session is analysed again from its
+raw log with its own settings.  Sides: --left/--right, else a stored session's
+side, else a file name holding the word 'left' or 'right'.  With exactly one left
+and one right input they are shown side by side with an asymmetry index per
+metric, |L - R| / mean of L and R in %.
 
-The file holds everything (charts as inline SVG, no scripts, no links): it opens without a
-network.  The charts need matplotlib: pip install 'hipflex[report]'.
+The file holds everything (charts as inline SVG, no scripts, no links): it opens
+without a network.  The charts need matplotlib: pip install 'hipflex[report]'.
 
-exit status: 0 written, 2 bad usage or a bad input (one line per bad input; no file
-written), 1 an unexpected error.
+exit status: 0 written, 2 bad usage or a bad input (one line per bad input; no
+file written), 1 an unexpected error.
 """
 
 
@@ -147,9 +148,9 @@ def _report(
 COMMAND = Command(
     name="report",
     help="write a self-contained HTML report (charts, sets, left/right asymmetry)",
-    description="Write one HTML file a coach can send, per recording or stored session: the sets,\n"
-    "the angle trace with reps marked, per-rep velocity, flexion time and hold bars, and\n"
-    "quality notes; left and right side by side with an asymmetry index when both are given.",
+    description="Write one HTML file a coach can send, per recording or stored session: the\n"
+    "sets, the angle trace with reps marked, per-rep velocity, flexion time and hold\n"
+    "bars, and quality notes; left and right side by side with an asymmetry index.",
     add_arguments=add_arguments,
     run=run,
     epilog=EPILOG,
