@@ -26,13 +26,13 @@ EPILOG = """\
 examples:
   hipflex report session.csv -o report.html
   hipflex report --left ana_l.csv --right ana_r.csv -o ana.html
-  hipflex report 3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8 -o today.html  (a stored session)
-  hipflex report left_thigh.csv right_thigh.csv -o both.html  (sides from the names)
+  hipflex report 3f2c9a1e5b7d4c08a1e2f3a4b5c6d7e8 -o today.html   (stored)
+  hipflex report left_thigh.csv right_thigh.csv -o both.html  (sides: names)
 
 An input is a recording file when such a file exists, else the id of a session
 stored by 'hipflex serve' (in --db); a stored session is analysed again from its
 raw log with its own settings.  Sides: --left/--right, else a stored session's
-side, else a file name holding the word 'left' or 'right'.  With exactly one left
+side, else a file name with the word 'left' or 'right'.  With exactly one left
 and one right input they are shown side by side with an asymmetry index per
 metric, |L - R| / mean of L and R in %.
 
