@@ -229,6 +229,7 @@ def run_on_dask(
     job: RecordingJob,
     skip: Collection[str] = frozenset(),
     window: int | None = None,
+    task: Callable[[str, RecordingJob, Any], RecordingResult] | None = None,
 ) -> Generator[tuple[int, RecordingResult], None, None]:
     """Every entry as a task on a ``distributed.Client``; yields ``(input index, result)`` as they finish.
 
@@ -243,6 +244,9 @@ def run_on_dask(
     window : int, optional
         Tasks submitted and not yet collected; default four per worker thread (at least 16),
         so the scheduler never holds the whole season and finished results do not pile up.
+    task : callable, optional
+        ``task(source, job, skip)``; default :func:`analyze_recording` (a benchmark passes an
+        empty one to measure the scheduler's own cost per task).
 
     Notes
     -----
@@ -251,6 +255,7 @@ def run_on_dask(
     """
     from distributed import as_completed
 
+    fn = task if task is not None else analyze_recording
     threads = sum(client.nthreads().values()) or 1
     limit = max(window if window is not None else 4 * threads, 16 if window is None else 1)
     skip_on_workers: Any = client.scatter(frozenset(skip), broadcast=True, hash=False) if skip else frozenset()
@@ -265,9 +270,7 @@ def run_on_dask(
             if entry.problem is not None:  # nothing to read: no task
                 ready.append((i, analyze_recording(entry.path, job, problem=entry.problem)))
                 continue
-            fut = client.submit(
-                analyze_recording, entry.path, job, skip_on_workers, key=f"hipflex-analyze-{run_id}-{i}", pure=False
-            )
+            fut = client.submit(fn, entry.path, job, skip_on_workers, key=f"hipflex-analyze-{run_id}-{i}", pure=False)
             index[fut] = i
             done.add(fut)
             return True
