@@ -258,7 +258,8 @@ def run_on_dask(
     fn = task if task is not None else analyze_recording
     threads = sum(client.nthreads().values()) or 1
     limit = max(window if window is not None else 4 * threads, 16 if window is None else 1)
-    skip_on_workers: Any = client.scatter(frozenset(skip), broadcast=True, hash=False) if skip else frozenset()
+    # Sent once to every worker, not with each task.  In a list: scatter would spread a set's members.
+    skip_on_workers: Any = client.scatter([frozenset(skip)], broadcast=True, hash=False)[0] if skip else frozenset()
     run_id = uuid.uuid4().hex[:8]
     todo = iter(enumerate(entries))
     index: dict[Any, int] = {}

@@ -158,6 +158,11 @@ def test_local_cluster_gives_the_serial_tables_row_for_row(season: Path) -> None
         seen: list[str] = []
         on_dask = analyze_recordings([str(season)], client=client, on_result=lambda r: seen.append(r.source))
         assert len(client.nthreads()) == 2
+        # Done hashes reach the workers: nothing analysed again but the corrupt file.
+        done = {h for h, s in zip(*on_dask.recordings.select(["content_sha256", "status"]).to_pydict().values(),
+                                  strict=True) if s == "ok"}  # fmt: skip
+        again = analyze_recordings([str(season)], client=client, skip_hashes=done)
+        assert again.recordings["source"].to_pylist() == [f"{season}/{CORRUPT}"] and again.reps.num_rows == 0
     assert len(seen) == N_SEASON
     for name in ("reps", "sets", "recordings"):
         assert on_dask.table(name).equals(serial.table(name)), name
