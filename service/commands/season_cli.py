@@ -83,6 +83,10 @@ def done_hashes(earlier: SeasonTables, settings_json: str, version: str) -> froz
     )  # fmt: skip
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def _open_client(address: str) -> Any:
     try:
         from hipflex.service.commands.season_run import open_client
@@ -120,7 +124,11 @@ def run_tables(
     show_bar = (bool(args.progress) or len(entries) > progress_from_files) and sys.stderr.isatty()
     results: list[RecordingResult | None] = [None] * len(entries)
     status = 0
-    client = _open_client(args.dask) if args.dask is not None else None
+    try:
+        client = _open_client(args.dask) if args.dask is not None else None
+    except (OSError, TimeoutError) as exc:  # no scheduler there, or it did not answer in time
+        print(f"hipflex: cannot reach the Dask scheduler at {args.dask}: {_one_line(exc)}", file=sys.stderr)
+        return 1
     try:
         if client is not None:
             stream = run_on_dask(client, entries, job, skip)
