@@ -183,3 +183,17 @@ def test_the_analyze_path_imports_neither_pandas_nor_dask() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_fsspec_url_is_read_like_the_file(tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    write_csv(tmp_path / "r.csv", recording(3))
+    with fsspec.open("memory://season/r.csv", "wb") as fh:
+        fh.write((tmp_path / "r.csv").read_bytes())
+    tables = analyze_recordings(["memory://season/r.csv", str(tmp_path / "r.csv")], jobs=1)
+    url, local = tables.recordings.to_pylist()
+    assert url["status"] == "ok" and url["content_sha256"] == local["content_sha256"]
+    assert url["source"] == "memory://season/r.csv"
+    reps = tables.reps.to_pandas()
+    by = [g.drop(columns="source").reset_index(drop=True) for _, g in reps.groupby("source", sort=False)]
+    assert len(by) == 2 and by[0].equals(by[1]) and len(by[0]) == 5
