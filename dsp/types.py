@@ -17,7 +17,9 @@ from numpy.typing import NDArray
 from hipflex.dsp.analysis_settings import Settings
 
 __all__ = [
+    "REP_COLUMNS",
     "SCHEMA",
+    "SET_COLUMNS",
     "UNRELIABLE_REST_MISMATCH_DEG",
     "Analysis",
     "Gap",
@@ -33,6 +35,29 @@ __all__ = [
 SCHEMA = "hipflex.analysis/1"
 
 FloatArray = NDArray[np.float64]
+
+#: Columns of the per-rep table (:meth:`Analysis.rep_columns`) and their kinds (int, float, str).
+#: Numbers are 1-based (``set_number``, ``rep_number``: what people and the CLI tables see; the JSON
+#: contract's ``index`` fields count from 0); ``drill`` is the set's drill once the analysis names one.
+REP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "str"), ("set_number", "int"), ("rep_number", "int"), ("rep_number_in_recording", "int"),
+    ("drill", "str"), ("start_s", "float"), ("peak_s", "float"), ("end_s", "float"),
+    ("peak_flexion_deg", "float"), ("rom_deg", "float"), ("flexion_time_s", "float"),
+    ("peak_flexion_velocity_dps", "float"), ("mean_flexion_velocity_dps", "float"), ("hold_s", "float"),
+    ("confidence", "float"),
+)  # fmt: skip
+#: Columns of the per-set table (:meth:`Analysis.set_columns`): the set's contract fields, then means
+#: and bests over its measured reps, each named for what it is (``mean_``, ``best_``, ``longest_``).
+SET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source", "str"), ("set_number", "int"), ("drill", "str"), ("start_s", "float"), ("end_s", "float"),
+    ("duration_s", "float"), ("rep_count", "int"), ("measured_rep_count", "int"), ("hidden_rep_count", "int"),
+    ("cadence_rpm", "float"), ("velocity_loss_pct", "float"),
+    ("mean_peak_flexion_deg", "float"), ("best_peak_flexion_deg", "float"),
+    ("mean_rom_deg", "float"), ("best_rom_deg", "float"),
+    ("mean_peak_flexion_velocity_dps", "float"), ("best_peak_flexion_velocity_dps", "float"),
+    ("mean_flexion_time_s", "float"), ("best_flexion_time_s", "float"),
+    ("mean_hold_s", "float"), ("longest_hold_s", "float"), ("mean_confidence", "float"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -457,6 +482,78 @@ class Analysis:
             "rep_count": self.rep_count,
             "sets": [s.to_dict() for s in self.sets],
         }
+
+    def rep_columns(self) -> dict[str, list[Any]]:
+        """The per-rep table as columns (:data:`REP_COLUMNS`), one entry per measured rep, in time order.
+
+        Values are unrounded; NaN marks a metric that could not be computed.  ``set_number`` and
+        ``rep_number`` (within its set) count from 1, ``rep_number_in_recording`` over all sets.
+        """
+        cols: dict[str, list[Any]] = {name: [] for name, _ in REP_COLUMNS}
+        n = 0
+        for s in self.sets:
+            drill = getattr(s, "drill", None)  # a set's drill, once the analysis names one
+            for r in s.reps:
+                n += 1
+                row = (self.source, s.index + 1, r.index + 1, n, drill, r.start_s, r.peak_s, r.end_s,
+                       r.peak_flexion_deg, r.rom_deg, r.flexion_time_s, r.peak_flexion_velocity_dps,
+                       r.mean_flexion_velocity_dps, r.hold_s, r.confidence)  # fmt: skip
+                for (name, _), value in zip(REP_COLUMNS, row, strict=True):
+                    cols[name].append(value)
+        return cols
+
+    def set_columns(self) -> dict[str, list[Any]]:
+        """The per-set table as columns (:data:`SET_COLUMNS`), one entry per set, in time order.
+
+        ``set_number`` counts from 1.  The ``mean_*`` columns average the set's measured reps,
+        ``best_*`` take the largest (``best_flexion_time_s`` the shortest: the quickest rise),
+        ``longest_hold_s`` the longest hold; all NaN for a set whose reps were all hidden in gaps.
+        """
+        cols: dict[str, list[Any]] = {name: [] for name, _ in SET_COLUMNS}
+        for s in self.sets:
+            rows = np.array(
+                [[r.peak_flexion_deg, r.rom_deg, r.peak_flexion_velocity_dps, r.flexion_time_s, r.hold_s,
+                  r.confidence] for r in s.reps], dtype=np.float64,
+            ).reshape(-1, 6)  # fmt: skip
+            mean, big, small = _column_stats(rows)
+            cadence = np.nan if s.cadence_rpm is None else s.cadence_rpm
+            row = (self.source, s.index + 1, getattr(s, "drill", None), s.start_s, s.end_s, s.end_s - s.start_s,
+                   s.rep_count, len(s.reps), len(s.hidden_peaks_s), cadence, s.velocity_loss_pct,
+                   mean[0], big[0], mean[1], big[1], mean[2], big[2], mean[3], small[3], mean[4], big[4],
+                   mean[5])  # fmt: skip
+            for (name, _), value in zip(SET_COLUMNS, row, strict=True):
+                cols[name].append(value)
+        return cols
+
+    def reps_frame(self) -> Any:
+        """:meth:`rep_columns` as a ``pandas.DataFrame`` (pandas, an optional extra, is imported here)."""
+        return _frame(self.rep_columns(), REP_COLUMNS)
+
+    def sets_frame(self) -> Any:
+        """:meth:`set_columns` as a ``pandas.DataFrame`` (pandas, an optional extra, is imported here)."""
+        return _frame(self.set_columns(), SET_COLUMNS)
+
+
+def _column_stats(rows: FloatArray) -> tuple[list[float], list[float], list[float]]:
+    """Per column: mean, max and min over the finite values (NaN where there are none)."""
+    out: tuple[list[float], list[float], list[float]] = ([], [], [])
+    for k in range(rows.shape[1]):
+        v = rows[:, k][np.isfinite(rows[:, k])]
+        out[0].append(float(v.mean()) if v.size else np.nan)
+        out[1].append(float(v.max()) if v.size else np.nan)
+        out[2].append(float(v.min()) if v.size else np.nan)
+    return out
+
+
+def _frame(cols: dict[str, list[Any]], spec: tuple[tuple[str, str], ...]) -> Any:
+    """A DataFrame with a fixed dtype per column kind, also when it has no rows.
+
+    pandas is only imported here, when a frame is asked for: the core itself needs numpy alone.
+    """
+    import pandas as pd
+
+    dtypes = {"int": "int64", "float": "float64", "str": "object"}
+    return pd.DataFrame({name: pd.Series(cols[name], dtype=dtypes[kind]) for name, kind in spec})
 
 
 def _r(x: float, nd: int) -> float | None:

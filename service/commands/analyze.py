@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hipflex.service.commands import Command, UsageError
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
+from hipflex.service.commands.season_cli import add_table_arguments, check_table_arguments
 
 if TYPE_CHECKING:
     from hipflex.dsp.analysis_settings import Settings
@@ -46,6 +47,8 @@ examples:
   hipflex analyze trial.csv --time-col time --acc-cols Ax3,Ay3,Az3 --acc-unit m/s2 \\
       --gyro-cols Gx3,Gy3,-Gz3 --gyro-unit dps
   hipflex analyze trial.csv --columns eurobench:3
+  hipflex analyze season/ --out results.parquet   (results.reps/.sets/.recordings.parquet)
+  hipflex analyze --dask tcp://scheduler:8786 '/shared/season/**/*.csv' -r --out results.parquet
 
 A folder stands for its recordings: the files ending in .csv, .txt or .jsonl, sorted
 by name, not those in sub-folders unless --recursive; hidden files and the companion
@@ -145,6 +148,7 @@ def add_mapping_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="the file's header is N lines (names first, then units or labels, which are skipped)",
     )
+    add_table_arguments(p)
 
 
 _MAPPING_FLAGS = (
@@ -278,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
     """Analyse every file (folders expanded) in input order; returns 0, or 2 if any was bad input, or 1."""
     options = build_load_options(args)
     settings = build_settings(args)
+    tables = check_table_arguments(args)
     entries = expand_paths(args.paths, recursive=bool(args.recursive))
     jobs = _jobs(args, len(entries))
     if args.plot is not None:
@@ -285,6 +290,13 @@ def run(args: argparse.Namespace) -> int:
 
     from hipflex.service.first_run import preparing
 
+    if tables:
+        from hipflex.service.commands.season_cli import run_tables
+
+        if args.dask is not None:  # the workers compile (or load) the kernels, not this process
+            return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
+        with preparing("analyze", "hipflex", ready=_kernels_ready):
+            return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
     # The first analysis compiles the kernels when the cache is cold: inside ``preparing``.
     with preparing("analyze", "hipflex", ready=_kernels_ready):
         status = _analyze_paths(args, options, settings, entries, jobs)

@@ -20,8 +20,10 @@ __all__ = ["CSV_COLUMNS", "router", "session_out"]
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
-#: Columns of ``export.csv``: one row per rep.
-CSV_COLUMNS: tuple[str, ...] = ("set_index", "number", *REP_FIELDS)
+#: Columns of ``export.csv``: one row per rep.  A table for people, so its numbers count from 1 and
+#: say so, as in the dashboard, the CLI tables and ``analyze --out``: ``set_number``, ``rep_number``
+#: (within its set) and ``rep_number_in_session``; the JSON documents keep their 0-based ``index``.
+CSV_COLUMNS: tuple[str, ...] = ("set_number", "rep_number", "rep_number_in_session", *REP_FIELDS[1:])
 
 SessionId = Annotated[str, Path(min_length=1, max_length=64, description="Session id.")]
 
@@ -154,7 +156,8 @@ def _reps_csv(store: StoreDep, session_id: str) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for rep in store.reps(session_id):
-        writer.writerow(["" if rep[c] is None else rep[c] for c in CSV_COLUMNS])
+        numbers = [rep["set_index"] + 1, rep["index"] + 1, rep["number"] + 1]
+        writer.writerow([*numbers, *("" if rep[c] is None else rep[c] for c in CSV_COLUMNS[3:])])
     return buf.getvalue()
 
 
@@ -167,7 +170,8 @@ def _reps_csv(store: StoreDep, session_id: str) -> str:
                **_NOT_FOUND},
 )  # fmt: skip
 async def export_csv(session_id: SessionId, store: StoreDep) -> Response:
-    """One row per rep (contract fields, rounded as in the JSON; empty = not computable)."""
+    """One row per rep: its set's number, its number in the set and in the session (all from 1),
+    then the contract fields, rounded as in the JSON (empty = not computable)."""
     text = await asyncio.to_thread(_reps_csv, store, session_id)
     headers = {"content-disposition": f'attachment; filename="hipflex-{session_id}.csv"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)

@@ -108,14 +108,20 @@ def test_simulator_session_streams_rest_and_exports_agree(
     assert doc["sets"] == [s.to_dict() for s in direct.sets]
     assert flat_reps(doc) == [m["rep"] for m in reps]
 
-    # export.csv has the same numbers.
+    # export.csv has the same numbers; its set and rep numbers count from 1, as people count.
     text = api.get(f"/api/v1/sessions/{sid}/export.csv").text
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == len(rest_reps)
+    assert "index" not in rows[0] and "set_index" not in rows[0]
     for row, rep in zip(rows, rest_reps, strict=True):
-        for key in ("set_index", "number", *CONTRACT):
+        numbers = {"set_number": rep["set_index"] + 1, "rep_number": rep["index"] + 1,
+                   "rep_number_in_session": rep["number"] + 1}  # fmt: skip
+        assert {k: int(row[k]) for k in numbers} == numbers
+        for key in CONTRACT[1:]:
             want = rep[key]
             assert (row[key] == "") if want is None else float(row[key]) == pytest.approx(want, abs=0)
+    assert [int(r["rep_number_in_session"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert int(rows[0]["set_number"]) == 1 and int(rows[0]["rep_number"]) == 1
 
     # A client joining after the end gets the reps, the sets and the final status, then a clean close.
     late, code = ws_messages(f"{live_server.ws_url}/api/v1/sessions/{sid}/ws")
