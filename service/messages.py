@@ -7,7 +7,8 @@ session).  The types (documented for clients in the OpenAPI components as
 * ``angle``: ``{"t": [...], "deg": [...]}``, the flexion angle decimated to
   about ``angle_rate_hz`` (``null`` where unknown: before calibration, lost rows);
 * ``rep_peak``: a peak was confirmed, metrics follow with ``rep``;
-* ``rep``: ``{"set_index", "number", "rep": {contract rep fields}}``;
+* ``rep``: ``{"set_index", "number", "set_number", "rep_number", "rep_number_in_session",
+  "rep": {contract rep fields}}`` (0-based positions, and the same counted from 1 as people read them);
 * ``set``: ``{"set": {contract set fields, with its reps}}`` when a set closes;
 * ``status``: ``{"state": "calibrating"|"running"|"gap"|"reconnecting"|"stopped",
   "battery_pct", "rep_count", "phase": "waiting_for_still"|"learning_axis"|"counting", ...}``
@@ -34,6 +35,7 @@ from hipflex.dsp.events import (
     RepPeakEvent,
     SetEvent,
 )
+from hipflex.service.store import people_numbers
 
 __all__ = ["AngleDecimator", "event_messages", "status_message"]
 
@@ -97,6 +99,7 @@ def event_messages(events: list[Event], decimate: AngleDecimator, received_at: f
             out.append({
                 "type": "rep_peak",
                 "number": e.number,
+                "rep_number_in_session": e.number + 1,
                 "peak_s": _num(e.peak_s, 4),
                 "peak_flexion_deg": _num(e.peak_flexion_deg, 2),
                 "rom_deg": _num(e.rom_deg, 2),
@@ -107,6 +110,7 @@ def event_messages(events: list[Event], decimate: AngleDecimator, received_at: f
                 "type": "rep",
                 "set_index": e.set_index,
                 "number": e.number,
+                **people_numbers(e.set_index, e.rep.index, e.number),
                 "rep": e.rep.to_dict(),
                 "received_at": received_at,
                 "late": e.late,

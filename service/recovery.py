@@ -75,6 +75,10 @@ def recover_sessions(store: Store) -> list[str]:
     return done
 
 
+#: Keys of a stored rep row that place it in the session (not contract rep fields).
+_POSITION_KEYS = ("set_index", "number", "set_number", "rep_number", "rep_number_in_session")
+
+
 def ended_session_messages(store: Store, record: SessionRecord) -> list[dict[str, Any]]:
     """Stream messages replaying a finished session: its reps, its sets, a final status."""
     msgs: list[dict[str, Any]] = []
@@ -85,9 +89,9 @@ def ended_session_messages(store: Store, record: SessionRecord) -> list[dict[str
     for s in store.sets(record.id):
         set_reps = []
         for r in by_set.get(s["index"], []):
-            rep = {k: v for k, v in r.items() if k not in ("set_index", "number")}
+            rep = {k: v for k, v in r.items() if k not in _POSITION_KEYS}
             set_reps.append(rep)
-            msgs.append({"type": "rep", "set_index": r["set_index"], "number": r["number"], "rep": rep,
+            msgs.append({"type": "rep", **{k: r[k] for k in _POSITION_KEYS}, "rep": rep,
                          "received_at": None})  # fmt: skip
         body = {k: v for k, v in s.items() if k != "closed"}
         msgs.append({"type": "set", "set": {**body, "reps": set_reps}, "received_at": None})

@@ -353,11 +353,19 @@ class TraceOut(BaseModel):
     source_rows: int = Field(ge=0, description="Rows in the raw log the trace was computed from.")
 
 
-class RepRow(RepOut):
-    """A rep with its set and its number in the session (0-based)."""
+_SET_NUMBER = Field(ge=1, description="The rep's set, counted from 1 (``set_index + 1``).")
+_REP_NUMBER = Field(ge=1, description="The rep in its set, counted from 1 (``rep.index + 1``).")
+_REP_NUMBER_IN_SESSION = Field(ge=1, description="The rep in the session, counted from 1 (``number + 1``).")
 
-    set_index: int
-    number: int
+
+class RepRow(RepOut):
+    """A rep with its position in the session: 0-based positions and the 1-based numbers people read."""
+
+    set_index: int = Field(ge=0, description="The rep's set, position from 0.")
+    number: int = Field(ge=0, description="The rep's position in the session, from 0.")
+    set_number: int = _SET_NUMBER
+    rep_number: int = _REP_NUMBER
+    rep_number_in_session: int = _REP_NUMBER_IN_SESSION
 
 
 # ---------------------------------------------------------------------------- devices
@@ -400,7 +408,8 @@ class RepPeakMessage(_Msg):
     """A peak was confirmed; the full rep follows as ``rep``."""
 
     type: Literal["rep_peak"]
-    number: int
+    number: int = Field(ge=0, description="The rep's position in the session, from 0.")
+    rep_number_in_session: int = _REP_NUMBER_IN_SESSION
     peak_s: float | None
     peak_flexion_deg: float | None
     rom_deg: float | None
@@ -411,8 +420,11 @@ class RepMessage(_Msg):
     """A completed rep."""
 
     type: Literal["rep"]
-    set_index: int
-    number: int
+    set_index: int = Field(ge=0, description="The rep's set, position from 0.")
+    number: int = Field(ge=0, description="The rep's position in the session, from 0.")
+    set_number: int = _SET_NUMBER
+    rep_number: int = _REP_NUMBER
+    rep_number_in_session: int = _REP_NUMBER_IN_SESSION
     rep: RepOut
     received_at: float | None
     late: bool = Field(

@@ -32,8 +32,15 @@ __all__ = [
     "SET_FIELDS",
     "SessionRecord",
     "Store",
+    "people_numbers",
     "utc_now",
 ]
+
+
+def people_numbers(set_index: int, rep_index: int, number: int) -> dict[str, int]:
+    """The 1-based numbers people read beside the 0-based positions (one numbering with the tables and exports)."""
+    return {"set_number": set_index + 1, "rep_number": rep_index + 1, "rep_number_in_session": number + 1}
+
 
 #: Contract fields of a rep, in order (the CSV export columns after set_index/number).
 REP_FIELDS: tuple[str, ...] = (
@@ -407,8 +414,9 @@ class Store:
         """Reps of a session in order: ``set_index``, ``number`` and the contract fields."""
         rows = self._query("SELECT * FROM reps WHERE session_id = ? ORDER BY number", (session_id,))
         return [
-            {"set_index": r["set_index"], "number": r["number"], "index": r["rep_index"],
-             **{f: r[f] for f in REP_FIELDS[1:]}}
+            {"set_index": r["set_index"], "number": r["number"],
+             **people_numbers(r["set_index"], r["rep_index"], r["number"]),
+             "index": r["rep_index"], **{f: r[f] for f in REP_FIELDS[1:]}}
             for r in rows
         ]  # fmt: skip
 

@@ -82,6 +82,11 @@ def test_simulator_session_streams_rest_and_exports_agree(
     sets = [m for m in ws_msgs if m["type"] == "set"]
     assert len(peaks) == len(reps) > 10
     assert [m["number"] for m in reps] == list(range(len(reps)))
+    # Beside each 0-based position, the number people read, counted from 1 as in the tables and export.csv.
+    for m in reps:
+        assert (m["set_number"], m["rep_number"], m["rep_number_in_session"]) == (
+            m["set_index"] + 1, m["rep"]["index"] + 1, m["number"] + 1)  # fmt: skip
+    assert [m["rep_number_in_session"] for m in peaks] == [m["number"] + 1 for m in peaks]
     assert all(isinstance(m["received_at"], float) for m in reps)
 
     final = live_server.wait_ended(sid)
@@ -91,7 +96,8 @@ def test_simulator_session_streams_rest_and_exports_agree(
 
     # REST reps and sets are the streamed ones.
     rest_reps = api.get(f"/api/v1/sessions/{sid}/reps").json()
-    assert rest_reps == [{**m["rep"], "set_index": m["set_index"], "number": m["number"]} for m in reps]
+    positions = ("set_index", "number", "set_number", "rep_number", "rep_number_in_session")
+    assert rest_reps == [{**m["rep"], **{k: m[k] for k in positions}} for m in reps]
     rest_sets = api.get(f"/api/v1/sessions/{sid}/sets").json()
     assert [{k: v for k, v in s.items() if k != "closed"} for s in rest_sets] == [
         {k: v for k, v in m["set"].items() if k != "reps"} for m in sets
