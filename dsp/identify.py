@@ -1,7 +1,7 @@
 """Identify where the sensor sits on the thigh from the motion itself (accelerometer only).
 
 The thigh-pendulum filter needs the sensor's distance below the hip ``L``
-and its offset in front of the femur axis ``d``: during a fast swing the
+and its offset in front of the femur axis ``d`` (negative behind it): during a fast swing the
 tangential (``L theta''``) and centripetal (``L theta'^2``) accelerations
 are as large as gravity, and a wrong ``L`` or ``d`` turns into a steady
 per-session error of 5-15 degrees at every peak.  Nobody measures these on
