@@ -37,7 +37,10 @@ __all__ = ["LeverFit", "identify_lever"]
 # (a pocket, a strap turned round) down to -10 cm.  A grid that only
 # allowed the front put a back sensor's centripetal term (d theta'^2, close
 # to 1 g in a stride) on the wrong side: stride peaks read 30-45 deg low
-# and a rep too many per set.
+# and a rep too many per set.  A sensor d behind the femur fits exactly as one
+# d in front with the flexion sign flipped (the model maps onto itself), so
+# the sign must be, and is, decided before this test (learning_flow's
+# sign confirmation, from the larger excursions, with no offset).
 _LEVER_M = (0.18, 0.30)
 _OFFSET_M = (-0.10, 0.10)
 _LEVER_GRID_M = np.round(np.arange(_LEVER_M[0], _LEVER_M[1] + 1e-9, 0.03), 3)
