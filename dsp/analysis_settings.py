@@ -72,8 +72,8 @@ class Settings:
         the gyro filter's accelerometer correction), metres.
     sensor_offset_m : float
         Prior anterior offset of the sensor from the femur axis (about 0.07 on
-        the front of the thigh, 0 on the side); the accelerometer-only filter
-        refines it, metres.
+        the front of the thigh, 0 on the side, negative on the back); the
+        accelerometer-only filter refines it, metres.
     acc_range_g : float or None
         Accelerometer full-scale range, g: values at it are clipped (counted,
         and taken by the filters as bounds, not values); ``None`` counts

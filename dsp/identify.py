@@ -1,7 +1,7 @@
 """Identify where the sensor sits on the thigh from the motion itself (accelerometer only).
 
 The thigh-pendulum filter needs the sensor's distance below the hip ``L``
-and its offset in front of the femur axis ``d``: during a fast swing the
+and its offset in front of the femur axis ``d`` (negative behind it): during a fast swing the
 tangential (``L theta''``) and centripetal (``L theta'^2``) accelerations
 are as large as gravity, and a wrong ``L`` or ``d`` turns into a steady
 per-session error of 5-15 degrees at every peak.  Nobody measures these on
@@ -29,13 +29,22 @@ import numpy as np
 __all__ = ["LeverFit", "identify_lever"]
 
 # Candidate grids, metres: the operating range of DESIGN.md (straps 15-30 cm
-# below the hip; offset ~0 on the side of the thigh, up to ~10 cm on the
-# front).  Outside it the likelihood is not trustworthy: unmodelled hip
-# accelerations (running) and slow motion both favour a short lever.
+# below the hip).  Outside it the likelihood is not trustworthy: unmodelled
+# hip accelerations (running) and slow motion both favour a short lever.
+# The offset is the sensor's distance in front of the femur axis: the
+# thigh's surface lies 5-10 cm from the femur all round, so a strap on the
+# front reads up to +10 cm, on the side ~0 and on the back of the thigh
+# (a pocket, a strap turned round) down to -10 cm.  A grid that only
+# allowed the front put a back sensor's centripetal term (d theta'^2, close
+# to 1 g in a stride) on the wrong side: stride peaks read 30-45 deg low
+# and a rep too many per set.  A sensor d behind the femur fits exactly as one
+# d in front with the flexion sign flipped (the model maps onto itself), so
+# the sign must be, and is, decided before this test (learning_flow's
+# sign confirmation, from the larger excursions, with no offset).
 _LEVER_M = (0.18, 0.30)
-_OFFSET_M = (0.03, 0.10)
+_OFFSET_M = (-0.10, 0.10)
 _LEVER_GRID_M = np.round(np.arange(_LEVER_M[0], _LEVER_M[1] + 1e-9, 0.03), 3)
-_OFFSET_GRID_M = np.round(np.arange(_OFFSET_M[0], _OFFSET_M[1] + 1e-9, 0.03), 3)
+_OFFSET_GRID_M = np.round(np.arange(-0.09, _OFFSET_M[1] + 1e-9, 0.03), 3)
 # Refinement around the best grid point, metres.
 _REFINE_M = 0.015
 # Less evidence than this (nats) for the best candidate over the prior keeps the prior.

@@ -370,9 +370,10 @@ def _pendulum_model(lever: LeverFit | None) -> str:
     text = "thigh pendulum EKF (gravity + tangential + centripetal acceleration)"
     if lever is None or not lever.identified:
         return text + "; sensor position from the settings"
+    side = "in front of" if lever.sensor_offset_m >= 0.0 else "behind"
     return (
-        text + f"; sensor {100 * lever.lever_arm_m:.1f} cm below the hip, {100 * lever.sensor_offset_m:.1f} cm in"
-        " front of the femur, identified from the first motion"
+        text + f"; sensor {100 * lever.lever_arm_m:.1f} cm below the hip, {100 * abs(lever.sensor_offset_m):.1f} cm"
+        f" {side} the femur, identified from the first motion"
     )
 
 

@@ -46,7 +46,7 @@ def test_candidates_stay_in_the_operating_range():
     nll, calls = _bowl(0.05, 0.3)
     fit = identify_lever(nll, 0.22, 0.03)
     assert 0.18 <= fit.lever_arm_m <= 0.30
-    assert 0.03 <= fit.sensor_offset_m <= 0.10
+    assert -0.10 <= fit.sensor_offset_m <= 0.10
     tried = np.array(calls[1:])  # the first call is the prior
     assert tried[:, 0].min() >= 0.18 - 1e-12 and tried[:, 0].max() <= 0.30 + 1e-12
 
@@ -72,6 +72,18 @@ def test_identification_finds_a_long_lever_and_removes_the_peak_bias():
     ident = _peak_errors(rec, Settings())
     assert np.mean(np.abs(ident)) < 3.0
     assert np.mean(np.abs(fixed)) > 2.0 * np.mean(np.abs(ident))
+
+
+def test_a_sensor_behind_the_femur_is_identified_there():
+    # The back of the thigh (a strap turned round, a back pocket): the sensor
+    # sits 7 cm behind the femur axis, where the centripetal term d theta'^2
+    # has the other sign.  A grid that only allowed the front of the femur
+    # put it 3 cm in front and read these fast swings' peaks 21 deg off.
+    rec = _ballistic(0.24, -0.07)
+    res = analyze(rec.samples, Settings())
+    assert "behind the femur" in res.quality.angle_model
+    ident = _peak_errors(rec, Settings())
+    assert np.mean(np.abs(ident)) < 2.0
 
 
 def test_quality_says_what_the_angle_rests_on():
