@@ -65,6 +65,11 @@ BLOCK_S = 1.0
 _B_IDX, _B_N, _B_W2, _B_A2, _B_W4, _B_W2A2, _B_A4, _B_COLS = range(8)
 # |t| of the lever slope beyond which its sign is taken as measured.
 _LEVER_T = 3.0
+# ... and the lever must change |a|^2 by more than this over the set's typical |w|^2 spread, g^2:
+# an accelerometer whose axes' scales differ by 1 % reads |a|^2 up to 0.02 apart in two poses, and
+# a slow rehab raise passes between its poses exactly as |w|^2 rises and falls (Bilkent subject 1:
+# slopes of +0.1-0.3 while lying, where the lever predicts -0.01).
+_LEVER_MIN_EFFECT_G2 = 0.02
 # Below this best mean log-likelihood per feature the set is "unknown".
 _MIN_FIT = -2.0
 _D2R = math.pi / 180.0
@@ -120,14 +125,17 @@ class SetFeatures:
     """What a set's description rests on (all mounting-free).
 
     ``lever_slope`` (g^2 per rad^2/s^2) and ``lever_t`` its t statistic
-    (NaN without a gyro); ``axis_tilt_deg`` the learned rep axis' angle from
-    the horizontal at rest (NaN when unknown); medians over the reps of
+    (NaN without a gyro), ``lever_effect_g2`` the slope times the standard
+    deviation of ``|w|^2`` over the set (how much the lever changes
+    ``|a|^2``); ``axis_tilt_deg`` the learned rep axis' angle from the
+    horizontal at rest (NaN when unknown); medians over the reps of
     ``rom_deg``, ``rise_s`` (start to peak), ``hold_s`` and ``period_s``
     (peak to peak, NaN for one rep); ``n_reps``.
     """
 
     lever_slope: float
     lever_t: float
+    lever_effect_g2: float
     axis_tilt_deg: float
     rom_deg: float
     rise_s: float
@@ -140,32 +148,37 @@ class SetFeatures:
         """+1 the thigh hangs below its pivot, -1 lifted / knee pivot, 0 not measured."""
         if not math.isfinite(self.lever_t) or abs(self.lever_t) < _LEVER_T:
             return 0
+        if not abs(self.lever_effect_g2) > _LEVER_MIN_EFFECT_G2:
+            return 0
         return 1 if self.lever_t > 0 else -1
 
 
-def _lever_fit(blocks: np.ndarray, start_s: float, end_s: float) -> tuple[float, float]:
-    """Slope of ``|a|^2`` on ``|w|^2`` over the blocks inside [start_s, end_s], and its t statistic."""
+def _lever_fit(blocks: np.ndarray, start_s: float, end_s: float) -> tuple[float, float, float]:
+    """Slope of ``|a|^2`` on ``|w|^2`` over the blocks inside [start_s, end_s], its t statistic and effect (g^2)."""
+    nan = (math.nan, math.nan, math.nan)
     if blocks.shape[0] == 0:
-        return math.nan, math.nan
+        return nan
     t0 = blocks[:, _B_IDX] * BLOCK_S
     sel = blocks[(t0 >= start_s - BLOCK_S) & (t0 <= end_s)]
     n, sw, sa, sww, swa, saa = (float(x) for x in sel[:, 1:].sum(axis=0)) if sel.shape[0] else (0.0,) * 6
     if n < 10:
-        return math.nan, math.nan
+        return nan
     vw = sww - sw * sw / n
     va = saa - sa * sa / n
     cwa = swa - sw * sa / n
     if vw <= 0 or va <= 0:
-        return math.nan, math.nan
+        return nan
     slope = cwa / vw
     resid = max(va - slope * cwa, 1e-30) / max(n - 2, 1.0)
-    return slope, slope / math.sqrt(resid / vw)
+    return slope, slope / math.sqrt(resid / vw), slope * math.sqrt(vw / n)
 
 
 def set_features(rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: float) -> SetFeatures:
     """The mounting-free features of one set (see :class:`SetFeatures`)."""
     reps = rep_set.reps
-    slope, tstat = (math.nan, math.nan) if blocks is None else _lever_fit(blocks, rep_set.start_s, rep_set.end_s)
+    slope, tstat, effect = (
+        (math.nan, math.nan, math.nan) if blocks is None else _lever_fit(blocks, rep_set.start_s, rep_set.end_s)
+    )
 
     def med(vals: list[float]) -> float:
         v = [x for x in vals if math.isfinite(x)]
@@ -175,6 +188,7 @@ def set_features(rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: floa
     return SetFeatures(
         lever_slope=slope,
         lever_t=tstat,
+        lever_effect_g2=effect,
         axis_tilt_deg=axis_tilt_deg,
         rom_deg=med([r.rom_deg for r in reps]),
         rise_s=med([r.peak_s - r.start_s for r in reps]),
@@ -339,7 +353,7 @@ def describe_set(f: SetFeatures) -> SetDescription:
             {1: "thigh hangs below its pivot", -1: "thigh lifted against gravity or turning about the knee"}.get(
                 f.hangs, "lever unclear"
             )
-            + f" (|a|^2 vs |w|^2 slope {f.lever_slope:+.3f}, t {f.lever_t:+.1f})"
+            + f" (|a|^2 vs |w|^2 slope {f.lever_slope:+.3f}, t {f.lever_t:+.1f}, effect {f.lever_effect_g2:+.3f} g^2)"
         )
     )
     tilt = "" if not math.isfinite(f.axis_tilt_deg) else f"rep axis {f.axis_tilt_deg:.0f} deg from horizontal; "

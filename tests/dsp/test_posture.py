@@ -26,6 +26,7 @@ def _feats(**kw: float) -> SetFeatures:
     base = {
         "lever_slope": math.nan,
         "lever_t": math.nan,
+        "lever_effect_g2": math.nan,
         "axis_tilt_deg": 2.0,
         "rom_deg": 40.0,
         "rise_s": 1.0,
@@ -53,8 +54,8 @@ def test_lever_sums_do_not_depend_on_chunking() -> None:
 
 def test_the_lever_sign_decides_between_hanging_and_lifted_drills() -> None:
     # The same kinematics (a 40 deg, 1 s rise, 3.4 s period): the lever's sign is what names the pose.
-    lifted = describe_set(_feats(lever_slope=-0.02, lever_t=-12.0))
-    hanging = describe_set(_feats(lever_slope=0.03, lever_t=15.0))
+    lifted = describe_set(_feats(lever_slope=-0.02, lever_t=-12.0, lever_effect_g2=-0.1))
+    hanging = describe_set(_feats(lever_slope=0.03, lever_t=15.0, lever_effect_g2=0.2))
     assert lifted.pose in ("side", "supine", "prone", "seated") and lifted.pose_candidates[0] == "supine"
     assert hanging.pose in ("standing", "all_fours") and set(hanging.pose_candidates) == {"standing", "all_fours"}
 
@@ -73,8 +74,8 @@ def test_a_vertical_rep_axis_is_a_rotation() -> None:
 @pytest.mark.parametrize(
     ("drill", "pose", "movement"),
     [
-        ("side_lying_abduction", "side", "abduction"),
-        ("donkey_kick", "all_fours", "extension"),
+        ("straight_leg_raise", "supine", "flexion"),
+        ("single_leg_deadlift", "standing", "extension"),
         ("hold", "standing", "flexion"),
     ],
 )
