@@ -60,6 +60,13 @@ def test_the_lever_sign_decides_between_hanging_and_lifted_drills() -> None:
     assert hanging.pose in ("standing", "all_fours") and set(hanging.pose_candidates) == {"standing", "all_fours"}
 
 
+def test_a_lever_no_larger_than_an_accelerometer_scale_error_is_not_trusted() -> None:
+    # Bilkent subject 1 lying: a clear slope (t +9) that changes |a|^2 by less than a 1 % scale error would.
+    assert _feats(lever_slope=0.1, lever_t=9.0, lever_effect_g2=0.01).hangs == 0
+    assert _feats(lever_slope=0.1, lever_t=9.0, lever_effect_g2=0.05).hangs == 1
+    assert _feats(lever_slope=-0.1, lever_t=-2.0, lever_effect_g2=-0.5).hangs == 0
+
+
 def test_a_set_like_no_drill_is_unknown() -> None:
     d = describe_set(_feats(rom_deg=170.0, rise_s=9.0, hold_s=0.01, period_s=30.0))
     assert (d.drill, d.pose, d.movement) == ("unknown", "unknown", "unknown")
@@ -86,6 +93,7 @@ def test_simulated_drills_are_named(drill: str, pose: str, movement: str) -> Non
     for s in a.sets:
         assert s.description is not None
         assert (s.description.drill, s.description.pose, s.description.movement) == (drill, pose, movement)
+        assert math.isfinite(s.description.features.lever_t)  # the pipeline kept the lever sums
         d = s.to_dict()["drill"]
         assert d["name"] == drill and d["recognised_from"]
 
