@@ -367,30 +367,31 @@ def simulate_programme(
     ProgrammeSimulation
     """
     if drill in DRILLS:
-        flex: Drill = drill  # type: ignore[assignment]
+        flex: Drill = drill
         sim = simulate_drill(
             flex, fs_hz=fs_hz, has_gyro=has_gyro, seed=seed, n_sets=n_sets or 3, mounting=mounting, sensor=sensor
         )
         tr = sim.truth
-        set_truth = []
+        flex_truth: list[SetTruth] = []
         for s_i in range(len(tr.sets)):
-            reps = [r for r in tr.reps if r.set_index == s_i]
             h = []
-            for r in reps:
+            for r in (r for r in tr.reps if r.set_index == s_i):
                 a, b = np.searchsorted(tr.time_s, [r.low_s, r.trough_s])
                 h.append(float(np.count_nonzero(tr.angle_deg[a : b + 1] >= r.peak_deg - hold_band_deg)) / DENSE_HZ)
-            set_truth.append(SetTruth(drill, "standing", "flexion", tuple(h)))
-        return ProgrammeSimulation(drill, sim.samples, tr, tuple(set_truth), sim.mounting, sim.sensor, seed, sim.errors)
+            flex_truth.append(SetTruth(drill, "standing", "flexion", tuple(h)))
+        return ProgrammeSimulation(
+            drill, sim.samples, tr, tuple(flex_truth), sim.mounting, sim.sensor, seed, sim.errors
+        )
     if drill not in SPECS:
         raise ValueError(f"unknown drill {drill!r}; expected one of {ALL_DRILLS}")
-    spec = SPECS[drill]  # type: ignore[index]
+    spec = SPECS[drill]
     streams = np.random.SeedSequence(seed).spawn(3)
     if mounting is None:
         mounting = Mounting.random(np.random.default_rng(streams[2]))
     if sensor is None:
         sensor = SensorModel(fs_hz=fs_hz, has_gyro=has_gyro)
     n = n_sets or (2 if drill == "hip_flexor_stretch" else 3)
-    kin, phi, sets, rests, set_reps = _simulate_spec(drill, spec, np.random.default_rng(streams[0]), n, mounting.leg)  # type: ignore[arg-type]
+    kin, phi, sets, rests, set_reps = _simulate_spec(drill, spec, np.random.default_rng(streams[0]), n, mounting.leg)
     body = rigid_body_signals(kin, mounting)
     sampled = sample_signals(kin.time_s, body.acc_g, body.gyr_dps if sensor.has_gyro else None, sensor, streams[1])
     reps, holds = _truth(kin.time_s, phi, sets, set_reps, hold_band_deg)
