@@ -36,11 +36,15 @@ the finished sets when a result is built.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from hipflex.dsp._jit import njit_borrowed
 
 if TYPE_CHECKING:  # types.py imports this module for SetDescription
     from hipflex.dsp.types import RepSet
@@ -80,6 +84,41 @@ def empty_lever_blocks() -> np.ndarray:
     return np.zeros((0, _B_COLS))
 
 
+@njit_borrowed
+def _lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, inv_block_s: float, out: np.ndarray) -> int:
+    """Per-block sums of ``n, |w|^2, |a|^2, |w|^4, |w|^2 |a|^2, |a|^4`` into ``out``; the blocks used.
+
+    ``w`` in rad/s (``gyr`` deg/s), ``a`` in g; a row with a non-finite value
+    is skipped; block index ``floor(t * inv_block_s)`` (times sorted, so a
+    block is a run of rows).  Twin: ``tests/naive.py:lever_block_sums``.
+    """
+    d2r2 = (math.pi / 180.0) ** 2
+    m = 0
+    cur = 0.0
+    for i in range(t.shape[0]):
+        w2 = (gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2]) * d2r2
+        a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
+        if not (math.isfinite(w2) and math.isfinite(a2) and math.isfinite(t[i])):
+            continue
+        k = math.floor(t[i] * inv_block_s)
+        if m == 0 or k != cur:
+            if m == out.shape[0]:
+                break  # cannot happen for sorted times (the caller sizes out for the span)
+            cur = k
+            out[m, _B_IDX] = k
+            for c in range(1, _B_COLS):
+                out[m, c] = 0.0
+            m += 1
+        j = m - 1
+        out[j, _B_N] += 1.0
+        out[j, _B_W2] += w2
+        out[j, _B_A2] += a2
+        out[j, _B_W4] += w2 * w2
+        out[j, _B_W2A2] += w2 * a2
+        out[j, _B_A4] += a2 * a2
+    return m
+
+
 def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, gyr_dps: np.ndarray) -> np.ndarray:
     """Add rows to the per-block sums of ``|w|^2`` (rad^2/s^2) and ``|a|^2`` (g^2).
 
@@ -98,21 +137,24 @@ def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, 
         The sums with the rows added (a block split over chunks is summed
         into one row, so any chunking gives the same blocks).
     """
-    if time_s.size == 0 or gyr_dps.shape[0] != time_s.size:
+    if time_s.size == 0 or gyr_dps.shape[0] != time_s.size or acc_g.shape[0] != time_s.size:
         return blocks
-    ok = np.isfinite(acc_g).all(axis=1) & np.isfinite(gyr_dps).all(axis=1)
-    if not ok.any():
+    t = np.ascontiguousarray(time_s, dtype=np.float64)
+    if not (math.isfinite(t[0]) and math.isfinite(t[-1])):
+        raise ValueError("accumulate_lever needs finite, sorted times")
+    # At most one block per BLOCK_S of the span, plus the partial ones at both ends.
+    n_max = int(math.floor(t[-1] / BLOCK_S) - math.floor(t[0] / BLOCK_S)) + 2
+    out = np.zeros((min(n_max, t.size), _B_COLS))
+    m = _lever_block_sums(
+        t,
+        np.ascontiguousarray(acc_g, dtype=np.float64),
+        np.ascontiguousarray(gyr_dps, dtype=np.float64),
+        1.0 / BLOCK_S,
+        out,
+    )
+    if m == 0:
         return blocks
-    t = time_s[ok]
-    w2 = np.sum((gyr_dps[ok] * _D2R) ** 2, axis=1)
-    a2 = np.sum(acc_g[ok] ** 2, axis=1)
-    idx = np.floor(t / BLOCK_S)
-    # Times are sorted, so blocks are runs: O(n), no sort.
-    start = np.concatenate([[0], np.flatnonzero(idx[1:] != idx[:-1]) + 1])
-    keys = idx[start]
-    cols = (np.ones_like(w2), w2, a2, w2 * w2, w2 * a2, a2 * a2)
-    sums = np.stack([np.add.reduceat(c, start) for c in cols], axis=1)
-    new = np.column_stack([keys, sums])
+    new = out[:m]
     if blocks.shape[0] and blocks[-1, _B_IDX] == new[0, _B_IDX]:
         merged = blocks.copy()
         merged[-1, 1:] += new[0, 1:]
@@ -182,7 +224,7 @@ def set_features(rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: floa
 
     def med(vals: list[float]) -> float:
         v = [x for x in vals if math.isfinite(x)]
-        return float(np.median(v)) if v else math.nan
+        return float(statistics.median(v)) if v else math.nan
 
     peaks = [r.peak_s for r in reps]
     return SetFeatures(
@@ -193,7 +235,7 @@ def set_features(rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: floa
         rom_deg=med([r.rom_deg for r in reps]),
         rise_s=med([r.peak_s - r.start_s for r in reps]),
         hold_s=med([r.hold_s for r in reps]),
-        period_s=med(list(np.diff(peaks))) if len(peaks) > 1 else math.nan,
+        period_s=med([b - a for a, b in itertools.pairwise(peaks)]) if len(peaks) > 1 else math.nan,
         n_reps=rep_set.rep_count,
     )
 
@@ -255,7 +297,7 @@ def _log_fit(x: float, lo: float, hi: float) -> float:
     return -0.5 * z * z
 
 
-def _score(p: DrillPrototype, f: SetFeatures) -> float:
+def _score(p: DrillPrototype, f: SetFeatures, hangs: int) -> float:
     """Mean score per feature of a set against a prototype (0 = everything in range)."""
     parts = [
         _log_fit(f.rom_deg, *p.rom_deg),
@@ -264,10 +306,9 @@ def _score(p: DrillPrototype, f: SetFeatures) -> float:
     ]
     if p.period_s is not None and math.isfinite(f.period_s):
         parts.append(_log_fit(f.period_s, *p.period_s))
-    hangs = f.hangs
     if hangs != 0 and p.hangs != 0:
         parts.append(0.0 if hangs == p.hangs else -8.0)
-    return float(np.mean(parts))
+    return sum(parts) / len(parts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,7 +380,8 @@ def describe_set(f: SetFeatures) -> SetDescription:
     prototype's costs it heavily.  The confidence is the best prototype's
     share of ``exp(4 * score)`` over all of them.
     """
-    scores = np.array([_score(p, f) for p in DRILL_PROTOTYPES])
+    hangs = f.hangs
+    scores = np.array([_score(p, f, hangs) for p in DRILL_PROTOTYPES])
     best = int(np.argmax(scores))
     w = np.exp(4.0 * (scores - scores[best]))
     conf = float(w[best] / w.sum())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import naive
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -36,6 +37,15 @@ def _feats(**kw: float) -> SetFeatures:
     }
     base.update(kw)
     return SetFeatures(**base)  # type: ignore[arg-type]
+
+
+def test_lever_kernel_matches_its_naive_twin() -> None:
+    rng = np.random.default_rng(5)
+    t = 1000.0 + np.cumsum(rng.uniform(0.001, 0.3, 900))
+    acc, gyr = rng.normal(0, 1, (900, 3)), rng.normal(0, 200, (900, 3))
+    acc[5, 1] = gyr[40, 2] = np.nan
+    got = accumulate_lever(empty_lever_blocks(), t, acc, gyr)
+    np.testing.assert_allclose(got, naive.lever_block_sums(t, acc, gyr, BLOCK_S), rtol=1e-12)
 
 
 def test_lever_sums_do_not_depend_on_chunking() -> None:
