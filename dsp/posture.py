@@ -377,16 +377,20 @@ def describe_set(f: SetFeatures) -> SetDescription:
 
     Each prototype scores the mean over features of a log-range fit (0 in
     range, a log-normal tail outside); a lever sign that contradicts the
-    prototype's costs it heavily.  The confidence is the best prototype's
-    share of ``exp(4 * score)`` over all of them.
+    prototype's costs it heavily, and a drill whose pose or movement is not
+    among the candidates the lever and the rep axis allow does not compete.
+    The confidence is the best prototype's share of ``exp(4 * score)``.
     """
     hangs = f.hangs
-    scores = np.array([_score(p, f, hangs) for p in DRILL_PROTOTYPES])
+    poses, moves = _candidates(f)
+    # Only drills whose pose and movement the measurement allows compete.
+    scores = np.array(
+        [_score(p, f, hangs) if p.pose in poses and p.movement in moves else -math.inf for p in DRILL_PROTOTYPES]
+    )
     best = int(np.argmax(scores))
     w = np.exp(4.0 * (scores - scores[best]))
     conf = float(w[best] / w.sum())
     p = DRILL_PROTOTYPES[best]
-    poses, moves = _candidates(f)
     known = scores[best] >= _MIN_FIT
     lever = (
         "no gyro: lever not measured"
