@@ -200,9 +200,11 @@ def _lever_fit(blocks: np.ndarray, start_s: float, end_s: float) -> tuple[float,
     nan = (math.nan, math.nan, math.nan)
     if blocks.shape[0] == 0:
         return nan
-    t0 = blocks[:, _B_IDX] * BLOCK_S
-    sel = blocks[(t0 >= start_s - BLOCK_S) & (t0 <= end_s)]
-    n, sw, sa, sww, swa, saa = (float(x) for x in sel[:, 1:].sum(axis=0)) if sel.shape[0] else (0.0,) * 6
+    # Block indices are sorted: from the block before the set's first (its lead-in rest) to the one
+    # holding its end, one slice.
+    lo = int(np.searchsorted(blocks[:, _B_IDX], math.floor(start_s / BLOCK_S) - 1, "left"))
+    hi = int(np.searchsorted(blocks[:, _B_IDX], math.floor(end_s / BLOCK_S), "right"))
+    n, sw, sa, sww, swa, saa = (float(x) for x in blocks[lo:hi, 1:].sum(axis=0))
     if n < 10:
         return nan
     vw = sww - sw * sw / n
