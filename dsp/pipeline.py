@@ -36,6 +36,7 @@ from hipflex.dsp.gait import feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Calibration
 from hipflex.dsp.learning_flow import correct_gyro, learn, ready_kernel
+from hipflex.dsp.posture import accumulate_lever, describe_sets
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.timeline import retime
@@ -284,6 +285,11 @@ def _feed(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[St
     if len(chunk) == 0:
         return state, []
     gyr = chunk.gyr_dps if chunk.gyr_dps is not None else _EMPTY3
+    if chunk.gyr_dps is not None:
+        # Read only to describe sets (dsp.posture), never by the counting.
+        state = dataclasses.replace(
+            state, lever_blocks=accumulate_lever(state.lever_blocks, chunk.time_s, chunk.acc_g, chunk.gyr_dps)
+        )
     if state.running:
         assert state.kernel is not None
         kern = state.kernel.copy()
@@ -430,7 +436,12 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         duration_s=duration,
         has_gyro=state.has_gyro,
         quality=quality,
-        sets=state.sets,
+        sets=describe_sets(
+            state.sets,
+            state.lever_blocks if state.has_gyro else None,
+            None if state.cal is None else state.cal.up,
+            None if state.axes is None else state.axes.a,
+        ),
         version=__version__,
     )
 

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.posture import SetDescription
 
 __all__ = [
     "REP_COLUMNS",
@@ -32,7 +33,7 @@ __all__ = [
     "Walk",
 ]
 
-SCHEMA = "hipflex.analysis/1"
+SCHEMA = "hipflex.analysis/2"
 
 FloatArray = NDArray[np.float64]
 
@@ -180,6 +181,9 @@ class RepSet:
     s, of swings that lost packets hid completely, inferred from the set's
     tempo (see :mod:`hipflex.dsp.sets`); they count in ``rep_count`` and
     ``cadence_rpm`` but have no entry in ``reps`` (nothing was measured).
+    ``description`` (schema 2) names the set's drill, pose and movement
+    (:mod:`hipflex.dsp.posture`); it is added when a result is built (a
+    live ``SetEvent``'s set has none) and never changes a count.
     """
 
     index: int
@@ -189,6 +193,8 @@ class RepSet:
     velocity_loss_pct: float
     reps: tuple[Rep, ...]
     hidden_peaks_s: tuple[float, ...] = ()
+    # Derived from the finished set, never part of what makes two sets equal (a live SetEvent has none yet).
+    description: SetDescription | None = field(default=None, compare=False)
 
     @property
     def rep_count(self) -> int:
@@ -205,6 +211,7 @@ class RepSet:
             "cadence_rpm": None if self.cadence_rpm is None else _r(self.cadence_rpm, 2),
             "velocity_loss_pct": _r(self.velocity_loss_pct, 2),
             "hidden_peaks_s": [_r(t, 4) for t in self.hidden_peaks_s],
+            "drill": None if self.description is None else self.description.to_dict(),
             "reps": [r.to_dict() for r in self.reps],
         }
 
@@ -469,7 +476,7 @@ class Analysis:
         return tuple(r for s in self.sets for r in s.reps)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``hipflex.analysis/1`` JSON document."""
+        """The ``hipflex.analysis/2`` JSON document."""
         return {
             "schema": SCHEMA,
             "hipflex_version": self.version,

@@ -1,7 +1,7 @@
 """Pydantic models of the API: request bodies, responses and live stream messages.
 
 Field names, units and rounding follow the analysis contract
-(``hipflex.analysis/1``, see :meth:`hipflex.dsp.types.Analysis.to_dict`).
+(``hipflex.analysis/2``, see :meth:`hipflex.dsp.types.Analysis.to_dict`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ __all__ = [
     "SessionCreate",
     "SessionOut",
     "SessionPage",
+    "SetDrillOut",
     "SetMessage",
     "SetOut",
     "SetRow",
@@ -112,6 +113,18 @@ class RepOut(BaseModel):
     confidence: float | None = Field(description="0..1.")
 
 
+class SetDrillOut(BaseModel):
+    """What a set was (schema 2): drill, pose and movement, named from mounting-free features."""
+
+    name: str = Field(description="Best-fitting drill, or 'unknown' when none fits.", examples=["side_lying_abduction"])
+    confidence: float | None = Field(description="0..1: the drill's share of the likelihood over all drills.")
+    pose: str = Field(description="standing, seated, supine, side, prone, all_fours (or unknown).")
+    movement: str = Field(description="flexion, extension, abduction, adduction, rotation (or unknown).")
+    pose_candidates: list[str] = Field(description="Every pose the sensor cannot tell apart from the named one.")
+    movement_candidates: list[str] = Field(description="Every movement the sensor cannot tell apart.")
+    recognised_from: str = Field(description="What the name rests on: lever sign, rep axis, ROM, tempo, holds.")
+
+
 class SetOut(BaseModel):
     """One set with its reps (contract fields)."""
 
@@ -126,6 +139,7 @@ class SetOut(BaseModel):
         description="Estimated peak times of swings lost packets hid completely, inferred from the set's tempo; "
         "counted in rep_count and cadence_rpm, absent from reps (nothing was measured).",
     )
+    drill: SetDrillOut | None = Field(default=None, description="What the set was (schema 2); never changes a count.")
     reps: list[RepOut]
 
 
@@ -204,11 +218,11 @@ class SensorOut(BaseModel):
 
 
 class AnalysisOut(BaseModel):
-    """The ``hipflex.analysis/1`` document, as ``hipflex analyze --json`` prints it."""
+    """The ``hipflex.analysis/2`` document, as ``hipflex analyze --json`` prints it."""
 
     model_config = ConfigDict(populate_by_name=True)
 
-    schema_: Literal["hipflex.analysis/1"] = Field(alias="schema")
+    schema_: Literal["hipflex.analysis/2"] = Field(alias="schema")
     hipflex_version: str
     source: str = Field(description="The file as given (CLI), the upload's name, or the session's raw log.")
     settings: dict[str, bool | float | None] = Field(

@@ -1663,3 +1663,20 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                 ts[tl.T_P] = float(np.median(slopes))
         ts[tl.T_LINE], ts[tl.T_IDX] = line, idx
         ts[tl.T_ROWS] += 1
+
+
+def lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block_s: float) -> np.ndarray:
+    """Twin of ``hipflex.dsp.posture._lever_block_sums``: the rows of each block, summed with numpy.
+
+    Returns (m, 7): block index, then n, |w|^2, |a|^2, |w|^4, |w|^2 |a|^2, |a|^4 (w rad/s, a g).
+    """
+    w2 = np.sum(np.radians(gyr) ** 2, axis=1)
+    a2 = np.sum(acc**2, axis=1)
+    ok = np.isfinite(w2) & np.isfinite(a2)
+    idx = np.floor(t[ok] / block_s)
+    rows = []
+    for k in np.unique(idx):
+        sel = idx == k
+        w, a = w2[ok][sel], a2[ok][sel]
+        rows.append([k, sel.sum(), w.sum(), a.sum(), (w * w).sum(), (w * a).sum(), (a * a).sum()])
+    return np.array(rows).reshape(-1, 7)

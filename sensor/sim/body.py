@@ -216,6 +216,10 @@ class ThighKinematics:
     tissue_m : Track or None
         Soft-tissue displacement of the sensor in the thigh frame, metres,
         shape (n, 3).
+    pose_matrix : ndarray, shape (3, 3) or None
+        The body's rest pose: pelvis axes -> world axes (None: standing, the
+        identity).  Lying, kneeling or on all fours the pelvis is turned
+        against gravity; the thigh angles stay relative to the pelvis.
     """
 
     time_s: FloatArray
@@ -226,6 +230,7 @@ class ThighKinematics:
     wobble_rad: Track | None = None
     wobble_axis: FloatArray | None = None
     tissue_m: Track | None = None
+    pose_matrix: FloatArray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,6 +310,9 @@ def rigid_body_signals(kin: ThighKinematics, mounting: Mounting) -> BodySignals:
         rel = np.cross(domega, r) + np.cross(omega, np.cross(omega, r)) + 2.0 * np.cross(omega, d.dy) + d.ddy
     # Hip acceleration minus gravity, rotated into the thigh frame: R_thigh^T = R_z(-c) R_x(-a) R_y(theta).
     hip = kin.hip_acc_mps2 + np.array([0.0, 0.0, STANDARD_GRAVITY_MPS2])
+    if kin.pose_matrix is not None:
+        # World -> pelvis axes (row vectors: P^T v == v @ P), before the thigh's own turn.
+        hip = hip @ np.asarray(kin.pose_matrix, dtype=np.float64)
     f_thigh = m_t(_ry(hip, th)) + rel
 
     gyr = omega

@@ -144,7 +144,7 @@ def _analysis_doc(store: StoreDep, manager: SessionManager, session_id: str) -> 
     responses=_NOT_FOUND,
 )
 async def export_json(session_id: SessionId, store: StoreDep, manager: ManagerDep) -> Response:
-    """The ``hipflex.analysis/1`` document: identical to ``hipflex analyze --json`` on the
+    """The ``hipflex.analysis/2`` document: identical to ``hipflex analyze --json`` on the
     session's raw log (its ``source``).  Provisional while the session runs."""
     doc = await asyncio.to_thread(_analysis_doc, store, manager, session_id)
     return Response(json.dumps(doc, allow_nan=False), media_type="application/json")

@@ -43,9 +43,10 @@ def test_make_set_summarises_its_reps() -> None:
     assert s.velocity_loss_pct == pytest.approx(30.0)
     d = s.to_dict()
     assert list(d) == [
-        "index", "start_s", "end_s", "rep_count", "cadence_rpm", "velocity_loss_pct", "hidden_peaks_s", "reps",
+        "index", "start_s", "end_s", "rep_count", "cadence_rpm", "velocity_loss_pct", "hidden_peaks_s", "drill",
+        "reps",
     ]  # fmt: skip
-    assert d["hidden_peaks_s"] == []
+    assert d["hidden_peaks_s"] == [] and d["drill"] is None  # named only when a result is built (schema 2)
     assert d["rep_count"] == 3 and d["cadence_rpm"] == 40.0 and d["velocity_loss_pct"] == 30.0
     assert make_set(0, reps[:1]).cadence_rpm is None
     with pytest.raises(ValueError, match="at least one rep"):

@@ -138,7 +138,7 @@ def test_analysis_to_dict_follows_the_contract() -> None:
         "rep_count",
         "sets",
     ]
-    assert d["schema"] == SCHEMA == "hipflex.analysis/1"
+    assert d["schema"] == SCHEMA == "hipflex.analysis/2"
     assert d["sensor"] == {"gyro": True} and d["rep_count"] == 2
     assert list(d["quality"])[:4] == ["gaps", "lost_s", "clipped_samples", "orientation"]
     assert d["quality"]["lost_s"] == 0.123

@@ -211,7 +211,7 @@ def test_json_result_follows_the_contract(work: Path) -> None:
     out = cli("analyze", "--json", "good.csv", cwd=work)
     assert out.returncode == 0, out.stderr
     (doc,) = json_lines(out.stdout)
-    assert doc["schema"] == "hipflex.analysis/1"
+    assert doc["schema"] == "hipflex.analysis/2"
     assert doc["hipflex_version"] == hipflex.__version__
     assert doc["source"] == "good.csv"
     assert doc["settings"]["min_rom_deg"] == 20.0 and doc["settings"]["set_gap_s"] == 8.0

@@ -157,7 +157,7 @@ def test_dashboard_demo_session(page_url: str, transport: str) -> None:
             with page.expect_download() as info:
                 page.get_by_test_id("export-json").click()
             doc = json.loads(Path(info.value.path()).read_text())
-            assert doc["schema"] == "hipflex.analysis/1"
+            assert doc["schema"] == "hipflex.analysis/2"
             final_count = doc["rep_count"]
             assert final_count >= 3
             assert final_count == sum(s["rep_count"] for s in doc["sets"])

@@ -87,7 +87,7 @@ def test_cli_analyses_a_capture_as_json(verity_capture: tuple[Path, int]) -> Non
     proc = cli("analyze", path.name, "--json", cwd=path.parent)
     assert proc.returncode == 0, proc.stderr
     (doc,) = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert doc["schema"] == "hipflex.analysis/1" and doc["source"] == path.name
+    assert doc["schema"] == "hipflex.analysis/2" and doc["source"] == path.name
     assert doc["sensor"] == {"gyro": True} and doc["quality"]["orientation"] == "gyro+acc"
     assert doc["rep_count"] == n_reps
     assert doc["sample_rate_hz"] == pytest.approx(52.0, rel=0.01)

@@ -1,0 +1,213 @@
+"""Accuracy per drill of a runner's hip programme (issue 19): counts, ROM, holds, and the drill named.
+
+Run ``python benchmarks/accuracy_drills.py`` (``--help`` for options).  It prints:
+
+1. per drill of :data:`hipflex.sensor.sim.programme.ALL_DRILLS` (the standing
+   flexion drills and every drill of issue 19's table), simulated on fresh
+   seeds (default 300000+; tuning used seeds below 10 000), at a random rate
+   of 25-200 Hz and a random mounting (front or side, either leg, any
+   rotation), once with a gyro and once without: sets counted exactly,
+   the worst count error, ROM and hold MAE over matched reps, peak velocity
+   error, and how often the set's drill, pose and movement were named right;
+2. the real recordings in ``../shared/data`` (``--data``): Bilkent leg raises
+   lying down (at ``--min-rom-deg 10`` and at the default), UTD-MHAD squats,
+   HuGaDB and Eurobench sit-to-stand, CMU lunges, step-ups and squats: each
+   counted, and its pose and movement named against what the protocol says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hipflex.dsp import Analysis, Settings, analyze
+from hipflex.sensor.sim.programme import ALL_DRILLS, ProgrammeSimulation, simulate_programme
+
+RATES_HZ = (25.0, 50.0, 100.0, 200.0)
+#: What the protocol of each real dataset says the thigh does (pose, movement).
+REAL_EXPECTED = {
+    "e3": ("supine", "flexion"),
+    "e4": ("side", "abduction"),
+    "e5": ("prone", "extension"),
+    "UTD-MHAD squat": ("standing", "flexion"),
+    "HuGaDB sit-stand": ("seated", "extension"),
+    "Eurobench sit-to-stand": ("seated", "extension"),
+    "CMU-MBL single rep": ("standing", "flexion"),
+}
+
+
+@dataclass
+class Cell:
+    """Totals of one drill x sensor mode."""
+
+    sets: int = 0
+    exact: int = 0
+    worst: int = 0
+    rom_err: list[float] = field(default_factory=list)
+    hold_err: list[float] = field(default_factory=list)
+    vel_err_pct: list[float] = field(default_factory=list)
+    drill_ok: int = 0
+    pose_ok: int = 0
+    move_ok: int = 0
+    pose_listed: int = 0
+
+
+def judge(sim: ProgrammeSimulation, a: Analysis, cell: Cell) -> None:
+    """Match each true set to the analysed sets overlapping it and add up the errors."""
+    for s_i, ((t0, t1), st) in enumerate(zip(sim.truth.sets, sim.set_truth, strict=True)):
+        truth = [r for r in sim.truth.reps if r.set_index == s_i]
+        found = [s for s in a.sets if s.end_s > t0 - 1.0 and s.start_s < t1 + 1.0]
+        n = sum(s.rep_count for s in found)
+        cell.sets += 1
+        cell.exact += n == len(truth)
+        cell.worst = max(cell.worst, abs(n - len(truth)))
+        best = max(found, key=lambda s: min(s.end_s, t1) - max(s.start_s, t0), default=None)
+        d = None if best is None else best.description
+        if d is not None:
+            cell.drill_ok += d.drill == st.drill
+            cell.pose_ok += d.pose == st.pose
+            cell.move_ok += d.movement == st.movement
+            cell.pose_listed += st.pose in d.pose_candidates
+        reps = [r for s in found for r in s.reps]
+        for tr, hold in zip(truth, st.hold_s, strict=True):
+            m = [r for r in reps if r.start_s <= tr.peak_s <= r.end_s]
+            if len(m) != 1:
+                continue
+            cell.rom_err.append(abs(m[0].rom_deg - tr.rom_deg))
+            cell.hold_err.append(abs(m[0].hold_s - hold))
+            if tr.peak_velocity_dps > 0:
+                cell.vel_err_pct.append(
+                    100 * abs(m[0].peak_flexion_velocity_dps - tr.peak_velocity_dps) / tr.peak_velocity_dps
+                )
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100.0 * k / n:5.1f}" if n else "    -"
+
+
+def _mae(x: list[float]) -> str:
+    return f"{np.mean(x):5.2f}" if x else "    -"
+
+
+def simulated(seeds: range, settings: Settings) -> str:
+    """The per-drill table over ``seeds`` (one session per seed, drill and sensor mode)."""
+    cells: dict[tuple[str, bool], Cell] = defaultdict(Cell)
+    t_start = time.perf_counter()
+    for drill in ALL_DRILLS:
+        for gyro in (True, False):
+            for seed in seeds:
+                fs = RATES_HZ[seed % len(RATES_HZ)]
+                sim = simulate_programme(drill, seed=seed, fs_hz=fs, has_gyro=gyro)
+                judge(sim, analyze(sim.samples, settings), cells[(drill, gyro)])
+    head = (
+        "| drill | sets | exact gyro % | exact acc % | worst off | ROM MAE gyro / acc ° | hold MAE gyro s |"
+        " vel err gyro % | drill named % | pose right % | movement right % | true pose listed % |"
+    )
+    rows = [head, "|" + "---|" * 12]
+    tot = {k: Cell() for k in (True, False)}
+    for drill in ALL_DRILLS:
+        g, o = cells[(drill, True)], cells[(drill, False)]
+        both = (g, o)
+        n = g.sets + o.sets
+        vel = f"{np.median(g.vel_err_pct):5.1f}" if g.vel_err_pct else "    -"
+        rows.append(
+            f"| {drill} | {g.sets} | {_pct(g.exact, g.sets)} | {_pct(o.exact, o.sets)} | {max(g.worst, o.worst)} |"
+            f" {_mae(g.rom_err)} / {_mae(o.rom_err)} | {_mae(g.hold_err)} | {vel} |"
+            f" {_pct(sum(c.drill_ok for c in both), n)} | {_pct(sum(c.pose_ok for c in both), n)} |"
+            f" {_pct(sum(c.move_ok for c in both), n)} | {_pct(sum(c.pose_listed for c in both), n)} |"
+        )
+        for mode, c in ((True, g), (False, o)):
+            t = tot[mode]
+            t.sets += c.sets
+            t.exact += c.exact
+            t.drill_ok += c.drill_ok
+            t.pose_ok += c.pose_ok
+            t.move_ok += c.move_ok
+    g, o = tot[True], tot[False]
+    rows.append(
+        f"\nAll drills: sets exact gyro {_pct(g.exact, g.sets)} %, acc-only {_pct(o.exact, o.sets)} %; drill named"
+        f" gyro {_pct(g.drill_ok, g.sets)} %, acc-only {_pct(o.drill_ok, o.sets)} %; pose right gyro"
+        f" {_pct(g.pose_ok, g.sets)} %, acc-only {_pct(o.pose_ok, o.sets)} %; seeds {seeds.start}:{seeds.stop},"
+        f" {time.perf_counter() - t_start:.0f} s."
+    )
+    return "\n".join(rows)
+
+
+def real(root: Path) -> str:
+    """Counts and names on the real recordings."""
+    import _real_data as rd
+
+    lines = ["| dataset | recording | settings | count / expected | drill | pose | movement | pose, movement right |"]
+    lines.append("|" + "---|" * 8)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+
+    def run(case: rd.RealCase, key: str, settings: Settings, label: str) -> None:
+        a = analyze(case.samples, settings)
+        want = REAL_EXPECTED[key]
+        descs = [s.description for s in a.sets if s.description is not None]
+        right = [(d.pose, d.movement) == want for d in descs]
+        exp = "-" if case.expected is None else str(case.expected)
+        t = totals[f"{case.dataset} {label}"]
+        t[0] += 1
+        t[1] += case.expected is not None and a.rep_count == case.expected
+        t[2] += case.expected is not None
+        t[3] += sum(right)
+        t[4] += len(descs)
+        names = ", ".join(sorted({d.drill for d in descs})) or "(no set)"
+        poses = ", ".join(sorted({d.pose for d in descs})) or "-"
+        moves = ", ".join(sorted({d.movement for d in descs})) or "-"
+        lines.append(
+            f"| {case.dataset} | {case.name} | {label} | {a.rep_count} / {exp} | {names} | {poses} | {moves} |"
+            f" {sum(right)}/{len(descs)} (want {want[0]}, {want[1]}) |"
+        )
+
+    for min_rom in (10.0, None):
+        settings = Settings() if min_rom is None else Settings(min_rom_deg=min_rom)
+        label = "default" if min_rom is None else "min_rom 10"
+        for case in rd.bilkent(root, min_rom_deg=min_rom):
+            run(case, case.name.split("_")[1], settings, label)
+    for case in rd.utd_mhad(root) + rd.hugadb(root) + rd.eurobench(root):
+        run(case, case.dataset, Settings(), "default")
+    for case in rd.cmu(root):
+        if case.name.split("/")[0] in ("Lunge", "StepUpH", "StepUpL", "SqDL", "SqSL", "BulgSq", "SumoSq"):
+            run(case, case.dataset, Settings(), "default")
+    summary = [
+        "",
+        "| dataset / settings | recordings | count right / judged | sets named right / sets |",
+        "|---|---|---|---|",
+    ]
+    for k, t in totals.items():
+        summary.append(f"| {k} | {t[0]} | {t[1]} / {t[2]} | {t[3]} / {t[4]} |")
+    return "\n".join(lines + summary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", default="300000:300005", help="seed range a:b (tuning used < 10000)")
+    default_data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    ap.add_argument("--data", type=Path, default=default_data)
+    ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
+    ap.add_argument("--no-sim", action="store_true", help="skip the simulated drills")
+    args = ap.parse_args(argv)
+    a, b = (int(x) for x in args.seeds.split(":"))
+    if not args.no_sim:
+        print(simulated(range(a, b), Settings()), flush=True)
+    if not args.no_real:
+        if args.data.is_dir():
+            print(real(args.data))
+        else:
+            print(f"real recordings skipped: {args.data} not found")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
