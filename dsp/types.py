@@ -230,6 +230,11 @@ class Gap:
         return self.end_s - self.start_s
 
 
+
+def _drill_name(s: RepSet) -> str | None:
+    """The set's drill name for the tables (``None`` for a set built without a description)."""
+    return None if s.description is None else s.description.drill
+
 @dataclass(frozen=True)
 class Walk:
     """A run of swings classified as walking (see :mod:`hipflex.dsp.gait`); its steps are not reps.
@@ -499,7 +504,7 @@ class Analysis:
         cols: dict[str, list[Any]] = {name: [] for name, _ in REP_COLUMNS}
         n = 0
         for s in self.sets:
-            drill = getattr(s, "drill", None)  # a set's drill, once the analysis names one
+            drill = _drill_name(s)
             for r in s.reps:
                 n += 1
                 row = (self.source, s.index + 1, r.index + 1, n, drill, r.start_s, r.peak_s, r.end_s,
@@ -524,7 +529,7 @@ class Analysis:
             ).reshape(-1, 6)  # fmt: skip
             mean, big, small = _column_stats(rows)
             cadence = np.nan if s.cadence_rpm is None else s.cadence_rpm
-            row = (self.source, s.index + 1, getattr(s, "drill", None), s.start_s, s.end_s, s.end_s - s.start_s,
+            row = (self.source, s.index + 1, _drill_name(s), s.start_s, s.end_s, s.end_s - s.start_s,
                    s.rep_count, len(s.reps), len(s.hidden_peaks_s), cadence, s.velocity_loss_pct,
                    mean[0], big[0], mean[1], big[1], mean[2], big[2], mean[3], small[3], mean[4], big[4],
                    mean[5])  # fmt: skip

@@ -53,6 +53,9 @@ def test_tables_number_sets_and_reps_from_one_and_agree_with_the_json() -> None:
     assert reps["rep_number"][:2] == [1, 2] and min(reps["set_number"]) == 1
     assert reps["rep_number_in_recording"] == list(range(1, a.rep_count + 1))
     assert sets["set_number"] == [1, 2]
+    # The drill column is the JSON's drill name, per set and on each of the set's reps.
+    assert sets["drill"] == [s["drill"]["name"] for s in doc["sets"]] and None not in sets["drill"]
+    assert reps["drill"] == [s["drill"]["name"] for s in doc["sets"] for _ in s["reps"]]
     # Means and bests are what their names say, over the set's reps.
     first = [r for r in a.sets[0].reps]
     assert sets["mean_peak_flexion_velocity_dps"][0] == pytest.approx(
