@@ -36,6 +36,7 @@ the finished sets when a result is built.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import statistics
@@ -85,38 +86,83 @@ def empty_lever_blocks() -> np.ndarray:
 
 
 @njit_borrowed
-def _lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, inv_block_s: float, out: np.ndarray) -> int:
-    """Per-block sums of ``n, |w|^2, |a|^2, |w|^4, |w|^2 |a|^2, |a|^4`` into ``out``; the blocks used.
+def _lever_block_sums(acc: np.ndarray, gyr: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
+    """Sums of ``n, |w|^2, |a|^2, |w|^4, |w|^2 |a|^2, |a|^4`` of rows ``starts[j]:starts[j+1]`` into ``out[j, 1:]``.
 
     ``w`` in rad/s (``gyr`` deg/s), ``a`` in g; a row with a non-finite value
-    is skipped; block index ``floor(t * inv_block_s)`` (times sorted, so a
-    block is a run of rows).  Twin: ``tests/naive.py:lever_block_sums``.
+    is skipped.  The common block (every row finite) is summed without a
+    test per row, in registers, and in deg^2/s^2 (scaled once per block):
+    this pass runs over every row a gyro sends, so its cost is per sample;
+    a block whose sums come out non-finite is summed again row by row,
+    skipping the bad rows.  Twin: ``tests/naive.py:lever_block_sums``.
     """
     d2r2 = (math.pi / 180.0) ** 2
-    m = 0
-    cur = 0.0
-    for i in range(t.shape[0]):
-        w2 = (gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2]) * d2r2
-        a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
-        if not (math.isfinite(w2) and math.isfinite(a2) and math.isfinite(t[i])):
-            continue
-        k = math.floor(t[i] * inv_block_s)
-        if m == 0 or k != cur:
-            if m == out.shape[0]:
-                break  # cannot happen for sorted times (the caller sizes out for the span)
-            cur = k
-            out[m, _B_IDX] = k
-            for c in range(1, _B_COLS):
-                out[m, c] = 0.0
-            m += 1
-        j = m - 1
-        out[j, _B_N] += 1.0
-        out[j, _B_W2] += w2
-        out[j, _B_A2] += a2
-        out[j, _B_W4] += w2 * w2
-        out[j, _B_W2A2] += w2 * a2
-        out[j, _B_A4] += a2 * a2
-    return m
+    for j in range(out.shape[0]):
+        lo, hi = starts[j], starts[j + 1]
+        # Two interleaved sets of sums: each add waits only for the one two rows back.
+        sw = sa = sww = swa = saa = 0.0
+        sw1 = sa1 = sww1 = swa1 = saa1 = 0.0
+        for i in range(lo, hi - 1, 2):
+            w2 = gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2]
+            a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
+            v2 = gyr[i + 1, 0] * gyr[i + 1, 0] + gyr[i + 1, 1] * gyr[i + 1, 1] + gyr[i + 1, 2] * gyr[i + 1, 2]
+            b2 = acc[i + 1, 0] * acc[i + 1, 0] + acc[i + 1, 1] * acc[i + 1, 1] + acc[i + 1, 2] * acc[i + 1, 2]
+            sw += w2
+            sa += a2
+            sww += w2 * w2
+            swa += w2 * a2
+            saa += a2 * a2
+            sw1 += v2
+            sa1 += b2
+            sww1 += v2 * v2
+            swa1 += v2 * b2
+            saa1 += b2 * b2
+        if (hi - lo) % 2:
+            i = hi - 1
+            w2 = gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2]
+            a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
+            sw += w2
+            sa += a2
+            sww += w2 * w2
+            swa += w2 * a2
+            saa += a2 * a2
+        sw, sa, sww, swa, saa = sw + sw1, sa + sa1, sww + sww1, swa + swa1, saa + saa1
+        n = float(hi - lo)
+        if not (math.isfinite(sw) and math.isfinite(sa)):
+            n = sw = sa = sww = swa = saa = 0.0
+            for i in range(lo, hi):
+                w2 = gyr[i, 0] * gyr[i, 0] + gyr[i, 1] * gyr[i, 1] + gyr[i, 2] * gyr[i, 2]
+                a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
+                if math.isfinite(w2) and math.isfinite(a2):
+                    n += 1.0
+                    sw += w2
+                    sa += a2
+                    sww += w2 * w2
+                    swa += w2 * a2
+                    saa += a2 * a2
+        out[j, _B_N] = n
+        out[j, _B_W2] = sw * d2r2
+        out[j, _B_A2] = sa
+        out[j, _B_W4] = sww * (d2r2 * d2r2)
+        out[j, _B_W2A2] = swa * d2r2
+        out[j, _B_A4] = saa
+
+
+def _block_starts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block indices of the blocks ``[k BLOCK_S, (k+1) BLOCK_S)`` the sorted times fall in, and their first rows.
+
+    Returns ``(k, starts)`` with ``starts`` one longer than ``k`` (its last
+    entry ``t.size``); a block may be empty.  Found by a binary search per
+    block edge, not a test per row.
+    """
+    k0 = math.floor(float(t[0]) / BLOCK_S)
+    k1 = math.floor(float(t[-1]) / BLOCK_S)
+    if k1 - k0 < t.size:
+        k = np.arange(k0, k1 + 1, dtype=np.float64)
+    else:  # a span far longer than its rows (a long gap inside the chunk): only the blocks that hold rows
+        k = np.unique(np.floor(t / BLOCK_S))
+    inner = np.searchsorted(t, k[1:] * BLOCK_S, "left")
+    return k, np.concatenate([[0], inner, [t.size]]).astype(np.int64)
 
 
 def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, gyr_dps: np.ndarray) -> np.ndarray:
@@ -127,34 +173,31 @@ def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, 
     blocks : ndarray, shape (m, 7)
         Sums so far (:func:`empty_lever_blocks` to start); not modified.
     time_s : ndarray, shape (n,)
-        Row times, s (re-timed, non-decreasing).
+        Row times, s (re-timed: finite and non-decreasing).
     acc_g, gyr_dps : ndarray, shape (n, 3)
         Specific force (g) and angular rate (deg/s); rows with NaN are skipped.
 
     Returns
     -------
     ndarray, shape (m', 7)
-        The sums with the rows added (a block split over chunks is summed
-        into one row, so any chunking gives the same blocks).
+        The sums with the rows added, one row per block of ``BLOCK_S`` that
+        holds a finite row (a block split over chunks is summed into one
+        row, so any chunking gives the same blocks).
     """
     if time_s.size == 0 or gyr_dps.shape[0] != time_s.size or acc_g.shape[0] != time_s.size:
         return blocks
     t = np.ascontiguousarray(time_s, dtype=np.float64)
     if not (math.isfinite(t[0]) and math.isfinite(t[-1])):
         raise ValueError("accumulate_lever needs finite, sorted times")
-    # At most one block per BLOCK_S of the span, plus the partial ones at both ends.
-    n_max = int(math.floor(t[-1] / BLOCK_S) - math.floor(t[0] / BLOCK_S)) + 2
-    out = np.zeros((min(n_max, t.size), _B_COLS))
-    m = _lever_block_sums(
-        t,
-        np.ascontiguousarray(acc_g, dtype=np.float64),
-        np.ascontiguousarray(gyr_dps, dtype=np.float64),
-        1.0 / BLOCK_S,
-        out,
+    k, starts = _block_starts(t)
+    out = np.empty((k.size, _B_COLS))
+    out[:, _B_IDX] = k
+    _lever_block_sums(
+        np.ascontiguousarray(acc_g, dtype=np.float64), np.ascontiguousarray(gyr_dps, dtype=np.float64), starts, out
     )
-    if m == 0:
+    new = out[out[:, _B_N] > 0]
+    if new.shape[0] == 0:
         return blocks
-    new = out[:m]
     if blocks.shape[0] and blocks[-1, _B_IDX] == new[0, _B_IDX]:
         merged = blocks.copy()
         merged[-1, 1:] += new[0, 1:]
@@ -195,34 +238,52 @@ class SetFeatures:
         return 1 if self.lever_t > 0 else -1
 
 
+def _lever_fits(blocks: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:
+    """Slope of ``|a|^2`` on ``|w|^2``, its t statistic and effect (g^2) for each span [start_s, end_s]; (k, 3).
+
+    A set's sums run from the block before its first (its lead-in rest
+    anchors the intercept) to the one holding its end: block indices are
+    sorted, so that is one slice, summed for every set at once as a
+    difference of running sums.  NaN where fewer than 10 rows or no spread.
+    """
+    fits = np.full((start_s.size, 3), math.nan)
+    if blocks.shape[0] == 0 or start_s.size == 0:
+        return fits
+    idx = blocks[:, _B_IDX]
+    lo = np.searchsorted(idx, np.floor(start_s / BLOCK_S) - 1, "left")
+    hi = np.searchsorted(idx, np.floor(end_s / BLOCK_S), "right")
+    run = np.zeros((blocks.shape[0] + 1, _B_COLS - 1))
+    np.cumsum(blocks[:, 1:], axis=0, out=run[1:])
+    sums = run[hi] - run[lo]
+    for j, (n, sw, sa, sww, swa, saa) in enumerate(sums.tolist()):
+        if n < 10:
+            continue
+        vw = sww - sw * sw / n
+        va = saa - sa * sa / n
+        cwa = swa - sw * sa / n
+        if vw <= 0 or va <= 0:
+            continue
+        slope = cwa / vw
+        resid = max(va - slope * cwa, 1e-30) / max(n - 2, 1.0)
+        fits[j] = slope, slope / math.sqrt(resid / vw), slope * math.sqrt(vw / n)
+    return fits
+
+
 def _lever_fit(blocks: np.ndarray, start_s: float, end_s: float) -> tuple[float, float, float]:
-    """Slope of ``|a|^2`` on ``|w|^2`` over the blocks inside [start_s, end_s], its t statistic and effect (g^2)."""
-    nan = (math.nan, math.nan, math.nan)
-    if blocks.shape[0] == 0:
-        return nan
-    # Block indices are sorted: from the block before the set's first (its lead-in rest) to the one
-    # holding its end, one slice.
-    lo = int(np.searchsorted(blocks[:, _B_IDX], math.floor(start_s / BLOCK_S) - 1, "left"))
-    hi = int(np.searchsorted(blocks[:, _B_IDX], math.floor(end_s / BLOCK_S), "right"))
-    n, sw, sa, sww, swa, saa = (float(x) for x in blocks[lo:hi, 1:].sum(axis=0))
-    if n < 10:
-        return nan
-    vw = sww - sw * sw / n
-    va = saa - sa * sa / n
-    cwa = swa - sw * sa / n
-    if vw <= 0 or va <= 0:
-        return nan
-    slope = cwa / vw
-    resid = max(va - slope * cwa, 1e-30) / max(n - 2, 1.0)
-    return slope, slope / math.sqrt(resid / vw), slope * math.sqrt(vw / n)
+    """:func:`_lever_fits` of one span."""
+    slope, tstat, effect = _lever_fits(blocks, np.array([start_s]), np.array([end_s]))[0].tolist()
+    return slope, tstat, effect
 
 
 def set_features(rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: float) -> SetFeatures:
     """The mounting-free features of one set (see :class:`SetFeatures`)."""
+    fit = (math.nan, math.nan, math.nan) if blocks is None else _lever_fit(blocks, rep_set.start_s, rep_set.end_s)
+    return _features(rep_set, fit, axis_tilt_deg)
+
+
+def _features(rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: float) -> SetFeatures:
     reps = rep_set.reps
-    slope, tstat, effect = (
-        (math.nan, math.nan, math.nan) if blocks is None else _lever_fit(blocks, rep_set.start_s, rep_set.end_s)
-    )
+    slope, tstat, effect = fit
 
     def med(vals: list[float]) -> float:
         v = [x for x in vals if math.isfinite(x)]
@@ -288,29 +349,43 @@ _POSES_HANGING = ("standing", "all_fours")
 _POSES_LIFTED = ("supine", "side", "prone", "seated", "standing")
 
 
-def _log_fit(x: float, lo: float, hi: float) -> float:
-    """Log-likelihood-like score of ``x`` against a range: 0 inside, a log-normal tail outside (sigma 25 %)."""
-    if not math.isfinite(x) or x <= 0:
-        return 0.0 if not math.isfinite(x) else -4.0
-    if lo <= x <= hi:
-        return 0.0
-    edge = lo if x < lo else hi
-    z = math.log(x / edge) / 0.25
-    return -0.5 * z * z
+def _bounds(pick: str) -> np.ndarray:
+    """Log of every prototype's (lo, hi) range of a feature, shape (P, 2); NaN for a prototype without it."""
+    rows = [getattr(p, pick) for p in DRILL_PROTOTYPES]
+    return np.log(np.array([r if r is not None else (math.nan, math.nan) for r in rows], dtype=np.float64))
 
 
-def _score(p: DrillPrototype, f: SetFeatures, hangs: int) -> float:
-    """Mean score per feature of a set against a prototype (0 = everything in range)."""
-    parts = [
-        _log_fit(f.rom_deg, *p.rom_deg),
-        _log_fit(f.rise_s, *p.rise_s),
-        _log_fit(f.hold_s, *p.hold_s),
-    ]
-    if p.period_s is not None and math.isfinite(f.period_s):
-        parts.append(_log_fit(f.period_s, *p.period_s))
-    if hangs != 0 and p.hangs != 0:
-        parts.append(0.0 if hangs == p.hangs else -8.0)
-    return sum(parts) / len(parts)
+# Features scored against the prototypes' ranges, in this order (SetFeatures attributes).
+_SCORED = ("rom_deg", "rise_s", "hold_s", "period_s")
+_LOG_BOUNDS = np.stack([_bounds(k) for k in _SCORED], axis=1)  # (P, 4, 2)
+_P_HANGS = np.array([p.hangs for p in DRILL_PROTOTYPES])
+
+
+def _scores(feats: list[SetFeatures]) -> np.ndarray:
+    """Mean score per feature of each set against each prototype, shape (S, P) (0 = everything in range).
+
+    Per feature a log-range fit: 0 inside the prototype's range, a
+    log-normal tail outside (sigma 25 %), -4 for a non-positive value, and
+    an unknown value (NaN) scores 0; the period counts only where both the
+    set and the prototype have one.  A lever sign that contradicts the
+    prototype's adds a part of -8 where both are known.  All sets and
+    prototypes at once: the scoring is per set, and a long session has many.
+    """
+    x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
+    hangs = np.array([f.hangs for f in feats]).reshape(-1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lx = np.log(x)[:, None, :]  # (S, 1, 4)
+        below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
+        above = np.maximum(lx - _LOG_BOUNDS[None, :, :, 1], 0.0)
+        z = (below + above) / 0.25
+        fit = np.where(x[:, None, :] > 0, -0.5 * z * z, -4.0)  # (S, P, 4)
+    finite = np.isfinite(x)[:, None, :] & np.isfinite(_LOG_BOUNDS[None, :, :, 0])
+    fit = np.where(finite, fit, 0.0)
+    # rom, rise and hold always count; the period where both have one.
+    count = 3.0 + finite[:, :, 3]
+    lever = (hangs != 0) & (_P_HANGS[None, :] != 0)
+    total = fit.sum(axis=2) + np.where(lever & (hangs != _P_HANGS[None, :]), -8.0, 0.0)
+    return total / (count + lever)
 
 
 @dataclass(frozen=True, eq=False)
@@ -383,23 +458,42 @@ def describe_set(f: SetFeatures) -> SetDescription:
     among the candidates the lever and the rep axis allow does not compete.
     The confidence is the best prototype's share of ``exp(4 * score)``.
     """
-    hangs = f.hangs
-    poses, moves = _candidates(f)
+    return _describe([f])[0]
+
+
+@functools.cache
+def _allowed(poses: tuple[str, ...], moves: tuple[str, ...]) -> np.ndarray:
+    """Which prototypes have a pose and a movement among the candidates, shape (P,)."""
+    mask = np.array([p.pose in poses and p.movement in moves for p in DRILL_PROTOTYPES])
+    mask.flags.writeable = False  # shared by every call with these candidates
+    return mask
+
+
+def _describe(feats: list[SetFeatures]) -> list[SetDescription]:
+    """:func:`describe_set` of every set, the scoring and choice done for all at once."""
+    cands = [_candidates(f) for f in feats]
     # Only drills whose pose and movement the measurement allows compete.
-    scores = np.array(
-        [_score(p, f, hangs) if p.pose in poses and p.movement in moves else -math.inf for p in DRILL_PROTOTYPES]
-    )
-    best = int(np.argmax(scores))
-    w = np.exp(4.0 * (scores - scores[best]))
-    conf = float(w[best] / w.sum())
+    scores = np.where(np.array([_allowed(*c) for c in cands]), _scores(feats), -math.inf)
+    best = np.argmax(scores, axis=1)
+    top = scores[np.arange(len(feats)), best]
+    conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
+    return [
+        _description(f, c[0], c[1], int(b), float(w), bool(s >= _MIN_FIT))
+        for f, c, b, w, s in zip(feats, cands, best, conf, top, strict=True)
+    ]
+
+
+def _description(
+    f: SetFeatures, poses: tuple[str, ...], moves: tuple[str, ...], best: int, conf: float, known: bool
+) -> SetDescription:
     p = DRILL_PROTOTYPES[best]
-    known = scores[best] >= _MIN_FIT
+    hangs = f.hangs
     lever = (
         "no gyro: lever not measured"
         if not math.isfinite(f.lever_t)
         else (
             {1: "thigh hangs below its pivot", -1: "thigh lifted against gravity or turning about the knee"}.get(
-                f.hangs, "lever unclear"
+                hangs, "lever unclear"
             )
             + f" (|a|^2 vs |w|^2 slope {f.lever_slope:+.3f}, t {f.lever_t:+.1f}, effect {f.lever_effect_g2:+.3f} g^2)"
         )
@@ -432,5 +526,12 @@ def describe_sets(
     ``blocks`` are the lever sums (None without a gyro), ``up`` the rest
     gravity direction and ``axis`` the learned rep axis, both sensor frame.
     """
+    if not sets:
+        return sets
     tilt = axis_tilt_deg(up, axis)
-    return tuple(dataclasses.replace(s, description=describe_set(set_features(s, blocks, tilt))) for s in sets)
+    spans = np.array([(s.start_s, s.end_s) for s in sets], dtype=np.float64)
+    fits = (
+        np.full((len(sets), 3), math.nan) if blocks is None else _lever_fits(blocks, spans[:, 0], spans[:, 1])
+    ).tolist()
+    feats = [_features(s, (fit[0], fit[1], fit[2]), tilt) for s, fit in zip(sets, fits, strict=True)]
+    return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, _describe(feats), strict=True))
