@@ -1,0 +1,203 @@
+"""Which still pose is the rest pose: the evidence of the session so far, read from the angle.
+
+The rest pose is learned at the first still stretch (:mod:`hipflex.dsp.learning_flow`),
+which need not be the rest: a recording may start inside a hold (the first
+still stretch is the top of the first rep) or lying down in a pose close to
+a hold's.  Then the standing rest reads as a deep "excursion" and every rep
+is counted the wrong way round.  What tells the two apart, whatever the
+drill, is where the thigh waits between sets: a set ends with a pause of at
+least ``set_gap_s`` (that is what splits sets), and that pause is taken in
+the rest pose.  A hold may pause at the top for seconds, but the rest the
+person takes between sets is the longest wait.
+
+:class:`DwellState` follows the flexion angle block by block and measures
+every *dwell*: a stretch where the thigh settles (its angle stays within
+``_SETTLE_DEG`` for ``_SETTLE_S``) and then stays within ``_DWELL_DEG`` of
+that level, entered from an excursion (the thigh came from more than
+``_DWELL_DEG`` away; the still stretch a recording starts in is no wait
+between movements) and left by one.  A dwell of ``set_gap_s`` or more far
+(``_OTHER_POSE_DEG``) from the calibrated pose that is longer than every
+such dwell in the calibrated pose so far means the calibration was in the
+wrong pose: :func:`feed_dwells` returns its rows, and the pipeline
+re-learns the rest pose there and analyses the session again from its
+first row.  Each decision is made at the block where a dwell ends, from
+complete blocks on a fixed time grid, so it depends on rows alone, never
+on where chunks ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["REVISE_WITHIN_S", "DwellState", "feed_dwells", "new_dwell_state"]
+
+#: The rest pose may be revised only on dwells within this of the first row,
+#: s; until then the rows are kept to analyse again (at 400 Hz with a gyro,
+#: about 20 MB).
+REVISE_WITHIN_S = 900.0
+
+# Blocks the angle is summarised in (min, max), s: fine enough to see a
+# dwell start within a fraction of a second, coarse enough to make the
+# scan cheap (one Python step per block).
+_BLOCK_S = 0.25
+# A dwell starts once the angle has stayed within this for _SETTLE_S, deg:
+# a hold sags 2-6 deg over 3 s and trembles a fraction of a degree, a
+# standing rest sways by less.
+_SETTLE_DEG = 5.0
+_SETTLE_S = 1.0
+# A dwell lasts while the angle stays within this of its settled level, deg:
+# fidgets and weight shifts of a rest move the thigh a few degrees, a rep
+# or a step of a walk moves it much more.  Half of lock_deg's default.
+_DWELL_DEG = 15.0
+# A dwell this far from the calibrated pose is in another pose, deg (as in
+# learning_flow: halfway to a right angle).
+_OTHER_POSE_DEG = 45.0
+# Settled blocks looked back over to see whether a dwell was entered from an
+# excursion, s: an approach that never settles is a movement, not a wait.
+_LOOKBACK_S = 10.0
+
+
+@dataclass(frozen=True)
+class DwellState:
+    """The scan of the angle for dwells (see the module docstring).
+
+    Attributes
+    ----------
+    t0_s : float
+        Time of the first row; block ``k`` covers ``[t0_s + k * _BLOCK_S, t0_s + (k + 1) * _BLOCK_S)``.
+    tail_t, tail_theta : ndarray
+        Rows of the block not yet complete (time s, angle deg).
+    next_block : int
+        Index of the next block to scan.
+    recent : tuple of (float, float)
+        (min, max) angle of the last blocks scanned, deg (NaN for an empty block), newest last.
+    run_first, run_last : int
+        First and last block of the open dwell (-1 if none).
+    run_level_deg : float
+        The open dwell's settled level, deg.
+    run_entered : bool
+        The open dwell was entered from an excursion.
+    longest_rest_s : float
+        The longest dwell in the calibrated pose so far, s.
+    """
+
+    t0_s: float
+    tail_t: np.ndarray
+    tail_theta: np.ndarray
+    next_block: int = 0
+    recent: tuple[tuple[float, float], ...] = ()
+    run_first: int = -1
+    run_last: int = -1
+    run_level_deg: float = math.nan
+    run_entered: bool = False
+    longest_rest_s: float = 0.0
+
+
+def new_dwell_state(t0_s: float) -> DwellState:
+    """A scan starting at the row at ``t0_s``."""
+    return DwellState(t0_s, np.zeros(0), np.zeros(0))
+
+
+def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellState, np.ndarray, np.ndarray]:
+    """(min, max) of every block completed by the rows ``t``, ``theta``; the rest stays in the tail."""
+    t = np.concatenate([state.tail_t, t]) if state.tail_t.size else t
+    theta = np.concatenate([state.tail_theta, theta]) if state.tail_theta.size else theta
+    if t.size == 0:
+        return state, np.zeros(0), np.zeros(0)
+    idx = np.floor((t - state.t0_s) / _BLOCK_S).astype(np.int64)
+    last = int(idx[-1])  # the block of the newest row is not complete yet
+    n_new = last - state.next_block
+    if n_new <= 0:
+        return dataclasses.replace(state, tail_t=t, tail_theta=theta), np.zeros(0), np.zeros(0)
+    done = int(np.searchsorted(idx, last, side="left"))
+    lo = np.full(n_new, np.nan)
+    hi = np.full(n_new, np.nan)
+    ok = np.isfinite(theta[:done])
+    rel = idx[:done][ok] - state.next_block
+    vals = theta[:done][ok]
+    keep = rel >= 0  # (rows of blocks already scanned cannot occur: the tail holds one block)
+    np.fmin.at(lo, rel[keep], vals[keep])
+    np.fmax.at(hi, rel[keep], vals[keep])
+    state = dataclasses.replace(state, tail_t=t[done:], tail_theta=theta[done:], next_block=last)
+    return state, lo, hi
+
+
+def feed_dwells(
+    state: DwellState, t: np.ndarray, theta: np.ndarray, set_gap_s: float
+) -> tuple[DwellState, tuple[float, float] | None]:
+    """Scan the next rows' angle; the times of a dwell that shows the rest pose is elsewhere, if one ended.
+
+    Parameters
+    ----------
+    state : DwellState
+    t : ndarray
+        The rows' times, s (after those already fed).
+    theta : ndarray
+        Their flexion angle, deg (NaN for dropped rows).
+    set_gap_s : float
+        The pause that splits sets, s: the shortest dwell that is a rest between sets.
+
+    Returns
+    -------
+    state : DwellState
+    found : (start_s, end_s) or None
+        The first dwell far from the calibrated pose, of ``set_gap_s`` or
+        more, longer than every dwell in the calibrated pose so far; the
+        scan stops there (the caller re-learns and starts a new scan).
+    """
+    state, lo, hi = _blocks(state, t, theta)
+    if lo.size == 0:
+        return state, None
+    settle_n = round(_SETTLE_S / _BLOCK_S)
+    look_n = round(_LOOKBACK_S / _BLOCK_S)
+    recent = list(state.recent)
+    first, last, level, entered = state.run_first, state.run_last, state.run_level_deg, state.run_entered
+    longest = state.longest_rest_s
+    base = state.next_block - lo.size
+    found = None
+    for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        k = base + i
+        recent.append((a, b))
+        if first >= 0:
+            if math.isnan(a) or (abs(a - level) <= _DWELL_DEG and abs(b - level) <= _DWELL_DEG):
+                last = k if not math.isnan(a) else last
+            else:
+                # The thigh left the dwell: a wait between two movements if it came from one.
+                dur_s = (last + 1 - first) * _BLOCK_S
+                if entered and dur_s >= set_gap_s:
+                    if abs(level) < _OTHER_POSE_DEG:
+                        longest = max(longest, dur_s)
+                    elif dur_s > longest:
+                        found = (state.t0_s + first * _BLOCK_S, state.t0_s + (last + 1) * _BLOCK_S)
+                first = -1
+        if first < 0 and found is None and len(recent) >= settle_n:
+            win = recent[-settle_n:]
+            wlo = min(x[0] for x in win)
+            whi = max(x[1] for x in win)
+            if not any(math.isnan(x[0]) for x in win) and whi - wlo <= _SETTLE_DEG:
+                first, last, level = k - settle_n + 1, k, 0.5 * (wlo + whi)
+                # Entered from an excursion: a block before the settled ones, within
+                # the look-back, lies outside the dwell's band.
+                before = recent[-look_n - settle_n : -settle_n]
+                entered = any(
+                    not math.isnan(x[0]) and (abs(x[0] - level) > _DWELL_DEG or abs(x[1] - level) > _DWELL_DEG)
+                    for x in before
+                )
+        if found is not None:
+            break
+        if len(recent) > look_n + settle_n:
+            del recent[0]
+    state = dataclasses.replace(
+        state,
+        recent=tuple(recent),
+        run_first=first,
+        run_last=last,
+        run_level_deg=level,
+        run_entered=entered,
+        longest_rest_s=longest,
+    )
+    return state, found
