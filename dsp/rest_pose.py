@@ -12,8 +12,9 @@ person takes between sets is the longest wait.
 
 :class:`DwellState` follows the flexion angle block by block and measures
 every *dwell*: a stretch where the thigh settles (its angle stays within
-``_SETTLE_DEG`` for ``_SETTLE_S``) and then stays within ``_DWELL_DEG`` of
-that level, entered from an excursion (the thigh came from more than
+``_SETTLE_DEG`` for ``_SETTLE_S``) and then stays near that level (its mean
+over ``_LEVEL_S`` within ``_DWELL_DEG``: a walk between sets is part of the
+wait), entered from an excursion (the thigh came from more than
 ``_DWELL_DEG`` away; the still stretch a recording starts in is no wait
 between movements) and left by one.  A dwell of ``set_gap_s`` or more far
 (``_OTHER_POSE_DEG``) from the calibrated pose that is longer than every
@@ -49,10 +50,14 @@ _BLOCK_S = 0.25
 # standing rest sways by less.
 _SETTLE_DEG = 5.0
 _SETTLE_S = 1.0
-# A dwell lasts while the angle stays within this of its settled level, deg:
-# fidgets and weight shifts of a rest move the thigh a few degrees, a rep
-# or a step of a walk moves it much more.  Half of lock_deg's default.
+# A dwell lasts while the angle's mean over _LEVEL_S stays within this of
+# its settled level, deg: fidgets and weight shifts of a rest move the thigh
+# a few degrees, and a walk between sets swings it about the standing line
+# (some 10 deg behind to 20 in front, a stride a second: on the mean a few
+# degrees); a rep, a hold or the pose another set is done in moves the mean
+# much more.  Half of lock_deg's default.
 _DWELL_DEG = 15.0
+_LEVEL_S = 2.0
 # A dwell this far from the calibrated pose is in another pose, deg (as in
 # learning_flow: halfway to a right angle).
 _OTHER_POSE_DEG = 45.0
@@ -73,8 +78,9 @@ class DwellState:
         Rows of the block not yet complete (time s, angle deg).
     next_block : int
         Index of the next block to scan.
-    recent : tuple of (float, float)
-        (min, max) angle of the last blocks scanned, deg (NaN for an empty block), newest last.
+    recent : tuple of (float, float, float, float)
+        (min, max, sum, count) of the angle in the last blocks scanned, deg
+        (min and max NaN for an empty block), newest last.
     run_first, run_last : int
         First and last block of the open dwell (-1 if none).
     run_level_deg : float
@@ -89,7 +95,7 @@ class DwellState:
     tail_t: np.ndarray
     tail_theta: np.ndarray
     next_block: int = 0
-    recent: tuple[tuple[float, float], ...] = ()
+    recent: tuple[tuple[float, float, float, float], ...] = ()
     run_first: int = -1
     run_last: int = -1
     run_level_deg: float = math.nan
@@ -102,28 +108,28 @@ def new_dwell_state(t0_s: float) -> DwellState:
     return DwellState(t0_s, np.zeros(0), np.zeros(0))
 
 
-def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellState, np.ndarray, np.ndarray]:
-    """(min, max) of every block completed by the rows ``t``, ``theta``; the rest stays in the tail."""
+def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellState, np.ndarray]:
+    """(min, max, sum, count) of the angle in every block completed by the rows; the rest stays in the tail."""
     t = np.concatenate([state.tail_t, t]) if state.tail_t.size else t
     theta = np.concatenate([state.tail_theta, theta]) if state.tail_theta.size else theta
     if t.size == 0:
-        return state, np.zeros(0), np.zeros(0)
+        return state, np.zeros((0, 4))
     idx = np.floor((t - state.t0_s) / _BLOCK_S).astype(np.int64)
     last = int(idx[-1])  # the block of the newest row is not complete yet
     n_new = last - state.next_block
     if n_new <= 0:
-        return dataclasses.replace(state, tail_t=t, tail_theta=theta), np.zeros(0), np.zeros(0)
+        return dataclasses.replace(state, tail_t=t, tail_theta=theta), np.zeros((0, 4))
     done = int(np.searchsorted(idx, last, side="left"))
-    lo = np.full(n_new, np.nan)
-    hi = np.full(n_new, np.nan)
+    out = np.full((n_new, 4), np.nan)
     ok = np.isfinite(theta[:done])
-    rel = idx[:done][ok] - state.next_block
+    rel = idx[:done][ok] - state.next_block  # (>= 0: the tail never holds more than one block)
     vals = theta[:done][ok]
-    keep = rel >= 0  # (rows of blocks already scanned cannot occur: the tail holds one block)
-    np.fmin.at(lo, rel[keep], vals[keep])
-    np.fmax.at(hi, rel[keep], vals[keep])
+    np.fmin.at(out[:, 0], rel, vals)
+    np.fmax.at(out[:, 1], rel, vals)
+    out[:, 2] = np.bincount(rel, vals, minlength=n_new)
+    out[:, 3] = np.bincount(rel, minlength=n_new)
     state = dataclasses.replace(state, tail_t=t[done:], tail_theta=theta[done:], next_block=last)
-    return state, lo, hi
+    return state, out
 
 
 def feed_dwells(
@@ -149,21 +155,24 @@ def feed_dwells(
         more, longer than every dwell in the calibrated pose so far; the
         scan stops there (the caller re-learns and starts a new scan).
     """
-    state, lo, hi = _blocks(state, t, theta)
-    if lo.size == 0:
+    state, blocks = _blocks(state, t, theta)
+    if blocks.shape[0] == 0:
         return state, None
     settle_n = round(_SETTLE_S / _BLOCK_S)
+    level_n = round(_LEVEL_S / _BLOCK_S)
     look_n = round(_LOOKBACK_S / _BLOCK_S)
     recent = list(state.recent)
     first, last, level, entered = state.run_first, state.run_last, state.run_level_deg, state.run_entered
     longest = state.longest_rest_s
-    base = state.next_block - lo.size
+    base = state.next_block - blocks.shape[0]
     found = None
-    for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+    for i, (a, b, total, count) in enumerate(blocks.tolist()):
         k = base + i
-        recent.append((a, b))
+        recent.append((a, b, total, count))
         if first >= 0:
-            if math.isnan(a) or (abs(a - level) <= _DWELL_DEG and abs(b - level) <= _DWELL_DEG):
+            win = recent[-level_n:]
+            n = sum(x[3] for x in win)
+            if math.isnan(a) or abs(sum(x[2] for x in win) / n - level) <= _DWELL_DEG:
                 last = k if not math.isnan(a) else last
             else:
                 # The thigh left the dwell: a wait between two movements if it came from one.
@@ -189,7 +198,7 @@ def feed_dwells(
                 )
         if found is not None:
             break
-        if len(recent) > look_n + settle_n:
+        if len(recent) > max(look_n + settle_n, level_n):
             del recent[0]
     state = dataclasses.replace(
         state,
