@@ -269,7 +269,10 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
         An :class:`AngleBlock` for every row once the learning phase ends
         (the rows held while the period is bootstrapped and the rows buffered
         while learning are released in one block; times on the re-timed
-        grid), then rep, set, gap and rejection events in time order.
+        grid), then rep, set, gap and rejection events in time order.  A
+        :class:`CalibratedEvent` with ``revised`` set voids everything
+        announced before it: the rest pose was re-learned, and the angles
+        and reps from the first row follow it again.
     """
     if state.finished:
         raise ValueError("the stream is finished; start a new state")
