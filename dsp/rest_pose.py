@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["REVISE_WITHIN_S", "DwellState", "feed_dwells", "new_dwell_state"]
 
@@ -78,7 +79,7 @@ class DwellState:
         Rows of the block not yet complete (time s, angle deg).
     next_block : int
         Index of the next block to scan.
-    recent : tuple of (float, float, float, float)
+    recent : ndarray, shape (n, 4)
         (min, max, sum, count) of the angle in the last blocks scanned, deg
         (min and max NaN for an empty block), newest last.
     run_first, run_last : int
@@ -95,7 +96,7 @@ class DwellState:
     tail_t: np.ndarray
     tail_theta: np.ndarray
     next_block: int = 0
-    recent: tuple[tuple[float, float, float, float], ...] = ()
+    recent: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     run_first: int = -1
     run_last: int = -1
     run_level_deg: float = math.nan
@@ -109,7 +110,10 @@ def new_dwell_state(t0_s: float) -> DwellState:
 
 
 def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellState, np.ndarray]:
-    """(min, max, sum, count) of the angle in every block completed by the rows; the rest stays in the tail."""
+    """(min, max, sum, count) of the angle in every block completed by the rows; the rest stays in the tail.
+
+    An empty block (a gap, or only dropped rows) has NaN min and max and a count of 0.
+    """
     t = np.concatenate([state.tail_t, t]) if state.tail_t.size else t
     theta = np.concatenate([state.tail_theta, theta]) if state.tail_theta.size else theta
     if t.size == 0:
@@ -120,14 +124,20 @@ def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellS
     if n_new <= 0:
         return dataclasses.replace(state, tail_t=t, tail_theta=theta), np.zeros((0, 4))
     done = int(np.searchsorted(idx, last, side="left"))
-    out = np.full((n_new, 4), np.nan)
-    ok = np.isfinite(theta[:done])
-    rel = idx[:done][ok] - state.next_block  # (>= 0: the tail never holds more than one block)
-    vals = theta[:done][ok]
-    np.fmin.at(out[:, 0], rel, vals)
-    np.fmax.at(out[:, 1], rel, vals)
-    out[:, 2] = np.bincount(rel, vals, minlength=n_new)
-    out[:, 3] = np.bincount(rel, minlength=n_new)
+    out = np.zeros((n_new, 4))
+    out[:, :2] = np.nan
+    if done:
+        th = theta[:done]
+        ok = np.isfinite(th)
+        rel = idx[:done] - state.next_block  # >= 0: the tail never holds more than one block
+        starts = np.flatnonzero(np.diff(rel, prepend=-1))  # first row of each block with rows
+        used = rel[starts]
+        lo = np.minimum.reduceat(np.where(ok, th, np.inf), starts)
+        hi = np.maximum.reduceat(np.where(ok, th, -np.inf), starts)
+        out[used, 0] = np.where(np.isfinite(lo), lo, np.nan)
+        out[used, 1] = np.where(np.isfinite(hi), hi, np.nan)
+        out[used, 2] = np.add.reduceat(np.where(ok, th, 0.0), starts)
+        out[used, 3] = np.add.reduceat(ok.astype(np.float64), starts)
     state = dataclasses.replace(state, tail_t=t[done:], tail_theta=theta[done:], next_block=last)
     return state, out
 
@@ -161,19 +171,37 @@ def feed_dwells(
     settle_n = round(_SETTLE_S / _BLOCK_S)
     level_n = round(_LEVEL_S / _BLOCK_S)
     look_n = round(_LOOKBACK_S / _BLOCK_S)
-    recent = list(state.recent)
+    m = state.recent.shape[0]
+    allb = np.concatenate([state.recent, blocks]) if m else blocks
+    lo, hi, total, count = allb.T
+    n_all = allb.shape[0]
+    # For every block, over the blocks ending at it: the range over settle_n
+    # (NaN if any is empty) and the mean angle over level_n.
+    spread = np.full(n_all, np.nan)
+    mid = np.full(n_all, np.nan)
+    if n_all >= settle_n:
+        wlo = sliding_window_view(lo, settle_n).min(axis=1)
+        whi = sliding_window_view(hi, settle_n).max(axis=1)
+        spread[settle_n - 1 :] = whi - wlo
+        mid[settle_n - 1 :] = 0.5 * (wlo + whi)
+    c_tot = np.concatenate([[0.0], np.cumsum(total)])
+    c_cnt = np.concatenate([[0.0], np.cumsum(count)])
+    j0 = np.maximum(np.arange(n_all) - level_n + 1, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c_tot[1:] - c_tot[j0]) / (c_cnt[1:] - c_cnt[j0])
+    empty = np.isnan(lo).tolist()
+    settled = (spread <= _SETTLE_DEG).tolist()  # False where NaN
+    mean_l, mid_l = mean.tolist(), mid.tolist()
     first, last, level, entered = state.run_first, state.run_last, state.run_level_deg, state.run_entered
     longest = state.longest_rest_s
-    base = state.next_block - blocks.shape[0]
+    base = state.next_block - n_all  # block index of allb[0]
     found = None
-    for i, (a, b, total, count) in enumerate(blocks.tolist()):
-        k = base + i
-        recent.append((a, b, total, count))
+    j = m
+    for j in range(m, n_all):
+        k = base + j
         if first >= 0:
-            win = recent[-level_n:]
-            n = sum(x[3] for x in win)
-            if math.isnan(a) or abs(sum(x[2] for x in win) / n - level) <= _DWELL_DEG:
-                last = k if not math.isnan(a) else last
+            if empty[j] or abs(mean_l[j] - level) <= _DWELL_DEG:
+                last = k if not empty[j] else last
             else:
                 # The thigh left the dwell: a wait between two movements if it came from one.
                 dur_s = (last + 1 - first) * _BLOCK_S
@@ -182,27 +210,19 @@ def feed_dwells(
                         longest = max(longest, dur_s)
                     elif dur_s > longest:
                         found = (state.t0_s + first * _BLOCK_S, state.t0_s + (last + 1) * _BLOCK_S)
+                        break
                 first = -1
-        if first < 0 and found is None and len(recent) >= settle_n:
-            win = recent[-settle_n:]
-            wlo = min(x[0] for x in win)
-            whi = max(x[1] for x in win)
-            if not any(math.isnan(x[0]) for x in win) and whi - wlo <= _SETTLE_DEG:
-                first, last, level = k - settle_n + 1, k, 0.5 * (wlo + whi)
-                # Entered from an excursion: a block before the settled ones, within
-                # the look-back, lies outside the dwell's band.
-                before = recent[-look_n - settle_n : -settle_n]
-                entered = any(
-                    not math.isnan(x[0]) and (abs(x[0] - level) > _DWELL_DEG or abs(x[1] - level) > _DWELL_DEG)
-                    for x in before
-                )
-        if found is not None:
-            break
-        if len(recent) > max(look_n + settle_n, level_n):
-            del recent[0]
+        if first < 0 and settled[j]:
+            first, last, level = k - settle_n + 1, k, mid_l[j]
+            # Entered from an excursion: a block before the settled ones, within
+            # the look-back, lies outside the dwell's band (max() ignores empty ones).
+            before = allb[max(0, j + 1 - look_n - settle_n) : j + 1 - settle_n, :2]
+            with np.errstate(invalid="ignore"):
+                entered = bool(np.any(np.abs(before - level) > _DWELL_DEG))
+    keep_n = max(look_n + settle_n, level_n)
     state = dataclasses.replace(
         state,
-        recent=tuple(recent),
+        recent=allb[: j + 1][-keep_n:],
         run_first=first,
         run_last=last,
         run_level_deg=level,
