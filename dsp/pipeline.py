@@ -370,21 +370,23 @@ def _watch(
         return state, events
     n = int(np.searchsorted(t, state.dwell.t0_s + REVISE_WITHIN_S, side="left"))
     dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s)
-    if found is None:
-        if n < t.size:
-            return dataclasses.replace(state, dwell=None, kept=None), events
-        return dataclasses.replace(state, dwell=dwell), events
-    return _revise(settings, state, found, at_end)
+    revised = None if found is None else _revise(settings, state, found, at_end)
+    if revised is not None:
+        return revised
+    if found is not None or n < t.size:
+        return dataclasses.replace(state, dwell=None, kept=None), events  # the rest pose stands for good
+    return dataclasses.replace(state, dwell=dwell), events
 
 
 def _revise(
     settings: Settings, state: StreamState, dwell_s: tuple[float, float], at_end: bool
-) -> tuple[StreamState, list[Event]]:
+) -> tuple[StreamState, list[Event]] | None:
     """Analyse the kept rows again from the first, with the rest pose learned in the dwell ``dwell_s``.
 
     The results so far are dropped; the next :class:`CalibratedEvent` says
     so (``revised``) if one was announced, and the angles and reps from the
-    first row follow it again.  If the dwell holds no quiet window, the calibration stands.
+    first row follow it again.  None if the dwell holds no quiet window
+    (the calibration then stands).
     """
     assert state.kept is not None and state.cal is not None
     t = np.concatenate([c[0] for c in state.kept])
@@ -405,7 +407,7 @@ def _revise(
     a, b = (int(x) for x in np.searchsorted(t, dwell_s, side="left"))
     cal = rest_window(settings, fresh, a, b)
     if cal is None:
-        return dataclasses.replace(state, dwell=None, kept=None), []
+        return None
     fresh = dataclasses.replace(fresh, cal=cal, lstate=begin_lock(settings, t, acc, gyr, cal))
     return _start_if_learned(settings, learn(settings, fresh, force=at_end), at_end)
 
