@@ -152,3 +152,25 @@ def test_the_still_stretch_a_recording_starts_in_is_no_wait_between_movements() 
     # a set break: no evidence against the calibrated pose.
     t, th = _trace([(85.0, 12.0), (0.0, 3.0), (85.0, 2.0), (0.0, 3.0)])
     assert feed_dwells(new_dwell_state(0.0), t, th, SETTINGS.set_gap_s)[1] is None
+
+
+def test_a_revision_keeps_the_lever_sums_of_every_row() -> None:
+    # The set descriptions (dsp.posture) read per-second sums made as rows arrive; a revision
+    # analyses the kept rows again without feeding them again, so it must carry the sums over.
+    from hipflex.dsp.posture import accumulate_lever, empty_lever_blocks
+
+    sim = _wide(144)
+    samples = sim.samples
+    state = init_state(SETTINGS, samples.has_gyro)
+    revised = False
+    for a in range(0, len(samples), 997):
+        state, ev = step(SETTINGS, state, samples.slice(a, min(a + 997, len(samples))))
+        revised |= any(isinstance(e, CalibratedEvent) and e.revised for e in ev)
+    state, _ = finish(SETTINGS, state)
+    assert revised
+    assert samples.gyr_dps is not None
+    # The sums are made on the re-timed grid, so compare what does not depend on it: the rows
+    # summed (every finite row once) and the span of blocks.
+    whole = accumulate_lever(empty_lever_blocks(), samples.time_s, samples.acc_g, samples.gyr_dps)
+    assert state.lever_blocks[:, 1].sum() == whole[:, 1].sum()
+    assert abs(state.lever_blocks[0, 0] - whole[0, 0]) <= 1 and abs(state.lever_blocks[-1, 0] - whole[-1, 0]) <= 1
