@@ -45,13 +45,17 @@ class CalibratedEvent:
     ``quiet`` is False when no window met the stillness thresholds and the
     quietest one was used.  ``recalibrated_from_s`` lists the starts of
     earlier windows given up because the thigh then settled in a clearly
-    different pose (a recording that starts lying down).  Angles and reps
-    from the first row on follow.
+    different pose (a recording that starts lying down, or inside a hold).
+    Angles and reps from the first row on follow.  ``revised`` is True when
+    this calibration replaces one already announced: the session showed
+    later that its rest pose is another (:mod:`hipflex.dsp.rest_pose`), so
+    every angle, rep and set announced before is void and follows again.
     """
 
     time_s: float
     quiet: bool
     recalibrated_from_s: tuple[float, ...] = ()
+    revised: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from hipflex.dsp.learn import (
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.validate import check_gravity_g
 
-__all__ = ["correct_gyro", "learn", "ready_kernel"]
+__all__ = ["begin_lock", "correct_gyro", "learn", "ready_kernel", "rest_window"]
 
 # Without a quiet window of calib_still_s, quiet windows this much shorter are
 # searched (longest first) before the quietest full window is taken.
@@ -64,7 +64,13 @@ _MIN_WINDOW_ROWS = 11
 
 
 def _short_quiet_window(
-    settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, max_gap_s: float, period_s: float
+    settings: Settings,
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    max_gap_s: float,
+    period_s: float,
+    fractions: tuple[float, ...] = _SHORT_WINDOW_FRACTIONS,
 ) -> tuple[Calibration, float, float] | None:
     """The stillest quiet window of the longest of ``_SHORT_WINDOW_FRACTIONS`` of ``calib_still_s`` that has one.
 
@@ -78,7 +84,7 @@ def _short_quiet_window(
     -------
     (Calibration, window_s, motion) or None
     """
-    for frac in _SHORT_WINDOW_FRACTIONS:
+    for frac in fractions:
         win_s = settings.calib_still_s * frac
         qs = new_quiet_state()
 
@@ -145,7 +151,7 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         if cal is not None:
             check_gravity_g(cal.gravity_g, score)
             cal = dataclasses.replace(cal, window_s=win_s, motion=score)
-            lstate = _begin_lock(settings, t, acc, gyr, cal)
+            lstate = begin_lock(settings, t, acc, gyr, cal)
     axes = None
     if cal is not None and lstate is not None:
         lim = int(np.searchsorted(t, t[cal.end_row] + settings.max_learn_s, side="right"))
@@ -156,6 +162,27 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         if row >= 0 or force or lim < t.size:
             axes = lock_axes(cal, lstate, state.has_gyro)
     return dataclasses.replace(state, qstate=qstate, lstate=lstate, cal=cal, axes=axes)
+
+
+def rest_window(settings: Settings, state: StreamState, start: int, stop: int) -> Calibration | None:
+    """The stillest quiet window in buffer rows ``start:stop`` (a dwell in the rest pose), or None.
+
+    Windows of ``calib_still_s`` first, then the shorter ones of
+    :func:`_short_quiet_window`; rows are buffer rows.
+    """
+    t, acc = state.buf_t[start:stop], state.buf_acc[start:stop]
+    gyr = None if state.buf_gyr is None else state.buf_gyr[start:stop]
+    max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
+    found = _short_quiet_window(
+        settings, t, acc, gyr, max_gap_s, state.timeline.period0_s, (1.0, *_SHORT_WINDOW_FRACTIONS)
+    )
+    if found is None:
+        return None
+    cal, win_s, score = found
+    check_gravity_g(cal.gravity_g, score)
+    return dataclasses.replace(
+        cal, start_row=cal.start_row + start, end_row=cal.end_row + start, window_s=win_s, motion=score
+    )
 
 
 def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -> tuple[StreamState, _Kernel | None]:
@@ -192,7 +219,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         state = dataclasses.replace(
             state,
             cal=new,
-            lstate=_begin_lock(settings, state.buf_t, state.buf_acc, state.buf_gyr, new),
+            lstate=begin_lock(settings, state.buf_t, state.buf_acc, state.buf_gyr, new),
             axes=None,
             recalibrated_from_s=(*state.recalibrated_from_s, float(state.buf_t[cal.start_row])),
         )
@@ -407,7 +434,7 @@ def _rest_end(settings: Settings, state: StreamState, cal: Calibration, start: i
     return -1
 
 
-def _begin_lock(
+def begin_lock(
     settings: Settings, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None, cal: Calibration
 ) -> np.ndarray:
     """A lock-scan state starting at ``cal``, with the rows before the window already read (backwards)."""

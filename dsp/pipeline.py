@@ -35,8 +35,9 @@ from hipflex.dsp.events import (
 from hipflex.dsp.gait import feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Calibration
-from hipflex.dsp.learning_flow import correct_gyro, learn, ready_kernel
+from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
 from hipflex.dsp.posture import accumulate_lever, describe_sets
+from hipflex.dsp.rest_pose import REVISE_WITHIN_S, feed_dwells, new_dwell_state
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.timeline import retime
@@ -61,6 +62,10 @@ _REASONS = {
     L.REJ_RESTED: "rested",
 }
 _log = logging.getLogger(__name__)
+# The rest pose is re-learned from the session's evidence at most this many
+# times (each time on a longer dwell than the calibrated pose ever had, so
+# this only bounds the work on pathological input).
+_MAX_RECALIBRATIONS = 4
 
 
 def init_state(settings: Settings, has_gyro: bool) -> StreamState:
@@ -265,7 +270,10 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
         An :class:`AngleBlock` for every row once the learning phase ends
         (the rows held while the period is bootstrapped and the rows buffered
         while learning are released in one block; times on the re-timed
-        grid), then rep, set, gap and rejection events in time order.
+        grid), then rep, set, gap and rejection events in time order.  A
+        :class:`CalibratedEvent` with ``revised`` set voids everything
+        announced before it: the rest pose was re-learned, and the angles
+        and reps from the first row follow it again.
     """
     if state.finished:
         raise ValueError("the stream is finished; start a new state")
@@ -293,10 +301,12 @@ def _feed(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[St
     if state.running:
         assert state.kernel is not None
         kern = state.kernel.copy()
+        if state.kept is not None:
+            state = dataclasses.replace(state, kept=(*state.kept, (chunk.time_s, chunk.acc_g, chunk.gyr_dps)))
         gyr = correct_gyro(state, gyr)
         state, events, theta = _run(settings, state, kern, chunk.time_s, chunk.acc_g, gyr)
         state = dataclasses.replace(state, kernel=kern)
-        return state, [AngleBlock(chunk.time_s, theta), *events]
+        return _watch(settings, state, chunk.time_s, theta, [AngleBlock(chunk.time_s, theta), *events])
     if state.buf_t.size == 0:
         # The first chunk (a whole file in batch mode) is used as it is, not copied.
         buf_t, buf_acc, buf_gyr = chunk.time_s, chunk.acc_g, None if state.buf_gyr is None else gyr
@@ -318,6 +328,7 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     by running the filter back from the window); the reps among them are
     emitted now, late, and their events say so.
     """
+    raw = (state.buf_t, state.buf_acc, state.buf_gyr)  # before the gyro frame is corrected
     state, kern = ready_kernel(settings, state, at_end)
     if kern is None:
         return state, []
@@ -336,8 +347,77 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     state = dataclasses.replace(
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
-    calibrated = CalibratedEvent(cal_t, cal.quiet, state.recalibrated_from_s)
-    return state, [calibrated, AngleBlock(t, theta), *events]
+    calibrated = CalibratedEvent(cal_t, cal.quiet, state.recalibrated_from_s, state.announced)
+    events = [calibrated, AngleBlock(t, theta), *events]
+    if len(state.recalibrated_from_s) < _MAX_RECALIBRATIONS:
+        state = dataclasses.replace(state, kept=(raw,), dwell=new_dwell_state(float(t[0])))
+        state, events = _watch(settings, state, t, theta, events, at_end)
+    if any(isinstance(e, CalibratedEvent) for e in events):
+        state = dataclasses.replace(state, announced=True)
+    return state, events
+
+
+def _watch(
+    settings: Settings,
+    state: StreamState,
+    t: np.ndarray,
+    theta: np.ndarray,
+    events: list[Event],
+    at_end: bool = False,
+) -> tuple[StreamState, list[Event]]:
+    """Read the rows' angle for evidence that the rest pose is another (:mod:`hipflex.dsp.rest_pose`).
+
+    Without any, the events stand.  With some, the session is analysed
+    again from its first row with the rest pose re-learned in the dwell
+    that showed it (:func:`_revise`): its events replace these.  Rows
+    ``REVISE_WITHIN_S`` after the first are no longer read (nor kept).
+    """
+    if state.dwell is None:
+        return state, events
+    n = int(np.searchsorted(t, state.dwell.t0_s + REVISE_WITHIN_S, side="left"))
+    dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s)
+    revised = None if found is None else _revise(settings, state, found, at_end)
+    if revised is not None:
+        return revised
+    if found is not None or n < t.size:
+        return dataclasses.replace(state, dwell=None, kept=None), events  # the rest pose stands for good
+    return dataclasses.replace(state, dwell=dwell), events
+
+
+def _revise(
+    settings: Settings, state: StreamState, dwell_s: tuple[float, float], at_end: bool
+) -> tuple[StreamState, list[Event]] | None:
+    """Analyse the kept rows again from the first, with the rest pose learned in the dwell ``dwell_s``.
+
+    The results so far are dropped; the next :class:`CalibratedEvent` says
+    so (``revised``) if one was announced, and the angles and reps from the
+    first row follow it again.  None if the dwell holds no quiet window
+    (the calibration then stands).
+    """
+    assert state.kept is not None and state.cal is not None
+    t = np.concatenate([c[0] for c in state.kept])
+    acc = np.concatenate([c[1] for c in state.kept])
+    gyr = None if not state.has_gyro else np.concatenate([c[2] for c in state.kept if c[2] is not None])
+    fresh = StreamState(
+        has_gyro=state.has_gyro,
+        timeline=state.timeline,
+        rows=state.rows,
+        first_time_s=state.first_time_s,
+        last_time_s=state.last_time_s,
+        buf_t=t,
+        buf_acc=acc,
+        buf_gyr=gyr,
+        recalibrated_from_s=(*state.recalibrated_from_s, state.cal_time_s),
+        announced=state.announced,
+        # Summed once per arriving row whatever the calibration (dsp.posture); the kept rows are not fed again.
+        lever_blocks=state.lever_blocks,
+    )
+    a, b = (int(x) for x in np.searchsorted(t, dwell_s, side="left"))
+    cal = rest_window(settings, fresh, a, b)
+    if cal is None:
+        return None
+    fresh = dataclasses.replace(fresh, cal=cal, lstate=begin_lock(settings, t, acc, gyr, cal))
+    return _start_if_learned(settings, learn(settings, fresh, force=at_end), at_end)
 
 
 def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Event]]:
@@ -457,7 +537,12 @@ def analyze_with_angle(
     state = init_state(settings, samples.has_gyro)
     state, events = step(settings, state, samples)
     state, more = finish(settings, state)
-    blocks = [e.angle_deg for e in (*events, *more) if isinstance(e, AngleBlock)]
+    blocks: list[np.ndarray] = []
+    for e in (*events, *more):
+        if isinstance(e, AngleBlock):
+            blocks.append(e.angle_deg)
+        elif isinstance(e, CalibratedEvent) and e.revised:
+            blocks = []  # the angles from the first row follow again
     if len(blocks) == 1 and len(blocks[0]) == len(samples):
         return result(settings, state, source), blocks[0]  # the common case: no copy
     angle = np.full(len(samples), np.nan)

@@ -12,6 +12,7 @@ from hipflex.dsp.gait import GaitState
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Axes, Calibration, new_quiet_state
 from hipflex.dsp.posture import empty_lever_blocks
+from hipflex.dsp.rest_pose import DwellState
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.timeline import Timeline
 from hipflex.dsp.types import Gap, GyroFrameCheck, Rejection, Rep, RepSet
@@ -28,7 +29,12 @@ class StreamState:
     bootstrapped and then releases them re-timed on a regular grid.  While learning
     (before calibration and the axis lock) rows are buffered; afterwards the
     kernel arrays in ``kernel`` carry the filters, the timeline and the
-    detector, and only results are accumulated here.
+    detector, and only results are accumulated here.  Until the rest pose
+    is settled (:mod:`hipflex.dsp.rest_pose`, at most ``REVISE_WITHIN_S``
+    from the first row) the raw re-timed rows are also kept (``kept``, in
+    chunks) with the scan of the angle for dwells (``dwell``), so that the
+    session can be analysed again from its first row in the right pose;
+    ``announced`` says a calibration was announced (a later one revises it).
     """
 
     has_gyro: bool
@@ -57,6 +63,9 @@ class StreamState:
     finished: bool = False
     # Per-second sums of |w|^2 and |a|^2 (gyro only): the lever sign of each set (dsp.posture).
     lever_blocks: np.ndarray = field(default_factory=empty_lever_blocks)
+    kept: tuple[tuple[np.ndarray, np.ndarray, np.ndarray | None], ...] | None = None
+    dwell: DwellState | None = None
+    announced: bool = False
 
     @property
     def running(self) -> bool:

@@ -377,7 +377,9 @@ class Quality:
     is confirmed on the thigh comes to rest in a pose more than 45 deg from
     the calibrated one and for ``sign_confirm_s`` does not rest in the
     calibrated pose again, the rest pose is re-learned there (before any
-    angle is reported); ``recalibrated_from_s`` lists where the windows given
+    angle is reported); so it is, later, where the thigh waits between sets
+    in another pose (:mod:`hipflex.dsp.rest_pose`: the session is then
+    analysed again from its first row); ``recalibrated_from_s`` lists where the windows given
     up started (empty when the first one stood), ``calibrated_at_s`` is the
     window kept, and the rows before it are analysed from it.
 

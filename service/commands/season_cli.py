@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, closing
@@ -66,9 +67,15 @@ def check_table_arguments(args: argparse.Namespace) -> bool:
     from hipflex.service.season_tables import table_paths
 
     try:
-        table_paths(out)
+        paths = table_paths(out)
     except ValueError as exc:
         raise UsageError(f"--out {exc}") from None
+    # Checked before any analysis: a long run must not end in an output nobody can write.
+    folder = next(iter(paths.values())).parent
+    if not folder.is_dir():
+        raise UsageError(f"--out {out}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: folder {folder} is not writable")
     return True
 
 
@@ -146,7 +153,11 @@ def run_tables(
             close_client(client)
     done = [r for r in results if r is not None]
     tables = merge_done(earlier, done) if earlier is not None else result_tables(done)
-    written = write_tables(tables, args.out)
+    try:
+        written = write_tables(tables, args.out)
+    except OSError as exc:  # e.g. the disk filled up: say so in one line (the earlier output stays whole)
+        print(f"hipflex: --out {args.out}: cannot write the tables: {_one_line(exc)}", file=sys.stderr)
+        return 1
     if args.json:
         for r in done:
             if r.analysis is not None:

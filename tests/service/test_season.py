@@ -95,6 +95,15 @@ def test_out_names_three_files_and_refuses_other_suffixes(tmp_path: Path) -> Non
     assert out.returncode == 2 and "--out" in out.stderr
 
 
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_analysis(tmp_path: Path) -> None:
+    write_csv(tmp_path / "a.csv", recording(0))
+    out = cli("analyze", "a.csv", "--out", "missing/res.parquet", cwd=tmp_path)
+    error = out.stderr.splitlines()[-1]
+    assert out.returncode == 2 and "missing/res.parquet" in error and "does not exist" in error
+    assert "unexpected" not in out.stderr
+    assert "prepar" not in out.stderr  # refused before the analysis was even set up
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_a_corrupt_file_is_one_error_row_and_files_read_back_equal(tmp_path: Path, suffix: str) -> None:
     for i in range(3):

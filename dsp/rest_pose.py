@@ -1,0 +1,232 @@
+"""Which still pose is the rest pose: the evidence of the session so far, read from the angle.
+
+The rest pose is learned at the first still stretch (:mod:`hipflex.dsp.learning_flow`),
+which need not be the rest: a recording may start inside a hold (the first
+still stretch is the top of the first rep) or lying down in a pose close to
+a hold's.  Then the standing rest reads as a deep "excursion" and every rep
+is counted the wrong way round.  What tells the two apart, whatever the
+drill, is where the thigh waits between sets: a set ends with a pause of at
+least ``set_gap_s`` (that is what splits sets), and that pause is taken in
+the rest pose.  A hold may pause at the top for seconds, but the rest the
+person takes between sets is the longest wait.
+
+:class:`DwellState` follows the flexion angle block by block and measures
+every *dwell*: a stretch where the thigh settles (its angle stays within
+``_SETTLE_DEG`` for ``_SETTLE_S``) and then stays near that level (its mean
+over ``_LEVEL_S`` within ``_DWELL_DEG``: a walk between sets is part of the
+wait), entered from an excursion (the thigh came from more than
+``_DWELL_DEG`` away; the still stretch a recording starts in is no wait
+between movements) and left by one.  A dwell of ``set_gap_s`` or more far
+(``_OTHER_POSE_DEG``) from the calibrated pose that is longer than every
+such dwell in the calibrated pose so far means the calibration was in the
+wrong pose: :func:`feed_dwells` returns its rows, and the pipeline
+re-learns the rest pose there and analyses the session again from its
+first row.  Each decision is made at the block where a dwell ends, from
+complete blocks on a fixed time grid, so it depends on rows alone, never
+on where chunks ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["REVISE_WITHIN_S", "DwellState", "feed_dwells", "new_dwell_state"]
+
+#: The rest pose may be revised only on dwells within this of the first row,
+#: s; until then the rows are kept to analyse again (at 400 Hz with a gyro,
+#: about 20 MB).
+REVISE_WITHIN_S = 900.0
+
+# Blocks the angle is summarised in (min, max), s: fine enough to see a
+# dwell start within a fraction of a second, coarse enough to make the
+# scan cheap (one Python step per block).
+_BLOCK_S = 0.25
+# A dwell starts once the angle has stayed within this for _SETTLE_S, deg:
+# a hold sags 2-6 deg over 3 s and trembles a fraction of a degree, a
+# standing rest sways by less.
+_SETTLE_DEG = 5.0
+_SETTLE_S = 1.0
+# A dwell lasts while the angle's mean over _LEVEL_S stays within this of
+# its settled level, deg: fidgets and weight shifts of a rest move the thigh
+# a few degrees, and a walk between sets swings it about the standing line
+# (some 10 deg behind to 20 in front, a stride a second: on the mean a few
+# degrees); a rep, a hold or the pose another set is done in moves the mean
+# much more.  Half of lock_deg's default.
+_DWELL_DEG = 15.0
+_LEVEL_S = 2.0
+# A dwell this far from the calibrated pose is in another pose, deg (as in
+# learning_flow: halfway to a right angle).
+_OTHER_POSE_DEG = 45.0
+# Settled blocks looked back over to see whether a dwell was entered from an
+# excursion, s: an approach that never settles is a movement, not a wait.
+_LOOKBACK_S = 10.0
+
+
+@dataclass(frozen=True)
+class DwellState:
+    """The scan of the angle for dwells (see the module docstring).
+
+    Attributes
+    ----------
+    t0_s : float
+        Time of the first row; block ``k`` covers ``[t0_s + k * _BLOCK_S, t0_s + (k + 1) * _BLOCK_S)``.
+    tail_t, tail_theta : ndarray
+        Rows of the block not yet complete (time s, angle deg).
+    next_block : int
+        Index of the next block to scan.
+    recent : ndarray, shape (n, 4)
+        (min, max, sum, count) of the angle in the last blocks scanned, deg
+        (min and max NaN for an empty block), newest last.
+    run_first, run_last : int
+        First and last block of the open dwell (-1 if none).
+    run_level_deg : float
+        The open dwell's settled level, deg.
+    run_entered : bool
+        The open dwell was entered from an excursion.
+    longest_rest_s : float
+        The longest dwell in the calibrated pose so far, s.
+    """
+
+    t0_s: float
+    tail_t: np.ndarray
+    tail_theta: np.ndarray
+    next_block: int = 0
+    recent: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    run_first: int = -1
+    run_last: int = -1
+    run_level_deg: float = math.nan
+    run_entered: bool = False
+    longest_rest_s: float = 0.0
+
+
+def new_dwell_state(t0_s: float) -> DwellState:
+    """A scan starting at the row at ``t0_s``."""
+    return DwellState(t0_s, np.zeros(0), np.zeros(0))
+
+
+def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellState, np.ndarray]:
+    """(min, max, sum, count) of the angle in every block completed by the rows; the rest stays in the tail.
+
+    An empty block (a gap, or only dropped rows) has NaN min and max and a count of 0.
+    """
+    t = np.concatenate([state.tail_t, t]) if state.tail_t.size else t
+    theta = np.concatenate([state.tail_theta, theta]) if state.tail_theta.size else theta
+    if t.size == 0:
+        return state, np.zeros((0, 4))
+    idx = np.floor((t - state.t0_s) / _BLOCK_S).astype(np.int64)
+    last = int(idx[-1])  # the block of the newest row is not complete yet
+    n_new = last - state.next_block
+    if n_new <= 0:
+        return dataclasses.replace(state, tail_t=t, tail_theta=theta), np.zeros((0, 4))
+    done = int(np.searchsorted(idx, last, side="left"))
+    out = np.zeros((n_new, 4))
+    out[:, :2] = np.nan
+    if done:
+        th = theta[:done]
+        ok = np.isfinite(th)
+        rel = idx[:done] - state.next_block  # >= 0: the tail never holds more than one block
+        starts = np.flatnonzero(np.diff(rel, prepend=-1))  # first row of each block with rows
+        used = rel[starts]
+        lo = np.minimum.reduceat(np.where(ok, th, np.inf), starts)
+        hi = np.maximum.reduceat(np.where(ok, th, -np.inf), starts)
+        out[used, 0] = np.where(np.isfinite(lo), lo, np.nan)
+        out[used, 1] = np.where(np.isfinite(hi), hi, np.nan)
+        out[used, 2] = np.add.reduceat(np.where(ok, th, 0.0), starts)
+        out[used, 3] = np.add.reduceat(ok.astype(np.float64), starts)
+    state = dataclasses.replace(state, tail_t=t[done:], tail_theta=theta[done:], next_block=last)
+    return state, out
+
+
+def feed_dwells(
+    state: DwellState, t: np.ndarray, theta: np.ndarray, set_gap_s: float
+) -> tuple[DwellState, tuple[float, float] | None]:
+    """Scan the next rows' angle; the times of a dwell that shows the rest pose is elsewhere, if one ended.
+
+    Parameters
+    ----------
+    state : DwellState
+    t : ndarray
+        The rows' times, s (after those already fed).
+    theta : ndarray
+        Their flexion angle, deg (NaN for dropped rows).
+    set_gap_s : float
+        The pause that splits sets, s: the shortest dwell that is a rest between sets.
+
+    Returns
+    -------
+    state : DwellState
+    found : (start_s, end_s) or None
+        The first dwell far from the calibrated pose, of ``set_gap_s`` or
+        more, longer than every dwell in the calibrated pose so far; the
+        scan stops there (the caller re-learns and starts a new scan).
+    """
+    state, blocks = _blocks(state, t, theta)
+    if blocks.shape[0] == 0:
+        return state, None
+    settle_n = round(_SETTLE_S / _BLOCK_S)
+    level_n = round(_LEVEL_S / _BLOCK_S)
+    look_n = round(_LOOKBACK_S / _BLOCK_S)
+    m = state.recent.shape[0]
+    allb = np.concatenate([state.recent, blocks]) if m else blocks
+    lo, hi, total, count = allb.T
+    n_all = allb.shape[0]
+    # For every block, over the blocks ending at it: the range over settle_n
+    # (NaN if any is empty) and the mean angle over level_n.
+    spread = np.full(n_all, np.nan)
+    mid = np.full(n_all, np.nan)
+    if n_all >= settle_n:
+        wlo = sliding_window_view(lo, settle_n).min(axis=1)
+        whi = sliding_window_view(hi, settle_n).max(axis=1)
+        spread[settle_n - 1 :] = whi - wlo
+        mid[settle_n - 1 :] = 0.5 * (wlo + whi)
+    c_tot = np.concatenate([[0.0], np.cumsum(total)])
+    c_cnt = np.concatenate([[0.0], np.cumsum(count)])
+    j0 = np.maximum(np.arange(n_all) - level_n + 1, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c_tot[1:] - c_tot[j0]) / (c_cnt[1:] - c_cnt[j0])
+    empty = np.isnan(lo).tolist()
+    settled = (spread <= _SETTLE_DEG).tolist()  # False where NaN
+    mean_l, mid_l = mean.tolist(), mid.tolist()
+    first, last, level, entered = state.run_first, state.run_last, state.run_level_deg, state.run_entered
+    longest = state.longest_rest_s
+    base = state.next_block - n_all  # block index of allb[0]
+    found = None
+    j = m
+    for j in range(m, n_all):
+        k = base + j
+        if first >= 0:
+            if empty[j] or abs(mean_l[j] - level) <= _DWELL_DEG:
+                last = k if not empty[j] else last
+            else:
+                # The thigh left the dwell: a wait between two movements if it came from one.
+                dur_s = (last + 1 - first) * _BLOCK_S
+                if entered and dur_s >= set_gap_s:
+                    if abs(level) < _OTHER_POSE_DEG:
+                        longest = max(longest, dur_s)
+                    elif dur_s > longest:
+                        found = (state.t0_s + first * _BLOCK_S, state.t0_s + (last + 1) * _BLOCK_S)
+                        break
+                first = -1
+        if first < 0 and settled[j]:
+            first, last, level = k - settle_n + 1, k, mid_l[j]
+            # Entered from an excursion: a block before the settled ones, within
+            # the look-back, lies outside the dwell's band (max() ignores empty ones).
+            before = allb[max(0, j + 1 - look_n - settle_n) : j + 1 - settle_n, :2]
+            with np.errstate(invalid="ignore"):
+                entered = bool(np.any(np.abs(before - level) > _DWELL_DEG))
+    keep_n = max(look_n + settle_n, level_n)
+    state = dataclasses.replace(
+        state,
+        recent=allb[: j + 1][-keep_n:],
+        run_first=first,
+        run_last=last,
+        run_level_deg=level,
+        run_entered=entered,
+        longest_rest_s=longest,
+    )
+    return state, found
