@@ -11,13 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hipflex.dsp import analyze, pipeline
+from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, step
 from hipflex.dsp.posture import (
     BLOCK_S,
     SetFeatures,
     accumulate_lever,
+    axis_tilt_deg,
     describe_set,
+    describe_sets,
     empty_lever_blocks,
+    set_features,
 )
 from hipflex.sensor.sim.body import Mounting, matrix_from_euler_zyx_deg
 from hipflex.sensor.sim.programme import SensorModel, simulate_programme
@@ -60,6 +63,41 @@ def test_lever_sums_do_not_depend_on_chunking() -> None:
     assert whole.shape == parts.shape == (len(np.unique(np.floor(t / BLOCK_S))), 7)
     np.testing.assert_allclose(parts, whole, rtol=1e-12)
     assert whole[:, 1].sum() == 1999
+
+
+def test_lever_blocks_skip_lost_rows_and_span_long_gaps() -> None:
+    # A block whose rows are all lost holds nothing, a block with a lost row counts the others, and a
+    # chunk that spans a gap far longer than its rows gets only the blocks that hold rows (no row per
+    # empty second); each part against the twin, and cut anywhere.
+    rng = np.random.default_rng(11)
+    t = np.concatenate([np.arange(0.0, 3.0, 0.01), 5e6 + np.arange(0.0, 2.0, 0.01)])
+    acc, gyr = rng.normal(0, 1, (t.size, 3)), rng.normal(0, 150, (t.size, 3))
+    gyr[100:200, 0] = np.nan  # the second block: every row lost
+    acc[250, 2] = np.inf
+    want = naive.lever_block_sums(t, acc, gyr, BLOCK_S)
+    assert want.shape[0] == 4 and 1.0 not in want[:, 0]
+    got = accumulate_lever(empty_lever_blocks(), t, acc, gyr)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    for cut in (1, 150, 299, 300, 301, 450):
+        parts = accumulate_lever(
+            accumulate_lever(empty_lever_blocks(), t[:cut], acc[:cut], gyr[:cut]), t[cut:], acc[cut:], gyr[cut:]
+        )
+        np.testing.assert_allclose(parts, want, rtol=1e-12)
+
+
+def test_sets_described_together_are_described_as_each_alone() -> None:
+    # describe_sets scores every set in one array: each set's description is the one it gets alone.
+    sim = simulate_programme("strength", seed=99, fs_hz=50.0, has_gyro=True)
+    cfg = Settings()
+    state, _ = step(cfg, init_state(cfg, True), sim.samples)
+    state, _ = finish(cfg, state)
+    assert state.cal is not None and state.axes is not None and len(state.sets) > 1
+    tilt = axis_tilt_deg(state.cal.up, state.axes.a)
+    together = describe_sets(state.sets, state.lever_blocks, state.cal.up, state.axes.a)
+    for s, d in zip(state.sets, together, strict=True):
+        alone = describe_set(set_features(s, state.lever_blocks, tilt))
+        assert d.description == alone
+        np.testing.assert_array_equal(dataclasses.astuple(d.description.features), dataclasses.astuple(alone.features))
 
 
 def test_the_lever_sign_decides_between_hanging_and_lifted_drills() -> None:
