@@ -6,8 +6,10 @@ cache; every later run loads them in well under a second.  The first run
 otherwise looks like a hang, so ``analyze``, ``demo``, ``serve`` and ``record``
 wrap the code that compiles in :func:`preparing`.
 
-Whether the cache is cold is decided by a marker file written after a
-successful first run, named after what numba's own cache is keyed by: the
+The notice appears when numba starts compiling one of hipflex's kernels
+(numba's ``numba:compile`` event fires on a cache miss only), so a warm cache never
+shows it.  A marker file written after a successful run (quiet or not) spares
+later runs even the listening; it is named after what numba's own cache is keyed by: the
 versions of hipflex, numba and Python and the modification time and size of
 every source file of :mod:`hipflex.dsp` (numba invalidates a kernel's cache
 when its file's stamp changes).  The marker lives where numba keeps the cache:
@@ -117,10 +119,10 @@ class _Progress:
         self.done: set[str] = set()
         self.total = 0
         self.started = time.perf_counter()
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def compiled(self, name: str) -> None:
-        with self._lock:
+        with self.lock:
             self.done.add(name)
             self.draw()
 
@@ -159,35 +161,52 @@ def preparing(
 
     Notes
     -----
-    Nothing is announced when the environment variable ``HIPFLEX_NO_FIRST_RUN_NOTICE``
-    is set.  A warm cache costs one ``stat`` per dsp source file and nothing is printed.
+    The notice appears when numba starts compiling a hipflex kernel in the body, so a
+    cache that is warm although the marker is missing (warmed by a quiet run, say) shows
+    nothing.  Nothing is announced when the environment variable
+    ``HIPFLEX_NO_FIRST_RUN_NOTICE`` is set; the marker is written all the same.  With the
+    marker present, a warm cache costs one ``stat`` per dsp source file.
     """
     out = stream if stream is not None else sys.stderr
-    if os.environ.get(QUIET_ENV) or is_prepared(what):
+    if is_prepared(what):
         yield
         return
+    # Announce on the first kernel numba actually compiles, not because the marker is
+    # missing: a cache warmed by a run that wrote no marker (a quiet one, an older
+    # hipflex) loads without a compile, and the notice would be false.
+    quiet = bool(os.environ.get(QUIET_ENV))
     live = bool(getattr(out, "isatty", lambda: False)())
     prefix = f"{prog}: preparing the analysis (first run only, about {FIRST_RUN_ESTIMATE_S} s)"
     progress = _Progress(out, prefix, live)
-    if live:
-        progress.draw()
-    else:
-        out.write(prefix + " ...\n")
-        out.flush()
+    announced = threading.Event()
+
+    def announce() -> None:
+        with progress.lock:
+            if quiet or announced.is_set():
+                return
+            announced.set()
+            progress.started = time.perf_counter()
+            if live:
+                progress.draw()
+            else:
+                out.write(prefix + " ...\n")
+                out.flush()
 
     from numba.core import event
 
     class _Listener(event.Listener):
         def on_start(self, ev: Any) -> None:
-            pass
+            if _module_of(ev).startswith("hipflex."):
+                announce()
 
         def on_end(self, ev: Any) -> None:
-            disp = (ev.data or {}).get("dispatcher")
-            func = getattr(disp, "py_func", None)
-            module = getattr(func, "__module__", "") or ""
+            module = _module_of(ev)
+            if not announced.is_set():
+                return
             if module.startswith("hipflex.dsp.") and progress.total == 0:
                 progress.total = _kernels_defined()
             if module.startswith("hipflex."):
+                func = ev.data["dispatcher"].py_func
                 progress.compiled(f"{module}.{getattr(func, '__qualname__', '?')}")
 
     listener = _Listener()
@@ -198,14 +217,23 @@ def preparing(
         ok = ready()
     finally:
         event.unregister("numba:compile", listener)
-        elapsed = time.perf_counter() - progress.started
-        tail = f"ready after {elapsed:.0f} s ({len(progress.done)} kernels compiled)" if ok else "stopped"
-        out.write(f"\r{prefix}: {tail}\x1b[K\n" if live else f"{prog}: analysis {tail}\n")
-        out.flush()
+        if announced.is_set():
+            elapsed = time.perf_counter() - progress.started
+            tail = f"ready after {elapsed:.0f} s ({len(progress.done)} kernels compiled)" if ok else "stopped"
+            out.write(f"\r{prefix}: {tail}\x1b[K\n" if live else f"{prog}: analysis {tail}\n")
+            out.flush()
     if ok:
+        # Also when nothing was compiled or the notice is silenced: the kernels are in
+        # numba's cache now, and the next run need not listen for compiles.
         try:
             path = marker_path(what)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("the numba kernels of hipflex.dsp are compiled and cached for these sources\n")
         except OSError:
-            pass  # no writable cache folder: the message shows again next time, nothing worse
+            pass  # no writable cache folder: the next run listens again, nothing worse
+
+
+def _module_of(ev: Any) -> str:
+    """The module of the Python function a numba compile event is about ("" when unknown)."""
+    func = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
+    return getattr(func, "__module__", "") or ""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import pytest
 
 from hipflex.dsp.types import ImuSamples
@@ -40,12 +43,23 @@ def small_csv(path: Path) -> Path:
     return path
 
 
+def fresh_kernel() -> Callable[[float], float]:
+    """A kernel numba has never compiled, counted as hipflex's (its module): calling it compiles."""
+
+    def double(x: float) -> float:
+        return 2.0 * x
+
+    double.__module__ = "hipflex.dsp.probe"
+    return numba.njit(double)
+
+
 def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
-        pass
+        fresh_kernel()(1.0)
     assert out.getvalue().startswith(f"hipflex: {NOTICE}, about {first_run.FIRST_RUN_ESTIMATE_S} s)")
     assert "hipflex: analysis ready after" in out.getvalue()
+    assert "(1 kernels compiled)" in out.getvalue()
     assert first_run.marker_path("analyze").parent == cold_cache
     assert first_run.is_prepared("analyze")
     again = io.StringIO()
@@ -56,10 +70,30 @@ def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
     assert not first_run.is_prepared("live")
 
 
+def test_silent_when_the_cache_is_warm_without_a_marker(cold_cache: Path) -> None:
+    """A cache warmed by a run that wrote no marker: nothing compiles, so nothing is announced."""
+    kernel = fresh_kernel()
+    kernel(1.0)  # compiled before: the body below compiles nothing
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        kernel(2.0)
+    assert out.getvalue() == ""
+    assert first_run.is_prepared("analyze")
+
+
+def test_quiet_run_writes_the_marker(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(first_run.QUIET_ENV, "1")
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        fresh_kernel()(1.0)
+    assert out.getvalue() == ""
+    assert first_run.is_prepared("analyze")
+
+
 def test_no_marker_when_nothing_was_prepared(cold_cache: Path) -> None:
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: False, stream=out):
-        pass
+        fresh_kernel()(1.0)
     assert "hipflex: analysis stopped" in out.getvalue()
     assert not first_run.is_prepared("analyze")
 
@@ -71,9 +105,12 @@ def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path) -> None:
 
     out = Tty()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        assert out.getvalue() == ""  # nothing compiled yet
+        fresh_kernel()(1.0)
         first_run_progress = out.getvalue()
     assert first_run_progress.startswith(f"\rhipflex: {NOTICE}")
-    assert first_run_progress.endswith(": 0 kernels, 0 s")  # nothing compiled yet, no time passed
+    # One kernel compiled of the kernels hipflex.dsp defines (those loaded in this process).
+    assert re.search(r": 1/[0-9]+ kernels, 0 s$", first_run_progress)
     assert out.getvalue().endswith("\x1b[K\n")
     assert out.getvalue().count("\n") == 1
 
@@ -112,6 +149,23 @@ def test_first_process_compiles_visibly_the_second_quietly(tmp_path: Path) -> No
     assert f"hipflex: {NOTICE}" in first.stderr
     n_compiled = int(first.stderr.split("(")[-1].split()[0])
     assert n_compiled >= 10  # the analysis' kernels, compiled here, not in the second process
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == ""
+    assert second.stdout == first.stdout
+
+
+@pytest.mark.slow
+def test_cache_warmed_quietly_then_no_notice(tmp_path: Path) -> None:
+    """The cache warmed with the notice silenced: the next, unsilenced process shows no notice either."""
+    path = small_csv(tmp_path / "still.csv")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env[first_run.QUIET_ENV] = "1"
+    cmd = [sys.executable, "-m", "hipflex", "analyze", "--json", str(path)]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    del env[first_run.QUIET_ENV]
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0, second.stderr
     assert second.stderr == ""
