@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import platform
+import subprocess
 import sys
 import threading
 import time
@@ -33,11 +35,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["FIRST_RUN_ESTIMATE_S", "QUIET_ENV", "is_prepared", "marker_path", "preparing"]
+__all__ = ["FIRST_RUN_ESTIMATE_S", "QUIET_ENV", "SERIAL_ENV", "is_prepared", "marker_path", "preparing"]
+
+_log = logging.getLogger(__name__)
 
 #: Set (non-empty) to silence the notice: the test suite does, so that a test's
 #: stderr does not depend on whether an earlier test compiled the kernels.
 QUIET_ENV = "HIPFLEX_NO_FIRST_RUN_NOTICE"
+
+#: Set (non-empty) to compile in this process only, without the helper process
+#: (benchmarks/cold_start.py compares the two).
+SERIAL_ENV = "HIPFLEX_FIRST_RUN_SERIAL"
 
 #: What the first ``hipflex analyze`` took to compile on a loaded 2-core machine
 #: (benchmarks/README.md, "Cold start"); shown as the expected wait.
@@ -179,13 +187,17 @@ def preparing(
     prefix = f"{prog}: preparing the analysis (first run only, about {FIRST_RUN_ESTIMATE_S} s)"
     progress = _Progress(out, prefix, live)
     announced = threading.Event()
+    helper = _Helper(progress)
 
     def announce() -> None:
         with progress.lock:
-            if quiet or announced.is_set():
+            if announced.is_set():
                 return
             announced.set()
+            helper.start()
             progress.started = time.perf_counter()
+            if quiet:
+                return
             if live:
                 progress.draw()
             else:
@@ -201,7 +213,7 @@ def preparing(
 
         def on_end(self, ev: Any) -> None:
             module = _module_of(ev)
-            if not announced.is_set():
+            if not announced.is_set() or quiet:
                 return
             if module.startswith("hipflex.dsp.") and progress.total == 0:
                 progress.total = _kernels_defined()
@@ -213,11 +225,13 @@ def preparing(
     event.register("numba:compile", listener)
     ok = False
     try:
+        _precompile(helper)
         yield
         ok = ready()
     finally:
         event.unregister("numba:compile", listener)
-        if announced.is_set():
+        helper.stop()
+        if announced.is_set() and not quiet:
             elapsed = time.perf_counter() - progress.started
             tail = f"ready after {elapsed:.0f} s ({len(progress.done)} kernels compiled)" if ok else "stopped"
             out.write(f"\r{prefix}: {tail}\x1b[K\n" if live else f"{prog}: analysis {tail}\n")
@@ -231,6 +245,100 @@ def preparing(
             path.write_text("the numba kernels of hipflex.dsp are compiled and cached for these sources\n")
         except OSError:
             pass  # no writable cache folder: the next run listens again, nothing worse
+
+
+def _precompile(helper: _Helper) -> None:
+    """Compile the analysis kernels now, on two cores when there are two (see :mod:`hipflex.dsp._precompile`).
+
+    The first compile of the ``side`` group starts the helper process (through the
+    compile listener of :func:`preparing`) on the ``loop`` group; this process waits
+    for it before the ``entry`` group, whose compile then loads the loop's kernels
+    from numba's cache.  With a warm cache nothing compiles, no helper starts, and
+    the groups load in well under a second.  Never raises: what fails here compiles
+    in the body, as it would without this step.
+    """
+    from hipflex.dsp._precompile import compile_group
+
+    try:
+        compile_group("side")
+        helper.wait()
+        compile_group("entry")
+    except Exception:
+        _log.warning("compiling the analysis ahead failed; it compiles on first use", exc_info=True)
+
+
+class _Helper:
+    """A second process that compiles the main loop's kernels into numba's cache (one line per kernel back)."""
+
+    #: Longer than any compile seen; a helper still running then is left to finish on its own.
+    TIMEOUT_S = 600.0
+    #: The helper's arguments to the interpreter.
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "loop")
+
+    def __init__(self, progress: _Progress):
+        self.progress = progress
+        self.proc: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.proc is not None or os.environ.get(SERIAL_ENV) or _usable_cores() < 2:
+            return
+        import hipflex
+
+        env = dict(os.environ)
+        # The helper must import this very hipflex (a checkout on PYTHONPATH, say).
+        root = str(Path(hipflex.__file__).parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.COMMAND],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=env,
+            )
+        except OSError:
+            _log.warning("could not start the compile helper; compiling in one process", exc_info=True)
+            return
+        self.reader = threading.Thread(target=self._read, name="hipflex-compile-helper", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                self.progress.compiled(line.strip())
+
+    def wait(self) -> None:
+        """Until the helper is done (or gave up): its kernels are then in numba's cache."""
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=self.TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _log.warning("compile helper still running after %.0f s; not waiting for it", self.TIMEOUT_S)
+        if self.reader is not None:
+            self.reader.join(timeout=1.0)
+
+    def stop(self) -> None:
+        """End a helper still running (the command stopped early) and close its pipe."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=1.0)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def _module_of(ev: Any) -> str:

@@ -115,6 +115,34 @@ def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path) -> None:
     assert out.getvalue().count("\n") == 1
 
 
+def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel groups compile before the body: the side group here, the loop in a second process."""
+    from hipflex.dsp import _precompile
+
+    calls = []
+
+    def fake_group(name: str) -> None:
+        calls.append(name)
+        if name == "side":
+            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+
+    monkeypatch.setattr(_precompile, "compile_group", fake_group)
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", "print('hipflex.dsp.probe.in_the_helper')"))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        calls.append("body")
+    assert calls == ["side", "entry", "body"]
+    assert "(2 kernels compiled)" in out.getvalue()  # one here, one reported by the helper
+    # One core, or told so: no helper.
+    monkeypatch.setenv(first_run.SERIAL_ENV, "1")
+    first_run.marker_path("analyze").unlink()
+    again = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
+        pass
+    assert "(1 kernels compiled)" in again.getvalue()
+
+
 def test_analyze_announces_a_cold_cache_once(
     cold_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
