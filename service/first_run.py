@@ -250,35 +250,43 @@ def preparing(
 def _precompile(helper: _Helper) -> None:
     """Compile the analysis kernels now, on two cores when there are two (see :mod:`hipflex.dsp._precompile`).
 
-    The first compile of the ``side`` group starts the helper process (through the
-    compile listener of :func:`preparing`) on the ``loop`` group; this process waits
-    for it before the ``entry`` group, whose compile then loads the loop's kernels
-    from numba's cache.  With a warm cache nothing compiles, no helper starts, and
-    the groups load in well under a second.  Never raises: what fails here compiles
-    in the body, as it would without this step.
+    The first compile of the ``step`` group starts the helper process (through the
+    compile listener of :func:`preparing`) on the ``reps`` and ``side`` groups; this
+    process waits for the helper's ``reps`` before the ``entry`` group, whose compile
+    then loads both groups it calls from numba's cache, compiles ``frame``, and waits
+    for the helper's end before the body.  With a warm cache nothing compiles, no helper starts, and the
+    groups load in well under a second.  Never raises: what fails here compiles in
+    the body, as it would without this step.
     """
     from hipflex.dsp._precompile import compile_group
 
     try:
-        compile_group("side")
-        helper.wait()
+        compile_group("step")
+        helper.wait("reps")
         compile_group("entry")
+        compile_group("frame")
+        helper.wait(None)
+        if helper.proc is None:  # one process: the rest here
+            compile_group("reps")
+            compile_group("side")
     except Exception:
         _log.warning("compiling the analysis ahead failed; it compiles on first use", exc_info=True)
 
 
 class _Helper:
-    """A second process that compiles the main loop's kernels into numba's cache (one line per kernel back)."""
+    """A second process that compiles kernel groups into numba's cache, reporting each kernel and group."""
 
     #: Longer than any compile seen; a helper still running then is left to finish on its own.
     TIMEOUT_S = 600.0
     #: The helper's arguments to the interpreter.
-    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "loop")
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "reps", "side")
 
     def __init__(self, progress: _Progress):
         self.progress = progress
         self.proc: subprocess.Popen[str] | None = None
         self.reader: threading.Thread | None = None
+        self.groups: dict[str, threading.Event] = {}
+        self.ended = threading.Event()
 
     def start(self) -> None:
         if self.proc is not None or os.environ.get(SERIAL_ENV) or _usable_cores() < 2:
@@ -304,22 +312,35 @@ class _Helper:
         self.reader = threading.Thread(target=self._read, name="hipflex-compile-helper", daemon=True)
         self.reader.start()
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.strip():
-                self.progress.compiled(line.strip())
+    def _group(self, name: str) -> threading.Event:
+        return self.groups.setdefault(name, threading.Event())
 
-    def wait(self) -> None:
-        """Until the helper is done (or gave up): its kernels are then in numba's cache."""
+    def _read(self) -> None:
+        from hipflex.dsp._precompile import DONE
+
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            for line in self.proc.stdout:
+                line = line.strip()
+                if line.startswith(DONE):
+                    self._group(line[len(DONE) :]).set()
+                elif line:
+                    self.progress.compiled(line)
+        finally:
+            self.ended.set()
+
+    def wait(self, group: str | None) -> None:
+        """Until the helper has compiled ``group`` (None: until it ended) or gave up."""
         if self.proc is None:
             return
-        try:
-            self.proc.wait(timeout=self.TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _log.warning("compile helper still running after %.0f s; not waiting for it", self.TIMEOUT_S)
-        if self.reader is not None:
-            self.reader.join(timeout=1.0)
+        deadline = time.monotonic() + self.TIMEOUT_S
+        while not self.ended.is_set() and (group is None or not self._group(group).is_set()):
+            if time.monotonic() > deadline:
+                _log.warning("compile helper still running after %.0f s; not waiting for it", self.TIMEOUT_S)
+                return
+            self.ended.wait(0.05)
+        if group is None:
+            self.proc.wait()
 
     def stop(self) -> None:
         """End a helper still running (the command stopped early) and close its pipe."""

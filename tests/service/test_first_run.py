@@ -31,6 +31,12 @@ def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture
+def no_precompile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notice alone: the body's own compiles, without the analysis kernels compiled ahead."""
+    monkeypatch.setattr(first_run, "_precompile", lambda helper: None)
+
+
 def small_csv(path: Path) -> Path:
     """Ten seconds of a still thigh at 50 Hz with gyro: enough for the analysis to run its kernels."""
     import numpy as np
@@ -53,7 +59,7 @@ def fresh_kernel() -> Callable[[float], float]:
     return numba.njit(double)
 
 
-def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
+def test_notice_when_cold_then_silent(cold_cache: Path, no_precompile: None) -> None:
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         fresh_kernel()(1.0)
@@ -70,7 +76,7 @@ def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
     assert not first_run.is_prepared("live")
 
 
-def test_silent_when_the_cache_is_warm_without_a_marker(cold_cache: Path) -> None:
+def test_silent_when_the_cache_is_warm_without_a_marker(cold_cache: Path, no_precompile: None) -> None:
     """A cache warmed by a run that wrote no marker: nothing compiles, so nothing is announced."""
     kernel = fresh_kernel()
     kernel(1.0)  # compiled before: the body below compiles nothing
@@ -81,7 +87,7 @@ def test_silent_when_the_cache_is_warm_without_a_marker(cold_cache: Path) -> Non
     assert first_run.is_prepared("analyze")
 
 
-def test_quiet_run_writes_the_marker(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quiet_run_writes_the_marker(cold_cache: Path, no_precompile: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(first_run.QUIET_ENV, "1")
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
@@ -90,7 +96,7 @@ def test_quiet_run_writes_the_marker(cold_cache: Path, monkeypatch: pytest.Monke
     assert first_run.is_prepared("analyze")
 
 
-def test_no_marker_when_nothing_was_prepared(cold_cache: Path) -> None:
+def test_no_marker_when_nothing_was_prepared(cold_cache: Path, no_precompile: None) -> None:
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: False, stream=out):
         fresh_kernel()(1.0)
@@ -98,7 +104,7 @@ def test_no_marker_when_nothing_was_prepared(cold_cache: Path) -> None:
     assert not first_run.is_prepared("analyze")
 
 
-def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path) -> None:
+def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path, no_precompile: None) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -116,30 +122,33 @@ def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path) -> None:
 
 
 def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kernel groups compile before the body: the side group here, the loop in a second process."""
+    """The kernel groups compile before the body: two here, two in a second process."""
     from hipflex.dsp import _precompile
 
     calls = []
 
     def fake_group(name: str) -> None:
         calls.append(name)
-        if name == "side":
+        if name == "step":
             fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
 
     monkeypatch.setattr(_precompile, "compile_group", fake_group)
-    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", "print('hipflex.dsp.probe.in_the_helper')"))
+    helper = "print('hipflex.dsp.probe.in_the_helper'); print('=done reps'); print('=done side')"
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
     monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         calls.append("body")
-    assert calls == ["side", "entry", "body"]
+    assert calls == ["step", "entry", "frame", "body"]
     assert "(2 kernels compiled)" in out.getvalue()  # one here, one reported by the helper
     # One core, or told so: no helper.
     monkeypatch.setenv(first_run.SERIAL_ENV, "1")
     first_run.marker_path("analyze").unlink()
+    calls.clear()
     again = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
-        pass
+        calls.append("body")
+    assert calls == ["step", "entry", "frame", "reps", "side", "body"]
     assert "(1 kernels compiled)" in again.getvalue()
 
 
