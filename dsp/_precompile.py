@@ -38,7 +38,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # post-gap window's end): called by the main loop, not inlined into it.
     "step": (
         ("_kern_filters", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
-        ("_kern_run", "_process", (*_KERN, _F, _F, _F, _F, _F, _F, _F, _F, _I)),
+        ("_kern_gap", "_pg_finish", _KERN),
         ("_kern_filters", "_pendulum_reanchor", (_A1,)),
     ),
     # The rep detector's calls from the main loop (catching up after a window,
