@@ -24,7 +24,7 @@ from typing import Any
 
 from numba import types
 
-__all__ = ["DONE", "GROUPS", "compile_group"]
+__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel"]
 
 _F = types.float64
 _I = types.int64
@@ -78,8 +78,13 @@ DONE = "=done "
 def compile_group(name: str) -> None:
     """Compile (or load from numba's cache) every kernel of group ``name`` (a key of :data:`GROUPS`)."""
     for module, kernel, args in GROUPS[name]:
-        dispatcher = getattr(importlib.import_module(f"hipflex.dsp.{module}"), kernel)
-        dispatcher.compile(args)
+        compile_kernel(module, kernel, args)
+
+
+def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:
+    """Compile (or load from numba's cache) one row of :data:`GROUPS`."""
+    dispatcher = getattr(importlib.import_module(f"hipflex.dsp.{module}"), kernel)
+    dispatcher.compile(args)
 
 
 def _main(argv: list[str]) -> int:

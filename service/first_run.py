@@ -254,10 +254,11 @@ def _precompile(helper: _Helper) -> None:
     The first compile of the ``step`` group starts the helper process (through the
     compile listener of :func:`preparing`) on the ``reps`` and ``side`` groups; this
     process waits for the helper's ``reps`` before the ``entry`` group, whose compile
-    then loads both groups it calls from numba's cache, compiles ``frame``, and waits
-    for the helper's end before the body.  With a warm cache nothing compiles, no helper starts, and the
-    groups load in well under a second.  Never raises: what fails here compiles in
-    the body, as it would without this step.
+    then loads both groups it calls from numba's cache, compiles ``frame``, and then
+    shares the helper's remaining kernels (:func:`_share`) until it ends.  With a warm
+    cache nothing compiles, no helper starts, and the groups load in well under a
+    second.  Never raises: what fails here compiles in the body, as it would without
+    this step.
     """
     from hipflex.dsp._precompile import compile_group
 
@@ -266,12 +267,28 @@ def _precompile(helper: _Helper) -> None:
         helper.wait("reps")
         compile_group("entry")
         compile_group("frame")
-        helper.wait(None)
-        if helper.proc is None:  # one process: the rest here
-            compile_group("reps")
-            compile_group("side")
+        _share(helper, ("reps", "side"))
     except Exception:
         _log.warning("compiling the analysis ahead failed; it compiles on first use", exc_info=True)
+
+
+def _share(helper: _Helper, groups: tuple[str, ...]) -> None:
+    """Compile the helper's groups from their end until the helper is done (all of them without a helper).
+
+    On a busy machine the helper may get little of the other core: this process then
+    takes the kernels it has not reached instead of waiting, from the last one back,
+    so that the two meet in the middle (a kernel the helper has cached meanwhile loads
+    from the cache).
+    """
+    from hipflex.dsp._precompile import GROUPS, compile_kernel
+
+    rows = [row for group in groups for row in GROUPS[group]]
+    for module, kernel, args in reversed(rows):
+        if helper.ended.is_set():
+            break
+        if f"hipflex.dsp.{module}.{kernel}" not in helper.progress.done:
+            compile_kernel(module, kernel, args)
+    helper.wait(None)
 
 
 class _Helper:

@@ -121,7 +121,7 @@ def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path, no_precompile
 
 
 def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The kernel groups compile before the body: two here, two in a second process."""
+    """The kernel groups compile before the body: two here, two in a second process (or all here without one)."""
     from hipflex.dsp import _precompile
 
     calls = []
@@ -131,23 +131,30 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
         if name == "step":
             fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
 
+    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
+        calls.append(kernel)
+
     monkeypatch.setattr(_precompile, "compile_group", fake_group)
-    helper = "print('hipflex.dsp.probe.in_the_helper'); print('=done reps'); print('=done side')"
+    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
+    helper_rows = [*_precompile.GROUPS["reps"], *_precompile.GROUPS["side"]]
+    said = [f"hipflex.dsp.{module}.{kernel}" for module, kernel, _ in helper_rows]
+    helper = f"print('=done reps'); print(*{said!r}, sep='\\n'); print('=done side')"
     monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
     monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         calls.append("body")
+    # The helper did its groups: nothing of theirs compiled here.
     assert calls == ["step", "entry", "frame", "body"]
-    assert "(2 kernels compiled)" in out.getvalue()  # one here, one reported by the helper
-    # One core, or told so: no helper.
+    assert f"({1 + len(said)} kernels compiled)" in out.getvalue()  # one here, the rest reported by the helper
+    # One core, or told so: no helper, its groups here, from their end.
     monkeypatch.setenv(first_run.SERIAL_ENV, "1")
     first_run.marker_path("analyze").unlink()
     calls.clear()
     again = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
         calls.append("body")
-    assert calls == ["step", "entry", "frame", "reps", "side", "body"]
+    assert calls == ["step", "entry", "frame", *[kernel for _, kernel, _ in reversed(helper_rows)], "body"]
     assert "(1 kernels compiled)" in again.getvalue()
 
 
