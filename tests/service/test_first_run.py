@@ -141,21 +141,27 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
     helper = f"print('=done reps'); print(*{said!r}, sep='\\n'); print('=done side')"
     monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
     monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         calls.append("body")
     # The helper did its groups: nothing of theirs compiled here.
     assert calls == ["step", "entry", "frame", "body"]
     assert f"({1 + len(said)} kernels compiled)" in out.getvalue()  # one here, the rest reported by the helper
-    # One core, or told so: no helper, its groups here, from their end.
-    monkeypatch.setenv(first_run.SERIAL_ENV, "1")
-    first_run.marker_path("analyze").unlink()
-    calls.clear()
-    again = io.StringIO()
-    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
-        calls.append("body")
-    assert calls == ["step", "entry", "frame", *[kernel for _, kernel, _ in reversed(helper_rows)], "body"]
-    assert "(1 kernels compiled)" in again.getvalue()
+    # No core to spare (the other one busy), or told so: no helper, its groups here, from their end.
+    for busy in ("load", "told"):
+        if busy == "load":
+            monkeypatch.setattr(first_run, "_load", lambda: 2.5)
+        else:
+            monkeypatch.setattr(first_run, "_load", lambda: 0.0)
+            monkeypatch.setenv(first_run.SERIAL_ENV, "1")
+        first_run.marker_path("analyze").unlink()
+        calls.clear()
+        again = io.StringIO()
+        with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
+            calls.append("body")
+        assert calls == ["step", "entry", "frame", *[kernel for _, kernel, _ in reversed(helper_rows)], "body"]
+        assert "kernels compiled)" in again.getvalue()
 
 
 def test_analyze_prepares_once(cold_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
