@@ -1,6 +1,6 @@
 """Cold start of ``hipflex analyze``: first run without numba caches, then cached runs.
 
-Run: ``python benchmarks/cold_start.py [--runs 5] [--isolated]``.
+Run: ``python benchmarks/cold_start.py [--runs 5] [--isolated] [--serial]``.
 
 Each row is a fresh interpreter, ``[sys.executable, "-m", "hipflex", "analyze", FILE, "--json"]``,
 timed from spawn to exit (wall time) on a small simulated CSV (a ballistic session, three sets,
@@ -10,6 +10,11 @@ before the run (``find <repo> -name '*.nbi' -delete -o -name '*.nbc' -delete``, 
 the caches; "cached" runs load them.  Baselines: an empty interpreter, ``import hipflex.dsp``
 (numpy + numba + the kernel modules, nothing compiled) and ``hipflex --version``.
 
+The first-run markers (``hipflex-prepared-*``, :mod:`hipflex.service.first_run`) are deleted
+with the caches, as on a fresh install: a first run then compiles on two cores (a helper
+process compiles the main loop's kernels); ``--serial`` adds a first run compiling in one
+process (``HIPFLEX_FIRST_RUN_SERIAL=1``) for comparison.
+
 ``--isolated`` leaves the repository's caches alone (other processes on a shared machine may
 be using them) and points ``NUMBA_CACHE_DIR`` of the child processes at a fresh temporary
 directory instead; the measurement is the same.
@@ -18,8 +23,8 @@ The last line is machine-readable:
 ``cold_start: first <x> s, cached <x> s, import <x> s, python <x> s, warm-up first <x> s, cached <x> s,
 first cpu <x> s`` (the last: CPU time of the first run, user + system, which other processes on a shared
 machine do not inflate as they do its wall time).
-The live warm-up (``hipflex.service.live_analysis.warm_up``, run by ``hipflex record``, ``serve``
-and ``demo`` before streaming) is timed the same way, first without caches, then cached.
+The live warm-up (``hipflex.service.live_analysis.warm_up(announce=...)``, run by ``hipflex record``,
+``serve`` and ``demo`` before streaming) is timed the same way, first without caches, then cached.
 """
 
 from __future__ import annotations
@@ -56,7 +61,23 @@ def clear_caches(env: dict[str, str], isolated: bool) -> int:
         if not Path(root).exists():
             continue
         out = subprocess.run(
-            ["find", root, "(", "-name", "*.nbi", "-o", "-name", "*.nbc", ")", "-print", "-delete"],
+            # The first-run markers too (hipflex.service.first_run): a fresh install has none.
+            [
+                "find",
+                root,
+                "(",
+                "-name",
+                "*.nbi",
+                "-o",
+                "-name",
+                "*.nbc",
+                "-o",
+                "-name",
+                "hipflex-prepared-*",
+                ")",
+                "-print",
+                "-delete",
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -115,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--isolated", action="store_true", help="use a fresh NUMBA_CACHE_DIR instead of deleting the repo's caches"
     )
+    ap.add_argument(
+        "--serial",
+        action="store_true",
+        help="also time a first run compiling in one process (HIPFLEX_FIRST_RUN_SERIAL=1, no helper process)",
+    )
     args = ap.parse_args(argv)
     py = sys.executable
 
@@ -168,8 +194,15 @@ def main(argv: list[str] | None = None) -> int:
             runs = [timed(cmd, env) for _ in range(args.runs)]
             cached[label] = [t for t, _ in runs]
             add(f"analyze {label}, cached", "numba caches loaded", cached[label], rep_count(runs[-1][1]))
+        if args.serial:
+            cmd = [py, "-m", "hipflex", "analyze", str(gyro), "--json"]
+            n_deleted = clear_caches(env, args.isolated)
+            dt, out = timed(cmd, dict(env, HIPFLEX_FIRST_RUN_SERIAL="1"))
+            first_cpu["acc+gyro in one process"] = CPU_S[-1]
+            what = f"caches deleted ({n_deleted} files): 1 process"
+            add("analyze acc+gyro, first, serial", what, [dt], rep_count(out))
         # What `hipflex record`, `serve` and `demo` do before streaming (live path, both modes).
-        warm = [py, "-c", "from hipflex.service.live_analysis import warm_up; warm_up()"]
+        warm = [py, "-c", "from hipflex.service.live_analysis import warm_up; warm_up(announce='hipflex record')"]
         n_deleted = clear_caches(env, args.isolated)
         warm_first = timed(warm, env)[0]
         warm_first_cpu = CPU_S[-1]

@@ -345,7 +345,10 @@ def _observe_zero(
     )
 
 
-@njit_borrowed_inline
+# Called, not inlined: the filter is typed and optimised once instead of once per
+# copy of the per-sample step that inlines it (the first run's compile time; no
+# measurable cost per sample, benchmarks/README.md "The first run").
+@njit_borrowed
 def _pendulum_step(
     prm: np.ndarray,
     fstate: np.ndarray,

@@ -199,17 +199,16 @@ def _process_py(
     return theta
 
 
-
-
-# _run_chunk calls the per-sample step at three places.  Inlined at numba's IR level
-# at all three, the whole per-sample tree (_tilt_step, _pendulum_step, ...) was typed
-# and optimised three times over (84 of the first run's ~100 s of compiling;
-# benchmarks/README.md, "The first run"); called at all three, every regular row
-# paid for the call (1.83 -> 1.75x VQF.updateBatch in one quiet run).  So the regular
-# row's site inlines it and the two rare sites (the first row, rows bridged over a
-# gap) call one compiled copy: the tree is compiled twice.
-_process = njit_borrowed(_process_py)
+# _run_chunk calls the per-sample step at one place, for the first row, the rows
+# bridged over a gap and the regular rows alike, and numba inlines it there: the
+# per-sample tree (_tilt_step, ...) is typed and optimised once.  Inlined at three
+# places it was compiled three times over (84 of the first run's ~100 s of
+# compiling; benchmarks/README.md, "The first run"); called, every regular row
+# paid for the call (1.83 -> 1.75x VQF.updateBatch in one quiet run); inlined at
+# the regular row and called at the two rare places, twice.
 _process_inline = njit_borrowed_inline(_process_py)
+
+
 @njit_borrowed
 def _run_chunk(
     prm: np.ndarray,
@@ -289,95 +288,106 @@ def _run_chunk(
                 if ist[I_DET] < ist[I_SAMPLE]:
                     break  # no room for the events: this row again next call
         clip = _clip_flags(prm, fstate, ist, ax, ay, az)
-        if not started:
-            ist[I_STARTED] = 1
-            fstate[F_T_HAT] = t_in
-            theta = _process(prm, fstate, ist, hist, t_in, ax, ay, az, gx, gy, gz, 0.0, clip)
-        else:
-            t_hat = fstate[F_T_HAT]
-            if missing > 0:
-                fstate[F_LOST_S] += gap_s
-                ist[I_GAPS] += 1
-                bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
-                ev[n_ev, :] = 0.0
-                ev[n_ev, EV_KIND] = EV_GAP
-                ev[n_ev, EG_T_HAT] = t_hat
-                ev[n_ev, EG_T_IN] = t_in
-                ev[n_ev, EG_BRIDGED] = 1.0 if bridged else 0.0
-                n_ev += 1
-                hold = gap_s > _REANCHOR_GAP_S
-                window = hold and has_gyro
-                if not bridged:
-                    # Too long to bridge: restart the timeline here and let the
-                    # accelerometer re-anchor; close what the detector holds
-                    # unless it carries across (see _CARRY_GAP_S).
-                    if has_gyro or gap_s > _CARRY_GAP_S:
-                        n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
-                    else:
-                        n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
-                    if not has_gyro:
-                        _pendulum_reanchor(fstate)
-                        fstate[F_REANCHOR_S] = _REANCHOR_SETTLE_S
-                        reanchored = True
-                    fstate[F_PREV_W] = 0.0
-                    fstate[F_PREV_W + 1] = 0.0
-                    fstate[F_PREV_W + 2] = 0.0
-                    fstate[F_PREV_OA] = 0.0
-                    t_hat = t_in - period
-                if window:
-                    _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
-                if bridged:
-                    # Linear bridge in every channel; flagged in the history.
-                    # Over a longer gap interpolating the rate invents rotation
-                    # (a swing's up and down rates do not average linearly), so
-                    # the orientation is held; the post-gap window re-anchors it
-                    # and redraws the bridge (the accelerometer-only filter
-                    # takes the bridged rows as measurements).  Inside a window
-                    # bridged rows are no measurements (processed as clipped).
-                    for j in range(1, steps):
-                        f = j / steps
-                        th = t_hat + j * period
-                        bx = fstate[F_PREV_ACC] + f * (ax - fstate[F_PREV_ACC])
-                        by = fstate[F_PREV_ACC + 1] + f * (ay - fstate[F_PREV_ACC + 1])
-                        bz = fstate[F_PREV_ACC + 2] + f * (az - fstate[F_PREV_ACC + 2])
-                        if hold:
-                            hx = fstate[F_BIAS]
-                            hy = fstate[F_BIAS + 1]
-                            hz = fstate[F_BIAS + 2]
-                        else:
-                            hx = fstate[F_PREV_GYR] + f * (gx - fstate[F_PREV_GYR])
-                            hy = fstate[F_PREV_GYR + 1] + f * (gy - fstate[F_PREV_GYR + 1])
-                            hz = fstate[F_PREV_GYR + 2] + f * (gz - fstate[F_PREV_GYR + 2])
-                        _process(
-                            prm,
-                            fstate,
-                            ist,
-                            hist,
-                            th,
-                            bx,
-                            by,
-                            bz,
-                            hx,
-                            hy,
-                            hz,
-                            1.0,
-                            _CLIP_ROW if fstate[F_PG_S] > 0.0 else 0,
-                        )
-                    t_hat = fstate[F_T_HAT]
-                if window:
-                    ist[I_PG_END] = ist[I_SAMPLE]
-                    # The rate before this row was not measured: its angular
-                    # acceleration is unknown (NaN; see _tilt_step).
-                    fstate[F_PREV_OA] = math.nan
-            pred = t_hat + period
-            err = t_in - pred
-            t_new = pred + _PLL_ALPHA * err
-            fstate[F_PERIOD] = period + _PLL_BETA * err
-            theta = _process_inline(prm, fstate, ist, hist, t_new, ax, ay, az, gx, gy, gz, 0.0, clip)
-            if reanchored:
-                # No prediction links this row to the one before the gap: the
-                # rep smoother must not carry it back (_kern_smooth).
-                hist[(ist[I_SAMPLE] - 1) & (ist[I_CAP] - 1), H_DT] = math.nan
+        # Rows bridged over a gap go through the same call of the per-sample
+        # step as this row (iterations before it), so that numba compiles the
+        # step once, inlined, instead of a second, called copy for them.
+        n_bridge = 0
+        steps_f = 1.0
+        hold = False
+        window = False
+        t_hat = fstate[F_T_HAT]
+        if started and missing > 0:
+            fstate[F_LOST_S] += gap_s
+            ist[I_GAPS] += 1
+            bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
+            ev[n_ev, :] = 0.0
+            ev[n_ev, EV_KIND] = EV_GAP
+            ev[n_ev, EG_T_HAT] = t_hat
+            ev[n_ev, EG_T_IN] = t_in
+            ev[n_ev, EG_BRIDGED] = 1.0 if bridged else 0.0
+            n_ev += 1
+            hold = gap_s > _REANCHOR_GAP_S
+            window = hold and has_gyro
+            if not bridged:
+                # Too long to bridge: restart the timeline here and let the
+                # accelerometer re-anchor; close what the detector holds
+                # unless it carries across (see _CARRY_GAP_S).
+                if has_gyro or gap_s > _CARRY_GAP_S:
+                    n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
+                else:
+                    n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
+                if not has_gyro:
+                    _pendulum_reanchor(fstate)
+                    fstate[F_REANCHOR_S] = _REANCHOR_SETTLE_S
+                    reanchored = True
+                fstate[F_PREV_W] = 0.0
+                fstate[F_PREV_W + 1] = 0.0
+                fstate[F_PREV_W + 2] = 0.0
+                fstate[F_PREV_OA] = 0.0
+                t_hat = t_in - period
+            if window:
+                _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
+            if bridged:
+                n_bridge = steps - 1
+                steps_f = steps
+        j = 1
+        while True:
+            if j <= n_bridge:
+                # Linear bridge in every channel; flagged in the history.
+                # Over a longer gap interpolating the rate invents rotation
+                # (a swing's up and down rates do not average linearly), so
+                # the orientation is held; the post-gap window re-anchors it
+                # and redraws the bridge (the accelerometer-only filter
+                # takes the bridged rows as measurements).  Inside a window
+                # bridged rows are no measurements (processed as clipped).
+                f = j / steps_f
+                th = t_hat + j * period
+                bx = fstate[F_PREV_ACC] + f * (ax - fstate[F_PREV_ACC])
+                by = fstate[F_PREV_ACC + 1] + f * (ay - fstate[F_PREV_ACC + 1])
+                bz = fstate[F_PREV_ACC + 2] + f * (az - fstate[F_PREV_ACC + 2])
+                if hold:
+                    hx = fstate[F_BIAS]
+                    hy = fstate[F_BIAS + 1]
+                    hz = fstate[F_BIAS + 2]
+                else:
+                    hx = fstate[F_PREV_GYR] + f * (gx - fstate[F_PREV_GYR])
+                    hy = fstate[F_PREV_GYR + 1] + f * (gy - fstate[F_PREV_GYR + 1])
+                    hz = fstate[F_PREV_GYR + 2] + f * (gz - fstate[F_PREV_GYR + 2])
+                flag = 1.0
+                row_clip = _CLIP_ROW if fstate[F_PG_S] > 0.0 else 0
+            else:
+                if not started:
+                    ist[I_STARTED] = 1
+                    fstate[F_T_HAT] = t_in
+                    th = t_in
+                else:
+                    if n_bridge > 0:
+                        t_hat = fstate[F_T_HAT]
+                    if window:
+                        ist[I_PG_END] = ist[I_SAMPLE]
+                        # The rate before this row was not measured: its angular
+                        # acceleration is unknown (NaN; see _tilt_step).
+                        fstate[F_PREV_OA] = math.nan
+                    pred = t_hat + period
+                    err = t_in - pred
+                    th = pred + _PLL_ALPHA * err
+                    fstate[F_PERIOD] = period + _PLL_BETA * err
+                bx = ax
+                by = ay
+                bz = az
+                hx = gx
+                hy = gy
+                hz = gz
+                flag = 0.0
+                row_clip = clip
+            theta = _process_inline(prm, fstate, ist, hist, th, bx, by, bz, hx, hy, hz, flag, row_clip)
+            if j > n_bridge:
+                break
+            j += 1
+        if reanchored:
+            # No prediction links this row to the one before the gap: the
+            # rep smoother must not carry it back (_kern_smooth).
+            hist[(ist[I_SAMPLE] - 1) & (ist[I_CAP] - 1), H_DT] = math.nan
         if fstate[F_PG_S] <= 0.0:
             d = ist[I_DET]
             if d == ist[I_SAMPLE] - 1 and n_ev < max_ev:

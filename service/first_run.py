@@ -6,8 +6,10 @@ cache; every later run loads them in well under a second.  The first run
 otherwise looks like a hang, so ``analyze``, ``demo``, ``serve`` and ``record``
 wrap the code that compiles in :func:`preparing`.
 
-Whether the cache is cold is decided by a marker file written after a
-successful first run, named after what numba's own cache is keyed by: the
+The notice appears when numba starts compiling one of hipflex's kernels
+(numba's ``numba:compile`` event fires on a cache miss only), so a warm cache never
+shows it.  A marker file written after a successful run (quiet or not) spares
+later runs even the listening; it is named after what numba's own cache is keyed by: the
 versions of hipflex, numba and Python and the modification time and size of
 every source file of :mod:`hipflex.dsp` (numba invalidates a kernel's cache
 when its file's stamp changes).  The marker lives where numba keeps the cache:
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import platform
+import subprocess
 import sys
 import threading
 import time
@@ -31,15 +35,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["FIRST_RUN_ESTIMATE_S", "QUIET_ENV", "is_prepared", "marker_path", "preparing"]
+__all__ = ["FIRST_RUN_ESTIMATE_S", "QUIET_ENV", "SERIAL_ENV", "is_prepared", "marker_path", "preparing"]
+
+_log = logging.getLogger(__name__)
 
 #: Set (non-empty) to silence the notice: the test suite does, so that a test's
 #: stderr does not depend on whether an earlier test compiled the kernels.
 QUIET_ENV = "HIPFLEX_NO_FIRST_RUN_NOTICE"
 
-#: What the first ``hipflex analyze`` took to compile on a loaded 2-core machine
-#: (benchmarks/README.md, "Cold start"); shown as the expected wait.
-FIRST_RUN_ESTIMATE_S = 30
+#: Set (non-empty) to compile in this process only, without the helper process
+#: (benchmarks/cold_start.py compares the two).
+SERIAL_ENV = "HIPFLEX_FIRST_RUN_SERIAL"
+
+#: What the first ``hipflex analyze`` took to compile on a 2-core machine: 11 s quiet,
+#: 16-17 s at load average 4, 20 s in one process (benchmarks/README.md, "The first
+#: run (issue 17, session 10)"); shown as the expected wait.
+FIRST_RUN_ESTIMATE_S = 20
 
 
 def _dsp_folder() -> Path:
@@ -117,10 +128,10 @@ class _Progress:
         self.done: set[str] = set()
         self.total = 0
         self.started = time.perf_counter()
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def compiled(self, name: str) -> None:
-        with self._lock:
+        with self.lock:
             self.done.add(name)
             self.draw()
 
@@ -159,53 +170,233 @@ def preparing(
 
     Notes
     -----
-    Nothing is announced when the environment variable ``HIPFLEX_NO_FIRST_RUN_NOTICE``
-    is set.  A warm cache costs one ``stat`` per dsp source file and nothing is printed.
+    The notice appears when numba starts compiling a hipflex kernel in the body, so a
+    cache that is warm although the marker is missing (warmed by a quiet run, say) shows
+    nothing.  Nothing is announced when the environment variable
+    ``HIPFLEX_NO_FIRST_RUN_NOTICE`` is set; the marker is written all the same.  With the
+    marker present, a warm cache costs one ``stat`` per dsp source file.
     """
     out = stream if stream is not None else sys.stderr
-    if os.environ.get(QUIET_ENV) or is_prepared(what):
+    if is_prepared(what):
         yield
         return
+    # Announce on the first kernel numba actually compiles, not because the marker is
+    # missing: a cache warmed by a run that wrote no marker (a quiet one, an older
+    # hipflex) loads without a compile, and the notice would be false.
+    quiet = bool(os.environ.get(QUIET_ENV))
     live = bool(getattr(out, "isatty", lambda: False)())
     prefix = f"{prog}: preparing the analysis (first run only, about {FIRST_RUN_ESTIMATE_S} s)"
     progress = _Progress(out, prefix, live)
-    if live:
-        progress.draw()
-    else:
-        out.write(prefix + " ...\n")
-        out.flush()
+    announced = threading.Event()
+    helper = _Helper(progress)
+
+    def announce() -> None:
+        with progress.lock:
+            if announced.is_set():
+                return
+            announced.set()
+            helper.start()
+            progress.started = time.perf_counter()
+            if quiet:
+                return
+            if live:
+                progress.draw()
+            else:
+                out.write(prefix + " ...\n")
+                out.flush()
 
     from numba.core import event
 
     class _Listener(event.Listener):
         def on_start(self, ev: Any) -> None:
-            pass
+            if _module_of(ev).startswith("hipflex."):
+                announce()
 
         def on_end(self, ev: Any) -> None:
-            disp = (ev.data or {}).get("dispatcher")
-            func = getattr(disp, "py_func", None)
-            module = getattr(func, "__module__", "") or ""
+            module = _module_of(ev)
+            if not announced.is_set() or quiet:
+                return
             if module.startswith("hipflex.dsp.") and progress.total == 0:
                 progress.total = _kernels_defined()
             if module.startswith("hipflex."):
+                func = ev.data["dispatcher"].py_func
                 progress.compiled(f"{module}.{getattr(func, '__qualname__', '?')}")
 
     listener = _Listener()
     event.register("numba:compile", listener)
     ok = False
     try:
+        _precompile(helper)
         yield
         ok = ready()
     finally:
         event.unregister("numba:compile", listener)
-        elapsed = time.perf_counter() - progress.started
-        tail = f"ready after {elapsed:.0f} s ({len(progress.done)} kernels compiled)" if ok else "stopped"
-        out.write(f"\r{prefix}: {tail}\x1b[K\n" if live else f"{prog}: analysis {tail}\n")
-        out.flush()
+        helper.stop()
+        if announced.is_set() and not quiet:
+            elapsed = time.perf_counter() - progress.started
+            tail = f"ready after {elapsed:.0f} s ({len(progress.done)} kernels compiled)" if ok else "stopped"
+            out.write(f"\r{prefix}: {tail}\x1b[K\n" if live else f"{prog}: analysis {tail}\n")
+            out.flush()
     if ok:
+        # Also when nothing was compiled or the notice is silenced: the kernels are in
+        # numba's cache now, and the next run need not listen for compiles.
         try:
             path = marker_path(what)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("the numba kernels of hipflex.dsp are compiled and cached for these sources\n")
         except OSError:
-            pass  # no writable cache folder: the message shows again next time, nothing worse
+            pass  # no writable cache folder: the next run listens again, nothing worse
+
+
+def _precompile(helper: _Helper) -> None:
+    """Compile the analysis kernels now, on two cores when there are two (see :mod:`hipflex.dsp._precompile`).
+
+    The first compile of the ``step`` group starts the helper process (through the
+    compile listener of :func:`preparing`) on the ``reps`` and ``side`` groups; this
+    process waits for the helper's ``reps`` before the ``entry`` group, whose compile
+    then loads both groups it calls from numba's cache, compiles ``frame``, and then
+    shares the helper's remaining kernels (:func:`_share`) until it ends.  With a warm
+    cache nothing compiles, no helper starts, and the groups load in well under a
+    second.  Never raises: what fails here compiles in the body, as it would without
+    this step.
+    """
+    from hipflex.dsp._precompile import compile_group
+
+    try:
+        compile_group("step")
+        helper.wait("reps")
+        compile_group("entry")
+        compile_group("frame")
+        _share(helper, ("reps", "side"))
+    except Exception:
+        _log.warning("compiling the analysis ahead failed; it compiles on first use", exc_info=True)
+
+
+def _share(helper: _Helper, groups: tuple[str, ...]) -> None:
+    """Compile the helper's groups from their end until the helper is done (all of them without a helper).
+
+    On a busy machine the helper may get little of the other core: this process then
+    takes the kernels it has not reached instead of waiting, from the last one back,
+    so that the two meet in the middle (a kernel the helper has cached meanwhile loads
+    from the cache).
+    """
+    from hipflex.dsp._precompile import GROUPS, compile_kernel
+
+    rows = [row for group in groups for row in GROUPS[group]]
+    for module, kernel, args in reversed(rows):
+        if helper.ended.is_set():
+            break
+        if f"hipflex.dsp.{module}.{kernel}" not in helper.progress.done:
+            compile_kernel(module, kernel, args)
+    helper.wait(None)
+
+
+class _Helper:
+    """A second process that compiles kernel groups into numba's cache, reporting each kernel and group."""
+
+    #: Longer than any compile seen; a helper still running then is left to finish on its own.
+    TIMEOUT_S = 600.0
+    #: The helper's arguments to the interpreter.
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "reps", "side")
+
+    def __init__(self, progress: _Progress):
+        self.progress = progress
+        self.proc: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
+        self.groups: dict[str, threading.Event] = {}
+        self.ended = threading.Event()
+
+    def start(self) -> None:
+        # A second process helps only with a core to spare: on a machine already busier
+        # than it has cores it competes with this one (measured at load average 3 on
+        # 2 cores: 18.7-21.0 s against 18.5 s in one process, for 1.5-2.5 s more CPU).
+        if self.proc is not None or os.environ.get(SERIAL_ENV) or _usable_cores() - _load() < 1.0 - _SLACK:
+            return
+        import hipflex
+
+        env = dict(os.environ)
+        # The helper must import this very hipflex (a checkout on PYTHONPATH, say).
+        root = str(Path(hipflex.__file__).parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *self.COMMAND],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                env=env,
+            )
+        except OSError:
+            _log.warning("could not start the compile helper; compiling in one process", exc_info=True)
+            return
+        self.reader = threading.Thread(target=self._read, name="hipflex-compile-helper", daemon=True)
+        self.reader.start()
+
+    def _group(self, name: str) -> threading.Event:
+        return self.groups.setdefault(name, threading.Event())
+
+    def _read(self) -> None:
+        from hipflex.dsp._precompile import DONE
+
+        assert self.proc is not None and self.proc.stdout is not None
+        try:
+            for line in self.proc.stdout:
+                line = line.strip()
+                if line.startswith(DONE):
+                    self._group(line[len(DONE) :]).set()
+                elif line:
+                    self.progress.compiled(line)
+        finally:
+            self.ended.set()
+
+    def wait(self, group: str | None) -> None:
+        """Until the helper has compiled ``group`` (None: until it ended) or gave up."""
+        if self.proc is None:
+            return
+        deadline = time.monotonic() + self.TIMEOUT_S
+        while not self.ended.is_set() and (group is None or not self._group(group).is_set()):
+            if time.monotonic() > deadline:
+                _log.warning("compile helper still running after %.0f s; not waiting for it", self.TIMEOUT_S)
+                return
+            self.ended.wait(0.05)
+        if group is None:
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """End a helper still running (the command stopped early) and close its pipe."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=1.0)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+#: How far the load average may exceed one spare core and still start the helper
+#: (the load average lags, and a core 70 % idle still halves the compile).
+_SLACK = 0.7
+
+
+def _load() -> float:
+    """The 1-minute load average (0 where the system does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not on Unix
+        return 0.0
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _module_of(ev: Any) -> str:
+    """The module of the Python function a numba compile event is about ("" when unknown)."""
+    func = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
+    return getattr(func, "__module__", "") or ""

@@ -13,7 +13,8 @@ session).  The types (documented for clients in the OpenAPI components as
 * ``status``: ``{"state": "calibrating"|"running"|"gap"|"reconnecting"|"stopped",
   "battery_pct", "rep_count", "phase": "waiting_for_still"|"learning_axis"|"counting", ...}``
   (``phase`` is what the analysis is doing, see :func:`hipflex.service.worker.analysis_phase`;
-  a status is also sent when it changes while calibrating).
+  a status is also sent when it changes while calibrating; ``"revised": true`` with a new
+  ``calibrated_at_s`` voids every angle, rep and set sent before: they follow again from the first row).
 
 ``rep``, ``rep_peak`` and ``set`` carry ``received_at``: the host time (Unix
 seconds) at which the chunk that completed them arrived from the source.

@@ -475,6 +475,11 @@ class StatusMessage(_Msg):
         "the flexion axis from the first movements, or counting reps (reps made before are counted then).",
     )
     calibrated_at_s: float | None = None
+    revised: bool = Field(
+        default=False,
+        description="The analysis re-learned the rest pose (the thigh waits between sets elsewhere than where it "
+        "was first still): every angle, rep and set sent before is void and follows again from the first row.",
+    )
     gap: GapOut | None = None
     session_status: SessionStatus | None = Field(default=None, description="With state 'stopped'.")
 

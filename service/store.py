@@ -340,6 +340,12 @@ class Store:
                 (session_id, number, set_index, d["index"], *_rep_values(d)),
             )
 
+    def clear_results(self, session_id: str) -> None:
+        """Forget a running session's reps and sets (its analysis was revised and reports them again)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM reps WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM sets WHERE session_id = ?", (session_id,))
+
     def put_set(self, session_id: str, rep_set: RepSet, closed: bool) -> None:
         """Insert or update a set summary."""
         with self._tx() as db:

@@ -135,6 +135,7 @@ class SessionWorker:
         self.log.append(chunk)  # before analysis: a crash loses nothing that was analysed
         phase = analysis_phase(self.state)
         self.state, events = step(self.settings, self.state, chunk)
+        events = self._after_revision(events)
         self.rows += len(chunk)
         if self.first_s is None:
             self.first_s = float(chunk.time_s[0])
@@ -151,12 +152,29 @@ class SessionWorker:
             self.store.update_progress(self.session_id, self.rows, self.first_s, self.last_s, self.has_gyro)
         return out
 
+    def _after_revision(self, events: list[Event]) -> list[Event]:
+        """The events that still stand: a revised calibration voids the stored reps and sets and what came before it.
+
+        The analysis re-learned the rest pose and reports angles and reps from the first row again
+        (see :func:`hipflex.dsp.step`); clients are told by the ``revised`` status that follows.
+        """
+        last = None
+        for i, e in enumerate(events):
+            if isinstance(e, CalibratedEvent) and e.revised:
+                last = i
+        if last is None:
+            return events
+        self.store.clear_results(self.session_id)
+        self.decimate = AngleDecimator(self.decimate.rate_hz)  # the trace starts again at the first row
+        return events[last:]
+
     def _side_effects(self, events: list[Event]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         new_rep = False
         for e in events:
             if isinstance(e, CalibratedEvent):
-                out.append(self.status("running", calibrated_at_s=round(e.time_s, 4)))
+                extra: dict[str, Any] = {"revised": True} if e.revised else {}
+                out.append(self.status("running", calibrated_at_s=round(e.time_s, 4), **extra))
             elif isinstance(e, GapEvent):
                 g = e.gap
                 gap = {"start_s": round(g.start_s, 4), "end_s": round(g.end_s, 4), "bridged": g.bridged}

@@ -238,6 +238,21 @@ def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:
         raise _GiveUp from None
 
 
+def _values(col: Any) -> NDArray[np.float64]:
+    """A float64 pyarrow column as a numpy view, NaN where the field was empty (null).
+
+    Read from the column's buffers: pyarrow's ``to_numpy`` imports pandas when it is
+    installed (0.9 s of a 1 s ``hipflex analyze`` here), for nothing the reader needs.
+    """
+    validity, data = col.buffers()
+    values: NDArray[np.float64] = np.frombuffer(data, dtype=np.float64, count=len(col), offset=col.offset * 8)
+    if col.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        present = bits[col.offset : col.offset + len(col)].astype(bool)
+        values = np.where(present, values, np.nan)
+    return values
+
+
 class _Columns:
     """Growing contiguous float64 outputs, filled batch by batch (spare capacity is never touched)."""
 
@@ -314,7 +329,7 @@ def read_columns(
                 out.reserve(m)
                 for (cols, _), arr in zip(groups, out.arrays, strict=True):
                     for j, c in enumerate(cols):
-                        arr[out.n : out.n + m, j] = batch.column(names[c]).to_numpy(zero_copy_only=False)
+                        arr[out.n : out.n + m, j] = _values(batch.column(names[c]))
                 out.n += m
     except (_GiveUp, InputError, OSError):
         return None

@@ -208,7 +208,7 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
     import asyncio
     import time
 
-    from hipflex.dsp.events import RepEvent, SetEvent
+    from hipflex.dsp.events import CalibratedEvent, RepEvent, SetEvent
     from hipflex.sensor.live.client import Battery, Connected, Disconnected, Reconnecting, SampleChunk, StreamGap
     from hipflex.sensor.live.opener import open_sensor
     from hipflex.sensor.live.scan import find_sensor
@@ -252,6 +252,10 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
                             display.rep(event.number + 1, event.set_index, r.peak_flexion_deg, r.peak_s)
                         elif isinstance(event, SetEvent):
                             display.sets = event.set.index + 1
+                        elif isinstance(event, CalibratedEvent) and event.revised:
+                            # The reps that follow restart from 1 and replace those shown so far.
+                            display.reps, display.sets = 0, 0
+                            display.note("rest pose re-learned at the wait between sets: counting again from the start")
                 elif isinstance(item, Connected):
                     display.state = "recording"
                     again = "reconnected to" if item.reconnect else "streaming from"

@@ -112,6 +112,12 @@ function onMessage(msg) {
         battery: msg.battery_pct ?? state.device.battery,
         gapS: msg.gap ? msg.gap.end_s - msg.gap.start_s : null,
       };
+      if (msg.revised) {
+        // The analysis re-learned the rest pose: what it reported is void, angles and reps follow again.
+        Object.assign(state, { trace: { t: [], deg: [] }, peaks: [], reps: new Map(), pending: new Map(),
+          closedSets: new Map(), hold: freshHold(), serverCount: 0 });
+        renderReps();
+      }
       state.serverCount = Math.max(state.serverCount, msg.rep_count ?? 0);
       if (msg.state === 'stopped') finishSession(msg.session_status);
       renderCount();

@@ -205,3 +205,28 @@ def test_phone_width_has_no_horizontal_scroll(live_server: Any, width: int) -> N
         assert stored["scroll"] <= stored["inner"] == width, stored
         page.screenshot(path=str(live_server.settings.db_path.parent / f"phone-{width}.png"), full_page=True)
     assert not problems, problems
+
+
+def test_a_revised_rest_pose_replaces_the_reps_on_the_page(live_server: Any) -> None:
+    """The analysis first calibrated in a hold re-learns the rest pose at the wait between sets and
+    reports every rep again (``revised`` status): the page drops what it showed and ends with the
+    server's reps, not the void ones on top."""
+    from hipflex.sensor.files.csv_io import write_csv
+    from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
+
+    samples = simulate_wide(draw_wide_case(144)).samples  # see tests/service/test_revision_live.py
+    path = live_server.settings.capture_dir / "revises.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(path, samples)
+    problems: list[str] = []
+    with chromium() as browser:
+        page = new_page(browser, problems)
+        page.goto(live_server.url + "/")
+        session = _start(live_server.client, source="replay", capture_path=path.name, speed=25.0)
+        final = live_server.wait_ended(session["id"])
+        page.wait_for_timeout(1500)  # the last messages reach the page
+        assert final["rep_count"] == _server_reps(live_server, session["id"]) > 0
+        assert rep_count(page) == final["rep_count"]
+        cells = page.locator("#set-table tbody tr:not(.empty) td:nth-child(2)").all_inner_texts()
+        assert len(cells) == final["set_count"] and sum(int(c) for c in cells) == final["rep_count"], cells
+    assert not problems, problems

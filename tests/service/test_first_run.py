@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import pytest
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.files.csv_io import write_csv
 from hipflex.service import first_run
 from hipflex.service.cli import main
-from hipflex.service.live_analysis import warm_up
 
 NOTICE = "preparing the analysis (first run only"
 
@@ -26,6 +28,12 @@ def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(folder))
     monkeypatch.delenv(first_run.QUIET_ENV, raising=False)
     return folder
+
+
+@pytest.fixture
+def no_precompile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notice alone: the body's own compiles, without the analysis kernels compiled ahead."""
+    monkeypatch.setattr(first_run, "_precompile", lambda helper: None)
 
 
 def small_csv(path: Path) -> Path:
@@ -40,12 +48,23 @@ def small_csv(path: Path) -> Path:
     return path
 
 
-def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
+def fresh_kernel() -> Callable[[float], float]:
+    """A kernel numba has never compiled, counted as hipflex's (its module): calling it compiles."""
+
+    def double(x: float) -> float:
+        return 2.0 * x
+
+    double.__module__ = "hipflex.dsp.probe"
+    return numba.njit(double)
+
+
+def test_notice_when_cold_then_silent(cold_cache: Path, no_precompile: None) -> None:
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
-        pass
+        fresh_kernel()(1.0)
     assert out.getvalue().startswith(f"hipflex: {NOTICE}, about {first_run.FIRST_RUN_ESTIMATE_S} s)")
     assert "hipflex: analysis ready after" in out.getvalue()
+    assert "(1 kernels compiled)" in out.getvalue()
     assert first_run.marker_path("analyze").parent == cold_cache
     assert first_run.is_prepared("analyze")
     again = io.StringIO()
@@ -56,35 +75,106 @@ def test_notice_when_cold_then_silent(cold_cache: Path) -> None:
     assert not first_run.is_prepared("live")
 
 
-def test_no_marker_when_nothing_was_prepared(cold_cache: Path) -> None:
+def test_silent_when_the_cache_is_warm_without_a_marker(cold_cache: Path, no_precompile: None) -> None:
+    """A cache warmed by a run that wrote no marker: nothing compiles, so nothing is announced."""
+    kernel = fresh_kernel()
+    kernel(1.0)  # compiled before: the body below compiles nothing
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        kernel(2.0)
+    assert out.getvalue() == ""
+    assert first_run.is_prepared("analyze")
+
+
+def test_quiet_run_writes_the_marker(cold_cache: Path, no_precompile: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(first_run.QUIET_ENV, "1")
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        fresh_kernel()(1.0)
+    assert out.getvalue() == ""
+    assert first_run.is_prepared("analyze")
+
+
+def test_no_marker_when_nothing_was_prepared(cold_cache: Path, no_precompile: None) -> None:
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: False, stream=out):
-        pass
+        fresh_kernel()(1.0)
     assert "hipflex: analysis stopped" in out.getvalue()
     assert not first_run.is_prepared("analyze")
 
 
-def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path) -> None:
+def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path, no_precompile: None) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     out = Tty()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        assert out.getvalue() == ""  # nothing compiled yet
+        fresh_kernel()(1.0)
         first_run_progress = out.getvalue()
     assert first_run_progress.startswith(f"\rhipflex: {NOTICE}")
-    assert first_run_progress.endswith(": 0 kernels, 0 s")  # nothing compiled yet, no time passed
+    # One kernel compiled of the kernels hipflex.dsp defines (those loaded in this process).
+    assert re.search(r": 1/[0-9]+ kernels, 0 s$", first_run_progress)
     assert out.getvalue().endswith("\x1b[K\n")
     assert out.getvalue().count("\n") == 1
 
 
-def test_analyze_announces_a_cold_cache_once(
-    cold_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel groups compile before the body: two here, two in a second process (or all here without one)."""
+    from hipflex.dsp import _precompile
+
+    calls = []
+
+    def fake_group(name: str) -> None:
+        calls.append(name)
+        if name == "step":
+            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+
+    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
+        calls.append(kernel)
+
+    monkeypatch.setattr(_precompile, "compile_group", fake_group)
+    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
+    helper_rows = [*_precompile.GROUPS["reps"], *_precompile.GROUPS["side"]]
+    said = [f"hipflex.dsp.{module}.{kernel}" for module, kernel, _ in helper_rows]
+    helper = f"print('=done reps'); print(*{said!r}, sep='\\n'); print('=done side')"
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    out = io.StringIO()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
+        calls.append("body")
+    # The helper did its groups: nothing of theirs compiled here.
+    assert calls == ["step", "entry", "frame", "body"]
+    assert f"({1 + len(said)} kernels compiled)" in out.getvalue()  # one here, the rest reported by the helper
+    # No core to spare (the other one busy), or told so: no helper, its groups here, from their end.
+    for busy in ("load", "told"):
+        if busy == "load":
+            monkeypatch.setattr(first_run, "_load", lambda: 2.5)
+        else:
+            monkeypatch.setattr(first_run, "_load", lambda: 0.0)
+            monkeypatch.setenv(first_run.SERIAL_ENV, "1")
+        first_run.marker_path("analyze").unlink()
+        calls.clear()
+        again = io.StringIO()
+        with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
+            calls.append("body")
+        assert calls == ["step", "entry", "frame", *[kernel for _, kernel, _ in reversed(helper_rows)], "body"]
+        assert "kernels compiled)" in again.getvalue()
+
+
+def test_analyze_prepares_once(cold_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``analyze`` goes through :func:`first_run.preparing`: after one run the marker says ready, the next is silent.
+
+    In process, numba's cache is the one this process started with (NUMBA_CACHE_DIR
+    is read at import), so whether the first run compiles depends on earlier tests;
+    the notice itself is checked in fresh processes below.
+    """
     path = small_csv(tmp_path / "still.csv")
     assert main(["analyze", "--json", str(path)]) == 0
     first = capsys.readouterr()
-    assert f"hipflex: {NOTICE}" in first.err
+    assert first_run.is_prepared("analyze")
     assert main(["analyze", "--json", str(path)]) == 0
     second = capsys.readouterr()
     assert second.err == ""
@@ -92,12 +182,17 @@ def test_analyze_announces_a_cold_cache_once(
 
 
 @pytest.mark.slow
-def test_live_warm_up_announces_a_cold_cache_once(cold_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    warm_up(announce="hipflex record").result()
-    assert f"hipflex record: {NOTICE}" in capsys.readouterr().err
-    warm_up(announce="hipflex record").result()
-    assert capsys.readouterr().err == ""
-    assert first_run.is_prepared("live")
+def test_live_warm_up_announces_a_cold_cache_once(tmp_path: Path) -> None:
+    """What ``record``, ``serve`` and ``demo`` run before streaming, in fresh processes on an empty cache."""
+    env = {k: v for k, v in os.environ.items() if k != first_run.QUIET_ENV}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
+    code = "from hipflex.service.live_analysis import warm_up; warm_up(announce='hipflex record').result()"
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert f"hipflex record: {NOTICE}" in first.stderr
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == ""
 
 
 @pytest.mark.slow
@@ -112,6 +207,23 @@ def test_first_process_compiles_visibly_the_second_quietly(tmp_path: Path) -> No
     assert f"hipflex: {NOTICE}" in first.stderr
     n_compiled = int(first.stderr.split("(")[-1].split()[0])
     assert n_compiled >= 10  # the analysis' kernels, compiled here, not in the second process
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr == ""
+    assert second.stdout == first.stdout
+
+
+@pytest.mark.slow
+def test_cache_warmed_quietly_then_no_notice(tmp_path: Path) -> None:
+    """The cache warmed with the notice silenced: the next, unsilenced process shows no notice either."""
+    path = small_csv(tmp_path / "still.csv")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env[first_run.QUIET_ENV] = "1"
+    cmd = [sys.executable, "-m", "hipflex", "analyze", "--json", str(path)]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    del env[first_run.QUIET_ENV]
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0, second.stderr
     assert second.stderr == ""

@@ -384,3 +384,19 @@ def test_generated_files_read_the_same_through_a_column_mapping(tmp_path: Path, 
     got = default(path, cols)
     event("fast path" if paths.fast_used[-1] else "careful reader")
     assert_same(got, careful(path, cols))
+
+
+def test_column_values_match_pyarrow_with_nulls_and_offsets() -> None:
+    """The fast path reads a column's buffers itself (pyarrow's ``to_numpy`` would import pandas)."""
+    import pyarrow as pa
+
+    from hipflex.sensor.files.csv_fast import _values
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal(37)
+    full = pa.array(data, mask=rng.random(37) < 0.3, type=pa.float64())
+    for col in (full, full.slice(5), full.slice(11, 17), pa.array(data[:9], type=pa.float64())):
+        want = col.to_numpy(zero_copy_only=False)
+        got = _values(col)
+        assert got.dtype == np.float64
+        assert got.tobytes() == want.tobytes()

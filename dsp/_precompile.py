@@ -1,0 +1,119 @@
+"""The analysis kernels by compile group, with the argument types the analysis calls them with.
+
+A first run compiles the kernels (numba's on-disk cache keeps them for later
+runs).  Compiling is single-threaded in numba, so the service splits the work
+over two processes (:mod:`hipflex.service.first_run`): a helper process runs
+``python -m hipflex.dsp._precompile reps side`` and compiles those groups into
+the cache while the command's own process compiles the ``step`` group, then,
+once the helper has written ``reps``, the ``entry`` group (the main loop), whose
+compile loads the two groups it calls from the cache instead of compiling them
+again, then the ``frame`` group.  The split keeps the two processes' shares of the
+work close (about 10 s of CPU each on this project's 2-core machine).
+
+Each signature is the one the analysis itself compiles (contiguous float64
+arrays, an int64 state array), so nothing is compiled that the analysis does
+not use; ``tests/dsp/test_precompile.py`` checks that after the groups the
+analysis of a recording with gyro and one without compiles nothing more.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from numba import types
+
+__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel"]
+
+_F = types.float64
+_I = types.int64
+_A1 = types.float64[::1]  # contiguous float64 vector
+_A2 = types.float64[:, ::1]  # C-contiguous float64 matrix
+_KERN = (_A1, _A1, types.int64[::1], _A2)  # prm, fstate, ist, hist (dsp/_layout.py)
+
+#: Group name -> (module, kernel, argument types), in compile order.
+GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
+    # The per-sample step and what it calls (the accelerometer-only filter, the
+    # post-gap window's end): called by the main loop, not inlined into it.
+    "step": (
+        ("_kern_filters", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
+        ("_kern_gap", "_pg_finish", _KERN),
+        ("_kern_filters", "_pendulum_reanchor", (_A1,)),
+    ),
+    # The rep detector's calls from the main loop (catching up after a window,
+    # ending or carrying a rep over a gap) and the rep metrics under them.
+    "reps": (
+        ("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),
+        ("_kern_reps", "_interrupt", (*_KERN, _A2, _I, _F)),
+        ("_kern_reps", "_carry", (*_KERN, _A2, _I)),
+    ),
+    # Called from Python, independent of the main loop: the learning phase and
+    # the timeline.
+    "side": (
+        ("learn", "_scan_quiet", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
+        ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
+        ("_kern_time", "_spread", (_A1,)),
+        ("_kern_time", "_bootstrap_period", (_A1, _A1)),
+        ("_kern_time", "_retime", (_A1, _A1, _A1)),
+    ),
+    # The gyro frame check at the end of the learning phase (also from Python).
+    "frame": (
+        ("gyro_frame", "_lowpass_rows", (_A1, _A2, _F, _A2)),
+        ("gyro_frame", "_model_rows", (_A1, _A2, _A2, _A2, _A1, _F, _F, _I, _A2)),
+        ("gyro_frame", "_fit_lever", (_A2, _A2, _I)),
+    ),
+    # The main loop (its compile loads the step and reps groups from the cache)
+    # and the end of a stream.
+    "entry": (
+        ("_kern_run", "_run_chunk", (*_KERN, _A1, _A2, _A2, _A1, _A2)),
+        ("_kern_run", "_finish", (*_KERN, _A2)),
+    ),
+}
+
+#: The line the helper writes after each group (``DONE`` + group name).
+DONE = "=done "
+
+
+def compile_group(name: str) -> None:
+    """Compile (or load from numba's cache) every kernel of group ``name`` (a key of :data:`GROUPS`)."""
+    for module, kernel, args in GROUPS[name]:
+        compile_kernel(module, kernel, args)
+
+
+def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:
+    """Compile (or load from numba's cache) one row of :data:`GROUPS`."""
+    dispatcher = getattr(importlib.import_module(f"hipflex.dsp.{module}"), kernel)
+    dispatcher.compile(args)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m hipflex.dsp._precompile GROUP...``: compile the groups.
+
+    Writes one line per hipflex kernel numba compiles (``hipflex.dsp.module.name``,
+    callees included) to stdout, for the calling process's progress line, and
+    :data:`DONE` and the group's name after each group.
+    """
+    from numba.core import event
+
+    class _Said(event.Listener):
+        def on_start(self, ev: Any) -> None:
+            pass
+
+        def on_end(self, ev: Any) -> None:
+            func = getattr((ev.data or {}).get("dispatcher"), "py_func", None)
+            module = getattr(func, "__module__", "") or ""
+            if module.startswith("hipflex."):
+                sys.stdout.write(f"{module}.{getattr(func, '__qualname__', '?')}\n")
+                sys.stdout.flush()
+
+    event.register("numba:compile", _Said())
+    for name in argv:
+        compile_group(name)
+        sys.stdout.write(DONE + name + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
