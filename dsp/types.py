@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.posture import SetDescription
+from hipflex.dsp.set_description import SetDescription
 
 __all__ = [
     "REP_COLUMNS",

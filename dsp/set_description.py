@@ -1,0 +1,105 @@
+"""What a set was (analysis schema 2): the features a description rests on and the description itself.
+
+Result types of :mod:`hipflex.dsp.posture`, kept apart so that
+:mod:`hipflex.dsp.types` (whose sets carry a description) and the naming
+module need not import each other.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SetDescription", "SetFeatures"]
+
+# |t| of the lever slope beyond which its sign is taken as measured.
+_LEVER_T = 3.0
+# ... and the lever must change |a|^2 by more than this over the set's typical |w|^2 spread, g^2:
+# an accelerometer whose axes' scales differ by 1 % reads |a|^2 up to 0.02 apart in two poses, and
+# a slow rehab raise passes between its poses exactly as |w|^2 rises and falls (Bilkent subject 1:
+# slopes of +0.1-0.3 while lying, where the lever predicts -0.01).
+_LEVER_MIN_EFFECT_G2 = 0.02
+
+
+@dataclass(frozen=True)
+class SetFeatures:
+    """What a set's description rests on (all mounting-free).
+
+    ``lever_slope`` (g^2 per rad^2/s^2) and ``lever_t`` its t statistic
+    (NaN without a gyro), ``lever_effect_g2`` the slope times the standard
+    deviation of ``|w|^2`` over the set (how much the lever changes
+    ``|a|^2``); ``axis_tilt_deg`` the learned rep axis' angle from the
+    horizontal at rest (NaN when unknown); medians over the reps of
+    ``rom_deg``, ``rise_s`` (start to peak), ``hold_s`` and ``period_s``
+    (peak to peak, NaN for one rep); ``n_reps``.
+    """
+
+    lever_slope: float
+    lever_t: float
+    lever_effect_g2: float
+    axis_tilt_deg: float
+    rom_deg: float
+    rise_s: float
+    hold_s: float
+    period_s: float
+    n_reps: int
+
+    @property
+    def hangs(self) -> int:
+        """+1 the thigh hangs below its pivot, -1 lifted / knee pivot, 0 not measured."""
+        if not math.isfinite(self.lever_t) or abs(self.lever_t) < _LEVER_T:
+            return 0
+        if not abs(self.lever_effect_g2) > _LEVER_MIN_EFFECT_G2:
+            return 0
+        return 1 if self.lever_t > 0 else -1
+
+
+@dataclass(frozen=True, eq=False)
+class SetDescription:
+    """What a set was: the drill (or ``unknown``), its pose and movement, and what that rests on.
+
+    Attributes
+    ----------
+    drill : str
+        Name of the best-fitting drill, or ``"unknown"`` when none fits.
+    drill_confidence : float
+        0..1: the best drill's share of the likelihood over all drills.
+    pose, movement : str
+        The pose and movement that drill implies (``unknown`` with it).
+    pose_candidates, movement_candidates : tuple of str
+        Every pose / movement consistent with the measured lever and axis
+        (more than one: the sensor cannot tell them apart, see the module notes).
+    recognised_from : str
+        Short human-readable account of the features.
+    features : SetFeatures
+    """
+
+    drill: str
+    drill_confidence: float
+    pose: str
+    movement: str
+    pose_candidates: tuple[str, ...]
+    movement_candidates: tuple[str, ...]
+    recognised_from: str
+    features: SetFeatures
+
+    def __eq__(self, other: object) -> bool:
+        """As their JSON: features that differ in the last bits (sums over other chunkings) do not count."""
+        if not isinstance(other, SetDescription):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (the ``drill`` block of a set)."""
+        return {
+            "name": self.drill,
+            "confidence": round(self.drill_confidence, 3),
+            "pose": self.pose,
+            "movement": self.movement,
+            "pose_candidates": list(self.pose_candidates),
+            "movement_candidates": list(self.movement_candidates),
+            "recognised_from": self.recognised_from,
+        }
