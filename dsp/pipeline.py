@@ -41,7 +41,7 @@ from hipflex.dsp.rest_pose import REVISE_WITHIN_S, feed_dwells, new_dwell_state
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.timeline import retime
-from hipflex.dsp.types import Analysis, Gap, ImuSamples, Quality, Rejection, Rep
+from hipflex.dsp.types import Analysis, Gap, ImuSamples, Quality, Rejection, Rep, RepSet
 from hipflex.dsp.validate import check_samples
 
 __all__ = [
@@ -163,7 +163,7 @@ def _absorb(
                 events.append(RejectionEvent(rej))
                 continue
             if open_reps and rep.start_s - open_reps[-1].end_s >= settings.set_gap_s:
-                done_set = make_set(len(closed), open_reps, gaps)
+                done_set = _described(state, (make_set(len(closed), open_reps, gaps),))[0]
                 closed.append(done_set)
                 events.append(SetEvent(done_set))
                 open_reps = []
@@ -442,10 +442,32 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
             state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
     state = _absorb(settings, state, np.zeros((0, L.EV_N)), events, at_end=True)
     if state.open_reps:
-        last = make_set(len(state.closed_sets), state.open_reps, state.gaps)
+        last = _described(state, (make_set(len(state.closed_sets), state.open_reps, state.gaps),))[0]
         events.append(SetEvent(last))
         state = dataclasses.replace(state, closed_sets=(*state.closed_sets, last), open_reps=())
     return dataclasses.replace(state, finished=True), events
+
+
+def _described(state: StreamState, sets: tuple[RepSet, ...]) -> tuple[RepSet, ...]:
+    """``sets`` with a description (dsp.posture) where they have none yet.
+
+    A set is described when it closes, so a live ``SetEvent`` carries what
+    the final result says: the lever sums over its span are complete by
+    then (it closes ``set_gap_s`` after its last rep), and the rest pose
+    and axis are those of the analysis that counted it.
+    """
+    todo = tuple(s for s in sets if s.description is None)
+    if not todo:
+        return sets
+    named = iter(
+        describe_sets(
+            todo,
+            state.lever_blocks if state.has_gyro else None,
+            None if state.cal is None else state.cal.up,
+            None if state.axes is None else state.axes.a,
+        )
+    )
+    return tuple(next(named) if s.description is None else s for s in sets)
 
 
 def _no_rows(has_gyro: bool) -> ImuSamples:
@@ -516,12 +538,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         duration_s=duration,
         has_gyro=state.has_gyro,
         quality=quality,
-        sets=describe_sets(
-            state.sets,
-            state.lever_blocks if state.has_gyro else None,
-            None if state.cal is None else state.cal.up,
-            None if state.axes is None else state.axes.a,
-        ),
+        sets=_described(state, state.sets),
         version=__version__,
     )
 

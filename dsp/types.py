@@ -182,8 +182,9 @@ class RepSet:
     tempo (see :mod:`hipflex.dsp.sets`); they count in ``rep_count`` and
     ``cadence_rpm`` but have no entry in ``reps`` (nothing was measured).
     ``description`` (schema 2) names the set's drill, pose and movement
-    (:mod:`hipflex.dsp.posture`); it is added when a result is built (a
-    live ``SetEvent``'s set has none) and never changes a count.
+    (:mod:`hipflex.dsp.posture`); it is added when the set closes (a live
+    ``SetEvent`` carries it) and never changes a count; the set still open
+    in a provisional result has none until the result is built.
     """
 
     index: int
@@ -193,7 +194,7 @@ class RepSet:
     velocity_loss_pct: float
     reps: tuple[Rep, ...]
     hidden_peaks_s: tuple[float, ...] = ()
-    # Derived from the finished set, never part of what makes two sets equal (a live SetEvent has none yet).
+    # Derived from the finished set, never part of what makes two sets equal (an open set has none yet).
     description: SetDescription | None = field(default=None, compare=False)
 
     @property

@@ -356,6 +356,9 @@ class SetRow(BaseModel):
     cadence_rpm: float | None
     velocity_loss_pct: float | None
     hidden_peaks_s: list[float] = Field(default_factory=list, description="See SetOut.hidden_peaks_s.")
+    drill: SetDrillOut | None = Field(
+        default=None, description="See SetOut.drill; null while the set is open (it is named when a result is built)."
+    )
     closed: bool
 
 

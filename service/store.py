@@ -53,7 +53,7 @@ SET_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 _SET_INSERT = (
     "INSERT OR REPLACE INTO sets (session_id, set_index, start_s, end_s, rep_count, cadence_rpm, "
-    "velocity_loss_pct, hidden_peaks_json, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "velocity_loss_pct, hidden_peaks_json, closed, drill_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 MIGRATIONS: tuple[str, ...] = (
@@ -117,6 +117,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: swings hidden in lost packets, counted in rep_count (hipflex.dsp.sets.hidden_peaks).
     "ALTER TABLE sets ADD COLUMN hidden_peaks_json TEXT NOT NULL DEFAULT '[]'",
+    # 3: what the set was (analysis schema 2: drill, pose, movement); null until the analysis names it.
+    "ALTER TABLE sets ADD COLUMN drill_json TEXT",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -160,7 +162,8 @@ def _rep_values(rep: dict[str, Any]) -> list[Any]:
 def _set_values(session_id: str, d: dict[str, Any], closed: bool) -> tuple[Any, ...]:
     """Row for :data:`_SET_INSERT` from a set's contract dict."""
     return (session_id, d["index"], d["start_s"], d["end_s"], d["rep_count"], d["cadence_rpm"],
-            d["velocity_loss_pct"], json.dumps(d["hidden_peaks_s"]), int(closed))  # fmt: skip
+            d["velocity_loss_pct"], json.dumps(d["hidden_peaks_s"]), int(closed),
+            None if d.get("drill") is None else json.dumps(d["drill"]))  # fmt: skip
 
 
 class Store:
@@ -411,6 +414,7 @@ class Store:
                 "cadence_rpm": r["cadence_rpm"],
                 "velocity_loss_pct": r["velocity_loss_pct"],
                 "hidden_peaks_s": json.loads(r["hidden_peaks_json"]),
+                "drill": None if r["drill_json"] is None else json.loads(r["drill_json"]),
                 "closed": bool(r["closed"]),
             }
             for r in rows

@@ -502,6 +502,9 @@ function summarise(reps) {
   };
 }
 
+// "side_lying_abduction" -> "side lying abduction"; "unknown" says so in words.
+const drillText = (d) => (d.name === 'unknown' ? 'not recognised' : d.name.replaceAll('_', ' '));
+
 function renderSets(reps) {
   const groups = new Map();
   for (const { setIndex, rep } of reps) {
@@ -510,7 +513,7 @@ function renderSets(reps) {
   }
   const tbody = $('set-table').tBodies[0];
   const indices = [...new Set([...groups.keys(), ...state.closedSets.keys()])].sort((a, b) => a - b);
-  if (!indices.length) { emptyRow(tbody, 'No sets yet.', 8); return; }
+  if (!indices.length) { emptyRow(tbody, 'No sets yet.', 9); return; }
   tbody.replaceChildren(...indices.map((i) => {
     const closed = state.closedSets.has(i);
     const reps = groups.get(i) ?? [];
@@ -518,6 +521,11 @@ function renderSets(reps) {
     const tr = document.createElement('tr');
     tr.dataset.setIndex = String(i);
     cell(tr, String(i + 1));
+    // The drill is named when the set's result is built (stored sets); '–' while it is open.
+    const drill = closed ? s.drill : null;
+    const dc = cell(tr, drill ? drillText(drill) : '–');
+    dc.dataset.testid = 'set-drill';
+    if (drill) dc.title = `${drill.pose}, ${drill.movement} (confidence ${fmt(drill.confidence, 2)}): ${drill.recognised_from}`;
     // Swings lost packets hid count in rep_count; say how many so the rep rows add up.
     const hidden = s.hidden_peaks_s?.length ?? 0;
     cell(tr, hidden ? `${s.rep_count} (${hidden} in gaps)` : String(s.rep_count));

@@ -206,3 +206,21 @@ def test_features_are_in_the_json_explanation() -> None:
             "recognised_from",
         }
     assert dataclasses.replace(a.sets[0], description=None) == a.sets[0]  # derived: not part of equality
+
+
+@pytest.mark.parametrize("has_gyro", [True, False])
+def test_a_live_set_event_carries_the_description_the_result_gives(has_gyro: bool) -> None:
+    # A set is described when it closes, so a client that shows the live set (the dashboard, the
+    # store) sees the drill the final result names, in any chunking.
+    sim = simulate_programme("side_lying_abduction", seed=2024, fs_hz=50.0, has_gyro=has_gyro)
+    want = [s.to_dict()["drill"] for s in analyze(sim.samples).sets]
+    assert len(want) >= 2 and None not in want
+    for chunk in (7, 311):
+        st_ = init_state(Settings(), has_gyro)
+        live = []
+        for a in range(0, len(sim.samples), chunk):
+            st_, ev = step(Settings(), st_, sim.samples.slice(a, min(a + chunk, len(sim.samples))))
+            live += [e.set.to_dict()["drill"] for e in ev if isinstance(e, pipeline.SetEvent)]
+        st_, ev = finish(Settings(), st_)
+        live += [e.set.to_dict()["drill"] for e in ev if isinstance(e, pipeline.SetEvent)]
+        assert live == want, chunk

@@ -140,7 +140,7 @@ def test_dashboard_demo_session(page_url: str, transport: str) -> None:
             # Set summaries appear with the reps counted so far.
             set_rows = page.locator("[data-testid=set-table] tbody tr[data-set-index]")
             expect(set_rows.first).to_be_visible()
-            assert int(set_rows.first.locator("td").nth(1).inner_text()) >= 1
+            assert int(set_rows.first.locator("td").nth(2).inner_text()) >= 1
             expect(page.get_by_test_id("last-rep")).to_contain_text("°/s")
 
             if transport == "WebSocket" and "token=" not in page_url:
@@ -163,7 +163,10 @@ def test_dashboard_demo_session(page_url: str, transport: str) -> None:
             assert final_count == sum(s["rep_count"] for s in doc["sets"])
             expect(page.get_by_test_id("rep-count")).to_have_text(str(final_count))
             expect(set_rows).to_have_count(len(doc["sets"]))
-            shown = [int(r.locator("td").nth(1).inner_text()) for r in set_rows.all()]
+            # Each stored set says which drill it was, as the document names it.
+            drills = [s["drill"]["name"].replace("_", " ") for s in doc["sets"]]
+            expect(page.get_by_test_id("set-drill")).to_have_text(drills)
+            shown = [int(r.locator("td").nth(2).inner_text()) for r in set_rows.all()]
             assert shown == [s["rep_count"] for s in doc["sets"]]
             assert page.get_by_test_id("export-csv").get_attribute("href")
 

@@ -227,6 +227,6 @@ def test_a_revised_rest_pose_replaces_the_reps_on_the_page(live_server: Any) -> 
         page.wait_for_timeout(1500)  # the last messages reach the page
         assert final["rep_count"] == _server_reps(live_server, session["id"]) > 0
         assert rep_count(page) == final["rep_count"]
-        cells = page.locator("#set-table tbody tr:not(.empty) td:nth-child(2)").all_inner_texts()
+        cells = page.locator("#set-table tbody tr:not(.empty) td:nth-child(3)").all_inner_texts()
         assert len(cells) == final["set_count"] and sum(int(c) for c in cells) == final["rep_count"], cells
     assert not problems, problems
