@@ -142,6 +142,7 @@ def _absorb(
     a swing that could be one is up to ``gait_min_strides - 1`` swings later;
     ``at_end`` releases what it still holds.
     """
+    ev0 = len(events)  # the events this call adds follow
     n_reps = state.n_reps
     closed = list(state.closed_sets)
     open_reps = list(state.open_reps)
@@ -163,7 +164,7 @@ def _absorb(
                 events.append(RejectionEvent(rej))
                 continue
             if open_reps and rep.start_s - open_reps[-1].end_s >= settings.set_gap_s:
-                done_set = _described(state, (make_set(len(closed), open_reps, gaps),))[0]
+                done_set = make_set(len(closed), open_reps, gaps)  # described below, with the others
                 closed.append(done_set)
                 events.append(SetEvent(done_set))
                 open_reps = []
@@ -226,6 +227,14 @@ def _absorb(
     if at_end:
         gait, released = flush(settings, gait)
         count(released)
+    if len(closed) > len(state.closed_sets):
+        # The sets this call closed, described together (one scoring for all) before anyone sees them.
+        first = len(state.closed_sets)
+        closed[first:] = _described(state, tuple(closed[first:]))
+        for i in range(ev0, len(events)):
+            e = events[i]
+            if isinstance(e, SetEvent) and e.set.description is None:
+                events[i] = SetEvent(closed[e.set.index])
     return dataclasses.replace(
         state,
         n_reps=n_reps,

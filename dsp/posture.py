@@ -39,7 +39,6 @@ import dataclasses
 import functools
 import itertools
 import math
-import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -204,19 +203,20 @@ def _lever_fits(blocks: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> n
 
     A set's sums run from the block before its first (its lead-in rest
     anchors the intercept) to the one holding its end: block indices are
-    sorted, so that is one slice, summed for every set at once as a
-    difference of running sums.  NaN where fewer than 10 rows or no spread.
+    sorted, so that is one slice, summed on its own (a set is described when
+    it closes, with the blocks of the whole stream so far: a running sum over
+    them all would cost the stream's length per set, and its rounding would
+    depend on what else is described with it).  NaN where fewer than 10 rows
+    or no spread.
     """
     fits = np.full((start_s.size, 3), math.nan)
     if blocks.shape[0] == 0 or start_s.size == 0:
         return fits
     idx = blocks[:, _B_IDX]
-    lo = np.searchsorted(idx, np.floor(start_s / BLOCK_S) - 1, "left")
-    hi = np.searchsorted(idx, np.floor(end_s / BLOCK_S), "right")
-    run = np.zeros((blocks.shape[0] + 1, _B_COLS - 1))
-    np.cumsum(blocks[:, 1:], axis=0, out=run[1:])
-    sums = run[hi] - run[lo]
-    for j, (n, sw, sa, sww, swa, saa) in enumerate(sums.tolist()):
+    lo = np.searchsorted(idx, np.floor(start_s / BLOCK_S) - 1, "left").tolist()
+    hi = np.searchsorted(idx, np.floor(end_s / BLOCK_S), "right").tolist()
+    sums = [blocks[a:b, 1:].sum(axis=0).tolist() for a, b in zip(lo, hi, strict=True)]
+    for j, (n, sw, sa, sww, swa, saa) in enumerate(sums):
         if n < 10:
             continue
         vw = sww - sw * sw / n
@@ -247,8 +247,12 @@ def _features(rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: f
     slope, tstat, effect = fit
 
     def med(vals: list[float]) -> float:
-        v = [x for x in vals if math.isfinite(x)]
-        return float(statistics.median(v)) if v else math.nan
+        # statistics.median's checks cost more than the few values of a set: sort and pick.
+        v = sorted(x for x in vals if math.isfinite(x))
+        n = len(v)
+        if not n:
+            return math.nan
+        return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
     peaks = [r.peak_s for r in reps]
     return SetFeatures(
