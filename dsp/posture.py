@@ -247,8 +247,9 @@ def _features(rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: f
     slope, tstat, effect = fit
 
     def med(vals: list[float]) -> float:
-        # statistics.median's checks cost more than the few values of a set: sort and pick.
-        v = sorted(x for x in vals if math.isfinite(x))
+        # statistics.median's checks cost more than the few values of a set: sort and pick (a rep's
+        # numbers are finite, a contract invariant, so there is nothing to filter).
+        v = sorted(vals)
         n = len(v)
         if not n:
             return math.nan
