@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from hipflex.service.errors import ServiceLayerError
 
-__all__ = ["COMMAND_MODULES", "Command", "UsageError", "load_commands"]
+__all__ = ["COMMAND_MODULES", "Command", "UsageError", "check_output_folder", "load_commands"]
 
 #: Modules that define subcommands, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -31,6 +33,16 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 class UsageError(ServiceLayerError):
     """Bad command-line options found after parsing; reported like argparse errors (exit 2)."""
+
+
+def check_output_folder(option: str, out: Path) -> None:
+    """``UsageError`` unless ``out`` can be written: checked before any work, so a long run never ends unwritable."""
+    if out.is_dir():
+        raise UsageError(f"{option} {out}: is a folder; give the file to write")
+    if not out.parent.is_dir():
+        raise UsageError(f"{option} {out}: the folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {out}: the folder {out.parent} is not writable")
 
 
 @dataclass(frozen=True)

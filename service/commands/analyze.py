@@ -16,7 +16,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hipflex.service.commands import Command, UsageError
+from hipflex.service.commands import Command, UsageError, check_output_folder
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
 from hipflex.service.commands.season_cli import add_table_arguments, check_table_arguments
 
@@ -313,8 +313,7 @@ def _check_plot(out: Path, entries: list[Entry]) -> None:
         raise UsageError(f"--plot draws one recording, got {len(entries)}; give one file")
     if out.suffix.lower() not in PLOT_SUFFIXES:
         raise UsageError(f"--plot {out}: the picture is written as {' or '.join(PLOT_SUFFIXES)}, by its suffix")
-    if not out.parent.is_dir():
-        raise UsageError(f"--plot {out}: the folder {out.parent} does not exist")
+    check_output_folder("--plot", out)
     try:
         require_matplotlib()
     except ChartsUnavailable as exc:

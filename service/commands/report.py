@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hipflex.service.commands import Command, UsageError
+from hipflex.service.commands import Command, UsageError, check_output_folder
 
 if TYPE_CHECKING:
     from hipflex.dsp.analysis_settings import Settings
@@ -98,10 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if not given:
         raise UsageError("give at least one recording or stored session (or --left and --right)")
     out: Path = args.output
-    if out.is_dir():
-        raise UsageError(f"-o {out}: is a folder; give the HTML file to write")
-    if not out.parent.is_dir():
-        raise UsageError(f"-o {out}: the folder {out.parent} does not exist")
+    check_output_folder("-o", out)
     try:
         require_matplotlib()
     except ChartsUnavailable as exc:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, closing
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hipflex.service.commands import UsageError
+from hipflex.service.commands import UsageError, check_output_folder
 
 if TYPE_CHECKING:
     from hipflex.dsp.analysis_settings import Settings
@@ -67,15 +67,10 @@ def check_table_arguments(args: argparse.Namespace) -> bool:
     from hipflex.service.season_tables import table_paths
 
     try:
-        paths = table_paths(out)
+        table_paths(out)
     except ValueError as exc:
         raise UsageError(f"--out {exc}") from None
-    # Checked before any analysis: a long run must not end in an output nobody can write.
-    folder = next(iter(paths.values())).parent
-    if not folder.is_dir():
-        raise UsageError(f"--out {out}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out}: folder {folder} is not writable")
+    check_output_folder("--out", Path(out))  # the three tables go next to it
     return True
 
 
