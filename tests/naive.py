@@ -1680,3 +1680,20 @@ def lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block_s: f
         w, a = w2[ok][sel], a2[ok][sel]
         rows.append([k, sel.sum(), w.sum(), a.sum(), (w * w).sum(), (w * a).sum(), (a * a).sum()])
     return np.array(rows).reshape(-1, 7)
+
+
+def dwell_block_stats(t: np.ndarray, theta: np.ndarray, t0_s: float, first: int, n_out: int, block_s: float):  # type: ignore[no-untyped-def]
+    """Twin of ``hipflex.dsp.rest_pose._block_stats``: per block, numpy over the block's rows.
+
+    Returns ``(out, used)``: (n_out, 4) min, max, sum, count of the finite angles of blocks
+    ``first .. first + n_out - 1`` (NaN min/max and count 0 where none), and how many leading rows
+    fall in those blocks.
+    """
+    idx = np.floor((t - t0_s) / block_s).astype(np.int64) - first
+    out = np.zeros((n_out, 4))
+    out[:, :2] = np.nan
+    for b in range(n_out):
+        v = theta[(idx == b) & np.isfinite(theta)]
+        if v.size:
+            out[b] = v.min(), v.max(), v.sum(), v.size
+    return out, int(np.sum(idx < n_out))

@@ -174,3 +174,26 @@ def test_a_revision_keeps_the_lever_sums_of_every_row() -> None:
     whole = accumulate_lever(empty_lever_blocks(), samples.time_s, samples.acc_g, samples.gyr_dps)
     assert state.lever_blocks[:, 1].sum() == whole[:, 1].sum()
     assert abs(state.lever_blocks[0, 0] - whole[0, 0]) <= 1 and abs(state.lever_blocks[-1, 0] - whole[-1, 0]) <= 1
+
+
+def test_the_dwell_block_kernel_matches_its_naive_twin() -> None:
+    import naive
+
+    from hipflex.dsp.rest_pose import _BLOCK_S, _block_stats
+
+    rng = np.random.default_rng(11)
+    t = 100.0 + np.cumsum(rng.uniform(0.002, 0.03, 3000))
+    t[1000:] += 3.0  # an empty block or two (a gap)
+    theta = rng.normal(20.0, 30.0, t.size)
+    theta[rng.integers(0, t.size, 200)] = np.nan  # dropped rows
+    theta[400:460] = np.nan  # a block with no finite angle at all
+    t0 = 99.9
+    for first in (0, 3):
+        last = int(np.floor((t[-1] - t0) / _BLOCK_S))
+        out = np.empty((last - first, 4))
+        used = _block_stats(t, theta, t0, first, out)
+        want, want_used = naive.dwell_block_stats(t, theta, t0, first, last - first, _BLOCK_S)
+        assert used == want_used
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+        np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-9)
+        assert np.any(np.isnan(want[:, 0]) & (want[:, 3] == 0))  # the empty blocks were exercised
