@@ -5,7 +5,7 @@ A recording that starts lying on the back (the thigh horizontal, as in a
 begins.  Calibrated on the lying pose, standing read as -90 deg and every
 later angle was off by about 90 deg (held-out widened simulator: 21 % of such
 sets exact).  The learning flow now re-learns the rest pose where the thigh
-settled after leaving the first one (:func:`hipflex.dsp.learning_flow._settled_elsewhere`),
+settled after leaving the first one (:func:`hipflex.dsp.other_pose.settled_elsewhere`),
 and says so in ``quality.recalibrated_from_s``; a hold, which returns to
 standing, must not move it.
 """
