@@ -60,6 +60,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         # rest-pose revision's angle blocks (the first 15 minutes).
         ("posture", "_lever_block_sums", (_A2, _A2, types.int64[::1], _A2)),
         ("rest_pose", "_block_stats", (_A1, _A1, _F, _I, _A2)),
+        # The boundary check of every chunk's values.
+        ("validate", "_any_inf", (_A1,)),
     ),
     # The gyro frame check at the end of the learning phase (also from Python).
     "frame": (

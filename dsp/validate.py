@@ -14,11 +14,9 @@ import math
 
 import numpy as np
 
+from hipflex.dsp._jit import njit_borrowed
 from hipflex.dsp.types import ImuSamples
 from hipflex.dsp.units import STANDARD_GRAVITY_MPS2
-
-#: Values per block of the infinity scan (a 64 KiB temporary).
-_SCAN_BLOCK = 1 << 16
 
 __all__ = ["check_gravity_g", "check_samples"]
 
@@ -29,6 +27,20 @@ __all__ = ["check_gravity_g", "check_samples"]
 _GRAVITY_MIN_G = 0.5
 _GRAVITY_MAX_G = 2.0
 _MPS2_PER_G = STANDARD_GRAVITY_MPS2
+
+
+@njit_borrowed
+def _any_inf(values: np.ndarray) -> bool:
+    """Whether any value is +-infinity (NaN is not).  Twin: ``tests/naive.py:any_inf``.
+
+    One pass with an early exit and no temporary: every chunk of every
+    analysis is scanned, and numpy's ``isinf(...).any()`` needs a boolean
+    array of the input's size (or a Python loop over blocks of it).
+    """
+    for i in range(values.shape[0]):
+        if math.isinf(values[i]):
+            return True
+    return False
 
 
 def check_samples(samples: object, what: str = "samples", values: bool = True) -> ImuSamples:
@@ -62,11 +74,9 @@ def check_samples(samples: object, what: str = "samples", values: bool = True) -
     for name, arr in (("acc_g", samples.acc_g), ("gyr_dps", samples.gyr_dps)):
         if arr is None:
             continue
-        # One flat pass (a per-row reduction costs ten times as much), in
-        # blocks: a temporary as large as a long recording costs more in fresh
-        # pages than the scan itself.  The row is only looked for when there is one.
-        flat = arr.ravel()
-        if not any(np.isinf(flat[i : i + _SCAN_BLOCK]).any() for i in range(0, flat.size, _SCAN_BLOCK)):
+        # One flat pass (a per-row reduction costs ten times as much); the row
+        # is only looked for when there is one.
+        if not _any_inf(np.ascontiguousarray(arr, dtype=np.float64).ravel()):
             continue
         bad = np.flatnonzero(np.isinf(arr).any(axis=1))
         if bad.size:

@@ -1697,3 +1697,8 @@ def dwell_block_stats(t: np.ndarray, theta: np.ndarray, t0_s: float, first: int,
         if v.size:
             out[b] = v.min(), v.max(), v.sum(), v.size
     return out, int(np.sum(idx < n_out))
+
+
+def any_inf(values: np.ndarray) -> bool:
+    """Twin of ``hipflex.dsp.validate._any_inf``."""
+    return bool(np.isinf(values).any())

@@ -109,3 +109,20 @@ def test_m_s2_with_a_real_sensors_noise_is_refused() -> None:
     s = synth.record(synth.drill(n_reps=4), 12.0, 100.0, gyro=False, acc_noise_g=0.01, seed=4).samples
     with pytest.raises(ValueError, match="looks like m/s"):
         analyze(_scaled(s, G_MPS2))
+
+
+def test_the_infinity_scan_matches_its_naive_twin() -> None:
+    import naive
+
+    from hipflex.dsp.validate import _any_inf
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(0.0, 1.0, 5000)
+    values[rng.integers(0, values.size, 50)] = np.nan  # lost values are not infinite
+    assert _any_inf(values) is naive.any_inf(values) is False
+    for where in (0, 2500, 4999):
+        for inf in (np.inf, -np.inf):
+            bad = values.copy()
+            bad[where] = inf
+            assert _any_inf(bad) is naive.any_inf(bad) is True
+    assert _any_inf(np.zeros(0)) is naive.any_inf(np.zeros(0)) is False
