@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kit import stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, step
 from hipflex.dsp.posture import (
@@ -216,11 +217,6 @@ def test_a_live_set_event_carries_the_description_the_result_gives(has_gyro: boo
     want = [s.to_dict()["drill"] for s in analyze(sim.samples).sets]
     assert len(want) >= 2 and None not in want
     for chunk in (7, 311):
-        st_ = init_state(Settings(), has_gyro)
-        live = []
-        for a in range(0, len(sim.samples), chunk):
-            st_, ev = step(Settings(), st_, sim.samples.slice(a, min(a + chunk, len(sim.samples))))
-            live += [e.set.to_dict()["drill"] for e in ev if isinstance(e, pipeline.SetEvent)]
-        st_, ev = finish(Settings(), st_)
-        live += [e.set.to_dict()["drill"] for e in ev if isinstance(e, pipeline.SetEvent)]
+        _, events = stream_in_chunks(Settings(), sim.samples, range(chunk, len(sim.samples), chunk))
+        live = [e.set.to_dict()["drill"] for e in events if isinstance(e, pipeline.SetEvent)]
         assert live == want, chunk

@@ -12,14 +12,13 @@ standing, must not move it.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from kit import stream_in_chunks
 
-from hipflex.dsp import CalibratedEvent, ImuSamples, RepEvent, Settings, analyze, finish, init_state, step
+from hipflex.dsp import CalibratedEvent, ImuSamples, RepEvent, Settings, analyze
 from hipflex.dsp import result as stream_result
 
 SETTINGS = Settings()
@@ -112,14 +111,8 @@ LYING_BATCH = analyze(LYING, SETTINGS, "lying")
 
 
 def _stream(samples: ImuSamples, cuts: list[int]):  # type: ignore[no-untyped-def]
-    bounds = [0, *sorted({c for c in cuts if 0 < c < len(samples)}), len(samples)]
-    state = init_state(SETTINGS, samples.has_gyro)
-    events = []
-    for a, b in itertools.pairwise(bounds):
-        state, ev = step(SETTINGS, state, samples.slice(a, b))
-        events += ev
-    state, ev = finish(SETTINGS, state)
-    return stream_result(SETTINGS, state, "lying"), events + ev
+    state, events = stream_in_chunks(SETTINGS, samples, cuts)
+    return stream_result(SETTINGS, state, "lying"), events
 
 
 @settings(max_examples=6, deadline=None)

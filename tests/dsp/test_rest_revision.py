@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from kit import stream_in_chunks
 
 from hipflex.dsp import (
     AngleBlock,
@@ -27,9 +28,6 @@ from hipflex.dsp import (
     RepEvent,
     Settings,
     analyze_with_angle,
-    finish,
-    init_state,
-    step,
 )
 from hipflex.dsp import result as stream_result
 from hipflex.dsp.rest_pose import feed_dwells, new_dwell_state
@@ -78,14 +76,8 @@ HOLDS_BATCH, HOLDS_ANGLE = analyze_with_angle(HOLDS, SETTINGS, "holds")
 
 
 def _stream(samples: ImuSamples, cuts: list[int]):  # type: ignore[no-untyped-def]
-    bounds = [0, *sorted({c for c in cuts if 0 < c < len(samples)}), len(samples)]
-    state = init_state(SETTINGS, samples.has_gyro)
-    events = []
-    for a, b in itertools.pairwise(bounds):
-        state, ev = step(SETTINGS, state, samples.slice(a, b))
-        events += ev
-    state, ev = finish(SETTINGS, state)
-    return stream_result(SETTINGS, state, "holds"), events + ev
+    state, events = stream_in_chunks(SETTINGS, samples, cuts)
+    return stream_result(SETTINGS, state, "holds"), events
 
 
 @settings(max_examples=5, deadline=None)
@@ -161,13 +153,8 @@ def test_a_revision_keeps_the_lever_sums_of_every_row() -> None:
 
     sim = _wide(144)
     samples = sim.samples
-    state = init_state(SETTINGS, samples.has_gyro)
-    revised = False
-    for a in range(0, len(samples), 997):
-        state, ev = step(SETTINGS, state, samples.slice(a, min(a + 997, len(samples))))
-        revised |= any(isinstance(e, CalibratedEvent) and e.revised for e in ev)
-    state, _ = finish(SETTINGS, state)
-    assert revised
+    state, events = stream_in_chunks(SETTINGS, samples, range(997, len(samples), 997))
+    assert any(isinstance(e, CalibratedEvent) and e.revised for e in events)
     assert samples.gyr_dps is not None
     # The sums are made on the re-timed grid, so compare what does not depend on it: the rows
     # summed (every finite row once) and the span of blocks.
