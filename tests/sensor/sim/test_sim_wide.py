@@ -56,6 +56,31 @@ def test_walk_segment_swings_the_thigh_without_reps() -> None:
     assert np.ptp(acc[(t > a) & (t < b)]) > 5 * np.ptp(acc[t < 2.5])
 
 
+def _stride_jolts_g(time_s: np.ndarray, acc_g: np.ndarray, span_s: tuple[float, float]) -> list[float]:
+    """The largest jump of |acc| above its 0.2 s mean in each 1.1 s (about a stride) of a walk, g."""
+    fs_hz = 1.0 / float(np.median(np.diff(time_s)))
+    mag = np.linalg.norm(acc_g, axis=1)
+    n = 2 * int(0.1 * fs_hz) + 1
+    jump = mag - np.convolve(mag, np.ones(n) / n, mode="same")
+    i0, i1 = np.searchsorted(time_s, (span_s[0] + 1.5, span_s[1] - 1.5))
+    w = int(1.1 * fs_hz)
+    return [float(jump[i : i + w].max()) for i in range(i0, i1 - w, w)]
+
+
+@pytest.mark.slow
+def test_walking_heel_strikes_jolt_the_thigh_as_much_as_in_the_real_walks() -> None:
+    """Real thigh-strapped walks (Marpino, see sensor/sim/activity.py) jolt |acc| by 0.6 / 1.1 / 2.2 g
+    (10th / 50th / 90th percentile of the per-stride jump); walks between sets are told from drills
+    by that jolt, so the simulated walks must have it too (they had 0.5 / 0.6 / 0.9 g)."""
+    jolts: list[float] = []
+    for seed in range(12):
+        plan = SessionPlan((Segment("stand", 3.0), Segment("walk", 10.0), Segment("stand", 2.0)))
+        sim = simulate(plan, Mounting("front", (0, 0, 0)), SensorModel.ideal(200.0), seed=seed)
+        jolts += _stride_jolts_g(sim.samples.time_s, sim.samples.acc_g, sim.truth.rests[1])
+    p10, p50, p90 = np.percentile(jolts, [10, 50, 90])
+    assert 0.4 < p10 < 0.9 and 0.8 < p50 < 1.5 and 1.5 < p90 < 2.8
+
+
 def test_lying_first_then_standing_up() -> None:
     plan = SessionPlan((Segment("lie", 8.0), Segment("stand", 2.0)))
     sim = simulate(plan, Mounting("side", (0, 0, 0)), SensorModel(fs_hz=50.0), seed=6)
