@@ -17,6 +17,7 @@ from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
     F_G_EST,
+    F_JOLT,
     F_NLL,
     F_P,
     F_PG_CNT,
@@ -417,6 +418,7 @@ def _pendulum_step(
         # Innovation.
         v0 = fw - (s0 + lg * x2 - dg * x1 * x1)
         v1 = fu - (c0 + lg * x1 * x1 + dg * x2)
+        fstate[F_JOLT] = math.sqrt(v0 * v0 + v1 * v1)
         # H = [[c0, -2 dg x1, lg], [-s0, 2 lg x1, dg]].
         h00 = c0
         h01 = -2.0 * dg * x1
@@ -491,8 +493,9 @@ def _pendulum_step(
             )
     else:
         # A clipped row: no stillness, no gravity tracking, no share of the
-        # identification likelihood (its axes differ from row to row).
+        # identification likelihood (its axes differ from row to row), no jolt.
         fstate[F_ZSTILL_S] = 0.0
+        fstate[F_JOLT] = 0.0
         x0, x1, x2, n00, n01, n02, n11, n12, n22 = _censored_update(
             prm, ax, ay, az, clip, fstate[F_G_EST], _MAX_INFLATION, x0, x1, x2, n00, n01, n02, n11, n12, n22
         )

@@ -28,6 +28,7 @@ from hipflex.dsp._layout import (
     E_PEAK_VEL,
     E_ROM,
     E_START,
+    E_STRIKE_G,
     EJ_REASON,
     EJ_ROM,
     EJ_T,
@@ -47,6 +48,7 @@ from hipflex.dsp._layout import (
     F_TROUGH,
     H_FLAG,
     H_FLAG_BRIDGED,
+    H_JOLT,
     H_SIGMA,
     H_STHETA,
     H_SVEL,
@@ -283,6 +285,19 @@ def _argmax_col(hist: np.ndarray, cap: int, col: int, lo: int, hi: int) -> int:
     return best
 
 
+@njit_borrowed_inline
+def _strike_g(hist: np.ndarray, cap: int, lo: int, hi: int, mid_deg: float) -> float:
+    """The largest foot-strike jolt (``H_JOLT``, the filter's innovation) in ``lo..hi`` (the peak to
+    the trough) while the filter's angle is at or above ``mid_deg``: a foot that lands after the
+    peak with the thigh still in the top half of its swing (a heel strike, walking or running), not
+    at its low (a march) nor the other foot during its rise (a march again), g (0: none)."""
+    best = 0.0
+    for i in range(lo, hi + 1):
+        if _h(hist, cap, i, H_THETA) >= mid_deg:
+            best = max(best, _h(hist, cap, i, H_JOLT))
+    return best
+
+
 @njit_borrowed
 def _close_rep(
     prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int
@@ -327,15 +342,21 @@ def _close_rep(
         )
         if row[E_ROM] < prm[P_MIN_ROM]:
             return _emit_reject(ev, n_ev, row[E_PEAK_T], REJ_ROM, row[E_ROM])
+        mid = 0.5 * (fstate[F_LOW] + fstate[F_PEAK])
+        strike = _strike_g(hist, cap, peak_idx, trough_idx, mid)
         # Consistent: the smoothed peak is in the top half of the rise the
         # filter saw, and the rep keeps the contract.
-        if _h(hist, cap, s_peak, H_THETA) >= 0.5 * (fstate[F_LOW] + fstate[F_PEAK]) and _rep_ok(prm, row):
+        if _h(hist, cap, s_peak, H_THETA) >= mid and _rep_ok(prm, row):
+            row[E_STRIKE_G] = strike
             return n_ev + 1
         row[:] = 0.0
+    else:
+        strike = math.nan
     angle_col, vel_col = int(H_THETA), int(H_VEL)  # int64, as above
     _rep_metrics(
         prm, hist, cap, low_idx, fstate[F_LOW], peak_idx, trough_idx, fstate[F_TROUGH], angle_col, vel_col, row
     )
+    row[E_STRIKE_G] = strike
     return n_ev + 1
 
 

@@ -22,6 +22,7 @@ from hipflex.dsp._layout import (
     EV_GAP,
     EV_KIND,
     F_BIAS,
+    F_JOLT,
     F_LAST_SIGMA,
     F_LOST_S,
     F_P,
@@ -39,6 +40,7 @@ from hipflex.dsp._layout import (
     H_FLAG,
     H_FLAG_BRIDGED,
     H_FLAG_CLIPPED,
+    H_JOLT,
     H_P,
     H_SIGMA,
     H_THETA,
@@ -182,6 +184,9 @@ def _process_py(
         hist[slot, H_P + 4] = fstate[F_P + 5]
         hist[slot, H_P + 5] = fstate[F_P + 8]
         hist[slot, H_DT] = dt
+        # What the swing model did not explain (a foot strike's jolt; the rep
+        # detector reads it after each swing's peak, for the walking classifier).
+        hist[slot, H_JOLT] = fstate[F_JOLT]
     hist[slot, H_THETA] = theta
     hist[slot, H_VEL] = vel
     hist[slot, H_TIME] = t

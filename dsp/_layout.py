@@ -76,7 +76,8 @@ F_REST_AVG_S = 54  # tilt filter: time F_REST_DIFF_LP has averaged in this rest,
 F_MREF = 55  # detector: angle at the start of the current motionless stretch, deg (NaN: none)
 F_MT0 = 56  # detector: time that stretch started, s
 F_RLOW = 57  # detector: lowest angle since the thigh rested during an unconfirmed rise, deg
-F_N = 58
+F_JOLT = 58  # pendulum filter: size of the last innovation (what the swing model did not explain), g
+F_N = 59
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
@@ -118,7 +119,8 @@ H_P = 8  # 8..13 its covariance: p00, p01, p02, p11, p12, p22
 H_DT = 14  # the prediction step that led to this row, s (NaN: re-anchored, no prediction)
 H_STHETA = 15  # smoothed theta, deg
 H_SVEL = 16  # smoothed rate, deg/s
-H_N_PENDULUM = 17
+H_JOLT = 17  # the row's innovation size (F_JOLT), g: a foot strike's jolt
+H_N_PENDULUM = 18
 
 # ---- event rows ------------------------------------------------------------------
 EV_KIND = 0
@@ -127,7 +129,8 @@ EV_PEAK = 2
 EV_REJECT = 3
 EV_GAP = 4
 EV_N = 14
-# rep rows: kind, start, peak, end, peak_deg, rom, flex_time, peak_vel, mean_vel, hold, confidence, low_deg
+# rep rows: kind, start, peak, end, peak_deg, rom, flex_time, peak_vel, mean_vel, hold, confidence, low_deg,
+# strike_g (accelerometer only: the largest jolt from the peak on while the thigh is in the top half; NaN with a gyro)
 E_START = 1
 E_PEAK_T = 2
 E_END = 3
@@ -139,6 +142,7 @@ E_MEAN_VEL = 8
 E_HOLD = 9
 E_CONF = 10
 E_LOW_DEG = 11
+E_STRIKE_G = 12
 # peak rows: kind, time, peak_deg, rom so far
 EP_T = 1
 EP_PEAK_DEG = 2

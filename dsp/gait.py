@@ -58,7 +58,24 @@ A walk's ``strides`` are its span from first to last swing peak divided by
 its stride (the median of its strides at a walking cadence), plus one: a
 swing too small to be seen still counts, a jolt half a stride on (the other
 foot's strike, which an accelerometer-only angle can read as a small swing)
-does not.  Heel-strike jolts themselves are not used yet.
+does not.
+
+**Heel strikes** (accelerometer only).  In walking the foot lands while
+the thigh is still forward, at or just after its peak flexion (initial
+contact; Perry & Burnfield, *Gait Analysis*, 2nd ed. 2010): |acc| at the
+thigh jumps by 0.6 / 1.1 / 2.2 g (10th / 50th / 90th percentile per stride,
+thigh straps of the Marpino walks; 0.5-2.6 g per walker for phones in a
+front pocket, Oxford).  A march lands at the end of the swing, the thigh
+back near standing; leg raises, swings and holds do not land at all.  The
+rep detector reports the largest jolt while the thigh is in the top half
+of each swing (``strike_g``); a swing with one of at least ``_STRIKE_G``
+is a step whatever the angle says of it: the accelerometer-only angle's
+extremes are what hip accelerations and the strikes themselves stretch
+(the first step of a walk, the body accelerating forward, reads 10-20
+degrees high; a phone swinging in a pocket reads rises of 40-65), and
+without a still calibration window standing is unknown.  The rhythm must
+still be a walk's: a stride drill lands in the top half too, but turns
+over at 0.6-0.8 s a stride.
 
 Reps of a possible walk are held back until the run is decided: a rep that
 could be a step is reported when the next swing comes (at most
@@ -83,6 +100,10 @@ __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension",
 
 #: A single stride may fall this fraction outside the cadence range (the range bounds the median).
 _LINK_TOL = 0.25
+#: A jolt of |acc| this large (g) in the top half of a swing is a foot landing (see the module
+#: docstring): the smaller real heel strikes (10th percentile 0.6 g) pass, the swing of a drill
+#: without a landing (its |acc| changes over tenths of a second) stays below.
+_STRIKE_G = 0.5
 
 
 @dataclass(frozen=True)
@@ -238,7 +259,12 @@ def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
 
 
 def feed_rep(
-    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool = True
+    settings: Settings,
+    g: GaitState,
+    rep: Rep,
+    has_gyro: bool,
+    standing_known: bool = True,
+    strike_g: float = math.nan,
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
 
@@ -248,7 +274,9 @@ def feed_rep(
     (``standing_known`` false: the rest pose is the quietest stretch of a
     moving recording, possibly mid-swing) no swing is taken for a step: a
     march read from a reference half-way up its swings would dip "behind
-    standing" and peak low, like a walk.
+    standing" and peak low, like a walk.  Without a gyro, a swing with a
+    heel strike in its top half (``strike_g`` at least ``_STRIKE_G``, g;
+    NaN: not measured) is a step on the rhythm alone (module docstring).
 
     Returns
     -------
@@ -258,8 +286,10 @@ def feed_rep(
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
-    step = standing_known and gait_shaped(settings, rep, has_gyro)
-    if step and g.peaks_s and from_extension(settings, rep) and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
+    struck = not has_gyro and strike_g >= _STRIKE_G
+    step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
+    back = struck or from_extension(settings, rep)
+    if step and g.peaks_s and back and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         return _extend(settings, g, rep.peak_s, rep.end_s, rep)
     g, released = _close(settings, g)
     if step:

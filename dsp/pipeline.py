@@ -205,7 +205,7 @@ def _absorb(
                 row[L.E_HOLD],
                 row[L.E_CONF],
             )
-            gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro, standing_known)
+            gait, released, steps = feed_rep(settings, gait, rep, state.has_gyro, standing_known, row[L.E_STRIKE_G])
             if steps:
                 walked(steps)
             if released:

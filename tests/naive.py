@@ -43,6 +43,7 @@ from hipflex.dsp._layout import (
     E_PEAK_VEL,
     E_ROM,
     E_START,
+    E_STRIKE_G,
     EV_GAP,
     EV_KIND,
     EV_PEAK,
@@ -51,6 +52,7 @@ from hipflex.dsp._layout import (
     F_BIAS,
     F_CAND_PEAK,
     F_G_EST,
+    F_JOLT,
     F_LAST_SIGMA,
     F_LOST_S,
     F_LOW,
@@ -86,6 +88,7 @@ from hipflex.dsp._layout import (
     H_FLAG,
     H_FLAG_BRIDGED,
     H_FLAG_CLIPPED,
+    H_JOLT,
     H_N,
     H_P,
     H_SIGMA,
@@ -382,6 +385,7 @@ def pendulum_step(
         z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
         m = _model_state(x, prm)
         v = z - pendulum_measurement(m)
+        fstate[F_JOLT] = float(np.linalg.norm(v))
         h = pendulum_jacobian(m)[:, :PX]
         r = prm[P_EKF_R] ** 2 * np.eye(2)
         s = h @ p @ h.T + r
@@ -412,6 +416,7 @@ def pendulum_step(
             p = 0.5 * (p + p.T)
     else:
         fstate[F_ZSTILL_S] = 0.0
+        fstate[F_JOLT] = 0.0
         x, p = censored_update(
             prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fstate[F_G_EST], x, p
         )
@@ -810,7 +815,9 @@ def smooth_span(prm: np.ndarray, hist: np.ndarray, cap: int, first: int, last: i
         hist[k % cap, H_SVEL] = math.degrees(m[1])
 
 
-def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out: _Events) -> None:
+def _close_rep(
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out: _Events
+) -> None:
     """Emit the rep's metrics; without a gyro the peak, hold and rate from the smoothed angle.
 
     The angle is smoothed over the detector's low..trough; its peak is the
@@ -827,11 +834,18 @@ def _close_rep(prm: np.ndarray, hist: np.ndarray, cap: int, det: _Detector, out:
             row[:] = 0.0
             row[:4] = [EV_REJECT, when, REJ_ROM, rom]
             return
-        top_half = hist[peak % cap, H_THETA] >= (det.low + det.peak) / 2
-        if top_half and rep_ok(prm, row):
+        mid = (det.low + det.peak) / 2
+        # The foot strike: the largest jolt of the peak..trough rows while the thigh is in the top half.
+        top = [hist[i % cap, H_JOLT] for i in range(det.peak_idx, det.trough_idx + 1) if hist[i % cap, H_THETA] >= mid]
+        strike = max([0.0, *top])
+        if hist[peak % cap, H_THETA] >= mid and rep_ok(prm, row):
+            row[E_STRIKE_G] = strike
             return
         row[:] = 0.0
+    else:
+        strike = math.nan
     rep_metrics(prm, hist, cap, det.low_idx, det.low, det.peak_idx, det.trough_idx, det.trough, H_THETA, H_VEL, row)
+    row[E_STRIKE_G] = strike
 
 
 def rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
@@ -944,13 +958,13 @@ def detect(
         if theta < det.trough:
             det.trough, det.trough_idx = theta, s
         if theta >= det.trough + min_rom:
-            _close_rep(prm, hist, cap, det, out)
+            _close_rep(prm, fstate, ist, hist, cap, det, out)
             det.phase = PHASE_RISE
             det.low, det.low_idx = det.trough, det.trough_idx
             det.peak, det.peak_idx = theta, s
             det.rested = False
         elif now - time_of(det.trough_idx) >= prm[P_SETTLE_S] or s - det.low_idx > too_long:
-            _close_rep(prm, hist, cap, det, out)
+            _close_rep(prm, fstate, ist, hist, cap, det, out)
             det.phase = PHASE_SEEK
             det.low, det.low_idx = det.trough, det.trough_idx
             det.cand_active = False
@@ -972,7 +986,7 @@ def interrupt(
     det = _Detector.load(fstate, ist)
     out = _Events(ev, n_ev)
     if det.phase == PHASE_FALL:
-        _close_rep(prm, hist, cap, det, out)
+        _close_rep(prm, fstate, ist, hist, cap, det, out)
     elif det.phase == PHASE_RISE:
         out.add(EV_REJECT, hist[det.peak_idx % cap, H_TIME], reason, det.peak - det.low)
     det.phase = PHASE_SEEK
@@ -989,7 +1003,7 @@ def carry(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray
     det = _Detector.load(fstate, ist)
     out = _Events(ev, n_ev)
     if det.phase == PHASE_FALL:
-        _close_rep(prm, hist, int(ist[I_CAP]), det, out)
+        _close_rep(prm, fstate, ist, hist, int(ist[I_CAP]), det, out)
         det.phase, det.low, det.low_idx, det.cand_active = PHASE_SEEK, det.trough, det.trough_idx, False
         det.store(fstate, ist)
     return out.n
@@ -1176,6 +1190,7 @@ def _process(
         hist[s % cap, H_X : H_X + 3] = fstate[F_X : F_X + 3]
         hist[s % cap, H_P : H_P + 6] = p[np.triu_indices(3)]
         hist[s % cap, H_DT] = dt
+        hist[s % cap, H_JOLT] = fstate[F_JOLT]  # the innovation's size: a foot strike's jolt
     fstate[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
     if _window_open(fstate):

@@ -160,3 +160,49 @@ def test_a_march_read_20_degrees_low_is_reps_with_a_gyro() -> None:
     # Without a gyro the rise is not evidence (foot strikes and pockets stretch it): flexion alone decides.
     counted, steps, _ = _run(march, has_gyro=False)
     assert counted == [] and steps == march
+
+
+def _feed_struck(
+    swings: Sequence[Rep], strikes_g: Sequence[float], standing_known: bool
+) -> tuple[list[Rep], list[Rep]]:
+    """Accelerometer-only reps with the heel-strike jolt the detector measured after each peak."""
+    g = GaitState()
+    counted: list[Rep] = []
+    steps: list[Rep] = []
+    for s, strike in zip(swings, strikes_g, strict=True):
+        g, released, st = feed_rep(S, g, s, False, standing_known, strike)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    return counted + list(released), steps
+
+
+# Accelerometer-only steps whose lows the angle does not read behind standing (a reference that is
+# off, or none: no still window), at a walking cadence.
+_LEVEL_WALK = [_swing(10.0 + 1.1 * k, 30.0, 5.0) for k in range(6)]
+
+
+def test_acc_only_swings_with_heel_strikes_are_steps_without_a_standing_reference() -> None:
+    """A foot landing in the top half of each swing makes the swings steps whatever the angle
+    says of standing (none known, or lows that do not read behind it)."""
+    for standing_known in (False, True):
+        counted, steps = _feed_struck(_LEVEL_WALK, [1.2] * 6, standing_known)
+        assert counted == [] and steps == _LEVEL_WALK
+
+
+def test_acc_only_swings_without_heel_strikes_are_reps_as_before() -> None:
+    for strikes in ([float("nan")] * 6, [0.2] * 6):
+        counted, steps = _feed_struck(_LEVEL_WALK, strikes, standing_known=False)
+        assert counted == _LEVEL_WALK and steps == []
+
+
+def test_heel_strikes_neither_make_a_march_a_walk_nor_count_with_a_gyro() -> None:
+    # High knees with a strike measured in the top half still peak as no gait does.
+    march = [_swing(10.0 + 1.1 * k, 75.0, -3.0) for k in range(6)]
+    counted, steps = _feed_struck(march, [1.5] * 6, standing_known=False)
+    assert counted == march and steps == []
+    # With a gyro the angle is not stretched: the strike is not used.
+    g = GaitState()
+    for s in _LEVEL_WALK:
+        g, released, st = feed_rep(S, g, s, True, False, 1.5)
+        assert len(released) == 1 and st == ()

@@ -104,3 +104,25 @@ def test_walks_streamed_in_random_chunks_give_exactly_the_batch_result(drill: st
     assert [e.rep for e in events if isinstance(e, RepEvent)] == list(batch.reps)
     walking = [e.rejection for e in events if isinstance(e, RejectionEvent) and e.rejection.reason == "walking"]
     assert walking == [r for r in batch.quality.rejections if r.reason == "walking"] and walking
+
+
+# Tuning seeds (acc-only, walks between sets) whose walks' steps the angle alone did not tell from reps:
+# the first steps read 10-20 degrees high or the swings from no extension; the heel strike after each
+# peak tells them (hipflex.dsp.gait, "Heel strikes").
+_STRUCK_WALKS = (61, 63)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", _STRUCK_WALKS)
+def test_acc_only_walk_steps_with_heel_strikes_are_not_reps(seed: int) -> None:
+    case = draw_wide_case(seed)
+    assert not case.sensor.has_gyro and case.between in ("walk", "walks")
+    sim = simulate_wide(case)
+    est = analyze(sim.samples, Settings())
+    kinds = [seg.kind for seg in case.plan.segments if seg.kind != "set"]
+    rest_kinds = kinds[len(kinds) - len(sim.truth.rests) :]
+    walks = [span for kind, span in zip(rest_kinds, sim.truth.rests, strict=True) if kind == "walk"]
+    peaks = np.array([r.peak_s for r in est.reps])
+    assert sum(int(np.sum((peaks > a) & (peaks < b))) for a, b in walks) == 0
+    true_counts = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
+    assert [s.rep_count for s in est.sets] == true_counts
