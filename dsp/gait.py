@@ -66,16 +66,19 @@ contact; Perry & Burnfield, *Gait Analysis*, 2nd ed. 2010): |acc| at the
 thigh jumps by 0.6 / 1.1 / 2.2 g (10th / 50th / 90th percentile per stride,
 thigh straps of the Marpino walks; 0.5-2.6 g per walker for phones in a
 front pocket, Oxford).  A march lands at the end of the swing, the thigh
-back near standing; leg raises, swings and holds do not land at all.  The
-rep detector reports the largest jolt while the thigh is in the top half
-of each swing (``strike_g``); a swing with one of at least ``_STRIKE_G``
-is a step whatever the angle says of it: the accelerometer-only angle's
-extremes are what hip accelerations and the strikes themselves stretch
-(the first step of a walk, the body accelerating forward, reads 10-20
-degrees high; a phone swinging in a pocket reads rises of 40-65), and
-without a still calibration window standing is unknown.  The rhythm must
-still be a walk's: a stride drill lands in the top half too, but turns
-over at 0.6-0.8 s a stride.
+back near standing; leg raises and holds do not land at all.  The rep
+detector reports the largest jolt (the pendulum filter's innovation: what
+its swing model did not explain) from the peak to the trough while the
+thigh is in the top half of the swing (``strike_g``).  A swing with one of
+at least ``_STRIKE_G`` need not start behind standing, nor need standing
+be known: the accelerometer-only angle's extremes are what hip
+accelerations and the strikes themselves stretch (the first step of a
+walk, the body accelerating forward, reads 10-20 degrees high), and
+without a still calibration window standing is unknown.  Its flexion must
+still be a step's and its rhythm a walk's: the innovation also jumps after
+the peak of a fast leg swing (the filter lagging the reversal: 65 % of
+simulated ballistic swings reach 0.5 g), and a stride drill lands in the
+top half too but turns over at 0.6-0.8 s a stride.
 
 Reps of a possible walk are held back until the run is decided: a rep that
 could be a step is reported when the next swing comes (at most
@@ -100,9 +103,10 @@ __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension",
 
 #: A single stride may fall this fraction outside the cadence range (the range bounds the median).
 _LINK_TOL = 0.25
-#: A jolt of |acc| this large (g) in the top half of a swing is a foot landing (see the module
-#: docstring): the smaller real heel strikes (10th percentile 0.6 g) pass, the swing of a drill
-#: without a landing (its |acc| changes over tenths of a second) stays below.
+#: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
+#: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
+#: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
+#: landing excluded) mostly stay below.
 _STRIKE_G = 0.5
 
 
@@ -276,7 +280,8 @@ def feed_rep(
     march read from a reference half-way up its swings would dip "behind
     standing" and peak low, like a walk.  Without a gyro, a swing with a
     heel strike in its top half (``strike_g`` at least ``_STRIKE_G``, g;
-    NaN: not measured) is a step on the rhythm alone (module docstring).
+    NaN: not measured) need not start from extension, nor need standing
+    be known; its flexion and rhythm must still be a step's (module docstring).
 
     Returns
     -------
