@@ -186,6 +186,32 @@ def test_marpino_thigh_walk_is_walking_with_strides_within_one_of_the_foot(share
     assert result.rep_count <= 1
 
 
+# Accelerometer only, measured on this branch (the others pass since the heel strike after a swing's
+# peak makes it a step without a standing reference or extension: hipflex.dsp.gait):
+_PEAKS_HIGH = "acc-only peaks read 47-52 deg, above gait_max_flexion_deg (45): the elderly walkers' swings stay reps"
+_MARPINO_ACC_ONLY_WRONG = {
+    "Elderly_20180403_9 right": _PEAKS_HIGH,
+    "Elderly_20180403_9 left": _PEAKS_HIGH,
+    "Elderly_20180417_10 right": _PEAKS_HIGH,
+    "Elderly_20180605_2 right": "7 strides against the foot's 5 (not diagnosed)",
+    "Young_20180518_2 right": "7 strides against the foot's 5 (not diagnosed)",
+    "Young_20180621_6 right": "two swings of 23-25 deg rise stay reps (not diagnosed)",
+    "Young_20180713_1 right": "two swings stay reps (not diagnosed)",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [_xfail_if(n, _MARPINO_ACC_ONLY_WRONG) for n in _MARPINO])
+def test_marpino_thigh_walk_acc_only_is_walking_with_strides_within_one_of_the_foot(
+    shared_data: Path, name: str
+) -> None:
+    """As with a gyro, from the accelerometer alone."""
+    case = real_kit.case(shared_data, "marpino", name).acc_only()
+    result = analyze(case.samples, Settings())
+    assert case.expected is not None and abs(result.quality.walking_strides - case.expected) <= 1
+    assert result.rep_count <= 1
+
+
 @pytest.mark.slow
 def test_ebbelaar_wrist_sets_load_and_analyse(shared_data: Path) -> None:
     """Wrist MetaMotion pairs (acc 12.5 Hz, gyro 25 Hz): not a thigh, so counts are not judged, but
