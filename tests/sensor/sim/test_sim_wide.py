@@ -71,7 +71,7 @@ def _stride_jolts_g(time_s: np.ndarray, acc_g: np.ndarray, span_s: tuple[float, 
 def test_walking_heel_strikes_jolt_the_thigh_as_much_as_in_the_real_walks() -> None:
     """Real thigh-strapped walks (Marpino, see sensor/sim/activity.py) jolt |acc| by 0.6 / 1.1 / 2.2 g
     (10th / 50th / 90th percentile of the per-stride jump); walks between sets are told from drills
-    by that jolt, so the simulated walks must have it too (they had 0.5 / 0.6 / 0.9 g)."""
+    by that jolt, so the simulated walks must have it too (they had 0.4 / 0.7 g at the 10th / 50th)."""
     jolts: list[float] = []
     for seed in range(12):
         plan = SessionPlan((Segment("stand", 3.0), Segment("walk", 10.0), Segment("stand", 2.0)))
