@@ -32,7 +32,11 @@ class SetFeatures:
     ``|a|^2``); ``axis_tilt_deg`` the learned rep axis' angle from the
     horizontal at rest (NaN when unknown); medians over the reps of
     ``rom_deg``, ``rise_s`` (start to peak), ``hold_s`` and ``period_s``
-    (peak to peak, NaN for one rep); ``n_reps``.
+    (peak to peak, NaN for one rep); ``n_reps``.  With the flat-on-the-skin
+    prior (``Settings.face_normal_axis``, :mod:`hipflex.dsp.mounting_prior`):
+    ``face_up_cos``, the cosine between the sensor's face normal and the
+    rest "up" direction, and ``face_axis_cos``, ``|cos|`` between it and the
+    rep axis (NaN without the prior; these two depend on the mounting).
     """
 
     lever_slope: float
@@ -44,6 +48,8 @@ class SetFeatures:
     hold_s: float
     period_s: float
     n_reps: int
+    face_up_cos: float = math.nan
+    face_axis_cos: float = math.nan
 
     @property
     def hangs(self) -> int:
