@@ -104,7 +104,8 @@ def _mounting(kind: str, seed: int) -> tuple[Mounting | None, Settings]:
     ``random``: any rotation, nothing known (the default); ``flat``: strapped
     flat (:meth:`Mounting.flat`) anywhere around the thigh, its face normal
     known (``face_normal_axis="+z"``); ``flat-placed``: flat on the front or
-    the outer side (+-20 degrees), face normal and placement known.
+    the outer side (+-20 degrees), face normal and placement known;
+    ``flat-known``: the leg known as well.
     """
     if kind == "random":
         return None, Settings()
@@ -114,7 +115,8 @@ def _mounting(kind: str, seed: int) -> tuple[Mounting | None, Settings]:
     front = bool(rng.random() < 0.5)
     centre = 0.0 if front else 90.0
     m = Mounting.flat(rng, azimuth_range_deg=(centre - 20.0, centre + 20.0))
-    return m, Settings(face_normal_axis="+z", sensor_placement="front" if front else "lateral")
+    known = Settings(face_normal_axis="+z", sensor_placement="front" if front else "lateral")
+    return m, known.replace(sensor_leg=m.leg) if kind == "flat-known" else known
 
 
 def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str:
@@ -166,7 +168,9 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
     return "\n".join(rows)
 
 
-def real(root: Path, face_normal_axis: str | None = None, sensor_placement: str | None = None) -> str:
+def real(
+    root: Path, face_normal_axis: str | None = None, sensor_placement: str | None = None, sensor_leg: str | None = None
+) -> str:
     """Counts and names on the real recordings (Bilkent with the given flat-on-the-skin settings)."""
     import _real_data as rd
 
@@ -196,7 +200,9 @@ def real(root: Path, face_normal_axis: str | None = None, sensor_placement: str 
 
     for min_rom in (10.0, None):
         settings = Settings() if min_rom is None else Settings(min_rom_deg=min_rom)
-        settings = settings.replace(face_normal_axis=face_normal_axis, sensor_placement=sensor_placement)
+        settings = settings.replace(
+            face_normal_axis=face_normal_axis, sensor_placement=sensor_placement, sensor_leg=sensor_leg
+        )
         label = "default" if min_rom is None else "min_rom 10"
         for case in rd.bilkent(root, min_rom_deg=min_rom):
             run(case, case.name.split("_")[1], settings, label)
@@ -225,10 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sim", action="store_true", help="skip the simulated drills")
     ap.add_argument(
         "--mounting",
-        choices=("random", "flat", "flat-placed"),
+        choices=("random", "flat", "flat-placed", "flat-known"),
         default="random",
         help="random: any rotation, nothing known (default); flat: strapped flat anywhere, face normal known;"
-        " flat-placed: flat on the front or outer side, face normal and placement known",
+        " flat-placed: flat on the front or outer side, face normal and placement known; flat-known: the leg too",
     )
     ap.add_argument(
         "--face-normal-axis",
@@ -238,13 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--sensor-placement", default=None, help="the real recordings' placement setting (Bilkent: lateral)"
     )
+    ap.add_argument("--sensor-leg", default=None, help="the real recordings' leg setting (Bilkent: right)")
     args = ap.parse_args(argv)
     a, b = (int(x) for x in args.seeds.split(":"))
     if not args.no_sim:
         print(simulated(range(a, b), Settings(), args.mounting), flush=True)
     if not args.no_real:
         if args.data.is_dir():
-            print(real(args.data, args.face_normal_axis, args.sensor_placement))
+            print(real(args.data, args.face_normal_axis, args.sensor_placement, args.sensor_leg))
         else:
             print(f"real recordings skipped: {args.data} not found")
     return 0

@@ -146,6 +146,10 @@ class Settings:
     sensor_placement : str or None
         Naming only, with ``face_normal_axis``: ``"front"`` or ``"lateral"``
         (outer side) of the thigh; ``None``: anywhere around it.
+    sensor_leg : str or None
+        Naming only, with a signed ``face_normal_axis``: ``"right"`` or
+        ``"left"``, the leg the sensor is on (tells flexion from extension
+        and abduction from adduction); ``None``: either.
     """
 
     min_rom_deg: float = 20.0
@@ -182,6 +186,7 @@ class Settings:
     gait_min_strides: int = 2
     face_normal_axis: str | None = None
     sensor_placement: str | None = None
+    sensor_leg: str | None = None
 
     def __post_init__(self) -> None:
         positive = {
@@ -251,6 +256,15 @@ class Settings:
             raise ValueError(
                 f"setting sensor_placement must be one of {', '.join(PLACEMENTS)} (with face_normal_axis) or None,"
                 f" got {self.sensor_placement!r}"
+            )
+        if self.sensor_leg is not None and (
+            self.sensor_leg not in ("right", "left")
+            or self.face_normal_axis is None
+            or self.face_normal_axis[0] not in "+-"
+        ):
+            raise ValueError(
+                "setting sensor_leg must be right or left (with a signed face_normal_axis such as +z) or None,"
+                f" got {self.sensor_leg!r}"
             )
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")

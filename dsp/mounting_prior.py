@@ -22,7 +22,8 @@ What it fixes: with the azimuth unknown, whether the thigh lies (the face
 looks up or down at rest) or hangs, except where the rep axis runs along
 the normal (a flexion seen from the outer side, an abduction from the
 front); with the placement known as well, the plane of the movement and
-the side-lying pose.  Off by default: a sensor in a pocket or on an arm
+the side-lying pose; with the leg known as well, the sense of the rep
+axis (flexion or extension, abduction or adduction).  Off by default: a sensor in a pocket or on an arm
 band is not flat on the thigh.
 """
 
@@ -69,11 +70,16 @@ class FlatPrior:
     azimuths_deg : ndarray
         Azimuths around the thigh the sensor may sit at, deg from anterior
         towards lateral.
+    leg_sign : float
+        +1 right leg, -1 left, 0 unknown: with the leg (and the normal's
+        sense) known, the rep axis' sense tells flexion from extension and
+        abduction from adduction (a mirror turns a rotation's sense).
     """
 
     normal: np.ndarray
     signed: bool
     azimuths_deg: np.ndarray
+    leg_sign: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FlatPrior | None:
@@ -88,26 +94,34 @@ class FlatPrior:
         else:
             c = PLACEMENTS[settings.sensor_placement]
             az = np.arange(c - _PLACEMENT_SPREAD_DEG, c + _PLACEMENT_SPREAD_DEG + 1e-9, 5.0)
-        return cls(normal, len(axis) == 2, az)
+        leg = {"right": 1.0, "left": -1.0}.get(settings.sensor_leg or "", 0.0)
+        return cls(normal, len(axis) == 2, az, leg if len(axis) == 2 else 0.0)
 
 
 def face_cosines(prior: FlatPrior | None, up: np.ndarray | None, axis: np.ndarray | None) -> tuple[float, float]:
-    """``up . n`` (``|up . n|`` when the normal's sense is unknown) and ``|axis . n|``; NaN when unknown."""
+    """``up . n`` and ``axis . n``; NaN when unknown.
+
+    ``|up . n|`` when the normal's sense is unknown; ``|axis . n|`` unless the
+    leg is known too (the rep axis is signed by the learned working
+    direction: a rotation about it by a positive angle is the excursion).
+    """
     if prior is None or up is None or axis is None:
         return math.nan, math.nan
     nu, na = float(np.linalg.norm(up)), float(np.linalg.norm(axis))
     if not (nu > 0 and na > 0):
         return math.nan, math.nan
     c_up = float(np.dot(up, prior.normal)) / nu
-    return (c_up if prior.signed else abs(c_up)), abs(float(np.dot(axis, prior.normal))) / na
+    c_axis = float(np.dot(axis, prior.normal)) / na
+    return (c_up if prior.signed else abs(c_up)), (c_axis if prior.leg_sign else abs(c_axis))
 
 
 def geometry_fit(prior: FlatPrior, c_up: float, c_axis: float, rest_up: np.ndarray, rep_axis: np.ndarray) -> np.ndarray:
     """Log-likelihood of the measured cosines under each drill's thigh-frame geometry, shape (P,).
 
     ``rest_up`` and ``rep_axis`` (P, 3) are each drill's rest up direction
-    and rep axis in thigh axes (anterior, lateral, up the thigh); the best
-    azimuth the prior allows counts.  Zero when the cosines are unknown.
+    and its working rotation axis (signed as on a right leg) in thigh axes
+    (anterior, lateral, up the thigh); the best azimuth the prior allows
+    counts.  Zero when the cosines are unknown.
     """
     if not (math.isfinite(c_up) and math.isfinite(c_axis)):
         return np.zeros(rest_up.shape[0])
@@ -116,6 +130,6 @@ def geometry_fit(prior: FlatPrior, c_up: float, c_axis: float, rest_up: np.ndarr
     up_pred = rest_up @ n_t.T  # (P, K)
     if not prior.signed:
         up_pred = np.abs(up_pred)
-    ax_pred = np.abs(rep_axis @ n_t.T)
+    ax_pred = prior.leg_sign * (rep_axis @ n_t.T) if prior.leg_sign else np.abs(rep_axis @ n_t.T)
     d2 = (up_pred - c_up) ** 2 + (ax_pred - c_axis) ** 2
     return -0.5 * d2.min(axis=1) / (_COS_SIGMA * _COS_SIGMA)

@@ -46,7 +46,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
-from hipflex.dsp.set_description import _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
+from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
 
 if TYPE_CHECKING:
     from hipflex.dsp.types import RepSet
@@ -302,7 +302,7 @@ class DrillPrototype:
 DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
     DrillPrototype("ballistic", "standing", "flexion", 1, (35, 85), (0.1, 0.35), (0.05, 0.35), (0.4, 0.9)),
     DrillPrototype("hold", "standing", "flexion", 1, (75, 110), (0.4, 1.0), (3.0, 4.3), (4.5, 8.0)),
-    DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (1.0, 1.7), (0.8, 1.5), (3.0, 4.5)),
+    DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (0.8, 1.4), (0.8, 1.5), (3.0, 4.5)),
     DrillPrototype("march", "standing", "flexion", 1, (40, 100), (0.3, 0.65), (0.15, 0.55), (0.85, 1.4)),
     DrillPrototype("stride", "standing", "flexion", 1, (45, 115), (0.2, 0.45), (0.1, 0.35), (0.55, 0.85)),
     DrillPrototype("donkey_kick", "all_fours", "extension", 1, (45, 85), (0.6, 1.3), (0.5, 1.4), (2.0, 3.6)),
@@ -326,19 +326,20 @@ _POSES_LIFTED = ("supine", "side", "prone", "seated", "standing")
 # flat-on-the-skin prior (dsp.mounting_prior): lying on the back or seated the front of the thigh faces
 # up, face down its back, on the side its outer side, standing and on all fours the thigh hangs; a
 # flexion or extension turns about the lateral axis, an abduction or adduction about the anterior one,
-# a rotation about the thigh's own.
+# a rotation about the thigh's own; signed as the working rotation of a right leg (a flexion turns it
+# about its outward lateral axis, an abduction about its posterior one; a left leg mirrors both).
 _UP_OF_POSE = {
     "standing": (0.0, 0.0, 1.0), "all_fours": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0),
     "seated": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0), "side": (0.0, 1.0, 0.0),
 }  # fmt: skip
 _AXIS_OF_MOVEMENT = {
-    "flexion": (0.0, 1.0, 0.0), "extension": (0.0, 1.0, 0.0), "abduction": (1.0, 0.0, 0.0),
+    "flexion": (0.0, 1.0, 0.0), "extension": (0.0, -1.0, 0.0), "abduction": (-1.0, 0.0, 0.0),
     "adduction": (1.0, 0.0, 0.0), "rotation": (0.0, 0.0, 1.0),
 }  # fmt: skip
 # The bridge starts on the back with the hip flexed ~50 deg (the knee above the hip); a clamshell
 # opens the knee upwards, turning the flexed thigh about its anterior axis.
 _GEOMETRY_OVERRIDES = {
-    "glute_bridge": ((0.64, 0.0, -0.77), _AXIS_OF_MOVEMENT["flexion"]),
+    "glute_bridge": ((0.64, 0.0, -0.77), _AXIS_OF_MOVEMENT["extension"]),
     "clamshell": (_UP_OF_POSE["side"], _AXIS_OF_MOVEMENT["abduction"]),
 }
 _REST_UP = np.array(
@@ -419,10 +420,12 @@ def _lever_loglik(f: SetFeatures) -> tuple[float, float]:
     accelerometer's scale errors can fake: a change of |a|^2 up to
     ``_LEVER_MIN_EFFECT_G2`` over the set's spread of |w|^2 (effect / slope),
     so a set whose |w|^2 barely varies (a slow raise) tells little.  NaN
-    without a gyro.
+    without a gyro, and for a slope no lever gives.
     """
     s, t, e = f.lever_slope, f.lever_t, f.lever_effect_g2
     if not (math.isfinite(s) and math.isfinite(t) and math.isfinite(e)) or s == 0.0 or t == 0.0 or e == 0.0:
+        return math.nan, math.nan
+    if abs(s) > _LEVER_MAX_SLOPE:  # no lever gives it (see SetFeatures.hangs)
         return math.nan, math.nan
     spread_w2 = e / s
     var = (s / t) ** 2 + (_LEVER_MIN_EFFECT_G2 / spread_w2) ** 2
@@ -460,14 +463,16 @@ def describe_set(f: SetFeatures, prior: FlatPrior | None = None) -> SetDescripti
     return _describe([f], prior)[0]
 
 
-def _narrowed(
-    cands: tuple[tuple[str, ...], tuple[str, ...]], allowed: np.ndarray
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The candidate poses and movements some allowed drill has, in their order."""
+_ALL_POSES = ("standing", "seated", "supine", "side", "prone", "all_fours")
+_ALL_MOVES = ("flexion", "extension", "abduction", "adduction", "rotation")
+
+
+def _narrowed(allowed: np.ndarray) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The poses and movements the allowed drills have, in the usual order."""
     protos = [p for p, a in zip(DRILL_PROTOTYPES, allowed.tolist(), strict=True) if a]
     return (
-        tuple(x for x in cands[0] if any(p.pose == x for p in protos)),
-        tuple(x for x in cands[1] if any(p.movement == x for p in protos)),
+        tuple(x for x in _ALL_POSES if any(p.pose == x for p in protos)),
+        tuple(x for x in _ALL_MOVES if any(p.movement == x for p in protos)),
     )
 
 
@@ -486,12 +491,15 @@ def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None) -> list[
     geometry = None
     if prior is not None:
         geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, _REST_UP, _REP_AXIS) for f in feats])
-        fits: np.ndarray = allowed & (geometry >= _MIN_GEOMETRY_FIT)
-        # The prior narrows the lever's and the axis' candidates (unless it would leave none: a drill
-        # done out of any plane).
-        keep = [bool(row.any()) for row in fits]
-        allowed = np.where(np.array(keep)[:, None], fits, allowed)
-        cands = [_narrowed(c, row) if k else c for c, row, k in zip(cands, allowed, keep, strict=True)]
+        fits: np.ndarray = geometry >= _MIN_GEOMETRY_FIT
+        # The prior narrows the lever's and the axis' candidates.  Where the two disagree the geometry
+        # wins (a lever sign is taken from |a|^2, which a raise from lying also changes through its
+        # tangential acceleration; the geometry is what the user said about the strap), and where no
+        # drill fits the geometry (done out of any plane) the lever's candidates stay.
+        both = allowed & fits
+        agree = both.any(axis=1, keepdims=True)
+        allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
+        cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
     scores = np.where(allowed, _scores(feats, geometry), -math.inf)
     best = np.argmax(scores, axis=1)
@@ -521,7 +529,7 @@ def _description(
     tilt = "" if not math.isfinite(f.axis_tilt_deg) else f"rep axis {f.axis_tilt_deg:.0f} deg from horizontal; "
     period = "" if not math.isfinite(f.period_s) else f", period {f.period_s:.2f} s"
     if math.isfinite(f.face_up_cos):
-        tilt += f"face normal . rest up {f.face_up_cos:+.2f}, |face normal . rep axis| {f.face_axis_cos:.2f}; "
+        tilt += f"face normal . rest up {f.face_up_cos:+.2f}, face normal . rep axis {f.face_axis_cos:+.2f}; "
     text = (
         f"{lever}; {tilt}ROM {f.rom_deg:.0f} deg, rise {f.rise_s:.2f} s, hold {f.hold_s:.2f} s{period}, {f.n_reps} reps"
     )

@@ -20,6 +20,11 @@ _LEVER_T = 3.0
 # a slow rehab raise passes between its poses exactly as |w|^2 rises and falls (Bilkent subject 1:
 # slopes of +0.1-0.3 while lying, where the lever predicts -0.01).
 _LEVER_MIN_EFFECT_G2 = 0.02
+# ... and the slope must be one a centripetal lever can give: 2 L / g with the sensor at most L = 0.5 m
+# from its pivot (a thigh's length).  A steeper slope is the tangential acceleration or the strikes of a
+# fast drill leaking into the regression (a fast raise from lying, 0.5 g^2 at a slope of +0.26 on
+# Bilkent's prone raises), not the lever's sign.
+_LEVER_MAX_SLOPE = 2.0 * 0.5 / 9.80665
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class SetFeatures:
         """+1 the thigh hangs below its pivot, -1 lifted / knee pivot, 0 not measured."""
         if not math.isfinite(self.lever_t) or abs(self.lever_t) < _LEVER_T:
             return 0
-        if not abs(self.lever_effect_g2) > _LEVER_MIN_EFFECT_G2:
+        if not abs(self.lever_effect_g2) > _LEVER_MIN_EFFECT_G2 or abs(self.lever_slope) > _LEVER_MAX_SLOPE:
             return 0
         return 1 if self.lever_t > 0 else -1
 

@@ -101,6 +101,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="naming only, with --face-normal-axis: the sensor is on the front or the outer side of the thigh",
     )
     p.add_argument(
+        "--sensor-leg",
+        choices=("right", "left"),
+        help="naming only, with a signed --face-normal-axis: the leg the sensor is on (flexion vs extension)",
+    )
+    p.add_argument(
         "--plot",
         type=Path,
         metavar="FILE",
@@ -226,7 +231,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     from hipflex.dsp.analysis_settings import Settings
 
     changes: dict[str, float | str] = {}
-    for name in ("face_normal_axis", "sensor_placement"):
+    for name in ("face_normal_axis", "sensor_placement", "sensor_leg"):
         if getattr(args, name, None) is not None:
             changes[name] = getattr(args, name)
     if args.set_gap_s is not None:

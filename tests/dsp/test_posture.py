@@ -133,6 +133,23 @@ def test_a_weak_lifted_lever_still_tells_a_side_lying_raise_from_a_standing_one(
     assert bilkent.drill == describe_set(_feats(**kin)).drill
 
 
+def test_a_slope_no_lever_gives_is_not_a_lever() -> None:
+    # Bilkent subject 5's fast prone raises: |a|^2 swings 0.5 g^2 with |w|^2 at a slope of +0.26, five
+    # times what a thigh hanging from the hip gives (2 L / g, L <= 0.5 m): the raise's tangential
+    # acceleration, not the pivot above the sensor.
+    fast_prone = _feats(lever_slope=0.26, lever_t=11.4, lever_effect_g2=0.5)
+    assert fast_prone.hangs == 0
+    assert len(describe_set(fast_prone).pose_candidates) == 6  # lying is not ruled out
+    assert _feats(lever_slope=0.06, lever_t=11.4, lever_effect_g2=0.5).hangs == 1
+
+
+def test_slow_standing_reps_measured_from_their_onset_are_strength_sets() -> None:
+    # A 1.0-1.5 s minimum-jerk rise is measured from 5 % of its rise: 0.81 of it (0.8-1.2 s); without a
+    # gyro nothing else tells these 15 slow reps from squats.
+    d = describe_set(_feats(rom_deg=75.0, rise_s=0.92, hold_s=1.1, period_s=3.7, n_reps=15))
+    assert (d.drill, d.pose, d.movement) == ("strength", "standing", "flexion")
+
+
 def test_a_set_like_no_drill_is_unknown() -> None:
     d = describe_set(_feats(rom_deg=170.0, rise_s=9.0, hold_s=0.01, period_s=30.0))
     assert (d.drill, d.pose, d.movement) == ("unknown", "unknown", "unknown")
@@ -241,6 +258,39 @@ def test_the_flat_prior_tells_lying_from_standing_without_a_gyro() -> None:
     face = face_cosines(prior, np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]))
     standing = describe_set(_feats(face_up_cos=face[0], face_axis_cos=face[1], **kin), prior)
     assert (standing.drill, standing.pose) == ("side_lunge", "standing")
+
+
+def test_with_the_leg_known_the_rep_axis_sense_tells_flexion_from_extension() -> None:
+    # Seen from the outer side a raise lying on the back and one face down both turn about the face
+    # normal with the face level at rest; on a right leg a flexion turns about the outward normal, an
+    # extension against it (Bilkent's lateral Xsens, +z out of the unit); a left leg mirrors that.
+    kin = {"rom_deg": 35.0, "rise_s": 1.3, "hold_s": 5.5, "period_s": 9.0, "n_reps": 10}
+    up, axis = np.array([0.0, 1.0, 0.05]), np.array([0.1, 0.0, 1.0])
+    names = {}
+    for leg in ("right", "left"):
+        prior = FlatPrior.from_settings(Settings(face_normal_axis="+z", sensor_placement="lateral", sensor_leg=leg))
+        assert prior is not None
+        c_up, c_axis = face_cosines(prior, up, axis)
+        assert c_axis > 0.99  # signed once the leg is known
+        d = describe_set(_feats(face_up_cos=c_up, face_axis_cos=c_axis, **kin), prior)
+        names[leg] = (d.drill, d.pose, d.movement)
+    assert names == {
+        "right": ("straight_leg_raise", "supine", "flexion"),
+        "left": ("prone_leg_raise", "prone", "extension"),
+    }
+    with pytest.raises(ValueError, match="sensor_leg must be"):
+        Settings(face_normal_axis="z", sensor_placement="lateral", sensor_leg="right")  # the normal's sense unknown
+
+
+def test_the_flat_prior_outweighs_a_lever_sign_it_contradicts() -> None:
+    # A lever "hanging" sign on a set whose face looks straight up at rest (the thigh lies): the
+    # geometry is what the user said; the lever is |a|^2, which a raise from lying also moves.
+    prior = FlatPrior.from_settings(Settings(face_normal_axis="+z", sensor_placement="lateral"))
+    assert prior is not None
+    f = _feats(lever_slope=0.05, lever_t=10.0, lever_effect_g2=0.2, face_up_cos=0.98, face_axis_cos=0.1)
+    assert f.hangs == 1
+    d = describe_set(f, prior)
+    assert d.pose == "side" and d.pose_candidates == ("side",)
 
 
 @pytest.mark.parametrize("has_gyro", [True, False])

@@ -29,6 +29,7 @@ POSITIVE_FIELDS = [
         "gait_min_strides",
         "face_normal_axis",  # naming only: checked in tests/dsp/test_posture.py
         "sensor_placement",
+        "sensor_leg",
     }
 ]
 
