@@ -231,10 +231,10 @@ class Gap:
         return self.end_s - self.start_s
 
 
+
 def _drill_name(s: RepSet) -> str | None:
     """The set's drill name for the tables (``None`` for a set built without a description)."""
     return None if s.description is None else s.description.drill
-
 
 @dataclass(frozen=True)
 class Walk:
