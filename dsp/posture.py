@@ -28,6 +28,10 @@ any azimuth around the thigh, and so are standing flexion, abduction and
 extension; the poses and movements of such drills are told apart only by
 their typical range, tempo and holds, and every candidate consistent with
 the measurement is listed (``pose_candidates``, ``movement_candidates``).
+A user who straps the sensor flat and names its face-normal axis (and its
+placement and leg) lifts part of that ambiguity: see
+:mod:`hipflex.dsp.mounting_prior` (opt-in, so the default stays
+mounting-free).
 
 Nothing here feeds back into counting: the descriptions are computed from
 the finished sets when a result is built.
@@ -302,6 +306,7 @@ class DrillPrototype:
 DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
     DrillPrototype("ballistic", "standing", "flexion", 1, (35, 85), (0.1, 0.35), (0.05, 0.35), (0.4, 0.9)),
     DrillPrototype("hold", "standing", "flexion", 1, (75, 110), (0.4, 1.0), (3.0, 4.3), (4.5, 8.0)),
+    # 1.0-1.7 s up, measured from 5 % of the rise: a minimum-jerk move passes 5 % at 0.19 of its time.
     DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (0.8, 1.4), (0.8, 1.5), (3.0, 4.5)),
     DrillPrototype("march", "standing", "flexion", 1, (40, 100), (0.3, 0.65), (0.15, 0.55), (0.85, 1.4)),
     DrillPrototype("stride", "standing", "flexion", 1, (45, 115), (0.2, 0.45), (0.1, 0.35), (0.55, 0.85)),
