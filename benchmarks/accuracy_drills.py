@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hipflex.dsp import Analysis, Settings, analyze
+from hipflex.sensor.sim.body import Mounting
 from hipflex.sensor.sim.programme import ALL_DRILLS, ProgrammeSimulation, simulate_programme
 
 RATES_HZ = (25.0, 50.0, 100.0, 200.0)
@@ -97,7 +98,28 @@ def _mae(x: list[float]) -> str:
     return f"{np.mean(x):5.2f}" if x else "    -"
 
 
-def simulated(seeds: range, settings: Settings) -> str:
+def _mounting(kind: str, seed: int) -> tuple[Mounting | None, Settings]:
+    """The mounting of one session and the settings that say what the user knows about it.
+
+    ``random``: any rotation, nothing known (the default); ``flat``: strapped
+    flat (:meth:`Mounting.flat`) anywhere around the thigh, its face normal
+    known (``face_normal_axis="+z"``); ``flat-placed``: flat on the front or
+    the outer side (+-20 degrees), face normal and placement known;
+    ``flat-known``: the leg known as well.
+    """
+    if kind == "random":
+        return None, Settings()
+    rng = np.random.default_rng([seed, 19])
+    if kind == "flat":
+        return Mounting.flat(rng), Settings(face_normal_axis="+z")
+    front = bool(rng.random() < 0.5)
+    centre = 0.0 if front else 90.0
+    m = Mounting.flat(rng, azimuth_range_deg=(centre - 20.0, centre + 20.0))
+    known = Settings(face_normal_axis="+z", sensor_placement="front" if front else "lateral")
+    return m, known.replace(sensor_leg=m.leg) if kind == "flat-known" else known
+
+
+def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str:
     """The per-drill table over ``seeds`` (one session per seed, drill and sensor mode)."""
     cells: dict[tuple[str, bool], Cell] = defaultdict(Cell)
     t_start = time.perf_counter()
@@ -105,7 +127,10 @@ def simulated(seeds: range, settings: Settings) -> str:
         for gyro in (True, False):
             for seed in seeds:
                 fs = RATES_HZ[seed % len(RATES_HZ)]
-                sim = simulate_programme(drill, seed=seed, fs_hz=fs, has_gyro=gyro)
+                mount, known = _mounting(mounting, seed)
+                if mounting != "random":
+                    settings = known
+                sim = simulate_programme(drill, seed=seed, fs_hz=fs, has_gyro=gyro, mounting=mount)
                 judge(sim, analyze(sim.samples, settings), cells[(drill, gyro)])
     head = (
         "| drill | sets | exact gyro % | exact acc % | worst off | ROM MAE gyro / acc ° | hold MAE gyro s |"
@@ -135,14 +160,18 @@ def simulated(seeds: range, settings: Settings) -> str:
     rows.append(
         f"\nAll drills: sets exact gyro {_pct(g.exact, g.sets)} %, acc-only {_pct(o.exact, o.sets)} %; drill named"
         f" gyro {_pct(g.drill_ok, g.sets)} %, acc-only {_pct(o.drill_ok, o.sets)} %; pose right gyro"
-        f" {_pct(g.pose_ok, g.sets)} %, acc-only {_pct(o.pose_ok, o.sets)} %; seeds {seeds.start}:{seeds.stop},"
+        f" {_pct(g.pose_ok, g.sets)} %, acc-only {_pct(o.pose_ok, o.sets)} %; movement right gyro"
+        f" {_pct(g.move_ok, g.sets)} %, acc-only {_pct(o.move_ok, o.sets)} %; mounting {mounting};"
+        f" seeds {seeds.start}:{seeds.stop},"
         f" {time.perf_counter() - t_start:.0f} s."
     )
     return "\n".join(rows)
 
 
-def real(root: Path) -> str:
-    """Counts and names on the real recordings."""
+def real(
+    root: Path, face_normal_axis: str | None = None, sensor_placement: str | None = None, sensor_leg: str | None = None
+) -> str:
+    """Counts and names on the real recordings (Bilkent with the given flat-on-the-skin settings)."""
     import _real_data as rd
 
     lines = ["| dataset | recording | settings | count / expected | drill | pose | movement | pose, movement right |"]
@@ -171,6 +200,9 @@ def real(root: Path) -> str:
 
     for min_rom in (10.0, None):
         settings = Settings() if min_rom is None else Settings(min_rom_deg=min_rom)
+        settings = settings.replace(
+            face_normal_axis=face_normal_axis, sensor_placement=sensor_placement, sensor_leg=sensor_leg
+        )
         label = "default" if min_rom is None else "min_rom 10"
         for case in rd.bilkent(root, min_rom_deg=min_rom):
             run(case, case.name.split("_")[1], settings, label)
@@ -197,13 +229,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=default_data)
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
     ap.add_argument("--no-sim", action="store_true", help="skip the simulated drills")
+    ap.add_argument(
+        "--mounting",
+        choices=("random", "flat", "flat-placed", "flat-known"),
+        default="random",
+        help="random: any rotation, nothing known (default); flat: strapped flat anywhere, face normal known;"
+        " flat-placed: flat on the front or outer side, face normal and placement known; flat-known: the leg too",
+    )
+    ap.add_argument(
+        "--face-normal-axis",
+        default=None,
+        help="the real recordings' face-normal axis setting (Bilkent's Xsens: +z, out of the unit, lateral)",
+    )
+    ap.add_argument(
+        "--sensor-placement", default=None, help="the real recordings' placement setting (Bilkent: lateral)"
+    )
+    ap.add_argument("--sensor-leg", default=None, help="the real recordings' leg setting (Bilkent: right)")
     args = ap.parse_args(argv)
     a, b = (int(x) for x in args.seeds.split(":"))
     if not args.no_sim:
-        print(simulated(range(a, b), Settings()), flush=True)
+        print(simulated(range(a, b), Settings(), args.mounting), flush=True)
     if not args.no_real:
         if args.data.is_dir():
-            print(real(args.data))
+            print(real(args.data, args.face_normal_axis, args.sensor_placement, args.sensor_leg))
         else:
             print(f"real recordings skipped: {args.data} not found")
     return 0

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from hipflex.dsp.mounting_prior import FACE_NORMAL_AXES, PLACEMENTS
+
 __all__ = ["Settings"]
 
 
@@ -133,6 +135,21 @@ class Settings:
         Swings in a row that make a walk (one more when a swing too small to
         be a rep is among them); a rep that could be a step is held back
         until the run is decided.  Recommended 2.
+    face_normal_axis : str or None
+        Naming only (never a count): the device axis normal to the sensor's
+        face when it is strapped flat on the thigh (``"z"`` for the Polar
+        Verity Sense / H10 and MetaMotion boards), ``"+z"`` / ``"-z"`` when
+        that sense points out of the skin; the pose and movement of each
+        set are then judged with the flat-on-the-skin prior (see
+        :mod:`hipflex.dsp.mounting_prior`).  ``None`` (default): any
+        mounting, only mounting-free features name the set.
+    sensor_placement : str or None
+        Naming only, with ``face_normal_axis``: ``"front"`` or ``"lateral"``
+        (outer side) of the thigh; ``None``: anywhere around it.
+    sensor_leg : str or None
+        Naming only, with a signed ``face_normal_axis``: ``"right"`` or
+        ``"left"``, the leg the sensor is on (tells flexion from extension
+        and abduction from adduction); ``None``: either.
     """
 
     min_rom_deg: float = 20.0
@@ -167,6 +184,9 @@ class Settings:
     gait_min_stride_s: float = 0.85
     gait_max_stride_s: float = 2.0
     gait_min_strides: int = 2
+    face_normal_axis: str | None = None
+    sensor_placement: str | None = None
+    sensor_leg: str | None = None
 
     def __post_init__(self) -> None:
         positive = {
@@ -225,6 +245,27 @@ class Settings:
             )
         if not (isinstance(self.gait_min_strides, int) and self.gait_min_strides >= 2):
             raise ValueError(f"setting gait_min_strides must be an integer >= 2, got {self.gait_min_strides!r}")
+        if self.face_normal_axis is not None and self.face_normal_axis not in FACE_NORMAL_AXES:
+            raise ValueError(
+                f"setting face_normal_axis must be one of {', '.join(FACE_NORMAL_AXES)} or None,"
+                f" got {self.face_normal_axis!r}"
+            )
+        if self.sensor_placement is not None and (
+            self.sensor_placement not in PLACEMENTS or self.face_normal_axis is None
+        ):
+            raise ValueError(
+                f"setting sensor_placement must be one of {', '.join(PLACEMENTS)} (with face_normal_axis) or None,"
+                f" got {self.sensor_placement!r}"
+            )
+        if self.sensor_leg is not None and (
+            self.sensor_leg not in ("right", "left")
+            or self.face_normal_axis is None
+            or self.face_normal_axis[0] not in "+-"
+        ):
+            raise ValueError(
+                "setting sensor_leg must be right or left (with a signed face_normal_axis such as +z) or None,"
+                f" got {self.sensor_leg!r}"
+            )
         if self.acc_range_g is not None and not self.acc_range_g > 0:
             raise ValueError(f"setting acc_range_g must be positive, got {self.acc_range_g!r}")
 

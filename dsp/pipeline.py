@@ -36,7 +36,7 @@ from hipflex.dsp.gait import feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Calibration
 from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
-from hipflex.dsp.posture import accumulate_lever, describe_sets
+from hipflex.dsp.posture import FlatPrior, accumulate_lever, describe_sets
 from hipflex.dsp.rest_pose import REVISE_WITHIN_S, feed_dwells, new_dwell_state
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import StreamState
@@ -230,7 +230,7 @@ def _absorb(
     if len(closed) > len(state.closed_sets):
         # The sets this call closed, described together (one scoring for all) before anyone sees them.
         first = len(state.closed_sets)
-        closed[first:] = _described(state, tuple(closed[first:]))
+        closed[first:] = _described(settings, state, tuple(closed[first:]))
         for i in range(ev0, len(events)):
             e = events[i]
             if isinstance(e, SetEvent) and e.set.description is None:
@@ -451,13 +451,13 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
             state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
     state = _absorb(settings, state, np.zeros((0, L.EV_N)), events, at_end=True)
     if state.open_reps:
-        last = _described(state, (make_set(len(state.closed_sets), state.open_reps, state.gaps),))[0]
+        last = _described(settings, state, (make_set(len(state.closed_sets), state.open_reps, state.gaps),))[0]
         events.append(SetEvent(last))
         state = dataclasses.replace(state, closed_sets=(*state.closed_sets, last), open_reps=())
     return dataclasses.replace(state, finished=True), events
 
 
-def _described(state: StreamState, sets: tuple[RepSet, ...]) -> tuple[RepSet, ...]:
+def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...]) -> tuple[RepSet, ...]:
     """``sets`` with a description (dsp.posture) where they have none yet.
 
     A set is described when it closes, so a live ``SetEvent`` carries what
@@ -474,6 +474,7 @@ def _described(state: StreamState, sets: tuple[RepSet, ...]) -> tuple[RepSet, ..
             state.lever_blocks if state.has_gyro else None,
             None if state.cal is None else state.cal.up,
             None if state.axes is None else state.axes.a,
+            FlatPrior.from_settings(settings),
         )
     )
     return tuple(next(named) if s.description is None else s for s in sets)
@@ -547,7 +548,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         duration_s=duration,
         has_gyro=state.has_gyro,
         quality=quality,
-        sets=_described(state, state.sets),
+        sets=_described(settings, state, state.sets),
         version=__version__,
     )
 

@@ -28,6 +28,10 @@ any azimuth around the thigh, and so are standing flexion, abduction and
 extension; the poses and movements of such drills are told apart only by
 their typical range, tempo and holds, and every candidate consistent with
 the measurement is listed (``pose_candidates``, ``movement_candidates``).
+A user who straps the sensor flat and names its face-normal axis (and its
+placement and leg) lifts part of that ambiguity: see
+:mod:`hipflex.dsp.mounting_prior` (opt-in, so the default stays
+mounting-free).
 
 Nothing here feeds back into counting: the descriptions are computed from
 the finished sets when a result is built.
@@ -45,7 +49,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed
-from hipflex.dsp.set_description import SetDescription, SetFeatures
+from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
+from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
 
 if TYPE_CHECKING:
     from hipflex.dsp.types import RepSet
@@ -54,6 +59,7 @@ __all__ = [
     "BLOCK_S",
     "DRILL_PROTOTYPES",
     "DrillPrototype",
+    "FlatPrior",
     "SetDescription",
     "SetFeatures",
     "accumulate_lever",
@@ -236,13 +242,17 @@ def _lever_fit(blocks: np.ndarray, start_s: float, end_s: float) -> tuple[float,
     return slope, tstat, effect
 
 
-def set_features(rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: float) -> SetFeatures:
-    """The mounting-free features of one set (see :class:`SetFeatures`)."""
+def set_features(
+    rep_set: RepSet, blocks: np.ndarray | None, axis_tilt_deg: float, face: tuple[float, float] = (math.nan, math.nan)
+) -> SetFeatures:
+    """The features of one set (see :class:`SetFeatures`); ``face`` from :func:`.mounting_prior.face_cosines`."""
     fit = (math.nan, math.nan, math.nan) if blocks is None else _lever_fit(blocks, rep_set.start_s, rep_set.end_s)
-    return _features(rep_set, fit, axis_tilt_deg)
+    return _features(rep_set, fit, axis_tilt_deg, face)
 
 
-def _features(rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: float) -> SetFeatures:
+def _features(
+    rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: float, face: tuple[float, float]
+) -> SetFeatures:
     reps = rep_set.reps
     slope, tstat, effect = fit
 
@@ -266,6 +276,8 @@ def _features(rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: f
         hold_s=med([r.hold_s for r in reps]),
         period_s=med([b - a for a, b in itertools.pairwise(peaks)]) if len(peaks) > 1 else math.nan,
         n_reps=rep_set.rep_count,
+        face_up_cos=face[0],
+        face_axis_cos=face[1],
     )
 
 
@@ -294,7 +306,8 @@ class DrillPrototype:
 DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
     DrillPrototype("ballistic", "standing", "flexion", 1, (35, 85), (0.1, 0.35), (0.05, 0.35), (0.4, 0.9)),
     DrillPrototype("hold", "standing", "flexion", 1, (75, 110), (0.4, 1.0), (3.0, 4.3), (4.5, 8.0)),
-    DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (1.0, 1.7), (0.8, 1.5), (3.0, 4.5)),
+    # 1.0-1.7 s up, measured from 5 % of the rise: a minimum-jerk move passes 5 % at 0.19 of its time.
+    DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (0.8, 1.4), (0.8, 1.5), (3.0, 4.5)),
     DrillPrototype("march", "standing", "flexion", 1, (40, 100), (0.3, 0.65), (0.15, 0.55), (0.85, 1.4)),
     DrillPrototype("stride", "standing", "flexion", 1, (45, 115), (0.2, 0.45), (0.1, 0.35), (0.55, 0.85)),
     DrillPrototype("donkey_kick", "all_fours", "extension", 1, (45, 85), (0.6, 1.3), (0.5, 1.4), (2.0, 3.6)),
@@ -314,6 +327,37 @@ DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
 _POSES_HANGING = ("standing", "all_fours")
 _POSES_LIFTED = ("supine", "side", "prone", "seated", "standing")
 
+# Each drill's rest "up" direction and rep axis in thigh axes (anterior, lateral, up the thigh), for the
+# flat-on-the-skin prior (dsp.mounting_prior): lying on the back or seated the front of the thigh faces
+# up, face down its back, on the side its outer side, standing and on all fours the thigh hangs; a
+# flexion or extension turns about the lateral axis, an abduction or adduction about the anterior one,
+# a rotation about the thigh's own; signed as the working rotation of a right leg (a flexion turns it
+# about its outward lateral axis, an abduction about its posterior one; a left leg mirrors both).
+_UP_OF_POSE = {
+    "standing": (0.0, 0.0, 1.0), "all_fours": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0),
+    "seated": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0), "side": (0.0, 1.0, 0.0),
+}  # fmt: skip
+_AXIS_OF_MOVEMENT = {
+    "flexion": (0.0, 1.0, 0.0), "extension": (0.0, -1.0, 0.0), "abduction": (-1.0, 0.0, 0.0),
+    "adduction": (1.0, 0.0, 0.0), "rotation": (0.0, 0.0, 1.0),
+}  # fmt: skip
+# The bridge starts on the back with the hip flexed ~50 deg (the knee above the hip); a clamshell
+# opens the knee upwards, turning the flexed thigh about its anterior axis.
+_GEOMETRY_OVERRIDES = {
+    "glute_bridge": ((0.64, 0.0, -0.77), _AXIS_OF_MOVEMENT["extension"]),
+    "clamshell": (_UP_OF_POSE["side"], _AXIS_OF_MOVEMENT["abduction"]),
+}
+_REST_UP = np.array(
+    [_GEOMETRY_OVERRIDES.get(p.name, (_UP_OF_POSE[p.pose], None))[0] for p in DRILL_PROTOTYPES], dtype=np.float64
+)
+_REP_AXIS = np.array(
+    [_GEOMETRY_OVERRIDES.get(p.name, (None, _AXIS_OF_MOVEMENT[p.movement]))[1] for p in DRILL_PROTOTYPES],
+    dtype=np.float64,
+)
+# A drill whose geometry misses the prior's measurement by more than this log-likelihood (3 sigma) does
+# not compete.
+_MIN_GEOMETRY_FIT = -4.5
+
 
 def _bounds(pick: str) -> np.ndarray:
     """Log of every prototype's (lo, hi) range of a feature, shape (P, 2); NaN for a prototype without it."""
@@ -325,33 +369,77 @@ def _bounds(pick: str) -> np.ndarray:
 _SCORED = ("rom_deg", "rise_s", "hold_s", "period_s")
 _LOG_BOUNDS = np.stack([_bounds(k) for k in _SCORED], axis=1)  # (P, 4, 2)
 _P_HANGS = np.array([p.hangs for p in DRILL_PROTOTYPES])
+# Spread of a feature's log about a prototype's range (25 %).
+_LOG_SIGMA = 0.25
+# The lever slope (g^2 per rad^2/s^2) each sign predicts, mean and spread: a hanging thigh 2 L / g with
+# the sensor L = 0.15-0.35 m below the hip; a lifted one -2 L sin(elevation) / g, its elevation a part
+# of the range (raises from lying), or a knee pivot below the sensor (squats, sit-to-stand).
+_SLOPE_HANGING = (0.045, 0.015)
+_SLOPE_LIFTED = (-0.02, 0.02)
+# Most a lever part can cost a prototype (as a flat contradiction did).
+_LEVER_FLOOR = -8.0
 
 
-def _scores(feats: list[SetFeatures]) -> np.ndarray:
+def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None) -> np.ndarray:
     """Mean score per feature of each set against each prototype, shape (S, P) (0 = everything in range).
 
     Per feature a log-range fit: 0 inside the prototype's range, a
     log-normal tail outside (sigma 25 %), -4 for a non-positive value, and
     an unknown value (NaN) scores 0; the period counts only where both the
-    set and the prototype have one.  A lever sign that contradicts the
-    prototype's adds a part of -8 where both are known.  All sets and
+    set and the prototype have one.  With a gyro, the lever slope adds a
+    part: its log-likelihood under the prototype's sign (hanging or lifted)
+    relative to the other (:func:`_lever_loglik`, at least -8), so a slope
+    too weak to take its sign as measured still leans.  All sets and
     prototypes at once: the scoring is per set, and a long session has many.
+    ``geometry`` (S, P): the flat-on-the-skin prior's log-likelihood of each
+    set under each drill (:func:`~hipflex.dsp.mounting_prior.geometry_fit`),
+    one more part where given.
     """
     x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
-    hangs = np.array([f.hangs for f in feats]).reshape(-1, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         lx = np.log(x)[:, None, :]  # (S, 1, 4)
         below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
         above = np.maximum(lx - _LOG_BOUNDS[None, :, :, 1], 0.0)
-        z = (below + above) / 0.25
+        z = (below + above) / _LOG_SIGMA
         fit = np.where(x[:, None, :] > 0, -0.5 * z * z, -4.0)  # (S, P, 4)
     finite = np.isfinite(x)[:, None, :] & np.isfinite(_LOG_BOUNDS[None, :, :, 0])
     fit = np.where(finite, fit, 0.0)
     # rom, rise and hold always count; the period where both have one.
     count = 3.0 + finite[:, :, 3]
-    lever = (hangs != 0) & (_P_HANGS[None, :] != 0)
-    total = fit.sum(axis=2) + np.where(lever & (hangs != _P_HANGS[None, :]), -8.0, 0.0)
-    return total / (count + lever)
+    lever_ll = np.array([_lever_loglik(f) for f in feats]).reshape(-1, 2)  # (S, 2): hanging, lifted
+    lever = np.isfinite(lever_ll[:, :1]) & (_P_HANGS[None, :] != 0)
+    part = np.where(_P_HANGS[None, :] > 0, lever_ll[:, :1], lever_ll[:, 1:])
+    total = fit.sum(axis=2) + np.where(lever, np.maximum(part, _LEVER_FLOOR), 0.0)
+    count = count + lever
+    if geometry is not None:
+        measured = np.array([math.isfinite(f.face_up_cos) for f in feats])[:, None]
+        total = total + np.where(measured, geometry, 0.0)
+        count = count + measured
+    return total / count
+
+
+def _lever_loglik(f: SetFeatures) -> tuple[float, float]:
+    """Log-likelihood of the set's lever slope if the thigh hangs and if it is lifted, relative to the better.
+
+    The slope's spread is its own statistical error (slope / t) and what an
+    accelerometer's scale errors can fake: a change of |a|^2 up to
+    ``_LEVER_MIN_EFFECT_G2`` over the set's spread of |w|^2 (effect / slope),
+    so a set whose |w|^2 barely varies (a slow raise) tells little.  NaN
+    without a gyro, and for a slope no lever gives.
+    """
+    s, t, e = f.lever_slope, f.lever_t, f.lever_effect_g2
+    if not (math.isfinite(s) and math.isfinite(t) and math.isfinite(e)) or s == 0.0 or t == 0.0 or e == 0.0:
+        return math.nan, math.nan
+    if abs(s) > _LEVER_MAX_SLOPE:  # no lever gives it (see SetFeatures.hangs)
+        return math.nan, math.nan
+    spread_w2 = e / s
+    var = (s / t) ** 2 + (_LEVER_MIN_EFFECT_G2 / spread_w2) ** 2
+    ll = [
+        -0.5 * (s - mu) ** 2 / (sd * sd + var) - 0.5 * math.log(sd * sd + var)
+        for mu, sd in (_SLOPE_HANGING, _SLOPE_LIFTED)
+    ]
+    top = max(ll)
+    return ll[0] - top, ll[1] - top
 
 
 def _candidates(f: SetFeatures) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -365,7 +453,7 @@ def _candidates(f: SetFeatures) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return ("standing", "seated", "supine", "side", "prone", "all_fours"), moves
 
 
-def describe_set(f: SetFeatures) -> SetDescription:
+def describe_set(f: SetFeatures, prior: FlatPrior | None = None) -> SetDescription:
     """Name the drill of a set from its features; ``unknown`` when no drill fits.
 
     Each prototype scores the mean over features of a log-range fit (0 in
@@ -373,8 +461,24 @@ def describe_set(f: SetFeatures) -> SetDescription:
     prototype's costs it heavily, and a drill whose pose or movement is not
     among the candidates the lever and the rep axis allow does not compete.
     The confidence is the best prototype's share of ``exp(4 * score)``.
+    With a flat-on-the-skin ``prior`` (and ``f.face_up_cos``, ``f.face_axis_cos``
+    measured) each drill's geometry is one more part of its score, and a
+    drill it rules out does not compete.
     """
-    return _describe([f])[0]
+    return _describe([f], prior)[0]
+
+
+_ALL_POSES = ("standing", "seated", "supine", "side", "prone", "all_fours")
+_ALL_MOVES = ("flexion", "extension", "abduction", "adduction", "rotation")
+
+
+def _narrowed(allowed: np.ndarray) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The poses and movements the allowed drills have, in the usual order."""
+    protos = [p for p, a in zip(DRILL_PROTOTYPES, allowed.tolist(), strict=True) if a]
+    return (
+        tuple(x for x in _ALL_POSES if any(p.pose == x for p in protos)),
+        tuple(x for x in _ALL_MOVES if any(p.movement == x for p in protos)),
+    )
 
 
 @functools.cache
@@ -385,11 +489,24 @@ def _allowed(poses: tuple[str, ...], moves: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-def _describe(feats: list[SetFeatures]) -> list[SetDescription]:
+def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None) -> list[SetDescription]:
     """:func:`describe_set` of every set, the scoring and choice done for all at once."""
     cands = [_candidates(f) for f in feats]
+    allowed = np.array([_allowed(*c) for c in cands])
+    geometry = None
+    if prior is not None:
+        geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, _REST_UP, _REP_AXIS) for f in feats])
+        fits: np.ndarray = geometry >= _MIN_GEOMETRY_FIT
+        # The prior narrows the lever's and the axis' candidates.  Where the two disagree the geometry
+        # wins (a lever sign is taken from |a|^2, which a raise from lying also changes through its
+        # tangential acceleration; the geometry is what the user said about the strap), and where no
+        # drill fits the geometry (done out of any plane) the lever's candidates stay.
+        both = allowed & fits
+        agree = both.any(axis=1, keepdims=True)
+        allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
+        cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
-    scores = np.where(np.array([_allowed(*c) for c in cands]), _scores(feats), -math.inf)
+    scores = np.where(allowed, _scores(feats, geometry), -math.inf)
     best = np.argmax(scores, axis=1)
     top = scores[np.arange(len(feats)), best]
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
@@ -416,6 +533,8 @@ def _description(
     )
     tilt = "" if not math.isfinite(f.axis_tilt_deg) else f"rep axis {f.axis_tilt_deg:.0f} deg from horizontal; "
     period = "" if not math.isfinite(f.period_s) else f", period {f.period_s:.2f} s"
+    if math.isfinite(f.face_up_cos):
+        tilt += f"face normal . rest up {f.face_up_cos:+.2f}, face normal . rep axis {f.face_axis_cos:+.2f}; "
     text = (
         f"{lever}; {tilt}ROM {f.rom_deg:.0f} deg, rise {f.rise_s:.2f} s, hold {f.hold_s:.2f} s{period}, {f.n_reps} reps"
     )
@@ -435,12 +554,17 @@ def axis_tilt_deg(up: np.ndarray | None, axis: np.ndarray | None) -> float:
 
 
 def describe_sets(
-    sets: tuple[RepSet, ...], blocks: np.ndarray | None, up: np.ndarray | None, axis: np.ndarray | None
+    sets: tuple[RepSet, ...],
+    blocks: np.ndarray | None,
+    up: np.ndarray | None,
+    axis: np.ndarray | None,
+    prior: FlatPrior | None = None,
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
     ``blocks`` are the lever sums (None without a gyro), ``up`` the rest
-    gravity direction and ``axis`` the learned rep axis, both sensor frame.
+    gravity direction and ``axis`` the learned rep axis, both sensor frame;
+    ``prior`` the flat-on-the-skin prior (``FlatPrior.from_settings``), if any.
     """
     if not sets:
         return sets
@@ -449,5 +573,6 @@ def describe_sets(
     fits = (
         np.full((len(sets), 3), math.nan) if blocks is None else _lever_fits(blocks, spans[:, 0], spans[:, 1])
     ).tolist()
-    feats = [_features(s, (fit[0], fit[1], fit[2]), tilt) for s, fit in zip(sets, fits, strict=True)]
-    return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, _describe(feats), strict=True))
+    face = face_cosines(prior, up, axis)
+    feats = [_features(s, (fit[0], fit[1], fit[2]), tilt, face) for s, fit in zip(sets, fits, strict=True)]
+    return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, _describe(feats, prior), strict=True))

@@ -20,6 +20,11 @@ _LEVER_T = 3.0
 # a slow rehab raise passes between its poses exactly as |w|^2 rises and falls (Bilkent subject 1:
 # slopes of +0.1-0.3 while lying, where the lever predicts -0.01).
 _LEVER_MIN_EFFECT_G2 = 0.02
+# ... and the slope must be one a centripetal lever can give: 2 L / g with the sensor at most L = 0.5 m
+# from its pivot (a thigh's length).  A steeper slope is the tangential acceleration or the strikes of a
+# fast drill leaking into the regression (a fast raise from lying, 0.5 g^2 at a slope of +0.26 on
+# Bilkent's prone raises), not the lever's sign.
+_LEVER_MAX_SLOPE = 2.0 * 0.5 / 9.80665
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,11 @@ class SetFeatures:
     ``|a|^2``); ``axis_tilt_deg`` the learned rep axis' angle from the
     horizontal at rest (NaN when unknown); medians over the reps of
     ``rom_deg``, ``rise_s`` (start to peak), ``hold_s`` and ``period_s``
-    (peak to peak, NaN for one rep); ``n_reps``.
+    (peak to peak, NaN for one rep); ``n_reps``.  With the flat-on-the-skin
+    prior (``Settings.face_normal_axis``, :mod:`hipflex.dsp.mounting_prior`):
+    ``face_up_cos``, the cosine between the sensor's face normal and the
+    rest "up" direction, and ``face_axis_cos``, ``|cos|`` between it and the
+    rep axis (NaN without the prior; these two depend on the mounting).
     """
 
     lever_slope: float
@@ -44,13 +53,15 @@ class SetFeatures:
     hold_s: float
     period_s: float
     n_reps: int
+    face_up_cos: float = math.nan
+    face_axis_cos: float = math.nan
 
     @property
     def hangs(self) -> int:
         """+1 the thigh hangs below its pivot, -1 lifted / knee pivot, 0 not measured."""
         if not math.isfinite(self.lever_t) or abs(self.lever_t) < _LEVER_T:
             return 0
-        if not abs(self.lever_effect_g2) > _LEVER_MIN_EFFECT_G2:
+        if not abs(self.lever_effect_g2) > _LEVER_MIN_EFFECT_G2 or abs(self.lever_slope) > _LEVER_MAX_SLOPE:
             return 0
         return 1 if self.lever_t > 0 else -1
 

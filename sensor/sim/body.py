@@ -165,6 +165,41 @@ class Mounting:
             azimuth_deg=float(rng.uniform(-45.0, 225.0)),
         )
 
+    @classmethod
+    def flat(
+        cls,
+        rng: np.random.Generator,
+        azimuth_range_deg: tuple[float, float] = (-45.0, 225.0),
+        tilt_deg: float = 8.0,
+    ) -> Mounting:
+        """Strapped flat on the thigh with the device's +z axis out of the skin, any spin about it, either leg.
+
+        How a strapped sensor sits (the Polar Verity Sense / H10 and the
+        MetaMotion boards have z normal to their face): the face normal is
+        the thigh surface's outward normal, tipped by a strap's unevenness
+        (a uniform 0..``tilt_deg`` degrees in a random direction), the spin
+        about it uniform, the azimuth uniform in ``azimuth_range_deg``
+        (degrees from anterior towards lateral; the default spans the inner
+        front, the front, the outer side and the back, as
+        :meth:`anywhere`), 0.15-0.30 m below the hip, skin 0.05-0.10 m from
+        the femur axis.
+        """
+        spin = float(rng.uniform(-180.0, 180.0))
+        tip_dir, tip = float(rng.uniform(0.0, 2.0 * np.pi)), np.radians(float(rng.uniform(0.0, tilt_deg)))
+        # Base axes: x out of the skin.  Sensor z -> base x (R_y(90)), spun about the normal, then tipped.
+        # (the tip turns about an axis in the face plane: y turned about the normal x by tip_dir)
+        tipped = _rot(0, tip_dir) @ _rot(1, tip) @ _rot(0, -tip_dir)
+        m = tipped @ _rot(0, np.radians(spin)) @ _rot(1, np.pi / 2)
+        leg: Literal["right", "left"] = "right" if rng.random() < 0.5 else "left"
+        return cls(
+            placement="around",
+            rotation_deg=euler_zyx_deg(m),
+            distance_below_hip_m=float(rng.uniform(0.15, 0.30)),
+            surface_offset_m=float(rng.uniform(0.05, 0.10)),
+            leg=leg,
+            azimuth_deg=float(rng.uniform(*azimuth_range_deg)),
+        )
+
     @property
     def effective_azimuth_deg(self) -> float:
         """Azimuth of the sensor around the thigh, degrees (front 0, side 90)."""

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from kit import stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, step
+from hipflex.dsp.mounting_prior import face_cosines
 from hipflex.dsp.posture import (
     BLOCK_S,
+    FlatPrior,
     SetFeatures,
     accumulate_lever,
     axis_tilt_deg,
@@ -116,6 +118,38 @@ def test_a_lever_no_larger_than_an_accelerometer_scale_error_is_not_trusted() ->
     assert _feats(lever_slope=-0.1, lever_t=-2.0, lever_effect_g2=-0.5).hangs == 0
 
 
+def test_a_weak_lifted_lever_still_tells_a_side_lying_raise_from_a_standing_one() -> None:
+    # A slow side-lying raise (a simulated set): the lever's change of |a|^2 (0.007 g^2) is below what
+    # a scale error could fake, so its sign is not taken as measured, but its slope (-0.015) is far
+    # from the +0.045 a hanging thigh gives at this |w|^2 spread: the standing side lunge, with the
+    # same range, tempo and holds, loses.  A Bilkent-like lying set (slope +0.1 from a |w|^2 spread of
+    # 0.07) tells nothing either way.
+    kin = {"rom_deg": 41.2, "rise_s": 0.86, "hold_s": 1.62, "period_s": 3.69}
+    weak = _feats(lever_slope=-0.015, lever_t=-3.0, lever_effect_g2=-0.007, **kin)
+    assert weak.hangs == 0
+    assert describe_set(weak).drill == "side_lying_abduction"
+    assert describe_set(_feats(lever_slope=0.036, lever_t=12.0, lever_effect_g2=0.044, **kin)).drill == "side_lunge"
+    bilkent = describe_set(_feats(lever_slope=0.1, lever_t=9.0, lever_effect_g2=0.007, **kin))
+    assert bilkent.drill == describe_set(_feats(**kin)).drill
+
+
+def test_a_slope_no_lever_gives_is_not_a_lever() -> None:
+    # Bilkent subject 5's fast prone raises: |a|^2 swings 0.5 g^2 with |w|^2 at a slope of +0.26, five
+    # times what a thigh hanging from the hip gives (2 L / g, L <= 0.5 m): the raise's tangential
+    # acceleration, not the pivot above the sensor.
+    fast_prone = _feats(lever_slope=0.26, lever_t=11.4, lever_effect_g2=0.5)
+    assert fast_prone.hangs == 0
+    assert len(describe_set(fast_prone).pose_candidates) == 6  # lying is not ruled out
+    assert _feats(lever_slope=0.06, lever_t=11.4, lever_effect_g2=0.5).hangs == 1
+
+
+def test_slow_standing_reps_measured_from_their_onset_are_strength_sets() -> None:
+    # A 1.0-1.5 s minimum-jerk rise is measured from 5 % of its rise: 0.81 of it (0.8-1.2 s); without a
+    # gyro nothing else tells these 15 slow reps from squats.
+    d = describe_set(_feats(rom_deg=75.0, rise_s=0.92, hold_s=1.1, period_s=3.7, n_reps=15))
+    assert (d.drill, d.pose, d.movement) == ("strength", "standing", "flexion")
+
+
 def test_a_set_like_no_drill_is_unknown() -> None:
     d = describe_set(_feats(rom_deg=170.0, rise_s=9.0, hold_s=0.01, period_s=30.0))
     assert (d.drill, d.pose, d.movement) == ("unknown", "unknown", "unknown")
@@ -188,6 +222,87 @@ def test_rotating_or_mirroring_the_sensor_changes_no_count_and_no_name(
     assert np.allclose(np.linalg.det(matrix_from_euler_zyx_deg(rotation)), 1.0)
     m = Mounting(placement, rotation, leg=leg)  # type: ignore[arg-type]
     assert _names(drill, m) == _REFERENCE[drill]
+
+
+def test_face_normal_settings_are_checked() -> None:
+    assert Settings(face_normal_axis="+z", sensor_placement="lateral").sensor_placement == "lateral"
+    with pytest.raises(ValueError, match="face_normal_axis must be one of"):
+        Settings(face_normal_axis="w")
+    with pytest.raises(ValueError, match="sensor_placement must be one of"):
+        Settings(sensor_placement="lateral")  # a placement says nothing without the face normal
+    with pytest.raises(ValueError, match="sensor_placement must be one of"):
+        Settings(face_normal_axis="z", sensor_placement="back")
+
+
+def test_the_flat_prior_tells_lying_from_standing_without_a_gyro() -> None:
+    # Without a gyro a side-lying raise and a standing side lunge are the same rigid motion with the
+    # same tempo.  Strapped flat, the face looking up at rest means the thigh lies (it is perpendicular
+    # to the normal); with the placement known the raise about the front-back axis seen from the outer
+    # side is an abduction on the side.
+    kin = {"rom_deg": 41.2, "rise_s": 0.86, "hold_s": 1.62, "period_s": 3.69}
+    cfg = Settings(face_normal_axis="+z", sensor_placement="lateral")
+    prior = FlatPrior.from_settings(cfg)
+    assert prior is not None and FlatPrior.from_settings(Settings()) is None
+    up, axis = np.array([0.1, 0.0, 1.0]), np.array([1.0, 0.05, 0.0])  # face up, rep axis in the face plane
+    face = face_cosines(prior, up, axis)
+    assert face[0] > 0.99 and face[1] < 0.1
+    lying = describe_set(_feats(face_up_cos=face[0], face_axis_cos=face[1], **kin), prior)
+    assert (lying.drill, lying.pose, lying.movement) == ("side_lying_abduction", "side", "abduction")
+    assert lying.pose_candidates == ("side",) and "face normal . rest up +1.00" in lying.recognised_from
+    # The same cosines without the placement: any azimuth, so lying on the back (a front sensor) is
+    # possible, standing is not.
+    anywhere = FlatPrior.from_settings(Settings(face_normal_axis="+z"))
+    d = describe_set(_feats(face_up_cos=face[0], face_axis_cos=face[1], **kin), anywhere)
+    assert "standing" not in d.pose_candidates and d.pose != "standing"
+    # Standing, seen from the outer side (face level, the rep axis along the thigh's front-back axis).
+    face = face_cosines(prior, np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]))
+    standing = describe_set(_feats(face_up_cos=face[0], face_axis_cos=face[1], **kin), prior)
+    assert (standing.drill, standing.pose) == ("side_lunge", "standing")
+
+
+def test_with_the_leg_known_the_rep_axis_sense_tells_flexion_from_extension() -> None:
+    # Seen from the outer side a raise lying on the back and one face down both turn about the face
+    # normal with the face level at rest; on a right leg a flexion turns about the outward normal, an
+    # extension against it (Bilkent's lateral Xsens, +z out of the unit); a left leg mirrors that.
+    kin = {"rom_deg": 35.0, "rise_s": 1.3, "hold_s": 5.5, "period_s": 9.0, "n_reps": 10}
+    up, axis = np.array([0.0, 1.0, 0.05]), np.array([0.1, 0.0, 1.0])
+    names = {}
+    for leg in ("right", "left"):
+        prior = FlatPrior.from_settings(Settings(face_normal_axis="+z", sensor_placement="lateral", sensor_leg=leg))
+        assert prior is not None
+        c_up, c_axis = face_cosines(prior, up, axis)
+        assert c_axis > 0.99  # signed once the leg is known
+        d = describe_set(_feats(face_up_cos=c_up, face_axis_cos=c_axis, **kin), prior)
+        names[leg] = (d.drill, d.pose, d.movement)
+    assert names == {
+        "right": ("straight_leg_raise", "supine", "flexion"),
+        "left": ("prone_leg_raise", "prone", "extension"),
+    }
+    with pytest.raises(ValueError, match="sensor_leg must be"):
+        Settings(face_normal_axis="z", sensor_placement="lateral", sensor_leg="right")  # the normal's sense unknown
+
+
+def test_the_flat_prior_outweighs_a_lever_sign_it_contradicts() -> None:
+    # A lever "hanging" sign on a set whose face looks straight up at rest (the thigh lies): the
+    # geometry is what the user said; the lever is |a|^2, which a raise from lying also moves.
+    prior = FlatPrior.from_settings(Settings(face_normal_axis="+z", sensor_placement="lateral"))
+    assert prior is not None
+    f = _feats(lever_slope=0.05, lever_t=10.0, lever_effect_g2=0.2, face_up_cos=0.98, face_axis_cos=0.1)
+    assert f.hangs == 1
+    d = describe_set(f, prior)
+    assert d.pose == "side" and d.pose_candidates == ("side",)
+
+
+@pytest.mark.parametrize("has_gyro", [True, False])
+def test_the_flat_prior_names_a_flat_sensor_and_never_changes_a_count(has_gyro: bool) -> None:
+    mounting = Mounting.flat(np.random.default_rng(3), azimuth_range_deg=(80.0, 100.0))
+    sim = simulate_programme("side_lying_abduction", seed=31, fs_hz=50.0, has_gyro=has_gyro, mounting=mounting)
+    plain = analyze(sim.samples)
+    flat = analyze(sim.samples, Settings(face_normal_axis="+z", sensor_placement="lateral"))
+    assert [s.reps for s in flat.sets] == [s.reps for s in plain.sets] and flat.rep_count > 0
+    for s in flat.sets:
+        assert s.description is not None
+        assert (s.description.pose, s.description.movement) == ("side", "abduction")
 
 
 def test_features_are_in_the_json_explanation() -> None:

@@ -27,6 +27,9 @@ POSITIVE_FIELDS = [
         "gait_min_extension_deg",  # zero allowed; these three are checked in tests/dsp/test_gait.py
         "gait_max_stride_s",
         "gait_min_strides",
+        "face_normal_axis",  # naming only: checked in tests/dsp/test_posture.py
+        "sensor_placement",
+        "sensor_leg",
     }
 ]
 

@@ -234,6 +234,15 @@ def test_settings_flags_are_used_and_reported(work: Path) -> None:
     assert doc["settings"]["candidate_deg"] < 5.0
     out = cli("analyze", "--json", "--min-rom-deg", "80", "good.csv", cwd=work)
     assert json_lines(out.stdout)[0]["rep_count"] == 0  # the reps rise 70°
+    # The flat-on-the-skin prior names sets only: the same reps, the settings reported.
+    plain = json_lines(cli("analyze", "--json", "good.csv", cwd=work).stdout)[0]
+    out = cli("analyze", "--json", "--face-normal-axis", "+z", "--sensor-placement", "lateral", "good.csv", cwd=work)
+    assert out.returncode == 0, out.stderr
+    (doc,) = json_lines(out.stdout)
+    assert doc["settings"]["face_normal_axis"] == "+z" and doc["settings"]["sensor_placement"] == "lateral"
+    assert [s["reps"] for s in doc["sets"]] == [s["reps"] for s in plain["sets"]] and doc["rep_count"] == N_REPS
+    out = cli("analyze", "--sensor-placement", "front", "good.csv", cwd=work)
+    assert out.returncode == 2 and "sensor_placement must be one of" in out.stderr
 
 
 def test_comments_and_dropouts(work: Path) -> None:

@@ -71,3 +71,18 @@ def test_mirroring_the_leg_mirrors_the_signals() -> None:
     assert r.samples.gyr_dps is not None and m.samples.gyr_dps is not None
     np.testing.assert_allclose(m.samples.acc_g, r.samples.acc_g * [1, -1, 1], atol=0.01)
     np.testing.assert_allclose(m.samples.gyr_dps, r.samples.gyr_dps * [-1, 1, -1], atol=1e-6)
+
+
+def test_a_flat_mounting_has_the_device_z_axis_out_of_the_skin() -> None:
+    # Mounting.flat: the face normal (device +z) is the thigh surface's outward normal at the
+    # mounting's azimuth, within the strap's tilt, for either leg and any spin about it.
+    spins = []
+    for seed in range(40):
+        m = Mounting.flat(np.random.default_rng(seed), tilt_deg=8.0)
+        r = m.rotation_matrix()  # sensor -> thigh axes
+        az = np.radians(m.azimuth_deg)
+        outward = np.array([np.cos(az), m.side_sign * np.sin(az), 0.0])
+        assert np.degrees(np.arccos(np.clip(r[:, 2] @ outward, -1.0, 1.0))) <= 8.0 + 1e-6
+        assert -45.0 <= m.azimuth_deg <= 225.0
+        spins.append(np.degrees(np.arctan2(r[2, 0], r[2, 1])))  # where the device x points in the face plane
+    assert np.ptp(spins) > 180.0  # any spin
