@@ -102,6 +102,8 @@ def _tilt_step(
     ``P_TILT_TAU`` after removing the thigh's rotational acceleration about
     the hip (tangential L*alpha and centripetal L*omega^2 along the learned
     axes).  The pull is gated by how far |f| is from 1 g and by the rate.
+    At rest the gyro bias follows the mean rate and the pull's integral
+    (a PI loop: no standing tilt error from a bias off by a little).
     Inside a post-gap window (``F_PG_S > 0``, see ``_kern_gap``) there is
     no pull: the compensated specific force is summed in world coordinates
     instead, for the window's end to re-anchor "up" on.
@@ -212,6 +214,17 @@ def _tilt_step(
         fstate[F_BIAS] += kb * (gx - fstate[F_BIAS])
         fstate[F_BIAS + 1] += kb * (gy - fstate[F_BIAS + 1])
         fstate[F_BIAS + 2] += kb * (gz - fstate[F_BIAS + 2])
+        if not in_window:
+            # The pull alone leaves "up" behind gravity by bias x tau at rest
+            # (a bias 1 deg/s off, read from a calibration window that was
+            # still settling, held every angle 2 deg off until the mean rate
+            # above had learned it, 10 s of rest or more).  Its integral
+            # closes that gap (a PI loop, critically damped with the pull):
+            # "up" x gravity points along the bias error's horizontal part.
+            ki = dt / (4.0 * prm[P_TILT_TAU] * prm[P_TILT_TAU]) * RAD / fnorm_raw
+            fstate[F_BIAS] += ki * (uy * az - uz * ay)
+            fstate[F_BIAS + 1] += ki * (uz * ax - ux * az)
+            fstate[F_BIAS + 2] += ki * (ux * ay - uy * ax)
 
     up_u = ux * prm[P_U] + uy * prm[P_U + 1] + uz * prm[P_U + 2]
     up_w = ux * prm[P_W] + uy * prm[P_W + 1] + uz * prm[P_W + 2]

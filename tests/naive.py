@@ -211,7 +211,9 @@ def tilt_step(
        previous sample; when that rate was not measured (``F_PREV_OA`` is
        NaN after a gap) it is taken as 0 and the sample is not summed.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
-       rest for a while.
+       rest for a while, and (outside a post-gap window) the integral of
+       "up" x gravity: the pull's PI term, critically damped with it
+       (gain ``1 / (4 tau^2)``).
     4. The flexion angle is the direction of "up" in the (u, w) plane.
     5. At rest, how far the accelerometer's own angle is from it.
     """
@@ -256,6 +258,9 @@ def tilt_step(
     fstate[F_REST_S] = fstate[F_REST_S] + dt if at_rest else 0.0
     if fstate[F_REST_S] > kf._REST_MIN_S:
         fstate[F_BIAS : F_BIAS + 3] = bias + dt / prm[P_BIAS_TAU] * (raw_rate - bias)
+        if not in_window:  # integral of the tilt error: "up" x gravity, critically damped with the pull
+            ki = dt / (4.0 * prm[P_TILT_TAU] ** 2)
+            fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, f / np.linalg.norm(f)))
 
     # 4. angle
     theta = math.degrees(math.atan2(up @ w_axis, up @ u_axis))

@@ -236,6 +236,26 @@ def test_tilt_learns_gyro_bias_at_rest() -> None:
     assert_slots_close(fs_k, fs_t, "F_")
 
 
+def test_tilt_bias_error_leaves_no_standing_tilt() -> None:
+    """A bias estimate 1 deg/s off about the flexion axis (a calibration window that was still settling).
+
+    The pull alone holds "up" behind gravity by bias x tau (2 deg) until the
+    mean rate has learned the bias; the pull's integral closes the gap within
+    a few tilt time constants, and the filter's angle returns to standing.
+    """
+    frame = _frame(3)
+    prm, fstate = _tilt_arrays(frame)
+    bias_err = 1.0 * frame[:, 2]  # deg/s about the flexion axis
+    n, dt = 1500, 0.01  # 15 s of rest: 1.5 bias time constants, 7.5 tilt time constants
+    acc = np.tile(frame[:, 0], (n, 1))
+    gyr = np.tile(bias_err, (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    assert abs(out_k[-1, 0]) < 0.15  # without the integral 0.58 deg (the mean rate learns 78 % of it)
+    assert np.linalg.norm(fs_k[L.F_BIAS : L.F_BIAS + 3] - bias_err) < 0.05
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
 # ---------------------------------------------------------------------------
 # accelerometer-only pendulum filter
 # ---------------------------------------------------------------------------
