@@ -76,7 +76,8 @@ F_REST_AVG_S = 54  # tilt filter: time F_REST_DIFF_LP has averaged in this rest,
 F_MREF = 55  # detector: angle at the start of the current motionless stretch, deg (NaN: none)
 F_MT0 = 56  # detector: time that stretch started, s
 F_RLOW = 57  # detector: lowest angle since the thigh rested during an unconfirmed rise, deg
-F_N = 58
+F_PREV_W2 = 58  # 58..60 bias-corrected rate two samples back, rad/s (tilt filter's quadrature)
+F_N = 61
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

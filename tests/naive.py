@@ -69,6 +69,7 @@ from hipflex.dsp._layout import (
     F_PREV_OA,
     F_PREV_RAW,
     F_PREV_W,
+    F_PREV_W2,
     F_REANCHOR_S,
     F_REST_AVG_S,
     F_REST_DIFF_DEG,
@@ -196,8 +197,9 @@ def tilt_step(
 
     1. The sensor turns by the bias-corrected rate; a world-fixed vector seen
        from the sensor turns the other way.  Over one sample the rotation
-       vector is ``-mean(omega_prev, omega) * dt`` (trapezoidal rate), applied
-       exactly as a rotation.
+       vector is minus the integral of the parabola through the last three
+       rates, ``(5 omega + 8 omega_prev - omega_prev2) dt / 12`` (Adams-Moulton),
+       applied exactly as a rotation.
     2. The accelerometer (in units of the calibration gravity) minus the
        thigh's rotational acceleration about the hip (tangential
        ``L alpha w`` and centripetal ``L omega_a^2 u``) is gravity's
@@ -225,8 +227,10 @@ def tilt_step(
     # 1. propagate
     omega = np.deg2rad(raw_rate - bias)
     omega_prev = _vec(fstate, F_PREV_W)
-    turn = Rotation.from_rotvec(-0.5 * (omega + omega_prev) * dt)
+    omega_prev2 = _vec(fstate, F_PREV_W2)
+    turn = Rotation.from_rotvec(-(5.0 * omega + 8.0 * omega_prev - omega_prev2) / 12.0 * dt)
     up = turn.apply(_vec(fstate, F_UP))
+    fstate[F_PREV_W2 : F_PREV_W2 + 3] = omega_prev
     fstate[F_PREV_W : F_PREV_W + 3] = omega
     in_window = fstate[F_PG_S] > 0.0
     if in_window:  # the window's sum of gravity estimates is a world-fixed vector too
@@ -1287,6 +1291,7 @@ def run_chunk(
                         fstate[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
                         reanchored = True
                     fstate[F_PREV_W : F_PREV_W + 3] = 0.0
+                    fstate[F_PREV_W2 : F_PREV_W2 + 3] = 0.0
                     fstate[F_PREV_OA] = 0.0
                     t_hat = t - period
                 if window:
