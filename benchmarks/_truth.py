@@ -1,9 +1,19 @@
 """Ground-truth rep metrics from a simulator's dense true angle, by the contract's definitions.
 
 This is the judge's side of the accuracy benchmark: it never sees the
-estimator, only the true thigh angle on a 1 kHz grid and the simulator's rep
-windows (time of the low before each rise, the peak, the trough after).
-Definitions are those of README "The analysis contract".
+estimator's angles, only the true thigh angle on a 1 kHz grid and the
+simulator's rep windows (time of the low before each rise, the peak, the
+trough after).  Definitions are those of README "The analysis contract".
+
+The simulator's angle is the sagittal angle from its own standing pose (0);
+the contract's is "measured from [the thigh's] orientation during the first
+quiet period" (the calibration window, re-learned where the rest pose is):
+where that window is not at the simulator's 0 (a recording that starts in a
+set pauses at lows of -1..6 deg), every angle the contract defines is lower by
+the true angle over the window.  :func:`contract_reference_deg` is that
+angle, from the window the analysis reports (``quality.calibrated_at_s``,
+``calibration_window_s``); pass ``angle_deg - reference`` to :func:`true_reps`.
+Differences (ROM, velocities, times) do not depend on it, only the peak angle.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TrueRep", "true_reps"]
+__all__ = ["TrueRep", "contract_reference_deg", "true_reps"]
 
 ONSET_FRACTION = 0.05
 HOLD_BAND_DEG = 10.0
@@ -73,6 +83,30 @@ def _time_above(t: np.ndarray, y: np.ndarray, t0: float, t1: float, level: float
             hi, lo = max(ya, yb), min(ya, yb)
             total += (b - a) * (hi - level) / (hi - lo)
     return total
+
+
+def contract_reference_deg(
+    time_s: np.ndarray, angle_deg: np.ndarray, calibrated_at_s: float | None, window_s: float | None
+) -> float:
+    """The true angle over the analysis' calibration window, deg (0 without one).
+
+    Parameters
+    ----------
+    time_s, angle_deg : ndarray
+        The simulator's dense time (s, the samples' time base) and true angle (deg).
+    calibrated_at_s, window_s : float or None
+        Start and length of the window the analysis calibrated on, s
+        (``Quality.calibrated_at_s``, ``Quality.calibration_window_s``).
+
+    Returns
+    -------
+    float
+        The mean true angle over the window: the contract's zero, on the simulator's scale.
+    """
+    if calibrated_at_s is None or not window_s:
+        return 0.0
+    inside = (time_s >= calibrated_at_s) & (time_s <= calibrated_at_s + window_s)
+    return float(np.mean(angle_deg[inside])) if inside.any() else 0.0
 
 
 def true_reps(

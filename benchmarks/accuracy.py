@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _truth import TrueRep, true_reps
+from _truth import TrueRep, contract_reference_deg, true_reps
 
 from hipflex.dsp import Analysis, Settings, analyze
 
@@ -129,7 +129,10 @@ def evaluate(case: Case) -> CaseResult:
     except Exception as exc:  # a benchmark reports failures, it does not stop
         res.error = f"{type(exc).__name__}: {exc}"
         return res
-    truth = true_reps(sim.truth.time_s, sim.truth.angle_deg, sim.truth.velocity_dps, _truth_windows(sim))
+    ref = contract_reference_deg(
+        sim.truth.time_s, sim.truth.angle_deg, est.quality.calibrated_at_s, est.quality.calibration_window_s
+    )
+    truth = true_reps(sim.truth.time_s, sim.truth.angle_deg - ref, sim.truth.velocity_dps, _truth_windows(sim))
     score(res, est, truth, sim.truth.sets, sim.truth.rests)
     return res
 

@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _truth import true_reps
+from _truth import contract_reference_deg, true_reps
 from accuracy import CaseResult, markdown, score, summarise
 
 from hipflex.dsp import Settings, analyze
@@ -100,7 +100,10 @@ def evaluate(seed: int) -> WideResult:
         res.base.error = f"{type(exc).__name__}: {exc}"
         return res
     windows = [(r.set_index, r.low_s, r.peak_s, r.trough_s) for r in sim.truth.reps]
-    truth = true_reps(sim.truth.time_s, sim.truth.angle_deg, sim.truth.velocity_dps, windows)
+    ref = contract_reference_deg(
+        sim.truth.time_s, sim.truth.angle_deg, est.quality.calibrated_at_s, est.quality.calibration_window_s
+    )
+    truth = true_reps(sim.truth.time_s, sim.truth.angle_deg - ref, sim.truth.velocity_dps, windows)
     score(res.base, est, truth, sim.truth.sets, sim.truth.rests)
     # Which rests are walks: non-set segments map in order onto the truth's rests
     # (a mid-set start drops none of them: it cuts inside the first set).

@@ -33,6 +33,7 @@ from hipflex.dsp._layout import (
     F_PREV_OA,
     F_PREV_RAW,
     F_PREV_W,
+    F_PREV_W2,
     F_REANCHOR_S,
     F_T_HAT,
     F_X,
@@ -328,6 +329,9 @@ def _run_chunk(
                 fstate[F_PREV_W] = 0.0
                 fstate[F_PREV_W + 1] = 0.0
                 fstate[F_PREV_W + 2] = 0.0
+                fstate[F_PREV_W2] = 0.0
+                fstate[F_PREV_W2 + 1] = 0.0
+                fstate[F_PREV_W2 + 2] = 0.0
                 fstate[F_PREV_OA] = 0.0
                 t_hat = t_in - period
             if window:

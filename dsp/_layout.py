@@ -77,7 +77,8 @@ F_MREF = 55  # detector: angle at the start of the current motionless stretch, d
 F_MT0 = 56  # detector: time that stretch started, s
 F_RLOW = 57  # detector: lowest angle since the thigh rested during an unconfirmed rise, deg
 F_JOLT = 58  # pendulum filter: size of the last innovation (what the swing model did not explain), g
-F_N = 59
+F_PREV_W2 = 59  # 59..61 bias-corrected rate two samples back, rad/s (tilt filter's quadrature)
+F_N = 62
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -71,6 +71,7 @@ from hipflex.dsp._layout import (
     F_PREV_OA,
     F_PREV_RAW,
     F_PREV_W,
+    F_PREV_W2,
     F_REANCHOR_S,
     F_REST_AVG_S,
     F_REST_DIFF_DEG,
@@ -199,8 +200,9 @@ def tilt_step(
 
     1. The sensor turns by the bias-corrected rate; a world-fixed vector seen
        from the sensor turns the other way.  Over one sample the rotation
-       vector is ``-mean(omega_prev, omega) * dt`` (trapezoidal rate), applied
-       exactly as a rotation.
+       vector is minus the integral of the parabola through the last three
+       rates, ``(5 omega + 8 omega_prev - omega_prev2) dt / 12`` (Adams-Moulton),
+       applied exactly as a rotation.
     2. The accelerometer (in units of the calibration gravity) minus the
        thigh's rotational acceleration about the hip (tangential
        ``L alpha w`` and centripetal ``L omega_a^2 u``) is gravity's
@@ -214,7 +216,9 @@ def tilt_step(
        previous sample; when that rate was not measured (``F_PREV_OA`` is
        NaN after a gap) it is taken as 0 and the sample is not summed.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
-       rest for a while.
+       rest for a while, and (outside a post-gap window) the integral of
+       "up" x gravity: the pull's PI term, critically damped with it
+       (gain ``1 / (4 tau^2)``).
     4. The flexion angle is the direction of "up" in the (u, w) plane.
     5. At rest, how far the accelerometer's own angle is from it.
     """
@@ -226,8 +230,10 @@ def tilt_step(
     # 1. propagate
     omega = np.deg2rad(raw_rate - bias)
     omega_prev = _vec(fstate, F_PREV_W)
-    turn = Rotation.from_rotvec(-0.5 * (omega + omega_prev) * dt)
+    omega_prev2 = _vec(fstate, F_PREV_W2)
+    turn = Rotation.from_rotvec(-(5.0 * omega + 8.0 * omega_prev - omega_prev2) / 12.0 * dt)
     up = turn.apply(_vec(fstate, F_UP))
+    fstate[F_PREV_W2 : F_PREV_W2 + 3] = omega_prev
     fstate[F_PREV_W : F_PREV_W + 3] = omega
     in_window = fstate[F_PG_S] > 0.0
     if in_window:  # the window's sum of gravity estimates is a world-fixed vector too
@@ -259,6 +265,9 @@ def tilt_step(
     fstate[F_REST_S] = fstate[F_REST_S] + dt if at_rest else 0.0
     if fstate[F_REST_S] > kf._REST_MIN_S:
         fstate[F_BIAS : F_BIAS + 3] = bias + dt / prm[P_BIAS_TAU] * (raw_rate - bias)
+        if not in_window:  # integral of the tilt error: "up" x gravity, critically damped with the pull
+            ki = dt / (4.0 * prm[P_TILT_TAU] ** 2)
+            fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, f / np.linalg.norm(f)))
 
     # 4. angle
     theta = math.degrees(math.atan2(up @ w_axis, up @ u_axis))
@@ -1297,6 +1306,7 @@ def run_chunk(
                         fstate[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
                         reanchored = True
                     fstate[F_PREV_W : F_PREV_W + 3] = 0.0
+                    fstate[F_PREV_W2 : F_PREV_W2 + 3] = 0.0
                     fstate[F_PREV_OA] = 0.0
                     t_hat = t - period
                 if window:

@@ -93,6 +93,7 @@ def test_tilt_pure_rotation_about_flexion_axis_integrates_exactly(seed: int) -> 
     rate = 200.0
     omega = np.deg2rad(rate)
     fstate[L.F_PREV_W : L.F_PREV_W + 3] = omega * frame[:, 2]
+    fstate[L.F_PREV_W2 : L.F_PREV_W2 + 3] = omega * frame[:, 2]  # the two rates before: the same swing
     fstate[L.F_PREV_OA] = omega
     n, dt = 100, 0.004
     theta = np.deg2rad(rate * dt * np.arange(1, n + 1))
@@ -103,6 +104,32 @@ def test_tilt_pure_rotation_about_flexion_axis_integrates_exactly(seed: int) -> 
     out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), np.zeros(n, bool))
     np.testing.assert_allclose(out_k[:, 0], np.rad2deg(theta), rtol=0, atol=1e-9)
     np.testing.assert_allclose(out_k[:, 1], rate, rtol=1e-12)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_tilt_integrates_a_swing_sampled_at_12_5_hz_to_its_peak() -> None:
+    """A 70 deg swing of 0.8 s read at 12.5 Hz, the gyro alone (every row clipped: no pull).
+
+    The rate's parabola through the last three samples integrates it to the
+    peak 1.24 deg short; the trapezoid cut more off the top of the rate and read
+    it 2.32 deg short (the fall gave it back).  On the simulator's rises
+    (minimum-jerk, quintic) the two read -2.0 and 0.0 deg on average at 12.5 Hz.
+    """
+    frame = _frame(5)
+    prm, fstate = _tilt_arrays(frame)
+    dt, period, amp = 0.08, 0.8, 70.0
+    t = dt * np.arange(1, 16)
+    swinging = t <= period
+    theta = np.where(swinging, 0.5 * amp * (1.0 - np.cos(2 * np.pi * t / period)), 0.0)
+    rate = np.where(swinging, 0.5 * amp * (2 * np.pi / period) * np.sin(2 * np.pi * t / period), 0.0)
+    th = np.deg2rad(theta)
+    acc = np.outer(np.cos(th), frame[:, 0]) + np.outer(np.sin(th), frame[:, 1])
+    gyr = np.outer(rate, frame[:, 2])
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(t.size, dt), np.ones(t.size, bool))
+    peak = int(np.argmax(theta))
+    assert theta[peak] == pytest.approx(amp)
+    assert abs(out_k[peak, 0] - amp) < 1.4
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
 
@@ -205,9 +232,11 @@ def test_tilt_window_sums_gravity_in_the_world_frame_without_correcting() -> Non
     clipped = np.zeros(n, bool)
     clipped[[10, 70, 71]] = True  # clipped rows are not summed
     out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), clipped)
-    # Exactly the gyro's (trapezoidal) integral from the wrong start.
+    # Exactly the gyro's integral (3rd-order Adams-Moulton, the rates before the rows 0) from the wrong start.
     rate = gyr @ frame[:, 2]
-    integral = np.cumsum(0.5 * (rate + np.concatenate([[0.0], rate[:-1]])) * dt)
+    prev = np.concatenate([[0.0], rate[:-1]])
+    prev2 = np.concatenate([[0.0, 0.0], rate[:-2]])
+    integral = np.cumsum((5.0 * rate + 8.0 * prev - prev2) / 12.0 * dt)
     np.testing.assert_allclose(out_k[:, 0], 40.0 + integral, rtol=0, atol=1e-9)
     assert fs_k[L.F_PG_CNT] == n - 3
     total = fs_k[L.F_PG_SUM : L.F_PG_SUM + 3]
@@ -232,6 +261,26 @@ def test_tilt_learns_gyro_bias_at_rest() -> None:
     gyr = np.tile(true_bias, (n, 1))
     out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), np.zeros(n, bool))
     np.testing.assert_allclose(fs_k[L.F_BIAS : L.F_BIAS + 3], true_bias, rtol=0.01)
+    np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
+    assert_slots_close(fs_k, fs_t, "F_")
+
+
+def test_tilt_bias_error_leaves_no_standing_tilt() -> None:
+    """A bias estimate 1 deg/s off about the flexion axis (a calibration window that was still settling).
+
+    The pull alone holds "up" behind gravity by bias x tau (2 deg) until the
+    mean rate has learned the bias; the pull's integral closes the gap within
+    a few tilt time constants, and the filter's angle returns to standing.
+    """
+    frame = _frame(3)
+    prm, fstate = _tilt_arrays(frame)
+    bias_err = 1.0 * frame[:, 2]  # deg/s about the flexion axis
+    n, dt = 1500, 0.01  # 15 s of rest: 1.5 bias time constants, 7.5 tilt time constants
+    acc = np.tile(frame[:, 0], (n, 1))
+    gyr = np.tile(bias_err, (n, 1))
+    out_k, fs_k, out_t, fs_t = _both_tilt(prm, fstate, acc, gyr, np.full(n, dt), np.zeros(n, bool))
+    assert abs(out_k[-1, 0]) < 0.15  # without the integral 0.58 deg (the mean rate learns 78 % of it)
+    assert np.linalg.norm(fs_k[L.F_BIAS : L.F_BIAS + 3] - bias_err) < 0.05
     np.testing.assert_allclose(out_t, out_k, rtol=1e-9, atol=1e-9)
     assert_slots_close(fs_k, fs_t, "F_")
 
