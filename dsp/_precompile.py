@@ -2,13 +2,16 @@
 
 A first run compiles the kernels (numba's on-disk cache keeps them for later
 runs).  Compiling is single-threaded in numba, so the service splits the work
-over two processes (:mod:`hipflex.service.first_run`): a helper process runs
-``python -m hipflex.dsp._precompile reps side`` and compiles those groups into
-the cache while the command's own process compiles the ``step`` group, then,
-once the helper has written ``reps``, the ``entry`` group (the main loop), whose
+over two processes (:mod:`hipflex.service.first_run`): the command's own process
+compiles the ``reps`` group (the larger of the two the main loop calls), and its
+first compile starts a helper process, ``python -m hipflex.dsp._precompile step
+side frame``, which compiles those groups into the cache; once the helper has
+written ``step``, the command compiles the ``entry`` group (the main loop), whose
 compile loads the two groups it calls from the cache instead of compiling them
-again, then the ``frame`` group.  The split keeps the two processes' shares of the
-work close (about 10 s of CPU each on this project's 2-core machine).
+again, and then takes the helper's last kernels until the two meet.  The
+helper's start-up (an interpreter, numpy, numba) is then not on the way to the
+main loop, and the two processes' shares of the work stay close (about 10 s of
+CPU each on this project's 2-core machine).
 
 Each signature is the one the analysis itself compiles (contiguous float64
 arrays, an int64 state array), so nothing is compiled that the analysis does
