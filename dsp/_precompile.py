@@ -27,7 +27,7 @@ from typing import Any
 
 from numba import types
 
-__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel"]
+__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel", "load_all"]
 
 _F = types.float64
 _I = types.int64
@@ -88,6 +88,12 @@ def compile_group(name: str) -> None:
     """Compile (or load from numba's cache) every kernel of group ``name`` (a key of :data:`GROUPS`)."""
     for module, kernel, args in GROUPS[name]:
         compile_kernel(module, kernel, args)
+
+
+def load_all() -> None:
+    """Compile (or load from numba's cache) every kernel of every group, e.g. before forking workers."""
+    for name in GROUPS:
+        compile_group(name)
 
 
 def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:
