@@ -13,12 +13,14 @@ from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.files.csv_io import write_csv
 
 #: Modules the analysis of a plain CSV does not need: other commands' (web server, BLE,
-#: the demo's HTTP client, the table printer), the other file formats' importers, and
-#: pandas (pyarrow's ``to_numpy`` imports it when installed: 0.9 s).
+#: the demo's HTTP client, the table printer), the other file formats' importers,
+#: pandas (pyarrow's ``to_numpy`` imports it when installed: 0.9 s) and the process pool
+#: of many files.
 UNUSED = (
     "asyncio", "urllib.request", "rich", "fastapi", "uvicorn", "bleak", "pandas",
     "hipflex.sensor.capture", "hipflex.sensor.capture.replay", "hipflex.sensor.files.import_metabase",
     "hipflex.sensor.files.import_polar_logger", "hipflex.service.app",
+    "multiprocessing", "concurrent.futures.process",  # the worker processes of --jobs N (25 ms)
 )  # fmt: skip
 
 
