@@ -252,11 +252,11 @@ def _precompile(helper: _Helper) -> None:
     """Compile the analysis kernels now, on two cores when there are two (see :mod:`hipflex.dsp._precompile`).
 
     The first compile of the ``reps`` group starts the helper process (through the
-    compile listener of :func:`preparing`) on the ``step``, ``side`` and ``frame``
-    groups.  This process compiles ``reps`` (the larger of the two groups the main
-    loop calls, so the helper's start-up is not on the way to the main loop), then,
-    should the helper not have written ``step`` yet, ``frame`` kernels from the end,
-    then the ``entry`` group, whose compile loads the two groups it calls from
+    compile listener of :func:`preparing`) on the ``step``, ``rep_ends``, ``side``
+    and ``frame`` groups.  This process compiles ``reps`` (the largest of the groups
+    the main loop calls, so the helper's start-up is not on the way to the main
+    loop), then, should the helper not have written ``step`` and ``rep_ends`` yet,
+    ``frame`` kernels from the end, then the ``entry`` group, whose compile loads the two groups it calls from
     numba's cache, and then shares the helper's remaining kernels (:func:`_share`)
     until it ends.  With a warm cache nothing compiles, no helper starts, and the
     groups load in well under a second.  Never raises: what fails here compiles in
@@ -268,11 +268,12 @@ def _precompile(helper: _Helper) -> None:
         compile_group("reps")
         done: set[str] = set()
         for module, kernel, args in reversed(GROUPS["frame"]):
-            if helper.has("step") or helper.ended.is_set():
+            if (helper.has("step") and helper.has("rep_ends")) or helper.ended.is_set():
                 break
             compile_kernel(module, kernel, args)
             done.add(f"hipflex.dsp.{module}.{kernel}")
         helper.wait("step")
+        helper.wait("rep_ends")
         compile_group("entry")
         _share(helper, ("side", "frame"), done)
     except Exception:
@@ -305,7 +306,7 @@ class _Helper:
     #: Longer than any compile seen; a helper still running then is left to finish on its own.
     TIMEOUT_S = 600.0
     #: The helper's arguments to the interpreter.
-    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "step", "side", "frame")
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "step", "rep_ends", "side", "frame")
 
     def __init__(self, progress: _Progress):
         self.progress = progress

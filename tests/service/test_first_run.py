@@ -136,10 +136,12 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
 
     monkeypatch.setattr(_precompile, "compile_group", fake_group)
     monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
-    helper_rows = [*_precompile.GROUPS["step"], *_precompile.GROUPS["side"], *_precompile.GROUPS["frame"]]
+    helper_groups = ("step", "rep_ends", "side", "frame")
+    helper_rows = [row for group in helper_groups for row in _precompile.GROUPS[group]]
     frame = [kernel for _, kernel, _ in reversed(_precompile.GROUPS["frame"])]
     said = [f"hipflex.dsp.{module}.{kernel}" for module, kernel, _ in helper_rows]
-    helper = f"print('=done step'); print(*{said!r}, sep='\\n'); print('=done side'); print('=done frame')"
+    done = [_precompile.DONE + group for group in helper_groups]
+    helper = f"print(*{said!r}, sep='\\n'); print(*{done!r}, sep='\\n')"
     monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
     monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
     monkeypatch.setattr(first_run, "_load", lambda: 0.5)
@@ -147,12 +149,12 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         calls.append("body")
     # The helper did its groups: nothing of theirs compiled here but the gyro-frame
-    # kernels this process took (from the end) while the helper's step was not ready yet.
+    # kernels this process took (from the end) while the helper's groups were not ready yet.
     entry = calls.index("entry")
     assert calls[0] == "reps" and calls[1:entry] == frame[: entry - 1] and calls[entry + 1 :] == ["body"]
     # No core to spare (the other one busy), or told so: no helper; the frame group
-    # from its end (there is no step group to wait for), then the main loop (which
-    # compiles the step it calls), then the learning and timeline group from its end.
+    # from its end (there is no helper to wait for), then the main loop (which compiles
+    # the step and rep ends it calls), then the learning and timeline group from its end.
     for busy in ("load", "told"):
         if busy == "load":
             monkeypatch.setattr(first_run, "_load", lambda: 2.5)
