@@ -143,6 +143,34 @@ def new_timeline(
 
 
 @njit
+def _sort_head(v: np.ndarray, n: int) -> None:
+    """Sort ``v[:n]`` in place, ascending (an insertion sort: ``n`` is at most the ring's size).
+
+    Instead of ``np.sort`` and ``np.median``: numba compiles those generically
+    (quicksort, quickselect), 2.6 s of CPU of the first run's compile for
+    arrays of at most 32 values (benchmarks/README.md, "The first run").  Both
+    give the same order statistics for values that are not NaN.
+    """
+    for i in range(1, n):
+        x = v[i]
+        j = i - 1
+        while j >= 0 and v[j] > x:
+            v[j + 1] = v[j]
+            j -= 1
+        v[j + 1] = x
+
+
+@njit
+def _median_head(v: np.ndarray, n: int) -> float:
+    """The median of ``v[:n]`` (``n`` >= 1), as ``np.median`` gives it; sorts ``v[:n]`` in place."""
+    _sort_head(v, n)
+    half = n >> 1
+    if n & 1:
+        return v[half]
+    return (v[half - 1] + v[half]) / 2
+
+
+@njit
 def _spread(ts: np.ndarray) -> float:
     """The stamps' spread a row may sit in above the envelope, s (inf before any is known).
 
@@ -162,10 +190,10 @@ def _spread(ts: np.ndarray) -> float:
         if ts[T_CUR_N] > 0.0:
             return ts[T_CUR_MAX] - ts[T_CUR_MIN]
         return math.inf
-    w = np.sort(v[:n])
+    _sort_head(v, int(n))  # int(): numba types n as the literal 0 here, a second compile
     if n >= 3:
-        return 2.0 * w[n - 2] - w[0]
-    return w[0]
+        return 2.0 * v[n - 2] - v[0]
+    return v[0]
 
 
 @njit
@@ -330,7 +358,7 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                 for q in range(k - 1):
                     a = (nb - k + q) % _RING_BLOCKS
                     slopes[q] = (min_t - ts[T_RING + 2 * a + 1]) / max(1.0, min_idx - ts[T_RING + 2 * a])
-                ts[T_P] = np.median(slopes)
+                ts[T_P] = _median_head(slopes, k - 1)
         ts[T_LINE] = line
         ts[T_IDX] = idx
         ts[T_ROWS] += 1.0

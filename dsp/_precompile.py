@@ -2,13 +2,17 @@
 
 A first run compiles the kernels (numba's on-disk cache keeps them for later
 runs).  Compiling is single-threaded in numba, so the service splits the work
-over two processes (:mod:`hipflex.service.first_run`): a helper process runs
-``python -m hipflex.dsp._precompile reps side`` and compiles those groups into
-the cache while the command's own process compiles the ``step`` group, then,
-once the helper has written ``reps``, the ``entry`` group (the main loop), whose
-compile loads the two groups it calls from the cache instead of compiling them
-again, then the ``frame`` group.  The split keeps the two processes' shares of the
-work close (about 10 s of CPU each on this project's 2-core machine).
+over two processes (:mod:`hipflex.service.first_run`): the command's own process
+compiles the ``reps`` group (the largest of the three the main loop calls), and
+its first compile starts a helper process, ``python -m hipflex.dsp._precompile
+step rep_ends side frame``, which compiles those groups into the cache
+(``rep_ends`` loads the rep metrics the command has cached by then); once the
+helper has written ``step`` and ``rep_ends``, the command compiles the ``entry``
+group (the main loop), whose compile loads the groups it calls from the cache
+instead of compiling them again, and then takes the helper's last kernels until
+the two meet.  The helper's start-up (an interpreter, numpy, numba) is then not
+on the way to the main loop, and the two processes' shares of the work stay
+close (about 9-10 s of CPU each on this project's 2-core machine).
 
 Each signature is the one the analysis itself compiles (contiguous float64
 arrays, an int64 state array), so nothing is compiled that the analysis does
@@ -24,7 +28,7 @@ from typing import Any
 
 from numba import types
 
-__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel"]
+__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel", "load_all"]
 
 _F = types.float64
 _I = types.int64
@@ -41,10 +45,12 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_gap", "_pg_finish", _KERN),
         ("_kern_filters", "_pendulum_reanchor", (_A1,)),
     ),
-    # The rep detector's calls from the main loop (catching up after a window,
-    # ending or carrying a rep over a gap) and the rep metrics under them.
-    "reps": (
-        ("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),
+    # The rep detector's calls from the main loop: catching up after a window, with
+    # the rep metrics under it ...
+    "reps": (("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),),
+    # ... and ending or carrying a rep over a gap (their compile loads the rep
+    # metrics that ``reps`` cached).
+    "rep_ends": (
         ("_kern_reps", "_interrupt", (*_KERN, _A2, _I, _F)),
         ("_kern_reps", "_carry", (*_KERN, _A2, _I)),
     ),
@@ -85,6 +91,12 @@ def compile_group(name: str) -> None:
     """Compile (or load from numba's cache) every kernel of group ``name`` (a key of :data:`GROUPS`)."""
     for module, kernel, args in GROUPS[name]:
         compile_kernel(module, kernel, args)
+
+
+def load_all() -> None:
+    """Compile (or load from numba's cache) every kernel of every group, e.g. before forking workers."""
+    for name in GROUPS:
+        compile_group(name)
 
 
 def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:

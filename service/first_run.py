@@ -251,34 +251,42 @@ def preparing(
 def _precompile(helper: _Helper) -> None:
     """Compile the analysis kernels now, on two cores when there are two (see :mod:`hipflex.dsp._precompile`).
 
-    The first compile of the ``step`` group starts the helper process (through the
-    compile listener of :func:`preparing`) on the ``reps`` and ``side`` groups; this
-    process waits for the helper's ``reps`` before the ``entry`` group, whose compile
-    then loads both groups it calls from numba's cache, compiles ``frame``, and then
-    shares the helper's remaining kernels (:func:`_share`) until it ends.  With a warm
-    cache nothing compiles, no helper starts, and the groups load in well under a
-    second.  Never raises: what fails here compiles in the body, as it would without
-    this step.
+    The first compile of the ``reps`` group starts the helper process (through the
+    compile listener of :func:`preparing`) on the ``step``, ``rep_ends``, ``side``
+    and ``frame`` groups.  This process compiles ``reps`` (the largest of the groups
+    the main loop calls, so the helper's start-up is not on the way to the main
+    loop), then, should the helper not have written ``step`` and ``rep_ends`` yet,
+    ``frame`` kernels from the end, then the ``entry`` group, whose compile loads the two groups it calls from
+    numba's cache, and then shares the helper's remaining kernels (:func:`_share`)
+    until it ends.  With a warm cache nothing compiles, no helper starts, and the
+    groups load in well under a second.  Never raises: what fails here compiles in
+    the body, as it would without this step.
     """
-    from hipflex.dsp._precompile import compile_group
+    from hipflex.dsp._precompile import GROUPS, compile_group, compile_kernel
 
     try:
-        compile_group("step")
-        helper.wait("reps")
+        compile_group("reps")
+        done: set[str] = set()
+        for module, kernel, args in reversed(GROUPS["frame"]):
+            if (helper.has("step") and helper.has("rep_ends")) or helper.ended.is_set():
+                break
+            compile_kernel(module, kernel, args)
+            done.add(f"hipflex.dsp.{module}.{kernel}")
+        helper.wait("step")
+        helper.wait("rep_ends")
         compile_group("entry")
-        compile_group("frame")
-        _share(helper, ("reps", "side"))
+        _share(helper, ("side", "frame"), done)
     except Exception:
         _log.warning("compiling the analysis ahead failed; it compiles on first use", exc_info=True)
 
 
-def _share(helper: _Helper, groups: tuple[str, ...]) -> None:
+def _share(helper: _Helper, groups: tuple[str, ...], done: set[str]) -> None:
     """Compile the helper's groups from their end until the helper is done (all of them without a helper).
 
     On a busy machine the helper may get little of the other core: this process then
     takes the kernels it has not reached instead of waiting, from the last one back,
     so that the two meet in the middle (a kernel the helper has cached meanwhile loads
-    from the cache).
+    from the cache).  ``done``: kernels this process compiled already.
     """
     from hipflex.dsp._precompile import GROUPS, compile_kernel
 
@@ -286,7 +294,8 @@ def _share(helper: _Helper, groups: tuple[str, ...]) -> None:
     for module, kernel, args in reversed(rows):
         if helper.ended.is_set():
             break
-        if f"hipflex.dsp.{module}.{kernel}" not in helper.progress.done:
+        name = f"hipflex.dsp.{module}.{kernel}"
+        if name not in helper.progress.done and name not in done:
             compile_kernel(module, kernel, args)
     helper.wait(None)
 
@@ -297,7 +306,7 @@ class _Helper:
     #: Longer than any compile seen; a helper still running then is left to finish on its own.
     TIMEOUT_S = 600.0
     #: The helper's arguments to the interpreter.
-    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "reps", "side")
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "step", "rep_ends", "side", "frame")
 
     def __init__(self, progress: _Progress):
         self.progress = progress
@@ -349,6 +358,10 @@ class _Helper:
                     self.progress.compiled(line)
         finally:
             self.ended.set()
+
+    def has(self, group: str) -> bool:
+        """Whether the helper has written ``group`` (False without a helper, or once it ended without it)."""
+        return self.proc is not None and self._group(group).is_set()
 
     def wait(self, group: str | None) -> None:
         """Until the helper has compiled ``group`` (None: until it ended) or gave up."""

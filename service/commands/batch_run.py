@@ -1,11 +1,13 @@
-"""Many recordings through ``hipflex analyze``: folder expansion and an ordered, bounded thread pool.
+"""Many recordings through ``hipflex analyze``: folder expansion and an ordered, bounded pool.
 
-The analysis of one file is independent of every other, and both halves of it let other
-threads run: the numba kernels are compiled ``nogil=True`` and pyarrow's CSV reader parses
-outside the GIL.  So a plain thread pool uses every core without the start-up cost of worker
-processes (each would import numba and load the kernel caches again).  Results come back in
-input order, whatever order the files finish in, so the output is the same bytes as
-analysing the files one at a time.
+The analysis of one file is independent of every other.  The numba kernels are compiled
+``nogil=True`` and pyarrow's CSV reader parses outside the GIL, but about a third of a short
+file's analysis is Python (the learning phase, each rep and set, the result), which a thread
+pool runs one thread at a time: 1.0-1.2x on two cores for 100 files of 1-3 minutes
+(benchmarks/README.md, "Many files").  Where the platform forks, the workers are therefore
+processes forked from this one: they inherit its imports (numpy, numba, the loaded kernels)
+instead of starting an interpreter each.  Results come back in input order, whatever order
+the files finish in, so the output is the same bytes as analysing the files one at a time.
 
 Only the standard library is imported at module level (see :mod:`hipflex.service.commands`).
 """
@@ -15,10 +17,10 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["RECORDING_SUFFIXES", "Entry", "expand_paths", "ordered_map"]
 
@@ -127,8 +129,9 @@ def ordered_map(
     jobs: int,
     window: int | None = None,
     on_stop: Callable[[], None] | None = None,
+    processes: bool = False,
 ) -> Generator[R, None, None]:
-    """``map(fn, items)`` on ``jobs`` threads, results in input order, at most ``window`` items taken ahead.
+    """``map(fn, items)`` on ``jobs`` workers, results in input order, at most ``window`` items taken ahead.
 
     Parameters
     ----------
@@ -146,7 +149,12 @@ def ordered_map(
     on_stop : callable, optional
         Called when the consumer stops early (an exception, or closing the generator), before
         the queued items are cancelled and the running ones are waited for, e.g. to set a
-        cancel event that the loaders check.
+        cancel event that the loaders check (a forked worker does not see it: it finishes the
+        file it has).
+    processes : bool
+        Run ``fn`` in processes forked from this one (where the platform forks; threads
+        elsewhere).  ``fn`` itself is not pickled (the children inherit it), but each item and
+        result is.
 
     Yields
     ------
@@ -159,12 +167,27 @@ def ordered_map(
         return
     limit = max(window if window is not None else 2 * jobs, jobs)
     source = iter(items)
-    pending: deque[Future[R]] = deque()
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hipflex-analyze")
+    pending: deque[Future[Any]] = deque()
+    global _FORKED
+    pool: Executor
+    run: Callable[[Any], Any]
+    # Imported here: 25 ms that a single file (jobs == 1) does not need.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if processes and "fork" in multiprocessing.get_all_start_methods():
+        if _FORKED is not None:
+            raise RuntimeError("ordered_map(processes=True) is already running")
+        _FORKED = fn
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+        run = _forked
+    else:
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hipflex-analyze")
+        run = fn
     finished = False
     try:
         for item in source:
-            pending.append(pool.submit(fn, item))
+            pending.append(pool.submit(run, item))
             if len(pending) >= limit:
                 break
         while pending:
@@ -172,7 +195,7 @@ def ordered_map(
             # Refill before handing the result out, so the workers stay busy while the
             # caller writes it.
             for item in source:
-                pending.append(pool.submit(fn, item))
+                pending.append(pool.submit(run, item))
                 break
             yield result
         finished = True
@@ -180,3 +203,16 @@ def ordered_map(
         if not finished and on_stop is not None:
             on_stop()
         pool.shutdown(wait=True, cancel_futures=True)
+        if run is _forked:
+            _FORKED = None
+
+
+#: The work of the running ``ordered_map(processes=True)``: set before its workers fork,
+#: so that they inherit it (a closure cannot be pickled to them).
+_FORKED: Callable[..., object] | None = None
+
+
+def _forked(item: T) -> object:
+    """The work for one item, in a forked worker."""
+    assert _FORKED is not None, "not in a worker forked by ordered_map"
+    return _FORKED(item)

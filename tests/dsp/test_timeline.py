@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from naive import naive_retime
 
 from hipflex.dsp import Analysis, ImuSamples, Settings, analyze, finish, init_state, result, step
-from hipflex.dsp._kern_time import _bootstrap_period, _retime, new_timeline
+from hipflex.dsp._kern_time import _bootstrap_period, _median_head, _retime, _sort_head, new_timeline
 from hipflex.dsp.timeline import _BOOT_JUMPS, _BOOT_ROWS, _BOOT_S, Timeline, _boot_row, retime
 from hipflex.sensor.format_spec import validate_samples
 from hipflex.sensor.sim.sensor import SensorModel
@@ -165,6 +165,24 @@ def test_retime_kernel_matches_its_twin(seed: int) -> None:
     naive_retime(ts_slow, t, out_slow)
     np.testing.assert_allclose(out_fast, out_slow, rtol=0, atol=1e-9)
     np.testing.assert_allclose(ts_fast, ts_slow, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_sort_and_median_give_numpys_values_exactly(seed: int) -> None:
+    # The timeline's own insertion sort replaced np.sort / np.median (compile time);
+    # the order statistics must be numpy's to the bit, ties and infinities included.
+    rng = np.random.default_rng(seed)
+    for n in range(1, 33):
+        v = np.round(rng.normal(0.01, 0.001, 40), 4 + seed)  # rounding makes ties
+        if seed == 3:
+            v[rng.integers(0, 40, 3)] = np.inf
+        head = v[:n].copy()
+        w = v.copy()
+        _sort_head(w, n)
+        assert np.array_equal(w[:n], np.sort(head))
+        assert np.array_equal(w[n:], v[n:])  # beyond n untouched
+        m = v.copy()
+        assert _median_head(m, n) == np.median(head)
 
 
 def test_all_rows_at_one_time_is_an_error() -> None:

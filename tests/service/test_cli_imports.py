@@ -13,12 +13,14 @@ from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.files.csv_io import write_csv
 
 #: Modules the analysis of a plain CSV does not need: other commands' (web server, BLE,
-#: the demo's HTTP client, the table printer), the other file formats' importers, and
-#: pandas (pyarrow's ``to_numpy`` imports it when installed: 0.9 s).
+#: the demo's HTTP client, the table printer), the other file formats' importers,
+#: pandas (pyarrow's ``to_numpy`` imports it when installed: 0.9 s) and the process pool
+#: of many files.
 UNUSED = (
     "asyncio", "urllib.request", "rich", "fastapi", "uvicorn", "bleak", "pandas",
     "hipflex.sensor.capture", "hipflex.sensor.capture.replay", "hipflex.sensor.files.import_metabase",
     "hipflex.sensor.files.import_polar_logger", "hipflex.service.app",
+    "multiprocessing", "concurrent.futures.process",  # the worker processes of --jobs N (25 ms)
 )  # fmt: skip
 
 
@@ -40,3 +42,22 @@ def test_loading_a_plain_csv_through_the_cli_imports_nothing_it_does_not_use(tmp
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow  # a child interpreter (compiles the kernels when numba's cache is cold)
+def test_the_whole_analysis_leaves_scipy_linalg_unimported(tmp_path: Path) -> None:
+    # numba's array maths probes for BLAS by importing scipy.linalg (and, through SciPy,
+    # numpy.f2py): 0.35 s of every run, for linear algebra no kernel uses (dsp/_jit.py).
+    path = tmp_path / "rec.csv"
+    t = np.arange(600) / 100.0
+    write_csv(path, ImuSamples(t, np.tile([0.0, 0.0, 1.0], (600, 1)), np.zeros((600, 3))))
+    code = (
+        "import sys\n"
+        "from hipflex.service.cli import main\n"
+        "rc = main(['analyze', '--json', sys.argv[1]])\n"
+        "import numba.np.arraymath as am\n"
+        "print(rc, am._HAVE_BLAS, sorted(m for m in ('scipy.linalg', 'numpy.f2py') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "0 True []"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pty
 import threading
@@ -81,7 +82,9 @@ def test_jobs_must_be_positive(many: Path) -> None:
 def test_analyses_overlap_with_two_jobs(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each analysis waits until another one has started too: only true with two running at once."""
     real = hipflex.dsp.analyze
-    both_running = threading.Barrier(2, timeout=60.0)  # a safety net against a hang, not a timing check
+    # Shared by the forked workers (created before they fork), and by threads where there is no fork.
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    both_running = context.Barrier(2, timeout=60.0)  # a safety net against a hang, not a timing check
 
     def analyze(samples: ImuSamples, settings: Settings | None = None, source: str = "") -> Analysis:
         both_running.wait()
@@ -154,6 +157,18 @@ def test_ordered_map_keeps_input_order_whatever_finishes_first() -> None:
         return i * i
 
     assert list(ordered_map(slow_first, range(12), jobs=2, window=8)) == [i * i for i in range(12)]
+
+
+def test_ordered_map_in_processes_runs_the_work_in_forked_workers_in_input_order() -> None:
+    # A third of a short file's analysis is Python, which threads run one at a time.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform: threads")
+    parent = os.getpid()
+    got = list(ordered_map(lambda i: (i * i, os.getpid()), range(12), jobs=2, window=4, processes=True))
+    assert [r for r, _ in got] == [i * i for i in range(12)]
+    assert parent not in {pid for _, pid in got}
+    # And the pool is free again for the next call.
+    assert list(ordered_map(lambda i: -i, range(3), jobs=2, processes=True)) == [0, -1, -2]
 
 
 def test_ordered_map_takes_only_a_window_of_items_ahead() -> None:

@@ -128,7 +128,7 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
 
     def fake_group(name: str) -> None:
         calls.append(name)
-        if name == "step":
+        if name == "reps":
             fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
 
     def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
@@ -136,19 +136,25 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
 
     monkeypatch.setattr(_precompile, "compile_group", fake_group)
     monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
-    helper_rows = [*_precompile.GROUPS["reps"], *_precompile.GROUPS["side"]]
+    helper_groups = ("step", "rep_ends", "side", "frame")
+    helper_rows = [row for group in helper_groups for row in _precompile.GROUPS[group]]
+    frame = [kernel for _, kernel, _ in reversed(_precompile.GROUPS["frame"])]
     said = [f"hipflex.dsp.{module}.{kernel}" for module, kernel, _ in helper_rows]
-    helper = f"print('=done reps'); print(*{said!r}, sep='\\n'); print('=done side')"
+    done = [_precompile.DONE + group for group in helper_groups]
+    helper = f"print(*{said!r}, sep='\\n'); print(*{done!r}, sep='\\n')"
     monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
     monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
     monkeypatch.setattr(first_run, "_load", lambda: 0.5)
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         calls.append("body")
-    # The helper did its groups: nothing of theirs compiled here.
-    assert calls == ["step", "entry", "frame", "body"]
-    assert f"({1 + len(said)} kernels compiled)" in out.getvalue()  # one here, the rest reported by the helper
-    # No core to spare (the other one busy), or told so: no helper, its groups here, from their end.
+    # The helper did its groups: nothing of theirs compiled here but the gyro-frame
+    # kernels this process took (from the end) while the helper's groups were not ready yet.
+    entry = calls.index("entry")
+    assert calls[0] == "reps" and calls[1:entry] == frame[: entry - 1] and calls[entry + 1 :] == ["body"]
+    # No core to spare (the other one busy), or told so: no helper; the frame group
+    # from its end (there is no helper to wait for), then the main loop (which compiles
+    # the step and rep ends it calls), then the learning and timeline group from its end.
     for busy in ("load", "told"):
         if busy == "load":
             monkeypatch.setattr(first_run, "_load", lambda: 2.5)
@@ -160,8 +166,23 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
         again = io.StringIO()
         with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=again):
             calls.append("body")
-        assert calls == ["step", "entry", "frame", *[kernel for _, kernel, _ in reversed(helper_rows)], "body"]
+        shared = [kernel for _, kernel, _ in reversed(_precompile.GROUPS["side"])]
+        assert calls == ["reps", *frame, "entry", *shared, "body"]
         assert "kernels compiled)" in again.getvalue()
+
+
+@pytest.mark.slow  # a real helper process
+def test_the_helper_reports_each_group(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``has`` follows the helper's group lines; without a helper it is never true."""
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", "print('=done step')"))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.0)
+    helper = first_run._Helper(first_run._Progress(io.StringIO(), "", False))
+    assert not helper.has("step")
+    helper.start()
+    helper.wait(None)
+    assert helper.has("step") and not helper.has("side")
+    helper.stop()
 
 
 def test_analyze_prepares_once(cold_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
