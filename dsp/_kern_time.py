@@ -255,71 +255,94 @@ def _bootstrap_period(t: np.ndarray, idx: np.ndarray) -> float:
 
 @njit
 def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
-    """Re-time rows ``t_in`` (non-decreasing, s) onto the grid; write ``t_out``; update ``ts``."""
+    """Re-time rows ``t_in`` (non-decreasing, s) onto the grid; write ``t_out``; update ``ts``.
+
+    The per-row state is held in local variables, written back to ``ts`` at a
+    block's end (for what reads it there) and on return: read and written
+    through ``ts`` on every row it was a chain of stores and loads the
+    compiler could not keep in registers (``t_out`` might alias ``ts``).  The
+    same operations in the same order: the same results to the bit.
+    """
     n = t_in.shape[0]
+    p = ts[T_P]
+    rows = ts[T_ROWS]
+    line = ts[T_LINE]
+    idx = ts[T_IDX]
+    phase = ts[T_PHASE]
+    spread = ts[T_SPREAD]
+    e1 = ts[T_E1]
+    env_noise = ts[T_ENV_NOISE]
+    prev_u = ts[T_PREV_U]
+    cur_min = ts[T_CUR_MIN]
+    cur_min_idx = ts[T_CUR_MIN_IDX]
+    cur_min_t = ts[T_CUR_MIN_T]
+    cur_max = ts[T_CUR_MAX]
+    cur_n = ts[T_CUR_N]
+    lost_s = ts[T_LOST_S]
+    block = ts[T_BLOCK]
+    slopes = np.empty(_RING_BLOCKS)  # scratch for the period's median, allocated once per call
     for k in range(n):
         t = t_in[k]
-        p = ts[T_P]
-        if ts[T_ROWS] == 0.0:
+        if rows == 0.0:
             line = t
             idx = 0.0
-            ts[T_PHASE] = 0.0
+            phase = 0.0
         else:
-            line = ts[T_LINE] + p
-            idx = ts[T_IDX] + 1.0
+            line = line + p
+            idx = idx + 1.0
         u = t - line
-        spread = ts[T_SPREAD]
-        env = min(ts[T_E1], ts[T_CUR_MIN])
+        env = min(e1, cur_min)
         # A loss is a step: the row must also be at least half a period later
         # than the row before it says (a clock slewing 2 % per row is no loss).
-        if spread < math.inf and env < math.inf and u - ts[T_PREV_U] > _LOSS_MARGIN * p:
+        if spread < math.inf and env < math.inf and u - prev_u > _LOSS_MARGIN * p:
             # Lost rows: later than the envelope by more than the spread the
             # stamping showed in the recent blocks and the envelope's noise.
-            m = math.floor((u - env - _spread_centre(spread, p) - _ENV_NOISE_K * ts[T_ENV_NOISE]) / p + _LOSS_MARGIN)
+            m = math.floor((u - env - _spread_centre(spread, p) - _ENV_NOISE_K * env_noise) / p + _LOSS_MARGIN)
             if m >= 1:
                 line += m * p
                 idx += m
                 u -= m * p
-                ts[T_LOST_S] += m * p
-        ts[T_PREV_U] = u
-        if u < ts[T_CUR_MIN]:
-            ts[T_CUR_MIN] = u
-            ts[T_CUR_MIN_IDX] = idx
-            ts[T_CUR_MIN_T] = t
-        if u > ts[T_CUR_MAX]:
-            ts[T_CUR_MAX] = u
-        ts[T_CUR_N] += 1.0
+                lost_s += m * p
+        prev_u = u
+        if u < cur_min:
+            cur_min = u
+            cur_min_idx = idx
+            cur_min_t = t
+        if u > cur_max:
+            cur_max = u
+        cur_n += 1.0
         # Phase target: the envelope plus half the spread, at most half a period.
-        env = min(ts[T_E1], ts[T_CUR_MIN])
-        sp = ts[T_SPREAD]
+        env = min(e1, cur_min)
+        sp = spread
         if sp == math.inf:  # no block measured yet: the current one's range
-            sp = ts[T_CUR_MAX] - ts[T_CUR_MIN]
+            sp = cur_max - cur_min
         target = env + 0.5 * min(sp, p)
-        if ts[T_ROWS] == 0.0:
-            ts[T_PHASE] = target
+        if rows == 0.0:
+            phase = target
         else:
-            dphi = _PHASE_GAIN * (target - ts[T_PHASE])
+            dphi = _PHASE_GAIN * (target - phase)
             lim = _PHASE_STEP * p
-            ts[T_PHASE] += min(lim, max(-lim, dphi))
-        t_out[k] = line + ts[T_PHASE]
-        if abs(t - t_out[k]) <= _SNAP * p:
+            phase += min(lim, max(-lim, dphi))
+        out = line + phase
+        if abs(t - out) <= _SNAP * p:
             # A stamp on the grid (up to how files round their times) is kept
             # as it is: clean recordings reach the core unchanged.
-            t_out[k] = t
-        if ts[T_CUR_N] >= ts[T_BLOCK]:
-            e_new = ts[T_CUR_MIN]
-            s_new = ts[T_CUR_MAX] - ts[T_CUR_MIN]
-            min_idx = ts[T_CUR_MIN_IDX]
-            if ts[T_E1] < math.inf:
+            out = t
+        t_out[k] = out
+        if cur_n >= block:
+            e_new = cur_min
+            s_new = cur_max - cur_min
+            min_idx = cur_min_idx
+            if e1 < math.inf:
                 # A loss hidden inside the spread: the whole block sits later.
                 # Where in the block the rows went is unknown, so they are
                 # counted (grid index, lost time) but no gap is put here: a
                 # bridge at the wrong place would add rotation that never
                 # happened.  The envelope stays raised and the phase takes
                 # the time up over the next rows.
-                noise = ts[T_ENV_NOISE]
-                m = math.floor((e_new - ts[T_E1] - _ENV_NOISE_K * noise) / p + _LOSS_MARGIN)
-                resid = e_new - ts[T_E1]
+                noise = env_noise
+                m = math.floor((e_new - e1 - _ENV_NOISE_K * noise) / p + _LOSS_MARGIN)
+                resid = e_new - e1
                 if m > _LATE_ABSORB_ROWS:
                     # Too much time for the phase to take up: the grid jumps.
                     line += m * p
@@ -328,37 +351,53 @@ def _retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
                     idx += m
                     min_idx += m
                     resid -= m * p
-                    ts[T_LOST_S] += m * p
+                    lost_s += m * p
                     if m <= _LATE_ABSORB_ROWS:
                         ts[T_LATE_S] += m * p
                 g = max(_ENV_NOISE_GAIN, 1.0 / ts[T_NBLK]) if ts[T_NBLK] >= 1.0 else 1.0
-                ts[T_ENV_NOISE] = noise + g * (min(abs(resid), 0.5 * p) - noise)
-            min_t = ts[T_CUR_MIN_T]
+                env_noise = noise + g * (min(abs(resid), 0.5 * p) - noise)
             j = int(ts[T_NBLK]) % _RING_BLOCKS
             ts[T_RING + 2 * j] = min_idx
-            ts[T_RING + 2 * j + 1] = min_t
+            ts[T_RING + 2 * j + 1] = cur_min_t
             ts[T_NBLK] += 1.0
-            ts[T_E2] = ts[T_E1]
+            ts[T_E2] = e1
             ts[T_S4] = ts[T_S3]
             ts[T_S3] = ts[T_S2]
             ts[T_S2] = ts[T_S1]
-            ts[T_E1] = e_new
+            e1 = e_new
+            ts[T_E1] = e1
             ts[T_S1] = s_new
-            ts[T_SPREAD] = _spread(ts)
-            ts[T_CUR_N] = 0.0
-            ts[T_CUR_MIN] = math.inf
-            ts[T_CUR_MAX] = -math.inf
+            # _spread reads the current block's range when no block has one.
+            ts[T_CUR_N] = cur_n
+            ts[T_CUR_MIN] = cur_min
+            ts[T_CUR_MAX] = cur_max
+            spread = _spread(ts)
+            cur_n = 0.0
+            cur_min = math.inf
+            cur_max = -math.inf
             # The period: the median slope from each older envelope point in
             # the ring to the newest (long baselines average the arrival
             # latency out; a loss found late biases only the spans across it).
             nb = int(ts[T_NBLK])
             if nb >= 2:
-                k = min(nb, _RING_BLOCKS)
-                slopes = np.empty(k - 1)
-                for q in range(k - 1):
-                    a = (nb - k + q) % _RING_BLOCKS
-                    slopes[q] = (min_t - ts[T_RING + 2 * a + 1]) / max(1.0, min_idx - ts[T_RING + 2 * a])
-                ts[T_P] = _median_head(slopes, k - 1)
-        ts[T_LINE] = line
-        ts[T_IDX] = idx
-        ts[T_ROWS] += 1.0
+                kk = min(nb, _RING_BLOCKS)
+                for q in range(kk - 1):
+                    a = (nb - kk + q) % _RING_BLOCKS
+                    slopes[q] = (cur_min_t - ts[T_RING + 2 * a + 1]) / max(1.0, min_idx - ts[T_RING + 2 * a])
+                p = _median_head(slopes, kk - 1)
+        rows += 1.0
+    ts[T_P] = p
+    ts[T_ROWS] = rows
+    ts[T_LINE] = line
+    ts[T_IDX] = idx
+    ts[T_PHASE] = phase
+    ts[T_SPREAD] = spread
+    ts[T_E1] = e1
+    ts[T_ENV_NOISE] = env_noise
+    ts[T_PREV_U] = prev_u
+    ts[T_CUR_MIN] = cur_min
+    ts[T_CUR_MIN_IDX] = cur_min_idx
+    ts[T_CUR_MIN_T] = cur_min_t
+    ts[T_CUR_MAX] = cur_max
+    ts[T_CUR_N] = cur_n
+    ts[T_LOST_S] = lost_s

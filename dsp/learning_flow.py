@@ -283,7 +283,7 @@ def _start_kernel(
     return kern
 
 
-def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
+def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.ndarray | None = None) -> None:
     """Set the orientation of a fresh kernel to the thigh's at buffer row 0.
 
     The kernel starts at rest in the calibrated pose, which holds at the
@@ -292,11 +292,14 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
     track the thigh back to row 0: the gyro turns "up" back exactly, and the
     pendulum model is the same backwards (its rate changes sign, its
     acceleration does not).  The state found there starts the forward run.
+    ``scratch``: an all-zero array shaped as ``kern.hist`` for the backward
+    run's history (left all zero again), instead of a copy of the fresh
+    kernel's (all zero too).
     """
     s = cal.start_row
     if s <= 0:
         return
-    back = _Kernel(kern.prm, kern.fstate.copy(), kern.ist.copy(), kern.hist.copy())
+    back = _Kernel(kern.prm, kern.fstate.copy(), kern.ist.copy(), kern.hist.copy() if scratch is None else scratch)
     back.fstate[L.F_BIAS : L.F_BIAS + 3] = -cal.gyro_bias_dps
     t = np.ascontiguousarray(-state.buf_t[s::-1])
     acc = np.ascontiguousarray(state.buf_acc[s::-1])
@@ -311,6 +314,8 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
         done += k
     if back.fstate[L.F_PG_S] > 0.0:
         _pg_finish(back.prm, back.fstate, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
+    if scratch is not None:
+        _clear_history(back)
     fstate = kern.fstate
     fstate[L.F_UP : L.F_UP + 3] = back.fstate[L.F_UP : L.F_UP + 3]
     fstate[L.F_G_EST] = back.fstate[L.F_G_EST]
@@ -321,6 +326,19 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration) -> None:
     fstate[L.F_X : L.F_X + L.PX] = back.fstate[L.F_X : L.F_X + L.PX] * flip
     p = back.fstate[L.F_P : L.F_P + L.PX * L.PX].reshape(L.PX, L.PX)
     fstate[L.F_P : L.F_P + L.PX * L.PX] = (p * np.outer(flip, flip)).ravel()
+
+
+def _clear_history(kern: _Kernel) -> None:
+    """Zero what a run wrote into ``kern.hist`` (from fresh): the ring slots of the samples it processed.
+
+    Every write to the history is to the slot of a processed sample (the step,
+    the post-gap window's redraw, the rep smoother), so clearing those slots
+    leaves the array as a fresh kernel's: a fraction of its size, where
+    allocating a fresh one (megabytes, zeroed) cost more than the short run
+    of a lever candidate.
+    """
+    n = int(kern.ist[L.I_SAMPLE])
+    kern.hist[: min(n, kern.hist.shape[0])] = 0.0
 
 
 def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
@@ -395,15 +413,23 @@ def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Ax
     put the sensor 9 cm off (then every swing's angle is wrong).
     """
     first = cal.start_row if state.recalibrated_from_s else 0
+    # Every candidate's kernel is this one with its lever and offset set
+    # (nothing else in a kernel depends on them), and runs in one history
+    # array, cleared after each run (see _clear_history), as is the backward
+    # run's: a fresh kernel per candidate allocated and zeroed megabytes.
+    proto = _make_kernel(settings, state.has_gyro, cal, axes, LeverFit(0.0, 0.0, True, 0.0), True)
+    scratch = np.zeros_like(proto.hist) if first == 0 and cal.start_row > 0 else None
 
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
-        lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
-        if first > 0:
-            # The kernel starts at rest in the calibrated pose, where the window is.
-            kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, True)
-        else:
-            kern = _start_kernel(settings, state, cal, axes, lever, True)
+        prm = proto.prm.copy()
+        prm[L.P_LEVER_M] = lever_arm_m
+        prm[L.P_OFFSET_M] = sensor_offset_m
+        kern = _Kernel(prm, proto.fstate.copy(), proto.ist.copy(), proto.hist)
+        if first == 0:
+            _rewind(kern, state, cal, scratch)
+        # else: the kernel starts at rest in the calibrated pose, where the window is.
         _run_span(kern, state, first, stop)
+        _clear_history(kern)
         return float(kern.fstate[L.F_NLL])
 
     return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)

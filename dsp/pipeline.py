@@ -471,7 +471,7 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
     named = iter(
         describe_sets(
             todo,
-            state.lever_blocks if state.has_gyro else None,
+            state.lever_blocks.rows if state.has_gyro else None,
             None if state.cal is None else state.cal.up,
             None if state.axes is None else state.axes.a,
             FlatPrior.from_settings(settings),

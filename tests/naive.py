@@ -1724,6 +1724,47 @@ def dwell_block_stats(t: np.ndarray, theta: np.ndarray, t0_s: float, first: int,
     return out, int(np.sum(idx < n_out))
 
 
+def scan_dwells(  # type: ignore[no-untyped-def]
+    allb, spread, mean, mid, m, base, set_gap_s, settle_n, look_n, run
+):
+    """Twin of ``hipflex.dsp.rest_pose._scan_dwells``: the dwell state machine, one block at a time.
+
+    A dwell opens where the angle's range over the last ``settle_n`` blocks is
+    within the settle band (at the middle of that range), grows while the
+    level window's mean stays within the dwell band of it (empty blocks
+    neither end nor extend it), and counts, when it ends, if it was entered
+    from an excursion (a look-back block outside the band) and lasted a set
+    gap: in the calibrated pose as a rest, far from it as evidence that the
+    rest pose is elsewhere if longer than every rest.
+    """
+    from hipflex.dsp import rest_pose as rp
+
+    first, last, level, entered, longest = int(run[0]), int(run[1]), float(run[2]), bool(run[3]), float(run[4])
+    stop = allb.shape[0]
+    for j in range(m, allb.shape[0]):
+        k = base + j
+        empty = bool(np.isnan(allb[j, 0]))
+        if first >= 0:
+            if empty or abs(mean[j] - level) <= rp._DWELL_DEG:
+                last = last if empty else k
+            else:
+                dur_s = (last + 1 - first) * rp._BLOCK_S
+                if entered and dur_s >= set_gap_s:
+                    if abs(level) < rp._OTHER_POSE_DEG:
+                        longest = max(longest, dur_s)
+                    elif dur_s > longest:
+                        stop = j
+                        break
+                first = -1
+        if first < 0 and spread[j] <= rp._SETTLE_DEG:
+            first, last, level = k - settle_n + 1, k, float(mid[j])
+            before = allb[max(0, j + 1 - look_n - settle_n) : j + 1 - settle_n, :2]
+            with np.errstate(invalid="ignore"):
+                entered = bool(np.any(np.abs(before - level) > rp._DWELL_DEG))
+    run[:] = first, last, level, float(entered), longest
+    return stop
+
+
 def any_inf(values: np.ndarray) -> bool:
     """Twin of ``hipflex.dsp.validate._any_inf``."""
     return bool(np.isinf(values).any())

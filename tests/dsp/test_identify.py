@@ -92,3 +92,46 @@ def test_quality_says_what_the_angle_rests_on():
     assert "identified" in model
     assert "cm below the hip" in model
     assert "from the settings" in analyze(rec.samples, Settings(identify_lever=False)).quality.angle_model
+
+
+@pytest.mark.parametrize("start", ["mid-set", "lying"])
+def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -> None:
+    # The candidates run in one history array, cleared between runs, and (from row 0, calibrated
+    # later) share the backward run's: the same likelihoods and choice, to the bit, as a fresh
+    # kernel per candidate.  "mid-set" starts inside a set (calibrated later, so every candidate
+    # runs back to row 0 first); "lying" is re-calibrated (the candidates start at the window).
+    import hipflex.dsp.learning_flow as lf
+    from hipflex.dsp import ImuSamples
+    from hipflex.sensor.sim.simulate import simulate_drill
+
+    if start == "mid-set":
+        sim = simulate_drill("march", fs_hz=100.0, seed=2, n_sets=2)
+        k = int(np.searchsorted(sim.samples.time_s, sim.truth.sets[0][0] + 2.0))
+        s = sim.samples.slice(k, len(sim.samples))
+    else:
+        from test_rest_pose import _session
+
+        s = _session("lie", "stride", False, 24).samples
+    seen = []
+    orig = lf._identify
+    try:
+        lf._identify = lambda *a: seen.append(a) or orig(*a)  # type: ignore[assignment]
+        analyze(ImuSamples(s.time_s, s.acc_g, None))
+    finally:
+        lf._identify = orig
+    settings, state, cal, axes, stop = seen[0]
+    first = cal.start_row if state.recalibrated_from_s else 0
+    assert cal.start_row > 0 and (first > 0) == (start == "lying")
+
+    def fresh_nll(lever_arm_m: float, sensor_offset_m: float) -> float:
+        lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
+        if first > 0:
+            kern = lf._make_kernel(settings, state.has_gyro, cal, axes, lever, True)
+        else:
+            kern = lf._start_kernel(settings, state, cal, axes, lever, True)
+        lf._run_span(kern, state, first, stop)
+        return float(kern.fstate[lf.L.F_NLL])
+
+    want = identify_lever(fresh_nll, settings.lever_arm_m, settings.sensor_offset_m)
+    assert want.identified
+    assert lf._identify(settings, state, cal, axes, stop) == want

@@ -50,7 +50,7 @@ def test_lever_kernel_matches_its_naive_twin() -> None:
     t = 1000.0 + np.cumsum(rng.uniform(0.001, 0.3, 900))
     acc, gyr = rng.normal(0, 1, (900, 3)), rng.normal(0, 200, (900, 3))
     acc[5, 1] = gyr[40, 2] = np.nan
-    got = accumulate_lever(empty_lever_blocks(), t, acc, gyr)
+    got = accumulate_lever(empty_lever_blocks(), t, acc, gyr).rows
     np.testing.assert_allclose(got, naive.lever_block_sums(t, acc, gyr, BLOCK_S), rtol=1e-12)
 
 
@@ -59,12 +59,12 @@ def test_lever_sums_do_not_depend_on_chunking() -> None:
     t = np.cumsum(rng.uniform(0.005, 0.015, 2000))
     acc, gyr = rng.normal(0, 1, (2000, 3)), rng.normal(0, 100, (2000, 3))
     acc[17] = np.nan  # a lost row is skipped
-    whole = accumulate_lever(empty_lever_blocks(), t, acc, gyr)
+    whole = accumulate_lever(empty_lever_blocks(), t, acc, gyr).rows
     parts = empty_lever_blocks()
     for a, b in ((0, 1), (1, 333), (333, 334), (334, 1500), (1500, 2000)):
         parts = accumulate_lever(parts, t[a:b], acc[a:b], gyr[a:b])
-    assert whole.shape == parts.shape == (len(np.unique(np.floor(t / BLOCK_S))), 7)
-    np.testing.assert_allclose(parts, whole, rtol=1e-12)
+    assert whole.shape == parts.rows.shape == (len(np.unique(np.floor(t / BLOCK_S))), 7)
+    np.testing.assert_allclose(parts.rows, whole, rtol=1e-12)
     assert whole[:, 1].sum() == 1999
 
 
@@ -79,13 +79,35 @@ def test_lever_blocks_skip_lost_rows_and_span_long_gaps() -> None:
     acc[250, 2] = np.inf
     want = naive.lever_block_sums(t, acc, gyr, BLOCK_S)
     assert want.shape[0] == 4 and 1.0 not in want[:, 0]
-    got = accumulate_lever(empty_lever_blocks(), t, acc, gyr)
+    got = accumulate_lever(empty_lever_blocks(), t, acc, gyr).rows
     np.testing.assert_allclose(got, want, rtol=1e-12)
     for cut in (1, 150, 299, 300, 301, 450):
         parts = accumulate_lever(
             accumulate_lever(empty_lever_blocks(), t[:cut], acc[:cut], gyr[:cut]), t[cut:], acc[cut:], gyr[cut:]
-        )
+        ).rows
         np.testing.assert_allclose(parts, want, rtol=1e-12)
+
+
+def test_live_lever_steps_append_in_place_and_leave_earlier_values_as_they_were() -> None:
+    # Two hours of 200 Hz in 10-row chunks would copy the stream's blocks on every step if each step
+    # rebuilt the array: a step appends into the buffer the last value grew, unless a value was
+    # already built on it (a branch), which then gets its own copy.
+    rng = np.random.default_rng(4)
+    t = np.arange(0.0, 120.0, 0.005)
+    acc, gyr = rng.normal(0, 1, (t.size, 3)), rng.normal(0, 100, (t.size, 3))
+    whole = accumulate_lever(empty_lever_blocks(), t, acc, gyr).rows
+    values = [empty_lever_blocks()]
+    for a in range(0, t.size, 10):
+        values.append(accumulate_lever(values[-1], t[a : a + 10], acc[a : a + 10], gyr[a : a + 10]))
+    np.testing.assert_allclose(values[-1].rows, whole, rtol=1e-12)
+    assert len({id(v.buf) for v in values}) < 12  # grown by doubling, not copied per step
+    mid = values[len(values) // 2]
+    before = mid.rows.copy()
+    branch = accumulate_lever(mid, t[-10:] + 1.0, acc[-10:], gyr[-10:])
+    assert branch.buf is not mid.buf  # the newer values own the rows after mid's
+    np.testing.assert_array_equal(mid.rows, before)
+    np.testing.assert_array_equal(values[len(values) // 2 + 1].rows[: before.shape[0] - 1], before[:-1])
+    np.testing.assert_allclose(values[-1].rows, whole, rtol=1e-12)
 
 
 def test_sets_described_together_are_described_as_each_alone() -> None:
@@ -96,9 +118,9 @@ def test_sets_described_together_are_described_as_each_alone() -> None:
     state, _ = finish(cfg, state)
     assert state.cal is not None and state.axes is not None and len(state.sets) > 1
     tilt = axis_tilt_deg(state.cal.up, state.axes.a)
-    together = describe_sets(state.sets, state.lever_blocks, state.cal.up, state.axes.a)
+    together = describe_sets(state.sets, state.lever_blocks.rows, state.cal.up, state.axes.a)
     for s, d in zip(state.sets, together, strict=True):
-        alone = describe_set(set_features(s, state.lever_blocks, tilt))
+        alone = describe_set(set_features(s, state.lever_blocks.rows, tilt))
         assert d.description == alone
         np.testing.assert_array_equal(dataclasses.astuple(d.description.features), dataclasses.astuple(alone.features))
 

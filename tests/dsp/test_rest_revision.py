@@ -14,6 +14,7 @@ session again from its first row with the rest pose learned there.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -158,9 +159,10 @@ def test_a_revision_keeps_the_lever_sums_of_every_row() -> None:
     assert samples.gyr_dps is not None
     # The sums are made on the re-timed grid, so compare what does not depend on it: the rows
     # summed (every finite row once) and the span of blocks.
-    whole = accumulate_lever(empty_lever_blocks(), samples.time_s, samples.acc_g, samples.gyr_dps)
-    assert state.lever_blocks[:, 1].sum() == whole[:, 1].sum()
-    assert abs(state.lever_blocks[0, 0] - whole[0, 0]) <= 1 and abs(state.lever_blocks[-1, 0] - whole[-1, 0]) <= 1
+    whole = accumulate_lever(empty_lever_blocks(), samples.time_s, samples.acc_g, samples.gyr_dps).rows
+    got = state.lever_blocks.rows
+    assert got[:, 1].sum() == whole[:, 1].sum()
+    assert abs(got[0, 0] - whole[0, 0]) <= 1 and abs(got[-1, 0] - whole[-1, 0]) <= 1
 
 
 def test_the_dwell_block_kernel_matches_its_naive_twin() -> None:
@@ -184,3 +186,43 @@ def test_the_dwell_block_kernel_matches_its_naive_twin() -> None:
         np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
         np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-9)
         assert np.any(np.isnan(want[:, 0]) & (want[:, 3] == 0))  # the empty blocks were exercised
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_dwell_scan_kernel_matches_its_naive_twin(seed: int) -> None:
+    import naive
+
+    from hipflex.dsp.rest_pose import _scan_dwells
+
+    # Blocks of an angle that rests, swings, holds far away and rests again
+    # (with empty blocks), summarised as feed_dwells does.
+    rng = np.random.default_rng(seed)
+    levels = np.concatenate([[0.0, 60.0, 2.0, -30.0, 90.0, 0.0], rng.choice([0.0, 3.0, 60.0, 90.0, -50.0], size=30)])
+    lengths = np.concatenate([[20, 6, 30, 5, 120, 40], rng.integers(4, 160, size=30)])
+    centre = np.repeat(levels, lengths).astype(float)
+    n = centre.size
+    lo = centre + rng.uniform(-4.0, 0.0, n) + np.where(rng.random(n) < 0.1, rng.uniform(-40, 0, n), 0.0)
+    hi = centre + rng.uniform(0.0, 4.0, n)
+    lo[rng.integers(0, n, 30)] = np.nan
+    hi[np.isnan(lo)] = np.nan
+    count = np.where(np.isnan(lo), 0.0, 50.0)
+    allb = np.ascontiguousarray(np.stack([lo, hi, np.nan_to_num(0.5 * (lo + hi)) * count, count], axis=1))
+    settle_n, look_n = 4, 40
+    spread = np.full(n, np.nan)
+    mid = np.full(n, np.nan)
+    for j in range(settle_n - 1, n):
+        w_lo, w_hi = lo[j - settle_n + 1 : j + 1].min(), hi[j - settle_n + 1 : j + 1].max()
+        spread[j], mid[j] = w_hi - w_lo, 0.5 * (w_lo + w_hi)
+    with np.errstate(invalid="ignore"):
+        mean = np.array([allb[max(0, j - 7) : j + 1, 2].sum() / allb[max(0, j - 7) : j + 1, 3].sum() for j in range(n)])
+    found = 0
+    for m in (0, 37):
+        for gap_s in (2.0, 10.0):
+            for run0 in ([-1.0, -1.0, math.nan, 0.0, 0.0], [0.0, 3.0, 1.0, 1.0, 5.0]):
+                got_run, want_run = np.array(run0), np.array(run0)
+                got = _scan_dwells(allb, spread, mean, mid, m, 1000, gap_s, settle_n, look_n, got_run)
+                want = naive.scan_dwells(allb, spread, mean, mid, m, 1000, gap_s, settle_n, look_n, want_run)
+                assert got == want
+                np.testing.assert_array_equal(got_run, want_run)
+                found += got < n
+    assert found  # the scan's early stop (a dwell elsewhere) was exercised
