@@ -388,9 +388,14 @@ def _rise_rest(
     * a rise of ``min_rom`` above it re-bases the rep: the earlier rise is
       rejected (``REJ_RESTED``) and the rep's low is where the thigh was when
       the new motion began;
-    * a pause in motion of ``set_gap_s`` (the pause that separates sets, far
-      longer than any hold) rejects the earlier rise, and the search for a
-      low starts at the rest level.
+    * a pause in motion of ``set_gap_s`` (the pause that separates sets)
+      rejects the earlier rise, and the search for a low starts at the rest
+      level, unless the thigh is held at the top: the rest's level within
+      ``hold_band_deg`` of the peak and at least ``min_rom`` from the rest
+      pose (theta 0).
+      That is a stretch (a kneeling lunge held 30 s), an excursion held:
+      the fall after it confirms it as one rep with its hold.  A rise that
+      only returned to the rest pose (theta near 0) never qualifies.
     """
     if still_s >= _REST_S and (ist[I_RESTED] == 0 or theta < fstate[F_RLOW]):
         ist[I_RESTED] = 1
@@ -402,7 +407,10 @@ def _rise_rest(
     if ist[I_RESTED] == 0:
         return n_ev
     cap = ist[I_CAP]
-    if still_s >= prm[P_SET_GAP_S]:
+    # The level the rest began at, not theta: the fall out of a hold starts
+    # inside the rest band, before it confirms the rep.
+    held = fstate[F_MREF] >= fstate[F_PEAK] - prm[P_HOLD_BAND] and fstate[F_MREF] >= prm[P_MIN_ROM]
+    if still_s >= prm[P_SET_GAP_S] and not held:
         n_ev = _emit_reject(
             ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fstate[F_PEAK] - fstate[F_LOW]
         )

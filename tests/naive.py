@@ -873,7 +873,9 @@ def detect(
         ``candidate_deg / 2`` of one level for ``_REST_S`` (a rest), the lowest
         theta from then on is kept: rising ``min_rom`` above it rejects the
         earlier rise (``rested``) and starts the rise from there; resting
-        ``set_gap_s`` rejects it and seeks from the rest level.
+        ``set_gap_s`` rejects it and seeks from the rest level, unless the
+        rest's level is held within ``hold_band_deg`` of the peak and ``min_rom`` from the
+        rest pose (a stretch).
     descending
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
@@ -928,7 +930,9 @@ def detect(
             # or a pause of set_gap_s ends the pending rise (rejected, "rested").
             if theta < det.rest_low or not det.rested:
                 det.rest_low, det.rest_low_idx, det.rested = theta, s, True
-            if still_s >= prm[P_SET_GAP_S]:
+            # Unless held at the top away from the rest pose (a stretch): the fall confirms it.
+            held = det.rest_ref >= det.peak - prm[P_HOLD_BAND] and det.rest_ref >= min_rom
+            if still_s >= prm[P_SET_GAP_S] and not held:
                 out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
                 det.phase, det.rested, det.cand_active = PHASE_SEEK, False, False
                 det.low, det.low_idx = theta, s
