@@ -93,6 +93,10 @@ _MAX_RISE_S = 6.0
 # A rest re-bases a stale low: a rep's low is where the thigh was when the
 # motion that made it began, not a low from before the rest.
 _REST_S = 1.0
+# A low set during a rest is renewed at a theta within this fraction of
+# candidate_deg of it (sensor noise at rest is ~0.1 deg; the band is 0.8 deg
+# at the default candidate_deg).
+_RENEW_FRACTION = 0.1
 
 
 @njit_borrowed_inline
@@ -463,11 +467,21 @@ def _detect(
     still_s = now - fstate[F_MT0]
     if phase == PHASE_SEEK:
         low_idx = ist[I_LOW_IDX]
-        if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fstate[F_MT0]:
+        low_t = _h(hist, cap, low_idx, H_TIME)
+        if still_s >= _REST_S and (
+            low_t < fstate[F_MT0] or (now - low_t > _REST_S and theta <= fstate[F_LOW] + _RENEW_FRACTION * prm[P_CAND])
+        ):
             # The thigh rests, and the low is from before the rest: the next
             # rise starts from the rest level (or a dip below it).  A
             # candidate that never came back down is dropped: it was a shift
-            # of the rest level, not an excursion.
+            # of the rest level, not an excursion.  A low set in the rest is
+            # renewed while theta is back at it, once it is a rest (1 s) old:
+            # else, in a long rest, it ages past _MAX_RISE_S below and is
+            # replaced wherever theta then is -- halfway up the next rise,
+            # which then falls short of min_rom (a side-lying abduction set's
+            # first rep, missed).  Only at the low's level (within a tenth of
+            # candidate_deg), so a rise's first samples, still inside the
+            # rest band, never become its low.
             fstate[F_LOW] = theta
             ist[I_LOW_IDX] = s
             ist[I_CAND_ACTIVE] = 0

@@ -30,7 +30,7 @@ from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
-from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _REST_S
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _RENEW_FRACTION, _REST_S
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -860,8 +860,10 @@ def detect(
 
     seeking a rise
         Track the lowest theta (a low older than half the history or than
-        ``_MAX_RISE_S`` is replaced, and so is a low from before a rest,
-        by the rest level; a candidate still open then is dropped).
+        ``_MAX_RISE_S`` is replaced, and so is a low from before a rest or
+        one more than a rest old while the thigh rests at its level (within
+        ``_RENEW_FRACTION`` of ``candidate_deg``), by the rest level; a
+        candidate still open then is dropped).
         Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
@@ -903,7 +905,9 @@ def detect(
         det.rest_ref, det.rest_t0 = theta, now
     still_s = now - det.rest_t0
     if det.phase == PHASE_SEEK:
-        if still_s >= _REST_S and time_of(det.low_idx) < det.rest_t0:
+        low_t = time_of(det.low_idx)
+        renew = now - low_t > _REST_S and theta <= det.low + _RENEW_FRACTION * cand
+        if still_s >= _REST_S and (low_t < det.rest_t0 or renew):
             det.low, det.low_idx, det.cand_active = theta, s, False
         elif theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
             det.low, det.low_idx, det.cand_active = theta, s, False

@@ -513,3 +513,19 @@ def test_detect_rest_held_below_min_rom_from_the_rest_pose_is_still_rejected() -
     k = _feed_both(thetas, dt=dt)
     assert [e[2] for e in k.events if e[L.EV_KIND] == L.EV_REJECT] == [L.REJ_RESTED]
     assert L.EV_REP not in k.kinds()
+
+
+def test_detect_low_set_in_a_long_rest_does_not_age_out_halfway_up_the_next_rise() -> None:
+    # A rest at 0 with a 0.1 deg dip 2 s in (the low, set inside the rest), then, 5.8 s
+    # after the dip, a 25 deg rep: its rise crosses the moment that low is _MAX_RISE_S
+    # (6 s) old.  Without renewing the low during the rest, it expired mid-rise and was
+    # replaced by theta there, so the rise fell short of min_rom (20 deg): rep lost.
+    dt = 0.02
+    rest = np.zeros(round(12.0 / dt))
+    dip = round(2.0 / dt)
+    rest[dip] = -0.1
+    start = dip + round(5.8 / dt)  # the rise begins 5.8 s after the dip
+    thetas = np.concatenate([rest[:start], _ramp(0, 25, 25), _ramp(25, 0, 25), np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    assert _rep_rows(k)[0][L.E_ROM] == pytest.approx(25.0, abs=0.2)
