@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from kit import stream_in_chunks
 
-from hipflex.dsp import Settings, analyze
+from hipflex.dsp import Settings, analyze, pipeline
 from hipflex.sensor.sim.programme import simulate_programme
 
 
@@ -37,3 +38,15 @@ def test_the_first_rep_after_a_long_rest_is_counted() -> None:
         truth = [r for r in sim.truth.reps if r.set_index == s_i]
         got = [r for s in a.sets for r in s.reps if t0 - 1.0 < r.peak_s < t1 + 1.0]
         assert len(got) == len(truth)
+
+
+def test_a_stretch_streamed_in_chunks_gives_the_batch_reps() -> None:
+    # The held rule reads only the detector's state: chunk cuts inside the 30 s hold change nothing.
+    sim = simulate_programme("hip_flexor_stretch", seed=3, fs_hz=50.0, has_gyro=True)
+    settings = Settings(min_rom_deg=10.0)
+    want = [(r.peak_s, r.hold_s) for s in analyze(sim.samples, settings).sets for r in s.reps]
+    assert len(want) == 4
+    for chunk in (13, 997):
+        _, events = stream_in_chunks(settings, sim.samples, range(chunk, len(sim.samples), chunk))
+        got = [(e.rep.peak_s, e.rep.hold_s) for e in events if isinstance(e, pipeline.RepEvent)]
+        assert got == want, chunk
