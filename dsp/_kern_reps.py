@@ -97,6 +97,11 @@ _REST_S = 1.0
 # candidate_deg of it (sensor noise at rest is ~0.1 deg; the band is 0.8 deg
 # at the default candidate_deg).
 _RENEW_FRACTION = 0.1
+# ... once it is a rest old.  Ages on a regular sample grid tie with _REST_S
+# exactly, and clocks that differ in the last bits (the kernel's and its
+# twin's re-timing) fall either side of a tie: a microsecond's margin, far
+# below any sample period, keeps every implementation on the same side.
+_RENEW_AGE_S = _REST_S + 1e-6
 
 
 @njit_borrowed_inline
@@ -469,7 +474,8 @@ def _detect(
         low_idx = ist[I_LOW_IDX]
         low_t = _h(hist, cap, low_idx, H_TIME)
         if still_s >= _REST_S and (
-            low_t < fstate[F_MT0] or (now - low_t > _REST_S and theta <= fstate[F_LOW] + _RENEW_FRACTION * prm[P_CAND])
+            low_t < fstate[F_MT0]
+            or (now - low_t > _RENEW_AGE_S and theta <= fstate[F_LOW] + _RENEW_FRACTION * prm[P_CAND])
         ):
             # The thigh rests, and the low is from before the rest: the next
             # rise starts from the rest level (or a dip below it).  A

@@ -30,7 +30,7 @@ from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
-from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _RENEW_FRACTION, _REST_S
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _RENEW_AGE_S, _RENEW_FRACTION, _REST_S
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -906,7 +906,7 @@ def detect(
     still_s = now - det.rest_t0
     if det.phase == PHASE_SEEK:
         low_t = time_of(det.low_idx)
-        renew = now - low_t > _REST_S and theta <= det.low + _RENEW_FRACTION * cand
+        renew = now - low_t > _RENEW_AGE_S and theta <= det.low + _RENEW_FRACTION * cand
         if still_s >= _REST_S and (low_t < det.rest_t0 or renew):
             det.low, det.low_idx, det.cand_active = theta, s, False
         elif theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
