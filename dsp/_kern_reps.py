@@ -95,6 +95,15 @@ _MAX_RISE_S = 6.0
 # A rest re-bases a stale low: a rep's low is where the thigh was when the
 # motion that made it began, not a low from before the rest.
 _REST_S = 1.0
+# A low set during a rest is renewed at a theta within this fraction of
+# candidate_deg of it (sensor noise at rest is ~0.1 deg; the band is 0.8 deg
+# at the default candidate_deg).
+_RENEW_FRACTION = 0.1
+# ... once it is a rest old.  Ages on a regular sample grid tie with _REST_S
+# exactly, and clocks that differ in the last bits (the kernel's and its
+# twin's re-timing) fall either side of a tie: a microsecond's margin, far
+# below any sample period, keeps every implementation on the same side.
+_RENEW_AGE_S = _REST_S + 1e-6
 
 
 @njit_borrowed_inline
@@ -409,9 +418,14 @@ def _rise_rest(
     * a rise of ``min_rom`` above it re-bases the rep: the earlier rise is
       rejected (``REJ_RESTED``) and the rep's low is where the thigh was when
       the new motion began;
-    * a pause in motion of ``set_gap_s`` (the pause that separates sets, far
-      longer than any hold) rejects the earlier rise, and the search for a
-      low starts at the rest level.
+    * a pause in motion of ``set_gap_s`` (the pause that separates sets)
+      rejects the earlier rise, and the search for a low starts at the rest
+      level, unless the thigh is held at the top: the rest's level within
+      ``hold_band_deg`` of the peak and at least ``min_rom`` from the rest
+      pose (theta 0).
+      That is a stretch (a kneeling lunge held 30 s), an excursion held:
+      the fall after it confirms it as one rep with its hold.  A rise that
+      only returned to the rest pose (theta near 0) never qualifies.
     """
     if still_s >= _REST_S and (ist[I_RESTED] == 0 or theta < fstate[F_RLOW]):
         ist[I_RESTED] = 1
@@ -423,7 +437,10 @@ def _rise_rest(
     if ist[I_RESTED] == 0:
         return n_ev
     cap = ist[I_CAP]
-    if still_s >= prm[P_SET_GAP_S]:
+    # The level the rest began at, not theta: the fall out of a hold starts
+    # inside the rest band, before it confirms the rep.
+    held = fstate[F_MREF] >= fstate[F_PEAK] - prm[P_HOLD_BAND] and fstate[F_MREF] >= prm[P_MIN_ROM]
+    if still_s >= prm[P_SET_GAP_S] and not held:
         n_ev = _emit_reject(
             ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_RESTED, fstate[F_PEAK] - fstate[F_LOW]
         )
@@ -476,11 +493,22 @@ def _detect(
     still_s = now - fstate[F_MT0]
     if phase == PHASE_SEEK:
         low_idx = ist[I_LOW_IDX]
-        if still_s >= _REST_S and _h(hist, cap, low_idx, H_TIME) < fstate[F_MT0]:
+        low_t = _h(hist, cap, low_idx, H_TIME)
+        if still_s >= _REST_S and (
+            low_t < fstate[F_MT0]
+            or (now - low_t > _RENEW_AGE_S and theta <= fstate[F_LOW] + _RENEW_FRACTION * prm[P_CAND])
+        ):
             # The thigh rests, and the low is from before the rest: the next
             # rise starts from the rest level (or a dip below it).  A
             # candidate that never came back down is dropped: it was a shift
-            # of the rest level, not an excursion.
+            # of the rest level, not an excursion.  A low set in the rest is
+            # renewed while theta is back at it, once it is a rest (1 s) old:
+            # else, in a long rest, it ages past _MAX_RISE_S below and is
+            # replaced wherever theta then is -- halfway up the next rise,
+            # which then falls short of min_rom (a side-lying abduction set's
+            # first rep, missed).  Only at the low's level (within a tenth of
+            # candidate_deg), so a rise's first samples, still inside the
+            # rest band, never become its low.
             fstate[F_LOW] = theta
             ist[I_LOW_IDX] = s
             ist[I_CAND_ACTIVE] = 0

@@ -265,7 +265,8 @@ class Rejection:
     ended in the rise), ``walking`` (a step of a walk, :mod:`hipflex.dsp.gait`;
     ``time_s`` is its peak), ``rested`` (the rise ended in a rest and never came
     back down: the motion after the rest began a new rise, or the pause
-    reached ``set_gap_s``) or ``contract:<kind>`` (the rep broke an invariant
+    reached ``set_gap_s`` somewhere other than held at the top, as a stretch
+    is) or ``contract:<kind>`` (the rep broke an invariant
     of the analysis contract, :mod:`hipflex.dsp.contract`; withheld, with a
     logged warning).
     """

@@ -30,7 +30,7 @@ from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
-from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _REST_S
+from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _RENEW_AGE_S, _RENEW_FRACTION, _REST_S
 from hipflex.dsp._layout import (
     E_CONF,
     E_END,
@@ -883,8 +883,10 @@ def detect(
 
     seeking a rise
         Track the lowest theta (a low older than half the history or than
-        ``_MAX_RISE_S`` is replaced, and so is a low from before a rest,
-        by the rest level; a candidate still open then is dropped).
+        ``_MAX_RISE_S`` is replaced, and so is a low from before a rest or
+        one more than a rest old while the thigh rests at its level (within
+        ``_RENEW_FRACTION`` of ``candidate_deg``), by the rest level; a
+        candidate still open then is dropped).
         Rising ``min_rom`` above it starts a rise.  A smaller
         excursion of at least ``candidate_deg`` that falls back by
         ``candidate_deg`` is reported as rejected (``rom_below_min``) and
@@ -896,7 +898,9 @@ def detect(
         ``candidate_deg / 2`` of one level for ``_REST_S`` (a rest), the lowest
         theta from then on is kept: rising ``min_rom`` above it rejects the
         earlier rise (``rested``) and starts the rise from there; resting
-        ``set_gap_s`` rejects it and seeks from the rest level.
+        ``set_gap_s`` rejects it and seeks from the rest level, unless the
+        rest's level is held within ``hold_band_deg`` of the peak and ``min_rom`` from the
+        rest pose (a stretch).
     descending
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
@@ -924,7 +928,9 @@ def detect(
         det.rest_ref, det.rest_t0 = theta, now
     still_s = now - det.rest_t0
     if det.phase == PHASE_SEEK:
-        if still_s >= _REST_S and time_of(det.low_idx) < det.rest_t0:
+        low_t = time_of(det.low_idx)
+        renew = now - low_t > _RENEW_AGE_S and theta <= det.low + _RENEW_FRACTION * cand
+        if still_s >= _REST_S and (low_t < det.rest_t0 or renew):
             det.low, det.low_idx, det.cand_active = theta, s, False
         elif theta < det.low or s - det.low_idx > cap // 2 or now - time_of(det.low_idx) > _MAX_RISE_S:
             det.low, det.low_idx, det.cand_active = theta, s, False
@@ -951,7 +957,9 @@ def detect(
             # or a pause of set_gap_s ends the pending rise (rejected, "rested").
             if theta < det.rest_low or not det.rested:
                 det.rest_low, det.rest_low_idx, det.rested = theta, s, True
-            if still_s >= prm[P_SET_GAP_S]:
+            # Unless held at the top away from the rest pose (a stretch): the fall confirms it.
+            held = det.rest_ref >= det.peak - prm[P_HOLD_BAND] and det.rest_ref >= min_rom
+            if still_s >= prm[P_SET_GAP_S] and not held:
                 out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
                 det.phase, det.rested, det.cand_active = PHASE_SEEK, False, False
                 det.low, det.low_idx = theta, s

@@ -487,3 +487,45 @@ def test_acc_only_smoothed_peak_outside_the_rise_gives_way_to_the_filter(fn) -> 
     assert row[L.EV_KIND] == L.EV_REP
     assert row[L.E_PEAK_T] == pytest.approx(100.6) and row[L.E_ROM] == pytest.approx(40.0)
     assert row[L.E_START] < row[L.E_PEAK_T]
+
+
+@pytest.mark.parametrize("hold_s", [12.0, 30.0])  # longer than set_gap_s (8 s): a stretch
+def test_detect_excursion_held_longer_than_set_gap_is_one_rep_with_its_hold(hold_s: float) -> None:
+    # 0 -> 25 deg, held 12 or 30 s (a kneeling hip-flexor stretch), back to 0: an excursion
+    # held, not a rise that ended in a rest (that one rests near the rest pose, theta 0).
+    dt = 0.02
+    thetas = np.concatenate(
+        [np.zeros(20), _ramp(0, 25, 50), np.full(round(hold_s / dt), 25.0), _ramp(25, 0, 50), np.zeros(60)]
+    )
+    k = _feed_both(thetas, dt=dt)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    rep = _rep_rows(k)[0]
+    assert rep[L.E_ROM] == pytest.approx(25.0, abs=0.5)
+    # hold_band_deg 10 below the 25 deg peak: the hold plus the ramps' top 40 % (2 x 0.4 s).
+    assert rep[L.E_HOLD] == pytest.approx(hold_s + 0.8, abs=0.1)
+
+
+def test_detect_rest_held_below_min_rom_from_the_rest_pose_is_still_rejected() -> None:
+    # A 25 deg rise from -15 that settles at +10 (under min_rom from the rest pose)
+    # for longer than set_gap_s: a shift of the rest level, not a hold.
+    dt = 0.02
+    thetas = np.concatenate([np.full(20, -15.0), _ramp(-15, 10, 50), np.full(500, 10.0), _ramp(10, -15, 50)])
+    k = _feed_both(thetas, dt=dt)
+    assert [e[2] for e in k.events if e[L.EV_KIND] == L.EV_REJECT] == [L.REJ_RESTED]
+    assert L.EV_REP not in k.kinds()
+
+
+def test_detect_low_set_in_a_long_rest_does_not_age_out_halfway_up_the_next_rise() -> None:
+    # A rest at 0 with a 0.1 deg dip 2 s in (the low, set inside the rest), then, 5.8 s
+    # after the dip, a 25 deg rep: its rise crosses the moment that low is _MAX_RISE_S
+    # (6 s) old.  Without renewing the low during the rest, it expired mid-rise and was
+    # replaced by theta there, so the rise fell short of min_rom (20 deg): rep lost.
+    dt = 0.02
+    rest = np.zeros(round(12.0 / dt))
+    dip = round(2.0 / dt)
+    rest[dip] = -0.1
+    start = dip + round(5.8 / dt)  # the rise begins 5.8 s after the dip
+    thetas = np.concatenate([rest[:start], _ramp(0, 25, 25), _ramp(25, 0, 25), np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    assert _rep_rows(k)[0][L.E_ROM] == pytest.approx(25.0, abs=0.2)
