@@ -219,8 +219,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         rate = state.buf_gyr[:stop] - cal.gyro_bias_dps
         rate = rate[~np.isnan(rate).any(axis=1)]
         axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
-    axes = _confirm_sign(settings, state, cal, axes, stop)
-    lever = None if state.has_gyro or not settings.identify_lever else _identify(settings, state, cal, axes, stop)
+    axes, lever = _sign_and_lever(settings, state, cal, axes, stop)
     kern = _start_kernel(settings, state, cal, axes, lever)
     state = dataclasses.replace(state, axes=axes, lever=lever)
     return state, kern
@@ -339,8 +338,43 @@ def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.nd
     return theta
 
 
-def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> Axes:
+def _sign_and_lever(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
+) -> tuple[Axes, LeverFit | None]:
+    """The flexion sign and (accelerometer only, when identified) the sensor's place on the thigh.
+
+    Without a gyro the sign is read from the trace of the identified model,
+    not from one with no offset in front of the femur: in a fast stride the
+    offset's centripetal term (``d theta'^2``, near 1 g for a sensor 8-10 cm
+    in front) is read by a model without it as the thigh tilting backwards,
+    so its backward excursions came out larger than the flexions and the
+    whole session was traced the wrong way round (its peaks at the true
+    troughs, a set counted 10 short).  The pendulum model maps onto itself
+    under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
+    an offset grid symmetric about the femur, with the thigh's range the
+    same both ways) does not depend on the provisional sign, and the sign it
+    leaves open is decided on its trace; the offset turns with the sign.
+    """
+    if state.has_gyro or not settings.identify_lever:
+        return _confirm_sign(settings, state, cal, axes, stop), None
+    fit = _identify(settings, state, cal, axes, stop, symmetric=True)
+    if not fit.identified:
+        axes = _confirm_sign(settings, state, cal, axes, stop)
+        return axes, LeverFit(settings.lever_arm_m, settings.sensor_offset_m, False, 0.0)
+    signed = _confirm_sign(settings, state, cal, axes, stop, fit)
+    if float(np.dot(signed.w, axes.w)) < 0.0:
+        fit = dataclasses.replace(fit, sensor_offset_m=-fit.sensor_offset_m)
+    return signed, fit
+
+
+def _confirm_sign(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, lever: LeverFit | None = None
+) -> Axes:
     """Make the thigh's larger excursions positive (flexion).
+
+    ``lever`` (accelerometer only): the sensor's place the trace is computed
+    with, identified under the provisional sign; by default the prior lever
+    with no offset.
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
@@ -362,7 +396,10 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     # spurious spike forwards outweighed the whole set (a ballistic set
     # before the calibration window, 52 Hz, clipped at 4 g: every rep
     # counted the wrong way round).  The same bound both ways.
-    lever = None if state.has_gyro else LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
+    if state.has_gyro:
+        lever = None
+    elif lever is None:
+        lever = LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
     kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
     kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
     _rewind(kern, state, cal)
@@ -386,8 +423,14 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     return Axes(axes.u, -axes.w, -axes.a)
 
 
-def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> LeverFit:
-    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on.
+def _identify(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, symmetric: bool = False
+) -> LeverFit:
+    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
+
+    ``symmetric``: the thigh's range the same both ways and no prior offset,
+    so the fit under one flexion sign mirrors that under the other (see
+    :func:`_sign_and_lever`).
 
     After the rest pose was re-learned, only from the new calibration window
     on: before it the person got up from lying or sitting, which moves the
@@ -398,12 +441,13 @@ def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Ax
 
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
         lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
-        if first > 0:
-            # The kernel starts at rest in the calibrated pose, where the window is.
-            kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, True)
-        else:
-            kern = _start_kernel(settings, state, cal, axes, lever, True)
+        kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, True)
+        if symmetric:
+            kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
+        if first == 0:
+            _rewind(kern, state, cal)
+        # (Else the kernel starts at rest in the calibrated pose, where the window is.)
         _run_span(kern, state, first, stop)
         return float(kern.fstate[L.F_NLL])
 
-    return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
+    return identify_lever(nll, settings.lever_arm_m, 0.0 if symmetric else settings.sensor_offset_m)

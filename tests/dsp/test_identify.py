@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from synth import Bump, record
 
-from hipflex.dsp import Settings, analyze
+from hipflex.dsp import ImuSamples, Settings, analyze
 from hipflex.dsp.identify import LeverFit, identify_lever
 
 
@@ -92,3 +92,35 @@ def test_quality_says_what_the_angle_rests_on():
     assert "identified" in model
     assert "cm below the hip" in model
     assert "from the settings" in analyze(rec.samples, Settings(identify_lever=False)).quality.angle_model
+
+
+def _strides(lever_m: float, offset_m: float, range_g: float) -> tuple[ImuSamples, list[Bump]]:
+    # A stride set at 100 Hz: each forward swing (70 deg in 0.17 s and back)
+    # is followed by a swing 25 deg behind the standing line; 0.66 s a stride.
+    bumps: list[Bump] = []
+    for i in range(14):
+        t0 = 3.0 + 0.66 * i
+        bumps += [Bump(t0, 0.17, 0.0, 0.17, 70.0), Bump(t0 + 0.34, 0.15, 0.0, 0.15, -25.0)]
+    rec = record(bumps, 17.0, 100.0, gyro=False, lever_m=lever_m, offset_m=offset_m, acc_noise_g=0.01, seed=5)
+    s = rec.samples
+    return ImuSamples(s.time_s, np.clip(s.acc_g, -range_g, range_g), None), [b for b in bumps if b.amp_deg > 0]
+
+
+@pytest.mark.parametrize(("lever_m", "offset_m", "range_g"), [(0.12, 0.10, 16.0), (0.22, -0.09, 2.0)])
+def test_strides_with_a_sensor_off_the_femur_axis_keep_flexion_positive(
+    lever_m: float, offset_m: float, range_g: float
+) -> None:
+    # In a stride the offset's centripetal term d theta'^2 is near 1 g.  The
+    # sign was read from a trace with no offset, which takes that term for the
+    # thigh tilting backwards (a sensor in front) or forwards (behind): the
+    # backward swings came out larger than the flexions, the session was
+    # traced the wrong way round (every peak at a backward swing, ~30 deg) and
+    # the offset identified on the wrong side.  Read from the identified
+    # model, whose offset turns with the sign, it is right.
+    samples, flexions = _strides(lever_m, offset_m, range_g)
+    res = analyze(samples, Settings())
+    assert ("in front of" if offset_m > 0 else "behind") in res.quality.angle_model
+    assert res.rep_count == len(flexions)
+    got_peaks = np.array([r.peak_s for r in res.reps])
+    np.testing.assert_allclose(got_peaks, [b.peak_t for b in flexions], atol=0.06)
+    assert np.mean([r.peak_flexion_deg for r in res.reps]) > 50.0
