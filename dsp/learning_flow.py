@@ -353,18 +353,18 @@ def _sign_and_lever(
     under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
     an offset grid symmetric about the femur, with the thigh's range the
     same both ways) does not depend on the provisional sign, and the sign it
-    leaves open is decided on its trace; the offset turns with the sign.
+    leaves open is decided on its trace.
     """
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
     fit = _identify(settings, state, cal, axes, stop, symmetric=True)
-    if not fit.identified:
-        axes = _confirm_sign(settings, state, cal, axes, stop)
-        return axes, LeverFit(settings.lever_arm_m, settings.sensor_offset_m, False, 0.0)
-    signed = _confirm_sign(settings, state, cal, axes, stop, fit)
-    if float(np.dot(signed.w, axes.w)) < 0.0:
-        fit = dataclasses.replace(fit, sensor_offset_m=-fit.sensor_offset_m)
-    return signed, fit
+    axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None)
+    # Once the sign is known, the position is identified again within the
+    # thigh's own range: with extension allowed as far as flexion, a wrong
+    # position could trace a stride's backward swings 90 deg and more behind
+    # the standing line and fit them better than the right one (a front
+    # sensor 27 cm down identified at 18 cm on the femur axis, peaks 30 deg off).
+    return axes, _identify(settings, state, cal, axes, stop)
 
 
 def _confirm_sign(
