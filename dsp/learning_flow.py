@@ -418,7 +418,11 @@ def _confirm_sign(
     # the end of one at most, never its size.
     near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
     seen = seen[near[0] :] if near.size else seen
-    if np.all(np.isnan(seen)) or np.nanmax(seen) >= -np.nanmin(seen):
+    # The excursions' sizes as the time spent how far out each way (the sum of
+    # the angle's positive and of its negative part), not the two extreme rows:
+    # one row of a filter fed a clipped or gapped swing decided it the wrong
+    # way round.
+    if np.all(np.isnan(seen)) or np.nansum(np.maximum(seen, 0.0)) >= -np.nansum(np.minimum(seen, 0.0)):
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
 
