@@ -418,11 +418,18 @@ def _confirm_sign(
     # the end of one at most, never its size.
     near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
     seen = seen[near[0] :] if near.size else seen
-    # The excursions' sizes as the time spent how far out each way (the sum of
-    # the angle's positive and of its negative part), not the two extreme rows:
-    # one row of a filter fed a clipped or gapped swing decided it the wrong
-    # way round.
-    if np.all(np.isnan(seen)) or np.nansum(np.maximum(seen, 0.0)) >= -np.nansum(np.minimum(seen, 0.0)):
+    if np.all(np.isnan(seen)):
+        return axes
+    if state.has_gyro:
+        # The gyro's angle: its extreme rows are measured excursions.
+        forward = bool(np.nanmax(seen) >= -np.nanmin(seen))
+    else:
+        # The pendulum filter's: one row of it fed a clipped or gapped swing
+        # can lie far out, and decided the sign the wrong way round.  The
+        # excursions' sizes are the time spent how far out each way (the sums
+        # of the angle's positive and negative parts), not two extreme rows.
+        forward = bool(np.nansum(np.maximum(seen, 0.0)) >= -np.nansum(np.minimum(seen, 0.0)))
+    if forward:
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
 
