@@ -219,8 +219,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         rate = state.buf_gyr[:stop] - cal.gyro_bias_dps
         rate = rate[~np.isnan(rate).any(axis=1)]
         axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
-    axes = _confirm_sign(settings, state, cal, axes, stop)
-    lever = None if state.has_gyro or not settings.identify_lever else _identify(settings, state, cal, axes, stop)
+    axes, lever = _sign_and_lever(settings, state, cal, axes, stop)
     kern = _start_kernel(settings, state, cal, axes, lever)
     state = dataclasses.replace(state, axes=axes, lever=lever)
     return state, kern
@@ -357,8 +356,43 @@ def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.nd
     return theta
 
 
-def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> Axes:
+def _sign_and_lever(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
+) -> tuple[Axes, LeverFit | None]:
+    """The flexion sign and (accelerometer only, when identified) the sensor's place on the thigh.
+
+    Without a gyro the sign is read from the trace of the identified model,
+    not from one with no offset in front of the femur: in a fast stride the
+    offset's centripetal term (``d theta'^2``, near 1 g for a sensor 8-10 cm
+    in front) is read by a model without it as the thigh tilting backwards,
+    so its backward excursions came out larger than the flexions and the
+    whole session was traced the wrong way round (its peaks at the true
+    troughs, a set counted 10 short).  The pendulum model maps onto itself
+    under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
+    an offset grid symmetric about the femur, with the thigh's range the
+    same both ways) does not depend on the provisional sign, and the sign it
+    leaves open is decided on its trace.
+    """
+    if state.has_gyro or not settings.identify_lever:
+        return _confirm_sign(settings, state, cal, axes, stop), None
+    fit = _identify(settings, state, cal, axes, stop, symmetric=True)
+    axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None)
+    # Once the sign is known, the position is identified again within the
+    # thigh's own range: with extension allowed as far as flexion, a wrong
+    # position could trace a stride's backward swings 90 deg and more behind
+    # the standing line and fit them better than the right one (a front
+    # sensor 27 cm down identified at 18 cm on the femur axis, peaks 30 deg off).
+    return axes, _identify(settings, state, cal, axes, stop)
+
+
+def _confirm_sign(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, lever: LeverFit | None = None
+) -> Axes:
     """Make the thigh's larger excursions positive (flexion).
+
+    ``lever`` (accelerometer only): the sensor's place the trace is computed
+    with, identified under the provisional sign; by default the prior lever
+    with no offset.
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
@@ -380,7 +414,10 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     # spurious spike forwards outweighed the whole set (a ballistic set
     # before the calibration window, 52 Hz, clipped at 4 g: every rep
     # counted the wrong way round).  The same bound both ways.
-    lever = None if state.has_gyro else LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
+    if state.has_gyro:
+        lever = None
+    elif lever is None:
+        lever = LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
     kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
     kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
     _rewind(kern, state, cal)
@@ -399,13 +436,30 @@ def _confirm_sign(settings: Settings, state: StreamState, cal: Calibration, axes
     # the end of one at most, never its size.
     near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
     seen = seen[near[0] :] if near.size else seen
-    if np.all(np.isnan(seen)) or np.nanmax(seen) >= -np.nanmin(seen):
+    if np.all(np.isnan(seen)):
+        return axes
+    if state.has_gyro:
+        # The gyro's angle: its extreme rows are measured excursions.
+        forward = bool(np.nanmax(seen) >= -np.nanmin(seen))
+    else:
+        # The pendulum filter's: one row of it fed a clipped or gapped swing
+        # can lie far out, and decided the sign the wrong way round.  The
+        # excursions' sizes are the time spent how far out each way (the sums
+        # of the angle's positive and negative parts), not two extreme rows.
+        forward = bool(np.nansum(np.maximum(seen, 0.0)) >= -np.nansum(np.minimum(seen, 0.0)))
+    if forward:
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
 
 
-def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int) -> LeverFit:
-    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign was confirmed on.
+def _identify(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, symmetric: bool = False
+) -> LeverFit:
+    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
+
+    ``symmetric``: the thigh's range the same both ways and no prior offset,
+    so the fit under one flexion sign mirrors that under the other (see
+    :func:`_sign_and_lever`).
 
     After the rest pose was re-learned, only from the new calibration window
     on: before it the person got up from lying or sitting, which moves the
@@ -424,6 +478,8 @@ def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Ax
         prm = proto.prm.copy()
         prm[L.P_LEVER_M] = lever_arm_m
         prm[L.P_OFFSET_M] = sensor_offset_m
+        if symmetric:
+            prm[L.P_THETA_MIN] = -prm[L.P_THETA_MAX]
         kern = _Kernel(prm, proto.fstate.copy(), proto.ist.copy(), proto.hist)
         if first == 0:
             _rewind(kern, state, cal, scratch)
@@ -432,4 +488,4 @@ def _identify(settings: Settings, state: StreamState, cal: Calibration, axes: Ax
         _clear_history(kern)
         return float(kern.fstate[L.F_NLL])
 
-    return identify_lever(nll, settings.lever_arm_m, settings.sensor_offset_m)
+    return identify_lever(nll, settings.lever_arm_m, 0.0 if symmetric else settings.sensor_offset_m)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from synth import Bump, record
 
-from hipflex.dsp import Settings, analyze
+from hipflex.dsp import ImuSamples, Settings, analyze
 from hipflex.dsp.identify import LeverFit, identify_lever
 
 
@@ -115,13 +117,25 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
     seen = []
     orig = lf._identify
     try:
-        lf._identify = lambda *a: seen.append(a) or orig(*a)  # type: ignore[assignment]
+        lf._identify = lambda *a, **k: seen.append((a, k)) or orig(*a, **k)  # type: ignore[assignment]
         analyze(ImuSamples(s.time_s, s.acc_g, None))
     finally:
         lf._identify = orig
-    settings, state, cal, axes, stop = seen[0]
+    assert seen
+    for (settings, state, cal, axes, stop), kw in seen:  # the sign's symmetric fit, then the final one
+        symmetric = bool(kw.get("symmetric", False))
+        first = cal.start_row if state.recalibrated_from_s else 0
+        assert cal.start_row > 0 and (first > 0) == (start == "lying")
+        want = _fresh_identify(settings, state, cal, axes, stop, symmetric)
+        assert want.identified
+        assert lf._identify(settings, state, cal, axes, stop, symmetric=symmetric) == want
+
+
+def _fresh_identify(settings: Any, state: Any, cal: Any, axes: Any, stop: int, symmetric: bool) -> LeverFit:
+    """The identification as it was before the candidates shared a history: a fresh kernel per candidate."""
+    import hipflex.dsp.learning_flow as lf
+
     first = cal.start_row if state.recalibrated_from_s else 0
-    assert cal.start_row > 0 and (first > 0) == (start == "lying")
 
     def fresh_nll(lever_arm_m: float, sensor_offset_m: float) -> float:
         lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
@@ -129,9 +143,78 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
             kern = lf._make_kernel(settings, state.has_gyro, cal, axes, lever, True)
         else:
             kern = lf._start_kernel(settings, state, cal, axes, lever, True)
+        if symmetric:
+            kern.prm[lf.L.P_THETA_MIN] = -kern.prm[lf.L.P_THETA_MAX]
         lf._run_span(kern, state, first, stop)
         return float(kern.fstate[lf.L.F_NLL])
 
-    want = identify_lever(fresh_nll, settings.lever_arm_m, settings.sensor_offset_m)
-    assert want.identified
-    assert lf._identify(settings, state, cal, axes, stop) == want
+    return identify_lever(fresh_nll, settings.lever_arm_m, 0.0 if symmetric else settings.sensor_offset_m)
+
+
+def _strides(lever_m: float, offset_m: float, range_g: float) -> tuple[ImuSamples, list[Bump]]:
+    # A stride set at 100 Hz: each forward swing (70 deg in 0.17 s and back)
+    # is followed by a swing 25 deg behind the standing line; 0.66 s a stride.
+    bumps: list[Bump] = []
+    for i in range(14):
+        t0 = 3.0 + 0.66 * i
+        bumps += [Bump(t0, 0.17, 0.0, 0.17, 70.0), Bump(t0 + 0.34, 0.15, 0.0, 0.15, -25.0)]
+    rec = record(bumps, 17.0, 100.0, gyro=False, lever_m=lever_m, offset_m=offset_m, acc_noise_g=0.01, seed=5)
+    s = rec.samples
+    return ImuSamples(s.time_s, np.clip(s.acc_g, -range_g, range_g), None), [b for b in bumps if b.amp_deg > 0]
+
+
+@pytest.mark.parametrize(("lever_m", "offset_m", "range_g"), [(0.12, 0.10, 16.0), (0.22, -0.09, 2.0)])
+def test_strides_with_a_sensor_off_the_femur_axis_keep_flexion_positive(
+    lever_m: float, offset_m: float, range_g: float
+) -> None:
+    # In a stride the offset's centripetal term d theta'^2 is near 1 g.  The
+    # sign was read from a trace with no offset, which takes that term for the
+    # thigh tilting backwards (a sensor in front) or forwards (behind): the
+    # backward swings came out larger than the flexions, the session was
+    # traced the wrong way round (every peak at a backward swing, ~30 deg) and
+    # the offset identified on the wrong side.  Read from the identified
+    # model, whose offset turns with the sign, it is right.
+    samples, flexions = _strides(lever_m, offset_m, range_g)
+    res = analyze(samples, Settings())
+    assert ("in front of" if offset_m > 0 else "behind") in res.quality.angle_model
+    assert res.rep_count == len(flexions)
+    got_peaks = np.array([r.peak_s for r in res.reps])
+    np.testing.assert_allclose(got_peaks, [b.peak_t for b in flexions], atol=0.06)
+    assert np.mean([r.peak_flexion_deg for r in res.reps]) > 50.0
+
+
+def test_the_position_is_identified_within_the_thighs_range_once_the_sign_is_known() -> None:
+    # Tuning seed 71 of the widened simulator: strides at 50 Hz, acc-only, a
+    # sensor 27 cm below the hip and 9.6 cm in front of the femur, the session
+    # started lying down.  Identified with extension allowed as far as flexion
+    # (as the sign must be found), a position on the femur axis 18 cm down
+    # traced the backward swings 90 deg and more behind standing and fitted
+    # best: every peak 30 deg off.  Within the thigh's range the true one does.
+    from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
+
+    case = draw_wide_case(71)
+    assert not case.sensor.has_gyro and case.drill == "stride"
+    res = analyze(simulate_wide(case).samples, Settings())
+    model = res.quality.angle_model
+    lever_cm = float(model.split(" cm below the hip")[0].split()[-1])
+    offset_cm = float(model.split(" cm in front of the femur")[0].split()[-1]) if "in front of" in model else 0.0
+    assert abs(lever_cm - 100 * case.mounting.distance_below_hip_m) <= 4.0
+    assert offset_cm >= 6.0
+
+
+def test_the_sign_is_read_from_the_whole_excursions_not_two_extreme_rows() -> None:
+    # Tuning seed 2096 of the widened simulator: strides at 25 Hz, acc-only,
+    # clipped at 2 g, a sensor behind the femur, no quiet start.  The trace
+    # the sign is read from has single rows far out where a clipped swing
+    # drove the filter; compared by their two extreme rows the excursions came
+    # out the wrong way round (the whole session traced mirrored, a set 4 short).
+    from hipflex.dsp import analyze_with_angle
+    from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
+
+    case = draw_wide_case(2096)
+    assert not case.sensor.has_gyro and case.drill == "stride" and case.sensor.acc_range_g == 2.0
+    sim = simulate_wide(case)
+    _, angle = analyze_with_angle(sim.samples, Settings())
+    truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
+    ok = np.isfinite(angle)
+    assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.5
