@@ -31,17 +31,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from hipflex.dsp.analysis_settings import Settings
 
 __all__ = [
     "FACE_NORMAL_AXES",
     "PLACEMENTS",
     "FlatPrior",
+    "MountingFacts",
     "face_cosines",
     "geometry_fit",
 ]
@@ -55,6 +53,20 @@ _PLACEMENT_SPREAD_DEG = 30.0
 # Spread of a measured cosine about the drill's prediction: straps tilt, axes wobble between reps,
 # real drills are not done in one plane.
 _COS_SIGMA = 0.25
+
+
+class MountingFacts(Protocol):
+    """What the user says of the mounting (``Settings`` has these; a protocol, so that this module
+    need not import the settings, which import its vocabularies)."""
+
+    @property
+    def face_normal_axis(self) -> str | None: ...
+
+    @property
+    def sensor_placement(self) -> str | None: ...
+
+    @property
+    def sensor_leg(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class FlatPrior:
     leg_sign: float = 0.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FlatPrior | None:
+    def from_settings(cls, settings: MountingFacts) -> FlatPrior | None:
         """The prior the settings ask for (``face_normal_axis``, ``sensor_placement``), or None."""
         axis = settings.face_normal_axis
         if axis is None:
