@@ -75,16 +75,31 @@ class SessionSpec:
     side: Literal["left", "right"] | None = None
     min_rom_deg: float | None = None
     set_gap_s: float | None = None
+    face_normal_axis: str | None = None
+    sensor_placement: str | None = None
+    sensor_leg: str | None = None
 
 
-def session_settings(base: Settings, min_rom_deg: float | None, set_gap_s: float | None) -> Settings:
+def session_settings(
+    base: Settings,
+    min_rom_deg: float | None,
+    set_gap_s: float | None,
+    *,
+    face_normal_axis: str | None = None,
+    sensor_placement: str | None = None,
+    sensor_leg: str | None = None,
+) -> Settings:
     """``base`` with the overrides a session or upload may give (as ``hipflex analyze`` applies them).
 
     A ``min_rom_deg`` at or below the default candidate threshold also lowers
     ``candidate_deg`` to 0.4 of it, so the diagnostics stay below the rep
-    threshold.  Raises ``ValueError`` with the setting's message.
+    threshold.  ``face_normal_axis``, ``sensor_placement`` and ``sensor_leg``
+    (how the sensor is strapped; naming only, never a count) replace the
+    base's when given.  Raises ``ValueError`` with the setting's message.
     """
-    changes: dict[str, float] = {}
+    changes: dict[str, float | str] = {}
+    mounting = {"face_normal_axis": face_normal_axis, "sensor_placement": sensor_placement, "sensor_leg": sensor_leg}
+    changes.update({name: value for name, value in mounting.items() if value is not None})
     if set_gap_s is not None:
         changes["set_gap_s"] = set_gap_s
     if min_rom_deg is not None:
@@ -299,7 +314,11 @@ class SessionManager:
 
     async def _start(self, spec: SessionSpec, is_disconnected: DisconnectCheck | None) -> SessionRecord:
         try:
-            settings = session_settings(self.settings.analysis, spec.min_rom_deg, spec.set_gap_s)
+            settings = session_settings(
+                self.settings.analysis, spec.min_rom_deg, spec.set_gap_s,
+                face_normal_axis=spec.face_normal_axis, sensor_placement=spec.sensor_placement,
+                sensor_leg=spec.sensor_leg,
+            )  # fmt: skip
         except ValueError as exc:
             raise SourceError(str(exc)) from None
         source = self._source(spec, is_disconnected)

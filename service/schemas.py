@@ -28,6 +28,7 @@ __all__ = [
     "DeviceList",
     "DeviceOut",
     "ErrorOut",
+    "FaceNormalAxis",
     "FieldError",
     "GyroFrameOut",
     "HealthOut",
@@ -51,6 +52,9 @@ __all__ = [
 
 #: A Bluetooth address (``A0:9E:1A:12:34:56``) or a CoreBluetooth UUID (macOS).
 ADDRESS_PATTERN = r"^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})$"
+
+#: ``Settings.face_normal_axis`` values (see :mod:`hipflex.dsp.mounting_prior`).
+FaceNormalAxis = Literal["x", "y", "z", "+x", "+y", "+z", "-x", "-y", "-z"]
 
 LiveState = Literal["calibrating", "running", "gap", "reconnecting", "stopped"]
 SessionStatus = Literal["running", "stopped", "failed", "recovered"]
@@ -225,7 +229,7 @@ class AnalysisOut(BaseModel):
     schema_: Literal["hipflex.analysis/2"] = Field(alias="schema")
     hipflex_version: str
     source: str = Field(description="The file as given (CLI), the upload's name, or the session's raw log.")
-    settings: dict[str, bool | float | None] = Field(
+    settings: dict[str, bool | float | str | None] = Field(
         description="Every analysis setting used, by name (units in names)."
     )
     sample_rate_hz: float | None
@@ -282,6 +286,20 @@ class SessionCreate(BaseModel):
         default=None, ge=1.0, lt=MAX_MIN_ROM_DEG, description="Override: smallest rep, deg."
     )
     set_gap_s: float | None = Field(default=None, gt=0.0, le=3600.0, description="Override: set pause, s.")
+    face_normal_axis: FaceNormalAxis | None = Field(
+        default=None,
+        description="Naming only, never a count: the sensor is strapped flat on the thigh and this device axis is "
+        "normal to its face (z for Polar Verity Sense / H10 and MetaMotion; +z / -z when that sense points out "
+        "of the skin); stored with the session's settings.",
+    )
+    sensor_placement: Literal["front", "lateral"] | None = Field(
+        default=None,
+        description="Naming only, with face_normal_axis (the session's or the server's): front or outer side of "
+        "the thigh.",
+    )
+    sensor_leg: Literal["right", "left"] | None = Field(
+        default=None, description="Naming only, with a signed face_normal_axis: the leg the sensor is on (422 without)."
+    )
 
     @model_validator(mode="after")
     def _source_fields(self) -> SessionCreate:
@@ -331,7 +349,7 @@ class SessionOut(BaseModel):
     last_sample_s: float | None
     sample_rate_hz: float | None
     quality: QualityOut | None = Field(description="From the final analysis (null while running).")
-    settings: dict[str, bool | float | None] = Field(description="Analysis settings used (provenance).")
+    settings: dict[str, bool | float | str | None] = Field(description="Analysis settings used (provenance).")
     hipflex_version: str
     raw_log: str = Field(description="File name of the raw sample log (plain hipflex CSV) in the capture folder.")
     error: str | None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hipflex.service.commands import Command, UsageError, check_output_folder
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
+from hipflex.service.commands.mounting_opts import add_mounting_arguments, mounting_changes
 from hipflex.service.commands.season_cli import add_table_arguments, check_table_arguments
 
 if TYPE_CHECKING:
@@ -87,24 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON document per line (JSON Lines)")
     p.add_argument("--min-rom-deg", type=float, metavar="DEG", help="smallest rise that counts as a rep (20)")
     p.add_argument("--set-gap-s", type=float, metavar="S", help="pause that splits sets, seconds (8)")
-    p.add_argument(
-        "--face-normal-axis",
-        choices=("x", "y", "z", "+x", "+y", "+z", "-x", "-y", "-z"),
-        metavar="AXIS",
-        help="naming only: the sensor is strapped flat on the thigh and this device axis is normal to its face "
-        "(z for Polar Verity Sense / H10 and MetaMotion; +z / -z when that sense points out of the skin); "
-        "names lying and standing drills better, never changes a count",
-    )
-    p.add_argument(
-        "--sensor-placement",
-        choices=("front", "lateral"),
-        help="naming only, with --face-normal-axis: the sensor is on the front or the outer side of the thigh",
-    )
-    p.add_argument(
-        "--sensor-leg",
-        choices=("right", "left"),
-        help="naming only, with a signed --face-normal-axis: the leg the sensor is on (flexion vs extension)",
-    )
+    add_mounting_arguments(p)
     p.add_argument(
         "--plot",
         type=Path,
@@ -230,10 +214,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     """Analysis settings from the defaults and the flags given."""
     from hipflex.dsp.analysis_settings import Settings
 
-    changes: dict[str, float | str] = {}
-    for name in ("face_normal_axis", "sensor_placement", "sensor_leg"):
-        if getattr(args, name, None) is not None:
-            changes[name] = getattr(args, name)
+    changes: dict[str, float | str] = dict(mounting_changes(args))
     if args.set_gap_s is not None:
         changes["set_gap_s"] = args.set_gap_s
     if args.min_rom_deg is not None:

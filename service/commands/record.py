@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hipflex.service.commands import Command, UsageError
+from hipflex.service.commands.mounting_opts import add_mounting_arguments, mounting_changes
 
 if TYPE_CHECKING:
     import asyncio
+
+    from hipflex.dsp.analysis_settings import Settings
 
 __all__ = ["COMMAND", "LiveDisplay", "add_arguments", "run"]
 
@@ -35,6 +38,7 @@ examples:
   hipflex record "Polar H10" --out session.jsonl            # until Ctrl-C
   hipflex record A0:9E:1A:12:34:56 --out s.jsonl --duration 120 --rate 100
   hipflex record metawear --out s.jsonl --json > analysis.json
+  hipflex record "Polar Sense" --out s.jsonl --face-normal-axis +z --sensor-placement lateral --sensor-leg right
 
 exit status: 0 recorded (stopped by --duration or Ctrl-C), 2 bad usage or the sensor
 could not be used (no adapter, permission denied, not found, busy, refused to stream),
@@ -59,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace FILE.jsonl when it exists")
     p.add_argument("--scan-timeout", type=float, default=10.0, metavar="S", help="how long to look for it (10)")
     p.add_argument("--json", action="store_true", help="print the final analysis as one JSON line on stdout")
+    add_mounting_arguments(p, "; analyse the capture again with the same options for the same names")
 
 
 class LiveDisplay:
@@ -136,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rate must be in (0, 1000] Hz")
     if not args.scan_timeout > 0:
         raise UsageError("--scan-timeout must be positive")
+    settings = _analysis_settings(args)
     if args.out.exists() and not args.overwrite:
         return _error(f"{args.out} already exists; choose another file or add --overwrite")
     if not args.out.parent.is_dir():
@@ -145,13 +151,29 @@ def run(args: argparse.Namespace) -> int:
     import asyncio  # here and below, not at the top: every command's module is imported by the CLI
 
     try:
-        return asyncio.run(_record(args))
+        return asyncio.run(_record(args, settings))
     except KeyboardInterrupt:
         print("hipflex record: interrupted; the capture log keeps everything up to the last second", file=sys.stderr)
         return 130
 
 
-async def _record(args: argparse.Namespace) -> int:
+def _analysis_settings(args: argparse.Namespace) -> Settings:
+    """The live analysis' settings: the defaults with the mounting options (``UsageError`` naming a bad one)."""
+    from hipflex.dsp.analysis_settings import Settings
+
+    try:
+        return Settings().replace(**mounting_changes(args))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _analyse_again(args: argparse.Namespace) -> str:
+    """The ``hipflex analyze`` command that gives the same result from the capture log."""
+    flags = "".join(f" --{name.replace('_', '-')} {value}" for name, value in mounting_changes(args).items())
+    return f"hipflex analyze {args.out}{flags}"
+
+
+async def _record(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from hipflex.sensor.emulate.world import ENV_VAR, ble_world
@@ -170,11 +192,11 @@ async def _record(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
         async with ble_world(os.environ.get(ENV_VAR), rate_hz=args.rate) as backends:
-            return await _session(args, backends, stop)
+            return await _session(args, backends, stop, settings)
     except (SensorError, ValueError) as exc:
         kept = ""
         if isinstance(exc, SensorError) and args.out.exists() and args.out.stat().st_size > 0:
-            kept = f"; {args.out} keeps what was recorded (hipflex analyze {args.out})"
+            kept = f"; {args.out} keeps what was recorded ({_analyse_again(args)})"
         return _error(f"{exc}{kept}")
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
@@ -204,7 +226,7 @@ async def _analysis_ready(ready: asyncio.Future[None], stop: asyncio.Event, disp
     return ready.done()
 
 
-async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event) -> int:
+async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event, settings: Settings) -> int:
     import asyncio
     import time
 
@@ -227,7 +249,7 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
         found, sample_rate_hz=args.rate, range_g=args.range_g, gyro=args.gyro,
         capture_path=args.out, overwrite=args.overwrite, backends=backends,
     )  # fmt: skip
-    analysis = LiveAnalysis(source=str(args.out))
+    analysis = LiveAnalysis(settings, source=str(args.out))
     async with client:
         await client.start()
         started = clock()
@@ -286,7 +308,7 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event)
     print(
         f"recorded {args.out}: {result.duration_s:.1f} s at {result.sample_rate_hz:.4g} Hz, {result.rep_count} reps "
         f"in {len(result.sets)} sets, {len(result.quality.gap_list)} gaps ({result.quality.lost_s:.1f} s lost), "
-        f"{s.reconnects} reconnects; analyse again with: hipflex analyze {args.out}",
+        f"{s.reconnects} reconnects; analyse again with: {_analyse_again(args)}",
         file=sys.stderr,
     )
     if args.json:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hipflex.service.commands import Command, UsageError
+from hipflex.service.commands.mounting_opts import add_mounting_arguments, mounting_changes
 
 if TYPE_CHECKING:
     from hipflex.service.settings import ServiceSettings
@@ -56,10 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-upload-mb", type=float, default=50.0, help="largest upload to /api/v1/analyze (50)")
     p.add_argument("--replay-dir", action="append", default=[], type=Path, metavar="DIR",
                    help="a folder replay sessions may read besides the capture folder (repeatable)")  # fmt: skip
+    add_mounting_arguments(p, "; the default of every session and upload, which may give their own")
 
 
 def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettings:
     """Service settings from the options (``UsageError`` when inconsistent)."""
+    from hipflex.dsp.analysis_settings import Settings
     from hipflex.sensor.emulate.world import ENV_VAR, parse_world
     from hipflex.service.settings import ServiceSettings, default_data_dir
 
@@ -79,6 +82,7 @@ def build_service_settings(args: argparse.Namespace, host: str) -> ServiceSettin
             max_upload_bytes=int(getattr(args, "max_upload_mb", 50.0) * 1024 * 1024),
             ble_backend=ble_backend,
             replay_dirs=tuple(d.expanduser() for d in getattr(args, "replay_dir", ())) or None,
+            analysis=Settings().replace(**mounting_changes(args)),
         ).with_token()
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -14,14 +14,14 @@ import tempfile
 from functools import partial
 from pathlib import Path
 from threading import Event
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from hipflex.service.analysis_pool import ByteBudget, Cancelled
 from hipflex.service.deps import PoolDep, SettingsDep
 from hipflex.service.live import session_settings
-from hipflex.service.schemas import MAX_MIN_ROM_DEG, AnalysisOut, ErrorOut
+from hipflex.service.schemas import MAX_MIN_ROM_DEG, AnalysisOut, ErrorOut, FaceNormalAxis
 from hipflex.service.uploads import FILE_FIELD, extract_file, multipart_boundary, receive_body
 
 __all__ = ["router"]
@@ -108,6 +108,15 @@ async def analyze_upload(
     format: Annotated[str, Query(max_length=32, description="Format name, or 'auto'.")] = "auto",
     min_rom_deg: Annotated[float | None, Query(ge=1, lt=MAX_MIN_ROM_DEG, description="Smallest rep, degrees.")] = None,
     set_gap_s: Annotated[float | None, Query(gt=0, le=3600, description="Pause that splits sets, s.")] = None,
+    face_normal_axis: Annotated[
+        FaceNormalAxis | None, Query(description="Naming only: device axis normal to a flat-strapped sensor's face.")
+    ] = None,
+    sensor_placement: Annotated[
+        Literal["front", "lateral"] | None, Query(description="Naming only, with face_normal_axis.")
+    ] = None,
+    sensor_leg: Annotated[
+        Literal["right", "left"] | None, Query(description="Naming only, with a signed face_normal_axis.")
+    ] = None,
 ) -> Response:
     """The same contract as ``hipflex analyze --json`` (``source`` is the uploaded file's name)."""
     from hipflex.sensor.formats import AUTO, format_names
@@ -116,7 +125,10 @@ async def analyze_upload(
     if format not in known:
         raise HTTPException(422, f"unknown format {format!r}; known formats: {', '.join(known)}")
     try:
-        analysis_settings = session_settings(settings.analysis, min_rom_deg, set_gap_s)
+        analysis_settings = session_settings(
+            settings.analysis, min_rom_deg, set_gap_s,
+            face_normal_axis=face_normal_axis, sensor_placement=sensor_placement, sensor_leg=sensor_leg,
+        )  # fmt: skip
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     boundary = multipart_boundary(request.headers.get("content-type"))
