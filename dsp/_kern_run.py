@@ -280,9 +280,15 @@ def _run_chunk(
         overrun = False
         reanchored = False
         if started:
-            steps = math.floor((t_in - fstate[F_T_HAT]) / period + 0.5)
-            if steps < 1:
+            since_s = t_in - fstate[F_T_HAT]
+            if period > 0.0 and since_s < 1.4 * period:
+                # The common row: no gap (the rounded count below is at most 1,
+                # with room for rounding), without its division.
                 steps = 1
+            else:
+                steps = math.floor(since_s / period + 0.5)
+                if steps < 1:
+                    steps = 1
             missing = steps - 1
             gap_s = missing * period
             # A gap that opens a window or interrupts the detector: settle the
