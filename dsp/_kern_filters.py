@@ -233,8 +233,11 @@ def _tilt_step(
     fstate[F_UP + 2] = uz
 
     # Gyro bias: learn slowly while the thigh is at rest (rate and |f| steady).
-    dev = math.sqrt((gx - bias0) ** 2 + (gy - bias1) ** 2 + (gz - bias2) ** 2)
-    if dev < still_gyr and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
+    dev2 = (gx - bias0) ** 2 + (gy - bias1) ** 2 + (gz - bias2) ** 2
+    # In motion the square alone decides (1 % margin: rounding cannot flip
+    # it), without the square root.
+    still = dev2 < 1.01 * still_gyr * still_gyr and math.sqrt(dev2) < still_gyr
+    if still and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
         fstate[F_REST_S] += dt
     else:
         fstate[F_REST_S] = 0.0
