@@ -114,9 +114,28 @@ def _tilt_step(
     -------
     theta_deg, rate_dps : float
     """
-    wx = (gx - fstate[F_BIAS]) * DEG
-    wy = (gy - fstate[F_BIAS + 1]) * DEG
-    wz = (gz - fstate[F_BIAS + 2]) * DEG
+    # The constant parameters, read before the first store to fstate: numba
+    # cannot tell the arrays apart, so a read after a store is repeated.
+    pu0 = prm[P_U]
+    pu1 = prm[P_U + 1]
+    pu2 = prm[P_U + 2]
+    pw0 = prm[P_W]
+    pw1 = prm[P_W + 1]
+    pw2 = prm[P_W + 2]
+    pa0 = prm[P_A]
+    pa1 = prm[P_A + 1]
+    pa2 = prm[P_A + 2]
+    gcal = prm[P_G_CAL]
+    lever_m = prm[P_LEVER_M]
+    tilt_tau = prm[P_TILT_TAU]
+    still_gyr = prm[P_STILL_GYR]
+    bias_tau = prm[P_BIAS_TAU]
+    bias0 = fstate[F_BIAS]
+    bias1 = fstate[F_BIAS + 1]
+    bias2 = fstate[F_BIAS + 2]
+    wx = (gx - bias0) * DEG
+    wy = (gy - bias1) * DEG
+    wz = (gz - bias2) * DEG
     # A world-fixed vector seen from the sensor turns by -omega dt, the rate
     # integrated over the sample by the parabola through the last three
     # (Adams-Moulton, 3rd order): the trapezoid cuts the top off a swing's
@@ -162,7 +181,7 @@ def _tilt_step(
         fstate[F_PG_SUM + 2] = sz * c + (rx * sy - ry * sx) * sa + rz * sdot * ca
 
     # Flexion rate and its derivative about the learned axis.
-    oa = wx * prm[P_A] + wy * prm[P_A + 1] + wz * prm[P_A + 2]
+    oa = wx * pa0 + wy * pa1 + wz * pa2
     # F_PREV_OA is NaN when the previous rate was not measured (the first row
     # after a gap): the angular acceleration is unknown, taken as 0.
     alpha_known = not math.isnan(fstate[F_PREV_OA])
@@ -171,19 +190,18 @@ def _tilt_step(
 
     # In units of the gravity measured while standing: scale and bias errors of
     # a few percent must not read as acceleration.
-    gcal = prm[P_G_CAL]
     ax /= gcal
     ay /= gcal
     az /= gcal
     fnorm_raw = math.sqrt(ax * ax + ay * ay + az * az)
     if not clipped and fnorm_raw > 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).
-        lg = prm[P_LEVER_M] / G0_MPS2
+        lg = lever_m / G0_MPS2
         tan_g = lg * alpha
         cen_g = lg * oa * oa
-        fx = ax - tan_g * prm[P_W] - cen_g * prm[P_U]
-        fy = ay - tan_g * prm[P_W + 1] - cen_g * prm[P_U + 1]
-        fz = az - tan_g * prm[P_W + 2] - cen_g * prm[P_U + 2]
+        fx = ax - tan_g * pw0 - cen_g * pu0
+        fy = ay - tan_g * pw1 - cen_g * pu1
+        fz = az - tan_g * pw2 - cen_g * pu2
         fn = math.sqrt(fx * fx + fy * fy + fz * fz)
         if in_window:
             # Summed, not applied: the hip's own accelerations (bounce, foot
@@ -200,7 +218,7 @@ def _tilt_step(
             wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
             # Beyond 12 widths the weight is below 1e-31: skip the exp.
             weight = math.exp(-0.5 * en * en) / (1.0 + wrate2) if en * en < 144.0 else 0.0
-            k = dt / prm[P_TILT_TAU] * weight
+            k = dt / tilt_tau * weight
             if k > 1.0:
                 k = 1.0
             ux += k * (fx / fn - ux)
@@ -215,13 +233,16 @@ def _tilt_step(
     fstate[F_UP + 2] = uz
 
     # Gyro bias: learn slowly while the thigh is at rest (rate and |f| steady).
-    dev = math.sqrt((gx - fstate[F_BIAS]) ** 2 + (gy - fstate[F_BIAS + 1]) ** 2 + (gz - fstate[F_BIAS + 2]) ** 2)
-    if dev < prm[P_STILL_GYR] and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
+    dev2 = (gx - bias0) ** 2 + (gy - bias1) ** 2 + (gz - bias2) ** 2
+    # In motion the square alone decides (1 % margin: rounding cannot flip
+    # it), without the square root.
+    still = dev2 < 1.01 * still_gyr * still_gyr and math.sqrt(dev2) < still_gyr
+    if still and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
         fstate[F_REST_S] += dt
     else:
         fstate[F_REST_S] = 0.0
     if fstate[F_REST_S] > _REST_MIN_S:
-        kb = dt / prm[P_BIAS_TAU]
+        kb = dt / bias_tau
         fstate[F_BIAS] += kb * (gx - fstate[F_BIAS])
         fstate[F_BIAS + 1] += kb * (gy - fstate[F_BIAS + 1])
         fstate[F_BIAS + 2] += kb * (gz - fstate[F_BIAS + 2])
@@ -232,13 +253,13 @@ def _tilt_step(
             # above had learned it, 10 s of rest or more).  Its integral
             # closes that gap (a PI loop, critically damped with the pull):
             # "up" x gravity points along the bias error's horizontal part.
-            ki = dt / (4.0 * prm[P_TILT_TAU] * prm[P_TILT_TAU]) * RAD / fnorm_raw
+            ki = dt / (4.0 * tilt_tau * tilt_tau) * RAD / fnorm_raw
             fstate[F_BIAS] += ki * (uy * az - uz * ay)
             fstate[F_BIAS + 1] += ki * (uz * ax - ux * az)
             fstate[F_BIAS + 2] += ki * (ux * ay - uy * ax)
 
-    up_u = ux * prm[P_U] + uy * prm[P_U + 1] + uz * prm[P_U + 2]
-    up_w = ux * prm[P_W] + uy * prm[P_W + 1] + uz * prm[P_W + 2]
+    up_u = ux * pu0 + uy * pu1 + uz * pu2
+    up_w = ux * pw0 + uy * pw1 + uz * pw2
     theta = math.atan2(up_w, up_u) * RAD
     if fstate[F_REST_S] == 0.0:
         fstate[F_REST_AVG_S] = 0.0
@@ -251,8 +272,8 @@ def _tilt_step(
         # test on the gyro while the accelerometer already swings.
         # The angle from "up" to the accelerometer in the (u, w) plane, in
         # (-180, 180]: atan2 of their cross and dot products.
-        f_u = ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]
-        f_w = ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]
+        f_u = ax * pu0 + ay * pu1 + az * pu2
+        f_w = ax * pw0 + ay * pw1 + az * pw2
         diff = math.atan2(f_w * up_u - f_u * up_w, f_u * up_u + f_w * up_w) * RAD
         if fstate[F_REST_AVG_S] == 0.0:
             fstate[F_REST_DIFF_LP] = diff
