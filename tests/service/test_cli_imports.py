@@ -24,11 +24,17 @@ UNUSED = (
 )  # fmt: skip
 
 
-@pytest.mark.slow  # a child interpreter
-def test_loading_a_plain_csv_through_the_cli_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+def _still_csv(tmp_path: Path) -> Path:
+    """Six seconds of a still acc+gyro sensor at 100 Hz as a plain CSV (600 rows)."""
     path = tmp_path / "rec.csv"
     t = np.arange(600) / 100.0
     write_csv(path, ImuSamples(t, np.tile([0.0, 0.0, 1.0], (600, 1)), np.zeros((600, 3))))
+    return path
+
+
+@pytest.mark.slow  # a child interpreter
+def test_loading_a_plain_csv_through_the_cli_imports_nothing_it_does_not_use(tmp_path: Path) -> None:
+    path = _still_csv(tmp_path)
     # What `hipflex analyze --json` does before the analysis: parse the arguments, load the file.
     code = (
         "import sys\n"
@@ -48,9 +54,7 @@ def test_loading_a_plain_csv_through_the_cli_imports_nothing_it_does_not_use(tmp
 def test_the_whole_analysis_leaves_scipy_linalg_unimported(tmp_path: Path) -> None:
     # numba's array maths probes for BLAS by importing scipy.linalg (and, through SciPy,
     # numpy.f2py): 0.35 s of every run, for linear algebra no kernel uses (dsp/_jit.py).
-    path = tmp_path / "rec.csv"
-    t = np.arange(600) / 100.0
-    write_csv(path, ImuSamples(t, np.tile([0.0, 0.0, 1.0], (600, 1)), np.zeros((600, 3))))
+    path = _still_csv(tmp_path)
     code = (
         "import sys\n"
         "from hipflex.service.cli import main\n"
