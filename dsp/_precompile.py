@@ -65,7 +65,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_time", "_median_head", (_A1, _I)),
         # The lever sums the set descriptions read (every chunk with a gyro) and the
         # rest-pose revision's angle blocks (the first 15 minutes).
-        ("posture", "_lever_block_sums", (_A2, _A2, types.int64[::1], _A2)),
+        ("lever_sums", "_lever_block_sums", (_A2, _A2, types.int64[::1], _A2)),
         ("rest_pose", "_block_stats", (_A1, _A1, _F, _I, _A2)),
         ("rest_pose", "_scan_dwells", (_A2, _A1, _A1, _A1, _I, _I, _F, _I, _I, _A1)),
         # The boundary check of every chunk's values.

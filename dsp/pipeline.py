@@ -36,7 +36,8 @@ from hipflex.dsp.gait import feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Calibration
 from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
-from hipflex.dsp.posture import FlatPrior, accumulate_lever, describe_sets
+from hipflex.dsp.lever_sums import accumulate_lever
+from hipflex.dsp.posture import FlatPrior, describe_sets
 from hipflex.dsp.rest_pose import REVISE_WITHIN_S, feed_dwells, new_dwell_state
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import StreamState

@@ -1699,7 +1699,7 @@ def naive_retime(ts: np.ndarray, t_in: np.ndarray, t_out: np.ndarray) -> None:
 
 
 def lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block_s: float) -> np.ndarray:
-    """Twin of ``hipflex.dsp.posture._lever_block_sums``: the rows of each block, summed with numpy.
+    """Twin of ``hipflex.dsp.lever_sums._lever_block_sums``: the rows of each block, summed with numpy.
 
     Returns (m, 7): block index, then n, |w|^2, |a|^2, |w|^4, |w|^2 |a|^2, |a|^4 (w rad/s, a g).
     """

@@ -13,16 +13,14 @@ from hypothesis import strategies as st
 from kit import stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, step
+from hipflex.dsp.lever_sums import BLOCK_S, accumulate_lever, empty_lever_blocks
 from hipflex.dsp.mounting_prior import face_cosines
 from hipflex.dsp.posture import (
-    BLOCK_S,
     FlatPrior,
     SetFeatures,
-    accumulate_lever,
     axis_tilt_deg,
     describe_set,
     describe_sets,
-    empty_lever_blocks,
     set_features,
 )
 from hipflex.sensor.sim.body import Mounting, matrix_from_euler_zyx_deg

@@ -150,7 +150,7 @@ def test_the_still_stretch_a_recording_starts_in_is_no_wait_between_movements() 
 def test_a_revision_keeps_the_lever_sums_of_every_row() -> None:
     # The set descriptions (dsp.posture) read per-second sums made as rows arrive; a revision
     # analyses the kept rows again without feeding them again, so it must carry the sums over.
-    from hipflex.dsp.posture import accumulate_lever, empty_lever_blocks
+    from hipflex.dsp.lever_sums import accumulate_lever, empty_lever_blocks
 
     sim = _wide(144)
     samples = sim.samples
