@@ -17,7 +17,8 @@ from kit import assert_slots_close, kernel_arrays
 
 from hipflex.dsp import Settings
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_reps import _MAX_RISE_S, _detect, _interrupt, _parabolic, _rep_metrics
+from hipflex.dsp._kern_rep_metrics import _parabolic, _rep_metrics
+from hipflex.dsp._kern_reps import _MAX_RISE_S, _detect, _interrupt
 
 FRAME = np.eye(3)[:, [2, 0, 1]]  # u = z, w = x, a = w x u = -y ... any orthonormal frame will do
 FRAME[:, 2] = np.cross(FRAME[:, 1], FRAME[:, 0])
