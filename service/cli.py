@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from hipflex import __version__
 from hipflex.service.commands import UsageError, load_commands
+from hipflex.service.commands.mounting_opts import join_signed_axis
 
 __all__ = ["build_parser", "main"]
 
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(join_signed_axis(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:

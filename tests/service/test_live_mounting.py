@@ -180,3 +180,28 @@ def test_an_interrupted_session_is_reanalysed_with_its_stored_mounting(
     assert got.analysis == analyze(logged, settings, source=Path(rec.raw_log).name).to_dict()
     assert got.analysis["settings"]["face_normal_axis"] == "+z"
     assert all("face normal" in s["drill"]["recognised_from"] for s in got.analysis["sets"])
+
+
+def test_a_minus_axis_may_follow_its_option_as_the_next_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flat_abduction: ProgrammeSimulation
+) -> None:
+    # argparse took "-z" for the next option ("expected one argument") though it is one of the choices.
+    path = tmp_path / "flat.csv"
+    write_csv(path, flat_abduction.samples)
+    joined = _cli_json(capsys, path, "--face-normal-axis=-z")
+    spaced = _cli_json(capsys, path, "--face-normal-axis", "-z", "--sensor-placement", "lateral")
+    assert spaced["settings"]["face_normal_axis"] == joined["settings"]["face_normal_axis"] == "-z"
+    assert spaced["settings"]["sensor_placement"] == "lateral"
+    assert [s["rep_count"] for s in spaced["sets"]] == [s["rep_count"] for s in joined["sets"]]
+
+
+def test_only_the_signed_axis_values_are_joined_to_their_option() -> None:
+    from hipflex.service.commands.mounting_opts import join_signed_axis
+
+    assert join_signed_axis(["analyze", "--face-normal-axis", "-y", "f.csv"]) == [
+        "analyze",
+        "--face-normal-axis=-y",
+        "f.csv",
+    ]
+    kept = ["analyze", "--face-normal-axis", "--json", "f.csv", "--", "--face-normal-axis", "-z"]
+    assert join_signed_axis(kept) == kept  # a missing value stays an error; nothing after "--" is touched
