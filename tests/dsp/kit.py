@@ -78,22 +78,3 @@ def run_both(kernel: Callable[..., Any], twin: Callable[..., Any], state: tuple[
     r_k = kernel(*s_k, *args)
     r_t = twin(*s_t, *args)
     return (r_k, s_k), (r_t, s_t)
-
-
-def stream_in_chunks(settings: Settings, samples: Any, cuts: Any) -> tuple[Any, list[Any]]:
-    """Feed ``samples`` through ``step`` in chunks ending at ``cuts`` (row indices), then ``finish``.
-
-    Returns the finished stream state and every event in order.
-    """
-    import itertools
-
-    from hipflex.dsp import finish, init_state, step
-
-    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < len(samples)}), len(samples)]
-    state = init_state(settings, samples.has_gyro)
-    events: list[Any] = []
-    for a, b in itertools.pairwise(bounds):
-        state, ev = step(settings, state, samples.slice(a, b))
-        events += ev
-    state, ev = finish(settings, state)
-    return state, events + ev

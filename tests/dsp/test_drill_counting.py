@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kit import stream_in_chunks
+from streaming import stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, pipeline
 from hipflex.sensor.sim.programme import simulate_programme

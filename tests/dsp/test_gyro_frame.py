@@ -10,7 +10,6 @@ count right with the raw column mapping too.
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 
@@ -19,8 +18,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streaming import stream_in_chunks
 
-from hipflex.dsp import ImuSamples, Settings, analyze, finish, init_state, result, step
+from hipflex.dsp import ImuSamples, Settings, analyze, result
 from hipflex.dsp import gyro_frame as gf
 from hipflex.dsp.types import Analysis
 from hipflex.sensor.sim.simulate import simulate_drill
@@ -204,11 +204,7 @@ def test_a_corrected_stream_gives_the_batch_result_for_any_chunking(cuts: list[i
     samples = _corrupt(sim.samples, MIRROR_Z)
     batch = analyze(samples, SETTINGS)
     assert batch.quality.gyro_correction == "z axis mirrored"
-    state = init_state(SETTINGS, True)
-    bounds = sorted({0, len(samples), *(int(c * len(samples) / 900) for c in cuts)})
-    for a, b in itertools.pairwise(bounds):
-        state, _ = step(SETTINGS, state, samples.slice(a, b))
-    state, _ = finish(SETTINGS, state)
+    state, _ = stream_in_chunks(SETTINGS, samples, [int(c * len(samples) / 900) for c in cuts])
     streamed = result(SETTINGS, state)
     assert streamed.to_dict() == batch.to_dict()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import math
 
 import numpy as np
@@ -20,6 +19,7 @@ import synth
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
+from streaming import stream_in_chunks
 
 from hipflex.dsp import (
     UNRELIABLE_REST_MISMATCH_DEG,
@@ -72,14 +72,7 @@ def _mode(gyro: bool) -> str:
 
 def _stream(samples: ImuSamples, cuts, cfg: Settings = SETTINGS):
     """Feed ``samples`` in chunks ending at ``cuts``; return the analysis, angle trace and events."""
-    bounds = [0, *sorted({c for c in cuts if 0 < c < len(samples)}), len(samples)]
-    state = init_state(cfg, samples.has_gyro)
-    events = []
-    for a, b in itertools.pairwise(bounds):
-        state, ev = step(cfg, state, samples.slice(a, b))
-        events.extend(ev)
-    state, ev = finish(cfg, state)
-    events.extend(ev)
+    state, events = stream_in_chunks(cfg, samples, cuts)
     blocks = [e for e in events if isinstance(e, AngleBlock)]
     angle = np.concatenate([b.angle_deg for b in blocks]) if blocks else np.zeros(0)
     return result(cfg, state, "synth"), angle, events

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kit import stream_in_chunks
+from streaming import stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, step
 from hipflex.dsp.lever_sums import BLOCK_S, accumulate_lever, empty_lever_blocks

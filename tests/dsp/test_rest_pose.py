@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from kit import stream_in_chunks
+from streaming import stream_in_chunks
 
 from hipflex.dsp import CalibratedEvent, ImuSamples, RepEvent, Settings, analyze
 from hipflex.dsp import result as stream_result

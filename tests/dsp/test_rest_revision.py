@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from kit import stream_in_chunks
+from streaming import stream_in_chunks
 
 from hipflex.dsp import (
     AngleBlock,

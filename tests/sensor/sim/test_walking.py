@@ -7,12 +7,11 @@ exactly with the walking classifier (the test is that the walks add no reps to t
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
+from streaming import stream_in_chunks
 
-from hipflex.dsp import RejectionEvent, RepEvent, Settings, analyze, finish, init_state, result, step
+from hipflex.dsp import RejectionEvent, RepEvent, Settings, analyze, result
 from hipflex.sensor.sim.body import Mounting
 from hipflex.sensor.sim.plan import nominal_set_duration_s
 from hipflex.sensor.sim.simulate import Segment, SensorModel, SessionPlan, simulate
@@ -105,14 +104,7 @@ def test_walks_streamed_in_random_chunks_give_exactly_the_batch_result(drill: st
     batch = analyze(samples, cfg)
     rng = np.random.default_rng(chunk_seed)
     cuts = np.cumsum(rng.integers(1, 400, size=len(samples)))
-    bounds = [0, *[int(c) for c in cuts if c < len(samples)], len(samples)]
-    state = init_state(cfg, samples.has_gyro)
-    events: list[object] = []
-    for a, b in itertools.pairwise(bounds):
-        state, ev = step(cfg, state, samples.slice(a, b))
-        events += ev
-    state, ev = finish(cfg, state)
-    events += ev
+    state, events = stream_in_chunks(cfg, samples, cuts)
     streamed = result(cfg, state)
     assert streamed.to_dict() == batch.to_dict()
     assert [e.rep for e in events if isinstance(e, RepEvent)] == list(batch.reps)
