@@ -105,8 +105,8 @@ def _mae(x: list[float]) -> str:
     return f"{np.mean(x):5.2f}" if x else "    -"
 
 
-def _mounting(kind: str, seed: int) -> tuple[Mounting | None, Settings]:
-    """The mounting of one session and the settings that say what the user knows about it.
+def _mounting(kind: str, seed: int, base: Settings) -> tuple[Mounting | None, Settings]:
+    """The mounting of one session and ``base`` with what the user knows about it.
 
     ``random``: any rotation, nothing known (the default); ``flat``: strapped
     flat (:meth:`Mounting.flat`) anywhere around the thigh, its face normal
@@ -115,14 +115,14 @@ def _mounting(kind: str, seed: int) -> tuple[Mounting | None, Settings]:
     ``flat-known``: the leg known as well.
     """
     if kind == "random":
-        return None, Settings()
+        return None, base
     rng = np.random.default_rng([seed, 19])
     if kind == "flat":
-        return Mounting.flat(rng), Settings(face_normal_axis="+z")
+        return Mounting.flat(rng), base.replace(face_normal_axis="+z")
     front = bool(rng.random() < 0.5)
     centre = 0.0 if front else 90.0
     m = Mounting.flat(rng, azimuth_range_deg=(centre - 20.0, centre + 20.0))
-    known = Settings(face_normal_axis="+z", sensor_placement="front" if front else "lateral")
+    known = base.replace(face_normal_axis="+z", sensor_placement="front" if front else "lateral")
     return m, known.replace(sensor_leg=m.leg) if kind == "flat-known" else known
 
 
@@ -140,15 +140,7 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
         for gyro in (True, False):
             for seed in seeds:
                 fs = RATES_HZ[seed % len(RATES_HZ)]
-                mount, known = _mounting(mounting, seed)
-                run = st
-                if mounting != "random":  # the mounting's known facts on top of the row's thresholds
-                    run = dataclasses.replace(
-                        st,
-                        face_normal_axis=known.face_normal_axis,
-                        sensor_placement=known.sensor_placement,
-                        sensor_leg=known.sensor_leg,
-                    )
+                mount, run = _mounting(mounting, seed, st)  # the row's thresholds, what is known of the mounting
                 sim = simulate_programme(drill, seed=seed, fs_hz=fs, has_gyro=gyro, mounting=mount)
                 judge(sim, analyze(sim.samples, run), cells[(label, gyro)])
     head = (
