@@ -15,7 +15,8 @@ What needs the whole file is kept small or decided at the end:
 - duplicate rows: the first row of a block is compared with the last row passed on;
 - the checks of the whole recording (too many rows out of order, too short, no acceleration,
   a gyroscope that is empty throughout, values that look like m/s^2): decided after the last
-  block from running counts and one float32 magnitude per valid row.
+  block from running counts and one byte per valid row (its magnitude below, within or
+  above the m/s^2 range).
 
 Any of these (and anything the fast path does not handle) raises :class:`MustReadWhole`
 while iterating; the caller then reads the file whole
@@ -46,11 +47,8 @@ __all__ = ["BLOCK_ROWS", "HOLD_ROWS", "BlockCheck", "CsvBlocks", "MustReadWhole"
 BLOCK_ROWS = 32768
 #: Rows held back from each block (the latest in time): how far back a late row may belong.
 HOLD_ROWS = 1024
-#: Magnitudes (g) between these look like m/s^2 (as in validate_samples).
+#: Magnitudes (g) strictly between these look like m/s^2 (as in validate_samples).
 _MS2_LOW, _MS2_HIGH = 4.0, 20.0
-#: Relative margin of the float32 magnitudes' median around those bounds: closer, the file is
-#: read whole (float32 rounding moves a median by less than 1e-7 of it).
-_MARGIN = 1e-5
 
 
 class MustReadWhole(SensorLayerError):
@@ -64,6 +62,28 @@ def _nan_rows(x: NDArray[np.float64]) -> NDArray[np.bool_]:
 def _same(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Row by row: equal in every column (NaN equals NaN), as validate_samples compares rows."""
     return np.all((a == b) | (np.isnan(a) & np.isnan(b)), axis=1)
+
+
+def _median_range(ranges: NDArray[np.uint8]) -> int:
+    """Where validate_samples's median magnitude falls: 0 outside (4, 20) g, 1 inside, -1 cannot tell.
+
+    ``ranges`` holds each valid row's magnitude range (0: <= 4 g, 1: within, 2: >= 20 g); the
+    median is taken over the same rows as there (every ``n // 20000``-th).  The middle value of
+    an odd count, or two middle values in the same range, decide; two in different ranges
+    (their mean may fall either side of a bound) cannot.
+    """
+    sub = ranges[:: max(1, ranges.size // 20000)]
+    below = int(np.count_nonzero(sub == 0))
+    within = int(np.count_nonzero(sub == 1))
+
+    def at(k: int) -> int:  # the range of the k-th smallest magnitude
+        return 0 if k < below else 1 if k < below + within else 2
+
+    k = sub.size
+    lo, hi = at((k - 1) // 2), at(k // 2)
+    if lo != hi:
+        return -1
+    return 1 if lo == 1 else 0
 
 
 class BlockCheck:
@@ -101,7 +121,8 @@ class BlockCheck:
         self._first_t = math.nan
         self._last_t = math.nan
         self._gyro_seen = False
-        self._norms: list[NDArray[np.float32]] = []  # magnitude of each valid row passed on, g
+        # Per valid row passed on: 0, 1 or 2 for a magnitude <= 4 g, within (4, 20) g, >= 20 g.
+        self._ranges: list[NDArray[np.uint8]] = []
 
     def feed(
         self, t: NDArray[np.float64], acc: NDArray[np.float64], gyr: NDArray[np.float64] | None
@@ -143,11 +164,9 @@ class BlockCheck:
             raise MustReadWhole("the gyroscope columns are empty")
         if self._rows_out < MIN_SAMPLES or self._last_t - self._first_t < MIN_DURATION_S:
             raise MustReadWhole("too short")
-        if not self._norms:
+        if not self._ranges:
             raise MustReadWhole("no accelerometer values")
-        norms = np.concatenate(self._norms)
-        median = float(np.median(norms[:: max(1, norms.size // 20000)]))
-        if _MS2_LOW * (1 - _MARGIN) < median < _MS2_HIGH * (1 + _MARGIN):
+        if _median_range(np.concatenate(self._ranges)) != 0:
             raise MustReadWhole("the accelerometer may be in m/s^2")
         return out
 
@@ -196,7 +215,8 @@ class BlockCheck:
                 gyr[lost] = np.nan
         valid = acc[~lost] if lost.any() else acc
         if valid.size:
-            self._norms.append(np.sqrt((valid * valid).sum(axis=1)).astype(np.float32))
+            norm = np.sqrt((valid * valid).sum(axis=1))  # as validate_samples computes it
+            self._ranges.append((norm > _MS2_LOW).view(np.uint8) + (norm >= _MS2_HIGH).view(np.uint8))
         if self._rows_out == 0:
             self._first_t = float(t[0])
         self._rows_out += t.size

@@ -163,15 +163,35 @@ def test_what_the_whole_file_decides_sends_it_to_be_read_whole(problem: str) -> 
         checked_in_blocks(t, acc, gyr, [100, 200, 300], hold_rows=4)
 
 
-def test_acceleration_near_the_m_s2_bounds_is_left_to_the_whole_file() -> None:
-    # float32 magnitudes decide only away from the bounds; at them, the float64 check of the whole file does.
-    t = np.arange(400) * 0.01
-    acc = np.tile([0.0, 0.0, 4.0], (400, 1))  # magnitude exactly 4: not m/s^2 for the whole file
-    validate_samples("x.csv", t.copy(), acc.copy())
-    with pytest.raises(MustReadWhole):
-        checked_in_blocks(t, acc, None, [200], hold_rows=4)
-    acc[:, 2] = 3.9
-    checked_in_blocks(t, acc, None, [200], hold_rows=4)
+@pytest.mark.parametrize(
+    ("norms", "decides"),
+    [
+        ([3.9] * 5, True),  # odd count: the middle value decides
+        ([4.0] * 4, True),  # 4 g is not within (4, 20): not m/s^2
+        ([4.5] * 4, True),  # m/s^2 (an error when read whole)
+        ([20.0] * 6, True),
+        ([3.0, 3.0, 4.5, 4.5], False),  # the median 3.75 is below 4, but 4.0 + 4.5 would be above
+        ([3.0, 3.0, 25.0, 25.0], False),  # (3 + 25) / 2 = 14: within, from two rows outside
+        ([1.0, 3.0, 3.0, 4.5, 25.0], True),
+    ],
+)
+def test_the_m_s2_check_is_decided_from_magnitude_ranges_or_left_to_the_whole_file(
+    norms: list[float], decides: bool
+) -> None:
+    n = 20 * len(norms)  # each magnitude on a run of rows, in time order
+    t = np.arange(n) * 0.2
+    acc = np.zeros((n, 3))
+    acc[:, 2] = np.repeat(norms, 20)
+    try:
+        validate_samples("x.csv", t.copy(), acc.copy())
+        whole_ok = True
+    except InputError:
+        whole_ok = False
+    if decides and whole_ok:
+        assert_same(checked_in_blocks(t, acc, None, [n // 2], hold_rows=4), validate_samples("x.csv", t, acc.copy()))
+    else:
+        with pytest.raises(MustReadWhole):
+            checked_in_blocks(t, acc, None, [n // 2], hold_rows=4)
 
 
 def write_messy_csv(
