@@ -366,7 +366,7 @@ def _analyze_blocks(path: str, fmt: str, options: LoadOptions, settings: Setting
     The analysis streams (:func:`hipflex.dsp.step`, the path of every analysis) over blocks
     that are exactly the samples of the file read whole, so the result is the same; a long
     recording is then never held in memory at once (peak resident memory of a 1.26 M-row file
-    280 -> 190 MB).  ``None`` whenever that cannot be promised
+    279 -> 208 MB).  ``None`` whenever that cannot be promised
     (:class:`~hipflex.sensor.files.csv_stream.MustReadWhole`: rows far out of order, anything
     unusual, every error) or the core rejects the stream: the whole file's analysis then gives
     the result or the error message.
