@@ -17,7 +17,10 @@ an idle one would show) and the child's peak resident memory (``ru_maxrss`` from
 
 ``--breakdown`` adds a table of where the time of one process goes: the interpreter alone
 (``python -c pass``), the imports of the analyze path, loading the file, the analysis and the
-JSON writing, timed inside a child that does what ``hipflex analyze --json`` does.
+JSON writing, timed inside a child that does what ``hipflex analyze --json`` did before session 12:
+it reads the file whole (``load_samples``), then analyses it; the command itself now streams
+the file's blocks into the analysis (:mod:`hipflex.sensor.files.csv_stream`), where reading and
+analysing interleave and cannot be timed apart.
 
 The last line is machine-readable:
 ``end_to_end: <rows> rows <s> s <s> s cpu <MB> MB; ...``.

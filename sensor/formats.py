@@ -18,9 +18,13 @@ import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.format_spec import FileFormat, InputError, LoadCancelled, LoadOptions, read_head
+
+if TYPE_CHECKING:
+    from hipflex.sensor.files.csv_stream import CsvBlocks
 
 __all__ = [
     "AUTO",
@@ -28,6 +32,7 @@ __all__ = [
     "format_names",
     "get_format",
     "load_samples",
+    "open_blocks",
     "register_format",
     "sniff_format",
 ]
@@ -61,6 +66,7 @@ def _builtin_modules() -> tuple[Callable[[], ModuleType], ...]:
     """The built-in importers in sniffing order, each imported when first called."""
     # Plain function-level imports (not importlib strings): the layer test sees them.
     return (_csv_io, _replay, _metabase, _polar_logger)
+
 
 #: Format name meaning "recognise the file from its contents".
 AUTO = "auto"
@@ -184,3 +190,40 @@ def load_samples(path: str | Path, fmt: str = AUTO, options: LoadOptions | None 
     if options.cancel is not None and options.cancel.is_set():
         raise LoadCancelled(f"{path}: loading cancelled")
     return chosen.load(path, options)
+
+
+def open_blocks(path: str | Path, fmt: str = AUTO, options: LoadOptions | None = None) -> CsvBlocks | None:
+    """A CSV recording as checked blocks of samples, to analyse it without holding all of it.
+
+    Parameters
+    ----------
+    path, fmt, options
+        As for :func:`load_samples`.
+
+    Returns
+    -------
+    CsvBlocks or None
+        Iterating yields :class:`~hipflex.dsp.types.ImuSamples` blocks that, joined, are what
+        :func:`load_samples` returns, or raises
+        :class:`~hipflex.sensor.files.csv_stream.MustReadWhole` (then use :func:`load_samples`,
+        which also gives every error message).  ``None`` when the file is not one that is read
+        in blocks (another format, a problem found before reading): use :func:`load_samples`.
+    """
+    path = Path(path)
+    options = options or LoadOptions()
+    if options.cancel is not None and options.cancel.is_set():
+        return None
+    if fmt == AUTO and options.columns is not None:
+        fmt = FALLBACK_FORMAT
+    try:
+        chosen = None if fmt == AUTO else get_format(fmt)
+        _check_path(path)
+        if chosen is None:
+            chosen = sniff_format(path)
+    except (InputError, ValueError):
+        return None
+    if chosen not in _csv_io().FORMATS:
+        return None
+    from hipflex.sensor.files.csv_stream import open_csv_blocks
+
+    return open_csv_blocks(path, options)

@@ -36,7 +36,7 @@ from hipflex.sensor.errors import SensorLayerError
 from hipflex.sensor.files.limits import MAX_LINE_CHARS
 from hipflex.sensor.format_spec import InputError, LoadCancelled
 
-__all__ = ["Selection", "read_columns"]
+__all__ = ["ColumnBlocks", "Declined", "Selection", "read_columns"]
 
 #: Bytes read from the file at a time (and pyarrow's block size): 256 KiB blocks left ~10 MB
 #: resident after a 1.26 M-row file, 1 MiB blocks ~25-45 MB, at the same speed.
@@ -44,12 +44,14 @@ _CHUNK = 1 << 18
 #: A line longer than MAX_LINE_CHARS contains a whole aligned window of this size without a
 #: newline; a window without one sends the file to the careful reader, which checks exactly.
 _WINDOW = MAX_LINE_CHARS // 2
+#: Room for one more pyarrow batch in a block (rows; a block grows if a batch has more).
+_BATCH_ROWS = 8192
 _BOM = codecs.BOM_UTF8
 #: ASCII whitespace, what :meth:`bytes.strip` removes.
 _SPACE = b" \t\n\r\x0b\x0c"
 
 
-class _GiveUp(SensorLayerError):
+class Declined(SensorLayerError):
     """The fast path does not handle this file; the careful reader will."""
 
 
@@ -86,7 +88,7 @@ class Selection:
 class _Body(io.RawIOBase):
     """The data lines of a file, as pyarrow reads them: checked, with comment lines removed.
 
-    Raises :class:`_GiveUp` (through pyarrow) at the first thing the fast path does not handle.
+    Raises :class:`Declined` (through pyarrow) at the first thing the fast path does not handle.
     """
 
     def __init__(self, fh: BinaryIO, first: bytes, n_fields: int, delimiter: str) -> None:
@@ -121,7 +123,7 @@ class _Body(io.RawIOBase):
             return block + self._last_line(data[end:])
         if end == 0:
             if len(data) > 4 * MAX_LINE_CHARS:  # a line this long is refused by the careful reader
-                raise _GiveUp
+                raise Declined
             self._carry = data
             return b""
         block, self._carry = data[:end], data[end:]
@@ -132,17 +134,17 @@ class _Body(io.RawIOBase):
             try:
                 self._utf8.decode(block)
             except UnicodeDecodeError:
-                raise _GiveUp from None
+                raise Declined from None
         # A carriage return ends a line only before a newline for the careful reader.
         if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
-            raise _GiveUp
+            raise Declined
         # pyarrow reads "nan(...)" as NaN; Python's float() refuses it.  A NUL byte is left to
         # the careful reader (it refuses one near the start as binary).
         if b"(" in block or b"\x00" in block:
-            raise _GiveUp
+            raise Declined
         for i in range(0, len(block), _WINDOW):
             if block.find(b"\n", i, i + _WINDOW) < 0:
-                raise _GiveUp
+                raise Declined
         if b"#" in block:
             block = _drop_comment_lines(block)
         self._emitted = self._emitted or bool(block.strip(_SPACE))
@@ -171,7 +173,7 @@ def _drop_comment_lines(block: bytes) -> bytes:
         if b"#" in line:
             if line.strip(_SPACE).startswith(b"#"):
                 continue
-            raise _GiveUp  # the careful reader strips such a comment (and may reject the line)
+            raise Declined  # the careful reader strips such a comment (and may reject the line)
         kept.append(line)
     return b"\n".join(kept)
 
@@ -235,7 +237,7 @@ def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:
             memory_pool=pa.system_memory_pool(),
         )  # fmt: skip
     except pa.ArrowException:  # a row with the wrong number of fields, a field that is not a number
-        raise _GiveUp from None
+        raise Declined from None
 
 
 def _values(col: Any) -> NDArray[np.float64]:
@@ -281,6 +283,42 @@ def _estimate_rows(first: bytes, size_b: int) -> int:
     return int(1.1 * size_b * lines / len(first)) + 16
 
 
+#: Field indices and factors of one output (time, acc or gyro).
+_Group = tuple[tuple[int, ...], tuple[float, ...]]
+
+
+def _groups(sel: Selection) -> list[_Group]:
+    """The selection's columns as (field indices, factors): time, acc (and gyro)."""
+    groups: list[_Group] = [
+        ((sel.time_col,), (sel.time_scale,)),
+        (sel.acc_cols, sel.acc_scale),
+    ]
+    if sel.gyro_cols is not None:
+        groups.append((sel.gyro_cols, sel.gyro_scale))
+    return groups
+
+
+def _append(out: _Columns, batch: Any, groups: list[_Group], names: list[str]) -> None:
+    """Copy one pyarrow batch's selected fields to the end of ``out``."""
+    m = batch.num_rows
+    out.reserve(m)
+    for (cols, _), arr in zip(groups, out.arrays, strict=True):
+        for j, c in enumerate(cols):
+            arr[out.n : out.n + m, j] = _values(batch.column(names[c]))
+    out.n += m
+
+
+def _scaled(
+    out: _Columns, groups: list[_Group]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
+    """The filled rows of ``out`` as (time, acc, gyro), multiplied by the selection's factors."""
+    arrays = out.trim()
+    for (_, scales), arr in zip(groups, arrays, strict=True):
+        if any(s != 1.0 for s in scales):
+            arr *= np.asarray(scales)  # x * (sign * unit) is bitwise (x * sign) * unit
+    return arrays[0].reshape(-1), arrays[1], (arrays[2] if len(arrays) == 3 else None)
+
+
 def read_columns(
     path: Path, choose: Callable[[str], Selection], cancel: threading.Event | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None] | None:
@@ -314,30 +352,84 @@ def read_columns(
             sel = choose(line)
             names = [f"f{i}" for i in range(sel.n_fields)]
             body = _Body(fh, first, sel.n_fields, sel.delimiter)
-            groups: list[tuple[tuple[int, ...], tuple[float, ...]]] = [
-                ((sel.time_col,), (sel.time_scale,)),
-                (sel.acc_cols, sel.acc_scale),
-            ]
-            if sel.gyro_cols is not None:
-                groups.append((sel.gyro_cols, sel.gyro_scale))
+            groups = _groups(sel)
             size_b = path.stat().st_size
             out = _Columns([len(c) for c, _ in groups], _estimate_rows(first[:65536], size_b))
             for batch in _batches(body, sel, names):
                 if cancel is not None and cancel.is_set():
                     raise LoadCancelled(f"{path}: loading cancelled")
-                m = batch.num_rows
-                out.reserve(m)
-                for (cols, _), arr in zip(groups, out.arrays, strict=True):
-                    for j, c in enumerate(cols):
-                        arr[out.n : out.n + m, j] = _values(batch.column(names[c]))
-                out.n += m
-    except (_GiveUp, InputError, OSError):
+                _append(out, batch, groups, names)
+    except (Declined, InputError, OSError):
         return None
     if out.n == 0:
         return None
-    arrays = out.trim()
-    for (_, scales), arr in zip(groups, arrays, strict=True):
-        if any(s != 1.0 for s in scales):
-            arr *= np.asarray(scales)  # x * (sign * unit) is bitwise (x * sign) * unit
-    t, acc = arrays[0].reshape(-1), arrays[1]
-    return t, acc, (arrays[2] if sel.gyro_cols is not None else None)
+    return _scaled(out, groups)
+
+
+class ColumnBlocks:
+    """The rows of a delimited text file as consecutive blocks of columns (the fast path, streamed).
+
+    The header is read on construction (:attr:`selection` then tells whether there is a
+    gyro); iterating yields ``(time, acc, gyro)`` blocks of at least ``block_rows`` rows (the
+    last may be shorter), fresh contiguous float64 arrays scaled as in :func:`read_columns`,
+    so that the blocks joined are exactly what :func:`read_columns` returns.  Only one block
+    and pyarrow's read-ahead are held at a time.
+
+    Raises
+    ------
+    Declined
+        On construction or while iterating: the fast path does not handle this file (anything
+        :func:`read_columns` returns ``None`` for), so it must be read whole.
+    LoadCancelled
+        ``cancel`` was set.
+    """
+
+    def __init__(
+        self, path: Path, choose: Callable[[str], Selection], cancel: threading.Event | None, block_rows: int
+    ) -> None:
+        self._path = path
+        self._cancel = cancel
+        self._block_rows = block_rows
+        self._fh = open(path, "rb")  # closed by close(), at the end of iterating
+        try:
+            found = _header(self._fh)
+            if found is None:
+                raise Declined
+            line, self._first = found
+            self.selection = choose(line)
+        except (InputError, OSError):
+            self.close()
+            raise Declined from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the file (iterating also does, at its end)."""
+        self._fh.close()
+
+    def __iter__(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]]:
+        sel = self.selection
+        names = [f"f{i}" for i in range(sel.n_fields)]
+        groups = _groups(sel)
+        widths = [len(c) for c, _ in groups]
+        emitted = False
+        try:
+            body = _Body(self._fh, self._first, sel.n_fields, sel.delimiter)
+            out = _Columns(widths, self._block_rows + _BATCH_ROWS)
+            for batch in _batches(body, sel, names):
+                if self._cancel is not None and self._cancel.is_set():
+                    raise LoadCancelled(f"{self._path}: loading cancelled")
+                _append(out, batch, groups, names)
+                if out.n >= self._block_rows:
+                    yield _scaled(out, groups)
+                    emitted = True
+                    out = _Columns(widths, self._block_rows + _BATCH_ROWS)
+            if out.n:
+                yield _scaled(out, groups)
+            elif not emitted:
+                raise Declined  # no data rows: the careful reader says so
+        except OSError:
+            raise Declined from None
+        finally:
+            self.close()

@@ -54,6 +54,8 @@ __all__ = [
     "PLAIN_ACC",
     "PLAIN_GYRO",
     "PLAIN_TIME",
+    "mapped_selection",
+    "plain_selection",
     "read_csv",
     "read_mapped_csv",
     "write_csv",
@@ -353,6 +355,38 @@ def _fast(path: Path, choose: Callable[[str], Selection], cancel: threading.Even
         return None
 
 
+def plain_selection(path: Path) -> Callable[[str], Selection]:
+    """The fast path's choice of fields in a plain hipflex CSV, given its header line.
+
+    The returned function raises :class:`InputError` when the header does not fit.
+    """
+
+    def choose(line: str) -> Selection:
+        table = _header_table(path, line)
+        cols = _plain_cols(table)
+        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
+        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro)
+
+    return choose
+
+
+def mapped_selection(path: Path, columns: ColumnMap) -> Callable[[str], Selection]:
+    """The fast path's choice of fields and factors for a column mapping, given the header line."""
+
+    def choose(line: str) -> Selection:
+        table = _header_table(path, line)
+        cols, signs = _mapped_cols(table, columns)
+        units = [TIME_UNITS[columns.time_unit], *[_acc_factor(columns)] * 3]
+        units += [_gyro_factor(columns)] * 3
+        f = [float(sign * unit) for sign, unit in zip(signs, units, strict=False)]
+        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
+        gyro_f = (f[4], f[5], f[6]) if len(cols) == 7 else (1.0, 1.0, 1.0)
+        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro,
+                         f[0], (f[1], f[2], f[3]), gyro_f)  # fmt: skip
+
+    return choose
+
+
 def read_csv(path: str | Path, *, cancel: threading.Event | None = None, header_rows: int = 1) -> ImuSamples:
     """Read a plain hipflex CSV file.
 
@@ -377,14 +411,7 @@ def read_csv(path: str | Path, *, cancel: threading.Event | None = None, header_
         (see :func:`~hipflex.sensor.format_spec.validate_samples`).
     """
     path = Path(path)
-
-    def choose(line: str) -> Selection:
-        table = _header_table(path, line)
-        cols = _plain_cols(table)
-        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
-        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro)
-
-    fast = _fast(path, choose, cancel) if header_rows == 1 else None
+    fast = _fast(path, plain_selection(path), cancel) if header_rows == 1 else None
     if fast is not None:
         return fast
     table = _table(path, _read_bytes(path), header_rows)
@@ -447,20 +474,8 @@ def read_mapped_csv(path: str | Path, columns: ColumnMap, *, cancel: threading.E
         :func:`read_csv` reports.
     """
     path = Path(path)
-
-    def choose(line: str) -> Selection:
-        table = _header_table(path, line)
-        cols, signs = _mapped_cols(table, columns)
-        units = [TIME_UNITS[columns.time_unit], *[_acc_factor(columns)] * 3]
-        units += [_gyro_factor(columns)] * 3
-        f = [float(sign * unit) for sign, unit in zip(signs, units, strict=False)]
-        gyro = (cols[4], cols[5], cols[6]) if len(cols) == 7 else None
-        gyro_f = (f[4], f[5], f[6]) if len(cols) == 7 else (1.0, 1.0, 1.0)
-        return Selection(len(table.names), table.delimiter, cols[0], (cols[1], cols[2], cols[3]), gyro,
-                         f[0], (f[1], f[2], f[3]), gyro_f)  # fmt: skip
-
     # The fast path reads one header line; other layouts take the careful reader.
-    fast = _fast(path, choose, cancel) if columns.header_rows == 1 else None
+    fast = _fast(path, mapped_selection(path, columns), cancel) if columns.header_rows == 1 else None
     if fast is not None:
         return fast
     table = _table(path, _read_bytes(path), columns.header_rows)

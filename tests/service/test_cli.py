@@ -544,6 +544,7 @@ def test_unexpected_error_is_one_line_with_a_debug_hint(
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(formats, "load_samples", broken)
+    monkeypatch.setattr(formats, "open_blocks", broken)  # (a CSV is read in blocks first)
     monkeypatch.chdir(work)
     assert main(["analyze", "good.csv"]) == 1
     err = capsys.readouterr().err
