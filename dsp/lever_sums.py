@@ -18,7 +18,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed
 
-__all__ = ["BLOCK_S", "LeverBlocks", "accumulate_lever", "empty_lever_blocks"]
+__all__ = ["BLOCK_S", "LeverBlocks", "accumulate_lever", "accumulate_lever_checked", "empty_lever_blocks"]
 
 #: Length of the blocks the lever sums are kept in, s (memory: one row per block).
 BLOCK_S = 1.0
@@ -155,8 +155,24 @@ def accumulate_lever(blocks: LeverBlocks, time_s: np.ndarray, acc_g: np.ndarray,
         that holds a finite row; a block split over chunks is summed into one
         row, so any chunking gives the same blocks).
     """
-    if time_s.size == 0 or gyr_dps.shape[0] != time_s.size or acc_g.shape[0] != time_s.size:
-        return blocks
+    return accumulate_lever_checked(blocks, time_s, acc_g, gyr_dps)[0]
+
+
+def accumulate_lever_checked(
+    blocks: LeverBlocks, time_s: np.ndarray, acc_g: np.ndarray, gyr_dps: np.ndarray
+) -> tuple[LeverBlocks, bool]:
+    """:func:`accumulate_lever`, and whether every value of ``acc_g`` and ``gyr_dps`` was finite.
+
+    The pass reads every value anyway: a row counts in its block's sums only
+    when its squares are finite, so the counts adding up to the number of rows
+    says that no value is NaN or infinite, and a caller that must refuse
+    infinities need not scan the arrays again (False may also mean a value so
+    large that its square overflows, or arrays of a different length).
+    """
+    if time_s.size == 0:
+        return blocks, True
+    if gyr_dps.shape[0] != time_s.size or acc_g.shape[0] != time_s.size:
+        return blocks, False
     t = np.ascontiguousarray(time_s, dtype=np.float64)
     if not (math.isfinite(t[0]) and math.isfinite(t[-1])):
         raise ValueError("accumulate_lever needs finite, sorted times")
@@ -166,9 +182,10 @@ def accumulate_lever(blocks: LeverBlocks, time_s: np.ndarray, acc_g: np.ndarray,
     _lever_block_sums(
         np.ascontiguousarray(acc_g, dtype=np.float64), np.ascontiguousarray(gyr_dps, dtype=np.float64), starts, out
     )
+    finite = float(out[:, _B_N].sum()) == time_s.size
     new = out[out[:, _B_N] > 0]
     if new.shape[0] == 0:
-        return blocks
+        return blocks, finite
     if blocks.open_row is not None:
         if blocks.open_row[_B_IDX] == new[0, _B_IDX]:
             new[0, 1:] += blocks.open_row[1:]  # the block the last chunk ended in goes on
@@ -186,7 +203,7 @@ def accumulate_lever(blocks: LeverBlocks, time_s: np.ndarray, acc_g: np.ndarray,
         buf[n : n + done.shape[0]] = done
         n += done.shape[0]
         fill[0] = n
-    return LeverBlocks(buf, n, fill, new[-1].copy())
+    return LeverBlocks(buf, n, fill, new[-1].copy()), finite
 
 
 def _lever_fits(blocks: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:

@@ -126,3 +126,37 @@ def test_the_infinity_scan_matches_its_naive_twin() -> None:
             bad[where] = inf
             assert _any_inf(bad) is naive.any_inf(bad) is True
     assert _any_inf(np.zeros(0)) is naive.any_inf(np.zeros(0)) is False
+
+
+def _with_inf(s: ImuSamples, row: int, col: int, in_gyro: bool) -> ImuSamples:
+    acc, gyr = s.acc_g.copy(), s.gyr_dps.copy()
+    (gyr if in_gyro else acc)[row, col] = np.inf
+    return ImuSamples(s.time_s, acc, gyr)
+
+
+@pytest.mark.parametrize("in_gyro", [False, True])
+def test_an_infinite_value_is_refused_with_a_gyro_too(in_gyro: bool) -> None:
+    # With a gyro the lever pass, which reads every value, stands in for the
+    # scan: its sums must still send an infinity to be found and named.
+    s = _with_inf(_session(gyro=True), 300, 1, in_gyro)
+    name = "gyr_dps" if in_gyro else "acc_g"
+    with pytest.raises(ValueError, match=f"{name} is infinite at row 300"):
+        analyze(s)
+
+
+def test_an_infinite_value_in_rows_the_timeline_still_holds_is_refused_at_once() -> None:
+    # The first rows of a stream wait for the timeline's period: the lever pass
+    # has not read them, so the step that brings them must scan them itself.
+    s = _with_inf(_session(gyro=True), 2, 0, in_gyro=True)
+    settings = Settings()
+    with pytest.raises(ValueError, match="gyr_dps is infinite at row 2"):
+        step(settings, init_state(settings, has_gyro=True), s.slice(0, 4))
+
+
+def test_an_infinite_value_is_named_before_time_going_backwards() -> None:
+    s = _with_inf(_session(gyro=True), 5, 2, in_gyro=False)
+    t = s.time_s.copy()
+    t[9] = t[8] - 0.01
+    settings = Settings()
+    with pytest.raises(ValueError, match="acc_g is infinite at row 5"):
+        step(settings, init_state(settings, has_gyro=True), ImuSamples(t, s.acc_g, s.gyr_dps))
