@@ -46,9 +46,11 @@ rhythm:
   first stride may be up to ``_LINK_TOL`` short (that first step's peak
   comes early) when the strides after it confirm the walk on their own.  A
   stride off the rhythm ends the run for the swings before it only: after
-  a pause, a walk's first steps still belong to it.  Once a walk is
-  confirmed, a stride is accepted within ``_LINK_TOL`` of the cadence range,
-  or up to two of the walk's own strides (a swing too small to be seen).
+  a pause, a walk's first steps still belong to it; but after a stride on
+  the rhythm, an interval of two of the run's strides is a step too small
+  to be seen, not a pause (``_missed_swing``).  Once a walk is confirmed,
+  a stride is accepted within ``_LINK_TOL`` of the cadence range, or up to
+  two of the walk's own strides (a swing too small to be seen).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -211,6 +213,26 @@ def _extend(
     return _decide(settings, g)
 
 
+def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Strides of an undecided run that are two of its strides: a swing too small to be seen between.
+
+    A walk's steps straddle ``candidate_deg`` (12-36 degrees of swing), so a
+    step the detector did not see leaves an interval of two strides.  A
+    confirmed walk accepts it (``_walk_link_ok``); a run still being decided
+    does too when the interval comes after a stride at a walking cadence
+    (the run's rhythm is then known: a rep a couple of seconds before a
+    walk's first step stays a rep) and lies within ``_LINK_TOL`` of twice
+    the median of the run's strides at a walking cadence.
+    """
+    half = 0.5 * dt_s
+    double = ~on & (half >= settings.gait_min_stride_s) & (half <= settings.gait_max_stride_s)
+    if not double.any() or not on.any():
+        return np.zeros_like(on)
+    after_rhythm = np.arange(dt_s.size) > np.flatnonzero(on)[0]
+    two_s = 2.0 * float(np.median(dt_s[on]))
+    return double & after_rhythm & (np.abs(dt_s - two_s) <= _LINK_TOL * two_s)
+
+
 def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """Decide an undecided run: a walk once enough swings follow each other at a walking cadence.
 
@@ -226,6 +248,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     peaks = g.peaks_s
     dt = np.diff(np.asarray(peaks))
     on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
+    on |= _missed_swing(settings, dt, on)
     if not on.all():
         off = np.flatnonzero(~on)
         lead = (

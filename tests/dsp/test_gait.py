@@ -130,6 +130,25 @@ def test_a_rep_before_a_pause_is_still_a_rep_when_a_walk_follows() -> None:
     assert counted == [rep] and steps == walk
 
 
+def test_a_step_too_small_to_be_seen_while_the_walk_is_being_decided_is_a_missed_stride() -> None:
+    # A walk's first step, a small swing on the rhythm, then a step too small to be seen at all
+    # (an interval of two strides) and the walk goes on: the first step is a step, not a rep.
+    first = _swing(10.0, 22.0, 0.0)
+    walk = [_swing(13.3 + 1.1 * k, 25.0, -9.0) for k in range(3)]
+    counted, steps, g = _run([first, 11.1, *walk], has_gyro=False)
+    assert counted == [] and steps == [first, *walk]
+    (w,) = walks_so_far(S, g)
+    assert w.strides == 6  # 10.0 to 15.5 on a 1.1 s stride, the unseen step included
+
+
+def test_an_interval_that_is_not_two_strides_of_the_run_still_ends_it() -> None:
+    # 2.9 s after a 1.0 s stride is no missed step (that would be 2.0 +- 25 %): the rep stays a rep.
+    rep = _swing(10.0, 22.0, 0.0)
+    walk = [_swing(13.9 + 1.1 * k, 25.0, -9.0) for k in range(3)]
+    counted, steps, _ = _run([rep, 11.0, *walk], has_gyro=False)
+    assert counted == [rep] and steps == walk
+
+
 def test_gait_settings_are_validated_and_written_into_the_json() -> None:
     d = Settings().to_dict()
     for name in ("gait_min_extension_deg", "gait_max_flexion_deg", "gait_max_rom_deg"):
