@@ -64,6 +64,11 @@ _REST_DIFF_TAU_S = 0.25
 _ACC_GATE_G = 0.06
 # Rate at which the accelerometer correction is halved, rad/s (~40 deg/s).
 _RATE_GATE = 0.7
+# Relative uncertainty of the tangential and centripetal terms removed from the
+# specific force, squared: the lever arm is known to about half (10-35 cm
+# against a 22 cm prior), and a backward-difference angular acceleration at a
+# rep's turn is off by as much as itself at 25 Hz.
+_ROT_UNCERT2 = 0.5 * 0.5
 
 
 @njit_borrowed_inline
@@ -103,9 +108,13 @@ def _tilt_step(
     do not lose angle); the accelerometer pulls it back with time constant
     ``P_TILT_TAU`` after removing the thigh's rotational acceleration about
     the hip (tangential L*alpha and centripetal L*omega^2 along the learned
-    axes).  The pull is gated by how far |f| is from 1 g and by the rate.
+    axes).  The pull is gated by how far |f| is from 1 g (the removed
+    terms counted as uncertain by half of themselves) and by the rate.
     At rest the gyro bias follows the mean rate and the pull's integral
-    (a PI loop: no standing tilt error from a bias off by a little).
+    (a PI loop: no standing tilt error from a bias off by a little); in
+    motion the integral runs at the pull's weight squared, so a bias error
+    left by a calibration window that was still settling is learned at the
+    slow instants of each rep of a continuous set.
     Inside a post-gap window (``F_PG_S > 0``, see ``_kern_gap``) there is
     no pull: the compensated specific force is summed in world coordinates
     instead, for the window's end to re-anchor "up" on.
@@ -214,16 +223,33 @@ def _tilt_step(
                 fstate[F_PG_SUM + 2] += fz
                 fstate[F_PG_CNT] += 1.0
         elif fn > 0.2:
-            en = (fn - 1.0) / _ACC_GATE_G
+            # The rotational terms removed are uncertain by a fraction of
+            # themselves (the lever is a prior or a fit; the angular
+            # acceleration a backward difference, half a sample late, and at
+            # a rep's turn, where the rate is low and the pull open, it
+            # changes fastest): a deviation of |f| from 1 g in quadrature.
+            en2 = ((fn - 1.0) * (fn - 1.0) + _ROT_UNCERT2 * (tan_g * tan_g + cen_g * cen_g)) / (
+                _ACC_GATE_G * _ACC_GATE_G
+            )
             wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
             # Beyond 12 widths the weight is below 1e-31: skip the exp.
-            weight = math.exp(-0.5 * en * en) / (1.0 + wrate2) if en * en < 144.0 else 0.0
+            weight = math.exp(-0.5 * en2) / (1.0 + wrate2) if en2 < 144.0 else 0.0
             k = dt / tilt_tau * weight
             if k > 1.0:
                 k = 1.0
-            ux += k * (fx / fn - ux)
-            uy += k * (fy / fn - uy)
-            uz += k * (fz / fn - uz)
+            gx_n = fx / fn
+            gy_n = fy / fn
+            gz_n = fz / fn
+            if fstate[F_REST_S] <= _REST_MIN_S:
+                # In motion the pull's integral runs too, at the pull's weight
+                # squared (the loop stays critically damped at any weight).
+                ki_m = dt * weight * weight / (4.0 * tilt_tau * tilt_tau) * RAD
+                fstate[F_BIAS] += ki_m * (uy * gz_n - uz * gy_n)
+                fstate[F_BIAS + 1] += ki_m * (uz * gx_n - ux * gz_n)
+                fstate[F_BIAS + 2] += ki_m * (ux * gy_n - uy * gx_n)
+            ux += k * (gx_n - ux)
+            uy += k * (gy_n - uy)
+            uz += k * (gz_n - uz)
     n = math.sqrt(ux * ux + uy * uy + uz * uz)
     ux /= n
     uy /= n

@@ -207,8 +207,11 @@ def tilt_step(
        thigh's rotational acceleration about the hip (tangential
        ``L alpha w`` and centripetal ``L omega_a^2 u``) is gravity's
        direction; "up" moves towards it by the fraction ``dt / tau * weight``,
-       the weight falling off with ``| |f| - 1 g |`` and with the rotation
-       rate.  Inside a post-gap window (``F_PG_S > 0``) there is no
+       the weight falling off with ``| |f| - 1 g |`` (in quadrature with half
+       the tangential and centripetal terms removed: their uncertainty) and
+       with the rotation rate.  Outside a rest (``F_REST_S`` at most
+       ``_REST_MIN_S`` before this row) the pull's integral moves the bias
+       too, by ``dt weight^2 / (4 tau^2)`` times "up" x gravity.  Inside a post-gap window (``F_PG_S > 0``) there is no
        correction: the gyro alone moves "up", and that gravity estimate is
        added to a running sum kept in world coordinates (the sum turns with
        the same rotation as "up"), for :func:`pg_finish` to re-anchor from.
@@ -253,9 +256,15 @@ def tilt_step(
                 fstate[F_PG_SUM : F_PG_SUM + 3] += gravity
                 fstate[F_PG_CNT] += 1
         elif g_norm > 0.2:
-            weight = math.exp(-0.5 * ((g_norm - 1.0) / kf._ACC_GATE_G) ** 2)
+            # The rotational terms removed are uncertain by a fraction of themselves: |f| - 1 g in quadrature.
+            rot_var = kf._ROT_UNCERT2 * ((lever_g * flex_accel) ** 2 + (lever_g * flex_rate**2) ** 2)
+            weight = math.exp(-0.5 * ((g_norm - 1.0) ** 2 + rot_var) / kf._ACC_GATE_G**2)
             weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
             gain = min(dt / prm[P_TILT_TAU] * weight, 1.0)
+            if fstate[F_REST_S] <= kf._REST_MIN_S:
+                # In motion the pull's integral too, at the weight squared (critically damped at any weight).
+                ki = dt * weight**2 / (4.0 * prm[P_TILT_TAU] ** 2)
+                fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, gravity / g_norm))
             up = up + gain * (gravity / g_norm - up)
     up = up / np.linalg.norm(up)
     fstate[F_UP : F_UP + 3] = up
@@ -264,7 +273,7 @@ def tilt_step(
     at_rest = np.linalg.norm(raw_rate - bias) < prm[P_STILL_GYR] and abs(np.linalg.norm(f) - 1.0) < 0.1 and not clipped
     fstate[F_REST_S] = fstate[F_REST_S] + dt if at_rest else 0.0
     if fstate[F_REST_S] > kf._REST_MIN_S:
-        fstate[F_BIAS : F_BIAS + 3] = bias + dt / prm[P_BIAS_TAU] * (raw_rate - bias)
+        fstate[F_BIAS : F_BIAS + 3] += dt / prm[P_BIAS_TAU] * (raw_rate - _vec(fstate, F_BIAS))
         if not in_window:  # integral of the tilt error: "up" x gravity, critically damped with the pull
             ki = dt / (4.0 * prm[P_TILT_TAU] ** 2)
             fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, f / np.linalg.norm(f)))
