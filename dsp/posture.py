@@ -201,6 +201,15 @@ _LOG_BOUNDS = np.stack([_bounds(k) for k in _SCORED], axis=1)  # (P, 4, 2)
 _P_HANGS = np.array([p.hangs for p in DRILL_PROTOTYPES])
 # Spread of a feature's log about a prototype's range (25 %).
 _LOG_SIGMA = 0.25
+# A set in the ranges of two drills (a side-lying abduction or a clamshell: one rigid motion of a lying
+# thigh, told apart only by tempo and range) scored 0 for both and went to the drill listed first.  A
+# range is a practice range around a typical value, so within it a value far from the log-centre is
+# less likely than one near it: a shallow quadratic in the log distance (per squared log unit: 0.02 at
+# half a log unit, a factor 1.65), so it orders the drills the ranges tie and never outweighs a value
+# outside a range (-0.5 per sigma squared, a sigma 0.25 log units).
+_TYPICAL_WEIGHT = 0.08
+_LOG_CENTRE = 0.5 * (_LOG_BOUNDS[:, :, 0] + _LOG_BOUNDS[:, :, 1])  # (P, 4)
+_LOG_HALF = 0.5 * (_LOG_BOUNDS[:, :, 1] - _LOG_BOUNDS[:, :, 0])
 # The lever slope (g^2 per rad^2/s^2) each sign predicts, mean and spread: a hanging thigh 2 L / g with
 # the sensor L = 0.15-0.35 m below the hip; a lifted one -2 L sin(elevation) / g, its elevation a part
 # of the range (raises from lying), or a knee pivot below the sensor (squats, sit-to-stand).
@@ -231,7 +240,10 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None) -> np.
         below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
         above = np.maximum(lx - _LOG_BOUNDS[None, :, :, 1], 0.0)
         z = (below + above) / _LOG_SIGMA
-        fit = np.where(x[:, None, :] > 0, -0.5 * z * z, -4.0)  # (S, P, 4)
+        # Inside the range, how far the value is from the drill's typical (log-centre) one, capped at the
+        # edge (outside, the tail above takes over).
+        inner = np.minimum(np.abs(lx - _LOG_CENTRE[None]), _LOG_HALF[None])
+        fit = np.where(x[:, None, :] > 0, -0.5 * z * z - _TYPICAL_WEIGHT * inner * inner, -4.0)  # (S, P, 4)
     finite = np.isfinite(x)[:, None, :] & np.isfinite(_LOG_BOUNDS[None, :, :, 0])
     fit = np.where(finite, fit, 0.0)
     # rom, rise and hold always count; the period where both have one.

@@ -153,6 +153,20 @@ def test_a_weak_lifted_lever_still_tells_a_side_lying_raise_from_a_standing_one(
     assert bilkent.drill == describe_set(_feats(**kin)).drill
 
 
+def test_a_set_in_two_drills_ranges_goes_to_the_drill_it_is_typical_of() -> None:
+    # A lifted thigh lying on its side: a side-lying abduction and a clamshell are one rigid motion, and
+    # these kinematics (32 deg, rise 0.8 s, hold 1.3 s) lie in both drills' ranges; the tempo is what
+    # tells them.  A 2.9 s period is a clamshell's typical tempo, 3.7 s an abduction's (both periods in
+    # both ranges): the set used to go to whichever drill is listed first.
+    lifted = {"lever_slope": -0.02, "lever_t": -10.0, "lever_effect_g2": -0.05}
+    kin = {"rom_deg": 32.0, "rise_s": 0.8, "hold_s": 1.3}
+    quick = describe_set(_feats(period_s=2.9, **kin, **lifted))
+    slow = describe_set(_feats(period_s=3.7, **kin, **lifted))
+    assert (quick.drill, quick.pose, quick.movement) == ("clamshell", "side", "rotation")
+    assert (slow.drill, slow.pose, slow.movement) == ("side_lying_abduction", "side", "abduction")
+    assert quick.drill_confidence < 0.9  # a near tie, and the confidence says so
+
+
 def test_a_slope_no_lever_gives_is_not_a_lever() -> None:
     # Bilkent subject 5's fast prone raises: |a|^2 swings 0.5 g^2 with |w|^2 at a slope of +0.26, five
     # times what a thigh hanging from the hip gives (2 L / g, L <= 0.5 m): the raise's tangential
