@@ -184,6 +184,16 @@ def test_slow_standing_reps_measured_from_their_onset_are_strength_sets() -> Non
     assert (d.drill, d.pose, d.movement) == ("strength", "standing", "flexion")
 
 
+def test_a_fast_march_is_a_march_not_a_ballistic_set() -> None:
+    # High knees at a swing every 0.93 s (the fast end of a march): 0.27 s up from the 5 % onset, 0.14 s
+    # at the top; ballistic sets swing faster (0.45-0.85 s periods).
+    hanging = {"lever_slope": 0.05, "lever_t": 30.0, "lever_effect_g2": 1.2}
+    d = describe_set(_feats(rom_deg=87.0, rise_s=0.27, hold_s=0.14, period_s=0.93, n_reps=22, **hanging))
+    assert (d.drill, d.pose, d.movement) == ("march", "standing", "flexion")
+    fast = describe_set(_feats(rom_deg=70.0, rise_s=0.2, hold_s=0.12, period_s=0.6, n_reps=16, **hanging))
+    assert fast.drill == "ballistic"
+
+
 def test_a_set_like_no_drill_is_unknown() -> None:
     d = describe_set(_feats(rom_deg=170.0, rise_s=9.0, hold_s=0.01, period_s=30.0))
     assert (d.drill, d.pose, d.movement) == ("unknown", "unknown", "unknown")
