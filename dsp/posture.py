@@ -204,12 +204,15 @@ _P_HANGS = np.array([p.hangs for p in DRILL_PROTOTYPES])
 # Spread of a feature's log about a prototype's range (25 %).
 _LOG_SIGMA = 0.25
 # A set in the ranges of two drills (a side-lying abduction or a clamshell: one rigid motion of a lying
-# thigh, told apart only by tempo and range) scored 0 for both and went to the drill listed first.  A
-# range is a practice range around a typical value, so within it a value far from the log-centre is
-# less likely than one near it: a shallow quadratic in the log distance (per squared log unit: 0.02 at
-# half a log unit, a factor 1.65), so it orders the drills the ranges tie and never outweighs a value
-# outside a range (-0.5 per sigma squared, a sigma 0.25 log units).
-_TYPICAL_WEIGHT = 0.08
+# thigh, told apart only by tempo) scored 0 for both and went to the drill listed first.  A set's tempo is
+# paced (a programme prescribes it) and its median period over many reps is precise, so within the period
+# range a value far from the drill's typical (log-centre) one is less likely than one near it: a shallow
+# quadratic in the log distance, per squared log unit (0.02 at half a log unit, a factor 1.65), which orders
+# the drills the ranges tie and never outweighs a value outside a range (-0.5 per sigma squared, sigma 0.25).
+# Not for range, rise and hold: their ranges are limits, not centred on what people do (real squats rise in
+# 0.85-1.4 s, at the low end of the squat range: weighting the rise named 19 of 31 UTD-MHAD squats
+# sit-to-stand).  Per scored feature (_SCORED order).
+_TYPICAL_WEIGHT = np.array([0.0, 0.0, 0.0, 0.08])
 _LOG_CENTRE = 0.5 * (_LOG_BOUNDS[:, :, 0] + _LOG_BOUNDS[:, :, 1])  # (P, 4)
 _LOG_HALF = 0.5 * (_LOG_BOUNDS[:, :, 1] - _LOG_BOUNDS[:, :, 0])
 # The lever slope (g^2 per rad^2/s^2) each sign predicts, mean and spread: a hanging thigh 2 L / g with
