@@ -186,6 +186,12 @@ _REP_AXIS = np.array(
     [_GEOMETRY_OVERRIDES.get(p.name, (None, _AXIS_OF_MOVEMENT[p.movement]))[1] for p in DRILL_PROTOTYPES],
     dtype=np.float64,
 )
+# The rep axis' tilt from the horizontal at rest each drill gives, deg: a raise from any pose turns about
+# a horizontal axis (0), a standing rotation about the vertical thigh (90).  A drill whose tilt is more
+# than _MAX_TILT_MISS_DEG from the measured one does not compete (a set turning about a horizontal axis is
+# no standing rotation, whatever its tempo).
+_PROTO_TILT_DEG = np.degrees(np.arcsin(np.minimum(np.abs(np.sum(_REST_UP * _REP_AXIS, axis=1)), 1.0)))
+_MAX_TILT_MISS_DEG = 45.0
 # A drill whose geometry misses the prior's measurement by more than this log-likelihood (3 sigma) does
 # not compete.
 _MIN_GEOMETRY_FIT = -4.5
@@ -211,8 +217,10 @@ _LOG_SIGMA = 0.25
 # the drills the ranges tie and never outweighs a value outside a range (-0.5 per sigma squared, sigma 0.25).
 # Not for range, rise and hold: their ranges are limits, not centred on what people do (real squats rise in
 # 0.85-1.4 s, at the low end of the squat range: weighting the rise named 19 of 31 UTD-MHAD squats
-# sit-to-stand).  Per scored feature (_SCORED order).
+# sit-to-stand).  Per scored feature (_SCORED order).  Typical values within 0.1 log units (10 %: a
+# person's tempo from set to set) of each other are not told apart: the distance counts beyond that.
 _TYPICAL_WEIGHT = np.array([0.0, 0.0, 0.0, 0.08])
+_TYPICAL_DEAD = 0.1
 _LOG_CENTRE = 0.5 * (_LOG_BOUNDS[:, :, 0] + _LOG_BOUNDS[:, :, 1])  # (P, 4)
 _LOG_HALF = 0.5 * (_LOG_BOUNDS[:, :, 1] - _LOG_BOUNDS[:, :, 0])
 # The lever slope (g^2 per rad^2/s^2) each sign predicts, mean and spread: a hanging thigh 2 L / g with
@@ -245,9 +253,9 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None) -> np.
         below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
         above = np.maximum(lx - _LOG_BOUNDS[None, :, :, 1], 0.0)
         z = (below + above) / _LOG_SIGMA
-        # Inside the range, how far the value is from the drill's typical (log-centre) one, capped at the
-        # edge (outside, the tail above takes over).
-        inner = np.minimum(np.abs(lx - _LOG_CENTRE[None]), _LOG_HALF[None])
+        # Inside the range, how far the value is from the drill's typical (log-centre) one beyond the dead
+        # zone, capped at the edge (outside, the tail above takes over).
+        inner = np.maximum(np.minimum(np.abs(lx - _LOG_CENTRE[None]), _LOG_HALF[None]) - _TYPICAL_DEAD, 0.0)
         fit = np.where(x[:, None, :] > 0, -0.5 * z * z - _TYPICAL_WEIGHT * inner * inner, -4.0)  # (S, P, 4)
     finite = np.isfinite(x)[:, None, :] & np.isfinite(_LOG_BOUNDS[None, :, :, 0])
     fit = np.where(finite, fit, 0.0)
@@ -340,6 +348,9 @@ def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None) -> list[
     """:func:`describe_set` of every set, the scoring and choice done for all at once."""
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
+    tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
+    with np.errstate(invalid="ignore"):
+        allowed = allowed & ~(np.abs(tilt - _PROTO_TILT_DEG[None, :]) > _MAX_TILT_MISS_DEG)  # NaN tilt: all
     geometry = None
     if prior is not None:
         geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, _REST_UP, _REP_AXIS) for f in feats])

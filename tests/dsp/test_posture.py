@@ -198,6 +198,15 @@ def test_single_squats_low_in_the_squat_rise_range_stay_squats() -> None:
         assert (d.drill, d.pose, d.movement) == ("squat", "standing", "flexion")
 
 
+def test_a_set_turning_about_a_horizontal_axis_is_no_standing_rotation() -> None:
+    # A standing hip rotation turns the thigh about its own, vertical, axis; these kinematics are in its
+    # ranges, but a rep axis 3 deg from the horizontal is a raise (here: a clamshell's tempo).
+    kin = {"rom_deg": 32.0, "rise_s": 0.8, "hold_s": 1.0, "period_s": 2.7}
+    flat = describe_set(_feats(axis_tilt_deg=3.0, **kin))
+    assert flat.drill != "hip_rotation"
+    assert describe_set(_feats(axis_tilt_deg=80.0, **kin)).drill == "hip_rotation"
+
+
 def test_a_fast_march_is_a_march_not_a_ballistic_set() -> None:
     # High knees at a swing every 0.93 s (the fast end of a march): 0.27 s up from the 5 % onset, 0.14 s
     # at the top; ballistic sets swing faster (0.45-0.85 s periods).
