@@ -66,6 +66,7 @@ class Cell:
     pose_ok: int = 0
     move_ok: int = 0
     pose_listed: int = 0
+    described: int = 0  # sets the analysis found (and so could name)
 
 
 def judge(sim: ProgrammeSimulation, a: Analysis, cell: Cell) -> None:
@@ -80,6 +81,7 @@ def judge(sim: ProgrammeSimulation, a: Analysis, cell: Cell) -> None:
         best = max(found, key=lambda s: min(s.end_s, t1) - max(s.start_s, t0), default=None)
         d = None if best is None else best.description
         if d is not None:
+            cell.described += 1
             cell.drill_ok += d.drill == st.drill
             cell.pose_ok += d.pose == st.pose
             cell.move_ok += d.movement == st.movement
@@ -172,6 +174,7 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
                 t.drill_ok += c.drill_ok
                 t.pose_ok += c.pose_ok
                 t.move_ok += c.move_ok
+                t.described += c.described
     g, o = own_tot[True], own_tot[False]
     rows.append(
         f"\nAt each drill's documented setting ({DRILL_MIN_ROM_DEG}): sets exact gyro {_pct(g.exact, g.sets)} %,"
@@ -183,7 +186,8 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
         f" acc-only {_pct(o.exact, o.sets)} %; drill named"
         f" gyro {_pct(g.drill_ok, g.sets)} %, acc-only {_pct(o.drill_ok, o.sets)} %; pose right gyro"
         f" {_pct(g.pose_ok, g.sets)} %, acc-only {_pct(o.pose_ok, o.sets)} %; movement right gyro"
-        f" {_pct(g.move_ok, g.sets)} %, acc-only {_pct(o.move_ok, o.sets)} %; mounting {mounting};"
+        f" {_pct(g.move_ok, g.sets)} %, acc-only {_pct(o.move_ok, o.sets)} %; of the sets found, drill named gyro"
+        f" {_pct(g.drill_ok, g.described)} %, acc-only {_pct(o.drill_ok, o.described)} %; mounting {mounting};"
         f" seeds {seeds.start}:{seeds.stop},"
         f" {time.perf_counter() - t_start:.0f} s."
     )

@@ -138,7 +138,9 @@ DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
     DrillPrototype("hold", "standing", "flexion", 1, (75, 110), (0.4, 1.0), (3.0, 4.3), (4.5, 8.0)),
     # 1.0-1.7 s up, measured from 5 % of the rise: a minimum-jerk move passes 5 % at 0.19 of its time.
     DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (0.8, 1.4), (0.8, 1.5), (3.0, 4.5)),
-    DrillPrototype("march", "standing", "flexion", 1, (40, 100), (0.3, 0.65), (0.15, 0.55), (0.85, 1.4)),
+    # 0.3-0.65 s up measured from 5 % of the rise (0.81 of it, as above); a fast march (a swing every
+    # 0.9 s) is within the hold band of its peak for only 0.1-0.15 s.
+    DrillPrototype("march", "standing", "flexion", 1, (40, 100), (0.24, 0.53), (0.1, 0.55), (0.85, 1.4)),
     DrillPrototype("stride", "standing", "flexion", 1, (45, 115), (0.2, 0.45), (0.1, 0.35), (0.55, 0.85)),
     DrillPrototype("donkey_kick", "all_fours", "extension", 1, (45, 85), (0.6, 1.3), (0.5, 1.4), (2.0, 3.6)),
     DrillPrototype("single_leg_deadlift", "standing", "extension", 1, (45, 85), (1.4, 2.7), (1.0, 2.2), (4.0, 7.5)),
@@ -184,6 +186,12 @@ _REP_AXIS = np.array(
     [_GEOMETRY_OVERRIDES.get(p.name, (None, _AXIS_OF_MOVEMENT[p.movement]))[1] for p in DRILL_PROTOTYPES],
     dtype=np.float64,
 )
+# The rep axis' tilt from the horizontal at rest each drill gives, deg: a raise from any pose turns about
+# a horizontal axis (0), a standing rotation about the vertical thigh (90).  A drill whose tilt is more
+# than _MAX_TILT_MISS_DEG from the measured one does not compete (a set turning about a horizontal axis is
+# no standing rotation, whatever its tempo).
+_PROTO_TILT_DEG = np.degrees(np.arcsin(np.minimum(np.abs(np.sum(_REST_UP * _REP_AXIS, axis=1)), 1.0)))
+_MAX_TILT_MISS_DEG = 45.0
 # A drill whose geometry misses the prior's measurement by more than this log-likelihood (3 sigma) does
 # not compete.
 _MIN_GEOMETRY_FIT = -4.5
@@ -201,6 +209,20 @@ _LOG_BOUNDS = np.stack([_bounds(k) for k in _SCORED], axis=1)  # (P, 4, 2)
 _P_HANGS = np.array([p.hangs for p in DRILL_PROTOTYPES])
 # Spread of a feature's log about a prototype's range (25 %).
 _LOG_SIGMA = 0.25
+# A set in the ranges of two drills (a side-lying abduction or a clamshell: one rigid motion of a lying
+# thigh, told apart only by tempo) scored 0 for both and went to the drill listed first.  A set's tempo is
+# paced (a programme prescribes it) and its median period over many reps is precise, so within the period
+# range a value far from the drill's typical (log-centre) one is less likely than one near it: a shallow
+# quadratic in the log distance, per squared log unit (0.02 at half a log unit, a factor 1.65), which orders
+# the drills the ranges tie and never outweighs a value outside a range (-0.5 per sigma squared, sigma 0.25).
+# Not for range, rise and hold: their ranges are limits, not centred on what people do (real squats rise in
+# 0.85-1.4 s, at the low end of the squat range: weighting the rise named 19 of 31 UTD-MHAD squats
+# sit-to-stand).  Per scored feature (_SCORED order).  Typical values within 0.1 log units (10 %: a
+# person's tempo from set to set) of each other are not told apart: the distance counts beyond that.
+_TYPICAL_WEIGHT = np.array([0.0, 0.0, 0.0, 0.08])
+_TYPICAL_DEAD = 0.1
+_LOG_CENTRE = 0.5 * (_LOG_BOUNDS[:, :, 0] + _LOG_BOUNDS[:, :, 1])  # (P, 4)
+_LOG_HALF = 0.5 * (_LOG_BOUNDS[:, :, 1] - _LOG_BOUNDS[:, :, 0])
 # The lever slope (g^2 per rad^2/s^2) each sign predicts, mean and spread: a hanging thigh 2 L / g with
 # the sensor L = 0.15-0.35 m below the hip; a lifted one -2 L sin(elevation) / g, its elevation a part
 # of the range (raises from lying), or a knee pivot below the sensor (squats, sit-to-stand).
@@ -231,7 +253,10 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None) -> np.
         below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
         above = np.maximum(lx - _LOG_BOUNDS[None, :, :, 1], 0.0)
         z = (below + above) / _LOG_SIGMA
-        fit = np.where(x[:, None, :] > 0, -0.5 * z * z, -4.0)  # (S, P, 4)
+        # Inside the range, how far the value is from the drill's typical (log-centre) one beyond the dead
+        # zone, capped at the edge (outside, the tail above takes over).
+        inner = np.maximum(np.minimum(np.abs(lx - _LOG_CENTRE[None]), _LOG_HALF[None]) - _TYPICAL_DEAD, 0.0)
+        fit = np.where(x[:, None, :] > 0, -0.5 * z * z - _TYPICAL_WEIGHT * inner * inner, -4.0)  # (S, P, 4)
     finite = np.isfinite(x)[:, None, :] & np.isfinite(_LOG_BOUNDS[None, :, :, 0])
     fit = np.where(finite, fit, 0.0)
     # rom, rise and hold always count; the period where both have one.
@@ -323,6 +348,9 @@ def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None) -> list[
     """:func:`describe_set` of every set, the scoring and choice done for all at once."""
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
+    tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
+    with np.errstate(invalid="ignore"):
+        allowed = allowed & ~(np.abs(tilt - _PROTO_TILT_DEG[None, :]) > _MAX_TILT_MISS_DEG)  # NaN tilt: all
     geometry = None
     if prior is not None:
         geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, _REST_UP, _REP_AXIS) for f in feats])

@@ -296,6 +296,10 @@ async function startDemo(ev) {
     label: $('label').value.trim() || `${drill} demo`,
     side: $('side').value || null,
   };
+  // How the sensor is strapped, when the user said (naming only; the server refuses an inconsistent set).
+  for (const [key, id] of [['face_normal_axis', 'face-normal'], ['sensor_placement', 'placement'], ['sensor_leg', 'sensor-leg']]) {
+    if ($(id).value) body[key] = $(id).value;
+  }
   $('start-demo').disabled = true;
   try {
     const s = await api('/sessions', { method: 'POST', body });

@@ -18,6 +18,7 @@ from hipflex.dsp.mounting_prior import face_cosines
 from hipflex.dsp.posture import (
     FlatPrior,
     SetFeatures,
+    _lever_loglik,
     axis_tilt_deg,
     describe_set,
     describe_sets,
@@ -149,8 +150,26 @@ def test_a_weak_lifted_lever_still_tells_a_side_lying_raise_from_a_standing_one(
     assert weak.hangs == 0
     assert describe_set(weak).drill == "side_lying_abduction"
     assert describe_set(_feats(lever_slope=0.036, lever_t=12.0, lever_effect_g2=0.044, **kin)).drill == "side_lunge"
-    bilkent = describe_set(_feats(lever_slope=0.1, lever_t=9.0, lever_effect_g2=0.007, **kin))
-    assert bilkent.drill == describe_set(_feats(**kin)).drill
+    bilkent_feats = _feats(lever_slope=0.1, lever_t=9.0, lever_effect_g2=0.007, **kin)
+    # It leans by less than 0.1 (of a feature's log-likelihood), so it only orders drills these kinematics
+    # tie (the standing and the side-lying abduction, the same range and tempo).
+    assert min(_lever_loglik(bilkent_feats)) > -0.1
+    tie = ("side_lunge", "side_lying_abduction")
+    assert describe_set(bilkent_feats).drill in tie and describe_set(_feats(**kin)).drill in tie
+
+
+def test_a_set_in_two_drills_ranges_goes_to_the_drill_it_is_typical_of() -> None:
+    # A lifted thigh lying on its side: a side-lying abduction and a clamshell are one rigid motion, and
+    # these kinematics (32 deg, rise 0.8 s, hold 1.3 s) lie in both drills' ranges; the tempo is what
+    # tells them.  A 2.9 s period is a clamshell's typical tempo, 3.7 s an abduction's (both periods in
+    # both ranges): the set used to go to whichever drill is listed first.
+    lifted = {"lever_slope": -0.02, "lever_t": -10.0, "lever_effect_g2": -0.05}
+    kin = {"rom_deg": 32.0, "rise_s": 0.8, "hold_s": 1.3}
+    quick = describe_set(_feats(period_s=2.9, **kin, **lifted))
+    slow = describe_set(_feats(period_s=3.7, **kin, **lifted))
+    assert (quick.drill, quick.pose, quick.movement) == ("clamshell", "side", "rotation")
+    assert (slow.drill, slow.pose, slow.movement) == ("side_lying_abduction", "side", "abduction")
+    assert quick.drill_confidence < 0.9  # a near tie, and the confidence says so
 
 
 def test_a_slope_no_lever_gives_is_not_a_lever() -> None:
@@ -168,6 +187,34 @@ def test_slow_standing_reps_measured_from_their_onset_are_strength_sets() -> Non
     # gyro nothing else tells these 15 slow reps from squats.
     d = describe_set(_feats(rom_deg=75.0, rise_s=0.92, hold_s=1.1, period_s=3.7, n_reps=15))
     assert (d.drill, d.pose, d.movement) == ("strength", "standing", "flexion")
+
+
+def test_single_squats_low_in_the_squat_rise_range_stay_squats() -> None:
+    # UTD-MHAD squats (one rep each, lifted lever): rise 0.85-1.0 s is at the low end of the squat range
+    # and nearer the sit-to-stand's middle; only the tempo's typical value counts, so they stay squats.
+    lifted = {"lever_slope": -0.05, "lever_t": -6.0, "lever_effect_g2": -0.06}
+    for rom, rise, hold in ((78.0, 1.0, 0.65), (65.0, 0.99, 0.66), (76.0, 0.95, 0.43)):
+        d = describe_set(_feats(rom_deg=rom, rise_s=rise, hold_s=hold, period_s=math.nan, n_reps=1, **lifted))
+        assert (d.drill, d.pose, d.movement) == ("squat", "standing", "flexion")
+
+
+def test_a_set_turning_about_a_horizontal_axis_is_no_standing_rotation() -> None:
+    # A standing hip rotation turns the thigh about its own, vertical, axis; these kinematics are in its
+    # ranges, but a rep axis 3 deg from the horizontal is a raise (here: a clamshell's tempo).
+    kin = {"rom_deg": 32.0, "rise_s": 0.8, "hold_s": 1.0, "period_s": 2.7}
+    flat = describe_set(_feats(axis_tilt_deg=3.0, **kin))
+    assert flat.drill != "hip_rotation"
+    assert describe_set(_feats(axis_tilt_deg=80.0, **kin)).drill == "hip_rotation"
+
+
+def test_a_fast_march_is_a_march_not_a_ballistic_set() -> None:
+    # High knees at a swing every 0.93 s (the fast end of a march): 0.27 s up from the 5 % onset, 0.14 s
+    # at the top; ballistic sets swing faster (0.45-0.85 s periods).
+    hanging = {"lever_slope": 0.05, "lever_t": 30.0, "lever_effect_g2": 1.2}
+    d = describe_set(_feats(rom_deg=87.0, rise_s=0.27, hold_s=0.14, period_s=0.93, n_reps=22, **hanging))
+    assert (d.drill, d.pose, d.movement) == ("march", "standing", "flexion")
+    fast = describe_set(_feats(rom_deg=70.0, rise_s=0.2, hold_s=0.12, period_s=0.6, n_reps=16, **hanging))
+    assert fast.drill == "ballistic"
 
 
 def test_a_set_like_no_drill_is_unknown() -> None:
