@@ -102,30 +102,35 @@ def _axis_release(ist: np.ndarray) -> None:
 
 
 @njit_borrowed_inline
-def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float) -> float:
-    """Watch processed sample ``s`` (gyro; written to the history); its angle, deg (new if the axes changed).
-
-    Keeps "up" and the rate of the row in the history, follows the
-    reference pose and the quiet time, and starts, ends or decides a hold
-    (see the module docstring).
-    """
-    cap = ist[I_CAP]
-    slot = s & (cap - 1)
-    ux = fstate[F_UP]
-    uy = fstate[F_UP + 1]
-    uz = fstate[F_UP + 2]
-    hist[slot, H_UP] = ux
-    hist[slot, H_UP + 1] = uy
-    hist[slot, H_UP + 2] = uz
+def _keep_row(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
+    """Keep "up" and the rate of a held row in its history slot (only held rows are read again)."""
+    hist[slot, H_UP] = fstate[F_UP]
+    hist[slot, H_UP + 1] = fstate[F_UP + 1]
+    hist[slot, H_UP + 2] = fstate[F_UP + 2]
     hist[slot, H_OMEGA] = fstate[F_PREV_W]
     hist[slot, H_OMEGA + 1] = fstate[F_PREV_W + 1]
     hist[slot, H_OMEGA + 2] = fstate[F_PREV_W + 2]
+
+
+@njit_borrowed_inline
+def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float) -> float:
+    """Watch processed sample ``s`` (gyro; written to the history); its angle, deg (new if the axes changed).
+
+    Follows the reference pose and the quiet time, starts, ends or decides
+    a hold (see the module docstring), and keeps "up" and the rate of held
+    rows in the history.
+    """
     if prm[P_AX_WATCH] <= 0.0:
         return theta
+    cap = ist[I_CAP]
+    ux = fstate[F_UP]
+    uy = fstate[F_UP + 1]
+    uz = fstate[F_UP + 2]
     still = fstate[F_REST_S] > _STILL_S
     c = ux * fstate[F_AX_REF] + uy * fstate[F_AX_REF + 1] + uz * fstate[F_AX_REF + 2]
     hold = ist[I_AX_HOLD]
     if hold != 0:
+        _keep_row(fstate, hist, s & (cap - 1))
         # From a rest in the locked pose, a set's plane is read once the tilt
         # is a rep's (min_rom_deg, at most lock_deg): a fidget after a rest
         # must not turn the axis.  From another pose the locked axes mean
@@ -157,6 +162,7 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
         and ist[I_DET] >= s
     ):
         ist[I_AX_HOLD] = s
+        _keep_row(fstate, hist, s & (cap - 1))
     return theta
 
 

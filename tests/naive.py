@@ -1077,17 +1077,21 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     tilt of a rep (from the locked pose) or of a candidate (from another),
     and released undecided when still, after 3 s or a sixteenth of the ring.
     """
-    cap = int(ist[I_CAP])
-    up = fstate[F_UP : F_UP + 3].copy()
-    hist[s % cap, H_UP : H_UP + 3] = up
-    hist[s % cap, H_OMEGA : H_OMEGA + 3] = fstate[F_PREV_W : F_PREV_W + 3]
     if prm[P_AX_WATCH] <= 0:
         return theta
+    cap = int(ist[I_CAP])
+    up = fstate[F_UP : F_UP + 3].copy()
+
+    def keep() -> None:  # "up" and the rate of a held row, to read it again under new axes
+        hist[s % cap, H_UP : H_UP + 3] = up
+        hist[s % cap, H_OMEGA : H_OMEGA + 3] = fstate[F_PREV_W : F_PREV_W + 3]
+
     ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
     still = fstate[F_REST_S] > ka._STILL_S
     cos_tilt = float(up @ ref)
     hold = int(ist[I_AX_HOLD])
     if hold != 0:
+        keep()
         same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
         if cos_tilt < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
             ist[I_AX_HOLD] = 0
@@ -1107,6 +1111,7 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
         and ist[I_DET] >= s
     ):
         ist[I_AX_HOLD] = s
+        keep()
     return theta
 
 
