@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hipflex.dsp import Analysis, Settings, analyze
 from hipflex.sensor.sim.body import Mounting
+from hipflex.sensor.sim.mixed import MIXED_PROGRAMME, simulate_mixed
 from hipflex.sensor.sim.programme import ALL_DRILLS, ProgrammeSimulation, simulate_programme
 
 RATES_HZ = (25.0, 50.0, 100.0, 200.0)
@@ -40,6 +41,9 @@ RATES_HZ = (25.0, 50.0, 100.0, 200.0)
 #: reported twice: at the default (by design mostly uncounted: the tiny-rep rule of
 #: issue 19) and at this setting.
 DRILL_MIN_ROM_DEG = {"hip_hike": 3.0, "hip_flexor_stretch": 10.0}
+#: The row of one recording holding several drills in different planes and poses
+#: (:func:`hipflex.sensor.sim.mixed.simulate_mixed`); not in the all-drills totals.
+MIXED = "mixed: " + " + ".join(MIXED_PROGRAMME)
 #: What the protocol of each real dataset says the thigh does (pose, movement).
 REAL_EXPECTED = {
     "e3": ("supine", "flexion"),
@@ -128,9 +132,20 @@ def _mounting(kind: str, seed: int, base: Settings) -> tuple[Mounting | None, Se
     return m, known.replace(sensor_leg=m.leg) if kind == "flat-known" else known
 
 
-def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str:
-    """The per-drill table over ``seeds`` (one session per seed, drill and sensor mode)."""
+def _per_set(sim: ProgrammeSimulation, a: Analysis) -> str:
+    """``found/true`` reps of each true set (the reps of the analysed sets overlapping it)."""
+    out = []
+    for s_i, (t0, t1) in enumerate(sim.truth.sets):
+        n_true = sum(r.set_index == s_i for r in sim.truth.reps)
+        n = sum(s.rep_count for s in a.sets if s.end_s > t0 - 1.0 and s.start_s < t1 + 1.0)
+        out.append(f"{n}/{n_true}" if n == n_true else f"**{n}/{n_true}**")
+    return " ".join(out)
+
+
+def simulated(seeds: range, settings: Settings, mounting: str = "random", only: str = "") -> str:
+    """The per-drill table over ``seeds`` (a session per seed, drill and sensor; rows whose label has ``only``)."""
     cells: dict[tuple[str, bool], Cell] = defaultdict(Cell)
+    mixed_sets: list[str] = []
     t_start = time.perf_counter()
     rows_of: list[tuple[str, str, Settings]] = [(d, d, settings) for d in ALL_DRILLS]
     for drill, min_rom in DRILL_MIN_ROM_DEG.items():
@@ -138,13 +153,22 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
             settings, min_rom_deg=min_rom, candidate_deg=min(settings.candidate_deg, 0.4 * min_rom)
         )
         rows_of.insert(rows_of.index((drill, drill, settings)) + 1, (f"{drill} @ min_rom {min_rom:g}", drill, own))
+    rows_of.append((MIXED, MIXED, settings))
+    rows_of = [r for r in rows_of if only in r[0]]
     for label, drill, st in rows_of:
         for gyro in (True, False):
             for seed in seeds:
                 fs = RATES_HZ[seed % len(RATES_HZ)]
                 mount, run = _mounting(mounting, seed, st)  # the row's thresholds, what is known of the mounting
-                sim = simulate_programme(drill, seed=seed, fs_hz=fs, has_gyro=gyro, mounting=mount)
-                judge(sim, analyze(sim.samples, run), cells[(label, gyro)])
+                if drill == MIXED:
+                    sim = simulate_mixed(seed=seed, fs_hz=fs, has_gyro=gyro, mounting=mount)
+                else:
+                    sim = simulate_programme(drill, seed=seed, fs_hz=fs, has_gyro=gyro, mounting=mount)
+                a = analyze(sim.samples, run)
+                judge(sim, a, cells[(label, gyro)])
+                if drill == MIXED:
+                    sensor = "gyro" if gyro else "acc"
+                    mixed_sets.append(f"| {seed} | {sensor} | {fs:g} | {_per_set(sim, a)} |")
     head = (
         "| drill | sets | exact gyro % | exact acc % | worst off | ROM MAE gyro / acc ° | hold MAE gyro s |"
         " vel err gyro % | drill named % | pose right % | movement right % | true pose listed % |"
@@ -164,8 +188,8 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
             f" {_pct(sum(c.move_ok for c in both), n)} | {_pct(sum(c.pose_listed for c in both), n)} |"
         )
         for mode, c in ((True, g), (False, o)):
-            at_default = "@" not in drill
-            documented = "@" in drill or drill not in DRILL_MIN_ROM_DEG
+            at_default = "@" not in drill and drill != MIXED
+            documented = ("@" in drill or drill not in DRILL_MIN_ROM_DEG) and drill != MIXED
             for t, use in ((tot[mode], at_default), (own_tot[mode], documented)):
                 if not use:
                     continue
@@ -191,6 +215,8 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random") -> str
         f" seeds {seeds.start}:{seeds.stop},"
         f" {time.perf_counter() - t_start:.0f} s."
     )
+    rows += ["", f"Per set of {MIXED} (found/true reps, wrong in bold):", "", "| seed | sensor | Hz | sets |"]
+    rows += ["|---|---|---|---|", *mixed_sets]
     return "\n".join(rows)
 
 
@@ -255,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=default_data)
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
     ap.add_argument("--no-sim", action="store_true", help="skip the simulated drills")
+    ap.add_argument("--only", default="", help="only the drill rows whose label contains this (e.g. mixed)")
     ap.add_argument(
         "--mounting",
         choices=("random", "flat", "flat-placed", "flat-known"),
@@ -274,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     a, b = (int(x) for x in args.seeds.split(":"))
     if not args.no_sim:
-        print(simulated(range(a, b), Settings(), args.mounting), flush=True)
+        print(simulated(range(a, b), Settings(), args.mounting, args.only), flush=True)
     if not args.no_real:
         if args.data.is_dir():
             print(real(args.data, args.face_normal_axis, args.sensor_placement, args.sensor_leg))

@@ -53,6 +53,7 @@ from hipflex.dsp._layout import (
     H_THETA,
     H_TIME,
     H_VEL,
+    I_AX_HOLD,
     I_CAND_ACTIVE,
     I_CAND_IDX,
     I_CAP,
@@ -476,6 +477,8 @@ def _catch_up(
     cap = ist[I_CAP]
     s = ist[I_DET]
     end = ist[I_SAMPLE]
+    if ist[I_AX_HOLD] > 0:
+        end = min(end, ist[I_AX_HOLD])  # not into a rise whose axis is not decided yet (_kern_axis)
     while s < end and n_ev < max_ev:
         n_ev = _detect(prm, fstate, ist, hist, s, hist[s & (cap - 1), H_THETA], ev, n_ev)
         s += 1

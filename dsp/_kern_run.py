@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
+from hipflex.dsp._kern_axis import _axis_release, _axis_watch
 from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
@@ -48,6 +49,7 @@ from hipflex.dsp._layout import (
     H_TIME,
     H_VEL,
     H_X,
+    I_AX_HOLD,
     I_CAP,
     I_CLIPPED,
     I_DET,
@@ -205,6 +207,8 @@ def _process_py(
     hist[slot, H_SIGMA] = sig
     fstate[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
+    if has_gyro:
+        theta = _axis_watch(prm, fstate, ist, hist, s, theta)  # the rep axis per set (dsp/_kern_axis.py)
     if fstate[F_PG_S] > 0.0:
         fstate[F_PG_S] -= dt
         if fstate[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:
@@ -301,6 +305,7 @@ def _run_chunk(
             overrun = missing > ist[I_CAP] // _PG_RING_DIV
             settle = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > _REANCHOR_GAP_S)
             if missing > 0 and settle and (fstate[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
+                _axis_release(ist)
                 if fstate[F_PG_S] > 0.0:
                     _pg_finish(prm, fstate, ist, hist)
                 n_ev = _catch_up(prm, fstate, ist, hist, ev, n_ev, max_ev)
@@ -412,7 +417,7 @@ def _run_chunk(
             hist[(ist[I_SAMPLE] - 1) & (ist[I_CAP] - 1), H_DT] = math.nan
         if fstate[F_PG_S] <= 0.0:
             d = ist[I_DET]
-            if d == ist[I_SAMPLE] - 1 and n_ev < max_ev:
+            if d == ist[I_SAMPLE] - 1 and ist[I_AX_HOLD] == 0 and n_ev < max_ev:
                 # The common case, inlined: the detector reads the sample just
                 # processed.  (_catch_up is a call: after a window it has many.)
                 n_ev = _detect(prm, fstate, ist, hist, d, hist[d & (ist[I_CAP] - 1), H_THETA], ev, n_ev)
@@ -439,6 +444,7 @@ def _finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarr
     """
     if fstate[F_PG_S] > 0.0:
         _pg_finish(prm, fstate, ist, hist)
+    _axis_release(ist)
     # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
     # distinct literal argument, so this would make a second _catch_up (and
     # _close_rep, _rep_metrics under it) specialised on that constant.

@@ -66,6 +66,11 @@ def _make_kernel(
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
     prm[L.P_SET_GAP_S] = settings.set_gap_s
+    prm[L.P_AX_COS_LOCK] = math.cos(math.radians(settings.lock_deg))
+    prm[L.P_AX_COS_DECIDE] = math.cos(math.radians(min(settings.lock_deg, settings.min_rom_deg)))
+    prm[L.P_AX_COS_DECIDE_POSE] = math.cos(math.radians(min(settings.lock_deg, settings.candidate_deg)))
+    # P_AX_WATCH stays 0: set by the learning flow for the session's kernel only
+    # (not for its backward run, the sign's trace or a lever candidate's).
     fstate = np.zeros(L.F_N)
     fstate[L.F_PERIOD] = cal.period_s
     fstate[L.F_G_EST] = cal.gravity_g
@@ -77,10 +82,11 @@ def _make_kernel(
     fstate[L.F_P : L.F_P + L.PX * L.PX] = p0.ravel()
     fstate[L.F_LOW] = math.inf
     fstate[L.F_MREF] = math.nan  # no motionless stretch yet
+    fstate[L.F_AX_REF : L.F_AX_REF + 3] = cal.up
     ist = np.zeros(L.I_N, dtype=np.int64)
     # At most 2**17 rows (history_s at over 2 kHz): a period estimated from
     # arrival-time stamps (rows 1 us apart) asked for 2**26 rows, 8 GB.
     cap = 1 << max(8, min(_MAX_CAP_LOG2, math.ceil(math.log2(settings.history_s / cal.period_s))))
     ist[L.I_CAP] = cap
-    hist = np.zeros((cap, L.H_N if has_gyro else L.H_N_PENDULUM))
+    hist = np.zeros((cap, L.H_N_GYRO if has_gyro else L.H_N_PENDULUM))
     return _Kernel(np.ascontiguousarray(prm), fstate, ist, hist)

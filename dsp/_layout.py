@@ -40,7 +40,11 @@ P_THETA_MAX = 26  # pendulum filter: largest flexion angle, rad
 P_THETA_MIN = 27  # pendulum filter: largest extension, as a (negative) angle, rad
 P_ZUPT_S = 28  # pendulum filter: stillness time before a zero-velocity update, s (0 = never)
 P_SET_GAP_S = 29  # detector: a pause in motion this long ends an unconfirmed rise, s
-P_N = 30
+P_AX_WATCH = 30  # 1: the rep axis is learned again at a set in another plane or pose (_kern_axis; gyro only)
+P_AX_COS_LOCK = 31  # cos(lock_deg): a tilt this far from the last still pose ends a rest (axis watch)
+P_AX_COS_DECIDE = 32  # cos(min(lock_deg, min_rom_deg)): the tilt at which a set's plane is read
+P_AX_COS_DECIDE_POSE = 33  # cos(min(lock_deg, candidate_deg)): the same from a rest in another pose
+P_N = 34
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -78,7 +82,9 @@ F_MT0 = 56  # detector: time that stretch started, s
 F_RLOW = 57  # detector: lowest angle since the thigh rested during an unconfirmed rise, deg
 F_JOLT = 58  # pendulum filter: size of the last innovation (what the swing model did not explain), g
 F_PREV_W2 = 59  # 59..61 bias-corrected rate two samples back, rad/s (tilt filter's quadrature)
-F_N = 62
+F_AX_REF = 62  # 62..64 axis watch: "up" at the thigh's last still pose, sensor frame
+F_AX_QUIET_S = 65  # axis watch: time the thigh has stayed within lock_deg of that pose, s
+F_N = 66
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
@@ -98,7 +104,8 @@ I_PG_GAP0 = 15  # post-gap window: first sample bridged across the gap
 I_PG_END = 16  # post-gap window: first measured sample after the gap
 I_RESTED = 17  # detector: 1 once the thigh rested during the unconfirmed rise in progress
 I_RLOW_IDX = 18  # detector: sample of F_RLOW
-I_N = 19
+I_AX_HOLD = 19  # axis watch: first sample the detector may not read yet (0: none; a hold follows a rest)
+I_N = 20
 
 PHASE_SEEK = 0
 PHASE_RISE = 1
@@ -112,7 +119,13 @@ H_FLAG = 3  # 1 bridged across a gap (or the acc-only filter re-converging after
 H_FLAG_BRIDGED = 1.0
 H_FLAG_CLIPPED = 2.0
 H_SIGMA = 4  # angle std, deg (0 with gyro)
-H_N = 5  # columns with a gyro
+H_N = 5  # columns of every history
+# With a gyro, the rows also keep what the axis watch (_kern_axis) reads a
+# held rise again from under new axes (the pendulum columns below take these
+# places without one).
+H_UP = 5  # 5..7 world "up" in the sensor frame
+H_OMEGA = 8  # 8..10 bias-corrected rate, rad/s
+H_N_GYRO = 11
 # Accelerometer only, the rows also keep the pendulum filter's posterior, which
 # the smoother reads when a rep closes (_kern_smooth), and what it wrote.
 H_X = 5  # 5..7 filtered state: theta rad, rate rad/s, accel rad/s^2

@@ -44,6 +44,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_filters", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
         ("_kern_gap", "_pg_finish", _KERN),
         ("_kern_filters", "_pendulum_reanchor", (_A1,)),
+        ("_kern_axis", "_decide", (*_KERN, _I, _I, _F)),
     ),
     # The rep detector's calls from the main loop: catching up after a window, with
     # the rep metrics under it ...

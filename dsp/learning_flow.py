@@ -12,6 +12,7 @@ buffer's first row (:func:`_rewind`).  The search primitives are in
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -221,6 +222,14 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
     axes, lever = _sign_and_lever(settings, state, cal, axes, stop)
     kern = _start_kernel(settings, state, cal, axes, lever)
+    if state.has_gyro:
+        # The session's kernel learns the rep axis again at a set in another
+        # plane or pose (dsp/_kern_axis.py), from the thigh's pose at row 0.
+        kern.prm[L.P_AX_WATCH] = 1.0
+        kern.fstate[L.F_AX_REF : L.F_AX_REF + 3] = kern.fstate[L.F_UP : L.F_UP + 3]
+        # The still stretch a recording starts in is no rest between sets (as
+        # in rest_pose): the rest is counted from the first excursion on.
+        kern.fstate[L.F_AX_QUIET_S] = -math.inf
     state = dataclasses.replace(state, axes=axes, lever=lever)
     return state, kern
 

@@ -7,8 +7,10 @@ a hold's.  Then the standing rest reads as a deep "excursion" and every rep
 is counted the wrong way round.  What tells the two apart, whatever the
 drill, is where the thigh waits between sets: a set ends with a pause of at
 least ``set_gap_s`` (that is what splits sets), and that pause is taken in
-the rest pose.  A hold may pause at the top for seconds, but the rest the
-person takes between sets is the longest wait.
+the rest pose.  A hold may pause at the top for seconds, but the person
+rests between sets; a pose the thigh has once waited in between movements
+is a rest pose.  (A session may hold several: drills on the side, on the
+back, standing; each set's axes then follow its own, see ``_kern_axis``.)
 
 :class:`DwellState` follows the flexion angle block by block and measures
 every *dwell*: a stretch where the thigh settles (its angle stays within
@@ -17,9 +19,8 @@ over ``_LEVEL_S`` within ``_DWELL_DEG``: a walk between sets is part of the
 wait), entered from an excursion (the thigh came from more than
 ``_DWELL_DEG`` away; the still stretch a recording starts in is no wait
 between movements) and left by one.  A dwell of ``set_gap_s`` or more far
-(``_OTHER_POSE_DEG``) from the calibrated pose that is longer than every
-such dwell in the calibrated pose so far means the calibration was in the
-wrong pose: :func:`feed_dwells` returns its rows, and the pipeline
+(``_OTHER_POSE_DEG``) from the calibrated pose before any such dwell in
+the calibrated pose means the calibration was in the wrong pose: :func:`feed_dwells` returns its rows, and the pipeline
 re-learns the rest pose there and analyses the session again from its
 first row.  Each decision is made at the block where a dwell ends, from
 complete blocks on a fixed time grid, so it depends on rows alone, never
@@ -191,7 +192,7 @@ def feed_dwells(
     state : DwellState
     found : (start_s, end_s) or None
         The first dwell far from the calibrated pose, of ``set_gap_s`` or
-        more, longer than every dwell in the calibrated pose so far; the
+        more, before any such dwell in the calibrated pose; the
         scan stops there (the caller re-learns and starts a new scan).
     """
     state, blocks = _blocks(state, t, theta)
@@ -265,8 +266,8 @@ def _scan_dwells(
     ``run`` holds (first, last, level, entered, longest) of the open dwell
     (the fields of :class:`DwellState`) and is updated in place.  Returns
     ``allb.shape[0]`` when every block was scanned, else the block at which
-    a dwell far from the calibrated pose ended longer than every rest so
-    far: ``run[0]``, ``run[1]`` then hold that dwell's first and last block.
+    a dwell far from the calibrated pose ended before any rest in the
+    calibrated pose: ``run[0]``, ``run[1]`` then hold that dwell's first and last block.
     The per-block state machine of the scan, compiled: in Python it cost
     ~1 us per 0.25 s block, over the first 15 minutes of every session.
     Twin: ``tests/naive.py:scan_dwells``.
@@ -291,7 +292,7 @@ def _scan_dwells(
                 if entered and dur_s >= set_gap_s:
                     if abs(level) < _OTHER_POSE_DEG:
                         longest = max(longest, dur_s)
-                    elif dur_s > longest:
+                    elif longest <= 0.0:
                         stop = j
                         break
                 first = -1

@@ -25,6 +25,7 @@ from scipy.interpolate import CubicHermiteSpline
 from scipy.spatial.transform import Rotation
 from scipy.special import erfcx
 
+from hipflex.dsp import _kern_axis as ka
 from hipflex.dsp import _kern_censor as kc
 from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
@@ -49,6 +50,8 @@ from hipflex.dsp._layout import (
     EV_PEAK,
     EV_REJECT,
     EV_REP,
+    F_AX_QUIET_S,
+    F_AX_REF,
     F_BIAS,
     F_CAND_PEAK,
     F_G_EST,
@@ -91,14 +94,17 @@ from hipflex.dsp._layout import (
     H_FLAG_CLIPPED,
     H_JOLT,
     H_N,
+    H_OMEGA,
     H_P,
     H_SIGMA,
     H_STHETA,
     H_SVEL,
     H_THETA,
     H_TIME,
+    H_UP,
     H_VEL,
     H_X,
+    I_AX_HOLD,
     I_CAND_ACTIVE,
     I_CAND_IDX,
     I_CAP,
@@ -118,6 +124,10 @@ from hipflex.dsp._layout import (
     I_TROUGH_IDX,
     P_A,
     P_ACC_RANGE,
+    P_AX_COS_DECIDE,
+    P_AX_COS_DECIDE_POSE,
+    P_AX_COS_LOCK,
+    P_AX_WATCH,
     P_BIAS_TAU,
     P_CAND,
     P_EKF_Q,
@@ -1050,11 +1060,104 @@ def catch_up(
     or as soon as ``max_ev`` event rows are filled (so a later call resumes).
     """
     cap = int(ist[I_CAP])
-    while ist[I_DET] < ist[I_SAMPLE] and n_ev < max_ev:
+    # Not into a held rise (axis_watch): its axis is not decided yet.
+    while ist[I_DET] < (min(ist[I_SAMPLE], ist[I_AX_HOLD]) if ist[I_AX_HOLD] > 0 else ist[I_SAMPLE]) and n_ev < max_ev:
         s = int(ist[I_DET])
         n_ev = detect(prm, fstate, ist, hist, s, float(hist[s % cap, H_THETA]), ev, n_ev)
         ist[I_DET] = s + 1
     return n_ev
+
+
+# =============================================================================
+# The rep axis per set (gyro)
+# =============================================================================
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float) -> float:
+    """Twin of ``_axis_watch``: keep "up" and the rate of sample ``s``; hold, release or decide a set's plane.
+
+    The reference is "up" at the last still pose; the rest is the time "up"
+    stayed within lock_deg of it.  After a rest of set_gap_s the first sample
+    2 deg from the reference holds the detector; the hold is decided at the
+    tilt of a rep (from the locked pose) or of a candidate (from another),
+    and released undecided when still, after 3 s or a sixteenth of the ring.
+    """
+    if prm[P_AX_WATCH] <= 0:
+        return theta
+    cap = int(ist[I_CAP])
+    up = fstate[F_UP : F_UP + 3].copy()
+
+    def keep() -> None:  # "up" and the rate of a held row, to read it again under new axes
+        hist[s % cap, H_UP : H_UP + 3] = up
+        hist[s % cap, H_OMEGA : H_OMEGA + 3] = fstate[F_PREV_W : F_PREV_W + 3]
+
+    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
+    still = fstate[F_REST_S] > ka._STILL_S
+    cos_tilt = float(up @ ref)
+    hold = int(ist[I_AX_HOLD])
+    if hold != 0:
+        keep()
+        same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+        if cos_tilt < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
+            ist[I_AX_HOLD] = 0
+            fstate[F_AX_QUIET_S] = 0.0
+            return axis_decide(prm, fstate, ist, hist, hold, s, theta)
+        if still or s - hold >= cap // ka._RING_DIV or (s - hold) * fstate[F_PERIOD] > ka._MAX_HOLD_S:
+            ist[I_AX_HOLD] = 0
+    if still:
+        fstate[F_AX_REF : F_AX_REF + 3] = up
+        cos_tilt = 1.0
+    fstate[F_AX_QUIET_S] = 0.0 if cos_tilt < prm[P_AX_COS_LOCK] else fstate[F_AX_QUIET_S] + fstate[F_PERIOD]
+    if (
+        hold == 0
+        and ist[I_AX_HOLD] == 0
+        and cos_tilt < math.cos(math.radians(ka._HOLD_DEG))
+        and fstate[F_AX_QUIET_S] >= prm[P_SET_GAP_S]
+        and ist[I_DET] >= s
+    ):
+        ist[I_AX_HOLD] = s
+        keep()
+    return theta
+
+
+def axis_decide(
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, hold: int, s: int, theta: float
+) -> float:
+    """Twin of ``_decide``: new axes u = reference, w = the tilt's direction, if the plane or the pose is another.
+
+    Then the held rows' angle and rate are those under the new axes, and the
+    detector searches afresh (a confirmed rep in progress keeps the axes).
+    """
+    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
+    up = fstate[F_UP : F_UP + 3].copy()
+    d = up - (up @ ref) * ref
+    if np.linalg.norm(d) <= 0 or ist[I_PHASE] == PHASE_FALL:
+        return theta
+    w = _unit(d)
+    a = np.cross(w, ref)
+    same_axis = abs(float(a @ prm[P_A : P_A + 3])) >= math.cos(math.radians(ka._AXIS_DEG))
+    same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+    if same_axis and same_pose:
+        return theta
+    prm[P_U : P_U + 3] = ref
+    prm[P_W : P_W + 3] = w
+    prm[P_A : P_A + 3] = a
+    cap = int(ist[I_CAP])
+    for k in range(hold, s + 1):
+        row = hist[k % cap]
+        row[H_THETA] = math.degrees(math.atan2(row[H_UP : H_UP + 3] @ w, row[H_UP : H_UP + 3] @ ref))
+        row[H_VEL] = math.degrees(row[H_OMEGA : H_OMEGA + 3] @ a)
+    fstate[F_PREV_OA] = float(fstate[F_PREV_W : F_PREV_W + 3] @ a)
+    ist[I_PHASE] = PHASE_SEEK
+    ist[I_RESTED] = 0
+    ist[I_CAND_ACTIVE] = 0
+    fstate[F_LOW] = math.inf
+    fstate[F_MREF] = math.nan
+    return float(hist[s % cap, H_THETA])
 
 
 # =============================================================================
@@ -1219,6 +1322,8 @@ def _process(
         hist[s % cap, H_JOLT] = fstate[F_JOLT]  # the innovation's size: a foot strike's jolt
     fstate[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
+    if prm[P_HAS_GYRO] > 0:
+        theta = axis_watch(prm, fstate, ist, hist, s, theta)
     if _window_open(fstate):
         fstate[F_PG_S] -= dt
         window_samples = ist[I_SAMPLE] - ist[I_PG_GAP0]
@@ -1292,6 +1397,7 @@ def run_chunk(
         opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fstate) or detector_behind):
+            ist[I_AX_HOLD] = 0  # a held rise is released undecided
             if _window_open(fstate):
                 pg_finish(prm, fstate, ist, hist)
             out.n = catch_up(prm, fstate, ist, hist, ev, out.n, room)
@@ -1366,6 +1472,7 @@ def finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarra
     """
     if _window_open(fstate):
         pg_finish(prm, fstate, ist, hist)
+    ist[I_AX_HOLD] = 0
     n_ev = catch_up(prm, fstate, ist, hist, ev, 0, ev.shape[0] - 4)
     if ist[I_DET] < ist[I_SAMPLE]:
         return n_ev, False
@@ -1752,7 +1859,7 @@ def scan_dwells(  # type: ignore[no-untyped-def]
     neither end nor extend it), and counts, when it ends, if it was entered
     from an excursion (a look-back block outside the band) and lasted a set
     gap: in the calibrated pose as a rest, far from it as evidence that the
-    rest pose is elsewhere if longer than every rest.
+    rest pose is elsewhere if no rest came before it.
     """
     from hipflex.dsp import rest_pose as rp
 
@@ -1769,7 +1876,7 @@ def scan_dwells(  # type: ignore[no-untyped-def]
                 if entered and dur_s >= set_gap_s:
                     if abs(level) < rp._OTHER_POSE_DEG:
                         longest = max(longest, dur_s)
-                    elif dur_s > longest:
+                    elif longest <= 0.0:
                         stop = j
                         break
                 first = -1

@@ -251,10 +251,14 @@ class ThighKinematics:
     tissue_m : Track or None
         Soft-tissue displacement of the sensor in the thigh frame, metres,
         shape (n, 3).
-    pose_matrix : ndarray, shape (3, 3) or None
+    pose_matrix : ndarray, shape (3, 3) or (n, 3, 3), or None
         The body's rest pose: pelvis axes -> world axes (None: standing, the
         identity).  Lying, kneeling or on all fours the pelvis is turned
-        against gravity; the thigh angles stay relative to the pelvis.
+        against gravity; the thigh angles stay relative to the pelvis.  One
+        matrix per sample when the body changes pose during the recording
+        (lying down, getting up): then ``pelvis_rate_dps`` gives its turn.
+    pelvis_rate_dps : ndarray, shape (n, 3), or None
+        Angular rate of the pelvis in its own axes, deg/s (None: a fixed pose).
     """
 
     time_s: FloatArray
@@ -266,6 +270,7 @@ class ThighKinematics:
     wobble_axis: FloatArray | None = None
     tissue_m: Track | None = None
     pose_matrix: FloatArray | None = None
+    pelvis_rate_dps: FloatArray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -336,6 +341,13 @@ def rigid_body_signals(kin: ThighKinematics, mounting: Mounting) -> BodySignals:
     dw_a = -np.cross(omega2, w_a) + m_t(_axis_vec(1, -th2))
     dw_b = -np.cross(w_c, w_b) + _rz(_axis_vec(0, a2), -c)
     domega = dw_a + dw_b + _axis_vec(2, c2)
+    if kin.pelvis_rate_dps is not None:
+        # The pelvis turning (the body lying down or getting up) adds its rate,
+        # seen in the thigh's axes (R_thigh^T, as for the hip's acceleration
+        # below); its derivative numerically: a body turns slowly, over seconds.
+        w_p = m_t(_ry(np.radians(np.asarray(kin.pelvis_rate_dps, dtype=np.float64)), th))
+        omega = omega + w_p
+        domega = domega + np.gradient(w_p, kin.time_s, axis=0)
 
     r = np.broadcast_to(mounting.position_m(), (n, 3))
     rel = np.cross(domega, r) + np.cross(omega, np.cross(omega, r))
@@ -347,7 +359,8 @@ def rigid_body_signals(kin: ThighKinematics, mounting: Mounting) -> BodySignals:
     hip = kin.hip_acc_mps2 + np.array([0.0, 0.0, STANDARD_GRAVITY_MPS2])
     if kin.pose_matrix is not None:
         # World -> pelvis axes (row vectors: P^T v == v @ P), before the thigh's own turn.
-        hip = hip @ np.asarray(kin.pose_matrix, dtype=np.float64)
+        pose = np.asarray(kin.pose_matrix, dtype=np.float64)
+        hip = hip @ pose if pose.ndim == 2 else np.einsum("ni,nij->nj", hip, pose)
     f_thigh = m_t(_ry(hip, th)) + rel
 
     gyr = omega

@@ -181,7 +181,7 @@ def _history_of_reps(n_reps: int = 5):
     theta = np.concatenate([np.zeros(20), *([one] * n_reps), np.zeros(80)])
     cap = int(ist[L.I_CAP])
     for i, th in enumerate(theta):
-        hist[i % cap] = [th, 0.0 if i == 0 else (th - theta[i - 1]) / 0.01, 7.0 + 0.01 * i, 0.0, 0.0]
+        hist[i % cap, : L.H_N] = [th, 0.0 if i == 0 else (th - theta[i - 1]) / 0.01, 7.0 + 0.01 * i, 0.0, 0.0]
     ist[L.I_SAMPLE] = theta.size
     return prm, fstate, ist, hist
 

@@ -177,7 +177,7 @@ class _Feeder:
     def feed(self, theta: float, t: float, flag: float = 0.0) -> None:
         s = int(self.ist[L.I_SAMPLE])
         cap = int(self.ist[L.I_CAP])
-        self.hist[s % cap] = [theta, 0.0, t, flag, 0.0]
+        self.hist[s % cap, : L.H_N] = [theta, 0.0, t, flag, 0.0]
         if s > 0:  # a rate for the metrics: backward difference
             prev = self.hist[(s - 1) % cap]
             self.hist[s % cap, L.H_VEL] = (theta - prev[L.H_THETA]) / (t - prev[L.H_TIME])

@@ -140,6 +140,14 @@ def test_a_longer_wait_in_the_calibrated_pose_keeps_it() -> None:
     assert feed_dwells(new_dwell_state(0.0), t, th, SETTINGS.set_gap_s)[1] is None
 
 
+def test_a_wait_in_the_calibrated_pose_keeps_it_whatever_comes_later() -> None:
+    # Sets in the calibrated pose with a 10 s wait between them, then the body
+    # lies down for another drill and waits there longer (15 s): a session in
+    # two poses (issue 19), not a calibration in the wrong one.
+    t, th = _trace([(0.0, 2.0), (60.0, 2.0), (0.0, 10.0), (60.0, 2.0), (0.0, 3.0), (-85.0, 15.0), (-60.0, 2.0)])
+    assert feed_dwells(new_dwell_state(0.0), t, th, SETTINGS.set_gap_s)[1] is None
+
+
 def test_the_still_stretch_a_recording_starts_in_is_no_wait_between_movements() -> None:
     # Lying still for 12 s at the first row, then standing rests shorter than
     # a set break: no evidence against the calibrated pose.
