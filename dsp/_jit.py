@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numba
 import numba.np.linalg
 
-from . import _nrt_cache
+from . import _numba_setup
 
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
@@ -53,7 +53,7 @@ def _load_array_math_without_scipy() -> None:
 
 
 _load_array_math_without_scipy()
-_nrt_cache.install()
+_numba_setup.install()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

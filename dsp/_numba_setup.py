@@ -1,22 +1,30 @@
-"""numba's runtime module (NRT) loaded from a cache instead of compiled by LLVM in every process.
+"""numba's set-up in a process that loads every kernel from numba's cache (two things it does not need there).
 
-numba compiles a small LLVM module of its own (the atomic reference counts
-``NRT_incref``/``NRT_decref`` and a few helpers) the first time any kernel is
-compiled *or loaded from the cache*: every ``hipflex analyze`` runs LLVM's
-optimiser and code generator once, although every hipflex kernel comes from
-numba's cache.  That is only ~15 ms of CPU, but it maps ~20 MB of LLVM's
-machine code into the process (resident memory of the whole process counts
-them: 1.26 M-row CSV, peak 208 -> ~188 MB).  numba has the means to avoid it
-and uses them for the kernels themselves (a library serialised as object code
-plus the bitcode other modules link against); here the runtime module goes
-the same way, into the directory numba caches the dsp kernels in.
+**Its runtime module (NRT) from a cache file.**  numba compiles a small LLVM
+module of its own (the atomic reference counts ``NRT_incref``/``NRT_decref``
+and a few helpers) the first time any kernel is compiled *or loaded from the
+cache*: every ``hipflex analyze`` ran LLVM's optimiser and code generator
+once, although every hipflex kernel comes from numba's cache.  That is only
+~15 ms of CPU, but it maps ~20 MB of LLVM's machine code into the process
+(peak resident memory of the whole process counts it: 1.26 M-row CSV 208 ->
+189 MB).  numba has the means to avoid it and uses them for the kernels
+themselves (a library serialised as object code plus the bitcode other
+modules link against); here the runtime module goes the same way, into the
+directory numba caches the dsp kernels in.  The cache file is keyed by
+everything the object code depends on: numba's and llvmlite's versions, the
+target (triple, CPU name and features, as numba keys its own caches), the
+optimisation level and the text of the module itself.  Anything unexpected
+(no writable cache directory, a damaged or foreign file) falls back to
+numba's own compile, so the code is the same either way.
 
-The cache file is keyed by everything the object code depends on: numba's
-and llvmlite's versions, the target (triple, CPU name and features, as numba
-keys its own caches), the optimisation level and the text of the module
-itself.  Anything unexpected (no writable cache directory, a damaged or
-foreign file, a numba without these internals) falls back to numba's own
-compile, so the result is the same code either way.
+**No compiler registries for a cache load.**  Before loading a kernel from
+the cache numba "refreshes" its target context: the first time, that imports
+and registers the typing and lowering of everything numba can compile
+(typed dicts and lists, random generators, ``np.linalg``, jitclass, ...):
+~8 MB and ~0.08 s of CPU per process, none of it used to load object code.
+Here a cache load sets up only the runtime the loaded code calls into; any
+compile (a cache miss, a new signature) still refreshes the context first,
+as numba's compiler always does, so compiling is unchanged.
 """
 
 from __future__ import annotations
@@ -30,8 +38,8 @@ from typing import Any
 
 import llvmlite
 import numba
-from numba.core import config
-from numba.core.runtime import nrtdynmod
+from numba.core import caching, config
+from numba.core.runtime import nrt, nrtdynmod
 
 __all__ = ["cache_path", "install"]
 
@@ -39,16 +47,15 @@ _log = logging.getLogger(__name__)
 
 _MAGIC = b"hipflex-nrt-1\n"
 _numba_compile = nrtdynmod.compile_nrt_functions
+_numba_load_overload = caching.Cache.load_overload
 
 
 def _cache_dir() -> Path | None:
     """The directory numba caches this package's kernels in (or ``None`` when there is none)."""
     try:
-        from numba.core.caching import CompileResultCacheImpl
-
         # Any function of the package gives numba's choice: in-tree __pycache__,
         # NUMBA_CACHE_DIR or the user-wide directory, whichever is writable.
-        return Path(CompileResultCacheImpl(_cache_dir).locator.get_cache_path())
+        return Path(caching.CompileResultCacheImpl(_cache_dir).locator.get_cache_path())
     except Exception:  # numba without this internal, or no writable directory
         _log.debug("no cache directory for numba's runtime module", exc_info=True)
         return None
@@ -123,7 +130,20 @@ def _compile_nrt_functions_cached(ctx: Any) -> Any:
     return library
 
 
+def _load_overload_without_refresh(self: Any, sig: Any, target_context: Any) -> Any:
+    """Stand-in for ``numba.core.caching.Cache.load_overload``: the same load, without the registries.
+
+    numba's version refreshes ``target_context`` (loads every compiler registry)
+    and then loads; loaded object code needs only the runtime it calls.
+    """
+    nrt.rtsys.initialize(target_context)
+    with self._guard_against_spurious_io_errors():
+        return self._load_overload(sig, target_context)
+
+
 def install() -> None:
-    """Make numba load its runtime module from the cache (idempotent; no-op once the runtime is set up)."""
+    """Set numba up as above (idempotent; the runtime part has no effect once the runtime is set up)."""
     if nrtdynmod.compile_nrt_functions is _numba_compile:
         nrtdynmod.compile_nrt_functions = _compile_nrt_functions_cached
+    if caching.Cache.load_overload is _numba_load_overload:
+        caching.Cache.load_overload = _load_overload_without_refresh  # type: ignore[method-assign]

@@ -1,7 +1,7 @@
-"""numba's runtime module comes from the cache in every process after the first (dsp/_nrt_cache.py).
+"""numba's set-up for processes that load kernels from the cache (dsp/_numba_setup.py).
 
-Each check runs a fresh interpreter (the runtime is set up once per process) with its own
-``NUMBA_CACHE_DIR``, and records which code libraries LLVM finalises (compiles) there.
+Each check runs a fresh interpreter (numba sets itself up once per process) with its own
+``NUMBA_CACHE_DIR``, and records what numba does there.
 """
 
 from __future__ import annotations
@@ -76,3 +76,59 @@ def test_a_damaged_cache_file_is_compiled_again_and_replaced(tmp_path: Path) -> 
     assert "nrt" in again["finalized"]  # type: ignore[operator]
     assert again["value"] == 15.0
     assert path.read_bytes() == good
+
+
+KERNEL = """
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def total(n):
+    return np.arange(n, dtype=np.float64).sum()  # allocates: needs the runtime
+"""
+
+LOAD = """
+import json
+import numba
+import numpy as np
+import hipflex.dsp  # installs the set-up
+from numba.core.registry import cpu_target
+
+ctx = cpu_target.target_context
+refreshed = []
+real = type(ctx).refresh
+
+def spy(self):
+    refreshed.append(1)
+    return real(self)
+
+type(ctx).refresh = spy
+import cached_kernel
+
+value = float(cached_kernel.total(6))
+loads = sum(cached_kernel.total.stats.cache_hits.values())
+after_load = len(refreshed)
+
+@numba.njit
+def fresh(n):  # compiled here, after the cache load: the registries load then
+    return np.ones(n).sum()
+
+print(json.dumps({"value": value, "loads": loads, "refreshed": after_load, "fresh": float(fresh(4))}))
+"""
+
+
+def test_a_cache_load_does_not_load_the_compiler_registries(tmp_path: Path) -> None:
+    (tmp_path / "cached_kernel.py").write_text(KERNEL)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    runs = []
+    for _ in range(2):  # the first compiles and caches the kernel, the second loads it
+        out = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, timeout=600, env=env)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["loads"] == 0 and first["refreshed"] > 0  # compiling refreshes, as numba always does
+    assert second["loads"] == 1 and second["refreshed"] == 0
+    assert first["value"] == second["value"] == 15.0
+    assert second["fresh"] == 4.0
