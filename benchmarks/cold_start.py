@@ -5,7 +5,8 @@ Run: ``python benchmarks/cold_start.py [--runs 5] [--isolated] [--serial]``.
 Each row is a fresh interpreter, ``[sys.executable, "-m", "hipflex", "analyze", FILE, "--json"]``,
 timed from spawn to exit (wall time) on a small simulated CSV (a ballistic session, three sets,
 100 Hz; one file with gyro columns and one without).  "first run" deletes the numba caches
-before the run (``find <repo> -name '*.nbi' -delete -o -name '*.nbc' -delete``, plus
+before the run (``find <repo> -name '*.nbi' -delete -o -name '*.nbc' -delete``, and numba's runtime module
+(``numba_nrt-*.bin``, :mod:`hipflex.dsp._numba_setup`), plus
 ``$NUMBA_CACHE_DIR`` when set), so numba compiles every kernel the analysis reaches and writes
 the caches; "cached" runs load them.  Baselines: an empty interpreter, ``import hipflex.dsp``
 (numpy + numba + the kernel modules, nothing compiled) and ``hipflex --version``.
@@ -74,6 +75,9 @@ def clear_caches(env: dict[str, str], isolated: bool) -> int:
                 "-o",
                 "-name",
                 "hipflex-prepared-*",
+                "-o",
+                "-name",
+                "numba_nrt-*.bin",  # numba's runtime module, cached by hipflex.dsp._numba_setup
                 ")",
                 "-print",
                 "-delete",

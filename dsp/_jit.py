@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import numba
 import numba.np.linalg
 
+from . import _numba_setup
+
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
 
@@ -51,6 +53,7 @@ def _load_array_math_without_scipy() -> None:
 
 
 _load_array_math_without_scipy()
+_numba_setup.install()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,0 +1,149 @@
+"""numba's set-up in a process that loads every kernel from numba's cache (two things it does not need there).
+
+**Its runtime module (NRT) from a cache file.**  numba compiles a small LLVM
+module of its own (the atomic reference counts ``NRT_incref``/``NRT_decref``
+and a few helpers) the first time any kernel is compiled *or loaded from the
+cache*: every ``hipflex analyze`` ran LLVM's optimiser and code generator
+once, although every hipflex kernel comes from numba's cache.  That is only
+~15 ms of CPU, but it maps ~20 MB of LLVM's machine code into the process
+(peak resident memory of the whole process counts it: 1.26 M-row CSV 208 ->
+189 MB).  numba has the means to avoid it and uses them for the kernels
+themselves (a library serialised as object code plus the bitcode other
+modules link against); here the runtime module goes the same way, into the
+directory numba caches the dsp kernels in.  The cache file is keyed by
+everything the object code depends on: numba's and llvmlite's versions, the
+target (triple, CPU name and features, as numba keys its own caches), the
+optimisation level and the text of the module itself.  Anything unexpected
+(no writable cache directory, a damaged or foreign file) falls back to
+numba's own compile, so the code is the same either way.
+
+**No compiler registries for a cache load.**  Before loading a kernel from
+the cache numba "refreshes" its target context: the first time, that imports
+and registers the typing and lowering of everything numba can compile
+(typed dicts and lists, random generators, ``np.linalg``, jitclass, ...):
+~8 MB and ~0.08 s of CPU per process, none of it used to load object code.
+Here a cache load sets up only the runtime the loaded code calls into; any
+compile (a cache miss, a new signature) still refreshes the context first,
+as numba's compiler always does, so compiling is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import llvmlite
+import numba
+from numba.core import caching, config
+from numba.core.runtime import nrt, nrtdynmod
+
+__all__ = ["cache_path", "install"]
+
+_log = logging.getLogger(__name__)
+
+_MAGIC = b"hipflex-nrt-1\n"
+_numba_compile = nrtdynmod.compile_nrt_functions
+_numba_load_overload = caching.Cache.load_overload
+
+
+def _cache_dir() -> Path | None:
+    """The directory numba caches this package's kernels in (or ``None`` when there is none)."""
+    try:
+        # Any function of the package gives numba's choice: in-tree __pycache__,
+        # NUMBA_CACHE_DIR or the user-wide directory, whichever is writable.
+        return Path(caching.CompileResultCacheImpl(_cache_dir).locator.get_cache_path())
+    except Exception:  # numba without this internal, or no writable directory
+        _log.debug("no cache directory for numba's runtime module", exc_info=True)
+        return None
+
+
+def _key(codegen: Any, ir_text: str) -> str:
+    """Hex digest of everything the runtime module's object code depends on."""
+    parts = (numba.__version__, llvmlite.__version__, codegen.magic_tuple(), getattr(config, "OPT", None))
+    return hashlib.sha256(repr(parts).encode() + b"\n" + ir_text.encode()).hexdigest()
+
+
+def cache_path(key: str) -> Path | None:
+    """Where the runtime module keyed ``key`` (hex digest) is cached, or ``None`` when it cannot be."""
+    directory = _cache_dir()
+    if directory is None:
+        return None
+    return directory / f"numba_nrt-{key[:24]}.bin"
+
+
+def _read(path: Path, key: str) -> tuple[bytes, bytes] | None:
+    """Object code and linking bitcode from ``path`` if it holds the module keyed ``key``."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    head = _MAGIC + key.encode() + b"\n"
+    if not raw.startswith(head) or len(raw) < len(head) + 16:
+        return None
+    body = raw[len(head) :]
+    n_obj = int.from_bytes(body[:8], "little")
+    n_bc = int.from_bytes(body[8:16], "little")
+    if 16 + n_obj + n_bc != len(body):
+        return None
+    return body[16 : 16 + n_obj], body[16 + n_obj :]
+
+
+def _write(path: Path, key: str, obj: bytes, bitcode: bytes) -> None:
+    """Write the module's object code and bitcode atomically (a concurrent reader sees all or nothing)."""
+    head = _MAGIC + key.encode() + b"\n"
+    data = head + len(obj).to_bytes(8, "little") + len(bitcode).to_bytes(8, "little") + obj + bitcode
+    # A name of its own per writer ("x": never someone else's file), with the usual permissions.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        _log.debug("could not cache numba's runtime module in %s", path, exc_info=True)
+
+
+def _compile_nrt_functions_cached(ctx: Any) -> Any:
+    """Stand-in for ``nrtdynmod.compile_nrt_functions(ctx)``: the same library, from the cache if there."""
+    ir_mod, library = nrtdynmod.create_nrt_module(ctx)
+    codegen = ctx.codegen()
+    key = _key(codegen, str(ir_mod))
+    path = cache_path(key)
+    if path is None:
+        library.add_ir_module(ir_mod)
+        library.finalize()
+        return library
+    cached = _read(path, key)
+    if cached is not None:
+        # numba's own way of loading a cached kernel library (object code, and the
+        # bitcode that later compiles link in to inline NRT_incref and friends).
+        return codegen.unserialize_library((library.name, "object", cached))
+    library.enable_object_caching()
+    library.add_ir_module(ir_mod)
+    library.finalize()
+    _, _, (obj, bitcode) = library.serialize_using_object_code()
+    _write(path, key, obj, bitcode)
+    return library
+
+
+def _load_overload_without_refresh(self: Any, sig: Any, target_context: Any) -> Any:
+    """Stand-in for ``numba.core.caching.Cache.load_overload``: the same load, without the registries.
+
+    numba's version refreshes ``target_context`` (loads every compiler registry)
+    and then loads; loaded object code needs only the runtime it calls.
+    """
+    nrt.rtsys.initialize(target_context)
+    with self._guard_against_spurious_io_errors():
+        return self._load_overload(sig, target_context)
+
+
+def install() -> None:
+    """Set numba up as above (idempotent; the runtime part has no effect once the runtime is set up)."""
+    if nrtdynmod.compile_nrt_functions is _numba_compile:
+        nrtdynmod.compile_nrt_functions = _compile_nrt_functions_cached
+    if caching.Cache.load_overload is _numba_load_overload:
+        caching.Cache.load_overload = _load_overload_without_refresh  # type: ignore[method-assign]
