@@ -78,7 +78,9 @@ F_MT0 = 56  # detector: time that stretch started, s
 F_RLOW = 57  # detector: lowest angle since the thigh rested during an unconfirmed rise, deg
 F_JOLT = 58  # pendulum filter: size of the last innovation (what the swing model did not explain), g
 F_PREV_W2 = 59  # 59..61 bias-corrected rate two samples back, rad/s (tilt filter's quadrature)
-F_N = 62
+F_ID_NIS = 62  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_ID; identify.py's fit scale)
+F_ID_N = 63  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
+F_N = 64
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
