@@ -234,7 +234,7 @@ def test_a_short_lever_is_taken_only_where_it_fits_clearly_better():
     # Below the operating range a candidate needs the larger likelihood and a
     # scale _SHORT_FIT_GAIN times smaller than the best one within it.
     nll, calls = _bowl(0.12, 0.06)
-    fit = identify_lever(nll, 0.22, 0.03, lambda lev, off: 1.0 if lev < 0.18 else 2.0)
+    fit = identify_lever(nll, 0.22, 0.03, lambda lev, off: 1.0 if lev < 0.18 else 2.5)
     assert fit.identified
     assert fit.lever_arm_m == pytest.approx(0.12, abs=0.0076)
     assert fit.sensor_offset_m == pytest.approx(0.06, abs=0.0076)
