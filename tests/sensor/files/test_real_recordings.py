@@ -250,13 +250,14 @@ _CMU_LATE = {
     "StepDnH/StepDnH_01_rep3", "StepUpL/StepUpL_01_rep1", "StepUpL/StepUpL_01_rep2",
     "SumoSq/SumoSq_01_rep4", "SumoSq/SumoSq_01_rep5",
     # Counted right before the rows ahead of the (moving) quietest window were analysed; now the
-    # rep reads 19-25 deg, and these fall on the other side of min_rom_deg (wip/precal).
-    "BulgSq/BulgSq_01_rep2", "SqSL/SqSL_01_rep3", "SumoSq/SumoSq_01_rep2",
+    # rep reads 19-25 deg, and these fall on the other side of min_rom_deg (wip/precal). SqSL_01_rep3
+    # is counted again since the tilt pull learns its bias in motion too (session 12, peakgyro).
+    "BulgSq/BulgSq_01_rep2", "SumoSq/SumoSq_01_rep2",
 }  # fmt: skip
 _CMU_RIGHT = [
     *(f"HeelRaise/HeelRaise_01_rep{k}" for k in range(1, 11)), "Lunge/Lunge_01_rep2",
     "Lunge/Lunge_01_rep4", "Pose/Pose_01_rep1", *(f"SqDL/SqDL_01_rep{k}" for k in (1, 2, 3, 5)), "SqSL/SqSL_01_rep1",
-    "SqSL/SqSL_01_rep2", "StepUpH/StepUpH_01_rep1", "StepUpH/StepUpH_01_rep2", "StepUpH/StepUpH_01_rep3",
+    "SqSL/SqSL_01_rep2", "SqSL/SqSL_01_rep3", "StepUpH/StepUpH_01_rep1", "StepUpH/StepUpH_01_rep2", "StepUpH/StepUpH_01_rep3",
     "StepUpL/StepUpL_01_rep3", "SumoSq/SumoSq_01_rep1", "SumoSq/SumoSq_01_rep3",
 ]  # fmt: skip
 _CMU_REASON = (
