@@ -1,5 +1,5 @@
 """Allow ``python -m hipflex``."""
 
-from hipflex.service.cli import main
+from hipflex.service.cli import entry
 
-raise SystemExit(main())
+entry()
