@@ -46,3 +46,21 @@ def test_other_commands_end_with_the_normal_exit(tmp_path: Path) -> None:
     out = _run("--version", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.startswith("hipflex ")
     assert "[atexit]" in out.stderr and "[teardown]" in out.stderr
+
+
+@pytest.mark.slow  # child interpreters
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_tables_written_by_analyze_are_whole_after_the_quick_exit(tmp_path: Path, suffix: str) -> None:
+    """The files ``--out`` writes are complete on disk when the process ends without its teardown."""
+    from hipflex.service.season_tables import read_tables
+
+    for name in ("a.csv", "b.csv"):
+        write_csv(tmp_path / name, thigh_session())
+    out = _run("analyze", "a.csv", "b.csv", "--out", f"season{suffix}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "[teardown]" not in out.stderr  # it did take the quick exit
+    tables = read_tables(tmp_path / f"season{suffix}")
+    assert tables is not None
+    assert tables.table("recordings").num_rows == 2
+    assert tables.table("reps").num_rows > 0
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing left half written
