@@ -41,6 +41,12 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
+    EV_AXES,
+    EV_KIND,
+    EX_A,
+    EX_T,
+    EX_U,
+    EX_W,
     F_AX_QUIET_S,
     F_AX_REF,
     F_LOW,
@@ -52,9 +58,11 @@ from hipflex.dsp._layout import (
     F_UP,
     H_OMEGA,
     H_THETA,
+    H_TIME,
     H_UP,
     H_VEL,
     I_AX_HOLD,
+    I_AX_NEW,
     I_CAND_ACTIVE,
     I_CAP,
     I_DET,
@@ -229,4 +237,30 @@ def _decide(
     ist[I_CAND_ACTIVE] = 0
     fstate[F_LOW] = math.inf
     fstate[F_MREF] = math.nan
+    # Reported (_axis_report) before the detector reads the held rows: the
+    # set they start is named from these axes, not the session's first.
+    ist[I_AX_NEW] = hold
     return hist[s & (cap - 1), H_THETA]
+
+
+@njit_borrowed_inline
+def _axis_report(prm: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+    """An axes event row for axes :func:`_decide` changed and did not report yet; the event rows written.
+
+    The row carries the time of the new set's first held row and the new
+    ``u``, ``w`` and ``a``: every rep from that time on is measured in
+    them (until the next such row), so its set is named in them
+    (``dsp.posture``).  Twin: ``tests/naive.py:axis_report``.
+    """
+    hold = ist[I_AX_NEW]
+    if hold <= 0:
+        return n_ev
+    ist[I_AX_NEW] = 0
+    ev[n_ev, :] = 0.0
+    ev[n_ev, EV_KIND] = EV_AXES
+    ev[n_ev, EX_T] = hist[hold & (ist[I_CAP] - 1), H_TIME]
+    for i in range(3):
+        ev[n_ev, EX_U + i] = prm[P_U + i]
+        ev[n_ev, EX_W + i] = prm[P_W + i]
+        ev[n_ev, EX_A + i] = prm[P_A + i]
+    return n_ev + 1

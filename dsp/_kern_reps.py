@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
+from hipflex.dsp._kern_axis import _axis_report
 from hipflex.dsp._kern_rep_metrics import _h, _rep_metrics
 from hipflex.dsp._kern_smooth import _smooth_span
 from hipflex.dsp._layout import (
@@ -54,6 +55,7 @@ from hipflex.dsp._layout import (
     H_TIME,
     H_VEL,
     I_AX_HOLD,
+    I_AX_NEW,
     I_CAND_ACTIVE,
     I_CAND_IDX,
     I_CAP,
@@ -474,6 +476,8 @@ def _catch_up(
     The detector reads the history, not the filters, so it may lag them: after
     a gap it waits until the post-gap window has corrected the history.
     """
+    if ist[I_AX_NEW] > 0 and n_ev < max_ev:
+        n_ev = _axis_report(prm, ist, hist, ev, n_ev)  # the axes the rows below are read in (_kern_axis)
     cap = ist[I_CAP]
     s = ist[I_DET]
     end = ist[I_SAMPLE]

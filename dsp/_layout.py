@@ -107,7 +107,8 @@ I_PG_END = 16  # post-gap window: first measured sample after the gap
 I_RESTED = 17  # detector: 1 once the thigh rested during the unconfirmed rise in progress
 I_RLOW_IDX = 18  # detector: sample of F_RLOW
 I_AX_HOLD = 19  # axis watch: first sample the detector may not read yet (0: none; a hold follows a rest)
-I_N = 20
+I_AX_NEW = 20  # axis watch: first held sample of a set whose new axes are not reported yet (0: none)
+I_N = 21
 
 PHASE_SEEK = 0
 PHASE_RISE = 1
@@ -144,6 +145,7 @@ EV_REP = 1
 EV_PEAK = 2
 EV_REJECT = 3
 EV_GAP = 4
+EV_AXES = 5
 EV_N = 14
 # rep rows: kind, start, peak, end, peak_deg, rom, flex_time, peak_vel, mean_vel, hold, confidence, low_deg,
 # strike_g (accelerometer only: the largest jolt from the peak on while the thigh is in the top half; NaN with a gyro)
@@ -171,6 +173,12 @@ EJ_ROM = 3
 EG_T_HAT = 1
 EG_T_IN = 2
 EG_BRIDGED = 3
+# axes rows (a set re-locked in another plane or pose, dsp/_kern_axis.py): kind, the time of its first held
+# row, then the new u (rest "up"), w (working direction) and a (rep axis), sensor frame
+EX_T = 1
+EX_U = 2
+EX_W = 5
+EX_A = 8
 REJ_ROM = 1.0
 REJ_GAP = 2.0
 REJ_TOO_LONG = 3.0

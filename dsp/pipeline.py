@@ -9,6 +9,7 @@ copies the kernel arrays before running, so an old state can be reused.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import math
@@ -34,13 +35,13 @@ from hipflex.dsp.events import (
 )
 from hipflex.dsp.gait import feed_candidate, feed_rep, flush, walks_so_far
 from hipflex.dsp.identify import LeverFit
-from hipflex.dsp.learn import Calibration
+from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
 from hipflex.dsp.lever_sums import LeverBlocks, accumulate_lever, accumulate_lever_checked
 from hipflex.dsp.posture import FlatPrior, describe_sets
 from hipflex.dsp.rest_pose import REVISE_WITHIN_S, feed_dwells, new_dwell_state
 from hipflex.dsp.sets import make_set
-from hipflex.dsp.stream_state import StreamState
+from hipflex.dsp.stream_state import Relock, StreamState
 from hipflex.dsp.timeline import retime
 from hipflex.dsp.types import Analysis, Gap, ImuSamples, Quality, Rejection, Rep, RepSet
 from hipflex.dsp.validate import check_samples
@@ -111,9 +112,24 @@ def _run(
         k, n_ev = _run_chunk(
             kern.prm, kern.fstate, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
         )
-        state = _absorb(settings, state, ev[:n_ev], events)
+        state = _absorb(settings, _relocked(state, ev[:n_ev]), ev[:n_ev], events)
         done += k
     return state, events, theta
+
+
+def _relocked(state: StreamState, rows: np.ndarray) -> StreamState:
+    """``state`` with the re-locked axes among the kernel's event ``rows`` (``dsp/_kern_axis.py``) added."""
+    new = rows[rows[:, L.EV_KIND] == L.EV_AXES]
+    if not new.shape[0]:
+        return state
+    relocks = tuple(
+        Relock(
+            float(r[L.EX_T]),
+            Axes(r[L.EX_U : L.EX_U + 3].copy(), r[L.EX_W : L.EX_W + 3].copy(), r[L.EX_A : L.EX_A + 3].copy()),
+        )
+        for r in new
+    )
+    return dataclasses.replace(state, relocks=(*state.relocks, *relocks))
 
 
 def _with_index(rep: Rep, index: int) -> Rep:
@@ -463,7 +479,7 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
         done = False
         while not done:
             n_ev, done = _finish(kern.prm, kern.fstate, kern.ist, kern.hist, ev)
-            state = _absorb(settings, dataclasses.replace(state, kernel=kern), ev[:n_ev], events)
+            state = _absorb(settings, _relocked(dataclasses.replace(state, kernel=kern), ev[:n_ev]), ev[:n_ev], events)
     state = _absorb(settings, state, np.zeros((0, L.EV_N)), events, at_end=True)
     if state.open_reps:
         last = _described(settings, state, (make_set(len(state.closed_sets), state.open_reps, state.gaps),))[0]
@@ -483,13 +499,24 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
     todo = tuple(s for s in sets if s.description is None)
     if not todo:
         return sets
+    up = None if state.cal is None else state.cal.up
+    axis = None if state.axes is None else state.axes.a
+    frames = None
+    if state.relocks:
+        # A set after a re-lock is measured, and so named, in the axes of the last one before it.
+        starts = [r.time_s for r in state.relocks]
+        frames = []
+        for s in todo:
+            i = bisect.bisect_right(starts, s.start_s)
+            frames.append((up, axis) if i == 0 else (state.relocks[i - 1].axes.u, state.relocks[i - 1].axes.a))
     named = iter(
         describe_sets(
             todo,
             state.lever_blocks.rows if state.has_gyro else None,
-            None if state.cal is None else state.cal.up,
-            None if state.axes is None else state.axes.a,
+            up,
+            axis,
             FlatPrior.from_settings(settings),
+            frames,
         )
     )
     return tuple(next(named) if s.description is None else s for s in sets)

@@ -53,6 +53,8 @@ from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
 from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hipflex.dsp.types import RepSet
 
 __all__ = [
@@ -417,20 +419,26 @@ def describe_sets(
     up: np.ndarray | None,
     axis: np.ndarray | None,
     prior: FlatPrior | None = None,
+    frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
     ``blocks`` are the lever sums (None without a gyro), ``up`` the rest
     gravity direction and ``axis`` the learned rep axis, both sensor frame;
     ``prior`` the flat-on-the-skin prior (``FlatPrior.from_settings``), if any.
+    ``frames``, if given, holds each set's own ``(up, axis)`` in place of
+    ``up`` and ``axis`` (a set whose axes were learned again for it,
+    ``dsp/_kern_axis.py``).
     """
     if not sets:
         return sets
-    tilt = axis_tilt_deg(up, axis)
+    per_set = [(up, axis)] * len(sets) if frames is None else list(frames)
     spans = np.array([(s.start_s, s.end_s) for s in sets], dtype=np.float64)
     fits = (
         np.full((len(sets), 3), math.nan) if blocks is None else _lever_fits(blocks, spans[:, 0], spans[:, 1])
     ).tolist()
-    face = face_cosines(prior, up, axis)
-    feats = [_features(s, (fit[0], fit[1], fit[2]), tilt, face) for s, fit in zip(sets, fits, strict=True)]
+    feats = [
+        _features(s, (fit[0], fit[1], fit[2]), axis_tilt_deg(u, a), face_cosines(prior, u, a))
+        for s, fit, (u, a) in zip(sets, fits, per_set, strict=True)
+    ]
     return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, _describe(feats, prior), strict=True))

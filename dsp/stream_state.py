@@ -17,7 +17,20 @@ from hipflex.dsp.sets import make_set
 from hipflex.dsp.timeline import Timeline
 from hipflex.dsp.types import Gap, GyroFrameCheck, Rejection, Rep, RepSet
 
-__all__ = ["StreamState"]
+__all__ = ["Relock", "StreamState"]
+
+
+@dataclass(frozen=True, eq=False)
+class Relock:
+    """New axes the axis watch took for a set in another plane or pose (``dsp/_kern_axis.py``).
+
+    ``time_s`` is the time of that set's first held row: the reps from it
+    on (up to the next re-lock) are measured in ``axes``, so their sets are
+    named in them (:mod:`hipflex.dsp.posture`).
+    """
+
+    time_s: float
+    axes: Axes
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +79,8 @@ class StreamState:
     kept: tuple[tuple[np.ndarray, np.ndarray, np.ndarray | None], ...] | None = None
     dwell: DwellState | None = None
     announced: bool = False
+    # The axes each set from a re-lock on is measured in (gyro only; in time order).
+    relocks: tuple[Relock, ...] = ()
 
     @property
     def running(self) -> bool:

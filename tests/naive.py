@@ -45,11 +45,16 @@ from hipflex.dsp._layout import (
     E_ROM,
     E_START,
     E_STRIKE_G,
+    EV_AXES,
     EV_GAP,
     EV_KIND,
     EV_PEAK,
     EV_REJECT,
     EV_REP,
+    EX_A,
+    EX_T,
+    EX_U,
+    EX_W,
     F_AX_QUIET_S,
     F_AX_REF,
     F_BIAS,
@@ -107,6 +112,7 @@ from hipflex.dsp._layout import (
     H_VEL,
     H_X,
     I_AX_HOLD,
+    I_AX_NEW,
     I_CAND_ACTIVE,
     I_CAND_IDX,
     I_CAP,
@@ -1063,6 +1069,8 @@ def catch_up(
     ``I_DET`` is the next one; reading stops at the newest processed sample
     or as soon as ``max_ev`` event rows are filled (so a later call resumes).
     """
+    if ist[I_AX_NEW] > 0 and n_ev < max_ev:
+        n_ev = axis_report(prm, ist, hist, ev, n_ev)
     cap = int(ist[I_CAP])
     # Not into a held rise (axis_watch): its axis is not decided yet.
     while ist[I_DET] < (min(ist[I_SAMPLE], ist[I_AX_HOLD]) if ist[I_AX_HOLD] > 0 else ist[I_SAMPLE]) and n_ev < max_ev:
@@ -1161,7 +1169,23 @@ def axis_decide(
     ist[I_CAND_ACTIVE] = 0
     fstate[F_LOW] = math.inf
     fstate[F_MREF] = math.nan
+    ist[I_AX_NEW] = hold  # reported before the detector reads the held rows
     return float(hist[s % cap, H_THETA])
+
+
+def axis_report(prm: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray, n_ev: int) -> int:
+    """Twin of ``_axis_report``: one axes row (the new set's first held row's time, u, w, a) if one is due."""
+    hold = int(ist[I_AX_NEW])
+    if hold <= 0:
+        return n_ev
+    ist[I_AX_NEW] = 0
+    ev[n_ev, :] = 0.0
+    ev[n_ev, EV_KIND] = EV_AXES
+    ev[n_ev, EX_T] = hist[hold % int(ist[I_CAP]), H_TIME]
+    ev[n_ev, EX_U : EX_U + 3] = prm[P_U : P_U + 3]
+    ev[n_ev, EX_W : EX_W + 3] = prm[P_W : P_W + 3]
+    ev[n_ev, EX_A : EX_A + 3] = prm[P_A : P_A + 3]
+    return n_ev + 1
 
 
 # =============================================================================

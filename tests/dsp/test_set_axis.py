@@ -86,13 +86,21 @@ def _both(rec: synth.Recording) -> tuple[dict, dict]:
 
 @pytest.mark.parametrize("gap", ["", "rest"], ids=["clean", "gap-in-rest"])
 def test_the_axis_watch_matches_its_twin_and_counts_the_set_in_another_plane(gap: str) -> None:
-    k, _ = _both(_flexion_then_abduction(gap))
+    k, tw = _both(_flexion_then_abduction(gap))
     reps = k["ev"][k["ev"][:, L.EV_KIND] == L.EV_REP]
     # The axis turned to the abduction plane (world x, seen from the sensor) ...
     from scipy.spatial.transform import Rotation
 
     a_abd = Rotation.from_rotvec(_MOUNT).inv().apply([1.0, 0.0, 0.0])
     assert abs(float(k["prm"][L.P_A : L.P_A + 3] @ a_abd)) > 0.99
+    # ... said once, in an axes row (as its twin's) timed at the set's first held row, before its reps ...
+    for ev in (k["ev"], tw["ev"]):
+        axes = ev[ev[:, L.EV_KIND] == L.EV_AXES]
+        assert axes.shape[0] == 1
+        np.testing.assert_allclose(axes[0, L.EX_U : L.EX_A + 3], k["prm"][L.P_U : L.P_A + 3], atol=1e-8)
+        assert 18.0 < axes[0, L.EX_T] < 20.2
+        first = int(np.flatnonzero(ev[:, L.EV_KIND] == L.EV_AXES)[0])
+        assert (ev[first:, L.EV_KIND] == L.EV_REP).sum() == 3
     # ... and the abduction reps are counted with their range.
     second = reps[reps[:, L.E_START] > 15.0]
     assert second.shape[0] == 3
@@ -108,6 +116,7 @@ def test_a_single_plane_session_keeps_its_axes() -> None:
     k = _run(_run_chunk, _finish, state, rec)
     np.testing.assert_array_equal(k["prm"], state[0])
     assert (k["ev"][:, L.EV_KIND] == L.EV_REP).sum() == 6
+    assert not (k["ev"][:, L.EV_KIND] == L.EV_AXES).any()
 
 
 def _per_set(sim, a) -> list[int]:  # type: ignore[no-untyped-def]
@@ -147,3 +156,31 @@ def test_a_gap_in_a_held_rise_ends_the_hold_and_keeps_the_axes() -> None:
     k, _ = _both(_flexion_then_abduction("start"))
     np.testing.assert_array_equal(k["prm"], _watching_kernel()[0])
     assert k["ist"][L.I_AX_HOLD] == 0
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_set_after_a_relock_is_named_from_its_own_rest_pose(seed: int) -> None:
+    # On the side, then standing, then on the back, strapped flat with the face normal known: the
+    # standing set is named from the standing rest (a flat sensor's face is horizontal on an upright
+    # thigh), not from the side-lying pose the session was locked in, in batch and in any chunks.
+    settings = Settings(face_normal_axis="+z")
+    sim = simulate_mixed(
+        ("side_lying_abduction", "side_lunge", "glute_bridge"),
+        seed=seed,
+        fs_hz=50.0,
+        sets_per_drill=1,
+        mounting=Mounting.flat(np.random.default_rng(seed)),
+    )
+    a = analyze(sim.samples, settings)
+    assert [s.rep_count for s in a.sets] == [sum(r.set_index == i for r in sim.truth.reps) for i in range(3)]
+    standing = a.sets[1].description
+    assert standing is not None
+    assert abs(standing.features.face_up_cos) < 0.3
+    assert standing.pose == "standing"
+    # Each set's rest pose is its own: the three differ.
+    cosines = [s.description.features.face_up_cos for s in a.sets if s.description is not None]
+    assert len({round(c, 6) for c in cosines}) == 3
+    from hipflex.dsp import result
+
+    state, _ = stream_in_chunks(settings, sim.samples, np.random.default_rng(seed).integers(1, len(sim.samples), 30))
+    assert [s.description for s in result(settings, state).sets] == [s.description for s in a.sets]
