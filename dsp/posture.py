@@ -149,12 +149,18 @@ DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
     DrillPrototype("side_lunge", "standing", "abduction", 1, (22, 42), (0.7, 1.3), (1.0, 2.2), (3.0, 5.0)),
     DrillPrototype("hip_hike", "standing", "adduction", 1, (4, 12), (0.7, 1.3), (0.8, 1.8), (2.5, 4.0)),
     DrillPrototype("hip_rotation", "standing", "rotation", 0, (25, 50), (0.7, 1.3), (0.5, 1.3), (2.0, 3.5)),
-    DrillPrototype("hip_flexor_stretch", "standing", "extension", 1, (12, 30), (1.4, 2.7), (24, 34), None),
+    # A held stretch deepens as it is held, so its deepest point (the rep's peak) comes anywhere in the
+    # 24-34 s hold: start to peak is the 1.4-2.7 s move plus up to the whole hold.
+    DrillPrototype("hip_flexor_stretch", "standing", "extension", 1, (12, 30), (1.4, 2.7 + 34), (24, 34), None),
     DrillPrototype("side_lying_abduction", "side", "abduction", -1, (25, 48), (0.7, 1.5), (0.8, 2.0), (2.5, 5.0)),
     DrillPrototype("clamshell", "side", "rotation", -1, (20, 42), (0.5, 1.2), (0.6, 1.8), (2.0, 4.0)),
     DrillPrototype("glute_bridge", "supine", "extension", -1, (22, 42), (0.7, 1.5), (2.0, 4.0), (4.0, 7.5)),
-    DrillPrototype("straight_leg_raise", "supine", "flexion", -1, (30, 75), (0.9, 2.0), (4.8, 7.0), (8.0, 11.0)),
-    DrillPrototype("prone_leg_raise", "prone", "extension", -1, (10, 40), (0.9, 2.0), (4.8, 7.0), (8.0, 11.0)),
+    # A raise on the back and one face down are one rigid motion of a lying thigh, done at one tempo with
+    # one hold: nothing but the range tells them apart without the mounting.  Their practice ranges
+    # (10-40 deg face down, limited by the hip's extension; 30-75 on the back) overlapped, and every set
+    # in the overlap went to the drill listed first; they meet at the overlap's (geometric) middle.
+    DrillPrototype("straight_leg_raise", "supine", "flexion", -1, (35, 75), (0.9, 2.0), (4.8, 7.0), (8.0, 11.0)),
+    DrillPrototype("prone_leg_raise", "prone", "extension", -1, (10, 35), (0.9, 2.0), (4.8, 7.0), (8.0, 11.0)),
     DrillPrototype("squat", "standing", "flexion", -1, (35, 100), (0.8, 2.5), (0.3, 2.0), (2.5, 6.0)),
     DrillPrototype("sit_to_stand", "seated", "extension", -1, (55, 100), (0.6, 2.0), (0.3, 2.5), (2.0, 5.0)),
 )

@@ -172,6 +172,32 @@ def test_a_set_in_two_drills_ranges_goes_to_the_drill_it_is_typical_of() -> None
     assert quick.drill_confidence < 0.9  # a near tie, and the confidence says so
 
 
+def test_a_lying_raise_in_both_raises_ranges_goes_by_where_the_ranges_meet() -> None:
+    # A raise on the back and one face down: one rigid motion of a lying thigh at one tempo with 5 s
+    # holds; only the range differs.  Their ranges overlapped (30-40 deg) and every set in the overlap
+    # was a straight-leg raise, the drill listed first (tuning: 27 of 48 prone sets at 30-40 deg).
+    lifted = {"lever_slope": -0.02, "lever_t": -8.0, "lever_effect_g2": -0.03}
+    held = {"rise_s": 1.8, "hold_s": 6.1, "period_s": 9.2, "n_reps": 10}
+    for rom, drill, pose, movement in (
+        (31.0, "prone_leg_raise", "prone", "extension"),
+        (33.0, "prone_leg_raise", "prone", "extension"),
+        (38.0, "straight_leg_raise", "supine", "flexion"),
+        (45.0, "straight_leg_raise", "supine", "flexion"),
+    ):
+        for lever in (lifted, {}):  # with a gyro and without
+            d = describe_set(_feats(rom_deg=rom, **held, **lever))
+            assert (d.drill, d.pose, d.movement) == (drill, pose, movement), (rom, lever)
+
+
+def test_a_held_stretch_whose_peak_comes_late_in_the_hold_is_a_stretch() -> None:
+    # A 30 s kneeling-lunge stretch deepens as it is held: its deepest point, the rep's peak, comes
+    # anywhere in the hold, so start to peak is the move plus part of the hold (4-16 s on tuning seeds:
+    # such sets were "unknown").
+    for rise in (2.1, 6.5, 10.5, 16.3):
+        d = describe_set(_feats(rom_deg=24.0, rise_s=rise, hold_s=28.8, period_s=math.nan, n_reps=1))
+        assert (d.drill, d.pose, d.movement) == ("hip_flexor_stretch", "standing", "extension"), rise
+
+
 def test_a_slope_no_lever_gives_is_not_a_lever() -> None:
     # Bilkent subject 5's fast prone raises: |a|^2 swings 0.5 g^2 with |w|^2 at a slope of +0.26, five
     # times what a thigh hanging from the hip gives (2 L / g, L <= 0.5 m): the raise's tangential
