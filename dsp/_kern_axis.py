@@ -41,8 +41,10 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
+    DEG,
     F_AX_QUIET_S,
     F_AX_REF,
+    F_AX_YAW,
     F_LOW,
     F_MREF,
     F_PERIOD,
@@ -64,6 +66,7 @@ from hipflex.dsp._layout import (
     P_AX_COS_DECIDE,
     P_AX_COS_DECIDE_POSE,
     P_AX_COS_LOCK,
+    P_AX_ROT,
     P_AX_WATCH,
     P_SET_GAP_S,
     P_U,
@@ -113,6 +116,23 @@ def _keep_row(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
 
 
 @njit_borrowed_inline
+def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int) -> float:
+    """A rotation set: the angle of sample ``s`` is the rate about ``P_A`` (up) integrated, deg.
+
+    A rotation about the thigh's long axis (standing hip rotation) leaves
+    "up" where it was, so the tilt angle cannot see it; the bias-corrected
+    gyro integrated about the standing vertical can.  Its drift (the bias
+    left after the tilt filter's estimate) is a rest level that moves by a
+    degree or so a minute; the detector's rest rules follow such a level.
+    """
+    oa = fstate[F_PREV_W] * prm[P_A] + fstate[F_PREV_W + 1] * prm[P_A + 1] + fstate[F_PREV_W + 2] * prm[P_A + 2]
+    fstate[F_AX_YAW] += oa * fstate[F_PERIOD] * RAD
+    yaw = fstate[F_AX_YAW]
+    hist[s & (ist[I_CAP] - 1), H_THETA] = yaw
+    return yaw
+
+
+@njit_borrowed_inline
 def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float) -> float:
     """Watch processed sample ``s`` (gyro; written to the history); its angle, deg (new if the axes changed).
 
@@ -122,6 +142,9 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     """
     if prm[P_AX_WATCH] <= 0.0:
         return theta
+    rot = prm[P_AX_ROT] != 0.0
+    if rot:
+        theta = _yaw_step(prm, fstate, ist, hist, s)
     cap = ist[I_CAP]
     ux = fstate[F_UP]
     uy = fstate[F_UP + 1]
@@ -150,7 +173,9 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
         fstate[F_AX_REF + 1] = uy
         fstate[F_AX_REF + 2] = uz
         c = 1.0
-    if c < prm[P_AX_COS_LOCK]:
+    # In a rotation set a rotation of lock_deg ends a rest as a tilt does
+    # (the set after it is then watched for its plane).
+    if c < prm[P_AX_COS_LOCK] or (rot and abs(fstate[F_AX_YAW]) * DEG > math.acos(prm[P_AX_COS_LOCK])):
         fstate[F_AX_QUIET_S] = 0.0
     else:
         fstate[F_AX_QUIET_S] += fstate[F_PERIOD]
@@ -211,6 +236,8 @@ def _decide(
     prm[P_A] = ax
     prm[P_A + 1] = ay
     prm[P_A + 2] = az
+    prm[P_AX_ROT] = 0.0  # a tilt set after a rotation set: the tilt angle again
+    fstate[F_AX_YAW] = 0.0
     cap = ist[I_CAP]
     for k in range(hold, s + 1):
         slot = k & (cap - 1)
