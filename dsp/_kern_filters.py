@@ -17,6 +17,8 @@ from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
     F_G_EST,
+    F_ID_N,
+    F_ID_NIS,
     F_JOLT,
     F_NLL,
     F_P,
@@ -512,7 +514,11 @@ def _pendulum_step(
         if prm[P_ID] > 0.0:
             # Gaussian innovation likelihood, capped like the robust update so
             # a foot strike does not outvote a swing (see identify.py).
-            fstate[F_NLL] += 0.5 * (math.log(det) + min(nis, _NIS_CAP))
+            capped = min(nis, _NIS_CAP)
+            fstate[F_NLL] += 0.5 * (math.log(det) + capped)
+            # Their mean, the fit's scale, judges a lever below the operating range (identify.py).
+            fstate[F_ID_NIS] += capped
+            fstate[F_ID_N] += 1.0
         if nis > 9.0:
             # Robust update: inflate R until the innovation is plausible.
             infl = min(nis / 9.0, _MAX_INFLATION)

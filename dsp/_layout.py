@@ -85,8 +85,10 @@ F_JOLT = 58  # pendulum filter: size of the last innovation (what the swing mode
 F_PREV_W2 = 59  # 59..61 bias-corrected rate two samples back, rad/s (tilt filter's quadrature)
 F_AX_REF = 62  # 62..64 axis watch: "up" at the thigh's last still pose, sensor frame
 F_AX_QUIET_S = 65  # axis watch: time the thigh has stayed within lock_deg of that pose, s
-F_AX_YAW = 66  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
-F_N = 67
+F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_ID; identify.py's fit scale)
+F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
+F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
+F_N = 69
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -492,6 +492,8 @@ def _identify(
     proto = _make_kernel(settings, state.has_gyro, cal, axes, LeverFit(0.0, 0.0, True, 0.0), True)
     scratch = np.zeros_like(proto.hist) if first == 0 and cal.start_row > 0 else None
 
+    scales: dict[tuple[float, float], float] = {}
+
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
         prm = proto.prm.copy()
         prm[L.P_LEVER_M] = lever_arm_m
@@ -504,6 +506,10 @@ def _identify(
         # else: the kernel starts at rest in the calibrated pose, where the window is.
         _run_span(kern, state, first, stop)
         _clear_history(kern)
+        n = float(kern.fstate[L.F_ID_N])
+        # Mean normalised innovation squared per component (2 a row).
+        scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[L.F_ID_NIS]) / (2.0 * n) if n > 0 else math.inf
         return float(kern.fstate[L.F_NLL])
 
-    return identify_lever(nll, settings.lever_arm_m, 0.0 if symmetric else settings.sensor_offset_m)
+    prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
+    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)])

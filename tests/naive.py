@@ -56,6 +56,8 @@ from hipflex.dsp._layout import (
     F_BIAS,
     F_CAND_PEAK,
     F_G_EST,
+    F_ID_N,
+    F_ID_NIS,
     F_JOLT,
     F_LAST_SIGMA,
     F_LOST_S,
@@ -422,6 +424,8 @@ def pendulum_step(
         nis = float(v @ np.linalg.solve(s, v))
         if prm[P_ID] > 0.0:  # identification: capped Gaussian innovation likelihood
             fstate[F_NLL] += 0.5 * (np.log(np.linalg.det(s)) + min(nis, kf._NIS_CAP))
+            fstate[F_ID_NIS] += min(nis, kf._NIS_CAP)
+            fstate[F_ID_N] += 1.0
         if nis > 9.0:
             s = h @ p @ h.T + r * min(nis / 9.0, kf._MAX_INFLATION)
         k = p @ h.T @ np.linalg.inv(s)

@@ -146,9 +146,13 @@ def _fresh_identify(settings: Any, state: Any, cal: Any, axes: Any, stop: int, s
         if symmetric:
             kern.prm[lf.L.P_THETA_MIN] = -kern.prm[lf.L.P_THETA_MAX]
         lf._run_span(kern, state, first, stop)
+        n = float(kern.fstate[lf.L.F_ID_N])
+        scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[lf.L.F_ID_NIS]) / (2.0 * n)
         return float(kern.fstate[lf.L.F_NLL])
 
-    return identify_lever(fresh_nll, settings.lever_arm_m, 0.0 if symmetric else settings.sensor_offset_m)
+    scales: dict[tuple[float, float], float] = {}
+    prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
+    return identify_lever(fresh_nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)])
 
 
 def _strides(lever_m: float, offset_m: float, range_g: float) -> tuple[ImuSamples, list[Bump]]:
@@ -224,3 +228,54 @@ def test_the_sign_is_read_from_the_whole_excursions_not_two_extreme_rows() -> No
     truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
     ok = np.isfinite(angle)
     assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.5
+
+
+def test_a_short_lever_is_taken_only_where_it_fits_clearly_better():
+    # Below the operating range a candidate needs the larger likelihood and a
+    # scale _SHORT_FIT_GAIN times smaller than the best one within it.
+    nll, calls = _bowl(0.12, 0.06)
+    fit = identify_lever(nll, 0.22, 0.03, lambda lev, off: 1.0 if lev < 0.18 else 2.5)
+    assert fit.identified
+    assert fit.lever_arm_m == pytest.approx(0.12, abs=0.0076)
+    assert fit.sensor_offset_m == pytest.approx(0.06, abs=0.0076)
+    assert min(lev for lev, _ in calls) >= 0.10 - 1e-12
+    # The same likelihood, no better fit: the operating range's best stays.
+    same = identify_lever(_bowl(0.12, 0.06)[0], 0.22, 0.03, lambda lev, off: 1.0 if lev < 0.18 else 1.1)
+    assert same.lever_arm_m == pytest.approx(0.18)
+
+
+def test_a_sensor_high_on_the_thigh_is_identified_there():
+    # A strap 12 cm below the hip, 8 cm in front of the femur: fast swings
+    # fit it several times better than any place 18-30 cm down, where it was
+    # put at 18 cm (tuning seeds 74, 108, 147, 251: sets 2-10 short).
+    rec = _ballistic(0.12, 0.08)
+    model = analyze(rec.samples, Settings()).quality.angle_model
+    lever_cm = float(model.split(" cm below the hip")[0].split()[-1])
+    assert abs(lever_cm - 12.0) <= 2.0
+    ident = _peak_errors(rec, Settings())
+    assert np.mean(np.abs(ident)) < 3.0
+
+
+@pytest.mark.parametrize(
+    ("lever_m", "offset_m", "rise_s", "fs_hz"), [(0.28, 0.05, 0.8, 50.0), (0.30, -0.06, 1.0, 12.5)]
+)
+def test_slow_swings_do_not_read_as_a_short_lever(lever_m: float, offset_m: float, rise_s: float, fs_hz: float) -> None:
+    # Slow raises leave the innovations far inside the filter's deliberately
+    # wide noise model; the likelihood is then decided by the size of the
+    # predicted covariance, smallest for the shortest lever (10 cm for these
+    # sensors 28-30 cm down) although that lever fits no better.  Below the
+    # operating range a lever must fit clearly better to be taken.
+    bumps = [Bump(3.0 + (2.0 * rise_s + 1.5) * i, rise_s, 0.5, rise_s, 60.0) for i in range(8)]
+    rec = record(
+        bumps,
+        6.0 + (2.0 * rise_s + 1.5) * 8,
+        fs_hz,
+        gyro=False,
+        lever_m=lever_m,
+        offset_m=offset_m,
+        acc_noise_g=0.01,
+        seed=3,
+    )
+    model = analyze(rec.samples, Settings()).quality.angle_model
+    if "identified" in model:
+        assert float(model.split(" cm below the hip")[0].split()[-1]) >= 18.0
