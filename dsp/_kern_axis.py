@@ -68,6 +68,7 @@ from hipflex.dsp._layout import (
     P_AX_COS_LOCK,
     P_AX_ROT,
     P_AX_WATCH,
+    P_CAND,
     P_SET_GAP_S,
     P_U,
     P_W,
@@ -92,6 +93,9 @@ _COS_AXIS = math.cos(math.radians(_AXIS_DEG))
 # rest_pose and learning_flow: halfway to a right angle).
 _POSE_DEG = 45.0
 _COS_POSE = math.cos(math.radians(_POSE_DEG))
+# A still thigh within this fraction of candidate_deg of a rotation set's
+# rest level is back at rest (the detector's rest band, dsp/_kern_reps).
+_REZERO_FRAC = 0.5
 # Longest hold, s: a rise reaches lock_deg well within it; longer, it was no rep's rise.
 _MAX_HOLD_S = 3.0
 # At most this fraction of the history ring is held (the detector's rep metrics read back from it).
@@ -123,11 +127,18 @@ def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     "up" where it was, so the tilt angle cannot see it; the bias-corrected
     gyro integrated about the standing vertical can.  Its drift (the bias
     left after the tilt filter's estimate) is a rest level that moves by a
-    degree or so a minute; the detector's rest rules follow such a level.
+    degree or so a minute, enough over a set to make its reps start behind
+    the rest pose as a walk's steps do; it is reset whenever the thigh is
+    still within half of ``candidate_deg`` of the rest level (the band in
+    which the detector calls the thigh rested).
     """
     oa = fstate[F_PREV_W] * prm[P_A] + fstate[F_PREV_W + 1] * prm[P_A + 1] + fstate[F_PREV_W + 2] * prm[P_A + 2]
-    fstate[F_AX_YAW] += oa * fstate[F_PERIOD] * RAD
-    yaw = fstate[F_AX_YAW]
+    yaw = fstate[F_AX_YAW] + oa * fstate[F_PERIOD] * RAD
+    if fstate[F_REST_S] > _STILL_S and abs(yaw) < _REZERO_FRAC * prm[P_CAND]:
+        # Still near the rest level: the thigh is back in the rest pose, and
+        # what the integral shows there is drift.
+        yaw = 0.0
+    fstate[F_AX_YAW] = yaw
     hist[s & (ist[I_CAP] - 1), H_THETA] = yaw
     return yaw
 

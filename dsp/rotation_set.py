@@ -46,7 +46,7 @@ def rotation_axes(t_s: np.ndarray, gyr_dps: np.ndarray, cal: Calibration, min_ro
     -------
     Axes or None
         ``u`` = up, ``w`` any horizontal direction, ``a`` = up signed so that the
-        larger excursion of the integrated rotation from its level at the
+        first excursion of the integrated rotation from its level at the
         calibration window is positive.
     """
     n = t_s.shape[0]
@@ -69,10 +69,13 @@ def rotation_axes(t_s: np.ndarray, gyr_dps: np.ndarray, cal: Calibration, min_ro
     yaw = np.cumsum(about)
     rest = yaw[min(max(cal.end_row, 0), n - 1)]
     seen = yaw - rest
-    hi, lo = float(seen.max()), float(-seen.min())
-    if max(hi, lo) < min_rotation_deg:
+    # The first excursion from the rest pose is the working direction: the
+    # extremes of the whole span are not (the integral drifts with the bias
+    # left after calibration, tens of degrees over minutes).
+    out = np.flatnonzero(np.abs(seen) >= min_rotation_deg)
+    if out.size == 0:
         return None
-    a = up if hi >= lo else -up
+    a = up if seen[out[0]] > 0.0 else -up
     # Any horizontal w: the tilt angle is not read in a rotation set.
     helper = np.eye(3)[int(np.argmin(np.abs(up)))]
     w = np.cross(up, helper)

@@ -1098,6 +1098,8 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     rot = prm[P_AX_ROT] != 0
     if rot:  # a rotation set: the rate about a (up) integrated is the angle
         fstate[F_AX_YAW] += math.degrees(float(fstate[F_PREV_W : F_PREV_W + 3] @ prm[P_A : P_A + 3])) * fstate[F_PERIOD]
+        if fstate[F_REST_S] > ka._STILL_S and abs(fstate[F_AX_YAW]) < ka._REZERO_FRAC * prm[P_CAND]:
+            fstate[F_AX_YAW] = 0.0  # still near the rest level: the rest pose again (drift removed)
         theta = float(fstate[F_AX_YAW])
         hist[s % cap, H_THETA] = theta
     up = fstate[F_UP : F_UP + 3].copy()
