@@ -201,3 +201,23 @@ def test_a_rotation_set_is_measured_about_up_and_a_tilt_set_after_it_in_its_plan
     assert k["prm"][L.P_AX_ROT] == 0.0
     a_flex = Rotation.from_rotvec(_MOUNT).inv().apply([0.0, 1.0, 0.0])
     assert abs(float(k["prm"][L.P_A : L.P_A + 3] @ a_flex)) > 0.99
+
+
+def test_a_rotation_sets_drift_is_reset_when_the_thigh_rests_at_its_rest_level() -> None:
+    # The gyro bias left after calibration (here 0.5 deg/s about up) integrates into a
+    # rest level that wanders away (a set's reps would start behind the rest pose, as a
+    # walk's steps do).  Still within half of candidate_deg of the rest level, it is 0.
+    rec = _rotation_then_flexion()
+    state = _watching_kernel()
+    prm, fstate = state[0], state[1]
+    u = prm[L.P_U : L.P_U + 3].copy()
+    prm[L.P_A : L.P_A + 3] = u
+    prm[L.P_AX_ROT] = 1.0
+    fstate[L.F_BIAS : L.F_BIAS + 3] -= 0.5 * u
+    k = _run(_run_chunk, _finish, state, rec)
+    tw = _run(naive.run_chunk, naive.finish, state, rec)
+    np.testing.assert_allclose(k["theta"], tw["theta"], rtol=1e-9, atol=1e-8, equal_nan=True)
+    t = rec.samples.time_s
+    rest = (t > 12.0) & (t < 18.0)  # after the rotation set, before the flexion set
+    assert np.abs(k["theta"][rest]).max() < 0.5 * Settings().candidate_deg
+    assert np.median(np.abs(k["theta"][rest])) < 0.1
