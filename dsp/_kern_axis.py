@@ -119,11 +119,12 @@ def _keep_row(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
     hist[slot, H_OMEGA + 2] = fstate[F_PREV_W + 2]
 
 
-@njit_borrowed_inline
+@njit_borrowed
 def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int) -> float:
     """A rotation set: the angle of sample ``s`` is the rate about ``P_A`` (up) integrated, deg.
 
-    A rotation about the thigh's long axis (standing hip rotation) leaves
+    A call, not inlined: only rotation sessions take it, and the main loop
+    stays as small as before.  A rotation about the thigh's long axis (standing hip rotation) leaves
     "up" where it was, so the tilt angle cannot see it; the bias-corrected
     gyro integrated about the standing vertical can.  Its drift (the bias
     left after the tilt filter's estimate) is a rest level that moves by a
@@ -139,6 +140,10 @@ def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
         # what the integral shows there is drift.
         yaw = 0.0
     fstate[F_AX_YAW] = yaw
+    if abs(yaw) * DEG > math.acos(prm[P_AX_COS_LOCK]):
+        # A rotation of lock_deg ends a rest as a tilt does (the set after it
+        # is then watched for its plane): the quiet time is 0 after this row.
+        fstate[F_AX_QUIET_S] = -fstate[F_PERIOD]
     hist[s & (ist[I_CAP] - 1), H_THETA] = yaw
     return yaw
 
@@ -153,8 +158,7 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     """
     if prm[P_AX_WATCH] <= 0.0:
         return theta
-    rot = prm[P_AX_ROT] != 0.0
-    if rot:
+    if prm[P_AX_ROT] != 0.0:
         theta = _yaw_step(prm, fstate, ist, hist, s)
     cap = ist[I_CAP]
     ux = fstate[F_UP]
@@ -184,9 +188,7 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
         fstate[F_AX_REF + 1] = uy
         fstate[F_AX_REF + 2] = uz
         c = 1.0
-    # In a rotation set a rotation of lock_deg ends a rest as a tilt does
-    # (the set after it is then watched for its plane).
-    if c < prm[P_AX_COS_LOCK] or (rot and abs(fstate[F_AX_YAW]) * DEG > math.acos(prm[P_AX_COS_LOCK])):
+    if c < prm[P_AX_COS_LOCK]:
         fstate[F_AX_QUIET_S] = 0.0
     else:
         fstate[F_AX_QUIET_S] += fstate[F_PERIOD]
