@@ -124,8 +124,8 @@ def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     """A rotation set: the angle of sample ``s`` is the rate about ``P_A`` (up) integrated, deg.
 
     A call, not inlined: only rotation sessions take it, and the main loop
-    stays as small as before.  A rotation about the thigh's long axis (standing hip rotation) leaves
-    "up" where it was, so the tilt angle cannot see it; the bias-corrected
+    stays as small as before.  A rotation about the thigh's long axis
+    (standing hip rotation) leaves "up" where it was, so the tilt angle cannot see it; the bias-corrected
     gyro integrated about the standing vertical can.  Its drift (the bias
     left after the tilt filter's estimate) is a rest level that moves by a
     degree or so a minute, enough over a set to make its reps start behind
