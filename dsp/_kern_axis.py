@@ -41,6 +41,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
+    DEG,
     EV_AXES,
     EV_KIND,
     EX_A,
@@ -49,6 +50,7 @@ from hipflex.dsp._layout import (
     EX_W,
     F_AX_QUIET_S,
     F_AX_REF,
+    F_AX_YAW,
     F_LOW,
     F_MREF,
     F_PERIOD,
@@ -72,7 +74,9 @@ from hipflex.dsp._layout import (
     P_AX_COS_DECIDE,
     P_AX_COS_DECIDE_POSE,
     P_AX_COS_LOCK,
+    P_AX_ROT,
     P_AX_WATCH,
+    P_CAND,
     P_SET_GAP_S,
     P_U,
     P_W,
@@ -97,6 +101,9 @@ _COS_AXIS = math.cos(math.radians(_AXIS_DEG))
 # rest_pose and learning_flow: halfway to a right angle).
 _POSE_DEG = 45.0
 _COS_POSE = math.cos(math.radians(_POSE_DEG))
+# A still thigh within this fraction of candidate_deg of a rotation set's
+# rest level is back at rest (the detector's rest band, dsp/_kern_reps).
+_REZERO_FRAC = 0.5
 # Longest hold, s: a rise reaches lock_deg well within it; longer, it was no rep's rise.
 _MAX_HOLD_S = 3.0
 # At most this fraction of the history ring is held (the detector's rep metrics read back from it).
@@ -120,6 +127,35 @@ def _keep_row(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
     hist[slot, H_OMEGA + 2] = fstate[F_PREV_W + 2]
 
 
+@njit_borrowed
+def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int) -> float:
+    """A rotation set: the angle of sample ``s`` is the rate about ``P_A`` (up) integrated, deg.
+
+    A call, not inlined: only rotation sessions take it, and the main loop
+    stays as small as before.  A rotation about the thigh's long axis
+    (standing hip rotation) leaves "up" where it was, so the tilt angle cannot see it; the bias-corrected
+    gyro integrated about the standing vertical can.  Its drift (the bias
+    left after the tilt filter's estimate) is a rest level that moves by a
+    degree or so a minute, enough over a set to make its reps start behind
+    the rest pose as a walk's steps do; it is reset whenever the thigh is
+    still within half of ``candidate_deg`` of the rest level (the band in
+    which the detector calls the thigh rested).
+    """
+    oa = fstate[F_PREV_W] * prm[P_A] + fstate[F_PREV_W + 1] * prm[P_A + 1] + fstate[F_PREV_W + 2] * prm[P_A + 2]
+    yaw = fstate[F_AX_YAW] + oa * fstate[F_PERIOD] * RAD
+    if fstate[F_REST_S] > _STILL_S and abs(yaw) < _REZERO_FRAC * prm[P_CAND]:
+        # Still near the rest level: the thigh is back in the rest pose, and
+        # what the integral shows there is drift.
+        yaw = 0.0
+    fstate[F_AX_YAW] = yaw
+    if abs(yaw) * DEG > math.acos(prm[P_AX_COS_LOCK]):
+        # A rotation of lock_deg ends a rest as a tilt does (the set after it
+        # is then watched for its plane): the quiet time is 0 after this row.
+        fstate[F_AX_QUIET_S] = -fstate[F_PERIOD]
+    hist[s & (ist[I_CAP] - 1), H_THETA] = yaw
+    return yaw
+
+
 @njit_borrowed_inline
 def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float) -> float:
     """Watch processed sample ``s`` (gyro; written to the history); its angle, deg (new if the axes changed).
@@ -130,6 +166,8 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     """
     if prm[P_AX_WATCH] <= 0.0:
         return theta
+    if prm[P_AX_ROT] != 0.0:
+        theta = _yaw_step(prm, fstate, ist, hist, s)
     cap = ist[I_CAP]
     ux = fstate[F_UP]
     uy = fstate[F_UP + 1]
@@ -219,6 +257,8 @@ def _decide(
     prm[P_A] = ax
     prm[P_A + 1] = ay
     prm[P_A + 2] = az
+    prm[P_AX_ROT] = 0.0  # a tilt set after a rotation set: the tilt angle again
+    fstate[F_AX_YAW] = 0.0
     cap = ist[I_CAP]
     for k in range(hold, s + 1):
         slot = k & (cap - 1)

@@ -44,7 +44,8 @@ P_AX_WATCH = 30  # 1: the rep axis is learned again at a set in another plane or
 P_AX_COS_LOCK = 31  # cos(lock_deg): a tilt this far from the last still pose ends a rest (axis watch)
 P_AX_COS_DECIDE = 32  # cos(min(lock_deg, min_rom_deg)): the tilt at which a set's plane is read
 P_AX_COS_DECIDE_POSE = 33  # cos(min(lock_deg, candidate_deg)): the same from a rest in another pose
-P_N = 34
+P_AX_ROT = 34  # 1: the angle is the rotation about P_A = up (integrated gyro; hip rotation, _kern_axis)
+P_N = 35
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -86,7 +87,8 @@ F_AX_REF = 62  # 62..64 axis watch: "up" at the thigh's last still pose, sensor 
 F_AX_QUIET_S = 65  # axis watch: time the thigh has stayed within lock_deg of that pose, s
 F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_ID; identify.py's fit scale)
 F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
-F_N = 68
+F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
+F_N = 69
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

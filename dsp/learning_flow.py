@@ -37,6 +37,7 @@ from hipflex.dsp.learn import (
     scan_lock,
 )
 from hipflex.dsp.other_pose import settled_elsewhere
+from hipflex.dsp.rotation_set import rotation_axes
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.validate import check_gravity_g
 
@@ -220,8 +221,16 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         rate = state.buf_gyr[:stop] - cal.gyro_bias_dps
         rate = rate[~np.isnan(rate).any(axis=1)]
         axes = lock_axes(cal, state.lstate, True, rate.T @ rate)
-    axes, lever = _sign_and_lever(settings, state, cal, axes, stop)
+        # A rotation about the thigh's long axis (standing hip rotation) tilts nothing.
+        rot = rotation_axes(state.buf_t[:stop], state.buf_gyr[:stop], cal, min(settings.lock_deg, settings.min_rom_deg))
+    else:
+        rot = None
+    if rot is None:
+        axes, lever = _sign_and_lever(settings, state, cal, axes, stop)
+    else:
+        axes, lever = rot, None
     kern = _start_kernel(settings, state, cal, axes, lever)
+    kern.prm[L.P_AX_ROT] = 0.0 if rot is None else 1.0
     if state.has_gyro:
         # The session's kernel learns the rep axis again at a set in another
         # plane or pose (dsp/_kern_axis.py), from the thigh's pose at row 0.

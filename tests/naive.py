@@ -57,6 +57,7 @@ from hipflex.dsp._layout import (
     EX_W,
     F_AX_QUIET_S,
     F_AX_REF,
+    F_AX_YAW,
     F_BIAS,
     F_CAND_PEAK,
     F_G_EST,
@@ -135,6 +136,7 @@ from hipflex.dsp._layout import (
     P_AX_COS_DECIDE,
     P_AX_COS_DECIDE_POSE,
     P_AX_COS_LOCK,
+    P_AX_ROT,
     P_AX_WATCH,
     P_BIAS_TAU,
     P_CAND,
@@ -1101,6 +1103,13 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     if prm[P_AX_WATCH] <= 0:
         return theta
     cap = int(ist[I_CAP])
+    rot = prm[P_AX_ROT] != 0
+    if rot:  # a rotation set: the rate about a (up) integrated is the angle
+        fstate[F_AX_YAW] += math.degrees(float(fstate[F_PREV_W : F_PREV_W + 3] @ prm[P_A : P_A + 3])) * fstate[F_PERIOD]
+        if fstate[F_REST_S] > ka._STILL_S and abs(fstate[F_AX_YAW]) < ka._REZERO_FRAC * prm[P_CAND]:
+            fstate[F_AX_YAW] = 0.0  # still near the rest level: the rest pose again (drift removed)
+        theta = float(fstate[F_AX_YAW])
+        hist[s % cap, H_THETA] = theta
     up = fstate[F_UP : F_UP + 3].copy()
 
     def keep() -> None:  # "up" and the rate of a held row, to read it again under new axes
@@ -1123,7 +1132,10 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     if still:
         fstate[F_AX_REF : F_AX_REF + 3] = up
         cos_tilt = 1.0
-    fstate[F_AX_QUIET_S] = 0.0 if cos_tilt < prm[P_AX_COS_LOCK] else fstate[F_AX_QUIET_S] + fstate[F_PERIOD]
+    moved = cos_tilt < prm[P_AX_COS_LOCK] or (
+        rot and abs(fstate[F_AX_YAW]) > math.degrees(math.acos(prm[P_AX_COS_LOCK]))
+    )
+    fstate[F_AX_QUIET_S] = 0.0 if moved else fstate[F_AX_QUIET_S] + fstate[F_PERIOD]
     if (
         hold == 0
         and ist[I_AX_HOLD] == 0
@@ -1158,6 +1170,8 @@ def axis_decide(
     prm[P_U : P_U + 3] = ref
     prm[P_W : P_W + 3] = w
     prm[P_A : P_A + 3] = a
+    prm[P_AX_ROT] = 0.0  # a tilt set ends a rotation set
+    fstate[F_AX_YAW] = 0.0
     cap = int(ist[I_CAP])
     for k in range(hold, s + 1):
         row = hist[k % cap]

@@ -184,3 +184,77 @@ def test_a_set_after_a_relock_is_named_from_its_own_rest_pose(seed: int) -> None
 
     state, _ = stream_in_chunks(settings, sim.samples, np.random.default_rng(seed).integers(1, len(sim.samples), 30))
     assert [s.description for s in result(settings, state).sets] == [s.description for s in a.sets]
+
+
+def _rotation_then_flexion() -> synth.Recording:
+    """Three rotations about the standing thigh's long axis (40 deg), a 12 s rest, three flexion reps (60 deg)."""
+    from scipy.spatial.transform import Rotation
+
+    rotation = [synth.Bump(2.0 + 2.5 * i, 0.6, 0.3, 0.7, 40.0) for i in range(3)]
+    flexion = [synth.Bump(20.0 + 2.0 * i, 0.5, 0.3, 0.6, 60.0) for i in range(3)]
+    n = round(30.0 * FS_HZ)
+    t = np.arange(n) / FS_HZ
+    theta = synth.theta_of(t, flexion)[0]  # rad
+    psi = synth.theta_of(t, rotation)[0]
+    orient = Rotation.from_rotvec(np.outer(theta, [0.0, 1.0, 0.0])) * Rotation.from_rotvec(np.outer(psi, [0, 0, 1.0]))
+    q = orient * Rotation.from_rotvec(_MOUNT)
+    gyr = np.zeros((n, 3))
+    gyr[1:-1] = np.rad2deg((q[:-2].inv() * q[2:]).as_rotvec()) * FS_HZ / 2.0
+    # A sensor's noise (as a real one's): on exact zeros the kernel's and the twin's sums tie differently.
+    rng = np.random.default_rng(19)
+    acc = q.inv().apply([0.0, 0.0, 1.0]) + rng.normal(0.0, 0.003, (n, 3))
+    gyr += rng.normal(0.0, 0.1, (n, 3))
+    return synth.Recording(ImuSamples(t, acc, gyr), np.rad2deg(theta), tuple(flexion))
+
+
+def test_a_rotation_set_is_measured_about_up_and_a_tilt_set_after_it_in_its_plane() -> None:
+    # A standing hip rotation leaves "up" where it is: the tilt angle sees nothing.  In a
+    # rotation set (P_AX_ROT) the angle is the gyro integrated about up; the flexion set
+    # after a rest of set_gap_s turns the watch back to a tilt plane.
+    from scipy.spatial.transform import Rotation
+
+    rec = _rotation_then_flexion()
+    state = _watching_kernel()
+    prm = state[0]
+    u = prm[L.P_U : L.P_U + 3].copy()
+    prm[L.P_A : L.P_A + 3] = u
+    prm[L.P_AX_ROT] = 1.0
+    k = _run(_run_chunk, _finish, state, rec)
+    tw = _run(naive.run_chunk, naive.finish, state, rec)
+    assert k["ev"].shape == tw["ev"].shape
+    for a, b in zip(k["ev"], tw["ev"], strict=True):
+        assert_slots_close(a, b, "E_", rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(k["theta"], tw["theta"], rtol=1e-9, atol=1e-8, equal_nan=True)
+    np.testing.assert_allclose(k["prm"], tw["prm"], rtol=1e-9, atol=1e-12)
+    assert_slots_close(k["fstate"], tw["fstate"], "F_", rtol=1e-9, atol=1e-8)
+    reps = k["ev"][k["ev"][:, L.EV_KIND] == L.EV_REP]
+    first = reps[reps[:, L.E_START] < 15.0]
+    assert first.shape[0] == 3
+    np.testing.assert_allclose(first[:, L.E_ROM], 40.0, atol=2.0)
+    second = reps[reps[:, L.E_START] > 15.0]
+    assert second.shape[0] == 3
+    # The tilt set's first low is the row its hold began at (2 deg from the rest, with noise).
+    np.testing.assert_allclose(second[:, L.E_ROM], 60.0, atol=4.0)
+    assert k["prm"][L.P_AX_ROT] == 0.0
+    a_flex = Rotation.from_rotvec(_MOUNT).inv().apply([0.0, 1.0, 0.0])
+    assert abs(float(k["prm"][L.P_A : L.P_A + 3] @ a_flex)) > 0.99
+
+
+def test_a_rotation_sets_drift_is_reset_when_the_thigh_rests_at_its_rest_level() -> None:
+    # The gyro bias left after calibration (here 0.5 deg/s about up) integrates into a
+    # rest level that wanders away (a set's reps would start behind the rest pose, as a
+    # walk's steps do).  Still within half of candidate_deg of the rest level, it is 0.
+    rec = _rotation_then_flexion()
+    state = _watching_kernel()
+    prm, fstate = state[0], state[1]
+    u = prm[L.P_U : L.P_U + 3].copy()
+    prm[L.P_A : L.P_A + 3] = u
+    prm[L.P_AX_ROT] = 1.0
+    fstate[L.F_BIAS : L.F_BIAS + 3] -= 0.5 * u
+    k = _run(_run_chunk, _finish, state, rec)
+    tw = _run(naive.run_chunk, naive.finish, state, rec)
+    np.testing.assert_allclose(k["theta"], tw["theta"], rtol=1e-9, atol=1e-8, equal_nan=True)
+    t = rec.samples.time_s
+    rest = (t > 12.0) & (t < 18.0)  # after the rotation set, before the flexion set
+    assert np.abs(k["theta"][rest]).max() < 0.5 * Settings().candidate_deg
+    assert np.median(np.abs(k["theta"][rest])) < 0.1
