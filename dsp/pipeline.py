@@ -229,10 +229,13 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     cal_t = float(t[cal.start_row])
     state = dataclasses.replace(state, kernel=kern, cal_time_s=cal_t)
     state, events, theta = _run(settings, state, kern, t, state.buf_acc, gyr)
-    # Reps that began before the rest pose was known are reported only now.
-    events = [
-        dataclasses.replace(e, late=True) if isinstance(e, RepEvent) and e.rep.start_s < cal_t else e for e in events
-    ]
+    # Reps that began before the rest pose was known are reported only now
+    # (the rep events are in time order: the late ones come first).
+    for i, e in enumerate(events):
+        if isinstance(e, RepEvent):
+            if e.rep.start_s >= cal_t:
+                break
+            events[i] = dataclasses.replace(e, late=True)
     state = dataclasses.replace(
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
@@ -311,6 +314,15 @@ def _revise(
 
 def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Event]]:
     """End the stream: force the learning phase if needed, close the open rep and set."""
+    return _end(settings, state, owned=False)
+
+
+def _end(settings: Settings, state: StreamState, owned: bool) -> tuple[StreamState, list[Event]]:
+    """:func:`finish`; ``owned``: no other value shares ``state``'s kernel arrays, so they need no copy.
+
+    (A whole-recording analysis owns the state :func:`step` returned it:
+    copying the history ring, 1.4 MB at 200 Hz, cost ~0.7 ms per analysis.)
+    """
     if state.finished:
         return state, []
     events: list[Event] = []
@@ -323,7 +335,7 @@ def finish(settings: Settings, state: StreamState) -> tuple[StreamState, list[Ev
         state, more = _start_if_learned(settings, state, at_end=True)
         events.extend(more)
     if state.kernel is not None:
-        kern = state.kernel.copy()
+        kern = state.kernel if owned else state.kernel.copy()
         ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
         done = False
         while not done:
@@ -443,12 +455,12 @@ def analyze_with_angle(
         raise ValueError(f"{len(samples)} samples: too few to analyse")
     state = init_state(settings, samples.has_gyro)
     state, events = step(settings, state, samples)
-    state, more = finish(settings, state)
+    state, more = _end(settings, state, owned=True)  # nothing else holds the state step returned
     blocks: list[np.ndarray] = []
-    for e in (*events, *more):
+    for e in [e for e in (*events, *more) if isinstance(e, AngleBlock | CalibratedEvent)]:
         if isinstance(e, AngleBlock):
             blocks.append(e.angle_deg)
-        elif isinstance(e, CalibratedEvent) and e.revised:
+        elif e.revised:
             blocks = []  # the angles from the first row follow again
     if len(blocks) == 1 and len(blocks[0]) == len(samples):
         return result(settings, state, source), blocks[0]  # the common case: no copy
