@@ -72,19 +72,19 @@ def _self_consistent(rep_rows: np.ndarray, min_rom_deg: float) -> np.ndarray:
     c = rep_rows.T
     start, peak, end = c[L.E_START], c[L.E_PEAK_T], c[L.E_END]
     flex = c[L.E_FLEX_T]
-    total = (
-        start
-        + peak
-        + end
-        + c[L.E_PEAK_DEG]
-        + c[L.E_ROM]
-        + flex
-        + c[L.E_PEAK_VEL]
-        + c[L.E_MEAN_VEL]
-        + c[L.E_HOLD]
-        + c[L.E_CONF]
-    )
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, overflow: the contract's nets catch them
+        total = (
+            start
+            + peak
+            + end
+            + c[L.E_PEAK_DEG]
+            + c[L.E_ROM]
+            + flex
+            + c[L.E_PEAK_VEL]
+            + c[L.E_MEAN_VEL]
+            + c[L.E_HOLD]
+            + c[L.E_CONF]
+        )
         return (
             np.isfinite(total)
             & (start < peak)
