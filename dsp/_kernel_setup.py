@@ -30,7 +30,8 @@ class _Kernel:
     hist: np.ndarray
 
     def copy(self) -> _Kernel:
-        return _Kernel(self.prm, self.fstate.copy(), self.ist.copy(), self.hist.copy())
+        # prm too: the per-set axis watch writes the axes into it (dsp/_kern_axis.py).
+        return _Kernel(self.prm.copy(), self.fstate.copy(), self.ist.copy(), self.hist.copy())
 
 
 def _make_kernel(

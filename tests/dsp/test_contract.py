@@ -77,7 +77,7 @@ def test_the_pipeline_withholds_a_rep_that_breaks_the_contract(caplog: pytest.Lo
     row[[L.E_PEAK_DEG, L.E_ROM, L.E_FLEX_T, L.E_PEAK_VEL, L.E_MEAN_VEL]] = [-43.0, -13.0, 0.3, -50.0, -26.0]
     cfg = Settings()
     events: list[object] = []
-    with caplog.at_level(logging.WARNING, logger="hipflex.dsp.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="hipflex.dsp.absorb"):
         state = _absorb(cfg, init_state(cfg, True), row[None, :], events)  # type: ignore[arg-type]
     assert state.n_reps == 0 and not state.open_reps
     assert [r.reason for r in state.rejections] == [CONTRACT_REASON_PREFIX + "rom"]

@@ -167,6 +167,30 @@ def test_stepping_does_not_change_the_old_state() -> None:
     assert ends[0] == ends[1] == BATCH["gyro"][0].to_dict()
 
 
+def test_stepping_does_not_change_the_old_state_when_a_set_relocks_the_axes() -> None:
+    # The per-set axis watch (dsp/_kern_axis.py) writes the kernel's axes into
+    # its parameter array: a state stepped from must keep its own copy, or a
+    # second step from it starts in the axes the first one ended in.
+    from hipflex.sensor.sim.body import Mounting
+    from hipflex.sensor.sim.mixed import simulate_mixed
+
+    sim = simulate_mixed(
+        ("side_lying_abduction", "glute_bridge", "strength"),
+        seed=11,
+        fs_hz=50.0,
+        sets_per_drill=1,
+        mounting=Mounting.random(np.random.default_rng(11)),
+    )
+    samples, n = sim.samples, len(sim.samples)
+    mid, _ = step(SETTINGS, init_state(SETTINGS, True), samples.slice(0, n // 4))
+    ends = []
+    for _ in range(2):  # the same old state, used twice
+        state, _ = step(SETTINGS, mid, samples.slice(n // 4, n))
+        state, _ = finish(SETTINGS, state)
+        ends.append(repr(result(SETTINGS, state)))
+    assert ends[0] == ends[1] == repr(analyze(samples, SETTINGS))
+
+
 # ---------------------------------------------------------------------------
 # invariances
 # ---------------------------------------------------------------------------
