@@ -192,7 +192,10 @@ def test_encode_decode_round_trip(chip: ImuChip, sensor: MetaWearSensor, n: int,
     lsb_per_unit = (
         32768 / rng_value if sensor is ACC else {125: 262.4, 250: 131.2, 500: 65.6, 1000: 32.8, 2000: 16.4}[rng_value]
     )
-    inside = np.abs(values * lsb_per_unit) < 32767  # +/-2000 deg/s x 16.4 slightly exceeds int16
+    # +/-2000 deg/s x 16.4 slightly exceeds int16: counts that round outside [-32768, 32767] are clipped,
+    # those that round inside it (e.g. -32767.3 -> -32767) are not.
+    scaled = values * lsb_per_unit
+    inside = (scaled > -32768.5) & (scaled < 32767.5)
     assert np.all(np.abs(p.values - values)[inside] <= 0.5 / lsb_per_unit + 1e-12)
     assert np.all(np.isin(p.counts[~inside], [32767, -32768]))
     assert np.all(np.sign(p.counts[~inside]) == np.sign(values[~inside]))
