@@ -156,6 +156,44 @@ def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     return yaw
 
 
+@njit_borrowed
+def _held_row(
+    prm: np.ndarray,
+    fstate: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    s: int,
+    theta: float,
+    hold: int,
+    c: float,
+    still: bool,
+) -> tuple[bool, float]:
+    """A row of a hold (held since sample ``hold``): whether the set's axes were decided at it, and its angle, deg.
+
+    Called, not inlined, from the per-sample watch: holds are rare (a rise after a
+    rest of ``set_gap_s``), and the main loop's compile grew by the inlined branch
+    (5.5 -> 6.0 s of the first run's critical path).  ``c``: cosine between "up"
+    and the reference pose; ``still``: the thigh is still.
+    """
+    cap = ist[I_CAP]
+    _keep_row(fstate, hist, s & (cap - 1))
+    # From a rest in the locked pose, a set's plane is read once the tilt
+    # is a rep's (min_rom_deg, at most lock_deg): a fidget after a rest
+    # must not turn the axis.  From another pose the locked axes mean
+    # nothing, and a candidate's tilt is enough.
+    same_pose = (
+        fstate[F_AX_REF] * prm[P_U] + fstate[F_AX_REF + 1] * prm[P_U + 1] + fstate[F_AX_REF + 2] * prm[P_U + 2]
+        >= _COS_POSE
+    )
+    if c < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
+        _axis_release(ist)
+        fstate[F_AX_QUIET_S] = 0.0
+        return True, _decide(prm, fstate, ist, hist, hold, s, theta)
+    if still or s - hold >= cap // _RING_DIV or (s - hold) * fstate[F_PERIOD] > _MAX_HOLD_S:
+        _axis_release(ist)
+    return False, theta
+
+
 @njit_borrowed_inline
 def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float) -> float:
     """Watch processed sample ``s`` (gyro; written to the history); its angle, deg (new if the axes changed).
@@ -176,21 +214,9 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     c = ux * fstate[F_AX_REF] + uy * fstate[F_AX_REF + 1] + uz * fstate[F_AX_REF + 2]
     hold = ist[I_AX_HOLD]
     if hold != 0:
-        _keep_row(fstate, hist, s & (cap - 1))
-        # From a rest in the locked pose, a set's plane is read once the tilt
-        # is a rep's (min_rom_deg, at most lock_deg): a fidget after a rest
-        # must not turn the axis.  From another pose the locked axes mean
-        # nothing, and a candidate's tilt is enough.
-        same_pose = (
-            fstate[F_AX_REF] * prm[P_U] + fstate[F_AX_REF + 1] * prm[P_U + 1] + fstate[F_AX_REF + 2] * prm[P_U + 2]
-            >= _COS_POSE
-        )
-        if c < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
-            _axis_release(ist)
-            fstate[F_AX_QUIET_S] = 0.0
-            return _decide(prm, fstate, ist, hist, hold, s, theta)
-        if still or s - hold >= cap // _RING_DIV or (s - hold) * fstate[F_PERIOD] > _MAX_HOLD_S:
-            _axis_release(ist)
+        decided, theta = _held_row(prm, fstate, ist, hist, s, theta, hold, c, still)
+        if decided:
+            return theta
     if still:
         fstate[F_AX_REF] = ux
         fstate[F_AX_REF + 1] = uy

@@ -45,6 +45,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_gap", "_pg_finish", _KERN),
         ("_kern_filters", "_pendulum_reanchor", (_A1,)),
         ("_kern_axis", "_decide", (*_KERN, _I, _I, _F)),
+        ("_kern_axis", "_held_row", (*_KERN, _I, _F, _I, _F, types.boolean)),
         ("_kern_axis", "_yaw_step", (*_KERN, _I)),
     ),
     # The rep detector's calls from the main loop: catching up after a window, with
