@@ -25,9 +25,8 @@ from numpy.typing import NDArray
 from .body import Mounting, ThighKinematics, rigid_body_signals
 from .drills import RepKeys
 from .motion import DENSE_HZ
-from .programme import SPECS, DrillSpec, ProgrammeSimulation, SetTruth, _set_keys, _truth, _u, pose_matrix
+from .programme import SPECS, DrillSpec, ProgrammeSimulation, SetTruth, _clock_truth, _set_keys, _truth, _u, pose_matrix
 from .sensor import SensorModel, sample_signals
-from .simulate import Truth, TruthRep
 from .track import KeyBuilder, Track, quintic_track, smooth_noise
 
 __all__ = ["MIXED_PROGRAMME", "STANDING_FLEXION", "simulate_mixed"]
@@ -232,22 +231,7 @@ def simulate_mixed(
     body = rigid_body_signals(kin, mounting)
     sampled = sample_signals(kin.time_s, body.acc_g, body.gyr_dps if sensor.has_gyro else None, sensor, streams[1])
     truth_reps, hold_s = _truth(kin.time_s, phi, sets, set_reps, hold_band_deg)
-    off = sensor.time_offset_s
-
-    def shift(r: TruthRep) -> TruthRep:
-        return TruthRep(
-            r.set_index, r.low_s + off, r.peak_s + off, r.trough_s + off, r.low_deg, r.peak_deg, r.trough_deg,
-            r.peak_velocity_dps,
-        )  # fmt: skip
-
-    truth = Truth(
-        time_s=kin.time_s + off,
-        angle_deg=phi.y.copy(),
-        velocity_dps=phi.dy.copy(),
-        reps=tuple(shift(r) for r in truth_reps),
-        sets=tuple((a + off, b + off) for a, b in sets),
-        rests=tuple((a + off, b + off) for a, b in rests),
-    )
+    truth = _clock_truth(kin.time_s, phi, truth_reps, sets, rests, sensor.time_offset_s)
     set_truth = tuple(
         SetTruth(drills[d], specs[d].pose, specs[d].movement, h) for d, h in zip(set_drill, hold_s, strict=True)
     )

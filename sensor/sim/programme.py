@@ -243,6 +243,32 @@ def _set_keys(rng: np.random.Generator, t0: float, spec: DrillSpec, keys: KeyBui
     return end, reps
 
 
+def _clock_truth(
+    ts: FloatArray,
+    phi: Track,
+    reps: tuple[TruthRep, ...],
+    sets: list[tuple[float, float]],
+    rests: list[tuple[float, float]],
+    off_s: float,
+) -> Truth:
+    """The truth on the sensor's clock: every time of the body's clock ``ts`` moved by the sensor's offset, s."""
+
+    def shift(r: TruthRep) -> TruthRep:
+        return TruthRep(
+            r.set_index, r.low_s + off_s, r.peak_s + off_s, r.trough_s + off_s, r.low_deg, r.peak_deg, r.trough_deg,
+            r.peak_velocity_dps,
+        )  # fmt: skip
+
+    return Truth(
+        time_s=ts + off_s,
+        angle_deg=phi.y.copy(),
+        velocity_dps=phi.dy.copy(),
+        reps=tuple(shift(r) for r in reps),
+        sets=tuple((a + off_s, b + off_s) for a, b in sets),
+        rests=tuple((a + off_s, b + off_s) for a, b in rests),
+    )
+
+
 def _truth(
     ts: FloatArray, phi: Track, sets: list[tuple[float, float]], set_reps: list[list[RepKeys]], band_deg: float
 ) -> tuple[tuple[TruthRep, ...], list[tuple[float, ...]]]:
@@ -395,21 +421,6 @@ def simulate_programme(
     body = rigid_body_signals(kin, mounting)
     sampled = sample_signals(kin.time_s, body.acc_g, body.gyr_dps if sensor.has_gyro else None, sensor, streams[1])
     reps, holds = _truth(kin.time_s, phi, sets, set_reps, hold_band_deg)
-    off = sensor.time_offset_s
-
-    def shift(r: TruthRep) -> TruthRep:
-        return TruthRep(
-            r.set_index, r.low_s + off, r.peak_s + off, r.trough_s + off, r.low_deg, r.peak_deg, r.trough_deg,
-            r.peak_velocity_dps,
-        )  # fmt: skip
-
-    truth = Truth(
-        time_s=kin.time_s + off,
-        angle_deg=phi.y.copy(),
-        velocity_dps=phi.dy.copy(),
-        reps=tuple(shift(r) for r in reps),
-        sets=tuple((a + off, b + off) for a, b in sets),
-        rests=tuple((a + off, b + off) for a, b in rests),
-    )
+    truth = _clock_truth(kin.time_s, phi, reps, sets, rests, sensor.time_offset_s)
     set_truth = tuple(SetTruth(drill, spec.pose, spec.movement, h) for h in holds)
     return ProgrammeSimulation(drill, sampled.samples, truth, set_truth, mounting, sensor, seed, sampled.errors)
