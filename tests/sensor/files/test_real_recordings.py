@@ -257,8 +257,8 @@ _CMU_LATE = {
 _CMU_RIGHT = [
     *(f"HeelRaise/HeelRaise_01_rep{k}" for k in range(1, 11)), "Lunge/Lunge_01_rep2",
     "Lunge/Lunge_01_rep4", "Pose/Pose_01_rep1", *(f"SqDL/SqDL_01_rep{k}" for k in (1, 2, 3, 5)), "SqSL/SqSL_01_rep1",
-    "SqSL/SqSL_01_rep2", "SqSL/SqSL_01_rep3", "StepUpH/StepUpH_01_rep1", "StepUpH/StepUpH_01_rep2", "StepUpH/StepUpH_01_rep3",
-    "StepUpL/StepUpL_01_rep3", "SumoSq/SumoSq_01_rep1", "SumoSq/SumoSq_01_rep3",
+    "SqSL/SqSL_01_rep2", "SqSL/SqSL_01_rep3", "StepUpH/StepUpH_01_rep1", "StepUpH/StepUpH_01_rep2",
+    "StepUpH/StepUpH_01_rep3", "StepUpL/StepUpL_01_rep3", "SumoSq/SumoSq_01_rep1", "SumoSq/SumoSq_01_rep3",
 ]  # fmt: skip
 _CMU_REASON = (
     "the rep file is cut tightly around the rep: calibrated within its first 0.0-0.9 s while the thigh moves, "
