@@ -13,8 +13,9 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_release, _axis_watch
-from hipflex.dsp._kern_filters import _pendulum_reanchor, _pendulum_step, _tilt_step
+from hipflex.dsp._kern_filters import _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
+from hipflex.dsp._kern_pendulum import _pendulum_reanchor, _pendulum_step
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
 from hipflex.dsp._layout import (
     EG_BRIDGED,

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit
-from hipflex.dsp._kern_filters import _predict_cov
+from hipflex.dsp._kern_pendulum import _predict_cov
 from hipflex.dsp._layout import H_DT, H_P, H_STHETA, H_SVEL, H_X, P_EKF_Q, RAD
 
 __all__: list[str] = []

@@ -41,9 +41,9 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # The per-sample step and what it calls (the accelerometer-only filter, the
     # post-gap window's end): called by the main loop, not inlined into it.
     "step": (
-        ("_kern_filters", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
+        ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
         ("_kern_gap", "_pg_finish", _KERN),
-        ("_kern_filters", "_pendulum_reanchor", (_A1,)),
+        ("_kern_pendulum", "_pendulum_reanchor", (_A1,)),
         ("_kern_axis", "_decide", (*_KERN, _I, _I, _F)),
         ("_kern_axis", "_held_row", (*_KERN, _I, _F, _I, _F, types.boolean)),
         ("_kern_axis", "_yaw_step", (*_KERN, _I)),

@@ -29,6 +29,7 @@ from hipflex.dsp import _kern_axis as ka
 from hipflex.dsp import _kern_censor as kc
 from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
+from hipflex.dsp import _kern_pendulum as kp
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
 from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _RENEW_AGE_S, _RENEW_FRACTION, _REST_S
@@ -375,9 +376,9 @@ def _pendulum_fq(prm: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         ]
     )
     if PX == 6:  # random walks of s, L and d
-        q[3, 3] = kf._SCALE_WALK**2 * dt
-        q[4, 4] = kf._GEOM_WALK**2 * dt
-        q[5, 5] = kf._GEOM_WALK**2 * dt
+        q[3, 3] = kp._SCALE_WALK**2 * dt
+        q[4, 4] = kp._GEOM_WALK**2 * dt
+        q[5, 5] = kp._GEOM_WALK**2 * dt
     return f, q
 
 
@@ -416,8 +417,8 @@ def pendulum_step(
         # In units of the gravity read at rest, tracked slowly while the rate is small.
         raw = np.array([ax, ay, az])
         g_est = fstate[F_G_EST]
-        if abs(np.linalg.norm(raw) / g_est - 1.0) < kf._REST_DEV:
-            g_est += dt / kf._GRAVITY_TAU_S * (np.linalg.norm(raw) - g_est)
+        if abs(np.linalg.norm(raw) / g_est - 1.0) < kp._REST_DEV:
+            g_est += dt / kp._GRAVITY_TAU_S * (np.linalg.norm(raw) - g_est)
             fstate[F_G_EST] = g_est
         f = raw / g_est
         z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
@@ -429,11 +430,11 @@ def pendulum_step(
         s = h @ p @ h.T + r
         nis = float(v @ np.linalg.solve(s, v))
         if prm[P_ID] > 0.0:  # identification: capped Gaussian innovation likelihood
-            fstate[F_NLL] += 0.5 * (np.log(np.linalg.det(s)) + min(nis, kf._NIS_CAP))
-            fstate[F_ID_NIS] += min(nis, kf._NIS_CAP)
+            fstate[F_NLL] += 0.5 * (np.log(np.linalg.det(s)) + min(nis, kp._NIS_CAP))
+            fstate[F_ID_NIS] += min(nis, kp._NIS_CAP)
             fstate[F_ID_N] += 1.0
         if nis > 9.0:
-            s = h @ p @ h.T + r * min(nis / 9.0, kf._MAX_INFLATION)
+            s = h @ p @ h.T + r * min(nis / 9.0, kp._MAX_INFLATION)
         k = p @ h.T @ np.linalg.inv(s)
         x = x + k @ v
         p = (np.eye(PX) - k @ h) @ p
@@ -441,15 +442,15 @@ def pendulum_step(
         # Zero-velocity update: the raw specific force against its low-pass
         # (time constant _ZUPT_TAU_S); still for P_ZUPT_S -> observe rate and
         # acceleration to be zero, one joint update with diagonal R.
-        lp = _vec(fstate, F_ZLP) + (1.0 - math.exp(-dt / kf._ZUPT_TAU_S)) * (raw - _vec(fstate, F_ZLP))
+        lp = _vec(fstate, F_ZLP) + (1.0 - math.exp(-dt / kp._ZUPT_TAU_S)) * (raw - _vec(fstate, F_ZLP))
         fstate[F_ZLP : F_ZLP + 3] = lp
-        still = np.max(np.abs(raw - lp)) < kf._ZUPT_DEV_G * g_est
-        still &= abs(np.linalg.norm(raw) / g_est - 1.0) < kf._ZUPT_GRAVITY
+        still = np.max(np.abs(raw - lp)) < kp._ZUPT_DEV_G * g_est
+        still &= abs(np.linalg.norm(raw) / g_est - 1.0) < kp._ZUPT_GRAVITY
         fstate[F_ZSTILL_S] = fstate[F_ZSTILL_S] + dt if still else 0.0
         if prm[P_ZUPT_S] > 0.0 and fstate[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:  # half a sample's slack
             hz = np.zeros((2, PX))
             hz[0, 1] = hz[1, 2] = 1.0
-            rz = np.diag([kf._ZUPT_RATE_SD**2, kf._ZUPT_ACCEL_SD**2])
+            rz = np.diag([kp._ZUPT_RATE_SD**2, kp._ZUPT_ACCEL_SD**2])
             kz = p @ hz.T @ np.linalg.inv(hz @ p @ hz.T + rz)
             x = x + kz @ (-(hz @ x))
             p = (np.eye(PX) - kz @ hz) @ p
@@ -466,8 +467,8 @@ def pendulum_step(
         x[0], x[1], x[2] = prm[P_THETA_MAX], min(x[1], 0.0), min(x[2], 0.0)
     elif x[0] < prm[P_THETA_MIN]:
         x[0], x[1], x[2] = prm[P_THETA_MIN], max(x[1], 0.0), max(x[2], 0.0)
-    x[1] = np.clip(x[1], -kf._MAX_RATE, kf._MAX_RATE)
-    x[2] = np.clip(x[2], -kf._MAX_ACCEL, kf._MAX_ACCEL)
+    x[1] = np.clip(x[1], -kp._MAX_RATE, kp._MAX_RATE)
+    x[2] = np.clip(x[2], -kp._MAX_ACCEL, kp._MAX_ACCEL)
     for i, (lo, hi) in enumerate(_AUGMENTED_BOUNDS[: PX - 3]):
         x[3 + i] = np.clip(x[3 + i], lo, hi)
     fstate[F_X : F_X + PX] = x
@@ -533,7 +534,7 @@ def censored_update(
     xs, ps, nis, n = run(1.0)
     gate = {1: kc._NIS_GATE_1, 2: kc._NIS_GATE_2, 3: kc._NIS_GATE_3}.get(n, math.inf)
     if nis > gate:
-        xs, ps, _, _ = run(min(nis / gate, kf._MAX_INFLATION))
+        xs, ps, _, _ = run(min(nis / gate, kp._MAX_INFLATION))
     return xs, 0.5 * (ps + ps.T)
 
 

@@ -18,7 +18,8 @@ from kit import assert_slots_close
 from scipy.spatial.transform import Rotation
 
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_filters import _pendulum_step, _tilt_step
+from hipflex.dsp._kern_filters import _tilt_step
+from hipflex.dsp._kern_pendulum import _pendulum_step
 
 G0 = 9.80665
 

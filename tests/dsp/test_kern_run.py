@@ -573,11 +573,11 @@ def test_the_per_sample_kernels_count_no_references() -> None:
     # the kernels of the main loop borrow their arrays instead (njit_borrowed).
     from numba.core.registry import CPUDispatcher
 
-    from hipflex.dsp import _kern_censor, _kern_filters, _kern_gap, _kern_rep_metrics, _kern_reps
+    from hipflex.dsp import _kern_censor, _kern_filters, _kern_gap, _kern_pendulum, _kern_rep_metrics, _kern_reps
 
     kernels = [
         obj
-        for mod in (kr, _kern_reps, _kern_rep_metrics, _kern_filters, _kern_gap, _kern_censor)
+        for mod in (kr, _kern_reps, _kern_rep_metrics, _kern_filters, _kern_pendulum, _kern_gap, _kern_censor)
         for obj in vars(mod).values()
         if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == mod.__name__
     ]
