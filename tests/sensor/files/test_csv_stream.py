@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_csv_fast import assert_same
 
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.files import csv_stream
@@ -29,15 +30,6 @@ def joined(blocks: list[ImuSamples], has_gyro: bool) -> ImuSamples:
     acc = np.concatenate([b.acc_g for b in blocks])
     gyr = np.concatenate([b.gyr_dps for b in blocks if b.gyr_dps is not None]) if has_gyro else None
     return ImuSamples(t, acc, gyr)
-
-
-def assert_same(a: ImuSamples, b: ImuSamples) -> None:
-    np.testing.assert_array_equal(a.time_s, b.time_s)
-    np.testing.assert_array_equal(a.acc_g, b.acc_g)
-    if a.gyr_dps is None or b.gyr_dps is None:
-        assert a.gyr_dps is None and b.gyr_dps is None
-    else:
-        np.testing.assert_array_equal(a.gyr_dps, b.gyr_dps)
 
 
 def checked_in_blocks(
