@@ -5,7 +5,10 @@ least ``min_rom`` from a local low, confirmed when theta falls ``min_rom``
 below the peak (the live "peak" event), and closed when theta either starts
 the next rise or has set no new low for ``settle_s`` (the final "rep" event
 with every metric, measured by :mod:`hipflex.dsp._kern_rep_metrics` from the
-ring-buffered history of theta, its rate and the sample times).
+ring-buffered history of theta, its rate and the sample times).  A rise not
+confirmed yet ends as a rejected candidate when theta comes back into its
+bottom quarter and turns up again (``_swing_over``): walking steps that never
+quite return to the first low are each their own swing.
 """
 
 from __future__ import annotations
@@ -231,6 +234,40 @@ def _settle_rep(
 
 
 @njit_borrowed_inline
+def _new_peak(fstate: np.ndarray, ist: np.ndarray, s: int, theta: float) -> None:
+    """A new peak of the rise; the return from it starts there (``F_TROUGH`` during a rise)."""
+    fstate[F_PEAK] = theta
+    ist[I_PEAK_IDX] = s
+    fstate[F_TROUGH] = theta
+    ist[I_TROUGH_IDX] = s
+
+
+@njit_borrowed_inline
+def _swing_over(prm: np.ndarray, fstate: np.ndarray, theta: float) -> bool:
+    """Whether a rise not yet confirmed was a swing of its own that is over: theta came back
+    into the bottom quarter of the rise (at least ``candidate_deg``, less than ``min_rom``) and
+    rose ``candidate_deg`` again from there.
+
+    The rep definition's hysteresis alone would keep one rise across such
+    swings until one falls ``min_rom`` below the highest: walking steps of
+    18-22 degrees that never quite return to the first low made one "rep"
+    from a low in one walk to a peak in the next, across the rest between
+    them (1.6-6 s rises), and hid the steps in between from the gait
+    classifier.  A swing that came back most of the way to where it began
+    and turned up again is a motion that ended; what follows is a new one,
+    from where the thigh turned.  A wobble within a rise and a hold at the
+    top are not; nor is the dip an accelerometer-only angle can show inside
+    one fast swing (a heel strike or the hip's acceleration: 12.5 Hz
+    marches and walks dip 15-17 degrees to half-way down their rise).
+    """
+    low = fstate[F_LOW]
+    peak = fstate[F_PEAK]
+    trough = fstate[F_TROUGH]
+    cand = prm[P_CAND]
+    return trough <= min(peak - cand, low + 0.25 * (peak - low)) and theta >= trough + cand
+
+
+@njit_borrowed_inline
 def _rise_rest(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -291,8 +328,7 @@ def _rise_rest(
         ist[I_RESTED] = 0
         fstate[F_LOW] = fstate[F_RLOW]
         ist[I_LOW_IDX] = ist[I_RLOW_IDX]
-        fstate[F_PEAK] = theta
-        ist[I_PEAK_IDX] = s
+        _new_peak(fstate, ist, s, theta)
     return n_ev
 
 
@@ -356,8 +392,7 @@ def _detect(
             ist[I_CAND_ACTIVE] = 0
         if theta >= fstate[F_LOW] + min_rom:
             ist[I_PHASE] = PHASE_RISE
-            fstate[F_PEAK] = theta
-            ist[I_PEAK_IDX] = s
+            _new_peak(fstate, ist, s, theta)
             ist[I_CAND_ACTIVE] = 0
             ist[I_RESTED] = 0
         elif ist[I_CAND_ACTIVE] == 1:
@@ -377,9 +412,24 @@ def _detect(
             ist[I_CAND_IDX] = s
     elif phase == PHASE_RISE:
         if theta > fstate[F_PEAK]:
-            fstate[F_PEAK] = theta
-            ist[I_PEAK_IDX] = s
-        elif theta <= fstate[F_PEAK] - min_rom:
+            _new_peak(fstate, ist, s, theta)
+        elif theta < fstate[F_TROUGH] and theta > fstate[F_PEAK] - min_rom:
+            fstate[F_TROUGH] = theta  # the lowest theta since the peak (the swing's return so far)
+            ist[I_TROUGH_IDX] = s
+        elif _swing_over(prm, fstate, theta):
+            # A new swing began before this one was confirmed: it is over (module
+            # docstring, "swings that never return to the low").
+            n_ev = _emit_reject(
+                ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_ROM, fstate[F_PEAK] - fstate[F_TROUGH]
+            )
+            ist[I_PHASE] = PHASE_SEEK
+            ist[I_RESTED] = 0
+            fstate[F_LOW] = fstate[F_TROUGH]
+            ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
+            ist[I_CAND_ACTIVE] = 1
+            fstate[F_CAND_PEAK] = theta
+            ist[I_CAND_IDX] = s
+        if ist[I_PHASE] == PHASE_RISE and theta <= fstate[F_PEAK] - min_rom:
             ist[I_PHASE] = PHASE_FALL
             fstate[F_TROUGH] = theta
             ist[I_TROUGH_IDX] = s
@@ -406,8 +456,7 @@ def _detect(
             ist[I_PHASE] = PHASE_RISE
             fstate[F_LOW] = fstate[F_TROUGH]
             ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
-            fstate[F_PEAK] = theta
-            ist[I_PEAK_IDX] = s
+            _new_peak(fstate, ist, s, theta)
             ist[I_RESTED] = 0
         elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
             I_LOW_IDX

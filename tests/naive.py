@@ -932,7 +932,10 @@ def detect(
         earlier rise (``rested``) and starts the rise from there; resting
         ``set_gap_s`` rejects it and seeks from the rest level, unless the
         rest's level is held within ``hold_band_deg`` of the peak and ``min_rom`` from the
-        rest pose (a stretch).
+        rest pose (a stretch).  Coming back into the bottom quarter of the
+        rise (at least ``candidate_deg`` below the peak) and rising
+        ``candidate_deg`` from there rejects it (``rom_below_min``, the fall
+        as its range) and seeks from where theta turned, a candidate open.
     descending
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
@@ -968,6 +971,7 @@ def detect(
             det.low, det.low_idx, det.cand_active = theta, s, False
         if theta >= det.low + min_rom:
             det.phase, det.peak, det.peak_idx, det.cand_active = PHASE_RISE, theta, s, False
+            det.trough, det.trough_idx = theta, s
             det.rested = False
         elif det.cand_active:
             if theta > det.cand_peak:
@@ -979,11 +983,19 @@ def detect(
         elif theta >= det.low + cand:
             det.cand_active, det.cand_peak, det.cand_idx = True, theta, s
     elif det.phase == PHASE_RISE:
+        # During a rise, trough is the lowest theta since the peak.
         if theta > det.peak:
-            det.peak, det.peak_idx = theta, s
+            det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
         elif theta <= det.peak - min_rom:
             det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
             out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
+        elif theta < det.trough:
+            det.trough, det.trough_idx = theta, s
+        elif det.trough <= min(det.peak - cand, det.low + (det.peak - det.low) / 4) and theta >= det.trough + cand:
+            # Back into the bottom quarter of the rise and up again: that swing is over, a new one began.
+            out.add(EV_REJECT, time_of(det.peak_idx), REJ_ROM, det.peak - det.trough)
+            det.phase, det.rested, det.low, det.low_idx = PHASE_SEEK, False, det.trough, det.trough_idx
+            det.cand_active, det.cand_peak, det.cand_idx = True, theta, s
         if det.phase == PHASE_RISE and (still_s >= _REST_S or det.rested):
             # From a rest on, keep the lowest theta; a rise of min_rom above it
             # or a pause of set_gap_s ends the pending rise (rejected, "rested").
@@ -999,7 +1011,7 @@ def detect(
                 out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
                 det.rested = False
                 det.low, det.low_idx = det.rest_low, det.rest_low_idx
-                det.peak, det.peak_idx = theta, s
+                det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
         if det.phase == PHASE_RISE and s - det.low_idx > too_long:
             out.add(EV_REJECT, now, REJ_TOO_LONG, det.peak - det.low)
             det.phase, det.low, det.low_idx = PHASE_SEEK, theta, s
@@ -1010,7 +1022,7 @@ def detect(
             _close_rep(prm, fstate, ist, hist, cap, det, out)
             det.phase = PHASE_RISE
             det.low, det.low_idx = det.trough, det.trough_idx
-            det.peak, det.peak_idx = theta, s
+            det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
             det.rested = False
         elif now - time_of(det.trough_idx) >= prm[P_SETTLE_S] or s - det.low_idx > too_long:
             _close_rep(prm, fstate, ist, hist, cap, det, out)
