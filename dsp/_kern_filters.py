@@ -17,11 +17,8 @@ from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
     F_PG_CNT,
-    F_PG_NTURN,
     F_PG_S,
     F_PG_SUM,
-    F_PG_TURN0,
-    F_PG_TURN1,
     F_PREV_OA,
     F_PREV_W,
     F_PREV_W2,
@@ -106,8 +103,7 @@ def _tilt_step(
     slow instants of each rep of a continuous set.
     Inside a post-gap window (``F_PG_S > 0``, see ``_kern_gap``) there is
     no pull: the compensated specific force is summed in world coordinates
-    instead, for the window's end to re-anchor "up" on, and kept at the
-    first and the latest turn of the flexion rate.
+    instead, for the window's end to re-anchor "up" on.
 
     Returns
     -------
@@ -178,23 +174,13 @@ def _tilt_step(
         fstate[F_PG_SUM] = sx * c + (ry * sz - rz * sy) * sa + rx * sdot * ca
         fstate[F_PG_SUM + 1] = sy * c + (rz * sx - rx * sz) * sa + ry * sdot * ca
         fstate[F_PG_SUM + 2] = sz * c + (rx * sy - ry * sx) * sa + rz * sdot * ca
-        if fstate[F_PG_NTURN] > 0.0:
-            for o in (F_PG_TURN0, F_PG_TURN1):
-                sx = fstate[o]
-                sy = fstate[o + 1]
-                sz = fstate[o + 2]
-                sdot = rx * sx + ry * sy + rz * sz
-                fstate[o] = sx * c + (ry * sz - rz * sy) * sa + rx * sdot * ca
-                fstate[o + 1] = sy * c + (rz * sx - rx * sz) * sa + ry * sdot * ca
-                fstate[o + 2] = sz * c + (rx * sy - ry * sx) * sa + rz * sdot * ca
 
     # Flexion rate and its derivative about the learned axis.
     oa = wx * pa0 + wy * pa1 + wz * pa2
     # F_PREV_OA is NaN when the previous rate was not measured (the first row
     # after a gap): the angular acceleration is unknown, taken as 0.
-    prev_oa = fstate[F_PREV_OA]
-    alpha_known = not math.isnan(prev_oa)
-    alpha = (oa - prev_oa) / dt if alpha_known else 0.0
+    alpha_known = not math.isnan(fstate[F_PREV_OA])
+    alpha = (oa - fstate[F_PREV_OA]) / dt if alpha_known else 0.0
     fstate[F_PREV_OA] = oa
 
     # In units of the gravity measured while standing: scale and bias errors of
@@ -218,21 +204,6 @@ def _tilt_step(
             # without the tangential term: there is no |f| gate here, and a
             # swing's L*alpha reaches several g.
             if alpha_known:
-                if prev_oa * oa <= 0.0:
-                    # The flexion rate turned between the samples: the sum at
-                    # the zero of the rate (linear in between) is a span end
-                    # (see _kern_gap._pg_finish).
-                    span = abs(prev_oa) + abs(oa)
-                    frac = abs(prev_oa) / span if span > 0.0 else 0.0
-                    o = F_PG_TURN0 if fstate[F_PG_NTURN] == 0.0 else F_PG_TURN1
-                    fstate[o] = fstate[F_PG_SUM] + frac * fx
-                    fstate[o + 1] = fstate[F_PG_SUM + 1] + frac * fy
-                    fstate[o + 2] = fstate[F_PG_SUM + 2] + frac * fz
-                    if o == F_PG_TURN0:
-                        fstate[F_PG_TURN1] = fstate[o]
-                        fstate[F_PG_TURN1 + 1] = fstate[o + 1]
-                        fstate[F_PG_TURN1 + 2] = fstate[o + 2]
-                    fstate[F_PG_NTURN] += 1.0
                 fstate[F_PG_SUM] += fx
                 fstate[F_PG_SUM + 1] += fy
                 fstate[F_PG_SUM + 2] += fz

@@ -6,10 +6,7 @@ sample cannot tell (a running hip bounces by a g or more), but the hip's own
 accelerations average out over a stride: for a window after the gap the tilt
 filter runs on the gyro alone while it sums the rotation-compensated specific
 force in a world-fixed frame, and at the window's end the sum's direction is
-"up".  The sum is read from the first to the last turn of the flexion
-rate in the window (where the thigh's rotation about the hip adds nothing
-to it, whatever the lever), or over the whole window without two turns.
-The history of the window is then shifted by the angle this corrects,
+"up".  The history of the window is then shifted by the angle this corrects,
 the samples bridged across the gap are redrawn as a cubic between the angles
 and rates on either side (a swing's peak inside the gap keeps its shape;
 between ends that describe a move one way the cubic is kept monotone), and
@@ -26,11 +23,8 @@ from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
     F_PG_CNT,
     F_PG_MAX_SHIFT,
-    F_PG_NTURN,
     F_PG_S,
     F_PG_SUM,
-    F_PG_TURN0,
-    F_PG_TURN1,
     F_UP,
     H_THETA,
     H_TIME,
@@ -60,7 +54,6 @@ def _pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_SUM + 1] = 0.0
     fstate[F_PG_SUM + 2] = 0.0
     fstate[F_PG_CNT] = 0.0
-    fstate[F_PG_NTURN] = 0.0
     fstate[F_PG_MAX_SHIFT] = 0.0
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
@@ -94,21 +87,6 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     sx = fstate[F_PG_SUM]
     sy = fstate[F_PG_SUM + 1]
     sz = fstate[F_PG_SUM + 2]
-    if fstate[F_PG_NTURN] >= 2.0:
-        # From the first turn of the flexion rate to the last: the thigh's
-        # rotation about the hip adds d(omega x r)/dt to the specific force,
-        # whose sum over the span is the change of omega x r, nothing where
-        # omega is 0 at both ends, whatever the lever.  Over the whole window
-        # the rate at its ends is anything: the lever removed it only as well
-        # as the prior lever fits (25 Hz strides 7 deg off for 0.22 m against
-        # a true 0.32 m).
-        tx = fstate[F_PG_TURN1] - fstate[F_PG_TURN0]
-        ty = fstate[F_PG_TURN1 + 1] - fstate[F_PG_TURN0 + 1]
-        tz = fstate[F_PG_TURN1 + 2] - fstate[F_PG_TURN0 + 2]
-        if tx * tx + ty * ty + tz * tz > 0.0:
-            sx = tx
-            sy = ty
-            sz = tz
     sn = math.sqrt(sx * sx + sy * sy + sz * sz)
     if fstate[F_PG_CNT] > 0.0 and sn > 0.0:
         old = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2])

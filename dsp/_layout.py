@@ -88,11 +88,8 @@ F_AX_QUIET_S = 65  # axis watch: time the thigh has stayed within lock_deg of th
 F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_ID; identify.py's fit scale)
 F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
 F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
-F_PG_TURN0 = 69  # 69..71 post-gap window: F_PG_SUM at the window's first turn of the flexion rate
-F_PG_TURN1 = 72  # 72..74 post-gap window: F_PG_SUM at its latest turn (both turn with the sensor like it)
-F_PG_NTURN = 75  # post-gap window: number of turns of the flexion rate seen in it
-F_PG_MAX_SHIFT = 76  # post-gap window: largest re-anchoring it may make, deg (0: any)
-F_N = 77
+F_PG_MAX_SHIFT = 69  # post-gap window: largest re-anchoring it may make, deg (0: any)
+F_N = 70
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

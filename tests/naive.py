@@ -77,11 +77,8 @@ from hipflex.dsp._layout import (
     F_PERIOD,
     F_PG_CNT,
     F_PG_MAX_SHIFT,
-    F_PG_NTURN,
     F_PG_S,
     F_PG_SUM,
-    F_PG_TURN0,
-    F_PG_TURN1,
     F_PREV_ACC,
     F_PREV_GYR,
     F_PREV_OA,
@@ -239,9 +236,7 @@ def tilt_step(
        too, by ``dt weight^2 / (4 tau^2)`` times "up" x gravity.  Inside a post-gap window (``F_PG_S > 0``) there is no
        correction: the gyro alone moves "up", and that gravity estimate is
        added to a running sum kept in world coordinates (the sum turns with
-       the same rotation as "up"), for :func:`pg_finish` to re-anchor from;
-       at the first and the latest sign change of the flexion rate the sum
-       at its zero is kept too (turning the same way from then on).
+       the same rotation as "up"), for :func:`pg_finish` to re-anchor from.
        The angular acceleration is the change of the flexion rate since the
        previous sample; when that rate was not measured (``F_PREV_OA`` is
        NaN after a gap) it is taken as 0 and the sample is not summed.
@@ -268,15 +263,11 @@ def tilt_step(
     in_window = fstate[F_PG_S] > 0.0
     if in_window:  # the window's sum of gravity estimates is a world-fixed vector too
         fstate[F_PG_SUM : F_PG_SUM + 3] = turn.apply(_vec(fstate, F_PG_SUM))
-        if fstate[F_PG_NTURN] > 0:  # and so are the sums kept at its turns
-            fstate[F_PG_TURN0 : F_PG_TURN0 + 3] = turn.apply(_vec(fstate, F_PG_TURN0))
-            fstate[F_PG_TURN1 : F_PG_TURN1 + 3] = turn.apply(_vec(fstate, F_PG_TURN1))
 
     # 2. correct
     flex_rate = float(omega @ a_axis)
-    prev_rate = fstate[F_PREV_OA]
-    accel_known = not math.isnan(prev_rate)  # NaN: the previous rate was not measured
-    flex_accel = (flex_rate - prev_rate) / dt if accel_known else 0.0
+    accel_known = not math.isnan(fstate[F_PREV_OA])  # NaN: the previous rate was not measured
+    flex_accel = (flex_rate - fstate[F_PREV_OA]) / dt if accel_known else 0.0
     fstate[F_PREV_OA] = flex_rate
     if not clipped and np.linalg.norm(f) > 0.2:
         lever_g = prm[P_LEVER_M] / G0_MPS2
@@ -284,16 +275,6 @@ def tilt_step(
         g_norm = np.linalg.norm(gravity)
         if in_window:  # summed for the re-anchoring, not applied; not without the tangential term
             if accel_known:
-                if prev_rate * flex_rate <= 0.0:
-                    # The flexion rate changed sign: the sum at its zero (the
-                    # sample's share up to there, linear between the two rates)
-                    # is kept, at the first such turn and at the latest.
-                    both = abs(prev_rate) + abs(flex_rate)
-                    at_turn = _vec(fstate, F_PG_SUM) + (abs(prev_rate) / both if both > 0 else 0.0) * gravity
-                    if fstate[F_PG_NTURN] == 0:
-                        fstate[F_PG_TURN0 : F_PG_TURN0 + 3] = at_turn
-                    fstate[F_PG_TURN1 : F_PG_TURN1 + 3] = at_turn
-                    fstate[F_PG_NTURN] += 1
                 fstate[F_PG_SUM : F_PG_SUM + 3] += gravity
                 fstate[F_PG_CNT] += 1
         elif g_norm > 0.2:
@@ -1237,7 +1218,6 @@ def pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_S] = duration_s
     fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
     fstate[F_PG_CNT] = 0.0
-    fstate[F_PG_NTURN] = 0.0
     fstate[F_PG_MAX_SHIFT] = 0.0  # no limit on the re-anchoring unless the caller sets one
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
@@ -1252,9 +1232,8 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
     1. "Up" becomes the direction of the window's sum of gravity estimates
-       from the first turn of the flexion rate to the last (the whole sum
-       with fewer than two turns; unchanged if nothing was summed, or if
-       that would move the angle by more than ``F_PG_MAX_SHIFT`` when set).
+       (unchanged if nothing was summed, or if that would move the angle by
+       more than ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was
        tracked by the gyro from the wrong start: it moves by the change of
        the current angle that this makes, taken the short way round.
@@ -1274,9 +1253,6 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     first_bridged = int(ist[I_PG_GAP0])
     first_after = int(ist[I_PG_END])
     total = _vec(fstate, F_PG_SUM)
-    between_turns = _vec(fstate, F_PG_TURN1) - _vec(fstate, F_PG_TURN0)
-    if fstate[F_PG_NTURN] >= 2 and np.linalg.norm(between_turns) > 0:
-        total = between_turns
     shift = 0.0
     if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
         before = _flexion_deg(prm, _vec(fstate, F_UP))
