@@ -88,7 +88,8 @@ F_AX_QUIET_S = 65  # axis watch: time the thigh has stayed within lock_deg of th
 F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_ID; identify.py's fit scale)
 F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
 F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
-F_N = 69
+F_PG_MAX_SHIFT = 69  # post-gap window: largest re-anchoring it may make, deg (0: any)
+F_N = 70
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -76,6 +76,7 @@ from hipflex.dsp._layout import (
     F_PEAK,
     F_PERIOD,
     F_PG_CNT,
+    F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
     F_PREV_ACC,
@@ -1229,6 +1230,7 @@ def pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_S] = duration_s
     fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
     fstate[F_PG_CNT] = 0.0
+    fstate[F_PG_MAX_SHIFT] = 0.0  # no limit on the re-anchoring unless the caller sets one
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
 
@@ -1242,7 +1244,8 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
     1. "Up" becomes the direction of the window's sum of gravity estimates
-       (unchanged if nothing was summed).
+       (unchanged if nothing was summed, or if that would move the angle by
+       more than ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was
        tracked by the gyro from the wrong start: it moves by the change of
        the current angle that this makes, taken the short way round.
@@ -1266,8 +1269,12 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
         before = _flexion_deg(prm, _vec(fstate, F_UP))
         up = total / np.linalg.norm(total)
-        fstate[F_UP : F_UP + 3] = up
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
+        limit = fstate[F_PG_MAX_SHIFT]
+        if limit > 0 and abs(shift) > limit:
+            shift = 0.0  # beyond what the bridge can have missed: "up" is kept
+        else:
+            fstate[F_UP : F_UP + 3] = up
     for i in range(first_after, newest + 1):
         hist[i % cap, H_THETA] += shift
     if first_bridged >= 1 and first_bridged < first_after <= newest:
@@ -1419,7 +1426,10 @@ def run_chunk(
     unknown (the rate before it was not measured).  Bridged samples inside a
     window are no measurements (processed as clipped).  A phase-locked loop
     then places the row's sample at ``pred + alpha (t - pred)`` and nudges
-    the period by ``beta (t - pred)``.
+    the period by ``beta (t - pred)``.  With a gyro a shorter gap opens a
+    window too when ``gap x`` the larger norm of the rates either side exceeds
+    ``_BRIDGE_TURN_DEG``; that window's rates are still bridged linearly, and
+    it re-anchors by at most ``_BRIDGE_MISS_FRAC`` of that turn.
 
     The detector reads each processed sample from the history once no
     window is open: at the start of a call and after every row.  Before a
@@ -1449,7 +1459,15 @@ def run_chunk(
         gap_s = (steps - 1) * period
         # a bridge of more rows than a sixteenth of the ring is not bridged (it would overrun the history)
         overrun = steps - 1 > ist[I_CAP] // kr._PG_RING_DIV
-        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+        # A shorter gap opens a window too when the thigh may have turned
+        # more than _BRIDGE_TURN_DEG in it (the gap times the larger rate either side).
+        turn_deg = 0.0
+        if started and has_gyro and steps > 1 and gap_s <= kr._REANCHOR_GAP_S:
+            turn_deg = gap_s * max(np.linalg.norm(gyr), np.linalg.norm(_vec(fstate, F_PREV_GYR)))
+        turned = turn_deg > kr._BRIDGE_TURN_DEG
+        opens_window_or_interrupts = (
+            gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S) or turned
+        )
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fstate) or detector_behind):
             ist[I_AX_HOLD] = 0  # a held rise is released undecided
@@ -1472,7 +1490,7 @@ def run_chunk(
                 ist[I_GAPS] += 1
                 out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
                 hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
-                window = hold and has_gyro
+                window = (hold and has_gyro) or turned
                 if not bridged:
                     # Without a gyro the detector carries across gaps up to _CARRY_GAP_S.
                     if has_gyro or gap_s > kr._CARRY_GAP_S:
@@ -1489,6 +1507,8 @@ def run_chunk(
                     t_hat = t - period
                 if window:
                     pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
+                    if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
+                        fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
                 if bridged:
                     prev_acc, prev_gyr = _vec(fstate, F_PREV_ACC), _vec(fstate, F_PREV_GYR)
                     for j in range(1, steps):
