@@ -109,13 +109,37 @@ _RENEW_FRACTION = 0.1
 _RENEW_AGE_S = _REST_S + 1e-6
 
 
-@njit_borrowed_inline
+# The event rows the detector writes now and then (a few per rep) are called
+# kernels, not inlined: the detector is inlined into the main loop and into
+# _catch_up, both on a first run's critical path of compiling, and each inlined
+# copy of an event row is compiled again (benchmarks/README.md, "The first run").
+
+
+@njit_borrowed
 def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float) -> int:
+    """A rejected-candidate event row at ``n_ev``; the rows written.
+
+    ``t``: the candidate's time, s; ``reason``: a ``REJ_*`` code; ``rom``: its rise, deg.
+    """
     ev[n_ev, :] = 0.0
     ev[n_ev, EV_KIND] = EV_REJECT
     ev[n_ev, EJ_T] = t
     ev[n_ev, EJ_REASON] = reason
     ev[n_ev, EJ_ROM] = rom
+    return n_ev + 1
+
+
+@njit_borrowed
+def _emit_peak(ev: np.ndarray, n_ev: int, t: float, peak_deg: float, rom: float) -> int:
+    """A peak event row (the live "peak") at ``n_ev``; the rows written.
+
+    ``t``: the peak's time, s; ``peak_deg``: its angle, deg; ``rom``: its rise from the low, deg.
+    """
+    ev[n_ev, :] = 0.0
+    ev[n_ev, EV_KIND] = EV_PEAK
+    ev[n_ev, EP_T] = t
+    ev[n_ev, EP_PEAK_DEG] = peak_deg
+    ev[n_ev, EP_ROM] = rom
     return n_ev + 1
 
 
@@ -267,7 +291,7 @@ def _swing_over(prm: np.ndarray, fstate: np.ndarray, theta: float) -> bool:
     return trough <= min(peak - cand, low + 0.25 * (peak - low)) and theta >= trough + cand
 
 
-@njit_borrowed_inline
+@njit_borrowed
 def _rise_rest(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -280,6 +304,9 @@ def _rise_rest(
     n_ev: int,
 ) -> int:
     """Rest during a rise that is not confirmed yet; returns the new number of event rows.
+
+    A call, not inlined: the detector calls it only once the thigh has rested
+    (``still_s >= _REST_S`` or ``I_RESTED`` set; before that it changes nothing).
 
     A rest at the top is a hold, and the rise stays pending: the fall after
     it confirms the rep.  But a rise that ended in a rest may never come back
@@ -433,13 +460,11 @@ def _detect(
             ist[I_PHASE] = PHASE_FALL
             fstate[F_TROUGH] = theta
             ist[I_TROUGH_IDX] = s
-            ev[n_ev, :] = 0.0
-            ev[n_ev, EV_KIND] = EV_PEAK
-            ev[n_ev, EP_T] = _h(hist, cap, ist[I_PEAK_IDX], H_TIME)
-            ev[n_ev, EP_PEAK_DEG] = fstate[F_PEAK]
-            ev[n_ev, EP_ROM] = fstate[F_PEAK] - fstate[F_LOW]
-            n_ev += 1
-        if ist[I_PHASE] == PHASE_RISE:
+            n_ev = _emit_peak(
+                ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), fstate[F_PEAK], fstate[F_PEAK] - fstate[F_LOW]
+            )
+        # _rise_rest does nothing until the thigh has rested (a called kernel: rare).
+        if ist[I_PHASE] == PHASE_RISE and (still_s >= _REST_S or ist[I_RESTED] != 0):
             n_ev = _rise_rest(prm, fstate, ist, hist, s, theta, still_s, ev, n_ev)
         if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
             n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fstate[F_PEAK] - fstate[F_LOW])
