@@ -442,6 +442,19 @@ def test_an_accelerometer_only_range_is_scored_against_the_filters_high_bias() -
     assert describe_set(low, acc_only=True) == describe_set(low)
 
 
+def test_the_accelerometer_only_bias_widens_only_the_lying_drills_ranges() -> None:
+    # The filter reads high where its hanging-thigh model is wrong: in a lying pose.  Standing drills
+    # keep their true ranges.  Two sets as the accelerometer-only filter measured them on tuning seeds
+    # (main's code): a stride (seed 2, 100 Hz; true 84 deg), which a ballistic range widened by the bias
+    # took, and a side-lying abduction (seed 0, 25 Hz, set 2), which a widened side-lunge range took.
+    stride = _feats(rom_deg=98.4, rise_s=0.23, hold_s=0.12, period_s=0.62)
+    assert describe_set(stride, acc_only=True).drill == "stride"
+    side = _feats(rom_deg=42.9, rise_s=0.94, hold_s=1.46, period_s=3.57)
+    assert describe_set(side, acc_only=True).drill == "side_lying_abduction"
+    # Within every drill's range, a standing set is named the same with or without a gyro.
+    assert describe_set(stride, acc_only=True) == describe_set(stride)
+
+
 def test_accelerometer_only_clamshells_are_named_despite_their_inflated_range() -> None:
     sim = simulate_programme("clamshell", seed=0, fs_hz=25.0, has_gyro=False)
     a = analyze(sim.samples, Settings())
