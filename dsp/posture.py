@@ -246,9 +246,9 @@ _LEVER_FLOOR = -8.0
 # 1.04.  So an accelerometer-only range is scored against a lying drill's range with its top raised by
 # that bias (its log); below the range nothing changes.  Drills from a hanging or standing pose keep
 # their true range: the model is theirs (strength, hold, single-leg deadlift 1.00-1.01), and widening
-# theirs, or a standing squat's, let a standing set whose range fits two drills go to the wrong one
-# (3 held-out standing sets, session 13).  Fast swings also read high (strides 1.37, marches 1.22), but
-# the standing drills' wide ranges already hold them, and with a bias they overlapped more.
+# theirs sent strides to a widened ballistic range (2 of 15 held-out acc-only sets, session 13).  Fast
+# swings also read high (strides 1.37, marches 1.22), but the standing drills' wide ranges already hold
+# them, and with a bias they overlapped more.
 _ACC_ONLY_ROM_BIAS = math.log(1.35)
 _POSES_LYING = ("supine", "side", "prone")
 _LOG_BOUNDS_ACC_ONLY = _LOG_BOUNDS.copy()
