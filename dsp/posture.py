@@ -238,9 +238,26 @@ _SLOPE_HANGING = (0.045, 0.015)
 _SLOPE_LIFTED = (-0.02, 0.02)
 # Most a lever part can cost a prototype (as a flat contradiction did).
 _LEVER_FLOOR = -8.0
+# Without a gyro the range of motion is the pendulum filter's, which takes every thigh for one hanging
+# below the hip.  For a thigh lying on the back, side or front that model is wrong, and the filter reads
+# high, never low: a raise from lying has its tangential acceleration along "up", which adds tilt at the
+# peak.  Accelerometer-only peak over true, tuning seeds 0-9 (set medians, main's code): side-lying
+# raises 1.19 and clamshells 1.34 (to 1.51), glute bridges 1.07, prone raises 1.09, straight-leg raises
+# 1.04.  So an accelerometer-only range is scored against a lying drill's range with its top raised by
+# that bias (its log); below the range nothing changes.  Drills from a hanging or standing pose keep
+# their true range: the model is theirs (strength, hold, single-leg deadlift 1.00-1.01), and widening
+# theirs sent strides to a widened ballistic range (2 of 15 held-out acc-only sets, session 13).  Fast
+# swings also read high (strides 1.37, marches 1.22), but the standing drills' wide ranges already hold
+# them, and with a bias they overlapped more.
+_ACC_ONLY_ROM_BIAS = math.log(1.35)
+_POSES_LYING = ("supine", "side", "prone")
+_LOG_BOUNDS_ACC_ONLY = _LOG_BOUNDS.copy()
+_LOG_BOUNDS_ACC_ONLY[[p.pose in _POSES_LYING for p in DRILL_PROTOTYPES], _SCORED.index("rom_deg"), 1] += (
+    _ACC_ONLY_ROM_BIAS
+)
 
 
-def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None) -> np.ndarray:
+def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_only: bool = False) -> np.ndarray:
     """Mean score per feature of each set against each prototype, shape (S, P) (0 = everything in range).
 
     Per feature a log-range fit: 0 inside the prototype's range, a
@@ -253,13 +270,17 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None) -> np.
     prototypes at once: the scoring is per set, and a long session has many.
     ``geometry`` (S, P): the flat-on-the-skin prior's log-likelihood of each
     set under each drill (:func:`~hipflex.dsp.mounting_prior.geometry_fit`),
-    one more part where given.
+    one more part where given.  ``acc_only``: the sets were measured
+    without a gyro, their range scored against the lying drills' ranges
+    with the top raised by the accelerometer-only filter's bias in a lying
+    pose (``_ACC_ONLY_ROM_BIAS``); standing and hanging drills' ranges as
+    they are.
     """
     x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
     with np.errstate(invalid="ignore", divide="ignore"):
         lx = np.log(x)[:, None, :]  # (S, 1, 4)
         below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
-        above = np.maximum(lx - _LOG_BOUNDS[None, :, :, 1], 0.0)
+        above = np.maximum(lx - (_LOG_BOUNDS_ACC_ONLY if acc_only else _LOG_BOUNDS)[None, :, :, 1], 0.0)
         z = (below + above) / _LOG_SIGMA
         # Inside the range, how far the value is from the drill's typical (log-centre) one beyond the dead
         # zone, capped at the edge (outside, the tail above takes over).
@@ -316,7 +337,7 @@ def _candidates(f: SetFeatures) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return ("standing", "seated", "supine", "side", "prone", "all_fours"), moves
 
 
-def describe_set(f: SetFeatures, prior: FlatPrior | None = None) -> SetDescription:
+def describe_set(f: SetFeatures, prior: FlatPrior | None = None, acc_only: bool = False) -> SetDescription:
     """Name the drill of a set from its features; ``unknown`` when no drill fits.
 
     Each prototype scores the mean over features of a log-range fit (0 in
@@ -326,9 +347,11 @@ def describe_set(f: SetFeatures, prior: FlatPrior | None = None) -> SetDescripti
     The confidence is the best prototype's share of ``exp(4 * score)``.
     With a flat-on-the-skin ``prior`` (and ``f.face_up_cos``, ``f.face_axis_cos``
     measured) each drill's geometry is one more part of its score, and a
-    drill it rules out does not compete.
+    drill it rules out does not compete.  ``acc_only``: measured without a
+    gyro (the range is the accelerometer-only filter's, which reads high
+    where the thigh lies: the lying drills' ranges allow for it).
     """
-    return _describe([f], prior)[0]
+    return _describe([f], prior, acc_only)[0]
 
 
 _ALL_POSES = ("standing", "seated", "supine", "side", "prone", "all_fours")
@@ -352,7 +375,7 @@ def _allowed(poses: tuple[str, ...], moves: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None) -> list[SetDescription]:
+def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None, acc_only: bool = False) -> list[SetDescription]:
     """:func:`describe_set` of every set, the scoring and choice done for all at once."""
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
@@ -372,7 +395,7 @@ def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None) -> list[
         allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
         cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
-    scores = np.where(allowed, _scores(feats, geometry), -math.inf)
+    scores = np.where(allowed, _scores(feats, geometry, acc_only), -math.inf)
     best = np.argmax(scores, axis=1)
     top = scores[np.arange(len(feats)), best]
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
@@ -429,7 +452,8 @@ def describe_sets(
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
-    ``blocks`` are the lever sums (None without a gyro), ``up`` the rest
+    ``blocks`` are the lever sums (None without a gyro: the ranges are then
+    the accelerometer-only filter's, see :func:`describe_set`), ``up`` the rest
     gravity direction and ``axis`` the learned rep axis, both sensor frame;
     ``prior`` the flat-on-the-skin prior (``FlatPrior.from_settings``), if any.
     ``frames``, if given, holds each set's own ``(up, axis)`` in place of
@@ -453,4 +477,5 @@ def describe_sets(
         if terms is None:
             terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a))
         feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1]))
-    return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, _describe(feats, prior), strict=True))
+    named = _describe(feats, prior, acc_only=blocks is None)
+    return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, named, strict=True))
