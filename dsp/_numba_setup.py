@@ -180,7 +180,9 @@ def _llvm_lock_events_off() -> Iterator[None]:
     before it tries the cache: for a loaded kernel it records nothing (no
     compile metadata), and a compile that loads a callee meanwhile reports less
     LLVM lock time.  The caller holds numba's compiler lock, as does every
-    compile, so no other compile sees the hooks missing.
+    compile, so no other compile sees the hooks missing; an LLVM call of another
+    thread that straddles the switch at most unbalances a timer, which numba then
+    skips (``TimingListener.done``).
     """
     hooks = [pair for pair in list(ffi.lib._lock._cblist) if getattr(pair[0], "__module__", "") == "numba.core.base"]
     for acquire, release in hooks:
