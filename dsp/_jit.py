@@ -9,50 +9,16 @@ option would include).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numba
-import numba.np.linalg
 
 from . import _numba_inline, _numba_setup
 
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
 
-def _probe_blas_by_name() -> None:
-    """Stand-in for ``numba.np.linalg.ensure_blas`` while numba loads its array maths (see below)."""
-    if importlib.util.find_spec("scipy") is None:
-        raise ImportError("scipy is required for linear algebra")
-
-
-def _load_array_math_without_scipy() -> None:
-    """Load numba's array maths without importing ``scipy.linalg``, which no hipflex kernel uses.
-
-    ``numba.np.arraymath`` probes for BLAS when it is imported (at the first kernel
-    compiled or loaded from the cache) by importing ``scipy.linalg.cython_blas``,
-    i.e. all of ``scipy.linalg`` and, through SciPy's array API layer, ``numpy.f2py``:
-    0.35 s of every ``hipflex analyze`` (a third of a cached run's start-up,
-    ``python -X importtime``).  The probe only chooses how ``np.vdot`` is compiled;
-    here it asks whether SciPy is installed without importing it.  The real
-    ``ensure_blas`` stays in place for everything else (numba's ``np.linalg``
-    imports SciPy when a kernel uses it).
-    """
-    import sys
-
-    if "numba.np.arraymath" in sys.modules:
-        return
-    real = numba.np.linalg.ensure_blas
-    numba.np.linalg.ensure_blas = _probe_blas_by_name
-    try:
-        import numba.np.arraymath as arraymath
-    finally:
-        numba.np.linalg.ensure_blas = real
-    arraymath.ensure_blas = real
-
-
-_load_array_math_without_scipy()
 _numba_setup.install()
 _numba_inline.install()
 

@@ -25,29 +25,60 @@ and registers the typing and lowering of everything numba can compile
 Here a cache load sets up only the runtime the loaded code calls into; any
 compile (a cache miss, a new signature) still refreshes the context first,
 as numba's compiler always does, so compiling is unchanged.
+
+**Array maths at the first compile.**  numba's array maths
+(``numba.np.linalg`` and ``arraymath``, ~0.01 s of CPU, and ``arrayobj``, which
+they import, ~0.04 s) is among those registries; it used to be imported with
+``hipflex.dsp`` (to keep its BLAS probe from importing SciPy, see
+:func:`load_array_math_without_scipy`), now when numba first refreshes its
+target context, i.e. at the first compile, and never in a process that only
+loads cached kernels.
+
+**numba's own modules stay unimported for a cache load.**  A cached kernel
+carries the environments (globals and constants) of the functions compiled
+into it, numba's array implementations among them; unpickling one imports the
+module whose globals it names: ``numba.np.arrayobj`` (~0.04 s of CPU) for any
+kernel that allocates.  Only object-mode code reads an environment's globals
+(hipflex compiles none); the constants nopython code uses are in the pickle.
+A numba module that is not imported yet gets a stand-in dict (its name only),
+filled from the real module when numba refreshes its context for a compile.
+
+**No LLVM lock events during a cache load.**  numba hooks llvmlite's lock so
+that every call into LLVM broadcasts a start and an end event (for its compile
+timers, which record nothing for a kernel loaded from the cache); loading 24
+kernels makes ~4200 such calls (~0.01 s of CPU).  A load runs with the hook off.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import llvmlite
 import numba
-from numba.core import caching, config
+from llvmlite.binding import ffi
+from numba.core import caching, config, cpu, environment
 from numba.core.runtime import nrt, nrtdynmod
 
-__all__ = ["cache_path", "install"]
+__all__ = ["cache_path", "install", "load_array_math_without_scipy"]
 
 _log = logging.getLogger(__name__)
 
 _MAGIC = b"hipflex-nrt-1\n"
 _numba_compile = nrtdynmod.compile_nrt_functions
 _numba_load_overload = caching.Cache.load_overload
+_numba_load_registries = cpu.CPUContext.load_additional_registries
+_numba_rebuild_env = environment._rebuild_env
+#: (module name, stand-in globals) of environments loaded before their module was imported.
+_deferred_globals: list[tuple[str, dict[str, Any]]] = []
 
 
 def _cache_dir() -> Path | None:
@@ -137,8 +168,90 @@ def _load_overload_without_refresh(self: Any, sig: Any, target_context: Any) -> 
     and then loads; loaded object code needs only the runtime it calls.
     """
     nrt.rtsys.initialize(target_context)
-    with self._guard_against_spurious_io_errors():
+    with _llvm_lock_events_off(), self._guard_against_spurious_io_errors():
         return self._load_overload(sig, target_context)
+
+
+@contextmanager
+def _llvm_lock_events_off() -> Iterator[None]:
+    """numba's LLVM lock hooks unregistered for the block (a cache load).
+
+    Their events feed numba's compile timers, which ``Dispatcher.compile`` installs
+    before it tries the cache: for a loaded kernel it records nothing (no
+    compile metadata), and a compile that loads a callee meanwhile reports less
+    LLVM lock time.  The caller holds numba's compiler lock, as does every
+    compile, so no other compile sees the hooks missing; an LLVM call of another
+    thread that straddles the switch at most unbalances a timer, which numba then
+    skips (``TimingListener.done``).
+    """
+    hooks = [pair for pair in list(ffi.lib._lock._cblist) if getattr(pair[0], "__module__", "") == "numba.core.base"]
+    for acquire, release in hooks:
+        ffi.unregister_lock_callback(acquire, release)
+    try:
+        yield
+    finally:
+        for acquire, release in hooks:
+            ffi.register_lock_callback(acquire, release)
+
+
+def _probe_blas_by_name() -> None:
+    """Stand-in for ``numba.np.linalg.ensure_blas`` while numba loads its array maths (see below)."""
+    if importlib.util.find_spec("scipy") is None:
+        raise ImportError("scipy is required for linear algebra")
+
+
+def load_array_math_without_scipy() -> None:
+    """Load numba's array maths without importing ``scipy.linalg``, which no hipflex kernel uses.
+
+    ``numba.np.arraymath`` probes for BLAS when it is imported (at the first
+    refresh of numba's target context, i.e. the first compile) by importing
+    ``scipy.linalg.cython_blas``, i.e. all of ``scipy.linalg`` and, through
+    SciPy's array API layer, ``numpy.f2py``: 0.35 s (``python -X importtime``).
+    The probe only chooses how ``np.vdot`` is compiled; here it asks whether
+    SciPy is installed without importing it.  The real ``ensure_blas`` stays in
+    place for everything else (numba's ``np.linalg`` imports SciPy when a kernel
+    uses it).
+    """
+    if "numba.np.arraymath" in sys.modules:
+        return
+    import numba.np.linalg as linalg
+
+    real = linalg.ensure_blas
+    linalg.ensure_blas = _probe_blas_by_name
+    try:
+        import numba.np.arraymath as arraymath
+    finally:
+        linalg.ensure_blas = real
+    arraymath.ensure_blas = real
+
+
+def _load_registries_array_math_first(self: Any) -> None:
+    """Stand-in for ``numba.core.cpu.CPUContext.load_additional_registries`` (array maths as above)."""
+    load_array_math_without_scipy()
+    _numba_load_registries(self)
+    # Before anything is compiled, the environments loaded earlier get their modules' globals.
+    while _deferred_globals:
+        modname, stand_in = _deferred_globals.pop()
+        stand_in.update(vars(importlib.import_module(modname)))
+
+
+def _rebuild_env_lazily(modname: str, consts: Any, env_name: str) -> Any:
+    """Stand-in for ``numba.core.environment._rebuild_env`` (pickle's name for it): numba's modules not imported.
+
+    numba's version imports ``modname`` for the environment's globals; for one
+    of numba's own modules not imported yet the globals are a stand-in until
+    the next refresh of the target context (see the module docstring).
+    """
+    env = environment.lookup_environment(env_name)
+    if env is not None or not modname.startswith("numba.") or modname in sys.modules:
+        return _numba_rebuild_env(modname, consts, env_name)
+    stand_in: dict[str, Any] = {"__name__": modname}
+    env = environment.Environment(stand_in)
+    env.consts[:] = consts
+    env.env_name = env_name
+    environment.Environment._memo[env_name] = env
+    _deferred_globals.append((modname, stand_in))
+    return env
 
 
 def install() -> None:
@@ -147,3 +260,7 @@ def install() -> None:
         nrtdynmod.compile_nrt_functions = _compile_nrt_functions_cached
     if caching.Cache.load_overload is _numba_load_overload:
         caching.Cache.load_overload = _load_overload_without_refresh  # type: ignore[method-assign]
+    if cpu.CPUContext.load_additional_registries is _numba_load_registries:
+        cpu.CPUContext.load_additional_registries = _load_registries_array_math_first  # type: ignore[method-assign]
+    if environment._rebuild_env is _numba_rebuild_env:
+        environment._rebuild_env = _rebuild_env_lazily

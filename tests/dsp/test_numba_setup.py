@@ -132,3 +132,70 @@ def test_a_cache_load_does_not_load_the_compiler_registries(tmp_path: Path) -> N
     assert second["loads"] == 1 and second["refreshed"] == 0
     assert first["value"] == second["value"] == 15.0
     assert second["fresh"] == 4.0
+
+
+LEAN_LOAD = """
+import json
+import sys
+import numba
+import numpy as np
+import hipflex.dsp  # installs the set-up
+from numba.core import environment, event
+from numba.core.registry import cpu_target
+from numba.core.runtime import nrt
+
+nrt.rtsys.initialize(cpu_target.target_context)  # numba's runtime first: its set-up calls LLVM once per process
+ARRAY_MATHS = ("numba.np.arrayobj", "numba.np.arraymath", "numba.np.linalg")
+lock_events = []
+real_start = event.start_event
+
+def count(kind, data=None):
+    if kind == "numba:llvm_lock":
+        lock_events.append(1)
+    return real_start(kind, data)
+
+event.start_event = count
+import cached_kernel
+
+value = float(cached_kernel.total(6))
+loaded = {
+    "loads": sum(cached_kernel.total.stats.cache_hits.values()),
+    "array_maths": sorted(m for m in ARRAY_MATHS if m in sys.modules),
+    "lock_events": len(lock_events),
+}
+
+@numba.njit
+def fresh(n):  # compiled here: the array maths load now, without SciPy's linear algebra
+    return np.ones(n).sum()
+
+fresh_value = float(fresh(4))
+import numba.np.arraymath as arraymath
+# The environments loaded before their module was imported have its globals now.
+envs = [e for e in list(environment.Environment._memo.values()) if e.globals.get("__name__") in ARRAY_MATHS]
+filled = all(e.globals.get("__file__") == sys.modules[e.globals["__name__"]].__file__ for e in envs)
+print(json.dumps({"value": value, **loaded, "fresh": fresh_value, "blas": arraymath._HAVE_BLAS,
+                  "scipy_linalg": "scipy.linalg" in sys.modules, "envs": len(envs), "filled": filled,
+                  "compile_lock_events": len(lock_events) > loaded["lock_events"]}))
+"""
+
+
+def test_a_cache_load_imports_no_array_maths_and_keeps_llvm_quiet(tmp_path: Path) -> None:
+    (tmp_path / "cached_kernel.py").write_text(KERNEL)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    runs = []
+    for _ in range(2):  # the first compiles and caches the kernel, the second loads it
+        out = subprocess.run([sys.executable, "-c", LEAN_LOAD], capture_output=True, text=True, timeout=600, env=env)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["loads"] == 0 and second["loads"] == 1
+    # The load: numba's array maths (0.05 s of CPU) not imported, no LLVM lock events broadcast.
+    assert second["array_maths"] == [] and second["lock_events"] == 0
+    assert first["array_maths"] != []  # (the compile of the first run imports them)
+    assert first["value"] == second["value"] == 15.0
+    # A compile afterwards: the array maths without scipy.linalg, the loaded environments filled in,
+    # numba's compile timers served by the lock events.
+    assert second["fresh"] == 4.0 and second["blas"] is True and second["scipy_linalg"] is False
+    assert second["envs"] >= 2 and second["filled"] is True
+    assert second["compile_lock_events"] is True
