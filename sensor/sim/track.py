@@ -351,8 +351,15 @@ def add_stance_bounces(
     if starts_s.size == 0:
         return
     acc = np.zeros(t_s.shape[0])
-    for t0, c, step, k in zip(starts_s, contacts_s, steps_s, scales, strict=True):
-        sl = _span(t_s, float(t0), float(t0 + step))
+    # Sample spans of the steps; a step that ends where the next begins ends
+    # at the very sample the next one starts (t0 + step may miss it by an ulp,
+    # which would count a sample twice or not at all: a 1 g glitch).
+    i0 = np.searchsorted(t_s, starts_s)
+    i1 = np.searchsorted(t_s, starts_s + steps_s)
+    joined = np.abs(starts_s[:-1] + steps_s[:-1] - starts_s[1:]) < 1e-9
+    i1[:-1] = np.where(joined, i0[1:], i1[:-1])
+    for a, b, t0, c, step, k in zip(i0, i1, starts_s, contacts_s, steps_s, scales, strict=True):
+        sl = slice(int(a), int(b))
         tau = t_s[sl] - t0
         push = np.where(tau < c, g_mps2 * np.pi * step / (2.0 * c) * np.sin(np.pi * np.minimum(tau, c) / c), 0.0)
         acc[sl] += k * (push - g_mps2)

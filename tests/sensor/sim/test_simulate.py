@@ -380,3 +380,19 @@ def test_a_runners_hip_pushes_in_stance_and_falls_freely_in_flight(seed: int) ->
         freq_hz = np.fft.rfftfreq(acc_g.size, float(t[1] - t[0]))
         stride_hz = 1.0 / np.median(np.diff([r.peak_s for r in reps]))
         assert freq_hz[np.argmax(spectrum)] == pytest.approx(2.0 * stride_hz, rel=0.1)
+
+
+def test_stance_bounces_carry_the_body_weight_and_fall_freely_in_between() -> None:
+    # Steps on the grid's own samples (0.36 s at 1 kHz): consecutive steps share
+    # no sample and leave none out, so free fall is exactly -g, never -2 g or 0.
+    from hipflex.sensor.sim.track import add_stance_bounces
+
+    step_s, contact_s, n = 0.36, 0.2, 20
+    ts = np.arange(0.0, (n + 1) * step_s, 1e-3)
+    track = Track.zeros(ts.size)
+    starts = np.arange(n) * step_s
+    add_stance_bounces(track, ts, starts, np.full(n, contact_s), np.full(n, step_s), np.ones(n), G_MPS2)
+    acc = track.ddy[ts < n * step_s]
+    assert acc.min() == pytest.approx(-G_MPS2)
+    assert acc.max() == pytest.approx(G_MPS2 * (np.pi * step_s / (2.0 * contact_s) - 1.0), rel=1e-3)
+    assert np.mean(acc) == pytest.approx(0.0, abs=0.01 * G_MPS2)
