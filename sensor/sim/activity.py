@@ -81,7 +81,7 @@ def walk_bout(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     keys.add(stop, 0.0)
     keys.add(end, 0.0)
     round_extrema(keys, min_deg=4.0)
-    hip_z = _bounce_keys(start, end, [x for x in landings if x < stop], 0.06, rng.uniform(0.01, 0.025), 0.0, None)
+    hip_z = _bounce_keys(start, end, [x for x in landings if x < stop], 0.06, rng.uniform(0.01, 0.025))
     vx = KeyBuilder()
     vx.add(start, 0.0)
     if t > start + 1.0:

@@ -28,6 +28,7 @@ __all__ = [
     "Impacts",
     "RepKeys",
     "SetMotion",
+    "Stances",
     "Tremor",
     "ballistic_set",
     "final_low",
@@ -75,6 +76,34 @@ class Impacts:
 
 
 @dataclass(frozen=True)
+class Stances:
+    """Running steps seen at the hip: each a ground contact then a flight (session time, seconds).
+
+    Attributes
+    ----------
+    time_s : ndarray
+        Landing times (start of each contact).
+    contact_s : ndarray
+        Ground contact durations.
+    step_s : ndarray
+        Landing to the next landing.
+    scale : ndarray
+        0-1, the bounce's share of full running (ramps in as the runner speeds up, out as they stop).
+    """
+
+    time_s: FloatArray
+    contact_s: FloatArray
+    step_s: FloatArray
+    scale: FloatArray
+
+    @classmethod
+    def empty(cls) -> Stances:
+        """No running steps."""
+        z = np.zeros(0)
+        return cls(z, z, z, z)
+
+
+@dataclass(frozen=True)
 class Tremor:
     """A window of physiological tremor added to the thigh angle."""
 
@@ -103,6 +132,8 @@ class SetMotion:
         Instrumented-leg foot strikes (spike along the thigh, tissue wobble).
     contra : Impacts
         Other-leg foot strikes (vertical jolt at the hip).
+    stances : Stances
+        Running steps: the hip's vertical push in stance and free fall in flight.
     tremors : tuple of Tremor
         Tremor windows (holds).
     """
@@ -115,6 +146,7 @@ class SetMotion:
     hip_vx_keys: Keys | None = None
     strikes: Impacts = field(default_factory=Impacts.empty)
     contra: Impacts = field(default_factory=Impacts.empty)
+    stances: Stances = field(default_factory=Stances.empty)
     tremors: tuple[Tremor, ...] = ()
 
 

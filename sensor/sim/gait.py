@@ -1,7 +1,7 @@
 """Kinematics of the cyclic drills, march and stride: swings, hip bounce, foot strikes.
 
 Swings reverse without lingering (cosine-like turnarounds), the hip bounces
-at step frequency, and every landing of the instrumented foot is a foot
+at step frequency (running: a push in stance, free fall in flight), and every landing of the instrumented foot is a foot
 strike (a spike along the thigh followed by soft-tissue wobble, see
 :mod:`.sim_motion`); landings of the other foot jolt the hip.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .drills import Impacts, RepKeys, SetMotion, final_low, rep_periods, round_extrema
+from .drills import Impacts, RepKeys, SetMotion, Stances, final_low, rep_periods, round_extrema
 from .plan import SET_LEAD_S, SET_TAIL_S, STRIDE_STOP_S, Segment
 from .track import KeyBuilder, Keys
 
@@ -56,7 +56,7 @@ def march_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     end = max(t_down + SET_TAIL_S, t0 + seg.duration_s)
     keys.add(end, low)
     round_extrema(keys)
-    hip_z = _bounce_keys(t0 + SET_LEAD_S, end, landings, 0.06, bounce_m, 0.0, None)
+    hip_z = _bounce_keys(t0 + SET_LEAD_S, end, landings, 0.06, bounce_m)
     return SetMotion(
         t0,
         end,
@@ -68,49 +68,45 @@ def march_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     )
 
 
-def _bounce_keys(
-    start_s: float,
-    end_s: float,
-    landings_s: list[float],
-    delay_s: float,
-    amp_m: float,
-    ramp_s: float,
-    flight_acc: tuple[float, float] | None,
-) -> Keys:
-    """Vertical hip keyframes: a low ``delay_s`` after each landing, a high midway between.
-
-    Walking-like bounce (``flight_acc`` None): dips of ``amp_m`` below the
-    standing height.  Running (``flight_acc`` = (stance, flight) accelerations
-    at full amplitude, m/s^2): +-``amp_m`` with a strong push at mid-stance
-    and near free fall at mid-flight, fading out over the last steps.  The
-    amplitude ramps in over ``ramp_s`` after ``start_s``.
-    """
+def _bounce_keys(start_s: float, end_s: float, landings_s: list[float], delay_s: float, amp_m: float) -> Keys:
+    """Walking-like vertical hip keyframes: a dip of ``amp_m`` ``delay_s`` after each landing, level midway between."""
     kb = KeyBuilder()
     kb.add(start_s, 0.0)
     lows = [x + delay_s for x in landings_s]
     for j, tl in enumerate(lows):
-        scale = min(1.0, (tl - start_s) / ramp_s) if ramp_s > 0 else 1.0
-        a = amp_m * scale
-        if flight_acc is None:
-            kb.add(tl, -a)
-            if j + 1 < len(lows):
-                kb.add(0.5 * (tl + lows[j + 1]), 0.0)
-            continue
-        # The runner stops: fade over the last steps and end the last dip at
-        # rest, so stopping leaves no slow heave behind.
-        scale = min(scale, (len(lows) - j) / 3.0)
-        a = amp_m * scale
+        kb.add(tl, -amp_m)
         if j + 1 < len(lows):
-            kb.add(tl, -a, 0.0, flight_acc[0] * scale)
-            kb.add(0.5 * (tl + lows[j + 1]), a, 0.0, flight_acc[1] * scale)
-        else:
-            kb.add(tl, -a)
+            kb.add(0.5 * (tl + lows[j + 1]), 0.0)
     kb.add(end_s, 0.0)
     return kb.build()
 
 
+def _running_stances(start_s: float, landings_s: list[float], ramp_s: float, duty: float) -> Stances:
+    """Each landing starts a contact of ``duty`` of its step, then flight; none after the last landing.
+
+    The bounce ramps in over ``ramp_s`` after ``start_s`` and fades over the
+    last three steps (the runner stops; the last landing is at rest).
+    """
+    n = len(landings_s) - 1
+    if n < 1:
+        return Stances.empty()
+    t = np.asarray(landings_s, dtype=np.float64)
+    step = np.diff(t)
+    j = np.arange(n)
+    scale = np.minimum((n - j) / 3.0, 1.0)
+    if ramp_s > 0.0:
+        scale = np.minimum(scale, np.clip((t[:-1] - start_s) / ramp_s, 0.0, 1.0))
+    return Stances(t[:-1].copy(), duty * step, step, scale)
+
+
 def stride_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
-    """Running strides: -25 to +60..80 degree swings, 4-8 m/s hip speed, +-4-6 cm bounce, foot strikes."""
+    """Running strides: -25 to +60..80 degree swings, 4-8 m/s hip speed, a bounce per step, foot strikes.
+
+    The hip's vertical motion is that of a runner: ground contact for 55-75 %
+    of each step with a half-sine push (1.1-1.9 g of hip acceleration at its
+    peak, 2.1-2.9 g of specific force: vertical ground reaction forces of
+    2-3 body weights), free fall in flight (specific force 0, never below).
+    """
     n = seg.n_reps
     period = max((seg.duration_s - SET_LEAD_S - SET_TAIL_S - STRIDE_STOP_S) / n, 0.5)
     periods = rep_periods(rng, period, n, 0.03)
@@ -145,7 +141,7 @@ def stride_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     round_extrema(keys)
     strike_t = sorted([s[0] for s in strikes[:-1]] + [c[0] for c in contra])
     ramp = float(min(rng.uniform(2.0, 3.0), 0.4 * (t - start)))
-    hip_z = _bounce_keys(start, end, strike_t, 0.08, rng.uniform(0.04, 0.06), ramp, (20.0, -8.5))
+    stances = _running_stances(start, strike_t, ramp, rng.uniform(0.55, 0.75))
     # Forward speed: accelerate, cruise with a small brake/push ripple per step, stop.
     vx = KeyBuilder()
     vx.add(start, 0.0)
@@ -163,8 +159,8 @@ def stride_set(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
         end,
         keys.build(),
         tuple(reps),
-        hip_z_keys=hip_z,
         hip_vx_keys=vx.build(),
         strikes=Impacts.of(strikes),
         contra=Impacts.of(contra),
+        stances=stances,
     )

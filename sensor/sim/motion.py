@@ -31,6 +31,7 @@ from .track import (
     Track,
     add_damped_bursts,
     add_gaussian_bumps,
+    add_stance_bounces,
     add_windowed_sinusoid,
     quintic_track,
     smooth_noise,
@@ -238,6 +239,9 @@ def build_motion(plan: SessionPlan, rng: np.random.Generator) -> SessionMotion:
     hz = smooth_noise(ts, rng, 1.5, sched(0.001, 0.002, 0.003)) + quintic_track(ts, hip_z_k.build())
     contra = _concat([sm.contra for sm in set_motions + other_motions])
     add_gaussian_bumps(hz, ts, contra.time_s, -contra.peak_g * G_MPS2 * contra.sigma_s**2, contra.sigma_s)
+    for sm in set_motions:
+        st = sm.stances
+        add_stance_bounces(hz, ts, st.time_s, st.contact_s, st.step_s, st.scale, G_MPS2)
     hip_acc = np.stack([hx.ddy + quintic_track(ts, hip_vx_k.build()).dy, hy.ddy, hz.ddy], axis=1)
 
     strikes = _concat([sm.strikes for sm in set_motions + other_motions])

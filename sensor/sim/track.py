@@ -28,6 +28,7 @@ __all__ = [
     "Track",
     "add_damped_bursts",
     "add_gaussian_bumps",
+    "add_stance_bounces",
     "add_windowed_sinusoid",
     "quintic_track",
     "sinusoid",
@@ -326,6 +327,47 @@ def add_damped_bursts(
         out.y[sl] += amp * np.imag(w * z)
         out.dy[sl] += amp * np.imag((w1 + lam * w) * z)
         out.ddy[sl] += amp * np.imag((w2 + 2.0 * lam * w1 + lam * lam * w) * z)
+
+
+def add_stance_bounces(
+    out: Track,
+    t_s: FloatArray,
+    starts_s: FloatArray,
+    contacts_s: FloatArray,
+    steps_s: FloatArray,
+    scales: FloatArray,
+    g_mps2: float,
+) -> None:
+    """Add the vertical hip motion of running steps (metres) in place.
+
+    In each step the ground pushes for ``contact`` s as a half-sine whose
+    mean over the step carries the body weight (a peak specific force of
+    ``g pi step / (2 contact)``), then the body is in free fall (specific
+    force 0, acceleration ``-g``) until the next landing: the acceleration
+    averages to zero over a step, so the hip returns to its height.  Scaled
+    by ``scale`` (ramping in and out).  Velocity and height are integrated
+    on the grid ``t_s`` (uniform).
+    """
+    if starts_s.size == 0:
+        return
+    acc = np.zeros(t_s.shape[0])
+    # Sample spans of the steps; a step that ends where the next begins ends
+    # at the very sample the next one starts (t0 + step may miss it by an ulp,
+    # which would count a sample twice or not at all: a 1 g glitch).
+    i0 = np.searchsorted(t_s, starts_s)
+    i1 = np.searchsorted(t_s, starts_s + steps_s)
+    joined = np.abs(starts_s[:-1] + steps_s[:-1] - starts_s[1:]) < 1e-9
+    i1[:-1] = np.where(joined, i0[1:], i1[:-1])
+    for a, b, t0, c, step, k in zip(i0, i1, starts_s, contacts_s, steps_s, scales, strict=True):
+        sl = slice(int(a), int(b))
+        tau = t_s[sl] - t0
+        push = np.where(tau < c, g_mps2 * np.pi * step / (2.0 * c) * np.sin(np.pi * np.minimum(tau, c) / c), 0.0)
+        acc[sl] += k * (push - g_mps2)
+    dt = float(t_s[1] - t_s[0])
+    vel = np.cumsum(acc) * dt
+    out.ddy[:] += acc
+    out.dy[:] += vel
+    out.y[:] += np.cumsum(vel) * dt
 
 
 def add_gaussian_bumps(

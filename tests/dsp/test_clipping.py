@@ -89,7 +89,14 @@ _IDENT_UNDER_CLIP = pytest.mark.xfail(
     reason="clipped rows carry no identification likelihood: the clipped session's offset stays +3 cm while "
     "its unclipped twin finds the side mount's 0 cm (4.4 deg apart; with one position 1.7 deg)",
 )
-_CASE_MARKS = {("mixed", 100.0, 2.0, 2024): _IDENT_UNDER_CLIP}
+# Session 13: the simulated runner's hip got a physical bounce (a 1-2 g push in stance, free fall in flight);
+# the accelerometer-only swing model puts the hip still and reads flight as the thigh swinging.
+_HIP_BOUNCE = pytest.mark.xfail(
+    strict=True,
+    reason="acc-only strides with a physical hip bounce (free fall in flight): one set off by one; the hip's "
+    "vertical acceleration is not in the pendulum filter (issue 14, benchmarks/README.md open work)",
+)
+_CASE_MARKS = {("mixed", 100.0, 2.0, 2024): _IDENT_UNDER_CLIP, ("stride", 200.0, 2.0, 2012): _HIP_BOUNCE}
 
 
 @pytest.mark.slow

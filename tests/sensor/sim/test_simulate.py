@@ -354,3 +354,45 @@ def test_invalid_inputs_are_rejected() -> None:
         Mounting(cast(Any, "back"), (0, 0, 0))
     with pytest.raises(ValueError, match="loss_fraction"):
         SensorModel(fs_hz=100.0, loss_fraction=1.0)
+
+
+@pytest.mark.parametrize("seed", [13, 29, 71])
+def test_a_runners_hip_pushes_in_stance_and_falls_freely_in_flight(seed: int) -> None:
+    # Running: the ground pushes the hip up 1-2 g in stance (vertical ground
+    # reaction forces of 2-3 body weights) and nothing pulls it down faster
+    # than gravity in flight, once per step (twice per stride).  The bounce
+    # was a keyframed +-4-6 cm spline that swung +-2-3 g, below free fall
+    # (specific force pointing down) for 10-40 % of a set.
+    from hipflex.sensor.sim.motion import build_motion
+    from hipflex.sensor.sim.wide import draw_wide_case
+
+    case = draw_wide_case(seed)
+    assert case.drill == "stride"
+    motion = build_motion(case.plan, np.random.default_rng(seed))
+    t = motion.kinematics.time_s
+    for (s0, s1), reps in zip(motion.sets, motion.set_reps, strict=True):
+        cruise = (t > s0 + 4.0) & (t < s1 - 3.0)
+        acc_g = motion.kinematics.hip_acc_mps2[cruise, 2] / G_MPS2
+        # (Foot-strike jolts, tens of ms, are the only excursions below free fall.)
+        assert np.mean(acc_g < -1.05) < 0.05
+        assert 1.0 <= np.percentile(acc_g, 99) <= 2.0
+        spectrum = np.abs(np.fft.rfft(acc_g - acc_g.mean()))
+        freq_hz = np.fft.rfftfreq(acc_g.size, float(t[1] - t[0]))
+        stride_hz = 1.0 / np.median(np.diff([r.peak_s for r in reps]))
+        assert freq_hz[np.argmax(spectrum)] == pytest.approx(2.0 * stride_hz, rel=0.1)
+
+
+def test_stance_bounces_carry_the_body_weight_and_fall_freely_in_between() -> None:
+    # Steps on the grid's own samples (0.36 s at 1 kHz): consecutive steps share
+    # no sample and leave none out, so free fall is exactly -g, never -2 g or 0.
+    from hipflex.sensor.sim.track import add_stance_bounces
+
+    step_s, contact_s, n = 0.36, 0.2, 20
+    ts = np.arange(0.0, (n + 1) * step_s, 1e-3)
+    track = Track.zeros(ts.size)
+    starts = np.arange(n) * step_s
+    add_stance_bounces(track, ts, starts, np.full(n, contact_s), np.full(n, step_s), np.ones(n), G_MPS2)
+    acc = track.ddy[ts < n * step_s]
+    assert acc.min() == pytest.approx(-G_MPS2)
+    assert acc.max() == pytest.approx(G_MPS2 * (np.pi * step_s / (2.0 * contact_s) - 1.0), rel=1e-3)
+    assert np.mean(acc) == pytest.approx(0.0, abs=0.01 * G_MPS2)
