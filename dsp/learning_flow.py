@@ -231,14 +231,14 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         axes, lever = rot, None
     kern = _start_kernel(settings, state, cal, axes, lever)
     kern.prm[L.P_AX_ROT] = 0.0 if rot is None else 1.0
-    if state.has_gyro:
-        # The session's kernel learns the rep axis again at a set in another
-        # plane or pose (dsp/_kern_axis.py), from the thigh's pose at row 0.
-        kern.prm[L.P_AX_WATCH] = 1.0
-        kern.fstate[L.F_AX_REF : L.F_AX_REF + 3] = kern.fstate[L.F_UP : L.F_UP + 3]
-        # The still stretch a recording starts in is no rest between sets (as
-        # in rest_pose): the rest is counted from the first excursion on.
-        kern.fstate[L.F_AX_QUIET_S] = -math.inf
+    # The session's kernel learns the rep axis again at a set in another
+    # plane or pose (dsp/_kern_axis.py; without a gyro, in another pose:
+    # dsp/_kern_axis_acc.py), from the thigh's pose at row 0.
+    kern.prm[L.P_AX_WATCH] = 1.0
+    kern.fstate[L.F_AX_REF : L.F_AX_REF + 3] = kern.fstate[L.F_UP : L.F_UP + 3]
+    # The still stretch a recording starts in is no rest between sets (as
+    # in rest_pose): the rest is counted from the first excursion on.
+    kern.fstate[L.F_AX_QUIET_S] = -math.inf
     state = dataclasses.replace(state, axes=axes, lever=lever)
     return state, kern
 
