@@ -8,8 +8,12 @@ scaled by gravity, and during a rep of a thigh turning about the hip its
 tangential and centripetal terms stay in the rep's plane, so its direction
 away from the rest pose is the rep's working direction.
 
-* The *reference* is that force's direction at the thigh's last still pose
-  (the filter's stillness test, ``F_ZSTILL_S``).  The thigh is *quiet*
+* The *reference* is that force's direction at the thigh's last still pose:
+  still for ``_STILL_S`` by the filter's per-row test (``F_ZSTILL_S`` > 0)
+  with the direction within ``_HOLD_DEG`` of where the stretch began
+  (``F_AX_ANCHOR``, ``F_AX_STILL_S``).  The filter's test alone passes the
+  slow parts of a slow rise (a rotation under ~20 deg/s changes the force by
+  less than its 0.04 g band): the reference would follow the rep.  The thigh is *quiet*
   while the force stays within ``lock_deg`` of it (``F_AX_QUIET_S``,
   counted from the first excursion, as with a gyro).
 * After a quiet stretch of ``set_gap_s`` or more *in a pose more than
@@ -44,9 +48,11 @@ from hipflex.dsp._kern_axis import _COS_AXIS, _COS_POSE, _MAX_HOLD_S, _RING_DIV,
 from hipflex.dsp._kern_pendulum import _pendulum_step
 from hipflex.dsp._layout import (
     DEG,
+    F_AX_ANCHOR,
     F_AX_QUIET_S,
     F_AX_REF,
     F_AX_SNAP,
+    F_AX_STILL_S,
     F_G_EST,
     F_JOLT,
     F_LAST_SIGMA,
@@ -159,7 +165,7 @@ def _acc_hold(
         _axis_release(ist)
         fstate[F_AX_QUIET_S] = 0.0
         return True, _acc_decide(prm, fstate, ist, hist, hold, s, theta)
-    if fstate[F_ZSTILL_S] > _STILL_S or s - hold >= cap // _RING_DIV or (s - hold) * fstate[F_PERIOD] > _MAX_HOLD_S:
+    if fstate[F_AX_STILL_S] > _STILL_S or s - hold >= cap // _RING_DIV or (s - hold) * fstate[F_PERIOD] > _MAX_HOLD_S:
         _axis_release(ist)
     return False, theta
 
@@ -282,12 +288,22 @@ def _acc_watch(
     if n <= 0.0:
         return theta
     c = (fx * fstate[F_AX_REF] + fy * fstate[F_AX_REF + 1] + fz * fstate[F_AX_REF + 2]) / n
+    if (
+        fstate[F_ZSTILL_S] > 0.0
+        and fx * fstate[F_AX_ANCHOR] + fy * fstate[F_AX_ANCHOR + 1] + fz * fstate[F_AX_ANCHOR + 2] >= _COS_HOLD * n
+    ):
+        fstate[F_AX_STILL_S] += fstate[F_PERIOD]
+    else:
+        fstate[F_AX_ANCHOR] = fx / n
+        fstate[F_AX_ANCHOR + 1] = fy / n
+        fstate[F_AX_ANCHOR + 2] = fz / n
+        fstate[F_AX_STILL_S] = 0.0
     hold = ist[I_AX_HOLD]
     if hold != 0:
         decided, theta = _acc_hold(prm, fstate, ist, hist, s, theta, hold, c, ax, ay, az, clip)
         if decided:
             return theta
-    if fstate[F_ZSTILL_S] > _STILL_S:
+    if fstate[F_AX_STILL_S] > _STILL_S:
         fstate[F_AX_REF] = fx / n
         fstate[F_AX_REF + 1] = fy / n
         fstate[F_AX_REF + 2] = fz / n

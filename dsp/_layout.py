@@ -89,7 +89,9 @@ F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_I
 F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
 F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
 F_AX_SNAP = 69  # 69..73 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_EST after a hold's first row
-F_N = 74
+F_AX_ANCHOR = 74  # 74..76 axis watch without a gyro: F_ZLP's direction where its steady stretch began
+F_AX_STILL_S = 77  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
+F_N = 78
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -57,9 +57,11 @@ from hipflex.dsp._layout import (
     EX_T,
     EX_U,
     EX_W,
+    F_AX_ANCHOR,
     F_AX_QUIET_S,
     F_AX_REF,
     F_AX_SNAP,
+    F_AX_STILL_S,
     F_AX_YAW,
     F_BIAS,
     F_CAND_PEAK,
@@ -1241,7 +1243,14 @@ def acc_axis_watch(
     up = f / np.linalg.norm(f)
     ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
     cos_tilt = float(up @ ref)
-    still = fstate[F_ZSTILL_S] > ka._STILL_S
+    # Still: the filter's per-row test, the direction within 2 deg of where the stretch began.
+    anchor = fstate[F_AX_ANCHOR : F_AX_ANCHOR + 3]
+    if fstate[F_ZSTILL_S] > 0 and float(up @ anchor) >= math.cos(math.radians(kaa._HOLD_DEG)):
+        fstate[F_AX_STILL_S] += fstate[F_PERIOD]
+    else:
+        fstate[F_AX_ANCHOR : F_AX_ANCHOR + 3] = up
+        fstate[F_AX_STILL_S] = 0.0
+    still = fstate[F_AX_STILL_S] > ka._STILL_S
     cap = int(ist[I_CAP])
     hold = int(ist[I_AX_HOLD])
     if hold != 0:
