@@ -1,4 +1,4 @@
-"""The rep axis per set without a gyro: learned again when a set starts from a rest in another pose.
+"""The rep axis per set without a gyro: learned again when a set starts from a rest in another plane or pose.
 
 The gyro's watch (:mod:`hipflex.dsp._kern_axis`) reads "up" from the tilt
 filter.  Without a gyro the pendulum filter knows only the angle in the
@@ -13,16 +13,20 @@ away from the rest pose is the rep's working direction.
   with the direction within ``_HOLD_DEG`` of where the stretch began
   (``F_AX_ANCHOR``, ``F_AX_STILL_S``).  The filter's test alone passes the
   slow parts of a slow rise (a rotation under ~20 deg/s changes the force by
-  less than its 0.04 g band): the reference would follow the rep.  The thigh is *quiet*
-  while the force stays within ``lock_deg`` of it (``F_AX_QUIET_S``,
-  counted from the first excursion, as with a gyro).
-* After a quiet stretch of ``set_gap_s`` or more *in a pose more than
-  _POSE_DEG from the locked rest* (``P_U``), the first row whose force
+  less than its 0.04 g band): the reference would follow the rep.  The thigh
+  is *quiet* while the force stays within ``lock_deg`` of it and it was
+  still ``_STILL_S`` ago or less (``F_AX_QUIET_S``, ``F_AX_MOVE_S``; counted
+  from the first excursion, as with a gyro): a rest between sets is a still
+  stretch, a walk is not.
+* After a quiet stretch of ``set_gap_s`` or more, the first row whose force
   turns ``_HOLD_DEG`` from the reference starts a hold: the rep detector
   reads no further (``I_AX_HOLD``), the filter's axis-free state after that
   row is kept (``F_AX_SNAP``), and every held row keeps its specific force
   and clip bits in the history (``H_ACC``, ``H_CLIP``).
-* Once the force has turned ``candidate_deg`` (at most ``lock_deg``) the
+* Once the force has turned a rep's angle (``min_rom_deg``, at most
+  ``lock_deg``; from a rest more than ``_POSE_DEG`` from the locked pose,
+  ``candidate_deg``), if the turn's plane is more than ``_AXIS_DEG`` from the
+  locked one or the rest more than ``_POSE_DEG`` from the locked rest, the
   axes become ``u = ref``, ``w`` = the turn's direction, ``a = w x u``: the
   first excursion is the working direction, positive.  The filter restarts
   at the hold's first row (its angle the low-passed force's under the new
@@ -31,10 +35,7 @@ away from the rest pose is the rep's working direction.
   still again, after ``_MAX_HOLD_S``, or at a gap that interrupts the
   detector.
 
-A set in another plane from the same pose keeps the locked axes (without a
-gyro the force cannot tell a turn of the plane from the fidgets of a rest as
-surely; the gyro's watch does that).  Decided from rows alone, so any
-chunking gives the batch result.
+Decided from rows alone, so any chunking gives the batch result.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from hipflex.dsp._kern_pendulum import _pendulum_step
 from hipflex.dsp._layout import (
     DEG,
     F_AX_ANCHOR,
+    F_AX_MOVE_S,
     F_AX_QUIET_S,
     F_AX_REF,
     F_AX_SNAP,
@@ -308,7 +310,16 @@ def _acc_watch(
         fstate[F_AX_REF + 1] = fy / n
         fstate[F_AX_REF + 2] = fz / n
         c = 1.0
-    if c < prm[P_AX_COS_LOCK]:
+    if fstate[F_AX_STILL_S] > _STILL_S:
+        fstate[F_AX_MOVE_S] = 0.0
+    else:
+        fstate[F_AX_MOVE_S] += fstate[F_PERIOD]
+    if c < prm[P_AX_COS_LOCK] or fstate[F_AX_MOVE_S] > _STILL_S:
+        # A rest between sets is a still stretch: a walk's swings stay within
+        # lock_deg of the pose before it, but it is never still for long (the
+        # force read in a swing is no rep's direction: Oxford's pocket walks
+        # re-locked on foot strikes).  A rise's first rows, up to the turn
+        # that starts a hold, are not still either.
         fstate[F_AX_QUIET_S] = 0.0
     else:
         fstate[F_AX_QUIET_S] += fstate[F_PERIOD]

@@ -58,6 +58,7 @@ from hipflex.dsp._layout import (
     EX_U,
     EX_W,
     F_AX_ANCHOR,
+    F_AX_MOVE_S,
     F_AX_QUIET_S,
     F_AX_REF,
     F_AX_SNAP,
@@ -1266,7 +1267,10 @@ def acc_axis_watch(
     if still:
         fstate[F_AX_REF : F_AX_REF + 3] = up
         cos_tilt = 1.0
-    fstate[F_AX_QUIET_S] = 0.0 if cos_tilt < prm[P_AX_COS_LOCK] else fstate[F_AX_QUIET_S] + fstate[F_PERIOD]
+    # Quiet: within lock_deg of the reference and still at most 0.5 s ago (a walk is no rest).
+    fstate[F_AX_MOVE_S] = 0.0 if still else fstate[F_AX_MOVE_S] + fstate[F_PERIOD]
+    quiet = cos_tilt >= prm[P_AX_COS_LOCK] and fstate[F_AX_MOVE_S] <= ka._STILL_S
+    fstate[F_AX_QUIET_S] = fstate[F_AX_QUIET_S] + fstate[F_PERIOD] if quiet else 0.0
     if (
         hold == 0
         and cos_tilt < math.cos(math.radians(kaa._HOLD_DEG))
