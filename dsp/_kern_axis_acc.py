@@ -14,8 +14,9 @@ away from the rest pose is the rep's working direction.
   (``F_AX_ANCHOR``, ``F_AX_STILL_S``).  The filter's test alone passes the
   slow parts of a slow rise (a rotation under ~20 deg/s changes the force by
   less than its 0.04 g band): the reference would follow the rep.  The thigh
-  is *quiet* while the force stays within ``lock_deg`` of it and it was
-  still ``_STILL_S`` ago or less (``F_AX_QUIET_S``, ``F_AX_MOVE_S``; counted
+  is *quiet* while the force stays within ``lock_deg`` of it and the
+  filter's per-row test passed ``_STILL_S`` ago or less (``F_AX_QUIET_S``,
+  ``F_AX_MOVE_S``; the settling after a change of pose passes it; counted
   from the first excursion, as with a gyro): a rest between sets is a still
   stretch, a walk is not.
 * After a quiet stretch of ``set_gap_s`` or more, the first row whose force
@@ -310,7 +311,7 @@ def _acc_watch(
         fstate[F_AX_REF + 1] = fy / n
         fstate[F_AX_REF + 2] = fz / n
         c = 1.0
-    if fstate[F_AX_STILL_S] > _STILL_S:
+    if fstate[F_ZSTILL_S] > 0.0:
         fstate[F_AX_MOVE_S] = 0.0
     else:
         fstate[F_AX_MOVE_S] += fstate[F_PERIOD]

@@ -91,7 +91,7 @@ F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first
 F_AX_SNAP = 69  # 69..73 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_EST after a hold's first row
 F_AX_ANCHOR = 74  # 74..76 axis watch without a gyro: F_ZLP's direction where its steady stretch began
 F_AX_STILL_S = 77  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
-F_AX_MOVE_S = 78  # axis watch without a gyro: time since the thigh was last still by F_AX_STILL_S, s
+F_AX_MOVE_S = 78  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
 F_N = 79
 
 # ---- int state ----------------------------------------------------------------

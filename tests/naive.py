@@ -1267,8 +1267,8 @@ def acc_axis_watch(
     if still:
         fstate[F_AX_REF : F_AX_REF + 3] = up
         cos_tilt = 1.0
-    # Quiet: within lock_deg of the reference and still at most 0.5 s ago (a walk is no rest).
-    fstate[F_AX_MOVE_S] = 0.0 if still else fstate[F_AX_MOVE_S] + fstate[F_PERIOD]
+    # Quiet: within lock_deg of the reference and still by the filter's per-row test at most 0.5 s ago.
+    fstate[F_AX_MOVE_S] = 0.0 if fstate[F_ZSTILL_S] > 0 else fstate[F_AX_MOVE_S] + fstate[F_PERIOD]
     quiet = cos_tilt >= prm[P_AX_COS_LOCK] and fstate[F_AX_MOVE_S] <= ka._STILL_S
     fstate[F_AX_QUIET_S] = fstate[F_AX_QUIET_S] + fstate[F_PERIOD] if quiet else 0.0
     if (
