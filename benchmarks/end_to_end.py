@@ -1,7 +1,7 @@
 """End to end: whole ``hipflex analyze FILE --json`` processes on long plain CSVs.
 
 Run: ``python benchmarks/end_to_end.py [--sizes 10000,100000,1260000,5000000] [--repeats 2]
-[--breakdown]``.
+[--breakdown] [--no-bytecode]``.
 
 The files are 200 Hz accelerometer + gyro recordings in the plain hipflex CSV format, as
 :func:`hipflex.sensor.files.csv_io.write_csv` writes them (time and acceleration with 6 decimals,
@@ -14,6 +14,10 @@ cache), then ``--repeats`` times in a fresh interpreter, ``[sys.executable, "-m"
 "analyze", FILE, "--json"]`` with stdout to ``/dev/null``, timed from spawn to exit; the table
 shows the best wall time, the least CPU time (user + system; on a loaded machine closer to what
 an idle one would show) and the child's peak resident memory (``ru_maxrss`` from ``wait4``).
+The children run from bytecode, as an installed package does: they cache it in the temporary
+directory (:func:`_perfkit.child_env`), also where the shell sets ``PYTHONDONTWRITEBYTECODE``;
+``--no-bytecode`` keeps the shell's environment (then a child with that setting compiles
+hipflex's modules from source every run, ~0.07 s of CPU).
 
 ``--breakdown`` adds a table of where the time of one process goes: the interpreter alone
 (``python -c pass``), the imports of the analyze path, loading the file, the analysis and the
@@ -41,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _perfkit import concatenate, machine_lines, print_table, rss_kib, simulate_sessions
+from _perfkit import child_env, concatenate, machine_lines, print_table, rss_kib, simulate_sessions
 
 from hipflex.dsp.types import ImuSamples
 
@@ -110,10 +114,10 @@ def write_file(path: Path, block: ImuSamples, period_s: float, rows: int) -> int
     return path.stat().st_size
 
 
-def run_child(cmd: list[str]) -> tuple[float, float, float]:
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Wall time (s), CPU time (user + system, s) and peak RSS (MB) of one child, stdout to /dev/null."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -123,9 +127,10 @@ def run_child(cmd: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # ru_maxrss: KiB on Linux
 
 
-def breakdown(path: Path, python_s: float) -> list[str]:
+def breakdown(path: Path, python_s: float, env: dict[str, str]) -> list[str]:
     """One row of phase times (wall / CPU, s) of analysing ``path``, measured inside a child."""
-    out = subprocess.run([sys.executable, "-c", _BREAKDOWN, str(path)], capture_output=True, text=True, check=True)
+    cmd = [sys.executable, "-c", _BREAKDOWN, str(path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return [f"{python_s:.2f}", *out.stdout.split()]
 
 
@@ -134,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="row counts, comma-separated")
     ap.add_argument("--repeats", type=int, default=2, help="timed runs per size (best is shown)")
     ap.add_argument("--breakdown", action="store_true", help="also time the phases inside one process")
+    ap.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="children in the shell's environment (with PYTHONDONTWRITEBYTECODE set: modules compiled every run)",
+    )
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -145,13 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     phases: list[list[object]] = []
     summary: list[str] = []
     with tempfile.TemporaryDirectory(prefix="hipflex-e2e-") as tmp:
-        python_s = min(run_child([sys.executable, "-c", "pass"])[0] for _ in range(3))
+        env = child_env(None if args.no_bytecode else Path(tmp) / "pycache")
+        print(
+            f"children: {'shell environment' if args.no_bytecode else 'bytecode cached (installed-package start-up)'}"
+        )
+        python_s = min(run_child([sys.executable, "-c", "pass"], env)[0] for _ in range(3))
         for n in sizes:
             path = Path(tmp) / f"rec_{n}.csv"
             size_b = write_file(path, block, period, n)
             cmd = [sys.executable, "-m", "hipflex", "analyze", str(path), "--json"]
-            run_child(cmd)  # warm: numba caches, page cache
-            runs = [run_child(cmd) for _ in range(args.repeats)]
+            run_child(cmd, env)  # warm: numba caches, page cache, bytecode
+            runs = [run_child(cmd, env) for _ in range(args.repeats)]
             wall = min(r[0] for r in runs)
             cpu = min(r[1] for r in runs)
             peak = max(r[2] for r in runs)
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"{peak:.0f}", f"{n / wall / 1e6:.2f}"])  # fmt: skip
             summary.append(f"{n} rows {wall:.2f} s {cpu:.2f} s cpu {peak:.0f} MB")
             if args.breakdown:
-                phases.append([f"{n:,}", *breakdown(path, python_s)])
+                phases.append([f"{n:,}", *breakdown(path, python_s, env)])
             path.unlink()
         floor_mb = rss_kib() / 1024.0
     print()

@@ -1,6 +1,7 @@
 """Many files: ``hipflex analyze DIR --json`` on a folder of recordings, one job against every core.
 
-Run: ``python benchmarks/many_files.py [--files 100] [--repeats 2] [--jobs N] [--minutes 1,3] [--keep DIR]``.
+Run: ``python benchmarks/many_files.py [--files 100] [--repeats 2] [--jobs N] [--minutes 1,3] [--keep DIR]
+[--no-bytecode]``.
 
 The folder holds ``--files`` simulated sessions (:func:`_perfkit.mixed_plan`, one seed each,
 seeds from 500000): ``--minutes`` (1 to 3) minutes each, at 100 or 200 Hz, four in five with a gyro,
@@ -17,7 +18,10 @@ shortest file analysed alone, measures the start-up that no number of cores shor
 (interpreter, imports, loading the kernel caches); "after start-up" is the speed-up with it
 taken off both times.  The load average is printed before and after: the wall times mean
 little on a machine that other work keeps busy.  ``--keep DIR`` writes the recordings into DIR
-(or reuses them from an earlier run) instead of a temporary directory.
+(or reuses them from an earlier run) instead of a temporary directory.  The children run from
+bytecode cached in the temporary directory, as an installed package does
+(:func:`_perfkit.child_env`; ``--no-bytecode``: the shell's environment, where
+``PYTHONDONTWRITEBYTECODE`` makes each process compile hipflex's modules, ~0.07 s of CPU).
 
 The last line is machine-readable: ``many_files: <files> files <rows> rows <s> s jobs=1 <s> s
 jobs=<n> <x> x start-up <s> s``.
@@ -38,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _perfkit import machine_lines, mixed_plan, print_table
+from _perfkit import child_env, machine_lines, mixed_plan, print_table
 
 from hipflex.dsp.batch import default_workers
 from hipflex.sensor.files.csv_io import write_csv
@@ -60,11 +64,11 @@ def write_session(args: tuple[Path, int, float, float]) -> int:
     return len(sim.samples)
 
 
-def run_child(cmd: list[str], out_path: Path) -> tuple[float, float]:
+def run_child(cmd: list[str], out_path: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one child, seconds; its stdout goes to ``out_path``."""
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
@@ -86,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, help="jobs of the parallel run (default: hipflex's, one per core)")
     ap.add_argument("--minutes", default="1,3", metavar="LO,HI", help="session lengths, minutes (1,3)")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="write the recordings here and reuse them next time")
+    ap.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="children in the shell's environment (with PYTHONDONTWRITEBYTECODE set: modules compiled every run)",
+    )
     a = ap.parse_args(argv)
     lo_min, hi_min = (float(x) for x in a.minutes.split(","))
     jobs = a.jobs or default_workers()
@@ -104,11 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             rows_file.write_text(str(rows))
             print(f"wrote {a.files} files, {rows} rows in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
+        env = child_env(None if a.no_bytecode else Path(tmp, "pycache"))
         base = [sys.executable, "-m", "hipflex", "analyze", str(folder), "--json"]
         commands = {"1": [*base, "--jobs", "1"], str(jobs): base if a.jobs is None else [*base, "--jobs", str(jobs)]}
         outputs = {k: Path(tmp, f"jobs{k}.jsonl") for k in commands}
         for k, cmd in commands.items():  # warm-up: caches, page cache
-            run_child(cmd, outputs[k])
+            run_child(cmd, outputs[k], env)
         first = outputs["1"].read_bytes()
         if outputs[str(jobs)].read_bytes() != first:
             raise SystemExit("the outputs of --jobs 1 and the parallel run differ")
@@ -122,14 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         alone_label = f"one file alone ({shortest.stat().st_size // 1024} KiB)"
         commands["start-up"] = [sys.executable, "-m", "hipflex", "analyze", str(shortest), "--json"]
         outputs["start-up"] = Path(tmp, "one.jsonl")
-        run_child(commands["start-up"], outputs["start-up"])
+        run_child(commands["start-up"], outputs["start-up"], env)
 
         before = load_line()
         walls: dict[str, list[float]] = {k: [] for k in commands}
         cpus: dict[str, list[float]] = {k: [] for k in commands}
         for _ in range(a.repeats):
             for k, cmd in commands.items():
-                wall, cpu = run_child(cmd, outputs[k])
+                wall, cpu = run_child(cmd, outputs[k], env)
                 if k != "start-up" and outputs[k].read_bytes() != first:
                     raise SystemExit(f"jobs={k}: output differs from the first --jobs 1 run")
                 walls[k].append(wall)
@@ -151,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{min(cpus['start-up']):.2f}", "", ""])  # fmt: skip
     for line in machine_lines():
         print(line)
+    print(f"children: {'shell environment' if a.no_bytecode else 'bytecode cached (installed-package start-up)'}")
     print(f"before: {before}; after: {after}")
     print()
     print_table(

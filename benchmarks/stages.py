@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _perfkit import concatenate, machine_lines, print_table, simulate_sessions
 
 import hipflex.dsp.absorb as absorb
+import hipflex.dsp.learning_flow as learning_flow
 import hipflex.dsp.pipeline as pipeline
 from hipflex.dsp import ImuSamples
 
@@ -52,6 +53,14 @@ STAGES = (
     "_rewind",
     "_finish",
     "result",
+    # Once per recording, in the learning phase (dsp/learning_flow.py).
+    "settled_elsewhere",
+    "ready_kernel",
+    "learn",
+    # Per arriving chunk and per closed set.
+    "accumulate_lever_checked",
+    "_described",
+    "feed_dwells",
 )
 
 
@@ -98,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     spent: dict[str, float] = defaultdict(float)
     stack: list[float] = []
     for name in STAGES:
-        # Where the pipeline's modules call it (make_set: the event absorption's, since dsp/absorb.py).
-        for mod in (pipeline, absorb):
+        # Where the pipeline's modules call it (make_set: the event absorption's, since dsp/absorb.py;
+        # the gyro frame check and the other-pose search: the learning phase's).
+        for mod in (pipeline, absorb, learning_flow):
             if hasattr(mod, name):
                 setattr(mod, name, _timed(name, getattr(mod, name), spent, stack))
     pipeline.analyze(rec)  # warm-up: numba cache load

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numba
 import numba.np.linalg
 
-from . import _numba_setup
+from . import _numba_inline, _numba_setup
 
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
@@ -54,6 +54,7 @@ def _load_array_math_without_scipy() -> None:
 
 _load_array_math_without_scipy()
 _numba_setup.install()
+_numba_inline.install()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

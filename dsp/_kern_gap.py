@@ -22,6 +22,7 @@ import numpy as np
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
     F_PG_CNT,
+    F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
     F_UP,
@@ -53,6 +54,7 @@ def _pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_SUM + 1] = 0.0
     fstate[F_PG_SUM + 2] = 0.0
     fstate[F_PG_CNT] = 0.0
+    fstate[F_PG_MAX_SHIFT] = 0.0
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
 
@@ -88,14 +90,21 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     sn = math.sqrt(sx * sx + sy * sy + sz * sz)
     if fstate[F_PG_CNT] > 0.0 and sn > 0.0:
         old = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2])
-        fstate[F_UP] = sx / sn
-        fstate[F_UP + 1] = sy / sn
-        fstate[F_UP + 2] = sz / sn
-        shift = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2]) - old
+        shift = _theta_of(prm, sx, sy, sz) - old
         if shift > 180.0:
             shift -= 360.0
         elif shift < -180.0:
             shift += 360.0
+        limit = fstate[F_PG_MAX_SHIFT]
+        if limit > 0.0 and abs(shift) > limit:
+            # More than the bridge can have missed: the window's mean force
+            # is not gravity (a runner speeding up or stopping tilts it by
+            # tens of degrees); the bridge is kept.
+            shift = 0.0
+        else:
+            fstate[F_UP] = sx / sn
+            fstate[F_UP + 1] = sy / sn
+            fstate[F_UP + 2] = sz / sn
     for i in range(e0, last + 1):
         hist[i & (cap - 1), H_THETA] += shift
     if e0 > g0 and g0 >= 1 and e0 <= last:

@@ -5,7 +5,10 @@ least ``min_rom`` from a local low, confirmed when theta falls ``min_rom``
 below the peak (the live "peak" event), and closed when theta either starts
 the next rise or has set no new low for ``settle_s`` (the final "rep" event
 with every metric, measured by :mod:`hipflex.dsp._kern_rep_metrics` from the
-ring-buffered history of theta, its rate and the sample times).
+ring-buffered history of theta, its rate and the sample times).  A rise not
+confirmed yet ends as a rejected candidate when theta comes back into its
+bottom quarter and turns up again (``_swing_over``): walking steps that never
+quite return to the first low are each their own swing.
 """
 
 from __future__ import annotations
@@ -106,13 +109,37 @@ _RENEW_FRACTION = 0.1
 _RENEW_AGE_S = _REST_S + 1e-6
 
 
-@njit_borrowed_inline
+# The event rows the detector writes now and then (a few per rep) are called
+# kernels, not inlined: the detector is inlined into the main loop and into
+# _catch_up, both on a first run's critical path of compiling, and each inlined
+# copy of an event row is compiled again (benchmarks/README.md, "The first run").
+
+
+@njit_borrowed
 def _emit_reject(ev: np.ndarray, n_ev: int, t: float, reason: float, rom: float) -> int:
+    """A rejected-candidate event row at ``n_ev``; the rows written.
+
+    ``t``: the candidate's time, s; ``reason``: a ``REJ_*`` code; ``rom``: its rise, deg.
+    """
     ev[n_ev, :] = 0.0
     ev[n_ev, EV_KIND] = EV_REJECT
     ev[n_ev, EJ_T] = t
     ev[n_ev, EJ_REASON] = reason
     ev[n_ev, EJ_ROM] = rom
+    return n_ev + 1
+
+
+@njit_borrowed
+def _emit_peak(ev: np.ndarray, n_ev: int, t: float, peak_deg: float, rom: float) -> int:
+    """A peak event row (the live "peak") at ``n_ev``; the rows written.
+
+    ``t``: the peak's time, s; ``peak_deg``: its angle, deg; ``rom``: its rise from the low, deg.
+    """
+    ev[n_ev, :] = 0.0
+    ev[n_ev, EV_KIND] = EV_PEAK
+    ev[n_ev, EP_T] = t
+    ev[n_ev, EP_PEAK_DEG] = peak_deg
+    ev[n_ev, EP_ROM] = rom
     return n_ev + 1
 
 
@@ -231,6 +258,40 @@ def _settle_rep(
 
 
 @njit_borrowed_inline
+def _new_peak(fstate: np.ndarray, ist: np.ndarray, s: int, theta: float) -> None:
+    """A new peak of the rise; the return from it starts there (``F_TROUGH`` during a rise)."""
+    fstate[F_PEAK] = theta
+    ist[I_PEAK_IDX] = s
+    fstate[F_TROUGH] = theta
+    ist[I_TROUGH_IDX] = s
+
+
+@njit_borrowed_inline
+def _swing_over(prm: np.ndarray, fstate: np.ndarray, theta: float) -> bool:
+    """Whether a rise not yet confirmed was a swing of its own that is over: theta came back
+    into the bottom quarter of the rise (at least ``candidate_deg``, less than ``min_rom``) and
+    rose ``candidate_deg`` again from there.
+
+    The rep definition's hysteresis alone would keep one rise across such
+    swings until one falls ``min_rom`` below the highest: walking steps of
+    18-22 degrees that never quite return to the first low made one "rep"
+    from a low in one walk to a peak in the next, across the rest between
+    them (1.6-6 s rises), and hid the steps in between from the gait
+    classifier.  A swing that came back most of the way to where it began
+    and turned up again is a motion that ended; what follows is a new one,
+    from where the thigh turned.  A wobble within a rise and a hold at the
+    top are not; nor is the dip an accelerometer-only angle can show inside
+    one fast swing (a heel strike or the hip's acceleration: 12.5 Hz
+    marches and walks dip 15-17 degrees to half-way down their rise).
+    """
+    low = fstate[F_LOW]
+    peak = fstate[F_PEAK]
+    trough = fstate[F_TROUGH]
+    cand = prm[P_CAND]
+    return trough <= min(peak - cand, low + 0.25 * (peak - low)) and theta >= trough + cand
+
+
+@njit_borrowed
 def _rise_rest(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -243,6 +304,9 @@ def _rise_rest(
     n_ev: int,
 ) -> int:
     """Rest during a rise that is not confirmed yet; returns the new number of event rows.
+
+    A call, not inlined: the detector calls it only once the thigh has rested
+    (``still_s >= _REST_S`` or ``I_RESTED`` set; before that it changes nothing).
 
     A rest at the top is a hold, and the rise stays pending: the fall after
     it confirms the rep.  But a rise that ended in a rest may never come back
@@ -291,8 +355,7 @@ def _rise_rest(
         ist[I_RESTED] = 0
         fstate[F_LOW] = fstate[F_RLOW]
         ist[I_LOW_IDX] = ist[I_RLOW_IDX]
-        fstate[F_PEAK] = theta
-        ist[I_PEAK_IDX] = s
+        _new_peak(fstate, ist, s, theta)
     return n_ev
 
 
@@ -356,8 +419,7 @@ def _detect(
             ist[I_CAND_ACTIVE] = 0
         if theta >= fstate[F_LOW] + min_rom:
             ist[I_PHASE] = PHASE_RISE
-            fstate[F_PEAK] = theta
-            ist[I_PEAK_IDX] = s
+            _new_peak(fstate, ist, s, theta)
             ist[I_CAND_ACTIVE] = 0
             ist[I_RESTED] = 0
         elif ist[I_CAND_ACTIVE] == 1:
@@ -377,19 +439,32 @@ def _detect(
             ist[I_CAND_IDX] = s
     elif phase == PHASE_RISE:
         if theta > fstate[F_PEAK]:
-            fstate[F_PEAK] = theta
-            ist[I_PEAK_IDX] = s
-        elif theta <= fstate[F_PEAK] - min_rom:
+            _new_peak(fstate, ist, s, theta)
+        elif theta < fstate[F_TROUGH] and theta > fstate[F_PEAK] - min_rom:
+            fstate[F_TROUGH] = theta  # the lowest theta since the peak (the swing's return so far)
+            ist[I_TROUGH_IDX] = s
+        elif _swing_over(prm, fstate, theta):
+            # A new swing began before this one was confirmed: it is over (module
+            # docstring, "swings that never return to the low").
+            n_ev = _emit_reject(
+                ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_ROM, fstate[F_PEAK] - fstate[F_TROUGH]
+            )
+            ist[I_PHASE] = PHASE_SEEK
+            ist[I_RESTED] = 0
+            fstate[F_LOW] = fstate[F_TROUGH]
+            ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
+            ist[I_CAND_ACTIVE] = 1
+            fstate[F_CAND_PEAK] = theta
+            ist[I_CAND_IDX] = s
+        if ist[I_PHASE] == PHASE_RISE and theta <= fstate[F_PEAK] - min_rom:
             ist[I_PHASE] = PHASE_FALL
             fstate[F_TROUGH] = theta
             ist[I_TROUGH_IDX] = s
-            ev[n_ev, :] = 0.0
-            ev[n_ev, EV_KIND] = EV_PEAK
-            ev[n_ev, EP_T] = _h(hist, cap, ist[I_PEAK_IDX], H_TIME)
-            ev[n_ev, EP_PEAK_DEG] = fstate[F_PEAK]
-            ev[n_ev, EP_ROM] = fstate[F_PEAK] - fstate[F_LOW]
-            n_ev += 1
-        if ist[I_PHASE] == PHASE_RISE:
+            n_ev = _emit_peak(
+                ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), fstate[F_PEAK], fstate[F_PEAK] - fstate[F_LOW]
+            )
+        # _rise_rest does nothing until the thigh has rested (a called kernel: rare).
+        if ist[I_PHASE] == PHASE_RISE and (still_s >= _REST_S or ist[I_RESTED] != 0):
             n_ev = _rise_rest(prm, fstate, ist, hist, s, theta, still_s, ev, n_ev)
         if ist[I_PHASE] == PHASE_RISE and s - ist[I_LOW_IDX] > int(cap * _MAX_REP_FRACTION):
             n_ev = _emit_reject(ev, n_ev, _h(hist, cap, s, H_TIME), REJ_TOO_LONG, fstate[F_PEAK] - fstate[F_LOW])
@@ -406,8 +481,7 @@ def _detect(
             ist[I_PHASE] = PHASE_RISE
             fstate[F_LOW] = fstate[F_TROUGH]
             ist[I_LOW_IDX] = ist[I_TROUGH_IDX]
-            fstate[F_PEAK] = theta
-            ist[I_PEAK_IDX] = s
+            _new_peak(fstate, ist, s, theta)
             ist[I_RESTED] = 0
         elif _h(hist, cap, s, H_TIME) - _h(hist, cap, ist[I_TROUGH_IDX], H_TIME) >= prm[P_SETTLE_S] or s - ist[
             I_LOW_IDX

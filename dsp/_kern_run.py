@@ -30,6 +30,7 @@ from hipflex.dsp._layout import (
     F_LOST_S,
     F_P,
     F_PERIOD,
+    F_PG_MAX_SHIFT,
     F_PG_S,
     F_PREV_ACC,
     F_PREV_GYR,
@@ -84,6 +85,17 @@ _PLL_BETA = 0.0025
 # swings, left it in every peak of the set (0.25 s until session 7).
 _REANCHOR_GAP_S = 0.1
 _PG_WINDOW_S = 1.5
+# A shorter gap is bridged with the rate linear between the rows either side,
+# which misses the hump of a swing's rate inside it: a fifth of the rotation
+# (a ballistic swing at 200 Hz turned 60 deg in 0.085 s, bridged 13 deg short,
+# carried into every later peak of the set).  A post-gap window re-anchors to
+# a deg or two, so it opens too when the thigh may have turned more than this
+# (deg) in the gap: the gap times the larger rate either side.
+_BRIDGE_TURN_DEG = 8.0
+# ... and re-anchors by at most this fraction of that turn: the bridge is off
+# by less, and a window's mean force tilted further is not gravity's (a runner
+# speeding up or stopping: 0.3-0.8 g forward, 20-40 deg).
+_BRIDGE_MISS_FRAC = 0.5
 # Without a gyro, the detector carries its state across an unbridged gap up
 # to this long (s) and reads on once the re-anchored filter has had
 # _REANCHOR_SETTLE_S to converge (those rows are flagged as bridged): a hold's rise or
@@ -288,6 +300,8 @@ def _run_chunk(
         missing = 0
         gap_s = 0.0
         overrun = False
+        turned = False
+        turn_deg = 0.0
         reanchored = False
         if started:
             since_s = t_in - fstate[F_T_HAT]
@@ -309,7 +323,16 @@ def _run_chunk(
             # (a period taken from rows stamped 1 us apart made one gap of
             # 0.1 s 100,000 rows, which overwrote the rep in progress).
             overrun = missing > ist[I_CAP] // _PG_RING_DIV
-            settle = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > _REANCHOR_GAP_S)
+            if has_gyro and missing > 0 and gap_s <= _REANCHOR_GAP_S:
+                w_new = gx * gx + gy * gy + gz * gz
+                w_old = (
+                    fstate[F_PREV_GYR] * fstate[F_PREV_GYR]
+                    + fstate[F_PREV_GYR + 1] * fstate[F_PREV_GYR + 1]
+                    + fstate[F_PREV_GYR + 2] * fstate[F_PREV_GYR + 2]
+                )
+                turn_deg = gap_s * math.sqrt(max(w_new, w_old))
+                turned = turn_deg > _BRIDGE_TURN_DEG
+            settle = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > _REANCHOR_GAP_S) or turned
             if missing > 0 and settle and (fstate[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
                 _axis_release(ist)
                 if fstate[F_PG_S] > 0.0:
@@ -337,7 +360,7 @@ def _run_chunk(
             ev[n_ev, EG_BRIDGED] = 1.0 if bridged else 0.0
             n_ev += 1
             hold = gap_s > _REANCHOR_GAP_S
-            window = hold and has_gyro
+            window = (hold and has_gyro) or turned
             if not bridged:
                 # Too long to bridge: restart the timeline here and let the
                 # accelerometer re-anchor; close what the detector holds
@@ -360,6 +383,8 @@ def _run_chunk(
                 t_hat = t_in - period
             if window:
                 _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
+                if turned and not hold:
+                    fstate[F_PG_MAX_SHIFT] = _BRIDGE_MISS_FRAC * turn_deg
             if bridged:
                 n_bridge = steps - 1
                 steps_f = steps

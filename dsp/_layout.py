@@ -88,11 +88,12 @@ F_AX_QUIET_S = 65  # axis watch: time the thigh has stayed within lock_deg of th
 F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_ID; identify.py's fit scale)
 F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
 F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
-F_AX_SNAP = 69  # 69..73 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_EST after a hold's first row
-F_AX_ANCHOR = 74  # 74..76 axis watch without a gyro: F_ZLP's direction where its steady stretch began
-F_AX_STILL_S = 77  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
-F_AX_MOVE_S = 78  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
-F_N = 79
+F_PG_MAX_SHIFT = 69  # post-gap window: largest re-anchoring it may make, deg (0: any)
+F_AX_SNAP = 70  # 70..74 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_EST after a hold's first row
+F_AX_ANCHOR = 75  # 75..77 axis watch without a gyro: F_ZLP's direction where its steady stretch began
+F_AX_STILL_S = 78  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
+F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
+F_N = 80
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -115,10 +115,8 @@ def _rep(
     ``object.__setattr__`` (a global lookup and a call per field, ~1.2 us for
     a rep's eleven); filling the new instance's ``__dict__`` in one call
     gives the same object (equal, same fields, still frozen) in half that.
-    The events are built the usual way: their few fields gain little, and
-    the dict each instance then carries is one more object for the cyclic
-    garbage collector (whose full passes, ~30 ms with numba loaded, come
-    sooner the more objects an analysis keeps).
+    The rep and peak events are built the same way (:func:`_rep_event`,
+    :func:`_peak_event`).
     """
     rep = _new(Rep)
     rep.__dict__.update(
@@ -135,6 +133,25 @@ def _rep(
         confidence=confidence,
     )
     return rep
+
+
+def _rep_event(number: int, set_index: int, rep: Rep) -> RepEvent:
+    """``RepEvent(number, set_index, rep)``, filled through its ``__dict__`` as :func:`_rep` is.
+
+    (The dict each such instance carries made the collector's passes come
+    sooner, which once cost more than the construction saved; a whole
+    analysis now runs with the collector paused, ``dsp/_gc_pause.py``.)
+    """
+    e = _new(RepEvent)
+    e.__dict__.update(number=number, set_index=set_index, rep=rep, late=False)
+    return e
+
+
+def _peak_event(number: int, peak_s: float, peak_flexion_deg: float, rom_deg: float) -> RepPeakEvent:
+    """``RepPeakEvent(number, peak_s, peak_flexion_deg, rom_deg)``, filled through its ``__dict__``."""
+    e = _new(RepPeakEvent)
+    e.__dict__.update(number=number, peak_s=peak_s, peak_flexion_deg=peak_flexion_deg, rom_deg=rom_deg)
+    return e
 
 
 def _with_index(rep: Rep, index: int) -> Rep:
@@ -155,7 +172,12 @@ def _with_index(rep: Rep, index: int) -> Rep:
 
 
 def absorb_rows(
-    settings: Settings, state: StreamState, rows: np.ndarray, events: list[Event], at_end: bool = False
+    settings: Settings,
+    state: StreamState,
+    rows: np.ndarray,
+    events: list[Event],
+    at_end: bool = False,
+    set_at: list[int] | None = None,
 ) -> StreamState:
     """Turn kernel event rows into typed events (appended to ``events``) and accumulate results.
 
@@ -178,6 +200,9 @@ def absorb_rows(
         Appended to.
     at_end : bool
         The stream ends: the walking classifier releases what it holds.
+    set_at : list of int, optional
+        Appended with the position in ``events`` of each :class:`SetEvent`
+        added (so the caller finds them without testing every event).
 
     Returns
     -------
@@ -217,12 +242,14 @@ def absorb_rows(
             if open_reps and rep.start_s - open_reps[-1].end_s >= set_gap_s:
                 done_set = make_set(len(closed), open_reps, gaps)  # described by the caller
                 closed.append(done_set)
+                if set_at is not None:
+                    set_at.append(len(events))
                 events.append(SetEvent(done_set))
                 open_reps = []
             if rep.index != len(open_reps):
                 rep = _with_index(rep, len(open_reps))
             open_reps.append(rep)
-            events.append(RepEvent(n_reps, len(closed), rep))
+            events.append(_rep_event(n_reps, len(closed), rep))
             n_reps += 1
 
     def walked(steps: tuple[Rep, ...]) -> None:
@@ -258,7 +285,7 @@ def absorb_rows(
             if released:
                 count(released)
         elif kind == _EV_PEAK:
-            events.append(RepPeakEvent(n_reps, *next(peaks_in)))
+            events.append(_peak_event(n_reps, *next(peaks_in)))
         elif kind == L.EV_REJECT:
             row = rows[i].tolist()
             rej = Rejection(row[L.EJ_T], _REASONS[row[L.EJ_REASON]], row[L.EJ_ROM])

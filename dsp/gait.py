@@ -50,7 +50,9 @@ rhythm:
   the rhythm, an interval of two of the run's strides is a step too small
   to be seen, not a pause (``_missed_swing``).  Once a walk is confirmed,
   a stride is accepted within ``_LINK_TOL`` of the cadence range, or up to
-  two of the walk's own strides (a swing too small to be seen).
+  two of the walk's own strides (a swing too small to be seen); and one
+  step-shaped swing on its rhythm whose low reads in front of standing is
+  held (``_tentative``): a step when the walk goes on after it, else a rep.
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -119,7 +121,8 @@ class GaitState:
     Attributes
     ----------
     pending : tuple of Rep
-        Gait-shaped reps of a run not yet long enough to decide, held back.
+        Gait-shaped reps of a run not yet long enough to decide, held back;
+        on a confirmed walk, its tentative last swing (``_tentative``).
     peaks_s : tuple of float
         Peak times of every swing of the current run (reps and small
         candidates), s.
@@ -189,9 +192,15 @@ def _walk(settings: Settings, g: GaitState) -> Walk:
 
 
 def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
-    """End the current run: a walk is recorded, an undecided run's reps are released as reps."""
+    """End the current run: a walk is recorded, an undecided run's reps are released as reps.
+
+    A walk's tentative last swing (``_tentative``) was no step of it: it is
+    released as a rep and the walk ends at the swing before it.
+    """
     if g.walking:
-        return GaitState(walks=(*g.walks, _walk(settings, g))), ()
+        if g.pending:
+            g = dataclasses.replace(g, peaks_s=g.peaks_s[: -len(g.pending)])
+        return GaitState(walks=(*g.walks, _walk(settings, g))), g.pending
     if not g.peaks_s and not g.pending and not g.reps_in_run and math.isnan(g.start_s) and math.isnan(g.end_s):
         return g, ()  # no run: already the closed state (most reps of a drill pass here)
     return GaitState(walks=g.walks), g.pending
@@ -206,8 +215,10 @@ def _extend(
     """
     peaks = (*g.peaks_s, peak_s)
     if g.walking:
-        g = dataclasses.replace(g, peaks_s=peaks, end_s=max(g.end_s, end_s))
-        return g, (), () if rep is None else (rep,)
+        # The walk goes on past a tentative swing: that was a step too.
+        steps = (*g.pending, *(() if rep is None else (rep,)))
+        end_s = max(g.end_s, end_s, *(r.end_s for r in g.pending))
+        return dataclasses.replace(g, pending=(), peaks_s=peaks, end_s=end_s), (), steps
     pending = g.pending if rep is None else (*g.pending, rep)
     g = dataclasses.replace(g, pending=pending, peaks_s=peaks, end_s=max(g.end_s, end_s))
     return _decide(settings, g)
@@ -281,6 +292,23 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     return dataclasses.replace(g, walking=True, pending=()), (), g.pending
 
 
+def _tentative(g: GaitState, rep: Rep) -> GaitState:
+    """Hold a walk's step-shaped swing on its rhythm that did not start from extension.
+
+    Every swing of a walk after its first starts behind standing, but the
+    angle's low can read a few degrees in front of it on one stride (an
+    accelerometer-only angle after a heel strike or at 12.5 Hz: lows of
+    +2 to +4 degrees between steps from -7 to -11).  One such swing inside a
+    confirmed walk is a step when the walk goes on after it on the same
+    rhythm (a step from extension, or a swing too small to be a rep): the
+    evidence on both sides is the walk's.  Otherwise (the next swing does
+    not fit, or a second such swing comes, or the stream ends) it is a rep:
+    the first rep of a set after a walk starts from standing, and so does
+    the rep after it, so it never extends the walk.
+    """
+    return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
+
+
 def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
     return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
 
@@ -317,8 +345,11 @@ def feed_rep(
     struck = not has_gyro and strike_g >= _STRIKE_G
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
-    if step and g.peaks_s and back and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
-        return _extend(settings, g, rep.peak_s, rep.end_s, rep)
+    if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
+        if back:
+            return _extend(settings, g, rep.peak_s, rep.end_s, rep)
+        if g.walking and not g.pending:
+            return _tentative(g, rep), (), ()
     g, released = _close(settings, g)
     if step:
         return _start(rep, g.walks), released, ()
@@ -353,5 +384,7 @@ def flush(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]
 def walks_so_far(settings: Settings, g: GaitState) -> tuple[Walk, ...]:
     """Closed walks plus the one in progress."""
     if g.walking:
+        if g.pending:  # a tentative swing is no step yet
+            g = dataclasses.replace(g, peaks_s=g.peaks_s[: -len(g.pending)])
         return (*g.walks, _walk(settings, g))
     return g.walks

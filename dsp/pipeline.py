@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
 from typing import Literal
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from hipflex import __version__
 from hipflex.dsp import _layout as L
+from hipflex.dsp._gc_pause import collector_paused
 from hipflex.dsp._kern_run import _finish, _run_chunk
 from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS, _Kernel
 from hipflex.dsp.absorb import absorb_rows
@@ -128,15 +130,16 @@ def _absorb(
     The sets this closes are described here, together (one scoring for
     all), before anyone sees their events.
     """
-    ev0 = len(events)  # the events this call adds follow
     first = len(state.closed_sets)
-    state = absorb_rows(settings, state, rows, events, at_end)
+    set_at: list[int] = []  # where the SetEvents this call adds are (testing each event cost ~1 ms per analysis)
+    state = absorb_rows(settings, state, rows, events, at_end, set_at)
     if len(state.closed_sets) == first:
         return state
     closed = (*state.closed_sets[:first], *_described(settings, state, state.closed_sets[first:]))
-    for i in range(ev0, len(events)):
+    for i in set_at:
         e = events[i]
-        if isinstance(e, SetEvent) and e.set.description is None:
+        assert isinstance(e, SetEvent)
+        if e.set.description is None:
             events[i] = SetEvent(closed[e.set.index])
     return dataclasses.replace(state, closed_sets=closed)
 
@@ -480,14 +483,21 @@ def analyze_with_angle(
     check_samples(samples, values=False)  # step() scans the values once
     if len(samples) < 2:
         raise ValueError(f"{len(samples)} samples: too few to analyse")
+    with collector_paused():  # it makes no reference cycles (dsp/_gc_pause.py)
+        return _analyze_with_angle(samples, settings, source)
+
+
+def _analyze_with_angle(samples: ImuSamples, settings: Settings, source: str) -> tuple[Analysis, np.ndarray]:
     state = init_state(settings, samples.has_gyro)
     state, events = step(settings, state, samples)
     state, more = _end(settings, state, owned=True)  # nothing else holds the state step returned
     blocks: list[np.ndarray] = []
-    for e in [e for e in (*events, *more) if isinstance(e, AngleBlock | CalibratedEvent)]:
-        if isinstance(e, AngleBlock):
+    # By exact type (events are final dataclasses): isinstance against a union
+    # over every rep and peak event cost ~1 ms per analysis.
+    for e in itertools.chain(events, more):
+        if type(e) is AngleBlock:
             blocks.append(e.angle_deg)
-        elif e.revised:
+        elif type(e) is CalibratedEvent and e.revised:
             blocks = []  # the angles from the first row follow again
     if len(blocks) == 1 and len(blocks[0]) == len(samples):
         return result(settings, state, source), blocks[0]  # the common case: no copy

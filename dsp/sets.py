@@ -21,6 +21,7 @@ at either end of a set (nothing brackets it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,13 +47,16 @@ def cadence_rpm(peak_times_s: Sequence[float]) -> float | None:
 
 def velocity_loss_pct(peak_velocities_dps: Sequence[float]) -> float:
     """(fastest - last) / fastest * 100 on peak flexion velocity; 0 for one rep."""
-    v = np.asarray(peak_velocities_dps, dtype=np.float64)
-    if v.size == 0:
+    # Python floats, not a numpy array: a set's dozen values cost more to
+    # convert than to compare (make_set runs once per set).  np.max's NaN
+    # propagation kept: any NaN makes the fastest NaN.
+    v = [float(x) for x in peak_velocities_dps]
+    if not v:
         return 0.0
-    fastest = float(np.max(v))
+    fastest = math.nan if any(x != x for x in v) else max(v)
     if fastest <= 0:
         return 0.0
-    return (fastest - float(v[-1])) / fastest * 100.0
+    return (fastest - v[-1]) / fastest * 100.0
 
 
 def hidden_peaks(peak_times_s: Sequence[float], gaps: Sequence[Gap]) -> tuple[float, ...]:
@@ -71,9 +75,9 @@ def hidden_peaks(peak_times_s: Sequence[float], gaps: Sequence[Gap]) -> tuple[fl
         Estimated peak times, s, increasing; empty unless the module's
         conditions hold.
     """
+    if len(peak_times_s) < _MIN_CLEAN + 1 or not gaps:
+        return ()  # before any array is made: most sets have no gap
     pk = np.asarray(peak_times_s, dtype=np.float64)
-    if pk.size < _MIN_CLEAN + 1 or not gaps:
-        return ()
     spans = [(g.start_s, g.end_s) for g in gaps if g.end_s > pk[0] and g.start_s < pk[-1]]
     if not spans:
         return ()

@@ -81,6 +81,7 @@ from hipflex.dsp._layout import (
     F_PEAK,
     F_PERIOD,
     F_PG_CNT,
+    F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
     F_PREV_ACC,
@@ -939,7 +940,10 @@ def detect(
         earlier rise (``rested``) and starts the rise from there; resting
         ``set_gap_s`` rejects it and seeks from the rest level, unless the
         rest's level is held within ``hold_band_deg`` of the peak and ``min_rom`` from the
-        rest pose (a stretch).
+        rest pose (a stretch).  Coming back into the bottom quarter of the
+        rise (at least ``candidate_deg`` below the peak) and rising
+        ``candidate_deg`` from there rejects it (``rom_below_min``, the fall
+        as its range) and seeks from where theta turned, a candidate open.
     descending
         Track the trough.  Rising ``min_rom`` above it closes the rep and
         starts the next rise from the trough; so does (into seeking) no new
@@ -975,6 +979,7 @@ def detect(
             det.low, det.low_idx, det.cand_active = theta, s, False
         if theta >= det.low + min_rom:
             det.phase, det.peak, det.peak_idx, det.cand_active = PHASE_RISE, theta, s, False
+            det.trough, det.trough_idx = theta, s
             det.rested = False
         elif det.cand_active:
             if theta > det.cand_peak:
@@ -986,11 +991,19 @@ def detect(
         elif theta >= det.low + cand:
             det.cand_active, det.cand_peak, det.cand_idx = True, theta, s
     elif det.phase == PHASE_RISE:
+        # During a rise, trough is the lowest theta since the peak.
         if theta > det.peak:
-            det.peak, det.peak_idx = theta, s
+            det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
         elif theta <= det.peak - min_rom:
             det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
             out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
+        elif theta < det.trough:
+            det.trough, det.trough_idx = theta, s
+        elif det.trough <= min(det.peak - cand, det.low + (det.peak - det.low) / 4) and theta >= det.trough + cand:
+            # Back into the bottom quarter of the rise and up again: that swing is over, a new one began.
+            out.add(EV_REJECT, time_of(det.peak_idx), REJ_ROM, det.peak - det.trough)
+            det.phase, det.rested, det.low, det.low_idx = PHASE_SEEK, False, det.trough, det.trough_idx
+            det.cand_active, det.cand_peak, det.cand_idx = True, theta, s
         if det.phase == PHASE_RISE and (still_s >= _REST_S or det.rested):
             # From a rest on, keep the lowest theta; a rise of min_rom above it
             # or a pause of set_gap_s ends the pending rise (rejected, "rested").
@@ -1006,7 +1019,7 @@ def detect(
                 out.add(EV_REJECT, time_of(det.peak_idx), REJ_RESTED, det.peak - det.low)
                 det.rested = False
                 det.low, det.low_idx = det.rest_low, det.rest_low_idx
-                det.peak, det.peak_idx = theta, s
+                det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
         if det.phase == PHASE_RISE and s - det.low_idx > too_long:
             out.add(EV_REJECT, now, REJ_TOO_LONG, det.peak - det.low)
             det.phase, det.low, det.low_idx = PHASE_SEEK, theta, s
@@ -1017,7 +1030,7 @@ def detect(
             _close_rep(prm, fstate, ist, hist, cap, det, out)
             det.phase = PHASE_RISE
             det.low, det.low_idx = det.trough, det.trough_idx
-            det.peak, det.peak_idx = theta, s
+            det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
             det.rested = False
         elif now - time_of(det.trough_idx) >= prm[P_SETTLE_S] or s - det.low_idx > too_long:
             _close_rep(prm, fstate, ist, hist, cap, det, out)
@@ -1351,6 +1364,7 @@ def pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_S] = duration_s
     fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
     fstate[F_PG_CNT] = 0.0
+    fstate[F_PG_MAX_SHIFT] = 0.0  # no limit on the re-anchoring unless the caller sets one
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
 
@@ -1364,7 +1378,8 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
     1. "Up" becomes the direction of the window's sum of gravity estimates
-       (unchanged if nothing was summed).
+       (unchanged if nothing was summed, or if that would move the angle by
+       more than ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was
        tracked by the gyro from the wrong start: it moves by the change of
        the current angle that this makes, taken the short way round.
@@ -1388,8 +1403,12 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
         before = _flexion_deg(prm, _vec(fstate, F_UP))
         up = total / np.linalg.norm(total)
-        fstate[F_UP : F_UP + 3] = up
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
+        limit = fstate[F_PG_MAX_SHIFT]
+        if limit > 0 and abs(shift) > limit:
+            shift = 0.0  # beyond what the bridge can have missed: "up" is kept
+        else:
+            fstate[F_UP : F_UP + 3] = up
     for i in range(first_after, newest + 1):
         hist[i % cap, H_THETA] += shift
     if first_bridged >= 1 and first_bridged < first_after <= newest:
@@ -1544,7 +1563,10 @@ def run_chunk(
     unknown (the rate before it was not measured).  Bridged samples inside a
     window are no measurements (processed as clipped).  A phase-locked loop
     then places the row's sample at ``pred + alpha (t - pred)`` and nudges
-    the period by ``beta (t - pred)``.
+    the period by ``beta (t - pred)``.  With a gyro a shorter gap opens a
+    window too when ``gap x`` the larger norm of the rates either side exceeds
+    ``_BRIDGE_TURN_DEG``; that window's rates are still bridged linearly, and
+    it re-anchors by at most ``_BRIDGE_MISS_FRAC`` of that turn.
 
     The detector reads each processed sample from the history once no
     window is open: at the start of a call and after every row.  Before a
@@ -1574,7 +1596,15 @@ def run_chunk(
         gap_s = (steps - 1) * period
         # a bridge of more rows than a sixteenth of the ring is not bridged (it would overrun the history)
         overrun = steps - 1 > ist[I_CAP] // kr._PG_RING_DIV
-        opens_window_or_interrupts = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+        # A shorter gap opens a window too when the thigh may have turned
+        # more than _BRIDGE_TURN_DEG in it (the gap times the larger rate either side).
+        turn_deg = 0.0
+        if started and has_gyro and steps > 1 and gap_s <= kr._REANCHOR_GAP_S:
+            turn_deg = gap_s * max(np.linalg.norm(gyr), np.linalg.norm(_vec(fstate, F_PREV_GYR)))
+        turned = turn_deg > kr._BRIDGE_TURN_DEG
+        opens_window_or_interrupts = (
+            gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S) or turned
+        )
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fstate) or detector_behind):
             ist[I_AX_HOLD] = 0  # a held rise is released undecided
@@ -1597,7 +1627,7 @@ def run_chunk(
                 ist[I_GAPS] += 1
                 out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
                 hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
-                window = hold and has_gyro
+                window = (hold and has_gyro) or turned
                 if not bridged:
                     # Without a gyro the detector carries across gaps up to _CARRY_GAP_S.
                     if has_gyro or gap_s > kr._CARRY_GAP_S:
@@ -1614,6 +1644,8 @@ def run_chunk(
                     t_hat = t - period
                 if window:
                     pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
+                    if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
+                        fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
                 if bridged:
                     prev_acc, prev_gyr = _vec(fstate, F_PREV_ACC), _vec(fstate, F_PREV_GYR)
                     for j in range(1, steps):

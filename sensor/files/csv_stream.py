@@ -59,6 +59,18 @@ def _nan_rows(x: NDArray[np.float64]) -> NDArray[np.bool_]:
     return np.isnan(x[:, 0]) | np.isnan(x[:, 1]) | np.isnan(x[:, 2])
 
 
+def _norm(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each row's magnitude, bit for bit validate_samples's ``sqrt((v * v).sum(axis=1))``.
+
+    numpy sums three columns left to right, as here; its reduction over a short last axis is
+    slower than three column additions (a 32768-row block alone: 1.7 against 0.1 ms; the block
+    checks of a 1.26 M-row file in the reader's flow: 0.087 -> 0.070 s of CPU).
+    """
+    sq = v * v
+    out: NDArray[np.float64] = np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
+    return out
+
+
 def _same(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Row by row: equal in every column (NaN equals NaN), as validate_samples compares rows."""
     return np.all((a == b) | (np.isnan(a) & np.isnan(b)), axis=1)
@@ -215,7 +227,7 @@ class BlockCheck:
                 gyr[lost] = np.nan
         valid = acc[~lost] if lost.any() else acc
         if valid.size:
-            norm = np.sqrt((valid * valid).sum(axis=1))  # as validate_samples computes it
+            norm = _norm(valid)
             self._ranges.append((norm > _MS2_LOW).view(np.uint8) + (norm >= _MS2_HIGH).view(np.uint8))
         if self._rows_out == 0:
             self._first_t = float(t[0])

@@ -54,8 +54,9 @@ examples:
 A folder stands for its recordings: the files ending in .csv, .txt or .jsonl, sorted
 by name, not those in sub-folders unless --recursive; hidden files and the companion
 files of a session (a MetaBase gyroscope export, a Polar _GYRO.txt next to its
-_ACC.txt) are skipped.  Files are analysed on --jobs threads (default: every core)
-and written in input order, the same bytes as analysing each file alone.  A progress
+_ACC.txt) are skipped.  Files are analysed --jobs at a time (default: every core;
+this process and --jobs - 1 forked workers) and written in input order, the same
+bytes as analysing each file alone.  A progress
 bar is shown on stderr, when it is a terminal, with --progress or more than 3 files.
 
 exit status: 0 all files analysed, 2 bad usage or at least one bad input file

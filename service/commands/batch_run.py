@@ -6,7 +6,8 @@ file's analysis is Python (the learning phase, each rep and set, the result), wh
 pool runs one thread at a time: 1.0-1.2x on two cores for 100 files of 1-3 minutes
 (benchmarks/README.md, "Many files").  Where the platform forks, the workers are therefore
 processes forked from this one: they inherit its imports (numpy, numba, the loaded kernels)
-instead of starting an interpreter each.  Results come back in input order, whatever order
+instead of starting an interpreter each, and this process analyses files too (``jobs - 1``
+workers), rather than only collecting results beside ``jobs`` workers.  Results come back in input order, whatever order
 the files finish in, so the output is the same bytes as analysing the files one at a time.
 
 Only the standard library is imported at module level (see :mod:`hipflex.service.commands`).
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,16 +146,18 @@ def ordered_map(
         Worker threads; 1 runs everything in the calling thread, one item at a time.
     window : int, optional
         Items in flight (running, queued or finished but not yet yielded); default
-        ``2 * jobs``, so that one long file does not leave the other workers idle at once.
+        ``2 * jobs`` (``4 * jobs`` with ``processes``, where the calling process works too and
+        would otherwise fill the window with its own results while a worker's is awaited), so
+        that one long file does not leave the other workers idle at once.
     on_stop : callable, optional
         Called when the consumer stops early (an exception, or closing the generator), before
         the queued items are cancelled and the running ones are waited for, e.g. to set a
         cancel event that the loaders check (a forked worker does not see it: it finishes the
         file it has).
     processes : bool
-        Run ``fn`` in processes forked from this one (where the platform forks; threads
-        elsewhere).  ``fn`` itself is not pickled (the children inherit it), but each item and
-        result is.
+        Run ``fn`` in ``jobs - 1`` processes forked from this one and in this one (where the
+        platform forks; threads elsewhere).  ``fn`` itself is not pickled (the children inherit
+        it), but each item and result of a worker is.
 
     Yields
     ------
@@ -165,29 +168,21 @@ def ordered_map(
     if jobs == 1:
         yield from map(fn, items)
         return
+    # Imported here: 25 ms that a single file (jobs == 1) does not need.
+    import multiprocessing
+
+    if processes and "fork" in multiprocessing.get_all_start_methods():
+        limit = max(window if window is not None else 4 * jobs, jobs)
+        yield from _forked_map(fn, iter(items), jobs, limit, on_stop)
+        return
     limit = max(window if window is not None else 2 * jobs, jobs)
     source = iter(items)
     pending: deque[Future[Any]] = deque()
-    global _FORKED
-    pool: Executor
-    run: Callable[[Any], Any]
-    # Imported here: 25 ms that a single file (jobs == 1) does not need.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    if processes and "fork" in multiprocessing.get_all_start_methods():
-        if _FORKED is not None:
-            raise RuntimeError("ordered_map(processes=True) is already running")
-        _FORKED = fn
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
-        run = _forked
-    else:
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hipflex-analyze")
-        run = fn
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hipflex-analyze")
     finished = False
     try:
         for item in source:
-            pending.append(pool.submit(run, item))
+            pending.append(pool.submit(fn, item))
             if len(pending) >= limit:
                 break
         while pending:
@@ -195,7 +190,7 @@ def ordered_map(
             # Refill before handing the result out, so the workers stay busy while the
             # caller writes it.
             for item in source:
-                pending.append(pool.submit(run, item))
+                pending.append(pool.submit(fn, item))
                 break
             yield result
         finished = True
@@ -203,8 +198,70 @@ def ordered_map(
         if not finished and on_stop is not None:
             on_stop()
         pool.shutdown(wait=True, cancel_futures=True)
-        if run is _forked:
-            _FORKED = None
+
+
+def _ran_here(fn: Callable[[T], R], item: T) -> Future[R]:
+    """``fn(item)`` run in this process, as a finished future (its exception kept, like a worker's)."""
+    done: Future[R] = Future()
+    try:
+        done.set_result(fn(item))
+    except Exception as exc:  # re-raised in order, where the result is taken (as a worker's is)
+        done.set_exception(exc)
+    return done
+
+
+def _forked_map(
+    fn: Callable[[T], R], source: Iterator[T], jobs: int, limit: int, on_stop: Callable[[], None] | None
+) -> Generator[R, None, None]:
+    """:func:`ordered_map` on ``jobs - 1`` forked workers and this process.
+
+    This process works too, instead of waiting for results beside ``jobs`` workers on ``jobs``
+    cores: whenever the oldest item is not finished it takes the next item itself (within the
+    window), so the items it runs never cross a pipe (a worker's result is pickled), and one
+    process fewer is forked.  The pool is kept fed first (two items a worker), so that the
+    workers do not wait while this process works.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _FORKED
+    if _FORKED is not None:
+        raise RuntimeError("ordered_map(processes=True) is already running")
+    _FORKED = fn
+    workers = jobs - 1
+    # In input order: (future, ran here).  The window counts both kinds.
+    pending: deque[tuple[Future[Any], bool]] = deque()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_fork_context())
+    finished = False
+    try:
+        while True:
+            in_pool = sum(1 for f, here in pending if not here and not f.done())
+            while in_pool < 2 * workers and len(pending) < limit and (item := next(source, _END)) is not _END:
+                pending.append((pool.submit(_forked, item), False))
+                in_pool += 1
+            if pending and pending[0][0].done():
+                yield pending.popleft()[0].result()
+            elif len(pending) < limit and (item := next(source, _END)) is not _END:
+                pending.append((_ran_here(fn, item), True))
+            elif pending:
+                yield pending.popleft()[0].result()  # wait for the oldest
+            else:
+                break
+        finished = True
+    finally:
+        if not finished and on_stop is not None:
+            on_stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORKED = None
+
+
+#: The end of the items (``next(source, _END)``).
+_END: Any = object()
+
+
+def _fork_context() -> Any:
+    import multiprocessing
+
+    return multiprocessing.get_context("fork")
 
 
 #: The work of the running ``ordered_map(processes=True)``: set before its workers fork,

@@ -11,7 +11,7 @@ import pytest
 
 from hipflex.dsp import Settings
 from hipflex.dsp import _layout as L
-from hipflex.dsp.absorb import _REP_COLS, _rep, _self_consistent, absorb_rows
+from hipflex.dsp.absorb import _REP_COLS, _peak_event, _rep, _rep_event, _self_consistent, absorb_rows
 from hipflex.dsp.contract import CONTRACT_REASON_PREFIX, rep_violations
 from hipflex.dsp.events import RepEvent, RepPeakEvent
 from hipflex.dsp.pipeline import init_state
@@ -52,6 +52,23 @@ def test_a_rep_built_through_its_dict_is_the_rep_its_constructor_builds() -> Non
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.index = 4  # type: ignore[misc]
     assert dataclasses.replace(fast, index=4) == dataclasses.replace(plain, index=4)
+
+
+def test_events_built_through_their_dict_are_the_events_their_constructors_build() -> None:
+    rep = _rep(3, 10.0, 10.5, 11.0, 80.0, 78.0, 0.3, 400.0, 156.0, 0.2, 0.9)
+    pairs = [
+        (_rep_event(7, 2, rep), RepEvent(7, 2, rep)),
+        (_peak_event(7, 10.5, 80.0, 78.0), RepPeakEvent(7, 10.5, 80.0, 78.0)),
+    ]
+    for fast, plain in pairs:
+        assert type(fast) is type(plain)
+        assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
+        assert vars(fast) == vars(plain)
+        assert [f.name for f in dataclasses.fields(plain)] == list(vars(fast))  # every field, none more
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.number = 4  # type: ignore[misc]
+    late = dataclasses.replace(pairs[0][0], late=True)
+    assert late == RepEvent(7, 2, rep, late=True)
 
 
 # Values that sit on each invariant's edge, or break it, or are not numbers.

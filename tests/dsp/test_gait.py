@@ -225,3 +225,26 @@ def test_heel_strikes_neither_make_a_march_a_walk_nor_count_with_a_gyro() -> Non
     for s in _LEVEL_WALK:
         g, released, st = feed_rep(S, g, s, True, False, 1.5)
         assert len(released) == 1 and st == ()
+
+
+def test_a_swing_inside_a_walk_whose_low_reads_in_front_of_standing_is_a_step() -> None:
+    # A confirmed walk (1.05 s strides from 8-11 degrees of extension); one swing on its rhythm
+    # reads its low at +3 (an accelerometer-only angle after a heel strike), and the walk goes
+    # on after it, with a step from extension and then a swing too small to be a rep.
+    walk = [_swing(10.0 + 1.05 * k, 25.0, -8.0 - k % 3) for k in range(4)]
+    seq: list[Rep | float] = [*walk, _swing(14.2, 27.0, 3.0), _swing(15.25, 28.0, -7.0), _swing(16.3, 30.0, 3.5), 17.3]
+    counted, steps, g = _run(seq, has_gyro=False)
+    assert counted == []
+    assert len(steps) == 7
+    assert [w.strides for w in g.walks] == [8]
+
+
+def test_a_rep_after_a_walk_on_its_rhythm_is_still_a_rep() -> None:
+    # A walk, then reps of 35 degrees from standing at 1.5 s: the first falls on the walk's
+    # rhythm and is step-shaped, but the walk does not go on after it.
+    walk = [_swing(10.0 + 1.05 * k, 25.0, -9.0) for k in range(4)]
+    reps = [_swing(14.4 + 1.5 * k, 35.0, 0.0, 0.6) for k in range(5)]
+    counted, steps, g = _run([*walk, *reps], has_gyro=True)
+    assert counted == reps
+    assert steps == walk
+    assert [(w.strides, w.end_s) for w in g.walks] == [(4, walk[-1].end_s)]

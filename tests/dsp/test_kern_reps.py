@@ -8,6 +8,7 @@ before orientation (see ``test_kern_run.py``).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import naive
@@ -530,3 +531,45 @@ def test_detect_low_set_in_a_long_rest_does_not_age_out_halfway_up_the_next_rise
     k = _feed_both(thetas, dt=dt)
     assert k.kinds() == [L.EV_PEAK, L.EV_REP]
     assert _rep_rows(k)[0][L.E_ROM] == pytest.approx(25.0, abs=0.2)
+
+
+# ---------------------------------------------------------------------------
+# swings that never return to the first low (issue 14, walks between sets)
+# ---------------------------------------------------------------------------
+
+
+def _through(points: list[float], n: int = 20) -> np.ndarray:
+    """Straight ramps of ``n`` samples through ``points`` (deg), ending on the last."""
+    return np.concatenate([*(_ramp(a, b, n) for a, b in itertools.pairwise(points)), [points[-1]]])
+
+
+def test_detect_walking_swings_that_never_return_to_the_first_low_are_each_their_own() -> None:
+    # Walking steps that straddle min_rom: one rise of 20.5 deg from -10, then swings that
+    # come back to -7..-8 (never 20 below the highest peak), 3 s of standing, and a second
+    # walk whose first swing (18 deg) falls 27.5 below its peak.  Before: one "rep" from the
+    # first walk's low to the second walk's first peak, across the rest, and the steps in
+    # between unseen.  Now each swing is reported where it peaked, and no rep reaches across
+    # the rest.
+    dt = 0.02
+    walk1 = _through([0.0, -10.0, 10.5, -8.0, 9.0, -7.0, 9.0, -8.0, 0.0])
+    rest = np.zeros(150)
+    walk2 = _through([0.0, 18.0, -9.5, 17.0, -8.0, 0.0])
+    thetas = np.concatenate([np.zeros(20), walk1, rest, walk2, np.zeros(60)])
+    k = _feed_both(thetas, dt=dt)
+    rest_end_s = 10.0 + dt * (20 + walk1.size + rest.size)
+    reps = _rep_rows(k)
+    assert len(reps) == 1
+    assert reps[0][L.E_START] > rest_end_s
+    assert reps[0][L.E_ROM] == pytest.approx(26.5, abs=0.5)
+    # The first walk's three swings, each at its own peak (for the gait classifier's rhythm).
+    swing_peaks = [10.0 + dt * (20 + 20 * i) for i in (2, 4, 6)]
+    cands = [e[1] for e in k.events if e[L.EV_KIND] == L.EV_REJECT and e[2] == L.REJ_ROM and e[1] < rest_end_s]
+    assert cands == pytest.approx(swing_peaks)
+
+
+def test_detect_a_dip_in_the_top_half_of_a_rise_stays_one_rep() -> None:
+    # 0 -> 25, a 9 deg dip (still in the rise's top half), on to 60 and back: one 60 deg rep.
+    thetas = np.concatenate([np.zeros(20), _through([0.0, 25.0, 16.0, 60.0, 0.0]), np.zeros(60)])
+    k = _feed_both(thetas)
+    assert k.kinds() == [L.EV_PEAK, L.EV_REP]
+    assert _rep_rows(k)[0][L.E_ROM] == pytest.approx(60.0, abs=0.5)

@@ -536,6 +536,26 @@ def test_a_short_gap_in_a_fast_swing_does_not_tilt_the_reps_after_it(offset_s: f
         assert rep.peak_flexion_deg == pytest.approx(70.0, abs=1.0)
 
 
+@pytest.mark.parametrize("fs_hz", [100.0, 200.0])
+@pytest.mark.parametrize("offset_s", [0.06, 0.1])
+def test_a_gap_under_a_tenth_of_a_second_in_a_ballistic_swing_is_re_anchored(fs_hz: float, offset_s: float) -> None:
+    # 0.08 s lost in the fast rise (70 deg in 0.15 s) of the fifth of 14
+    # swings: under _REANCHOR_GAP_S, bridged with the rate linear between the
+    # rows either side, which missed the hump of the rate by 13 deg, carried
+    # into every later peak.  The thigh turned over _BRIDGE_TURN_DEG in the
+    # gap, so a post-gap window re-anchors it.
+    bumps = [synth.Bump(3.0 + i * 0.6, 0.15, 0.05, 0.2, 70.0) for i in range(14)]
+    s = synth.record(bumps, 14.0, fs_hz, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=3).samples
+    assert s.gyr_dps is not None
+    lost = (s.time_s > bumps[4].t0 + offset_s) & (s.time_s < bumps[4].t0 + offset_s + 0.08)
+    analysis = analyze(ImuSamples(s.time_s[~lost], s.acc_g[~lost], s.gyr_dps[~lost]), SETTINGS)
+    (gap,) = analysis.quality.gap_list
+    assert gap.end_s - gap.start_s < 0.1
+    assert analysis.rep_count == 14
+    for rep in analysis.reps[4:]:
+        assert rep.peak_flexion_deg == pytest.approx(70.0, abs=1.0)
+
+
 def test_gyro_bridges_gaps_up_to_max_bridge_gyro_s() -> None:
     # 1.5 s lost from 5.1 s, on the way down of rep 2: longer than
     # max_interp_gap_s, so bridged with a gyro only.

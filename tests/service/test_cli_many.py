@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import pty
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,11 +165,57 @@ def test_ordered_map_in_processes_runs_the_work_in_forked_workers_in_input_order
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform: threads")
     parent = os.getpid()
-    got = list(ordered_map(lambda i: (i * i, os.getpid()), range(12), jobs=2, window=4, processes=True))
+
+    def slow_here(i: int) -> tuple[int, int]:
+        # The calling process works too; slowed down, it leaves most items to the worker.
+        if os.getpid() == parent:
+            time.sleep(0.05)
+        return i * i, os.getpid()
+
+    got = list(ordered_map(slow_here, range(12), jobs=2, window=4, processes=True))
     assert [r for r, _ in got] == [i * i for i in range(12)]
-    assert parent not in {pid for _, pid in got}
+    assert {pid for _, pid in got} - {parent}  # some in a forked worker
     # And the pool is free again for the next call.
     assert list(ordered_map(lambda i: -i, range(3), jobs=2, processes=True)) == [0, -1, -2]
+
+
+def test_ordered_map_in_processes_lets_the_calling_process_work_too() -> None:
+    # jobs - 1 workers and the caller: with the worker stalled, the caller takes the items
+    # after the ones queued in the pool and finishes them itself, in input order.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform: threads")
+    parent = os.getpid()
+
+    def stall_in_worker(i: int) -> tuple[int, int]:
+        if os.getpid() != parent:
+            time.sleep(0.5)
+        return -i, os.getpid()
+
+    got = list(ordered_map(stall_in_worker, range(8), jobs=2, window=8, processes=True))
+    assert [r for r, _ in got] == [-i for i in range(8)]
+    pids = [pid for _, pid in got]
+    assert pids.count(parent) >= 4  # the two queued in the pool wait; the caller does the rest
+    assert set(pids) - {parent}
+
+
+def test_ordered_map_in_processes_raises_the_callers_own_failure_in_order() -> None:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform: threads")
+    parent = os.getpid()
+
+    def fail_here(i: int) -> int:
+        if os.getpid() == parent and i >= 4:
+            raise RuntimeError(f"item {i}")
+        if os.getpid() != parent:
+            time.sleep(0.2)
+        return i
+
+    results = ordered_map(fail_here, range(8), jobs=2, window=8, processes=True)
+    got = []
+    with pytest.raises(RuntimeError, match="item"):
+        for r in results:
+            got.append(r)
+    assert got == list(range(len(got)))
 
 
 def test_ordered_map_takes_only_a_window_of_items_ahead() -> None:

@@ -186,6 +186,16 @@ def test_the_m_s2_check_is_decided_from_magnitude_ranges_or_left_to_the_whole_fi
             checked_in_blocks(t, acc, None, [n // 2], hold_rows=4)
 
 
+def test_row_magnitudes_are_validate_samples_own_bit_for_bit() -> None:
+    # The ranges (<= 4, within, >= 20 g) must fall as in validate_samples's
+    # sqrt((v * v).sum(axis=1)), also for values right at the bounds and of any size.
+    rng = np.random.default_rng(7)
+    v = rng.standard_normal((200_000, 3)) * 10.0 ** rng.uniform(-4, 4, size=(200_000, 3))
+    at_bounds = np.array([[4.0, 0.0, 0.0], [0.0, 20.0, 0.0], [2.0, 2.0, 2.0 * np.sqrt(2.0)], [1e-300, 1e-300, 1e-300]])
+    v = np.vstack([v, at_bounds, -at_bounds])
+    np.testing.assert_array_equal(csv_stream._norm(v), np.sqrt((v * v).sum(axis=1)))
+
+
 def write_messy_csv(
     path: Path, n: int, seed: int, gyro: bool = True, crlf: bool = False, time_unit_s: float = 1.0
 ) -> None:

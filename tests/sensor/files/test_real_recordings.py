@@ -195,7 +195,6 @@ _MARPINO_ACC_ONLY_WRONG = {
     "Elderly_20180417_10 right": _PEAKS_HIGH,
     "Elderly_20180605_2 right": "7 strides against the foot's 5 (not diagnosed)",
     "Young_20180518_2 right": "7 strides against the foot's 5 (not diagnosed)",
-    "Young_20180621_6 right": "two swings of 23-25 deg rise stay reps (not diagnosed)",
     "Young_20180713_1 right": "two swings stay reps (not diagnosed)",
 }
 
