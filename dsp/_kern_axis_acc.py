@@ -1,4 +1,4 @@
-"""The rep axis per set without a gyro: learned again when a set starts from a rest in another pose.
+"""The rep axis per set without a gyro: learned again when a set starts from a rest in another plane or pose.
 
 The gyro's watch (:mod:`hipflex.dsp._kern_axis`) reads "up" from the tilt
 filter.  Without a gyro the pendulum filter knows only the angle in the
@@ -19,22 +19,22 @@ away from the rest pose is the rep's working direction.
   ``F_AX_MOVE_S``; the settling after a change of pose passes it; counted
   from the first excursion, as with a gyro): a rest between sets is a still
   stretch, a walk is not.
-* After a quiet stretch of ``set_gap_s`` or more in a pose more than
-  ``_POSE_DEG`` from the locked rest (``P_U``), the first row whose force
+* After a quiet stretch of ``set_gap_s`` or more, the first row whose force
   turns ``_HOLD_DEG`` from the reference starts a hold: the rep detector
   reads no further (``I_AX_HOLD``), the filter's axis-free state after that
   row is kept (``F_AX_SNAP``), and every held row keeps its specific force
   and clip bits in the history (``H_ACC``, ``H_CLIP``).
-* Once the force has turned a candidate's angle (``candidate_deg``, at most
-  ``lock_deg``) the axes become ``u = ref``, ``w`` = the turn's direction,
-  ``a = w x u``: the first excursion is the working direction, positive.
-  The filter restarts at the hold's first row (its angle the low-passed
-  force's under the new axes, at rest, the rate unknown) and runs again over
-  the held rows; the detector reads them afresh.  Ends undecided (axes kept)
-  as with a gyro: still again, after ``_MAX_HOLD_S``, or at a gap that
-  interrupts the detector.
-
-A set in another plane from the locked pose keeps the locked axes: CAUSE.
+* Once the force has turned a rep's angle (``min_rom_deg``, at most
+  ``lock_deg``; from a rest more than ``_POSE_DEG`` from the locked pose,
+  ``candidate_deg``), if the turn's plane is more than ``_AXIS_DEG`` from the
+  locked one or the rest more than ``_POSE_DEG`` from the locked rest, the
+  axes become ``u = ref``, ``w`` = the turn's direction, ``a = w x u``: the
+  first excursion is the working direction, positive.  The filter restarts
+  at the hold's first row (its angle the low-passed force's under the new
+  axes, at rest, the rate unknown) and runs again over the held rows; the
+  detector reads them afresh.  Ends undecided (axes kept) as with a gyro:
+  still again, after ``_MAX_HOLD_S``, or at a gap that interrupts the
+  detector.
 
 Decided from rows alone, so any chunking gives the batch result.
 """
@@ -46,7 +46,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
-from hipflex.dsp._kern_axis import _COS_POSE, _MAX_HOLD_S, _RING_DIV, _STILL_S, _axis_release
+from hipflex.dsp._kern_axis import _COS_AXIS, _COS_POSE, _MAX_HOLD_S, _RING_DIV, _STILL_S, _axis_release
 from hipflex.dsp._kern_pendulum import _pendulum_step
 from hipflex.dsp._layout import (
     DEG,
@@ -83,6 +83,7 @@ from hipflex.dsp._layout import (
     I_PHASE,
     I_RESTED,
     P_A,
+    P_AX_COS_DECIDE,
     P_AX_COS_DECIDE_POSE,
     P_AX_COS_LOCK,
     P_AX_ROT,
@@ -155,9 +156,15 @@ def _acc_hold(
     hist[slot, H_ACC + 1] = ay
     hist[slot, H_ACC + 2] = az
     hist[slot, H_CLIP] = clip
-    # A hold starts only from another pose, where the locked axes mean
-    # nothing: a candidate's turn is enough.
-    if c < prm[P_AX_COS_DECIDE_POSE]:
+    # From a rest in the locked pose, a set's plane is read once the force
+    # has turned a rep's angle (a fidget after a rest must not turn the
+    # axis); from another pose the locked axes mean nothing, and a
+    # candidate's turn is enough.
+    same_pose = (
+        fstate[F_AX_REF] * prm[P_U] + fstate[F_AX_REF + 1] * prm[P_U + 1] + fstate[F_AX_REF + 2] * prm[P_U + 2]
+        >= _COS_POSE
+    )
+    if c < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
         _axis_release(ist)
         fstate[F_AX_QUIET_S] = 0.0
         return True, _acc_decide(prm, fstate, ist, hist, hold, s, theta)
@@ -194,6 +201,11 @@ def _acc_decide(
     ax = dy * rz - dz * ry
     ay = dz * rx - dx * rz
     az = dx * ry - dy * rx
+    if (
+        abs(ax * prm[P_A] + ay * prm[P_A + 1] + az * prm[P_A + 2]) >= _COS_AXIS
+        and rx * prm[P_U] + ry * prm[P_U + 1] + rz * prm[P_U + 2] >= _COS_POSE
+    ):
+        return theta  # the locked plane from the locked pose: the held rows are right as they are
     prm[P_U] = rx
     prm[P_U + 1] = ry
     prm[P_U + 2] = rz
@@ -312,15 +324,7 @@ def _acc_watch(
         fstate[F_AX_QUIET_S] = 0.0
     else:
         fstate[F_AX_QUIET_S] += fstate[F_PERIOD]
-    if (
-        hold == 0
-        and c < _COS_HOLD
-        and fstate[F_AX_QUIET_S] >= prm[P_SET_GAP_S]
-        and ist[I_DET] >= s
-        # Only from a rest in another pose (see the module docstring).
-        and fstate[F_AX_REF] * prm[P_U] + fstate[F_AX_REF + 1] * prm[P_U + 1] + fstate[F_AX_REF + 2] * prm[P_U + 2]
-        < _COS_POSE
-    ):
+    if hold == 0 and c < _COS_HOLD and fstate[F_AX_QUIET_S] >= prm[P_SET_GAP_S] and ist[I_DET] >= s:
         ist[I_AX_HOLD] = s
         fstate[F_AX_SNAP] = fx
         fstate[F_AX_SNAP + 1] = fy

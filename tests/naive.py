@@ -1246,10 +1246,10 @@ def acc_axis_watch(
 
     The reference is the force's direction at the last still row (the
     filter's stillness time over 0.5 s); after a rest of set_gap_s within
-    lock_deg of it, in a pose more than 45 deg from the locked one, the first
-    row 2 deg from it holds the detector and keeps the filter's axis-free
-    state; held rows keep their force and clip bits; the hold is decided at a
-    candidate's turn, released when still, after 3 s or a sixteenth of the ring.
+    lock_deg of it, the first row 2 deg from it holds the detector and keeps
+    the filter's axis-free state; held rows keep their force and clip bits;
+    the hold is decided at a rep's turn (same pose) or a candidate's (another
+    pose), released when still, after 3 s or a sixteenth of the ring.
     """
     f = fstate[F_ZLP : F_ZLP + 3].copy()
     if np.linalg.norm(f) <= 0:
@@ -1270,7 +1270,8 @@ def acc_axis_watch(
     if hold != 0:
         hist[s % cap, H_ACC : H_ACC + 3] = acc
         hist[s % cap, H_CLIP] = clip
-        if cos_tilt < prm[P_AX_COS_DECIDE_POSE]:  # held only from another pose: a candidate's turn
+        same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+        if cos_tilt < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
             ist[I_AX_HOLD] = 0
             fstate[F_AX_QUIET_S] = 0.0
             return acc_axis_decide(prm, fstate, ist, hist, hold, s, theta)
@@ -1288,7 +1289,6 @@ def acc_axis_watch(
         and cos_tilt < math.cos(math.radians(kaa._HOLD_DEG))
         and fstate[F_AX_QUIET_S] >= prm[P_SET_GAP_S]
         and ist[I_DET] >= s
-        and float(ref @ prm[P_U : P_U + 3]) < math.cos(math.radians(ka._POSE_DEG))  # a rest in another pose
     ):
         ist[I_AX_HOLD] = s
         fstate[F_AX_SNAP : F_AX_SNAP + 3] = f
@@ -1313,6 +1313,10 @@ def acc_axis_decide(
         return theta
     w = _unit(d)
     a = np.cross(w, ref)
+    same_axis = abs(float(a @ prm[P_A : P_A + 3])) >= math.cos(math.radians(ka._AXIS_DEG))
+    same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+    if same_axis and same_pose:
+        return theta
     prm[P_U : P_U + 3] = ref
     prm[P_W : P_W + 3] = w
     prm[P_A : P_A + 3] = a
