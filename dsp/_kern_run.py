@@ -13,6 +13,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_release, _axis_watch
+from hipflex.dsp._kern_axis_acc import _acc_watch
 from hipflex.dsp._kern_filters import _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
 from hipflex.dsp._kern_pendulum import _pendulum_reanchor, _pendulum_step
@@ -62,6 +63,7 @@ from hipflex.dsp._layout import (
     I_SAMPLE,
     I_STARTED,
     P_ACC_RANGE,
+    P_AX_WATCH,
     P_HAS_GYRO,
     P_MAX_INTERP_S,
     REJ_GAP,
@@ -222,6 +224,9 @@ def _process_py(
     ist[I_SAMPLE] = s + 1
     if has_gyro:
         theta = _axis_watch(prm, fstate, ist, hist, s, theta)  # the rep axis per set (dsp/_kern_axis.py)
+    elif prm[P_AX_WATCH] > 0.0:
+        # Without a gyro, from the pendulum filter's force (dsp/_kern_axis_acc.py).
+        theta = _acc_watch(prm, fstate, ist, hist, s, theta, ax, ay, az, clip & _CLIP_AXES)
     if fstate[F_PG_S] > 0.0:
         fstate[F_PG_S] -= dt
         if fstate[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:

@@ -40,7 +40,7 @@ P_THETA_MAX = 26  # pendulum filter: largest flexion angle, rad
 P_THETA_MIN = 27  # pendulum filter: largest extension, as a (negative) angle, rad
 P_ZUPT_S = 28  # pendulum filter: stillness time before a zero-velocity update, s (0 = never)
 P_SET_GAP_S = 29  # detector: a pause in motion this long ends an unconfirmed rise, s
-P_AX_WATCH = 30  # 1: the rep axis is learned again at a set in another plane or pose (_kern_axis; gyro only)
+P_AX_WATCH = 30  # 1: the rep axis is learned again at a set in another plane or pose (_kern_axis, _kern_axis_acc)
 P_AX_COS_LOCK = 31  # cos(lock_deg): a tilt this far from the last still pose ends a rest (axis watch)
 P_AX_COS_DECIDE = 32  # cos(min(lock_deg, min_rom_deg)): the tilt at which a set's plane is read
 P_AX_COS_DECIDE_POSE = 33  # cos(min(lock_deg, candidate_deg)): the same from a rest in another pose
@@ -89,7 +89,11 @@ F_ID_NIS = 66  # pendulum filter: sum of the capped NIS terms in F_NLL (with P_I
 F_ID_N = 67  # pendulum filter: number of innovations summed into F_NLL (with P_ID)
 F_AX_YAW = 68  # with P_AX_ROT: the rotation about P_A integrated from the first row, deg
 F_PG_MAX_SHIFT = 69  # post-gap window: largest re-anchoring it may make, deg (0: any)
-F_N = 70
+F_AX_SNAP = 70  # 70..74 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_EST after a hold's first row
+F_AX_ANCHOR = 75  # 75..77 axis watch without a gyro: F_ZLP's direction where its steady stretch began
+F_AX_STILL_S = 78  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
+F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
+F_N = 80
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
@@ -140,7 +144,9 @@ H_DT = 14  # the prediction step that led to this row, s (NaN: re-anchored, no p
 H_STHETA = 15  # smoothed theta, deg
 H_SVEL = 16  # smoothed rate, deg/s
 H_JOLT = 17  # the row's innovation size (F_JOLT), g: a foot strike's jolt
-H_N_PENDULUM = 18
+H_ACC = 18  # 18..20 a held row's specific force as filtered, g (the axis watch re-runs the filter on it)
+H_CLIP = 21  # that row's clip bits (x, y, z at full scale)
+H_N_PENDULUM = 22
 
 # ---- event rows ------------------------------------------------------------------
 EV_KIND = 0

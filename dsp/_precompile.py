@@ -47,6 +47,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_axis", "_decide", (*_KERN, _I, _I, _F)),
         ("_kern_axis", "_held_row", (*_KERN, _I, _F, _I, _F, types.boolean)),
         ("_kern_axis", "_yaw_step", (*_KERN, _I)),
+        ("_kern_axis_acc", "_acc_decide", (*_KERN, _I, _I, _F)),
+        ("_kern_axis_acc", "_acc_hold", (*_KERN, _I, _F, _I, _F, _F, _F, _F, _I)),
     ),
     # The rep detector's calls from the main loop: catching up after a window, with
     # the rep metrics under it ...

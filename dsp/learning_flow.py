@@ -231,14 +231,14 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
         axes, lever = rot, None
     kern = _start_kernel(settings, state, cal, axes, lever)
     kern.prm[L.P_AX_ROT] = 0.0 if rot is None else 1.0
-    if state.has_gyro:
-        # The session's kernel learns the rep axis again at a set in another
-        # plane or pose (dsp/_kern_axis.py), from the thigh's pose at row 0.
-        kern.prm[L.P_AX_WATCH] = 1.0
-        kern.fstate[L.F_AX_REF : L.F_AX_REF + 3] = kern.fstate[L.F_UP : L.F_UP + 3]
-        # The still stretch a recording starts in is no rest between sets (as
-        # in rest_pose): the rest is counted from the first excursion on.
-        kern.fstate[L.F_AX_QUIET_S] = -math.inf
+    # The session's kernel learns the rep axis again at a set in another
+    # plane or pose (dsp/_kern_axis.py; without a gyro, in another pose:
+    # dsp/_kern_axis_acc.py), from the thigh's pose at row 0.
+    kern.prm[L.P_AX_WATCH] = 1.0
+    kern.fstate[L.F_AX_REF : L.F_AX_REF + 3] = _pose_at_row0(state.has_gyro, kern.fstate)
+    # The still stretch a recording starts in is no rest between sets (as
+    # in rest_pose): the rest is counted from the first excursion on.
+    kern.fstate[L.F_AX_QUIET_S] = -math.inf
     state = dataclasses.replace(state, axes=axes, lever=lever)
     return state, kern
 
@@ -284,6 +284,26 @@ def correct_gyro(state: StreamState, gyr: np.ndarray) -> np.ndarray:
     if check is None or check.verdict != "corrected" or gyr.shape[0] == 0:
         return gyr
     return np.ascontiguousarray(gyr @ check.matrix.T)
+
+
+def _pose_at_row0(has_gyro: bool, fstate: np.ndarray) -> np.ndarray:
+    """"Up" in the sensor frame at buffer row 0, as the session's axis watch reads it (unit vector).
+
+    With a gyro the tilt filter's "up" (``F_UP``, run back to row 0 by
+    :func:`_rewind`).  Without one ``F_UP`` is the calibrated rest pose, not
+    the thigh's at row 0: the watch reads the pendulum filter's low-passed
+    force (``F_ZLP``, also run back to row 0).  A recording that starts lying
+    down before the first standing set would otherwise begin with the thigh
+    90 deg from its reference: the lying stretch counted as a rest between
+    sets, getting up held and taken for a set in another pose (tuning seeds
+    with ``start=lying``: set 1 counted in the lying pose's axes).
+    """
+    up = fstate[L.F_UP : L.F_UP + 3]
+    if has_gyro:
+        return up.copy()
+    f = fstate[L.F_ZLP : L.F_ZLP + 3]
+    n = float(np.linalg.norm(f))
+    return f / n if n > 0.0 else up.copy()
 
 
 def _start_kernel(

@@ -26,6 +26,7 @@ from scipy.spatial.transform import Rotation
 from scipy.special import erfcx
 
 from hipflex.dsp import _kern_axis as ka
+from hipflex.dsp import _kern_axis_acc as kaa
 from hipflex.dsp import _kern_censor as kc
 from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
@@ -56,8 +57,12 @@ from hipflex.dsp._layout import (
     EX_T,
     EX_U,
     EX_W,
+    F_AX_ANCHOR,
+    F_AX_MOVE_S,
     F_AX_QUIET_S,
     F_AX_REF,
+    F_AX_SNAP,
+    F_AX_STILL_S,
     F_AX_YAW,
     F_BIAS,
     F_CAND_PEAK,
@@ -98,6 +103,8 @@ from hipflex.dsp._layout import (
     F_ZLP,
     F_ZSTILL_S,
     G0_MPS2,
+    H_ACC,
+    H_CLIP,
     H_DT,
     H_FLAG,
     H_FLAG_BRIDGED,
@@ -1217,6 +1224,133 @@ def axis_report(prm: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarr
 
 
 # =============================================================================
+# The rep axis per set (accelerometer only)
+# =============================================================================
+
+
+def _pendulum_row(fstate: np.ndarray, hist: np.ndarray, slot: int, theta: float, vel: float, sigma: float) -> None:
+    """What a filtered row keeps in the history (as ``_process``)."""
+    hist[slot, H_THETA] = theta
+    hist[slot, H_VEL] = vel
+    hist[slot, H_SIGMA] = sigma
+    hist[slot, H_X : H_X + 3] = fstate[F_X : F_X + 3]
+    hist[slot, H_P : H_P + 6] = fstate[F_P : F_P + 9].reshape(3, 3)[np.triu_indices(3)]
+    hist[slot, H_JOLT] = fstate[F_JOLT]
+
+
+def acc_axis_watch(
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, s: int, theta: float,
+    acc: np.ndarray, clip: int,
+) -> float:  # fmt: skip
+    """Twin of ``_acc_watch``: the gyro's watch with the pendulum filter's low-passed force for "up".
+
+    The reference is the force's direction at the last still row (the
+    filter's stillness time over 0.5 s); after a rest of set_gap_s within
+    lock_deg of it, the first row 2 deg from it holds the detector and keeps
+    the filter's axis-free state; held rows keep their force and clip bits;
+    the hold is decided at a rep's turn (same pose) or a candidate's (another
+    pose), released when still, after 3 s or a sixteenth of the ring.
+    """
+    f = fstate[F_ZLP : F_ZLP + 3].copy()
+    if np.linalg.norm(f) <= 0:
+        return theta
+    up = f / np.linalg.norm(f)
+    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
+    cos_tilt = float(up @ ref)
+    # Still: the filter's per-row test, the direction within 2 deg of where the stretch began.
+    anchor = fstate[F_AX_ANCHOR : F_AX_ANCHOR + 3]
+    if fstate[F_ZSTILL_S] > 0 and float(up @ anchor) >= math.cos(math.radians(kaa._HOLD_DEG)):
+        fstate[F_AX_STILL_S] += fstate[F_PERIOD]
+    else:
+        fstate[F_AX_ANCHOR : F_AX_ANCHOR + 3] = up
+        fstate[F_AX_STILL_S] = 0.0
+    still = fstate[F_AX_STILL_S] > ka._STILL_S
+    cap = int(ist[I_CAP])
+    hold = int(ist[I_AX_HOLD])
+    if hold != 0:
+        hist[s % cap, H_ACC : H_ACC + 3] = acc
+        hist[s % cap, H_CLIP] = clip
+        same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+        if cos_tilt < (prm[P_AX_COS_DECIDE] if same_pose else prm[P_AX_COS_DECIDE_POSE]):
+            ist[I_AX_HOLD] = 0
+            fstate[F_AX_QUIET_S] = 0.0
+            return acc_axis_decide(prm, fstate, ist, hist, hold, s, theta)
+        if still or s - hold >= cap // ka._RING_DIV or (s - hold) * fstate[F_PERIOD] > ka._MAX_HOLD_S:
+            ist[I_AX_HOLD] = 0
+    if still:
+        fstate[F_AX_REF : F_AX_REF + 3] = up
+        cos_tilt = 1.0
+    # Quiet: within lock_deg of the reference and still by the filter's per-row test at most 0.5 s ago.
+    fstate[F_AX_MOVE_S] = 0.0 if fstate[F_ZSTILL_S] > 0 else fstate[F_AX_MOVE_S] + fstate[F_PERIOD]
+    quiet = cos_tilt >= prm[P_AX_COS_LOCK] and fstate[F_AX_MOVE_S] <= ka._STILL_S
+    fstate[F_AX_QUIET_S] = fstate[F_AX_QUIET_S] + fstate[F_PERIOD] if quiet else 0.0
+    if (
+        hold == 0
+        and cos_tilt < math.cos(math.radians(kaa._HOLD_DEG))
+        and fstate[F_AX_QUIET_S] >= prm[P_SET_GAP_S]
+        and ist[I_DET] >= s
+    ):
+        ist[I_AX_HOLD] = s
+        fstate[F_AX_SNAP : F_AX_SNAP + 3] = f
+        fstate[F_AX_SNAP + 3] = fstate[F_ZSTILL_S]
+        fstate[F_AX_SNAP + 4] = fstate[F_G_EST]
+    return theta
+
+
+def acc_axis_decide(
+    prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, hold: int, s: int, theta: float
+) -> float:
+    """Twin of ``_acc_decide``: new axes from the force's turn, the filter restarted at the hold and run again.
+
+    The restart: the filter's axis-free state as after the hold's first row,
+    the angle of its low-passed force under the new axes, no rate, the
+    uncertainty of an unknown rate; then each held row again as measured.
+    """
+    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
+    f = fstate[F_ZLP : F_ZLP + 3].copy()
+    d = f - (f @ ref) * ref
+    if np.linalg.norm(d) <= 0 or ist[I_PHASE] == PHASE_FALL:
+        return theta
+    w = _unit(d)
+    a = np.cross(w, ref)
+    same_axis = abs(float(a @ prm[P_A : P_A + 3])) >= math.cos(math.radians(ka._AXIS_DEG))
+    same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+    if same_axis and same_pose:
+        return theta
+    prm[P_U : P_U + 3] = ref
+    prm[P_W : P_W + 3] = w
+    prm[P_A : P_A + 3] = a
+    prm[P_AX_ROT] = 0.0
+    fstate[F_ZLP : F_ZLP + 3] = fstate[F_AX_SNAP : F_AX_SNAP + 3]
+    fstate[F_ZSTILL_S] = fstate[F_AX_SNAP + 3]
+    fstate[F_G_EST] = fstate[F_AX_SNAP + 4]
+    f0 = fstate[F_ZLP : F_ZLP + 3]
+    theta0 = math.atan2(float(f0 @ w), float(f0 @ ref))
+    fstate[F_X : F_X + 3] = [theta0, 0.0, 0.0]
+    fstate[F_P : F_P + 9] = np.diag(
+        [math.radians(kaa._RESTART_ANGLE_SD_DEG) ** 2, math.radians(kaa._RESTART_RATE_SD_DPS) ** 2,
+         kaa._RESTART_ACCEL_VAR]
+    ).ravel()  # fmt: skip
+    fstate[F_JOLT] = 0.0
+    cap = int(ist[I_CAP])
+    th, sigma = math.degrees(theta0), kaa._RESTART_ANGLE_SD_DEG
+    _pendulum_row(fstate, hist, hold % cap, th, 0.0, sigma)
+    hist[hold % cap, H_DT] = math.nan  # nothing links the restart to the row before
+    for k in range(hold + 1, s + 1):
+        row = hist[k % cap]
+        th, vel, sigma = pendulum_step(prm, fstate, *row[H_ACC : H_ACC + 3], row[H_DT], int(row[H_CLIP]))
+        _pendulum_row(fstate, hist, k % cap, th, vel, sigma)
+    fstate[F_LAST_SIGMA] = sigma
+    ist[I_PHASE] = PHASE_SEEK
+    ist[I_RESTED] = 0
+    ist[I_CAND_ACTIVE] = 0
+    fstate[F_LOW] = math.inf
+    fstate[F_MREF] = math.nan
+    ist[I_AX_NEW] = hold
+    return th
+
+
+# =============================================================================
 # The post-gap window (gyro)
 # =============================================================================
 
@@ -1367,7 +1501,8 @@ def _process(
         theta, vel = tilt_step(prm, fstate, *acc, *gyr, dt, clipped or any(axes))
         sigma = 0.0
     else:
-        theta, vel, sigma = pendulum_step(prm, fstate, *acc, dt, sum(1 << c for c in range(3) if axes[c]))
+        clip_bits = sum(1 << c for c in range(3) if axes[c])
+        theta, vel, sigma = pendulum_step(prm, fstate, *acc, dt, clip_bits)
     fstate[F_LAST_SIGMA] = sigma
     s = int(ist[I_SAMPLE])
     cap = int(ist[I_CAP])
@@ -1386,6 +1521,8 @@ def _process(
     ist[I_SAMPLE] = s + 1
     if prm[P_HAS_GYRO] > 0:
         theta = axis_watch(prm, fstate, ist, hist, s, theta)
+    elif prm[P_AX_WATCH] > 0:
+        theta = acc_axis_watch(prm, fstate, ist, hist, s, theta, np.asarray(acc, dtype=np.float64), clip_bits)
     if _window_open(fstate):
         fstate[F_PG_S] -= dt
         window_samples = ist[I_SAMPLE] - ist[I_PG_GAP0]
