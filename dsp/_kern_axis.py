@@ -238,6 +238,67 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     return theta
 
 
+@njit_borrowed_inline
+def _turn_axes(prm: np.ndarray, fstate: np.ndarray, vx: float, vy: float, vz: float) -> bool:
+    """Whether the pose ``v`` reached from the reference pose ``F_AX_REF`` sets new axes; if so, sets them.
+
+    The turn's direction ``w`` is ``v`` less its part along the reference
+    ``u``; the new axis ``a = w x u``.  Nothing changes (False) when the turn
+    has no direction or keeps the locked axis from the locked pose.  Shared
+    by both deciders (with a gyro :func:`_decide`, without
+    ``_kern_axis_acc._acc_decide``).
+    """
+    rx = fstate[F_AX_REF]
+    ry = fstate[F_AX_REF + 1]
+    rz = fstate[F_AX_REF + 2]
+    c = vx * rx + vy * ry + vz * rz
+    dx = vx - c * rx
+    dy = vy - c * ry
+    dz = vz - c * rz
+    n = math.sqrt(dx * dx + dy * dy + dz * dz)
+    if n <= 0.0:
+        return False
+    dx /= n
+    dy /= n
+    dz /= n
+    ax = dy * rz - dz * ry
+    ay = dz * rx - dx * rz
+    az = dx * ry - dy * rx
+    same_axis = abs(ax * prm[P_A] + ay * prm[P_A + 1] + az * prm[P_A + 2]) >= _COS_AXIS
+    same_pose = rx * prm[P_U] + ry * prm[P_U + 1] + rz * prm[P_U + 2] >= _COS_POSE
+    if same_axis and same_pose:
+        return False
+    prm[P_U] = rx
+    prm[P_U + 1] = ry
+    prm[P_U + 2] = rz
+    prm[P_W] = dx
+    prm[P_W + 1] = dy
+    prm[P_W + 2] = dz
+    prm[P_A] = ax
+    prm[P_A + 1] = ay
+    prm[P_A + 2] = az
+    prm[P_AX_ROT] = 0.0  # a tilt set after a rotation set: the tilt angle again
+    return True
+
+
+@njit_borrowed_inline
+def _fresh_search(fstate: np.ndarray, ist: np.ndarray, hold: int) -> None:
+    """The detector starts a fresh search for a low at the held row ``hold``, under new axes.
+
+    The rows before the hold are in the old axes: a rise the detector
+    followed in them (never confirmed: the body turning into this pose, read
+    in the old axes) is dropped with them.  ``I_AX_NEW`` makes the axes
+    reported (:func:`_axis_report`) before the detector reads the held rows,
+    so the set they start is named from these axes, not the session's first.
+    """
+    ist[I_PHASE] = PHASE_SEEK
+    ist[I_RESTED] = 0
+    ist[I_CAND_ACTIVE] = 0
+    fstate[F_LOW] = math.inf
+    fstate[F_MREF] = math.nan
+    ist[I_AX_NEW] = hold
+
+
 @njit_borrowed
 def _decide(
     prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, hold: int, s: int, theta: float
@@ -249,41 +310,19 @@ def _decide(
     a low.  Returns the angle of row ``s``, deg.  Twin:
     ``tests/naive.py:axis_decide``.
     """
-    rx = fstate[F_AX_REF]
-    ry = fstate[F_AX_REF + 1]
-    rz = fstate[F_AX_REF + 2]
-    ux = fstate[F_UP]
-    uy = fstate[F_UP + 1]
-    uz = fstate[F_UP + 2]
-    c = ux * rx + uy * ry + uz * rz
-    # The tilt's direction, perpendicular to the reference.
-    dx = ux - c * rx
-    dy = uy - c * ry
-    dz = uz - c * rz
-    n = math.sqrt(dx * dx + dy * dy + dz * dz)
-    if n <= 0.0 or ist[I_PHASE] == PHASE_FALL:
+    if ist[I_PHASE] == PHASE_FALL:
         return theta  # a confirmed rep is not cut (after a rest of set_gap_s it has settled: rare)
-    dx /= n
-    dy /= n
-    dz /= n
-    # The new axis a = w x u with w = d, u = ref.
-    ax = dy * rz - dz * ry
-    ay = dz * rx - dx * rz
-    az = dx * ry - dy * rx
-    same_axis = abs(ax * prm[P_A] + ay * prm[P_A + 1] + az * prm[P_A + 2]) >= _COS_AXIS
-    same_pose = rx * prm[P_U] + ry * prm[P_U + 1] + rz * prm[P_U + 2] >= _COS_POSE
-    if same_axis and same_pose:
+    if not _turn_axes(prm, fstate, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2]):
         return theta
-    prm[P_U] = rx
-    prm[P_U + 1] = ry
-    prm[P_U + 2] = rz
-    prm[P_W] = dx
-    prm[P_W + 1] = dy
-    prm[P_W + 2] = dz
-    prm[P_A] = ax
-    prm[P_A + 1] = ay
-    prm[P_A + 2] = az
-    prm[P_AX_ROT] = 0.0  # a tilt set after a rotation set: the tilt angle again
+    rx = prm[P_U]
+    ry = prm[P_U + 1]
+    rz = prm[P_U + 2]
+    dx = prm[P_W]
+    dy = prm[P_W + 1]
+    dz = prm[P_W + 2]
+    ax = prm[P_A]
+    ay = prm[P_A + 1]
+    az = prm[P_A + 2]
     fstate[F_AX_YAW] = 0.0
     cap = ist[I_CAP]
     for k in range(hold, s + 1):
@@ -295,17 +334,7 @@ def _decide(
         oa = hist[slot, H_OMEGA] * ax + hist[slot, H_OMEGA + 1] * ay + hist[slot, H_OMEGA + 2] * az
         hist[slot, H_VEL] = oa * RAD
     fstate[F_PREV_OA] = fstate[F_PREV_W] * ax + fstate[F_PREV_W + 1] * ay + fstate[F_PREV_W + 2] * az
-    # A fresh search: the rows before the hold are in the old axes.  A rise
-    # the detector followed in them (never confirmed: the body turning into
-    # this pose, read in the old axes) is dropped with them.
-    ist[I_PHASE] = PHASE_SEEK
-    ist[I_RESTED] = 0
-    ist[I_CAND_ACTIVE] = 0
-    fstate[F_LOW] = math.inf
-    fstate[F_MREF] = math.nan
-    # Reported (_axis_report) before the detector reads the held rows: the
-    # set they start is named from these axes, not the session's first.
-    ist[I_AX_NEW] = hold
+    _fresh_search(fstate, ist, hold)
     return hist[s & (cap - 1), H_THETA]
 
 

@@ -46,7 +46,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
-from hipflex.dsp._kern_axis import _COS_AXIS, _COS_POSE, _MAX_HOLD_S, _RING_DIV, _STILL_S, _axis_release
+from hipflex.dsp._kern_axis import _COS_POSE, _MAX_HOLD_S, _RING_DIV, _STILL_S, _axis_release, _fresh_search, _turn_axes
 from hipflex.dsp._kern_pendulum import _pendulum_step
 from hipflex.dsp._layout import (
     DEG,
@@ -59,8 +59,6 @@ from hipflex.dsp._layout import (
     F_G_EST,
     F_JOLT,
     F_LAST_SIGMA,
-    F_LOW,
-    F_MREF,
     F_P,
     F_PERIOD,
     F_X,
@@ -76,22 +74,16 @@ from hipflex.dsp._layout import (
     H_VEL,
     H_X,
     I_AX_HOLD,
-    I_AX_NEW,
-    I_CAND_ACTIVE,
     I_CAP,
     I_DET,
     I_PHASE,
-    I_RESTED,
-    P_A,
     P_AX_COS_DECIDE,
     P_AX_COS_DECIDE_POSE,
     P_AX_COS_LOCK,
-    P_AX_ROT,
     P_SET_GAP_S,
     P_U,
     P_W,
     PHASE_FALL,
-    PHASE_SEEK,
     RAD,
 )
 
@@ -181,41 +173,16 @@ def _acc_decide(
 
     Returns the angle of row ``s``, deg.  Twin: ``tests/naive.py:acc_axis_decide``.
     """
-    rx = fstate[F_AX_REF]
-    ry = fstate[F_AX_REF + 1]
-    rz = fstate[F_AX_REF + 2]
-    fx = fstate[F_ZLP]
-    fy = fstate[F_ZLP + 1]
-    fz = fstate[F_ZLP + 2]
-    c = fx * rx + fy * ry + fz * rz
-    # The turn's direction, perpendicular to the reference.
-    dx = fx - c * rx
-    dy = fy - c * ry
-    dz = fz - c * rz
-    n = math.sqrt(dx * dx + dy * dy + dz * dz)
-    if n <= 0.0 or ist[I_PHASE] == PHASE_FALL:
+    if ist[I_PHASE] == PHASE_FALL:
         return theta  # a confirmed rep is not cut
-    dx /= n
-    dy /= n
-    dz /= n
-    ax = dy * rz - dz * ry
-    ay = dz * rx - dx * rz
-    az = dx * ry - dy * rx
-    if (
-        abs(ax * prm[P_A] + ay * prm[P_A + 1] + az * prm[P_A + 2]) >= _COS_AXIS
-        and rx * prm[P_U] + ry * prm[P_U + 1] + rz * prm[P_U + 2] >= _COS_POSE
-    ):
-        return theta  # the locked plane from the locked pose: the held rows are right as they are
-    prm[P_U] = rx
-    prm[P_U + 1] = ry
-    prm[P_U + 2] = rz
-    prm[P_W] = dx
-    prm[P_W + 1] = dy
-    prm[P_W + 2] = dz
-    prm[P_A] = ax
-    prm[P_A + 1] = ay
-    prm[P_A + 2] = az
-    prm[P_AX_ROT] = 0.0
+    if not _turn_axes(prm, fstate, fstate[F_ZLP], fstate[F_ZLP + 1], fstate[F_ZLP + 2]):
+        return theta  # no turn, or the locked plane from the locked pose: the held rows are right as they are
+    rx = prm[P_U]
+    ry = prm[P_U + 1]
+    rz = prm[P_U + 2]
+    dx = prm[P_W]
+    dy = prm[P_W + 1]
+    dz = prm[P_W + 2]
     # The filter's axis-free state (stillness, gravity) runs again from where
     # it was after the hold's first row: the same rows give the same values.
     cap = ist[I_CAP]
@@ -256,13 +223,7 @@ def _acc_decide(
         )
         _write_row(fstate, hist, slot, th, vel, sig)
     fstate[F_LAST_SIGMA] = sig
-    # A fresh search, as with a gyro (_kern_axis._decide).
-    ist[I_PHASE] = PHASE_SEEK
-    ist[I_RESTED] = 0
-    ist[I_CAND_ACTIVE] = 0
-    fstate[F_LOW] = math.inf
-    fstate[F_MREF] = math.nan
-    ist[I_AX_NEW] = hold
+    _fresh_search(fstate, ist, hold)  # as with a gyro (_kern_axis._decide)
     return th
 
 
