@@ -78,9 +78,9 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     ),
     # The gyro frame check at the end of the learning phase (also from Python).
     "frame": (
-        ("gyro_frame", "_lowpass_rows", (_A1, _A2, _F, _A2)),
-        ("gyro_frame", "_model_rows", (_A1, _A2, _A2, _A2, _A1, _F, _F, _I, _A2)),
-        ("gyro_frame", "_fit_lever", (_A2, _A2, _I)),
+        ("_kern_gyro_frame", "_lowpass_rows", (_A1, _A2, _F, _A2)),
+        ("_kern_gyro_frame", "_model_rows", (_A1, _A2, _A2, _A2, _A1, _F, _F, _I, _A2)),
+        ("_kern_gyro_frame", "_fit_lever", (_A2, _A2, _I)),
     ),
     # The main loop (its compile loads the step and reps groups from the cache)
     # and the end of a stream.

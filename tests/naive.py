@@ -1839,7 +1839,7 @@ def scan_lock(
 
 
 def lowpass_rows(t: np.ndarray, x: np.ndarray, tau_s: float, out: np.ndarray) -> None:
-    """Twin of ``gyro_frame._lowpass_rows``: y += dt / (tau + dt) * (x - y), from the first whole row."""
+    """Twin of ``_kern_gyro_frame._lowpass_rows``: y += dt / (tau + dt) * (x - y), from the first whole row."""
     state: np.ndarray | None = None
     last_t = math.nan
     for k in range(t.shape[0]):
@@ -1866,7 +1866,7 @@ def model_rows(
     stride: int,
     out: np.ndarray,
 ) -> float:
-    """Twin of ``gyro_frame._model_rows``: the low-passed rigid-rotation model, every stride-th row.
+    """Twin of ``_kern_gyro_frame._model_rows``: the low-passed rigid-rotation model, every stride-th row.
 
     Gravity, seen from the sensor, turns by the rotation vector
     ``-(omega_prev + omega) / 2 * dt``; the lever's acceleration is
@@ -1908,7 +1908,7 @@ def model_rows(
 
 
 def fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
-    """Twin of ``gyro_frame._fit_lever``: ridge least squares for the lever, then the RMS residual angle, deg."""
+    """Twin of ``_kern_gyro_frame._fit_lever``: ridge least squares for the lever, then the RMS residual angle, deg."""
     rows = [j for j in range(cols.shape[0]) if not (np.isnan(cols[j]).any() or np.isnan(acc_lp[j * stride]).any())]
     if not rows:
         return math.inf

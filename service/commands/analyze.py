@@ -349,12 +349,12 @@ def _kernels_ready() -> bool:
     gyro frame check) are compiled here, still under the notice, so that a later
     run on the other kind does not compile unannounced.
     """
-    from hipflex.dsp import gyro_frame
+    from hipflex.dsp._kern_gyro_frame import _fit_lever
     from hipflex.dsp._kern_run import _run_chunk
 
     if not getattr(_run_chunk, "signatures", ()):
         return False
-    if not getattr(gyro_frame._fit_lever, "signatures", ()):
+    if not getattr(_fit_lever, "signatures", ()):
         from hipflex.service.live_analysis import warm_up
 
         warm_up().result()  # a short simulated session with and without gyro

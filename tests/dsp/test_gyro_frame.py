@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from streaming import stream_in_chunks
 
 from hipflex.dsp import ImuSamples, Settings, analyze, result
+from hipflex.dsp import _kern_gyro_frame as kgf
 from hipflex.dsp import gyro_frame as gf
 from hipflex.dsp.types import Analysis
 from hipflex.sensor.sim.simulate import simulate_drill
@@ -68,7 +69,7 @@ def test_model_rows_matches_its_twin(seed: int, stride: int, fs_hz: float) -> No
     up /= np.linalg.norm(up)
     rows = (300 + stride - 1) // stride
     got, want = np.empty((rows, 12)), np.empty((rows, 12))
-    turn = gf._model_rows(t, rate, accel, m, up, 1.02, 0.2, stride, got)
+    turn = kgf._model_rows(t, rate, accel, m, up, 1.02, 0.2, stride, got)
     turn_twin = naive.model_rows(t, rate, accel, m, up, 1.02, 0.2, stride, want)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
     assert turn == pytest.approx(turn_twin, abs=1e-6)
@@ -83,11 +84,11 @@ def test_fit_lever_matches_its_twin(seed: int, stride: int, planar: bool) -> Non
         accel[:, [0, 2]] = 0.0
     rows = (300 + stride - 1) // stride
     cols = np.empty((rows, 12))
-    gf._model_rows(t, rate, accel, np.eye(3), np.array([0.0, 0.0, 1.0]), 1.0, 0.2, stride, cols)
+    kgf._model_rows(t, rate, accel, np.eye(3), np.array([0.0, 0.0, 1.0]), 1.0, 0.2, stride, cols)
     rng = np.random.default_rng(seed)
     acc_lp = rng.normal(0.0, 0.1, (300, 3)) + np.array([0.0, 0.0, 1.0])
     acc_lp[rng.integers(0, 300, 3)] = np.nan
-    got = gf._fit_lever(cols, acc_lp, stride)
+    got = kgf._fit_lever(cols, acc_lp, stride)
     assert got == pytest.approx(naive.fit_lever(cols, acc_lp, stride), rel=1e-6, abs=1e-6)
 
 
