@@ -1169,6 +1169,35 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     return theta
 
 
+def turn_axes(prm: np.ndarray, fstate: np.ndarray, v: np.ndarray) -> bool:
+    """Twin of ``_turn_axes``: u = the reference, w = the turn to ``v``, a = w x u; set unless no turn or same axes."""
+    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
+    d = v - (v @ ref) * ref
+    if np.linalg.norm(d) <= 0:
+        return False
+    w = _unit(d)
+    a = np.cross(w, ref)
+    same_axis = abs(float(a @ prm[P_A : P_A + 3])) >= math.cos(math.radians(ka._AXIS_DEG))
+    same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
+    if same_axis and same_pose:
+        return False
+    prm[P_U : P_U + 3] = ref
+    prm[P_W : P_W + 3] = w
+    prm[P_A : P_A + 3] = a
+    prm[P_AX_ROT] = 0.0  # a tilt set ends a rotation set
+    return True
+
+
+def fresh_search(fstate: np.ndarray, ist: np.ndarray, hold: int) -> None:
+    """Twin of ``_fresh_search``: the detector searches afresh from the held row, the axes reported first."""
+    ist[I_PHASE] = PHASE_SEEK
+    ist[I_RESTED] = 0
+    ist[I_CAND_ACTIVE] = 0
+    fstate[F_LOW] = math.inf
+    fstate[F_MREF] = math.nan
+    ist[I_AX_NEW] = hold  # reported before the detector reads the held rows
+
+
 def axis_decide(
     prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, hold: int, s: int, theta: float
 ) -> float:
@@ -1177,21 +1206,9 @@ def axis_decide(
     Then the held rows' angle and rate are those under the new axes, and the
     detector searches afresh (a confirmed rep in progress keeps the axes).
     """
-    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
-    up = fstate[F_UP : F_UP + 3].copy()
-    d = up - (up @ ref) * ref
-    if np.linalg.norm(d) <= 0 or ist[I_PHASE] == PHASE_FALL:
+    if ist[I_PHASE] == PHASE_FALL or not turn_axes(prm, fstate, fstate[F_UP : F_UP + 3].copy()):
         return theta
-    w = _unit(d)
-    a = np.cross(w, ref)
-    same_axis = abs(float(a @ prm[P_A : P_A + 3])) >= math.cos(math.radians(ka._AXIS_DEG))
-    same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
-    if same_axis and same_pose:
-        return theta
-    prm[P_U : P_U + 3] = ref
-    prm[P_W : P_W + 3] = w
-    prm[P_A : P_A + 3] = a
-    prm[P_AX_ROT] = 0.0  # a tilt set ends a rotation set
+    ref, w, a = prm[P_U : P_U + 3].copy(), prm[P_W : P_W + 3].copy(), prm[P_A : P_A + 3].copy()
     fstate[F_AX_YAW] = 0.0
     cap = int(ist[I_CAP])
     for k in range(hold, s + 1):
@@ -1199,12 +1216,7 @@ def axis_decide(
         row[H_THETA] = math.degrees(math.atan2(row[H_UP : H_UP + 3] @ w, row[H_UP : H_UP + 3] @ ref))
         row[H_VEL] = math.degrees(row[H_OMEGA : H_OMEGA + 3] @ a)
     fstate[F_PREV_OA] = float(fstate[F_PREV_W : F_PREV_W + 3] @ a)
-    ist[I_PHASE] = PHASE_SEEK
-    ist[I_RESTED] = 0
-    ist[I_CAND_ACTIVE] = 0
-    fstate[F_LOW] = math.inf
-    fstate[F_MREF] = math.nan
-    ist[I_AX_NEW] = hold  # reported before the detector reads the held rows
+    fresh_search(fstate, ist, hold)
     return float(hist[s % cap, H_THETA])
 
 
@@ -1306,21 +1318,9 @@ def acc_axis_decide(
     the angle of its low-passed force under the new axes, no rate, the
     uncertainty of an unknown rate; then each held row again as measured.
     """
-    ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
-    f = fstate[F_ZLP : F_ZLP + 3].copy()
-    d = f - (f @ ref) * ref
-    if np.linalg.norm(d) <= 0 or ist[I_PHASE] == PHASE_FALL:
+    if ist[I_PHASE] == PHASE_FALL or not turn_axes(prm, fstate, fstate[F_ZLP : F_ZLP + 3].copy()):
         return theta
-    w = _unit(d)
-    a = np.cross(w, ref)
-    same_axis = abs(float(a @ prm[P_A : P_A + 3])) >= math.cos(math.radians(ka._AXIS_DEG))
-    same_pose = float(ref @ prm[P_U : P_U + 3]) >= math.cos(math.radians(ka._POSE_DEG))
-    if same_axis and same_pose:
-        return theta
-    prm[P_U : P_U + 3] = ref
-    prm[P_W : P_W + 3] = w
-    prm[P_A : P_A + 3] = a
-    prm[P_AX_ROT] = 0.0
+    ref, w = prm[P_U : P_U + 3].copy(), prm[P_W : P_W + 3].copy()
     fstate[F_ZLP : F_ZLP + 3] = fstate[F_AX_SNAP : F_AX_SNAP + 3]
     fstate[F_ZSTILL_S] = fstate[F_AX_SNAP + 3]
     fstate[F_G_EST] = fstate[F_AX_SNAP + 4]
@@ -1341,12 +1341,7 @@ def acc_axis_decide(
         th, vel, sigma = pendulum_step(prm, fstate, *row[H_ACC : H_ACC + 3], row[H_DT], int(row[H_CLIP]))
         _pendulum_row(fstate, hist, k % cap, th, vel, sigma)
     fstate[F_LAST_SIGMA] = sigma
-    ist[I_PHASE] = PHASE_SEEK
-    ist[I_RESTED] = 0
-    ist[I_CAND_ACTIVE] = 0
-    fstate[F_LOW] = math.inf
-    fstate[F_MREF] = math.nan
-    ist[I_AX_NEW] = hold
+    fresh_search(fstate, ist, hold)
     return th
 
 
