@@ -76,10 +76,9 @@ class Subscriber:
             if self.closed:
                 return None
             self._wake.clear()
-            if timeout_s is None:
+            # Not wait_for: Python 3.11's swallows a cancellation that lands with the wake-up.
+            async with asyncio.timeout(timeout_s):  # None: no limit
                 await self._wake.wait()
-            else:
-                await asyncio.wait_for(self._wake.wait(), timeout_s)
         return self._buf.popleft()
 
     def __len__(self) -> int:

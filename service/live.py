@@ -189,7 +189,9 @@ class LiveSession:
         try:
             while True:
                 try:
-                    received_at, item = await asyncio.wait_for(self._inbox.get(), GAP_TIMEOUT_S)
+                    # Not wait_for: Python 3.11's swallows a cancellation that lands with an item.
+                    async with asyncio.timeout(GAP_TIMEOUT_S):
+                        received_at, item = await self._inbox.get()
                 except TimeoutError:
                     if self.worker.live_state == "running":
                         self.hub.publish([self.worker.status("gap")])

@@ -118,7 +118,8 @@ class _Replies:
         self._waiters[key] = waiter
         try:
             await client.write_gatt_char(METAWEAR_COMMAND_UUID, command, response=False)
-            return await asyncio.wait_for(waiter, timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: see LinkRecovery._supervise
+                return await waiter
         finally:
             self._waiters.pop(key, None)
 

@@ -179,7 +179,8 @@ class _Commander:
             try:
                 # The reply may arrive before the write returns: the waiter exists first.
                 await client.write_gatt_char(PMD_CONTROL_POINT_UUID, payload, response=True)
-                return await asyncio.wait_for(self._waiter, timeout_s)
+                async with asyncio.timeout(timeout_s):  # not wait_for: see LinkRecovery._supervise
+                    return await self._waiter
             finally:
                 self._waiter = None
 

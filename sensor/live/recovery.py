@@ -78,7 +78,10 @@ class LinkRecovery:
         while self._state in ("streaming", "recovering"):
             timeout = self.stall_timeout_s
             try:
-                reason = await asyncio.wait_for(self._wake.get(), timeout)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+                # that arrives in the same loop turn as the item (the stop() that cancels us).
+                async with asyncio.timeout(timeout):
+                    reason = await self._wake.get()
             except TimeoutError:
                 if loop.time() - self._last_data_loop_s < (timeout or 0.0):
                     strikes = 0
@@ -148,6 +151,8 @@ class LinkRecovery:
                     return
                 continue
             self.stats.reconnects += 1
+            if self._state != "recovering":
+                return  # stopped meanwhile: stop() takes the streams and the link down
             self._state = "streaming"
             self._last_data_loop_s = asyncio.get_running_loop().time()
             self._emit(Connected(self._clock(), self.name, self.address, self.mtu, reconnect=True))

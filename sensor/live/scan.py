@@ -145,7 +145,8 @@ async def _scan(
     try:
         async with BleakScanner(on_adv, **backends.scanner_options()):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), timeout_s)
+                async with asyncio.timeout(timeout_s):  # not wait_for: see LinkRecovery._supervise
+                    await done.wait()
     except Exception as exc:
         raise translate_ble_error(exc, doing="scan for sensors") from exc
     return found

@@ -265,9 +265,12 @@ class BleSensorClient(LinkRecovery, abc.ABC):
         """Stop the streams; :meth:`samples` ends after the last decoded chunk."""
         if self._state not in ("streaming", "recovering"):
             return
-        if self._state == "recovering":
-            await self._cancel(self._supervisor)  # no point waiting out connection attempts
+        recovering = self._state == "recovering"
+        # "stopping" first: a reconnect that completes although cancelled (a library that swallows the
+        # cancellation) then sees it and leaves the link to us instead of resuming the stream.
         self._state = "stopping"
+        if recovering:
+            await self._cancel(self._supervisor)  # no point waiting out connection attempts
         async with self._ops:
             client = self._client
             if client is not None and client.is_connected:
@@ -289,8 +292,8 @@ class BleSensorClient(LinkRecovery, abc.ABC):
         self._end_recording()
         await self._cancel(self._supervisor)
         if self._consumer is not None and not self._consumer.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._consumer), 10.0)
+            # At most 10 s for the decoder to drain; the link and the capture close either way.
+            await asyncio.wait({self._consumer}, timeout=10.0)
         self._state = "closed"
         await self._close_link()
         self._close_capture()
@@ -498,8 +501,18 @@ class BleSensorClient(LinkRecovery, abc.ABC):
 
     @staticmethod
     async def _cancel(task: asyncio.Task[None] | None) -> None:
+        """Cancel ``task`` and wait until it has ended.
+
+        The cancellation is repeated every second: awaiting the task once hung a
+        recording for good when a reply landed in the same loop turn as the cancel
+        and an ``asyncio.wait_for`` of Python 3.11 returned the reply instead of
+        raising (the task then waited on).  A cancellation of the caller itself
+        propagates.
+        """
         if task is None or task.done() or task is asyncio.current_task():
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if not task.cancelled() and task.exception() is not None:
+            _log.warning("%s ended with %r while being cancelled", task.get_name(), task.exception())

@@ -259,7 +259,8 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event,
                 if args.duration is not None and clock() - started >= args.duration:
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.05)
+                    async with asyncio.timeout(0.05):  # not wait_for: it can swallow the cancel at the end
+                        await stop.wait()
             display.state = "stopping"
             await client.stop()
 

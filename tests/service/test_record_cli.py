@@ -145,14 +145,20 @@ def test_record_counts_reps_live_and_matches_analyze(
 def test_record_reconnects_through_drops(
     world: Callable[[str], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world("fake:h10-drops,speed=20")  # drops at 20 s and 40 s; a 0.5 s backoff is 10 emulated seconds
+    # The sensor drops the link every 20 s of its uptime; a 0.5 s backoff is 10 emulated seconds.  Where
+    # the drops fall against the 70 s of recording depends on how long the scan and the analysis's
+    # preparation took (the emulated clock runs 20x wall time), and a drop in the last ~10 s is still
+    # reconnecting when the recording ends: so at least two drops and every one but the last reconnected.
+    world("fake:h10-drops,speed=20")
     out = tmp_path / "s.jsonl"
-    assert main(["record", "h10", "--out", str(out), "--duration", "50", "--json"]) == 0
+    assert main(["record", "h10", "--out", str(out), "--duration", "70", "--json"]) == 0
     err = capsys.readouterr().err
-    assert err.count("link lost; reconnecting") == 2 and err.count("reconnected to Polar H10") == 2
+    lost, back = err.count("link lost; reconnecting"), err.count("reconnected to Polar H10")
+    assert back >= 2 and lost - 1 <= back <= lost, err
     assert "(reconnect)" in err and "(loss)" in err
+    assert f"{back} reconnects;" in err
     events = [e.event for e in read_capture(out).events]
-    assert events.count("disconnected") == events.count("reconnected") == 2
+    assert (events.count("disconnected"), events.count("reconnected")) == (lost, back)
 
 
 @pytest.mark.slow

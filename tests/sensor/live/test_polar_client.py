@@ -221,6 +221,75 @@ async def test_stop_does_not_wait_for_a_sensor_out_of_range(tmp_path: Path) -> N
     assert read_capture(tmp_path / "capture.jsonl").events[-1].event == "disconnected"
 
 
+async def test_stop_ends_a_session_whose_reconnect_swallowed_the_cancellation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stop() while a reconnect restarts the streams, in a library that swallows the cancel.
+
+    Python 3.11's ``asyncio.wait_for`` returns a reply that lands in the same loop
+    turn as the cancel instead of raising; the reconnect then completed, set the
+    client streaming again and ``stop()`` waited for the supervisor for good (the
+    record command hung in CI).
+    """
+    emu = h10()
+    _, backends, peripheral = fake_world(emu)
+    client = await polar_client(backends, tmp_path, reconnect=ReconnectPolicy(0.001, 1.0, 0.001))
+    restarting = asyncio.Event()
+    start_streams = client._start_streams
+
+    async def swallowing_start(link: BleakClient, restart: bool) -> None:
+        if restart:
+            restarting.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass  # swallowed, as wait_for did when the reply came with the cancel
+        await start_streams(link, restart)
+
+    monkeypatch.setattr(client, "_start_streams", swallowing_start)
+    items: list[ClientItem] = []
+
+    async def collect() -> None:
+        async for item in client.samples():
+            items.append(item)
+
+    async with client:
+        await client.start()
+        consumer = asyncio.create_task(collect())
+        await Pump(emu, client).run(1.0, stop=False)
+        peripheral.disconnect()
+        await asyncio.wait_for(restarting.wait(), 5.0)
+        stopping = asyncio.create_task(client.stop())
+        done, _ = await asyncio.wait({stopping, consumer}, timeout=5.0, return_when=asyncio.ALL_COMPLETED)
+        if stopping not in done:  # leave nothing running before failing
+            client._supervisor.cancel()  # type: ignore[union-attr]  # a second cancel is not swallowed
+            await asyncio.wait({stopping, consumer}, timeout=5.0)
+            raise AssertionError(f"stop() hung; the client is {client.state!r}")
+        assert consumer in done and stopping.exception() is None
+    assert len(live_samples(items)) > 100 and client.stats.reconnects == 1
+    assert read_capture(tmp_path / "capture.jsonl").events[-1].event in ("reconnected", "stream_stopped")
+
+
+async def test_a_control_point_reply_landing_with_the_cancel_does_not_swallow_it() -> None:
+    """The request is cancelled even when its reply completes in the same loop turn."""
+    from hipflex.sensor.live.polar_client import _Commander
+
+    commander = _Commander()
+
+    class Link:
+        async def write_gatt_char(self, uuid: str, payload: bytes, response: bool) -> None:
+            return None
+
+    task = asyncio.create_task(commander.request(Link(), bytes([2, 0]), 5.0))  # type: ignore[arg-type]
+    while commander._waiter is None or not task.get_stack():
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the request now awaits its reply
+    commander._waiter.set_result(object())  # type: ignore[arg-type]  # the reply ...
+    task.cancel()  # ... and the cancel, in the same turn
+    await asyncio.wait({task}, timeout=1.0)
+    assert task.cancelled()
+
+
 async def test_invalid_mtu_is_a_clear_error(tmp_path: Path) -> None:
     profile = dataclasses.replace(H10_PROFILE, min_att_mtu=232)
     emu = PolarPmdPeripheral(profile, time_scale=None)
