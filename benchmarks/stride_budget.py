@@ -12,7 +12,8 @@ stride generator runs as always and its output is edited):
 * ``no bounce``: the stance bounce's scale set to 0 (the hip's vertical
   specific force stays 1 g);
 * ``+ no forward``: also no forward speed keys (no speed-up, ripple or stop);
-* ``+ no strikes``: also no foot strikes of either leg.
+* ``+ no strikes``: also no foot strikes of either leg;
+* ``no forward only``: the bounce kept, no forward speed keys.
 
 The difference between rows is what that motion costs the pendulum filter,
 whose model has the hip still (``dsp/_kern_pendulum.py``); the last row is the
@@ -55,11 +56,16 @@ def _no_strikes(sm: SetMotion) -> SetMotion:
     return dataclasses.replace(_no_forward(sm), strikes=Impacts.empty(), contra=Impacts.empty())
 
 
+def _no_forward_only(sm: SetMotion) -> SetMotion:
+    return dataclasses.replace(sm, hip_vx_keys=None)
+
+
 VARIANTS: dict[str, Edit | None] = {
     "physical": None,
     "no bounce": _no_bounce,
     "+ no forward": _no_forward,
     "+ no strikes": _no_strikes,
+    "no forward only": _no_forward_only,
 }
 
 
