@@ -51,7 +51,6 @@ from hipflex.dsp._layout import (
     F_AX_QUIET_S,
     F_AX_REF,
     F_AX_YAW,
-    F_GYR_SCALE,
     F_LOW,
     F_MREF,
     F_PERIOD,
@@ -279,10 +278,6 @@ def _turn_axes(prm: np.ndarray, fstate: np.ndarray, vx: float, vy: float, vz: fl
     prm[P_A + 1] = ay
     prm[P_A + 2] = az
     prm[P_AX_ROT] = 0.0  # a tilt set after a rotation set: the tilt angle again
-    if not same_axis:
-        # The scale error learned is the gyro's about the old axis, a mix of
-        # its own axes' that need not hold about another.
-        fstate[F_GYR_SCALE] = 0.0
     return True
 
 

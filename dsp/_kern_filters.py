@@ -16,8 +16,6 @@ from hipflex.dsp._jit import njit_borrowed_inline
 from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
-    F_GYR_SCALE,
-    F_GYR_SCALE_Z,
     F_PG_CNT,
     F_PG_S,
     F_PG_SUM,
@@ -57,21 +55,6 @@ _RATE_GATE = 0.7
 # against a 22 cm prior), and a backward-difference angular acceleration at a
 # rep's turn is off by as much as itself at 25 Hz.
 _ROT_UNCERT2 = 0.5 * 0.5
-# The gyro's scale about the flexion axis (a MEMS gyro's sensitivity is off by
-# 1-3 %) turns every move by that fraction too much or too little: 0.9 deg at
-# a 90 deg peak for 1 %, which the pull, open only where the thigh turns
-# slowly, removes only after the peak.  The tilt error a scale error s leaves
-# is s z, z the rotation about the axis passed through the same pull (z grows
-# by the turn, the pull takes its fraction of it): its sensitivity.  The tilt
-# error the pull sees about the axis, against z, estimates s (an integral at
-# this gain, 1/s per rad^2 at full pull weight: the error's gradient, so its
-# only fixed point is an error z no longer explains).  Not against the angle
-# itself: the pull, open on the way up and down, leaves an error that follows
-# the rate, not the angle (1.126 -> 1.35 deg on the tuning seeds' peaks).
-# Bounded by the sensitivity tolerance of consumer gyros: a larger error is
-# the gyro-frame check's (dsp/gyro_frame.py).
-_SCALE_GAIN = 0.5
-_SCALE_MAX = 0.05
 
 
 @njit_borrowed_inline
@@ -148,11 +131,6 @@ def _tilt_step(
     wx = (gx - bias0) * DEG
     wy = (gy - bias1) * DEG
     wz = (gz - bias2) * DEG
-    # The learned scale error about the flexion axis taken out of the rate.
-    ds = fstate[F_GYR_SCALE] * (wx * pa0 + wy * pa1 + wz * pa2)
-    wx -= ds * pa0
-    wy -= ds * pa1
-    wz -= ds * pa2
     # A world-fixed vector seen from the sensor turns by -omega dt, the rate
     # integrated over the sample by the parabola through the last three
     # (Adams-Moulton, 3rd order): the trapezoid cuts the top off a swing's
@@ -204,8 +182,6 @@ def _tilt_step(
     alpha_known = not math.isnan(fstate[F_PREV_OA])
     alpha = (oa - fstate[F_PREV_OA]) / dt if alpha_known else 0.0
     fstate[F_PREV_OA] = oa
-    # The scale error's sensitivity grows by this sample's turn (the pull below takes its share).
-    z = fstate[F_GYR_SCALE_Z] + oa * dt
 
     # In units of the gravity measured while standing: scale and bias errors of
     # a few percent must not read as acceleration.
@@ -250,25 +226,16 @@ def _tilt_step(
             gx_n = fx / fn
             gy_n = fy / fn
             gz_n = fz / fn
-            # "up" x gravity: the tilt error, rad (along the rate that turned "up" too far).
-            ex = uy * gz_n - uz * gy_n
-            ey = uz * gx_n - ux * gz_n
-            ez = ux * gy_n - uy * gx_n
             if fstate[F_REST_S] <= _REST_MIN_S:
                 # In motion the pull's integral runs too, at the pull's weight
                 # squared (the loop stays critically damped at any weight).
                 ki_m = dt * weight * weight / (4.0 * tilt_tau * tilt_tau) * RAD
-                fstate[F_BIAS] += ki_m * ex
-                fstate[F_BIAS + 1] += ki_m * ey
-                fstate[F_BIAS + 2] += ki_m * ez
-            # The scale error: the tilt error about the flexion axis against z.
-            sc = fstate[F_GYR_SCALE] + dt * weight * _SCALE_GAIN * (ex * pa0 + ey * pa1 + ez * pa2) * z
-            fstate[F_GYR_SCALE] = min(max(sc, -_SCALE_MAX), _SCALE_MAX)
-            z -= k * z
+                fstate[F_BIAS] += ki_m * (uy * gz_n - uz * gy_n)
+                fstate[F_BIAS + 1] += ki_m * (uz * gx_n - ux * gz_n)
+                fstate[F_BIAS + 2] += ki_m * (ux * gy_n - uy * gx_n)
             ux += k * (gx_n - ux)
             uy += k * (gy_n - uy)
             uz += k * (gz_n - uz)
-    fstate[F_GYR_SCALE_Z] = z
     n = math.sqrt(ux * ux + uy * uy + uz * uz)
     ux /= n
     uy /= n

@@ -21,7 +21,6 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._layout import (
-    F_GYR_SCALE_Z,
     F_PG_CNT,
     F_PG_MAX_SHIFT,
     F_PG_S,
@@ -106,8 +105,6 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
             fstate[F_UP] = sx / sn
             fstate[F_UP + 1] = sy / sn
             fstate[F_UP + 2] = sz / sn
-            # Re-anchored: no tilt error is left for the scale learner's sensitivity to explain.
-            fstate[F_GYR_SCALE_Z] = 0.0
     for i in range(e0, last + 1):
         hist[i & (cap - 1), H_THETA] += shift
     if e0 > g0 and g0 >= 1 and e0 <= last:

@@ -93,9 +93,7 @@ F_AX_SNAP = 70  # 70..74 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_E
 F_AX_ANCHOR = 75  # 75..77 axis watch without a gyro: F_ZLP's direction where its steady stretch began
 F_AX_STILL_S = 78  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
 F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
-F_GYR_SCALE = 80  # tilt filter: the gyro's relative scale error about the flexion axis, learned (0: none)
-F_GYR_SCALE_Z = 81  # tilt filter: the tilt error a unit scale error would leave about the flexion axis now, rad
-F_N = 82
+F_N = 80
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

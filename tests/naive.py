@@ -67,8 +67,6 @@ from hipflex.dsp._layout import (
     F_BIAS,
     F_CAND_PEAK,
     F_G_EST,
-    F_GYR_SCALE,
-    F_GYR_SCALE_Z,
     F_ID_N,
     F_ID_NIS,
     F_JOLT,
@@ -263,7 +261,6 @@ def tilt_step(
 
     # 1. propagate
     omega = np.deg2rad(raw_rate - bias)
-    omega = omega - fstate[F_GYR_SCALE] * float(omega @ a_axis) * a_axis  # the learned scale error about the axis
     omega_prev = _vec(fstate, F_PREV_W)
     omega_prev2 = _vec(fstate, F_PREV_W2)
     turn = Rotation.from_rotvec(-(5.0 * omega + 8.0 * omega_prev - omega_prev2) / 12.0 * dt)
@@ -279,7 +276,6 @@ def tilt_step(
     accel_known = not math.isnan(fstate[F_PREV_OA])  # NaN: the previous rate was not measured
     flex_accel = (flex_rate - fstate[F_PREV_OA]) / dt if accel_known else 0.0
     fstate[F_PREV_OA] = flex_rate
-    z = fstate[F_GYR_SCALE_Z] + flex_rate * dt  # a unit scale error's tilt error grows by the turn
     if not clipped and np.linalg.norm(f) > 0.2:
         lever_g = prm[P_LEVER_M] / G0_MPS2
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
@@ -294,18 +290,11 @@ def tilt_step(
             weight = math.exp(-0.5 * ((g_norm - 1.0) ** 2 + rot_var) / kf._ACC_GATE_G**2)
             weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
             gain = min(dt / prm[P_TILT_TAU] * weight, 1.0)
-            tilt_error = np.cross(up, gravity / g_norm)
             if fstate[F_REST_S] <= kf._REST_MIN_S:
                 # In motion the pull's integral too, at the weight squared (critically damped at any weight).
                 ki = dt * weight**2 / (4.0 * prm[P_TILT_TAU] ** 2)
-                fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * tilt_error)
-            # The gyro's scale error about the axis: the tilt error about it against z (what a unit scale
-            # error would have left there), bounded; then the pull takes its share of z too.
-            scale = fstate[F_GYR_SCALE] + dt * weight * kf._SCALE_GAIN * float(tilt_error @ a_axis) * z
-            fstate[F_GYR_SCALE] = float(np.clip(scale, -kf._SCALE_MAX, kf._SCALE_MAX))
-            z *= 1.0 - gain
+                fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, gravity / g_norm))
             up = up + gain * (gravity / g_norm - up)
-    fstate[F_GYR_SCALE_Z] = z
     up = up / np.linalg.norm(up)
     fstate[F_UP : F_UP + 3] = up
 
@@ -1196,8 +1185,6 @@ def turn_axes(prm: np.ndarray, fstate: np.ndarray, v: np.ndarray) -> bool:
     prm[P_W : P_W + 3] = w
     prm[P_A : P_A + 3] = a
     prm[P_AX_ROT] = 0.0  # a tilt set ends a rotation set
-    if not same_axis:
-        fstate[F_GYR_SCALE] = 0.0  # the scale learned was about the old axis
     return True
 
 
@@ -1417,7 +1404,6 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
             shift = 0.0  # beyond what the bridge can have missed: "up" is kept
         else:
             fstate[F_UP : F_UP + 3] = up
-            fstate[F_GYR_SCALE_Z] = 0.0  # re-anchored: no tilt error left for a scale error to explain
     for i in range(first_after, newest + 1):
         hist[i % cap, H_THETA] += shift
     if first_bridged >= 1 and first_bridged < first_after <= newest:
