@@ -73,6 +73,7 @@ from hipflex.dsp._layout import (
     P_CAND,
     P_HAS_GYRO,
     P_HOLD_BAND,
+    P_ID,
     P_MIN_ROM,
     P_SET_GAP_S,
     P_SETTLE_S,
@@ -194,6 +195,12 @@ def _close_rep(
     construction (issue 14: reps with negative peaks and rom below
     ``min_rom`` came from re-reading a smoothed angle that disagreed).
     """
+    if prm[P_ID] > 0.0:
+        # A lever candidate's run (dsp/learning_flow._identify) is read for the
+        # filter's likelihood alone and its events are dropped: nothing after
+        # this reads the rep, so it is neither smoothed nor measured (the
+        # smoother's angle wraps cost about as much per row as the filter).
+        return n_ev
     cap = ist[I_CAP]
     low_idx = ist[I_LOW_IDX]
     peak_idx = ist[I_PEAK_IDX]

@@ -276,3 +276,33 @@ def test_slow_swings_do_not_read_as_a_short_lever(lever_m: float, offset_m: floa
     model = analyze(rec.samples, Settings()).quality.angle_model
     if "identified" in model:
         assert float(model.split(" cm below the hip")[0].split()[-1]) >= 18.0
+
+
+def test_candidate_runs_close_no_reps() -> None:
+    # A lever candidate's run is read for its likelihood alone (its events are dropped), so
+    # its kernel does not smooth or measure the reps it closes (a third of each run's time
+    # went to the smoother); the session's kernel over the same rows reports them.
+    import hipflex.dsp.learning_flow as lf
+
+    rec = _ballistic(0.29, 0.08)
+    seen = []
+    orig = lf._identify
+    try:
+        lf._identify = lambda *a, **k: seen.append(a) or orig(*a, **k)  # type: ignore[assignment]
+        analyze(rec.samples, Settings())
+    finally:
+        lf._identify = orig
+    settings, state, cal, axes, stop = seen[-1]
+
+    def kinds(identify: bool) -> np.ndarray:
+        kern = lf._start_kernel(settings, state, cal, axes, LeverFit(0.29, 0.08, True, 0.0), identify)
+        ev = np.zeros((lf._EVENT_ROWS + 8, lf.L.EV_N))
+        theta = np.empty(stop)
+        k, n_ev = lf._run_chunk(
+            kern.prm, kern.fstate, kern.ist, kern.hist, state.buf_t[:stop], state.buf_acc[:stop], lf._EMPTY3, theta, ev
+        )
+        assert k == stop
+        return ev[:n_ev, lf.L.EV_KIND]
+
+    assert np.count_nonzero(kinds(False) == lf.L.EV_REP) >= 3
+    assert np.count_nonzero(kinds(True) == lf.L.EV_REP) == 0
