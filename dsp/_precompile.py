@@ -56,10 +56,11 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # the rep metrics under it ...
     "reps": (("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),),
     # ... and ending or carrying a rep over a gap (their compile loads the rep
-    # metrics that ``reps`` cached).
+    # metrics that ``reps`` cached), and the main loop's gap block that calls them.
     "rep_ends": (
         ("_kern_reps", "_interrupt", (*_KERN, _A2, _I, _F)),
         ("_kern_reps", "_carry", (*_KERN, _A2, _I)),
+        ("_kern_run", "_open_gap", (*_KERN, _A2, _I, _F, _F, _F, _F, _I, types.boolean, types.boolean, _F)),
     ),
     # Called from Python, independent of the main loop: the learning phase and
     # the timeline.
