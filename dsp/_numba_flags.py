@@ -11,9 +11,10 @@ run's compile CPU under a profiler (``benchmarks/README.md``, "The first run").
 
 ``sorted`` of that dict sorts its keys, the option names, which are fixed per
 class: the hash is a constant of the flags' class, and here it is computed once
-per class (the same value numba computes).  Two flags of one class with equal
-explicitly set options (``_values``) have equal ``values()``; only otherwise
-are the values built and compared as numba does.  So every lookup finds what it
+per class (the same value numba computes).  Two flags of one class are compared
+on the options set in either (``_values``), each against the other's value or
+its default, which is what comparing their ``values()`` compares; flags of
+different classes as numba does.  So every lookup finds what it
 found before; only the time to find it changes.
 
 Installed at import (a few attribute reads); a numba whose ``__hash__`` or
@@ -82,9 +83,22 @@ def install() -> None:
             return got
 
         def __eq__(self: Any, other: Any) -> Any:
-            if type(other) is type(self) and self._values == other._values:
+            if type(other) is not type(self):
+                return real_eq(self, other)
+            mine = self._values
+            theirs = other._values
+            if mine == theirs:
                 return True  # the same explicitly set options: the same values()
-            return real_eq(self, other)
+            # values() of either is an option's set value, else its default: only
+            # options set in one or both can differ (compared as dict equality does).
+            options = type(self).options
+            for name in mine.keys() | theirs.keys():
+                default = options[name].default
+                a = mine.get(name, default)
+                b = theirs.get(name, default)
+                if not (a is b or a == b):
+                    return False
+            return True
 
         __hash__._hipflex = True  # type: ignore[attr-defined]
         __eq__._hipflex = True  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ fails: re-check the patch against the new code).
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 from numba.core.compiler import Flags
@@ -47,6 +48,25 @@ def test_hash_and_equality_are_numbas() -> None:
     assert flags[3] == flags[4]
     assert flags[0] != flags[1]
     assert (flags[0] == object()) is False
+
+
+def test_equality_on_random_option_sets_is_numbas() -> None:
+    # Flags with random subsets of numba's boolean options set, some to their defaults.
+    names = [name for name, option in Flags.options.items() if option.type is bool]
+    assert len(names) >= 10
+    rng = random.Random(7)
+    flags = []
+    for _ in range(60):
+        f = Flags()
+        for name in rng.sample(names, rng.randint(0, 4)):
+            setattr(f, name, rng.random() < 0.5)
+        flags.append(f)
+    same = 0
+    for a, b in itertools.product(flags, repeat=2):
+        want = _numba_flags._numba_eq(a, b)
+        assert (a == b) == want
+        same += bool(want) and a._values != b._values
+    assert same > 0  # pairs equal by value, not by set options, were compared
 
 
 def test_a_flags_keyed_cache_finds_what_numba_finds() -> None:
