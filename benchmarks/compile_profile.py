@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((f"{module}.{getattr(func, '__qualname__', '?')}", spent - nested, spent))
 
         event.register("numba:compile", _Timer())
-        order = names or ["reps", "step", "entry", "frame", "side"]
+        # The command's order (hipflex.service.first_run): the main loop's callees before it.
+        first = ["reps", "step", "rep_ends", "entry", "frame", "side"]
+        order = names or [*first, *(name for name in GROUPS if name not in first)]
         print(f"imports {import_s:.2f} s CPU; groups in order: {' '.join(order)}")
         totals = []
         for name in order:

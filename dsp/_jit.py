@@ -14,13 +14,15 @@ from typing import Any, TypeVar
 
 import numba
 
-from . import _numba_inline, _numba_setup
+from . import _numba_flags, _numba_inline, _numba_markup, _numba_setup
 
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
 
 _numba_setup.install()
 _numba_inline.install()
+_numba_flags.install()
+_numba_markup.install()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

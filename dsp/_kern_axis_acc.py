@@ -227,7 +227,12 @@ def _acc_decide(
     return th
 
 
-@njit_borrowed_inline
+# Called, not inlined into the main loop (only accelerometer-only analyses
+# with the watch on reach it): inlined, the main loop's compile typed and
+# optimised it, and the hold it calls, for every first run, on the command's
+# critical path; called, it compiles in the first-run helper's ``step`` group
+# (dsp/_precompile.py) and the main loop's compile loads it from the cache.
+@njit_borrowed
 def _acc_watch(
     prm: np.ndarray,
     fstate: np.ndarray,

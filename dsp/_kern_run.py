@@ -234,6 +234,96 @@ def _process_py(
     return theta
 
 
+@njit_borrowed
+def _open_gap(
+    prm: np.ndarray,
+    fstate: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    ev: np.ndarray,
+    n_ev: int,
+    t_hat: float,
+    t_in: float,
+    period: float,
+    gap_s: float,
+    steps: int,
+    overrun: bool,
+    turned: bool,
+    turn_deg: float,
+) -> tuple[int, float, int, float, bool, bool, bool]:
+    """A gap of ``steps - 1`` rows (``gap_s``, s) before the row at ``t_in``, s: count it and open what it needs.
+
+    Writes the gap's event; a gap too long to bridge (or that would overrun
+    the history) interrupts or carries the detector and restarts the
+    timeline at this row; a long gap with a gyro, or a short one the thigh
+    may have turned ``turn_deg`` > ``_BRIDGE_TURN_DEG`` in (``turned``),
+    opens a post-gap window.
+
+    Called, not inlined into ``_run_chunk``: gaps are rare, and the main
+    loop's compile (the first run's critical path) need not type and
+    optimise this block; it compiles in the ``step`` group
+    (``dsp/_precompile.py``).
+
+    Returns
+    -------
+    n_ev : int
+        Event rows now in ``ev``.
+    t_hat : float
+        The reconstructed time of the row before this one, s.
+    n_bridge : int
+        Rows to bridge (0 unless bridged).
+    steps_f : float
+        ``steps`` when bridged, else 1.
+    hold, window, reanchored : bool
+        The bridge holds the orientation (a gap longer than
+        ``_REANCHOR_GAP_S``); a post-gap window opened; the pendulum
+        filter re-anchored (no gyro, not bridged).
+    """
+    has_gyro = prm[P_HAS_GYRO] > 0.0
+    n_bridge = 0
+    steps_f = 1.0
+    reanchored = False
+    fstate[F_LOST_S] += gap_s
+    ist[I_GAPS] += 1
+    bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
+    ev[n_ev, :] = 0.0
+    ev[n_ev, EV_KIND] = EV_GAP
+    ev[n_ev, EG_T_HAT] = t_hat
+    ev[n_ev, EG_T_IN] = t_in
+    ev[n_ev, EG_BRIDGED] = 1.0 if bridged else 0.0
+    n_ev += 1
+    hold = gap_s > _REANCHOR_GAP_S
+    window = (hold and has_gyro) or turned
+    if not bridged:
+        # Too long to bridge: restart the timeline here and let the
+        # accelerometer re-anchor; close what the detector holds
+        # unless it carries across (see _CARRY_GAP_S).
+        if has_gyro or gap_s > _CARRY_GAP_S:
+            n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
+        else:
+            n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
+        if not has_gyro:
+            _pendulum_reanchor(fstate)
+            fstate[F_REANCHOR_S] = _REANCHOR_SETTLE_S
+            reanchored = True
+        fstate[F_PREV_W] = 0.0
+        fstate[F_PREV_W + 1] = 0.0
+        fstate[F_PREV_W + 2] = 0.0
+        fstate[F_PREV_W2] = 0.0
+        fstate[F_PREV_W2 + 1] = 0.0
+        fstate[F_PREV_W2 + 2] = 0.0
+        fstate[F_PREV_OA] = 0.0
+        t_hat = t_in - period
+    if window:
+        _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
+        if turned and not hold:
+            fstate[F_PG_MAX_SHIFT] = _BRIDGE_MISS_FRAC * turn_deg
+    if bridged:
+        n_bridge = steps - 1
+        steps_f = steps
+    return n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored
+
+
 # _run_chunk calls the per-sample step at one place, for the first row, the rows
 # bridged over a gap and the regular rows alike, and numba inlines it there: the
 # per-sample tree (_tilt_step, ...) is typed and optimised once.  Inlined at three
@@ -350,44 +440,9 @@ def _run_chunk(
         window = False
         t_hat = fstate[F_T_HAT]
         if started and missing > 0:
-            fstate[F_LOST_S] += gap_s
-            ist[I_GAPS] += 1
-            bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
-            ev[n_ev, :] = 0.0
-            ev[n_ev, EV_KIND] = EV_GAP
-            ev[n_ev, EG_T_HAT] = t_hat
-            ev[n_ev, EG_T_IN] = t_in
-            ev[n_ev, EG_BRIDGED] = 1.0 if bridged else 0.0
-            n_ev += 1
-            hold = gap_s > _REANCHOR_GAP_S
-            window = (hold and has_gyro) or turned
-            if not bridged:
-                # Too long to bridge: restart the timeline here and let the
-                # accelerometer re-anchor; close what the detector holds
-                # unless it carries across (see _CARRY_GAP_S).
-                if has_gyro or gap_s > _CARRY_GAP_S:
-                    n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
-                else:
-                    n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
-                if not has_gyro:
-                    _pendulum_reanchor(fstate)
-                    fstate[F_REANCHOR_S] = _REANCHOR_SETTLE_S
-                    reanchored = True
-                fstate[F_PREV_W] = 0.0
-                fstate[F_PREV_W + 1] = 0.0
-                fstate[F_PREV_W + 2] = 0.0
-                fstate[F_PREV_W2] = 0.0
-                fstate[F_PREV_W2 + 1] = 0.0
-                fstate[F_PREV_W2 + 2] = 0.0
-                fstate[F_PREV_OA] = 0.0
-                t_hat = t_in - period
-            if window:
-                _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
-                if turned and not hold:
-                    fstate[F_PG_MAX_SHIFT] = _BRIDGE_MISS_FRAC * turn_deg
-            if bridged:
-                n_bridge = steps - 1
-                steps_f = steps
+            n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored = _open_gap(
+                prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, turned, turn_deg
+            )
         j = 1
         while True:
             if j <= n_bridge:

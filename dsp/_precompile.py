@@ -39,7 +39,8 @@ _KERN = (_A1, _A1, types.int64[::1], _A2)  # prm, fstate, ist, hist (dsp/_layout
 #: Group name -> (module, kernel, argument types), in compile order.
 GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # The per-sample step and what it calls (the accelerometer-only filter, the
-    # post-gap window's end): called by the main loop, not inlined into it.
+    # post-gap window's end, the accelerometer-only axis watch): called by the
+    # main loop, not inlined into it.
     "step": (
         ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
         ("_kern_gap", "_pg_finish", _KERN),
@@ -49,15 +50,17 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_axis", "_yaw_step", (*_KERN, _I)),
         ("_kern_axis_acc", "_acc_decide", (*_KERN, _I, _I, _F)),
         ("_kern_axis_acc", "_acc_hold", (*_KERN, _I, _F, _I, _F, _F, _F, _F, _I)),
+        ("_kern_axis_acc", "_acc_watch", (*_KERN, _I, _F, _F, _F, _F, _I)),
     ),
     # The rep detector's calls from the main loop: catching up after a window, with
     # the rep metrics under it ...
     "reps": (("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),),
     # ... and ending or carrying a rep over a gap (their compile loads the rep
-    # metrics that ``reps`` cached).
+    # metrics that ``reps`` cached), and the main loop's gap block that calls them.
     "rep_ends": (
         ("_kern_reps", "_interrupt", (*_KERN, _A2, _I, _F)),
         ("_kern_reps", "_carry", (*_KERN, _A2, _I)),
+        ("_kern_run", "_open_gap", (*_KERN, _A2, _I, _F, _F, _F, _F, _I, types.boolean, types.boolean, _F)),
     ),
     # Called from Python, independent of the main loop: the learning phase and
     # the timeline.

@@ -1526,6 +1526,63 @@ def _process(
     return theta
 
 
+def open_gap(
+    prm: np.ndarray,
+    fstate: np.ndarray,
+    ist: np.ndarray,
+    hist: np.ndarray,
+    ev: np.ndarray,
+    n_ev: int,
+    t_hat: float,
+    t: float,
+    period: float,
+    gap_s: float,
+    steps: int,
+    overrun: bool,
+    turned: bool,
+    turn_deg: float,
+) -> tuple[int, float, int, float, bool, bool, bool]:
+    """Twin of ``_open_gap``: a gap of ``steps - 1`` rows before the row at ``t``, counted, and what it opens.
+
+    The gap's event; a gap too long to bridge or overrunning the history
+    ends (or, without a gyro up to ``_CARRY_GAP_S``, carries) the detector's
+    rep and restarts the timeline at ``t``; over a gap longer than
+    ``_REANCHOR_GAP_S`` the bridge holds the rotation, and with a gyro (or
+    after a short gap the thigh may have ``turned`` in) a post-gap window
+    opens.  Returns the event rows, ``t_hat``, the rows to bridge, ``steps``
+    as the bridge's divisor (1 when not bridged), and whether the bridge
+    holds, a window opened and the filter re-anchored.
+    """
+    has_gyro = prm[P_HAS_GYRO] > 0
+    out = _Events(ev, n_ev)
+    bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
+    fstate[F_LOST_S] += gap_s
+    ist[I_GAPS] += 1
+    out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
+    hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
+    window = bool((hold and has_gyro) or turned)
+    reanchored = False
+    if not bridged:
+        # Without a gyro the detector carries across gaps up to _CARRY_GAP_S.
+        if has_gyro or gap_s > kr._CARRY_GAP_S:
+            out.n = interrupt(prm, fstate, ist, hist, ev, out.n, REJ_GAP)
+        else:
+            out.n = carry(prm, fstate, ist, hist, ev, out.n)
+        if not has_gyro:
+            pendulum_reanchor(fstate)
+            fstate[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
+            reanchored = True
+        fstate[F_PREV_W : F_PREV_W + 3] = 0.0
+        fstate[F_PREV_W2 : F_PREV_W2 + 3] = 0.0
+        fstate[F_PREV_OA] = 0.0
+        t_hat = t - period
+    if window:
+        pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
+        if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
+            fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
+    return out.n, t_hat, (steps - 1 if bridged else 0), (float(steps) if bridged else 1.0), hold, window, reanchored
+
+
 def run_chunk(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -1617,31 +1674,10 @@ def run_chunk(
             t_hat = fstate[F_T_HAT]
             reanchored = False
             if steps > 1:
-                bridged = gap_s <= prm[P_MAX_INTERP_S] and not overrun
-                fstate[F_LOST_S] += gap_s
-                ist[I_GAPS] += 1
-                out.add(EV_GAP, t_hat, t, 1.0 if bridged else 0.0)
-                hold = gap_s > kr._REANCHOR_GAP_S  # the gyro missed rotation
-                window = (hold and has_gyro) or turned
-                if not bridged:
-                    # Without a gyro the detector carries across gaps up to _CARRY_GAP_S.
-                    if has_gyro or gap_s > kr._CARRY_GAP_S:
-                        out.n = interrupt(prm, fstate, ist, hist, ev, out.n, REJ_GAP)
-                    else:
-                        out.n = carry(prm, fstate, ist, hist, ev, out.n)
-                    if not has_gyro:
-                        pendulum_reanchor(fstate)
-                        fstate[F_REANCHOR_S] = kr._REANCHOR_SETTLE_S
-                        reanchored = True
-                    fstate[F_PREV_W : F_PREV_W + 3] = 0.0
-                    fstate[F_PREV_W2 : F_PREV_W2 + 3] = 0.0
-                    fstate[F_PREV_OA] = 0.0
-                    t_hat = t - period
-                if window:
-                    pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
-                    if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
-                        fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
-                if bridged:
+                out.n, t_hat, n_bridge, _, hold, window, reanchored = open_gap(
+                    prm, fstate, ist, hist, ev, out.n, t_hat, t, period, gap_s, steps, overrun, turned, turn_deg
+                )
+                if n_bridge > 0:
                     prev_acc, prev_gyr = _vec(fstate, F_PREV_ACC), _vec(fstate, F_PREV_GYR)
                     for j in range(1, steps):
                         a_j = np.array([np.interp(j, [0, steps], [prev_acc[c], acc[c]]) for c in range(3)])

@@ -584,3 +584,58 @@ def test_the_per_sample_kernels_count_no_references() -> None:
     assert len(kernels) >= 25
     counted = [k.py_func.__name__ for k in kernels if k.targetoptions.get("_nrt", True)]
     assert counted == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+@pytest.mark.parametrize(
+    ("gap_rows", "overrun", "turned"),
+    [
+        (3, False, False),
+        (3, False, True),
+        (30, False, False),
+        (100, False, False),
+        (500, False, False),
+        (3, True, False),
+    ],
+    ids=["bridged", "turned", "held", "unbridged", "carried-or-long", "overrun"],
+)
+def test_open_gap_matches_twin(gyro: bool, gap_rows: int, overrun: bool, turned: bool) -> None:
+    # The gap block of the main loop as its own kernel: from mid-rep (the detector holding
+    # a rise), every kind of gap gives the twin's state, events and returns.
+    state = _state(gyro, **SCENARIO_SETTINGS)
+    t, acc, gyr = _recording(gyro, 3, "clean")
+    mid = _run(_run_chunk, state, t[:230], acc[:230], gyr[:230] if gyro else gyr)
+    base = (mid["prm"], mid["fstate"], mid["ist"], mid["hist"])
+    t_hat = float(mid["fstate"][L.F_T_HAT])
+    gap_s = gap_rows * PERIOD
+    got = []
+    for fn in (kr._open_gap, naive.open_gap):
+        prm, fstate, ist, hist = copies(*base)
+        ev = np.zeros((EV_ROWS, L.EV_N))
+        out = fn(
+            prm,
+            fstate,
+            ist,
+            hist,
+            ev,
+            2,
+            t_hat,
+            t_hat + gap_s + PERIOD,
+            PERIOD,
+            gap_s,
+            gap_rows + 1,
+            overrun,
+            turned,
+            9.5,
+        )
+        got.append((out, ev[: out[0]].copy(), fstate, ist, hist))
+    (k_out, k_ev, k_f, k_i, k_h), (w_out, w_ev, w_f, w_i, w_h) = got
+    assert k_out[0] == w_out[0] and k_out[0] >= 3  # the gap's event at row 2 (and the detector's)
+    assert k_out[2:] == w_out[2:]
+    assert k_out[1] == pytest.approx(w_out[1], rel=0, abs=1e-12)
+    for a, b in zip(k_ev[2:], w_ev[2:], strict=True):
+        assert_slots_close(a, b, "E_", rtol=RTOL, atol=ATOL)
+    assert_slots_close(k_f, w_f, "F_", rtol=RTOL, atol=ATOL)
+    assert_slots_close(k_i, w_i, "I_", rtol=0, atol=0)
+    np.testing.assert_allclose(k_h, w_h, rtol=RTOL, atol=ATOL)
