@@ -107,6 +107,11 @@ __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension",
 
 #: A single stride may fall this fraction outside the cadence range (the range bounds the median).
 _LINK_TOL = 0.25
+#: How far above ``gait_max_flexion_deg`` the first step of a walk may read without a gyro, degrees: the
+#: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
+#: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
+#: 10-20 degrees high, module docstring).
+_FIRST_STEP_STRETCH_DEG = 20.0
 #: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
 #: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
 #: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
@@ -136,6 +141,10 @@ class GaitState:
         End of its last swing, s.
     walks : tuple of Walk
         Walks closed so far.
+    lead : bool
+        The run's first swing is a struck swing that read above
+        ``gait_max_flexion_deg`` (``_lead_shaped``): a walk's first step
+        when the swings after it confirm the walk on their own.
     """
 
     pending: tuple[Rep, ...] = ()
@@ -145,6 +154,7 @@ class GaitState:
     start_s: float = math.nan
     end_s: float = math.nan
     walks: tuple[Walk, ...] = ()
+    lead: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -276,8 +286,9 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
-    # The swings that must confirm the walk: all of them, or all after a short first stride.
-    body_from_s = peaks[0] if on.all() else peaks[1]
+    # The swings that must confirm the walk: all of them, or all after a short first stride or a
+    # first swing that read above a step's flexion (``lead``).
+    body_from_s = peaks[0] if on.all() and not g.lead else peaks[1]
     n_body = sum(1 for t in peaks if t >= body_from_s)
     n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
@@ -309,8 +320,30 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
 
 
-def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
-    return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
+def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False) -> GaitState:
+    return GaitState(
+        pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks, lead=lead
+    )
+
+
+def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
+    """True when an accelerometer-only swing may be a walk's first step although it read above a step's flexion.
+
+    The first step from standing carries the body from rest to walking
+    speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
+    specific force as 9-17 degrees of flexion would, so without a gyro that
+    step can read up to ``_FIRST_STEP_STRETCH_DEG`` above
+    ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
+    half of the swing, as a step's does), and it is a step only when the
+    swings after it, one stride on, confirm a walk on their own
+    (``GaitState.lead``): the stance after a step extends the thigh behind
+    standing, so the next swing starts from extension, while a drill's rep
+    returns to its start pose.
+    """
+    if has_gyro or not struck:
+        return False
+    peak = rep.peak_flexion_deg
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
 
 
 def feed_rep(
@@ -345,6 +378,9 @@ def feed_rep(
     struck = not has_gyro and strike_g >= _STRIKE_G
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
+    if g.lead and len(g.peaks_s) == 1:
+        # The swing after a high first step must show the stance between them: it starts behind standing.
+        back = standing_known and from_extension(settings, rep)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
@@ -353,6 +389,8 @@ def feed_rep(
     g, released = _close(settings, g)
     if step:
         return _start(rep, g.walks), released, ()
+    if _lead_shaped(settings, rep, has_gyro, struck):
+        return _start(rep, g.walks, lead=True), released, ()
     return g, (*released, rep), ()
 
 
@@ -370,7 +408,8 @@ def feed_candidate(
         stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s) if g.walking else settings.gait_min_stride_s
         if time_s - g.peaks_s[-1] < stride_s:
             return g, (), ()
-    if g.peaks_s and _walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
+    # A high first step (``GaitState.lead``) needs a swing from extension after it, seen as a rep.
+    if g.peaks_s and not (g.lead and len(g.peaks_s) == 1) and _walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
         return _extend(settings, g, time_s, time_s, None)
     g, released = _close(settings, g)
     return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()

@@ -248,3 +248,51 @@ def test_a_rep_after_a_walk_on_its_rhythm_is_still_a_rep() -> None:
     assert counted == reps
     assert steps == walk
     assert [(w.strides, w.end_s) for w in g.walks] == [(4, walk[-1].end_s)]
+
+
+def _feed_struck_mixed(swings: Sequence[Rep], strikes_g: Sequence[float]) -> tuple[list[Rep], list[Rep], GaitState]:
+    """As ``_feed_struck`` with a still calibration window (standing known); returns the state too."""
+    g = GaitState()
+    counted: list[Rep] = []
+    steps: list[Rep] = []
+    for s, strike in zip(swings, strikes_g, strict=True):
+        g, released, st = feed_rep(S, g, s, False, True, strike)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    return counted + list(released), steps, g
+
+
+# An accelerometer-only walk whose first step from standing reads 53 degrees (the body's forward
+# acceleration into the walk tilts the specific force; tuning seed 74), struck in its top half, then
+# steps from 10-19 degrees of extension at 1.05 s strides with weak strikes.
+_HIGH_FIRST = _swing(10.0, 53.0, 0.0)
+_STEPS_AFTER = [_swing(10.0 + 1.05 * k, 18.0 + k % 3, -10.0 - 3 * (k % 3)) for k in range(1, 6)]
+
+
+def test_an_acc_only_first_step_read_above_a_steps_flexion_belongs_to_its_walk() -> None:
+    counted, steps, g = _feed_struck_mixed([_HIGH_FIRST, *_STEPS_AFTER], [0.9] + [0.25] * 5)
+    assert counted == [] and steps == [_HIGH_FIRST, *_STEPS_AFTER]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(6, _HIGH_FIRST.start_s)]
+
+
+def test_a_high_swing_is_a_rep_unless_a_walk_from_extension_follows_it_one_stride_on() -> None:
+    # Not struck (a drill's rep): a rep, and the walk after it starts at its own first step.
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, *_STEPS_AFTER], [0.2] * 6)
+    assert counted == [_HIGH_FIRST] and steps == _STEPS_AFTER
+    # Struck, but the walk comes after a pause (two strides on): a rep.
+    late = [_swing(s.peak_s + 1.05, s.peak_flexion_deg, s.peak_flexion_deg - s.rom_deg) for s in _STEPS_AFTER]
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, *late], [0.9] + [0.25] * 5)
+    assert counted == [_HIGH_FIRST] and steps == late
+    # Struck, but the next swing returns from standing (a drill's next rep): both reps.
+    reps = [_HIGH_FIRST, _swing(11.05, 30.0, 0.0)]
+    counted, steps, _ = _feed_struck_mixed(reps, [0.9, 0.25])
+    assert counted == reps and steps == []
+    # Struck and followed by one step from extension only: the steps after the high swing must
+    # confirm the walk on their own (two of them), so one step is not enough.
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, _STEPS_AFTER[0]], [0.9, 0.25])
+    assert counted == [_HIGH_FIRST, _STEPS_AFTER[0]] and steps == []
+    # Read above what the start of a walk can stretch a step to (a march's knee lift): a rep.
+    march = _swing(10.0, 70.0, 0.0)
+    counted, steps, _ = _feed_struck_mixed([march, *_STEPS_AFTER], [1.5] + [0.25] * 5)
+    assert counted == [march] and steps == _STEPS_AFTER
