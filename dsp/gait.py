@@ -254,6 +254,30 @@ def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.nd
     return double & after_rhythm & (np.abs(dt_s - two_s) <= _LINK_TOL * two_s)
 
 
+def _misplaced_peak(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Short strides of an undecided run that with the stride next to them span two walking strides.
+
+    Without a gyro the angle's peak in a walk is where the filter put it, up
+    to 0.3 s from the thigh's (foot strikes and the hip's acceleration
+    stretch its extremes; benchmarks/README.md, issue 14 walks), so one
+    swing's peak can come early or late: the stride before it is then that
+    much longer, the one after it that much shorter, and their sum is still
+    two strides.  A stride up to ``_LINK_TOL`` short of ``gait_min_stride_s``
+    is taken as on the rhythm when a stride beside it is at a walking cadence
+    and the two together last two strides of ``gait_min_stride_s`` to
+    ``gait_max_stride_s``.  A jog's or a stride drill's strides are short on
+    both sides, so their sums stay short.
+    """
+    lo, hi = settings.gait_min_stride_s, settings.gait_max_stride_s
+    short = ~on & (dt_s >= (1.0 - _LINK_TOL) * lo) & (dt_s < lo)
+    out = np.zeros_like(on)
+    for i in np.flatnonzero(short):
+        for j in (i - 1, i + 1):
+            if 0 <= j < dt_s.size and on[j] and 2.0 * lo <= dt_s[i] + dt_s[j] <= 2.0 * hi:
+                out[i] = True
+    return out
+
+
 def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """Decide an undecided run: a walk once enough swings follow each other at a walking cadence.
 
@@ -269,6 +293,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     peaks = g.peaks_s
     dt = np.diff(np.asarray(peaks))
     on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
+    on |= _misplaced_peak(settings, dt, on)
     on |= _missed_swing(settings, dt, on)
     if not on.all():
         off = np.flatnonzero(~on)

@@ -296,3 +296,16 @@ def test_a_high_swing_is_a_rep_unless_a_walk_from_extension_follows_it_one_strid
     march = _swing(10.0, 70.0, 0.0)
     counted, steps, _ = _feed_struck_mixed([march, *_STEPS_AFTER], [1.5] + [0.25] * 5)
     assert counted == [march] and steps == _STEPS_AFTER
+
+
+def test_a_swing_whose_peak_came_late_still_falls_on_the_walks_rhythm() -> None:
+    # A short walk whose middle swing's peak the angle put 0.3 s late (tuning seed 349, 50 Hz
+    # without a gyro): strides of 1.47 and 0.84 s, which together are two strides of 1.15 s.
+    first, last = _swing(10.0, 24.0, -1.6), _swing(12.31, 13.0, -9.0)
+    counted, steps, g = _run([first, 11.47, last])
+    assert counted == [] and steps == [first, last]
+    assert [w.strides for w in g.walks] == [3]
+    # Short on both sides (a jog or a stride drill at 0.7 s a stride): still reps.
+    jog = [_swing(10.0 + 0.7 * k, 30.0, -8.0) for k in range(6)]
+    counted, steps, _ = _run(jog)
+    assert counted == jog and steps == []
