@@ -145,6 +145,10 @@ class GaitState:
         The run's first swing is a struck swing that read above
         ``gait_max_flexion_deg`` (``_lead_shaped``): a walk's first step
         when the swings after it confirm the walk on their own.
+    struck_first : bool
+        The run's first swing had a heel strike in its top half (accelerometer
+        only): an interval of two strides after it may be a step too small to
+        be seen (``_missed_swing``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -155,6 +159,7 @@ class GaitState:
     end_s: float = math.nan
     walks: tuple[Walk, ...] = ()
     lead: bool = False
+    struck_first: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -234,7 +239,7 @@ def _extend(
     return _decide(settings, g)
 
 
-def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.ndarray:
+def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray, struck_first: bool = False) -> np.ndarray:
     """Strides of an undecided run that are two of its strides: a swing too small to be seen between.
 
     A walk's steps straddle ``candidate_deg`` (12-36 degrees of swing), so a
@@ -243,13 +248,20 @@ def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.nd
     does too when the interval comes after a stride at a walking cadence
     (the run's rhythm is then known: a rep a couple of seconds before a
     walk's first step stays a rep) and lies within ``_LINK_TOL`` of twice
-    the median of the run's strides at a walking cadence.
+    the median of the run's strides at a walking cadence.  As the run's
+    first interval it is a pause, unless the run's first swing was struck
+    (``struck_first``): the foot landed while the thigh was still forward, as
+    a step's does and a drill's rep does not, so the swing is a walk's first
+    step whose next step was not seen (its rhythm is judged on the strides
+    after it, which ``_decide`` waits for).
     """
     half = 0.5 * dt_s
     double = ~on & (half >= settings.gait_min_stride_s) & (half <= settings.gait_max_stride_s)
     if not double.any() or not on.any():
         return np.zeros_like(on)
     after_rhythm = np.arange(dt_s.size) > np.flatnonzero(on)[0]
+    if struck_first:
+        after_rhythm[0] = True
     two_s = 2.0 * float(np.median(dt_s[on]))
     return double & after_rhythm & (np.abs(dt_s - two_s) <= _LINK_TOL * two_s)
 
@@ -294,7 +306,11 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     dt = np.diff(np.asarray(peaks))
     on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
     on |= _misplaced_peak(settings, dt, on)
-    on |= _missed_swing(settings, dt, on)
+    on |= _missed_swing(settings, dt, on, g.struck_first and not g.lead)
+    if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
+        half_s = 0.5 * dt[0]
+        if settings.gait_min_stride_s <= half_s <= settings.gait_max_stride_s:
+            return g, (), ()  # two strides after a struck first step: wait for the rhythm after it
     if not on.all():
         off = np.flatnonzero(~on)
         lead = (
@@ -345,9 +361,15 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
 
 
-def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False) -> GaitState:
+def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool = False) -> GaitState:
     return GaitState(
-        pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks, lead=lead
+        pending=(rep,),
+        peaks_s=(rep.peak_s,),
+        start_s=rep.start_s,
+        end_s=rep.end_s,
+        walks=walks,
+        lead=lead,
+        struck_first=struck,
     )
 
 
@@ -413,9 +435,9 @@ def feed_rep(
             return _tentative(g, rep), (), ()
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks), released, ()
+        return _start(rep, g.walks, struck=struck), released, ()
     if _lead_shaped(settings, rep, has_gyro, struck):
-        return _start(rep, g.walks, lead=True), released, ()
+        return _start(rep, g.walks, lead=True, struck=True), released, ()
     return g, (*released, rep), ()
 
 

@@ -309,3 +309,20 @@ def test_a_swing_whose_peak_came_late_still_falls_on_the_walks_rhythm() -> None:
     jog = [_swing(10.0 + 0.7 * k, 30.0, -8.0) for k in range(6)]
     counted, steps, _ = _run(jog)
     assert counted == jog and steps == []
+
+
+def test_a_struck_first_step_two_strides_before_the_walk_goes_on_is_its_step() -> None:
+    # Tuning seed 179 (acc-only): the first step from standing lands in its top half (0.5 g), the
+    # second step is not seen, and the walk goes on at 1.06 s strides two strides later.
+    first = _swing(10.0, 39.0, -0.9)
+    walk = [_swing(12.43 + 1.06 * k, 11.0 + k, -12.0 - 4 * (k % 2)) for k in range(3)]
+    counted, steps, g = _feed_struck_mixed([first, *walk], [0.51, 0.1, 0.6, 0.1])
+    assert counted == [] and steps == [first, *walk]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(5, first.start_s)]
+    # Not struck (a drill's rep, then a pause, then the walk): the rep stays a rep.
+    counted, steps, _ = _feed_struck_mixed([first, *walk], [0.2, 0.1, 0.6, 0.1])
+    assert counted == [first] and steps == walk
+    # Struck, but what follows two strides on is no walk (a rep from standing): both reps.
+    reps = [first, _swing(12.43, 30.0, 0.0)]
+    counted, steps, _ = _feed_struck_mixed(reps, [0.51, 0.1])
+    assert counted == reps and steps == []
