@@ -149,6 +149,9 @@ class GaitState:
         The run's first swing had a heel strike in its top half (accelerometer
         only): an interval of two strides after it may be a step too small to
         be seen (``_missed_swing``).
+    struck_run : bool
+        A swing of the run had a heel strike in its top half (accelerometer
+        only): its peaks may be misplaced by the strikes (``_misplaced_peak``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -160,6 +163,7 @@ class GaitState:
     walks: tuple[Walk, ...] = ()
     lead: bool = False
     struck_first: bool = False
+    struck_run: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -274,11 +278,14 @@ def _misplaced_peak(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.
     stretch its extremes; benchmarks/README.md, issue 14 walks), so one
     swing's peak can come early or late: the stride before it is then that
     much longer, the one after it that much shorter, and their sum is still
-    two strides.  A stride up to ``_LINK_TOL`` short of ``gait_min_stride_s``
-    is taken as on the rhythm when a stride beside it is at a walking cadence
-    and the two together last two strides of ``gait_min_stride_s`` to
-    ``gait_max_stride_s``.  A jog's or a stride drill's strides are short on
-    both sides, so their sums stay short.
+    two strides.  So, where a swing of the run was struck
+    (``GaitState.struck_run``; a drill's peaks without foot strikes stay
+    where the thigh's are: an accelerometer-only clamshell set's uneven
+    reps were taken for a walk), a stride up to ``_LINK_TOL`` short of
+    ``gait_min_stride_s`` is taken as on the rhythm when a stride beside it
+    is at a walking cadence and the two together last two strides of
+    ``gait_min_stride_s`` to ``gait_max_stride_s``.  A jog's or a stride
+    drill's strides are short on both sides, so their sums stay short.
     """
     lo, hi = settings.gait_min_stride_s, settings.gait_max_stride_s
     short = ~on & (dt_s >= (1.0 - _LINK_TOL) * lo) & (dt_s < lo)
@@ -305,7 +312,8 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     peaks = g.peaks_s
     dt = np.diff(np.asarray(peaks))
     on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
-    on |= _misplaced_peak(settings, dt, on)
+    if g.struck_run:
+        on |= _misplaced_peak(settings, dt, on)
     on |= _missed_swing(settings, dt, on, g.struck_first and not g.lead)
     if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
         half_s = 0.5 * dt[0]
@@ -370,6 +378,7 @@ def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool =
         walks=walks,
         lead=lead,
         struck_first=struck,
+        struck_run=struck,
     )
 
 
@@ -430,6 +439,8 @@ def feed_rep(
         back = standing_known and from_extension(settings, rep)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
+            if struck and not g.struck_run:
+                g = dataclasses.replace(g, struck_run=True)
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and not g.pending:
             return _tentative(g, rep), (), ()
