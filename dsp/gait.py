@@ -311,10 +311,15 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     """
     peaks = g.peaks_s
     dt = np.diff(np.asarray(peaks))
-    on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
+    strict = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
+    on = strict.copy()
     if g.struck_run:
         on |= _misplaced_peak(settings, dt, on)
     on |= _missed_swing(settings, dt, on, g.struck_first and not g.lead)
+    if g.lead and dt.size:
+        # A high first step is one stride, neither short nor long, before the next (``_lead_shaped``):
+        # a stride drill's swings at 0.7 s, some read above and some below a step's flexion, stay reps.
+        on[0] = strict[0]
     if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
         half_s = 0.5 * dt[0]
         if settings.gait_min_stride_s <= half_s <= settings.gait_max_stride_s:
@@ -322,7 +327,8 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     if not on.all():
         off = np.flatnonzero(~on)
         lead = (
-            off.size == 1
+            not g.lead
+            and off.size == 1
             and off[0] == 0
             and (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt[0] < settings.gait_min_stride_s
         )

@@ -292,6 +292,11 @@ def test_a_high_swing_is_a_rep_unless_a_walk_from_extension_follows_it_one_strid
     # confirm the walk on their own (two of them), so one step is not enough.
     counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, _STEPS_AFTER[0]], [0.9, 0.25])
     assert counted == [_HIGH_FIRST, _STEPS_AFTER[0]] and steps == []
+    # Struck, but the next swing comes 0.7 s on (a stride drill, tuning seed 302: swings read on
+    # both sides of a step's flexion): the high swing is no walk's first step.
+    drill = [_HIGH_FIRST, _swing(10.7, 41.5, -31.0), _swing(11.99, 20.0, -40.0)]
+    counted, steps, _ = _feed_struck_mixed(drill, [1.5, 1.8, 1.4])
+    assert _HIGH_FIRST in counted
     # Read above what the start of a walk can stretch a step to (a march's knee lift): a rep.
     march = _swing(10.0, 70.0, 0.0)
     counted, steps, _ = _feed_struck_mixed([march, *_STEPS_AFTER], [1.5] + [0.25] * 5)
