@@ -107,6 +107,11 @@ __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension",
 
 #: A single stride may fall this fraction outside the cadence range (the range bounds the median).
 _LINK_TOL = 0.25
+#: How far above ``gait_max_flexion_deg`` the first step of a walk may read without a gyro, degrees: the
+#: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
+#: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
+#: 10-20 degrees high, module docstring).
+_FIRST_STEP_STRETCH_DEG = 20.0
 #: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
 #: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
 #: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
@@ -136,6 +141,17 @@ class GaitState:
         End of its last swing, s.
     walks : tuple of Walk
         Walks closed so far.
+    lead : bool
+        The run's first swing is a struck swing that read above
+        ``gait_max_flexion_deg`` (``_lead_shaped``): a walk's first step
+        when the swings after it confirm the walk on their own.
+    struck_first : bool
+        The run's first swing had a heel strike in its top half (accelerometer
+        only): an interval of two strides after it may be a step too small to
+        be seen (``_missed_swing``).
+    struck_run : bool
+        A swing of the run had a heel strike in its top half (accelerometer
+        only): its peaks may be misplaced by the strikes (``_misplaced_peak``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -145,6 +161,9 @@ class GaitState:
     start_s: float = math.nan
     end_s: float = math.nan
     walks: tuple[Walk, ...] = ()
+    lead: bool = False
+    struck_first: bool = False
+    struck_run: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -224,7 +243,7 @@ def _extend(
     return _decide(settings, g)
 
 
-def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.ndarray:
+def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray, struck_first: bool = False) -> np.ndarray:
     """Strides of an undecided run that are two of its strides: a swing too small to be seen between.
 
     A walk's steps straddle ``candidate_deg`` (12-36 degrees of swing), so a
@@ -233,15 +252,49 @@ def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.nd
     does too when the interval comes after a stride at a walking cadence
     (the run's rhythm is then known: a rep a couple of seconds before a
     walk's first step stays a rep) and lies within ``_LINK_TOL`` of twice
-    the median of the run's strides at a walking cadence.
+    the median of the run's strides at a walking cadence.  As the run's
+    first interval it is a pause, unless the run's first swing was struck
+    (``struck_first``): the foot landed while the thigh was still forward, as
+    a step's does and a drill's rep does not, so the swing is a walk's first
+    step whose next step was not seen (its rhythm is judged on the strides
+    after it, which ``_decide`` waits for).
     """
     half = 0.5 * dt_s
     double = ~on & (half >= settings.gait_min_stride_s) & (half <= settings.gait_max_stride_s)
     if not double.any() or not on.any():
         return np.zeros_like(on)
     after_rhythm = np.arange(dt_s.size) > np.flatnonzero(on)[0]
+    if struck_first:
+        after_rhythm[0] = True
     two_s = 2.0 * float(np.median(dt_s[on]))
     return double & after_rhythm & (np.abs(dt_s - two_s) <= _LINK_TOL * two_s)
+
+
+def _misplaced_peak(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Short strides of an undecided run that with the stride next to them span two walking strides.
+
+    Without a gyro the angle's peak in a walk is where the filter put it, up
+    to 0.3 s from the thigh's (foot strikes and the hip's acceleration
+    stretch its extremes; benchmarks/README.md, issue 14 walks), so one
+    swing's peak can come early or late: the stride before it is then that
+    much longer, the one after it that much shorter, and their sum is still
+    two strides.  So, where a swing of the run was struck
+    (``GaitState.struck_run``; a drill's peaks without foot strikes stay
+    where the thigh's are: an accelerometer-only clamshell set's uneven
+    reps were taken for a walk), a stride up to ``_LINK_TOL`` short of
+    ``gait_min_stride_s`` is taken as on the rhythm when a stride beside it
+    is at a walking cadence and the two together last two strides of
+    ``gait_min_stride_s`` to ``gait_max_stride_s``.  A jog's or a stride
+    drill's strides are short on both sides, so their sums stay short.
+    """
+    lo, hi = settings.gait_min_stride_s, settings.gait_max_stride_s
+    short = ~on & (dt_s >= (1.0 - _LINK_TOL) * lo) & (dt_s < lo)
+    out = np.zeros_like(on)
+    for i in np.flatnonzero(short):
+        for j in (i - 1, i + 1):
+            if 0 <= j < dt_s.size and on[j] and 2.0 * lo <= dt_s[i] + dt_s[j] <= 2.0 * hi:
+                out[i] = True
+    return out
 
 
 def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
@@ -258,12 +311,24 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     """
     peaks = g.peaks_s
     dt = np.diff(np.asarray(peaks))
-    on = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
-    on |= _missed_swing(settings, dt, on)
+    strict = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
+    on = strict.copy()
+    if g.struck_run:
+        on |= _misplaced_peak(settings, dt, on)
+    on |= _missed_swing(settings, dt, on, g.struck_first and not g.lead)
+    if g.lead and dt.size:
+        # A high first step is one stride, neither short nor long, before the next (``_lead_shaped``):
+        # a stride drill's swings at 0.7 s, some read above and some below a step's flexion, stay reps.
+        on[0] = strict[0]
+    if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
+        half_s = 0.5 * dt[0]
+        if settings.gait_min_stride_s <= half_s <= settings.gait_max_stride_s:
+            return g, (), ()  # two strides after a struck first step: wait for the rhythm after it
     if not on.all():
         off = np.flatnonzero(~on)
         lead = (
-            off.size == 1
+            not g.lead
+            and off.size == 1
             and off[0] == 0
             and (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt[0] < settings.gait_min_stride_s
         )
@@ -276,8 +341,9 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
-    # The swings that must confirm the walk: all of them, or all after a short first stride.
-    body_from_s = peaks[0] if on.all() else peaks[1]
+    # The swings that must confirm the walk: all of them, or all after a short first stride or a
+    # first swing that read above a step's flexion (``lead``).
+    body_from_s = peaks[0] if on.all() and not g.lead else peaks[1]
     n_body = sum(1 for t in peaks if t >= body_from_s)
     n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
@@ -309,8 +375,37 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
 
 
-def _start(rep: Rep, walks: tuple[Walk, ...]) -> GaitState:
-    return GaitState(pending=(rep,), peaks_s=(rep.peak_s,), start_s=rep.start_s, end_s=rep.end_s, walks=walks)
+def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool = False) -> GaitState:
+    return GaitState(
+        pending=(rep,),
+        peaks_s=(rep.peak_s,),
+        start_s=rep.start_s,
+        end_s=rep.end_s,
+        walks=walks,
+        lead=lead,
+        struck_first=struck,
+        struck_run=struck,
+    )
+
+
+def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
+    """True when an accelerometer-only swing may be a walk's first step although it read above a step's flexion.
+
+    The first step from standing carries the body from rest to walking
+    speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
+    specific force as 9-17 degrees of flexion would, so without a gyro that
+    step can read up to ``_FIRST_STEP_STRETCH_DEG`` above
+    ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
+    half of the swing, as a step's does), and it is a step only when the
+    swings after it, one stride on, confirm a walk on their own
+    (``GaitState.lead``): the stance after a step extends the thigh behind
+    standing, so the next swing starts from extension, while a drill's rep
+    returns to its start pose.
+    """
+    if has_gyro or not struck:
+        return False
+    peak = rep.peak_flexion_deg
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
 
 
 def feed_rep(
@@ -345,14 +440,21 @@ def feed_rep(
     struck = not has_gyro and strike_g >= _STRIKE_G
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
+    if g.lead and len(g.peaks_s) == 1:
+        # The swing after a high first step must show the stance between them: it starts behind standing.
+        back = standing_known and from_extension(settings, rep)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
+            if struck and not g.struck_run:
+                g = dataclasses.replace(g, struck_run=True)
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and not g.pending:
             return _tentative(g, rep), (), ()
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks), released, ()
+        return _start(rep, g.walks, struck=struck), released, ()
+    if _lead_shaped(settings, rep, has_gyro, struck):
+        return _start(rep, g.walks, lead=True, struck=True), released, ()
     return g, (*released, rep), ()
 
 
@@ -370,7 +472,8 @@ def feed_candidate(
         stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s) if g.walking else settings.gait_min_stride_s
         if time_s - g.peaks_s[-1] < stride_s:
             return g, (), ()
-    if g.peaks_s and _walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
+    # A high first step (``GaitState.lead``) needs a swing from extension after it, seen as a rep.
+    if g.peaks_s and not (g.lead and len(g.peaks_s) == 1) and _walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
         return _extend(settings, g, time_s, time_s, None)
     g, released = _close(settings, g)
     return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()

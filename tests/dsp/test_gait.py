@@ -248,3 +248,99 @@ def test_a_rep_after_a_walk_on_its_rhythm_is_still_a_rep() -> None:
     assert counted == reps
     assert steps == walk
     assert [(w.strides, w.end_s) for w in g.walks] == [(4, walk[-1].end_s)]
+
+
+def _feed_struck_mixed(swings: Sequence[Rep], strikes_g: Sequence[float]) -> tuple[list[Rep], list[Rep], GaitState]:
+    """As ``_feed_struck`` with a still calibration window (standing known); returns the state too."""
+    g = GaitState()
+    counted: list[Rep] = []
+    steps: list[Rep] = []
+    for s, strike in zip(swings, strikes_g, strict=True):
+        g, released, st = feed_rep(S, g, s, False, True, strike)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    return counted + list(released), steps, g
+
+
+# An accelerometer-only walk whose first step from standing reads 53 degrees (the body's forward
+# acceleration into the walk tilts the specific force; tuning seed 74), struck in its top half, then
+# steps from 10-19 degrees of extension at 1.05 s strides with weak strikes.
+_HIGH_FIRST = _swing(10.0, 53.0, 0.0)
+_STEPS_AFTER = [_swing(10.0 + 1.05 * k, 18.0 + k % 3, -10.0 - 3 * (k % 3)) for k in range(1, 6)]
+
+
+def test_an_acc_only_first_step_read_above_a_steps_flexion_belongs_to_its_walk() -> None:
+    counted, steps, g = _feed_struck_mixed([_HIGH_FIRST, *_STEPS_AFTER], [0.9] + [0.25] * 5)
+    assert counted == [] and steps == [_HIGH_FIRST, *_STEPS_AFTER]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(6, _HIGH_FIRST.start_s)]
+
+
+def test_a_high_swing_is_a_rep_unless_a_walk_from_extension_follows_it_one_stride_on() -> None:
+    # Not struck (a drill's rep): a rep, and the walk after it starts at its own first step.
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, *_STEPS_AFTER], [0.2] * 6)
+    assert counted == [_HIGH_FIRST] and steps == _STEPS_AFTER
+    # Struck, but the walk comes after a pause (two strides on): a rep.
+    late = [_swing(s.peak_s + 1.05, s.peak_flexion_deg, s.peak_flexion_deg - s.rom_deg) for s in _STEPS_AFTER]
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, *late], [0.9] + [0.25] * 5)
+    assert counted == [_HIGH_FIRST] and steps == late
+    # Struck, but the next swing returns from standing (a drill's next rep): both reps.
+    reps = [_HIGH_FIRST, _swing(11.05, 30.0, 0.0)]
+    counted, steps, _ = _feed_struck_mixed(reps, [0.9, 0.25])
+    assert counted == reps and steps == []
+    # Struck and followed by one step from extension only: the steps after the high swing must
+    # confirm the walk on their own (two of them), so one step is not enough.
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, _STEPS_AFTER[0]], [0.9, 0.25])
+    assert counted == [_HIGH_FIRST, _STEPS_AFTER[0]] and steps == []
+    # Struck, but the next swing comes 0.7 s on (a stride drill, tuning seed 302: swings read on
+    # both sides of a step's flexion): the high swing is no walk's first step.
+    drill = [_HIGH_FIRST, _swing(10.7, 41.5, -31.0), _swing(11.99, 20.0, -40.0)]
+    counted, steps, _ = _feed_struck_mixed(drill, [1.5, 1.8, 1.4])
+    assert _HIGH_FIRST in counted
+    # Read above what the start of a walk can stretch a step to (a march's knee lift): a rep.
+    march = _swing(10.0, 70.0, 0.0)
+    counted, steps, _ = _feed_struck_mixed([march, *_STEPS_AFTER], [1.5] + [0.25] * 5)
+    assert counted == [march] and steps == _STEPS_AFTER
+
+
+def test_a_swing_whose_peak_came_late_still_falls_on_the_walks_rhythm() -> None:
+    # A short walk whose middle swing's peak the angle put 0.3 s late (tuning seed 349, 50 Hz
+    # without a gyro): strides of 1.47 and 0.84 s, which together are two strides of 1.15 s.
+    first, last = _swing(10.0, 24.0, -1.6), _swing(12.31, 13.0, -9.0)
+    g = GaitState()
+    g, released, st = feed_rep(S, g, first, False, True, 0.6)
+    counted, steps = list(released), list(st)
+    g, released, st = feed_candidate(S, g, 11.47)
+    counted += released
+    steps += st
+    g, released, st = feed_rep(S, g, last, False, True, 0.9)  # the foot landed: a step's peak may move
+    counted += released
+    steps += st
+    g, released = flush(S, g)
+    assert counted + list(released) == [] and steps == [first, last]
+    assert [w.strides for w in g.walks] == [3]
+    # Without a foot strike (a gyro, or an accelerometer-only drill such as clamshells whose reps
+    # come unevenly) the peaks are where the thigh's are: the short stride is off the rhythm.
+    counted, steps, _ = _run([first, 11.47, last])
+    assert counted == [first, last] and steps == []
+    # Short on both sides (a jog or a stride drill at 0.7 s a stride): still reps.
+    jog = [_swing(10.0 + 0.7 * k, 30.0, -8.0) for k in range(6)]
+    counted, steps, _ = _run(jog)
+    assert counted == jog and steps == []
+
+
+def test_a_struck_first_step_two_strides_before_the_walk_goes_on_is_its_step() -> None:
+    # Tuning seed 179 (acc-only): the first step from standing lands in its top half (0.5 g), the
+    # second step is not seen, and the walk goes on at 1.06 s strides two strides later.
+    first = _swing(10.0, 39.0, -0.9)
+    walk = [_swing(12.43 + 1.06 * k, 11.0 + k, -12.0 - 4 * (k % 2)) for k in range(3)]
+    counted, steps, g = _feed_struck_mixed([first, *walk], [0.51, 0.1, 0.6, 0.1])
+    assert counted == [] and steps == [first, *walk]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(5, first.start_s)]
+    # Not struck (a drill's rep, then a pause, then the walk): the rep stays a rep.
+    counted, steps, _ = _feed_struck_mixed([first, *walk], [0.2, 0.1, 0.6, 0.1])
+    assert counted == [first] and steps == walk
+    # Struck, but what follows two strides on is no walk (a rep from standing): both reps.
+    reps = [first, _swing(12.43, 30.0, 0.0)]
+    counted, steps, _ = _feed_struck_mixed(reps, [0.51, 0.1])
+    assert counted == reps and steps == []
