@@ -43,6 +43,16 @@ kernel that allocates.  Only object-mode code reads an environment's globals
 A numba module that is not imported yet gets a stand-in dict (its name only),
 filled from the real module when numba refreshes its context for a compile.
 
+**numba's extensions looked up at the first compile, not at the first call.**
+Every dispatcher looks for numba extensions among the installed packages'
+entry points before its first call ("compilation chain init hook"), a cache
+load included: ~0.06 s of CPU per process, most of it importing
+``importlib.metadata``, which :mod:`hipflex.dsp._numba_import` imports lazily
+for that reason.  numba also looks them up when it first refreshes its target
+context, i.e. before anything is compiled; for hipflex's own dispatchers
+(:func:`defer_extensions`) that lookup is the only one.  Their arguments are
+arrays and numbers, whose numba types no extension changes.
+
 **No LLVM lock events during a cache load.**  numba hooks llvmlite's lock so
 that every call into LLVM broadcasts a start and an end event (for its compile
 timers, which record nothing for a kernel loaded from the cache); loading 24
@@ -68,7 +78,7 @@ from llvmlite.binding import ffi
 from numba.core import caching, config, cpu, environment
 from numba.core.runtime import nrt, nrtdynmod
 
-__all__ = ["cache_path", "install", "load_array_math_without_scipy"]
+__all__ = ["cache_path", "defer_extensions", "install", "load_array_math_without_scipy"]
 
 _log = logging.getLogger(__name__)
 
@@ -252,6 +262,23 @@ def _rebuild_env_lazily(modname: str, consts: Any, env_name: str) -> Any:
     environment.Environment._memo[env_name] = env
     _deferred_globals.append((modname, stand_in))
     return env
+
+
+def _no_extension_lookup() -> None:
+    """Stand-in for a dispatcher's ``_compilation_chain_init_hook`` (see :func:`defer_extensions`)."""
+
+
+def defer_extensions(dispatcher: Any) -> Any:
+    """``dispatcher``, looking for numba's extensions only when something is compiled (see the module docstring).
+
+    numba's dispatcher calls ``self._compilation_chain_init_hook()`` at its first
+    call, for extensions (``numba.core.entrypoints.init_all``); numba's target
+    context calls the same ``init_all`` before anything is compiled.  Set on the
+    instance: other packages' dispatchers keep numba's hook.
+    """
+    if callable(getattr(dispatcher, "_compilation_chain_init_hook", None)):
+        dispatcher._compilation_chain_init_hook = _no_extension_lookup
+    return dispatcher
 
 
 def install() -> None:
