@@ -10,6 +10,8 @@ Pipeline / init_state / step / finish
 Only numpy and numba are imported here.
 """
 
+# First: numba imported lean (see the module), before any module of the package imports it.
+from hipflex.dsp import _numba_import  # noqa: F401  # isort: skip
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.events import (
     AngleBlock,

@@ -37,9 +37,9 @@ FASTMATH_FLAGS = frozenset({"contract", "arcp", "nsz"})
 
 def njit(fn: F) -> F:
     """Compile ``fn`` as a cached, GIL-free numba kernel."""
-    return numba.njit(  # type: ignore[return-value]
-        cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy"
-    )(fn)
+    return _numba_setup.defer_extensions(
+        numba.njit(cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy")(fn)
+    )
 
 
 def njit_inline(fn: F) -> F:
@@ -49,9 +49,9 @@ def njit_inline(fn: F) -> F:
     arrays costs atomic reference counting on each of them (a fifth of the
     loop's time when measured); inlining removes the call.
     """
-    return numba.njit(  # type: ignore[return-value]
-        cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always"
-    )(fn)
+    return _numba_setup.defer_extensions(
+        numba.njit(cache=True, nogil=True, fastmath=set(FASTMATH_FLAGS), error_model="numpy", inline="always")(fn)
+    )
 
 
 # ``_nrt`` is numba's switch for its runtime (reference counting and
@@ -77,9 +77,9 @@ def njit_borrowed(fn: F) -> F:
     kernel compiled this way cannot allocate an array (numba refuses to
     compile one that does).
     """
-    return numba.njit(**_BORROWED)(fn)
+    return _numba_setup.defer_extensions(numba.njit(**_BORROWED)(fn))
 
 
 def njit_borrowed_inline(fn: F) -> F:
     """Like :func:`njit_inline` for the helpers of :func:`njit_borrowed` kernels (NRT off)."""
-    return numba.njit(**_BORROWED, inline="always")(fn)
+    return _numba_setup.defer_extensions(numba.njit(**_BORROWED, inline="always")(fn))

@@ -43,6 +43,27 @@ kernel that allocates.  Only object-mode code reads an environment's globals
 A numba module that is not imported yet gets a stand-in dict (its name only),
 filled from the real module when numba refreshes its context for a compile.
 
+**numba's extensions looked up at the first compile, not at the first call.**
+Every dispatcher looks for numba extensions among the installed packages'
+entry points before its first call ("compilation chain init hook"), a cache
+load included: ~0.06 s of CPU per process, most of it importing
+``importlib.metadata``, which :mod:`hipflex.dsp._numba_import` imports lazily
+for that reason.  numba also looks them up when it first refreshes its target
+context, i.e. before anything is compiled; for hipflex's own dispatchers
+(:func:`defer_extensions`) that lookup is the only one.  Their arguments are
+arrays and numbers, whose numba types no extension changes.
+
+**Each kernel's linking bitcode parsed when a compile needs it.**  numba's
+cache holds a kernel's object code and the LLVM bitcode that later compiles
+link in (inlining the kernel into a caller); loading parsed that bitcode at
+once (~0.03 s of CPU for hipflex's kernels), only to list the symbols it
+defines (numba looks a kernel's address up by name in that list).  Here the
+list comes from the object code's ELF symbol table, and the bitcode is kept
+unparsed until a compile asks for the module (linking) or for a symbol the
+list does not have (then every kept bitcode is parsed and listed, as numba
+would have, before the answer).  Anything but a 64-bit little-endian ELF
+object goes numba's way.
+
 **No LLVM lock events during a cache load.**  numba hooks llvmlite's lock so
 that every call into LLVM broadcasts a start and an end event (for its compile
 timers, which record nothing for a kernel loaded from the cache); loading 24
@@ -63,12 +84,14 @@ from pathlib import Path
 from typing import Any
 
 import llvmlite
+import llvmlite.binding as ll
 import numba
+import numpy as np
 from llvmlite.binding import ffi
-from numba.core import caching, config, cpu, environment
+from numba.core import caching, codegen, config, cpu, environment
 from numba.core.runtime import nrt, nrtdynmod
 
-__all__ = ["cache_path", "install", "load_array_math_without_scipy"]
+__all__ = ["cache_path", "defer_extensions", "elf_defined_symbols", "install", "load_array_math_without_scipy"]
 
 _log = logging.getLogger(__name__)
 
@@ -77,6 +100,11 @@ _numba_compile = nrtdynmod.compile_nrt_functions
 _numba_load_overload = caching.Cache.load_overload
 _numba_load_registries = cpu.CPUContext.load_additional_registries
 _numba_rebuild_env = environment._rebuild_env
+_numba_unserialize = codegen.CPUCodeLibrary.__dict__["_unserialize"]  # the classmethod itself
+_numba_module_for_linking = codegen.CPUCodeLibrary._get_module_for_linking
+_numba_is_symbol_defined = codegen.JitEngine.is_symbol_defined
+#: Libraries loaded from the cache whose linking bitcode is not parsed yet (see the module docstring).
+_unparsed: list[Any] = []
 #: (module name, stand-in globals) of environments loaded before their module was imported.
 _deferred_globals: list[tuple[str, dict[str, Any]]] = []
 
@@ -254,6 +282,110 @@ def _rebuild_env_lazily(modname: str, consts: Any, env_name: str) -> Any:
     return env
 
 
+#: An ELF64 symbol table entry (little-endian).
+_ELF_SYM = np.dtype(
+    [("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"), ("value", "<u8"), ("size", "<u8")]
+)
+_STT_OBJECT, _STT_FUNC = 1, 2
+
+
+def elf_defined_symbols(obj: bytes) -> set[str] | None:
+    """Names of the functions and data objects an ELF64 little-endian object defines (``None``: not one).
+
+    LLVM's private globals get no symbol: they are the only names of a module's
+    definitions that are missing here.
+    """
+    if len(obj) < 64 or obj[:6] != b"\x7fELF\x02\x01":
+        return None
+    shoff = int.from_bytes(obj[0x28:0x30], "little")
+    shentsize = int.from_bytes(obj[0x3A:0x3C], "little")
+    shnum = int.from_bytes(obj[0x3C:0x3E], "little")
+    sections = []
+    for i in range(shnum):
+        h = obj[shoff + i * shentsize : shoff + (i + 1) * shentsize]
+        if len(h) < 64:
+            return None
+        sections.append(
+            (
+                int.from_bytes(h[4:8], "little"),  # type
+                int.from_bytes(h[0x18:0x20], "little"),  # offset
+                int.from_bytes(h[0x20:0x28], "little"),  # size
+                int.from_bytes(h[0x28:0x2C], "little"),  # link (the symbol names' section)
+            )
+        )
+    tables = [sec for sec in sections if sec[0] == 2]  # SHT_SYMTAB
+    if len(tables) != 1 or tables[0][3] >= len(sections):
+        return None
+    _, off, size, link = tables[0]
+    _, str_off, str_size, _ = sections[link]
+    if off + size > len(obj) or str_off + str_size > len(obj) or size % _ELF_SYM.itemsize:
+        return None
+    syms = np.frombuffer(obj, dtype=_ELF_SYM, count=size // _ELF_SYM.itemsize, offset=off)
+    kind = syms["info"] & 0xF
+    chosen = syms["name"][(syms["shndx"] != 0) & ((kind == _STT_OBJECT) | (kind == _STT_FUNC)) & (syms["name"] != 0)]
+    names = obj[str_off : str_off + str_size]
+    return {names[int(i) : names.index(b"\0", int(i))].decode() for i in chosen}
+
+
+def _unserialize_lazily(cls: Any, codegen_: Any, state: Any) -> Any:
+    """Stand-in for ``CPUCodeLibrary._unserialize``: object code loaded, its bitcode parsed later."""
+    name, kind, data = state
+    symbols = elf_defined_symbols(data[0]) if kind == "object" else None
+    if symbols is None:
+        return _numba_unserialize.__func__(cls, codegen_, state)
+    object_code, shared_bitcode = data
+    self = codegen_.create_library(name)
+    self.enable_object_caching()
+    self._set_compiled_object(object_code)
+    self._hipflex_bitcode = shared_bitcode
+    self._finalize_final_module()
+    codegen_._engine._defined_symbols |= symbols
+    _unparsed.append(self)
+    return self
+
+
+def _parse_bitcode(library: Any) -> None:
+    """Parse a cache-loaded library's kept bitcode and list its symbols, as numba's load did."""
+    bitcode = library.__dict__.pop("_hipflex_bitcode", None)
+    if bitcode is not None:
+        library._shared_module = ll.parse_bitcode(bitcode)
+        library._codegen._engine._load_defined_symbols(library._shared_module)
+
+
+def _module_for_linking_parsed(self: Any) -> Any:
+    """Stand-in for ``CPUCodeLibrary._get_module_for_linking``: the kept bitcode parsed first."""
+    _parse_bitcode(self)
+    return _numba_module_for_linking(self)
+
+
+def _is_symbol_defined_complete(self: Any, name: str) -> bool:
+    """Stand-in for ``JitEngine.is_symbol_defined``: on a miss, every kept bitcode listed first."""
+    if _numba_is_symbol_defined(self, name):
+        return True
+    if not _unparsed:
+        return False
+    while _unparsed:
+        _parse_bitcode(_unparsed.pop())
+    return bool(_numba_is_symbol_defined(self, name))
+
+
+def _no_extension_lookup() -> None:
+    """Stand-in for a dispatcher's ``_compilation_chain_init_hook`` (see :func:`defer_extensions`)."""
+
+
+def defer_extensions(dispatcher: Any) -> Any:
+    """``dispatcher``, looking for numba's extensions only when something is compiled (see the module docstring).
+
+    numba's dispatcher calls ``self._compilation_chain_init_hook()`` at its first
+    call, for extensions (``numba.core.entrypoints.init_all``); numba's target
+    context calls the same ``init_all`` before anything is compiled.  Set on the
+    instance: other packages' dispatchers keep numba's hook.
+    """
+    if callable(getattr(dispatcher, "_compilation_chain_init_hook", None)):
+        dispatcher._compilation_chain_init_hook = _no_extension_lookup
+    return dispatcher
+
+
 def install() -> None:
     """Set numba up as above (idempotent; the runtime part has no effect once the runtime is set up)."""
     if nrtdynmod.compile_nrt_functions is _numba_compile:
@@ -264,3 +396,7 @@ def install() -> None:
         cpu.CPUContext.load_additional_registries = _load_registries_array_math_first  # type: ignore[method-assign]
     if environment._rebuild_env is _numba_rebuild_env:
         environment._rebuild_env = _rebuild_env_lazily
+    if codegen.CPUCodeLibrary.__dict__["_unserialize"] is _numba_unserialize:
+        codegen.CPUCodeLibrary._unserialize = classmethod(_unserialize_lazily)  # type: ignore[method-assign,assignment]
+        codegen.CPUCodeLibrary._get_module_for_linking = _module_for_linking_parsed  # type: ignore[method-assign]
+        codegen.JitEngine.is_symbol_defined = _is_symbol_defined_complete  # type: ignore[method-assign]
