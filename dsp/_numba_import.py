@@ -31,6 +31,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 from types import ModuleType
 
 __all__ = ["import_numba", "lazy_module"]
@@ -68,7 +69,11 @@ def import_numba() -> ModuleType:
     if not os.path.isfile(NUMBA_CONFIG_FILE):
         hidden.append("yaml")
     hidden = [name for name in hidden if name not in sys.modules]
-    lazy_module("importlib.metadata")
+    if threading.active_count() == 1:
+        # Only while no other thread runs: Python 3.11's lazy module is not thread-safe on its
+        # first use (a second thread touching it mid-load sees it half filled).  Imported
+        # from a busy application's worker thread, numba imports it as usual.
+        lazy_module("importlib.metadata")
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # "import name" raises ImportError
     try:
