@@ -205,6 +205,54 @@ _MAX_TILT_MISS_DEG = 45.0
 _MIN_GEOMETRY_FIT = -4.5
 
 
+# The sensor stays where it was strapped for the whole session, so two sets done in different poses see
+# one thigh from one sensor frame: the angle between their rest "up" directions and the one between their
+# (signed) rep axes are the angles between the two drills' thigh directions, whatever the mounting
+# (dot products of two directions, or of two rotation axes, do not change when the sensor is turned on the
+# thigh or the leg is mirrored).  A standing flexion and a donkey kick hang the same way and turn about
+# the same line; only their senses differ, and a glute bridge earlier in the session (an extension)
+# tells which: a standing set whose axis is opposite the bridge's flexes.  So each set named earlier
+# (its drill and frame) scores the new set's drills by how well the two drills' geometries predict the
+# two measured cosines, sigma _SESSION_SIGMA each: a lying pose is held within 10-20 deg of the
+# prototype's (0.15-0.3 in a cosine); at most _LEVER_FLOOR per earlier set, averaged over them.
+# Earlier sets in the same frame (both cosines above _SAME_FRAME_COS) tell nothing the set's own
+# features do not: they are left out, so a one-drill session is named as before.
+_SESSION_SIGMA = 0.25
+_SAME_FRAME_COS = math.cos(math.radians(20.0))
+_UNIT_UP = _REST_UP / np.linalg.norm(_REST_UP, axis=1, keepdims=True)
+_UP_COS = _UNIT_UP @ _UNIT_UP.T  # (P, P): cosine between two drills' rest "up" directions
+_AXIS_COS = _REP_AXIS @ _REP_AXIS.T  # (P, P): between their rep axes (unit rows)
+_INDEX_OF = {p.name: i for i, p in enumerate(DRILL_PROTOTYPES)}
+
+
+def _unit(v: np.ndarray | None) -> np.ndarray | None:
+    if v is None:
+        return None
+    n = float(np.linalg.norm(v))
+    return np.asarray(v, dtype=np.float64) / n if n > 0 and math.isfinite(n) else None
+
+
+def _session_fit(
+    up: np.ndarray | None, axis: np.ndarray | None, named: Sequence[tuple[np.ndarray, np.ndarray, int]]
+) -> np.ndarray | None:
+    """Log-likelihood of one set's frame under each drill given the session's earlier sets, shape (P,).
+
+    ``up``, ``axis``: the set's unit rest "up" and rep axis (sensor frame);
+    ``named``: each earlier set's unit up, unit axis and drill index.  None
+    when no earlier set was measured in another frame (see _SESSION_SIGMA).
+    """
+    if up is None or axis is None:
+        return None
+    parts = []
+    for u, a, q in named:
+        cu, ca = float(up @ u), float(axis @ a)
+        if cu > _SAME_FRAME_COS and ca > _SAME_FRAME_COS:
+            continue
+        du, da = cu - _UP_COS[:, q], ca - _AXIS_COS[:, q]
+        parts.append(np.maximum(-0.5 * (du * du + da * da) / (_SESSION_SIGMA * _SESSION_SIGMA), _LEVER_FLOOR))
+    return np.mean(parts, axis=0) if parts else None
+
+
 def _bounds(pick: str) -> np.ndarray:
     """Log of every prototype's (lo, hi) range of a feature, shape (P, 2); NaN for a prototype without it."""
     rows = [getattr(p, pick) for p in DRILL_PROTOTYPES]
@@ -257,7 +305,12 @@ _LOG_BOUNDS_ACC_ONLY[[p.pose in _POSES_LYING for p in DRILL_PROTOTYPES], _SCORED
 )
 
 
-def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_only: bool = False) -> np.ndarray:
+def _scores(
+    feats: list[SetFeatures],
+    geometry: np.ndarray | None = None,
+    acc_only: bool = False,
+    session: np.ndarray | None = None,
+) -> np.ndarray:
     """Mean score per feature of each set against each prototype, shape (S, P) (0 = everything in range).
 
     Per feature a log-range fit: 0 inside the prototype's range, a
@@ -274,7 +327,8 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_on
     without a gyro, their range scored against the lying drills' ranges
     with the top raised by the accelerometer-only filter's bias in a lying
     pose (``_ACC_ONLY_ROM_BIAS``); standing and hanging drills' ranges as
-    they are.
+    they are.  ``session`` (S, P): the session geometry's part
+    (:func:`_session_fit`), NaN rows where it tells nothing.
     """
     x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -299,6 +353,10 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_on
         measured = np.array([math.isfinite(f.face_up_cos) for f in feats])[:, None]
         total = total + np.where(measured, geometry, 0.0)
         count = count + measured
+    if session is not None:
+        told = np.isfinite(session[:, :1])
+        total = total + np.where(told, session, 0.0)
+        count = count + told
     return total / count
 
 
@@ -375,8 +433,17 @@ def _allowed(poses: tuple[str, ...], moves: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None, acc_only: bool = False) -> list[SetDescription]:
-    """:func:`describe_set` of every set, the scoring and choice done for all at once."""
+def _describe(
+    feats: list[SetFeatures],
+    prior: FlatPrior | None = None,
+    acc_only: bool = False,
+    session: np.ndarray | None = None,
+) -> list[SetDescription]:
+    """:func:`describe_set` of every set, the scoring and choice done for all at once.
+
+    ``session`` (S, P): each set's :func:`_session_fit` under each drill (NaN
+    where the session tells nothing), one more part of the score where given.
+    """
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
@@ -395,7 +462,7 @@ def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None, acc_only
         allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
         cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
-    scores = np.where(allowed, _scores(feats, geometry, acc_only), -math.inf)
+    scores = np.where(allowed, _scores(feats, geometry, acc_only, session), -math.inf)
     best = np.argmax(scores, axis=1)
     top = scores[np.arange(len(feats)), best]
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
@@ -449,6 +516,7 @@ def describe_sets(
     axis: np.ndarray | None,
     prior: FlatPrior | None = None,
     frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+    earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = (),
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
@@ -458,7 +526,12 @@ def describe_sets(
     ``prior`` the flat-on-the-skin prior (``FlatPrior.from_settings``), if any.
     ``frames``, if given, holds each set's own ``(up, axis)`` in place of
     ``up`` and ``axis`` (a set whose axes were learned again for it,
-    ``dsp/_kern_axis.py``).
+    ``dsp/_kern_axis.py``).  ``earlier``: the session's sets before these,
+    described, each with its ``(up, axis)``: a set measured in another frame
+    than an earlier one is scored by how well each drill's geometry agrees
+    with the earlier set's drill (the mounting is fixed per session, see
+    ``_SESSION_SIGMA``), and ``sets`` are then named one after the other, in
+    order, so each sees the ones before it however the sets were batched.
     """
     if not sets:
         return sets
@@ -477,5 +550,21 @@ def describe_sets(
         if terms is None:
             terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a))
         feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1]))
-    named = _describe(feats, prior, acc_only=blocks is None)
+    acc_only = blocks is None
+    seen = []
+    for e, u0, a0 in earlier:
+        u, a = _unit(u0), _unit(a0)
+        if e.description is not None and e.description.drill in _INDEX_OF and u is not None and a is not None:
+            seen.append((u, a, _INDEX_OF[e.description.drill]))
+    if not seen and len({(id(u), id(a)) for u, a in per_set}) == 1:
+        named = _describe(feats, prior, acc_only)  # one frame, nothing before: nothing to compare
+    else:
+        named = []
+        for f, (u0, a0) in zip(feats, per_set, strict=True):
+            u, a = _unit(u0), _unit(a0)
+            fit = _session_fit(u, a, seen)
+            d = _describe([f], prior, acc_only, None if fit is None else fit[None, :])[0]
+            named.append(d)
+            if d.drill in _INDEX_OF and u is not None and a is not None:
+                seen.append((u, a, _INDEX_OF[d.drill]))
     return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, named, strict=True))
