@@ -519,3 +519,18 @@ def test_a_mixed_sessions_live_names_are_the_results_in_any_chunking() -> None:
         _, events = stream_in_chunks(Settings(), sim.samples, range(chunk, len(sim.samples), chunk))
         live = [e.set.to_dict()["drill"] for e in events if isinstance(e, pipeline.SetEvent)]
         assert live == want, chunk
+
+
+@pytest.mark.parametrize("has_gyro", [True, False])
+def test_a_mixed_sessions_names_do_not_depend_on_the_mounting_or_the_leg(has_gyro: bool) -> None:
+    # The session's geometry is read from cosines between two sets' directions (both rest "up"s, or both
+    # rep axes), which no turn of the sensor on the thigh and no mirroring to the other leg changes.
+    def names(mounting: Mounting) -> list[tuple[int, str]]:
+        sim = simulate_mixed(seed=7, fs_hz=50.0, has_gyro=has_gyro, sensor=SensorModel.ideal(50.0), mounting=mounting)
+        return [(s.rep_count, s.description.drill if s.description else "") for s in analyze(sim.samples).sets]
+
+    reference = names(Mounting("front", (0.0, 0.0, 0.0), leg="right"))
+    assert len(reference) >= 6 and len({n for _, n in reference}) >= 3
+    # (On the front as the reference: a sensor on the side of the thigh sits elsewhere on the lever, which
+    # changes the gyro's lever fit of one set: a different position, not a different mounting.)
+    assert names(Mounting("front", (35.0, -60.0, 140.0), leg="left")) == reference
