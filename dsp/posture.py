@@ -233,23 +233,29 @@ def _unit(v: np.ndarray | None) -> np.ndarray | None:
 
 
 def _session_fit(
-    up: np.ndarray | None, axis: np.ndarray | None, named: Sequence[tuple[np.ndarray, np.ndarray, int]]
+    up: np.ndarray | None, axis: np.ndarray | None, named: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
 ) -> np.ndarray | None:
     """Log-likelihood of one set's frame under each drill given the session's earlier sets, shape (P,).
 
     ``up``, ``axis``: the set's unit rest "up" and rep axis (sensor frame);
-    ``named``: each earlier set's unit up, unit axis and drill index.  None
-    when no earlier set was measured in another frame (see _SESSION_SIGMA).
+    ``named``: each earlier set's unit up, unit axis and the weights of its
+    drills (:func:`_weights` of its own scores, shape (P,)): an earlier set
+    is not taken for its best drill alone, so one named wrong among close
+    candidates (a side-lying raise a side lunge) does not mislead the sets
+    after it.  None when no earlier set was measured in another frame (see
+    _SESSION_SIGMA).
     """
     if up is None or axis is None:
         return None
     parts = []
-    for u, a, q in named:
+    for u, a, w in named:
         cu, ca = float(up @ u), float(axis @ a)
         if cu > _SAME_FRAME_COS and ca > _SAME_FRAME_COS:
             continue
-        du, da = cu - _UP_COS[:, q], ca - _AXIS_COS[:, q]
-        parts.append(np.maximum(-0.5 * (du * du + da * da) / (_SESSION_SIGMA * _SESSION_SIGMA), _LEVER_FLOOR))
+        du, da = cu - _UP_COS, ca - _AXIS_COS  # (P, Q): this set's drill, the earlier one's
+        like = np.exp(-0.5 * (du * du + da * da) / (_SESSION_SIGMA * _SESSION_SIGMA)) @ w
+        with np.errstate(divide="ignore"):
+            parts.append(np.maximum(np.log(like), _LEVER_FLOOR))
     return np.mean(parts, axis=0) if parts else None
 
 
@@ -457,6 +463,17 @@ def _describe(
     ``session`` (S, P): each set's :func:`_session_fit` under each drill (NaN
     where the session tells nothing), one more part of the score where given.
     """
+    cands, scores = _scored(feats, prior, acc_only, session)
+    return _named(feats, cands, scores)
+
+
+def _scored(
+    feats: list[SetFeatures],
+    prior: FlatPrior | None = None,
+    acc_only: bool = False,
+    session: np.ndarray | None = None,
+) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], np.ndarray]:
+    """Each set's pose and movement candidates, and its scores (S, P), ``-inf`` for drills that do not compete."""
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
@@ -475,7 +492,19 @@ def _describe(
         allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
         cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
-    scores = np.where(allowed, _scores(feats, geometry, acc_only, session), -math.inf)
+    return cands, np.where(allowed, _scores(feats, geometry, acc_only, session), -math.inf)
+
+
+def _weights(scores: np.ndarray) -> np.ndarray:
+    """Each drill's share of ``exp(4 * score)`` per set (the confidence's measure), shape as ``scores``."""
+    w = np.exp(4.0 * (scores - scores.max(axis=1, keepdims=True)))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _named(
+    feats: list[SetFeatures], cands: list[tuple[tuple[str, ...], tuple[str, ...]]], scores: np.ndarray
+) -> list[SetDescription]:
+    """The descriptions of sets scored ``scores`` (S, P), ``-inf`` for drills that do not compete."""
     best = np.argmax(scores, axis=1)
     top = scores[np.arange(len(feats)), best]
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
@@ -564,11 +593,17 @@ def describe_sets(
             terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a))
         feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1]))
     acc_only = blocks is None
-    seen = []
+    # Each earlier set by the weights of its drills from its own measurements (its features, kept in
+    # its description), as the sets named here below: the same for a set whichever call named it.
+    told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []
     for e, u0, a0 in earlier:
-        u, a = _unit(u0), _unit(a0)
-        if e.description is not None and e.description.drill in _INDEX_OF and u is not None and a is not None:
-            seen.append((u, a, _INDEX_OF[e.description.drill]))
+        d, u, a = e.description, _unit(u0), _unit(a0)
+        if d is not None and d.drill in _INDEX_OF and u is not None and a is not None:
+            told.append((d, u, a))
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if told:
+        own = _weights(_scored([d.features for d, _, _ in told], prior, acc_only)[1])
+        seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
     if not seen and len({(id(u), id(a)) for u, a in per_set}) == 1:
         named = _describe(feats, prior, acc_only)  # one frame, nothing before: nothing to compare
     else:
@@ -579,5 +614,5 @@ def describe_sets(
             d = _describe([f], prior, acc_only, None if fit is None else fit[None, :])[0]
             named.append(d)
             if d.drill in _INDEX_OF and u is not None and a is not None:
-                seen.append((u, a, _INDEX_OF[d.drill]))
+                seen.append((u, a, _weights(_scored([f], prior, acc_only)[1])[0]))
     return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, named, strict=True))

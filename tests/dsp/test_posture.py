@@ -534,3 +534,13 @@ def test_a_mixed_sessions_names_do_not_depend_on_the_mounting_or_the_leg(has_gyr
     # (On the front as the reference: a sensor on the side of the thigh sits elsewhere on the lever, which
     # changes the gyro's lever fit of one set: a different position, not a different mounting.)
     assert names(Mounting("front", (35.0, -60.0, 140.0), leg="left")) == reference
+
+
+def test_a_set_after_a_close_call_is_scored_by_both_of_its_drills() -> None:
+    # Tuning seed 13 without a gyro: the first side-lying raise was a close call with a side lunge (one
+    # rigid motion without a lever).  Taken for its best drill alone it made the bridges after it prone
+    # raises or sit-to-stands (a standing thigh's "up" is no bridge's), and the standing sets after them
+    # sit-to-stands; each earlier set scores the later ones by all its drills, weighted.
+    names = _mixed_names(13, False)
+    assert [n[1] for n in names if n[0] == "glute_bridge"] == ["glute_bridge", "glute_bridge"]
+    assert all(n[2:] == ("standing", "flexion") for n in names if n[0] == "strength")
