@@ -50,6 +50,7 @@ import numpy as np
 
 from hipflex.dsp.lever_sums import _lever_fit, _lever_fits
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
+from hipflex.dsp.session_geometry import session_fit, unit
 from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
 
 if TYPE_CHECKING:
@@ -205,58 +206,19 @@ _MAX_TILT_MISS_DEG = 45.0
 _MIN_GEOMETRY_FIT = -4.5
 
 
-# The sensor stays where it was strapped for the whole session, so two sets done in different poses see
-# one thigh from one sensor frame: the angle between their rest "up" directions and the one between their
-# (signed) rep axes are the angles between the two drills' thigh directions, whatever the mounting
-# (dot products of two directions, or of two rotation axes, do not change when the sensor is turned on the
-# thigh or the leg is mirrored).  A standing flexion and a donkey kick hang the same way and turn about
-# the same line; only their senses differ, and a glute bridge earlier in the session (an extension)
-# tells which: a standing set whose axis is opposite the bridge's flexes.  So each set named earlier
-# (its drill and frame) scores the new set's drills by how well the two drills' geometries predict the
-# two measured cosines, sigma _SESSION_SIGMA each: a lying pose is held within 10-20 deg of the
-# prototype's (0.15-0.3 in a cosine); at most _LEVER_FLOOR per earlier set, averaged over them.
-# Earlier sets in the same frame (both cosines above _SAME_FRAME_COS) tell nothing the set's own
-# features do not: they are left out, so a one-drill session is named as before.
-_SESSION_SIGMA = 0.25
-_SAME_FRAME_COS = math.cos(math.radians(20.0))
+# The session's earlier sets in other frames score a set's drills (dsp.session_geometry): the cosines
+# between two drills' rest "up" directions and between their rep axes, thigh axes.
 _UNIT_UP = _REST_UP / np.linalg.norm(_REST_UP, axis=1, keepdims=True)
-_UP_COS = _UNIT_UP @ _UNIT_UP.T  # (P, P): cosine between two drills' rest "up" directions
-_AXIS_COS = _REP_AXIS @ _REP_AXIS.T  # (P, P): between their rep axes (unit rows)
+_UP_COS = _UNIT_UP @ _UNIT_UP.T  # (P, P)
+_AXIS_COS = _REP_AXIS @ _REP_AXIS.T  # (P, P): unit rows
 _INDEX_OF = {p.name: i for i, p in enumerate(DRILL_PROTOTYPES)}
-
-
-def _unit(v: np.ndarray | None) -> np.ndarray | None:
-    if v is None:
-        return None
-    n = float(np.linalg.norm(v))
-    return np.asarray(v, dtype=np.float64) / n if n > 0 and math.isfinite(n) else None
 
 
 def _session_fit(
     up: np.ndarray | None, axis: np.ndarray | None, named: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
 ) -> np.ndarray | None:
-    """Log-likelihood of one set's frame under each drill given the session's earlier sets, shape (P,).
-
-    ``up``, ``axis``: the set's unit rest "up" and rep axis (sensor frame);
-    ``named``: each earlier set's unit up, unit axis and the weights of its
-    drills (:func:`_weights` of its own scores, shape (P,)): an earlier set
-    is not taken for its best drill alone, so one named wrong among close
-    candidates (a side-lying raise a side lunge) does not mislead the sets
-    after it.  None when no earlier set was measured in another frame (see
-    _SESSION_SIGMA).
-    """
-    if up is None or axis is None:
-        return None
-    parts = []
-    for u, a, w in named:
-        cu, ca = float(up @ u), float(axis @ a)
-        if cu > _SAME_FRAME_COS and ca > _SAME_FRAME_COS:
-            continue
-        du, da = cu - _UP_COS, ca - _AXIS_COS  # (P, Q): this set's drill, the earlier one's
-        like = np.exp(-0.5 * (du * du + da * da) / (_SESSION_SIGMA * _SESSION_SIGMA)) @ w
-        with np.errstate(divide="ignore"):
-            parts.append(np.maximum(np.log(like), _LEVER_FLOOR))
-    return np.mean(parts, axis=0) if parts else None
+    """:func:`~hipflex.dsp.session_geometry.session_fit` with the prototypes' geometry, at most ``_LEVER_FLOOR``."""
+    return session_fit(up, axis, named, _UP_COS, _AXIS_COS, _LEVER_FLOOR)
 
 
 def _bounds(pick: str) -> np.ndarray:
@@ -572,7 +534,7 @@ def describe_sets(
     described, each with its ``(up, axis)``: a set measured in another frame
     than an earlier one is scored by how well each drill's geometry agrees
     with the earlier set's drill (the mounting is fixed per session, see
-    ``_SESSION_SIGMA``), and ``sets`` are then named one after the other, in
+    ``dsp.session_geometry``), and ``sets`` are then named one after the other, in
     order, so each sees the ones before it however the sets were batched.
     """
     if not sets:
@@ -597,7 +559,7 @@ def describe_sets(
     # its description), as the sets named here below: the same for a set whichever call named it.
     told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []
     for e, u0, a0 in earlier:
-        d, u, a = e.description, _unit(u0), _unit(a0)
+        d, u, a = e.description, unit(u0), unit(a0)
         if d is not None and d.drill in _INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -609,7 +571,7 @@ def describe_sets(
     else:
         named = []
         for f, (u0, a0) in zip(feats, per_set, strict=True):
-            u, a = _unit(u0), _unit(a0)
+            u, a = unit(u0), unit(a0)
             fit = _session_fit(u, a, seen)
             d = _describe([f], prior, acc_only, None if fit is None else fit[None, :])[0]
             named.append(d)
