@@ -382,13 +382,20 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
     up = None if state.cal is None else state.cal.up
     axis = None if state.axes is None else state.axes.a
     frames = None
+    earlier: list[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = []
     if state.relocks:
         # A set after a re-lock is measured, and so named, in the axes of the last one before it.
         starts = [r.time_s for r in state.relocks]
-        frames = []
-        for s in todo:
+
+        def frame(s: RepSet) -> tuple[np.ndarray | None, np.ndarray | None]:
             i = bisect.bisect_right(starts, s.start_s)
-            frames.append((up, axis) if i == 0 else (state.relocks[i - 1].axes.u, state.relocks[i - 1].axes.a))
+            return (up, axis) if i == 0 else (state.relocks[i - 1].axes.u, state.relocks[i - 1].axes.a)
+
+        frames = [frame(s) for s in todo]
+        # The sets named before these, in their frames: a session's sets in other poses tell the
+        # mounting's geometry (dsp.posture._session_fit).  Without a re-lock all share one frame.
+        first = min(s.index for s in todo)
+        earlier = [(s, *frame(s)) for s in state.closed_sets if s.index < first and s.description is not None]
     named = iter(
         describe_sets(
             todo,
@@ -397,6 +404,7 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
             axis,
             FlatPrior.from_settings(settings),
             frames,
+            earlier,
         )
     )
     return tuple(next(named) if s.description is None else s for s in sets)

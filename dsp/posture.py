@@ -50,6 +50,7 @@ import numpy as np
 
 from hipflex.dsp.lever_sums import _lever_fit, _lever_fits
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
+from hipflex.dsp.session_geometry import session_fit, unit
 from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
 
 if TYPE_CHECKING:
@@ -205,6 +206,21 @@ _MAX_TILT_MISS_DEG = 45.0
 _MIN_GEOMETRY_FIT = -4.5
 
 
+# The session's earlier sets in other frames score a set's drills (dsp.session_geometry): the cosines
+# between two drills' rest "up" directions and between their rep axes, thigh axes.
+_UNIT_UP = _REST_UP / np.linalg.norm(_REST_UP, axis=1, keepdims=True)
+_UP_COS = _UNIT_UP @ _UNIT_UP.T  # (P, P)
+_AXIS_COS = _REP_AXIS @ _REP_AXIS.T  # (P, P): unit rows
+_INDEX_OF = {p.name: i for i, p in enumerate(DRILL_PROTOTYPES)}
+
+
+def _session_fit(
+    up: np.ndarray | None, axis: np.ndarray | None, named: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> np.ndarray | None:
+    """:func:`~hipflex.dsp.session_geometry.session_fit` with the prototypes' geometry, at most ``_LEVER_FLOOR``."""
+    return session_fit(up, axis, named, _UP_COS, _AXIS_COS, _LEVER_FLOOR)
+
+
 def _bounds(pick: str) -> np.ndarray:
     """Log of every prototype's (lo, hi) range of a feature, shape (P, 2); NaN for a prototype without it."""
     rows = [getattr(p, pick) for p in DRILL_PROTOTYPES]
@@ -252,12 +268,28 @@ _LEVER_FLOOR = -8.0
 _ACC_ONLY_ROM_BIAS = math.log(1.35)
 _POSES_LYING = ("supine", "side", "prone")
 _LOG_BOUNDS_ACC_ONLY = _LOG_BOUNDS.copy()
-_LOG_BOUNDS_ACC_ONLY[[p.pose in _POSES_LYING for p in DRILL_PROTOTYPES], _SCORED.index("rom_deg"), 1] += (
-    _ACC_ONLY_ROM_BIAS
-)
+# The same wrong model moves the accelerometer-only angle's onset and peak in time: off a hanging thigh
+# swinging in its flexion plane (lying poses, and abductions, adductions and rotations, where the sensor's
+# offset from the femur no longer lies in the plane the filter puts it in) the rise reads anywhere from
+# 0.55 to 2.1 times the gyro one (5-95 % of paired sets, tuning seeds 0-7: side-lying raises, clamshells,
+# bridges, raises on the back and face down, side lunges), in the flexion plane standing 0.75-1.2.
+# Side-lying raises, read 1.4-1.6 s, went to squats (0.8-2.5 s); bridges, read 1.9-2.4 s, to single-leg
+# deadlifts.  So those drills' rise ranges are widened by that factor both ways without a gyro; hold and
+# hold keeps its range (paired ratios 0.98-1.05: a time at the top, not an onset).
+_ACC_ONLY_RISE_SPREAD = math.log(1.8)
+_LYING = [p.pose in _POSES_LYING for p in DRILL_PROTOTYPES]
+_OFF_PLANE = [p.pose in _POSES_LYING or p.movement not in ("flexion", "extension") for p in DRILL_PROTOTYPES]
+_LOG_BOUNDS_ACC_ONLY[_LYING, _SCORED.index("rom_deg"), 1] += _ACC_ONLY_ROM_BIAS
+_LOG_BOUNDS_ACC_ONLY[_OFF_PLANE, _SCORED.index("rise_s"), 0] -= _ACC_ONLY_RISE_SPREAD
+_LOG_BOUNDS_ACC_ONLY[_OFF_PLANE, _SCORED.index("rise_s"), 1] += _ACC_ONLY_RISE_SPREAD
 
 
-def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_only: bool = False) -> np.ndarray:
+def _scores(
+    feats: list[SetFeatures],
+    geometry: np.ndarray | None = None,
+    acc_only: bool = False,
+    session: np.ndarray | None = None,
+) -> np.ndarray:
     """Mean score per feature of each set against each prototype, shape (S, P) (0 = everything in range).
 
     Per feature a log-range fit: 0 inside the prototype's range, a
@@ -273,14 +305,17 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_on
     one more part where given.  ``acc_only``: the sets were measured
     without a gyro, their range scored against the lying drills' ranges
     with the top raised by the accelerometer-only filter's bias in a lying
-    pose (``_ACC_ONLY_ROM_BIAS``); standing and hanging drills' ranges as
-    they are.
+    pose (``_ACC_ONLY_ROM_BIAS``), and the rise against the ranges of drills
+    off a hanging thigh's flexion plane widened both ways
+    (``_ACC_ONLY_RISE_SPREAD``); the other drills' ranges as they are.  ``session`` (S, P): the session geometry's part
+    (:func:`_session_fit`), NaN rows where it tells nothing.
     """
     x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
     with np.errstate(invalid="ignore", divide="ignore"):
         lx = np.log(x)[:, None, :]  # (S, 1, 4)
-        below = np.maximum(_LOG_BOUNDS[None, :, :, 0] - lx, 0.0)
-        above = np.maximum(lx - (_LOG_BOUNDS_ACC_ONLY if acc_only else _LOG_BOUNDS)[None, :, :, 1], 0.0)
+        bounds = _LOG_BOUNDS_ACC_ONLY if acc_only else _LOG_BOUNDS
+        below = np.maximum(bounds[None, :, :, 0] - lx, 0.0)
+        above = np.maximum(lx - bounds[None, :, :, 1], 0.0)
         z = (below + above) / _LOG_SIGMA
         # Inside the range, how far the value is from the drill's typical (log-centre) one beyond the dead
         # zone, capped at the edge (outside, the tail above takes over).
@@ -299,6 +334,10 @@ def _scores(feats: list[SetFeatures], geometry: np.ndarray | None = None, acc_on
         measured = np.array([math.isfinite(f.face_up_cos) for f in feats])[:, None]
         total = total + np.where(measured, geometry, 0.0)
         count = count + measured
+    if session is not None:
+        told = np.isfinite(session[:, :1])
+        total = total + np.where(told, session, 0.0)
+        count = count + told
     return total / count
 
 
@@ -375,8 +414,28 @@ def _allowed(poses: tuple[str, ...], moves: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None, acc_only: bool = False) -> list[SetDescription]:
-    """:func:`describe_set` of every set, the scoring and choice done for all at once."""
+def _describe(
+    feats: list[SetFeatures],
+    prior: FlatPrior | None = None,
+    acc_only: bool = False,
+    session: np.ndarray | None = None,
+) -> list[SetDescription]:
+    """:func:`describe_set` of every set, the scoring and choice done for all at once.
+
+    ``session`` (S, P): each set's :func:`_session_fit` under each drill (NaN
+    where the session tells nothing), one more part of the score where given.
+    """
+    cands, scores = _scored(feats, prior, acc_only, session)
+    return _named(feats, cands, scores)
+
+
+def _scored(
+    feats: list[SetFeatures],
+    prior: FlatPrior | None = None,
+    acc_only: bool = False,
+    session: np.ndarray | None = None,
+) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], np.ndarray]:
+    """Each set's pose and movement candidates, and its scores (S, P), ``-inf`` for drills that do not compete."""
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
@@ -395,7 +454,19 @@ def _describe(feats: list[SetFeatures], prior: FlatPrior | None = None, acc_only
         allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
         cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
-    scores = np.where(allowed, _scores(feats, geometry, acc_only), -math.inf)
+    return cands, np.where(allowed, _scores(feats, geometry, acc_only, session), -math.inf)
+
+
+def _weights(scores: np.ndarray) -> np.ndarray:
+    """Each drill's share of ``exp(4 * score)`` per set (the confidence's measure), shape as ``scores``."""
+    w = np.exp(4.0 * (scores - scores.max(axis=1, keepdims=True)))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _named(
+    feats: list[SetFeatures], cands: list[tuple[tuple[str, ...], tuple[str, ...]]], scores: np.ndarray
+) -> list[SetDescription]:
+    """The descriptions of sets scored ``scores`` (S, P), ``-inf`` for drills that do not compete."""
     best = np.argmax(scores, axis=1)
     top = scores[np.arange(len(feats)), best]
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
@@ -449,6 +520,7 @@ def describe_sets(
     axis: np.ndarray | None,
     prior: FlatPrior | None = None,
     frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
+    earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = (),
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
@@ -458,7 +530,12 @@ def describe_sets(
     ``prior`` the flat-on-the-skin prior (``FlatPrior.from_settings``), if any.
     ``frames``, if given, holds each set's own ``(up, axis)`` in place of
     ``up`` and ``axis`` (a set whose axes were learned again for it,
-    ``dsp/_kern_axis.py``).
+    ``dsp/_kern_axis.py``).  ``earlier``: the session's sets before these,
+    described, each with its ``(up, axis)``: a set measured in another frame
+    than an earlier one is scored by how well each drill's geometry agrees
+    with the earlier set's drill (the mounting is fixed per session, see
+    ``dsp.session_geometry``), and ``sets`` are then named one after the other, in
+    order, so each sees the ones before it however the sets were batched.
     """
     if not sets:
         return sets
@@ -477,5 +554,27 @@ def describe_sets(
         if terms is None:
             terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a))
         feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1]))
-    named = _describe(feats, prior, acc_only=blocks is None)
+    acc_only = blocks is None
+    # Each earlier set by the weights of its drills from its own measurements (its features, kept in
+    # its description), as the sets named here below: the same for a set whichever call named it.
+    told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []
+    for e, u0, a0 in earlier:
+        d, u, a = e.description, unit(u0), unit(a0)
+        if d is not None and d.drill in _INDEX_OF and u is not None and a is not None:
+            told.append((d, u, a))
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if told:
+        own = _weights(_scored([d.features for d, _, _ in told], prior, acc_only)[1])
+        seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
+    if not seen and len({(id(u), id(a)) for u, a in per_set}) == 1:
+        named = _describe(feats, prior, acc_only)  # one frame, nothing before: nothing to compare
+    else:
+        named = []
+        for f, (u0, a0) in zip(feats, per_set, strict=True):
+            u, a = unit(u0), unit(a0)
+            fit = _session_fit(u, a, seen)
+            d = _describe([f], prior, acc_only, None if fit is None else fit[None, :])[0]
+            named.append(d)
+            if d.drill in _INDEX_OF and u is not None and a is not None:
+                seen.append((u, a, _weights(_scored([f], prior, acc_only)[1])[0]))
     return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, named, strict=True))
