@@ -300,9 +300,17 @@ def _watch(
     )
     upto_s = watch_until_s(t0_s, float(t[-1]), elsewhere_s)
     dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s, upto_s)
-    if found is None and elsewhere_s is not None and upto_s == elsewhere_s and dwell.longest_rest_s <= 0.0:
+    if (
+        found is None
+        and elsewhere_s is not None
+        and upto_s == elsewhere_s
+        and dwell.longest_rest_s <= 0.0
+        and not state.recalibrated_from_s
+    ):
         # The axis watch saw a wait between sets in another pose before any in
-        # the calibrated one: the rest pose is re-learned in that wait.
+        # the calibrated one: the rest pose is re-learned in that wait.  Not
+        # after a revision: a session in two poses whose waits the dwells
+        # miss would otherwise turn the rest pose back and forth.
         found = wait_window_s(elsewhere_s, settings.set_gap_s)
     revised = None if found is None else _revise(settings, state, found, at_end)
     if revised is not None:
