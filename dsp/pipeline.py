@@ -37,7 +37,14 @@ from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
 from hipflex.dsp.lever_sums import LeverBlocks, accumulate_lever, accumulate_lever_checked
 from hipflex.dsp.posture import FlatPrior, describe_sets
-from hipflex.dsp.rest_pose import REVISE_WITHIN_S, feed_dwells, new_dwell_state
+from hipflex.dsp.rest_pose import (
+    REVISE_WITHIN_S,
+    feed_dwells,
+    first_wait_elsewhere_s,
+    new_dwell_state,
+    wait_window_s,
+    watch_until_s,
+)
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.stream_state import Relock, StreamState
 from hipflex.dsp.timeline import retime
@@ -285,12 +292,30 @@ def _watch(
     """
     if state.dwell is None:
         return state, events
-    n = int(np.searchsorted(t, state.dwell.t0_s + REVISE_WITHIN_S, side="left"))
-    dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s)
+    assert state.cal is not None
+    t0_s = state.dwell.t0_s
+    n = int(np.searchsorted(t, t0_s + REVISE_WITHIN_S, side="left"))
+    elsewhere_s = first_wait_elsewhere_s(
+        state.cal.up, [r.time_s for r in state.relocks], [r.axes.u for r in state.relocks]
+    )
+    upto_s = watch_until_s(t0_s, float(t[-1]), elsewhere_s)
+    dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s, upto_s)
+    if (
+        found is None
+        and elsewhere_s is not None
+        and upto_s == elsewhere_s
+        and dwell.longest_rest_s <= 0.0
+        and not state.recalibrated_from_s
+    ):
+        # The axis watch saw a wait between sets in another pose before any in
+        # the calibrated one: the rest pose is re-learned in that wait.  Not
+        # after a revision: a session in two poses whose waits the dwells
+        # miss would otherwise turn the rest pose back and forth.
+        found = wait_window_s(elsewhere_s, settings.set_gap_s)
     revised = None if found is None else _revise(settings, state, found, at_end)
     if revised is not None:
         return revised
-    if found is not None or n < t.size:
+    if found is not None or upto_s >= t0_s + REVISE_WITHIN_S or upto_s == elsewhere_s:
         return dataclasses.replace(state, dwell=None, kept=None), events  # the rest pose stands for good
     return dataclasses.replace(state, dwell=dwell), events
 

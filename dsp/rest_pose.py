@@ -37,8 +37,17 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from hipflex.dsp._jit import njit_borrowed
+from hipflex.dsp._kern_axis import _MAX_HOLD_S
 
-__all__ = ["REVISE_WITHIN_S", "DwellState", "feed_dwells", "new_dwell_state"]
+__all__ = [
+    "REVISE_WITHIN_S",
+    "DwellState",
+    "feed_dwells",
+    "first_wait_elsewhere_s",
+    "new_dwell_state",
+    "wait_window_s",
+    "watch_until_s",
+]
 
 #: The rest pose may be revised only on dwells within this of the first row,
 #: s; until then the rows are kept to analyse again (at 400 Hz with a gyro,
@@ -65,6 +74,11 @@ _LEVEL_S = 2.0
 # A dwell this far from the calibrated pose is in another pose, deg (as in
 # learning_flow: halfway to a right angle).
 _OTHER_POSE_DEG = 45.0
+# The newest rows' angle is not scanned until this old, s: a hold the axis
+# watch may still decide (at most _MAX_HOLD_S after its first row) reads
+# the rows from its first again under the new axes; twice that for rows
+# lost in the hold.  Only the scan's decisions wait; the angle does not.
+_DECIDED_LAG_S = 2.0 * _MAX_HOLD_S
 # Settled blocks looked back over to see whether a dwell was entered from an
 # excursion, s: an approach that never settles is a movement, not a wait.
 _LOOKBACK_S = 10.0
@@ -147,8 +161,8 @@ def _block_stats(t: np.ndarray, theta: np.ndarray, t0_s: float, first: int, out:
     return t.shape[0]
 
 
-def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellState, np.ndarray]:
-    """(min, max, sum, count) of the angle in every block completed by the rows; the rest stays in the tail.
+def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray, upto_s: float) -> tuple[DwellState, np.ndarray]:
+    """(min, max, sum, count) of the angle in every block done by the rows before ``upto_s``; the rest stays in tail.
 
     An empty block (a gap, or only dropped rows) has NaN min and max and a count of 0.
     """
@@ -156,7 +170,8 @@ def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellS
     theta = np.concatenate([state.tail_theta, theta]) if state.tail_theta.size else theta
     if t.size == 0:
         return state, np.zeros((0, 4))
-    last = math.floor((float(t[-1]) - state.t0_s) / _BLOCK_S)  # the newest row's block is not complete yet
+    # The newest row's block is not complete yet; nor is upto_s's.
+    last = math.floor((min(float(t[-1]), upto_s) - state.t0_s) / _BLOCK_S)
     n_new = last - state.next_block
     if n_new <= 0:
         return dataclasses.replace(state, tail_t=t, tail_theta=theta), np.zeros((0, 4))
@@ -173,7 +188,7 @@ def _blocks(state: DwellState, t: np.ndarray, theta: np.ndarray) -> tuple[DwellS
 
 
 def feed_dwells(
-    state: DwellState, t: np.ndarray, theta: np.ndarray, set_gap_s: float
+    state: DwellState, t: np.ndarray, theta: np.ndarray, set_gap_s: float, upto_s: float = math.inf
 ) -> tuple[DwellState, tuple[float, float] | None]:
     """Scan the next rows' angle; the times of a dwell that shows the rest pose is elsewhere, if one ended.
 
@@ -186,6 +201,10 @@ def feed_dwells(
         Their flexion angle, deg (NaN for dropped rows).
     set_gap_s : float
         The pause that splits sets, s: the shortest dwell that is a rest between sets.
+    upto_s : float
+        Only blocks that end by this time are scanned, s; later rows are
+        kept for the next call (the angle of the newest rows may still be
+        read again under other axes, see :func:`watch_until_s`).
 
     Returns
     -------
@@ -195,7 +214,7 @@ def feed_dwells(
         more, before any such dwell in the calibrated pose; the
         scan stops there (the caller re-learns and starts a new scan).
     """
-    state, blocks = _blocks(state, t, theta)
+    state, blocks = _blocks(state, t, theta, upto_s)
     if blocks.shape[0] == 0:
         return state, None
     settle_n = round(_SETTLE_S / _BLOCK_S)
@@ -313,3 +332,70 @@ def _scan_dwells(
     run[3] = 1.0 if entered else 0.0
     run[4] = longest
     return stop
+
+
+def watch_until_s(t0_s: float, newest_s: float, wait_elsewhere_s: float | None) -> float:
+    """Up to when the angle can be scanned, s: rows read in the axes they keep.
+
+    Parameters
+    ----------
+    t0_s : float
+        Time of the scan's first row, s.
+    newest_s : float
+        Time of the newest row, s.
+    wait_elsewhere_s : float or None
+        :func:`first_wait_elsewhere_s`, if the axis watch reported one.
+
+    Returns
+    -------
+    float
+        ``REVISE_WITHIN_S`` after the first row at most; before a wait
+        elsewhere (the angle after it is measured from that pose, not the
+        calibrated one); else ``_DECIDED_LAG_S`` before the newest row (a
+        hold still undecided may re-read the angle after its first row).
+        Depends on rows alone: a hold's first row lies after the limit of
+        any earlier call, so every block is scanned once in the same axes
+        whatever the chunks.
+    """
+    end_s = t0_s + REVISE_WITHIN_S
+    if wait_elsewhere_s is not None and wait_elsewhere_s < end_s:
+        return wait_elsewhere_s
+    return min(end_s, newest_s - _DECIDED_LAG_S)
+
+
+def first_wait_elsewhere_s(up: np.ndarray, times_s: list[float], ups: list[np.ndarray]) -> float | None:
+    """The first set the axis watch started from a wait in another pose than ``up``, its time, s (else None).
+
+    The axis watch (``dsp/_kern_axis.py``) re-locks a set's axes after a
+    wait of ``set_gap_s`` within ``lock_deg`` of one still pose: standing,
+    and walking about standing (a walk swings the thigh some 10 deg behind
+    to 20 in front of it), are one wait to it.  The pose it takes is that
+    wait's; more than ``_OTHER_POSE_DEG`` from the calibrated ``up``, the
+    thigh waited between sets elsewhere (as a dwell of :func:`feed_dwells`,
+    which a walk, short stands and a hold's sag can break up).
+
+    Parameters
+    ----------
+    up : ndarray, shape (3,)
+        The calibrated rest pose ("up", sensor frame).
+    times_s : list of float
+        The re-locks' times (their sets' first held row), s, in order.
+    ups : list of ndarray
+        Their rest poses ("up", sensor frame).
+    """
+    cos_far = math.cos(math.radians(_OTHER_POSE_DEG))
+    for time_s, u in zip(times_s, ups, strict=True):
+        if float(np.dot(u, up)) < cos_far:
+            return time_s
+    return None
+
+
+def wait_window_s(wait_elsewhere_s: float, set_gap_s: float) -> tuple[float, float]:
+    """Where to learn the rest pose in the wait before :func:`first_wait_elsewhere_s`, (start, end) s.
+
+    The axis watch's wait lasted ``set_gap_s`` at least before the set's
+    first held row; it counts from the first row within ``lock_deg`` of the
+    pose, still on the way down from the last rep, so the first ``_SETTLE_S``
+    (as a dwell here starts once the angle has settled) is left out.
+    """
+    return wait_elsewhere_s - set_gap_s + _SETTLE_S, wait_elsewhere_s

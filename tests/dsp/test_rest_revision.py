@@ -72,6 +72,54 @@ def test_holds_from_the_first_row_are_counted_from_the_standing_rest(seed: int) 
     assert np.mean(np.abs(peaks - true_peaks)) < 5.0
 
 
+def _walk_wait():  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
+
+    # Tuning seed 56 (holds with a gyro, 200 Hz), its gyro bias drift zeroed
+    # as in ``benchmarks/peak_budget.py --ideal gyr_bias_walk_dps``: it starts
+    # inside a 3 s hold at 98 deg (the first quiet second, so the calibration)
+    # and between the sets the thigh stands 3-4.5 s, walks 6-7 s and stands
+    # again: no stand, and no stretch whose 2 s mean stays level, lasts
+    # set_gap_s, so no dwell of rest_pose's shows the wait; the axis watch
+    # takes stand, walk and stand for one wait and re-locks there.
+    case = draw_wide_case(56)
+    return simulate_wide(dataclasses.replace(case, sensor=dataclasses.replace(case.sensor, gyr_bias_walk_dps=0.0)))
+
+
+WALK_WAIT = _walk_wait()
+
+
+def test_a_wait_of_stands_and_a_walk_in_another_pose_revises_the_rest_pose() -> None:
+    sim = WALK_WAIT
+    got, _ = analyze_with_angle(sim.samples, SETTINGS)
+    q = got.quality
+    (first,) = q.recalibrated_from_s
+    assert np.interp(first, sim.truth.time_s, sim.truth.angle_deg) > 60.0  # first calibrated in the hold
+    assert q.calibrated_at_s is not None and sim.truth.sets[0][1] < q.calibrated_at_s < sim.truth.sets[1][0]
+    assert abs(np.interp(q.calibrated_at_s, sim.truth.time_s, sim.truth.angle_deg)) < 10.0  # standing
+    truth = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
+    assert _per_set(sim, got) == truth
+    assert got.rep_count == len(sim.truth.reps)
+    true_peaks = np.array([np.interp(r.peak_s, sim.truth.time_s, sim.truth.angle_deg) for r in sim.truth.reps])
+    peaks = np.array([r.peak_flexion_deg for r in got.reps])
+    assert np.mean(np.abs(peaks - true_peaks)) < 5.0
+
+
+@settings(max_examples=3, deadline=None)
+@given(cuts=st.lists(st.integers(1, len(WALK_WAIT.samples) - 1), max_size=20))
+@example(cuts=list(range(1, len(WALK_WAIT.samples), 97)))  # small chunks: announced in the hold, then revised
+def test_live_a_revision_at_a_wait_with_a_walk_gives_the_batch_result(cuts: list[int]) -> None:
+    batch = analyze_with_angle(WALK_WAIT.samples, SETTINGS, "walk wait")[0]
+    state, events = stream_in_chunks(SETTINGS, WALK_WAIT.samples, cuts)
+    assert len(batch.quality.recalibrated_from_s) == 1
+    assert stream_result(SETTINGS, state, "walk wait") == batch
+    cals = [e for e in events if isinstance(e, CalibratedEvent)]
+    assert cals[-1].recalibrated_from_s == batch.quality.recalibrated_from_s
+    assert [e.revised for e in cals] == [False] + [True] * (len(cals) - 1)
+
+
 HOLDS = _wide(195).samples
 HOLDS_BATCH, HOLDS_ANGLE = analyze_with_angle(HOLDS, SETTINGS, "holds")
 
