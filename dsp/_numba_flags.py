@@ -30,7 +30,7 @@ from typing import Any
 
 from numba.core.targetconfig import TargetConfig
 
-__all__ = ["install", "installed"]
+__all__ = ["install", "installed", "same_code"]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -49,15 +49,19 @@ def _numba_eq(self: Any, other: Any) -> Any:
         return NotImplemented
 
 
-def _same_code(func: Any, reference: Any) -> bool:
+def same_code(func: Any, ref: Any) -> bool:
+    """Whether ``func`` runs exactly the code object ``ref`` (bytecode, names, constants, arguments, locals).
+
+    What every numba patch of hipflex checks before it replaces numba's code.
+    """
     code = getattr(func, "__code__", None)
-    ref = reference.__code__
     return (
         code is not None
         and code.co_code == ref.co_code
         and code.co_names == ref.co_names
         and code.co_consts == ref.co_consts
         and code.co_argcount == ref.co_argcount
+        and code.co_varnames == ref.co_varnames
     )
 
 
@@ -69,7 +73,7 @@ def install() -> None:
             return
         real_hash = cls.__dict__.get("__hash__")
         real_eq = cls.__dict__.get("__eq__")
-        if not (_same_code(real_hash, _numba_hash) and _same_code(real_eq, _numba_eq)):
+        if not (same_code(real_hash, _numba_hash.__code__) and same_code(real_eq, _numba_eq.__code__)):
             _log.debug("numba's TargetConfig hashing not as expected; left as numba does it")
             return
         hashes: dict[type, int] = {}

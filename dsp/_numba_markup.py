@@ -23,6 +23,8 @@ import logging
 import threading
 from typing import Any
 
+from hipflex.dsp._numba_flags import same_code
+
 __all__ = ["install", "installed"]
 
 _log = logging.getLogger(__name__)
@@ -50,17 +52,6 @@ def _reference_code() -> Any:
     return next(c for c in module.co_consts if getattr(c, "co_name", "") == "_markup")
 
 
-def _same_code(func: Any, ref: Any) -> bool:
-    code = getattr(func, "__code__", None)
-    return (
-        code is not None
-        and code.co_code == ref.co_code
-        and code.co_names == ref.co_names
-        and code.co_consts == ref.co_consts
-        and code.co_varnames == ref.co_varnames
-    )
-
-
 def install() -> None:
     """Patch ``HighlightColorScheme._markup`` (idempotent); leaves numba as it is if it differs."""
     from numba.core import errors
@@ -73,7 +64,7 @@ def install() -> None:
         if getattr(real, "_hipflex", False):
             return
         reset: Any = getattr(getattr(errors, "Style", None), "RESET_ALL", None)
-        if not isinstance(reset, str) or not _same_code(real, _reference_code()):
+        if not isinstance(reset, str) or not same_code(real, _reference_code()):
             _log.debug("numba's error highlighting not as expected; left as numba does it")
             return
         reset_bytes = reset.encode("utf-8")
