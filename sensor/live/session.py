@@ -67,11 +67,15 @@ from hipflex.sensor.live.pipeline import BAD_FRAMES_LIMIT, ClientStats, DecodeWo
 from hipflex.sensor.live.recovery import LinkRecovery
 from hipflex.sensor.live.scan import find_sensor
 
-__all__ = ["BAD_FRAMES_LIMIT", "BleSensorClient", "ClientStats"]
+__all__ = ["BAD_FRAMES_LIMIT", "CANCEL_RETRY_S", "CANCEL_TRIES", "BleSensorClient", "ClientStats"]
 
 _log = logging.getLogger(__name__)
 
 _DRAIN_MAX: Final = 512  # records decoded per worker hop, at most
+#: Seconds between repeated cancels of a link or decode task that did not end (see ``_cancel``).
+CANCEL_RETRY_S = 1.0
+#: Cancels before such a task is left behind: stopping a session always ends.
+CANCEL_TRIES = 10
 
 
 class _End:
@@ -269,17 +273,20 @@ class BleSensorClient(LinkRecovery, abc.ABC):
         # "stopping" first: a reconnect that completes although cancelled (a library that swallows the
         # cancellation) then sees it and leaves the link to us instead of resuming the stream.
         self._state = "stopping"
-        if recovering:
-            await self._cancel(self._supervisor)  # no point waiting out connection attempts
-        async with self._ops:
-            client = self._client
-            if client is not None and client.is_connected:
-                try:
-                    await self._stop_streams(client)
-                except (BleakError, TimeoutError, OSError, SensorError) as exc:
-                    _log.warning("%s: stopping the streams failed (%s); disconnecting anyway", self.name, exc)
+        # No point waiting out connection attempts.  A supervisor left running holds the link
+        # operations' lock: the streams are then not stopped politely (disconnect drops the link).
+        ended = await self._cancel(self._supervisor) if recovering else True
+        if ended:
+            async with self._ops:
+                client = self._client
+                if client is not None and client.is_connected:
+                    try:
+                        await self._stop_streams(client)
+                    except (BleakError, TimeoutError, OSError, SensorError) as exc:
+                        _log.warning("%s: stopping the streams failed (%s); disconnecting anyway", self.name, exc)
         self._end_recording()
-        await self._cancel(self._supervisor)
+        if ended:
+            await self._cancel(self._supervisor)
         if self._consumer is not None:
             await asyncio.shield(self._consumer)
 
@@ -500,19 +507,27 @@ class BleSensorClient(LinkRecovery, abc.ABC):
             self._emit(item)
 
     @staticmethod
-    async def _cancel(task: asyncio.Task[None] | None) -> None:
-        """Cancel ``task`` and wait until it has ended.
+    async def _cancel(task: asyncio.Task[None] | None) -> bool:
+        """Cancel ``task`` and wait until it has ended, or give up on it.
 
-        The cancellation is repeated every second: awaiting the task once hung a
-        recording for good when a reply landed in the same loop turn as the cancel
-        and an ``asyncio.wait_for`` of Python 3.11 returned the reply instead of
-        raising (the task then waited on).  A cancellation of the caller itself
-        propagates.
+        The cancellation is repeated every :data:`CANCEL_RETRY_S`: awaiting the task
+        once hung a recording for good when a reply landed in the same loop turn as
+        the cancel and an ``asyncio.wait_for`` of Python 3.11 returned the reply
+        instead of raising (the task then waited on).  A task still running after
+        :data:`CANCEL_TRIES` cancels is left behind with an error in the log, so that
+        stopping a session always ends.  A cancellation of the caller itself propagates.
+        Returns whether the task has ended (or was none to cancel).
         """
         if task is None or task.done() or task is asyncio.current_task():
-            return
-        while not task.done():
+            return True
+        for _ in range(CANCEL_TRIES):
             task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+            await asyncio.wait({task}, timeout=CANCEL_RETRY_S)
+            if task.done():
+                break
+        else:
+            _log.error("%s ignored %d cancellations; left running", task.get_name(), CANCEL_TRIES)
+            return False
         if not task.cancelled() and task.exception() is not None:
             _log.warning("%s ended with %r while being cancelled", task.get_name(), task.exception())
+        return True

@@ -270,6 +270,50 @@ async def test_stop_ends_a_session_whose_reconnect_swallowed_the_cancellation(
     assert read_capture(tmp_path / "capture.jsonl").events[-1].event in ("reconnected", "stream_stopped")
 
 
+async def test_stop_ends_even_when_a_reconnect_ignores_every_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A link task that never ends (a library stuck in a loop) is left behind, logged; stop() still ends."""
+    from hipflex.sensor.live import session
+
+    monkeypatch.setattr(session, "CANCEL_RETRY_S", 0.05)
+    monkeypatch.setattr(session, "CANCEL_TRIES", 4)
+    emu = h10()
+    _, backends, peripheral = fake_world(emu)
+    client = await polar_client(backends, tmp_path, reconnect=ReconnectPolicy(0.001, 1.0, 0.001))
+    restarting, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck_start(link: BleakClient, restart: bool) -> None:
+        restarting.set()
+        while not release.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass  # every cancel swallowed
+
+    items: list[ClientItem] = []
+
+    async def collect() -> None:
+        async for item in client.samples():
+            items.append(item)
+
+    async with client:
+        await client.start()
+        monkeypatch.setattr(client, "_start_streams", stuck_start)
+        consumer = asyncio.create_task(collect())
+        await Pump(emu, client).run(1.0, stop=False)
+        peripheral.disconnect()
+        await asyncio.wait_for(restarting.wait(), 5.0)
+        stopping = asyncio.create_task(client.stop())
+        done, _ = await asyncio.wait({stopping, consumer}, timeout=5.0, return_when=asyncio.ALL_COMPLETED)
+        release.set()  # let the stuck task end, so that the test leaves nothing running
+        await asyncio.sleep(0)
+        client._supervisor.cancel()  # type: ignore[union-attr]
+        assert stopping in done and consumer in done, f"stop() hung; the client is {client.state!r}"
+    assert "ignored 4 cancellations; left running" in caplog.text
+    assert len(live_samples(items)) > 100
+
+
 async def test_a_control_point_reply_landing_with_the_cancel_does_not_swallow_it() -> None:
     """The request is cancelled even when its reply completes in the same loop turn."""
     from hipflex.sensor.live.polar_client import _Commander
