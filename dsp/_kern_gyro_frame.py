@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit
+from hipflex.dsp._jit import njit, njit_inline
 from hipflex.dsp._kern_filters import _rotation_coefficients
 from hipflex.dsp._layout import DEG, RAD
 
@@ -137,6 +137,16 @@ def _model_rows(
     return math.acos(min(1.0, max(-1.0, max_cos))) * RAD
 
 
+@njit_inline
+def _row_ok(cols: np.ndarray, acc_lp: np.ndarray, j: int, stride: int) -> bool:
+    """Whether model row ``j`` and its low-passed accelerometer row have no NaN (both passes of the fit skip it)."""
+    ok = not math.isnan(acc_lp[j * stride, 0] + acc_lp[j * stride, 1] + acc_lp[j * stride, 2])
+    for c in range(12):
+        if math.isnan(cols[j, c]):
+            ok = False
+    return ok
+
+
 @njit
 def _fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
     """Least-squares lever ``r`` for the model rows of :func:`_model_rows`; the RMS residual angle, deg.
@@ -153,11 +163,7 @@ def _fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
     a = np.zeros((3, 3))
     b = np.zeros(3)
     for j in range(m):
-        ok = not math.isnan(acc_lp[j * stride, 0] + acc_lp[j * stride, 1] + acc_lp[j * stride, 2])
-        for c in range(12):
-            if math.isnan(cols[j, c]):
-                ok = False
-        if not ok:
+        if not _row_ok(cols, acc_lp, j, stride):
             continue
         for i in range(3):
             y = acc_lp[j * stride, i] - cols[j, i]
@@ -188,11 +194,7 @@ def _fit_lever(cols: np.ndarray, acc_lp: np.ndarray, stride: int) -> float:
     total = 0.0
     cnt = 0
     for j in range(m):
-        ok = not math.isnan(acc_lp[j * stride, 0] + acc_lp[j * stride, 1] + acc_lp[j * stride, 2])
-        for c in range(12):
-            if math.isnan(cols[j, c]):
-                ok = False
-        if not ok:
+        if not _row_ok(cols, acc_lp, j, stride):
             continue
         dot = 0.0
         pn = 0.0
