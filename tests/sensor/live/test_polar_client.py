@@ -221,6 +221,28 @@ async def test_stop_does_not_wait_for_a_sensor_out_of_range(tmp_path: Path) -> N
     assert read_capture(tmp_path / "capture.jsonl").events[-1].event == "disconnected"
 
 
+async def stop_while_restarting(
+    client: PolarClient, emu: PolarPmdPeripheral, peripheral: FakePeripheral, restarting: asyncio.Event
+) -> tuple[asyncio.Task[None], asyncio.Task[None], list[ClientItem]]:
+    """In a started session: stream 1 s, drop the link, call stop() once the streams' restart began.
+
+    Returns the stop and consumer tasks after at most 5 s (done unless stop() hung) and the items.
+    """
+    items: list[ClientItem] = []
+
+    async def collect() -> None:
+        async for item in client.samples():
+            items.append(item)
+
+    consumer = asyncio.create_task(collect())
+    await Pump(emu, client).run(1.0, stop=False)
+    peripheral.disconnect()
+    await asyncio.wait_for(restarting.wait(), 5.0)
+    stopping = asyncio.create_task(client.stop())
+    await asyncio.wait({stopping, consumer}, timeout=5.0)
+    return stopping, consumer, items
+
+
 async def test_stop_ends_a_session_whose_reconnect_swallowed_the_cancellation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -247,25 +269,14 @@ async def test_stop_ends_a_session_whose_reconnect_swallowed_the_cancellation(
         await start_streams(link, restart)
 
     monkeypatch.setattr(client, "_start_streams", swallowing_start)
-    items: list[ClientItem] = []
-
-    async def collect() -> None:
-        async for item in client.samples():
-            items.append(item)
-
     async with client:
         await client.start()
-        consumer = asyncio.create_task(collect())
-        await Pump(emu, client).run(1.0, stop=False)
-        peripheral.disconnect()
-        await asyncio.wait_for(restarting.wait(), 5.0)
-        stopping = asyncio.create_task(client.stop())
-        done, _ = await asyncio.wait({stopping, consumer}, timeout=5.0, return_when=asyncio.ALL_COMPLETED)
-        if stopping not in done:  # leave nothing running before failing
+        stopping, consumer, items = await stop_while_restarting(client, emu, peripheral, restarting)
+        if not stopping.done():  # leave nothing running before failing
             client._supervisor.cancel()  # type: ignore[union-attr]  # a second cancel is not swallowed
             await asyncio.wait({stopping, consumer}, timeout=5.0)
             raise AssertionError(f"stop() hung; the client is {client.state!r}")
-        assert consumer in done and stopping.exception() is None
+        assert consumer.done() and stopping.exception() is None
     assert len(live_samples(items)) > 100 and client.stats.reconnects == 1
     assert read_capture(tmp_path / "capture.jsonl").events[-1].event in ("reconnected", "stream_stopped")
 
@@ -291,25 +302,15 @@ async def test_stop_ends_even_when_a_reconnect_ignores_every_cancel(
             except asyncio.CancelledError:
                 pass  # every cancel swallowed
 
-    items: list[ClientItem] = []
-
-    async def collect() -> None:
-        async for item in client.samples():
-            items.append(item)
-
     async with client:
         await client.start()
         monkeypatch.setattr(client, "_start_streams", stuck_start)
-        consumer = asyncio.create_task(collect())
-        await Pump(emu, client).run(1.0, stop=False)
-        peripheral.disconnect()
-        await asyncio.wait_for(restarting.wait(), 5.0)
-        stopping = asyncio.create_task(client.stop())
-        done, _ = await asyncio.wait({stopping, consumer}, timeout=5.0, return_when=asyncio.ALL_COMPLETED)
+        stopping, consumer, items = await stop_while_restarting(client, emu, peripheral, restarting)
+        ended = stopping.done() and consumer.done()
         release.set()  # let the stuck task end, so that the test leaves nothing running
         await asyncio.sleep(0)
         client._supervisor.cancel()  # type: ignore[union-attr]
-        assert stopping in done and consumer in done, f"stop() hung; the client is {client.state!r}"
+        assert ended, f"stop() hung; the client is {client.state!r}"
     assert "ignored 4 cancellations; left running" in caplog.text
     assert len(live_samples(items)) > 100
 
