@@ -46,6 +46,19 @@ def _per_set(sim, got) -> list[int]:  # type: ignore[no-untyped-def]
     return [sum(a - 1.0 <= r.peak_s <= b + 1.0 for r in got.reps) for a, b in sim.truth.sets]
 
 
+def _assert_counted_from_standing(sim, got) -> None:  # type: ignore[no-untyped-def]
+    """Calibrated standing in the end; every set's reps and the peaks as the truth has them."""
+    q = got.quality
+    assert q.calibrated_at_s is not None
+    assert abs(np.interp(q.calibrated_at_s, sim.truth.time_s, sim.truth.angle_deg)) < 10.0  # standing
+    truth = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
+    assert _per_set(sim, got) == truth
+    assert got.rep_count == len(sim.truth.reps)
+    true_peaks = np.array([np.interp(r.peak_s, sim.truth.time_s, sim.truth.angle_deg) for r in sim.truth.reps])
+    peaks = np.array([r.peak_flexion_deg for r in got.reps])
+    assert np.mean(np.abs(peaks - true_peaks)) < 5.0
+
+
 # Widened-simulator tuning sessions of holds with a gyro: 144 starts with the
 # first set at once (200 Hz), 345 lying down (104 Hz), 195 and 168 lying down
 # with walks between the sets (12.5 and 50 Hz; in 168 no still stretch
@@ -63,13 +76,7 @@ def test_holds_from_the_first_row_are_counted_from_the_standing_rest(seed: int) 
     t_first = sim.truth.time_s.searchsorted(first)
     assert sim.truth.angle_deg[t_first] > 60.0
     assert q.calibrated_at_s is not None and sim.truth.sets[0][1] < q.calibrated_at_s
-    assert abs(np.interp(q.calibrated_at_s, sim.truth.time_s, sim.truth.angle_deg)) < 10.0  # standing
-    truth = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
-    assert _per_set(sim, got) == truth
-    assert got.rep_count == len(sim.truth.reps)
-    true_peaks = np.array([np.interp(r.peak_s, sim.truth.time_s, sim.truth.angle_deg) for r in sim.truth.reps])
-    peaks = np.array([r.peak_flexion_deg for r in got.reps])
-    assert np.mean(np.abs(peaks - true_peaks)) < 5.0
+    _assert_counted_from_standing(sim, got)
 
 
 def _walk_wait():  # type: ignore[no-untyped-def]
@@ -98,13 +105,7 @@ def test_a_wait_of_stands_and_a_walk_in_another_pose_revises_the_rest_pose() -> 
     (first,) = q.recalibrated_from_s
     assert np.interp(first, sim.truth.time_s, sim.truth.angle_deg) > 60.0  # first calibrated in the hold
     assert q.calibrated_at_s is not None and sim.truth.sets[0][1] < q.calibrated_at_s < sim.truth.sets[1][0]
-    assert abs(np.interp(q.calibrated_at_s, sim.truth.time_s, sim.truth.angle_deg)) < 10.0  # standing
-    truth = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
-    assert _per_set(sim, got) == truth
-    assert got.rep_count == len(sim.truth.reps)
-    true_peaks = np.array([np.interp(r.peak_s, sim.truth.time_s, sim.truth.angle_deg) for r in sim.truth.reps])
-    peaks = np.array([r.peak_flexion_deg for r in got.reps])
-    assert np.mean(np.abs(peaks - true_peaks)) < 5.0
+    _assert_counted_from_standing(sim, got)
 
 
 @settings(max_examples=3, deadline=None)
