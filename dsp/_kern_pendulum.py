@@ -16,12 +16,6 @@ import numpy as np
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_censor import _censored_update
 from hipflex.dsp._layout import (
-    F_CT_PREV,
-    F_CT_RUN,
-    F_CT_SCALE,
-    F_CT_STEADY_S,
-    F_CT_STEP_S,
-    F_CT_TAU_S,
     F_G_EST,
     F_ID_N,
     F_ID_NIS,
@@ -70,38 +64,6 @@ _ZUPT_DEV_G = 0.04
 _ZUPT_GRAVITY = 0.05
 _ZUPT_RATE_SD = 0.01
 _ZUPT_ACCEL_SD = 0.1
-
-
-# Contact watch (a running hip is not still).  Each foot strike is a jump of
-# the specific force from one row to the next far beyond its typical change
-# (_CT_STRIKE times a winsorised low-pass of it, time constant _CT_SCALE_TAU_S):
-# unlike the filter's innovations this does not depend on the filter's angle.
-# Strikes a running step apart (_CT_MIN_STEP_S.._CT_MAX_STEP_S: running turns
-# over at 150 steps/min and faster, walking at 140 and slower; gait.py), twice
-# in a row, start a running rhythm: one foot's strikes alone (a stride apart)
-# cannot tell a run from a walk.  The rhythm holds while strikes land on it
-# (within _CT_TOL of a step, up to _CT_MAX_MISSED steps unseen between) and
-# ends after a stride without one.  While it holds, each step is a ground
-# contact of _CT_DUTY of the step from the strike, whose vertical push is a
-# half-sine carrying the body weight over the step (momentum balance: the
-# hip's specific force averages 1 g over a step), then a flight in free fall
-# (specific force 0).  Running's duty factor (contact per step) is about
-# 0.45 sprinting to 0.8 jogging.
-_CT_STRIKE = 6.0
-_CT_WINSOR = 3.0
-_CT_SCALE_TAU_S = 2.0
-_CT_MIN_STEP_S = 0.2
-_CT_MAX_STEP_S = 0.4
-_CT_MIN_GAP_S = 0.15
-_CT_TOL = 0.2
-_CT_MAX_MISSED = 1.0
-_CT_REFRACTORY = 0.6  # of the step
-_CT_GAIN = 0.3
-_CT_RUN_MIN = 2.0
-_CT_DUTY = 0.65
-_CT_SD_G = 0.0
-_CT_STEADY_G = 0.15
-_CT_STEADY_S = 0.1
 
 
 @njit_borrowed_inline
@@ -184,66 +146,6 @@ def _observe_zero(
     )
 
 
-@njit_borrowed_inline
-def _contact_load(fstate: np.ndarray, ax: float, ay: float, az: float, dt: float) -> tuple[float, float]:
-    """The hip's vertical specific force this row, g (1 unless running), from the foot strikes' rhythm.
-
-    Updates the contact watch's slots (``F_CT_*``); see ``_CT_STRIKE``.
-    """
-    dx = ax - fstate[F_CT_PREV]
-    dy = ay - fstate[F_CT_PREV + 1]
-    dz = az - fstate[F_CT_PREV + 2]
-    first = fstate[F_CT_PREV] == 0.0 and fstate[F_CT_PREV + 1] == 0.0 and fstate[F_CT_PREV + 2] == 0.0
-    fstate[F_CT_PREV] = ax
-    fstate[F_CT_PREV + 1] = ay
-    fstate[F_CT_PREV + 2] = az
-    if first:
-        return 1.0, 0.0
-    d = math.sqrt(dx * dx + dy * dy + dz * dz)
-    sc = fstate[F_CT_SCALE]
-    if sc <= 0.0:
-        fstate[F_CT_SCALE] = max(d, 1e-4)
-        return 1.0, 0.0
-    tau = fstate[F_CT_TAU_S] + dt
-    step = fstate[F_CT_STEP_S]
-    run = fstate[F_CT_RUN]
-    refractory = _CT_REFRACTORY * step if step > 0.0 else _CT_MIN_GAP_S
-    if d > _CT_STRIKE * sc and tau >= refractory:
-        m = math.floor(tau / step + 0.5) if step > 0.0 else 0.0
-        if 1.0 <= m <= _CT_MAX_MISSED + 1.0 and abs(tau / step - m) <= _CT_TOL:
-            # On the rhythm (m - 1 strikes not seen between): a step of the run.
-            if m == 1.0:
-                run += 1.0
-            step += _CT_GAIN * (tau / m - step)
-        else:
-            step = tau if _CT_MIN_STEP_S <= tau <= _CT_MAX_STEP_S else 0.0
-            run = 0.0
-        tau = 0.0
-    elif step > 0.0 and tau > (_CT_MAX_MISSED + 1.5) * step:
-        step = 0.0  # the rhythm ended
-        run = 0.0
-    # A specific force steady near 1 g is no flight and no push: the run stopped.
-    fn = math.sqrt(ax * ax + ay * ay + az * az)
-    if abs(fn - 1.0) < _CT_STEADY_G:
-        fstate[F_CT_STEADY_S] += dt
-        if fstate[F_CT_STEADY_S] >= _CT_STEADY_S:
-            step = 0.0
-            run = 0.0
-    else:
-        fstate[F_CT_STEADY_S] = 0.0
-    fstate[F_CT_SCALE] = sc + dt / _CT_SCALE_TAU_S * (min(d, _CT_WINSOR * sc) - sc)
-    fstate[F_CT_TAU_S] = tau
-    fstate[F_CT_STEP_S] = step
-    fstate[F_CT_RUN] = run
-    if run < _CT_RUN_MIN or tau > (_CT_MAX_MISSED + 1.25) * step:
-        return 1.0, 0.0
-    ph = tau - step * math.floor(tau / step)
-    contact = _CT_DUTY * step
-    if ph >= contact:
-        return 0.0, _CT_SD_G
-    return 0.5 * math.pi / _CT_DUTY * math.sin(math.pi * ph / contact), _CT_SD_G
-
-
 # Called, not inlined: the filter is typed and optimised once instead of once per
 # copy of the per-sample step that inlines it (the first run's compile time; no
 # measurable cost per sample, benchmarks/README.md "The first run").
@@ -297,7 +199,6 @@ def _pendulum_step(
     x0 = x0 + dt * x1 + h2 * x2
     x1 = x1 + dt * x2
     n00, n01, n02, n11, n12, n22 = _predict_cov(p00, p01, p02, p11, p12, p22, dt, prm[P_EKF_Q])
-    kv, ksd = _contact_load(fstate, ax, ay, az, dt)
 
     if clip == 0:
         # In units of the gravity the sensor reads at rest, so a sensor that
@@ -315,14 +216,14 @@ def _pendulum_step(
         s0 = math.sin(x0)
         c0 = math.cos(x0)
         # Innovation.
-        v0 = fw - (kv * s0 + lg * x2 - dg * x1 * x1)
-        v1 = fu - (kv * c0 + lg * x1 * x1 + dg * x2)
+        v0 = fw - (s0 + lg * x2 - dg * x1 * x1)
+        v1 = fu - (c0 + lg * x1 * x1 + dg * x2)
         fstate[F_JOLT] = math.sqrt(v0 * v0 + v1 * v1)
         # H = [[c0, -2 dg x1, lg], [-s0, 2 lg x1, dg]].
-        h00 = kv * c0
+        h00 = c0
         h01 = -2.0 * dg * x1
         h02 = lg
-        h10 = -kv * s0
+        h10 = -s0
         h11 = 2.0 * lg * x1
         h12 = dg
         # PH^T (3x2).
@@ -336,12 +237,6 @@ def _pendulum_step(
         s00 = h00 * b00 + h01 * b10 + h02 * b20 + r
         s01 = h00 * b01 + h01 * b11 + h02 * b21
         s11 = h10 * b01 + h11 * b11 + h12 * b21 + r
-        if ksd > 0.0:
-            # The push's size is uncertain: noise along the vertical (sin, cos).
-            kq = ksd * ksd
-            s00 += kq * s0 * s0
-            s01 += kq * s0 * c0
-            s11 += kq * c0 * c0
         det = s00 * s11 - s01 * s01
         nis = (v0 * v0 * s11 - 2.0 * v0 * v1 * s01 + v1 * v1 * s00) / det
         if prm[P_ID] > 0.0:
@@ -461,6 +356,3 @@ def _pendulum_reanchor(fstate: np.ndarray) -> None:
     fstate[F_P] = (30.0 / RAD) ** 2
     fstate[F_P + 4] = (50.0 / RAD) ** 2
     fstate[F_P + 8] = 100.0
-    fstate[F_CT_STEP_S] = 0.0  # the running rhythm is lost with the gap
-    fstate[F_CT_RUN] = 0.0
-    fstate[F_CT_TAU_S] = 0.0

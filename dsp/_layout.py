@@ -93,13 +93,7 @@ F_AX_SNAP = 70  # 70..74 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_E
 F_AX_ANCHOR = 75  # 75..77 axis watch without a gyro: F_ZLP's direction where its steady stretch began
 F_AX_STILL_S = 78  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
 F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
-F_CT_PREV = 80  # 80..82 pendulum filter's contact watch: the previous accelerometer row as received, g
-F_CT_SCALE = 83  # contact watch: typical row-to-row change of the specific force (winsorised low-pass), g
-F_CT_TAU_S = 84  # contact watch: time since the last foot strike it accepted, s
-F_CT_STEP_S = 85  # contact watch: the running step's period, s (0: no running rhythm)
-F_CT_RUN = 86  # contact watch: strikes in a row on that rhythm
-F_CT_STEADY_S = 87  # contact watch: how long |f| has stayed near 1 g, s
-F_N = 88
+F_N = 80
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
