@@ -138,7 +138,7 @@ def main() -> None:
     captured: list[SetMotion] = []
     original = motion.GENERATORS["stride"]
 
-    def recording(rng, t0, seg):  # type: ignore[no-untyped-def]
+    def recording(rng, t0, seg):
         sm = original(rng, t0, seg)
         captured.append(sm)
         return sm
