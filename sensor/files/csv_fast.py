@@ -37,7 +37,7 @@ from hipflex.sensor.errors import SensorLayerError
 from hipflex.sensor.files.limits import MAX_LINE_CHARS
 from hipflex.sensor.format_spec import InputError, LoadCancelled
 
-__all__ = ["ColumnBlocks", "Declined", "Selection", "read_columns"]
+__all__ = ["ColumnBlocks", "Declined", "Selection", "import_parser", "read_columns"]
 
 #: Bytes read from the file at a time (and pyarrow's block size): 256 KiB blocks left ~10 MB
 #: resident after a 1.26 M-row file, 1 MiB blocks ~25-45 MB, at the same speed.
@@ -210,6 +210,14 @@ def _header(fh: BinaryIO) -> tuple[str, bytes] | None:
         if stripped and not stripped.startswith("#"):
             return line, data[end + 1 :]
         pos = end + 1
+
+
+def import_parser() -> None:
+    """Import pyarrow's CSV reader now (~30 ms of CPU), e.g. before forking workers that would each import it.
+
+    The readers import it on their first file only, so that a command that reads no CSV never does.
+    """
+    import pyarrow.csv  # noqa: F401
 
 
 def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:

@@ -449,10 +449,18 @@ def _analyze_paths(
     forked = jobs > 1 and len(entries) > 1
     if forked:
         # Load the kernels here, once, for the forked workers to inherit (each would load
-        # them from numba's cache again: ~0.2 s of CPU per worker).
+        # them from numba's cache again: ~0.2 s of CPU per worker), and import what the first
+        # file's analysis imports (~40 ms of CPU that each worker repeated): the block reader,
+        # pyarrow's CSV reader, and numpy.ma, which numba imports at its first look at an array
+        # (typing it, it checks for a masked array).
+        import numpy.ma  # noqa: F401
+
+        import hipflex.sensor.files.csv_stream  # noqa: F401
         from hipflex.dsp._precompile import load_all
+        from hipflex.sensor.files.csv_fast import import_parser
 
         load_all()
+        import_parser()
     outcomes = ordered_map(work, entries, jobs, on_stop=cancel.set, processes=forked)
     # closing(): a broken pipe or ^C stops the workers here, not whenever the generator is collected.
     with _progress(show_bar, len(entries)) as advance, closing(outcomes):
