@@ -342,3 +342,21 @@ def test_an_error_in_the_reader_comes_after_the_blocks_before_it(tmp_path: Path)
     assert sum(got) >= 10_000  # the blocks before the bad batch came out first
     assert not _reader_threads()
     assert blocks._fh.closed
+
+
+def test_a_file_of_one_block_is_read_without_a_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is left to parse while a single block is analysed: no reader thread for it (~0.3 ms a file)."""
+    path = tmp_path / "rec.csv"
+    write_messy_csv(path, 3_000, seed=10)
+    readers: set[str] = set()
+    real_batches = csv_fast._batches
+
+    def noted(*args: Any) -> Any:
+        readers.add(threading.current_thread().name)
+        yield from real_batches(*args)
+
+    monkeypatch.setattr(csv_fast, "_batches", noted)
+    blocks = csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=32_768)
+    assert sum(t.size for t, _, _ in blocks) > 2_900
+    assert readers == {threading.current_thread().name}
+    assert blocks._fh.closed
