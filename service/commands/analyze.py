@@ -288,9 +288,9 @@ def _jobs(args: argparse.Namespace, n_files: int) -> int:
 def _import_analysis() -> None:
     """Import the analysis and the readers with the cyclic garbage collector off, then freeze what they made.
 
-    The imports (numpy, numba, the dsp modules, pyarrow) make ~60 k objects that live as long as
+    The imports (numpy, numba, the dsp modules, pyarrow) make ~90 k objects that live as long as
     the process.  The collector, triggered by the allocations alone, passed over them ~117 times
-    while they were made (once in full), ~50 ms of the 0.45 s of CPU of ``hipflex analyze`` on a
+    while they were made (once in full), ~45 ms of the 0.49 s of CPU of ``hipflex analyze`` on a
     short file, and would pass over them again at every full collection, writing to each (in a
     forked worker: copying every page of them).  :func:`gc.freeze` puts them out of its reach,
     with the few hundred objects of the reference cycles the imports leave behind (611 counted).
