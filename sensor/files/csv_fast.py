@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from hipflex.sensor.errors import SensorLayerError
 from hipflex.sensor.files.limits import MAX_LINE_CHARS
 from hipflex.sensor.format_spec import InputError, LoadCancelled
 
-__all__ = ["ColumnBlocks", "Declined", "Selection", "read_columns"]
+__all__ = ["ColumnBlocks", "Declined", "Selection", "import_parser", "read_columns"]
 
 #: Bytes read from the file at a time (and pyarrow's block size): 256 KiB blocks left ~10 MB
 #: resident after a 1.26 M-row file, 1 MiB blocks ~25-45 MB, at the same speed.
@@ -46,6 +48,8 @@ _CHUNK = 1 << 18
 _WINDOW = MAX_LINE_CHARS // 2
 #: Room for one more pyarrow batch in a block (rows; a block grows if a batch has more).
 _BATCH_ROWS = 8192
+#: Blocks a :class:`ColumnBlocks` reader thread may have made and not yet handed out.
+_AHEAD_BLOCKS = 2
 _BOM = codecs.BOM_UTF8
 #: ASCII whitespace, what :meth:`bytes.strip` removes.
 _SPACE = b" \t\n\r\x0b\x0c"
@@ -207,6 +211,14 @@ def _header(fh: BinaryIO) -> tuple[str, bytes] | None:
         if stripped and not stripped.startswith("#"):
             return line, data[end + 1 :]
         pos = end + 1
+
+
+def import_parser() -> None:
+    """Import pyarrow's CSV reader now (~30 ms of CPU), e.g. before forking workers that would each import it.
+
+    The readers import it on their first file only, so that a command that reads no CSV never does.
+    """
+    import pyarrow.csv  # noqa: F401
 
 
 def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:
@@ -372,8 +384,13 @@ class ColumnBlocks:
     The header is read on construction (:attr:`selection` then tells whether there is a
     gyro); iterating yields ``(time, acc, gyro)`` blocks of at least ``block_rows`` rows (the
     last may be shorter), fresh contiguous float64 arrays scaled as in :func:`read_columns`,
-    so that the blocks joined are exactly what :func:`read_columns` returns.  Only one block
-    and pyarrow's read-ahead are held at a time.
+    so that the blocks joined are exactly what :func:`read_columns` returns.  The blocks are
+    made in a thread of their own, up to :data:`_AHEAD_BLOCKS` ahead of the consumer: pyarrow's
+    streaming reader parses in the thread that asks for a batch (outside the GIL), so the file
+    is parsed while the consumer analyses the blocks before (a 1.26 M-row file's ~0.3 s of
+    parsing ran on the analysing thread, between its blocks); a file of about one block is read
+    in the consumer's thread.  Only those blocks, the one being
+    filled and pyarrow's read-ahead are held at a time.
 
     Raises
     ------
@@ -390,6 +407,7 @@ class ColumnBlocks:
         self._path = path
         self._cancel = cancel
         self._block_rows = block_rows
+        self._ahead: _Ahead | None = None
         self._fh = open(path, "rb")  # closed by close(), at the end of iterating
         try:
             found = _header(self._fh)
@@ -405,10 +423,24 @@ class ColumnBlocks:
             raise
 
     def close(self) -> None:
-        """Close the file (iterating also does, at its end)."""
+        """Stop the reader thread and close the file (iterating to the end also does)."""
+        if self._ahead is not None:
+            self._ahead.close()
         self._fh.close()
 
     def __iter__(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]]:
+        try:
+            if _estimate_rows(self._first[:65536], os.fstat(self._fh.fileno()).st_size) <= self._block_rows:
+                # One block: nothing to parse while it is analysed, so no thread (~0.3 ms a file).
+                yield from self._blocks()
+                return
+            self._ahead = _Ahead(self._blocks(), _AHEAD_BLOCKS, name=f"hipflex-read {self._path.name}")
+            yield from self._ahead
+        finally:
+            self.close()
+
+    def _blocks(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]]:
+        """The blocks, made one after the other (in the reader thread)."""
         sel = self.selection
         names = [f"f{i}" for i in range(sel.n_fields)]
         groups = _groups(sel)
@@ -432,4 +464,61 @@ class ColumnBlocks:
         except OSError:
             raise Declined from None
         finally:
+            self._fh.close()
+
+
+class _Ahead:
+    """An iterator run in a thread of its own, up to ``depth`` items ahead of the one consuming it.
+
+    Iterating (once) starts the thread and yields the items in order; an exception of the
+    source is raised where its item would have come.  :meth:`close` (also on leaving the
+    iteration early) stops the thread after its current item and waits for it, so that nothing
+    the source uses (the open file) is touched once it returns.
+    """
+
+    _ITEM, _END, _RAISE = range(3)
+
+    def __init__(self, source: Iterator[Any], depth: int, name: str) -> None:
+        self._source = source
+        self._queue: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            for item in self._source:
+                self._queue.put((self._ITEM, item))
+                if self._stop.is_set():
+                    return
+            self._queue.put((self._END, None))
+        except BaseException as exc:  # raised again by the consumer, in order
+            self._queue.put((self._RAISE, exc))
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[Any]:
+        self._thread.start()
+        try:
+            while True:
+                kind, item = self._queue.get()
+                if kind == self._ITEM:
+                    yield item
+                elif kind == self._END:
+                    return
+                else:
+                    raise item
+        finally:
             self.close()
+
+    def close(self) -> None:
+        """Stop the thread (if started) and wait for it; takes what it still hands out."""
+        self._stop.set()
+        if self._thread is threading.current_thread():
+            return
+        while self._thread.is_alive():
+            try:  # a full queue blocks the thread's put: empty it
+                self._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass

@@ -8,7 +8,10 @@
 from __future__ import annotations
 
 import itertools
+import math
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +20,8 @@ from hypothesis import strategies as st
 from test_csv_fast import assert_same
 
 from hipflex.dsp.types import ImuSamples
-from hipflex.sensor.files import csv_stream
+from hipflex.sensor.files import csv_fast, csv_stream
+from hipflex.sensor.files.csv_io import plain_selection
 from hipflex.sensor.files.csv_stream import BlockCheck, MustReadWhole, open_csv_blocks
 from hipflex.sensor.format_spec import ColumnMap, InputError, LoadOptions, validate_samples
 from hipflex.sensor.formats import load_samples, open_blocks
@@ -272,3 +276,87 @@ def test_block_rows_default_is_read_at_call_time(tmp_path: Path, monkeypatch: py
     blocks = open_blocks(path)
     assert blocks is not None
     assert len(list(blocks)) > 3
+
+
+def _reader_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("hipflex-read")]
+
+
+def test_the_next_block_is_parsed_while_the_one_before_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader parses ahead in a thread of its own: the analysis of a block and the parse of the next overlap.
+
+    Before, pyarrow's streaming reader parsed each batch in the thread that asked for it, so a
+    file's ~0.3 s of parsing (1.26 M rows) ran between the analysis of its blocks.
+    """
+    path = tmp_path / "rec.csv"
+    write_messy_csv(path, 30_000, seed=7)
+    parsed: list[int] = []
+    first_rows = [math.inf]  # the first block's rows, once it is out
+    beyond_first = threading.Event()
+    real_batches = csv_fast._batches
+
+    def counted(*args: Any) -> Any:
+        for batch in real_batches(*args):
+            parsed.append(batch.num_rows)
+            if sum(parsed) > first_rows[0]:
+                beyond_first.set()
+            yield batch
+
+    monkeypatch.setattr(csv_fast, "_CHUNK", 16384)  # a dozen pyarrow batches
+    monkeypatch.setattr(csv_fast, "_batches", counted)
+    blocks = csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=1_000)
+    it = iter(blocks)
+    t, _, _ = next(it)
+    first_rows[0] = t.size
+    if sum(parsed) > t.size:
+        beyond_first.set()
+    # Nothing more is asked for: the rows beyond the first block are parsed all the same.
+    assert beyond_first.wait(timeout=20.0), f"parsed only {sum(parsed)} rows while the first block was held"
+    rest = list(it)
+    assert sum(b[0].size for b in [(t,), *rest]) == sum(parsed)
+    assert not _reader_threads()
+
+
+def test_leaving_the_blocks_early_stops_the_reader_and_closes_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "rec.csv"
+    write_messy_csv(path, 30_000, seed=8)
+    blocks = csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=1_000)
+    it = iter(blocks)
+    next(it)
+    it.close()  # as when the analysis stops at a bad block
+    assert not _reader_threads()
+    assert blocks._fh.closed
+
+
+def test_an_error_in_the_reader_comes_after_the_blocks_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "rec.csv"
+    write_messy_csv(path, 30_000, seed=9)
+    lines = path.read_text().splitlines()
+    lines[25_000] = lines[25_000].replace(",", ",x", 1)  # not a number, far into the file
+    path.write_text("\n".join(lines) + "\n")
+    blocks = csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=1_000)
+    got: list[int] = []
+    with pytest.raises(csv_fast.Declined):
+        for t, _, _ in blocks:
+            got.append(t.size)
+    assert sum(got) >= 10_000  # the blocks before the bad batch came out first
+    assert not _reader_threads()
+    assert blocks._fh.closed
+
+
+def test_a_file_of_one_block_is_read_without_a_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is left to parse while a single block is analysed: no reader thread for it (~0.3 ms a file)."""
+    path = tmp_path / "rec.csv"
+    write_messy_csv(path, 3_000, seed=10)
+    readers: set[str] = set()
+    real_batches = csv_fast._batches
+
+    def noted(*args: Any) -> Any:
+        readers.add(threading.current_thread().name)
+        yield from real_batches(*args)
+
+    monkeypatch.setattr(csv_fast, "_batches", noted)
+    blocks = csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=32_768)
+    assert sum(t.size for t, _, _ in blocks) > 2_900
+    assert readers == {threading.current_thread().name}
+    assert blocks._fh.closed
