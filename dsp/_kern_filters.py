@@ -26,6 +26,9 @@ from hipflex.dsp._layout import (
     F_REST_DIFF_DEG,
     F_REST_DIFF_LP,
     F_REST_S,
+    F_TH_RAD,
+    F_TH_ROWS,
+    F_TH_UW,
     F_UP,
     G0_MPS2,
     P_A,
@@ -61,11 +64,16 @@ _ROT_UNCERT2 = 0.5 * 0.5
 # length is within this of 1, the series 1 - d/2 + 3 d^2/8 of 1/sqrt(1 + d) is
 # exact to 5/16 |d|^3 < 3e-13 and saves the square root and the division.
 _NORM_SERIES = 1e-4
-# Below this ratio of cross to dot product (7.1 deg) the rest-mismatch angle is
-# the odd series of atan to t^15 (exact to t^17 / 17 < 3e-17 rad): at rest the
-# accelerometer and "up" agree to a few deg, and a second atan2 call per rest
-# row cost more than the series.
+# Below this ratio of cross to dot product (7.1 deg) an angle between two
+# vectors is the odd series of atan to t^15 (exact to t^17 / 17 < 3e-17 rad)
+# instead of an atan2 call (with the registers it spills, the largest single
+# cost of the main loop): theta is the last row's plus its change since (a
+# degree or two per row), and at rest the accelerometer and "up" agree to a
+# few deg (the rest-mismatch angle).
 _ATAN_SERIES = 0.125
+# Theta carried on by its changes gathers a rounding (half an ulp of pi) per
+# row; every this many rows it is taken from atan2 afresh (< 1e-13 rad).
+_THETA_RESYNC_ROWS = 256.0
 
 
 @njit_borrowed_inline
@@ -89,16 +97,21 @@ def _rotation_coefficients(a2: float) -> tuple[float, float, float]:
 def _atan2_near_zero(y: float, x: float) -> float:
     """``atan2(y, x)``, rad, by the series of atan(y / x) when the angle is within ``_ATAN_SERIES`` of 0."""
     if abs(y) < _ATAN_SERIES * x:
-        t = y / x
-        t2 = t * t
-        p = 1.0 / 13.0 - t2 * (1.0 / 15.0)
-        p = 1.0 / 11.0 - t2 * p
-        p = 1.0 / 9.0 - t2 * p
-        p = 1.0 / 7.0 - t2 * p
-        p = 1.0 / 5.0 - t2 * p
-        p = 1.0 / 3.0 - t2 * p
-        return t - t * t2 * p
+        return _atan_small(y / x)
     return math.atan2(y, x)
+
+
+@njit_borrowed_inline
+def _atan_small(t: float) -> float:
+    """``atan(t)``, rad, for ``|t| < _ATAN_SERIES``: its odd series to t^15."""
+    t2 = t * t
+    p = 1.0 / 13.0 - t2 * (1.0 / 15.0)
+    p = 1.0 / 11.0 - t2 * p
+    p = 1.0 / 9.0 - t2 * p
+    p = 1.0 / 7.0 - t2 * p
+    p = 1.0 / 5.0 - t2 * p
+    p = 1.0 / 3.0 - t2 * p
+    return t - t * t2 * p
 
 
 @njit_borrowed_inline
@@ -303,7 +316,27 @@ def _tilt_step(
 
     up_u = ux * pu0 + uy * pu1 + uz * pu2
     up_w = ux * pw0 + uy * pw1 + uz * pw2
-    theta = math.atan2(up_w, up_u) * RAD
+    # theta = atan2(up_w, up_u), as the last row's plus the angle from its
+    # (u, w) pair to this one: exact whatever moved "up" or the axes between
+    # the rows (a re-anchoring, a new lock); a large angle takes atan2.
+    pu_last = fstate[F_TH_UW]
+    pw_last = fstate[F_TH_UW + 1]
+    cross_uw = pu_last * up_w - pw_last * up_u
+    dot_uw = pu_last * up_u + pw_last * up_w
+    if fstate[F_TH_ROWS] < _THETA_RESYNC_ROWS and abs(cross_uw) < _ATAN_SERIES * dot_uw:
+        th = fstate[F_TH_RAD] + _atan_small(cross_uw / dot_uw)
+        if th > math.pi:
+            th -= 2.0 * math.pi
+        elif th < -math.pi:
+            th += 2.0 * math.pi
+        fstate[F_TH_ROWS] += 1.0
+    else:
+        th = math.atan2(up_w, up_u)
+        fstate[F_TH_ROWS] = 0.0
+    fstate[F_TH_RAD] = th
+    fstate[F_TH_UW] = up_u
+    fstate[F_TH_UW + 1] = up_w
+    theta = th * RAD
     if fstate[F_REST_S] == 0.0:
         fstate[F_REST_AVG_S] = 0.0
     elif fstate[F_REST_S] > _REST_MIN_S and not in_window and not clipped:
