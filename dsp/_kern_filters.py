@@ -103,15 +103,16 @@ def _atan2_near_zero(y: float, x: float) -> float:
 
 @njit_borrowed_inline
 def _atan_small(t: float) -> float:
-    """``atan(t)``, rad, for ``|t| < _ATAN_SERIES``: its odd series to t^15."""
+    """``atan(t)``, rad, for ``|t| < _ATAN_SERIES``: its odd series to t^15.
+
+    Evaluated in pairs of terms (Estrin's scheme): four products deep
+    instead of Horner's eight (theta waits for it on every row).
+    """
     t2 = t * t
-    p = 1.0 / 13.0 - t2 * (1.0 / 15.0)
-    p = 1.0 / 11.0 - t2 * p
-    p = 1.0 / 9.0 - t2 * p
-    p = 1.0 / 7.0 - t2 * p
-    p = 1.0 / 5.0 - t2 * p
-    p = 1.0 / 3.0 - t2 * p
-    return t - t * t2 * p
+    t4 = t2 * t2
+    lo = (1.0 - t2 * (1.0 / 3.0)) + t4 * (1.0 / 5.0 - t2 * (1.0 / 7.0))
+    hi = (1.0 / 9.0 - t2 * (1.0 / 11.0)) + t4 * (1.0 / 13.0 - t2 * (1.0 / 15.0))
+    return t * (lo + (t4 * t4) * hi)
 
 
 @njit_borrowed_inline
@@ -228,8 +229,10 @@ def _tilt_step(
     ax /= gcal
     ay /= gcal
     az /= gcal
-    fnorm_raw = math.sqrt(ax * ax + ay * ay + az * az)
-    if not clipped and fnorm_raw > 0.2:
+    # |f| itself is needed only at rest (the bias integral below): the tests
+    # compare squares (the root was a wait on every row).
+    f2_raw = ax * ax + ay * ay + az * az
+    if not clipped and f2_raw > 0.2 * 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).
         lg = lever_m / G0_MPS2
         tan_g = lg * alpha
@@ -237,7 +240,7 @@ def _tilt_step(
         fx = ax - tan_g * pw0 - cen_g * pu0
         fy = ay - tan_g * pw1 - cen_g * pu1
         fz = az - tan_g * pw2 - cen_g * pu2
-        fn = math.sqrt(fx * fx + fy * fy + fz * fz)
+        fn2 = fx * fx + fy * fy + fz * fz
         if in_window:
             # Summed, not applied: the hip's own accelerations (bounce, foot
             # strikes) average out over a stride, not over one sample.  Not
@@ -248,7 +251,11 @@ def _tilt_step(
                 fstate[F_PG_SUM + 1] += fy
                 fstate[F_PG_SUM + 2] += fz
                 fstate[F_PG_CNT] += 1.0
-        elif fn > 0.2:
+        elif fn2 > 0.2 * 0.2:
+            # |f| and 1 / |f| side by side, not one after the other: both are
+            # on the row-to-row chain (bias -> rate -> f -> weight -> bias).
+            fn = math.sqrt(fn2)
+            rfn = fn * (1.0 / fn2)
             # The rotational terms removed are uncertain by a fraction of
             # themselves (the lever is a prior or a fit; the angular
             # acceleration a backward difference, half a sample late, and at
@@ -257,19 +264,21 @@ def _tilt_step(
             en2 = ((fn - 1.0) * (fn - 1.0) + _ROT_UNCERT2 * (tan_g * tan_g + cen_g * cen_g)) / (
                 _ACC_GATE_G * _ACC_GATE_G
             )
-            wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
+            # The rate's factor is ready before the exp returns: a product
+            # after it, not a division.
+            rate_f = 1.0 / (1.0 + (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE))
             # Beyond 12 widths the weight is below 1e-31: skip the exp.
-            weight = math.exp(-0.5 * en2) / (1.0 + wrate2) if en2 < 144.0 else 0.0
+            weight = math.exp(-0.5 * en2) * rate_f if en2 < 144.0 else 0.0
             k = dt / tilt_tau * weight
             if k > 1.0:
                 k = 1.0
-            gx_n = fx / fn
-            gy_n = fy / fn
-            gz_n = fz / fn
+            gx_n = fx * rfn
+            gy_n = fy * rfn
+            gz_n = fz * rfn
             if fstate[F_REST_S] <= _REST_MIN_S:
                 # In motion the pull's integral runs too, at the pull's weight
                 # squared (the loop stays critically damped at any weight).
-                ki_m = dt * weight * weight / (4.0 * tilt_tau * tilt_tau) * RAD
+                ki_m = weight * weight * (dt / (4.0 * tilt_tau * tilt_tau) * RAD)
                 fstate[F_BIAS] += ki_m * (uy * gz_n - uz * gy_n)
                 fstate[F_BIAS + 1] += ki_m * (uz * gx_n - ux * gz_n)
                 fstate[F_BIAS + 2] += ki_m * (ux * gy_n - uy * gx_n)
@@ -293,7 +302,7 @@ def _tilt_step(
     # In motion the square alone decides (1 % margin: rounding cannot flip
     # it), without the square root.
     still = dev2 < 1.01 * still_gyr * still_gyr and math.sqrt(dev2) < still_gyr
-    if still and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
+    if still and 0.9 * 0.9 < f2_raw < 1.1 * 1.1 and not clipped:
         fstate[F_REST_S] += dt
     else:
         fstate[F_REST_S] = 0.0
@@ -309,7 +318,7 @@ def _tilt_step(
             # above had learned it, 10 s of rest or more).  Its integral
             # closes that gap (a PI loop, critically damped with the pull):
             # "up" x gravity points along the bias error's horizontal part.
-            ki = dt / (4.0 * tilt_tau * tilt_tau) * RAD / fnorm_raw
+            ki = dt / (4.0 * tilt_tau * tilt_tau) * RAD / math.sqrt(f2_raw)
             fstate[F_BIAS] += ki * (uy * az - uz * ay)
             fstate[F_BIAS + 1] += ki * (uz * ax - ux * az)
             fstate[F_BIAS + 2] += ki * (ux * ay - uy * ax)
