@@ -285,6 +285,11 @@ def _tilt_step(
             ux += k * (gx_n - ux)
             uy += k * (gy_n - uy)
             uz += k * (gz_n - uz)
+    # "up" in the (u, w) plane before its length is corrected: theta and the
+    # rest mismatch are angles, which its length does not change, and they
+    # need not wait for the correction.
+    up_u = ux * pu0 + uy * pu1 + uz * pu2
+    up_w = ux * pw0 + uy * pw1 + uz * pw2
     d = ux * ux + uy * uy + uz * uz - 1.0
     if abs(d) < _NORM_SERIES:
         s = 1.0 - d * (0.5 - 0.375 * d)
@@ -323,8 +328,6 @@ def _tilt_step(
             fstate[F_BIAS + 1] += ki * (uz * ax - ux * az)
             fstate[F_BIAS + 2] += ki * (ux * ay - uy * ax)
 
-    up_u = ux * pu0 + uy * pu1 + uz * pu2
-    up_w = ux * pw0 + uy * pw1 + uz * pw2
     # theta = atan2(up_w, up_u), as the last row's plus the angle from its
     # (u, w) pair to this one: exact whatever moved "up" or the axes between
     # the rows (a re-anchoring, a new lock); a large angle takes atan2.

@@ -298,6 +298,7 @@ def tilt_step(
                 ki = dt * weight**2 / (4.0 * prm[P_TILT_TAU] ** 2)
                 fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, gravity / g_norm))
             up = up + gain * (gravity / g_norm - up)
+    up_uw = np.array([up @ u_axis, up @ w_axis])  # before the normalisation, as the kernel keeps it (an angle)
     up = up / np.linalg.norm(up)
     fstate[F_UP : F_UP + 3] = up
 
@@ -312,7 +313,6 @@ def tilt_step(
 
     # 4. angle (the kernel carries it on from the last row's by the angle between their (u, w) pairs while
     # that is within _ATAN_SERIES and for at most _THETA_RESYNC_ROWS rows: the same angle to ~1e-13 rad)
-    up_uw = np.array([up @ u_axis, up @ w_axis])
     last_uw = _vec(fstate, F_TH_UW)[:2]
     turn_uw = math.atan2(last_uw[0] * up_uw[1] - last_uw[1] * up_uw[0], last_uw @ up_uw)
     carried = (
