@@ -26,6 +26,9 @@ from hipflex.dsp._layout import (
     F_REST_DIFF_DEG,
     F_REST_DIFF_LP,
     F_REST_S,
+    F_TH_RAD,
+    F_TH_ROWS,
+    F_TH_UW,
     F_UP,
     G0_MPS2,
     P_A,
@@ -55,6 +58,22 @@ _RATE_GATE = 0.7
 # against a 22 cm prior), and a backward-difference angular acceleration at a
 # rep's turn is off by as much as itself at 25 Hz.
 _ROT_UNCERT2 = 0.5 * 0.5
+# Re-normalising "up" ends the row-to-row chain.  The rotation keeps its length
+# and the pull (a step of k <= dt / tau towards a unit vector, angle phi away)
+# shortens it by 2 k (1 - k) (1 - cos phi): ~1e-5 at 200 Hz.  While its squared
+# length is within this of 1, the series 1 - d/2 + 3 d^2/8 of 1/sqrt(1 + d) is
+# exact to 5/16 |d|^3 < 3e-13 and saves the square root and the division.
+_NORM_SERIES = 1e-4
+# Below this ratio of cross to dot product (7.1 deg) an angle between two
+# vectors is the odd series of atan to t^15 (exact to t^17 / 17 < 3e-17 rad)
+# instead of an atan2 call (with the registers it spills, the largest single
+# cost of the main loop): theta is the last row's plus its change since (a
+# degree or two per row), and at rest the accelerometer and "up" agree to a
+# few deg (the rest-mismatch angle).
+_ATAN_SERIES = 0.125
+# Theta carried on by its changes gathers a rounding (half an ulp of pi) per
+# row; every this many rows it is taken from atan2 afresh (< 1e-13 rad).
+_THETA_RESYNC_ROWS = 256.0
 
 
 @njit_borrowed_inline
@@ -72,6 +91,28 @@ def _rotation_coefficients(a2: float) -> tuple[float, float, float]:
     ang = math.sqrt(a2)
     c = math.cos(ang)
     return c, math.sin(ang) / ang, (1.0 - c) / a2
+
+
+@njit_borrowed_inline
+def _atan2_near_zero(y: float, x: float) -> float:
+    """``atan2(y, x)``, rad, by the series of atan(y / x) when the angle is within ``_ATAN_SERIES`` of 0."""
+    if abs(y) < _ATAN_SERIES * x:
+        return _atan_small(y / x)
+    return math.atan2(y, x)
+
+
+@njit_borrowed_inline
+def _atan_small(t: float) -> float:
+    """``atan(t)``, rad, for ``|t| < _ATAN_SERIES``: its odd series to t^15.
+
+    Evaluated in pairs of terms (Estrin's scheme): four products deep
+    instead of Horner's eight (theta waits for it on every row).
+    """
+    t2 = t * t
+    t4 = t2 * t2
+    lo = (1.0 - t2 * (1.0 / 3.0)) + t4 * (1.0 / 5.0 - t2 * (1.0 / 7.0))
+    hi = (1.0 / 9.0 - t2 * (1.0 / 11.0)) + t4 * (1.0 / 13.0 - t2 * (1.0 / 15.0))
+    return t * (lo + (t4 * t4) * hi)
 
 
 @njit_borrowed_inline
@@ -188,8 +229,10 @@ def _tilt_step(
     ax /= gcal
     ay /= gcal
     az /= gcal
-    fnorm_raw = math.sqrt(ax * ax + ay * ay + az * az)
-    if not clipped and fnorm_raw > 0.2:
+    # |f| itself is needed only at rest (the bias integral below): the tests
+    # compare squares (the root was a wait on every row).
+    f2_raw = ax * ax + ay * ay + az * az
+    if not clipped and f2_raw > 0.2 * 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).
         lg = lever_m / G0_MPS2
         tan_g = lg * alpha
@@ -197,7 +240,7 @@ def _tilt_step(
         fx = ax - tan_g * pw0 - cen_g * pu0
         fy = ay - tan_g * pw1 - cen_g * pu1
         fz = az - tan_g * pw2 - cen_g * pu2
-        fn = math.sqrt(fx * fx + fy * fy + fz * fz)
+        fn2 = fx * fx + fy * fy + fz * fz
         if in_window:
             # Summed, not applied: the hip's own accelerations (bounce, foot
             # strikes) average out over a stride, not over one sample.  Not
@@ -208,7 +251,11 @@ def _tilt_step(
                 fstate[F_PG_SUM + 1] += fy
                 fstate[F_PG_SUM + 2] += fz
                 fstate[F_PG_CNT] += 1.0
-        elif fn > 0.2:
+        elif fn2 > 0.2 * 0.2:
+            # |f| and 1 / |f| side by side, not one after the other: both are
+            # on the row-to-row chain (bias -> rate -> f -> weight -> bias).
+            fn = math.sqrt(fn2)
+            rfn = fn * (1.0 / fn2)
             # The rotational terms removed are uncertain by a fraction of
             # themselves (the lever is a prior or a fit; the angular
             # acceleration a backward difference, half a sample late, and at
@@ -217,29 +264,40 @@ def _tilt_step(
             en2 = ((fn - 1.0) * (fn - 1.0) + _ROT_UNCERT2 * (tan_g * tan_g + cen_g * cen_g)) / (
                 _ACC_GATE_G * _ACC_GATE_G
             )
-            wrate2 = (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE)
+            # The rate's factor is ready before the exp returns: a product
+            # after it, not a division.
+            rate_f = 1.0 / (1.0 + (wx * wx + wy * wy + wz * wz) / (_RATE_GATE * _RATE_GATE))
             # Beyond 12 widths the weight is below 1e-31: skip the exp.
-            weight = math.exp(-0.5 * en2) / (1.0 + wrate2) if en2 < 144.0 else 0.0
+            weight = math.exp(-0.5 * en2) * rate_f if en2 < 144.0 else 0.0
             k = dt / tilt_tau * weight
             if k > 1.0:
                 k = 1.0
-            gx_n = fx / fn
-            gy_n = fy / fn
-            gz_n = fz / fn
+            gx_n = fx * rfn
+            gy_n = fy * rfn
+            gz_n = fz * rfn
             if fstate[F_REST_S] <= _REST_MIN_S:
                 # In motion the pull's integral runs too, at the pull's weight
                 # squared (the loop stays critically damped at any weight).
-                ki_m = dt * weight * weight / (4.0 * tilt_tau * tilt_tau) * RAD
+                ki_m = weight * weight * (dt / (4.0 * tilt_tau * tilt_tau) * RAD)
                 fstate[F_BIAS] += ki_m * (uy * gz_n - uz * gy_n)
                 fstate[F_BIAS + 1] += ki_m * (uz * gx_n - ux * gz_n)
                 fstate[F_BIAS + 2] += ki_m * (ux * gy_n - uy * gx_n)
             ux += k * (gx_n - ux)
             uy += k * (gy_n - uy)
             uz += k * (gz_n - uz)
-    n = math.sqrt(ux * ux + uy * uy + uz * uz)
-    ux /= n
-    uy /= n
-    uz /= n
+    # "up" in the (u, w) plane before its length is corrected: theta and the
+    # rest mismatch are angles, which its length does not change, and they
+    # need not wait for the correction.
+    up_u = ux * pu0 + uy * pu1 + uz * pu2
+    up_w = ux * pw0 + uy * pw1 + uz * pw2
+    d = ux * ux + uy * uy + uz * uz - 1.0
+    if abs(d) < _NORM_SERIES:
+        s = 1.0 - d * (0.5 - 0.375 * d)
+    else:
+        s = 1.0 / math.sqrt(1.0 + d)
+    ux *= s
+    uy *= s
+    uz *= s
     fstate[F_UP] = ux
     fstate[F_UP + 1] = uy
     fstate[F_UP + 2] = uz
@@ -249,7 +307,7 @@ def _tilt_step(
     # In motion the square alone decides (1 % margin: rounding cannot flip
     # it), without the square root.
     still = dev2 < 1.01 * still_gyr * still_gyr and math.sqrt(dev2) < still_gyr
-    if still and abs(fnorm_raw - 1.0) < 0.1 and not clipped:
+    if still and 0.9 * 0.9 < f2_raw < 1.1 * 1.1 and not clipped:
         fstate[F_REST_S] += dt
     else:
         fstate[F_REST_S] = 0.0
@@ -265,14 +323,32 @@ def _tilt_step(
             # above had learned it, 10 s of rest or more).  Its integral
             # closes that gap (a PI loop, critically damped with the pull):
             # "up" x gravity points along the bias error's horizontal part.
-            ki = dt / (4.0 * tilt_tau * tilt_tau) * RAD / fnorm_raw
+            ki = dt / (4.0 * tilt_tau * tilt_tau) * RAD / math.sqrt(f2_raw)
             fstate[F_BIAS] += ki * (uy * az - uz * ay)
             fstate[F_BIAS + 1] += ki * (uz * ax - ux * az)
             fstate[F_BIAS + 2] += ki * (ux * ay - uy * ax)
 
-    up_u = ux * pu0 + uy * pu1 + uz * pu2
-    up_w = ux * pw0 + uy * pw1 + uz * pw2
-    theta = math.atan2(up_w, up_u) * RAD
+    # theta = atan2(up_w, up_u), as the last row's plus the angle from its
+    # (u, w) pair to this one: exact whatever moved "up" or the axes between
+    # the rows (a re-anchoring, a new lock); a large angle takes atan2.
+    pu_last = fstate[F_TH_UW]
+    pw_last = fstate[F_TH_UW + 1]
+    cross_uw = pu_last * up_w - pw_last * up_u
+    dot_uw = pu_last * up_u + pw_last * up_w
+    if fstate[F_TH_ROWS] < _THETA_RESYNC_ROWS and abs(cross_uw) < _ATAN_SERIES * dot_uw:
+        th = fstate[F_TH_RAD] + _atan_small(cross_uw / dot_uw)
+        if th > math.pi:
+            th -= 2.0 * math.pi
+        elif th < -math.pi:
+            th += 2.0 * math.pi
+        fstate[F_TH_ROWS] += 1.0
+    else:
+        th = math.atan2(up_w, up_u)
+        fstate[F_TH_ROWS] = 0.0
+    fstate[F_TH_RAD] = th
+    fstate[F_TH_UW] = up_u
+    fstate[F_TH_UW + 1] = up_w
+    theta = th * RAD
     if fstate[F_REST_S] == 0.0:
         fstate[F_REST_AVG_S] = 0.0
     elif fstate[F_REST_S] > _REST_MIN_S and not in_window and not clipped:
@@ -286,7 +362,9 @@ def _tilt_step(
         # (-180, 180]: atan2 of their cross and dot products.
         f_u = ax * pu0 + ay * pu1 + az * pu2
         f_w = ax * pw0 + ay * pw1 + az * pw2
-        diff = math.atan2(f_w * up_u - f_u * up_w, f_u * up_u + f_w * up_w) * RAD
+        cross = f_w * up_u - f_u * up_w
+        dot = f_u * up_u + f_w * up_w
+        diff = _atan2_near_zero(cross, dot) * RAD
         if fstate[F_REST_AVG_S] == 0.0:
             fstate[F_REST_DIFF_LP] = diff
         else:

@@ -93,7 +93,10 @@ F_AX_SNAP = 70  # 70..74 axis watch without a gyro: F_ZLP (3), F_ZSTILL_S, F_G_E
 F_AX_ANCHOR = 75  # 75..77 axis watch without a gyro: F_ZLP's direction where its steady stretch began
 F_AX_STILL_S = 78  # axis watch without a gyro: time F_ZLP has stayed still and within _HOLD_DEG of that, s
 F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's per-row stillness test last passed, s
-F_N = 80
+F_TH_RAD = 80  # tilt filter: theta of the last row, rad (carried on by the change since: _kern_filters)
+F_TH_UW = 81  # 81..82 tilt filter: "up" in the (u, w) plane at that row, whose angle F_TH_RAD is
+F_TH_ROWS = 83  # tilt filter: rows since theta was last taken from atan2 itself
+F_N = 84
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -97,6 +97,9 @@ from hipflex.dsp._layout import (
     F_REST_S,
     F_RLOW,
     F_T_HAT,
+    F_TH_RAD,
+    F_TH_ROWS,
+    F_TH_UW,
     F_TROUGH,
     F_UP,
     F_X,
@@ -295,6 +298,7 @@ def tilt_step(
                 ki = dt * weight**2 / (4.0 * prm[P_TILT_TAU] ** 2)
                 fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, gravity / g_norm))
             up = up + gain * (gravity / g_norm - up)
+    up_uw = np.array([up @ u_axis, up @ w_axis])  # before the normalisation, as the kernel keeps it (an angle)
     up = up / np.linalg.norm(up)
     fstate[F_UP : F_UP + 3] = up
 
@@ -307,8 +311,19 @@ def tilt_step(
             ki = dt / (4.0 * prm[P_TILT_TAU] ** 2)
             fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, f / np.linalg.norm(f)))
 
-    # 4. angle
-    theta = math.degrees(math.atan2(up @ w_axis, up @ u_axis))
+    # 4. angle (the kernel carries it on from the last row's by the angle between their (u, w) pairs while
+    # that is within _ATAN_SERIES and for at most _THETA_RESYNC_ROWS rows: the same angle to ~1e-13 rad)
+    last_uw = _vec(fstate, F_TH_UW)[:2]
+    turn_uw = math.atan2(last_uw[0] * up_uw[1] - last_uw[1] * up_uw[0], last_uw @ up_uw)
+    carried = (
+        fstate[F_TH_ROWS] < kf._THETA_RESYNC_ROWS
+        and last_uw @ up_uw > 0.0
+        and abs(turn_uw) < math.atan(kf._ATAN_SERIES)
+    )
+    fstate[F_TH_ROWS] = fstate[F_TH_ROWS] + 1.0 if carried else 0.0
+    fstate[F_TH_RAD] = math.atan2(up_uw[1], up_uw[0])
+    fstate[F_TH_UW : F_TH_UW + 2] = up_uw
+    theta = math.degrees(fstate[F_TH_RAD])
 
     # 5. at rest (past _REST_MIN_S, outside a post-gap window, not clipped):
     # the accelerometer's angle minus the filter's, wrapped to +-180 deg and

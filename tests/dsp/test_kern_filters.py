@@ -195,6 +195,39 @@ def test_tilt_matches_twin_on_random_rows(seed: int) -> None:
         assert fs_k[L.F_PG_CNT] == 7.0 + np.sum(~clipped)  # every unclipped row was summed
 
 
+def test_tilt_theta_carried_from_row_to_row_is_the_angle_of_up_whatever_moves_it_between_rows() -> None:
+    """The kernel carries theta on by the angle between consecutive (u, w) pairs of "up" (no atan2 per row).
+
+    Between rows "up" is re-anchored (by 30 deg, beyond the series, and by
+    2 deg, within it) and the axes re-locked (a frame 3 deg away), as the
+    post-gap window and the axis watch do; over 1200 rows the carried angle
+    passes several re-syncs.  Every row's theta must be the atan2 of "up"
+    in the current axes, and "up" must stay unit length.
+    """
+    rng = np.random.default_rng(7)
+    frame = _frame(6)
+    prm, fstate = _tilt_arrays(frame)
+    n, dt = 1200, 0.005
+    rate = 200.0 * np.sin(np.arange(n) * dt * 2.0 * np.pi / 1.5)
+    th = np.deg2rad(np.cumsum(rate) * dt)
+    acc = np.outer(np.cos(th), frame[:, 0]) + np.outer(np.sin(th), frame[:, 1]) + rng.normal(0, 0.05, (n, 3))
+    gyr = np.outer(rate, frame[:, 2]) + rng.normal(0, 2.0, (n, 3))
+    for i in range(n):
+        if i in (300, 500):
+            turn = Rotation.from_rotvec(np.deg2rad(30.0 if i == 300 else 2.0) * frame[:, 2])
+            fstate[L.F_UP : L.F_UP + 3] = turn.apply(fstate[L.F_UP : L.F_UP + 3])
+        if i == 700:
+            relock = Rotation.from_rotvec(np.deg2rad(3.0) * frame[:, 0])
+            for slot in (L.P_U, L.P_W, L.P_A):
+                prm[slot : slot + 3] = relock.apply(prm[slot : slot + 3])
+        theta, _ = _tilt_step(prm, fstate, *acc[i], *gyr[i], dt, False)
+        up = fstate[L.F_UP : L.F_UP + 3]
+        want = math.degrees(math.atan2(up @ prm[L.P_W : L.P_W + 3], up @ prm[L.P_U : L.P_U + 3]))
+        assert theta == pytest.approx(want, abs=1e-9), i
+        assert abs(np.linalg.norm(up) - 1.0) < 1e-12, i
+    assert fstate[L.F_TH_ROWS] < 256.0
+
+
 def _swing(frame: np.ndarray, n: int, dt: float, to_deg: float, seed: int, lever_m: float = 0.22):
     """A thigh flexing from 0 to ``to_deg`` (smoothstep over the first half) then still, bouncing.
 
