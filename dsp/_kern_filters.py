@@ -42,7 +42,11 @@ from hipflex.dsp._layout import (
 __all__: list[str] = []
 
 # Gyro samples quieter than this (and a steady accelerometer) count as rest
-# for bias learning only after REST_MIN_S of continuous rest.
+# for bias learning only after REST_MIN_S of continuous rest.  Compared half a
+# sample past it: the rest time is a sum of sample periods, which lands on the
+# threshold after a whole number of rows (25 at 50 Hz), and there the last bits
+# of the sum (fused multiply-adds, timestamps differenced in another order)
+# would decide on which row bias learning starts.
 _REST_MIN_S = 0.5
 # Time constant of the accelerometer-vs-filter angle difference at rest, s.
 _REST_DIFF_TAU_S = 0.25
@@ -226,7 +230,7 @@ def _tilt_step(
             gx_n = fx / fn
             gy_n = fy / fn
             gz_n = fz / fn
-            if fstate[F_REST_S] <= _REST_MIN_S:
+            if fstate[F_REST_S] <= _REST_MIN_S + 0.5 * dt:
                 # In motion the pull's integral runs too, at the pull's weight
                 # squared (the loop stays critically damped at any weight).
                 ki_m = dt * weight * weight / (4.0 * tilt_tau * tilt_tau) * RAD
@@ -253,7 +257,7 @@ def _tilt_step(
         fstate[F_REST_S] += dt
     else:
         fstate[F_REST_S] = 0.0
-    if fstate[F_REST_S] > _REST_MIN_S:
+    if fstate[F_REST_S] > _REST_MIN_S + 0.5 * dt:
         kb = dt / bias_tau
         fstate[F_BIAS] += kb * (gx - fstate[F_BIAS])
         fstate[F_BIAS + 1] += kb * (gy - fstate[F_BIAS + 1])
@@ -275,7 +279,7 @@ def _tilt_step(
     theta = math.atan2(up_w, up_u) * RAD
     if fstate[F_REST_S] == 0.0:
         fstate[F_REST_AVG_S] = 0.0
-    elif fstate[F_REST_S] > _REST_MIN_S and not in_window and not clipped:
+    elif fstate[F_REST_S] > _REST_MIN_S + 0.5 * dt and not in_window and not clipped:
         # At rest the accelerometer reads gravity alone, so its angle checks
         # what the gyro carried the filter to since the last rest: a gyro
         # scale error or a sensor turning in its strap shows here (Eurobench
