@@ -209,15 +209,17 @@ _MAX_TILT_MISS_DEG = 45.0
 # The cosine between the lever (pivot to sensor) and the rest "up" each drill gives (SetFeatures.lever_up_cos):
 # the thigh hangs below the hip standing and on all fours (-1), lies across the vertical on the back, side
 # or front and seated (0).  A squat starts with the thigh upright and turns it about the knee as the hips
-# sink or about the hip as the trunk folds: +-1, which the lever's spread does not tell from a bridge's
-# +-0.77 (below): both are scored as a |cosine| of at least 0.77.  A rotation about the thigh's own axis
+# sink or about the hip as the trunk folds: +-1, or as off its pivot's line as the sensor's offset tilts the
+# lever (22 deg, below): a |cosine| of at least cos 22 deg = 0.93.  A rotation about the thigh's own axis
 # leaves the lever along it unseen: any cosine, uniform over [-1, 1] (NaN here; scored as that density, so
 # that no cosine favours it).  A bridge starts
 # with the thigh 50 deg up from the floor (its rest "up" in thigh axes, _GEOMETRY_OVERRIDES: 0.77 along
 # the thigh) and turns it about the hip or about the knee as the pelvis rises (the simulator: the hip),
-# so its lever is +-0.77 from "up": either sign fits.
+# so its lever is +-0.77 from "up", either sign, and as the thigh starts 45-60 deg up and the offset tilts
+# the lever by up to 22 deg, a |cosine| of at least sin 23 deg = 0.39 (tuning seeds' mixed sessions read
+# 0.4-0.98 once the lever is learned on a side-lying set).
 _LEVER_UP_OF_POSE = {"standing": -1.0, "all_fours": -1.0, "supine": 0.0, "side": 0.0, "prone": 0.0, "seated": 0.0}
-_LEVER_UP_OVERRIDES = {"squat": 0.77, "glute_bridge": 0.77, "hip_rotation": math.nan}
+_LEVER_UP_OVERRIDES = {"squat": 0.93, "glute_bridge": 0.39, "hip_rotation": math.nan}
 _P_LEVER_UP = np.array([_LEVER_UP_OVERRIDES.get(p.name, _LEVER_UP_OF_POSE[p.pose]) for p in DRILL_PROTOTYPES])
 _P_LEVER_EITHER_SIGN = np.array([p.name in ("glute_bridge", "squat") for p in DRILL_PROTOTYPES])
 # Spread of a measured lever cosine about a drill's: the pose is held within ~15 deg, the hip moves, and
@@ -375,7 +377,7 @@ def _scores(
     # The lever's direction against the rest "up": a Gaussian part where both the set and the drill have one.
     c = np.array([f.lever_up_cos for f in feats], dtype=np.float64)[:, None]
     hang = np.isfinite(c) & np.ones(len(DRILL_PROTOTYPES), dtype=bool)[None, :]
-    # A squat's or a bridge's |cosine| anywhere from the bridge's 0.77 up: the lever's spread cannot split them.
+    # A squat's or a bridge's |cosine| anywhere from its lowest up (a band: 0 inside, the spread below).
     miss = np.where(_P_LEVER_EITHER_SIGN[None, :], np.maximum(_P_LEVER_UP[None, :] - np.abs(c), 0.0), c - _P_LEVER_UP)
     d = miss / _P_LEVER_UP_SIGMA[None, :]
     with np.errstate(invalid="ignore"):
