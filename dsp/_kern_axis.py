@@ -87,7 +87,8 @@ from hipflex.dsp._layout import (
 
 __all__: list[str] = []
 
-# A still pose: the tilt filter's own rest test (its _REST_MIN_S), s.
+# A still pose: the tilt filter's own rest test (its _REST_MIN_S), s; compared
+# half a sample past it as there (a sum of periods ties with it in the last bits).
 _STILL_S = 0.5
 # The tilt from the reference that starts a hold, deg: above the sway of a
 # rest (a fraction of a degree to the gyro), far below any rep.
@@ -143,7 +144,7 @@ def _yaw_step(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     """
     oa = fstate[F_PREV_W] * prm[P_A] + fstate[F_PREV_W + 1] * prm[P_A + 1] + fstate[F_PREV_W + 2] * prm[P_A + 2]
     yaw = fstate[F_AX_YAW] + oa * fstate[F_PERIOD] * RAD
-    if fstate[F_REST_S] > _STILL_S and abs(yaw) < _REZERO_FRAC * prm[P_CAND]:
+    if fstate[F_REST_S] > _STILL_S + 0.5 * fstate[F_PERIOD] and abs(yaw) < _REZERO_FRAC * prm[P_CAND]:
         # Still near the rest level: the thigh is back in the rest pose, and
         # what the integral shows there is drift.
         yaw = 0.0
@@ -210,7 +211,7 @@ def _axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     ux = fstate[F_UP]
     uy = fstate[F_UP + 1]
     uz = fstate[F_UP + 2]
-    still = fstate[F_REST_S] > _STILL_S
+    still = fstate[F_REST_S] > _STILL_S + 0.5 * fstate[F_PERIOD]
     c = ux * fstate[F_AX_REF] + uy * fstate[F_AX_REF + 1] + uz * fstate[F_AX_REF + 2]
     hold = ist[I_AX_HOLD]
     if hold != 0:

@@ -45,7 +45,11 @@ from hipflex.dsp._layout import (
 __all__: list[str] = []
 
 # Gyro samples quieter than this (and a steady accelerometer) count as rest
-# for bias learning only after REST_MIN_S of continuous rest.
+# for bias learning only after REST_MIN_S of continuous rest.  Compared half a
+# sample past it: the rest time is a sum of sample periods, which lands on the
+# threshold after a whole number of rows (25 at 50 Hz), and there the last bits
+# of the sum (fused multiply-adds, timestamps differenced in another order)
+# would decide on which row bias learning starts.
 _REST_MIN_S = 0.5
 # Time constant of the accelerometer-vs-filter angle difference at rest, s.
 _REST_DIFF_TAU_S = 0.25
@@ -275,7 +279,7 @@ def _tilt_step(
             gx_n = fx * rfn
             gy_n = fy * rfn
             gz_n = fz * rfn
-            if fstate[F_REST_S] <= _REST_MIN_S:
+            if fstate[F_REST_S] <= _REST_MIN_S + 0.5 * dt:
                 # In motion the pull's integral runs too, at the pull's weight
                 # squared (the loop stays critically damped at any weight).
                 ki_m = weight * weight * (dt / (4.0 * tilt_tau * tilt_tau) * RAD)
@@ -311,7 +315,7 @@ def _tilt_step(
         fstate[F_REST_S] += dt
     else:
         fstate[F_REST_S] = 0.0
-    if fstate[F_REST_S] > _REST_MIN_S:
+    if fstate[F_REST_S] > _REST_MIN_S + 0.5 * dt:
         kb = dt / bias_tau
         fstate[F_BIAS] += kb * (gx - fstate[F_BIAS])
         fstate[F_BIAS + 1] += kb * (gy - fstate[F_BIAS + 1])
@@ -351,7 +355,7 @@ def _tilt_step(
     theta = th * RAD
     if fstate[F_REST_S] == 0.0:
         fstate[F_REST_AVG_S] = 0.0
-    elif fstate[F_REST_S] > _REST_MIN_S and not in_window and not clipped:
+    elif fstate[F_REST_S] > _REST_MIN_S + 0.5 * dt and not in_window and not clipped:
         # At rest the accelerometer reads gravity alone, so its angle checks
         # what the gyro carried the filter to since the last rest: a gyro
         # scale error or a sensor turning in its strap shows here (Eurobench

@@ -43,7 +43,7 @@ from hipflex.dsp._kern_gyro_frame import _fit_lever, _lowpass_rows, _model_rows
 from hipflex.dsp._layout import RAD
 from hipflex.dsp.types import GyroFrameCheck
 
-__all__ = ["GyroCandidate", "candidates", "check_gyro_frame", "fit_residual", "lowpass_rows"]
+__all__ = ["GyroCandidate", "candidates", "check_gyro_frame", "fit_residual", "lever_direction", "lowpass_rows"]
 
 # Time constant of the low-pass model and measurement pass through, s: it
 # averages out impacts and noise, not the motion.
@@ -234,6 +234,48 @@ def fit_residual(rows: _Rows, matrix: np.ndarray) -> tuple[float, float]:
     return _fit_lever(cols, rows.acc_lp, rows.stride), float(turn)
 
 
+# The lever is taken as measured when its length is this many standard errors: its direction is then
+# within ~15 deg (a slow raise from lying turns too little for the centripetal term, but its tangential
+# term, alpha x r, is what fixes the lever: Bilkent's 25 Hz rehab raises 3-30 se).
+LEVER_MIN_T = 4.0
+
+
+def lever_direction(rows: _Rows, matrix: np.ndarray) -> np.ndarray | None:
+    """Unit lever ``r`` (pivot to sensor) of the rigid model with the gyro corrected by ``matrix``, sensor frame.
+
+    The least-squares lever of :func:`fit_residual` (the same model rows and
+    ridge), with the standard error of its length from the residuals; None
+    unless the length is ``LEVER_MIN_T`` standard errors.  Its direction is
+    the thigh's long axis seen from the sensor (from the hip to the sensor
+    for a thigh turning about the hip), fixed by the strap for the session:
+    :mod:`hipflex.dsp.posture` compares it with each set's rest "up" (the
+    thigh hangs along it, lies across it).
+    """
+    n = rows.time_s.shape[0]
+    cols = np.empty(((n + rows.stride - 1) // rows.stride, 12))
+    m_c = np.ascontiguousarray(matrix, dtype=np.float64)
+    _model_rows(rows.time_s, rows.rate_dps, rows.accel_dps2, m_c, rows.up, rows.gravity_g, LP_TAU_S, rows.stride, cols)
+    y = rows.acc_lp[:: rows.stride][: cols.shape[0]] - cols[:, :3]
+    x = cols[:, 3:].reshape(-1, 3, 3)
+    ok = np.isfinite(y).all(axis=1) & np.isfinite(x).all(axis=(1, 2))
+    if np.count_nonzero(ok) < 10:
+        return None
+    y, x = y[ok], x[ok]
+    a = np.einsum("nip,niq->pq", x, x)
+    a = a + (1e-9 * np.trace(a) + 1e-300) * np.eye(3)
+    r = np.linalg.solve(a, np.einsum("nip,ni->p", x, y))
+    res = y - np.einsum("nip,p->ni", x, r)
+    dof = max(1, res.size - 3)
+    length = float(np.linalg.norm(r))
+    if not length > 0.0:
+        return None
+    # Variance of the length: the covariance of r projected on its direction.
+    var = float(np.sum(res * res)) / dof * float(r @ np.linalg.solve(a, r)) / (length * length)
+    if not length > LEVER_MIN_T * math.sqrt(var):
+        return None
+    return r / length
+
+
 def _rows(t: np.ndarray, acc: np.ndarray, rate: np.ndarray, up: np.ndarray, gravity_g: float) -> _Rows:
     return _Rows(
         t,
@@ -375,18 +417,23 @@ def check_gyro_frame(
     )
     explains = r_best <= MAX_FIT_FRACTION * turn
     if turn >= MIN_MOTION_DEG and cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
-        return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn)
+        return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn, lever_direction(rows, m_best))
     motion = max(turn, acc_tilt)
     # A blind gyro not corrected is a mismatch, even where no rigid model fits
     # (walking).  A mismatch also when some correction fits clearly better than the gyro
     # as given (it is outside the band of the best), yet none well enough to
     # apply.  When nothing fits better than the gyro as given, it is the rigid
     # model that fails (walking moves the hip), not the gyro.
-    if blind or (turn >= MIN_MOTION_DEG and r_id > TIE_FACTOR * best_r + TIE_DEG):
+    if blind:
         return GyroFrameCheck("mismatch", None, ident, r_id, r_best, motion)
+    if turn >= MIN_MOTION_DEG and r_id > TIE_FACTOR * best_r + TIE_DEG:
+        # Not blind: the gyro as given is used, and so is its lever where the fit is clear.
+        return GyroFrameCheck("mismatch", None, ident, r_id, r_best, motion, lever_direction(rows, ident))
     if turn < MIN_MOTION_DEG:
-        return GyroFrameCheck("too_little_motion", None, ident, r_id, r_best, motion)
-    return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn)
+        # Too little turn to judge the frame, not to fit a lever: the gyro as given is used, and a lever
+        # it leaves unclear is dropped (a slow rehab raise of 10-20 deg fixes it by its tangential term).
+        return GyroFrameCheck("too_little_motion", None, ident, r_id, r_best, motion, lever_direction(rows, ident))
+    return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn, lever_direction(rows, ident))
 
 
 def _golden_log_scale(f: Callable[[float], float], lo: float, hi: float, iters: int = 10) -> tuple[float, float]:

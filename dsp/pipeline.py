@@ -430,6 +430,7 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
             FlatPrior.from_settings(settings),
             frames,
             earlier,
+            None if state.gyro_frame is None else state.gyro_frame.lever,
         )
     )
     return tuple(next(named) if s.description is None else s for s in sets)

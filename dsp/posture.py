@@ -84,7 +84,11 @@ def set_features(
 
 
 def _features(
-    rep_set: RepSet, fit: tuple[float, float, float], axis_tilt_deg: float, face: tuple[float, float]
+    rep_set: RepSet,
+    fit: tuple[float, float, float],
+    axis_tilt_deg: float,
+    face: tuple[float, float],
+    lever_up_cos: float = math.nan,
 ) -> SetFeatures:
     reps = rep_set.reps
     slope, tstat, effect = fit
@@ -111,6 +115,7 @@ def _features(
         n_reps=rep_set.rep_count,
         face_up_cos=face[0],
         face_axis_cos=face[1],
+        lever_up_cos=lever_up_cos,
     )
 
 
@@ -201,6 +206,36 @@ _REP_AXIS = np.array(
 # no standing rotation, whatever its tempo).
 _PROTO_TILT_DEG = np.degrees(np.arcsin(np.minimum(np.abs(np.sum(_REST_UP * _REP_AXIS, axis=1)), 1.0)))
 _MAX_TILT_MISS_DEG = 45.0
+# The cosine between the lever (pivot to sensor) and the rest "up" each drill gives (SetFeatures.lever_up_cos):
+# the thigh hangs below the hip standing and on all fours (-1), lies across the vertical on the back, side
+# or front and seated (0).  A squat starts with the thigh upright and turns it about the knee as the hips
+# sink or about the hip as the trunk folds: +-1, or as off its pivot's line as the sensor's offset tilts the
+# lever (22 deg, below): a |cosine| of at least cos 22 deg = 0.93.  A rotation about the thigh's own axis
+# leaves the lever along it unseen: any cosine, uniform over [-1, 1] (NaN here; scored as that density, so
+# that no cosine favours it).  A bridge starts
+# with the thigh 50 deg up from the floor (its rest "up" in thigh axes, _GEOMETRY_OVERRIDES: 0.77 along
+# the thigh) and turns it about the hip or about the knee as the pelvis rises (the simulator: the hip),
+# so its lever is +-0.77 from "up", either sign, and as the thigh starts 45-60 deg up and the offset tilts
+# the lever by up to 22 deg, a |cosine| of at least sin 23 deg = 0.39 (tuning seeds' mixed sessions read
+# 0.4-0.98 once the lever is learned on a side-lying set).
+_LEVER_UP_OF_POSE = {"standing": -1.0, "all_fours": -1.0, "supine": 0.0, "side": 0.0, "prone": 0.0, "seated": 0.0}
+_LEVER_UP_OVERRIDES = {"squat": 0.93, "glute_bridge": 0.39, "hip_rotation": math.nan}
+_P_LEVER_UP = np.array([_LEVER_UP_OVERRIDES.get(p.name, _LEVER_UP_OF_POSE[p.pose]) for p in DRILL_PROTOTYPES])
+_P_LEVER_EITHER_SIGN = np.array([p.name in ("glute_bridge", "squat") for p in DRILL_PROTOTYPES])
+# Spread of a measured lever cosine about a drill's: the pose is held within ~15 deg, the hip moves, and
+# the sensor sits off the femur by the thigh's radius (~8 cm at ~20 cm from the pivot, up to ~22 deg): in a
+# lying thigh's plane of motion when its face looks up or down (up to 0.37 either way; simulated lying
+# raises read -0.25..+0.45, Bilkent's -0.15..+0.36), while a hanging thigh's cosine only shortens by it
+# (simulated standing drills -0.68..-0.96); a squat's upright thigh is as off its pivot's line as a lying one.
+_P_LEVER_UP_SIGMA = np.where(_P_LEVER_UP < -0.9, 0.3, 0.4)
+# The densities' normalisation, relative to the narrowest (a wider spread, or a bridge's two signs, each half
+# as likely, explains any one value less well): without it a hanging deadlift (-0.8) fitted a bridge (0.77
+# either sign) as well as its own -1.
+_P_LEVER_UP_LOGNORM = -np.log(_P_LEVER_UP_SIGMA / 0.3) - np.log(np.where(_P_LEVER_EITHER_SIGN, 2.0, 1.0))
+# The uniform density over [-1, 1] against the narrowest Gaussian's peak, log: log(0.5 * 0.3 * sqrt(2 pi)).
+_LEVER_UP_UNIFORM = math.log(0.5 * 0.3 * math.sqrt(2.0 * math.pi))
+# Most one kinematic feature costs a pose (not a drill), as a 3-sigma miss: see _scores.
+_POSE_KIN_FLOOR = -4.5
 # A drill whose geometry misses the prior's measurement by more than this log-likelihood (3 sigma) does
 # not compete.
 _MIN_GEOMETRY_FIT = -4.5
@@ -289,7 +324,7 @@ def _scores(
     geometry: np.ndarray | None = None,
     acc_only: bool = False,
     session: np.ndarray | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean score per feature of each set against each prototype, shape (S, P) (0 = everything in range).
 
     Per feature a log-range fit: 0 inside the prototype's range, a
@@ -309,6 +344,14 @@ def _scores(
     off a hanging thigh's flexion plane widened both ways
     (``_ACC_ONLY_RISE_SPREAD``); the other drills' ranges as they are.  ``session`` (S, P): the session geometry's part
     (:func:`_session_fit`), NaN rows where it tells nothing.
+
+    Also returns each set's pose score under each prototype (S, P): the
+    geometry's parts (levers, the prior's and the session's geometry)
+    summed, as the log-likelihoods they are, plus the mean of the
+    kinematic ones.  Pose and movement are where gravity is in the thigh's
+    frame and which way it turns (:func:`_named`): the geometry decides
+    them wherever it is measured, and the range and tempo (a drill's
+    practice, not its geometry) only among poses it cannot tell apart.
     """
     x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -325,20 +368,41 @@ def _scores(
     fit = np.where(finite, fit, 0.0)
     # rom, rise and hold always count; the period where both have one.
     count = 3.0 + finite[:, :, 3]
+    kin = fit.sum(axis=2)
     lever_ll = np.array([_lever_loglik(f) for f in feats]).reshape(-1, 2)  # (S, 2): hanging, lifted
     lever = np.isfinite(lever_ll[:, :1]) & (_P_HANGS[None, :] != 0)
     part = np.where(_P_HANGS[None, :] > 0, lever_ll[:, :1], lever_ll[:, 1:])
     total = fit.sum(axis=2) + np.where(lever, np.maximum(part, _LEVER_FLOOR), 0.0)
     count = count + lever
+    # The lever's direction against the rest "up": a Gaussian part where both the set and the drill have one.
+    c = np.array([f.lever_up_cos for f in feats], dtype=np.float64)[:, None]
+    hang = np.isfinite(c) & np.ones(len(DRILL_PROTOTYPES), dtype=bool)[None, :]
+    # A squat's or a bridge's |cosine| anywhere from its lowest up (a band: 0 inside, the spread below).
+    miss = np.where(_P_LEVER_EITHER_SIGN[None, :], np.maximum(_P_LEVER_UP[None, :] - np.abs(c), 0.0), c - _P_LEVER_UP)
+    d = miss / _P_LEVER_UP_SIGMA[None, :]
+    with np.errstate(invalid="ignore"):
+        gauss = np.maximum(-0.5 * d * d + _P_LEVER_UP_LOGNORM[None, :], _LEVER_FLOOR)
+        own = np.where(hang, np.where(np.isfinite(_P_LEVER_UP)[None, :], gauss, _LEVER_UP_UNIFORM), 0.0)
+    total = total + own
+    count = count + hang
     if geometry is not None:
         measured = np.array([math.isfinite(f.face_up_cos) for f in feats])[:, None]
+        own = own + np.where(measured, geometry, 0.0)
         total = total + np.where(measured, geometry, 0.0)
         count = count + measured
     if session is not None:
         told = np.isfinite(session[:, :1])
         total = total + np.where(told, session, 0.0)
         count = count + told
-    return total / count
+    # The pose score: where the set's own geometry is measured (the lever's direction, the prior), the mean
+    # score plus that geometry again, summed as the log-likelihood it is, so that it decides the pose where it
+    # can; and in the mean one kinematic feature far outside a drill's practice range costs at most
+    # _POSE_KIN_FLOOR (a set can be done off the practice: a straight-leg raise without its hold is still a
+    # raise on the back; Bilkent's fast raises, held 0.4 s, scored -53 against the 5 s raise).  Where no
+    # geometry of its own is measured the pose is the best drill's, as ever.
+    placed = np.array([_measured_geometry(f) for f in feats])[:, None]
+    kin_pose = np.maximum(fit, _POSE_KIN_FLOOR).sum(axis=2)
+    return total / count, np.where(placed, (total - kin + kin_pose) / count + own, total / count)
 
 
 def _lever_loglik(f: SetFeatures) -> tuple[float, float]:
@@ -425,8 +489,8 @@ def _describe(
     ``session`` (S, P): each set's :func:`_session_fit` under each drill (NaN
     where the session tells nothing), one more part of the score where given.
     """
-    cands, scores = _scored(feats, prior, acc_only, session)
-    return _named(feats, cands, scores)
+    cands, scores, pose_scores = _scored(feats, prior, acc_only, session)
+    return _named(feats, cands, scores, pose_scores)
 
 
 def _scored(
@@ -434,8 +498,11 @@ def _scored(
     prior: FlatPrior | None = None,
     acc_only: bool = False,
     session: np.ndarray | None = None,
-) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], np.ndarray]:
-    """Each set's pose and movement candidates, and its scores (S, P), ``-inf`` for drills that do not compete."""
+) -> tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], np.ndarray, np.ndarray]:
+    """Each set's pose and movement candidates, its scores and pose scores (S, P) (:func:`_scores`).
+
+    ``-inf`` for drills that do not compete.
+    """
     cands = [_candidates(f) for f in feats]
     allowed = np.array([_allowed(*c) for c in cands])
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
@@ -454,7 +521,8 @@ def _scored(
         allowed = np.where(agree, both, np.where(fits.any(axis=1, keepdims=True), fits, allowed))
         cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
-    return cands, np.where(allowed, _scores(feats, geometry, acc_only, session), -math.inf)
+    scores, pose_scores = _scores(feats, geometry, acc_only, session)
+    return cands, np.where(allowed, scores, -math.inf), np.where(allowed, pose_scores, -math.inf)
 
 
 def _weights(scores: np.ndarray) -> np.ndarray:
@@ -463,21 +531,53 @@ def _weights(scores: np.ndarray) -> np.ndarray:
     return w / w.sum(axis=1, keepdims=True)
 
 
+# Prototypes of the same pose and movement (P, P): a pose decided, the drill is the best of these.
+_SAME_PAIR = np.array(
+    [[(p.pose, p.movement) == (q.pose, q.movement) for q in DRILL_PROTOTYPES] for p in DRILL_PROTOTYPES]
+)
+
+
 def _named(
-    feats: list[SetFeatures], cands: list[tuple[tuple[str, ...], tuple[str, ...]]], scores: np.ndarray
+    feats: list[SetFeatures],
+    cands: list[tuple[tuple[str, ...], tuple[str, ...]]],
+    scores: np.ndarray,
+    pose_scores: np.ndarray,
 ) -> list[SetDescription]:
-    """The descriptions of sets scored ``scores`` (S, P), ``-inf`` for drills that do not compete."""
-    best = np.argmax(scores, axis=1)
-    top = scores[np.arange(len(feats)), best]
+    """The descriptions of sets scored ``scores`` and ``pose_scores`` (S, P), ``-inf`` for drills that do not compete.
+
+    Pose and movement are those of the prototype with the best pose score;
+    the drill is the best-scoring prototype of that pose and movement, its
+    confidence its share of all, ``unknown`` when it fits too badly.  The
+    pose and movement then stay where the set's own geometry was measured
+    (the lever's direction, the flat-on-the-skin prior): a straight-leg
+    raise done fast and without its hold is no known drill, and still a
+    flexion lying on the back.
+    """
+    pair = np.argmax(pose_scores, axis=1)
+    best = np.argmax(np.where(_SAME_PAIR[pair], scores, -math.inf), axis=1)
+    rows = np.arange(len(feats))
+    top = scores[rows, best]
+    placed = np.isfinite(pose_scores[rows, pair])
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
     return [
-        _description(f, c[0], c[1], int(b), float(w), bool(s >= _MIN_FIT))
-        for f, c, b, w, s in zip(feats, cands, best, conf, top, strict=True)
+        _description(f, c[0], c[1], int(b), float(w), bool(s >= _MIN_FIT), bool(g and _measured_geometry(f)))
+        for f, c, b, w, s, g in zip(feats, cands, best, conf, top, placed, strict=True)
     ]
 
 
+def _measured_geometry(f: SetFeatures) -> bool:
+    """Whether the set's pose was measured (the lever's direction or the prior's cosines), not only guessed."""
+    return math.isfinite(f.lever_up_cos) or math.isfinite(f.face_up_cos)
+
+
 def _description(
-    f: SetFeatures, poses: tuple[str, ...], moves: tuple[str, ...], best: int, conf: float, known: bool
+    f: SetFeatures,
+    poses: tuple[str, ...],
+    moves: tuple[str, ...],
+    best: int,
+    conf: float,
+    known: bool,
+    placed: bool = False,
 ) -> SetDescription:
     p = DRILL_PROTOTYPES[best]
     hangs = f.hangs
@@ -493,13 +593,17 @@ def _description(
     )
     tilt = "" if not math.isfinite(f.axis_tilt_deg) else f"rep axis {f.axis_tilt_deg:.0f} deg from horizontal; "
     period = "" if not math.isfinite(f.period_s) else f", period {f.period_s:.2f} s"
+    if math.isfinite(f.lever_up_cos):
+        hang = math.degrees(math.acos(max(-1.0, min(1.0, f.lever_up_cos))))
+        tilt += f"lever {hang:.0f} deg from the rest up; "
     if math.isfinite(f.face_up_cos):
         tilt += f"face normal . rest up {f.face_up_cos:+.2f}, face normal . rep axis {f.face_axis_cos:+.2f}; "
     text = (
         f"{lever}; {tilt}ROM {f.rom_deg:.0f} deg, rise {f.rise_s:.2f} s, hold {f.hold_s:.2f} s{period}, {f.n_reps} reps"
     )
     if not known:
-        return SetDescription("unknown", conf, "unknown", "unknown", poses, moves, text, f)
+        pose, move = (p.pose, p.movement) if placed else ("unknown", "unknown")
+        return SetDescription("unknown", conf, pose, move, poses, moves, text, f)
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
 
 
@@ -513,6 +617,14 @@ def axis_tilt_deg(up: np.ndarray | None, axis: np.ndarray | None) -> float:
     return math.degrees(math.asin(min(1.0, abs(float(np.dot(up, axis))) / (nu * na))))
 
 
+def _lever_up_cos(lever: np.ndarray | None, up: np.ndarray | None) -> float:
+    """Cosine between the unit ``lever`` and ``up`` (NaN when either is unknown)."""
+    u = unit(up)
+    if lever is None or u is None:
+        return math.nan
+    return float(np.dot(lever, u))
+
+
 def describe_sets(
     sets: tuple[RepSet, ...],
     blocks: np.ndarray | None,
@@ -521,6 +633,7 @@ def describe_sets(
     prior: FlatPrior | None = None,
     frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
     earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = (),
+    lever: np.ndarray | None = None,
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
@@ -536,6 +649,8 @@ def describe_sets(
     with the earlier set's drill (the mounting is fixed per session, see
     ``dsp.session_geometry``), and ``sets`` are then named one after the other, in
     order, so each sees the ones before it however the sets were batched.
+    ``lever``: the session's unit lever, sensor frame (``GyroFrameCheck.lever``;
+    the strap fixes it for the session), compared with each set's rest "up".
     """
     if not sets:
         return sets
@@ -546,14 +661,14 @@ def describe_sets(
     ).tolist()
     # Most sets share one frame (the same two arrays): its tilt and face
     # cosines computed once per frame, not per set (~10 us each).
-    frame_terms: dict[tuple[int, int], tuple[float, tuple[float, float]]] = {}
+    frame_terms: dict[tuple[int, int], tuple[float, tuple[float, float], float]] = {}
     feats = []
     for s, fit, (u, a) in zip(sets, fits, per_set, strict=True):
         key = (id(u), id(a))  # per_set holds u and a for the whole loop: their ids stay theirs
         terms = frame_terms.get(key)
         if terms is None:
-            terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a))
-        feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1]))
+            terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a), _lever_up_cos(lever, u))
+        feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1], terms[2]))
     acc_only = blocks is None
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in
     # its description), as the sets named here below: the same for a set whichever call named it.

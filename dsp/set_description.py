@@ -42,6 +42,12 @@ class SetFeatures:
     ``face_up_cos``, the cosine between the sensor's face normal and the
     rest "up" direction, and ``face_axis_cos``, ``|cos|`` between it and the
     rep axis (NaN without the prior; these two depend on the mounting).
+    ``lever_up_cos``: the cosine between the session's lever (pivot to
+    sensor, fitted in the learning phase: ``GyroFrameCheck.lever``) and the
+    set's rest "up": -1 the thigh hangs below the hip, 0 it lies across the
+    vertical (lying, seated), +1 it stands above its pivot (a squat's knee);
+    NaN without a gyro or a clear lever (mounting-free: an angle between
+    two directions in one sensor frame).
     """
 
     lever_slope: float
@@ -55,6 +61,7 @@ class SetFeatures:
     n_reps: int
     face_up_cos: float = math.nan
     face_axis_cos: float = math.nan
+    lever_up_cos: float = math.nan
 
     @property
     def hangs(self) -> int:

@@ -231,10 +231,10 @@ class Gap:
         return self.end_s - self.start_s
 
 
-
 def _drill_name(s: RepSet) -> str | None:
     """The set's drill name for the tables (``None`` for a set built without a description)."""
     return None if s.description is None else s.description.drill
+
 
 @dataclass(frozen=True)
 class Walk:
@@ -309,6 +309,12 @@ class GyroFrameCheck:
     motion_deg : float
         Largest turn of the accelerometer's low-passed gravity direction
         from the calibration stand over those rows, deg.
+    lever : ndarray or None, shape (3,)
+        Unit lever of the rigid model fitted over those rows (pivot to
+        sensor, sensor frame: the thigh's long axis as the strap holds it),
+        None where the gyro is not trusted or the fit leaves it unclear
+        (``dsp.gyro_frame.lever_direction``).  Not in the JSON: the drill
+        naming reads it (``SetFeatures.lever_up_cos``).
     """
 
     verdict: Literal["consistent", "corrected", "mismatch", "too_little_motion"]
@@ -317,6 +323,7 @@ class GyroFrameCheck:
     residual_deg: float
     corrected_residual_deg: float
     motion_deg: float
+    lever: FloatArray | None = None
 
     def __eq__(self, other: object) -> bool:
         """Field by field (the matrix element-wise), so that equal analyses compare equal."""
@@ -325,6 +332,8 @@ class GyroFrameCheck:
         return (
             (self.verdict, self.correction) == (other.verdict, other.correction)
             and np.array_equal(self.matrix, other.matrix)
+            and (self.lever is None) == (other.lever is None)
+            and (self.lever is None or other.lever is None or np.array_equal(self.lever, other.lever))
             and np.array_equal(
                 [self.residual_deg, self.corrected_residual_deg, self.motion_deg],
                 [other.residual_deg, other.corrected_residual_deg, other.motion_deg],

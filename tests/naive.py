@@ -293,7 +293,7 @@ def tilt_step(
             weight = math.exp(-0.5 * ((g_norm - 1.0) ** 2 + rot_var) / kf._ACC_GATE_G**2)
             weight /= 1.0 + (np.linalg.norm(omega) / kf._RATE_GATE) ** 2
             gain = min(dt / prm[P_TILT_TAU] * weight, 1.0)
-            if fstate[F_REST_S] <= kf._REST_MIN_S:
+            if fstate[F_REST_S] <= kf._REST_MIN_S + 0.5 * dt:
                 # In motion the pull's integral too, at the weight squared (critically damped at any weight).
                 ki = dt * weight**2 / (4.0 * prm[P_TILT_TAU] ** 2)
                 fstate[F_BIAS : F_BIAS + 3] += np.degrees(ki * np.cross(up, gravity / g_norm))
@@ -305,7 +305,7 @@ def tilt_step(
     # 3. gyro bias
     at_rest = np.linalg.norm(raw_rate - bias) < prm[P_STILL_GYR] and abs(np.linalg.norm(f) - 1.0) < 0.1 and not clipped
     fstate[F_REST_S] = fstate[F_REST_S] + dt if at_rest else 0.0
-    if fstate[F_REST_S] > kf._REST_MIN_S:
+    if fstate[F_REST_S] > kf._REST_MIN_S + 0.5 * dt:
         fstate[F_BIAS : F_BIAS + 3] += dt / prm[P_BIAS_TAU] * (raw_rate - _vec(fstate, F_BIAS))
         if not in_window:  # integral of the tilt error: "up" x gravity, critically damped with the pull
             ki = dt / (4.0 * prm[P_TILT_TAU] ** 2)
@@ -330,7 +330,7 @@ def tilt_step(
     # low-passed from the first such row of the rest; its largest magnitude.
     if fstate[F_REST_S] == 0.0:
         fstate[F_REST_AVG_S] = 0.0
-    elif fstate[F_REST_S] > kf._REST_MIN_S and not in_window and not clipped:
+    elif fstate[F_REST_S] > kf._REST_MIN_S + 0.5 * dt and not in_window and not clipped:
         diff = math.degrees(math.atan2(f @ w_axis, f @ u_axis)) - theta
         diff = (diff + 180.0) % 360.0 - 180.0
         if fstate[F_REST_AVG_S] == 0.0:
@@ -1142,7 +1142,8 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     rot = prm[P_AX_ROT] != 0
     if rot:  # a rotation set: the rate about a (up) integrated is the angle
         fstate[F_AX_YAW] += math.degrees(float(fstate[F_PREV_W : F_PREV_W + 3] @ prm[P_A : P_A + 3])) * fstate[F_PERIOD]
-        if fstate[F_REST_S] > ka._STILL_S and abs(fstate[F_AX_YAW]) < ka._REZERO_FRAC * prm[P_CAND]:
+        still = fstate[F_REST_S] > ka._STILL_S + 0.5 * fstate[F_PERIOD]  # half a sample past: no last-bit tie
+        if still and abs(fstate[F_AX_YAW]) < ka._REZERO_FRAC * prm[P_CAND]:
             fstate[F_AX_YAW] = 0.0  # still near the rest level: the rest pose again (drift removed)
         theta = float(fstate[F_AX_YAW])
         hist[s % cap, H_THETA] = theta
@@ -1153,7 +1154,7 @@ def axis_watch(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
         hist[s % cap, H_OMEGA : H_OMEGA + 3] = fstate[F_PREV_W : F_PREV_W + 3]
 
     ref = fstate[F_AX_REF : F_AX_REF + 3].copy()
-    still = fstate[F_REST_S] > ka._STILL_S
+    still = fstate[F_REST_S] > ka._STILL_S + 0.5 * fstate[F_PERIOD]
     cos_tilt = float(up @ ref)
     hold = int(ist[I_AX_HOLD])
     if hold != 0:

@@ -252,3 +252,61 @@ def test_eurobench_subject_03_faulty_unit_is_flagged_not_corrected(shared_data: 
     right = analyze(_eurobench(path, "-Gz3"), SETTINGS).quality
     assert right.gyro_frame is not None and right.gyro_frame.verdict != "corrected"
     assert not right.angles_reliable
+
+
+# -- the lever: the thigh's long axis seen from the sensor ------------------------------------------
+
+
+def _raises(up: np.ndarray, axis: np.ndarray, lever_m: np.ndarray, fs_hz: float = 25.0) -> ImuSamples:
+    """A rigid thigh raised three times by 30 deg about ``axis`` through a fixed pivot, sensor at ``lever_m``.
+
+    Sensor frame = thigh frame; 2 s still, then 1 s up, 2 s held, 1 s down,
+    1 s still (a slow rehab raise).  Specific force: gravity's direction
+    turned back by the rotation, plus ``alpha x r + omega x (omega x r)``.
+    """
+    rep = np.concatenate(
+        [np.zeros(int(2 * fs_hz))]
+        + [
+            np.concatenate(
+                [
+                    0.5 - 0.5 * np.cos(np.linspace(0, np.pi, int(fs_hz))),
+                    np.ones(int(2 * fs_hz)),
+                    0.5 + 0.5 * np.cos(np.linspace(0, np.pi, int(fs_hz))),
+                    np.zeros(int(fs_hz)),
+                ]
+            )
+            for _ in range(3)
+        ]
+    )
+    theta = np.radians(30.0) * rep
+    t = np.arange(theta.size) / fs_hz
+    w = np.gradient(theta, t)
+    alpha = np.gradient(w, t)
+    a = axis / np.linalg.norm(axis)
+    acc = np.empty((t.size, 3))
+    for i in range(t.size):
+        # the world's up seen from the turned sensor: rotate "up" by -theta about a (Rodrigues)
+        c, s = math.cos(-theta[i]), math.sin(-theta[i])
+        g = up * c + np.cross(a, up) * s + a * (a @ up) * (1 - c)
+        om = w[i] * a
+        lever = np.cross(alpha[i] * a, lever_m) + np.cross(om, np.cross(om, lever_m))
+        acc[i] = g + lever / 9.80665
+    return ImuSamples(t, acc, np.degrees(np.outer(w, a)))
+
+
+@pytest.mark.parametrize(
+    ("name", "up", "axis", "lever"),
+    [
+        # thigh axes: x anterior, y lateral, z up the thigh
+        ("standing flexion: hangs below the hip", [0, 0, 1.0], [0, 1.0, 0], [0, 0, -0.3]),
+        ("raise lying on the back: lies across the vertical", [1.0, 0, 0], [0, 1.0, 0], [0, 0, -0.3]),
+        ("raise lying on the side", [0, 1.0, 0], [-1.0, 0, 0], [0, 0, -0.3]),
+    ],
+)
+def test_the_lever_is_the_thighs_long_axis_from_its_pivot(name: str, up: list, axis: list, lever: list) -> None:
+    up_v, lever_v = np.array(up), np.array(lever)
+    s = _raises(up_v, np.array(axis), lever_v)
+    check = gf.check_gyro_frame(s.time_s, s.acc_g, s.gyr_dps, np.zeros(3), up_v)
+    assert check.verdict == "consistent"
+    assert check.lever is not None
+    assert float(check.lever @ lever_v) / np.linalg.norm(lever_v) > math.cos(math.radians(15.0)), name

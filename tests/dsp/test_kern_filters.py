@@ -149,6 +149,33 @@ def test_tilt_accelerometer_scale_error_is_not_motion(step) -> None:
     assert fstate[L.F_REST_S] == pytest.approx(n * 0.01)
 
 
+@pytest.mark.parametrize("step", [_tilt_step, naive.tilt_step])
+def test_tilt_bias_learning_does_not_start_on_the_last_bit_of_the_rest_sum(step) -> None:
+    """The rest time is a sum of periods: 25 rows at 50 Hz land on the 0.5 s threshold.
+
+    naming6 saw the kernel read 0.5000000000000007 there and the twin
+    0.49999999999999994 (periods differenced and summed with other
+    roundings), so bias learning started a row apart.  Two states one bit
+    either side of that sum must learn the same bias.
+    """
+    frame = _frame(9)
+    prm, fstate = _tilt_arrays(frame)
+    dt = 0.02
+    acc = np.tile(frame[:, 0], (2, 1))
+    gyr = np.tile([0.3, -0.2, 0.1], (2, 1))  # a rate the bias (zero) has not learned: learning moves it
+    lo = hi = 0.5 - dt
+    for _ in range(3):  # a few bits either side: the sums land either side of 0.5
+        lo, hi = np.nextafter(lo, 0.0), np.nextafter(hi, 1.0)
+    assert lo + dt < 0.5 < hi + dt
+    biases = []
+    for rest in (lo, hi):
+        fs = fstate.copy()
+        fs[L.F_REST_S] = rest
+        _run_tilt(step, prm, fs, acc[:1], gyr[:1], np.full(1, dt), np.zeros(1, bool))
+        biases.append(fs[L.F_BIAS : L.F_BIAS + 3].copy())
+    np.testing.assert_array_equal(biases[0], biases[1])
+
+
 def test_tilt_rotation_about_another_axis_is_not_flexion() -> None:
     # Rotating about the thigh's long axis (u) leaves "up" along u: no flexion.
     frame = _frame(5)

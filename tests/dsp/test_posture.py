@@ -544,3 +544,28 @@ def test_a_set_after_a_close_call_is_scored_by_both_of_its_drills() -> None:
     names = _mixed_names(13, False)
     assert [n[1] for n in names if n[0] == "glute_bridge"] == ["glute_bridge", "glute_bridge"]
     assert all(n[2:] == ("standing", "flexion") for n in names if n[0] == "strength")
+
+
+def test_a_thigh_lying_across_the_vertical_is_not_named_a_standing_drill() -> None:
+    # A strength set's range and tempo (standing flexion, 1 s up, 1 s held, 3.5 s apart): named standing
+    # from its kinematics alone, and so while the lever hangs below the hip; a lever across the vertical
+    # (the thigh lies: Bilkent's raises read -0.15..+0.36) puts it on its back, side or front.
+    kin = {"rom_deg": 70.0, "rise_s": 1.1, "hold_s": 1.1, "period_s": 3.8}
+    assert describe_set(_feats(**kin)).pose == "standing"
+    assert describe_set(_feats(lever_up_cos=-0.95, **kin)).pose == "standing"
+    lying = describe_set(_feats(lever_up_cos=0.05, **kin))
+    assert lying.pose in ("supine", "side", "prone", "seated")
+
+
+def test_a_measured_pose_stays_when_no_drill_fits() -> None:
+    # Bilkent subject 5's fast raises on the back: 89 deg up in 0.7 s, held 0.4 s, every 2.8 s.  No drill's
+    # practice fits (the straight-leg raise is held 5 s), but the lever lies across the vertical and the
+    # flat-on-the-skin prior (lateral, right leg) puts the face normal across "up" and along a flexion axis.
+    prior = FlatPrior.from_settings(Settings(face_normal_axis="+z", sensor_placement="lateral", sensor_leg="right"))
+    f = _feats(rom_deg=89.0, rise_s=0.68, hold_s=0.37, period_s=2.81, lever_up_cos=0.04, face_up_cos=-0.13,
+               face_axis_cos=0.99)  # fmt: skip
+    d = describe_set(f, prior)
+    assert (d.pose, d.movement) == ("supine", "flexion")
+    # Without any measured geometry an unfitting set stays unknown throughout.
+    bare = describe_set(_feats(rom_deg=89.0, rise_s=0.68, hold_s=9.0, period_s=30.0))
+    assert (bare.drill, bare.pose, bare.movement) == ("unknown", "unknown", "unknown")

@@ -32,3 +32,55 @@ def test_real_sets_are_named_and_counted_as_without_names(
             assert s.description.pose in (*s.description.pose_candidates, "unknown")
             n_sets += 1
     assert n_sets > 0
+
+
+def _bilkent(shared_data: Path) -> dict[str, object]:
+    found = real_kit.cases(shared_data, "bilkent")
+    if not found:
+        pytest.skip(f"no Bilkent recordings under {shared_data}")
+    return found
+
+
+def test_bilkent_raises_are_named_lying_never_standing(shared_data: Path) -> None:
+    """Every Bilkent set is a raise lying down; the lever fitted in the learning phase says so.
+
+    Any mounting: the lever (pivot to sensor) lies across the rest vertical
+    in every one of them, so none may be named standing or on all fours
+    (before the lever's direction was read, fast and tiny raises went to hip
+    hikes and side lunges: 4 of 25 sets).
+    """
+    settings = Settings(min_rom_deg=10.0)
+    poses = {}
+    for name, c in _bilkent(shared_data).items():
+        for s in analyze(c.samples, settings).sets:  # type: ignore[attr-defined]
+            assert s.description is not None
+            poses[f"{name} {s.start_s:.0f} s"] = s.description.pose
+    assert poses
+    assert not {k: v for k, v in poses.items() if v in ("standing", "all_fours")}
+
+
+def test_bilkent_raises_on_the_back_and_side_with_the_documented_mounting(shared_data: Path) -> None:
+    """With the Xsens unit's mounting said (``+z`` out of the unit, outer thigh, right leg; README 6).
+
+    The raises on the back are flexions lying supine, held, fast or tiny; the
+    side-lying ones lie on the side.  (Face down, the thigh is lifted the way
+    a seated thigh is in a sit-to-stand: the same rigid motion about the
+    same axis, told apart only by range and tempo; not asserted.)
+    """
+    settings = Settings(min_rom_deg=10.0, face_normal_axis="+z", sensor_placement="lateral", sensor_leg="right")
+    wrong = {}
+    n = 0
+    for name, c in _bilkent(shared_data).items():
+        exercise = name.split("_")[1]
+        if exercise not in ("e3", "e4"):
+            continue
+        for s in analyze(c.samples, settings).sets:  # type: ignore[attr-defined]
+            d = s.description
+            assert d is not None
+            n += 1
+            got = (d.pose, d.movement) if exercise == "e3" else (d.pose,)
+            want = ("supine", "flexion") if exercise == "e3" else ("side",)
+            if got != want:
+                wrong[f"{name} {s.start_s:.0f} s"] = got
+    assert n >= 12
+    assert not wrong
