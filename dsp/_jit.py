@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numba
 
-from . import _numba_flags, _numba_inline, _numba_markup, _numba_setup
+from . import _numba_flags, _numba_inline, _numba_markup, _numba_postproc, _numba_setup, _numba_typing
 
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
 
@@ -23,6 +23,8 @@ _numba_setup.install()
 _numba_inline.install()
 _numba_flags.install()
 _numba_markup.install()
+_numba_postproc.install()
+_numba_typing.install()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
