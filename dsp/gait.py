@@ -190,6 +190,11 @@ def _link_ok(settings: Settings, dt_s: float) -> bool:
     return (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt_s <= (1.0 + _LINK_TOL) * settings.gait_max_stride_s
 
 
+def _strict_stride(settings: Settings, dt_s: float) -> bool:
+    """A stride at a walking cadence: ``gait_min_stride_s`` to ``gait_max_stride_s``."""
+    return settings.gait_min_stride_s <= dt_s <= settings.gait_max_stride_s
+
+
 def _period_s(settings: Settings, peaks_s: tuple[float, ...]) -> float:
     """The run's stride: the median of its strides at a walking cadence (all of them if none is)."""
     dt = np.diff(np.asarray(peaks_s))
@@ -400,7 +405,12 @@ def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> 
     swings after it, one stride on, confirm a walk on their own
     (``GaitState.lead``): the stance after a step extends the thigh behind
     standing, so the next swing starts from extension, while a drill's rep
-    returns to its start pose.
+    returns to its start pose.  One such swing is enough when it is struck
+    too and comes one walking stride on: two foot landings a stride apart
+    with the stance between them are two steps (a walk across the room
+    between sets, tuning seed 373), while a march's next knee lift starts
+    from standing and a stride drill turns over faster than a walking
+    stride.
     """
     if has_gyro or not struck:
         return False
@@ -443,6 +453,9 @@ def feed_rep(
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
+        if step and back and struck and _strict_stride(settings, rep.peak_s - g.peaks_s[0]):
+            # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
+            g = dataclasses.replace(g, lead=False)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
             if struck and not g.struck_run:

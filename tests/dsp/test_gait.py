@@ -344,3 +344,24 @@ def test_a_struck_first_step_two_strides_before_the_walk_goes_on_is_its_step() -
     reps = [first, _swing(12.43, 30.0, 0.0)]
     counted, steps, _ = _feed_struck_mixed(reps, [0.51, 0.1])
     assert counted == reps and steps == []
+
+
+def test_a_high_struck_first_step_and_one_struck_step_from_extension_are_a_walk() -> None:
+    # Tuning seed 373 (acc-only, 400 Hz): a walk between sets whose first step from standing reads
+    # 45.7 degrees (struck, 2.7 g) and whose second, 1.26 s on, rises from 14 degrees of extension
+    # with its own foot landing (2.4 g); no other swing of the walk is seen.
+    first, second = _swing(10.0, 45.7, -0.5), _swing(11.26, 24.4, -14.2)
+    counted, steps, g = _feed_struck_mixed([first, second], [2.67, 2.42])
+    assert counted == [] and steps == [first, second]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(2, first.start_s)]
+    # The second swing not struck (weaker evidence): both stay reps, as before.
+    counted, steps, _ = _feed_struck_mixed([first, second], [2.67, 0.25])
+    assert counted == [first, second] and steps == []
+    # Struck but from standing (a march's or a drill's next rep): reps.
+    again = _swing(11.26, 30.0, 0.0)
+    counted, steps, _ = _feed_struck_mixed([first, again], [2.67, 2.42])
+    assert counted == [first, again] and steps == []
+    # Struck from extension but 0.75 s on (a stride drill's turnover): reps.
+    fast = _swing(10.75, 24.4, -14.2)
+    counted, steps, _ = _feed_struck_mixed([first, fast], [2.67, 2.42])
+    assert counted == [first, fast] and steps == []
