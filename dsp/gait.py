@@ -477,12 +477,24 @@ def feed_candidate(
     """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
 
     A swing closer than a stride to the last one (a fidget within a step)
-    is ignored; one after a longer pause starts a new run.  Returns the
-    state, reps released as reps and reps found to be steps.
+    is ignored; one after a longer pause starts a new run.  In an undecided
+    run with a struck swing (``GaitState.struck_run``) the last swing's peak
+    may have been read up to 0.3 s late (``_misplaced_peak``), so a swing up
+    to ``_LINK_TOL`` short of ``gait_min_stride_s`` after it is kept for
+    ``_decide`` to judge with the stride beside it: taking the first swing
+    that came lost the walk's next step (tuning seed 397, acc-only: a
+    step's peak read 0.4 s late, the next one 0.67 s after it ignored, and
+    the run broken by the 2.2 s interval left).  Returns the state, reps
+    released as reps and reps found to be steps.
     """
     if g.peaks_s:
         # Within a walk, its own stride: a jolt half a stride on (the other foot's strike) is no swing.
-        stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s) if g.walking else settings.gait_min_stride_s
+        if g.walking:
+            stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s)
+        elif g.struck_run:
+            stride_s = (1.0 - _LINK_TOL) * settings.gait_min_stride_s
+        else:
+            stride_s = settings.gait_min_stride_s
         if time_s - g.peaks_s[-1] < stride_s:
             return g, (), ()
     # A high first step (``GaitState.lead``) needs a swing from extension after it, seen as a rep.
