@@ -152,6 +152,10 @@ class GaitState:
     struck_run : bool
         A swing of the run had a heel strike in its top half (accelerometer
         only): its peaks may be misplaced by the strikes (``_misplaced_peak``).
+    second_front : bool
+        The run's second swing did not start from extension (``_second_step``):
+        the swings after it must confirm the walk on their own, on the rhythm
+        of its first two strides.
     """
 
     pending: tuple[Rep, ...] = ()
@@ -164,6 +168,7 @@ class GaitState:
     lead: bool = False
     struck_first: bool = False
     struck_run: bool = False
+    second_front: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -349,6 +354,11 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
     # first swing that read above a step's flexion (``lead``).
     body_from_s = peaks[0] if on.all() and not g.lead else peaks[1]
+    if g.second_front:
+        # The held second swing is the walk's first step from standing, as a run's first swing may be.
+        if len(peaks) < 3:
+            return g, (), ()
+        body_from_s = peaks[1]
     n_body = sum(1 for t in peaks if t >= body_from_s)
     n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
@@ -360,7 +370,45 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
-    return dataclasses.replace(g, walking=True, pending=()), (), g.pending
+    if g.second_front and not _second_on_rhythm(dt):
+        # Not the walk's first two steps (a drill's last rep, then the walk's first step from
+        # standing): the first swing is a rep; the walk starts at the second.
+        first, kept = g.pending[:1], g.pending[1:]
+        rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
+        rest, more, steps = _decide(settings, rest)
+        return rest, (*first, *more), steps
+    return dataclasses.replace(g, walking=True, pending=(), second_front=False), (), g.pending
+
+
+#: How far (fraction of the stride) the first stride of a walk whose second step read its low in front
+#: of standing may differ from the strides after it (``_second_step``).
+_SECOND_TOL = 0.2
+
+
+def _second_step(g: GaitState) -> bool:
+    """True when a step-shaped swing on the rhythm that did not start from extension may be a walk's second step.
+
+    A walk's first step starts from standing and is shorter than the steps
+    after it, so its stance extends the thigh less; without a gyro the
+    body's forward acceleration into the walk (1.5-3 m/s^2 in that first
+    stride) also reads as flexion.  The low before the second step then
+    reads at or in front of standing (tuning seeds 391, 434, 641, 772
+    without a gyro, lows of -0.7 to +10 degrees; 850 with one, -0.7), and
+    the walk's first step was counted as a rep.  So an undecided run's
+    second swing may start in front of standing when its first swing was a
+    rep and the swings from it on confirm the walk as a run starting at it
+    would (``GaitState.second_front``), with the run's first stride on
+    their rhythm (``_second_on_rhythm``): a drill's last rep a moment
+    before a walk's first step is no part of the walk's rhythm, and a
+    drill's reps from standing never go on into swings from extension.
+    """
+    return not g.walking and not g.lead and len(g.peaks_s) == 1 and len(g.pending) == 1
+
+
+def _second_on_rhythm(dt_s: np.ndarray) -> bool:
+    """The run's first stride lies within ``_SECOND_TOL`` of the median of the strides after it."""
+    period_s = float(np.median(dt_s[1:]))
+    return abs(float(dt_s[0]) - period_s) <= _SECOND_TOL * period_s
 
 
 def _tentative(g: GaitState, rep: Rep) -> GaitState:
@@ -463,6 +511,8 @@ def feed_rep(
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and not g.pending:
             return _tentative(g, rep), (), ()
+        if _second_step(g):
+            return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
     g, released = _close(settings, g)
     if step:
         return _start(rep, g.walks, struck=struck), released, ()

@@ -392,3 +392,27 @@ def test_a_swing_soon_after_a_late_read_peak_is_kept_for_the_rhythm() -> None:
         steps += st
     g, released = flush(S, g)
     assert counted + released == (first,) and steps == ()
+
+
+def test_a_walks_second_step_whose_low_reads_in_front_of_standing_keeps_its_first_step() -> None:
+    # Tuning seeds 641 / 850 (acc-only / gyro): the first step from standing, then a second whose low
+    # reads +10 / -0.7 (the first stance extends the thigh less; without a gyro the body's forward
+    # acceleration into the walk reads as flexion), then steps from extension on the same rhythm.
+    first, second = _swing(10.0, 39.7, -0.4), _swing(10.94, 41.7, 10.2)
+    walk = [_swing(12.02 + 1.08 * k, 33.7, -13.8) for k in range(2)]
+    for has_gyro in (False, True):
+        counted, steps, g = _run([first, second, *walk], has_gyro=has_gyro)
+        assert counted == [] and steps == [first, second, *walk]
+        assert [(w.strides, w.start_s) for w in g.walks] == [(4, first.start_s)]
+    # One step from extension after them is enough, as for a walk starting at the second swing.
+    counted, steps, g = _run([first, second, walk[0]])
+    assert counted == [] and steps == [first, second, walk[0]]
+    # A drill's last rep 1.7 s before a walk's first step from standing (off the walk's 1.08 s
+    # rhythm): it stays a rep, and the walk starts at its own first step.
+    rep = _swing(9.24, 39.7, -0.4)
+    counted, steps, g = _run([rep, second, *walk])
+    assert counted == [rep] and steps == [second, *walk]
+    # Swings from standing that never go on into swings from extension (a drill's reps): reps.
+    drill = [_swing(10.0 + 1.05 * k, 35.0, 0.0) for k in range(4)]
+    counted, steps, _ = _run(drill)
+    assert counted == drill and steps == []
