@@ -428,6 +428,28 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
 
 
+#: A swing that rises at least this many times as much as a walk's tentative last swing is of another kind
+#: (``_last_step``): the reps of one set differ by far less (fatigue and effort, 10-30 %).
+_OTHER_KIND_RISE = 1.5
+
+
+def _last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> bool:
+    """True when a confirmed walk's tentative swing (``_tentative``) was its last step, not a set's first rep.
+
+    The walk's last steps extend the thigh less as the walker slows to a
+    stop (and a reference a few degrees off reads a shallow stance in front
+    of standing: tuning seeds 391, 641, 806, lows of -0.4 to +2.4 read
+    against -5 to -7 true), so the last step can read as a tentative swing
+    that nothing on the rhythm follows.  It is no set's first rep when the
+    swing that ends the walk after it is not step-shaped and rises at least
+    ``_OTHER_KIND_RISE`` times as much: the reps of one set share their
+    drill's shape, while the tentative swing has the walk's.  A next swing
+    of the tentative's size (a set of small reps after the walk) keeps it a
+    rep, as does the end of the stream.
+    """
+    return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= _OTHER_KIND_RISE * tentative.rom_deg
+
+
 def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool = False) -> GaitState:
     return GaitState(
         pending=(rep,),
@@ -513,12 +535,17 @@ def feed_rep(
             return _tentative(g, rep), (), ()
         if _second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
+    last: tuple[Rep, ...] = ()
+    if g.walking and g.pending and _last_step(settings, g.pending[0], rep, has_gyro):
+        # The tentative swing was the walk's last step: the walk ends at it (its peak stays in the run).
+        last = g.pending
+        g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, last[0].end_s))
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck), released, ()
+        return _start(rep, g.walks, struck=struck), released, last
     if _lead_shaped(settings, rep, has_gyro, struck):
-        return _start(rep, g.walks, lead=True, struck=True), released, ()
-    return g, (*released, rep), ()
+        return _start(rep, g.walks, lead=True, struck=True), released, last
+    return g, (*released, rep), last
 
 
 def feed_candidate(

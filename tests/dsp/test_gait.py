@@ -416,3 +416,22 @@ def test_a_walks_second_step_whose_low_reads_in_front_of_standing_keeps_its_firs
     drill = [_swing(10.0 + 1.05 * k, 35.0, 0.0) for k in range(4)]
     counted, steps, _ = _run(drill)
     assert counted == drill and steps == []
+
+
+def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_a_drill_of_another_size_follows() -> None:
+    # Tuning seed 391 (acc-only, 12.5 Hz): a walk whose last step reads its low at +1.2 (the last
+    # stance extends less as the walker stops), then a ballistic set rising 80-90 degrees.
+    walk = [_swing(10.0 + 1.12 * k, 29.0, -3.0) for k in range(4)]
+    last = _swing(14.48, 30.8, 1.2)
+    drill = [_swing(17.77 + 0.72 * k, 81.5, 0.0, 0.2) for k in range(3)]
+    counted, steps, g = _run([*walk, last, *drill], has_gyro=False)
+    assert counted == drill and steps == [*walk, last]
+    assert [(w.strides, w.end_s) for w in g.walks] == [(5, last.end_s)]
+    # A set of reps of the last swing's size after the walk: its first rep stays a rep.
+    small = [_swing(17.77 + 1.6 * k, 33.0, 0.0) for k in range(3)]
+    counted, steps, _ = _run([*walk, last, *small], has_gyro=False)
+    assert counted == [last, *small] and steps == walk
+    # Not step-shaped but rising less than half as much again (one set's reps): a rep.
+    near = [_swing(17.77 + 0.9 * k, 46.0, 6.0) for k in range(3)]
+    counted, steps, _ = _run([*walk, last, *near], has_gyro=False)
+    assert counted == [last, *near] and steps == walk
