@@ -52,7 +52,11 @@ rhythm:
   a stride is accepted within ``_LINK_TOL`` of the cadence range, or up to
   two of the walk's own strides (a swing too small to be seen); and one
   step-shaped swing on its rhythm whose low reads in front of standing is
-  held (``_tentative``): a step when the walk goes on after it, else a rep.
+  held (``_tentative``): a step when the walk goes on after it, or when
+  the swing that ends the walk is of another kind (``_last_step``), else a
+  rep.  A run's second swing may start in front of standing too, when the
+  swings from it on confirm the walk on the first stride's rhythm
+  (``_second_step``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
