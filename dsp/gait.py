@@ -160,6 +160,12 @@ class GaitState:
         The run's second swing did not start from extension (``_second_step``):
         the swings after it must confirm the walk on their own, on the rhythm
         of its first two strides.
+    lead_quiet : bool
+        No swing came within ``gait_min_stride_s`` before the run's high first
+        swing (``lead``): it may be a walk's first step from standing, which
+        one struck step may confirm (``_lead_shaped``).
+    last_s : float
+        Peak time of the latest swing taken, s (NaN: none).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -173,6 +179,8 @@ class GaitState:
     struck_first: bool = False
     struck_run: bool = False
     second_front: bool = False
+    lead_quiet: bool = False
+    last_s: float = math.nan
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -480,11 +488,14 @@ def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> 
     (``GaitState.lead``): the stance after a step extends the thigh behind
     standing, so the next swing starts from extension, while a drill's rep
     returns to its start pose.  One such swing is enough when it is struck
-    too and comes one walking stride on: two foot landings a stride apart
-    with the stance between them are two steps (a walk across the room
-    between sets, tuning seed 373), while a march's next knee lift starts
-    from standing and a stride drill turns over faster than a walking
-    stride.
+    too and comes one walking stride on, and no swing came within a walking
+    stride before the high one (``GaitState.lead_quiet``: a walk's first
+    step starts from standing): two foot landings a stride apart with the
+    stance between them are two steps (a walk across the room between
+    sets, tuning seed 373), while a march's next knee lift starts from
+    standing and a stride drill turns over faster than a walking stride
+    (tuning seed 307: a high swing 0.72 s after the drill's last one, then
+    a struck swing from extension 0.88 s on, took the set for a walk).
     """
     if has_gyro or not struck:
         return False
@@ -522,12 +533,13 @@ def feed_rep(
         Reps now known to be walking steps (not to be counted).
     """
     struck = not has_gyro and strike_g >= _STRIKE_G
+    prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
-        if step and back and struck and _strict_stride(settings, rep.peak_s - g.peaks_s[0]):
+        if step and back and struck and g.lead_quiet and _strict_stride(settings, rep.peak_s - g.peaks_s[0]):
             # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
             g = dataclasses.replace(g, lead=False)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
@@ -548,8 +560,9 @@ def feed_rep(
     if step:
         return _start(rep, g.walks, struck=struck), released, last
     if _lead_shaped(settings, rep, has_gyro, struck):
-        return _start(rep, g.walks, lead=True, struck=True), released, last
-    return g, (*released, rep), last
+        quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
+        return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
+    return dataclasses.replace(g, last_s=rep.peak_s), (*released, rep), last
 
 
 def feed_candidate(

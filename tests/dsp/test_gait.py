@@ -365,6 +365,11 @@ def test_a_high_struck_first_step_and_one_struck_step_from_extension_are_a_walk(
     fast = _swing(10.75, 24.4, -14.2)
     counted, steps, _ = _feed_struck_mixed([first, fast], [2.67, 2.42])
     assert counted == [first, fast] and steps == []
+    # The high swing came 0.72 s after a swing of a drill (tuning seed 307, a stride drill whose
+    # swings read 23-86 degrees): no walk's first step from standing, so one step does not confirm it.
+    before = _swing(9.28, 80.9, 3.9)
+    counted, steps, _ = _feed_struck_mixed([before, first, second], [2.28, 2.67, 2.42])
+    assert counted == [before, first, second] and steps == []
 
 
 def test_a_swing_soon_after_a_late_read_peak_is_kept_for_the_rhythm() -> None:
