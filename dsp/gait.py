@@ -52,7 +52,11 @@ rhythm:
   a stride is accepted within ``_LINK_TOL`` of the cadence range, or up to
   two of the walk's own strides (a swing too small to be seen); and one
   step-shaped swing on its rhythm whose low reads in front of standing is
-  held (``_tentative``): a step when the walk goes on after it, else a rep.
+  held (``_tentative``): a step when the walk goes on after it, or when
+  the swing that ends the walk is of another kind (``_last_step``), else a
+  rep.  A run's second swing may start in front of standing too, when the
+  swings from it on confirm the walk on the first stride's rhythm
+  (``_second_step``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -152,6 +156,16 @@ class GaitState:
     struck_run : bool
         A swing of the run had a heel strike in its top half (accelerometer
         only): its peaks may be misplaced by the strikes (``_misplaced_peak``).
+    second_front : bool
+        The run's second swing did not start from extension (``_second_step``):
+        the swings after it must confirm the walk on their own, on the rhythm
+        of its first two strides.
+    lead_quiet : bool
+        No swing came within ``gait_min_stride_s`` before the run's high first
+        swing (``lead``): it may be a walk's first step from standing, which
+        one struck step may confirm (``_lead_shaped``).
+    last_s : float
+        Peak time of the latest swing taken, s (NaN: none).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -164,6 +178,9 @@ class GaitState:
     lead: bool = False
     struck_first: bool = False
     struck_run: bool = False
+    second_front: bool = False
+    lead_quiet: bool = False
+    last_s: float = math.nan
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -188,6 +205,11 @@ def from_extension(settings: Settings, rep: Rep) -> bool:
 
 def _link_ok(settings: Settings, dt_s: float) -> bool:
     return (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt_s <= (1.0 + _LINK_TOL) * settings.gait_max_stride_s
+
+
+def _strict_stride(settings: Settings, dt_s: float) -> bool:
+    """A stride at a walking cadence: ``gait_min_stride_s`` to ``gait_max_stride_s``."""
+    return settings.gait_min_stride_s <= dt_s <= settings.gait_max_stride_s
 
 
 def _period_s(settings: Settings, peaks_s: tuple[float, ...]) -> float:
@@ -344,6 +366,11 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
     # first swing that read above a step's flexion (``lead``).
     body_from_s = peaks[0] if on.all() and not g.lead else peaks[1]
+    if g.second_front:
+        # The held second swing is the walk's first step from standing, as a run's first swing may be.
+        if len(peaks) < 3:
+            return g, (), ()
+        body_from_s = peaks[1]
     n_body = sum(1 for t in peaks if t >= body_from_s)
     n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
@@ -355,7 +382,45 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
-    return dataclasses.replace(g, walking=True, pending=()), (), g.pending
+    if g.second_front and not _second_on_rhythm(dt):
+        # Not the walk's first two steps (a drill's last rep, then the walk's first step from
+        # standing): the first swing is a rep; the walk starts at the second.
+        first, kept = g.pending[:1], g.pending[1:]
+        rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
+        rest, more, steps = _decide(settings, rest)
+        return rest, (*first, *more), steps
+    return dataclasses.replace(g, walking=True, pending=(), second_front=False), (), g.pending
+
+
+#: How far (fraction of the stride) the first stride of a walk whose second step read its low in front
+#: of standing may differ from the strides after it (``_second_step``).
+_SECOND_TOL = 0.2
+
+
+def _second_step(g: GaitState) -> bool:
+    """True when a step-shaped swing on the rhythm that did not start from extension may be a walk's second step.
+
+    A walk's first step starts from standing and is shorter than the steps
+    after it, so its stance extends the thigh less; without a gyro the
+    body's forward acceleration into the walk (1.5-3 m/s^2 in that first
+    stride) also reads as flexion.  The low before the second step then
+    reads at or in front of standing (tuning seeds 391, 434, 641, 772
+    without a gyro, lows of -0.7 to +10 degrees; 850 with one, -0.7), and
+    the walk's first step was counted as a rep.  So an undecided run's
+    second swing may start in front of standing when its first swing was a
+    rep and the swings from it on confirm the walk as a run starting at it
+    would (``GaitState.second_front``), with the run's first stride on
+    their rhythm (``_second_on_rhythm``): a drill's last rep a moment
+    before a walk's first step is no part of the walk's rhythm, and a
+    drill's reps from standing never go on into swings from extension.
+    """
+    return not g.walking and not g.lead and len(g.peaks_s) == 1 and len(g.pending) == 1
+
+
+def _second_on_rhythm(dt_s: np.ndarray) -> bool:
+    """The run's first stride lies within ``_SECOND_TOL`` of the median of the strides after it."""
+    period_s = float(np.median(dt_s[1:]))
+    return abs(float(dt_s[0]) - period_s) <= _SECOND_TOL * period_s
 
 
 def _tentative(g: GaitState, rep: Rep) -> GaitState:
@@ -373,6 +438,41 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     the rep after it, so it never extends the walk.
     """
     return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
+
+
+#: A swing that rises at least this many times as much as a walk's tentative last swing is of another kind
+#: (``_last_step``): the reps of one set differ by far less (fatigue and effort, 10-30 %).
+_OTHER_KIND_RISE = 1.5
+
+
+def _last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> bool:
+    """True when a confirmed walk's tentative swing (``_tentative``) was its last step, not a set's first rep.
+
+    The walk's last steps extend the thigh less as the walker slows to a
+    stop (and a reference a few degrees off reads a shallow stance in front
+    of standing: tuning seeds 391, 641, 806, lows of -0.4 to +2.4 read
+    against -5 to -7 true), so the last step can read as a tentative swing
+    that nothing on the rhythm follows.  It is no set's first rep when the
+    swing that ends the walk after it is not step-shaped and rises at least
+    ``_OTHER_KIND_RISE`` times as much: the reps of one set share their
+    drill's shape, while the tentative swing has the walk's.  A next swing
+    of the tentative's size (a set of small reps after the walk) keeps it a
+    rep, as does the end of the stream.
+    """
+    return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= _OTHER_KIND_RISE * tentative.rom_deg
+
+
+def _with_last(g: GaitState, last_s: float) -> GaitState:
+    """``dataclasses.replace(g, last_s=last_s)`` at a tenth of the cost (it runs for every rep of a drill).
+
+    A frozen dataclass's ``replace`` rebuilds the instance through
+    ``__init__`` (~5 us for this one's fields); copying the instance dict
+    gives the same object (equal, still frozen), as ``absorb._rep`` does.
+    """
+    out = object.__new__(GaitState)
+    out.__dict__.update(g.__dict__)
+    out.__dict__["last_s"] = last_s
+    return out
 
 
 def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool = False) -> GaitState:
@@ -400,7 +500,15 @@ def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> 
     swings after it, one stride on, confirm a walk on their own
     (``GaitState.lead``): the stance after a step extends the thigh behind
     standing, so the next swing starts from extension, while a drill's rep
-    returns to its start pose.
+    returns to its start pose.  One such swing is enough when it is struck
+    too and comes one walking stride on, and no swing came within a walking
+    stride before the high one (``GaitState.lead_quiet``: a walk's first
+    step starts from standing): two foot landings a stride apart with the
+    stance between them are two steps (a walk across the room between
+    sets, tuning seed 373), while a march's next knee lift starts from
+    standing and a stride drill turns over faster than a walking stride
+    (tuning seed 307: a high swing 0.72 s after the drill's last one, then
+    a struck swing from extension 0.88 s on, took the set for a walk).
     """
     if has_gyro or not struck:
         return False
@@ -438,11 +546,15 @@ def feed_rep(
         Reps now known to be walking steps (not to be counted).
     """
     struck = not has_gyro and strike_g >= _STRIKE_G
+    prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
+        if step and back and struck and g.lead_quiet and _strict_stride(settings, rep.peak_s - g.peaks_s[0]):
+            # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
+            g = dataclasses.replace(g, lead=False)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
             if struck and not g.struck_run:
@@ -450,12 +562,20 @@ def feed_rep(
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and not g.pending:
             return _tentative(g, rep), (), ()
+        if _second_step(g):
+            return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
+    last: tuple[Rep, ...] = ()
+    if g.walking and g.pending and _last_step(settings, g.pending[0], rep, has_gyro):
+        # The tentative swing was the walk's last step: the walk ends at it (its peak stays in the run).
+        last = g.pending
+        g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, last[0].end_s))
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck), released, ()
+        return _start(rep, g.walks, struck=struck), released, last
     if _lead_shaped(settings, rep, has_gyro, struck):
-        return _start(rep, g.walks, lead=True, struck=True), released, ()
-    return g, (*released, rep), ()
+        quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
+        return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
+    return _with_last(g, rep.peak_s), (*released, rep), last
 
 
 def feed_candidate(
@@ -464,12 +584,24 @@ def feed_candidate(
     """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
 
     A swing closer than a stride to the last one (a fidget within a step)
-    is ignored; one after a longer pause starts a new run.  Returns the
-    state, reps released as reps and reps found to be steps.
+    is ignored; one after a longer pause starts a new run.  In an undecided
+    run with a struck swing (``GaitState.struck_run``) the last swing's peak
+    may have been read up to 0.3 s late (``_misplaced_peak``), so a swing up
+    to ``_LINK_TOL`` short of ``gait_min_stride_s`` after it is kept for
+    ``_decide`` to judge with the stride beside it: taking the first swing
+    that came lost the walk's next step (tuning seed 397, acc-only: a
+    step's peak read 0.4 s late, the next one 0.67 s after it ignored, and
+    the run broken by the 2.2 s interval left).  Returns the state, reps
+    released as reps and reps found to be steps.
     """
     if g.peaks_s:
         # Within a walk, its own stride: a jolt half a stride on (the other foot's strike) is no swing.
-        stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s) if g.walking else settings.gait_min_stride_s
+        if g.walking:
+            stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s)
+        elif g.struck_run:
+            stride_s = (1.0 - _LINK_TOL) * settings.gait_min_stride_s
+        else:
+            stride_s = settings.gait_min_stride_s
         if time_s - g.peaks_s[-1] < stride_s:
             return g, (), ()
     # A high first step (``GaitState.lead``) needs a swing from extension after it, seen as a rep.

@@ -344,3 +344,99 @@ def test_a_struck_first_step_two_strides_before_the_walk_goes_on_is_its_step() -
     reps = [first, _swing(12.43, 30.0, 0.0)]
     counted, steps, _ = _feed_struck_mixed(reps, [0.51, 0.1])
     assert counted == reps and steps == []
+
+
+def test_a_high_struck_first_step_and_one_struck_step_from_extension_are_a_walk() -> None:
+    # Tuning seed 373 (acc-only, 400 Hz): a walk between sets whose first step from standing reads
+    # 45.7 degrees (struck, 2.7 g) and whose second, 1.26 s on, rises from 14 degrees of extension
+    # with its own foot landing (2.4 g); no other swing of the walk is seen.
+    first, second = _swing(10.0, 45.7, -0.5), _swing(11.26, 24.4, -14.2)
+    counted, steps, g = _feed_struck_mixed([first, second], [2.67, 2.42])
+    assert counted == [] and steps == [first, second]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(2, first.start_s)]
+    # The second swing not struck (weaker evidence): both stay reps, as before.
+    counted, steps, _ = _feed_struck_mixed([first, second], [2.67, 0.25])
+    assert counted == [first, second] and steps == []
+    # Struck but from standing (a march's or a drill's next rep): reps.
+    again = _swing(11.26, 30.0, 0.0)
+    counted, steps, _ = _feed_struck_mixed([first, again], [2.67, 2.42])
+    assert counted == [first, again] and steps == []
+    # Struck from extension but 0.75 s on (a stride drill's turnover): reps.
+    fast = _swing(10.75, 24.4, -14.2)
+    counted, steps, _ = _feed_struck_mixed([first, fast], [2.67, 2.42])
+    assert counted == [first, fast] and steps == []
+    # The high swing came 0.72 s after a swing of a drill (tuning seed 307, a stride drill whose
+    # swings read 23-86 degrees): no walk's first step from standing, so one step does not confirm it.
+    before = _swing(9.28, 80.9, 3.9)
+    counted, steps, _ = _feed_struck_mixed([before, first, second], [2.28, 2.67, 2.42])
+    assert counted == [before, first, second] and steps == []
+
+
+def test_a_swing_soon_after_a_late_read_peak_is_kept_for_the_rhythm() -> None:
+    # Tuning seed 397 (acc-only, 52 Hz): a struck first step, the next step's peak read 0.4 s late
+    # (1.58 s on), the step after it 0.67 s later and the next 1.51 s after that: with the late
+    # peak and the short stride beside it together two walking strides, the run is a walk.
+    first = _swing(10.0, 25.1, 0.7)
+    g = GaitState()
+    g, counted, steps = feed_rep(S, g, first, False, True, 1.65)
+    for t in (11.58, 12.25, 13.76):
+        g, released, st = feed_candidate(S, g, t)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    assert counted + released == () and steps == (first,)
+    (walk,) = g.walks
+    assert walk.start_s == first.start_s and abs(walk.strides - 4) <= 1  # the late peak stretches the stride
+    # Not struck (no foot landing: the peaks are the thigh's): the short stride is a fidget, ignored,
+    # and the interval left after it is no stride: the swing stays a rep.
+    g = GaitState()
+    g, counted, steps = feed_rep(S, g, first, False, True, 0.2)
+    for t in (11.58, 12.25, 13.76):
+        g, released, st = feed_candidate(S, g, t)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    assert counted + released == (first,) and steps == ()
+
+
+def test_a_walks_second_step_whose_low_reads_in_front_of_standing_keeps_its_first_step() -> None:
+    # Tuning seeds 641 / 850 (acc-only / gyro): the first step from standing, then a second whose low
+    # reads +10 / -0.7 (the first stance extends the thigh less; without a gyro the body's forward
+    # acceleration into the walk reads as flexion), then steps from extension on the same rhythm.
+    first, second = _swing(10.0, 39.7, -0.4), _swing(10.94, 41.7, 10.2)
+    walk = [_swing(12.02 + 1.08 * k, 33.7, -13.8) for k in range(2)]
+    for has_gyro in (False, True):
+        counted, steps, g = _run([first, second, *walk], has_gyro=has_gyro)
+        assert counted == [] and steps == [first, second, *walk]
+        assert [(w.strides, w.start_s) for w in g.walks] == [(4, first.start_s)]
+    # One step from extension after them is enough, as for a walk starting at the second swing.
+    counted, steps, g = _run([first, second, walk[0]])
+    assert counted == [] and steps == [first, second, walk[0]]
+    # A drill's last rep 1.7 s before a walk's first step from standing (off the walk's 1.08 s
+    # rhythm): it stays a rep, and the walk starts at its own first step.
+    rep = _swing(9.24, 39.7, -0.4)
+    counted, steps, g = _run([rep, second, *walk])
+    assert counted == [rep] and steps == [second, *walk]
+    # Swings from standing that never go on into swings from extension (a drill's reps): reps.
+    drill = [_swing(10.0 + 1.05 * k, 35.0, 0.0) for k in range(4)]
+    counted, steps, _ = _run(drill)
+    assert counted == drill and steps == []
+
+
+def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_a_drill_of_another_size_follows() -> None:
+    # Tuning seed 391 (acc-only, 12.5 Hz): a walk whose last step reads its low at +1.2 (the last
+    # stance extends less as the walker stops), then a ballistic set rising 80-90 degrees.
+    walk = [_swing(10.0 + 1.12 * k, 29.0, -3.0) for k in range(4)]
+    last = _swing(14.48, 30.8, 1.2)
+    drill = [_swing(17.77 + 0.72 * k, 81.5, 0.0, 0.2) for k in range(3)]
+    counted, steps, g = _run([*walk, last, *drill], has_gyro=False)
+    assert counted == drill and steps == [*walk, last]
+    assert [(w.strides, w.end_s) for w in g.walks] == [(5, last.end_s)]
+    # A set of reps of the last swing's size after the walk: its first rep stays a rep.
+    small = [_swing(17.77 + 1.6 * k, 33.0, 0.0) for k in range(3)]
+    counted, steps, _ = _run([*walk, last, *small], has_gyro=False)
+    assert counted == [last, *small] and steps == walk
+    # Not step-shaped but rising less than half as much again (one set's reps): a rep.
+    near = [_swing(17.77 + 0.9 * k, 46.0, 6.0) for k in range(3)]
+    counted, steps, _ = _run([*walk, last, *near], has_gyro=False)
+    assert counted == [last, *near] and steps == walk
