@@ -43,13 +43,13 @@ rhythm:
   evidence: a lunge is a small step back and a rep; but a walk's first step
   starts from standing, not from extension, and rises less than the steps
   after it, so a small first swing and one step are a short walk).  The
-  first stride may be up to ``_LINK_TOL`` short (that first step's peak
+  first stride may be up to ``LINK_TOL`` short (that first step's peak
   comes early) when the strides after it confirm the walk on their own.  A
   stride off the rhythm ends the run for the swings before it only: after
   a pause, a walk's first steps still belong to it; but after a stride on
   the rhythm, an interval of two of the run's strides is a step too small
-  to be seen, not a pause (``_missed_swing``).  Once a walk is confirmed,
-  a stride is accepted within ``_LINK_TOL`` of the cadence range, or up to
+  to be seen, not a pause (``missed_swing``).  Once a walk is confirmed,
+  a stride is accepted within ``LINK_TOL`` of the cadence range, or up to
   two of the walk's own strides (a swing too small to be seen); and one
   step-shaped swing on its rhythm whose low reads in front of standing is
   held (``_tentative``): a step when the walk goes on after it, or when
@@ -105,12 +105,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.gait_rhythm import (
+    LINK_TOL,
+    link_ok,
+    misplaced_peak,
+    missed_swing,
+    period_s,
+    second_on_rhythm,
+    strict_stride,
+)
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension", "gait_shaped", "walks_so_far"]
 
-#: A single stride may fall this fraction outside the cadence range (the range bounds the median).
-_LINK_TOL = 0.25
 #: How far above ``gait_max_flexion_deg`` the first step of a walk may read without a gyro, degrees: the
 #: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
 #: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
@@ -152,10 +159,10 @@ class GaitState:
     struck_first : bool
         The run's first swing had a heel strike in its top half (accelerometer
         only): an interval of two strides after it may be a step too small to
-        be seen (``_missed_swing``).
+        be seen (``missed_swing``).
     struck_run : bool
         A swing of the run had a heel strike in its top half (accelerometer
-        only): its peaks may be misplaced by the strikes (``_misplaced_peak``).
+        only): its peaks may be misplaced by the strikes (``misplaced_peak``).
     second_front : bool
         The run's second swing did not start from extension (``_second_step``):
         the swings after it must confirm the walk on their own, on the rhythm
@@ -203,33 +210,17 @@ def from_extension(settings: Settings, rep: Rep) -> bool:
     return rep.peak_flexion_deg - rep.rom_deg <= -settings.gait_min_extension_deg
 
 
-def _link_ok(settings: Settings, dt_s: float) -> bool:
-    return (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt_s <= (1.0 + _LINK_TOL) * settings.gait_max_stride_s
-
-
-def _strict_stride(settings: Settings, dt_s: float) -> bool:
-    """A stride at a walking cadence: ``gait_min_stride_s`` to ``gait_max_stride_s``."""
-    return settings.gait_min_stride_s <= dt_s <= settings.gait_max_stride_s
-
-
-def _period_s(settings: Settings, peaks_s: tuple[float, ...]) -> float:
-    """The run's stride: the median of its strides at a walking cadence (all of them if none is)."""
-    dt = np.diff(np.asarray(peaks_s))
-    ok = dt[(dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)]
-    return float(np.median(ok if ok.size else dt))
-
-
 def _walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
     """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
-    if _link_ok(settings, dt_s):
+    if link_ok(settings, dt_s):
         return True
-    return g.walking and dt_s <= (2.0 + _LINK_TOL) * _period_s(settings, g.peaks_s)
+    return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
 
 
 def _walk(settings: Settings, g: GaitState) -> Walk:
     """The run as a walk; strides counted on its rhythm, so a swing too small to be seen still counts."""
     span_s = g.peaks_s[-1] - g.peaks_s[0]
-    return Walk(g.start_s, g.end_s, 1 + round(span_s / _period_s(settings, g.peaks_s)))
+    return Walk(g.start_s, g.end_s, 1 + round(span_s / period_s(settings, g.peaks_s)))
 
 
 def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
@@ -265,65 +256,11 @@ def _extend(
     return _decide(settings, g)
 
 
-def _missed_swing(settings: Settings, dt_s: np.ndarray, on: np.ndarray, struck_first: bool = False) -> np.ndarray:
-    """Strides of an undecided run that are two of its strides: a swing too small to be seen between.
-
-    A walk's steps straddle ``candidate_deg`` (12-36 degrees of swing), so a
-    step the detector did not see leaves an interval of two strides.  A
-    confirmed walk accepts it (``_walk_link_ok``); a run still being decided
-    does too when the interval comes after a stride at a walking cadence
-    (the run's rhythm is then known: a rep a couple of seconds before a
-    walk's first step stays a rep) and lies within ``_LINK_TOL`` of twice
-    the median of the run's strides at a walking cadence.  As the run's
-    first interval it is a pause, unless the run's first swing was struck
-    (``struck_first``): the foot landed while the thigh was still forward, as
-    a step's does and a drill's rep does not, so the swing is a walk's first
-    step whose next step was not seen (its rhythm is judged on the strides
-    after it, which ``_decide`` waits for).
-    """
-    half = 0.5 * dt_s
-    double = ~on & (half >= settings.gait_min_stride_s) & (half <= settings.gait_max_stride_s)
-    if not double.any() or not on.any():
-        return np.zeros_like(on)
-    after_rhythm = np.arange(dt_s.size) > np.flatnonzero(on)[0]
-    if struck_first:
-        after_rhythm[0] = True
-    two_s = 2.0 * float(np.median(dt_s[on]))
-    return double & after_rhythm & (np.abs(dt_s - two_s) <= _LINK_TOL * two_s)
-
-
-def _misplaced_peak(settings: Settings, dt_s: np.ndarray, on: np.ndarray) -> np.ndarray:
-    """Short strides of an undecided run that with the stride next to them span two walking strides.
-
-    Without a gyro the angle's peak in a walk is where the filter put it, up
-    to 0.3 s from the thigh's (foot strikes and the hip's acceleration
-    stretch its extremes; benchmarks/README.md, issue 14 walks), so one
-    swing's peak can come early or late: the stride before it is then that
-    much longer, the one after it that much shorter, and their sum is still
-    two strides.  So, where a swing of the run was struck
-    (``GaitState.struck_run``; a drill's peaks without foot strikes stay
-    where the thigh's are: an accelerometer-only clamshell set's uneven
-    reps were taken for a walk), a stride up to ``_LINK_TOL`` short of
-    ``gait_min_stride_s`` is taken as on the rhythm when a stride beside it
-    is at a walking cadence and the two together last two strides of
-    ``gait_min_stride_s`` to ``gait_max_stride_s``.  A jog's or a stride
-    drill's strides are short on both sides, so their sums stay short.
-    """
-    lo, hi = settings.gait_min_stride_s, settings.gait_max_stride_s
-    short = ~on & (dt_s >= (1.0 - _LINK_TOL) * lo) & (dt_s < lo)
-    out = np.zeros_like(on)
-    for i in np.flatnonzero(short):
-        for j in (i - 1, i + 1):
-            if 0 <= j < dt_s.size and on[j] and 2.0 * lo <= dt_s[i] + dt_s[j] <= 2.0 * hi:
-                out[i] = True
-    return out
-
-
 def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """Decide an undecided run: a walk once enough swings follow each other at a walking cadence.
 
     Every stride must be at a walking cadence, except that the first may be
-    up to ``_LINK_TOL`` short: the first step of a walk starts from standing,
+    up to ``LINK_TOL`` short: the first step of a walk starts from standing,
     not from extension, so its swing is shorter and its peak early (the run's
     other strides must then confirm the walk on their own).  The swings
     before a stride off the rhythm are no part of a walk (their reps are
@@ -336,8 +273,8 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     strict = (dt >= settings.gait_min_stride_s) & (dt <= settings.gait_max_stride_s)
     on = strict.copy()
     if g.struck_run:
-        on |= _misplaced_peak(settings, dt, on)
-    on |= _missed_swing(settings, dt, on, g.struck_first and not g.lead)
+        on |= misplaced_peak(settings, dt, on)
+    on |= missed_swing(settings, dt, on, g.struck_first and not g.lead)
     if g.lead and dt.size:
         # A high first step is one stride, neither short nor long, before the next (``_lead_shaped``):
         # a stride drill's swings at 0.7 s, some read above and some below a step's flexion, stay reps.
@@ -352,7 +289,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             not g.lead
             and off.size == 1
             and off[0] == 0
-            and (1.0 - _LINK_TOL) * settings.gait_min_stride_s <= dt[0] < settings.gait_min_stride_s
+            and (1.0 - LINK_TOL) * settings.gait_min_stride_s <= dt[0] < settings.gait_min_stride_s
         )
         if not lead:
             # Drop the swings up to the last stride off the rhythm; what is left is on it.
@@ -382,7 +319,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
-    if g.second_front and not _second_on_rhythm(dt):
+    if g.second_front and not second_on_rhythm(dt):
         # Not the walk's first two steps (a drill's last rep, then the walk's first step from
         # standing): the first swing is a rep; the walk starts at the second.
         first, kept = g.pending[:1], g.pending[1:]
@@ -390,11 +327,6 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
     return dataclasses.replace(g, walking=True, pending=(), second_front=False), (), g.pending
-
-
-#: How far (fraction of the stride) the first stride of a walk whose second step read its low in front
-#: of standing may differ from the strides after it (``_second_step``).
-_SECOND_TOL = 0.2
 
 
 def _second_step(g: GaitState) -> bool:
@@ -410,17 +342,11 @@ def _second_step(g: GaitState) -> bool:
     second swing may start in front of standing when its first swing was a
     rep and the swings from it on confirm the walk as a run starting at it
     would (``GaitState.second_front``), with the run's first stride on
-    their rhythm (``_second_on_rhythm``): a drill's last rep a moment
+    their rhythm (``second_on_rhythm``): a drill's last rep a moment
     before a walk's first step is no part of the walk's rhythm, and a
     drill's reps from standing never go on into swings from extension.
     """
     return not g.walking and not g.lead and len(g.peaks_s) == 1 and len(g.pending) == 1
-
-
-def _second_on_rhythm(dt_s: np.ndarray) -> bool:
-    """The run's first stride lies within ``_SECOND_TOL`` of the median of the strides after it."""
-    period_s = float(np.median(dt_s[1:]))
-    return abs(float(dt_s[0]) - period_s) <= _SECOND_TOL * period_s
 
 
 def _tentative(g: GaitState, rep: Rep) -> GaitState:
@@ -552,7 +478,7 @@ def feed_rep(
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
-        if step and back and struck and g.lead_quiet and _strict_stride(settings, rep.peak_s - g.peaks_s[0]):
+        if step and back and struck and g.lead_quiet and strict_stride(settings, rep.peak_s - g.peaks_s[0]):
             # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
             g = dataclasses.replace(g, lead=False)
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
@@ -586,8 +512,8 @@ def feed_candidate(
     A swing closer than a stride to the last one (a fidget within a step)
     is ignored; one after a longer pause starts a new run.  In an undecided
     run with a struck swing (``GaitState.struck_run``) the last swing's peak
-    may have been read up to 0.3 s late (``_misplaced_peak``), so a swing up
-    to ``_LINK_TOL`` short of ``gait_min_stride_s`` after it is kept for
+    may have been read up to 0.3 s late (``misplaced_peak``), so a swing up
+    to ``LINK_TOL`` short of ``gait_min_stride_s`` after it is kept for
     ``_decide`` to judge with the stride beside it: taking the first swing
     that came lost the walk's next step (tuning seed 397, acc-only: a
     step's peak read 0.4 s late, the next one 0.67 s after it ignored, and
@@ -597,9 +523,9 @@ def feed_candidate(
     if g.peaks_s:
         # Within a walk, its own stride: a jolt half a stride on (the other foot's strike) is no swing.
         if g.walking:
-            stride_s = (1.0 - _LINK_TOL) * _period_s(settings, g.peaks_s)
+            stride_s = (1.0 - LINK_TOL) * period_s(settings, g.peaks_s)
         elif g.struck_run:
-            stride_s = (1.0 - _LINK_TOL) * settings.gait_min_stride_s
+            stride_s = (1.0 - LINK_TOL) * settings.gait_min_stride_s
         else:
             stride_s = settings.gait_min_stride_s
         if time_s - g.peaks_s[-1] < stride_s:
