@@ -372,31 +372,35 @@ def test_a_high_struck_first_step_and_one_struck_step_from_extension_are_a_walk(
     assert counted == [before, first, second] and steps == []
 
 
+def _feed_then_candidates(
+    first: Rep, strike_g: float, candidates_s: tuple[float, ...]
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Feed one acc-only swing (landing ``strike_g``), then candidates peaking at ``candidates_s``, then flush.
+
+    Returns the closed state, every rep released as a rep and every rep found to be a step.
+    """
+    g, counted, steps = feed_rep(S, GaitState(), first, False, True, strike_g)
+    for t in candidates_s:
+        g, released, st = feed_candidate(S, g, t)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    return g, counted + released, steps
+
+
 def test_a_swing_soon_after_a_late_read_peak_is_kept_for_the_rhythm() -> None:
     # Tuning seed 397 (acc-only, 52 Hz): a struck first step, the next step's peak read 0.4 s late
     # (1.58 s on), the step after it 0.67 s later and the next 1.51 s after that: with the late
     # peak and the short stride beside it together two walking strides, the run is a walk.
     first = _swing(10.0, 25.1, 0.7)
-    g = GaitState()
-    g, counted, steps = feed_rep(S, g, first, False, True, 1.65)
-    for t in (11.58, 12.25, 13.76):
-        g, released, st = feed_candidate(S, g, t)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    assert counted + released == () and steps == (first,)
+    g, counted, steps = _feed_then_candidates(first, 1.65, (11.58, 12.25, 13.76))
+    assert counted == () and steps == (first,)
     (walk,) = g.walks
     assert walk.start_s == first.start_s and abs(walk.strides - 4) <= 1  # the late peak stretches the stride
     # Not struck (no foot landing: the peaks are the thigh's): the short stride is a fidget, ignored,
     # and the interval left after it is no stride: the swing stays a rep.
-    g = GaitState()
-    g, counted, steps = feed_rep(S, g, first, False, True, 0.2)
-    for t in (11.58, 12.25, 13.76):
-        g, released, st = feed_candidate(S, g, t)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    assert counted + released == (first,) and steps == ()
+    g, counted, steps = _feed_then_candidates(first, 0.2, (11.58, 12.25, 13.76))
+    assert counted == (first,) and steps == ()
 
 
 def test_a_walks_second_step_whose_low_reads_in_front_of_standing_keeps_its_first_step() -> None:
