@@ -43,11 +43,34 @@ import dataclasses
 import functools
 import itertools
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hipflex.dsp.drill_prototypes import (
+    AXIS_COS,
+    DRILL_PROTOTYPES,
+    INDEX_OF,
+    LEVER_UP_UNIFORM,
+    LOG_BOUNDS,
+    LOG_BOUNDS_ACC_ONLY,
+    LOG_CENTRE,
+    LOG_HALF,
+    MAX_TILT_MISS_DEG,
+    P_HANGS,
+    P_LEVER_EITHER_SIGN,
+    P_LEVER_UP,
+    P_LEVER_UP_LOGNORM,
+    P_LEVER_UP_SIGMA,
+    POSES_HANGING,
+    POSES_LIFTED,
+    PROTO_TILT_DEG,
+    REP_AXIS,
+    REST_UP,
+    SCORED,
+    UP_COS,
+    DrillPrototype,
+)
 from hipflex.dsp.lever_sums import _lever_fit, _lever_fits
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
 from hipflex.dsp.session_geometry import session_fit, unit
@@ -119,121 +142,6 @@ def _features(
     )
 
 
-@dataclass(frozen=True)
-class DrillPrototype:
-    """What a drill looks like to a thigh sensor: its pose and movement, and typical ranges.
-
-    ``hangs`` is the lever sign it shows (+1 open chain below the hip, -1
-    lifted against gravity or turning about the knee); the ranges (lo, hi)
-    are practice ranges as the analysis measures them (``hold_s`` within
-    ``hold_band_deg`` of the peak includes the slow approach to it);
-    ``period_s`` None for drills done as single reps or without a tempo.
-    """
-
-    name: str
-    pose: str
-    movement: str
-    hangs: int
-    rom_deg: tuple[float, float]
-    rise_s: tuple[float, float]
-    hold_s: tuple[float, float]
-    period_s: tuple[float, float] | None
-
-
-#: The drills of issue 19 (and the real recordings' exercises) as the analysis sees them.
-DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
-    DrillPrototype("ballistic", "standing", "flexion", 1, (35, 85), (0.1, 0.35), (0.05, 0.35), (0.4, 0.9)),
-    DrillPrototype("hold", "standing", "flexion", 1, (75, 110), (0.4, 1.0), (3.0, 4.3), (4.5, 8.0)),
-    # 1.0-1.7 s up, measured from 5 % of the rise: a minimum-jerk move passes 5 % at 0.19 of its time.
-    DrillPrototype("strength", "standing", "flexion", 1, (45, 95), (0.8, 1.4), (0.8, 1.5), (3.0, 4.5)),
-    # 0.3-0.65 s up measured from 5 % of the rise (0.81 of it, as above); a fast march (a swing every
-    # 0.9 s) is within the hold band of its peak for only 0.1-0.15 s.
-    DrillPrototype("march", "standing", "flexion", 1, (40, 100), (0.24, 0.53), (0.1, 0.55), (0.85, 1.4)),
-    DrillPrototype("stride", "standing", "flexion", 1, (45, 115), (0.2, 0.45), (0.1, 0.35), (0.55, 0.85)),
-    DrillPrototype("donkey_kick", "all_fours", "extension", 1, (45, 85), (0.6, 1.3), (0.5, 1.4), (2.0, 3.6)),
-    DrillPrototype("single_leg_deadlift", "standing", "extension", 1, (45, 85), (1.4, 2.7), (1.0, 2.2), (4.0, 7.5)),
-    DrillPrototype("side_lunge", "standing", "abduction", 1, (22, 42), (0.7, 1.3), (1.0, 2.2), (3.0, 5.0)),
-    DrillPrototype("hip_hike", "standing", "adduction", 1, (4, 12), (0.7, 1.3), (0.8, 1.8), (2.5, 4.0)),
-    DrillPrototype("hip_rotation", "standing", "rotation", 0, (25, 50), (0.7, 1.3), (0.5, 1.3), (2.0, 3.5)),
-    # A held stretch deepens as it is held, so its deepest point (the rep's peak) comes anywhere in the
-    # 24-34 s hold: start to peak is the 1.4-2.7 s move plus up to the whole hold.
-    DrillPrototype("hip_flexor_stretch", "standing", "extension", 1, (12, 30), (1.4, 2.7 + 34), (24, 34), None),
-    DrillPrototype("side_lying_abduction", "side", "abduction", -1, (25, 48), (0.7, 1.5), (0.8, 2.0), (2.5, 5.0)),
-    DrillPrototype("clamshell", "side", "rotation", -1, (20, 42), (0.5, 1.2), (0.6, 1.8), (2.0, 4.0)),
-    DrillPrototype("glute_bridge", "supine", "extension", -1, (22, 42), (0.7, 1.5), (2.0, 4.0), (4.0, 7.5)),
-    # A raise on the back and one face down are one rigid motion of a lying thigh, done at one tempo with
-    # one hold: nothing but the range tells them apart without the mounting.  Their practice ranges
-    # (10-40 deg face down, limited by the hip's extension; 30-75 on the back) overlapped, and every set
-    # in the overlap went to the drill listed first; they meet at the overlap's (geometric) middle.
-    DrillPrototype("straight_leg_raise", "supine", "flexion", -1, (35, 75), (0.9, 2.0), (4.8, 7.0), (8.0, 11.0)),
-    DrillPrototype("prone_leg_raise", "prone", "extension", -1, (10, 35), (0.9, 2.0), (4.8, 7.0), (8.0, 11.0)),
-    DrillPrototype("squat", "standing", "flexion", -1, (35, 100), (0.8, 2.5), (0.3, 2.0), (2.5, 6.0)),
-    DrillPrototype("sit_to_stand", "seated", "extension", -1, (55, 100), (0.6, 2.0), (0.3, 2.5), (2.0, 5.0)),
-)
-_POSES_HANGING = ("standing", "all_fours")
-_POSES_LIFTED = ("supine", "side", "prone", "seated", "standing")
-
-# Each drill's rest "up" direction and rep axis in thigh axes (anterior, lateral, up the thigh), for the
-# flat-on-the-skin prior (dsp.mounting_prior): lying on the back or seated the front of the thigh faces
-# up, face down its back, on the side its outer side, standing and on all fours the thigh hangs; a
-# flexion or extension turns about the lateral axis, an abduction or adduction about the anterior one,
-# a rotation about the thigh's own; signed as the working rotation of a right leg (a flexion turns it
-# about its outward lateral axis, an abduction about its posterior one; a left leg mirrors both).
-_UP_OF_POSE = {
-    "standing": (0.0, 0.0, 1.0), "all_fours": (0.0, 0.0, 1.0), "supine": (1.0, 0.0, 0.0),
-    "seated": (1.0, 0.0, 0.0), "prone": (-1.0, 0.0, 0.0), "side": (0.0, 1.0, 0.0),
-}  # fmt: skip
-_AXIS_OF_MOVEMENT = {
-    "flexion": (0.0, 1.0, 0.0), "extension": (0.0, -1.0, 0.0), "abduction": (-1.0, 0.0, 0.0),
-    "adduction": (1.0, 0.0, 0.0), "rotation": (0.0, 0.0, 1.0),
-}  # fmt: skip
-# The bridge starts on the back with the hip flexed ~50 deg (the knee above the hip); a clamshell
-# opens the knee upwards, turning the flexed thigh about its anterior axis.
-_GEOMETRY_OVERRIDES = {
-    "glute_bridge": ((0.64, 0.0, -0.77), _AXIS_OF_MOVEMENT["extension"]),
-    "clamshell": (_UP_OF_POSE["side"], _AXIS_OF_MOVEMENT["abduction"]),
-}
-_REST_UP = np.array(
-    [_GEOMETRY_OVERRIDES.get(p.name, (_UP_OF_POSE[p.pose], None))[0] for p in DRILL_PROTOTYPES], dtype=np.float64
-)
-_REP_AXIS = np.array(
-    [_GEOMETRY_OVERRIDES.get(p.name, (None, _AXIS_OF_MOVEMENT[p.movement]))[1] for p in DRILL_PROTOTYPES],
-    dtype=np.float64,
-)
-# The rep axis' tilt from the horizontal at rest each drill gives, deg: a raise from any pose turns about
-# a horizontal axis (0), a standing rotation about the vertical thigh (90).  A drill whose tilt is more
-# than _MAX_TILT_MISS_DEG from the measured one does not compete (a set turning about a horizontal axis is
-# no standing rotation, whatever its tempo).
-_PROTO_TILT_DEG = np.degrees(np.arcsin(np.minimum(np.abs(np.sum(_REST_UP * _REP_AXIS, axis=1)), 1.0)))
-_MAX_TILT_MISS_DEG = 45.0
-# The cosine between the lever (pivot to sensor) and the rest "up" each drill gives (SetFeatures.lever_up_cos):
-# the thigh hangs below the hip standing and on all fours (-1), lies across the vertical on the back, side
-# or front and seated (0).  A squat starts with the thigh upright and turns it about the knee as the hips
-# sink or about the hip as the trunk folds: +-1, or as off its pivot's line as the sensor's offset tilts the
-# lever (22 deg, below): a |cosine| of at least cos 22 deg = 0.93.  A rotation about the thigh's own axis
-# leaves the lever along it unseen: any cosine, uniform over [-1, 1] (NaN here; scored as that density, so
-# that no cosine favours it).  A bridge starts
-# with the thigh 50 deg up from the floor (its rest "up" in thigh axes, _GEOMETRY_OVERRIDES: 0.77 along
-# the thigh) and turns it about the hip or about the knee as the pelvis rises (the simulator: the hip),
-# so its lever is +-0.77 from "up", either sign, and as the thigh starts 45-60 deg up and the offset tilts
-# the lever by up to 22 deg, a |cosine| of at least sin 23 deg = 0.39 (tuning seeds' mixed sessions read
-# 0.4-0.98 once the lever is learned on a side-lying set).
-_LEVER_UP_OF_POSE = {"standing": -1.0, "all_fours": -1.0, "supine": 0.0, "side": 0.0, "prone": 0.0, "seated": 0.0}
-_LEVER_UP_OVERRIDES = {"squat": 0.93, "glute_bridge": 0.39, "hip_rotation": math.nan}
-_P_LEVER_UP = np.array([_LEVER_UP_OVERRIDES.get(p.name, _LEVER_UP_OF_POSE[p.pose]) for p in DRILL_PROTOTYPES])
-_P_LEVER_EITHER_SIGN = np.array([p.name in ("glute_bridge", "squat") for p in DRILL_PROTOTYPES])
-# Spread of a measured lever cosine about a drill's: the pose is held within ~15 deg, the hip moves, and
-# the sensor sits off the femur by the thigh's radius (~8 cm at ~20 cm from the pivot, up to ~22 deg): in a
-# lying thigh's plane of motion when its face looks up or down (up to 0.37 either way; simulated lying
-# raises read -0.25..+0.45, Bilkent's -0.15..+0.36), while a hanging thigh's cosine only shortens by it
-# (simulated standing drills -0.68..-0.96); a squat's upright thigh is as off its pivot's line as a lying one.
-_P_LEVER_UP_SIGMA = np.where(_P_LEVER_UP < -0.9, 0.3, 0.4)
-# The densities' normalisation, relative to the narrowest (a wider spread, or a bridge's two signs, each half
-# as likely, explains any one value less well): without it a hanging deadlift (-0.8) fitted a bridge (0.77
-# either sign) as well as its own -1.
-_P_LEVER_UP_LOGNORM = -np.log(_P_LEVER_UP_SIGMA / 0.3) - np.log(np.where(_P_LEVER_EITHER_SIGN, 2.0, 1.0))
-# The uniform density over [-1, 1] against the narrowest Gaussian's peak, log: log(0.5 * 0.3 * sqrt(2 pi)).
-_LEVER_UP_UNIFORM = math.log(0.5 * 0.3 * math.sqrt(2.0 * math.pi))
 # Most one kinematic feature costs a pose (not a drill), as a 3-sigma miss: see _scores.
 _POSE_KIN_FLOOR = -4.5
 # A drill whose geometry misses the prior's measurement by more than this log-likelihood (3 sigma) does
@@ -241,31 +149,13 @@ _POSE_KIN_FLOOR = -4.5
 _MIN_GEOMETRY_FIT = -4.5
 
 
-# The session's earlier sets in other frames score a set's drills (dsp.session_geometry): the cosines
-# between two drills' rest "up" directions and between their rep axes, thigh axes.
-_UNIT_UP = _REST_UP / np.linalg.norm(_REST_UP, axis=1, keepdims=True)
-_UP_COS = _UNIT_UP @ _UNIT_UP.T  # (P, P)
-_AXIS_COS = _REP_AXIS @ _REP_AXIS.T  # (P, P): unit rows
-_INDEX_OF = {p.name: i for i, p in enumerate(DRILL_PROTOTYPES)}
-
-
 def _session_fit(
     up: np.ndarray | None, axis: np.ndarray | None, named: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
 ) -> np.ndarray | None:
     """:func:`~hipflex.dsp.session_geometry.session_fit` with the prototypes' geometry, at most ``_LEVER_FLOOR``."""
-    return session_fit(up, axis, named, _UP_COS, _AXIS_COS, _LEVER_FLOOR)
+    return session_fit(up, axis, named, UP_COS, AXIS_COS, _LEVER_FLOOR)
 
 
-def _bounds(pick: str) -> np.ndarray:
-    """Log of every prototype's (lo, hi) range of a feature, shape (P, 2); NaN for a prototype without it."""
-    rows = [getattr(p, pick) for p in DRILL_PROTOTYPES]
-    return np.log(np.array([r if r is not None else (math.nan, math.nan) for r in rows], dtype=np.float64))
-
-
-# Features scored against the prototypes' ranges, in this order (SetFeatures attributes).
-_SCORED = ("rom_deg", "rise_s", "hold_s", "period_s")
-_LOG_BOUNDS = np.stack([_bounds(k) for k in _SCORED], axis=1)  # (P, 4, 2)
-_P_HANGS = np.array([p.hangs for p in DRILL_PROTOTYPES])
 # Spread of a feature's log about a prototype's range (25 %).
 _LOG_SIGMA = 0.25
 # A set in the ranges of two drills (a side-lying abduction or a clamshell: one rigid motion of a lying
@@ -276,12 +166,10 @@ _LOG_SIGMA = 0.25
 # the drills the ranges tie and never outweighs a value outside a range (-0.5 per sigma squared, sigma 0.25).
 # Not for range, rise and hold: their ranges are limits, not centred on what people do (real squats rise in
 # 0.85-1.4 s, at the low end of the squat range: weighting the rise named 19 of 31 UTD-MHAD squats
-# sit-to-stand).  Per scored feature (_SCORED order).  Typical values within 0.1 log units (10 %: a
+# sit-to-stand).  Per scored feature (SCORED order).  Typical values within 0.1 log units (10 %: a
 # person's tempo from set to set) of each other are not told apart: the distance counts beyond that.
 _TYPICAL_WEIGHT = np.array([0.0, 0.0, 0.0, 0.08])
 _TYPICAL_DEAD = 0.1
-_LOG_CENTRE = 0.5 * (_LOG_BOUNDS[:, :, 0] + _LOG_BOUNDS[:, :, 1])  # (P, 4)
-_LOG_HALF = 0.5 * (_LOG_BOUNDS[:, :, 1] - _LOG_BOUNDS[:, :, 0])
 # The lever slope (g^2 per rad^2/s^2) each sign predicts, mean and spread: a hanging thigh 2 L / g with
 # the sensor L = 0.15-0.35 m below the hip; a lifted one -2 L sin(elevation) / g, its elevation a part
 # of the range (raises from lying), or a knee pivot below the sensor (squats, sit-to-stand).
@@ -289,34 +177,6 @@ _SLOPE_HANGING = (0.045, 0.015)
 _SLOPE_LIFTED = (-0.02, 0.02)
 # Most a lever part can cost a prototype (as a flat contradiction did).
 _LEVER_FLOOR = -8.0
-# Without a gyro the range of motion is the pendulum filter's, which takes every thigh for one hanging
-# below the hip.  For a thigh lying on the back, side or front that model is wrong, and the filter reads
-# high, never low: a raise from lying has its tangential acceleration along "up", which adds tilt at the
-# peak.  Accelerometer-only peak over true, tuning seeds 0-9 (set medians, main's code): side-lying
-# raises 1.19 and clamshells 1.34 (to 1.51), glute bridges 1.07, prone raises 1.09, straight-leg raises
-# 1.04.  So an accelerometer-only range is scored against a lying drill's range with its top raised by
-# that bias (its log); below the range nothing changes.  Drills from a hanging or standing pose keep
-# their true range: the model is theirs (strength, hold, single-leg deadlift 1.00-1.01), and widening
-# theirs sent strides to a widened ballistic range (2 of 15 held-out acc-only sets, session 13).  Fast
-# swings also read high (strides 1.37, marches 1.22), but the standing drills' wide ranges already hold
-# them, and with a bias they overlapped more.
-_ACC_ONLY_ROM_BIAS = math.log(1.35)
-_POSES_LYING = ("supine", "side", "prone")
-_LOG_BOUNDS_ACC_ONLY = _LOG_BOUNDS.copy()
-# The same wrong model moves the accelerometer-only angle's onset and peak in time: off a hanging thigh
-# swinging in its flexion plane (lying poses, and abductions, adductions and rotations, where the sensor's
-# offset from the femur no longer lies in the plane the filter puts it in) the rise reads anywhere from
-# 0.55 to 2.1 times the gyro one (5-95 % of paired sets, tuning seeds 0-7: side-lying raises, clamshells,
-# bridges, raises on the back and face down, side lunges), in the flexion plane standing 0.75-1.2.
-# Side-lying raises, read 1.4-1.6 s, went to squats (0.8-2.5 s); bridges, read 1.9-2.4 s, to single-leg
-# deadlifts.  So those drills' rise ranges are widened by that factor both ways without a gyro; hold and
-# hold keeps its range (paired ratios 0.98-1.05: a time at the top, not an onset).
-_ACC_ONLY_RISE_SPREAD = math.log(1.8)
-_LYING = [p.pose in _POSES_LYING for p in DRILL_PROTOTYPES]
-_OFF_PLANE = [p.pose in _POSES_LYING or p.movement not in ("flexion", "extension") for p in DRILL_PROTOTYPES]
-_LOG_BOUNDS_ACC_ONLY[_LYING, _SCORED.index("rom_deg"), 1] += _ACC_ONLY_ROM_BIAS
-_LOG_BOUNDS_ACC_ONLY[_OFF_PLANE, _SCORED.index("rise_s"), 0] -= _ACC_ONLY_RISE_SPREAD
-_LOG_BOUNDS_ACC_ONLY[_OFF_PLANE, _SCORED.index("rise_s"), 1] += _ACC_ONLY_RISE_SPREAD
 
 
 def _scores(
@@ -340,9 +200,9 @@ def _scores(
     one more part where given.  ``acc_only``: the sets were measured
     without a gyro, their range scored against the lying drills' ranges
     with the top raised by the accelerometer-only filter's bias in a lying
-    pose (``_ACC_ONLY_ROM_BIAS``), and the rise against the ranges of drills
+    pose (``ACC_ONLY_ROM_BIAS``), and the rise against the ranges of drills
     off a hanging thigh's flexion plane widened both ways
-    (``_ACC_ONLY_RISE_SPREAD``); the other drills' ranges as they are.  ``session`` (S, P): the session geometry's part
+    (``ACC_ONLY_RISE_SPREAD``); the other drills' ranges as they are.  ``session`` (S, P): the session geometry's part
     (:func:`_session_fit`), NaN rows where it tells nothing.
 
     Also returns each set's pose score under each prototype (S, P): the
@@ -353,36 +213,36 @@ def _scores(
     them wherever it is measured, and the range and tempo (a drill's
     practice, not its geometry) only among poses it cannot tell apart.
     """
-    x = np.array([[getattr(f, k) for k in _SCORED] for f in feats], dtype=np.float64).reshape(-1, len(_SCORED))
+    x = np.array([[getattr(f, k) for k in SCORED] for f in feats], dtype=np.float64).reshape(-1, len(SCORED))
     with np.errstate(invalid="ignore", divide="ignore"):
         lx = np.log(x)[:, None, :]  # (S, 1, 4)
-        bounds = _LOG_BOUNDS_ACC_ONLY if acc_only else _LOG_BOUNDS
+        bounds = LOG_BOUNDS_ACC_ONLY if acc_only else LOG_BOUNDS
         below = np.maximum(bounds[None, :, :, 0] - lx, 0.0)
         above = np.maximum(lx - bounds[None, :, :, 1], 0.0)
         z = (below + above) / _LOG_SIGMA
         # Inside the range, how far the value is from the drill's typical (log-centre) one beyond the dead
         # zone, capped at the edge (outside, the tail above takes over).
-        inner = np.maximum(np.minimum(np.abs(lx - _LOG_CENTRE[None]), _LOG_HALF[None]) - _TYPICAL_DEAD, 0.0)
+        inner = np.maximum(np.minimum(np.abs(lx - LOG_CENTRE[None]), LOG_HALF[None]) - _TYPICAL_DEAD, 0.0)
         fit = np.where(x[:, None, :] > 0, -0.5 * z * z - _TYPICAL_WEIGHT * inner * inner, -4.0)  # (S, P, 4)
-    finite = np.isfinite(x)[:, None, :] & np.isfinite(_LOG_BOUNDS[None, :, :, 0])
+    finite = np.isfinite(x)[:, None, :] & np.isfinite(LOG_BOUNDS[None, :, :, 0])
     fit = np.where(finite, fit, 0.0)
     # rom, rise and hold always count; the period where both have one.
     count = 3.0 + finite[:, :, 3]
     kin = fit.sum(axis=2)
     lever_ll = np.array([_lever_loglik(f) for f in feats]).reshape(-1, 2)  # (S, 2): hanging, lifted
-    lever = np.isfinite(lever_ll[:, :1]) & (_P_HANGS[None, :] != 0)
-    part = np.where(_P_HANGS[None, :] > 0, lever_ll[:, :1], lever_ll[:, 1:])
+    lever = np.isfinite(lever_ll[:, :1]) & (P_HANGS[None, :] != 0)
+    part = np.where(P_HANGS[None, :] > 0, lever_ll[:, :1], lever_ll[:, 1:])
     total = fit.sum(axis=2) + np.where(lever, np.maximum(part, _LEVER_FLOOR), 0.0)
     count = count + lever
     # The lever's direction against the rest "up": a Gaussian part where both the set and the drill have one.
     c = np.array([f.lever_up_cos for f in feats], dtype=np.float64)[:, None]
     hang = np.isfinite(c) & np.ones(len(DRILL_PROTOTYPES), dtype=bool)[None, :]
     # A squat's or a bridge's |cosine| anywhere from its lowest up (a band: 0 inside, the spread below).
-    miss = np.where(_P_LEVER_EITHER_SIGN[None, :], np.maximum(_P_LEVER_UP[None, :] - np.abs(c), 0.0), c - _P_LEVER_UP)
-    d = miss / _P_LEVER_UP_SIGMA[None, :]
+    miss = np.where(P_LEVER_EITHER_SIGN[None, :], np.maximum(P_LEVER_UP[None, :] - np.abs(c), 0.0), c - P_LEVER_UP)
+    d = miss / P_LEVER_UP_SIGMA[None, :]
     with np.errstate(invalid="ignore"):
-        gauss = np.maximum(-0.5 * d * d + _P_LEVER_UP_LOGNORM[None, :], _LEVER_FLOOR)
-        own = np.where(hang, np.where(np.isfinite(_P_LEVER_UP)[None, :], gauss, _LEVER_UP_UNIFORM), 0.0)
+        gauss = np.maximum(-0.5 * d * d + P_LEVER_UP_LOGNORM[None, :], _LEVER_FLOOR)
+        own = np.where(hang, np.where(np.isfinite(P_LEVER_UP)[None, :], gauss, LEVER_UP_UNIFORM), 0.0)
     total = total + own
     count = count + hang
     if geometry is not None:
@@ -434,9 +294,9 @@ def _candidates(f: SetFeatures) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return ("standing",), ("rotation",)
     moves = ("flexion", "extension", "abduction", "adduction", "rotation")
     if f.hangs > 0:
-        return _POSES_HANGING, moves
+        return POSES_HANGING, moves
     if f.hangs < 0:
-        return _POSES_LIFTED, moves
+        return POSES_LIFTED, moves
     return ("standing", "seated", "supine", "side", "prone", "all_fours"), moves
 
 
@@ -507,10 +367,10 @@ def _scored(
     allowed = np.array([_allowed(*c) for c in cands])
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
     with np.errstate(invalid="ignore"):
-        allowed = allowed & ~(np.abs(tilt - _PROTO_TILT_DEG[None, :]) > _MAX_TILT_MISS_DEG)  # NaN tilt: all
+        allowed = allowed & ~(np.abs(tilt - PROTO_TILT_DEG[None, :]) > MAX_TILT_MISS_DEG)  # NaN tilt: all
     geometry = None
     if prior is not None:
-        geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, _REST_UP, _REP_AXIS) for f in feats])
+        geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, REST_UP, REP_AXIS) for f in feats])
         fits: np.ndarray = geometry >= _MIN_GEOMETRY_FIT
         # The prior narrows the lever's and the axis' candidates.  Where the two disagree the geometry
         # wins (a lever sign is taken from |a|^2, which a raise from lying also changes through its
@@ -675,7 +535,7 @@ def describe_sets(
     told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []
     for e, u0, a0 in earlier:
         d, u, a = e.description, unit(u0), unit(a0)
-        if d is not None and d.drill in _INDEX_OF and u is not None and a is not None:
+        if d is not None and d.drill in INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     if told:
@@ -690,6 +550,6 @@ def describe_sets(
             fit = _session_fit(u, a, seen)
             d = _describe([f], prior, acc_only, None if fit is None else fit[None, :])[0]
             named.append(d)
-            if d.drill in _INDEX_OF and u is not None and a is not None:
+            if d.drill in INDEX_OF and u is not None and a is not None:
                 seen.append((u, a, _weights(_scored([f], prior, acc_only)[1])[0]))
     return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, named, strict=True))
