@@ -185,6 +185,14 @@ def _feed_struck(
     swings: Sequence[Rep], strikes_g: Sequence[float], standing_known: bool
 ) -> tuple[list[Rep], list[Rep]]:
     """Accelerometer-only reps with the heel-strike jolt the detector measured after each peak."""
+    counted, steps, _ = _feed_struck_state(swings, strikes_g, standing_known)
+    return counted, steps
+
+
+def _feed_struck_state(
+    swings: Sequence[Rep], strikes_g: Sequence[float], standing_known: bool
+) -> tuple[list[Rep], list[Rep], GaitState]:
+    """As ``_feed_struck``; returns the closed state too."""
     g = GaitState()
     counted: list[Rep] = []
     steps: list[Rep] = []
@@ -193,7 +201,7 @@ def _feed_struck(
         counted += released
         steps += st
     g, released = flush(S, g)
-    return counted + list(released), steps
+    return counted + list(released), steps, g
 
 
 # Accelerometer-only steps whose lows the angle does not read behind standing (a reference that is
@@ -252,15 +260,7 @@ def test_a_rep_after_a_walk_on_its_rhythm_is_still_a_rep() -> None:
 
 def _feed_struck_mixed(swings: Sequence[Rep], strikes_g: Sequence[float]) -> tuple[list[Rep], list[Rep], GaitState]:
     """As ``_feed_struck`` with a still calibration window (standing known); returns the state too."""
-    g = GaitState()
-    counted: list[Rep] = []
-    steps: list[Rep] = []
-    for s, strike in zip(swings, strikes_g, strict=True):
-        g, released, st = feed_rep(S, g, s, False, True, strike)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    return counted + list(released), steps, g
+    return _feed_struck_state(swings, strikes_g, True)
 
 
 # An accelerometer-only walk whose first step from standing reads 53 degrees (the body's forward
