@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,3 +83,16 @@ def run_both(kernel: Callable[..., Any], twin: Callable[..., Any], state: tuple[
     r_k = kernel(*s_k, *args)
     r_t = twin(*s_t, *args)
     return (r_k, s_k), (r_t, s_t)
+
+
+def run_numba_script(tmp_path: Path, code: str, mode: str) -> dict[str, Any]:
+    """Run ``code`` (a script given ``mode`` as its argument) in a fresh interpreter with its own numba cache.
+
+    Returns the JSON object on its last line of output: a compile in a process of its own, so that
+    a patch switched on or off by ``mode`` decides everything numba compiles there.
+    """
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / f"numba-{mode}"))
+    out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr
+    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return got

@@ -5,12 +5,10 @@ Each check runs a fresh interpreter: the patch is installed at a process's first
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from kit import run_numba_script
 
 CODE = """
 import json
@@ -73,22 +71,14 @@ print(json.dumps({
 """
 
 
-def _run(tmp_path: Path, mode: str) -> dict[str, object]:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / f"numba-{mode}"))
-    out = subprocess.run([sys.executable, "-c", CODE, mode], capture_output=True, text=True, timeout=600, env=env)
-    assert out.returncode == 0, out.stderr
-    got: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return got
-
-
 def _code(asm: object) -> str:
     """Machine code text without symbol names (numba's mangled names carry per-process ids)."""
     return re.sub(r"_ZN\w+", "", str(asm))
 
 
 def test_an_inlined_callee_is_copied_with_one_scope_and_the_same_code(tmp_path: Path) -> None:
-    patched = _run(tmp_path, "patched")
-    plain = _run(tmp_path, "plain")
+    patched = run_numba_script(tmp_path, CODE, "patched")
+    plain = run_numba_script(tmp_path, CODE, "plain")
     # Nothing of numba's inliner is imported before a compile (a cached run never loads it).
     assert patched["before"] == {"imported": False, "installed": False}
     scopes = patched["scopes"]

@@ -8,16 +8,13 @@ nothing reads them, and must not change compiled code.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numba
 import pytest
+from kit import run_numba_script
 from numba import literal_unroll
 from numba.core import analysis, compiler, postproc
 
@@ -140,14 +137,6 @@ print(json.dumps({"value": value, "asm": asm}))
 """
 
 
-def _run(tmp_path: Path, mode: str) -> dict[str, Any]:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / f"numba-{mode}"))
-    out = subprocess.run([sys.executable, "-c", CODE, mode], capture_output=True, text=True, timeout=600, env=env)
-    assert out.returncode == 0, out.stderr
-    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return got
-
-
 def _code(asm: str) -> str:
     """Machine code text without symbol names (numba's mangled names carry per-process ids and flags)."""
     asm = re.sub(r"_ZN\w+", "", asm)
@@ -156,7 +145,7 @@ def _code(asm: str) -> str:
 
 
 def test_compiled_code_is_numbas(tmp_path: Path) -> None:
-    patched = _run(tmp_path, "patched")
-    plain = _run(tmp_path, "plain")
+    patched = run_numba_script(tmp_path, CODE, "patched")
+    plain = run_numba_script(tmp_path, CODE, "plain")
     assert patched["value"] == plain["value"]
     assert [_code(a) for a in patched["asm"]] == [_code(a) for a in plain["asm"]]
