@@ -243,21 +243,26 @@ def test_ordered_map_in_processes_lets_the_calling_process_work_too() -> None:
     assert set(pids) - {parent}
 
 
-def test_ordered_map_in_processes_keeps_three_items_in_a_worker() -> None:
-    # The caller refills the pool only between its own items: with two a worker, the worker sat
-    # idle behind a long recording analysed here (files differ six-fold in length).
+def test_ordered_map_in_processes_feeds_a_worker_while_the_caller_works() -> None:
+    # A worker gets its next item when it finishes one, not only between the caller's own items:
+    # while the caller analyses one long recording, the worker goes through the short ones
+    # (before, it held three and then sat idle behind the caller, and the items queued in it at
+    # the end were what the caller waited for).
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform: threads")
     parent = os.getpid()
+    slept: list[int] = []
 
-    def slow_in_worker(i: int) -> tuple[int, int]:
-        if os.getpid() != parent:
-            time.sleep(0.2)  # item 0 is still running when the caller first looks
+    def long_here(i: int) -> tuple[int, int]:
+        if os.getpid() == parent and not slept:
+            slept.append(i)
+            time.sleep(1.5)  # the caller's first item is long; the worker's are short
         return i, os.getpid()
 
-    got = list(ordered_map(slow_in_worker, range(8), jobs=2, window=8, processes=True))
+    got = list(ordered_map(long_here, range(8), jobs=2, window=8, processes=True))
     assert [r for r, _ in got] == list(range(8))
-    assert [pid != parent for _, pid in got[:3]] == [True, True, True]
+    after = [pid != parent for i, pid in got if i > slept[0]]
+    assert after and all(after)  # every later item ran in the worker while the caller was busy
 
 
 def test_ordered_map_in_processes_raises_the_callers_own_failure_in_order() -> None:
