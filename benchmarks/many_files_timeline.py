@@ -107,7 +107,8 @@ def _child(log: str, argv: list[str]) -> None:
             yield from om(timed, items, jobs, **kw)
             mark("pool.end")
             ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-            put(ev="children", cpu=ch.ru_utime + ch.ru_stime)
+            me = resource.getrusage(resource.RUSAGE_SELF)
+            put(ev="children", cpu=ch.ru_utime + ch.ru_stime, minflt=ch.ru_minflt, self_minflt=me.ru_minflt)
 
         return gen()
 

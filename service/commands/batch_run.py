@@ -221,11 +221,12 @@ def _forked_map(
         raise RuntimeError("ordered_map(processes=True) is already running")
     _FORKED = fn
     workers = jobs - 1
-    # In input order: (future, ran here).  The window counts both kinds.  Taking an item and
-    # appending its future happen together under the lock (this thread and the pool's result
-    # thread both take items), so that the futures stay in input order.
-    pending: deque[tuple[Future[Any], bool]] = deque()
-    lock = threading.Lock()
+    # In input order, the futures of the items run here and in the workers; the window counts
+    # both.  Taking an item and appending its future happen together under the lock (this thread
+    # and the pool's result thread both take items), so that the futures stay in input order.
+    # Re-entrant: a future already finished runs its callback at once, in the thread adding it.
+    pending: deque[Future[Any]] = deque()
+    lock = threading.RLock()
     state = {"in_pool": 0, "open": True}
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_fork_context())
 
@@ -240,10 +241,10 @@ def _forked_map(
             except Exception as exc:  # a broken pool: the item fails in order, where it is taken
                 future = Future()
                 future.set_exception(exc)
-                pending.append((future, False))
+                pending.append(future)
                 return
             state["in_pool"] += 1
-            pending.append((future, False))
+            pending.append(future)
             future.add_done_callback(refill)
 
     def refill(_: Future[Any]) -> None:
@@ -255,7 +256,7 @@ def _forked_map(
             except BaseException as exc:  # the items' iterator failed: raise it in order
                 future: Future[Any] = Future()
                 future.set_exception(exc)
-                pending.append((future, True))
+                pending.append(future)
                 state["open"] = False
 
     finished = False
@@ -265,13 +266,13 @@ def _forked_map(
             oldest: Future[Any] | None = None
             with lock:
                 feed()
-                if pending and pending[0][0].done():
-                    oldest = pending.popleft()[0]
+                if pending and pending[0].done():
+                    oldest = pending.popleft()
                 elif len(pending) < limit and state["open"] and (item := next(source, _END)) is not _END:
                     here = Future()
-                    pending.append((here, True))
+                    pending.append(here)
                 elif pending:
-                    oldest = pending.popleft()[0]  # wait for it
+                    oldest = pending.popleft()  # wait for it
                 else:
                     break
             if here is not None:
