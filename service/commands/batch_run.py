@@ -227,12 +227,14 @@ def _forked_map(
     # Re-entrant: a future already finished runs its callback at once, in the thread adding it.
     pending: deque[Future[Any]] = deque()
     lock = threading.RLock()
-    state = {"in_pool": 0, "open": True}
+    in_pool = 0  # items in the workers, not finished
+    taking = True  # items are still taken (false once the iterator failed or the map ended)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_fork_context())
 
     def feed() -> None:
         """Under ``lock``: keep each worker holding :data:`_POOL_ITEMS` items, within the window."""
-        while state["open"] and state["in_pool"] < _POOL_ITEMS * workers and len(pending) < limit:
+        nonlocal in_pool
+        while taking and in_pool < _POOL_ITEMS * workers and len(pending) < limit:
             item = next(source, _END)
             if item is _END:
                 return
@@ -243,21 +245,22 @@ def _forked_map(
                 future.set_exception(exc)
                 pending.append(future)
                 return
-            state["in_pool"] += 1
+            in_pool += 1
             pending.append(future)
             future.add_done_callback(refill)
 
     def refill(_: Future[Any]) -> None:
         """A worker finished an item (in the pool's result thread): give it the next."""
+        nonlocal in_pool, taking
         with lock:
-            state["in_pool"] -= 1
+            in_pool -= 1
             try:
                 feed()
             except BaseException as exc:  # the items' iterator failed: raise it in order
                 future: Future[Any] = Future()
                 future.set_exception(exc)
                 pending.append(future)
-                state["open"] = False
+                taking = False
 
     finished = False
     try:
@@ -268,7 +271,7 @@ def _forked_map(
                 feed()
                 if pending and pending[0].done():
                     oldest = pending.popleft()
-                elif len(pending) < limit and state["open"] and (item := next(source, _END)) is not _END:
+                elif len(pending) < limit and taking and (item := next(source, _END)) is not _END:
                     here = Future()
                     pending.append(here)
                 elif pending:
@@ -285,7 +288,7 @@ def _forked_map(
         finished = True
     finally:
         with lock:
-            state["open"] = False
+            taking = False
         if not finished and on_stop is not None:
             on_stop()
         pool.shutdown(wait=True, cancel_futures=True)
