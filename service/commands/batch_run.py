@@ -200,16 +200,6 @@ def ordered_map(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ran_here(fn: Callable[[T], R], item: T) -> Future[R]:
-    """``fn(item)`` run in this process, as a finished future (its exception kept, like a worker's)."""
-    done: Future[R] = Future()
-    try:
-        done.set_result(fn(item))
-    except Exception as exc:  # re-raised in order, where the result is taken (as a worker's is)
-        done.set_exception(exc)
-    return done
-
-
 def _forked_map(
     fn: Callable[[T], R], source: Iterator[T], jobs: int, limit: int, on_stop: Callable[[], None] | None
 ) -> Generator[R, None, None]:
@@ -218,9 +208,12 @@ def _forked_map(
     This process works too, instead of waiting for results beside ``jobs`` workers on ``jobs``
     cores: whenever the oldest item is not finished it takes the next item itself (within the
     window), so the items it runs never cross a pipe (a worker's result is pickled), and one
-    process fewer is forked.  The pool is kept fed first (:data:`_POOL_ITEMS` items a worker), so
-    that the workers do not wait while this process works.
+    process fewer is forked.  A worker is given its next item the moment it finishes one (a
+    callback of the pool's result thread, which runs while this process works on an item of its
+    own), so it holds only :data:`_POOL_ITEMS` items: few are left queued in a worker when the
+    items run out, for this process to wait for at the end.
     """
+    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     global _FORKED
@@ -228,41 +221,88 @@ def _forked_map(
         raise RuntimeError("ordered_map(processes=True) is already running")
     _FORKED = fn
     workers = jobs - 1
-    # In input order: (future, ran here).  The window counts both kinds.
-    pending: deque[tuple[Future[Any], bool]] = deque()
+    # In input order, the futures of the items run here and in the workers; the window counts
+    # both.  Taking an item and appending its future happen together under the lock (this thread
+    # and the pool's result thread both take items), so that the futures stay in input order.
+    # Re-entrant: a future already finished runs its callback at once, in the thread adding it.
+    pending: deque[Future[Any]] = deque()
+    lock = threading.RLock()
+    in_pool = 0  # items in the workers, not finished
+    taking = True  # items are still taken (false once the iterator failed or the map ended)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_fork_context())
+
+    def feed() -> None:
+        """Under ``lock``: keep each worker holding :data:`_POOL_ITEMS` items, within the window."""
+        nonlocal in_pool
+        while taking and in_pool < _POOL_ITEMS * workers and len(pending) < limit:
+            item = next(source, _END)
+            if item is _END:
+                return
+            try:
+                future = pool.submit(_forked, item)
+            except Exception as exc:  # a broken pool: the item fails in order, where it is taken
+                future = Future()
+                future.set_exception(exc)
+                pending.append(future)
+                return
+            in_pool += 1
+            pending.append(future)
+            future.add_done_callback(refill)
+
+    def refill(_: Future[Any]) -> None:
+        """A worker finished an item (in the pool's result thread): give it the next."""
+        nonlocal in_pool, taking
+        with lock:
+            in_pool -= 1
+            try:
+                feed()
+            except BaseException as exc:  # the items' iterator failed: raise it in order
+                future: Future[Any] = Future()
+                future.set_exception(exc)
+                pending.append(future)
+                taking = False
+
     finished = False
     try:
         while True:
-            in_pool = sum(1 for f, here in pending if not here and not f.done())
-            while in_pool < _POOL_ITEMS * workers and len(pending) < limit and (item := next(source, _END)) is not _END:
-                pending.append((pool.submit(_forked, item), False))
-                in_pool += 1
-            if pending and pending[0][0].done():
-                yield pending.popleft()[0].result()
-            elif len(pending) < limit and (item := next(source, _END)) is not _END:
-                pending.append((_ran_here(fn, item), True))
-            elif pending:
-                yield pending.popleft()[0].result()  # wait for the oldest
-            else:
-                break
+            here: Future[Any] | None = None
+            oldest: Future[Any] | None = None
+            with lock:
+                feed()
+                if pending and pending[0].done():
+                    oldest = pending.popleft()
+                elif len(pending) < limit and taking and (item := next(source, _END)) is not _END:
+                    here = Future()
+                    pending.append(here)
+                elif pending:
+                    oldest = pending.popleft()  # wait for it
+                else:
+                    break
+            if here is not None:
+                try:
+                    here.set_result(fn(item))
+                except Exception as exc:  # re-raised in order, where the result is taken (as a worker's is)
+                    here.set_exception(exc)
+            elif oldest is not None:
+                yield oldest.result()
         finished = True
     finally:
+        with lock:
+            taking = False
         if not finished and on_stop is not None:
             on_stop()
         pool.shutdown(wait=True, cancel_futures=True)
         _FORKED = None
 
 
-#: Items of a forked worker not yet finished (running or queued).  This process refills the pool
-#: only between the items it runs itself, so a worker must hold enough to stay busy through one
-#: long item here (recordings of 1 to 3 minutes at 100 or 200 Hz differ six-fold), yet few, as
-#: the items queued in the pool are what this process waits for at the end.  Scheduling the
-#: measured item costs of 100 such files (benchmarks/many_files.py) with the loop above, one
-#: worker and the default window: both processes busy 93.6 % of the ideal in input order (95.6 %
-#: on average over 50 shuffled orders) with two, 96.5 % (97.9 %) with three, 92.3 % (92.5 %) with
-#: four.
-_POOL_ITEMS = 3
+#: Items a forked worker holds, not yet finished (running or queued).  One more than it runs, so
+#: that the next is already in its pipe when it finishes one; the pool's result thread gives it
+#: another at once, whatever this process is doing.  Scheduling the measured item costs of 100
+#: files of 1-3 minutes (benchmarks/many_files.py) on one worker and this process: the
+#: critical path 1.377 s against 1.353 s if perfectly shared (1.390 s when this process refilled
+#: the pool only between its own items, with three items a worker; 1.406 against 1.367 s on
+#: average over 50 shuffled orders).
+_POOL_ITEMS = 2
 
 #: The end of the items (``next(source, _END)``).
 _END: Any = object()

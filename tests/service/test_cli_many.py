@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import hipflex.dsp
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.types import Analysis, ImuSamples
 from hipflex.sensor.files.csv_io import write_csv
+from hipflex.service.commands import batch_run
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
 
 GOOD = [f"s{i}.csv" for i in range(5)]
@@ -243,21 +245,59 @@ def test_ordered_map_in_processes_lets_the_calling_process_work_too() -> None:
     assert set(pids) - {parent}
 
 
-def test_ordered_map_in_processes_keeps_three_items_in_a_worker() -> None:
-    # The caller refills the pool only between its own items: with two a worker, the worker sat
-    # idle behind a long recording analysed here (files differ six-fold in length).
+def test_ordered_map_in_processes_feeds_a_worker_while_the_caller_works() -> None:
+    # A worker gets its next item when it finishes one, not only between the caller's own items:
+    # while the caller analyses one long recording, the worker goes through the short ones
+    # (before, it held three and then sat idle behind the caller, and the items queued in it at
+    # the end were what the caller waited for).
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform: threads")
     parent = os.getpid()
+    slept: list[int] = []
 
-    def slow_in_worker(i: int) -> tuple[int, int]:
-        if os.getpid() != parent:
-            time.sleep(0.2)  # item 0 is still running when the caller first looks
+    def long_here(i: int) -> tuple[int, int]:
+        if os.getpid() == parent and not slept:
+            slept.append(i)
+            time.sleep(1.5)  # the caller's first item is long; the worker's are short
         return i, os.getpid()
 
-    got = list(ordered_map(slow_in_worker, range(8), jobs=2, window=8, processes=True))
+    got = list(ordered_map(long_here, range(8), jobs=2, window=8, processes=True))
     assert [r for r, _ in got] == list(range(8))
-    assert [pid != parent for _, pid in got[:3]] == [True, True, True]
+    after = [pid != parent for i, pid in got if i > slept[0]]
+    assert after and all(after)  # every later item ran in the worker while the caller was busy
+
+
+def test_ordered_map_in_processes_takes_a_worker_result_that_is_in_before_it_is_awaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker's future can be finished by the time its callback is added (a fast item): the
+    # callback then runs at once in the thread adding it, which holds the lock of the items.
+    import concurrent.futures
+
+    class Instant:
+        """A pool whose items are finished when submitted (in this process)."""
+
+        def __init__(self, **_: object) -> None:
+            pass
+
+        def submit(self, fn: Callable[[int], int], item: int) -> Future[int]:
+            done: Future[int] = Future()
+            done.set_result(fn(item))
+            return done
+
+        def shutdown(self, **_: object) -> None:
+            pass
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Instant)
+    monkeypatch.setattr(batch_run, "_fork_context", lambda: None)
+    got: list[int] = []
+    runner = threading.Thread(
+        target=lambda: got.extend(ordered_map(lambda i: i * 3, range(10), jobs=2, processes=True)), daemon=True
+    )
+    runner.start()
+    runner.join(30.0)
+    assert not runner.is_alive(), "ordered_map deadlocked"
+    assert got == [i * 3 for i in range(10)]
 
 
 def test_ordered_map_in_processes_raises_the_callers_own_failure_in_order() -> None:
