@@ -97,7 +97,10 @@ class Settings:
     pendulum_max_flexion_deg, pendulum_max_extension_deg : float
         Accelerometer-only filter: the thigh's range from standing, forward
         and back, degrees.  The filter's angle stays inside it, so a filter
-        that overshoots a fast swing cannot turn over the top.
+        that overshoots a fast swing cannot turn over the top.  Back, 40: a
+        runner's thigh extends 20-30 deg behind standing; a runner's push in
+        stance, read as swing, drove the filter past that to the bound, where
+        its outward rate stops and the next swing could be lost.
     pendulum_still_s : float
         Accelerometer-only filter: once the specific force has looked still
         (steady and within 5 % of gravity) for this long, the thigh's rate
@@ -173,7 +176,7 @@ class Settings:
     pendulum_jerk_rad_s3: float = 100.0
     pendulum_acc_noise_g: float = 0.03
     pendulum_max_flexion_deg: float = 120.0
-    pendulum_max_extension_deg: float = 60.0
+    pendulum_max_extension_deg: float = 40.0
     pendulum_still_s: float = 0.2
     sign_confirm_s: float = 8.0
     max_learn_s: float = 120.0

@@ -43,6 +43,14 @@ from hipflex.dsp.validate import check_gravity_g
 
 __all__ = ["begin_lock", "correct_gyro", "learn", "ready_kernel", "rest_window"]
 
+# The sensor-position search judges its candidates within at least this much
+# extension behind standing (deg), even where the tracking filter is held closer
+# (``pendulum_max_extension_deg``, 40): the true position's trace overshoots a
+# runner's backward swing for a moment (a sensor 10 cm in front of the femur:
+# its centripetal term near 1 g), and held at a tighter bound it fitted worse
+# than a wrong position (12 cm in front identified as 18 cm behind).
+_ID_MIN_EXTENSION_DEG = 60.0
+
 # Without a quiet window of calib_still_s, quiet windows this much shorter are
 # searched (longest first) before the quietest full window is taken.
 _SHORT_WINDOW_FRACTIONS = (0.5, 0.25)
@@ -520,6 +528,8 @@ def _identify(
         prm[L.P_OFFSET_M] = sensor_offset_m
         if symmetric:
             prm[L.P_THETA_MIN] = -prm[L.P_THETA_MAX]
+        else:
+            prm[L.P_THETA_MIN] = min(prm[L.P_THETA_MIN], -math.radians(_ID_MIN_EXTENSION_DEG))
         kern = _Kernel(prm, proto.fstate.copy(), proto.ist.copy(), proto.hist)
         if first == 0:
             _rewind(kern, state, cal, scratch)

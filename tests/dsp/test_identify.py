@@ -145,6 +145,8 @@ def _fresh_identify(settings: Any, state: Any, cal: Any, axes: Any, stop: int, s
             kern = lf._start_kernel(settings, state, cal, axes, lever, True)
         if symmetric:
             kern.prm[lf.L.P_THETA_MIN] = -kern.prm[lf.L.P_THETA_MAX]
+        else:
+            kern.prm[lf.L.P_THETA_MIN] = min(kern.prm[lf.L.P_THETA_MIN], -np.radians(lf._ID_MIN_EXTENSION_DEG))
         lf._run_span(kern, state, first, stop)
         n = float(kern.fstate[lf.L.F_ID_N])
         scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[lf.L.F_ID_NIS]) / (2.0 * n)
