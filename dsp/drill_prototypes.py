@@ -19,7 +19,6 @@ __all__ = [
     "AXIS_COS",
     "DRILL_PROTOTYPES",
     "INDEX_OF",
-    "LEVER_OFFSET_COS",
     "LEVER_UP_UNIFORM",
     "LOG_BOUNDS",
     "LOG_BOUNDS_ACC_ONLY",
@@ -32,7 +31,6 @@ __all__ = [
     "P_HANGS",
     "P_LEVER_EITHER_SIGN",
     "P_LEVER_UP",
-    "P_LEVER_UP_ALT",
     "P_LEVER_UP_LOGNORM",
     "P_LEVER_UP_SIGMA",
     "REP_AXIS",
@@ -142,41 +140,20 @@ MAX_TILT_MISS_DEG = 45.0
 # so its lever is +-0.77 from "up", either sign, and as the thigh starts 45-60 deg up and the offset tilts
 # the lever by up to 22 deg, a |cosine| of at least sin 23 deg = 0.39 (tuning seeds' mixed sessions read
 # 0.4-0.98 once the lever is learned on a side-lying set).
-#
-# A lying thigh's cosine is not 0, though: the sensor sits on the skin, off the femur by the thigh's radius
-# (5-10 cm at 15-30 cm from the hip: LEVER_OFFSET_COS = sin 18 deg), and the lever points from the hip to
-# the sensor, so it leans towards the surface the sensor is strapped to.  Strapped on the front of the
-# thigh (the usual place) or on its outer side (Bilkent's units), that surface faces up lying on the back
-# or seated with the front, down face down with the front, up on the side with the outer side, and
-# across the vertical otherwise.  So a lying pose's cosine is one of two values, by where the strap is:
-# (front, outer side) = supine and seated (+s, 0), face down (-s, 0), on the side (0, +s) (tuning seeds:
-# raises on the back +0.15..+0.35 strapped in front, face down -0.12..-0.50, side-lying +0.20..+0.44 on the
-# outer side and -0.05..+0.08 in front; Bilkent's outer-side units: on the side +0.19..+0.36, on the back
-# +0.03..+0.11, face down -0.15..+0.03).  The mounting's rotation changes neither value (two directions in
-# one sensor frame); only where the strap sits does, and both places are scored as equally likely.
-LEVER_OFFSET_COS = 0.3
-_S = LEVER_OFFSET_COS
-_LEVER_UP_OF_POSE = {
-    "standing": (-1.0, math.nan), "all_fours": (-1.0, math.nan), "supine": (_S, 0.0), "seated": (_S, 0.0),
-    "side": (0.0, _S), "prone": (-_S, 0.0),
-}  # fmt: skip
-_LEVER_UP_OVERRIDES = {"squat": (0.93, math.nan), "glute_bridge": (0.39, math.nan), "hip_rotation": (math.nan,) * 2}
-_LEVER_UP_PAIRS = np.array([_LEVER_UP_OVERRIDES.get(p.name, _LEVER_UP_OF_POSE[p.pose]) for p in DRILL_PROTOTYPES])
-P_LEVER_UP = _LEVER_UP_PAIRS[:, 0]
-#: The cosine of the second strap place (outer side for a lying thigh), NaN for drills with one value.
-P_LEVER_UP_ALT = _LEVER_UP_PAIRS[:, 1]
+_LEVER_UP_OF_POSE = {"standing": -1.0, "all_fours": -1.0, "supine": 0.0, "side": 0.0, "prone": 0.0, "seated": 0.0}
+_LEVER_UP_OVERRIDES = {"squat": 0.93, "glute_bridge": 0.39, "hip_rotation": math.nan}
+P_LEVER_UP = np.array([_LEVER_UP_OVERRIDES.get(p.name, _LEVER_UP_OF_POSE[p.pose]) for p in DRILL_PROTOTYPES])
 P_LEVER_EITHER_SIGN = np.array([p.name in ("glute_bridge", "squat") for p in DRILL_PROTOTYPES])
-# Spread of a measured lever cosine about a drill's: the pose is held within ~15 deg, the hip moves, and the
-# lever's direction is measured within ~15 deg (gyro_frame.LEVER_MIN_T): 0.2 about a lying thigh's value
-# once the strap's offset is in it; a hanging thigh's cosine only shortens by the offset (simulated standing
-# drills -0.68..-0.96); a squat's upright thigh and a bridge's are as off their pivot's line as a lying one.
-P_LEVER_UP_SIGMA = np.where(P_LEVER_UP < -0.9, 0.3, np.where(np.isfinite(P_LEVER_UP_ALT), 0.2, 0.4))
-# The densities' normalisation, relative to the narrowest (a wider spread, or a bridge's two signs or a lying
-# thigh's two strap places, each half as likely, explains any one value less well): without it a hanging
-# deadlift (-0.8) fitted a bridge (0.77 either sign) as well as its own -1.
-P_LEVER_UP_LOGNORM = -np.log(P_LEVER_UP_SIGMA / 0.3) - np.log(
-    np.where(P_LEVER_EITHER_SIGN | np.isfinite(P_LEVER_UP_ALT), 2.0, 1.0)
-)
+# Spread of a measured lever cosine about a drill's: the pose is held within ~15 deg, the hip moves, and
+# the sensor sits off the femur by the thigh's radius (~8 cm at ~20 cm from the pivot, up to ~22 deg): in a
+# lying thigh's plane of motion when its face looks up or down (up to 0.37 either way; simulated lying
+# raises read -0.25..+0.45, Bilkent's -0.15..+0.36), while a hanging thigh's cosine only shortens by it
+# (simulated standing drills -0.68..-0.96); a squat's upright thigh is as off its pivot's line as a lying one.
+P_LEVER_UP_SIGMA = np.where(P_LEVER_UP < -0.9, 0.3, 0.4)
+# The densities' normalisation, relative to the narrowest (a wider spread, or a bridge's two signs, each half
+# as likely, explains any one value less well): without it a hanging deadlift (-0.8) fitted a bridge (0.77
+# either sign) as well as its own -1.
+P_LEVER_UP_LOGNORM = -np.log(P_LEVER_UP_SIGMA / 0.3) - np.log(np.where(P_LEVER_EITHER_SIGN, 2.0, 1.0))
 # The uniform density over [-1, 1] against the narrowest Gaussian's peak, log: log(0.5 * 0.3 * sqrt(2 pi)).
 LEVER_UP_UNIFORM = math.log(0.5 * 0.3 * math.sqrt(2.0 * math.pi))
 

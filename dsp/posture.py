@@ -60,7 +60,6 @@ from hipflex.dsp.drill_prototypes import (
     P_HANGS,
     P_LEVER_EITHER_SIGN,
     P_LEVER_UP,
-    P_LEVER_UP_ALT,
     P_LEVER_UP_LOGNORM,
     P_LEVER_UP_SIGMA,
     POSES_HANGING,
@@ -241,12 +240,8 @@ def _scores(
     # A squat's or a bridge's |cosine| anywhere from its lowest up (a band: 0 inside, the spread below).
     miss = np.where(P_LEVER_EITHER_SIGN[None, :], np.maximum(P_LEVER_UP[None, :] - np.abs(c), 0.0), c - P_LEVER_UP)
     d = miss / P_LEVER_UP_SIGMA[None, :]
-    # A lying thigh's second strap place (P_LEVER_UP_ALT): the two as a mixture, each half likely (in LOGNORM).
-    d_alt = (c - P_LEVER_UP_ALT) / P_LEVER_UP_SIGMA[None, :]
     with np.errstate(invalid="ignore"):
-        two = np.isfinite(P_LEVER_UP_ALT)[None, :]
-        mix = np.where(two, np.logaddexp(-0.5 * d * d, -0.5 * np.where(two, d_alt * d_alt, 0.0)), -0.5 * d * d)
-        gauss = np.maximum(mix + P_LEVER_UP_LOGNORM[None, :], _LEVER_FLOOR)
+        gauss = np.maximum(-0.5 * d * d + P_LEVER_UP_LOGNORM[None, :], _LEVER_FLOOR)
         own = np.where(hang, np.where(np.isfinite(P_LEVER_UP)[None, :], gauss, LEVER_UP_UNIFORM), 0.0)
     total = total + own
     count = count + hang
