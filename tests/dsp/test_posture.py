@@ -571,40 +571,24 @@ def test_a_measured_pose_stays_when_no_drill_fits() -> None:
     assert (bare.drill, bare.pose, bare.movement) == ("unknown", "unknown", "unknown")
 
 
-def test_the_lever_leaning_to_the_strapped_surface_tells_a_raise_on_the_back_from_one_face_down() -> None:
-    # A raise on the back and one face down: one rigid motion at one tempo with 5 s holds, 38 deg (in
-    # the overlap of their ranges, which alone says "on the back").  The lever runs from the hip to the
-    # sensor on the skin, so a sensor strapped on the front of the thigh leans it up on the back (+0.3)
-    # and down face down (-0.3): tuning seeds' face-down raises strapped in front read -0.12..-0.50 and
-    # were named raises on the back (4 of 18 sets with a gyro).
-    held = {"rom_deg": 38.0, "rise_s": 1.8, "hold_s": 6.1, "period_s": 9.2, "n_reps": 10}
-    down = describe_set(_feats(lever_up_cos=-0.3, **held))
-    up = describe_set(_feats(lever_up_cos=0.3, **held))
-    assert (down.drill, down.pose, down.movement) == ("prone_leg_raise", "prone", "extension")
-    assert (up.drill, up.pose, up.movement) == ("straight_leg_raise", "supine", "flexion")
-    # Strapped on the outer side the lever lies across "up" in both: the range decides, as without a lever.
-    assert describe_set(_feats(lever_up_cos=0.0, **held)).drill == describe_set(_feats(**held)).drill
-
-
-def test_a_lever_leaning_up_is_no_raise_face_down() -> None:
-    # Bilkent's side-lying raises (units on the outer side, which faces up lying on the side): the lever
-    # leans up by +0.19..+0.36, and a 20 deg raise held 5 s was named a raise face down (its range).  A
-    # surface facing up is the front on the back or the outer side on the side, never face down.
-    held = {"rom_deg": 20.0, "rise_s": 1.0, "hold_s": 5.3, "period_s": 7.6, "n_reps": 10}
-    assert describe_set(_feats(lever_up_cos=0.0, **held)).pose == "prone"  # across "up": the range decides
-    for cos in (0.2, 0.3):
-        assert describe_set(_feats(lever_up_cos=cos, **held)).pose in ("supine", "side", "seated"), cos
-
-
 @pytest.mark.parametrize("has_gyro", [True, False])
-def test_naming_face_down_raises_never_changes_a_count(monkeypatch: pytest.MonkeyPatch, has_gyro: bool) -> None:
-    # Face-down raises strapped in front (their lever leans down: the naming now reads it): the reps,
+@pytest.mark.parametrize("recording", ["prone_leg_raise", "mixed"])
+def test_naming_lying_and_mixed_sessions_never_changes_a_count(
+    monkeypatch: pytest.MonkeyPatch, recording: str, has_gyro: bool
+) -> None:
+    # Face-down raises (named from the lever's direction with a gyro, from the range without) and a
+    # session of four drills in three poses (each set named against the sets before it): the reps,
     # their metrics and every other field are those of an analysis that names nothing.
-    sim = simulate_programme("prone_leg_raise", seed=0, fs_hz=25.0, has_gyro=has_gyro)
+    if recording == "mixed":
+        sim = simulate_mixed(seed=3, fs_hz=50.0, has_gyro=has_gyro)
+    else:
+        sim = simulate_programme(recording, seed=0, fs_hz=25.0, has_gyro=has_gyro)
     with_names = analyze(sim.samples)
     monkeypatch.setattr(pipeline, "describe_sets", lambda sets, *_: sets)
     without = analyze(sim.samples)
     assert all(s.description is not None for s in with_names.sets)
+    assert all(s.description is None for s in without.sets)
     assert with_names.rep_count == without.rep_count > 0
+    assert [s.rep_count for s in with_names.sets] == [s.rep_count for s in without.sets]
     strip = [{k: v for k, v in s.to_dict().items() if k != "drill"} for s in with_names.sets]
     assert strip == [{k: v for k, v in s.to_dict().items() if k != "drill"} for s in without.sets]
