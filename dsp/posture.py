@@ -57,6 +57,7 @@ from hipflex.dsp.drill_prototypes import (
     LOG_CENTRE,
     LOG_HALF,
     MAX_TILT_MISS_DEG,
+    P_ACC_ONLY_PRIOR,
     P_HANGS,
     P_LEVER_EITHER_SIGN,
     P_LEVER_UP,
@@ -202,7 +203,9 @@ def _scores(
     with the top raised by the accelerometer-only filter's bias in a lying
     pose (``ACC_ONLY_ROM_BIAS``), and the rise against the ranges of drills
     off a hanging thigh's flexion plane widened both ways
-    (``ACC_ONLY_RISE_SPREAD``); the other drills' ranges as they are.  ``session`` (S, P): the session geometry's part
+    (``ACC_ONLY_RISE_SPREAD``); the other drills' ranges as they are; and the
+    drills pivoting at the knee (squat, sit-to-stand) lose ``P_ACC_ONLY_PRIOR``
+    of their mean score.  ``session`` (S, P): the session geometry's part
     (:func:`_session_fit`), NaN rows where it tells nothing.
 
     Also returns each set's pose score under each prototype (S, P): the
@@ -245,6 +248,8 @@ def _scores(
         own = np.where(hang, np.where(np.isfinite(P_LEVER_UP)[None, :], gauss, LEVER_UP_UNIFORM), 0.0)
     total = total + own
     count = count + hang
+    if acc_only:  # the knee-pivot drills lose ties without the lever (P_ACC_ONLY_PRIOR), on the mean score
+        total = total + P_ACC_ONLY_PRIOR[None, :] * count
     if geometry is not None:
         measured = np.array([math.isfinite(f.face_up_cos) for f in feats])[:, None]
         own = own + np.where(measured, geometry, 0.0)
