@@ -25,6 +25,9 @@ from hipflex.dsp._layout import (
     F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
+    F_PG_T,
+    F_PG_TAIL,
+    F_PG_TURNED,
     F_UP,
     H_THETA,
     H_TIME,
@@ -53,7 +56,11 @@ def _pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_SUM] = 0.0
     fstate[F_PG_SUM + 1] = 0.0
     fstate[F_PG_SUM + 2] = 0.0
-    fstate[F_PG_CNT] = 0.0
+    # Not summing over the bridge: the first measured row after the gap
+    # starts the sum (_kern_run sets the count to 0 there).
+    fstate[F_PG_CNT] = -1.0
+    fstate[F_PG_T] = 0.0
+    fstate[F_PG_TURNED] = 0.0
     fstate[F_PG_MAX_SHIFT] = 0.0
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
@@ -84,9 +91,10 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     g0 = ist[I_PG_GAP0]
     e0 = ist[I_PG_END]
     shift = 0.0
-    sx = fstate[F_PG_SUM]
-    sy = fstate[F_PG_SUM + 1]
-    sz = fstate[F_PG_SUM + 2]
+    # The integral to the last row's instant: its end term off (see _tilt_step).
+    sx = fstate[F_PG_SUM] - fstate[F_PG_TAIL]
+    sy = fstate[F_PG_SUM + 1] - fstate[F_PG_TAIL + 1]
+    sz = fstate[F_PG_SUM + 2] - fstate[F_PG_TAIL + 2]
     sn = math.sqrt(sx * sx + sy * sy + sz * sz)
     if fstate[F_PG_CNT] > 0.0 and sn > 0.0:
         old = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2])
