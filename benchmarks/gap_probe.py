@@ -7,7 +7,12 @@ the rows of one gap cut out: gaps of ``--gaps`` seconds starting at fractions
 ``--phases`` of a true rep's rise-and-fall (low -> peak -> trough) of the
 middle rep of each set.  It reports the angle after the gap minus the
 reference angle (the gap's own effect, the filter's other errors cancel) in
-three stretches: the post-gap window, the 2 s after it, and the next peaks.
+three stretches: the post-gap window, the 2 s after it, and the next four
+peaks.  The per-row angle (``analyze_with_angle``) is the one each row had
+when it was processed: inside the window that is before the re-anchoring
+(the detector reads the corrected history), and a window that ends early
+leaves the stretch after ``WINDOW_S`` clean while a window cut short by a
+turn makes "window" read partly corrected rows; "peaks" is the measure.
 """
 
 from __future__ import annotations
@@ -140,17 +145,25 @@ def main() -> None:
             )
     aw = np.array([p.after_window_deg for p in rows])
     pk = np.array([p.peaks_deg for p in rows])
-    print(f"{len(rows)} probes: after-window |d| mean {np.nanmean(np.abs(aw)):.3f}, next peaks |d| {np.nanmean(np.abs(pk)):.3f}")
-    for key, name in ((lambda p: p.gap_s, "gap s"), (lambda p: p.phase, "phase"), (lambda p: p.fs_hz, "Hz"),
-                      (lambda p: p.drill, "drill")):
+    print(
+        f"{len(rows)} probes: after |d| mean {np.nanmean(np.abs(aw)):.3f}, next peaks |d| {np.nanmean(np.abs(pk)):.3f}"
+    )
+    for key, name in (
+        (lambda p: p.gap_s, "gap s"),
+        (lambda p: p.phase, "phase"),
+        (lambda p: p.fs_hz, "Hz"),
+        (lambda p: p.drill, "drill"),
+    ):
         groups: dict[object, list[Probe]] = {}
         for p in rows:
             groups.setdefault(key(p), []).append(p)
         for g in sorted(groups, key=str):
             v = np.array([p.after_window_deg for p in groups[g]])
             w = np.array([p.peaks_deg for p in groups[g]])
-            print(f"  {name} {g}: n {v.size} after |d| {np.nanmean(np.abs(v)):.2f} mean {np.nanmean(v):+.2f}; "
-                  f"peaks |d| {np.nanmean(np.abs(w)):.2f}")
+            print(
+                f"  {name} {g}: n {v.size} after |d| {np.nanmean(np.abs(v)):.2f} mean {np.nanmean(v):+.2f}; "
+                f"peaks |d| {np.nanmean(np.abs(w)):.2f}"
+            )
 
 
 if __name__ == "__main__":

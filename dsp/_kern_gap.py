@@ -4,11 +4,16 @@ Over a gap longer than a few samples the gyro has missed part of the thigh's
 rotation, so the orientation after the gap is unknown.  One accelerometer
 sample cannot tell (a running hip bounces by a g or more), but the hip's own
 accelerations average out over a stride: for a window after the gap the tilt
-filter runs on the gyro alone while it sums the rotation-compensated specific
-force in a world-fixed frame, and at the window's end the sum's direction is
-"up".  The history of the window is then shifted by the angle this corrects,
-the samples bridged across the gap are redrawn as a cubic between the angles
-and rates on either side (a swing's peak inside the gap keeps its shape;
+filter runs on the gyro alone while it integrates the specific force over time
+in a world-fixed frame.  That integral is "up" g T plus the sensor's change of
+velocity: the rigid rotation's part of it (the lever point's L omega) comes
+off at the two ends, and the integral runs from the thigh's first turn after
+the gap to a turn at least 1.5 s later, where what the lever model misses
+(the sensor's offset from the thigh's axis, a lever off by cm) has no
+velocity either.  At the window's end its direction is "up".  The history
+of the window is then shifted by the angle this corrects, the samples bridged
+across the gap are redrawn as a cubic between the angles and rates on either
+side (a swing's peak inside the gap keeps its shape;
 between ends that describe a move one way the cubic is kept monotone), and
 only then does the detector read them.
 """

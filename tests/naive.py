@@ -1414,7 +1414,8 @@ def _flexion_deg(prm: np.ndarray, up: np.ndarray) -> float:
 def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
-    1. "Up" becomes the direction of the window's sum of gravity estimates
+    1. "Up" becomes the direction of the window's integral of specific force
+       less its end terms (``F_PG_SUM - F_PG_TAIL``: see :func:`tilt_step`)
        (unchanged if nothing was summed, or if that would move the angle by
        more than ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was

@@ -792,7 +792,9 @@ def test_pendulum_zero_velocity_update_stops_ringing_at_rest(step) -> None:
 
 
 @pytest.mark.parametrize(("fs_hz", "offset_m", "lever_m"), [(25.0, 0.07, 0.22), (100.0, 0.07, 0.22), (50.0, 0.0, 0.30)])
-def test_tilt_window_anchor_is_gravity_on_a_swing_cut_at_its_fastest(fs_hz: float, offset_m: float, lever_m: float) -> None:
+def test_tilt_window_anchor_is_gravity_on_a_swing_cut_at_its_fastest(
+    fs_hz: float, offset_m: float, lever_m: float
+) -> None:
     """A post-gap window opened mid-swing re-anchors "up" to gravity within 0.1 deg.
 
     The thigh swings 35 +- 45 deg at 0.9 Hz (a ballistic set) with exact rigid
