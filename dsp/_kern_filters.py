@@ -20,7 +20,6 @@ from hipflex.dsp._layout import (
     F_PG_S,
     F_PG_SUM,
     F_PG_T,
-    F_PG_TAIL,
     F_PG_TURNED,
     F_PREV_OA,
     F_PREV_W,
@@ -248,46 +247,39 @@ def _tilt_step(
     if in_window:
         cnt = fstate[F_PG_CNT]
         if cnt >= 0.0:
-            # Integrated, not applied: the hip's own accelerations (bounce,
-            # foot strikes) average out over a stride, not over one sample.
-            # The integral of the specific force is "up" g T plus the
-            # sensor's change of velocity, whose rigid rotation about the hip
-            # (L omega along w) is taken out from the window's two ends only
-            # (_pg_finish): removing L alpha and L omega^2 row by row left
-            # the backward-difference alpha's discretisation in the sum, and
-            # every row left out (a clipped one, a bridged one, the first
-            # after the gap) weighted the others' swing (2-3 deg off).
-            # Trapezoid in time: half of each end row's f dt comes off too.
-            # What the lever model misses (the sensor's offset from the
-            # thigh's axis, a lever off by cm, the hip's sway) is a velocity
-            # too, ~ the rate: it cancels where the thigh turns.  So the sum
-            # restarts at the first turn after the gap and ends at the first
-            # turn after _PG_SUM_MIN_S.
+            # Summed, not applied: the hip's own accelerations (bounce, foot
+            # strikes) average out over a stride, not over one sample.  The
+            # sum of the compensated force is "up" T plus the change of
+            # whatever velocity the lever model misses (the sensor's offset
+            # from the thigh's axis, a lever off by cm, the hip's sway), ~
+            # the rate: it cancels between instants where the thigh turns.
+            # So the sum restarts at the first turn after the gap and ends
+            # at the first turn after _PG_SUM_MIN_S (from wherever the gap
+            # ended, a fixed 1.5 s read 2-3 deg off in fast sets).
             turning = abs(oa) < _PG_TURN_RATE or oa * prev_oa <= 0.0
             if turning and fstate[F_PG_TURNED] == 0.0:
                 fstate[F_PG_TURNED] = 1.0
                 cnt = 0.0
-            vt = lever_m / G0_MPS2 * oa
-            hdt = 0.5 * dt
-            tx = hdt * ax + vt * pw0
-            ty = hdt * ay + vt * pw1
-            tz = hdt * az + vt * pw2
-            if cnt == 0.0:
-                fstate[F_PG_SUM] = tx
-                fstate[F_PG_SUM + 1] = ty
-                fstate[F_PG_SUM + 2] = tz
+                fstate[F_PG_SUM] = 0.0
+                fstate[F_PG_SUM + 1] = 0.0
+                fstate[F_PG_SUM + 2] = 0.0
                 fstate[F_PG_T] = 0.0
-            else:
-                fstate[F_PG_SUM] += dt * ax
-                fstate[F_PG_SUM + 1] += dt * ay
-                fstate[F_PG_SUM + 2] += dt * az
+            elif cnt > 0.0:
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= _PG_SUM_MIN_S:
                     # The window ends with this row (_kern_run's countdown).
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
-            fstate[F_PG_TAIL] = tx
-            fstate[F_PG_TAIL + 1] = ty
-            fstate[F_PG_TAIL + 2] = tz
+            # Not without the tangential term (no |f| gate here, and a
+            # swing's L*alpha reaches several g); nor a clipped row.  Both
+            # are ~"up" once compensated, so leaving one out hardly turns
+            # the sum.
+            if alpha_known and not clipped and f2_raw > 0.2 * 0.2:
+                lg = lever_m / G0_MPS2
+                tan_g = lg * alpha
+                cen_g = lg * oa * oa
+                fstate[F_PG_SUM] += ax - tan_g * pw0 - cen_g * pu0
+                fstate[F_PG_SUM + 1] += ay - tan_g * pw1 - cen_g * pu1
+                fstate[F_PG_SUM + 2] += az - tan_g * pw2 - cen_g * pu2
             fstate[F_PG_CNT] = cnt + 1.0
     elif not clipped and f2_raw > 0.2 * 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).

@@ -4,13 +4,11 @@ Over a gap longer than a few samples the gyro has missed part of the thigh's
 rotation, so the orientation after the gap is unknown.  One accelerometer
 sample cannot tell (a running hip bounces by a g or more), but the hip's own
 accelerations average out over a stride: for a window after the gap the tilt
-filter runs on the gyro alone while it integrates the specific force over time
-in a world-fixed frame.  That integral is "up" g T plus the sensor's change of
-velocity: the rigid rotation's part of it (the lever point's L omega) comes
-off at the two ends, and the integral runs from the thigh's first turn after
-the gap to a turn at least 1.5 s later, where what the lever model misses
-(the sensor's offset from the thigh's axis, a lever off by cm) has no
-velocity either.  At the window's end its direction is "up".  The history
+filter runs on the gyro alone while it sums the rotation-compensated specific
+force in a world-fixed frame, from the thigh's first turn after the gap to a
+turn at least 1.5 s later: what the lever model misses (the sensor's offset
+from the thigh's axis, a lever off by cm) is a change of velocity, which
+cancels between turns.  At the window's end the sum's direction is "up".  The history
 of the window is then shifted by the angle this corrects, the samples bridged
 across the gap are redrawn as a cubic between the angles and rates on either
 side (a swing's peak inside the gap keeps its shape;
@@ -31,7 +29,6 @@ from hipflex.dsp._layout import (
     F_PG_S,
     F_PG_SUM,
     F_PG_T,
-    F_PG_TAIL,
     F_PG_TURNED,
     F_UP,
     H_THETA,
@@ -96,10 +93,9 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     g0 = ist[I_PG_GAP0]
     e0 = ist[I_PG_END]
     shift = 0.0
-    # The integral to the last row's instant: its end term off (see _tilt_step).
-    sx = fstate[F_PG_SUM] - fstate[F_PG_TAIL]
-    sy = fstate[F_PG_SUM + 1] - fstate[F_PG_TAIL + 1]
-    sz = fstate[F_PG_SUM + 2] - fstate[F_PG_TAIL + 2]
+    sx = fstate[F_PG_SUM]
+    sy = fstate[F_PG_SUM + 1]
+    sz = fstate[F_PG_SUM + 2]
     sn = math.sqrt(sx * sx + sy * sy + sz * sz)
     if fstate[F_PG_CNT] > 0.0 and sn > 0.0:
         old = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2])

@@ -85,7 +85,6 @@ from hipflex.dsp._layout import (
     F_PG_S,
     F_PG_SUM,
     F_PG_T,
-    F_PG_TAIL,
     F_PG_TURNED,
     F_PREV_ACC,
     F_PREV_GYR,
@@ -247,15 +246,16 @@ def tilt_step(
        with the rotation rate.  Outside a rest (``F_REST_S`` at most
        ``_REST_MIN_S`` before this row) the pull's integral moves the bias
        too, by ``dt weight^2 / (4 tau^2)`` times "up" x gravity.  Inside a post-gap window (``F_PG_S > 0``) there is no
-       correction: the gyro alone moves "up", and the raw specific force
-       (clipped or bridged rows too) is integrated over time (trapezoid) in
-       world coordinates (the integral turns with the same rotation as "up"),
-       from the first measured row after the gap on; the rigid rotation's
-       velocity ``L omega_a w`` at the two ends comes off, for
-       :func:`pg_finish` to re-anchor from.  Outside it the angular
-       acceleration is the change of the flexion rate since the previous
-       sample; when that rate was not measured (``F_PREV_OA`` is NaN after a
-       gap) it is taken as 0.
+       correction: the gyro alone moves "up", and that gravity estimate is
+       added to a running sum kept in world coordinates (the sum turns with
+       the same rotation as "up"), for :func:`pg_finish` to re-anchor from.
+       The sum starts at the first measured row after the gap, restarts at
+       the thigh's first turn (flexion rate below ``_PG_TURN_RATE`` or
+       through zero) and ends the window at a turn once it has run
+       ``_PG_SUM_MIN_S``.  The angular acceleration is the change of the
+       flexion rate since the previous sample; when that rate was not
+       measured (``F_PREV_OA`` is NaN after a gap) it is taken as 0 and the
+       sample is not summed.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
        "up" x gravity: the pull's PI term, critically damped with it
@@ -289,24 +289,20 @@ def tilt_step(
     lever_g = prm[P_LEVER_M] / G0_MPS2
     if in_window:
         count = fstate[F_PG_CNT]
-        if count >= 0:  # integrated for the re-anchoring (from the first measured row), not applied
+        if count >= 0:  # summed for the re-anchoring (from the first measured row), not applied
             # the thigh turns: rate below _PG_TURN_RATE or through zero since the last row (not after a gap's NaN)
             turning = abs(flex_rate) < kf._PG_TURN_RATE or (accel_known and flex_rate * prev_rate <= 0.0)
             if turning and fstate[F_PG_TURNED] == 0:  # the sum restarts at the first turn
                 fstate[F_PG_TURNED] = 1.0
                 count = 0.0
-            # the integral of f dt is "up" T plus the sensor's change of velocity: the rigid rotation's part of
-            # it (lever_g omega_a w) and half of the end rows' f dt (trapezoid) come off at the ends
-            end_term = 0.5 * dt * f + lever_g * flex_rate * w_axis
-            if count == 0:
-                fstate[F_PG_SUM : F_PG_SUM + 3] = end_term
+                fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
                 fstate[F_PG_T] = 0.0
-            else:
-                fstate[F_PG_SUM : F_PG_SUM + 3] += dt * f
+            elif count > 0:
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= kf._PG_SUM_MIN_S:  # long enough, at a turn: this row ends it
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
-            fstate[F_PG_TAIL : F_PG_TAIL + 3] = end_term
+            if accel_known and not clipped and np.linalg.norm(f) > 0.2:  # not without the tangential term
+                fstate[F_PG_SUM : F_PG_SUM + 3] += f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
             fstate[F_PG_CNT] = count + 1
     elif not clipped and np.linalg.norm(f) > 0.2:
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
@@ -1414,8 +1410,7 @@ def _flexion_deg(prm: np.ndarray, up: np.ndarray) -> float:
 def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
-    1. "Up" becomes the direction of the window's integral of specific force
-       less its end terms (``F_PG_SUM - F_PG_TAIL``: see :func:`tilt_step`)
+    1. "Up" becomes the direction of the window's sum of gravity estimates
        (unchanged if nothing was summed, or if that would move the angle by
        more than ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was
@@ -1436,7 +1431,7 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     newest = int(ist[I_SAMPLE]) - 1
     first_bridged = int(ist[I_PG_GAP0])
     first_after = int(ist[I_PG_END])
-    total = _vec(fstate, F_PG_SUM) - _vec(fstate, F_PG_TAIL)  # the integral to the newest row's instant
+    total = _vec(fstate, F_PG_SUM)
     shift = 0.0
     if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
         before = _flexion_deg(prm, _vec(fstate, F_UP))
