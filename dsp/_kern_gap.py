@@ -5,13 +5,10 @@ rotation, so the orientation after the gap is unknown.  One accelerometer
 sample cannot tell (a running hip bounces by a g or more), but the hip's own
 accelerations average out over a stride: for a window after the gap the tilt
 filter runs on the gyro alone while it sums the rotation-compensated specific
-force in a world-fixed frame, from the thigh's first turn after the gap to a
-turn at least 1.5 s later: what the lever model misses (the sensor's offset
-from the thigh's axis, a lever off by cm) is a change of velocity, which
-cancels between turns.  At the window's end the sum's direction is "up".  The history
-of the window is then shifted by the angle this corrects, the samples bridged
-across the gap are redrawn as a cubic between the angles and rates on either
-side (a swing's peak inside the gap keeps its shape;
+force in a world-fixed frame, and at the window's end the sum's direction is
+"up".  The history of the window is then shifted by the angle this corrects,
+the samples bridged across the gap are redrawn as a cubic between the angles
+and rates on either side (a swing's peak inside the gap keeps its shape;
 between ends that describe a move one way the cubic is kept monotone), and
 only then does the detector read them.
 """
@@ -28,8 +25,6 @@ from hipflex.dsp._layout import (
     F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
-    F_PG_T,
-    F_PG_TURNED,
     F_UP,
     H_THETA,
     H_TIME,
@@ -58,11 +53,7 @@ def _pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     fstate[F_PG_SUM] = 0.0
     fstate[F_PG_SUM + 1] = 0.0
     fstate[F_PG_SUM + 2] = 0.0
-    # Not summing over the bridge: the first measured row after the gap
-    # starts the sum (_kern_run sets the count to 0 there).
-    fstate[F_PG_CNT] = -1.0
-    fstate[F_PG_T] = 0.0
-    fstate[F_PG_TURNED] = 0.0
+    fstate[F_PG_CNT] = 0.0
     fstate[F_PG_MAX_SHIFT] = 0.0
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]

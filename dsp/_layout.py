@@ -70,7 +70,7 @@ F_LOST_S = 39
 F_LAST_SIGMA = 40
 F_G_EST = 41  # pendulum filter: gravity magnitude, tracked at rest, in the sensor's g
 F_PG_SUM = 42  # 42..44 post-gap window: sum of compensated specific force, current sensor frame
-F_PG_CNT = 45  # post-gap window: rows since the sum (re)started (-1: not yet, the gap's bridge)
+F_PG_CNT = 45  # post-gap window: number of samples in that sum
 F_NLL = 46  # pendulum filter: negative log-likelihood of its innovations (with P_ID)
 F_ZLP = 47  # 47..49 pendulum filter: low-passed specific force, g (stillness test)
 F_ZSTILL_S = 50  # pendulum filter: how long the specific force has looked still, s
@@ -96,9 +96,7 @@ F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's 
 F_TH_RAD = 80  # tilt filter: theta of the last row, rad (carried on by the change since: _kern_filters)
 F_TH_UW = 81  # 81..82 tilt filter: "up" in the (u, w) plane at that row, whose angle F_TH_RAD is
 F_TH_ROWS = 83  # tilt filter: rows since theta was last taken from atan2 itself
-F_PG_T = 84  # post-gap window: time the sum covers, s
-F_PG_TURNED = 85  # post-gap window: 1 once the sum has restarted at the thigh's first turn after the gap
-F_N = 86
+F_N = 84
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -84,8 +84,6 @@ from hipflex.dsp._layout import (
     F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
-    F_PG_T,
-    F_PG_TURNED,
     F_PREV_ACC,
     F_PREV_GYR,
     F_PREV_OA,
@@ -249,13 +247,9 @@ def tilt_step(
        correction: the gyro alone moves "up", and that gravity estimate is
        added to a running sum kept in world coordinates (the sum turns with
        the same rotation as "up"), for :func:`pg_finish` to re-anchor from.
-       The sum starts at the first measured row after the gap, restarts at
-       the thigh's first turn (flexion rate below ``_PG_TURN_RATE`` or
-       through zero) and ends the window at a turn once it has run
-       ``_PG_SUM_MIN_S``.  The angular acceleration is the change of the
-       flexion rate since the previous sample; when that rate was not
-       measured (``F_PREV_OA`` is NaN after a gap) it is taken as 0 and the
-       sample is not summed.
+       The angular acceleration is the change of the flexion rate since the
+       previous sample; when that rate was not measured (``F_PREV_OA`` is
+       NaN after a gap) it is taken as 0 and the sample is not summed.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
        "up" x gravity: the pull's PI term, critically damped with it
@@ -282,32 +276,18 @@ def tilt_step(
 
     # 2. correct
     flex_rate = float(omega @ a_axis)
-    prev_rate = fstate[F_PREV_OA]
-    accel_known = not math.isnan(prev_rate)  # NaN: the previous rate was not measured
-    flex_accel = (flex_rate - prev_rate) / dt if accel_known else 0.0
+    accel_known = not math.isnan(fstate[F_PREV_OA])  # NaN: the previous rate was not measured
+    flex_accel = (flex_rate - fstate[F_PREV_OA]) / dt if accel_known else 0.0
     fstate[F_PREV_OA] = flex_rate
-    lever_g = prm[P_LEVER_M] / G0_MPS2
-    if in_window:
-        count = fstate[F_PG_CNT]
-        if count >= 0:  # summed for the re-anchoring (from the first measured row), not applied
-            # the thigh turns: rate below _PG_TURN_RATE or through zero since the last row (not after a gap's NaN)
-            turning = abs(flex_rate) < kf._PG_TURN_RATE or (accel_known and flex_rate * prev_rate <= 0.0)
-            if turning and fstate[F_PG_TURNED] == 0:  # the sum restarts at the first turn
-                fstate[F_PG_TURNED] = 1.0
-                count = 0.0
-                fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
-                fstate[F_PG_T] = 0.0
-            elif count > 0:
-                fstate[F_PG_T] += dt
-                if turning and fstate[F_PG_T] >= kf._PG_SUM_MIN_S:  # long enough, at a turn: this row ends it
-                    fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
-            if accel_known and not clipped and np.linalg.norm(f) > 0.2:  # not without the tangential term
-                fstate[F_PG_SUM : F_PG_SUM + 3] += f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
-            fstate[F_PG_CNT] = count + 1
-    elif not clipped and np.linalg.norm(f) > 0.2:
+    if not clipped and np.linalg.norm(f) > 0.2:
+        lever_g = prm[P_LEVER_M] / G0_MPS2
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
         g_norm = np.linalg.norm(gravity)
-        if g_norm > 0.2:
+        if in_window:  # summed for the re-anchoring, not applied; not without the tangential term
+            if accel_known:
+                fstate[F_PG_SUM : F_PG_SUM + 3] += gravity
+                fstate[F_PG_CNT] += 1
+        elif g_norm > 0.2:
             # The rotational terms removed are uncertain by a fraction of themselves: |f| - 1 g in quadrature.
             rot_var = kf._ROT_UNCERT2 * ((lever_g * flex_accel) ** 2 + (lever_g * flex_rate**2) ** 2)
             weight = math.exp(-0.5 * ((g_norm - 1.0) ** 2 + rot_var) / kf._ACC_GATE_G**2)
@@ -1394,9 +1374,7 @@ def pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     """
     fstate[F_PG_S] = duration_s
     fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
-    fstate[F_PG_CNT] = -1.0  # nothing summed over the bridge: the first measured row after the gap starts it
-    fstate[F_PG_T] = 0.0
-    fstate[F_PG_TURNED] = 0.0
+    fstate[F_PG_CNT] = 0.0
     fstate[F_PG_MAX_SHIFT] = 0.0  # no limit on the re-anchoring unless the caller sets one
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
@@ -1615,7 +1593,7 @@ def open_gap(
         fstate[F_PREV_OA] = 0.0
         t_hat = t - period
     if window:
-        pg_start(fstate, ist, kr._PG_WINDOW_S + kr._PG_SEEK_S + (gap_s if bridged else 0.0))
+        pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
         if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
             fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
     return out.n, t_hat, (steps - 1 if bridged else 0), (float(steps) if bridged else 1.0), hold, window, reanchored
@@ -1727,7 +1705,6 @@ def run_chunk(
                     t_hat = fstate[F_T_HAT]
                 if window:
                     ist[I_PG_END] = ist[I_SAMPLE]  # the sample about to be processed
-                    fstate[F_PG_CNT] = 0.0  # it starts the window's sum
                     fstate[F_PREV_OA] = math.nan  # the rate before it was not measured
             predicted = t_hat + period
             error = t - predicted

@@ -161,16 +161,11 @@ def test_pg_start_opens_an_empty_window_at_the_next_sample(fn) -> None:
     fstate = np.zeros(L.F_N)
     fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = [1.0, 2.0, 3.0]  # left over from an earlier window
     fstate[L.F_PG_CNT] = 9.0
-    fstate[L.F_PG_T] = 1.7
-    fstate[L.F_PG_TURNED] = 1.0
     ist = np.zeros(L.I_N, dtype=np.int64)
     ist[L.I_SAMPLE] = 123
     fn(fstate, ist, 1.9)
     assert fstate[L.F_PG_S] == 1.9
-    assert fstate[L.F_PG_SUM : L.F_PG_SUM + 3].tolist() == [0.0, 0.0, 0.0]
-    # Not summing over the bridge: the first measured row after the gap starts the sum.
-    assert fstate[L.F_PG_CNT] == -1.0
-    assert fstate[L.F_PG_T] == 0.0 and fstate[L.F_PG_TURNED] == 0.0
+    assert fstate[L.F_PG_SUM : L.F_PG_SUM + 4].tolist() == [0.0, 0.0, 0.0, 0.0]
     assert ist[L.I_PG_GAP0] == ist[L.I_PG_END] == 123
 
 
