@@ -388,6 +388,29 @@ def _last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> 
     return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= _OTHER_KIND_RISE * tentative.rom_deg
 
 
+def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only swing from extension may be a confirmed walk's step read too high.
+
+    Without a gyro a walk's steps read well above the thigh's flexion where
+    the hip's accelerations at each heel strike and push-off tilt the
+    specific force and the filter's samples are sparse (tuning seed 859, a
+    12.5 Hz walk with true peaks of 19-21 degrees read 39-49, two of its six
+    steps above ``gait_max_flexion_deg``).  Such a swing, on a confirmed
+    walk's rhythm and starting behind standing as a step does, is held as
+    the walk's tentative swing (``_tentative``): a step only when a
+    step-shaped swing from extension follows on the rhythm, else a rep (a
+    march's or a ballistic set's reps after a walk read high on every rep,
+    so the swing after the first is no step and releases it).  It is never
+    taken for the walk's last step (``_last_step``).  The stretch allowed is
+    that of a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    """
+    if has_gyro or not standing_known:
+        return False
+    peak = rep.peak_flexion_deg
+    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+    return high and from_extension(settings, rep)
+
+
 def _with_last(g: GaitState, last_s: float) -> GaitState:
     """``dataclasses.replace(g, last_s=last_s)`` at a tenth of the cost (it runs for every rep of a drill).
 
@@ -490,8 +513,16 @@ def feed_rep(
             return _tentative(g, rep), (), ()
         if _second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
+    if (
+        g.walking
+        and not g.pending
+        and _stretched_step(settings, rep, has_gyro, standing_known)
+        and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1])
+    ):
+        return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
-    if g.walking and g.pending and _last_step(settings, g.pending[0], rep, has_gyro):
+    tentative_shaped = bool(g.pending) and gait_shaped(settings, g.pending[0], has_gyro)
+    if g.walking and tentative_shaped and _last_step(settings, g.pending[0], rep, has_gyro):
         # The tentative swing was the walk's last step: the walk ends at it (its peak stays in the run).
         last = g.pending
         g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, last[0].end_s))

@@ -444,3 +444,27 @@ def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_a_drill_of_a
     near = [_swing(17.77 + 0.9 * k, 46.0, 6.0) for k in range(3)]
     counted, steps, _ = _run([*walk, last, *near], has_gyro=False)
     assert counted == [last, *near] and steps == walk
+
+
+def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_walk_goes_on() -> None:
+    # Tuning seed 859 (acc-only, 12.5 Hz): steps of 19-21 degrees read 39-44, two of them 46-49,
+    # all from 10-16 degrees of extension at 0.96-1.04 s strides.
+    peaks = [39.5, 40.1, 48.8, 43.9, 45.8, 43.5]
+    walk = [_swing(10.0 + 1.0 * k, p, -12.0 - k % 3) for k, p in enumerate(peaks)]
+    counted, steps, g = _run(walk, has_gyro=False)
+    assert counted == [] and steps == walk
+    assert [w.strides for w in g.walks] == [6]
+    # With a gyro the angle is not stretched: a swing above a step's flexion ends the walk.
+    counted, _, _ = _run(walk, has_gyro=True)
+    assert walk[2] in counted and walk[4] in counted
+    # A march after the walk on its rhythm, its first knee lift from a low behind standing: every
+    # lift reads high, so the one after the first releases it as a rep.
+    march = [_swing(16.0 + 1.0 * k, 60.0 + k, -3.0) for k in range(4)]
+    counted, steps, g = _run([*walk[:2], walk[3], walk[5], *march], has_gyro=False)
+    assert counted == march
+    # Nor is a high swing the walk's last step when a drill of another size follows (only a
+    # step-shaped tentative swing can be).
+    drill = [_swing(19.0 + 0.72 * k, 85.0, 0.0, 0.2) for k in range(3)]
+    high = _swing(16.0, 50.0, -12.0)
+    counted, steps, _ = _run([*walk[:2], walk[3], walk[5], high, *drill], has_gyro=False)
+    assert counted == [high, *drill]
