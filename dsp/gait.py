@@ -123,6 +123,13 @@ __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension",
 #: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
 #: 10-20 degrees high, module docstring).
 _FIRST_STEP_STRETCH_DEG = 20.0
+#: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
+#: (``_stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
+#: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
+_STANCE_DEG = 10.0
+#: The slowest stride a pair of swings two strides apart is taken at (``_stance_pair``), s: adults walk
+#: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
+_PAIR_MAX_STRIDE_S = 1.5
 #: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
 #: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
 #: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
@@ -411,6 +418,33 @@ def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known
     return high and from_extension(settings, rep)
 
 
+def _stance_pair(
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool
+) -> bool:
+    """True when an accelerometer-only swing and the run's one swing before it are two steps of a walk.
+
+    A slow walker's steps straddle what the accelerometer-only angle can
+    see: of a walk between sets often only two swings are seen, two strides
+    apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
+    first from standing reading 29-35, the step between them not seen at
+    all), so there is no rhythm to judge.  They are a walk when the later
+    swing is step-shaped and starts at least ``_STANCE_DEG`` behind standing
+    (the stance before it: no standing drill's rep starts there), one of the
+    two landed in its top half as a step does (a heel strike, ``strike_g``),
+    and the interval is two walking strides of at most
+    ``_PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
+    to be one) must have started the run as a step would.
+    """
+    if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
+        return False
+    if not (struck or g.struck_first):
+        return False
+    half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
+    if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
+        return False
+    return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
+
+
 def _with_last(g: GaitState, last_s: float) -> GaitState:
     """``dataclasses.replace(g, last_s=last_s)`` at a tenth of the cost (it runs for every rep of a drill).
 
@@ -504,6 +538,12 @@ def feed_rep(
         if step and back and struck and g.lead_quiet and strict_stride(settings, rep.peak_s - g.peaks_s[0]):
             # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
             g = dataclasses.replace(g, lead=False)
+    if step and _stance_pair(settings, g, rep, has_gyro, standing_known, struck):
+        # A walk of three strides; the step between the two seen ones is kept as a peak on the rhythm.
+        peaks = (g.peaks_s[0], 0.5 * (g.peaks_s[0] + rep.peak_s), rep.peak_s)
+        steps = (*g.pending, rep)
+        end_s = max(g.end_s, rep.end_s)
+        return dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, struck_run=True), (), steps
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
             if struck and not g.struck_run:
