@@ -468,3 +468,28 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     high = _swing(16.0, 50.0, -12.0)
     counted, steps, _ = _run([*walk[:2], walk[3], walk[5], high, *drill], has_gyro=False)
     assert counted == [high, *drill]
+
+
+def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_one_is_struck() -> None:
+    # Tuning seeds 174 / 767 (acc-only): a walk's first step from standing reads 29-35 degrees and is
+    # heel-struck; the next step is not seen; the one after it starts 10-17 degrees behind standing.
+    first, later = _swing(10.0, 30.0, -1.0), _swing(12.4, 10.0, -15.0)
+    counted, steps, g = _feed_struck_mixed([first, later], [1.2, 0.2])
+    assert counted == [] and steps == [first, later]
+    assert [w.strides for w in g.walks] == [3]
+    # The later swing struck instead (tuning seed 774): a walk too.
+    counted, steps, _ = _feed_struck_mixed([first, later], [0.3, 1.1])
+    assert counted == [] and steps == [first, later]
+    # Neither struck, a low that shows no stance, strides slower than a walker's, or a gyro: reps.
+    assert _feed_struck_mixed([first, later], [0.3, 0.2])[0] == [first, later]
+    shallow = _swing(12.4, 20.0, -6.0)
+    assert _feed_struck_mixed([first, shallow], [1.2, 0.2])[0] == [first, shallow]
+    slow = _swing(13.6, 10.0, -15.0)
+    assert _feed_struck_mixed([first, slow], [1.2, 0.2])[0] == [first, slow]
+    assert _run([first, later], has_gyro=True)[0] == [first, later]
+    # Tuning seed 968: a swing too small to be a rep, then a struck step from 12 degrees behind standing.
+    g = GaitState()
+    g, released, st = feed_candidate(S, g, 10.0)
+    step = _swing(12.2, 9.5, -11.7)
+    g, released, st = feed_rep(S, g, step, False, True, 0.7)
+    assert released == () and st == (step,)
