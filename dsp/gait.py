@@ -51,12 +51,16 @@ rhythm:
   to be seen, not a pause (``missed_swing``).  Once a walk is confirmed,
   a stride is accepted within ``LINK_TOL`` of the cadence range, or up to
   two of the walk's own strides (a swing too small to be seen); and one
-  step-shaped swing on its rhythm whose low reads in front of standing is
-  held (``_tentative``): a step when the walk goes on after it, or when
-  the swing that ends the walk is of another kind (``_last_step``), else a
-  rep.  A run's second swing may start in front of standing too, when the
-  swings from it on confirm the walk on the first stride's rhythm
-  (``_second_step``).
+  step-shaped swing on its rhythm whose low reads in front of standing
+  (two in a row without a gyro) is held (``_tentative``): a step when the
+  walk goes on after it, or when the swing that ends the walk is of
+  another kind (``_last_step``), else a rep.  Without a gyro a swing from
+  extension that reads above a step's flexion is held the same way
+  (``_stretched_step``).  A run's second swing may start in front of
+  standing too, when the swings from it on confirm the walk on the first
+  stride's rhythm (``_second_step``).  Without a gyro two swings two
+  walking strides apart are a walk when the later starts from a stance
+  and one of them is heel-struck (``_stance_pair``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -145,7 +149,7 @@ class GaitState:
     ----------
     pending : tuple of Rep
         Gait-shaped reps of a run not yet long enough to decide, held back;
-        on a confirmed walk, its tentative last swing (``_tentative``).
+        on a confirmed walk, its tentative last swings (``_tentative``).
     peaks_s : tuple of float
         Peak times of every swing of the current run (reps and small
         candidates), s.
@@ -233,8 +237,8 @@ def _walk(settings: Settings, g: GaitState) -> Walk:
 def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
     """End the current run: a walk is recorded, an undecided run's reps are released as reps.
 
-    A walk's tentative last swing (``_tentative``) was no step of it: it is
-    released as a rep and the walk ends at the swing before it.
+    A walk's tentative last swings (``_tentative``) were no steps of it:
+    they are released as reps and the walk ends at the swing before them.
     """
     if g.walking:
         if g.pending:
@@ -362,15 +366,24 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     Every swing of a walk after its first starts behind standing, but the
     angle's low can read a few degrees in front of it on one stride (an
     accelerometer-only angle after a heel strike or at 12.5 Hz: lows of
-    +2 to +4 degrees between steps from -7 to -11).  One such swing inside a
-    confirmed walk is a step when the walk goes on after it on the same
-    rhythm (a step from extension, or a swing too small to be a rep): the
-    evidence on both sides is the walk's.  Otherwise (the next swing does
-    not fit, or a second such swing comes, or the stream ends) it is a rep:
-    the first rep of a set after a walk starts from standing, and so does
-    the rep after it, so it never extends the walk.
+    +2 to +4 degrees between steps from -7 to -11), and on two strides in a
+    row where the whole walk reads shallow (tuning seed 434, acc-only:
+    lows of -1 to +6 on every step, the reference a few degrees off).  Up
+    to ``_MAX_TENTATIVE`` such swings in a row inside a confirmed walk are
+    steps when the walk goes on after them on the same rhythm (a step from
+    extension, or a swing too small to be a rep): the evidence on both
+    sides is the walk's.  Otherwise (the next swing does not fit, or one
+    more such swing comes, or the stream ends) they are reps: the first
+    reps of a set after a walk start from standing, and so do the reps
+    after them, so they never extend the walk.
     """
-    return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
+    return dataclasses.replace(g, pending=(*g.pending, rep), peaks_s=(*g.peaks_s, rep.peak_s))
+
+
+#: How many step-shaped swings in a row that did not start from extension a confirmed walk may hold
+#: without a gyro (``_tentative``); with one, one: its angle reads a walk's lows behind standing on
+#: all but an odd stride.
+_MAX_TENTATIVE = 2
 
 
 #: A swing that rises at least this many times as much as a walk's tentative last swing is of another kind
@@ -549,7 +562,7 @@ def feed_rep(
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
-        if g.walking and not g.pending:
+        if g.walking and len(g.pending) < (1 if has_gyro else _MAX_TENTATIVE):
             return _tentative(g, rep), (), ()
         if _second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
@@ -561,11 +574,12 @@ def feed_rep(
     ):
         return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
-    tentative_shaped = bool(g.pending) and gait_shaped(settings, g.pending[0], has_gyro)
-    if g.walking and tentative_shaped and _last_step(settings, g.pending[0], rep, has_gyro):
-        # The tentative swing was the walk's last step: the walk ends at it (its peak stays in the run).
+    tentative_shaped = bool(g.pending) and all(gait_shaped(settings, r, has_gyro) for r in g.pending)
+    widest = max(g.pending, key=lambda r: r.rom_deg) if g.pending else None
+    if g.walking and tentative_shaped and widest is not None and _last_step(settings, widest, rep, has_gyro):
+        # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).
         last = g.pending
-        g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, last[0].end_s))
+        g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, *(r.end_s for r in last)))
     g, released = _close(settings, g)
     if step:
         return _start(rep, g.walks, struck=struck), released, last

@@ -493,3 +493,23 @@ def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_on
     step = _swing(12.2, 9.5, -11.7)
     g, released, st = feed_rep(S, g, step, False, True, 0.7)
     assert released == () and st == (step,)
+
+
+def test_two_acc_only_swings_in_a_row_read_in_front_of_standing_are_a_walks_last_steps() -> None:
+    # Tuning seed 434 (acc-only): a walk whose lows read -1 to +6 (the reference a few degrees off),
+    # confirmed on struck steps; its last two swings read lows of +6 and -0.3; a stride set follows.
+    walk = [_swing(10.0 + 1.07 * k, 27.0, -8.0) for k in range(4)]
+    last = [_swing(14.28, 27.1, 6.0), _swing(15.35, 23.5, -0.3)]
+    drill = [_swing(20.0 + 0.7 * k, 75.0, -25.0, 0.3) for k in range(3)]
+    counted, steps, g = _run([*walk, *last, *drill], has_gyro=False)
+    assert counted == drill and steps == [*walk, *last]
+    assert [(w.strides, w.end_s) for w in g.walks] == [(6, last[1].end_s)]
+    # The walk going on after them: steps too.
+    more = _swing(16.42, 26.0, -9.0)
+    counted, steps, _ = _run([*walk, *last, more], has_gyro=False)
+    assert counted == [] and steps == [*walk, *last, more]
+    # The stream ending after them, or a third such swing, or a gyro: reps.
+    assert _run([*walk, *last], has_gyro=False)[0] == last
+    third = _swing(16.42, 25.0, 2.0)
+    assert _run([*walk, *last, third], has_gyro=False)[0] == [*last, third]
+    assert _run([*walk, *last, *drill], has_gyro=True)[0] == [*last, *drill]
