@@ -415,14 +415,17 @@ def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known
     the hip's accelerations at each heel strike and push-off tilt the
     specific force and the filter's samples are sparse (tuning seed 859, a
     12.5 Hz walk with true peaks of 19-21 degrees read 39-49, two of its six
-    steps above ``gait_max_flexion_deg``).  Such a swing, on a confirmed
-    walk's rhythm and starting behind standing as a step does, is held as
-    the walk's tentative swing (``_tentative``): a step only when a
-    step-shaped swing from extension follows on the rhythm, else a rep (a
-    march's or a ballistic set's reps after a walk read high on every rep,
-    so the swing after the first is no step and releases it).  It is never
-    taken for the walk's last step (``_last_step``).  The stretch allowed is
-    that of a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    steps above ``gait_max_flexion_deg``).  Such a swing, one walking stride
+    (``strict_stride``: no tolerance, a stride drill's 0.66 s swings read
+    42-59 from -60 behind a walk wrongly confirmed in it, tuning seed 766)
+    after a confirmed walk's last swing and starting behind standing as a
+    step does, is held as the walk's tentative swing (``_tentative``): a
+    step only when a step-shaped swing from extension follows on the
+    rhythm, else a rep (a march's or a ballistic set's reps after a walk
+    read high on every rep, so the swing after the first is no step and
+    releases it).  It is never taken for the walk's last step
+    (``_last_step``).  The stretch allowed is that of a walk's first step
+    (``_FIRST_STEP_STRETCH_DEG``).
     """
     if has_gyro or not standing_known:
         return False
@@ -570,7 +573,7 @@ def feed_rep(
         g.walking
         and not g.pending
         and _stretched_step(settings, rep, has_gyro, standing_known)
-        and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1])
+        and strict_stride(settings, rep.peak_s - g.peaks_s[-1])
     ):
         return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()

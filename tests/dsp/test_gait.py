@@ -462,6 +462,11 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     march = [_swing(16.0 + 1.0 * k, 60.0 + k, -3.0) for k in range(4)]
     counted, steps, g = _run([*walk[:2], walk[3], walk[5], *march], has_gyro=False)
     assert counted == march
+    # Tuning seed 766: a stride drill's swings at 0.66 s read 42-59 from -60 behind a walk wrongly
+    # confirmed in the set; one above a step's flexion at that turnover is no walking stride: a rep.
+    fast = [_swing(15.66 + 0.66 * k, 48.0 if k % 2 == 0 else 43.0, -60.0) for k in range(4)]
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], *fast], has_gyro=False)
+    assert fast[0] in counted
     # Nor is a high swing the walk's last step when a drill of another size follows (only a
     # step-shaped tentative swing can be).
     drill = [_swing(19.0 + 0.72 * k, 85.0, 0.0, 0.2) for k in range(3)]
