@@ -182,6 +182,9 @@ class GaitState:
         No swing came within ``gait_min_stride_s`` before the run's high first
         swing (``lead``): it may be a walk's first step from standing, which
         one struck step may confirm (``_lead_shaped``).
+    step_rom_deg : float
+        The largest rise of a confirmed walk's steps seen as reps, degrees
+        (0: none; ``_stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
     """
@@ -198,6 +201,7 @@ class GaitState:
     struck_run: bool = False
     second_front: bool = False
     lead_quiet: bool = False
+    step_rom_deg: float = 0.0
     last_s: float = math.nan
 
 
@@ -261,7 +265,8 @@ def _extend(
         # The walk goes on past a tentative swing: that was a step too.
         steps = (*g.pending, *(() if rep is None else (rep,)))
         end_s = max(g.end_s, end_s, *(r.end_s for r in g.pending))
-        return dataclasses.replace(g, pending=(), peaks_s=peaks, end_s=end_s), (), steps
+        rom_deg = max((g.step_rom_deg, *(r.rom_deg for r in steps)))
+        return dataclasses.replace(g, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg), (), steps
     pending = g.pending if rep is None else (*g.pending, rep)
     g = dataclasses.replace(g, pending=pending, peaks_s=peaks, end_s=max(g.end_s, end_s))
     return _decide(settings, g)
@@ -337,7 +342,8 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
-    return dataclasses.replace(g, walking=True, pending=(), second_front=False), (), g.pending
+    rom_deg = max((r.rom_deg for r in g.pending), default=0.0)
+    return dataclasses.replace(g, walking=True, pending=(), second_front=False, step_rom_deg=rom_deg), (), g.pending
 
 
 def _second_step(g: GaitState) -> bool:
@@ -423,9 +429,13 @@ def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known
     step only when a step-shaped swing from extension follows on the
     rhythm, else a rep (a march's or a ballistic set's reps after a walk
     read high on every rep, so the swing after the first is no step and
-    releases it).  It is never taken for the walk's last step
-    (``_last_step``).  The stretch allowed is that of a walk's first step
-    (``_FIRST_STEP_STRETCH_DEG``).
+    releases it).  It must rise less than ``_OTHER_KIND_RISE`` times the
+    walk's widest step seen (``GaitState.step_rom_deg``): the steps of one
+    walk differ as little as the reps of one set, while a leg raise between
+    small swings rises 2-3 times as much (Bilkent s5_e4_set1, acc-only: two
+    raises of 68-73 degrees taken as steps after swings of 25-31).  It is
+    never taken for the walk's last step (``_last_step``).  The stretch
+    allowed is that of a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
     """
     if has_gyro or not standing_known:
         return False
@@ -559,7 +569,9 @@ def feed_rep(
         peaks = (g.peaks_s[0], 0.5 * (g.peaks_s[0] + rep.peak_s), rep.peak_s)
         steps = (*g.pending, rep)
         end_s = max(g.end_s, rep.end_s)
-        return dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, struck_run=True), (), steps
+        rom_deg = max(r.rom_deg for r in steps)
+        g = dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg)
+        return dataclasses.replace(g, struck_run=True), (), steps
     if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
         if back:
             if struck and not g.struck_run:
@@ -574,6 +586,7 @@ def feed_rep(
         and not g.pending
         and _stretched_step(settings, rep, has_gyro, standing_known)
         and strict_stride(settings, rep.peak_s - g.peaks_s[-1])
+        and rep.rom_deg < _OTHER_KIND_RISE * g.step_rom_deg
     ):
         return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()

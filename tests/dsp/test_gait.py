@@ -462,6 +462,13 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     march = [_swing(16.0 + 1.0 * k, 60.0 + k, -3.0) for k in range(4)]
     counted, steps, g = _run([*walk[:2], walk[3], walk[5], *march], has_gyro=False)
     assert counted == march
+    # Bilkent s5_e4_set1 (acc-only): leg raises rising 68-73 degrees between small swings of 25-31
+    # from 15-18 behind standing: a raise rising more than 1.5x the walk's widest step is a rep.
+    small = [_swing(10.0 + 1.1 * k, 10.0, -18.0) for k in range(3)]
+    raise_ = _swing(13.3 + 0.4, 61.9, -11.4)
+    after = _swing(14.8, 11.2, -14.6)
+    counted, _, _ = _run([*small, raise_, after], has_gyro=False)
+    assert raise_ in counted
     # Tuning seed 766: a stride drill's swings at 0.66 s read 42-59 from -60 behind a walk wrongly
     # confirmed in the set; one above a step's flexion at that turnover is no walking stride: a rep.
     fast = [_swing(15.66 + 0.66 * k, 48.0 if k % 2 == 0 else 43.0, -60.0) for k in range(4)]
