@@ -429,13 +429,16 @@ def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known
     step only when a step-shaped swing from extension follows on the
     rhythm, else a rep (a march's or a ballistic set's reps after a walk
     read high on every rep, so the swing after the first is no step and
-    releases it).  It must rise less than ``_OTHER_KIND_RISE`` times the
-    walk's widest step seen (``GaitState.step_rom_deg``): the steps of one
-    walk differ as little as the reps of one set, while a leg raise between
-    small swings rises 2-3 times as much (Bilkent s5_e4_set1, acc-only: two
-    raises of 68-73 degrees taken as steps after swings of 25-31).  It is
-    never taken for the walk's last step (``_last_step``).  The stretch
-    allowed is that of a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    releases it), and that step must come one walking stride on too (a
+    stride drill's swings 0.5-0.8 s apart, one missed, leave an interval of
+    a walking stride before a high swing, but not after it).  It must rise
+    less than ``_OTHER_KIND_RISE`` times the walk's widest step seen
+    (``GaitState.step_rom_deg``): the steps of one walk differ as little as
+    the reps of one set, while a leg raise between small swings rises 2-3
+    times as much (Bilkent s5_e4_set1, acc-only: two raises of 68-73
+    degrees taken as steps after swings of 25-31).  It is never taken for
+    the walk's last step (``_last_step``).  The stretch allowed is that of
+    a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
     """
     if has_gyro or not standing_known:
         return False
@@ -572,7 +575,12 @@ def feed_rep(
         rom_deg = max(r.rom_deg for r in steps)
         g = dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg)
         return dataclasses.replace(g, struck_run=True), (), steps
-    if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
+    dt_s = rep.peak_s - g.peaks_s[-1] if g.peaks_s else math.nan
+    # After a stretched swing (``_stretched_step``) only a step one walking stride on confirms it: a
+    # stride drill's next swing 0.5-0.8 s on does not.
+    stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
+    linked = strict_stride(settings, dt_s) if stretched else _walk_link_ok(settings, g, dt_s)
+    if step and g.peaks_s and linked:
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)

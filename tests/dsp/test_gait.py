@@ -474,6 +474,11 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     fast = [_swing(15.66 + 0.66 * k, 48.0 if k % 2 == 0 else 43.0, -60.0) for k in range(4)]
     counted, _, _ = _run([*walk[:2], walk[3], walk[5], *fast], has_gyro=False)
     assert fast[0] in counted
+    # A stride drill's high swing one walking stride after a walk confirmed in it (a swing missed
+    # before it), the next swing 0.7 s on: no walking stride after it, a rep.
+    stride = [_swing(16.4 + 0.7 * k, 50.0 if k == 0 else 40.0, -25.0) for k in range(3)]
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], *stride], has_gyro=False)
+    assert stride[0] in counted
     # Nor is a high swing the walk's last step when a drill of another size follows (only a
     # step-shaped tentative swing can be).
     drill = [_swing(19.0 + 0.72 * k, 85.0, 0.0, 0.2) for k in range(3)]
