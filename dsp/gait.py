@@ -131,6 +131,9 @@ _FIRST_STEP_STRETCH_DEG = 20.0
 #: (``_stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
 #: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
 _STANCE_DEG = 10.0
+#: The highest a pair's later swing (``_stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
+#: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
+_PAIR_MAX_PEAK_DEG = 35.0
 #: The slowest stride a pair of swings two strides apart is taken at (``_stance_pair``), s: adults walk
 #: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
 _PAIR_MAX_STRIDE_S = 1.5
@@ -457,7 +460,9 @@ def _stance_pair(
     apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
     first from standing reading 29-35, the step between them not seen at
     all), so there is no rhythm to judge.  They are a walk when the later
-    swing is step-shaped and starts at least ``_STANCE_DEG`` behind standing
+    swing is step-shaped, peaks at most ``_PAIR_MAX_PEAK_DEG`` (a walk's
+    flexion, not the 45 allowed in a rhythm) and starts at least
+    ``_STANCE_DEG`` behind standing
     (the stance before it: no standing drill's rep starts there), one of the
     two landed in its top half as a step does (a heel strike, ``strike_g``),
     and the interval is two walking strides of at most
@@ -471,6 +476,8 @@ def _stance_pair(
     half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
     if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
         return False
+    if rep.peak_flexion_deg > _PAIR_MAX_PEAK_DEG:
+        return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
     return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
 
 
@@ -629,6 +636,12 @@ def feed_candidate(
     the run broken by the 2.2 s interval left).  Returns the state, reps
     released as reps and reps found to be steps.
     """
+    if g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending):
+        # A stretched swing (``_stretched_step``) is a step only when a step-shaped swing follows: a small
+        # swing after it does not show that (Bilkent s5_e3_set3, acc-only: a leg raise of 48 degrees
+        # rising 45.6, then a swing too small to be a rep, took the raise for a step).
+        g, released = _close(settings, g)
+        return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()
     if g.peaks_s:
         # Within a walk, its own stride: a jolt half a stride on (the other foot's strike) is no swing.
         if g.walking:

@@ -479,6 +479,10 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     stride = [_swing(16.4 + 0.7 * k, 50.0 if k == 0 else 40.0, -25.0) for k in range(3)]
     counted, _, _ = _run([*walk[:2], walk[3], walk[5], *stride], has_gyro=False)
     assert stride[0] in counted
+    # Bilkent s5_e3_set3 (acc-only): a swing too small to be a rep after a stretched swing does not make
+    # it a step.
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], _swing(16.0, 47.0, -12.0), 17.0], has_gyro=False)
+    assert [r.peak_s for r in counted] == [16.0]
     # Nor is a high swing the walk's last step when a drill of another size follows (only a
     # step-shaped tentative swing can be).
     drill = [_swing(19.0 + 0.72 * k, 85.0, 0.0, 0.2) for k in range(3)]
@@ -504,6 +508,10 @@ def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_on
     slow = _swing(13.6, 10.0, -15.0)
     assert _feed_struck_mixed([first, slow], [1.2, 0.2])[0] == [first, slow]
     assert _run([first, later], has_gyro=True)[0] == [first, later]
+    # Bilkent s5_e5_set3 (acc-only): a later swing peaking 40.6 (a leg raise from a low read at -13) is
+    # no step seen in a walk's flexion: reps.
+    raised = _swing(12.07, 40.6, -13.0)
+    assert _feed_struck_mixed([first, raised], [0.52, 0.54])[0] == [first, raised]
     # Tuning seed 968: a swing too small to be a rep, then a struck step from 12 degrees behind standing.
     g = GaitState()
     g, released, st = feed_candidate(S, g, 10.0)
