@@ -481,7 +481,7 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     assert stride[0] in counted
     # Bilkent s5_e3_set3 (acc-only): a swing too small to be a rep after a stretched swing does not make
     # it a step.
-    counted, _, _ = _run([*walk[:2], walk[3], walk[5], _swing(16.0, 47.0, -12.0), 17.0], has_gyro=False)
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], _swing(16.0, 47.0, -12.0), 17.2], has_gyro=False)
     assert [r.peak_s for r in counted] == [16.0]
     # Nor is a high swing the walk's last step when a drill of another size follows (only a
     # step-shaped tentative swing can be).
