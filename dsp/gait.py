@@ -51,12 +51,16 @@ rhythm:
   to be seen, not a pause (``missed_swing``).  Once a walk is confirmed,
   a stride is accepted within ``LINK_TOL`` of the cadence range, or up to
   two of the walk's own strides (a swing too small to be seen); and one
-  step-shaped swing on its rhythm whose low reads in front of standing is
-  held (``_tentative``): a step when the walk goes on after it, or when
-  the swing that ends the walk is of another kind (``_last_step``), else a
-  rep.  A run's second swing may start in front of standing too, when the
-  swings from it on confirm the walk on the first stride's rhythm
-  (``_second_step``).
+  step-shaped swing on its rhythm whose low reads in front of standing
+  (two in a row without a gyro) is held (``_tentative``): a step when the
+  walk goes on after it, or when the swing that ends the walk is of
+  another kind (``_last_step``), else a rep.  Without a gyro a swing from
+  extension that reads above a step's flexion is held the same way
+  (``_stretched_step``).  A run's second swing may start in front of
+  standing too, when the swings from it on confirm the walk on the first
+  stride's rhythm (``_second_step``).  Without a gyro two swings two
+  walking strides apart are a walk when the later starts from a stance
+  and one of them is heel-struck (``_stance_pair``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -123,6 +127,16 @@ __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension",
 #: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
 #: 10-20 degrees high, module docstring).
 _FIRST_STEP_STRETCH_DEG = 20.0
+#: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
+#: (``_stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
+#: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
+_STANCE_DEG = 10.0
+#: The highest a pair's later swing (``_stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
+#: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
+_PAIR_MAX_PEAK_DEG = 35.0
+#: The slowest stride a pair of swings two strides apart is taken at (``_stance_pair``), s: adults walk
+#: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
+_PAIR_MAX_STRIDE_S = 1.5
 #: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
 #: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
 #: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
@@ -138,7 +152,7 @@ class GaitState:
     ----------
     pending : tuple of Rep
         Gait-shaped reps of a run not yet long enough to decide, held back;
-        on a confirmed walk, its tentative last swing (``_tentative``).
+        on a confirmed walk, its tentative last swings (``_tentative``).
     peaks_s : tuple of float
         Peak times of every swing of the current run (reps and small
         candidates), s.
@@ -171,6 +185,9 @@ class GaitState:
         No swing came within ``gait_min_stride_s`` before the run's high first
         swing (``lead``): it may be a walk's first step from standing, which
         one struck step may confirm (``_lead_shaped``).
+    step_rom_deg : float
+        The largest rise of a confirmed walk's steps seen as reps, degrees
+        (0: none; ``_stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
     """
@@ -187,6 +204,7 @@ class GaitState:
     struck_run: bool = False
     second_front: bool = False
     lead_quiet: bool = False
+    step_rom_deg: float = 0.0
     last_s: float = math.nan
 
 
@@ -226,8 +244,8 @@ def _walk(settings: Settings, g: GaitState) -> Walk:
 def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
     """End the current run: a walk is recorded, an undecided run's reps are released as reps.
 
-    A walk's tentative last swing (``_tentative``) was no step of it: it is
-    released as a rep and the walk ends at the swing before it.
+    A walk's tentative last swings (``_tentative``) were no steps of it:
+    they are released as reps and the walk ends at the swing before them.
     """
     if g.walking:
         if g.pending:
@@ -250,7 +268,8 @@ def _extend(
         # The walk goes on past a tentative swing: that was a step too.
         steps = (*g.pending, *(() if rep is None else (rep,)))
         end_s = max(g.end_s, end_s, *(r.end_s for r in g.pending))
-        return dataclasses.replace(g, pending=(), peaks_s=peaks, end_s=end_s), (), steps
+        rom_deg = max((g.step_rom_deg, *(r.rom_deg for r in steps)))
+        return dataclasses.replace(g, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg), (), steps
     pending = g.pending if rep is None else (*g.pending, rep)
     g = dataclasses.replace(g, pending=pending, peaks_s=peaks, end_s=max(g.end_s, end_s))
     return _decide(settings, g)
@@ -326,7 +345,8 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
-    return dataclasses.replace(g, walking=True, pending=(), second_front=False), (), g.pending
+    rom_deg = max((r.rom_deg for r in g.pending), default=0.0)
+    return dataclasses.replace(g, walking=True, pending=(), second_front=False, step_rom_deg=rom_deg), (), g.pending
 
 
 def _second_step(g: GaitState) -> bool:
@@ -355,15 +375,24 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
     Every swing of a walk after its first starts behind standing, but the
     angle's low can read a few degrees in front of it on one stride (an
     accelerometer-only angle after a heel strike or at 12.5 Hz: lows of
-    +2 to +4 degrees between steps from -7 to -11).  One such swing inside a
-    confirmed walk is a step when the walk goes on after it on the same
-    rhythm (a step from extension, or a swing too small to be a rep): the
-    evidence on both sides is the walk's.  Otherwise (the next swing does
-    not fit, or a second such swing comes, or the stream ends) it is a rep:
-    the first rep of a set after a walk starts from standing, and so does
-    the rep after it, so it never extends the walk.
+    +2 to +4 degrees between steps from -7 to -11), and on two strides in a
+    row where the whole walk reads shallow (tuning seed 434, acc-only:
+    lows of -1 to +6 on every step, the reference a few degrees off).  Up
+    to ``_MAX_TENTATIVE`` such swings in a row inside a confirmed walk are
+    steps when the walk goes on after them on the same rhythm (a step from
+    extension, or a swing too small to be a rep): the evidence on both
+    sides is the walk's.  Otherwise (the next swing does not fit, or one
+    more such swing comes, or the stream ends) they are reps: the first
+    reps of a set after a walk start from standing, and so do the reps
+    after them, so they never extend the walk.
     """
-    return dataclasses.replace(g, pending=(rep,), peaks_s=(*g.peaks_s, rep.peak_s))
+    return dataclasses.replace(g, pending=(*g.pending, rep), peaks_s=(*g.peaks_s, rep.peak_s))
+
+
+#: How many step-shaped swings in a row that did not start from extension a confirmed walk may hold
+#: without a gyro (``_tentative``); with one, one: its angle reads a walk's lows behind standing on
+#: all but an odd stride.
+_MAX_TENTATIVE = 2
 
 
 #: A swing that rises at least this many times as much as a walk's tentative last swing is of another kind
@@ -386,6 +415,70 @@ def _last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> 
     rep, as does the end of the stream.
     """
     return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= _OTHER_KIND_RISE * tentative.rom_deg
+
+
+def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only swing from extension may be a confirmed walk's step read too high.
+
+    Without a gyro a walk's steps read well above the thigh's flexion where
+    the hip's accelerations at each heel strike and push-off tilt the
+    specific force and the filter's samples are sparse (tuning seed 859, a
+    12.5 Hz walk with true peaks of 19-21 degrees read 39-49, two of its six
+    steps above ``gait_max_flexion_deg``).  Such a swing, one walking stride
+    (``strict_stride``: no tolerance, a stride drill's 0.66 s swings read
+    42-59 from -60 behind a walk wrongly confirmed in it, tuning seed 766)
+    after a confirmed walk's last swing and starting behind standing as a
+    step does, is held as the walk's tentative swing (``_tentative``): a
+    step only when a step-shaped swing from extension follows on the
+    rhythm, else a rep (a march's or a ballistic set's reps after a walk
+    read high on every rep, so the swing after the first is no step and
+    releases it), and that step must come one walking stride on too (a
+    stride drill's swings 0.5-0.8 s apart, one missed, leave an interval of
+    a walking stride before a high swing, but not after it).  It must rise
+    less than ``_OTHER_KIND_RISE`` times the walk's widest step seen
+    (``GaitState.step_rom_deg``): the steps of one walk differ as little as
+    the reps of one set, while a leg raise between small swings rises 2-3
+    times as much (Bilkent s5_e4_set1, acc-only: two raises of 68-73
+    degrees taken as steps after swings of 25-31).  It is never taken for
+    the walk's last step (``_last_step``).  The stretch allowed is that of
+    a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    """
+    if has_gyro or not standing_known:
+        return False
+    peak = rep.peak_flexion_deg
+    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+    return high and from_extension(settings, rep)
+
+
+def _stance_pair(
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool
+) -> bool:
+    """True when an accelerometer-only swing and the run's one swing before it are two steps of a walk.
+
+    A slow walker's steps straddle what the accelerometer-only angle can
+    see: of a walk between sets often only two swings are seen, two strides
+    apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
+    first from standing reading 29-35, the step between them not seen at
+    all), so there is no rhythm to judge.  They are a walk when the later
+    swing is step-shaped, peaks at most ``_PAIR_MAX_PEAK_DEG`` (a walk's
+    flexion, not the 45 allowed in a rhythm) and starts at least
+    ``_STANCE_DEG`` behind standing
+    (the stance before it: no standing drill's rep starts there), one of the
+    two landed in its top half as a step does (a heel strike, ``strike_g``),
+    and the interval is two walking strides of at most
+    ``_PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
+    to be one) must have started the run as a step would.
+    """
+    if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
+        return False
+    if not (struck or g.struck_first):
+        return False
+    half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
+    if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
+        return False
+    if rep.peak_flexion_deg > _PAIR_MAX_PEAK_DEG:
+        return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
+    return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
 
 
 def _with_last(g: GaitState, last_s: float) -> GaitState:
@@ -481,20 +574,43 @@ def feed_rep(
         if step and back and struck and g.lead_quiet and strict_stride(settings, rep.peak_s - g.peaks_s[0]):
             # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
             g = dataclasses.replace(g, lead=False)
-    if step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1]):
+    if step and _stance_pair(settings, g, rep, has_gyro, standing_known, struck):
+        # A walk of three strides; the step between the two seen ones is kept as a peak on the rhythm.
+        peaks = (g.peaks_s[0], 0.5 * (g.peaks_s[0] + rep.peak_s), rep.peak_s)
+        steps = (*g.pending, rep)
+        end_s = max(g.end_s, rep.end_s)
+        rom_deg = max(r.rom_deg for r in steps)
+        g = dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg)
+        return dataclasses.replace(g, struck_run=True), (), steps
+    dt_s = rep.peak_s - g.peaks_s[-1] if g.peaks_s else math.nan
+    # After a stretched swing (``_stretched_step``) only a step one walking stride on confirms it: a
+    # stride drill's next swing 0.5-0.8 s on does not.
+    stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
+    linked = strict_stride(settings, dt_s) if stretched else _walk_link_ok(settings, g, dt_s)
+    if step and g.peaks_s and linked:
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
-        if g.walking and not g.pending:
+        if g.walking and len(g.pending) < (1 if has_gyro else _MAX_TENTATIVE):
             return _tentative(g, rep), (), ()
         if _second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
+    if (
+        g.walking
+        and not g.pending
+        and _stretched_step(settings, rep, has_gyro, standing_known)
+        and strict_stride(settings, rep.peak_s - g.peaks_s[-1])
+        and rep.rom_deg < _OTHER_KIND_RISE * g.step_rom_deg
+    ):
+        return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
-    if g.walking and g.pending and _last_step(settings, g.pending[0], rep, has_gyro):
-        # The tentative swing was the walk's last step: the walk ends at it (its peak stays in the run).
+    tentative_shaped = bool(g.pending) and all(gait_shaped(settings, r, has_gyro) for r in g.pending)
+    widest = max(g.pending, key=lambda r: r.rom_deg) if g.pending else None
+    if g.walking and tentative_shaped and widest is not None and _last_step(settings, widest, rep, has_gyro):
+        # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).
         last = g.pending
-        g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, last[0].end_s))
+        g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, *(r.end_s for r in last)))
     g, released = _close(settings, g)
     if step:
         return _start(rep, g.walks, struck=struck), released, last
@@ -520,6 +636,12 @@ def feed_candidate(
     the run broken by the 2.2 s interval left).  Returns the state, reps
     released as reps and reps found to be steps.
     """
+    if g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending):
+        # A stretched swing (``_stretched_step``) is a step only when a step-shaped swing follows: a small
+        # swing after it does not show that (Bilkent s5_e3_set3, acc-only: a leg raise of 48 degrees
+        # rising 45.6, then a swing too small to be a rep, took the raise for a step).
+        g, released = _close(settings, g)
+        return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()
     if g.peaks_s:
         # Within a walk, its own stride: a jolt half a stride on (the other foot's strike) is no swing.
         if g.walking:

@@ -444,3 +444,97 @@ def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_a_drill_of_a
     near = [_swing(17.77 + 0.9 * k, 46.0, 6.0) for k in range(3)]
     counted, steps, _ = _run([*walk, last, *near], has_gyro=False)
     assert counted == [last, *near] and steps == walk
+
+
+def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_walk_goes_on() -> None:
+    # Tuning seed 859 (acc-only, 12.5 Hz): steps of 19-21 degrees read 39-44, two of them 46-49,
+    # all from 10-16 degrees of extension at 0.96-1.04 s strides.
+    peaks = [39.5, 40.1, 48.8, 43.9, 45.8, 43.5]
+    walk = [_swing(10.0 + 1.0 * k, p, -12.0 - k % 3) for k, p in enumerate(peaks)]
+    counted, steps, g = _run(walk, has_gyro=False)
+    assert counted == [] and steps == walk
+    assert [w.strides for w in g.walks] == [6]
+    # With a gyro the angle is not stretched: a swing above a step's flexion ends the walk.
+    counted, _, _ = _run(walk, has_gyro=True)
+    assert walk[2] in counted and walk[4] in counted
+    # A march after the walk on its rhythm, its first knee lift from a low behind standing: every
+    # lift reads high, so the one after the first releases it as a rep.
+    march = [_swing(16.0 + 1.0 * k, 60.0 + k, -3.0) for k in range(4)]
+    counted, steps, g = _run([*walk[:2], walk[3], walk[5], *march], has_gyro=False)
+    assert counted == march
+    # Bilkent s5_e4_set1 (acc-only): leg raises rising 68-73 degrees between small swings of 25-31
+    # from 15-18 behind standing: a raise rising more than 1.5x the walk's widest step is a rep.
+    small = [_swing(10.0 + 1.1 * k, 10.0, -18.0) for k in range(3)]
+    raise_ = _swing(13.3 + 0.4, 61.9, -11.4)
+    after = _swing(14.8, 11.2, -14.6)
+    counted, _, _ = _run([*small, raise_, after], has_gyro=False)
+    assert raise_ in counted
+    # Tuning seed 766: a stride drill's swings at 0.66 s read 42-59 from -60 behind a walk wrongly
+    # confirmed in the set; one above a step's flexion at that turnover is no walking stride: a rep.
+    fast = [_swing(15.66 + 0.66 * k, 48.0 if k % 2 == 0 else 43.0, -60.0) for k in range(4)]
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], *fast], has_gyro=False)
+    assert fast[0] in counted
+    # A stride drill's high swing one walking stride after a walk confirmed in it (a swing missed
+    # before it), the next swing 0.7 s on: no walking stride after it, a rep.
+    stride = [_swing(16.4 + 0.7 * k, 50.0 if k == 0 else 40.0, -25.0) for k in range(3)]
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], *stride], has_gyro=False)
+    assert stride[0] in counted
+    # Bilkent s5_e3_set3 (acc-only): a swing too small to be a rep after a stretched swing does not make
+    # it a step.
+    counted, _, _ = _run([*walk[:2], walk[3], walk[5], _swing(16.0, 47.0, -12.0), 17.2], has_gyro=False)
+    assert [r.peak_s for r in counted] == [16.0]
+    # Nor is a high swing the walk's last step when a drill of another size follows (only a
+    # step-shaped tentative swing can be).
+    drill = [_swing(19.0 + 0.72 * k, 85.0, 0.0, 0.2) for k in range(3)]
+    high = _swing(16.0, 50.0, -12.0)
+    counted, steps, _ = _run([*walk[:2], walk[3], walk[5], high, *drill], has_gyro=False)
+    assert counted == [high, *drill]
+
+
+def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_one_is_struck() -> None:
+    # Tuning seeds 174 / 767 (acc-only): a walk's first step from standing reads 29-35 degrees and is
+    # heel-struck; the next step is not seen; the one after it starts 10-17 degrees behind standing.
+    first, later = _swing(10.0, 30.0, -1.0), _swing(12.4, 10.0, -15.0)
+    counted, steps, g = _feed_struck_mixed([first, later], [1.2, 0.2])
+    assert counted == [] and steps == [first, later]
+    assert [w.strides for w in g.walks] == [3]
+    # The later swing struck instead (tuning seed 774): a walk too.
+    counted, steps, _ = _feed_struck_mixed([first, later], [0.3, 1.1])
+    assert counted == [] and steps == [first, later]
+    # Neither struck, a low that shows no stance, strides slower than a walker's, or a gyro: reps.
+    assert _feed_struck_mixed([first, later], [0.3, 0.2])[0] == [first, later]
+    shallow = _swing(12.4, 20.0, -6.0)
+    assert _feed_struck_mixed([first, shallow], [1.2, 0.2])[0] == [first, shallow]
+    slow = _swing(13.6, 10.0, -15.0)
+    assert _feed_struck_mixed([first, slow], [1.2, 0.2])[0] == [first, slow]
+    assert _run([first, later], has_gyro=True)[0] == [first, later]
+    # Bilkent s5_e5_set3 (acc-only): a later swing peaking 40.6 (a leg raise from a low read at -13) is
+    # no step seen in a walk's flexion: reps.
+    raised = _swing(12.07, 40.6, -13.0)
+    assert _feed_struck_mixed([first, raised], [0.52, 0.54])[0] == [first, raised]
+    # Tuning seed 968: a swing too small to be a rep, then a struck step from 12 degrees behind standing.
+    g = GaitState()
+    g, released, st = feed_candidate(S, g, 10.0)
+    step = _swing(12.2, 9.5, -11.7)
+    g, released, st = feed_rep(S, g, step, False, True, 0.7)
+    assert released == () and st == (step,)
+
+
+def test_two_acc_only_swings_in_a_row_read_in_front_of_standing_are_a_walks_last_steps() -> None:
+    # Tuning seed 434 (acc-only): a walk whose lows read -1 to +6 (the reference a few degrees off),
+    # confirmed on struck steps; its last two swings read lows of +6 and -0.3; a stride set follows.
+    walk = [_swing(10.0 + 1.07 * k, 27.0, -8.0) for k in range(4)]
+    last = [_swing(14.28, 27.1, 6.0), _swing(15.35, 23.5, -0.3)]
+    drill = [_swing(20.0 + 0.7 * k, 75.0, -25.0, 0.3) for k in range(3)]
+    counted, steps, g = _run([*walk, *last, *drill], has_gyro=False)
+    assert counted == drill and steps == [*walk, *last]
+    assert [(w.strides, w.end_s) for w in g.walks] == [(6, last[1].end_s)]
+    # The walk going on after them: steps too.
+    more = _swing(16.42, 26.0, -9.0)
+    counted, steps, _ = _run([*walk, *last, more], has_gyro=False)
+    assert counted == [] and steps == [*walk, *last, more]
+    # The stream ending after them, or a third such swing, or a gyro: reps.
+    assert _run([*walk, *last], has_gyro=False)[0] == last
+    third = _swing(16.42, 25.0, 2.0)
+    assert _run([*walk, *last, third], has_gyro=False)[0] == [*last, third]
+    assert _run([*walk, *last, *drill], has_gyro=True)[0] == [*last, *drill]
