@@ -181,8 +181,8 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
                     sensor = "gyro" if gyro else "acc"
                     mixed_sets.append(f"| {seed} | {sensor} | {fs:g} | {_per_set(sim, a)} |")
     head = (
-        "| drill | sets | exact gyro % | exact acc % | exact near gyro / acc % | worst off | ROM MAE gyro / acc ° | hold MAE gyro s |"
-        " vel err gyro % | drill named % | pose right % | movement right % | true pose listed % |"
+        "| drill | sets | exact gyro % | exact acc % | exact near gyro / acc % | worst off | ROM MAE gyro / acc ° |"
+        " hold MAE gyro s | vel err gyro % | drill named % | pose right % | movement right % | true pose listed % |"
     )
     rows = [head, "|" + "---|" * 13]
     tot = {k: Cell() for k in (True, False)}

@@ -453,9 +453,7 @@ def test_held_acc_only_reps_whose_peaks_fall_a_walking_stride_apart_are_not_a_wa
     # 3.0-3.3 s apart, no walking stride.
     starts = (19.98, 23.20, 26.47, 29.49, 32.52)
     peaks = (22.29, 24.15, 27.49, 30.85, 33.81)
-    reps = [
-        Rep(0, a, p, a + 2.9, 38.0, 51.0, 0.5, 80.0, 40.0, 1.7, 1.0) for a, p in zip(starts, peaks, strict=True)
-    ]
+    reps = [Rep(0, a, p, a + 2.9, 38.0, 51.0, 0.5, 80.0, 40.0, 1.7, 1.0) for a, p in zip(starts, peaks, strict=True)]
     counted, steps, g = _run(reps, has_gyro=False)
     assert counted == reps and steps == [] and g.walks == ()
 
