@@ -236,10 +236,15 @@ def _slow_onset(settings: Settings, g: GaitState, rep: Rep) -> bool:
     onset (``Rep.start_s``) leaves the rest sharply whatever the hold, so
     the interval between the two reps' onsets must fit the walk's rhythm as
     well; only a too long one is judged (a short one is what
-    ``misplaced_peak`` and the first step's early peak allow for).
+    ``misplaced_peak`` and the first step's early peak allow for), and only
+    after a rep that rose within a stride: a walk's first step after a rest
+    can read its onset 4-6 s before its peak (the rise taken from the
+    rest's sway; wide simulator, tuning seeds 3, 4, 21).
     """
     if math.isnan(g.rep_start_s) or not g.peaks_s or g.rep_peak_s != g.peaks_s[-1]:
         return False
+    if g.rep_peak_s - g.rep_start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
+        return False  # a rise longer than any stride was read out of a rest's sway: its onset says nothing
     dt_s = rep.start_s - g.rep_start_s
     return dt_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s and not _walk_link_ok(settings, g, dt_s)
 
