@@ -494,7 +494,7 @@ def _feed_rep(
             # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
             g = dataclasses.replace(g, lead=False)
     on_rhythm = step and g.peaks_s and _walk_link_ok(settings, g, rep.peak_s - g.peaks_s[-1])
-    if on_rhythm and not _slow_onset(settings, g, rep):
+    if on_rhythm and (has_gyro or not _slow_onset(settings, g, rep)):
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
@@ -537,7 +537,8 @@ def feed_rep(
     heel strike in its top half (``strike_g`` at least ``_STRIKE_G``, g;
     NaN: not measured) need not start from extension, nor need standing
     be known; its flexion and rhythm must still be a step's (module docstring).
-    Its rise must also begin one stride after the last rep's (``_slow_onset``).
+    Without a gyro its rise must also begin one stride after the last rep's (``_slow_onset``;
+    with one a held rep's peak is the thigh's and its returns do not dip behind the rest).
 
     Returns
     -------
