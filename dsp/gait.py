@@ -190,6 +190,10 @@ class GaitState:
         (0: none; ``_stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
+    rep_peak_s, rep_start_s : float
+        Peak and start (the rise's onset) of the latest rep fed, s (NaN:
+        none); its onset is the run's when its peak is the run's last
+        (``_slow_onset``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -206,6 +210,8 @@ class GaitState:
     lead_quiet: bool = False
     step_rom_deg: float = 0.0
     last_s: float = math.nan
+    rep_peak_s: float = math.nan
+    rep_start_s: float = math.nan
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -233,6 +239,32 @@ def _walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
     if link_ok(settings, dt_s):
         return True
     return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+
+
+def _slow_onset(settings: Settings, g: GaitState, rep: Rep) -> bool:
+    """True when the swing rose too long after the run's last rep rose to be the next step.
+
+    Swing peaks are where the rhythm is read, but without a gyro a rep held at
+    its top can have its peak read anywhere in the hold: two clamshells or
+    side-lying raises held ~1.5 s, one peak read late and the next early,
+    read 1.7-1.9 s apart though their cycle is 3 s, a slow walk's stride;
+    and once that walk is confirmed each later 3 s interval passes as two
+    strides with a swing unseen between (tuning seeds 1, 2, 5 and 7: whole
+    sets of accelerometer-only clamshells taken for walks).  The rise's
+    onset (``Rep.start_s``) leaves the rest sharply whatever the hold, so
+    the interval between the two reps' onsets must fit the walk's rhythm as
+    well; only a too long one is judged (a short one is what
+    ``misplaced_peak`` and the first step's early peak allow for), and only
+    after a rep that rose within a stride: a walk's first step after a rest
+    can read its onset 4-6 s before its peak (the rise taken from the
+    rest's sway; wide simulator, tuning seeds 3, 4, 21).
+    """
+    if math.isnan(g.rep_start_s) or not g.peaks_s or g.rep_peak_s != g.peaks_s[-1]:
+        return False
+    if g.rep_peak_s - g.rep_start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
+        return False  # a rise longer than any stride was read out of a rest's sway: its onset says nothing
+    dt_s = rep.start_s - g.rep_start_s
+    return dt_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s and not _walk_link_ok(settings, g, dt_s)
 
 
 def _walk(settings: Settings, g: GaitState) -> Walk:
@@ -535,7 +567,7 @@ def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> 
     return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
 
 
-def feed_rep(
+def _feed_rep(
     settings: Settings,
     g: GaitState,
     rep: Rep,
@@ -543,27 +575,7 @@ def feed_rep(
     standing_known: bool = True,
     strike_g: float = math.nan,
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
-
-    A run may start with a swing from standing (the first step of a walk);
-    every later swing of it must come from extension.  Both tests read the
-    angle against standing, so without a still calibration window
-    (``standing_known`` false: the rest pose is the quietest stretch of a
-    moving recording, possibly mid-swing) no swing is taken for a step: a
-    march read from a reference half-way up its swings would dip "behind
-    standing" and peak low, like a walk.  Without a gyro, a swing with a
-    heel strike in its top half (``strike_g`` at least ``_STRIKE_G``, g;
-    NaN: not measured) need not start from extension, nor need standing
-    be known; its flexion and rhythm must still be a step's (module docstring).
-
-    Returns
-    -------
-    state : GaitState
-    released : tuple of Rep
-        Reps to count now, in time order (earlier held-back reps first).
-    steps : tuple of Rep
-        Reps now known to be walking steps (not to be counted).
-    """
+    """``feed_rep`` before the latest rep is noted in the state."""
     struck = not has_gyro and strike_g >= _STRIKE_G
     prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
@@ -587,7 +599,7 @@ def feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else _walk_link_ok(settings, g, dt_s)
-    if step and g.peaks_s and linked:
+    if step and g.peaks_s and linked and (has_gyro or not _slow_onset(settings, g, rep)):
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
@@ -618,6 +630,45 @@ def feed_rep(
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
+
+
+def feed_rep(
+    settings: Settings,
+    g: GaitState,
+    rep: Rep,
+    has_gyro: bool,
+    standing_known: bool = True,
+    strike_g: float = math.nan,
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
+
+    A run may start with a swing from standing (the first step of a walk);
+    every later swing of it must come from extension.  Both tests read the
+    angle against standing, so without a still calibration window
+    (``standing_known`` false: the rest pose is the quietest stretch of a
+    moving recording, possibly mid-swing) no swing is taken for a step: a
+    march read from a reference half-way up its swings would dip "behind
+    standing" and peak low, like a walk.  Without a gyro, a swing with a
+    heel strike in its top half (``strike_g`` at least ``_STRIKE_G``, g;
+    NaN: not measured) need not start from extension, nor need standing
+    be known; its flexion and rhythm must still be a step's (module docstring).
+    Without a gyro its rise must also begin one stride after the last rep's (``_slow_onset``;
+    with one a held rep's peak is the thigh's and its returns do not dip behind the rest).
+
+    Returns
+    -------
+    state : GaitState
+    released : tuple of Rep
+        Reps to count now, in time order (earlier held-back reps first).
+    steps : tuple of Rep
+        Reps now known to be walking steps (not to be counted).
+    """
+    g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
+    out = object.__new__(GaitState)  # as ``_with_last``: a replace per rep costs ~5 us
+    out.__dict__.update(g.__dict__)
+    out.__dict__["rep_peak_s"] = rep.peak_s
+    out.__dict__["rep_start_s"] = rep.start_s
+    return out, released, steps
 
 
 def feed_candidate(
