@@ -3,7 +3,7 @@
 ``hipflex.dsp.gait`` decides runs of swings (walks or reps); this module holds
 what it reads of one swing at a time: whether its flexion is a step's
 (``gait_shaped``), whether it starts from the stance (``from_extension``),
-whether it lies on a walk's rhythm (``walk_link_ok``, ``slow_onset``), and
+whether it lies on a walk's rhythm (``walk_link_ok``), and
 the accelerometer-only readings of a walk's first, last and stretched steps
 (``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``).  The
 physics behind each is in ``hipflex.dsp.gait``'s module docstring.
@@ -28,7 +28,6 @@ __all__ = [
     "last_step",
     "lead_shaped",
     "second_step",
-    "slow_onset",
     "stance_pair",
     "stretched_step",
     "walk_link_ok",
@@ -102,10 +101,6 @@ class GaitState:
         (0: none; ``stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
-    rep_peak_s, rep_start_s : float
-        Peak and start (the rise's onset) of the latest rep fed, s (NaN:
-        none); its onset is the run's when its peak is the run's last
-        (``slow_onset``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -122,8 +117,6 @@ class GaitState:
     lead_quiet: bool = False
     step_rom_deg: float = 0.0
     last_s: float = math.nan
-    rep_peak_s: float = math.nan
-    rep_start_s: float = math.nan
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -151,32 +144,6 @@ def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
     if link_ok(settings, dt_s):
         return True
     return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
-
-
-def slow_onset(settings: Settings, g: GaitState, rep: Rep) -> bool:
-    """True when the swing rose too long after the run's last rep rose to be the next step.
-
-    Swing peaks are where the rhythm is read, but without a gyro a rep held at
-    its top can have its peak read anywhere in the hold: two clamshells or
-    side-lying raises held ~1.5 s, one peak read late and the next early,
-    read 1.7-1.9 s apart though their cycle is 3 s, a slow walk's stride;
-    and once that walk is confirmed each later 3 s interval passes as two
-    strides with a swing unseen between (tuning seeds 1, 2, 5 and 7: whole
-    sets of accelerometer-only clamshells taken for walks).  The rise's
-    onset (``Rep.start_s``) leaves the rest sharply whatever the hold, so
-    the interval between the two reps' onsets must fit the walk's rhythm as
-    well; only a too long one is judged (a short one is what
-    ``misplaced_peak`` and the first step's early peak allow for), and only
-    after a rep that rose within a stride: a walk's first step after a rest
-    can read its onset 4-6 s before its peak (the rise taken from the
-    rest's sway; wide simulator, tuning seeds 3, 4, 21).
-    """
-    if math.isnan(g.rep_start_s) or not g.peaks_s or g.rep_peak_s != g.peaks_s[-1]:
-        return False
-    if g.rep_peak_s - g.rep_start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
-        return False  # a rise longer than any stride was read out of a rest's sway: its onset says nothing
-    dt_s = rep.start_s - g.rep_start_s
-    return dt_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s and not walk_link_ok(settings, g, dt_s)
 
 
 def second_step(g: GaitState) -> bool:

@@ -539,6 +539,13 @@ def test_two_acc_only_swings_in_a_row_read_in_front_of_standing_are_a_walks_last
     assert _run([*walk, *last, third], has_gyro=False)[0] == [*last, third]
     assert _run([*walk, *last, *drill], has_gyro=True)[0] == [*last, *drill]
 
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 19, session 16: an onset-interval rule (branch wip/drills8) fixes these acc-only clamshells "
+    "(66.7 -> 86.7 % exact held out) but put 1 + 3 more walk steps in rests on the wide simulator's held-out "
+    "blocks; without a gyro the rest pose cannot say lying from standing to gate it (benchmarks/README.md)",
+)
 def test_held_acc_only_reps_whose_peaks_fall_a_walking_stride_apart_are_not_a_walk() -> None:
     # Tuning seed 7's accelerometer-only clamshells: each rep held ~1.5 s at its top, its peak read
     # anywhere in the hold (so two peaks 1.86 s apart), its return dipping 13 deg behind the rest
