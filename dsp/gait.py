@@ -54,13 +54,13 @@ rhythm:
   step-shaped swing on its rhythm whose low reads in front of standing
   (two in a row without a gyro) is held (``_tentative``): a step when the
   walk goes on after it, or when the swing that ends the walk is of
-  another kind (``_last_step``), else a rep.  Without a gyro a swing from
+  another kind (``last_step``), else a rep.  Without a gyro a swing from
   extension that reads above a step's flexion is held the same way
-  (``_stretched_step``).  A run's second swing may start in front of
+  (``stretched_step``).  A run's second swing may start in front of
   standing too, when the swings from it on confirm the walk on the first
-  stride's rhythm (``_second_step``).  Without a gyro two swings two
+  stride's rhythm (``second_step``).  Without a gyro two swings two
   walking strides apart are a walk when the later starts from a stance
-  and one of them is heel-struck (``_stance_pair``).
+  and one of them is heel-struck (``stance_pair``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -82,7 +82,7 @@ back near standing; leg raises and holds do not land at all.  The rep
 detector reports the largest jolt (the pendulum filter's innovation: what
 its swing model did not explain) from the peak to the trough while the
 thigh is in the top half of the swing (``strike_g``).  A swing with one of
-at least ``_STRIKE_G`` need not start behind standing, nor need standing
+at least ``STRIKE_G`` need not start behind standing, nor need standing
 be known: the accelerometer-only angle's extremes are what hip
 accelerations and the strikes themselves stretch (the first step of a
 walk, the body accelerating forward, reads 10-20 degrees high), and
@@ -104,135 +104,34 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_rhythm import (
     LINK_TOL,
-    link_ok,
     misplaced_peak,
     missed_swing,
     period_s,
     second_on_rhythm,
     strict_stride,
 )
+from hipflex.dsp.gait_swing import (
+    OTHER_KIND_RISE,
+    STRIKE_G,
+    GaitState,
+    from_extension,
+    gait_shaped,
+    last_step,
+    lead_shaped,
+    second_step,
+    stance_pair,
+    stretched_step,
+    walk_link_ok,
+)
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension", "gait_shaped", "walks_so_far"]
-
-#: How far above ``gait_max_flexion_deg`` the first step of a walk may read without a gyro, degrees: the
-#: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
-#: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
-#: 10-20 degrees high, module docstring).
-_FIRST_STEP_STRETCH_DEG = 20.0
-#: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
-#: (``_stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
-#: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
-_STANCE_DEG = 10.0
-#: The highest a pair's later swing (``_stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
-#: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
-_PAIR_MAX_PEAK_DEG = 35.0
-#: The slowest stride a pair of swings two strides apart is taken at (``_stance_pair``), s: adults walk
-#: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
-_PAIR_MAX_STRIDE_S = 1.5
-#: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
-#: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
-#: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
-#: landing excluded) mostly stay below.
-_STRIKE_G = 0.5
-
-
-@dataclass(frozen=True)
-class GaitState:
-    """The swings of the current run and the walks closed so far (immutable).
-
-    Attributes
-    ----------
-    pending : tuple of Rep
-        Gait-shaped reps of a run not yet long enough to decide, held back;
-        on a confirmed walk, its tentative last swings (``_tentative``).
-    peaks_s : tuple of float
-        Peak times of every swing of the current run (reps and small
-        candidates), s.
-    reps_in_run : tuple of Rep
-        Reps of a run confirmed as a walk (its steps).
-    walking : bool
-        The current run is a confirmed walk.
-    start_s : float
-        Start of the current run's first swing, s (NaN: no run).
-    end_s : float
-        End of its last swing, s.
-    walks : tuple of Walk
-        Walks closed so far.
-    lead : bool
-        The run's first swing is a struck swing that read above
-        ``gait_max_flexion_deg`` (``_lead_shaped``): a walk's first step
-        when the swings after it confirm the walk on their own.
-    struck_first : bool
-        The run's first swing had a heel strike in its top half (accelerometer
-        only): an interval of two strides after it may be a step too small to
-        be seen (``missed_swing``).
-    struck_run : bool
-        A swing of the run had a heel strike in its top half (accelerometer
-        only): its peaks may be misplaced by the strikes (``misplaced_peak``).
-    second_front : bool
-        The run's second swing did not start from extension (``_second_step``):
-        the swings after it must confirm the walk on their own, on the rhythm
-        of its first two strides.
-    lead_quiet : bool
-        No swing came within ``gait_min_stride_s`` before the run's high first
-        swing (``lead``): it may be a walk's first step from standing, which
-        one struck step may confirm (``_lead_shaped``).
-    step_rom_deg : float
-        The largest rise of a confirmed walk's steps seen as reps, degrees
-        (0: none; ``_stretched_step``).
-    last_s : float
-        Peak time of the latest swing taken, s (NaN: none).
-    """
-
-    pending: tuple[Rep, ...] = ()
-    peaks_s: tuple[float, ...] = ()
-    reps_in_run: tuple[Rep, ...] = ()
-    walking: bool = False
-    start_s: float = math.nan
-    end_s: float = math.nan
-    walks: tuple[Walk, ...] = ()
-    lead: bool = False
-    struck_first: bool = False
-    struck_run: bool = False
-    second_front: bool = False
-    lead_quiet: bool = False
-    step_rom_deg: float = 0.0
-    last_s: float = math.nan
-
-
-def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
-    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg`` and,
-    with a gyro, its rise at most ``gait_max_rom_deg``.
-
-    The rise does not depend on where standing is, so it holds where the
-    reference has drifted (a march read 15-20 degrees low peaks at 43-50 but
-    still rises 60-70).  Without a gyro the filter's extremes are stretched
-    by foot strikes and by a phone swinging in a pocket (walks read rises of
-    55-75), so there the rise says nothing.
-    """
-    if rep.peak_flexion_deg > settings.gait_max_flexion_deg:
-        return False
-    return not has_gyro or rep.rom_deg <= settings.gait_max_rom_deg
-
-
-def from_extension(settings: Settings, rep: Rep) -> bool:
-    """True when the swing started at least ``gait_min_extension_deg`` behind standing."""
-    return rep.peak_flexion_deg - rep.rom_deg <= -settings.gait_min_extension_deg
-
-
-def _walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
-    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
-    if link_ok(settings, dt_s):
-        return True
-    return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
 
 
 def _walk(settings: Settings, g: GaitState) -> Walk:
@@ -295,7 +194,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         on |= misplaced_peak(settings, dt, on)
     on |= missed_swing(settings, dt, on, g.struck_first and not g.lead)
     if g.lead and dt.size:
-        # A high first step is one stride, neither short nor long, before the next (``_lead_shaped``):
+        # A high first step is one stride, neither short nor long, before the next (``lead_shaped``):
         # a stride drill's swings at 0.7 s, some read above and some below a step's flexion, stay reps.
         on[0] = strict[0]
     if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
@@ -349,26 +248,6 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     return dataclasses.replace(g, walking=True, pending=(), second_front=False, step_rom_deg=rom_deg), (), g.pending
 
 
-def _second_step(g: GaitState) -> bool:
-    """True when a step-shaped swing on the rhythm that did not start from extension may be a walk's second step.
-
-    A walk's first step starts from standing and is shorter than the steps
-    after it, so its stance extends the thigh less; without a gyro the
-    body's forward acceleration into the walk (1.5-3 m/s^2 in that first
-    stride) also reads as flexion.  The low before the second step then
-    reads at or in front of standing (tuning seeds 391, 434, 641, 772
-    without a gyro, lows of -0.7 to +10 degrees; 850 with one, -0.7), and
-    the walk's first step was counted as a rep.  So an undecided run's
-    second swing may start in front of standing when its first swing was a
-    rep and the swings from it on confirm the walk as a run starting at it
-    would (``GaitState.second_front``), with the run's first stride on
-    their rhythm (``second_on_rhythm``): a drill's last rep a moment
-    before a walk's first step is no part of the walk's rhythm, and a
-    drill's reps from standing never go on into swings from extension.
-    """
-    return not g.walking and not g.lead and len(g.peaks_s) == 1 and len(g.pending) == 1
-
-
 def _tentative(g: GaitState, rep: Rep) -> GaitState:
     """Hold a walk's step-shaped swing on its rhythm that did not start from extension.
 
@@ -393,92 +272,6 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
 #: without a gyro (``_tentative``); with one, one: its angle reads a walk's lows behind standing on
 #: all but an odd stride.
 _MAX_TENTATIVE = 2
-
-
-#: A swing that rises at least this many times as much as a walk's tentative last swing is of another kind
-#: (``_last_step``): the reps of one set differ by far less (fatigue and effort, 10-30 %).
-_OTHER_KIND_RISE = 1.5
-
-
-def _last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> bool:
-    """True when a confirmed walk's tentative swing (``_tentative``) was its last step, not a set's first rep.
-
-    The walk's last steps extend the thigh less as the walker slows to a
-    stop (and a reference a few degrees off reads a shallow stance in front
-    of standing: tuning seeds 391, 641, 806, lows of -0.4 to +2.4 read
-    against -5 to -7 true), so the last step can read as a tentative swing
-    that nothing on the rhythm follows.  It is no set's first rep when the
-    swing that ends the walk after it is not step-shaped and rises at least
-    ``_OTHER_KIND_RISE`` times as much: the reps of one set share their
-    drill's shape, while the tentative swing has the walk's.  A next swing
-    of the tentative's size (a set of small reps after the walk) keeps it a
-    rep, as does the end of the stream.
-    """
-    return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= _OTHER_KIND_RISE * tentative.rom_deg
-
-
-def _stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
-    """True when an accelerometer-only swing from extension may be a confirmed walk's step read too high.
-
-    Without a gyro a walk's steps read well above the thigh's flexion where
-    the hip's accelerations at each heel strike and push-off tilt the
-    specific force and the filter's samples are sparse (tuning seed 859, a
-    12.5 Hz walk with true peaks of 19-21 degrees read 39-49, two of its six
-    steps above ``gait_max_flexion_deg``).  Such a swing, one walking stride
-    (``strict_stride``: no tolerance, a stride drill's 0.66 s swings read
-    42-59 from -60 behind a walk wrongly confirmed in it, tuning seed 766)
-    after a confirmed walk's last swing and starting behind standing as a
-    step does, is held as the walk's tentative swing (``_tentative``): a
-    step only when a step-shaped swing from extension follows on the
-    rhythm, else a rep (a march's or a ballistic set's reps after a walk
-    read high on every rep, so the swing after the first is no step and
-    releases it), and that step must come one walking stride on too (a
-    stride drill's swings 0.5-0.8 s apart, one missed, leave an interval of
-    a walking stride before a high swing, but not after it).  It must rise
-    less than ``_OTHER_KIND_RISE`` times the walk's widest step seen
-    (``GaitState.step_rom_deg``): the steps of one walk differ as little as
-    the reps of one set, while a leg raise between small swings rises 2-3
-    times as much (Bilkent s5_e4_set1, acc-only: two raises of 68-73
-    degrees taken as steps after swings of 25-31).  It is never taken for
-    the walk's last step (``_last_step``).  The stretch allowed is that of
-    a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
-    """
-    if has_gyro or not standing_known:
-        return False
-    peak = rep.peak_flexion_deg
-    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
-    return high and from_extension(settings, rep)
-
-
-def _stance_pair(
-    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool
-) -> bool:
-    """True when an accelerometer-only swing and the run's one swing before it are two steps of a walk.
-
-    A slow walker's steps straddle what the accelerometer-only angle can
-    see: of a walk between sets often only two swings are seen, two strides
-    apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
-    first from standing reading 29-35, the step between them not seen at
-    all), so there is no rhythm to judge.  They are a walk when the later
-    swing is step-shaped, peaks at most ``_PAIR_MAX_PEAK_DEG`` (a walk's
-    flexion, not the 45 allowed in a rhythm) and starts at least
-    ``_STANCE_DEG`` behind standing
-    (the stance before it: no standing drill's rep starts there), one of the
-    two landed in its top half as a step does (a heel strike, ``strike_g``),
-    and the interval is two walking strides of at most
-    ``_PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
-    to be one) must have started the run as a step would.
-    """
-    if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
-        return False
-    if not (struck or g.struck_first):
-        return False
-    half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
-    if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
-        return False
-    if rep.peak_flexion_deg > _PAIR_MAX_PEAK_DEG:
-        return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
-    return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
 
 
 def _with_last(g: GaitState, last_s: float) -> GaitState:
@@ -507,34 +300,6 @@ def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool =
     )
 
 
-def _lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
-    """True when an accelerometer-only swing may be a walk's first step although it read above a step's flexion.
-
-    The first step from standing carries the body from rest to walking
-    speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
-    specific force as 9-17 degrees of flexion would, so without a gyro that
-    step can read up to ``_FIRST_STEP_STRETCH_DEG`` above
-    ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
-    half of the swing, as a step's does), and it is a step only when the
-    swings after it, one stride on, confirm a walk on their own
-    (``GaitState.lead``): the stance after a step extends the thigh behind
-    standing, so the next swing starts from extension, while a drill's rep
-    returns to its start pose.  One such swing is enough when it is struck
-    too and comes one walking stride on, and no swing came within a walking
-    stride before the high one (``GaitState.lead_quiet``: a walk's first
-    step starts from standing): two foot landings a stride apart with the
-    stance between them are two steps (a walk across the room between
-    sets, tuning seed 373), while a march's next knee lift starts from
-    standing and a stride drill turns over faster than a walking stride
-    (tuning seed 307: a high swing 0.72 s after the drill's last one, then
-    a struck swing from extension 0.88 s on, took the set for a walk).
-    """
-    if has_gyro or not struck:
-        return False
-    peak = rep.peak_flexion_deg
-    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
-
-
 def feed_rep(
     settings: Settings,
     g: GaitState,
@@ -552,7 +317,7 @@ def feed_rep(
     moving recording, possibly mid-swing) no swing is taken for a step: a
     march read from a reference half-way up its swings would dip "behind
     standing" and peak low, like a walk.  Without a gyro, a swing with a
-    heel strike in its top half (``strike_g`` at least ``_STRIKE_G``, g;
+    heel strike in its top half (``strike_g`` at least ``STRIKE_G``, g;
     NaN: not measured) need not start from extension, nor need standing
     be known; its flexion and rhythm must still be a step's (module docstring).
 
@@ -564,7 +329,7 @@ def feed_rep(
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
-    struck = not has_gyro and strike_g >= _STRIKE_G
+    struck = not has_gyro and strike_g >= STRIKE_G
     prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
@@ -572,9 +337,9 @@ def feed_rep(
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
         if step and back and struck and g.lead_quiet and strict_stride(settings, rep.peak_s - g.peaks_s[0]):
-            # Two foot landings one walking stride apart with the stance between them (``_lead_shaped``).
+            # Two foot landings one walking stride apart with the stance between them (``lead_shaped``).
             g = dataclasses.replace(g, lead=False)
-    if step and _stance_pair(settings, g, rep, has_gyro, standing_known, struck):
+    if step and stance_pair(settings, g, rep, has_gyro, standing_known, struck):
         # A walk of three strides; the step between the two seen ones is kept as a peak on the rhythm.
         peaks = (g.peaks_s[0], 0.5 * (g.peaks_s[0] + rep.peak_s), rep.peak_s)
         steps = (*g.pending, rep)
@@ -583,10 +348,10 @@ def feed_rep(
         g = dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg)
         return dataclasses.replace(g, struck_run=True), (), steps
     dt_s = rep.peak_s - g.peaks_s[-1] if g.peaks_s else math.nan
-    # After a stretched swing (``_stretched_step``) only a step one walking stride on confirms it: a
+    # After a stretched swing (``stretched_step``) only a step one walking stride on confirms it: a
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
-    linked = strict_stride(settings, dt_s) if stretched else _walk_link_ok(settings, g, dt_s)
+    linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
     if step and g.peaks_s and linked:
         if back:
             if struck and not g.struck_run:
@@ -594,27 +359,27 @@ def feed_rep(
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and len(g.pending) < (1 if has_gyro else _MAX_TENTATIVE):
             return _tentative(g, rep), (), ()
-        if _second_step(g):
+        if second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
     if (
         g.walking
         and not g.pending
-        and _stretched_step(settings, rep, has_gyro, standing_known)
+        and stretched_step(settings, rep, has_gyro, standing_known)
         and strict_stride(settings, rep.peak_s - g.peaks_s[-1])
-        and rep.rom_deg < _OTHER_KIND_RISE * g.step_rom_deg
+        and rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
     ):
         return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
     tentative_shaped = bool(g.pending) and all(gait_shaped(settings, r, has_gyro) for r in g.pending)
     widest = max(g.pending, key=lambda r: r.rom_deg) if g.pending else None
-    if g.walking and tentative_shaped and widest is not None and _last_step(settings, widest, rep, has_gyro):
+    if g.walking and tentative_shaped and widest is not None and last_step(settings, widest, rep, has_gyro):
         # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).
         last = g.pending
         g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, *(r.end_s for r in last)))
     g, released = _close(settings, g)
     if step:
         return _start(rep, g.walks, struck=struck), released, last
-    if _lead_shaped(settings, rep, has_gyro, struck):
+    if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
@@ -637,7 +402,7 @@ def feed_candidate(
     released as reps and reps found to be steps.
     """
     if g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending):
-        # A stretched swing (``_stretched_step``) is a step only when a step-shaped swing follows: a small
+        # A stretched swing (``stretched_step``) is a step only when a step-shaped swing follows: a small
         # swing after it does not show that (Bilkent s5_e3_set3, acc-only: a leg raise of 48 degrees
         # rising 45.6, then a swing too small to be a rep, took the raise for a step).
         g, released = _close(settings, g)
@@ -653,7 +418,7 @@ def feed_candidate(
         if time_s - g.peaks_s[-1] < stride_s:
             return g, (), ()
     # A high first step (``GaitState.lead``) needs a swing from extension after it, seen as a rep.
-    if g.peaks_s and not (g.lead and len(g.peaks_s) == 1) and _walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
+    if g.peaks_s and not (g.lead and len(g.peaks_s) == 1) and walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
         return _extend(settings, g, time_s, time_s, None)
     g, released = _close(settings, g)
     return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()

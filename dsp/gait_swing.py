@@ -1,0 +1,278 @@
+"""The gait tracker's state and the tests a single swing, or a pair of swings, must pass to be a step.
+
+``hipflex.dsp.gait`` decides runs of swings (walks or reps); this module holds
+what it reads of one swing at a time: whether its flexion is a step's
+(``gait_shaped``), whether it starts from the stance (``from_extension``),
+whether it lies on a walk's rhythm (``walk_link_ok``), and
+the accelerometer-only readings of a walk's first, last and stretched steps
+(``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``).  The
+physics behind each is in ``hipflex.dsp.gait``'s module docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s
+from hipflex.dsp.types import Rep, Walk
+
+__all__ = [
+    "FIRST_STEP_STRETCH_DEG",
+    "OTHER_KIND_RISE",
+    "STRIKE_G",
+    "GaitState",
+    "from_extension",
+    "gait_shaped",
+    "last_step",
+    "lead_shaped",
+    "second_step",
+    "stance_pair",
+    "stretched_step",
+    "walk_link_ok",
+]
+
+#: How far above ``gait_max_flexion_deg`` the first step of a walk may read without a gyro, degrees: the
+#: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
+#: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
+#: 10-20 degrees high, module docstring).
+FIRST_STEP_STRETCH_DEG = 20.0
+#: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
+#: (``stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
+#: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
+STANCE_DEG = 10.0
+#: The highest a pair's later swing (``stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
+#: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
+PAIR_MAX_PEAK_DEG = 35.0
+#: The slowest stride a pair of swings two strides apart is taken at (``stance_pair``), s: adults walk
+#: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
+PAIR_MAX_STRIDE_S = 1.5
+#: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
+#: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
+#: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
+#: landing excluded) mostly stay below.
+STRIKE_G = 0.5
+
+
+@dataclass(frozen=True)
+class GaitState:
+    """The swings of the current run and the walks closed so far (immutable).
+
+    Attributes
+    ----------
+    pending : tuple of Rep
+        Gait-shaped reps of a run not yet long enough to decide, held back;
+        on a confirmed walk, its tentative last swings (``_tentative``).
+    peaks_s : tuple of float
+        Peak times of every swing of the current run (reps and small
+        candidates), s.
+    reps_in_run : tuple of Rep
+        Reps of a run confirmed as a walk (its steps).
+    walking : bool
+        The current run is a confirmed walk.
+    start_s : float
+        Start of the current run's first swing, s (NaN: no run).
+    end_s : float
+        End of its last swing, s.
+    walks : tuple of Walk
+        Walks closed so far.
+    lead : bool
+        The run's first swing is a struck swing that read above
+        ``gait_max_flexion_deg`` (``lead_shaped``): a walk's first step
+        when the swings after it confirm the walk on their own.
+    struck_first : bool
+        The run's first swing had a heel strike in its top half (accelerometer
+        only): an interval of two strides after it may be a step too small to
+        be seen (``missed_swing``).
+    struck_run : bool
+        A swing of the run had a heel strike in its top half (accelerometer
+        only): its peaks may be misplaced by the strikes (``misplaced_peak``).
+    second_front : bool
+        The run's second swing did not start from extension (``second_step``):
+        the swings after it must confirm the walk on their own, on the rhythm
+        of its first two strides.
+    lead_quiet : bool
+        No swing came within ``gait_min_stride_s`` before the run's high first
+        swing (``lead``): it may be a walk's first step from standing, which
+        one struck step may confirm (``lead_shaped``).
+    step_rom_deg : float
+        The largest rise of a confirmed walk's steps seen as reps, degrees
+        (0: none; ``stretched_step``).
+    last_s : float
+        Peak time of the latest swing taken, s (NaN: none).
+    """
+
+    pending: tuple[Rep, ...] = ()
+    peaks_s: tuple[float, ...] = ()
+    reps_in_run: tuple[Rep, ...] = ()
+    walking: bool = False
+    start_s: float = math.nan
+    end_s: float = math.nan
+    walks: tuple[Walk, ...] = ()
+    lead: bool = False
+    struck_first: bool = False
+    struck_run: bool = False
+    second_front: bool = False
+    lead_quiet: bool = False
+    step_rom_deg: float = 0.0
+    last_s: float = math.nan
+
+
+def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
+    """True when a swing's flexion is that of a step: its peak at most ``gait_max_flexion_deg`` and,
+    with a gyro, its rise at most ``gait_max_rom_deg``.
+
+    The rise does not depend on where standing is, so it holds where the
+    reference has drifted (a march read 15-20 degrees low peaks at 43-50 but
+    still rises 60-70).  Without a gyro the filter's extremes are stretched
+    by foot strikes and by a phone swinging in a pocket (walks read rises of
+    55-75), so there the rise says nothing.
+    """
+    if rep.peak_flexion_deg > settings.gait_max_flexion_deg:
+        return False
+    return not has_gyro or rep.rom_deg <= settings.gait_max_rom_deg
+
+
+def from_extension(settings: Settings, rep: Rep) -> bool:
+    """True when the swing started at least ``gait_min_extension_deg`` behind standing."""
+    return rep.peak_flexion_deg - rep.rom_deg <= -settings.gait_min_extension_deg
+
+
+def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
+    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
+    if link_ok(settings, dt_s):
+        return True
+    return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+
+
+def second_step(g: GaitState) -> bool:
+    """True when a step-shaped swing on the rhythm that did not start from extension may be a walk's second step.
+
+    A walk's first step starts from standing and is shorter than the steps
+    after it, so its stance extends the thigh less; without a gyro the
+    body's forward acceleration into the walk (1.5-3 m/s^2 in that first
+    stride) also reads as flexion.  The low before the second step then
+    reads at or in front of standing (tuning seeds 391, 434, 641, 772
+    without a gyro, lows of -0.7 to +10 degrees; 850 with one, -0.7), and
+    the walk's first step was counted as a rep.  So an undecided run's
+    second swing may start in front of standing when its first swing was a
+    rep and the swings from it on confirm the walk as a run starting at it
+    would (``GaitState.second_front``), with the run's first stride on
+    their rhythm (``second_on_rhythm``): a drill's last rep a moment
+    before a walk's first step is no part of the walk's rhythm, and a
+    drill's reps from standing never go on into swings from extension.
+    """
+    return not g.walking and not g.lead and len(g.peaks_s) == 1 and len(g.pending) == 1
+
+
+#: A swing that rises at least this many times as much as a walk's tentative last swing is of another kind
+#: (``last_step``): the reps of one set differ by far less (fatigue and effort, 10-30 %).
+OTHER_KIND_RISE = 1.5
+
+
+def last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> bool:
+    """True when a confirmed walk's tentative swing (``_tentative``) was its last step, not a set's first rep.
+
+    The walk's last steps extend the thigh less as the walker slows to a
+    stop (and a reference a few degrees off reads a shallow stance in front
+    of standing: tuning seeds 391, 641, 806, lows of -0.4 to +2.4 read
+    against -5 to -7 true), so the last step can read as a tentative swing
+    that nothing on the rhythm follows.  It is no set's first rep when the
+    swing that ends the walk after it is not step-shaped and rises at least
+    ``OTHER_KIND_RISE`` times as much: the reps of one set share their
+    drill's shape, while the tentative swing has the walk's.  A next swing
+    of the tentative's size (a set of small reps after the walk) keeps it a
+    rep, as does the end of the stream.
+    """
+    return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= OTHER_KIND_RISE * tentative.rom_deg
+
+
+def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only swing from extension may be a confirmed walk's step read too high.
+
+    Without a gyro a walk's steps read well above the thigh's flexion where
+    the hip's accelerations at each heel strike and push-off tilt the
+    specific force and the filter's samples are sparse (tuning seed 859, a
+    12.5 Hz walk with true peaks of 19-21 degrees read 39-49, two of its six
+    steps above ``gait_max_flexion_deg``).  Such a swing, one walking stride
+    (``strict_stride``: no tolerance, a stride drill's 0.66 s swings read
+    42-59 from -60 behind a walk wrongly confirmed in it, tuning seed 766)
+    after a confirmed walk's last swing and starting behind standing as a
+    step does, is held as the walk's tentative swing (``_tentative``): a
+    step only when a step-shaped swing from extension follows on the
+    rhythm, else a rep (a march's or a ballistic set's reps after a walk
+    read high on every rep, so the swing after the first is no step and
+    releases it), and that step must come one walking stride on too (a
+    stride drill's swings 0.5-0.8 s apart, one missed, leave an interval of
+    a walking stride before a high swing, but not after it).  It must rise
+    less than ``OTHER_KIND_RISE`` times the walk's widest step seen
+    (``GaitState.step_rom_deg``): the steps of one walk differ as little as
+    the reps of one set, while a leg raise between small swings rises 2-3
+    times as much (Bilkent s5_e4_set1, acc-only: two raises of 68-73
+    degrees taken as steps after swings of 25-31).  It is never taken for
+    the walk's last step (``last_step``).  The stretch allowed is that of
+    a walk's first step (``FIRST_STEP_STRETCH_DEG``).
+    """
+    if has_gyro or not standing_known:
+        return False
+    peak = rep.peak_flexion_deg
+    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG
+    return high and from_extension(settings, rep)
+
+
+def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool) -> bool:
+    """True when an accelerometer-only swing and the run's one swing before it are two steps of a walk.
+
+    A slow walker's steps straddle what the accelerometer-only angle can
+    see: of a walk between sets often only two swings are seen, two strides
+    apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
+    first from standing reading 29-35, the step between them not seen at
+    all), so there is no rhythm to judge.  They are a walk when the later
+    swing is step-shaped, peaks at most ``PAIR_MAX_PEAK_DEG`` (a walk's
+    flexion, not the 45 allowed in a rhythm) and starts at least
+    ``STANCE_DEG`` behind standing
+    (the stance before it: no standing drill's rep starts there), one of the
+    two landed in its top half as a step does (a heel strike, ``strike_g``),
+    and the interval is two walking strides of at most
+    ``PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
+    to be one) must have started the run as a step would.
+    """
+    if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
+        return False
+    if not (struck or g.struck_first):
+        return False
+    half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
+    if not settings.gait_min_stride_s <= half_s <= PAIR_MAX_STRIDE_S:
+        return False
+    if rep.peak_flexion_deg > PAIR_MAX_PEAK_DEG:
+        return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
+    return rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG
+
+
+def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
+    """True when an accelerometer-only swing may be a walk's first step although it read above a step's flexion.
+
+    The first step from standing carries the body from rest to walking
+    speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
+    specific force as 9-17 degrees of flexion would, so without a gyro that
+    step can read up to ``FIRST_STEP_STRETCH_DEG`` above
+    ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
+    half of the swing, as a step's does), and it is a step only when the
+    swings after it, one stride on, confirm a walk on their own
+    (``GaitState.lead``): the stance after a step extends the thigh behind
+    standing, so the next swing starts from extension, while a drill's rep
+    returns to its start pose.  One such swing is enough when it is struck
+    too and comes one walking stride on, and no swing came within a walking
+    stride before the high one (``GaitState.lead_quiet``: a walk's first
+    step starts from standing): two foot landings a stride apart with the
+    stance between them are two steps (a walk across the room between
+    sets, tuning seed 373), while a march's next knee lift starts from
+    standing and a stride drill turns over faster than a walking stride
+    (tuning seed 307: a high swing 0.72 s after the drill's last one, then
+    a struck swing from extension 0.88 s on, took the set for a walk).
+    """
+    if has_gyro or not struck:
+        return False
+    peak = rep.peak_flexion_deg
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG
