@@ -19,7 +19,6 @@ from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = [
-    "FIRST_STEP_STRETCH_DEG",
     "OTHER_KIND_RISE",
     "STRIKE_G",
     "GaitState",
@@ -37,17 +36,17 @@ __all__ = [
 #: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
 #: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
 #: 10-20 degrees high, module docstring).
-FIRST_STEP_STRETCH_DEG = 20.0
+_FIRST_STEP_STRETCH_DEG = 20.0
 #: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
 #: (``stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
 #: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
-STANCE_DEG = 10.0
+_STANCE_DEG = 10.0
 #: The highest a pair's later swing (``stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
 #: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
-PAIR_MAX_PEAK_DEG = 35.0
+_PAIR_MAX_PEAK_DEG = 35.0
 #: The slowest stride a pair of swings two strides apart is taken at (``stance_pair``), s: adults walk
 #: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
-PAIR_MAX_STRIDE_S = 1.5
+_PAIR_MAX_STRIDE_S = 1.5
 #: An innovation this large (g) after the peak, in the top half of a swing, is taken for a foot
 #: landing (module docstring): the smaller real heel strikes (10th percentile 0.6 g) pass; strength
 #: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
@@ -212,12 +211,12 @@ def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known:
     times as much (Bilkent s5_e4_set1, acc-only: two raises of 68-73
     degrees taken as steps after swings of 25-31).  It is never taken for
     the walk's last step (``last_step``).  The stretch allowed is that of
-    a walk's first step (``FIRST_STEP_STRETCH_DEG``).
+    a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
     """
     if has_gyro or not standing_known:
         return False
     peak = rep.peak_flexion_deg
-    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG
+    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
     return high and from_extension(settings, rep)
 
 
@@ -229,13 +228,13 @@ def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, stan
     apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
     first from standing reading 29-35, the step between them not seen at
     all), so there is no rhythm to judge.  They are a walk when the later
-    swing is step-shaped, peaks at most ``PAIR_MAX_PEAK_DEG`` (a walk's
+    swing is step-shaped, peaks at most ``_PAIR_MAX_PEAK_DEG`` (a walk's
     flexion, not the 45 allowed in a rhythm) and starts at least
-    ``STANCE_DEG`` behind standing
+    ``_STANCE_DEG`` behind standing
     (the stance before it: no standing drill's rep starts there), one of the
     two landed in its top half as a step does (a heel strike, ``strike_g``),
     and the interval is two walking strides of at most
-    ``PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
+    ``_PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
     to be one) must have started the run as a step would.
     """
     if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
@@ -243,11 +242,11 @@ def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, stan
     if not (struck or g.struck_first):
         return False
     half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
-    if not settings.gait_min_stride_s <= half_s <= PAIR_MAX_STRIDE_S:
+    if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
         return False
-    if rep.peak_flexion_deg > PAIR_MAX_PEAK_DEG:
+    if rep.peak_flexion_deg > _PAIR_MAX_PEAK_DEG:
         return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
-    return rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG
+    return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
 
 
 def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
@@ -256,7 +255,7 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
     The first step from standing carries the body from rest to walking
     speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
     specific force as 9-17 degrees of flexion would, so without a gyro that
-    step can read up to ``FIRST_STEP_STRETCH_DEG`` above
+    step can read up to ``_FIRST_STEP_STRETCH_DEG`` above
     ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
     half of the swing, as a step's does), and it is a step only when the
     swings after it, one stride on, confirm a walk on their own
@@ -275,4 +274,4 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
     if has_gyro or not struck:
         return False
     peak = rep.peak_flexion_deg
-    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
