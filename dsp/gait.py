@@ -345,8 +345,10 @@ def feed_rep(
         steps = (*g.pending, rep)
         end_s = max(g.end_s, rep.end_s)
         rom_deg = max(r.rom_deg for r in steps)
-        g = dataclasses.replace(g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg)
-        return dataclasses.replace(g, struck_run=True), (), steps
+        g = dataclasses.replace(
+            g, walking=True, pending=(), peaks_s=peaks, end_s=end_s, step_rom_deg=rom_deg, struck_run=True
+        )
+        return g, (), steps
     dt_s = rep.peak_s - g.peaks_s[-1] if g.peaks_s else math.nan
     # After a stretched swing (``stretched_step``) only a step one walking stride on confirms it: a
     # stride drill's next swing 0.5-0.8 s on does not.
@@ -365,7 +367,7 @@ def feed_rep(
         g.walking
         and not g.pending
         and stretched_step(settings, rep, has_gyro, standing_known)
-        and strict_stride(settings, rep.peak_s - g.peaks_s[-1])
+        and strict_stride(settings, dt_s)
         and rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
     ):
         return _tentative(g, rep), (), ()
