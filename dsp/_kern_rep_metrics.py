@@ -171,7 +171,7 @@ def _sampled_peak_rate(
     while hi + 1 <= peak_idx + 1 and _h(hist, cap, hi + 1, vel_col) >= _TOP_FRAC * best:
         hi += 1
     # Weighted least squares of y = rate^(1/3) on x = (t - t_top) / period;
-    # the weight rate^(4/3) undoes the root's compression of the noise.
+    # the weight rate^(2 - 2/3) undoes the root's compression of the noise.
     t_b = _h(hist, cap, bi, H_TIME)
     s0 = s1 = s2 = s3 = s4 = 0.0
     r0 = r1 = r2 = 0.0
@@ -181,7 +181,7 @@ def _sampled_peak_rate(
             return fallback
         x = (_h(hist, cap, i, H_TIME) - t_b) / period
         y = v ** (1.0 / _BELL_POWER)
-        w = v ** (2.0 - 2.0 / _BELL_POWER)
+        w = v * y  # rate^(4/3) for the cube root, with one power per sample
         s0 += w
         s1 += w * x
         s2 += w * x * x
