@@ -199,6 +199,7 @@ __all__ = [
     "rep_metrics",
     "rep_metrics_plain",
     "run_chunk",
+    "sampled_peak_rate",
     "scan_lock",
     "scan_quiet",
     "tilt_step",
@@ -612,6 +613,68 @@ def _time_above(t0: float, t1: float, y0: float, y1: float, level: float) -> flo
     return above * (t1 - t0)
 
 
+def _bell_cdf_poly() -> np.polynomial.Polynomial:
+    """The share of the bell (1 - u^2)^3 on [-1, 1] covered up to u, as a polynomial in u."""
+    bell = np.polynomial.Polynomial([1.0, 0.0, -1.0]) ** 3
+    cdf = bell.integ(lbnd=-1.0)
+    return cdf / cdf(1.0)
+
+
+def sampled_peak_rate(vel: np.ndarray, time: np.ndarray, low: int, peak: int, best: int, fallback: float) -> float:
+    """Twin of ``_sampled_peak_rate`` (same model, written out with numpy's fits and root finder).
+
+    Resolved top (both neighbours >= 0.3 of it): a least-squares parabola,
+    weighted by rate^(4/3), through the cube roots of the contiguous samples
+    >= 0.8 of the top (positions in sample periods), its vertex cubed plus
+    the period average's loss, -curvature / 24.  Otherwise the bell
+    (1 - u^2)^3 whose area shares before and up to the top window's end are
+    those of the positive samples from the low to the peak (each kept in
+    [0.005, 0.995]): its length in periods is one over the distance between
+    those two quantiles, its peak 35/16 of its mean.
+    """
+    top = vel[best]
+    period = (time[best + 1] - time[best - 1]) / 2
+    if not (top > 0 and period > 0):
+        return fallback
+    if min(vel[best - 1], vel[best + 1]) < 0.3 * top:
+        pos = np.maximum(vel, 0.0)
+        before, after = pos[low:best].sum(), pos[best + 1 : peak + 1].sum()
+        total = before + top + after
+        shares = np.clip([before / total, (before + top) / total], 0.005, 0.995)
+        if not shares[1] > shares[0]:
+            return fallback
+        cdf = _bell_cdf_poly()
+        where = []
+        for f in shares:
+            roots = (cdf - f).roots()
+            real = [r.real for r in roots if abs(r.imag) < 1e-9 and -1 - 1e-9 <= r.real <= 1 + 1e-9]
+            where.append((real[0] + 1) / 2)  # u in [-1, 1] -> fraction of the length
+        length = 1.0 / (where[1] - where[0])
+        return max(35 / 16 * total / length, top)
+    lo = best - 1
+    while lo - 1 >= low and vel[lo - 1] >= 0.8 * top:
+        lo -= 1
+    hi = best + 1
+    while hi + 1 <= peak + 1 and vel[hi + 1] >= 0.8 * top:
+        hi += 1
+    v = vel[lo : hi + 1]
+    if not np.all(v > 0):
+        return fallback
+    x = (time[lo : hi + 1] - time[best]) / period
+    # polyfit minimises sum (w (y - p))^2: w is the square root of the weight.
+    c2, c1, c0 = np.polyfit(x, np.cbrt(v), 2, w=np.sqrt(v ** (4 / 3)))
+    if not c2 < 0:
+        return fallback
+    x_top = -c1 / (2 * c2)
+    if not lo - best - 0.5 <= x_top <= hi - best + 0.5:
+        return fallback
+    y_top = c0 + c1 * x_top + c2 * x_top**2
+    if not y_top > 0:
+        return fallback
+    curvature = 3 * y_top**2 * 2 * c2  # d2(y^3)/dx2 at the vertex
+    return float(y_top**3 - curvature / 24)
+
+
 def rep_metrics_plain(
     theta: np.ndarray,
     vel: np.ndarray,
@@ -626,6 +689,7 @@ def rep_metrics_plain(
     onset_frac: float,
     hold_band: float,
     peak_theta: np.ndarray | None = None,
+    gyro_rate: bool = False,
 ) -> dict[str, float]:
     """Every per-rep metric from plain arrays; indices are positions in those arrays.
 
@@ -638,7 +702,8 @@ def rep_metrics_plain(
     time by linear interpolation), ends where theta first comes within
     ``onset_frac`` of the fall to the trough; flexion time is between the
     last upward 10 % and 90 % crossings of the rise; peak velocity is the
-    largest rate between start and peak, refined by a parabola; hold is the
+    largest rate between start and peak, refined by a parabola (``gyro_rate``:
+    the peak of the continuous rate the samples average, :func:`sampled_peak_rate`); hold is the
     time within ``hold_band`` of the peak, linear between samples;
     confidence is the share of measured samples divided by
     ``1 + (sigma_peak / 3)^2``.
@@ -674,6 +739,8 @@ def rep_metrics_plain(
     # value there, the largest slope of the peak angle between consecutive samples.
     best = start + int(np.argmax(vel[start : peak + 1]))
     _, v_peak = parabolic(vel[best - 1], vel[best], vel[best + 1])
+    if gyro_rate:
+        v_peak = sampled_peak_rate(vel, time, low, peak, best, v_peak)
     if not v_peak > 0:
         slopes = [(pth[i + 1] - pth[i]) / (time[i + 1] - time[i]) for i in range(start, peak) if time[i + 1] > time[i]]
         v_peak = max([v_peak, *slopes])
@@ -760,6 +827,7 @@ def rep_metrics(
         prm[P_ONSET_FRAC],
         prm[P_HOLD_BAND],
         h[:, angle_col],
+        gyro_rate=bool(prm[P_HAS_GYRO] > 0 and vel_col == H_VEL),
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():
