@@ -98,6 +98,8 @@ def _apg_snap(fstate: np.ndarray) -> None:
 @njit_borrowed
 def _stride_rows(hist: np.ndarray, cap: int, end: int, period: float) -> int:
     """The stride period in rows: the first autocorrelation peak of the angle in the rows before ``end``; 0: none."""
+    if not period > 0.0:
+        return 0
     step = max(1, round(_ACF_STEP_S / period))
     lo = math.ceil(_T_MIN_S / period / step)
     hi = int(_T_MAX_S / period / step)

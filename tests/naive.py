@@ -1456,6 +1456,8 @@ def stride_rows(hist: np.ndarray, cap: int, end: int, period: float) -> int:
     earlier, for lags of ``_T_MIN_S`` to ``_T_MAX_S``: the first local maximum
     of their correlation above ``_MIN_ACF``.
     """
+    if not period > 0:
+        return 0
     step = max(1, round(kga._ACF_STEP_S / period))
     lo = math.ceil(kga._T_MIN_S / period / step)
     hi = int(kga._T_MAX_S / period / step)

@@ -76,8 +76,9 @@ def test_the_stride_period_is_the_first_peak_of_the_angles_autocorrelation() -> 
     # Standing still: no rhythm.
     hist[:, L.H_THETA] = np.random.default_rng(0).normal(0.0, 0.01, cap)
     assert _stride_rows(hist, cap, end, 1.0 / FS_HZ) == naive.stride_rows(hist, cap, end, 1.0 / FS_HZ) == 0
-    # Too little history before the gap.
+    # Too little history before the gap; no sample period yet.
     assert _stride_rows(hist, cap, 300, 1.0 / FS_HZ) == 0
+    assert _stride_rows(hist, cap, end, 0.0) == naive.stride_rows(hist, cap, end, 0.0) == 0
 
 
 @pytest.mark.parametrize("first", [900, 930, 960])
