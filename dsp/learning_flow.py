@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -50,6 +51,19 @@ __all__ = ["begin_lock", "correct_gyro", "learn", "ready_kernel", "rest_window"]
 # its centripetal term near 1 g), and held at a tighter bound it fitted worse
 # than a wrong position (12 cm in front identified as 18 cm behind).
 _ID_MIN_EXTENSION_DEG = 60.0
+
+# Without a gyro, rows further apart than this (below 20 Hz) whose trace is
+# ambiguous (neither way's excursions _CLEAR_EXCURSION_RATIO times the other's)
+# leave the flexion sign to the likelihood of the identified model's two mirror
+# images (:func:`_sign_by_likelihood`): at 12.5 Hz a stride's swing spans 3-5
+# rows, the trace spins through +-120 deg both ways and its excursions come out
+# alike (tuning strides traced mirrored: 1.1-2.1 times, the likelihood right;
+# where the trace was right at 12.5 Hz it was decisive, 4.9 times and more, and
+# the likelihood wrong in ballistic kicks, holds and marches).  At 25 Hz and
+# above an ambiguous trace is still the better witness (tuning strides where
+# the two disagreed and the trace was ambiguous: the likelihood right in 9 of 20).
+_TRACE_SIGN_MAX_PERIOD_S = 0.05
+_CLEAR_EXCURSION_RATIO = 3.0
 
 # Without a quiet window of calib_still_s, quiet windows this much shorter are
 # searched (longest first) before the quietest full window is taken.
@@ -417,12 +431,20 @@ def _sign_and_lever(
     under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
     an offset grid symmetric about the femur, with the thigh's range the
     same both ways) does not depend on the provisional sign, and the sign it
-    leaves open is decided on its trace.
+    leaves open is decided on its trace, or, below 20 Hz where the trace is
+    ambiguous, on the likelihood of its two mirror images within the thigh's
+    range (:func:`_sign_by_likelihood`).
     """
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
     fit = _identify(settings, state, cal, axes, stop, symmetric=True)
-    axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None)
+    tie_break = None
+    if fit.identified and cal.period_s > _TRACE_SIGN_MAX_PERIOD_S:
+
+        def tie_break() -> Axes:
+            return _sign_by_likelihood(settings, state, cal, axes, stop, fit)
+
+    axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
     # thigh's own range: with extension allowed as far as flexion, a wrong
     # position could trace a stride's backward swings 90 deg and more behind
@@ -431,14 +453,54 @@ def _sign_and_lever(
     return axes, _identify(settings, state, cal, axes, stop)
 
 
+def _sign_by_likelihood(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, fit: LeverFit
+) -> Axes:
+    """The flexion sign (accelerometer only) from the two mirror images of the identified model.
+
+    ``fit`` was identified with the thigh's range the same both ways, where
+    the model maps onto itself under ``(w, theta, d) -> (-w, -theta, -d)``
+    and both signs fit alike.  The thigh's own range is not symmetric: it
+    flexes to 70-90 deg in a stride, and extends 20-30 deg.  So each mirror
+    image is run over the identification's rows within that range (extension
+    to ``_ID_MIN_EXTENSION_DEG``, as the position search) and the sign whose
+    innovations are the more likely is kept; traced the wrong way round, the
+    flexions run into the extension bound and the innovations grow there.
+    The excursions' sizes on one trace (:func:`_confirm_sign`) decided wrongly
+    where the filter tracks a swing poorly: at 12.5-25 Hz, or clipped at
+    +-2 g, the trace spun to +-120 deg both ways and a whole session was
+    traced mirrored (tuning seeds 1203 and 9578, 12.5 Hz: sets 3-14 short).
+    Used below 20 Hz where the trace is ambiguous only (``_TRACE_SIGN_MAX_PERIOD_S``).
+    """
+    flipped = Axes(axes.u, -axes.w, -axes.a)
+    first = cal.start_row if state.recalibrated_from_s else 0
+    nll: list[float] = []
+    for ax, offset_m in ((axes, fit.sensor_offset_m), (flipped, -fit.sensor_offset_m)):
+        kern = _make_kernel(settings, False, cal, ax, LeverFit(fit.lever_arm_m, offset_m, True, 0.0), True)
+        kern.prm[L.P_THETA_MIN] = min(kern.prm[L.P_THETA_MIN], -math.radians(_ID_MIN_EXTENSION_DEG))
+        if first == 0:
+            _rewind(kern, state, cal)
+        _run_span(kern, state, first, stop)
+        nll.append(float(kern.fstate[L.F_NLL]))
+    return axes if nll[0] <= nll[1] else flipped
+
+
 def _confirm_sign(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, lever: LeverFit | None = None
+    settings: Settings,
+    state: StreamState,
+    cal: Calibration,
+    axes: Axes,
+    stop: int,
+    lever: LeverFit | None = None,
+    tie_break: Callable[[], Axes] | None = None,
 ) -> Axes:
     """Make the thigh's larger excursions positive (flexion).
 
     ``lever`` (accelerometer only): the sensor's place the trace is computed
     with, identified under the provisional sign; by default the prior lever
-    with no offset.
+    with no offset.  ``tie_break`` (accelerometer only): decides instead
+    where neither way's excursions are ``_CLEAR_EXCURSION_RATIO`` times the
+    other's.
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
@@ -492,7 +554,11 @@ def _confirm_sign(
         # can lie far out, and decided the sign the wrong way round.  The
         # excursions' sizes are the time spent how far out each way (the sums
         # of the angle's positive and negative parts), not two extreme rows.
-        forward = bool(np.nansum(np.maximum(seen, 0.0)) >= -np.nansum(np.minimum(seen, 0.0)))
+        ahead = float(np.nansum(np.maximum(seen, 0.0)))
+        behind = float(-np.nansum(np.minimum(seen, 0.0)))
+        if tie_break is not None and max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
+            return tie_break()
+        forward = ahead >= behind
     if forward:
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
