@@ -124,6 +124,7 @@ from hipflex.dsp.gait_swing import (
     gait_shaped,
     last_step,
     lead_shaped,
+    lone_step,
     second_step,
     stance_pair,
     stretched_step,
@@ -287,7 +288,14 @@ def _with_last(g: GaitState, last_s: float) -> GaitState:
     return out
 
 
-def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool = False) -> GaitState:
+def _start(
+    rep: Rep,
+    walks: tuple[Walk, ...],
+    lead: bool = False,
+    struck: bool = False,
+    before_s: float = math.nan,
+    before: Rep | None = None,
+) -> GaitState:
     return GaitState(
         pending=(rep,),
         peaks_s=(rep.peak_s,),
@@ -297,10 +305,33 @@ def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool =
         lead=lead,
         struck_first=struck,
         struck_run=struck,
+        before_s=before_s,
+        before=before,
     )
 
 
+def _lone_walk(g: GaitState) -> Walk:
+    """A lone step's run as a walk (``lone_step``): its swings seen, one stride each."""
+    return Walk(g.start_s, g.end_s, len(g.peaks_s))
+
+
 def feed_rep(
+    settings: Settings,
+    g: GaitState,
+    rep: Rep,
+    has_gyro: bool,
+    standing_known: bool = True,
+    strike_g: float = math.nan,
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found; see ``_feed_rep``.  The state remembers the rep."""
+    g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
+    out = object.__new__(GaitState)  # as ``_with_last``: a frozen copy without ``__init__``
+    out.__dict__.update(g.__dict__)
+    out.__dict__["last_rep"] = rep
+    return out, released, steps
+
+
+def _feed_rep(
     settings: Settings,
     g: GaitState,
     rep: Rep,
@@ -331,6 +362,7 @@ def feed_rep(
     """
     struck = not has_gyro and strike_g >= STRIKE_G
     prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
+    before = g.last_rep
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
     if g.lead and len(g.peaks_s) == 1:
@@ -378,9 +410,12 @@ def feed_rep(
         # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).
         last = g.pending
         g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, *(r.end_s for r in last)))
+    if lone_step(settings, g, rep, has_gyro, standing_known):
+        # The run's one rep, alone between swings of another kind, was a short walk's step.
+        last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck), released, last
+        return _start(rep, g.walks, struck=struck, before_s=prev_s, before=before), released, last
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last

@@ -26,6 +26,7 @@ __all__ = [
     "gait_shaped",
     "last_step",
     "lead_shaped",
+    "lone_step",
     "second_step",
     "stance_pair",
     "stretched_step",
@@ -100,6 +101,14 @@ class GaitState:
         (0: none; ``stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
+    before_s : float
+        Peak time of the latest swing before the run's first, s (NaN: none;
+        ``lone_step``).
+    before : Rep or None
+        The latest rep before the run's first swing (None: none;
+        ``lone_step``).
+    last_rep : Rep or None
+        The latest rep taken (None: none).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -116,6 +125,9 @@ class GaitState:
     lead_quiet: bool = False
     step_rom_deg: float = 0.0
     last_s: float = math.nan
+    before_s: float = math.nan
+    before: Rep | None = None
+    last_rep: Rep | None = None
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -275,3 +287,57 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
         return False
     peak = rep.peak_flexion_deg
     return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+
+
+def _pause_s(settings: Settings) -> float:
+    """The longest interval (s) at which a swing can still be a walk's next (``link_ok``'s upper end)."""
+    return (1.0 + LINK_TOL) * settings.gait_max_stride_s
+
+
+def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only run of one rep, closed by ``nxt``, was a short walk between sets.
+
+    Of a slow walk across the room between two sets the accelerometer-only
+    angle can see a single swing (tuning seeds 364, 871, 971: true steps
+    of 7-22 degrees; the first step from standing, or one step after an
+    unseen one, read 25-35 degrees, the others not at all or as one swing
+    too small to be a rep).  A swing that stands alone is a rep of a set
+    only when it shares its set's size: the reps of one set differ by far
+    less than ``OTHER_KIND_RISE`` (fatigue and effort, 10-30 %).  So the
+    run's one rep is a step when
+
+    * it is step-shaped (``gait_shaped``) and standing is known;
+    * it stands alone: no swing within a walking link (``link_ok``) before
+      it, and ``nxt`` (the swing that closes the run) comes after a pause
+      longer than a link too;
+    * it is of another kind than the reps on both sides: ``nxt`` and the
+      latest rep before the run (if any) are no step-shaped swings and rose
+      at least ``OTHER_KIND_RISE`` times as much (``last_step``'s test: a
+      walk's first step after it is of the walk's kind);
+    * and it shows a step: it starts at least ``_STANCE_DEG`` behind
+      standing and peaks at most ``_PAIR_MAX_PEAK_DEG`` (the stance before
+      it, as in ``stance_pair``; seed 364), or a swing too small to be a rep
+      follows it on a walking link (the next step, half seen; seeds 871,
+      971).
+
+    With a gyro the angle sees a walk's steps, so a lone swing is not taken
+    for one.  A set of small reps between sets of bigger ones keeps its reps
+    (they come within a link of each other), as does a lone swing at the end
+    of the stream.
+    """
+    if has_gyro or not standing_known or g.walking or g.lead or len(g.pending) != 1:
+        return False
+    rep = g.pending[0]
+    if rep.peak_s != g.peaks_s[0] or not gait_shaped(settings, rep, has_gyro):
+        return False
+    pause_s = _pause_s(settings)
+    if rep.peak_s - g.before_s <= pause_s or nxt.peak_s - g.peaks_s[-1] <= pause_s:
+        return False
+    if not last_step(settings, rep, nxt, has_gyro):
+        return False
+    if g.before is not None and not last_step(settings, rep, g.before, has_gyro):
+        return False
+    if len(g.peaks_s) == 2:
+        return True  # a swing too small to be a rep on a walking link after it (the run's only other swing)
+    stance = rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
+    return len(g.peaks_s) == 1 and stance and rep.peak_flexion_deg <= _PAIR_MAX_PEAK_DEG

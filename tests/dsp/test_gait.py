@@ -562,3 +562,45 @@ def test_a_walk_whose_rises_leave_one_stride_apart_is_still_a_walk_without_a_gyr
     walk = [_swing(10.0 + 1.1 * k, 28.0, -10.0) for k in range(6)]
     counted, steps, _ = _run(walk, has_gyro=False)
     assert counted == [] and steps == walk
+
+
+def test_a_lone_acc_only_swing_of_another_size_than_the_sets_around_it_is_a_walks_step() -> None:
+    # Tuning seed 364 (acc-only, 12.5 Hz): of a walk between two strength sets only one swing is seen,
+    # peaking 25 degrees from 13.5 behind standing; the sets' reps rise 55-75.
+    before = [_swing(10.0 + 3.6 * k, 60.0, 2.0, 0.8) for k in range(3)]
+    lone = _swing(25.7, 25.0, -13.5)
+    after = [_swing(32.6 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    counted, steps, g = _run([*before, lone, *after], has_gyro=False)
+    assert counted == [*before, *after] and steps == [lone]
+    assert [(w.start_s, w.strides) for w in g.walks] == [(lone.start_s, 1)]
+    # Tuning seeds 871 / 971: a swing from standing with a swing too small to be a rep 1.6 s after it,
+    # between sets or before the first.
+    first = _swing(25.7, 35.0, -0.6)
+    counted, steps, _ = _run([*before, first, 27.3, *after], has_gyro=False)
+    assert counted == [*before, *after] and steps == [first]
+    counted, steps, _ = _run([first, 27.3, *after], has_gyro=False)
+    assert counted == after and steps == [first]
+
+
+def test_a_lone_swing_stays_a_rep_without_a_steps_evidence_or_beside_reps_of_its_size() -> None:
+    before = [_swing(10.0 + 3.6 * k, 60.0, 2.0, 0.8) for k in range(3)]
+    after = [_swing(32.6 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    lone, first = _swing(25.7, 25.0, -13.5), _swing(25.7, 35.0, -0.6)
+
+    def counted(seq: Sequence[Rep | float], has_gyro: bool = False) -> list[Rep]:
+        return _run(seq, has_gyro=has_gyro)[0]
+
+    # From standing with nothing after it; from a stance but peaking above a walk's flexion (a leg raise,
+    # Bilkent s5_e5_set3); with a gyro; at the end of the stream.
+    assert counted([*before, first, *after]) == [*before, first, *after]
+    high = _swing(25.7, 40.6, -13.0)
+    assert counted([*before, high, *after]) == [*before, high, *after]
+    assert counted([*before, lone, *after], has_gyro=True) == [*before, lone, *after]
+    assert counted([*before, lone]) == [*before, lone]
+    # A set of reps of its size on either side (small reps at a slow tempo, each alone).
+    small = [_swing(32.6 + 3.6 * k, 26.0, -12.0, 0.8) for k in range(3)]
+    assert counted([*before, lone, *small]) == [*before, lone, *small]
+    assert counted([*small, _swing(45.0, 25.0, -13.5), *after]) == [*small, _swing(45.0, 25.0, -13.5), *after]
+    # The next set starting within a walking link of it: the set's first rep, or its lead-in.
+    soon = [_swing(27.9 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    assert counted([*before, lone, *soon]) == [*before, lone, *soon]
