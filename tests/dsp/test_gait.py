@@ -594,13 +594,28 @@ def test_a_lone_swing_stays_a_rep_without_a_steps_evidence_or_beside_reps_of_its
     # Bilkent s5_e5_set3); with a gyro; at the end of the stream.
     assert counted([*before, first, *after]) == [*before, first, *after]
     high = _swing(25.7, 40.6, -13.0)
-    assert counted([*before, high, *after]) == [*before, high, *after]
+    big = [_swing(10.0 + 3.6 * k, 92.0, 0.0, 0.8) for k in (0, 1, 2, 6, 7, 8)]
+    assert counted([*big[:3], high, *big[3:]]) == [*big[:3], high, *big[3:]]
     assert counted([*before, lone, *after], has_gyro=True) == [*before, lone, *after]
     assert counted([*before, lone]) == [*before, lone]
     # A set of reps of its size on either side (small reps at a slow tempo, each alone).
     small = [_swing(32.6 + 3.6 * k, 26.0, -12.0, 0.8) for k in range(3)]
     assert counted([*before, lone, *small]) == [*before, lone, *small]
-    assert counted([*small, _swing(45.0, 25.0, -13.5), *after]) == [*small, _swing(45.0, 25.0, -13.5), *after]
+    later = [_swing(52.0 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    assert counted([*small, _swing(45.0, 25.0, -13.5), *later]) == [*small, _swing(45.0, 25.0, -13.5), *later]
     # The next set starting within a walking link of it: the set's first rep, or its lead-in.
     soon = [_swing(27.9 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
     assert counted([*before, lone, *soon]) == [*before, lone, *soon]
+    # A swing within a walking link of the set before it (the set's last, weaker rep).
+    late = _swing(19.0, 35.0, -0.6)
+    assert counted([*before, late, 20.6, *after]) == [*before, late, *after]
+    # Standing unknown (no still calibration window): its lows say nothing.
+    g = GaitState()
+    out: list[Rep] = []
+    for s in [*before, first, 27.3, *after]:
+        if isinstance(s, Rep):
+            g, released, _ = feed_rep(S, g, s, False, False)
+        else:
+            g, released, _ = feed_candidate(S, g, s)
+        out += released
+    assert [*out, *flush(S, g)[1]] == [*before, first, *after]
