@@ -124,6 +124,7 @@ from hipflex.dsp.gait_swing import (
     gait_shaped,
     last_step,
     lead_shaped,
+    lone_start,
     lone_step,
     second_step,
     stance_pair,
@@ -193,12 +194,15 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     on = strict.copy()
     if g.struck_run:
         on |= misplaced_peak(settings, dt, on)
-    on |= missed_swing(settings, dt, on, g.struck_first and not g.lead)
+    # After a struck first step, or one alone after a set of another kind (``lone_start``), an interval
+    # of two strides may hold a step not seen.
+    first_step = (g.struck_first or g.alone) and not g.lead
+    on |= missed_swing(settings, dt, on, first_step)
     if g.lead and dt.size:
         # A high first step is one stride, neither short nor long, before the next (``lead_shaped``):
         # a stride drill's swings at 0.7 s, some read above and some below a step's flexion, stay reps.
         on[0] = strict[0]
-    if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
+    if first_step and dt.size == 1 and not on[0]:
         half_s = 0.5 * dt[0]
         if settings.gait_min_stride_s <= half_s <= settings.gait_max_stride_s:
             return g, (), ()  # two strides after a struck first step: wait for the rhythm after it
@@ -295,6 +299,7 @@ def _start(
     struck: bool = False,
     before_s: float = math.nan,
     before: Rep | None = None,
+    alone: bool = False,
 ) -> GaitState:
     return GaitState(
         pending=(rep,),
@@ -307,6 +312,7 @@ def _start(
         struck_run=struck,
         before_s=before_s,
         before=before,
+        alone=alone,
     )
 
 
@@ -363,6 +369,7 @@ def _feed_rep(
     struck = not has_gyro and strike_g >= STRIKE_G
     prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
     before = g.last_rep
+    alone = lone_start(settings, rep, before, rep.peak_s - prev_s, has_gyro)
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
     if g.lead and len(g.peaks_s) == 1:
@@ -415,7 +422,7 @@ def _feed_rep(
         last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck, before_s=prev_s, before=before), released, last
+        return _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone), released, last
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last

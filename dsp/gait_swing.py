@@ -26,6 +26,7 @@ __all__ = [
     "gait_shaped",
     "last_step",
     "lead_shaped",
+    "lone_start",
     "lone_step",
     "second_step",
     "stance_pair",
@@ -109,6 +110,10 @@ class GaitState:
         ``lone_step``).
     last_rep : Rep or None
         The latest rep taken (None: none).
+    alone : bool
+        The run's first swing came alone after a rep of another kind
+        (``lone_start``): an interval of two strides after it may be a step
+        too small to be seen (``missed_swing``), as after a struck one.
     """
 
     pending: tuple[Rep, ...] = ()
@@ -128,6 +133,7 @@ class GaitState:
     before_s: float = math.nan
     before: Rep | None = None
     last_rep: Rep | None = None
+    alone: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -292,6 +298,27 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
 def _pause_s(settings: Settings) -> float:
     """The longest interval (s) at which a swing can still be a walk's next (``link_ok``'s upper end)."""
     return (1.0 + LINK_TOL) * settings.gait_max_stride_s
+
+
+def lone_start(settings: Settings, rep: Rep, before: Rep | None, gap_s: float, has_gyro: bool) -> bool:
+    """True when an accelerometer-only swing comes alone after a rep of another kind.
+
+    Read only for a swing that starts a run as a step.  ``before`` is the
+    latest rep before ``rep`` and ``gap_s`` the interval
+    from the latest swing of any size to ``rep``'s peak.  A set's last rep
+    shares its set's size and rhythm; a swing that comes after a pause
+    longer than a walking link (``link_ok``) and rises less than the
+    set's reps by ``OTHER_KIND_RISE`` (``last_step``'s test) is no rep of
+    that set.  Such a swing may be a walk's first step whose next step was
+    not seen (tuning seed 668, acc-only: a march set, 5.8 s, a swing of 30
+    degrees, then the walk's steps of the same size two strides and three
+    strides on), which ``missed_swing`` accepts as it does after a
+    heel-struck first step; a rep before a walk with no rep of another kind
+    before it stays a rep (the pause says nothing on its own).
+    """
+    if has_gyro or before is None:
+        return False
+    return gap_s > _pause_s(settings) and last_step(settings, rep, before, has_gyro)
 
 
 def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standing_known: bool) -> bool:

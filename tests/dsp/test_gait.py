@@ -619,3 +619,21 @@ def test_a_lone_swing_stays_a_rep_without_a_steps_evidence_or_beside_reps_of_its
             g, released, _ = feed_candidate(S, g, s)
         out += released
     assert [*out, *flush(S, g)[1]] == [*before, first, *after]
+
+
+def test_a_swing_alone_after_a_set_of_another_kind_two_strides_before_a_walk_is_its_first_step() -> None:
+    # Tuning seed 668 (acc-only): a march set, 5.8 s, a swing of 30 degrees from -4, then the walk's steps
+    # of the same size two strides and three strides on (the second step not seen).
+    march = [_swing(2.0 + 1.2 * k, 90.0, -2.0, 0.4) for k in range(4)]
+    first = _swing(11.4, 25.8, -4.3)
+    walk = [_swing(13.6 + 1.12 * k, 23.0 + k, -7.5) for k in range(3)]
+    counted, steps, g = _run([*march, first, *walk], has_gyro=False)
+    assert counted == march and steps == [first, *walk]
+    assert [w.start_s for w in g.walks] == [first.start_s]
+    # Reps of its size before it (its set), the set's last rep within a walking link, or a gyro: the swing
+    # stays a rep.
+    small = [_swing(2.0 + 2.6 * k, 27.0, -3.0, 0.8) for k in range(3)]
+    assert _run([*small, first, *walk], has_gyro=False)[0] == [*small, first]
+    near = [_swing(6.0 + 1.2 * k, 90.0, -2.0, 0.4) for k in range(4)]
+    assert _run([*near, first, *walk], has_gyro=False)[0] == [*near, first]
+    assert _run([*march, first, *walk], has_gyro=True)[0] == [*march, first]
