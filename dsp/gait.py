@@ -60,7 +60,12 @@ rhythm:
   standing too, when the swings from it on confirm the walk on the first
   stride's rhythm (``second_step``).  Without a gyro two swings two
   walking strides apart are a walk when the later starts from a stance
-  and one of them is heel-struck (``stance_pair``).
+  and one of them is heel-struck (``stance_pair``); a lone swing between
+  swings of another kind, after and before a pause, is a short walk's step
+  when it starts from a stance or a swing too small to be a rep follows it
+  on a walking link (``lone_step``); and a swing alone after a set of
+  another kind may be a walk's first step two strides before its rhythm,
+  as a struck one may (``lone_start``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides

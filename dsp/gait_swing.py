@@ -4,8 +4,9 @@
 what it reads of one swing at a time: whether its flexion is a step's
 (``gait_shaped``), whether it starts from the stance (``from_extension``),
 whether it lies on a walk's rhythm (``walk_link_ok``), and
-the accelerometer-only readings of a walk's first, last and stretched steps
-(``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``).  The
+the accelerometer-only readings of a walk's first, last, stretched and lone steps
+(``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``,
+``lone_start``, ``lone_step``).  The
 physics behind each is in ``hipflex.dsp.gait``'s module docstring.
 """
 
@@ -348,9 +349,9 @@ def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standi
       971).
 
     With a gyro the angle sees a walk's steps, so a lone swing is not taken
-    for one.  A set of small reps between sets of bigger ones keeps its reps
-    (they come within a link of each other), as does a lone swing at the end
-    of the stream.
+    for one.  A set of small reps at a slow tempo keeps its reps (each has
+    a neighbour of its size), as does a lone swing at the end of the
+    stream.
     """
     if has_gyro or not standing_known or g.walking or g.lead or len(g.pending) != 1:
         return False
