@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
+from hipflex.dsp._kern_gap_acc import _apg_finish
 from hipflex.dsp._layout import (
     F_PG_CNT,
     F_PG_MAX_SHIFT,
@@ -33,6 +34,7 @@ from hipflex.dsp._layout import (
     I_PG_END,
     I_PG_GAP0,
     I_SAMPLE,
+    P_HAS_GYRO,
     P_U,
     P_W,
     RAD,
@@ -79,6 +81,10 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
         History ring; samples ``I_PG_GAP0 - 1 .. I_SAMPLE - 1`` must be in it.
     """
     fstate[F_PG_S] = 0.0
+    if prm[P_HAS_GYRO] <= 0.0:
+        # Without a gyro the window chose the swing's phase (_kern_gap_acc).
+        _apg_finish(prm, fstate, ist, hist)
+        return
     cap = ist[I_CAP]
     last = ist[I_SAMPLE] - 1
     g0 = ist[I_PG_GAP0]

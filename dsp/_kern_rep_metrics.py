@@ -30,6 +30,8 @@ from hipflex.dsp._layout import (
     H_SIGMA,
     H_THETA,
     H_TIME,
+    H_VEL,
+    P_HAS_GYRO,
     P_HOLD_BAND,
     P_ONSET_FRAC,
 )
@@ -69,6 +71,142 @@ def _parabolic(y0: float, y1: float, y2: float) -> tuple[float, float]:
     d = 0.5 * (y0 - y2) / den
     d = min(max(d, -0.5), 0.5)
     return d, y1 + 0.5 * (y2 - y0) * d + 0.5 * den * d * d
+
+
+# The shape of a rise's rate pulse.  A rise starts from rest at its low and
+# comes to rest at its peak, so its rate is a bell of finite support; the top
+# and the cumulative angle are modelled on b(u) = (1 - u^2)^3 on |u| <= 1
+# (rate, acceleration and jerk all vanish at its ends), whose cube root is a
+# parabola.  On synthetic pulses sampled by a one-period average at 12.5-52 Hz
+# (tests/dsp/test_kern_rep_metrics.py) it reads minimum-jerk, raised-cosine,
+# (1 - u^2)^3 and skewed pulses alike, within a few per cent on average over
+# the sample phase; a Gaussian model (infinite tails) read them all 4-5 % high.
+_BELL_POWER = 3.0
+# Peak over mean rate of that bell: its area is 32/35 of peak times half-width.
+_BELL_PEAK_OVER_MEAN = 35.0 / 16.0
+# A gyro's rate peak counts as resolved when both samples beside its top read at
+# least this share of it: the top is then fitted locally.  Below it (a swing
+# whose rate peak is about one sample period wide: 12.5 Hz ballistic rises) a
+# neighbour holds mostly the ends of the rise or the start of the return, and
+# the peak is fitted to the angle the rise covered instead.
+_RESOLVED_FRAC = 0.3
+# The local fit reads the contiguous samples at or above this share of the top
+# sample (at least the top and its two neighbours): many at high rates, which
+# averages their noise instead of taking its largest excursion.
+_TOP_FRAC = 0.8
+# The angle fit's shares of the rise before and after the top sample's window
+# are kept at least this large: a share of 0 on both sides would put the whole
+# rise inside one period, a pulse of any narrowness.  At 0.5 % the narrowest
+# pulse read is 1.2 periods long (1.8 times the top sample).
+_EDGE_FRAC = 0.005
+
+
+@njit_borrowed
+def _bell_share_inv(f: float) -> float:
+    """Where (0..1 of its length) the bell pulse has covered the share ``f`` of its area (bisection)."""
+    lo = 0.0
+    hi = 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        u = 2.0 * mid - 1.0
+        u2 = u * u
+        # The integral of (1 - u^2)^3, normalised to 0..1 over -1..1.
+        share = 0.5 + 35.0 / 32.0 * u * (1.0 - u2 + 0.6 * u2 * u2 - u2 * u2 * u2 / 7.0)
+        if share < f:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@njit_borrowed
+def _sampled_peak_rate(
+    hist: np.ndarray, cap: int, low_idx: int, peak_idx: int, bi: int, vel_col: int, fallback: float
+) -> float:
+    """Peak of the continuous rate whose one-period averages the gyro reported, deg/s.
+
+    A gyro sample is the rate averaged over its sample period (the decimation
+    of an oversampling sensor), so the largest sample lies below the true
+    peak (by its curvature times the period squared over 24 for a broad
+    peak), and a peak about one period wide can fall between samples.  The
+    pulse is modelled as the bell ``(1 - u^2)^3`` (``_BELL_POWER``):
+
+    * resolved (both neighbours of the top sample at least ``_RESOLVED_FRAC``
+      of it): a weighted least-squares parabola through the cube roots of the
+      contiguous samples above ``_TOP_FRAC`` of the top gives the averaged
+      curve's top and curvature; the period's average lowered the top by
+      curvature * period^2 / 24, which is added back;
+    * unresolved: the rise's angle (the positive rate samples from the low to
+      the peak, times the period) and its shares before and inside the top
+      sample's window fix where the bell's cumulative curve crosses the
+      window's two edges, hence its length and its peak.
+
+    ``fallback`` (the parabola through the top three samples) is returned
+    where neither fit is defined.
+    """
+    best = _h(hist, cap, bi, vel_col)
+    period = 0.5 * (_h(hist, cap, bi + 1, H_TIME) - _h(hist, cap, bi - 1, H_TIME))
+    if not (best > 0.0 and period > 0.0):
+        return fallback
+    if min(_h(hist, cap, bi - 1, vel_col), _h(hist, cap, bi + 1, vel_col)) < _RESOLVED_FRAC * best:
+        # Angle covered before the top window, in it and after it up to the peak.
+        a_l = 0.0
+        for i in range(low_idx, bi):
+            a_l += max(_h(hist, cap, i, vel_col), 0.0)
+        a_r = 0.0
+        for i in range(bi + 1, peak_idx + 1):
+            a_r += max(_h(hist, cap, i, vel_col), 0.0)
+        total = a_l + best + a_r
+        f1 = min(max(a_l / total, _EDGE_FRAC), 1.0 - _EDGE_FRAC)
+        f2 = min(max((a_l + best) / total, _EDGE_FRAC), 1.0 - _EDGE_FRAC)
+        if not f2 > f1:
+            return fallback
+        # The window's edges are one period apart: the bell's length in periods.
+        length = 1.0 / (_bell_share_inv(f2) - _bell_share_inv(f1))
+        return max(_BELL_PEAK_OVER_MEAN * total / length, best)
+    lo = bi - 1
+    while lo - 1 >= low_idx and _h(hist, cap, lo - 1, vel_col) >= _TOP_FRAC * best:
+        lo -= 1
+    hi = bi + 1
+    while hi + 1 <= peak_idx + 1 and _h(hist, cap, hi + 1, vel_col) >= _TOP_FRAC * best:
+        hi += 1
+    # Weighted least squares of y = rate^(1/3) on x = (t - t_top) / period;
+    # the weight rate^(2 - 2/3) undoes the root's compression of the noise.
+    t_b = _h(hist, cap, bi, H_TIME)
+    s0 = s1 = s2 = s3 = s4 = 0.0
+    r0 = r1 = r2 = 0.0
+    for i in range(lo, hi + 1):
+        v = _h(hist, cap, i, vel_col)
+        if not v > 0.0:
+            return fallback
+        x = (_h(hist, cap, i, H_TIME) - t_b) / period
+        y = v ** (1.0 / _BELL_POWER)
+        w = v * y  # rate^(4/3) for the cube root, with one power per sample
+        s0 += w
+        s1 += w * x
+        s2 += w * x * x
+        s3 += w * x * x * x
+        s4 += w * x * x * x * x
+        r0 += w * y
+        r1 += w * x * y
+        r2 += w * x * x * y
+    # Cramer's rule on the normal equations of y = c0 + c1 x + c2 x^2.
+    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+    if det == 0.0:
+        return fallback
+    c0 = (r0 * (s2 * s4 - s3 * s3) - s1 * (r1 * s4 - s3 * r2) + s2 * (r1 * s3 - s2 * r2)) / det
+    c1 = (s0 * (r1 * s4 - r2 * s3) - r0 * (s1 * s4 - s3 * s2) + s2 * (s1 * r2 - r1 * s2)) / det
+    c2 = (s0 * (s2 * r2 - s3 * r1) - s1 * (s1 * r2 - s2 * r1) + r0 * (s1 * s3 - s2 * s2)) / det
+    if not c2 < 0.0:
+        return fallback
+    x_top = -c1 / (2.0 * c2)
+    if x_top < lo - bi - 0.5 or x_top > hi - bi + 0.5:
+        return fallback  # the vertex lies beyond the samples fitted
+    y_top = c0 - c1 * c1 / (4.0 * c2)
+    if not y_top > 0.0:
+        return fallback
+    # rate = y^3: at the top its second derivative is 3 y^2 (2 c2) per period^2.
+    return y_top**_BELL_POWER * (1.0 - _BELL_POWER * c2 / (12.0 * y_top))
 
 
 @njit_borrowed
@@ -146,6 +284,9 @@ def _rep_metrics(
             best = v
             bi = i
     _, vmax = _parabolic(_h(hist, cap, bi - 1, vel_col), best, _h(hist, cap, bi + 1, vel_col))
+    if prm[P_HAS_GYRO] > 0.0 and vel_col == H_VEL:
+        # A gyro's samples: the peak of the continuous rate they average.
+        vmax = _sampled_peak_rate(hist, cap, low_idx, peak_idx, bi, vel_col, vmax)
     if not vmax > 0.0:
         # The rate column disagrees with the rise it should explain (the
         # accelerometer, not the gyro, moved the angle): the largest

@@ -16,6 +16,7 @@ from hipflex.dsp._kern_axis import _axis_release, _axis_watch
 from hipflex.dsp._kern_axis_acc import _acc_watch
 from hipflex.dsp._kern_filters import _tilt_step
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
+from hipflex.dsp._kern_gap_acc import _APG_GAP_S, _APG_WINDOW_S, _apg_snap
 from hipflex.dsp._kern_pendulum import _pendulum_reanchor, _pendulum_step
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
 from hipflex.dsp._layout import (
@@ -41,6 +42,8 @@ from hipflex.dsp._layout import (
     F_REANCHOR_S,
     F_T_HAT,
     F_X,
+    H_ACC,
+    H_CLIP,
     H_DT,
     H_FLAG,
     H_FLAG_BRIDGED,
@@ -212,6 +215,11 @@ def _process_py(
         # What the swing model did not explain (a foot strike's jolt; the rep
         # detector reads it after each swing's peak, for the walking classifier).
         hist[slot, H_JOLT] = fstate[F_JOLT]
+        # What the filter read, for a re-run (the post-gap window, _kern_gap_acc; an axis hold).
+        hist[slot, H_ACC] = ax
+        hist[slot, H_ACC + 1] = ay
+        hist[slot, H_ACC + 2] = az
+        hist[slot, H_CLIP] = clip & _CLIP_AXES
     hist[slot, H_THETA] = theta
     hist[slot, H_VEL] = vel
     hist[slot, H_TIME] = t
@@ -232,6 +240,22 @@ def _process_py(
         if fstate[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:
             _pg_finish(prm, fstate, ist, hist)
     return theta
+
+
+@njit_borrowed_inline
+def _acc_window(prm: np.ndarray, ist: np.ndarray, gap_s: float, overrun: bool) -> bool:
+    """Whether a gap of ``gap_s`` opens the accelerometer-only post-gap window (``_kern_gap_acc``).
+
+    A bridged gap longer than ``_APG_GAP_S`` without a gyro, unless an axis
+    hold is on (the hold re-runs those rows itself).
+    """
+    return (
+        prm[P_HAS_GYRO] <= 0.0
+        and gap_s > _APG_GAP_S
+        and gap_s <= prm[P_MAX_INTERP_S]
+        and not overrun
+        and ist[I_AX_HOLD] == 0
+    )
 
 
 @njit_borrowed
@@ -294,6 +318,7 @@ def _open_gap(
     n_ev += 1
     hold = gap_s > _REANCHOR_GAP_S
     window = (hold and has_gyro) or turned
+    acc_window = _acc_window(prm, ist, gap_s, overrun)
     if not bridged:
         # Too long to bridge: restart the timeline here and let the
         # accelerometer re-anchor; close what the detector holds
@@ -318,6 +343,10 @@ def _open_gap(
         _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
         if turned and not hold:
             fstate[F_PG_MAX_SHIFT] = _BRIDGE_MISS_FRAC * turn_deg
+    elif acc_window:
+        _pg_start(fstate, ist, _APG_WINDOW_S + gap_s)
+        _apg_snap(fstate)
+        window = True
     if bridged:
         n_bridge = steps - 1
         steps_f = steps
@@ -422,7 +451,13 @@ def _run_chunk(
                 )
                 turn_deg = gap_s * math.sqrt(max(w_new, w_old))
                 turned = turn_deg > _BRIDGE_TURN_DEG
-            settle = gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > _REANCHOR_GAP_S) or turned
+            settle = (
+                gap_s > prm[P_MAX_INTERP_S]
+                or overrun
+                or (has_gyro and gap_s > _REANCHOR_GAP_S)
+                or turned
+                or (missing > 0 and _acc_window(prm, ist, gap_s, overrun))
+            )
             if missing > 0 and settle and (fstate[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
                 _axis_release(ist)
                 if fstate[F_PG_S] > 0.0:

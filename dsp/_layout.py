@@ -96,7 +96,9 @@ F_AX_MOVE_S = 79  # axis watch without a gyro: time since the pendulum filter's 
 F_TH_RAD = 80  # tilt filter: theta of the last row, rad (carried on by the change since: _kern_filters)
 F_TH_UW = 81  # 81..82 tilt filter: "up" in the (u, w) plane at that row, whose angle F_TH_RAD is
 F_TH_ROWS = 83  # tilt filter: rows since theta was last taken from atan2 itself
-F_N = 84
+# 84..91 accelerometer-only post-gap window: F_ZLP (3), F_ZSTILL_S, F_G_EST, F_NLL, F_ID_NIS, F_ID_N before the gap
+F_APG_SNAP = 84
+F_N = 92
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

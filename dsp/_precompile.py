@@ -43,6 +43,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # main loop, not inlined into it.
     "step": (
         ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
+        ("_kern_gap_acc", "_apg_snap", (_A1,)),
+        ("_kern_gap_acc", "_apg_finish", _KERN),
         ("_kern_gap", "_pg_finish", _KERN),
         ("_kern_pendulum", "_pendulum_reanchor", (_A1,)),
         ("_kern_axis", "_decide", (*_KERN, _I, _I, _F)),

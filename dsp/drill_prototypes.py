@@ -35,6 +35,7 @@ __all__ = [
     "P_LEVER_UP",
     "P_LEVER_UP_LOGNORM",
     "P_LEVER_UP_SIGMA",
+    "P_RISE",
     "REP_AXIS",
     "REST_UP",
     "SCORED",
@@ -158,6 +159,21 @@ P_LEVER_UP_SIGMA = np.where(P_LEVER_UP < -0.9, 0.3, 0.4)
 P_LEVER_UP_LOGNORM = -np.log(P_LEVER_UP_SIGMA / 0.3) - np.log(np.where(P_LEVER_EITHER_SIGN, 2.0, 1.0))
 # The uniform density over [-1, 1] against the narrowest Gaussian's peak, log: log(0.5 * 0.3 * sqrt(2 pi)).
 LEVER_UP_UNIFORM = math.log(0.5 * 0.3 * math.sqrt(2.0 * math.pi))
+
+
+# Which way the lever turns against gravity as a drill works (SetFeatures.lever_rise_cos, the rate of the lever's
+# cosine with "up" per radian of the working rotation at rest: (rep axis x lever) . up). A raise from lying (on the
+# back, the side or face down; a clamshell) turns the thigh about the hip and lifts the knee off the floor: the
+# lever (hip to sensor) rises, whatever the mounting (+1 here). A bridge lowers the thigh from 50 deg up towards the
+# floor as the pelvis rises: the lever flattens, about the hip (the lever points up from the hip and turns down) or
+# about the knee (it points down from the knee and turns up), so its rise has the sign opposite to its cosine with
+# "up" (-1 here). Other drills: no prediction (0): a hanging thigh's lever starts along "up", where its first-order
+# rise is the sensor's offset, and a sit-to-stand turns the thigh up about the knee (the lever from the knee rises)
+# or, seen from the hip, down (it falls). Tuning seeds 0-23 with a gyro: every simulated raise from lying whose
+# lever was measured read +0.15..+1.00 (217 sets), every bridge -0.17..-0.88 against a cosine of +0.47..+0.98 (53);
+# Bilkent's raises +0.62..+0.98 (22 sets at --min-rom-deg 10).
+_RISE_OF = {"side_lying_abduction": 1.0, "clamshell": 1.0, "straight_leg_raise": 1.0, "prone_leg_raise": 1.0}
+P_RISE = np.array([_RISE_OF.get(p.name, -1.0 if p.name == "glute_bridge" else 0.0) for p in DRILL_PROTOTYPES])
 
 
 # The session's earlier sets in other frames score a set's drills (dsp.session_geometry): the cosines

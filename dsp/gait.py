@@ -132,6 +132,7 @@ from hipflex.dsp.gait_swing import (
     lone_start,
     lone_step,
     second_step,
+    slow_onset,
     stance_pair,
     stretched_step,
     walk_link_ok,
@@ -326,22 +327,6 @@ def _lone_walk(g: GaitState) -> Walk:
     return Walk(g.start_s, g.end_s, len(g.peaks_s))
 
 
-def feed_rep(
-    settings: Settings,
-    g: GaitState,
-    rep: Rep,
-    has_gyro: bool,
-    standing_known: bool = True,
-    strike_g: float = math.nan,
-) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Take the next rep the detector found; see ``_feed_rep``.  The state remembers the rep."""
-    g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
-    out = object.__new__(GaitState)  # as ``_with_last``: a frozen copy without ``__init__``
-    out.__dict__.update(g.__dict__)
-    out.__dict__["last_rep"] = rep
-    return out, released, steps
-
-
 def _feed_rep(
     settings: Settings,
     g: GaitState,
@@ -350,27 +335,7 @@ def _feed_rep(
     standing_known: bool = True,
     strike_g: float = math.nan,
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
-
-    A run may start with a swing from standing (the first step of a walk);
-    every later swing of it must come from extension.  Both tests read the
-    angle against standing, so without a still calibration window
-    (``standing_known`` false: the rest pose is the quietest stretch of a
-    moving recording, possibly mid-swing) no swing is taken for a step: a
-    march read from a reference half-way up its swings would dip "behind
-    standing" and peak low, like a walk.  Without a gyro, a swing with a
-    heel strike in its top half (``strike_g`` at least ``STRIKE_G``, g;
-    NaN: not measured) need not start from extension, nor need standing
-    be known; its flexion and rhythm must still be a step's (module docstring).
-
-    Returns
-    -------
-    state : GaitState
-    released : tuple of Rep
-        Reps to count now, in time order (earlier held-back reps first).
-    steps : tuple of Rep
-        Reps now known to be walking steps (not to be counted).
-    """
+    """``feed_rep`` before the latest rep is noted in the state."""
     struck = not has_gyro and strike_g >= STRIKE_G
     prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
     before = g.last_rep
@@ -398,7 +363,7 @@ def _feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
-    if step and g.peaks_s and linked:
+    if step and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
@@ -432,6 +397,48 @@ def _feed_rep(
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
+
+
+def feed_rep(
+    settings: Settings,
+    g: GaitState,
+    rep: Rep,
+    has_gyro: bool,
+    standing_known: bool = True,
+    strike_g: float = math.nan,
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Take the next rep the detector found (``has_gyro``: the angle has a gyro behind it).
+
+    A run may start with a swing from standing (the first step of a walk);
+    every later swing of it must come from extension.  Both tests read the
+    angle against standing, so without a still calibration window
+    (``standing_known`` false: the rest pose is the quietest stretch of a
+    moving recording, possibly mid-swing) no swing is taken for a step: a
+    march read from a reference half-way up its swings would dip "behind
+    standing" and peak low, like a walk.  Without a gyro, a swing with a
+    heel strike in its top half (``strike_g`` at least ``STRIKE_G``, g;
+    NaN: not measured) need not start from extension, nor need standing
+    be known; its flexion and rhythm must still be a step's (module docstring).
+    Without a gyro, until a walk is confirmed and where no foot landed (``_LANDED_G``), its rise must also begin
+    one stride after the last rep's (``slow_onset``; with a gyro a held rep's peak is the thigh's and its
+    returns do not dip behind the rest).
+
+    Returns
+    -------
+    state : GaitState
+    released : tuple of Rep
+        Reps to count now, in time order (earlier held-back reps first).
+    steps : tuple of Rep
+        Reps now known to be walking steps (not to be counted).
+    """
+    g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
+    out = object.__new__(GaitState)  # as ``_with_last``: a replace per rep costs ~5 us
+    out.__dict__.update(g.__dict__)
+    out.__dict__["rep_peak_s"] = rep.peak_s
+    out.__dict__["rep_start_s"] = rep.start_s
+    out.__dict__["rep_strike_g"] = strike_g
+    out.__dict__["last_rep"] = rep
+    return out, released, steps
 
 
 def feed_candidate(

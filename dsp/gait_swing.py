@@ -3,7 +3,7 @@
 ``hipflex.dsp.gait`` decides runs of swings (walks or reps); this module holds
 what it reads of one swing at a time: whether its flexion is a step's
 (``gait_shaped``), whether it starts from the stance (``from_extension``),
-whether it lies on a walk's rhythm (``walk_link_ok``), and
+whether it lies on a walk's rhythm (``walk_link_ok``, ``slow_onset``), and
 the accelerometer-only readings of a walk's first, last, stretched and lone steps
 (``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``,
 ``lone_start``, ``lone_step``).  The
@@ -30,6 +30,7 @@ __all__ = [
     "lone_start",
     "lone_step",
     "second_step",
+    "slow_onset",
     "stance_pair",
     "stretched_step",
     "walk_link_ok",
@@ -55,6 +56,11 @@ _PAIR_MAX_STRIDE_S = 1.5
 #: reps and holds (at most 0.1-0.3 g) and march swings (95th percentile 0.75 g, the other foot's
 #: landing excluded) mostly stay below.
 STRIKE_G = 0.5
+#: A jolt this large (g) in a swing's top half after its peak shows a foot landing, however soft
+#: (``slow_onset``): the walk steps whose onsets read late (wide simulator, tuning) jolt 0.25-1.3 g,
+#: while reps lying down land on nothing (clamshells and side-lying raises, accelerometer only:
+#: 0.05-0.15 g).
+_LANDED_G = 0.2
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,13 @@ class GaitState:
         (0: none; ``stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
+    rep_peak_s, rep_start_s : float
+        Peak and start (the rise's onset) of the latest rep fed, s (NaN:
+        none); its onset is the run's when its peak is the run's last
+        (``slow_onset``).
+    rep_strike_g : float
+        The latest rep's foot-strike jolt (``strike_g``), g (NaN: none fed
+        or not measured).
     before_s : float
         Peak time of the latest swing before the run's first, s (NaN: none;
         ``lone_step``).
@@ -131,6 +144,9 @@ class GaitState:
     lead_quiet: bool = False
     step_rom_deg: float = 0.0
     last_s: float = math.nan
+    rep_peak_s: float = math.nan
+    rep_start_s: float = math.nan
+    rep_strike_g: float = math.nan
     before_s: float = math.nan
     before: Rep | None = None
     last_rep: Rep | None = None
@@ -162,6 +178,49 @@ def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
     if link_ok(settings, dt_s):
         return True
     return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+
+
+def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = math.nan) -> bool:
+    """True when the swing rose too long after the run's last rep rose to be the next step.
+
+    Swing peaks are where the rhythm is read, but without a gyro a rep held at
+    its top can have its peak read anywhere in the hold: two clamshells or
+    side-lying raises held ~1.5 s, one peak read late and the next early,
+    read 1.7-1.9 s apart though their cycle is 3 s, a slow walk's stride;
+    and once that walk is confirmed each later 3 s interval passes as two
+    strides with a swing unseen between (tuning seeds 1, 2, 5 and 7: whole
+    sets of accelerometer-only clamshells taken for walks).  The rise's
+    onset (``Rep.start_s``) leaves the rest sharply whatever the hold, so
+    the interval between the two reps' onsets must fit the walk's rhythm as
+    well; only a too long one is judged (a short one is what
+    ``misplaced_peak`` and the first step's early peak allow for), and only
+    after a rep that rose within a stride: a walk's first step after a rest
+    can read its onset 4-6 s before its peak (the rise taken from the
+    rest's sway; wide simulator, tuning seeds 3, 4, 21).  Nor is a walk
+    already confirmed judged: the rule keeps held reps from confirming one,
+    and inside a walk a step's onset can be read early from the stance
+    before it, so a step two strides after it (one unseen between) rose
+    2.8 s after it and the walk was cut, its next step counted as a rep in
+    the rest (wide simulator, tuning seed 314).  Nor is a swing judged when
+    it or the rep before it jolted at least ``_LANDED_G`` in its top half
+    (``strike_g``): a walk's foot lands, even a soft one under
+    ``STRIKE_G``, while a lying rep's lands on nothing.  That is the cue to
+    a lying pose an accelerometer alone has (the rest pose's gravity does
+    not say it without knowing the mounting, benchmarks/README.md, onset2):
+    the rule without it put walk steps in the wide simulator's rests
+    (tuning seed 88: a strength set's last rep, 0.14 g, then a walk's first
+    step, 0.25 g, onsets 2.6 s apart).
+    """
+    if math.isnan(g.rep_start_s) or not g.peaks_s or g.rep_peak_s != g.peaks_s[-1]:
+        return False
+    if g.walking:
+        return False  # see above: onsets only keep a walk from being confirmed
+    if strike_g >= _LANDED_G or g.rep_strike_g >= _LANDED_G:
+        return False  # a foot landed (see above): a walk's onsets may read late, a lying rep's foot lands on nothing
+    if g.rep_peak_s - g.rep_start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
+        return False  # a rise longer than any stride was read out of a rest's sway: its onset says nothing
+    dt_s = rep.start_s - g.rep_start_s
+    return dt_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s and not walk_link_ok(settings, g, dt_s)
 
 
 def second_step(g: GaitState) -> bool:

@@ -63,6 +63,7 @@ from hipflex.dsp.drill_prototypes import (
     P_LEVER_UP,
     P_LEVER_UP_LOGNORM,
     P_LEVER_UP_SIGMA,
+    P_RISE,
     POSES_HANGING,
     POSES_LIFTED,
     PROTO_TILT_DEG,
@@ -113,6 +114,7 @@ def _features(
     axis_tilt_deg: float,
     face: tuple[float, float],
     lever_up_cos: float = math.nan,
+    lever_rise_cos: float = math.nan,
 ) -> SetFeatures:
     reps = rep_set.reps
     slope, tstat, effect = fit
@@ -140,6 +142,7 @@ def _features(
         face_up_cos=face[0],
         face_axis_cos=face[1],
         lever_up_cos=lever_up_cos,
+        lever_rise_cos=lever_rise_cos,
     )
 
 
@@ -194,7 +197,8 @@ def _scores(
     set and the prototype have one.  With a gyro, the lever slope adds a
     part: its log-likelihood under the prototype's sign (hanging or lifted)
     relative to the other (:func:`_lever_loglik`, at least -8), so a slope
-    too weak to take its sign as measured still leans.  All sets and
+    too weak to take its sign as measured still leans; so do the lever's
+    direction and its rise (:func:`_rise_part`).  All sets and
     prototypes at once: the scoring is per set, and a long session has many.
     ``geometry`` (S, P): the flat-on-the-skin prior's log-likelihood of each
     set under each drill (:func:`~hipflex.dsp.mounting_prior.geometry_fit`),
@@ -248,6 +252,12 @@ def _scores(
         own = np.where(hang, np.where(np.isfinite(P_LEVER_UP)[None, :], gauss, LEVER_UP_UNIFORM), 0.0)
     total = total + own
     count = count + hang
+    # The lever's rise against the sign the drill predicts: the lever's other angle, in its direction's part
+    # (not one more feature in the mean: where the sign is as predicted nothing changes).
+    rise = _rise_part(feats, c)
+    rise = np.where(np.isfinite(rise), rise, 0.0)
+    own = own + rise
+    total = total + rise
     if acc_only:  # the knee-pivot drills lose ties without the lever (P_ACC_ONLY_PRIOR), on the mean score
         total = total + P_ACC_ONLY_PRIOR[None, :] * count
     if geometry is not None:
@@ -268,6 +278,28 @@ def _scores(
     placed = np.array([_measured_geometry(f) for f in feats])[:, None]
     kin_pose = np.maximum(fit, _POSE_KIN_FLOOR).sum(axis=2)
     return total / count, np.where(placed, (total - kin + kin_pose) / count + own, total / count)
+
+
+# The lever's rise a drill predicts (P_RISE) is a sign: no part on its side of zero (its size is the lever's
+# angle from the horizontal and the sensor's offset), a Gaussian beyond it in units of _RISE_SIGMA.
+_RISE_SIGMA = 0.15
+# A bridge's lever flattens: its rise has the sign opposite to its cosine with "up", judged with the cosine
+# taken as at least this large (near the horizontal the cosine's sign is the sensor's offset's).
+_RISE_MIN_UP_COS = 0.3
+
+
+def _rise_part(feats: list[SetFeatures], up_cos: np.ndarray) -> np.ndarray:
+    """Each set's log-likelihood part of its lever's rise under each drill, shape (S, P); NaN rows where unmeasured.
+
+    ``up_cos`` (S, 1): the sets' ``lever_up_cos``.
+    """
+    r = np.array([f.lever_rise_cos for f in feats], dtype=np.float64)[:, None]
+    with np.errstate(invalid="ignore"):
+        flatten = -r * up_cos / np.maximum(np.abs(up_cos), _RISE_MIN_UP_COS)
+        x = np.where(P_RISE[None, :] > 0, r, np.where(P_RISE[None, :] < 0, flatten, 0.0))
+        miss = np.maximum(-x, 0.0) / _RISE_SIGMA
+        part = np.where(P_RISE[None, :] != 0, np.maximum(-0.5 * miss * miss, _LEVER_FLOOR), 0.0)
+    return np.where(np.isfinite(r), np.where(np.isfinite(part), part, 0.0), math.nan)
 
 
 def _lever_loglik(f: SetFeatures) -> tuple[float, float]:
@@ -490,6 +522,14 @@ def _lever_up_cos(lever: np.ndarray | None, up: np.ndarray | None) -> float:
     return float(np.dot(lever, u))
 
 
+def _lever_rise_cos(lever: np.ndarray | None, up: np.ndarray | None, axis: np.ndarray | None) -> float:
+    """``(axis x lever) . up`` of the unit vectors (NaN when any is unknown): ``SetFeatures.lever_rise_cos``."""
+    u, a = unit(up), unit(axis)
+    if lever is None or u is None or a is None:
+        return math.nan
+    return float(np.dot(np.cross(a, lever), u))
+
+
 def describe_sets(
     sets: tuple[RepSet, ...],
     blocks: np.ndarray | None,
@@ -526,14 +566,15 @@ def describe_sets(
     ).tolist()
     # Most sets share one frame (the same two arrays): its tilt and face
     # cosines computed once per frame, not per set (~10 us each).
-    frame_terms: dict[tuple[int, int], tuple[float, tuple[float, float], float]] = {}
+    frame_terms: dict[tuple[int, int], tuple[float, tuple[float, float], float, float]] = {}
     feats = []
     for s, fit, (u, a) in zip(sets, fits, per_set, strict=True):
         key = (id(u), id(a))  # per_set holds u and a for the whole loop: their ids stay theirs
         terms = frame_terms.get(key)
         if terms is None:
-            terms = frame_terms[key] = (axis_tilt_deg(u, a), face_cosines(prior, u, a), _lever_up_cos(lever, u))
-        feats.append(_features(s, (fit[0], fit[1], fit[2]), terms[0], terms[1], terms[2]))
+            tilt, face = axis_tilt_deg(u, a), face_cosines(prior, u, a)
+            terms = frame_terms[key] = (tilt, face, _lever_up_cos(lever, u), _lever_rise_cos(lever, u, a))
+        feats.append(_features(s, (fit[0], fit[1], fit[2]), *terms))
     acc_only = blocks is None
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in
     # its description), as the sets named here below: the same for a set whichever call named it.

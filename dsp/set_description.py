@@ -47,7 +47,13 @@ class SetFeatures:
     set's rest "up": -1 the thigh hangs below the hip, 0 it lies across the
     vertical (lying, seated), +1 it stands above its pivot (a squat's knee);
     NaN without a gyro or a clear lever (mounting-free: an angle between
-    two directions in one sensor frame).
+    two directions in one sensor frame).  ``lever_rise_cos``: how fast that
+    cosine grows per radian of the set's working rotation at rest,
+    ``(rep axis x lever) . up``: positive when the working direction lifts
+    the sensor away from its pivot against gravity (a raise from lying
+    lifts the knee), negative when it lowers it; NaN as ``lever_up_cos``
+    (mounting-free: the sensor's upward speed per unit working rate,
+    ``omega x lever``, a physical direction whatever the rotation or leg).
     """
 
     lever_slope: float
@@ -62,6 +68,7 @@ class SetFeatures:
     face_up_cos: float = math.nan
     face_axis_cos: float = math.nan
     lever_up_cos: float = math.nan
+    lever_rise_cos: float = math.nan
 
     @property
     def hangs(self) -> int:

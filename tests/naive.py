@@ -30,6 +30,7 @@ from hipflex.dsp import _kern_axis_acc as kaa
 from hipflex.dsp import _kern_censor as kc
 from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
+from hipflex.dsp import _kern_gap_acc as kga
 from hipflex.dsp import _kern_pendulum as kp
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import learn as kl
@@ -57,6 +58,7 @@ from hipflex.dsp._layout import (
     EX_T,
     EX_U,
     EX_W,
+    F_APG_SNAP,
     F_AX_ANCHOR,
     F_AX_MOVE_S,
     F_AX_QUIET_S,
@@ -185,6 +187,7 @@ from hipflex.dsp._layout import (
 )
 
 __all__ = [
+    "apg_finish",
     "catch_up",
     "detect",
     "finish",
@@ -199,6 +202,7 @@ __all__ = [
     "rep_metrics",
     "rep_metrics_plain",
     "run_chunk",
+    "sampled_peak_rate",
     "scan_lock",
     "scan_quiet",
     "tilt_step",
@@ -612,6 +616,68 @@ def _time_above(t0: float, t1: float, y0: float, y1: float, level: float) -> flo
     return above * (t1 - t0)
 
 
+def _bell_cdf_poly() -> np.polynomial.Polynomial:
+    """The share of the bell (1 - u^2)^3 on [-1, 1] covered up to u, as a polynomial in u."""
+    bell = np.polynomial.Polynomial([1.0, 0.0, -1.0]) ** 3
+    cdf = bell.integ(lbnd=-1.0)
+    return cdf / cdf(1.0)
+
+
+def sampled_peak_rate(vel: np.ndarray, time: np.ndarray, low: int, peak: int, best: int, fallback: float) -> float:
+    """Twin of ``_sampled_peak_rate`` (same model, written out with numpy's fits and root finder).
+
+    Resolved top (both neighbours >= 0.3 of it): a least-squares parabola,
+    weighted by rate^(4/3), through the cube roots of the contiguous samples
+    >= 0.8 of the top (positions in sample periods), its vertex cubed plus
+    the period average's loss, -curvature / 24.  Otherwise the bell
+    (1 - u^2)^3 whose area shares before and up to the top window's end are
+    those of the positive samples from the low to the peak (each kept in
+    [0.005, 0.995]): its length in periods is one over the distance between
+    those two quantiles, its peak 35/16 of its mean.
+    """
+    top = vel[best]
+    period = (time[best + 1] - time[best - 1]) / 2
+    if not (top > 0 and period > 0):
+        return fallback
+    if min(vel[best - 1], vel[best + 1]) < 0.3 * top:
+        pos = np.maximum(vel, 0.0)
+        before, after = pos[low:best].sum(), pos[best + 1 : peak + 1].sum()
+        total = before + top + after
+        shares = np.clip([before / total, (before + top) / total], 0.005, 0.995)
+        if not shares[1] > shares[0]:
+            return fallback
+        cdf = _bell_cdf_poly()
+        where = []
+        for f in shares:
+            roots = (cdf - f).roots()
+            real = [r.real for r in roots if abs(r.imag) < 1e-9 and -1 - 1e-9 <= r.real <= 1 + 1e-9]
+            where.append((real[0] + 1) / 2)  # u in [-1, 1] -> fraction of the length
+        length = 1.0 / (where[1] - where[0])
+        return max(35 / 16 * total / length, top)
+    lo = best - 1
+    while lo - 1 >= low and vel[lo - 1] >= 0.8 * top:
+        lo -= 1
+    hi = best + 1
+    while hi + 1 <= peak + 1 and vel[hi + 1] >= 0.8 * top:
+        hi += 1
+    v = vel[lo : hi + 1]
+    if not np.all(v > 0):
+        return fallback
+    x = (time[lo : hi + 1] - time[best]) / period
+    # polyfit minimises sum (w (y - p))^2: w is the square root of the weight.
+    c2, c1, c0 = np.polyfit(x, np.cbrt(v), 2, w=np.sqrt(v ** (4 / 3)))
+    if not c2 < 0:
+        return fallback
+    x_top = -c1 / (2 * c2)
+    if not lo - best - 0.5 <= x_top <= hi - best + 0.5:
+        return fallback
+    y_top = c0 + c1 * x_top + c2 * x_top**2
+    if not y_top > 0:
+        return fallback
+    curvature = 3 * y_top**2 * 2 * c2  # d2(y^3)/dx2 at the vertex
+    return float(y_top**3 - curvature / 24)
+
+
 def rep_metrics_plain(
     theta: np.ndarray,
     vel: np.ndarray,
@@ -626,6 +692,7 @@ def rep_metrics_plain(
     onset_frac: float,
     hold_band: float,
     peak_theta: np.ndarray | None = None,
+    gyro_rate: bool = False,
 ) -> dict[str, float]:
     """Every per-rep metric from plain arrays; indices are positions in those arrays.
 
@@ -638,7 +705,8 @@ def rep_metrics_plain(
     time by linear interpolation), ends where theta first comes within
     ``onset_frac`` of the fall to the trough; flexion time is between the
     last upward 10 % and 90 % crossings of the rise; peak velocity is the
-    largest rate between start and peak, refined by a parabola; hold is the
+    largest rate between start and peak, refined by a parabola (``gyro_rate``:
+    the peak of the continuous rate the samples average, :func:`sampled_peak_rate`); hold is the
     time within ``hold_band`` of the peak, linear between samples;
     confidence is the share of measured samples divided by
     ``1 + (sigma_peak / 3)^2``.
@@ -674,6 +742,8 @@ def rep_metrics_plain(
     # value there, the largest slope of the peak angle between consecutive samples.
     best = start + int(np.argmax(vel[start : peak + 1]))
     _, v_peak = parabolic(vel[best - 1], vel[best], vel[best + 1])
+    if gyro_rate:
+        v_peak = sampled_peak_rate(vel, time, low, peak, best, v_peak)
     if not v_peak > 0:
         slopes = [(pth[i + 1] - pth[i]) / (time[i + 1] - time[i]) for i in range(start, peak) if time[i + 1] > time[i]]
         v_peak = max([v_peak, *slopes])
@@ -760,6 +830,7 @@ def rep_metrics(
         prm[P_ONSET_FRAC],
         prm[P_HOLD_BAND],
         h[:, angle_col],
+        gyro_rate=bool(prm[P_HAS_GYRO] > 0 and vel_col == H_VEL),
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():
@@ -1405,6 +1476,9 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
        are used as measured.
     """
     fstate[F_PG_S] = 0.0
+    if prm[P_HAS_GYRO] == 0:
+        apg_finish(prm, fstate, ist, hist)  # without a gyro the window chooses the swing's phase
+        return
     cap = int(ist[I_CAP])
     newest = int(ist[I_SAMPLE]) - 1
     first_bridged = int(ist[I_PG_GAP0])
@@ -1435,6 +1509,126 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
             row = hist[i % cap]
             row[H_THETA] = spline(row[H_TIME])
             row[H_VEL] = spline(row[H_TIME], 1)
+
+
+# =============================================================================
+# The post-gap window (accelerometer only)
+# =============================================================================
+
+
+def stride_rows(hist: np.ndarray, cap: int, end: int, period: float) -> int:
+    """Twin of ``_stride_rows``: the stride period in rows, the first peak of the angle's autocorrelation; 0: none.
+
+    The angle of the ``_ACF_SPAN_S`` before row ``end`` (every ``step``-th row,
+    ``step`` about ``_ACF_STEP_S``) against the same stretch ``lag`` steps
+    earlier, for lags of ``_T_MIN_S`` to ``_T_MAX_S``: the first local maximum
+    of their correlation above ``_MIN_ACF``.
+    """
+    if not period > 0:
+        return 0
+    step = max(1, round(kga._ACF_STEP_S / period))
+    lo = math.ceil(kga._T_MIN_S / period / step)
+    hi = int(kga._T_MAX_S / period / step)
+    span = int(kga._ACF_SPAN_S / period / step)
+    n = span + hi
+    if end - n * step < 0 or n * step >= cap // 4:
+        return 0
+    x = np.array([hist[(end - 1 - i * step) % cap, H_THETA] for i in range(n)])
+    r = []
+    for lag in range(lo, hi + 1):
+        a, b = x[:span], x[lag : lag + span]
+        r.append(float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0)
+    for i in range(1, len(r) - 1):
+        if r[i - 1] < r[i] > r[i + 1] and r[i] > kga._MIN_ACF:
+            return (lo + i) * step
+    return 0
+
+
+def _filter_rows(prm: np.ndarray, fstate: np.ndarray, hist: np.ndarray, rows: range, write: bool) -> float:
+    """The pendulum filter over history ``rows`` as kept (force, clip bits, step); the capped NIS it summed."""
+    cap = hist.shape[0]
+    before = fstate[F_ID_NIS]
+    sigma = 0.0
+    for k in rows:
+        row = hist[k % cap]
+        th, vel, sigma = pendulum_step(prm, fstate, *row[H_ACC : H_ACC + 3], row[H_DT], int(row[H_CLIP]))
+        if write:
+            _pendulum_row(fstate, hist, k % cap, th, vel, sigma)
+    if write and len(rows) > 0:
+        fstate[F_LAST_SIGMA] = sigma
+    return float(fstate[F_ID_NIS] - before)
+
+
+def _from_row(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
+    """The filter's state and full covariance from a history row (upper triangle kept)."""
+    fstate[F_X : F_X + 3] = hist[slot, H_X : H_X + 3]
+    p = np.zeros((3, 3))
+    p[np.triu_indices(3)] = hist[slot, H_P : H_P + 6]
+    fstate[F_P : F_P + 9] = (p + np.triu(p, 1).T).ravel()
+
+
+def _before_gap(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
+    """The filter as before the gap: the snapshot's axis-free state and sums, the state of the row before."""
+    snap = fstate[F_APG_SNAP : F_APG_SNAP + 8].copy()
+    fstate[F_ZLP : F_ZLP + 3] = snap[:3]
+    fstate[F_ZSTILL_S], fstate[F_G_EST] = snap[3], snap[4]
+    fstate[F_NLL], fstate[F_ID_NIS], fstate[F_ID_N] = snap[5], snap[6], snap[7]
+    _from_row(fstate, hist, slot)
+
+
+def apg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
+    """Twin of ``_apg_finish``: after a bridged gap without a gyro, keep the run whose phase fits best.
+
+    With ``lag`` the stride period (:func:`stride_rows`) times the fewest
+    periods that reach back before the gap, two runs of the filter over the
+    window (from the row before the gap, the gap's rows as bridged) are
+    scored by their capped NIS summed over the measured rows after the gap:
+    *bridged*, as filtered; *periodic*, restarted at the first measured row
+    from the state ``lag`` rows before it.  The periodic one is kept only if
+    its sum is smaller: its bridged rows become copies of the rows ``lag``
+    earlier and the measured rows are filtered again from there.  Either
+    way the filter's state ends as the kept run leaves it, and its
+    likelihood sums move only while identifying.
+    """
+    cap = int(ist[I_CAP])
+    last = int(ist[I_SAMPLE]) - 1
+    g0, e0 = int(ist[I_PG_GAP0]), int(ist[I_PG_END])
+    if ist[I_AX_HOLD] != 0 or g0 < 1 or e0 <= g0 or e0 > last:
+        return
+    period_rows = stride_rows(hist, cap, g0, fstate[F_PERIOD])
+    if period_rows <= 0:
+        return
+    lag = period_rows * max(1, math.ceil((e0 - g0) / period_rows))
+    if g0 - 1 - lag < 0 or (last - g0) + lag >= cap // 4:
+        return
+    identifying = prm[P_ID]
+    prm[P_ID] = 1.0
+    _before_gap(fstate, hist, (g0 - 1) % cap)
+    _filter_rows(prm, fstate, hist, range(g0, e0), False)
+    bridged = _filter_rows(prm, fstate, hist, range(e0, last + 1), False)
+    _before_gap(fstate, hist, (g0 - 1) % cap)
+    _filter_rows(prm, fstate, hist, range(g0, e0), False)
+    _from_row(fstate, hist, (e0 - 1 - lag) % cap)
+    periodic = _filter_rows(prm, fstate, hist, range(e0, last + 1), False)
+    prm[P_ID] = identifying
+    _before_gap(fstate, hist, (g0 - 1) % cap)
+    if not periodic < bridged:
+        _filter_rows(prm, fstate, hist, range(g0, last + 1), False)
+        return
+    _filter_rows(prm, fstate, hist, range(g0, e0), False)
+    cols = [H_THETA, H_VEL, H_SIGMA, *range(H_X, H_X + 3), *range(H_P, H_P + 6)]
+    for i in range(g0, e0):
+        hist[i % cap, cols] = hist[(i - lag) % cap, cols]
+        hist[i % cap, H_JOLT] = 0.0
+    _from_row(fstate, hist, (e0 - 1 - lag) % cap)
+    _filter_rows(prm, fstate, hist, range(e0, last + 1), True)
+
+
+def apg_opens(prm: np.ndarray, ist: np.ndarray, gap_s: float, overrun: bool) -> bool:
+    """Twin of ``_acc_window``: a bridged gap of more than ``_APG_GAP_S`` without a gyro and no axis hold."""
+    return bool(
+        prm[P_HAS_GYRO] == 0 and kga._APG_GAP_S < gap_s <= prm[P_MAX_INTERP_S] and not overrun and ist[I_AX_HOLD] == 0
+    )
 
 
 # =============================================================================
@@ -1528,6 +1722,8 @@ def _process(
         hist[s % cap, H_P : H_P + 6] = p[np.triu_indices(3)]
         hist[s % cap, H_DT] = dt
         hist[s % cap, H_JOLT] = fstate[F_JOLT]  # the innovation's size: a foot strike's jolt
+        hist[s % cap, H_ACC : H_ACC + 3] = acc  # what the filter read, for a re-run (apg_finish, a hold)
+        hist[s % cap, H_CLIP] = clip_bits
     fstate[F_T_HAT] = t
     ist[I_SAMPLE] = s + 1
     if prm[P_HAS_GYRO] > 0:
@@ -1596,6 +1792,14 @@ def open_gap(
         pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
         if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
             fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
+    elif apg_opens(prm, ist, gap_s, overrun):
+        # Without a gyro: a window in which the swing's phase is chosen (apg_finish).
+        pg_start(fstate, ist, kga._APG_WINDOW_S + gap_s)
+        fstate[F_APG_SNAP : F_APG_SNAP + 3] = fstate[F_ZLP : F_ZLP + 3]
+        fstate[F_APG_SNAP + 3 : F_APG_SNAP + 8] = [
+            fstate[F_ZSTILL_S], fstate[F_G_EST], fstate[F_NLL], fstate[F_ID_NIS], fstate[F_ID_N]
+        ]  # fmt: skip
+        window = True
     return out.n, t_hat, (steps - 1 if bridged else 0), (float(steps) if bridged else 1.0), hold, window, reanchored
 
 
@@ -1671,7 +1875,11 @@ def run_chunk(
             turn_deg = gap_s * max(np.linalg.norm(gyr), np.linalg.norm(_vec(fstate, F_PREV_GYR)))
         turned = turn_deg > kr._BRIDGE_TURN_DEG
         opens_window_or_interrupts = (
-            gap_s > prm[P_MAX_INTERP_S] or overrun or (has_gyro and gap_s > kr._REANCHOR_GAP_S) or turned
+            gap_s > prm[P_MAX_INTERP_S]
+            or overrun
+            or (has_gyro and gap_s > kr._REANCHOR_GAP_S)
+            or turned
+            or (steps > 1 and apg_opens(prm, ist, gap_s, overrun))
         )
         detector_behind = ist[I_DET] < ist[I_SAMPLE]
         if steps > 1 and opens_window_or_interrupts and (_window_open(fstate) or detector_behind):

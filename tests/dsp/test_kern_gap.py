@@ -41,6 +41,7 @@ def _window_state(
     ``up_deg``; the window's sum points at ``sum_deg`` (None: nothing summed).
     """
     prm = np.zeros(L.P_N)
+    prm[L.P_HAS_GYRO] = 1.0  # the gyro's window (without a gyro: tests/dsp/test_kern_gap_acc.py)
     prm[L.P_U : L.P_U + 3] = FRAME[:, 0]
     prm[L.P_W : L.P_W + 3] = FRAME[:, 1]
     prm[L.P_A : L.P_A + 3] = FRAME[:, 2]

@@ -557,6 +557,36 @@ def test_a_thigh_lying_across_the_vertical_is_not_named_a_standing_drill() -> No
     assert lying.pose in ("supine", "side", "prone", "seated")
 
 
+def test_a_lever_that_falls_as_the_set_works_is_no_raise_from_lying() -> None:
+    # A straight-leg raise's range, tempo and 5 s hold, its lever across the vertical (the thigh lies).  From
+    # the floor a thigh turning about the hip can only lift the knee: the lever rises with the working
+    # rotation (every simulated raise from lying on tuning seeds, every Bilkent raise).  One that falls is
+    # no raise from lying on the back, side or front, whatever the range and tempo say.
+    kin = {"rom_deg": 50.0, "rise_s": 1.3, "hold_s": 5.5, "period_s": 9.3, "n_reps": 10}
+    assert describe_set(_feats(lever_up_cos=0.05, **kin)).drill == "straight_leg_raise"
+    assert describe_set(_feats(lever_up_cos=0.05, lever_rise_cos=0.9, **kin)).drill == "straight_leg_raise"
+    falls = describe_set(_feats(lever_up_cos=0.05, lever_rise_cos=-0.9, **kin))
+    assert falls.drill not in ("straight_leg_raise", "prone_leg_raise", "side_lying_abduction", "clamshell")
+    assert falls.pose not in ("supine", "side", "prone")
+    # A bridge lowers its thigh towards the floor: a lever pointing up from its pivot that rises further is none.
+    bridge = {"rom_deg": 32.0, "rise_s": 1.1, "hold_s": 3.2, "period_s": 5.6, "n_reps": 12}
+    assert describe_set(_feats(lever_up_cos=0.7, lever_rise_cos=-0.7, **bridge)).drill == "glute_bridge"
+    assert describe_set(_feats(lever_up_cos=0.7, lever_rise_cos=0.7, **bridge)).drill != "glute_bridge"
+
+
+def test_the_lever_rises_in_simulated_raises_and_flattens_in_bridges() -> None:
+    # The feature's sign on whole analyses (tuning seed 13: a strap on the front, the lever measured): the
+    # rep axis is signed by the working direction, so (axis x lever) . up is the sensor's upward speed.
+    for drill, seed in (("prone_leg_raise", 13), ("straight_leg_raise", 13), ("glute_bridge", 13)):
+        sim = simulate_programme(drill, seed=seed, fs_hz=100.0, has_gyro=True)
+        feats = [s.description.features for s in analyze(sim.samples, Settings()).sets if s.description]
+        assert feats and all(math.isfinite(f.lever_rise_cos) for f in feats), drill
+        if drill == "glute_bridge":
+            assert all(f.lever_rise_cos * f.lever_up_cos < 0.0 for f in feats)
+        else:
+            assert all(f.lever_rise_cos > 0.3 for f in feats), [f.lever_rise_cos for f in feats]
+
+
 def test_a_measured_pose_stays_when_no_drill_fits() -> None:
     # Bilkent subject 5's fast raises on the back: 89 deg up in 0.7 s, held 0.4 s, every 2.8 s.  No drill's
     # practice fits (the straight-leg raise is held 5 s), but the lever lies across the vertical and the
