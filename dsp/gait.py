@@ -60,7 +60,12 @@ rhythm:
   standing too, when the swings from it on confirm the walk on the first
   stride's rhythm (``second_step``).  Without a gyro two swings two
   walking strides apart are a walk when the later starts from a stance
-  and one of them is heel-struck (``stance_pair``).
+  and one of them is heel-struck (``stance_pair``); a lone swing between
+  swings of another kind, after and before a pause, is a short walk's step
+  when it starts from a stance or a swing too small to be a rep follows it
+  on a walking link (``lone_step``); and a swing alone after a set of
+  another kind may be a walk's first step two strides before its rhythm,
+  as a struck one may (``lone_start``).
 
 Swings that rose at least ``candidate_deg`` but less than ``min_rom_deg``
 (rejected as ``rom_below_min``) keep a walk going and count as its strides
@@ -124,6 +129,8 @@ from hipflex.dsp.gait_swing import (
     gait_shaped,
     last_step,
     lead_shaped,
+    lone_start,
+    lone_step,
     second_step,
     slow_onset,
     stance_pair,
@@ -193,12 +200,15 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     on = strict.copy()
     if g.struck_run:
         on |= misplaced_peak(settings, dt, on)
-    on |= missed_swing(settings, dt, on, g.struck_first and not g.lead)
+    # After a struck first step, or one alone after a set of another kind (``lone_start``), an interval
+    # of two strides may hold a step not seen.
+    first_step = (g.struck_first or g.alone) and not g.lead
+    on |= missed_swing(settings, dt, on, first_step)
     if g.lead and dt.size:
         # A high first step is one stride, neither short nor long, before the next (``lead_shaped``):
         # a stride drill's swings at 0.7 s, some read above and some below a step's flexion, stay reps.
         on[0] = strict[0]
-    if g.struck_first and not g.lead and dt.size == 1 and not on[0]:
+    if first_step and dt.size == 1 and not on[0]:
         half_s = 0.5 * dt[0]
         if settings.gait_min_stride_s <= half_s <= settings.gait_max_stride_s:
             return g, (), ()  # two strides after a struck first step: wait for the rhythm after it
@@ -288,7 +298,15 @@ def _with_last(g: GaitState, last_s: float) -> GaitState:
     return out
 
 
-def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool = False) -> GaitState:
+def _start(
+    rep: Rep,
+    walks: tuple[Walk, ...],
+    lead: bool = False,
+    struck: bool = False,
+    before_s: float = math.nan,
+    before: Rep | None = None,
+    alone: bool = False,
+) -> GaitState:
     return GaitState(
         pending=(rep,),
         peaks_s=(rep.peak_s,),
@@ -298,7 +316,15 @@ def _start(rep: Rep, walks: tuple[Walk, ...], lead: bool = False, struck: bool =
         lead=lead,
         struck_first=struck,
         struck_run=struck,
+        before_s=before_s,
+        before=before,
+        alone=alone,
     )
+
+
+def _lone_walk(g: GaitState) -> Walk:
+    """A lone step's run as a walk (``lone_step``): its swings seen, one stride each."""
+    return Walk(g.start_s, g.end_s, len(g.peaks_s))
 
 
 def _feed_rep(
@@ -312,6 +338,8 @@ def _feed_rep(
     """``feed_rep`` before the latest rep is noted in the state."""
     struck = not has_gyro and strike_g >= STRIKE_G
     prev_s = g.peaks_s[-1] if g.peaks_s else g.last_s
+    before = g.last_rep
+    alone = lone_start(settings, rep, before, rep.peak_s - prev_s, has_gyro)
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
     if g.lead and len(g.peaks_s) == 1:
@@ -359,9 +387,12 @@ def _feed_rep(
         # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).
         last = g.pending
         g = dataclasses.replace(g, pending=(), end_s=max(g.end_s, *(r.end_s for r in last)))
+    if lone_step(settings, g, rep, has_gyro, standing_known):
+        # The run's one rep, alone between swings of another kind, was a short walk's step.
+        last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck), released, last
+        return _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone), released, last
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
@@ -406,6 +437,7 @@ def feed_rep(
     out.__dict__["rep_peak_s"] = rep.peak_s
     out.__dict__["rep_start_s"] = rep.start_s
     out.__dict__["rep_strike_g"] = strike_g
+    out.__dict__["last_rep"] = rep
     return out, released, steps
 
 

@@ -4,8 +4,9 @@
 what it reads of one swing at a time: whether its flexion is a step's
 (``gait_shaped``), whether it starts from the stance (``from_extension``),
 whether it lies on a walk's rhythm (``walk_link_ok``, ``slow_onset``), and
-the accelerometer-only readings of a walk's first, last and stretched steps
-(``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``).  The
+the accelerometer-only readings of a walk's first, last, stretched and lone steps
+(``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``,
+``lone_start``, ``lone_step``).  The
 physics behind each is in ``hipflex.dsp.gait``'s module docstring.
 """
 
@@ -26,6 +27,8 @@ __all__ = [
     "gait_shaped",
     "last_step",
     "lead_shaped",
+    "lone_start",
+    "lone_step",
     "second_step",
     "slow_onset",
     "stance_pair",
@@ -113,6 +116,18 @@ class GaitState:
     rep_strike_g : float
         The latest rep's foot-strike jolt (``strike_g``), g (NaN: none fed
         or not measured).
+    before_s : float
+        Peak time of the latest swing before the run's first, s (NaN: none;
+        ``lone_step``).
+    before : Rep or None
+        The latest rep before the run's first swing (None: none;
+        ``lone_step``).
+    last_rep : Rep or None
+        The latest rep taken (None: none).
+    alone : bool
+        The run's first swing came alone after a rep of another kind
+        (``lone_start``): an interval of two strides after it may be a step
+        too small to be seen (``missed_swing``), as after a struck one.
     """
 
     pending: tuple[Rep, ...] = ()
@@ -132,6 +147,10 @@ class GaitState:
     rep_peak_s: float = math.nan
     rep_start_s: float = math.nan
     rep_strike_g: float = math.nan
+    before_s: float = math.nan
+    before: Rep | None = None
+    last_rep: Rep | None = None
+    alone: bool = False
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -334,3 +353,78 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
         return False
     peak = rep.peak_flexion_deg
     return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+
+
+def _pause_s(settings: Settings) -> float:
+    """The longest interval (s) at which a swing can still be a walk's next (``link_ok``'s upper end)."""
+    return (1.0 + LINK_TOL) * settings.gait_max_stride_s
+
+
+def lone_start(settings: Settings, rep: Rep, before: Rep | None, gap_s: float, has_gyro: bool) -> bool:
+    """True when an accelerometer-only swing comes alone after a rep of another kind.
+
+    Read only for a swing that starts a run as a step.  ``before`` is the
+    latest rep before ``rep`` and ``gap_s`` the interval
+    from the latest swing of any size to ``rep``'s peak.  A set's last rep
+    shares its set's size and rhythm; a swing that comes after a pause
+    longer than a walking link (``link_ok``) and rises less than the
+    set's reps by ``OTHER_KIND_RISE`` (``last_step``'s test) is no rep of
+    that set.  Such a swing may be a walk's first step whose next step was
+    not seen (tuning seed 668, acc-only: a march set, 5.8 s, a swing of 30
+    degrees, then the walk's steps of the same size two strides and three
+    strides on), which ``missed_swing`` accepts as it does after a
+    heel-struck first step; a rep before a walk with no rep of another kind
+    before it stays a rep (the pause says nothing on its own).
+    """
+    if has_gyro or before is None:
+        return False
+    return gap_s > _pause_s(settings) and last_step(settings, rep, before, has_gyro)
+
+
+def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only run of one rep, closed by ``nxt``, was a short walk between sets.
+
+    Of a slow walk across the room between two sets the accelerometer-only
+    angle can see a single swing (tuning seeds 364, 871, 971: true steps
+    of 7-22 degrees; the first step from standing, or one step after an
+    unseen one, read 25-35 degrees, the others not at all or as one swing
+    too small to be a rep).  A swing that stands alone is a rep of a set
+    only when it shares its set's size: the reps of one set differ by far
+    less than ``OTHER_KIND_RISE`` (fatigue and effort, 10-30 %).  So the
+    run's one rep is a step when
+
+    * it is step-shaped (``gait_shaped``) and standing is known;
+    * it stands alone: no swing within a walking link (``link_ok``) before
+      it, and ``nxt`` (the swing that closes the run) comes after a pause
+      longer than a link too;
+    * it is of another kind than the reps on both sides: ``nxt`` and the
+      latest rep before the run (if any) are no step-shaped swings and rose
+      at least ``OTHER_KIND_RISE`` times as much (``last_step``'s test: a
+      walk's first step after it is of the walk's kind);
+    * and it shows a step: it starts at least ``_STANCE_DEG`` behind
+      standing and peaks at most ``_PAIR_MAX_PEAK_DEG`` (the stance before
+      it, as in ``stance_pair``; seed 364), or a swing too small to be a rep
+      follows it on a walking link (the next step, half seen; seeds 871,
+      971).
+
+    With a gyro the angle sees a walk's steps, so a lone swing is not taken
+    for one.  A set of small reps at a slow tempo keeps its reps (each has
+    a neighbour of its size), as does a lone swing at the end of the
+    stream.
+    """
+    if has_gyro or not standing_known or g.walking or g.lead or len(g.pending) != 1:
+        return False
+    rep = g.pending[0]
+    if rep.peak_s != g.peaks_s[0] or not gait_shaped(settings, rep, has_gyro):
+        return False
+    pause_s = _pause_s(settings)
+    if rep.peak_s - g.before_s <= pause_s or nxt.peak_s - g.peaks_s[-1] <= pause_s:
+        return False
+    if not last_step(settings, rep, nxt, has_gyro):
+        return False
+    if g.before is not None and not last_step(settings, rep, g.before, has_gyro):
+        return False
+    if len(g.peaks_s) == 2:
+        return True  # a swing too small to be a rep on a walking link after it (the run's only other swing)
+    stance = rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
+    return len(g.peaks_s) == 1 and stance and rep.peak_flexion_deg <= _PAIR_MAX_PEAK_DEG

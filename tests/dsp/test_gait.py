@@ -572,6 +572,81 @@ def test_a_walk_whose_rises_leave_one_stride_apart_is_still_a_walk_without_a_gyr
     assert counted == [] and steps == walk
 
 
+def test_a_lone_acc_only_swing_of_another_size_than_the_sets_around_it_is_a_walks_step() -> None:
+    # Tuning seed 364 (acc-only, 12.5 Hz): of a walk between two strength sets only one swing is seen,
+    # peaking 25 degrees from 13.5 behind standing; the sets' reps rise 55-75.
+    before = [_swing(10.0 + 3.6 * k, 60.0, 2.0, 0.8) for k in range(3)]
+    lone = _swing(25.7, 25.0, -13.5)
+    after = [_swing(32.6 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    counted, steps, g = _run([*before, lone, *after], has_gyro=False)
+    assert counted == [*before, *after] and steps == [lone]
+    assert [(w.start_s, w.strides) for w in g.walks] == [(lone.start_s, 1)]
+    # Tuning seeds 871 / 971: a swing from standing with a swing too small to be a rep 1.6 s after it,
+    # between sets or before the first.
+    first = _swing(25.7, 35.0, -0.6)
+    counted, steps, _ = _run([*before, first, 27.3, *after], has_gyro=False)
+    assert counted == [*before, *after] and steps == [first]
+    counted, steps, _ = _run([first, 27.3, *after], has_gyro=False)
+    assert counted == after and steps == [first]
+
+
+def test_a_lone_swing_stays_a_rep_without_a_steps_evidence_or_beside_reps_of_its_size() -> None:
+    before = [_swing(10.0 + 3.6 * k, 60.0, 2.0, 0.8) for k in range(3)]
+    after = [_swing(32.6 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    lone, first = _swing(25.7, 25.0, -13.5), _swing(25.7, 35.0, -0.6)
+
+    def counted(seq: Sequence[Rep | float], has_gyro: bool = False) -> list[Rep]:
+        return _run(seq, has_gyro=has_gyro)[0]
+
+    # From standing with nothing after it; from a stance but peaking above a walk's flexion (a leg raise,
+    # Bilkent s5_e5_set3); with a gyro; at the end of the stream.
+    assert counted([*before, first, *after]) == [*before, first, *after]
+    high = _swing(25.7, 40.6, -13.0)
+    big = [_swing(10.0 + 3.6 * k, 92.0, 0.0, 0.8) for k in (0, 1, 2, 6, 7, 8)]
+    assert counted([*big[:3], high, *big[3:]]) == [*big[:3], high, *big[3:]]
+    assert counted([*before, lone, *after], has_gyro=True) == [*before, lone, *after]
+    assert counted([*before, lone]) == [*before, lone]
+    # A set of reps of its size on either side (small reps at a slow tempo, each alone).
+    small = [_swing(32.6 + 3.6 * k, 26.0, -12.0, 0.8) for k in range(3)]
+    assert counted([*before, lone, *small]) == [*before, lone, *small]
+    later = [_swing(52.0 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    assert counted([*small, _swing(45.0, 25.0, -13.5), *later]) == [*small, _swing(45.0, 25.0, -13.5), *later]
+    # The next set starting within a walking link of it: the set's first rep, or its lead-in.
+    soon = [_swing(27.9 + 3.6 * k, 74.0, 0.0, 0.8) for k in range(3)]
+    assert counted([*before, lone, *soon]) == [*before, lone, *soon]
+    # A swing within a walking link of the set before it (the set's last, weaker rep).
+    late = _swing(19.0, 35.0, -0.6)
+    assert counted([*before, late, 20.6, *after]) == [*before, late, *after]
+    # Standing unknown (no still calibration window): its lows say nothing.
+    g = GaitState()
+    out: list[Rep] = []
+    for s in [*before, first, 27.3, *after]:
+        if isinstance(s, Rep):
+            g, released, _ = feed_rep(S, g, s, False, False)
+        else:
+            g, released, _ = feed_candidate(S, g, s)
+        out += released
+    assert [*out, *flush(S, g)[1]] == [*before, first, *after]
+
+
+def test_a_swing_alone_after_a_set_of_another_kind_two_strides_before_a_walk_is_its_first_step() -> None:
+    # Tuning seed 668 (acc-only): a march set, 5.8 s, a swing of 30 degrees from -4, then the walk's steps
+    # of the same size two strides and three strides on (the second step not seen).
+    march = [_swing(2.0 + 1.2 * k, 90.0, -2.0, 0.4) for k in range(4)]
+    first = _swing(11.4, 25.8, -4.3)
+    walk = [_swing(13.6 + 1.12 * k, 23.0 + k, -7.5) for k in range(3)]
+    counted, steps, g = _run([*march, first, *walk], has_gyro=False)
+    assert counted == march and steps == [first, *walk]
+    assert [w.start_s for w in g.walks] == [first.start_s]
+    # Reps of its size before it (its set), the set's last rep within a walking link, or a gyro: the swing
+    # stays a rep.
+    small = [_swing(2.0 + 2.6 * k, 27.0, -3.0, 0.8) for k in range(3)]
+    assert _run([*small, first, *walk], has_gyro=False)[0] == [*small, first]
+    near = [_swing(6.0 + 1.2 * k, 90.0, -2.0, 0.4) for k in range(4)]
+    assert _run([*near, first, *walk], has_gyro=False)[0] == [*near, first]
+    assert _run([*march, first, *walk], has_gyro=True)[0] == [*march, first]
+
+
 def test_a_confirmed_acc_only_walk_is_not_cut_by_a_step_whose_onset_came_late() -> None:
     # Wide simulator, tuning seed 314 (onset2): inside a confirmed walk one step's onset read 1 s before
     # its peak (the stance before it), the next step came two strides on with one unseen between; their
