@@ -30,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _perfkit import concatenate, machine_lines, print_table, simulate_sessions
 
+import hipflex.dsp._kernel_replay as kernel_replay
 import hipflex.dsp.absorb as absorb
+import hipflex.dsp.flexion_sign as flexion_sign
 import hipflex.dsp.learning_flow as learning_flow
 import hipflex.dsp.pipeline as pipeline
 from hipflex.dsp import ImuSamples
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in STAGES:
         # Where the pipeline's modules call it (make_set: the event absorption's, since dsp/absorb.py;
         # the gyro frame check and the other-pose search: the learning phase's).
-        for mod in (pipeline, absorb, learning_flow):
+        for mod in (pipeline, absorb, learning_flow, flexion_sign, kernel_replay):
             if hasattr(mod, name):
                 setattr(mod, name, _timed(name, getattr(mod, name), spent, stack))
     pipeline.analyze(rec)  # warm-up: numba cache load

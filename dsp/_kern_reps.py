@@ -196,7 +196,7 @@ def _close_rep(
     ``min_rom`` came from re-reading a smoothed angle that disagreed).
     """
     if prm[P_ID] > 0.0:
-        # A lever candidate's run (dsp/learning_flow._identify) is read for the
+        # A lever candidate's run (dsp/flexion_sign._identify) is read for the
         # filter's likelihood alone and its events are dropped: nothing after
         # this reads the rep, so it is neither smoothed nor measured (the
         # smoother's angle wraps cost about as much per row as the filter).

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from hipflex.dsp import _layout as L
-from hipflex.dsp._kern_gap import _pg_finish
-from hipflex.dsp._kern_run import _run_chunk
-from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS, _Kernel, _make_kernel
+from hipflex.dsp._kernel_replay import _rewind
+from hipflex.dsp._kernel_setup import _Kernel, _make_kernel
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.flexion_sign import sign_and_lever
 from hipflex.dsp.gyro_frame import check_gyro_frame
-from hipflex.dsp.identify import LeverFit, identify_lever
+from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import (
     L_LOCK_ROW,
     L_SCANNED,
@@ -43,27 +42,6 @@ from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.validate import check_gravity_g
 
 __all__ = ["begin_lock", "correct_gyro", "learn", "ready_kernel", "rest_window"]
-
-# The sensor-position search judges its candidates within at least this much
-# extension behind standing (deg), even where the tracking filter is held closer
-# (``pendulum_max_extension_deg``, 40): the true position's trace overshoots a
-# runner's backward swing for a moment (a sensor 10 cm in front of the femur:
-# its centripetal term near 1 g), and held at a tighter bound it fitted worse
-# than a wrong position (12 cm in front identified as 18 cm behind).
-_ID_MIN_EXTENSION_DEG = 60.0
-
-# Without a gyro, rows further apart than this (below 20 Hz) whose trace is
-# ambiguous (neither way's excursions _CLEAR_EXCURSION_RATIO times the other's)
-# leave the flexion sign to the likelihood of the identified model's two mirror
-# images (:func:`_sign_by_likelihood`): at 12.5 Hz a stride's swing spans 3-5
-# rows, the trace spins through +-120 deg both ways and its excursions come out
-# alike (tuning strides traced mirrored: 1.1-2.1 times, the likelihood right;
-# where the trace was right at 12.5 Hz it was decisive, 4.9 times and more, and
-# the likelihood wrong in ballistic kicks, holds and marches).  At 25 Hz and
-# above an ambiguous trace is still the better witness (tuning strides where
-# the two disagreed and the trace was ambiguous: the likelihood right in 9 of 20).
-_TRACE_SIGN_MAX_PERIOD_S = 0.05
-_CLEAR_EXCURSION_RATIO = 3.0
 
 # Without a quiet window of calib_still_s, quiet windows this much shorter are
 # searched (longest first) before the quietest full window is taken.
@@ -248,7 +226,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     else:
         rot = None
     if rot is None:
-        axes, lever = _sign_and_lever(settings, state, cal, axes, stop)
+        axes, lever = sign_and_lever(settings, state, cal, axes, stop)
     else:
         axes, lever = rot, None
     kern = _start_kernel(settings, state, cal, axes, lever)
@@ -340,272 +318,3 @@ def _start_kernel(
     kern = _make_kernel(settings, state.has_gyro, cal, axes, lever, identify)
     _rewind(kern, state, cal)
     return kern
-
-
-def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.ndarray | None = None) -> None:
-    """Set the orientation of a fresh kernel to the thigh's at buffer row 0.
-
-    The kernel starts at rest in the calibrated pose, which holds at the
-    window, not at row 0 if the thigh moved before it.  Run backwards in time
-    from the window (times, gyro and gyro bias negated) the same filters
-    track the thigh back to row 0: the gyro turns "up" back exactly, and the
-    pendulum model is the same backwards (its rate changes sign, its
-    acceleration does not).  The state found there starts the forward run.
-    ``scratch``: an all-zero array shaped as ``kern.hist`` for the backward
-    run's history (left all zero again), instead of a copy of the fresh
-    kernel's (all zero too).
-    """
-    s = cal.start_row
-    if s <= 0:
-        return
-    back = _Kernel(kern.prm, kern.fstate.copy(), kern.ist.copy(), kern.hist.copy() if scratch is None else scratch)
-    back.fstate[L.F_BIAS : L.F_BIAS + 3] = -cal.gyro_bias_dps
-    t = np.ascontiguousarray(-state.buf_t[s::-1])
-    acc = np.ascontiguousarray(state.buf_acc[s::-1])
-    gyr = np.ascontiguousarray(-state.buf_gyr[s::-1]) if state.buf_gyr is not None else _EMPTY3
-    theta = np.empty(t.shape[0])
-    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
-    done = 0
-    while done < t.shape[0]:
-        k, _ = _run_chunk(
-            back.prm, back.fstate, back.ist, back.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
-        )
-        done += k
-    if back.fstate[L.F_PG_S] > 0.0:
-        _pg_finish(back.prm, back.fstate, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
-    if scratch is not None:
-        _clear_history(back)
-    fstate = kern.fstate
-    fstate[L.F_UP : L.F_UP + 3] = back.fstate[L.F_UP : L.F_UP + 3]
-    fstate[L.F_G_EST] = back.fstate[L.F_G_EST]
-    fstate[L.F_ZLP : L.F_ZLP + 3] = back.fstate[L.F_ZLP : L.F_ZLP + 3]
-    # Pendulum state (theta, rate, acceleration): forwards the rate is negated,
-    # and with it its covariances with the angle and the acceleration.
-    flip = np.array([1.0, -1.0, 1.0])
-    fstate[L.F_X : L.F_X + L.PX] = back.fstate[L.F_X : L.F_X + L.PX] * flip
-    p = back.fstate[L.F_P : L.F_P + L.PX * L.PX].reshape(L.PX, L.PX)
-    fstate[L.F_P : L.F_P + L.PX * L.PX] = (p * np.outer(flip, flip)).ravel()
-
-
-def _clear_history(kern: _Kernel) -> None:
-    """Zero what a run wrote into ``kern.hist`` (from fresh): the ring slots of the samples it processed.
-
-    Every write to the history is to the slot of a processed sample (the step,
-    the post-gap window's redraw, the rep smoother), so clearing those slots
-    leaves the array as a fresh kernel's: a fraction of its size, where
-    allocating a fresh one (megabytes, zeroed) cost more than the short run
-    of a lever candidate.
-    """
-    n = int(kern.ist[L.I_SAMPLE])
-    kern.hist[: min(n, kern.hist.shape[0])] = 0.0
-
-
-def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
-    """Run ``kern`` over buffer rows ``start:stop`` for its state alone (events dropped); the angle, deg."""
-    t = state.buf_t[start:stop]
-    gyr = state.buf_gyr[start:stop] if state.buf_gyr is not None else _EMPTY3
-    acc = state.buf_acc[start:stop]
-    theta = np.full(t.shape[0], np.nan)
-    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
-    done = 0
-    while done < t.shape[0]:
-        k, _ = _run_chunk(
-            kern.prm, kern.fstate, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
-        )
-        done += k
-    return theta
-
-
-def _sign_and_lever(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
-) -> tuple[Axes, LeverFit | None]:
-    """The flexion sign and (accelerometer only, when identified) the sensor's place on the thigh.
-
-    Without a gyro the sign is read from the trace of the identified model,
-    not from one with no offset in front of the femur: in a fast stride the
-    offset's centripetal term (``d theta'^2``, near 1 g for a sensor 8-10 cm
-    in front) is read by a model without it as the thigh tilting backwards,
-    so its backward excursions came out larger than the flexions and the
-    whole session was traced the wrong way round (its peaks at the true
-    troughs, a set counted 10 short).  The pendulum model maps onto itself
-    under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
-    an offset grid symmetric about the femur, with the thigh's range the
-    same both ways) does not depend on the provisional sign, and the sign it
-    leaves open is decided on its trace, or, below 20 Hz where the trace is
-    ambiguous, on the likelihood of its two mirror images within the thigh's
-    range (:func:`_sign_by_likelihood`).
-    """
-    if state.has_gyro or not settings.identify_lever:
-        return _confirm_sign(settings, state, cal, axes, stop), None
-    fit = _identify(settings, state, cal, axes, stop, symmetric=True)
-    tie_break = None
-    if fit.identified and cal.period_s > _TRACE_SIGN_MAX_PERIOD_S:
-
-        def tie_break() -> Axes:
-            return _sign_by_likelihood(settings, state, cal, axes, stop, fit)
-
-    axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
-    # Once the sign is known, the position is identified again within the
-    # thigh's own range: with extension allowed as far as flexion, a wrong
-    # position could trace a stride's backward swings 90 deg and more behind
-    # the standing line and fit them better than the right one (a front
-    # sensor 27 cm down identified at 18 cm on the femur axis, peaks 30 deg off).
-    return axes, _identify(settings, state, cal, axes, stop)
-
-
-def _sign_by_likelihood(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, fit: LeverFit
-) -> Axes:
-    """The flexion sign (accelerometer only) from the two mirror images of the identified model.
-
-    ``fit`` was identified with the thigh's range the same both ways, where
-    the model maps onto itself under ``(w, theta, d) -> (-w, -theta, -d)``
-    and both signs fit alike.  The thigh's own range is not symmetric: it
-    flexes to 70-90 deg in a stride, and extends 20-30 deg.  So each mirror
-    image is run over the identification's rows within that range (extension
-    to ``_ID_MIN_EXTENSION_DEG``, as the position search) and the sign whose
-    innovations are the more likely is kept; traced the wrong way round, the
-    flexions run into the extension bound and the innovations grow there.
-    The excursions' sizes on one trace (:func:`_confirm_sign`) decided wrongly
-    where the filter tracks a swing poorly: at 12.5-25 Hz, or clipped at
-    +-2 g, the trace spun to +-120 deg both ways and a whole session was
-    traced mirrored (tuning seeds 1203 and 9578, 12.5 Hz: sets 3-14 short).
-    Used below 20 Hz where the trace is ambiguous only (``_TRACE_SIGN_MAX_PERIOD_S``).
-    """
-    flipped = Axes(axes.u, -axes.w, -axes.a)
-    first = cal.start_row if state.recalibrated_from_s else 0
-    nll: list[float] = []
-    for ax, offset_m in ((axes, fit.sensor_offset_m), (flipped, -fit.sensor_offset_m)):
-        kern = _make_kernel(settings, False, cal, ax, LeverFit(fit.lever_arm_m, offset_m, True, 0.0), True)
-        kern.prm[L.P_THETA_MIN] = min(kern.prm[L.P_THETA_MIN], -math.radians(_ID_MIN_EXTENSION_DEG))
-        if first == 0:
-            _rewind(kern, state, cal)
-        _run_span(kern, state, first, stop)
-        nll.append(float(kern.fstate[L.F_NLL]))
-    return axes if nll[0] <= nll[1] else flipped
-
-
-def _confirm_sign(
-    settings: Settings,
-    state: StreamState,
-    cal: Calibration,
-    axes: Axes,
-    stop: int,
-    lever: LeverFit | None = None,
-    tie_break: Callable[[], Axes] | None = None,
-) -> Axes:
-    """Make the thigh's larger excursions positive (flexion).
-
-    ``lever`` (accelerometer only): the sensor's place the trace is computed
-    with, identified under the provisional sign; by default the prior lever
-    with no offset.  ``tie_break`` (accelerometer only): decides instead
-    where neither way's excursions are ``_CLEAR_EXCURSION_RATIO`` times the
-    other's.
-
-    The lock takes its sign from the first excursion, which can be a step
-    backwards, or (accelerometer only) a low-pass misled by the offset term of
-    a front-mounted sensor during fast swings, or (calibrated after the first
-    reps) nothing at all; the angle over buffer rows ``0:stop`` is a far more
-    reliable witness.  It is read from
-    the kernel's history once any post-gap window is closed: the live trace
-    of a window is the gyro's uncorrected guess, which after a gap that hid a
-    rise reads the following fall as a deep excursion the wrong way.
-    """
-    # Without a gyro, with no offset in front of the femur: then the pendulum
-    # model is symmetric in the sign, and the two signs' traces mirror each
-    # other.  With the prior offset one sign's filter can spin through +-180 deg
-    # (a side-mounted sensor, whose true offset is ~0, in a march at 200 Hz),
-    # and its garbage trace decided the sign.
-    # The thigh's range must not break that symmetry either: a trace whose
-    # flexions come out backwards is held at the extension bound (60 deg),
-    # where the filter, fed a thigh beyond it, turns out garbage, and one
-    # spurious spike forwards outweighed the whole set (a ballistic set
-    # before the calibration window, 52 Hz, clipped at 4 g: every rep
-    # counted the wrong way round).  The same bound both ways.
-    if state.has_gyro:
-        lever = None
-    elif lever is None:
-        lever = LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
-    kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
-    kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
-    _rewind(kern, state, cal)
-    theta = _run_span(kern, state, 0, stop)
-    if kern.fstate[L.F_PG_S] > 0.0:
-        _pg_finish(kern.prm, kern.fstate, kern.ist, kern.hist)
-    kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
-    if kept.shape[0] == 0:
-        return axes
-    # Rows older than the ring (a long learning phase) count with their live angle.
-    older = theta[state.buf_t[:stop] < kept[:, L.H_TIME].min()]
-    seen = np.concatenate([older, kept[:, L.H_THETA]])
-    # An excursion leaves the rest pose and comes back.  Rows before the thigh
-    # first came within candidate_deg of it (a recording that starts
-    # mid-movement, one whose quietest window lies inside the only rep) show
-    # the end of one at most, never its size.
-    near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
-    seen = seen[near[0] :] if near.size else seen
-    if np.all(np.isnan(seen)):
-        return axes
-    if state.has_gyro:
-        # The gyro's angle: its extreme rows are measured excursions.
-        forward = bool(np.nanmax(seen) >= -np.nanmin(seen))
-    else:
-        # The pendulum filter's: one row of it fed a clipped or gapped swing
-        # can lie far out, and decided the sign the wrong way round.  The
-        # excursions' sizes are the time spent how far out each way (the sums
-        # of the angle's positive and negative parts), not two extreme rows.
-        ahead = float(np.nansum(np.maximum(seen, 0.0)))
-        behind = float(-np.nansum(np.minimum(seen, 0.0)))
-        if tie_break is not None and max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
-            return tie_break()
-        forward = ahead >= behind
-    if forward:
-        return axes
-    return Axes(axes.u, -axes.w, -axes.a)
-
-
-def _identify(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, symmetric: bool = False
-) -> LeverFit:
-    """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
-
-    ``symmetric``: the thigh's range the same both ways and no prior offset,
-    so the fit under one flexion sign mirrors that under the other (see
-    :func:`_sign_and_lever`).
-
-    After the rest pose was re-learned, only from the new calibration window
-    on: before it the person got up from lying or sitting, which moves the
-    hip, and a model of the thigh swinging about a fixed hip fitted to it
-    put the sensor 9 cm off (then every swing's angle is wrong).
-    """
-    first = cal.start_row if state.recalibrated_from_s else 0
-    # Every candidate's kernel is this one with its lever and offset set
-    # (nothing else in a kernel depends on them), and runs in one history
-    # array, cleared after each run (see _clear_history), as is the backward
-    # run's: a fresh kernel per candidate allocated and zeroed megabytes.
-    proto = _make_kernel(settings, state.has_gyro, cal, axes, LeverFit(0.0, 0.0, True, 0.0), True)
-    scratch = np.zeros_like(proto.hist) if first == 0 and cal.start_row > 0 else None
-
-    scales: dict[tuple[float, float], float] = {}
-
-    def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
-        prm = proto.prm.copy()
-        prm[L.P_LEVER_M] = lever_arm_m
-        prm[L.P_OFFSET_M] = sensor_offset_m
-        if symmetric:
-            prm[L.P_THETA_MIN] = -prm[L.P_THETA_MAX]
-        else:
-            prm[L.P_THETA_MIN] = min(prm[L.P_THETA_MIN], -math.radians(_ID_MIN_EXTENSION_DEG))
-        kern = _Kernel(prm, proto.fstate.copy(), proto.ist.copy(), proto.hist)
-        if first == 0:
-            _rewind(kern, state, cal, scratch)
-        # else: the kernel starts at rest in the calibrated pose, where the window is.
-        _run_span(kern, state, first, stop)
-        _clear_history(kern)
-        n = float(kern.fstate[L.F_ID_N])
-        # Mean normalised innovation squared per component (2 a row).
-        scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[L.F_ID_NIS]) / (2.0 * n) if n > 0 else math.inf
-        return float(kern.fstate[L.F_NLL])
-
-    prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
-    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)])

@@ -102,7 +102,7 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
     # later) share the backward run's: the same likelihoods and choice, to the bit, as a fresh
     # kernel per candidate.  "mid-set" starts inside a set (calibrated later, so every candidate
     # runs back to row 0 first); "lying" is re-calibrated (the candidates start at the window).
-    import hipflex.dsp.learning_flow as lf
+    import hipflex.dsp.flexion_sign as fs
     from hipflex.dsp import ImuSamples
     from hipflex.sensor.sim.simulate import simulate_drill
 
@@ -115,12 +115,12 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
 
         s = _session("lie", "stride", False, 24).samples
     seen = []
-    orig = lf._identify
+    orig = fs._identify
     try:
-        lf._identify = lambda *a, **k: seen.append((a, k)) or orig(*a, **k)  # type: ignore[assignment]
+        fs._identify = lambda *a, **k: seen.append((a, k)) or orig(*a, **k)  # type: ignore[assignment]
         analyze(ImuSamples(s.time_s, s.acc_g, None))
     finally:
-        lf._identify = orig
+        fs._identify = orig
     assert seen
     for (settings, state, cal, axes, stop), kw in seen:  # the sign's symmetric fit, then the final one
         symmetric = bool(kw.get("symmetric", False))
@@ -128,11 +128,12 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
         assert cal.start_row > 0 and (first > 0) == (start == "lying")
         want = _fresh_identify(settings, state, cal, axes, stop, symmetric)
         assert want.identified
-        assert lf._identify(settings, state, cal, axes, stop, symmetric=symmetric) == want
+        assert fs._identify(settings, state, cal, axes, stop, symmetric=symmetric) == want
 
 
 def _fresh_identify(settings: Any, state: Any, cal: Any, axes: Any, stop: int, symmetric: bool) -> LeverFit:
     """The identification as it was before the candidates shared a history: a fresh kernel per candidate."""
+    import hipflex.dsp.flexion_sign as fs
     import hipflex.dsp.learning_flow as lf
 
     first = cal.start_row if state.recalibrated_from_s else 0
@@ -140,17 +141,17 @@ def _fresh_identify(settings: Any, state: Any, cal: Any, axes: Any, stop: int, s
     def fresh_nll(lever_arm_m: float, sensor_offset_m: float) -> float:
         lever = LeverFit(lever_arm_m, sensor_offset_m, True, 0.0)
         if first > 0:
-            kern = lf._make_kernel(settings, state.has_gyro, cal, axes, lever, True)
+            kern = fs._make_kernel(settings, state.has_gyro, cal, axes, lever, True)
         else:
             kern = lf._start_kernel(settings, state, cal, axes, lever, True)
         if symmetric:
-            kern.prm[lf.L.P_THETA_MIN] = -kern.prm[lf.L.P_THETA_MAX]
+            kern.prm[fs.L.P_THETA_MIN] = -kern.prm[fs.L.P_THETA_MAX]
         else:
-            kern.prm[lf.L.P_THETA_MIN] = min(kern.prm[lf.L.P_THETA_MIN], -np.radians(lf._ID_MIN_EXTENSION_DEG))
-        lf._run_span(kern, state, first, stop)
-        n = float(kern.fstate[lf.L.F_ID_N])
-        scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[lf.L.F_ID_NIS]) / (2.0 * n)
-        return float(kern.fstate[lf.L.F_NLL])
+            kern.prm[fs.L.P_THETA_MIN] = min(kern.prm[fs.L.P_THETA_MIN], -np.radians(fs._ID_MIN_EXTENSION_DEG))
+        fs._run_span(kern, state, first, stop)
+        n = float(kern.fstate[fs.L.F_ID_N])
+        scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[fs.L.F_ID_NIS]) / (2.0 * n)
+        return float(kern.fstate[fs.L.F_NLL])
 
     scales: dict[tuple[float, float], float] = {}
     prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
@@ -284,30 +285,34 @@ def test_candidate_runs_close_no_reps() -> None:
     # A lever candidate's run is read for its likelihood alone (its events are dropped), so
     # its kernel does not smooth or measure the reps it closes (a third of each run's time
     # went to the smoother); the session's kernel over the same rows reports them.
+    import hipflex.dsp.flexion_sign as fs
     import hipflex.dsp.learning_flow as lf
+    from hipflex.dsp import _layout as L
+    from hipflex.dsp._kern_run import _run_chunk
+    from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS
 
     rec = _ballistic(0.29, 0.08)
     seen = []
-    orig = lf._identify
+    orig = fs._identify
     try:
-        lf._identify = lambda *a, **k: seen.append(a) or orig(*a, **k)  # type: ignore[assignment]
+        fs._identify = lambda *a, **k: seen.append(a) or orig(*a, **k)  # type: ignore[assignment]
         analyze(rec.samples, Settings())
     finally:
-        lf._identify = orig
+        fs._identify = orig
     settings, state, cal, axes, stop = seen[-1]
 
     def kinds(identify: bool) -> np.ndarray:
         kern = lf._start_kernel(settings, state, cal, axes, LeverFit(0.29, 0.08, True, 0.0), identify)
-        ev = np.zeros((lf._EVENT_ROWS + 8, lf.L.EV_N))
+        ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
         theta = np.empty(stop)
-        k, n_ev = lf._run_chunk(
-            kern.prm, kern.fstate, kern.ist, kern.hist, state.buf_t[:stop], state.buf_acc[:stop], lf._EMPTY3, theta, ev
+        k, n_ev = _run_chunk(
+            kern.prm, kern.fstate, kern.ist, kern.hist, state.buf_t[:stop], state.buf_acc[:stop], _EMPTY3, theta, ev
         )
         assert k == stop
-        return ev[:n_ev, lf.L.EV_KIND]
+        return ev[:n_ev, L.EV_KIND]
 
-    assert np.count_nonzero(kinds(False) == lf.L.EV_REP) >= 3
-    assert np.count_nonzero(kinds(True) == lf.L.EV_REP) == 0
+    assert np.count_nonzero(kinds(False) == L.EV_REP) >= 3
+    assert np.count_nonzero(kinds(True) == L.EV_REP) == 0
 
 
 @pytest.mark.parametrize("seed", [1203, 9578])

@@ -179,7 +179,7 @@ def test_the_sign_does_not_depend_on_the_provisional_one_accelerometer_only(
     # a provisional sign from.  Traced the wrong way round, the flexions ran into
     # the extension bound (60 deg) and the filter's garbage there (a spike
     # forwards) outweighed them: the sign then depended on the provisional one.
-    from hipflex.dsp import learning_flow
+    from hipflex.dsp import flexion_sign, learning_flow
     from hipflex.dsp.learn import Axes
 
     bumps = [synth.Bump(0.2 + 0.75 * i, rise_s, 0.0, 1.3 * rise_s, amp_deg) for i in range(12)]
@@ -191,8 +191,8 @@ def test_the_sign_does_not_depend_on_the_provisional_one_accelerometer_only(
     assert state.cal.start_row > 0 and rec.theta_deg[state.cal.start_row] == 0.0  # the rest after the swings
     axes = state.axes
     stop = len(samples)
-    one = learning_flow._confirm_sign(SETTINGS, state, state.cal, axes, stop)
-    other = learning_flow._confirm_sign(SETTINGS, state, state.cal, Axes(axes.u, -axes.w, -axes.a), stop)
+    one = flexion_sign._confirm_sign(SETTINGS, state, state.cal, axes, stop)
+    other = flexion_sign._confirm_sign(SETTINGS, state, state.cal, Axes(axes.u, -axes.w, -axes.a), stop)
     np.testing.assert_array_equal(one.w, other.w)
     got = analyze(samples, SETTINGS)
     assert got.rep_count == len(bumps)
