@@ -318,7 +318,11 @@ class _Helper:
         # A second process helps only with a core to spare: on a machine already busier
         # than it has cores it competes with this one (measured at load average 3 on
         # 2 cores: 18.7-21.0 s against 18.5 s in one process, for 1.5-2.5 s more CPU).
-        if self.proc is not None or os.environ.get(SERIAL_ENV) or _usable_cores() - _load() < 1.0 - _SLACK:
+        if self.proc is not None or os.environ.get(SERIAL_ENV):
+            return
+        cores, busy = _usable_cores(), _load()
+        if cores - busy < 1.0 - _SLACK:
+            _log.info("compile helper not started: %.2f of %d cores busy", busy, cores)
             return
         import hipflex
 
@@ -393,12 +397,57 @@ class _Helper:
 _SLACK = 0.7
 
 
+#: How long :func:`_load` watches the cores (a first run waits this long, once).
+_LOAD_WINDOW_S = 0.1
+
+
 def _load() -> float:
-    """The 1-minute load average (0 where the system does not report one)."""
+    """How many usable cores are busy, this process counted as one: the lower of the 1-minute load average and now.
+
+    "Now" is measured over :data:`_LOAD_WINDOW_S` while this process sleeps
+    (``/proc/stat``; where it is missing, the load average alone).  The load average
+    lags by a minute and still counts what just ended, such as this command's own
+    previous first run (two processes for 8 s), so alone it kept the helper off with a
+    core idle: a first run in one process (14.6 s) instead of two (8.2 s), which costs
+    more than a helper started on a busy machine (18.7-21.0 s against 18.5 s at load 3;
+    benchmarks/README.md, "A first run in one process with a core idle").
+    """
     try:
-        return os.getloadavg()[0]
+        average = os.getloadavg()[0]
     except (AttributeError, OSError):  # pragma: no cover - not on Unix
-        return 0.0
+        average = 0.0
+    if _usable_cores() - average >= 1.0 - _SLACK:
+        return average  # a core to spare either way: no need to wait and watch
+    try:
+        idle0, total0 = _cpu_times()
+        time.sleep(_LOAD_WINDOW_S)
+        idle1, total1 = _cpu_times()
+    except (OSError, ValueError):
+        return average
+    if total1 <= total0:
+        return average
+    # This process slept through the window: the busy share is the other processes'.
+    now = 1.0 + _usable_cores() * (1.0 - (idle1 - idle0) / (total1 - total0))
+    return min(average, now)
+
+
+def _cpu_times() -> tuple[int, int]:
+    """Idle (idle + iowait) and total clock ticks so far of the cores this process may use (``/proc/stat``)."""
+    try:
+        usable = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+    except AttributeError:  # pragma: no cover - not on Linux
+        usable = set()
+    idle = total = 0
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name in usable:
+                ticks = [int(v) for v in fields[:8]]
+                idle += ticks[3] + ticks[4]
+                total += sum(ticks)
+    if not total:
+        raise ValueError("no usable core in /proc/stat")
+    return idle, total
 
 
 def _usable_cores() -> int:

@@ -171,6 +171,31 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
         assert "kernels compiled)" in again.getvalue()
 
 
+@pytest.mark.parametrize("other_busy", [0.0, 0.5, 1.0, 2.0])
+def test_the_helper_starts_on_the_cores_idle_now_not_the_load_average(
+    other_busy: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load average still high from a run that just ended does not keep the helper off an idle core.
+
+    The cores are watched while the command waits (``/proc/stat``'s clock ticks, faked
+    here: ``other_busy`` of the 2 cores taken by other processes); the 1-minute load
+    average says 3 throughout, as after this command's own first run with its helper.
+    """
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", "pass"))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    monkeypatch.setattr(first_run, "_LOAD_WINDOW_S", 0.0, raising=False)
+    ticks = iter([(0, 0), (int(100 * (2.0 - other_busy)), 200)])
+    monkeypatch.setattr(first_run, "_cpu_times", lambda: next(ticks), raising=False)
+    helper = first_run._Helper(first_run._Progress(io.StringIO(), "", False))
+    helper.start()
+    try:
+        # A spare core is one at most 70 % busy (first_run._SLACK).
+        assert (helper.proc is not None) == (other_busy <= 0.7)
+    finally:
+        helper.stop()
+
+
 @pytest.mark.slow  # a real helper process
 def test_the_helper_reports_each_group(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``has`` follows the helper's group lines; without a helper it is never true."""
