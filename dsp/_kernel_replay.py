@@ -46,14 +46,7 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.nda
     t = np.ascontiguousarray(-state.buf_t[s::-1])
     acc = np.ascontiguousarray(state.buf_acc[s::-1])
     gyr = np.ascontiguousarray(-state.buf_gyr[s::-1]) if state.buf_gyr is not None else _EMPTY3
-    theta = np.empty(t.shape[0])
-    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
-    done = 0
-    while done < t.shape[0]:
-        k, _ = _run_chunk(
-            back.prm, back.fstate, back.ist, back.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
-        )
-        done += k
+    _run_rows(back, t, acc, gyr, np.empty(t.shape[0]))
     if back.fstate[L.F_PG_S] > 0.0:
         _pg_finish(back.prm, back.fstate, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
     if scratch is not None:
@@ -89,6 +82,12 @@ def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.nd
     gyr = state.buf_gyr[start:stop] if state.buf_gyr is not None else _EMPTY3
     acc = state.buf_acc[start:stop]
     theta = np.full(t.shape[0], np.nan)
+    _run_rows(kern, t, acc, gyr, theta)
+    return theta
+
+
+def _run_rows(kern: _Kernel, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, theta: np.ndarray) -> None:
+    """Run ``kern`` over rows (``t`` s, ``acc`` g, ``gyr`` deg/s), the angle into ``theta``; its events dropped."""
     ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
     done = 0
     while done < t.shape[0]:
@@ -96,4 +95,3 @@ def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.nd
             kern.prm, kern.fstate, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
         )
         done += k
-    return theta
