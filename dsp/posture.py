@@ -77,6 +77,7 @@ from hipflex.dsp.lever_sums import _lever_fit, _lever_fits
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
 from hipflex.dsp.session_geometry import session_fit, unit
 from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
+from hipflex.dsp.set_geometry import axis_tilt_deg, lever_rise_cos, lever_up_cos
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -504,32 +505,6 @@ def _description(
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
 
 
-def axis_tilt_deg(up: np.ndarray | None, axis: np.ndarray | None) -> float:
-    """Angle of the rep axis from the horizontal at rest, deg (NaN when either is unknown)."""
-    if up is None or axis is None:
-        return math.nan
-    nu, na = float(np.linalg.norm(up)), float(np.linalg.norm(axis))
-    if not (nu > 0 and na > 0):
-        return math.nan
-    return math.degrees(math.asin(min(1.0, abs(float(np.dot(up, axis))) / (nu * na))))
-
-
-def _lever_up_cos(lever: np.ndarray | None, up: np.ndarray | None) -> float:
-    """Cosine between the unit ``lever`` and ``up`` (NaN when either is unknown)."""
-    u = unit(up)
-    if lever is None or u is None:
-        return math.nan
-    return float(np.dot(lever, u))
-
-
-def _lever_rise_cos(lever: np.ndarray | None, up: np.ndarray | None, axis: np.ndarray | None) -> float:
-    """``(axis x lever) . up`` of the unit vectors (NaN when any is unknown): ``SetFeatures.lever_rise_cos``."""
-    u, a = unit(up), unit(axis)
-    if lever is None or u is None or a is None:
-        return math.nan
-    return float(np.dot(np.cross(a, lever), u))
-
-
 def describe_sets(
     sets: tuple[RepSet, ...],
     blocks: np.ndarray | None,
@@ -573,7 +548,7 @@ def describe_sets(
         terms = frame_terms.get(key)
         if terms is None:
             tilt, face = axis_tilt_deg(u, a), face_cosines(prior, u, a)
-            terms = frame_terms[key] = (tilt, face, _lever_up_cos(lever, u), _lever_rise_cos(lever, u, a))
+            terms = frame_terms[key] = (tilt, face, lever_up_cos(lever, u), lever_rise_cos(lever, u, a))
         feats.append(_features(s, (fit[0], fit[1], fit[2]), *terms))
     acc_only = blocks is None
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in
