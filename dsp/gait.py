@@ -434,8 +434,6 @@ def feed_rep(
     g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
     out = object.__new__(GaitState)  # as ``_with_last``: a replace per rep costs ~5 us
     out.__dict__.update(g.__dict__)
-    out.__dict__["rep_peak_s"] = rep.peak_s
-    out.__dict__["rep_start_s"] = rep.start_s
     out.__dict__["rep_strike_g"] = strike_g
     out.__dict__["last_rep"] = rep
     return out, released, steps

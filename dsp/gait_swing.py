@@ -109,10 +109,6 @@ class GaitState:
         (0: none; ``stretched_step``).
     last_s : float
         Peak time of the latest swing taken, s (NaN: none).
-    rep_peak_s, rep_start_s : float
-        Peak and start (the rise's onset) of the latest rep fed, s (NaN:
-        none); its onset is the run's when its peak is the run's last
-        (``slow_onset``).
     rep_strike_g : float
         The latest rep's foot-strike jolt (``strike_g``), g (NaN: none fed
         or not measured).
@@ -123,7 +119,8 @@ class GaitState:
         The latest rep before the run's first swing (None: none;
         ``lone_step``).
     last_rep : Rep or None
-        The latest rep taken (None: none).
+        The latest rep taken (None: none); its onset is the run's when its
+        peak is the run's last (``slow_onset``).
     alone : bool
         The run's first swing came alone after a rep of another kind
         (``lone_start``): an interval of two strides after it may be a step
@@ -144,8 +141,6 @@ class GaitState:
     lead_quiet: bool = False
     step_rom_deg: float = 0.0
     last_s: float = math.nan
-    rep_peak_s: float = math.nan
-    rep_start_s: float = math.nan
     rep_strike_g: float = math.nan
     before_s: float = math.nan
     before: Rep | None = None
@@ -211,15 +206,16 @@ def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = mat
     (tuning seed 88: a strength set's last rep, 0.14 g, then a walk's first
     step, 0.25 g, onsets 2.6 s apart).
     """
-    if math.isnan(g.rep_start_s) or not g.peaks_s or g.rep_peak_s != g.peaks_s[-1]:
+    last = g.last_rep
+    if last is None or math.isnan(last.start_s) or not g.peaks_s or last.peak_s != g.peaks_s[-1]:
         return False
     if g.walking:
         return False  # see above: onsets only keep a walk from being confirmed
     if strike_g >= _LANDED_G or g.rep_strike_g >= _LANDED_G:
         return False  # a foot landed (see above): a walk's onsets may read late, a lying rep's foot lands on nothing
-    if g.rep_peak_s - g.rep_start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
+    if last.peak_s - last.start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
         return False  # a rise longer than any stride was read out of a rest's sway: its onset says nothing
-    dt_s = rep.start_s - g.rep_start_s
+    dt_s = rep.start_s - last.start_s
     return dt_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s and not walk_link_ok(settings, g, dt_s)
 
 
