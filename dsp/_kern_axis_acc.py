@@ -121,6 +121,40 @@ def _write_row(fstate: np.ndarray, hist: np.ndarray, slot: int, theta: float, ve
 
 
 @njit_borrowed
+def _refilter(
+    prm: np.ndarray, fstate: np.ndarray, hist: np.ndarray, cap: int, first: int, last: int, th: float, sig: float
+) -> float:
+    """Filter history rows ``first..last`` again from the filter's state, each row written as the main loop does.
+
+    ``th`` (deg) and ``sig`` (deg) are the angle and its standard deviation
+    before ``first``, kept where no row is run.  Returns the last row's angle,
+    deg; ``F_LAST_SIGMA`` is left at the last row's deviation.  Used where the
+    rows are re-run from a new state: an axis hold (:func:`_acc_hold`) and the
+    post-gap window's periodic run (``_kern_gap_acc``).
+    """
+    for k in range(first, last + 1):
+        slot = k & (cap - 1)
+        th, vel, sig = _step_row(prm, fstate, hist, slot)
+        _write_row(fstate, hist, slot, th, vel, sig)
+    fstate[F_LAST_SIGMA] = sig
+    return th
+
+
+@njit_borrowed_inline
+def _step_row(prm: np.ndarray, fstate: np.ndarray, hist: np.ndarray, slot: int) -> tuple[float, float, float]:
+    """One filter step on the force and clip bits history row ``slot`` kept: angle, rate (deg, deg/s), angle sd."""
+    return _pendulum_step(
+        prm,
+        fstate,
+        hist[slot, H_ACC],
+        hist[slot, H_ACC + 1],
+        hist[slot, H_ACC + 2],
+        hist[slot, H_DT],
+        int(hist[slot, H_CLIP]),
+    )
+
+
+@njit_borrowed
 def _acc_hold(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -208,21 +242,7 @@ def _acc_decide(
     _write_row(fstate, hist, slot, theta0 * RAD, 0.0, _RESTART_ANGLE_SD_DEG)
     # No prediction links this row to the one before it (the rep smoother starts here).
     hist[slot, H_DT] = math.nan
-    th = theta0 * RAD
-    sig = _RESTART_ANGLE_SD_DEG
-    for k in range(hold + 1, s + 1):
-        slot = k & (cap - 1)
-        th, vel, sig = _pendulum_step(
-            prm,
-            fstate,
-            hist[slot, H_ACC],
-            hist[slot, H_ACC + 1],
-            hist[slot, H_ACC + 2],
-            hist[slot, H_DT],
-            int(hist[slot, H_CLIP]),
-        )
-        _write_row(fstate, hist, slot, th, vel, sig)
-    fstate[F_LAST_SIGMA] = sig
+    th = _refilter(prm, fstate, hist, cap, hold + 1, s, theta0 * RAD, _RESTART_ANGLE_SD_DEG)
     _fresh_search(fstate, ist, hold)  # as with a gyro (_kern_axis._decide)
     return th
 

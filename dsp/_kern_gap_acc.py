@@ -34,23 +34,18 @@ import math
 import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed
-from hipflex.dsp._kern_axis_acc import _write_row
-from hipflex.dsp._kern_pendulum import _pendulum_step
+from hipflex.dsp._kern_axis_acc import _refilter, _step_row
 from hipflex.dsp._layout import (
     F_APG_SNAP,
     F_G_EST,
     F_ID_N,
     F_ID_NIS,
-    F_LAST_SIGMA,
     F_NLL,
     F_P,
     F_PERIOD,
     F_X,
     F_ZLP,
     F_ZSTILL_S,
-    H_ACC,
-    H_CLIP,
-    H_DT,
     H_JOLT,
     H_P,
     H_SIGMA,
@@ -136,36 +131,17 @@ def _stride_rows(hist: np.ndarray, cap: int, end: int, period: float) -> int:
 
 @njit_borrowed
 def _rerun(
-    prm: np.ndarray,
-    fstate: np.ndarray,
-    hist: np.ndarray,
-    cap: int,
-    first: int,
-    last: int,
-    score_from: int,
-    write: bool,
+    prm: np.ndarray, fstate: np.ndarray, hist: np.ndarray, cap: int, first: int, last: int, score_from: int
 ) -> float:
-    """Run the filter from its state over rows ``first..last``; the capped NIS summed from ``score_from``."""
+    """Run the filter from its state over rows ``first..last``, history untouched; the NIS summed from ``score_from``.
+
+    The summed NIS is capped per row by the filter (``F_ID_NIS``, while identifying).
+    """
     nis0 = 0.0
-    sig = 0.0
-    th = 0.0
     for k in range(first, last + 1):
         if k == score_from:
             nis0 = fstate[F_ID_NIS]
-        slot = k & (cap - 1)
-        th, vel, sig = _pendulum_step(
-            prm,
-            fstate,
-            hist[slot, H_ACC],
-            hist[slot, H_ACC + 1],
-            hist[slot, H_ACC + 2],
-            hist[slot, H_DT],
-            int(hist[slot, H_CLIP]),
-        )
-        if write:
-            _write_row(fstate, hist, slot, th, vel, sig)
-    if write:
-        fstate[F_LAST_SIGMA] = sig
+        _step_row(prm, fstate, hist, k & (cap - 1))
     return fstate[F_ID_NIS] - nis0
 
 
@@ -220,20 +196,20 @@ def _apg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
     prm[P_ID] = 1.0  # the filter sums the NIS (F_ID_NIS) only while identifying
     # Bridged: from the row before the gap, as the rows were filtered.
     _restart(fstate, hist, before)
-    nis_bridged = _rerun(prm, fstate, hist, cap, g0, last, e0, False)
+    nis_bridged = _rerun(prm, fstate, hist, cap, g0, last, e0)
     # Periodic: the state one stride (or a few) before the first measured row.
     _restart(fstate, hist, before)
-    _rerun(prm, fstate, hist, cap, g0, e0 - 1, e0, False)
+    _rerun(prm, fstate, hist, cap, g0, e0 - 1, e0)
     _state_from_row(fstate, hist, source)
-    nis_periodic = _rerun(prm, fstate, hist, cap, e0, last, e0, False)
+    nis_periodic = _rerun(prm, fstate, hist, cap, e0, last, e0)
     prm[P_ID] = id_on
     # The kept run once more as the analysis runs it (its sums only while identifying).
     keep = nis_periodic < nis_bridged
     _restart(fstate, hist, before)
     if not keep:
-        _rerun(prm, fstate, hist, cap, g0, last, last + 1, False)
+        _rerun(prm, fstate, hist, cap, g0, last, last + 1)
         return
-    _rerun(prm, fstate, hist, cap, g0, e0 - 1, e0, False)
+    _rerun(prm, fstate, hist, cap, g0, e0 - 1, e0)
     # The bridged rows copied from a stride earlier, then the filter from there.
     for i in range(g0, e0):
         src = (i - lag) & (cap - 1)
@@ -247,4 +223,4 @@ def _apg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.n
             hist[dst, H_P + j] = hist[src, H_P + j]
         hist[dst, H_JOLT] = 0.0
     _state_from_row(fstate, hist, source)
-    _rerun(prm, fstate, hist, cap, e0, last, e0, True)
+    _refilter(prm, fstate, hist, cap, e0, last, 0.0, 0.0)
