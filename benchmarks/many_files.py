@@ -1,7 +1,7 @@
 """Many files: ``hipflex analyze DIR --json`` on a folder of recordings, one job against every core.
 
 Run: ``python benchmarks/many_files.py [--files 100] [--repeats 2] [--jobs N] [--minutes 1,3] [--keep DIR]
-[--no-bytecode]``.
+[--no-bytecode] [--separate]``.
 
 The folder holds ``--files`` simulated sessions (:func:`_perfkit.mixed_plan`, one seed each,
 seeds from 500000): ``--minutes`` (1 to 3) minutes each, at 100 or 200 Hz, four in five with a gyro,
@@ -23,8 +23,13 @@ bytecode cached in the temporary directory, as an installed package does
 (:func:`_perfkit.child_env`; ``--no-bytecode``: the shell's environment, where
 ``PYTHONDONTWRITEBYTECODE`` makes each process compile hipflex's modules, ~0.07 s of CPU).
 
+``--separate`` also times what a user without the folder argument would run: one ``hipflex
+analyze FILE --json`` process per file, one after another (every process pays the start-up),
+once per round; its outputs, joined, must be the same bytes too.  Its speed-up is the sum of
+those processes' wall times over the parallel run's; the issue's measure stays ``--jobs 1``.
+
 The last line is machine-readable: ``many_files: <files> files <rows> rows <s> s jobs=1 <s> s
-jobs=<n> <x> x start-up <s> s``.
+jobs=<n> <x> x start-up <s> s`` (with ``--separate``, then ``separate <s> s <x> x``).
 """
 
 from __future__ import annotations
@@ -78,6 +83,26 @@ def run_child(cmd: list[str], out_path: Path, env: dict[str, str] | None = None)
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def run_separately(folder: Path, expected: bytes, out_path: Path, env: dict[str, str] | None) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``hipflex analyze FILE --json`` process per file, in the folder's order.
+
+    The same files as ``hipflex analyze DIR`` takes (its own expansion), so the joined outputs
+    must be ``expected``, the ``--jobs 1`` run's bytes.
+    """
+    from hipflex.service.commands.batch_run import expand_paths
+
+    wall = cpu = 0.0
+    joined = bytearray()
+    for entry in expand_paths([str(folder)]):
+        w, c = run_child([sys.executable, "-m", "hipflex", "analyze", entry.path, "--json"], out_path, env)
+        wall += w
+        cpu += c
+        joined += out_path.read_bytes()
+    if bytes(joined) != expected:
+        raise SystemExit("one process per file: the joined outputs differ from the --jobs 1 run")
+    return wall, cpu
+
+
 def load_line() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
@@ -94,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         "--no-bytecode",
         action="store_true",
         help="children in the shell's environment (with PYTHONDONTWRITEBYTECODE set: modules compiled every run)",
+    )
+    ap.add_argument(
+        "--separate",
+        action="store_true",
+        help="also time one 'hipflex analyze FILE --json' process per file, one after another",
     )
     a = ap.parse_args(argv)
     lo_min, hi_min = (float(x) for x in a.minutes.split(","))
@@ -137,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         before = load_line()
         walls: dict[str, list[float]] = {k: [] for k in commands}
         cpus: dict[str, list[float]] = {k: [] for k in commands}
+        separate: list[tuple[float, float]] = []  # (wall, cpu) of one process per file, per round
         for _ in range(a.repeats):
+            if a.separate:
+                separate.append(run_separately(folder, first, Path(tmp, "separate.jsonl"), env))
             for k, cmd in commands.items():
                 wall, cpu = run_child(cmd, outputs[k], env)
                 if k != "start-up" and outputs[k].read_bytes() != first:
@@ -159,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     table.append([alone_label, 1, "", f"{fixed:.2f}",
                   f"{min(cpus['start-up']):.2f}", "", ""])  # fmt: skip
+    sep_line = ""
+    if separate:
+        sep_wall = min(w for w, _ in separate)
+        sep_cpu = min(c for _, c in separate)
+        table.append(["one process per file (--separate)", a.files, rows, f"{sep_wall:.2f}",
+                      f"{sep_cpu:.2f}", f"{sep_wall / best[k]:.2f}x (vs jobs={k})", ""])  # fmt: skip
+        sep_line = f" separate {sep_wall:.3f} s {sep_wall / best[k]:.2f} x"
     for line in machine_lines():
         print(line)
     print(f"children: {'shell environment' if a.no_bytecode else 'bytecode cached (installed-package start-up)'}")
@@ -174,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"many_files: {a.files} files {rows} rows {best['1']:.3f} s jobs=1 {best[k]:.3f} s jobs={k} "
-        f"{best['1'] / best[k]:.2f} x start-up {fixed:.3f} s"
+        f"{best['1'] / best[k]:.2f} x start-up {fixed:.3f} s{sep_line}"
     )
     return 0
 
