@@ -439,7 +439,7 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
             frames,
             earlier,
             None if state.gyro_frame is None else state.gyro_frame.lever,
-            acc_only=not state.has_gyro,
+            not state.has_gyro,  # acc_only (positional: stand-ins that take the sets and *args stay valid)
         )
     )
     return tuple(next(named) if s.description is None else s for s in sets)

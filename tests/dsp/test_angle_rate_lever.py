@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hipflex.dsp import Settings, analyze, pipeline
-from hipflex.dsp.angle_rate_lever import RateLast, accumulate_angle_rate
+from hipflex.dsp.angle_rate_lever import MAX_RATE_DPS, RateLast, accumulate_angle_rate
 from hipflex.dsp.lever_sums import accumulate_lever, empty_lever_blocks
 from hipflex.sensor.sim.programme import simulate_programme
 
@@ -71,3 +71,15 @@ def test_accelerometer_only_lever_sums_never_change_a_count(monkeypatch: pytest.
     without = analyze(sim.samples)
     assert [s.rep_count for s in with_sums.sets] == [s.rep_count for s in without.sets]
     assert with_sums.rep_count > 0
+
+
+def test_a_step_no_thigh_turns_at_is_no_rate() -> None:
+    # The angle re-anchored after a gap or a re-lock steps by tens of degrees in one row: as a rate it
+    # would outweigh every rep of a set in the regression (a mixed session's strength sets read slope 0).
+    t = np.arange(400) / 100.0
+    angle = 20.0 * np.sin(t)
+    angle[200:] += 30.0  # 3000 deg/s for one row
+    acc = np.tile([0.0, 0.0, 1.0], (400, 1))
+    got, _ = accumulate_angle_rate(empty_lever_blocks(), RateLast(), t, acc, angle)
+    assert got.rows[:, 1].sum() == 400 - 2  # the first row (no row before it) and the step
+    assert got.rows[:, 2].max() * (180.0 / math.pi) ** 2 / 100.0 < MAX_RATE_DPS**2
