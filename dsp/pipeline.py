@@ -24,6 +24,7 @@ from hipflex.dsp._kern_run import _finish, _run_chunk
 from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS, _Kernel
 from hipflex.dsp.absorb import absorb_rows
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.angle_rate_lever import accumulate_angle_rate
 from hipflex.dsp.events import (
     AngleBlock,
     CalibratedEvent,
@@ -109,6 +110,12 @@ def _run(
         k, n_ev = _run_chunk(
             kern.prm, kern.fstate, kern.ist, kern.hist, t[done:], acc[done:], gyr[done:], theta[done:], ev
         )
+        if not state.has_gyro:
+            # The lever sums from the angle's rate (dsp.angle_rate_lever), summed before the events are
+            # absorbed: a set closing among them is described from its rows' sums.
+            part = slice(done, done + k)
+            lever, last = accumulate_angle_rate(state.lever_blocks, state.rate_last, t[part], acc[part], theta[part])
+            state = dataclasses.replace(state, lever_blocks=lever, rate_last=last)
         state = _absorb(settings, _relocked(state, ev[:n_ev]), ev[:n_ev], events)
         done += k
     return state, events, theta
@@ -347,6 +354,7 @@ def _revise(
         announced=state.announced,
         # Summed once per arriving row whatever the calibration (dsp.posture); the kept rows are not fed again.
         lever_blocks=state.lever_blocks,
+        rate_last=state.rate_last,
     )
     a, b = (int(x) for x in np.searchsorted(t, dwell_s, side="left"))
     cal = rest_window(settings, fresh, a, b)
@@ -424,13 +432,14 @@ def _described(settings: Settings, state: StreamState, sets: tuple[RepSet, ...])
     named = iter(
         describe_sets(
             todo,
-            state.lever_blocks.rows if state.has_gyro else None,
+            state.lever_blocks.rows,
             up,
             axis,
             FlatPrior.from_settings(settings),
             frames,
             earlier,
             None if state.gyro_frame is None else state.gyro_frame.lever,
+            not state.has_gyro,  # acc_only (positional: stand-ins that take the sets and *args stay valid)
         )
     )
     return tuple(next(named) if s.description is None else s for s in sets)

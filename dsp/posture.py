@@ -18,7 +18,9 @@ or the leg is mirrored can name anything:
   **hangs** below the hip (standing, kneeling, all fours: open-chain
   swings), negative when the thigh is **lifted** against gravity from
   lying or sitting, or turns about the knee (squats, sit-to-stand: closed
-  chain).  Norms are rotation- and mirror-invariant; this needs a gyro.
+  chain).  Norms are rotation- and mirror-invariant.  Without a gyro the
+  rate of the analysis' own angle stands in for ``|w|``
+  (:mod:`hipflex.dsp.angle_rate_lever`): a weaker reading of the same sign.
 * the rep kinematics: range of motion, rise time, hold, tempo.
 
 What stays ambiguous: a thigh horizontal on the back, on the side or face
@@ -180,6 +182,13 @@ _TYPICAL_DEAD = 0.1
 # of the range (raises from lying), or a knee pivot below the sensor (squats, sit-to-stand).
 _SLOPE_HANGING = (0.045, 0.015)
 _SLOPE_LIFTED = (-0.02, 0.02)
+# Without a gyro the slope is against the squared rate of the analysis' own angle (dsp.angle_rate_lever),
+# which the pendulum filter reads fast where the thigh swings fast: its slopes come out smaller.  Tuning
+# seeds 0-7 (5-95 % of sets): standing drills hanging below the hip +0.016..+0.059 (side lunges
+# -0.001..+0.037), thighs lifted from lying -0.014..+0.006 (bridges -0.018..+0.006; raises on the back and
+# face down, -0.007..+0.019, move too slowly to tell, their effect under _LEVER_MIN_EFFECT_G2).
+_SLOPE_HANGING_ACC_ONLY = (0.02, 0.015)
+_SLOPE_LIFTED_ACC_ONLY = (-0.01, 0.015)
 # Most a lever part can cost a prototype (as a flat contradiction did).
 _LEVER_FLOOR = -8.0
 
@@ -237,7 +246,7 @@ def _scores(
     # rom, rise and hold always count; the period where both have one.
     count = 3.0 + finite[:, :, 3]
     kin = fit.sum(axis=2)
-    lever_ll = np.array([_lever_loglik(f) for f in feats]).reshape(-1, 2)  # (S, 2): hanging, lifted
+    lever_ll = np.array([_lever_loglik(f, acc_only) for f in feats]).reshape(-1, 2)  # (S, 2): hanging, lifted
     lever = np.isfinite(lever_ll[:, :1]) & (P_HANGS[None, :] != 0)
     part = np.where(P_HANGS[None, :] > 0, lever_ll[:, :1], lever_ll[:, 1:])
     total = fit.sum(axis=2) + np.where(lever, np.maximum(part, _LEVER_FLOOR), 0.0)
@@ -303,14 +312,15 @@ def _rise_part(feats: list[SetFeatures], up_cos: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(r), np.where(np.isfinite(part), part, 0.0), math.nan)
 
 
-def _lever_loglik(f: SetFeatures) -> tuple[float, float]:
+def _lever_loglik(f: SetFeatures, acc_only: bool = False) -> tuple[float, float]:
     """Log-likelihood of the set's lever slope if the thigh hangs and if it is lifted, relative to the better.
 
     The slope's spread is its own statistical error (slope / t) and what an
     accelerometer's scale errors can fake: a change of |a|^2 up to
     ``_LEVER_MIN_EFFECT_G2`` over the set's spread of |w|^2 (effect / slope),
     so a set whose |w|^2 barely varies (a slow raise) tells little.  NaN
-    without a gyro, and for a slope no lever gives.
+    without the sums, and for a slope no lever gives; ``acc_only``: the
+    slope is against the angle's rate (``_SLOPE_HANGING_ACC_ONLY``).
     """
     s, t, e = f.lever_slope, f.lever_t, f.lever_effect_g2
     if not (math.isfinite(s) and math.isfinite(t) and math.isfinite(e)) or s == 0.0 or t == 0.0 or e == 0.0:
@@ -319,10 +329,8 @@ def _lever_loglik(f: SetFeatures) -> tuple[float, float]:
         return math.nan, math.nan
     spread_w2 = e / s
     var = (s / t) ** 2 + (_LEVER_MIN_EFFECT_G2 / spread_w2) ** 2
-    ll = [
-        -0.5 * (s - mu) ** 2 / (sd * sd + var) - 0.5 * math.log(sd * sd + var)
-        for mu, sd in (_SLOPE_HANGING, _SLOPE_LIFTED)
-    ]
+    model = (_SLOPE_HANGING_ACC_ONLY, _SLOPE_LIFTED_ACC_ONLY) if acc_only else (_SLOPE_HANGING, _SLOPE_LIFTED)
+    ll = [-0.5 * (s - mu) ** 2 / (sd * sd + var) - 0.5 * math.log(sd * sd + var) for mu, sd in model]
     top = max(ll)
     return ll[0] - top, ll[1] - top
 
@@ -388,7 +396,7 @@ def _describe(
     where the session tells nothing), one more part of the score where given.
     """
     cands, scores, pose_scores = _scored(feats, prior, acc_only, session)
-    return _named(feats, cands, scores, pose_scores)
+    return _named(feats, cands, scores, pose_scores, acc_only)
 
 
 def _scored(
@@ -440,6 +448,7 @@ def _named(
     cands: list[tuple[tuple[str, ...], tuple[str, ...]]],
     scores: np.ndarray,
     pose_scores: np.ndarray,
+    acc_only: bool = False,
 ) -> list[SetDescription]:
     """The descriptions of sets scored ``scores`` and ``pose_scores`` (S, P), ``-inf`` for drills that do not compete.
 
@@ -458,7 +467,7 @@ def _named(
     placed = np.isfinite(pose_scores[rows, pair])
     conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
     return [
-        _description(f, c[0], c[1], int(b), float(w), bool(s >= _MIN_FIT), bool(g and _measured_geometry(f)))
+        _description(f, c[0], c[1], int(b), float(w), bool(s >= _MIN_FIT), bool(g and _measured_geometry(f)), acc_only)
         for f, c, b, w, s, g in zip(feats, cands, best, conf, top, placed, strict=True)
     ]
 
@@ -476,6 +485,7 @@ def _description(
     conf: float,
     known: bool,
     placed: bool = False,
+    acc_only: bool = False,
 ) -> SetDescription:
     p = DRILL_PROTOTYPES[best]
     hangs = f.hangs
@@ -489,6 +499,8 @@ def _description(
             + f" (|a|^2 vs |w|^2 slope {f.lever_slope:+.3f}, t {f.lever_t:+.1f}, effect {f.lever_effect_g2:+.3f} g^2)"
         )
     )
+    if acc_only and math.isfinite(f.lever_t):  # dsp.angle_rate_lever: |w| is the angle's rate
+        lever = "no gyro, lever from the angle's rate: " + lever
     tilt = "" if not math.isfinite(f.axis_tilt_deg) else f"rep axis {f.axis_tilt_deg:.0f} deg from horizontal; "
     period = "" if not math.isfinite(f.period_s) else f", period {f.period_s:.2f} s"
     if math.isfinite(f.lever_up_cos):
@@ -514,6 +526,7 @@ def describe_sets(
     frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]] | None = None,
     earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = (),
     lever: np.ndarray | None = None,
+    acc_only: bool | None = None,
 ) -> tuple[RepSet, ...]:
     """The sets with their :class:`SetDescription` (counts and reps untouched).
 
@@ -531,6 +544,9 @@ def describe_sets(
     order, so each sees the ones before it however the sets were batched.
     ``lever``: the session's unit lever, sensor frame (``GyroFrameCheck.lever``;
     the strap fixes it for the session), compared with each set's rest "up".
+    ``acc_only``: measured without a gyro (default: ``blocks`` is None); its
+    ``blocks``, if given, are the sums over the angle's rate
+    (:mod:`hipflex.dsp.angle_rate_lever`).
     """
     if not sets:
         return sets
@@ -550,7 +566,7 @@ def describe_sets(
             tilt, face = axis_tilt_deg(u, a), face_cosines(prior, u, a)
             terms = frame_terms[key] = (tilt, face, lever_up_cos(lever, u), lever_rise_cos(lever, u, a))
         feats.append(_features(s, (fit[0], fit[1], fit[2]), *terms))
-    acc_only = blocks is None
+    acc_only = blocks is None if acc_only is None else acc_only
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in
     # its description), as the sets named here below: the same for a set whichever call named it.
     told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []

@@ -32,7 +32,8 @@ class SetFeatures:
     """What a set's description rests on (all mounting-free).
 
     ``lever_slope`` (g^2 per rad^2/s^2) and ``lever_t`` its t statistic
-    (NaN without a gyro), ``lever_effect_g2`` the slope times the standard
+    (without a gyro against the angle's rate, :mod:`hipflex.dsp.angle_rate_lever`;
+    NaN where not fitted), ``lever_effect_g2`` the slope times the standard
     deviation of ``|w|^2`` over the set (how much the lever changes
     ``|a|^2``); ``axis_tilt_deg`` the learned rep axis' angle from the
     horizontal at rest (NaN when unknown); medians over the reps of

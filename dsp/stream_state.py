@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipflex.dsp._kernel_setup import _EMPTY3, _Kernel
+from hipflex.dsp.angle_rate_lever import RateLast
 from hipflex.dsp.gait import GaitState
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Axes, Calibration, new_quiet_state
@@ -76,6 +77,8 @@ class StreamState:
     finished: bool = False
     # Per-second sums of |w|^2 and |a|^2 (gyro only): the lever sign of each set (dsp.posture).
     lever_blocks: LeverBlocks = field(default_factory=empty_lever_blocks)
+    # Without a gyro the same sums take the angle's rate for |w| (dsp.angle_rate_lever); the last row summed.
+    rate_last: RateLast = field(default_factory=RateLast)
     kept: tuple[tuple[np.ndarray, np.ndarray, np.ndarray | None], ...] | None = None
     dwell: DwellState | None = None
     announced: bool = False

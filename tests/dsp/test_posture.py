@@ -405,7 +405,7 @@ def test_features_are_in_the_json_explanation() -> None:
     doc = a.to_dict()
     assert doc["schema"] == "hipflex.analysis/2"
     for s in doc["sets"]:
-        assert "no gyro: lever not measured" in s["drill"]["recognised_from"]
+        assert "no gyro, lever from the angle's rate" in s["drill"]["recognised_from"]
         assert set(s["drill"]) == {
             "name",
             "confidence",
