@@ -23,6 +23,7 @@ from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.stream_state import StreamState
+from hipflex.dsp.strike_sign import STRIKE_MIN_RATE_HZ, STRIKE_MIN_SWING_DEG, strike_vote
 
 __all__ = ["sign_and_lever"]
 
@@ -188,12 +189,41 @@ def _confirm_sign(
         # of the angle's positive and negative parts), not two extreme rows.
         ahead = float(np.nansum(np.maximum(seen, 0.0)))
         behind = float(-np.nansum(np.minimum(seen, 0.0)))
-        if tie_break is not None and max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
-            return tie_break()
+        if max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
+            # Ambiguous sizes: a stride's landings tell the sign where they
+            # can be seen (hipflex.dsp.strike_sign), else the tie-break.
+            landed = _landings_say(settings, cal, kept)
+            if landed is not None:
+                return axes if landed else Axes(axes.u, -axes.w, -axes.a)
+            if tie_break is not None:
+                return tie_break()
         forward = ahead >= behind
     if forward:
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
+
+
+def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:
+    """Whether an accelerometer-only trace is the right way round, by its landings; None when they do not tell.
+
+    ``kept``: the trace's history rows (:func:`_confirm_sign`).  Only rows
+    ``STRIKE_MIN_RATE_HZ`` or faster and a trace swinging
+    ``STRIKE_MIN_SWING_DEG`` or more (a stride) are judged; see
+    :mod:`hipflex.dsp.strike_sign`.
+    """
+    if cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
+        return None
+    theta = kept[:, L.H_THETA]
+    near = np.flatnonzero(np.abs(theta) <= settings.candidate_deg)
+    rows = kept[near[0] :] if near.size else kept
+    theta = rows[:, L.H_THETA]
+    finite = theta[np.isfinite(theta)]
+    if finite.size < 3 or np.percentile(finite, 97.0) - np.percentile(finite, 3.0) < STRIKE_MIN_SWING_DEG:
+        return None
+    # The specific force each row was filtered from (kept in the pendulum's history).
+    acc_norm = np.linalg.norm(rows[:, L.H_ACC : L.H_ACC + 3], axis=1)
+    vote = strike_vote(rows[:, L.H_TIME], rows[:, L.H_VEL], acc_norm)
+    return vote.vote > 0.0 if vote.decisive else None
 
 
 def _identify(
