@@ -64,9 +64,10 @@ def sign_and_lever(
     under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
     an offset grid symmetric about the femur, with the thigh's range the
     same both ways) does not depend on the provisional sign, and the sign it
-    leaves open is decided on its trace, or, below 20 Hz where the trace is
-    ambiguous, on the likelihood of its two mirror images within the thigh's
-    range (:func:`_sign_by_likelihood`).
+    leaves open is decided on its trace; where the trace is ambiguous, at
+    40 Hz and up on a stride's landings (:mod:`hipflex.dsp.strike_sign`),
+    below 20 Hz on the likelihood of its two mirror images within the
+    thigh's range (:func:`_sign_by_likelihood`).
     """
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
@@ -131,9 +132,10 @@ def _confirm_sign(
 
     ``lever`` (accelerometer only): the sensor's place the trace is computed
     with, identified under the provisional sign; by default the prior lever
-    with no offset.  ``tie_break`` (accelerometer only): decides instead
-    where neither way's excursions are ``_CLEAR_EXCURSION_RATIO`` times the
-    other's.
+    with no offset.  Where neither way's excursions are
+    ``_CLEAR_EXCURSION_RATIO`` times the other's (accelerometer only), a
+    stride's landings decide (:func:`_landings_say`), and where they do not
+    tell, ``tie_break`` does if given.
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
@@ -213,6 +215,8 @@ def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> boo
     """
     if cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
         return None
+    # In time order: a ring that wrapped (a long learning phase) holds its rows rotated.
+    kept = kept[np.argsort(kept[:, L.H_TIME], kind="stable")]
     theta = kept[:, L.H_THETA]
     near = np.flatnonzero(np.abs(theta) <= settings.candidate_deg)
     rows = kept[near[0] :] if near.size else kept
