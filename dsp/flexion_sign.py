@@ -23,6 +23,7 @@ from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.stream_state import StreamState
+from hipflex.dsp.strike_sign import STRIKE_MIN_RATE_HZ, STRIKE_MIN_SWING_DEG, strike_vote
 
 __all__ = ["sign_and_lever"]
 
@@ -63,9 +64,10 @@ def sign_and_lever(
     under ``(w, theta, d) -> (-w, -theta, -d)``, so the identification (over
     an offset grid symmetric about the femur, with the thigh's range the
     same both ways) does not depend on the provisional sign, and the sign it
-    leaves open is decided on its trace, or, below 20 Hz where the trace is
-    ambiguous, on the likelihood of its two mirror images within the thigh's
-    range (:func:`_sign_by_likelihood`).
+    leaves open is decided on its trace; where the trace is ambiguous, at
+    40 Hz and up on a stride's landings (:mod:`hipflex.dsp.strike_sign`),
+    below 20 Hz on the likelihood of its two mirror images within the
+    thigh's range (:func:`_sign_by_likelihood`).
     """
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
@@ -130,9 +132,10 @@ def _confirm_sign(
 
     ``lever`` (accelerometer only): the sensor's place the trace is computed
     with, identified under the provisional sign; by default the prior lever
-    with no offset.  ``tie_break`` (accelerometer only): decides instead
-    where neither way's excursions are ``_CLEAR_EXCURSION_RATIO`` times the
-    other's.
+    with no offset.  Where neither way's excursions are
+    ``_CLEAR_EXCURSION_RATIO`` times the other's (accelerometer only), a
+    stride's landings decide (:func:`_landings_say`), and where they do not
+    tell, ``tie_break`` does if given.
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
@@ -188,12 +191,43 @@ def _confirm_sign(
         # of the angle's positive and negative parts), not two extreme rows.
         ahead = float(np.nansum(np.maximum(seen, 0.0)))
         behind = float(-np.nansum(np.minimum(seen, 0.0)))
-        if tie_break is not None and max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
-            return tie_break()
+        if max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
+            # Ambiguous sizes: a stride's landings tell the sign where they
+            # can be seen (hipflex.dsp.strike_sign), else the tie-break.
+            landed = _landings_say(settings, cal, kept)
+            if landed is not None:
+                return axes if landed else Axes(axes.u, -axes.w, -axes.a)
+            if tie_break is not None:
+                return tie_break()
         forward = ahead >= behind
     if forward:
         return axes
     return Axes(axes.u, -axes.w, -axes.a)
+
+
+def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:
+    """Whether an accelerometer-only trace is the right way round, by its landings; None when they do not tell.
+
+    ``kept``: the trace's history rows (:func:`_confirm_sign`).  Only rows
+    ``STRIKE_MIN_RATE_HZ`` or faster and a trace swinging
+    ``STRIKE_MIN_SWING_DEG`` or more (a stride) are judged; see
+    :mod:`hipflex.dsp.strike_sign`.
+    """
+    if cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
+        return None
+    # In time order: a ring that wrapped (a long learning phase) holds its rows rotated.
+    kept = kept[np.argsort(kept[:, L.H_TIME], kind="stable")]
+    theta = kept[:, L.H_THETA]
+    near = np.flatnonzero(np.abs(theta) <= settings.candidate_deg)
+    rows = kept[near[0] :] if near.size else kept
+    theta = rows[:, L.H_THETA]
+    finite = theta[np.isfinite(theta)]
+    if finite.size < 3 or np.percentile(finite, 97.0) - np.percentile(finite, 3.0) < STRIKE_MIN_SWING_DEG:
+        return None
+    # The specific force each row was filtered from (kept in the pendulum's history).
+    acc_norm = np.linalg.norm(rows[:, L.H_ACC : L.H_ACC + 3], axis=1)
+    vote = strike_vote(rows[:, L.H_TIME], rows[:, L.H_VEL], acc_norm)
+    return vote.vote > 0.0 if vote.decisive else None
 
 
 def _identify(
