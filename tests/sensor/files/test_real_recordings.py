@@ -223,21 +223,7 @@ def test_ebbelaar_wrist_sets_load_and_analyse(shared_data: Path) -> None:
         assert result.rep_count >= 0 and c.samples.gyr_dps is not None
 
 
-@pytest.mark.parametrize(
-    "subject",
-    [
-        "01",
-        "02",
-        pytest.param(
-            "03",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="raw files: gyro z mirrored against the accelerometer and subject 03's gyro scaled "
-                "1.6x; 6 reps (issue 14 cause 6: detect the mirrored axis from the data, another helper)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("subject", ["01", "02", "03"])
 def test_eurobench_raw_mapping_counts_five(shared_data: Path, subject: str) -> None:
     case = real_kit.case(shared_data, "eurobench_raw", f"subject_{subject}_5sts_chair_raw_01")
     assert analyze(case.samples, Settings()).rep_count == 5
