@@ -357,6 +357,7 @@ def check_gyro_frame(
     bias_dps: np.ndarray,
     up: np.ndarray,
     gravity_g: float = 1.0,
+    acc_floor_deg: float = 0.0,
 ) -> GyroFrameCheck:
     """Find the correction of the gyro that makes it turn gravity as the accelerometer sees it turn.
 
@@ -371,6 +372,12 @@ def check_gyro_frame(
         Gravity direction during the stand.
     gravity_g : float
         Magnitude of the accelerometer's reading during the stand, g.
+    acc_floor_deg : float
+        What the accelerometer itself is known to leave unexplained, deg
+        (:func:`accelerometer_floor_deg` of a still stand's reading; 0 when
+        the stand was not still: its magnitude then says nothing about the
+        sensor).  Allowed on top of ``MAX_FIT_FRACTION`` of the turn for a
+        correction without a fitted scale.
 
     Returns
     -------
@@ -442,11 +449,11 @@ def check_gyro_frame(
         (v for v in scored if v[0] <= TIE_FACTOR * best_r + TIE_DEG), key=lambda v: (v[1], v[0])
     )
     # A signed permutation has no free parameter: an accelerometer that is
-    # itself off (it does not read 1 g at rest) cannot make one fit by
+    # itself off (it does not read 1 g while still) cannot make one fit by
     # chance, so its own floor is allowed on top.  A fitted scale can
     # absorb part of that error (a sound gyro then looks scaled), so it
     # gets no such allowance.
-    allowance = accelerometer_floor_deg(gravity_g) if _is_signed_permutation(m_best) else 0.0
+    allowance = acc_floor_deg if _is_signed_permutation(m_best) else 0.0
     explains = r_best <= MAX_FIT_FRACTION * turn + allowance
     if turn >= MIN_MOTION_DEG and cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
         return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn, lever_direction(rows, m_best))
