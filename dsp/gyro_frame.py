@@ -43,7 +43,15 @@ from hipflex.dsp._kern_gyro_frame import _fit_lever, _lowpass_rows, _model_rows
 from hipflex.dsp._layout import RAD
 from hipflex.dsp.types import GyroFrameCheck
 
-__all__ = ["GyroCandidate", "candidates", "check_gyro_frame", "fit_residual", "lever_direction", "lowpass_rows"]
+__all__ = [
+    "GyroCandidate",
+    "accelerometer_floor_deg",
+    "candidates",
+    "check_gyro_frame",
+    "fit_residual",
+    "lever_direction",
+    "lowpass_rows",
+]
 
 # Time constant of the low-pass model and measurement pass through, s: it
 # averages out impacts and noise, not the motion.
@@ -73,6 +81,24 @@ GYRO_BLIND_FRACTION = 1.0 / 3.0
 # A correction explains the accelerometer when the rigid model's residual
 # with it is at most this fraction of the turn judged; it must, to be applied.
 MAX_FIT_FRACTION = 0.1
+
+
+def accelerometer_floor_deg(gravity_g: float) -> float:
+    """Residual the rigid model cannot go below with this accelerometer, deg.
+
+    A still accelerometer reading ``gravity_g`` instead of 1 g has offsets
+    or per-axis gains of about ``|gravity_g - 1|`` g, which turn the
+    directions it reads by up to about ``atan(|gravity_g - 1|)`` as the
+    thigh turns: no gyro, however right, fits it better.  (Eurobench
+    subject 03's thigh unit reads 1.31 g seated, 1.12-1.33 g in its other
+    poses: every correction, any scale or per-axis gains included, leaves
+    12-15 deg, the sound units of 01 and 02 about 3 deg.)
+    """
+    if not math.isfinite(gravity_g):
+        return 0.0
+    return math.degrees(math.atan(abs(gravity_g - 1.0)))
+
+
 # Scales of the free fit are searched within this factor of the base
 # scales 1 and 180/pi.
 SCALE_SPAN = 3.0
@@ -331,6 +357,7 @@ def check_gyro_frame(
     bias_dps: np.ndarray,
     up: np.ndarray,
     gravity_g: float = 1.0,
+    acc_floor_deg: float = 0.0,
 ) -> GyroFrameCheck:
     """Find the correction of the gyro that makes it turn gravity as the accelerometer sees it turn.
 
@@ -345,6 +372,12 @@ def check_gyro_frame(
         Gravity direction during the stand.
     gravity_g : float
         Magnitude of the accelerometer's reading during the stand, g.
+    acc_floor_deg : float
+        What the accelerometer itself is known to leave unexplained, deg
+        (:func:`accelerometer_floor_deg` of a still stand's reading; 0 when
+        the stand was not still: its magnitude then says nothing about the
+        sensor).  Allowed on top of ``MAX_FIT_FRACTION`` of the turn for a
+        correction without a fitted scale.
 
     Returns
     -------
@@ -415,7 +448,13 @@ def check_gyro_frame(
     r_best, cx_best, m_best, text, turn = min(
         (v for v in scored if v[0] <= TIE_FACTOR * best_r + TIE_DEG), key=lambda v: (v[1], v[0])
     )
-    explains = r_best <= MAX_FIT_FRACTION * turn
+    # A signed permutation has no free parameter: an accelerometer that is
+    # itself off (it does not read 1 g while still) cannot make one fit by
+    # chance, so its own floor is allowed on top.  A fitted scale can
+    # absorb part of that error (a sound gyro then looks scaled), so it
+    # gets no such allowance.
+    allowance = acc_floor_deg if _is_signed_permutation(m_best) else 0.0
+    explains = r_best <= MAX_FIT_FRACTION * turn + allowance
     if turn >= MIN_MOTION_DEG and cx_best > 0 and explains and r_best <= MAX_RESIDUAL_RATIO * r_id:
         return GyroFrameCheck("corrected", text, m_best, r_id, r_best, turn, lever_direction(rows, m_best))
     motion = max(turn, acc_tilt)
@@ -434,6 +473,11 @@ def check_gyro_frame(
         # it leaves unclear is dropped (a slow rehab raise of 10-20 deg fixes it by its tangential term).
         return GyroFrameCheck("too_little_motion", None, ident, r_id, r_best, motion, lever_direction(rows, ident))
     return GyroFrameCheck("consistent", None, ident, r_id, r_best, turn, lever_direction(rows, ident))
+
+
+def _is_signed_permutation(m: np.ndarray) -> bool:
+    """Whether ``m`` only swaps and mirrors axes (no scale)."""
+    return bool(np.all(np.isin(m, (-1.0, 0.0, 1.0))) and np.all(np.count_nonzero(m, axis=1) == 1))
 
 
 def _golden_log_scale(f: Callable[[float], float], lo: float, hi: float, iters: int = 10) -> tuple[float, float]:

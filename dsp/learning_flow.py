@@ -21,7 +21,7 @@ from hipflex.dsp._kernel_replay import _rewind
 from hipflex.dsp._kernel_setup import _Kernel, _make_kernel
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.flexion_sign import sign_and_lever
-from hipflex.dsp.gyro_frame import check_gyro_frame
+from hipflex.dsp.gyro_frame import accelerometer_floor_deg, check_gyro_frame
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import (
     L_LOCK_ROW,
@@ -267,8 +267,11 @@ def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[
     gyr = state.buf_gyr
     assert gyr is not None
     s = cal.start_row
+    # Only a still stand's magnitude measures the accelerometer (a quietest
+    # window's includes the motion: CMU-MBL's single-rep files, 0.8-1.05 g).
+    floor = accelerometer_floor_deg(cal.gravity_g) if cal.quiet else 0.0
     check = check_gyro_frame(
-        state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g
+        state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g, floor
     )
     state = dataclasses.replace(state, gyro_frame=check)
     if check.verdict != "corrected":

@@ -16,7 +16,12 @@ from a seed, :func:`simulate_wide` simulates it.  Over the narrow space of
   (the recording starts at the peak of one of its first reps);
 * what happens between sets (``between``): the standing rest with fidgets,
   a walk inside the rest, or two;
-* packet loss, timestamp jitter and clock drift as in the accuracy suite.
+* packet loss, timestamp jitter and clock drift as in the accuracy suite;
+* optionally (:func:`draw_sensor_fault`, a separate stream of the seed, so
+  the sessions themselves are unchanged) a faulty unit: an accelerometer
+  off by per-axis gains and offsets (it reads 0.6-1.4 g at rest, as
+  Eurobench subject 03's thigh unit reads 1.12-1.33 g), and a gyro whose
+  frame disagrees with it (an axis mirrored, as in the raw Eurobench files).
 
 Every draw comes from ``numpy.random.default_rng(seed)`` in a fixed order,
 so a seed names one session for good.
@@ -42,7 +47,10 @@ __all__ = [
     "WIDE_RATES_HZ",
     "Between",
     "LeadIn",
+    "SensorFault",
     "WideCase",
+    "apply_sensor_fault",
+    "draw_sensor_fault",
     "draw_wide_case",
     "simulate_wide",
     "trim_start",
@@ -227,3 +235,58 @@ def simulate_wide(case: WideCase) -> Simulation:
         k = min(case.midset_rep, len(first) - 2)
         sim = trim_start(sim, first[k].peak_s)
     return sim
+
+
+#: Per-axis gain error and offset of a faulty accelerometer (uniform in +-), and the stream of the seed they come from.
+FAULT_ACC_GAIN = 0.3
+FAULT_ACC_OFFSET_G = 0.25
+_FAULT_STREAM = 14
+
+
+@dataclass(frozen=True)
+class SensorFault:
+    """A faulty unit: ``acc_read = acc * acc_gain + acc_offset_g``, ``gyr_read = gyr_matrix @ gyr``.
+
+    Attributes
+    ----------
+    acc_gain : ndarray, shape (3,)
+    acc_offset_g : ndarray, shape (3,)
+    gyr_matrix : ndarray, shape (3, 3)
+        The identity or one axis mirrored.
+    description : str
+    """
+
+    acc_gain: np.ndarray
+    acc_offset_g: np.ndarray
+    gyr_matrix: np.ndarray
+    description: str
+
+
+def draw_sensor_fault(seed: int) -> SensorFault:
+    """The faulty unit of session ``seed``: acc gains and offsets, and (2 in 3) a mirrored gyro axis.
+
+    Drawn from its own stream (``default_rng([seed, 14])``), so
+    :func:`draw_wide_case` draws the same session with or without it.
+    """
+    rng = np.random.default_rng([seed, _FAULT_STREAM])
+    gain = 1.0 + rng.uniform(-FAULT_ACC_GAIN, FAULT_ACC_GAIN, 3)
+    offset = rng.uniform(-FAULT_ACC_OFFSET_G, FAULT_ACC_OFFSET_G, 3)
+    k = int(rng.integers(4))
+    m = np.eye(3)
+    text = "acc gains/offsets"
+    if k < 3:
+        m[k, k] = -1.0
+        text += f", gyro {'xyz'[k]} mirrored"
+    return SensorFault(gain, offset, m, text)
+
+
+def apply_sensor_fault(sim: Simulation, fault: SensorFault) -> Simulation:
+    """``sim`` as read by the faulty unit (the truth is unchanged).
+
+    The accelerometer's range still bounds what it reads (a gain above 1
+    clips earlier, an offset shifts the clip).
+    """
+    s = sim.samples
+    acc = s.acc_g * fault.acc_gain + fault.acc_offset_g
+    gyr = None if s.gyr_dps is None else s.gyr_dps @ fault.gyr_matrix.T
+    return dataclasses.replace(sim, samples=dataclasses.replace(s, acc_g=acc, gyr_dps=gyr))

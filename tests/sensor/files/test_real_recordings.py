@@ -223,24 +223,23 @@ def test_ebbelaar_wrist_sets_load_and_analyse(shared_data: Path) -> None:
         assert result.rep_count >= 0 and c.samples.gyr_dps is not None
 
 
-@pytest.mark.parametrize(
-    "subject",
-    [
-        "01",
-        "02",
-        pytest.param(
-            "03",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="raw files: gyro z mirrored against the accelerometer and subject 03's gyro scaled "
-                "1.6x; 6 reps (issue 14 cause 6: detect the mirrored axis from the data, another helper)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("subject", ["01", "02", "03"])
 def test_eurobench_raw_mapping_counts_five(shared_data: Path, subject: str) -> None:
     case = real_kit.case(shared_data, "eurobench_raw", f"subject_{subject}_5sts_chair_raw_01")
     assert analyze(case.samples, Settings()).rep_count == 5
+
+
+@pytest.mark.parametrize(("dataset", "name"), [("cmu", "SqDL/SqDL_01_rep1"), ("ebbelaar", "A-ohp-medium2-rpe7")])
+def test_a_stand_that_was_not_still_says_nothing_about_the_accelerometer(
+    shared_data: Path, dataset: str, name: str
+) -> None:
+    """No still second (calibration motion 21x and 6x the thresholds): the window's 1.05 g / 0.81 g is motion, not
+    an accelerometer that is off, so the gyro frame gets no allowance for it and no swap is applied on a 20-26 deg
+    turn (it was, 'y and z swapped, y axis mirrored' and 'x and y swapped, x and y axes mirrored')."""
+    case = real_kit.case(shared_data, dataset, name)
+    q = analyze(case.samples, Settings()).quality
+    assert q.calibration == "quietest window"
+    assert q.gyro_frame is not None and q.gyro_frame.verdict != "corrected"
 
 
 _CMU_LATE = {

@@ -10,7 +10,14 @@ import pytest
 from hipflex.sensor.sim.activity import LIE_FLEXION_DEG
 from hipflex.sensor.sim.body import Mounting
 from hipflex.sensor.sim.simulate import Segment, SensorModel, SessionPlan, plan_session, simulate
-from hipflex.sensor.sim.wide import LEAD_IN_KINDS, draw_wide_case, simulate_wide, trim_start
+from hipflex.sensor.sim.wide import (
+    LEAD_IN_KINDS,
+    apply_sensor_fault,
+    draw_sensor_fault,
+    draw_wide_case,
+    simulate_wide,
+    trim_start,
+)
 
 
 @pytest.mark.slow
@@ -127,3 +134,25 @@ def test_trim_start_before_the_recording_changes_nothing() -> None:
     same = trim_start(sim, float(sim.samples.time_s[0]) - 1.0)
     np.testing.assert_array_equal(same.samples.acc_g, sim.samples.acc_g)
     assert same.truth.reps == sim.truth.reps
+
+
+def test_a_faulty_unit_reads_the_same_session_off_and_mirrored() -> None:
+    """The fault comes from its own stream: the session is the one drawn without it; the accelerometer
+    reads 0.6-1.4 g at rest (Eurobench subject 03: 1.31 g), the gyro one axis mirrored or none."""
+    case = draw_wide_case(7)
+    sim = simulate_wide(dataclasses.replace(case, sensor=dataclasses.replace(case.sensor, has_gyro=True)))
+    seen_mirrors = set()
+    for seed in range(40):
+        fault = draw_sensor_fault(seed)
+        assert draw_wide_case(seed) == draw_wide_case(seed)
+        assert np.all(np.abs(fault.acc_gain - 1.0) <= 0.3) and np.all(np.abs(fault.acc_offset_g) <= 0.25)
+        mirrored = np.flatnonzero(np.diag(fault.gyr_matrix) < 0)
+        assert mirrored.size <= 1 and np.allclose(np.abs(fault.gyr_matrix), np.eye(3))
+        seen_mirrors.add(int(mirrored[0]) if mirrored.size else -1)
+    assert seen_mirrors == {-1, 0, 1, 2}
+    fault = draw_sensor_fault(3)
+    read = apply_sensor_fault(sim, fault)
+    assert read.truth is sim.truth
+    np.testing.assert_allclose(read.samples.acc_g, sim.samples.acc_g * fault.acc_gain + fault.acc_offset_g)
+    assert read.samples.gyr_dps is not None and sim.samples.gyr_dps is not None
+    np.testing.assert_allclose(read.samples.gyr_dps, sim.samples.gyr_dps @ fault.gyr_matrix.T)
