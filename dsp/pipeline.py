@@ -65,6 +65,12 @@ __all__ = [
 # times (each time on a longer dwell than the calibrated pose ever had, so
 # this only bounds the work on pathological input).
 _MAX_RECALIBRATIONS = 4
+# The first rest's stillest window replaces the calibration window's gyro
+# bias when its motion is below this fraction of the calibration's.
+_REBIAS_MOTION_RATIO = 0.75
+# ... and the still stretch around that window, which the bias is the mean
+# rate over, lasts this long, s.
+_REBIAS_MIN_STILL_S = 3.0
 
 
 def init_state(settings: Settings, has_gyro: bool) -> StreamState:
@@ -299,7 +305,12 @@ def _watch(
         state.cal.up, [r.time_s for r in state.relocks], [r.axes.u for r in state.relocks]
     )
     upto_s = watch_until_s(t0_s, float(t[-1]), elsewhere_s)
+    first_rest_s = state.dwell.first_rest_s
     dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s, upto_s)
+    if found is None and first_rest_s is None and dwell.first_rest_s is not None and not state.rest_bias:
+        rebiased = _rebias(settings, state, dwell.first_rest_s, at_end)
+        if rebiased is not None:
+            return rebiased
     if (
         found is None
         and elsewhere_s is not None
@@ -330,11 +341,75 @@ def _revise(
     first row follow it again.  None if the dwell holds no quiet window
     (the calibration then stands).
     """
-    assert state.kept is not None and state.cal is not None
+    assert state.cal is not None
+    fresh = _kept_state(state, (*state.recalibrated_from_s, state.cal_time_s))
+    a, b = (int(x) for x in np.searchsorted(fresh.buf_t, dwell_s, side="left"))
+    cal = rest_window(settings, fresh, a, b)
+    if cal is None:
+        return None
+    return _restart(settings, fresh, cal, at_end)
+
+
+def _rebias(
+    settings: Settings, state: StreamState, rest_s: tuple[float, float], at_end: bool
+) -> tuple[StreamState, list[Event]] | None:
+    """Analyse the kept rows again from the first with the gyro bias measured at the first rest ``rest_s``.
+
+    A calibration window taken on the move (a walk before the first set, a
+    pause within it) reads part of the movement as gyro bias, and the
+    filter learns the rest of it only over the first set, whose angles
+    drift meanwhile.  The first rest between sets is a stiller stretch in
+    the same pose: where its stillest window is clearly stiller than the
+    calibration's, its mean rate is the better bias, and the session is
+    analysed again from its first row with it (the rest pose and its window
+    stay).  None if it is not.
+    """
+    assert state.cal is not None
+    fresh = _kept_state(state, state.recalibrated_from_s)
+    a, b = (int(x) for x in np.searchsorted(fresh.buf_t, rest_s, side="left"))
+    rest = rest_window(settings, fresh, a, b)
+    if rest is None or not rest.motion < _REBIAS_MOTION_RATIO * state.cal.motion:
+        return None
+    bias = _still_run_bias(settings, fresh, rest, a, b)
+    if bias is None:
+        return None
+    cal = dataclasses.replace(state.cal, gyro_bias_dps=bias)
+    return _restart(settings, dataclasses.replace(fresh, rest_bias=True), cal, at_end)
+
+
+def _still_run_bias(settings: Settings, fresh: StreamState, rest: Calibration, a: int, b: int) -> np.ndarray | None:
+    """The mean rate over the still run around ``rest``'s window within rows ``a:b``, deg/s (None if short).
+
+    A window of ``calib_still_s`` standing still still sways: its mean
+    rate is the sway's turn over it (tenths of a deg/s).  Over the whole
+    still stretch the sway comes back and averages out.
+    """
+    assert fresh.buf_gyr is not None
+    gyr = fresh.buf_gyr[a:b]
+    acc = fresh.buf_acc[a:b]
+    with np.errstate(invalid="ignore"):
+        dev_g = np.linalg.norm(gyr - rest.gyro_bias_dps, axis=1)
+        dev_a = np.linalg.norm(acc - rest.up * rest.gravity_g, axis=1)
+    still = ~((dev_g >= settings.still_gyr_dps) | (dev_a >= settings.still_acc_g))  # a dropped row keeps the run
+    lo, hi = rest.start_row - a, rest.end_row - a
+    moving = np.flatnonzero(~still)
+    before = moving[moving < lo]
+    after = moving[moving > hi]
+    lo = int(before[-1]) + 1 if before.size else 0
+    hi = int(after[0]) if after.size else gyr.shape[0]
+    t = fresh.buf_t[a:b]
+    if t[hi - 1] - t[lo] < _REBIAS_MIN_STILL_S:
+        return None
+    return np.ascontiguousarray(np.nanmean(gyr[lo:hi], axis=0))
+
+
+def _kept_state(state: StreamState, recalibrated_from_s: tuple[float, ...]) -> StreamState:
+    """A state that has buffered the kept rows, to learn and run again from the first."""
+    assert state.kept is not None
     t = np.concatenate([c[0] for c in state.kept])
     acc = np.concatenate([c[1] for c in state.kept])
     gyr = None if not state.has_gyro else np.concatenate([c[2] for c in state.kept if c[2] is not None])
-    fresh = StreamState(
+    return StreamState(
         has_gyro=state.has_gyro,
         timeline=state.timeline,
         rows=state.rows,
@@ -343,16 +418,19 @@ def _revise(
         buf_t=t,
         buf_acc=acc,
         buf_gyr=gyr,
-        recalibrated_from_s=(*state.recalibrated_from_s, state.cal_time_s),
+        recalibrated_from_s=recalibrated_from_s,
         announced=state.announced,
         # Summed once per arriving row whatever the calibration (dsp.posture); the kept rows are not fed again.
         lever_blocks=state.lever_blocks,
     )
-    a, b = (int(x) for x in np.searchsorted(t, dwell_s, side="left"))
-    cal = rest_window(settings, fresh, a, b)
-    if cal is None:
-        return None
-    fresh = dataclasses.replace(fresh, cal=cal, lstate=begin_lock(settings, t, acc, gyr, cal))
+
+
+def _restart(
+    settings: Settings, fresh: StreamState, cal: Calibration, at_end: bool
+) -> tuple[StreamState, list[Event]]:
+    """Learn the axes from ``cal`` over ``fresh``'s rows and run the kernel from the first."""
+    lstate = begin_lock(settings, fresh.buf_t, fresh.buf_acc, fresh.buf_gyr, cal)
+    fresh = dataclasses.replace(fresh, cal=cal, lstate=lstate)
     return _start_if_learned(settings, learn(settings, fresh, force=at_end), at_end)
 
 
