@@ -37,6 +37,7 @@ from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
 from hipflex.dsp.lever_sums import LeverBlocks, accumulate_lever, accumulate_lever_checked
 from hipflex.dsp.posture import FlatPrior, describe_sets
+from hipflex.dsp.rest_bias import still_run_bias, stiller
 from hipflex.dsp.rest_pose import (
     REVISE_WITHIN_S,
     feed_dwells,
@@ -65,12 +66,6 @@ __all__ = [
 # times (each time on a longer dwell than the calibrated pose ever had, so
 # this only bounds the work on pathological input).
 _MAX_RECALIBRATIONS = 4
-# The first rest's stillest window replaces the calibration window's gyro
-# bias when its motion is below this fraction of the calibration's.
-_REBIAS_MOTION_RATIO = 0.75
-# ... and the still stretch around that window, which the bias is the mean
-# rate over, lasts this long, s.
-_REBIAS_MIN_STILL_S = 3.0
 
 
 def init_state(settings: Settings, has_gyro: bool) -> StreamState:
@@ -307,7 +302,13 @@ def _watch(
     upto_s = watch_until_s(t0_s, float(t[-1]), elsewhere_s)
     first_rest_s = state.dwell.first_rest_s
     dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s, upto_s)
-    if found is None and first_rest_s is None and dwell.first_rest_s is not None and not state.rest_bias:
+    if (
+        found is None
+        and state.has_gyro
+        and not state.rest_bias
+        and first_rest_s is None
+        and dwell.first_rest_s is not None
+    ):
         rebiased = _rebias(settings, state, dwell.first_rest_s, at_end)
         if rebiased is not None:
             return rebiased
@@ -368,39 +369,20 @@ def _rebias(
     fresh = _kept_state(state, state.recalibrated_from_s)
     a, b = (int(x) for x in np.searchsorted(fresh.buf_t, rest_s, side="left"))
     rest = rest_window(settings, fresh, a, b)
-    if rest is None or not rest.motion < _REBIAS_MOTION_RATIO * state.cal.motion:
+    if rest is None or not stiller(rest, state.cal):
         return None
-    bias = _still_run_bias(settings, fresh, rest, a, b)
+    assert fresh.buf_gyr is not None
+    rows = (fresh.buf_t[a:b], fresh.buf_acc[a:b], fresh.buf_gyr[a:b])
+    bias = still_run_bias(
+        settings,
+        state.gyro_frame,
+        *rows,
+        dataclasses.replace(rest, start_row=rest.start_row - a, end_row=rest.end_row - a),
+    )
     if bias is None:
         return None
     cal = dataclasses.replace(state.cal, gyro_bias_dps=bias)
     return _restart(settings, dataclasses.replace(fresh, rest_bias=True), cal, at_end)
-
-
-def _still_run_bias(settings: Settings, fresh: StreamState, rest: Calibration, a: int, b: int) -> np.ndarray | None:
-    """The mean rate over the still run around ``rest``'s window within rows ``a:b``, deg/s (None if short).
-
-    A window of ``calib_still_s`` standing still still sways: its mean
-    rate is the sway's turn over it (tenths of a deg/s).  Over the whole
-    still stretch the sway comes back and averages out.
-    """
-    assert fresh.buf_gyr is not None
-    gyr = fresh.buf_gyr[a:b]
-    acc = fresh.buf_acc[a:b]
-    with np.errstate(invalid="ignore"):
-        dev_g = np.linalg.norm(gyr - rest.gyro_bias_dps, axis=1)
-        dev_a = np.linalg.norm(acc - rest.up * rest.gravity_g, axis=1)
-    still = ~((dev_g >= settings.still_gyr_dps) | (dev_a >= settings.still_acc_g))  # a dropped row keeps the run
-    lo, hi = rest.start_row - a, rest.end_row - a
-    moving = np.flatnonzero(~still)
-    before = moving[moving < lo]
-    after = moving[moving > hi]
-    lo = int(before[-1]) + 1 if before.size else 0
-    hi = int(after[0]) if after.size else gyr.shape[0]
-    t = fresh.buf_t[a:b]
-    if t[hi - 1] - t[lo] < _REBIAS_MIN_STILL_S:
-        return None
-    return np.ascontiguousarray(np.nanmean(gyr[lo:hi], axis=0))
 
 
 def _kept_state(state: StreamState, recalibrated_from_s: tuple[float, ...]) -> StreamState:
@@ -425,9 +407,7 @@ def _kept_state(state: StreamState, recalibrated_from_s: tuple[float, ...]) -> S
     )
 
 
-def _restart(
-    settings: Settings, fresh: StreamState, cal: Calibration, at_end: bool
-) -> tuple[StreamState, list[Event]]:
+def _restart(settings: Settings, fresh: StreamState, cal: Calibration, at_end: bool) -> tuple[StreamState, list[Event]]:
     """Learn the axes from ``cal`` over ``fresh``'s rows and run the kernel from the first."""
     lstate = begin_lock(settings, fresh.buf_t, fresh.buf_acc, fresh.buf_gyr, cal)
     fresh = dataclasses.replace(fresh, cal=cal, lstate=lstate)
