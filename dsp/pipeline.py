@@ -174,8 +174,9 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
         while learning are released in one block; times on the re-timed
         grid), then rep, set, gap and rejection events in time order.  A
         :class:`CalibratedEvent` with ``revised`` set voids everything
-        announced before it: the rest pose was re-learned, and the angles
-        and reps from the first row follow it again.
+        announced before it: the rest pose was re-learned (or the gyro bias
+        re-measured at the first rest), and the angles and reps from the
+        first row follow it again.
     """
     if state.finished:
         raise ValueError("the stream is finished; start a new state")
@@ -288,8 +289,11 @@ def _watch(
 
     Without any, the events stand.  With some, the session is analysed
     again from its first row with the rest pose re-learned in the dwell
-    that showed it (:func:`_revise`): its events replace these.  Rows
-    ``REVISE_WITHIN_S`` after the first are no longer read (nor kept).
+    that showed it (:func:`_revise`): its events replace these.  With a
+    gyro, the first rest in the calibrated pose may measure the gyro bias
+    better than the calibration window did (:func:`_rebias`), with the same
+    effect.  Rows ``REVISE_WITHIN_S`` after the first are no longer read
+    (nor kept).
     """
     if state.dwell is None:
         return state, events
