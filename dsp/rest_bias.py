@@ -80,14 +80,20 @@ def still_run_bias(
     if t[hi - 1] - t[lo] < _MIN_STILL_S:
         return None
     k = max(1, round(_END_S / rest.period_s))
-    f0 = np.nanmean(acc[lo : lo + k], axis=0)
-    f1 = np.nanmean(acc[hi - k : hi], axis=0)
+    # Dropped rows (NaN) keep the run but measure nothing: the ends are the
+    # first and last k measured rows.
+    rows = lo + np.flatnonzero(np.isfinite(acc[lo:hi]).all(axis=1) & np.isfinite(gyr[lo:hi]).all(axis=1))
+    if rows.size < 2 * k:
+        return None
+    f0 = acc[rows[:k]].mean(axis=0)
+    f1 = acc[rows[-k:]].mean(axis=0)
     # Between the two ends' middle rows "up" turned from u0 to u1 by the
     # rotation -theta (small), so theta's horizontal part is u1 x u0.
-    i0, i1 = lo + k // 2, hi - k + k // 2
+    i0, i1 = int(rows[k // 2]), int(rows[rows.size - k + k // 2])
     span_s = float(t[i1] - t[i0])
     turn_deg = np.degrees(np.cross(f1 / np.linalg.norm(f1), f0 / np.linalg.norm(f0)))
     if frame is not None and frame.verdict == "corrected":
         turn_deg = np.linalg.solve(frame.matrix, turn_deg)  # into the given gyro's frame, as the rows are
-    mean_dps = np.nanmean(gyr[i0:i1], axis=0)
-    return np.ascontiguousarray(mean_dps - turn_deg / span_s)
+    mean_dps = gyr[rows[(rows >= i0) & (rows < i1)]].mean(axis=0)
+    bias = mean_dps - turn_deg / span_s
+    return np.ascontiguousarray(bias) if np.isfinite(bias).all() else None

@@ -122,3 +122,24 @@ def test_the_rest_bias_takes_out_the_turn_the_accelerometer_sees() -> None:
     got = still_run_bias(SETTINGS, None, t, acc, gyr, cal)
     assert got is not None
     np.testing.assert_allclose(got, bias, atol=0.01)  # the mean rate alone is 0.3 deg/s off about x
+
+
+def test_the_rest_bias_reads_the_measured_rows_at_a_still_run_s_ends() -> None:
+    from hipflex.dsp.learn import Calibration
+    from hipflex.dsp.rest_bias import still_run_bias
+
+    # A still run whose first and last half second were lost (NaN rows, as a
+    # reconnect leaves them; BLE fixture verity/sim_march): the ends are the
+    # measured rows next to them, never a NaN bias.
+    fs_hz, bias = 50.0, np.array([0.4, -0.7, 0.2])
+    t = np.arange(0.0, 8.0, 1.0 / fs_hz)
+    acc = np.tile([0.0, 0.0, 1.0], (t.size, 1))
+    gyr = np.tile(bias, (t.size, 1))
+    acc[:25] = np.nan
+    gyr[:25] = np.nan
+    acc[-30:] = np.nan
+    gyr[-30:] = np.nan
+    cal = Calibration(200, 249, np.array([0.0, 0.0, 1.0]), bias.copy(), 1.0 / fs_hz, True, 1.0, 1.0, 0.2)
+    got = still_run_bias(SETTINGS, None, t, acc, gyr, cal)
+    assert got is not None
+    np.testing.assert_allclose(got, bias, atol=1e-9)
