@@ -48,7 +48,9 @@ class CalibratedEvent:
     different pose (a recording that starts lying down, or inside a hold).
     Angles and reps from the first row on follow.  ``revised`` is True when
     this calibration replaces one already announced: the session showed
-    later that its rest pose is another (:mod:`hipflex.dsp.rest_pose`), so
+    later that its rest pose is another (:mod:`hipflex.dsp.rest_pose`), or
+    its first rest measured the gyro bias better than the calibration
+    window did (:mod:`hipflex.dsp.rest_bias`; the window then stays), so
     every angle, rep and set announced before is void and follows again.
     """
 

@@ -38,6 +38,7 @@ from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.learning_flow import begin_lock, correct_gyro, learn, ready_kernel, rest_window
 from hipflex.dsp.lever_sums import LeverBlocks, accumulate_lever, accumulate_lever_checked
 from hipflex.dsp.posture import FlatPrior, describe_sets
+from hipflex.dsp.rest_bias import still_run_bias, stiller
 from hipflex.dsp.rest_pose import (
     REVISE_WITHIN_S,
     feed_dwells,
@@ -180,8 +181,9 @@ def step(settings: Settings, state: StreamState, chunk: ImuSamples) -> tuple[Str
         while learning are released in one block; times on the re-timed
         grid), then rep, set, gap and rejection events in time order.  A
         :class:`CalibratedEvent` with ``revised`` set voids everything
-        announced before it: the rest pose was re-learned, and the angles
-        and reps from the first row follow it again.
+        announced before it: the rest pose was re-learned (or the gyro bias
+        re-measured at the first rest), and the angles and reps from the
+        first row follow it again.
     """
     if state.finished:
         raise ValueError("the stream is finished; start a new state")
@@ -294,8 +296,11 @@ def _watch(
 
     Without any, the events stand.  With some, the session is analysed
     again from its first row with the rest pose re-learned in the dwell
-    that showed it (:func:`_revise`): its events replace these.  Rows
-    ``REVISE_WITHIN_S`` after the first are no longer read (nor kept).
+    that showed it (:func:`_revise`): its events replace these.  With a
+    gyro, the first rest in the calibrated pose may measure the gyro bias
+    better than the calibration window did (:func:`_rebias`), with the same
+    effect.  Rows ``REVISE_WITHIN_S`` after the first are no longer read
+    (nor kept).
     """
     if state.dwell is None:
         return state, events
@@ -306,7 +311,18 @@ def _watch(
         state.cal.up, [r.time_s for r in state.relocks], [r.axes.u for r in state.relocks]
     )
     upto_s = watch_until_s(t0_s, float(t[-1]), elsewhere_s)
+    first_rest_s = state.dwell.first_rest_s
     dwell, found = feed_dwells(state.dwell, t[:n], theta[:n], settings.set_gap_s, upto_s)
+    if (
+        found is None
+        and state.has_gyro
+        and not state.rest_bias
+        and first_rest_s is None
+        and dwell.first_rest_s is not None
+    ):
+        rebiased = _rebias(settings, state, dwell.first_rest_s, at_end)
+        if rebiased is not None:
+            return rebiased
     if (
         found is None
         and elsewhere_s is not None
@@ -337,11 +353,56 @@ def _revise(
     first row follow it again.  None if the dwell holds no quiet window
     (the calibration then stands).
     """
-    assert state.kept is not None and state.cal is not None
+    assert state.cal is not None
+    fresh = _kept_state(state, (*state.recalibrated_from_s, state.cal_time_s))
+    a, b = (int(x) for x in np.searchsorted(fresh.buf_t, dwell_s, side="left"))
+    cal = rest_window(settings, fresh, a, b)
+    if cal is None:
+        return None
+    return _restart(settings, fresh, cal, at_end)
+
+
+def _rebias(
+    settings: Settings, state: StreamState, rest_s: tuple[float, float], at_end: bool
+) -> tuple[StreamState, list[Event]] | None:
+    """Analyse the kept rows again from the first with the gyro bias measured at the first rest ``rest_s``.
+
+    A calibration window taken on the move (a walk before the first set, a
+    pause within it) reads part of the movement as gyro bias, and the
+    filter learns the rest of it only over the first set, whose angles
+    drift meanwhile.  The first rest between sets is a stiller stretch in
+    the same pose: where its stillest window is clearly stiller than the
+    calibration's, its mean rate is the better bias, and the session is
+    analysed again from its first row with it (the rest pose and its window
+    stay).  None if it is not.
+    """
+    assert state.cal is not None
+    fresh = _kept_state(state, state.recalibrated_from_s)
+    a, b = (int(x) for x in np.searchsorted(fresh.buf_t, rest_s, side="left"))
+    rest = rest_window(settings, fresh, a, b)
+    if rest is None or not stiller(rest, state.cal):
+        return None
+    assert fresh.buf_gyr is not None
+    rows = (fresh.buf_t[a:b], fresh.buf_acc[a:b], fresh.buf_gyr[a:b])
+    bias = still_run_bias(
+        settings,
+        state.gyro_frame,
+        *rows,
+        dataclasses.replace(rest, start_row=rest.start_row - a, end_row=rest.end_row - a),
+    )
+    if bias is None:
+        return None
+    cal = dataclasses.replace(state.cal, gyro_bias_dps=bias)
+    return _restart(settings, dataclasses.replace(fresh, rest_bias=True), cal, at_end)
+
+
+def _kept_state(state: StreamState, recalibrated_from_s: tuple[float, ...]) -> StreamState:
+    """A state that has buffered the kept rows, to learn and run again from the first."""
+    assert state.kept is not None
     t = np.concatenate([c[0] for c in state.kept])
     acc = np.concatenate([c[1] for c in state.kept])
     gyr = None if not state.has_gyro else np.concatenate([c[2] for c in state.kept if c[2] is not None])
-    fresh = StreamState(
+    return StreamState(
         has_gyro=state.has_gyro,
         timeline=state.timeline,
         rows=state.rows,
@@ -350,17 +411,18 @@ def _revise(
         buf_t=t,
         buf_acc=acc,
         buf_gyr=gyr,
-        recalibrated_from_s=(*state.recalibrated_from_s, state.cal_time_s),
+        recalibrated_from_s=recalibrated_from_s,
         announced=state.announced,
         # Summed once per arriving row whatever the calibration (dsp.posture); the kept rows are not fed again.
         lever_blocks=state.lever_blocks,
         rate_last=state.rate_last,
     )
-    a, b = (int(x) for x in np.searchsorted(t, dwell_s, side="left"))
-    cal = rest_window(settings, fresh, a, b)
-    if cal is None:
-        return None
-    fresh = dataclasses.replace(fresh, cal=cal, lstate=begin_lock(settings, t, acc, gyr, cal))
+
+
+def _restart(settings: Settings, fresh: StreamState, cal: Calibration, at_end: bool) -> tuple[StreamState, list[Event]]:
+    """Learn the axes from ``cal`` over ``fresh``'s rows and run the kernel from the first."""
+    lstate = begin_lock(settings, fresh.buf_t, fresh.buf_acc, fresh.buf_gyr, cal)
+    fresh = dataclasses.replace(fresh, cal=cal, lstate=lstate)
     return _start_if_learned(settings, learn(settings, fresh, force=at_end), at_end)
 
 

@@ -107,6 +107,9 @@ class DwellState:
         The open dwell was entered from an excursion.
     longest_rest_s : float
         The longest dwell in the calibrated pose so far, s.
+    first_rest_s : (float, float) or None
+        Start and end of the first dwell in the calibrated pose (a rest
+        between sets), s, once one has ended.
     """
 
     t0_s: float
@@ -119,6 +122,7 @@ class DwellState:
     run_level_deg: float = math.nan
     run_entered: bool = False
     longest_rest_s: float = 0.0
+    first_rest_s: tuple[float, float] | None = None
 
 
 def new_dwell_state(t0_s: float) -> DwellState:
@@ -239,12 +243,26 @@ def feed_dwells(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (c_tot[1:] - c_tot[j0]) / (c_cnt[1:] - c_cnt[j0])
     # The run (first, last, level, entered, longest) in, the run after the scan out.
+    rest = (-1.0, -1.0)
+    if state.first_rest_s is not None:
+        a_s, b_s = state.first_rest_s
+        rest = (round((a_s - state.t0_s) / _BLOCK_S), round((b_s - state.t0_s) / _BLOCK_S) - 1)
     run = np.array(
-        [state.run_first, state.run_last, state.run_level_deg, 1.0 if state.run_entered else 0.0, state.longest_rest_s]
+        [
+            state.run_first,
+            state.run_last,
+            state.run_level_deg,
+            1.0 if state.run_entered else 0.0,
+            state.longest_rest_s,
+            *rest,
+        ]
     )
     base = state.next_block - n_all  # block index of allb[0]
     j = _scan_dwells(np.ascontiguousarray(allb), spread, mean, mid, m, base, set_gap_s, settle_n, look_n, run)
     first, last, level, entered, longest = int(run[0]), int(run[1]), float(run[2]), bool(run[3] > 0.0), float(run[4])
+    first_rest = None
+    if run[5] >= 0.0:
+        first_rest = (state.t0_s + run[5] * _BLOCK_S, state.t0_s + (run[6] + 1) * _BLOCK_S)
     found = None
     if j < n_all:  # the scan stopped at the block where the dwell elsewhere ended
         found = (state.t0_s + first * _BLOCK_S, state.t0_s + (last + 1) * _BLOCK_S)
@@ -259,6 +277,7 @@ def feed_dwells(
         run_level_deg=level,
         run_entered=entered,
         longest_rest_s=longest,
+        first_rest_s=first_rest,
     )
     return state, found
 
@@ -283,7 +302,9 @@ def _scan_dwells(
     each, ``mid`` its middle and ``mean`` the mean angle over the level
     window (NaN where unknown); ``base`` the block index of ``allb[0]``.
     ``run`` holds (first, last, level, entered, longest) of the open dwell
-    (the fields of :class:`DwellState`) and is updated in place.  Returns
+    (the fields of :class:`DwellState`) and the first and last block of the
+    first rest in the calibrated pose (-1 before one ended), and is updated
+    in place.  Returns
     ``allb.shape[0]`` when every block was scanned, else the block at which
     a dwell far from the calibrated pose ended before any rest in the
     calibrated pose: ``run[0]``, ``run[1]`` then hold that dwell's first and last block.
@@ -311,6 +332,9 @@ def _scan_dwells(
                 if entered and dur_s >= set_gap_s:
                     if abs(level) < _OTHER_POSE_DEG:
                         longest = max(longest, dur_s)
+                        if run[5] < 0.0:
+                            run[5] = first
+                            run[6] = last
                     elif longest <= 0.0:
                         stop = j
                         break

@@ -67,6 +67,8 @@ class StreamState:
     lever: LeverFit | None = None
     gyro_frame: GyroFrameCheck | None = None
     recalibrated_from_s: tuple[float, ...] = ()
+    # The calibration's gyro bias is the one measured at the first rest (pipeline._rebias).
+    rest_bias: bool = False
     kernel: _Kernel | None = None
     n_reps: int = 0
     closed_sets: tuple[RepSet, ...] = ()

@@ -2325,8 +2325,9 @@ def scan_dwells(  # type: ignore[no-untyped-def]
     level window's mean stays within the dwell band of it (empty blocks
     neither end nor extend it), and counts, when it ends, if it was entered
     from an excursion (a look-back block outside the band) and lasted a set
-    gap: in the calibrated pose as a rest, far from it as evidence that the
-    rest pose is elsewhere if no rest came before it.
+    gap: in the calibrated pose as a rest (the first one's blocks kept in
+    ``run[5:7]``), far from it as evidence that the rest pose is elsewhere
+    if no rest came before it.
     """
     from hipflex.dsp import rest_pose as rp
 
@@ -2343,6 +2344,8 @@ def scan_dwells(  # type: ignore[no-untyped-def]
                 if entered and dur_s >= set_gap_s:
                     if abs(level) < rp._OTHER_POSE_DEG:
                         longest = max(longest, dur_s)
+                        if run[5] < 0.0:
+                            run[5:7] = first, last
                     elif longest <= 0.0:
                         stop = j
                         break
@@ -2352,7 +2355,7 @@ def scan_dwells(  # type: ignore[no-untyped-def]
             before = allb[max(0, j + 1 - look_n - settle_n) : j + 1 - settle_n, :2]
             with np.errstate(invalid="ignore"):
                 entered = bool(np.any(np.abs(before - level) > rp._DWELL_DEG))
-    run[:] = first, last, level, float(entered), longest
+    run[:5] = first, last, level, float(entered), longest
     return stop
 
 

@@ -275,7 +275,7 @@ def test_the_dwell_scan_kernel_matches_its_naive_twin(seed: int) -> None:
     found = 0
     for m in (0, 37):
         for gap_s in (2.0, 10.0):
-            for run0 in ([-1.0, -1.0, math.nan, 0.0, 0.0], [0.0, 3.0, 1.0, 1.0, 5.0]):
+            for run0 in ([-1.0, -1.0, math.nan, 0.0, 0.0, -1.0, -1.0], [0.0, 3.0, 1.0, 1.0, 5.0, -1.0, -1.0]):
                 got_run, want_run = np.array(run0), np.array(run0)
                 got = _scan_dwells(allb, spread, mean, mid, m, 1000, gap_s, settle_n, look_n, got_run)
                 want = naive.scan_dwells(allb, spread, mean, mid, m, 1000, gap_s, settle_n, look_n, want_run)
