@@ -35,6 +35,7 @@ import hipflex.dsp.absorb as absorb
 import hipflex.dsp.flexion_sign as flexion_sign
 import hipflex.dsp.learning_flow as learning_flow
 import hipflex.dsp.pipeline as pipeline
+import hipflex.dsp.session_result as session_result
 from hipflex.dsp import ImuSamples
 
 FS_HZ = 200.0
@@ -61,7 +62,7 @@ STAGES = (
     "learn",
     # Per arriving chunk and per closed set.
     "accumulate_lever_checked",
-    "_described",
+    "described_sets",
     "feed_dwells",
 )
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in STAGES:
         # Where the pipeline's modules call it (make_set: the event absorption's, since dsp/absorb.py;
         # the gyro frame check and the other-pose search: the learning phase's).
-        for mod in (pipeline, absorb, learning_flow, flexion_sign, kernel_replay):
+        for mod in (pipeline, session_result, absorb, learning_flow, flexion_sign, kernel_replay):
             if hasattr(mod, name):
                 setattr(mod, name, _timed(name, getattr(mod, name), spent, stack))
     pipeline.analyze(rec)  # warm-up: numba cache load

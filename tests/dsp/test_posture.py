@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streaming import stream_in_chunks
 
-from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, step
+from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, session_result, step
 from hipflex.dsp.lever_sums import BLOCK_S, accumulate_lever, empty_lever_blocks
 from hipflex.dsp.mounting_prior import face_cosines
 from hipflex.dsp.posture import (
@@ -278,7 +278,7 @@ def test_simulated_drills_are_named(drill: str, pose: str, movement: str) -> Non
 def test_naming_never_changes_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
     sim = simulate_programme("glute_bridge", seed=77, fs_hz=50.0, has_gyro=True)
     with_names = analyze(sim.samples)
-    monkeypatch.setattr(pipeline, "describe_sets", lambda sets, *_: sets)
+    monkeypatch.setattr(session_result, "describe_sets", lambda sets, *_: sets)
     without = analyze(sim.samples)
     assert all(s.description is None for s in without.sets)
     assert all(s.description is not None for s in with_names.sets)
@@ -633,7 +633,7 @@ def test_naming_lying_and_mixed_sessions_never_changes_a_count(
     else:
         sim = simulate_programme(recording, seed=0, fs_hz=25.0, has_gyro=has_gyro)
     with_names = analyze(sim.samples)
-    monkeypatch.setattr(pipeline, "describe_sets", lambda sets, *_: sets)
+    monkeypatch.setattr(session_result, "describe_sets", lambda sets, *_: sets)
     without = analyze(sim.samples)
     assert all(s.description is not None for s in with_names.sets)
     assert all(s.description is None for s in without.sets)

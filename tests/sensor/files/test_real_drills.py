@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import real_kit
 
-from hipflex.dsp import Settings, analyze, pipeline
+from hipflex.dsp import Settings, analyze, session_result
 
 pytestmark = pytest.mark.shared_data
 
@@ -21,7 +21,7 @@ def test_real_sets_are_named_and_counted_as_without_names(
     if not cases:
         pytest.skip(f"no {dataset} recordings under {shared_data}")
     named = [analyze(c.samples, settings) for c in cases]
-    monkeypatch.setattr(pipeline, "describe_sets", lambda sets, *_: sets)
+    monkeypatch.setattr(session_result, "describe_sets", lambda sets, *_: sets)
     plain = [analyze(c.samples, settings) for c in cases]
     n_sets = 0
     for a, b in zip(named, plain, strict=True):
