@@ -191,7 +191,13 @@ def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = mat
     ``misplaced_peak`` and the first step's early peak allow for), and only
     after a rep that rose within a stride: a walk's first step after a rest
     can read its onset 4-6 s before its peak (the rise taken from the
-    rest's sway; wide simulator, tuning seeds 3, 4, 21).  Nor is a walk
+    rest's sway; wide simulator, tuning seeds 3, 4, 21).  That rise leaves
+    out the rep's time near its top (``hold_s``): a held rep's peak read
+    late in its hold made the rise of a clamshell or side-lying raise
+    2.5-3.3 s (holds 1.5-2.1 s, true rises 0.6-1.4 s; tuning drills 0:20,
+    34 pairs, among them the whole first set of seed 10's clamshells, 0/19,
+    taken for a walk), while a step's time near its top is a fraction of a
+    stride.  Nor is a walk
     already confirmed judged: the rule keeps held reps from confirming one,
     and inside a walk a step's onset can be read early from the stance
     before it, so a step two strides after it (one unseen between) rose
@@ -213,7 +219,8 @@ def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = mat
         return False  # see above: onsets only keep a walk from being confirmed
     if strike_g >= _LANDED_G or g.rep_strike_g >= _LANDED_G:
         return False  # a foot landed (see above): a walk's onsets may read late, a lying rep's foot lands on nothing
-    if last.peak_s - last.start_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
+    near_top_s = last.hold_s if math.isfinite(last.hold_s) else 0.0
+    if last.peak_s - last.start_s - near_top_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s:
         return False  # a rise longer than any stride was read out of a rest's sway: its onset says nothing
     dt_s = rep.start_s - last.start_s
     return dt_s > (1.0 + LINK_TOL) * settings.gait_max_stride_s and not walk_link_ok(settings, g, dt_s)

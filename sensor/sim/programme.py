@@ -269,6 +269,26 @@ def _clock_truth(
     )
 
 
+#: The analysis' ``onset_fraction``: a rep starts and ends where the angle is within this fraction of its rise
+#: (fall) from its low (trough), which bounds the contract's hold.
+_ONSET_FRACTION = 0.05
+
+
+def _contract_hold_s(th: FloatArray, lo: int, p: int, tr: int, band_deg: float) -> float:
+    """A rep's ``hold_s`` as the contract defines it, on the dense angle ``th`` (indices of low, peak, trough).
+
+    The time within ``band_deg`` of the peak between the rep's start (the last time the angle was within
+    ``onset_fraction`` of the rise above its low) and its end (the first time it comes within
+    ``onset_fraction`` of the fall to the trough), s.  Measured from the low and the trough instead, a rep
+    smaller than the band (a hip hike's 4-10 deg) would hold through the pauses at the bottom as well.
+    """
+    below = np.flatnonzero(th[lo : p + 1] <= th[lo] + _ONSET_FRACTION * (th[p] - th[lo]))
+    start = lo + int(below[-1]) if below.size else lo
+    back = np.flatnonzero(th[p : tr + 1] <= th[tr] + _ONSET_FRACTION * (th[p] - th[tr]))
+    end = p + int(back[0]) if back.size else tr
+    return float(np.count_nonzero(th[start:end] >= th[p] - band_deg)) / DENSE_HZ
+
+
 def _truth(
     ts: FloatArray, phi: Track, sets: list[tuple[float, float]], set_reps: list[list[RepKeys]], band_deg: float
 ) -> tuple[tuple[TruthRep, ...], list[tuple[float, ...]]]:
@@ -299,7 +319,7 @@ def _truth(
                     float(np.max(vel[lo : p + 1])),
                 )
             )
-            h.append(float(np.count_nonzero(th[lo : tr + 1] >= th[p] - band_deg)) / DENSE_HZ)
+            h.append(_contract_hold_s(th, lo, p, tr, band_deg))
         holds.append(tuple(h))
     return tuple(out), holds
 
@@ -402,8 +422,8 @@ def simulate_programme(
         for s_i in range(len(tr.sets)):
             h = []
             for r in (r for r in tr.reps if r.set_index == s_i):
-                a, b = np.searchsorted(tr.time_s, [r.low_s, r.trough_s])
-                h.append(float(np.count_nonzero(tr.angle_deg[a : b + 1] >= r.peak_deg - hold_band_deg)) / DENSE_HZ)
+                lo, pk, tro = (int(i) for i in np.searchsorted(tr.time_s, [r.low_s, r.peak_s, r.trough_s]))
+                h.append(_contract_hold_s(tr.angle_deg, lo, pk, tro, hold_band_deg))
             flex_truth.append(SetTruth(drill, "standing", "flexion", tuple(h)))
         return ProgrammeSimulation(
             drill, sim.samples, tr, tuple(flex_truth), sim.mounting, sim.sensor, seed, sim.errors

@@ -91,6 +91,22 @@ class TruthRep:
         """Peak minus the low before it, degrees."""
         return self.peak_deg - self.low_deg
 
+    @property
+    def fall_deg(self) -> float:
+        """Peak minus the trough after it, degrees."""
+        return self.peak_deg - self.trough_deg
+
+    def counts(self, min_rom_deg: float) -> bool:
+        """True when the contract counts this excursion as a rep at ``min_rom_deg``.
+
+        A rep rises at least ``min_rom_deg`` from its low and comes back down by
+        as much (the contract's hysteresis, README "Rep"); a drawn excursion
+        that falls short either way (a 5 deg hip hike at the default 20 deg, or a
+        21 deg rise whose return stops 2 deg higher than it started) is a
+        rejected candidate there, so it is no true rep either.
+        """
+        return self.rom_deg >= min_rom_deg and self.fall_deg >= min_rom_deg
+
 
 @dataclass(frozen=True, eq=False)
 class Truth:

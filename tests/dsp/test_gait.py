@@ -555,6 +555,23 @@ def test_held_acc_only_reps_whose_peaks_fall_a_walking_stride_apart_are_not_a_wa
     assert counted == reps and steps == [] and g.walks == ()
 
 
+def test_a_held_acc_only_rep_whose_peak_reads_late_in_its_hold_still_has_its_onset_judged() -> None:
+    # Tuning seed 10's accelerometer-only clamshells (first set, 0/19): a rep rising from 10.61 s has its
+    # peak read at 13.22 s, late in its ~1.8 s hold (true peak 12.4 s), so onset to peak is 2.6 s, more
+    # than any stride: taken for a rise read out of a rest's sway, its onset went unjudged and the reps
+    # after it, peaks 1.8-3.8 s apart, confirmed a walk. Less the time near its top, it rose in 0.9 s.
+    starts = (10.61, 14.06, 16.96, 19.95, 22.93)
+    peaks = (13.22, 15.00, 17.95, 21.25, 25.05)
+    reps = [Rep(0, a, p, p + 1.5, 38.0, 52.0, 1.2, 80.0, 20.0, 1.76, 1.0) for a, p in zip(starts, peaks, strict=True)]
+    counted, steps, g = _run(reps, has_gyro=False, strike_g=0.1)  # lying: the foot lands on nothing
+    assert counted == reps and steps == [] and g.walks == ()
+    # A rise read out of a rest's sway (a walk's first step, its top brief): still not judged.
+    sway = [Rep(0, 7.0, 10.4, 11.0, 30.0, 30.0, 0.5, 80.0, 10.0, 0.4, 1.0)]
+    walk = [_swing(10.4 + 1.1 * k, 28.0, -10.0) for k in range(1, 6)]
+    counted, steps, _ = _run([*sway, *walk], has_gyro=False, strike_g=0.1)
+    assert counted == [] and steps == [*sway, *walk]
+
+
 def test_acc_only_swings_whose_onsets_read_late_are_still_a_walk_when_a_foot_lands() -> None:
     # The same peaks and onsets as the clamshells above, but each swing jolts 0.3 g after its peak with
     # the thigh still high (a soft heel strike, under ``STRIKE_G``): a walk's onsets may read early out
