@@ -68,6 +68,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # the timeline.
     "side": (
         ("learn", "_scan_quiet", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
+        ("learn", "_scan_stillest", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
         ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
         ("_kern_time", "_spread", (_A1,)),
         ("_kern_time", "_bootstrap_period", (_A1, _A1)),

@@ -235,6 +235,44 @@ def _scan_quiet(
     qs: np.ndarray,
 ) -> int:
     """Test windows ending at rows ``qs[Q_SCANNED]..n-1``; return the first quiet end row or -1."""
+    return _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, True)
+
+
+@njit
+def _scan_stillest(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    qs: np.ndarray,
+) -> None:
+    """Score every window ending at rows ``qs[Q_SCANNED]..n-1``, the stillest kept in ``qs``.
+
+    What calling :func:`_scan_quiet` until it returns -1 leaves in ``qs``, in
+    one pass: each of those calls would walk the window's start up from row 0
+    again (quadratic in a long rest's rows).
+    """
+    _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, False)
+
+
+@njit
+def _scan_windows(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    qs: np.ndarray,
+    stop_at_quiet: bool,
+) -> int:
+    """The scan of :func:`_scan_quiet` (``stop_at_quiet``) and :func:`_scan_stillest` (not)."""
     n = t.shape[0]
     k = int(qs[Q_SCANNED])
     j0 = 0
@@ -248,7 +286,7 @@ def _scan_quiet(
                 if sc < qs[Q_BEST_SCORE]:
                     qs[Q_BEST_SCORE] = sc
                     qs[Q_BEST_END] = k
-                if sc <= 1.0:
+                if sc <= 1.0 and stop_at_quiet:
                     qs[Q_SCANNED] = k + 1
                     return k
         k += 1
@@ -267,6 +305,7 @@ def find_quiet_window(
     qstate: np.ndarray,
     force: bool,
     period_s: float | None = None,
+    stillest: bool = False,
 ) -> Calibration | None:
     """Continue the search for the first quiet standing window.
 
@@ -283,6 +322,9 @@ def find_quiet_window(
     period_s : float, optional
         The sample period, s (the pipeline's timeline estimates it from many
         rows).  If omitted, the median interval of the rows given.
+    stillest : bool
+        Score every window left and return the stillest of all seen (as a
+        forced search does, reported as not quiet), not the first quiet one.
 
     Returns
     -------
@@ -297,10 +339,15 @@ def find_quiet_window(
     if period_s is None:
         period_s = float(np.median(np.diff(time_s))) if time_s.shape[0] > 1 else 0.0
     period = min(period_s, 0.1) if period_s > 0.0 else 0.0
-    end = _scan_quiet(time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, max_gap_s + period, qstate)
+    args = (time_s, acc_g, gyr, has_gyro, win_s, still_acc_g, still_gyr_dps, max_gap_s + period, qstate)
+    end = -1
+    if stillest:
+        _scan_stillest(*args)
+    else:
+        end = _scan_quiet(*args)
     quiet = end >= 0
     if not quiet:
-        if not force or not np.isfinite(qstate[Q_BEST_SCORE]):
+        if not (force or stillest) or not np.isfinite(qstate[Q_BEST_SCORE]):
             return None
         end = int(qstate[Q_BEST_END])
     start = int(np.searchsorted(time_s, time_s[end] - win_s, side="right"))

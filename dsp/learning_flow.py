@@ -73,7 +73,7 @@ def _short_quiet_window(
         win_s = settings.calib_still_s * frac
         qs = new_quiet_state()
 
-        def search(force: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
+        def search(stillest: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
             return find_quiet_window(
                 t,
                 acc,
@@ -83,15 +83,14 @@ def _short_quiet_window(
                 settings.still_gyr_dps,
                 max_gap_s,
                 qs,
-                force=force,
+                force=False,
                 period_s=period_s,
+                stillest=stillest,
             )
 
         if search(False) is None:
             continue
-        while search(False) is not None:
-            pass  # every quiet window, for the stillest
-        best = search(True)  # the stillest window seen (reported as not quiet by the search)
+        best = search(True)  # the stillest of every window (reported as not quiet by the search)
         assert best is not None
         return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
     return None

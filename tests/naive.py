@@ -205,6 +205,7 @@ __all__ = [
     "sampled_peak_rate",
     "scan_lock",
     "scan_quiet",
+    "scan_stillest",
     "tilt_step",
     "window_score",
 ]
@@ -2034,6 +2035,21 @@ def scan_quiet(
     qs[kl.Q_SCANNED] = n
     return -1
 
+
+def scan_stillest(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    qs: np.ndarray,
+) -> None:
+    """Twin of ``_scan_stillest``: :func:`scan_quiet` called until no quiet window is left."""
+    while scan_quiet(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs) >= 0:
+        pass
 
 def scan_lock(
     t: np.ndarray,

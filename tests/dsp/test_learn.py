@@ -25,6 +25,7 @@ from hipflex.dsp.learn import (
     _any_perpendicular,
     _scan_lock,
     _scan_quiet,
+    _scan_stillest,
     _window_score,
     find_quiet_window,
     lock_axes,
@@ -190,6 +191,27 @@ def test_scan_quiet_finds_the_first_quiet_window(seed: int, has_gyro: bool) -> N
     assert t[end_k] - t[90] == pytest.approx(2.0, abs=0.06)
     assert qk[learn.Q_SCANNED] == end_k + 1
     assert qk[learn.Q_BEST_END] == end_k and qk[learn.Q_BEST_SCORE] <= 1.0
+
+
+@pytest.mark.parametrize("has_gyro", [True, False])
+@pytest.mark.parametrize("seed", range(3))
+def test_scan_stillest_keeps_the_stillest_window_of_all_as_its_twin(seed: int, has_gyro: bool) -> None:
+    t, acc, gyr = _moving_then_still(seed, n=400)
+    # A first stand (rows 90-200), a fidget, then a stiller stand: the stillest window is not the first quiet one.
+    acc[200:210] += 0.2
+    rng = np.random.default_rng(seed)
+    acc[210:] = np.array([0.0, 0.0, 1.0]) + rng.normal(0, 0.001, (t.size - 210, 3))
+    gyr[210:] = np.array([0.5, -0.3, 0.2]) + rng.normal(0, 0.05, (t.size - 210, 3))
+    args = (t, acc, gyr, has_gyro, 2.0, STILL_ACC, STILL_GYR, MAX_GAP_S)
+    first = learn.new_quiet_state()
+    assert 0 <= _scan_quiet(*args, first) < 200
+    qk, qt = first.copy(), first.copy()
+    _scan_stillest(*args, qk)
+    naive.scan_stillest(*args, qt)
+    np.testing.assert_allclose(qk, qt, rtol=1e-9)
+    assert qk[learn.Q_SCANNED] == t.size
+    assert qk[learn.Q_BEST_END] >= 210 + 0.95 * 2.0 * FS_HZ - 2  # a window wholly in the stiller stand
+    assert qk[learn.Q_BEST_SCORE] < first[learn.Q_BEST_SCORE]
 
 
 @pytest.mark.slow
