@@ -62,6 +62,9 @@ __all__ = [
 # times (each time on a longer dwell than the calibrated pose ever had, so
 # this only bounds the work on pathological input).
 _MAX_RECALIBRATIONS = 4
+# Rows of a buffer that are run at once while a revision may still come (s): a revision analyses again
+# at most this much more than the rows that showed it; each block costs a kernel call and a watch.
+_WATCH_BLOCK_S = 60.0
 
 
 def init_state(settings: Settings, has_gyro: bool) -> StreamState:
@@ -255,10 +258,15 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     cal = state.cal
 
     t = state.buf_t
-    gyr = state.buf_gyr if state.buf_gyr is not None else _EMPTY3
+    watching = len(state.recalibrated_from_s) < _MAX_RECALIBRATIONS
+    # While the rest pose or the gyro bias may still be revised (the watch below), the buffer (a whole file
+    # in batch mode) runs in blocks as a live stream's chunks would: a revision then analyses again only
+    # the rows up to the block that showed it, not the whole file twice.  Any chunking gives the same result.
+    m = t.shape[0] if at_end or not watching else _first_block_rows(t, cal.end_row)
+    gyr = state.buf_gyr[:m] if state.buf_gyr is not None else _EMPTY3
     cal_t = float(t[cal.start_row])
     state = dataclasses.replace(state, kernel=kern, cal_time_s=cal_t)
-    state, events, theta = _run(settings, state, kern, t, state.buf_acc, gyr)
+    state, events, theta = _run(settings, state, kern, t[:m], state.buf_acc[:m], gyr)
     # Reps that began before the rest pose was known are reported only now
     # (the rep events are in time order: the late ones come first).
     for i, e in enumerate(events):
@@ -270,13 +278,27 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
         state, buf_t=np.zeros(0), buf_acc=_EMPTY3, buf_gyr=None if state.buf_gyr is None else _EMPTY3
     )
     calibrated = CalibratedEvent(cal_t, cal.quiet, state.recalibrated_from_s, state.announced)
-    events = [calibrated, AngleBlock(t, theta), *events]
-    if len(state.recalibrated_from_s) < _MAX_RECALIBRATIONS:
-        state = dataclasses.replace(state, kept=(raw,), dwell=new_dwell_state(float(t[0])))
-        state, events = _watch(settings, state, t, theta, events, at_end)
+    events = [calibrated, AngleBlock(t[:m], theta), *events]
+    if watching:
+        first = (raw[0][:m], raw[1][:m], None if raw[2] is None else raw[2][:m])
+        state = dataclasses.replace(state, kept=(first,), dwell=new_dwell_state(float(t[0])))
+        state, events = _watch(settings, state, t[:m], theta, events, at_end)
     if any(isinstance(e, CalibratedEvent) for e in events):
         state = dataclasses.replace(state, announced=True)
+    a = m
+    while a < t.shape[0]:
+        # Blocks while the watch reads (it stops REVISE_WITHIN_S after the first row), then the rest at once.
+        b = t.shape[0] if state.dwell is None else _first_block_rows(t, a, a)
+        rows = ImuSamples(raw[0][a:b], raw[1][a:b], None if raw[2] is None else raw[2][a:b])
+        state, more = _feed(settings, state, rows, state.lever_blocks)  # (their lever sums are in already)
+        events += more
+        a = b
     return state, events
+
+
+def _first_block_rows(t: np.ndarray, from_row: int, start: int = 0) -> int:
+    """End (exclusive) of the block from row ``start`` that runs ``_WATCH_BLOCK_S`` past row ``from_row``."""
+    return max(start + 1, int(np.searchsorted(t, t[from_row] + _WATCH_BLOCK_S, side="right")))
 
 
 def _watch(

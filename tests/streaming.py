@@ -8,9 +8,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from hipflex.dsp import Settings, finish, init_state, step
+from hipflex.dsp import CalibratedEvent, Settings, finish, init_state, step
 
-__all__ = ["stream_in_chunks"]
+__all__ = ["standing", "stream_in_chunks"]
 
 
 def stream_in_chunks(settings: Settings, samples: Any, cuts: Any) -> tuple[Any, list[Any]]:
@@ -26,3 +26,9 @@ def stream_in_chunks(settings: Settings, samples: Any, cuts: Any) -> tuple[Any, 
         events += ev
     state, ev = finish(settings, state)
     return state, events + ev
+
+
+def standing(events: list[Any]) -> list[Any]:
+    """The events after the last revised :class:`CalibratedEvent`: a revision voids all announced before it."""
+    revised = [i for i, e in enumerate(events) if isinstance(e, CalibratedEvent) and e.revised]
+    return events[revised[-1] + 1 :] if revised else events

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from streaming import stream_in_chunks
+from streaming import standing, stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, pipeline
 from hipflex.sensor.sim.programme import simulate_programme
@@ -77,5 +77,6 @@ def test_a_hip_rotation_streamed_in_chunks_gives_the_batch_reps() -> None:
     assert len(want) == len(sim.truth.reps)
     for chunk in (17, 1013):
         _, events = stream_in_chunks(Settings(), sim.samples, range(chunk, len(sim.samples), chunk))
-        got = [(e.rep.peak_s, e.rep.rom_deg) for e in events if isinstance(e, pipeline.RepEvent)]
+        # (A revised calibration, here the gyro bias re-measured at the first rest, voids what came before.)
+        got = [(e.rep.peak_s, e.rep.rom_deg) for e in standing(events) if isinstance(e, pipeline.RepEvent)]
         assert got == want, chunk

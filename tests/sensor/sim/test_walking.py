@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from streaming import stream_in_chunks
+from streaming import standing, stream_in_chunks
 
-from hipflex.dsp import CalibratedEvent, RejectionEvent, RepEvent, Settings, analyze, result
+from hipflex.dsp import RejectionEvent, RepEvent, Settings, analyze, result
 from hipflex.sensor.sim.body import Mounting
 from hipflex.sensor.sim.plan import nominal_set_duration_s
 from hipflex.sensor.sim.simulate import Segment, SensorModel, SessionPlan, simulate
@@ -107,9 +107,8 @@ def test_walks_streamed_in_random_chunks_give_exactly_the_batch_result(drill: st
     streamed = result(cfg, state)
     assert streamed.to_dict() == batch.to_dict()
     # A revised calibration (the rest pose re-learned, or the gyro bias re-measured at the first rest)
-    # voids everything announced before it: what stands is announced after the last one.
-    revised = [i for i, e in enumerate(events) if isinstance(e, CalibratedEvent) and e.revised]
-    events = events[revised[-1] + 1 :] if revised else events
+    # voids everything announced before it.
+    events = standing(events)
     assert [e.rep for e in events if isinstance(e, RepEvent)] == list(batch.reps)
     walking = [e.rejection for e in events if isinstance(e, RejectionEvent) and e.rejection.reason == "walking"]
     assert walking == [r for r in batch.quality.rejections if r.reason == "walking"] and walking
