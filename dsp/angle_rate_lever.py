@@ -73,14 +73,17 @@ def accumulate_angle_rate(
         return blocks, last
     t = time_s[new[0] :]
     th = angle_deg[new[0] :]
-    prev_t = np.concatenate([[last.time_s], t[:-1]])
-    prev_th = np.concatenate([[last.angle_deg], th[:-1]])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dt = t - prev_t
-        rate = np.where(dt > 0, (th - prev_th) / dt, math.nan)
-        # A step no thigh turns at is the angle re-anchored, not motion: one such row would be the regression.
-        rate = np.where(np.abs(rate) <= MAX_RATE_DPS, rate, math.nan)
+    # The rate written straight into the "gyro" column (this runs over every accelerometer-only row).
     gyr = np.zeros((t.size, 3))
-    gyr[:, 0] = rate  # the first row after a start (-inf before it) is NaN: skipped
+    rate = gyr[:, 0]
+    dt = np.empty(t.size)
+    rate[0] = th[0] - last.angle_deg  # the first row after a start (NaN before it) is NaN: skipped
+    np.subtract(th[1:], th[:-1], out=rate[1:])
+    dt[0] = t[0] - last.time_s
+    np.subtract(t[1:], t[:-1], out=dt[1:])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate /= dt  # equal stamps give an infinite or NaN rate, dropped below
+        # A step no thigh turns at is the angle re-anchored, not motion: one such row would be the regression.
+        rate[~(np.abs(rate) <= MAX_RATE_DPS)] = math.nan
     out = accumulate_lever(blocks, t, acc_g[new[0] :], gyr)
     return out, RateLast(float(t[-1]), float(th[-1]))
