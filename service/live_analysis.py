@@ -132,6 +132,7 @@ def _kernels_ready() -> bool:
 
 def _warm_up_now() -> None:
     """Analyse a short simulated session with and without gyroscope, chunk by chunk, as a live stream."""
+    from hipflex.dsp._precompile import load_all
     from hipflex.sensor.sim.simulate import simulate_drill  # only needed here
 
     started = time.perf_counter()
@@ -142,6 +143,9 @@ def _warm_up_now() -> None:
         for start in range(0, len(samples), WARM_UP_CHUNK_ROWS):
             analysis.feed_sync(samples.slice(start, min(start + WARM_UP_CHUNK_ROWS, len(samples))))
         analysis.finish_sync()
+    # And every kernel the session did not reach (a revision's stillest-window search, a gap's re-run):
+    # a real stream reaches them later, mid-session, where a compile would stall it.
+    load_all()
     _log.info("analysis ready in %.1f s", time.perf_counter() - started)
 
 
