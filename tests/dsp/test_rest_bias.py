@@ -143,3 +143,25 @@ def test_the_rest_bias_reads_the_measured_rows_at_a_still_run_s_ends() -> None:
     got = still_run_bias(SETTINGS, None, t, acc, gyr, cal)
     assert got is not None
     np.testing.assert_allclose(got, bias, atol=1e-9)
+
+
+def test_the_re_run_with_the_rest_bias_keeps_the_gyro_frame_verdict(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Judged again with the rest's bias, a bias a deg/s off once turned the
+    # verdict "as given" into "corrected" (tuning 111: every peak +11 deg).
+    # The frame is judged once, with the calibration window's bias, on the
+    # rows the re-run reads again.
+    from hipflex.dsp import learning_flow
+
+    verdicts = []
+    judge = learning_flow.check_gyro_frame
+
+    def recorded(*args):  # type: ignore[no-untyped-def]
+        verdicts.append(judge(*args))
+        return verdicts[-1]
+
+    monkeypatch.setattr(learning_flow, "check_gyro_frame", recorded)
+    n = len(WALK_START.samples)
+    state, _ = stream_in_chunks(SETTINGS, WALK_START.samples, range(1, n, 211))
+    assert state.rest_bias  # the re-run happened
+    assert len(verdicts) == 1
+    assert state.gyro_frame is verdicts[0]
