@@ -261,18 +261,21 @@ def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[
     on, so every later decision (axes, sign, angles) sees the corrected
     rate.  The correction is a fixed 3x3 matrix, applied to the whole buffer
     here and to every later chunk in :func:`step`; the bias measured on the
-    stand turns with it.
+    stand turns with it.  A state that carries a verdict already (a re-run
+    with the bias measured at the first rest, ``pipeline._rebias``) keeps it.
     """
     gyr = state.buf_gyr
     assert gyr is not None
-    s = cal.start_row
-    # Only a still stand's magnitude measures the accelerometer (a quietest
-    # window's includes the motion: CMU-MBL's single-rep files, 0.8-1.05 g).
-    floor = accelerometer_floor_deg(cal.gravity_g) if cal.quiet else 0.0
-    check = check_gyro_frame(
-        state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g, floor
-    )
-    state = dataclasses.replace(state, gyro_frame=check)
+    check = state.gyro_frame
+    if check is None:
+        s = cal.start_row
+        # Only a still stand's magnitude measures the accelerometer (a quietest
+        # window's includes the motion: CMU-MBL's single-rep files, 0.8-1.05 g).
+        floor = accelerometer_floor_deg(cal.gravity_g) if cal.quiet else 0.0
+        check = check_gyro_frame(
+            state.buf_t[s:stop], state.buf_acc[s:stop], gyr[s:stop], cal.gyro_bias_dps, cal.up, cal.gravity_g, floor
+        )
+        state = dataclasses.replace(state, gyro_frame=check)
     if check.verdict != "corrected":
         return state, cal
     m = check.matrix

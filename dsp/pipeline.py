@@ -410,7 +410,13 @@ def _rebias(
     if bias is None:
         return None
     cal = dataclasses.replace(state.cal, gyro_bias_dps=bias)
-    return _restart(settings, dataclasses.replace(fresh, rest_bias=True), cal, at_end)
+    # The gyro frame's verdict stands (learning_flow._check_gyro_frame keeps
+    # a state's verdict): judged again with the rest's bias, a bias wrong by
+    # a deg/s or so turned "as given" into "corrected" on a tuning session
+    # (111, strength 25 Hz: every peak +11 deg), and the frame was judged on
+    # the same rows before.
+    fresh = dataclasses.replace(fresh, rest_bias=True, gyro_frame=state.gyro_frame)
+    return _restart(settings, fresh, cal, at_end)
 
 
 def _kept_state(state: StreamState, recalibrated_from_s: tuple[float, ...]) -> StreamState:

@@ -143,3 +143,45 @@ def test_the_rest_bias_reads_the_measured_rows_at_a_still_run_s_ends() -> None:
     got = still_run_bias(SETTINGS, None, t, acc, gyr, cal)
     assert got is not None
     np.testing.assert_allclose(got, bias, atol=1e-9)
+
+
+def test_the_rest_bias_averages_a_weight_shift_out_of_the_run_s_ends() -> None:
+    from hipflex.dsp.learn import Calibration
+    from hipflex.dsp.rest_bias import still_run_bias
+
+    # A still run of 5 s that begins as a weight shift ends: the thigh does
+    # not turn, but the hip still brakes sideways (up to 0.03 g along y over
+    # the first 0.6 s), which a short mean at the run's start reads as a
+    # tilt, hence a turn about x (with 0.5 s means: 0.27 deg/s off).
+    fs_hz, bias = 100.0, np.array([0.4, -0.7, 0.2])
+    t = np.arange(0.0, 5.0, 1.0 / fs_hz)
+    acc = np.tile([0.0, 0.0, 1.0], (t.size, 1))
+    braking = t < 0.6
+    acc[braking, 1] += 0.03 * np.sin(np.pi * t[braking] / 0.6)
+    gyr = np.tile(bias, (t.size, 1))
+    cal = Calibration(200, 299, np.array([0.0, 0.0, 1.0]), bias.copy(), 1.0 / fs_hz, True, 1.0, 1.0, 0.2)
+    got = still_run_bias(SETTINGS, None, t, acc, gyr, cal)
+    assert got is not None
+    assert abs(got[0] - bias[0]) < 0.2
+
+
+def test_the_re_run_with_the_rest_bias_keeps_the_gyro_frame_verdict(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Judged again with the rest's bias, a bias a deg/s off once turned the
+    # verdict "as given" into "corrected" (tuning 111: every peak +11 deg).
+    # The frame is judged once, with the calibration window's bias, on the
+    # rows the re-run reads again.
+    from hipflex.dsp import learning_flow
+
+    verdicts = []
+    judge = learning_flow.check_gyro_frame
+
+    def recorded(*args):  # type: ignore[no-untyped-def]
+        verdicts.append(judge(*args))
+        return verdicts[-1]
+
+    monkeypatch.setattr(learning_flow, "check_gyro_frame", recorded)
+    n = len(WALK_START.samples)
+    state, _ = stream_in_chunks(SETTINGS, WALK_START.samples, range(1, n, 211))
+    assert state.rest_bias  # the re-run happened
+    assert len(verdicts) == 1
+    assert state.gyro_frame is verdicts[0]
