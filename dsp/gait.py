@@ -125,8 +125,10 @@ from hipflex.dsp.gait_swing import (
     OTHER_KIND_RISE,
     STRIKE_G,
     GaitState,
+    brisk_step,
     from_extension,
     gait_shaped,
+    half_step,
     last_step,
     lead_shaped,
     lone_start,
@@ -134,6 +136,7 @@ from hipflex.dsp.gait_swing import (
     second_step,
     slow_onset,
     stance_pair,
+    stretched_peak,
     stretched_step,
     walk_link_ok,
 )
@@ -248,6 +251,12 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
+    # Swings read above a step's flexion (``brisk_step``) may be a brisk walk's steps, but only where most of
+    # the run reads as steps: wait for more swings.
+    high_deg = settings.gait_max_flexion_deg
+    n_high = sum(1 for r in g.pending if r.peak_s >= body_from_s and r.peak_flexion_deg > high_deg)
+    if 2 * n_high > n_body:
+        return g, (), ()
     if g.second_front and not second_on_rhythm(dt):
         # Not the walk's first two steps (a drill's last rep, then the walk's first step from
         # standing): the first swing is a rep; the walk starts at the second.
@@ -342,6 +351,9 @@ def _feed_rep(
     alone = lone_start(settings, rep, before, rep.peak_s - prev_s, has_gyro)
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
+    if half_step(settings, g, rep, has_gyro, standing_known):
+        # A jolt between two steps of the walk: a step, but no stride of its rhythm.
+        return dataclasses.replace(g, end_s=max(g.end_s, rep.end_s)), (), (rep,)
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
@@ -363,7 +375,8 @@ def _feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
-    if step and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s)
+    if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
@@ -381,7 +394,10 @@ def _feed_rep(
     ):
         return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
-    tentative_shaped = bool(g.pending) and all(gait_shaped(settings, r, has_gyro) for r in g.pending)
+    # A stretched tentative swing (``stretched_step``, accelerometer only) may be the walk's last step too.
+    tentative_shaped = bool(g.pending) and all(
+        gait_shaped(settings, r, has_gyro) or (not has_gyro and stretched_peak(settings, r)) for r in g.pending
+    )
     widest = max(g.pending, key=lambda r: r.rom_deg) if g.pending else None
     if g.walking and tentative_shaped and widest is not None and last_step(settings, widest, rep, has_gyro):
         # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).
