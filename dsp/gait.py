@@ -251,11 +251,14 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
-    # Swings read above a step's flexion (``brisk_step``) may be a brisk walk's steps, but only where most of
-    # the run reads as steps: wait for more swings.
+    # Swings after the first read above a step's flexion (``brisk_step``; a high first swing is ``lead``'s) may
+    # be a brisk walk's steps, but only where most of the run reads as steps (fewer than half of its swings
+    # read high): wait for more swings.
     high_deg = settings.gait_max_flexion_deg
-    n_high = sum(1 for r in g.pending if r.peak_s >= body_from_s and r.peak_flexion_deg > high_deg)
-    if 2 * n_high > n_body:
+    n_high = sum(
+        1 for r in g.pending if r.peak_s >= body_from_s and r.peak_s > peaks[0] and r.peak_flexion_deg > high_deg
+    )
+    if 2 * n_high >= n_body:
         return g, (), ()
     if g.second_front and not second_on_rhythm(dt):
         # Not the walk's first two steps (a drill's last rep, then the walk's first step from
