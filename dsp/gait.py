@@ -230,6 +230,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             kept = tuple(r for r in g.pending if r.peak_s >= first_s)
             start_s = kept[0].start_s if kept and kept[0].peak_s == first_s else first_s
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
+            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
@@ -253,10 +254,17 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         return g, (), ()
     # Swings after the first read above a step's flexion (``brisk_step``; a high first swing is ``lead``'s) may
     # be a brisk walk's steps, but only where most of the run reads as steps (fewer than half of its swings
-    # read high): wait for more swings.
+    # read high): wait for more swings.  A high swing with a foot landing in its top half, one walking stride
+    # after the last, is a step whatever it read (``GaitState.struck_high_s``): a phone in a trouser pocket
+    # reads most steps of a walk 47-64 degrees (Oxford pocket walks), and its walks must stay walks.
     high_deg = settings.gait_max_flexion_deg
     n_high = sum(
-        1 for r in g.pending if r.peak_s >= body_from_s and r.peak_s > peaks[0] and r.peak_flexion_deg > high_deg
+        1
+        for r in g.pending
+        if r.peak_s >= body_from_s
+        and r.peak_s > peaks[0]
+        and r.peak_flexion_deg > high_deg
+        and r.peak_s not in g.struck_high_s
     )
     if 2 * n_high >= n_body:
         return g, (), ()
@@ -265,6 +273,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         # standing): the first swing is a rep; the walk starts at the second.
         first, kept = g.pending[:1], g.pending[1:]
         rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
+        rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
     rom_deg = max((r.rom_deg for r in g.pending), default=0.0)
@@ -380,6 +389,8 @@ def _feed_rep(
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
     brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s)
     if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+        if brisk and not step and struck:
+            g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)

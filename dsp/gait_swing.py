@@ -128,6 +128,11 @@ class GaitState:
         The run's first swing came alone after a rep of another kind
         (``lone_start``): an interval of two strides after it may be a step
         too small to be seen (``missed_swing``), as after a struck one.
+    struck_high_s : tuple of float
+        Peak times of the run's swings that read above a step's flexion,
+        joined it as ``brisk_step`` and had a foot landing in their top half
+        (accelerometer only): a landing one walking stride after the last
+        is a step's whatever the swing read (``gait._decide``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -149,6 +154,7 @@ class GaitState:
     before: Rep | None = None
     last_rep: Rep | None = None
     alone: bool = False
+    struck_high_s: tuple[float, ...] = ()
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:

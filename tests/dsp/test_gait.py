@@ -703,9 +703,10 @@ def test_a_brisk_acc_only_walk_whose_steps_read_on_both_sides_of_a_steps_flexion
 
 
 def test_acc_only_swings_that_mostly_read_above_a_steps_flexion_are_still_reps() -> None:
-    # Leg raises from a low behind standing at a walking interval, most of them above 45 degrees.
+    # Leg raises from a low behind standing at a walking interval, most of them above 45 degrees; no foot
+    # lands in a raise's top half (strength reps jolt 0.1-0.3 g, ``STRIKE_G``).
     raises = _walk_of([(0.0, 40.0, -8.0), (1.4, 48.0, -10.0), (1.4, 50.0, -9.0), (1.4, 47.0, -10.0)])
-    counted, steps, _ = _feed_struck_mixed(raises, [0.6] * 4)
+    counted, steps, _ = _feed_struck_mixed(raises, [0.3] * 4)
     assert counted == raises and steps == []
     # A swing peaking 1.5x as high as the run's swings before it is of another kind (Bilkent s5_e4_set1).
     small = _walk_of([(0.0, 25.0, -15.0), (1.1, 26.0, -15.0), (1.1, 62.0, -11.0), (1.4, 60.0, 0.0)])
@@ -749,3 +750,25 @@ def test_a_small_acc_only_swing_between_two_steps_of_a_walk_is_a_step_not_a_stri
     wide = [*walk[:5], _swing(walk[4].peak_s + 0.66, 30.0, -20.0)]
     counted, _, _ = _feed_struck_mixed(wide, [0.21, 0.39, 0.36, 0.40, 0.38, 0.33])
     assert wide[5] in counted
+
+
+def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_is_a_walk() -> None:
+    # A phone in a trouser pocket reads most of a walk's steps 47-64 degrees (Oxford pocket walks, median
+    # per walk): each lands in its top half one walking stride after the last, so the run is a walk
+    # however high it reads.
+    pocket = _walk_of(
+        [
+            (0.0, 40.0, -8.0),
+            (1.1, 52.0, -12.0),
+            (1.1, 56.0, -10.0),
+            (1.05, 44.0, -11.0),
+            (1.1, 58.0, -12.0),
+            (1.1, 43.0, -10.0),
+        ]
+    )
+    counted, steps, g = _feed_struck_mixed(pocket, [1.2] * 6)
+    assert counted == [] and sorted(steps, key=lambda r: r.peak_s) == pocket
+    assert [w.strides for w in g.walks] == [6]
+    # The same swings without a landing in their top half are reps (leg raises, as above).
+    counted, steps, _ = _feed_struck_mixed(pocket, [0.3] * 6)
+    assert counted == pocket and steps == []
