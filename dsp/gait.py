@@ -254,18 +254,16 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         return g, (), ()
     # Swings after the first read above a step's flexion (``brisk_step``; a high first swing is ``lead``'s) may
     # be a brisk walk's steps, but only where most of the run reads as steps (fewer than half of its swings
-    # read high): wait for more swings.  A high swing with a foot landing in its top half, one walking stride
-    # after the last, is a step whatever it read (``GaitState.struck_high_s``): a phone in a trouser pocket
-    # reads most steps of a walk 47-64 degrees (Oxford pocket walks), and its walks must stay walks.
+    # read high): wait for more swings.  A high swing from extension with a foot landing in its top half, one
+    # walking stride after the last, is a step whatever it read (``GaitState.struck_high_s``) where some swing
+    # after the first reads as a step: a phone in a trouser pocket reads a walk's steps on both sides of a
+    # step's flexion (Oxford pocket walks, median 47-64 degrees), while a march's knee lifts, struck by the
+    # other foot's landing, all read high (tuning seeds 5002, 5138: 55-67 degrees, clipped at 2 g).
     high_deg = settings.gait_max_flexion_deg
-    n_high = sum(
-        1
-        for r in g.pending
-        if r.peak_s >= body_from_s
-        and r.peak_s > peaks[0]
-        and r.peak_flexion_deg > high_deg
-        and r.peak_s not in g.struck_high_s
-    )
+    after_s = [t for t in peaks if t >= body_from_s and t > peaks[0]]
+    high_s = [r.peak_s for r in g.pending if r.peak_s in after_s and r.peak_flexion_deg > high_deg]
+    some_step = len(high_s) < len(after_s)
+    n_high = sum(1 for t in high_s if not (some_step and t in g.struck_high_s))
     if 2 * n_high >= n_body:
         return g, (), ()
     if g.second_front and not second_on_rhythm(dt):
@@ -389,7 +387,7 @@ def _feed_rep(
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
     brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s)
     if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
-        if brisk and not step and struck:
+        if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
         if back:
             if struck and not g.struck_run:

@@ -769,6 +769,12 @@ def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_i
     counted, steps, g = _feed_struck_mixed(pocket, [1.2] * 6)
     assert counted == [] and sorted(steps, key=lambda r: r.peak_s) == pocket
     assert [w.strides for w in g.walks] == [6]
+    # A march's knee lifts, struck by the other foot's landing, all read high from a low behind standing
+    # (tuning seed 5002, acc-only, sensor on the back of the thigh, clipped at 2 g): they stay reps.
+    march = _walk_of([(0.0, 60.4, 0.1), (0.9, 59.1, -25.6), (0.89, 59.9, -27.4), (0.88, 60.9, -24.3)])
+    march += _walk_of([(0.96, 59.2, -30.5), (0.9, 58.0, -27.6), (0.9, 55.6, -23.9)], march[-1].peak_s)
+    counted, steps, _ = _feed_struck_mixed(march, [0.7, 0.77, 1.53, 0.89, 1.34, 1.18, 1.48])
+    assert counted == march and steps == []
     # The same swings without a landing in their top half are reps (leg raises, as above).
     counted, steps, _ = _feed_struck_mixed(pocket, [0.3] * 6)
     assert counted == pocket and steps == []
