@@ -130,9 +130,10 @@ class GaitState:
         too small to be seen (``missed_swing``), as after a struck one.
     struck_high_s : tuple of float
         Peak times of the run's swings that read above a step's flexion,
-        joined it as ``brisk_step`` and had a foot landing in their top half
-        (accelerometer only): a landing one walking stride after the last
-        is a step's whatever the swing read (``gait._decide``).
+        joined it as ``brisk_step`` from extension and had a foot landing in
+        their top half (accelerometer only): a landing one walking stride
+        after the last is a step's whatever the swing read, where some other
+        swing of the run reads as a step (``gait._decide``).
     """
 
     pending: tuple[Rep, ...] = ()
