@@ -125,8 +125,10 @@ from hipflex.dsp.gait_swing import (
     OTHER_KIND_RISE,
     STRIKE_G,
     GaitState,
+    brisk_step,
     from_extension,
     gait_shaped,
+    half_step,
     last_step,
     lead_shaped,
     lone_start,
@@ -134,6 +136,7 @@ from hipflex.dsp.gait_swing import (
     second_step,
     slow_onset,
     stance_pair,
+    stretched_peak,
     stretched_step,
     walk_link_ok,
 )
@@ -227,6 +230,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             kept = tuple(r for r in g.pending if r.peak_s >= first_s)
             start_s = kept[0].start_s if kept and kept[0].peak_s == first_s else first_s
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
+            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
@@ -248,11 +252,26 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     need = settings.gait_min_strides + (1 if n_body - n_reps > (1 if first_small else 0) else 0)
     if n_body < need:
         return g, (), ()
+    # Swings after the first read above a step's flexion (``brisk_step``; a high first swing is ``lead``'s) may
+    # be a brisk walk's steps, but only where most of the run reads as steps (fewer than half of its swings
+    # read high): wait for more swings.  A high swing from extension with a foot landing in its top half, one
+    # walking stride after the last, is a step whatever it read (``GaitState.struck_high_s``) where some swing
+    # after the first reads as a step: a phone in a trouser pocket reads a walk's steps on both sides of a
+    # step's flexion (Oxford pocket walks, median 47-64 degrees), while a march's knee lifts, struck by the
+    # other foot's landing, all read high (tuning seeds 5002, 5138: 55-67 degrees, clipped at 2 g).
+    high_deg = settings.gait_max_flexion_deg
+    after_s = [t for t in peaks if t >= body_from_s and t > peaks[0]]
+    high_s = [r.peak_s for r in g.pending if r.peak_s in after_s and r.peak_flexion_deg > high_deg]
+    some_step = len(high_s) < len(after_s)
+    n_high = sum(1 for t in high_s if not (some_step and t in g.struck_high_s))
+    if 2 * n_high >= n_body:
+        return g, (), ()
     if g.second_front and not second_on_rhythm(dt):
         # Not the walk's first two steps (a drill's last rep, then the walk's first step from
         # standing): the first swing is a rep; the walk starts at the second.
         first, kept = g.pending[:1], g.pending[1:]
         rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
+        rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
     rom_deg = max((r.rom_deg for r in g.pending), default=0.0)
@@ -342,6 +361,9 @@ def _feed_rep(
     alone = lone_start(settings, rep, before, rep.peak_s - prev_s, has_gyro)
     step = gait_shaped(settings, rep, has_gyro) and (struck or standing_known)
     back = struck or from_extension(settings, rep)
+    if half_step(settings, g, rep, has_gyro, standing_known):
+        # A jolt between two steps of the walk: a step, but no stride of its rhythm.
+        return dataclasses.replace(g, end_s=max(g.end_s, rep.end_s)), (), (rep,)
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
@@ -363,7 +385,10 @@ def _feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
-    if step and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s)
+    if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+        if brisk and not step and struck and from_extension(settings, rep):
+            g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
@@ -381,7 +406,10 @@ def _feed_rep(
     ):
         return _tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
-    tentative_shaped = bool(g.pending) and all(gait_shaped(settings, r, has_gyro) for r in g.pending)
+    # A stretched tentative swing (``stretched_step``, accelerometer only) may be the walk's last step too.
+    tentative_shaped = bool(g.pending) and all(
+        gait_shaped(settings, r, has_gyro) or (not has_gyro and stretched_peak(settings, r)) for r in g.pending
+    )
     widest = max(g.pending, key=lambda r: r.rom_deg) if g.pending else None
     if g.walking and tentative_shaped and widest is not None and last_step(settings, widest, rep, has_gyro):
         # The tentative swings were the walk's last steps: the walk ends at them (their peaks stay in the run).

@@ -16,15 +16,17 @@ import math
 from dataclasses import dataclass
 
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s
+from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s, strict_stride
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = [
     "OTHER_KIND_RISE",
     "STRIKE_G",
     "GaitState",
+    "brisk_step",
     "from_extension",
     "gait_shaped",
+    "half_step",
     "last_step",
     "lead_shaped",
     "lone_start",
@@ -32,6 +34,7 @@ __all__ = [
     "second_step",
     "slow_onset",
     "stance_pair",
+    "stretched_peak",
     "stretched_step",
     "walk_link_ok",
 ]
@@ -125,6 +128,12 @@ class GaitState:
         The run's first swing came alone after a rep of another kind
         (``lone_start``): an interval of two strides after it may be a step
         too small to be seen (``missed_swing``), as after a struck one.
+    struck_high_s : tuple of float
+        Peak times of the run's swings that read above a step's flexion,
+        joined it as ``brisk_step`` from extension and had a foot landing in
+        their top half (accelerometer only): a landing one walking stride
+        after the last is a step's whatever the swing read, where some other
+        swing of the run reads as a step (``gait._decide``).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -146,6 +155,7 @@ class GaitState:
     before: Rep | None = None
     last_rep: Rep | None = None
     alone: bool = False
+    struck_high_s: tuple[float, ...] = ()
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -173,6 +183,31 @@ def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
     if link_ok(settings, dt_s):
         return True
     return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+
+
+def half_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only swing inside a confirmed walk is a jolt between two steps, not a swing.
+
+    The hip brakes after every landing and pushes off before the next
+    (anterior-posterior ground reaction forces of 0.1-0.25 body weight),
+    which an accelerometer-only angle reads as flexion: between two steps
+    it can read one more small swing from the stance (tuning seed 5193,
+    12.5 Hz: 4 degrees from -18, rising 22, 0.66 s after a step of a walk
+    striding 1.1 s).  Within a confirmed walk such a swing, closer than
+    ``LINK_TOL`` short of the walk's own stride after its last swing (as
+    ``feed_candidate`` ignores a jolt half a stride on), is a step when it
+    starts from extension, is step-shaped and rises less than the walk's
+    widest step by ``OTHER_KIND_RISE`` (the walk's steps differ by less;
+    a drill's rep is no smaller than the steps by that much).  It is not
+    a stride of the walk's rhythm.
+    """
+    if has_gyro or not standing_known or not g.walking or not g.peaks_s:
+        return False
+    if not rep.peak_s - g.peaks_s[-1] < (1.0 - LINK_TOL) * period_s(settings, g.peaks_s):
+        return False
+    if not (gait_shaped(settings, rep, has_gyro) and from_extension(settings, rep)):
+        return False
+    return OTHER_KIND_RISE * rep.rom_deg < g.step_rom_deg
 
 
 def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = math.nan) -> bool:
@@ -268,6 +303,15 @@ def last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> b
     return not gait_shaped(settings, nxt, has_gyro) and nxt.rom_deg >= OTHER_KIND_RISE * tentative.rom_deg
 
 
+def stretched_peak(settings: Settings, rep: Rep) -> bool:
+    """True when a swing peaks above a step's flexion by no more than an accelerometer-only angle stretches a step.
+
+    The stretch allowed is that of a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    """
+    peak = rep.peak_flexion_deg
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+
+
 def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
     """True when an accelerometer-only swing from extension may be a confirmed walk's step read too high.
 
@@ -290,15 +334,16 @@ def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known:
     (``GaitState.step_rom_deg``): the steps of one walk differ as little as
     the reps of one set, while a leg raise between small swings rises 2-3
     times as much (Bilkent s5_e4_set1, acc-only: two raises of 68-73
-    degrees taken as steps after swings of 25-31).  It is never taken for
-    the walk's last step (``last_step``).  The stretch allowed is that of
-    a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    degrees taken as steps after swings of 25-31).  It is taken for the
+    walk's last step (``last_step``) when what follows is no step and rises
+    ``OTHER_KIND_RISE`` times as much (a drill's first rep after a walk is no
+    smaller than its others by that much; tuning seed 5033: a step reading
+    45.6 from -9, the walk's last, then a stride drill rising 97-130).  The
+    stretch allowed is that of a walk's first step (``stretched_peak``).
     """
     if has_gyro or not standing_known:
         return False
-    peak = rep.peak_flexion_deg
-    high = settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
-    return high and from_extension(settings, rep)
+    return stretched_peak(settings, rep) and from_extension(settings, rep)
 
 
 def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool) -> bool:
@@ -328,6 +373,39 @@ def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, stan
     if rep.peak_flexion_deg > _PAIR_MAX_PEAK_DEG:
         return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
     return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
+
+
+def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
+    """True when an accelerometer-only swing read above a step's flexion may be the next step of an undecided run.
+
+    A brisk walker's thigh peaks at 30-40 degrees (the Marpino thigh straps
+    swing 31-53 degrees peak to peak, median 40), and without a gyro the
+    hip's braking after each landing and push-off before the next tilt the
+    specific force as flexion does: such a walk's first steps read 43-53
+    degrees on both sides of ``gait_max_flexion_deg`` (wide simulator,
+    tuning seeds 5078, 5088, 5101, 5133: true peaks 27-36), so the run
+    broke at the first one above it and its steps before were counted.
+    Such a swing joins an undecided run (``g``) when it shows the stance
+    before it (``back``: from extension, or struck where standing is not
+    known), comes one walking stride after the run's last swing
+    (``strict_stride``, ``dt_s``: a stride drill turns over faster), reads
+    at most ``_FIRST_STEP_STRETCH_DEG`` above a step's flexion, and peaks
+    lower than ``OTHER_KIND_RISE`` times the run's highest rep (the steps
+    of one walk differ as little as the reps of one set, and a walk's first
+    step from standing rises less than the others but peaks as high: tuning
+    seed 5251, 35 from standing then 47 from -9; a leg raise between small
+    swings peaks several times higher, Bilkent s5_e4_set1).  The run then needs most of its
+    swings to read as steps (``gait._decide``): a set whose every rep reads
+    above a step's flexion stays reps.
+    """
+    if has_gyro or g.walking or not g.pending or not back:
+        return False
+    if not strict_stride(settings, dt_s):
+        return False
+    peak = rep.peak_flexion_deg
+    if not settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG:
+        return False
+    return peak < OTHER_KIND_RISE * max(r.peak_flexion_deg for r in g.pending)
 
 
 def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:

@@ -672,3 +672,109 @@ def test_a_confirmed_acc_only_walk_is_not_cut_by_a_step_whose_onset_came_late() 
     walk += [_swing(15.5, 28.0, -10.0, rise_s=1.0), _swing(17.7, 28.0, -10.0)]
     counted, steps, _ = _run(walk, has_gyro=False, strike_g=0.1)
     assert counted == [] and steps == walk
+
+
+def _walk_of(reads: Sequence[tuple[float, float, float]], t0_s: float = 10.0) -> list[Rep]:
+    """Swings from (interval since the previous peak s, peak deg, low deg)."""
+    out, t = [], t0_s
+    for dt_s, peak_deg, low_deg in reads:
+        t += dt_s
+        out.append(_swing(t, peak_deg, low_deg))
+    return out
+
+
+# Tuning seed 5133 (acc-only, 25 Hz, a brisk walker of the widened simulator: true peaks 28-34 degrees):
+# the walk's steps read 38-46 degrees, on both sides of gait_max_flexion_deg, at 1.03-1.08 s strides.
+_BRISK = _walk_of([(0.0, 43.6, 0.2), (1.03, 46.3, -8.0), (1.04, 44.9, -4.9), (1.08, 46.2, -2.5), (1.04, 38.5, -5.8)])
+_BRISK_G = [0.31, 0.62, 0.38, 0.86, 0.16]
+
+
+def test_a_brisk_acc_only_walk_whose_steps_read_on_both_sides_of_a_steps_flexion_is_a_walk() -> None:
+    counted, steps, g = _feed_struck_mixed(_BRISK, _BRISK_G)
+    assert counted == [] and steps == _BRISK
+    assert [w.strides for w in g.walks] == [5]
+    # Tuning seed 5078: the first step from standing reads 49.8 and the second, from the stance, 52.9.
+    high_two = _walk_of([(0.0, 49.8, 0.5), (1.03, 52.9, -9.3), (1.47, 23.0, -6.5), (1.12, 18.7, -15.6)])
+    counted, steps, _ = _feed_struck_mixed(high_two, [0.52, 0.71, 0.28, 0.25])
+    assert counted == [] and steps == high_two
+    # With a gyro the angle is not stretched: the swings above a step's flexion are reps.
+    counted, _, _ = _run(_BRISK, has_gyro=True)
+    assert _BRISK[1] in counted and _BRISK[3] in counted
+
+
+def test_acc_only_swings_that_mostly_read_above_a_steps_flexion_are_still_reps() -> None:
+    # Leg raises from a low behind standing at a walking interval, most of them above 45 degrees; no foot
+    # lands in a raise's top half (strength reps jolt 0.1-0.3 g, ``STRIKE_G``).
+    raises = _walk_of([(0.0, 40.0, -8.0), (1.4, 48.0, -10.0), (1.4, 50.0, -9.0), (1.4, 47.0, -10.0)])
+    counted, steps, _ = _feed_struck_mixed(raises, [0.3] * 4)
+    assert counted == raises and steps == []
+    # A swing peaking 1.5x as high as the run's swings before it is of another kind (Bilkent s5_e4_set1).
+    small = _walk_of([(0.0, 25.0, -15.0), (1.1, 26.0, -15.0), (1.1, 62.0, -11.0), (1.4, 60.0, 0.0)])
+    counted, _, _ = _feed_struck_mixed(small, [0.6] * 4)
+    assert small[2] in counted
+    # A stride drill's high swings 0.7 s apart are no walking strides.
+    fast = _walk_of([(0.0, 40.0, -5.0), (0.7, 50.0, -20.0), (0.7, 44.0, -20.0), (0.7, 49.0, -20.0)])
+    counted, _, _ = _feed_struck_mixed(fast, [0.9] * 4)
+    assert fast[1] in counted and fast[3] in counted
+
+
+def test_a_walks_last_step_read_above_a_steps_flexion_is_a_step_when_a_drill_rising_far_more_follows() -> None:
+    # Tuning seed 5033 (acc-only, 50 Hz): the walk's last step reads 45.6 from -9.1; a stride drill
+    # rising 97-132 degrees follows 6.4 s later.
+    walk = _walk_of([(0.0, 51.3, -0.2), (1.04, 42.2, -9.8), (1.06, 45.6, -9.1)])
+    drill = _walk_of([(6.36, 97.5, 0.0), (0.7, 93.4, -23.2), (0.73, 108.3, -23.4)], walk[-1].peak_s)
+    counted, steps, _ = _feed_struck_mixed([*walk, *drill], [2.0, 2.06, 1.83, 1.72, 2.17, 1.9])
+    assert counted == drill and steps == walk
+
+
+def test_a_small_acc_only_swing_between_two_steps_of_a_walk_is_a_step_not_a_stride() -> None:
+    # Tuning seed 5193 (acc-only, 12.5 Hz): the hip's push-off between two steps read as a swing of
+    # 4 degrees from -18 (rising 22) 0.66 s after a step of a walk striding 1.1 s.
+    walk = _walk_of(
+        [
+            (0.0, 41.2, 0.0),
+            (1.13, 44.7, -10.8),
+            (1.13, 43.4, -19.4),
+            (1.05, 36.2, -15.4),
+            (1.10, 45.6, -19.0),
+            (0.66, 4.3, -17.9),
+            (0.96, 27.3, -32.0),
+            (1.08, 18.0, -19.6),
+        ]
+    )
+    counted, steps, g = _feed_struck_mixed(walk, [0.21, 0.39, 0.36, 0.40, 0.38, 0.33, 0.37, 0.37])
+    # The jolt is a step at once; the stretched step before it (45.6) when the walk goes on.
+    assert counted == [] and sorted(steps, key=lambda r: r.peak_s) == walk
+    assert [w.strides for w in g.walks] == [7]
+    # A swing rising as much as the walk's steps that soon after one is no jolt: the walk ends before it.
+    wide = [*walk[:5], _swing(walk[4].peak_s + 0.66, 30.0, -20.0)]
+    counted, _, _ = _feed_struck_mixed(wide, [0.21, 0.39, 0.36, 0.40, 0.38, 0.33])
+    assert wide[5] in counted
+
+
+def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_is_a_walk() -> None:
+    # A phone in a trouser pocket reads most of a walk's steps 47-64 degrees (Oxford pocket walks, median
+    # per walk): each lands in its top half one walking stride after the last, so the run is a walk
+    # however high it reads.
+    pocket = _walk_of(
+        [
+            (0.0, 40.0, -8.0),
+            (1.1, 52.0, -12.0),
+            (1.1, 56.0, -10.0),
+            (1.05, 44.0, -11.0),
+            (1.1, 58.0, -12.0),
+            (1.1, 43.0, -10.0),
+        ]
+    )
+    counted, steps, g = _feed_struck_mixed(pocket, [1.2] * 6)
+    assert counted == [] and sorted(steps, key=lambda r: r.peak_s) == pocket
+    assert [w.strides for w in g.walks] == [6]
+    # A march's knee lifts, struck by the other foot's landing, all read high from a low behind standing
+    # (tuning seed 5002, acc-only, sensor on the back of the thigh, clipped at 2 g): they stay reps.
+    march = _walk_of([(0.0, 60.4, 0.1), (0.9, 59.1, -25.6), (0.89, 59.9, -27.4), (0.88, 60.9, -24.3)])
+    march += _walk_of([(0.96, 59.2, -30.5), (0.9, 58.0, -27.6), (0.9, 55.6, -23.9)], march[-1].peak_s)
+    counted, steps, _ = _feed_struck_mixed(march, [0.7, 0.77, 1.53, 0.89, 1.34, 1.18, 1.48])
+    assert counted == march and steps == []
+    # The same swings without a landing in their top half are reps (leg raises, as above).
+    counted, steps, _ = _feed_struck_mixed(pocket, [0.3] * 6)
+    assert counted == pocket and steps == []
