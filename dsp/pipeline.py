@@ -62,8 +62,9 @@ __all__ = [
 # times (each time on a longer dwell than the calibrated pose ever had, so
 # this only bounds the work on pathological input).
 _MAX_RECALIBRATIONS = 4
-# Rows of a buffer that are run at once while a revision may still come (s): a revision analyses again
-# at most this much more than the rows that showed it; each block costs a kernel call and a watch.
+# The first block of a buffer run while a revision may still come (s); each later block is as long as
+# everything before it, so a revision analyses again at most about twice the rows that showed it, and a
+# 15-minute watch costs a few blocks (each a kernel call, a copy of its state and a watch).
 _WATCH_BLOCK_S = 60.0
 
 
@@ -288,7 +289,7 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     a = m
     while a < t.shape[0]:
         # Blocks while the watch reads (it stops REVISE_WITHIN_S after the first row), then the rest at once.
-        b = t.shape[0] if state.dwell is None else _first_block_rows(t, a, a)
+        b = t.shape[0] if state.dwell is None else _block_end(t, a)
         rows = ImuSamples(raw[0][a:b], raw[1][a:b], None if raw[2] is None else raw[2][a:b])
         state, more = _feed(settings, state, rows, state.lever_blocks)  # (their lever sums are in already)
         events += more
@@ -296,9 +297,15 @@ def _start_if_learned(settings: Settings, state: StreamState, at_end: bool = Fal
     return state, events
 
 
-def _first_block_rows(t: np.ndarray, from_row: int, start: int = 0) -> int:
-    """End (exclusive) of the block from row ``start`` that runs ``_WATCH_BLOCK_S`` past row ``from_row``."""
-    return max(start + 1, int(np.searchsorted(t, t[from_row] + _WATCH_BLOCK_S, side="right")))
+def _first_block_rows(t: np.ndarray, cal_end_row: int) -> int:
+    """End (exclusive) of the first block: ``_WATCH_BLOCK_S`` past the calibration window."""
+    return max(1, int(np.searchsorted(t, t[cal_end_row] + _WATCH_BLOCK_S, side="right")))
+
+
+def _block_end(t: np.ndarray, start: int) -> int:
+    """End (exclusive) of the block from row ``start``: as long as the rows before it, ``_WATCH_BLOCK_S`` at least."""
+    span_s = max(_WATCH_BLOCK_S, float(t[start] - t[0]))
+    return max(start + 1, int(np.searchsorted(t, t[start] + span_s, side="right")))
 
 
 def _watch(
