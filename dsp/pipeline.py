@@ -10,7 +10,6 @@ copies the kernel arrays before running, so an old state can be reused.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 
 import numpy as np
@@ -501,34 +500,35 @@ def analyze_with_angle(
     samples: ImuSamples, settings: Settings | None = None, source: str = ""
 ) -> tuple[Analysis, np.ndarray]:
     """Analyse a whole recording; also return the flexion angle at every row, deg."""
-    settings = settings or Settings()
-    check_samples(samples, values=False)  # step() scans the values once
-    if len(samples) < 2:
-        raise ValueError(f"{len(samples)} samples: too few to analyse")
-    with collector_paused():  # it makes no reference cycles (dsp/_gc_pause.py)
-        return _analyze_with_angle(samples, settings, source)
-
-
-def _analyze_with_angle(samples: ImuSamples, settings: Settings, source: str) -> tuple[Analysis, np.ndarray]:
-    state = init_state(settings, samples.has_gyro)
-    state, events = step(settings, state, samples)
-    state, more = _end(settings, state, owned=True)  # nothing else holds the state step returned
+    analysis, events = _whole(samples, settings or Settings(), source)
     blocks: list[np.ndarray] = []
     # By exact type (events are final dataclasses): isinstance against a union
     # over every rep and peak event cost ~1 ms per analysis.
-    for e in itertools.chain(events, more):
+    for e in events:
         if type(e) is AngleBlock:
             blocks.append(e.angle_deg)
         elif type(e) is CalibratedEvent and e.revised:
             blocks = []  # the angles from the first row follow again
     if len(blocks) == 1 and len(blocks[0]) == len(samples):
-        return result(settings, state, source), blocks[0]  # the common case: no copy
+        return analysis, blocks[0]  # one block (a short recording, or no watch): no copy
     angle = np.full(len(samples), np.nan)
     pos = 0
     for block in blocks:
         angle[pos : pos + len(block)] = block
         pos += len(block)
-    return result(settings, state, source), angle
+    return analysis, angle
+
+
+def _whole(samples: ImuSamples, settings: Settings, source: str) -> tuple[Analysis, list[Event]]:
+    """The analysis of a whole recording (the streaming path over one chunk) and every event of it."""
+    check_samples(samples, values=False)  # step() scans the values once
+    if len(samples) < 2:
+        raise ValueError(f"{len(samples)} samples: too few to analyse")
+    with collector_paused():  # it makes no reference cycles (dsp/_gc_pause.py)
+        state = init_state(settings, samples.has_gyro)
+        state, events = step(settings, state, samples)
+        state, more = _end(settings, state, owned=True)  # nothing else holds the state step returned
+        return result(settings, state, source), events + more
 
 
 def analyze(samples: ImuSamples, settings: Settings | None = None, source: str = "") -> Analysis:
@@ -547,4 +547,5 @@ def analyze(samples: ImuSamples, settings: Settings | None = None, source: str =
     -------
     Analysis
     """
-    return analyze_with_angle(samples, settings, source)[0]
+    # Not analyze_with_angle: the angle blocks (one per block a batch runs) are not joined.
+    return _whole(samples, settings or Settings(), source)[0]
