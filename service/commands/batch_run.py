@@ -16,13 +16,12 @@ Only the standard library is imported at module level (see :mod:`hipflex.service
 from __future__ import annotations
 
 import os
-import pickle
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["RECORDING_SUFFIXES", "Entry", "expand_paths", "ordered_map"]
 
@@ -179,7 +178,10 @@ def ordered_map(
     if jobs == 1:
         yield from map(fn, items)
         return
-    if processes and hasattr(os, "fork"):
+    # Imported here: 25 ms that a single file (jobs == 1) does not need.
+    import multiprocessing
+
+    if processes and "fork" in multiprocessing.get_all_start_methods():
         limit = max(window if window is not None else 4 * jobs, jobs)
         yield from _forked_map(fn, iter(items), jobs, limit, on_stop)
         return
@@ -216,84 +218,60 @@ def _forked_map(
     This process works too, instead of waiting for results beside ``jobs`` workers on ``jobs``
     cores: whenever the oldest item is not finished it takes the next item itself (within the
     window), so the items it runs never cross a pipe (a worker's result is pickled), and one
-    process fewer is forked.  A worker is given its next item the moment it finishes one (by the
-    thread here that reads its results, which runs while this process works on an item of its
+    process fewer is forked.  A worker is given its next item the moment it finishes one (a
+    callback of the pool's result thread, which runs while this process works on an item of its
     own), so it holds only :data:`_POOL_ITEMS` items: few are left queued in a worker when the
     items run out, for this process to wait for at the end.
-
-    The workers are plain :func:`os.fork` children on two pipes each (:class:`_Worker`), not a
-    :class:`concurrent.futures.ProcessPoolExecutor`: importing :mod:`multiprocessing` and the
-    executor cost 2.5-4 ms of CPU before the first item, serial, on the way of every file.
     """
     import threading
+    from concurrent.futures import ProcessPoolExecutor
 
-    global _RUNNING
-    if _RUNNING:
+    global _FORKED
+    if _FORKED is not None:
         raise RuntimeError("ordered_map(processes=True) is already running")
-    _RUNNING = True
+    _FORKED = fn
+    workers = jobs - 1
     # In input order, the futures of the items run here and in the workers; the window counts
     # both.  Taking an item and appending its future happen together under the lock (this thread
-    # and the threads reading the workers' results both take items), so that the futures stay in
-    # input order.
+    # and the pool's result thread both take items), so that the futures stay in input order.
+    # Re-entrant: a future already finished runs its callback at once, in the thread adding it.
     pending: deque[Future[Any]] = deque()
-    lock = threading.Lock()
+    lock = threading.RLock()
+    in_pool = 0  # items in the workers, not finished
     taking = True  # items are still taken (false once the iterator failed or the map ended)
-    workers: list[_Worker] = []
-    try:
-        for _ in range(jobs - 1):
-            workers.append(_Worker(fn, [fd for w in workers for fd in w.fds()]))
-    except BaseException:
-        for w in workers:
-            w.stop()
-        _RUNNING = False
-        raise
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_fork_context())
 
     def feed() -> None:
         """Under ``lock``: keep each worker holding :data:`_POOL_ITEMS` items, within the window."""
-        for w in workers:
-            while taking and w.alive and len(w.futures) < _POOL_ITEMS and len(pending) < limit:
-                item = next(source, _END)
-                if item is _END:
-                    return
-                future: Future[Any] = Future()
+        nonlocal in_pool
+        while taking and in_pool < _POOL_ITEMS * workers and len(pending) < limit:
+            item = next(source, _END)
+            if item is _END:
+                return
+            try:
+                future = pool.submit(_forked, item)
+            except Exception as exc:  # a broken pool: the item fails in order, where it is taken
+                future = Future()
+                future.set_exception(exc)
                 pending.append(future)
-                try:
-                    data = pickle.dumps((True, item), protocol=pickle.HIGHEST_PROTOCOL)
-                    w.send(data)
-                except OSError as exc:  # the worker is gone: the item fails in order (as it may be what ended it)
-                    w.alive = False
-                    future.set_exception(exc)
-                    break
-                except Exception as exc:  # an item that cannot be pickled fails in order
-                    future.set_exception(exc)
-                    continue
-                w.futures.append(future)
+                return
+            in_pool += 1
+            pending.append(future)
+            future.add_done_callback(refill)
 
-    def collect(w: _Worker) -> None:
-        """A worker's results as they come (in a thread of its own), each followed by its next item."""
-        nonlocal taking
-        for ok, value in w.results():
-            with lock:
-                future = w.futures.popleft()
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-                try:
-                    feed()
-                except BaseException as exc:  # the items' iterator failed: raise it in order
-                    failed: Future[Any] = Future()
-                    failed.set_exception(exc)
-                    pending.append(failed)
-                    taking = False
-        with lock:  # the worker ended: what it held fails in order, the rest is run here
-            w.alive = False
-            while w.futures:
-                w.futures.popleft().set_exception(RuntimeError("a worker process ended before finishing this item"))
+    def refill(_: Future[Any]) -> None:
+        """A worker finished an item (in the pool's result thread): give it the next."""
+        nonlocal in_pool, taking
+        with lock:
+            in_pool -= 1
+            try:
+                feed()
+            except BaseException as exc:  # the items' iterator failed: raise it in order
+                future: Future[Any] = Future()
+                future.set_exception(exc)
+                pending.append(future)
+                taking = False
 
-    readers = [threading.Thread(target=collect, args=(w,), name="hipflex-worker", daemon=True) for w in workers]
-    for r in readers:
-        r.start()
     finished = False
     try:
         while True:
@@ -323,116 +301,13 @@ def _forked_map(
             taking = False
         if not finished and on_stop is not None:
             on_stop()
-        # A worker finishes what it holds (at most _POOL_ITEMS), then sees its pipe closed and exits.
-        for w in workers:
-            w.stop()
-        for r in readers:
-            r.join()
-        _RUNNING = False
-
-
-class _Worker:
-    """A process forked from this one that runs ``fn`` on each item written to its pipe, in order.
-
-    Items and results cross as pickles, one after the other, on two pipes; the worker ends
-    (:func:`os._exit`, none of this process's exit handlers or buffered output) when the item
-    pipe is closed.  ``close_in_child``: descriptors of earlier workers' pipes, which the new
-    one must not hold open (an earlier worker would never see its item pipe closed).
-    """
-
-    def __init__(self, fn: Callable[[Any], Any], close_in_child: list[int]) -> None:
-        items_r, items_w = os.pipe()
-        results_r, results_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker: never returns into the caller's code
-            status = 1
-            try:
-                for fd in (items_w, results_r, *close_in_child):
-                    os.close(fd)
-                _serve(fn, items_r, results_w)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(items_r)
-        os.close(results_w)
-        self.pid = pid
-        self.alive = True
-        #: The futures of the items it holds, oldest first (it answers in the order it is given).
-        self.futures: deque[Future[Any]] = deque()
-        self._items = os.fdopen(items_w, "wb")
-        self._results = os.fdopen(results_r, "rb")
-
-    def fds(self) -> list[int]:
-        return [self._items.fileno(), self._results.fileno()]
-
-    def send(self, data: bytes) -> None:
-        """Give it an item, pickled (a worker gone: :class:`OSError`)."""
-        _put(self._items, data)
-
-    def results(self) -> Iterator[tuple[bool, Any]]:
-        """``(True, result)`` or ``(False, exception)`` per item, until the worker ends."""
-        with self._results:
-            while (data := _get(self._results)) is not None:
-                yield _loads(data)
-
-    def stop(self) -> None:
-        """Close its item pipe and wait for it to end (after the items it holds)."""
-        try:
-            self._items.close()
-        except OSError:  # gone already
-            pass
-        os.waitpid(self.pid, 0)
-
-
-def _serve(fn: Callable[[Any], Any], items_fd: int, results_fd: int) -> None:
-    """The worker's loop: an item in, ``(True, result)`` or ``(False, exception)`` out, until the pipe closes."""
-    with os.fdopen(items_fd, "rb") as items, os.fdopen(results_fd, "wb") as results:
-        while (data := _get(items)) is not None:
-            ok, item = _loads(data)
-            if ok:
-                try:
-                    ok, item = True, fn(item)
-                except Exception as exc:  # re-raised in order in the calling process
-                    ok, item = False, exc
-            _put(results, _dumps((ok, item)))
-
-
-def _dumps(out: tuple[bool, Any]) -> bytes:
-    """``out`` pickled; a result or exception that cannot be pickled becomes a :class:`RuntimeError` saying so."""
-    try:
-        return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        return pickle.dumps((False, RuntimeError(f"cannot be sent between processes: {type(exc).__name__}: {exc}")))
-
-
-def _loads(data: bytes) -> tuple[bool, Any]:
-    """What :func:`_dumps` made; ``(False, exception)`` when it cannot be unpickled here."""
-    try:
-        out: tuple[bool, Any] = pickle.loads(data)
-    except Exception as exc:
-        return False, RuntimeError(f"cannot be received from another process: {type(exc).__name__}: {exc}")
-    return out
-
-
-def _put(pipe: BinaryIO, data: bytes) -> None:
-    """One message: its length, then its bytes (so that a message that cannot be unpickled is skipped whole)."""
-    pipe.write(len(data).to_bytes(8, "little") + data)
-    pipe.flush()
-
-
-def _get(pipe: BinaryIO) -> bytes | None:
-    """The next message of :func:`_put`, ``None`` at the end (the writer closed its end or ended)."""
-    head = pipe.read(8)
-    if len(head) < 8:
-        return None
-    size = int.from_bytes(head, "little")
-    data = pipe.read(size)
-    return data if len(data) == size else None
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORKED = None
 
 
 #: Items a forked worker holds, not yet finished (running or queued).  One more than it runs, so
-#: that the next is already in its pipe when it finishes one; the thread reading its results gives
-#: it another at once, whatever this process is doing.  Scheduling the measured item costs of 100
+#: that the next is already in its pipe when it finishes one; the pool's result thread gives it
+#: another at once, whatever this process is doing.  Scheduling the measured item costs of 100
 #: files of 1-3 minutes (benchmarks/many_files.py) on one worker and this process: the
 #: critical path 1.377 s against 1.353 s if perfectly shared (1.390 s when this process refilled
 #: the pool only between its own items, with three items a worker; 1.406 against 1.367 s on
@@ -442,5 +317,19 @@ _POOL_ITEMS = 2
 #: The end of the items (``next(source, _END)``).
 _END: Any = object()
 
-#: Whether an ``ordered_map(processes=True)`` is running (its workers would hold each other's pipes).
-_RUNNING = False
+
+def _fork_context() -> Any:
+    import multiprocessing
+
+    return multiprocessing.get_context("fork")
+
+
+#: The work of the running ``ordered_map(processes=True)``: set before its workers fork,
+#: so that they inherit it (a closure cannot be pickled to them).
+_FORKED: Callable[..., object] | None = None
+
+
+def _forked(item: T) -> object:
+    """The work for one item, in a forked worker."""
+    assert _FORKED is not None, "not in a worker forked by ordered_map"
+    return _FORKED(item)
