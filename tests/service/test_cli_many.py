@@ -108,6 +108,7 @@ import hipflex.service.commands.analyze as analyze
 
 real = analyze.ordered_map
 WANTED = ("pyarrow.csv", "numpy.ma", "hipflex.sensor.files.csv_stream")
+NOT_NEEDED = ("hipflex.sensor.files.import_metabase", "hipflex.sensor.files.import_polar_logger")
 
 def ordered_map(*args, **kwargs):
     import gc
@@ -119,7 +120,9 @@ def ordered_map(*args, **kwargs):
 
 analyze.ordered_map = ordered_map
 from hipflex.service.cli import main
-raise SystemExit(main(sys.argv[1:]))
+status = main(sys.argv[1:])
+sys.stderr.write("imported: " + " ".join(m for m in NOT_NEEDED if m in sys.modules) + "|\\n")
+raise SystemExit(status)
 """
 
 
@@ -132,6 +135,17 @@ def test_what_the_first_file_imports_is_imported_before_the_workers_fork(many: P
     assert out.returncode == 0, out.stderr
     assert "before the fork: |" in out.stderr  # none missing
     assert len(json_lines(out.stdout)) == 2
+
+
+def test_a_folder_of_plain_csv_files_does_not_import_the_other_formats_importers(many: Path) -> None:
+    """Looking for a MetaBase or Polar session's companion files imported both (~3 ms of serial CPU) for any folder."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_PROBE, "analyze", "--json", "--jobs", "2", "."],
+        cwd=many, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr  # empty.csv
+    assert "imported: |" in out.stderr  # neither
+    assert len(json_lines(out.stdout)) == len(GOOD)
 
 
 def test_the_imports_objects_are_frozen_out_of_the_collectors_reach_before_any_file(many: Path) -> None:
