@@ -2051,6 +2051,51 @@ def scan_stillest(
     while scan_quiet(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs) >= 0:
         pass
 
+
+def lower_bounds(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    k_first: int,
+    starts: np.ndarray,
+    lower: np.ndarray,
+) -> bool:
+    """Twin of ``_kern_still._lower_bounds``: the tightest bound of all, each tested window's own score.
+
+    Windows as :func:`scan_quiet` tests them: the one ending at row ``k``
+    starts at the last row at or before ``t[k] - win_s`` and is tested once
+    it spans 95 % of ``win_s`` (else its start is -1 and its bound inf).
+    False (the kernel's fast path does not apply) if the times decrease or
+    hold a NaN, or a valid row an infinite value.
+    """
+    n = t.shape[0]
+    if np.any(~(t[1:] >= t[:-1])):
+        return False
+    valid = ~np.isnan(acc).any(axis=1)
+    if has_gyro:
+        valid &= ~np.isnan(gyr).any(axis=1)
+        if not np.isfinite(gyr[valid]).all():
+            return False
+    if not np.isfinite(acc[valid]).all():
+        return False
+    for k in range(k_first, n):
+        starts[k - k_first] = -1
+        lower[k - k_first] = math.inf
+        if t[k] - t[0] < 0.95 * win_s:
+            continue
+        j0 = min(max(int(np.searchsorted(t, t[k] - win_s, side="right")) - 1, 0), k)
+        if t[k] - t[j0] < 0.95 * win_s:
+            continue
+        starts[k - k_first] = j0
+        lower[k - k_first] = window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr, max_gap_s)
+    return True
+
+
 def scan_lock(
     t: np.ndarray,
     acc: np.ndarray,
