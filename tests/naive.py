@@ -2359,6 +2359,27 @@ def lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block_s: f
     return np.array(rows).reshape(-1, 7)
 
 
+def rate_block_sums(
+    t: np.ndarray, th: np.ndarray, last_t: float, last_th: float, acc: np.ndarray, starts: np.ndarray, out: np.ndarray
+) -> None:
+    """Twin of ``hipflex.dsp.angle_rate_lever._rate_block_sums``: the rate written into a gyro column, summed there.
+
+    The angle's backward difference over the time step (the first row's from
+    ``last_t, last_th``), NaN beyond ``MAX_RATE_DPS``, as the x column of a
+    gyro whose other columns are zero, through ``lever_sums._lever_block_sums``
+    (numpy for the rate, the gyro kernel for the sums: the path the kernel replaced).
+    """
+    from hipflex.dsp.angle_rate_lever import MAX_RATE_DPS
+    from hipflex.dsp.lever_sums import _lever_block_sums
+
+    gyr = np.zeros((t.size, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.diff(np.concatenate([[last_th], th])) / np.diff(np.concatenate([[last_t], t]))
+    rate[~(np.abs(rate) <= MAX_RATE_DPS)] = math.nan
+    gyr[:, 0] = rate
+    _lever_block_sums(acc, gyr, starts, out)
+
+
 def dwell_block_stats(t: np.ndarray, theta: np.ndarray, t0_s: float, first: int, n_out: int, block_s: float):  # type: ignore[no-untyped-def]
     """Twin of ``hipflex.dsp.rest_pose._block_stats``: per block, numpy over the block's rows.
 
