@@ -62,8 +62,12 @@ STAGES = (
     "learn",
     # Per arriving chunk and per closed set.
     "accumulate_lever_checked",
+    "accumulate_angle_rate",
     "described_sets",
     "feed_dwells",
+    # The gyro bias at the first rest (its re-run, if it fires, counts in the stages above).
+    "_rebias",
+    "rest_window",
 )
 
 

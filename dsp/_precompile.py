@@ -77,6 +77,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         # The lever sums the set descriptions read (every chunk with a gyro) and the
         # rest-pose revision's angle blocks (the first 15 minutes).
         ("lever_sums", "_lever_block_sums", (_A2, _A2, types.int64[::1], _A2)),
+        # ... and without a gyro, from the angle's rate (every accelerometer-only chunk).
+        ("angle_rate_lever", "_rate_block_sums", (_A1, _A1, _F, _F, _A2, types.int64[::1], _A2)),
         ("rest_pose", "_block_stats", (_A1, _A1, _F, _I, _A2)),
         ("rest_pose", "_scan_dwells", (_A2, _A1, _A1, _A1, _I, _I, _F, _I, _I, _A1)),
         # The boundary check of every chunk's values.

@@ -30,6 +30,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit
 from hipflex.dsp._kern_filters import _tilt_step
+from hipflex.dsp._kern_still import _MAX_BIAS_DPS, _STILL_AVG_S, _lower_bounds, _row_ok
 from hipflex.dsp._layout import (
     F_BIAS,
     F_N,
@@ -47,13 +48,8 @@ from hipflex.dsp._layout import (
 
 __all__ = ["Axes", "Calibration", "find_quiet_window", "lock_axes", "scan_before", "scan_lock"]
 
-# A window's mean gyro rate is its bias estimate; MEMS gyro biases stay within
-# a few deg/s, so a mean beyond this is a slow steady turn, not stillness.
-_MAX_BIAS_DPS = 20.0
-# The gyro's stillness is judged on its running mean over this window, s: a
-# noisy gyro's single samples are not a movement (Eurobench subject 03 reads
-# up to 9.7 deg/s seated, 3.4 deg/s RMS), while a sway or a fidget lasts longer.
-_STILL_AVG_S = 0.1
+# _MAX_BIAS_DPS (a window's mean rate beyond it is a turn, not a bias) and
+# _STILL_AVG_S (the gyro's running mean) are in _kern_still, which bounds the scores.
 # Time constant of the low-pass on the accelerometer used to find the first
 # excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
 _LOCK_LP_TAU_S = 0.15
@@ -215,14 +211,6 @@ def _window_score(
 
 
 @njit
-def _row_ok(acc: np.ndarray, gyr: np.ndarray, has_gyro: bool, i: int) -> bool:
-    """Row ``i`` has every value it needs (a NaN is a dropout)."""
-    if math.isnan(acc[i, 0] + acc[i, 1] + acc[i, 2]):
-        return False
-    return not (has_gyro and math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2]))
-
-
-@njit
 def _scan_quiet(
     t: np.ndarray,
     acc: np.ndarray,
@@ -254,9 +242,35 @@ def _scan_stillest(
 
     What calling :func:`_scan_quiet` until it returns -1 leaves in ``qs``, in
     one pass: each of those calls would walk the window's start up from row 0
-    again (quadratic in a long rest's rows).
+    again (quadratic in a long rest's rows).  Scoring every window costs its
+    rows each (6 ms for a 17 s rest at 200 Hz), so only the windows whose
+    lower bound (:func:`hipflex.dsp._kern_still._lower_bounds`, one pass)
+    does not exceed a score known to be reached are scored: in row order,
+    kept as the full scan keeps them, so the result is the full scan's.
     """
-    _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, False)
+    n = t.shape[0]
+    k_first = int(qs[Q_SCANNED])
+    m = max(0, n - k_first)
+    starts = np.empty(m, dtype=np.int64)
+    lower = np.empty(m)
+    if m == 0 or not _lower_bounds(
+        t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, k_first, starts, lower
+    ):
+        _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, False)
+        return
+    # The window with the lowest bound, scored: no window scoring above it (or
+    # above the best so far) can be the stillest.
+    e = int(np.argmin(lower))
+    cap = qs[Q_BEST_SCORE]
+    if lower[e] < math.inf:
+        cap = min(cap, _window_score(t, acc, gyr, has_gyro, starts[e], k_first + e, still_acc, still_gyr, max_gap_s))
+    for e in range(m):
+        if lower[e] <= cap and lower[e] < math.inf:  # (inf: a window the scan does not test, or unusable)
+            sc = _window_score(t, acc, gyr, has_gyro, starts[e], k_first + e, still_acc, still_gyr, max_gap_s)
+            if sc < qs[Q_BEST_SCORE]:
+                qs[Q_BEST_SCORE] = sc
+                qs[Q_BEST_END] = k_first + e
+    qs[Q_SCANNED] = n
 
 
 @njit

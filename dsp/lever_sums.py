@@ -183,9 +183,14 @@ def accumulate_lever_checked(
         np.ascontiguousarray(acc_g, dtype=np.float64), np.ascontiguousarray(gyr_dps, dtype=np.float64), starts, out
     )
     finite = float(out[:, _B_N].sum()) == time_s.size
+    return _merged(blocks, out), finite
+
+
+def _merged(blocks: LeverBlocks, out: np.ndarray) -> LeverBlocks:
+    """``blocks`` with a chunk's block sums ``out`` (rows in block order, from ``_block_starts``) added."""
     new = out[out[:, _B_N] > 0]
     if new.shape[0] == 0:
-        return blocks, finite
+        return blocks
     if blocks.open_row is not None:
         if blocks.open_row[_B_IDX] == new[0, _B_IDX]:
             new[0, 1:] += blocks.open_row[1:]  # the block the last chunk ended in goes on
@@ -203,7 +208,7 @@ def accumulate_lever_checked(
         buf[n : n + done.shape[0]] = done
         n += done.shape[0]
         fill[0] = n
-    return LeverBlocks(buf, n, fill, new[-1].copy()), finite
+    return LeverBlocks(buf, n, fill, new[-1].copy())
 
 
 def _lever_fits(blocks: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:

@@ -2051,6 +2051,51 @@ def scan_stillest(
     while scan_quiet(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs) >= 0:
         pass
 
+
+def lower_bounds(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    win_s: float,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    k_first: int,
+    starts: np.ndarray,
+    lower: np.ndarray,
+) -> bool:
+    """Twin of ``_kern_still._lower_bounds``: the tightest bound of all, each tested window's own score.
+
+    Windows as :func:`scan_quiet` tests them: the one ending at row ``k``
+    starts at the last row at or before ``t[k] - win_s`` and is tested once
+    it spans 95 % of ``win_s`` (else its start is -1 and its bound inf).
+    False (the kernel's fast path does not apply) if the times decrease or
+    hold a NaN, or a valid row an infinite value.
+    """
+    n = t.shape[0]
+    if np.any(~(t[1:] >= t[:-1])):
+        return False
+    valid = ~np.isnan(acc).any(axis=1)
+    if has_gyro:
+        valid &= ~np.isnan(gyr).any(axis=1)
+        if not np.isfinite(gyr[valid]).all():
+            return False
+    if not np.isfinite(acc[valid]).all():
+        return False
+    for k in range(k_first, n):
+        starts[k - k_first] = -1
+        lower[k - k_first] = math.inf
+        if t[k] - t[0] < 0.95 * win_s:
+            continue
+        j0 = min(max(int(np.searchsorted(t, t[k] - win_s, side="right")) - 1, 0), k)
+        if t[k] - t[j0] < 0.95 * win_s:
+            continue
+        starts[k - k_first] = j0
+        lower[k - k_first] = window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr, max_gap_s)
+    return True
+
+
 def scan_lock(
     t: np.ndarray,
     acc: np.ndarray,
@@ -2312,6 +2357,27 @@ def lever_block_sums(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, block_s: f
         w, a = w2[ok][sel], a2[ok][sel]
         rows.append([k, sel.sum(), w.sum(), a.sum(), (w * w).sum(), (w * a).sum(), (a * a).sum()])
     return np.array(rows).reshape(-1, 7)
+
+
+def rate_block_sums(
+    t: np.ndarray, th: np.ndarray, last_t: float, last_th: float, acc: np.ndarray, starts: np.ndarray, out: np.ndarray
+) -> None:
+    """Twin of ``hipflex.dsp.angle_rate_lever._rate_block_sums``: the rate written into a gyro column, summed there.
+
+    The angle's backward difference over the time step (the first row's from
+    ``last_t, last_th``), NaN beyond ``MAX_RATE_DPS``, as the x column of a
+    gyro whose other columns are zero, through ``lever_sums._lever_block_sums``
+    (numpy for the rate, the gyro kernel for the sums: the path the kernel replaced).
+    """
+    from hipflex.dsp.angle_rate_lever import MAX_RATE_DPS
+    from hipflex.dsp.lever_sums import _lever_block_sums
+
+    gyr = np.zeros((t.size, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.diff(np.concatenate([[last_th], th])) / np.diff(np.concatenate([[last_t], t]))
+    rate[~(np.abs(rate) <= MAX_RATE_DPS)] = math.nan
+    gyr[:, 0] = rate
+    _lever_block_sums(acc, gyr, starts, out)
 
 
 def dwell_block_stats(t: np.ndarray, theta: np.ndarray, t0_s: float, first: int, n_out: int, block_s: float):  # type: ignore[no-untyped-def]

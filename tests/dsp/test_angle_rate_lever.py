@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+import naive
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hipflex.dsp import Settings, analyze, pipeline
-from hipflex.dsp.angle_rate_lever import MAX_RATE_DPS, RateLast, accumulate_angle_rate
-from hipflex.dsp.lever_sums import accumulate_lever, empty_lever_blocks
+from hipflex.dsp.angle_rate_lever import MAX_RATE_DPS, RateLast, _rate_block_sums, accumulate_angle_rate
+from hipflex.dsp.lever_sums import _block_starts, accumulate_lever, empty_lever_blocks
 from hipflex.sensor.sim.programme import simulate_programme
 
 
@@ -46,6 +49,76 @@ def test_the_sums_do_not_depend_on_chunking_and_no_row_counts_twice() -> None:
     again, last2 = accumulate_angle_rate(parts, last, t[1000:], acc[1000:], angle[1000:] + 5.0)
     np.testing.assert_array_equal(again.rows, parts.rows)
     assert last2 == last
+
+
+def _numpy_path(blocks, last, time_s, acc_g, angle_deg):  # type: ignore[no-untyped-def]
+    """The sums as the rate written into a gyro column gives them (the path ``_rate_block_sums`` replaced)."""
+    new = np.flatnonzero(time_s > last.time_s)
+    if new.size == 0:
+        return blocks, last
+    t, th = time_s[new[0] :], angle_deg[new[0] :]
+    gyr = np.zeros((t.size, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gyr[:, 0] = np.diff(np.concatenate([[last.angle_deg], th])) / np.diff(np.concatenate([[last.time_s], t]))
+    gyr[~(np.abs(gyr[:, 0]) <= MAX_RATE_DPS), 0] = math.nan
+    return accumulate_lever(blocks, t, acc_g[new[0] :], gyr), RateLast(float(t[-1]), float(th[-1]))
+
+
+def _hostile_rows(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.choice([0.0, 0.005, 0.01, 0.7], n, p=[0.05, 0.6, 0.3, 0.05]))  # equal stamps, gaps
+    acc = rng.normal(0.0, 1.0, (n, 3))
+    angle = np.cumsum(rng.normal(0.0, rng.uniform(0.1, 20.0), n))  # some steps beyond MAX_RATE_DPS
+    angle[rng.random(n) < 0.02] = np.nan
+    acc[rng.random(n) < 0.01, 1] = np.nan
+    return t, acc, angle
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rate_block_sums_match_their_twin_bit_for_bit(seed: int) -> None:
+    t, acc, angle = _hostile_rows(seed, 2000)
+    rng = np.random.default_rng(seed)
+    last_t, last_th = (-math.inf, math.nan) if seed % 2 else (t[0] - 0.01, float(rng.normal(0, 5)))
+    k, starts = _block_starts(t)
+    got, want = np.zeros((k.size, 7)), np.zeros((k.size, 7))
+    _rate_block_sums(t, angle, last_t, last_th, acc, starts, got)
+    naive.rate_block_sums(t, angle, last_t, last_th, acc, starts, want)
+    np.testing.assert_array_equal(got[:, 1:], want[:, 1:])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunked_sums_are_those_of_the_numpy_path_bit_for_bit(seed: int) -> None:
+    t, acc, angle = _hostile_rows(100 + seed, 3000)
+    cuts = np.sort(np.random.default_rng(seed).integers(0, t.size, 6))
+    got, want = (empty_lever_blocks(), RateLast()), (empty_lever_blocks(), RateLast())
+    for a, b in zip([0, *cuts], [*cuts, t.size], strict=True):
+        got = accumulate_angle_rate(*got, t[a:b], acc[a:b], angle[a:b])
+        want = _numpy_path(*want, t[a:b], acc[a:b], angle[a:b])
+    # Rows run again after a recalibration are skipped by both.
+    got = accumulate_angle_rate(*got, t[1000:], acc[1000:], angle[1000:] + 3.0)
+    want = _numpy_path(*want, t[1000:], acc[1000:], angle[1000:] + 3.0)
+    np.testing.assert_array_equal(got[0].rows, want[0].rows)
+    assert got[1] == want[1] or (got[1].time_s == want[1].time_s and math.isnan(got[1].angle_deg))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n=st.integers(1, 120),
+    step=st.sampled_from([0.0, 0.001, 0.005, 0.4]),
+    swing=st.floats(0.0, 30.0),
+    seed=st.integers(0, 2**31),
+)
+def test_hypothesis_rate_block_sums_equal_the_twin(n: int, step: float, swing: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = 1.0 + np.cumsum(rng.uniform(0.0, step, n))
+    acc = rng.normal(0, 1, (n, 3))
+    angle = np.cumsum(rng.normal(0, swing, n))
+    angle[rng.random(n) < 0.1] = np.nan
+    k, starts = _block_starts(t)
+    got, want = np.zeros((k.size, 7)), np.zeros((k.size, 7))
+    _rate_block_sums(t, angle, 0.5, 0.0, acc, starts, got)
+    naive.rate_block_sums(t, angle, 0.5, 0.0, acc, starts, want)
+    np.testing.assert_array_equal(got[:, 1:], want[:, 1:])
 
 
 def _acc_only_names(drill: str, seed: int, fs_hz: float) -> list[tuple[int, str]]:
