@@ -1,7 +1,7 @@
 """Lower bounds on the quiet-window scores of every window a stillest-window search tests, in one pass.
 
-The stillest-window search (:func:`hipflex.dsp.learn._scan_stillest`) wants
-the lowest score of ``learn._window_score`` over every window of a rest, and
+The stillest-window search (:func:`hipflex.dsp.quiet_window._scan_stillest`) wants
+the lowest score of ``quiet_window._window_score`` over every window of a rest, and
 the first window that has it.  Scoring each window costs its rows (a window
 per row over a whole rest: 3 300 rows x 200 took 6 ms per re-bias).  Here
 every window gets, in O(1) amortised, a number that its exact score cannot be
@@ -54,7 +54,7 @@ def _row_ok(acc: np.ndarray, gyr: np.ndarray, has_gyro: bool, i: int) -> bool:
 
 @njit
 def _window_starts(t: np.ndarray, win_s: float, k_first: int, starts: np.ndarray) -> None:
-    """First row of the window ending at each row ``k_first..n-1``, as ``learn._scan_windows`` steps (-1: untested)."""
+    """First row of the window ending at each row ``k_first..n-1``, as ``_scan_windows`` steps (-1: untested)."""
     n = t.shape[0]
     j0 = 0
     for k in range(k_first, n):
@@ -98,7 +98,7 @@ def _lower_bounds(
     starts: np.ndarray,
     lower: np.ndarray,
 ) -> bool:
-    """Bounds on ``learn._window_score`` of the windows ending at rows ``k_first..n-1``.
+    """Bounds on ``quiet_window._window_score`` of the windows ending at rows ``k_first..n-1``.
 
     ``starts[k - k_first]`` gets the window's first row (-1 if the scan does
     not test it), ``lower[k - k_first]`` a number its exact score is not below:
@@ -122,7 +122,7 @@ def _lower_bounds(
     lo0 = starts[e0]
     rows = n - lo0
     # Per row (offset lo0): valid, the next valid row at or after it, valid rows before it, and (valid rows)
-    # a gap to the valid row before it; the running mean of the gyro (learn._STILL_AVG_S) and its first row.
+    # a gap to the valid row before it; the running mean of the gyro (_STILL_AVG_S) and its first row.
     valid = np.zeros(rows, dtype=np.bool_)
     a_max = 0.0
     g_max = 0.0

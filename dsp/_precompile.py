@@ -67,8 +67,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # Called from Python, independent of the main loop: the learning phase and
     # the timeline.
     "side": (
-        ("learn", "_scan_quiet", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
-        ("learn", "_scan_stillest", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
+        ("quiet_window", "_scan_quiet", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
+        ("quiet_window", "_scan_stillest", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
         ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
         ("_kern_time", "_spread", (_A1,)),
         ("_kern_time", "_bootstrap_period", (_A1, _A1)),

@@ -26,17 +26,15 @@ from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import (
     L_LOCK_ROW,
     L_SCANNED,
-    Q_BEST_SCORE,
     Axes,
     Calibration,
-    find_quiet_window,
     lock_axes,
     new_lock_state,
-    new_quiet_state,
     scan_before,
     scan_lock,
 )
 from hipflex.dsp.other_pose import settled_elsewhere
+from hipflex.dsp.quiet_window import Q_BEST_SCORE, find_quiet_window, new_quiet_state
 from hipflex.dsp.rotation_set import rotation_axes
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.validate import check_gravity_g
@@ -292,7 +290,7 @@ def correct_gyro(state: StreamState, gyr: np.ndarray) -> np.ndarray:
 
 
 def _pose_at_row0(has_gyro: bool, fstate: np.ndarray) -> np.ndarray:
-    """"Up" in the sensor frame at buffer row 0, as the session's axis watch reads it (unit vector).
+    """ "Up" in the sensor frame at buffer row 0, as the session's axis watch reads it (unit vector).
 
     With a gyro the tilt filter's "up" (``F_UP``, run back to row 0 by
     :func:`_rewind`).  Without one ``F_UP`` is the calibrated rest pose, not

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.learn import Q_BEST_SCORE, Calibration, find_quiet_window, new_quiet_state
+from hipflex.dsp.learn import Calibration
+from hipflex.dsp.quiet_window import Q_BEST_SCORE, find_quiet_window, new_quiet_state
 from hipflex.dsp.stream_state import StreamState
 
 __all__ = ["settled_elsewhere"]

@@ -11,8 +11,9 @@ from hipflex.dsp._kernel_setup import _EMPTY3, _Kernel
 from hipflex.dsp.angle_rate_lever import RateLast
 from hipflex.dsp.gait import GaitState
 from hipflex.dsp.identify import LeverFit
-from hipflex.dsp.learn import Axes, Calibration, new_quiet_state
+from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.lever_sums import LeverBlocks, empty_lever_blocks
+from hipflex.dsp.quiet_window import new_quiet_state
 from hipflex.dsp.rest_pose import DwellState
 from hipflex.dsp.sets import make_set
 from hipflex.dsp.timeline import Timeline

@@ -33,7 +33,9 @@ from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_gap_acc as kga
 from hipflex.dsp import _kern_pendulum as kp
 from hipflex.dsp import _kern_run as kr
+from hipflex.dsp import _kern_still
 from hipflex.dsp import learn as kl
+from hipflex.dsp import quiet_window as kq
 from hipflex.dsp._kern_reps import _MAX_REP_FRACTION, _MAX_RISE_S, _RENEW_AGE_S, _RENEW_FRACTION, _REST_S
 from hipflex.dsp._layout import (
     E_CONF,
@@ -1990,11 +1992,11 @@ def window_score(
     if has_gyro:
         g = gyr[rows]
         mean_g = g.mean(axis=0)
-        score = max(score, float(np.linalg.norm(mean_g)) / kl._MAX_BIAS_DPS)
+        score = max(score, float(np.linalg.norm(mean_g)) / _kern_still._MAX_BIAS_DPS)
         for i in rows:
-            if t[i] - t[j0] < kl._STILL_AVG_S:
+            if t[i] - t[j0] < _kern_still._STILL_AVG_S:
                 continue
-            recent = rows[(t[rows] > t[i] - kl._STILL_AVG_S) & (rows <= i)]
+            recent = rows[(t[rows] > t[i] - _kern_still._STILL_AVG_S) & (rows <= i)]
             score = max(score, float(np.abs(gyr[recent].mean(axis=0) - mean_g).max()) / still_gyr)
     return score
 
@@ -2018,7 +2020,7 @@ def scan_quiet(
     resumes after the rows already tested.
     """
     n = t.shape[0]
-    for k in range(int(qs[kl.Q_SCANNED]), n):
+    for k in range(int(qs[kq.Q_SCANNED]), n):
         if t[k] - t[0] < 0.95 * win_s:
             continue
         j0 = int(np.searchsorted(t, t[k] - win_s, side="right")) - 1
@@ -2026,13 +2028,13 @@ def scan_quiet(
         if t[k] - t[j0] < 0.95 * win_s:
             continue
         score = window_score(t, acc, gyr, has_gyro, j0, k, still_acc, still_gyr, max_gap_s)
-        if score < qs[kl.Q_BEST_SCORE]:
-            qs[kl.Q_BEST_SCORE] = score
-            qs[kl.Q_BEST_END] = k
+        if score < qs[kq.Q_BEST_SCORE]:
+            qs[kq.Q_BEST_SCORE] = score
+            qs[kq.Q_BEST_END] = k
         if score <= 1.0:
-            qs[kl.Q_SCANNED] = k + 1
+            qs[kq.Q_SCANNED] = k + 1
             return k
-    qs[kl.Q_SCANNED] = n
+    qs[kq.Q_SCANNED] = n
     return -1
 
 

@@ -1,10 +1,10 @@
 """The stillest-window search's one-pass bounds (``_kern_still``) and the search that prunes with them.
 
-``_lower_bounds`` must never exceed a window's exact score (``learn._window_score``;
+``_lower_bounds`` must never exceed a window's exact score (``quiet_window._window_score``;
 its twin ``naive.lower_bounds`` gives that score itself), must call exactly the
 windows the score finds unusable unusable, and must be tight enough to prune.
-``learn._scan_stillest`` scores only the windows whose bound can beat the best; its
-answer must be bit for bit that of scoring every window (``learn._scan_windows``,
+``quiet_window._scan_stillest`` scores only the windows whose bound can beat the best; its
+answer must be bit for bit that of scoring every window (``quiet_window._scan_windows``,
 the O(n * window) scan it replaced) on random, quantised (tied), constant,
 dropout-riddled, gapped and resumed inputs.
 """
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hipflex.dsp import learn
+from hipflex.dsp import quiet_window
 from hipflex.dsp._kern_still import _lower_bounds
 
 STILL_ACC, STILL_GYR, MAX_GAP_S = 0.06, 6.0, 0.25
@@ -50,11 +50,11 @@ def _rows(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, float, n
     if rng.random() < 0.2:
         a = int(rng.integers(0, n))
         acc[a : a + int(rng.integers(1, 40))] = np.nan  # a dropout run
-    qs = learn.new_quiet_state()
+    qs = quiet_window.new_quiet_state()
     if rng.random() < 0.5:  # resumed after a first-quiet search
-        qs[learn.Q_SCANNED] = rng.integers(0, n)
+        qs[quiet_window.Q_SCANNED] = rng.integers(0, n)
         if rng.random() < 0.5:
-            qs[learn.Q_BEST_SCORE], qs[learn.Q_BEST_END] = rng.uniform(0, 3), 1
+            qs[quiet_window.Q_BEST_SCORE], qs[quiet_window.Q_BEST_END] = rng.uniform(0, 3), 1
     return t, acc, gyr, bool(rng.random() < 0.7), float(rng.choice([0.25, 0.5, 1.0, 2.0])), qs
 
 
@@ -62,8 +62,8 @@ def _stillest_both(t, acc, gyr, has_gyro, win_s, qs):
     g = gyr if has_gyro else np.zeros((0, 3))
     args = (t, acc, g, has_gyro, win_s, STILL_ACC, STILL_GYR, MAX_GAP_S)
     fast, full = qs.copy(), qs.copy()
-    learn._scan_stillest(*args, fast)
-    learn._scan_windows(*args, full, False)
+    quiet_window._scan_stillest(*args, fast)
+    quiet_window._scan_windows(*args, full, False)
     return fast, full
 
 
@@ -109,9 +109,9 @@ def test_a_long_rest_scores_few_windows_exactly() -> None:
     starts, lower = np.empty(m, dtype=np.int64), np.empty(m)
     assert _lower_bounds(t, acc, gyr, True, 1.0, STILL_ACC, STILL_GYR, MAX_GAP_S, 0, starts, lower)
     e = int(np.argmin(lower))
-    best = learn._window_score(t, acc, gyr, True, starts[e], e, STILL_ACC, STILL_GYR, MAX_GAP_S)
+    best = quiet_window._window_score(t, acc, gyr, True, starts[e], e, STILL_ACC, STILL_GYR, MAX_GAP_S)
     assert np.sum(lower <= best) < 10
-    fast, full = _stillest_both(t, acc, gyr, True, 1.0, learn.new_quiet_state())
+    fast, full = _stillest_both(t, acc, gyr, True, 1.0, quiet_window.new_quiet_state())
     assert np.array_equal(fast, full)
 
 
@@ -128,7 +128,7 @@ def test_adversarial_inputs_match_the_full_scan(fault: str) -> None:
         acc *= 1e6
         gyr = gyr * 1e6
     for has_gyro in (True, False):
-        fast, full = _stillest_both(t, acc, gyr, has_gyro, 1.0, learn.new_quiet_state())
+        fast, full = _stillest_both(t, acc, gyr, has_gyro, 1.0, quiet_window.new_quiet_state())
         assert np.array_equal(fast, full, equal_nan=True)
 
 
@@ -141,9 +141,9 @@ def test_a_settling_rest_and_exact_ties() -> None:
     acc[600:] = acc[600]
     gyr[600:] = gyr[600]
     for has_gyro in (True, False):
-        fast, full = _stillest_both(t, acc, gyr, has_gyro, 0.5, learn.new_quiet_state())
+        fast, full = _stillest_both(t, acc, gyr, has_gyro, 0.5, quiet_window.new_quiet_state())
         assert np.array_equal(fast, full)
-        assert fast[learn.Q_BEST_END] < t.size - 1  # a tie: the first window of the constant stand
+        assert fast[quiet_window.Q_BEST_END] < t.size - 1  # a tie: the first window of the constant stand
 
 
 @settings(max_examples=150, deadline=None)
@@ -165,7 +165,7 @@ def test_hypothesis_stillest_equals_full_scan(
     acc = np.round(rng.normal(0, noise, (n, 3)) * levels) / levels + np.array([0.0, 0.0, 1.0])
     gyr = np.round(rng.normal(0, 40 * noise, (n, 3)) * levels) / levels
     acc[rng.random(n) < drop, 0] = np.nan
-    fast, full = _stillest_both(t, acc, gyr, has_gyro, win_s, learn.new_quiet_state())
+    fast, full = _stillest_both(t, acc, gyr, has_gyro, win_s, quiet_window.new_quiet_state())
     assert np.array_equal(fast, full)
     ok, (_, lower), _, (_, exact) = _bounds_both(t, acc, gyr, has_gyro, win_s, 0)
     if ok:

@@ -19,19 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from hipflex.dsp import learn
-from hipflex.dsp.learn import (
-    _MAX_BIAS_DPS,
-    _any_perpendicular,
-    _scan_lock,
-    _scan_quiet,
-    _scan_stillest,
-    _window_score,
-    find_quiet_window,
-    lock_axes,
-    new_lock_state,
-    new_quiet_state,
-)
+from hipflex.dsp import learn, quiet_window
+from hipflex.dsp._kern_still import _MAX_BIAS_DPS
+from hipflex.dsp.learn import _any_perpendicular, _scan_lock, lock_axes, new_lock_state
+from hipflex.dsp.quiet_window import _scan_quiet, _scan_stillest, _window_score, find_quiet_window, new_quiet_state
 
 FS_HZ = 50.0
 STILL_ACC, STILL_GYR = 0.06, 6.0
@@ -171,7 +162,7 @@ def _moving_then_still(seed: int, n: int = 300, move_until: int = 90):
 
 
 def _quiet_both(t, acc, gyr, has_gyro, win_s=2.0, qs=None):
-    qs = learn.new_quiet_state() if qs is None else qs
+    qs = quiet_window.new_quiet_state() if qs is None else qs
     qk, qt = qs.copy(), qs.copy()
     args = (t, acc, gyr, has_gyro, win_s, STILL_ACC, STILL_GYR, MAX_GAP_S)
     end_k = _scan_quiet(*args, qk)
@@ -189,8 +180,8 @@ def test_scan_quiet_finds_the_first_quiet_window(seed: int, has_gyro: bool) -> N
     np.testing.assert_allclose(qk, qt, rtol=1e-9)
     # The window ends 2 s after the motion stopped (give or take the window rounding).
     assert t[end_k] - t[90] == pytest.approx(2.0, abs=0.06)
-    assert qk[learn.Q_SCANNED] == end_k + 1
-    assert qk[learn.Q_BEST_END] == end_k and qk[learn.Q_BEST_SCORE] <= 1.0
+    assert qk[quiet_window.Q_SCANNED] == end_k + 1
+    assert qk[quiet_window.Q_BEST_END] == end_k and qk[quiet_window.Q_BEST_SCORE] <= 1.0
 
 
 @pytest.mark.parametrize("has_gyro", [True, False])
@@ -203,15 +194,15 @@ def test_scan_stillest_keeps_the_stillest_window_of_all_as_its_twin(seed: int, h
     acc[210:] = np.array([0.0, 0.0, 1.0]) + rng.normal(0, 0.001, (t.size - 210, 3))
     gyr[210:] = np.array([0.5, -0.3, 0.2]) + rng.normal(0, 0.05, (t.size - 210, 3))
     args = (t, acc, gyr, has_gyro, 2.0, STILL_ACC, STILL_GYR, MAX_GAP_S)
-    first = learn.new_quiet_state()
+    first = quiet_window.new_quiet_state()
     assert 0 <= _scan_quiet(*args, first) < 200
     qk, qt = first.copy(), first.copy()
     _scan_stillest(*args, qk)
     naive.scan_stillest(*args, qt)
     np.testing.assert_allclose(qk, qt, rtol=1e-9)
-    assert qk[learn.Q_SCANNED] == t.size
-    assert qk[learn.Q_BEST_END] >= 210 + 0.95 * 2.0 * FS_HZ - 2  # a window wholly in the stiller stand
-    assert qk[learn.Q_BEST_SCORE] < first[learn.Q_BEST_SCORE]
+    assert qk[quiet_window.Q_SCANNED] == t.size
+    assert qk[quiet_window.Q_BEST_END] >= 210 + 0.95 * 2.0 * FS_HZ - 2  # a window wholly in the stiller stand
+    assert qk[quiet_window.Q_BEST_SCORE] < first[quiet_window.Q_BEST_SCORE]
 
 
 @pytest.mark.slow
@@ -239,10 +230,10 @@ def test_scan_quiet_without_a_quiet_window_remembers_the_best() -> None:
     gyr[120:] = gyr[120:] * 0.2 + 0.8 * np.array([0.5, -0.3, 0.2])
     end_k, qk, end_t, qt = _quiet_both(t, acc, gyr, True)
     assert end_k == end_t == -1
-    assert qk[learn.Q_SCANNED] == qt[learn.Q_SCANNED] == t.size
+    assert qk[quiet_window.Q_SCANNED] == qt[quiet_window.Q_SCANNED] == t.size
     # The best 2 s window lies wholly in the calmer part (rows 120..259).
-    assert qk[learn.Q_BEST_END] == qt[learn.Q_BEST_END] >= 221
-    assert 1.0 < qk[learn.Q_BEST_SCORE] == pytest.approx(qt[learn.Q_BEST_SCORE], rel=1e-9)
+    assert qk[quiet_window.Q_BEST_END] == qt[quiet_window.Q_BEST_END] >= 221
+    assert 1.0 < qk[quiet_window.Q_BEST_SCORE] == pytest.approx(qt[quiet_window.Q_BEST_SCORE], rel=1e-9)
 
 
 @settings(max_examples=25, deadline=None)
