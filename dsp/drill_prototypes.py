@@ -38,6 +38,7 @@ __all__ = [
     "P_RISE",
     "REP_AXIS",
     "REST_UP",
+    "SAME_POSE",
     "SCORED",
     "UP_COS",
     "DrillPrototype",
@@ -182,6 +183,8 @@ _UNIT_UP = REST_UP / np.linalg.norm(REST_UP, axis=1, keepdims=True)
 UP_COS = _UNIT_UP @ _UNIT_UP.T  # (P, P)
 AXIS_COS = REP_AXIS @ REP_AXIS.T  # (P, P): unit rows
 INDEX_OF = {p.name: i for i, p in enumerate(DRILL_PROTOTYPES)}
+# Which prototypes share a pose (P, P): two sets in one frame share theirs (dsp.session_geometry.pooled_poses).
+SAME_POSE = np.array([[p.pose == q.pose for q in DRILL_PROTOTYPES] for p in DRILL_PROTOTYPES])
 
 
 def _bounds(pick: str) -> np.ndarray:
