@@ -9,7 +9,9 @@ import pytest
 from streaming import stream_in_chunks
 
 from hipflex.dsp import Settings, analyze, pipeline
+from hipflex.dsp.posture import describe_set
 from hipflex.dsp.session_geometry import pose_evidence, same_frame_pooled
+from hipflex.dsp.set_description import SetFeatures
 from hipflex.sensor.sim.programme import simulate_programme
 
 
@@ -55,3 +57,15 @@ def test_a_single_pose_sessions_live_names_are_the_results_in_any_chunking() -> 
         _, events = stream_in_chunks(Settings(), sim.samples, range(chunk, len(sim.samples), chunk))
         live = [e.set.to_dict()["drill"] for e in events if isinstance(e, pipeline.SetEvent)]
         assert live == want, chunk
+
+
+def test_an_accelerometer_only_march_read_high_is_still_a_march() -> None:
+    # Tuning seeds 4, 9, 10 without a gyro: marches (a swing a second) read 118-128 deg by the pendulum
+    # filter (fast swings read high), above a march's 100 deg; a stride's 115 deg top and 0.85 s period
+    # missed by less, so they went to strides.  The period is a march's.
+    f = SetFeatures(
+        lever_slope=0.073, lever_t=24.7, lever_effect_g2=1.95, axis_tilt_deg=0.0,
+        rom_deg=128.0, rise_s=0.35, hold_s=0.15, period_s=1.0, n_reps=20,
+    )  # fmt: skip
+    assert describe_set(f, acc_only=True).drill == "march"
+    assert describe_set(SetFeatures(**{**f.__dict__, "period_s": 0.73}), acc_only=True).drill == "stride"
