@@ -200,6 +200,7 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
     tot = {k: Cell() for k in (True, False)}
     own_tot = {k: Cell() for k in (True, False)}  # each drill at its documented setting
     seen_tot = Cell()  # acc-only at default settings without the NEEDS_GYRO rows
+    own_seen = Cell()  # acc-only at each drill's documented setting without the NEEDS_GYRO rows
     for drill, name, _ in rows_of:
         g, o = cells[(drill, True)], cells[(drill, False)]
         both = (g, o)
@@ -225,7 +226,8 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
         for mode, c in ((True, g), (False, o)):
             at_default = "@" not in drill and drill != MIXED
             documented = ("@" in drill or drill not in DRILL_MIN_ROM_DEG) and drill != MIXED
-            for t, use in ((tot[mode], at_default), (own_tot[mode], documented)):
+            seen = documented and not mode and not blind
+            for t, use in ((tot[mode], at_default), (own_tot[mode], documented), (own_seen, seen)):
                 if not use:
                     continue
                 t.sets += c.sets
@@ -241,7 +243,10 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
         f"\nAt each drill's documented setting ({DRILL_MIN_ROM_DEG}): sets exact gyro {_pct(g.exact, g.sets)} %,"
         f" acc-only {_pct(o.exact, o.sets)} % (reps near min_rom_deg either way: {_pct(g.exact_near, g.sets)} /"
         f" {_pct(o.exact_near, o.sets)} %; against every drawn excursion {_pct(g.exact_drawn, g.sets)} /"
-        f" {_pct(o.exact_drawn, o.sets)} %)."
+        f" {_pct(o.exact_drawn, o.sets)} %); drill named gyro {_pct(g.drill_ok, g.sets)} %, acc-only"
+        f" {_pct(o.drill_ok, o.sets)} % ({_pct(own_seen.drill_ok, own_seen.sets)} % without {sorted(NEEDS_GYRO)});"
+        f" pose and movement right gyro {_pct(g.pose_ok, g.sets)} / {_pct(g.move_ok, g.sets)} %, acc-only"
+        f" {_pct(o.pose_ok, o.sets)} / {_pct(o.move_ok, o.sets)} %."
     )
     g, o = tot[True], tot[False]
     rows.append(

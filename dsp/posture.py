@@ -71,13 +71,14 @@ from hipflex.dsp.drill_prototypes import (
     PROTO_TILT_DEG,
     REP_AXIS,
     REST_UP,
+    SAME_POSE,
     SCORED,
     UP_COS,
     DrillPrototype,
 )
 from hipflex.dsp.lever_sums import _lever_fit, _lever_fits
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
-from hipflex.dsp.session_geometry import session_fit, unit
+from hipflex.dsp.session_geometry import pooled_poses, session_fit, unit
 from hipflex.dsp.set_description import _LEVER_MAX_SLOPE, _LEVER_MIN_EFFECT_G2, SetDescription, SetFeatures
 from hipflex.dsp.set_geometry import axis_tilt_deg, lever_rise_cos, lever_up_cos
 
@@ -389,13 +390,17 @@ def _describe(
     prior: FlatPrior | None = None,
     acc_only: bool = False,
     session: np.ndarray | None = None,
+    pooled: np.ndarray | None = None,
 ) -> list[SetDescription]:
     """:func:`describe_set` of every set, the scoring and choice done for all at once.
 
     ``session`` (S, P): each set's :func:`_session_fit` under each drill (NaN
     where the session tells nothing), one more part of the score where given.
+    ``pooled`` (S, P): added to the pose scores (:func:`_pooled`).
     """
     cands, scores, pose_scores = _scored(feats, prior, acc_only, session)
+    if pooled is not None:
+        pose_scores = pose_scores + pooled
     return _named(feats, cands, scores, pose_scores, acc_only)
 
 
@@ -517,6 +522,23 @@ def _description(
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
 
 
+def _pooled(
+    feats: list[SetFeatures],
+    per_set: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+    earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]],
+    prior: FlatPrior | None,
+    acc_only: bool,
+) -> np.ndarray:
+    """Each set's pose evidence from the sets before it in its own frame (:func:`.session_geometry.pooled_poses`).
+
+    Each earlier set is judged from its own features, as when it closed: the same however the sets were batched.
+    """
+    before = [(e.description.features, u, a) for e, u, a in earlier if e.description is not None]
+    frames = [(unit(u), unit(a)) for _, u, a in before] + [(unit(u), unit(a)) for u, a in per_set]
+    pose_scores = _scored([f for f, _, _ in before] + feats, prior, acc_only)[2]
+    return pooled_poses(frames, pose_scores, SAME_POSE, len(before))
+
+
 def describe_sets(
     sets: tuple[RepSet, ...],
     blocks: np.ndarray | None,
@@ -578,14 +600,15 @@ def describe_sets(
     if told:
         own = _weights(_scored([d.features for d, _, _ in told], prior, acc_only)[1])
         seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
+    pooled = _pooled(feats, per_set, earlier, prior, acc_only)
     if not seen and len({(id(u), id(a)) for u, a in per_set}) == 1:
-        named = _describe(feats, prior, acc_only)  # one frame, nothing before: nothing to compare
+        named = _describe(feats, prior, acc_only, None, pooled)  # one frame, nothing before: nothing to compare
     else:
         named = []
-        for f, (u0, a0) in zip(feats, per_set, strict=True):
+        for k, (f, (u0, a0)) in enumerate(zip(feats, per_set, strict=True)):
             u, a = unit(u0), unit(a0)
             fit = _session_fit(u, a, seen)
-            d = _describe([f], prior, acc_only, None if fit is None else fit[None, :])[0]
+            d = _describe([f], prior, acc_only, None if fit is None else fit[None, :], pooled[k : k + 1])[0]
             named.append(d)
             if d.drill in INDEX_OF and u is not None and a is not None:
                 seen.append((u, a, _weights(_scored([f], prior, acc_only)[1])[0]))

@@ -22,7 +22,16 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["SAME_FRAME_COS", "SESSION_SIGMA", "session_fit", "unit"]
+__all__ = [
+    "POOL_FLOOR",
+    "SAME_FRAME_COS",
+    "SESSION_SIGMA",
+    "pooled_poses",
+    "pose_evidence",
+    "same_frame_pooled",
+    "session_fit",
+    "unit",
+]
 
 #: Spread of a measured cosine about the one two drills' geometries predict: a pose is held within
 #: 10-20 deg of the prototype's (0.15-0.3 in a cosine).
@@ -30,6 +39,10 @@ SESSION_SIGMA = 0.25
 #: Earlier sets in the same frame (both cosines above this) tell nothing a set's own features do not:
 #: they are left out, so a one-drill session is named as if alone.
 SAME_FRAME_COS = math.cos(math.radians(20.0))
+#: Most one earlier set in a set's frame can cost a pose (a mean log-likelihood per feature, as the pose
+#: scores: a 1.4-sigma miss of every kinematic feature): one set named wrong cannot outvote a later set's
+#: clear measurement alone.
+POOL_FLOOR = -1.0
 
 
 def unit(v: np.ndarray | None) -> np.ndarray | None:
@@ -84,3 +97,73 @@ def session_fit(
         with np.errstate(divide="ignore"):
             parts.append(np.maximum(np.log(like), floor))
     return np.mean(parts, axis=0) if parts else None
+
+
+def pose_evidence(pose_scores: np.ndarray, same_pose: np.ndarray, floor: float) -> np.ndarray:
+    """What each set's own measurement says of each prototype's pose, shape (S, P).
+
+    Parameters
+    ----------
+    pose_scores : ndarray, shape (S, P)
+        Each set's pose score under each prototype (``-inf`` for prototypes
+        that do not compete).
+    same_pose : ndarray of bool, shape (P, P)
+        Whether two prototypes share a pose.
+    floor : float
+        The most one set can cost a pose.
+
+    Returns
+    -------
+    ndarray
+        The best score among the prototypes of each prototype's pose, less
+        the set's best score (0 for its best pose), at least ``floor``.
+    """
+    with np.errstate(invalid="ignore"):
+        best = np.where(same_pose[None, :, :], pose_scores[:, None, :], -math.inf).max(axis=2)
+        rel = best - pose_scores.max(axis=1, keepdims=True)
+    return np.where(np.isfinite(rel), np.maximum(rel, floor), floor)
+
+
+def same_frame_pooled(
+    frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]], evidence: np.ndarray, first: int
+) -> np.ndarray:
+    """Each of the sets from ``first`` on: the summed ``evidence`` of the sets before it in its frame, (S - first, P).
+
+    ``frames`` holds every set's unit rest "up" and rep axis (None where
+    unknown), in the session's order, and ``evidence`` their
+    :func:`pose_evidence`.  Two sets whose rest "up" and rep axis both lie
+    within 20 deg (``SAME_FRAME_COS``) of each other rest with gravity in
+    the same place in the thigh's frame and turn about the same line: the
+    same pose, whatever the mounting.  Only earlier sets count, so that a
+    set's name is the one it had when it closed.
+    """
+    out = np.zeros((len(frames) - first, evidence.shape[1]))
+    for k in range(first, len(frames)):
+        u, a = frames[k]
+        if u is None or a is None:
+            continue
+        for j in range(k):
+            uj, aj = frames[j]
+            if uj is not None and aj is not None and float(u @ uj) > SAME_FRAME_COS and float(a @ aj) > SAME_FRAME_COS:
+                out[k - first] += evidence[j]
+    return out
+
+
+def pooled_poses(
+    frames: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
+    pose_scores: np.ndarray,
+    same_pose: np.ndarray,
+    first: int,
+) -> np.ndarray:
+    """The pose evidence of the sets before each set from ``first`` on, in its frame, shape (S - first, P).
+
+    The strap stays put for a session, so sets resting with gravity in one
+    place of the sensor's frame and turning about one line rest in one
+    pose: where a set's own range cannot tell it (a raise face down and one
+    on the back where their ranges meet, 35-40 deg: tuning seeds 0-11, 21 of
+    72 face-down sets went to the back), the sets before it in its frame
+    add what theirs say.  ``frames`` and ``pose_scores`` (S, P) are every
+    set's, in the session's order; :func:`pose_evidence` with
+    ``POOL_FLOOR``, summed by :func:`same_frame_pooled`.
+    """
+    return same_frame_pooled(frames, pose_evidence(pose_scores, same_pose, POOL_FLOOR), first)

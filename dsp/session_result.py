@@ -42,7 +42,12 @@ def described_sets(settings: Settings, state: StreamState, sets: tuple[RepSet, .
     up = None if state.cal is None else state.cal.up
     axis = None if state.axes is None else state.axes.a
     frames = None
-    earlier: list[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = []
+    # The sets named before these, each in its frame: a session's sets in other poses tell the mounting's
+    # geometry (dsp.posture._session_fit), those in the same frame the pose (dsp.posture._pooled).
+    first = min(s.index for s in todo)
+    earlier: list[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = [
+        (s, up, axis) for s in state.closed_sets if s.index < first and s.description is not None
+    ]
     if state.relocks:
         # A set after a re-lock is measured, and so named, in the axes of the last one before it.
         starts = [r.time_s for r in state.relocks]
@@ -52,10 +57,7 @@ def described_sets(settings: Settings, state: StreamState, sets: tuple[RepSet, .
             return (up, axis) if i == 0 else (state.relocks[i - 1].axes.u, state.relocks[i - 1].axes.a)
 
         frames = [frame(s) for s in todo]
-        # The sets named before these, in their frames: a session's sets in other poses tell the
-        # mounting's geometry (dsp.posture._session_fit).  Without a re-lock all share one frame.
-        first = min(s.index for s in todo)
-        earlier = [(s, *frame(s)) for s in state.closed_sets if s.index < first and s.description is not None]
+        earlier = [(s, *frame(s)) for s, _, _ in earlier]
     named = iter(
         describe_sets(
             todo,
