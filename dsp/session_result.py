@@ -43,7 +43,7 @@ def described_sets(settings: Settings, state: StreamState, sets: tuple[RepSet, .
     axis = None if state.axes is None else state.axes.a
     frames = None
     # The sets named before these, each in its frame: a session's sets in other poses tell the mounting's
-    # geometry (dsp.posture._session_fit), those in the same frame the pose (dsp.posture._pooled).
+    # geometry (dsp.posture_scores._session_fit), those in the same frame the pose (dsp.posture._pooled).
     first = min(s.index for s in todo)
     earlier: list[tuple[RepSet, np.ndarray | None, np.ndarray | None]] = [
         (s, up, axis) for s in state.closed_sets if s.index < first and s.description is not None

@@ -18,12 +18,12 @@ from hipflex.dsp.mounting_prior import face_cosines
 from hipflex.dsp.posture import (
     FlatPrior,
     SetFeatures,
-    _lever_loglik,
     axis_tilt_deg,
     describe_set,
     describe_sets,
     set_features,
 )
+from hipflex.dsp.posture_scores import _lever_loglik
 from hipflex.sensor.sim.body import Mounting, matrix_from_euler_zyx_deg
 from hipflex.sensor.sim.mixed import simulate_mixed
 from hipflex.sensor.sim.programme import SensorModel, simulate_programme
