@@ -342,7 +342,7 @@ def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
     # down.  The identified place is not seen at 25 Hz, and the trace with it
     # had its excursions alike both ways (1.1-1.6 times) and was taken the
     # wrong way round (sets 5-9 short).  Traced with a short lever and the
-    # sensor far in front of and far behind the femur, one witness is
+    # sensor in front of and as far behind the femur, one witness is
     # decisive the right way round.
     from hipflex.dsp import analyze_with_angle
     from hipflex.sensor.sim.wide import WideFocus, draw_wide_case, simulate_wide
