@@ -48,6 +48,20 @@ _ID_MIN_EXTENSION_DEG = 60.0
 _TRACE_SIGN_MAX_PERIOD_S = 0.05
 _CLEAR_EXCURSION_RATIO = 3.0
 
+# Without a gyro, at 20-40 Hz (rows _TRACE_SIGN_MAX_PERIOD_S or closer, but too
+# far apart for a landing's jolt, STRIKE_MIN_RATE_HZ), a trace whose sizes are
+# ambiguous takes its sign from the witness places (:func:`_sign_by_witness`):
+# a short lever with the sensor in front of the femur and as far behind it.
+# At 25 Hz the identified place is not seen (its likelihood jumps 100-200 nats
+# from grid point to grid point; front straps 10-18 cm down were identified at
+# 18 cm and a few cm in front) and the sizes traced with it were a coin toss
+# (tuning strides traced mirrored, sets 5-17 short).  The more decisive of the
+# two witnesses agreed with the truth in 244 of 250 such tuning sessions (main's
+# sizes in 189) and in all 20 ambiguous ones among 25 Hz sessions of every drill
+# and place; witnesses 9 cm off the femur in 240 (see benchmarks/README.md, lever26).
+_WITNESS_LEVER_M = 0.10
+_WITNESS_OFFSET_M = 0.06
+
 
 def sign_and_lever(
     settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
@@ -66,17 +80,23 @@ def sign_and_lever(
     same both ways) does not depend on the provisional sign, and the sign it
     leaves open is decided on its trace; where the trace is ambiguous, at
     40 Hz and up on a stride's landings (:mod:`hipflex.dsp.strike_sign`),
+    at 20-40 Hz on the traces at two witness places (:func:`_sign_by_witness`),
     below 20 Hz on the likelihood of its two mirror images within the
     thigh's range (:func:`_sign_by_likelihood`).
     """
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
     fit = _identify(settings, state, cal, axes, stop, symmetric=True)
-    tie_break = None
+    tie_break: Callable[[float], Axes | None] | None = None
     if fit.identified and cal.period_s > _TRACE_SIGN_MAX_PERIOD_S:
 
-        def tie_break() -> Axes:
+        def tie_break(log_ratio: float) -> Axes | None:
             return _sign_by_likelihood(settings, state, cal, axes, stop, fit)
+
+    elif cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
+
+        def tie_break(log_ratio: float) -> Axes | None:
+            return _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
 
     axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
@@ -126,7 +146,7 @@ def _confirm_sign(
     axes: Axes,
     stop: int,
     lever: LeverFit | None = None,
-    tie_break: Callable[[], Axes] | None = None,
+    tie_break: Callable[[float], Axes | None] | None = None,
 ) -> Axes:
     """Make the thigh's larger excursions positive (flexion).
 
@@ -135,7 +155,8 @@ def _confirm_sign(
     with no offset.  Where neither way's excursions are
     ``_CLEAR_EXCURSION_RATIO`` times the other's (accelerometer only), a
     stride's landings decide (:func:`_landings_say`), and where they do not
-    tell, ``tie_break`` does if given.
+    tell, ``tie_break`` does if given and decides (it is passed the trace's
+    :func:`_log_ratio`; None: it does not tell, the larger way is kept).
 
     The lock takes its sign from the first excursion, which can be a step
     backwards, or (accelerometer only) a low-pass misled by the offset term of
@@ -161,6 +182,44 @@ def _confirm_sign(
         lever = None
     elif lever is None:
         lever = LeverFit(settings.lever_arm_m, 0.0, False, 0.0)
+    traced = _trace(settings, state, cal, axes, stop, lever)
+    if traced is None:
+        return axes
+    seen, kept = traced
+    if state.has_gyro:
+        # The gyro's angle: its extreme rows are measured excursions.
+        forward = bool(np.nanmax(seen) >= -np.nanmin(seen))
+    else:
+        # The pendulum filter's: one row of it fed a clipped or gapped swing
+        # can lie far out, and decided the sign the wrong way round.  The
+        # excursions' sizes are the time spent how far out each way (the sums
+        # of the angle's positive and negative parts), not two extreme rows.
+        ahead, behind = _sizes(seen)
+        if max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
+            # Ambiguous sizes: a stride's landings tell the sign where they
+            # can be seen (hipflex.dsp.strike_sign), else the tie-break.
+            landed = _landings_say(settings, cal, kept)
+            if landed is not None:
+                return axes if landed else Axes(axes.u, -axes.w, -axes.a)
+            decided = tie_break(_log_ratio(ahead, behind)) if tie_break is not None else None
+            if decided is not None:
+                return decided
+        forward = ahead >= behind
+    if forward:
+        return axes
+    return Axes(axes.u, -axes.w, -axes.a)
+
+
+def _trace(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, lever: LeverFit | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The angle traced over buffer rows ``0:stop`` with the thigh's range the same both ways, deg.
+
+    Returns the angle from the thigh's first return near the rest pose on
+    (rows older than the kernel's ring with their live angle) and the
+    kernel's history rows; None when nothing was traced.  ``lever``: None
+    with a gyro.
+    """
     kern = _make_kernel(settings, state.has_gyro, cal, axes, lever)
     kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
     _rewind(kern, state, cal)
@@ -169,7 +228,7 @@ def _confirm_sign(
         _pg_finish(kern.prm, kern.fstate, kern.ist, kern.hist)
     kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
     if kept.shape[0] == 0:
-        return axes
+        return None
     # Rows older than the ring (a long learning phase) count with their live angle.
     older = theta[state.buf_t[:stop] < kept[:, L.H_TIME].min()]
     seen = np.concatenate([older, kept[:, L.H_THETA]])
@@ -180,29 +239,47 @@ def _confirm_sign(
     near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
     seen = seen[near[0] :] if near.size else seen
     if np.all(np.isnan(seen)):
-        return axes
-    if state.has_gyro:
-        # The gyro's angle: its extreme rows are measured excursions.
-        forward = bool(np.nanmax(seen) >= -np.nanmin(seen))
-    else:
-        # The pendulum filter's: one row of it fed a clipped or gapped swing
-        # can lie far out, and decided the sign the wrong way round.  The
-        # excursions' sizes are the time spent how far out each way (the sums
-        # of the angle's positive and negative parts), not two extreme rows.
-        ahead = float(np.nansum(np.maximum(seen, 0.0)))
-        behind = float(-np.nansum(np.minimum(seen, 0.0)))
-        if max(ahead, behind) < _CLEAR_EXCURSION_RATIO * min(ahead, behind):
-            # Ambiguous sizes: a stride's landings tell the sign where they
-            # can be seen (hipflex.dsp.strike_sign), else the tie-break.
-            landed = _landings_say(settings, cal, kept)
-            if landed is not None:
-                return axes if landed else Axes(axes.u, -axes.w, -axes.a)
-            if tie_break is not None:
-                return tie_break()
-        forward = ahead >= behind
-    if forward:
-        return axes
-    return Axes(axes.u, -axes.w, -axes.a)
+        return None
+    return seen, kept
+
+
+def _sizes(seen: np.ndarray) -> tuple[float, float]:
+    """The trace's excursions each way: the sums of its positive and negative parts (deg rows)."""
+    return float(np.nansum(np.maximum(seen, 0.0))), float(-np.nansum(np.minimum(seen, 0.0)))
+
+
+def _log_ratio(ahead: float, behind: float) -> float:
+    """log(ahead / behind): how decisively a trace says forward (> 0) or backward; 0 when either is 0."""
+    return math.log(ahead / behind) if ahead > 0.0 and behind > 0.0 else 0.0
+
+
+def _sign_by_witness(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, than: float
+) -> Axes | None:
+    """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
+
+    The trace is computed with a short lever (``_WITNESS_LEVER_M``) and the
+    sensor ``_WITNESS_OFFSET_M`` in front of the femur and as far behind it,
+    both under ``axes`` with the thigh's range the same both ways (as
+    :func:`_confirm_sign`).  The model is its own mirror image under
+    ``(w, theta, d) -> (-w, -theta, -d)``, so the two witnesses are the two
+    signs' traces with the offset on the side where it belongs, and where
+    the identified place is not seen (25 Hz) the one on the sensor's side
+    mostly traces a stride more decisively than the other; the more
+    decisive one (by the log of the ratio of its sizes) tells the sign.
+    Where each traces its own side about as decisively (straps 10-12 cm
+    down, 7-9 cm in front) it can be wrong.  None when neither is more
+    decisive than ``than``, the log ratio of the trace at hand.
+    """
+    best = than
+    for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
+        traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
+        if traced is not None:
+            log_ratio = _log_ratio(*_sizes(traced[0]))
+            best = log_ratio if abs(log_ratio) > abs(best) else best
+    if best == than:
+        return None
+    return axes if best > 0.0 else Axes(axes.u, -axes.w, -axes.a)
 
 
 def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:

@@ -49,6 +49,7 @@ __all__ = [
     "LeadIn",
     "SensorFault",
     "WideCase",
+    "WideFocus",
     "apply_sensor_fault",
     "draw_sensor_fault",
     "draw_wide_case",
@@ -142,7 +143,7 @@ def _between_segments(kind: Between, rest_s: float, rng: np.random.Generator) ->
     return segs
 
 
-def draw_wide_case(seed: int, *, n_sets: int = 3) -> WideCase:
+def draw_wide_case(seed: int, *, n_sets: int = 3, focus: WideFocus | None = None) -> WideCase:
     """Draw one session of the widened space from ``seed``.
 
     Parameters
@@ -152,6 +153,8 @@ def draw_wide_case(seed: int, *, n_sets: int = 3) -> WideCase:
         ``benchmarks/README.md`` for the held-out blocks.
     n_sets : int
         Sets per session.
+    focus : WideFocus or None
+        Force part of the draw (a failure class reproduced on tuning seeds).
 
     Returns
     -------
@@ -161,10 +164,20 @@ def draw_wide_case(seed: int, *, n_sets: int = 3) -> WideCase:
     drill: Drill = DRILLS[int(rng.integers(len(DRILLS)))]
     fs_hz = float(WIDE_RATES_HZ[int(rng.integers(len(WIDE_RATES_HZ)))])
     has_gyro = bool(rng.random() < 0.5)
+    forced = np.random.default_rng([seed, _FOCUS_STREAM])
+    if focus is not None:
+        drill = focus.drill if focus.drill is not None else drill
+        if focus.rates_hz is not None:
+            fs_hz = float(focus.rates_hz[int(forced.integers(len(focus.rates_hz)))])
+        has_gyro = focus.has_gyro if focus.has_gyro is not None else has_gyro
     acc_range_g = float(WIDE_ACC_RANGES_G[int(rng.integers(len(WIDE_ACC_RANGES_G)))])
     lead_in: LeadIn = LEAD_IN_KINDS[int(rng.integers(len(LEAD_IN_KINDS)))]
     between: Between = BETWEEN_KINDS[int(rng.integers(len(BETWEEN_KINDS)))]
     mounting = Mounting.anywhere(rng)
+    if focus is not None and focus.azimuth_range_deg is not None:
+        mounting = dataclasses.replace(mounting, azimuth_deg=float(forced.uniform(*focus.azimuth_range_deg)))
+    if focus is not None and focus.distance_range_m is not None:
+        mounting = dataclasses.replace(mounting, distance_below_hip_m=float(forced.uniform(*focus.distance_range_m)))
     loss = float(rng.uniform(0.0, 0.04)) if rng.random() < 0.5 else 0.0
     jitter_s = float(rng.uniform(0.0, 0.2) / fs_hz) if rng.random() < 0.5 else 0.0
     sensor = SensorModel(
@@ -235,6 +248,39 @@ def simulate_wide(case: WideCase) -> Simulation:
         k = min(case.midset_rep, len(first) - 2)
         sim = trim_start(sim, first[k].peak_s)
     return sim
+
+
+#: The stream of the seed a focused draw's forced values come from (``default_rng([seed, 26])``).
+_FOCUS_STREAM = 26
+
+
+@dataclass(frozen=True)
+class WideFocus:
+    """A corner of the widened space to draw from (:func:`draw_wide_case`'s ``focus``).
+
+    Every field left None is drawn as usual; a forced one replaces the draw.
+    Forced rates, azimuths and distances are drawn from a stream of their own
+    (``default_rng([seed, 26])``), so the rest of the session is drawn as it
+    would be with the same drill.
+
+    Attributes
+    ----------
+    drill : Drill or None
+        Every set's drill.
+    rates_hz : tuple of float or None
+        Output data rates to choose from (uniformly).
+    has_gyro : bool or None
+    azimuth_range_deg : tuple of float or None
+        The sensor's azimuth around the thigh (front 0, outer side 90), deg.
+    distance_range_m : tuple of float or None
+        The sensor's distance below the hip, m.
+    """
+
+    drill: Drill | None = None
+    rates_hz: tuple[float, ...] | None = None
+    has_gyro: bool | None = None
+    azimuth_range_deg: tuple[float, float] | None = None
+    distance_range_m: tuple[float, float] | None = None
 
 
 #: Per-axis gain error and offset of a faulty accelerometer (uniform in +-), and the stream of the seed they come from.

@@ -333,3 +333,25 @@ def test_the_sign_at_12_hz_is_read_from_the_likelihood_within_the_thighs_range(s
     truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
     ok = np.isfinite(angle)
     assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.5
+
+
+@pytest.mark.parametrize("seed", [4, 19, 24])
+def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
+    # Tuning seeds of the widened simulator focused on issue 14's worst
+    # held-out class: strides at 25 Hz, acc-only, a front strap 10-18 cm
+    # down.  The identified place is not seen at 25 Hz, and the trace with it
+    # had its excursions alike both ways (1.1-1.6 times) and was taken the
+    # wrong way round (sets 5-9 short).  Traced with a short lever and the
+    # sensor in front of and as far behind the femur, one witness is
+    # decisive the right way round.
+    from hipflex.dsp import analyze_with_angle
+    from hipflex.sensor.sim.wide import WideFocus, draw_wide_case, simulate_wide
+
+    focus = WideFocus(
+        drill="stride", rates_hz=(25.0,), has_gyro=False, azimuth_range_deg=(-45.0, 45.0), distance_range_m=(0.10, 0.18)
+    )
+    sim = simulate_wide(draw_wide_case(seed, focus=focus))
+    _, angle = analyze_with_angle(sim.samples, Settings())
+    truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
+    ok = np.isfinite(angle)
+    assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.4

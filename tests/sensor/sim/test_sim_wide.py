@@ -12,6 +12,7 @@ from hipflex.sensor.sim.body import Mounting
 from hipflex.sensor.sim.simulate import Segment, SensorModel, SessionPlan, plan_session, simulate
 from hipflex.sensor.sim.wide import (
     LEAD_IN_KINDS,
+    WideFocus,
     apply_sensor_fault,
     draw_sensor_fault,
     draw_wide_case,
@@ -110,6 +111,21 @@ def test_wide_cases_are_deterministic_and_cover_every_lead_in() -> None:
     assert kinds == set(LEAD_IN_KINDS)
     m = draw_wide_case(7).mounting
     assert m.placement == "around" and 0.10 <= m.distance_below_hip_m <= 0.35
+
+
+def test_a_focus_forces_its_fields_and_leaves_the_rest_of_the_draw() -> None:
+    focus = WideFocus(
+        drill="stride", rates_hz=(25.0,), has_gyro=False, azimuth_range_deg=(-45.0, 45.0), distance_range_m=(0.10, 0.18)
+    )
+    for seed in range(30):
+        case, plain = draw_wide_case(seed, focus=focus), draw_wide_case(seed)
+        assert case == draw_wide_case(seed, focus=focus)
+        assert case.drill == "stride" and case.sensor.fs_hz == 25.0 and not case.sensor.has_gyro
+        assert case.placement_label == "front" and 0.10 <= case.mounting.distance_below_hip_m <= 0.18
+        # Drawn as without the focus: the range, the lead-in, the rotation.
+        assert case.sensor.acc_range_g == plain.sensor.acc_range_g and case.lead_in == plain.lead_in
+        assert case.mounting.rotation_deg == plain.mounting.rotation_deg
+        assert draw_wide_case(seed, focus=WideFocus()) == plain
 
 
 @pytest.mark.slow
