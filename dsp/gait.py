@@ -418,13 +418,57 @@ def _feed_rep(
     if lone_step(settings, g, rep, has_gyro, standing_known):
         # The run's one rep, alone between swings of another kind, was a short walk's step.
         last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
+    # A walk's tentative swings, a stop, then a step: held until the run it starts is decided (``_settle``).
+    stop = step and g.walking and bool(g.pending) and rep.peak_s - g.pending[-1].peak_s <= settings.set_gap_s
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone), released, last
+        g_new = _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone)
+        if stop:
+            return dataclasses.replace(g_new, carried=released, carry_first=rep), (), last
+        return g_new, released, last
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
+
+
+def _settle(
+    before: GaitState, g: GaitState, released: tuple[Rep, ...], steps: tuple[Rep, ...]
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Decide a closed walk's tentative swings carried across a stop (``GaitState.carried``).
+
+    A walker who stops for a moment (a door, a word; the wide simulator's
+    walks between sets stop for 2-5 s and walk on) slows into the stop: the
+    last stance extends the thigh less, so the last step can read its low
+    in front of standing and is held as a tentative swing (``_tentative``)
+    that nothing on the rhythm follows (tuning seed 61, accelerometer only:
+    24.9 degrees from +1.4, then the next walk's first step 4.6 s on).  A
+    set's first rep after a walk is of the set's kind, and its set goes on
+    in reps (``last_step``); so when the swing after the stop is a step and
+    starts a run that is confirmed as a walk from that swing on, the walker
+    walked on and the tentative swings were the closed walk's last steps
+    (its strides and end grow by them).  When that run's first swing is
+    counted, or the run ends otherwise, they are reps, as before.  The
+    stop may last up to ``set_gap_s`` (a rep that far from the next swing
+    would start a set of its own).  ``before`` is the state the latest
+    swing was fed to; ``released`` and ``steps`` what that swing decided.
+    """
+    first = before.carry_first
+    if first is None:
+        return g, released, steps
+    carried = before.carried
+    if first in steps:
+        walks = list(g.walks)
+        for i in range(len(walks) - 1, -1, -1):
+            w = walks[i]
+            if w.start_s < carried[0].peak_s:
+                end_s = max(w.end_s, *(r.end_s for r in carried))
+                walks[i] = Walk(w.start_s, end_s, w.strides + len(carried))
+                break
+        return dataclasses.replace(g, walks=tuple(walks), carried=(), carry_first=None), released, (*carried, *steps)
+    if first in released or first.peak_s not in g.peaks_s:
+        return dataclasses.replace(g, carried=(), carry_first=None), (*carried, *released), steps
+    return dataclasses.replace(g, carried=carried, carry_first=first), released, steps
 
 
 def feed_rep(
@@ -459,7 +503,9 @@ def feed_rep(
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
+    before = g
     g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
+    g, released, steps = _settle(before, g, released, steps)
     out = object.__new__(GaitState)  # as ``_with_last``: a replace per rep costs ~5 us
     out.__dict__.update(g.__dict__)
     out.__dict__["rep_strike_g"] = strike_g
@@ -468,6 +514,17 @@ def feed_rep(
 
 
 def feed_candidate(
+    settings: Settings, g: GaitState, time_s: float
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
+
+    See ``_feed_candidate``; a closed walk's carried swings are settled after it (``_settle``).
+    """
+    g2, released, steps = _feed_candidate(settings, g, time_s)
+    return _settle(g, g2, released, steps)
+
+
+def _feed_candidate(
     settings: Settings, g: GaitState, time_s: float
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
@@ -508,7 +565,9 @@ def feed_candidate(
 
 def flush(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
     """The stream ended: close the run; return the reps still held back (to be counted)."""
-    return _close(settings, g)
+    g2, released = _close(settings, g)
+    g2, released, _ = _settle(g, g2, released, ())
+    return g2, released
 
 
 def walks_so_far(settings: Settings, g: GaitState) -> tuple[Walk, ...]:

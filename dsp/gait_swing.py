@@ -134,6 +134,13 @@ class GaitState:
         their top half (accelerometer only): a landing one walking stride
         after the last is a step's whatever the swing read, where some other
         swing of the run reads as a step (``gait._decide``).
+    carried : tuple of Rep
+        A closed walk's tentative last swings (``_tentative``), held across
+        a stop: steps when the run after the stop, which starts at
+        ``carry_first``, is confirmed as a walk from that swing on; reps
+        when it is not (``gait._settle``).
+    carry_first : Rep or None
+        The first swing of the run after the stop (None: nothing carried).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -156,6 +163,8 @@ class GaitState:
     last_rep: Rep | None = None
     alone: bool = False
     struck_high_s: tuple[float, ...] = ()
+    carried: tuple[Rep, ...] = ()
+    carry_first: Rep | None = None
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:

@@ -778,3 +778,23 @@ def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_i
     # The same swings without a landing in their top half are reps (leg raises, as above).
     counted, steps, _ = _feed_struck_mixed(pocket, [0.3] * 6)
     assert counted == pocket and steps == []
+
+
+def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_the_walker_walks_on_after_a_stop() -> None:
+    # Tuning seed 61 (acc-only, wide simulator with braking and push-off): a walk whose last step reads
+    # 24.9 degrees from +1.4 (the walker slowing into a stop), then 4.6 s on the next walk's first step
+    # from standing and a step from extension.
+    walk = [_swing(10.0 + 1.1 * k, 30.0, -9.0) for k in range(5)]
+    last = _swing(15.5, 24.9, 1.4)
+    after = [_swing(20.1, 35.5, -0.4), _swing(21.25, 29.7, -12.4)]
+    counted, steps, g = _run([*walk, last, *after], has_gyro=False)
+    assert counted == [] and steps == [*walk, last, *after]
+    assert [(w.strides, w.end_s) for w in g.walks] == [(6, last.end_s), (2, after[1].end_s)]
+    # A set of reps of the step's size after the stop (from standing: no walk), the stream ending, or
+    # a stop longer than a set gap: the held swing is a rep, as before.
+    small = [_swing(20.1 + 1.6 * k, 33.0, 0.0) for k in range(3)]
+    assert _run([*walk, last, *small], has_gyro=False)[0] == [last, *small]
+    assert _run([*walk, last, after[0]], has_gyro=False)[0] == [last, after[0]]
+    late = [_swing(15.5 + S.set_gap_s + 0.5 + 1.15 * k, 30.0, 0.0 if k == 0 else -10.0) for k in range(2)]
+    counted, steps, _ = _run([*walk, last, *late], has_gyro=False)
+    assert counted == [last] and steps == [*walk, *late]
