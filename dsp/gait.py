@@ -230,12 +230,19 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             kept = tuple(r for r in g.pending if r.peak_s >= first_s)
             start_s = kept[0].start_s if kept and kept[0].peak_s == first_s else first_s
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
-            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
+            hurried = bool(dt[int(off[-1])] < settings.gait_min_stride_s)
+            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s, hurried=hurried)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
     # first swing that read above a step's flexion (``lead``).
-    body_from_s = peaks[0] if on.all() and not g.lead else peaks[1]
+    # A run whose first swing came at a drill's turnover after the rep before it (``GaitState.hurried``): a
+    # stride set's last swings, read late and low where the accelerometer-only angle lags a fast drill, fall a
+    # walking stride apart (tuning seed 3102 under the wider walk: 43.7 then 15.1 degrees from -40, 0.62 s
+    # after the set's previous rep); a walk's first step comes from standing, not out of a drill's rhythm.
+    if g.hurried and len(peaks) < 2:
+        return g, (), ()
+    body_from_s = peaks[0] if on.all() and not g.lead and not g.hurried else peaks[1]
     if g.second_front:
         # The held second swing is the walk's first step from standing, as a run's first swing may be.
         if len(peaks) < 3:
@@ -423,6 +430,8 @@ def _feed_rep(
     g, released = _close(settings, g)
     if step:
         g_new = _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone)
+        if before is not None and rep.peak_s - before.peak_s < settings.gait_min_stride_s:
+            g_new = dataclasses.replace(g_new, hurried=True)
         if stop:
             return dataclasses.replace(g_new, carried=released, carry_first=rep), (), last
         return g_new, released, last

@@ -134,6 +134,11 @@ class GaitState:
         their top half (accelerometer only): a landing one walking stride
         after the last is a step's whatever the swing read, where some other
         swing of the run reads as a step (``gait._decide``).
+    hurried : bool
+        The run's first swing peaked less than ``gait_min_stride_s`` after
+        the rep before it (a drill's turnover, not a walk's first step from
+        standing): the swings after it must confirm the walk on their own
+        (``gait._decide``).
     carried : tuple of Rep
         A closed walk's tentative last swings (``_tentative``), held across
         a stop: steps when the run after the stop, which starts at
@@ -163,6 +168,7 @@ class GaitState:
     last_rep: Rep | None = None
     alone: bool = False
     struck_high_s: tuple[float, ...] = ()
+    hurried: bool = False
     carried: tuple[Rep, ...] = ()
     carry_first: Rep | None = None
 

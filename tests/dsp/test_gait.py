@@ -798,3 +798,18 @@ def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_the_walker_w
     late = [_swing(15.5 + S.set_gap_s + 0.5 + 1.15 * k, 30.0, 0.0 if k == 0 else -10.0) for k in range(2)]
     counted, steps, _ = _run([*walk, last, *late], has_gyro=False)
     assert counted == [last] and steps == [*walk, *late]
+
+
+def test_a_stride_sets_last_swings_a_walking_stride_apart_are_reps() -> None:
+    # Tuning seed 3102 under the wider walk (acc-only, 200 Hz, sensor 10 cm below the hip): the filter lags
+    # the set's 0.62-0.64 s strides and reads their lows at its bound; the set's last two swings read 43.7
+    # and 15.1 degrees, 0.92 s apart, the first 0.62 s after the rep before it: reps, not a walk's steps.
+    drill = [_swing(10.0 + 0.62 * k, 55.0 + 5.0 * (k % 2), -40.0, 0.25) for k in range(6)]
+    last = [_swing(drill[-1].peak_s + 0.62, 43.7, -40.0, 0.25), _swing(drill[-1].peak_s + 1.54, 15.1, -40.0, 0.3)]
+    counted, steps, g = _run([*drill, *last], has_gyro=False, strike_g=3.0)
+    assert counted == [*drill, *last] and steps == [] and g.walks == ()
+    # A third swing a walking stride on from extension: the swings after the first confirm a walk on their
+    # own, and the first is its step (as a high first step's, ``GaitState.lead``).
+    more = _swing(last[1].peak_s + 1.0, 25.0, -12.0)
+    counted, steps, _ = _run([*drill, *last, more], has_gyro=False, strike_g=3.0)
+    assert counted == drill and steps == [*last, more]
