@@ -125,6 +125,7 @@ from hipflex.dsp.gait_swing import (
     OTHER_KIND_RISE,
     STRIKE_G,
     GaitState,
+    between_steps,
     brisk_step,
     from_extension,
     gait_shaped,
@@ -249,7 +250,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             return g, (), ()
         body_from_s = peaks[1]
     n_body = sum(1 for t in peaks if t >= body_from_s)
-    n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
+    n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s and r.peak_s in peaks)  # not ``between_steps``
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
     # small step back and its rep are two swings at a walking interval) -- unless that small
     # swing is the first: a walk's first step starts from standing, not from extension, and
@@ -399,6 +400,8 @@ def _feed_rep(
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
+            if between_steps(settings, g, rep, has_gyro, standing_known):
+                g = dataclasses.replace(g, peaks_s=g.peaks_s[:-1])  # held, but no stride of the rhythm
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and len(g.pending) < (1 if has_gyro else _MAX_TENTATIVE):
             return _tentative(g, rep), (), ()

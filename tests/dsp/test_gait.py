@@ -813,3 +813,19 @@ def test_a_stride_sets_last_swings_a_walking_stride_apart_are_reps() -> None:
     more = _swing(last[1].peak_s + 1.0, 25.0, -12.0)
     counted, steps, _ = _run([*drill, *last, more], has_gyro=False, strike_g=3.0)
     assert counted == drill and steps == [*last, more]
+
+
+def test_an_acc_only_jolt_between_a_walks_first_two_steps_is_no_stride_of_it() -> None:
+    # Tuning seed 5078 under the wider walk (acc-only, 12.5 Hz): the walk's first step from standing, the
+    # hip's braking and push-off read as a swing of 7.7 degrees from -13, then a step from -14, 0.74 and
+    # 0.78 s apart; the two steps lie one walking stride apart.
+    a, half, c = _swing(10.0, 26.6, -0.4), _swing(10.74, 7.7, -13.0), _swing(11.52, 31.2, -14.1)
+    counted, steps, g = _run([a, half, c], has_gyro=False)
+    assert counted == [] and steps == [a, half, c]
+    assert [w.strides for w in g.walks] == [2]
+    # A swing between them that peaks well in front of standing, or rises as much as its neighbours, is
+    # a rep of a drill turning over faster than a walk: the run is no walk.
+    high = _swing(10.74, 22.0, -13.0)
+    assert _run([a, high, c], has_gyro=False)[0] == [a, high, c]
+    wide = _swing(10.74, 7.7, -25.0)
+    assert _run([a, wide, c], has_gyro=False)[0] == [a, wide, c]
