@@ -98,13 +98,18 @@ def sign_and_lever(
         def tie_break(log_ratio: float) -> Axes | None:
             return _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
 
-    axes = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
+    signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
     # thigh's own range: with extension allowed as far as flexion, a wrong
     # position could trace a stride's backward swings 90 deg and more behind
     # the standing line and fit them better than the right one (a front
     # sensor 27 cm down identified at 18 cm on the femur axis, peaks 30 deg off).
-    return axes, _identify(settings, state, cal, axes, stop)
+    # The first fit (mirrored with the sign) stays where the second cannot tell them apart (``identify_lever``).
+    earlier = None
+    if fit.identified:
+        flipped = float(np.dot(signed.w, axes.w)) < 0.0
+        earlier = (fit.lever_arm_m, -fit.sensor_offset_m if flipped else fit.sensor_offset_m)
+    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier)
 
 
 def _sign_by_likelihood(
@@ -308,13 +313,20 @@ def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> boo
 
 
 def _identify(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, symmetric: bool = False
+    settings: Settings,
+    state: StreamState,
+    cal: Calibration,
+    axes: Axes,
+    stop: int,
+    symmetric: bool = False,
+    earlier: tuple[float, float] | None = None,
 ) -> LeverFit:
     """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
 
     ``symmetric``: the thigh's range the same both ways and no prior offset,
     so the fit under one flexion sign mirrors that under the other (see
-    :func:`sign_and_lever`).
+    :func:`sign_and_lever`).  ``earlier``: a fit kept unless a candidate is
+    clearly more likely (:func:`hipflex.dsp.identify.identify_lever`).
 
     After the rest pose was re-learned, only from the new calibration window
     on: before it the person got up from lying or sitting, which moves the
@@ -351,4 +363,4 @@ def _identify(
         return float(kern.fstate[L.F_NLL])
 
     prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
-    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)])
+    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier)

@@ -125,6 +125,7 @@ from hipflex.dsp.gait_swing import (
     OTHER_KIND_RISE,
     STRIKE_G,
     GaitState,
+    between_steps,
     brisk_step,
     from_extension,
     gait_shaped,
@@ -230,19 +231,26 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             kept = tuple(r for r in g.pending if r.peak_s >= first_s)
             start_s = kept[0].start_s if kept and kept[0].peak_s == first_s else first_s
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
-            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
+            hurried = bool(dt[int(off[-1])] < settings.gait_min_stride_s)
+            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s, hurried=hurried)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
     # first swing that read above a step's flexion (``lead``).
-    body_from_s = peaks[0] if on.all() and not g.lead else peaks[1]
+    # A run whose first swing came at a drill's turnover after the rep before it (``GaitState.hurried``): a
+    # stride set's last swings, read late and low where the accelerometer-only angle lags a fast drill, fall a
+    # walking stride apart (tuning seed 3102 under the wider walk: 43.7 then 15.1 degrees from -40, 0.62 s
+    # after the set's previous rep); a walk's first step comes from standing, not out of a drill's rhythm.
+    if g.hurried and len(peaks) < 2:
+        return g, (), ()
+    body_from_s = peaks[0] if on.all() and not g.lead and not g.hurried else peaks[1]
     if g.second_front:
         # The held second swing is the walk's first step from standing, as a run's first swing may be.
         if len(peaks) < 3:
             return g, (), ()
         body_from_s = peaks[1]
     n_body = sum(1 for t in peaks if t >= body_from_s)
-    n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s)
+    n_reps = sum(1 for r in g.pending if r.peak_s >= body_from_s and r.peak_s in peaks)  # not ``between_steps``
     # One more swing where a swing too small to be a rep is part of the evidence (a lunge's
     # small step back and its rep are two swings at a walking interval) -- unless that small
     # swing is the first: a walk's first step starts from standing, not from extension, and
@@ -392,6 +400,8 @@ def _feed_rep(
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
+            if between_steps(settings, g, rep, has_gyro, standing_known):
+                g = dataclasses.replace(g, peaks_s=g.peaks_s[:-1])  # held, but no stride of the rhythm
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
         if g.walking and len(g.pending) < (1 if has_gyro else _MAX_TENTATIVE):
             return _tentative(g, rep), (), ()
@@ -418,13 +428,59 @@ def _feed_rep(
     if lone_step(settings, g, rep, has_gyro, standing_known):
         # The run's one rep, alone between swings of another kind, was a short walk's step.
         last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
+    # A walk's tentative swings, a stop, then a step: held until the run it starts is decided (``_settle``).
+    stop = step and g.walking and bool(g.pending) and rep.peak_s - g.pending[-1].peak_s <= settings.set_gap_s
     g, released = _close(settings, g)
     if step:
-        return _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone), released, last
+        g_new = _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone)
+        if before is not None and rep.peak_s - before.peak_s < settings.gait_min_stride_s:
+            g_new = dataclasses.replace(g_new, hurried=True)
+        if stop:
+            return dataclasses.replace(g_new, carried=released, carry_first=rep), (), last
+        return g_new, released, last
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
+
+
+def _settle(
+    before: GaitState, g: GaitState, released: tuple[Rep, ...], steps: tuple[Rep, ...]
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """Decide a closed walk's tentative swings carried across a stop (``GaitState.carried``).
+
+    A walker who stops for a moment (a door, a word; the wide simulator's
+    walks between sets stop for 2-5 s and walk on) slows into the stop: the
+    last stance extends the thigh less, so the last step can read its low
+    in front of standing and is held as a tentative swing (``_tentative``)
+    that nothing on the rhythm follows (tuning seed 61, accelerometer only:
+    24.9 degrees from +1.4, then the next walk's first step 4.6 s on).  A
+    set's first rep after a walk is of the set's kind, and its set goes on
+    in reps (``last_step``); so when the swing after the stop is a step and
+    starts a run that is confirmed as a walk from that swing on, the walker
+    walked on and the tentative swings were the closed walk's last steps
+    (its strides and end grow by them).  When that run's first swing is
+    counted, or the run ends otherwise, they are reps, as before.  The
+    stop may last up to ``set_gap_s`` (a rep that far from the next swing
+    would start a set of its own).  ``before`` is the state the latest
+    swing was fed to; ``released`` and ``steps`` what that swing decided.
+    """
+    first = before.carry_first
+    if first is None:
+        return g, released, steps
+    carried = before.carried
+    if first in steps:
+        walks = list(g.walks)
+        for i in range(len(walks) - 1, -1, -1):
+            w = walks[i]
+            if w.start_s < carried[0].peak_s:
+                end_s = max(w.end_s, *(r.end_s for r in carried))
+                walks[i] = Walk(w.start_s, end_s, w.strides + len(carried))
+                break
+        return dataclasses.replace(g, walks=tuple(walks), carried=(), carry_first=None), released, (*carried, *steps)
+    if first in released or first.peak_s not in g.peaks_s:
+        return dataclasses.replace(g, carried=(), carry_first=None), (*carried, *released), steps
+    return dataclasses.replace(g, carried=carried, carry_first=first), released, steps
 
 
 def feed_rep(
@@ -459,7 +515,9 @@ def feed_rep(
     steps : tuple of Rep
         Reps now known to be walking steps (not to be counted).
     """
+    before = g
     g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
+    g, released, steps = _settle(before, g, released, steps)
     out = object.__new__(GaitState)  # as ``_with_last``: a replace per rep costs ~5 us
     out.__dict__.update(g.__dict__)
     out.__dict__["rep_strike_g"] = strike_g
@@ -468,6 +526,17 @@ def feed_rep(
 
 
 def feed_candidate(
+    settings: Settings, g: GaitState, time_s: float
+) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
+
+    See ``_feed_candidate``; a closed walk's carried swings are settled after it (``_settle``).
+    """
+    g2, released, steps = _feed_candidate(settings, g, time_s)
+    return _settle(g, g2, released, steps)
+
+
+def _feed_candidate(
     settings: Settings, g: GaitState, time_s: float
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
@@ -508,7 +577,9 @@ def feed_candidate(
 
 def flush(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
     """The stream ended: close the run; return the reps still held back (to be counted)."""
-    return _close(settings, g)
+    g2, released = _close(settings, g)
+    g2, released, _ = _settle(g, g2, released, ())
+    return g2, released
 
 
 def walks_so_far(settings: Settings, g: GaitState) -> tuple[Walk, ...]:

@@ -23,6 +23,7 @@ __all__ = [
     "OTHER_KIND_RISE",
     "STRIKE_G",
     "GaitState",
+    "between_steps",
     "brisk_step",
     "from_extension",
     "gait_shaped",
@@ -134,6 +135,18 @@ class GaitState:
         their top half (accelerometer only): a landing one walking stride
         after the last is a step's whatever the swing read, where some other
         swing of the run reads as a step (``gait._decide``).
+    hurried : bool
+        The run's first swing peaked less than ``gait_min_stride_s`` after
+        the rep before it (a drill's turnover, not a walk's first step from
+        standing): the swings after it must confirm the walk on their own
+        (``gait._decide``).
+    carried : tuple of Rep
+        A closed walk's tentative last swings (``_tentative``), held across
+        a stop: steps when the run after the stop, which starts at
+        ``carry_first``, is confirmed as a walk from that swing on; reps
+        when it is not (``gait._settle``).
+    carry_first : Rep or None
+        The first swing of the run after the stop (None: nothing carried).
     """
 
     pending: tuple[Rep, ...] = ()
@@ -156,6 +169,9 @@ class GaitState:
     last_rep: Rep | None = None
     alone: bool = False
     struck_high_s: tuple[float, ...] = ()
+    hurried: bool = False
+    carried: tuple[Rep, ...] = ()
+    carry_first: Rep | None = None
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -208,6 +224,41 @@ def half_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standi
     if not (gait_shaped(settings, rep, has_gyro) and from_extension(settings, rep)):
         return False
     return OTHER_KIND_RISE * rep.rom_deg < g.step_rom_deg
+
+
+def between_steps(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an undecided run's last swing is a jolt between its swing before and ``rep``, not a swing.
+
+    ``half_step``'s reading before the walk is confirmed: at 12.5 Hz the
+    accelerometer-only angle of a slow walk can read the hip's braking and
+    push-off as one more swing between two steps (tuning seed 5078 under
+    the wider walk: 26.6 degrees from standing, 7.7 from -13 and 31.2 from
+    -14, 0.74 and 0.78 s apart, true steps of 8-12 degrees 1.06 s apart),
+    and no stride of the run was a walking one.  The run's last swing
+    (a rep) is such a jolt when it came less than ``gait_min_stride_s``
+    after the swing before it and before ``rep``, those two lie one walking
+    stride apart (``strict_stride``), and it is a step's swing from
+    extension that peaks no more than ``_STANCE_DEG`` in front of standing
+    (the push-off comes as the thigh passes the vertical; a drill's rep
+    peaks well in front of it) and rises less than both its neighbours.
+    It stays in the run (a step when the run is a walk, else a rep) but is
+    no stride of its rhythm.
+    """
+    if has_gyro or not standing_known or g.walking or len(g.peaks_s) < 2 or not g.pending:
+        return False
+    half = g.pending[-1]
+    before_s = g.peaks_s[-2]
+    if half.peak_s != g.peaks_s[-1] or not strict_stride(settings, rep.peak_s - before_s):
+        return False
+    min_s = settings.gait_min_stride_s
+    if not (half.peak_s - before_s < min_s and rep.peak_s - half.peak_s < min_s):
+        return False
+    if not (gait_shaped(settings, half, has_gyro) and from_extension(settings, half)):
+        return False
+    if half.peak_flexion_deg > _STANCE_DEG:
+        return False
+    before = [r.rom_deg for r in g.pending if r.peak_s == before_s]
+    return half.rom_deg < min((rep.rom_deg, *before))
 
 
 def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = math.nan) -> bool:

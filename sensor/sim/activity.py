@@ -10,9 +10,18 @@ but both move the thigh much more than the fidgets of a standing rest:
   jolts the hip half a stride later.  Sagittal thigh angles in level walking
   span roughly 30-45 degrees in gait laboratories; the short slow steps of
   someone crossing a gym between sets are smaller, so the swing here is
-  12-36 degrees, on both sides of ``min_rom_deg`` (20).  By the contract's
-  definition a forward swing of 20 degrees or more is a rep, so a core that
-  counts none here must tell gait from the drills;
+  12-36 degrees, on both sides of ``min_rom_deg`` (20).  A brisk walker
+  (``_BRISK_P`` of the walks) swings 8-14 degrees further forward and 4-8
+  further back (peaks up to 38, swings up to 60; gait laboratories'
+  30-45 at ordinary speed, more when fast; the real thigh straps of
+  ../shared/data swing 31-53 peak to peak, median 40).  Its landings are
+  drawn as everyone's: in those straps the per-walker jolt (0.7-2.4 g) does
+  not grow with the swing.  The body's forward speed
+  dips after every landing (braking) and recovers before the next
+  (push-off): 0.1-0.35 m/s per step, anterior-posterior ground reaction
+  forces of 0.1-0.25 body weight.  By the contract's definition a forward
+  swing of 20 degrees or more is a rep, so a core that counts none here
+  must tell gait from the drills;
 * **lying on the back, then getting up** (:func:`lie_then_stand`): the thigh
   is horizontal (82-95 degrees of flexion in the world frame: lying on the
   back orients the thigh as a 90 degree knee lift does), the person sits up
@@ -21,6 +30,8 @@ but both move the thigh much more than the fidgets of a standing rest:
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -38,6 +49,9 @@ __all__ = ["LIE_FLEXION_DEG", "lie_then_stand", "walk_bout"]
 #: strike alone is drawn a little lower: the other foot's jolt and the tissue wobble add to that jump.
 _WALK_STRIKE_G = (0.45, 2.5)
 
+#: Share of walks that are brisk (a longer swing, more braking and push-off).
+_BRISK_P = 0.35
+
 #: Range of the thigh's world-frame flexion while lying on the back, degrees.
 LIE_FLEXION_DEG = (82.0, 95.0)
 
@@ -49,6 +63,12 @@ def walk_bout(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     swings are steps, not reps of the session.
     """
     end = t0 + seg.duration_s
+    # The brisk walker and the braking and push-off are drawn from a child stream, so that the walk's own
+    # draws (and every draw of the session after it) are those of a walk without them.
+    sub = rng.spawn(1)[0]
+    brisk = bool(sub.uniform() < _BRISK_P)
+    peak_add, low_add = (sub.uniform(8.0, 14.0), sub.uniform(4.0, 8.0)) if brisk else (0.0, 0.0)
+    ripple = sub.uniform(0.2, 0.35) if brisk else sub.uniform(0.1, 0.25)
     stride_s = rng.uniform(1.0, 1.25)
     peak_set, low_set = rng.uniform(8.0, 22.0), rng.uniform(-14.0, -4.0)
     v_walk = rng.uniform(0.8, 1.4)
@@ -67,8 +87,8 @@ def walk_bout(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     while t + stride_s + 0.8 < end:
         p = stride_s * (1.0 + 0.03 * rng.standard_normal())
         swing = p * rng.uniform(0.38, 0.45)
-        peak = float(np.clip(peak_set + 1.5 * rng.standard_normal(), 6.0, 24.0))
-        low = float(np.clip(low_set + 1.0 * rng.standard_normal(), -16.0, -2.0))
+        peak = float(np.clip(peak_set + 1.5 * rng.standard_normal(), 6.0, 24.0)) + peak_add
+        low = float(np.clip(low_set + 1.0 * rng.standard_normal(), -16.0, -2.0)) - low_add
         keys.add(t + swing, peak)
         # Heel strike just after the peak; the thigh then extends through stance.
         land = t + swing + 0.1 * p
@@ -86,6 +106,12 @@ def walk_bout(rng: np.random.Generator, t0: float, seg: Segment) -> SetMotion:
     vx.add(start, 0.0)
     if t > start + 1.0:
         vx.add(start + 0.6, v_walk)
+        # Fastest at each landing (double support), slowest half a step later (mid-stance): braking after
+        # the landing, push-off before the next.
+        cruise = [x for x in landings if start + 0.8 < x and x + 0.6 < max(t - 0.6, start + 0.7)]
+        for a, b in itertools.pairwise(cruise):
+            vx.add(a, v_walk + 0.5 * ripple)
+            vx.add(0.5 * (a + b), v_walk - 0.5 * ripple)
         vx.add(max(t - 0.6, start + 0.7), v_walk)
     vx.add(stop, 0.0)
     return SetMotion(

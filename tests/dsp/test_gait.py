@@ -778,3 +778,54 @@ def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_i
     # The same swings without a landing in their top half are reps (leg raises, as above).
     counted, steps, _ = _feed_struck_mixed(pocket, [0.3] * 6)
     assert counted == pocket and steps == []
+
+
+def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_the_walker_walks_on_after_a_stop() -> None:
+    # Tuning seed 61 (acc-only, wide simulator with braking and push-off): a walk whose last step reads
+    # 24.9 degrees from +1.4 (the walker slowing into a stop), then 4.6 s on the next walk's first step
+    # from standing and a step from extension.
+    walk = [_swing(10.0 + 1.1 * k, 30.0, -9.0) for k in range(5)]
+    last = _swing(15.5, 24.9, 1.4)
+    after = [_swing(20.1, 35.5, -0.4), _swing(21.25, 29.7, -12.4)]
+    counted, steps, g = _run([*walk, last, *after], has_gyro=False)
+    assert counted == [] and steps == [*walk, last, *after]
+    assert [(w.strides, w.end_s) for w in g.walks] == [(6, last.end_s), (2, after[1].end_s)]
+    # A set of reps of the step's size after the stop (from standing: no walk), the stream ending, or
+    # a stop longer than a set gap: the held swing is a rep, as before.
+    small = [_swing(20.1 + 1.6 * k, 33.0, 0.0) for k in range(3)]
+    assert _run([*walk, last, *small], has_gyro=False)[0] == [last, *small]
+    assert _run([*walk, last, after[0]], has_gyro=False)[0] == [last, after[0]]
+    late = [_swing(15.5 + S.set_gap_s + 0.5 + 1.15 * k, 30.0, 0.0 if k == 0 else -10.0) for k in range(2)]
+    counted, steps, _ = _run([*walk, last, *late], has_gyro=False)
+    assert counted == [last] and steps == [*walk, *late]
+
+
+def test_a_stride_sets_last_swings_a_walking_stride_apart_are_reps() -> None:
+    # Tuning seed 3102 under the wider walk (acc-only, 200 Hz, sensor 10 cm below the hip): the filter lags
+    # the set's 0.62-0.64 s strides and reads their lows at its bound; the set's last two swings read 43.7
+    # and 15.1 degrees, 0.92 s apart, the first 0.62 s after the rep before it: reps, not a walk's steps.
+    drill = [_swing(10.0 + 0.62 * k, 55.0 + 5.0 * (k % 2), -40.0, 0.25) for k in range(6)]
+    last = [_swing(drill[-1].peak_s + 0.62, 43.7, -40.0, 0.25), _swing(drill[-1].peak_s + 1.54, 15.1, -40.0, 0.3)]
+    counted, steps, g = _run([*drill, *last], has_gyro=False, strike_g=3.0)
+    assert counted == [*drill, *last] and steps == [] and g.walks == ()
+    # A third swing a walking stride on from extension: the swings after the first confirm a walk on their
+    # own, and the first is its step (as a high first step's, ``GaitState.lead``).
+    more = _swing(last[1].peak_s + 1.0, 25.0, -12.0)
+    counted, steps, _ = _run([*drill, *last, more], has_gyro=False, strike_g=3.0)
+    assert counted == drill and steps == [*last, more]
+
+
+def test_an_acc_only_jolt_between_a_walks_first_two_steps_is_no_stride_of_it() -> None:
+    # Tuning seed 5078 under the wider walk (acc-only, 12.5 Hz): the walk's first step from standing, the
+    # hip's braking and push-off read as a swing of 7.7 degrees from -13, then a step from -14, 0.74 and
+    # 0.78 s apart; the two steps lie one walking stride apart.
+    a, half, c = _swing(10.0, 26.6, -0.4), _swing(10.74, 7.7, -13.0), _swing(11.52, 31.2, -14.1)
+    counted, steps, g = _run([a, half, c], has_gyro=False)
+    assert counted == [] and steps == [a, half, c]
+    assert [w.strides for w in g.walks] == [2]
+    # A swing between them that peaks well in front of standing, or rises as much as its neighbours, is
+    # a rep of a drill turning over faster than a walk: the run is no walk.
+    high = _swing(10.74, 22.0, -13.0)
+    assert _run([a, high, c], has_gyro=False)[0] == [a, high, c]
+    wide = _swing(10.74, 7.7, -25.0)
+    assert _run([a, wide, c], has_gyro=False)[0] == [a, wide, c]

@@ -355,3 +355,19 @@ def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
     truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
     ok = np.isfinite(angle)
     assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.4
+
+
+def test_an_earlier_fit_stays_where_the_likelihood_cannot_tell_it_from_the_best():
+    # Near its top the likelihood is flat: a candidate 2.5 nats less likely than the best is as good, and
+    # the fit the sign was read with (mirrored) stays (tuning seed 3102: the best of three candidates
+    # within 3 nats followed a 0.1 deg change of the flexion axis).
+    flat, _ = _bowl(0.262, 0.071, depth=10.0)
+    fit = identify_lever(flat, 0.30, -0.10, earlier=(0.24, 0.06))
+    assert fit.identified and (fit.lever_arm_m, fit.sensor_offset_m) == (0.24, 0.06)
+    assert identify_lever(flat, 0.30, -0.10).lever_arm_m != 0.24
+    # Less likely by more than a tie (14.5 nats: tuning seed 5031 lost a stride with such a fit), or below
+    # the operating range: the best.
+    for depth in (60.0, 1e4):
+        fit = identify_lever(_bowl(0.262, 0.071, depth)[0], 0.30, -0.10, earlier=(0.24, 0.06))
+        assert fit.lever_arm_m == pytest.approx(0.262, abs=0.0076)
+    assert identify_lever(flat, 0.30, -0.10, earlier=(0.12, 0.06)).lever_arm_m != 0.12
