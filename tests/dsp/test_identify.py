@@ -335,7 +335,7 @@ def test_the_sign_at_12_hz_is_read_from_the_likelihood_within_the_thighs_range(s
     assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.5
 
 
-@pytest.mark.parametrize("seed", [4, 19, 24])
+@pytest.mark.parametrize("seed", [6, 19, 24])
 def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
     # Tuning seeds of the widened simulator focused on issue 14's worst
     # held-out class: strides at 25 Hz, acc-only, a front strap 10-18 cm
@@ -343,7 +343,9 @@ def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
     # had its excursions alike both ways (1.1-1.6 times) and was taken the
     # wrong way round (sets 5-9 short).  Traced with a short lever and the
     # sensor in front of and as far behind the femur, one witness is
-    # decisive the right way round.
+    # decisive the right way round.  (Seeds picked as traced mirrored without
+    # the witnesses: 6, 8, 19 and 24 under walks10's wider walks between sets;
+    # 4 under the simulator before it.)
     from hipflex.dsp import analyze_with_angle
     from hipflex.sensor.sim.wide import WideFocus, draw_wide_case, simulate_wide
 
