@@ -76,6 +76,7 @@ def _make_kernel(
     fstate[L.F_PERIOD] = cal.period_s
     fstate[L.F_G_EST] = cal.gravity_g
     fstate[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g
+    fstate[L.F_ZANCHOR : L.F_ZANCHOR + 3] = cal.up  # the still stretch the calibration window was
     fstate[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
     fstate[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
     # Pendulum filter starts at standing, at rest, fairly certain of the angle.

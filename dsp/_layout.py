@@ -98,7 +98,8 @@ F_TH_UW = 81  # 81..82 tilt filter: "up" in the (u, w) plane at that row, whose 
 F_TH_ROWS = 83  # tilt filter: rows since theta was last taken from atan2 itself
 # 84..91 accelerometer-only post-gap window: F_ZLP (3), F_ZSTILL_S, F_G_EST, F_NLL, F_ID_NIS, F_ID_N before the gap
 F_APG_SNAP = 84
-F_N = 92
+F_ZANCHOR = 92  # 92..94 pendulum filter: F_ZLP's direction where its still stretch began (unit)
+F_N = 95
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0
