@@ -36,6 +36,7 @@ from hipflex.dsp._layout import (
     P_THETA_MIN,
     P_U,
     P_W,
+    P_ZUPT_COS,
     P_ZUPT_S,
     RAD,
 )
@@ -69,13 +70,11 @@ _ZUPT_ACCEL_SD = 0.1
 # _ZUPT_DEV_G from its 0.1 s low-pass): a hip hike's 5 deg, a stretch's slow
 # rise.  Holding the rate at zero then left the angle behind the force (hikes
 # read at 0.4-0.6 of their range, benchmarks/README.md drills11).  So the
-# low-passed force must also stay within this of its direction where the
-# still stretch began (F_ZANCHOR), deg; a stretch that turns further starts
-# again there.  A turn slower than this over P_ZUPT_S (2.5 deg/s at the
-# default 0.2 s) still counts as still.  Measured on the force, not against
-# the filter's angle: a filter ringing about a still thigh must still stop.
-_ZUPT_DRIFT_DEG = 1.0
-_COS_ZUPT_DRIFT = math.cos(math.radians(_ZUPT_DRIFT_DEG))
+# low-passed force must also stay within P_ZUPT_COS of its direction where the
+# still stretch began (F_ZANCHOR); a stretch that turns further starts again
+# there (the bound: _kernel_setup._zupt_drift_deg, at least 1 deg, wider where
+# the low-pass averages few rows).  Measured on the force, not against the
+# filter's angle: a filter ringing about a still thigh must still stop.
 
 
 @njit_borrowed_inline
@@ -312,7 +311,7 @@ def _pendulum_step(
         ly = fstate[F_ZLP + 1]
         lz = fstate[F_ZLP + 2]
         near = lx * fstate[F_ZANCHOR] + ly * fstate[F_ZANCHOR + 1] + lz * fstate[F_ZANCHOR + 2] >= (
-            _COS_ZUPT_DRIFT * math.sqrt(lx * lx + ly * ly + lz * lz)
+            prm[P_ZUPT_COS] * math.sqrt(lx * lx + ly * ly + lz * lz)
         )
         if dev < _ZUPT_DEV_G * gcal and abs(fn / gcal - 1.0) < _ZUPT_GRAVITY and near:
             fstate[F_ZSTILL_S] += dt

@@ -45,7 +45,8 @@ P_AX_COS_LOCK = 31  # cos(lock_deg): a tilt this far from the last still pose en
 P_AX_COS_DECIDE = 32  # cos(min(lock_deg, min_rom_deg)): the tilt at which a set's plane is read
 P_AX_COS_DECIDE_POSE = 33  # cos(min(lock_deg, candidate_deg)): the same from a rest in another pose
 P_AX_ROT = 34  # 1: the angle is the rotation about P_A = up (integrated gyro; hip rotation, _kern_axis)
-P_N = 35
+P_ZUPT_COS = 35  # pendulum filter: cos of the drift that ends a still stretch (_kernel_setup._zupt_drift_deg)
+P_N = 36
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s

@@ -175,6 +175,7 @@ from hipflex.dsp._layout import (
     P_TILT_TAU,
     P_U,
     P_W,
+    P_ZUPT_COS,
     P_ZUPT_S,
     PHASE_FALL,
     PHASE_RISE,
@@ -486,7 +487,7 @@ def pendulum_step(
         # ... and the low-pass stays within _ZUPT_DRIFT_DEG of its direction where the stretch began.
         anchor = _vec(fstate, F_ZANCHOR)
         cos_drift = float(lp @ anchor) / max(float(np.linalg.norm(lp)), 1e-300)
-        still &= cos_drift >= math.cos(math.radians(kp._ZUPT_DRIFT_DEG))
+        still &= cos_drift >= prm[P_ZUPT_COS]
         fstate[F_ZSTILL_S] = fstate[F_ZSTILL_S] + dt if still else 0.0
         if not still:
             zupt_anchor_here(fstate)

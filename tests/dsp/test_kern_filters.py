@@ -444,6 +444,7 @@ def _pendulum_arrays(frame: np.ndarray, lever_m: float = 0.22, offset_m: float =
     prm[L.P_G_CAL] = 1.0
     prm[L.P_THETA_MAX] = np.deg2rad(120.0)  # the Settings defaults
     prm[L.P_THETA_MIN] = np.deg2rad(-40.0)
+    prm[L.P_ZUPT_COS] = math.cos(math.radians(1.0))  # _kernel_setup._zupt_drift_deg at 50 Hz and up
     fstate = np.zeros(L.F_N)
     fstate[L.F_G_EST] = 1.0  # the pendulum filter's gravity magnitude starts at the calibration's
     x0 = [0.0, 0.0, 0.0, 1.0, lever_m, offset_m][: L.PX]
