@@ -837,3 +837,20 @@ def test_pendulum_zero_velocity_update_lets_a_slow_small_tilt_through(step) -> N
     assert out[250:260, 0] == pytest.approx(peak_deg, abs=0.5)  # the end of the hold
     assert np.abs(out[-50:, 0]).max() < 0.5  # back at rest
     assert np.abs(out[-20:, 1]).max() < 1.0  # and still: the update holds the rate at zero again
+
+
+def test_the_still_stretchs_drift_bound_is_set_only_for_small_reps_and_widens_at_low_rates() -> None:
+    # drills11: with the bound at the default min_rom_deg the held-out wide simulator had more reps in
+    # rests (5 -> 11), so it is set where reps are a few degrees (hip hikes at 3, stretches at 10).
+    from kit import kernel_arrays
+
+    from hipflex.dsp import Settings
+
+    frame = _frame(4)
+    bound = {}
+    for min_rom, period_s in ((20.0, 0.01), (10.0, 0.01), (3.0, 0.01), (3.0, 0.08)):
+        prm = kernel_arrays(Settings(min_rom_deg=min_rom, candidate_deg=0.4 * min_rom), False, frame, period_s)[0]
+        bound[min_rom, period_s] = math.degrees(math.acos(prm[L.P_ZUPT_COS]))
+    assert bound[20.0, 0.01] == pytest.approx(180.0)  # none: the stillness test alone
+    assert bound[10.0, 0.01] == pytest.approx(1.0) == bound[3.0, 0.01]
+    assert 1.5 < bound[3.0, 0.08] < 3.0  # 12.5 Hz: the low-pass keeps 0.62 of the noise
