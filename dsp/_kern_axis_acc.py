@@ -47,7 +47,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _COS_POSE, _MAX_HOLD_S, _RING_DIV, _STILL_S, _axis_release, _fresh_search, _turn_axes
-from hipflex.dsp._kern_pendulum import _pendulum_step
+from hipflex.dsp._kern_pendulum import _pendulum_step, _zupt_anchor_here
 from hipflex.dsp._layout import (
     DEG,
     F_AX_ANCHOR,
@@ -224,6 +224,8 @@ def _acc_decide(
         fstate[F_ZLP + i] = fstate[F_AX_SNAP + i]
     fstate[F_ZSTILL_S] = fstate[F_AX_SNAP + 3]
     fstate[F_G_EST] = fstate[F_AX_SNAP + 4]
+    # Its still stretch goes on from there, anchored where the force is (the anchor is not kept).
+    _zupt_anchor_here(fstate)
     # The restart: the hold's first row at the angle of its low-passed force, at rest.
     sx = fstate[F_ZLP]
     sy = fstate[F_ZLP + 1]

@@ -35,6 +35,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed
 from hipflex.dsp._kern_axis_acc import _refilter, _step_row
+from hipflex.dsp._kern_pendulum import _zupt_anchor_here
 from hipflex.dsp._layout import (
     F_APG_SNAP,
     F_G_EST,
@@ -152,6 +153,7 @@ def _restart(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
         fstate[F_ZLP + i] = fstate[F_APG_SNAP + i]
     fstate[F_ZSTILL_S] = fstate[F_APG_SNAP + 3]
     fstate[F_G_EST] = fstate[F_APG_SNAP + 4]
+    _zupt_anchor_here(fstate)  # its still stretch goes on, anchored where the force is
     fstate[F_NLL] = fstate[F_APG_SNAP + 5]
     fstate[F_ID_NIS] = fstate[F_APG_SNAP + 6]
     fstate[F_ID_N] = fstate[F_APG_SNAP + 7]

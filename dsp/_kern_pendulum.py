@@ -23,6 +23,7 @@ from hipflex.dsp._layout import (
     F_NLL,
     F_P,
     F_X,
+    F_ZANCHOR,
     F_ZLP,
     F_ZSTILL_S,
     G0_MPS2,
@@ -35,6 +36,7 @@ from hipflex.dsp._layout import (
     P_THETA_MIN,
     P_U,
     P_W,
+    P_ZUPT_COS,
     P_ZUPT_S,
     RAD,
 )
@@ -64,11 +66,33 @@ _ZUPT_DEV_G = 0.04
 _ZUPT_GRAVITY = 0.05
 _ZUPT_RATE_SD = 0.01
 _ZUPT_ACCEL_SD = 0.1
+# The tests above pass a slow turn (under ~20 deg/s the force moves less than
+# _ZUPT_DEV_G from its 0.1 s low-pass): a hip hike's 5 deg, a stretch's slow
+# rise.  Holding the rate at zero then left the angle behind the force (hikes
+# read at 0.4-0.6 of their range, benchmarks/README.md drills11).  So the
+# low-passed force must also stay within P_ZUPT_COS of its direction where the
+# still stretch began (F_ZANCHOR); a stretch that turns further starts again
+# there (the bound: _kernel_setup._zupt_drift_deg, at least 1 deg, wider where
+# the low-pass averages few rows).  Measured on the force, not against the
+# filter's angle: a filter ringing about a still thigh must still stop.
 
 
 @njit_borrowed_inline
 def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else (hi if v > hi else v)
+
+
+@njit_borrowed_inline
+def _zupt_anchor_here(fstate: np.ndarray) -> None:
+    """A still stretch (``F_ZSTILL_S``) starts here: its anchor is the low-passed force's direction now."""
+    lx = fstate[F_ZLP]
+    ly = fstate[F_ZLP + 1]
+    lz = fstate[F_ZLP + 2]
+    n = math.sqrt(lx * lx + ly * ly + lz * lz)
+    n = n if n > 0.0 else 1.0
+    fstate[F_ZANCHOR] = lx / n
+    fstate[F_ZANCHOR + 1] = ly / n
+    fstate[F_ZANCHOR + 2] = lz / n
 
 
 @njit_borrowed_inline
@@ -283,10 +307,17 @@ def _pendulum_step(
         fstate[F_ZLP + 1] += a * (ay - fstate[F_ZLP + 1])
         fstate[F_ZLP + 2] += a * (az - fstate[F_ZLP + 2])
         dev = max(abs(ax - fstate[F_ZLP]), abs(ay - fstate[F_ZLP + 1]), abs(az - fstate[F_ZLP + 2]))
-        if dev < _ZUPT_DEV_G * gcal and abs(fn / gcal - 1.0) < _ZUPT_GRAVITY:
+        lx = fstate[F_ZLP]
+        ly = fstate[F_ZLP + 1]
+        lz = fstate[F_ZLP + 2]
+        near = lx * fstate[F_ZANCHOR] + ly * fstate[F_ZANCHOR + 1] + lz * fstate[F_ZANCHOR + 2] >= (
+            prm[P_ZUPT_COS] * math.sqrt(lx * lx + ly * ly + lz * lz)
+        )
+        if dev < _ZUPT_DEV_G * gcal and abs(fn / gcal - 1.0) < _ZUPT_GRAVITY and near:
             fstate[F_ZSTILL_S] += dt
         else:
             fstate[F_ZSTILL_S] = 0.0
+            _zupt_anchor_here(fstate)
         # (Half a sample's slack: summed sample periods must not miss the mark by a rounding error.)
         if prm[P_ZUPT_S] > 0.0 and fstate[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:
             x0, x1, x2, n00, n01, n02, n11, n12, n22 = _observe_zero(
@@ -299,6 +330,7 @@ def _pendulum_step(
         # A clipped row: no stillness, no gravity tracking, no share of the
         # identification likelihood (its axes differ from row to row), no jolt.
         fstate[F_ZSTILL_S] = 0.0
+        _zupt_anchor_here(fstate)
         fstate[F_JOLT] = 0.0
         x0, x1, x2, n00, n01, n02, n11, n12, n22 = _censored_update(
             prm, ax, ay, az, clip, fstate[F_G_EST], _MAX_INFLATION, x0, x1, x2, n00, n01, n02, n11, n12, n22

@@ -55,6 +55,7 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.nda
     fstate[L.F_UP : L.F_UP + 3] = back.fstate[L.F_UP : L.F_UP + 3]
     fstate[L.F_G_EST] = back.fstate[L.F_G_EST]
     fstate[L.F_ZLP : L.F_ZLP + 3] = back.fstate[L.F_ZLP : L.F_ZLP + 3]
+    fstate[L.F_ZANCHOR : L.F_ZANCHOR + 3] = back.fstate[L.F_ZANCHOR : L.F_ZANCHOR + 3]
     # Pendulum state (theta, rate, acceleration): forwards the rate is negated,
     # and with it its covariances with the angle and the acceleration.
     flip = np.array([1.0, -1.0, 1.0])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipflex.dsp import _layout as L
+from hipflex.dsp._kern_pendulum import _ZUPT_TAU_S
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import Axes, Calibration
@@ -32,6 +33,34 @@ class _Kernel:
     def copy(self) -> _Kernel:
         # prm too: the per-set axis watch writes the axes into it (dsp/_kern_axis.py).
         return _Kernel(self.prm.copy(), self.fstate.copy(), self.ist.copy(), self.hist.copy())
+
+
+#: What the accelerometer-only still test allows for noise: a consumer MEMS unit's white noise
+#: and a resting thigh's sway, per axis, g (the simulator's 0.008; real units 0.002-0.01).
+_ZUPT_NOISE_G = 0.01
+#: A still stretch ends when the low-passed force turns more than this many of the noise's standard
+#: deviations (of the difference of two low-passed rows) from where it began.
+_ZUPT_DRIFT_SIGMAS = 4.0
+#: ... but never less than this, deg (the pendulum filter's _ZUPT_TAU_S low-pass at 50 Hz and up).
+_ZUPT_MIN_DRIFT_DEG = 1.0
+#: The bound applies when ``min_rom_deg`` is below this, deg: reps of a few degrees (hip hikes at 3,
+#: the hip flexor stretch at 10) are lost in the lag of a thigh held still while it turns; at the
+#: default 20 the rests of the wide simulator had more reps with it (drills11: held-out 300000, 5 ->
+#: 11 reps in rests, acc-only 12.5-104 Hz), so there the stillness test stays as it was.
+_ZUPT_DRIFT_BELOW_ROM_DEG = 15.0
+
+
+def _zupt_drift_deg(period_s: float) -> float:
+    """The drift of the low-passed force that ends a still stretch, deg (``P_ZUPT_COS``; :mod:`._kern_pendulum`).
+
+    The 0.1 s low-pass of the stillness test averages few rows at a low rate (at 12.5 Hz it keeps
+    0.62 of the noise): a fixed 1 deg, 2 of its standard deviations there, ended rests' still
+    stretches within the 0.2 s they need and let the filter ring (drills11: tuning wide sessions
+    5048 and 5233 at 25 Hz, a rep too many and two in a rest, right with this bound).
+    """
+    a = 1.0 - math.exp(-period_s / _ZUPT_TAU_S) if period_s > 0.0 else 1.0
+    sd_g = math.sqrt(2.0) * _ZUPT_NOISE_G * math.sqrt(a / (2.0 - a))
+    return max(_ZUPT_MIN_DRIFT_DEG, math.degrees(_ZUPT_DRIFT_SIGMAS * sd_g))
 
 
 def _make_kernel(
@@ -66,6 +95,9 @@ def _make_kernel(
     prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
+    # The drift bound only where reps are small (cos 180 deg: none, the test alone, as before drills11).
+    small = settings.min_rom_deg < _ZUPT_DRIFT_BELOW_ROM_DEG
+    prm[L.P_ZUPT_COS] = math.cos(math.radians(_zupt_drift_deg(cal.period_s) if small else 180.0))
     prm[L.P_SET_GAP_S] = settings.set_gap_s
     prm[L.P_AX_COS_LOCK] = math.cos(math.radians(settings.lock_deg))
     prm[L.P_AX_COS_DECIDE] = math.cos(math.radians(min(settings.lock_deg, settings.min_rom_deg)))
@@ -76,6 +108,7 @@ def _make_kernel(
     fstate[L.F_PERIOD] = cal.period_s
     fstate[L.F_G_EST] = cal.gravity_g
     fstate[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g
+    fstate[L.F_ZANCHOR : L.F_ZANCHOR + 3] = cal.up  # the still stretch the calibration window was
     fstate[L.F_UP : L.F_UP + 3] = cal.up  # measured gravity, not the sagittal basis vector
     fstate[L.F_BIAS : L.F_BIAS + 3] = cal.gyro_bias_dps
     # Pendulum filter starts at standing, at rest, fairly certain of the angle.

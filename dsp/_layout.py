@@ -45,7 +45,8 @@ P_AX_COS_LOCK = 31  # cos(lock_deg): a tilt this far from the last still pose en
 P_AX_COS_DECIDE = 32  # cos(min(lock_deg, min_rom_deg)): the tilt at which a set's plane is read
 P_AX_COS_DECIDE_POSE = 33  # cos(min(lock_deg, candidate_deg)): the same from a rest in another pose
 P_AX_ROT = 34  # 1: the angle is the rotation about P_A = up (integrated gyro; hip rotation, _kern_axis)
-P_N = 35
+P_ZUPT_COS = 35  # pendulum filter: cos of the drift that ends a still stretch (_kernel_setup._zupt_drift_deg)
+P_N = 36
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s
@@ -98,7 +99,8 @@ F_TH_UW = 81  # 81..82 tilt filter: "up" in the (u, w) plane at that row, whose 
 F_TH_ROWS = 83  # tilt filter: rows since theta was last taken from atan2 itself
 # 84..91 accelerometer-only post-gap window: F_ZLP (3), F_ZSTILL_S, F_G_EST, F_NLL, F_ID_NIS, F_ID_N before the gap
 F_APG_SNAP = 84
-F_N = 92
+F_ZANCHOR = 92  # 92..94 pendulum filter: F_ZLP's direction where its still stretch began (unit)
+F_N = 95
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

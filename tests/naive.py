@@ -107,6 +107,7 @@ from hipflex.dsp._layout import (
     F_TROUGH,
     F_UP,
     F_X,
+    F_ZANCHOR,
     F_ZLP,
     F_ZSTILL_S,
     G0_MPS2,
@@ -176,6 +177,7 @@ from hipflex.dsp._layout import (
     P_TILT_TAU,
     P_U,
     P_W,
+    P_ZUPT_COS,
     P_ZUPT_S,
     PHASE_FALL,
     PHASE_RISE,
@@ -412,6 +414,13 @@ def _pendulum_fq(prm: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     return f, q
 
 
+def zupt_anchor_here(fstate: np.ndarray) -> None:
+    """Twin of ``_zupt_anchor_here``: the still stretch's anchor is the low-passed force's direction."""
+    lp = _vec(fstate, F_ZLP)
+    n = float(np.linalg.norm(lp))
+    fstate[F_ZANCHOR : F_ZANCHOR + 3] = lp / (n if n > 0.0 else 1.0)
+
+
 def pendulum_step(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -429,8 +438,9 @@ def pendulum_step(
     ``_MAX_INFLATION``); ``K = P H^T S^-1``, ``x += K v``,
     ``P = (I - K H) P`` symmetrised.  Then the zero-velocity update: once the
     raw specific force has stayed within ``_ZUPT_DEV_G`` of its low-pass and
-    within ``_ZUPT_GRAVITY`` of gravity for ``P_ZUPT_S``, rate and
-    acceleration are observed to be zero.  A row with clipped axes (``clip``
+    within ``_ZUPT_GRAVITY`` of gravity, and the low-pass within
+    ``_ZUPT_DRIFT_DEG`` of its direction where that began (``F_ZANCHOR``),
+    for ``P_ZUPT_S``, rate and acceleration are observed to be zero.  A row with clipped axes (``clip``
     bits 0-2) skips both and ends the stillness; it is a censored measurement
     instead (:func:`censored_update`).
     Finally theta is wrapped to (-pi, pi] and held within the thigh's range
@@ -476,7 +486,13 @@ def pendulum_step(
         fstate[F_ZLP : F_ZLP + 3] = lp
         still = np.max(np.abs(raw - lp)) < kp._ZUPT_DEV_G * g_est
         still &= abs(np.linalg.norm(raw) / g_est - 1.0) < kp._ZUPT_GRAVITY
+        # ... and the low-pass stays within _ZUPT_DRIFT_DEG of its direction where the stretch began.
+        anchor = _vec(fstate, F_ZANCHOR)
+        cos_drift = float(lp @ anchor) / max(float(np.linalg.norm(lp)), 1e-300)
+        still &= cos_drift >= prm[P_ZUPT_COS]
         fstate[F_ZSTILL_S] = fstate[F_ZSTILL_S] + dt if still else 0.0
+        if not still:
+            zupt_anchor_here(fstate)
         if prm[P_ZUPT_S] > 0.0 and fstate[F_ZSTILL_S] >= prm[P_ZUPT_S] - 0.5 * dt:  # half a sample's slack
             hz = np.zeros((2, PX))
             hz[0, 1] = hz[1, 2] = 1.0
@@ -487,6 +503,7 @@ def pendulum_step(
             p = 0.5 * (p + p.T)
     else:
         fstate[F_ZSTILL_S] = 0.0
+        zupt_anchor_here(fstate)
         fstate[F_JOLT] = 0.0
         x, p = censored_update(
             prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fstate[F_G_EST], x, p
@@ -1414,6 +1431,7 @@ def acc_axis_decide(
     fstate[F_ZLP : F_ZLP + 3] = fstate[F_AX_SNAP : F_AX_SNAP + 3]
     fstate[F_ZSTILL_S] = fstate[F_AX_SNAP + 3]
     fstate[F_G_EST] = fstate[F_AX_SNAP + 4]
+    zupt_anchor_here(fstate)
     f0 = fstate[F_ZLP : F_ZLP + 3]
     theta0 = math.atan2(float(f0 @ w), float(f0 @ ref))
     fstate[F_X : F_X + 3] = [theta0, 0.0, 0.0]
@@ -1575,6 +1593,7 @@ def _before_gap(fstate: np.ndarray, hist: np.ndarray, slot: int) -> None:
     snap = fstate[F_APG_SNAP : F_APG_SNAP + 8].copy()
     fstate[F_ZLP : F_ZLP + 3] = snap[:3]
     fstate[F_ZSTILL_S], fstate[F_G_EST] = snap[3], snap[4]
+    zupt_anchor_here(fstate)
     fstate[F_NLL], fstate[F_ID_NIS], fstate[F_ID_N] = snap[5], snap[6], snap[7]
     _from_row(fstate, hist, slot)
 

@@ -444,6 +444,7 @@ def _pendulum_arrays(frame: np.ndarray, lever_m: float = 0.22, offset_m: float =
     prm[L.P_G_CAL] = 1.0
     prm[L.P_THETA_MAX] = np.deg2rad(120.0)  # the Settings defaults
     prm[L.P_THETA_MIN] = np.deg2rad(-40.0)
+    prm[L.P_ZUPT_COS] = math.cos(math.radians(1.0))  # _kernel_setup._zupt_drift_deg at 50 Hz and up
     fstate = np.zeros(L.F_N)
     fstate[L.F_G_EST] = 1.0  # the pendulum filter's gravity magnitude starts at the calibration's
     x0 = [0.0, 0.0, 0.0, 1.0, lever_m, offset_m][: L.PX]
@@ -810,3 +811,46 @@ def test_pendulum_zero_velocity_update_stops_ringing_at_rest(step) -> None:
         if still_s:
             assert np.abs(out[30:, 0] - 10.0).max() < 1.5
     assert rates[0.2] < 1.0 < 5.0 < rates[0.0]
+
+
+@pytest.mark.parametrize("step", [_pendulum_step, naive.pendulum_step], ids=["kernel", "twin"])
+def test_pendulum_zero_velocity_update_lets_a_slow_small_tilt_through(step) -> None:
+    # A hip hike: the thigh tilts 5 deg in 1 s (minimum jerk), stays 0.6 s and comes back, at
+    # 100 Hz with a quiet sensor.  Its specific force never leaves the 0.04 g band of its 0.1 s
+    # low-pass, so the stillness test alone called the whole rep still and held the rate at zero:
+    # the angle lagged the force and read about half the tilt (drills11: hikes at 0.4-0.6 of their
+    # range).  The low-passed force turning from where the still stretch began ends it.
+    frame = _frame(11)
+    dt, rise_s, peak_deg = 0.01, 1.0, 5.0
+    u = np.arange(0.0, rise_s, dt) / rise_s
+    ramp = peak_deg * (10 * u**3 - 15 * u**4 + 6 * u**5)
+    theta_deg = np.concatenate([np.zeros(100), ramp, np.full(60, peak_deg), ramp[::-1], np.zeros(100)])
+    th = np.deg2rad(theta_deg)
+    acc = _sagittal(frame, np.sin(th), np.cos(th)) + np.random.default_rng(11).normal(0, 0.002, (th.size, 3))
+    prm, fstate = _pendulum_arrays(frame)
+    prm[L.P_ZUPT_S] = 0.2  # the Settings default
+    fstate[L.F_ZLP : L.F_ZLP + 3] = acc[0]
+    out = _run_pend(step, prm, fstate, acc, np.full(th.size, dt), np.zeros(th.size, bool))
+    # Held as still, the angle crawled to 2.8 deg and still read 2.5 when the thigh was back at 0.
+    # (This filter's own lag overshoots the peak by up to 2.5 deg; the rep is what must show.)
+    assert out[:, 0].max() >= 0.9 * peak_deg
+    assert out[250:260, 0] == pytest.approx(peak_deg, abs=0.5)  # the end of the hold
+    assert np.abs(out[-50:, 0]).max() < 0.5  # back at rest
+    assert np.abs(out[-20:, 1]).max() < 1.0  # and still: the update holds the rate at zero again
+
+
+def test_the_still_stretchs_drift_bound_is_set_only_for_small_reps_and_widens_at_low_rates() -> None:
+    # drills11: with the bound at the default min_rom_deg the held-out wide simulator had more reps in
+    # rests (5 -> 11), so it is set where reps are a few degrees (hip hikes at 3, stretches at 10).
+    from kit import kernel_arrays
+
+    from hipflex.dsp import Settings
+
+    frame = _frame(4)
+    bound = {}
+    for min_rom, period_s in ((20.0, 0.01), (10.0, 0.01), (3.0, 0.01), (3.0, 0.08)):
+        prm = kernel_arrays(Settings(min_rom_deg=min_rom, candidate_deg=0.4 * min_rom), False, frame, period_s)[0]
+        bound[min_rom, period_s] = math.degrees(math.acos(prm[L.P_ZUPT_COS]))
+    assert bound[20.0, 0.01] == pytest.approx(180.0)  # none: the stillness test alone
+    assert bound[10.0, 0.01] == pytest.approx(1.0) == bound[3.0, 0.01]
+    assert 1.5 < bound[3.0, 0.08] < 3.0  # 12.5 Hz: the low-pass keeps 0.62 of the noise
