@@ -57,22 +57,13 @@ _TURN_FRAC = 0.25
 # each end.  Where that cubic's curvature term (h^2 (alpha_a - alpha_b) / 12,
 # deg) is small and the gap short, the rate ran nearly straight across it and
 # the integral is good to a tenth of a degree (tuning seeds 0:400, truth's
-# rate at the rows: 297 of 496 lost gaps over 0.1 s, mean error 0.15 deg),
-# while the window's mean force left 0.69 deg steps on the peaks after them
-# (no-gap floor 0.37: the lever model's miss of the sensor's velocity, the
-# hip's own accelerations).  Beyond either bound the rate had a hump or a turn
-# the ends do not show (a swing inside the gap: errors of tens of degrees) and
-# the window decides.
+# rate at the rows: 297 of 496 lost gaps, mean error 0.15 deg, max 6), while
+# the window's mean force leaves 0.3-0.5 deg more on the peaks after it (the
+# lever model's miss of the sensor's velocity, the hip's own accelerations).
+# Beyond either bound the rate has a hump or a turn the ends do not show (a
+# swing inside the gap: errors of tens of degrees) and the window decides.
 _HERM_MAX_GAP_S = 0.3
 _HERM_MAX_CURVE_DEG = 2.0
-# ... and only where the window's own re-anchoring agrees with it to this
-# (deg): a window also re-anchors what the angle had gathered before the gap
-# (a bound window's miss in a set where the pull never opens; tuning 914's
-# strides carried +17 deg to the set's end when the next gap's turn came from
-# the rates), and an end's acceleration can miss a swing stopping inside a
-# short gap (tuning 14, ballistic 200 Hz: 900 -> -40 deg/s in 0.085 s read 12
-# deg too far).
-_HERM_AGREE_DEG = 10.0
 # An end's angular acceleration is a difference over at least this span, s: a
 # difference of neighbouring rows at 400 Hz is mostly the gyro's noise.
 _HERM_ALPHA_SPAN_S = 0.02
@@ -158,10 +149,9 @@ def _turn_up(prm: np.ndarray, fstate: np.ndarray, shift_deg: float) -> None:
 def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Close the post-gap window: re-anchor "up" and correct the window's history.
 
-    "Up" moves to the window's sum, or turns about the flexion axis by the
-    gap's turn from the rates either side (``_gap_turn``) less what the bridge
-    and the first row turned, where that turn is known and the window's shift
-    agrees with it to ``_HERM_AGREE_DEG`` (or the window has no valid sum).
+    "Up" turns about the flexion axis by the gap's turn from the rates either
+    side (``_gap_turn``) less what the bridge and the first row turned, or,
+    where that turn is not known, moves to the window's sum.
 
     Parameters
     ----------
@@ -184,8 +174,17 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
     sy = fstate[F_PG_SUM + 1]
     sz = fstate[F_PG_SUM + 2]
     sn = math.sqrt(sx * sx + sy * sy + sz * sz)
-    window = False
-    if fstate[F_PG_CNT] > 0.0 and sn > 0.0:
+    turn = math.nan
+    if e0 > g0 and g0 >= 1 and e0 <= last:
+        turn = _gap_turn(ist, hist, g0 - 1, e0, last)
+    if not math.isnan(turn):
+        # The rate ran nearly straight across a short gap: the turn it
+        # integrates is better than the window's mean force (see _HERM_*).
+        shift = turn - (hist[e0 & (cap - 1), H_THETA] - hist[(g0 - 1) & (cap - 1), H_THETA])
+        # The angles either side may lie across +-180 deg: the short way round.
+        shift -= 360.0 * math.floor((shift + 180.0) / 360.0)
+        _turn_up(prm, fstate, shift)
+    elif fstate[F_PG_CNT] > 0.0 and sn > 0.0:
         old = _theta_of(prm, fstate[F_UP], fstate[F_UP + 1], fstate[F_UP + 2])
         shift = _theta_of(prm, sx, sy, sz) - old
         if shift > 180.0:
@@ -193,29 +192,15 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
         elif shift < -180.0:
             shift += 360.0
         limit = fstate[F_PG_MAX_SHIFT]
-        # More than the bridge can have missed: the window's mean force is
-        # not gravity (a runner speeding up or stopping tilts it by tens of
-        # degrees); the bridge is kept.
-        window = limit <= 0.0 or abs(shift) <= limit
-        if not window:
+        if limit > 0.0 and abs(shift) > limit:
+            # More than the bridge can have missed: the window's mean force
+            # is not gravity (a runner speeding up or stopping tilts it by
+            # tens of degrees); the bridge is kept.
             shift = 0.0
-    turn = math.nan
-    if e0 > g0 and g0 >= 1 and e0 <= last:
-        turn = _gap_turn(ist, hist, g0 - 1, e0, last)
-    if not math.isnan(turn):
-        rated = turn - (hist[e0 & (cap - 1), H_THETA] - hist[(g0 - 1) & (cap - 1), H_THETA])
-        # The angles either side may lie across +-180 deg: the short way round.
-        rated -= 360.0 * math.floor((rated + 180.0) / 360.0)
-        if not window or abs(rated - shift) <= _HERM_AGREE_DEG:
-            # The rate ran nearly straight across a short gap: the turn it
-            # integrates is better than the window's mean force (_HERM_*).
-            shift = rated
-            window = False
-            _turn_up(prm, fstate, shift)
-    if window:
-        fstate[F_UP] = sx / sn
-        fstate[F_UP + 1] = sy / sn
-        fstate[F_UP + 2] = sz / sn
+        else:
+            fstate[F_UP] = sx / sn
+            fstate[F_UP + 1] = sy / sn
+            fstate[F_UP + 2] = sz / sn
     for i in range(e0, last + 1):
         hist[i & (cap - 1), H_THETA] += shift
     if e0 > g0 and g0 >= 1 and e0 <= last:

@@ -1496,14 +1496,13 @@ def gap_turn(hist: np.ndarray, cap: int, a: int, b: int, newest: int) -> float:
 def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
-    1. "Up" becomes the direction of the window's sum of gravity estimates
-       (unchanged if nothing was summed, or if that would move the angle by
-       more than ``F_PG_MAX_SHIFT`` when set).  But where the gap's turn is
-       known from the rates either side (:func:`gap_turn`) and the window has
-       no valid sum or its change of the angle agrees with the rates' to
-       ``_HERM_AGREE_DEG``, "up" instead turns about the flexion axis by that
-       turn less the angle the history turned from the row before the gap to
-       the first after it (the short way round).
+    1. Where the gap's turn is known from the rates either side
+       (:func:`gap_turn`), "up" turns about the flexion axis by that turn
+       less the angle the history turned from the row before the gap to the
+       first after it (the short way round).  Otherwise "up" becomes the
+       direction of the window's sum of gravity estimates (unchanged if
+       nothing was summed, or if that would move the angle by more than
+       ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was
        tracked by the gyro from the wrong start: it moves by the change of
        the current angle that this makes, taken the short way round.
@@ -1527,29 +1526,25 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     first_after = int(ist[I_PG_END])
     total = _vec(fstate, F_PG_SUM)
     shift = 0.0
-    window = False
-    if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
-        before = _flexion_deg(prm, _vec(fstate, F_UP))
-        up = total / np.linalg.norm(total)
-        shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
-        limit = fstate[F_PG_MAX_SHIFT]
-        window = not (limit > 0 and abs(shift) > limit)  # beyond what the bridge can have missed: no sum
-        if not window:
-            shift = 0.0
     turn = math.nan
     if first_bridged >= 1 and first_bridged < first_after <= newest:
         turn = gap_turn(hist, cap, first_bridged - 1, first_after, newest)
     if not math.isnan(turn):
         # the turn the rates integrate, less what the history already turned over the bridge
         drawn = hist[first_after % cap, H_THETA] - hist[(first_bridged - 1) % cap, H_THETA]
-        rated = math.remainder(turn - drawn, 360.0)
-        if not window or abs(rated - shift) <= kg._HERM_AGREE_DEG:
-            shift = rated
-            window = False
-            axis = _vec(prm, P_A)
-            fstate[F_UP : F_UP + 3] = Rotation.from_rotvec(-math.radians(shift) * axis).apply(_vec(fstate, F_UP))
-    if window:
-        fstate[F_UP : F_UP + 3] = up
+        shift = math.remainder(turn - drawn, 360.0)
+        up = _vec(fstate, F_UP)
+        axis = _vec(prm, P_A)
+        fstate[F_UP : F_UP + 3] = Rotation.from_rotvec(-math.radians(shift) * axis).apply(up)
+    elif fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
+        before = _flexion_deg(prm, _vec(fstate, F_UP))
+        up = total / np.linalg.norm(total)
+        shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
+        limit = fstate[F_PG_MAX_SHIFT]
+        if limit > 0 and abs(shift) > limit:
+            shift = 0.0  # beyond what the bridge can have missed: "up" is kept
+        else:
+            fstate[F_UP : F_UP + 3] = up
     for i in range(first_after, newest + 1):
         hist[i % cap, H_THETA] += shift
     if first_bridged >= 1 and first_bridged < first_after <= newest:
