@@ -64,6 +64,12 @@ _TURN_FRAC = 0.25
 # swing inside the gap: errors of tens of degrees) and the window decides.
 _HERM_MAX_GAP_S = 0.3
 _HERM_MAX_CURVE_DEG = 2.0
+# Nor where the rate changes sign across the gap by more than this (deg/s):
+# the thigh turned inside it, and a turn may dwell (a rep's bottom between
+# two reps: -46 -> +305 deg/s over 0.17 s with the ends' accelerations on the
+# secant, the rates' turn 6 deg too far; offline such gaps were 0.85 deg
+# mean, up to 22, against 0.015 for the others).
+_HERM_TURN_DPS = 20.0
 # An end's angular acceleration is a difference over at least this span, s: a
 # difference of neighbouring rows at 400 Hz is mostly the gyro's noise.
 _HERM_ALPHA_SPAN_S = 0.02
@@ -99,7 +105,8 @@ def _gap_turn(ist: np.ndarray, hist: np.ndarray, a: int, b: int, last: int) -> f
     The integral of the cubic Hermite rate through the rates and angular
     accelerations measured at the two ends (rows ``a - k`` before and
     ``b + k`` after them, at most ``last``, over ``_HERM_ALPHA_SPAN_S``);
-    NaN where the gap is longer than ``_HERM_MAX_GAP_S``, its curvature term
+    NaN where the gap is longer than ``_HERM_MAX_GAP_S``, the rate changes
+    sign across it by more than ``_HERM_TURN_DPS``, its curvature term is
     larger than ``_HERM_MAX_CURVE_DEG``, or an end's rows are not measured.
     """
     mask = ist[I_CAP] - 1
@@ -107,6 +114,10 @@ def _gap_turn(ist: np.ndarray, hist: np.ndarray, a: int, b: int, last: int) -> f
     rb = b & mask
     h = hist[rb, H_TIME] - hist[ra, H_TIME]
     if not h > 0.0 or h > _HERM_MAX_GAP_S:
+        return math.nan
+    va = hist[ra, H_VEL]
+    vb = hist[rb, H_VEL]
+    if va * vb < 0.0 and abs(vb - va) > _HERM_TURN_DPS:
         return math.nan
     k = a - 1
     while k > a - _HERM_ALPHA_ROWS and k >= 1 and hist[ra, H_TIME] - hist[k & mask, H_TIME] < _HERM_ALPHA_SPAN_S:

@@ -1465,13 +1465,18 @@ def gap_turn(hist: np.ndarray, cap: int, a: int, b: int, newest: int) -> float:
     most ``_HERM_ALPHA_ROWS`` rows, no bridged row before ``a``); the turn is
     the integral of the cubic Hermite spline of the rate through both ends'
     rates and accelerations, NaN if the gap is longer than ``_HERM_MAX_GAP_S``
-    or the spline's departure from the straight line between the rates
-    (``h^2 (alpha_a - alpha_b) / 12``) exceeds ``_HERM_MAX_CURVE_DEG``.
+    if the rates either side differ in sign and by more than
+    ``_HERM_TURN_DPS``, or the spline's departure from the straight line
+    between the rates (``h^2 (alpha_a - alpha_b) / 12``) exceeds
+    ``_HERM_MAX_CURVE_DEG``.
     """
     ta, tb = hist[a % cap, H_TIME], hist[b % cap, H_TIME]
     h = tb - ta
     if not 0 < h <= kg._HERM_MAX_GAP_S:
         return math.nan
+    va, vb = hist[a % cap, H_VEL], hist[b % cap, H_VEL]
+    if np.sign(va) * np.sign(vb) < 0 and abs(vb - va) > kg._HERM_TURN_DPS:
+        return math.nan  # the thigh turned inside the gap
     before = a - 1
     while before > max(a - kg._HERM_ALPHA_ROWS, 0) and ta - hist[before % cap, H_TIME] < kg._HERM_ALPHA_SPAN_S:
         before -= 1
@@ -1482,7 +1487,6 @@ def gap_turn(hist: np.ndarray, cap: int, a: int, b: int, newest: int) -> float:
         after += 1
     if after > newest:
         return math.nan
-    va, vb = hist[a % cap, H_VEL], hist[b % cap, H_VEL]
     alpha_a = (va - hist[before % cap, H_VEL]) / (ta - hist[before % cap, H_TIME])
     alpha_b = (hist[after % cap, H_VEL] - vb) / (hist[after % cap, H_TIME] - tb)
     spline = CubicHermiteSpline([0.0, h], [va, vb], [alpha_a, alpha_b])

@@ -171,6 +171,18 @@ def test_pg_finish_leaves_a_curved_rate_to_the_window() -> None:
     np.testing.assert_allclose(hist[end:n, L.H_THETA], 30.0, rtol=1e-12)
 
 
+def test_pg_finish_leaves_a_turn_inside_the_gap_to_the_window() -> None:
+    # Falling at 50 deg/s before the gap, rising at 350 after it 0.2 s later,
+    # both ends' accelerations on the secant (2000 deg/s^2): the rate looks
+    # straight, but it went through zero inside the gap (a rep's bottom, which
+    # may dwell), so the window's sum (40 deg, not the rates' 30) decides.
+    n, gap0, end = 15, 11, 12
+    vel = [-50.0 + 200.0 * (i - 10) for i in range(11)] + [0.0] + [350.0 + 200.0 * (i - 12) for i in range(12, 15)]
+    theta = [0.0] * 11 + [0.0] + [5.0, 5.0, 5.0]
+    fstate, _, _ = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel, 5.0, 40.0))
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(40.0), atol=1e-12)
+
+
 def test_pg_finish_needs_measured_rows_for_the_rates_before_the_gap() -> None:
     # The row before the lost one is itself bridged (an earlier gap): its rate is
     # no measurement, so the window decides.
