@@ -1477,12 +1477,56 @@ def _flexion_deg(prm: np.ndarray, up: np.ndarray) -> float:
     return math.degrees(math.atan2(up @ _vec(prm, P_W), up @ _vec(prm, P_U)))
 
 
+def gap_turn(hist: np.ndarray, cap: int, a: int, b: int, newest: int) -> float:
+    """Twin of ``_gap_turn``: the turn from row ``a`` to row ``b`` across a bridge, deg (NaN: not known).
+
+    Each end's angular acceleration is the rate's difference to the nearest
+    row at least ``_HERM_ALPHA_SPAN_S`` away (before ``a``, after ``b``, at
+    most ``_HERM_ALPHA_ROWS`` rows, no bridged row before ``a``); the turn is
+    the integral of the cubic Hermite spline of the rate through both ends'
+    rates and accelerations, NaN if the gap is longer than ``_HERM_MAX_GAP_S``
+    if the rates either side differ in sign and by more than
+    ``_HERM_TURN_DPS``, or the spline's departure from the straight line
+    between the rates (``h^2 (alpha_a - alpha_b) / 12``) exceeds
+    ``_HERM_MAX_CURVE_DEG``.
+    """
+    ta, tb = hist[a % cap, H_TIME], hist[b % cap, H_TIME]
+    h = tb - ta
+    if not 0 < h <= kg._HERM_MAX_GAP_S:
+        return math.nan
+    va, vb = hist[a % cap, H_VEL], hist[b % cap, H_VEL]
+    if np.sign(va) * np.sign(vb) < 0 and abs(vb - va) > kg._HERM_TURN_DPS:
+        return math.nan  # the thigh turned inside the gap
+    before = a - 1
+    while before > max(a - kg._HERM_ALPHA_ROWS, 0) and ta - hist[before % cap, H_TIME] < kg._HERM_ALPHA_SPAN_S:
+        before -= 1
+    if before < 0 or any(hist[i % cap, H_FLAG] == H_FLAG_BRIDGED for i in range(before, a + 1)):
+        return math.nan
+    after = b + 1
+    while after < min(b + kg._HERM_ALPHA_ROWS, newest) and hist[after % cap, H_TIME] - tb < kg._HERM_ALPHA_SPAN_S:
+        after += 1
+    if after > newest:
+        return math.nan
+    alpha_a = (va - hist[before % cap, H_VEL]) / (ta - hist[before % cap, H_TIME])
+    alpha_b = (hist[after % cap, H_VEL] - vb) / (hist[after % cap, H_TIME] - tb)
+    spline = CubicHermiteSpline([0.0, h], [va, vb], [alpha_a, alpha_b])
+    straight = 0.5 * h * (va + vb)
+    turn = float(spline.integrate(0.0, h))
+    if not abs(turn - straight) <= kg._HERM_MAX_CURVE_DEG:
+        return math.nan
+    return turn
+
+
 def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
-    1. "Up" becomes the direction of the window's sum of gravity estimates
-       (unchanged if nothing was summed, or if that would move the angle by
-       more than ``F_PG_MAX_SHIFT`` when set).
+    1. Where the gap's turn is known from the rates either side
+       (:func:`gap_turn`), "up" turns about the flexion axis by that turn
+       less the angle the history turned from the row before the gap to the
+       first after it (the short way round).  Otherwise "up" becomes the
+       direction of the window's sum of gravity estimates (unchanged if
+       nothing was summed, or if that would move the angle by more than
+       ``F_PG_MAX_SHIFT`` when set).
     2. Every sample measured after the gap (``I_PG_END`` to the newest) was
        tracked by the gyro from the wrong start: it moves by the change of
        the current angle that this makes, taken the short way round.
@@ -1506,7 +1550,17 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
     first_after = int(ist[I_PG_END])
     total = _vec(fstate, F_PG_SUM)
     shift = 0.0
-    if fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
+    turn = math.nan
+    if first_bridged >= 1 and first_bridged < first_after <= newest:
+        turn = gap_turn(hist, cap, first_bridged - 1, first_after, newest)
+    if not math.isnan(turn):
+        # the turn the rates integrate, less what the history already turned over the bridge
+        drawn = hist[first_after % cap, H_THETA] - hist[(first_bridged - 1) % cap, H_THETA]
+        shift = math.remainder(turn - drawn, 360.0)
+        up = _vec(fstate, F_UP)
+        axis = _vec(prm, P_A)
+        fstate[F_UP : F_UP + 3] = Rotation.from_rotvec(-math.radians(shift) * axis).apply(up)
+    elif fstate[F_PG_CNT] > 0 and np.linalg.norm(total) > 0:
         before = _flexion_deg(prm, _vec(fstate, F_UP))
         up = total / np.linalg.norm(total)
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)

@@ -141,6 +141,60 @@ def test_pg_finish_keeps_a_one_way_bridge_between_its_end_angles() -> None:
     assert hist[gap0 - 1 : end + 1, L.H_THETA].min() < -20.0
 
 
+@pytest.mark.parametrize(("cap", "offset"), [(64, 0), (16, 40)])
+def test_pg_finish_takes_a_short_gaps_turn_from_the_rates_not_the_window(cap: int, offset: int) -> None:
+    # One row lost (h = 0.2 s) while the thigh speeds up steadily: 10 deg/s
+    # more every row (100 deg/s^2) on both sides, so the rate ran straight
+    # across the gap and it turned 0.2 * (200 + 220) / 2 = 42 deg.  The held
+    # bridge turned "up" by 3 deg of it; the window's mean force (here 0 deg,
+    # e.g. the hip's acceleration or a lever the model misses) is not used:
+    # the samples after the gap move by 42 - 3 = 39 deg and "up" with them.
+    first, gap0, end, n = offset + 0, offset + 11, offset + 12, offset + 15
+    vel = [100.0 + 10.0 * i for i in range(11)] + [210.0] + [220.0 + 10.0 * i for i in range(3)]
+    theta = [1.5 * i for i in range(11)] + [15.0] + [18.0, 20.0, 22.0]
+    state = _window_state(cap, first, n, gap0, end, theta, vel, 18.0, 0.0)
+    fstate, _, hist = _finish_both(state)
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(18.0 + 39.0), atol=1e-12)
+    np.testing.assert_allclose([hist[i % cap, L.H_THETA] for i in range(end, n)], [57.0, 59.0, 61.0], rtol=1e-12)
+    assert hist[(gap0 - 1) % cap, L.H_THETA] == 15.0  # before the gap: untouched
+
+
+def test_pg_finish_leaves_a_curved_rate_to_the_window() -> None:
+    # The same gap, but the rate rose 2000 deg/s^2 into it and fell as fast out
+    # of it (a swing's turn inside: the cubic's curvature term is 13 deg): the
+    # window's sum (30 deg) re-anchors "up" as before.
+    n, gap0, end = 15, 11, 12
+    vel = [0.0] * 10 + [200.0, 0.0, 200.0, 0.0, 0.0]
+    theta = [0.0] * 11 + [0.0] + [5.0, 5.0, 5.0]
+    fstate, _, hist = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel, 5.0, 30.0))
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(30.0), atol=1e-12)
+    np.testing.assert_allclose(hist[end:n, L.H_THETA], 30.0, rtol=1e-12)
+
+
+def test_pg_finish_leaves_a_turn_inside_the_gap_to_the_window() -> None:
+    # Falling at 50 deg/s before the gap, rising at 350 after it 0.2 s later,
+    # both ends' accelerations on the secant (2000 deg/s^2): the rate looks
+    # straight, but it went through zero inside the gap (a rep's bottom, which
+    # may dwell), so the window's sum (40 deg, not the rates' 30) decides.
+    n, gap0, end = 15, 11, 12
+    vel = [-50.0 + 200.0 * (i - 10) for i in range(11)] + [0.0] + [350.0 + 200.0 * (i - 12) for i in range(12, 15)]
+    theta = [0.0] * 11 + [0.0] + [5.0, 5.0, 5.0]
+    fstate, _, _ = _finish_both(_window_state(64, 0, n, gap0, end, theta, vel, 5.0, 40.0))
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(40.0), atol=1e-12)
+
+
+def test_pg_finish_needs_measured_rows_for_the_rates_before_the_gap() -> None:
+    # The row before the lost one is itself bridged (an earlier gap): its rate is
+    # no measurement, so the window decides.
+    n, gap0, end = 15, 11, 12
+    vel = [100.0 + 10.0 * i for i in range(15)]
+    theta = [0.0] * 12 + [5.0, 5.0, 5.0]
+    state = _window_state(64, 0, n, gap0, end, theta, vel, 5.0, 30.0)
+    state[3][gap0 - 2, L.H_FLAG] = L.H_FLAG_BRIDGED
+    fstate, _, _ = _finish_both(state)
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(30.0), atol=1e-12)
+
+
 @pytest.mark.parametrize(("before", "after", "shift"), [(170.0, -170.0, 20.0), (-175.0, 165.0, -20.0)])
 def test_pg_finish_shift_takes_the_short_way_round(before: float, after: float, shift: float) -> None:
     theta = [before] * 10
