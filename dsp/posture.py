@@ -64,7 +64,7 @@ from hipflex.dsp.drill_prototypes import (
 from hipflex.dsp.lever_sums import _lever_fit, _lever_fits
 from hipflex.dsp.mounting_prior import FlatPrior, face_cosines, geometry_fit
 from hipflex.dsp.posture_scores import _MIN_GEOMETRY_FIT, _measured_geometry, _scores, _session_fit
-from hipflex.dsp.session_geometry import pooled_poses, unit
+from hipflex.dsp.session_geometry import SAME_FRAME_COS, pooled_poses, unit
 from hipflex.dsp.set_description import SetDescription, SetFeatures
 from hipflex.dsp.set_geometry import axis_tilt_deg, lever_rise_cos, lever_up_cos
 
@@ -391,11 +391,19 @@ def describe_sets(
         d, u, a = e.description, unit(u0), unit(a0)
         if d is not None and d.drill in INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
+    pooled = _pooled(feats, per_set, earlier, prior, acc_only)
+    if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told):
+        # One frame, and nothing before in another: the session tells nothing (every set's session
+        # fit would be None), so all are named at once (a long recording's sets, named one by one
+        # block after block, cost 0.2 ms each).
+        return tuple(
+            dataclasses.replace(s, description=d)
+            for s, d in zip(sets, _describe(feats, prior, acc_only, None, pooled), strict=True)
+        )
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     if told:
         own = _weights(_scored([d.features for d, _, _ in told], prior, acc_only)[1])
         seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
-    pooled = _pooled(feats, per_set, earlier, prior, acc_only)
     if not seen and len({(id(u), id(a)) for u, a in per_set}) == 1:
         named = _describe(feats, prior, acc_only, None, pooled)  # one frame, nothing before: nothing to compare
     else:
@@ -403,8 +411,21 @@ def describe_sets(
         for k, (f, (u0, a0)) in enumerate(zip(feats, per_set, strict=True)):
             u, a = unit(u0), unit(a0)
             fit = _session_fit(u, a, seen)
-            d = _describe([f], prior, acc_only, None if fit is None else fit[None, :], pooled[k : k + 1])[0]
+            # The set's own scores name it where the session tells nothing, and weigh it for the sets after it.
+            alone = _scored([f], prior, acc_only)
+            cands, scores, pose_scores = alone if fit is None else _scored([f], prior, acc_only, fit[None, :])
+            d = _named([f], cands, scores, pose_scores + pooled[k : k + 1], acc_only)[0]
             named.append(d)
             if d.drill in INDEX_OF and u is not None and a is not None:
-                seen.append((u, a, _weights(_scored([f], prior, acc_only)[1])[0]))
+                seen.append((u, a, _weights(alone[1])[0]))
     return tuple(dataclasses.replace(s, description=d) for s, d in zip(sets, named, strict=True))
+
+
+def _one_frame(
+    up: np.ndarray | None, axis: np.ndarray | None, told: Sequence[tuple[SetDescription, np.ndarray, np.ndarray]]
+) -> bool:
+    """Whether every earlier set lies in the frame of ``(up, axis)``, as :func:`.session_geometry.session_fit` tests."""
+    u, a = unit(up), unit(axis)
+    if u is None or a is None:
+        return True
+    return all(float(u @ tu) > SAME_FRAME_COS and float(a @ ta) > SAME_FRAME_COS for _, tu, ta in told)

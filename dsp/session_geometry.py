@@ -87,8 +87,16 @@ def session_fit(
     """
     if up is None or axis is None:
         return None
+    if not named:
+        return None
+    # Most earlier sets share this set's frame and tell nothing: found for all at once (a dot product
+    # each was 1.4 us; a long recording's 142 sets, each against those before it, spent 14 ms here).
+    ups = np.array([u for u, _, _ in named], dtype=np.float64)
+    axes = np.array([a for _, a, _ in named], dtype=np.float64)
+    other = ~((ups @ up > SAME_FRAME_COS) & (axes @ axis > SAME_FRAME_COS))
     parts = []
-    for u, a, w in named:
+    for i in np.flatnonzero(other):
+        u, a, w = named[int(i)]
         cu, ca = float(up @ u), float(axis @ a)
         if cu > SAME_FRAME_COS and ca > SAME_FRAME_COS:
             continue
@@ -137,15 +145,19 @@ def same_frame_pooled(
     same pose, whatever the mounting.  Only earlier sets count, so that a
     set's name is the one it had when it closed.
     """
-    out = np.zeros((len(frames) - first, evidence.shape[1]))
-    for k in range(first, len(frames)):
-        u, a = frames[k]
-        if u is None or a is None:
-            continue
-        for j in range(k):
-            uj, aj = frames[j]
-            if uj is not None and aj is not None and float(u @ uj) > SAME_FRAME_COS and float(a @ aj) > SAME_FRAME_COS:
-                out[k - first] += evidence[j]
+    n = len(frames)
+    out = np.zeros((n - first, evidence.shape[1]))
+    known = np.array([u is not None and a is not None for u, a in frames], dtype=bool)
+    if n <= first or not known[first:].any():
+        return out
+    # Every pair's two cosines at once (the loop over pairs with a dot each was 2 us a pair: a long
+    # recording's 142 sets, named block by block, spent 21 ms here).
+    ups = np.array([u if ok else (0.0, 0.0, 0.0) for (u, _), ok in zip(frames, known, strict=True)], dtype=np.float64)
+    axes = np.array([a if ok else (0.0, 0.0, 0.0) for (_, a), ok in zip(frames, known, strict=True)], dtype=np.float64)
+    same = (ups[first:] @ ups.T > SAME_FRAME_COS) & (axes[first:] @ axes.T > SAME_FRAME_COS) & known[None, :]
+    same &= np.arange(n)[None, :] < np.arange(first, n)[:, None]  # only the sets before each
+    for k in np.flatnonzero(known[first:] & same.any(axis=1)):
+        out[k] = evidence[same[k]].sum(axis=0)  # row after row, in the sets' order
     return out
 
 
