@@ -127,6 +127,7 @@ from hipflex.dsp.gait_swing import (
     GaitState,
     between_steps,
     brisk_step,
+    from_bound,
     from_extension,
     gait_shaped,
     half_step,
@@ -231,7 +232,9 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             kept = tuple(r for r in g.pending if r.peak_s >= first_s)
             start_s = kept[0].start_s if kept and kept[0].peak_s == first_s else first_s
             rest = GaitState(kept, tuple(t for t in peaks if t >= first_s), (), False, start_s, g.end_s, g.walks)
-            hurried = bool(dt[int(off[-1])] < settings.gait_min_stride_s)
+            # A turnover from the filter's extension bound (``GaitState.hurried``).
+            turnover = bool(dt[int(off[-1])] < settings.gait_min_stride_s)
+            hurried = turnover and bool(kept) and kept[0].peak_s == first_s and from_bound(settings, kept[0])
             rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s, hurried=hurried)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
@@ -241,6 +244,8 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     # stride set's last swings, read late and low where the accelerometer-only angle lags a fast drill, fall a
     # walking stride apart (tuning seed 3102 under the wider walk: 43.7 then 15.1 degrees from -40, 0.62 s
     # after the set's previous rep); a walk's first step comes from standing, not out of a drill's rhythm.
+    # Only a swing from the filter's extension bound (``from_bound``) is so taken: there the low was held,
+    # not read, and a walk's stance reads well inside it.
     if g.hurried and len(peaks) < 2:
         return g, (), ()
     body_from_s = peaks[0] if on.all() and not g.lead and not g.hurried else peaks[1]
@@ -433,7 +438,7 @@ def _feed_rep(
     g, released = _close(settings, g)
     if step:
         g_new = _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone)
-        if before is not None and rep.peak_s - before.peak_s < settings.gait_min_stride_s:
+        if before is not None and rep.peak_s - before.peak_s < settings.gait_min_stride_s and from_bound(settings, rep):
             g_new = dataclasses.replace(g_new, hurried=True)
         if stop:
             return dataclasses.replace(g_new, carried=released, carry_first=rep), (), last

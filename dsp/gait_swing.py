@@ -25,6 +25,7 @@ __all__ = [
     "GaitState",
     "between_steps",
     "brisk_step",
+    "from_bound",
     "from_extension",
     "gait_shaped",
     "half_step",
@@ -49,6 +50,9 @@ _FIRST_STEP_STRETCH_DEG = 20.0
 #: (``stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
 #: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
 _STANCE_DEG = 10.0
+#: How close to the filter's extension bound (degrees) a swing's low must read to have been held there
+#: (``from_bound``): the bound clamps the angle itself, so a held low reads at it to within rounding.
+_BOUND_MARGIN_DEG = 1.0
 #: The highest a pair's later swing (``stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
 #: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
 _PAIR_MAX_PEAK_DEG = 35.0
@@ -192,6 +196,16 @@ def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
 def from_extension(settings: Settings, rep: Rep) -> bool:
     """True when the swing started at least ``gait_min_extension_deg`` behind standing."""
     return rep.peak_flexion_deg - rep.rom_deg <= -settings.gait_min_extension_deg
+
+
+def from_bound(settings: Settings, rep: Rep) -> bool:
+    """True when the swing started at the filter's extension bound (``pendulum_max_extension_deg``).
+
+    There the angle was held, not read: a fast drill's push in stance
+    drives the filter past any thigh's extension (tuning seed 3102), while
+    a walk's stance reads 5-27 degrees behind standing.
+    """
+    return rep.peak_flexion_deg - rep.rom_deg <= _BOUND_MARGIN_DEG - settings.pendulum_max_extension_deg
 
 
 def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:

@@ -829,3 +829,18 @@ def test_an_acc_only_jolt_between_a_walks_first_two_steps_is_no_stride_of_it() -
     assert _run([a, high, c], has_gyro=False)[0] == [a, high, c]
     wide = _swing(10.74, 7.7, -25.0)
     assert _run([a, wide, c], has_gyro=False)[0] == [a, wide, c]
+
+
+def test_a_two_step_walk_off_right_after_a_drill_read_inside_the_extension_bound_is_a_walk() -> None:
+    # The turnover rule (``GaitState.hurried``) holds only for a run whose first swing starts at the filter's
+    # extension bound, where the low was held rather than read (tuning seed 3102). A drill whose lows read
+    # 20 degrees behind standing, then the walker walks off 0.7 s after its last rep: two steps from a stance,
+    # a walking stride apart, are a walk, not two reps in the rest.
+    drill = [_swing(10.0 + 0.62 * k, 55.0 + 5.0 * (k % 2), -20.0, 0.25) for k in range(6)]
+    walk = [_swing(drill[-1].peak_s + 0.7 + 1.05 * k, 25.0, -12.0) for k in range(2)]
+    counted, steps, g = _run([*drill, *walk], has_gyro=False, strike_g=3.0)
+    assert counted == drill and steps == walk and len(g.walks) == 1
+    # The same first swing read from the bound: the drill's turnover, held there (the 3102 case), stays a rep.
+    held = [_swing(walk[0].peak_s, 25.0, -S.pendulum_max_extension_deg), walk[1]]
+    counted, steps, g = _run([*drill, *held], has_gyro=False, strike_g=3.0)
+    assert counted == [*drill, *held] and steps == [] and g.walks == ()
