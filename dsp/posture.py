@@ -396,17 +396,12 @@ def describe_sets(
         # One frame, and nothing before in another: the session tells nothing (every set's session
         # fit would be None), so all are named at once (a long recording's sets, named one by one
         # block after block, cost 0.2 ms each).
-        return tuple(
-            dataclasses.replace(s, description=d)
-            for s, d in zip(sets, _describe(feats, prior, acc_only, None, pooled), strict=True)
-        )
-    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    if told:
-        own = _weights(_scored([d.features for d, _, _ in told], prior, acc_only)[1])
-        seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
-    if not seen and len({(id(u), id(a)) for u, a in per_set}) == 1:
-        named = _describe(feats, prior, acc_only, None, pooled)  # one frame, nothing before: nothing to compare
+        named = _describe(feats, prior, acc_only, None, pooled)
     else:
+        seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if told:
+            own = _weights(_scored([d.features for d, _, _ in told], prior, acc_only)[1])
+            seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
         named = []
         for k, (f, (u0, a0)) in enumerate(zip(feats, per_set, strict=True)):
             u, a = unit(u0), unit(a0)
