@@ -66,6 +66,18 @@ _ZUPT_DEV_G = 0.04
 _ZUPT_GRAVITY = 0.05
 _ZUPT_RATE_SD = 0.01
 _ZUPT_ACCEL_SD = 0.1
+# A lying thigh's lever (across the rest pose's "up", identify.py; an offset
+# beyond any strap's _STRAP_OFFSET_M): a fast rep can carry the filter over
+# the top, past 90 deg where sin(theta) reads alike both sides, and there the
+# robust update's inflated noise and the still stretch's zero rate hold it
+# (tuning seed 1, side-lying raises at 50 Hz: a 49 deg rep read 120 deg and
+# held for 30 s, 21 reps for 16).  So while still, an innovation of more than
+# _STUCK_NIS (10 sigma) re-anchors the angle where the still force puts it
+# (at rest the kinematic terms vanish: theta = atan2(f.w, f.u)).  Only for a
+# lying lever: under the hanging one no stuck filter was traced, and the
+# standing drills' counts are left as they were.
+_STUCK_NIS = 100.0
+_STRAP_OFFSET_M = 0.10
 # The tests above pass a slow turn (under ~20 deg/s the force moves less than
 # _ZUPT_DEV_G from its 0.1 s low-pass): a hip hike's 5 deg, a stretch's slow
 # rise.  Holding the rate at zero then left the angle behind the force (hikes
@@ -326,6 +338,8 @@ def _pendulum_step(
             x0, x1, x2, n00, n01, n02, n11, n12, n22 = _observe_zero(
                 2, _ZUPT_ACCEL_SD, x0, x1, x2, n00, n01, n02, n11, n12, n22
             )
+            if nis > _STUCK_NIS and abs(prm[P_OFFSET_M]) > _STRAP_OFFSET_M:
+                x0 = math.atan2(fw, fu)
     else:
         # A clipped row: no stillness, no gravity tracking, no share of the
         # identification likelihood (its axes differ from row to row), no jolt.

@@ -440,8 +440,9 @@ def pendulum_step(
     raw specific force has stayed within ``_ZUPT_DEV_G`` of its low-pass and
     within ``_ZUPT_GRAVITY`` of gravity, and the low-pass within
     ``_ZUPT_DRIFT_DEG`` of its direction where that began (``F_ZANCHOR``),
-    for ``P_ZUPT_S``, rate and acceleration are observed to be zero.  A row with clipped axes (``clip``
-    bits 0-2) skips both and ends the stillness; it is a censored measurement
+    for ``P_ZUPT_S``, rate and acceleration are observed to be zero (and, with a lying lever, ``|d|`` over
+    ``_STRAP_OFFSET_M``, an NIS over ``_STUCK_NIS`` sets theta to ``atan2(f.w, f.u)``).  A row with
+    clipped axes (``clip`` bits 0-2) skips both and ends the stillness; it is a censored measurement
     instead (:func:`censored_update`).
     Finally theta is wrapped to (-pi, pi] and held within the thigh's range
     ``[P_THETA_MIN, P_THETA_MAX]`` (outward rate and acceleration zeroed at a
@@ -501,6 +502,9 @@ def pendulum_step(
             x = x + kz @ (-(hz @ x))
             p = (np.eye(PX) - kz @ hz) @ p
             p = 0.5 * (p + p.T)
+            if nis > kp._STUCK_NIS and abs(prm[P_OFFSET_M]) > kp._STRAP_OFFSET_M:
+                # A lying lever's filter held far off a still thigh: the angle the still force gives.
+                x[0] = math.atan2(z[0], z[1])
     else:
         fstate[F_ZSTILL_S] = 0.0
         zupt_anchor_here(fstate)
