@@ -17,6 +17,7 @@ import pytest
 from kit import assert_slots_close
 from scipy.spatial.transform import Rotation
 
+from hipflex.dsp import Settings
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_filters import _tilt_step
 from hipflex.dsp._kern_pendulum import _pendulum_step
@@ -837,6 +838,29 @@ def test_pendulum_zero_velocity_update_lets_a_slow_small_tilt_through(step) -> N
     assert out[250:260, 0] == pytest.approx(peak_deg, abs=0.5)  # the end of the hold
     assert np.abs(out[-50:, 0]).max() < 0.5  # back at rest
     assert np.abs(out[-20:, 1]).max() < 1.0  # and still: the update holds the rate at zero again
+
+
+@pytest.mark.parametrize("step", [_pendulum_step, naive.pendulum_step], ids=["kernel", "twin"])
+def test_a_lying_levers_filter_held_over_the_top_of_a_still_thigh_comes_back(step) -> None:
+    # A lying thigh's lever (across "up": the offset beyond any strap's) after a fast
+    # rep carried the filter to the 120 deg bound while the thigh is still at 40 deg
+    # (tuning seed 1, side-lying raises at 50 Hz).  There the robust update's inflated
+    # noise and the still stretch's zero rate held it for the rest of the set; an
+    # innovation of more than 10 sigma while still re-anchors it on the still force.
+    frame = _frame(7)
+    held = np.deg2rad(40.0)
+    n, dt = 200, 0.01
+    acc = np.tile(_sagittal(frame, np.array([np.sin(held)]), np.array([np.cos(held)]))[0], (n, 1))
+    acc += np.random.default_rng(7).normal(0, 0.003, acc.shape)
+    prm, fstate = _pendulum_arrays(frame, lever_m=0.0, offset_m=0.20)
+    prm[L.P_ZUPT_S] = 0.2  # the Settings defaults
+    prm[L.P_EKF_Q] = Settings().pendulum_jerk_rad_s3 ** 2
+    prm[L.P_EKF_R] = Settings().pendulum_acc_noise_g
+    fstate[L.F_ZLP : L.F_ZLP + 3] = acc[0]
+    fstate[L.F_X] = np.deg2rad(120.0)
+    out = _run_pend(step, prm, fstate, acc, np.full(n, dt), np.zeros(n, bool))
+    # From 0.3 s after the still stretch began; without the re-anchoring 88 deg then, 53 a second later.
+    assert out[50:, 0] == pytest.approx(40.0, abs=1.0)
 
 
 def test_the_still_stretchs_drift_bound_is_set_only_for_small_reps_and_widens_at_low_rates() -> None:
