@@ -878,3 +878,22 @@ def test_the_still_stretchs_drift_bound_is_set_only_for_small_reps_and_widens_at
     assert bound[20.0, 0.01] == pytest.approx(180.0)  # none: the stillness test alone
     assert bound[10.0, 0.01] == pytest.approx(1.0) == bound[3.0, 0.01]
     assert 1.5 < bound[3.0, 0.08] < 3.0  # 12.5 Hz: the low-pass keeps 0.62 of the noise
+
+
+def test_a_lying_levers_filter_is_bounded_at_the_vertical() -> None:
+    # Past 90 deg sin(theta) reads alike both sides: under a lying thigh's lever a fast
+    # rep went over the top to the hanging thigh's bound (tuning seed 5, straight-leg
+    # raises at 50 Hz: 60 deg reps read 117).  No drill lifts a lying thigh past the vertical.
+    from hipflex.dsp._kernel_setup import _make_kernel
+    from hipflex.dsp.identify import LeverFit
+    from hipflex.dsp.learn import Axes, Calibration
+
+    frame = _frame(4)
+    u, w, a = (np.ascontiguousarray(frame[:, i]) for i in range(3))
+    cal = Calibration(0, 0, u, np.zeros(3), 0.01, True)
+    bound = {}
+    for lever in (LeverFit(0.0, 0.20, True, 50.0), LeverFit(0.22, 0.05, True, 50.0), None):
+        prm = _make_kernel(Settings(), False, cal, Axes(u, w, a), lever).prm
+        bound[lever] = math.degrees(prm[L.P_THETA_MAX])
+    hanging = Settings().pendulum_max_flexion_deg
+    assert list(bound.values()) == pytest.approx([90.0, hanging, hanging])
