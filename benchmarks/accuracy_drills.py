@@ -270,15 +270,17 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
     return "\n".join(rows)
 
 
-def lying(seeds: range, settings: Settings) -> str:
-    """Bilkent's protocol simulated (:func:`simulate_lying_protocol`): lying from the first sample, strap unknown.
+def lying(seeds: range, settings: Settings, mounting: str = "random") -> str:
+    """Bilkent's protocol simulated (:func:`simulate_lying_protocol`): lying from the first sample.
 
     Per pose and sensor, at ``settings`` (Bilkent's line is at ``min_rom_deg`` 10): sets counted exactly and
-    sets found whose pose and movement are both right, as the real Bilkent line counts them.
+    sets found whose pose and movement are both right, as the real Bilkent line counts them.  ``mounting`` as
+    :func:`_mounting` (``random``: the strap unknown, as Bilkent's default line; ``flat-known``: as its line
+    with ``--face-normal-axis`` and the rest given).
     """
     lines = [
         f"Lying protocol (held, fast, small sets; range per session whatever the pose; min_rom_deg"
-        f" {settings.min_rom_deg:g}; seeds {seeds.start}:{seeds.stop}):",
+        f" {settings.min_rom_deg:g}; mounting {mounting}; seeds {seeds.start}:{seeds.stop}):",
         "",
         "| pose | sensor | sets | exact % | sets found | pose and movement right | named (most often) |",
         "|---|---|---|---|---|---|---|",
@@ -289,9 +291,10 @@ def lying(seeds: range, settings: Settings) -> str:
             both = 0
             names: dict[str, int] = defaultdict(int)
             for seed in seeds:
-                sim = simulate_lying_protocol(pose, seed=seed, has_gyro=gyro)  # type: ignore[arg-type]
-                a = analyze(sim.samples, settings)
-                judge(sim, a, cell, settings.min_rom_deg)
+                mount, run = _mounting(mounting, seed, settings)
+                sim = simulate_lying_protocol(pose, seed=seed, has_gyro=gyro, mounting=mount)  # type: ignore[arg-type]
+                a = analyze(sim.samples, run)
+                judge(sim, a, cell, run.min_rom_deg)
                 for s in a.sets:
                     if s.description is not None:
                         st = sim.set_truth[0]
@@ -392,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     a, b = (int(x) for x in args.seeds.split(":"))
     if args.lying:
-        print(lying(range(a, b), Settings(min_rom_deg=10.0)), flush=True)
+        print(lying(range(a, b), Settings(min_rom_deg=10.0), args.mounting), flush=True)
         return 0
     if not args.no_sim:
         print(simulated(range(a, b), Settings(), args.mounting, args.only), flush=True)
