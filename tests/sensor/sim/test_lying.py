@@ -53,3 +53,16 @@ def test_the_range_is_the_sessions_not_the_poses() -> None:
 def test_unknown_pose_is_refused() -> None:
     with pytest.raises(ValueError, match="lying pose"):
         simulate_lying_protocol("standing", seed=0)  # type: ignore[arg-type]
+
+
+def test_per_set_specs_equal_to_the_drills_own_draw_the_same_session() -> None:
+    # The protocol's per-set specs ride on the programme's own simulation: handing it the drill's spec for
+    # every set must give the very same kinematics as not handing any (every existing simulation unchanged).
+    from hipflex.sensor.sim.programme import _simulate_spec
+
+    spec = SPECS["prone_leg_raise"]
+    plain = _simulate_spec("prone_leg_raise", spec, np.random.default_rng(4), 3, "left")
+    given = _simulate_spec("prone_leg_raise", spec, np.random.default_rng(4), 3, "left", (spec, spec, spec))
+    np.testing.assert_array_equal(plain[0].flexion_deg.y, given[0].flexion_deg.y)
+    np.testing.assert_array_equal(plain[0].abduction_deg.y, given[0].abduction_deg.y)
+    assert plain[2] == given[2] and plain[3] == given[3]
