@@ -49,8 +49,8 @@ __all__: list[str] = []
 _MAX_RATE = 40.0  # rad/s (2300 deg/s)
 _MAX_ACCEL = 2000.0  # rad/s^2
 _MAX_INFLATION = 100.0
-# At 20-30 Hz (rows _ITERATE_MIN_DT_S to _ITERATE_MAX_DT_S apart, jitter
-# included; not 12.5 Hz nor 50 Hz and up) a stride spans ~15 rows, and a row's
+# At 20-30 Hz (the timeline's period _ITERATE_MIN_DT_S to _ITERATE_MAX_DT_S:
+# 15-40 Hz; not 12.5 Hz nor 50 Hz and up) a stride spans ~15 rows, and a row's
 # predicted rate is off by radians a second: the rate-squared terms linearised
 # there read the force as a slower swing, and the trace fell behind the strides
 # (acc-only front straps at 25 Hz, sets 5-17 short).  Where the predicted rate
