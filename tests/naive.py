@@ -476,7 +476,19 @@ def pendulum_step(
         if nis > 9.0:
             s = h @ p @ h.T + r * min(nis / 9.0, kp._MAX_INFLATION)
         k = p @ h.T @ np.linalg.inv(s)
+        x_pred = x
         x = x + k @ v
+        if kp._ITERATE_MIN_DT_S <= dt < kp._ITERATE_MAX_DT_S and abs(x_pred[1]) >= kp._ITERATE_MIN_RATE:
+            # Iterated EKF: relinearise at the updated state (rate and acceleration within their bounds), the
+            # innovation referred back to the prediction, the noise as inflated at the prediction.
+            r_it = r * min(max(nis / 9.0, 1.0), kp._MAX_INFLATION)
+            for _ in range(kp._ITERATIONS):
+                x[1] = np.clip(x[1], -kp._MAX_RATE, kp._MAX_RATE)
+                x[2] = np.clip(x[2], -kp._MAX_ACCEL, kp._MAX_ACCEL)
+                m = _model_state(x, prm)
+                h = pendulum_jacobian(m)[:, :PX]
+                k = p @ h.T @ np.linalg.inv(h @ p @ h.T + r_it)
+                x = x_pred + k @ (z - pendulum_measurement(m) - h @ (x_pred - x))
         p = (np.eye(PX) - k @ h) @ p
         p = 0.5 * (p + p.T)
         # Zero-velocity update: the raw specific force against its low-pass
