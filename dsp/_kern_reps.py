@@ -80,6 +80,7 @@ from hipflex.dsp._layout import (
     PHASE_FALL,
     PHASE_RISE,
     PHASE_SEEK,
+    REJ_GAP,
     REJ_RESTED,
     REJ_ROM,
     REJ_TOO_LONG,
@@ -236,6 +237,33 @@ def _close_rep(
     )
     row[E_STRIKE_G] = strike
     return n_ev + 1
+
+
+@njit_borrowed
+def _peak_drawn_in_gap(ist: np.ndarray, hist: np.ndarray, cap: int, low: float, low_idx: int, peak_idx: int) -> bool:
+    """Whether the rise's peak is a bridged row of a gap that holds the whole top half of the rise.
+
+    The bridge across a gap is a cubic between the angles and rates measured
+    on either side (``_kern_gap``): it keeps the shape of a peak whose top
+    the gap cut off, where the rows measured on either side are high up the
+    swing.  Where both are in the bottom half of the rise, the gap held the
+    swing's whole turn and the cubic draws a hump of its own (a 25 Hz
+    march's 90 deg swing, hidden by a lost 0.6 s notification, came out as
+    a 16 deg "rep").  Such a swing is left to the tempo
+    (``dsp/sets.hidden_peaks``).
+    """
+    if _h(hist, cap, peak_idx, H_FLAG) != H_FLAG_BRIDGED:
+        return False
+    a = peak_idx
+    while a > low_idx and _h(hist, cap, a - 1, H_FLAG) == H_FLAG_BRIDGED:
+        a -= 1
+    b = peak_idx
+    last = ist[I_SAMPLE] - 1
+    while b < last and _h(hist, cap, b + 1, H_FLAG) == H_FLAG_BRIDGED:
+        b += 1
+    # The last row measured before the gap and the first after it.
+    mid = 0.5 * (low + _h(hist, cap, peak_idx, H_THETA))
+    return _h(hist, cap, a - 1, H_THETA) < mid and _h(hist, cap, min(b + 1, last), H_THETA) < mid
 
 
 @njit_borrowed_inline
@@ -464,12 +492,23 @@ def _detect(
             fstate[F_CAND_PEAK] = theta
             ist[I_CAND_IDX] = s
         if ist[I_PHASE] == PHASE_RISE and theta <= fstate[F_PEAK] - min_rom:
-            ist[I_PHASE] = PHASE_FALL
-            fstate[F_TROUGH] = theta
-            ist[I_TROUGH_IDX] = s
-            n_ev = _emit_peak(
-                ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), fstate[F_PEAK], fstate[F_PEAK] - fstate[F_LOW]
-            )
+            if _peak_drawn_in_gap(ist, hist, cap, fstate[F_LOW], ist[I_LOW_IDX], ist[I_PEAK_IDX]):
+                # Not a measured peak: the search goes on from here, down to the next low.
+                n_ev = _emit_reject(
+                    ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_GAP, fstate[F_PEAK] - fstate[F_LOW]
+                )
+                ist[I_PHASE] = PHASE_SEEK
+                ist[I_RESTED] = 0
+                ist[I_CAND_ACTIVE] = 0
+                fstate[F_LOW] = theta
+                ist[I_LOW_IDX] = s
+            else:
+                ist[I_PHASE] = PHASE_FALL
+                fstate[F_TROUGH] = theta
+                ist[I_TROUGH_IDX] = s
+                n_ev = _emit_peak(
+                    ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), fstate[F_PEAK], fstate[F_PEAK] - fstate[F_LOW]
+                )
         # _rise_rest does nothing until the thigh has rested (a called kernel: rare).
         if ist[I_PHASE] == PHASE_RISE and (still_s >= _REST_S or ist[I_RESTED] != 0):
             n_ev = _rise_rest(prm, fstate, ist, hist, s, theta, still_s, ev, n_ev)
