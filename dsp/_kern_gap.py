@@ -27,6 +27,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_gap_acc import _apg_finish
+from hipflex.dsp._kern_rep_metrics import _h
 from hipflex.dsp._layout import (
     F_PG_CNT,
     F_PG_MAX_SHIFT,
@@ -265,3 +266,30 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
             hist[j, H_VEL] = (
                 (6.0 * x2 - 6.0 * x) * (ya - yb) + (3.0 * x2 - 4.0 * x + 1.0) * ma + (3.0 * x2 - 2.0 * x) * mb
             ) / h
+
+
+@njit_borrowed
+def _peak_drawn_in_gap(ist: np.ndarray, hist: np.ndarray, cap: int, low: float, low_idx: int, peak_idx: int) -> bool:
+    """Whether the rise's peak is a bridged row of a gap that holds the whole top half of the rise.
+
+    The bridge across a gap is a cubic between the angles and rates measured
+    on either side (``_kern_gap``): it keeps the shape of a peak whose top
+    the gap cut off, where the rows measured on either side are high up the
+    swing.  Where both are in the bottom half of the rise, the gap held the
+    swing's whole turn and the cubic draws a hump of its own (a 25 Hz
+    march's 90 deg swing, hidden by a lost 0.6 s notification, came out as
+    a 16 deg "rep").  Such a swing is left to the tempo
+    (``dsp/sets.hidden_peaks``).
+    """
+    if _h(hist, cap, peak_idx, H_FLAG) != H_FLAG_BRIDGED:
+        return False
+    a = peak_idx
+    while a > low_idx and _h(hist, cap, a - 1, H_FLAG) == H_FLAG_BRIDGED:
+        a -= 1
+    b = peak_idx
+    last = ist[I_SAMPLE] - 1
+    while b < last and _h(hist, cap, b + 1, H_FLAG) == H_FLAG_BRIDGED:
+        b += 1
+    # The last row measured before the gap and the first after it.
+    mid = 0.5 * (low + _h(hist, cap, peak_idx, H_THETA))
+    return _h(hist, cap, a - 1, H_THETA) < mid and _h(hist, cap, min(b + 1, last), H_THETA) < mid

@@ -19,6 +19,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_report
+from hipflex.dsp._kern_gap import _peak_drawn_in_gap
 from hipflex.dsp._kern_rep_metrics import _h, _rep_metrics
 from hipflex.dsp._kern_smooth import _smooth_span
 from hipflex.dsp._layout import (
@@ -237,33 +238,6 @@ def _close_rep(
     )
     row[E_STRIKE_G] = strike
     return n_ev + 1
-
-
-@njit_borrowed
-def _peak_drawn_in_gap(ist: np.ndarray, hist: np.ndarray, cap: int, low: float, low_idx: int, peak_idx: int) -> bool:
-    """Whether the rise's peak is a bridged row of a gap that holds the whole top half of the rise.
-
-    The bridge across a gap is a cubic between the angles and rates measured
-    on either side (``_kern_gap``): it keeps the shape of a peak whose top
-    the gap cut off, where the rows measured on either side are high up the
-    swing.  Where both are in the bottom half of the rise, the gap held the
-    swing's whole turn and the cubic draws a hump of its own (a 25 Hz
-    march's 90 deg swing, hidden by a lost 0.6 s notification, came out as
-    a 16 deg "rep").  Such a swing is left to the tempo
-    (``dsp/sets.hidden_peaks``).
-    """
-    if _h(hist, cap, peak_idx, H_FLAG) != H_FLAG_BRIDGED:
-        return False
-    a = peak_idx
-    while a > low_idx and _h(hist, cap, a - 1, H_FLAG) == H_FLAG_BRIDGED:
-        a -= 1
-    b = peak_idx
-    last = ist[I_SAMPLE] - 1
-    while b < last and _h(hist, cap, b + 1, H_FLAG) == H_FLAG_BRIDGED:
-        b += 1
-    # The last row measured before the gap and the first after it.
-    mid = 0.5 * (low + _h(hist, cap, peak_idx, H_THETA))
-    return _h(hist, cap, a - 1, H_THETA) < mid and _h(hist, cap, min(b + 1, last), H_THETA) < mid
 
 
 @njit_borrowed_inline
