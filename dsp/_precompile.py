@@ -56,7 +56,11 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     ),
     # The rep detector's calls from the main loop: catching up after a window, with
     # the rep metrics under it ...
-    "reps": (("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),),
+    "reps": (
+        # (a rise's peak on a gap's bridge: rare, called from the detector)
+        ("_kern_gap", "_peak_drawn_in_gap", (types.int64[::1], _A2, _I, _F, _I, _I)),
+        ("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),
+    ),
     # ... and ending or carrying a rep over a gap (their compile loads the rep
     # metrics that ``reps`` cached), and the main loop's gap block that calls them.
     "rep_ends": (
