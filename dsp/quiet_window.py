@@ -114,7 +114,10 @@ def _scan_quiet(
     qs: np.ndarray,
 ) -> int:
     """Test windows ending at rows ``qs[Q_SCANNED]..n-1``; return the first quiet end row or -1."""
-    return _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, bool(True))
+    # bool(True) is a bool to numba, not the literal True: it compiles a called kernel once per literal
+    # argument, and _scan_stillest calls _scan_windows with a bool (from Python).
+    stop_at_quiet = bool(True)  # noqa: UP018
+    return _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, stop_at_quiet)
 
 
 def _scan_stillest(
