@@ -19,6 +19,8 @@ from hipflex.dsp._layout import (
     F_PG_CNT,
     F_PG_S,
     F_PG_SUM,
+    F_PG_T,
+    F_PG_TURNED,
     F_PREV_OA,
     F_PREV_W,
     F_PREV_W2,
@@ -62,6 +64,11 @@ _RATE_GATE = 0.7
 # against a 22 cm prior), and a backward-difference angular acceleration at a
 # rep's turn is off by as much as itself at 25 Hz.
 _ROT_UNCERT2 = 0.5 * 0.5
+# The post-gap window's sum of specific force covers at least this long, s,
+# and starts and ends where the thigh turns: the flexion rate below this,
+# rad/s (~20 deg/s), or through zero since the last row.
+_PG_SUM_MIN_S = 1.5
+_PG_TURN_RATE = 0.35
 # Re-normalising "up" ends the row-to-row chain.  The rotation keeps its length
 # and the pull (a step of k <= dt / tau towards a unit vector, angle phi away)
 # shortens it by 2 k (1 - k) (1 - cos phi): ~1e-5 at 200 Hz.  While its squared
@@ -224,8 +231,9 @@ def _tilt_step(
     oa = wx * pa0 + wy * pa1 + wz * pa2
     # F_PREV_OA is NaN when the previous rate was not measured (the first row
     # after a gap): the angular acceleration is unknown, taken as 0.
-    alpha_known = not math.isnan(fstate[F_PREV_OA])
-    alpha = (oa - fstate[F_PREV_OA]) / dt if alpha_known else 0.0
+    prev_oa = fstate[F_PREV_OA]
+    alpha_known = not math.isnan(prev_oa)
+    alpha = (oa - prev_oa) / dt if alpha_known else 0.0
     fstate[F_PREV_OA] = oa
 
     # In units of the gravity measured while standing: scale and bias errors of
@@ -236,7 +244,44 @@ def _tilt_step(
     # |f| itself is needed only at rest (the bias integral below): the tests
     # compare squares (the root was a wait on every row).
     f2_raw = ax * ax + ay * ay + az * az
-    if not clipped and f2_raw > 0.2 * 0.2:
+    if in_window:
+        cnt = fstate[F_PG_CNT]
+        if cnt >= 0.0:
+            # Summed, not applied: the hip's own accelerations (bounce, foot
+            # strikes) average out over a stride, not over one sample.  The
+            # sum of the compensated force is "up" T plus the change of
+            # whatever velocity the lever model misses (the sensor's offset
+            # from the thigh's axis, a lever off by cm, the hip's sway), ~
+            # the rate: it cancels between instants where the thigh turns.
+            # So the sum restarts at the first turn after the gap and ends
+            # at the first turn after _PG_SUM_MIN_S (from wherever the gap
+            # ended, a fixed 1.5 s read 2-3 deg off in fast sets).
+            turning = abs(oa) < _PG_TURN_RATE or oa * prev_oa <= 0.0
+            if turning and fstate[F_PG_TURNED] == 0.0:
+                fstate[F_PG_TURNED] = 1.0
+                cnt = 0.0
+                fstate[F_PG_SUM] = 0.0
+                fstate[F_PG_SUM + 1] = 0.0
+                fstate[F_PG_SUM + 2] = 0.0
+                fstate[F_PG_T] = 0.0
+            elif cnt > 0.0:
+                fstate[F_PG_T] += dt
+                if turning and fstate[F_PG_T] >= _PG_SUM_MIN_S:
+                    # The window ends with this row (_kern_run's countdown).
+                    fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
+            # Not without the tangential term (no |f| gate here, and a
+            # swing's L*alpha reaches several g); nor a clipped row.  Both
+            # are ~"up" once compensated, so leaving one out hardly turns
+            # the sum.
+            if alpha_known and not clipped and f2_raw > 0.2 * 0.2:
+                lg = lever_m / G0_MPS2
+                tan_g = lg * alpha
+                cen_g = lg * oa * oa
+                fstate[F_PG_SUM] += ax - tan_g * pw0 - cen_g * pu0
+                fstate[F_PG_SUM + 1] += ay - tan_g * pw1 - cen_g * pu1
+                fstate[F_PG_SUM + 2] += az - tan_g * pw2 - cen_g * pu2
+            fstate[F_PG_CNT] = cnt + 1.0
+    elif not clipped and f2_raw > 0.2 * 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).
         lg = lever_m / G0_MPS2
         tan_g = lg * alpha
@@ -245,17 +290,7 @@ def _tilt_step(
         fy = ay - tan_g * pw1 - cen_g * pu1
         fz = az - tan_g * pw2 - cen_g * pu2
         fn2 = fx * fx + fy * fy + fz * fz
-        if in_window:
-            # Summed, not applied: the hip's own accelerations (bounce, foot
-            # strikes) average out over a stride, not over one sample.  Not
-            # without the tangential term: there is no |f| gate here, and a
-            # swing's L*alpha reaches several g.
-            if alpha_known:
-                fstate[F_PG_SUM] += fx
-                fstate[F_PG_SUM + 1] += fy
-                fstate[F_PG_SUM + 2] += fz
-                fstate[F_PG_CNT] += 1.0
-        elif fn2 > 0.2 * 0.2:
+        if fn2 > 0.2 * 0.2:
             # |f| and 1 / |f| side by side, not one after the other: both are
             # on the row-to-row chain (bias -> rate -> f -> weight -> bias).
             fn = math.sqrt(fn2)

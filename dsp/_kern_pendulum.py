@@ -49,6 +49,21 @@ __all__: list[str] = []
 _MAX_RATE = 40.0  # rad/s (2300 deg/s)
 _MAX_ACCEL = 2000.0  # rad/s^2
 _MAX_INFLATION = 100.0
+# At 20-30 Hz (the timeline's period _ITERATE_MIN_DT_S to _ITERATE_MAX_DT_S:
+# 15-40 Hz; not 12.5 Hz nor 50 Hz and up) a stride spans ~15 rows, and a row's
+# predicted rate is off by radians a second: the rate-squared terms linearised
+# there read the force as a slower swing, and the trace fell behind the strides
+# (acc-only front straps at 25 Hz, sets 5-17 short).  Where the predicted rate
+# is _ITERATE_MIN_RATE or more the update is iterated (relinearised
+# _ITERATIONS more times at the updated state; the noise as inflated at the
+# prediction).  Not nearer rest: there an iterated update explained a foot's
+# jolt as a fast turn (its centripetal term) and stepped the angle 15 deg
+# (reps in rests); 3 iterations and 1 rad/s both cost more rests than they
+# gained (benchmarks/README.md, stride27).
+_ITERATE_MIN_DT_S = 0.025
+_ITERATE_MAX_DT_S = 0.065
+_ITERATIONS = 1
+_ITERATE_MIN_RATE = 2.0  # rad/s
 # Cap on one innovation's share of the identification likelihood (NIS units).
 _NIS_CAP = 25.0
 # Gravity-magnitude tracking of the pendulum filter: only while |f| is within
@@ -299,9 +314,48 @@ def _pendulum_step(
         k11 = b10 * i01 + b11 * i11
         k20 = b20 * i00 + b21 * i01
         k21 = b20 * i01 + b21 * i11
+        xp0 = x0
+        xp1 = x1
+        xp2 = x2
         x0 += k00 * v0 + k01 * v1
         x1 += k10 * v0 + k11 * v1
         x2 += k20 * v0 + k21 * v1
+        if _ITERATE_MIN_DT_S <= dt < _ITERATE_MAX_DT_S and abs(xp1) >= _ITERATE_MIN_RATE:
+            ri = r * min(max(nis / 9.0, 1.0), _MAX_INFLATION)
+            for _ in range(_ITERATIONS):
+                x1 = _clamp(x1, -_MAX_RATE, _MAX_RATE)
+                x2 = _clamp(x2, -_MAX_ACCEL, _MAX_ACCEL)
+                s0 = math.sin(x0)
+                c0 = math.cos(x0)
+                h00 = c0
+                h01 = -2.0 * dg * x1
+                h10 = -s0
+                h11 = 2.0 * lg * x1
+                # The innovation relinearised at the updated state, referred back to the prediction.
+                v0 = fw - (s0 + lg * x2 - dg * x1 * x1) - (h00 * (xp0 - x0) + h01 * (xp1 - x1) + h02 * (xp2 - x2))
+                v1 = fu - (c0 + lg * x1 * x1 + dg * x2) - (h10 * (xp0 - x0) + h11 * (xp1 - x1) + h12 * (xp2 - x2))
+                b00 = n00 * h00 + n01 * h01 + n02 * h02
+                b10 = n01 * h00 + n11 * h01 + n12 * h02
+                b20 = n02 * h00 + n12 * h01 + n22 * h02
+                b01 = n00 * h10 + n01 * h11 + n02 * h12
+                b11 = n01 * h10 + n11 * h11 + n12 * h12
+                b21 = n02 * h10 + n12 * h11 + n22 * h12
+                s00 = h00 * b00 + h01 * b10 + h02 * b20 + ri
+                s01 = h00 * b01 + h01 * b11 + h02 * b21
+                s11 = h10 * b01 + h11 * b11 + h12 * b21 + ri
+                det = s00 * s11 - s01 * s01
+                i00 = s11 / det
+                i01 = -s01 / det
+                i11 = s00 / det
+                k00 = b00 * i00 + b01 * i01
+                k01 = b00 * i01 + b01 * i11
+                k10 = b10 * i00 + b11 * i01
+                k11 = b10 * i01 + b11 * i11
+                k20 = b20 * i00 + b21 * i01
+                k21 = b20 * i01 + b21 * i11
+                x0 = xp0 + k00 * v0 + k01 * v1
+                x1 = xp1 + k10 * v0 + k11 * v1
+                x2 = xp2 + k20 * v0 + k21 * v1
         # P = P - K (PH^T)^T.
         n00 -= k00 * b00 + k01 * b01
         n01 -= k00 * b10 + k01 * b11

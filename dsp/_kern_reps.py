@@ -19,6 +19,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_report
+from hipflex.dsp._kern_gap import _peak_drawn_in_gap
 from hipflex.dsp._kern_rep_metrics import _h, _rep_metrics
 from hipflex.dsp._kern_smooth import _smooth_span
 from hipflex.dsp._layout import (
@@ -80,6 +81,7 @@ from hipflex.dsp._layout import (
     PHASE_FALL,
     PHASE_RISE,
     PHASE_SEEK,
+    REJ_GAP,
     REJ_RESTED,
     REJ_ROM,
     REJ_TOO_LONG,
@@ -464,12 +466,23 @@ def _detect(
             fstate[F_CAND_PEAK] = theta
             ist[I_CAND_IDX] = s
         if ist[I_PHASE] == PHASE_RISE and theta <= fstate[F_PEAK] - min_rom:
-            ist[I_PHASE] = PHASE_FALL
-            fstate[F_TROUGH] = theta
-            ist[I_TROUGH_IDX] = s
-            n_ev = _emit_peak(
-                ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), fstate[F_PEAK], fstate[F_PEAK] - fstate[F_LOW]
-            )
+            if _peak_drawn_in_gap(ist, hist, cap, fstate[F_LOW], ist[I_LOW_IDX], ist[I_PEAK_IDX]):
+                # Not a measured peak: the search goes on from here, down to the next low.
+                n_ev = _emit_reject(
+                    ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), REJ_GAP, fstate[F_PEAK] - fstate[F_LOW]
+                )
+                ist[I_PHASE] = PHASE_SEEK
+                ist[I_RESTED] = 0
+                ist[I_CAND_ACTIVE] = 0
+                fstate[F_LOW] = theta
+                ist[I_LOW_IDX] = s
+            else:
+                ist[I_PHASE] = PHASE_FALL
+                fstate[F_TROUGH] = theta
+                ist[I_TROUGH_IDX] = s
+                n_ev = _emit_peak(
+                    ev, n_ev, _h(hist, cap, ist[I_PEAK_IDX], H_TIME), fstate[F_PEAK], fstate[F_PEAK] - fstate[F_LOW]
+                )
         # _rise_rest does nothing until the thigh has rested (a called kernel: rare).
         if ist[I_PHASE] == PHASE_RISE and (still_s >= _REST_S or ist[I_RESTED] != 0):
             n_ev = _rise_rest(prm, fstate, ist, hist, s, theta, still_s, ev, n_ev)

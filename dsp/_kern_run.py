@@ -31,6 +31,7 @@ from hipflex.dsp._layout import (
     F_LOST_S,
     F_P,
     F_PERIOD,
+    F_PG_CNT,
     F_PG_MAX_SHIFT,
     F_PG_S,
     F_PREV_ACC,
@@ -88,6 +89,9 @@ _PLL_BETA = 0.0025
 # swings, left it in every peak of the set (0.25 s until session 7).
 _REANCHOR_GAP_S = 0.1
 _PG_WINDOW_S = 1.5
+# ... and waits up to this much longer (s) for the thigh to turn at both ends
+# of its sum (see _kern_filters._PG_SUM_MIN_S).
+_PG_SEEK_S = 1.0
 # A shorter gap is bridged with the rate linear between the rows either side,
 # which misses the hump of a swing's rate inside it: a fifth of the rotation
 # (a ballistic swing at 200 Hz turned 60 deg in 0.085 s, bridged 13 deg short,
@@ -340,7 +344,7 @@ def _open_gap(
         fstate[F_PREV_OA] = 0.0
         t_hat = t_in - period
     if window:
-        _pg_start(fstate, ist, _PG_WINDOW_S + (gap_s if bridged else 0.0))
+        _pg_start(fstate, ist, _PG_WINDOW_S + _PG_SEEK_S + (gap_s if bridged else 0.0))
         if turned and not hold:
             fstate[F_PG_MAX_SHIFT] = _BRIDGE_MISS_FRAC * turn_deg
     elif acc_window:
@@ -513,6 +517,7 @@ def _run_chunk(
                         t_hat = fstate[F_T_HAT]
                     if window:
                         ist[I_PG_END] = ist[I_SAMPLE]
+                        fstate[F_PG_CNT] = 0.0  # the window's sum starts at this row
                         # The rate before this row was not measured: its angular
                         # acceleration is unknown (NaN; see _tilt_step).
                         fstate[F_PREV_OA] = math.nan

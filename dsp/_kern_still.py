@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit, njit_inline
+from hipflex.dsp._jit import njit
 
 __all__: list[str] = []
 
@@ -67,21 +67,41 @@ def _window_starts(t: np.ndarray, win_s: float, k_first: int, starts: np.ndarray
                 starts[k - k_first] = j0
 
 
-@njit_inline
-def _push(dq: np.ndarray, ends: np.ndarray, q: int, key: np.ndarray, i: int) -> None:
-    """Append row ``i`` to monotone deque ``q`` (largest ``key[q]`` at its front)."""
-    while ends[q, 1] > ends[q, 0] and key[q, dq[q, ends[q, 1] - 1]] <= key[q, i]:
-        ends[q, 1] -= 1
-    dq[q, ends[q, 1]] = i
-    ends[q, 1] += 1
+@njit
+def _window_extremes(key: np.ndarray, valid: np.ndarray, lo: np.ndarray, k0: int, ext: np.ndarray) -> None:
+    """Largest and smallest ``key`` over the valid rows ``lo[e]..e + k0`` of each window ``e`` with ``lo[e] >= 0``.
 
-
-@njit_inline
-def _front(dq: np.ndarray, ends: np.ndarray, q: int, lo: int) -> int:
-    """Row of the largest key of deque ``q`` among rows ``>= lo`` (-1 if none)."""
-    while ends[q, 1] > ends[q, 0] and dq[q, ends[q, 0]] < lo:
-        ends[q, 0] += 1
-    return dq[q, ends[q, 0]] if ends[q, 1] > ends[q, 0] else -1
+    ``ext[0, e]`` gets the largest, ``ext[1, e]`` the smallest; the caller
+    ensures such a window has a valid row.  Both ends of the windows only
+    move forward, so two monotone deques of rows (largest, smallest key at
+    the front) give every window's extremes in one pass.
+    """
+    rows = key.shape[0]
+    dq = np.zeros((2, rows), dtype=np.int64)
+    u0 = u1 = d0 = d1 = 0  # each deque holds its rows u0..u1-1 (d0..d1-1)
+    hi = 0  # rows before hi were pushed
+    for e in range(lo.shape[0]):
+        first = lo[e]
+        if first < 0:
+            continue
+        while hi <= e + k0:
+            if valid[hi]:
+                x = key[hi]
+                while u1 > u0 and key[dq[0, u1 - 1]] <= x:
+                    u1 -= 1
+                dq[0, u1] = hi
+                u1 += 1
+                while d1 > d0 and key[dq[1, d1 - 1]] >= x:
+                    d1 -= 1
+                dq[1, d1] = hi
+                d1 += 1
+            hi += 1
+        while dq[0, u0] < first:
+            u0 += 1
+        while dq[1, d0] < first:
+            d0 += 1
+        ext[0, e] = key[dq[0, u0]]
+        ext[1, e] = key[dq[1, d0]]
 
 
 @njit
@@ -113,7 +133,8 @@ def _lower_bounds(
         if not t[i + 1] >= t[i]:
             return False
     _window_starts(t, win_s, k_first, starts)
-    lower[:] = math.inf
+    for e in range(m):
+        lower[e] = math.inf
     e0 = 0
     while e0 < m and starts[e0] < 0:
         e0 += 1
@@ -121,9 +142,16 @@ def _lower_bounds(
         return True
     lo0 = starts[e0]
     rows = n - lo0
-    # Per row (offset lo0): valid, the next valid row at or after it, valid rows before it, and (valid rows)
-    # a gap to the valid row before it; the running mean of the gyro (_STILL_AVG_S) and its first row.
-    valid = np.zeros(rows, dtype=np.bool_)
+    # Per row (offset lo0), one int64 table (one allocation, one compiled allocator): valid (0/1), the next
+    # valid row at or after it, valid rows before it, (valid rows) gaps to the valid row before it so far,
+    # the last valid row at or before it, and the first row of the gyro's running mean (_STILL_AVG_S).
+    tab = np.zeros((6, rows + 1), dtype=np.int64)
+    valid = tab[0]
+    next_valid = tab[1]
+    n_valid = tab[2]
+    n_gaps = tab[3]
+    last_valid = tab[4]
+    run_first = tab[5]
     a_max = 0.0
     g_max = 0.0
     for r in range(rows):
@@ -133,20 +161,16 @@ def _lower_bounds(
         if ok and has_gyro:
             ok = not math.isnan(gyr[i, 0] + gyr[i, 1] + gyr[i, 2])
         if ok:
-            valid[r] = True
+            valid[r] = 1
             for c in range(3):
                 a_max = max(a_max, abs(acc[i, c]))
                 if has_gyro:
                     g_max = max(g_max, abs(gyr[i, c]))
     if not (math.isfinite(a_max) and math.isfinite(g_max)):
         return False
-    next_valid = np.empty(rows + 1, dtype=np.int64)
     next_valid[rows] = rows
     for r in range(rows - 1, -1, -1):
         next_valid[r] = r if valid[r] else next_valid[r + 1]
-    n_valid = np.zeros(rows + 1, dtype=np.int64)
-    n_gaps = np.zeros(rows + 1, dtype=np.int64)
-    last_valid = np.empty(rows, dtype=np.int64)
     prev = -1
     for r in range(rows):
         gap = 0
@@ -155,10 +179,13 @@ def _lower_bounds(
                 gap = 1
             prev = r
         last_valid[r] = prev
-        n_valid[r + 1] = n_valid[r] + (1 if valid[r] else 0)
+        n_valid[r + 1] = n_valid[r] + valid[r]
         n_gaps[r + 1] = n_gaps[r] + gap
-    run_mean = np.zeros((rows, 3))
-    run_first = np.zeros(rows, dtype=np.int64)
+    # The extremes' keys: the acc columns, then the gyro's running means (each summed afresh).
+    key = np.zeros((6, rows))
+    for r in range(rows):
+        for c in range(3):
+            key[c, r] = acc[lo0 + r, c]
     run_rows = 1
     if has_gyro:
         p = 0
@@ -179,9 +206,9 @@ def _lower_bounds(
                     s1 += gyr[lo0 + q, 1]
                     s2 += gyr[lo0 + q, 2]
                     cnt += 1
-            run_mean[r, 0] = s0 / cnt
-            run_mean[r, 1] = s1 / cnt
-            run_mean[r, 2] = s2 / cnt
+            key[3, r] = s0 / cnt
+            key[4, r] = s1 / cnt
+            key[5, r] = s2 / cnt
     win_rows = 1
     for e in range(e0, m):
         if starts[e] >= 0:
@@ -192,22 +219,12 @@ def _lower_bounds(
     sum_err = 2.0 * (limit + 2 * win_rows) * (win_rows + 1) * _U
     # The running mean's: the exact score's runs over the window (2 win_rows operations), this one's is fresh.
     run_err = 2.0 * ((2 * win_rows + run_rows) * (run_rows + 1) + 4) * _U * g_max
-    # Keys of the monotone deques: the acc columns and their negatives (maximum and minimum), then the gyro's
-    # running means likewise.
-    key = np.empty((12, rows))
-    for r in range(rows):
-        for c in range(3):
-            key[c, r] = acc[lo0 + r, c]
-            key[3 + c, r] = -acc[lo0 + r, c]
-            key[6 + c, r] = run_mean[r, c]
-            key[9 + c, r] = -run_mean[r, c]
-    dq = np.empty((12, rows), dtype=np.int64)
-    ends = np.zeros((12, 2), dtype=np.int64)
-    sums = np.zeros(6)
-    ops = limit + 1  # seed the sums at the first window
-    s_lo = 0  # the sums hold the valid rows s_lo..s_hi-1
-    s_hi = 0
-    hi = 0  # rows before hi were pushed
+    # The windows the exact score can use, and the first row of each window's extremes: the window's own
+    # (acc) and that of the running means wholly inside it (gyro; -1 when there is none).
+    los = np.zeros((2, m), dtype=np.int64)
+    for e in range(m):
+        los[0, e] = los[1, e] = -1
+    k0 = k_first - lo0
     a = 0  # first row at least _STILL_AVG_S after the window's start
     b = 0  # first row whose running mean starts at or after the window's start
     for e in range(e0, m):
@@ -215,58 +232,64 @@ def _lower_bounds(
         if j < 0:
             continue
         j -= lo0
-        k = k_first + e - lo0
-        while hi <= k:
-            if valid[hi]:
-                for q in range(6):
-                    _push(dq, ends, q, key, hi)
-                if has_gyro:
-                    for q in range(6, 12):
-                        _push(dq, ends, q, key, hi)
-            hi += 1
+        k = k0 + e
         cnt = n_valid[k + 1] - n_valid[j]
         f = next_valid[j]
         if cnt < 10 or t[lo0 + f] - t[lo0 + j] > max_gap_s:
             continue
         if t[lo0 + k] - t[lo0 + last_valid[k]] > max_gap_s or n_gaps[k + 1] - n_gaps[f + 1] > 0:
             continue
+        los[0, e] = j
+        if has_gyro:
+            a = max(a, j)
+            while a <= k and not (t[lo0 + a] - t[lo0 + j] >= _STILL_AVG_S):
+                a += 1
+            while b <= k and run_first[b] < j:
+                b += 1
+            first = max(a, b)
+            if n_valid[k + 1] - n_valid[first] > 0:
+                los[1, e] = first
+    ext = np.zeros((12, m))
+    for q in range(6 if has_gyro else 3):
+        _window_extremes(key[q], valid, los[q // 3], k0, ext[2 * q : 2 * q + 2])
+    sums = np.zeros(6)
+    ops = limit + 1  # seed the sums at the first window
+    s_lo = 0  # the sums hold the valid rows s_lo..s_hi-1
+    s_hi = 0
+    for e in range(e0, m):
+        j = los[0, e]
+        if j < 0:
+            continue
+        k = k0 + e
+        cnt = n_valid[k + 1] - n_valid[j]
         # Rows leaving (before j) first, then rows entering: a partial sum never holds more than a window.
         pend = (min(j, s_hi) - s_lo) + (k + 1 - max(j, s_hi))
+        out_hi = min(j, s_hi)  # rows s_lo..out_hi-1 leave, rows in_lo..k enter
+        in_lo = max(j, s_hi)
         if ops + pend > limit:
-            sums[:] = 0.0
-            for r in range(j, k + 1):
-                if valid[r]:
-                    for c in range(3):
-                        sums[c] += acc[lo0 + r, c]
-                        if has_gyro:
-                            sums[3 + c] += gyr[lo0 + r, c]
+            for c in range(6):
+                sums[c] = 0.0
+            out_hi = s_lo
+            in_lo = j
             ops = k + 1 - j
         else:
-            for r in range(s_lo, min(j, s_hi)):
-                if valid[r]:
-                    for c in range(3):
-                        sums[c] -= acc[lo0 + r, c]
-                        if has_gyro:
-                            sums[3 + c] -= gyr[lo0 + r, c]
-            for r in range(max(j, s_hi), k + 1):
-                if valid[r]:
-                    for c in range(3):
-                        sums[c] += acc[lo0 + r, c]
-                        if has_gyro:
-                            sums[3 + c] += gyr[lo0 + r, c]
             ops += pend
+        # One loop for both: x + -1.0 * y is x - y exactly, fused or not.
+        for part in range(2):
+            sign = -1.0 if part == 0 else 1.0
+            for r in range(s_lo if part == 0 else in_lo, out_hi if part == 0 else k + 1):
+                if valid[r]:
+                    for c in range(3):
+                        sums[c] += sign * acc[lo0 + r, c]
+                        if has_gyro:
+                            sums[3 + c] += sign * gyr[lo0 + r, c]
         s_lo = j
         s_hi = k + 1
-        a = max(a, j)
-        while a <= k and not (t[lo0 + a] - t[lo0 + j] >= _STILL_AVG_S):
-            a += 1
-        while b <= k and run_first[b] < j:
-            b += 1
         e_acc = sum_err * a_max / cnt + 4.0 * _U * a_max
         bound = 0.0
         for c in range(3):
             mean = sums[c] / cnt
-            d = max(key[c, _front(dq, ends, c, j)] - mean, mean + key[3 + c, _front(dq, ends, 3 + c, j)])
+            d = max(ext[2 * c, e] - mean, mean - ext[2 * c + 1, e])
             bound = max(bound, d / still_acc * (1.0 - _REL) - 2.0 * e_acc / still_acc)
         if has_gyro:
             e_g = sum_err * g_max / cnt + 4.0 * _U * g_max
@@ -275,13 +298,10 @@ def _lower_bounds(
             m2 = sums[5] / cnt
             norm = math.sqrt(m0 * m0 + m1 * m1 + m2 * m2)
             bound = max(bound, norm / _MAX_BIAS_DPS * (1.0 - _REL) - 4.0 * e_g / _MAX_BIAS_DPS)
-            first = max(a, b)
-            for c in range(3):
-                top = _front(dq, ends, 6 + c, first)
-                if top < 0:
-                    break
-                mean = sums[3 + c] / cnt
-                d = max(key[6 + c, top] - mean, mean + key[9 + c, _front(dq, ends, 9 + c, first)])
-                bound = max(bound, d / still_gyr * (1.0 - _REL) - 2.0 * (e_g + run_err) / still_gyr)
+            if los[1, e] >= 0:
+                for c in range(3):
+                    mean = sums[3 + c] / cnt
+                    d = max(ext[6 + 2 * c, e] - mean, mean - ext[7 + 2 * c, e])
+                    bound = max(bound, d / still_gyr * (1.0 - _REL) - 2.0 * (e_g + run_err) / still_gyr)
         lower[e] = bound if bound == bound else -math.inf
     return True

@@ -71,7 +71,7 @@ F_LOST_S = 39
 F_LAST_SIGMA = 40
 F_G_EST = 41  # pendulum filter: gravity magnitude, tracked at rest, in the sensor's g
 F_PG_SUM = 42  # 42..44 post-gap window: sum of compensated specific force, current sensor frame
-F_PG_CNT = 45  # post-gap window: number of samples in that sum
+F_PG_CNT = 45  # post-gap window: rows since the sum (re)started (-1: not yet, the gap's bridge)
 F_NLL = 46  # pendulum filter: negative log-likelihood of its innovations (with P_ID)
 F_ZLP = 47  # 47..49 pendulum filter: low-passed specific force, g (stillness test)
 F_ZSTILL_S = 50  # pendulum filter: how long the specific force has looked still, s
@@ -100,7 +100,9 @@ F_TH_ROWS = 83  # tilt filter: rows since theta was last taken from atan2 itself
 # 84..91 accelerometer-only post-gap window: F_ZLP (3), F_ZSTILL_S, F_G_EST, F_NLL, F_ID_NIS, F_ID_N before the gap
 F_APG_SNAP = 84
 F_ZANCHOR = 92  # 92..94 pendulum filter: F_ZLP's direction where its still stretch began (unit)
-F_N = 95
+F_PG_T = 95  # post-gap window: time the sum covers, s
+F_PG_TURNED = 96  # post-gap window: 1 once the sum has restarted at the thigh's first turn after the gap
+F_N = 97
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

@@ -56,7 +56,11 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     ),
     # The rep detector's calls from the main loop: catching up after a window, with
     # the rep metrics under it ...
-    "reps": (("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),),
+    "reps": (
+        # (a rise's peak on a gap's bridge: rare, called from the detector)
+        ("_kern_gap", "_peak_drawn_in_gap", (types.int64[::1], _A2, _I, _F, _I, _I)),
+        ("_kern_reps", "_catch_up", (*_KERN, _A2, _I, _I)),
+    ),
     # ... and ending or carrying a rep over a gap (their compile loads the rep
     # metrics that ``reps`` cached), and the main loop's gap block that calls them.
     "rep_ends": (
@@ -68,7 +72,10 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # the timeline.
     "side": (
         ("quiet_window", "_scan_quiet", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
-        ("quiet_window", "_scan_stillest", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _A1)),
+        # The stillest-window search (quiet_window._scan_stillest, from Python): the bounds, then the
+        # windows they leave.
+        ("_kern_still", "_lower_bounds", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _I, types.int64[::1], _A1)),
+        ("quiet_window", "_score_below", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _A1, types.int64[::1], _A1)),
         ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
         ("_kern_time", "_spread", (_A1,)),
         ("_kern_time", "_bootstrap_period", (_A1, _A1)),

@@ -229,9 +229,19 @@ def _trace(
     kern.prm[L.P_THETA_MIN] = -kern.prm[L.P_THETA_MAX]
     _rewind(kern, state, cal)
     theta = _run_span(kern, state, 0, stop)
-    if kern.fstate[L.F_PG_S] > 0.0:
+    if kern.fstate[L.F_PG_S] > 0.0 and not state.has_gyro:
         _pg_finish(kern.prm, kern.fstate, kern.ist, kern.hist)
     kept = kern.hist[: int(min(kern.ist[L.I_SAMPLE], kern.ist[L.I_CAP]))]
+    if kern.fstate[L.F_PG_S] > 0.0:
+        # A gyro's post-gap window still open where the span ends has no sum
+        # to re-anchor to yet (a few rows in mid-swing are no gravity: tuning
+        # seed 603, ballistic 25 Hz, a window 0.24 s old summed 6 rows from
+        # the thigh's turn, turned "up" by 56 deg and the sign came out
+        # backwards, every rep counted at its low), and its rows are the
+        # gyro's guess from the gap on: neither they nor the gap's bridge
+        # witness the sign.
+        gap_t = kern.hist[int(kern.ist[L.I_PG_GAP0]) & (int(kern.ist[L.I_CAP]) - 1), L.H_TIME]
+        kept = kept[kept[:, L.H_TIME] < gap_t]
     if kept.shape[0] == 0:
         return None
     # Rows older than the ring (a long learning phase) count with their live angle.

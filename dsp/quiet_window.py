@@ -114,10 +114,12 @@ def _scan_quiet(
     qs: np.ndarray,
 ) -> int:
     """Test windows ending at rows ``qs[Q_SCANNED]..n-1``; return the first quiet end row or -1."""
-    return _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, True)
+    # bool(True) is a bool to numba, not the literal True: it compiles a called kernel once per literal
+    # argument, and _scan_stillest calls _scan_windows with a bool (from Python).
+    stop_at_quiet = bool(True)  # noqa: UP018
+    return _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, stop_at_quiet)
 
 
-@njit
 def _scan_stillest(
     t: np.ndarray,
     acc: np.ndarray,
@@ -136,22 +138,54 @@ def _scan_stillest(
     again (quadratic in a long rest's rows).  Scoring every window costs its
     rows each (6 ms for a 17 s rest at 200 Hz), so only the windows whose
     lower bound (:func:`hipflex.dsp._kern_still._lower_bounds`, one pass)
-    does not exceed a score known to be reached are scored: in row order,
-    kept as the full scan keeps them, so the result is the full scan's.
+    does not exceed a score known to be reached are scored
+    (:func:`_score_below`); where the bounds do not apply, every window.
+
+    Called from Python, not a kernel calling the other two: numba re-optimises
+    every kernel a kernel calls inside the caller's own compile, and the bounds
+    are the largest of them (a first run's compile, ``benchmarks/README.md``).
     """
     n = t.shape[0]
     k_first = int(qs[Q_SCANNED])
     m = max(0, n - k_first)
     starts = np.empty(m, dtype=np.int64)
     lower = np.empty(m)
-    if m == 0 or not _lower_bounds(
-        t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, k_first, starts, lower
-    ):
-        _scan_windows(t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s, qs, False)
-        return
-    # The window with the lowest bound, scored: no window scoring above it (or
-    # above the best so far) can be the stillest.
-    e = int(np.argmin(lower))
+    args = (t, acc, gyr, has_gyro, win_s, still_acc, still_gyr, max_gap_s)
+    if m > 0 and _lower_bounds(*args, k_first, starts, lower):
+        _score_below(t, acc, gyr, has_gyro, still_acc, still_gyr, max_gap_s, qs, starts, lower)
+    else:
+        _scan_windows(*args, qs, False)
+
+
+@njit
+def _score_below(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    still_acc: float,
+    still_gyr: float,
+    max_gap_s: float,
+    qs: np.ndarray,
+    starts: np.ndarray,
+    lower: np.ndarray,
+) -> None:
+    """Score the windows ending at rows ``qs[Q_SCANNED]..n-1`` that ``lower`` says can beat the best, in row order.
+
+    ``starts`` and ``lower`` are :func:`hipflex.dsp._kern_still._lower_bounds`'s;
+    the windows are kept as the full scan keeps them, so the result is the full
+    scan's.
+    """
+    n = t.shape[0]
+    k_first = int(qs[Q_SCANNED])
+    m = lower.shape[0]
+    # The window with the lowest bound (the first such, as np.argmin finds it: a
+    # loop compiles faster), scored: no window scoring above it (or above the
+    # best so far) can be the stillest.
+    e = 0
+    for i in range(1, m):
+        if lower[i] < lower[e]:
+            e = i
     cap = qs[Q_BEST_SCORE]
     if lower[e] < math.inf:
         cap = min(cap, _window_score(t, acc, gyr, has_gyro, starts[e], k_first + e, still_acc, still_gyr, max_gap_s))

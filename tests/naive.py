@@ -88,6 +88,8 @@ from hipflex.dsp._layout import (
     F_PG_MAX_SHIFT,
     F_PG_S,
     F_PG_SUM,
+    F_PG_T,
+    F_PG_TURNED,
     F_PREV_ACC,
     F_PREV_GYR,
     F_PREV_OA,
@@ -256,9 +258,13 @@ def tilt_step(
        correction: the gyro alone moves "up", and that gravity estimate is
        added to a running sum kept in world coordinates (the sum turns with
        the same rotation as "up"), for :func:`pg_finish` to re-anchor from.
-       The angular acceleration is the change of the flexion rate since the
-       previous sample; when that rate was not measured (``F_PREV_OA`` is
-       NaN after a gap) it is taken as 0 and the sample is not summed.
+       The sum starts at the first measured row after the gap, restarts at
+       the thigh's first turn (flexion rate below ``_PG_TURN_RATE`` or
+       through zero) and ends the window at a turn once it has run
+       ``_PG_SUM_MIN_S``.  The angular acceleration is the change of the
+       flexion rate since the previous sample; when that rate was not
+       measured (``F_PREV_OA`` is NaN after a gap) it is taken as 0 and the
+       sample is not summed.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
        "up" x gravity: the pull's PI term, critically damped with it
@@ -285,18 +291,32 @@ def tilt_step(
 
     # 2. correct
     flex_rate = float(omega @ a_axis)
-    accel_known = not math.isnan(fstate[F_PREV_OA])  # NaN: the previous rate was not measured
-    flex_accel = (flex_rate - fstate[F_PREV_OA]) / dt if accel_known else 0.0
+    prev_rate = fstate[F_PREV_OA]
+    accel_known = not math.isnan(prev_rate)  # NaN: the previous rate was not measured
+    flex_accel = (flex_rate - prev_rate) / dt if accel_known else 0.0
     fstate[F_PREV_OA] = flex_rate
-    if not clipped and np.linalg.norm(f) > 0.2:
-        lever_g = prm[P_LEVER_M] / G0_MPS2
+    lever_g = prm[P_LEVER_M] / G0_MPS2
+    if in_window:
+        count = fstate[F_PG_CNT]
+        if count >= 0:  # summed for the re-anchoring (from the first measured row), not applied
+            # the thigh turns: rate below _PG_TURN_RATE or through zero since the last row (not after a gap's NaN)
+            turning = abs(flex_rate) < kf._PG_TURN_RATE or (accel_known and flex_rate * prev_rate <= 0.0)
+            if turning and fstate[F_PG_TURNED] == 0:  # the sum restarts at the first turn
+                fstate[F_PG_TURNED] = 1.0
+                count = 0.0
+                fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
+                fstate[F_PG_T] = 0.0
+            elif count > 0:
+                fstate[F_PG_T] += dt
+                if turning and fstate[F_PG_T] >= kf._PG_SUM_MIN_S:  # long enough, at a turn: this row ends it
+                    fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
+            if accel_known and not clipped and np.linalg.norm(f) > 0.2:  # not without the tangential term
+                fstate[F_PG_SUM : F_PG_SUM + 3] += f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
+            fstate[F_PG_CNT] = count + 1
+    elif not clipped and np.linalg.norm(f) > 0.2:
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
         g_norm = np.linalg.norm(gravity)
-        if in_window:  # summed for the re-anchoring, not applied; not without the tangential term
-            if accel_known:
-                fstate[F_PG_SUM : F_PG_SUM + 3] += gravity
-                fstate[F_PG_CNT] += 1
-        elif g_norm > 0.2:
+        if g_norm > 0.2:
             # The rotational terms removed are uncertain by a fraction of themselves: |f| - 1 g in quadrature.
             rot_var = kf._ROT_UNCERT2 * ((lever_g * flex_accel) ** 2 + (lever_g * flex_rate**2) ** 2)
             weight = math.exp(-0.5 * ((g_norm - 1.0) ** 2 + rot_var) / kf._ACC_GATE_G**2)
@@ -477,7 +497,19 @@ def pendulum_step(
         if nis > 9.0:
             s = h @ p @ h.T + r * min(nis / 9.0, kp._MAX_INFLATION)
         k = p @ h.T @ np.linalg.inv(s)
+        x_pred = x
         x = x + k @ v
+        if kp._ITERATE_MIN_DT_S <= dt < kp._ITERATE_MAX_DT_S and abs(x_pred[1]) >= kp._ITERATE_MIN_RATE:
+            # Iterated EKF: relinearise at the updated state (rate and acceleration within their bounds), the
+            # innovation referred back to the prediction, the noise as inflated at the prediction.
+            r_it = r * min(max(nis / 9.0, 1.0), kp._MAX_INFLATION)
+            for _ in range(kp._ITERATIONS):
+                x[1] = np.clip(x[1], -kp._MAX_RATE, kp._MAX_RATE)
+                x[2] = np.clip(x[2], -kp._MAX_ACCEL, kp._MAX_ACCEL)
+                m = _model_state(x, prm)
+                h = pendulum_jacobian(m)[:, :PX]
+                k = p @ h.T @ np.linalg.inv(h @ p @ h.T + r_it)
+                x = x_pred + k @ (z - pendulum_measurement(m) - h @ (x_pred - x))
         p = (np.eye(PX) - k @ h) @ p
         p = 0.5 * (p + p.T)
         # Zero-velocity update: the raw specific force against its low-pass
@@ -1019,6 +1051,27 @@ def rep_ok(prm: np.ndarray, row: np.ndarray) -> bool:
     )
 
 
+def _peak_drawn_in_gap(hist: np.ndarray, cap: int, n_rows: int, low: float, low_idx: int, peak_idx: int) -> bool:
+    """Twin of ``_peak_drawn_in_gap``: the peak is a bridged row, and the rows measured just before
+    and just after its run of bridged rows (after: the newest row if none is yet) are both below the
+    middle of the rise (``low`` to the peak's theta)."""
+
+    def bridged(i: int) -> bool:
+        return bool(hist[i % cap, H_FLAG] == H_FLAG_BRIDGED)
+
+    if not bridged(peak_idx):
+        return False
+    first = peak_idx
+    while first > low_idx and bridged(first - 1):
+        first -= 1
+    last = peak_idx
+    while last < n_rows - 1 and bridged(last + 1):
+        last += 1
+    mid = (low + hist[peak_idx % cap, H_THETA]) / 2
+    before, after = hist[(first - 1) % cap, H_THETA], hist[min(last + 1, n_rows - 1) % cap, H_THETA]
+    return bool(before < mid and after < mid)
+
+
 def detect(
     prm: np.ndarray,
     fstate: np.ndarray,
@@ -1105,8 +1158,12 @@ def detect(
         if theta > det.peak:
             det.peak, det.peak_idx, det.trough, det.trough_idx = theta, s, theta, s
         elif theta <= det.peak - min_rom:
-            det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
-            out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
+            if _peak_drawn_in_gap(hist, cap, int(ist[I_SAMPLE]), det.low, det.low_idx, det.peak_idx):
+                out.add(EV_REJECT, time_of(det.peak_idx), REJ_GAP, det.peak - det.low)
+                det.phase, det.rested, det.cand_active, det.low, det.low_idx = PHASE_SEEK, False, False, theta, s
+            else:
+                det.phase, det.trough, det.trough_idx = PHASE_FALL, theta, s
+                out.add(EV_PEAK, time_of(det.peak_idx), det.peak, det.peak - det.low)
         elif theta < det.trough:
             det.trough, det.trough_idx = theta, s
         elif det.trough <= min(det.peak - cand, det.low + (det.peak - det.low) / 4) and theta >= det.trough + cand:
@@ -1470,7 +1527,9 @@ def pg_start(fstate: np.ndarray, ist: np.ndarray, duration_s: float) -> None:
     """
     fstate[F_PG_S] = duration_s
     fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
-    fstate[F_PG_CNT] = 0.0
+    fstate[F_PG_CNT] = -1.0  # nothing summed over the bridge: the first measured row after the gap starts it
+    fstate[F_PG_T] = 0.0
+    fstate[F_PG_TURNED] = 0.0
     fstate[F_PG_MAX_SHIFT] = 0.0  # no limit on the re-anchoring unless the caller sets one
     ist[I_PG_GAP0] = ist[I_SAMPLE]
     ist[I_PG_END] = ist[I_SAMPLE]
@@ -1569,8 +1628,8 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
         up = total / np.linalg.norm(total)
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
         limit = fstate[F_PG_MAX_SHIFT]
-        if limit > 0 and abs(shift) > limit:
-            shift = 0.0  # beyond what the bridge can have missed: "up" is kept
+        if (limit > 0 and abs(shift) > limit) or np.linalg.norm(total) < kg._PG_MIN_MEAN_G * fstate[F_PG_CNT]:
+            shift = 0.0  # beyond what the bridge can have missed, or rows that cancel (not gravity): "up" is kept
         else:
             fstate[F_UP : F_UP + 3] = up
     for i in range(first_after, newest + 1):
@@ -1869,7 +1928,7 @@ def open_gap(
         fstate[F_PREV_OA] = 0.0
         t_hat = t - period
     if window:
-        pg_start(fstate, ist, kr._PG_WINDOW_S + (gap_s if bridged else 0.0))
+        pg_start(fstate, ist, kr._PG_WINDOW_S + kr._PG_SEEK_S + (gap_s if bridged else 0.0))
         if turned and not hold:  # re-anchors by at most what the linear bridge can have missed
             fstate[F_PG_MAX_SHIFT] = kr._BRIDGE_MISS_FRAC * turn_deg
     elif apg_opens(prm, ist, gap_s, overrun):
@@ -1993,6 +2052,7 @@ def run_chunk(
                     t_hat = fstate[F_T_HAT]
                 if window:
                     ist[I_PG_END] = ist[I_SAMPLE]  # the sample about to be processed
+                    fstate[F_PG_CNT] = 0.0  # it starts the window's sum
                     fstate[F_PREV_OA] = math.nan  # the rate before it was not measured
             predicted = t_hat + period
             error = t - predicted

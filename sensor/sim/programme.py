@@ -325,8 +325,18 @@ def _truth(
 
 
 def _simulate_spec(
-    drill: ProgrammeDrill, spec: DrillSpec, rng: np.random.Generator, n_sets: int, leg: Literal["right", "left"]
+    drill: ProgrammeDrill,
+    spec: DrillSpec,
+    rng: np.random.Generator,
+    n_sets: int,
+    leg: Literal["right", "left"],
+    set_specs: tuple[DrillSpec, ...] | None = None,
 ) -> tuple[ThighKinematics, Track, list[tuple[float, float]], list[tuple[float, float]], list[list[RepKeys]]]:
+    """The body's kinematics of ``n_sets`` sets of ``spec``; ``set_specs``, if given, the reps of each set.
+
+    ``spec`` fixes the pose, the plane and the rest; ``set_specs[i]`` (same pose and plane) the range,
+    tempo and reps of set ``i`` (a protocol's correct, fast and small sets: :mod:`.lying`).
+    """
     del drill
     keys = KeyBuilder()
     keys.add(0.0, 0.0)
@@ -341,7 +351,7 @@ def _simulate_spec(
             keys.add(t + 0.8, 0.0)
             rests.append((t, t + r))
             t += r
-        end, reps = _set_keys(rng, t, spec, keys)
+        end, reps = _set_keys(rng, t, spec if set_specs is None else set_specs[i], keys)
         sets.append((t, end))
         set_reps.append(reps)
         holds += [(rk.peak_s, rk.return_s) for rk in reps]

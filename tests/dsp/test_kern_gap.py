@@ -203,6 +203,18 @@ def test_pg_finish_shift_takes_the_short_way_round(before: float, after: float, 
     np.testing.assert_allclose(hist[:5, L.H_THETA], before)  # before the (unbridged) gap
 
 
+def test_pg_finish_keeps_up_when_the_rows_summed_cancel() -> None:
+    # 40 rows whose compensated forces add up to 0.1 g each on average: they
+    # cancel, so the sum's direction is not gravity's (a runner's window cut
+    # short): "up" stays, and only the bridge is redrawn.
+    theta = [0.0] * 5 + [0.0] * 5 + [30.0] * 5
+    state = _window_state(64, 0, 15, 5, 10, theta, [0.0] * 15, 30.0, 80.0)
+    state[1][L.F_PG_SUM : L.F_PG_SUM + 3] = 4.0 * _up(80.0)
+    fstate, _, hist = _finish_both(state)
+    np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(30.0), atol=1e-12)
+    np.testing.assert_allclose(hist[10:15, L.H_THETA], 30.0)
+
+
 def test_pg_finish_with_nothing_summed_keeps_up_and_only_redraws() -> None:
     theta = [0.0] * 5 + [0.0] * 5 + [30.0] * 5
     fstate, _, hist = _finish_both(_window_state(64, 0, 15, 5, 10, theta, [0.0] * 15, 30.0, None))
@@ -216,11 +228,16 @@ def test_pg_start_opens_an_empty_window_at_the_next_sample(fn) -> None:
     fstate = np.zeros(L.F_N)
     fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = [1.0, 2.0, 3.0]  # left over from an earlier window
     fstate[L.F_PG_CNT] = 9.0
+    fstate[L.F_PG_T] = 1.7
+    fstate[L.F_PG_TURNED] = 1.0
     ist = np.zeros(L.I_N, dtype=np.int64)
     ist[L.I_SAMPLE] = 123
     fn(fstate, ist, 1.9)
     assert fstate[L.F_PG_S] == 1.9
-    assert fstate[L.F_PG_SUM : L.F_PG_SUM + 4].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert fstate[L.F_PG_SUM : L.F_PG_SUM + 3].tolist() == [0.0, 0.0, 0.0]
+    # Not summing over the bridge: the first measured row after the gap starts the sum.
+    assert fstate[L.F_PG_CNT] == -1.0
+    assert fstate[L.F_PG_T] == 0.0 and fstate[L.F_PG_TURNED] == 0.0
     assert ist[L.I_PG_GAP0] == ist[L.I_PG_END] == 123
 
 

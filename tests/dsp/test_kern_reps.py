@@ -239,23 +239,37 @@ def test_detect_one_rep_then_settle() -> None:
 
 @pytest.mark.parametrize("fn", [_detect, naive.detect], ids=["kernel", "twin"])
 @pytest.mark.parametrize(
-    ("gyro", "flag", "confirmed"),
+    ("gyro", "flag", "above_deg", "confirmed"),
     [
-        (False, L.H_FLAG_BRIDGED, False),  # without a gyro a bridged row is a guess: not read
-        (False, L.H_FLAG_CLIPPED, True),  # a clipped row was measured
-        (True, L.H_FLAG_BRIDGED, True),  # with a gyro the bridge is the gyro's (redrawn after a window)
+        (False, L.H_FLAG_BRIDGED, 5.0, False),  # without a gyro a bridged row is a guess: not read
+        (False, L.H_FLAG_CLIPPED, 5.0, True),  # a clipped row was measured
+        # With a gyro the bridge is the gyro's (redrawn after a window): a gap
+        # that cut the top off a swing keeps its peak ...
+        (True, L.H_FLAG_BRIDGED, 20.0, True),
+        # ... but one that held its whole top half drew the hump itself.
+        (True, L.H_FLAG_BRIDGED, 5.0, False),
     ],
-    ids=["acc-only-bridged", "acc-only-clipped", "gyro-bridged"],
+    ids=["acc-only-bridged", "acc-only-clipped", "gyro-bridged-top", "gyro-bridged-swing"],
 )
-def test_detect_reads_bridged_rows_only_with_a_gyro(fn, gyro: bool, flag: float, confirmed: bool) -> None:
-    # A 30 deg excursion whose rows above 5 deg are all flagged; fed until it
-    # has fallen back (confirmation), before any settle time could close it.
+def test_detect_reads_bridged_rows_only_with_a_gyro(
+    fn, gyro: bool, flag: float, above_deg: float, confirmed: bool
+) -> None:
+    # A 30 deg excursion whose rows above ``above_deg`` are all flagged; fed
+    # until it has fallen back (confirmation), before any settle time could close it.
     thetas = np.concatenate([np.zeros(20), _ramp(0, 30, 15), _ramp(30, 0, 15), np.zeros(20)])
     f = _Feeder(fn, _detector_state())
     f.prm[L.P_HAS_GYRO] = 1.0 if gyro else 0.0
     for i, th in enumerate(thetas):
-        f.feed(float(th), 10.0 + 0.01 * i, flag if th > 5.0 else 0.0)
-    assert f.kinds() == ([L.EV_PEAK] if confirmed else [])
+        f.feed(float(th), 10.0 + 0.01 * i, flag if th > above_deg else 0.0)
+    if gyro and not confirmed:
+        # Rejected as the gap's (left to dsp/sets.hidden_peaks) at the fall
+        # that would have confirmed it, and the search goes on from there.
+        assert f.kinds() == [L.EV_REJECT]
+        assert f.events[0][L.EJ_REASON] == L.REJ_GAP
+        assert f.events[0][L.EJ_T] == pytest.approx(10.0 + 0.01 * 35)  # the drawn peak
+        assert int(f.ist[L.I_PHASE]) == L.PHASE_SEEK
+    else:
+        assert f.kinds() == ([L.EV_PEAK] if confirmed else [])
 
 
 def test_detect_back_to_back_reps_close_at_the_next_rise() -> None:
