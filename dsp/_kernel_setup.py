@@ -102,6 +102,19 @@ def _make_kernel(
         # over the top to the hanging thigh's bound (tuning seed 5, straight-leg raises at 50 Hz: 60
         # deg reps read 117, two reps too many).
         prm[L.P_THETA_MAX] = min(prm[L.P_THETA_MAX], math.radians(_LYING_MAX_FLEXION_DEG))
+        # Identified from the first motion, it is the lying sets' only: a standing set's "up" lies
+        # along the thigh, and read through this lever its reps came out many times over (tuning
+        # seed 12, on the side, the back, then standing: 25 reps for 10).  The axis watch
+        # (_kern_axis_acc._acc_decide) switches per set between it and the settings' hanging lever
+        # by where the rest's "up" lies to the thigh, whose axis is the lever's line (hip to sensor).
+        line = -lever.lever_arm_m * axes.u + lever.sensor_offset_m * axes.w
+        prm[L.P_LIE_AXIS : L.P_LIE_AXIS + 3] = line / np.linalg.norm(line)
+        prm[L.P_LIE_LEVER] = lever.lever_arm_m
+        prm[L.P_LIE_LEVER + 1] = lever.sensor_offset_m
+        prm[L.P_HANG_LEVER] = settings.lever_arm_m
+        prm[L.P_HANG_LEVER + 1] = settings.sensor_offset_m
+        prm[L.P_LIE_THETA_MAX] = prm[L.P_THETA_MAX]
+        prm[L.P_HANG_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
     # The drift bound only where reps are small (cos 180 deg: none, the test alone, as before drills11).

@@ -162,10 +162,15 @@ from hipflex.dsp._layout import (
     P_EKF_Q,
     P_EKF_R,
     P_G_CAL,
+    P_HANG_LEVER,
+    P_HANG_THETA_MAX,
     P_HAS_GYRO,
     P_HOLD_BAND,
     P_ID,
     P_LEVER_M,
+    P_LIE_AXIS,
+    P_LIE_LEVER,
+    P_LIE_THETA_MAX,
     P_MAX_INTERP_S,
     P_MIN_ROM,
     P_N,
@@ -1489,6 +1494,13 @@ def acc_axis_decide(
     if ist[I_PHASE] == PHASE_FALL or not turn_axes(prm, fstate, fstate[F_ZLP : F_ZLP + 3].copy()):
         return theta
     ref, w = prm[P_U : P_U + 3].copy(), prm[P_W : P_W + 3].copy()
+    # A lying lever's session: a standing thigh (its axis near the rest's "up") takes the hanging lever.
+    c = abs(float(ref @ prm[P_LIE_AXIS : P_LIE_AXIS + 3]))
+    if c > 0.0:
+        upright = c >= math.cos(math.radians(kaa._UPRIGHT_DEG))
+        lever = prm[P_HANG_LEVER : P_HANG_LEVER + 2] if upright else prm[P_LIE_LEVER : P_LIE_LEVER + 2]
+        prm[P_LEVER_M], prm[P_OFFSET_M] = lever
+        prm[P_THETA_MAX] = prm[P_HANG_THETA_MAX] if upright else prm[P_LIE_THETA_MAX]
     fstate[F_ZLP : F_ZLP + 3] = fstate[F_AX_SNAP : F_AX_SNAP + 3]
     fstate[F_ZSTILL_S] = fstate[F_AX_SNAP + 3]
     fstate[F_G_EST] = fstate[F_AX_SNAP + 4]
