@@ -69,7 +69,7 @@ from hipflex.dsp.set_description import SetDescription, SetFeatures
 from hipflex.dsp.set_geometry import axis_tilt_deg, lever_rise_cos, lever_up_cos
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from hipflex.dsp.types import RepSet
 
@@ -317,19 +317,40 @@ def _description(
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
 
 
+class _Units:
+    """:func:`.session_geometry.unit` of each array once per call: a session's sets share its two arrays.
+
+    (A norm is ~4 us; every earlier set's two, at every block, were a
+    thousand of them on the long recording of ``benchmarks/throughput.py``.)
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def __call__(self, v: np.ndarray | None) -> np.ndarray | None:
+        if v is None:
+            return None
+        hit = self._done.get(id(v))
+        if hit is None:
+            hit = self._done[id(v)] = (v, unit(v))  # holds v, so its id stays its own
+        return hit[1]
+
+
 def _pooled(
     feats: list[SetFeatures],
     per_set: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
     earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]],
     prior: FlatPrior | None,
     acc_only: bool,
+    units: Callable[[np.ndarray | None], np.ndarray | None] = unit,
 ) -> np.ndarray:
     """Each set's pose evidence from the sets before it in its own frame (:func:`.session_geometry.pooled_poses`).
 
     Each earlier set is judged from its own features, as when it closed: the same however the sets were batched.
+    ``units``: :func:`.session_geometry.unit`, or a :class:`_Units` of the caller's.
     """
     before = [(e.description.features, u, a) for e, u, a in earlier if e.description is not None]
-    frames = [(unit(u), unit(a)) for _, u, a in before] + [(unit(u), unit(a)) for u, a in per_set]
+    frames = [(units(u), units(a)) for _, u, a in before] + [(units(u), units(a)) for u, a in per_set]
     pose_scores = _scored([f for f, _, _ in before] + feats, prior, acc_only)[2]
     return pooled_poses(frames, pose_scores, SAME_POSE, len(before))
 
@@ -387,11 +408,12 @@ def describe_sets(
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in
     # its description), as the sets named here below: the same for a set whichever call named it.
     told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []
+    units = _Units()
     for e, u0, a0 in earlier:
-        d, u, a = e.description, unit(u0), unit(a0)
+        d, u, a = e.description, units(u0), units(a0)
         if d is not None and d.drill in INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
-    pooled = _pooled(feats, per_set, earlier, prior, acc_only)
+    pooled = _pooled(feats, per_set, earlier, prior, acc_only, units)
     if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told):
         # One frame, and nothing before in another: the session tells nothing (every set's session
         # fit would be None), so all are named at once (a long recording's sets, named one by one
@@ -404,7 +426,7 @@ def describe_sets(
             seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
         named = []
         for k, (f, (u0, a0)) in enumerate(zip(feats, per_set, strict=True)):
-            u, a = unit(u0), unit(a0)
+            u, a = units(u0), units(a0)
             fit = _session_fit(u, a, seen)
             # The set's own scores name it where the session tells nothing, and weigh it for the sets after it.
             alone = _scored([f], prior, acc_only)
