@@ -414,7 +414,7 @@ def describe_sets(
         if d is not None and d.drill in INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
     pooled = _pooled(feats, per_set, earlier, prior, acc_only, units)
-    if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told):
+    if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told, units):
         # One frame, and nothing before in another: the session tells nothing (every set's session
         # fit would be None), so all are named at once (a long recording's sets, named one by one
         # block after block, cost 0.2 ms each).
@@ -439,10 +439,16 @@ def describe_sets(
 
 
 def _one_frame(
-    up: np.ndarray | None, axis: np.ndarray | None, told: Sequence[tuple[SetDescription, np.ndarray, np.ndarray]]
+    up: np.ndarray | None,
+    axis: np.ndarray | None,
+    told: Sequence[tuple[SetDescription, np.ndarray, np.ndarray]],
+    units: Callable[[np.ndarray | None], np.ndarray | None] = unit,
 ) -> bool:
-    """Whether every earlier set lies in the frame of ``(up, axis)``, as :func:`.session_geometry.session_fit` tests."""
-    u, a = unit(up), unit(axis)
+    """Whether every earlier set lies in the frame of ``(up, axis)``, as :func:`.session_geometry.session_fit` tests.
+
+    ``units``: :func:`.session_geometry.unit`, or a :class:`_Units` of the caller's.
+    """
+    u, a = units(up), units(axis)
     if u is None or a is None:
         return True
     return all(float(u @ tu) > SAME_FRAME_COS and float(a @ ta) > SAME_FRAME_COS for _, tu, ta in told)
