@@ -343,16 +343,18 @@ def _pooled(
     prior: FlatPrior | None,
     acc_only: bool,
     units: Callable[[np.ndarray | None], np.ndarray | None] = unit,
-) -> np.ndarray:
+) -> tuple[np.ndarray, tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], np.ndarray, np.ndarray]]:
     """Each set's pose evidence from the sets before it in its own frame (:func:`.session_geometry.pooled_poses`).
 
     Each earlier set is judged from its own features, as when it closed: the same however the sets were batched.
-    ``units``: :func:`.session_geometry.unit`, or a :class:`_Units` of the caller's.
+    ``units``: :func:`.session_geometry.unit`, or a :class:`_Units` of the caller's.  Also returns the sets'
+    own :func:`_scored` (no session part), their rows of the one scoring (each set's row is its own alone).
     """
     before = [(e.description.features, u, a) for e, u, a in earlier if e.description is not None]
     frames = [(units(u), units(a)) for _, u, a in before] + [(units(u), units(a)) for u, a in per_set]
-    pose_scores = _scored([f for f, _, _ in before] + feats, prior, acc_only)[2]
-    return pooled_poses(frames, pose_scores, SAME_POSE, len(before))
+    cands, scores, pose_scores = _scored([f for f, _, _ in before] + feats, prior, acc_only)
+    n = len(before)
+    return pooled_poses(frames, pose_scores, SAME_POSE, n), (cands[n:], scores[n:], pose_scores[n:])
 
 
 def describe_sets(
@@ -413,12 +415,12 @@ def describe_sets(
         d, u, a = e.description, units(u0), units(a0)
         if d is not None and d.drill in INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
-    pooled = _pooled(feats, per_set, earlier, prior, acc_only, units)
+    pooled, (own_cands, own_scores, own_pose) = _pooled(feats, per_set, earlier, prior, acc_only, units)
     if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told, units):
         # One frame, and nothing before in another: the session tells nothing (every set's session
         # fit would be None), so all are named at once (a long recording's sets, named one by one
-        # block after block, cost 0.2 ms each).
-        named = _describe(feats, prior, acc_only, None, pooled)
+        # block after block, cost 0.2 ms each), from their scores in the pooling's.
+        named = _named(feats, own_cands, own_scores, own_pose + pooled, acc_only)
     else:
         seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if told:
@@ -429,7 +431,7 @@ def describe_sets(
             u, a = units(u0), units(a0)
             fit = _session_fit(u, a, seen)
             # The set's own scores name it where the session tells nothing, and weigh it for the sets after it.
-            alone = _scored([f], prior, acc_only)
+            alone = (own_cands[k : k + 1], own_scores[k : k + 1], own_pose[k : k + 1])
             cands, scores, pose_scores = alone if fit is None else _scored([f], prior, acc_only, fit[None, :])
             d = _named([f], cands, scores, pose_scores + pooled[k : k + 1], acc_only)[0]
             named.append(d)

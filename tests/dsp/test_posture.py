@@ -126,7 +126,7 @@ def test_sets_described_together_are_described_as_each_alone() -> None:
         np.testing.assert_array_equal(dataclasses.astuple(d.description.features), dataclasses.astuple(alone.features))
 
 
-def test_describe_sets_normalises_each_frame_array_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_describe_sets_normalises_each_frame_array_and_scores_each_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # The earlier sets and the new ones share the session's two arrays: one norm each per call, not two a set
     # (every earlier set's, at every block of a long recording), and the names are those of a norm per set.
     sim = simulate_programme("strength", seed=99, fs_hz=50.0, has_gyro=True)
@@ -144,9 +144,19 @@ def test_describe_sets_normalises_each_frame_array_once(monkeypatch: pytest.Monk
         return unit(v)
 
     monkeypatch.setattr(posture, "unit", counted)
+    scored = posture._scored
+    batches: list[int] = []
+
+    def counted_scored(feats: list[SetFeatures], *args: object) -> object:
+        batches.append(len(feats))
+        return scored(feats, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(posture, "_scored", counted_scored)
     got = describe_sets(state.sets[2:], state.lever_blocks.rows, up, axis, earlier=earlier)
     assert [s.description for s in got] == [s.description for s in want]
     assert sorted(seen) == sorted({id(up), id(axis)})
+    # One frame: the sets are named from their rows of the pooling's one scoring (earlier and new sets).
+    assert batches == [len(state.sets)]
 
 
 def test_the_lever_sign_decides_between_hanging_and_lifted_drills() -> None:
