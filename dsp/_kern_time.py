@@ -161,17 +161,22 @@ def _sort_head(v: np.ndarray, n: int) -> None:
 
 
 @njit
-def _kth_head(v: np.ndarray, n: int, k: int) -> float:
-    """The ``k``-th smallest of ``v[:n]`` (from 0; ``k < n``), ``v`` untouched: the value whose rank spans ``k``.
+def _median_head(v: np.ndarray, n: int) -> float:
+    """The median of ``v[:n]`` (``n`` >= 1), as ``np.median`` gives it; ``v`` is not reordered.
 
     Each value's rank is counted against all ``n`` (less than it, at most
-    it), in their order until one spans ``k``: no data-dependent branch in
-    the counting, where an insertion sort of the timeline's ~31 slopes
-    (random order: ~240 moves, a mispredicted exit per value) cost about a
-    third of the re-timing.  Values that are not NaN: any order statistic
-    is the same value however it is found.
+    it), in their order, until the middle one or two are found (the value
+    whose ranks span the middle index): no data-dependent branch in the
+    counting, where an insertion sort of the timeline's ~31 slopes (random
+    order: ~240 moves, a mispredicted exit per value) cost about a third of
+    the re-timing.  Values that are not NaN: an order statistic is the same
+    value however it is found.
     """
-    x = v[0]
+    hi = n >> 1
+    lo = hi - 1 + (n & 1)  # odd n: the same middle index
+    a = v[0]
+    b = v[0]
+    found = 0
     for i in range(n):
         x = v[i]
         lt = 0
@@ -179,18 +184,17 @@ def _kth_head(v: np.ndarray, n: int, k: int) -> float:
         for j in range(n):
             lt += v[j] < x
             le += v[j] <= x
-        if lt <= k < le:
+        if lt <= lo < le:
+            a = x
+            found |= 1
+        if lt <= hi < le:
+            b = x
+            found |= 2
+        if found == 3:
             break
-    return x
-
-
-@njit
-def _median_head(v: np.ndarray, n: int) -> float:
-    """The median of ``v[:n]`` (``n`` >= 1), as ``np.median`` gives it; ``v`` is not reordered."""
-    half = n >> 1
     if n & 1:
-        return _kth_head(v, n, half)
-    return (_kth_head(v, n, half - 1) + _kth_head(v, n, half)) / 2
+        return b
+    return (a + b) / 2
 
 
 @njit
