@@ -419,9 +419,10 @@ def _rebias(
     # (111, strength 25 Hz: every peak +11 deg).  A correction is judged
     # again: found with the calibration window's bias, the very bias this
     # replaces, it can be that bias's error (tuning mixed 49, 50 Hz: the
-    # walk-off bias 0.45 deg/s off about y left the gyro as given a 3.8 deg
-    # residual that mirroring y cut to 1.3; with the rest's bias the gyro as
-    # given fits to 1.3 deg, and the mirrored rate merged and split sets).
+    # window's bias, 0.4 deg/s from the rest's about y, left the gyro as
+    # given a 3.8 deg residual that mirroring y cut to 1.3; with the rest's
+    # bias the gyro as given fits to 1.4 deg, and the mirrored rate had
+    # merged and split sets).
     frame = state.gyro_frame
     again = frame is not None and frame.verdict == "corrected"
     bias = still_run_bias(
