@@ -137,6 +137,7 @@ from hipflex.dsp.gait_swing import (
     lone_step,
     second_step,
     slow_onset,
+    soft_lead,
     stance_pair,
     stretched_peak,
     stretched_step,
@@ -446,6 +447,8 @@ def _feed_rep(
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
+    if soft_lead(settings, rep, has_gyro, standing_known, strike_g, rep.peak_s - prev_s):
+        return _start(rep, g.walks, lead=True), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
 
 
