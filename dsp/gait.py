@@ -384,7 +384,7 @@ def _feed_rep(
         if step and back and struck and g.lead_quiet and strict_stride(settings, rep.peak_s - g.peaks_s[0]):
             # Two foot landings one walking stride apart with the stance between them (``lead_shaped``).
             g = dataclasses.replace(g, lead=False)
-    if step and stance_pair(settings, g, rep, has_gyro, standing_known, struck):
+    if step and stance_pair(settings, g, rep, has_gyro, standing_known, struck, strike_g):
         # A walk of three strides; the step between the two seen ones is kept as a peak on the rhythm.
         peaks = (g.peaks_s[0], 0.5 * (g.peaks_s[0] + rep.peak_s), rep.peak_s)
         steps = (*g.pending, rep)

@@ -415,7 +415,15 @@ def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known:
     return stretched_peak(settings, rep) and from_extension(settings, rep)
 
 
-def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool) -> bool:
+def stance_pair(
+    settings: Settings,
+    g: GaitState,
+    rep: Rep,
+    has_gyro: bool,
+    standing_known: bool,
+    struck: bool,
+    strike_g: float = math.nan,
+) -> bool:
     """True when an accelerometer-only swing and the run's one swing before it are two steps of a walk.
 
     A slow walker's steps straddle what the accelerometer-only angle can
@@ -429,12 +437,18 @@ def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, stan
     (the stance before it: no standing drill's rep starts there), one of the
     two landed in its top half as a step does (a heel strike, ``strike_g``),
     and the interval is two walking strides of at most
-    ``_PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
+    ``_PAIR_MAX_STRIDE_S``.  A softer landing than ``STRIKE_G`` (above
+    ``_SOFT_LANDING_G``, more than a strength rep or a hold jolts) does too
+    (tuning seed 55 under the wider walk: a first step of 35.9 degrees from
+    standing landing at 0.43 g, then 6.1 from -18.8 2.48 s on; ``strike_g``
+    is ``rep``'s jolt, the earlier swing's is the state's when it was the
+    latest rep).  The earlier swing (a rep or a swing too small
     to be one) must have started the run as a step would.
     """
     if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
         return False
-    if not (struck or g.struck_first):
+    first_g = g.rep_strike_g if g.pending and g.last_rep is g.pending[0] else math.nan
+    if not (struck or g.struck_first or strike_g > _SOFT_LANDING_G or first_g > _SOFT_LANDING_G):
         return False
     half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
     if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:

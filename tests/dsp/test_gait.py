@@ -517,6 +517,19 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     assert counted == [high, *drill]
 
 
+def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_one_landed_softly() -> None:
+    # Tuning seed 55 under the wider walk (acc-only): a first step from standing read 35.9 degrees,
+    # landing at 0.43 g (under STRIKE_G), the next step not seen, the one after it from -18.8.
+    first, later = _swing(10.0, 35.9, -0.3), _swing(12.48, 6.1, -18.8)
+    counted, steps, g = _feed_struck_mixed([first, later], [0.43, 0.22])
+    assert counted == [] and steps == [first, later]
+    assert [w.strides for w in g.walks] == [3]
+    # The later one landing so instead: a walk too.
+    assert _feed_struck_mixed([first, later], [0.2, 0.43])[0] == []
+    # Jolts a strength rep or a hold can give (0.3 g at most): reps.
+    assert _feed_struck_mixed([first, later], [0.3, 0.3])[0] == [first, later]
+
+
 def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_one_is_struck() -> None:
     # Tuning seeds 174 / 767 (acc-only): a walk's first step from standing reads 29-35 degrees and is
     # heel-struck; the next step is not seen; the one after it starts 10-17 degrees behind standing.
