@@ -519,7 +519,9 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
     return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
 
 
-def soft_lead(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool, strike_g: float, gap_s: float) -> bool:
+def soft_lead(
+    settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool, strike_g: float, gap_s: float
+) -> bool:
     """True when an accelerometer-only swing read above a step's flexion with a soft landing may be a walk's first step.
 
     ``lead_shaped``'s reading for a foot that landed softer than
