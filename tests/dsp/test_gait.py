@@ -816,22 +816,6 @@ def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_i
     assert counted == pocket and steps == []
 
 
-def test_a_brisk_walk_whose_first_step_reads_as_a_step_and_the_others_high_is_a_walk() -> None:
-    # Tuning seed 1248 (acc-only, 25 Hz, wider walk): a brisk walker's first step from standing reads
-    # 43.5 degrees, the two after it 45.4 (unstruck) and 45.8 (struck) from the stance, then a pause.
-    walk = _walk_of([(0.0, 43.5, -3.8), (1.16, 45.4, -11.4), (1.08, 45.8, -14.5)])
-    counted, steps, g = _feed_struck_mixed(walk, [0.65, 0.21, 0.58])
-    assert counted == [] and steps == walk
-    assert [w.strides for w in g.walks] == [3]
-    # The first read high as well (a march's knee lifts, every one high): reps, as before.
-    high = [_swing(walk[0].peak_s, 47.0, -3.8), *walk[1:]]
-    counted, steps, _ = _feed_struck_mixed(high, [0.65, 0.21, 0.58])
-    assert counted == high and steps == []
-    # The highs not struck: most of the run reads high, reps as before.
-    counted, steps, _ = _feed_struck_mixed(walk, [0.65, 0.21, 0.21])
-    assert counted == walk and steps == []
-
-
 def test_two_stretched_steps_in_a_row_inside_a_walk_are_steps_when_a_step_follows() -> None:
     # Tuning seed 1027 (acc-only, 12.5 Hz, wider walk): inside a confirmed walk a brisk walker's steps
     # read 45.8 and 45.5 degrees from -13, then 40.1 from -16, 1.16-1.19 s apart.
