@@ -413,12 +413,9 @@ def _feed_rep(
             return _tentative(g, rep), (), ()
         if second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
-    # Two in a row (tuning seed 1027 under the wider walk, 12.5 Hz: a brisk walker's steps read 45.8 and
-    # 45.5 degrees from -13, then 40.1 from -16): held as two shallow lows are (``_MAX_TENTATIVE``).
     if (
         g.walking
-        and len(g.pending) < _MAX_TENTATIVE
-        and all(stretched_step(settings, r, has_gyro, standing_known) for r in g.pending)
+        and not g.pending
         and stretched_step(settings, rep, has_gyro, standing_known)
         and strict_stride(settings, dt_s)
         and rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
