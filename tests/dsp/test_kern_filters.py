@@ -615,12 +615,14 @@ def test_pendulum_tracks_a_fast_swing_with_its_model() -> None:
     assert_slots_close(fs_k, fs_t, "F_")
 
 
-@pytest.mark.parametrize("fs_hz", [25.0, 50.0])
-def test_pendulum_iterated_update_at_20_52_hz_matches_its_twin(monkeypatch: pytest.MonkeyPatch, fs_hz: float) -> None:
+@pytest.mark.parametrize(("fs_hz", "min_change_deg"), [(25.0, 1.0), (50.0, 0.1)])
+def test_pendulum_iterated_update_at_20_52_hz_matches_its_twin(
+    monkeypatch: pytest.MonkeyPatch, fs_hz: float, min_change_deg: float
+) -> None:
     # Fast swings at 25 and 50 Hz (rows a swing's rate apart by 2 rad/s and
     # more): the update is relinearised at the updated state (an iterated EKF),
     # kernel and twin alike, and that changes the trace (the twin without it
-    # differs).
+    # differs; less at 50 Hz, where a row's predicted rate is nearer).
     from hipflex.dsp import Settings
     from hipflex.dsp import _kern_pendulum as kp
 
@@ -635,7 +637,7 @@ def test_pendulum_iterated_update_at_20_52_hz_matches_its_twin(monkeypatch: pyte
     assert_slots_close(fs_k, fs_t, "F_")
     monkeypatch.setattr(kp, "_ITERATE_MAX_DT_S", 0.0)
     plain = _run_pend(naive.pendulum_step, prm, fstate.copy(), acc, dt, np.zeros(t.size, bool))
-    assert np.max(np.abs(plain[:, 0] - out_k[:, 0])) > 1.0
+    assert np.max(np.abs(plain[:, 0] - out_k[:, 0])) > min_change_deg
 
 
 def _ballistic_rows(frame: np.ndarray, fs_hz: float, rise_s: float, lever_m: float, offset_m: float):
