@@ -49,8 +49,8 @@ __all__: list[str] = []
 _MAX_RATE = 40.0  # rad/s (2300 deg/s)
 _MAX_ACCEL = 2000.0  # rad/s^2
 _MAX_INFLATION = 100.0
-# At 20-30 Hz (the timeline's period _ITERATE_MIN_DT_S to _ITERATE_MAX_DT_S:
-# 15-40 Hz; not 12.5 Hz nor 50 Hz and up) a stride spans ~15 rows, and a row's
+# At 20-52 Hz (the timeline's period _ITERATE_MIN_DT_S to _ITERATE_MAX_DT_S:
+# 15-67 Hz; not 12.5 Hz nor 100 Hz and up) a stride spans 15-30 rows, and a row's
 # predicted rate is off by radians a second: the rate-squared terms linearised
 # there read the force as a slower swing, and the trace fell behind the strides
 # (acc-only front straps at 25 Hz, sets 5-17 short).  Where the predicted rate
@@ -59,8 +59,9 @@ _MAX_INFLATION = 100.0
 # prediction).  Not nearer rest: there an iterated update explained a foot's
 # jolt as a fast turn (its centripetal term) and stepped the angle 15 deg
 # (reps in rests); 3 iterations and 1 rad/s both cost more rests than they
-# gained (benchmarks/README.md, stride27).
-_ITERATE_MIN_DT_S = 0.025
+# gained (benchmarks/README.md, stride27).  50/52 Hz front straps miss strides
+# the same way (stride28).
+_ITERATE_MIN_DT_S = 0.015
 _ITERATE_MAX_DT_S = 0.065
 _ITERATIONS = 1
 _ITERATE_MIN_RATE = 2.0  # rad/s

@@ -162,12 +162,39 @@ def _sort_head(v: np.ndarray, n: int) -> None:
 
 @njit
 def _median_head(v: np.ndarray, n: int) -> float:
-    """The median of ``v[:n]`` (``n`` >= 1), as ``np.median`` gives it; sorts ``v[:n]`` in place."""
-    _sort_head(v, n)
-    half = n >> 1
+    """The median of ``v[:n]`` (``n`` >= 1), as ``np.median`` gives it; ``v`` is not reordered.
+
+    Each value's rank is counted against all ``n`` (less than it, at most
+    it), in their order, until the middle one or two are found (the value
+    whose ranks span the middle index): no data-dependent branch in the
+    counting, where an insertion sort of the timeline's ~31 slopes (random
+    order: ~240 moves, a mispredicted exit per value) cost about a third of
+    the re-timing.  Values that are not NaN: an order statistic is the same
+    value however it is found.
+    """
+    hi = n >> 1
+    lo = hi - 1 + (n & 1)  # odd n: the same middle index
+    a = v[0]
+    b = v[0]
+    found = 0
+    for i in range(n):
+        x = v[i]
+        lt = 0
+        le = 0
+        for j in range(n):
+            lt += v[j] < x
+            le += v[j] <= x
+        if lt <= lo < le:
+            a = x
+            found |= 1
+        if lt <= hi < le:
+            b = x
+            found |= 2
+        if found == 3:
+            break
     if n & 1:
-        return v[half]
-    return (v[half - 1] + v[half]) / 2
+        return b
+    return (a + b) / 2
 
 
 @njit

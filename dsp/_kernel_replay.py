@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 __all__: list[str] = []  # private to the learning flow and the sign: its names are underscored
 
 
-def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.ndarray | None = None) -> None:
+def _rewind(
+    kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.ndarray | None = None, ev: np.ndarray | None = None
+) -> None:
     """Set the orientation of a fresh kernel to the thigh's at buffer row 0.
 
     The kernel starts at rest in the calibrated pose, which holds at the
@@ -36,7 +38,7 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.nda
     acceleration does not).  The state found there starts the forward run.
     ``scratch``: an all-zero array shaped as ``kern.hist`` for the backward
     run's history (left all zero again), instead of a copy of the fresh
-    kernel's (all zero too).
+    kernel's (all zero too).  ``ev``: scratch for the dropped events (:func:`_run_rows`).
     """
     s = cal.start_row
     if s <= 0:
@@ -46,7 +48,7 @@ def _rewind(kern: _Kernel, state: StreamState, cal: Calibration, scratch: np.nda
     t = np.ascontiguousarray(-state.buf_t[s::-1])
     acc = np.ascontiguousarray(state.buf_acc[s::-1])
     gyr = np.ascontiguousarray(-state.buf_gyr[s::-1]) if state.buf_gyr is not None else _EMPTY3
-    _run_rows(back, t, acc, gyr, np.empty(t.shape[0]))
+    _run_rows(back, t, acc, gyr, np.empty(t.shape[0]), ev)
     if back.fstate[L.F_PG_S] > 0.0:
         _pg_finish(back.prm, back.fstate, back.ist, back.hist)  # re-anchor "up" after a gap near row 0
     if scratch is not None:
@@ -77,19 +79,35 @@ def _clear_history(kern: _Kernel) -> None:
     kern.hist[: min(n, kern.hist.shape[0])] = 0.0
 
 
-def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int) -> np.ndarray:
-    """Run ``kern`` over buffer rows ``start:stop`` for its state alone (events dropped); the angle, deg."""
+def _run_span(kern: _Kernel, state: StreamState, start: int, stop: int, ev: np.ndarray | None = None) -> np.ndarray:
+    """Run ``kern`` over buffer rows ``start:stop`` for its state alone (events dropped); the angle, deg.
+
+    ``ev``: scratch for the dropped events (:func:`_run_rows`).
+    """
     t = state.buf_t[start:stop]
     gyr = state.buf_gyr[start:stop] if state.buf_gyr is not None else _EMPTY3
     acc = state.buf_acc[start:stop]
     theta = np.full(t.shape[0], np.nan)
-    _run_rows(kern, t, acc, gyr, theta)
+    _run_rows(kern, t, acc, gyr, theta, ev)
     return theta
 
 
-def _run_rows(kern: _Kernel, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, theta: np.ndarray) -> None:
-    """Run ``kern`` over rows (``t`` s, ``acc`` g, ``gyr`` deg/s), the angle into ``theta``; its events dropped."""
-    ev = np.zeros((_EVENT_ROWS + 8, L.EV_N))
+def _event_scratch() -> np.ndarray:
+    """An event buffer for :func:`_run_rows` (shape as the kernel's own), to share between replays."""
+    return np.zeros((_EVENT_ROWS + 8, L.EV_N))
+
+
+def _run_rows(
+    kern: _Kernel, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, theta: np.ndarray, ev: np.ndarray | None = None
+) -> None:
+    """Run ``kern`` over rows (``t`` s, ``acc`` g, ``gyr`` deg/s), the angle into ``theta``; its events dropped.
+
+    ``ev``: an :func:`_event_scratch` to write the dropped events into, left as they leave it (the kernels
+    clear an event row before they fill it and read no other), so the lever search's ~70 replays share one:
+    a fresh one is 460 kB zeroed.
+    """
+    if ev is None:
+        ev = _event_scratch()
     done = 0
     while done < t.shape[0]:
         k, _ = _run_chunk(

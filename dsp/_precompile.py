@@ -76,6 +76,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         # windows they leave.
         ("_kern_still", "_lower_bounds", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _I, types.int64[::1], _A1)),
         ("quiet_window", "_score_below", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _A1, types.int64[::1], _A1)),
+        # (the lock scan calls the tilt filter: the main loop inlines its own copy)
+        ("_kern_filters", "_tilt_step_called", (_A1, _A1, _F, _F, _F, _F, _F, _F, _F, types.boolean)),
         ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
         ("_kern_time", "_spread", (_A1,)),
         ("_kern_time", "_bootstrap_period", (_A1, _A1)),

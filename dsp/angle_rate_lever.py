@@ -101,13 +101,8 @@ def accumulate_angle_rate(
 
 
 @njit_borrowed_inline
-def _rate(t: np.ndarray, th: np.ndarray, last_t: float, last_th: float, i: int) -> float:
-    """The angle's rate at row ``i``, deg/s: the backward difference, NaN beyond ``MAX_RATE_DPS`` or unknown."""
-    if i == 0:
-        r = (th[0] - last_th) / (t[0] - last_t)  # the first row after a start (NaN before it) is NaN: skipped
-    else:
-        r = (th[i] - th[i - 1]) / (t[i] - t[i - 1])  # equal stamps give an infinite or NaN rate, dropped
-    # A step no thigh turns at is the angle re-anchored, not motion: one such row would be the regression.
+def _capped(r: float) -> float:
+    """The rate ``r`` (deg/s), or NaN beyond ``MAX_RATE_DPS``: a step no thigh turns at is the angle re-anchored."""
     return r if abs(r) <= MAX_RATE_DPS else math.nan
 
 
@@ -120,16 +115,25 @@ def _rate_block_sums(
     The same sums in the same order (two interleaved sets, the odd row, a
     non-finite block summed again row by row), so the blocks are bit for bit
     those of the rate written into a gyro column ``(rate, 0, 0)`` and summed
-    there (``r*r + 0 + 0`` is ``r*r``).  Twin: ``tests/naive.py:rate_block_sums``.
+    there (``r*r + 0 + 0`` is ``r*r``).  The rate is the backward difference
+    from the row before (``last_t, last_th`` before row 0; NaN before a
+    start, so such a row is skipped), carried from row to row rather than
+    chosen per row: one division per row, no test of the row's index (the
+    first run's compile: each copy of that choice was compiled).  Twin:
+    ``tests/naive.py:rate_block_sums``.
     """
     d2r2 = (math.pi / 180.0) ** 2
     for j in range(out.shape[0]):
         lo, hi = starts[j], starts[j + 1]
+        t0 = last_t if lo == 0 else t[lo - 1]  # the row before the block's first
+        th0 = last_th if lo == 0 else th[lo - 1]
+        pt, pth = t0, th0
         sw = sa = sww = swa = saa = 0.0
         sw1 = sa1 = sww1 = swa1 = saa1 = 0.0
         for i in range(lo, hi - 1, 2):
-            r = _rate(t, th, last_t, last_th, i)
-            v = _rate(t, th, last_t, last_th, i + 1)
+            r = _capped((th[i] - pth) / (t[i] - pt))  # equal stamps give an infinite or NaN rate, dropped
+            v = _capped((th[i + 1] - th[i]) / (t[i + 1] - t[i]))
+            pt, pth = t[i + 1], th[i + 1]
             w2 = r * r
             a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
             v2 = v * v
@@ -146,7 +150,7 @@ def _rate_block_sums(
             saa1 += b2 * b2
         if (hi - lo) % 2:
             i = hi - 1
-            r = _rate(t, th, last_t, last_th, i)
+            r = _capped((th[i] - pth) / (t[i] - pt))
             w2 = r * r
             a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
             sw += w2
@@ -158,8 +162,10 @@ def _rate_block_sums(
         n = float(hi - lo)
         if not (math.isfinite(sw) and math.isfinite(sa)):
             n = sw = sa = sww = swa = saa = 0.0
+            pt, pth = t0, th0
             for i in range(lo, hi):
-                r = _rate(t, th, last_t, last_th, i)
+                r = _capped((th[i] - pth) / (t[i] - pt))
+                pt, pth = t[i], th[i]
                 w2 = r * r
                 a2 = acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2]
                 if math.isfinite(w2) and math.isfinite(a2):

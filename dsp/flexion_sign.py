@@ -17,7 +17,7 @@ import numpy as np
 
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_gap import _pg_finish
-from hipflex.dsp._kernel_replay import _clear_history, _rewind, _run_span
+from hipflex.dsp._kernel_replay import _clear_history, _event_scratch, _rewind, _run_span
 from hipflex.dsp._kernel_setup import _Kernel, _make_kernel
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.identify import LeverFit, identify_lever
@@ -350,6 +350,7 @@ def _identify(
     # run's: a fresh kernel per candidate allocated and zeroed megabytes.
     proto = _make_kernel(settings, state.has_gyro, cal, axes, LeverFit(0.0, 0.0, True, 0.0), True)
     scratch = np.zeros_like(proto.hist) if first == 0 and cal.start_row > 0 else None
+    ev = _event_scratch()  # the candidates' events are dropped: one buffer for all
 
     scales: dict[tuple[float, float], float] = {}
 
@@ -363,9 +364,9 @@ def _identify(
             prm[L.P_THETA_MIN] = min(prm[L.P_THETA_MIN], -math.radians(_ID_MIN_EXTENSION_DEG))
         kern = _Kernel(prm, proto.fstate.copy(), proto.ist.copy(), proto.hist)
         if first == 0:
-            _rewind(kern, state, cal, scratch)
+            _rewind(kern, state, cal, scratch, ev)
         # else: the kernel starts at rest in the calibrated pose, where the window is.
-        _run_span(kern, state, first, stop)
+        _run_span(kern, state, first, stop, ev)
         _clear_history(kern)
         n = float(kern.fstate[L.F_ID_N])
         # Mean normalised innovation squared per component (2 a row).

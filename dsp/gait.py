@@ -137,6 +137,7 @@ from hipflex.dsp.gait_swing import (
     lone_step,
     second_step,
     slow_onset,
+    soft_lead,
     stance_pair,
     stretched_peak,
     stretched_step,
@@ -383,7 +384,7 @@ def _feed_rep(
         if step and back and struck and g.lead_quiet and strict_stride(settings, rep.peak_s - g.peaks_s[0]):
             # Two foot landings one walking stride apart with the stance between them (``lead_shaped``).
             g = dataclasses.replace(g, lead=False)
-    if step and stance_pair(settings, g, rep, has_gyro, standing_known, struck):
+    if step and stance_pair(settings, g, rep, has_gyro, standing_known, struck, strike_g):
         # A walk of three strides; the step between the two seen ones is kept as a peak on the rhythm.
         peaks = (g.peaks_s[0], 0.5 * (g.peaks_s[0] + rep.peak_s), rep.peak_s)
         steps = (*g.pending, rep)
@@ -446,6 +447,8 @@ def _feed_rep(
     if lead_shaped(settings, rep, has_gyro, struck):
         quiet = not rep.peak_s - prev_s < settings.gait_min_stride_s  # NaN (no swing before): quiet
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
+    if soft_lead(settings, rep, has_gyro, standing_known, strike_g, rep.peak_s - prev_s):
+        return _start(rep, g.walks, lead=True), released, last
     return _with_last(g, rep.peak_s), (*released, rep), last
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "lone_step",
     "second_step",
     "slow_onset",
+    "soft_lead",
     "stance_pair",
     "stretched_peak",
     "stretched_step",
@@ -69,6 +70,9 @@ STRIKE_G = 0.5
 #: while reps lying down land on nothing (clamshells and side-lying raises, accelerometer only:
 #: 0.05-0.15 g).
 _LANDED_G = 0.2
+#: A jolt larger than this (g) in a swing's top half after its peak is more than a strength rep's or a hold's
+#: (at most 0.1-0.3 g, ``STRIKE_G``): a foot landing softer than ``STRIKE_G`` (``soft_lead``).
+_SOFT_LANDING_G = 0.3
 
 
 @dataclass(frozen=True)
@@ -411,7 +415,15 @@ def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known:
     return stretched_peak(settings, rep) and from_extension(settings, rep)
 
 
-def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool) -> bool:
+def stance_pair(
+    settings: Settings,
+    g: GaitState,
+    rep: Rep,
+    has_gyro: bool,
+    standing_known: bool,
+    struck: bool,
+    strike_g: float = math.nan,
+) -> bool:
     """True when an accelerometer-only swing and the run's one swing before it are two steps of a walk.
 
     A slow walker's steps straddle what the accelerometer-only angle can
@@ -425,12 +437,18 @@ def stance_pair(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, stan
     (the stance before it: no standing drill's rep starts there), one of the
     two landed in its top half as a step does (a heel strike, ``strike_g``),
     and the interval is two walking strides of at most
-    ``_PAIR_MAX_STRIDE_S``.  The earlier swing (a rep or a swing too small
+    ``_PAIR_MAX_STRIDE_S``.  A softer landing than ``STRIKE_G`` (above
+    ``_SOFT_LANDING_G``, more than a strength rep or a hold jolts) does too
+    (tuning seed 55 under the wider walk: a first step of 35.9 degrees from
+    standing landing at 0.43 g, then 6.1 from -18.8 2.48 s on; ``strike_g``
+    is ``rep``'s jolt, the earlier swing's is the state's when it was the
+    latest rep).  The earlier swing (a rep or a swing too small
     to be one) must have started the run as a step would.
     """
     if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
         return False
-    if not (struck or g.struck_first):
+    first_g = g.rep_strike_g if g.pending and g.last_rep is g.pending[0] else math.nan
+    if not (struck or g.struck_first or strike_g > _SOFT_LANDING_G or first_g > _SOFT_LANDING_G):
         return False
     half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
     if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
@@ -499,6 +517,34 @@ def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> b
         return False
     peak = rep.peak_flexion_deg
     return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+
+
+def soft_lead(
+    settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool, strike_g: float, gap_s: float
+) -> bool:
+    """True when an accelerometer-only swing read above a step's flexion with a soft landing may be a walk's first step.
+
+    ``lead_shaped``'s reading for a foot that landed softer than
+    ``STRIKE_G``: a walk's first step from standing reads up to
+    ``_FIRST_STEP_STRETCH_DEG`` high (the body's forward acceleration into
+    the walk), and a slow walker's landing jolts 0.3-0.5 g (tuning seeds 29
+    and 242 under the wider walk, 12.5 Hz: 45.3 and 49.4 degrees from
+    standing, 0.35 and 0.43 g, then the walk's steps from extension one
+    stride on, confirmed without it: the first step was counted).  Without
+    the strike's evidence the swing must show the rest of a first step: a
+    jolt above a strength rep's or a hold's (``_SOFT_LANDING_G``), a low
+    within ``_STANCE_DEG`` of standing (standing known), and no swing
+    within a walking link before it (``gap_s``; NaN: none), as after a
+    pause.  It is a step only when the swings after it confirm the walk
+    on their own (``GaitState.lead``), so it never makes a walk of swings
+    that were none; the one-struck-step shortcut (``GaitState.lead_quiet``)
+    stays with struck first steps.
+    """
+    if has_gyro or not standing_known or not strike_g > _SOFT_LANDING_G:
+        return False
+    if not stretched_peak(settings, rep) or rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG:
+        return False
+    return not gap_s <= _pause_s(settings)
 
 
 def _pause_s(settings: Settings) -> float:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hipflex.dsp._jit import njit
-from hipflex.dsp._kern_filters import _tilt_step
+from hipflex.dsp._kern_filters import _tilt_step_called
 from hipflex.dsp._layout import (
     F_BIAS,
     F_N,
@@ -195,7 +195,7 @@ def _scan_lock(
             if has_gyro:
                 if dt > 0.0:
                     fsv = ls[L_FS : L_FS + F_N]
-                    _tilt_step(
+                    _tilt_step_called(
                         ls[L_PRM : L_PRM + P_N],
                         fsv,
                         acc[k, 0],
@@ -205,7 +205,7 @@ def _scan_lock(
                         gyr[k, 1],
                         gyr[k, 2],
                         dt,
-                        False,
+                        bool(False),  # noqa: UP018 (a bool, not a Literal[bool]: one signature of the callee)
                     )
                 lx = ls[L_FS + F_UP]
                 ly = ls[L_FS + F_UP + 1]

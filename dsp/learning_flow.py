@@ -260,7 +260,8 @@ def _check_gyro_frame(state: StreamState, cal: Calibration, stop: int) -> tuple[
     rate.  The correction is a fixed 3x3 matrix, applied to the whole buffer
     here and to every later chunk in :func:`step`; the bias measured on the
     stand turns with it.  A state that carries a verdict already (a re-run
-    with the bias measured at the first rest, ``pipeline._rebias``) keeps it.
+    with the bias measured at the first rest, ``pipeline._rebias``, where
+    the gyro was taken as given) keeps it.
     """
     gyr = state.buf_gyr
     assert gyr is not None

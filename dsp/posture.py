@@ -69,7 +69,7 @@ from hipflex.dsp.set_description import SetDescription, SetFeatures
 from hipflex.dsp.set_geometry import axis_tilt_deg, lever_rise_cos, lever_up_cos
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from hipflex.dsp.types import RepSet
 
@@ -317,21 +317,44 @@ def _description(
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
 
 
+class _Units:
+    """:func:`.session_geometry.unit` of each array once per call: a session's sets share its two arrays.
+
+    (A norm is ~4 us; every earlier set's two, at every block, were a
+    thousand of them on the long recording of ``benchmarks/throughput.py``.)
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def __call__(self, v: np.ndarray | None) -> np.ndarray | None:
+        if v is None:
+            return None
+        hit = self._done.get(id(v))
+        if hit is None:
+            hit = self._done[id(v)] = (v, unit(v))  # holds v, so its id stays its own
+        return hit[1]
+
+
 def _pooled(
     feats: list[SetFeatures],
     per_set: Sequence[tuple[np.ndarray | None, np.ndarray | None]],
     earlier: Sequence[tuple[RepSet, np.ndarray | None, np.ndarray | None]],
     prior: FlatPrior | None,
     acc_only: bool,
-) -> np.ndarray:
+    units: Callable[[np.ndarray | None], np.ndarray | None] = unit,
+) -> tuple[np.ndarray, tuple[list[tuple[tuple[str, ...], tuple[str, ...]]], np.ndarray, np.ndarray]]:
     """Each set's pose evidence from the sets before it in its own frame (:func:`.session_geometry.pooled_poses`).
 
     Each earlier set is judged from its own features, as when it closed: the same however the sets were batched.
+    ``units``: :func:`.session_geometry.unit`, or a :class:`_Units` of the caller's.  Also returns the sets'
+    own :func:`_scored` (no session part), their rows of the one scoring (each set's row is its own alone).
     """
     before = [(e.description.features, u, a) for e, u, a in earlier if e.description is not None]
-    frames = [(unit(u), unit(a)) for _, u, a in before] + [(unit(u), unit(a)) for u, a in per_set]
-    pose_scores = _scored([f for f, _, _ in before] + feats, prior, acc_only)[2]
-    return pooled_poses(frames, pose_scores, SAME_POSE, len(before))
+    frames = [(units(u), units(a)) for _, u, a in before] + [(units(u), units(a)) for u, a in per_set]
+    cands, scores, pose_scores = _scored([f for f, _, _ in before] + feats, prior, acc_only)
+    n = len(before)
+    return pooled_poses(frames, pose_scores, SAME_POSE, n), (cands[n:], scores[n:], pose_scores[n:])
 
 
 def describe_sets(
@@ -387,16 +410,17 @@ def describe_sets(
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in
     # its description), as the sets named here below: the same for a set whichever call named it.
     told: list[tuple[SetDescription, np.ndarray, np.ndarray]] = []
+    units = _Units()
     for e, u0, a0 in earlier:
-        d, u, a = e.description, unit(u0), unit(a0)
+        d, u, a = e.description, units(u0), units(a0)
         if d is not None and d.drill in INDEX_OF and u is not None and a is not None:
             told.append((d, u, a))
-    pooled = _pooled(feats, per_set, earlier, prior, acc_only)
-    if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told):
+    pooled, (own_cands, own_scores, own_pose) = _pooled(feats, per_set, earlier, prior, acc_only, units)
+    if len({(id(u), id(a)) for u, a in per_set}) == 1 and _one_frame(*per_set[0], told, units):
         # One frame, and nothing before in another: the session tells nothing (every set's session
         # fit would be None), so all are named at once (a long recording's sets, named one by one
-        # block after block, cost 0.2 ms each).
-        named = _describe(feats, prior, acc_only, None, pooled)
+        # block after block, cost 0.2 ms each), from their scores in the pooling's.
+        named = _named(feats, own_cands, own_scores, own_pose + pooled, acc_only)
     else:
         seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         if told:
@@ -404,10 +428,10 @@ def describe_sets(
             seen = [(u, a, w) for (_, u, a), w in zip(told, own, strict=True)]
         named = []
         for k, (f, (u0, a0)) in enumerate(zip(feats, per_set, strict=True)):
-            u, a = unit(u0), unit(a0)
+            u, a = units(u0), units(a0)
             fit = _session_fit(u, a, seen)
             # The set's own scores name it where the session tells nothing, and weigh it for the sets after it.
-            alone = _scored([f], prior, acc_only)
+            alone = (own_cands[k : k + 1], own_scores[k : k + 1], own_pose[k : k + 1])
             cands, scores, pose_scores = alone if fit is None else _scored([f], prior, acc_only, fit[None, :])
             d = _named([f], cands, scores, pose_scores + pooled[k : k + 1], acc_only)[0]
             named.append(d)
@@ -417,10 +441,16 @@ def describe_sets(
 
 
 def _one_frame(
-    up: np.ndarray | None, axis: np.ndarray | None, told: Sequence[tuple[SetDescription, np.ndarray, np.ndarray]]
+    up: np.ndarray | None,
+    axis: np.ndarray | None,
+    told: Sequence[tuple[SetDescription, np.ndarray, np.ndarray]],
+    units: Callable[[np.ndarray | None], np.ndarray | None] = unit,
 ) -> bool:
-    """Whether every earlier set lies in the frame of ``(up, axis)``, as :func:`.session_geometry.session_fit` tests."""
-    u, a = unit(up), unit(axis)
+    """Whether every earlier set lies in the frame of ``(up, axis)``, as :func:`.session_geometry.session_fit` tests.
+
+    ``units``: :func:`.session_geometry.unit`, or a :class:`_Units` of the caller's.
+    """
+    u, a = units(up), units(axis)
     if u is None or a is None:
         return True
     return all(float(u @ tu) > SAME_FRAME_COS and float(a @ ta) > SAME_FRAME_COS for _, tu, ta in told)

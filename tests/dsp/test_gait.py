@@ -306,6 +306,29 @@ def test_a_high_swing_is_a_rep_unless_a_walk_from_extension_follows_it_one_strid
     assert counted == [march] and steps == _STEPS_AFTER
 
 
+def test_an_acc_only_first_step_read_high_with_a_soft_landing_belongs_to_its_walk() -> None:
+    # A slow walker's first step from standing read 45-50 degrees, landing at 0.35-0.45 g (under
+    # STRIKE_G; tuning seeds 29 and 242 under the wider walk), then the walk's steps from extension
+    # one stride on, which confirm the walk on their own: the first step is the walk's too.
+    counted, steps, g = _feed_struck_mixed([_HIGH_FIRST, *_STEPS_AFTER], [0.4] + [0.25] * 5)
+    assert counted == [] and steps == [_HIGH_FIRST, *_STEPS_AFTER]
+    assert [(w.strides, w.start_s) for w in g.walks] == [(6, _HIGH_FIRST.start_s)]
+    # A jolt a strength rep or a hold can give (0.3 g at most): a rep, as before.
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, *_STEPS_AFTER], [0.3] + [0.25] * 5)
+    assert counted == [_HIGH_FIRST] and steps == _STEPS_AFTER
+    # A swing within a walking link before it (a set's rep, not a pause): a rep.
+    before = _swing(8.4, 60.0, 0.0)
+    counted, steps, _ = _feed_struck_mixed([before, _HIGH_FIRST, *_STEPS_AFTER], [0.2, 0.4] + [0.25] * 5)
+    assert counted == [before, _HIGH_FIRST] and steps == _STEPS_AFTER
+    # Its low read well behind standing (no first step from standing): a rep.
+    low = _swing(10.0, 48.0, -12.0)
+    counted, steps, _ = _feed_struck_mixed([low, *_STEPS_AFTER], [0.4] + [0.25] * 5)
+    assert counted == [low] and steps == _STEPS_AFTER
+    # One step after it only: the steps after the high swing must confirm the walk on their own.
+    counted, steps, _ = _feed_struck_mixed([_HIGH_FIRST, _STEPS_AFTER[0]], [0.4, 0.25])
+    assert counted == [_HIGH_FIRST, _STEPS_AFTER[0]] and steps == []
+
+
 def test_a_swing_whose_peak_came_late_still_falls_on_the_walks_rhythm() -> None:
     # A short walk whose middle swing's peak the angle put 0.3 s late (tuning seed 349, 50 Hz
     # without a gyro): strides of 1.47 and 0.84 s, which together are two strides of 1.15 s.
@@ -492,6 +515,19 @@ def test_an_acc_only_walk_step_read_above_a_steps_flexion_is_a_step_when_the_wal
     high = _swing(16.0, 50.0, -12.0)
     counted, steps, _ = _run([*walk[:2], walk[3], walk[5], high, *drill], has_gyro=False)
     assert counted == [high, *drill]
+
+
+def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_one_landed_softly() -> None:
+    # Tuning seed 55 under the wider walk (acc-only): a first step from standing read 35.9 degrees,
+    # landing at 0.43 g (under STRIKE_G), the next step not seen, the one after it from -18.8.
+    first, later = _swing(10.0, 35.9, -0.3), _swing(12.48, 6.1, -18.8)
+    counted, steps, g = _feed_struck_mixed([first, later], [0.43, 0.22])
+    assert counted == [] and steps == [first, later]
+    assert [w.strides for w in g.walks] == [3]
+    # The later one landing so instead: a walk too.
+    assert _feed_struck_mixed([first, later], [0.2, 0.43])[0] == []
+    # Jolts a strength rep or a hold can give (0.3 g at most): reps.
+    assert _feed_struck_mixed([first, later], [0.3, 0.3])[0] == [first, later]
 
 
 def test_two_swings_two_strides_apart_the_later_from_a_stance_are_a_walk_when_one_is_struck() -> None:

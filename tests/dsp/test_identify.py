@@ -131,6 +131,38 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
         assert fs._identify(settings, state, cal, axes, stop, symmetric=symmetric) == want
 
 
+def test_replays_sharing_one_event_buffer_run_as_with_a_fresh_one() -> None:
+    # The lever search's replays drop their events and share one buffer, left as the last replay left it:
+    # the kernels clear an event row before they fill it and read no other, so a buffer full of another
+    # run's rows (here: garbage) leaves the angle and the state to the bit.
+    import hipflex.dsp.flexion_sign as fs
+    from hipflex.dsp._kernel_replay import _event_scratch, _rewind, _run_span
+    from hipflex.sensor.sim.simulate import simulate_drill
+
+    sim = simulate_drill("march", fs_hz=100.0, seed=2, n_sets=2)
+    k = int(np.searchsorted(sim.samples.time_s, sim.truth.sets[0][0] + 2.0))
+    s = sim.samples.slice(k, len(sim.samples))
+    seen = []
+    orig = fs._identify
+    try:
+        fs._identify = lambda *a, **k: seen.append(a) or orig(*a, **k)  # type: ignore[assignment]
+        analyze(ImuSamples(s.time_s, s.acc_g, None))
+    finally:
+        fs._identify = orig
+    settings, state, cal, axes, stop = seen[0]
+    dirty = _event_scratch()
+    dirty[:] = 7.5
+    runs = []
+    for ev in (None, dirty, dirty):
+        kern = fs._make_kernel(settings, False, cal, axes, LeverFit(0.25, 0.04, True, 0.0), True)
+        _rewind(kern, state, cal, None, ev)
+        runs.append((_run_span(kern, state, 0, stop, ev), kern.fstate, kern.ist, kern.hist))
+    assert cal.start_row > 0 and np.isfinite(runs[0][1][fs.L.F_NLL])
+    for run in runs[1:]:
+        for got, want in zip(run, runs[0], strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
 def _fresh_identify(settings: Any, state: Any, cal: Any, axes: Any, stop: int, symmetric: bool) -> LeverFit:
     """The identification as it was before the candidates shared a history: a fresh kernel per candidate."""
     import hipflex.dsp.flexion_sign as fs

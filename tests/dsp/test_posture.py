@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streaming import stream_in_chunks
 
-from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, session_result, step
+from hipflex.dsp import Settings, analyze, finish, init_state, pipeline, posture, session_result, step
 from hipflex.dsp.lever_sums import BLOCK_S, accumulate_lever, empty_lever_blocks
 from hipflex.dsp.mounting_prior import face_cosines
 from hipflex.dsp.posture import (
@@ -24,6 +24,7 @@ from hipflex.dsp.posture import (
     set_features,
 )
 from hipflex.dsp.posture_scores import _lever_loglik
+from hipflex.dsp.session_geometry import unit
 from hipflex.sensor.sim.body import Mounting, matrix_from_euler_zyx_deg
 from hipflex.sensor.sim.mixed import simulate_mixed
 from hipflex.sensor.sim.programme import SensorModel, simulate_programme
@@ -123,6 +124,39 @@ def test_sets_described_together_are_described_as_each_alone() -> None:
         alone = describe_set(set_features(s, state.lever_blocks.rows, tilt))
         assert d.description == alone
         np.testing.assert_array_equal(dataclasses.astuple(d.description.features), dataclasses.astuple(alone.features))
+
+
+def test_describe_sets_normalises_each_frame_array_and_scores_each_set_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The earlier sets and the new ones share the session's two arrays: one norm each per call, not two a set
+    # (every earlier set's, at every block of a long recording), and the names are those of a norm per set.
+    sim = simulate_programme("strength", seed=99, fs_hz=50.0, has_gyro=True)
+    cfg = Settings()
+    state, _ = step(cfg, init_state(cfg, True), sim.samples)
+    state, _ = finish(cfg, state)
+    assert state.cal is not None and state.axes is not None and len(state.sets) > 2
+    up, axis = state.cal.up, state.axes.a
+    earlier = [(s, up, axis) for s in state.sets[:2]]
+    want = describe_sets(state.sets[2:], state.lever_blocks.rows, up, axis, earlier=earlier)
+    seen: list[int] = []
+
+    def counted(v: np.ndarray | None) -> np.ndarray | None:
+        seen.append(id(v))
+        return unit(v)
+
+    monkeypatch.setattr(posture, "unit", counted)
+    scored = posture._scored
+    batches: list[int] = []
+
+    def counted_scored(feats: list[SetFeatures], *args: object) -> object:
+        batches.append(len(feats))
+        return scored(feats, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(posture, "_scored", counted_scored)
+    got = describe_sets(state.sets[2:], state.lever_blocks.rows, up, axis, earlier=earlier)
+    assert [s.description for s in got] == [s.description for s in want]
+    assert sorted(seen) == sorted({id(up), id(axis)})
+    # One frame: the sets are named from their rows of the pooling's one scoring (earlier and new sets).
+    assert batches == [len(state.sets)]
 
 
 def test_the_lever_sign_decides_between_hanging_and_lifted_drills() -> None:
