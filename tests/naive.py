@@ -457,7 +457,8 @@ def pendulum_step(
 ) -> tuple[float, float, float]:
     """Twin of ``_pendulum_step``: a textbook EKF predict/update with explicit matrices.
 
-    ``x = F x``, ``P = F P F^T + Q``; then with ``z = (f.w, f.u)``,
+    ``x = F x``, ``P = F P F^T + Q``; then with ``z = (f.w, f.u)`` (with a lying lever, ``|d|`` over
+    ``_STRAP_OFFSET_M``, scaled up to ``|f|`` where it is shorter),
     ``v = z - h(x)``, ``S = H P H^T + R``, NIS ``v^T S^-1 v``; if NIS > 9
     the measurement noise is inflated by ``NIS / 9`` (at most
     ``_MAX_INFLATION``); ``K = P H^T S^-1``, ``x += K v``,
@@ -488,6 +489,8 @@ def pendulum_step(
             fstate[F_G_EST] = g_est
         f = raw / g_est
         z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
+        if abs(prm[P_OFFSET_M]) > kp._STRAP_OFFSET_M and 0.0 < np.linalg.norm(z) < np.linalg.norm(f):
+            z *= np.linalg.norm(f) / np.linalg.norm(z)  # a lying lever: the in-plane direction at |f|
         m = _model_state(x, prm)
         v = z - pendulum_measurement(m)
         fstate[F_JOLT] = float(np.linalg.norm(v))
