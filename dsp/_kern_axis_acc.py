@@ -80,7 +80,15 @@ from hipflex.dsp._layout import (
     P_AX_COS_DECIDE,
     P_AX_COS_DECIDE_POSE,
     P_AX_COS_LOCK,
+    P_HANG_LEVER,
+    P_HANG_THETA_MAX,
+    P_LEVER_M,
+    P_LIE_AXIS,
+    P_LIE_LEVER,
+    P_LIE_THETA_MAX,
+    P_OFFSET_M,
     P_SET_GAP_S,
+    P_THETA_MAX,
     P_U,
     P_W,
     PHASE_FALL,
@@ -101,6 +109,10 @@ _COS_HOLD = math.cos(math.radians(_HOLD_DEG))
 _RESTART_ANGLE_SD_DEG = 5.0
 _RESTART_RATE_SD_DPS = 50.0
 _RESTART_ACCEL_VAR = 100.0
+# A set's thigh stands (the hanging lever, not a lying one) when its axis is
+# within this of the rest's "up", deg: halfway between standing and lying.
+_UPRIGHT_DEG = 45.0
+_COS_UPRIGHT = math.cos(math.radians(_UPRIGHT_DEG))
 
 
 @njit_borrowed_inline
@@ -199,6 +211,23 @@ def _acc_hold(
     return False, theta
 
 
+@njit_borrowed_inline
+def _lever_for_pose(prm: np.ndarray, rx: float, ry: float, rz: float) -> None:
+    """A lying lever's session: the lever and bound of a set whose rest's "up" is ``(rx, ry, rz)``.
+
+    The thigh stands when its axis (``P_LIE_AXIS``) is within
+    ``_UPRIGHT_DEG`` of the line of "up" (either way: the lever's sign is
+    the identification's): the hanging lever, else the lying one.
+    """
+    c = abs(rx * prm[P_LIE_AXIS] + ry * prm[P_LIE_AXIS + 1] + rz * prm[P_LIE_AXIS + 2])
+    if c == 0.0:
+        return  # no lying lever (zeros), or a thigh exactly across: nothing to switch
+    k = P_HANG_LEVER if c >= _COS_UPRIGHT else P_LIE_LEVER
+    prm[P_LEVER_M] = prm[k]
+    prm[P_OFFSET_M] = prm[k + 1]
+    prm[P_THETA_MAX] = prm[P_HANG_THETA_MAX] if c >= _COS_UPRIGHT else prm[P_LIE_THETA_MAX]
+
+
 @njit_borrowed
 def _acc_decide(
     prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, hold: int, s: int, theta: float
@@ -214,6 +243,7 @@ def _acc_decide(
     rx = prm[P_U]
     ry = prm[P_U + 1]
     rz = prm[P_U + 2]
+    _lever_for_pose(prm, rx, ry, rz)
     dx = prm[P_W]
     dy = prm[P_W + 1]
     dz = prm[P_W + 2]

@@ -82,6 +82,25 @@ _ZUPT_DEV_G = 0.04
 _ZUPT_GRAVITY = 0.05
 _ZUPT_RATE_SD = 0.01
 _ZUPT_ACCEL_SD = 0.1
+# A lying thigh's lever (across the rest pose's "up", identify.py; an offset
+# beyond any strap's _STRAP_OFFSET_M): a fast rep can carry the filter over
+# the top, past 90 deg where sin(theta) reads alike both sides, and there the
+# robust update's inflated noise and the still stretch's zero rate hold it
+# (tuning seed 1, side-lying raises at 50 Hz: a 49 deg rep read 120 deg and
+# held for 30 s, 21 reps for 16).  So while still, an innovation of more than
+# _STUCK_NIS (10 sigma) re-anchors the angle where the still force puts it
+# (at rest the kinematic terms vanish: theta = atan2(f.w, f.u)).  Only for a
+# lying lever: under the hanging one no stuck filter was traced, and the
+# standing drills' counts are left as they were.
+_STUCK_NIS = 100.0
+_STRAP_OFFSET_M = 0.10
+# Under a lying lever the filter also reads the force's direction in the
+# swing's plane at the whole force's magnitude.  A swing about the plane's
+# normal keeps gravity and its own acceleration in the plane; a roll from the
+# side onto the back (between drills) turns gravity out of it, and the short
+# in-plane force (0.89 g at 85 deg, tuning seed 12) was read as the offset's
+# centripetal term: the angle ran back at 200 deg/s while the force's
+# direction kept rising (62 -> 42 deg: a rise-fall-rise, a one-rep set).
 # The tests above pass a slow turn (under ~20 deg/s the force moves less than
 # _ZUPT_DEV_G from its 0.1 s low-pass): a hip hike's 5 deg, a stretch's slow
 # rise.  Holding the rate at zero then left the angle behind the force (hikes
@@ -96,6 +115,16 @@ _ZUPT_ACCEL_SD = 0.1
 @njit_borrowed_inline
 def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else (hi if v > hi else v)
+
+
+@njit_borrowed_inline
+def _in_plane_full(fw: float, fu: float, f_g: float) -> tuple[float, float]:
+    """The in-plane force ``(fw, fu)`` scaled to the whole force's magnitude ``f_g`` (its direction kept)."""
+    m = math.sqrt(fw * fw + fu * fu)
+    if m <= 0.0 or f_g <= m:
+        return fw, fu
+    k = f_g / m
+    return fw * k, fu * k
 
 
 @njit_borrowed_inline
@@ -251,6 +280,9 @@ def _pendulum_step(
             fstate[F_G_EST] = gcal
         fw = (ax * prm[P_W] + ay * prm[P_W + 1] + az * prm[P_W + 2]) / gcal
         fu = (ax * prm[P_U] + ay * prm[P_U + 1] + az * prm[P_U + 2]) / gcal
+        if abs(prm[P_OFFSET_M]) > _STRAP_OFFSET_M:
+            # A lying lever: force out of the swing's plane (a roll) lent to the plane's direction.
+            fw, fu = _in_plane_full(fw, fu, fn / gcal)
         lg = prm[P_LEVER_M] / G0_MPS2
         dg = prm[P_OFFSET_M] / G0_MPS2
         s0 = math.sin(x0)
@@ -381,6 +413,8 @@ def _pendulum_step(
             x0, x1, x2, n00, n01, n02, n11, n12, n22 = _observe_zero(
                 2, _ZUPT_ACCEL_SD, x0, x1, x2, n00, n01, n02, n11, n12, n22
             )
+            if nis > _STUCK_NIS and abs(prm[P_OFFSET_M]) > _STRAP_OFFSET_M:
+                x0 = math.atan2(fw, fu)
     else:
         # A clipped row: no stillness, no gravity tracking, no share of the
         # identification likelihood (its axes differ from row to row), no jolt.

@@ -10,7 +10,7 @@ import numpy as np
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_pendulum import _ZUPT_TAU_S
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.identify import LeverFit
+from hipflex.dsp.identify import LeverFit, lies_across
 from hipflex.dsp.learn import Axes, Calibration
 
 __all__: list[str] = []  # private to dsp: the pipeline and the learning flow
@@ -48,6 +48,8 @@ _ZUPT_MIN_DRIFT_DEG = 1.0
 #: default 20 the rests of the wide simulator had more reps with it (drills11: held-out 300000, 5 ->
 #: 11 reps in rests, acc-only 12.5-104 Hz), so there the stillness test stays as it was.
 _ZUPT_DRIFT_BELOW_ROM_DEG = 15.0
+#: The pendulum filter's flexion bound under a lying thigh's lever, deg (``_make_kernel``).
+_LYING_MAX_FLEXION_DEG = 90.0
 
 
 def _zupt_drift_deg(period_s: float) -> float:
@@ -93,6 +95,26 @@ def _make_kernel(
     prm[L.P_ID] = 1.0 if identify else 0.0
     prm[L.P_G_CAL] = cal.gravity_g
     prm[L.P_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
+    if not has_gyro and lever is not None and lies_across(lever):
+        # A lying thigh's lever (identify.py): its working angle starts from the floor, and no drill
+        # lifts it past the vertical (raises 25-75 deg, clamshells and side-lying raises under 60); a
+        # fast rep that carried the filter past 90 deg, where sin(theta) reads alike both sides, went
+        # over the top to the hanging thigh's bound (tuning seed 5, straight-leg raises at 50 Hz: 60
+        # deg reps read 117, two reps too many).
+        prm[L.P_THETA_MAX] = min(prm[L.P_THETA_MAX], math.radians(_LYING_MAX_FLEXION_DEG))
+        # Identified from the first motion, it is the lying sets' only: a standing set's "up" lies
+        # along the thigh, and read through this lever its reps came out many times over (tuning
+        # seed 12, on the side, the back, then standing: 25 reps for 10).  The axis watch
+        # (_kern_axis_acc._acc_decide) switches per set between it and the settings' hanging lever
+        # by where the rest's "up" lies to the thigh, whose axis is the lever's line (hip to sensor).
+        line = -lever.lever_arm_m * axes.u + lever.sensor_offset_m * axes.w
+        prm[L.P_LIE_AXIS : L.P_LIE_AXIS + 3] = line / np.linalg.norm(line)
+        prm[L.P_LIE_LEVER] = lever.lever_arm_m
+        prm[L.P_LIE_LEVER + 1] = lever.sensor_offset_m
+        prm[L.P_HANG_LEVER] = settings.lever_arm_m
+        prm[L.P_HANG_LEVER + 1] = settings.sensor_offset_m
+        prm[L.P_LIE_THETA_MAX] = prm[L.P_THETA_MAX]
+        prm[L.P_HANG_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)
     prm[L.P_ZUPT_S] = settings.pendulum_still_s
     # The drift bound only where reps are small (cos 180 deg: none, the test alone, as before drills11).

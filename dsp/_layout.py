@@ -46,7 +46,14 @@ P_AX_COS_DECIDE = 32  # cos(min(lock_deg, min_rom_deg)): the tilt at which a set
 P_AX_COS_DECIDE_POSE = 33  # cos(min(lock_deg, candidate_deg)): the same from a rest in another pose
 P_AX_ROT = 34  # 1: the angle is the rotation about P_A = up (integrated gyro; hip rotation, _kern_axis)
 P_ZUPT_COS = 35  # pendulum filter: cos of the drift that ends a still stretch (_kernel_setup._zupt_drift_deg)
-P_N = 36
+# A lying thigh's lever (accelerometer only; _kernel_setup, _kern_axis_acc._acc_decide): a set from a
+# rest whose "up" lies along the thigh (standing) takes the hanging lever and bound, any other the lying.
+P_LIE_AXIS = 36  # 36..38 the thigh's long axis, sensor frame (zeros: no lying lever, nothing switched)
+P_LIE_LEVER = 39  # 39..40 the lying lever's (lever, offset), m
+P_HANG_LEVER = 41  # 41..42 the hanging thigh's (lever, offset), m: the settings'
+P_LIE_THETA_MAX = 43  # the lying lever's flexion bound, rad
+P_HANG_THETA_MAX = 44  # the hanging thigh's flexion bound, rad
+P_N = 45
 
 # ---- float state ------------------------------------------------------------
 F_T_HAT = 0  # reconstructed time of the last processed sample, s

@@ -19,7 +19,7 @@ from hipflex import __version__
 from hipflex.dsp import _layout as L
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait import walks_so_far
-from hipflex.dsp.identify import LeverFit
+from hipflex.dsp.identify import LeverFit, lies_across
 from hipflex.dsp.learn import Calibration
 from hipflex.dsp.posture import FlatPrior, describe_sets
 from hipflex.dsp.stream_state import StreamState
@@ -78,6 +78,12 @@ def _pendulum_model(lever: LeverFit | None) -> str:
     text = "thigh pendulum EKF (gravity + tangential + centripetal acceleration)"
     if lever is None or not lever.identified:
         return text + "; sensor position from the settings"
+    if lies_across(lever):
+        # A lying thigh's lever, across the rest pose's "up" (identify.py): no place on the strap to name.
+        return (
+            text + f"; lever {100 * abs(lever.sensor_offset_m):.1f} cm across the rest pose's vertical,"
+            f" {100 * lever.lever_arm_m:.1f} cm along it (a thigh lying down), identified from the first motion"
+        )
     side = "in front of" if lever.sensor_offset_m >= 0.0 else "behind"
     return (
         text + f"; sensor {100 * lever.lever_arm_m:.1f} cm below the hip, {100 * abs(lever.sensor_offset_m):.1f} cm"

@@ -162,10 +162,15 @@ from hipflex.dsp._layout import (
     P_EKF_Q,
     P_EKF_R,
     P_G_CAL,
+    P_HANG_LEVER,
+    P_HANG_THETA_MAX,
     P_HAS_GYRO,
     P_HOLD_BAND,
     P_ID,
     P_LEVER_M,
+    P_LIE_AXIS,
+    P_LIE_LEVER,
+    P_LIE_THETA_MAX,
     P_MAX_INTERP_S,
     P_MIN_ROM,
     P_N,
@@ -452,7 +457,8 @@ def pendulum_step(
 ) -> tuple[float, float, float]:
     """Twin of ``_pendulum_step``: a textbook EKF predict/update with explicit matrices.
 
-    ``x = F x``, ``P = F P F^T + Q``; then with ``z = (f.w, f.u)``,
+    ``x = F x``, ``P = F P F^T + Q``; then with ``z = (f.w, f.u)`` (with a lying lever, ``|d|`` over
+    ``_STRAP_OFFSET_M``, scaled up to ``|f|`` where it is shorter),
     ``v = z - h(x)``, ``S = H P H^T + R``, NIS ``v^T S^-1 v``; if NIS > 9
     the measurement noise is inflated by ``NIS / 9`` (at most
     ``_MAX_INFLATION``); ``K = P H^T S^-1``, ``x += K v``,
@@ -460,8 +466,9 @@ def pendulum_step(
     raw specific force has stayed within ``_ZUPT_DEV_G`` of its low-pass and
     within ``_ZUPT_GRAVITY`` of gravity, and the low-pass within
     ``_ZUPT_DRIFT_DEG`` of its direction where that began (``F_ZANCHOR``),
-    for ``P_ZUPT_S``, rate and acceleration are observed to be zero.  A row with clipped axes (``clip``
-    bits 0-2) skips both and ends the stillness; it is a censored measurement
+    for ``P_ZUPT_S``, rate and acceleration are observed to be zero (and, with a lying lever, ``|d|`` over
+    ``_STRAP_OFFSET_M``, an NIS over ``_STUCK_NIS`` sets theta to ``atan2(f.w, f.u)``).  A row with
+    clipped axes (``clip`` bits 0-2) skips both and ends the stillness; it is a censored measurement
     instead (:func:`censored_update`).
     Finally theta is wrapped to (-pi, pi] and held within the thigh's range
     ``[P_THETA_MIN, P_THETA_MAX]`` (outward rate and acceleration zeroed at a
@@ -482,6 +489,8 @@ def pendulum_step(
             fstate[F_G_EST] = g_est
         f = raw / g_est
         z = np.array([f @ _vec(prm, P_W), f @ _vec(prm, P_U)])
+        if abs(prm[P_OFFSET_M]) > kp._STRAP_OFFSET_M and 0.0 < np.linalg.norm(z) < np.linalg.norm(f):
+            z *= np.linalg.norm(f) / np.linalg.norm(z)  # a lying lever: the in-plane direction at |f|
         m = _model_state(x, prm)
         v = z - pendulum_measurement(m)
         fstate[F_JOLT] = float(np.linalg.norm(v))
@@ -533,6 +542,9 @@ def pendulum_step(
             x = x + kz @ (-(hz @ x))
             p = (np.eye(PX) - kz @ hz) @ p
             p = 0.5 * (p + p.T)
+            if nis > kp._STUCK_NIS and abs(prm[P_OFFSET_M]) > kp._STRAP_OFFSET_M:
+                # A lying lever's filter held far off a still thigh: the angle the still force gives.
+                x[0] = math.atan2(z[0], z[1])
     else:
         fstate[F_ZSTILL_S] = 0.0
         zupt_anchor_here(fstate)
@@ -1485,6 +1497,13 @@ def acc_axis_decide(
     if ist[I_PHASE] == PHASE_FALL or not turn_axes(prm, fstate, fstate[F_ZLP : F_ZLP + 3].copy()):
         return theta
     ref, w = prm[P_U : P_U + 3].copy(), prm[P_W : P_W + 3].copy()
+    # A lying lever's session: a standing thigh (its axis near the rest's "up") takes the hanging lever.
+    c = abs(float(ref @ prm[P_LIE_AXIS : P_LIE_AXIS + 3]))
+    if c > 0.0:
+        upright = c >= math.cos(math.radians(kaa._UPRIGHT_DEG))
+        lever = prm[P_HANG_LEVER : P_HANG_LEVER + 2] if upright else prm[P_LIE_LEVER : P_LIE_LEVER + 2]
+        prm[P_LEVER_M], prm[P_OFFSET_M] = lever
+        prm[P_THETA_MAX] = prm[P_HANG_THETA_MAX] if upright else prm[P_LIE_THETA_MAX]
     fstate[F_ZLP : F_ZLP + 3] = fstate[F_AX_SNAP : F_AX_SNAP + 3]
     fstate[F_ZSTILL_S] = fstate[F_AX_SNAP + 3]
     fstate[F_G_EST] = fstate[F_AX_SNAP + 4]

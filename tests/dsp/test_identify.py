@@ -270,7 +270,7 @@ def test_a_short_lever_is_taken_only_where_it_fits_clearly_better():
     assert fit.identified
     assert fit.lever_arm_m == pytest.approx(0.12, abs=0.0076)
     assert fit.sensor_offset_m == pytest.approx(0.06, abs=0.0076)
-    assert min(lev for lev, _ in calls) >= 0.10 - 1e-12
+    assert min(lev for lev, off in calls if abs(off) <= 0.10) >= 0.10 - 1e-12  # quarter-turned levers aside
     # The same likelihood, no better fit: the operating range's best stays.
     same = identify_lever(_bowl(0.12, 0.06)[0], 0.22, 0.03, lambda lev, off: 1.0 if lev < 0.18 else 1.1)
     assert same.lever_arm_m == pytest.approx(0.18)
@@ -405,3 +405,45 @@ def test_an_earlier_fit_stays_where_the_likelihood_cannot_tell_it_from_the_best(
         fit = identify_lever(_bowl(0.262, 0.071, depth)[0], 0.30, -0.10, earlier=(0.24, 0.06))
         assert fit.lever_arm_m == pytest.approx(0.262, abs=0.0076)
     assert identify_lever(flat, 0.30, -0.10, earlier=(0.12, 0.06)).lever_arm_m != 0.12
+
+
+def test_a_lever_across_the_vertical_is_taken_only_where_it_fits_clearly_better():
+    # A lying thigh's lever lies across the rest pose's "up": in the model's terms
+    # a small "lever" and an "offset" beyond any strap's.  Like a short lever it
+    # needs the larger likelihood and a clearly smaller fit scale.
+    from hipflex.dsp.identify import lies_across
+
+    nll, calls = _bowl(0.03, 0.21)
+    fit = identify_lever(nll, 0.22, 0.03, lambda lev, off: 1.0 if abs(off) > 0.1 else 2.5)
+    assert lies_across(fit)
+    assert fit.lever_arm_m == pytest.approx(0.03, abs=0.0076)
+    assert fit.sensor_offset_m == pytest.approx(0.21, abs=0.016)  # a grid of 6 cm, refined by 1.5
+    assert min(lev for lev, off in calls if abs(off) > 0.1) >= 0.0
+    # The same likelihood, no clearly better fit: the operating range's best stays.
+    same = identify_lever(_bowl(0.03, 0.21)[0], 0.22, 0.03, lambda lev, off: 1.0 if abs(off) > 0.1 else 1.5)
+    assert not lies_across(same)
+    assert 0.18 <= same.lever_arm_m <= 0.30
+
+
+def test_accelerometer_only_clamshells_are_read_with_the_lying_thighs_lever():
+    # Tuning seed 1, clamshells at 50 Hz without a gyro.  Under the hanging
+    # thigh's lever every return read 10-20 deg behind the rest, ROMs 40-60 deg
+    # for true 30-40, and the first set's first five reps, held tops read
+    # 1.6 s apart, were taken for a walk (14/19).
+    from hipflex.sensor.sim.programme import simulate_programme
+
+    sim = simulate_programme("clamshell", seed=1, fs_hz=50.0, has_gyro=False)
+    res = analyze(sim.samples, Settings())
+    t0, t1 = sim.truth.sets[0]
+    truth = [r for r in sim.truth.reps if r.set_index == 0]
+    found = [s for s in res.sets if s.end_s > t0 - 1.0 and s.start_s < t1 + 1.0]
+    assert sum(s.rep_count for s in found) == sum(r.counts(Settings().min_rom_deg) for r in truth)
+    errors = [
+        abs(rep.rom_deg - tr.rom_deg)
+        for tr in truth
+        for rep in (r for s in found for r in s.reps)
+        if rep.start_s <= tr.peak_s <= rep.end_s
+    ]
+    assert len(errors) >= 15
+    assert np.median(errors) < 5.0
+    assert "lying down" in res.quality.angle_model

@@ -17,6 +17,7 @@ import pytest
 from kit import assert_slots_close
 from scipy.spatial.transform import Rotation
 
+from hipflex.dsp import Settings
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_filters import _tilt_step
 from hipflex.dsp._kern_pendulum import _pendulum_step
@@ -895,6 +896,29 @@ def test_pendulum_zero_velocity_update_lets_a_slow_small_tilt_through(step) -> N
     assert np.abs(out[-20:, 1]).max() < 1.0  # and still: the update holds the rate at zero again
 
 
+@pytest.mark.parametrize("step", [_pendulum_step, naive.pendulum_step], ids=["kernel", "twin"])
+def test_a_lying_levers_filter_held_over_the_top_of_a_still_thigh_comes_back(step) -> None:
+    # A lying thigh's lever (across "up": the offset beyond any strap's) after a fast
+    # rep carried the filter to the 120 deg bound while the thigh is still at 40 deg
+    # (tuning seed 1, side-lying raises at 50 Hz).  There the robust update's inflated
+    # noise and the still stretch's zero rate held it for the rest of the set; an
+    # innovation of more than 10 sigma while still re-anchors it on the still force.
+    frame = _frame(7)
+    held = np.deg2rad(40.0)
+    n, dt = 200, 0.01
+    acc = np.tile(_sagittal(frame, np.array([np.sin(held)]), np.array([np.cos(held)]))[0], (n, 1))
+    acc += np.random.default_rng(7).normal(0, 0.003, acc.shape)
+    prm, fstate = _pendulum_arrays(frame, lever_m=0.0, offset_m=0.20)
+    prm[L.P_ZUPT_S] = 0.2  # the Settings defaults
+    prm[L.P_EKF_Q] = Settings().pendulum_jerk_rad_s3 ** 2
+    prm[L.P_EKF_R] = Settings().pendulum_acc_noise_g
+    fstate[L.F_ZLP : L.F_ZLP + 3] = acc[0]
+    fstate[L.F_X] = np.deg2rad(120.0)
+    out = _run_pend(step, prm, fstate, acc, np.full(n, dt), np.zeros(n, bool))
+    # From 0.3 s after the still stretch began; without the re-anchoring 88 deg then, 53 a second later.
+    assert out[50:, 0] == pytest.approx(40.0, abs=1.0)
+
+
 def test_the_still_stretchs_drift_bound_is_set_only_for_small_reps_and_widens_at_low_rates() -> None:
     # drills11: with the bound at the default min_rom_deg the held-out wide simulator had more reps in
     # rests (5 -> 11), so it is set where reps are a few degrees (hip hikes at 3, stretches at 10).
@@ -910,6 +934,25 @@ def test_the_still_stretchs_drift_bound_is_set_only_for_small_reps_and_widens_at
     assert bound[20.0, 0.01] == pytest.approx(180.0)  # none: the stillness test alone
     assert bound[10.0, 0.01] == pytest.approx(1.0) == bound[3.0, 0.01]
     assert 1.5 < bound[3.0, 0.08] < 3.0  # 12.5 Hz: the low-pass keeps 0.62 of the noise
+
+
+def test_a_lying_levers_filter_is_bounded_at_the_vertical() -> None:
+    # Past 90 deg sin(theta) reads alike both sides: under a lying thigh's lever a fast
+    # rep went over the top to the hanging thigh's bound (tuning seed 5, straight-leg
+    # raises at 50 Hz: 60 deg reps read 117).  No drill lifts a lying thigh past the vertical.
+    from hipflex.dsp._kernel_setup import _make_kernel
+    from hipflex.dsp.identify import LeverFit
+    from hipflex.dsp.learn import Axes, Calibration
+
+    frame = _frame(4)
+    u, w, a = (np.ascontiguousarray(frame[:, i]) for i in range(3))
+    cal = Calibration(0, 0, u, np.zeros(3), 0.01, True)
+    bound = {}
+    for lever in (LeverFit(0.0, 0.20, True, 50.0), LeverFit(0.22, 0.05, True, 50.0), None):
+        prm = _make_kernel(Settings(), False, cal, Axes(u, w, a), lever).prm
+        bound[lever] = math.degrees(prm[L.P_THETA_MAX])
+    hanging = Settings().pendulum_max_flexion_deg
+    assert list(bound.values()) == pytest.approx([90.0, hanging, hanging])
 
 
 @pytest.mark.parametrize(("fs_hz", "offset_m", "lever_m"), [(200.0, 0.07, 0.22), (100.0, 0.0, 0.32)])

@@ -142,6 +142,23 @@ def test_drills_in_three_poses_without_a_gyro_are_counted_per_set(seed: int) -> 
     ]
 
 
+def test_a_standing_set_after_lying_ones_takes_the_hanging_lever_without_a_gyro() -> None:
+    # Tuning seed 12: the lever identified from the first motion (on the side) lies across "up"; read
+    # through it, the standing set after the bridge counted 25 reps for 10.  The watch's re-lock at a
+    # set whose rest's "up" lies along the thigh takes the hanging lever back (_kern_axis_acc).
+    seed = 12
+    sim = simulate_mixed(
+        ("side_lying_abduction", "glute_bridge", "strength"),
+        seed=seed,
+        fs_hz=50.0,
+        sets_per_drill=1,
+        has_gyro=False,
+        mounting=Mounting.random(np.random.default_rng(seed)),
+    )
+    want = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
+    assert _per_set(sim, analyze(sim.samples)) == want
+
+
 # Tuning seeds (acc-only) that open lying on the back, get up and stand a moment before the first set: the
 # watch's reference at row 0 was the calibrated standing pose, not the lying thigh's, so the lying stretch
 # counted as a rest between sets and getting up re-locked the axes on the lying pose (set errors
