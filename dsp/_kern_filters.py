@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
+from hipflex.dsp._jit import njit_borrowed_inline, njit_borrowed_linked
 from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
@@ -418,4 +418,4 @@ def _tilt_step(
 # an inlined callee again in each caller (its front end, not LLVM, is most of a first
 # run's compile: 1.1 s of CPU for this one in the lock scan).  The main loop keeps the
 # inlined one (a call per gyro row cost it ~5 % of its rows per second).
-_tilt_step_called = njit_borrowed(_tilt_step.py_func)  # type: ignore[attr-defined]
+_tilt_step_called = njit_borrowed_linked(_tilt_step.py_func)  # type: ignore[attr-defined]
