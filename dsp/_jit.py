@@ -88,5 +88,14 @@ def njit_borrowed_inline(fn: F) -> F:
 
 
 def njit_borrowed_linked(fn: F) -> F:
-    """Like :func:`njit_borrowed`, compiled once and inlined into its callers by LLVM (``alwaysinline``)."""
+    """Like :func:`njit_borrowed`, compiled once and inlined into its callers by LLVM.
+
+    numba's ``forceinline`` marks the function and each caller's declaration of
+    it ``alwaysinline``; numba links the callee's module into every caller's
+    (from the cached bitcode when the callee came from the cache) and LLVM
+    inlines it there.  For a large per-sample helper: inlined at numba's IR
+    level (:func:`njit_borrowed_inline`) it is typed and lowered again inside
+    each caller, which costs a first run's compile more than compiling it on
+    its own; a plain call costs every row the call.
+    """
     return _numba_setup.defer_extensions(numba.njit(**_BORROWED, forceinline=True)(fn))

@@ -40,7 +40,8 @@ _KERN = (_A1, _A1, types.int64[::1], _A2)  # prm, fstate, ist, hist (dsp/_layout
 GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # The per-sample step and what it calls (the accelerometer-only filter, the
     # post-gap window's end, the accelerometer-only axis watch): called by the
-    # main loop, not inlined into it.
+    # main loop, not inlined into it (the gyro tilt filter, compiled here, is
+    # inlined by LLVM into the main loop and the lock scan).
     "step": (
         ("_kern_filters", "_tilt_step_called", (_A1, _A1, _F, _F, _F, _F, _F, _F, _F, types.boolean)),
         ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
