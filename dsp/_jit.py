@@ -16,7 +16,7 @@ import numba
 
 from . import _numba_flags, _numba_inline, _numba_markup, _numba_postproc, _numba_setup, _numba_typing
 
-__all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_inline"]
+__all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_borrowed_linked", "njit_inline"]
 
 
 _numba_setup.install()
@@ -85,3 +85,17 @@ def njit_borrowed(fn: F) -> F:
 def njit_borrowed_inline(fn: F) -> F:
     """Like :func:`njit_inline` for the helpers of :func:`njit_borrowed` kernels (NRT off)."""
     return _numba_setup.defer_extensions(numba.njit(**_BORROWED, inline="always")(fn))
+
+
+def njit_borrowed_linked(fn: F) -> F:
+    """Like :func:`njit_borrowed`, compiled once and inlined into its callers by LLVM.
+
+    numba's ``forceinline`` marks the function and each caller's declaration of
+    it ``alwaysinline``; numba links the callee's module into every caller's
+    (from the cached bitcode when the callee came from the cache) and LLVM
+    inlines it there.  For a large per-sample helper: inlined at numba's IR
+    level (:func:`njit_borrowed_inline`) it is typed and lowered again inside
+    each caller, which costs a first run's compile more than compiling it on
+    its own; a plain call costs every row the call.
+    """
+    return _numba_setup.defer_extensions(numba.njit(**_BORROWED, forceinline=True)(fn))

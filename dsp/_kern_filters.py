@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
+from hipflex.dsp._jit import njit_borrowed_inline, njit_borrowed_linked
 from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
@@ -414,8 +414,9 @@ def _tilt_step(
     return theta, oa * RAD
 
 
-# The lock scan's (learn._scan_lock) copy, called, not inlined: numba types and lowers
-# an inlined callee again in each caller (its front end, not LLVM, is most of a first
-# run's compile: 1.1 s of CPU for this one in the lock scan).  The main loop keeps the
-# inlined one (a call per gyro row cost it ~5 % of its rows per second).
-_tilt_step_called = njit_borrowed(_tilt_step.py_func)  # type: ignore[attr-defined]
+# The copy the main loop (_kern_run) and the lock scan (learn._scan_lock) call: numba
+# types and lowers an inlined callee again in each caller (its front end, not LLVM, is
+# most of a first run's compile: 1.2 s of CPU for this one in the main loop, 1.1 s in
+# the lock scan), so it is compiled once, and LLVM inlines the compiled function into
+# them (a plain call per gyro row cost the main loop ~5 % of its rows per second).
+_tilt_step_called = njit_borrowed_linked(_tilt_step.py_func)  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import numpy as np
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_release, _axis_watch
 from hipflex.dsp._kern_axis_acc import _acc_watch
-from hipflex.dsp._kern_filters import _tilt_step
+from hipflex.dsp._kern_filters import _tilt_step_called
 from hipflex.dsp._kern_gap import _pg_finish, _pg_start
 from hipflex.dsp._kern_gap_acc import _APG_GAP_S, _APG_WINDOW_S, _apg_snap
 from hipflex.dsp._kern_pendulum import _pendulum_reanchor, _pendulum_step
@@ -198,7 +198,7 @@ def _process_py(
     has_gyro = prm[P_HAS_GYRO] > 0.0  # read once: the stores below may alias prm
     if has_gyro:
         # Any axis at full scale: the row's direction is not gravity's.
-        theta, vel = _tilt_step(prm, fstate, ax, ay, az, gx, gy, gz, dt, clip != 0)
+        theta, vel = _tilt_step_called(prm, fstate, ax, ay, az, gx, gy, gz, dt, clip != 0)
         sig = 0.0
     else:
         theta, vel, sig = _pendulum_step(prm, fstate, ax, ay, az, dt, clip & _CLIP_AXES)

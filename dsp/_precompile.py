@@ -40,8 +40,10 @@ _KERN = (_A1, _A1, types.int64[::1], _A2)  # prm, fstate, ist, hist (dsp/_layout
 GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # The per-sample step and what it calls (the accelerometer-only filter, the
     # post-gap window's end, the accelerometer-only axis watch): called by the
-    # main loop, not inlined into it.
+    # main loop, not inlined into it (the gyro tilt filter, compiled here, is
+    # inlined by LLVM into the main loop and the lock scan).
     "step": (
+        ("_kern_filters", "_tilt_step_called", (_A1, _A1, _F, _F, _F, _F, _F, _F, _F, types.boolean)),
         ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
         ("_kern_gap_acc", "_apg_snap", (_A1,)),
         ("_kern_gap_acc", "_apg_finish", _KERN),
@@ -76,8 +78,6 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         # windows they leave.
         ("_kern_still", "_lower_bounds", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _I, types.int64[::1], _A1)),
         ("quiet_window", "_score_below", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _A1, types.int64[::1], _A1)),
-        # (the lock scan calls the tilt filter: the main loop inlines its own copy)
-        ("_kern_filters", "_tilt_step_called", (_A1, _A1, _F, _F, _F, _F, _F, _F, _F, types.boolean)),
         ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
         ("_kern_time", "_spread", (_A1,)),
         ("_kern_time", "_bootstrap_period", (_A1, _A1)),

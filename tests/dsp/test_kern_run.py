@@ -14,12 +14,13 @@ are exact.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import naive
 import numpy as np
 import pytest
 import synth
-from kit import EV_ROWS, assert_slots_close, copies, kernel_arrays
+from kit import EV_ROWS, assert_slots_close, copies, kernel_arrays, run_numba_script
 
 from hipflex.dsp import Settings
 from hipflex.dsp import _kern_run as kr
@@ -589,6 +590,36 @@ def test_the_per_sample_kernels_count_no_references() -> None:
     assert len(kernels) >= 25
     counted = [k.py_func.__name__ for k in kernels if k.targetoptions.get("_nrt", True)]
     assert counted == []
+
+
+_TILT_CALLS = """
+import json
+
+from hipflex.dsp._precompile import GROUPS, compile_kernel
+
+for group in ("step", "reps", "rep_ends", "entry"):
+    for module, kernel, args in GROUPS[group]:
+        compile_kernel(module, kernel, args)
+from hipflex.dsp._kern_run import _run_chunk
+
+(asm,) = _run_chunk.inspect_asm().values()
+# (the filter's numba environment, a global, may stay declared; code that calls or defines it may not)
+lines = [line.strip() for line in asm.splitlines() if "_tilt_step" in line and "NumbaEnv" not in line]
+print(json.dumps({"lines": lines}))
+"""
+
+
+def test_the_main_loop_compiles_the_tilt_filter_once_and_llvm_inlines_it(tmp_path: Path) -> None:
+    # numba's front end typed and lowered the inlined tilt filter again inside the main
+    # loop (1.2 s of a first run's compile CPU); the loop calls the lock scan's copy,
+    # compiled once, which LLVM inlines back (alwaysinline): no call per gyro row,
+    # which cost the loop 5 % of its rows per second.
+    from hipflex.dsp import _kern_filters
+
+    assert kr._tilt_step_called is _kern_filters._tilt_step_called
+    assert _kern_filters._tilt_step_called.targetoptions.get("forceinline")
+    # The loop's machine code names no tilt filter: it was inlined, not called.
+    assert run_numba_script(tmp_path, _TILT_CALLS, "fresh") == {"lines": []}
 
 
 @pytest.mark.slow
