@@ -113,6 +113,7 @@ import math
 import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.gait_lone import lone_start, lone_step
 from hipflex.dsp.gait_rhythm import (
     LINK_TOL,
     misplaced_peak,
@@ -133,8 +134,6 @@ from hipflex.dsp.gait_swing import (
     half_step,
     last_step,
     lead_shaped,
-    lone_start,
-    lone_step,
     second_step,
     slow_onset,
     soft_lead,

@@ -17,6 +17,7 @@ __all__ = [
     "link_ok",
     "misplaced_peak",
     "missed_swing",
+    "pause_s",
     "period_s",
     "second_on_rhythm",
     "strict_stride",
@@ -103,3 +104,8 @@ def second_on_rhythm(dt_s: np.ndarray) -> bool:
     """The run's first stride lies within ``SECOND_TOL`` of the median of the strides after it."""
     period_s = float(np.median(dt_s[1:]))
     return abs(float(dt_s[0]) - period_s) <= SECOND_TOL * period_s
+
+
+def pause_s(settings: Settings) -> float:
+    """The longest interval (s) at which a swing can still be a walk's next (``link_ok``'s upper end)."""
+    return (1.0 + LINK_TOL) * settings.gait_max_stride_s

@@ -4,9 +4,9 @@
 what it reads of one swing at a time: whether its flexion is a step's
 (``gait_shaped``), whether it starts from the stance (``from_extension``),
 whether it lies on a walk's rhythm (``walk_link_ok``, ``slow_onset``), and
-the accelerometer-only readings of a walk's first, last, stretched and lone steps
-(``lead_shaped``, ``last_step``, ``stretched_step``, ``stance_pair``,
-``lone_start``, ``lone_step``).  The
+the accelerometer-only readings of a walk's first, last and stretched steps
+(``lead_shaped``, ``soft_lead``, ``last_step``, ``stretched_step``,
+``stance_pair``; a lone step's are in ``hipflex.dsp.gait_lone``).  The
 physics behind each is in ``hipflex.dsp.gait``'s module docstring.
 """
 
@@ -16,11 +16,13 @@ import math
 from dataclasses import dataclass
 
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s, strict_stride
+from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, pause_s, period_s, strict_stride
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = [
     "OTHER_KIND_RISE",
+    "PAIR_MAX_PEAK_DEG",
+    "STANCE_DEG",
     "STRIKE_G",
     "GaitState",
     "between_steps",
@@ -31,8 +33,6 @@ __all__ = [
     "half_step",
     "last_step",
     "lead_shaped",
-    "lone_start",
-    "lone_step",
     "second_step",
     "slow_onset",
     "soft_lead",
@@ -50,13 +50,13 @@ _FIRST_STEP_STRETCH_DEG = 20.0
 #: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
 #: (``stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
 #: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
-_STANCE_DEG = 10.0
+STANCE_DEG = 10.0
 #: How close to the filter's extension bound (degrees) a swing's low must read to have been held there
 #: (``from_bound``): the bound clamps the angle itself, so a held low reads at it to within rounding.
 _BOUND_MARGIN_DEG = 1.0
 #: The highest a pair's later swing (``stance_pair``) may peak, degrees: thigh flexion peaks at 20-35
 #: degrees in level walking (Kadaba et al. 1990); the seen steps of the simulated pairs read 6-24.
-_PAIR_MAX_PEAK_DEG = 35.0
+PAIR_MAX_PEAK_DEG = 35.0
 #: The slowest stride a pair of swings two strides apart is taken at (``stance_pair``), s: adults walk
 #: at 80 steps/min and faster (Tudor-Locke et al. 2019), a stride of 1.5 s.
 _PAIR_MAX_STRIDE_S = 1.5
@@ -256,7 +256,7 @@ def between_steps(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, st
     (a rep) is such a jolt when it came less than ``gait_min_stride_s``
     after the swing before it and before ``rep``, those two lie one walking
     stride apart (``strict_stride``), and it is a step's swing from
-    extension that peaks no more than ``_STANCE_DEG`` in front of standing
+    extension that peaks no more than ``STANCE_DEG`` in front of standing
     (the push-off comes as the thigh passes the vertical; a drill's rep
     peaks well in front of it) and rises less than both its neighbours.
     It stays in the run (a step when the run is a walk, else a rep) but is
@@ -273,7 +273,7 @@ def between_steps(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, st
         return False
     if not (gait_shaped(settings, half, has_gyro) and from_extension(settings, half)):
         return False
-    if half.peak_flexion_deg > _STANCE_DEG:
+    if half.peak_flexion_deg > STANCE_DEG:
         return False
     before = [r.rom_deg for r in g.pending if r.peak_s == before_s]
     return half.rom_deg < min((rep.rom_deg, *before))
@@ -431,9 +431,9 @@ def stance_pair(
     apart (tuning seeds 174, 767, 774, 968: true steps of 7-18 degrees, the
     first from standing reading 29-35, the step between them not seen at
     all), so there is no rhythm to judge.  They are a walk when the later
-    swing is step-shaped, peaks at most ``_PAIR_MAX_PEAK_DEG`` (a walk's
+    swing is step-shaped, peaks at most ``PAIR_MAX_PEAK_DEG`` (a walk's
     flexion, not the 45 allowed in a rhythm) and starts at least
-    ``_STANCE_DEG`` behind standing
+    ``STANCE_DEG`` behind standing
     (the stance before it: no standing drill's rep starts there), one of the
     two landed in its top half as a step does (a heel strike, ``strike_g``),
     and the interval is two walking strides of at most
@@ -453,9 +453,9 @@ def stance_pair(
     half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
     if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
         return False
-    if rep.peak_flexion_deg > _PAIR_MAX_PEAK_DEG:
+    if rep.peak_flexion_deg > PAIR_MAX_PEAK_DEG:
         return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
-    return rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
+    return rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG
 
 
 def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
@@ -533,7 +533,7 @@ def soft_lead(
     stride on, confirmed without it: the first step was counted).  Without
     the strike's evidence the swing must show the rest of a first step: a
     jolt above a strength rep's or a hold's (``_SOFT_LANDING_G``), a low
-    within ``_STANCE_DEG`` of standing (standing known), and no swing
+    within ``STANCE_DEG`` of standing (standing known), and no swing
     within a walking link before it (``gap_s``; NaN: none), as after a
     pause.  It is a step only when the swings after it confirm the walk
     on their own (``GaitState.lead``), so it never makes a walk of swings
@@ -542,81 +542,6 @@ def soft_lead(
     """
     if has_gyro or not standing_known or not strike_g > _SOFT_LANDING_G:
         return False
-    if not stretched_peak(settings, rep) or rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG:
+    if not stretched_peak(settings, rep) or rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG:
         return False
-    return not gap_s <= _pause_s(settings)
-
-
-def _pause_s(settings: Settings) -> float:
-    """The longest interval (s) at which a swing can still be a walk's next (``link_ok``'s upper end)."""
-    return (1.0 + LINK_TOL) * settings.gait_max_stride_s
-
-
-def lone_start(settings: Settings, rep: Rep, before: Rep | None, gap_s: float, has_gyro: bool) -> bool:
-    """True when an accelerometer-only swing comes alone after a rep of another kind.
-
-    Read only for a swing that starts a run as a step.  ``before`` is the
-    latest rep before ``rep`` and ``gap_s`` the interval
-    from the latest swing of any size to ``rep``'s peak.  A set's last rep
-    shares its set's size and rhythm; a swing that comes after a pause
-    longer than a walking link (``link_ok``) and rises less than the
-    set's reps by ``OTHER_KIND_RISE`` (``last_step``'s test) is no rep of
-    that set.  Such a swing may be a walk's first step whose next step was
-    not seen (tuning seed 668, acc-only: a march set, 5.8 s, a swing of 30
-    degrees, then the walk's steps of the same size two strides and three
-    strides on), which ``missed_swing`` accepts as it does after a
-    heel-struck first step; a rep before a walk with no rep of another kind
-    before it stays a rep (the pause says nothing on its own).
-    """
-    if has_gyro or before is None:
-        return False
-    return gap_s > _pause_s(settings) and last_step(settings, rep, before, has_gyro)
-
-
-def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standing_known: bool) -> bool:
-    """True when an accelerometer-only run of one rep, closed by ``nxt``, was a short walk between sets.
-
-    Of a slow walk across the room between two sets the accelerometer-only
-    angle can see a single swing (tuning seeds 364, 871, 971: true steps
-    of 7-22 degrees; the first step from standing, or one step after an
-    unseen one, read 25-35 degrees, the others not at all or as one swing
-    too small to be a rep).  A swing that stands alone is a rep of a set
-    only when it shares its set's size: the reps of one set differ by far
-    less than ``OTHER_KIND_RISE`` (fatigue and effort, 10-30 %).  So the
-    run's one rep is a step when
-
-    * it is step-shaped (``gait_shaped``) and standing is known;
-    * it stands alone: no swing within a walking link (``link_ok``) before
-      it, and ``nxt`` (the swing that closes the run) comes after a pause
-      longer than a link too;
-    * it is of another kind than the reps on both sides: ``nxt`` and the
-      latest rep before the run (if any) are no step-shaped swings and rose
-      at least ``OTHER_KIND_RISE`` times as much (``last_step``'s test: a
-      walk's first step after it is of the walk's kind);
-    * and it shows a step: it starts at least ``_STANCE_DEG`` behind
-      standing and peaks at most ``_PAIR_MAX_PEAK_DEG`` (the stance before
-      it, as in ``stance_pair``; seed 364), or a swing too small to be a rep
-      follows it on a walking link (the next step, half seen; seeds 871,
-      971).
-
-    With a gyro the angle sees a walk's steps, so a lone swing is not taken
-    for one.  A set of small reps at a slow tempo keeps its reps (each has
-    a neighbour of its size), as does a lone swing at the end of the
-    stream.
-    """
-    if has_gyro or not standing_known or g.walking or g.lead or len(g.pending) != 1:
-        return False
-    rep = g.pending[0]
-    if rep.peak_s != g.peaks_s[0] or not gait_shaped(settings, rep, has_gyro):
-        return False
-    pause_s = _pause_s(settings)
-    if rep.peak_s - g.before_s <= pause_s or nxt.peak_s - g.peaks_s[-1] <= pause_s:
-        return False
-    if not last_step(settings, rep, nxt, has_gyro):
-        return False
-    if g.before is not None and not last_step(settings, rep, g.before, has_gyro):
-        return False
-    if len(g.peaks_s) == 2:
-        return True  # a swing too small to be a rep on a walking link after it (the run's only other swing)
-    stance = rep.peak_flexion_deg - rep.rom_deg <= -_STANCE_DEG
-    return len(g.peaks_s) == 1 and stance and rep.peak_flexion_deg <= _PAIR_MAX_PEAK_DEG
+    return not gap_s <= pause_s(settings)
