@@ -22,7 +22,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,39 +176,58 @@ def identify_lever(
     return LeverFit(best[1], best[2], True, float(evidence))
 
 
-def _search(
+def _grid_refined(
     nll: Callable[[float, float], float],
     start: tuple[float, float, float],
-    levers_m: np.ndarray,
-    lever_range_m: tuple[float, float],
+    levers_m: Iterable[float],
+    offsets_m: Iterable[float],
+    inside: Callable[[float, float], bool],
 ) -> tuple[float, float, float]:
     """The best ``(nll, lever, offset)``: ``start`` or a point of the grid, refined around the best.
 
-    The refinement stays within ``lever_range_m`` (upper end excluded below
-    the operating range, where it meets it) and the offset range.
+    The grid is every ``levers_m`` x ``offsets_m``; the refinement tries the
+    eight neighbours ``_REFINE_M`` away that ``inside`` admits.
     """
     best = start
     for lev in levers_m:
-        for off in _OFFSET_GRID_M:
+        for off in offsets_m:
             v = nll(float(lev), float(off))
             if v < best[0]:
                 best = (v, float(lev), float(off))
     if not math.isfinite(best[0]):
         return best
     _, lev0, off0 = best
-    hi_ok = lever_range_m[1] == _LEVER_M[1]
     for dl in (-_REFINE_M, 0.0, _REFINE_M):
         for do in (-_REFINE_M, 0.0, _REFINE_M):
             if dl == 0.0 and do == 0.0:
                 continue
             lev, off = lev0 + dl, off0 + do
-            in_lever = lever_range_m[0] <= lev and (lev <= lever_range_m[1] if hi_ok else lev < lever_range_m[1])
-            if not (in_lever and _OFFSET_M[0] <= off <= _OFFSET_M[1]):
+            if not inside(lev, off):
                 continue
             v = nll(lev, off)
             if v < best[0]:
                 best = (v, lev, off)
     return best
+
+
+def _search(
+    nll: Callable[[float, float], float],
+    start: tuple[float, float, float],
+    levers_m: np.ndarray,
+    lever_range_m: tuple[float, float],
+) -> tuple[float, float, float]:
+    """The best ``(nll, lever, offset)`` of a hanging thigh's lever: ``start`` or the grid, refined.
+
+    The refinement stays within ``lever_range_m`` (upper end excluded below
+    the operating range, where it meets it) and the offset range.
+    """
+    hi_ok = lever_range_m[1] == _LEVER_M[1]
+
+    def inside(lev: float, off: float) -> bool:
+        in_lever = lever_range_m[0] <= lev and (lev <= lever_range_m[1] if hi_ok else lev < lever_range_m[1])
+        return in_lever and _OFFSET_M[0] <= off <= _OFFSET_M[1]
+
+    return _grid_refined(nll, start, levers_m, _OFFSET_GRID_M, inside)
 
 
 def lies_across(fit: LeverFit) -> bool:
@@ -222,24 +241,8 @@ def _search_lying(nll: Callable[[float, float], float]) -> tuple[float, float, f
     The "lever" (along the rest pose's "up") spans ``_LYING_LEVER_M``, the
     "offset" (across it) either sign of ``_LYING_OFFSET_M``.
     """
-    best = (math.inf, 0.0, 0.0)
-    for lev in _LYING_LEVER_GRID_M:
-        for off in _LYING_OFFSET_GRID_M:
-            v = nll(float(lev), float(off))
-            if v < best[0]:
-                best = (v, float(lev), float(off))
-    if not math.isfinite(best[0]):
-        return best
-    _, lev0, off0 = best
-    for dl in (-_REFINE_M, 0.0, _REFINE_M):
-        for do in (-_REFINE_M, 0.0, _REFINE_M):
-            if dl == 0.0 and do == 0.0:
-                continue
-            lev, off = lev0 + dl, off0 + do
-            in_lever = _LYING_LEVER_M[0] <= lev <= _LYING_LEVER_M[1]
-            if not (in_lever and _LYING_OFFSET_M[0] <= abs(off) <= _LYING_OFFSET_M[1]):
-                continue
-            v = nll(lev, off)
-            if v < best[0]:
-                best = (v, lev, off)
-    return best
+
+    def inside(lev: float, off: float) -> bool:
+        return _LYING_LEVER_M[0] <= lev <= _LYING_LEVER_M[1] and _LYING_OFFSET_M[0] <= abs(off) <= _LYING_OFFSET_M[1]
+
+    return _grid_refined(nll, (math.inf, 0.0, 0.0), _LYING_LEVER_GRID_M, _LYING_OFFSET_GRID_M, inside)
