@@ -374,4 +374,6 @@ def _identify(
         return float(kern.fstate[L.F_NLL])
 
     prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
-    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier)
+    return identify_lever(
+        nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier, still_rest=cal.quiet
+    )

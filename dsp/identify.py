@@ -85,6 +85,21 @@ _LYING_LEVER_GRID_M = np.round(np.arange(0.0, _LYING_LEVER_M[1] + 1e-9, 0.03), 3
 _LYING_OFFSET_GRID_M = np.round(
     np.concatenate([-np.arange(0.30, 0.18 - 1e-9, -0.06), np.arange(0.18, 0.30 + 1e-9, 0.06)]), 3
 )
+# The lying lever is searched only where the motion and the rest give evidence
+# of a lying thigh, since its 32 replays were a quarter of every acc-only
+# session's identification (acc-only throughput 1.44 -> 1.32x VQF) and standing
+# sessions never take it.  First, a still rest (the calibration window quiet):
+# the quarter-turned lever is a lever across that rest's "up", and a thigh on
+# the floor starts from rest; the recordings that took it without one were
+# standing reps cut with no rest before them (CMU-MBL SqDL_01_rep3/rep4 and
+# HeelRaise_01_rep9/rep10, acc-only; rep4's one rep lost).  Second, the grid's
+# row on the turning axis's line (lever 0, every offset): some candidate there
+# fits no worse (fit scale) than the best hanging lever.  Every lying lever
+# taken on tuning (drills seeds 0:8 with the mixed sessions: 28) and on Bilkent
+# (8) had one (the row's best 2.1-19 and 1.1-4.3 times smaller), while all 88
+# standing tuning sessions and 8 lying ones that kept the hanging lever had
+# none (the row's best scale 1.1-34 times the hanging one's): they skip the
+# grid's other 26 candidates.
 # Refinement around the best grid point, metres.
 _REFINE_M = 0.015
 # Less evidence than this (nats) for the best candidate over the prior keeps the prior.
@@ -122,6 +137,7 @@ def identify_lever(
     prior_offset_m: float,
     fit_scale: Callable[[float, float], float] | None = None,
     earlier: tuple[float, float] | None = None,
+    still_rest: bool = True,
 ) -> LeverFit:
     """Choose the sensor's lever arm and offset by a grid likelihood test.
 
@@ -152,6 +168,10 @@ def identify_lever(
         them differ by two strides.  Only a tie (``_TIE_NATS``), not up to
         ``_MIN_EVIDENCE``: tuning seed 5031 (a stride set at 50 Hz) kept a
         fit 15.7 nats less likely than the best and lost a stride.
+    still_rest : bool, default True
+        Whether the motion started from a still rest (the calibration window
+        was quiet).  False: no lying thigh's lever is tried (see
+        ``_search_lying``).
 
     Returns
     -------
@@ -163,7 +183,7 @@ def identify_lever(
         short = _search(nll, (math.inf, 0.0, 0.0), _SHORT_LEVER_GRID_M, _SHORT_LEVER_M)
         if short[0] < best[0] and _SHORT_FIT_GAIN * fit_scale(short[1], short[2]) < fit_scale(best[1], best[2]):
             best = short
-        lying = _search_lying(nll)
+        lying = _search_lying(nll, fit_scale, fit_scale(best[1], best[2])) if still_rest else (math.inf, 0.0, 0.0)
         if lying[0] < best[0] and _LYING_FIT_GAIN * fit_scale(lying[1], lying[2]) < fit_scale(best[1], best[2]):
             best = lying
     if earlier is not None and _LEVER_M[0] <= earlier[0] <= _LEVER_M[1] and (earlier[0], earlier[1]) != best[1:]:
@@ -235,14 +255,37 @@ def lies_across(fit: LeverFit) -> bool:
     return fit.identified and abs(fit.sensor_offset_m) > _OFFSET_M[1]
 
 
-def _search_lying(nll: Callable[[float, float], float]) -> tuple[float, float, float]:
+def _search_lying(
+    nll: Callable[[float, float], float],
+    fit_scale: Callable[[float, float], float],
+    scale_to_beat: float,
+) -> tuple[float, float, float]:
     """The best ``(nll, lever, offset)`` of a lever turned a quarter turn (a lying thigh), refined around it.
 
     The "lever" (along the rest pose's "up") spans ``_LYING_LEVER_M``, the
-    "offset" (across it) either sign of ``_LYING_OFFSET_M``.
+    "offset" (across it) either sign of ``_LYING_OFFSET_M``.  The grid's
+    first row (lever 0) is tried first; only where one of its candidates
+    fits no worse than ``scale_to_beat`` (the best hanging lever's fit
+    scale) is the rest of the grid searched.  Otherwise the row's best is
+    returned: its scale is larger than ``scale_to_beat``, so it cannot be
+    taken (``_LYING_FIT_GAIN`` times smaller is required), and no point of
+    the whole grid was seen to be either (benchmarks/README.md, drills15).
     """
+    seen: dict[tuple[float, float], float] = {}
+
+    def once(lev: float, off: float) -> float:
+        # The row is the grid's first: the full search reads it from here, in the same order.
+        key = (lev, off)
+        if key not in seen:
+            seen[key] = nll(lev, off)
+        return seen[key]
+
+    row_lever = float(_LYING_LEVER_GRID_M[0])
+    row = [(once(row_lever, float(off)), row_lever, float(off)) for off in _LYING_OFFSET_GRID_M]
+    if min(fit_scale(lev, off) for _, lev, off in row) > scale_to_beat:
+        return min(row)
 
     def inside(lev: float, off: float) -> bool:
         return _LYING_LEVER_M[0] <= lev <= _LYING_LEVER_M[1] and _LYING_OFFSET_M[0] <= abs(off) <= _LYING_OFFSET_M[1]
 
-    return _grid_refined(nll, (math.inf, 0.0, 0.0), _LYING_LEVER_GRID_M, _LYING_OFFSET_GRID_M, inside)
+    return _grid_refined(once, (math.inf, 0.0, 0.0), _LYING_LEVER_GRID_M, _LYING_OFFSET_GRID_M, inside)
