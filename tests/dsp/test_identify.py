@@ -425,6 +425,57 @@ def test_a_lever_across_the_vertical_is_taken_only_where_it_fits_clearly_better(
     assert 0.18 <= same.lever_arm_m <= 0.30
 
 
+def test_the_lying_lever_is_searched_only_from_a_still_rest_and_where_its_first_row_fits():
+    # The lying lever's 32 replays cost every acc-only session a quarter of its
+    # identification (drills15): without a still rest it is not tried at all, and
+    # where no candidate on the turning axis's line (lever 0) fits as well as the
+    # best hanging lever, only that row is run.
+    from hipflex.dsp.identify import lies_across
+
+    def lying_fits(lev: float, off: float) -> float:
+        return 1.0 if abs(off) > 0.1 else 2.5
+
+    nll, calls = _bowl(0.03, 0.21)
+    fit = identify_lever(nll, 0.22, 0.03, lying_fits, still_rest=False)
+    assert not lies_across(fit)
+    assert not [c for c in calls if abs(c[1]) > 0.1]
+    # A standing thigh: the row fits worse than the hanging best, the rest of the grid is not run.
+    nll, calls = _bowl(0.24, 0.03)
+    fit = identify_lever(nll, 0.22, 0.03, lambda lev, off: 3.0 if abs(off) > 0.1 else 1.0)
+    assert fit.lever_arm_m == pytest.approx(0.24, abs=0.0076)
+    lying = [c for c in calls if abs(c[1]) > 0.1]
+    assert len(lying) == 6
+    assert {lev for lev, _ in lying} == {0.0}
+    # Where the row fits, the whole grid runs as before, each candidate once.
+    nll, calls = _bowl(0.03, 0.21)
+    fit = identify_lever(nll, 0.22, 0.03, lying_fits)
+    assert lies_across(fit)
+    lying = [c for c in calls if abs(c[1]) > 0.1]
+    assert len(lying) > 24
+    assert len(set(lying)) == len(lying)
+
+
+def test_a_recording_without_a_still_rest_keeps_the_hanging_lever():
+    # CMU-MBL's squat deadlift, cut around its rep with no rest before it, took the
+    # lying lever (its one rep lost): the lying lever needs the calibration window
+    # quiet.  Tuning seed 0's clamshells take it; their window made not quiet, not.
+    import dataclasses
+
+    import hipflex.dsp.flexion_sign as fs
+    from hipflex.sensor.sim.programme import simulate_programme
+
+    sim = simulate_programme("clamshell", seed=0, fs_hz=25.0, has_gyro=False)
+    assert "lying down" in analyze(sim.samples, Settings()).quality.angle_model
+    orig = fs._identify
+    try:
+        fs._identify = lambda st, state, cal, *a, **k: orig(st, state, dataclasses.replace(cal, quiet=False), *a, **k)  # type: ignore[assignment]
+        model = analyze(sim.samples, Settings()).quality.angle_model
+    finally:
+        fs._identify = orig
+    assert "lying down" not in model
+    assert "cm below the hip" in model
+
+
 def test_accelerometer_only_clamshells_are_read_with_the_lying_thighs_lever():
     # Tuning seed 1, clamshells at 50 Hz without a gyro.  Under the hanging
     # thigh's lever every return read 10-20 deg behind the rest, ROMs 40-60 deg
