@@ -73,6 +73,7 @@ from hipflex.dsp._layout import (
     F_G_EST,
     F_ID_N,
     F_ID_NIS,
+    F_ID_XMIN,
     F_JOLT,
     F_LAST_SIGMA,
     F_LOST_S,
@@ -553,6 +554,8 @@ def pendulum_step(
             prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fstate[F_G_EST], x, p
         )
     x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
+    if prm[P_ID] > 0.0:  # the least angle the lower bound was tested on
+        fstate[F_ID_XMIN] = min(fstate[F_ID_XMIN], x[0])
     # The thigh's range: at a bound the angle stops and so does any motion outward.
     if x[0] > prm[P_THETA_MAX]:
         x[0], x[1], x[2] = prm[P_THETA_MAX], min(x[1], 0.0), min(x[2], 0.0)
