@@ -88,6 +88,7 @@ def sign_and_lever(
         return _confirm_sign(settings, state, cal, axes, stop), None
     fit = _identify(settings, state, cal, axes, stop, symmetric=True)
     tie_break: Callable[[float], Axes | None] | None = None
+    witnessed: list[int] = []
     if fit.identified and cal.period_s > _TRACE_SIGN_MAX_PERIOD_S:
 
         def tie_break(log_ratio: float) -> Axes | None:
@@ -96,7 +97,11 @@ def sign_and_lever(
     elif cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
 
         def tie_break(log_ratio: float) -> Axes | None:
-            return _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            decided = _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            if decided is None:
+                return None
+            witnessed.append(decided[1])
+            return decided[0]
 
     signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
@@ -109,7 +114,8 @@ def sign_and_lever(
     if fit.identified:
         flipped = float(np.dot(signed.w, axes.w)) < 0.0
         earlier = (fit.lever_arm_m, -fit.sensor_offset_m if flipped else fit.sensor_offset_m)
-    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier)
+    side = witnessed[0] if witnessed else 0
+    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier, offset_side=side)
 
 
 def _sign_by_likelihood(
@@ -270,7 +276,7 @@ def _log_ratio(ahead: float, behind: float) -> float:
 
 def _sign_by_witness(
     settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, than: float
-) -> Axes | None:
+) -> tuple[Axes, int] | None:
     """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
 
     The trace is computed with a short lever (``_WITNESS_LEVER_M``) and the
@@ -287,14 +293,18 @@ def _sign_by_witness(
     decisive than ``than``, the log ratio of the trace at hand.
     """
     best = than
+    side = 0
     for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
         traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
         if traced is not None:
             log_ratio = _log_ratio(*_sizes(traced[0]))
-            best = log_ratio if abs(log_ratio) > abs(best) else best
+            if abs(log_ratio) > abs(best):
+                best, side = log_ratio, (1 if offset_m > 0.0 else -1)
     if best == than:
         return None
-    return axes if best > 0.0 else Axes(axes.u, -axes.w, -axes.a)
+    if best > 0.0:
+        return axes, side
+    return Axes(axes.u, -axes.w, -axes.a), -side
 
 
 def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:
@@ -330,6 +340,7 @@ def _identify(
     stop: int,
     symmetric: bool = False,
     earlier: tuple[float, float] | None = None,
+    offset_side: int = 0,
 ) -> LeverFit:
     """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
 
@@ -374,4 +385,6 @@ def _identify(
         return float(kern.fstate[L.F_NLL])
 
     prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
-    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier)
+    return identify_lever(
+        nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier, offset_side
+    )
