@@ -59,6 +59,11 @@ _CLEAR_EXCURSION_RATIO = 3.0
 # two witnesses agreed with the truth in 244 of 250 such tuning sessions (main's
 # sizes in 189) and in all 20 ambiguous ones among 25 Hz sessions of every drill
 # and place; witnesses 9 cm off the femur in 240 (see benchmarks/README.md, lever26).
+# The decisive witness also tells the side of the femur the sensor is on (its
+# offset, mirrored with the sign it chose), and the place identified again under
+# that sign is held strictly on that side: unheld, the 25 Hz likelihood put front
+# straps 10-12 cm down 4.5-9 cm behind the femur, and their traces did not follow
+# the strides (tuning focus seeds 4, 9, 58: sets 3-11 short; benchmarks/README.md, stride29).
 _WITNESS_LEVER_M = 0.10
 _WITNESS_OFFSET_M = 0.06
 
@@ -290,7 +295,9 @@ def _sign_by_witness(
     decisive one (by the log of the ratio of its sizes) tells the sign.
     Where each traces its own side about as decisively (straps 10-12 cm
     down, 7-9 cm in front) it can be wrong.  None when neither is more
-    decisive than ``than``, the log ratio of the trace at hand.
+    decisive than ``than``, the log ratio of the trace at hand; else the
+    sign and the side of the femur the sensor is on under it (+1 in front,
+    -1 behind): the decisive witness's offset, mirrored with the sign.
     """
     best = than
     side = 0
@@ -348,6 +355,8 @@ def _identify(
     so the fit under one flexion sign mirrors that under the other (see
     :func:`sign_and_lever`).  ``earlier``: a fit kept unless a candidate is
     clearly more likely (:func:`hipflex.dsp.identify.identify_lever`).
+    ``offset_side``: the side of the femur the candidates are held on (+1
+    in front, -1 behind, 0 anywhere; :func:`_sign_by_witness`).
 
     After the rest pose was re-learned, only from the new calibration window
     on: before it the person got up from lying or sitting, which moves the

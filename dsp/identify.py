@@ -153,6 +153,11 @@ def identify_lever(
         them differ by two strides.  Only a tie (``_TIE_NATS``), not up to
         ``_MIN_EVIDENCE``: tuning seed 5031 (a stride set at 50 Hz) kept a
         fit 15.7 nats less likely than the best and lost a stride.
+    offset_side : int, optional
+        +1: the sensor is known to be in front of the femur, -1: behind it
+        (the witness places told, ``flexion_sign._sign_by_witness``); every
+        hanging candidate and ``earlier`` is then taken strictly on that side
+        (0, the default: anywhere).  The lying thigh's levers are not held.
 
     Returns
     -------
