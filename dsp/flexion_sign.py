@@ -60,6 +60,11 @@ _CLEAR_EXCURSION_RATIO = 3.0
 # two witnesses agreed with the truth in 244 of 250 such tuning sessions (main's
 # sizes in 189) and in all 20 ambiguous ones among 25 Hz sessions of every drill
 # and place; witnesses 9 cm off the femur in 240 (see benchmarks/README.md, lever26).
+# The decisive witness also tells the side of the femur the sensor is on (its
+# offset, mirrored with the sign it chose), and the place identified again under
+# that sign is held strictly on that side: unheld, the 25 Hz likelihood put front
+# straps 10-12 cm down 4.5-9 cm behind the femur, and their traces did not follow
+# the strides (tuning focus seeds 4, 9, 58: sets 3-11 short; benchmarks/README.md, stride29).
 _WITNESS_LEVER_M = 0.10
 _WITNESS_OFFSET_M = 0.06
 
@@ -115,6 +120,7 @@ def sign_and_lever(
     replays = _Replays()
     fit = _identify(settings, state, cal, axes, stop, symmetric=True, replays=replays)
     tie_break: Callable[[float], Axes | None] | None = None
+    witnessed: list[int] = []
     if fit.identified and cal.period_s > _TRACE_SIGN_MAX_PERIOD_S:
 
         def tie_break(log_ratio: float) -> Axes | None:
@@ -123,7 +129,11 @@ def sign_and_lever(
     elif cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
 
         def tie_break(log_ratio: float) -> Axes | None:
-            return _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            decided = _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            if decided is None:
+                return None
+            witnessed.append(decided[1])
+            return decided[0]
 
     signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
@@ -136,7 +146,8 @@ def sign_and_lever(
     if fit.identified:
         flipped = float(np.dot(signed.w, axes.w)) < 0.0
         earlier = (fit.lever_arm_m, -fit.sensor_offset_m if flipped else fit.sensor_offset_m)
-    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier, replays=replays)
+    side = witnessed[0] if witnessed else 0
+    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier, replays=replays, offset_side=side)
 
 
 def _sign_by_likelihood(
@@ -297,7 +308,7 @@ def _log_ratio(ahead: float, behind: float) -> float:
 
 def _sign_by_witness(
     settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, than: float
-) -> Axes | None:
+) -> tuple[Axes, int] | None:
     """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
 
     The trace is computed with a short lever (``_WITNESS_LEVER_M``) and the
@@ -311,17 +322,23 @@ def _sign_by_witness(
     decisive one (by the log of the ratio of its sizes) tells the sign.
     Where each traces its own side about as decisively (straps 10-12 cm
     down, 7-9 cm in front) it can be wrong.  None when neither is more
-    decisive than ``than``, the log ratio of the trace at hand.
+    decisive than ``than``, the log ratio of the trace at hand; else the
+    sign and the side of the femur the sensor is on under it (+1 in front,
+    -1 behind): the decisive witness's offset, mirrored with the sign.
     """
     best = than
+    side = 0
     for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
         traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
         if traced is not None:
             log_ratio = _log_ratio(*_sizes(traced[0]))
-            best = log_ratio if abs(log_ratio) > abs(best) else best
+            if abs(log_ratio) > abs(best):
+                best, side = log_ratio, (1 if offset_m > 0.0 else -1)
     if best == than:
         return None
-    return axes if best > 0.0 else Axes(axes.u, -axes.w, -axes.a)
+    if best > 0.0:
+        return axes, side
+    return Axes(axes.u, -axes.w, -axes.a), -side
 
 
 def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:
@@ -358,6 +375,7 @@ def _identify(
     symmetric: bool = False,
     earlier: tuple[float, float] | None = None,
     replays: _Replays | None = None,
+    offset_side: int = 0,
 ) -> LeverFit:
     """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
 
@@ -367,6 +385,8 @@ def _identify(
     clearly more likely (:func:`hipflex.dsp.identify.identify_lever`).
     ``replays``: an earlier call's candidate runs, reused where they step
     alike (:class:`_Replays`), and this call's runs left there.
+    ``offset_side``: the side of the femur the candidates are held on (+1
+    in front, -1 behind, 0 anywhere; :func:`_sign_by_witness`).
 
     After the rest pose was re-learned, only from the new calibration window
     on: before it the person got up from lying or sitting, which moves the
@@ -414,7 +434,9 @@ def _identify(
         return value
 
     prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
-    return identify_lever(nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier)
+    return identify_lever(
+        nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier, offset_side
+    )
 
 
 def _shared_runs(
