@@ -289,11 +289,31 @@ def _trace(
     # first came within candidate_deg of it (a recording that starts
     # mid-movement, one whose quietest window lies inside the only rep) show
     # the end of one at most, never its size.
-    near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
-    seen = seen[near[0] :] if near.size else seen
+    if not cal.quiet and state.has_gyro:
+        seen = _from_first_row(older, kept)
+    else:
+        near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
+        seen = seen[near[0] :] if near.size else seen
     if np.all(np.isnan(seen)):
         return None
     return seen, kept
+
+
+def _from_first_row(older: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The gyro's trace in time order, measured from its first row instead of the calibrated pose, deg.
+
+    For a recording that never stood still (the calibration is its quietest
+    window, ``Calibration.quiet`` false): that window is where the thigh
+    moved slowest, the turn of a rep, its top as often as not (CMU-MBL's
+    one-rep files: the bottom of a squat or a lunge, 9-50 deg/s).  Seen
+    from a rep's top every excursion is backwards, and the rule "the larger
+    excursions are flexion" traced 11 of those files mirrored.  The first
+    row is where the person started moving: a rep's low, or on its way up.
+    """
+    order = np.argsort(kept[:, L.H_TIME], kind="stable")  # a ring that wrapped holds its rows rotated
+    seen = np.concatenate([older, kept[order, L.H_THETA]])
+    finite = seen[np.isfinite(seen)]
+    return seen - finite[0] if finite.size else seen
 
 
 def _sizes(seen: np.ndarray) -> tuple[float, float]:
