@@ -313,7 +313,7 @@ def _confusion_table(cells: dict[tuple[str, bool], Cell]) -> str:
                 ok = conf[(truth, truth)]
                 wrong = sorted(((v, m) for (t, m), v in conf.items() if t == truth and m != truth), reverse=True)
                 parts += [f"{ok} / {n}", ", ".join(f"{m} {v}" for v, m in wrong) or "-"]
-            name = label if truth == label else f"{label.split(':')[0]}: {truth}"
+            name = label if label != MIXED else f"mixed: {truth}"
             out.append(f"| {name} | " + " | ".join(parts) + " |")
     return "\n".join(out)
 
