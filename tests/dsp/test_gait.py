@@ -816,6 +816,22 @@ def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_i
     assert counted == pocket and steps == []
 
 
+def test_a_brisk_walk_whose_first_step_reads_as_a_step_and_the_others_high_is_a_walk() -> None:
+    # Tuning seed 1248 (acc-only, 25 Hz, wider walk): a brisk walker's first step from standing reads
+    # 43.5 degrees, the two after it 45.4 (unstruck) and 45.8 (struck) from the stance, then a pause.
+    walk = _walk_of([(0.0, 43.5, -3.8), (1.16, 45.4, -11.4), (1.08, 45.8, -14.5)])
+    counted, steps, g = _feed_struck_mixed(walk, [0.65, 0.21, 0.58])
+    assert counted == [] and steps == walk
+    assert [w.strides for w in g.walks] == [3]
+    # The first read high as well (a march's knee lifts, every one high): reps, as before.
+    high = [_swing(walk[0].peak_s, 47.0, -3.8), *walk[1:]]
+    counted, steps, _ = _feed_struck_mixed(high, [0.65, 0.21, 0.58])
+    assert counted == high and steps == []
+    # The highs not struck: most of the run reads high, reps as before.
+    counted, steps, _ = _feed_struck_mixed(walk, [0.65, 0.21, 0.21])
+    assert counted == walk and steps == []
+
+
 def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_the_walker_walks_on_after_a_stop() -> None:
     # Tuning seed 61 (acc-only, wide simulator with braking and push-off): a walk whose last step reads
     # 24.9 degrees from +1.4 (the walker slowing into a stop), then 4.6 s on the next walk's first step
