@@ -128,6 +128,7 @@ from hipflex.dsp.gait_swing import (
     GaitState,
     between_steps,
     brisk_step,
+    brisk_walk_step,
     from_bound,
     from_extension,
     gait_shaped,
@@ -405,7 +406,9 @@ def _feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
-    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s)
+    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s) or brisk_walk_step(
+        settings, g, rep, has_gyro, struck, dt_s
+    )
     if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
         if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
