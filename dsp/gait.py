@@ -56,7 +56,8 @@ rhythm:
   walk goes on after it, or when the swing that ends the walk is of
   another kind (``last_step``), else a rep.  Without a gyro a swing from
   extension that reads above a step's flexion is held the same way
-  (``stretched_step``).  A run's second swing may start in front of
+  (``stretched_step``), or is a step at once when it is struck and the
+  walk was confirmed through such swings (``brisk_walk_step``).  A run's second swing may start in front of
   standing too, when the swings from it on confirm the walk on the first
   stride's rhythm (``second_step``).  Without a gyro two swings two
   walking strides apart are a walk when the later starts from a stance
