@@ -86,6 +86,7 @@ from hipflex.dsp._layout import (
     F_PERIOD,
     F_PG_CNT,
     F_PG_MAX_SHIFT,
+    F_PG_PREV_F,
     F_PG_S,
     F_PG_SUM,
     F_PG_T,
@@ -266,10 +267,11 @@ def tilt_step(
        The sum starts at the first measured row after the gap, restarts at
        the thigh's first turn (flexion rate below ``_PG_TURN_RATE`` or
        through zero) and ends the window at a turn once it has run
-       ``_PG_SUM_MIN_S``.  The angular acceleration is the change of the
-       flexion rate since the previous sample; when that rate was not
-       measured (``F_PREV_OA`` is NaN after a gap) it is taken as 0 and the
-       sample is not summed.
+       ``_PG_SUM_MIN_S``.  The sum is the trapezoid integral of the force
+       less the change of the lever point's velocity ``L omega w`` between
+       rows (the rigid rotation's acceleration cancels exactly); a clipped
+       row is in no pair.  When the previous rate was not measured
+       (``F_PREV_OA`` is NaN after a gap) the row only starts the chain.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
        "up" x gravity: the pull's PI term, critically damped with it
@@ -315,8 +317,19 @@ def tilt_step(
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= kf._PG_SUM_MIN_S:  # long enough, at a turn: this row ends it
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
-            if accel_known and not clipped and np.linalg.norm(f) > 0.2:  # not without the tangential term
-                fstate[F_PG_SUM : F_PG_SUM + 3] += f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
+            # Trapezoid integral of the force less the change of the lever point's velocity L omega w, in
+            # world coordinates (the last row's vectors turned into this frame like "up"), over pairs of
+            # measured rows: a clipped or near-free-fall row (NaN kept) is in no pair.
+            if not clipped and np.linalg.norm(f) > 0.2:
+                prev_force = _vec(fstate, F_PG_PREV_F)
+                if count > 0 and accel_known and not np.isnan(prev_force[0]):
+                    prev_velocity = lever_g * prev_rate * turn.apply(w_axis)
+                    fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * dt * (f + turn.apply(prev_force)) - (
+                        lever_g * flex_rate * w_axis - prev_velocity
+                    )
+                fstate[F_PG_PREV_F : F_PG_PREV_F + 3] = f
+            else:
+                fstate[F_PG_PREV_F] = math.nan
             fstate[F_PG_CNT] = count + 1
     elif not clipped and np.linalg.norm(f) > 0.2:
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
@@ -1643,7 +1656,7 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
         up = total / np.linalg.norm(total)
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
         limit = fstate[F_PG_MAX_SHIFT]
-        if (limit > 0 and abs(shift) > limit) or np.linalg.norm(total) < kg._PG_MIN_MEAN_G * fstate[F_PG_CNT]:
+        if (limit > 0 and abs(shift) > limit) or np.linalg.norm(total) < kg._PG_MIN_MEAN_G * fstate[F_PG_T]:
             shift = 0.0  # beyond what the bridge can have missed, or rows that cancel (not gravity): "up" is kept
         else:
             fstate[F_UP : F_UP + 3] = up
