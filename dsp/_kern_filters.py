@@ -258,18 +258,22 @@ def _tilt_step(
             # at the first turn after _PG_SUM_MIN_S (from wherever the gap
             # ended, a fixed 1.5 s read 2-3 deg off in fast sets).
             turning = abs(oa) < _PG_TURN_RATE or oa * prev_oa <= 0.0
-            if turning and fstate[F_PG_TURNED] == 0.0:
+            had_row = cnt > 0.0
+            restart = turning and fstate[F_PG_TURNED] == 0.0
+            ending = False
+            if restart:
                 fstate[F_PG_TURNED] = 1.0
                 cnt = 0.0
                 fstate[F_PG_SUM] = 0.0
                 fstate[F_PG_SUM + 1] = 0.0
                 fstate[F_PG_SUM + 2] = 0.0
                 fstate[F_PG_T] = 0.0
-            elif cnt > 0.0:
+            elif had_row:
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= _PG_SUM_MIN_S:
                     # The window ends with this row (_kern_run's countdown).
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
+                    ending = True
             # The sum is the trapezoid integral of the specific force over
             # the rows since the (re)start, less the change of the lever
             # point's velocity L omega w (w turns with the thigh) between
@@ -286,7 +290,7 @@ def _tilt_step(
             # (tuning seeds 3, 14 and 277 at +-2 g, 2-5 deg worse with it).
             if not clipped and f2_raw > 0.2 * 0.2:
                 px = fstate[F_PG_PREV_F]
-                if cnt > 0.0 and alpha_known and not math.isnan(px):
+                if had_row and alpha_known and not math.isnan(px):
                     # The last row's force and its w, both world-fixed once
                     # that row is past, turned into this row's frame like "up".
                     py = fstate[F_PG_PREV_F + 1]
@@ -303,9 +307,31 @@ def _tilt_step(
                     lo = lg * oa
                     lp = lg * prev_oa
                     h = 0.5 * dt
-                    fstate[F_PG_SUM] += h * (ax + qx) - (lo * pw0 - lp * vx)
-                    fstate[F_PG_SUM + 1] += h * (ay + qy) - (lo * pw1 - lp * vy)
-                    fstate[F_PG_SUM + 2] += h * (az + qz) - (lo * pw2 - lp * vz)
+                    if (restart or ending) and oa * prev_oa < 0.0:
+                        # The rate went through zero between the rows: the
+                        # sum starts or stops at that instant (the force
+                        # there linear between the rows), where the velocity
+                        # the lever model misses (~ the rate: the sensor's
+                        # offset, a lever off by cm) is zero; a turn's row
+                        # at 12.5 Hz is up to ~100 deg/s past it.
+                        z = prev_oa / (prev_oa - oa)
+                        zx = qx + z * (ax - qx)
+                        zy = qy + z * (ay - qy)
+                        zz = qz + z * (az - qz)
+                        if restart:
+                            h *= 1.0 - z
+                            fstate[F_PG_SUM] = h * (zx + ax) - lo * pw0
+                            fstate[F_PG_SUM + 1] = h * (zy + ay) - lo * pw1
+                            fstate[F_PG_SUM + 2] = h * (zz + az) - lo * pw2
+                        else:
+                            h *= z
+                            fstate[F_PG_SUM] += h * (qx + zx) + lp * vx
+                            fstate[F_PG_SUM + 1] += h * (qy + zy) + lp * vy
+                            fstate[F_PG_SUM + 2] += h * (qz + zz) + lp * vz
+                    elif not restart:
+                        fstate[F_PG_SUM] += h * (ax + qx) - (lo * pw0 - lp * vx)
+                        fstate[F_PG_SUM + 1] += h * (ay + qy) - (lo * pw1 - lp * vy)
+                        fstate[F_PG_SUM + 2] += h * (az + qz) - (lo * pw2 - lp * vz)
                 fstate[F_PG_PREV_F] = ax
                 fstate[F_PG_PREV_F + 1] = ay
                 fstate[F_PG_PREV_F + 2] = az

@@ -308,25 +308,38 @@ def tilt_step(
         if count >= 0:  # summed for the re-anchoring (from the first measured row), not applied
             # the thigh turns: rate below _PG_TURN_RATE or through zero since the last row (not after a gap's NaN)
             turning = abs(flex_rate) < kf._PG_TURN_RATE or (accel_known and flex_rate * prev_rate <= 0.0)
-            if turning and fstate[F_PG_TURNED] == 0:  # the sum restarts at the first turn
+            had_row = count > 0
+            restart = turning and fstate[F_PG_TURNED] == 0
+            ending = False
+            if restart:  # the sum restarts at the first turn
                 fstate[F_PG_TURNED] = 1.0
                 count = 0.0
                 fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
                 fstate[F_PG_T] = 0.0
-            elif count > 0:
+            elif had_row:
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= kf._PG_SUM_MIN_S:  # long enough, at a turn: this row ends it
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
+                    ending = True
             # Trapezoid integral of the force less the change of the lever point's velocity L omega w, in
             # world coordinates (the last row's vectors turned into this frame like "up"), over pairs of
             # measured rows: a clipped or near-free-fall row (NaN kept) is in no pair.
             if not clipped and np.linalg.norm(f) > 0.2:
                 prev_force = _vec(fstate, F_PG_PREV_F)
-                if count > 0 and accel_known and not np.isnan(prev_force[0]):
+                if had_row and accel_known and not np.isnan(prev_force[0]):
+                    prev_f = turn.apply(prev_force)
                     prev_velocity = lever_g * prev_rate * turn.apply(w_axis)
-                    fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * dt * (f + turn.apply(prev_force)) - (
-                        lever_g * flex_rate * w_axis - prev_velocity
-                    )
+                    velocity = lever_g * flex_rate * w_axis
+                    if (restart or ending) and flex_rate * prev_rate < 0:
+                        # the sum starts or stops where the rate crosses zero, the force linear between the rows
+                        z = prev_rate / (prev_rate - flex_rate)
+                        f_zero = prev_f + z * (f - prev_f)
+                        if restart:
+                            fstate[F_PG_SUM : F_PG_SUM + 3] = 0.5 * (1 - z) * dt * (f_zero + f) - velocity
+                        else:
+                            fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * z * dt * (prev_f + f_zero) + prev_velocity
+                    elif not restart:
+                        fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * dt * (f + prev_f) - (velocity - prev_velocity)
                 fstate[F_PG_PREV_F : F_PG_PREV_F + 3] = f
             else:
                 fstate[F_PG_PREV_F] = math.nan
