@@ -67,6 +67,7 @@ CAUSES: dict[str, tuple[str, Callable[[WideCase], WideCase] | None]] = {
             acc_lsb_g=0.0,
         ),
     ),
+    "gyro_scale": ("gyro scale error alone off", _sensor(gyr_scale_err=0.0)),
     "lever": ("distance below the hip set to the filter's 22 cm", _mounting(distance_below_hip_m=0.22)),
     "surface": ("sensor on the femur axis (surface offset 0)", _mounting(surface_offset_m=0.0)),
     "mounting": ("front of the thigh, no extra rotation", _mounting(azimuth_deg=0.0, rotation_deg=(0.0, 0.0, 0.0))),
