@@ -305,7 +305,12 @@ def _share(helper: _Helper, groups: tuple[str, ...], done: set[str]) -> None:
         name = f"hipflex.dsp.{module}.{kernel}"
         if name not in helper.progress.done and name not in done:
             compile_kernel(module, kernel, args)
-    helper.wait(None)
+    # The helper's groups written is what the analysis needs, not the helper's exit:
+    # its interpreter's teardown (numba's and LLVM's) came after its last group and
+    # this process waited for it (~2 % of a first run's wall time; benchmarks/README.md,
+    # "firstrun23").  preparing() ends a helper still exiting after the body.
+    for group in helper.GROUPS:
+        helper.wait(group)
 
 
 class _Helper:
@@ -313,8 +318,10 @@ class _Helper:
 
     #: Longer than any compile seen; a helper still running then is left to finish on its own.
     TIMEOUT_S = 600.0
+    #: The groups the helper compiles, in its order.
+    GROUPS: tuple[str, ...] = ("step", "rep_ends", "side", "frame")
     #: The helper's arguments to the interpreter.
-    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "step", "rep_ends", "side", "frame")
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", *GROUPS)
 
     def __init__(self, progress: _Progress):
         self.progress = progress

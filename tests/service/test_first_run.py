@@ -217,6 +217,44 @@ def test_while_the_helper_compiles_the_main_loops_callees_this_process_takes_its
     assert calls == ["reps", *later, "entry", "body"]
 
 
+def test_the_body_runs_once_the_helper_wrote_its_groups_not_after_its_exit(
+    cold_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper's teardown after its last group is not waited for; the helper is ended after the body."""
+    from hipflex.dsp import _precompile
+
+    pid_file = tmp_path / "helper.pid"
+
+    def fake_group(name: str) -> None:
+        if name == "reps":
+            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+
+    monkeypatch.setattr(_precompile, "compile_group", fake_group)
+    monkeypatch.setattr(_precompile, "compile_kernel", lambda module, kernel, args: None)
+    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
+    helper = (
+        "import os, sys, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"print(*{done!r}, sep=chr(10))\n"
+        "sys.stdout.flush()\n"
+        "time.sleep(10.0)\n"  # a slow exit
+    )
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    alive = []
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO()):
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, 0)  # not yet reaped: the helper still runs
+            alive.append(True)
+        except ProcessLookupError:
+            alive.append(False)
+    assert alive == [True]
+    with pytest.raises(ProcessLookupError):  # ended and reaped after the body
+        os.kill(pid, 0)
+
+
 @pytest.mark.parametrize("other_busy", [0.0, 0.5, 1.0, 2.0])
 def test_the_helper_starts_on_the_cores_idle_now_not_the_load_average(
     other_busy: float, monkeypatch: pytest.MonkeyPatch
