@@ -26,6 +26,7 @@ from hipflex.dsp import Settings
 from hipflex.dsp import _kern_run as kr
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_run import _finish, _run_chunk
+from hipflex.dsp._precompile import GROUPS
 
 FS_HZ = 100.0
 PERIOD = 1.0 / FS_HZ
@@ -679,3 +680,16 @@ def test_open_gap_matches_twin(gyro: bool, gap_rows: int, overrun: bool, turned:
     assert_slots_close(k_f, w_f, "F_", rtol=RTOL, atol=ATOL)
     assert_slots_close(k_i, w_i, "I_", rtol=0, atol=0)
     np.testing.assert_allclose(k_h, w_h, rtol=RTOL, atol=ATOL)
+
+
+def test_the_end_of_a_stream_is_python_calling_the_kernels() -> None:
+    """``_finish`` is not a kernel of its own; its results are the twin's (above).
+
+    Compiled, it linked ``_pg_finish``, ``_catch_up`` and ``_interrupt`` and had LLVM
+    optimise and emit them again (~0.5 s of a first run's compile, in the main loop's
+    group) for a few calls per stream.
+    """
+    from numba.core.registry import CPUDispatcher
+
+    assert not isinstance(_finish, CPUDispatcher)
+    assert all(name != "_finish" for rows in GROUPS.values() for _, name, _ in rows)
