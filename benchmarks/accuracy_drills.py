@@ -21,7 +21,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,8 @@ NEEDS_GYRO = frozenset({"hip_rotation"})
 #: The row of one recording holding several drills in different planes and poses
 #: (:func:`hipflex.sensor.sim.mixed.simulate_mixed`); not in the all-drills totals.
 MIXED = "mixed: " + " + ".join(MIXED_PROGRAMME)
+#: The confusion table's column for a true set no analysed set overlaps (so nothing could name it).
+NOT_FOUND = "(not found)"
 #: What the protocol of each real dataset says the thigh does (pose, movement).
 REAL_EXPECTED = {
     "e3": ("supine", "flexion"),
@@ -87,6 +89,10 @@ class Cell:
     move_ok: int = 0
     pose_listed: int = 0
     described: int = 0  # sets the analysis found (and so could name)
+    countable: int = 0  # sets with a rep the contract counts at the row's min_rom_deg
+    countable_ok: int = 0  # of those, drill named right
+    # (true drill, drill named) per set; NOT_FOUND where no analysed set overlaps it.
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def judge(sim: ProgrammeSimulation, a: Analysis, cell: Cell, min_rom_deg: float) -> None:
@@ -107,6 +113,10 @@ def judge(sim: ProgrammeSimulation, a: Analysis, cell: Cell, min_rom_deg: float)
         cell.worst = max(cell.worst, abs(n - n_true))
         best = max(found, key=lambda s: min(s.end_s, t1) - max(s.start_s, t0), default=None)
         d = None if best is None else best.description
+        cell.confusion[(st.drill, NOT_FOUND if d is None else d.drill)] += 1
+        if n_true > 0:
+            cell.countable += 1
+            cell.countable_ok += d is not None and d.drill == st.drill
         if d is not None:
             cell.described += 1
             cell.drill_ok += d.drill == st.drill
@@ -165,8 +175,13 @@ def _per_set(sim: ProgrammeSimulation, a: Analysis, min_rom_deg: float) -> str:
     return " ".join(out)
 
 
-def simulated(seeds: range, settings: Settings, mounting: str = "random", only: str = "") -> str:
-    """The per-drill table over ``seeds`` (a session per seed, drill and sensor; rows whose label has ``only``)."""
+def simulated(
+    seeds: range, settings: Settings, mounting: str = "random", only: str = "", confusion: bool = False
+) -> str:
+    """The per-drill table over ``seeds`` (a session per seed, drill and sensor; rows whose label has ``only``).
+
+    ``confusion``: also the true drill x drill named table (:func:`_confusion_table`).
+    """
     cells: dict[tuple[str, bool], Cell] = defaultdict(Cell)
     mixed_sets: list[str] = []
     t_start = time.perf_counter()
@@ -239,6 +254,8 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
                 t.pose_ok += c.pose_ok
                 t.move_ok += c.move_ok
                 t.described += c.described
+                t.countable += c.countable
+                t.countable_ok += c.countable_ok
     g, o = own_tot[True], own_tot[False]
     rows.append(
         f"\nAt each drill's documented setting ({DRILL_MIN_ROM_DEG}): sets exact gyro {_pct(g.exact, g.sets)} %,"
@@ -261,13 +278,44 @@ def simulated(seeds: range, settings: Settings, mounting: str = "random", only: 
         f" gyro {_pct(g.drill_ok, g.sets)} %, acc-only {_pct(o.drill_ok, o.sets)} %; pose right gyro"
         f" {_pct(g.pose_ok, g.sets)} %, acc-only {_pct(o.pose_ok, o.sets)} %; movement right gyro"
         f" {_pct(g.move_ok, g.sets)} %, acc-only {_pct(o.move_ok, o.sets)} %; of the sets found, drill named gyro"
-        f" {_pct(g.drill_ok, g.described)} %, acc-only {_pct(o.drill_ok, o.described)} %; mounting {mounting};"
+        f" {_pct(g.drill_ok, g.described)} %, acc-only {_pct(o.drill_ok, o.described)} %; of the sets with a rep"
+        f" the contract counts, drill named gyro {_pct(g.countable_ok, g.countable)} % ({g.countable} sets),"
+        f" acc-only {_pct(o.countable_ok, o.countable)} % ({o.countable}); mounting {mounting};"
         f" seeds {seeds.start}:{seeds.stop},"
         f" {time.perf_counter() - t_start:.0f} s."
     )
     rows += ["", f"Per set of {MIXED} (found/true reps, wrong in bold):", "", "| seed | sensor | Hz | sets |"]
     rows += ["|---|---|---|---|", *mixed_sets]
+    if confusion:
+        rows += ["", _confusion_table(cells)]
     return "\n".join(rows)
+
+
+def _confusion_table(cells: dict[tuple[str, bool], Cell]) -> str:
+    """True drill x drill named, per row and sensor: named right / sets, then what the rest were named.
+
+    A mixed session's sets are split by their true drill; ``NOT_FOUND``: no analysed set overlapped the true one.
+    """
+    out = [
+        "Confusion (true drill: right / sets; named instead):",
+        "",
+        "| row: true drill | gyro right | gyro named instead | acc-only right | acc-only named instead |",
+        "|---|---|---|---|---|",
+    ]
+    labels = list(dict.fromkeys(label for label, _ in cells))
+    for label in labels:
+        truths = sorted({t for gyro in (True, False) for t, _ in cells[(label, gyro)].confusion})
+        for truth in truths:
+            parts = []
+            for gyro in (True, False):
+                conf = cells[(label, gyro)].confusion
+                n = sum(v for (t, _), v in conf.items() if t == truth)
+                ok = conf[(truth, truth)]
+                wrong = sorted(((v, m) for (t, m), v in conf.items() if t == truth and m != truth), reverse=True)
+                parts += [f"{ok} / {n}", ", ".join(f"{m} {v}" for v, m in wrong) or "-"]
+            name = label if label != MIXED else f"mixed: {truth}"
+            out.append(f"| {name} | " + " | ".join(parts) + " |")
+    return "\n".join(out)
 
 
 def lying(seeds: range, settings: Settings, mounting: str = "random") -> str:
@@ -387,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sensor-placement", default=None, help="the real recordings' placement setting (Bilkent: lateral)"
     )
     ap.add_argument("--sensor-leg", default=None, help="the real recordings' leg setting (Bilkent: right)")
+    ap.add_argument("--confusion", action="store_true", help="also print the true drill x drill named table per sensor")
     ap.add_argument(
         "--lying",
         action="store_true",
@@ -398,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         print(lying(range(a, b), Settings(min_rom_deg=10.0), args.mounting), flush=True)
         return 0
     if not args.no_sim:
-        print(simulated(range(a, b), Settings(), args.mounting, args.only), flush=True)
+        print(simulated(range(a, b), Settings(), args.mounting, args.only, args.confusion), flush=True)
     if not args.no_real:
         if args.data.is_dir():
             print(real(args.data, args.face_normal_axis, args.sensor_placement, args.sensor_leg))

@@ -37,7 +37,7 @@ from _truth import contract_reference_deg, true_reps
 
 from hipflex.dsp import Settings
 from hipflex.dsp.pipeline import analyze_with_angle
-from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
+from hipflex.sensor.sim.wide import WideCase, draw_wide_case, simulate_wide
 
 #: A gap longer than this re-anchors the filter (``_kern_gap``), s.
 GAP_S = 0.1
@@ -64,14 +64,22 @@ class RepError:
     sampled_error_deg: float
 
 
-def session_errors(seed: int, ideal: tuple[str, ...] = ()) -> list[RepError]:
-    """Peak errors of every found rep of seed ``seed`` (empty without a gyro)."""
+def session_errors(
+    seed: int, ideal: tuple[str, ...] = (), change: Callable[[WideCase], WideCase] | None = None
+) -> list[RepError]:
+    """Peak errors of every found rep of seed ``seed`` (empty without a gyro).
+
+    ``change`` edits the drawn case before it is simulated (after ``ideal``):
+    ``gyro_causes.py`` removes one cause of error at a time with it.
+    """
     case = draw_wide_case(seed)
     if not case.sensor.has_gyro:
         return []
     if ideal:
         zeroed: dict[str, object] = dict.fromkeys(ideal, 0.0)
         case = dataclasses.replace(case, sensor=dataclasses.replace(case.sensor, **zeroed))  # type: ignore[arg-type]
+    if change is not None:
+        case = change(case)
     sim = simulate_wide(case)
     est, _ = analyze_with_angle(sim.samples, Settings())
     q = est.quality

@@ -17,6 +17,7 @@ from hipflex.dsp._layout import (
     DEG,
     F_BIAS,
     F_PG_CNT,
+    F_PG_PREV_F,
     F_PG_S,
     F_PG_SUM,
     F_PG_T,
@@ -257,29 +258,85 @@ def _tilt_step(
             # at the first turn after _PG_SUM_MIN_S (from wherever the gap
             # ended, a fixed 1.5 s read 2-3 deg off in fast sets).
             turning = abs(oa) < _PG_TURN_RATE or oa * prev_oa <= 0.0
-            if turning and fstate[F_PG_TURNED] == 0.0:
+            had_row = cnt > 0.0
+            restart = turning and fstate[F_PG_TURNED] == 0.0
+            ending = False
+            if restart:
                 fstate[F_PG_TURNED] = 1.0
                 cnt = 0.0
                 fstate[F_PG_SUM] = 0.0
                 fstate[F_PG_SUM + 1] = 0.0
                 fstate[F_PG_SUM + 2] = 0.0
                 fstate[F_PG_T] = 0.0
-            elif cnt > 0.0:
+            elif had_row:
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= _PG_SUM_MIN_S:
                     # The window ends with this row (_kern_run's countdown).
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
-            # Not without the tangential term (no |f| gate here, and a
-            # swing's L*alpha reaches several g); nor a clipped row.  Both
-            # are ~"up" once compensated, so leaving one out hardly turns
-            # the sum.
-            if alpha_known and not clipped and f2_raw > 0.2 * 0.2:
-                lg = lever_m / G0_MPS2
-                tan_g = lg * alpha
-                cen_g = lg * oa * oa
-                fstate[F_PG_SUM] += ax - tan_g * pw0 - cen_g * pu0
-                fstate[F_PG_SUM + 1] += ay - tan_g * pw1 - cen_g * pu1
-                fstate[F_PG_SUM + 2] += az - tan_g * pw2 - cen_g * pu2
+                    ending = True
+            # The sum is the trapezoid integral of the specific force over
+            # the rows since the (re)start, less the change of the lever
+            # point's velocity L omega w (w turns with the thigh) between
+            # each pair of rows, all in world coordinates: the rigid
+            # rotation's acceleration then cancels exactly, where a row's
+            # L alpha and L omega^2 from a backward-difference alpha are
+            # half a sample late and a rectangle sum's ends are off by half
+            # a row of L alpha (the largest at the turns the sum runs
+            # between): at 12.5 Hz a degree on a swing, more on a runner.
+            # A clipped row or one near free fall is not measured, and no
+            # pair with it is summed (a stretch of measured rows still
+            # cancels the rigid rotation between its own ends): the model's
+            # force in its place carries the "up" the gap left wrong
+            # (tuning seeds 3, 14 and 277 at +-2 g, 2-5 deg worse with it).
+            if not clipped and f2_raw > 0.2 * 0.2:
+                px = fstate[F_PG_PREV_F]
+                if had_row and alpha_known and not math.isnan(px):
+                    # The last row's force and its w, both world-fixed once
+                    # that row is past, turned into this row's frame like "up".
+                    py = fstate[F_PG_PREV_F + 1]
+                    pz = fstate[F_PG_PREV_F + 2]
+                    pdot = rx * px + ry * py + rz * pz
+                    qx = px * c + (ry * pz - rz * py) * sa + rx * pdot * ca
+                    qy = py * c + (rz * px - rx * pz) * sa + ry * pdot * ca
+                    qz = pz * c + (rx * py - ry * px) * sa + rz * pdot * ca
+                    wdot = rx * pw0 + ry * pw1 + rz * pw2
+                    vx = pw0 * c + (ry * pw2 - rz * pw1) * sa + rx * wdot * ca
+                    vy = pw1 * c + (rz * pw0 - rx * pw2) * sa + ry * wdot * ca
+                    vz = pw2 * c + (rx * pw1 - ry * pw0) * sa + rz * wdot * ca
+                    lg = lever_m / G0_MPS2
+                    lo = lg * oa
+                    lp = lg * prev_oa
+                    h = 0.5 * dt
+                    if (restart or ending) and oa * prev_oa < 0.0:
+                        # The rate went through zero between the rows: the
+                        # sum starts or stops at that instant (the force
+                        # there linear between the rows), where the velocity
+                        # the lever model misses (~ the rate: the sensor's
+                        # offset, a lever off by cm) is zero; a turn's row
+                        # at 12.5 Hz is up to ~100 deg/s past it.
+                        z = prev_oa / (prev_oa - oa)
+                        zx = qx + z * (ax - qx)
+                        zy = qy + z * (ay - qy)
+                        zz = qz + z * (az - qz)
+                        if restart:
+                            h *= 1.0 - z
+                            fstate[F_PG_SUM] = h * (zx + ax) - lo * pw0
+                            fstate[F_PG_SUM + 1] = h * (zy + ay) - lo * pw1
+                            fstate[F_PG_SUM + 2] = h * (zz + az) - lo * pw2
+                        else:
+                            h *= z
+                            fstate[F_PG_SUM] += h * (qx + zx) + lp * vx
+                            fstate[F_PG_SUM + 1] += h * (qy + zy) + lp * vy
+                            fstate[F_PG_SUM + 2] += h * (qz + zz) + lp * vz
+                    elif not restart:
+                        fstate[F_PG_SUM] += h * (ax + qx) - (lo * pw0 - lp * vx)
+                        fstate[F_PG_SUM + 1] += h * (ay + qy) - (lo * pw1 - lp * vy)
+                        fstate[F_PG_SUM + 2] += h * (az + qz) - (lo * pw2 - lp * vz)
+                fstate[F_PG_PREV_F] = ax
+                fstate[F_PG_PREV_F + 1] = ay
+                fstate[F_PG_PREV_F + 2] = az
+            else:
+                fstate[F_PG_PREV_F] = math.nan
             fstate[F_PG_CNT] = cnt + 1.0
     elif not clipped and f2_raw > 0.2 * 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).

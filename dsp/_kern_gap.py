@@ -82,7 +82,7 @@ _HERM_ALPHA_SPAN_S = 0.02
 # ... and at most this many rows back or on (a slow rate with a long span).
 _HERM_ALPHA_ROWS = 16
 # A window's sum is gravity only if its rows agree: a mean compensated force
-# below this (g, over the rows since the sum restarted, summed or not) is a
+# below this (g, over the time since the sum restarted) is a
 # sum whose rows cancel (a runner's window cut short by the next gap, 11 rows
 # at 0.06 g, turned "up" by 139 deg and the angle through +-180 deg, every
 # stride then counted twice: tuning seed 922), not a tilt to re-anchor to.
@@ -221,7 +221,7 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
         elif shift < -180.0:
             shift += 360.0
         limit = fstate[F_PG_MAX_SHIFT]
-        if (limit > 0.0 and abs(shift) > limit) or sn < _PG_MIN_MEAN_G * fstate[F_PG_CNT]:
+        if (limit > 0.0 and abs(shift) > limit) or sn < _PG_MIN_MEAN_G * fstate[F_PG_T]:
             # More than the bridge can have missed, or a sum whose rows
             # cancel: the window's mean force is not gravity (a runner
             # speeding up or stopping tilts it by tens of degrees); the

@@ -19,6 +19,7 @@ from hipflex.dsp._layout import (
     F_G_EST,
     F_ID_N,
     F_ID_NIS,
+    F_ID_XMIN,
     F_JOLT,
     F_NLL,
     F_P,
@@ -432,6 +433,11 @@ def _pendulum_step(
         x0 -= 2.0 * math.pi
     elif x0 <= -math.pi:
         x0 += 2.0 * math.pi
+    if prm[P_ID] > 0.0 and x0 < fstate[F_ID_XMIN]:
+        # The least angle the lower bound below was tested on: a run whose every
+        # step stayed at or above a tighter bound runs alike under it
+        # (flexion_sign._identify reuses such a candidate's likelihood).
+        fstate[F_ID_XMIN] = x0
     # A thigh does not swing past its range.  Without this bound a filter
     # that overshoots a fast swing beyond 90 deg (where gravity along w,
     # sin(theta), is the same on both sides) could turn over the top and wrap:

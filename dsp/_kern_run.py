@@ -397,7 +397,10 @@ def _run_chunk(
     """
     has_gyro = prm[P_HAS_GYRO] > 0.0
     n = time_s.shape[0]
-    n_ev = int(0)  # noqa: UP018, RUF046 -- an int64, not the literal 0: see _finish
+    # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
+    # distinct literal argument, so this would make a second _catch_up (and
+    # _close_rep, _rep_metrics under it) specialised on that constant.
+    n_ev = int(0)  # noqa: UP018, RUF046
     max_ev = ev.shape[0] - 4
     if fstate[F_PG_S] <= 0.0:
         n_ev = _catch_up(prm, fstate, ist, hist, ev, n_ev, max_ev)
@@ -561,20 +564,23 @@ def _run_chunk(
     return k, n_ev
 
 
-@njit_borrowed
 def _finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
     """End of the stream: close a post-gap window, let the detector catch up, close an open rep.
 
     Returns the number of event rows and whether everything is done (call
     again with an emptied ``ev`` when it is not).
+
+    Plain Python calling the compiled kernels, a few calls per stream: compiled,
+    it linked ``_pg_finish``, ``_catch_up`` and ``_interrupt`` (with the rep
+    metrics under them) into its own module and had LLVM optimise and emit them
+    again, ~0.5 s of a first run's compile in the main loop's group for no work
+    of its own.  Python ints reach the kernels as int64 and the rejection code
+    as a float64, the signatures ``dsp/_precompile.py`` compiles.
     """
     if fstate[F_PG_S] > 0.0:
         _pg_finish(prm, fstate, ist, hist)
-    _axis_release(ist)
-    # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
-    # distinct literal argument, so this would make a second _catch_up (and
-    # _close_rep, _rep_metrics under it) specialised on that constant.
-    n_ev = _catch_up(prm, fstate, ist, hist, ev, int(0), ev.shape[0] - 4)  # noqa: UP018, RUF046
+    ist[I_AX_HOLD] = 0  # _axis_release: a hold ends undecided, the detector reads on
+    n_ev = int(_catch_up(prm, fstate, ist, hist, ev, 0, int(ev.shape[0]) - 4))
     if ist[I_DET] < ist[I_SAMPLE]:
         return n_ev, False
-    return _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_UNFINISHED), True
+    return int(_interrupt(prm, fstate, ist, hist, ev, n_ev, float(REJ_UNFINISHED))), True

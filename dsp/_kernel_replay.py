@@ -58,6 +58,8 @@ def _rewind(
     fstate[L.F_G_EST] = back.fstate[L.F_G_EST]
     fstate[L.F_ZLP : L.F_ZLP + 3] = back.fstate[L.F_ZLP : L.F_ZLP + 3]
     fstate[L.F_ZANCHOR : L.F_ZANCHOR + 3] = back.fstate[L.F_ZANCHOR : L.F_ZANCHOR + 3]
+    # The backward run's steps are the candidate's too (flexion_sign._identify's reuse).
+    fstate[L.F_ID_XMIN] = min(fstate[L.F_ID_XMIN], back.fstate[L.F_ID_XMIN])
     # Pendulum state (theta, rate, acceleration): forwards the rate is negated,
     # and with it its covariances with the angle and the acceleration.
     flip = np.array([1.0, -1.0, 1.0])

@@ -127,6 +127,7 @@ def _make_kernel(
     # P_AX_WATCH stays 0: set by the learning flow for the session's kernel only
     # (not for its backward run, the sign's trace or a lever candidate's).
     fstate = np.zeros(L.F_N)
+    fstate[L.F_ID_XMIN] = math.inf if identify else 0.0
     fstate[L.F_PERIOD] = cal.period_s
     fstate[L.F_G_EST] = cal.gravity_g
     fstate[L.F_ZLP : L.F_ZLP + 3] = cal.up * cal.gravity_g

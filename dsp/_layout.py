@@ -109,7 +109,9 @@ F_APG_SNAP = 84
 F_ZANCHOR = 92  # 92..94 pendulum filter: F_ZLP's direction where its still stretch began (unit)
 F_PG_T = 95  # post-gap window: time the sum covers, s
 F_PG_TURNED = 96  # post-gap window: 1 once the sum has restarted at the thigh's first turn after the gap
-F_N = 97
+F_ID_XMIN = 97  # pendulum filter: least angle before the range bound over every step, rad (with P_ID; flexion_sign)
+F_PG_PREV_F = 98  # 98..100 post-gap window: the last summed row's specific force (g), current sensor frame
+F_N = 101
 
 # ---- int state ----------------------------------------------------------------
 I_STARTED = 0

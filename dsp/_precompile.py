@@ -99,12 +99,9 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_gyro_frame", "_model_rows", (_A1, _A2, _A2, _A2, _A1, _F, _F, _I, _A2)),
         ("_kern_gyro_frame", "_fit_lever", (_A2, _A2, _I)),
     ),
-    # The main loop (its compile loads the step and reps groups from the cache)
-    # and the end of a stream.
-    "entry": (
-        ("_kern_run", "_run_chunk", (*_KERN, _A1, _A2, _A2, _A1, _A2)),
-        ("_kern_run", "_finish", (*_KERN, _A2)),
-    ),
+    # The main loop (its compile loads the step and reps groups from the cache).
+    # The end of a stream (_kern_run._finish) is Python calling the kernels above.
+    "entry": (("_kern_run", "_run_chunk", (*_KERN, _A1, _A2, _A2, _A1, _A2)),),
 }
 
 #: The line the helper writes after each group (``DONE`` + group name).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -59,8 +60,38 @@ _CLEAR_EXCURSION_RATIO = 3.0
 # two witnesses agreed with the truth in 244 of 250 such tuning sessions (main's
 # sizes in 189) and in all 20 ambiguous ones among 25 Hz sessions of every drill
 # and place; witnesses 9 cm off the femur in 240 (see benchmarks/README.md, lever26).
+# The decisive witness also tells the side of the femur the sensor is on (its
+# offset, mirrored with the sign it chose), and the place identified again under
+# that sign is held strictly on that side: unheld, the 25 Hz likelihood put front
+# straps 10-12 cm down 4.5-9 cm behind the femur, and their traces did not follow
+# the strides (tuning focus seeds 4, 9, 58: sets 3-11 short; benchmarks/README.md, stride29).
 _WITNESS_LEVER_M = 0.10
 _WITNESS_OFFSET_M = 0.06
+
+
+@dataclass
+class _Replays:
+    """The lever candidates' runs of one :func:`_identify` call, for the next call over the same rows.
+
+    The sign's second search (:func:`sign_and_lever`) runs the same kernel over
+    the same rows as the first whenever the sign stayed, only with the thigh's
+    own lower bound instead of the symmetric one, and a run whose every step
+    stayed at or above both bounds (``F_ID_XMIN``) steps alike under either:
+    its likelihood and fit scale are reused, not run again (on a long
+    recording 93 of the second search's 94 candidates).
+
+    Attributes
+    ----------
+    key : bytes
+        What the candidates' kernels share (``prm`` but its lower bound, the
+        state, the rows); the runs are reused only under the same key.
+    runs : dict
+        ``(lever_arm_m, sensor_offset_m)`` -> ``(nll, fit scale, least angle
+        rad, lower bound rad)`` of each candidate run under ``key``.
+    """
+
+    key: bytes = b""
+    runs: dict[tuple[float, float], tuple[float, float, float, float]] = field(default_factory=dict)
 
 
 def sign_and_lever(
@@ -86,8 +117,10 @@ def sign_and_lever(
     """
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
-    fit = _identify(settings, state, cal, axes, stop, symmetric=True)
+    replays = _Replays()
+    fit = _identify(settings, state, cal, axes, stop, symmetric=True, replays=replays)
     tie_break: Callable[[float], Axes | None] | None = None
+    witnessed: list[int] = []
     if fit.identified and cal.period_s > _TRACE_SIGN_MAX_PERIOD_S:
 
         def tie_break(log_ratio: float) -> Axes | None:
@@ -96,7 +129,11 @@ def sign_and_lever(
     elif cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
 
         def tie_break(log_ratio: float) -> Axes | None:
-            return _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            decided = _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            if decided is None:
+                return None
+            witnessed.append(decided[1])
+            return decided[0]
 
     signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
@@ -109,7 +146,8 @@ def sign_and_lever(
     if fit.identified:
         flipped = float(np.dot(signed.w, axes.w)) < 0.0
         earlier = (fit.lever_arm_m, -fit.sensor_offset_m if flipped else fit.sensor_offset_m)
-    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier)
+    side = witnessed[0] if witnessed else 0
+    return signed, _identify(settings, state, cal, signed, stop, earlier=earlier, replays=replays, offset_side=side)
 
 
 def _sign_by_likelihood(
@@ -251,11 +289,31 @@ def _trace(
     # first came within candidate_deg of it (a recording that starts
     # mid-movement, one whose quietest window lies inside the only rep) show
     # the end of one at most, never its size.
-    near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
-    seen = seen[near[0] :] if near.size else seen
+    if not cal.quiet and state.has_gyro:
+        seen = _from_first_row(older, kept)
+    else:
+        near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
+        seen = seen[near[0] :] if near.size else seen
     if np.all(np.isnan(seen)):
         return None
     return seen, kept
+
+
+def _from_first_row(older: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The gyro's trace in time order, measured from its first row instead of the calibrated pose, deg.
+
+    For a recording that never stood still (the calibration is its quietest
+    window, ``Calibration.quiet`` false): that window is where the thigh
+    moved slowest, the turn of a rep, its top as often as not (CMU-MBL's
+    one-rep files: the bottom of a squat or a lunge, 9-50 deg/s).  Seen
+    from a rep's top every excursion is backwards, and the rule "the larger
+    excursions are flexion" traced 11 of those files mirrored.  The first
+    row is where the person started moving: a rep's low, or on its way up.
+    """
+    order = np.argsort(kept[:, L.H_TIME], kind="stable")  # a ring that wrapped holds its rows rotated
+    seen = np.concatenate([older, kept[order, L.H_THETA]])
+    finite = seen[np.isfinite(seen)]
+    return seen - finite[0] if finite.size else seen
 
 
 def _sizes(seen: np.ndarray) -> tuple[float, float]:
@@ -270,7 +328,7 @@ def _log_ratio(ahead: float, behind: float) -> float:
 
 def _sign_by_witness(
     settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, than: float
-) -> Axes | None:
+) -> tuple[Axes, int] | None:
     """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
 
     The trace is computed with a short lever (``_WITNESS_LEVER_M``) and the
@@ -284,17 +342,23 @@ def _sign_by_witness(
     decisive one (by the log of the ratio of its sizes) tells the sign.
     Where each traces its own side about as decisively (straps 10-12 cm
     down, 7-9 cm in front) it can be wrong.  None when neither is more
-    decisive than ``than``, the log ratio of the trace at hand.
+    decisive than ``than``, the log ratio of the trace at hand; else the
+    sign and the side of the femur the sensor is on under it (+1 in front,
+    -1 behind): the decisive witness's offset, mirrored with the sign.
     """
     best = than
+    side = 0
     for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
         traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
         if traced is not None:
             log_ratio = _log_ratio(*_sizes(traced[0]))
-            best = log_ratio if abs(log_ratio) > abs(best) else best
+            if abs(log_ratio) > abs(best):
+                best, side = log_ratio, (1 if offset_m > 0.0 else -1)
     if best == than:
         return None
-    return axes if best > 0.0 else Axes(axes.u, -axes.w, -axes.a)
+    if best > 0.0:
+        return axes, side
+    return Axes(axes.u, -axes.w, -axes.a), -side
 
 
 def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:
@@ -330,6 +394,8 @@ def _identify(
     stop: int,
     symmetric: bool = False,
     earlier: tuple[float, float] | None = None,
+    replays: _Replays | None = None,
+    offset_side: int = 0,
 ) -> LeverFit:
     """Lever arm and offset of an accelerometer-only sensor, from the rows the sign is confirmed on.
 
@@ -337,6 +403,10 @@ def _identify(
     so the fit under one flexion sign mirrors that under the other (see
     :func:`sign_and_lever`).  ``earlier``: a fit kept unless a candidate is
     clearly more likely (:func:`hipflex.dsp.identify.identify_lever`).
+    ``replays``: an earlier call's candidate runs, reused where they step
+    alike (:class:`_Replays`), and this call's runs left there.
+    ``offset_side``: the side of the femur the candidates are held on (+1
+    in front, -1 behind, 0 anywhere; :func:`_sign_by_witness`).
 
     After the rest pose was re-learned, only from the new calibration window
     on: before it the person got up from lying or sitting, which moves the
@@ -353,6 +423,7 @@ def _identify(
     ev = _event_scratch()  # the candidates' events are dropped: one buffer for all
 
     scales: dict[tuple[float, float], float] = {}
+    runs = _shared_runs(replays, proto, first, stop)
 
     def nll(lever_arm_m: float, sensor_offset_m: float) -> float:
         prm = proto.prm.copy()
@@ -362,6 +433,11 @@ def _identify(
             prm[L.P_THETA_MIN] = -prm[L.P_THETA_MAX]
         else:
             prm[L.P_THETA_MIN] = min(prm[L.P_THETA_MIN], -math.radians(_ID_MIN_EXTENSION_DEG))
+        done = runs.get((lever_arm_m, sensor_offset_m))
+        if done is not None and done[2] >= max(done[3], prm[L.P_THETA_MIN]):
+            # Neither run's lower bound held a step: the same run (see _Replays).
+            scales[(lever_arm_m, sensor_offset_m)] = done[1]
+            return done[0]
         kern = _Kernel(prm, proto.fstate.copy(), proto.ist.copy(), proto.hist)
         if first == 0:
             _rewind(kern, state, cal, scratch, ev)
@@ -370,10 +446,36 @@ def _identify(
         _clear_history(kern)
         n = float(kern.fstate[L.F_ID_N])
         # Mean normalised innovation squared per component (2 a row).
-        scales[(lever_arm_m, sensor_offset_m)] = float(kern.fstate[L.F_ID_NIS]) / (2.0 * n) if n > 0 else math.inf
-        return float(kern.fstate[L.F_NLL])
+        scale = float(kern.fstate[L.F_ID_NIS]) / (2.0 * n) if n > 0 else math.inf
+        scales[(lever_arm_m, sensor_offset_m)] = scale
+        value = float(kern.fstate[L.F_NLL])
+        least = float(kern.fstate[L.F_ID_XMIN])
+        runs[(lever_arm_m, sensor_offset_m)] = (value, scale, least, float(prm[L.P_THETA_MIN]))
+        return value
 
     prior_offset_m = 0.0 if symmetric else settings.sensor_offset_m
     return identify_lever(
-        nll, settings.lever_arm_m, prior_offset_m, lambda lev, off: scales[(lev, off)], earlier, still_rest=cal.quiet
+        nll,
+        settings.lever_arm_m,
+        prior_offset_m,
+        lambda lev, off: scales[(lev, off)],
+        earlier,
+        offset_side,
+        still_rest=cal.quiet,
     )
+
+
+def _shared_runs(
+    replays: _Replays | None, proto: _Kernel, first: int, stop: int
+) -> dict[tuple[float, float], tuple[float, float, float, float]]:
+    """The runs in ``replays`` made with kernels as ``proto``'s over rows ``first:stop`` (emptied if not)."""
+    if replays is None:
+        return {}
+    prm = proto.prm.copy()
+    prm[L.P_THETA_MIN] = 0.0  # the one parameter the reuse tests per run
+    rows = np.array([first, stop, *proto.hist.shape])
+    key = b"".join((prm.tobytes(), proto.fstate.tobytes(), proto.ist.tobytes(), rows.tobytes()))
+    if key != replays.key:
+        replays.key = key
+        replays.runs = {}
+    return replays.runs

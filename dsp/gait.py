@@ -56,7 +56,8 @@ rhythm:
   walk goes on after it, or when the swing that ends the walk is of
   another kind (``last_step``), else a rep.  Without a gyro a swing from
   extension that reads above a step's flexion is held the same way
-  (``stretched_step``).  A run's second swing may start in front of
+  (``stretched_step``), or is a step at once when it is struck and the
+  walk was confirmed through such swings (``brisk_walk_step``).  A run's second swing may start in front of
   standing too, when the swings from it on confirm the walk on the first
   stride's rhythm (``second_step``).  Without a gyro two swings two
   walking strides apart are a walk when the later starts from a stance
@@ -128,6 +129,7 @@ from hipflex.dsp.gait_swing import (
     GaitState,
     between_steps,
     brisk_step,
+    brisk_walk_step,
     from_bound,
     from_extension,
     gait_shaped,
@@ -275,7 +277,14 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     high_deg = settings.gait_max_flexion_deg
     after_s = [t for t in peaks if t >= body_from_s and t > peaks[0]]
     high_s = [r.peak_s for r in g.pending if r.peak_s in after_s and r.peak_flexion_deg > high_deg]
-    some_step = len(high_s) < len(after_s)
+    # The run's first swing read as a step counts too (a walk's first step from standing, not raised
+    # by the stance before it: tuning seeds 1150 and 1248 under the wider walk, a brisk walker's first
+    # step 43.5-44.5 degrees from standing, every step after it 45-53 from -7 to -15, struck); a march's
+    # first knee lift reads as high as the others (tuning seed 5002: 60.4 from standing).
+    first_step = body_from_s == peaks[0] and any(
+        r.peak_s == peaks[0] and r.peak_flexion_deg <= high_deg for r in g.pending
+    )
+    some_step = len(high_s) < len(after_s) or first_step
     n_high = sum(1 for t in high_s if not (some_step and t in g.struck_high_s))
     if 2 * n_high >= n_body:
         return g, (), ()
@@ -398,7 +407,9 @@ def _feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
-    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s)
+    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s) or brisk_walk_step(
+        settings, g, rep, has_gyro, struck, dt_s
+    )
     if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
         if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))

@@ -27,6 +27,7 @@ __all__ = [
     "GaitState",
     "between_steps",
     "brisk_step",
+    "brisk_walk_step",
     "from_bound",
     "from_extension",
     "gait_shaped",
@@ -489,6 +490,36 @@ def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back:
     if not settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG:
         return False
     return peak < OTHER_KIND_RISE * max(r.peak_flexion_deg for r in g.pending)
+
+
+def brisk_walk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, struck: bool, dt_s: float) -> bool:
+    """True when an accelerometer-only struck swing read above a step's flexion is the next step of a brisk walk.
+
+    ``brisk_step``'s reading inside a confirmed walk, for a walk that was
+    confirmed through such swings (``GaitState.struck_high_s`` not empty:
+    struck high swings from the stance, one walking stride apart, counted
+    as its steps).  A brisk walker, or a phone in a trouser pocket, reads
+    most steps 45-65 degrees, each landing in its top half (tuning seeds
+    1150 and 1248 under the wider walk: a first step of 43-45 from
+    standing, then 45-54 from -7 to -15, struck 0.6-1.6 g; Oxford
+    Pixel_Jamie_Hard_FrontPocket_2: 50-59 from the filter's bound, struck
+    1.2-2.3 g), so once the walk is confirmed the next such swing broke it
+    (``stretched_step`` holds one only) and the steps after the break were
+    counted.  Such a swing is a step at once when it lands in its top half
+    (``struck``), starts from the stance (``from_extension``: a march's
+    knee lift starts from standing), comes one walking stride after the walk's last swing
+    (``strict_stride``; a stride drill turns over faster), reads no more
+    than ``stretched_peak`` allows, and rises less than ``OTHER_KIND_RISE``
+    times the walk's widest step (a drill's rep after a walk rises more).
+    A walk confirmed on swings that read as steps keeps ``stretched_step``'s
+    caution: a march after it reads high on every rep, and only this walk's
+    own evidence says its high swings were steps.
+    """
+    if has_gyro or not struck or not g.walking or not g.struck_high_s:
+        return False
+    if not strict_stride(settings, dt_s) or not stretched_peak(settings, rep) or not from_extension(settings, rep):
+        return False
+    return rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
 
 
 def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:

@@ -137,6 +137,7 @@ def identify_lever(
     prior_offset_m: float,
     fit_scale: Callable[[float, float], float] | None = None,
     earlier: tuple[float, float] | None = None,
+    offset_side: int = 0,
     still_rest: bool = True,
 ) -> LeverFit:
     """Choose the sensor's lever arm and offset by a grid likelihood test.
@@ -168,6 +169,11 @@ def identify_lever(
         them differ by two strides.  Only a tie (``_TIE_NATS``), not up to
         ``_MIN_EVIDENCE``: tuning seed 5031 (a stride set at 50 Hz) kept a
         fit 15.7 nats less likely than the best and lost a stride.
+    offset_side : int, optional
+        +1: the sensor is known to be in front of the femur, -1: behind it
+        (the witness places told, ``flexion_sign._sign_by_witness``); every
+        hanging candidate and ``earlier`` is then taken strictly on that side
+        (0, the default: anywhere).  The lying thigh's levers are not held.
     still_rest : bool, default True
         Whether the motion started from a still rest (the calibration window
         was quiet).  False: no lying thigh's lever is tried (see
@@ -178,15 +184,20 @@ def identify_lever(
     LeverFit
     """
     base = nll(prior_lever_m, prior_offset_m)
-    best = _search(nll, (base, prior_lever_m, prior_offset_m), _LEVER_GRID_M, _LEVER_M)
+    best = _search(nll, (base, prior_lever_m, prior_offset_m), _LEVER_GRID_M, _LEVER_M, offset_side)
     if fit_scale is not None:
-        short = _search(nll, (math.inf, 0.0, 0.0), _SHORT_LEVER_GRID_M, _SHORT_LEVER_M)
+        short = _search(nll, (math.inf, 0.0, 0.0), _SHORT_LEVER_GRID_M, _SHORT_LEVER_M, offset_side)
         if short[0] < best[0] and _SHORT_FIT_GAIN * fit_scale(short[1], short[2]) < fit_scale(best[1], best[2]):
             best = short
         lying = _search_lying(nll, fit_scale, fit_scale(best[1], best[2])) if still_rest else (math.inf, 0.0, 0.0)
         if lying[0] < best[0] and _LYING_FIT_GAIN * fit_scale(lying[1], lying[2]) < fit_scale(best[1], best[2]):
             best = lying
-    if earlier is not None and _LEVER_M[0] <= earlier[0] <= _LEVER_M[1] and (earlier[0], earlier[1]) != best[1:]:
+    if (
+        earlier is not None
+        and _LEVER_M[0] <= earlier[0] <= _LEVER_M[1]
+        and _on_side(earlier[1], offset_side)
+        and (earlier[0], earlier[1]) != best[1:]
+    ):
         v = nll(*earlier)
         if v - best[0] < _TIE_NATS:
             best = (v, earlier[0], earlier[1])
@@ -235,6 +246,7 @@ def _search(
     start: tuple[float, float, float],
     levers_m: np.ndarray,
     lever_range_m: tuple[float, float],
+    offset_side: int = 0,
 ) -> tuple[float, float, float]:
     """The best ``(nll, lever, offset)`` of a hanging thigh's lever: ``start`` or the grid, refined.
 
@@ -245,9 +257,15 @@ def _search(
 
     def inside(lev: float, off: float) -> bool:
         in_lever = lever_range_m[0] <= lev and (lev <= lever_range_m[1] if hi_ok else lev < lever_range_m[1])
-        return in_lever and _OFFSET_M[0] <= off <= _OFFSET_M[1]
+        return in_lever and _OFFSET_M[0] <= off <= _OFFSET_M[1] and _on_side(off, offset_side)
 
-    return _grid_refined(nll, start, levers_m, _OFFSET_GRID_M, inside)
+    offsets_m = np.array([off for off in _OFFSET_GRID_M if _on_side(float(off), offset_side)])
+    return _grid_refined(nll, start, levers_m, offsets_m, inside)
+
+
+def _on_side(offset_m: float, offset_side: int) -> bool:
+    """Whether an offset lies strictly on ``offset_side`` of the femur (+1 in front, -1 behind; 0: anywhere)."""
+    return offset_side == 0 or offset_m * offset_side > 0.0
 
 
 def lies_across(fit: LeverFit) -> bool:

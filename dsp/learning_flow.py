@@ -130,6 +130,13 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
             short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s, state.timeline.period0_s)
             if short is not None:
                 cal, win_s, score = short
+        if cal is not None and not cal.quiet:
+            # A window that moved measures no bias: its mean rate is the motion's
+            # (CMU-MBL's one-rep files, which never stand still: 3-80 deg/s), and
+            # integrated as a bias it drifted the angle through the rep and
+            # turned its sign.  The gyro's own zero is within a few deg/s
+            # (_kern_still._MAX_BIAS_DPS bounds a still window's mean at 20).
+            cal = dataclasses.replace(cal, gyro_bias_dps=np.zeros(3, dtype=np.float64))
         if cal is not None:
             check_gravity_g(cal.gravity_g, score)
             cal = dataclasses.replace(cal, window_s=win_s, motion=score)

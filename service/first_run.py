@@ -255,22 +255,31 @@ def _precompile(helper: _Helper) -> None:
     and ``frame`` groups.  This process compiles ``reps`` (the largest of the groups
     the main loop calls, so the helper's start-up is not on the way to the main
     loop), then, should the helper not have written ``step`` and ``rep_ends`` yet,
-    ``frame`` kernels from the end, then the ``entry`` group, whose compile loads the two groups it calls from
-    numba's cache, and then shares the helper's remaining kernels (:func:`_share`)
-    until it ends.  With a warm cache nothing compiles, no helper starts, and the
-    groups load in well under a second.  Never raises: what fails here compiles in
-    the body, as it would without this step.
+    the helper's last kernels (``frame``, then ``side``, from the end), then the
+    ``entry`` group, whose compile loads the two groups it calls from numba's cache,
+    and then shares the helper's remaining kernels (:func:`_share`) until it ends.
+    Without a helper only the ``frame`` kernels come before ``entry``.  With a warm
+    cache nothing compiles, no helper starts, and the groups load in well under a
+    second.  Never raises: what fails here compiles in the body, as it would without
+    this step.
     """
     from hipflex.dsp._precompile import GROUPS, compile_group, compile_kernel
 
     try:
         compile_group("reps")
         done: set[str] = set()
-        for module, kernel, args in reversed(GROUPS["frame"]):
+        # While the helper compiles the groups the main loop calls, this process takes
+        # the helper's last kernels from the end: the frame group alone was done well
+        # before step and rep_ends, and this core then sat idle for ~9 % of the first
+        # run (benchmarks/README.md, "firstrun23").
+        later = ("side", "frame") if helper.running() else ("frame",)
+        for module, kernel, args in reversed([row for group in later for row in GROUPS[group]]):
             if (helper.has("step") and helper.has("rep_ends")) or helper.ended.is_set():
                 break
-            compile_kernel(module, kernel, args)
-            done.add(f"hipflex.dsp.{module}.{kernel}")
+            name = f"hipflex.dsp.{module}.{kernel}"
+            if name not in helper.progress.done:
+                compile_kernel(module, kernel, args)
+                done.add(name)
         helper.wait("step")
         helper.wait("rep_ends")
         compile_group("entry")
@@ -296,7 +305,12 @@ def _share(helper: _Helper, groups: tuple[str, ...], done: set[str]) -> None:
         name = f"hipflex.dsp.{module}.{kernel}"
         if name not in helper.progress.done and name not in done:
             compile_kernel(module, kernel, args)
-    helper.wait(None)
+    # The helper's groups written is what the analysis needs, not the helper's exit:
+    # its interpreter's teardown (numba's and LLVM's) came after its last group and
+    # this process waited for it (~2 % of a first run's wall time; benchmarks/README.md,
+    # "firstrun23").  preparing() ends a helper still exiting after the body.
+    for group in helper.GROUPS:
+        helper.wait(group)
 
 
 class _Helper:
@@ -304,8 +318,10 @@ class _Helper:
 
     #: Longer than any compile seen; a helper still running then is left to finish on its own.
     TIMEOUT_S = 600.0
+    #: The groups the helper compiles, in its order.
+    GROUPS: tuple[str, ...] = ("step", "rep_ends", "side", "frame")
     #: The helper's arguments to the interpreter.
-    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", "step", "rep_ends", "side", "frame")
+    COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", *GROUPS)
 
     def __init__(self, progress: _Progress):
         self.progress = progress
@@ -361,6 +377,10 @@ class _Helper:
                     self.progress.compiled(line)
         finally:
             self.ended.set()
+
+    def running(self) -> bool:
+        """Whether a helper process was started (it may have ended since)."""
+        return self.proc is not None
 
     def has(self, group: str) -> bool:
         """Whether the helper has written ``group`` (False without a helper, or once it ended without it)."""

@@ -73,6 +73,7 @@ from hipflex.dsp._layout import (
     F_G_EST,
     F_ID_N,
     F_ID_NIS,
+    F_ID_XMIN,
     F_JOLT,
     F_LAST_SIGMA,
     F_LOST_S,
@@ -86,6 +87,7 @@ from hipflex.dsp._layout import (
     F_PERIOD,
     F_PG_CNT,
     F_PG_MAX_SHIFT,
+    F_PG_PREV_F,
     F_PG_S,
     F_PG_SUM,
     F_PG_T,
@@ -266,10 +268,11 @@ def tilt_step(
        The sum starts at the first measured row after the gap, restarts at
        the thigh's first turn (flexion rate below ``_PG_TURN_RATE`` or
        through zero) and ends the window at a turn once it has run
-       ``_PG_SUM_MIN_S``.  The angular acceleration is the change of the
-       flexion rate since the previous sample; when that rate was not
-       measured (``F_PREV_OA`` is NaN after a gap) it is taken as 0 and the
-       sample is not summed.
+       ``_PG_SUM_MIN_S``.  The sum is the trapezoid integral of the force
+       less the change of the lever point's velocity ``L omega w`` between
+       rows (the rigid rotation's acceleration cancels exactly); a clipped
+       row is in no pair.  When the previous rate was not measured
+       (``F_PREV_OA`` is NaN after a gap) the row only starts the chain.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
        "up" x gravity: the pull's PI term, critically damped with it
@@ -306,17 +309,41 @@ def tilt_step(
         if count >= 0:  # summed for the re-anchoring (from the first measured row), not applied
             # the thigh turns: rate below _PG_TURN_RATE or through zero since the last row (not after a gap's NaN)
             turning = abs(flex_rate) < kf._PG_TURN_RATE or (accel_known and flex_rate * prev_rate <= 0.0)
-            if turning and fstate[F_PG_TURNED] == 0:  # the sum restarts at the first turn
+            had_row = count > 0
+            restart = turning and fstate[F_PG_TURNED] == 0
+            ending = False
+            if restart:  # the sum restarts at the first turn
                 fstate[F_PG_TURNED] = 1.0
                 count = 0.0
                 fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
                 fstate[F_PG_T] = 0.0
-            elif count > 0:
+            elif had_row:
                 fstate[F_PG_T] += dt
                 if turning and fstate[F_PG_T] >= kf._PG_SUM_MIN_S:  # long enough, at a turn: this row ends it
                     fstate[F_PG_S] = min(fstate[F_PG_S], 0.5 * dt)
-            if accel_known and not clipped and np.linalg.norm(f) > 0.2:  # not without the tangential term
-                fstate[F_PG_SUM : F_PG_SUM + 3] += f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
+                    ending = True
+            # Trapezoid integral of the force less the change of the lever point's velocity L omega w, in
+            # world coordinates (the last row's vectors turned into this frame like "up"), over pairs of
+            # measured rows: a clipped or near-free-fall row (NaN kept) is in no pair.
+            if not clipped and np.linalg.norm(f) > 0.2:
+                prev_force = _vec(fstate, F_PG_PREV_F)
+                if had_row and accel_known and not np.isnan(prev_force[0]):
+                    prev_f = turn.apply(prev_force)
+                    prev_velocity = lever_g * prev_rate * turn.apply(w_axis)
+                    velocity = lever_g * flex_rate * w_axis
+                    if (restart or ending) and flex_rate * prev_rate < 0:
+                        # the sum starts or stops where the rate crosses zero, the force linear between the rows
+                        z = prev_rate / (prev_rate - flex_rate)
+                        f_zero = prev_f + z * (f - prev_f)
+                        if restart:
+                            fstate[F_PG_SUM : F_PG_SUM + 3] = 0.5 * (1 - z) * dt * (f_zero + f) - velocity
+                        else:
+                            fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * z * dt * (prev_f + f_zero) + prev_velocity
+                    elif not restart:
+                        fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * dt * (f + prev_f) - (velocity - prev_velocity)
+                fstate[F_PG_PREV_F : F_PG_PREV_F + 3] = f
+            else:
+                fstate[F_PG_PREV_F] = math.nan
             fstate[F_PG_CNT] = count + 1
     elif not clipped and np.linalg.norm(f) > 0.2:
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
@@ -553,6 +580,8 @@ def pendulum_step(
             prm, np.array([ax, ay, az]), [bool((clip >> c) & 1) for c in range(3)], fstate[F_G_EST], x, p
         )
     x[0] = math.atan2(math.sin(x[0]), math.cos(x[0]))
+    if prm[P_ID] > 0.0:  # the least angle the lower bound was tested on
+        fstate[F_ID_XMIN] = min(fstate[F_ID_XMIN], x[0])
     # The thigh's range: at a bound the angle stops and so does any motion outward.
     if x[0] > prm[P_THETA_MAX]:
         x[0], x[1], x[2] = prm[P_THETA_MAX], min(x[1], 0.0), min(x[2], 0.0)
@@ -1643,7 +1672,7 @@ def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nda
         up = total / np.linalg.norm(total)
         shift = math.remainder(_flexion_deg(prm, up) - before, 360.0)
         limit = fstate[F_PG_MAX_SHIFT]
-        if (limit > 0 and abs(shift) > limit) or np.linalg.norm(total) < kg._PG_MIN_MEAN_G * fstate[F_PG_CNT]:
+        if (limit > 0 and abs(shift) > limit) or np.linalg.norm(total) < kg._PG_MIN_MEAN_G * fstate[F_PG_T]:
             shift = 0.0  # beyond what the bridge can have missed, or rows that cancel (not gravity): "up" is kept
         else:
             fstate[F_UP : F_UP + 3] = up

@@ -816,6 +816,22 @@ def test_an_acc_only_walk_whose_struck_steps_mostly_read_above_a_steps_flexion_i
     assert counted == pocket and steps == []
 
 
+def test_a_brisk_walk_whose_first_step_reads_as_a_step_and_the_others_high_is_a_walk() -> None:
+    # Tuning seed 1248 (acc-only, 25 Hz, wider walk): a brisk walker's first step from standing reads
+    # 43.5 degrees, the two after it 45.4 (unstruck) and 45.8 (struck) from the stance, then a pause.
+    walk = _walk_of([(0.0, 43.5, -3.8), (1.16, 45.4, -11.4), (1.08, 45.8, -14.5)])
+    counted, steps, g = _feed_struck_mixed(walk, [0.65, 0.21, 0.58])
+    assert counted == [] and steps == walk
+    assert [w.strides for w in g.walks] == [3]
+    # The first read high as well (a march's knee lifts, every one high): reps, as before.
+    high = [_swing(walk[0].peak_s, 47.0, -3.8), *walk[1:]]
+    counted, steps, _ = _feed_struck_mixed(high, [0.65, 0.21, 0.58])
+    assert counted == high and steps == []
+    # The highs not struck: most of the run reads high, reps as before.
+    counted, steps, _ = _feed_struck_mixed(walk, [0.65, 0.21, 0.21])
+    assert counted == walk and steps == []
+
+
 def test_a_walks_last_step_read_in_front_of_standing_is_a_step_when_the_walker_walks_on_after_a_stop() -> None:
     # Tuning seed 61 (acc-only, wide simulator with braking and push-off): a walk whose last step reads
     # 24.9 degrees from +1.4 (the walker slowing into a stop), then 4.6 s on the next walk's first step
@@ -880,3 +896,42 @@ def test_a_two_step_walk_off_right_after_a_drill_read_inside_the_extension_bound
     held = [_swing(walk[0].peak_s, 25.0, -S.pendulum_max_extension_deg), walk[1]]
     counted, steps, g = _run([*drill, *held], has_gyro=False, strike_g=3.0)
     assert counted == [*drill, *held] and steps == [] and g.walks == ()
+
+
+# Tuning seed 1150 (acc-only, 52 Hz, wider walk): a brisk walker's first step from standing reads 44.8
+# degrees, every step after it 45.9-53.9 from -7 to -14, each landing in its top half, 0.97-1.1 s apart.
+_BRISK_HIGH = _walk_of(
+    [
+        (0.0, 44.8, -0.3),
+        (1.0, 50.2, -9.1),
+        (0.97, 53.9, -13.5),
+        (1.05, 52.2, -8.2),
+        (1.01, 47.7, -11.6),
+        (1.1, 45.9, -7.2),
+    ]
+)
+_BRISK_HIGH_G = [1.55, 0.85, 1.59, 1.19, 1.56, 0.97]
+
+
+def test_a_brisk_walk_confirmed_through_its_struck_high_steps_takes_the_next_ones_as_steps() -> None:
+    counted, steps, g = _feed_struck_mixed(_BRISK_HIGH, _BRISK_HIGH_G)
+    assert counted == [] and steps == _BRISK_HIGH
+    assert [w.strides for w in g.walks] == [6]
+    # Oxford Pixel_Jamie_Hard_FrontPocket_2 (a phone in a trouser pocket, no still window): a first step
+    # of 38.6 degrees, then every step 50-59 from the filter's bound, struck 1.2-2.3 g, 1.03-1.08 s apart.
+    pocket = _walk_of([(0.0, 38.6, -40.0)] + [(1.04, 52.0 + k % 5, -40.0) for k in range(12)])
+    counted, steps, g = _feed_struck_state(pocket, [1.6] * len(pocket), False)
+    assert counted == [] and steps == pocket
+    assert [w.strides for w in g.walks] == [13]
+
+
+def test_high_swings_after_a_walk_confirmed_on_steps_alone_are_still_reps() -> None:
+    # The walk's own swings all read as steps: struck high swings after it (a march's knee lifts) are reps.
+    walk = _walk_of([(0.0, 30.0, 0.0), (1.05, 32.0, -10.0), (1.05, 31.0, -11.0), (1.05, 33.0, -9.0)])
+    lifts = _walk_of([(1.05, 55.0 + k % 3, -12.0) for k in range(5)], walk[-1].peak_s)
+    counted, steps, _ = _feed_struck_mixed([*walk, *lifts], [0.9] * 9)
+    assert steps == walk and counted == lifts
+    # Unstruck high swings inside a brisk walk (a set of raises right after it) stay reps.
+    raises = _walk_of([(1.05, 55.0 + k % 3, -12.0) for k in range(5)], _BRISK_HIGH[-1].peak_s)
+    counted, _, _ = _feed_struck_mixed([*_BRISK_HIGH, *raises], [*_BRISK_HIGH_G, *[0.2] * 5])
+    assert raises[1] in counted and raises[3] in counted

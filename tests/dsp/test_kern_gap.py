@@ -49,8 +49,9 @@ def _window_state(
     fstate[L.F_UP : L.F_UP + 3] = _up(up_deg)
     fstate[L.F_PG_S] = 0.01
     if sum_deg is not None:
-        fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = 37.5 * _up(sum_deg)  # any length
+        fstate[L.F_PG_SUM : L.F_PG_SUM + 3] = 37.5 * _up(sum_deg)  # any length over 0.15 g x 4 s
         fstate[L.F_PG_CNT] = 40.0
+        fstate[L.F_PG_T] = 4.0  # 40 rows 0.1 s apart
     ist = np.zeros(L.I_N, dtype=np.int64)
     ist[L.I_CAP] = cap
     ist[L.I_SAMPLE] = n
@@ -204,12 +205,12 @@ def test_pg_finish_shift_takes_the_short_way_round(before: float, after: float, 
 
 
 def test_pg_finish_keeps_up_when_the_rows_summed_cancel() -> None:
-    # 40 rows whose compensated forces add up to 0.1 g each on average: they
+    # 4 s of compensated force that adds up to 0.1 g on average: the rows
     # cancel, so the sum's direction is not gravity's (a runner's window cut
     # short): "up" stays, and only the bridge is redrawn.
     theta = [0.0] * 5 + [0.0] * 5 + [30.0] * 5
     state = _window_state(64, 0, 15, 5, 10, theta, [0.0] * 15, 30.0, 80.0)
-    state[1][L.F_PG_SUM : L.F_PG_SUM + 3] = 4.0 * _up(80.0)
+    state[1][L.F_PG_SUM : L.F_PG_SUM + 3] = 0.4 * _up(80.0)
     fstate, _, hist = _finish_both(state)
     np.testing.assert_allclose(fstate[L.F_UP : L.F_UP + 3], _up(30.0), atol=1e-12)
     np.testing.assert_allclose(hist[10:15, L.H_THETA], 30.0)

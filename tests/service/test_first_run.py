@@ -139,6 +139,7 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
     helper_groups = ("step", "rep_ends", "side", "frame")
     helper_rows = [row for group in helper_groups for row in _precompile.GROUPS[group]]
     frame = [kernel for _, kernel, _ in reversed(_precompile.GROUPS["frame"])]
+    later = [*frame, *(kernel for _, kernel, _ in reversed(_precompile.GROUPS["side"]))]
     said = [f"hipflex.dsp.{module}.{kernel}" for module, kernel, _ in helper_rows]
     done = [_precompile.DONE + group for group in helper_groups]
     helper = f"print(*{said!r}, sep='\\n'); print(*{done!r}, sep='\\n')"
@@ -148,10 +149,11 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
     out = io.StringIO()
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=out):
         calls.append("body")
-    # The helper did its groups: nothing of theirs compiled here but the gyro-frame
-    # kernels this process took (from the end) while the helper's groups were not ready yet.
+    # The helper did its groups: nothing of theirs compiled here but the gyro-frame and
+    # learning kernels this process took (from the end) while the helper's groups were not
+    # ready yet.
     entry = calls.index("entry")
-    assert calls[0] == "reps" and calls[1:entry] == frame[: entry - 1] and calls[entry + 1 :] == ["body"]
+    assert calls[0] == "reps" and calls[1:entry] == later[: entry - 1] and calls[entry + 1 :] == ["body"]
     # No core to spare (the other one busy), or told so: no helper; the frame group
     # from its end (there is no helper to wait for), then the main loop (which compiles
     # the step and rep ends it calls), then the learning and timeline group from its end.
@@ -169,6 +171,88 @@ def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monke
         shared = [kernel for _, kernel, _ in reversed(_precompile.GROUPS["side"])]
         assert calls == ["reps", *frame, "entry", *shared, "body"]
         assert "kernels compiled)" in again.getvalue()
+
+
+def test_while_the_helper_compiles_the_main_loops_callees_this_process_takes_its_last_kernels(
+    cold_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helper slow to write ``step`` and ``rep_ends`` leaves this process no idle wait before ``entry``.
+
+    It takes the helper's last kernels, the gyro-frame group's and then the learning and
+    timeline group's, from the end (they load from the cache when the helper reaches them).
+    The fake helper writes its groups once this process took the last of those kernels
+    (or after 10 s).
+    """
+    from hipflex.dsp import _precompile
+
+    later = [kernel for _, kernel, _ in reversed([*_precompile.GROUPS["side"], *_precompile.GROUPS["frame"]])]
+    flag = tmp_path / "took-them-all"
+    calls = []
+
+    def fake_group(name: str) -> None:
+        calls.append(name)
+        if name == "reps":
+            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+
+    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
+        calls.append(kernel)
+        if kernel == later[-1]:
+            flag.touch()
+
+    monkeypatch.setattr(_precompile, "compile_group", fake_group)
+    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
+    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
+    helper = (
+        "import os, time\n"
+        "t = time.monotonic()\n"
+        f"while not os.path.exists({str(flag)!r}) and time.monotonic() - t < 10.0:\n"
+        "    time.sleep(0.01)\n"
+        f"print(*{done!r}, sep=chr(10))\n"
+    )
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO()):
+        calls.append("body")
+    assert calls == ["reps", *later, "entry", "body"]
+
+
+def test_the_body_runs_once_the_helper_wrote_its_groups_not_after_its_exit(
+    cold_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper's teardown after its last group is not waited for; the helper is ended after the body."""
+    from hipflex.dsp import _precompile
+
+    pid_file = tmp_path / "helper.pid"
+
+    def fake_group(name: str) -> None:
+        if name == "reps":
+            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+
+    monkeypatch.setattr(_precompile, "compile_group", fake_group)
+    monkeypatch.setattr(_precompile, "compile_kernel", lambda module, kernel, args: None)
+    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
+    helper = (
+        "import os, sys, time\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"print(*{done!r}, sep=chr(10))\n"
+        "sys.stdout.flush()\n"
+        "time.sleep(10.0)\n"  # a slow exit
+    )
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    alive = []
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO()):
+        pid = int(pid_file.read_text())
+        try:
+            os.kill(pid, 0)  # not yet reaped: the helper still runs
+            alive.append(True)
+        except ProcessLookupError:
+            alive.append(False)
+    assert alive == [True]
+    with pytest.raises(ProcessLookupError):  # ended and reaped after the body
+        os.kill(pid, 0)
 
 
 @pytest.mark.parametrize("other_busy", [0.0, 0.5, 1.0, 2.0])
