@@ -298,7 +298,7 @@ def _trace(
     ):
         # Without a gyro a slow turn passes the stillness test as a short quiet
         # window: seen from a rep's top, clips traced mirrored (tuning clips
-        # 0:200 on main: 61 short windows, all counted 0; CMU-MBL acc-only 23/45).
+        # 0:100 on main: 61 short windows, all counted 0; CMU-MBL acc-only 23/45).
         seen = _from_first_row(older, kept)
     else:
         near = np.flatnonzero(np.abs(seen) <= settings.candidate_deg)
