@@ -263,6 +263,23 @@ def test_cmu_single_rep_files(shared_data: Path, name: str) -> None:
     assert analyze(case.samples, Settings()).rep_count == case.expected
 
 
+#: Without a gyro (cmu22, benchmarks/README.md): a slow turn passes as a short quiet window at the rep's top, and
+#: the sign is read from the first row where the trace shows that pose inside the one rep.
+_CMU_ACC_ONLY_WRONG = {
+    "Lunge/Lunge_01_rep1": "counted 2 as on main: its trace comes back near the calibrated pose 3 times (no turn)",
+    "StepUpL/StepUpL_01_rep3": "counted 0 as on main: read from the first row too, the cause not traced yet",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [_xfail_if(n, _CMU_ACC_ONLY_WRONG) for n in _CMU_RIGHT])
+def test_cmu_single_rep_files_acc_only(shared_data: Path, name: str) -> None:
+    """As with a gyro, from the accelerometer alone."""
+    case = real_kit.case(shared_data, "cmu", name).acc_only()
+    assert case.expected is not None
+    assert analyze(case.samples, Settings()).rep_count == case.expected
+
+
 def test_cmu_truth_reads_a_leaning_thigh_in_the_quaternions_own_convention(shared_data: Path) -> None:
     """A Bulgarian split squat leans the thigh 25-85 deg all file long: the wrong convention's vertical agreed
     better with the file's mean accelerometer direction and read the 53 deg rise as 16 deg (judged 0)."""
