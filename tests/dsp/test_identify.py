@@ -528,3 +528,47 @@ def test_accelerometer_only_clamshells_are_read_with_the_lying_thighs_lever():
     assert len(errors) >= 15
     assert np.median(errors) < 5.0
     assert "lying down" in res.quality.angle_model
+
+
+def test_a_lying_fit_carries_the_hanging_searchs_best():
+    # A lying session's standing sets are read through a hanging thigh's lever
+    # (_kernel_setup): the identification's own hanging best, where it told.
+    from hipflex.dsp.identify import lies_across
+
+    nll, _ = _bowl(0.03, 0.21)
+    fit = identify_lever(nll, 0.22, 0.03, lambda lev, off: 1.0 if abs(off) > 0.1 else 2.5)
+    assert lies_across(fit)
+    assert fit.hanging is not None
+    # The bowl's best within the hanging grid: its least lever and the offset nearest 0.21.
+    assert fit.hanging == (0.18, 0.09)
+    # A hanging fit carries none (it is the lever itself).
+    assert identify_lever(_bowl(0.24, 0.03)[0], 0.22, 0.03, lambda lev, off: 1.0).hanging is None
+
+
+def test_a_lying_sessions_standing_sets_are_read_with_its_own_hanging_lever():
+    # Tuning drills mixed seed 3 (200 Hz, no gyro): side-lying first, so the lying
+    # lever is identified; its standing strength sets took the settings' hanging
+    # lever (22 / 3 cm) for a sensor 18.9 cm down and 7.7 cm in front: reps read
+    # 3-11 deg high and the second set counted 10 of 12.  The hanging search had
+    # found 18 / 9 cm (drills16).
+    from hipflex.sensor.sim.mixed import simulate_mixed
+
+    sim = simulate_mixed(seed=3, fs_hz=200.0, has_gyro=False)
+    res = analyze(sim.samples, Settings())
+    assert "lying down" in res.quality.angle_model
+    min_rom = Settings().min_rom_deg
+    strength = [i for i, st in enumerate(sim.set_truth) if st.drill == "strength"]
+    assert len(strength) == 2
+    errors = []
+    for i in strength:
+        t0, t1 = sim.truth.sets[i]
+        truth = [r for r in sim.truth.reps if r.set_index == i]
+        found = [s for s in res.sets if s.end_s > t0 - 1.0 and s.start_s < t1 + 1.0]
+        assert sum(s.rep_count for s in found) == sum(r.counts(min_rom) for r in truth)
+        errors += [
+            abs(rep.rom_deg - tr.rom_deg)
+            for tr in truth
+            for rep in (r for s in found for r in s.reps)
+            if rep.start_s <= tr.peak_s <= rep.end_s
+        ]
+    assert np.median(errors) < 3.0
