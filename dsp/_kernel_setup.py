@@ -111,13 +111,8 @@ def _make_kernel(
         prm[L.P_LIE_AXIS : L.P_LIE_AXIS + 3] = line / np.linalg.norm(line)
         prm[L.P_LIE_LEVER] = lever.lever_arm_m
         prm[L.P_LIE_LEVER + 1] = lever.sensor_offset_m
-        # The standing sets' lever: the identification's hanging best where it told, else the settings'
-        # (read through the settings' 22 / 3 cm, a strength set's reps came out 3-11 deg high and two
-        # short where the hanging search had found 18 / 9 cm for a true 18.9 / 7.7: tuning drills mixed
-        # seed 3; benchmarks/README.md, drills16).
-        hang = (settings.lever_arm_m, settings.sensor_offset_m) if lever.hanging is None else lever.hanging
-        prm[L.P_HANG_LEVER] = hang[0]
-        prm[L.P_HANG_LEVER + 1] = hang[1]
+        prm[L.P_HANG_LEVER] = settings.lever_arm_m
+        prm[L.P_HANG_LEVER + 1] = settings.sensor_offset_m
         prm[L.P_LIE_THETA_MAX] = prm[L.P_THETA_MAX]
         prm[L.P_HANG_THETA_MAX] = math.radians(settings.pendulum_max_flexion_deg)
     prm[L.P_THETA_MIN] = -math.radians(settings.pendulum_max_extension_deg)

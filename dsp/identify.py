@@ -123,18 +123,12 @@ class LeverFit:
     evidence_nats : float
         Negative log-likelihood of the prior minus that of the chosen
         candidate (0 when the prior is kept).
-    hanging : tuple of float or None
-        ``(lever_arm_m, sensor_offset_m)`` of the best hanging thigh's lever
-        where the chosen one lies across the thigh (:func:`lies_across`) and
-        the hanging search told (``_MIN_EVIDENCE`` over the prior); the
-        lying session's standing sets read through it.  None otherwise.
     """
 
     lever_arm_m: float
     sensor_offset_m: float
     identified: bool
     evidence_nats: float
-    hanging: tuple[float, float] | None = None
 
 
 def identify_lever(
@@ -190,7 +184,6 @@ def identify_lever(
     LeverFit
     """
     base = nll(prior_lever_m, prior_offset_m)
-    hanging: tuple[float, float] | None = None
     best = _search(nll, (base, prior_lever_m, prior_offset_m), _LEVER_GRID_M, _LEVER_M, offset_side)
     if fit_scale is not None:
         short = _search(nll, (math.inf, 0.0, 0.0), _SHORT_LEVER_GRID_M, _SHORT_LEVER_M, offset_side)
@@ -198,12 +191,6 @@ def identify_lever(
             best = short
         lying = _search_lying(nll, fit_scale, fit_scale(best[1], best[2])) if still_rest else (math.inf, 0.0, 0.0)
         if lying[0] < best[0] and _LYING_FIT_GAIN * fit_scale(lying[1], lying[2]) < fit_scale(best[1], best[2]):
-            # The hanging best is kept for the standing sets of a lying session (_kernel_setup): the
-            # settings' lever read them 3-11 deg high where this one was within 2 cm of the true place
-            # (tuning drills mixed seed 3, 200 Hz: true 18.9 / 7.7 cm, found 18 / 9 cm; 10 reps of 12
-            # with the settings' 22 / 3 cm, 12 with it; benchmarks/README.md, drills15 and drills16).
-            if base - best[0] >= _MIN_EVIDENCE:
-                hanging = (best[1], best[2])
             best = lying
     if (
         earlier is not None
@@ -217,8 +204,7 @@ def identify_lever(
     evidence = base - best[0]
     if not np.isfinite(evidence) or evidence < _MIN_EVIDENCE:
         return LeverFit(prior_lever_m, prior_offset_m, False, 0.0)
-    fit = LeverFit(best[1], best[2], True, float(evidence))
-    return LeverFit(best[1], best[2], True, float(evidence), hanging) if lies_across(fit) else fit
+    return LeverFit(best[1], best[2], True, float(evidence))
 
 
 def _grid_refined(
