@@ -114,6 +114,7 @@ import math
 import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.gait_carry import settle
 from hipflex.dsp.gait_lone import lone_start, lone_step
 from hipflex.dsp.gait_rhythm import (
     LINK_TOL,
@@ -326,8 +327,8 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
 _MAX_TENTATIVE = 2
 
 
-def _with_last(g: GaitState, last_s: float) -> GaitState:
-    """``dataclasses.replace(g, last_s=last_s)`` at a tenth of the cost (it runs for every rep of a drill).
+def _replaced(g: GaitState, **changes: object) -> GaitState:
+    """``dataclasses.replace(g, **changes)`` at a tenth of the cost (it runs for every rep of a drill).
 
     A frozen dataclass's ``replace`` rebuilds the instance through
     ``__init__`` (~5 us for this one's fields); copying the instance dict
@@ -335,7 +336,7 @@ def _with_last(g: GaitState, last_s: float) -> GaitState:
     """
     out = object.__new__(GaitState)
     out.__dict__.update(g.__dict__)
-    out.__dict__["last_s"] = last_s
+    out.__dict__.update(changes)
     return out
 
 
@@ -444,7 +445,7 @@ def _feed_rep(
     if lone_step(settings, g, rep, has_gyro, standing_known):
         # The run's one rep, alone between swings of another kind, was a short walk's step.
         last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
-    # A walk's tentative swings, a stop, then a step: held until the run it starts is decided (``_settle``).
+    # A walk's tentative swings, a stop, then a step: held until the run it starts is decided (``gait_carry.settle``).
     stop = step and g.walking and bool(g.pending) and rep.peak_s - g.pending[-1].peak_s <= settings.set_gap_s
     g, released = _close(settings, g)
     if step:
@@ -459,46 +460,7 @@ def _feed_rep(
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     if soft_lead(settings, rep, has_gyro, standing_known, strike_g, rep.peak_s - prev_s):
         return _start(rep, g.walks, lead=True), released, last
-    return _with_last(g, rep.peak_s), (*released, rep), last
-
-
-def _settle(
-    before: GaitState, g: GaitState, released: tuple[Rep, ...], steps: tuple[Rep, ...]
-) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
-    """Decide a closed walk's tentative swings carried across a stop (``GaitState.carried``).
-
-    A walker who stops for a moment (a door, a word; the wide simulator's
-    walks between sets stop for 2-5 s and walk on) slows into the stop: the
-    last stance extends the thigh less, so the last step can read its low
-    in front of standing and is held as a tentative swing (``_tentative``)
-    that nothing on the rhythm follows (tuning seed 61, accelerometer only:
-    24.9 degrees from +1.4, then the next walk's first step 4.6 s on).  A
-    set's first rep after a walk is of the set's kind, and its set goes on
-    in reps (``last_step``); so when the swing after the stop is a step and
-    starts a run that is confirmed as a walk from that swing on, the walker
-    walked on and the tentative swings were the closed walk's last steps
-    (its strides and end grow by them).  When that run's first swing is
-    counted, or the run ends otherwise, they are reps, as before.  The
-    stop may last up to ``set_gap_s`` (a rep that far from the next swing
-    would start a set of its own).  ``before`` is the state the latest
-    swing was fed to; ``released`` and ``steps`` what that swing decided.
-    """
-    first = before.carry_first
-    if first is None:
-        return g, released, steps
-    carried = before.carried
-    if first in steps:
-        walks = list(g.walks)
-        for i in range(len(walks) - 1, -1, -1):
-            w = walks[i]
-            if w.start_s < carried[0].peak_s:
-                end_s = max(w.end_s, *(r.end_s for r in carried))
-                walks[i] = Walk(w.start_s, end_s, w.strides + len(carried))
-                break
-        return dataclasses.replace(g, walks=tuple(walks), carried=(), carry_first=None), released, (*carried, *steps)
-    if first in released or first.peak_s not in g.peaks_s:
-        return dataclasses.replace(g, carried=(), carry_first=None), (*carried, *released), steps
-    return dataclasses.replace(g, carried=carried, carry_first=first), released, steps
+    return _replaced(g, last_s=rep.peak_s), (*released, rep), last
 
 
 def feed_rep(
@@ -535,12 +497,8 @@ def feed_rep(
     """
     before = g
     g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
-    g, released, steps = _settle(before, g, released, steps)
-    out = object.__new__(GaitState)  # as ``_with_last``: a replace per rep costs ~5 us
-    out.__dict__.update(g.__dict__)
-    out.__dict__["rep_strike_g"] = strike_g
-    out.__dict__["last_rep"] = rep
-    return out, released, steps
+    g, released, steps = settle(before, g, released, steps)
+    return _replaced(g, rep_strike_g=strike_g, last_rep=rep), released, steps
 
 
 def feed_candidate(
@@ -548,10 +506,10 @@ def feed_candidate(
 ) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
     """A swing too small to be a rep (peak at ``time_s``): it extends a run when it falls on its rhythm.
 
-    See ``_feed_candidate``; a closed walk's carried swings are settled after it (``_settle``).
+    See ``_feed_candidate``; a closed walk's carried swings are settled after it (``gait_carry.settle``).
     """
     g2, released, steps = _feed_candidate(settings, g, time_s)
-    return _settle(g, g2, released, steps)
+    return settle(g, g2, released, steps)
 
 
 def _feed_candidate(
@@ -596,7 +554,7 @@ def _feed_candidate(
 def flush(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
     """The stream ended: close the run; return the reps still held back (to be counted)."""
     g2, released = _close(settings, g)
-    g2, released, _ = _settle(g, g2, released, ())
+    g2, released, _ = settle(g, g2, released, ())
     return g2, released
 
 

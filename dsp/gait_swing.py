@@ -153,7 +153,7 @@ class GaitState:
         A closed walk's tentative last swings (``_tentative``), held across
         a stop: steps when the run after the stop, which starts at
         ``carry_first``, is confirmed as a walk from that swing on; reps
-        when it is not (``gait._settle``).
+        when it is not (``gait_carry.settle``).
     carry_first : Rep or None
         The first swing of the run after the stop (None: nothing carried).
     """
