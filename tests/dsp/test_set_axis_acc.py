@@ -18,6 +18,7 @@ from hipflex.dsp._kern_run import _finish, _run_chunk
 from hipflex.dsp.types import ImuSamples
 from hipflex.sensor.sim.body import Mounting
 from hipflex.sensor.sim.mixed import simulate_mixed
+from hipflex.sensor.sim.programme import ProgrammeSimulation
 from hipflex.sensor.sim.wide import draw_wide_case, simulate_wide
 
 FS_HZ = 50.0
@@ -119,10 +120,9 @@ def _per_set(sim, a) -> list[int]:  # type: ignore[no-untyped-def]
     ]
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_drills_in_three_poses_without_a_gyro_are_counted_per_set(seed: int) -> None:
-    # On the side, on the back, standing, accelerometer only: every set counted, in batch and in any chunks.
-    sim = simulate_mixed(
+def _three_poses_acc_only(seed: int) -> ProgrammeSimulation:
+    """On the side, on the back, then standing (one set each), 50 Hz, accelerometer only, strapped anywhere."""
+    return simulate_mixed(
         ("side_lying_abduction", "glute_bridge", "strength"),
         seed=seed,
         fs_hz=50.0,
@@ -130,6 +130,12 @@ def test_drills_in_three_poses_without_a_gyro_are_counted_per_set(seed: int) -> 
         has_gyro=False,
         mounting=Mounting.random(np.random.default_rng(seed)),
     )
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_drills_in_three_poses_without_a_gyro_are_counted_per_set(seed: int) -> None:
+    # On the side, on the back, standing, accelerometer only: every set counted, in batch and in any chunks.
+    sim = _three_poses_acc_only(seed)
     assert sim.samples.gyr_dps is None
     a = analyze(sim.samples)
     want = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
@@ -147,14 +153,7 @@ def test_a_standing_set_after_lying_ones_takes_the_hanging_lever_without_a_gyro(
     # through it, the standing set after the bridge counted 25 reps for 10.  The watch's re-lock at a
     # set whose rest's "up" lies along the thigh takes the hanging lever back (_kern_axis_acc).
     seed = 12
-    sim = simulate_mixed(
-        ("side_lying_abduction", "glute_bridge", "strength"),
-        seed=seed,
-        fs_hz=50.0,
-        sets_per_drill=1,
-        has_gyro=False,
-        mounting=Mounting.random(np.random.default_rng(seed)),
-    )
+    sim = _three_poses_acc_only(seed)
     want = [sum(r.set_index == i for r in sim.truth.reps) for i in range(len(sim.truth.sets))]
     assert _per_set(sim, analyze(sim.samples)) == want
 

@@ -120,16 +120,24 @@ def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path, no_precompile
     assert out.getvalue().count("\n") == 1
 
 
+def _group_recorder(calls: list[str]) -> Callable[[str], None]:
+    """A stand-in for ``compile_group`` that records each group; the ``reps`` group compiles for real."""
+
+    def fake_group(name: str) -> None:
+        calls.append(name)
+        if name == "reps":
+            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+
+    return fake_group
+
+
 def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel groups compile before the body: two here, two in a second process (or all here without one)."""
     from hipflex.dsp import _precompile
 
     calls = []
 
-    def fake_group(name: str) -> None:
-        calls.append(name)
-        if name == "reps":
-            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+    fake_group = _group_recorder(calls)
 
     def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
         calls.append(kernel)
@@ -189,10 +197,7 @@ def test_while_the_helper_compiles_the_main_loops_callees_this_process_takes_its
     flag = tmp_path / "took-them-all"
     calls = []
 
-    def fake_group(name: str) -> None:
-        calls.append(name)
-        if name == "reps":
-            fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
+    fake_group = _group_recorder(calls)
 
     def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
         calls.append(kernel)
