@@ -216,6 +216,58 @@ def _observe_zero(
     )
 
 
+@njit_borrowed_inline
+def _cross_cov(
+    n00: float,
+    n01: float,
+    n02: float,
+    n11: float,
+    n12: float,
+    n22: float,
+    h00: float,
+    h01: float,
+    h02: float,
+    h10: float,
+    h11: float,
+    h12: float,
+    r: float,
+) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """P H^T (3x2, by columns) and the innovation covariance S = H P H^T + r I (s00, s01, s11).
+
+    P is the predicted covariance (its six distinct entries), H the 2x3
+    Jacobian of the sagittal force by rows; the update and each of its
+    relinearisations share it.
+    """
+    b00 = n00 * h00 + n01 * h01 + n02 * h02
+    b10 = n01 * h00 + n11 * h01 + n12 * h02
+    b20 = n02 * h00 + n12 * h01 + n22 * h02
+    b01 = n00 * h10 + n01 * h11 + n02 * h12
+    b11 = n01 * h10 + n11 * h11 + n12 * h12
+    b21 = n02 * h10 + n12 * h11 + n22 * h12
+    s00 = h00 * b00 + h01 * b10 + h02 * b20 + r
+    s01 = h00 * b01 + h01 * b11 + h02 * b21
+    s11 = h10 * b01 + h11 * b11 + h12 * b21 + r
+    return b00, b10, b20, b01, b11, b21, s00, s01, s11
+
+
+@njit_borrowed_inline
+def _gain(
+    b00: float, b10: float, b20: float, b01: float, b11: float, b21: float, s00: float, s01: float, s11: float
+) -> tuple[float, float, float, float, float, float]:
+    """Kalman gain K = (P H^T) S^-1 (3x2, row-major: k00, k01, k10, k11, k20, k21)."""
+    det = s00 * s11 - s01 * s01
+    i00 = s11 / det
+    i01 = -s01 / det
+    i11 = s00 / det
+    k00 = b00 * i00 + b01 * i01
+    k01 = b00 * i01 + b01 * i11
+    k10 = b10 * i00 + b11 * i01
+    k11 = b10 * i01 + b11 * i11
+    k20 = b20 * i00 + b21 * i01
+    k21 = b20 * i01 + b21 * i11
+    return k00, k01, k10, k11, k20, k21
+
+
 # Called, not inlined: the filter is typed and optimised once instead of once per
 # copy of the per-sample step that inlines it (the first run's compile time; no
 # measurable cost per sample, benchmarks/README.md "The first run").
@@ -299,17 +351,10 @@ def _pendulum_step(
         h10 = -s0
         h11 = 2.0 * lg * x1
         h12 = dg
-        # PH^T (3x2).
-        b00 = n00 * h00 + n01 * h01 + n02 * h02
-        b10 = n01 * h00 + n11 * h01 + n12 * h02
-        b20 = n02 * h00 + n12 * h01 + n22 * h02
-        b01 = n00 * h10 + n01 * h11 + n02 * h12
-        b11 = n01 * h10 + n11 * h11 + n12 * h12
-        b21 = n02 * h10 + n12 * h11 + n22 * h12
         r = prm[P_EKF_R] * prm[P_EKF_R]
-        s00 = h00 * b00 + h01 * b10 + h02 * b20 + r
-        s01 = h00 * b01 + h01 * b11 + h02 * b21
-        s11 = h10 * b01 + h11 * b11 + h12 * b21 + r
+        b00, b10, b20, b01, b11, b21, s00, s01, s11 = _cross_cov(
+            n00, n01, n02, n11, n12, n22, h00, h01, h02, h10, h11, h12, r
+        )
         det = s00 * s11 - s01 * s01
         nis = (v0 * v0 * s11 - 2.0 * v0 * v1 * s01 + v1 * v1 * s00) / det
         if prm[P_ID] > 0.0:
@@ -326,16 +371,7 @@ def _pendulum_step(
             r2 = r * infl
             s00 += r2 - r
             s11 += r2 - r
-            det = s00 * s11 - s01 * s01
-        i00 = s11 / det
-        i01 = -s01 / det
-        i11 = s00 / det
-        k00 = b00 * i00 + b01 * i01
-        k01 = b00 * i01 + b01 * i11
-        k10 = b10 * i00 + b11 * i01
-        k11 = b10 * i01 + b11 * i11
-        k20 = b20 * i00 + b21 * i01
-        k21 = b20 * i01 + b21 * i11
+        k00, k01, k10, k11, k20, k21 = _gain(b00, b10, b20, b01, b11, b21, s00, s01, s11)
         xp0 = x0
         xp1 = x1
         xp2 = x2
@@ -356,25 +392,10 @@ def _pendulum_step(
                 # The innovation relinearised at the updated state, referred back to the prediction.
                 v0 = fw - (s0 + lg * x2 - dg * x1 * x1) - (h00 * (xp0 - x0) + h01 * (xp1 - x1) + h02 * (xp2 - x2))
                 v1 = fu - (c0 + lg * x1 * x1 + dg * x2) - (h10 * (xp0 - x0) + h11 * (xp1 - x1) + h12 * (xp2 - x2))
-                b00 = n00 * h00 + n01 * h01 + n02 * h02
-                b10 = n01 * h00 + n11 * h01 + n12 * h02
-                b20 = n02 * h00 + n12 * h01 + n22 * h02
-                b01 = n00 * h10 + n01 * h11 + n02 * h12
-                b11 = n01 * h10 + n11 * h11 + n12 * h12
-                b21 = n02 * h10 + n12 * h11 + n22 * h12
-                s00 = h00 * b00 + h01 * b10 + h02 * b20 + ri
-                s01 = h00 * b01 + h01 * b11 + h02 * b21
-                s11 = h10 * b01 + h11 * b11 + h12 * b21 + ri
-                det = s00 * s11 - s01 * s01
-                i00 = s11 / det
-                i01 = -s01 / det
-                i11 = s00 / det
-                k00 = b00 * i00 + b01 * i01
-                k01 = b00 * i01 + b01 * i11
-                k10 = b10 * i00 + b11 * i01
-                k11 = b10 * i01 + b11 * i11
-                k20 = b20 * i00 + b21 * i01
-                k21 = b20 * i01 + b21 * i11
+                b00, b10, b20, b01, b11, b21, s00, s01, s11 = _cross_cov(
+                    n00, n01, n02, n11, n12, n22, h00, h01, h02, h10, h11, h12, ri
+                )
+                k00, k01, k10, k11, k20, k21 = _gain(b00, b10, b20, b01, b11, b21, s00, s01, s11)
                 x0 = xp0 + k00 * v0 + k01 * v1
                 x1 = xp1 + k10 * v0 + k11 * v1
                 x2 = xp2 + k20 * v0 + k21 * v1
