@@ -487,10 +487,12 @@ def _analyze_paths(
         # Load the kernels here, once, for the forked workers to inherit (each would load
         # them from numba's cache again: ~0.2 s of CPU per worker), as they inherit what the
         # first file's analysis imports (_import_analysis: ~40 ms of CPU that each worker
-        # repeated when the readers were imported at the first file).
-        from hipflex.dsp._precompile import load_all
+        # repeated when the readers were imported at the first file).  Only those called
+        # from Python: the main loop's callees come with its cached code, and loading them
+        # too was ~10 ms of this serial part.
+        from hipflex.dsp._precompile import load_common
 
-        load_all()
+        load_common()
     outcomes = ordered_map(work, entries, jobs, on_stop=cancel.set, processes=forked)
     # closing(): a broken pipe or ^C stops the workers here, not whenever the generator is collected.
     with _progress(show_bar, len(entries)) as advance, closing(outcomes):

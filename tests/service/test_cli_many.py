@@ -116,6 +116,16 @@ def ordered_map(*args, **kwargs):
     sys.stderr.write(f"frozen objects: {gc.get_freeze_count()}\\n")
     if kwargs.get("processes"):
         sys.stderr.write("before the fork: " + " ".join(m for m in WANTED if m not in sys.modules) + "|\\n")
+        import importlib
+        from hipflex.dsp._precompile import GROUPS
+
+        loaded = [
+            f"{module}.{kernel}"
+            for group in GROUPS.values()
+            for module, kernel, _ in group
+            if getattr(importlib.import_module("hipflex.dsp." + module), kernel).signatures
+        ]
+        sys.stderr.write("kernels loaded before the fork: " + " ".join(loaded) + "|\\n")
     return real(*args, **kwargs)
 
 analyze.ordered_map = ordered_map
@@ -135,6 +145,60 @@ def test_what_the_first_file_imports_is_imported_before_the_workers_fork(many: P
     assert out.returncode == 0, out.stderr
     assert "before the fork: |" in out.stderr  # none missing
     assert len(json_lines(out.stdout)) == 2
+
+
+def test_the_workers_inherit_the_kernels_python_calls_and_not_the_main_loops_callees(many: Path) -> None:
+    """Loading the main loop's callees (their code comes with its cached code) was ~10 ms of serial start-up."""
+    from hipflex.dsp._precompile import GROUPS, LOADED_AT_FIRST_CALL
+
+    warm = cli("analyze", "--json", "--jobs", "1", "s0.csv", "s3.csv", cwd=many)  # numba's cache, both kinds
+    assert warm.returncode == 0, warm.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_PROBE, "analyze", "--json", "--jobs", "2", "s0.csv", "s3.csv"],
+        cwd=many, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stderr.splitlines() if x.startswith("kernels loaded before the fork:"))
+    loaded = set(line.split(":", 1)[1].strip(" |").split())
+    every = {f"{module}.{kernel}" for group in GROUPS.values() for module, kernel, _ in group}
+    assert loaded == every - LOADED_AT_FIRST_CALL
+    assert len(json_lines(out.stdout)) == 2
+
+
+def test_a_kernel_loaded_at_its_first_call_in_a_forked_worker_gives_the_same_bytes(tmp_path: Path) -> None:
+    """A gap just before a stream's end reaches a kernel no process loaded before the workers forked."""
+    for seed in range(4):
+        s = thigh_session(seed=seed, gyro=seed != 2)
+        t = s.time_s
+        keep = (t < t[-1] - 1.3) | (t >= t[-1] - 0.3)  # 1 s lost, the stream ends 0.3 s after it
+        gyr = None if s.gyr_dps is None else s.gyr_dps[keep]
+        write_csv(tmp_path / f"gap{seed}.csv", ImuSamples(t[keep], s.acc_g[keep], gyr))
+    reached = subprocess.run(
+        [sys.executable, "-c", _REACHES_FIRST_CALL_KERNEL, str(tmp_path / "gap0.csv")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert reached.returncode == 0, reached.stderr
+    assert reached.stdout.split() == ["_kern_gap._pg_finish"]  # the file reaches the kernel left to its first call
+    one = cli("analyze", "--json", "--jobs", "1", ".", cwd=tmp_path)
+    two = cli("analyze", "--json", "--jobs", "2", ".", cwd=tmp_path)
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert [d["quality"]["gaps"] for d in json_lines(one.stdout)] == [1, 1, 1, 1]
+    assert two.stdout == one.stdout and two.stderr == one.stderr == ""
+
+
+_REACHES_FIRST_CALL_KERNEL = """
+import importlib, sys
+from hipflex.dsp import analyze
+from hipflex.dsp._precompile import LOADED_AT_FIRST_CALL, load_common
+from hipflex.sensor.formats import load_samples
+
+load_common()
+analyze(load_samples(sys.argv[1], "auto"))
+for name in sorted(LOADED_AT_FIRST_CALL):
+    module, kernel = name.split(".")
+    if getattr(importlib.import_module("hipflex.dsp." + module), kernel).signatures:
+        print(name)
+"""
 
 
 def test_a_folder_of_plain_csv_files_does_not_import_the_other_formats_importers(many: Path) -> None:
