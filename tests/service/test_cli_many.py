@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pty
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_cli import cli, cli_process, json_lines, thigh_session
@@ -467,3 +469,87 @@ def test_a_folder_of_metabase_exports_gives_one_result_per_session(shared_data: 
     assert all(d["sensor"]["gyro"] for d in docs)
     first = cli("analyze", "--json", "--jobs", "1", str(folder / accelerometer[0]), cwd=tmp_path)
     assert out.stdout.startswith(first.stdout)
+
+
+# ------------------------------------------------------------------ the early parser
+
+_EARLY_PROBE = """
+import json, os, sys
+from hipflex.service.commands import early_parse
+
+real_start, real_stop = early_parse.start, early_parse.EarlyParse.stop
+seen = {"started": False, "files": None}
+
+def start(*args, **kwargs):
+    early = real_start(*args, **kwargs)
+    seen["started"] = early is not None
+    return early
+
+def stop(self):
+    if self._parsed is None:  # let it read everything it can, so that the test does not race it
+        os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOWAIT)
+    out = real_stop(self)
+    seen["files"] = sorted(out)
+    return out
+
+early_parse.start, early_parse.EarlyParse.stop = start, stop
+from hipflex.service.cli import main
+status = main(sys.argv[1:])
+with open(os.environ["EARLY_PROBE_OUT"], "w") as fh:
+    json.dump(seen, fh)
+raise SystemExit(status)
+"""
+
+
+def _probe(many: Path, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``hipflex ARGS`` in a fresh interpreter (where the early parser starts), and what the parser did."""
+    report = tmp_path / "early.json"
+    out = subprocess.run(
+        [sys.executable, "-c", _EARLY_PROBE, *args], cwd=many, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "EARLY_PROBE_OUT": str(report)},
+    )  # fmt: skip
+    return out, json.loads(report.read_text())
+
+
+@pytest.fixture(scope="module")
+def no_time(many: Path) -> str:
+    """A recording with a row without its time: the blocks send it to be read whole (which says what is wrong)."""
+    lines = (many / "s1.csv").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("time_s")) + 50
+    lines[at] = "," + lines[at].split(",", 1)[1]
+    (many / "no_time.csv").write_text("\n".join(lines) + "\n")
+    return "no_time.csv"
+
+
+def test_files_read_by_the_early_parser_give_the_bytes_of_one_at_a_time(
+    many: Path, tmp_path: Path, no_time: str
+) -> None:
+    """Two jobs in a fresh process: the files the forked parser read during the imports are analysed from its blocks."""
+    order = ["s3.csv", "s0.csv", "empty.csv", no_time, "s4.csv", "missing.csv", "s1.csv", "s2.csv", "s0.csv"]
+    out, early = _probe(many, tmp_path, "analyze", "--json", "--jobs", "2", *order)
+    want_out, want_err = alone(many, *order)
+    assert early["started"]
+    # Every good file read in blocks came from the parser; not the empty, missing or timeless ones.
+    assert early["files"] == ["s0.csv", "s1.csv", "s2.csv", "s3.csv", "s4.csv"]
+    assert out.stdout == want_out
+    assert out.stderr == want_err
+    assert out.returncode == 2
+
+
+def test_the_early_parser_reads_a_folder_as_the_command_expands_it(many: Path, tmp_path: Path) -> None:
+    out, early = _probe(many, tmp_path, "analyze", "--json", "--jobs", "2", "folder")
+    assert early["files"] == [os.path.join("folder", "a.csv"), os.path.join("folder", "b.csv")]
+    assert out.returncode == 0
+    assert out.stdout == cli("analyze", "--json", "--jobs", "1", "folder", cwd=many).stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--jobs", "1", "s0.csv", "s1.csv"), ("--jobs", "2", "s0.csv")],
+    ids=["one_job", "one_file"],
+)
+def test_no_early_parser_for_one_job_or_one_file(many: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """One job reads ahead on a thread of its own and analyses one file at a time; one file has nothing to overlap."""
+    out, early = _probe(many, tmp_path, "analyze", "--json", *args)
+    assert out.returncode == 0, out.stderr
+    assert not early["started"] and early["files"] is None
