@@ -155,6 +155,8 @@ def _parse(
         if entry.problem is not None:
             continue
         try:
+            if os.path.getsize(entry.path) > len(shared) - offset:  # its blocks would not fit either
+                return
             blocks = open_blocks(entry.path, fmt, options)
             if blocks is None:
                 continue
