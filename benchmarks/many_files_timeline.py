@@ -113,6 +113,22 @@ def _child(log: str, argv: list[str]) -> None:
         return gen()
 
     analyze.ordered_map = ordered_map  # type: ignore[assignment]
+    try:  # the early parser (a process forked before the imports): its files and CPU, once stopped
+        from hipflex.service.commands import early_parse
+    except ImportError:  # a tree without it
+        early_parse = None  # type: ignore[assignment]
+    if early_parse is not None:
+        stop = early_parse.EarlyParse.stop
+
+        def stopped(self: Any) -> Any:
+            first = getattr(self, "_parsed", None) is None
+            out = stop(self)
+            if first:
+                put(ev="early", files=self.files, cpu=self.cpu_s)
+                mark("early.stop")
+            return out
+
+        early_parse.EarlyParse.stop = stopped  # type: ignore[method-assign]
     status = cli.main(argv)
     mark("end")
     put(ev="threads", other=_other_threads_cpu())
@@ -125,7 +141,9 @@ def _summary(log: Path) -> dict[str, Any]:
     main_pid = recs[0]["pid"]
     marks = {r["name"]: r for r in recs if r["ev"] == "mark" and r["pid"] == main_pid}
     files = [r for r in recs if r["ev"] == "file"]
-    children = next((r["cpu"] for r in recs if r["ev"] == "children"), 0.0)
+    early = next((r for r in recs if r["ev"] == "early"), {"files": 0, "cpu": 0.0})
+    # The early parser is a child too (waited for when stopped): its CPU is not a worker's.
+    children = next((r["cpu"] for r in recs if r["ev"] == "children"), 0.0) - early["cpu"]
     other = next(r["other"] for r in recs if r["ev"] == "threads")
     pb, pe, end = marks["pool.begin"], marks["pool.end"], marks["end"]
     by_pid: dict[int, list[dict[str, Any]]] = {}
@@ -142,6 +160,8 @@ def _summary(log: Path) -> dict[str, Any]:
         # pool's imports, the fork): serial too
         "pool_start": min((f["p0"] for f in files if f["pid"] == main_pid), default=pb["cpu"]) - pb["cpu"],
         "workers": children,
+        "early_files": early["files"],
+        "early_cpu": early["cpu"],
         "other_threads": other,
         "total": end["cpu"] + children,
         "main_thread": end["thr"],
@@ -226,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{s['serial']:.3f} (interp {s['start']:.3f}, imports {s['imports']:.3f}) pool start "
                         f"{s['pool_start']:.3f} loop "
                         f"{s['loop_main']:.2f} (main thread {s['loop_main_thread']:.2f}) workers {s['workers']:.2f} "
-                        f"tail {s['tail']:.3f} other threads {s['other_threads']:.2f} | crit {s['crit']:.2f}{ratio}"
+                        f"tail {s['tail']:.3f} other threads {s['other_threads']:.2f} early parser "
+                        f"{s['early_files']} files {s['early_cpu']:.3f} s | crit {s['crit']:.2f}{ratio}"
                     )
                     print(f"  {'':>14}   {procs}")
         print("medians over the rounds:")

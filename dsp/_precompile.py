@@ -28,7 +28,7 @@ from typing import Any
 
 from numba import types
 
-__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel", "load_all"]
+__all__ = ["DONE", "GROUPS", "LOADED_AT_FIRST_CALL", "compile_group", "compile_kernel", "load_all", "load_common"]
 
 _F = types.float64
 _I = types.int64
@@ -115,9 +115,50 @@ def compile_group(name: str) -> None:
 
 
 def load_all() -> None:
-    """Compile (or load from numba's cache) every kernel of every group, e.g. before forking workers."""
+    """Compile (or load from numba's cache) every kernel of every group."""
     for name in GROUPS:
         compile_group(name)
+
+
+#: Kernels of :data:`GROUPS` (``module.kernel``) that :func:`load_common` leaves to their first
+#: call.  Most are called only by other kernels: a caller's cached code holds its callees'
+#: code, so a process that loads the main loop from numba's cache never calls (nor loads) these
+#: dispatchers.  The others are called from Python only on rare paths (a gap at a stream's end,
+#: a rise's peak on a gap's bridge, a long timeline's median).  None was called in the analysis
+#: of 100 simulated sessions of 1-3 minutes (benchmarks/many_files.py); loading them took ~10 of
+#: the ~30 ms that ``hipflex analyze DIR`` spent loading kernels before forking its workers,
+#: serial time that no core shortens (benchmarks/README.md, manyfiles8).
+LOADED_AT_FIRST_CALL: frozenset[str] = frozenset({
+    "_kern_filters._tilt_step_called",
+    "_kern_pendulum._pendulum_step",
+    "_kern_pendulum._pendulum_reanchor",
+    "_kern_gap_acc._apg_snap",
+    "_kern_gap_acc._apg_finish",
+    "_kern_gap._pg_finish",
+    "_kern_gap._peak_drawn_in_gap",
+    "_kern_axis._decide",
+    "_kern_axis._held_row",
+    "_kern_axis._yaw_step",
+    "_kern_axis_acc._acc_decide",
+    "_kern_axis_acc._acc_hold",
+    "_kern_axis_acc._acc_watch",
+    "_kern_reps._carry",
+    "_kern_run._open_gap",
+    "_kern_time._median_head",
+})  # fmt: skip
+
+
+def load_common() -> None:
+    """Load (or compile) the kernels an analysis calls from Python, e.g. before forking workers.
+
+    The forked workers inherit them instead of each loading them from numba's cache again;
+    the kernels of :data:`LOADED_AT_FIRST_CALL` are loaded, in whichever process, only where
+    a recording reaches them.
+    """
+    for name in GROUPS:
+        for module, kernel, args in GROUPS[name]:
+            if f"{module}.{kernel}" not in LOADED_AT_FIRST_CALL:
+                compile_kernel(module, kernel, args)
 
 
 def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:

@@ -38,7 +38,7 @@ from hipflex.sensor.errors import SensorLayerError
 from hipflex.sensor.files.limits import MAX_LINE_CHARS
 from hipflex.sensor.format_spec import InputError, LoadCancelled
 
-__all__ = ["ColumnBlocks", "Declined", "Selection", "import_parser", "read_columns"]
+__all__ = ["ColumnBlocks", "Declined", "Selection", "import_parser", "read_columns", "read_in_calling_thread"]
 
 #: Bytes read from the file at a time (and pyarrow's block size): 256 KiB blocks left ~10 MB
 #: resident after a 1.26 M-row file, 1 MiB blocks ~25-45 MB, at the same speed.
@@ -50,6 +50,9 @@ _WINDOW = MAX_LINE_CHARS // 2
 _BATCH_ROWS = 8192
 #: Blocks a :class:`ColumnBlocks` reader thread may have made and not yet handed out.
 _AHEAD_BLOCKS = 2
+#: Whether the readers may use threads besides the calling one (pyarrow's parser threads, a
+#: file's read-ahead thread); see :func:`read_in_calling_thread`.
+_THREADS = True
 _BOM = codecs.BOM_UTF8
 #: ASCII whitespace, what :meth:`bytes.strip` removes.
 _SPACE = b" \t\n\r\x0b\x0c"
@@ -221,12 +224,23 @@ def import_parser() -> None:
     import pyarrow.csv  # noqa: F401
 
 
+def read_in_calling_thread() -> None:
+    """From now on, read every file in the calling thread only: no parser or read-ahead threads.
+
+    The same blocks and values, about the same CPU; for a process that must keep to one core:
+    the early parser of ``hipflex analyze`` (:mod:`hipflex.service.commands.early_parse`), which
+    runs on the core the command's start-up leaves idle and would otherwise take time from it.
+    """
+    global _THREADS
+    _THREADS = False
+
+
 def _batches(body: _Body, sel: Selection, names: list[str]) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     cols = sorted({sel.time_col, *sel.acc_cols, *(sel.gyro_cols or ())})
-    read = pacsv.ReadOptions(column_names=names, block_size=_CHUNK, use_threads=True)
+    read = pacsv.ReadOptions(column_names=names, block_size=_CHUNK, use_threads=_THREADS)
     parse = pacsv.ParseOptions(
         delimiter=sel.delimiter, quote_char='"', double_quote=True, escape_char=False,
         newlines_in_values=False, ignore_empty_lines=True,
@@ -430,7 +444,8 @@ class ColumnBlocks:
 
     def __iter__(self) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]]:
         try:
-            if _estimate_rows(self._first[:65536], os.fstat(self._fh.fileno()).st_size) <= self._block_rows:
+            rows = _estimate_rows(self._first[:65536], os.fstat(self._fh.fileno()).st_size)
+            if rows <= self._block_rows or not _THREADS:
                 # One block: nothing to parse while it is analysed, so no thread (~0.3 ms a file).
                 yield from self._blocks()
                 return

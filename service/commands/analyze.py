@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,9 @@ from hipflex.service.commands.season_cli import add_table_arguments, check_table
 
 if TYPE_CHECKING:
     from hipflex.dsp.analysis_settings import Settings
-    from hipflex.dsp.types import Analysis
+    from hipflex.dsp.types import Analysis, ImuSamples
     from hipflex.sensor.format_spec import LoadOptions
+    from hipflex.service.commands.early_parse import EarlyParse
 
 __all__ = [
     "COMMAND",
@@ -320,8 +322,41 @@ def _import_analysis() -> None:
             gc.enable()
 
 
+def _start_early_parse(args: argparse.Namespace) -> EarlyParse | None:
+    """The parser of the first files that overlaps the imports (:mod:`.early_parse`), when forked workers will run.
+
+    Only for the plain many-file run (no tables, no ``--plot``) on more than one job: a single
+    job reads ahead on a thread of its own, and analyses one file at a time as promised.
+    """
+    if args.plot is not None or getattr(args, "out", None) is not None or getattr(args, "dask", None) is not None:
+        return None
+    if (args.jobs if args.jobs is not None else _usable_cores()) <= 1:
+        return None
+    if len(args.paths) == 1 and not Path(args.paths[0]).is_dir():
+        return None
+    from hipflex.service.commands.early_parse import start
+
+    return start(args.paths, bool(args.recursive), args.format, lambda: build_load_options(args))
+
+
+def _usable_cores() -> int:
+    """As :func:`hipflex.dsp.batch.default_workers`, without importing the analysis."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def run(args: argparse.Namespace) -> int:
     """Analyse every file (folders expanded) in input order; returns 0, or 2 if any was bad input, or 1."""
+    early = _start_early_parse(args)
+    try:
+        return _run(args, early)
+    finally:
+        if early is not None:
+            early.stop()
+
+
+def _run(args: argparse.Namespace, early: EarlyParse | None) -> int:
     _import_analysis()
     options = build_load_options(args)
     settings = build_settings(args)
@@ -342,7 +377,7 @@ def run(args: argparse.Namespace) -> int:
             return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
     # The first analysis compiles the kernels when the cache is cold: inside ``preparing``.
     with preparing("analyze", "hipflex", ready=_kernels_ready):
-        status = _analyze_paths(args, options, settings, entries, jobs)
+        status = _analyze_paths(args, options, settings, entries, jobs, early)
         if status == 0 and args.plot is not None:
             status = _plot(args, options, settings, entries[0].path)
         return status
@@ -397,7 +432,9 @@ def _kernels_ready() -> bool:
     return True
 
 
-def _analyze_blocks(path: str, fmt: str, options: LoadOptions, settings: Settings) -> Analysis | None:
+def _analyze_blocks(
+    path: str, fmt: str, options: LoadOptions, settings: Settings, parsed: tuple[bool, list[Any]] | None = None
+) -> Analysis | None:
     """The analysis of a CSV recording read block by block, or ``None`` to read it whole.
 
     The analysis streams (:func:`hipflex.dsp.step`, the path of every analysis) over blocks
@@ -406,16 +443,22 @@ def _analyze_blocks(path: str, fmt: str, options: LoadOptions, settings: Setting
     279 -> 208 MB).  ``None`` whenever that cannot be promised
     (:class:`~hipflex.sensor.files.csv_stream.MustReadWhole`: rows far out of order, anything
     unusual, every error) or the core rejects the stream: the whole file's analysis then gives
-    the result or the error message.
+    the result or the error message.  ``parsed``: the file's ``(has_gyro, blocks)`` already read
+    by the early parser (:mod:`.early_parse`), the same blocks ``open_blocks`` yields.
     """
     from hipflex.dsp import finish, init_state, result, step
     from hipflex.sensor.files.csv_stream import MustReadWhole
     from hipflex.sensor.formats import open_blocks
 
-    blocks = open_blocks(path, fmt, options)
-    if blocks is None:
-        return None
-    state = init_state(settings, blocks.has_gyro)
+    blocks: Iterable[ImuSamples]
+    if parsed is not None:
+        has_gyro, blocks = parsed
+    else:
+        opened = open_blocks(path, fmt, options)
+        if opened is None:
+            return None
+        has_gyro, blocks = opened.has_gyro, opened
+    state = init_state(settings, has_gyro)
     try:
         for block in blocks:
             state, _ = step(settings, state, block)  # (the angle and rep events are not needed)
@@ -426,7 +469,12 @@ def _analyze_blocks(path: str, fmt: str, options: LoadOptions, settings: Setting
 
 
 def _analyze_paths(
-    args: argparse.Namespace, options: LoadOptions, settings: Settings, entries: list[Entry], jobs: int
+    args: argparse.Namespace,
+    options: LoadOptions,
+    settings: Settings,
+    entries: list[Entry],
+    jobs: int,
+    early: EarlyParse | None = None,
 ) -> int:
     import threading
 
@@ -434,6 +482,7 @@ def _analyze_paths(
     from hipflex.dsp import analyze
     from hipflex.sensor.format_spec import InputError
     from hipflex.sensor.formats import load_samples
+    from hipflex.service.commands.early_parse import blocks_of
 
     cancel = threading.Event()  # set when the run stops early, so that queued loads give up
     options = dataclasses.replace(options, cancel=cancel)
@@ -445,7 +494,7 @@ def _analyze_paths(
         if entry.problem is not None:
             return _Outcome(error=f"hipflex: {_one_line(entry.problem)}", status=2)
         try:
-            result = _analyze_blocks(path, args.format, options, settings)
+            result = _analyze_blocks(path, args.format, options, settings, blocks_of(parsed, path))
             if result is None:
                 result = analyze(load_samples(path, args.format, options), settings, source=path)
             result = dataclasses.replace(result, source=path, version=__version__)
@@ -487,10 +536,17 @@ def _analyze_paths(
         # Load the kernels here, once, for the forked workers to inherit (each would load
         # them from numba's cache again: ~0.2 s of CPU per worker), as they inherit what the
         # first file's analysis imports (_import_analysis: ~40 ms of CPU that each worker
-        # repeated when the readers were imported at the first file).
-        from hipflex.dsp._precompile import load_all
+        # repeated when the readers were imported at the first file).  Only those called
+        # from Python: the main loop's callees come with its cached code, and loading them
+        # too was ~10 ms of this serial part.
+        from hipflex.dsp._precompile import load_common
 
-        load_all()
+        load_common()
+    # The files the early parser finished while this process imported and loaded the above
+    # (none without forked workers: it is stopped unused).
+    parsed = early.stop() if early is not None and forked else {}
+    if early is not None and not forked:
+        early.stop()
     outcomes = ordered_map(work, entries, jobs, on_stop=cancel.set, processes=forked)
     # closing(): a broken pipe or ^C stops the workers here, not whenever the generator is collected.
     with _progress(show_bar, len(entries)) as advance, closing(outcomes):

@@ -70,3 +70,33 @@ def test_after_the_groups_the_analysis_compiles_nothing(tmp_path: Path) -> None:
     assert got["later"] == []
     assert set(got["sigs"].values()) == {1}
     assert got["more"] == {}
+
+
+COMMON = """
+import importlib, json
+from hipflex.dsp import ImuSamples, analyze
+from hipflex.dsp._precompile import GROUPS, load_common
+from hipflex.sensor.sim.simulate import simulate_drill
+
+def loaded():
+    return {
+        module + "." + kernel
+        for group in GROUPS.values()
+        for module, kernel, _ in group
+        if getattr(importlib.import_module("hipflex.dsp." + module), kernel).signatures
+    }
+
+load_common()
+before = loaded()
+s = simulate_drill("ballistic", fs_hz=52.0, seed=1, n_sets=1).samples
+analyze(s)
+analyze(ImuSamples(s.time_s, s.acc_g, None))
+print(json.dumps(sorted(loaded() - before)))
+"""
+
+
+def test_an_analysis_calls_from_python_only_the_kernels_loaded_ahead() -> None:
+    """What ``hipflex analyze`` leaves out before forking its workers, each worker would load again."""
+    out = subprocess.run([sys.executable, "-c", COMMON], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pty
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_cli import cli, cli_process, json_lines, thigh_session
@@ -116,6 +118,16 @@ def ordered_map(*args, **kwargs):
     sys.stderr.write(f"frozen objects: {gc.get_freeze_count()}\\n")
     if kwargs.get("processes"):
         sys.stderr.write("before the fork: " + " ".join(m for m in WANTED if m not in sys.modules) + "|\\n")
+        import importlib
+        from hipflex.dsp._precompile import GROUPS
+
+        loaded = [
+            f"{module}.{kernel}"
+            for group in GROUPS.values()
+            for module, kernel, _ in group
+            if getattr(importlib.import_module("hipflex.dsp." + module), kernel).signatures
+        ]
+        sys.stderr.write("kernels loaded before the fork: " + " ".join(loaded) + "|\\n")
     return real(*args, **kwargs)
 
 analyze.ordered_map = ordered_map
@@ -135,6 +147,60 @@ def test_what_the_first_file_imports_is_imported_before_the_workers_fork(many: P
     assert out.returncode == 0, out.stderr
     assert "before the fork: |" in out.stderr  # none missing
     assert len(json_lines(out.stdout)) == 2
+
+
+def test_the_workers_inherit_the_kernels_python_calls_and_not_the_main_loops_callees(many: Path) -> None:
+    """Loading the main loop's callees (their code comes with its cached code) was ~10 ms of serial start-up."""
+    from hipflex.dsp._precompile import GROUPS, LOADED_AT_FIRST_CALL
+
+    warm = cli("analyze", "--json", "--jobs", "1", "s0.csv", "s3.csv", cwd=many)  # numba's cache, both kinds
+    assert warm.returncode == 0, warm.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_PROBE, "analyze", "--json", "--jobs", "2", "s0.csv", "s3.csv"],
+        cwd=many, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stderr.splitlines() if x.startswith("kernels loaded before the fork:"))
+    loaded = set(line.split(":", 1)[1].strip(" |").split())
+    every = {f"{module}.{kernel}" for group in GROUPS.values() for module, kernel, _ in group}
+    assert loaded == every - LOADED_AT_FIRST_CALL
+    assert len(json_lines(out.stdout)) == 2
+
+
+def test_a_kernel_loaded_at_its_first_call_in_a_forked_worker_gives_the_same_bytes(tmp_path: Path) -> None:
+    """A gap just before a stream's end reaches a kernel no process loaded before the workers forked."""
+    for seed in range(4):
+        s = thigh_session(seed=seed, gyro=seed != 2)
+        t = s.time_s
+        keep = (t < t[-1] - 1.3) | (t >= t[-1] - 0.3)  # 1 s lost, the stream ends 0.3 s after it
+        gyr = None if s.gyr_dps is None else s.gyr_dps[keep]
+        write_csv(tmp_path / f"gap{seed}.csv", ImuSamples(t[keep], s.acc_g[keep], gyr))
+    reached = subprocess.run(
+        [sys.executable, "-c", _REACHES_FIRST_CALL_KERNEL, str(tmp_path / "gap0.csv")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert reached.returncode == 0, reached.stderr
+    assert reached.stdout.split() == ["_kern_gap._pg_finish"]  # the file reaches the kernel left to its first call
+    one = cli("analyze", "--json", "--jobs", "1", ".", cwd=tmp_path)
+    two = cli("analyze", "--json", "--jobs", "2", ".", cwd=tmp_path)
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert [d["quality"]["gaps"] for d in json_lines(one.stdout)] == [1, 1, 1, 1]
+    assert two.stdout == one.stdout and two.stderr == one.stderr == ""
+
+
+_REACHES_FIRST_CALL_KERNEL = """
+import importlib, sys
+from hipflex.dsp import analyze
+from hipflex.dsp._precompile import LOADED_AT_FIRST_CALL, load_common
+from hipflex.sensor.formats import load_samples
+
+load_common()
+analyze(load_samples(sys.argv[1], "auto"))
+for name in sorted(LOADED_AT_FIRST_CALL):
+    module, kernel = name.split(".")
+    if getattr(importlib.import_module("hipflex.dsp." + module), kernel).signatures:
+        print(name)
+"""
 
 
 def test_a_folder_of_plain_csv_files_does_not_import_the_other_formats_importers(many: Path) -> None:
@@ -403,3 +469,87 @@ def test_a_folder_of_metabase_exports_gives_one_result_per_session(shared_data: 
     assert all(d["sensor"]["gyro"] for d in docs)
     first = cli("analyze", "--json", "--jobs", "1", str(folder / accelerometer[0]), cwd=tmp_path)
     assert out.stdout.startswith(first.stdout)
+
+
+# ------------------------------------------------------------------ the early parser
+
+_EARLY_PROBE = """
+import json, os, sys
+from hipflex.service.commands import early_parse
+
+real_start, real_stop = early_parse.start, early_parse.EarlyParse.stop
+seen = {"started": False, "files": None}
+
+def start(*args, **kwargs):
+    early = real_start(*args, **kwargs)
+    seen["started"] = early is not None
+    return early
+
+def stop(self):
+    if self._parsed is None:  # let it read everything it can, so that the test does not race it
+        os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOWAIT)
+    out = real_stop(self)
+    seen["files"] = sorted(out)
+    return out
+
+early_parse.start, early_parse.EarlyParse.stop = start, stop
+from hipflex.service.cli import main
+status = main(sys.argv[1:])
+with open(os.environ["EARLY_PROBE_OUT"], "w") as fh:
+    json.dump(seen, fh)
+raise SystemExit(status)
+"""
+
+
+def _probe(many: Path, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``hipflex ARGS`` in a fresh interpreter (where the early parser starts), and what the parser did."""
+    report = tmp_path / "early.json"
+    out = subprocess.run(
+        [sys.executable, "-c", _EARLY_PROBE, *args], cwd=many, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "EARLY_PROBE_OUT": str(report)},
+    )  # fmt: skip
+    return out, json.loads(report.read_text())
+
+
+@pytest.fixture(scope="module")
+def no_time(many: Path) -> str:
+    """A recording with a row without its time: the blocks send it to be read whole (which says what is wrong)."""
+    lines = (many / "s1.csv").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("time_s")) + 50
+    lines[at] = "," + lines[at].split(",", 1)[1]
+    (many / "no_time.csv").write_text("\n".join(lines) + "\n")
+    return "no_time.csv"
+
+
+def test_files_read_by_the_early_parser_give_the_bytes_of_one_at_a_time(
+    many: Path, tmp_path: Path, no_time: str
+) -> None:
+    """Two jobs in a fresh process: the files the forked parser read during the imports are analysed from its blocks."""
+    order = ["s3.csv", "s0.csv", "empty.csv", no_time, "s4.csv", "missing.csv", "s1.csv", "s2.csv", "s0.csv"]
+    out, early = _probe(many, tmp_path, "analyze", "--json", "--jobs", "2", *order)
+    want_out, want_err = alone(many, *order)
+    assert early["started"]
+    # Every good file read in blocks came from the parser; not the empty, missing or timeless ones.
+    assert early["files"] == ["s0.csv", "s1.csv", "s2.csv", "s3.csv", "s4.csv"]
+    assert out.stdout == want_out
+    assert out.stderr == want_err
+    assert out.returncode == 2
+
+
+def test_the_early_parser_reads_a_folder_as_the_command_expands_it(many: Path, tmp_path: Path) -> None:
+    out, early = _probe(many, tmp_path, "analyze", "--json", "--jobs", "2", "folder")
+    assert early["files"] == [os.path.join("folder", "a.csv"), os.path.join("folder", "b.csv")]
+    assert out.returncode == 0
+    assert out.stdout == cli("analyze", "--json", "--jobs", "1", "folder", cwd=many).stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--jobs", "1", "s0.csv", "s1.csv"), ("--jobs", "2", "s0.csv")],
+    ids=["one_job", "one_file"],
+)
+def test_no_early_parser_for_one_job_or_one_file(many: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """One job reads ahead on a thread of its own and analyses one file at a time; one file has nothing to overlap."""
+    out, early = _probe(many, tmp_path, "analyze", "--json", *args)
+    assert out.returncode == 0, out.stderr
+    assert not early["started"] and early["files"] is None

@@ -360,3 +360,40 @@ def test_a_file_of_one_block_is_read_without_a_thread(tmp_path: Path, monkeypatc
     assert sum(t.size for t, _, _ in blocks) > 2_900
     assert readers == {threading.current_thread().name}
     assert blocks._fh.closed
+
+
+def test_read_in_calling_thread_gives_the_same_blocks_without_any_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early parser of ``hipflex analyze`` keeps to one core: no read-ahead or pyarrow threads, the same blocks."""
+    path = tmp_path / "rec.csv"
+    write_messy_csv(path, 30_000, seed=12)
+    monkeypatch.setattr(csv_fast, "_CHUNK", 16384)  # a dozen pyarrow batches
+    threaded = list(csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=1_000))
+    readers: set[str] = set()
+    options: list[bool] = []
+    real_batches = csv_fast._batches
+
+    def noted(*args: Any) -> Any:
+        readers.add(threading.current_thread().name)
+        yield from real_batches(*args)
+
+    import pyarrow.csv as pacsv
+
+    real_options = pacsv.ReadOptions
+
+    def read_options(*args: Any, **kwargs: Any) -> Any:
+        options.append(bool(kwargs.get("use_threads", True)))
+        return real_options(*args, **kwargs)
+
+    monkeypatch.setattr(csv_fast, "_batches", noted)
+    monkeypatch.setattr(pacsv, "ReadOptions", read_options)
+    monkeypatch.setattr(csv_fast, "_THREADS", True)  # restored after the test (the call below sets it)
+    csv_fast.read_in_calling_thread()
+    alone = list(csv_fast.ColumnBlocks(path, plain_selection(path), None, block_rows=1_000))
+    assert readers == {threading.current_thread().name}
+    assert options == [False]
+    assert len(alone) == len(threaded) > 5
+    for a, b in zip(alone, threaded, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
