@@ -33,6 +33,7 @@ from hipflex.dsp.learn import (
     scan_before,
     scan_lock,
 )
+from hipflex.dsp.no_stand import rest_at_first_row
 from hipflex.dsp.other_pose import settled_elsewhere
 from hipflex.dsp.quiet_window import Q_BEST_SCORE, find_quiet_window, new_quiet_state
 from hipflex.dsp.rotation_set import rotation_axes
@@ -230,6 +231,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     else:
         rot = None
     if rot is None:
+        cal, axes = rest_at_first_row(settings, state, cal, axes, stop)
         axes, lever = sign_and_lever(settings, state, cal, axes, stop)
     else:
         axes, lever = rot, None
@@ -243,7 +245,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     # The still stretch a recording starts in is no rest between sets (as
     # in rest_pose): the rest is counted from the first excursion on.
     kern.fstate[L.F_AX_QUIET_S] = -math.inf
-    state = dataclasses.replace(state, axes=axes, lever=lever)
+    state = dataclasses.replace(state, cal=cal, axes=axes, lever=lever)
     return state, kern
 
 
