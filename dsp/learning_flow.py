@@ -95,6 +95,51 @@ def _short_quiet_window(
     return None
 
 
+def _in_a_short_recording(
+    settings: Settings,
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    max_gap_s: float,
+    period_s: float,
+) -> tuple[Calibration, float, float] | None:
+    """The quietest window of a recording shorter than ``calib_still_s`` that moved all through, or None.
+
+    No window of ``calib_still_s`` fits, quiet or not, and such a recording
+    was not analysed at all: one-rep clips cut under 1 s (tuning clips 23,
+    125, 140 and 181, with a gyro or without) were counted 0.  The quietest
+    of the longest of :data:`_SHORT_WINDOW_FRACTIONS` that fits is taken, as
+    a longer recording with no quiet window takes its quietest.  One that
+    holds a quiet window of that length stood still: too short a stand to
+    learn the rest pose from, it stays uncalibrated as before.
+
+    Returns
+    -------
+    (Calibration, window_s, motion) or None
+    """
+    for frac in _SHORT_WINDOW_FRACTIONS:
+        win_s = settings.calib_still_s * frac
+        if t[-1] - t[0] < win_s:
+            continue
+        qs = new_quiet_state()
+        cal = find_quiet_window(
+            t,
+            acc,
+            gyr,
+            win_s,
+            settings.still_acc_g,
+            settings.still_gyr_dps,
+            max_gap_s,
+            qs,
+            force=True,
+            period_s=period_s,
+        )
+        if cal is None or cal.quiet:
+            return None
+        return cal, win_s, float(qs[Q_BEST_SCORE])
+    return None
+
+
 def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     """Advance calibration and the axis lock over the buffered rows.
 
@@ -129,6 +174,10 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         score = float(qstate[Q_BEST_SCORE])
         if cal is not None and not cal.quiet:
             short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s, state.timeline.period0_s)
+            if short is not None:
+                cal, win_s, score = short
+        elif cal is None and force and lim == t.size and t[-1] - t[0] < win_s:
+            short = _in_a_short_recording(settings, t, acc, gyr, max_gap_s, state.timeline.period0_s)
             if short is not None:
                 cal, win_s, score = short
         if cal is not None and not cal.quiet:
