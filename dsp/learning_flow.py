@@ -280,6 +280,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     else:
         rot = None
     if rot is None:
+        # Before the sign and the lever: both are read from the rest pose (dsp/no_stand.py).
         cal, axes = rest_at_first_row(settings, state, cal, axes, stop)
         axes, lever = sign_and_lever(settings, state, cal, axes, stop)
     else:

@@ -47,12 +47,17 @@ _SMOOTH_S = 0.1
 def rest_at_first_row(
     settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
 ) -> tuple[Calibration, Axes]:
-    """``cal`` and ``axes`` with the rest pose at buffer row 0's, where the recording never stood still.
+    """``cal`` and ``axes`` with the rest pose at the first row's, where a one-rep recording never stood still.
 
     Accelerometer only, where the calibration may be a rep's slow turn
-    (:func:`hipflex.dsp.flexion_sign._maybe_a_turn`) and the angle of the
-    force's direction in the swing's plane over rows ``0:stop`` shows that
-    pose inside one rep; else ``cal`` and ``axes`` unchanged.
+    (:func:`hipflex.dsp.flexion_sign._maybe_a_turn`), rows ``0:stop`` span
+    at most ``_MAX_SPAN_WINDOWS`` calibration windows, and the angle of the
+    force's direction in the swing's plane over them shows that pose inside
+    one rep (:func:`hipflex.dsp.flexion_sign._at_pose_once`); else ``cal``
+    and ``axes`` unchanged.  Moved: ``up`` is the first finite row's force in
+    the swing's plane, ``start_row`` that row (the kernel starts there),
+    ``gravity_g`` the rows' median force and ``from_first_row`` true; the
+    axes keep ``a``'s line, signed so that the rep reads as flexion.
 
     Returns
     -------
@@ -82,9 +87,9 @@ def rest_at_first_row(
     # Nor does a window the thigh turned through measure gravity: its mean force
     # is shortened by the turn, or lengthened by a turn's centripetal term
     # (tuning clips: 0.93-1.11 g where the sensor read 0.95-1.04 g), and the
-    # filter read the difference as the thigh's acceleration, its angle
-    # 7-11 deg off the force's direction all the way down.  The median over
-    # the rows the rep is seen in is the sensor's.
+    # filter read the difference as the thigh's acceleration (tuning clip 16:
+    # 1.06 g for the sensor's 1.035 g, the fall traced short, counted 0).  The
+    # median over the rows the rep is seen in is the sensor's.
     gravity_g = float(np.median(np.linalg.norm(acc[finite], axis=1)))
     moved = dataclasses.replace(cal, up=up, gravity_g=gravity_g, from_first_row=True, start_row=int(finite[0]))
     # Seen from where it started, the one rep goes one way and comes back:
