@@ -118,6 +118,10 @@ def sign_and_lever(
     if state.has_gyro or not settings.identify_lever:
         return _confirm_sign(settings, state, cal, axes, stop), None
     replays = _Replays()
+    if cal.from_first_row:
+        # The rest pose was moved to where a recording that never stood
+        # still started, and the sign read there (hipflex.dsp.no_stand).
+        return axes, _identify(settings, state, cal, axes, stop, replays=replays)
     fit = _identify(settings, state, cal, axes, stop, symmetric=True, replays=replays)
     tie_break: Callable[[float], Axes | None] | None = None
     witnessed: list[int] = []

@@ -106,6 +106,10 @@ class Calibration:
     motion : float
         The window's largest deviation as a multiple of the stillness
         thresholds (at most 1 when ``quiet``; NaN if not recorded).
+    from_first_row : bool
+        True where no window held the rest pose and ``up`` is the force's
+        direction at ``start_row``, where a recording that never stood still
+        started (:mod:`hipflex.dsp.no_stand`); the sign was read there too.
     """
 
     start_row: int
@@ -117,6 +121,7 @@ class Calibration:
     gravity_g: float = 1.0
     window_s: float = math.nan
     motion: float = math.nan
+    from_first_row: bool = False
 
 
 @dataclass(frozen=True, eq=False)

@@ -33,6 +33,7 @@ from hipflex.dsp.learn import (
     scan_before,
     scan_lock,
 )
+from hipflex.dsp.no_stand import rest_at_first_row
 from hipflex.dsp.other_pose import settled_elsewhere
 from hipflex.dsp.quiet_window import Q_BEST_SCORE, find_quiet_window, new_quiet_state
 from hipflex.dsp.rotation_set import rotation_axes
@@ -94,6 +95,51 @@ def _short_quiet_window(
     return None
 
 
+def _in_a_short_recording(
+    settings: Settings,
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    max_gap_s: float,
+    period_s: float,
+) -> tuple[Calibration, float, float] | None:
+    """The quietest window of a recording shorter than ``calib_still_s`` that moved all through, or None.
+
+    No window of ``calib_still_s`` fits, quiet or not, and such a recording
+    was not analysed at all: one-rep clips cut under 1 s (tuning clips 23,
+    125, 140 and 181, with a gyro or without) were counted 0.  The quietest
+    of the longest of :data:`_SHORT_WINDOW_FRACTIONS` that fits is taken, as
+    a longer recording with no quiet window takes its quietest.  One that
+    holds a quiet window of that length stood still: too short a stand to
+    learn the rest pose from, it stays uncalibrated as before.
+
+    Returns
+    -------
+    (Calibration, window_s, motion) or None
+    """
+    for frac in _SHORT_WINDOW_FRACTIONS:
+        win_s = settings.calib_still_s * frac
+        if t[-1] - t[0] < win_s:
+            continue
+        qs = new_quiet_state()
+        cal = find_quiet_window(
+            t,
+            acc,
+            gyr,
+            win_s,
+            settings.still_acc_g,
+            settings.still_gyr_dps,
+            max_gap_s,
+            qs,
+            force=True,
+            period_s=period_s,
+        )
+        if cal is None or cal.quiet:
+            return None
+        return cal, win_s, float(qs[Q_BEST_SCORE])
+    return None
+
+
 def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
     """Advance calibration and the axis lock over the buffered rows.
 
@@ -128,6 +174,10 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         score = float(qstate[Q_BEST_SCORE])
         if cal is not None and not cal.quiet:
             short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s, state.timeline.period0_s)
+            if short is not None:
+                cal, win_s, score = short
+        elif cal is None and force and lim == t.size and t[-1] - t[0] < win_s:
+            short = _in_a_short_recording(settings, t, acc, gyr, max_gap_s, state.timeline.period0_s)
             if short is not None:
                 cal, win_s, score = short
         if cal is not None and not cal.quiet:
@@ -230,6 +280,8 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     else:
         rot = None
     if rot is None:
+        # Before the sign and the lever: both are read from the rest pose (dsp/no_stand.py).
+        cal, axes = rest_at_first_row(settings, state, cal, axes, stop)
         axes, lever = sign_and_lever(settings, state, cal, axes, stop)
     else:
         axes, lever = rot, None
@@ -243,7 +295,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     # The still stretch a recording starts in is no rest between sets (as
     # in rest_pose): the rest is counted from the first excursion on.
     kern.fstate[L.F_AX_QUIET_S] = -math.inf
-    state = dataclasses.replace(state, axes=axes, lever=lever)
+    state = dataclasses.replace(state, cal=cal, axes=axes, lever=lever)
     return state, kern
 
 
