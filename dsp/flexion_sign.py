@@ -21,12 +21,13 @@ from hipflex.dsp._kern_gap import _pg_finish
 from hipflex.dsp._kernel_replay import _clear_history, _event_scratch, _rewind, _run_span
 from hipflex.dsp._kernel_setup import _Kernel, _make_kernel
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.departure_sign import departure_forward
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.strike_sign import STRIKE_MIN_RATE_HZ, STRIKE_MIN_SWING_DEG, strike_vote
 
-__all__ = ["sign_and_lever"]
+__all__ = ["reads_departure", "sign_and_lever"]
 
 # The sensor-position search judges its candidates within at least this much
 # extension behind standing (deg), even where the tracking filter is held closer
@@ -94,8 +95,22 @@ class _Replays:
     runs: dict[tuple[float, float], tuple[float, float, float, float]] = field(default_factory=dict)
 
 
+def reads_departure(settings: Settings, state: StreamState, cal: Calibration) -> bool:
+    """Whether the sign may be read from the first move out of the calibrated rest (:func:`sign_and_lever`).
+
+    Without a gyro, identifying the place, at 20-40 Hz: where an ambiguous
+    trace leaves the sign to the witness places.
+    """
+    return (
+        not state.has_gyro
+        and settings.identify_lever
+        and cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S
+        and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0
+    )
+
+
 def sign_and_lever(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, departure_end: int = 0
 ) -> tuple[Axes, LeverFit | None]:
     """The flexion sign and (accelerometer only, when identified) the sensor's place on the thigh.
 
@@ -111,7 +126,10 @@ def sign_and_lever(
     same both ways) does not depend on the provisional sign, and the sign it
     leaves open is decided on its trace; where the trace is ambiguous, at
     40 Hz and up on a stride's landings (:mod:`hipflex.dsp.strike_sign`),
-    at 20-40 Hz on the traces at two witness places (:func:`_sign_by_witness`),
+    at 20-40 Hz on the thigh's first move out of the calibrated rest
+    (:mod:`hipflex.dsp.departure_sign`, read on buffer rows up to
+    ``departure_end``; :func:`reads_departure`) and where that does not
+    tell on the traces at two witness places (:func:`_sign_by_witness`),
     below 20 Hz on the likelihood of its two mirror images within the
     thigh's range (:func:`_sign_by_likelihood`).
     """
@@ -126,14 +144,23 @@ def sign_and_lever(
         def tie_break(log_ratio: float) -> Axes | None:
             return _sign_by_likelihood(settings, state, cal, axes, stop, fit)
 
-    elif cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
+    elif reads_departure(settings, state, cal):
 
         def tie_break(log_ratio: float) -> Axes | None:
+            forward = None
+            if departure_end > 0:
+                forward = departure_forward(state.buf_t, state.buf_acc, cal, axes, departure_end)
             decided = _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
-            if decided is None:
-                return None
-            witnessed.append(decided[1])
-            return decided[0]
+            if forward is None or (decided is not None and (float(np.dot(decided[0].w, axes.w)) > 0.0) == forward):
+                if decided is None:
+                    return None
+                witnessed.append(decided[1])
+                return decided[0]
+            # The witnesses traced a stride's swings with a wrong lever either way, and where both traced
+            # their own side about as decisively the wrong one could win (tuning focus seeds 124, 138,
+            # 183: sets 2-10 short); the push out of the rest is read off the raw force.  The witness's
+            # side of the femur came with its sign, so the place is not held to it.
+            return axes if forward else Axes(axes.u, -axes.w, -axes.a)
 
     signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
