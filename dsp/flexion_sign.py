@@ -150,7 +150,8 @@ def sign_and_lever(
             forward = None
             if departure_end > 0:
                 forward = departure_forward(state.buf_t, state.buf_acc, cal, axes, departure_end)
-            decided = _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
+            ratios = _witness_ratios(settings, state, cal, axes, stop)
+            decided = _sign_by_witness(ratios, axes, log_ratio)
             if forward is None or (decided is not None and (float(np.dot(decided[0].w, axes.w)) > 0.0) == forward):
                 if decided is None:
                     return None
@@ -158,8 +159,10 @@ def sign_and_lever(
                 return decided[0]
             # The witnesses traced a stride's swings with a wrong lever either way, and where both traced
             # their own side about as decisively the wrong one could win (tuning focus seeds 124, 138,
-            # 183: sets 2-10 short); the push out of the rest is read off the raw force.  The witness's
-            # side of the femur came with its sign, so the place is not held to it.
+            # 183: sets 2-10 short); the push out of the rest is read off the raw force.  The place is
+            # held on the side whose witness traces forwards under that sign (tuning seed 124: in front,
+            # where the strap is).
+            witnessed.append(_forward_side(ratios, not forward))
             return axes if forward else Axes(axes.u, -axes.w, -axes.a)
 
     signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
@@ -399,15 +402,29 @@ def _log_ratio(ahead: float, behind: float) -> float:
     return math.log(ahead / behind) if ahead > 0.0 and behind > 0.0 else 0.0
 
 
-def _sign_by_witness(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, than: float
-) -> tuple[Axes, int] | None:
-    """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
+def _witness_ratios(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
+) -> dict[float, float]:
+    """The log ratios (:func:`_log_ratio`) of the traces at the two witness places under ``axes``, by offset (m).
 
     The trace is computed with a short lever (``_WITNESS_LEVER_M``) and the
     sensor ``_WITNESS_OFFSET_M`` in front of the femur and as far behind it,
-    both under ``axes`` with the thigh's range the same both ways (as
-    :func:`_confirm_sign`).  The model is its own mirror image under
+    with the thigh's range the same both ways (as :func:`_confirm_sign`); a
+    place whose trace is empty is left out.
+    """
+    ratios = {}
+    for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
+        traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
+        if traced is not None:
+            ratios[offset_m] = _log_ratio(*_sizes(traced[0]))
+    return ratios
+
+
+def _sign_by_witness(ratios: dict[float, float], axes: Axes, than: float) -> tuple[Axes, int] | None:
+    """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
+
+    ``ratios``: the witnesses' log ratios under ``axes`` (:func:`_witness_ratios`).
+    The model is its own mirror image under
     ``(w, theta, d) -> (-w, -theta, -d)``, so the two witnesses are the two
     signs' traces with the offset on the side where it belongs, and where
     the identified place is not seen (25 Hz) the one on the sensor's side
@@ -421,17 +438,31 @@ def _sign_by_witness(
     """
     best = than
     side = 0
-    for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
-        traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
-        if traced is not None:
-            log_ratio = _log_ratio(*_sizes(traced[0]))
-            if abs(log_ratio) > abs(best):
-                best, side = log_ratio, (1 if offset_m > 0.0 else -1)
+    for offset_m, log_ratio in ratios.items():
+        if abs(log_ratio) > abs(best):
+            best, side = log_ratio, (1 if offset_m > 0.0 else -1)
     if best == than:
         return None
     if best > 0.0:
         return axes, side
     return Axes(axes.u, -axes.w, -axes.a), -side
+
+
+def _forward_side(ratios: dict[float, float], flipped: bool) -> int:
+    """The side of the femur (+1 in front, -1 behind, 0 neither) whose witness traces forwards under a given sign.
+
+    ``ratios`` under the provisional axes (:func:`_witness_ratios`);
+    ``flipped``: the sign is theirs mirrored, under which the witness at an
+    offset traces the mirror image of the one at the opposite offset.  Of
+    the witnesses that trace forwards (a positive log ratio), the more
+    decisive one's side.
+    """
+    best, side = 0.0, 0
+    for offset_m, log_ratio in ratios.items():
+        forward = -ratios.get(-offset_m, 0.0) if flipped else log_ratio
+        if forward > best:
+            best, side = forward, (1 if offset_m > 0.0 else -1)
+    return side
 
 
 def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:
