@@ -44,7 +44,7 @@ _LEAVE_G = 0.1
 _PUSH_S = 0.14
 # The mean push along the anterior axis over those rows, g, that tells the
 # sign.  A first move smaller than this is a weight shift or a fidget, not a
-# drill's first swing (tuning focus: a stride's 0.2-0.64 g, a jolt's up to 0.13).
+# drill's first swing (tuning focus: strides' first swings 0.2-0.64 g, jolts 0.01-0.06).
 _MIN_PUSH_G = 0.15
 
 
