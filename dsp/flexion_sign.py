@@ -21,12 +21,13 @@ from hipflex.dsp._kern_gap import _pg_finish
 from hipflex.dsp._kernel_replay import _clear_history, _event_scratch, _rewind, _run_span
 from hipflex.dsp._kernel_setup import _Kernel, _make_kernel
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.departure_sign import departure_forward
 from hipflex.dsp.identify import LeverFit, identify_lever
 from hipflex.dsp.learn import Axes, Calibration
 from hipflex.dsp.stream_state import StreamState
 from hipflex.dsp.strike_sign import STRIKE_MIN_RATE_HZ, STRIKE_MIN_SWING_DEG, strike_vote
 
-__all__ = ["sign_and_lever"]
+__all__ = ["reads_departure", "sign_and_lever"]
 
 # The sensor-position search judges its candidates within at least this much
 # extension behind standing (deg), even where the tracking filter is held closer
@@ -94,8 +95,22 @@ class _Replays:
     runs: dict[tuple[float, float], tuple[float, float, float, float]] = field(default_factory=dict)
 
 
+def reads_departure(settings: Settings, state: StreamState, cal: Calibration) -> bool:
+    """Whether the sign may be read from the first move out of the calibrated rest (:func:`sign_and_lever`).
+
+    Without a gyro, identifying the place, at 20-40 Hz: where an ambiguous
+    trace leaves the sign to the witness places.
+    """
+    return (
+        not state.has_gyro
+        and settings.identify_lever
+        and cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S
+        and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0
+    )
+
+
 def sign_and_lever(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, departure_end: int = 0
 ) -> tuple[Axes, LeverFit | None]:
     """The flexion sign and (accelerometer only, when identified) the sensor's place on the thigh.
 
@@ -111,7 +126,10 @@ def sign_and_lever(
     same both ways) does not depend on the provisional sign, and the sign it
     leaves open is decided on its trace; where the trace is ambiguous, at
     40 Hz and up on a stride's landings (:mod:`hipflex.dsp.strike_sign`),
-    at 20-40 Hz on the traces at two witness places (:func:`_sign_by_witness`),
+    at 20-40 Hz on the thigh's first move out of the calibrated rest
+    (:mod:`hipflex.dsp.departure_sign`, read on buffer rows up to
+    ``departure_end``; :func:`reads_departure`) and where that does not
+    tell on the traces at two witness places (:func:`_sign_by_witness`),
     below 20 Hz on the likelihood of its two mirror images within the
     thigh's range (:func:`_sign_by_likelihood`).
     """
@@ -130,14 +148,26 @@ def sign_and_lever(
         def tie_break(log_ratio: float) -> Axes | None:
             return _sign_by_likelihood(settings, state, cal, axes, stop, fit)
 
-    elif cal.period_s <= _TRACE_SIGN_MAX_PERIOD_S and cal.period_s * STRIKE_MIN_RATE_HZ > 1.0:
+    elif reads_departure(settings, state, cal):
 
         def tie_break(log_ratio: float) -> Axes | None:
-            decided = _sign_by_witness(settings, state, cal, axes, stop, log_ratio)
-            if decided is None:
-                return None
-            witnessed.append(decided[1])
-            return decided[0]
+            forward = None
+            if departure_end > 0:
+                forward = departure_forward(state.buf_t, state.buf_acc, cal, axes, departure_end)
+            ratios = _witness_ratios(settings, state, cal, axes, stop)
+            decided = _sign_by_witness(ratios, axes, log_ratio)
+            if forward is None or (decided is not None and (float(np.dot(decided[0].w, axes.w)) > 0.0) == forward):
+                if decided is None:
+                    return None
+                witnessed.append(decided[1])
+                return decided[0]
+            # The witnesses traced a stride's swings with a wrong lever either way, and where both traced
+            # their own side about as decisively the wrong one could win (tuning focus seeds 124, 138,
+            # 183: sets 2-10 short); the push out of the rest is read off the raw force.  The place is
+            # held on the side whose witness traces forwards under that sign (tuning seed 124: in front,
+            # where the strap is).
+            witnessed.append(_forward_side(ratios, not forward))
+            return axes if forward else Axes(axes.u, -axes.w, -axes.a)
 
     signed = _confirm_sign(settings, state, cal, axes, stop, fit if fit.identified else None, tie_break)
     # Once the sign is known, the position is identified again within the
@@ -376,15 +406,29 @@ def _log_ratio(ahead: float, behind: float) -> float:
     return math.log(ahead / behind) if ahead > 0.0 and behind > 0.0 else 0.0
 
 
-def _sign_by_witness(
-    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int, than: float
-) -> tuple[Axes, int] | None:
-    """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
+def _witness_ratios(
+    settings: Settings, state: StreamState, cal: Calibration, axes: Axes, stop: int
+) -> dict[float, float]:
+    """The log ratios (:func:`_log_ratio`) of the traces at the two witness places under ``axes``, by offset (m).
 
     The trace is computed with a short lever (``_WITNESS_LEVER_M``) and the
     sensor ``_WITNESS_OFFSET_M`` in front of the femur and as far behind it,
-    both under ``axes`` with the thigh's range the same both ways (as
-    :func:`_confirm_sign`).  The model is its own mirror image under
+    with the thigh's range the same both ways (as :func:`_confirm_sign`); a
+    place whose trace is empty is left out.
+    """
+    ratios = {}
+    for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
+        traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
+        if traced is not None:
+            ratios[offset_m] = _log_ratio(*_sizes(traced[0]))
+    return ratios
+
+
+def _sign_by_witness(ratios: dict[float, float], axes: Axes, than: float) -> tuple[Axes, int] | None:
+    """The flexion sign (accelerometer only, 20-40 Hz) from traces at two witness places, not the identified one.
+
+    ``ratios``: the witnesses' log ratios under ``axes`` (:func:`_witness_ratios`).
+    The model is its own mirror image under
     ``(w, theta, d) -> (-w, -theta, -d)``, so the two witnesses are the two
     signs' traces with the offset on the side where it belongs, and where
     the identified place is not seen (25 Hz) the one on the sensor's side
@@ -398,17 +442,31 @@ def _sign_by_witness(
     """
     best = than
     side = 0
-    for offset_m in (_WITNESS_OFFSET_M, -_WITNESS_OFFSET_M):
-        traced = _trace(settings, state, cal, axes, stop, LeverFit(_WITNESS_LEVER_M, offset_m, True, 0.0))
-        if traced is not None:
-            log_ratio = _log_ratio(*_sizes(traced[0]))
-            if abs(log_ratio) > abs(best):
-                best, side = log_ratio, (1 if offset_m > 0.0 else -1)
+    for offset_m, log_ratio in ratios.items():
+        if abs(log_ratio) > abs(best):
+            best, side = log_ratio, (1 if offset_m > 0.0 else -1)
     if best == than:
         return None
     if best > 0.0:
         return axes, side
     return Axes(axes.u, -axes.w, -axes.a), -side
+
+
+def _forward_side(ratios: dict[float, float], flipped: bool) -> int:
+    """The side of the femur (+1 in front, -1 behind, 0 neither) whose witness traces forwards under a given sign.
+
+    ``ratios`` under the provisional axes (:func:`_witness_ratios`);
+    ``flipped``: the sign is theirs mirrored, under which the witness at an
+    offset traces the mirror image of the one at the opposite offset.  Of
+    the witnesses that trace forwards (a positive log ratio), the more
+    decisive one's side.
+    """
+    best, side = 0.0, 0
+    for offset_m, log_ratio in ratios.items():
+        forward = -ratios.get(-offset_m, 0.0) if flipped else log_ratio
+        if forward > best:
+            best, side = forward, (1 if offset_m > 0.0 else -1)
+    return side
 
 
 def _landings_say(settings: Settings, cal: Calibration, kept: np.ndarray) -> bool | None:

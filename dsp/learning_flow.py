@@ -20,7 +20,8 @@ from hipflex.dsp import _layout as L
 from hipflex.dsp._kernel_replay import _rewind
 from hipflex.dsp._kernel_setup import _Kernel, _make_kernel
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.flexion_sign import sign_and_lever
+from hipflex.dsp.departure_sign import departure_end
+from hipflex.dsp.flexion_sign import reads_departure, sign_and_lever
 from hipflex.dsp.gyro_frame import accelerometer_floor_deg, check_gyro_frame
 from hipflex.dsp.identify import LeverFit
 from hipflex.dsp.learn import (
@@ -263,6 +264,14 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
             recalibrated_from_s=(*state.recalibrated_from_s, float(state.buf_t[cal.start_row])),
         )
         state = learn(settings, state, force=at_end)
+    departed = 0
+    if reads_departure(settings, state, cal):
+        # The sign may be read from the first move out of the calibrated rest
+        # (hipflex.dsp.departure_sign), which can come after the span.
+        end = departure_end(state.buf_t, state.buf_acc, cal, stop, at_end)
+        if end is None:
+            return state, None
+        departed = end
     if state.has_gyro:
         state, cal = _check_gyro_frame(state, cal, stop)
     assert state.axes is not None and state.lstate is not None
@@ -282,7 +291,7 @@ def ready_kernel(settings: Settings, state: StreamState, at_end: bool = False) -
     if rot is None:
         # Before the sign and the lever: both are read from the rest pose (dsp/no_stand.py).
         cal, axes = rest_at_first_row(settings, state, cal, axes, stop)
-        axes, lever = sign_and_lever(settings, state, cal, axes, stop)
+        axes, lever = sign_and_lever(settings, state, cal, axes, stop, departed)
     else:
         axes, lever = rot, None
     kern = _start_kernel(settings, state, cal, axes, lever)
