@@ -935,3 +935,50 @@ def test_high_swings_after_a_walk_confirmed_on_steps_alone_are_still_reps() -> N
     raises = _walk_of([(1.05, 55.0 + k % 3, -12.0) for k in range(5)], _BRISK_HIGH[-1].peak_s)
     counted, _, _ = _feed_struck_mixed([*_BRISK_HIGH, *raises], [*_BRISK_HIGH_G, *[0.2] * 5])
     assert raises[1] in counted and raises[3] in counted
+
+
+# Tuning seed 1027 (acc-only, 12.5 Hz, wider walk): a brisk walker's walk confirmed on steps of 38.9-45.1
+# degrees, then two steps from the stance read 45.8 and 45.5 with no landing in their top half, then a step
+# of 40.1 from -16, each one walking stride on.
+_TWO_HIGH = _walk_of(
+    [(0.0, 38.9, -0.5), (1.22, 45.1, -8.2), (1.26, 41.6, -11.7), (1.19, 45.8, -13.5), (1.16, 45.5, -13.2)]
+)
+_TWO_HIGH_G = [0.26, 0.43, 0.32, 0.45, 0.37]
+
+
+def test_two_unstruck_stretched_steps_in_a_row_are_steps_when_the_walk_goes_on() -> None:
+    after = _swing(_TWO_HIGH[-1].peak_s + 1.19, 40.1, -16.2)
+    counted, steps, g = _feed_struck_mixed([*_TWO_HIGH, after], [*_TWO_HIGH_G, 0.35])
+    assert counted == [] and steps == [*_TWO_HIGH, after]
+    assert [w.strides for w in g.walks] == [6]
+    # The stream ending after them, a swing too small to be a rep after them, or a third high swing: reps.
+    counted, _, _ = _feed_struck_mixed(_TWO_HIGH, _TWO_HIGH_G)
+    assert counted == _TWO_HIGH[3:]
+    g, counted = GaitState(), []
+    for r, strike in zip(_TWO_HIGH, _TWO_HIGH_G, strict=True):
+        g, released, _ = feed_rep(S, g, r, False, True, strike)
+        counted += released
+    g, released, _ = feed_candidate(S, g, _TWO_HIGH[-1].peak_s + 1.19)
+    assert [*counted, *released] == _TWO_HIGH[3:]
+    third = _swing(_TWO_HIGH[-1].peak_s + 1.19, 47.0, -14.0)
+    counted, _, _ = _feed_struck_mixed([*_TWO_HIGH, third], [*_TWO_HIGH_G, 0.35])
+    assert _TWO_HIGH[3] in counted and _TWO_HIGH[4] in counted
+    # A struck second high swing is not held: it may start a walk of its own confirmed through its struck
+    # high swings (``brisk_walk_step``; Oxford user2_frontpocket: holding it lost the pocket walk's next
+    # struck high swing too); the first is a rep as before.
+    counted, _, _ = _feed_struck_mixed([*_TWO_HIGH, after], [*_TWO_HIGH_G[:4], 0.9, 0.35])
+    assert _TWO_HIGH[3] in counted
+
+
+def test_an_acc_only_push_off_read_up_to_14_degrees_between_a_walks_first_steps_is_no_stride_of_it() -> None:
+    # Tuning seed 1023 (acc-only, 50 Hz): the walk's first step from standing (34.7, struck), the push-off
+    # read as a swing of 13.0 from -8.9 at the true low, then steps from -12.6 and -9.4; 0.70, 0.76 and
+    # 1.04 s apart.
+    walk = _walk_of([(0.0, 34.7, -1.7), (0.70, 13.0, -8.9), (0.76, 18.7, -12.6), (1.04, 14.8, -9.4)])
+    counted, steps, g = _feed_struck_mixed(walk, [1.37, 0.15, 0.31, 0.44])
+    assert counted == [] and steps == walk
+    assert len(g.walks) == 1
+    # Read higher than the push-off's forward force can tilt the angle (atan 0.25, 14 degrees): a rep.
+    high = [walk[0], _swing(walk[1].peak_s, 16.0, -8.9), *walk[2:]]
+    counted, _, _ = _feed_struck_mixed(high, [1.37, 0.15, 0.31, 0.44])
+    assert high[1] in counted
