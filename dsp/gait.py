@@ -137,6 +137,7 @@ from hipflex.dsp.gait_swing import (
     half_step,
     last_step,
     lead_shaped,
+    push_off,
     second_step,
     slow_onset,
     soft_lead,
@@ -387,6 +388,11 @@ def _feed_rep(
     if half_step(settings, g, rep, has_gyro, standing_known):
         # A jolt between two steps of the walk: a step, but no stride of its rhythm.
         return dataclasses.replace(g, end_s=max(g.end_s, rep.end_s)), (), (rep,)
+    if push_off(settings, g, rep, has_gyro, standing_known):
+        # The push-off before the next step, too soon to be a swing of the run: a step once the run is a walk.
+        if g.walking:
+            return dataclasses.replace(g, end_s=max(g.end_s, rep.end_s)), (), (rep,)
+        return dataclasses.replace(g, pending=(*g.pending, rep), end_s=max(g.end_s, rep.end_s)), (), ()
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)

@@ -34,6 +34,7 @@ __all__ = [
     "half_step",
     "last_step",
     "lead_shaped",
+    "push_off",
     "second_step",
     "slow_onset",
     "soft_lead",
@@ -286,6 +287,29 @@ def between_steps(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, st
         return False
     before = [r.rom_deg for r in g.pending if r.peak_s == before_s]
     return half.rom_deg < min((rep.rom_deg, *before))
+
+
+def push_off(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only swing too soon after a run's last swing is the push-off before its next step.
+
+    ``between_steps``' jolt where it comes too soon to join the run at all:
+    the push-off comes about half a stride after a step's peak, and at a
+    brisk stride that is less than any walking link (``link_ok``'s lower
+    end), so the jolt broke the run and the next step broke it again
+    (tuning seed 2014, 400 Hz: steps of 14-19 degrees 1.16-1.19 s apart,
+    each followed 0.63 s on by a jolt of 10.0-10.4 from -15 to -17 read at
+    the true low; seed 2235, 52 Hz: 10.6 from -12.9 0.62 s after a step).
+    Such a swing, starting from extension and peaking no more than
+    ``_PUSH_OFF_DEG`` (what the push-off's forward force reads as flexion),
+    is held in the run (``GaitState.pending``) but no stride of it: the
+    next swing's rhythm is read from the swing before the jolt.  It is a
+    step when the run is (or becomes) a walk, else a rep.
+    """
+    if has_gyro or not standing_known or not g.peaks_s or not (g.walking or g.pending):
+        return False
+    if not rep.peak_s - g.peaks_s[-1] < (1.0 - LINK_TOL) * settings.gait_min_stride_s:
+        return False
+    return from_extension(settings, rep) and rep.peak_flexion_deg <= _PUSH_OFF_DEG
 
 
 def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = math.nan) -> bool:

@@ -982,3 +982,23 @@ def test_an_acc_only_push_off_read_up_to_14_degrees_between_a_walks_first_steps_
     high = [walk[0], _swing(walk[1].peak_s, 16.0, -8.9), *walk[2:]]
     counted, _, _ = _feed_struck_mixed(high, [1.37, 0.15, 0.31, 0.44])
     assert high[1] in counted
+
+
+def test_an_acc_only_push_off_too_soon_to_join_the_run_does_not_break_the_walk() -> None:
+    # Tuning seed 2014 (acc-only, 400 Hz): steps of 14-19 degrees 1.16-1.19 s apart, each followed 0.63 s on
+    # by the push-off read as a swing of 10.0-10.4 from -15 to -17 (less than any walking link after the step).
+    walk = _walk_of(
+        [(0.0, 17.8, -11.1), (0.63, 10.0, -14.6), (0.56, 18.7, -13.4), (0.63, 10.4, -16.7), (0.53, 14.5, -10.2)]
+    )
+    walk += _walk_of([(1.17, 14.4, -10.3)], walk[-1].peak_s)
+    counted, steps, g = _feed_struck_mixed(walk, [0.13, 0.09, 0.13, 0.12, 0.16, 0.13])
+    assert counted == [] and sorted(steps, key=lambda r: r.peak_s) == walk
+    assert [w.strides for w in g.walks] == [4]
+    # Peaking higher than the push-off can read (a drill's rep at that turnover), or from standing: reps.
+    for odd in (_swing(walk[1].peak_s, 20.0, -14.6), _swing(walk[1].peak_s, 10.0, 0.0)):
+        swings = [walk[0], odd, *walk[2:]]
+        counted, _, _ = _feed_struck_mixed(swings, [0.13, 0.09, 0.13, 0.12, 0.16, 0.13])
+        assert odd in counted
+    # The run ending after it without a walk: the held push-off is a rep with the swing before it.
+    counted, steps, _ = _feed_struck_mixed(walk[:2], [0.13, 0.09])
+    assert counted == walk[:2] and steps == []
