@@ -1002,3 +1002,20 @@ def test_an_acc_only_push_off_too_soon_to_join_the_run_does_not_break_the_walk()
     # The run ending after it without a walk: the held push-off is a rep with the swing before it.
     counted, steps, _ = _feed_struck_mixed(walk[:2], [0.13, 0.09])
     assert counted == walk[:2] and steps == []
+
+
+def test_a_lone_swing_after_a_walk_and_before_a_set_of_another_kind_is_a_walks_step() -> None:
+    # Tuning seed 2137 (acc-only, 50 Hz): a walk between sets, a stop of 5.7 s, then two steps more: the
+    # first read 32.3 degrees from standing, the second as a swing too small to be a rep 1.08 s on; a
+    # strength set rising 74 degrees 8.7 s later. The latest rep before the lone swing was a walk's step.
+    walk = [_swing(10.0, 30.0, 0.0), *(_swing(10.0 + 1.1 * k, 28.0, -12.0) for k in range(1, 4))]
+    lone = _swing(walk[-1].peak_s + 5.7, 32.3, 0.0)
+    after = [_swing(lone.peak_s + 8.7 + 3.6 * k, 73.8, -0.5, 0.8) for k in range(3)]
+    seq = [*walk, lone, lone.peak_s + 1.08, *after]
+    counted, steps, g = _run(seq, has_gyro=False)
+    assert counted == after and steps == [*walk, lone]
+    assert len(g.walks) == 2
+    # A set of reps of its size after it keeps it a rep, as before.
+    small = [_swing(lone.peak_s + 8.7 + 3.6 * k, 31.0, 0.0, 0.8) for k in range(3)]
+    counted, _, _ = _run([*walk, lone, lone.peak_s + 1.08, *small], has_gyro=False)
+    assert counted == [lone, *small]
