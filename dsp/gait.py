@@ -56,7 +56,7 @@ rhythm:
   walk goes on after it, or when the swing that ends the walk is of
   another kind (``last_step``), else a rep.  Without a gyro a swing from
   extension that reads above a step's flexion is held the same way
-  (``stretched_step``), or is a step at once when it is struck and the
+  (``stretched_step``; two in a row where the second did not land), or is a step at once when it is struck and the
   walk was confirmed through such swings (``brisk_walk_step``).  A run's second swing may start in front of
   standing too, when the swings from it on confirm the walk on the first
   stride's rhythm (``second_step``).  Without a gyro two swings two
@@ -137,6 +137,7 @@ from hipflex.dsp.gait_swing import (
     half_step,
     last_step,
     lead_shaped,
+    push_off,
     second_step,
     slow_onset,
     soft_lead,
@@ -387,6 +388,11 @@ def _feed_rep(
     if half_step(settings, g, rep, has_gyro, standing_known):
         # A jolt between two steps of the walk: a step, but no stride of its rhythm.
         return dataclasses.replace(g, end_s=max(g.end_s, rep.end_s)), (), (rep,)
+    if push_off(settings, g, rep, has_gyro, standing_known):
+        # The push-off before the next step, too soon to be a swing of the run: a step once the run is a walk.
+        if g.walking:
+            return dataclasses.replace(g, end_s=max(g.end_s, rep.end_s)), (), (rep,)
+        return dataclasses.replace(g, pending=(*g.pending, rep), end_s=max(g.end_s, rep.end_s)), (), ()
     if g.lead and len(g.peaks_s) == 1:
         # The swing after a high first step must show the stance between them: it starts behind standing.
         back = standing_known and from_extension(settings, rep)
@@ -424,9 +430,16 @@ def _feed_rep(
             return _tentative(g, rep), (), ()
         if second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
+    # A second stretched swing in a row is held too (as two shallow lows are, ``_MAX_TENTATIVE``) when no foot
+    # landed in its top half: tuning seed 1027 (12.5 Hz, a brisk walker), steps read 45.8 and 45.5 from -13
+    # unstruck, then 40.1 from -16; the second broke the walk and both were counted.  A struck one is left to
+    # start a run of its own (``lead_shaped``), which its struck high swings may confirm as a walk
+    # (``brisk_walk_step``): held here, a pocket walk's next struck high swing broke the walk on both
+    # (Oxford user2_frontpocket, 169 -> 167 strides; Marpino Elderly_20180417_10 right, 5 -> 6 for 4).
     if (
         g.walking
-        and not g.pending
+        and (not g.pending or (len(g.pending) < _MAX_TENTATIVE and not struck))
+        and all(stretched_step(settings, r, has_gyro, standing_known) for r in g.pending)
         and stretched_step(settings, rep, has_gyro, standing_known)
         and strict_stride(settings, dt_s)
         and rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg

@@ -12,7 +12,7 @@ from __future__ import annotations
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_rhythm import pause_s
 from hipflex.dsp.gait_swing import PAIR_MAX_PEAK_DEG, STANCE_DEG, GaitState, gait_shaped, last_step
-from hipflex.dsp.types import Rep
+from hipflex.dsp.types import Rep, Walk
 
 __all__ = ["lone_start", "lone_step"]
 
@@ -38,6 +38,11 @@ def lone_start(settings: Settings, rep: Rep, before: Rep | None, gap_s: float, h
     return gap_s > pause_s(settings) and last_step(settings, rep, before, has_gyro)
 
 
+def _walk_step(walks: tuple[Walk, ...], rep: Rep) -> bool:
+    """True when ``rep`` was a step of the latest walk closed (its peak within the walk's span)."""
+    return bool(walks) and walks[-1].start_s <= rep.peak_s <= walks[-1].end_s
+
+
 def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standing_known: bool) -> bool:
     """True when an accelerometer-only run of one rep, closed by ``nxt``, was a short walk between sets.
 
@@ -57,7 +62,11 @@ def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standi
     * it is of another kind than the reps on both sides: ``nxt`` and the
       latest rep before the run (if any) are no step-shaped swings and rose
       at least ``OTHER_KIND_RISE`` times as much (``last_step``'s test: a
-      walk's first step after it is of the walk's kind);
+      walk's first step after it is of the walk's kind), unless that rep
+      was a step of the walk closed before the run (the walker stopped and
+      walked on for two steps: tuning seed 2137, a first step of 32.3
+      degrees from standing, struck, and a swing too small to be a rep 1.08 s
+      on, 5.7 s after a walk and 8.7 s before a set);
     * and it shows a step: it starts at least ``STANCE_DEG`` behind
       standing and peaks at most ``PAIR_MAX_PEAK_DEG`` (the stance before
       it, as in ``stance_pair``; seed 364), or a swing too small to be a rep
@@ -79,7 +88,7 @@ def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standi
         return False
     if not last_step(settings, rep, nxt, has_gyro):
         return False
-    if g.before is not None and not last_step(settings, rep, g.before, has_gyro):
+    if g.before is not None and not (_walk_step(g.walks, g.before) or last_step(settings, rep, g.before, has_gyro)):
         return False
     if len(g.peaks_s) == 2:
         return True  # a swing too small to be a rep on a walking link after it (the run's only other swing)

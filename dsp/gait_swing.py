@@ -34,6 +34,7 @@ __all__ = [
     "half_step",
     "last_step",
     "lead_shaped",
+    "push_off",
     "second_step",
     "slow_onset",
     "soft_lead",
@@ -52,6 +53,11 @@ _FIRST_STEP_STRETCH_DEG = 20.0
 #: (``stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
 #: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
 STANCE_DEG = 10.0
+#: The most flexion (degrees) an accelerometer-only angle reads at a walk's push-off (``between_steps``): the
+#: forward force before a step (up to 0.25 body weight, anterior-posterior ground reaction force) tilts the
+#: specific force by up to atan(0.25) = 14 degrees, read as flexion while the thigh itself is still at or
+#: behind the vertical (it leaves its stance low).
+_PUSH_OFF_DEG = math.degrees(math.atan(0.25))
 #: How close to the filter's extension bound (degrees) a swing's low must read to have been held there
 #: (``from_bound``): the bound clamps the angle itself, so a held low reads at it to within rounding.
 _BOUND_MARGIN_DEG = 1.0
@@ -257,9 +263,12 @@ def between_steps(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, st
     (a rep) is such a jolt when it came less than ``gait_min_stride_s``
     after the swing before it and before ``rep``, those two lie one walking
     stride apart (``strict_stride``), and it is a step's swing from
-    extension that peaks no more than ``STANCE_DEG`` in front of standing
-    (the push-off comes as the thigh passes the vertical; a drill's rep
-    peaks well in front of it) and rises less than both its neighbours.
+    extension that peaks no more than ``_PUSH_OFF_DEG`` in front of standing
+    (the push-off comes as the thigh leaves its stance low, and its forward
+    force reads as that much flexion at most: tuning seed 1023, 50 Hz, a
+    jolt of 13.0 degrees from -8.9 read at the true low, 0.70 s after the
+    walk's first step and 0.76 s before its second; a drill's rep peaks
+    well in front of it) and rises less than both its neighbours.
     It stays in the run (a step when the run is a walk, else a rep) but is
     no stride of its rhythm.
     """
@@ -274,10 +283,33 @@ def between_steps(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, st
         return False
     if not (gait_shaped(settings, half, has_gyro) and from_extension(settings, half)):
         return False
-    if half.peak_flexion_deg > STANCE_DEG:
+    if half.peak_flexion_deg > _PUSH_OFF_DEG:
         return False
     before = [r.rom_deg for r in g.pending if r.peak_s == before_s]
     return half.rom_deg < min((rep.rom_deg, *before))
+
+
+def push_off(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
+    """True when an accelerometer-only swing too soon after a run's last swing is the push-off before its next step.
+
+    ``between_steps``' jolt where it comes too soon to join the run at all:
+    the push-off comes about half a stride after a step's peak, and at a
+    brisk stride that is less than any walking link (``link_ok``'s lower
+    end), so the jolt broke the run and the next step broke it again
+    (tuning seed 2014, 400 Hz: steps of 14-19 degrees 1.16-1.19 s apart,
+    each followed 0.63 s on by a jolt of 10.0-10.4 from -15 to -17 read at
+    the true low; seed 2235, 52 Hz: 10.6 from -12.9 0.62 s after a step).
+    Such a swing, starting from extension and peaking no more than
+    ``_PUSH_OFF_DEG`` (what the push-off's forward force reads as flexion),
+    is held in the run (``GaitState.pending``) but no stride of it: the
+    next swing's rhythm is read from the swing before the jolt.  It is a
+    step when the run is (or becomes) a walk, else a rep.
+    """
+    if has_gyro or not standing_known or not g.peaks_s or not (g.walking or g.pending):
+        return False
+    if not rep.peak_s - g.peaks_s[-1] < (1.0 - LINK_TOL) * settings.gait_min_stride_s:
+        return False
+    return from_extension(settings, rep) and rep.peak_flexion_deg <= _PUSH_OFF_DEG
 
 
 def slow_onset(settings: Settings, g: GaitState, rep: Rep, strike_g: float = math.nan) -> bool:

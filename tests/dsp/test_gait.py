@@ -935,3 +935,87 @@ def test_high_swings_after_a_walk_confirmed_on_steps_alone_are_still_reps() -> N
     raises = _walk_of([(1.05, 55.0 + k % 3, -12.0) for k in range(5)], _BRISK_HIGH[-1].peak_s)
     counted, _, _ = _feed_struck_mixed([*_BRISK_HIGH, *raises], [*_BRISK_HIGH_G, *[0.2] * 5])
     assert raises[1] in counted and raises[3] in counted
+
+
+# Tuning seed 1027 (acc-only, 12.5 Hz, wider walk): a brisk walker's walk confirmed on steps of 38.9-45.1
+# degrees, then two steps from the stance read 45.8 and 45.5 with no landing in their top half, then a step
+# of 40.1 from -16, each one walking stride on.
+_TWO_HIGH = _walk_of(
+    [(0.0, 38.9, -0.5), (1.22, 45.1, -8.2), (1.26, 41.6, -11.7), (1.19, 45.8, -13.5), (1.16, 45.5, -13.2)]
+)
+_TWO_HIGH_G = [0.26, 0.43, 0.32, 0.45, 0.37]
+
+
+def test_two_unstruck_stretched_steps_in_a_row_are_steps_when_the_walk_goes_on() -> None:
+    after = _swing(_TWO_HIGH[-1].peak_s + 1.19, 40.1, -16.2)
+    counted, steps, g = _feed_struck_mixed([*_TWO_HIGH, after], [*_TWO_HIGH_G, 0.35])
+    assert counted == [] and steps == [*_TWO_HIGH, after]
+    assert [w.strides for w in g.walks] == [6]
+    # The stream ending after them, a swing too small to be a rep after them, or a third high swing: reps.
+    counted, _, _ = _feed_struck_mixed(_TWO_HIGH, _TWO_HIGH_G)
+    assert counted == _TWO_HIGH[3:]
+    g, counted = GaitState(), []
+    for r, strike in zip(_TWO_HIGH, _TWO_HIGH_G, strict=True):
+        g, released, _ = feed_rep(S, g, r, False, True, strike)
+        counted += released
+    g, released, _ = feed_candidate(S, g, _TWO_HIGH[-1].peak_s + 1.19)
+    assert [*counted, *released] == _TWO_HIGH[3:]
+    third = _swing(_TWO_HIGH[-1].peak_s + 1.19, 47.0, -14.0)
+    counted, _, _ = _feed_struck_mixed([*_TWO_HIGH, third], [*_TWO_HIGH_G, 0.35])
+    assert _TWO_HIGH[3] in counted and _TWO_HIGH[4] in counted
+    # A struck second high swing is not held: it may start a walk of its own confirmed through its struck
+    # high swings (``brisk_walk_step``; Oxford user2_frontpocket: holding it lost the pocket walk's next
+    # struck high swing too); the first is a rep as before.
+    counted, _, _ = _feed_struck_mixed([*_TWO_HIGH, after], [*_TWO_HIGH_G[:4], 0.9, 0.35])
+    assert _TWO_HIGH[3] in counted
+
+
+def test_an_acc_only_push_off_read_up_to_14_degrees_between_a_walks_first_steps_is_no_stride_of_it() -> None:
+    # Tuning seed 1023 (acc-only, 50 Hz): the walk's first step from standing (34.7, struck), the push-off
+    # read as a swing of 13.0 from -8.9 at the true low, then steps from -12.6 and -9.4; 0.70, 0.76 and
+    # 1.04 s apart.
+    walk = _walk_of([(0.0, 34.7, -1.7), (0.70, 13.0, -8.9), (0.76, 18.7, -12.6), (1.04, 14.8, -9.4)])
+    counted, steps, g = _feed_struck_mixed(walk, [1.37, 0.15, 0.31, 0.44])
+    assert counted == [] and steps == walk
+    assert len(g.walks) == 1
+    # Read higher than the push-off's forward force can tilt the angle (atan 0.25, 14 degrees): a rep.
+    high = [walk[0], _swing(walk[1].peak_s, 16.0, -8.9), *walk[2:]]
+    counted, _, _ = _feed_struck_mixed(high, [1.37, 0.15, 0.31, 0.44])
+    assert high[1] in counted
+
+
+def test_an_acc_only_push_off_too_soon_to_join_the_run_does_not_break_the_walk() -> None:
+    # Tuning seed 2014 (acc-only, 400 Hz): steps of 14-19 degrees 1.16-1.19 s apart, each followed 0.63 s on
+    # by the push-off read as a swing of 10.0-10.4 from -15 to -17 (less than any walking link after the step).
+    walk = _walk_of(
+        [(0.0, 17.8, -11.1), (0.63, 10.0, -14.6), (0.56, 18.7, -13.4), (0.63, 10.4, -16.7), (0.53, 14.5, -10.2)]
+    )
+    walk += _walk_of([(1.17, 14.4, -10.3)], walk[-1].peak_s)
+    counted, steps, g = _feed_struck_mixed(walk, [0.13, 0.09, 0.13, 0.12, 0.16, 0.13])
+    assert counted == [] and sorted(steps, key=lambda r: r.peak_s) == walk
+    assert [w.strides for w in g.walks] == [4]
+    # Peaking higher than the push-off can read (a drill's rep at that turnover), or from standing: reps.
+    for odd in (_swing(walk[1].peak_s, 20.0, -14.6), _swing(walk[1].peak_s, 10.0, 0.0)):
+        swings = [walk[0], odd, *walk[2:]]
+        counted, _, _ = _feed_struck_mixed(swings, [0.13, 0.09, 0.13, 0.12, 0.16, 0.13])
+        assert odd in counted
+    # The run ending after it without a walk: the held push-off is a rep with the swing before it.
+    counted, steps, _ = _feed_struck_mixed(walk[:2], [0.13, 0.09])
+    assert counted == walk[:2] and steps == []
+
+
+def test_a_lone_swing_after_a_walk_and_before_a_set_of_another_kind_is_a_walks_step() -> None:
+    # Tuning seed 2137 (acc-only, 50 Hz): a walk between sets, a stop of 5.7 s, then two steps more: the
+    # first read 32.3 degrees from standing, the second as a swing too small to be a rep 1.08 s on; a
+    # strength set rising 74 degrees 8.7 s later. The latest rep before the lone swing was a walk's step.
+    walk = [_swing(10.0, 30.0, 0.0), *(_swing(10.0 + 1.1 * k, 28.0, -12.0) for k in range(1, 4))]
+    lone = _swing(walk[-1].peak_s + 5.7, 32.3, 0.0)
+    after = [_swing(lone.peak_s + 8.7 + 3.6 * k, 73.8, -0.5, 0.8) for k in range(3)]
+    seq = [*walk, lone, lone.peak_s + 1.08, *after]
+    counted, steps, g = _run(seq, has_gyro=False)
+    assert counted == after and steps == [*walk, lone]
+    assert len(g.walks) == 2
+    # A set of reps of its size after it keeps it a rep, as before.
+    small = [_swing(lone.peak_s + 8.7 + 3.6 * k, 31.0, 0.0, 0.8) for k in range(3)]
+    counted, _, _ = _run([*walk, lone, lone.peak_s + 1.08, *small], has_gyro=False)
+    assert counted == [lone, *small]
