@@ -1,0 +1,180 @@
+"""numba's linking of a kernel's large callees after the kernel's own LLVM optimisation, not before.
+
+When numba finalises a compiled function's LLVM module it links in the module
+of every function it calls (each callee's whole optimised module, its own
+callees included, as ``linkonce_odr``) and then optimises the lot at ``-O3``
+(``CPUCodeLibrary.finalize``), so that LLVM may inline a callee.  A large
+callee is never inlined (its cost is far over LLVM's inline threshold), yet
+its already optimised code is optimised again inside every caller: the main
+loop re-optimises 22 functions, the rep detector's closers are optimised once
+per caller (four times), and so on.  That is ~0.8 s of a first run's ~20 s of
+compile CPU (``benchmarks/README.md``, "The first run", firstrun23 and
+firstrun24).
+
+Here a callee's module is linked in after the caller's module optimisation
+when it is large (its functions hold at least :data:`SMALL_INSTRUCTIONS` LLVM
+instructions) and none of its functions is ``alwaysinline``; the others (the
+``forceinline`` tilt filter, numba's runtime and its small overloads such as
+``min`` or ``np.empty``, a project kernel of a few lines) are linked before,
+as numba does, so LLVM still inlines what it inlined.  A late callee's
+functions the caller does not call (its Python wrappers) are then dropped, as
+numba's optimisation drops them (LLVM's global dead-code elimination).  The
+callee's code is still emitted in the caller's object (a cached kernel must
+stand alone); only its second optimisation is gone.
+
+Installed at import; a numba whose ``CPUCodeLibrary.finalize`` is not the code
+this relies on (compared as bytecode and names) is left as it is
+(``tests/dsp/test_numba_linking.py`` fails then: re-check on a numba upgrade).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import llvmlite.binding as ll
+from numba.core import codegen, config
+from numba.core.compiler_lock import require_global_compiler_lock
+
+from hipflex.dsp._numba_flags import same_code
+
+__all__ = ["SMALL_INSTRUCTIONS", "install", "installed", "links_early"]
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+
+#: A linked module with fewer LLVM instructions than this (wrappers included) is
+#: linked before the caller's optimisation, where LLVM may inline it.  LLVM's
+#: -O3 inline threshold (250, 5 per instruction) takes a callee of ~50
+#: instructions, a few times that with its bonuses; numba's Python wrappers
+#: add ~50-100 per module.  The main loop's per-sample ``_yaw_step`` (169) stays
+#: early; the kernels that cost the compile are 1000-3250.
+SMALL_INSTRUCTIONS = 300
+
+# numba 0.68's CPUCodeLibrary.finalize, word for word, in its class under numba's
+# import lines; compiled, never run.
+_NUMBA_SOURCE = """
+from numba.core import config
+from numba.core.compiler_lock import require_global_compiler_lock
+
+
+class CPUCodeLibrary(CodeLibrary):
+    def finalize(self):
+        require_global_compiler_lock()
+
+        # Report any LLVM-related problems to the user
+        self._codegen._check_llvm_bugs()
+
+        self._raise_if_finalized()
+
+        if config.DUMP_FUNC_OPT:
+            dump("FUNCTION OPTIMIZED DUMP %s" % self.name,
+                 self.get_llvm_str(), 'llvm')
+
+        # Link libraries for shared code
+        seen = set()
+        for library in self._linking_libraries:
+            if library not in seen:
+                # Parent inherits reload_init
+                self._reload_init.update(library._reload_init)
+                seen.add(library)
+                self._final_module.link_in(
+                    library._get_module_for_linking(), preserve=True,
+                )
+
+        # Optimize the module after all dependences are linked in above,
+        # to allow for inlining.
+        self._optimize_final_module()
+
+        self._final_module.verify()
+        self._finalize_final_module()
+"""
+
+
+def _reference_code() -> Any:
+    module = compile(_NUMBA_SOURCE, "<numba>", "exec")
+    body = next(c for c in module.co_consts if getattr(c, "co_name", "") == "CPUCodeLibrary")
+    return next(c for c in body.co_consts if getattr(c, "co_name", "") == "finalize")
+
+
+def links_early(module: Any, small: int = SMALL_INSTRUCTIONS) -> bool:
+    """Whether linked LLVM ``module`` goes in before the caller's optimisation (small, or ``alwaysinline``).
+
+    Instructions are counted only up to ``small``; every defined function's
+    attributes are read (a large module with a ``forceinline`` function goes early).
+    """
+    count = 0
+    for fn in module.functions:
+        if fn.is_declaration:
+            continue
+        if any(b"alwaysinline" in attr for attr in fn.attributes):
+            return True
+        if count < small:
+            for block in fn.blocks:
+                count += sum(1 for _ in block.instructions)
+                if count >= small:
+                    break
+    return count < small
+
+
+def _early(library: Any, module: Any) -> bool:
+    """:func:`links_early` of a library's linking module, remembered on the library (the module never changes)."""
+    got = library.__dict__.get("_hipflex_links_early")
+    if got is None:
+        got = library._hipflex_links_early = links_early(module)
+    return bool(got)
+
+
+def _drop_unused(library: Any) -> None:
+    """Drop what the late modules brought that nothing calls (their wrappers), as numba's -O3 would have."""
+    pm = ll.create_new_module_pass_manager()
+    pm.add_global_dead_code_eliminate_pass()
+    pm.run(library._final_module, library._codegen._pass_builder(opt=0))
+
+
+def install() -> None:
+    """Patch ``CPUCodeLibrary.finalize`` (idempotent); leaves numba as it is if it differs."""
+    cls: Any = codegen.CPUCodeLibrary
+    with _lock:
+        real = cls.__dict__.get("finalize")
+        if getattr(real, "_hipflex", False):
+            return
+        if not same_code(real, _reference_code()) or not hasattr(codegen.CPUCodegen, "_pass_builder"):
+            _log.debug("numba's CPUCodeLibrary.finalize not as expected; linking left as numba does it")
+            return
+
+        def finalize(self: Any) -> None:
+            if getattr(config, "DUMP_FUNC_OPT", False):  # numba's debugging dumps: numba's own order
+                return real(self)
+            require_global_compiler_lock()
+            self._codegen._check_llvm_bugs()
+            self._raise_if_finalized()
+            late = []
+            seen = set()
+            for library in self._linking_libraries:
+                if library not in seen:
+                    self._reload_init.update(library._reload_init)
+                    seen.add(library)
+                    module = library._get_module_for_linking()
+                    if _early(library, module):
+                        self._final_module.link_in(module, preserve=True)
+                    else:
+                        late.append(module)
+            self._optimize_final_module()
+            # Already optimised in their own library: linked as they are.
+            for module in late:
+                self._final_module.link_in(module, preserve=True)
+            if late:
+                _drop_unused(self)
+            self._final_module.verify()
+            self._finalize_final_module()
+            return None
+
+        finalize._hipflex = True  # type: ignore[attr-defined]
+        cls.finalize = finalize
+
+
+def installed() -> bool:
+    """Whether the patch is in place."""
+    return bool(getattr(codegen.CPUCodeLibrary.__dict__.get("finalize"), "_hipflex", False))
