@@ -44,13 +44,13 @@ __all__ = ["SMALL_INSTRUCTIONS", "install", "installed", "links_early"]
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
-#: A linked module with fewer LLVM instructions than this (wrappers included) is
-#: linked before the caller's optimisation, where LLVM may inline it.  LLVM's
-#: -O3 inline threshold (250, 5 per instruction) takes a callee of ~50
-#: instructions, a few times that with its bonuses; numba's Python wrappers
-#: add ~50-100 per module.  The main loop's per-sample ``_yaw_step`` (169) stays
-#: early; the kernels that cost the compile are 1000-3250.
-SMALL_INSTRUCTIONS = 300
+#: A linked module with fewer LLVM instructions than this (its Python wrappers
+#: included) is linked before the caller's optimisation, where LLVM may inline
+#: it.  Measured on hipflex's kernels: with numba's order LLVM inlined callees
+#: whose modules held 302-470 instructions (a bound of 300 changed the machine
+#: code of 9 callers); the kernels whose re-optimisation costs the compile hold
+#: 1100-3250.
+SMALL_INSTRUCTIONS = 1000
 
 # numba 0.68's CPUCodeLibrary.finalize, word for word, in its class under numba's
 # import lines; compiled, never run.

@@ -124,6 +124,9 @@ def big(a, k):
             best = a[i]
     for i in range(a.size - 1):
         total += (a[i + 1] - a[i]) * best if a[i] > a[i + 1] else np.sqrt(abs(a[i])) - best
+    order = np.argsort(a)  # numba's sort, inlined: ~1500 LLVM instructions in all
+    for j in range(order.size):
+        total += a[order[j]] * (j % 3)
     return total
 
 
