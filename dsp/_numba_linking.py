@@ -1,26 +1,33 @@
-"""numba's linking of a kernel's large callees after the kernel's own LLVM optimisation, not before.
+"""numba's linking of a kernel's large callees after the kernel's own LLVM optimisation, not before it.
 
 When numba finalises a compiled function's LLVM module it links in the module
 of every function it calls (each callee's whole optimised module, its own
 callees included, as ``linkonce_odr``) and then optimises the lot at ``-O3``
 (``CPUCodeLibrary.finalize``), so that LLVM may inline a callee.  A large
-callee is never inlined (its cost is far over LLVM's inline threshold), yet
-its already optimised code is optimised again inside every caller: the main
-loop re-optimises 22 functions, the rep detector's closers are optimised once
-per caller (four times), and so on.  That is ~0.8 s of a first run's ~20 s of
-compile CPU (``benchmarks/README.md``, "The first run", firstrun23 and
-firstrun24).
+callee is never inlined, yet its already optimised code is optimised again
+inside every caller: the main loop re-optimises 22 functions, the rep
+detector's closer is optimised once per caller (four times), and so on: ~1 s
+of a first run's ~20 s of compile CPU (``benchmarks/README.md``, "The first
+run", firstrun23 and firstrun24).
 
-Here a callee's module is linked in after the caller's module optimisation
-when it is large (its functions hold at least :data:`SMALL_INSTRUCTIONS` LLVM
+Here a callee's module is linked in as it is after the caller's module
+optimisation when it is large (at least :data:`SMALL_INSTRUCTIONS` LLVM
 instructions) and none of its functions is ``alwaysinline``; the others (the
 ``forceinline`` tilt filter, numba's runtime and its small overloads such as
 ``min`` or ``np.empty``, a project kernel of a few lines) are linked before,
-as numba does, so LLVM still inlines what it inlined.  A late callee's
-functions the caller does not call (its Python wrappers) are then dropped, as
-numba's optimisation drops them (LLVM's global dead-code elimination).  The
-callee's code is still emitted in the caller's object (a cached kernel must
-stand alone); only its second optimisation is gone.
+as numba does.  During the optimisation the caller sees a late module's
+functions as ``available_externally`` copies, i.e. bodies LLVM may read or
+inline but never emits, the large ones (:data:`INLINABLE_INSTRUCTIONS`)
+``optnone`` so that no pass spends time on them: the caller is optimised
+knowing what it knew with numba's order (the attributes LLVM inferred for a
+callee in its own library: no unwinding, the memory it touches, the status
+codes it returns), and a thin function of a large module is inlined as
+before.  The caller's own machine code is numba's (all 34 kernels of
+``_precompile.GROUPS`` compared); its copies of the callees are their own
+library's optimised code instead of a second optimisation of it.  A late
+callee's functions the caller does not call (its Python wrappers) are then
+dropped, as numba's optimisation drops them.  The callee's code is still
+emitted in the caller's object: a cached kernel must stand alone.
 
 Installed at import; a numba whose ``CPUCodeLibrary.finalize`` is not the code
 this relies on (compared as bytecode and names) is left as it is
@@ -39,18 +46,22 @@ from numba.core.compiler_lock import require_global_compiler_lock
 
 from hipflex.dsp._numba_flags import same_code
 
-__all__ = ["SMALL_INSTRUCTIONS", "install", "installed", "links_early"]
+__all__ = ["INLINABLE_INSTRUCTIONS", "SMALL_INSTRUCTIONS", "install", "installed", "links_early"]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 #: A linked module with fewer LLVM instructions than this (its Python wrappers
-#: included) is linked before the caller's optimisation, where LLVM may inline
-#: it.  Measured on hipflex's kernels: with numba's order LLVM inlined callees
-#: whose modules held 302-470 instructions (a bound of 300 changed the machine
-#: code of 9 callers); the kernels whose re-optimisation costs the compile hold
-#: 1100-3250.
+#: included) is linked numba's way, before the caller's optimisation: optimising
+#: it again costs little (hipflex's kernels whose second optimisation costs the
+#: compile hold 1100-3250; numba's overloads 2-130).
 SMALL_INSTRUCTIONS = 1000
+
+#: In a module linked late, a function with at least this many instructions is
+#: kept from the caller's optimisation (``optnone``); a smaller one is optimised
+#: and may be inlined as with numba's order.  With numba's order LLVM inlined
+#: none of 200 or more in hipflex's kernels (the largest inlined held 158).
+INLINABLE_INSTRUCTIONS = 200
 
 # numba 0.68's CPUCodeLibrary.finalize, word for word, in its class under numba's
 # import lines; compiled, never run.
@@ -126,6 +137,40 @@ def _early(library: Any, module: Any) -> bool:
     return bool(got)
 
 
+def _at_least(fn: Any, count: int) -> bool:
+    """Whether LLVM function ``fn`` holds at least ``count`` instructions (counted up to ``count``)."""
+    seen = 0
+    for block in fn.blocks:
+        seen += sum(1 for _ in block.instructions)
+        if seen >= count:
+            return True
+    return False
+
+
+def _signatures(library: Any, module: Any) -> Any:
+    """A copy of linked ``module`` that the caller's optimisation sees but does not emit, remembered per library.
+
+    Each defined function is ``available_externally`` (a body LLVM may read or
+    inline but never emits: its -O3 pipeline turns it into a declaration), and
+    the large ones are also ``optnone``/``noinline`` (LLVM's passes skip them).
+    So the caller is optimised knowing what numba's order let it know of a
+    callee it does not inline (the attributes LLVM inferred in the callee's own
+    library: no unwinding, which memory it touches, the status codes it
+    returns), and a small function of the module is inlined as before.
+    """
+    stub = library.__dict__.get("_hipflex_signatures")
+    if stub is None:
+        stub = module.clone()
+        for fn in stub.functions:
+            if not fn.is_declaration:
+                fn.linkage = "available_externally"
+                if _at_least(fn, INLINABLE_INSTRUCTIONS):
+                    fn.add_function_attribute("noinline")
+                    fn.add_function_attribute("optnone")
+        library._hipflex_signatures = stub
+    return stub
+
+
 def _drop_unused(library: Any) -> None:
     """Drop what the late modules brought that nothing calls (their wrappers), as numba's -O3 would have."""
     pm = ll.create_new_module_pass_manager()
@@ -160,10 +205,12 @@ def install() -> None:
                     if _early(library, module):
                         self._final_module.link_in(module, preserve=True)
                     else:
-                        late.append(module)
+                        late.append((library, module))
+            for library, module in late:
+                self._final_module.link_in(_signatures(library, module), preserve=True)
             self._optimize_final_module()
             # Already optimised in their own library: linked as they are.
-            for module in late:
+            for _, module in late:
                 self._final_module.link_in(module, preserve=True)
             if late:
                 _drop_unused(self)
