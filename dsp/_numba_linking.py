@@ -16,8 +16,8 @@ instructions) and none of its functions is ``alwaysinline``; the others (the
 ``forceinline`` tilt filter, numba's runtime and its small overloads such as
 ``min`` or ``np.empty``, a project kernel of a few lines) are linked before,
 as numba does.  During the optimisation the caller sees a late module's
-functions as ``available_externally`` copies, i.e. bodies LLVM may read or
-inline but never emits, the large ones (:data:`INLINABLE_INSTRUCTIONS`)
+functions as ``available_externally`` copies (bodies LLVM may read or inline
+but never emits), all but the thin ones it calls (:data:`INLINABLE_INSTRUCTIONS`)
 ``optnone`` so that no pass spends time on them: the caller is optimised
 knowing what it knew with numba's order (the attributes LLVM inferred for a
 callee in its own library: no unwinding, the memory it touches, the status
@@ -46,7 +46,7 @@ from numba.core.compiler_lock import require_global_compiler_lock
 
 from hipflex.dsp._numba_flags import same_code
 
-__all__ = ["INLINABLE_INSTRUCTIONS", "SMALL_INSTRUCTIONS", "install", "installed", "links_early"]
+__all__ = ["INLINABLE_INSTRUCTIONS", "SMALL_INSTRUCTIONS", "install", "installed", "links_early", "read_functions"]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -57,9 +57,9 @@ _lock = threading.Lock()
 #: compile hold 1100-3250; numba's overloads 2-130).
 SMALL_INSTRUCTIONS = 1000
 
-#: In a module linked late, a function with at least this many instructions is
-#: kept from the caller's optimisation (``optnone``); a smaller one is optimised
-#: and may be inlined as with numba's order.  With numba's order LLVM inlined
+#: In a module linked late, a function the caller calls with fewer instruction
+#: lines than this is optimised with the caller and may be inlined as with
+#: numba's order; every other is kept from the caller's optimisation (``optnone``).  With numba's order LLVM inlined
 #: none of 200 or more in hipflex's kernels (the largest inlined held 158).
 INLINABLE_INSTRUCTIONS = 200
 
@@ -109,65 +109,78 @@ def _reference_code() -> Any:
     return next(c for c in body.co_consts if getattr(c, "co_name", "") == "finalize")
 
 
-def links_early(module: Any, small: int = SMALL_INSTRUCTIONS) -> bool:
-    """Whether linked LLVM ``module`` goes in before the caller's optimisation (small, or ``alwaysinline``).
+def read_functions(module: Any) -> tuple[dict[str, int], set[str]]:
+    """Instruction lines of each function ``module`` defines, by name, and the names of its ``alwaysinline`` ones.
 
-    Instructions are counted only up to ``small``; every defined function's
-    attributes are read (a large module with a ``forceinline`` function goes early).
+    Read from the module's text: LLVM prints a module in a few milliseconds,
+    while walking its instructions or attributes through llvmlite costs ~25 us
+    a step (60 ms for a 2400-instruction kernel).  A function's body lies
+    between its ``define`` line and a line ``}``, every instruction indented and
+    every block label not (a ``switch``'s cases are lines of their own); its
+    attributes are groups (``#3``) listed at the end of the text.
     """
+    counts: dict[str, int] = {}
+    groups: dict[str, list[str]] = {}
+    inlined_groups: set[str] = set()
+    name = None
     count = 0
-    for fn in module.functions:
-        if fn.is_declaration:
-            continue
-        if any(b"alwaysinline" in attr for attr in fn.attributes):
-            return True
-        if count < small:
-            for block in fn.blocks:
-                count += sum(1 for _ in block.instructions)
-                if count >= small:
-                    break
-    return count < small
+    for line in str(module).splitlines():
+        if name is None:
+            if line.startswith("define "):
+                head = line[line.index("@") + 1 :]
+                name = head[1 : head.index('"', 1)] if head.startswith('"') else head[: head.index("(")]
+                groups[name] = [word for word in line.split() if word.startswith("#")]
+                if " alwaysinline " in line:
+                    groups[name].append("inline")
+                count = 0
+            elif line.startswith("attributes #") and "alwaysinline" in line:
+                inlined_groups.add(line.split()[1])
+        elif line == "}":
+            counts[name] = count
+            name = None
+        elif line.startswith("  "):
+            count += 1
+    inlined = {fn for fn, refs in groups.items() if "inline" in refs or inlined_groups.intersection(refs)}
+    return counts, inlined
 
 
-def _early(library: Any, module: Any) -> bool:
-    """:func:`links_early` of a library's linking module, remembered on the library (the module never changes)."""
-    got = library.__dict__.get("_hipflex_links_early")
+def links_early(module: Any, small: int = SMALL_INSTRUCTIONS) -> bool:
+    """Whether linked LLVM ``module`` goes in before the caller's optimisation (small, or ``alwaysinline``)."""
+    counts, inlined = read_functions(module)
+    return bool(inlined) or sum(counts.values()) < small
+
+
+def _facts(library: Any, module: Any) -> tuple[bool, set[str]]:
+    """Whether a library links early, and its thin functions' names; read once (the module never changes)."""
+    got = library.__dict__.get("_hipflex_linking")
     if got is None:
-        got = library._hipflex_links_early = links_early(module)
-    return bool(got)
+        counts, inlined = read_functions(module)
+        early = bool(inlined) or sum(counts.values()) < SMALL_INSTRUCTIONS
+        thin = {name for name, count in counts.items() if count < INLINABLE_INSTRUCTIONS}
+        got = library._hipflex_linking = (early, thin)
+    return got
 
 
-def _at_least(fn: Any, count: int) -> bool:
-    """Whether LLVM function ``fn`` holds at least ``count`` instructions (counted up to ``count``)."""
-    seen = 0
-    for block in fn.blocks:
-        seen += sum(1 for _ in block.instructions)
-        if seen >= count:
-            return True
-    return False
-
-
-def _signatures(library: Any, module: Any) -> Any:
-    """A copy of linked ``module`` that the caller's optimisation sees but does not emit, remembered per library.
+def _signatures(library: Any, module: Any, called: set[str]) -> Any:
+    """A copy of linked ``module`` that the caller's optimisation sees but does not emit.
 
     Each defined function is ``available_externally`` (a body LLVM may read or
     inline but never emits: its -O3 pipeline turns it into a declaration), and
-    the large ones are also ``optnone``/``noinline`` (LLVM's passes skip them).
-    So the caller is optimised knowing what numba's order let it know of a
-    callee it does not inline (the attributes LLVM inferred in the callee's own
-    library: no unwinding, which memory it touches, the status codes it
-    returns), and a small function of the module is inlined as before.
+    ``optnone``/``noinline`` (LLVM's passes skip it) unless the caller calls it
+    (``called``) and it is small.  So the caller is optimised knowing what
+    numba's order let it know of a callee it does not inline (the attributes
+    LLVM inferred in the callee's own library: no unwinding, which memory it
+    touches, the status codes it returns), and a thin callee is inlined as before.
     """
-    stub = library.__dict__.get("_hipflex_signatures")
-    if stub is None:
-        stub = module.clone()
-        for fn in stub.functions:
-            if not fn.is_declaration:
-                fn.linkage = "available_externally"
-                if _at_least(fn, INLINABLE_INSTRUCTIONS):
-                    fn.add_function_attribute("noinline")
-                    fn.add_function_attribute("optnone")
-        library._hipflex_signatures = stub
+    _, thin = _facts(library, module)
+    stub = module.clone()
+    for fn in stub.functions:
+        if not fn.is_declaration:
+            fn.linkage = "available_externally"
+            name = fn.name
+            if name not in thin or name not in called:
+                fn.add_function_attribute("noinline")
+                fn.add_function_attribute("optnone")
     return stub
 
 
@@ -202,12 +215,14 @@ def install() -> None:
                     self._reload_init.update(library._reload_init)
                     seen.add(library)
                     module = library._get_module_for_linking()
-                    if _early(library, module):
+                    if _facts(library, module)[0]:
                         self._final_module.link_in(module, preserve=True)
                     else:
                         late.append((library, module))
-            for library, module in late:
-                self._final_module.link_in(_signatures(library, module), preserve=True)
+            if late:
+                called = {fn.name for fn in self._final_module.functions if fn.is_declaration}
+                for library, module in late:
+                    self._final_module.link_in(_signatures(library, module, called))
             self._optimize_final_module()
             # Already optimised in their own library: linked as they are.
             for _, module in late:

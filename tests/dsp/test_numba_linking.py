@@ -84,6 +84,19 @@ def test_which_modules_link_early() -> None:
     assert _numba_linking.links_early(_module(many, "alwaysinline"))
 
 
+def test_functions_are_read_from_the_text_as_llvmlite_walks_them() -> None:
+    many = "".join(f"  %a{i} = fadd double %x, {i}.0\n" for i in range(40))
+    module = ll.parse_assembly(
+        str(_module(many, "alwaysinline")).replace("@f(", '@"g.h"(')
+        + "define i64 @k(i64 %n) {\nentry:\n  %c = icmp sgt i64 %n, 0\n  br i1 %c, label %a, label %b\n"
+        "a:\n  ret i64 1\nb:\n  ret i64 0\n}\n"
+    )
+    counts, inlined = _numba_linking.read_functions(module)
+    walked = {fn.name: sum(1 for b in fn.blocks for _ in b.instructions) for fn in module.functions}
+    assert counts == walked == {"g.h": 41, "k": 4}
+    assert inlined == {"g.h"}
+
+
 SCRIPT = """
 import json
 import sys
