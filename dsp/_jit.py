@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numba
 
-from . import _numba_flags, _numba_inline, _numba_markup, _numba_postproc, _numba_setup, _numba_typing
+from . import _numba_flags, _numba_inline, _numba_linking, _numba_markup, _numba_postproc, _numba_setup, _numba_typing
 
 __all__ = ["FASTMATH_FLAGS", "njit", "njit_borrowed", "njit_borrowed_inline", "njit_borrowed_linked", "njit_inline"]
 
@@ -24,6 +24,7 @@ _numba_inline.install()
 _numba_flags.install()
 _numba_markup.install()
 _numba_postproc.install()
+_numba_linking.install()
 _numba_typing.install()
 
 F = TypeVar("F", bound=Callable[..., Any])
