@@ -115,6 +115,7 @@ import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_carry import settle
+from hipflex.dsp.gait_high import brisk_step, brisk_walk_step, lead_shaped, soft_lead
 from hipflex.dsp.gait_lone import lone_start, lone_step
 from hipflex.dsp.gait_rhythm import (
     LINK_TOL,
@@ -129,18 +130,14 @@ from hipflex.dsp.gait_swing import (
     STRIKE_G,
     GaitState,
     between_steps,
-    brisk_step,
-    brisk_walk_step,
     from_bound,
     from_extension,
     gait_shaped,
     half_step,
     last_step,
-    lead_shaped,
     push_off,
     second_step,
     slow_onset,
-    soft_lead,
     stance_pair,
     stretched_peak,
     stretched_step,

@@ -4,9 +4,10 @@
 what it reads of one swing at a time: whether its flexion is a step's
 (``gait_shaped``), whether it starts from the stance (``from_extension``),
 whether it lies on a walk's rhythm (``walk_link_ok``, ``slow_onset``), and
-the accelerometer-only readings of a walk's first, last and stretched steps
-(``lead_shaped``, ``soft_lead``, ``last_step``, ``stretched_step``,
-``stance_pair``; a lone step's are in ``hipflex.dsp.gait_lone``).  The
+the accelerometer-only readings of a walk's last and stretched steps
+(``last_step``, ``stretched_step``, ``stance_pair``; of swings read above a
+step's flexion in ``hipflex.dsp.gait_high``, of a lone step in
+``hipflex.dsp.gait_lone``).  The
 physics behind each is in ``hipflex.dsp.gait``'s module docstring.
 """
 
@@ -16,28 +17,26 @@ import math
 from dataclasses import dataclass
 
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, pause_s, period_s, strict_stride
+from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s, strict_stride
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = [
+    "FIRST_STEP_STRETCH_DEG",
     "OTHER_KIND_RISE",
     "PAIR_MAX_PEAK_DEG",
+    "SOFT_LANDING_G",
     "STANCE_DEG",
     "STRIKE_G",
     "GaitState",
     "between_steps",
-    "brisk_step",
-    "brisk_walk_step",
     "from_bound",
     "from_extension",
     "gait_shaped",
     "half_step",
     "last_step",
-    "lead_shaped",
     "push_off",
     "second_step",
     "slow_onset",
-    "soft_lead",
     "stance_pair",
     "stretched_peak",
     "stretched_step",
@@ -48,7 +47,7 @@ __all__ = [
 #: body accelerates from standing to walking speed (0.8-1.4 m/s) within that step, 1.5-3 m/s^2 forward,
 #: which an accelerometer-only angle reads as 9-17 degrees more flexion (the walk's first step reads
 #: 10-20 degrees high, module docstring).
-_FIRST_STEP_STRETCH_DEG = 20.0
+FIRST_STEP_STRETCH_DEG = 20.0
 #: How far behind standing (degrees) a swing's low must read to show a stance phase on its own
 #: (``stance_pair``): in level walking the thigh extends 10-20 degrees behind the vertical in late
 #: stance (Kadaba et al. 1990), while the reps of the standing drills start from about the rest pose.
@@ -79,7 +78,7 @@ STRIKE_G = 0.5
 _LANDED_G = 0.2
 #: A jolt larger than this (g) in a swing's top half after its peak is more than a strength rep's or a hold's
 #: (at most 0.1-0.3 g, ``STRIKE_G``): a foot landing softer than ``STRIKE_G`` (``soft_lead``).
-_SOFT_LANDING_G = 0.3
+SOFT_LANDING_G = 0.3
 
 
 @dataclass(frozen=True)
@@ -408,10 +407,10 @@ def last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> b
 def stretched_peak(settings: Settings, rep: Rep) -> bool:
     """True when a swing peaks above a step's flexion by no more than an accelerometer-only angle stretches a step.
 
-    The stretch allowed is that of a walk's first step (``_FIRST_STEP_STRETCH_DEG``).
+    The stretch allowed is that of a walk's first step (``FIRST_STEP_STRETCH_DEG``).
     """
     peak = rep.peak_flexion_deg
-    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG
 
 
 def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:
@@ -471,7 +470,7 @@ def stance_pair(
     two landed in its top half as a step does (a heel strike, ``strike_g``),
     and the interval is two walking strides of at most
     ``_PAIR_MAX_STRIDE_S``.  A softer landing than ``STRIKE_G`` (above
-    ``_SOFT_LANDING_G``, more than a strength rep or a hold jolts) does too
+    ``SOFT_LANDING_G``, more than a strength rep or a hold jolts) does too
     (tuning seed 55 under the wider walk: a first step of 35.9 degrees from
     standing landing at 0.43 g, then 6.1 from -18.8 2.48 s on; ``strike_g``
     is ``rep``'s jolt, the earlier swing's is the state's when it was the
@@ -481,7 +480,7 @@ def stance_pair(
     if has_gyro or not standing_known or g.walking or g.lead or len(g.peaks_s) != 1:
         return False
     first_g = g.rep_strike_g if g.pending and g.last_rep is g.pending[0] else math.nan
-    if not (struck or g.struck_first or strike_g > _SOFT_LANDING_G or first_g > _SOFT_LANDING_G):
+    if not (struck or g.struck_first or strike_g > SOFT_LANDING_G or first_g > SOFT_LANDING_G):
         return False
     half_s = 0.5 * (rep.peak_s - g.peaks_s[0])
     if not settings.gait_min_stride_s <= half_s <= _PAIR_MAX_STRIDE_S:
@@ -489,122 +488,3 @@ def stance_pair(
     if rep.peak_flexion_deg > PAIR_MAX_PEAK_DEG:
         return False  # a drill's rep from a low read behind standing (Bilkent s5_e5_set3: 40.6 from -13)
     return rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG
-
-
-def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
-    """True when an accelerometer-only swing read above a step's flexion may be the next step of an undecided run.
-
-    A brisk walker's thigh peaks at 30-40 degrees (the Marpino thigh straps
-    swing 31-53 degrees peak to peak, median 40), and without a gyro the
-    hip's braking after each landing and push-off before the next tilt the
-    specific force as flexion does: such a walk's first steps read 43-53
-    degrees on both sides of ``gait_max_flexion_deg`` (wide simulator,
-    tuning seeds 5078, 5088, 5101, 5133: true peaks 27-36), so the run
-    broke at the first one above it and its steps before were counted.
-    Such a swing joins an undecided run (``g``) when it shows the stance
-    before it (``back``: from extension, or struck where standing is not
-    known), comes one walking stride after the run's last swing
-    (``strict_stride``, ``dt_s``: a stride drill turns over faster), reads
-    at most ``_FIRST_STEP_STRETCH_DEG`` above a step's flexion, and peaks
-    lower than ``OTHER_KIND_RISE`` times the run's highest rep (the steps
-    of one walk differ as little as the reps of one set, and a walk's first
-    step from standing rises less than the others but peaks as high: tuning
-    seed 5251, 35 from standing then 47 from -9; a leg raise between small
-    swings peaks several times higher, Bilkent s5_e4_set1).  The run then needs most of its
-    swings to read as steps (``gait._decide``): a set whose every rep reads
-    above a step's flexion stays reps.
-    """
-    if has_gyro or g.walking or not g.pending or not back:
-        return False
-    if not strict_stride(settings, dt_s):
-        return False
-    peak = rep.peak_flexion_deg
-    if not settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG:
-        return False
-    return peak < OTHER_KIND_RISE * max(r.peak_flexion_deg for r in g.pending)
-
-
-def brisk_walk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, struck: bool, dt_s: float) -> bool:
-    """True when an accelerometer-only struck swing read above a step's flexion is the next step of a brisk walk.
-
-    ``brisk_step``'s reading inside a confirmed walk, for a walk that was
-    confirmed through such swings (``GaitState.struck_high_s`` not empty:
-    struck high swings from the stance, one walking stride apart, counted
-    as its steps).  A brisk walker, or a phone in a trouser pocket, reads
-    most steps 45-65 degrees, each landing in its top half (tuning seeds
-    1150 and 1248 under the wider walk: a first step of 43-45 from
-    standing, then 45-54 from -7 to -15, struck 0.6-1.6 g; Oxford
-    Pixel_Jamie_Hard_FrontPocket_2: 50-59 from the filter's bound, struck
-    1.2-2.3 g), so once the walk is confirmed the next such swing broke it
-    (``stretched_step`` holds one only) and the steps after the break were
-    counted.  Such a swing is a step at once when it lands in its top half
-    (``struck``), starts from the stance (``from_extension``: a march's
-    knee lift starts from standing), comes one walking stride after the walk's last swing
-    (``strict_stride``; a stride drill turns over faster), reads no more
-    than ``stretched_peak`` allows, and rises less than ``OTHER_KIND_RISE``
-    times the walk's widest step (a drill's rep after a walk rises more).
-    A walk confirmed on swings that read as steps keeps ``stretched_step``'s
-    caution: a march after it reads high on every rep, and only this walk's
-    own evidence says its high swings were steps.
-    """
-    if has_gyro or not struck or not g.walking or not g.struck_high_s:
-        return False
-    if not strict_stride(settings, dt_s) or not stretched_peak(settings, rep) or not from_extension(settings, rep):
-        return False
-    return rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
-
-
-def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
-    """True when an accelerometer-only swing may be a walk's first step although it read above a step's flexion.
-
-    The first step from standing carries the body from rest to walking
-    speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
-    specific force as 9-17 degrees of flexion would, so without a gyro that
-    step can read up to ``_FIRST_STEP_STRETCH_DEG`` above
-    ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
-    half of the swing, as a step's does), and it is a step only when the
-    swings after it, one stride on, confirm a walk on their own
-    (``GaitState.lead``): the stance after a step extends the thigh behind
-    standing, so the next swing starts from extension, while a drill's rep
-    returns to its start pose.  One such swing is enough when it is struck
-    too and comes one walking stride on, and no swing came within a walking
-    stride before the high one (``GaitState.lead_quiet``: a walk's first
-    step starts from standing): two foot landings a stride apart with the
-    stance between them are two steps (a walk across the room between
-    sets, tuning seed 373), while a march's next knee lift starts from
-    standing and a stride drill turns over faster than a walking stride
-    (tuning seed 307: a high swing 0.72 s after the drill's last one, then
-    a struck swing from extension 0.88 s on, took the set for a walk).
-    """
-    if has_gyro or not struck:
-        return False
-    peak = rep.peak_flexion_deg
-    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + _FIRST_STEP_STRETCH_DEG
-
-
-def soft_lead(
-    settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool, strike_g: float, gap_s: float
-) -> bool:
-    """True when an accelerometer-only swing read above a step's flexion with a soft landing may be a walk's first step.
-
-    ``lead_shaped``'s reading for a foot that landed softer than
-    ``STRIKE_G``: a walk's first step from standing reads up to
-    ``_FIRST_STEP_STRETCH_DEG`` high (the body's forward acceleration into
-    the walk), and a slow walker's landing jolts 0.3-0.5 g (tuning seeds 29
-    and 242 under the wider walk, 12.5 Hz: 45.3 and 49.4 degrees from
-    standing, 0.35 and 0.43 g, then the walk's steps from extension one
-    stride on, confirmed without it: the first step was counted).  Without
-    the strike's evidence the swing must show the rest of a first step: a
-    jolt above a strength rep's or a hold's (``_SOFT_LANDING_G``), a low
-    within ``STANCE_DEG`` of standing (standing known), and no swing
-    within a walking link before it (``gap_s``; NaN: none), as after a
-    pause.  It is a step only when the swings after it confirm the walk
-    on their own (``GaitState.lead``), so it never makes a walk of swings
-    that were none; the one-struck-step shortcut (``GaitState.lead_quiet``)
-    stays with struck first steps.
-    """
-    if has_gyro or not standing_known or not strike_g > _SOFT_LANDING_G:
-        return False
-    if not stretched_peak(settings, rep) or rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG:
-        return False
-    return not gap_s <= pause_s(settings)

@@ -1,0 +1,145 @@
+"""Accelerometer-only swings read above a step's flexion that may still be a walk's steps.
+
+Without a gyro the body's forward acceleration into a walk, and a brisk
+walker's braking and push-off, tilt the specific force as flexion does: a
+walk's first step (``lead_shaped``, ``soft_lead``) and a brisk walk's steps
+(``brisk_step``, ``brisk_walk_step``) read above ``gait_max_flexion_deg``.
+Split from :mod:`hipflex.dsp.gait_swing`, whose state and single-swing tests
+these read; the physics is in :mod:`hipflex.dsp.gait`'s module docstring.
+"""
+
+from __future__ import annotations
+
+from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.gait_rhythm import pause_s, strict_stride
+from hipflex.dsp.gait_swing import (
+    FIRST_STEP_STRETCH_DEG,
+    OTHER_KIND_RISE,
+    SOFT_LANDING_G,
+    STANCE_DEG,
+    GaitState,
+    from_extension,
+    stretched_peak,
+)
+from hipflex.dsp.types import Rep
+
+__all__ = ["brisk_step", "brisk_walk_step", "lead_shaped", "soft_lead"]
+
+
+def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
+    """True when an accelerometer-only swing read above a step's flexion may be the next step of an undecided run.
+
+    A brisk walker's thigh peaks at 30-40 degrees (the Marpino thigh straps
+    swing 31-53 degrees peak to peak, median 40), and without a gyro the
+    hip's braking after each landing and push-off before the next tilt the
+    specific force as flexion does: such a walk's first steps read 43-53
+    degrees on both sides of ``gait_max_flexion_deg`` (wide simulator,
+    tuning seeds 5078, 5088, 5101, 5133: true peaks 27-36), so the run
+    broke at the first one above it and its steps before were counted.
+    Such a swing joins an undecided run (``g``) when it shows the stance
+    before it (``back``: from extension, or struck where standing is not
+    known), comes one walking stride after the run's last swing
+    (``strict_stride``, ``dt_s``: a stride drill turns over faster), reads
+    at most ``FIRST_STEP_STRETCH_DEG`` above a step's flexion, and peaks
+    lower than ``OTHER_KIND_RISE`` times the run's highest rep (the steps
+    of one walk differ as little as the reps of one set, and a walk's first
+    step from standing rises less than the others but peaks as high: tuning
+    seed 5251, 35 from standing then 47 from -9; a leg raise between small
+    swings peaks several times higher, Bilkent s5_e4_set1).  The run then needs most of its
+    swings to read as steps (``gait._decide``): a set whose every rep reads
+    above a step's flexion stays reps.
+    """
+    if has_gyro or g.walking or not g.pending or not back:
+        return False
+    if not strict_stride(settings, dt_s):
+        return False
+    peak = rep.peak_flexion_deg
+    if not settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG:
+        return False
+    return peak < OTHER_KIND_RISE * max(r.peak_flexion_deg for r in g.pending)
+
+
+def brisk_walk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, struck: bool, dt_s: float) -> bool:
+    """True when an accelerometer-only struck swing read above a step's flexion is the next step of a brisk walk.
+
+    ``brisk_step``'s reading inside a confirmed walk, for a walk that was
+    confirmed through such swings (``GaitState.struck_high_s`` not empty:
+    struck high swings from the stance, one walking stride apart, counted
+    as its steps).  A brisk walker, or a phone in a trouser pocket, reads
+    most steps 45-65 degrees, each landing in its top half (tuning seeds
+    1150 and 1248 under the wider walk: a first step of 43-45 from
+    standing, then 45-54 from -7 to -15, struck 0.6-1.6 g; Oxford
+    Pixel_Jamie_Hard_FrontPocket_2: 50-59 from the filter's bound, struck
+    1.2-2.3 g), so once the walk is confirmed the next such swing broke it
+    (``stretched_step`` holds one only) and the steps after the break were
+    counted.  Such a swing is a step at once when it lands in its top half
+    (``struck``), starts from the stance (``from_extension``: a march's
+    knee lift starts from standing), comes one walking stride after the walk's last swing
+    (``strict_stride``; a stride drill turns over faster), reads no more
+    than ``stretched_peak`` allows, and rises less than ``OTHER_KIND_RISE``
+    times the walk's widest step (a drill's rep after a walk rises more).
+    A walk confirmed on swings that read as steps keeps ``stretched_step``'s
+    caution: a march after it reads high on every rep, and only this walk's
+    own evidence says its high swings were steps.
+    """
+    if has_gyro or not struck or not g.walking or not g.struck_high_s:
+        return False
+    if not strict_stride(settings, dt_s) or not stretched_peak(settings, rep) or not from_extension(settings, rep):
+        return False
+    return rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
+
+
+def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:
+    """True when an accelerometer-only swing may be a walk's first step although it read above a step's flexion.
+
+    The first step from standing carries the body from rest to walking
+    speed: the forward acceleration (1.5-3 m/s^2 within the step) tilts the
+    specific force as 9-17 degrees of flexion would, so without a gyro that
+    step can read up to ``FIRST_STEP_STRETCH_DEG`` above
+    ``gait_max_flexion_deg``.  It must be struck (the foot lands in the top
+    half of the swing, as a step's does), and it is a step only when the
+    swings after it, one stride on, confirm a walk on their own
+    (``GaitState.lead``): the stance after a step extends the thigh behind
+    standing, so the next swing starts from extension, while a drill's rep
+    returns to its start pose.  One such swing is enough when it is struck
+    too and comes one walking stride on, and no swing came within a walking
+    stride before the high one (``GaitState.lead_quiet``: a walk's first
+    step starts from standing): two foot landings a stride apart with the
+    stance between them are two steps (a walk across the room between
+    sets, tuning seed 373), while a march's next knee lift starts from
+    standing and a stride drill turns over faster than a walking stride
+    (tuning seed 307: a high swing 0.72 s after the drill's last one, then
+    a struck swing from extension 0.88 s on, took the set for a walk).
+    """
+    if has_gyro or not struck:
+        return False
+    peak = rep.peak_flexion_deg
+    return settings.gait_max_flexion_deg < peak <= settings.gait_max_flexion_deg + FIRST_STEP_STRETCH_DEG
+
+
+def soft_lead(
+    settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool, strike_g: float, gap_s: float
+) -> bool:
+    """True when an accelerometer-only swing read above a step's flexion with a soft landing may be a walk's first step.
+
+    ``lead_shaped``'s reading for a foot that landed softer than
+    ``STRIKE_G``: a walk's first step from standing reads up to
+    ``FIRST_STEP_STRETCH_DEG`` high (the body's forward acceleration into
+    the walk), and a slow walker's landing jolts 0.3-0.5 g (tuning seeds 29
+    and 242 under the wider walk, 12.5 Hz: 45.3 and 49.4 degrees from
+    standing, 0.35 and 0.43 g, then the walk's steps from extension one
+    stride on, confirmed without it: the first step was counted).  Without
+    the strike's evidence the swing must show the rest of a first step: a
+    jolt above a strength rep's or a hold's (``SOFT_LANDING_G``), a low
+    within ``STANCE_DEG`` of standing (standing known), and no swing
+    within a walking link before it (``gap_s``; NaN: none), as after a
+    pause.  It is a step only when the swings after it confirm the walk
+    on their own (``GaitState.lead``), so it never makes a walk of swings
+    that were none; the one-struck-step shortcut (``GaitState.lead_quiet``)
+    stays with struck first steps.
+    """
+    if has_gyro or not standing_known or not strike_g > SOFT_LANDING_G:
+        return False
+    if not stretched_peak(settings, rep) or rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG:
+        return False
+    return not gap_s <= pause_s(settings)
