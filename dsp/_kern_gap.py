@@ -158,6 +158,21 @@ def _gap_turn(ist: np.ndarray, hist: np.ndarray, a: int, b: int, last: int) -> f
 
 
 @njit_borrowed_inline
+def _pg_needs_sum(ist: np.ndarray, hist: np.ndarray) -> bool:
+    """Whether the open gyro window re-anchors by its sum: its gap's turn is not known from the rates (``_gap_turn``).
+
+    Read before a later short gap inside the window: such a window is kept
+    open across it (``_kern_run``), since a sum cut short is no gravity.
+    """
+    last = ist[I_SAMPLE] - 1
+    g0 = ist[I_PG_GAP0]
+    e0 = ist[I_PG_END]
+    if e0 > g0 and g0 >= 1 and e0 <= last:
+        return math.isnan(_gap_turn(ist, hist, g0 - 1, e0, last))
+    return True
+
+
+@njit_borrowed_inline
 def _turn_up(prm: np.ndarray, fstate: np.ndarray, shift_deg: float) -> None:
     """Turn "up" about the flexion axis so that the angle it gives grows by ``shift_deg``."""
     ux = fstate[F_UP]

@@ -15,7 +15,7 @@ from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_release, _axis_watch
 from hipflex.dsp._kern_axis_acc import _acc_watch
 from hipflex.dsp._kern_filters import _tilt_step_called
-from hipflex.dsp._kern_gap import _pg_finish, _pg_start
+from hipflex.dsp._kern_gap import _pg_finish, _pg_needs_sum, _pg_start
 from hipflex.dsp._kern_gap_acc import _APG_GAP_S, _APG_WINDOW_S, _apg_snap
 from hipflex.dsp._kern_pendulum import _pendulum_reanchor, _pendulum_step
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
@@ -427,6 +427,7 @@ def _run_chunk(
         gap_s = 0.0
         overrun = False
         turned = False
+        merged = False
         turn_deg = 0.0
         reanchored = False
         if started:
@@ -458,6 +459,22 @@ def _run_chunk(
                 )
                 turn_deg = gap_s * math.sqrt(max(w_new, w_old))
                 turned = turn_deg > _BRIDGE_TURN_DEG
+                if (
+                    turned
+                    and fstate[F_PG_S] > 0.0
+                    and gap_s <= prm[P_MAX_INTERP_S]
+                    and not overrun
+                    and _pg_needs_sum(ist, hist)
+                ):
+                    # A window whose sum re-anchors is kept open across
+                    # this gap too (bridged inside it), and its sum then
+                    # re-anchors both: closed here, it re-anchored on a
+                    # sum of a fraction of a second, no gravity (a ballistic
+                    # swing at +-2 g, most rows clipped: 0.17 s between two
+                    # gaps turned "up" 25 deg, 12 deg more than the first
+                    # bridge had missed, into every later peak of the set).
+                    turned = False
+                    merged = True
             settle = (
                 gap_s > prm[P_MAX_INTERP_S]
                 or overrun
@@ -485,6 +502,12 @@ def _run_chunk(
             n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored = _open_gap(
                 prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, turned, turn_deg
             )
+            if merged:
+                # The window's span does not shrink by the bridge, and it may
+                # re-anchor by what this bridge too can have missed.
+                fstate[F_PG_S] += gap_s
+                if fstate[F_PG_MAX_SHIFT] > 0.0:
+                    fstate[F_PG_MAX_SHIFT] += _BRIDGE_MISS_FRAC * turn_deg
         j = 1
         while True:
             if j <= n_bridge:

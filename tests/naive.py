@@ -1624,6 +1624,16 @@ def gap_turn(hist: np.ndarray, cap: int, a: int, b: int, newest: int) -> float:
     return turn
 
 
+def pg_needs_sum(ist: np.ndarray, hist: np.ndarray) -> bool:
+    """Twin of ``_pg_needs_sum``: whether the open window's gap turn is unknown from the rates (its sum decides)."""
+    newest = int(ist[I_SAMPLE]) - 1
+    first_bridged = int(ist[I_PG_GAP0])
+    first_after = int(ist[I_PG_END])
+    if first_bridged >= 1 and first_bridged < first_after <= newest:
+        return math.isnan(gap_turn(hist, int(ist[I_CAP]), first_bridged - 1, first_after, newest))
+    return True
+
+
 def pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
     """Twin of ``_pg_finish``: close the window; re-anchor "up" and correct the history it covers.
 
@@ -2028,7 +2038,10 @@ def run_chunk(
     gap that opens a window or is not bridged, an open window is closed
     early and the detector catches up (the interrupt needs it); if the event
     rows run out first the row is left for the next call.  Shorter gaps are
-    bridged inside an open window.  Stops early when the event buffer is
+    bridged inside an open window, and so is a short gap the thigh turned in
+    when the open window's own gap turn is not known from the rates
+    (:func:`pg_needs_sum`): the window's span grows by the gap and its limit
+    by ``_BRIDGE_MISS_FRAC`` of that turn.  Stops early when the event buffer is
     nearly full.
     """
     has_gyro = prm[P_HAS_GYRO] > 0
@@ -2057,6 +2070,12 @@ def run_chunk(
         if started and has_gyro and steps > 1 and gap_s <= kr._REANCHOR_GAP_S:
             turn_deg = gap_s * max(np.linalg.norm(gyr), np.linalg.norm(_vec(fstate, F_PREV_GYR)))
         turned = turn_deg > kr._BRIDGE_TURN_DEG
+        # An open window whose sum re-anchors stays open across such a gap
+        # (bridged inside it, its limit grown by this bridge's possible miss).
+        merged = bool(
+            turned and _window_open(fstate) and gap_s <= prm[P_MAX_INTERP_S] and not overrun and pg_needs_sum(ist, hist)
+        )
+        turned = turned and not merged
         opens_window_or_interrupts = (
             gap_s > prm[P_MAX_INTERP_S]
             or overrun
@@ -2084,6 +2103,10 @@ def run_chunk(
                 out.n, t_hat, n_bridge, _, hold, window, reanchored = open_gap(
                     prm, fstate, ist, hist, ev, out.n, t_hat, t, period, gap_s, steps, overrun, turned, turn_deg
                 )
+                if merged:
+                    fstate[F_PG_S] += gap_s
+                    if fstate[F_PG_MAX_SHIFT] > 0:
+                        fstate[F_PG_MAX_SHIFT] += kr._BRIDGE_MISS_FRAC * turn_deg
                 if n_bridge > 0:
                     prev_acc, prev_gyr = _vec(fstate, F_PREV_ACC), _vec(fstate, F_PREV_GYR)
                     for j in range(1, steps):

@@ -693,3 +693,33 @@ def test_the_end_of_a_stream_is_python_calling_the_kernels() -> None:
 
     assert not isinstance(_finish, CPUDispatcher)
     assert all(name != "_finish" for rows in GROUPS.values() for _, name, _ in rows)
+
+
+def _two_gap_swing(stop_s: float):
+    """Ballistic swings at 100 Hz, +-2 g, rows lost 0.07-0.15 s and 0.19-0.27 s into the third; up to ``stop_s``."""
+    bumps = [synth.Bump(1.0 + i * 0.6, 0.12, 0.0, 0.3, 70.0) for i in range(5)]
+    s = synth.record(bumps, 4.0, FS_HZ, lever_m=0.35, offset_m=0.08, gyr_noise_dps=0.5, seed=4, t_origin=1000.0)
+    assert s.samples.gyr_dps is not None
+    rel = s.samples.time_s - 1000.0
+    t0 = bumps[2].t0
+    keep = ~(((rel > t0 + 0.07) & (rel < t0 + 0.15)) | ((rel > t0 + 0.19) & (rel < t0 + 0.27))) & (rel < stop_s)
+    acc = np.clip(s.samples.acc_g, -2.0, 2.0)
+    return s.samples.time_s[keep], acc[keep], s.samples.gyr_dps[keep], int(np.searchsorted(rel, t0 + 0.07))
+
+
+@pytest.mark.parametrize("stop_s", [2.5, 4.0], ids=["inside", "after"])
+def test_a_window_summing_stays_open_across_a_later_short_gap(stop_s: float) -> None:
+    # The first gap spans the swing's turn (the rates either side differ in
+    # sign: its turn is not known from them, the window's sum decides); the
+    # second, 0.04 s later, turned over _BRIDGE_TURN_DEG too.  It is bridged
+    # inside the first window, which may re-anchor by what both missed.
+    t, acc, gyr, first = _two_gap_swing(stop_s)
+    k = _run(_run_chunk, _state(True), t, acc, gyr)
+    tw = _run(naive.run_chunk, _state(True), t, acc, gyr)
+    _assert_same(k, tw)
+    assert k["ist"][L.I_GAPS] == 2
+    if stop_s < 3.0:
+        assert k["fstate"][L.F_PG_S] > 0.0
+        assert k["ist"][L.I_PG_GAP0] == first
+        # Half of each bridge's turn (the gap times the larger rate either side).
+        assert k["fstate"][L.F_PG_MAX_SHIFT] > 1.5 * kr._BRIDGE_TURN_DEG

@@ -556,6 +556,29 @@ def test_a_gap_under_a_tenth_of_a_second_in_a_ballistic_swing_is_re_anchored(fs_
         assert rep.peak_flexion_deg == pytest.approx(70.0, abs=1.0)
 
 
+def test_a_second_short_gap_does_not_cut_the_first_gaps_window_short() -> None:
+    # Two 0.08 s gaps 0.12 s apart in the fifth of 14 ballistic swings (70 deg
+    # up in 0.12 s, down in 0.3 s) at +-2 g, sensor 35 cm down and 8 cm in
+    # front of the femur (the filter's lever model misses both): the first
+    # gap spans the swing's turn, its bridge 15 deg long.  Its window was
+    # closed by the second gap and re-anchored on 0.04 s of (mostly clipped)
+    # rows: 20 deg off in every later peak.  Kept open across the second gap,
+    # its sum runs turn to turn and re-anchors both.
+    bumps = [synth.Bump(3.0 + i * 0.6, 0.12, 0.0, 0.3, 70.0) for i in range(14)]
+    s = synth.record(
+        bumps, 14.0, 200.0, lever_m=0.35, offset_m=0.08, acc_noise_g=0.003, gyr_noise_dps=0.5, seed=3
+    ).samples
+    assert s.gyr_dps is not None
+    t0 = bumps[4].t0
+    lost = ((s.time_s > t0 + 0.07) & (s.time_s < t0 + 0.15)) | ((s.time_s > t0 + 0.19) & (s.time_s < t0 + 0.27))
+    acc = np.clip(s.acc_g, -2.0, 2.0)
+    analysis = analyze(ImuSamples(s.time_s[~lost], acc[~lost], s.gyr_dps[~lost]), SETTINGS)
+    assert [g.end_s - g.start_s < 0.1 for g in analysis.quality.gap_list] == [True, True]
+    assert analysis.rep_count == 14
+    for rep in analysis.reps[5:]:
+        assert rep.peak_flexion_deg == pytest.approx(70.0, abs=1.5)
+
+
 def test_gyro_bridges_gaps_up_to_max_bridge_gyro_s() -> None:
     # 1.5 s lost from 5.1 s, on the way down of rep 2: longer than
     # max_interp_gap_s, so bridged with a gyro only.
