@@ -18,6 +18,12 @@ Each signature is the one the analysis itself compiles (contiguous float64
 arrays, an int64 state array), so nothing is compiled that the analysis does
 not use; ``tests/dsp/test_precompile.py`` checks that after the groups the
 analysis of a recording with gyro and one without compiles nothing more.
+
+A recording is analysed with a gyro or without one, and the kernels of
+:data:`ONLY` serve one of the two (the main loop is compiled once per mode,
+``dsp/_kern_mode.py``): a first run on a recording whose mode is known compiles
+:func:`groups` of that mode only (``--mode=gyro``, ``--mode=acc`` for the
+helper), and the first run on a recording of the other mode compiles the rest.
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from typing import Any
 
 from numba import types
 
-__all__ = ["DONE", "GROUPS", "compile_group", "compile_kernel", "load_all"]
+__all__ = ["DONE", "GROUPS", "ONLY", "compile_group", "compile_kernel", "groups", "load_all"]
 
 _F = types.float64
 _I = types.int64
 _A1 = types.float64[::1]  # contiguous float64 vector
 _A2 = types.float64[:, ::1]  # C-contiguous float64 matrix
 _KERN = (_A1, _A1, types.int64[::1], _A2)  # prm, fstate, ist, hist (dsp/_layout.py)
+_OPEN_GAP = (*_KERN, _A2, _I, _F, _F, _F, _F, _I, types.boolean, types.boolean, _F)
 
 #: Group name -> (module, kernel, argument types), in compile order.
 GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
@@ -47,7 +54,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
         ("_kern_gap_acc", "_apg_snap", (_A1,)),
         ("_kern_gap_acc", "_apg_finish", _KERN),
-        ("_kern_gap", "_pg_finish", _KERN),
+        ("_kern_gap", "_pg_finish_gyro", _KERN),
         ("_kern_pendulum", "_pendulum_reanchor", (_A1,)),
         ("_kern_axis", "_decide", (*_KERN, _I, _I, _F)),
         ("_kern_axis", "_held_row", (*_KERN, _I, _F, _I, _F, types.boolean)),
@@ -68,7 +75,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     "rep_ends": (
         ("_kern_reps", "_interrupt", (*_KERN, _A2, _I, _F)),
         ("_kern_reps", "_carry", (*_KERN, _A2, _I)),
-        ("_kern_run", "_open_gap", (*_KERN, _A2, _I, _F, _F, _F, _F, _I, types.boolean, types.boolean, _F)),
+        ("_kern_run", "_open_gap_gyro", _OPEN_GAP),
+        ("_kern_run", "_open_gap_acc", _OPEN_GAP),
     ),
     # Called from Python, independent of the main loop: the learning phase and
     # the timeline.
@@ -101,23 +109,74 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     ),
     # The main loop (its compile loads the step and reps groups from the cache).
     # The end of a stream (_kern_run._finish) is Python calling the kernels above.
-    "entry": (("_kern_run", "_run_chunk", (*_KERN, _A1, _A2, _A2, _A1, _A2)),),
+    "entry": (
+        ("_kern_run", "_run_chunk_gyro", (*_KERN, _A1, _A2, _A2, _A1, _A2)),
+        ("_kern_run", "_run_chunk_acc", (*_KERN, _A1, _A2, _A2, _A1, _A2)),
+    ),
 }
+
+#: The kernels only one mode compiles, as ``module.kernel``: True, only with a gyro; False, only
+#: without one.  Rows of :data:`GROUPS` and the kernels they alone call (for the progress count).
+ONLY: dict[str, bool] = {
+    "_kern_filters._tilt_step_called": True,
+    "_kern_gap._pg_finish_gyro": True,
+    "_kern_axis._decide": True,
+    "_kern_axis._held_row": True,
+    "_kern_axis._yaw_step": True,
+    "_kern_run._open_gap_gyro": True,
+    "lever_sums._lever_block_sums": True,
+    "_kern_gyro_frame._lowpass_rows": True,
+    "_kern_gyro_frame._model_rows": True,
+    "_kern_gyro_frame._fit_lever": True,
+    "_kern_run._run_chunk_gyro": True,
+    "_kern_pendulum._pendulum_step": False,
+    "_kern_gap_acc._apg_finish": False,
+    "_kern_gap_acc._stride_rows": False,
+    "_kern_gap_acc._restart": False,
+    "_kern_gap_acc._rerun": False,
+    "_kern_gap_acc._state_from_row": False,
+    "_kern_axis_acc._refilter": False,
+    "_kern_pendulum._pendulum_reanchor": False,
+    "_kern_axis_acc._acc_decide": False,
+    "_kern_axis_acc._acc_hold": False,
+    "_kern_axis_acc._acc_watch": False,
+    "_kern_reps._carry": False,
+    "_kern_run._open_gap_acc": False,
+    "angle_rate_lever._rate_block_sums": False,
+    "_kern_run._run_chunk_acc": False,
+}
+
+
+def groups(gyro: bool | None) -> dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]]:
+    """:data:`GROUPS` without the kernels of the other mode (``gyro``: with a gyro; None: every kernel)."""
+    if gyro is None:
+        return GROUPS
+    return {
+        name: tuple(row for row in rows if ONLY.get(f"{row[0]}.{row[1]}", gyro) == gyro)
+        for name, rows in GROUPS.items()
+    }
+
 
 #: The line the helper writes after each group (``DONE`` + group name).
 DONE = "=done "
 
 
-def compile_group(name: str) -> None:
-    """Compile (or load from numba's cache) every kernel of group ``name`` (a key of :data:`GROUPS`)."""
-    for module, kernel, args in GROUPS[name]:
+def compile_group(name: str, gyro: bool | None = None) -> None:
+    """Compile (or load from numba's cache) every kernel of group ``name`` (a key of :data:`GROUPS`).
+
+    ``gyro``: only the kernels of that mode (:func:`groups`); None, all of them.
+    """
+    for module, kernel, args in groups(gyro)[name]:
         compile_kernel(module, kernel, args)
 
 
-def load_all() -> None:
-    """Compile (or load from numba's cache) every kernel of every group, e.g. before forking workers."""
+def load_all(gyro: bool | None = None) -> None:
+    """Compile (or load from numba's cache) every kernel of every group, e.g. before forking workers.
+
+    ``gyro``: only the kernels of that mode (:func:`groups`); None, all of them.
+    """
     for name in GROUPS:
-        compile_group(name)
+        compile_group(name, gyro)
 
 
 def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:
@@ -127,7 +186,7 @@ def compile_kernel(module: str, kernel: str, args: tuple[Any, ...]) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m hipflex.dsp._precompile GROUP...``: compile the groups.
+    """``python -m hipflex.dsp._precompile [--mode=gyro|--mode=acc] GROUP...``: compile the groups.
 
     Writes one line per hipflex kernel numba compiles (``hipflex.dsp.module.name``,
     callees included) to stdout, for the calling process's progress line, and
@@ -147,8 +206,10 @@ def _main(argv: list[str]) -> int:
                 sys.stdout.flush()
 
     event.register("numba:compile", _Said())
-    for name in argv:
-        compile_group(name)
+    modes = {"--mode=gyro": True, "--mode=acc": False}
+    gyro = next((modes[arg] for arg in argv if arg in modes), None)
+    for name in (arg for arg in argv if arg not in modes):
+        compile_group(name, gyro)
         sys.stdout.write(DONE + name + "\n")
         sys.stdout.flush()
     return 0

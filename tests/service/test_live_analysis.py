@@ -65,7 +65,8 @@ def test_after_warm_up_the_first_live_chunk_compiles_nothing() -> None:
     seen = json.loads(r.stdout)
     assert not any(seen["fresh"].values())  # a fresh process starts with no kernel at all
     warmed = {name for name, sigs in seen["warmed"].items() if sigs}
-    assert {"hipflex.dsp._kern_run._run_chunk", "hipflex.dsp._kern_reps._catch_up"} <= warmed
+    loops = {"hipflex.dsp._kern_run._run_chunk_gyro", "hipflex.dsp._kern_run._run_chunk_acc"}  # both modes
+    assert {*loops, "hipflex.dsp._kern_reps._catch_up"} <= warmed
     assert {"hipflex.dsp.quiet_window._scan_quiet", "hipflex.dsp.learn._scan_lock"} <= warmed
     for path, after_first in seen["first_chunk"].items():
         assert after_first == seen["warmed"], path
