@@ -46,9 +46,9 @@ _OPEN_GAP = (*_KERN, _A2, _I, _F, _F, _F, _F, _I, types.boolean, types.boolean, 
 #: Group name -> (module, kernel, argument types), in compile order.
 GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
     # The per-sample step and what it calls (the accelerometer-only filter, the
-    # post-gap window's end, the accelerometer-only axis watch): called by the
-    # main loop, not inlined into it (the gyro tilt filter, compiled here, is
-    # inlined by LLVM into the main loop and the lock scan).
+    # post-gap window's end, either mode's axis watch): called by the main loop,
+    # not inlined into it (the gyro tilt filter, compiled here, is inlined by
+    # LLVM into the main loop and the lock scan).  Most are one mode's (ONLY).
     "step": (
         ("_kern_filters", "_tilt_step_called", (_A1, _A1, _F, _F, _F, _F, _F, _F, _F, types.boolean)),
         ("_kern_pendulum", "_pendulum_step", (_A1, _A1, _F, _F, _F, _F, _I)),
@@ -86,7 +86,8 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
         # windows they leave.
         ("_kern_still", "_lower_bounds", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _F, _I, types.int64[::1], _A1)),
         ("quiet_window", "_score_below", (_A1, _A2, _A2, types.boolean, _F, _F, _F, _A1, types.int64[::1], _A1)),
-        ("learn", "_scan_lock", (_A1, _A2, _A2, types.boolean, _A1, _A1, _F, _A1)),
+        ("learn", "_scan_lock_gyro", (_A1, _A2, _A2, _A1, _A1, _F, _A1)),
+        ("learn", "_scan_lock_acc", (_A1, _A2, _A2, _A1, _A1, _F, _A1)),
         ("_kern_time", "_spread", (_A1,)),
         ("_kern_time", "_bootstrap_period", (_A1, _A1)),
         ("_kern_time", "_retime", (_A1, _A1, _A1)),
@@ -119,6 +120,7 @@ GROUPS: dict[str, tuple[tuple[str, str, tuple[Any, ...]], ...]] = {
 #: without one.  Rows of :data:`GROUPS` and the kernels they alone call (for the progress count).
 ONLY: dict[str, bool] = {
     "_kern_filters._tilt_step_called": True,
+    "learn._scan_lock_gyro": True,
     "_kern_gap._pg_finish_gyro": True,
     "_kern_axis._decide": True,
     "_kern_axis._held_row": True,
@@ -143,6 +145,7 @@ ONLY: dict[str, bool] = {
     "_kern_reps._carry": False,
     "_kern_run._open_gap_acc": False,
     "angle_rate_lever._rate_block_sums": False,
+    "learn._scan_lock_acc": False,
     "_kern_run._run_chunk_acc": False,
 }
 

@@ -147,12 +147,11 @@ def test_a_recording_with_a_gyro_compiles_no_accelerometer_only_kernel(tmp_path:
 
 
 @pytest.mark.slow
-def test_a_recording_without_a_gyro_compiles_no_gyro_main_loop_kernel(tmp_path: Path) -> None:
-    # (The tilt filter still compiles: the lock scan, one kernel for both modes, calls it.)
+def test_a_recording_without_a_gyro_compiles_no_gyro_kernel(tmp_path: Path) -> None:
+    # The lock scan called the tilt filter in both modes too (one kernel for both).
     index = _analyse_one_mode(tmp_path, "acc", "none")["index"]
     assert any(name.startswith(ACC_ONLY) for name in index)
-    gyro_loop = tuple(name for name in GYRO_ONLY if "_tilt_step" not in name)
-    assert [name for name in index if name.startswith(gyro_loop)] == []
+    assert [name for name in index if name.startswith(GYRO_ONLY)] == []
 
 
 @pytest.mark.slow
@@ -167,8 +166,6 @@ def test_one_modes_groups_are_what_its_analysis_compiles(tmp_path: Path, mode: s
     other = [name for name in other if ONLY.get(name) == (mode != "gyro")]
     assert other  # the other mode has kernels of its own
     named = tuple(f"{module}.{kernel.removesuffix('_called')}-" for module, kernel in (n.split(".") for n in other))
-    if mode == "acc":  # the lock scan calls the tilt filter in both modes
-        named = tuple(name for name in named if "_tilt_step" not in name)
     assert [name for name in got["index"] if name.startswith(named)] == []
 
 
