@@ -510,8 +510,10 @@ def _run_chunk_py(
                     prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, turned, turn_deg
                 )
             else:
+                # (Without a gyro ``turned`` stays the constant False, a literal to numba:
+                # bool() keeps the one signature _precompile compiles.)
                 n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored = _open_gap_acc(
-                    prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, turned, turn_deg
+                    prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, bool(turned), turn_deg
                 )
         j = 1
         while True:
