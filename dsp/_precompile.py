@@ -12,7 +12,7 @@ group (the main loop), whose compile loads the groups it calls from the cache
 instead of compiling them again, and then takes the helper's last kernels until
 the two meet.  The helper's start-up (an interpreter, numpy, numba) is then not
 on the way to the main loop, and the two processes' shares of the work stay
-close (about 9-10 s of CPU each on this project's 2-core machine).
+close (about 7-8 s of CPU each for one mode on this project's 2-core machine).
 
 Each signature is the one the analysis itself compiles (contiguous float64
 arrays, an int64 state array), so nothing is compiled that the analysis does
