@@ -597,20 +597,9 @@ def _run_chunk_py(
 _run_chunk_gyro, _run_chunk_acc = per_mode(_run_chunk_py, njit_borrowed)
 
 
-def _run_chunk(
-    prm: np.ndarray,
-    fstate: np.ndarray,
-    ist: np.ndarray,
-    hist: np.ndarray,
-    time_s: np.ndarray,
-    acc_g: np.ndarray,
-    gyr_dps: np.ndarray,
-    out_theta: np.ndarray,
-    ev: np.ndarray,
-) -> tuple[int, int]:
-    """``_run_chunk_py`` from Python: the main loop kernel of ``prm``'s mode."""
-    run = _run_chunk_gyro if prm[P_HAS_GYRO] > 0.0 else _run_chunk_acc
-    return run(prm, fstate, ist, hist, time_s, acc_g, gyr_dps, out_theta, ev)
+def _run_chunk(prm: np.ndarray, *args: Any) -> tuple[int, int]:
+    """``_run_chunk_py`` from Python (same arguments): the main loop kernel of ``prm``'s mode."""
+    return (_run_chunk_gyro if prm[P_HAS_GYRO] > 0.0 else _run_chunk_acc)(prm, *args)
 
 
 def _finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:
