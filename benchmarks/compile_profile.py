@@ -1,7 +1,9 @@
 """Where a first run's compile goes: CPU seconds per kernel numba compiles, group by group.
 
-Run: ``python benchmarks/compile_profile.py [GROUP ...]`` (default: every group of
-:data:`hipflex.dsp._precompile.GROUPS`, in the order the command's process meets them).
+Run: ``python benchmarks/compile_profile.py [--mode=gyro|--mode=acc] [GROUP ...]`` (default: every
+group of :data:`hipflex.dsp._precompile.GROUPS`, in the order the command's process meets them;
+``--mode``: only the kernels a first run on a recording of that mode compiles,
+:func:`hipflex.dsp._precompile.groups`).
 
 In one process with a fresh temporary ``NUMBA_CACHE_DIR`` (so nothing loads from a cache and the
 repository's caches are untouched), each group is compiled as :mod:`hipflex.dsp._precompile`
@@ -25,12 +27,15 @@ from typing import Any
 
 def main(argv: list[str] | None = None) -> int:
     names = list(sys.argv[1:] if argv is None else argv)
+    modes = {"--mode=gyro": True, "--mode=acc": False}
+    gyro = next((modes[name] for name in names if name in modes), None)
+    names = [name for name in names if name not in modes]
     with tempfile.TemporaryDirectory(prefix="hipflex-compile-") as tmp:
         os.environ["NUMBA_CACHE_DIR"] = tmp  # before numba is imported
         t0 = time.process_time()
         from numba.core import event
 
-        from hipflex.dsp._precompile import GROUPS, compile_kernel
+        from hipflex.dsp._precompile import GROUPS, compile_kernel, groups
 
         import_s = time.process_time() - t0
         stack: list[list[float]] = []
@@ -53,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         # The command's order (hipflex.service.first_run): the main loop's callees before it.
         first = ["reps", "step", "rep_ends", "entry", "frame", "side"]
         order = names or [*first, *(name for name in GROUPS if name not in first)]
-        print(f"imports {import_s:.2f} s CPU; groups in order: {' '.join(order)}")
+        mode = {True: "gyro", False: "acc", None: "both"}[gyro]
+        print(f"imports {import_s:.2f} s CPU; mode {mode}; groups in order: {' '.join(order)}")
         totals = []
         for name in order:
             g0, n0 = time.process_time(), len(rows)
-            for module, kernel, args in GROUPS[name]:
+            for module, kernel, args in groups(gyro)[name]:
                 compile_kernel(module, kernel, args)
             spent = time.process_time() - g0
             totals.append(f"{name} {spent:.2f}")

@@ -189,9 +189,34 @@ def _turn_up(prm: np.ndarray, fstate: np.ndarray, shift_deg: float) -> None:
         fstate[F_UP + i] = up_a * prm[P_A + i] + cu * prm[P_U + i] + cw * prm[P_W + i]
 
 
-@njit_borrowed
 def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
-    """Close the post-gap window: re-anchor "up" and correct the window's history.
+    """Close the post-gap window, with a gyro (``_pg_finish_gyro``) or without one (``_apg_finish``).
+
+    Plain Python, for callers that are (the end of a stream, the sign's trace): the
+    main loop closes the window through ``_pg_close``, which compiles only its own
+    mode's kernel (``dsp/_kern_mode.py``).
+    """
+    if prm[P_HAS_GYRO] > 0.0:
+        _pg_finish_gyro(prm, fstate, ist, hist)
+    else:
+        fstate[F_PG_S] = 0.0
+        _apg_finish(prm, fstate, ist, hist)
+
+
+@njit_borrowed_inline
+def _pg_close(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, gyro: bool) -> None:
+    """``_pg_finish`` for a kernel of one mode (``gyro``: a constant there, so the other mode's is not compiled)."""
+    if gyro:
+        _pg_finish_gyro(prm, fstate, ist, hist)
+    else:
+        fstate[F_PG_S] = 0.0
+        # Without a gyro the window chose the swing's phase (_kern_gap_acc).
+        _apg_finish(prm, fstate, ist, hist)
+
+
+@njit_borrowed
+def _pg_finish_gyro(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray) -> None:
+    """Close the gyro's post-gap window: re-anchor "up" and correct the window's history.
 
     "Up" turns about the flexion axis by the gap's turn from the rates either
     side (``_gap_turn``) less what the bridge and the first row turned, or,
@@ -205,10 +230,6 @@ def _pg_finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.nd
         History ring; samples ``I_PG_GAP0 - 1 .. I_SAMPLE - 1`` must be in it.
     """
     fstate[F_PG_S] = 0.0
-    if prm[P_HAS_GYRO] <= 0.0:
-        # Without a gyro the window chose the swing's phase (_kern_gap_acc).
-        _apg_finish(prm, fstate, ist, hist)
-        return
     cap = ist[I_CAP]
     last = ist[I_SAMPLE] - 1
     g0 = ist[I_PG_GAP0]

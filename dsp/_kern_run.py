@@ -8,6 +8,7 @@ everything between calls, so any chunking gives the same result.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -15,8 +16,9 @@ from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_release, _axis_watch
 from hipflex.dsp._kern_axis_acc import _acc_watch
 from hipflex.dsp._kern_filters import _tilt_step_called
-from hipflex.dsp._kern_gap import _pg_finish, _pg_needs_sum, _pg_start
+from hipflex.dsp._kern_gap import _pg_close, _pg_finish, _pg_needs_sum, _pg_start
 from hipflex.dsp._kern_gap_acc import _APG_GAP_S, _APG_WINDOW_S, _apg_snap
+from hipflex.dsp._kern_mode import per_mode
 from hipflex.dsp._kern_pendulum import _pendulum_reanchor, _pendulum_step
 from hipflex.dsp._kern_reps import _carry, _catch_up, _detect, _interrupt
 from hipflex.dsp._layout import (
@@ -125,6 +127,10 @@ _BELOW_RANGES_G = _RANGES_G[0] * (1.0 - 2.0 * _CLIP_TOL)
 # _clip_flags: bits 0-2 an axis at full scale, this bit a row counted as clipped.
 _CLIP_AXES = 7
 _CLIP_ROW = 8
+# Whether a kernel made by per_mode has a gyro: each of its two copies reads its
+# own constant here (dsp/_kern_mode.py); this plain value only serves the plain
+# functions (_run_chunk_py, _open_gap_py), which nothing calls.
+_WITH_GYRO = True
 
 
 @njit_borrowed_inline
@@ -187,15 +193,17 @@ def _process_py(
     gz: float,
     flag: float,
     clip: int,
+    has_gyro: bool,
 ) -> float:
     """Orientation + history for one processed sample; returns theta, deg.
 
     ``clip`` holds the row's clip bits (``_clip_flags``).  The detector
     reads the history afterwards (``_catch_up``), at once or, after a gap,
-    when the post-gap window has corrected it.
+    when the post-gap window has corrected it.  ``has_gyro``: the main
+    loop's mode, a constant there (``dsp/_kern_mode.py``), so that only
+    that mode's callees are compiled into it.
     """
     dt = fstate[F_PERIOD]
-    has_gyro = prm[P_HAS_GYRO] > 0.0  # read once: the stores below may alias prm
     if has_gyro:
         # Any axis at full scale: the row's direction is not gravity's.
         theta, vel = _tilt_step_called(prm, fstate, ax, ay, az, gx, gy, gz, dt, clip != 0)
@@ -242,7 +250,7 @@ def _process_py(
     if fstate[F_PG_S] > 0.0:
         fstate[F_PG_S] -= dt
         if fstate[F_PG_S] <= 0.0 or s + 1 - ist[I_PG_GAP0] >= ist[I_CAP] // _PG_RING_DIV:
-            _pg_finish(prm, fstate, ist, hist)
+            _pg_close(prm, fstate, ist, hist, has_gyro)
     return theta
 
 
@@ -262,8 +270,7 @@ def _acc_window(prm: np.ndarray, ist: np.ndarray, gap_s: float, overrun: bool) -
     )
 
 
-@njit_borrowed
-def _open_gap(
+def _open_gap_py(
     prm: np.ndarray,
     fstate: np.ndarray,
     ist: np.ndarray,
@@ -289,8 +296,9 @@ def _open_gap(
 
     Called, not inlined into ``_run_chunk``: gaps are rare, and the main
     loop's compile (the first run's critical path) need not type and
-    optimise this block; it compiles in the ``step`` group
-    (``dsp/_precompile.py``).
+    optimise this block; it compiles in the ``rep_ends`` group
+    (``dsp/_precompile.py``), one kernel per mode (``_open_gap_gyro``,
+    ``_open_gap_acc``; ``dsp/_kern_mode.py``).
 
     Returns
     -------
@@ -307,7 +315,7 @@ def _open_gap(
         ``_REANCHOR_GAP_S``); a post-gap window opened; the pendulum
         filter re-anchored (no gyro, not bridged).
     """
-    has_gyro = prm[P_HAS_GYRO] > 0.0
+    has_gyro = _WITH_GYRO
     n_bridge = 0
     steps_f = 1.0
     reanchored = False
@@ -327,11 +335,13 @@ def _open_gap(
         # Too long to bridge: restart the timeline here and let the
         # accelerometer re-anchor; close what the detector holds
         # unless it carries across (see _CARRY_GAP_S).
-        if has_gyro or gap_s > _CARRY_GAP_S:
+        if has_gyro:
             n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
         else:
-            n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
-        if not has_gyro:
+            if gap_s > _CARRY_GAP_S:
+                n_ev = _interrupt(prm, fstate, ist, hist, ev, n_ev, REJ_GAP)
+            else:
+                n_ev = _carry(prm, fstate, ist, hist, ev, n_ev)
             _pendulum_reanchor(fstate)
             fstate[F_REANCHOR_S] = _REANCHOR_SETTLE_S
             reanchored = True
@@ -357,6 +367,14 @@ def _open_gap(
     return n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored
 
 
+_open_gap_gyro, _open_gap_acc = per_mode(_open_gap_py, njit_borrowed)
+
+
+def _open_gap(prm: np.ndarray, *args: Any) -> tuple[int, float, int, float, bool, bool, bool]:
+    """``_open_gap_py`` from Python: the kernel of ``prm``'s mode."""
+    return (_open_gap_gyro if prm[P_HAS_GYRO] > 0.0 else _open_gap_acc)(prm, *args)
+
+
 # _run_chunk calls the per-sample step at one place, for the first row, the rows
 # bridged over a gap and the regular rows alike, and numba inlines it there: the
 # per-sample tree (_tilt_step, ...) is typed and optimised once.  Inlined at three
@@ -367,8 +385,7 @@ def _open_gap(
 _process_inline = njit_borrowed_inline(_process_py)
 
 
-@njit_borrowed
-def _run_chunk(
+def _run_chunk_py(
     prm: np.ndarray,
     fstate: np.ndarray,
     ist: np.ndarray,
@@ -394,8 +411,14 @@ def _run_chunk(
     Returns
     -------
     rows_done, n_events : int
+
+    Notes
+    -----
+    Compiled once per mode (``_run_chunk_gyro``, ``_run_chunk_acc``;
+    ``dsp/_kern_mode.py``): each copy types and compiles only its mode's
+    per-sample step, post-gap window and axis watch.
     """
-    has_gyro = prm[P_HAS_GYRO] > 0.0
+    has_gyro = _WITH_GYRO
     n = time_s.shape[0]
     # int(0) is an int64, not the literal 0: numba compiles a called kernel once per
     # distinct literal argument, so this would make a second _catch_up (and
@@ -485,7 +508,7 @@ def _run_chunk(
             if missing > 0 and settle and (fstate[F_PG_S] > 0.0 or ist[I_DET] < ist[I_SAMPLE]):
                 _axis_release(ist)
                 if fstate[F_PG_S] > 0.0:
-                    _pg_finish(prm, fstate, ist, hist)
+                    _pg_close(prm, fstate, ist, hist, has_gyro)
                 n_ev = _catch_up(prm, fstate, ist, hist, ev, n_ev, max_ev)
                 if ist[I_DET] < ist[I_SAMPLE]:
                     break  # no room for the events: this row again next call
@@ -499,15 +522,22 @@ def _run_chunk(
         window = False
         t_hat = fstate[F_T_HAT]
         if started and missing > 0:
-            n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored = _open_gap(
-                prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, turned, turn_deg
-            )
-            if merged:
-                # The window's span does not shrink by the bridge, and it may
-                # re-anchor by what this bridge too can have missed.
-                fstate[F_PG_S] += gap_s
-                if fstate[F_PG_MAX_SHIFT] > 0.0:
-                    fstate[F_PG_MAX_SHIFT] += _BRIDGE_MISS_FRAC * turn_deg
+            if has_gyro:
+                n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored = _open_gap_gyro(
+                    prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, turned, turn_deg
+                )
+                if merged:
+                    # The window's span does not shrink by the bridge, and it may
+                    # re-anchor by what this bridge too can have missed.
+                    fstate[F_PG_S] += gap_s
+                    if fstate[F_PG_MAX_SHIFT] > 0.0:
+                        fstate[F_PG_MAX_SHIFT] += _BRIDGE_MISS_FRAC * turn_deg
+            else:
+                # (Without a gyro ``turned`` stays the constant False, a literal to numba:
+                # bool() keeps the one signature _precompile compiles.)
+                n_ev, t_hat, n_bridge, steps_f, hold, window, reanchored = _open_gap_acc(
+                    prm, fstate, ist, hist, ev, n_ev, t_hat, t_in, period, gap_s, steps, overrun, bool(turned), turn_deg
+                )
         j = 1
         while True:
             if j <= n_bridge:
@@ -559,7 +589,7 @@ def _run_chunk(
                 hz = gz
                 flag = 0.0
                 row_clip = clip
-            theta = _process_inline(prm, fstate, ist, hist, th, bx, by, bz, hx, hy, hz, flag, row_clip)
+            theta = _process_inline(prm, fstate, ist, hist, th, bx, by, bz, hx, hy, hz, flag, row_clip, has_gyro)
             if j > n_bridge:
                 break
             j += 1
@@ -585,6 +615,14 @@ def _run_chunk(
         out_theta[k] = theta
         k += 1
     return k, n_ev
+
+
+_run_chunk_gyro, _run_chunk_acc = per_mode(_run_chunk_py, njit_borrowed)
+
+
+def _run_chunk(prm: np.ndarray, *args: Any) -> tuple[int, int]:
+    """``_run_chunk_py`` from Python (same arguments): the main loop kernel of ``prm``'s mode."""
+    return (_run_chunk_gyro if prm[P_HAS_GYRO] > 0.0 else _run_chunk_acc)(prm, *args)
 
 
 def _finish(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, hist: np.ndarray, ev: np.ndarray) -> tuple[int, bool]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from hipflex.dsp._jit import njit
 from hipflex.dsp._kern_filters import _tilt_step_called
+from hipflex.dsp._kern_mode import per_mode
 from hipflex.dsp._layout import (
     F_BIAS,
     F_N,
@@ -46,6 +47,10 @@ from hipflex.dsp._layout import (
 )
 
 __all__ = ["Axes", "Calibration", "lock_axes", "scan_before", "scan_lock"]
+
+# Whether the lock scan's kernel has a gyro: each of its two copies reads its own
+# constant here (dsp/_kern_mode.py); this value serves only the plain _scan_lock_py.
+_WITH_GYRO = True
 
 # Time constant of the low-pass on the accelerometer used to find the first
 # excursion, s: long enough to average out impacts, short enough for 0.1 s reps.
@@ -171,18 +176,21 @@ def _any_perpendicular(u: np.ndarray) -> np.ndarray:
     return np.asarray(v / np.linalg.norm(v), dtype=np.float64)
 
 
-@njit
-def _scan_lock(
+def _scan_lock_py(
     t: np.ndarray,
     acc: np.ndarray,
     gyr: np.ndarray,
-    has_gyro: bool,
     up: np.ndarray,
     bias: np.ndarray,
     lock_deg: float,
     ls: np.ndarray,
 ) -> int:
-    """Feed rows to the excursion finder; return the lock row or -1."""
+    """Feed rows to the excursion finder; return the lock row or -1.
+
+    Compiled once per mode (``_scan_lock_gyro``, ``_scan_lock_acc``;
+    ``dsp/_kern_mode.py``): without a gyro the tilt filter is not compiled.
+    """
+    has_gyro = _WITH_GYRO
     n = t.shape[0]
     k = int(ls[L_SCANNED])
     while k < n:
@@ -254,6 +262,24 @@ def _scan_lock(
         k += 1
     ls[L_SCANNED] = n
     return -1
+
+
+_scan_lock_gyro, _scan_lock_acc = per_mode(_scan_lock_py, njit)
+
+
+def _scan_lock(
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    has_gyro: bool,
+    up: np.ndarray,
+    bias: np.ndarray,
+    lock_deg: float,
+    ls: np.ndarray,
+) -> int:
+    """``_scan_lock_py`` in the mode ``has_gyro`` (the kernel of that mode)."""
+    scan = _scan_lock_gyro if has_gyro else _scan_lock_acc
+    return int(scan(t, acc, gyr, up, bias, lock_deg, ls))
 
 
 def scan_lock(

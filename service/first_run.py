@@ -17,6 +17,11 @@ when its file's stamp changes).  The marker lives where numba keeps the cache:
 writable, else the user's cache folder.  Numba's compile events
 (``numba:compile``) drive the progress: kernels compiled out of the kernels
 defined.
+
+A recording is analysed with a gyro or without one, and each mode compiles kernels
+of its own (:data:`hipflex.dsp._precompile.ONLY`): given the mode (``gyro``), the
+first run compiles that mode's kernels and writes that mode's marker; the first run
+on a recording of the other mode then compiles the rest, with the notice.
 """
 
 from __future__ import annotations
@@ -91,27 +96,46 @@ def _numba_version() -> str:
     return str(numba.__version__)
 
 
-def is_prepared(what: str) -> bool:
-    """Whether a previous run compiled and cached what ``what`` needs (see the module text)."""
+def _mode_key(what: str, gyro: bool | None) -> str:
+    """The marker's name for ``what`` in one mode (``gyro``), or in both (None)."""
+    return what if gyro is None else f"{what}-{'gyro' if gyro else 'acc'}"
+
+
+def is_prepared(what: str, gyro: bool | None = None) -> bool:
+    """Whether a previous run compiled and cached what ``what`` needs (see the module text).
+
+    ``gyro``: for recordings with a gyro (True) or without one (False); None, both.
+    A run that prepared both modes prepared each, and runs that prepared each, both.
+    """
     try:
-        return marker_path(what).exists()
+        if marker_path(what).exists():
+            return True
+        if gyro is None:
+            return all(marker_path(_mode_key(what, mode)).exists() for mode in (True, False))
+        return marker_path(_mode_key(what, gyro)).exists()
     except OSError:
         return False
 
 
-def _kernels_defined() -> int:
-    """Kernels of the loaded :mod:`hipflex.dsp` modules that are compiled on their own (not inlined)."""
+def _kernels_defined(gyro: bool | None = None) -> int:
+    """Kernels of the loaded :mod:`hipflex.dsp` modules that are compiled on their own (not inlined).
+
+    ``gyro``: those of one mode only (the other mode's kernels, ``_precompile.ONLY``, left out).
+    """
     from numba.core.registry import CPUDispatcher
+
+    from hipflex.dsp._precompile import ONLY
 
     n = 0
     for name, mod in list(sys.modules.items()):
         if not name.startswith("hipflex.dsp.") or mod is None:
             continue
-        for obj in list(vars(mod).values()):
+        for attr, obj in list(vars(mod).items()):
             if (
                 isinstance(obj, CPUDispatcher)
                 and obj.__module__ == name
                 and obj.targetoptions.get("inline", "never") == "never"
+                and (gyro is None or ONLY.get(f"{name.removeprefix('hipflex.dsp.')}.{attr}", gyro) == gyro)
             ):
                 n += 1
     return n
@@ -151,6 +175,7 @@ def preparing(
     *,
     ready: Callable[[], bool],
     stream: TextIO | None = None,
+    gyro: bool | None = None,
 ) -> Iterator[None]:
     """Announce and follow the compiling of the analysis kernels in the body, when the cache is cold.
 
@@ -166,6 +191,9 @@ def preparing(
     stream : text stream or None
         Where the message goes (default ``sys.stderr``).  On a terminal one line shows the
         kernels compiled so far and the seconds; otherwise one line before and one after.
+    gyro : bool or None
+        The body analyses recordings with a gyro (True) or without one (False) only: only
+        that mode's kernels are compiled ahead, and the marker is that mode's.  None: both.
 
     Notes
     -----
@@ -176,7 +204,7 @@ def preparing(
     marker present, a warm cache costs one ``stat`` per dsp source file.
     """
     out = stream if stream is not None else sys.stderr
-    if is_prepared(what):
+    if is_prepared(what, gyro):
         yield
         return
     # Announce on the first kernel numba actually compiles, not because the marker is
@@ -187,7 +215,7 @@ def preparing(
     prefix = f"{prog}: preparing the analysis (first run only, about {FIRST_RUN_ESTIMATE_S} s)"
     progress = _Progress(out, prefix, live)
     announced = threading.Event()
-    helper = _Helper(progress)
+    helper = _Helper(progress, gyro)
 
     def announce() -> None:
         with progress.lock:
@@ -216,7 +244,7 @@ def preparing(
             if not announced.is_set() or quiet:
                 return
             if module.startswith("hipflex.dsp.") and progress.total == 0:
-                progress.total = _kernels_defined()
+                progress.total = _kernels_defined(gyro)
             if module.startswith("hipflex."):
                 func = ev.data["dispatcher"].py_func
                 progress.compiled(f"{module}.{getattr(func, '__qualname__', '?')}")
@@ -225,7 +253,7 @@ def preparing(
     event.register("numba:compile", listener)
     ok = False
     try:
-        _precompile(helper)
+        _precompile(helper, gyro)
         yield
         ok = ready()
     finally:
@@ -240,14 +268,14 @@ def preparing(
         # Also when nothing was compiled or the notice is silenced: the kernels are in
         # numba's cache now, and the next run need not listen for compiles.
         try:
-            path = marker_path(what)
+            path = marker_path(_mode_key(what, gyro))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("the numba kernels of hipflex.dsp are compiled and cached for these sources\n")
         except OSError:
             pass  # no writable cache folder: the next run listens again, nothing worse
 
 
-def _precompile(helper: _Helper) -> None:
+def _precompile(helper: _Helper, gyro: bool | None = None) -> None:
     """Compile the analysis kernels now, on two cores when there are two (see :mod:`hipflex.dsp._precompile`).
 
     The first compile of the ``reps`` group starts the helper process (through the
@@ -260,11 +288,13 @@ def _precompile(helper: _Helper) -> None:
     and then shares the helper's remaining kernels (:func:`_share`) until it ends.
     Without a helper only the ``frame`` kernels come before ``entry``.  With a warm
     cache nothing compiles, no helper starts, and the groups load in well under a
-    second.  Never raises: what fails here compiles in the body, as it would without
+    second.  ``gyro``: only that mode's kernels (``_precompile.groups``; None, both
+    modes').  Never raises: what fails here compiles in the body, as it would without
     this step.
     """
-    from hipflex.dsp._precompile import GROUPS, compile_group, compile_kernel
+    from hipflex.dsp._precompile import compile_group, compile_kernel, groups
 
+    rows = groups(gyro)
     try:
         compile_group("reps")
         done: set[str] = set()
@@ -273,7 +303,7 @@ def _precompile(helper: _Helper) -> None:
         # before step and rep_ends, and this core then sat idle for ~9 % of the first
         # run (benchmarks/README.md, "firstrun23").
         later = ("side", "frame") if helper.running() else ("frame",)
-        for module, kernel, args in reversed([row for group in later for row in GROUPS[group]]):
+        for module, kernel, args in reversed([row for group in later for row in rows[group]]):
             if (helper.has("step") and helper.has("rep_ends")) or helper.ended.is_set():
                 break
             name = f"hipflex.dsp.{module}.{kernel}"
@@ -282,23 +312,25 @@ def _precompile(helper: _Helper) -> None:
                 done.add(name)
         helper.wait("step")
         helper.wait("rep_ends")
-        compile_group("entry")
-        _share(helper, ("side", "frame"), done)
+        compile_group("entry", gyro)
+        _share(helper, ("side", "frame"), done, gyro)
     except Exception:
         _log.warning("compiling the analysis ahead failed; it compiles on first use", exc_info=True)
 
 
-def _share(helper: _Helper, groups: tuple[str, ...], done: set[str]) -> None:
+def _share(helper: _Helper, names: tuple[str, ...], done: set[str], gyro: bool | None = None) -> None:
     """Compile the helper's groups from their end until the helper is done (all of them without a helper).
 
     On a busy machine the helper may get little of the other core: this process then
     takes the kernels it has not reached instead of waiting, from the last one back,
     so that the two meet in the middle (a kernel the helper has cached meanwhile loads
-    from the cache).  ``done``: kernels this process compiled already.
+    from the cache).  ``done``: kernels this process compiled already; ``gyro``: the
+    groups of that mode.
     """
-    from hipflex.dsp._precompile import GROUPS, compile_kernel
+    from hipflex.dsp._precompile import compile_kernel, groups
 
-    rows = [row for group in groups for row in GROUPS[group]]
+    of_mode = groups(gyro)
+    rows = [row for group in names for row in of_mode[group]]
     for module, kernel, args in reversed(rows):
         if helper.ended.is_set():
             break
@@ -323,8 +355,10 @@ class _Helper:
     #: The helper's arguments to the interpreter.
     COMMAND: tuple[str, ...] = ("-m", "hipflex.dsp._precompile", *GROUPS)
 
-    def __init__(self, progress: _Progress):
+    def __init__(self, progress: _Progress, gyro: bool | None = None):
         self.progress = progress
+        # The mode's groups only (hipflex.dsp._precompile's --mode).
+        self.mode_args: tuple[str, ...] = () if gyro is None else (f"--mode={'gyro' if gyro else 'acc'}",)
         self.proc: subprocess.Popen[str] | None = None
         self.reader: threading.Thread | None = None
         self.groups: dict[str, threading.Event] = {}
@@ -348,7 +382,7 @@ class _Helper:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, *self.COMMAND],
+                [sys.executable, *self.COMMAND, *self.mode_args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

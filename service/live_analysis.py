@@ -124,10 +124,10 @@ class LiveAnalysis:
 
 
 def _kernels_ready() -> bool:
-    """Whether this process has the main loop's kernel (compiled or loaded from the cache)."""
-    from hipflex.dsp._kern_run import _run_chunk
+    """Whether this process has the main loop's kernels of both modes (compiled or loaded from the cache)."""
+    from hipflex.dsp._kern_run import _run_chunk_acc, _run_chunk_gyro
 
-    return bool(getattr(_run_chunk, "signatures", ()))
+    return bool(getattr(_run_chunk_gyro, "signatures", ())) and bool(getattr(_run_chunk_acc, "signatures", ()))
 
 
 def _warm_up_now() -> None:

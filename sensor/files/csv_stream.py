@@ -266,6 +266,10 @@ class CsvBlocks:
         if block is not None:
             yield block
 
+    def close(self) -> None:
+        """Close the file without reading its samples (iterating closes it too)."""
+        self._columns.close()
+
 
 def open_csv_blocks(
     path: str | Path, options: LoadOptions, block_rows: int | None = None, hold_rows: int = HOLD_ROWS

@@ -375,9 +375,11 @@ def _run(args: argparse.Namespace, early: EarlyParse | None) -> int:
             return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
         with preparing("analyze", "hipflex", ready=_kernels_ready):
             return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
-    # The first analysis compiles the kernels when the cache is cold: inside ``preparing``.
-    with preparing("analyze", "hipflex", ready=_kernels_ready):
-        status = _analyze_paths(args, options, settings, entries, jobs, early)
+    # The first analysis compiles the kernels when the cache is cold: inside ``preparing``,
+    # those of the recordings' mode (with a gyro or without one) when their headers tell.
+    gyro = _recordings_mode(entries, args.format, options)
+    with preparing("analyze", "hipflex", ready=lambda: _kernels_ready(gyro), gyro=gyro):
+        status = _analyze_paths(args, options, settings, entries, jobs, early, gyro)
         if status == 0 and args.plot is not None:
             status = _plot(args, options, settings, entries[0].path)
         return status
@@ -412,20 +414,50 @@ def _plot(args: argparse.Namespace, options: LoadOptions, settings: Settings, pa
     return 0
 
 
-def _kernels_ready() -> bool:
-    """Whether the kernels of both kinds of recording are now compiled and cached.
+#: ``analyze`` reads the headers of at most this many recordings for their mode (more: both modes).
+_MODE_PROBES = 8
 
-    False when nothing was analysed (every file was bad input).  After a first run
-    on recordings of one kind only (acc-only, say), the other kind's kernels (the
-    gyro frame check) are compiled here, still under the notice, so that a later
-    run on the other kind does not compile unannounced.
+
+def _recordings_mode(entries: list[Entry], fmt: str, options: LoadOptions) -> bool | None:
+    """Whether every recording has a gyro (True) or none has (False), from their CSV headers.
+
+    None when they differ, are more than :data:`_MODE_PROBES`, or a file is not a CSV read
+    in blocks (its columns are known only once it is loaded): the first run then compiles
+    the kernels of both modes.  A file with a problem is skipped (it is not analysed).
+    """
+    from hipflex.sensor.formats import open_blocks
+
+    if len(entries) > _MODE_PROBES:
+        return None
+    modes = set()
+    for entry in entries:
+        if entry.problem is not None:
+            continue
+        blocks = open_blocks(entry.path, fmt, options)
+        if blocks is None:
+            return None
+        modes.add(blocks.has_gyro)
+        blocks.close()
+    return modes.pop() if len(modes) == 1 else None
+
+
+def _kernels_ready(gyro: bool | None = None) -> bool:
+    """Whether the kernels of the recordings' mode (``gyro``; None, both modes) are now compiled and cached.
+
+    False when nothing was analysed (every file was bad input).  For both modes: after
+    a first run on recordings of one kind only (acc-only, say), the other kind's kernels
+    are compiled here, still under the notice, so that a later run on the other kind
+    does not compile unannounced.  For one mode, the other's first run says so itself
+    (its marker is missing, ``hipflex.service.first_run``).
     """
     from hipflex.dsp._kern_gyro_frame import _fit_lever
-    from hipflex.dsp._kern_run import _run_chunk
+    from hipflex.dsp._kern_run import _run_chunk_acc, _run_chunk_gyro
 
-    if not getattr(_run_chunk, "signatures", ()):
+    loops = (_run_chunk_gyro, _run_chunk_acc) if gyro is None else (_run_chunk_gyro if gyro else _run_chunk_acc,)
+    compiled = [bool(getattr(loop, "signatures", ())) for loop in loops]
+    if not any(compiled):
         return False
-    if not getattr(_fit_lever, "signatures", ()):
+    if gyro is None and not (all(compiled) and bool(getattr(_fit_lever, "signatures", ()))):
         from hipflex.service.live_analysis import warm_up
 
         warm_up().result()  # a short simulated session with and without gyro
@@ -475,7 +507,9 @@ def _analyze_paths(
     entries: list[Entry],
     jobs: int,
     early: EarlyParse | None = None,
+    gyro: bool | None = None,
 ) -> int:
+    """Analyse ``entries`` and print each result; ``gyro``: their mode when known (the kernels loaded up front)."""
     import threading
 
     from hipflex import __version__
@@ -541,7 +575,7 @@ def _analyze_paths(
         # too was ~10 ms of this serial part.
         from hipflex.dsp._precompile import load_common
 
-        load_common()
+        load_common(gyro)
     # The files the early parser finished while this process imported and loaded the above
     # (none without forked workers: it is stopped unused).
     parsed = early.stop() if early is not None and forked else {}

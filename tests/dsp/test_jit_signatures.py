@@ -40,6 +40,7 @@ def test_every_kernel_has_one_signature_after_both_kinds_of_analysis() -> None:
     assert out.returncode == 0, out.stderr
     counts = json.loads(out.stdout)
     assert "hipflex.dsp._kern_reps._catch_up" in counts  # the listing found the kernels
-    assert len(counts["hipflex.dsp._kern_run._run_chunk"]) == 1  # and they ran
+    assert len(counts["hipflex.dsp._kern_run._run_chunk_gyro"]) == 1  # and they ran
+    assert len(counts["hipflex.dsp._kern_run._run_chunk_acc"]) == 1
     several = {name: sigs for name, sigs in counts.items() if len(sigs) > 1}
     assert several == {}

@@ -605,9 +605,9 @@ from hipflex.dsp._precompile import GROUPS, compile_kernel
 for group in ("step", "reps", "rep_ends", "entry"):
     for module, kernel, args in GROUPS[group]:
         compile_kernel(module, kernel, args)
-from hipflex.dsp._kern_run import _run_chunk
+from hipflex.dsp._kern_run import _run_chunk_gyro
 
-(asm,) = _run_chunk.inspect_asm().values()
+(asm,) = _run_chunk_gyro.inspect_asm().values()
 # (the filter's numba environment, a global, may stay declared; code that calls or defines it may not)
 lines = [line.strip() for line in asm.splitlines() if "_tilt_step" in line and "NumbaEnv" not in line]
 print(json.dumps({"lines": lines}))

@@ -180,7 +180,7 @@ def test_a_kernel_loaded_at_its_first_call_in_a_forked_worker_gives_the_same_byt
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert reached.returncode == 0, reached.stderr
-    assert reached.stdout.split() == ["_kern_gap._pg_finish"]  # the file reaches the kernel left to its first call
+    assert reached.stdout.split() == ["_kern_gap._pg_finish_gyro"]  # the file reaches the kernel left to its first call
     one = cli("analyze", "--json", "--jobs", "1", ".", cwd=tmp_path)
     two = cli("analyze", "--json", "--jobs", "2", ".", cwd=tmp_path)
     assert one.returncode == two.returncode == 0, two.stderr

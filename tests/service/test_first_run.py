@@ -33,7 +33,7 @@ def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def no_precompile(monkeypatch: pytest.MonkeyPatch) -> None:
     """The notice alone: the body's own compiles, without the analysis kernels compiled ahead."""
-    monkeypatch.setattr(first_run, "_precompile", lambda helper: None)
+    monkeypatch.setattr(first_run, "_precompile", lambda helper, gyro=None: None)
 
 
 def small_csv(path: Path) -> Path:
@@ -123,7 +123,7 @@ def test_progress_on_a_terminal_redraws_one_line(cold_cache: Path, no_precompile
 def _group_recorder(calls: list[str]) -> Callable[[str], None]:
     """A stand-in for ``compile_group`` that records each group; the ``reps`` group compiles for real."""
 
-    def fake_group(name: str) -> None:
+    def fake_group(name: str, gyro: bool | None = None) -> None:
         calls.append(name)
         if name == "reps":
             fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
@@ -230,7 +230,7 @@ def test_the_body_runs_once_the_helper_wrote_its_groups_not_after_its_exit(
 
     pid_file = tmp_path / "helper.pid"
 
-    def fake_group(name: str) -> None:
+    def fake_group(name: str, gyro: bool | None = None) -> None:
         if name == "reps":
             fresh_kernel()(1.0)  # a real compile: the cache is cold, the helper starts
 
@@ -309,7 +309,8 @@ def test_analyze_prepares_once(cold_cache: Path, tmp_path: Path, capsys: pytest.
     path = small_csv(tmp_path / "still.csv")
     assert main(["analyze", "--json", str(path)]) == 0
     first = capsys.readouterr()
-    assert first_run.is_prepared("analyze")
+    # The file has a gyro (its header says so): the kernels of that mode are prepared.
+    assert first_run.is_prepared("analyze", True) and not first_run.is_prepared("analyze", False)
     assert main(["analyze", "--json", str(path)]) == 0
     second = capsys.readouterr()
     assert second.err == ""
@@ -363,3 +364,110 @@ def test_cache_warmed_quietly_then_no_notice(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert second.stderr == ""
     assert second.stdout == first.stdout
+
+
+def small_csv_without_gyro(path: Path) -> Path:
+    """:func:`small_csv` without its gyro columns."""
+    import numpy as np
+
+    n = 500
+    t = np.arange(n) / 50.0
+    acc = np.tile([1.0, 0.0, 0.0], (n, 1)) + 0.001 * np.random.default_rng(0).standard_normal((n, 3))
+    write_csv(path, ImuSamples(t, acc, None), ["still thigh, no gyro (tests/service/test_first_run.py)"])
+    return path
+
+
+def test_a_mode_is_prepared_by_its_marker_or_by_a_run_of_both(cold_cache: Path, no_precompile: None) -> None:
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO(), gyro=True):
+        pass
+    assert first_run.is_prepared("analyze", True)
+    assert not first_run.is_prepared("analyze", False)
+    assert not first_run.is_prepared("analyze")  # both modes: not yet
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO(), gyro=False):
+        pass
+    assert first_run.is_prepared("analyze", False) and first_run.is_prepared("analyze")
+    for path in cold_cache.glob("hipflex-prepared-analyze-*"):
+        path.unlink()
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO()):
+        pass
+    assert first_run.is_prepared("analyze", True) and first_run.is_prepared("analyze", False)
+
+
+def test_the_helper_and_this_process_compile_one_modes_kernels(
+    cold_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the mode, the helper is told it (``--mode=``) and this process takes only that mode's kernels."""
+    from hipflex.dsp import _precompile
+
+    argv_file = tmp_path / "argv"
+    calls: list[str] = []
+    fake_group = _group_recorder(calls)
+    flag = tmp_path / "took-them-all"
+    later = [row[1] for row in reversed([*_precompile.GROUPS["side"], *_precompile.GROUPS["frame"]])]
+
+    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
+        calls.append(f"{module}.{kernel}")
+        if kernel == later[-1]:
+            flag.touch()
+
+    monkeypatch.setattr(_precompile, "compile_group", fake_group)
+    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
+    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
+    helper = (
+        "import os, sys, time\n"
+        f"open({str(argv_file)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+        "t = time.monotonic()\n"
+        f"while not os.path.exists({str(flag)!r}) and time.monotonic() - t < 10.0:\n"
+        "    time.sleep(0.01)\n"
+        f"print(*{done!r}, sep=chr(10))\n"
+    )
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO(), gyro=False):
+        calls.append("body")
+    assert argv_file.read_text() == "--mode=acc"
+    taken = [name for name in calls if "." in name]
+    assert taken  # this process took the helper's last kernels (the learning group's)
+    assert not [name for name in taken if _precompile.ONLY.get(name) is True]  # none of the gyro's
+    assert "_kern_gyro_frame._fit_lever" not in taken
+    assert first_run.is_prepared("analyze", False) and not first_run.is_prepared("analyze", True)
+
+
+def test_analyze_reads_the_recordings_mode_from_their_headers(tmp_path: Path) -> None:
+    from hipflex.sensor.formats import AUTO, LoadOptions
+    from hipflex.service.commands.analyze import _recordings_mode
+    from hipflex.service.commands.batch_run import Entry
+
+    gyro = str(small_csv(tmp_path / "gyro.csv"))
+    acc = str(small_csv_without_gyro(tmp_path / "acc.csv"))
+    bad = Entry(str(tmp_path / "none"), problem="no recordings")
+
+    def mode(*paths: str, extra: tuple[Entry, ...] = ()) -> bool | None:
+        return _recordings_mode([*(Entry(p) for p in paths), *extra], AUTO, LoadOptions())
+
+    assert mode(gyro) is True and mode(gyro, gyro, extra=(bad,)) is True
+    assert mode(acc) is False
+    assert mode(gyro, acc) is None  # both modes
+    assert mode(*[acc] * 9) is None  # too many to read
+
+
+@pytest.mark.slow
+def test_the_other_modes_first_run_compiles_the_rest_with_the_notice(tmp_path: Path) -> None:
+    """A recording with a gyro first, then one without: each first run compiles its own kernels, announced."""
+    gyro = small_csv(tmp_path / "still.csv")
+    acc = small_csv_without_gyro(tmp_path / "still-acc.csv")
+    env = {k: v for k, v in os.environ.items() if k != first_run.QUIET_ENV}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba-cache")
+
+    def run(path: Path) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "hipflex", "analyze", "--json", str(path)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    first, second = run(gyro), run(acc)
+    assert f"hipflex: {NOTICE}" in first.stderr and f"hipflex: {NOTICE}" in second.stderr
+    n_first, n_second = (int(out.stderr.split("(")[-1].split()[0]) for out in (first, second))
+    assert 0 < n_second < n_first  # the kernels both modes share came from the cache
+    assert run(acc).stderr == "" and run(gyro).stderr == ""

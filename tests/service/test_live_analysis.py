@@ -65,8 +65,9 @@ def test_after_warm_up_the_first_live_chunk_compiles_nothing() -> None:
     seen = json.loads(r.stdout)
     assert not any(seen["fresh"].values())  # a fresh process starts with no kernel at all
     warmed = {name for name, sigs in seen["warmed"].items() if sigs}
-    assert {"hipflex.dsp._kern_run._run_chunk", "hipflex.dsp._kern_reps._catch_up"} <= warmed
-    assert {"hipflex.dsp.quiet_window._scan_quiet", "hipflex.dsp.learn._scan_lock"} <= warmed
+    loops = {"hipflex.dsp._kern_run._run_chunk_gyro", "hipflex.dsp._kern_run._run_chunk_acc"}  # both modes
+    assert {*loops, "hipflex.dsp._kern_reps._catch_up"} <= warmed
+    assert {"hipflex.dsp.quiet_window._scan_quiet", "hipflex.dsp.learn._scan_lock_gyro"} <= warmed
     for path, after_first in seen["first_chunk"].items():
         assert after_first == seen["warmed"], path
     assert seen["end"] == seen["warmed"]  # nor does the rest of the stream, gaps and all
