@@ -15,6 +15,7 @@ import numpy as np
 from hipflex.dsp._jit import njit_borrowed, njit_borrowed_inline
 from hipflex.dsp._kern_axis import _axis_release, _axis_watch
 from hipflex.dsp._kern_axis_acc import _acc_watch
+from hipflex.dsp._kern_clip import _CLIP_AXES, _CLIP_ROW, _clip_flags
 from hipflex.dsp._kern_filters import _tilt_step_called
 from hipflex.dsp._kern_gap import _pg_close, _pg_finish, _pg_needs_sum, _pg_start
 from hipflex.dsp._kern_gap_acc import _APG_GAP_S, _APG_WINDOW_S, _apg_snap
@@ -39,7 +40,6 @@ from hipflex.dsp._layout import (
     F_PREV_ACC,
     F_PREV_GYR,
     F_PREV_OA,
-    F_PREV_RAW,
     F_PREV_W,
     F_PREV_W2,
     F_REANCHOR_S,
@@ -60,15 +60,12 @@ from hipflex.dsp._layout import (
     H_X,
     I_AX_HOLD,
     I_CAP,
-    I_CLIPPED,
     I_DET,
     I_GAPS,
     I_PG_END,
     I_PG_GAP0,
-    I_PREV_CLIP,
     I_SAMPLE,
     I_STARTED,
-    P_ACC_RANGE,
     P_AX_WATCH,
     P_HAS_GYRO,
     P_MAX_INTERP_S,
@@ -117,66 +114,10 @@ _REANCHOR_SETTLE_S = 0.3
 # history that is several seconds more than the longest window; with a short
 # history_s the window ends early.
 _PG_RING_DIV = 16
-# Standard accelerometer ranges, g, and the relative tolerance of a plateau.
-_RANGES_G = (2.0, 4.0, 8.0, 16.0)
-_CLIP_TOL = 2e-3
-# Below this |value|, g, no standard range is within tolerance (the lowest is
-# 2 g, within 0.4 %; the margin is twice that, so rounding cannot matter):
-# nearly every row is decided by this one comparison instead of four.
-_BELOW_RANGES_G = _RANGES_G[0] * (1.0 - 2.0 * _CLIP_TOL)
-# _clip_flags: bits 0-2 an axis at full scale, this bit a row counted as clipped.
-_CLIP_AXES = 7
-_CLIP_ROW = 8
 # Whether a kernel made by per_mode has a gyro: each of its two copies reads its
 # own constant here (dsp/_kern_mode.py); this plain value only serves the plain
 # functions (_run_chunk_py, _open_gap_py), which nothing calls.
 _WITH_GYRO = True
-
-
-@njit_borrowed_inline
-def _at_range(v: float, range_g: float) -> bool:
-    a = abs(v)
-    if range_g > 0.0:
-        return a >= range_g * (1.0 - _CLIP_TOL)
-    if a < _BELOW_RANGES_G:
-        return False
-    for r in _RANGES_G:
-        if abs(a - r) <= r * _CLIP_TOL:
-            return True
-    return False
-
-
-@njit_borrowed_inline
-def _clip_flags(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, ax: float, ay: float, az: float) -> int:
-    """Count clipped rows; return this row's clip bits.
-
-    Bits 0-2 (x, y, z): the axis reads a full-scale value, so it is a bound
-    on the specific force, not a value (the filters treat it as one).  Bit 3
-    (``_CLIP_ROW``): the row counts as clipped.  With a known range a value at
-    full scale is clipped.  Without one, a value sitting at a standard range
-    (2/4/8/16 g) on two consecutive rows is a saturation plateau, and the
-    plateau's first row counts too.  Each row counts once however many axes
-    are clipped.  A single value at a standard range does not count, but its
-    axis is still taken as a bound: if it was a true value, the bound is that
-    value, and a filter held to it loses little.
-    """
-    rng = prm[P_ACC_RANGE]
-    bits = 0
-    any_clip = False
-    for c in range(3):
-        v = ax if c == 0 else (ay if c == 1 else az)
-        if _at_range(v, rng):
-            bits |= 1 << c
-            if rng > 0.0 or abs(v - fstate[F_PREV_RAW + c]) <= abs(v) * _CLIP_TOL:
-                any_clip = True
-        fstate[F_PREV_RAW + c] = v
-    if any_clip:
-        bits |= _CLIP_ROW
-        ist[I_CLIPPED] += 1
-        if rng <= 0.0 and ist[I_PREV_CLIP] == 0:
-            ist[I_CLIPPED] += 1  # the plateau's first row, not counted on its own
-    ist[I_PREV_CLIP] = 1 if any_clip else 0
-    return bits
 
 
 def _process_py(

@@ -28,6 +28,7 @@ from scipy.special import erfcx
 from hipflex.dsp import _kern_axis as ka
 from hipflex.dsp import _kern_axis_acc as kaa
 from hipflex.dsp import _kern_censor as kc
+from hipflex.dsp import _kern_clip as kcl
 from hipflex.dsp import _kern_filters as kf
 from hipflex.dsp import _kern_gap as kg
 from hipflex.dsp import _kern_gap_acc as kga
@@ -1831,10 +1832,10 @@ def apg_opens(prm: np.ndarray, ist: np.ndarray, gap_s: float, overrun: bool) -> 
 
 def _at_full_scale(v: float, range_g: float) -> bool:
     """|v| at the known range, or (range 0 = unknown) at one of the standard ranges."""
-    tol = kr._CLIP_TOL
+    tol = kcl._CLIP_TOL
     if range_g > 0:
         return abs(v) >= range_g * (1 - tol)
-    return any(abs(abs(v) - r) <= r * tol for r in kr._RANGES_G)
+    return any(abs(abs(v) - r) <= r * tol for r in kcl._RANGES_G)
 
 
 def clip_flags(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, acc: np.ndarray) -> tuple[bool, list[bool]]:
@@ -1855,7 +1856,7 @@ def clip_flags(prm: np.ndarray, fstate: np.ndarray, ist: np.ndarray, acc: np.nda
         clipped = any(axes)
     else:
         clipped = any(
-            _at_full_scale(v, 0.0) and abs(v - p) <= abs(v) * kr._CLIP_TOL for v, p in zip(acc, prev_raw, strict=True)
+            _at_full_scale(v, 0.0) and abs(v - p) <= abs(v) * kcl._CLIP_TOL for v, p in zip(acc, prev_raw, strict=True)
         )
     if clipped:
         ist[I_CLIPPED] += 1
