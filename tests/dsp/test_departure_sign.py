@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from wide_trace import stride25_correlation
 
-from hipflex.dsp import Settings
 from hipflex.dsp.departure_sign import DEPARTURE_WAIT_S, departure_end, departure_forward
 from hipflex.dsp.learn import Axes, Calibration
 
@@ -75,21 +75,6 @@ def test_the_departure_is_waited_for_only_so_long():
     assert departure_forward(t, acc, _cal(), _axes(1.0), end) is None
 
 
-def _stride25_correlation(seed: int) -> float:
-    """Correlation of the analysed angle with the truth on a tuning seed of 25 Hz acc-only front-strap strides."""
-    from hipflex.dsp import analyze_with_angle
-    from hipflex.sensor.sim.wide import WideFocus, draw_wide_case, simulate_wide
-
-    focus = WideFocus(
-        drill="stride", rates_hz=(25.0,), has_gyro=False, azimuth_range_deg=(-45.0, 45.0), distance_range_m=(0.10, 0.18)
-    )
-    sim = simulate_wide(draw_wide_case(seed, focus=focus))
-    _, angle = analyze_with_angle(sim.samples, Settings())
-    truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
-    ok = np.isfinite(angle)
-    return float(np.corrcoef(angle[ok], truth[ok])[0, 1])
-
-
 @pytest.mark.parametrize("seed", [124, 183, 230])
 def test_the_sign_at_25_hz_follows_the_push_out_of_the_rest(seed: int) -> None:
     # Tuning seeds of the widened simulator focused on issue 14's worst held-out class (strides at 25 Hz,
@@ -98,7 +83,7 @@ def test_the_sign_at_25_hz_follows_the_push_out_of_the_rest(seed: int) -> None:
     # traced the strides' flexions as extensions held at the bound (correlation 0.13-0.27 with the truth),
     # sets 2-10 short.  The first swing out of the rest pushes forwards under the right sign: traced so,
     # 0.64-0.73, every set exact.
-    assert _stride25_correlation(seed) > 0.5
+    assert stride25_correlation(seed) > 0.5
 
 
 def test_the_place_is_held_where_a_witness_traces_forwards_under_the_pushed_sign():
@@ -119,4 +104,4 @@ def test_a_mid_set_start_traced_with_the_place_on_the_forward_witness_side():
     # Tuning seed 42 (focus as above, starts mid-set, the next set begins 17.7 s past the sign's span): the
     # witnesses chose the wrong sign (sets 7, 1 and 17 short); with the push's sign and the place unheld
     # the trace correlated 0.42 with the truth (sets 3, 3, 0 short), held in front 0.57, every set exact.
-    assert _stride25_correlation(42) > 0.5
+    assert stride25_correlation(42) > 0.5

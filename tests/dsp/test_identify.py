@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 from synth import Bump, record
+from wide_trace import stride25_correlation
 
 from hipflex.dsp import ImuSamples, Settings, analyze
 from hipflex.dsp.identify import LeverFit, identify_lever
@@ -367,21 +368,6 @@ def test_the_sign_at_12_hz_is_read_from_the_likelihood_within_the_thighs_range(s
     assert np.corrcoef(angle[ok], truth[ok])[0, 1] > 0.5
 
 
-def _stride25_correlation(seed: int) -> float:
-    """Correlation of the analysed angle with the truth on a tuning seed of 25 Hz acc-only front-strap strides."""
-    from hipflex.dsp import analyze_with_angle
-    from hipflex.sensor.sim.wide import WideFocus, draw_wide_case, simulate_wide
-
-    focus = WideFocus(
-        drill="stride", rates_hz=(25.0,), has_gyro=False, azimuth_range_deg=(-45.0, 45.0), distance_range_m=(0.10, 0.18)
-    )
-    sim = simulate_wide(draw_wide_case(seed, focus=focus))
-    _, angle = analyze_with_angle(sim.samples, Settings())
-    truth = np.interp(sim.samples.time_s, sim.truth.time_s, sim.truth.angle_deg)
-    ok = np.isfinite(angle)
-    return float(np.corrcoef(angle[ok], truth[ok])[0, 1])
-
-
 @pytest.mark.parametrize("seed", [6, 19, 24])
 def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
     # Tuning seeds of the widened simulator focused on issue 14's worst
@@ -393,7 +379,7 @@ def test_the_sign_at_25_hz_is_read_from_the_witness_places(seed: int) -> None:
     # decisive the right way round.  (Seeds picked as traced mirrored without
     # the witnesses: 6, 8, 19 and 24 under walks10's wider walks between sets;
     # 4 under the simulator before it.)
-    assert _stride25_correlation(seed) > 0.4
+    assert stride25_correlation(seed) > 0.4
 
 
 def test_an_offset_side_keeps_every_candidate_strictly_on_that_side():
@@ -418,7 +404,7 @@ def test_the_place_at_25_hz_stays_on_the_witness_side(seed: int) -> None:
     # identified again under it put the sensor 4.5-9 cm behind the femur, where the 25 Hz likelihood
     # happened to be best: traced so the angle did not follow the strides (correlation 0.17-0.28 with the
     # truth), sets 3-11 short.  Held on the witness's side: 0.64-0.72, every set exact.
-    assert _stride25_correlation(seed) > 0.5
+    assert stride25_correlation(seed) > 0.5
 
 
 def test_an_earlier_fit_stays_where_the_likelihood_cannot_tell_it_from_the_best():
