@@ -433,7 +433,12 @@ def _recordings_mode(entries: list[Entry], fmt: str, options: LoadOptions) -> bo
     for entry in entries:
         if entry.problem is not None:
             continue
-        blocks = open_blocks(entry.path, fmt, options)
+        try:
+            blocks = open_blocks(entry.path, fmt, options)
+        except Exception:
+            # Only a guess of which kernels to compile first: the file's own analysis reads it
+            # again and reports its problem in its one line, with its name.
+            return None
         if blocks is None:
             return None
         modes.add(blocks.has_gyro)
