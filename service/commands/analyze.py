@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hipflex.service.commands import Command, UsageError, check_output_folder
+from hipflex.service.commands.analyze_kernels import kernels_ready, recordings_mode
 from hipflex.service.commands.batch_run import Entry, expand_paths, ordered_map
 from hipflex.service.commands.mounting_opts import add_mounting_arguments, mounting_changes
 from hipflex.service.commands.season_cli import add_table_arguments, check_table_arguments
@@ -373,12 +374,12 @@ def _run(args: argparse.Namespace, early: EarlyParse | None) -> int:
 
         if args.dask is not None:  # the workers compile (or load) the kernels, not this process
             return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
-        with preparing("analyze", "hipflex", ready=_kernels_ready):
+        with preparing("analyze", "hipflex", ready=kernels_ready):
             return run_tables(args, options, settings, jobs, _progress, PROGRESS_FROM_FILES)
     # The first analysis compiles the kernels when the cache is cold: inside ``preparing``,
     # those of the recordings' mode (with a gyro or without one) when their headers tell.
-    gyro = _recordings_mode(entries, args.format, options)
-    with preparing("analyze", "hipflex", ready=lambda: _kernels_ready(gyro), gyro=gyro):
+    gyro = recordings_mode(entries, args.format, options)
+    with preparing("analyze", "hipflex", ready=lambda: kernels_ready(gyro), gyro=gyro):
         status = _analyze_paths(args, options, settings, entries, jobs, early, gyro)
         if status == 0 and args.plot is not None:
             status = _plot(args, options, settings, entries[0].path)
@@ -412,61 +413,6 @@ def _plot(args: argparse.Namespace, options: LoadOptions, settings: Settings, pa
         print(f"hipflex: --plot {args.plot}: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
-
-
-#: ``analyze`` reads the headers of at most this many recordings for their mode (more: both modes).
-_MODE_PROBES = 8
-
-
-def _recordings_mode(entries: list[Entry], fmt: str, options: LoadOptions) -> bool | None:
-    """Whether every recording has a gyro (True) or none has (False), from their CSV headers.
-
-    None when they differ, are more than :data:`_MODE_PROBES`, or a file is not a CSV read
-    in blocks (its columns are known only once it is loaded): the first run then compiles
-    the kernels of both modes.  A file with a problem is skipped (it is not analysed).
-    """
-    from hipflex.sensor.formats import open_blocks
-
-    if len(entries) > _MODE_PROBES:
-        return None
-    modes = set()
-    for entry in entries:
-        if entry.problem is not None:
-            continue
-        try:
-            blocks = open_blocks(entry.path, fmt, options)
-        except Exception:
-            # Only a guess of which kernels to compile first: the file's own analysis reads it
-            # again and reports its problem in its one line, with its name.
-            return None
-        if blocks is None:
-            return None
-        modes.add(blocks.has_gyro)
-        blocks.close()
-    return modes.pop() if len(modes) == 1 else None
-
-
-def _kernels_ready(gyro: bool | None = None) -> bool:
-    """Whether the kernels of the recordings' mode (``gyro``; None, both modes) are now compiled and cached.
-
-    False when nothing was analysed (every file was bad input).  For both modes: after
-    a first run on recordings of one kind only (acc-only, say), the other kind's kernels
-    are compiled here, still under the notice, so that a later run on the other kind
-    does not compile unannounced.  For one mode, the other's first run says so itself
-    (its marker is missing, ``hipflex.service.first_run``).
-    """
-    from hipflex.dsp._kern_gyro_frame import _fit_lever
-    from hipflex.dsp._kern_run import _run_chunk_acc, _run_chunk_gyro
-
-    loops = (_run_chunk_gyro, _run_chunk_acc) if gyro is None else (_run_chunk_gyro if gyro else _run_chunk_acc,)
-    compiled = [bool(getattr(loop, "signatures", ())) for loop in loops]
-    if not any(compiled):
-        return False
-    if gyro is None and not (all(compiled) and bool(getattr(_fit_lever, "signatures", ()))):
-        from hipflex.service.live_analysis import warm_up
-
-        warm_up().result()  # a short simulated session with and without gyro
-    return True
 
 
 def _analyze_blocks(

@@ -104,13 +104,14 @@ def run(args: argparse.Namespace) -> int:
     except ChartsUnavailable as exc:
         raise UsageError(str(exc)) from None
 
-    from hipflex.service.commands.analyze import _kernels_ready, build_load_options, build_settings
+    from hipflex.service.commands.analyze import build_load_options, build_settings
+    from hipflex.service.commands.analyze_kernels import kernels_ready
     from hipflex.service.first_run import preparing
 
     options = build_load_options(args)
     settings = build_settings(args)
     # The same kernels as analyze's: announced when they are compiled the first time.
-    with preparing("analyze", "hipflex", ready=_kernels_ready):
+    with preparing("analyze", "hipflex", ready=kernels_ready):
         return _report(args, given, options, settings, out)
 
 

@@ -436,7 +436,7 @@ def test_the_helper_and_this_process_compile_one_modes_kernels(
 
 def test_analyze_reads_the_recordings_mode_from_their_headers(tmp_path: Path) -> None:
     from hipflex.sensor.formats import AUTO, LoadOptions
-    from hipflex.service.commands.analyze import _recordings_mode
+    from hipflex.service.commands.analyze_kernels import recordings_mode
     from hipflex.service.commands.batch_run import Entry
 
     gyro = str(small_csv(tmp_path / "gyro.csv"))
@@ -444,7 +444,7 @@ def test_analyze_reads_the_recordings_mode_from_their_headers(tmp_path: Path) ->
     bad = Entry(str(tmp_path / "none"), problem="no recordings")
 
     def mode(*paths: str, extra: tuple[Entry, ...] = ()) -> bool | None:
-        return _recordings_mode([*(Entry(p) for p in paths), *extra], AUTO, LoadOptions())
+        return recordings_mode([*(Entry(p) for p in paths), *extra], AUTO, LoadOptions())
 
     assert mode(gyro) is True and mode(gyro, gyro, extra=(bad,)) is True
     assert mode(acc) is False
