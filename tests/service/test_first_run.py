@@ -131,6 +131,43 @@ def _group_recorder(calls: list[str]) -> Callable[[str], None]:
     return fake_group
 
 
+def _helper_waiting_for_its_last_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[str], argv_file: Path | None = None
+) -> list[str]:
+    """A fake helper slow to write its groups: it writes them once this process took its last kernel (or after 10 s).
+
+    ``calls`` records the groups this process compiles (:func:`_group_recorder`) and the kernels it
+    takes (``module.kernel``); ``argv_file``, when given, gets the helper's arguments.  Returns the
+    kernels of the helper's last two groups (gyro frame, then learning and timeline) from the end.
+    """
+    from hipflex.dsp import _precompile
+
+    later = [f"{m}.{k}" for m, k, _ in reversed([*_precompile.GROUPS["side"], *_precompile.GROUPS["frame"]])]
+    flag = tmp_path / "took-them-all"
+
+    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
+        calls.append(f"{module}.{kernel}")
+        if calls[-1] == later[-1]:
+            flag.touch()
+
+    monkeypatch.setattr(_precompile, "compile_group", _group_recorder(calls))
+    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
+    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
+    record_argv = "" if argv_file is None else f"open({str(argv_file)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+    helper = (
+        "import os, sys, time\n"
+        f"{record_argv}"
+        "t = time.monotonic()\n"
+        f"while not os.path.exists({str(flag)!r}) and time.monotonic() - t < 10.0:\n"
+        "    time.sleep(0.01)\n"
+        f"print(*{done!r}, sep=chr(10))\n"
+    )
+    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
+    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    return later
+
+
 def test_cold_cache_compiles_ahead_with_a_helper_process(cold_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel groups compile before the body: two here, two in a second process (or all here without one)."""
     from hipflex.dsp import _precompile
@@ -191,32 +228,8 @@ def test_while_the_helper_compiles_the_main_loops_callees_this_process_takes_its
     The fake helper writes its groups once this process took the last of those kernels
     (or after 10 s).
     """
-    from hipflex.dsp import _precompile
-
-    later = [kernel for _, kernel, _ in reversed([*_precompile.GROUPS["side"], *_precompile.GROUPS["frame"]])]
-    flag = tmp_path / "took-them-all"
-    calls = []
-
-    fake_group = _group_recorder(calls)
-
-    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
-        calls.append(kernel)
-        if kernel == later[-1]:
-            flag.touch()
-
-    monkeypatch.setattr(_precompile, "compile_group", fake_group)
-    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
-    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
-    helper = (
-        "import os, time\n"
-        "t = time.monotonic()\n"
-        f"while not os.path.exists({str(flag)!r}) and time.monotonic() - t < 10.0:\n"
-        "    time.sleep(0.01)\n"
-        f"print(*{done!r}, sep=chr(10))\n"
-    )
-    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
-    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
-    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    calls: list[str] = []
+    later = _helper_waiting_for_its_last_kernel(tmp_path, monkeypatch, calls)
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO()):
         calls.append("body")
     assert calls == ["reps", *later, "entry", "body"]
@@ -401,29 +414,7 @@ def test_the_helper_and_this_process_compile_one_modes_kernels(
 
     argv_file = tmp_path / "argv"
     calls: list[str] = []
-    fake_group = _group_recorder(calls)
-    flag = tmp_path / "took-them-all"
-    later = [row[1] for row in reversed([*_precompile.GROUPS["side"], *_precompile.GROUPS["frame"]])]
-
-    def fake_kernel(module: str, kernel: str, args: tuple[object, ...]) -> None:
-        calls.append(f"{module}.{kernel}")
-        if kernel == later[-1]:
-            flag.touch()
-
-    monkeypatch.setattr(_precompile, "compile_group", fake_group)
-    monkeypatch.setattr(_precompile, "compile_kernel", fake_kernel)
-    done = [_precompile.DONE + group for group in ("step", "rep_ends", "side", "frame")]
-    helper = (
-        "import os, sys, time\n"
-        f"open({str(argv_file)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
-        "t = time.monotonic()\n"
-        f"while not os.path.exists({str(flag)!r}) and time.monotonic() - t < 10.0:\n"
-        "    time.sleep(0.01)\n"
-        f"print(*{done!r}, sep=chr(10))\n"
-    )
-    monkeypatch.setattr(first_run._Helper, "COMMAND", ("-c", helper))
-    monkeypatch.setattr(first_run, "_usable_cores", lambda: 2)
-    monkeypatch.setattr(first_run, "_load", lambda: 0.5)
+    _helper_waiting_for_its_last_kernel(tmp_path, monkeypatch, calls, argv_file=argv_file)
     with first_run.preparing("analyze", "hipflex", ready=lambda: True, stream=io.StringIO(), gyro=False):
         calls.append("body")
     assert argv_file.read_text() == "--mode=acc"
