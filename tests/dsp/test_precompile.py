@@ -18,15 +18,9 @@ from pathlib import Path
 
 import pytest
 
-CODE = """
-import json, sys
+# Shared by the scripts below: ``later`` lists the hipflex kernels numba compiles from here on.
+LATER = """
 from numba.core import event
-from hipflex.dsp import ImuSamples, analyze
-from hipflex.dsp._precompile import GROUPS, compile_group
-from hipflex.sensor.sim.simulate import simulate_drill
-
-for name in GROUPS:
-    compile_group(name)
 later = []
 
 class Later(event.Listener):
@@ -39,6 +33,20 @@ class Later(event.Listener):
             later.append(func.__module__ + "." + func.__qualname__)
 
 event.register("numba:compile", Later())
+"""
+
+CODE = (
+    """
+import json, sys
+from hipflex.dsp import ImuSamples, analyze
+from hipflex.dsp._precompile import GROUPS, compile_group
+from hipflex.sensor.sim.simulate import simulate_drill
+
+for name in GROUPS:
+    compile_group(name)
+"""
+    + LATER
+    + """
 s = simulate_drill("ballistic", fs_hz=52.0, seed=1, n_sets=1).samples
 analyze(s)
 analyze(ImuSamples(s.time_s, s.acc_g, None))
@@ -59,6 +67,7 @@ for name, mod in list(sys.modules.items()):
                 more[name + "." + obj.py_func.__qualname__] = [str(s) for s in obj.signatures]
 print(json.dumps({"later": later, "sigs": sigs, "more": more}))
 """
+)
 
 
 @pytest.mark.slow
@@ -104,10 +113,10 @@ def test_an_analysis_calls_from_python_only_the_kernels_loaded_ahead() -> None:
 
 # The analysis of one recording, in a fresh process on an empty cache: the hipflex kernels it
 # compiled (numba's compile events) and the cache's index files (one per kernel compiled).
-MODE_CODE = """
+MODE_CODE = (
+    """
 import json, sys
 from pathlib import Path
-from numba.core import event
 from hipflex.dsp import ImuSamples, analyze
 from hipflex.sensor.sim.simulate import simulate_drill
 
@@ -117,23 +126,15 @@ if sys.argv[2] == "groups":
 
     for name in GROUPS:
         compile_group(name, gyro)
-later = []
-
-class Later(event.Listener):
-    def on_start(self, ev):
-        pass
-
-    def on_end(self, ev):
-        func = ev.data["dispatcher"].py_func
-        if func.__module__.startswith("hipflex."):
-            later.append(func.__module__ + "." + func.__qualname__)
-
-event.register("numba:compile", Later())
+"""
+    + LATER
+    + """
 s = simulate_drill("ballistic", fs_hz=52.0, seed=1, n_sets=1).samples
 analyze(s if gyro else ImuSamples(s.time_s, s.acc_g, None))
 index = sorted(p.name for p in Path(sys.argv[3]).rglob("*.nbi"))
 print(json.dumps({"later": later, "index": index}))
 """
+)
 
 # Kernels of one mode only, as their cache index files begin (module.qualname-).
 GYRO_ONLY = (
