@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from identify_calls import identify_calls, mid_set_march
 
 import hipflex.dsp.flexion_sign as fs
-from hipflex.dsp import ImuSamples, analyze
 from hipflex.dsp import _layout as L
 from hipflex.dsp._kern_pendulum import _pendulum_step
-from hipflex.sensor.sim.simulate import simulate_drill
 
 
 def _searches() -> list[tuple[tuple, dict]]:
     """The ``_identify`` calls of an accelerometer-only march started mid-set (their arguments)."""
-    sim = simulate_drill("march", fs_hz=100.0, seed=2, n_sets=2)
-    k = int(np.searchsorted(sim.samples.time_s, sim.truth.sets[0][0] + 2.0))
-    s = sim.samples.slice(k, len(sim.samples))
-    seen: list[tuple[tuple, dict]] = []
-    orig = fs._identify
-    try:
-        fs._identify = lambda *a, **kw: seen.append((a, kw)) or orig(*a, **kw)  # type: ignore[assignment]
-        analyze(ImuSamples(s.time_s, s.acc_g, None))
-    finally:
-        fs._identify = orig
-    return seen
+    return identify_calls(mid_set_march())
 
 
 def _counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from identify_calls import identify_calls, mid_set_march
 from synth import Bump, record
 from wide_trace import stride25_correlation
 
@@ -105,23 +106,15 @@ def test_candidates_sharing_one_history_choose_as_fresh_kernels_do(start: str) -
     # runs back to row 0 first); "lying" is re-calibrated (the candidates start at the window).
     import hipflex.dsp.flexion_sign as fs
     from hipflex.dsp import ImuSamples
-    from hipflex.sensor.sim.simulate import simulate_drill
 
     if start == "mid-set":
-        sim = simulate_drill("march", fs_hz=100.0, seed=2, n_sets=2)
-        k = int(np.searchsorted(sim.samples.time_s, sim.truth.sets[0][0] + 2.0))
-        s = sim.samples.slice(k, len(sim.samples))
+        samples = mid_set_march()
     else:
         from test_rest_pose import _session
 
         s = _session("lie", "stride", False, 24).samples
-    seen = []
-    orig = fs._identify
-    try:
-        fs._identify = lambda *a, **k: seen.append((a, k)) or orig(*a, **k)  # type: ignore[assignment]
-        analyze(ImuSamples(s.time_s, s.acc_g, None))
-    finally:
-        fs._identify = orig
+        samples = ImuSamples(s.time_s, s.acc_g, None)
+    seen = identify_calls(samples)
     assert seen
     for (settings, state, cal, axes, stop), kw in seen:  # the sign's symmetric fit, then the final one
         symmetric = bool(kw.get("symmetric", False))
@@ -138,19 +131,8 @@ def test_replays_sharing_one_event_buffer_run_as_with_a_fresh_one() -> None:
     # run's rows (here: garbage) leaves the angle and the state to the bit.
     import hipflex.dsp.flexion_sign as fs
     from hipflex.dsp._kernel_replay import _event_scratch, _rewind, _run_span
-    from hipflex.sensor.sim.simulate import simulate_drill
 
-    sim = simulate_drill("march", fs_hz=100.0, seed=2, n_sets=2)
-    k = int(np.searchsorted(sim.samples.time_s, sim.truth.sets[0][0] + 2.0))
-    s = sim.samples.slice(k, len(sim.samples))
-    seen = []
-    orig = fs._identify
-    try:
-        fs._identify = lambda *a, **k: seen.append(a) or orig(*a, **k)  # type: ignore[assignment]
-        analyze(ImuSamples(s.time_s, s.acc_g, None))
-    finally:
-        fs._identify = orig
-    settings, state, cal, axes, stop = seen[0]
+    settings, state, cal, axes, stop = identify_calls(mid_set_march())[0][0]
     dirty = _event_scratch()
     dirty[:] = 7.5
     runs = []
@@ -318,21 +300,13 @@ def test_candidate_runs_close_no_reps() -> None:
     # A lever candidate's run is read for its likelihood alone (its events are dropped), so
     # its kernel does not smooth or measure the reps it closes (a third of each run's time
     # went to the smoother); the session's kernel over the same rows reports them.
-    import hipflex.dsp.flexion_sign as fs
     import hipflex.dsp.learning_flow as lf
     from hipflex.dsp import _layout as L
     from hipflex.dsp._kern_run import _run_chunk
     from hipflex.dsp._kernel_setup import _EMPTY3, _EVENT_ROWS
 
     rec = _ballistic(0.29, 0.08)
-    seen = []
-    orig = fs._identify
-    try:
-        fs._identify = lambda *a, **k: seen.append(a) or orig(*a, **k)  # type: ignore[assignment]
-        analyze(rec.samples, Settings())
-    finally:
-        fs._identify = orig
-    settings, state, cal, axes, stop = seen[-1]
+    settings, state, cal, axes, stop = identify_calls(rec.samples, Settings())[-1][0]
 
     def kinds(identify: bool) -> np.ndarray:
         kern = lf._start_kernel(settings, state, cal, axes, LeverFit(0.29, 0.08, True, 0.0), identify)
