@@ -123,10 +123,12 @@ def test_a_jolt_whose_rows_sum_past_the_threshold_tells_nothing():
     assert departure_forward(t, acc, _cal(), _axes(1.0), end) is True
 
 
-def test_a_jolt_in_a_25_hz_rest_leaves_the_sign_to_the_witnesses():
-    # The same session analysed whole: traced the wrong way round (correlation -0.67 with the truth) when the
-    # jolt decided; the witness behind the femur decides right.
-    assert wide_correlation(32) > 0.5
+@pytest.mark.parametrize("seed", [32, 3395])
+def test_a_jolt_in_a_25_hz_rest_leaves_the_sign_to_the_witnesses(seed: int) -> None:
+    # Seed 32 analysed whole, and 3395 (a side strap 25 cm down, a jolt pushing a mean 0.16 g, 0.49 of it one
+    # way): traced the wrong way round (correlation -0.67 and -0.76 with the truth) when the jolt decided;
+    # the witness behind the femur decides right.
+    assert wide_correlation(seed) > 0.5
 
 
 @pytest.mark.parametrize("seed", [43, 76, 97])

@@ -9,7 +9,7 @@ import numpy as np
 from hipflex.dsp import Settings, analyze_with_angle
 from hipflex.sensor.sim.wide import WideFocus, draw_wide_case, simulate_wide
 
-__all__ = ["STRIDE25", "STRIDE20_30", "stride25_correlation", "wide_correlation"]
+__all__ = ["STRIDE20_30", "STRIDE25", "stride25_correlation", "wide_correlation"]
 
 #: 25 Hz acc-only front-strap strides (``accuracy_wide.py --focus stride25``).
 STRIDE25 = WideFocus(
