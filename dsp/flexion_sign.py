@@ -51,7 +51,7 @@ _ID_MIN_EXTENSION_DEG = 60.0
 # stream's median row spacing read 0.05000000000291 s (float time stamps; a
 # clock a little slow reads more), so at exactly 0.05 its sign went to the
 # likelihood, which traced 20 Hz front-strap strides mirrored (tuning focus
-# stride20-30 seeds 43, 76, 97: sets 1-16 short; benchmarks/README.md, stride32).
+# stride20-30 seeds 43, 76, 97: sets up to 17 short; benchmarks/README.md, stride32).
 _TRACE_SIGN_MAX_PERIOD_S = 0.06
 _CLEAR_EXCURSION_RATIO = 3.0
 

@@ -135,5 +135,5 @@ def test_a_jolt_in_a_25_hz_rest_leaves_the_sign_to_the_witnesses(seed: int) -> N
 def test_20_hz_strides_take_the_20_to_40_hz_sign(seed: int) -> None:
     # Tuning seeds of the widened simulator's 20-30 Hz stride focus drawn at 20 Hz: the rows' median spacing
     # read 0.05000000000291 s, past the 0.05 s bound, so the sign went to the likelihood of the mirror images
-    # (the rule below 20 Hz), which traced them mirrored (correlation -0.41 to -0.48, sets 1-16 short).
+    # (the rule below 20 Hz), which traced them mirrored (correlation -0.41 to -0.48, sets up to 17 short).
     assert wide_correlation(seed, STRIDE20_30) > 0.4
