@@ -46,6 +46,14 @@ _PUSH_S = 0.14
 # sign.  A first move smaller than this is a weight shift or a fidget, not a
 # drill's first swing (tuning focus: strides' first swings 0.2-0.64 g, jolts 0.01-0.06).
 _MIN_PUSH_G = 0.15
+# How much of the rows' push must go the mean's way: (with - against) / (with
+# + against) over the rows, 1 when every row pushes one way.  A swing's first
+# 0.14 s pushes one way row after row (tuning: 1.0); a foot's jolt in a rest
+# rings both ways, and one whose rows happened to sum past _MIN_PUSH_G told
+# the wrong sign (tuning seed 32, a 25 Hz side strap 33 cm down: -0.23, +0.32,
+# +0.62, -0.12 g, the thigh within 2 deg; 0.47; a set 6 short;
+# benchmarks/README.md, stride32).
+_MIN_PUSH_AGREEMENT = 0.8
 
 
 def _leaving_row(t: np.ndarray, acc: np.ndarray, cal: Calibration, end: int) -> int:
@@ -86,7 +94,8 @@ def departure_forward(t: np.ndarray, acc: np.ndarray, cal: Calibration, axes: Ax
     calibration window is no still stand (``cal.quiet`` false: the quietest
     window can be a rep's slow turn), where the thigh did not leave the rest
     within the rows, or where its mean push along the anterior axis over
-    them (``_PUSH_S`` from the leaving row) is under ``_MIN_PUSH_G``.
+    them (``_PUSH_S`` from the leaving row) is under ``_MIN_PUSH_G``, or
+    where the rows push both ways (``_MIN_PUSH_AGREEMENT``: a jolt).
     """
     if not cal.quiet:
         return None
@@ -94,7 +103,10 @@ def departure_forward(t: np.ndarray, acc: np.ndarray, cal: Calibration, axes: Ax
     if j < 0:
         return None
     rest = np.nanmean(acc[cal.start_row : cal.end_row + 1], axis=0)
-    push = float(np.nanmean((acc[j:end] - rest) @ axes.w))
+    rows = (acc[j:end] - rest) @ axes.w
+    push = float(np.nanmean(rows))
     if not abs(push) >= _MIN_PUSH_G:
         return None
+    if not abs(push) >= _MIN_PUSH_AGREEMENT * float(np.nanmean(np.abs(rows))):
+        return None  # rows pushing both ways: a jolt, not a swing
     return push > 0.0

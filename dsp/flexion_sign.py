@@ -47,7 +47,12 @@ _ID_MIN_EXTENSION_DEG = 60.0
 # the likelihood wrong in ballistic kicks, holds and marches).  At 25 Hz and
 # above an ambiguous trace is still the better witness (tuning strides where
 # the two disagreed and the trace was ambiguous: the likelihood right in 9 of 20).
-_TRACE_SIGN_MAX_PERIOD_S = 0.05
+# The bound lies between 12.5 and 20 Hz, not on 20 Hz's 50 ms: a 20 Hz
+# stream's median row spacing read 0.05000000000291 s (float time stamps; a
+# clock a little slow reads more), so at exactly 0.05 its sign went to the
+# likelihood, which traced 20 Hz front-strap strides mirrored (tuning focus
+# stride20-30 seeds 43, 76, 97: sets up to 17 short; benchmarks/README.md, stride32).
+_TRACE_SIGN_MAX_PERIOD_S = 0.06
 _CLEAR_EXCURSION_RATIO = 3.0
 
 # Without a gyro, at 20-40 Hz (rows _TRACE_SIGN_MAX_PERIOD_S or closer, but too
