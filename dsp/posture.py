@@ -359,6 +359,12 @@ def _description(
         tilt += f"lever {hang:.0f} deg from the rest up; "
     if math.isfinite(f.face_up_cos):
         tilt += f"face normal . rest up {f.face_up_cos:+.2f}, face normal . rep axis {f.face_axis_cos:+.2f}; "
+    if f.thigh_frame and all(math.isfinite(x) for x in (*f.thigh_up, *f.thigh_axis)):
+        up3, ax3 = f.thigh_up, f.thigh_axis
+        tilt += (
+            f"thigh frame from the {f.thigh_frame} (normal, up the thigh, across): rest up"
+            f" ({up3[0]:+.2f}, {up3[1]:+.2f}, {up3[2]:+.2f}), rep axis ({ax3[0]:+.2f}, {ax3[2]:+.2f}); "
+        )
     text = (
         f"{lever}; {tilt}ROM {f.rom_deg:.0f} deg, rise {f.rise_s:.2f} s, hold {f.hold_s:.2f} s{period}, {f.n_reps} reps"
     )

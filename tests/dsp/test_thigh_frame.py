@@ -90,7 +90,9 @@ def _sensor_vectors(
 @pytest.mark.parametrize("leg", ["right", "left"])
 @pytest.mark.parametrize("azimuth_deg", [0.0, 90.0])
 @pytest.mark.parametrize("spin_deg", [0.0, 75.0, 200.0])
-def test_the_frame_reads_each_lying_raise_whatever_the_spin_and_leg(leg: str, azimuth_deg: float, spin_deg: float) -> None:
+def test_the_frame_reads_each_lying_raise_whatever_the_spin_and_leg(
+    leg: str, azimuth_deg: float, spin_deg: float
+) -> None:
     from hipflex.dsp.thigh_frame import frame_cosines, frame_pose_movement  # here: the test above runs without it
 
     raises = {
