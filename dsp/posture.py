@@ -33,7 +33,9 @@ the measurement is listed (``pose_candidates``, ``movement_candidates``).
 A user who straps the sensor flat and names its face-normal axis (and its
 placement and leg) lifts part of that ambiguity: see
 :mod:`hipflex.dsp.mounting_prior` (opt-in, so the default stays
-mounting-free).
+mounting-free); with the normal's sense and the leg told as well, a lying
+set's pose and movement are read in the thigh's own frame
+(:mod:`hipflex.dsp.thigh_frame`).
 
 Nothing here feeds back into counting: the descriptions are computed from
 the finished sets when a result is built.
