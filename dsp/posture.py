@@ -372,7 +372,7 @@ def _description(
     )
     if not known:
         pose, move = (p.pose, p.movement) if placed else ("unknown", "unknown")
-        if not placed and poses and len(moves) == 1:  # the thigh frame's pose and movement, no drill of them
+        if not placed and f.thigh_frame and poses and len(moves) == 1:  # the thigh frame's, no drill of them
             pose, move = poses[0], moves[0]
         return SetDescription("unknown", conf, pose, move, poses, moves, text, f)
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
