@@ -55,6 +55,7 @@ from hipflex.dsp.drill_prototypes import (
     DRILL_PROTOTYPES,
     INDEX_OF,
     MAX_TILT_MISS_DEG,
+    P_RISE,
     POSES_HANGING,
     POSES_LIFTED,
     PROTO_TILT_DEG,
@@ -260,8 +261,9 @@ def _in_thigh_frame(
     unknown in that pose and movement, :func:`_description`).  A frame from
     the rise (no lever) holds only for a thigh lying across the vertical,
     so it decides only where the set's best pose among the drills allowed
-    so far is one (the lever's sign, the face's cosines, the kinematics):
-    it then tells which lying pose and which movement.
+    so far is one (the lever's sign, the face's cosines, the kinematics)
+    and not a bridge, whose working turn lowers the thigh (``P_RISE``): it
+    then tells which lying pose and which movement.
     """
     for k, f in enumerate(feats):
         geo = frame_pose_movement(prior, f.thigh_up, f.thigh_axis)
@@ -269,7 +271,9 @@ def _in_thigh_frame(
             continue
         if f.thigh_frame == "rise":
             row = np.where(allowed[k], pose_scores[k], -math.inf)
-            if not np.isfinite(row.max()) or DRILL_PROTOTYPES[int(np.argmax(row))].pose not in _POSES_ACROSS:
+            best = int(np.argmax(row))
+            # The rise frame takes the working turn to lift the thigh's far end: not a bridge's (P_RISE < 0).
+            if not np.isfinite(row[best]) or DRILL_PROTOTYPES[best].pose not in _POSES_ACROSS or P_RISE[best] < 0:
                 continue
         allowed[k] = _in_frame(*geo)
         cands[k] = geo[0], (geo[1],)
