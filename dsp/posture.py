@@ -258,23 +258,25 @@ def _in_thigh_frame(
     """Where the thigh's own frame is measured (:mod:`.thigh_frame`), its pose and movement decide (in place).
 
     Only drills of that pose and movement compete (none: the set is named
-    unknown in that pose and movement, :func:`_description`).  A frame from
-    the rise (no lever) holds only for a thigh lying across the vertical,
-    so it decides only where the set's best pose among the drills allowed
-    so far is one (the lever's sign, the face's cosines, the kinematics)
-    and not a bridge, whose working turn lowers the thigh (``P_RISE``): it
-    then tells which lying pose and which movement.
+    unknown in that pose and movement, :func:`_description`).  The frame
+    holds only for a thigh lying across the vertical and turning its far
+    end up (the rise's by construction; the lever's across "up" can be a
+    poor fit's), so it decides only where the set's best pose among the
+    drills allowed so far is one (the lever's sign and direction, the
+    face's cosines, the kinematics) and its best drill no bridge, whose
+    working turn lowers the thigh (``P_RISE``): it then tells which lying
+    pose and which movement.  (Without this gate a simulated single-leg
+    deadlift whose lever read across "up" went to a side-lying extension.)
     """
     for k, f in enumerate(feats):
         geo = frame_pose_movement(prior, f.thigh_up, f.thigh_axis)
         if geo is None:
             continue
-        if f.thigh_frame == "rise":
-            row = np.where(allowed[k], pose_scores[k], -math.inf)
-            best = int(np.argmax(row))
-            # The rise frame takes the working turn to lift the thigh's far end: not a bridge's (P_RISE < 0).
-            if not np.isfinite(row[best]) or DRILL_PROTOTYPES[best].pose not in _POSES_ACROSS or P_RISE[best] < 0:
-                continue
+        row = np.where(allowed[k], pose_scores[k], -math.inf)
+        best = int(np.argmax(row))
+        # The frame takes the thigh to lie and its working turn to lift the far end: not a bridge's (P_RISE < 0).
+        if not np.isfinite(row[best]) or DRILL_PROTOTYPES[best].pose not in _POSES_ACROSS or P_RISE[best] < 0:
+            continue
         allowed[k] = _in_frame(*geo)
         cands[k] = geo[0], (geo[1],)
 
