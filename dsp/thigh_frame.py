@@ -1,4 +1,4 @@
-"""Pose and movement from the thigh's own frame, where the mounting is given and the lever measured.
+"""Pose and movement from the thigh's own frame, where the mounting is given (and the lever or the rise measured).
 
 The flat-on-the-skin prior (:mod:`hipflex.dsp.mounting_prior`) names one
 thigh direction in the sensor's frame, the face normal ``n``; the strap's
@@ -21,9 +21,12 @@ not observable in one set: a face-down raise about the hip and a
 sit-to-stand about the knee are one rigid motion (naming9), so are a raise
 on the back and a sit-to-stand seen from the front.  The hip is taken: the
 frame is used only where the lever lies across the rest vertical (a thigh on
-the floor or a seat), where the programme's drills are raises from lying
-about the hip, and the knee-pivot drills lose the tie as they do without a
-gyro (``P_ACC_ONLY_PRIOR``).  On the back and seated gravity sits alike
+the floor or a seat) and the set's other evidence already puts it lying or
+seated (:func:`.posture._in_thigh_frame`), where the programme's drills are
+raises from lying about the hip, and the knee-pivot drills lose the tie as
+they do without a gyro (``P_ACC_ONLY_PRIOR``).  Without a lever the rise
+names the long axis: a raise about the hip lifts the knee end, so up the
+thigh is ``axis x up`` (:func:`frame_cosines`).  On the back and seated gravity sits alike
 (anterior up); what tells them apart here is the movement: a flexion from
 there is a raise on the back (hip pivot), an extension a sit-to-stand.
 
