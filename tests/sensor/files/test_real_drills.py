@@ -64,8 +64,8 @@ def test_bilkent_raises_on_the_back_and_side_with_the_documented_mounting(shared
 
     The raises on the back are flexions lying supine, held, fast or tiny; the
     side-lying ones lie on the side.  (Face down, the thigh is lifted the way
-    a seated thigh is in a sit-to-stand: the same rigid motion about the
-    same axis, told apart only by range and tempo; not asserted.)
+    a seated thigh is in a sit-to-stand about the knee: the thigh's frame
+    takes the hip as the pivot, asserted below.)
     """
     settings = Settings(min_rom_deg=10.0, face_normal_axis="+z", sensor_placement="lateral", sensor_leg="right")
     wrong = {}
