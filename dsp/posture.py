@@ -33,7 +33,9 @@ the measurement is listed (``pose_candidates``, ``movement_candidates``).
 A user who straps the sensor flat and names its face-normal axis (and its
 placement and leg) lifts part of that ambiguity: see
 :mod:`hipflex.dsp.mounting_prior` (opt-in, so the default stays
-mounting-free).
+mounting-free); with the normal's sense and the leg told as well, a lying
+set's pose and movement are read in the thigh's own frame
+(:mod:`hipflex.dsp.thigh_frame`).
 
 Nothing here feeds back into counting: the descriptions are computed from
 the finished sets when a result is built.
@@ -53,6 +55,7 @@ from hipflex.dsp.drill_prototypes import (
     DRILL_PROTOTYPES,
     INDEX_OF,
     MAX_TILT_MISS_DEG,
+    P_RISE,
     POSES_HANGING,
     POSES_LIFTED,
     PROTO_TILT_DEG,
@@ -67,6 +70,7 @@ from hipflex.dsp.posture_scores import _MIN_GEOMETRY_FIT, _measured_geometry, _s
 from hipflex.dsp.session_geometry import SAME_FRAME_COS, pooled_poses, unit
 from hipflex.dsp.set_description import SetDescription, SetFeatures
 from hipflex.dsp.set_geometry import axis_tilt_deg, lever_rise_cos, lever_up_cos
+from hipflex.dsp.thigh_frame import frame_cosines, frame_pose_movement
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -85,6 +89,8 @@ __all__ = [
     "set_features",
 ]
 
+_Thigh = tuple[tuple[float, float, float], tuple[float, float, float], str]
+_NAN3 = (math.nan, math.nan, math.nan)
 # Below this best mean log-likelihood per feature the set is "unknown".
 _MIN_FIT = -2.0
 _D2R = math.pi / 180.0
@@ -105,6 +111,7 @@ def _features(
     face: tuple[float, float],
     lever_up_cos: float = math.nan,
     lever_rise_cos: float = math.nan,
+    thigh: _Thigh | None = None,
 ) -> SetFeatures:
     reps = rep_set.reps
     slope, tstat, effect = fit
@@ -133,6 +140,9 @@ def _features(
         face_axis_cos=face[1],
         lever_up_cos=lever_up_cos,
         lever_rise_cos=lever_rise_cos,
+        thigh_up=_NAN3 if thigh is None else thigh[0],
+        thigh_axis=_NAN3 if thigh is None else thigh[1],
+        thigh_frame="" if thigh is None else thigh[2],
     )
 
 
@@ -233,7 +243,54 @@ def _scored(
         cands = [_narrowed(row) for row in allowed]
     # Only drills whose pose and movement the measurement allows compete.
     scores, pose_scores = _scores(feats, geometry, acc_only, session)
+    if prior is not None:
+        _in_thigh_frame(feats, prior, allowed, cands, pose_scores)
     return cands, np.where(allowed, scores, -math.inf), np.where(allowed, pose_scores, -math.inf)
+
+
+def _in_thigh_frame(
+    feats: list[SetFeatures],
+    prior: FlatPrior,
+    allowed: np.ndarray,
+    cands: list[tuple[tuple[str, ...], tuple[str, ...]]],
+    pose_scores: np.ndarray,
+) -> None:
+    """Where the thigh's own frame is measured (:mod:`.thigh_frame`), its pose and movement decide (in place).
+
+    Only drills of that pose and movement compete (none: the set is named
+    unknown in that pose and movement, :func:`_description`).  The frame
+    holds only for a thigh lying across the vertical and turning its far
+    end up (the rise's by construction; the lever's across "up" can be a
+    poor fit's), so it decides only where the set's best pose among the
+    drills allowed so far is one (the lever's sign and direction, the
+    face's cosines, the kinematics) and its best drill no bridge, whose
+    working turn lowers the thigh (``P_RISE``): it then tells which lying
+    pose and which movement.  (Without this gate a simulated single-leg
+    deadlift whose lever read across "up" went to a side-lying extension.)
+    """
+    for k, f in enumerate(feats):
+        geo = frame_pose_movement(prior, f.thigh_up, f.thigh_axis)
+        if geo is None:
+            continue
+        row = np.where(allowed[k], pose_scores[k], -math.inf)
+        best = int(np.argmax(row))
+        # The frame takes the thigh to lie and its working turn to lift the far end: not a bridge's (P_RISE < 0).
+        if not np.isfinite(row[best]) or DRILL_PROTOTYPES[best].pose not in _POSES_ACROSS or P_RISE[best] < 0:
+            continue
+        allowed[k] = _in_frame(*geo)
+        cands[k] = geo[0], (geo[1],)
+
+
+# Poses whose thigh lies across the vertical (dsp.thigh_frame's rise frame holds there).
+_POSES_ACROSS = ("supine", "side", "prone", "seated")
+
+
+@functools.cache
+def _in_frame(poses: tuple[str, ...], move: str) -> np.ndarray:
+    """Which prototypes have one of ``poses`` and the movement ``move``, shape (P,)."""
+    mask = np.array([p.pose in poses and p.movement == move for p in DRILL_PROTOTYPES])
+    mask.flags.writeable = False  # shared by every call with these
+    return mask
 
 
 def _weights(scores: np.ndarray) -> np.ndarray:
@@ -270,7 +327,9 @@ def _named(
     rows = np.arange(len(feats))
     top = scores[rows, best]
     placed = np.isfinite(pose_scores[rows, pair])
-    conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        conf = 1.0 / np.exp(4.0 * (scores - top[:, None])).sum(axis=1)
+    conf = np.where(np.isfinite(top), conf, 0.0)  # no drill competes (the thigh frame's pose and movement have none)
     return [
         _description(f, c[0], c[1], int(b), float(w), bool(s >= _MIN_FIT), bool(g and _measured_geometry(f)), acc_only)
         for f, c, b, w, s, g in zip(feats, cands, best, conf, top, placed, strict=True)
@@ -308,11 +367,19 @@ def _description(
         tilt += f"lever {hang:.0f} deg from the rest up; "
     if math.isfinite(f.face_up_cos):
         tilt += f"face normal . rest up {f.face_up_cos:+.2f}, face normal . rep axis {f.face_axis_cos:+.2f}; "
+    if f.thigh_frame and all(math.isfinite(x) for x in (*f.thigh_up, *f.thigh_axis)):
+        up3, ax3 = f.thigh_up, f.thigh_axis
+        tilt += (
+            f"thigh frame from the {f.thigh_frame} (normal, up the thigh, across): rest up"
+            f" ({up3[0]:+.2f}, {up3[1]:+.2f}, {up3[2]:+.2f}), rep axis ({ax3[0]:+.2f}, {ax3[2]:+.2f}); "
+        )
     text = (
         f"{lever}; {tilt}ROM {f.rom_deg:.0f} deg, rise {f.rise_s:.2f} s, hold {f.hold_s:.2f} s{period}, {f.n_reps} reps"
     )
     if not known:
         pose, move = (p.pose, p.movement) if placed else ("unknown", "unknown")
+        if not placed and f.thigh_frame and poses and len(moves) == 1:  # the thigh frame's, no drill of them
+            pose, move = poses[0], moves[0]
         return SetDescription("unknown", conf, pose, move, poses, moves, text, f)
     return SetDescription(p.name, conf, p.pose, p.movement, poses, moves, text, f)
 
@@ -397,14 +464,20 @@ def describe_sets(
     ).tolist()
     # Most sets share one frame (the same two arrays): its tilt and face
     # cosines computed once per frame, not per set (~10 us each).
-    frame_terms: dict[tuple[int, int], tuple[float, tuple[float, float], float, float]] = {}
+    frame_terms: dict[tuple[int, int], tuple[float, tuple[float, float], float, float, _Thigh]] = {}
     feats = []
     for s, fit, (u, a) in zip(sets, fits, per_set, strict=True):
         key = (id(u), id(a))  # per_set holds u and a for the whole loop: their ids stay theirs
         terms = frame_terms.get(key)
         if terms is None:
             tilt, face = axis_tilt_deg(u, a), face_cosines(prior, u, a)
-            terms = frame_terms[key] = (tilt, face, lever_up_cos(lever, u), lever_rise_cos(lever, u, a))
+            terms = frame_terms[key] = (
+                tilt,
+                face,
+                lever_up_cos(lever, u),
+                lever_rise_cos(lever, u, a),
+                frame_cosines(prior, lever, u, a),
+            )
         feats.append(_features(s, (fit[0], fit[1], fit[2]), *terms))
     acc_only = blocks is None if acc_only is None else acc_only
     # Each earlier set by the weights of its drills from its own measurements (its features, kept in

@@ -55,6 +55,12 @@ class SetFeatures:
     lifts the knee), negative when it lowers it; NaN as ``lever_up_cos``
     (mounting-free: the sensor's upward speed per unit working rate,
     ``omega x lever``, a physical direction whatever the rotation or leg).
+    ``thigh_up`` and ``thigh_axis``: the rest "up" and the rep axis (its
+    part across the thigh, unit; the middle entry 0) in the frame of the
+    face normal and the lever, :func:`.thigh_frame.frame_cosines` (NaN
+    without the prior's sense and leg, a lever, or a thigh lying across the
+    vertical; these depend on the mounting); ``thigh_frame`` what gave the
+    thigh's long axis (``"lever"``, ``"rise"``, ``""`` not measured).
     """
 
     lever_slope: float
@@ -70,6 +76,9 @@ class SetFeatures:
     face_axis_cos: float = math.nan
     lever_up_cos: float = math.nan
     lever_rise_cos: float = math.nan
+    thigh_up: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    thigh_axis: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    thigh_frame: str = ""
 
     @property
     def hangs(self) -> int:
