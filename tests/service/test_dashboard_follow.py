@@ -89,8 +89,9 @@ def test_page_opened_while_preparing_shows_the_session_and_its_reps(
     from hipflex.service import live_analysis
 
     release = threading.Event()
-    monkeypatch.setattr(live_analysis, "_warm_up_now", lambda: release.wait(60))
-    ready = live_analysis.warm_up(background=True)  # as hipflex demo does while its server starts
+    monkeypatch.setattr(live_analysis, "_warm_up_now", lambda gyro=None: release.wait(60))
+    monkeypatch.setattr(live_analysis, "_ready", set())  # as in a fresh process
+    ready = live_analysis.warm_up(background=True, gyro=True)  # as hipflex demo does while its server starts
     problems: list[str] = []
     try:
         with chromium() as browser:
