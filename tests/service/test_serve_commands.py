@@ -95,6 +95,40 @@ def test_serve_compiles_nothing_before_it_serves(tmp_path: Path, monkeypatch: py
     assert warm_ups == []
 
 
+def test_demo_prepares_only_its_recordings_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import Future
+
+    from hipflex.sensor.formats import load_samples
+    from hipflex.service import live_analysis, server
+    from hipflex.service.commands.demo import make_recording
+
+    warm_ups: list[dict[str, object]] = []
+
+    def warm_up(**options: object) -> Future[None]:
+        warm_ups.append(options)
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
+
+    class Interrupted:  # Ctrl-C as the server starts
+        url = "http://127.0.0.1:1"
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def start(self) -> None:
+            raise KeyboardInterrupt
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(live_analysis, "warm_up", warm_up)
+    monkeypatch.setattr(server, "ServerThread", Interrupted)
+    assert main(["demo", "--port", "0", "--db", str(tmp_path / "d.db")]) == 0
+    has_gyro = load_samples(make_recording(tmp_path, "march")).has_gyro
+    assert [options.get("gyro", "both modes") for options in warm_ups] == [has_gyro]
+
+
 # Lists the cache index files and first-run markers after demo's warm-up in a fresh numba cache.
 _DEMO_PROBE = """
 import json, sys
