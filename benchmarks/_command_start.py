@@ -4,9 +4,11 @@ Used by ``cold_start.py``.  Each measurement is a fresh ``python -m hipflex ...`
 from spawn to the moment its work starts, then stopped with SIGINT:
 
 - ``serve``: the first successful ``GET /api/v1/health`` (polled from the line with the URL), then
-  a simulated session posted at once, until its first chunk is analysed (the session's
-  ``sample_count`` above 0); the slowest ``/health`` answer while that session waited is kept
-  (the API must answer while the analysis compiles).
+  a simulated session (no gyro) posted at once, until its first chunk is analysed (the session's
+  ``sample_count`` above 0; the first chunks need no compiled kernel, rows are buffered until the
+  rest pose is known) and until its first rep is counted (``rep_count``, about 1 s of wall time
+  into the session at its speed); the slowest ``/health`` answer meanwhile is kept (the API must
+  answer while the analysis compiles).
 - ``demo --once``: the line announcing its first session (posted once the analysis is ready).
 - ``record`` on an emulated sensor (``HIPFLEX_BLE_BACKEND=fake:...``): the line "streaming from".
 """
@@ -114,14 +116,15 @@ def time_serve(py: str, env: dict[str, str], folder: Path, has_gyro: bool) -> Co
         with urllib.request.urlopen(req, timeout=60) as resp:
             sid = json.loads(resp.read())["id"]
         deadline = time.monotonic() + TIMEOUT_S
-        while _get(f"{url}api/v1/sessions/{sid}")["sample_count"] == 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the session analysed nothing")
-            asked = time.perf_counter()
-            _get(url + "api/v1/health")
-            out.health_max_s = max(out.health_max_s, time.perf_counter() - asked)
-            time.sleep(0.05)
-        out.events["first chunk"] = time.perf_counter() - t0
+        for event, what in (("first chunk", "sample_count"), ("first rep", "rep_count")):
+            while _get(f"{url}api/v1/sessions/{sid}")[what] == 0:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the session has no {what}")
+                asked = time.perf_counter()
+                _get(url + "api/v1/health")
+                out.health_max_s = max(out.health_max_s, time.perf_counter() - asked)
+                time.sleep(0.05)
+            out.events[event] = time.perf_counter() - t0
 
     return _run(cmd, env, body)
 

@@ -119,6 +119,11 @@ def test_page_follows_the_demo_to_its_next_session(live_server: Any) -> None:
     refreshes the history, without a reload."""
     from playwright.sync_api import expect
 
+    from hipflex.service import live_analysis
+
+    # The analysis ready before the first session, as after the demo's start: a session's first-run
+    # warm-up in this process (tests/service/test_live.py) would hold its chunks while the page loads.
+    live_analysis.warm_up(gyro=True).result(timeout=300)
     first = _start_sim(live_server, seed=11, speed=4.0, label="first")  # still running when the page loads
     problems: list[str] = []
     with chromium() as browser:
