@@ -194,6 +194,7 @@ def warm_up(*, background: bool = False, announce: str | None = None, gyro: bool
         Done when the kernels are ready.  It never holds an exception: a failed
         warm-up is logged (the analysis then compiles on first use, as without it).
     """
+    global _warming
     with _warming_lock:
         if set(_modes(gyro)) <= _ready:
             done: Future[None] = Future()
@@ -204,11 +205,11 @@ def warm_up(*, background: bool = False, announce: str | None = None, gyro: bool
                 return _running[key]
         done = Future()
         _running[gyro] = done
+        # Counted from here, not from the thread's start: /health says "preparing" as soon as a session asked.
+        _warming += 1
 
     def run() -> None:
         global _warming
-        with _warming_lock:
-            _warming += 1
         ok = False
         try:
             with _compiling:
