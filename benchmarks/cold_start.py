@@ -25,8 +25,15 @@ The last line is machine-readable:
 first cpu <x> s, acc-only first <x> s, cpu <x> s`` (CPU time: of the first run, user + system, which other
 processes on a shared machine do not inflate as they do its wall time).  "analyze acc-only, after gyro" is
 the first run on a recording without a gyro after one with (the cache holds the acc+gyro kernels).
-The live warm-up (``hipflex.service.live_analysis.warm_up(announce=...)``, run by ``hipflex record``,
-``serve`` and ``demo`` before streaming) is timed the same way, first without caches, then cached.
+The live warm-up (``hipflex.service.live_analysis.warm_up(announce=...)``, both modes) is timed the
+same way, first without caches, then cached.
+
+The commands as a user sees them (``_command_start.py``), each first without caches, then cached:
+``hipflex serve`` until its first ``/health`` answer and until a simulated session posted at once
+(without a gyro) has its first chunk analysed, with the slowest ``/health`` answer meanwhile;
+``hipflex demo --once`` until it posts its first session; ``hipflex record`` on an emulated Polar H10
+(no gyro) and Verity Sense (gyro) until it streams.  ``--commands-only`` times only these (and the
+baselines).  Their last line: ``commands: serve health <x> s, ...`` (first runs).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _command_start import time_demo, time_record, time_serve
 from _perfkit import machine_lines, print_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time a first run compiling in one process (HIPFLEX_FIRST_RUN_SERIAL=1, no helper process)",
     )
+    ap.add_argument("--commands-only", action="store_true", help="time only serve, demo and record (and the baselines)")
     args = ap.parse_args(argv)
     py = sys.executable
 
@@ -189,38 +198,61 @@ def main(argv: list[str] | None = None) -> int:
         first: dict[str, float] = {}
         first_cpu: dict[str, float] = {}
         cached: dict[str, list[float]] = {}
-        for label, path in (("acc+gyro", gyro), ("acc-only", acc)):
-            cmd = [py, "-m", "hipflex", "analyze", str(path), "--json"]
+        warm_first = warm_first_cpu = 0.0
+        warm_cached: list[float] = []
+        if not args.commands_only:
+            for label, path in (("acc+gyro", gyro), ("acc-only", acc)):
+                cmd = [py, "-m", "hipflex", "analyze", str(path), "--json"]
+                n_deleted = clear_caches(env, args.isolated)
+                dt, out = timed(cmd, env)
+                first[label] = dt
+                first_cpu[label] = CPU_S[-1]
+                add(f"analyze {label}, first run", f"caches deleted ({n_deleted} files): compile", [dt], rep_count(out))
+                runs = [timed(cmd, env) for _ in range(args.runs)]
+                cached[label] = [t for t, _ in runs]
+                add(f"analyze {label}, cached", "numba caches loaded", cached[label], rep_count(runs[-1][1]))
+                if label == "acc+gyro":
+                    # The other mode's first run: a first run compiles its recording's mode only
+                    # (hipflex.dsp._precompile.groups), the next file without a gyro the rest.
+                    other = [py, "-m", "hipflex", "analyze", str(acc), "--json"]
+                    dt, out = timed(other, env)
+                    first_cpu["acc-only after acc+gyro"] = CPU_S[-1]
+                    add("analyze acc-only, after gyro", "the other mode's kernels: compile", [dt], rep_count(out))
+            if args.serial:
+                cmd = [py, "-m", "hipflex", "analyze", str(gyro), "--json"]
+                n_deleted = clear_caches(env, args.isolated)
+                dt, out = timed(cmd, dict(env, HIPFLEX_FIRST_RUN_SERIAL="1"))
+                first_cpu["acc+gyro in one process"] = CPU_S[-1]
+                what = f"caches deleted ({n_deleted} files): 1 process"
+                add("analyze acc+gyro, first, serial", what, [dt], rep_count(out))
+            # What `hipflex record`, `serve` and `demo` do before streaming (live path, both modes).
+            warm = [py, "-c", "from hipflex.service.live_analysis import warm_up; warm_up(announce='hipflex record')"]
             n_deleted = clear_caches(env, args.isolated)
-            dt, out = timed(cmd, env)
-            first[label] = dt
-            first_cpu[label] = CPU_S[-1]
-            add(f"analyze {label}, first run", f"caches deleted ({n_deleted} files): compile", [dt], rep_count(out))
-            runs = [timed(cmd, env) for _ in range(args.runs)]
-            cached[label] = [t for t, _ in runs]
-            add(f"analyze {label}, cached", "numba caches loaded", cached[label], rep_count(runs[-1][1]))
-            if label == "acc+gyro":
-                # The other mode's first run: a first run compiles its recording's mode only
-                # (hipflex.dsp._precompile.groups), the next file without a gyro the rest.
-                other = [py, "-m", "hipflex", "analyze", str(acc), "--json"]
-                dt, out = timed(other, env)
-                first_cpu["acc-only after acc+gyro"] = CPU_S[-1]
-                add("analyze acc-only, after gyro", "the other mode's kernels: compile", [dt], rep_count(out))
-        if args.serial:
-            cmd = [py, "-m", "hipflex", "analyze", str(gyro), "--json"]
+            warm_first = timed(warm, env)[0]
+            warm_first_cpu = CPU_S[-1]
+            add("live warm_up(), first run", f"caches deleted ({n_deleted} files): compile", [warm_first])
+            warm_cached = [timed(warm, env)[0] for _ in range(args.runs)]
+            add("live warm_up(), cached", "numba caches loaded", warm_cached)
+        # The commands as a user sees them: each first without caches, then cached (--runs times).
+        commands: dict[str, float] = {}
+        timers = {
+            "serve": lambda: time_serve(py, env, Path(tmp), has_gyro=False),
+            "demo": lambda: time_demo(py, env, Path(tmp)),
+            "record h10": lambda: time_record(py, env, Path(tmp), "h10", "h10"),
+            "record verity": lambda: time_record(py, env, Path(tmp), "verity", "Polar Sense"),
+        }
+        for name, timer in timers.items():
             n_deleted = clear_caches(env, args.isolated)
-            dt, out = timed(cmd, dict(env, HIPFLEX_FIRST_RUN_SERIAL="1"))
-            first_cpu["acc+gyro in one process"] = CPU_S[-1]
-            what = f"caches deleted ({n_deleted} files): 1 process"
-            add("analyze acc+gyro, first, serial", what, [dt], rep_count(out))
-        # What `hipflex record`, `serve` and `demo` do before streaming (live path, both modes).
-        warm = [py, "-c", "from hipflex.service.live_analysis import warm_up; warm_up(announce='hipflex record')"]
-        n_deleted = clear_caches(env, args.isolated)
-        warm_first = timed(warm, env)[0]
-        warm_first_cpu = CPU_S[-1]
-        add("live warm_up(), first run", f"caches deleted ({n_deleted} files): compile", [warm_first])
-        warm_cached = [timed(warm, env)[0] for _ in range(args.runs)]
-        add("live warm_up(), cached", "numba caches loaded", warm_cached)
+            got = timer()
+            for event, dt in got.events.items():
+                commands[f"{name} {event}"] = dt
+                add(f"{name}: {event}, first run", f"caches deleted ({n_deleted} files)", [dt])
+            first_cpu[f"{name} (until stopped)"] = got.cpu_s
+            if got.health_max_s:
+                commands[f"{name} slowest health"] = got.health_max_s
+            cached_runs = [timer() for _ in range(args.runs)]
+            for event in got.events:
+                add(f"{name}: {event}, cached", "numba caches loaded", [c.events[event] for c in cached_runs])
 
     print()
     print_table(
@@ -232,16 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "CPU time (user + system) of the first runs: "
-        + ", ".join(f"analyze {k} {v:.1f} s" for k, v in first_cpu.items())
-        + f", live warm_up() {warm_first_cpu:.1f} s"
+        + ", ".join(f"{'' if 'until' in k else 'analyze '}{k} {v:.1f} s" for k, v in first_cpu.items())
+        + ("" if args.commands_only else f", live warm_up() {warm_first_cpu:.1f} s")
     )
-    print(
-        f"cold_start: first {first['acc+gyro']:.2f} s, cached {statistics.median(cached['acc+gyro']):.2f} s, "
-        f"import {statistics.median(imp):.2f} s, python {statistics.median(base):.2f} s, "
-        f"warm-up first {warm_first:.2f} s, cached {statistics.median(warm_cached):.2f} s, "
-        f"first cpu {first_cpu['acc+gyro']:.2f} s, acc-only first {first['acc-only']:.2f} s, "
-        f"cpu {first_cpu['acc-only']:.2f} s"
-    )
+    if not args.commands_only:
+        print(
+            f"cold_start: first {first['acc+gyro']:.2f} s, cached {statistics.median(cached['acc+gyro']):.2f} s, "
+            f"import {statistics.median(imp):.2f} s, python {statistics.median(base):.2f} s, "
+            f"warm-up first {warm_first:.2f} s, cached {statistics.median(warm_cached):.2f} s, "
+            f"first cpu {first_cpu['acc+gyro']:.2f} s, acc-only first {first['acc-only']:.2f} s, "
+            f"cpu {first_cpu['acc-only']:.2f} s"
+        )
+    print("commands: " + ", ".join(f"{k} {v:.2f} s" for k, v in commands.items()))
     return 0
 
 

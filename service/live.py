@@ -7,7 +7,9 @@ with their arrival time; the consumer hands every chunk to the session's
 (one call at a time per session, so the pipeline sees chunks in order; the
 numba kernels release the GIL) and publishes the returned messages on the
 session's :class:`~hipflex.service.hub.Hub`.  The pipeline never waits for a
-client.
+client.  The analysis of the source's mode (with a gyro or without one) is readied
+when the source is open (:func:`~hipflex.service.live_analysis.warm_up`; on a fresh
+install it compiles), and the first chunk waits for it, not the API.
 
 :class:`SessionManager` creates, stops and lists the running sessions, and
 on shutdown stops them all cleanly (they end ``stopped``, with their final
@@ -21,7 +23,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -131,6 +133,8 @@ class LiveSession:
         Where the worker runs.
     on_done : callable
         Called with the session once it has finished and stored its result.
+    ready : Future or None
+        Done when the analysis of the source's mode is ready; the first chunk waits for it.
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class LiveSession:
         hub: Hub,
         executor: ThreadPoolExecutor,
         on_done: Callable[[LiveSession], None],
+        ready: Future[None] | None = None,
     ) -> None:
         self.id = session_id
         self.source = source
@@ -148,6 +153,7 @@ class LiveSession:
         self.hub = hub
         self.executor = executor
         self.on_done = on_done
+        self._ready = ready
         self.analysis: Analysis | None = None
         self.done = asyncio.Event()
         # Bounded: a simulator or replay that outruns the pipeline waits (falls behind real time);
@@ -203,6 +209,10 @@ class LiveSession:
                 elif isinstance(item, SourceStatus):
                     self._on_status(item)
                 elif isinstance(item, ImuSamples):
+                    if self._ready is not None:
+                        # On a fresh install the mode's kernels are compiling: the chunks queue meanwhile.
+                        await asyncio.wrap_future(self._ready)
+                        self._ready = None
                     msgs = await loop.run_in_executor(self.executor, self.worker.process, item, received_at)
                     self.hub.publish(msgs)
         except Exception as exc:  # the pipeline rejected the data: keep what was analysed
@@ -238,6 +248,18 @@ class LiveSession:
         if self._producer is not None:
             self._producer.cancel()
         await self.done.wait()
+
+
+def _ready_analysis(has_gyro: bool) -> Future[None]:
+    """The analysis of a source's mode, readied in the background (compiled on a fresh install, with the notice).
+
+    At connect, when the source knows what it streams, not at the server's start: ``hipflex serve``
+    answers at once, and a first run compiles one mode's kernels, not both (benchmarks/README.md,
+    "firstrun25").
+    """
+    from hipflex.service.live_analysis import warm_up
+
+    return warm_up(background=True, announce="hipflex", gyro=has_gyro)
 
 
 class SessionManager:
@@ -349,7 +371,8 @@ class SessionManager:
             raise SourceError(f"cannot write the raw log in {self.settings.capture_dir}: {exc.strerror}") from None
         worker = SessionWorker(record.id, settings, source.has_gyro, log, self.store, self.settings.angle_rate_hz)
         hub = Hub(self.settings.client_queue)
-        live = LiveSession(record.id, source, worker, hub, self.executor, self._forget)
+        ready = _ready_analysis(source.has_gyro)
+        live = LiveSession(record.id, source, worker, hub, self.executor, self._forget, ready)
         self._sessions[record.id] = live
         self.store.update_progress(record.id, 0, None, None, source.has_gyro)
         live.start()

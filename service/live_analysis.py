@@ -12,10 +12,14 @@ The state is created on the first chunk, when it is known whether a gyroscope
 reports (a Verity Sense whose gyroscope never answers streams acceleration alone).
 
 :func:`warm_up` readies the numba kernels before a stream starts: on a fresh install
-the first analysis in a process compiles them (about half a minute), and a live
+the first analysis in a process compiles them (about ten seconds), and a live
 session would otherwise show its first reps only after that; with numba's on-disk
-cache warm (``cache=True``) it takes about a second.  ``hipflex record``, ``serve``
-and ``demo`` call it.
+cache warm (``cache=True``) it takes about a second.  A stream is analysed with a
+gyro or without one, and each mode compiles kernels of its own
+(:data:`hipflex.dsp._precompile.ONLY`), so it readies one mode when the stream's is
+known: ``hipflex demo`` its bundled recordings' mode while its server starts,
+``hipflex record`` and every live session of ``hipflex serve`` the connected
+source's, at connect (``serve`` compiles nothing before its API answers).
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ WARM_UP_CHUNK_ROWS = 36
 # Warm-ups running in this process, so the API can tell a dashboard that the analysis is being prepared.
 _warming = 0
 _warming_lock = threading.Lock()
+# The modes readied in this process (True: with a gyro), and the warm-ups under way by mode (None: both).
+_ready: set[bool] = set()
+_running: dict[bool | None, Future[None]] = {}
+# One warm-up compiles at a time: two would each start a compile helper and count each other's kernels.
+_compiling = threading.Lock()
 
 
 def preparing() -> bool:
@@ -123,40 +132,46 @@ class LiveAnalysis:
                 self.reps += 1
 
 
-def _kernels_ready() -> bool:
-    """Whether this process has the main loop's kernels of both modes (compiled or loaded from the cache)."""
+def _modes(gyro: bool | None) -> tuple[bool, ...]:
+    return (True, False) if gyro is None else (gyro,)
+
+
+def _kernels_ready(gyro: bool | None = None) -> bool:
+    """Whether this process has the main loop's kernels of mode ``gyro`` (None: both; compiled or loaded)."""
     from hipflex.dsp._kern_run import _run_chunk_acc, _run_chunk_gyro
 
-    return bool(getattr(_run_chunk_gyro, "signatures", ())) and bool(getattr(_run_chunk_acc, "signatures", ()))
+    loops = {True: _run_chunk_gyro, False: _run_chunk_acc}
+    return all(bool(getattr(loops[mode], "signatures", ())) for mode in _modes(gyro))
 
 
-def _warm_up_now() -> None:
-    """Analyse a short simulated session with and without gyroscope, chunk by chunk, as a live stream."""
+def _warm_up_now(gyro: bool | None = None) -> None:
+    """Analyse a short simulated session of mode ``gyro`` (None: with and without one), chunk by chunk."""
     from hipflex.dsp._precompile import load_all
     from hipflex.sensor.sim.simulate import simulate_drill  # only needed here
 
     started = time.perf_counter()
-    for has_gyro in (True, False):
+    for has_gyro in _modes(gyro):
         # One set of ballistic reps: calibration, the axis lock, the sign window, reps, a set, the finish.
         samples = simulate_drill("ballistic", fs_hz=52.0, has_gyro=has_gyro, seed=1, n_sets=1).samples
         analysis = LiveAnalysis(source="warm-up")
         for start in range(0, len(samples), WARM_UP_CHUNK_ROWS):
             analysis.feed_sync(samples.slice(start, min(start + WARM_UP_CHUNK_ROWS, len(samples))))
         analysis.finish_sync()
-    # And every kernel the session did not reach (a revision's stillest-window search, a gap's re-run):
-    # a real stream reaches them later, mid-session, where a compile would stall it.
-    load_all()
+    # And every kernel of the mode the session did not reach (a revision's stillest-window search, a gap's
+    # re-run): a real stream reaches them later, mid-session, where a compile would stall it.
+    load_all(gyro)
     _log.info("analysis ready in %.1f s", time.perf_counter() - started)
 
 
-def warm_up(*, background: bool = False, announce: str | None = None) -> Future[None]:
-    """Compile the analysis kernels (or load them from numba's cache) before a stream needs them.
+def warm_up(*, background: bool = False, announce: str | None = None, gyro: bool | None = None) -> Future[None]:
+    """Compile the analysis kernels of one mode (or load them from numba's cache) before a stream needs them.
 
-    Runs :class:`LiveAnalysis` over a short simulated session, with and without
-    gyroscope, in live-sized chunks, so that every kernel the live path calls from
-    Python exists for the argument types live chunks have (contiguous float64).
-    Afterwards the first chunk of a real stream is analysed at once instead of
-    waiting for numba.  Cheap when already done in this process.
+    Runs :class:`LiveAnalysis` over a short simulated session of that mode in
+    live-sized chunks, so that every kernel the live path calls from Python exists
+    for the argument types live chunks have (contiguous float64).  Afterwards the
+    first chunk of a real stream of that mode is analysed at once instead of waiting
+    for numba.  A mode readied in this process returns at once; a call for a mode
+    being readied returns that warm-up's future.
 
     Parameters
     ----------
@@ -168,6 +183,10 @@ def warm_up(*, background: bool = False, announce: str | None = None) -> Future[
         When given (the command's name, e.g. ``"hipflex record"``) and numba's cache is
         cold, say on stderr that the analysis is being prepared, with progress
         (:func:`hipflex.service.first_run.preparing`).
+    gyro : bool or None
+        The stream's mode: with a gyro (True) or without one (False); only that mode's
+        kernels are compiled (the other mode's first stream compiles the rest).  None:
+        both modes (a caller that cannot know the mode).
 
     Returns
     -------
@@ -175,25 +194,41 @@ def warm_up(*, background: bool = False, announce: str | None = None) -> Future[
         Done when the kernels are ready.  It never holds an exception: a failed
         warm-up is logged (the analysis then compiles on first use, as without it).
     """
-    done: Future[None] = Future()
+    global _warming
+    with _warming_lock:
+        if set(_modes(gyro)) <= _ready:
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
+        for key in (None,) if gyro is None else (None, gyro):
+            if key in _running:
+                return _running[key]
+        done = Future()
+        _running[gyro] = done
+        # Counted from here, not from the thread's start: /health says "preparing" as soon as a session asked.
+        _warming += 1
 
     def run() -> None:
         global _warming
-        with _warming_lock:
-            _warming += 1
+        ok = False
         try:
-            if announce is None:
-                _warm_up_now()
-            else:
-                from hipflex.service.first_run import preparing
+            with _compiling:
+                if announce is None:
+                    _warm_up_now(gyro)
+                else:
+                    from hipflex.service.first_run import preparing
 
-                with preparing("live", announce, ready=_kernels_ready):
-                    _warm_up_now()
+                    with preparing("live", announce, ready=lambda: _kernels_ready(gyro), gyro=gyro):
+                        _warm_up_now(gyro)
+            ok = True
         except Exception:
             _log.warning("analysis warm-up failed; the first chunks will compile it", exc_info=True)
         finally:
             with _warming_lock:
                 _warming -= 1
+                if ok:
+                    _ready.update(_modes(gyro))
+                _running.pop(gyro, None)
             done.set_result(None)
 
     if background:

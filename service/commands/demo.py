@@ -4,9 +4,9 @@ Starts the server on 127.0.0.1 (a temporary database unless ``--db``),
 writes a small simulated recording made deterministically by the simulator,
 starts a replay session of it through the API (raw log, live DSP, store,
 streams), prints the dashboard URL and keeps going, one drill after another,
-until Ctrl-C.  The analysis is prepared (:func:`~hipflex.service.live_analysis.warm_up`)
-while the server starts, and the first session waits for it.  Only the standard
-library is imported at module level.
+until Ctrl-C.  The analysis of the recordings' mode (with a gyro, :data:`DEMO_HAS_GYRO`)
+is prepared (:func:`prepare_analysis`) while the server starts, and the first session
+waits for it.  Only the standard library is imported at module level.
 """
 
 from __future__ import annotations
@@ -17,17 +17,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hipflex.service.commands import Command, UsageError
 from hipflex.service.commands.serve import add_server_arguments, build_service_settings
 
-__all__ = ["COMMAND", "DEMO_DRILLS", "DEMO_SEED", "add_arguments", "make_recording", "run"]
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+__all__ = ["COMMAND", "DEMO_DRILLS", "DEMO_HAS_GYRO", "DEMO_SEED", "add_arguments", "make_recording",
+           "prepare_analysis", "run"]  # fmt: skip
 
 #: Drills played in turn.
 DEMO_DRILLS: tuple[str, ...] = ("ballistic", "hold", "march", "strength", "stride")
 #: Seed of the demo recordings (the same recordings on every machine).
 DEMO_SEED = 2024
+#: The demo recordings have gyro columns: the analysis of that mode only is prepared for them.
+DEMO_HAS_GYRO = True
 
 EPILOG = """\
 examples:
@@ -55,9 +61,20 @@ def make_recording(folder: Path, drill: str, seed: int = DEMO_SEED) -> Path:
     path = folder / f"demo-{drill}.csv"
     if not path.exists():
         which = next(d for d in DRILLS if d == drill)
-        sim = simulate_drill(which, fs_hz=100.0, has_gyro=True, seed=seed, n_sets=2)
+        sim = simulate_drill(which, fs_hz=100.0, has_gyro=DEMO_HAS_GYRO, seed=seed, n_sets=2)
         write_csv(path, sim.samples, comments=[f"hipflex demo recording: simulated {drill}, seed {seed}"])
     return path
+
+
+def prepare_analysis() -> Future[None]:
+    """Compile (or load) the analysis kernels of the demo recordings' mode in the background.
+
+    Only that mode's: the other mode's kernels would be ~3 s more of compiling on a
+    fresh install that the demo never runs (benchmarks/README.md, "firstrun25").
+    """
+    from hipflex.service.live_analysis import warm_up
+
+    return warm_up(background=True, announce="hipflex demo", gyro=DEMO_HAS_GYRO)
 
 
 def _call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,11 +101,10 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from hipflex.service.app import create_app
-    from hipflex.service.live_analysis import warm_up
     from hipflex.service.server import ServerThread
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ready = warm_up(background=True, announce="hipflex demo")  # while the server starts
+    ready = prepare_analysis()  # while the server starts
     try:
         server = ServerThread(create_app(settings), "127.0.0.1", settings.port, log_level=args.log_level)
     except OSError:

@@ -206,10 +206,12 @@ async def _record(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _analysis_ready(ready: asyncio.Future[None], stop: asyncio.Event, display: LiveDisplay) -> bool:
-    """Wait for the analysis warm-up before connecting (so the first reps show live); False if Ctrl-C came first.
+    """Wait for the analysis warm-up before streaming (so the first reps show live); False if Ctrl-C came first.
 
-    Waiting before the connection, not after it, keeps the sensor's link from idling
-    through a first-run compilation.
+    The warm-up readies the mode the connected sensor streams (with a gyro or without
+    one), known once it is connected: on a fresh install the link waits, connected and
+    not yet streaming, through that mode's first-run compilation (a few seconds; the
+    other mode's kernels are not compiled).
     """
     import asyncio
 
@@ -238,19 +240,20 @@ async def _session(args: argparse.Namespace, backends: Any, stop: asyncio.Event,
 
     display = LiveDisplay(sys.stderr, sys.stderr.isatty())
     clock = backends.clock or time.monotonic
-    # Compile (or load) the analysis while scanning.
-    ready = asyncio.wrap_future(warm_up(background=True, announce="hipflex record"))
     found = await find_sensor(args.device, args.scan_timeout, backends=backends)
     display.note(f"found {found.info.name} ({found.info.model}, {found.info.address})")
-    if not await _analysis_ready(ready, stop, display):
-        print("hipflex record: interrupted before streaming started; nothing was recorded", file=sys.stderr)
-        return 130
     client = open_sensor(
         found, sample_rate_hz=args.rate, range_g=args.range_g, gyro=args.gyro,
         capture_path=args.out, overwrite=args.overwrite, backends=backends,
     )  # fmt: skip
     analysis = LiveAnalysis(settings, source=str(args.out))
     async with client:
+        # Connected: the client knows what the sensor streams (a Polar H10 no gyro, a Verity Sense or a
+        # MetaMotion one unless it has none or --no-gyro), so only that mode's kernels are compiled.
+        ready = asyncio.wrap_future(warm_up(background=True, announce="hipflex record", gyro=client.has_gyro))
+        if not await _analysis_ready(ready, stop, display):
+            print(f"hipflex record: interrupted before streaming started; {args.out} holds no samples", file=sys.stderr)
+            return 130
         await client.start()
         started = clock()
 

@@ -97,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     from hipflex.service.app import create_app
     from hipflex.service.datafolder import DatabaseRefused, prepare_data
     from hipflex.service.datalock import DataFolderLocked, DataLock
-    from hipflex.service.live_analysis import warm_up
     from hipflex.service.server import Server, bind_socket, make_config
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -129,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"dashboard: {url}?token={settings.token}", flush=True)
 
     server = Server(make_config(app, log_level=args.log_level), on_started=announce)
-    # Compiled (or loaded from numba's cache) before the first session needs it.
-    warm_up(background=True, announce="hipflex serve")
+    # Nothing is compiled up front: each live session readies its source's mode at connect
+    # (hipflex.service.live), so that the API answers at once and a first run compiles one mode.
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -89,8 +89,9 @@ def test_page_opened_while_preparing_shows_the_session_and_its_reps(
     from hipflex.service import live_analysis
 
     release = threading.Event()
-    monkeypatch.setattr(live_analysis, "_warm_up_now", lambda: release.wait(60))
-    ready = live_analysis.warm_up(background=True)  # as hipflex demo does while its server starts
+    monkeypatch.setattr(live_analysis, "_warm_up_now", lambda gyro=None: release.wait(60))
+    monkeypatch.setattr(live_analysis, "_ready", set())  # as in a fresh process
+    ready = live_analysis.warm_up(background=True, gyro=True)  # as hipflex demo does while its server starts
     problems: list[str] = []
     try:
         with chromium() as browser:
@@ -118,6 +119,11 @@ def test_page_follows_the_demo_to_its_next_session(live_server: Any) -> None:
     refreshes the history, without a reload."""
     from playwright.sync_api import expect
 
+    from hipflex.service import live_analysis
+
+    # The analysis ready before the first session, as after the demo's start: a session's first-run
+    # warm-up in this process (tests/service/test_live.py) would hold its chunks while the page loads.
+    live_analysis.warm_up(gyro=True).result(timeout=300)
     first = _start_sim(live_server, seed=11, speed=4.0, label="first")  # still running when the page loads
     problems: list[str] = []
     with chromium() as browser:

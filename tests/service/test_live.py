@@ -234,3 +234,47 @@ def test_closing_an_sse_client_early_stops_the_writes(service_settings: Any, cap
         assert api.post(f"/api/v1/sessions/{sid}/stop").json()["status"] == "stopped"
     sends = [r.getMessage() for r in caplog.records if "socket.send() raised exception" in r.getMessage()]
     assert sends == []
+
+
+def test_a_session_readies_its_mode_at_connect_while_the_api_answers(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server compiles nothing up front: a session's source, once open, readies its mode's analysis.
+
+    Meanwhile (a fresh install's compile, held here) the API answers and says the analysis is being
+    prepared, and the session's chunks wait; then they are analysed.
+    """
+    import contextlib
+    import threading
+
+    from hipflex.service import first_run, live_analysis
+
+    release = threading.Event()
+    modes: list[bool | None] = []
+
+    def compiling(gyro: bool | None = None) -> None:
+        modes.append(gyro)
+        release.wait(60)
+
+    monkeypatch.setattr(live_analysis, "_warm_up_now", compiling)
+    monkeypatch.setattr(live_analysis, "_ready", set(), raising=False)  # as in a fresh process
+    # Without compiling ahead under the notice (tests/service/test_first_run.py): straight to the warm-up.
+    monkeypatch.setattr(first_run, "preparing", lambda *args, **kwargs: contextlib.nullcontext())
+    api = live_server.client
+    try:
+        assert api.get("/api/v1/health").json()["analysis"] == "ready"  # nothing compiling before a session
+        sim = {**SIM, "has_gyro": False, "speed": 50}
+        r = api.post("/api/v1/sessions", json={"source": "simulator", **sim})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        wait_until(lambda: modes, 10, "the session's warm-up")
+        assert modes == [False]  # the simulated sensor's mode only
+        health = api.get("/api/v1/health")
+        assert health.status_code == 200 and health.json()["analysis"] == "preparing"
+        time.sleep(0.5)  # chunks arrive meanwhile, and wait
+        assert api.get(f"/api/v1/sessions/{sid}").json()["sample_count"] == 0
+    finally:
+        release.set()
+    wait_until(lambda: api.get(f"/api/v1/sessions/{sid}").json()["sample_count"] > 0, 60, "the first chunks analysed")
+    assert api.get("/api/v1/health").json()["analysis"] == "ready"
+    assert live_server.wait_ended(sid, 120)["status"] == "stopped"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hipflex.service import live_analysis
 from hipflex.service.live_analysis import LiveAnalysis, warm_up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,5 +87,6 @@ def test_a_failed_warm_up_is_logged_not_raised(
         raise RuntimeError("no kernels today")
 
     monkeypatch.setattr(LiveAnalysis, "feed_sync", broken)
+    monkeypatch.setattr(live_analysis, "_ready", set())  # as in a fresh process
     assert warm_up(background=True).result(timeout=60) is None
     assert any("warm-up failed" in r.getMessage() for r in caplog.records)

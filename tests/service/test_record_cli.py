@@ -170,10 +170,14 @@ def test_record_prepares_the_analysis_before_it_streams(
 
     world("fake:h10,speed=50")
     events: list[str] = []
+    modes: list[bool | None] = []
     first_chunk = threading.Event()
 
-    def slow_warm_up(*, background: bool = False, announce: str | None = None) -> Future[None]:
-        assert background  # it overlaps the scan
+    def slow_warm_up(
+        *, background: bool = False, announce: str | None = None, gyro: bool | None = None
+    ) -> Future[None]:
+        assert background  # the display goes on meanwhile
+        modes.append(gyro)
         done: Future[None] = Future()
 
         def run() -> None:
@@ -197,8 +201,42 @@ def test_record_prepares_the_analysis_before_it_streams(
     monkeypatch.setattr(LiveAnalysis, "feed_sync", feed)
     assert main(["record", "h10", "--out", str(tmp_path / "s.jsonl"), "--duration", "5"]) == 0
     assert events == ["warm-up started", "warm-up done", "first chunk analysed"]
+    # The connected H10's mode only (no gyro), not both: ~3 s less to compile on a fresh install.
+    assert modes == [False]
     err = capsys.readouterr().err
     assert err.index("found Polar H10") < err.index("preparing analysis...") < err.index("streaming from")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "options", "gyro"),
+    [("verity", (), True), ("verity", ("--no-gyro",), False), ("metamotion", (), True)],
+)
+def test_record_prepares_the_mode_the_connected_sensor_streams(
+    world: Callable[[str], None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scenario: str,
+    options: tuple[str, ...],
+    gyro: bool,
+) -> None:
+    """What the connected client streams decides the mode, not the model: a Verity Sense told --no-gyro has none."""
+    from hipflex.service import live_analysis
+
+    world(f"fake:{scenario},speed=50")
+    modes: list[bool | None] = []
+
+    def warm_up(*, background: bool = False, announce: str | None = None, gyro: bool | None = None) -> Future[None]:
+        modes.append(gyro)
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
+
+    monkeypatch.setattr(live_analysis, "warm_up", warm_up)
+    out = tmp_path / "s.jsonl"
+    device = {"verity": "Polar Sense", "metamotion": "MetaWear"}[scenario]
+    assert main(["record", device, "--out", str(out), "--duration", "2", *options]) == 0
+    assert modes == [gyro]
+    assert decode_capture(read_capture(out)).samples.has_gyro == gyro  # what the stream delivered
 
 
 def test_parse_world() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -80,29 +81,88 @@ def _first_line_then_connect(args: list[str], prefix: str) -> tuple[str, int]:
         proc.communicate(timeout=60)
 
 
-@pytest.mark.slow
-def test_serve_prepares_the_analysis_in_the_background(tmp_path: Path) -> None:
-    import signal
-    import threading
+def test_serve_compiles_nothing_before_it_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API answers at once; each live session readies its own mode at connect (tests/service/test_live.py)."""
+    from hipflex.service import live_analysis
+    from hipflex.service.server import Server
 
-    db = str(tmp_path / "x.db")
-    args = [sys.executable, "-m", "hipflex", "serve", "--port", "0", "--db", db, "--log-level", "info"]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watchdog = threading.Timer(300, proc.send_signal, [signal.SIGINT])  # ends the loop below if the line never comes
-    watchdog.start()
-    try:
-        assert proc.stderr is not None and proc.stdout is not None
-        assert proc.stdout.readline().startswith("hipflex serving on ")  # serving does not wait for it
-        for line in proc.stderr:
-            if "hipflex.service.live_analysis: analysis ready in " in line:
-                break
-        else:
-            raise AssertionError("the server never said the analysis was ready")
-    finally:
-        watchdog.cancel()
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-    assert proc.returncode == 0
+    warm_ups: list[dict[str, object]] = []
+    seen_by_the_server: list[list[dict[str, object]]] = []
+    monkeypatch.setattr(live_analysis, "warm_up", lambda **options: warm_ups.append(options))
+    monkeypatch.setattr(Server, "run", lambda self, sockets=None: seen_by_the_server.append(list(warm_ups)))
+    assert main(["serve", "--port", "0", "--db", str(tmp_path / "x.db")]) == 1  # this server never started
+    assert seen_by_the_server == [[]]
+    assert warm_ups == []
+
+
+def test_demo_prepares_only_its_recordings_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import Future
+
+    from hipflex.sensor.formats import load_samples
+    from hipflex.service import live_analysis, server
+    from hipflex.service.commands.demo import make_recording
+
+    warm_ups: list[dict[str, object]] = []
+
+    def warm_up(**options: object) -> Future[None]:
+        warm_ups.append(options)
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
+
+    class Interrupted:  # Ctrl-C as the server starts
+        url = "http://127.0.0.1:1"
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def start(self) -> None:
+            raise KeyboardInterrupt
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(live_analysis, "warm_up", warm_up)
+    monkeypatch.setattr(server, "ServerThread", Interrupted)
+    assert main(["demo", "--port", "0", "--db", str(tmp_path / "d.db")]) == 0
+    has_gyro = load_samples(make_recording(tmp_path, "march")).has_gyro
+    assert [options.get("gyro", "both modes") for options in warm_ups] == [has_gyro]
+
+
+# Lists the cache index files and first-run markers after demo's warm-up in a fresh numba cache.
+_DEMO_PROBE = """
+import json, sys
+from pathlib import Path
+from hipflex.service.commands.demo import prepare_analysis
+
+prepare_analysis().result()
+print(json.dumps(sorted(p.name for p in Path(sys.argv[1]).rglob("*") if p.suffix == ".nbi" or "prepared" in p.name)))
+"""
+
+
+@pytest.mark.slow
+def test_demo_compiles_only_its_recordings_mode(tmp_path: Path) -> None:
+    # Both modes were +3 s of compile CPU on a fresh install (benchmarks/README.md, "firstrun25").
+    import os
+
+    from hipflex.dsp._precompile import ONLY
+    from hipflex.sensor.formats import load_samples
+    from hipflex.service.commands.demo import DEMO_HAS_GYRO, make_recording
+
+    assert load_samples(make_recording(tmp_path, "march")).has_gyro == DEMO_HAS_GYRO  # the mode it prepares
+    cache = tmp_path / "numba-cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    r = subprocess.run([sys.executable, "-c", _DEMO_PROBE, str(cache)], cwd=REPO, capture_output=True, text=True,
+                       env=env, timeout=900)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    names = json.loads(r.stdout.strip().splitlines()[-1])
+    mode = "gyro" if DEMO_HAS_GYRO else "acc"
+    assert any(name.startswith(f"_kern_run._run_chunk_{mode}-") for name in names)
+    # The other mode's kernels (the main loop, the gap block, the per-sample filter, the axis watch ...).
+    other = tuple(f"{name.removesuffix('_called')}-" for name, gyro in ONLY.items() if gyro != DEMO_HAS_GYRO)
+    assert [name for name in names if name.startswith(other)] == []
+    markers = [name for name in names if name.startswith("hipflex-prepared-")]
+    assert [name.rsplit("-", 1)[0] for name in markers] == [f"hipflex-prepared-live-{mode}"]
 
 
 @pytest.mark.slow
