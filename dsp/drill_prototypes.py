@@ -27,6 +27,7 @@ __all__ = [
     "LOG_CENTRE",
     "LOG_HALF",
     "MAX_TILT_MISS_DEG",
+    "NEEDS_GYRO",
     "POSES_HANGING",
     "POSES_LIFTED",
     "PROTO_TILT_DEG",
@@ -97,6 +98,13 @@ DRILL_PROTOTYPES: tuple[DrillPrototype, ...] = (
     DrillPrototype("squat", "standing", "flexion", -1, (35, 100), (0.8, 2.5), (0.3, 2.0), (2.5, 6.0)),
     DrillPrototype("sit_to_stand", "seated", "extension", -1, (55, 100), (0.6, 2.0), (0.3, 2.5), (2.0, 5.0)),
 )
+#: The drills an accelerometer alone cannot see, so an analysis without a gyro counts none of them and says so
+#: (``Quality.needs_gyro``).  Standing hip rotation turns the thigh about its own long axis, which stands along
+#: gravity: gravity stays where it is in the sensor's frame (within the thigh's few degrees off the vertical),
+#: and the skin's tangential and centripetal acceleration about the femur (r ~ 8 cm: 10-30 mg for 30-45 deg in
+#: a second) stays inside the sway and the sensor's noise (simulated sets: 10-30 mg per axis against 8-9 mg at
+#: rest, the norm unchanged).  The pendulum model is a swing about the hip and reads none of it as a rep.
+NEEDS_GYRO: tuple[str, ...] = ("hip_rotation",)
 POSES_HANGING = ("standing", "all_fours")
 POSES_LIFTED = ("supine", "side", "prone", "seated", "standing")
 

@@ -18,6 +18,7 @@ import numpy as np
 from hipflex import __version__
 from hipflex.dsp import _layout as L
 from hipflex.dsp.analysis_settings import Settings
+from hipflex.dsp.drill_prototypes import NEEDS_GYRO
 from hipflex.dsp.gait import walks_so_far
 from hipflex.dsp.identify import LeverFit, lies_across
 from hipflex.dsp.learn import Calibration
@@ -136,6 +137,7 @@ def result(settings: Settings, state: StreamState, source: str = "") -> Analysis
         analysed_before_calibration_s=(state.cal_time_s - state.first_time_s) if has_cal else 0.0,
         recalibrated_from_s=state.recalibrated_from_s,
         walks=walks_so_far(settings, state.gait),
+        needs_gyro=() if state.has_gyro else NEEDS_GYRO,
     )
     return Analysis(
         source=source,

@@ -397,6 +397,13 @@ class Quality:
     ``walks`` are the runs of swings classified as walking
     (:mod:`hipflex.dsp.gait`): their steps are not reps; each is also listed
     in ``rejections`` with reason ``walking``.
+
+    ``needs_gyro`` names the drills this analysis cannot see, so counts none
+    of: without a gyro, standing hip rotation
+    (:data:`hipflex.dsp.drill_prototypes.NEEDS_GYRO`: a turn about the
+    thigh's own long axis, which stands along gravity, leaves gravity where
+    it is in the sensor's frame); empty with a gyro.  A session of them
+    recorded without one reports no set rather than reps read from noise.
     """
 
     gaps: int
@@ -417,6 +424,7 @@ class Quality:
     recalibrated_from_s: tuple[float, ...] = ()
 
     walks: tuple[Walk, ...] = ()
+    needs_gyro: tuple[str, ...] = ()
 
     @property
     def gyro_correction(self) -> str | None:
@@ -467,6 +475,7 @@ class Quality:
             "rejected_candidates": [
                 {"time_s": _r(r.time_s, 4), "reason": r.reason, "rom_deg": _r(r.rom_deg, 2)} for r in self.rejections
             ],
+            "needs_gyro": list(self.needs_gyro),
         }
 
 

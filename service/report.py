@@ -77,6 +77,8 @@ def quality_line(result: Analysis) -> str:
         parts.append(f"angle within {q.rest_mismatch_deg:.0f}° of the accelerometer at rest")
     if q.gyro_correction is not None:
         parts.append(f"gyro corrected: {q.gyro_correction}")
+    if q.needs_gyro:
+        parts.append(f"needs a gyro, not counted: {', '.join(q.needs_gyro)}")
     return "quality: " + ", ".join(parts)
 
 

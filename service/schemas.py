@@ -213,6 +213,10 @@ class QualityOut(BaseModel):
     walking_strides: int = Field(default=0, description="Forward swings of the instrumented thigh in all walks.")
     walks: list[WalkOut] = Field(default_factory=list, description="Runs of swings classified as walking.")
     rejected_candidates: list[RejectedOut]
+    needs_gyro: list[str] = Field(
+        default_factory=list,
+        description="drills this analysis cannot see, so counts none of (acc-only: hip_rotation); empty with a gyro",
+    )
 
 
 class SensorOut(BaseModel):

@@ -70,6 +70,21 @@ def test_a_standing_hip_rotation_is_counted_with_a_gyro(seed: int, fs_hz: float)
             assert r.rom_deg == pytest.approx(tr.rom_deg, abs=3.0)
 
 
+@pytest.mark.parametrize(("seed", "fs_hz"), [(3, 100.0), (4, 25.0)])
+def test_a_hip_rotation_without_a_gyro_says_it_needs_one_and_counts_nothing(seed: int, fs_hz: float) -> None:
+    # Without a gyro a turn about the standing thigh's own axis leaves gravity where it is: the
+    # analysis cannot see it, so it must say so rather than leave the user with a silent zero
+    # (issue 19) and must not count reps read from the skin's 10-30 mg.
+    sim = simulate_programme("hip_rotation", seed=seed, fs_hz=fs_hz, has_gyro=False)
+    a = analyze(sim.samples, Settings())
+    assert a.quality.needs_gyro == ("hip_rotation",)
+    assert a.quality.to_dict()["needs_gyro"] == ["hip_rotation"]
+    assert a.rep_count == 0
+    with_gyro = analyze(simulate_programme("hip_rotation", seed=seed, fs_hz=fs_hz, has_gyro=True).samples, Settings())
+    assert with_gyro.quality.needs_gyro == ()
+    assert with_gyro.rep_count == len(sim.truth.reps)
+
+
 def test_a_hip_rotation_streamed_in_chunks_gives_the_batch_reps() -> None:
     # The rotation decision reads buffered rows only, the integral the kernel's state.
     sim = simulate_programme("hip_rotation", seed=3, fs_hz=50.0, has_gyro=True)

@@ -18,6 +18,7 @@ from hipflex.dsp.types import Analysis
 from hipflex.sensor.files.csv_io import write_csv
 from hipflex.sensor.formats import load_samples
 from hipflex.service.rawlog import SampleLog
+from hipflex.service.report import quality_line
 from hipflex.service.store import Store
 
 pytestmark = pytest.mark.slow
@@ -253,3 +254,10 @@ def test_report_never_changes_a_foreign_database(sides: Path, tmp_path: Path) ->
     res = cli("report", "abc123", "--db", str(db), "-o", str(tmp_path / "r.html"), cwd=sides)
     assert res.returncode == 2 and f"abc123: no such file, and {db} is not a hipflex database" in res.stderr
     assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("gyro", [True, False], ids=["gyro", "acc-only"])
+def test_the_quality_line_says_what_needs_a_gyro(gyro: bool) -> None:
+    # An accelerometer alone cannot see hip rotation (issue 19): the printed quality says so.
+    line = quality_line(analyze(thigh_session(gyro=gyro), Settings()))
+    assert ("needs a gyro, not counted: hip_rotation" in line) is not gyro
