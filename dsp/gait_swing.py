@@ -149,6 +149,15 @@ class GaitState:
         their top half (accelerometer only): a landing one walking stride
         after the last is a step's whatever the swing read, where some other
         swing of the run reads as a step (``gait._decide``).
+    landed_high_s : tuple of float
+        As ``struck_high_s`` for such swings whose foot landed softer than
+        ``STRIKE_G`` but above ``SOFT_LANDING_G`` (accelerometer only): they
+        count as steps in ``gait._decide``'s majority too, but confirm no
+        walk through its high swings (``brisk_walk_step``).
+    paired : bool
+        The run's first swing may be a walk's first step from standing whose
+        next step the angle saw only as a swing too small to be a rep
+        (``gait_lone.first_step_pair``, accelerometer only).
     hurried : bool
         The run's first swing peaked less than ``gait_min_stride_s`` after
         the rep before it (a drill's turnover, not a walk's first step from
@@ -183,6 +192,8 @@ class GaitState:
     last_rep: Rep | None = None
     alone: bool = False
     struck_high_s: tuple[float, ...] = ()
+    landed_high_s: tuple[float, ...] = ()
+    paired: bool = False
     hurried: bool = False
     carried: tuple[Rep, ...] = ()
     carry_first: Rep | None = None
