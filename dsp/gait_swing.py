@@ -230,10 +230,22 @@ def from_bound(settings: Settings, rep: Rep) -> bool:
 
 
 def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
-    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
+    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period.
+
+    So may the step after a run's struck first step (``GaitState.struck_first``) or a first step alone
+    after a set of another kind (``GaitState.alone``), which ``missed_swing`` already reads as two strides
+    when the rhythm after them confirms it: two walking strides (``strict_stride`` of half the interval).
+    A slow walker's next step after the first can read below ``candidate_deg`` (tuning seeds 2411 and 2578,
+    acc-only: a first step of 26-34 degrees from standing struck 0.8-1.6 g, nothing seen for 2.6 s, then
+    the walk's swings 1.0-1.7 s apart; true strides 1.2-1.3 s), and that interval, longer than any one
+    stride's link, closed the run and counted the first step.
+    """
     if link_ok(settings, dt_s):
         return True
-    return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+    if g.walking:
+        return dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+    first = (g.struck_first or g.alone) and not g.lead and len(g.peaks_s) == 1
+    return first and strict_stride(settings, 0.5 * dt_s)
 
 
 def half_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:

@@ -1125,3 +1125,27 @@ def test_an_acc_only_struck_first_step_and_its_next_step_half_seen_are_a_short_w
     assert deep in counted
     counted, _, _ = _feed_mixed([*holds, first, first.peak_s + 1.28], [0.26] * 3 + [1.22])
     assert first in counted
+
+
+def test_an_acc_only_struck_first_step_then_nothing_seen_for_two_strides_starts_the_walk() -> None:
+    # Tuning seed 2578 (acc-only, 50 Hz, true strides 1.2 s): a first step of 33.5 degrees from standing
+    # (struck 0.84 g), the next step not seen, then the walk's steps as swings too small to be reps 2.59,
+    # 1.24 and 1.65 s apart; a stride set 2.4 s later.
+    first = _swing(20.0, 33.5, -1.5)
+    t = first.peak_s
+    drill = [_swing(t + 8.6 + 0.77 * k, 95.0, -30.0, 0.3) for k in range(4)]
+    seq = [first, t + 2.59, t + 3.83, t + 5.48, *drill]
+    counted, steps, g = _feed_mixed(seq, [0.84] + [0.9] * 4)
+    assert counted == drill and steps == [first]
+    assert [w.strides for w in g.walks] == [5]  # the step not seen counts, on the walk's rhythm
+    # Seed 2411 (104 Hz): 26.2 from +0.3 (1.60 g), a small swing 2.60 s on, then steps from -8.5 and -13.3.
+    first = _swing(20.0, 26.2, 0.3)
+    walk = [_swing(24.16, 16.0, -8.5), _swing(25.17, 13.2, -13.3)]
+    counted, steps, _ = _feed_mixed([first, 22.6, *walk], [1.6, 0.22, 0.3])
+    assert counted == [] and steps == [first, *walk]
+    # Unstruck, or the swings after it at no walking rhythm: the first swing is a rep, as before.
+    first = seq[0]
+    counted, _, _ = _feed_mixed(seq, [0.3] + [0.9] * 4)
+    assert first in counted
+    counted, _, _ = _feed_mixed([first, t + 2.59, t + 5.4, t + 8.2], [0.84])
+    assert first in counted
