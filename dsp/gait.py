@@ -298,10 +298,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         r.peak_s == peaks[0] and r.peak_flexion_deg <= high_deg for r in g.pending
     )
     some_step = len(high_s) < len(after_s) or first_step
-    # A softer landing (``SOFT_LANDING_G``, ``GaitState.landed_high_s``) counts as a step here too: tuning seed
-    # 2544 (12.5 Hz, a brisk walker, true peaks 33-37): after a struck first step of 45.1 from -12.6, steps
-    # of 49.1 and 52.7 from -15 and -11 landing at 0.38 and 0.41 g, then 38.2 and 41.0 struck; two of four
-    # high, the run waited, and the set after it released all five as reps.
+    # A softer landing counts as a step here too (``GaitState.landed_high_s``; tuning seed 2544).
     stepped_s = (*g.struck_high_s, *g.landed_high_s)
     n_high = sum(1 for t in high_s if not (some_step and t in stepped_s))
     if 2 * n_high >= n_body:
