@@ -115,8 +115,8 @@ import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_carry import settle
-from hipflex.dsp.gait_high import brisk_step, brisk_walk_step, lead_shaped, soft_lead
-from hipflex.dsp.gait_lone import lone_start, lone_step
+from hipflex.dsp.gait_high import brisk_step, brisk_walk_step, high_second_step, lead_shaped, soft_lead
+from hipflex.dsp.gait_lone import first_step_pair, lone_start, lone_step, pair_walk
 from hipflex.dsp.gait_rhythm import (
     LINK_TOL,
     misplaced_peak,
@@ -127,6 +127,7 @@ from hipflex.dsp.gait_rhythm import (
 )
 from hipflex.dsp.gait_swing import (
     OTHER_KIND_RISE,
+    SOFT_LANDING_G,
     STRIKE_G,
     GaitState,
     between_steps,
@@ -167,6 +168,17 @@ def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]
     if not g.peaks_s and not g.pending and not g.reps_in_run and math.isnan(g.start_s) and math.isnan(g.end_s):
         return g, ()  # no run: already the closed state (most reps of a drill pass here)
     return GaitState(walks=g.walks), g.pending
+
+
+def _closed(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...], tuple[Rep, ...]]:
+    """``_close``, where a first step and its next one half seen close as a short walk (``pair_walk``).
+
+    Returns the state, reps released as reps and reps found to be steps.
+    """
+    if pair_walk(settings, g):
+        return GaitState(walks=(*g.walks, _lone_walk(g))), (), g.pending
+    g, released = _close(settings, g)
+    return g, released, ()
 
 
 def _extend(
@@ -236,7 +248,9 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             # A turnover from the filter's extension bound (``GaitState.hurried``).
             turnover = bool(dt[int(off[-1])] < settings.gait_min_stride_s)
             hurried = turnover and bool(kept) and kept[0].peak_s == first_s and from_bound(settings, kept[0])
-            rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s, hurried=hurried)
+            rest = dataclasses.replace(
+                rest, struck_high_s=g.struck_high_s, landed_high_s=g.landed_high_s, hurried=hurried
+            )
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
@@ -284,7 +298,9 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         r.peak_s == peaks[0] and r.peak_flexion_deg <= high_deg for r in g.pending
     )
     some_step = len(high_s) < len(after_s) or first_step
-    n_high = sum(1 for t in high_s if not (some_step and t in g.struck_high_s))
+    # A softer landing counts as a step here too (``GaitState.landed_high_s``; tuning seed 2544).
+    stepped_s = (*g.struck_high_s, *g.landed_high_s)
+    n_high = sum(1 for t in high_s if not (some_step and t in stepped_s))
     if 2 * n_high >= n_body:
         return g, (), ()
     if g.second_front and not second_on_rhythm(dt):
@@ -292,7 +308,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
         # standing): the first swing is a rep; the walk starts at the second.
         first, kept = g.pending[:1], g.pending[1:]
         rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
-        rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s)
+        rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s, landed_high_s=g.landed_high_s)
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
     rom_deg = max((r.rom_deg for r in g.pending), default=0.0)
@@ -417,6 +433,8 @@ def _feed_rep(
     if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
         if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
+        elif brisk and not step and not has_gyro and strike_g > SOFT_LANDING_G and from_extension(settings, rep):
+            g = dataclasses.replace(g, landed_high_s=(*g.landed_high_s, rep.peak_s))
         if back:
             if struck and not g.struck_run:
                 g = dataclasses.replace(g, struck_run=True)
@@ -427,6 +445,8 @@ def _feed_rep(
             return _tentative(g, rep), (), ()
         if second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
+    if high_second_step(settings, g, rep, has_gyro, standing_known, strike_g, dt_s):
+        return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
     # A second stretched swing in a row is held too (as two shallow lows are, ``_MAX_TENTATIVE``) when no foot
     # landed in its top half: tuning seed 1027 (12.5 Hz, a brisk walker), steps read 45.8 and 45.5 from -13
     # unstruck, then 40.1 from -16; the second broke the walk and both were counted.  A struck one is left to
@@ -457,9 +477,12 @@ def _feed_rep(
         last, g = g.pending, GaitState(walks=(*g.walks, _lone_walk(g)))
     # A walk's tentative swings, a stop, then a step: held until the run it starts is decided (``gait_carry.settle``).
     stop = step and g.walking and bool(g.pending) and rep.peak_s - g.pending[-1].peak_s <= settings.set_gap_s
-    g, released = _close(settings, g)
+    g, released, paired = _closed(settings, g)
+    last = (*last, *paired)
     if step:
         g_new = _start(rep, g.walks, struck=struck, before_s=prev_s, before=before, alone=alone)
+        if first_step_pair(settings, rep, has_gyro, standing_known, struck, rep.peak_s - prev_s):
+            g_new = dataclasses.replace(g_new, paired=True)
         if before is not None and rep.peak_s - before.peak_s < settings.gait_min_stride_s and from_bound(settings, rep):
             g_new = dataclasses.replace(g_new, hurried=True)
         if stop:
@@ -557,8 +580,8 @@ def _feed_candidate(
     # A high first step (``GaitState.lead``) needs a swing from extension after it, seen as a rep.
     if g.peaks_s and not (g.lead and len(g.peaks_s) == 1) and walk_link_ok(settings, g, time_s - g.peaks_s[-1]):
         return _extend(settings, g, time_s, time_s, None)
-    g, released = _close(settings, g)
-    return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, ()
+    g, released, steps = _closed(settings, g)
+    return GaitState(peaks_s=(time_s,), start_s=time_s, end_s=time_s, walks=g.walks), released, steps
 
 
 def flush(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:

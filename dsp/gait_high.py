@@ -19,11 +19,13 @@ from hipflex.dsp.gait_swing import (
     STANCE_DEG,
     GaitState,
     from_extension,
+    gait_shaped,
+    second_step,
     stretched_peak,
 )
 from hipflex.dsp.types import Rep
 
-__all__ = ["brisk_step", "brisk_walk_step", "lead_shaped", "soft_lead"]
+__all__ = ["brisk_step", "brisk_walk_step", "high_second_step", "lead_shaped", "soft_lead"]
 
 
 def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
@@ -87,6 +89,38 @@ def brisk_walk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, 
     if not strict_stride(settings, dt_s) or not stretched_peak(settings, rep) or not from_extension(settings, rep):
         return False
     return rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
+
+
+def high_second_step(
+    settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool, strike_g: float, dt_s: float
+) -> bool:
+    """True when an accelerometer-only swing read high, from in front of standing, may be a walk's second step.
+
+    ``second_step``'s reading for a brisk walker: at 12.5 Hz the body's
+    forward acceleration into the walk and the hip's braking at each landing
+    read a brisk walk's first steps 43-52 degrees (tuning seeds 1089 and
+    2544: true peaks 31-37), and the first stance, shorter than the others,
+    leaves the second step's low read at or in front of standing (+0.7 and
+    +6.3 degrees, true lows -10 to -15).  Neither ``second_step`` (a step's
+    flexion) nor ``brisk_step`` (from the stance) took it, so the run broke
+    and the walk's first two or three steps were counted.  Such a swing
+    joins a run of one step-shaped rep as its second swing
+    (``GaitState.second_front``: the swings after it must confirm the walk
+    on their own, on the rhythm of its first stride, and mostly read as
+    steps, ``gait._decide``) when it comes one walking stride on
+    (``strict_stride``), reads no more than ``stretched_peak`` allows and
+    lower than ``OTHER_KIND_RISE`` times the first, and its foot landed in
+    its top half (above ``SOFT_LANDING_G``: more than a strength rep or a
+    hold jolts; 0.45 and 0.32 g in those walks).
+    """
+    if has_gyro or not standing_known or not second_step(g) or not strike_g > SOFT_LANDING_G:
+        return False
+    first = g.pending[0]
+    if first.peak_s != g.peaks_s[0] or not gait_shaped(settings, first, has_gyro):
+        return False
+    if not strict_stride(settings, dt_s) or not stretched_peak(settings, rep):
+        return False
+    return rep.peak_flexion_deg < OTHER_KIND_RISE * first.peak_flexion_deg
 
 
 def lead_shaped(settings: Settings, rep: Rep, has_gyro: bool, struck: bool) -> bool:

@@ -1,20 +1,21 @@
 """A lone accelerometer-only swing between sets: a rep, or a step of a walk the angle barely saw.
 
-``hipflex.dsp.gait`` reads these two tests when a run holds a single swing:
-``lone_start`` (a swing alone after a set of another kind may start a walk)
-and ``lone_step`` (a run of one swing, closed by a swing of another kind,
-was a short walk between sets).  Split from ``hipflex.dsp.gait_swing``,
+``hipflex.dsp.gait`` reads these tests when a run holds a single swing:
+``lone_start`` (a swing alone after a set of another kind may start a walk),
+``lone_step`` (a run of one swing, closed by a swing of another kind, was a
+short walk between sets) and ``first_step_pair`` / ``pair_walk`` (a struck
+first step from standing and its next step half seen, then a stop).  Split from ``hipflex.dsp.gait_swing``,
 whose per-swing tests they build on.
 """
 
 from __future__ import annotations
 
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.gait_rhythm import pause_s
+from hipflex.dsp.gait_rhythm import pause_s, strict_stride
 from hipflex.dsp.gait_swing import PAIR_MAX_PEAK_DEG, STANCE_DEG, GaitState, gait_shaped, last_step
 from hipflex.dsp.types import Rep, Walk
 
-__all__ = ["lone_start", "lone_step"]
+__all__ = ["first_step_pair", "lone_start", "lone_step", "pair_walk"]
 
 
 def lone_start(settings: Settings, rep: Rep, before: Rep | None, gap_s: float, has_gyro: bool) -> bool:
@@ -94,3 +95,49 @@ def lone_step(settings: Settings, g: GaitState, nxt: Rep, has_gyro: bool, standi
         return True  # a swing too small to be a rep on a walking link after it (the run's only other swing)
     stance = rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG
     return len(g.peaks_s) == 1 and stance and rep.peak_flexion_deg <= PAIR_MAX_PEAK_DEG
+
+
+def first_step_pair(
+    settings: Settings, rep: Rep, has_gyro: bool, standing_known: bool, struck: bool, gap_s: float
+) -> bool:
+    """True when an accelerometer-only swing that starts a run may be a walk's first step from standing.
+
+    Read for a step-shaped swing that starts a run (``GaitState.paired``;
+    ``pair_walk`` decides at the run's end).  A walk's first step starts
+    from standing after a pause and its foot lands while the thigh is
+    still forward (``struck``, ``STRIKE_G``); a strength rep or a hold lands
+    on nothing, and a march's or a stride's reps are no step's flexion.  So
+    the swing is step-shaped (``gait_shaped``, standing known), struck, its
+    low within ``STANCE_DEG`` of standing, and no swing came within a
+    walking link before it (``gap_s``; NaN: none).
+    """
+    if has_gyro or not standing_known or not struck or not gait_shaped(settings, rep, has_gyro):
+        return False
+    if rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG:
+        return False
+    return not gap_s <= pause_s(settings)
+
+
+def pair_walk(settings: Settings, g: GaitState) -> bool:
+    """True when an undecided run, now closed, was a walk's first step and its next step half seen.
+
+    Of a slow walk between sets the accelerometer-only angle can see the
+    first step from standing (struck, 29-35 degrees) and the next as a swing
+    too small to be a rep one stride on, and no more: the steps after them
+    read below ``candidate_deg`` or the walker stopped (tuning seeds 1160,
+    2059 and 2296: 29.2 from -2.5, 34.6 from +0.2 and 31.9 from +0.2,
+    struck 0.63-1.22 g, a small swing 0.92-1.28 s on; true steps 11-30
+    degrees).  The walk needs a third swing on its rhythm
+    (``gait._decide``), so the run closed undecided and the first step was
+    counted, whatever closed it: a swing after a pause, a step from in
+    front of standing on the next link, a set.  A run that holds only its
+    first swing (``first_step_pair``) and a swing too small to be a rep one
+    walking stride after it (``strict_stride``) is such a walk: a set's rep
+    followed by a small swing lands on nothing (strength reps, holds) or is
+    no step's flexion (a march's knee lift, a stride).  The end of the
+    stream keeps the swing a rep, as ``lone_step`` does.
+    """
+    if not g.paired or g.walking or len(g.pending) != 1 or len(g.peaks_s) != 2:
+        return False
+    first = g.pending[0]
+    return first.peak_s == g.peaks_s[0] and strict_stride(settings, g.peaks_s[1] - g.peaks_s[0])

@@ -149,6 +149,19 @@ class GaitState:
         their top half (accelerometer only): a landing one walking stride
         after the last is a step's whatever the swing read, where some other
         swing of the run reads as a step (``gait._decide``).
+    landed_high_s : tuple of float
+        As ``struck_high_s`` for such swings whose foot landed softer than
+        ``STRIKE_G`` but above ``SOFT_LANDING_G`` (accelerometer only): they
+        count as steps in ``gait._decide``'s majority too, but confirm no
+        walk through its high swings (``brisk_walk_step``).  Tuning seed 2544
+        (12.5 Hz, a brisk walker, true peaks 33-37 degrees): after a struck
+        first step of 45.1 from -12.6, steps of 49.1 and 52.7 from -15 and -11
+        landing at 0.38 and 0.41 g, then 38.2 and 41.0 struck; half the run
+        read high, it waited, and the set after it released all five as reps.
+    paired : bool
+        The run's first swing may be a walk's first step from standing whose
+        next step the angle saw only as a swing too small to be a rep
+        (``gait_lone.first_step_pair``, accelerometer only).
     hurried : bool
         The run's first swing peaked less than ``gait_min_stride_s`` after
         the rep before it (a drill's turnover, not a walk's first step from
@@ -183,6 +196,8 @@ class GaitState:
     last_rep: Rep | None = None
     alone: bool = False
     struck_high_s: tuple[float, ...] = ()
+    landed_high_s: tuple[float, ...] = ()
+    paired: bool = False
     hurried: bool = False
     carried: tuple[Rep, ...] = ()
     carry_first: Rep | None = None
@@ -219,10 +234,22 @@ def from_bound(settings: Settings, rep: Rep) -> bool:
 
 
 def walk_link_ok(settings: Settings, g: GaitState, dt_s: float) -> bool:
-    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period."""
+    """On a confirmed walk a swing too small to be seen may be missing: two strides of its own period.
+
+    So may the step after a run's struck first step (``GaitState.struck_first``) or a first step alone
+    after a set of another kind (``GaitState.alone``), which ``missed_swing`` already reads as two strides
+    when the rhythm after them confirms it: two walking strides (``strict_stride`` of half the interval).
+    A slow walker's next step after the first can read below ``candidate_deg`` (tuning seeds 2411 and 2578,
+    acc-only: a first step of 26-34 degrees from standing struck 0.8-1.6 g, nothing seen for 2.6 s, then
+    the walk's swings 1.0-1.7 s apart; true strides 1.2-1.3 s), and that interval, longer than any one
+    stride's link, closed the run and counted the first step.
+    """
     if link_ok(settings, dt_s):
         return True
-    return g.walking and dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+    if g.walking:
+        return dt_s <= (2.0 + LINK_TOL) * period_s(settings, g.peaks_s)
+    first = (g.struck_first or g.alone) and not g.lead and len(g.peaks_s) == 1
+    return first and strict_stride(settings, 0.5 * dt_s)
 
 
 def half_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, standing_known: bool) -> bool:

@@ -1019,3 +1019,133 @@ def test_a_lone_swing_after_a_walk_and_before_a_set_of_another_kind_is_a_walks_s
     small = [_swing(lone.peak_s + 8.7 + 3.6 * k, 31.0, 0.0, 0.8) for k in range(3)]
     counted, _, _ = _run([*walk, lone, lone.peak_s + 1.08, *small], has_gyro=False)
     assert counted == [lone, *small]
+
+
+# Tuning seed 2544 (acc-only, 12.5 Hz, a brisk walker, true peaks 33-37 degrees): the walk's first step from
+# standing reads 43.0, its second 46.3 from +6.3 (the first stance read in front of standing), then 45.1, 49.1,
+# 52.7, 38.2 and 41.0 from the stance, 0.97-1.08 s apart; a strength set rising 81 degrees 5.6 s later.
+_BRISK_125 = _walk_of(
+    [
+        (0.0, 43.0, -1.1),
+        (1.04, 46.3, 6.3),
+        (1.05, 45.1, -12.6),
+        (0.98, 49.1, -15.3),
+        (1.08, 52.7, -11.4),
+        (0.97, 38.2, -15.5),
+        (1.05, 41.0, -5.6),
+    ]
+)
+_BRISK_125_G = [0.52, 0.32, 0.72, 0.38, 0.41, 0.62, 0.62]
+
+
+def test_an_acc_only_brisk_walks_high_steps_with_soft_landings_count_as_steps() -> None:
+    # From the third step on (a struck high step, then two high ones landing at 0.38 and 0.41 g, then two
+    # step-shaped ones): half the run read high and it waited until the set released it.
+    walk = _BRISK_125[2:]
+    sets = [_swing(walk[-1].peak_s + 5.6 + 4.0 * k, 80.3, -1.1, 0.8) for k in range(3)]
+    counted, steps, g = _feed_struck_mixed([*walk, *sets], [*_BRISK_125_G[2:], 0.06, 0.06, 0.06])
+    assert counted == sets and steps == walk
+    assert [w.strides for w in g.walks] == [5]
+    # Landing no harder than a strength rep (0.3 g, ``SOFT_LANDING_G``): they read high, and stay reps.
+    counted, _, _ = _feed_struck_mixed([*walk, *sets], [0.72, 0.3, 0.3, 0.62, 0.62, 0.06, 0.06, 0.06])
+    assert walk[1] in counted and walk[2] in counted
+
+
+def test_an_acc_only_brisk_walks_second_step_read_high_in_front_of_standing_belongs_to_it() -> None:
+    sets = [_swing(_BRISK_125[-1].peak_s + 5.6 + 4.0 * k, 80.3, -1.1, 0.8) for k in range(3)]
+    counted, steps, g = _feed_struck_mixed([*_BRISK_125, *sets], [*_BRISK_125_G, 0.06, 0.06, 0.06])
+    assert counted == sets and steps == _BRISK_125
+    assert [w.strides for w in g.walks] == [7]
+    # Tuning seed 1089 (acc-only, 12.5 Hz): 42.8 from +0.3, 48.4 from +0.7, then 50.6 from -11.3 and steps
+    # of 36-46 from the stance, 1.01-1.11 s apart.
+    walk = _walk_of(
+        [
+            (0.0, 42.8, 0.3),
+            (1.06, 48.4, 0.7),
+            (1.01, 50.6, -11.3),
+            (1.07, 43.2, -9.7),
+            (1.09, 46.3, -8.8),
+            (1.11, 44.3, -16.4),
+            (1.04, 40.2, -14.0),
+            (1.11, 36.2, -4.9),
+        ]
+    )
+    counted, steps, _ = _feed_struck_mixed(walk, [0.47, 0.45, 0.30, 0.60, 0.33, 0.21, 0.36, 0.34])
+    assert counted == [] and steps == walk
+    # A second swing that landed no harder than a strength rep, or reads as high as a march's knee lift
+    # (1.5x the first): the first two are reps, as before.
+    counted, _, _ = _feed_struck_mixed(walk, [0.47, 0.3, 0.30, 0.60, 0.33, 0.21, 0.36, 0.34])
+    assert walk[:2] == counted[:2]
+    lifted = [walk[0], _swing(walk[1].peak_s, 64.5, 0.7), *walk[2:]]
+    counted, _, _ = _feed_struck_mixed(lifted, [0.47, 0.45, 0.30, 0.60, 0.33, 0.21, 0.36, 0.34])
+    assert lifted[:2] == counted[:2]
+    # Reps from standing landing softly that never go on from the stance (a set at a walking tempo) stay reps.
+    reps = _walk_of([(0.0, 42.0, 0.0), (1.05, 48.0, 1.0), (1.05, 44.0, 0.5), (1.05, 47.0, 0.0), (1.05, 43.0, 1.0)])
+    counted, steps, _ = _feed_struck_mixed(reps, [0.45] * 5)
+    assert counted == reps and steps == []
+
+
+def _feed_mixed(seq: Sequence[Rep | float], strikes_g: Sequence[float]) -> tuple[list[Rep], list[Rep], GaitState]:
+    """Accelerometer-only reps (one strike each, in order) and small candidates (a float), standing known."""
+    g, counted, steps, strikes = GaitState(), [], [], iter(strikes_g)
+    for s in seq:
+        if isinstance(s, Rep):
+            g, released, st = feed_rep(S, g, s, False, True, next(strikes))
+        else:
+            g, released, st = feed_candidate(S, g, s)
+        counted += released
+        steps += st
+    g, released = flush(S, g)
+    return counted + list(released), steps, g
+
+
+def test_an_acc_only_struck_first_step_and_its_next_step_half_seen_are_a_short_walk() -> None:
+    # Tuning seed 2296 (acc-only, 52 Hz): after a hold set, a first step of 31.9 degrees from standing (struck
+    # 1.22 g), the next step a swing too small to be a rep 1.28 s on, then one more 3.9 s later; a set after.
+    holds = [_swing(10.0 + 4.0 * k, 93.8, 0.1, 0.8) for k in range(3)]
+    first = _swing(holds[-1].peak_s + 6.0, 31.9, 0.2)
+    after = [_swing(first.peak_s + 12.9 + 4.0 * k, 93.8, 0.1, 0.8) for k in range(3)]
+    seq = [*holds, first, first.peak_s + 1.28, first.peak_s + 5.16, *after]
+    counted, steps, g = _feed_mixed(seq, [0.26] * 3 + [1.22] + [0.26] * 3)
+    assert counted == [*holds, *after] and steps == [first]
+    assert [w.strides for w in g.walks] == [2]
+    # Tuning seed 1160 (25 Hz): closed by the next walk's first step 6.3 s on; seed 2059 (50 Hz): by a step
+    # read from in front of standing on the next link, 1.36 s after the small swing.
+    for nxt_s, nxt in ((6.34, _swing(0.0, 26.1, 0.0)), (1.36, _swing(0.0, 25.2, 0.6))):
+        nxt = _swing(first.peak_s + 0.92 + nxt_s, nxt.peak_flexion_deg, nxt.peak_flexion_deg - nxt.rom_deg)
+        counted, steps, _ = _feed_mixed(
+            [*holds, first, first.peak_s + 0.92, nxt, *after], [0.26] * 3 + [0.63, 0.3] + [0.26] * 3
+        )
+        assert first in steps and first not in counted
+    # Landing no harder than a strength rep, from the stance, or at the end of the stream: a rep, as before.
+    counted, _, _ = _feed_mixed(seq, [0.26] * 3 + [0.45] + [0.26] * 3)
+    assert first in counted
+    deep = _swing(first.peak_s, 31.9, -12.0)
+    counted, _, _ = _feed_mixed([*holds, deep, *seq[4:]], [0.26] * 3 + [1.22] + [0.26] * 3)
+    assert deep in counted
+    counted, _, _ = _feed_mixed([*holds, first, first.peak_s + 1.28], [0.26] * 3 + [1.22])
+    assert first in counted
+
+
+def test_an_acc_only_struck_first_step_then_nothing_seen_for_two_strides_starts_the_walk() -> None:
+    # Tuning seed 2578 (acc-only, 50 Hz, true strides 1.2 s): a first step of 33.5 degrees from standing
+    # (struck 0.84 g), the next step not seen, then the walk's steps as swings too small to be reps 2.59,
+    # 1.24 and 1.65 s apart; a stride set 2.4 s later.
+    first = _swing(20.0, 33.5, -1.5)
+    t = first.peak_s
+    drill = [_swing(t + 8.6 + 0.77 * k, 95.0, -30.0, 0.3) for k in range(4)]
+    seq = [first, t + 2.59, t + 3.83, t + 5.48, *drill]
+    counted, steps, g = _feed_mixed(seq, [0.84] + [0.9] * 4)
+    assert counted == drill and steps == [first]
+    assert [w.strides for w in g.walks] == [5]  # the step not seen counts, on the walk's rhythm
+    # Seed 2411 (104 Hz): 26.2 from +0.3 (1.60 g), a small swing 2.60 s on, then steps from -8.5 and -13.3.
+    first = _swing(20.0, 26.2, 0.3)
+    walk = [_swing(24.16, 16.0, -8.5), _swing(25.17, 13.2, -13.3)]
+    counted, steps, _ = _feed_mixed([first, 22.6, *walk], [1.6, 0.22, 0.3])
+    assert counted == [] and steps == [first, *walk]
+    # Unstruck, or the swings after it at no walking rhythm: the first swing is a rep, as before.
+    first = seq[0]
+    counted, _, _ = _feed_mixed(seq, [0.3] + [0.9] * 4)
+    assert first in counted
+    counted, _, _ = _feed_mixed([first, t + 2.59, t + 5.4, t + 8.2], [0.84])
+    assert first in counted
