@@ -1019,3 +1019,18 @@ def test_a_lone_swing_after_a_walk_and_before_a_set_of_another_kind_is_a_walks_s
     small = [_swing(lone.peak_s + 8.7 + 3.6 * k, 31.0, 0.0, 0.8) for k in range(3)]
     counted, _, _ = _run([*walk, lone, lone.peak_s + 1.08, *small], has_gyro=False)
     assert counted == [lone, *small]
+
+
+def test_a_walks_strides_are_counted_on_its_legs_rhythm_when_peaks_split() -> None:
+    # Accelerometer only (Marpino acc-only walks): a slow walker's steps 1.6 s apart, each after the second
+    # read a second peak 0.65 s on (a foot strike splits the swing), as high as the step.  The pieces 0.95 s
+    # long are at a walking cadence, the 0.65 s ones are not: taken as strides, the 0.95 s pieces set the
+    # stride and the walk counts 8; no stride of one leg is that short, so its stride is 1.6 s: 5.
+    steps = [_swing(10.0 + 1.6 * k, 25.0, -10.0) for k in range(5)]
+    splits = [_swing(s.peak_s + 0.65, 25.0, -10.0) for s in steps[1:-1]]
+    counted, found, g = _run(sorted([*steps, *splits], key=lambda r: r.peak_s), has_gyro=False)
+    assert counted == [] and len(found) == 8
+    assert [w.strides for w in g.walks] == [5]
+    # Clean steps count as before: the median of their strides.
+    counted, found, g = _run(steps, has_gyro=False)
+    assert counted == [] and [w.strides for w in g.walks] == [5]
