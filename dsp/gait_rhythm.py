@@ -57,7 +57,7 @@ def period_s(settings: Settings, peaks_s: tuple[float, ...]) -> float:
     answer itself: where a swing is only misplaced (a short stride, then
     a long one) it counts the pair as one long stride, and it lengthened
     clean simulated walks' strides by a rank (one stride fewer in 2 of 120
-    walks of 35-37 strides, tuning seeds).
+    walks of 40 s, tuning seeds).
     """
     peaks = np.sort(np.asarray(peaks_s))
     if peaks.size > 2:
