@@ -1149,3 +1149,18 @@ def test_an_acc_only_struck_first_step_then_nothing_seen_for_two_strides_starts_
     assert first in counted
     counted, _, _ = _feed_mixed([first, t + 2.59, t + 5.4, t + 8.2], [0.84])
     assert first in counted
+
+
+def test_a_walks_strides_are_counted_on_its_legs_rhythm_when_peaks_split() -> None:
+    # Accelerometer only (Marpino acc-only walks): a slow walker's steps 1.6 s apart, each after the second
+    # read a second peak 0.65 s on (a foot strike splits the swing), as high as the step.  The pieces 0.95 s
+    # long are at a walking cadence, the 0.65 s ones are not: taken as strides, the 0.95 s pieces set the
+    # stride and the walk counts 8; no stride of one leg is that short, so its stride is 1.6 s: 5.
+    steps = [_swing(10.0 + 1.6 * k, 25.0, -10.0) for k in range(5)]
+    splits = [_swing(s.peak_s + 0.65, 25.0, -10.0) for s in steps[1:-1]]
+    counted, found, g = _run(sorted([*steps, *splits], key=lambda r: r.peak_s), has_gyro=False)
+    assert counted == [] and len(found) == 8
+    assert [w.strides for w in g.walks] == [5]
+    # Clean steps count as before: the median of their strides.
+    counted, found, g = _run(steps, has_gyro=False)
+    assert counted == [] and [w.strides for w in g.walks] == [5]
