@@ -27,6 +27,7 @@ from hipflex.dsp._layout import (
     EV_KIND,
     EV_REP,
     H_FLAG,
+    H_FLAG_BRIDGED,
     H_SIGMA,
     H_THETA,
     H_TIME,
@@ -209,6 +210,57 @@ def _sampled_peak_rate(
     return y_top**_BELL_POWER * (1.0 - _BELL_POWER * c2 / (12.0 * y_top))
 
 
+@njit_borrowed_inline
+def _midpoint_angle(hist: np.ndarray, cap: int, k: int, period: float) -> float:
+    """The filter's angle half a period after row ``k`` (``_midpoint_peak``), deg."""
+    return _h(hist, cap, k, H_THETA) + period * (7.0 * _h(hist, cap, k, H_VEL) - _h(hist, cap, k - 1, H_VEL)) / 12.0
+
+
+@njit_borrowed
+def _midpoint_peak(hist: np.ndarray, cap: int, peak_idx: int, fallback: float) -> float:
+    """Peak angle from the angles half a period after each row, which a gyro's samples give exactly, deg.
+
+    A gyro sample is the rate averaged over its period centred on the row
+    (``_sampled_peak_rate``), so the angle turned from half a period before
+    a row to half a period after it is that sample times the period: the
+    angles at the rows' midpoints are exact sums.  The filter's angle at a
+    row is the Adams-Moulton sum of the samples, which telescopes to the
+    midpoint's angle less ``T (7 w_k - w_{k-1}) / 12``: a smooth rate's
+    value at the row, but at a swing's sharp top, where the averaged rate
+    jumps between rows, a degree or more off (12.5 Hz ballistic rises:
+    +-3 deg per rep on the sampled truth).  The peak is the parabola
+    through the top three of the midpoints from row ``peak_idx - 2`` to
+    ``peak_idx + 1``; ``fallback`` where a row there was bridged, the rows
+    are not evenly spaced, or the top midpoint is at an end of them.
+    """
+    if peak_idx < 3:
+        return fallback
+    t0 = _h(hist, cap, peak_idx - 3, H_TIME)
+    period = (_h(hist, cap, peak_idx + 1, H_TIME) - t0) / 4.0
+    if not period > 0.0:
+        return fallback
+    for i in range(peak_idx - 3, peak_idx + 2):
+        if _h(hist, cap, i, H_FLAG) == H_FLAG_BRIDGED:
+            return fallback
+        if i > peak_idx - 3:
+            step = _h(hist, cap, i, H_TIME) - _h(hist, cap, i - 1, H_TIME)
+            if not abs(step - period) <= 0.5 * period:
+                return fallback  # a row lost or delayed: the sums' periods are not one
+    m0 = _midpoint_angle(hist, cap, peak_idx - 2, period)
+    m1 = _midpoint_angle(hist, cap, peak_idx - 1, period)
+    m2 = _midpoint_angle(hist, cap, peak_idx, period)
+    m3 = _midpoint_angle(hist, cap, peak_idx + 1, period)
+    if m1 >= m2:
+        if m0 > m1:
+            return fallback
+        _, value = _parabolic(m0, m1, m2)
+    else:
+        if m3 > m2:
+            return fallback
+        _, value = _parabolic(m1, m2, m3)
+    return value
+
+
 @njit_borrowed
 def _rep_metrics(
     prm: np.ndarray,
@@ -251,6 +303,10 @@ def _rep_metrics(
         t_peak = t1 + dpk * (_h(hist, cap, peak_idx + 1, H_TIME) - t1)
     else:
         t_peak = t1 + dpk * (t1 - _h(hist, cap, peak_idx - 1, H_TIME))
+    if prm[P_HAS_GYRO] > 0.0 and angle_col == H_THETA:
+        # The filter's angle at the rows is off at a sharp top; the angles
+        # between the rows are the gyro's exact sums (_midpoint_peak).
+        theta_p = _midpoint_peak(hist, cap, peak_idx, theta_p)
     rise = theta_p - low_val
 
     # Onset: last sample before the peak within `frac` of the rise above the low.
