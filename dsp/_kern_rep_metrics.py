@@ -251,11 +251,11 @@ def _midpoint_peak(hist: np.ndarray, cap: int, peak_idx: int, fallback: float) -
     m2 = _midpoint_angle(hist, cap, peak_idx, period)
     m3 = _midpoint_angle(hist, cap, peak_idx + 1, period)
     if m1 >= m2:
-        if m0 > m1:
+        if max(m0, m3) > m1:
             return fallback
         _, value = _parabolic(m0, m1, m2)
     else:
-        if m3 > m2:
+        if max(m0, m3) > m2:
             return fallback
         _, value = _parabolic(m1, m2, m3)
     return value

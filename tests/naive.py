@@ -772,6 +772,33 @@ def sampled_peak_rate(vel: np.ndarray, time: np.ndarray, low: int, peak: int, be
     return float(y_top**3 - curvature / 24)
 
 
+def midpoint_peak(
+    theta: np.ndarray, vel: np.ndarray, time: np.ndarray, flag: np.ndarray, peak: int, fallback: float
+) -> float:
+    """Twin of ``_midpoint_peak``: the parabola through the top three angles between the rows.
+
+    The angle half a period after row k is the row's angle plus what the
+    Adams-Moulton sum (5 w_k + 8 w_k-1 - w_k-2) T / 12 still owes of the
+    rectangle sum T w_k of the period-averaged rates: T (7 w_k - w_k-1) / 12.
+    Four such angles, rows ``peak - 2 .. peak + 1``; ``fallback`` without
+    rows ``peak - 3 .. peak + 1``, where one of them is bridged, a row step
+    is more than half a mean period off, or the first or last angle is the top.
+    """
+    if peak < 3:
+        return fallback
+    rows = slice(peak - 3, peak + 2)
+    period = (time[peak + 1] - time[peak - 3]) / 4
+    if not period > 0:
+        return fallback
+    if np.any(flag[rows] == H_FLAG_BRIDGED) or np.any(np.abs(np.diff(time[rows]) - period) > 0.5 * period):
+        return fallback
+    mid = theta[peak - 2 : peak + 2] + period * (7 * vel[peak - 2 : peak + 2] - vel[peak - 3 : peak + 1]) / 12
+    top = 1 if mid[1] >= mid[2] else 2
+    if max(mid[0], mid[3]) > mid[top]:
+        return fallback
+    return parabolic(mid[top - 1], mid[top], mid[top + 1])[1]
+
+
 def rep_metrics_plain(
     theta: np.ndarray,
     vel: np.ndarray,
@@ -787,6 +814,7 @@ def rep_metrics_plain(
     hold_band: float,
     peak_theta: np.ndarray | None = None,
     gyro_rate: bool = False,
+    gyro_peak: bool = False,
 ) -> dict[str, float]:
     """Every per-rep metric from plain arrays; indices are positions in those arrays.
 
@@ -794,7 +822,9 @@ def rep_metrics_plain(
     read from; the level crossings read ``theta``.
 
     Definitions (DESIGN.md, ``_rep_metrics``): the peak is the parabolic
-    vertex through the top three samples; the rep starts at the last sample
+    vertex through the top three samples (``gyro_peak``: through the top
+    three angles between the rows, :func:`midpoint_peak`; the peak's time
+    stays the rows'); the rep starts at the last sample
     before the peak within ``onset_frac`` of the rise above the low (exact
     time by linear interpolation), ends where theta first comes within
     ``onset_frac`` of the fall to the trough; flexion time is between the
@@ -810,6 +840,8 @@ def rep_metrics_plain(
     d, theta_peak = parabolic(pth[peak - 1], pth[peak], pth[peak + 1])
     # fractional sample index -> time, linear between the samples
     t_peak = float(np.interp(peak + d, [peak - 1, peak, peak + 1], time[peak - 1 : peak + 2]))
+    if gyro_peak:
+        theta_peak = midpoint_peak(pth, vel, time, flag, peak, theta_peak)
     rise = theta_peak - low_val
 
     # Start: last sample at or below the onset level, searching back from the peak to the low.
@@ -908,7 +940,9 @@ def rep_metrics(
     ``angle_col`` and ``vel_col`` are the history columns of the angle for the peak and
     the hold and of the rate; the level crossings read ``H_THETA``.
     """
-    first = low_idx - 1  # the velocity parabola may look one sample before the low
+    # The velocity parabola may look one sample before the low, the gyro's
+    # peak three before the peak.
+    first = max(min(low_idx - 1, peak_idx - 3), 0)
     h = _unring(hist, cap, first, trough_idx)
     m = rep_metrics_plain(
         h[:, H_THETA],
@@ -925,6 +959,7 @@ def rep_metrics(
         prm[P_HOLD_BAND],
         h[:, angle_col],
         gyro_rate=bool(prm[P_HAS_GYRO] > 0 and vel_col == H_VEL),
+        gyro_peak=bool(prm[P_HAS_GYRO] > 0 and angle_col == H_THETA),
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():
