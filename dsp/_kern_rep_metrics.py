@@ -34,6 +34,7 @@ from hipflex.dsp._layout import (
     H_VEL,
     P_HAS_GYRO,
     P_HOLD_BAND,
+    P_MIN_ROM,
     P_ONSET_FRAC,
 )
 
@@ -303,10 +304,6 @@ def _rep_metrics(
         t_peak = t1 + dpk * (_h(hist, cap, peak_idx + 1, H_TIME) - t1)
     else:
         t_peak = t1 + dpk * (t1 - _h(hist, cap, peak_idx - 1, H_TIME))
-    if prm[P_HAS_GYRO] > 0.0 and angle_col == H_THETA:
-        # The filter's angle at the rows is off at a sharp top; the angles
-        # between the rows are the gyro's exact sums (_midpoint_peak).
-        theta_p = _midpoint_peak(hist, cap, peak_idx, theta_p)
     rise = theta_p - low_val
 
     # Onset: last sample before the peak within `frac` of the rise above the low.
@@ -384,12 +381,23 @@ def _rep_metrics(
     sig = _h(hist, cap, peak_idx, H_SIGMA)
     conf = conf / (1.0 + (sig / 3.0) ** 2)
 
+    peak_deg = theta_p
+    if prm[P_HAS_GYRO] > 0.0 and angle_col == H_THETA:
+        # The filter's angle at the rows is off at a sharp top; the angles
+        # between the rows are the gyro's exact sums (_midpoint_peak).  Only
+        # the reported peak and ROM: the levels and times above are the rows'
+        # (a level above every row put the 90 % crossing past the peak), and a
+        # rep the detector took on the rows' ROM keeps it.
+        peak_deg = _midpoint_peak(hist, cap, peak_idx, theta_p)
+        if peak_deg - low_val < prm[P_MIN_ROM] and rise >= prm[P_MIN_ROM]:
+            peak_deg = theta_p
+        rise = peak_deg - low_val
     dur = t_peak - t_start
     row[EV_KIND] = EV_REP
     row[E_START] = t_start
     row[E_PEAK_T] = t_peak
     row[E_END] = t_end
-    row[E_PEAK_DEG] = theta_p
+    row[E_PEAK_DEG] = peak_deg
     row[E_ROM] = rise
     row[E_FLEX_T] = t90 - t10
     row[E_PEAK_VEL] = vmax

@@ -815,6 +815,7 @@ def rep_metrics_plain(
     peak_theta: np.ndarray | None = None,
     gyro_rate: bool = False,
     gyro_peak: bool = False,
+    min_rom: float = 0.0,
 ) -> dict[str, float]:
     """Every per-rep metric from plain arrays; indices are positions in those arrays.
 
@@ -823,8 +824,9 @@ def rep_metrics_plain(
 
     Definitions (DESIGN.md, ``_rep_metrics``): the peak is the parabolic
     vertex through the top three samples (``gyro_peak``: through the top
-    three angles between the rows, :func:`midpoint_peak`; the peak's time
-    stays the rows'); the rep starts at the last sample
+    three angles between the rows, :func:`midpoint_peak`, for the reported
+    peak and ROM only, not below ``min_rom`` where the rows' ROM is not; the
+    levels and times stay the rows'); the rep starts at the last sample
     before the peak within ``onset_frac`` of the rise above the low (exact
     time by linear interpolation), ends where theta first comes within
     ``onset_frac`` of the fall to the trough; flexion time is between the
@@ -840,8 +842,6 @@ def rep_metrics_plain(
     d, theta_peak = parabolic(pth[peak - 1], pth[peak], pth[peak + 1])
     # fractional sample index -> time, linear between the samples
     t_peak = float(np.interp(peak + d, [peak - 1, peak, peak + 1], time[peak - 1 : peak + 2]))
-    if gyro_peak:
-        theta_peak = midpoint_peak(pth, vel, time, flag, peak, theta_peak)
     rise = theta_peak - low_val
 
     # Start: last sample at or below the onset level, searching back from the peak to the low.
@@ -886,12 +886,19 @@ def rep_metrics_plain(
 
     measured = 1.0 - float(np.mean(flag[start : end + 1] > 0))
     confidence = measured / (1.0 + (sigma[peak] / 3.0) ** 2)
+    peak_deg = theta_peak
+    if gyro_peak:
+        # Only the reported peak and ROM; a rep taken on the rows' ROM keeps it.
+        peak_deg = midpoint_peak(pth, vel, time, flag, peak, theta_peak)
+        if peak_deg - low_val < min_rom <= rise:
+            peak_deg = theta_peak
+        rise = peak_deg - low_val
     duration = t_peak - t_start
     return {
         "start": t_start,
         "peak_t": t_peak,
         "end": t_end,
-        "peak_deg": theta_peak,
+        "peak_deg": peak_deg,
         "rom": rise,
         "flex_t": t90 - t10,
         "peak_vel": v_peak,
@@ -960,6 +967,7 @@ def rep_metrics(
         h[:, angle_col],
         gyro_rate=bool(prm[P_HAS_GYRO] > 0 and vel_col == H_VEL),
         gyro_peak=bool(prm[P_HAS_GYRO] > 0 and angle_col == H_THETA),
+        min_rom=float(prm[P_MIN_ROM]),
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():

@@ -135,12 +135,12 @@ def _march_angle(t: np.ndarray) -> np.ndarray:
     return 35.0 * (1.0 - np.cos(2.0 * np.pi * np.clip(t, 0.0, 0.9) / 0.9))
 
 
-def _filter_peak(angle, fs_hz: float, phase: float, gyro: bool, bridged: int = -1) -> float:
+def _filter_peak(angle, fs_hz: float, phase: float, gyro: bool, bridged: int = -1, min_rom: float = 0.0) -> float:
     """Sample a swing as a gyro would and read its peak angle from the angle the tilt filter integrates.
 
     The filter's angle at a row is the Adams-Moulton sum of the rates,
     (5 w_k + 8 w_k-1 - w_k-2) T / 12 (``_kern_filters``); ``bridged`` flags
-    that many rows before the top as bridged.
+    that many rows before the top as bridged.  The low is at 0 deg.
     """
     period = 1.0 / fs_hz
     t = -1.0 + (phase + np.arange(int(4.0 * fs_hz))) * period
@@ -163,11 +163,14 @@ def _filter_peak(angle, fs_hz: float, phase: float, gyro: bool, bridged: int = -
     prm[L.P_ONSET_FRAC] = 0.05
     prm[L.P_HOLD_BAND] = 10.0
     prm[L.P_HAS_GYRO] = 1.0 if gyro else 0.0
+    prm[L.P_MIN_ROM] = min_rom
     row = np.zeros(L.EV_N)
     _rep_metrics(prm, hist, cap, low, th[low], peak, trough, th[trough], L.H_THETA, L.H_VEL, row)
     twin = np.zeros(L.EV_N)
     naive.rep_metrics(prm, hist, cap, low, th[low], peak, trough, th[trough], L.H_THETA, L.H_VEL, twin)
     assert row[L.E_PEAK_DEG] == pytest.approx(twin[L.E_PEAK_DEG], abs=1e-9)
+    for slot in (L.E_START, L.E_PEAK_T, L.E_END, L.E_FLEX_T, L.E_HOLD, L.E_MEAN_VEL):
+        assert row[slot] == pytest.approx(twin[slot], abs=1e-9)
     assert row[L.E_ROM] == pytest.approx(twin[L.E_ROM], abs=1e-9)
     return float(row[L.E_PEAK_DEG])
 
@@ -202,3 +205,16 @@ def test_a_gyro_peak_beside_a_bridged_row_keeps_the_rows_parabola() -> None:
     angle = _swing(_raised_cosine_angle, 0.3, 70.0)[0]
     for ph in PHASES:
         assert _filter_peak(angle, 12.5, ph, True, bridged=1) == _filter_peak(angle, 12.5, ph, False, bridged=1)
+
+
+def test_a_gyro_peak_keeps_the_rows_levels_and_a_rom_the_detector_took() -> None:
+    # The midpoints' peak changes the reported peak and ROM only: the onset,
+    # the 10-90 % times and the hold stay the rows' (a level above every row
+    # put the 90 % crossing past the peak on a hostile input), and a rep whose
+    # rows' ROM clears min_rom_deg is not pushed under it.
+    angle = _swing(_min_jerk_angle, 0.3, 70.0)[0]
+    ph = PHASES[2]  # the rows' parabola reads ~1.9 deg over the midpoints' here
+    rows = _filter_peak(angle, 12.5, ph, False)
+    mid = _filter_peak(angle, 12.5, ph, True)
+    assert mid < rows - 1.0
+    assert _filter_peak(angle, 12.5, ph, True, min_rom=0.5 * (mid + rows)) == rows
