@@ -211,6 +211,13 @@ def _sampled_peak_rate(
     return y_top**_BELL_POWER * (1.0 - _BELL_POWER * c2 / (12.0 * y_top))
 
 
+# A row's angle step agrees with the Adams-Moulton sum of the rates within
+# this (deg) plus this share of it: the tilt pull's nudge in motion and the
+# flexion angle's projection of a rotation a little off the axis.
+_AM_STEP_TOL_DEG = 0.1
+_AM_STEP_TOL_FRAC = 0.1
+
+
 @njit_borrowed_inline
 def _midpoint_angle(hist: np.ndarray, cap: int, k: int, period: float) -> float:
     """The filter's angle half a period after row ``k`` (``_midpoint_peak``), deg."""
@@ -247,6 +254,19 @@ def _midpoint_peak(hist: np.ndarray, cap: int, peak_idx: int, fallback: float) -
             step = _h(hist, cap, i, H_TIME) - _h(hist, cap, i - 1, H_TIME)
             if not abs(step - period) <= 0.5 * period:
                 return fallback  # a row lost or delayed: the sums' periods are not one
+    for k in range(peak_idx - 1, peak_idx + 2):
+        # The midpoints assume the rows' angle is the Adams-Moulton sum of
+        # these rates; where a step is not (a rate column that is a backward
+        # difference of the angle, a re-anchored or redrawn row) the rows'
+        # parabola stays.
+        am = (
+            period
+            * (5.0 * _h(hist, cap, k, H_VEL) + 8.0 * _h(hist, cap, k - 1, H_VEL) - _h(hist, cap, k - 2, H_VEL))
+            / 12.0
+        )
+        step = _h(hist, cap, k, H_THETA) - _h(hist, cap, k - 1, H_THETA)
+        if not abs(step - am) <= _AM_STEP_TOL_DEG + _AM_STEP_TOL_FRAC * abs(am):
+            return fallback
     m0 = _midpoint_angle(hist, cap, peak_idx - 2, period)
     m1 = _midpoint_angle(hist, cap, peak_idx - 1, period)
     m2 = _midpoint_angle(hist, cap, peak_idx, period)

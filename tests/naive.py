@@ -782,7 +782,9 @@ def midpoint_peak(
     rectangle sum T w_k of the period-averaged rates: T (7 w_k - w_k-1) / 12.
     Four such angles, rows ``peak - 2 .. peak + 1``; ``fallback`` without
     rows ``peak - 3 .. peak + 1``, where one of them is bridged, a row step
-    is more than half a mean period off, or the first or last angle is the top.
+    is more than half a mean period off, a row step of peak-1..peak+1 is off the
+    Adams-Moulton sum of the rates by more than 0.1 deg + 10 %, or the first or
+    last angle is the top.
     """
     if peak < 3:
         return fallback
@@ -792,6 +794,10 @@ def midpoint_peak(
         return fallback
     if np.any(flag[rows] == H_FLAG_BRIDGED) or np.any(np.abs(np.diff(time[rows]) - period) > 0.5 * period):
         return fallback
+    k = np.arange(peak - 1, peak + 2)
+    am = period * (5 * vel[k] + 8 * vel[k - 1] - vel[k - 2]) / 12
+    if np.any(np.abs(theta[k] - theta[k - 1] - am) > 0.1 + 0.1 * np.abs(am)):
+        return fallback  # the rows' steps are not the Adams-Moulton sums of these rates
     mid = theta[peak - 2 : peak + 2] + period * (7 * vel[peak - 2 : peak + 2] - vel[peak - 3 : peak + 1]) / 12
     top = 1 if mid[1] >= mid[2] else 2
     if max(mid[0], mid[3]) > mid[top]:
