@@ -27,12 +27,14 @@ from hipflex.dsp._layout import (
     EV_KIND,
     EV_REP,
     H_FLAG,
+    H_FLAG_BRIDGED,
     H_SIGMA,
     H_THETA,
     H_TIME,
     H_VEL,
     P_HAS_GYRO,
     P_HOLD_BAND,
+    P_MIN_ROM,
     P_ONSET_FRAC,
 )
 
@@ -209,6 +211,77 @@ def _sampled_peak_rate(
     return y_top**_BELL_POWER * (1.0 - _BELL_POWER * c2 / (12.0 * y_top))
 
 
+# A row's angle step agrees with the Adams-Moulton sum of the rates within
+# this (deg) plus this share of it: the tilt pull's nudge in motion and the
+# flexion angle's projection of a rotation a little off the axis.
+_AM_STEP_TOL_DEG = 0.1
+_AM_STEP_TOL_FRAC = 0.1
+
+
+@njit_borrowed_inline
+def _midpoint_angle(hist: np.ndarray, cap: int, k: int, period: float) -> float:
+    """The filter's angle half a period after row ``k`` (``_midpoint_peak``), deg."""
+    return _h(hist, cap, k, H_THETA) + period * (7.0 * _h(hist, cap, k, H_VEL) - _h(hist, cap, k - 1, H_VEL)) / 12.0
+
+
+@njit_borrowed
+def _midpoint_peak(hist: np.ndarray, cap: int, peak_idx: int, fallback: float) -> float:
+    """Peak angle from the angles half a period after each row, which a gyro's samples give exactly, deg.
+
+    A gyro sample is the rate averaged over its period centred on the row
+    (``_sampled_peak_rate``), so the angle turned from half a period before
+    a row to half a period after it is that sample times the period: the
+    angles at the rows' midpoints are exact sums.  The filter's angle at a
+    row is the Adams-Moulton sum of the samples, which telescopes to the
+    midpoint's angle less ``T (7 w_k - w_{k-1}) / 12``: a smooth rate's
+    value at the row, but at a swing's sharp top, where the averaged rate
+    jumps between rows, a degree or more off (12.5 Hz ballistic rises:
+    +-3 deg per rep on the sampled truth).  The peak is the parabola
+    through the top three of the midpoints from row ``peak_idx - 2`` to
+    ``peak_idx + 1``; ``fallback`` where a row there was bridged, the rows
+    are not evenly spaced, or the top midpoint is at an end of them.
+    """
+    if peak_idx < 3:
+        return fallback
+    t0 = _h(hist, cap, peak_idx - 3, H_TIME)
+    period = (_h(hist, cap, peak_idx + 1, H_TIME) - t0) / 4.0
+    if not period > 0.0:
+        return fallback
+    for i in range(peak_idx - 3, peak_idx + 2):
+        if _h(hist, cap, i, H_FLAG) == H_FLAG_BRIDGED:
+            return fallback
+        if i > peak_idx - 3:
+            step = _h(hist, cap, i, H_TIME) - _h(hist, cap, i - 1, H_TIME)
+            if not abs(step - period) <= 0.5 * period:
+                return fallback  # a row lost or delayed: the sums' periods are not one
+    for k in range(peak_idx - 1, peak_idx + 2):
+        # The midpoints assume the rows' angle is the Adams-Moulton sum of
+        # these rates; where a step is not (a rate column that is a backward
+        # difference of the angle, a re-anchored or redrawn row) the rows'
+        # parabola stays.
+        am = (
+            period
+            * (5.0 * _h(hist, cap, k, H_VEL) + 8.0 * _h(hist, cap, k - 1, H_VEL) - _h(hist, cap, k - 2, H_VEL))
+            / 12.0
+        )
+        step = _h(hist, cap, k, H_THETA) - _h(hist, cap, k - 1, H_THETA)
+        if not abs(step - am) <= _AM_STEP_TOL_DEG + _AM_STEP_TOL_FRAC * abs(am):
+            return fallback
+    m0 = _midpoint_angle(hist, cap, peak_idx - 2, period)
+    m1 = _midpoint_angle(hist, cap, peak_idx - 1, period)
+    m2 = _midpoint_angle(hist, cap, peak_idx, period)
+    m3 = _midpoint_angle(hist, cap, peak_idx + 1, period)
+    if m1 >= m2:
+        if max(m0, m3) > m1:
+            return fallback
+        _, value = _parabolic(m0, m1, m2)
+    else:
+        if max(m0, m3) > m2:
+            return fallback
+        _, value = _parabolic(m1, m2, m3)
+    return value
+
+
 @njit_borrowed
 def _rep_metrics(
     prm: np.ndarray,
@@ -328,12 +401,23 @@ def _rep_metrics(
     sig = _h(hist, cap, peak_idx, H_SIGMA)
     conf = conf / (1.0 + (sig / 3.0) ** 2)
 
+    peak_deg = theta_p
+    if prm[P_HAS_GYRO] > 0.0 and angle_col == H_THETA:
+        # The filter's angle at the rows is off at a sharp top; the angles
+        # between the rows are the gyro's exact sums (_midpoint_peak).  Only
+        # the reported peak and ROM: the levels and times above are the rows'
+        # (a level above every row put the 90 % crossing past the peak), and a
+        # rep the detector took on the rows' ROM keeps it.
+        peak_deg = _midpoint_peak(hist, cap, peak_idx, theta_p)
+        if peak_deg - low_val < prm[P_MIN_ROM] and rise >= prm[P_MIN_ROM]:
+            peak_deg = theta_p
+        rise = peak_deg - low_val
     dur = t_peak - t_start
     row[EV_KIND] = EV_REP
     row[E_START] = t_start
     row[E_PEAK_T] = t_peak
     row[E_END] = t_end
-    row[E_PEAK_DEG] = theta_p
+    row[E_PEAK_DEG] = peak_deg
     row[E_ROM] = rise
     row[E_FLEX_T] = t90 - t10
     row[E_PEAK_VEL] = vmax

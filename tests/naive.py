@@ -772,6 +772,39 @@ def sampled_peak_rate(vel: np.ndarray, time: np.ndarray, low: int, peak: int, be
     return float(y_top**3 - curvature / 24)
 
 
+def midpoint_peak(
+    theta: np.ndarray, vel: np.ndarray, time: np.ndarray, flag: np.ndarray, peak: int, fallback: float
+) -> float:
+    """Twin of ``_midpoint_peak``: the parabola through the top three angles between the rows.
+
+    The angle half a period after row k is the row's angle plus what the
+    Adams-Moulton sum (5 w_k + 8 w_k-1 - w_k-2) T / 12 still owes of the
+    rectangle sum T w_k of the period-averaged rates: T (7 w_k - w_k-1) / 12.
+    Four such angles, rows ``peak - 2 .. peak + 1``; ``fallback`` without
+    rows ``peak - 3 .. peak + 1``, where one of them is bridged, a row step
+    is more than half a mean period off, a row step of peak-1..peak+1 is off the
+    Adams-Moulton sum of the rates by more than 0.1 deg + 10 %, or the first or
+    last angle is the top.
+    """
+    if peak < 3:
+        return fallback
+    rows = slice(peak - 3, peak + 2)
+    period = (time[peak + 1] - time[peak - 3]) / 4
+    if not period > 0:
+        return fallback
+    if np.any(flag[rows] == H_FLAG_BRIDGED) or np.any(np.abs(np.diff(time[rows]) - period) > 0.5 * period):
+        return fallback
+    k = np.arange(peak - 1, peak + 2)
+    am = period * (5 * vel[k] + 8 * vel[k - 1] - vel[k - 2]) / 12
+    if np.any(np.abs(theta[k] - theta[k - 1] - am) > 0.1 + 0.1 * np.abs(am)):
+        return fallback  # the rows' steps are not the Adams-Moulton sums of these rates
+    mid = theta[peak - 2 : peak + 2] + period * (7 * vel[peak - 2 : peak + 2] - vel[peak - 3 : peak + 1]) / 12
+    top = 1 if mid[1] >= mid[2] else 2
+    if max(mid[0], mid[3]) > mid[top]:
+        return fallback
+    return parabolic(mid[top - 1], mid[top], mid[top + 1])[1]
+
+
 def rep_metrics_plain(
     theta: np.ndarray,
     vel: np.ndarray,
@@ -787,6 +820,8 @@ def rep_metrics_plain(
     hold_band: float,
     peak_theta: np.ndarray | None = None,
     gyro_rate: bool = False,
+    gyro_peak: bool = False,
+    min_rom: float = 0.0,
 ) -> dict[str, float]:
     """Every per-rep metric from plain arrays; indices are positions in those arrays.
 
@@ -794,7 +829,10 @@ def rep_metrics_plain(
     read from; the level crossings read ``theta``.
 
     Definitions (DESIGN.md, ``_rep_metrics``): the peak is the parabolic
-    vertex through the top three samples; the rep starts at the last sample
+    vertex through the top three samples (``gyro_peak``: through the top
+    three angles between the rows, :func:`midpoint_peak`, for the reported
+    peak and ROM only, not below ``min_rom`` where the rows' ROM is not; the
+    levels and times stay the rows'); the rep starts at the last sample
     before the peak within ``onset_frac`` of the rise above the low (exact
     time by linear interpolation), ends where theta first comes within
     ``onset_frac`` of the fall to the trough; flexion time is between the
@@ -854,12 +892,19 @@ def rep_metrics_plain(
 
     measured = 1.0 - float(np.mean(flag[start : end + 1] > 0))
     confidence = measured / (1.0 + (sigma[peak] / 3.0) ** 2)
+    peak_deg = theta_peak
+    if gyro_peak:
+        # Only the reported peak and ROM; a rep taken on the rows' ROM keeps it.
+        peak_deg = midpoint_peak(pth, vel, time, flag, peak, theta_peak)
+        if peak_deg - low_val < min_rom <= rise:
+            peak_deg = theta_peak
+        rise = peak_deg - low_val
     duration = t_peak - t_start
     return {
         "start": t_start,
         "peak_t": t_peak,
         "end": t_end,
-        "peak_deg": theta_peak,
+        "peak_deg": peak_deg,
         "rom": rise,
         "flex_t": t90 - t10,
         "peak_vel": v_peak,
@@ -908,7 +953,9 @@ def rep_metrics(
     ``angle_col`` and ``vel_col`` are the history columns of the angle for the peak and
     the hold and of the rate; the level crossings read ``H_THETA``.
     """
-    first = low_idx - 1  # the velocity parabola may look one sample before the low
+    # The velocity parabola may look one sample before the low, the gyro's
+    # peak three before the peak.
+    first = max(min(low_idx - 1, peak_idx - 3), 0)
     h = _unring(hist, cap, first, trough_idx)
     m = rep_metrics_plain(
         h[:, H_THETA],
@@ -925,6 +972,8 @@ def rep_metrics(
         prm[P_HOLD_BAND],
         h[:, angle_col],
         gyro_rate=bool(prm[P_HAS_GYRO] > 0 and vel_col == H_VEL),
+        gyro_peak=bool(prm[P_HAS_GYRO] > 0 and angle_col == H_THETA),
+        min_rom=float(prm[P_MIN_ROM]),
     )
     row[EV_KIND] = EV_REP
     for name, slot in _METRIC_SLOTS.items():

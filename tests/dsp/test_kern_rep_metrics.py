@@ -128,3 +128,93 @@ def test_without_a_gyro_the_reading_is_unchanged() -> None:
     lo = int(np.searchsorted(t, 0.0)) - 1
     best = lo + int(np.argmax(rate[lo : lo + 8]))
     assert got == pytest.approx(naive.parabolic(rate[best - 1], rate[best], rate[best + 1])[1], rel=1e-12)
+
+
+def _march_angle(t: np.ndarray) -> np.ndarray:
+    """A march-like swing: one cosine cycle of 70 deg in 0.9 s, turning at its top without a dwell."""
+    return 35.0 * (1.0 - np.cos(2.0 * np.pi * np.clip(t, 0.0, 0.9) / 0.9))
+
+
+def _filter_peak(angle, fs_hz: float, phase: float, gyro: bool, bridged: int = -1, min_rom: float = 0.0) -> float:
+    """Sample a swing as a gyro would and read its peak angle from the angle the tilt filter integrates.
+
+    The filter's angle at a row is the Adams-Moulton sum of the rates,
+    (5 w_k + 8 w_k-1 - w_k-2) T / 12 (``_kern_filters``); ``bridged`` flags
+    that many rows before the top as bridged.  The low is at 0 deg.
+    """
+    period = 1.0 / fs_hz
+    t = -1.0 + (phase + np.arange(int(4.0 * fs_hz))) * period
+    rate = (angle(t + period / 2) - angle(t - period / 2)) / period
+    th = np.zeros_like(t)
+    for k in range(2, t.size):
+        th[k] = th[k - 1] + period * (5 * rate[k] + 8 * rate[k - 1] - rate[k - 2]) / 12
+    n = t.size
+    cap = 1 << math.ceil(math.log2(n + 1))
+    hist = np.zeros((cap, L.H_N))
+    hist[:n, L.H_THETA] = th
+    hist[:n, L.H_VEL] = rate
+    hist[:n, L.H_TIME] = t
+    low = int(np.searchsorted(t, 0.0)) - 1
+    peak = low + int(np.argmax(th[low:]))
+    trough = peak + int(np.argmin(th[peak:]))
+    if bridged >= 0:
+        hist[peak - bridged, L.H_FLAG] = L.H_FLAG_BRIDGED
+    prm = np.zeros(L.P_N)
+    prm[L.P_ONSET_FRAC] = 0.05
+    prm[L.P_HOLD_BAND] = 10.0
+    prm[L.P_HAS_GYRO] = 1.0 if gyro else 0.0
+    prm[L.P_MIN_ROM] = min_rom
+    row = np.zeros(L.EV_N)
+    _rep_metrics(prm, hist, cap, low, th[low], peak, trough, th[trough], L.H_THETA, L.H_VEL, row)
+    twin = np.zeros(L.EV_N)
+    naive.rep_metrics(prm, hist, cap, low, th[low], peak, trough, th[trough], L.H_THETA, L.H_VEL, twin)
+    assert row[L.E_PEAK_DEG] == pytest.approx(twin[L.E_PEAK_DEG], abs=1e-9)
+    for slot in (L.E_START, L.E_PEAK_T, L.E_END, L.E_FLEX_T, L.E_HOLD, L.E_MEAN_VEL):
+        assert row[slot] == pytest.approx(twin[slot], abs=1e-9)
+    assert row[L.E_ROM] == pytest.approx(twin[L.E_ROM], abs=1e-9)
+    return float(row[L.E_PEAK_DEG])
+
+
+@pytest.mark.parametrize(
+    ("swing", "fs_hz", "bound_deg"),
+    [
+        ("min-jerk", 12.5, 0.6),
+        ("raised-cosine", 12.5, 0.6),
+        ("march", 12.5, 0.1),
+        ("min-jerk", 25.0, 0.15),
+        ("raised-cosine", 25.0, 0.15),
+    ],
+)
+def test_a_gyro_swing_peak_is_read_from_the_angles_between_the_rows(swing: str, fs_hz: float, bound_deg: float) -> None:
+    # The rates' sums give the angles half a period after each row exactly;
+    # the Adams-Moulton angle at a row misses a sharp top (a ballistic swing
+    # at 12.5 Hz: 1.2-1.4 deg over the sample phases with the rows' parabola).
+    angle = {
+        "min-jerk": _swing(_min_jerk_angle, 0.3, 70.0)[0],
+        "raised-cosine": _swing(_raised_cosine_angle, 0.3, 70.0)[0],
+        "march": _march_angle,
+    }[swing]
+    dense = np.linspace(-1.0, 3.0, 400001)
+    true_deg = float(np.max(angle(dense)))
+    errors = [_filter_peak(angle, fs_hz, ph, True) - true_deg for ph in PHASES]
+    assert np.mean(np.abs(errors)) < bound_deg
+
+
+def test_a_gyro_peak_beside_a_bridged_row_keeps_the_rows_parabola() -> None:
+    # A bridged row's rate is the bridge's, not a period's average: no sum there.
+    angle = _swing(_raised_cosine_angle, 0.3, 70.0)[0]
+    for ph in PHASES:
+        assert _filter_peak(angle, 12.5, ph, True, bridged=1) == _filter_peak(angle, 12.5, ph, False, bridged=1)
+
+
+def test_a_gyro_peak_keeps_the_rows_levels_and_a_rom_the_detector_took() -> None:
+    # The midpoints' peak changes the reported peak and ROM only: the onset,
+    # the 10-90 % times and the hold stay the rows' (a level above every row
+    # put the 90 % crossing past the peak on a hostile input), and a rep whose
+    # rows' ROM clears min_rom_deg is not pushed under it.
+    angle = _swing(_min_jerk_angle, 0.3, 70.0)[0]
+    ph = PHASES[2]  # the rows' parabola reads ~1.9 deg over the midpoints' here
+    rows = _filter_peak(angle, 12.5, ph, False)
+    mid = _filter_peak(angle, 12.5, ph, True)
+    assert mid < rows - 1.0
+    assert _filter_peak(angle, 12.5, ph, True, min_rom=0.5 * (mid + rows)) == rows
