@@ -26,7 +26,10 @@ an estimate of the wall time on idle cores from the CPU times alone:
   loop's CPU shared perfectly, ``even``.
 
 The ratio ``est`` is ``--jobs 1``'s ``crit`` over ``--jobs N``'s, with a range from the main
-thread's CPU over ``crit`` to the process's CPU over ``even``.  Printed per
+thread's CPU over ``crit`` to the process's CPU over ``even``; on a loaded machine, where
+every CPU time is inflated by a different amount in each round, ``least`` divides ``--jobs 1``'s
+least ``crit`` over the rounds by ``--jobs N``'s least serial part plus its least loops' CPU (this
+process's and the workers') shared evenly.  Printed per
 round: the CPU by stage, the files' CPU per process and the first and last file's wall start in
 each process relative to the fork.  ``--tree PATH`` runs a worktree's code (``PYTHONPATH`` set to
 ``PATH/.mypy_paths``); each child gets a bytecode cache of its own (``PYTHONPYCACHEPREFIX``).
@@ -260,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
                 if "1" in jobs and j != "1":
                     ests = [b["crit"] / r["crit"] for b, r in zip(results[(tree.name, "1")], rs, strict=True)]
                     line += f" imbalance {imb:.3f} est {statistics.median(ests):.2f}x"
+                    # Other work on the machine only adds CPU: each part's least over the rounds.
+                    least_one = min(b["crit"] for b in results[(tree.name, "1")])
+                    least = min(r["serial"] for r in rs) + min(r["loop_main"] + r["workers"] for r in rs) / int(j)
+                    line += f" | least: {least_one:.3f} / {least:.3f} = {least_one / least:.2f}x"
                 print(f"  {tree.name:>14} jobs={j}: {line}")
     return 0
 
