@@ -48,6 +48,35 @@ __all__ = ["begin_lock", "correct_gyro", "learn", "ready_kernel", "rest_window"]
 _SHORT_WINDOW_FRACTIONS = (0.5, 0.25)
 
 
+def _quiet_window(
+    settings: Settings,
+    t: np.ndarray,
+    acc: np.ndarray,
+    gyr: np.ndarray | None,
+    win_s: float,
+    max_gap_s: float,
+    period_s: float,
+    qs: np.ndarray,
+    *,
+    force: bool,
+    stillest: bool = False,
+) -> Calibration | None:
+    """:func:`find_quiet_window` over the rows with the settings' stillness thresholds (its search state ``qs``)."""
+    return find_quiet_window(
+        t,
+        acc,
+        gyr,
+        win_s,
+        settings.still_acc_g,
+        settings.still_gyr_dps,
+        max_gap_s,
+        qs,
+        force=force,
+        period_s=period_s,
+        stillest=stillest,
+    )
+
+
 def _short_quiet_window(
     settings: Settings,
     t: np.ndarray,
@@ -73,24 +102,10 @@ def _short_quiet_window(
         win_s = settings.calib_still_s * frac
         qs = new_quiet_state()
 
-        def search(stillest: bool, qs: np.ndarray = qs, win_s: float = win_s) -> Calibration | None:
-            return find_quiet_window(
-                t,
-                acc,
-                gyr,
-                win_s,
-                settings.still_acc_g,
-                settings.still_gyr_dps,
-                max_gap_s,
-                qs,
-                force=False,
-                period_s=period_s,
-                stillest=stillest,
-            )
-
-        if search(False) is None:
+        if _quiet_window(settings, t, acc, gyr, win_s, max_gap_s, period_s, qs, force=False) is None:
             continue
-        best = search(True)  # the stillest of every window (reported as not quiet by the search)
+        # The stillest of every window (reported as not quiet by the search).
+        best = _quiet_window(settings, t, acc, gyr, win_s, max_gap_s, period_s, qs, force=False, stillest=True)
         assert best is not None
         return dataclasses.replace(best, quiet=True), win_s, float(qs[Q_BEST_SCORE])
     return None
@@ -123,18 +138,7 @@ def _in_a_short_recording(
         if t[-1] - t[0] < win_s:
             continue
         qs = new_quiet_state()
-        cal = find_quiet_window(
-            t,
-            acc,
-            gyr,
-            win_s,
-            settings.still_acc_g,
-            settings.still_gyr_dps,
-            max_gap_s,
-            qs,
-            force=True,
-            period_s=period_s,
-        )
+        cal = _quiet_window(settings, t, acc, gyr, win_s, max_gap_s, period_s, qs, force=True)
         if cal is None or cal.quiet:
             return None
         return cal, win_s, float(qs[Q_BEST_SCORE])
@@ -160,25 +164,16 @@ def learn(settings: Settings, state: StreamState, force: bool) -> StreamState:
         g_lim = None if gyr is None else gyr[:lim]
         max_gap_s = settings.max_bridge_gyro_s if gyr is not None else settings.max_interp_gap_s
         win_s = settings.calib_still_s
-        cal = find_quiet_window(
-            t[:lim],
-            acc[:lim],
-            g_lim,
-            win_s,
-            settings.still_acc_g,
-            settings.still_gyr_dps,
-            max_gap_s,
-            qstate,
-            force=force or lim < t.size,
-            period_s=state.timeline.period0_s,
-        )
+        period_s = state.timeline.period0_s
+        t_lim, acc_lim, forced = t[:lim], acc[:lim], force or lim < t.size
+        cal = _quiet_window(settings, t_lim, acc_lim, g_lim, win_s, max_gap_s, period_s, qstate, force=forced)
         score = float(qstate[Q_BEST_SCORE])
         if cal is not None and not cal.quiet:
-            short = _short_quiet_window(settings, t[:lim], acc[:lim], g_lim, max_gap_s, state.timeline.period0_s)
+            short = _short_quiet_window(settings, t_lim, acc_lim, g_lim, max_gap_s, period_s)
             if short is not None:
                 cal, win_s, score = short
         elif cal is None and force and lim == t.size and t[-1] - t[0] < win_s:
-            short = _in_a_short_recording(settings, t, acc, gyr, max_gap_s, state.timeline.period0_s)
+            short = _in_a_short_recording(settings, t, acc, gyr, max_gap_s, period_s)
             if short is not None:
                 cal, win_s, score = short
         if cal is not None and not cal.quiet:
