@@ -46,13 +46,13 @@ def _swing(shape, rise_s: float, rom: float):
     return angle, peak_rate
 
 
-def _sampled_reading(angle, fs_hz: float, phase: float, gyro: bool, noise_dps: float = 0.0, seed: int = 0) -> float:
-    """Sample the swing as a gyro would (one-period averages) and read its peak velocity."""
-    period = 1.0 / fs_hz
-    t = -1.0 + (phase + np.arange(int(4.0 * fs_hz))) * period
-    th = angle(t)
-    rate = (angle(t + period / 2) - angle(t - period / 2)) / period
-    rate = rate + noise_dps * np.random.default_rng(seed).standard_normal(t.size)
+def _one_rep(
+    t: np.ndarray, th: np.ndarray, rate: np.ndarray, gyro: bool
+) -> tuple[np.ndarray, int, int, int, int, np.ndarray]:
+    """A kernel history of one swing (low before t = 0, its top, the trough after) and the metrics' parameters.
+
+    Returns ``(hist, cap, low, peak, trough, prm)``: rows, capacity and row indices as ``_rep_metrics`` takes them.
+    """
     n = t.size
     cap = 1 << math.ceil(math.log2(n + 1))
     hist = np.zeros((cap, L.H_N))
@@ -66,6 +66,17 @@ def _sampled_reading(angle, fs_hz: float, phase: float, gyro: bool, noise_dps: f
     prm[L.P_ONSET_FRAC] = 0.05
     prm[L.P_HOLD_BAND] = 10.0
     prm[L.P_HAS_GYRO] = 1.0 if gyro else 0.0
+    return hist, cap, low, peak, trough, prm
+
+
+def _sampled_reading(angle, fs_hz: float, phase: float, gyro: bool, noise_dps: float = 0.0, seed: int = 0) -> float:
+    """Sample the swing as a gyro would (one-period averages) and read its peak velocity."""
+    period = 1.0 / fs_hz
+    t = -1.0 + (phase + np.arange(int(4.0 * fs_hz))) * period
+    th = angle(t)
+    rate = (angle(t + period / 2) - angle(t - period / 2)) / period
+    rate = rate + noise_dps * np.random.default_rng(seed).standard_normal(t.size)
+    hist, cap, low, peak, trough, prm = _one_rep(t, th, rate, gyro)
     row = np.zeros(L.EV_N)
     _rep_metrics(prm, hist, cap, low, th[low], peak, trough, th[trough], L.H_THETA, L.H_VEL, row)
     twin = np.zeros(L.EV_N)
@@ -148,21 +159,9 @@ def _filter_peak(angle, fs_hz: float, phase: float, gyro: bool, bridged: int = -
     th = np.zeros_like(t)
     for k in range(2, t.size):
         th[k] = th[k - 1] + period * (5 * rate[k] + 8 * rate[k - 1] - rate[k - 2]) / 12
-    n = t.size
-    cap = 1 << math.ceil(math.log2(n + 1))
-    hist = np.zeros((cap, L.H_N))
-    hist[:n, L.H_THETA] = th
-    hist[:n, L.H_VEL] = rate
-    hist[:n, L.H_TIME] = t
-    low = int(np.searchsorted(t, 0.0)) - 1
-    peak = low + int(np.argmax(th[low:]))
-    trough = peak + int(np.argmin(th[peak:]))
+    hist, cap, low, peak, trough, prm = _one_rep(t, th, rate, gyro)
     if bridged >= 0:
         hist[peak - bridged, L.H_FLAG] = L.H_FLAG_BRIDGED
-    prm = np.zeros(L.P_N)
-    prm[L.P_ONSET_FRAC] = 0.05
-    prm[L.P_HOLD_BAND] = 10.0
-    prm[L.P_HAS_GYRO] = 1.0 if gyro else 0.0
     prm[L.P_MIN_ROM] = min_rom
     row = np.zeros(L.EV_N)
     _rep_metrics(prm, hist, cap, low, th[low], peak, trough, th[trough], L.H_THETA, L.H_VEL, row)
