@@ -115,7 +115,17 @@ import numpy as np
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_carry import settle
-from hipflex.dsp.gait_high import brisk_step, brisk_walk_step, high_second_step, lead_shaped, soft_lead
+from hipflex.dsp.gait_high import (
+    brisk_step,
+    brisk_walk_step,
+    carried_high,
+    high_second_step,
+    lead_shaped,
+    noted_high,
+    pocket_step,
+    pocket_walk,
+    soft_lead,
+)
 from hipflex.dsp.gait_lone import first_step_pair, lone_start, lone_step, pair_walk
 from hipflex.dsp.gait_rhythm import (
     LINK_TOL,
@@ -137,6 +147,7 @@ from hipflex.dsp.gait_swing import (
     half_step,
     last_step,
     push_off,
+    replaced_state,
     second_step,
     slow_onset,
     stance_pair,
@@ -248,9 +259,7 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
             # A turnover from the filter's extension bound (``GaitState.hurried``).
             turnover = bool(dt[int(off[-1])] < settings.gait_min_stride_s)
             hurried = turnover and bool(kept) and kept[0].peak_s == first_s and from_bound(settings, kept[0])
-            rest = dataclasses.replace(
-                rest, struck_high_s=g.struck_high_s, landed_high_s=g.landed_high_s, hurried=hurried
-            )
+            rest = dataclasses.replace(carried_high(rest, g), hurried=hurried)
             rest, more, steps = _decide(settings, rest)
             return rest, (*released, *more), steps
     # The swings that must confirm the walk: all of them, or all after a short first stride or a
@@ -301,14 +310,14 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     # A softer landing counts as a step here too (``GaitState.landed_high_s``; tuning seed 2544).
     stepped_s = (*g.struck_high_s, *g.landed_high_s)
     n_high = sum(1 for t in high_s if not (some_step and t in stepped_s))
-    if 2 * n_high >= n_body:
+    if 2 * n_high >= n_body and not pocket_walk(g, high_s):  # unless they landed as a walk's steps
         return g, (), ()
     if g.second_front and not second_on_rhythm(dt):
         # Not the walk's first two steps (a drill's last rep, then the walk's first step from
         # standing): the first swing is a rep; the walk starts at the second.
         first, kept = g.pending[:1], g.pending[1:]
         rest = GaitState(kept, peaks[1:], (), False, kept[0].start_s if kept else peaks[1], g.end_s, g.walks)
-        rest = dataclasses.replace(rest, struck_high_s=g.struck_high_s, landed_high_s=g.landed_high_s)
+        rest = carried_high(rest, g)
         rest, more, steps = _decide(settings, rest)
         return rest, (*first, *more), steps
     rom_deg = max((r.rom_deg for r in g.pending), default=0.0)
@@ -339,19 +348,6 @@ def _tentative(g: GaitState, rep: Rep) -> GaitState:
 #: without a gyro (``_tentative``); with one, one: its angle reads a walk's lows behind standing on
 #: all but an odd stride.
 _MAX_TENTATIVE = 2
-
-
-def _replaced(g: GaitState, **changes: object) -> GaitState:
-    """``dataclasses.replace(g, **changes)`` at a tenth of the cost (it runs for every rep of a drill).
-
-    A frozen dataclass's ``replace`` rebuilds the instance through
-    ``__init__`` (~5 us for this one's fields); copying the instance dict
-    gives the same object (equal, still frozen), as ``absorb._rep`` does.
-    """
-    out = object.__new__(GaitState)
-    out.__dict__.update(g.__dict__)
-    out.__dict__.update(changes)
-    return out
 
 
 def _start(
@@ -427,10 +423,13 @@ def _feed_rep(
     # stride drill's next swing 0.5-0.8 s on does not.
     stretched = g.walking and any(r.peak_flexion_deg > settings.gait_max_flexion_deg for r in g.pending)
     linked = strict_stride(settings, dt_s) if stretched else walk_link_ok(settings, g, dt_s)
-    brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s) or brisk_walk_step(
-        settings, g, rep, has_gyro, struck, dt_s
+    brisk = (
+        brisk_step(settings, g, rep, has_gyro, back, dt_s)
+        or brisk_walk_step(settings, g, rep, has_gyro, struck, dt_s)
+        or pocket_step(settings, g, rep, has_gyro, strike_g, dt_s)
     )
     if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+        g = noted_high(g, rep, strike_g) if brisk and not step else g
         if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
         elif brisk and not step and not has_gyro and strike_g > SOFT_LANDING_G and from_extension(settings, rep):
@@ -493,7 +492,7 @@ def _feed_rep(
         return dataclasses.replace(_start(rep, g.walks, lead=True, struck=True), lead_quiet=quiet), released, last
     if soft_lead(settings, rep, has_gyro, standing_known, strike_g, rep.peak_s - prev_s):
         return _start(rep, g.walks, lead=True), released, last
-    return _replaced(g, last_s=rep.peak_s), (*released, rep), last
+    return replaced_state(g, last_s=rep.peak_s), (*released, rep), last
 
 
 def feed_rep(
@@ -531,7 +530,7 @@ def feed_rep(
     before = g
     g, released, steps = _feed_rep(settings, g, rep, has_gyro, standing_known, strike_g)
     g, released, steps = settle(before, g, released, steps)
-    return _replaced(g, rep_strike_g=strike_g, last_rep=rep), released, steps
+    return replaced_state(g, rep_strike_g=strike_g, last_rep=rep), released, steps
 
 
 def feed_candidate(

@@ -10,6 +10,9 @@ these read; the physics is in :mod:`hipflex.dsp.gait`'s module docstring.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_rhythm import pause_s, strict_stride
 from hipflex.dsp.gait_swing import (
@@ -17,6 +20,7 @@ from hipflex.dsp.gait_swing import (
     OTHER_KIND_RISE,
     SOFT_LANDING_G,
     STANCE_DEG,
+    STRIKE_G,
     GaitState,
     from_extension,
     gait_shaped,
@@ -25,7 +29,31 @@ from hipflex.dsp.gait_swing import (
 )
 from hipflex.dsp.types import Rep
 
-__all__ = ["brisk_step", "brisk_walk_step", "high_second_step", "lead_shaped", "soft_lead"]
+__all__ = [
+    "HEAVY_STRIKE_G",
+    "POCKET_MIN_SWINGS",
+    "brisk_step",
+    "brisk_walk_step",
+    "carried_high",
+    "high_second_step",
+    "lead_shaped",
+    "noted_high",
+    "pocket_step",
+    "pocket_walk",
+    "soft_lead",
+]
+
+#: A foot landing this hard (g) in the top half of a swing is a walker's own heel strike: at the thigh a
+#: walk's initial contact jolts 0.6 / 1.1 / 2.2 g (10th / 50th / 90th percentile per stride, Marpino thigh
+#: straps; module ``hipflex.dsp.gait``), a phone in a front trouser pocket 1.1-2.8 g on most steps (Oxford
+#: pocket walks), while a march lands its foot at the end of the swing, near standing, and its knee lifts
+#: see in their top half only the other foot's landing: median 0.24 g, 95th percentile 1.17 g over the
+#: simulated acc-only marches' swings above a step's flexion (wide simulator, tuning seeds 0:700).
+HEAVY_STRIKE_G = 1.0
+#: How many swings read above a step's flexion a run needs after its first before their landings alone
+#: may confirm it as a walk (``pocket_walk``): a march's five-swing stretches can land hard by chance
+#: (tuning seed 87, 100 Hz: 1.22, 0.38, 1.06, 1.13, 1.39 g), never six in a row struck.
+POCKET_MIN_SWINGS = 6
 
 
 def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
@@ -177,3 +205,64 @@ def soft_lead(
     if not stretched_peak(settings, rep) or rep.peak_flexion_deg - rep.rom_deg <= -STANCE_DEG:
         return False
     return not gap_s <= pause_s(settings)
+
+
+def carried_high(rest: GaitState, g: GaitState) -> GaitState:
+    """``rest`` (a run restarted inside ``g``'s swings) with ``g``'s notes on its swings read above a step's flexion."""
+    return dataclasses.replace(
+        rest, struck_high_s=g.struck_high_s, landed_high_s=g.landed_high_s, high_strikes=g.high_strikes
+    )
+
+
+def noted_high(g: GaitState, rep: Rep, strike_g: float) -> GaitState:
+    """``g`` with a swing read above a step's flexion that joined the run noted with its landing (``high_strikes``)."""
+    return dataclasses.replace(g, high_strikes=(*g.high_strikes, (rep.peak_s, strike_g)))
+
+
+def pocket_walk(g: GaitState, high_s: list[float]) -> bool:
+    """True when a run's swings read above a step's flexion (peaks ``high_s``, after its first) land as a walk's.
+
+    ``gait._decide`` waits while half of a run's swings read above a step's
+    flexion, unless some swing shows a step (a march's knee lifts all read
+    high).  A phone in a front trouser pocket reads every step of some
+    walkers 47-65 degrees from -20 to +6 (Oxford user1_frontpocket: 55-66
+    on a 1.15 s rhythm, Samsung_Dario_Hard_FrontPocket_2: 47-63 on 1.05-1.1
+    s), so their runs waited until a swing above ``stretched_peak`` broke
+    them and 17-23 steps at a time were counted as reps.  Each of those
+    steps landed in its top half (0.9-2.8 g), as a walker's heel does and a
+    march's foot does not (``HEAVY_STRIKE_G``).  Such a run is a walk when
+    at least ``POCKET_MIN_SWINGS`` of its high swings joined it (one
+    walking stride apart, from the stance or struck: ``brisk_step``), every
+    one of them landed (``STRIKE_G``) and more than half of them landed at
+    least ``HEAVY_STRIKE_G``.
+    """
+    if len(high_s) < POCKET_MIN_SWINGS:
+        return False
+    strikes = dict(g.high_strikes)
+    landed = [strikes.get(t, math.nan) for t in high_s]
+    if not all(s >= STRIKE_G for s in landed):  # NaN (not noted, or not measured): not landed
+        return False
+    return 2 * sum(1 for s in landed if s >= HEAVY_STRIKE_G) > len(landed)
+
+
+def pocket_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, strike_g: float, dt_s: float) -> bool:
+    """True when an accelerometer-only swing that landed hard is the next step of a walk whose high swings landed so.
+
+    ``brisk_walk_step``'s reading for a walk whose last ``POCKET_MIN_SWINGS``
+    high swings landed as a walker's heel does (``pocket_walk``): a phone in
+    a front trouser pocket reads some steps from in front of standing (lows
+    up to +6 degrees, Oxford user1_frontpocket) and some above
+    ``stretched_peak`` (65-68 degrees, Samsung_Dario_Hard_FrontPocket_2),
+    and each such swing broke the walk (a stride lost, and the next six
+    steps held until ``pocket_walk`` confirmed them again).  Such a swing
+    (``rep``, ``strike_g``) is a step at once when it lands at least
+    ``HEAVY_STRIKE_G`` one walking stride (``strict_stride``, ``dt_s``)
+    after the walk's last swing and rises less than ``OTHER_KIND_RISE``
+    times the walk's widest step: a march after the walk lands that hard on
+    one knee lift in twenty, and the one after it breaks the walk.
+    """
+    if has_gyro or not g.walking or not strike_g >= HEAVY_STRIKE_G or not strict_stride(settings, dt_s):
+        return False
+    if not pocket_walk(g, [t for t, _ in g.high_strikes[-POCKET_MIN_SWINGS:]]):
+        return False
+    return rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
