@@ -3,7 +3,10 @@
 Without a gyro the body's forward acceleration into a walk, and a brisk
 walker's braking and push-off, tilt the specific force as flexion does: a
 walk's first step (``lead_shaped``, ``soft_lead``) and a brisk walk's steps
-(``brisk_step``, ``brisk_walk_step``) read above ``gait_max_flexion_deg``.
+(``brisk_step``, ``brisk_walk_step``) read above ``gait_max_flexion_deg``,
+and a phone in a trouser pocket reads every step of some walkers so: where
+those steps land as a walker's heel does, they are told from a march's knee
+lifts by their landings (``pocket_walk``, ``pocket_step``).
 Split from :mod:`hipflex.dsp.gait_swing`, whose state and single-swing tests
 these read; the physics is in :mod:`hipflex.dsp.gait`'s module docstring.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_rhythm import pause_s, strict_stride
@@ -31,6 +35,7 @@ from hipflex.dsp.types import Rep
 
 __all__ = [
     "HEAVY_STRIKE_G",
+    "POCKET_MAX_RISE_DEG",
     "POCKET_MIN_SWINGS",
     "brisk_step",
     "brisk_walk_step",
@@ -54,6 +59,12 @@ HEAVY_STRIKE_G = 1.0
 #: may confirm it as a walk (``pocket_walk``): a march's five-swing stretches can land hard by chance
 #: (tuning seed 87, 100 Hz: 1.22, 0.38, 1.06, 1.13, 1.39 g), never six in a row struck.
 POCKET_MIN_SWINGS = 6
+#: The most a run's high swings may rise (median, degrees) for their landings to confirm it as a walk
+#: (``pocket_walk``): the thigh's sagittal range in walking is about 40-45 degrees (57 for the fastest
+#: Marpino walkers with a gyro), which a phone in a pocket reads as 60-63 (median per walk; Oxford
+#: user1_frontpocket 53-72, Samsung_Dario_Hard_FrontPocket_2 44-77), while a march rises 60-95 whatever
+#: the reference (the simulated acc-only marches of tuning seeds 87, 5002 and 5138: medians 74-88).
+POCKET_MAX_RISE_DEG = 70.0
 
 
 def brisk_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, back: bool, dt_s: float) -> bool:
@@ -216,7 +227,7 @@ def carried_high(rest: GaitState, g: GaitState) -> GaitState:
 
 def noted_high(g: GaitState, rep: Rep, strike_g: float) -> GaitState:
     """``g`` with a swing read above a step's flexion that joined the run noted with its landing (``high_strikes``)."""
-    return dataclasses.replace(g, high_strikes=(*g.high_strikes, (rep.peak_s, strike_g)))
+    return dataclasses.replace(g, high_strikes=(*g.high_strikes, (rep.peak_s, strike_g, rep.rom_deg)))
 
 
 def pocket_walk(g: GaitState, high_s: list[float]) -> bool:
@@ -234,15 +245,20 @@ def pocket_walk(g: GaitState, high_s: list[float]) -> bool:
     at least ``POCKET_MIN_SWINGS`` of its high swings joined it (one
     walking stride apart, from the stance or struck: ``brisk_step``), every
     one of them landed (``STRIKE_G``) and more than half of them landed at
-    least ``HEAVY_STRIKE_G``.
+    least ``HEAVY_STRIKE_G``, and they rose no more than a pocket reads a
+    walk's swing (``POCKET_MAX_RISE_DEG``, median: a march's knee lifts read
+    25-30 degrees behind standing, where the reference is off, rise 80-90 and
+    can land as hard, tuning seed 5002).
     """
     if len(high_s) < POCKET_MIN_SWINGS:
         return False
-    strikes = dict(g.high_strikes)
-    landed = [strikes.get(t, math.nan) for t in high_s]
-    if not all(s >= STRIKE_G for s in landed):  # NaN (not noted, or not measured): not landed
+    noted = {t: (strike_g, rise_deg) for t, strike_g, rise_deg in g.high_strikes}
+    landed = [noted.get(t, (math.nan, math.nan)) for t in high_s]
+    if not all(s >= STRIKE_G for s, _ in landed):  # NaN (not noted, or not measured): not landed
         return False
-    return 2 * sum(1 for s in landed if s >= HEAVY_STRIKE_G) > len(landed)
+    if not statistics.median(r for _, r in landed) <= POCKET_MAX_RISE_DEG:
+        return False
+    return 2 * sum(1 for s, _ in landed if s >= HEAVY_STRIKE_G) > len(landed)
 
 
 def pocket_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, strike_g: float, dt_s: float) -> bool:
@@ -263,6 +279,6 @@ def pocket_step(settings: Settings, g: GaitState, rep: Rep, has_gyro: bool, stri
     """
     if has_gyro or not g.walking or not strike_g >= HEAVY_STRIKE_G or not strict_stride(settings, dt_s):
         return False
-    if not pocket_walk(g, [t for t, _ in g.high_strikes[-POCKET_MIN_SWINGS:]]):
+    if not pocket_walk(g, [t for t, _, _ in g.high_strikes[-POCKET_MIN_SWINGS:]]):
         return False
     return rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg

@@ -159,9 +159,9 @@ class GaitState:
         first step of 45.1 from -12.6, steps of 49.1 and 52.7 from -15 and -11
         landing at 0.38 and 0.41 g, then 38.2 and 41.0 struck; half the run
         read high, it waited, and the set after it released all five as reps.
-    high_strikes : tuple of (float, float)
-        Peak time (s) and foot-strike jolt (``strike_g``, g; NaN: not
-        measured) of every swing of the run that read above a step's flexion
+    high_strikes : tuple of (float, float, float)
+        Peak time (s), foot-strike jolt (``strike_g``, g; NaN: not measured)
+        and rise (degrees) of every swing of the run that read above a step's flexion
         and joined it as ``brisk_step`` or ``brisk_walk_step`` (accelerometer
         only), struck or not: ``gait_high.pocket_walk`` reads a run of them.
     paired : bool
@@ -203,7 +203,7 @@ class GaitState:
     alone: bool = False
     struck_high_s: tuple[float, ...] = ()
     landed_high_s: tuple[float, ...] = ()
-    high_strikes: tuple[tuple[float, float], ...] = ()
+    high_strikes: tuple[tuple[float, float, float], ...] = ()
     paired: bool = False
     hurried: bool = False
     carried: tuple[Rep, ...] = ()

@@ -1164,3 +1164,53 @@ def test_a_walks_strides_are_counted_on_its_legs_rhythm_when_peaks_split() -> No
     # Clean steps count as before: the median of their strides.
     counted, found, g = _run(steps, has_gyro=False)
     assert counted == [] and [w.strides for w in g.walks] == [5]
+
+
+# Oxford user1_frontpocket (a phone in a front trouser pocket, accelerometer only, 100 Hz): every step reads
+# 55-66 degrees from -8 to +6, 1.1-1.2 s apart, and lands 0.75-2.1 g in its top half.  (interval s, peak deg,
+# low deg) and the landing, g.
+_POCKET = _walk_of(
+    [
+        (0.0, 61.8, 0.9),
+        (1.14, 60.6, -5.7),
+        (1.14, 59.2, 1.4),
+        (1.18, 61.2, -3.0),
+        (1.16, 62.0, -4.5),
+        (1.13, 62.5, -6.5),
+        (1.13, 62.6, -0.0),
+        (1.16, 64.0, -3.4),
+        (1.18, 61.2, -0.0),
+        (1.12, 64.5, -2.2),
+        (1.16, 57.2, -3.9),
+        (1.19, 55.9, -4.8),
+    ]
+)
+_POCKET_G = [0.75, 0.88, 0.88, 0.91, 1.09, 1.30, 1.32, 1.63, 1.77, 1.28, 1.23, 1.20]
+
+
+def test_an_acc_only_walk_whose_every_step_reads_high_and_lands_hard_is_a_walk() -> None:
+    counted, steps, g = _feed_struck_mixed(_POCKET, _POCKET_G)
+    assert counted == [] and steps == _POCKET
+    assert [w.strides for w in g.walks] == [12]
+    # Simulated acc-only marches (tuning seeds 87 and 5002): the same knee lifts, landing softer in their
+    # top half on most of them (the other foot's landing): reps, whatever five of them in a row landed.
+    for march_g in ([0.41, 1.44, 0.36, 0.40, 0.49, 0.49, 0.61, 0.25, 1.22, 0.38, 1.06, 1.13], [0.7, 0.68, 0.77] * 4):
+        counted, steps, _ = _feed_struck_mixed(_POCKET, march_g)
+        assert counted == _POCKET and steps == []
+    # Six high swings after the first, every one landed, but only half of them hard: still reps.
+    counted, _, _ = _feed_struck_mixed(_POCKET[:8], [0.75, 0.88, 0.88, 0.91, 0.95, 1.30, 1.32, 1.63])
+    assert counted == _POCKET[:8]
+
+
+def test_a_hard_landed_step_read_in_front_of_standing_or_above_a_stretched_step_does_not_break_a_pocket_walk() -> None:
+    # Oxford user1_frontpocket and Samsung_Dario_Hard_FrontPocket_2: inside the walk, steps of 60.1 from +6.3
+    # and of 65.6 (above ``stretched_peak``'s 65) landing 1.8-2.1 g; each one broke the walk (a stride lost, and
+    # the next six steps held until their landings confirmed them again).
+    t = _POCKET[-1].peak_s
+    odd = [_swing(t + 1.15, 60.1, 6.3), _swing(t + 2.31, 65.6, -0.8), _swing(t + 3.41, 62.6, -3.1)]
+    counted, steps, g = _feed_struck_mixed([*_POCKET, *odd], [*_POCKET_G, 1.82, 2.07, 1.78])
+    assert counted == [] and steps == [*_POCKET, *odd]
+    assert [w.strides for w in g.walks] == [15]
+    # Landing softer than a walker's heel (a march's knee lift after the walk): not a step of it.
+    counted, _, _ = _feed_struck_mixed([*_POCKET, odd[1]], [*_POCKET_G, 0.7])
+    assert counted == [odd[1]]
