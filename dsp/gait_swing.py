@@ -214,13 +214,22 @@ def replaced_state(g: GaitState, **changes: object) -> GaitState:
     """``dataclasses.replace(g, **changes)`` at a tenth of the cost (``gait`` runs it for every rep of a drill).
 
     A frozen dataclass's ``replace`` rebuilds the instance through
-    ``__init__`` (~5 us for this one's fields); copying the instance dict
-    gives the same object (equal, still frozen), as ``absorb._rep`` does.
+    ``__init__`` (~5 us for this one's fields); a copy of the instance dict
+    gives the same object (equal, same fields in the same order, still
+    frozen), as ``absorb._rep`` does.  The copy is made as a plain dict and
+    set as the new instance's: filling the new instance's own (key-sharing)
+    dict from ``g``'s, as this did until session 24, took ~1.7 times as long
+    (two calls a rep; benchmarks/README.md, throughput7).
     """
-    out = object.__new__(GaitState)
-    out.__dict__.update(g.__dict__)
-    out.__dict__.update(changes)
+    out = _new(GaitState)
+    fields = g.__dict__.copy()
+    fields.update(changes)
+    _set_attr(out, "__dict__", fields)
     return out
+
+
+_new = object.__new__
+_set_attr = object.__setattr__  # a frozen dataclass's own __setattr__ refuses
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
