@@ -140,6 +140,20 @@ def test_a_swing_hidden_in_a_gap_is_inferred_from_the_tempo() -> None:
     assert hidden_peaks(peaks, [Gap(104.25, 104.4, True)]) == pytest.approx([104.2], abs=1e-9)
 
 
+
+def test_one_stride_read_late_elsewhere_does_not_veto_the_tempo() -> None:
+    # Issue 14 (session 24, tuning 917): a 25 Hz stride set whose last swing back to standing
+    # peaked 0.25 s late (an interval 36 % long) hid two swings in a 1.5 s gap at its start;
+    # one irregular interval among eleven steady ones used to refuse the whole set's tempo.
+    peaks = _without(_MARCH, 2, 3)  # 101.4 and 102.1 lost
+    peaks[-1] += 0.25
+    got = hidden_peaks(peaks, [Gap(101.2, 102.35, False)])
+    assert got == pytest.approx([101.4, 102.1], abs=1e-9)
+    # One irregular interval among four clean ones is no steady tempo (fewer than four in five).
+    short = _without(_MARCH[:8], 2, 3)
+    short[-1] += 0.25
+    assert hidden_peaks(short, [Gap(101.2, 102.35, False)]) == ()
+
 def test_a_hidden_swing_counts_in_rep_count_and_cadence() -> None:
     peaks = _without(_MARCH, 6)
     reps = [_rep(i, p, 300.0, p - 0.3, p + 0.3) for i, p in enumerate(peaks)]
