@@ -144,6 +144,7 @@ from hipflex.dsp.gait_swing import (
     stretched_step,
     walk_link_ok,
 )
+from hipflex.dsp.gait_unlanded import unlanded_pair
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension", "gait_shaped", "walks_so_far"]
@@ -430,7 +431,8 @@ def _feed_rep(
     brisk = brisk_step(settings, g, rep, has_gyro, back, dt_s) or brisk_walk_step(
         settings, g, rep, has_gyro, struck, dt_s
     )
-    if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+    onset_ok = has_gyro or not (slow_onset(settings, g, rep, strike_g) or unlanded_pair(g, has_gyro, strike_g))
+    if (step or brisk) and g.peaks_s and linked and onset_ok:
         if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
         elif brisk and not step and not has_gyro and strike_g > SOFT_LANDING_G and from_extension(settings, rep):
