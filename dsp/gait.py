@@ -155,6 +155,7 @@ from hipflex.dsp.gait_swing import (
     stretched_step,
     walk_link_ok,
 )
+from hipflex.dsp.gait_unlanded import unlanded_pair
 from hipflex.dsp.types import Rep, Walk
 
 __all__ = ["GaitState", "feed_candidate", "feed_rep", "flush", "from_extension", "gait_shaped", "walks_so_far"]
@@ -428,7 +429,8 @@ def _feed_rep(
         or brisk_walk_step(settings, g, rep, has_gyro, struck, dt_s)
         or pocket_step(settings, g, rep, has_gyro, strike_g, dt_s)
     )
-    if (step or brisk) and g.peaks_s and linked and (has_gyro or not slow_onset(settings, g, rep, strike_g)):
+    onset_ok = has_gyro or not (slow_onset(settings, g, rep, strike_g) or unlanded_pair(g, has_gyro, strike_g))
+    if (step or brisk) and g.peaks_s and linked and onset_ok:
         g = noted_high(g, rep, strike_g) if brisk and not step else g
         if brisk and not step and struck and from_extension(settings, rep):
             g = dataclasses.replace(g, struck_high_s=(*g.struck_high_s, rep.peak_s))
