@@ -55,6 +55,7 @@ from hipflex.dsp.drill_prototypes import (
     DRILL_PROTOTYPES,
     INDEX_OF,
     MAX_TILT_MISS_DEG,
+    MIN_ROM_DEG,
     P_RISE,
     POSES_HANGING,
     POSES_LIFTED,
@@ -229,6 +230,8 @@ def _scored(
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
     with np.errstate(invalid="ignore"):
         allowed = allowed & ~(np.abs(tilt - PROTO_TILT_DEG[None, :]) > MAX_TILT_MISS_DEG)  # NaN tilt: all
+        rom = np.array([f.rom_deg for f in feats])[:, None]
+        allowed = allowed & ~(rom < MIN_ROM_DEG[None, :])  # NaN either side: all
     geometry = None
     if prior is not None:
         geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, REST_UP, REP_AXIS) for f in feats])
