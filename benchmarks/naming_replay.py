@@ -138,14 +138,15 @@ def main() -> int:
     r.add_argument("--seeds", required=True)
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--only", default="")
+    r.add_argument("--held-out", action="store_true", help="a held-out block, to measure base and branch (no tuning)")
     p = sub.add_parser("replay")
     p.add_argument("path", type=Path)
     p.add_argument("--sets", action="store_true", help="print every set named wrong with its features")
     args = ap.parse_args()
     if args.cmd == "record":
         a, b = (int(x) for x in args.seeds.split(":"))
-        if b > 10000:
-            print("record tuning seeds (< 10000) only", file=sys.stderr)
+        if b > 500000 or (b > 10000 and not args.held_out):
+            print("tuning seeds (< 10000) only; held-out blocks (< 500000) with --held-out", file=sys.stderr)
             return 2
         record(range(a, b), args.out, args.only)
     else:
