@@ -230,8 +230,6 @@ def _scored(
     tilt = np.array([f.axis_tilt_deg for f in feats])[:, None]
     with np.errstate(invalid="ignore"):
         allowed = allowed & ~(np.abs(tilt - PROTO_TILT_DEG[None, :]) > MAX_TILT_MISS_DEG)  # NaN tilt: all
-        rom = np.array([f.rom_deg for f in feats])[:, None]
-        allowed = allowed & ~(rom < MIN_ROM_DEG[None, :])  # NaN either side: all
     geometry = None
     if prior is not None:
         geometry = np.stack([geometry_fit(prior, f.face_up_cos, f.face_axis_cos, REST_UP, REP_AXIS) for f in feats])
@@ -248,6 +246,11 @@ def _scored(
     scores, pose_scores = _scores(feats, geometry, acc_only, session)
     if prior is not None:
         _in_thigh_frame(feats, prior, allowed, cands, pose_scores)
+    # A drill below its least range does not compete (after the thigh's frame, whose gate weighs the set's best
+    # pose among every drill its geometry allows: the frame's own pose and movement then stand without it).
+    rom = np.array([f.rom_deg for f in feats])[:, None]
+    with np.errstate(invalid="ignore"):
+        allowed = allowed & ~(rom < MIN_ROM_DEG[None, :])  # NaN either side: all
     return cands, np.where(allowed, scores, -math.inf), np.where(allowed, pose_scores, -math.inf)
 
 
