@@ -27,6 +27,7 @@ __all__ = [
     "LOG_CENTRE",
     "LOG_HALF",
     "MAX_TILT_MISS_DEG",
+    "MIN_ROM_DEG",
     "NEEDS_GYRO",
     "POSES_HANGING",
     "POSES_LIFTED",
@@ -141,6 +142,15 @@ REP_AXIS = np.array(
 # no standing rotation, whatever its tempo).
 PROTO_TILT_DEG = np.degrees(np.arcsin(np.minimum(np.abs(np.sum(REST_UP * REP_AXIS, axis=1)), 1.0)))
 MAX_TILT_MISS_DEG = 45.0
+# The least range a drill can have whatever the person's practice, deg (NaN: none), below which it does not
+# compete.  A sit-to-stand turns the thigh from the seat's slope to hanging below the hip: from a chair
+# 70-90 deg, from a high perch (the thigh sloping 45 deg at the seat) still 45; its practice range starts at
+# 55, and 0.8 of that (44 deg) is below any seat.  Its pose, seated, is the one no geometry tells from a
+# lying one (the lever across "up", no rise predicted), so a lying set whose lever reads off took it by the
+# lever alone: tuning seed 13's mixed session (a lever read 45 deg off the thigh: its standing sets 49 deg
+# from hanging) named its two glute bridges (29 and 39 deg, held 3.2-3.5 s) sit-to-stands.
+_MIN_ROM_OF = {"sit_to_stand": 0.8 * 55.0}
+MIN_ROM_DEG = np.array([_MIN_ROM_OF.get(p.name, math.nan) for p in DRILL_PROTOTYPES])
 # The cosine between the lever (pivot to sensor) and the rest "up" each drill gives (SetFeatures.lever_up_cos):
 # the thigh hangs below the hip standing and on all fours (-1), lies across the vertical on the back, side
 # or front and seated (0).  A squat starts with the thigh upright and turns it about the knee as the hips

@@ -55,6 +55,7 @@ from hipflex.dsp.drill_prototypes import (
     DRILL_PROTOTYPES,
     INDEX_OF,
     MAX_TILT_MISS_DEG,
+    MIN_ROM_DEG,
     P_RISE,
     POSES_HANGING,
     POSES_LIFTED,
@@ -245,6 +246,11 @@ def _scored(
     scores, pose_scores = _scores(feats, geometry, acc_only, session)
     if prior is not None:
         _in_thigh_frame(feats, prior, allowed, cands, pose_scores)
+    # A drill below its least range does not compete (after the thigh's frame, whose gate weighs the set's best
+    # pose among every drill its geometry allows: the frame's own pose and movement then stand without it).
+    rom = np.array([f.rom_deg for f in feats])[:, None]
+    with np.errstate(invalid="ignore"):
+        allowed = allowed & ~(rom < MIN_ROM_DEG[None, :])  # NaN either side: all
     return cands, np.where(allowed, scores, -math.inf), np.where(allowed, pose_scores, -math.inf)
 
 

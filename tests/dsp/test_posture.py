@@ -609,6 +609,20 @@ def test_a_lever_that_falls_as_the_set_works_is_no_raise_from_lying() -> None:
     assert describe_set(_feats(lever_up_cos=0.7, lever_rise_cos=0.7, **bridge)).drill != "glute_bridge"
 
 
+def test_a_bridge_whose_lever_reads_across_the_vertical_is_no_sit_to_stand() -> None:
+    # Tuning seed 13's mixed session (50 Hz, with a gyro): its lever was identified ~45 deg off the thigh, so
+    # its two glute bridges read the lever across "up" (a seated thigh's), not 40-50 deg from it, and the
+    # seated pose took them by the lever alone, though no sit-to-stand moves the thigh 29 or 39 deg.
+    lifted = {"lever_slope": -0.025, "lever_t": -13.8, "lever_effect_g2": -0.010, "axis_tilt_deg": 0.0}
+    across = {"lever_up_cos": 0.01, "lever_rise_cos": -0.98}
+    for rom, rise, hold, period in ((29.0, 1.15, 3.19, 5.64), (39.0, 1.57, 3.48, 5.52)):
+        d = describe_set(_feats(rom_deg=rom, rise_s=rise, hold_s=hold, period_s=period, **lifted, **across))
+        assert (d.drill, d.pose, d.movement) == ("glute_bridge", "supine", "extension"), rom
+    # A sit-to-stand's own range with the same lever stays one (Bilkent subject 5's fast sets: 80-89 deg).
+    d = describe_set(_feats(rom_deg=80.0, rise_s=0.72, hold_s=1.42, period_s=5.05, n_reps=10, **lifted, **across))
+    assert (d.drill, d.pose) == ("sit_to_stand", "seated")
+
+
 def test_the_lever_rises_in_simulated_raises_and_flattens_in_bridges() -> None:
     # The feature's sign on whole analyses (tuning seed 13: a strap on the front, the lever measured): the
     # rep axis is signed by the working direction, so (axis x lever) . up is the sensor's upward speed.
