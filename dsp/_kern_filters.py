@@ -71,11 +71,13 @@ _ROT_UNCERT2 = 0.5 * 0.5
 _PG_SUM_MIN_S = 1.5
 _PG_TURN_RATE = 0.35
 # Between two turns the sum is g T plus the change of the hip's velocity: a
-# runner speeding up at the start of a set (0.3 g over the window's first
-# 1.5 s) tilts it by 16 deg and lengthens it by 4 %, a tilt the rest of the
-# set kept (tuning seed 156: every peak +16 deg).  A sum whose length is off
-# g T by more than this fraction is dropped at its end turn and summed again
-# from the next turn, at most _PG_RETRIES times (the window waits for it).
+# runner speeding up in a set's first strides after a gap tilted it by 16 deg
+# and made it 7.4 % longer than g T, a tilt the rest of the set kept (tuning
+# seed 156: every peak +16 deg).  Only a velocity change lengthens the sum (a
+# clipped row, in no pair, and rows that cancel shorten it; sums without
+# either read 0.998-1.03), so one longer by more than this fraction is dropped
+# at its end turn and summed again from the next turn, at most _PG_RETRIES
+# times (the window waits for it).  A tilt under ~18 deg lengthens it by less.
 _PG_MEAN_TOL = 0.05
 _PG_RETRIES = 1.0
 # Re-normalising "up" ends the row-to-row chain.  The rotation keeps its length

@@ -272,7 +272,9 @@ def tilt_step(
        ``_PG_SUM_MIN_S``.  The sum is the trapezoid integral of the force
        less the change of the lever point's velocity ``L omega w`` between
        rows (the rigid rotation's acceleration cancels exactly); a clipped
-       row is in no pair.  When the previous rate was not measured
+       row is in no pair.  A sum that ends longer than ``g T`` by more than
+       ``_PG_MEAN_TOL`` (a velocity change) is dropped and summed again from
+       the next turn, at most ``_PG_RETRIES`` times.  When the previous rate was not measured
        (``F_PREV_OA`` is NaN after a gap) the row only starts the chain.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
