@@ -70,6 +70,16 @@ _ROT_UNCERT2 = 0.5 * 0.5
 # rad/s (~20 deg/s), or through zero since the last row.
 _PG_SUM_MIN_S = 1.5
 _PG_TURN_RATE = 0.35
+# Between two turns the sum is g T plus the change of the hip's velocity: a
+# runner speeding up in a set's first strides after a gap tilted it by 16 deg
+# and made it 7.4 % longer than g T, a tilt the rest of the set kept (tuning
+# seed 156: every peak +16 deg).  Only a velocity change lengthens the sum (a
+# clipped row, in no pair, and rows that cancel shorten it; sums without
+# either read 0.998-1.03), so one longer by more than this fraction is dropped
+# at its end turn and summed again from the next turn, at most _PG_RETRIES
+# times (the window waits for it).  A tilt under ~18 deg lengthens it by less.
+_PG_MEAN_TOL = 0.05
+_PG_RETRIES = 1.0
 # Re-normalising "up" ends the row-to-row chain.  The rotation keeps its length
 # and the pull (a step of k <= dt / tau towards a unit vector, angle phi away)
 # shortens it by 2 k (1 - k) (1 - cos phi): ~1e-5 at 200 Hz.  While its squared
@@ -259,10 +269,12 @@ def _tilt_step(
             # ended, a fixed 1.5 s read 2-3 deg off in fast sets).
             turning = abs(oa) < _PG_TURN_RATE or oa * prev_oa <= 0.0
             had_row = cnt > 0.0
-            restart = turning and fstate[F_PG_TURNED] == 0.0
+            # F_PG_TURNED: 0 before the first turn, k > 0 while the k-th sum
+            # runs, -k after the k-th was dropped (see _PG_MEAN_TOL).
+            restart = turning and fstate[F_PG_TURNED] <= 0.0
             ending = False
             if restart:
-                fstate[F_PG_TURNED] = 1.0
+                fstate[F_PG_TURNED] = 1.0 - fstate[F_PG_TURNED]
                 cnt = 0.0
                 fstate[F_PG_SUM] = 0.0
                 fstate[F_PG_SUM + 1] = 0.0
@@ -320,11 +332,15 @@ def _tilt_step(
                         zz = qz + z * (az - qz)
                         if restart:
                             h *= 1.0 - z
+                            # The time the sum covers, exact at its ends
+                            # (a row's dt off is 5 % of the sum at 12.5 Hz).
+                            fstate[F_PG_T] = (1.0 - z) * dt
                             fstate[F_PG_SUM] = h * (zx + ax) - lo * pw0
                             fstate[F_PG_SUM + 1] = h * (zy + ay) - lo * pw1
                             fstate[F_PG_SUM + 2] = h * (zz + az) - lo * pw2
                         else:
                             h *= z
+                            fstate[F_PG_T] -= (1.0 - z) * dt
                             fstate[F_PG_SUM] += h * (qx + zx) + lp * vx
                             fstate[F_PG_SUM + 1] += h * (qy + zy) + lp * vy
                             fstate[F_PG_SUM + 2] += h * (qz + zz) + lp * vz
@@ -338,6 +354,15 @@ def _tilt_step(
             else:
                 fstate[F_PG_PREV_F] = math.nan
             fstate[F_PG_CNT] = cnt + 1.0
+            if ending and fstate[F_PG_TURNED] <= _PG_RETRIES:
+                span = fstate[F_PG_T]
+                sx = fstate[F_PG_SUM]
+                sy = fstate[F_PG_SUM + 1]
+                sz = fstate[F_PG_SUM + 2]
+                if math.sqrt(sx * sx + sy * sy + sz * sz) > (1.0 + _PG_MEAN_TOL) * span:
+                    # Not gravity alone: sum again from the next turn.
+                    fstate[F_PG_TURNED] = -fstate[F_PG_TURNED]
+                    fstate[F_PG_S] = _PG_SUM_MIN_S + 1.0
     elif not clipped and f2_raw > 0.2 * 0.2:
         # Remove the rigid rotation of a sensor L below the hip (g units).
         lg = lever_m / G0_MPS2

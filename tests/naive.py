@@ -272,7 +272,9 @@ def tilt_step(
        ``_PG_SUM_MIN_S``.  The sum is the trapezoid integral of the force
        less the change of the lever point's velocity ``L omega w`` between
        rows (the rigid rotation's acceleration cancels exactly); a clipped
-       row is in no pair.  When the previous rate was not measured
+       row is in no pair.  A sum that ends longer than ``g T`` by more than
+       ``_PG_MEAN_TOL`` (a velocity change) is dropped and summed again from
+       the next turn, at most ``_PG_RETRIES`` times.  When the previous rate was not measured
        (``F_PREV_OA`` is NaN after a gap) the row only starts the chain.
     3. The gyro bias follows the raw rate slowly once the thigh has been at
        rest for a while, and (outside a post-gap window) the integral of
@@ -311,10 +313,11 @@ def tilt_step(
             # the thigh turns: rate below _PG_TURN_RATE or through zero since the last row (not after a gap's NaN)
             turning = abs(flex_rate) < kf._PG_TURN_RATE or (accel_known and flex_rate * prev_rate <= 0.0)
             had_row = count > 0
-            restart = turning and fstate[F_PG_TURNED] == 0
+            # F_PG_TURNED: 0 before the first turn, k while the k-th sum runs, -k once it was dropped
+            restart = turning and fstate[F_PG_TURNED] <= 0
             ending = False
-            if restart:  # the sum restarts at the first turn
-                fstate[F_PG_TURNED] = 1.0
+            if restart:  # the sum restarts at the first turn (after a dropped sum: the next one)
+                fstate[F_PG_TURNED] = 1.0 - fstate[F_PG_TURNED]
                 count = 0.0
                 fstate[F_PG_SUM : F_PG_SUM + 3] = 0.0
                 fstate[F_PG_T] = 0.0
@@ -338,14 +341,22 @@ def tilt_step(
                         f_zero = prev_f + z * (f - prev_f)
                         if restart:
                             fstate[F_PG_SUM : F_PG_SUM + 3] = 0.5 * (1 - z) * dt * (f_zero + f) - velocity
+                            fstate[F_PG_T] = (1 - z) * dt  # the time summed, from the zero crossing
                         else:
                             fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * z * dt * (prev_f + f_zero) + prev_velocity
+                            fstate[F_PG_T] -= (1 - z) * dt  # ... to the zero crossing
                     elif not restart:
                         fstate[F_PG_SUM : F_PG_SUM + 3] += 0.5 * dt * (f + prev_f) - (velocity - prev_velocity)
                 fstate[F_PG_PREV_F : F_PG_PREV_F + 3] = f
             else:
                 fstate[F_PG_PREV_F] = math.nan
             fstate[F_PG_CNT] = count + 1
+            # A sum longer than g T by more than the tolerance holds a change of velocity (a runner speeding
+            # up): dropped at its end, summed again from the next turn (at most _PG_RETRIES times).
+            summed = np.linalg.norm(_vec(fstate, F_PG_SUM))
+            if ending and fstate[F_PG_TURNED] <= kf._PG_RETRIES and summed > (1 + kf._PG_MEAN_TOL) * fstate[F_PG_T]:
+                fstate[F_PG_TURNED] = -fstate[F_PG_TURNED]
+                fstate[F_PG_S] = kf._PG_SUM_MIN_S + 1.0
     elif not clipped and np.linalg.norm(f) > 0.2:
         gravity = f - lever_g * flex_accel * w_axis - lever_g * flex_rate**2 * u_axis
         g_norm = np.linalg.norm(gravity)
