@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from gait_kit import run_swings
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush, walks_so_far
@@ -22,18 +23,7 @@ def _run(
 ) -> tuple[list[Rep], list[Rep], GaitState]:
     """Feed reps (each with ``strike_g``) and small candidates (a float: the candidate's peak time); all counted
     reps and all steps."""
-    g = GaitState()
-    counted: list[Rep] = []
-    steps: list[Rep] = []
-    for s in swings:
-        if isinstance(s, Rep):
-            g, released, st = feed_rep(S, g, s, has_gyro, strike_g=strike_g)
-        else:
-            g, released, st = feed_candidate(S, g, s)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    return counted + list(released), steps, g
+    return run_swings(S, swings, has_gyro, strike_g)
 
 
 def test_a_walk_is_steps_not_reps_and_its_first_step_from_standing_belongs_to_it() -> None:

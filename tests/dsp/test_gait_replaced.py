@@ -6,10 +6,11 @@ import dataclasses
 import math
 
 import pytest
+from gait_kit import run_swings
 
 import hipflex.dsp.gait as gait
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.gait import GaitState, feed_candidate, feed_rep, flush
+from hipflex.dsp.gait import GaitState
 from hipflex.dsp.gait_swing import replaced_state
 from hipflex.dsp.types import Rep, Walk
 
@@ -43,18 +44,7 @@ def test_a_classifier_run_is_the_same_with_dataclasses_replace(monkeypatch: pyte
     swings += [27.7] + [_swing(40.0 + 2.0 * i, 45.0, 0.0) for i in range(4)]
 
     def run() -> tuple[list[Rep], list[Rep], GaitState]:
-        g = GaitState()
-        counted: list[Rep] = []
-        steps: list[Rep] = []
-        for s in swings:
-            if isinstance(s, Rep):
-                g, released, st = feed_rep(S, g, s, True)
-            else:
-                g, released, st = feed_candidate(S, g, s)
-            counted += released
-            steps += st
-        g, released = flush(S, g)
-        return counted + list(released), steps, g
+        return run_swings(S, swings)
 
     fast = run()
     monkeypatch.setattr(gait, "replaced_state", lambda g, **changes: dataclasses.replace(g, **changes))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from gait_kit import run_swings
+
 from hipflex.dsp.analysis_settings import Settings
-from hipflex.dsp.gait import GaitState, feed_rep, flush
+from hipflex.dsp.gait import GaitState, feed_rep
 from hipflex.dsp.gait_unlanded import UNLANDED_G, unlanded_pair
 from hipflex.dsp.types import Rep
 
@@ -33,15 +35,8 @@ def _rep(start_s: float, peak_s: float, end_s: float, peak_deg: float, rom_deg: 
 
 
 def _feed(reps: Sequence[Rep], strikes_g: Sequence[float], has_gyro: bool = False) -> tuple[list[Rep], list[Rep]]:
-    g = GaitState()
-    counted: list[Rep] = []
-    steps: list[Rep] = []
-    for rep, strike in zip(reps, strikes_g, strict=True):
-        g, released, st = feed_rep(S, g, rep, has_gyro, True, strike)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    return counted + list(released), steps
+    counted, steps, _ = run_swings(S, reps, has_gyro, strikes_g)
+    return counted, steps
 
 
 def test_a_strength_set_read_behind_standing_that_lands_on_nothing_is_all_reps() -> None:
