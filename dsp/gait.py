@@ -52,7 +52,7 @@ rhythm:
   a stride is accepted within ``LINK_TOL`` of the cadence range, or up to
   two of the walk's own strides (a swing too small to be seen); and one
   step-shaped swing on its rhythm whose low reads in front of standing
-  (two in a row without a gyro) is held (``_tentative``): a step when the
+  (two in a row without a gyro) is held (``gait_swing.tentative``): a step when the
   walk goes on after it, or when the swing that ends the walk is of
   another kind (``last_step``), else a rep.  Without a gyro a swing from
   extension that reads above a step's flexion is held the same way
@@ -136,6 +136,7 @@ from hipflex.dsp.gait_rhythm import (
     strict_stride,
 )
 from hipflex.dsp.gait_swing import (
+    MAX_TENTATIVE,
     OTHER_KIND_RISE,
     SOFT_LANDING_G,
     STRIKE_G,
@@ -153,6 +154,7 @@ from hipflex.dsp.gait_swing import (
     stance_pair,
     stretched_peak,
     stretched_step,
+    tentative,
     walk_link_ok,
 )
 from hipflex.dsp.gait_unlanded import unlanded_pair
@@ -170,7 +172,7 @@ def _walk(settings: Settings, g: GaitState) -> Walk:
 def _close(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...]]:
     """End the current run: a walk is recorded, an undecided run's reps are released as reps.
 
-    A walk's tentative last swings (``_tentative``) were no steps of it:
+    A walk's tentative last swings (``gait_swing.tentative``) were no steps of it:
     they are released as reps and the walk ends at the swing before them.
     """
     if g.walking:
@@ -325,32 +327,6 @@ def _decide(settings: Settings, g: GaitState) -> tuple[GaitState, tuple[Rep, ...
     return dataclasses.replace(g, walking=True, pending=(), second_front=False, step_rom_deg=rom_deg), (), g.pending
 
 
-def _tentative(g: GaitState, rep: Rep) -> GaitState:
-    """Hold a walk's step-shaped swing on its rhythm that did not start from extension.
-
-    Every swing of a walk after its first starts behind standing, but the
-    angle's low can read a few degrees in front of it on one stride (an
-    accelerometer-only angle after a heel strike or at 12.5 Hz: lows of
-    +2 to +4 degrees between steps from -7 to -11), and on two strides in a
-    row where the whole walk reads shallow (tuning seed 434, acc-only:
-    lows of -1 to +6 on every step, the reference a few degrees off).  Up
-    to ``_MAX_TENTATIVE`` such swings in a row inside a confirmed walk are
-    steps when the walk goes on after them on the same rhythm (a step from
-    extension, or a swing too small to be a rep): the evidence on both
-    sides is the walk's.  Otherwise (the next swing does not fit, or one
-    more such swing comes, or the stream ends) they are reps: the first
-    reps of a set after a walk start from standing, and so do the reps
-    after them, so they never extend the walk.
-    """
-    return dataclasses.replace(g, pending=(*g.pending, rep), peaks_s=(*g.peaks_s, rep.peak_s))
-
-
-#: How many step-shaped swings in a row that did not start from extension a confirmed walk may hold
-#: without a gyro (``_tentative``); with one, one: its angle reads a walk's lows behind standing on
-#: all but an odd stride.
-_MAX_TENTATIVE = 2
-
-
 def _start(
     rep: Rep,
     walks: tuple[Walk, ...],
@@ -442,13 +418,13 @@ def _feed_rep(
             if between_steps(settings, g, rep, has_gyro, standing_known):
                 g = dataclasses.replace(g, peaks_s=g.peaks_s[:-1])  # held, but no stride of the rhythm
             return _extend(settings, g, rep.peak_s, rep.end_s, rep)
-        if g.walking and len(g.pending) < (1 if has_gyro else _MAX_TENTATIVE):
-            return _tentative(g, rep), (), ()
+        if g.walking and len(g.pending) < (1 if has_gyro else MAX_TENTATIVE):
+            return tentative(g, rep), (), ()
         if second_step(g):
             return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
     if high_second_step(settings, g, rep, has_gyro, standing_known, strike_g, dt_s):
         return _extend(settings, dataclasses.replace(g, second_front=True), rep.peak_s, rep.end_s, rep)
-    # A second stretched swing in a row is held too (as two shallow lows are, ``_MAX_TENTATIVE``) when no foot
+    # A second stretched swing in a row is held too (as two shallow lows are, ``MAX_TENTATIVE``) when no foot
     # landed in its top half: tuning seed 1027 (12.5 Hz, a brisk walker), steps read 45.8 and 45.5 from -13
     # unstruck, then 40.1 from -16; the second broke the walk and both were counted.  A struck one is left to
     # start a run of its own (``lead_shaped``), which its struck high swings may confirm as a walk
@@ -456,13 +432,13 @@ def _feed_rep(
     # (Oxford user2_frontpocket, 169 -> 167 strides; Marpino Elderly_20180417_10 right, 5 -> 6 for 4).
     if (
         g.walking
-        and (not g.pending or (len(g.pending) < _MAX_TENTATIVE and not struck))
+        and (not g.pending or (len(g.pending) < MAX_TENTATIVE and not struck))
         and all(stretched_step(settings, r, has_gyro, standing_known) for r in g.pending)
         and stretched_step(settings, rep, has_gyro, standing_known)
         and strict_stride(settings, dt_s)
         and rep.rom_deg < OTHER_KIND_RISE * g.step_rom_deg
     ):
-        return _tentative(g, rep), (), ()
+        return tentative(g, rep), (), ()
     last: tuple[Rep, ...] = ()
     # A stretched tentative swing (``stretched_step``, accelerometer only) may be the walk's last step too.
     tentative_shaped = bool(g.pending) and all(

@@ -22,7 +22,7 @@ def settle(
     A walker who stops for a moment (a door, a word; the wide simulator's
     walks between sets stop for 2-5 s and walk on) slows into the stop: the
     last stance extends the thigh less, so the last step can read its low
-    in front of standing and is held as a tentative swing (``gait._tentative``)
+    in front of standing and is held as a tentative swing (``gait_swing.tentative``)
     that nothing on the rhythm follows (tuning seed 61, accelerometer only:
     24.9 degrees from +1.4, then the next walk's first step 4.6 s on).  A
     set's first rep after a walk is of the set's kind, and its set goes on

@@ -14,7 +14,7 @@ physics behind each is in ``hipflex.dsp.gait``'s module docstring.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hipflex.dsp.analysis_settings import Settings
 from hipflex.dsp.gait_rhythm import LINK_TOL, link_ok, period_s, strict_stride
@@ -22,6 +22,7 @@ from hipflex.dsp.types import Rep, Walk
 
 __all__ = [
     "FIRST_STEP_STRETCH_DEG",
+    "MAX_TENTATIVE",
     "OTHER_KIND_RISE",
     "PAIR_MAX_PEAK_DEG",
     "SOFT_LANDING_G",
@@ -41,6 +42,7 @@ __all__ = [
     "stance_pair",
     "stretched_peak",
     "stretched_step",
+    "tentative",
     "walk_link_ok",
 ]
 
@@ -90,7 +92,7 @@ class GaitState:
     ----------
     pending : tuple of Rep
         Gait-shaped reps of a run not yet long enough to decide, held back;
-        on a confirmed walk, its tentative last swings (``_tentative``).
+        on a confirmed walk, its tentative last swings (``tentative``).
     peaks_s : tuple of float
         Peak times of every swing of the current run (reps and small
         candidates), s.
@@ -174,7 +176,7 @@ class GaitState:
         standing): the swings after it must confirm the walk on their own
         (``gait._decide``).
     carried : tuple of Rep
-        A closed walk's tentative last swings (``_tentative``), held across
+        A closed walk's tentative last swings (``tentative``), held across
         a stop: steps when the run after the stop, which starts at
         ``carry_first``, is confirmed as a walk from that swing on; reps
         when it is not (``gait_carry.settle``).
@@ -230,6 +232,32 @@ def replaced_state(g: GaitState, **changes: object) -> GaitState:
 
 _new = object.__new__
 _set_attr = object.__setattr__  # a frozen dataclass's own __setattr__ refuses
+
+
+def tentative(g: GaitState, rep: Rep) -> GaitState:
+    """Hold a walk's step-shaped swing on its rhythm that did not start from extension.
+
+    Every swing of a walk after its first starts behind standing, but the
+    angle's low can read a few degrees in front of it on one stride (an
+    accelerometer-only angle after a heel strike or at 12.5 Hz: lows of
+    +2 to +4 degrees between steps from -7 to -11), and on two strides in a
+    row where the whole walk reads shallow (tuning seed 434, acc-only:
+    lows of -1 to +6 on every step, the reference a few degrees off).  Up
+    to ``MAX_TENTATIVE`` such swings in a row inside a confirmed walk are
+    steps when the walk goes on after them on the same rhythm (a step from
+    extension, or a swing too small to be a rep): the evidence on both
+    sides is the walk's.  Otherwise (the next swing does not fit, or one
+    more such swing comes, or the stream ends) they are reps: the first
+    reps of a set after a walk start from standing, and so do the reps
+    after them, so they never extend the walk.
+    """
+    return replace(g, pending=(*g.pending, rep), peaks_s=(*g.peaks_s, rep.peak_s))
+
+
+#: How many step-shaped swings in a row that did not start from extension a confirmed walk may hold
+#: without a gyro (``tentative``); with one, one: its angle reads a walk's lows behind standing on
+#: all but an odd stride.
+MAX_TENTATIVE = 2
 
 
 def gait_shaped(settings: Settings, rep: Rep, has_gyro: bool) -> bool:
@@ -444,7 +472,7 @@ OTHER_KIND_RISE = 1.5
 
 
 def last_step(settings: Settings, tentative: Rep, nxt: Rep, has_gyro: bool) -> bool:
-    """True when a confirmed walk's tentative swing (``_tentative``) was its last step, not a set's first rep.
+    """True when a confirmed walk's tentative swing (``tentative``) was its last step, not a set's first rep.
 
     The walk's last steps extend the thigh less as the walker slows to a
     stop (and a reference a few degrees off reads a shallow stance in front
@@ -480,7 +508,7 @@ def stretched_step(settings: Settings, rep: Rep, has_gyro: bool, standing_known:
     (``strict_stride``: no tolerance, a stride drill's 0.66 s swings read
     42-59 from -60 behind a walk wrongly confirmed in it, tuning seed 766)
     after a confirmed walk's last swing and starting behind standing as a
-    step does, is held as the walk's tentative swing (``_tentative``): a
+    step does, is held as the walk's tentative swing (``tentative``): a
     step only when a step-shaped swing from extension follows on the
     rhythm, else a rep (a march's or a ballistic set's reps after a walk
     read high on every rep, so the swing after the first is no step and
