@@ -15,20 +15,24 @@ def run_swings(
     swings: Sequence[Rep | float],
     has_gyro: bool = True,
     strike_g: float | Sequence[float] = math.nan,
+    standing_known: bool = True,
 ) -> tuple[list[Rep], list[Rep], GaitState]:
     """Feed reps and small candidates (a float: the candidate's peak time) in order, then flush.
 
-    ``strike_g`` is every rep's landing jolt (g), or one per rep in order.  Returns all counted reps,
-    all steps and the final state.
+    ``strike_g`` is every rep's landing jolt (g), or one per rep in order (exactly one each).  Returns all
+    counted reps, all steps and the final state.
     """
     n_reps = sum(isinstance(s, Rep) for s in swings)
-    strikes = iter([strike_g] * n_reps if isinstance(strike_g, float) else list(strike_g))
+    per_rep = [strike_g] * n_reps if isinstance(strike_g, float) else list(strike_g)
+    if len(per_rep) != n_reps:
+        raise ValueError(f"{len(per_rep)} strikes for {n_reps} reps")
+    strikes = iter(per_rep)
     g = GaitState()
     counted: list[Rep] = []
     steps: list[Rep] = []
     for s in swings:
         if isinstance(s, Rep):
-            g, released, st = feed_rep(settings, g, s, has_gyro, strike_g=next(strikes))
+            g, released, st = feed_rep(settings, g, s, has_gyro, standing_known, next(strikes))
         else:
             g, released, st = feed_candidate(settings, g, s)
         counted += released

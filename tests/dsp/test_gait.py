@@ -186,15 +186,7 @@ def _feed_struck_state(
     swings: Sequence[Rep], strikes_g: Sequence[float], standing_known: bool
 ) -> tuple[list[Rep], list[Rep], GaitState]:
     """As ``_feed_struck``; returns the closed state too."""
-    g = GaitState()
-    counted: list[Rep] = []
-    steps: list[Rep] = []
-    for s, strike in zip(swings, strikes_g, strict=True):
-        g, released, st = feed_rep(S, g, s, False, standing_known, strike)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    return counted + list(released), steps, g
+    return run_swings(S, swings, False, strikes_g, standing_known)
 
 
 # Accelerometer-only steps whose lows the angle does not read behind standing (a reference that is
@@ -323,17 +315,9 @@ def test_a_swing_whose_peak_came_late_still_falls_on_the_walks_rhythm() -> None:
     # A short walk whose middle swing's peak the angle put 0.3 s late (tuning seed 349, 50 Hz
     # without a gyro): strides of 1.47 and 0.84 s, which together are two strides of 1.15 s.
     first, last = _swing(10.0, 24.0, -1.6), _swing(12.31, 13.0, -9.0)
-    g = GaitState()
-    g, released, st = feed_rep(S, g, first, False, True, 0.6)
-    counted, steps = list(released), list(st)
-    g, released, st = feed_candidate(S, g, 11.47)
-    counted += released
-    steps += st
-    g, released, st = feed_rep(S, g, last, False, True, 0.9)  # the foot landed: a step's peak may move
-    counted += released
-    steps += st
-    g, released = flush(S, g)
-    assert counted + list(released) == [] and steps == [first, last]
+    # The foot landed on the last swing (0.9 g): a step's peak may move.
+    counted, steps, g = run_swings(S, [first, 11.47, last], False, [0.6, 0.9])
+    assert counted == [] and steps == [first, last]
     assert [w.strides for w in g.walks] == [3]
     # Without a foot strike (a gyro, or an accelerometer-only drill such as clamshells whose reps
     # come unevenly) the peaks are where the thigh's are: the short stride is off the rhythm.
@@ -395,13 +379,8 @@ def _feed_then_candidates(
 
     Returns the closed state, every rep released as a rep and every rep found to be a step.
     """
-    g, counted, steps = feed_rep(S, GaitState(), first, False, True, strike_g)
-    for t in candidates_s:
-        g, released, st = feed_candidate(S, g, t)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    return g, counted + released, steps
+    counted, steps, g = run_swings(S, [first, *candidates_s], False, [strike_g])
+    return g, tuple(counted), tuple(steps)
 
 
 def test_a_swing_soon_after_a_late_read_peak_is_kept_for_the_rhythm() -> None:
@@ -1077,16 +1056,7 @@ def test_an_acc_only_brisk_walks_second_step_read_high_in_front_of_standing_belo
 
 def _feed_mixed(seq: Sequence[Rep | float], strikes_g: Sequence[float]) -> tuple[list[Rep], list[Rep], GaitState]:
     """Accelerometer-only reps (one strike each, in order) and small candidates (a float), standing known."""
-    g, counted, steps, strikes = GaitState(), [], [], iter(strikes_g)
-    for s in seq:
-        if isinstance(s, Rep):
-            g, released, st = feed_rep(S, g, s, False, True, next(strikes))
-        else:
-            g, released, st = feed_candidate(S, g, s)
-        counted += released
-        steps += st
-    g, released = flush(S, g)
-    return counted + list(released), steps, g
+    return run_swings(S, seq, False, strikes_g)
 
 
 def test_an_acc_only_struck_first_step_and_its_next_step_half_seen_are_a_short_walk() -> None:
